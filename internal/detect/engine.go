@@ -1,0 +1,208 @@
+// Package detect is the streaming detection engine. Each alert family lives
+// in its own file and implements Detector; the engine runs every event
+// through all detectors in event time and folds repeats into one alert per
+// (type, subject, endpoint).
+package detect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Detector is one alert family.
+type Detector interface {
+	Name() string
+	Observe(ev *event.Event, out *Emitter)
+}
+
+// Finisher is implemented by detectors that evaluate windows at the end of
+// the input (or at checkpoints).
+type Finisher interface {
+	Finish(at time.Time, out *Emitter)
+}
+
+// Hit is what a detector reports. The emitter fills the catalogue fields
+// (title, OWASP, MITRE, remediation, default severity) and folds repeats.
+type Hit struct {
+	Type       string
+	Time       time.Time
+	Severity   string  // optional override of the catalogue default
+	Confidence float64 // 0–1
+	Title      string  // optional override
+	Client     string  // client IP, for client subjects (and context otherwise)
+	Identity   *model.IdentityRef
+	Endpoint   *model.EndpointRef
+	Evidence   model.Evidence
+	Sample     *model.Sample // a redacted sample request to keep (at most a few per alert)
+	Count      int64         // events this hit stands for (default 1)
+}
+
+// MaxSamples kept per alert.
+const MaxSamples = 5
+
+// Emitter folds hits into alerts.
+type Emitter struct {
+	alerts map[string]*model.Alert
+	order  []string
+	// OnAlert, when set, is called after a hit creates or updates an alert
+	// (serve mode streams alerts to sinks from here).
+	OnAlert func(a *model.Alert, created bool)
+}
+
+// NewEmitter returns an empty emitter.
+func NewEmitter() *Emitter { return &Emitter{alerts: map[string]*model.Alert{}} }
+
+// FoldKey is the identity of an alert: type, subject and endpoint.
+func FoldKey(h *Hit, subject string) string {
+	k := h.Type + "|"
+	switch subject {
+	case "client":
+		k += "c:" + h.Client
+	case "identity":
+		if h.Identity != nil {
+			k += "i:" + h.Identity.ID
+		}
+	}
+	if h.Endpoint != nil {
+		k += "|" + h.Endpoint.Key()
+	}
+	return k
+}
+
+// Emit records a hit.
+func (e *Emitter) Emit(h Hit) {
+	spec, ok := Lookup(h.Type)
+	if !ok {
+		panic(fmt.Sprintf("detect: alert type %q is not in the catalogue", h.Type))
+	}
+	if h.Count <= 0 {
+		h.Count = 1
+	}
+	key := FoldKey(&h, spec.Subject)
+	a, exists := e.alerts[key]
+	if !exists {
+		sum := sha256.Sum256([]byte(key))
+		a = &model.Alert{
+			ID: "al_" + hex.EncodeToString(sum[:8]), Type: h.Type, Title: spec.Title, Severity: spec.Severity,
+			OWASP: spec.OWASP, MITRE: spec.MITRE, Remediation: spec.Remediation, Subject: spec.Subject,
+			FirstSeen: h.Time, LastSeen: h.Time, Status: "open",
+		}
+		if h.Client != "" && spec.Subject == "client" {
+			a.Client = &model.ClientRef{IP: h.Client}
+		}
+		e.alerts[key] = a
+		e.order = append(e.order, key)
+	}
+	if h.Title != "" {
+		a.Title = h.Title
+	}
+	if h.Severity != "" && model.SeverityRank(h.Severity) > model.SeverityRank(a.Severity) || (!exists && h.Severity != "") {
+		a.Severity = h.Severity
+	}
+	if h.Confidence > a.Confidence {
+		a.Confidence = h.Confidence
+	}
+	if h.Identity != nil && a.Identity == nil {
+		a.Identity = h.Identity
+	}
+	if h.Endpoint != nil && a.Endpoint == nil {
+		ep := *h.Endpoint
+		a.Endpoint = &ep
+	}
+	if h.Time.Before(a.FirstSeen) {
+		a.FirstSeen = h.Time
+	}
+	if h.Time.After(a.LastSeen) {
+		a.LastSeen = h.Time
+	}
+	a.Count += h.Count
+	// Keep the evidence of the strongest observation (first one by default,
+	// replaced when a later hit carries a higher observed value).
+	if !exists || strongerEvidence(h.Evidence, a.Evidence) {
+		samples := a.Evidence.Samples
+		a.Evidence = h.Evidence
+		a.Evidence.Samples = samples
+	}
+	if h.Sample != nil && len(a.Evidence.Samples) < MaxSamples {
+		a.Evidence.Samples = append(a.Evidence.Samples, *h.Sample)
+	}
+	if e.OnAlert != nil {
+		e.OnAlert(a, !exists)
+	}
+}
+
+func strongerEvidence(n, o model.Evidence) bool {
+	nv, ok1 := toFloat(n.Observed)
+	ov, ok2 := toFloat(o.Observed)
+	return ok1 && ok2 && nv > ov
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// Alerts returns the folded alerts, ordered by first_seen then id.
+func (e *Emitter) Alerts() []model.Alert {
+	out := make([]model.Alert, 0, len(e.alerts))
+	for _, k := range e.order {
+		out = append(out, *e.alerts[k])
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].FirstSeen.Equal(out[j].FirstSeen) {
+			return out[i].FirstSeen.Before(out[j].FirstSeen)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Engine runs detectors.
+type Engine struct {
+	detectors []Detector
+	out       *Emitter
+	last      time.Time
+}
+
+// NewEngine returns an engine running the given detectors in order.
+func NewEngine(ds ...Detector) *Engine { return &Engine{detectors: ds, out: NewEmitter()} }
+
+// Emitter returns the engine's emitter.
+func (g *Engine) Emitter() *Emitter { return g.out }
+
+// Observe implements pipeline.Analyzer.
+func (g *Engine) Observe(ev *event.Event) {
+	if ev.Time.After(g.last) {
+		g.last = ev.Time
+	}
+	for _, d := range g.detectors {
+		d.Observe(ev, g.out)
+	}
+}
+
+// Finish implements pipeline.Finisher.
+func (g *Engine) Finish(at time.Time) {
+	for _, d := range g.detectors {
+		if f, ok := d.(Finisher); ok {
+			f.Finish(at, g.out)
+		}
+	}
+}
+
+// Alerts implements pipeline.AlertSource.
+func (g *Engine) Alerts() []model.Alert { return g.out.Alerts() }

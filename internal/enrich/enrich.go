@@ -1,0 +1,176 @@
+// Package enrich turns validated exchange records into enriched events:
+// URL parsing and host normalization, the effective client address (trusted
+// proxies), exposure (internal/external ranges), identity, threat intel and
+// the endpoint template.
+package enrich
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
+)
+
+// Config of the enrichment stage.
+type Config struct {
+	// Internal address ranges: clients inside are "internal". Default: RFC 1918,
+	// RFC 4193 (fc00::/7), loopback, link-local, CGNAT (100.64.0.0/10).
+	Internal []netip.Prefix
+	// TrustedProxies: when the peer address is in one of these ranges, the
+	// client is the right-most untrusted X-Forwarded-For address.
+	TrustedProxies []netip.Prefix
+	Identity       identity.Config
+}
+
+// DefaultInternal are the default internal ranges.
+func DefaultInternal() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10", "::1/128", "fc00::/7", "fe80::/10"} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Internal: DefaultInternal(), Identity: identity.DefaultConfig()}
+}
+
+// ParsePrefixes parses a list of CIDRs or bare addresses.
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("not a CIDR or IP address: %q", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// Enricher is the enrichment stage. Not safe for concurrent use (the
+// templater it feeds learns from every call).
+type Enricher struct {
+	cfg       Config
+	ids       *identity.Deriver
+	templater pipeline.Templater
+	intel     pipeline.IntelLookup
+}
+
+// New returns an enricher. templater and intel may be nil.
+func New(cfg Config, t pipeline.Templater, intel pipeline.IntelLookup) *Enricher {
+	if cfg.Internal == nil {
+		cfg.Internal = DefaultInternal()
+	}
+	return &Enricher{cfg: cfg, ids: identity.New(cfg.Identity), templater: t, intel: intel}
+}
+
+// Identities exposes the identity deriver (for keyed hashing elsewhere).
+func (e *Enricher) Identities() *identity.Deriver { return e.ids }
+
+// Enrich builds the event for a validated record.
+func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error) {
+	u, err := url.Parse(rec.Request.URL)
+	if err != nil {
+		return nil, &exchange.FieldError{Field: "request.url", Message: err.Error()}
+	}
+	ev := &event.Event{Seq: seq, Rec: rec, Time: rec.Time, Method: rec.Request.Method, URL: u,
+		Status: rec.Response.Status, Outbound: rec.IsOutbound()}
+	ev.Scheme = strings.ToLower(u.Scheme)
+	ev.Host = NormalizeHost(u.Host, ev.Scheme)
+	ev.Path = u.EscapedPath()
+	if ev.Path == "" {
+		ev.Path = "/"
+	}
+	if u.RawQuery != "" {
+		ev.Query, _ = url.ParseQuery(u.RawQuery) // keep what parses
+	}
+	ev.PeerIP, _ = netip.ParseAddr(rec.Client.IP)
+	ev.PeerIP = ev.PeerIP.Unmap()
+	ev.ClientIP = e.clientIP(ev.PeerIP, rec.Request.Header("x-forwarded-for"))
+	ev.External = !e.internal(ev.ClientIP)
+	ev.UserAgent = rec.Request.Header("user-agent")
+	ev.Auth = e.ids.Derive(&rec.Request, u)
+	if e.intel != nil && !ev.Outbound {
+		ev.Intel = e.intel.Lookup(ev.ClientIP)
+	}
+	tmpl := ev.Path
+	if e.templater != nil {
+		tmpl, ev.PathParams = e.templater.Template(ev.Host, ev.Method, ev.Path)
+	}
+	ev.Endpoint = model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: tmpl}
+	return ev, nil
+}
+
+func (e *Enricher) internal(a netip.Addr) bool {
+	for _, p := range e.cfg.Internal {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Enricher) trusted(a netip.Addr) bool {
+	for _, p := range e.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP walks X-Forwarded-For from the right while addresses are trusted
+// proxies; with no trusted proxies configured the peer address is the client.
+func (e *Enricher) clientIP(peer netip.Addr, xff string) netip.Addr {
+	if xff == "" || len(e.cfg.TrustedProxies) == 0 || !e.trusted(peer) {
+		return peer
+	}
+	hops := strings.Split(xff, ",")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.Trim(strings.TrimSpace(hops[i]), "[]")
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			break
+		}
+		client = a.Unmap()
+		if !e.trusted(client) {
+			break
+		}
+	}
+	return client
+}
+
+// NormalizeHost lower-cases a host and removes the scheme's default port.
+func NormalizeHost(host, scheme string) string {
+	host = strings.ToLower(host)
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if (p == "443" && (scheme == "https" || scheme == "wss")) || (p == "80" && (scheme == "http" || scheme == "ws")) {
+			if strings.Contains(h, ":") {
+				return "[" + h + "]"
+			}
+			return h
+		}
+	}
+	return strings.TrimSuffix(host, ".")
+}

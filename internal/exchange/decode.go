@@ -1,0 +1,330 @@
+package exchange
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// MaxLine is the longest NDJSON line accepted (bodies included).
+const MaxLine = 64 << 20
+
+// Format of an input stream.
+type Format string
+
+// Formats the decoder recognizes.
+const (
+	FormatNDJSON Format = "ndjson"
+	FormatHAR    Format = "har"
+)
+
+// RecordError is a recoverable problem with one record: the record is
+// rejected, the stream goes on.
+type RecordError struct {
+	File  string
+	Line  int64 // 1-based line for NDJSON; entry index+1 for HAR
+	Field string
+	Err   string
+}
+
+func (e *RecordError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(": field ")
+		b.WriteString(e.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err)
+	return b.String()
+}
+
+// Decoder reads records from one input.
+type Decoder struct {
+	name   string
+	format Format
+	gz     bool
+	counter *countingReader
+	br     *bufio.Reader
+	line   int64
+	buf    []byte
+	har    []harEntry
+	harPos int
+	harErr error
+	done   bool
+}
+
+// countingReader counts compressed (on-disk) bytes.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+var unmarshalOpts = json.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+
+// NewDecoder sniffs r (gzip by magic bytes; NDJSON or HAR by content) and
+// returns a decoder. name is used in error messages.
+func NewDecoder(name string, r io.Reader) (*Decoder, error) {
+	d := &Decoder{name: name, counter: &countingReader{r: r}}
+	br := bufio.NewReaderSize(d.counter, 256<<10)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip header: %w", name, err)
+		}
+		zr.Multistream(true)
+		d.gz = true
+		br = bufio.NewReaderSize(zr, 256<<10)
+	}
+	d.br = br
+	d.format = FormatNDJSON
+	if isHAR(br) {
+		d.format = FormatHAR
+		if err := d.loadHAR(); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// isHAR peeks at the start of the stream: a HAR document is one JSON object
+// whose first member is "log" (possibly pretty-printed over many lines).
+func isHAR(br *bufio.Reader) bool {
+	peek, _ := br.Peek(4096)
+	p := bytes.TrimLeft(peek, " \t\r\n\ufeff")
+	p = bytes.TrimPrefix(p, []byte("\xef\xbb\xbf"))
+	p = bytes.TrimLeft(p, " \t\r\n")
+	if len(p) == 0 || p[0] != '{' {
+		return false
+	}
+	p = bytes.TrimLeft(p[1:], " \t\r\n")
+	return bytes.HasPrefix(p, []byte(`"log"`))
+}
+
+// Format returns the detected format.
+func (d *Decoder) Format() Format { return d.format }
+
+// Gzip reports whether the input was gzip-compressed.
+func (d *Decoder) Gzip() bool { return d.gz }
+
+// BytesRead returns the bytes consumed from the underlying reader so far.
+func (d *Decoder) BytesRead() int64 { return d.counter.n }
+
+// Next returns the next record. A *RecordError means that one record was
+// rejected and the caller may continue; io.EOF ends the stream; any other
+// error (I/O, truncated gzip) is fatal for this input.
+func (d *Decoder) Next() (*Record, error) {
+	if d.format == FormatHAR {
+		return d.nextHAR()
+	}
+	for {
+		if d.done {
+			return nil, io.EOF
+		}
+		line, err := d.readLine()
+		if err != nil {
+			if err == io.EOF {
+				d.done = true
+				if len(line) == 0 {
+					return nil, io.EOF
+				}
+			} else {
+				d.done = true
+				if errors.Is(err, errLineTooLong) {
+					return nil, &RecordError{File: d.name, Line: d.line, Err: err.Error()}
+				}
+				return nil, fmt.Errorf("%s:%d: %w", d.name, d.line, describeReadErr(err))
+			}
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		rec := new(Record)
+		if err := decodeRecord(line, rec); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return nil, &RecordError{File: d.name, Line: d.line, Field: fe.Field, Err: fe.Message}
+			}
+			return nil, &RecordError{File: d.name, Line: d.line, Err: err.Error()}
+		}
+		return rec, nil
+	}
+}
+
+func describeReadErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("input truncated (unexpected end of compressed stream): %w", err)
+	}
+	return err
+}
+
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLine)
+
+// readLine returns the next line without its newline. The returned slice is
+// valid until the next call.
+func (d *Decoder) readLine() ([]byte, error) {
+	d.line++
+	s, err := d.br.ReadSlice('\n')
+	if err == nil || err == io.EOF {
+		return s, err
+	}
+	if err != bufio.ErrBufferFull {
+		return s, err
+	}
+	d.buf = append(d.buf[:0], s...)
+	for {
+		s, err = d.br.ReadSlice('\n')
+		if len(d.buf)+len(s) > MaxLine {
+			// Skip the rest of the line.
+			for err == bufio.ErrBufferFull {
+				_, err = d.br.ReadSlice('\n')
+			}
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			return nil, errLineTooLong
+		}
+		d.buf = append(d.buf, s...)
+		if err != bufio.ErrBufferFull {
+			return d.buf, err
+		}
+	}
+}
+
+// wireRecord mirrors Record with presence-sensitive fields.
+type wireRecord struct {
+	Time       *string  `json:"time"`
+	DurationMs *float64 `json:"duration_ms"`
+	Client     *struct {
+		IP   *string `json:"ip"`
+		Port int     `json:"port"`
+	} `json:"client"`
+	Direction string        `json:"direction"`
+	Source    string        `json:"source"`
+	Request   *Request      `json:"request"`
+	Response  *wireResponse `json:"response"`
+}
+
+type wireResponse struct {
+	Status       *int              `json:"status"`
+	Headers      map[string]string `json:"headers"`
+	Body         string            `json:"body"`
+	BodyEncoding string            `json:"body_encoding"`
+	Size         int64             `json:"size"`
+	Truncated    bool              `json:"truncated"`
+}
+
+// DecodeRecord parses one JSON exchange record and validates it.
+func DecodeRecord(data []byte) (*Record, error) {
+	rec := new(Record)
+	if err := decodeRecord(data, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func decodeRecord(data []byte, rec *Record) error {
+	var w wireRecord
+	if err := json.Unmarshal(data, &w, unmarshalOpts); err != nil {
+		var se *json.SemanticError
+		if errors.As(err, &se) && se.JSONPointer != "" {
+			field := strings.ReplaceAll(strings.TrimPrefix(string(se.JSONPointer), "/"), "/", ".")
+			msg := "wrong type"
+			if se.JSONKind != 0 && se.GoType != nil {
+				msg = fmt.Sprintf("wrong type: got JSON %s, want %s", kindName(se.JSONKind), goTypeName(se.GoType.String()))
+			} else if se.Err != nil {
+				msg = se.Err.Error()
+			}
+			return &FieldError{Field: field, Message: msg}
+		}
+		var syn *jsontext.SyntacticError
+		if errors.As(err, &syn) {
+			return fmt.Errorf("malformed JSON at byte %d: %v", syn.ByteOffset, syn.Err)
+		}
+		return fmt.Errorf("malformed JSON: %v", err)
+	}
+	if w.Time == nil {
+		return &FieldError{"time", "missing"}
+	}
+	t, err := time.Parse(time.RFC3339Nano, *w.Time)
+	if err != nil {
+		return &FieldError{"time", fmt.Sprintf("not an RFC 3339 timestamp: %q", clip(*w.Time, 64))}
+	}
+	rec.Time = t
+	if w.DurationMs != nil {
+		rec.DurationMs = *w.DurationMs
+	}
+	if w.Client == nil || w.Client.IP == nil {
+		return &FieldError{"client.ip", "missing"}
+	}
+	rec.Client = Client{IP: *w.Client.IP, Port: w.Client.Port}
+	rec.Direction, rec.Source = w.Direction, w.Source
+	if w.Request == nil {
+		return &FieldError{"request", "missing"}
+	}
+	rec.Request = *w.Request
+	if w.Response == nil {
+		return &FieldError{"response", "missing"}
+	}
+	if w.Response.Status == nil {
+		return &FieldError{"response.status", "missing"}
+	}
+	rec.Response = Response{Status: *w.Response.Status, Headers: w.Response.Headers, Body: w.Response.Body,
+		BodyEncoding: w.Response.BodyEncoding, Size: w.Response.Size, Truncated: w.Response.Truncated}
+	return rec.Validate()
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
+}
+
+func goTypeName(t string) string {
+	switch {
+	case strings.HasPrefix(t, "*"):
+		return goTypeName(t[1:])
+	case t == "string":
+		return "string"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "float"):
+		return "number"
+	case t == "bool":
+		return "boolean"
+	case strings.HasPrefix(t, "map["):
+		return "object"
+	case strings.HasPrefix(t, "[]"):
+		return "array"
+	}
+	return "object"
+}

@@ -1,0 +1,183 @@
+// Package exchange defines the exchange record (shared/contracts/exchange-v1.md),
+// the product's native input, and the decoders that turn files and streams
+// (NDJSON, gzip, HAR 1.2) into records. It is the first stage of the pipeline
+// and imports nothing else of the product.
+package exchange
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Record is one HTTP exchange: a request and its response.
+type Record struct {
+	Time       time.Time `json:"time"`
+	DurationMs float64   `json:"duration_ms,omitzero"`
+	Client     Client    `json:"client"`
+	Direction  string    `json:"direction,omitempty"`
+	Source     string    `json:"source,omitempty"`
+	Request    Request   `json:"request"`
+	Response   Response  `json:"response"`
+}
+
+// Client is the peer the gateway saw.
+type Client struct {
+	IP   string `json:"ip"`
+	Port int    `json:"port,omitzero"`
+}
+
+// Request half of an exchange.
+type Request struct {
+	Method       string            `json:"method"`
+	URL          string            `json:"url"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Body         string            `json:"body,omitempty"`
+	BodyEncoding string            `json:"body_encoding,omitempty"`
+	Size         int64             `json:"size,omitzero"`
+	Truncated    bool              `json:"truncated,omitzero"`
+}
+
+// Response half of an exchange.
+type Response struct {
+	Status       int               `json:"status"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Body         string            `json:"body,omitempty"`
+	BodyEncoding string            `json:"body_encoding,omitempty"`
+	Size         int64             `json:"size,omitzero"`
+	Truncated    bool              `json:"truncated,omitzero"`
+}
+
+// Directions.
+const (
+	Inbound  = "inbound"
+	Outbound = "outbound"
+)
+
+// IsOutbound reports whether the record is our service calling a third party.
+func (r *Record) IsOutbound() bool { return r.Direction == Outbound }
+
+// BodyText returns the request body as text: base64 bodies are decoded
+// (invalid base64 yields the raw string).
+func (r *Request) BodyText() string { return bodyText(r.Body, r.BodyEncoding) }
+
+// BodyText returns the response body as text.
+func (r *Response) BodyText() string { return bodyText(r.Body, r.BodyEncoding) }
+
+func bodyText(b, enc string) string {
+	if enc != "base64" || b == "" {
+		return b
+	}
+	d, err := base64.StdEncoding.DecodeString(b)
+	if err != nil {
+		return b
+	}
+	return string(d)
+}
+
+// Header returns a request header (names are lower-case in the contract;
+// lookups are case-insensitive for robustness).
+func (r *Request) Header(name string) string { return header(r.Headers, name) }
+
+// Header returns a response header.
+func (r *Response) Header(name string) string { return header(r.Headers, name) }
+
+func header(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// FieldError says which field of a record is missing or wrong.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Validate checks the required fields and their forms. It normalizes the
+// method to upper case and lower-cases header names.
+func (r *Record) Validate() error {
+	if r.Time.IsZero() {
+		return &FieldError{"time", "missing"}
+	}
+	if r.Client.IP == "" {
+		return &FieldError{"client.ip", "missing"}
+	}
+	if _, err := netip.ParseAddr(r.Client.IP); err != nil {
+		return &FieldError{"client.ip", fmt.Sprintf("not an IP address: %q", clip(r.Client.IP, 64))}
+	}
+	if r.Request.Method == "" {
+		return &FieldError{"request.method", "missing"}
+	}
+	for i := 0; i < len(r.Request.Method); i++ {
+		c := r.Request.Method[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return &FieldError{"request.method", fmt.Sprintf("not an HTTP method: %q", clip(r.Request.Method, 32))}
+		}
+	}
+	r.Request.Method = strings.ToUpper(r.Request.Method)
+	if r.Request.URL == "" {
+		return &FieldError{"request.url", "missing"}
+	}
+	u, err := url.Parse(r.Request.URL)
+	if err != nil {
+		return &FieldError{"request.url", "does not parse: " + clip(err.Error(), 120)}
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return &FieldError{"request.url", fmt.Sprintf("not an absolute URL: %q", clip(r.Request.URL, 120))}
+	}
+	if r.Response.Status < 0 || r.Response.Status > 999 {
+		return &FieldError{"response.status", fmt.Sprintf("out of range: %d", r.Response.Status)}
+	}
+	if r.Direction != "" && r.Direction != Inbound && r.Direction != Outbound {
+		return &FieldError{"direction", fmt.Sprintf("must be inbound or outbound, got %q", clip(r.Direction, 32))}
+	}
+	if r.DurationMs < 0 {
+		return &FieldError{"duration_ms", "negative"}
+	}
+	for _, enc := range []struct{ f, v string }{{"request.body_encoding", r.Request.BodyEncoding}, {"response.body_encoding", r.Response.BodyEncoding}} {
+		if enc.v != "" && enc.v != "base64" && enc.v != "utf-8" && enc.v != "text" {
+			return &FieldError{enc.f, fmt.Sprintf("unknown encoding %q", clip(enc.v, 32))}
+		}
+	}
+	lowerKeys(r.Request.Headers)
+	lowerKeys(r.Response.Headers)
+	if r.Request.Size == 0 && r.Request.Body != "" {
+		r.Request.Size = int64(len(r.Request.BodyText()))
+	}
+	if r.Response.Size == 0 && r.Response.Body != "" {
+		r.Response.Size = int64(len(r.Response.BodyText()))
+	}
+	return nil
+}
+
+func lowerKeys(h map[string]string) {
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if lk != k {
+			delete(h, k)
+			if old, ok := h[lk]; ok {
+				v = old + ", " + v
+			}
+			h[lk] = v
+		}
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

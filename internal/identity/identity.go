@@ -1,0 +1,411 @@
+// Package identity derives a stable pseudonymous principal from the
+// credentials a request carries (JWT sub+iss, API key, basic-auth user,
+// session cookie, mTLS hints) without keeping any credential in the clear:
+// identifiers are keyed hashes (HMAC-SHA-256) of the principal.
+package identity
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+// Kinds of principal.
+const (
+	KindJWT    = "jwt"
+	KindAPIKey = "api_key"
+	KindBasic  = "basic"
+	KindCookie = "cookie"
+	KindBearer = "bearer" // opaque bearer token
+	KindMTLS   = "mtls"
+)
+
+// Identity is a pseudonymous principal.
+type Identity struct {
+	ID     string // stable keyed hash, "id_…"
+	Kind   string
+	Name   string // readable non-secret name (JWT sub, basic user, key prefix)
+	Issuer string // JWT iss
+	Token  *JWT   // decoded token when the credential is a JWT
+	// TokenID identifies the credential itself (distinct from the principal:
+	// one principal may hold many tokens). Keyed hash, never the token.
+	TokenID string
+}
+
+// JWT is a token decoded on its face (no signature verification: there is no key).
+type JWT struct {
+	Alg       string
+	Typ       string
+	Kid       string
+	Sub       string
+	Iss       string
+	Aud       string
+	Exp       time.Time
+	Iat       time.Time
+	Nbf       time.Time
+	Unsigned  bool // alg none or empty signature part
+	Scopes    []string
+	Roles     []string
+	Malformed string // non-empty when the token is not a well-formed JWT
+}
+
+// Auth describes the credentials of one request.
+type Auth struct {
+	Identity    *Identity
+	Schemes     []string // e.g. bearer-jwt, api-key:x-api-key, basic, cookie:session, mtls
+	Credentials bool     // any credential present
+}
+
+// Config tunes derivation.
+type Config struct {
+	Key            []byte   // HMAC key; a fixed default makes offline reports reproducible
+	APIKeyHeaders  []string // lower-case header names holding API keys
+	APIKeyParams   []string // query parameter names holding API keys
+	SessionCookies []string // cookie names that identify a session
+}
+
+// DefaultKey is used when no key is configured (offline analysis). Serve mode
+// generates a random per-installation key. Identities are pseudonyms either way;
+// a private key only adds protection against dictionary attacks on the hashes.
+var DefaultKey = []byte("palisade-default-identity-key-v1")
+
+// DefaultConfig returns the built-in configuration.
+func DefaultConfig() Config {
+	return Config{
+		Key:            DefaultKey,
+		APIKeyHeaders:  []string{"x-api-key", "api-key", "apikey", "x-apikey", "x-auth-token", "x-access-token", "x-api-token", "x-key", "ocp-apim-subscription-key", "x-functions-key", "x-goog-api-key"},
+		APIKeyParams:   []string{"api_key", "apikey", "api-key", "key", "access_token", "token", "auth", "subscription-key", "sig"},
+		SessionCookies: []string{"session", "sessionid", "session_id", "sid", "jsessionid", "phpsessid", "connect.sid", "asp.net_sessionid", "_session", "auth", "token", "access_token"},
+	}
+}
+
+// Deriver derives identities. It is safe for concurrent use.
+type Deriver struct {
+	cfg Config
+}
+
+// New returns a deriver.
+func New(cfg Config) *Deriver {
+	if len(cfg.Key) == 0 {
+		cfg.Key = DefaultKey
+	}
+	return &Deriver{cfg: cfg}
+}
+
+// Hash returns the keyed pseudonym of a principal string.
+func (d *Deriver) Hash(kind, principal string) string {
+	m := hmac.New(sha256.New, d.cfg.Key)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(principal))
+	sum := m.Sum(nil)
+	return "id_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
+}
+
+// Derive inspects a request's credentials. u is the parsed request URL.
+func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
+	var a Auth
+	authz := strings.TrimSpace(req.Header("authorization"))
+	if authz != "" {
+		scheme, cred, _ := strings.Cut(authz, " ")
+		cred = strings.TrimSpace(cred)
+		switch strings.ToLower(scheme) {
+		case "bearer":
+			a.Credentials = true
+			if tok, ok := ParseJWT(cred); ok {
+				a.Schemes = append(a.Schemes, "bearer-jwt")
+				a.set(d.jwtIdentity(tok, cred))
+			} else {
+				a.Schemes = append(a.Schemes, "bearer")
+				a.set(&Identity{ID: d.Hash(KindBearer, cred), Kind: KindBearer, Name: Prefix(cred), TokenID: d.Hash("token", cred)})
+			}
+		case "basic":
+			a.Credentials = true
+			a.Schemes = append(a.Schemes, "basic")
+			user := ""
+			if raw, err := base64.StdEncoding.DecodeString(cred); err == nil {
+				user, _, _ = strings.Cut(string(raw), ":")
+			}
+			if user == "" {
+				user = "?"
+			}
+			a.set(&Identity{ID: d.Hash(KindBasic, user), Kind: KindBasic, Name: user, TokenID: d.Hash("token", cred)})
+		case "digest":
+			a.Credentials = true
+			a.Schemes = append(a.Schemes, "digest")
+			if i := strings.Index(cred, `username="`); i >= 0 {
+				user, _, _ := strings.Cut(cred[i+10:], `"`)
+				a.set(&Identity{ID: d.Hash(KindBasic, user), Kind: KindBasic, Name: user})
+			}
+		default:
+			if cred == "" { // raw token in Authorization
+				cred = scheme
+			}
+			a.Credentials = true
+			if tok, ok := ParseJWT(cred); ok {
+				a.Schemes = append(a.Schemes, "bearer-jwt")
+				a.set(d.jwtIdentity(tok, cred))
+			} else {
+				a.Schemes = append(a.Schemes, "authorization:"+strings.ToLower(scheme))
+				a.set(&Identity{ID: d.Hash(KindAPIKey, authz), Kind: KindAPIKey, Name: Prefix(cred), TokenID: d.Hash("token", authz)})
+			}
+		}
+	}
+	for _, h := range d.cfg.APIKeyHeaders {
+		if v := req.Header(h); v != "" {
+			a.Credentials = true
+			a.Schemes = append(a.Schemes, "api-key:"+h)
+			if tok, ok := ParseJWT(v); ok {
+				a.set(d.jwtIdentity(tok, v))
+			} else {
+				a.set(&Identity{ID: d.Hash(KindAPIKey, v), Kind: KindAPIKey, Name: Prefix(v), TokenID: d.Hash("token", v)})
+			}
+		}
+	}
+	if u != nil && u.RawQuery != "" {
+		q := u.Query()
+		for _, p := range d.cfg.APIKeyParams {
+			if v := q.Get(p); v != "" && len(v) >= 8 {
+				a.Credentials = true
+				a.Schemes = append(a.Schemes, "api-key-query:"+p)
+				if tok, ok := ParseJWT(v); ok {
+					a.set(d.jwtIdentity(tok, v))
+				} else {
+					a.set(&Identity{ID: d.Hash(KindAPIKey, v), Kind: KindAPIKey, Name: Prefix(v), TokenID: d.Hash("token", v)})
+				}
+			}
+		}
+	}
+	if c := req.Header("cookie"); c != "" {
+		for _, part := range strings.Split(c, ";") {
+			name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || val == "" {
+				continue
+			}
+			ln := strings.ToLower(name)
+			if !d.isSessionCookie(ln) {
+				continue
+			}
+			a.Credentials = true
+			a.Schemes = append(a.Schemes, "cookie:"+ln)
+			if tok, ok := ParseJWT(val); ok {
+				a.set(d.jwtIdentity(tok, val))
+			} else {
+				a.set(&Identity{ID: d.Hash(KindCookie, ln+"="+val), Kind: KindCookie, Name: "cookie:" + ln, TokenID: d.Hash("token", val)})
+			}
+		}
+	}
+	// mTLS hints set by gateways.
+	for _, h := range []string{"x-client-cert", "x-ssl-client-cert", "x-forwarded-client-cert", "ssl-client-cert", "x-client-cert-subject", "x-ssl-client-s-dn", "x-client-dn"} {
+		if v := req.Header(h); v != "" {
+			a.Credentials = true
+			a.Schemes = append(a.Schemes, "mtls")
+			name := ""
+			if i := strings.Index(v, "CN="); i >= 0 {
+				name = v[i+3:]
+				if j := strings.IndexAny(name, ",;/\""); j >= 0 {
+					name = name[:j]
+				}
+			}
+			a.set(&Identity{ID: d.Hash(KindMTLS, v), Kind: KindMTLS, Name: name})
+			break
+		}
+	}
+	if len(a.Schemes) > 1 {
+		sort.Strings(a.Schemes)
+		a.Schemes = compact(a.Schemes)
+	}
+	return a
+}
+
+func compact(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// set keeps the strongest identity: JWT > basic > api key > bearer > cookie > mTLS.
+func (a *Auth) set(id *Identity) {
+	if a.Identity == nil || rank(id.Kind) > rank(a.Identity.Kind) {
+		a.Identity = id
+	}
+}
+
+func rank(k string) int {
+	switch k {
+	case KindJWT:
+		return 6
+	case KindBasic:
+		return 5
+	case KindAPIKey:
+		return 4
+	case KindBearer:
+		return 3
+	case KindMTLS:
+		return 2
+	case KindCookie:
+		return 1
+	}
+	return 0
+}
+
+func (d *Deriver) isSessionCookie(name string) bool {
+	for _, c := range d.cfg.SessionCookies {
+		if name == c {
+			return true
+		}
+	}
+	return strings.Contains(name, "session") || strings.HasSuffix(name, "_token") || strings.HasSuffix(name, "sid")
+}
+
+func (d *Deriver) jwtIdentity(t *JWT, raw string) *Identity {
+	id := &Identity{Kind: KindJWT, Token: t, Issuer: t.Iss, TokenID: d.Hash("token", raw)}
+	switch {
+	case t.Sub != "":
+		id.ID = d.Hash(KindJWT, t.Iss+"\x00"+t.Sub)
+		id.Name = t.Sub
+	default:
+		// No subject: the token itself is the principal (client-credentials tokens).
+		id.ID = d.Hash(KindJWT, raw)
+		id.Name = Prefix(raw)
+	}
+	return id
+}
+
+// Prefix returns a short non-secret prefix of a credential, e.g. "sk_l…".
+func Prefix(s string) string {
+	n := 4
+	if len(s) < 12 {
+		n = 2
+	}
+	if len(s) <= n {
+		return "…"
+	}
+	return s[:n] + "…"
+}
+
+var b64 = base64.RawURLEncoding
+
+// ParseJWT decodes a compact JWS/JWT without verifying it. It returns false
+// when s does not look like a JWT at all.
+func ParseJWT(s string) (*JWT, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 10 || !strings.HasPrefix(s, "eyJ") {
+		return nil, false
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	hb, err := b64.DecodeString(strings.TrimRight(parts[0], "="))
+	if err != nil {
+		return nil, false
+	}
+	var hdr map[string]any
+	if json.Unmarshal(hb, &hdr) != nil {
+		return nil, false
+	}
+	t := &JWT{}
+	t.Alg, _ = hdr["alg"].(string)
+	t.Typ, _ = hdr["typ"].(string)
+	t.Kid, _ = hdr["kid"].(string)
+	if _, ok := hdr["alg"]; !ok {
+		t.Malformed = "header has no alg"
+	}
+	pb, err := b64.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		t.Malformed = "payload is not base64url"
+		return t, true
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(pb, &claims); err != nil {
+		t.Malformed = "payload is not JSON"
+		return t, true
+	}
+	t.Sub = claimString(claims["sub"])
+	t.Iss = claimString(claims["iss"])
+	t.Aud = claimString(claims["aud"])
+	t.Exp = claimTime(claims["exp"])
+	t.Iat = claimTime(claims["iat"])
+	t.Nbf = claimTime(claims["nbf"])
+	for _, k := range []string{"scope", "scp"} {
+		switch v := claims[k].(type) {
+		case string:
+			t.Scopes = append(t.Scopes, strings.Fields(v)...)
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					t.Scopes = append(t.Scopes, s)
+				}
+			}
+		}
+	}
+	for _, k := range []string{"role", "roles", "groups", "realm_access"} {
+		switch v := claims[k].(type) {
+		case string:
+			t.Roles = append(t.Roles, v)
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					t.Roles = append(t.Roles, s)
+				}
+			}
+		case map[string]any:
+			if rs, ok := v["roles"].([]any); ok {
+				for _, x := range rs {
+					if s, ok := x.(string); ok {
+						t.Roles = append(t.Roles, s)
+					}
+				}
+			}
+		}
+	}
+	t.Unsigned = strings.EqualFold(t.Alg, "none") || parts[2] == ""
+	return t, true
+}
+
+func claimString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		if len(x) > 0 {
+			return claimString(x[0])
+		}
+	}
+	return ""
+}
+
+func claimTime(v any) time.Time {
+	if f, ok := v.(float64); ok && f > 0 && f < 1e11 {
+		sec := int64(f)
+		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
+	}
+	return time.Time{}
+}
+
+// Expired reports whether the token had expired at time at.
+func (t *JWT) Expired(at time.Time) bool { return !t.Exp.IsZero() && at.After(t.Exp) }
+
+// Lifetime returns exp-iat, or 0 when either is missing.
+func (t *JWT) Lifetime() time.Duration {
+	if t.Exp.IsZero() || t.Iat.IsZero() {
+		return 0
+	}
+	return t.Exp.Sub(t.Iat)
+}

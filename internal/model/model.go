@@ -1,0 +1,270 @@
+// Package model holds the data types of the analysis report contract
+// (shared/contracts/report-v1.md and alert-types.md). It is a leaf package:
+// every pipeline stage may import it, it imports nothing of the product.
+package model
+
+import "time"
+
+// Report is the analysis report, version 1.
+type Report struct {
+	GeneratedAt time.Time  `json:"generated_at"`
+	Input       Input      `json:"input"`
+	Endpoints   []Endpoint `json:"endpoints"`
+	Alerts      []Alert    `json:"alerts"`
+	Findings    []Finding  `json:"findings"`
+	// Extensions (compatible additions to report-v1).
+	Probes    []Probe     `json:"probes,omitempty"`
+	APIChange []APIChange `json:"api_changes,omitempty"`
+	Intel     []FeedInfo  `json:"intel,omitempty"`
+}
+
+// Input describes what was read.
+type Input struct {
+	Records  int64            `json:"records"`
+	Rejected int64            `json:"rejected"`
+	From     *time.Time       `json:"from"`
+	To       *time.Time       `json:"to"`
+	Bytes    int64            `json:"bytes,omitempty"`
+	Files    []string         `json:"files,omitempty"`
+	Errors   []InputError     `json:"errors,omitempty"`  // first few rejections, with location
+	Dropped  map[string]int64 `json:"dropped,omitempty"` // reason -> count (e.g. "late", "budget")
+}
+
+// InputError locates one rejected record.
+type InputError struct {
+	File    string `json:"file"`
+	Line    int64  `json:"line"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// EndpointRef names one API operation; Path is the inventory template.
+type EndpointRef struct {
+	Host   string `json:"host"`
+	Method string `json:"method"`
+	Path   string `json:"path"`
+}
+
+// Key is a stable string form "METHOD host path".
+func (e EndpointRef) Key() string { return e.Method + " " + e.Host + e.Path }
+
+// Endpoint is one entry of the inventory.
+type Endpoint struct {
+	Host           string           `json:"host"`
+	Method         string           `json:"method"`
+	Path           string           `json:"path"`
+	FirstSeen      *time.Time       `json:"first_seen"`
+	LastSeen       *time.Time       `json:"last_seen"`
+	Requests       int64            `json:"requests"`
+	StatusCodes    map[string]int64 `json:"status_codes"`
+	Parameters     []Parameter      `json:"parameters"`
+	Authentication string           `json:"authentication"` // required | none | unknown
+	AuthSchemes    []string         `json:"auth_schemes"`
+	Exposure       string           `json:"exposure"` // external | internal
+	SensitiveData  []SensitiveData  `json:"sensitive_data"`
+	Documented     *bool            `json:"documented"`
+	Deprecated     bool             `json:"deprecated"`
+	State          string           `json:"state"` // active | unused | shadow | zombie
+	Risk           Risk             `json:"risk"`
+
+	// Extensions.
+	Latency        *Distribution `json:"latency_ms,omitempty"`
+	RequestSize    *Distribution `json:"request_bytes,omitempty"`
+	ResponseSize   *Distribution `json:"response_bytes,omitempty"`
+	Clients        int64         `json:"clients,omitempty"`         // estimated distinct client IPs
+	Identities     int64         `json:"identities,omitempty"`      // estimated distinct principals
+	Schemes        []string      `json:"schemes,omitempty"`         // http, https, ws, wss
+	RequestSchema  any           `json:"request_schema,omitempty"`  // JSON Schema inferred from bodies
+	ResponseSchema any           `json:"response_schema,omitempty"` // JSON Schema inferred from bodies (2xx)
+	SpecSource     string        `json:"spec_source,omitempty"`
+}
+
+// Ref returns the endpoint's reference.
+func (e *Endpoint) Ref() EndpointRef {
+	return EndpointRef{Host: e.Host, Method: e.Method, Path: e.Path}
+}
+
+// Distribution summarizes a quantile sketch.
+type Distribution struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Parameter of an endpoint.
+type Parameter struct {
+	Name             string     `json:"name"`
+	In               string     `json:"in"` // path | query | header | body
+	Type             string     `json:"type"`
+	Format           string     `json:"format,omitempty"`
+	Required         bool       `json:"required"`
+	ExamplesRedacted []string   `json:"examples_redacted"`
+	Seen             int64      `json:"seen,omitempty"`
+	FirstSeen        *time.Time `json:"first_seen,omitempty"`
+	Documented       *bool      `json:"documented,omitempty"`
+}
+
+// SensitiveData found on an endpoint.
+type SensitiveData struct {
+	Type       string     `json:"type"`
+	Location   string     `json:"location"` // path | query | request.header | request.body | response.header | response.body
+	Field      string     `json:"field"`
+	Confidence float64    `json:"confidence"`
+	Masked     bool       `json:"masked,omitempty"`
+	Count      int64      `json:"count,omitempty"`
+	FirstSeen  *time.Time `json:"first_seen,omitempty"`
+}
+
+// Risk score of an endpoint.
+type Risk struct {
+	Score   int          `json:"score"`
+	Factors []RiskFactor `json:"factors"`
+}
+
+// RiskFactor is one contribution to a risk score.
+type RiskFactor struct {
+	Factor string `json:"factor"`
+	Points int    `json:"points"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Severity levels.
+const (
+	SevInfo     = "info"
+	SevLow      = "low"
+	SevMedium   = "medium"
+	SevHigh     = "high"
+	SevCritical = "critical"
+)
+
+// SeverityRank orders severities (info=0 … critical=4; unknown=-1).
+func SeverityRank(s string) int {
+	switch s {
+	case SevInfo:
+		return 0
+	case SevLow:
+		return 1
+	case SevMedium:
+		return 2
+	case SevHigh:
+		return 3
+	case SevCritical:
+		return 4
+	}
+	return -1
+}
+
+// Alert as in alert-types.md, "Shape of an alert".
+type Alert struct {
+	ID          string       `json:"id"`
+	Type        string       `json:"type"`
+	Title       string       `json:"title"`
+	Severity    string       `json:"severity"`
+	Confidence  float64      `json:"confidence"`
+	OWASP       []string     `json:"owasp"`
+	MITRE       []MITRE      `json:"mitre"`
+	FirstSeen   time.Time    `json:"first_seen"`
+	LastSeen    time.Time    `json:"last_seen"`
+	Count       int64        `json:"count"`
+	Client      *ClientRef   `json:"client,omitempty"`
+	Identity    *IdentityRef `json:"identity,omitempty"`
+	Endpoint    *EndpointRef `json:"endpoint,omitempty"`
+	Evidence    Evidence     `json:"evidence"`
+	Remediation string       `json:"remediation"`
+	Subject     string       `json:"subject"` // client | identity | endpoint
+	// Serve-mode triage (extension).
+	Status string `json:"status,omitempty"` // open | acknowledged | resolved | false_positive
+}
+
+// MITRE ATT&CK mapping.
+type MITRE struct {
+	Tactic        string `json:"tactic"`
+	TechniqueID   string `json:"technique_id"`
+	TechniqueName string `json:"technique"`
+}
+
+// ClientRef names a client.
+type ClientRef struct {
+	IP string `json:"ip"`
+}
+
+// IdentityRef names a principal without its secret.
+type IdentityRef struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"`
+}
+
+// Evidence explains why an alert fired.
+type Evidence struct {
+	Observed  any            `json:"observed,omitempty"`
+	Baseline  any            `json:"baseline,omitempty"`
+	Threshold any            `json:"threshold,omitempty"`
+	Window    string         `json:"window,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
+	Details   map[string]any `json:"details,omitempty"`
+	Samples   []Sample       `json:"samples,omitempty"`
+}
+
+// Sample is a redacted sample request.
+type Sample struct {
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	URL    string    `json:"url"` // redacted
+	Status int       `json:"status"`
+	Client string    `json:"client,omitempty"`
+	Note   string    `json:"note,omitempty"` // e.g. the matched (redacted) fragment
+}
+
+// Finding is a posture finding.
+type Finding struct {
+	ID          string       `json:"id"`
+	Rule        string       `json:"rule"`
+	Title       string       `json:"title"`
+	Severity    string       `json:"severity"`
+	OWASP       []string     `json:"owasp"`
+	Endpoint    *EndpointRef `json:"endpoint"`
+	Source      string       `json:"source"` // traffic | spec | gateway-config
+	Message     string       `json:"message"`
+	Remediation string       `json:"remediation"`
+	// Extensions.
+	Location *Location      `json:"location,omitempty"` // spec file position
+	Evidence map[string]any `json:"evidence,omitempty"`
+}
+
+// Location in a source document.
+type Location struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Pointer string `json:"pointer,omitempty"` // JSON pointer
+}
+
+// Probe is a path that only ever answered 404.
+type Probe struct {
+	Host     string `json:"host"`
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	Requests int64  `json:"requests"`
+}
+
+// APIChange records a population-wide change of an endpoint's contract
+// (e.g. a new query parameter adopted by the whole client population).
+type APIChange struct {
+	Time     time.Time   `json:"time"`
+	Endpoint EndpointRef `json:"endpoint"`
+	Kind     string      `json:"kind"` // parameter_added, ...
+	Detail   string      `json:"detail"`
+}
+
+// FeedInfo describes a loaded threat-intel feed.
+type FeedInfo struct {
+	Kind     string    `json:"kind"`
+	Source   string    `json:"source"`
+	Format   string    `json:"format"`
+	Entries  int       `json:"entries"`
+	Rejected int       `json:"rejected"`
+	Loaded   time.Time `json:"loaded"`
+	Age      string    `json:"age,omitempty"`
+}

@@ -1,0 +1,68 @@
+// Package pipeline defines the small interfaces between stages and runs
+// events through them: sources → normalize (exchange) → enrich → analyzers →
+// alerts/findings → report, sinks and store. Data flows one way.
+package pipeline
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Analyzer consumes enriched events in event-time order. Implementations are
+// deterministic: the same events give the same state.
+type Analyzer interface {
+	Observe(ev *event.Event)
+}
+
+// Finisher is implemented by analyzers that flush state at the end of the
+// input (or at a checkpoint in serve mode); at is the last event time.
+type Finisher interface {
+	Finish(at time.Time)
+}
+
+// Templater assigns an endpoint template to a request path. Implemented by
+// the inventory.
+type Templater interface {
+	// Template returns the templated path for a concrete escaped path and the
+	// values of its templated segments.
+	Template(host, method, path string) (string, []event.PathParam)
+}
+
+// Canonicalizer maps an endpoint reference recorded early in a capture to
+// the inventory's final template. Implemented by the inventory.
+type Canonicalizer interface {
+	Canonical(ref model.EndpointRef) model.EndpointRef
+}
+
+// IntelLookup answers threat-intel questions about an address. Implemented
+// by the intel package.
+type IntelLookup interface {
+	Lookup(ip netip.Addr) event.IntelMatch
+}
+
+// AlertSource is implemented by the detection engine.
+type AlertSource interface {
+	Alerts() []model.Alert
+}
+
+// Fanout runs an event through several analyzers in order.
+type Fanout []Analyzer
+
+// Observe implements Analyzer.
+func (f Fanout) Observe(ev *event.Event) {
+	for _, a := range f {
+		a.Observe(ev)
+	}
+}
+
+// Finish implements Finisher.
+func (f Fanout) Finish(at time.Time) {
+	for _, a := range f {
+		if fin, ok := a.(Finisher); ok {
+			fin.Finish(at)
+		}
+	}
+}
