@@ -1,0 +1,91 @@
+package detect
+
+import (
+	"sort"
+
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Config is shared by all detector factories. Family-specific tuning lives
+// in each family's file (with documented defaults) and is reached through
+// Options.
+type Config struct {
+	// Specs answers what the declared OpenAPI specs say about an endpoint
+	// (may be nil): detectors use it to know what is normal from the first
+	// request.
+	Specs SpecLookup
+	// MaxTrackedClients / MaxTrackedIdentities bound per-client and
+	// per-identity state across all detectors (0 = family default).
+	MaxTrackedClients    int
+	MaxTrackedIdentities int
+	// Options holds family-specific settings keyed by family name
+	// (e.g. "injection", "intel"); each family documents its keys.
+	Options map[string]map[string]any
+	// Disabled lists detector names to leave out.
+	Disabled []string
+}
+
+// SpecLookup is what detectors may ask about declared specs.
+type SpecLookup interface {
+	Operation(ref model.EndpointRef) (SpecOp, bool)
+}
+
+// SpecOp is a declared operation.
+type SpecOp struct {
+	Params       []SpecParam
+	AuthRequired bool     // the operation (or the document) declares security
+	Deprecated   bool
+	Tags         []string
+	Scopes       []string // OAuth scopes / roles required, when declared
+}
+
+// SpecParam is a declared parameter.
+type SpecParam struct {
+	Name   string
+	In     string // path | query | header | body (top-level JSON property)
+	Type   string // string, integer, number, boolean, array, object
+	Format string
+}
+
+type factory struct {
+	name string
+	make func(Config) Detector
+}
+
+var factories []factory
+
+// Register adds a detector family to the default set. Call it from init()
+// in the family's file.
+func Register(name string, make func(Config) Detector) {
+	factories = append(factories, factory{name, make})
+}
+
+// Families returns the registered family names, sorted.
+func Families() []string {
+	var out []string
+	for _, f := range factories {
+		out = append(out, f.name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NewDefault builds an engine with every registered family (in name order,
+// so runs are deterministic) except those disabled in cfg.
+func NewDefault(cfg Config) *Engine {
+	fs := append([]factory(nil), factories...)
+	sort.Slice(fs, func(i, j int) bool { return fs[i].name < fs[j].name })
+	var ds []Detector
+	for _, f := range fs {
+		off := false
+		for _, d := range cfg.Disabled {
+			if d == f.name {
+				off = true
+			}
+		}
+		if !off {
+			ds = append(ds, f.make(cfg))
+		}
+	}
+	return NewEngine(ds...)
+}
