@@ -146,11 +146,10 @@ func (d *Decoder) Next() (*Record, error) {
 				if len(line) == 0 {
 					return nil, io.EOF
 				}
+			} else if errors.Is(err, errLineTooLong) {
+				return nil, &RecordError{File: d.name, Line: d.line, Err: err.Error()}
 			} else {
 				d.done = true
-				if errors.Is(err, errLineTooLong) {
-					return nil, &RecordError{File: d.name, Line: d.line, Err: err.Error()}
-				}
 				return nil, fmt.Errorf("%s:%d: %w", d.name, d.line, describeReadErr(err))
 			}
 		}

@@ -1,0 +1,114 @@
+package identity
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+func jwt(header, payload, sig string) string {
+	e := base64.RawURLEncoding
+	return e.EncodeToString([]byte(header)) + "." + e.EncodeToString([]byte(payload)) + "." + sig
+}
+
+func TestDerive(t *testing.T) {
+	d := New(DefaultConfig())
+	tokA := jwt(`{"alg":"RS256","typ":"JWT"}`, `{"sub":"alice","iss":"https://idp.test","exp":1900000000,"iat":1899996400,"roles":["admin"]}`, "c2ln")
+	tokA2 := jwt(`{"alg":"RS256","typ":"JWT"}`, `{"sub":"alice","iss":"https://idp.test","exp":1900003600,"iat":1900000000}`, "c2lnMg")
+	tokOtherIss := jwt(`{"alg":"RS256"}`, `{"sub":"alice","iss":"https://other.test"}`, "eA")
+	none := jwt(`{"alg":"none"}`, `{"sub":"mallory"}`, "")
+	cases := []struct {
+		name    string
+		headers map[string]string
+		rawURL  string
+		kind    string
+		scheme  string
+		idName  string
+	}{
+		{"jwt", map[string]string{"authorization": "Bearer " + tokA}, "https://a.test/x", KindJWT, "bearer-jwt", "alice"},
+		{"opaque bearer", map[string]string{"authorization": "Bearer 8f14e45fceea167a5a36dedd4bea2543"}, "https://a.test/x", KindBearer, "bearer", "8f14…"},
+		{"basic", map[string]string{"authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("bob:hunter2"))}, "https://a.test/x", KindBasic, "basic", "bob"},
+		{"api key header", map[string]string{"x-api-key": "sk_live_0123456789abcdef"}, "https://a.test/x", KindAPIKey, "api-key:x-api-key", "sk_l…"},
+		{"api key query", nil, "https://a.test/x?api_key=0123456789abcdef", KindAPIKey, "api-key-query:api_key", "0123…"},
+		{"session cookie", map[string]string{"cookie": "theme=dark; sessionid=abcdef0123456789"}, "https://a.test/x", KindCookie, "cookie:sessionid", "cookie:sessionid"},
+		{"mtls", map[string]string{"x-forwarded-client-cert": "Hash=abc;Subject=\"CN=billing-svc,O=corp\""}, "https://a.test/x", KindMTLS, "mtls", "billing-svc"},
+		{"anonymous", map[string]string{"cookie": "theme=dark"}, "https://a.test/x", "", "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, _ := url.Parse(c.rawURL)
+			a := d.Derive(&exchange.Request{Headers: c.headers}, u)
+			if c.kind == "" {
+				if a.Identity != nil || a.Credentials {
+					t.Fatalf("want anonymous, got %+v", a)
+				}
+				return
+			}
+			if a.Identity == nil || a.Identity.Kind != c.kind || a.Identity.Name != c.idName {
+				t.Fatalf("identity = %+v", a.Identity)
+			}
+			if len(a.Schemes) != 1 || a.Schemes[0] != c.scheme {
+				t.Errorf("schemes = %v", a.Schemes)
+			}
+			if !strings.HasPrefix(a.Identity.ID, "id_") {
+				t.Errorf("id %q", a.Identity.ID)
+			}
+			for _, v := range c.headers {
+				if strings.Contains(a.Identity.ID, v) || (len(v) > 12 && strings.Contains(a.Identity.Name, v[6:])) {
+					t.Errorf("credential leaked into identity %+v", a.Identity)
+				}
+			}
+		})
+	}
+	// Same principal, different tokens → same identity, different token ids.
+	u, _ := url.Parse("https://a.test/")
+	a1 := d.Derive(&exchange.Request{Headers: map[string]string{"authorization": "Bearer " + tokA}}, u)
+	a2 := d.Derive(&exchange.Request{Headers: map[string]string{"authorization": "Bearer " + tokA2}}, u)
+	a3 := d.Derive(&exchange.Request{Headers: map[string]string{"authorization": "Bearer " + tokOtherIss}}, u)
+	if a1.Identity.ID != a2.Identity.ID || a1.Identity.TokenID == a2.Identity.TokenID {
+		t.Errorf("same sub+iss must share identity, not token id")
+	}
+	if a1.Identity.ID == a3.Identity.ID {
+		t.Errorf("different issuer must give a different identity")
+	}
+	// Keyed: another key gives other pseudonyms.
+	other := New(Config{Key: []byte("another")})
+	if other.Hash(KindJWT, "x") == d.Hash(KindJWT, "x") {
+		t.Errorf("hash not keyed")
+	}
+	an := d.Derive(&exchange.Request{Headers: map[string]string{"authorization": "Bearer " + none}}, u)
+	if an.Identity.Token == nil || !an.Identity.Token.Unsigned {
+		t.Errorf("alg none not flagged: %+v", an.Identity.Token)
+	}
+}
+
+func TestParseJWT(t *testing.T) {
+	tok := jwt(`{"alg":"HS256","kid":"k1"}`, `{"sub":12340,"iss":"x","exp":1700000000,"iat":1690000000,"scope":"read write","realm_access":{"roles":["ops"]}}`, "c2ln")
+	j, ok := ParseJWT(tok)
+	if !ok || j.Sub != "12340" || j.Alg != "HS256" || j.Kid != "k1" || len(j.Scopes) != 2 || len(j.Roles) != 1 || j.Roles[0] != "ops" {
+		t.Fatalf("%+v", j)
+	}
+	if !j.Expired(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) || j.Lifetime() != 10000000*time.Second {
+		t.Errorf("exp/lifetime wrong: %v %v", j.Exp, j.Lifetime())
+	}
+	for _, s := range []string{"", "abc", "eyJ.notbase64!.x", "a.b.c", "eyJhbGciOiJub25lIn0"} {
+		if _, ok := ParseJWT(s); ok {
+			t.Errorf("ParseJWT(%q) accepted", s)
+		}
+	}
+	if j, ok := ParseJWT(jwt(`{"alg":"RS256"}`, `not json`, "x")); !ok || j.Malformed == "" {
+		t.Errorf("malformed payload not reported: %+v", j)
+	}
+}
+
+func FuzzParseJWT(f *testing.F) {
+	f.Add(jwt(`{"alg":"none"}`, `{"sub":"a","exp":1e10}`, ""))
+	f.Add("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x")
+	f.Fuzz(func(t *testing.T, s string) {
+		ParseJWT(s)
+	})
+}
