@@ -75,6 +75,32 @@ func FoldKey(h *Hit, subject string) string {
 	return k
 }
 
+// AlertKey is the fold key of an existing alert (the same as FoldKey for
+// the hit that created it).
+func AlertKey(a *model.Alert) string {
+	k := a.Type + "|"
+	switch a.Subject {
+	case "client":
+		if a.Client != nil {
+			k += "c:" + a.Client.IP
+		}
+	case "identity":
+		if a.Identity != nil {
+			k += "i:" + a.Identity.ID
+		}
+	}
+	if a.Endpoint != nil {
+		k += "|" + a.Endpoint.Key()
+	}
+	return k
+}
+
+// AlertID derives the stable alert id from a fold key.
+func AlertID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "al_" + hex.EncodeToString(sum[:8])
+}
+
 // Emit records a hit.
 func (e *Emitter) Emit(h Hit) {
 	spec, ok := Lookup(h.Type)
@@ -87,9 +113,8 @@ func (e *Emitter) Emit(h Hit) {
 	key := FoldKey(&h, spec.Subject)
 	a, exists := e.alerts[key]
 	if !exists {
-		sum := sha256.Sum256([]byte(key))
 		a = &model.Alert{
-			ID: "al_" + hex.EncodeToString(sum[:8]), Type: h.Type, Title: spec.Title, Severity: spec.Severity,
+			ID: AlertID(key), Type: h.Type, Title: spec.Title, Severity: spec.Severity,
 			OWASP: spec.OWASP, MITRE: spec.MITRE, Remediation: spec.Remediation, Subject: spec.Subject,
 			FirstSeen: h.Time, LastSeen: h.Time, Status: "open",
 		}

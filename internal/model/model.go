@@ -27,7 +27,8 @@ type Input struct {
 	Bytes    int64            `json:"bytes,omitempty"`
 	Files    []string         `json:"files,omitempty"`
 	Errors   []InputError     `json:"errors,omitempty"`  // first few rejections, with location
-	Dropped  map[string]int64 `json:"dropped,omitempty"` // reason -> count (e.g. "late", "budget")
+	Dropped  map[string]int64 `json:"dropped,omitempty"` // reason -> count
+	Late     int64            `json:"late,omitempty"`    // records older than the reorder window (processed anyway)
 }
 
 // InputError locates one rejected record.

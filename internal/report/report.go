@@ -1,0 +1,271 @@
+// Package report writes the analysis report (report-v1) as JSON and renders
+// a human summary of it.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// WriteJSON writes the report as indented JSON. Output is deterministic for
+// a given report (map keys are sorted by encoding/json).
+func WriteJSON(w io.Writer, r *model.Report) error {
+	normalize(r)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// normalize turns nil slices into empty ones so the JSON has [] not null
+// where the contract expects lists.
+func normalize(r *model.Report) {
+	if r.Endpoints == nil {
+		r.Endpoints = []model.Endpoint{}
+	}
+	if r.Alerts == nil {
+		r.Alerts = []model.Alert{}
+	}
+	if r.Findings == nil {
+		r.Findings = []model.Finding{}
+	}
+	for i := range r.Endpoints {
+		e := &r.Endpoints[i]
+		if e.StatusCodes == nil {
+			e.StatusCodes = map[string]int64{}
+		}
+		if e.Parameters == nil {
+			e.Parameters = []model.Parameter{}
+		}
+		for j := range e.Parameters {
+			if e.Parameters[j].ExamplesRedacted == nil {
+				e.Parameters[j].ExamplesRedacted = []string{}
+			}
+		}
+		if e.AuthSchemes == nil {
+			e.AuthSchemes = []string{}
+		}
+		if e.SensitiveData == nil {
+			e.SensitiveData = []model.SensitiveData{}
+		}
+		if e.Risk.Factors == nil {
+			e.Risk.Factors = []model.RiskFactor{}
+		}
+	}
+	for i := range r.Alerts {
+		a := &r.Alerts[i]
+		if a.OWASP == nil {
+			a.OWASP = []string{}
+		}
+		if a.MITRE == nil {
+			a.MITRE = []model.MITRE{}
+		}
+	}
+	for i := range r.Findings {
+		if r.Findings[i].OWASP == nil {
+			r.Findings[i].OWASP = []string{}
+		}
+	}
+}
+
+// Summary writes a human-readable summary.
+func Summary(w io.Writer, r *model.Report) error {
+	bw := &errWriter{w: w}
+	p := bw.printf
+	in := r.Input
+	p("Palisade analysis\n")
+	span := ""
+	if in.From != nil && in.To != nil {
+		span = fmt.Sprintf(", %s → %s (%s)", in.From.UTC().Format(time.RFC3339), in.To.UTC().Format(time.RFC3339), in.To.Sub(*in.From).Round(time.Minute))
+	}
+	p("  input      %d records, %d rejected%s\n", in.Records, in.Rejected, span)
+	for _, e := range in.Errors {
+		loc := e.File
+		if e.Line > 0 {
+			loc += fmt.Sprintf(":%d", e.Line)
+		}
+		if e.Field != "" {
+			loc += " field " + e.Field
+		}
+		p("               rejected %s: %s\n", loc, e.Message)
+	}
+	for _, k := range sortedKeys(in.Dropped) {
+		p("  dropped    %d (%s)\n", in.Dropped[k], k)
+	}
+	hosts := map[string]bool{}
+	var unauth, external, sensitive, shadow, zombie, unused int
+	for _, e := range r.Endpoints {
+		hosts[e.Host] = true
+		if e.Requests > 0 && e.Authentication == "none" {
+			unauth++
+		}
+		if e.Exposure == "external" {
+			external++
+		}
+		if len(e.SensitiveData) > 0 {
+			sensitive++
+		}
+		switch e.State {
+		case "shadow":
+			shadow++
+		case "zombie":
+			zombie++
+		case "unused":
+			unused++
+		}
+	}
+	p("  inventory  %d APIs, %d endpoints (%d unauthenticated, %d external, %d with sensitive data", len(hosts), len(r.Endpoints), unauth, external, sensitive)
+	if shadow+zombie+unused > 0 {
+		p("; %d shadow, %d zombie, %d unused", shadow, zombie, unused)
+	}
+	p(")\n")
+	if len(r.Probes) > 0 {
+		p("  probes     %d paths only ever answered 404\n", len(r.Probes))
+	}
+	bySev := map[string]int{}
+	for _, a := range r.Alerts {
+		bySev[a.Severity]++
+	}
+	p("  alerts     %d (%s)\n", len(r.Alerts), sevCounts(bySev))
+	fSev := map[string]int{}
+	for _, f := range r.Findings {
+		fSev[f.Severity]++
+	}
+	p("  findings   %d (%s)\n", len(r.Findings), sevCounts(fSev))
+
+	if len(r.Endpoints) > 0 {
+		p("\nTop endpoints by risk\n")
+		eps := append([]model.Endpoint(nil), r.Endpoints...)
+		sort.SliceStable(eps, func(i, j int) bool { return eps[i].Risk.Score > eps[j].Risk.Score })
+		tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  RISK\tMETHOD\tENDPOINT\tREQS\tAUTH\tEXPOSURE\tDATA\tSTATE\n")
+		for i, e := range eps {
+			if i == 15 {
+				break
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s%s\t%d\t%s\t%s\t%s\t%s\n", e.Risk.Score, e.Method, e.Host, e.Path, e.Requests, e.Authentication, e.Exposure, dataTypes(e.SensitiveData), e.State)
+		}
+		tw.Flush()
+	}
+	if len(r.Alerts) > 0 {
+		p("\nAlerts (most severe first)\n")
+		as := append([]model.Alert(nil), r.Alerts...)
+		sort.SliceStable(as, func(i, j int) bool {
+			return model.SeverityRank(as[i].Severity) > model.SeverityRank(as[j].Severity)
+		})
+		tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  SEVERITY\tTYPE\tSUBJECT\tENDPOINT\tCOUNT\tFIRST SEEN\n")
+		for i, a := range as {
+			if i == 25 {
+				fmt.Fprintf(tw, "  …\t%d more\t\t\t\t\n", len(as)-25)
+				break
+			}
+			ep := ""
+			if a.Endpoint != nil {
+				ep = a.Endpoint.Method + " " + a.Endpoint.Host + a.Endpoint.Path
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", a.Severity, a.Type, subject(a), ep, a.Count, a.FirstSeen.UTC().Format(time.RFC3339))
+		}
+		tw.Flush()
+	}
+	if len(r.Findings) > 0 {
+		p("\nFindings (most severe first)\n")
+		fs := append([]model.Finding(nil), r.Findings...)
+		sort.SliceStable(fs, func(i, j int) bool {
+			return model.SeverityRank(fs[i].Severity) > model.SeverityRank(fs[j].Severity)
+		})
+		tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  SEVERITY\tRULE\tTITLE\tENDPOINT\n")
+		for i, f := range fs {
+			if i == 20 {
+				fmt.Fprintf(tw, "  …\t%d more\t\t\n", len(fs)-20)
+				break
+			}
+			ep := ""
+			if f.Endpoint != nil {
+				ep = f.Endpoint.Method + " " + f.Endpoint.Host + f.Endpoint.Path
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Severity, f.Rule, f.Title, ep)
+		}
+		tw.Flush()
+	}
+	return bw.err
+}
+
+func subject(a model.Alert) string {
+	switch {
+	case a.Identity != nil && a.Identity.Name != "":
+		s := a.Identity.Name
+		if a.Client != nil {
+			s += " @ " + a.Client.IP
+		}
+		return s
+	case a.Client != nil:
+		return a.Client.IP
+	case a.Identity != nil:
+		return a.Identity.ID
+	}
+	return "(endpoint)"
+}
+
+func dataTypes(s []model.SensitiveData) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range s {
+		if d.Masked || seen[d.Type] {
+			continue
+		}
+		seen[d.Type] = true
+		out = append(out, d.Type)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
+}
+
+func sevCounts(m map[string]int) string {
+	var parts []string
+	for _, s := range []string{model.SevCritical, model.SevHigh, model.SevMedium, model.SevLow, model.SevInfo} {
+		if m[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[s], s))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys(m map[string]int64) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
