@@ -1,0 +1,499 @@
+package detect
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Shared building blocks of the learned (anomaly) families: EWMA
+// baselines, tumbling event-time windows, option parsing, confidence,
+// subject keys and redacted samples.
+
+// ewstat is an exponentially weighted mean and variance of per-window
+// values (West's incremental form). n counts the observations folded in.
+type ewstat struct {
+	mean, vr float64
+	n        uint32
+}
+
+func (s *ewstat) update(x, alpha float64) {
+	if s.n == 0 {
+		s.mean, s.vr = x, 0
+	} else {
+		d := x - s.mean
+		s.mean += alpha * d
+		s.vr = (1 - alpha) * (s.vr + alpha*d*d)
+	}
+	if s.n < math.MaxUint32 {
+		s.n++
+	}
+}
+
+func (s *ewstat) sd() float64 { return math.Sqrt(s.vr) }
+
+// upper is the learned upper bound mean + k·sd, but at least mean·ratio.
+func (s *ewstat) upper(k, ratio float64) float64 {
+	return math.Max(s.mean+k*s.sd(), s.mean*ratio)
+}
+
+// window is a tumbling event-time window (aligned to the Unix epoch, so
+// every key shares the same boundaries).
+type window struct {
+	idx int64 // window index = unix seconds / window seconds
+	n   float64
+}
+
+func winIndex(t time.Time, size time.Duration) int64 {
+	s := int64(size / time.Second)
+	if s <= 0 {
+		s = 1
+	}
+	u := t.Unix()
+	if u < 0 {
+		return u/s - 1
+	}
+	return u / s
+}
+
+// anomOpts reads family options from Config.Options[family] with defaults.
+// Values may be numbers or strings ("20m", "1.5"); invalid values keep the
+// default and are reported by AnomalyOptionErrors.
+type anomOpts struct {
+	m map[string]any
+}
+
+func optsFor(cfg Config, family string) anomOpts { return anomOpts{m: cfg.Options[family]} }
+
+func (o anomOpts) float(key string, def float64) float64 {
+	v, ok := o.m[key]
+	if !ok {
+		return def
+	}
+	f, err := optFloat(v)
+	if err != nil || f < 0 {
+		return def
+	}
+	return f
+}
+
+func (o anomOpts) int(key string, def int) int { return int(o.float(key, float64(def))) }
+
+func (o anomOpts) dur(key string, def time.Duration) time.Duration {
+	v, ok := o.m[key]
+	if !ok {
+		return def
+	}
+	d, err := optDuration(v)
+	if err != nil || d <= 0 {
+		return def
+	}
+	return d
+}
+
+func optFloat(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	case int:
+		return float64(x), nil
+	case int64:
+		return float64(x), nil
+	case string:
+		return strconv.ParseFloat(strings.TrimSpace(x), 64)
+	}
+	return 0, fmt.Errorf("want a number, got %T", v)
+}
+
+func optDuration(v any) (time.Duration, error) {
+	switch x := v.(type) {
+	case string:
+		return time.ParseDuration(strings.TrimSpace(x))
+	case time.Duration:
+		return x, nil
+	}
+	f, err := optFloat(v)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration such as \"20m\" or seconds, got %T", v)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// anomalyOptionKeys lists, per anomaly family, its option keys and whether
+// each is a duration ("d") or a number ("n").
+var anomalyOptionKeys = map[string]map[string]string{}
+
+func declareOptions(family string, keys map[string]string) { anomalyOptionKeys[family] = keys }
+
+// AnomalyOptionErrors validates Config.Options for the anomaly families:
+// unknown keys and values of the wrong form, each naming family and key.
+// Families fall back to their documented default for an invalid value; call
+// this at startup to report them.
+func AnomalyOptionErrors(cfg Config) []error {
+	var errs []error
+	fams := make([]string, 0, len(cfg.Options))
+	for f := range cfg.Options {
+		fams = append(fams, f)
+	}
+	sort.Strings(fams)
+	for _, f := range fams {
+		keys, ok := anomalyOptionKeys[f]
+		if !ok {
+			continue // not an anomaly family
+		}
+		names := make([]string, 0, len(cfg.Options[f]))
+		for k := range cfg.Options[f] {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			kind, ok := keys[k]
+			if !ok {
+				errs = append(errs, fmt.Errorf("detect options: %s.%s: unknown key", f, k))
+				continue
+			}
+			v := cfg.Options[f][k]
+			var err error
+			var neg bool
+			if kind == "d" {
+				var d time.Duration
+				d, err = optDuration(v)
+				neg = err == nil && d <= 0
+			} else {
+				var x float64
+				x, err = optFloat(v)
+				neg = err == nil && x < 0
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("detect options: %s.%s: %v", f, k, err))
+			} else if neg {
+				errs = append(errs, fmt.Errorf("detect options: %s.%s: must be positive", f, k))
+			}
+		}
+	}
+	return errs
+}
+
+// capOr returns n when set, else def.
+func capOr(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
+}
+
+// confidence grows with how far the observation is above the threshold and
+// with how much baseline evidence exists (evidence/full, capped at 1).
+func confidence(observed, threshold, evidence, full float64) float64 {
+	if threshold <= 0 {
+		threshold = 1
+	}
+	r := observed / threshold
+	if r < 1 {
+		r = 1
+	}
+	c := 0.55 + 0.35*math.Min(1, math.Log2(r)/3)
+	e := 1.0
+	if full > 0 {
+		e = 0.7 + 0.3*math.Min(1, evidence/full)
+	}
+	c *= e
+	return math.Round(math.Min(0.99, math.Max(0.3, c))*100) / 100
+}
+
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// subjectKey hashes the principal when there is one, else the client
+// address: per-identity state for authenticated traffic (many users behind
+// one NAT stay apart, one user on rotating IPs stays together), per-IP
+// state for anonymous traffic.
+func subjectKey(ev *event.Event) (uint64, bool) {
+	if id := ev.Auth.Identity; id != nil && id.ID != "" {
+		return hashString(id.ID), true
+	}
+	return ipHash(ev.ClientIP), false
+}
+
+func ipHash(a netip.Addr) uint64 {
+	b := a.As16()
+	h := uint64(fnvOffset)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return mix64(h)
+}
+
+// netKey is the client's network: /24 for IPv4, /48 for IPv6.
+func netKey(a netip.Addr) uint64 {
+	bitsN := 48
+	if a.Is4() || a.Is4In6() {
+		a = a.Unmap()
+		bitsN = 24
+	}
+	p, err := a.Prefix(bitsN)
+	if err != nil {
+		return ipHash(a)
+	}
+	return ipHash(p.Addr())
+}
+
+func endpointHash(ev *event.Event) uint64 {
+	h := hashAdd(fnvOffset, ev.Endpoint.Method)
+	h = hashSep(h)
+	h = hashAdd(h, ev.Endpoint.Host)
+	h = hashSep(h)
+	h = hashAdd(h, ev.Endpoint.Path)
+	return mix64(h)
+}
+
+func identityRef(ev *event.Event) *model.IdentityRef {
+	id := ev.Auth.Identity
+	if id == nil {
+		return nil
+	}
+	return &model.IdentityRef{ID: id.ID, Kind: id.Kind, Name: id.Name}
+}
+
+func endpointRef(ev *event.Event) *model.EndpointRef {
+	ep := ev.Endpoint
+	return &ep
+}
+
+func clientIP(ev *event.Event) string {
+	if !ev.ClientIP.IsValid() {
+		return ""
+	}
+	return ev.ClientIP.String()
+}
+
+// statusClass groups statuses for per-class baselines.
+func statusClass(s int) int {
+	switch {
+	case s >= 500:
+		return 3
+	case s == 401 || s == 403:
+		return 2 // authn/authz failures have their own baseline
+	case s >= 400:
+		return 1
+	}
+	return 0
+}
+
+var statusClassNames = [...]string{"2xx/3xx", "4xx", "401/403", "5xx"}
+
+// sensitiveParam reports query parameter names whose values are secrets.
+func sensitiveParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"token", "key", "secret", "pass", "pwd", "auth", "sig", "session", "code", "credential", "jwt", "otp", "pin", "ssn", "email", "phone", "card"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// anomSample builds a redacted sample request: path identifiers are kept
+// only when they are plain numbers or UUIDs (other templated segments become
+// {name}); query values are kept only when short numbers, secrets and
+// everything else become "REDACTED"/"*"; the user part and fragment are
+// dropped.
+func anomSample(ev *event.Event, note string) *model.Sample {
+	return &model.Sample{Time: ev.Time, Method: ev.Method, URL: redactedURL(ev), Status: ev.Status, Client: clientIP(ev), Note: note}
+}
+
+func redactedURL(ev *event.Event) string {
+	var b strings.Builder
+	scheme := ev.Scheme
+	if scheme == "" {
+		scheme = "https"
+	}
+	b.WriteString(scheme)
+	b.WriteString("://")
+	b.WriteString(ev.Host)
+	path := ev.Path
+	if path == "" {
+		path = "/"
+	}
+	if len(ev.PathParams) == 0 {
+		b.WriteString(clipStr(path, 256))
+	} else {
+		segs := strings.Split(path, "/")
+		for i, s := range segs {
+			if i > 0 {
+				b.WriteByte('/')
+			}
+			for _, p := range ev.PathParams {
+				if p.Value == s && s != "" {
+					if !looksNumericID(s) && !looksUUID(s) {
+						s = "{" + p.Name + "}"
+					}
+					break
+				}
+			}
+			b.WriteString(clipStr(s, 64))
+		}
+	}
+	if len(ev.Query) > 0 {
+		names := make([]string, 0, len(ev.Query))
+		for k := range ev.Query {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for i, k := range names {
+			if i == 0 {
+				b.WriteByte('?')
+			} else {
+				b.WriteByte('&')
+			}
+			b.WriteString(clipStr(k, 64))
+			b.WriteByte('=')
+			v := ""
+			if vs := ev.Query[k]; len(vs) > 0 {
+				v = vs[0]
+			}
+			switch {
+			case sensitiveParam(k):
+				b.WriteString("REDACTED")
+			case looksNumericID(v) || v == "" || v == "true" || v == "false":
+				b.WriteString(v)
+			default:
+				b.WriteString("*")
+			}
+		}
+	}
+	return b.String()
+}
+
+func clipStr(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+func looksNumericID(s string) bool {
+	if s == "" || len(s) > 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func looksUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !isHex(c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// winLabel renders a window duration for evidence ("20m", "6h").
+func winLabel(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// fireState remembers that a subject's current window crossed its
+// threshold, so that the window reports once on crossing, again each time
+// its count doubles, and its remainder when it closes (alert count = events
+// in anomalous windows, evidence = the strongest window).
+type fireState struct {
+	idx      int64
+	reported float64
+	on       bool
+	thr      float64
+}
+
+// cross is called for every event of a window above threshold; it returns
+// the count to report now (0 = nothing yet) and whether this is the first
+// report of the window.
+func (f *fireState) cross(idx int64, n, thr float64) (delta float64, first bool) {
+	if !f.on || f.idx != idx {
+		f.on, f.idx, f.reported, f.thr = true, idx, n, thr
+		return n, true
+	}
+	if n >= 2*f.reported {
+		d := n - f.reported
+		f.reported = n
+		return d, false
+	}
+	return 0, false
+}
+
+// remainder returns the events of fired window idx not reported yet.
+func (f *fireState) remainder(idx int64, n float64) float64 {
+	if f.on && f.idx == idx && n > f.reported {
+		d := n - f.reported
+		f.reported = n
+		return d
+	}
+	return 0
+}
+
+// firedIn reports whether window idx crossed its threshold.
+func (f *fireState) firedIn(idx int64) bool { return f.on && f.idx == idx }
+
+// lin256 is a 256-bit linear counter (32 bytes) for small distinct counts
+// (distinct identities behind one address, distinct networks), accurate to
+// a few percent up to ~300.
+type lin256 [4]uint64
+
+func (c *lin256) add(h uint64) bool {
+	b := h & 255
+	w, m := b>>6, uint64(1)<<(b&63)
+	if c[w]&m != 0 {
+		return false
+	}
+	c[w] |= m
+	return true
+}
+
+func (c *lin256) estimate() float64 {
+	ones := 0
+	for _, w := range c {
+		ones += bits.OnesCount64(w)
+	}
+	if ones == 0 {
+		return 0
+	}
+	zeros := 256 - ones
+	if zeros == 0 {
+		zeros = 1
+	}
+	return math.Round(-256 * math.Log(float64(zeros)/256))
+}

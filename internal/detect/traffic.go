@@ -1,0 +1,328 @@
+package detect
+
+import (
+	"math"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Family "traffic": traffic.endpoint_spike, traffic.client_spike,
+// traffic.identity_spike.
+//
+// All three count requests in tumbling event-time windows (default 5 min).
+//   - endpoint_spike: per endpoint AND per status class (2xx/3xx, 4xx,
+//     401/403, 5xx — a spike of 401s is not a spike of 200s) an EWMA of the
+//     per-window counts (empty windows count as zero). Fires when a window
+//     exceeds max(abs_endpoint, mean + k·sd, ratio·mean), after gate_windows
+//     windows of history.
+//   - client_spike: per (client IP, endpoint) window count, against the
+//     endpoint's population of per-client window counts (DDSketch):
+//     max(abs_client, peer_factor · p99). The threshold is multiplied by the
+//     number of distinct principals seen from that IP in the window, so a
+//     NAT or carrier gateway carrying many users stays quiet.
+//   - identity_spike: per (principal, endpoint) window count across however
+//     many IPs, against the principal's own EWMA (once it has 3 windows) and
+//     the endpoint's population of per-principal window counts.
+//
+// Anomalous windows are learned winsorized (at the threshold), so an attack
+// does not teach the baseline that it is normal.
+//
+// Memory: per endpoint ≈ 0.5 KB + 2 DDSketches (≤ 4.3 KB each, typically
+// < 1 KB); per (client, endpoint) 96 bytes + map entry ≈ 150 B; per
+// (principal, endpoint) ≈ 190 B. Tables are LRU-bounded (max_endpoints,
+// Config.MaxTrackedClients, Config.MaxTrackedIdentities; default 200k):
+// at the budget the least recently seen subject is evicted (its window is
+// folded into the population baseline first).
+
+func init() {
+	Register("traffic", func(cfg Config) Detector { return newTraffic(cfg) })
+	declareOptions("traffic", map[string]string{
+		"window": "d", "alpha": "n", "k": "n", "ratio": "n", "gate_windows": "n",
+		"abs_endpoint": "n", "abs_client": "n", "abs_identity": "n", "peer_factor": "n",
+		"peer_gate": "n", "max_endpoints": "n",
+	})
+}
+
+type trafficDetector struct {
+	win                           time.Duration
+	alpha, k, ratio               float64
+	gate                          uint32
+	absEndpoint, absClient, absID float64
+	peerFactor, peerGate          float64
+
+	eps     *lru[uint64, trafficEndpoint]
+	clients *lru[uint64, trafficSubject]
+	idents  *lru[uint64, trafficSubject]
+}
+
+type trafficClass struct {
+	w    window
+	base ewstat
+	fire fireState
+	last time.Time
+}
+
+type trafficEndpoint struct {
+	ref        model.EndpointRef
+	first      int64 // window index of the endpoint's first event
+	cls        [4]trafficClass
+	clientDist quantiles // closed per-client window counts
+	identDist  quantiles // closed per-principal window counts
+}
+
+type trafficSubject struct {
+	ep   uint64
+	w    window
+	ids  lin256 // distinct principals (client subjects) or IPs (identity subjects) in the window
+	own  ewstat // identity subjects: own active-window counts
+	fire fireState
+	hit  *Hit // last report of a fired window, reused for its remainder
+}
+
+func newTraffic(cfg Config) *trafficDetector {
+	o := optsFor(cfg, "traffic")
+	d := &trafficDetector{
+		win:         o.dur("window", 5*time.Minute),
+		alpha:       o.float("alpha", 0.1),
+		k:           o.float("k", 6),
+		ratio:       o.float("ratio", 4),
+		gate:        uint32(o.int("gate_windows", 12)),
+		absEndpoint: o.float("abs_endpoint", 100),
+		absClient:   o.float("abs_client", 150),
+		absID:       o.float("abs_identity", 60),
+		peerFactor:  o.float("peer_factor", 3),
+		peerGate:    o.float("peer_gate", 50),
+	}
+	d.eps = newLRU[uint64, trafficEndpoint](o.int("max_endpoints", 20000))
+	d.clients = newLRU[uint64, trafficSubject](capOr(cfg.MaxTrackedClients, 200000))
+	d.idents = newLRU[uint64, trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
+	d.clients.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, false) }
+	d.idents.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, true) }
+	return d
+}
+
+func (d *trafficDetector) Name() string { return "traffic" }
+
+// foldSubject feeds a subject's last window into its endpoint's population.
+func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
+	if s.w.n == 0 {
+		return
+	}
+	ep, ok := d.eps.peek(s.ep)
+	if !ok {
+		return
+	}
+	v := s.w.n
+	if s.fire.firedIn(s.w.idx) {
+		v = math.Min(v, s.fire.thr)
+	}
+	if ident {
+		ep.identDist.add(v)
+	} else {
+		ep.clientDist.add(v)
+	}
+}
+
+func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
+	idx := winIndex(ev.Time, d.win)
+	eh := endpointHash(ev)
+	ep, created := d.eps.getOrAdd(eh)
+	if created {
+		ep.ref, ep.first = ev.Endpoint, idx
+	}
+	d.endpoint(ev, ep, idx, out)
+	d.client(ev, eh, ep, idx, out)
+	if ev.Auth.Identity != nil {
+		d.identity(ev, eh, ep, idx, out)
+	}
+}
+
+func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int64, out *Emitter) {
+	ci := statusClass(ev.Status)
+	c := &ep.cls[ci]
+	if c.w.idx == 0 && c.base.n == 0 && c.w.n == 0 {
+		// First event of this status class: the endpoint's history so far
+		// had zero such requests per window.
+		c.w.idx = idx
+		for gap := min(idx-ep.first, int64(8/d.alpha)); gap > 0; gap-- {
+			c.base.update(0, d.alpha)
+		}
+	}
+	if idx > c.w.idx {
+		d.closeEndpoint(ep, ci, out)
+		v := c.w.n
+		if c.fire.firedIn(c.w.idx) {
+			v = math.Min(v, c.fire.thr)
+		}
+		c.base.update(v, d.alpha)
+		// Empty windows in between count as zeros (bounded: after ~8/alpha
+		// zeros the mean has decayed to nothing anyway).
+		gap := idx - c.w.idx - 1
+		if lim := int64(8 / d.alpha); gap > lim {
+			gap = lim
+		}
+		for ; gap > 0; gap-- {
+			c.base.update(0, d.alpha)
+		}
+		c.w = window{idx: idx}
+	}
+	c.w.n++
+	c.last = ev.Time
+	if c.base.n < d.gate {
+		return
+	}
+	thr := math.Max(d.absEndpoint, c.base.upper(d.k, d.ratio))
+	if c.w.n <= thr {
+		return
+	}
+	delta, first := c.fire.cross(c.w.idx, c.w.n, thr)
+	if delta == 0 {
+		return
+	}
+	h := Hit{
+		Type: "traffic.endpoint_spike", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+		Confidence: confidence(c.w.n, thr, float64(c.base.n), float64(4*d.gate)),
+		Evidence: model.Evidence{
+			Observed: c.w.n, Baseline: round2(c.base.mean), Threshold: round2(thr), Window: winLabel(d.win),
+			Reason: "requests per window to this endpoint far above its learned rate",
+			Details: map[string]any{"status_class": statusClassNames[ci], "baseline_sd": round2(c.base.sd()), "baseline_windows": c.base.n},
+		},
+	}
+	if first {
+		h.Sample = anomSample(ev, "")
+	}
+	out.Emit(h)
+}
+
+// closeEndpoint reports the remainder of a fired endpoint window.
+func (d *trafficDetector) closeEndpoint(ep *trafficEndpoint, ci int, out *Emitter) {
+	c := &ep.cls[ci]
+	if r := c.fire.remainder(c.w.idx, c.w.n); r > 0 {
+		ref := ep.ref
+		out.Emit(Hit{Type: "traffic.endpoint_spike", Time: c.last, Endpoint: &ref, Count: int64(r),
+			Confidence: confidence(c.w.n, c.fire.thr, float64(c.base.n), float64(4*d.gate)),
+			Evidence: model.Evidence{Observed: c.w.n, Baseline: round2(c.base.mean), Threshold: round2(c.fire.thr), Window: winLabel(d.win),
+				Reason:  "requests per window to this endpoint far above its learned rate",
+				Details: map[string]any{"status_class": statusClassNames[ci], "baseline_sd": round2(c.base.sd()), "baseline_windows": c.base.n}}})
+	}
+}
+
+func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
+	key := mix64(ipHash(ev.ClientIP) ^ eh*0x9e3779b97f4a7c15)
+	s, created := d.clients.getOrAdd(key)
+	if created {
+		s.ep, s.w.idx = eh, idx
+	}
+	if idx > s.w.idx {
+		d.closeSubject(s, out)
+		d.foldSubject(s, false)
+		s.w = window{idx: idx}
+		s.ids = lin256{}
+	}
+	s.w.n++
+	if id := ev.Auth.Identity; id != nil {
+		s.ids.add(hashString(id.ID))
+	}
+	if ep.clientDist.count() < d.peerGate {
+		return
+	}
+	p99 := ep.clientDist.at(0.99)
+	users := math.Max(1, s.ids.estimate())
+	thr := math.Max(d.absClient, d.peerFactor*p99) * users
+	if s.w.n <= thr {
+		return
+	}
+	delta, first := s.fire.cross(s.w.idx, s.w.n, thr)
+	if delta == 0 {
+		return
+	}
+	s.hit = &Hit{
+		Type: "traffic.client_spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Count:      int64(delta),
+		Confidence: confidence(s.w.n, thr, ep.clientDist.count(), 4*d.peerGate),
+		Evidence: model.Evidence{
+			Observed: s.w.n, Baseline: round2(p99), Threshold: round2(thr), Window: winLabel(d.win),
+			Reason: "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows)",
+			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count()},
+		},
+	}
+	if first {
+		s.hit.Sample = anomSample(ev, "")
+	}
+	out.Emit(*s.hit)
+	s.hit.Sample = nil
+}
+
+// closeSubject reports the remainder of a subject's fired window.
+func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
+	if r := s.fire.remainder(s.w.idx, s.w.n); r > 0 && s.hit != nil {
+		h := *s.hit
+		h.Count = int64(r)
+		h.Evidence.Observed = s.w.n
+		out.Emit(h)
+	}
+}
+
+func (d *trafficDetector) identity(ev *event.Event, eh uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
+	key := mix64(hashString(ev.Auth.Identity.ID) ^ eh*0x9e3779b97f4a7c15)
+	s, created := d.idents.getOrAdd(key)
+	if created {
+		s.ep, s.w.idx = eh, idx
+	}
+	if idx > s.w.idx {
+		d.closeSubject(s, out)
+		d.foldSubject(s, true)
+		v := s.w.n
+		if s.fire.firedIn(s.w.idx) {
+			v = math.Min(v, s.fire.thr)
+		}
+		s.own.update(v, d.alpha)
+		s.w = window{idx: idx}
+		s.ids = lin256{}
+	}
+	s.w.n++
+	s.ids.add(ipHash(ev.ClientIP))
+	if ep.identDist.count() < d.peerGate {
+		return
+	}
+	p99 := ep.identDist.at(0.99)
+	thr := math.Max(d.absID, d.peerFactor*p99)
+	if s.own.n >= 3 {
+		thr = math.Max(thr, s.own.upper(d.k, d.ratio))
+	}
+	if s.w.n <= thr {
+		return
+	}
+	delta, first := s.fire.cross(s.w.idx, s.w.n, thr)
+	if delta == 0 {
+		return
+	}
+	s.hit = &Hit{
+		Type: "traffic.identity_spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Count:      int64(delta),
+		Confidence: confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate),
+		Evidence: model.Evidence{
+			Observed: s.w.n, Baseline: round2(math.Max(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.win),
+			Reason: "one principal's use of this endpoint far above its own and its peers' baseline",
+			Details: map[string]any{"peer_p99": round2(p99), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
+		},
+	}
+	if first {
+		s.hit.Sample = anomSample(ev, "")
+	}
+	out.Emit(*s.hit)
+	s.hit.Sample = nil
+}
+
+// Finish reports the remainder of windows still open and fired.
+func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
+	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
+		for ci := range ep.cls {
+			d.closeEndpoint(ep, ci, out)
+		}
+	})
+	d.clients.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
+	d.idents.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
+}

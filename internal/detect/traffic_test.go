@@ -1,0 +1,174 @@
+package detect
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+)
+
+// population builds `hours` of normal traffic: n principals (each on its own
+// IP unless nat is set, then all behind one IP) calling GET /items/{id}
+// about perMin times a minute in total, plus optional extra events.
+type population struct {
+	hours   float64
+	n       int
+	perMin  int
+	nat     bool
+	growth  float64 // multiplicative growth of perMin per hour (diurnal ramp)
+	anonPct int     // share of anonymous requests (per IP)
+	seed    uint64
+}
+
+func (p population) events() []*event.Event {
+	r := rand.New(rand.NewPCG(p.seed, 7))
+	var evs []*event.Event
+	rate := float64(p.perMin)
+	for m := 0; m < int(p.hours*60); m++ {
+		k := int(rate)
+		for j := 0; j < k; j++ {
+			u := r.IntN(p.n)
+			ip := ip4(1000 + u)
+			if p.nat {
+				ip = "198.51.100.7"
+			}
+			at := t0.Add(time.Duration(m)*time.Minute + time.Duration(j)*time.Minute/time.Duration(k+1))
+			var opts []evOpt
+			if r.IntN(100) >= p.anonPct {
+				opts = append(opts, withID(fmt.Sprintf("user%d", u)))
+			}
+			evs = append(evs, mkEv(at, ip, "GET", "/items/{id}", fmt.Sprintf("/items/%d", r.IntN(50)), 200, opts...))
+		}
+		if p.growth > 0 {
+			rate *= 1 + (p.growth-1)/60
+		}
+	}
+	return evs
+}
+
+// burst returns n requests spread over d starting at `at`.
+func burst(at time.Time, d time.Duration, n int, mk func(i int, at time.Time) *event.Event) []*event.Event {
+	var out []*event.Event
+	for i := 0; i < n; i++ {
+		out = append(out, mk(i, at.Add(d*time.Duration(i)/time.Duration(n))))
+	}
+	return out
+}
+
+func merge(parts ...[]*event.Event) []*event.Event {
+	var all []*event.Event
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+	for i, ev := range all {
+		ev.Seq = uint64(i)
+	}
+	return all
+}
+
+func TestTrafficSpikes(t *testing.T) {
+	attackAt := t0.Add(4*time.Hour + 2*time.Minute)
+	base := population{hours: 5, n: 100, perMin: 40, seed: 1}
+	cases := []struct {
+		name  string
+		evs   []*event.Event
+		want  map[string]int // alert type -> expected alerts
+		check func(t *testing.T, d *trafficDetector, evs []*event.Event)
+	}{
+		{
+			name: "quiet baseline",
+			evs:  base.events(),
+			want: map[string]int{},
+		},
+		{
+			name: "one authenticated client floods the endpoint",
+			evs: merge(base.events(), burst(attackAt, 3*time.Minute, 1500, func(i int, at time.Time) *event.Event {
+				return mkEv(at, "203.0.113.9", "GET", "/items/{id}", fmt.Sprintf("/items/%d", i%50), 200, withID("mallory"))
+			})),
+			want: map[string]int{"traffic.endpoint_spike": 1, "traffic.client_spike": 1, "traffic.identity_spike": 1},
+		},
+		{
+			name: "one principal across rotating IPs: identity spike only",
+			evs: merge(base.events(), burst(attackAt, 4*time.Minute, 400, func(i int, at time.Time) *event.Event {
+				return mkEv(at, ip4(90000+i), "GET", "/items/{id}", fmt.Sprintf("/items/%d", i%50), 200, withID("scalper"))
+			})),
+			want: map[string]int{"traffic.identity_spike": 1},
+		},
+		{
+			name: "401 storm is its own status class",
+			evs: merge(base.events(), burst(attackAt, 4*time.Minute, 600, func(i int, at time.Time) *event.Event {
+				return mkEv(at, ip4(50000+i), "GET", "/items/{id}", fmt.Sprintf("/items/%d", i%50), 401)
+			})),
+			want: map[string]int{"traffic.endpoint_spike": 1},
+			check: func(t *testing.T, d *trafficDetector, evs []*event.Event) {
+				a := ofType(run(newTraffic(Config{}), evs), "traffic.endpoint_spike")[0]
+				if a.Evidence.Details["status_class"] != "401/403" {
+					t.Errorf("status class %v", a.Evidence.Details["status_class"])
+				}
+			},
+		},
+		{
+			name: "many users behind one NAT address stay quiet",
+			evs:  population{hours: 5, n: 150, perMin: 60, nat: true, seed: 2}.events(),
+			want: map[string]int{},
+		},
+		{
+			name: "gradual morning ramp (x3 per hour) stays quiet",
+			evs:  population{hours: 3, n: 200, perMin: 20, growth: 3, seed: 3}.events(),
+			want: map[string]int{},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := newTraffic(Config{})
+			as := run(d, c.evs)
+			got := map[string]int{}
+			for _, a := range as {
+				got[a.Type]++
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("alerts %v, want %v\n%s", got, c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Evidence.Threshold == nil || a.Evidence.Observed == nil || a.Evidence.Window != "5m" {
+					t.Errorf("%s: incomplete evidence %+v", a.Type, a.Evidence)
+				}
+				if a.Confidence < 0.3 || a.Confidence > 0.99 {
+					t.Errorf("%s: confidence %v", a.Type, a.Confidence)
+				}
+				if len(a.Evidence.Samples) == 0 {
+					t.Errorf("%s: no sample", a.Type)
+				}
+				if a.Type == "traffic.client_spike" && (a.Client == nil || a.Client.IP != "203.0.113.9") {
+					t.Errorf("client subject %v", a.Client)
+				}
+				if a.Type == "traffic.identity_spike" && a.Identity == nil {
+					t.Errorf("identity missing")
+				}
+			}
+			if c.check != nil {
+				c.check(t, d, c.evs)
+			}
+		})
+	}
+}
+
+func TestTrafficAlertCountCoversWindow(t *testing.T) {
+	base := population{hours: 4, n: 100, perMin: 40, seed: 4}
+	at := t0.Add(3*time.Hour + 30*time.Second)
+	evs := merge(base.events(), burst(at, 4*time.Minute, 2000, func(i int, at time.Time) *event.Event {
+		return mkEv(at, "203.0.113.9", "GET", "/items/{id}", "/items/1", 200)
+	}))
+	a := ofType(run(newTraffic(Config{}), evs), "traffic.client_spike")
+	if len(a) != 1 {
+		t.Fatalf("want one client spike, got %d", len(a))
+	}
+	// Every request of the anomalous window is folded into the alert.
+	if a[0].Count != 2000 || a[0].Evidence.Observed.(float64) != 2000 {
+		t.Fatalf("count %d observed %v", a[0].Count, a[0].Evidence.Observed)
+	}
+}
