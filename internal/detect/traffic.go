@@ -186,7 +186,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 		Confidence: confidence(c.w.n, thr, float64(c.base.n), float64(4*d.gate)),
 		Evidence: model.Evidence{
 			Observed: c.w.n, Baseline: round2(c.base.mean), Threshold: round2(thr), Window: winLabel(d.win),
-			Reason: "requests per window to this endpoint far above its learned rate",
+			Reason:  "requests per window to this endpoint far above its learned rate",
 			Details: map[string]any{"status_class": statusClassNames[ci], "baseline_sd": round2(c.base.sd()), "baseline_windows": c.base.n},
 		},
 	}
@@ -244,7 +244,7 @@ func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint
 		Confidence: confidence(s.w.n, thr, ep.clientDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(p99), Threshold: round2(thr), Window: winLabel(d.win),
-			Reason: "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows)",
+			Reason:  "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows)",
 			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count()},
 		},
 	}
@@ -305,7 +305,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh uint64, ep *trafficEndpoi
 		Confidence: confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(math.Max(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.win),
-			Reason: "one principal's use of this endpoint far above its own and its peers' baseline",
+			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
 			Details: map[string]any{"peer_p99": round2(p99), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
 		},
 	}
