@@ -1,0 +1,133 @@
+package detect
+
+import (
+	"math"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Family "latency": latency.spike.
+//
+// Per endpoint, a DDSketch of durations (ms). A call is slow when it takes
+// longer than max(abs_ms, factor · p99.9) once the endpoint has gate_obs
+// observations. Heavy-tailed endpoints (search) have a heavy p99.9, and a
+// single tail call never fires: a client fires when, within one window
+// (default 10 min), at least min_slow of its calls to the endpoint are slow
+// AND they are at least min_share of its calls (a single outlier, however
+// slow, is the endpoint's tail, not an attack). When several clients (suppress_clients, default 4) are slow
+// on the endpoint in the same window the backend is degraded, not attacked
+// by one client, and nothing fires.
+//
+// Memory: per endpoint 1 DDSketch + 40 bytes; per (client, endpoint) 72
+// bytes + map entry; LRU-bounded by max_endpoints and
+// Config.MaxTrackedClients (default 200,000).
+
+func init() {
+	Register("latency", func(cfg Config) Detector { return newLatency(cfg) })
+	declareOptions("latency", map[string]string{
+		"window": "d", "factor": "n", "quantile": "n", "gate_obs": "n", "abs_ms": "n", "min_slow": "n",
+		"min_share": "n", "suppress_clients": "n", "max_endpoints": "n",
+	})
+}
+
+type latencyDetector struct {
+	win                         time.Duration
+	factor, q, gate, abs        float64
+	minSlow, minShare, suppress float64
+	eps                         *lru[uint64, latencyEndpoint]
+	clients                     *lru[uint64, latencyClient]
+}
+
+type latencyEndpoint struct {
+	d       quantiles
+	w       int64  // window of slowIPs
+	slowIPs lin256 // distinct clients with slow calls in window w
+}
+
+type latencyClient struct {
+	w     window
+	slow  float64
+	maxMs float64
+	fire  fireState
+}
+
+func newLatency(cfg Config) *latencyDetector {
+	o := optsFor(cfg, "latency")
+	return &latencyDetector{
+		win:      o.dur("window", 10*time.Minute),
+		factor:   o.float("factor", 3),
+		q:        o.float("quantile", 0.999),
+		gate:     o.float("gate_obs", 200),
+		abs:      o.float("abs_ms", 1000),
+		minSlow:  o.float("min_slow", 3),
+		minShare: o.float("min_share", 0.05),
+		suppress: o.float("suppress_clients", 4),
+		eps:      newLRU[uint64, latencyEndpoint](o.int("max_endpoints", 20000)),
+		clients:  newLRU[uint64, latencyClient](capOr(cfg.MaxTrackedClients, 200000)),
+	}
+}
+
+func (d *latencyDetector) Name() string { return "latency" }
+
+func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
+	if ev.Rec == nil || ev.Rec.DurationMs <= 0 {
+		return
+	}
+	ms := ev.Rec.DurationMs
+	eh := endpointHash(ev)
+	ep, _ := d.eps.getOrAdd(eh)
+	n := ep.d.count()
+	if n < d.gate {
+		ep.d.add(ms)
+		return
+	}
+	idx := winIndex(ev.Time, d.win)
+	ih := ipHash(ev.ClientIP)
+	c, created := d.clients.getOrAdd(mix64(ih ^ eh*0x9e3779b97f4a7c15))
+	if created {
+		c.w.idx = idx
+	}
+	if idx > c.w.idx {
+		c.w, c.slow, c.maxMs = window{idx: idx}, 0, 0
+	}
+	c.w.n++
+	base := ep.d.at(d.q)
+	thr := math.Max(d.abs, d.factor*base)
+	if ms <= thr {
+		ep.d.add(ms)
+		return
+	}
+	ep.d.add(thr) // learn clipped
+	if ep.w != idx {
+		ep.w, ep.slowIPs = idx, lin256{}
+	}
+	ep.slowIPs.add(ih)
+	c.slow++
+	c.maxMs = math.Max(c.maxMs, ms)
+	if ep.slowIPs.estimate() >= d.suppress {
+		return // the endpoint is slow for everyone: backend degradation
+	}
+	if c.slow < d.minSlow || c.slow < d.minShare*c.w.n {
+		return
+	}
+	delta, first := c.fire.cross(c.w.idx, c.slow, thr)
+	if delta == 0 {
+		return
+	}
+	h := Hit{
+		Type: "latency.spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Count:      int64(delta),
+		Confidence: confidence(c.maxMs, thr, n, 5*d.gate),
+		Evidence: model.Evidence{
+			Observed: c.maxMs, Baseline: round2(base), Threshold: round2(thr), Window: winLabel(d.win),
+			Reason:  "this client's calls take far longer than the endpoint's learned latency (ms; baseline = p99.9)",
+			Details: map[string]any{"slow_calls": c.slow, "calls_in_window": c.w.n, "p50_ms": round2(ep.d.at(0.5)), "observations": n},
+		},
+	}
+	if first {
+		h.Sample = anomSample(ev, "")
+	}
+	out.Emit(h)
+}
