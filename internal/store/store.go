@@ -1,0 +1,314 @@
+// Package store defines the persistent storage of serve mode: inventory
+// snapshots, alerts with triage state and history, findings, uploaded specs,
+// API tokens and sessions (hashed), the audit log, settings and erasure
+// tombstones. The interface is written against database/sql semantics so that
+// a PostgreSQL implementation (pgx stdlib) can follow store/sqlite without
+// touching analyzers or the server: every query uses $N placeholders and
+// ON CONFLICT upserts, times are int64 Unix nanoseconds, JSON documents are
+// TEXT.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Roles of API tokens.
+const (
+	RoleViewer  = "viewer"  // read
+	RoleAnalyst = "analyst" // read + triage
+	RoleAdmin   = "admin"   // everything
+	RoleIngest  = "ingest"  // only ingest
+)
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r string) bool {
+	switch r {
+	case RoleViewer, RoleAnalyst, RoleAdmin, RoleIngest:
+		return true
+	}
+	return false
+}
+
+// Alert triage statuses.
+const (
+	StatusOpen          = "open"
+	StatusAcknowledged  = "acknowledged"
+	StatusResolved      = "resolved"
+	StatusFalsePositive = "false_positive"
+)
+
+// Token is an API token. Only the SHA-256 of the secret is stored.
+type Token struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Role      string     `json:"role"`
+	Hash      []byte     `json:"-"`
+	CreatedAt time.Time  `json:"created_at"`
+	LastUsed  *time.Time `json:"last_used,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Session is a dashboard session obtained by exchanging a token. Only hashes
+// of the session secret and of the CSRF token are stored.
+type Session struct {
+	Hash      []byte
+	CSRFHash  []byte
+	TokenID   string
+	Role      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// EndpointFilter selects endpoints. Empty fields do not filter.
+type EndpointFilter struct {
+	Host           string
+	State          string
+	Exposure       string
+	Authentication string
+	Sensitive      string // one sensitive data type, e.g. "email"
+	Q              string // substring of host or path
+	Sort           string // risk (default) | requests | last_seen
+	Limit          int
+	Cursor         string
+}
+
+// AlertFilter selects alerts.
+type AlertFilter struct {
+	Types      []string
+	Severities []string
+	Statuses   []string
+	From, To   time.Time // on last_seen; zero = unbounded
+	Endpoint   string    // endpoint key "METHOD host/path"
+	ClientIP   string
+	Sort       string // last_seen (default) | severity
+	Limit      int
+	Cursor     string
+}
+
+// FindingFilter selects findings.
+type FindingFilter struct {
+	Rule       string
+	Severities []string
+	Endpoint   string
+	Limit      int
+	Cursor     string
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// StoredAlert is an alert with its serve-mode state.
+type StoredAlert struct {
+	model.Alert
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// TriageEvent is one entry of an alert's history.
+type TriageEvent struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// TrafficPoint is one bucket of a traffic series (event time).
+type TrafficPoint struct {
+	Time     time.Time `json:"time"`
+	Requests int64     `json:"requests"`
+}
+
+// EndpointDetail is an endpoint with its traffic series.
+type EndpointDetail struct {
+	ID string `json:"id"`
+	model.Endpoint
+	Traffic []TrafficPoint `json:"traffic"`
+}
+
+// EndpointRow is an endpoint in a list.
+type EndpointRow struct {
+	ID string `json:"id"`
+	model.Endpoint
+}
+
+// Spec is an uploaded declared API description.
+type Spec struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	SHA256     string    `json:"sha256"`
+	Size       int       `json:"size"`
+	UploadedAt time.Time `json:"uploaded_at"`
+	UploadedBy string    `json:"uploaded_by"`
+	Content    []byte    `json:"-"`
+}
+
+// AuditEntry records who did what.
+type AuditEntry struct {
+	ID     int64          `json:"id"`
+	At     time.Time      `json:"at"`
+	Actor  string         `json:"actor"`
+	Action string         `json:"action"`
+	Target string         `json:"target,omitempty"`
+	Detail map[string]any `json:"detail,omitempty"`
+}
+
+// Overview holds dashboard counts.
+type Overview struct {
+	APIs                int64            `json:"apis"`
+	Endpoints           int64            `json:"endpoints"`
+	Unauthenticated     int64            `json:"unauthenticated"`
+	External            int64            `json:"external"`
+	Sensitive           int64            `json:"sensitive"`
+	Shadow              int64            `json:"shadow"`
+	Zombie              int64            `json:"zombie"`
+	OpenAlerts          int64            `json:"open_alerts"`
+	OpenBySeverity      map[string]int64 `json:"open_alerts_by_severity"`
+	OpenByOWASP         map[string]int64 `json:"open_alerts_by_owasp"`
+	Findings            int64            `json:"findings"`
+	Traffic             []TrafficPoint   `json:"traffic"`
+	EventClock          *time.Time       `json:"event_clock,omitempty"`
+	RecordsProcessed    int64            `json:"records_processed"`
+	LastSnapshotWallUTC *time.Time       `json:"last_snapshot,omitempty"`
+}
+
+// RetentionPolicy says how long data is kept. A row expires when it is older
+// than the period by the event clock (newest event time seen) OR by the wall
+// clock measured on the time it was last written.
+type RetentionPolicy struct {
+	ClientIPs time.Duration // then pseudonymized
+	Alerts    time.Duration // then deleted
+	Audit     time.Duration // then deleted (0 = keep)
+}
+
+// RetentionResult counts what a retention run changed.
+type RetentionResult struct {
+	AlertsDeleted      int64 `json:"alerts_deleted"`
+	AlertsPseudonymize int64 `json:"alerts_pseudonymized"`
+	AuditDeleted       int64 `json:"audit_deleted"`
+	TombstonesDeleted  int64 `json:"tombstones_deleted"`
+}
+
+// EraseResult counts what an erasure removed.
+type EraseResult struct {
+	AlertsDeleted  int64 `json:"alerts_deleted"`
+	SamplesRemoved int64 `json:"samples_removed"`
+	WALRecords     int64 `json:"wal_records_removed"`
+}
+
+// Snapshot is what the engine hands to the store at a checkpoint.
+type Snapshot struct {
+	Report     *model.Report
+	EventClock time.Time // newest event time processed
+	Records    int64     // records processed since start of the data directory
+}
+
+// Store is the storage interface of serve mode.
+type Store interface {
+	Close() error
+
+	// Tokens and sessions.
+	CreateToken(ctx context.Context, t Token) error
+	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	ListTokens(ctx context.Context) ([]Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	TouchToken(ctx context.Context, id string, at time.Time) error
+	CountTokens(ctx context.Context) (int64, error)
+	CreateSession(ctx context.Context, s Session) error
+	SessionByHash(ctx context.Context, hash []byte, now time.Time) (*Session, error)
+	DeleteSession(ctx context.Context, hash []byte) error
+
+	// Inventory, findings and counters at a checkpoint.
+	SaveSnapshot(ctx context.Context, s Snapshot, wallNow time.Time) error
+	ListEndpoints(ctx context.Context, f EndpointFilter) (Page[EndpointRow], error)
+	Endpoint(ctx context.Context, id string) (*EndpointDetail, error)
+	EndpointsForHost(ctx context.Context, host string) ([]model.Endpoint, error)
+
+	// Alerts.
+	UpsertAlerts(ctx context.Context, alerts []model.Alert, wallNow time.Time) (UpsertResult, error)
+	ListAlerts(ctx context.Context, f AlertFilter) (Page[StoredAlert], error)
+	Alert(ctx context.Context, id string) (*StoredAlert, []TriageEvent, error)
+	Triage(ctx context.Context, id, action, actor, reason string, at time.Time) (*StoredAlert, error)
+	ListFindings(ctx context.Context, f FindingFilter) (Page[model.Finding], error)
+
+	// Specs.
+	SaveSpec(ctx context.Context, s Spec) error
+	ListSpecs(ctx context.Context) ([]Spec, error)
+	SpecContents(ctx context.Context) ([]Spec, error)
+
+	// Audit, settings, overview.
+	Audit(ctx context.Context, e AuditEntry) error
+	ListAudit(ctx context.Context, limit int, cursor string) (Page[AuditEntry], error)
+	Setting(ctx context.Context, key string) (string, error)
+	PutSetting(ctx context.Context, key, value string, at time.Time) error
+	Overview(ctx context.Context) (*Overview, error)
+
+	// Privacy.
+	ApplyRetention(ctx context.Context, p RetentionPolicy, eventNow, wallNow time.Time, pseudonymize func(ip string) string) (RetentionResult, error)
+	EraseClientIP(ctx context.Context, ip string, tombstone string, at time.Time) (EraseResult, error)
+	EraseIdentity(ctx context.Context, id string, tombstone string, at time.Time) (EraseResult, error)
+	Tombstoned(ctx context.Context, keys []string) (map[string]bool, error)
+}
+
+// UpsertResult says what UpsertAlerts did.
+type UpsertResult struct {
+	Created    []model.Alert // new alerts (forward to sinks)
+	Updated    []model.Alert // existing alerts with new activity, not suppressed
+	Suppressed int64         // repeats of alerts triaged as false positives
+}
+
+// Cursor is the keyset position of a page boundary.
+type Cursor struct {
+	Sort string `json:"s"`
+	Num  int64  `json:"n"`
+	ID   string `json:"i"`
+}
+
+// EncodeCursor renders a cursor as an opaque string.
+func EncodeCursor(c Cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor parses an opaque cursor produced for sort order sort.
+func DecodeCursor(s, sort string) (*Cursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("cursor: not valid base64url")
+	}
+	var c Cursor
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("cursor: malformed")
+	}
+	if c.Sort != sort {
+		return nil, fmt.Errorf("cursor: made for sort %q, not %q", c.Sort, sort)
+	}
+	return &c, nil
+}
+
+// ClampLimit bounds a page size: default 50, at most 500.
+func ClampLimit(n int) int {
+	if n <= 0 {
+		return 50
+	}
+	if n > 500 {
+		return 500
+	}
+	return n
+}
