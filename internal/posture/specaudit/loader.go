@@ -1,0 +1,222 @@
+// Package specaudit is Palisade's static security audit of OpenAPI 2.0, 3.0
+// and 3.1 documents (JSON or YAML). Rules walk a position-preserving YAML
+// node tree (gopkg.in/yaml.v3 parses JSON too), so every finding carries a
+// file, line, column and JSON pointer. kin-openapi loads and validates the
+// same bytes as a second opinion; when it rejects a construct (typical for
+// 3.1 documents or sloppy real-world specs) the rules still run on the tree
+// and the rejection is reported as a parser note, not as a failure.
+package specaudit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+	"gopkg.in/yaml.v3"
+)
+
+// MaxSpecBytes bounds the size of one document (64 MiB).
+const MaxSpecBytes = 64 << 20
+
+// Doc is one loaded API description.
+type Doc struct {
+	File    string     // path as given by the caller
+	Root    *yaml.Node // the top-level mapping
+	Version string     // "2.0", "3.0", "3.1"
+	// Parser is kin-openapi's verdict on the same document: "valid", or
+	// "rejected: <reason>" (the audit still runs on the tree).
+	Parser string
+	// Unresolved counts $ref values that point outside the document or to
+	// nothing; schemas behind them are not audited.
+	Unresolved int
+}
+
+// LoadError locates why a document could not be audited.
+type LoadError struct {
+	File   string
+	Line   int
+	Column int
+	Msg    string
+}
+
+func (e *LoadError) Error() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// LoadFile reads and parses one document.
+func LoadFile(path string) (*Doc, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &LoadError{File: path, Msg: err.Error()}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSpecBytes+1))
+	if err != nil {
+		return nil, &LoadError{File: path, Msg: err.Error()}
+	}
+	if len(data) > MaxSpecBytes {
+		return nil, &LoadError{File: path, Msg: fmt.Sprintf("document larger than %d bytes", MaxSpecBytes)}
+	}
+	return Parse(path, data)
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+)(?::|,)?(?: column (\d+))?`)
+
+// Parse parses a document from memory. name is used in locations only.
+func Parse(name string, data []byte) (doc *Doc, err error) {
+	defer func() {
+		// yaml.v3 is robust, but a parser panic on hostile input must
+		// never take the whole audit down: report it against the file.
+		if r := recover(); r != nil {
+			doc, err = nil, &LoadError{File: name, Msg: fmt.Sprintf("parser failure: %v", r)}
+		}
+	}()
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &LoadError{File: name, Msg: "empty document"}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		// JSON allows tabs as insignificant whitespace where YAML does
+		// not; raw tabs can't occur inside valid JSON strings, so
+		// replacing them one for one keeps line and column numbers.
+		if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') && bytes.IndexByte(data, '\t') >= 0 {
+			var root2 yaml.Node
+			if err2 := yaml.Unmarshal(bytes.ReplaceAll(data, []byte{'\t'}, []byte{' '}), &root2); err2 == nil {
+				root = root2
+				err = nil
+			}
+		}
+		if err != nil {
+			le := &LoadError{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+				le.Line, _ = strconv.Atoi(m[1])
+				if m[2] != "" {
+					le.Column, _ = strconv.Atoi(m[2])
+				}
+			}
+			return nil, le
+		}
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, &LoadError{File: name, Msg: "empty document"}
+	}
+	top := root.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return nil, &LoadError{File: name, Line: top.Line, Column: top.Column, Msg: "top level is not an object"}
+	}
+	d := &Doc{File: name, Root: top}
+	if v := get(top, "openapi"); v != nil {
+		switch s := str(v); {
+		case strings.HasPrefix(s, "3.0"):
+			d.Version = "3.0"
+		case strings.HasPrefix(s, "3.1"), strings.HasPrefix(s, "3.2"):
+			d.Version = "3.1"
+		default:
+			return nil, &LoadError{File: name, Line: v.Line, Column: v.Column, Msg: fmt.Sprintf("field openapi: unsupported version %q", s)}
+		}
+	} else if v := get(top, "swagger"); v != nil {
+		if s := str(v); s != "2.0" {
+			return nil, &LoadError{File: name, Line: v.Line, Column: v.Column, Msg: fmt.Sprintf("field swagger: unsupported version %q", s)}
+		}
+		d.Version = "2.0"
+	} else {
+		return nil, &LoadError{File: name, Line: top.Line, Column: top.Column, Msg: "neither an \"openapi\" nor a \"swagger\" field: not an OpenAPI document"}
+	}
+	if p := get(top, "paths"); p != nil && p.Kind != yaml.MappingNode {
+		return nil, &LoadError{File: name, Line: p.Line, Column: p.Column, Msg: "field paths: not an object"}
+	}
+	d.Parser = kinVerdict(d, data, &root)
+	return d, nil
+}
+
+// kinVerdict loads the document with kin-openapi (no external references)
+// and validates it.
+func kinVerdict(d *Doc, data []byte, root *yaml.Node) (verdict string) {
+	defer func() {
+		if r := recover(); r != nil {
+			verdict = fmt.Sprintf("rejected: kin-openapi failure: %v", r)
+		}
+	}()
+	ctx := context.Background()
+	if d.Version == "2.0" {
+		var v any
+		if err := root.Decode(&v); err != nil {
+			return "rejected: " + err.Error()
+		}
+		js, err := json.Marshal(jsonable(v))
+		if err != nil {
+			return "rejected: " + err.Error()
+		}
+		var d2 openapi2.T
+		if err := json.Unmarshal(js, &d2); err != nil {
+			return "rejected: " + err.Error()
+		}
+		d3, err := openapi2conv.ToV3(&d2)
+		if err != nil {
+			return "rejected: openapi2conv: " + err.Error()
+		}
+		if err := d3.Validate(ctx); err != nil {
+			return "rejected: " + firstLine(err.Error())
+		}
+		return "valid"
+	}
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = false
+	d3, err := loader.LoadFromData(data)
+	if err != nil {
+		return "rejected: " + firstLine(err.Error())
+	}
+	if err := d3.Validate(ctx); err != nil {
+		return "rejected: " + firstLine(err.Error())
+	}
+	return "valid"
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+// jsonable converts YAML-decoded maps with non-string keys into
+// map[string]any so encoding/json accepts them.
+func jsonable(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = jsonable(x)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[fmt.Sprint(k)] = jsonable(x)
+		}
+		return m
+	case []any:
+		for i, x := range t {
+			t[i] = jsonable(x)
+		}
+		return t
+	}
+	return v
+}

@@ -1,0 +1,253 @@
+package specaudit
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Rule is one audit check. IDs are stable: never renumber or reuse one.
+type Rule struct {
+	ID          string
+	Name        string // short kebab-case name
+	Title       string
+	Severity    string
+	OWASP       []string // OWASP API Security Top 10 2023
+	Description string   // what it checks
+	Remediation string
+	check       func(a *auditCtx, r *Rule)
+}
+
+const (
+	api1 = "API1:2023 Broken Object Level Authorization"
+	api2 = "API2:2023 Broken Authentication"
+	api3 = "API3:2023 Broken Object Property Level Authorization"
+	api4 = "API4:2023 Unrestricted Resource Consumption"
+	api5 = "API5:2023 Broken Function Level Authorization"
+	api8 = "API8:2023 Security Misconfiguration"
+	api9 = "API9:2023 Improper Inventory Management"
+)
+
+// Rules returns the catalogue, ordered by ID.
+func Rules() []*Rule { return catalogue }
+
+// RuleByID finds a rule by ID or name.
+func RuleByID(id string) *Rule {
+	for _, r := range catalogue {
+		if strings.EqualFold(r.ID, id) || strings.EqualFold(r.Name, id) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (a *auditCtx) report(r *Rule, n *yaml.Node, op *operation, format string, args ...any) {
+	a.emit(r.ID, n, op, fmt.Sprintf(format, args...), nil)
+}
+
+func opName(op *operation) string { return strings.ToUpper(op.Method) + " " + op.Path }
+
+// norm lowercases a name and drops separators: "Client_Secret" -> "clientsecret".
+func norm(s string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(s) {
+		if c != '_' && c != '-' && c != '.' && c != ' ' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+var (
+	authFlowRe = regexp.MustCompile(`(?i)(^|/)(login|logout|signin|sign-in|sign_in|signup|sign-up|sign_up|register|registration|token|tokens|oauth2?|auth|authenticate|authorize|session|sessions|password|forgot[-_]?password|reset[-_]?password|verify|verification|otp|callback|webhooks?|health|healthz|livez|readyz|status|ping|version|openapi|swagger|docs?)(\.json|\.yaml)?(/|$)`)
+	adminRe    = regexp.MustCompile(`(?i)(^|/)_?(admin|administrator|internal|debug|management|manage|actuator|console|superuser|sudo|backoffice|back-office)(/|$|[-_])`)
+)
+
+func isAuthFlowPath(p string) bool { return authFlowRe.MatchString(p) }
+
+// secret-looking property / parameter names (normalized).
+var secretNames = map[string]bool{
+	"password": true, "passwd": true, "pwd": true, "passphrase": true, "secret": true,
+	"clientsecret": true, "apisecret": true, "secretkey": true, "privatekey": true,
+	"secretaccesskey": true, "passwordhash": true, "cvv": true, "cvc": true, "cvv2": true,
+}
+
+func isSecretName(name string) bool {
+	n := norm(name)
+	return secretNames[n] || strings.HasSuffix(n, "password")
+}
+
+// credential names that must never travel in a URL.
+var urlSecretNames = map[string]bool{
+	"password": true, "passwd": true, "pwd": true, "secret": true, "clientsecret": true,
+	"token": true, "accesstoken": true, "refreshtoken": true, "idtoken": true, "authtoken": true,
+	"apikey": true, "apitoken": true, "sessionid": true, "sessiontoken": true, "privatekey": true,
+	"secretkey": true, "apisecret": true,
+}
+
+var privilegedNames = map[string]bool{
+	"admin": true, "isadmin": true, "role": true, "roles": true, "userrole": true,
+	"permission": true, "permissions": true, "privilege": true, "privileges": true,
+	"superuser": true, "issuperuser": true, "accesslevel": true, "isstaff": true,
+}
+
+// boundedFormats are string formats whose values have a bounded length.
+var boundedFormats = map[string]bool{
+	"date": true, "date-time": true, "time": true, "uuid": true, "ipv4": true, "ipv6": true,
+	"int32": true, "int64": true, "duration": true,
+}
+
+// boundedPattern reports an anchored pattern with no unbounded repetition.
+func boundedPattern(p string) bool {
+	if !strings.HasPrefix(p, "^") || !strings.HasSuffix(p, "$") {
+		return false
+	}
+	re, err := syntax.Parse(p, syntax.Perl)
+	if err != nil {
+		return false
+	}
+	return re.MaxCap() >= 0 && !hasUnbounded(re)
+}
+
+func hasUnbounded(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpStar, syntax.OpPlus:
+		return true
+	case syntax.OpRepeat:
+		if re.Max == -1 {
+			return true
+		}
+	}
+	for _, s := range re.Sub {
+		if hasUnbounded(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// nestedQuantifier reports a repetition applied to something that itself
+// repeats without bound, e.g. (a+)+, (\w*)*, (x{1,}){2,} — the classic
+// catastrophic-backtracking shape for backtracking engines (ECMAScript,
+// Java, .NET, Python, PCRE).
+func nestedQuantifier(p string) (bool, error) {
+	re, err := syntax.Parse(p, syntax.Perl)
+	if err != nil {
+		// Constructs Go does not know (lookaround, backreferences):
+		// fall back to a textual check for "(...+...)+" shapes.
+		return redosText.MatchString(p), err
+	}
+	var walk func(re *syntax.Regexp, inRepeat bool) bool
+	walk = func(re *syntax.Regexp, inRepeat bool) bool {
+		rep := re.Op == syntax.OpStar || re.Op == syntax.OpPlus || (re.Op == syntax.OpRepeat && (re.Max == -1 || re.Max > 10))
+		if rep && inRepeat {
+			return true
+		}
+		for _, s := range re.Sub {
+			if walk(s, inRepeat || rep) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(re, false), nil
+}
+
+var redosText = regexp.MustCompile(`\([^()]*[+*][^()]*\)[+*{]`)
+
+// secret material in examples.
+var exampleSecretRes = []struct {
+	kind string
+	re   *regexp.Regexp
+}{
+	{"JWT", regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
+	{"AWS access key id", regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`)},
+	{"private key", regexp.MustCompile(`-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`)},
+	{"GitHub token", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{36,}\b`)},
+	{"Slack token", regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}\b`)},
+	{"Stripe live key", regexp.MustCompile(`\b[sr]k_live_[0-9A-Za-z]{16,}\b`)},
+	{"Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
+}
+
+// redact keeps the first four characters of a secret.
+func redact(s string) string {
+	r := []rune(s)
+	if len(r) <= 4 {
+		return "****"
+	}
+	return fmt.Sprintf("%s…(%d chars, redacted)", string(r[:4]), len(r))
+}
+
+var userinfoRe = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s]+)@`)
+
+// redactURL removes user information from a URL.
+func redactURL(u string) string { return userinfoRe.ReplaceAllString(u, "${1}****@") }
+
+func isHTTPURL(u string) bool {
+	l := strings.ToLower(strings.TrimSpace(u))
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "ws://")
+}
+
+// allServers lists servers at document, path and operation level.
+func (a *auditCtx) allServers() []serverURL {
+	out := append([]serverURL(nil), a.servers...)
+	seen := map[*yaml.Node]bool{}
+	add := func(n *yaml.Node) {
+		for _, s := range items(get(n, "servers")) {
+			if u := get(s, "url"); u != nil && !seen[u] {
+				seen[u] = true
+				out = append(out, serverURL{URL: str(u), Node: u})
+			}
+		}
+	}
+	for _, op := range a.ops {
+		add(op.PathItem)
+		add(op.Node)
+	}
+	return out
+}
+
+// errorCodes summarizes the documented responses of an operation.
+type codes struct{ has map[string]bool }
+
+func (c codes) any(list ...string) bool {
+	for _, k := range list {
+		if c.has[k] {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *auditCtx) codes(op *operation) codes {
+	c := codes{has: map[string]bool{}}
+	a.responses(op, func(code string, _, _ *yaml.Node) { c.has[strings.ToUpper(code)] = true })
+	return c
+}
+
+func (c codes) hasClientError() bool {
+	for k := range c.has {
+		if k == "DEFAULT" || strings.HasPrefix(k, "4") || strings.HasPrefix(k, "5") {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonMedia reports a JSON-ish media type.
+func jsonMedia(mt string) bool {
+	mt = strings.ToLower(mt)
+	return strings.Contains(mt, "json") || mt == "*/*"
+}
+
+func endpointOf(op *operation) *model.EndpointRef {
+	if op == nil {
+		return nil
+	}
+	r := op.Ref
+	return &r
+}
