@@ -1,0 +1,885 @@
+// Package inventory builds a live inventory of API endpoints from enriched
+// events: it learns path templates from traffic (/v2/users/10023/orders →
+// /v2/users/{userId}/orders), keeps per-endpoint statistics, reads declared
+// OpenAPI/Swagger specs (documented, deprecated, shadow, zombie, unused) and
+// exports the observed API as an OpenAPI 3.1 document.
+//
+// The inventory implements pipeline.Templater (Template), pipeline.Analyzer
+// (Observe), pipeline.Canonicalizer (Canonical) and detect.SpecLookup
+// (Operation). It is safe for concurrent use (one mutex).
+package inventory
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Config of the inventory. Zero fields take the documented defaults.
+type Config struct {
+	// Pinned templates, e.g. "/v2/users/{userId}/orders", or host-scoped
+	// "api.example.test /v2/items/{id}". Requests matching one always get it.
+	Pinned []string
+	// Ignore lists path globs never inventoried ("/healthz", "/static/**"),
+	// optionally host-scoped like Pinned. "*" matches within one segment,
+	// "**" any number of segments.
+	Ignore []string
+	// UnusedAfter: declared operations without traffic for this long before
+	// the last event are "unused" (default 30 days).
+	UnusedAfter time.Duration
+	// MaxNodes bounds the path-trie nodes across all hosts (default 200,000).
+	// At the budget the inventory first drops positions that only ever
+	// answered 404 (they become probes), then collapses the widest position
+	// into a parameter.
+	MaxNodes int
+	// MinCardinality: a position whose static word children that answered
+	// something other than 404 reach this count becomes a parameter
+	// (default 16).
+	MinCardinality int
+	// SlugCardinality: the same for long hyphenated slugs (default 5).
+	SlugCardinality int
+	// RetainFactor, RetainMin: at a collapse, a static sibling survives when
+	// its traffic is at least RetainFactor × the median sibling's and at
+	// least RetainMin requests (defaults 4 and 3): /users/login stays apart
+	// from /users/{userId}.
+	RetainFactor float64
+	RetainMin    int64
+	// MaxProbes bounds the probe list (default 10,000; overflow is counted).
+	MaxProbes int
+	// API change detection: a new query/header parameter is reported when
+	// the endpoint had ChangeMinHistory requests without it (default 50)
+	// and at least ChangeAdoption (default 0.9) of the next ChangeWindow
+	// requests (default 50), from more than one client, carry it.
+	ChangeMinHistory int
+	ChangeWindow     int
+	ChangeAdoption   float64
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{UnusedAfter: 30 * 24 * time.Hour, MaxNodes: 200_000, MinCardinality: 16, SlugCardinality: 5,
+		RetainFactor: 4, RetainMin: 3, MaxProbes: 10_000, ChangeMinHistory: 50, ChangeWindow: 50, ChangeAdoption: 0.9}
+}
+
+func (c *Config) defaults() {
+	d := DefaultConfig()
+	if c.UnusedAfter <= 0 {
+		c.UnusedAfter = d.UnusedAfter
+	}
+	if c.MaxNodes <= 0 {
+		c.MaxNodes = d.MaxNodes
+	}
+	if c.MinCardinality <= 1 {
+		c.MinCardinality = d.MinCardinality
+	}
+	if c.SlugCardinality <= 1 {
+		c.SlugCardinality = d.SlugCardinality
+	}
+	if c.RetainFactor <= 0 {
+		c.RetainFactor = d.RetainFactor
+	}
+	if c.RetainMin <= 0 {
+		c.RetainMin = d.RetainMin
+	}
+	if c.MaxProbes <= 0 {
+		c.MaxProbes = d.MaxProbes
+	}
+	if c.ChangeMinHistory <= 0 {
+		c.ChangeMinHistory = d.ChangeMinHistory
+	}
+	if c.ChangeWindow <= 0 {
+		c.ChangeWindow = d.ChangeWindow
+	}
+	if c.ChangeAdoption <= 0 || c.ChangeAdoption > 1 {
+		c.ChangeAdoption = d.ChangeAdoption
+	}
+}
+
+type hostPattern struct {
+	host string // "" = every host
+	segs []string
+}
+
+// Inventory is the live API inventory.
+type Inventory struct {
+	mu      sync.Mutex
+	cfg     Config
+	hosts   map[string]*hostTrie
+	nodes   int
+	bp      *bodyParser
+	pins    []hostPattern
+	ignores []hostPattern
+	specs   []*Spec
+
+	probes        map[model.Probe]int64 // pruned 404-only paths (Requests zero in the key)
+	probesDropped int64
+	ignored       int64
+	collapses     int64
+	budgetEvents  int64
+	errs          []error // configuration problems (bad pinned templates)
+}
+
+type hostTrie struct {
+	root     *node
+	declared bool // a spec declares operations for this host
+	pinned   bool // the trie holds pinned nodes
+}
+
+// New returns an inventory. Malformed pinned templates or ignore rules are
+// reported by Err.
+func New(cfg Config) *Inventory {
+	cfg.defaults()
+	inv := &Inventory{cfg: cfg, hosts: make(map[string]*hostTrie), bp: newBodyParser(), probes: make(map[model.Probe]int64)}
+	for i, p := range cfg.Pinned {
+		host, pth := parseHostPath(p)
+		if !strings.HasPrefix(pth, "/") {
+			inv.errs = append(inv.errs, fmt.Errorf("inventory: pinned[%d] %q: template must start with /", i, p))
+			continue
+		}
+		inv.pins = append(inv.pins, hostPattern{host, segments(pth, nil)})
+	}
+	for i, p := range cfg.Ignore {
+		host, pth := parseHostPath(p)
+		segs := segments(pth, nil)
+		for _, s := range segs {
+			if _, err := path.Match(s, ""); err != nil {
+				inv.errs = append(inv.errs, fmt.Errorf("inventory: ignore[%d] %q: bad glob segment %q: %v", i, p, s, err))
+				segs = nil
+				break
+			}
+		}
+		if segs != nil || pth == "/" {
+			inv.ignores = append(inv.ignores, hostPattern{host, segs})
+		}
+	}
+	return inv
+}
+
+// Err reports configuration problems found by New (nil when none).
+func (inv *Inventory) Err() error {
+	if len(inv.errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(inv.errs))
+	for i, e := range inv.errs {
+		msgs[i] = e.Error()
+	}
+	return fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+// Stats are counters about the inventory itself.
+type Stats struct {
+	Hosts, Nodes          int
+	Ignored               int64 // events matching an ignore rule
+	Collapses             int64 // positions turned into parameters
+	BudgetEvents          int64 // times the node budget was enforced
+	ProbesDropped         int64 // probe paths beyond MaxProbes
+	ParamsDropped         int64 // parameters beyond the per-endpoint limit
+	BodyErrors            int64 // JSON-looking bodies that did not parse
+}
+
+// Stats returns counters.
+func (inv *Inventory) Stats() Stats {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	s := Stats{Hosts: len(inv.hosts), Nodes: inv.nodes, Ignored: inv.ignored, Collapses: inv.collapses,
+		BudgetEvents: inv.budgetEvents, ProbesDropped: inv.probesDropped}
+	for _, h := range inv.hosts {
+		walk(h.root, func(n *node) {
+			for _, st := range n.eps {
+				s.ParamsDropped += st.paramsDropped
+				s.BodyErrors += st.bodyErrors
+			}
+		})
+	}
+	return s
+}
+
+func (inv *Inventory) host(h string) *hostTrie {
+	t := inv.hosts[h]
+	if t != nil {
+		return t
+	}
+	t = &hostTrie{root: &node{tmpl: "/"}}
+	inv.hosts[h] = t
+	inv.nodes++
+	for _, p := range inv.pins {
+		if p.host == "" || p.host == h {
+			n := inv.insertPinned(t, p.segs)
+			n.end = true
+		}
+	}
+	return t
+}
+
+// insertPinned adds a declared/pinned template to a host trie and returns
+// its terminal node. Unpinned static siblings of a new pinned parameter are
+// merged into it (a declaration wins over learning).
+func (inv *Inventory) insertPinned(t *hostTrie, segs []string) *node {
+	t.pinned = true
+	n := t.root
+	n.pinned = true
+	for _, s := range segs {
+		if isTemplateSeg(s) {
+			if n.pchild == nil {
+				inv.newParam(n, kWeakParam, s[1:len(s)-1])
+			}
+			pc := n.pchild
+			if !pc.pinned {
+				pc.pinned = true
+				pc.base = s[1 : len(s)-1]
+				render(pc)
+			}
+			for _, c := range n.sortedStatic() {
+				if !c.pinned && c.kind != kVersion {
+					delete(n.static, c.seg)
+					inv.merge(c, pc)
+				}
+			}
+			render(pc)
+			n = pc
+			continue
+		}
+		c := n.static[s]
+		if c == nil {
+			c = inv.newStatic(n, s)
+		}
+		c.pinned = true
+		n = c
+	}
+	return n
+}
+
+func (inv *Inventory) newStatic(p *node, s string) *node {
+	c := &node{seg: s, kind: classify(s), parent: p, depth: p.depth + 1}
+	if p.static == nil {
+		p.static = make(map[string]*node, 2)
+	}
+	p.static[s] = c
+	inv.nodes++
+	render(c)
+	return c
+}
+
+func (inv *Inventory) newParam(p *node, k segKind, name string) *node {
+	if name == "" {
+		name = paramName(nameParent(p), k)
+	}
+	c := &node{param: true, base: name, kind: k, parent: p, depth: p.depth + 1}
+	p.pchild = c
+	inv.nodes++
+	render(c)
+	return c
+}
+
+// ignoredPath reports whether host/path matches an ignore rule.
+func (inv *Inventory) ignoredPath(host string, segs []string) bool {
+	for _, ig := range inv.ignores {
+		if (ig.host == "" || ig.host == host) && globMatch(ig.segs, segs) {
+			return true
+		}
+	}
+	return false
+}
+
+func globMatch(pat, segs []string) bool {
+	if len(pat) == 0 {
+		return len(segs) == 0
+	}
+	if pat[0] == "**" {
+		for i := 0; i <= len(segs); i++ {
+			if globMatch(pat[1:], segs[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(segs) == 0 {
+		return false
+	}
+	if ok, _ := path.Match(pat[0], segs[0]); !ok {
+		return false
+	}
+	return globMatch(pat[1:], segs[1:])
+}
+
+// Template implements pipeline.Templater: it returns the template of a
+// concrete escaped path and the values of its templated segments, learning
+// from the path. Ignored paths are returned unchanged.
+func (inv *Inventory) Template(host, method, p string) (string, []event.PathParam) {
+	var buf [24]string
+	segs := segments(p, buf[:0])
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if len(inv.ignores) > 0 && inv.ignoredPath(host, segs) {
+		return p, nil
+	}
+	if inv.nodes >= inv.cfg.MaxNodes {
+		inv.enforceBudget()
+	}
+	n := inv.resolve(host, segs)
+	return n.tmpl, pathParams(n, segs)
+}
+
+// resolve returns the node of a concrete path, learning it when unknown.
+func (inv *Inventory) resolve(host string, segs []string) *node {
+	t := inv.host(host)
+	if n := match(t.root, segs, false); n != nil {
+		return n
+	}
+	n := t.root
+	for _, s := range segs {
+		if c := n.static[s]; c != nil {
+			n = c
+			continue
+		}
+		k := classify(s)
+		if n.accepts(k) {
+			n = n.pchild
+			continue
+		}
+		if k.strong() {
+			if n.pchild == nil {
+				inv.newParam(n, k, "")
+			}
+			n = n.pchild
+			continue
+		}
+		if inv.nodes >= inv.cfg.MaxNodes+64 && !n.pinned {
+			// Over budget within one walk: fold this segment into the
+			// position's parameter rather than growing further.
+			inv.budgetEvents++
+			if n.pchild == nil {
+				inv.newParam(n, kWeakParam, "")
+			}
+			n.collapsed, n.ckind = true, kWord
+			n = n.pchild
+			continue
+		}
+		n = inv.newStatic(n, s)
+	}
+	return n
+}
+
+func pathParams(n *node, segs []string) []event.PathParam {
+	cnt := 0
+	for a := n; a != nil; a = a.parent {
+		if a.param {
+			cnt++
+		}
+	}
+	if cnt == 0 {
+		return nil
+	}
+	out := make([]event.PathParam, cnt)
+	i := cnt - 1
+	for a := n; a != nil; a = a.parent {
+		if a.param {
+			out[i] = event.PathParam{Name: a.label, Value: segs[a.depth-1], Index: a.depth - 1}
+			i--
+		}
+	}
+	return out
+}
+
+// Observe implements pipeline.Analyzer: it updates the statistics of the
+// event's endpoint and learns from its response (404-only positions are
+// not evidence of a parameter).
+func (inv *Inventory) Observe(ev *event.Event) {
+	var buf [24]string
+	segs := segments(ev.Path, buf[:0])
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if len(inv.ignores) > 0 && inv.ignoredPath(ev.Host, segs) {
+		inv.ignored++
+		return
+	}
+	if inv.nodes >= inv.cfg.MaxNodes {
+		inv.enforceBudget()
+	}
+	n := inv.resolve(ev.Host, segs)
+	if n.eps == nil {
+		n.eps = make(map[string]*stats, 1)
+	}
+	st := n.eps[ev.Method]
+	if st == nil {
+		st = newStats()
+		n.eps[ev.Method] = st
+	}
+	// Re-derive path parameter names from the current trie: the event may
+	// have been templated before a collapse.
+	params := ev.PathParams
+	if len(params) == 0 || ev.Endpoint.Path != n.tmpl {
+		params = pathParams(n, segs)
+	}
+	saved := ev.PathParams
+	ev.PathParams = params
+	st.observe(ev, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
+	ev.PathParams = saved
+
+	ok := ev.Status != 404
+	// Positions whose child got its first non-404 response, leaf first.
+	var chain [24]*node
+	grown := chain[:0]
+	for a := n; a != nil; a = a.parent {
+		a.hits++
+		if ok {
+			a.ok++
+			if a.ok == 1 && !a.param && !a.pinned && a.parent != nil && a.kind.weak() {
+				grown = append(grown, a.parent)
+			}
+		}
+	}
+	// Check from the root down so that a collapse high up happens first
+	// (it re-examines the merged subtree itself).
+	for i := len(grown) - 1; i >= 0; i-- {
+		if inv.checkCardinality(grown[i]) {
+			break
+		}
+	}
+}
+
+// checkCardinality collapses n's static children into a parameter when
+// enough of them answered something other than 404. Reports a collapse.
+func (inv *Inventory) checkCardinality(n *node) bool {
+	if n.collapsed && n.ckind != kSlug {
+		return false
+	}
+	words, slugs := 0, 0
+	for _, c := range n.static {
+		if c.ok > 0 && !c.pinned {
+			switch c.kind {
+			case kWord:
+				words++
+			case kSlug:
+				slugs++
+			}
+		}
+	}
+	if n.collapsed { // slug position: only words are left to count
+		slugs = 0
+	}
+	if words+slugs >= inv.cfg.MinCardinality || slugs >= inv.cfg.SlugCardinality {
+		k := kWord
+		if slugs > words {
+			k = kSlug
+		}
+		inv.collapse(n, k, false)
+		return true
+	}
+	return false
+}
+
+// collapse turns the static children of n into its parameter child,
+// keeping pinned children, version segments and siblings much busier than
+// the median (likely real routes). Statistics of merged children are merged.
+func (inv *Inventory) collapse(n *node, k segKind, force bool) {
+	inv.collapses++
+	n.collapsed = true
+	n.ckind = k
+	if n.pchild == nil {
+		inv.newParam(n, kWeakParam, paramName(nameParent(n), k))
+	}
+	pc := n.pchild
+	var cands []*node
+	for _, c := range n.sortedStatic() {
+		if !c.pinned && c.kind != kVersion && (k != kSlug || c.kind == kSlug) {
+			cands = append(cands, c)
+		}
+	}
+	oks := make([]int64, len(cands))
+	for i, c := range cands {
+		oks[i] = c.ok
+	}
+	sort.Slice(oks, func(i, j int) bool { return oks[i] < oks[j] })
+	var median int64
+	if len(oks) > 0 {
+		median = oks[len(oks)/2]
+	}
+	factor := inv.cfg.RetainFactor
+	if force {
+		factor *= 4
+	}
+	for _, c := range cands {
+		if c.ok >= inv.cfg.RetainMin && float64(c.ok) >= factor*float64(max(median, 1)) {
+			continue
+		}
+		delete(n.static, c.seg)
+		inv.merge(c, pc)
+	}
+	render(pc)
+	inv.checkSubtree(pc)
+}
+
+// checkSubtree re-examines cardinality under a node that received merged
+// children.
+func (inv *Inventory) checkSubtree(n *node) {
+	if inv.checkCardinality(n) {
+		return
+	}
+	for _, c := range n.sortedStatic() {
+		inv.checkSubtree(c)
+	}
+	if n.pchild != nil {
+		inv.checkSubtree(n.pchild)
+	}
+}
+
+// merge folds src (detached from its parent) into dst, recursively.
+func (inv *Inventory) merge(src, dst *node) {
+	inv.nodes--
+	dst.ok += src.ok
+	dst.hits += src.hits
+	dst.end = dst.end || src.end
+	for m, st := range src.eps {
+		if dst.eps == nil {
+			dst.eps = make(map[string]*stats, len(src.eps))
+		}
+		if d := dst.eps[m]; d != nil {
+			d.merge(st)
+		} else {
+			dst.eps[m] = st
+		}
+	}
+	for m, d := range src.decl {
+		if dst.decl == nil {
+			dst.decl = make(map[string]*declOp)
+		}
+		if dst.decl[m] == nil {
+			dst.decl[m] = d
+		}
+	}
+	for _, c := range src.sortedStatic() {
+		if d := dst.static[c.seg]; d != nil {
+			inv.merge(c, d)
+		} else if dst.accepts(c.kind) && !c.pinned {
+			inv.merge(c, dst.pchild)
+		} else {
+			c.parent = dst
+			c.depth = dst.depth + 1
+			if dst.static == nil {
+				dst.static = make(map[string]*node)
+			}
+			dst.static[c.seg] = c
+			redepth(c)
+		}
+	}
+	if src.pchild != nil {
+		if dst.pchild == nil {
+			src.pchild.parent = dst
+			dst.pchild = src.pchild
+			redepth(src.pchild)
+		} else {
+			inv.merge(src.pchild, dst.pchild)
+		}
+		if src.collapsed && (!dst.collapsed || src.ckind != kSlug) {
+			dst.ckind = src.ckind
+		}
+		dst.collapsed = dst.collapsed || src.collapsed
+	}
+}
+
+func redepth(n *node) {
+	if n.parent != nil {
+		n.depth = n.parent.depth + 1
+	}
+	for _, c := range n.static {
+		redepth(c)
+	}
+	if n.pchild != nil {
+		redepth(n.pchild)
+	}
+}
+
+// enforceBudget brings the node count to 90 % of the budget: first by
+// dropping 404-only subtrees (recorded as probes), then by collapsing the
+// widest positions.
+func (inv *Inventory) enforceBudget() {
+	inv.budgetEvents++
+	target := inv.cfg.MaxNodes * 9 / 10
+	hosts := inv.sortedHosts()
+	for _, h := range hosts {
+		inv.pruneProbes(h, inv.hosts[h].root)
+	}
+	for inv.nodes > target {
+		var widest *node
+		for _, h := range hosts {
+			walk(inv.hosts[h].root, func(n *node) {
+				if n.collapsed {
+					return
+				}
+				w := 0
+				for _, c := range n.static {
+					if !c.pinned && c.kind != kVersion {
+						w++
+					}
+				}
+				if w > 1 && (widest == nil || w > len(widest.static)) {
+					widest = n
+				}
+			})
+		}
+		if widest == nil {
+			return // only pinned structure left
+		}
+		before := inv.nodes
+		inv.collapse(widest, kWord, true)
+		if inv.nodes >= before {
+			return
+		}
+	}
+}
+
+// pruneProbes removes unpinned subtrees that never answered anything but
+// 404 and records their operations as probes.
+func (inv *Inventory) pruneProbes(host string, n *node) {
+	for _, c := range n.sortedStatic() {
+		if c.ok == 0 && !c.pinned && len(c.decl) == 0 {
+			inv.recordProbes(host, c)
+			delete(n.static, c.seg)
+			inv.nodes -= countNodes(c)
+			continue
+		}
+		inv.pruneProbes(host, c)
+	}
+	if pc := n.pchild; pc != nil {
+		if pc.ok == 0 && !pc.pinned && len(pc.decl) == 0 {
+			inv.recordProbes(host, pc)
+			n.pchild = nil
+			n.collapsed = false
+			inv.nodes -= countNodes(pc)
+		} else {
+			inv.pruneProbes(host, pc)
+		}
+	}
+}
+
+func countNodes(n *node) int {
+	c := 1
+	for _, s := range n.static {
+		c += countNodes(s)
+	}
+	if n.pchild != nil {
+		c += countNodes(n.pchild)
+	}
+	return c
+}
+
+func (inv *Inventory) recordProbes(host string, n *node) {
+	walk(n, func(x *node) {
+		for m, st := range x.eps {
+			k := model.Probe{Host: host, Method: m, Path: x.tmpl}
+			if _, ok := inv.probes[k]; !ok && len(inv.probes) >= inv.cfg.MaxProbes {
+				inv.probesDropped++
+				continue
+			}
+			inv.probes[k] += st.requests
+		}
+	})
+}
+
+func (inv *Inventory) sortedHosts() []string {
+	out := make([]string, 0, len(inv.hosts))
+	for h := range inv.hosts {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Canonical implements pipeline.Canonicalizer: it maps a reference
+// recorded early (a concrete path, or a template since collapsed) to the
+// endpoint's current template. Unknown references are returned unchanged.
+func (inv *Inventory) Canonical(ref model.EndpointRef) model.EndpointRef {
+	var buf [24]string
+	segs := segments(ref.Path, buf[:0])
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	t := inv.hosts[ref.Host]
+	if t == nil {
+		return ref
+	}
+	if n := match(t.root, segs, true); n != nil {
+		ref.Path = n.tmpl
+	}
+	return ref
+}
+
+// Endpoints returns the inventory sorted by host, path and method:
+// observed operations (except those that only ever answered 404, see
+// Probes) and declared operations without traffic. now is the time of the
+// last event; declared operations not called within UnusedAfter before it
+// are "unused".
+func (inv *Inventory) Endpoints(now time.Time) []model.Endpoint {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	var out []model.Endpoint
+	for _, h := range inv.sortedHosts() {
+		t := inv.hosts[h]
+		walk(t.root, func(n *node) {
+			methods := make([]string, 0, len(n.eps)+len(n.decl))
+			for m := range n.eps {
+				methods = append(methods, m)
+			}
+			for m := range n.decl {
+				if n.eps[m] == nil {
+					methods = append(methods, m)
+				}
+			}
+			for _, m := range methods {
+				st, d := n.eps[m], n.decl[m]
+				if d == nil && st != nil && st.notFoundOnly() {
+					continue
+				}
+				out = append(out, inv.endpoint(h, t, n, m, st, d, now))
+			}
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Method < b.Method
+	})
+	return out
+}
+
+func (st *stats) notFoundOnly() bool {
+	return st.requests > 0 && st.status[404] == st.requests
+}
+
+func (inv *Inventory) endpoint(host string, t *hostTrie, n *node, method string, st *stats, d *declOp, now time.Time) model.Endpoint {
+	ep := model.Endpoint{Host: host, Method: method, Path: n.tmpl, StatusCodes: map[string]int64{}, Parameters: []model.Parameter{},
+		Authentication: "unknown", AuthSchemes: []string{}, Exposure: "internal", SensitiveData: []model.SensitiveData{},
+		Risk: model.Risk{Factors: []model.RiskFactor{}}, State: "active"}
+	if st != nil {
+		st.fill(&ep)
+	}
+	if t.declared {
+		doc := d != nil
+		ep.Documented = &doc
+	}
+	if d != nil {
+		ep.Deprecated = d.op.Deprecated
+		ep.SpecSource = d.source
+		declared := map[paramKey]bool{}
+		for _, p := range d.op.Params {
+			declared[paramKey{p.In, p.Name}] = true
+		}
+		seen := map[paramKey]bool{}
+		for i := range ep.Parameters {
+			p := &ep.Parameters[i]
+			k := paramKey{p.In, p.Name}
+			seen[k] = true
+			doc := declared[k]
+			if p.In == "path" {
+				doc = true // path parameters are matched by position
+			}
+			p.Documented = &doc
+		}
+		for _, p := range d.op.Params {
+			if seen[paramKey{p.In, p.Name}] || p.In == "path" && st != nil {
+				continue
+			}
+			yes := true
+			ep.Parameters = append(ep.Parameters, model.Parameter{Name: p.Name, In: p.In, Type: p.Type, Format: p.Format,
+				Required: d.required[paramKey{p.In, p.Name}], ExamplesRedacted: []string{}, Documented: &yes})
+		}
+		sortParams(ep.Parameters)
+		if ep.Authentication == "unknown" && st == nil && d.op.AuthRequired {
+			ep.Authentication = "required"
+		}
+	} else if t.declared {
+		for i := range ep.Parameters {
+			no := false
+			ep.Parameters[i].Documented = &no
+		}
+	}
+	switch {
+	case !t.declared:
+		ep.State = "active"
+	case d == nil:
+		ep.State = "shadow"
+	case st == nil || st.requests == 0 || now.Sub(st.last) > inv.cfg.UnusedAfter:
+		ep.State = "unused"
+	case d.op.Deprecated:
+		ep.State = "zombie"
+	default:
+		ep.State = "active"
+	}
+	return ep
+}
+
+// Probes returns paths that only ever answered 404 (not endpoints), sorted
+// by host, path and method.
+func (inv *Inventory) Probes() []model.Probe {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	acc := make(map[model.Probe]int64, len(inv.probes))
+	for k, v := range inv.probes {
+		acc[k] += v
+	}
+	for _, h := range inv.sortedHosts() {
+		walk(inv.hosts[h].root, func(n *node) {
+			for m, st := range n.eps {
+				if n.decl[m] == nil && st.notFoundOnly() {
+					acc[model.Probe{Host: h, Method: m, Path: n.tmpl}] += st.requests
+				}
+			}
+		})
+	}
+	out := make([]model.Probe, 0, len(acc))
+	for k, v := range acc {
+		k.Requests = v
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Method < b.Method
+	})
+	return out
+}
+
+// APIChanges returns population-wide contract changes (new parameters
+// adopted by the client population), by time.
+func (inv *Inventory) APIChanges() []model.APIChange {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	var out []model.APIChange
+	for _, h := range inv.sortedHosts() {
+		walk(inv.hosts[h].root, func(n *node) {
+			for m, st := range n.eps {
+				for _, c := range st.changes {
+					c.Endpoint = model.EndpointRef{Host: h, Method: m, Path: n.tmpl}
+					out = append(out, c)
+				}
+			}
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.Before(out[j].Time)
+		}
+		if out[i].Endpoint.Key() != out[j].Endpoint.Key() {
+			return out[i].Endpoint.Key() < out[j].Endpoint.Key()
+		}
+		return out[i].Detail < out[j].Detail
+	})
+	return out
+}

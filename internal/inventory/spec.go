@@ -1,0 +1,472 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi2"
+	"github.com/getkin/kin-openapi/openapi2conv"
+	"github.com/getkin/kin-openapi/openapi3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/palisade-sec/palisade/internal/detect"
+	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Spec is a declared API description (OpenAPI 3.0/3.1, or Swagger 2.0
+// converted to OpenAPI 3).
+type Spec struct {
+	Name    string // file name (or the name given to ParseSpec)
+	Title   string
+	Version string // info.version
+	Format  string // "openapi 3.0.1", "swagger 2.0", …
+	// Hosts the spec applies to: the hosts of its absolute `servers` URLs.
+	// Callers may set or extend it before AddSpec (a spec without servers,
+	// or with relative server URLs only, needs at least one host).
+	Hosts []string
+	// BasePaths from the servers' URL paths ("" when none).
+	BasePaths []string
+	Ops       []SpecOperation
+	Doc       *openapi3.T
+	// Warnings: validation problems that did not prevent loading.
+	Warnings []string
+}
+
+// SpecOperation is one declared operation.
+type SpecOperation struct {
+	Method      string
+	Path        string // as declared (without base path)
+	OperationID string
+	Op          detect.SpecOp
+	Required    []string // "in:name" of required parameters
+}
+
+type declOp struct {
+	op       detect.SpecOp
+	source   string
+	required map[paramKey]bool
+}
+
+// LoadSpec reads and parses a spec file (JSON or YAML; OpenAPI 3.0/3.1 or
+// Swagger 2.0).
+func LoadSpec(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("spec %s: %w", path, err)
+	}
+	return ParseSpec(path, data)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
+
+// ParseSpec parses a spec held in memory; name is used in errors
+// ("name:line: message" when the position is known).
+func ParseSpec(name string, data []byte) (*Spec, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, fmt.Errorf("%s: empty document", name)
+	}
+	var top map[string]any
+	if trimmed[0] == '{' {
+		if err := json.Unmarshal(trimmed, &top); err != nil {
+			var se *json.SyntaxError
+			var te *json.UnmarshalTypeError
+			switch {
+			case errors.As(err, &se):
+				line, col := lineCol(data, int(se.Offset)+(len(data)-len(bytes.TrimLeft(data, " \t\r\n"))))
+				return nil, fmt.Errorf("%s:%d:%d: invalid JSON: %v", name, line, col, se)
+			case errors.As(err, &te):
+				return nil, fmt.Errorf("%s: top level must be an object: %v", name, err)
+			}
+			return nil, fmt.Errorf("%s: invalid JSON: %v", name, err)
+		}
+	} else {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			msg := err.Error()
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				msg = msg[len(m[0]):]
+				if m[1] != "" {
+					return nil, fmt.Errorf("%s:%s: invalid YAML: %s", name, m[1], msg)
+				}
+			}
+			return nil, fmt.Errorf("%s: invalid YAML: %s", name, msg)
+		}
+		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+			line := 1
+			if len(doc.Content) > 0 {
+				line = doc.Content[0].Line
+			}
+			return nil, fmt.Errorf("%s:%d: top level must be a mapping (an OpenAPI object)", name, line)
+		}
+		top = map[string]any{}
+		root := doc.Content[0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			k, v := root.Content[i], root.Content[i+1]
+			if v.Kind == yaml.ScalarNode {
+				top[k.Value] = v.Value
+			} else {
+				top[k.Value] = true
+			}
+		}
+	}
+	s := &Spec{Name: name}
+	var doc *openapi3.T
+	switch {
+	case top["swagger"] != nil:
+		s.Format = "swagger " + fmt.Sprint(top["swagger"])
+		if fmt.Sprint(top["swagger"]) != "2.0" {
+			return nil, fmt.Errorf("%s: swagger version %q is not supported (2.0 only)", name, fmt.Sprint(top["swagger"]))
+		}
+		js := trimmed
+		if trimmed[0] != '{' {
+			var v any
+			if err := yaml.Unmarshal(data, &v); err != nil {
+				return nil, fmt.Errorf("%s: invalid YAML: %v", name, err)
+			}
+			b, err := json.Marshal(yamlToJSON(v))
+			if err != nil {
+				return nil, fmt.Errorf("%s: cannot convert YAML to JSON: %v", name, err)
+			}
+			js = b
+		}
+		var d2 openapi2.T
+		if err := json.Unmarshal(js, &d2); err != nil {
+			return nil, fmt.Errorf("%s: not a valid Swagger 2.0 document: %v", name, err)
+		}
+		d3, err := openapi2conv.ToV3(&d2)
+		if err != nil {
+			return nil, fmt.Errorf("%s: converting Swagger 2.0 to OpenAPI 3: %v", name, err)
+		}
+		doc = d3
+	case top["openapi"] != nil:
+		v := fmt.Sprint(top["openapi"])
+		s.Format = "openapi " + v
+		if !strings.HasPrefix(v, "3.") {
+			return nil, fmt.Errorf("%s: openapi version %q is not supported (3.0, 3.1)", name, v)
+		}
+		loader := openapi3.NewLoader()
+		loader.IsExternalRefsAllowed = false
+		d, err := loader.LoadFromData(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s", name, locate(data, err.Error()))
+		}
+		doc = d
+	default:
+		return nil, fmt.Errorf("%s: not an OpenAPI or Swagger document (no top-level \"openapi\" or \"swagger\" field)", name)
+	}
+	s.Doc = doc
+	if doc.Info != nil {
+		s.Title, s.Version = doc.Info.Title, doc.Info.Version
+	}
+	if err := doc.Validate(context.Background(), openapi3.DisableExamplesValidation(), openapi3.DisableSchemaDefaultsValidation(),
+		openapi3.DisableSchemaPatternValidation()); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" && len(s.Warnings) < 20 {
+				s.Warnings = append(s.Warnings, line)
+			}
+		}
+	}
+	s.servers(doc)
+	s.operations(doc)
+	return s, nil
+}
+
+// locate adds the line of a quoted key mentioned in a loader error when it
+// is unambiguous in the source (the loader gives no positions).
+func locate(data []byte, msg string) string {
+	if i := strings.Index(msg, `"`); i >= 0 {
+		if j := strings.Index(msg[i+1:], `"`); j > 0 {
+			key := msg[i+1 : i+1+j]
+			if n := bytes.Count(data, []byte(key)); n == 1 {
+				off := bytes.Index(data, []byte(key))
+				line, _ := lineCol(data, off)
+				return "line " + strconv.Itoa(line) + ": " + msg
+			}
+		}
+	}
+	return msg
+}
+
+func lineCol(data []byte, off int) (int, int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	if off < 0 {
+		off = 0
+	}
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(data[:off], '\n')
+	return line, col
+}
+
+// yamlToJSON turns map[any]any (non-string keys) into JSON-able maps.
+func yamlToJSON(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = yamlToJSON(e)
+		}
+		return x
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = yamlToJSON(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = yamlToJSON(e)
+		}
+		return x
+	}
+	return v
+}
+
+func (s *Spec) servers(doc *openapi3.T) {
+	seenHost := map[string]bool{}
+	seenBase := map[string]bool{}
+	for _, srv := range doc.Servers {
+		if srv == nil {
+			continue
+		}
+		raw := srv.URL
+		for name, v := range srv.Variables {
+			if v != nil {
+				raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+			}
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("server URL %q: %v", srv.URL, err))
+			continue
+		}
+		if u.Host != "" && !strings.Contains(u.Host, "{") {
+			h := enrich.NormalizeHost(u.Host, strings.ToLower(u.Scheme))
+			if !seenHost[h] {
+				seenHost[h] = true
+				s.Hosts = append(s.Hosts, h)
+			}
+		}
+		base := strings.TrimRight(u.EscapedPath(), "/")
+		if strings.Contains(base, "{") {
+			base = ""
+		}
+		if !seenBase[base] {
+			seenBase[base] = true
+			s.BasePaths = append(s.BasePaths, base)
+		}
+	}
+	if len(s.BasePaths) == 0 {
+		s.BasePaths = []string{""}
+	}
+}
+
+func (s *Spec) operations(doc *openapi3.T) {
+	if doc.Paths == nil {
+		return
+	}
+	globalAuth := authRequired(&doc.Security)
+	paths := doc.Paths.Map()
+	keys := make([]string, 0, len(paths))
+	for k := range paths {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, p := range keys {
+		item := paths[p]
+		if item == nil {
+			continue
+		}
+		ops := item.Operations()
+		methods := make([]string, 0, len(ops))
+		for m := range ops {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		for _, m := range methods {
+			op := ops[m]
+			if op == nil {
+				continue
+			}
+			so := SpecOperation{Method: strings.ToUpper(m), Path: p, OperationID: op.OperationID}
+			so.Op.Deprecated = op.Deprecated
+			so.Op.Tags = append([]string(nil), op.Tags...)
+			if op.Security != nil {
+				so.Op.AuthRequired = authRequired(op.Security)
+				so.Op.Scopes = scopes(op.Security)
+			} else {
+				so.Op.AuthRequired = globalAuth
+				so.Op.Scopes = scopes(&doc.Security)
+			}
+			seen := map[paramKey]bool{}
+			for _, list := range []openapi3.Parameters{op.Parameters, item.Parameters} {
+				for _, pr := range list {
+					if pr == nil || pr.Value == nil {
+						continue
+					}
+					prm := pr.Value
+					k := paramKey{prm.In, prm.Name}
+					if seen[k] {
+						continue // operation-level overrides path-level
+					}
+					seen[k] = true
+					typ, format := schemaType(prm.Schema)
+					so.Op.Params = append(so.Op.Params, detect.SpecParam{Name: prm.Name, In: prm.In, Type: typ, Format: format})
+					if prm.Required || prm.In == "path" {
+						so.Required = append(so.Required, prm.In+":"+prm.Name)
+					}
+				}
+			}
+			if rb := op.RequestBody; rb != nil && rb.Value != nil {
+				for ct, mt := range rb.Value.Content {
+					if !strings.Contains(ct, "json") && !strings.Contains(ct, "form") || mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+						continue
+					}
+					sch := mt.Schema.Value
+					req := map[string]bool{}
+					for _, r := range sch.Required {
+						req[r] = true
+					}
+					names := make([]string, 0, len(sch.Properties))
+					for n := range sch.Properties {
+						names = append(names, n)
+					}
+					sort.Strings(names)
+					for _, n := range names {
+						k := paramKey{"body", n}
+						if seen[k] {
+							continue
+						}
+						seen[k] = true
+						typ, format := schemaType(sch.Properties[n])
+						so.Op.Params = append(so.Op.Params, detect.SpecParam{Name: n, In: "body", Type: typ, Format: format})
+						if req[n] {
+							so.Required = append(so.Required, "body:"+n)
+						}
+					}
+				}
+			}
+			s.Ops = append(s.Ops, so)
+		}
+	}
+}
+
+func schemaType(r *openapi3.SchemaRef) (string, string) {
+	if r == nil || r.Value == nil || r.Value.Type == nil {
+		return "string", ""
+	}
+	for _, t := range r.Value.Type.Slice() {
+		if t != "null" {
+			return t, r.Value.Format
+		}
+	}
+	return "string", r.Value.Format
+}
+
+// authRequired: some requirement is listed and none is the empty
+// requirement {} (which makes authentication optional).
+func authRequired(reqs *openapi3.SecurityRequirements) bool {
+	if reqs == nil || len(*reqs) == 0 {
+		return false
+	}
+	for _, r := range *reqs {
+		if len(r) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func scopes(reqs *openapi3.SecurityRequirements) []string {
+	if reqs == nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, r := range *reqs {
+		for _, sc := range r {
+			for _, x := range sc {
+				set[x] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for x := range set {
+		out = append(out, x)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AddSpec declares a spec's operations for its hosts (Spec.Hosts: from the
+// servers' absolute URLs, or set by the caller). Declared templates win over
+// learned ones for those hosts.
+func (inv *Inventory) AddSpec(s *Spec) error {
+	if s == nil {
+		return errors.New("inventory: nil spec")
+	}
+	if len(s.Hosts) == 0 {
+		return fmt.Errorf("spec %s: no host to apply it to: its servers give no absolute URL; name one (host=…)", s.Name)
+	}
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.specs = append(inv.specs, s)
+	for _, h := range s.Hosts {
+		t := inv.host(strings.ToLower(h))
+		t.declared = true
+		for _, base := range s.BasePaths {
+			for _, op := range s.Ops {
+				n := inv.insertPinned(t, segments(base+"/"+strings.TrimLeft(op.Path, "/"), nil))
+				n.end = true
+				if n.decl == nil {
+					n.decl = make(map[string]*declOp)
+				}
+				if n.decl[op.Method] != nil {
+					continue // first declaration wins
+				}
+				d := &declOp{op: op.Op, source: s.Name, required: map[paramKey]bool{}}
+				for _, r := range op.Required {
+					in, name, _ := strings.Cut(r, ":")
+					d.required[paramKey{in, name}] = true
+				}
+				n.decl[op.Method] = d
+			}
+		}
+	}
+	return nil
+}
+
+// Operation implements detect.SpecLookup: the declared operation of an
+// endpoint reference (a template or a concrete path).
+func (inv *Inventory) Operation(ref model.EndpointRef) (detect.SpecOp, bool) {
+	var buf [24]string
+	segs := segments(ref.Path, buf[:0])
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	t := inv.hosts[ref.Host]
+	if t == nil || !t.declared {
+		return detect.SpecOp{}, false
+	}
+	n := match(t.root, segs, true)
+	if n == nil || n.decl[ref.Method] == nil {
+		return detect.SpecOp{}, false
+	}
+	return n.decl[ref.Method].op, true
+}
+
+// Specs returns the specs added so far.
+func (inv *Inventory) Specs() []*Spec {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return append([]*Spec(nil), inv.specs...)
+}

@@ -1,0 +1,188 @@
+package inventory
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// node is one position of a host's path trie. A node is either a static
+// segment or the (single) parameter child of its parent.
+type node struct {
+	seg    string  // static segment ("" for a parameter)
+	param  bool    // parameter position
+	base   string  // parameter name before de-duplication
+	label  string  // parameter name as rendered (unique within the template)
+	kind   segKind // kind of the static segment, or of the values that created the parameter
+	pinned bool    // declared (spec) or configured (pinned template): never merged away
+	end    bool    // a pinned template ends here
+	depth  int     // number of segments from the root
+
+	parent    *node
+	static    map[string]*node
+	pchild    *node
+	collapsed bool    // the parameter child accepts weak values too
+	ckind     segKind // kind that caused the collapse: kSlug accepts only slugs
+
+	ok   int64 // observed responses other than 404 through this node
+	hits int64 // observed requests through this node
+
+	tmpl string            // rendered template, root to here
+	eps  map[string]*stats // method → statistics (observed operations ending here)
+	decl map[string]*declOp
+}
+
+// terminal reports a node that is an operation (observed, declared or pinned).
+func (n *node) terminal() bool { return len(n.eps) > 0 || len(n.decl) > 0 || n.end }
+
+// accepts reports whether the parameter child of n takes a segment of kind k.
+func (n *node) accepts(k segKind) bool {
+	pc := n.pchild
+	if pc == nil || k == kVersion {
+		return false
+	}
+	if k.strong() || pc.pinned {
+		return true
+	}
+	return n.collapsed && (n.ckind != kSlug || k == kSlug)
+}
+
+// nameParent is the static segment a new parameter under n is named
+// after: n itself, skipping version segments (/users/v1/{userId}); "" when
+// there is none or it is a parameter.
+func nameParent(n *node) string {
+	for a := n; a != nil && a.parent != nil; a = a.parent {
+		if a.param {
+			return ""
+		}
+		if a.kind != kVersion {
+			return a.seg
+		}
+	}
+	return ""
+}
+
+// segments splits an escaped path into its non-empty segments, appending to
+// buf (callers pass a stack array to avoid allocation).
+func segments(path string, buf []string) []string {
+	for i := 0; i < len(path); {
+		for i < len(path) && path[i] == '/' {
+			i++
+		}
+		j := i
+		for j < len(path) && path[j] != '/' {
+			j++
+		}
+		if j > i {
+			buf = append(buf, path[i:j])
+		}
+		i = j
+	}
+	return buf
+}
+
+// isTemplateSeg reports a "{name}" segment of a template.
+func isTemplateSeg(s string) bool {
+	return len(s) >= 2 && s[0] == '{' && s[len(s)-1] == '}'
+}
+
+// match finds the terminal node for segs, preferring static children and
+// backtracking into parameter children. In template mode "{x}" segments
+// only match parameter positions. It never changes the trie.
+func match(n *node, segs []string, tmplMode bool) *node {
+	if len(segs) == 0 {
+		if n.terminal() {
+			return n
+		}
+		return nil
+	}
+	s := segs[0]
+	isParam := tmplMode && isTemplateSeg(s)
+	if !isParam {
+		if c := n.static[s]; c != nil {
+			if r := match(c, segs[1:], tmplMode); r != nil {
+				return r
+			}
+		}
+	}
+	if n.pchild != nil && (isParam || n.accepts(classify(s))) {
+		return match(n.pchild, segs[1:], tmplMode)
+	}
+	return nil
+}
+
+// render recomputes the parameter label and template of n and its subtree.
+func render(n *node) {
+	if n.parent == nil {
+		n.tmpl = "/"
+	} else {
+		if n.param {
+			n.label = uniqueLabel(n.parent, n.base)
+		}
+		prefix := n.parent.tmpl
+		if prefix == "/" {
+			prefix = ""
+		}
+		if n.param {
+			n.tmpl = prefix + "/{" + n.label + "}"
+		} else {
+			n.tmpl = prefix + "/" + n.seg
+		}
+	}
+	for _, c := range n.static {
+		render(c)
+	}
+	if n.pchild != nil {
+		render(n.pchild)
+	}
+}
+
+// uniqueLabel returns base, or base2, base3… when an ancestor already uses it.
+func uniqueLabel(parent *node, base string) string {
+	label := base
+	for i := 2; ; i++ {
+		clash := false
+		for a := parent; a != nil; a = a.parent {
+			if a.param && a.label == label {
+				clash = true
+				break
+			}
+		}
+		if !clash {
+			return label
+		}
+		label = base + strconv.Itoa(i)
+	}
+}
+
+// children returns the static children of n sorted by segment (for
+// deterministic walks).
+func (n *node) sortedStatic() []*node {
+	out := make([]*node, 0, len(n.static))
+	for _, c := range n.static {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seg < out[j].seg })
+	return out
+}
+
+// walk visits n and its subtree in template order.
+func walk(n *node, f func(*node)) {
+	f(n)
+	for _, c := range n.sortedStatic() {
+		walk(c, f)
+	}
+	if n.pchild != nil {
+		walk(n.pchild, f)
+	}
+}
+
+// parseTemplate splits "host /path" or "/path" (pinned templates, ignore
+// rules).
+func parseHostPath(s string) (host, path string) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, " \t"); i > 0 && !strings.HasPrefix(s, "/") {
+		return strings.ToLower(s[:i]), strings.TrimSpace(s[i+1:])
+	}
+	return "", s
+}
