@@ -175,13 +175,13 @@ func (inv *Inventory) Err() error {
 
 // Stats are counters about the inventory itself.
 type Stats struct {
-	Hosts, Nodes          int
-	Ignored               int64 // events matching an ignore rule
-	Collapses             int64 // positions turned into parameters
-	BudgetEvents          int64 // times the node budget was enforced
-	ProbesDropped         int64 // probe paths beyond MaxProbes
-	ParamsDropped         int64 // parameters beyond the per-endpoint limit
-	BodyErrors            int64 // JSON-looking bodies that did not parse
+	Hosts, Nodes  int
+	Ignored       int64 // events matching an ignore rule
+	Collapses     int64 // positions turned into parameters
+	BudgetEvents  int64 // times the node budget was enforced
+	ProbesDropped int64 // probe paths beyond MaxProbes
+	ParamsDropped int64 // parameters beyond the per-endpoint limit
+	BodyErrors    int64 // JSON-looking bodies that did not parse
 }
 
 // Stats returns counters.

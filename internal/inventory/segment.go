@@ -6,17 +6,17 @@ import "strings"
 type segKind uint8
 
 const (
-	kWord     segKind = iota // plain word or mixed token ("orders", "api1", "index.html"): static until cardinality says otherwise
-	kSlug                    // long hyphenated lower-case slug ("how-to-bake-bread"): weak, lower cardinality threshold
-	kVersion                 // "v1", "v2.1", "v1beta2", "2023-01": never templatized
-	kInt                     // decimal integer
-	kUUID                    // 8-4-4-4-12 hex
-	kHex                     // long hexadecimal id (object ids, hashes)
-	kToken                   // long base64/base62-like opaque id
-	kDate                    // 2024-01-31 or a date-time
-	kEmail                   // local@domain.tld
-	kPrefixed                // business identifiers sharing a prefix: MRN-004512, SKU-88A1, ORD123456
-	kWeakParam               // not a kind of segment: marks a param created by cardinality collapse
+	kWord      segKind = iota // plain word or mixed token ("orders", "api1", "index.html"): static until cardinality says otherwise
+	kSlug                     // long hyphenated lower-case slug ("how-to-bake-bread"): weak, lower cardinality threshold
+	kVersion                  // "v1", "v2.1", "v1beta2", "2023-01": never templatized
+	kInt                      // decimal integer
+	kUUID                     // 8-4-4-4-12 hex
+	kHex                      // long hexadecimal id (object ids, hashes)
+	kToken                    // long base64/base62-like opaque id
+	kDate                     // 2024-01-31 or a date-time
+	kEmail                    // local@domain.tld
+	kPrefixed                 // business identifiers sharing a prefix: MRN-004512, SKU-88A1, ORD123456
+	kWeakParam                // not a kind of segment: marks a param created by cardinality collapse
 )
 
 var kindNames = [...]string{"word", "slug", "version", "int", "uuid", "hex", "token", "date", "email", "prefixed", "value"}
