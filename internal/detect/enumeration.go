@@ -1,0 +1,530 @@
+package detect
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Family "enumeration": bola.param_enumeration (fast and slow variants)
+// and bola.distributed_param_enumeration.
+//
+// Object identifiers are the values of templated path segments and of query
+// parameters named like identifiers (id, *_id, *Id, uuid, guid, …) whose
+// values look like identifiers (numbers, UUIDs, hex, short alphanumerics
+// with digits). Pagination and search parameters (page, offset, cursor,
+// limit, q, sort, …) are never identifiers.
+//
+// Subjects are principals when the request is authenticated (one identity
+// on rotating IPs stays one subject; many users behind one NAT stay apart)
+// and client IPs for anonymous traffic. Per (subject, endpoint, parameter),
+// distinct values are counted in two tumbling windows: fast (20 min) and
+// slow (6 h). A subject fires when its distinct count exceeds
+//
+//	max(abs_fast|abs_slow, peer_factor · p99 of its peers, own_factor · own max)
+//
+// where peers are the per-window counts of the other subjects on the same
+// endpoint and parameter — the subject's role group (JWT roles/scopes) when
+// that group has enough history, else everybody — so clinicians opening many
+// records at shift start set the bar for each other; and "own max" is the
+// subject's own largest past window, so a service account that has always
+// walked every object is normal for itself. Nothing fires before the
+// endpoint's peer baseline has peer_gate closed windows (default 30).
+//
+// Distributed: per (endpoint, parameter) and fast window, HyperLogLog
+// counts of distinct values and subjects; fires when distinct values exceed
+// max(dist_abs, mean + k·sd, ratio·mean) of the parameter's EWMA, spread
+// over at least dist_min_subjects subjects with no single subject holding
+// half of them and at least half of the requests coming from subjects first
+// seen in the last two windows (a swarm, not the known population at shift
+// start), after dist_gate windows of history.
+//
+// Memory: per (subject, endpoint, parameter) ≈ 420 bytes (two 128-byte
+// linear counters) — at most Config.MaxTrackedClients +
+// Config.MaxTrackedIdentities entries (default 100,000 ≈ 42 MB), LRU; per
+// (endpoint, parameter[, role group]) 2–4 DDSketches + 2 HLLs (sparse: a
+// few hundred bytes, dense: 16 KB) — at most max_params (default 20,000).
+
+func init() {
+	Register("enumeration", func(cfg Config) Detector { return newEnumeration(cfg) })
+	declareOptions("enumeration", map[string]string{
+		"fast_window": "d", "slow_window": "d", "abs_fast": "n", "abs_slow": "n", "peer_factor": "n",
+		"own_factor": "n", "peer_gate": "n", "dist_abs": "n", "dist_k": "n", "dist_ratio": "n",
+		"dist_gate": "n", "dist_min_subjects": "n", "max_params": "n", "max_subjects": "n",
+	})
+}
+
+type enumDetector struct {
+	fast, slow                time.Duration
+	absFast, absSlow          float64
+	peerFactor, ownFactor     float64
+	peerGate                  float64
+	distAbs, distK, distRatio float64
+	distGate                  uint32
+	distMinSubj               float64
+	subjects                  *lru[uint64, enumSubject]
+	params                    *lru[uint64, enumParam]
+	groups                    *lru[uint64, enumGroup]
+	scratch                   []idParam
+}
+
+type idParam struct {
+	name, in, value string
+}
+
+type enumGroup struct {
+	fastDist, slowDist quantiles
+	// Contemporaneous peers: subjects active in the current fast window and
+	// the distinct identifiers they requested in it.
+	w           int64
+	active, sum float64
+}
+
+type enumWin struct {
+	idx  int64
+	rep  float64 // requests already reported
+	vals linCounter
+	n    float64 // requests
+	errs float64 // 4xx responses
+	fire fireState
+	est  float64
+	hit  *Hit // last report of a fired window, reused for its remainder
+}
+
+type enumSubject struct {
+	pk, gk     uint64 // parameter key and role-group peer key
+	fast, slow enumWin
+	ownFast    float64 // largest closed fast window
+	ownSlow    float64
+	fastInSlow int64 // slow window index in which the fast variant fired (+1)
+	born       int64 // fast window index of the subject's first request
+	ips        lin256
+	client     string // first client IP (alerts about an identity fold on it)
+}
+
+type enumParam struct {
+	ref        model.EndpointRef
+	name, in   string
+	fastDist   quantiles
+	slowDist   quantiles
+	w          int64
+	vals, subj distinct
+	n          float64
+	maxSubj    float64
+	young      float64 // requests from subjects first seen in this or the previous window
+	base       ewstat
+	fire       fireState
+	last       time.Time
+	hit        *Hit
+}
+
+func newEnumeration(cfg Config) *enumDetector {
+	o := optsFor(cfg, "enumeration")
+	d := &enumDetector{
+		fast:        o.dur("fast_window", 20*time.Minute),
+		slow:        o.dur("slow_window", 6*time.Hour),
+		absFast:     o.float("abs_fast", 40),
+		absSlow:     o.float("abs_slow", 200),
+		peerFactor:  o.float("peer_factor", 3),
+		ownFactor:   o.float("own_factor", 1.5),
+		peerGate:    o.float("peer_gate", 30),
+		distAbs:     o.float("dist_abs", 300),
+		distK:       o.float("dist_k", 6),
+		distRatio:   o.float("dist_ratio", 4),
+		distGate:    uint32(o.int("dist_gate", 6)),
+		distMinSubj: o.float("dist_min_subjects", 10),
+	}
+	subjCap := o.int("max_subjects", 0)
+	if subjCap == 0 {
+		subjCap = cfg.MaxTrackedClients + cfg.MaxTrackedIdentities
+	}
+	d.subjects = newLRU[uint64, enumSubject](capOr(subjCap, 100000))
+	d.params = newLRU[uint64, enumParam](o.int("max_params", 20000))
+	d.groups = newLRU[uint64, enumGroup](o.int("max_params", 20000))
+	d.subjects.onEvict = func(_ uint64, s *enumSubject) { d.foldFast(s); d.foldSlow(s) }
+	return d
+}
+
+func (d *enumDetector) Name() string { return "enumeration" }
+
+// notIdentifiers are parameter names that page, sort or search rather than
+// name an object.
+var notIdentifiers = map[string]bool{
+	"page": true, "pagenum": true, "page_number": true, "pagenumber": true, "offset": true, "cursor": true, "limit": true,
+	"per_page": true, "perpage": true, "pagesize": true, "page_size": true, "size": true, "count": true, "start": true,
+	"skip": true, "take": true, "top": true, "after": true, "before": true, "since": true, "until": true, "from": true,
+	"to": true, "next": true, "prev": true, "previous": true, "sort": true, "sort_by": true, "order": true, "orderby": true,
+	"q": true, "query": true, "search": true, "filter": true, "fields": true, "lang": true, "locale": true,
+	"format": true, "v": true, "version": true, "ts": true, "timestamp": true, "_": true, "cb": true,
+	"continuation": true, "continuationtoken": true, "next_token": true, "nexttoken": true, "page_token": true, "pagetoken": true,
+}
+
+func idLikeName(name string) bool {
+	n := strings.ToLower(name)
+	if notIdentifiers[n] {
+		return false
+	}
+	switch {
+	case n == "id", strings.HasSuffix(n, "_id"), strings.HasSuffix(n, "-id"), strings.HasSuffix(n, "id") && len(n) > 2 && name[len(name)-2] == 'I',
+		strings.HasSuffix(n, "ids"), strings.Contains(n, "uuid"), strings.Contains(n, "guid"):
+		return true
+	}
+	switch n {
+	case "user", "account", "customer", "order", "invoice", "patient", "record", "doc", "document", "file", "object", "item", "uid", "pid", "oid":
+		return true
+	}
+	return false
+}
+
+// idLikeValue accepts numbers, UUIDs, hex and short alphanumerics that
+// contain a digit (order numbers like "INV-2024-0042").
+func idLikeValue(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	digit := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return digit || looksUUID(v)
+}
+
+func (d *enumDetector) idParams(ev *event.Event) []idParam {
+	ps := d.scratch[:0]
+	for _, p := range ev.PathParams {
+		if !notIdentifiers[strings.ToLower(p.Name)] && idLikeValue(p.Value) {
+			ps = append(ps, idParam{p.Name, "path", p.Value})
+		}
+	}
+	if len(ev.Query) > 0 {
+		start := len(ps)
+		for k, vs := range ev.Query {
+			if len(vs) > 0 && idLikeName(k) && idLikeValue(vs[0]) {
+				ps = append(ps, idParam{k, "query", vs[0]})
+			}
+		}
+		q := ps[start:]
+		sort.Slice(q, func(i, j int) bool { return q[i].name < q[j].name })
+	}
+	d.scratch = ps
+	return ps
+}
+
+// roleGroup is a principal's peer group: its JWT roles and scopes, or its
+// credential kind; anonymous traffic is its own group.
+func roleGroup(ev *event.Event) uint64 {
+	id := ev.Auth.Identity
+	if id == nil {
+		return hashString("anonymous")
+	}
+	h := hashAdd(fnvOffset, id.Kind)
+	if id.Token != nil {
+		rs := append(append([]string(nil), id.Token.Roles...), id.Token.Scopes...)
+		sort.Strings(rs)
+		for _, r := range rs {
+			h = hashSep(h)
+			h = hashAdd(h, r)
+		}
+	}
+	return mix64(h)
+}
+
+func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
+	ps := d.idParams(ev)
+	if len(ps) == 0 {
+		return
+	}
+	eh := endpointHash(ev)
+	sk, _ := subjectKey(ev)
+	var gh uint64
+	gset := false
+	for i := range ps {
+		p := &ps[i]
+		pk := mix64(hashAdd(hashSep(hashAdd(eh, p.in)), p.name))
+		par, created := d.params.getOrAdd(pk)
+		if created {
+			par.ref, par.name, par.in = ev.Endpoint, p.name, p.in
+		}
+		if !gset {
+			gh, gset = roleGroup(ev), true
+		}
+		gk := mix64(pk ^ gh*0x9e3779b97f4a7c15)
+		s, screated := d.subjects.getOrAdd(mix64(sk ^ pk*0xc2b2ae3d27d4eb4f))
+		if screated {
+			s.pk, s.gk, s.client = pk, gk, clientIP(ev)
+			s.born = winIndex(ev.Time, d.fast)
+		}
+		vh := hashString(p.value)
+		d.subject(ev, s, par, p, vh, out)
+		d.distributed(ev, par, sk, vh, s, out)
+	}
+}
+
+func (d *enumDetector) roll(w *enumWin, idx int64) bool {
+	if w.idx == 0 && w.n == 0 {
+		w.idx = idx
+		return false
+	}
+	if idx <= w.idx {
+		return false
+	}
+	return true
+}
+
+// foldFast feeds a subject's closed fast window into its peers' baselines.
+func (d *enumDetector) foldFast(s *enumSubject) {
+	if s.fast.n == 0 {
+		return
+	}
+	v := s.fast.vals.estimate()
+	if s.fast.fire.firedIn(s.fast.idx) {
+		v = math.Min(v, s.fast.fire.thr)
+	}
+	if p, ok := d.params.peek(s.pk); ok {
+		p.fastDist.add(v)
+	}
+	g, _ := d.groups.getOrAdd(s.gk)
+	g.fastDist.add(v)
+	if v > s.ownFast && !s.fast.fire.firedIn(s.fast.idx) {
+		s.ownFast = v
+	}
+}
+
+func (d *enumDetector) foldSlow(s *enumSubject) {
+	if s.slow.n == 0 {
+		return
+	}
+	v := s.slow.vals.estimate()
+	if s.slow.fire.firedIn(s.slow.idx) {
+		v = math.Min(v, s.slow.fire.thr)
+	}
+	if p, ok := d.params.peek(s.pk); ok {
+		p.slowDist.add(v)
+	}
+	g, _ := d.groups.getOrAdd(s.gk)
+	g.slowDist.add(v)
+	if v > s.ownSlow && !s.slow.fire.firedIn(s.slow.idx) {
+		s.ownSlow = v
+	}
+}
+
+func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, p *idParam, vh uint64, out *Emitter) {
+	fi, si := winIndex(ev.Time, d.fast), winIndex(ev.Time, d.slow)
+	if d.roll(&s.fast, fi) {
+		d.closeSubject(&s.fast, out)
+		d.foldFast(s)
+		s.fast = enumWin{idx: fi}
+		s.ips = lin256{}
+	}
+	if d.roll(&s.slow, si) {
+		d.closeSubject(&s.slow, out)
+		d.foldSlow(s)
+		s.slow = enumWin{idx: si}
+	}
+	s.ips.add(ipHash(ev.ClientIP))
+	g, _ := d.groups.getOrAdd(s.gk)
+	if g.w != fi {
+		g.w, g.active, g.sum = fi, 0, 0
+	}
+	if s.fast.n == 0 {
+		g.active++
+	}
+	bad := ev.Status >= 400 && ev.Status < 500
+	for _, w := range []*enumWin{&s.fast, &s.slow} {
+		w.n++
+		if bad {
+			w.errs++
+		}
+	}
+	newF, newS := s.fast.vals.add(vh), s.slow.vals.add(vh)
+	if newF {
+		s.fast.est = s.fast.vals.estimate()
+		g.sum++
+	}
+	if newS {
+		s.slow.est = s.slow.vals.estimate()
+	}
+	if par.fastDist.count() < d.peerGate {
+		return // minimum evidence: the endpoint's peers have too little history
+	}
+	if newF {
+		d.check(ev, s, par, g, p, &s.fast, false, out)
+	}
+	// The slow variant reports only what the fast one did not already see
+	// in this slow window.
+	if newS && par.slowDist.count() >= d.peerGate/3 && s.fastInSlow != s.slow.idx+1 {
+		d.check(ev, s, par, g, p, &s.slow, true, out)
+	}
+}
+
+func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g *enumGroup, p *idParam, w *enumWin, slow bool, out *Emitter) {
+	abs, own, win := d.absFast, s.ownFast, d.fast
+	dist := &par.fastDist
+	group := &g.fastDist
+	if slow {
+		group = &g.slowDist
+	}
+	if slow {
+		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
+	}
+	if w.est <= abs {
+		return
+	}
+	peer := dist.at(0.99)
+	if group.count() >= d.peerGate {
+		peer = math.Max(peer*0.5, group.at(0.99)) // role group baseline, bounded below by half the population's
+	}
+	thr := math.Max(abs, math.Max(d.peerFactor*peer, d.ownFactor*own))
+	// Peers right now: when the whole role group is opening many records in
+	// this window (shift start), the bar is relative to them.
+	var now float64
+	if !slow && g.active > 5 {
+		now = (g.sum - s.fast.est) / (g.active - 1)
+		thr = math.Max(thr, d.peerFactor*now)
+	}
+	if w.est <= thr {
+		return
+	}
+	delta, first := w.fire.cross(w.idx, w.est, thr)
+	if delta == 0 {
+		return
+	}
+	variant, title := "fast", "Object identifier enumeration"
+	if slow {
+		variant, title = "slow", "Slow object identifier enumeration"
+	}
+	h := Hit{
+		Type: "bola.param_enumeration", Title: title, Time: ev.Time, Client: s.client, Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Confidence: confidence(w.est, thr, dist.count(), 4*d.peerGate),
+		Evidence: model.Evidence{
+			Observed: w.est, Baseline: round2(math.Max(peer, own)), Threshold: round2(thr), Window: winLabel(win),
+			Reason: "one subject requested an unusually large number of distinct object identifiers on this endpoint",
+			Details: map[string]any{
+				"variant": variant, "parameter": p.name, "in": p.in, "peer_p99": round2(peer), "own_max": own,
+				"peers_now_mean": round2(now), "requests": w.n, "error_share": round2(w.errs / w.n), "client_ips": s.ips.estimate(),
+			},
+		},
+	}
+	h.Count = int64(w.n - w.rep)
+	w.rep = w.n
+	if !slow {
+		s.fastInSlow = s.slow.idx + 1
+	}
+	w.hit = &h
+	if first {
+		h.Sample = anomSample(ev, "")
+		out.Emit(h)
+		h.Sample = nil
+		return
+	}
+	if h.Severity == "" && w.errs/w.n < 0.5 && w.est > 2*thr {
+		h.Severity = model.SevCritical // mostly successful reads of many objects
+	}
+	out.Emit(h)
+}
+
+func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint64, s *enumSubject, out *Emitter) {
+	idx := winIndex(ev.Time, d.fast)
+	if par.w == 0 && par.n == 0 {
+		par.w = idx
+	}
+	if idx > par.w {
+		d.closeDistributed(par, out)
+		v := par.vals.estimate()
+		if par.fire.firedIn(par.w) {
+			v = math.Min(v, par.fire.thr)
+		}
+		par.base.update(v, 0.1)
+		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
+			par.base.update(0, 0.1)
+		}
+		par.w, par.n, par.young, par.maxSubj, par.hit = idx, 0, 0, 0, nil
+		par.vals.reset()
+		par.subj.reset()
+	}
+	par.n++
+	if s.born >= idx-1 {
+		par.young++
+	}
+	par.last = ev.Time
+	par.vals.add(vh)
+	par.subj.add(sk)
+	if s.fast.est > par.maxSubj {
+		par.maxSubj = s.fast.est
+	}
+	if par.base.n < d.distGate || int64(par.n)%32 != 0 {
+		return
+	}
+	v := par.vals.estimate()
+	thr := math.Max(d.distAbs, par.base.upper(d.distK, d.distRatio))
+	subj := par.subj.estimate()
+	// Spread over many subjects, none holding half of it, and mostly
+	// subjects without history (a shift start is known people opening many
+	// records at once; a distributed enumeration is a swarm of new ones).
+	if v <= thr || subj < d.distMinSubj || par.maxSubj >= v/2 || par.young < par.n/2 {
+		return
+	}
+	delta, first := par.fire.cross(par.w, par.n, thr)
+	if delta == 0 {
+		return
+	}
+	par.hit = &Hit{
+		Type: "bola.distributed_param_enumeration", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+		Confidence: confidence(v, thr, float64(par.base.n), float64(4*d.distGate)),
+		Evidence: model.Evidence{
+			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),
+			Reason:  "the population requested far more distinct object identifiers on this endpoint than usual, spread over many subjects",
+			Details: map[string]any{"parameter": par.name, "in": par.in, "subjects": subj, "max_per_subject": par.maxSubj, "new_subject_share": round2(par.young / par.n), "baseline_sd": round2(par.base.sd())},
+		},
+	}
+	if first {
+		par.hit.Sample = anomSample(ev, "")
+	}
+	out.Emit(*par.hit)
+	par.hit.Sample = nil
+}
+
+func (d *enumDetector) closeDistributed(par *enumParam, out *Emitter) {
+	if par.hit == nil {
+		return
+	}
+	if r := par.fire.remainder(par.w, par.n); r > 0 {
+		h := *par.hit
+		h.Count, h.Time = int64(r), par.last
+		h.Evidence.Observed = par.vals.estimate()
+		out.Emit(h)
+	}
+}
+
+// closeSubject reports the requests of a fired subject window made after
+// its last report.
+func (d *enumDetector) closeSubject(w *enumWin, out *Emitter) {
+	if w.hit == nil || !w.fire.firedIn(w.idx) || w.n <= w.rep {
+		return
+	}
+	h := *w.hit
+	h.Count = int64(w.n - w.rep)
+	h.Evidence.Observed = w.est
+	w.rep = w.n
+	out.Emit(h)
+}
+
+// Finish reports the remainder of open windows that fired.
+func (d *enumDetector) Finish(at time.Time, out *Emitter) {
+	d.subjects.each(func(_ uint64, s *enumSubject) {
+		d.closeSubject(&s.fast, out)
+		d.closeSubject(&s.slow, out)
+	})
+	d.params.each(func(_ uint64, p *enumParam) { d.closeDistributed(p, out) })
+}

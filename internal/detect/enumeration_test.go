@@ -1,0 +1,159 @@
+package detect
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// hospital is 30 h of hard normal traffic on GET /patients/{id}:
+// 60 clinicians (role clinician, each on its own IP) opening a few records
+// per 20 minutes and 30-45 records each at shift start (08:00 and 20:00);
+// a sync service account walking 800 records every hour; a reporting client
+// paging through a list with ?page=N&limit=50; 40 staff behind one NAT IP.
+func hospital(hours int, seed uint64) []*event.Event {
+	r := rand.New(rand.NewPCG(seed, 5))
+	var evs []*event.Event
+	pat := func(at time.Time, ip string, id int, opts ...evOpt) {
+		evs = append(evs, mkEv(at, ip, "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", id), 200, opts...))
+	}
+	for m := 0; m < hours*60; m += 20 {
+		w := t0.Add(time.Duration(m) * time.Minute)
+		shift := m%(12*60) >= 8*60 && m%(12*60) < 8*60+20
+		for c := 0; c < 60; c++ {
+			n := 1 + r.IntN(6)
+			if shift {
+				n = 30 + r.IntN(16)
+			}
+			for j := 0; j < n; j++ {
+				pat(w.Add(time.Duration(r.IntN(1200))*time.Second), ip4(2000+c), r.IntN(20000), withID(fmt.Sprintf("nurse%d", c), "clinician"))
+			}
+		}
+		for c := 0; c < 40; c++ { // NAT: staff share one address
+			for j := 0; j < 1+r.IntN(4); j++ {
+				pat(w.Add(time.Duration(r.IntN(1200))*time.Second), "198.51.100.7", r.IntN(20000), withID(fmt.Sprintf("staff%d", c), "clinician"))
+			}
+		}
+		if m%60 == 0 { // hourly sync walk of 800 ids in 15 minutes
+			for j := 0; j < 800; j++ {
+				pat(w.Add(time.Duration(j)*900*time.Millisecond), "10.0.0.5", j, withKey("sync-service-key"))
+			}
+		}
+		for j := 0; j < 30; j++ { // pagination
+			at := w.Add(time.Duration(j*30) * time.Second)
+			evs = append(evs, mkEv(at, "203.0.113.200", "GET", "/patients", fmt.Sprintf("/patients?page=%d&limit=50", m/20*30+j), 200, withID("reporter", "analyst")))
+		}
+	}
+	return merge(evs)
+}
+
+func enumAttack(at time.Time, n int, spread time.Duration, ip func(i int) string, opts ...evOpt) []*event.Event {
+	return burst(at, spread, n, func(i int, at time.Time) *event.Event {
+		st := 200
+		if i%3 == 0 {
+			st = 404
+		}
+		return mkEv(at, ip(i), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 50000+i*7), st, opts...)
+	})
+}
+
+func TestEnumeration(t *testing.T) {
+	base := hospital(30, 1)
+	at := t0.Add(26*time.Hour + 25*time.Minute)
+	one := func(string) func(int) string { return func(int) string { return "203.0.113.9" } }("")
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want map[string]int
+		chk  func(t *testing.T, as []model.Alert)
+	}{
+		{"hard normal traffic stays quiet", base, map[string]int{}, nil},
+		{"fast enumeration by a clinician account", merge(base, enumAttack(at, 400, 15*time.Minute, one, withID("nurse7", "clinician"))),
+			map[string]int{"bola.param_enumeration": 1}, func(t *testing.T, as []model.Alert) {
+				a := as[0]
+				// Identity-keyed: the alert names the client the principal was first seen on.
+				if a.Client.IP != ip4(2007) || a.Identity == nil || a.Identity.Name != "nurse7" || a.Endpoint.Path != "/patients/{id}" {
+					t.Errorf("subject %+v %+v %+v", a.Client, a.Identity, a.Endpoint)
+				}
+				if a.Evidence.Details["variant"] != "fast" || a.Evidence.Details["parameter"] != "id" || a.Evidence.Window != "20m" {
+					t.Errorf("evidence %+v", a.Evidence)
+				}
+				if a.Count < 400 || a.Count > 420 { // the attack plus the nurse's own requests in that window
+					t.Errorf("count %d", a.Count)
+				}
+			}},
+		{"one identity on rotating IPs", merge(base, enumAttack(at, 400, 15*time.Minute, func(i int) string { return ip4(70000 + i) }, withID("thief"))),
+			map[string]int{"bola.param_enumeration": 1}, func(t *testing.T, as []model.Alert) {
+				if ips := as[0].Evidence.Details["client_ips"].(float64); ips < 100 {
+					t.Errorf("client_ips %v", ips)
+				}
+			}},
+		{"anonymous enumeration from one IP", merge(base, enumAttack(at, 300, 10*time.Minute, one)),
+			map[string]int{"bola.param_enumeration": 1}, nil},
+		{"slow enumeration under the fast threshold", merge(base, func() []*event.Event {
+			var evs []*event.Event
+			for k := 0; k < 18; k++ { // 38 per 20 min for 6 h
+				evs = append(evs, burst(t0.Add(24*time.Hour+time.Duration(k)*20*time.Minute), 19*time.Minute, 38, func(i int, at time.Time) *event.Event {
+					return mkEv(at, "203.0.113.77", "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 90000+k*100+i), 200, withID("slowpoke", "clinician"))
+				})...)
+			}
+			return evs
+		}()), map[string]int{"bola.param_enumeration": 1}, func(t *testing.T, as []model.Alert) {
+			if as[0].Evidence.Details["variant"] != "slow" || as[0].Evidence.Window != "6h" || as[0].Title != "Slow object identifier enumeration" {
+				t.Errorf("evidence %+v", as[0].Evidence)
+			}
+		}},
+		{"distributed enumeration by a botnet", merge(base, enumAttack(at, 6000, 18*time.Minute, func(i int) string { return ip4(80000 + i%300) })),
+			map[string]int{"bola.distributed_param_enumeration": 1}, func(t *testing.T, as []model.Alert) {
+				if as[0].Endpoint == nil || as[0].Client != nil || as[0].Evidence.Details["subjects"].(float64) < 250 {
+					t.Errorf("alert %+v", as[0])
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newEnumeration(Config{}), c.evs)
+			got := map[string]int{}
+			for _, a := range as {
+				got[a.Type]++
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("alerts %v, want %v\n%s", got, c.want, summary(as))
+			}
+			if c.chk != nil {
+				c.chk(t, as)
+			}
+		})
+	}
+}
+
+func TestEnumerationNothingBeforeGate(t *testing.T) {
+	// An attack in the first hour: no baseline yet, no alert (minimum evidence).
+	evs := merge(hospital(1, 2), enumAttack(t0.Add(10*time.Minute), 400, 10*time.Minute, func(int) string { return "203.0.113.9" }))
+	if as := run(newEnumeration(Config{}), evs); len(as) != 0 {
+		t.Fatalf("fired before the gate:\n%s", summary(as))
+	}
+}
+
+func TestIDLike(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		want bool
+	}{{"id", true}, {"user_id", true}, {"orderId", true}, {"uuid", true}, {"page", false}, {"offset", false}, {"cursor", false}, {"paid", false}, {"valid", false}, {"q", false}} {
+		if got := idLikeName(c.name); got != c.want {
+			t.Errorf("idLikeName(%q) = %v", c.name, got)
+		}
+	}
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{{"123", true}, {"INV-2024-0042", true}, {"3f2b8a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", true}, {"alice", false}, {"", false}, {"a b", false}, {"1' OR '1'='1", false}} {
+		if got := idLikeValue(c.v); got != c.want {
+			t.Errorf("idLikeValue(%q) = %v", c.v, got)
+		}
+	}
+}
