@@ -378,4 +378,3 @@ func TestCredSweeper(t *testing.T) {
 		t.Errorf("secret precision %.3f below floor 0.9", prec)
 	}
 }
-

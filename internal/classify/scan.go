@@ -575,8 +575,8 @@ func (s *scan) window(gs []group, seps []string) bool {
 }
 
 var (
-	ctxCard  = []string{"card", "credit", "visa", "mastercard", "amex", "debit", "cc#", "cc:", "pan"}
-	ctxSSN   = []string{"ssn", "social security", "social sec", "ss#"}
+	ctxCard       = []string{"card", "credit", "visa", "mastercard", "amex", "debit", "cc#", "cc:", "pan"}
+	ctxSSN        = []string{"ssn", "social security", "social sec", "ss#"}
 	ctxPhone      = []string{"phone", "tel", "mobile", "cell", "fax", "call", "sms", "whatsapp", "contact", "reach", "dial", "number", "ring", "desk", "landline", "text me", "answering", "message", "registered"}
 	ctxNotPhone   = []string{"license", "licence", "account", "order", "invoice", "passport", "serial", "tracking", "policy", "ticket", "id:", "id "}
 	ctxPhoneAfter = []string{"office", "fax", "mobile", "cell", "home", "work", "phone"}
@@ -776,9 +776,11 @@ type charset func(byte) bool
 func csAlnum(c byte) bool    { return isAlnum(c) }
 func csToken(c byte) bool    { return isAlnum(c) || c == '_' || c == '-' }
 func csTokenDot(c byte) bool { return isAlnum(c) || c == '_' || c == '-' || c == '.' }
-func csB64(c byte) bool      { return isAlnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '-' }
-func csHex(c byte) bool      { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
-func csUpper(c byte) bool    { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+func csB64(c byte) bool {
+	return isAlnum(c) || c == '+' || c == '/' || c == '=' || c == '_' || c == '-'
+}
+func csHex(c byte) bool   { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+func csUpper(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
 func csSlackHook(c byte) bool {
 	return isAlnum(c) || c == '/'
 }
