@@ -1,0 +1,167 @@
+package detect
+
+import (
+	"math"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Family "spray": recon.endpoint_spray.
+//
+// Per subject (principal when authenticated, else client IP) and tumbling
+// window (default 20 min), the number of distinct operations called:
+// endpoint templates for answered requests, and the concrete path for
+// requests that match no template and answer 404/405 (scanners probing
+// /.env, /admin, /api/v2/…). A subject fires when its count exceeds
+//
+//	max(abs, peer_factor · p99 of all subjects' windows, own_factor · own max)
+//
+// once the population baseline has gate closed windows (default 50). Single
+// page applications that call thirty endpoints on load set the p99; a
+// monitoring client that always walks the whole API sets its own max.
+//
+// Memory: per subject ≈ 230 bytes (a 128-byte linear counter), LRU-bounded
+// by Config.MaxTrackedClients + MaxTrackedIdentities (default 200,000 ≈ 46
+// MB at the cap); one global DDSketch.
+
+func init() {
+	Register("spray", func(cfg Config) Detector { return newSpray(cfg) })
+	declareOptions("spray", map[string]string{
+		"window": "d", "abs": "n", "peer_factor": "n", "own_factor": "n", "gate": "n", "max_subjects": "n",
+	})
+}
+
+type sprayDetector struct {
+	win                        time.Duration
+	abs, peerFactor, ownFactor float64
+	gate                       float64
+	subjects                   *lru[uint64, spraySubject]
+	pop                        quantiles
+}
+
+type spraySubject struct {
+	w      window
+	ops    linCounter
+	est    float64
+	miss   float64 // requests answered 404/405
+	own    float64
+	rep    float64
+	fire   fireState
+	client string
+	hit    *Hit
+}
+
+func newSpray(cfg Config) *sprayDetector {
+	o := optsFor(cfg, "spray")
+	d := &sprayDetector{
+		win:        o.dur("window", 20*time.Minute),
+		abs:        o.float("abs", 30),
+		peerFactor: o.float("peer_factor", 3),
+		ownFactor:  o.float("own_factor", 1.5),
+		gate:       o.float("gate", 50),
+		pop:        newQuantiles(),
+	}
+	c := o.int("max_subjects", 0)
+	if c == 0 {
+		c = cfg.MaxTrackedClients + cfg.MaxTrackedIdentities
+	}
+	d.subjects = newLRU[uint64, spraySubject](capOr(c, 200000))
+	d.subjects.onEvict = func(_ uint64, s *spraySubject) { d.fold(s) }
+	return d
+}
+
+func (d *sprayDetector) Name() string { return "spray" }
+
+func (d *sprayDetector) fold(s *spraySubject) {
+	if s.w.n == 0 {
+		return
+	}
+	v := s.est
+	if s.fire.firedIn(s.w.idx) {
+		v = math.Min(v, s.fire.thr)
+	} else if v > s.own {
+		s.own = v
+	}
+	d.pop.add(v)
+}
+
+func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
+	sk, _ := subjectKey(ev)
+	idx := winIndex(ev.Time, d.win)
+	s, created := d.subjects.getOrAdd(sk)
+	if created {
+		s.w.idx, s.client = idx, clientIP(ev)
+	}
+	if idx > s.w.idx {
+		d.close(s, out)
+		d.fold(s)
+		s.w, s.est, s.miss, s.rep, s.hit = window{idx: idx}, 0, 0, 0, nil
+		s.ops.reset()
+	}
+	s.w.n++
+	var oh uint64
+	if (ev.Status == 404 || ev.Status == 405) && len(ev.PathParams) == 0 {
+		s.miss++
+		oh = mix64(hashAdd(hashSep(hashAdd(fnvOffset, ev.Method)), ev.Path) ^ 0x5bd1e995)
+	} else {
+		if ev.Status == 404 || ev.Status == 405 {
+			s.miss++
+		}
+		oh = endpointHash(ev)
+	}
+	if !s.ops.add(oh) {
+		return
+	}
+	s.est = s.ops.estimate()
+	if s.est <= d.abs || d.pop.count() < d.gate {
+		return
+	}
+	p99 := d.pop.at(0.99)
+	thr := math.Max(d.abs, math.Max(d.peerFactor*p99, d.ownFactor*s.own))
+	if s.est <= thr {
+		return
+	}
+	_, first := s.fire.cross(s.w.idx, s.est, thr)
+	if !first && s.est < 2*s.fire.reported {
+		return
+	}
+	missShare := s.miss / s.w.n
+	conf := confidence(s.est, thr, d.pop.count(), 4*d.gate)
+	if missShare > 0.5 {
+		conf = math.Min(0.99, conf+0.1)
+	}
+	h := Hit{
+		Type: "recon.endpoint_spray", Time: ev.Time, Client: s.client, Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
+		Confidence: conf,
+		Evidence: model.Evidence{
+			Observed: s.est, Baseline: round2(math.Max(p99, s.own)), Threshold: round2(thr), Window: winLabel(d.win),
+			Reason:  "one client called an unusually large number of distinct endpoints or paths",
+			Details: map[string]any{"peer_p99": round2(p99), "own_max": s.own, "requests": s.w.n, "not_found_share": round2(missShare)},
+		},
+	}
+	s.rep = s.w.n
+	s.hit = &h
+	if first {
+		h.Sample = anomSample(ev, "")
+	}
+	out.Emit(h)
+	s.hit.Sample = nil
+}
+
+func (d *sprayDetector) close(s *spraySubject, out *Emitter) {
+	if s.hit == nil || !s.fire.firedIn(s.w.idx) || s.w.n <= s.rep {
+		return
+	}
+	h := *s.hit
+	h.Count = int64(s.w.n - s.rep)
+	h.Evidence.Observed = s.est
+	s.rep = s.w.n
+	out.Emit(h)
+}
+
+// Finish reports the remainder of fired windows.
+func (d *sprayDetector) Finish(at time.Time, out *Emitter) {
+	d.subjects.each(func(_ uint64, s *spraySubject) { d.close(s, out) })
+}
