@@ -159,6 +159,12 @@ func ParseSpec(name string, data []byte) (*Spec, error) {
 		loader.IsExternalRefsAllowed = false
 		d, err := loader.LoadFromData(data)
 		if err != nil {
+			// Strict decoding failed: fall back to a lenient reading of the
+			// structure when it is there, and keep the error as a warning.
+			if _, ok := top["paths"]; ok && lenientSpec(s, data) == nil && len(s.Ops) > 0 {
+				s.Warnings = append(s.Warnings, "loaded leniently: "+locate(data, err.Error()))
+				return s, nil
+			}
 			return nil, fmt.Errorf("%s: %s", name, locate(data, err.Error()))
 		}
 		doc = d
