@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
+	goccyyaml "github.com/goccy/go-yaml"
+	goccyparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
 )
 
@@ -75,7 +78,7 @@ func LoadFile(path string) (*Doc, error) {
 	return Parse(path, data)
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)(?::|,)?(?: column (\d+))?`)
+var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 // Parse parses a document from memory. name is used in locations only.
 func Parse(name string, data []byte) (doc *Doc, err error) {
@@ -102,14 +105,7 @@ func Parse(name string, data []byte) (doc *Doc, err error) {
 			}
 		}
 		if err != nil {
-			le := &LoadError{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-				le.Line, _ = strconv.Atoi(m[1])
-				if m[2] != "" {
-					le.Column, _ = strconv.Atoi(m[2])
-				}
-			}
-			return nil, le
+			return nil, syntaxError(name, data, err)
 		}
 	}
 	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
@@ -219,4 +215,49 @@ func jsonable(v any) any {
 		return t
 	}
 	return v
+}
+
+// syntaxError locates a syntax error. yaml.v3 reports the line where the
+// enclosing construct started (0-based for parser errors), so the position
+// comes from encoding/json for JSON documents and from goccy/go-yaml's
+// parser for YAML; yaml.v3's message and line are the fallback.
+func syntaxError(name string, data []byte, yerr error) *LoadError {
+	msg := strings.TrimPrefix(yerr.Error(), "yaml: ")
+	msg = yamlLinePrefix.ReplaceAllString(msg, "")
+	le := &LoadError{File: name, Msg: "syntax error: " + msg}
+	if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				le.Line, le.Column = lineCol(data, int(se.Offset))
+				le.Msg = "JSON syntax error: " + se.Error()
+				return le
+			}
+		}
+	}
+	if _, err := goccyparser.ParseBytes(data, 0); err != nil {
+		var se *goccyyaml.SyntaxError
+		if errors.As(err, &se) && se.Token != nil && se.Token.Position != nil {
+			le.Line, le.Column = se.Token.Position.Line, se.Token.Position.Column
+			return le
+		}
+	}
+	if m := yamlLineRe.FindStringSubmatch(yerr.Error()); m != nil {
+		le.Line, _ = strconv.Atoi(m[1])
+		le.Msg = "syntax error near this line: " + msg
+	}
+	return le
+}
+
+var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int) (int, int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(data[:off], '\n')
+	return line, col
 }

@@ -174,7 +174,15 @@ func (r *resolver) deref(n *yaml.Node) *yaml.Node {
 		}
 		n = t
 	}
-	return nil // cycle of references
+	// A cycle of references (or an absurdly long chain).
+	if r.bad == nil {
+		r.bad = map[string]bool{}
+	}
+	if k := "cycle\x00" + str(get(n, "$ref")); !r.bad[k] {
+		r.bad[k] = true
+		r.unresolved++
+	}
+	return nil
 }
 
 func (r *resolver) lookup(ref string) *yaml.Node {
