@@ -162,10 +162,10 @@ func ParseSpec(name string, data []byte) (*Spec, error) {
 			// Strict decoding failed: fall back to a lenient reading of the
 			// structure when it is there, and keep the error as a warning.
 			if _, ok := top["paths"]; ok && lenientSpec(s, data) == nil && len(s.Ops) > 0 {
-				s.Warnings = append(s.Warnings, "loaded leniently: "+locate(data, err.Error()))
+				s.Warnings = append(s.Warnings, "loaded leniently: "+name+":"+locate(data, err.Error()))
 				return s, nil
 			}
-			return nil, fmt.Errorf("%s: %s", name, locate(data, err.Error()))
+			return nil, fmt.Errorf("%s:%s", name, locate(data, err.Error()))
 		}
 		doc = d
 	default:
@@ -188,20 +188,37 @@ func ParseSpec(name string, data []byte) (*Spec, error) {
 	return s, nil
 }
 
-// locate adds the line of a quoted key mentioned in a loader error when it
-// is unambiguous in the source (the loader gives no positions).
+var fieldRe = regexp.MustCompile(`field [A-Za-z0-9_]+\.([A-Za-z0-9_$]+)`)
+
+// locate shortens a kin-openapi loader error and prefixes the line of the
+// field it names when that key occurs once in the source (the loader gives
+// no positions).
 func locate(data []byte, msg string) string {
-	if i := strings.Index(msg, `"`); i >= 0 {
+	if i := strings.LastIndex(msg, "yaml error: "); i >= 0 && strings.HasPrefix(msg, "failed to unmarshal data: json error: invalid character") {
+		msg = msg[i+len("yaml error: "):]
+	}
+	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
+	key := ""
+	if m := fieldRe.FindStringSubmatch(msg); m != nil {
+		key = m[1]
+	} else if i := strings.Index(msg, `"`); i >= 0 {
 		if j := strings.Index(msg[i+1:], `"`); j > 0 {
-			key := msg[i+1 : i+1+j]
-			if n := bytes.Count(data, []byte(key)); n == 1 {
-				off := bytes.Index(data, []byte(key))
-				line, _ := lineCol(data, off)
-				return "line " + strconv.Itoa(line) + ": " + msg
-			}
+			key = msg[i+1 : i+1+j]
 		}
 	}
-	return msg
+	if key != "" {
+		var offs []int
+		for _, pat := range []string{"\n\\s*" + regexp.QuoteMeta(key) + ":", `"` + regexp.QuoteMeta(key) + `"\s*:`} {
+			for _, loc := range regexp.MustCompile(pat).FindAllIndex(data, 2) {
+				offs = append(offs, loc[0]+1)
+			}
+		}
+		if len(offs) == 1 {
+			line, _ := lineCol(data, offs[0])
+			return strconv.Itoa(line) + ": " + msg
+		}
+	}
+	return " " + msg
 }
 
 func lineCol(data []byte, off int) (int, int) {

@@ -53,7 +53,7 @@ func TestLoadSpecErrors(t *testing.T) {
 		{"broken.yaml", `^testdata/broken.yaml:\d+: invalid YAML: `},
 		{"broken.json", `^testdata/broken.json:5:\d+: invalid JSON: `},
 		{"notopenapi.yaml", `^testdata/notopenapi.yaml: not an OpenAPI or Swagger document`},
-		{"wrongpaths.yaml", `^testdata/wrongpaths.yaml: .*paths`},
+		{"wrongpaths.yaml", `^testdata/wrongpaths.yaml:5: .*paths`},
 		{"missing.yaml", `^spec testdata/missing.yaml: .*no such file`},
 	}
 	for _, c := range cases {
