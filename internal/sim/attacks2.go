@@ -322,8 +322,8 @@ func (g *gen) attacksInjection() {
 func (g *gen) attacksIntel() {
 	tor := []string{"185.220.101.33", "185.220.101.34", "185.220.101.47", "185.220.102.8", "185.220.102.242", "199.249.230.87"}
 	block := []string{"45.155.205.91", "45.155.205.233"}
-	g.intel.tor = append(append([]string(nil), tor...), "185.220.100.240", "185.220.100.241", "185.220.101.1", "109.70.100.2", "204.8.96.141", "2620:7:6003::141")
-	g.intel.block = append(append([]string(nil), block...), "77.90.185.20", "80.94.95.81", "193.42.33.14", "141.98.10.0/24")
+	g.intel.Tor = append(append([]string(nil), tor...), "185.220.100.240", "185.220.100.241", "185.220.101.1", "109.70.100.2", "204.8.96.141", "2620:7:6003::141")
+	g.intel.Blocklist = append(append([]string(nil), block...), "77.90.185.20", "80.94.95.81", "193.42.33.14", "141.98.10.0/24")
 	g.attack(Scenario{Name: "tor-browsing", AlertType: "intel.tor_exit_node", Subject: "client", ClientIPs: tor, Host: ShopHost,
 		Description: "Someone browses the shop and signs in through Tor (Tor Browser user agent), changing exit node every few minutes."},
 		15, 60, jitter(50*time.Second, 0.6), func(g *gen, s *script, now time.Time) {

@@ -66,10 +66,15 @@ type Labels struct {
 	End       time.Time  `json:"end"`
 	Records   int64      `json:"records"`
 	Scenarios []Scenario `json:"scenarios"`
-	intel     intelFeeds // attacker addresses for the intel feeds
+	Intel     IntelLists `json:"intel"`
 }
 
-type intelFeeds struct{ tor, block []string }
+// IntelLists are the threat-intel feeds matching the run: the addresses the
+// intel scenarios used plus listed addresses that never appear.
+type IntelLists struct {
+	Tor       []string `json:"tor,omitempty"`
+	Blocklist []string `json:"blocklist,omitempty"`
+}
 
 // Scenario is one labelled attack or benign trap.
 type Scenario struct {
@@ -98,8 +103,8 @@ type Scenario struct {
 // list and a blocklist, plus a few listed addresses that never appear in
 // the traffic (feeds are always larger than what one sees). Sorted.
 func (l *Labels) IntelFeeds() (tor, blocklist []string) {
-	tor = append([]string(nil), l.intel.tor...)
-	blocklist = append([]string(nil), l.intel.block...)
+	tor = append([]string(nil), l.Intel.Tor...)
+	blocklist = append([]string(nil), l.Intel.Blocklist...)
 	sort.Strings(tor)
 	sort.Strings(blocklist)
 	return tor, blocklist
@@ -145,20 +150,23 @@ func (c Config) normalized() (Config, error) {
 	return c, nil
 }
 
-// errStop is returned by emit callbacks in tests to stop early.
-var errStop = errors.New("sim: stopped")
-
 // Generate runs the simulation and calls emit for every record, in time
 // order (see the package comment for the one labelled exception). The
 // record passed to emit is freshly allocated and may be retained. An error
 // from emit stops the run and is returned.
 func Generate(cfg Config, emit func(*exchange.Record) error) (*Labels, error) {
+	if emit == nil {
+		return nil, errors.New("sim: emit callback is nil")
+	}
+	return generate(cfg, func(r *exchange.Record, _ string) error { return emit(r) })
+}
+
+// generate is Generate with the name of the scenario each record belongs
+// to ("" for plain benign traffic).
+func generate(cfg Config, emit func(*exchange.Record, string) error) (*Labels, error) {
 	cfg, err := cfg.normalized()
 	if err != nil {
 		return nil, err
-	}
-	if emit == nil {
-		return nil, errors.New("sim: emit callback is nil")
 	}
 	g := newGen(cfg, emit)
 	g.setupWorld()
@@ -215,7 +223,7 @@ type gen struct {
 	cfg    Config
 	start  time.Time
 	end    time.Time
-	emitFn func(*exchange.Record) error
+	emitFn func(*exchange.Record, string) error
 	err    error
 	h      actorHeap
 	seq    uint64
@@ -223,7 +231,7 @@ type gen struct {
 	n      int64
 
 	scen  []*scenState
-	intel intelFeeds
+	intel IntelLists
 
 	shop   *shopWorld
 	clinic *clinicWorld
@@ -248,7 +256,7 @@ type gen struct {
 	batch                                     *batchSidecar
 }
 
-func newGen(cfg Config, emit func(*exchange.Record) error) *gen {
+func newGen(cfg Config, emit func(*exchange.Record, string) error) *gen {
 	g := &gen{cfg: cfg, start: cfg.Start, end: cfg.Start.Add(cfg.Duration), emitFn: emit,
 		r: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed_0000_0001))}
 	far := g.end.Add(time.Hour)
@@ -313,19 +321,23 @@ func (g *gen) emit(rec *exchange.Record, sc *scenState) {
 	if g.trapCarrier != nil && sc != g.trapCarrier && isCarrier(rec.Client.IP) {
 		g.trapCarrier.observe(rec)
 	}
+	name := ""
+	if sc != nil {
+		name = sc.Name
+	}
 	if g.batch != nil && rec.Source == BatchSource {
-		g.batch.hold(rec)
+		g.batch.hold(rec, name)
 		return
 	}
-	g.send(rec)
+	g.send(rec, name)
 }
 
-func (g *gen) send(rec *exchange.Record) {
+func (g *gen) send(rec *exchange.Record, scenario string) {
 	if g.err != nil {
 		return
 	}
 	g.n++
-	g.err = g.emitFn(rec)
+	g.err = g.emitFn(rec, scenario)
 }
 
 // hoursFrac scales an offset designed for 48 h to the configured duration.
@@ -374,7 +386,9 @@ func (s *scenState) observe(rec *exchange.Record) {
 }
 
 func (g *gen) labels() *Labels {
-	l := &Labels{Seed: g.cfg.Seed, Start: g.start, End: g.end, Records: g.n, intel: g.intel}
+	l := &Labels{Seed: g.cfg.Seed, Start: g.start, End: g.end, Records: g.n, Intel: g.intel}
+	sort.Strings(l.Intel.Tor)
+	sort.Strings(l.Intel.Blocklist)
 	for _, s := range g.scen {
 		sc := s.Scenario
 		if sc.Records == 0 {
@@ -406,14 +420,21 @@ func dedupe(s []string) []string {
 // batchSidecar holds records of BatchSource and releases them every two
 // minutes of simulated time, so they arrive late (at most MaxDisorder).
 type batchSidecar struct {
-	held []*exchange.Record
+	held []heldRec
 }
 
-func (b *batchSidecar) hold(rec *exchange.Record) { b.held = append(b.held, rec) }
+type heldRec struct {
+	rec  *exchange.Record
+	name string
+}
+
+func (b *batchSidecar) hold(rec *exchange.Record, name string) {
+	b.held = append(b.held, heldRec{rec, name})
+}
 
 func (b *batchSidecar) flush(g *gen) {
-	for _, r := range b.held {
-		g.send(r)
+	for _, h := range b.held {
+		g.send(h.rec, h.name)
 	}
 	b.held = b.held[:0]
 }
