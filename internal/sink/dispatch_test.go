@@ -229,7 +229,6 @@ func TestDispatcherCloseDeadlineCountsAbandoned(t *testing.T) {
 	}
 }
 
-
 func TestBackoff(t *testing.T) {
 	o := Options{BaseBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
 	o.defaults()

@@ -25,8 +25,8 @@ func sampleAlert() model.Alert {
 		Identity:   &model.IdentityRef{ID: "id_K2QX7", Kind: "jwt", Name: "alice@example.test"},
 		Endpoint:   &model.EndpointRef{Host: "api.example.test", Method: "GET", Path: "/v2/orders/{id}"},
 		Evidence: model.Evidence{
-			Reason: "payload matched\nUNION SELECT a=b",
-			Samples: []model.Sample{{Time: t0, Method: "GET", URL: "https://api.example.test/v2/orders/1?q=%27%20UNION%20SELECT%20%E2%80%A6", Status: 200, Client: "198.51.100.23", Note: "' UNION SELECT …"}},
+			Reason:   "payload matched\nUNION SELECT a=b",
+			Samples:  []model.Sample{{Time: t0, Method: "GET", URL: "https://api.example.test/v2/orders/1?q=%27%20UNION%20SELECT%20%E2%80%A6", Status: 200, Client: "198.51.100.23", Note: "' UNION SELECT …"}},
 			Observed: 3,
 		},
 		Remediation: "Use parameterized queries.",

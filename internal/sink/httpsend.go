@@ -3,9 +3,11 @@ package sink
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +28,11 @@ func postHTTP(ctx context.Context, client *http.Client, url string, body []byte,
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		// *url.Error repeats the URL, query included: keep only the cause.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("POST %s: %w", redactURL(url), err)
 	}
 	defer resp.Body.Close()
