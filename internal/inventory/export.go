@@ -128,7 +128,7 @@ func exportOperation(doc *openapi3.T, ep *model.Endpoint) (*openapi3.Operation, 
 	}
 	sort.Strings(codes)
 	for _, c := range codes {
-		desc := fmt.Sprintf("observed %d times", ep.StatusCodes[c])
+		desc := fmt.Sprintf("observed in %d responses", ep.StatusCodes[c])
 		r := openapi3.NewResponse().WithDescription(desc)
 		if c[0] == '2' && ep.ResponseSchema != nil {
 			s, err := toSchema(ep.ResponseSchema)
