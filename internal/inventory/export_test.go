@@ -17,7 +17,7 @@ func exportFixture(t *testing.T) *Inventory {
 	f := newFeeder(t, inv)
 	for i := 0; i < 12; i++ {
 		f.send(req{method: "GET", url: fmt.Sprintf("https://%s/v2/users/%d?fields=name&verbose=true", h, 1000+i),
-			headers: map[string]string{"authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln"},
+			headers:  map[string]string{"authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln"},
 			respBody: fmt.Sprintf(`{"id":%d,"name":"n%d","email":"u%d@example.test","tags":["a"]}`, 1000+i, i, i)})
 		f.send(req{method: "POST", url: fmt.Sprintf("https://%s/v2/users/%d/orders", h, 1000+i), status: 201,
 			headers: map[string]string{"x-api-key": "k-123", "content-type": "application/json", "x-tenant": "t1"},
