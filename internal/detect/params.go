@@ -1,0 +1,566 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Family "params": param.unseen and param.anomalous_type.
+//
+// Parameters are query parameters, top-level fields of JSON and form
+// request bodies, and custom request headers (x-…, minus tracing and proxy
+// headers). Per endpoint the family learns which parameters exist and, per
+// parameter, which value types occur (empty, boolean, integer, number,
+// UUID, token, text, object/array). Parameters declared in a loaded spec
+// (Config.Specs) are known, with their declared type, from the first
+// request, and an endpoint the spec declares needs no learning period
+// (undeclared parameters there are candidates at once: adopted by the
+// population they are recorded as API changes — documentation drift).
+//
+// Learning: an endpoint is in learning until it has learn_requests
+// requests (default 200) spanning learn_time (default 1 h); every
+// parameter seen meanwhile is normal.
+//
+// param.unseen: after learning, a parameter never seen on the endpoint
+// becomes a candidate. When adopt_subjects distinct subjects (default 5) use
+// it, it is a population-wide API change (a release): it is recorded (see
+// APIChanges) and never alerts. When it has been around for decide_time
+// (default 1 h) or decide_requests other requests (default 50) reached the
+// endpoint without it, and at most two subjects used it, the first subject
+// gets a param.unseen alert (time and sample of the first use). Decisions
+// are deferred, so the alert arrives up to decide_time after the first use.
+//
+// param.anomalous_type: a value of a type that the parameter has shown in
+// less than 0.1 % of type_gate+ observations (default 100) and that no
+// common (≥ 1 %) type of the parameter accepts (text accepts any scalar,
+// token accepts numbers and UUIDs, number accepts integers), or that the
+// spec's declared type does not accept.
+//
+// Memory: per endpoint ≈ 150 bytes + per parameter ≈ 200 bytes (+ 300
+// bytes while a candidate), at most max_params_per_endpoint (default 128)
+// parameters per endpoint — further names are counted in Dropped() — and
+// max_endpoints (default 20,000) endpoints, LRU. Recorded API changes are
+// capped at 10,000.
+
+func init() {
+	Register("params", func(cfg Config) Detector { return newParams(cfg) })
+	declareOptions("params", map[string]string{
+		"learn_requests": "n", "learn_time": "d", "adopt_subjects": "n", "decide_time": "d", "decide_requests": "n",
+		"type_gate": "n", "max_params_per_endpoint": "n", "max_endpoints": "n", "max_body": "n",
+	})
+}
+
+// Value types, ordered.
+const (
+	vtEmpty = iota
+	vtBool
+	vtInt
+	vtNumber
+	vtUUID
+	vtToken
+	vtText
+	vtObject
+	vtCount
+)
+
+var vtNames = [vtCount]string{"empty", "boolean", "integer", "number", "uuid", "token", "text", "object"}
+
+// accepts reports whether a parameter whose values are of type l also
+// normally takes values of type t.
+func accepts(l, t int) bool {
+	switch {
+	case l == t || t == vtEmpty:
+		return true
+	case l == vtText:
+		return t != vtObject
+	case l == vtToken:
+		return t == vtInt || t == vtNumber || t == vtUUID || t == vtBool
+	case l == vtNumber:
+		return t == vtInt
+	}
+	return false
+}
+
+// valueType classifies a scalar value.
+func valueType(v string) int {
+	if v == "" {
+		return vtEmpty
+	}
+	if v == "true" || v == "false" {
+		return vtBool
+	}
+	if looksUUID(v) {
+		return vtUUID
+	}
+	digits, dot, token := true, 0, true
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '-' && i == 0:
+		case c == '.':
+			dot++
+		default:
+			digits = false
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == ':' || c == '+' || c == '/' || c == '=' || c == '@') {
+				token = false
+			}
+		}
+	}
+	switch {
+	case digits && dot == 0 && v != "-":
+		return vtInt
+	case digits && dot == 1 && len(v) > 1:
+		return vtNumber
+	case token:
+		return vtToken
+	}
+	return vtText
+}
+
+func specType(typ, format string) int {
+	switch typ {
+	case "integer":
+		return vtInt
+	case "number":
+		return vtNumber
+	case "boolean":
+		return vtBool
+	case "object", "array":
+		return vtObject
+	case "string":
+		if format == "uuid" {
+			return vtUUID
+		}
+		return vtText
+	}
+	return -1
+}
+
+type paramsDetector struct {
+	learnN, adopt, decideN, typeGate float64
+	learnT, decideT                  time.Duration
+	maxParams, maxBody               int
+	eps                              *lru[uint64, paramEndpoint]
+	specs                            SpecLookup
+	changes                          []model.APIChange
+	dropped                          map[string]int64
+	scratch                          []obsParam
+}
+
+type paramEndpoint struct {
+	ref      model.EndpointRef
+	first    time.Time
+	n        float64
+	learned  bool
+	params   [3]map[string]*paramStat // by location: query, header, body
+	nparams  int
+	cands    []*paramStat
+	declared bool
+}
+
+type paramStat struct {
+	name, in string
+	seen     float64
+	types    [vtCount]float32
+	declared int // spec type, -1 when undeclared
+	cand     *paramCandidate
+}
+
+type paramCandidate struct {
+	first    time.Time
+	subj     uint64
+	subjects lin256
+	others   float64 // requests to the endpoint without the parameter since first use
+	uses     float64 // requests by the first subject with it
+	state    int     // 0 open, 1 adopted, 2 reported, 3 undecided at the budget
+	hit      Hit
+}
+
+type obsParam struct {
+	name, in, value string
+	object          bool
+}
+
+func newParams(cfg Config) *paramsDetector {
+	o := optsFor(cfg, "params")
+	return &paramsDetector{
+		learnN:    o.float("learn_requests", 200),
+		learnT:    o.dur("learn_time", time.Hour),
+		adopt:     o.float("adopt_subjects", 5),
+		decideT:   o.dur("decide_time", time.Hour),
+		decideN:   o.float("decide_requests", 50),
+		typeGate:  o.float("type_gate", 100),
+		maxParams: o.int("max_params_per_endpoint", 128),
+		maxBody:   o.int("max_body", 64<<10),
+		eps:       newLRU[uint64, paramEndpoint](o.int("max_endpoints", 20000)),
+		specs:     cfg.Specs,
+		dropped:   map[string]int64{},
+	}
+}
+
+func (d *paramsDetector) Name() string { return "params" }
+
+// APIChanges returns the population-wide parameter additions recorded so
+// far, ordered by time, endpoint and detail.
+func (d *paramsDetector) APIChanges() []model.APIChange {
+	out := append([]model.APIChange(nil), d.changes...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		if a.Endpoint.Key() != b.Endpoint.Key() {
+			return a.Endpoint.Key() < b.Endpoint.Key()
+		}
+		return a.Detail < b.Detail
+	})
+	return out
+}
+
+// Dropped counts what the family did not track, by reason.
+func (d *paramsDetector) Dropped() map[string]int64 {
+	out := map[string]int64{}
+	for k, v := range d.dropped {
+		out[k] = v
+	}
+	return out
+}
+
+// ignoredHeaders are x- headers set by proxies, tracers and SDKs.
+func ignoredHeader(h string) bool {
+	switch h {
+	case "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-real-ip", "x-request-id",
+		"x-correlation-id", "x-amzn-trace-id", "x-cloud-trace-context", "x-envoy-external-address", "x-envoy-expected-rq-timeout-ms",
+		"x-envoy-attempt-count", "x-requested-with", "x-csrf-token", "x-xsrf-token", "x-api-key", "x-auth-token", "x-access-token",
+		"x-client-ip", "x-originating-ip", "x-cluster-client-ip", "x-trace-id", "x-span-id", "x-ms-client-request-id":
+		return true
+	}
+	return strings.HasPrefix(h, "x-b3-") || strings.HasPrefix(h, "x-datadog-") || strings.HasPrefix(h, "x-envoy-") ||
+		strings.HasPrefix(h, "x-amz-") || strings.HasPrefix(h, "x-goog-") || strings.HasPrefix(h, "x-ms-") || strings.HasPrefix(h, "x-forwarded-")
+}
+
+// observed collects the parameters of a request, sorted by (in, name).
+func (d *paramsDetector) observed(ev *event.Event) []obsParam {
+	ps := d.scratch[:0]
+	for k, vs := range ev.Query {
+		v := ""
+		if len(vs) > 0 {
+			v = vs[0]
+		}
+		ps = append(ps, obsParam{name: k, in: "query", value: v})
+	}
+	if ev.Rec != nil {
+		for h := range ev.Rec.Request.Headers {
+			if strings.HasPrefix(h, "x-") && !ignoredHeader(h) {
+				ps = append(ps, obsParam{name: h, in: "header", value: ev.Rec.Request.Headers[h]})
+			}
+		}
+		if body := ev.Rec.Request.Body; body != "" && len(body) <= d.maxBody {
+			ct := ev.Rec.Request.Header("content-type")
+			switch {
+			case strings.Contains(ct, "json"):
+				err := jsonTopLevel(ev.Rec.Request.BodyText(), func(k string, kind jsontext.Kind, v string) {
+					ps = append(ps, obsParam{name: k, in: "body", value: v, object: kind == '{' || kind == '['})
+				})
+				if err != nil {
+					d.dropped["params: request body is not a JSON object"]++
+				}
+			case strings.Contains(ct, "x-www-form-urlencoded"):
+				if f, err := url.ParseQuery(ev.Rec.Request.BodyText()); err == nil {
+					for k, vs := range f {
+						ps = append(ps, obsParam{name: k, in: "body", value: vs[0]})
+					}
+				} else {
+					d.dropped["params: form body does not parse"]++
+				}
+			}
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].in != ps[j].in {
+			return ps[i].in < ps[j].in
+		}
+		return ps[i].name < ps[j].name
+	})
+	d.scratch = ps
+	return ps
+}
+
+func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
+	ep, created := d.eps.getOrAdd(endpointHash(ev))
+	if created {
+		ep.ref, ep.first = ev.Endpoint, ev.Time
+		for i := range ep.params {
+			ep.params[i] = map[string]*paramStat{}
+		}
+		d.declare(ep)
+	}
+	ep.n++
+	if !ep.learned && (ep.declared || ep.n >= d.learnN && ev.Time.Sub(ep.first) >= d.learnT) {
+		ep.learned = true
+	}
+	sk, _ := subjectKey(ev)
+	ps := d.observed(ev)
+	for i := range ps {
+		p := &ps[i]
+		m := ep.params[inIndex(p.in)]
+		st := m[p.name]
+		if st == nil {
+			if ep.nparams >= d.maxParams {
+				d.dropped["params: parameter budget per endpoint reached"]++
+				continue
+			}
+			st = &paramStat{name: p.name, in: p.in, declared: -1}
+			m[p.name] = st
+			ep.nparams++
+			if ep.learned {
+				st.cand = &paramCandidate{first: ev.Time, subj: sk}
+				st.cand.hit = Hit{
+					Type: "param.unseen", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+					Sample: anomSample(ev, p.in+" parameter "+clipStr(p.name, 64)),
+				}
+				ep.cands = append(ep.cands, st)
+			}
+		}
+		t := vtObject
+		if !p.object {
+			t = valueType(p.value)
+		}
+		if st.cand != nil {
+			c := st.cand
+			c.subjects.add(sk)
+			if sk == c.subj {
+				c.uses++
+				if c.state == 2 { // already reported: later uses fold into the alert
+					h := c.hit
+					h.Time, h.Sample, h.Count = ev.Time, nil, 1
+					out.Emit(h)
+				}
+			}
+		} else if ep.learned || st.declared >= 0 {
+			d.checkType(ev, st, p, t, out)
+		}
+		st.seen++
+		st.types[t]++
+	}
+	d.decide(ep, ev, sk, out)
+}
+
+// declare seeds the parameters the spec declares for the endpoint.
+func (d *paramsDetector) declare(ep *paramEndpoint) {
+	if d.specs == nil {
+		return
+	}
+	op, ok := d.specs.Operation(ep.ref)
+	if !ok {
+		return
+	}
+	ep.declared = true
+	for _, sp := range op.Params {
+		in := sp.In
+		if in != "query" && in != "header" && in != "body" {
+			continue
+		}
+		name := sp.Name
+		if in == "header" {
+			name = strings.ToLower(name)
+		}
+		if ep.nparams >= d.maxParams {
+			d.dropped["params: parameter budget per endpoint reached"]++
+			break
+		}
+		ep.params[inIndex(in)][name] = &paramStat{name: name, in: in, declared: specType(sp.Type, sp.Format)}
+		ep.nparams++
+	}
+}
+
+func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, t int, out *Emitter) {
+	if st.declared >= 0 {
+		if accepts(st.declared, t) || (st.declared == vtNumber && t == vtInt) {
+			return
+		}
+	} else {
+		if st.seen < d.typeGate || float64(st.types[t]) >= 0.001*st.seen {
+			return
+		}
+		for l := 0; l < vtCount; l++ {
+			if float64(st.types[l]) >= 0.01*st.seen && accepts(l, t) {
+				return
+			}
+		}
+	}
+	var learned []string
+	for l := 0; l < vtCount; l++ {
+		if st.types[l] > 0 && float64(st.types[l]) >= 0.01*st.seen {
+			learned = append(learned, fmt.Sprintf("%s %.1f%%", vtNames[l], 100*float64(st.types[l])/st.seen))
+		}
+	}
+	base := any(strings.Join(learned, ", "))
+	reason := "parameter value of a type never (or almost never) seen for this parameter"
+	if st.declared >= 0 {
+		base = "declared " + vtNames[st.declared]
+		reason = "parameter value does not match the type the spec declares"
+	}
+	conf := 0.6
+	if st.declared >= 0 || st.seen >= 10*d.typeGate {
+		conf = 0.8
+	}
+	out.Emit(Hit{
+		Type: "param.anomalous_type", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Confidence: conf,
+		Evidence: model.Evidence{
+			Observed: vtNames[t], Baseline: base, Threshold: "< 0.1% of observations",
+			Reason:  reason,
+			Details: map[string]any{"parameter": p.name, "in": p.in, "value_length": len(p.value), "observations": st.seen},
+		},
+		Sample: anomSample(ev, p.in+" parameter "+clipStr(p.name, 64)+": "+vtNames[t]),
+	})
+}
+
+// decide settles open candidates of the endpoint: adopted (API change) or
+// reported (param.unseen).
+func (d *paramsDetector) decide(ep *paramEndpoint, ev *event.Event, sk uint64, out *Emitter) {
+	if len(ep.cands) == 0 {
+		return
+	}
+	open := ep.cands[:0]
+	for _, st := range ep.cands {
+		c := st.cand
+		if c.subj != sk {
+			c.others++
+		}
+		subjects := c.subjects.estimate()
+		switch {
+		case subjects >= d.adopt:
+			c.state = 1
+			d.record(ep, st, subjects)
+			st.cand = nil // a normal parameter from now on
+			continue
+		case subjects <= 2 && (ev.Time.Sub(c.first) >= d.decideT || c.others >= d.decideN):
+			c.state = 2
+			h := c.hit
+			h.Count = int64(math.Max(1, c.uses))
+			h.Confidence = 0.5
+			if subjects == 1 {
+				h.Confidence = 0.7
+			}
+			h.Evidence = model.Evidence{
+				Observed: st.name, Baseline: fmt.Sprintf("%d parameters learned on this endpoint", ep.nparams-len(ep.cands)),
+				Threshold: fmt.Sprintf("used by < %g subjects", d.adopt),
+				Window:    winLabel(d.decideT),
+				Reason:    "a parameter never seen on this endpoint, sent by one client and not adopted by the population",
+				Details:   map[string]any{"parameter": st.name, "in": st.in, "subjects": subjects, "requests_by_others": c.others},
+			}
+			c.hit.Evidence = h.Evidence
+			c.hit.Confidence = h.Confidence
+			out.Emit(h)
+			continue // stays a candidate in state 2 (later uses fold), off the open list
+		}
+		open = append(open, st)
+	}
+	for i := len(open); i < len(ep.cands); i++ {
+		ep.cands[i] = nil
+	}
+	ep.cands = open
+}
+
+func (d *paramsDetector) record(ep *paramEndpoint, st *paramStat, subjects float64) {
+	if len(d.changes) >= 10000 {
+		d.dropped["params: api change budget reached"]++
+		return
+	}
+	d.changes = append(d.changes, model.APIChange{
+		Time: st.cand.first, Endpoint: ep.ref, Kind: "parameter_added",
+		Detail: fmt.Sprintf("%s parameter %q adopted by %g clients", st.in, st.name, subjects),
+	})
+}
+
+// Finish settles nothing: open candidates stay undecided (too little
+// evidence either way); they are counted in Dropped().
+func (d *paramsDetector) Finish(at time.Time, out *Emitter) {
+	n := int64(0)
+	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+		for _, st := range ep.cands {
+			if st.cand != nil && st.cand.state == 0 {
+				n++
+			}
+		}
+	})
+	if n > 0 {
+		d.dropped["params: candidates undecided at end of input"] = n
+	}
+}
+
+func inIndex(in string) int {
+	switch in {
+	case "header":
+		return 1
+	case "body":
+		return 2
+	}
+	return 0
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+// jsonTopLevel calls fn for each member of a top-level JSON object: the
+// key, the kind of its value and, for scalars, the value as text (strings
+// unescaped, numbers/booleans/null raw). Nested values are skipped (fn sees
+// their kind and an empty value). It returns an error naming the byte
+// offset when the body is not a JSON object or is malformed; members read
+// before the error have been reported.
+func jsonTopLevel(body string, fn func(key string, kind jsontext.Kind, value string)) error {
+	dec := jsontext.NewDecoder(strings.NewReader(body))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return fmt.Errorf("json body: %w", err)
+	}
+	if tok.Kind() != '{' {
+		return fmt.Errorf("json body: offset 0: %w", errNotObject)
+	}
+	for {
+		switch dec.PeekKind() {
+		case '}':
+			return nil
+		case 0:
+			_, err := dec.ReadToken()
+			if err == nil {
+				err = errors.New("unexpected end")
+			}
+			return fmt.Errorf("json body: offset %d: %w", dec.InputOffset(), err)
+		}
+		kt, err := dec.ReadToken()
+		if err != nil {
+			return fmt.Errorf("json body: offset %d: %w", dec.InputOffset(), err)
+		}
+		key := kt.String()
+		kind := dec.PeekKind()
+		if kind == '{' || kind == '[' {
+			if err := dec.SkipValue(); err != nil {
+				return fmt.Errorf("json body: key %q: offset %d: %w", clipStr(key, 64), dec.InputOffset(), err)
+			}
+			fn(key, kind, "")
+			continue
+		}
+		vt, err := dec.ReadToken()
+		if err != nil {
+			return fmt.Errorf("json body: key %q: offset %d: %w", clipStr(key, 64), dec.InputOffset(), err)
+		}
+		v := vt.String()
+		if kind == 'n' {
+			v = ""
+		}
+		fn(key, kind, v)
+	}
+}
