@@ -12,8 +12,11 @@ package classify
 
 import (
 	"fmt"
+	"regexp/syntax"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 	re2 "github.com/wasilibs/go-re2"
@@ -104,6 +107,8 @@ func DefaultConfig() Config {
 
 // Classifier classifies values and text.
 type Classifier struct {
+	hints  sync.Map // last key -> fieldHint (bounded by hintCacheMax)
+	nhints atomic.Int64
 	cfg    Config
 	custom []*customRule
 	ac     ahocorasick.AhoCorasick
@@ -187,6 +192,9 @@ func New(cfg Config) (*Classifier, error) {
 		}
 		r := &customRule{CustomType: ct, fields: map[string]bool{}}
 		if ct.Pattern != "" {
+			if _, err := syntax.Parse(ct.Pattern, syntax.Perl); err != nil {
+				return nil, fmt.Errorf("%s: field pattern: %v", where, err)
+			}
 			re, err := re2.Compile(ct.Pattern)
 			if err != nil {
 				return nil, fmt.Errorf("%s: field pattern: %v", where, err)
@@ -251,10 +259,34 @@ func (c *Classifier) classify(field, value string) []Match {
 	if len(value) > c.cfg.MaxBodyBytes {
 		value = value[:c.cfg.MaxBodyBytes]
 	}
-	s := &scan{c: c, text: value, hint: fieldHintOf(field)}
+	hint := c.hint(field)
+	if hint.typ == "" && len(value) < 6 && len(c.custom) == 0 {
+		return nil // too short for any unkeyed pattern
+	}
+	s := &scan{c: c, text: value, hint: hint}
 	s.run()
 	s.custom(field)
 	return s.result(c.cfg.MinConfidence)
+}
+
+const hintCacheMax = 8192
+
+// hint interprets a field name, caching by last key (field names repeat
+// across bodies; the cache holds at most hintCacheMax names).
+func (c *Classifier) hint(field string) fieldHint {
+	if field == "" {
+		return fieldHint{}
+	}
+	key := lastKey(field)
+	if h, ok := c.hints.Load(key); ok {
+		return h.(fieldHint)
+	}
+	h := fieldHintOf(key)
+	if c.nhints.Load() < hintCacheMax {
+		c.hints.Store(key, h)
+		c.nhints.Add(1)
+	}
+	return h
 }
 
 func digitsOnly(s string) string {

@@ -73,10 +73,8 @@ func walkJSON(body []byte, maxLeaves int, leaf func(path []byte, tok jsontext.To
 		}
 		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].expectName {
 			if tok.Kind() == '}' {
+				path = path[:stack[n-1].base]
 				stack = stack[:n-1]
-				if n-1 > 0 {
-					path = path[:stack[n-2].base]
-				}
 				afterValue()
 				continue
 			}

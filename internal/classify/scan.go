@@ -30,16 +30,21 @@ func (s *scan) add(typ string, conf float64, start, end int, detail string, mask
 // which scanners can possibly match (the cheap prefilter).
 func (s *scan) run() {
 	t := s.text
-	var digits, at, colon, mask int
+	var digits, at, colon, mask, letters int
 	for i := 0; i < len(t); i++ {
 		switch c := t[i]; {
 		case c >= '0' && c <= '9':
 			digits++
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			letters++
+			if c == 'x' || c == 'X' {
+				mask++
+			}
 		case c == '@':
 			at++
 		case c == ':':
 			colon++
-		case c == '*' || c == 'x' || c == 'X' || c == '#' || c == 0xE2:
+		case c == '*' || c == '#' || c == 0xE2:
 			mask++
 		}
 	}
@@ -62,7 +67,7 @@ func (s *scan) run() {
 	if mask >= 3 {
 		s.masked()
 	}
-	if len(t) >= 3 {
+	if len(t) >= 3 && (letters >= 2 || strings.Contains(t, "-----")) {
 		s.keywords()
 	}
 }
@@ -1294,7 +1299,7 @@ func (s *scan) urlCred(e int) {
 	if len(pw) < 3 || placeholder(pw) {
 		return
 	}
-	s.add(TypeSecret, 0.9, colon+1, j, "url_password", false)
+	s.add(TypeSecret, 0.97, colon+1, j, "url_password", false)
 }
 
 func (s *scan) authScheme(a, e int, basic bool) {

@@ -1,0 +1,447 @@
+package classify
+
+import (
+	"bytes"
+	"hash/fnv"
+	"math"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Location is a set of places in an exchange.
+type Location uint8
+
+// Locations (report-v1 names in String).
+const (
+	LocPath Location = 1 << iota
+	LocQuery
+	LocRequestHeader
+	LocRequestBody
+	LocResponseHeader
+	LocResponseBody
+
+	AllLocations      = LocPath | LocQuery | LocRequestHeader | LocRequestBody | LocResponseHeader | LocResponseBody
+	ResponseLocations = LocResponseHeader | LocResponseBody
+)
+
+// String returns the report-v1 location name.
+func (l Location) String() string {
+	switch l {
+	case LocPath:
+		return "path"
+	case LocQuery:
+		return "query"
+	case LocRequestHeader:
+		return "request.header"
+	case LocRequestBody:
+		return "request.body"
+	case LocResponseHeader:
+		return "response.header"
+	case LocResponseBody:
+		return "response.body"
+	}
+	return "unknown"
+}
+
+// Headers that carry the request's own credentials or session (already
+// described by the inventory's auth_schemes) are not classified.
+var skipHeaders = map[string]bool{
+	"authorization": true, "proxy-authorization": true, "cookie": true, "set-cookie": true,
+	"x-api-key": true, "api-key": true, "apikey": true, "x-auth-token": true, "x-access-token": true, "x-csrf-token": true, "x-xsrf-token": true,
+	"content-type": true, "content-length": true, "date": true, "host": true, "user-agent": true, "accept": true, "accept-encoding": true,
+	"accept-language": true, "connection": true, "cache-control": true, "etag": true, "if-none-match": true, "vary": true, "server": true,
+	"traceparent": true, "tracestate": true, "x-request-id": true, "x-correlation-id": true, "x-amzn-trace-id": true,
+}
+
+// Found is one sensitive value seen in an event. Sample is redacted.
+type Found struct {
+	Location Location
+	Field    string
+	Match    Match
+	Sample   string
+}
+
+// Stats counts what the analyzer did and what it dropped, with reasons.
+type Stats struct {
+	Events      int64            `json:"events"`
+	Values      int64            `json:"values"`       // values classified
+	Sampled     int64            `json:"sampled"`      // values skipped because their field's class was stable
+	Bodies      int64            `json:"bodies"`       // bodies classified
+	InvalidJSON int64            `json:"invalid_json"` // JSON bodies that did not parse to the end (leaves before the error were kept)
+	Truncated   int64            `json:"truncated"`    // bodies cut at MaxBodyBytes or MaxLeaves
+	Skipped     map[string]int64 `json:"skipped,omitempty"`
+	Dropped     map[string]int64 `json:"dropped,omitempty"` // state budgets reached
+}
+
+type typeKey struct {
+	typ    string
+	masked bool
+}
+
+type typeStat struct {
+	conf  float64
+	count int64
+	first time.Time
+}
+
+type fieldState struct {
+	sig    uint64
+	stable int
+	skip   int
+	types  map[typeKey]*typeStat
+}
+
+type epState struct {
+	fields [6]map[string]*fieldState // per location bit
+	n      int
+}
+
+func locIndex(l Location) int {
+	for i := 0; i < 6; i++ {
+		if l == 1<<i {
+			return i
+		}
+	}
+	return 0
+}
+
+// Analyzer accumulates, per endpoint, which sensitive data types appear in
+// which location and field.
+//
+// Memory: one entry per endpoint (at most MaxEndpoints) holding one entry
+// per (location, field) seen (at most MaxFieldsPerEndpoint, ≈120 bytes plus
+// the field path) and one small record per data type found in that field.
+// Beyond the budgets, values are still classified for Scan callers but not
+// recorded; Stats().Dropped counts them.
+type Analyzer struct {
+	c     *Classifier
+	eps   map[string]*epState
+	stats Stats
+}
+
+// NewAnalyzer returns an analyzer using c.
+func NewAnalyzer(c *Classifier) *Analyzer {
+	return &Analyzer{c: c, eps: map[string]*epState{}, stats: Stats{Skipped: map[string]int64{}, Dropped: map[string]int64{}}}
+}
+
+// Classifier returns the analyzer's classifier.
+func (a *Analyzer) Classifier() *Classifier { return a.c }
+
+// Stats returns counters (copies of the maps).
+func (a *Analyzer) Stats() Stats {
+	s := a.stats
+	s.Skipped = copyMap(a.stats.Skipped)
+	s.Dropped = copyMap(a.stats.Dropped)
+	return s
+}
+
+func copyMap(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// Observe implements pipeline.Analyzer.
+func (a *Analyzer) Observe(ev *event.Event) {
+	a.Scan(ev, AllLocations, nil)
+}
+
+// Scan classifies the chosen locations of an event, records the results
+// and calls fn (when not nil) for every match. Sampling applies per
+// endpoint, location and field.
+func (a *Analyzer) Scan(ev *event.Event, want Location, fn func(Found)) {
+	if ev == nil || ev.Rec == nil {
+		return
+	}
+	a.stats.Events++
+	key := ev.Endpoint.Key()
+	ep := a.eps[key]
+	if ep == nil {
+		if len(a.eps) >= a.c.cfg.MaxEndpoints {
+			a.stats.Dropped["endpoints_budget"]++
+		} else {
+			ep = &epState{}
+			a.eps[key] = ep
+		}
+	}
+	sc := scanCtx{a: a, ep: ep, ev: ev, fn: fn}
+	rec := ev.Rec
+	if want&LocPath != 0 {
+		for _, p := range ev.PathParams {
+			name := strings.Trim(p.Name, "{}")
+			if v, err := url.PathUnescape(p.Value); err == nil {
+				sc.value(LocPath, name, name, v)
+			} else {
+				sc.value(LocPath, name, name, p.Value)
+			}
+		}
+	}
+	if want&LocQuery != 0 && len(ev.Query) > 0 {
+		keys := make([]string, 0, len(ev.Query))
+		for k := range ev.Query {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range ev.Query[k] {
+				sc.value(LocQuery, k, k, v)
+			}
+		}
+	}
+	if want&LocRequestHeader != 0 {
+		sc.headers(LocRequestHeader, rec.Request.Headers)
+	}
+	if want&LocRequestBody != 0 && rec.Request.Body != "" {
+		sc.body(LocRequestBody, rec.Request.Header("content-type"), rec.Request.BodyText(), rec.Request.Truncated)
+	}
+	if want&LocResponseHeader != 0 {
+		sc.headers(LocResponseHeader, rec.Response.Headers)
+	}
+	if want&LocResponseBody != 0 && rec.Response.Body != "" {
+		sc.body(LocResponseBody, rec.Response.Header("content-type"), rec.Response.BodyText(), rec.Response.Truncated)
+	}
+}
+
+type scanCtx struct {
+	a  *Analyzer
+	ep *epState
+	ev *event.Event
+	fn func(Found)
+}
+
+func (s *scanCtx) headers(loc Location, h map[string]string) {
+	if len(h) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		if !skipHeaders[strings.ToLower(k)] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.value(loc, strings.ToLower(k), k, h[k])
+	}
+}
+
+// state returns the field's state, creating it within the budget.
+func (s *scanCtx) state(loc Location, field string) *fieldState {
+	if s.ep == nil {
+		return nil
+	}
+	m := s.ep.fields[locIndex(loc)]
+	if m == nil {
+		m = map[string]*fieldState{}
+		s.ep.fields[locIndex(loc)] = m
+	}
+	st := m[field]
+	if st == nil {
+		if s.ep.n >= s.a.c.cfg.MaxFieldsPerEndpoint {
+			s.a.stats.Dropped["fields_budget"]++
+			return nil
+		}
+		st = &fieldState{}
+		m[field] = st
+		s.ep.n++
+	}
+	return st
+}
+
+// sampled reports whether the field's class is stable and this value may
+// be skipped.
+func (s *scanCtx) sampled(st *fieldState) bool {
+	cfg := &s.a.c.cfg
+	if st == nil || cfg.SampleAfter <= 0 || st.stable < cfg.SampleAfter {
+		return false
+	}
+	st.skip++
+	if st.skip%cfg.SampleEvery != 0 {
+		s.a.stats.Sampled++
+		return true
+	}
+	return false
+}
+
+// value classifies one value; field is the reported name, ctx the key
+// giving context to the classifier.
+func (s *scanCtx) value(loc Location, field, ctx, v string) {
+	st := s.state(loc, field)
+	if s.sampled(st) {
+		return
+	}
+	s.record(loc, field, st, v, s.a.c.classify(ctx, v))
+}
+
+func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, ms []Match) {
+	s.a.stats.Values++
+	if st != nil {
+		h := fnv.New64a()
+		for _, m := range ms {
+			h.Write([]byte(m.Type))
+			if m.Masked {
+				h.Write([]byte{1})
+			}
+			h.Write([]byte{0})
+		}
+		sig := h.Sum64()
+		if sig == st.sig {
+			st.stable++
+		} else {
+			st.sig, st.stable = sig, 0
+		}
+	}
+	for _, m := range ms {
+		if st != nil {
+			if st.types == nil {
+				st.types = map[typeKey]*typeStat{}
+			}
+			tk := typeKey{m.Type, m.Masked}
+			ts := st.types[tk]
+			if ts == nil {
+				ts = &typeStat{first: s.ev.Time}
+				st.types[tk] = ts
+			}
+			ts.count++
+			if m.Confidence > ts.conf {
+				ts.conf = m.Confidence
+			}
+			if s.ev.Time.Before(ts.first) {
+				ts.first = s.ev.Time
+			}
+		}
+		if s.fn != nil {
+			s.fn(Found{Location: loc, Field: field, Match: m, Sample: Redact(m, v[m.Start:m.End])})
+		}
+	}
+}
+
+var binaryTypes = []string{"image/", "audio/", "video/", "font/", "application/octet-stream", "application/pdf", "application/zip", "application/gzip", "application/x-protobuf", "application/grpc", "multipart/"}
+
+func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
+	ct = strings.ToLower(ct)
+	for _, b := range binaryTypes {
+		if strings.HasPrefix(ct, b) {
+			s.a.stats.Skipped["binary_body"]++
+			return
+		}
+	}
+	s.a.stats.Bodies++
+	max := s.a.c.cfg.MaxBodyBytes
+	if len(body) > max {
+		body = body[:max]
+		truncated = true
+	}
+	if truncated {
+		s.a.stats.Truncated++
+	}
+	trim := strings.TrimLeft(body, " \t\r\n")
+	switch {
+	case strings.Contains(ct, "json") || strings.HasPrefix(trim, "{") || strings.HasPrefix(trim, "["):
+		s.json(loc, []byte(body), truncated)
+	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
+		vals, err := url.ParseQuery(body)
+		if err != nil {
+			s.a.stats.Skipped["invalid_form"]++
+		}
+		keys := make([]string, 0, len(vals))
+		for k := range vals {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			for _, v := range vals[k] {
+				s.value(loc, "$."+k, k, v)
+			}
+		}
+	default:
+		s.value(loc, "$", "", body)
+	}
+}
+
+func (s *scanCtx) json(loc Location, body []byte, truncated bool) {
+	c := s.a.c
+	ws, err := walkJSON(body, c.cfg.MaxLeaves, func(path []byte, tok jsontext.Token) bool {
+		k := tok.Kind()
+		if k == 't' || k == 'f' {
+			return true
+		}
+		var st *fieldState
+		if s.ep != nil {
+			if m := s.ep.fields[locIndex(loc)]; m != nil {
+				st = m[string(path)] // the compiler does not allocate for this lookup
+			}
+		}
+		if st == nil {
+			st = s.state(loc, string(path))
+		}
+		if s.sampled(st) {
+			return true
+		}
+		v := tok.String()
+		if v == "" {
+			return true
+		}
+		p := string(path)
+		s.record(loc, p, st, v, c.classify(p, v))
+		return true
+	})
+	if ws.Truncated && !truncated {
+		s.a.stats.Truncated++
+	}
+	if err != nil {
+		s.a.stats.InvalidJSON++
+		if ws.Leaves == 0 && !truncated {
+			// not JSON after all: classify as text
+			s.value(loc, "$", "", string(bytes.TrimSpace(body)))
+		}
+	}
+}
+
+// Results returns the sensitive data per endpoint, keyed by
+// model.EndpointRef.Key(), sorted by location, field, type.
+func (a *Analyzer) Results() map[string][]model.SensitiveData {
+	out := make(map[string][]model.SensitiveData, len(a.eps))
+	for key, ep := range a.eps {
+		var list []model.SensitiveData
+		for li, m := range ep.fields {
+			loc := Location(1 << li)
+			for field, st := range m {
+				for tk, ts := range st.types {
+					first := ts.first
+					list = append(list, model.SensitiveData{
+						Type: tk.typ, Location: loc.String(), Field: field,
+						Confidence: math.Round(ts.conf*100) / 100, Masked: tk.masked, Count: ts.count, FirstSeen: &first,
+					})
+				}
+			}
+		}
+		if len(list) == 0 {
+			continue
+		}
+		sort.Slice(list, func(i, j int) bool {
+			x, y := list[i], list[j]
+			if x.Location != y.Location {
+				return x.Location < y.Location
+			}
+			if x.Field != y.Field {
+				return x.Field < y.Field
+			}
+			if x.Type != y.Type {
+				return x.Type < y.Type
+			}
+			return !x.Masked && y.Masked
+		})
+		out[key] = list
+	}
+	return out
+}
