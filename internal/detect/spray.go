@@ -123,8 +123,8 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	if s.est <= thr {
 		return
 	}
-	_, first := s.fire.cross(s.w.idx, s.est, thr)
-	if !first && s.est < 2*s.fire.reported {
+	delta, first := s.fire.cross(s.w.idx, s.est, thr)
+	if delta == 0 {
 		return
 	}
 	missShare := s.miss / s.w.n

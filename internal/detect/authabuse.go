@@ -1,0 +1,464 @@
+package detect
+
+import (
+	"math"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Family "authabuse": auth.brute_force, auth.credential_stuffing,
+// auth.token_reuse.
+//
+// A failed authentication is a 401/403 answer on a login-like endpoint
+// (a path segment naming login, signin, auth, oauth, token, session,
+// password, mfa/otp…), or a 401 answer elsewhere to a request carrying
+// credentials. Usernames are taken from basic auth or from the login body
+// (JSON or form fields username, user, login, email, …) and only a hash is
+// kept — never the name.
+//
+//   - auth.brute_force (client): failures per client IP in a 10 min
+//     window above max(bf_abs, bf_peer · p99 of clients' failure windows);
+//     401s outside login endpoints only count when the client cycles at
+//     least 3 distinct credentials (a client retrying with one expired token
+//     is not guessing). The threshold scales with the number of principals
+//     that authenticated successfully from the IP in the window / 4 (NAT).
+//   - auth.credential_stuffing (endpoint): failures on one login endpoint
+//     in a 20 min window above max(cs_abs, mean + k·sd, ratio·mean of the
+//     endpoint's EWMA once it has 6 windows), spread over ≥ cs_clients
+//     clients and ≥ cs_users distinct usernames (at least 0.3 per failure),
+//     no single client holding half of the failures.
+//   - auth.token_reuse (identity): distinct client networks (/24 IPv4, /48
+//     IPv6; all internal addresses count as one) per principal in a 1 h
+//     window above max(tr_abs, 2 · own max, 2 · p99 of principals) — a phone
+//     roaming between Wi-Fi and carrier uses 2–3 networks; a service fleet
+//     that always uses many sets its own max. A principal without history
+//     needs twice tr_abs.
+//
+// Memory: per client IP ≈ 190 bytes, per principal ≈ 250 bytes + up to 512
+// bytes of network hashes while active, per login endpoint ≈ 300 bytes + 2
+// HLLs; LRU-bounded by Config.MaxTrackedClients / MaxTrackedIdentities
+// (default 200,000) and max_endpoints (default 20,000).
+
+func init() {
+	Register("authabuse", func(cfg Config) Detector { return newAuthAbuse(cfg) })
+	declareOptions("authabuse", map[string]string{
+		"bf_window": "d", "bf_abs": "n", "bf_peer": "n", "bf_gate": "n",
+		"cs_window": "d", "cs_abs": "n", "cs_users": "n", "cs_clients": "n", "cs_k": "n", "cs_ratio": "n",
+		"tr_window": "d", "tr_abs": "n", "tr_gate": "n", "max_endpoints": "n",
+	})
+}
+
+type authDetector struct {
+	bfWin, csWin, trWin       time.Duration
+	bfAbs, bfPeer, bfGate     float64
+	csAbs, csUsers, csClients float64
+	csK, csRatio              float64
+	trAbs, trGate             float64
+	clients                   *lru[uint64, authClient]
+	eps                       *lru[uint64, authEndpoint]
+	ids                       *lru[uint64, authIdentity]
+	bfPop, trPop              quantiles
+}
+
+type authClient struct {
+	w          window
+	loginFails float64
+	credFails  float64
+	creds      lin256 // distinct credentials / usernames that failed
+	okIDs      lin256 // principals that succeeded from this IP
+	fire       fireState
+	rep        float64
+	hit        *Hit
+}
+
+type authEndpoint struct {
+	w          window
+	maxClient  float64 // most login failures of one client (its 10 min window)
+	users, cls distinct
+	base       ewstat
+	fire       fireState
+	last       time.Time
+	hit        *Hit
+}
+
+type authIdentity struct {
+	w        window
+	nets     smallSet
+	ips      lin256
+	lastNet  uint64
+	switches float64
+	own      float64
+	closed   uint32
+	fire     fireState
+	rep      float64
+	hit      *Hit
+}
+
+func newAuthAbuse(cfg Config) *authDetector {
+	o := optsFor(cfg, "authabuse")
+	d := &authDetector{
+		bfWin: o.dur("bf_window", 10*time.Minute), bfAbs: o.float("bf_abs", 20), bfPeer: o.float("bf_peer", 3), bfGate: o.float("bf_gate", 50),
+		csWin: o.dur("cs_window", 20*time.Minute), csAbs: o.float("cs_abs", 50), csUsers: o.float("cs_users", 20), csClients: o.float("cs_clients", 5),
+		csK: o.float("cs_k", 6), csRatio: o.float("cs_ratio", 4),
+		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30),
+		bfPop: newQuantiles(), trPop: newQuantiles(),
+	}
+	d.clients = newLRU[uint64, authClient](capOr(cfg.MaxTrackedClients, 200000))
+	d.ids = newLRU[uint64, authIdentity](capOr(cfg.MaxTrackedIdentities, 200000))
+	d.eps = newLRU[uint64, authEndpoint](o.int("max_endpoints", 20000))
+	d.clients.onEvict = func(_ uint64, c *authClient) { d.foldClient(c) }
+	d.ids.onEvict = func(_ uint64, s *authIdentity) { d.foldIdentity(s) }
+	return d
+}
+
+func (d *authDetector) Name() string { return "authabuse" }
+
+var loginWords = []string{"login", "logon", "signin", "sign-in", "sign_in", "token", "session", "password", "passwd", "oauth", "2fa", "mfa", "otp"}
+
+// loginLike reports whether an endpoint path names an authentication step.
+func loginLike(path string) bool {
+	p := strings.ToLower(path)
+	for p != "" {
+		var seg string
+		seg, p, _ = strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		if strings.HasPrefix(seg, "auth") && !strings.HasPrefix(seg, "author") {
+			return true
+		}
+		for _, w := range loginWords {
+			if strings.Contains(seg, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var usernameFields = map[string]bool{
+	"username": true, "user": true, "user_name": true, "login": true, "email": true, "mail": true, "account": true,
+	"userid": true, "user_id": true, "phone": true, "mobile": true, "identifier": true, "principal": true, "client_id": true,
+}
+
+// username returns a hash of the username a login request names (0 when
+// none is found). The name itself is never kept.
+func username(ev *event.Event) uint64 {
+	if id := ev.Auth.Identity; id != nil && id.Kind == identity.KindBasic {
+		return hashString("u:" + strings.ToLower(id.Name))
+	}
+	if ev.Rec == nil || ev.Rec.Request.Body == "" || len(ev.Rec.Request.Body) > 16<<10 {
+		return 0
+	}
+	var name string
+	ct := ev.Rec.Request.Header("content-type")
+	switch {
+	case strings.Contains(ct, "json"):
+		_ = jsonTopLevel(ev.Rec.Request.BodyText(), func(k string, kind jsontext.Kind, v string) {
+			if name == "" && kind == '"' && usernameFields[strings.ToLower(k)] {
+				name = v
+			}
+		}) // a malformed body simply names no user
+	case strings.Contains(ct, "x-www-form-urlencoded"):
+		if f, err := url.ParseQuery(ev.Rec.Request.BodyText()); err == nil {
+			best := ""
+			for k, vs := range f { // smallest matching field name wins: deterministic
+				if usernameFields[strings.ToLower(k)] && len(vs) > 0 && (best == "" || k < best) {
+					best, name = k, vs[0]
+				}
+			}
+		}
+	}
+	if name == "" {
+		return 0
+	}
+	return hashString("u:" + strings.ToLower(strings.TrimSpace(name)))
+}
+
+func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
+	login := loginLike(ev.Endpoint.Path)
+	fail := ev.Status == 401 || login && ev.Status == 403
+	credFail := fail && !login && ev.Auth.Credentials
+	if fail && !login && !credFail {
+		fail = false // 401 without credentials: an anonymous call to a protected endpoint
+	}
+	if ev.Auth.Identity != nil && ev.Success() {
+		d.identity(ev, out)
+	}
+	if !fail && !(ev.Auth.Identity != nil && ev.Success()) {
+		return
+	}
+	var user uint64
+	if fail {
+		if login {
+			user = username(ev)
+		}
+		if user == 0 && ev.Auth.Identity != nil {
+			user = hashString(ev.Auth.Identity.TokenID + ev.Auth.Identity.ID)
+		}
+	}
+	c := d.client(ev, fail, login, user, out)
+	if fail && login {
+		d.stuffing(ev, user, c.loginFails, out)
+	}
+}
+
+func (d *authDetector) foldClient(c *authClient) {
+	if v := c.loginFails + c.credFails; v > 0 {
+		if c.fire.firedIn(c.w.idx) {
+			v = math.Min(v, c.fire.thr)
+		}
+		d.bfPop.add(v)
+	}
+}
+
+func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, out *Emitter) *authClient {
+	idx := winIndex(ev.Time, d.bfWin)
+	c, created := d.clients.getOrAdd(ipHash(ev.ClientIP))
+	if created {
+		c.w.idx = idx
+	}
+	if idx > c.w.idx {
+		d.closeClient(c, out)
+		d.foldClient(c)
+		*c = authClient{w: window{idx: idx}}
+	}
+	c.w.n++
+	if !fail {
+		c.okIDs.add(hashString(ev.Auth.Identity.ID))
+		return c
+	}
+	if login {
+		c.loginFails++
+	} else {
+		c.credFails++
+	}
+	if user != 0 {
+		c.creds.add(user)
+	}
+	creds := c.creds.estimate()
+	fails := c.loginFails
+	if creds >= 3 {
+		fails += c.credFails
+	}
+	if fails <= d.bfAbs {
+		return c
+	}
+	thr := d.bfAbs
+	var p99 float64
+	if d.bfPop.count() >= d.bfGate {
+		p99 = d.bfPop.at(0.99)
+		thr = math.Max(thr, d.bfPeer*p99)
+	}
+	users := c.okIDs.estimate()
+	thr *= math.Max(1, users/4)
+	if fails <= thr {
+		return c
+	}
+	delta, first := c.fire.cross(c.w.idx, fails, thr)
+	if delta == 0 {
+		return c
+	}
+	h := Hit{
+		Type: "auth.brute_force", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Count:      int64(fails - c.rep),
+		Confidence: confidence(fails, thr, d.bfPop.count(), 4*d.bfGate),
+		Evidence: model.Evidence{
+			Observed: fails, Baseline: round2(p99), Threshold: round2(thr), Window: winLabel(d.bfWin),
+			Reason:  "many failed authentications from one client",
+			Details: map[string]any{"distinct_credentials": creds, "login_failures": c.loginFails, "principals_ok_from_ip": users},
+		},
+	}
+	c.rep = fails
+	if first {
+		h.Sample = anomSample(ev, "")
+	}
+	c.hit = &h
+	out.Emit(h)
+	c.hit.Sample = nil
+	return c
+}
+
+func (d *authDetector) closeClient(c *authClient, out *Emitter) {
+	fails := c.loginFails
+	if c.creds.estimate() >= 3 {
+		fails += c.credFails
+	}
+	if c.hit == nil || !c.fire.firedIn(c.w.idx) || fails <= c.rep {
+		return
+	}
+	h := *c.hit
+	h.Count, h.Evidence.Observed = int64(fails-c.rep), fails
+	c.rep = fails
+	out.Emit(h)
+}
+
+func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float64, out *Emitter) {
+	idx := winIndex(ev.Time, d.csWin)
+	e, created := d.eps.getOrAdd(endpointHash(ev))
+	if created {
+		e.w.idx = idx
+	}
+	if idx > e.w.idx {
+		d.closeEndpoint(e, out)
+		v := e.w.n
+		if e.fire.firedIn(e.w.idx) {
+			v = math.Min(v, e.fire.thr)
+		}
+		e.base.update(v, 0.1)
+		for gap := min(idx-e.w.idx-1, 80); gap > 0; gap-- {
+			e.base.update(0, 0.1)
+		}
+		e.w, e.hit, e.maxClient = window{idx: idx}, nil, 0
+		e.users.reset()
+		e.cls.reset()
+	}
+	e.w.n++
+	e.last = ev.Time
+	if user != 0 {
+		e.users.add(user)
+	}
+	e.cls.add(ipHash(ev.ClientIP))
+	e.maxClient = math.Max(e.maxClient, clientFails)
+	if e.w.n <= d.csAbs || int64(e.w.n)%8 != 0 {
+		return
+	}
+	thr := d.csAbs
+	if e.base.n >= 6 {
+		thr = math.Max(thr, e.base.upper(d.csK, d.csRatio))
+	}
+	users, clients := e.users.estimate(), e.cls.estimate()
+	// Spread: many clients and many usernames, no client holding half of
+	// the failures (that is brute force), about one attempt per username.
+	if e.w.n <= thr || users < d.csUsers || clients < d.csClients || e.maxClient >= e.w.n/2 || users < 0.3*e.w.n {
+		return
+	}
+	delta, first := e.fire.cross(e.w.idx, e.w.n, thr)
+	if delta == 0 {
+		return
+	}
+	e.hit = &Hit{
+		Type: "auth.credential_stuffing", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+		Confidence: confidence(e.w.n, thr, float64(e.base.n), 24),
+		Evidence: model.Evidence{
+			Observed: e.w.n, Baseline: round2(e.base.mean), Threshold: round2(thr), Window: winLabel(d.csWin),
+			Reason:  "many failed logins on this endpoint spread over many clients and many distinct usernames",
+			Details: map[string]any{"distinct_usernames": users, "distinct_clients": clients, "max_failures_one_client": e.maxClient, "baseline_windows": e.base.n},
+		},
+	}
+	if first {
+		e.hit.Sample = anomSample(ev, "")
+	}
+	out.Emit(*e.hit)
+	e.hit.Sample = nil
+}
+
+func (d *authDetector) closeEndpoint(e *authEndpoint, out *Emitter) {
+	if e.hit == nil {
+		return
+	}
+	if r := e.fire.remainder(e.w.idx, e.w.n); r > 0 {
+		h := *e.hit
+		h.Count, h.Time, h.Evidence.Observed = int64(r), e.last, e.w.n
+		h.Evidence.Details = map[string]any{"distinct_usernames": e.users.estimate(), "distinct_clients": e.cls.estimate(),
+			"max_failures_one_client": e.maxClient, "baseline_windows": e.base.n}
+		out.Emit(h)
+	}
+}
+
+func (d *authDetector) foldIdentity(s *authIdentity) {
+	if s.w.n == 0 {
+		return
+	}
+	v := float64(s.nets.len() + s.nets.overflow)
+	if s.fire.firedIn(s.w.idx) {
+		v = math.Min(v, s.fire.thr)
+	} else if v > s.own {
+		s.own = v
+	}
+	s.closed++
+	d.trPop.add(v)
+}
+
+var internalNet = hashString("internal-network")
+
+func (d *authDetector) identity(ev *event.Event, out *Emitter) {
+	idx := winIndex(ev.Time, d.trWin)
+	s, created := d.ids.getOrAdd(hashString(ev.Auth.Identity.ID))
+	if created {
+		s.w.idx = idx
+	}
+	if idx > s.w.idx {
+		d.closeIdentity(s, out)
+		d.foldIdentity(s)
+		s.w, s.ips, s.lastNet, s.switches, s.rep, s.hit, s.fire = window{idx: idx}, lin256{}, 0, 0, 0, nil, fireState{}
+		s.nets.reset()
+	}
+	s.w.n++
+	nk := internalNet
+	if ev.External {
+		nk = netKey(ev.ClientIP)
+	}
+	s.ips.add(ipHash(ev.ClientIP))
+	if s.lastNet != 0 && nk != s.lastNet {
+		s.switches++
+	}
+	s.lastNet = nk
+	if !s.nets.add(nk) {
+		return
+	}
+	nets := float64(s.nets.len() + s.nets.overflow)
+	if nets <= d.trAbs || d.trPop.count() < d.trGate {
+		return
+	}
+	p99 := d.trPop.at(0.99)
+	thr := math.Max(d.trAbs, math.Max(2*s.own, 2*p99))
+	if s.closed == 0 {
+		thr = math.Max(thr, 2*d.trAbs)
+	}
+	if nets <= thr {
+		return
+	}
+	delta, first := s.fire.cross(s.w.idx, nets, thr)
+	if delta == 0 {
+		return
+	}
+	h := Hit{
+		Type: "auth.token_reuse", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev),
+		Count:      int64(s.w.n - s.rep),
+		Confidence: confidence(nets, thr, d.trPop.count(), 4*d.trGate),
+		Evidence: model.Evidence{
+			Observed: nets, Baseline: round2(math.Max(s.own, p99)), Threshold: round2(thr), Window: winLabel(d.trWin),
+			Reason:  "one principal used from an implausible number of client networks in a short time",
+			Details: map[string]any{"client_ips": s.ips.estimate(), "network_switches": s.switches, "own_max": s.own, "peer_p99": round2(p99)},
+		},
+	}
+	s.rep = s.w.n
+	if first {
+		h.Sample = anomSample(ev, "")
+	}
+	s.hit = &h
+	out.Emit(h)
+	s.hit.Sample = nil
+}
+
+func (d *authDetector) closeIdentity(s *authIdentity, out *Emitter) {
+	if s.hit == nil || !s.fire.firedIn(s.w.idx) || s.w.n <= s.rep {
+		return
+	}
+	h := *s.hit
+	h.Count = int64(s.w.n - s.rep)
+	s.rep = s.w.n
+	out.Emit(h)
+}
+
+// Finish reports the remainder of fired windows.
+func (d *authDetector) Finish(at time.Time, out *Emitter) {
+	d.clients.each(func(_ uint64, c *authClient) { d.closeClient(c, out) })
+	d.eps.each(func(_ uint64, e *authEndpoint) { d.closeEndpoint(e, out) })
+	d.ids.each(func(_ uint64, s *authIdentity) { d.closeIdentity(s, out) })
+}

@@ -1,0 +1,141 @@
+package detect
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+func login(at time.Time, ip, user string, ok bool) *event.Event {
+	st := 401
+	if ok {
+		st = 200
+	}
+	return mkEv(at, ip, "POST", "/api/auth/login", "/api/auth/login", st,
+		withBody("application/json", fmt.Sprintf(`{"username":%q,"password":"hunter2"}`, user)))
+}
+
+// logins: 6 h of logins by 300 users on their own IPs (5 % typos) and 400
+// staff behind one NAT address; every user then calls GET /api/orders with
+// its token from one (roaming users: up to three) networks.
+func logins(hours int, seed uint64) []*event.Event {
+	r := rand.New(rand.NewPCG(seed, 17))
+	var evs []*event.Event
+	for m := 0; m < hours*60; m++ {
+		at := t0.Add(time.Duration(m) * time.Minute)
+		for j := 0; j < 4; j++ {
+			u := r.IntN(300)
+			evs = append(evs, login(at.Add(time.Duration(j)*time.Second), ip4(5000+u), fmt.Sprintf("user%d", u), r.IntN(20) != 0))
+		}
+		for j := 0; j < 40; j++ { // NAT: 400 staff, 40 logins a minute, 6 % failures
+			u := r.IntN(400)
+			ev := login(at.Add(time.Duration(j)*time.Second+500*time.Millisecond), "198.51.100.7", fmt.Sprintf("staff%d", u), r.IntN(100) >= 6)
+			if ev.Status == 200 {
+				withID(fmt.Sprintf("staff%d", u))(ev)
+			}
+			evs = append(evs, ev)
+		}
+		for j := 0; j < 10; j++ {
+			u := r.IntN(300)
+			ip := ip4(5000 + u)
+			if u%10 == 0 { // roaming phone: Wi-Fi, carrier, office
+				ip = ip4(5000 + u + 256*(m/20%3))
+			}
+			evs = append(evs, mkEv(at.Add(time.Duration(j)*time.Second+700*time.Millisecond), ip, "GET", "/api/orders", "/api/orders", 200, withID(fmt.Sprintf("user%d", u))))
+		}
+		for j := 0; j < 12; j++ { // a service fleet using one key from 12 networks, always
+			evs = append(evs, mkEv(at.Add(time.Duration(j)*time.Second+900*time.Millisecond), ip4(600000+j*256), "GET", "/api/orders", "/api/orders", 200, withKey("fleet-key-0001")))
+		}
+	}
+	return evs
+}
+
+func TestAuthAbuse(t *testing.T) {
+	base := logins(6, 1)
+	at := t0.Add(5*time.Hour + 1*time.Minute)
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want map[string]int
+		chk  func(t *testing.T, as []model.Alert)
+	}{
+		{"normal logins, NAT, roaming, fleet", base, map[string]int{}, nil},
+		{"password guessing from one client", merge(base, burst(at, 5*time.Minute, 150, func(i int, at time.Time) *event.Event {
+			return login(at, "203.0.113.20", "admin", false)
+		})), map[string]int{"auth.brute_force": 1}, func(t *testing.T, as []model.Alert) {
+			a := as[0]
+			if a.Client.IP != "203.0.113.20" || a.Evidence.Observed.(float64) < 140 || a.Count < 140 {
+				t.Errorf("alert %s", summary(as))
+			}
+		}},
+		{"token guessing on an API endpoint", merge(base, burst(at, 5*time.Minute, 200, func(i int, at time.Time) *event.Event {
+			return mkEv(at, "203.0.113.21", "GET", "/api/orders", "/api/orders", 401, withKey(fmt.Sprintf("guess-%06d", i)))
+		})), map[string]int{"auth.brute_force": 1}, nil},
+		{"client retrying with one expired token", merge(base, burst(at, 5*time.Minute, 80, func(i int, at time.Time) *event.Event {
+			return mkEv(at, "203.0.113.22", "GET", "/api/orders", "/api/orders", 401, withID("sleepy"))
+		})), map[string]int{}, nil},
+		{"credential stuffing from a botnet", merge(base, burst(at, 15*time.Minute, 600, func(i int, at time.Time) *event.Event {
+			return login(at, ip4(700000+i/2), fmt.Sprintf("victim%d@example.com", i), false)
+		})), map[string]int{"auth.credential_stuffing": 1}, func(t *testing.T, as []model.Alert) {
+			a := as[0]
+			if a.Endpoint == nil || a.Endpoint.Path != "/api/auth/login" || a.Evidence.Details["distinct_usernames"].(float64) < 500 {
+				t.Errorf("alert %+v", a)
+			}
+		}},
+		{"stolen token used from many networks", merge(base, burst(at, 30*time.Minute, 120, func(i int, at time.Time) *event.Event {
+			ip := ip4(5007)
+			if i%2 == 1 {
+				ip = ip4(800000 + i*256)
+			}
+			return mkEv(at, ip, "GET", "/api/orders", "/api/orders", 200, withID("user7"))
+		})), map[string]int{"auth.token_reuse": 1}, func(t *testing.T, as []model.Alert) {
+			a := as[0]
+			if a.Identity == nil || a.Identity.Name != "user7" || a.Evidence.Observed.(float64) < 40 {
+				t.Errorf("alert %+v", a)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newAuthAbuse(Config{}), merge(c.evs))
+			got := map[string]int{}
+			for _, a := range as {
+				got[a.Type]++
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Fatalf("alerts %v, want %v\n%s", got, c.want, summary(as))
+			}
+			if c.chk != nil {
+				c.chk(t, as)
+			}
+		})
+	}
+}
+
+func TestUsernameHashedFromBodies(t *testing.T) {
+	j := mkEv(t0, "1.2.3.4", "POST", "/login", "/login", 401, withBody("application/json", `{"Email":"Alice@Example.com","password":"x"}`))
+	f := mkEv(t0, "1.2.3.4", "POST", "/login", "/login", 401, withBody("application/x-www-form-urlencoded", "password=x&email=alice%40example.com"))
+	b := mkEv(t0, "1.2.3.4", "POST", "/login", "/login", 401)
+	b.Auth.Identity = &identity.Identity{ID: "id_b", Kind: identity.KindBasic, Name: "alice@example.com"}
+	none := mkEv(t0, "1.2.3.4", "POST", "/login", "/login", 401, withBody("application/json", `{"password":"x"}`))
+	if username(j) == 0 || username(j) != username(f) || username(f) != username(b) {
+		t.Fatalf("same user, different hashes: %x %x %x", username(j), username(f), username(b))
+	}
+	if username(none) != 0 {
+		t.Fatal("no username field")
+	}
+}
+
+func TestLoginLike(t *testing.T) {
+	for p, want := range map[string]bool{"/api/auth/login": true, "/oauth/token": true, "/v1/sessions": true, "/signin": true,
+		"/authors/{id}": false, "/api/orders": false, "/users/{id}/password": true, "/api/Auth": true} {
+		if loginLike(p) != want {
+			t.Errorf("loginLike(%q) != %v", p, want)
+		}
+	}
+}
