@@ -1,0 +1,485 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+// TailOptions configure a Tail.
+type TailOptions struct {
+	Path   string
+	Format Format // ndjson | nginx | envoy
+	LineOptions
+	// FromStart reads the file from its beginning when there is no saved
+	// offset; by default a new tail starts at the end (only new lines).
+	FromStart bool
+	// StateFile remembers the offset across restarts (JSON, written
+	// atomically after every read). Empty disables it.
+	StateFile string
+	// Poll is how often the file is checked for growth, rotation and
+	// truncation [250ms].
+	Poll time.Duration
+	// MaxLine is the longest line accepted; longer lines are rejected
+	// (counted, with their line number) and skipped [exchange.MaxLine].
+	MaxLine int
+	// OnRecords receives each batch of valid records (one per poll, at
+	// most BatchSize records). Required.
+	OnRecords func([]*exchange.Record)
+	// OnReject receives every rejected line. Optional (rejections are
+	// counted either way).
+	OnReject func(*exchange.RecordError)
+	// BatchSize caps a batch [1000].
+	BatchSize int
+}
+
+// TailStats counts what a Tail did.
+type TailStats struct {
+	Path        string `json:"path"`
+	Offset      int64  `json:"offset"`
+	Line        int64  `json:"line"` // lines read from the current file
+	Records     int64  `json:"records"`
+	Rejected    int64  `json:"rejected"`
+	Rotations   int64  `json:"rotations"`
+	Truncations int64  `json:"truncations"`
+	Resumed     bool   `json:"resumed"` // started from a saved offset
+}
+
+// tailState is the content of the state file.
+type tailState struct {
+	Path string `json:"path"`
+	// Fingerprint is the SHA-256 of the file's first FingerprintLen bytes:
+	// it recognizes the same file after a restart (a rotated-in file has
+	// other first bytes).
+	Fingerprint    string `json:"fingerprint"`
+	FingerprintLen int64  `json:"fingerprint_len"`
+	Offset         int64  `json:"offset"`
+	Line           int64  `json:"line"`
+}
+
+const fingerprintMax = 1024
+
+// Tail follows one file like `tail -F`: it reads lines as they are
+// appended, notices when the file is replaced (rotation: it finishes the
+// old file, then reads the new one from its start) or cut (truncation: it
+// starts again from offset 0), and waits for a file that does not exist
+// yet. A partial last line is held until its newline arrives (or, at
+// rotation, emitted as is).
+type Tail struct {
+	o      TailOptions
+	parser *LineParser
+
+	mu sync.Mutex
+	st TailStats
+
+	f       *os.File
+	fi      os.FileInfo
+	offset  int64
+	line    int64
+	pending []byte // bytes after the last newline
+	skip    bool   // discarding the rest of an over-long line
+	fp      string // fingerprint of the first fpLen bytes of the open file
+	fpLen   int64
+	batch   []*exchange.Record
+	started bool
+}
+
+// NewTail checks the options and prepares a tail; Run starts it.
+func NewTail(o TailOptions) (*Tail, error) {
+	if o.Path == "" {
+		return nil, errors.New("tail: path: required")
+	}
+	if o.OnRecords == nil {
+		return nil, errors.New("tail: OnRecords: required")
+	}
+	if o.Format == "" {
+		o.Format = FormatNDJSON
+	}
+	lp, err := NewLineParser(o.Format, o.LineOptions)
+	if err != nil {
+		return nil, fmt.Errorf("tail %s: %w", o.Path, err)
+	}
+	if o.Poll <= 0 {
+		o.Poll = 250 * time.Millisecond
+	}
+	if o.MaxLine <= 0 {
+		o.MaxLine = exchange.MaxLine
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	return &Tail{o: o, parser: lp, st: TailStats{Path: o.Path}}, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (t *Tail) Stats() TailStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.st
+}
+
+// Run follows the file until ctx ends. It returns nil on cancellation and
+// an error only for problems that polling cannot fix (state file).
+func (t *Tail) Run(ctx context.Context) error {
+	defer t.closeFile()
+	tick := time.NewTicker(t.o.Poll)
+	defer tick.Stop()
+	for {
+		if err := t.Poll(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Poll runs one check-and-read cycle. Run calls it every Poll interval;
+// callers driving their own loop (and tests) may call it directly, but
+// not concurrently with Run.
+func (t *Tail) Poll() error {
+	first := !t.started
+	t.started = true
+	if t.f == nil {
+		if err := t.open(first); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // wait for it
+			}
+			return err
+		}
+	}
+	cur, err := os.Stat(t.o.Path)
+	switch {
+	case err != nil:
+		// Rotated away and not yet recreated (or unreadable for now): keep
+		// reading the open file.
+	case !os.SameFile(cur, t.fi):
+		// Rotation: drain the old file, then read the new one from its start.
+		if err := t.readAvailable(); err != nil {
+			return err
+		}
+		t.flushPending()
+		t.emit()
+		t.closeFile()
+		t.mu.Lock()
+		t.st.Rotations++
+		t.mu.Unlock()
+		if err := t.openAt(0, 0); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+	case cur.Size() < t.offset || !t.sameStart():
+		// Truncation (copytruncate, "> file"): start again at 0.
+		t.pending, t.skip = nil, false
+		t.offset, t.line = 0, 0
+		t.fp, t.fpLen = "", 0
+		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("tail %s: %w", t.o.Path, err)
+		}
+		t.mu.Lock()
+		t.st.Truncations++
+		t.mu.Unlock()
+	}
+	if err := t.readAvailable(); err != nil {
+		return err
+	}
+	t.emit()
+	return t.saveState()
+}
+
+// open opens the file at start-up: at the saved offset when the state
+// file describes this file, else at the start or the end.
+func (t *Tail) open(first bool) error {
+	if first {
+		if st, ok := t.loadState(); ok {
+			f, err := os.Open(t.o.Path)
+			if err != nil {
+				return err
+			}
+			fp, n, err := fingerprint(f, st.FingerprintLen)
+			fi, serr := f.Stat()
+			f.Close()
+			if err == nil && serr == nil && n == st.FingerprintLen && fp == st.Fingerprint && fi.Size() >= st.Offset {
+				if err := t.openAt(st.Offset, st.Line); err != nil {
+					return err
+				}
+				t.mu.Lock()
+				t.st.Resumed = true
+				t.mu.Unlock()
+				return nil
+			}
+			// A different file (rotated while we were down) or a shorter
+			// one: read it from the start.
+			return t.openAt(0, 0)
+		}
+		if !t.o.FromStart {
+			fi, err := os.Stat(t.o.Path)
+			if err != nil {
+				return err
+			}
+			return t.openAt(fi.Size(), 0)
+		}
+	}
+	return t.openAt(0, 0)
+}
+
+func (t *Tail) openAt(off, line int64) error {
+	f, err := os.Open(t.o.Path)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if off > fi.Size() {
+		off, line = 0, 0
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return err
+	}
+	t.f, t.fi, t.offset, t.line = f, fi, off, line
+	t.pending, t.skip = nil, false
+	t.fp, t.fpLen = "", 0
+	t.mu.Lock()
+	t.st.Offset, t.st.Line = off, line
+	t.mu.Unlock()
+	return nil
+}
+
+func (t *Tail) closeFile() {
+	if t.f != nil {
+		t.f.Close()
+		t.f = nil
+	}
+}
+
+// readAvailable reads to the current end of file and handles every
+// complete line. The offset only advances past complete lines.
+func (t *Tail) readAvailable() error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := t.f.Read(buf)
+		if n > 0 {
+			t.consume(buf[:n])
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("tail %s: read: %w", t.o.Path, err)
+		}
+		if len(t.batch) >= t.o.BatchSize {
+			t.emit()
+		}
+	}
+}
+
+func (t *Tail) consume(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if t.skip {
+				t.offset += int64(len(p))
+			} else if len(t.pending)+len(p) > t.o.MaxLine {
+				t.offset += int64(len(t.pending) + len(p))
+				t.pending = t.pending[:0]
+				t.skip = true
+			} else {
+				t.pending = append(t.pending, p...)
+			}
+			return
+		}
+		chunk := p[:i]
+		p = p[i+1:]
+		t.line++
+		if t.skip {
+			t.offset += int64(len(chunk) + 1)
+			t.skip = false
+			t.reject(&exchange.RecordError{File: t.o.Path, Line: t.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
+			continue
+		}
+		var line []byte
+		if len(t.pending) > 0 {
+			line = append(t.pending, chunk...)
+			t.pending = t.pending[:0]
+		} else {
+			line = chunk
+		}
+		if len(line) > t.o.MaxLine {
+			t.offset += int64(len(line) + 1)
+			t.reject(&exchange.RecordError{File: t.o.Path, Line: t.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
+			continue
+		}
+		t.offset += int64(len(line) + 1)
+		t.handle(line)
+	}
+}
+
+// flushPending handles a last line without newline (at rotation).
+func (t *Tail) flushPending() {
+	if len(t.pending) == 0 || t.skip {
+		return
+	}
+	t.line++
+	line := t.pending
+	t.pending = nil
+	t.offset += int64(len(line))
+	t.handle(line)
+}
+
+func (t *Tail) handle(line []byte) {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 {
+		return
+	}
+	rec, err := t.parser.Parse(line)
+	if err != nil {
+		re := &exchange.RecordError{File: t.o.Path, Line: t.line, Err: err.Error()}
+		var fe *exchange.FieldError
+		if errors.As(err, &fe) {
+			re.Field, re.Err = fe.Field, fe.Message
+		}
+		t.reject(re)
+		return
+	}
+	t.batch = append(t.batch, rec)
+	t.mu.Lock()
+	t.st.Records++
+	t.mu.Unlock()
+}
+
+func (t *Tail) reject(e *exchange.RecordError) {
+	t.mu.Lock()
+	t.st.Rejected++
+	t.mu.Unlock()
+	if t.o.OnReject != nil {
+		t.o.OnReject(e)
+	}
+}
+
+func (t *Tail) emit() {
+	for len(t.batch) > 0 {
+		n := min(len(t.batch), t.o.BatchSize)
+		t.o.OnRecords(t.batch[:n:n])
+		t.batch = t.batch[n:]
+	}
+	t.batch = nil
+	t.mu.Lock()
+	t.st.Offset, t.st.Line = t.offset, t.line
+	t.mu.Unlock()
+}
+
+func fingerprint(f *os.File, n int64) (string, int64, error) {
+	if n <= 0 {
+		return "", 0, errors.New("no fingerprint")
+	}
+	b := make([]byte, n)
+	m, err := io.ReadFull(f, b)
+	if err != nil {
+		return "", int64(m), err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), int64(m), nil
+}
+
+func (t *Tail) loadState() (tailState, bool) {
+	var st tailState
+	if t.o.StateFile == "" {
+		return st, false
+	}
+	b, err := os.ReadFile(t.o.StateFile)
+	if err != nil {
+		return st, false
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Path != t.o.Path || st.Offset < 0 {
+		return st, false
+	}
+	return st, true
+}
+
+// updateFingerprint hashes the first bytes of the open file (at most
+// fingerprintMax, never past what was consumed).
+func (t *Tail) updateFingerprint() {
+	if t.f == nil {
+		return
+	}
+	n := min(t.offset, fingerprintMax)
+	if n <= t.fpLen {
+		return
+	}
+	b := make([]byte, n)
+	if m, err := t.f.ReadAt(b, 0); err != nil || int64(m) != n {
+		return
+	}
+	sum := sha256.Sum256(b)
+	t.fp, t.fpLen = hex.EncodeToString(sum[:]), n
+}
+
+// sameStart reports whether the open file still begins with the bytes it
+// began with: a file truncated and refilled past our offset between two
+// polls is caught here.
+func (t *Tail) sameStart() bool {
+	if t.fpLen == 0 {
+		return true
+	}
+	b := make([]byte, t.fpLen)
+	if m, err := t.f.ReadAt(b, 0); err != nil || int64(m) != t.fpLen {
+		return false
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]) == t.fp
+}
+
+// saveState writes the state file atomically (temp file + rename) when the
+// offset moved.
+func (t *Tail) saveState() error {
+	t.updateFingerprint()
+	if t.o.StateFile == "" || t.f == nil || t.fpLen == 0 {
+		return nil
+	}
+	st := tailState{Path: t.o.Path, Fingerprint: t.fp, FingerprintLen: t.fpLen, Offset: t.offset, Line: t.line}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(t.o.StateFile); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(t.o.StateFile), ".tail-state-*")
+	if err != nil {
+		return fmt.Errorf("tail %s: state file: %w", t.o.Path, err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("tail %s: state file: %w", t.o.Path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("tail %s: state file: %w", t.o.Path, err)
+	}
+	if err := os.Rename(tmp.Name(), t.o.StateFile); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("tail %s: state file: %w", t.o.Path, err)
+	}
+	return nil
+}

@@ -1,0 +1,252 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+func exLine(i int) string {
+	return fmt.Sprintf(`{"time":"2026-11-18T14:03:%02d.000Z","client":{"ip":"192.0.2.%d"},"request":{"method":"GET","url":"https://api.example.test/items/%d"},"response":{"status":200}}`+"\n", i%60, i%250+1, i)
+}
+
+type collector struct {
+	mu      sync.Mutex
+	urls    []string
+	rejects []*exchange.RecordError
+}
+
+func (c *collector) records(rs []*exchange.Record) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range rs {
+		c.urls = append(c.urls, strings.TrimPrefix(r.Request.URL, "https://api.example.test"))
+	}
+}
+func (c *collector) reject(e *exchange.RecordError) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rejects = append(c.rejects, e)
+}
+func (c *collector) got() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := strings.Join(c.urls, " ")
+	c.urls = nil
+	return s
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
+
+func newTail(t *testing.T, o TailOptions, c *collector) *Tail {
+	t.Helper()
+	o.OnRecords, o.OnReject = c.records, c.reject
+	tl, err := NewTail(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}
+
+func poll(t *testing.T, tl *Tail) {
+	t.Helper()
+	if err := tl.Poll(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func expect(t *testing.T, c *collector, want string) {
+	t.Helper()
+	if got := c.got(); got != want {
+		t.Fatalf("records %q, want %q", got, want)
+	}
+}
+
+func TestTailStartsAtEndOrStart(t *testing.T) {
+	for _, fromStart := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "access.log")
+		appendFile(t, path, exLine(1)+exLine(2))
+		c := &collector{}
+		tl := newTail(t, TailOptions{Path: path, FromStart: fromStart}, c)
+		poll(t, tl)
+		if fromStart {
+			expect(t, c, "/items/1 /items/2")
+		} else {
+			expect(t, c, "")
+		}
+		appendFile(t, path, exLine(3))
+		poll(t, tl)
+		expect(t, c, "/items/3")
+	}
+}
+
+func TestTailPartialLineAndMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "later.log")
+	c := &collector{}
+	tl := newTail(t, TailOptions{Path: path}, c)
+	poll(t, tl) // the file does not exist yet: wait
+	line := exLine(4)
+	appendFile(t, path, line[:30])
+	poll(t, tl) // a file that appears later is read from its start
+	expect(t, c, "")
+	appendFile(t, path, line[30:])
+	poll(t, tl)
+	expect(t, c, "/items/4")
+	if st := tl.Stats(); st.Offset != int64(len(line)) || st.Line != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestTailRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	appendFile(t, path, exLine(1))
+	c := &collector{}
+	tl := newTail(t, TailOptions{Path: path, FromStart: true}, c)
+	poll(t, tl)
+	expect(t, c, "/items/1")
+	// logrotate "create": rename, the writer finishes a line in the old
+	// file (last one without newline), then a new file appears.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path+".1", exLine(2)+strings.TrimSuffix(exLine(3), "\n"))
+	poll(t, tl) // new file not there yet: keep reading the old one
+	expect(t, c, "/items/2")
+	appendFile(t, path, exLine(10)+exLine(11))
+	poll(t, tl)
+	expect(t, c, "/items/3 /items/10 /items/11")
+	if st := tl.Stats(); st.Rotations != 1 || st.Line != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestTailTruncation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	appendFile(t, path, exLine(1)+exLine(2)+exLine(3))
+	c := &collector{}
+	tl := newTail(t, TailOptions{Path: path, FromStart: true}, c)
+	poll(t, tl)
+	expect(t, c, "/items/1 /items/2 /items/3")
+	// copytruncate: the file shrinks to 0, then gets new lines.
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, exLine(20))
+	poll(t, tl)
+	expect(t, c, "/items/20")
+	// Truncated and refilled past the old offset between two polls: caught
+	// by the fingerprint of the first bytes.
+	if err := os.WriteFile(path, []byte(exLine(30)+exLine(31)+exLine(32)+exLine(33)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, tl)
+	expect(t, c, "/items/30 /items/31 /items/32 /items/33")
+	if st := tl.Stats(); st.Truncations != 2 || st.Rotations != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestTailStateFileResumes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	state := filepath.Join(dir, "tail.state")
+	appendFile(t, path, exLine(1)+exLine(2))
+	c := &collector{}
+	tl := newTail(t, TailOptions{Path: path, FromStart: true, StateFile: state}, c)
+	poll(t, tl)
+	expect(t, c, "/items/1 /items/2")
+	// Restart: lines written while down are read, old ones are not.
+	appendFile(t, path, exLine(3))
+	tl2 := newTail(t, TailOptions{Path: path, FromStart: true, StateFile: state}, c)
+	poll(t, tl2)
+	expect(t, c, "/items/3")
+	if st := tl2.Stats(); !st.Resumed || st.Line != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Restart after a rotation while down: the state describes another
+	// file, so the new file is read from its start.
+	os.Rename(path, path+".1")
+	appendFile(t, path, exLine(40))
+	tl3 := newTail(t, TailOptions{Path: path, StateFile: state}, c)
+	poll(t, tl3)
+	expect(t, c, "/items/40")
+	if st := tl3.Stats(); st.Resumed {
+		t.Fatalf("resumed on a different file: %+v", st)
+	}
+}
+
+func TestTailRejectsWithLineNumbers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	long := `{"pad":"` + strings.Repeat("x", 300) + `"}` + "\n"
+	appendFile(t, path, exLine(1)+"\n"+`{"time":"2026-11-18T14:03:22Z","client":{"ip":"999.1.1.1"},"request":{"method":"GET","url":"https://h/"},"response":{"status":200}}`+"\n"+long+"garbage\n"+exLine(2))
+	c := &collector{}
+	tl := newTail(t, TailOptions{Path: path, FromStart: true, MaxLine: 200}, c)
+	poll(t, tl)
+	expect(t, c, "/items/1 /items/2")
+	var got []string
+	for _, e := range c.rejects {
+		got = append(got, fmt.Sprintf("%d:%s", e.Line, e.Field))
+	}
+	if strings.Join(got, " ") != "3:client.ip 4: 5:" {
+		t.Fatalf("rejects %q (%v)", got, c.rejects)
+	}
+	if !strings.Contains(c.rejects[1].Error(), "longer than 200 bytes") || !strings.Contains(c.rejects[0].Error(), path+":3: field client.ip") {
+		t.Fatalf("messages: %v / %v", c.rejects[0], c.rejects[1])
+	}
+	if st := tl.Stats(); st.Rejected != 3 || st.Records != 2 || st.Line != 6 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestTailRunNGINX(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nginx.log")
+	appendFile(t, path, "")
+	c := &collector{}
+	tl := newTail(t, TailOptions{Path: path, Format: FormatNGINX, Poll: 5 * time.Millisecond}, c)
+	poll(t, tl) // positioned at the (empty) end before Run starts
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- tl.Run(ctx) }()
+	data, _ := os.ReadFile(filepath.Join("testdata", "nginx.log"))
+	appendFile(t, path, string(data))
+	deadline := time.Now().Add(5 * time.Second)
+	for tl.Stats().Line < 12 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := tl.Stats(); st.Records != 4 || st.Rejected != 8 {
+		t.Fatalf("stats %+v: want the 4 valid and 8 rejected lines of testdata/nginx.log", st)
+	}
+}
+
+func TestNewTailErrors(t *testing.T) {
+	for _, o := range []TailOptions{{}, {Path: "x"}, {Path: "x", OnRecords: func([]*exchange.Record) {}, Format: "csv"}} {
+		if _, err := NewTail(o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
