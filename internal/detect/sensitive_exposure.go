@@ -1,0 +1,187 @@
+package detect
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// data.sensitive_exposure: an endpoint starts returning a sensitive data
+// type it did not return during its learning period.
+//
+// Learning: an endpoint learns which data types its responses (headers and
+// body) carry until it has returned at least min_responses responses AND
+// at least `learning` of event time has passed since its first response.
+// After that, the first response carrying a type that was never seen on the
+// endpoint raises one alert per (endpoint, type). Masked values
+// (**** **** **** 1234, ***-**-6789) never count: they are not exposures of
+// the value. ip_address is not watched (addresses in responses are common
+// and low-sensitivity); matches below min_confidence are ignored.
+//
+// Options (Config.Options["sensitive_exposure"]):
+//
+//	min_responses  (number, default 50)   responses before the endpoint is judged
+//	learning       (duration, default 1h) event time since the endpoint's first response
+//	min_confidence (number, default 0.7)  classifier confidence to count a match
+//	max_endpoints  (number, default 20000) endpoints tracked; more are counted in Dropped
+//
+// Classification uses its own classify.Analyzer on response locations, so
+// per-field sampling applies once a field's class is stable (a stable field
+// is still classified one value in SampleEvery; a new field always is).
+//
+// Memory: per endpoint ≈100 bytes plus the set of types seen, plus the
+// analyzer's per-field state (see classify.Analyzer), bounded by
+// max_endpoints and classify's MaxFieldsPerEndpoint.
+func init() {
+	Register("sensitive_exposure", func(cfg Config) Detector { return newSensitiveExposure(cfg, nil) })
+	declareOptions("sensitive_exposure", map[string]string{
+		"min_responses": "n", "learning": "d", "min_confidence": "n", "max_endpoints": "n",
+	})
+}
+
+// Defaults for data.sensitive_exposure.
+const (
+	SensitiveMinResponses = 50
+	SensitiveLearning     = time.Hour
+)
+
+// critical data types raise the alert to critical.
+var criticalTypes = map[string]bool{classify.TypeSecret: true, classify.TypeCard: true, classify.TypeSSN: true, classify.TypeIBAN: true, classify.TypePassport: true}
+
+var unwatchedTypes = map[string]bool{classify.TypeIP: true}
+
+type exposureEP struct {
+	first     time.Time
+	responses int64
+	known     map[string]bool // data types seen (unmasked) during learning
+	alerted   map[string]bool
+}
+
+// SensitiveExposure is the data.sensitive_exposure detector.
+type SensitiveExposure struct {
+	an       *classify.Analyzer
+	minResp  int64
+	learning time.Duration
+	minConf  float64
+	maxEPs   int
+	eps      map[string]*exposureEP
+	// Dropped counts responses of endpoints beyond max_endpoints.
+	Dropped int64
+}
+
+// NewSensitiveExposure builds the detector with an explicit classifier
+// (nil = default configuration), e.g. to share custom data types.
+func NewSensitiveExposure(cfg Config, c *classify.Classifier) *SensitiveExposure {
+	return newSensitiveExposure(cfg, c)
+}
+
+func newSensitiveExposure(cfg Config, c *classify.Classifier) *SensitiveExposure {
+	if c == nil {
+		var err error
+		c, err = classify.New(classify.DefaultConfig())
+		if err != nil { // the default configuration has no custom types: cannot fail
+			panic(fmt.Sprintf("sensitive_exposure: default classifier: %v", err))
+		}
+	}
+	o := optsFor(cfg, "sensitive_exposure")
+	return &SensitiveExposure{
+		an:       classify.NewAnalyzer(c),
+		minResp:  int64(o.int("min_responses", SensitiveMinResponses)),
+		learning: o.dur("learning", SensitiveLearning),
+		minConf:  o.float("min_confidence", 0.7),
+		maxEPs:   o.int("max_endpoints", 20000),
+		eps:      map[string]*exposureEP{},
+	}
+}
+
+// Name implements Detector.
+func (d *SensitiveExposure) Name() string { return "sensitive_exposure" }
+
+type exposureObs struct {
+	f    classify.Found
+	conf float64
+}
+
+// Observe implements Detector.
+func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
+	if ev.Rec == nil || ev.Status == 0 {
+		return
+	}
+	key := ev.Endpoint.Key()
+	ep := d.eps[key]
+	if ep == nil {
+		if len(d.eps) >= d.maxEPs {
+			d.Dropped++
+			return
+		}
+		ep = &exposureEP{first: ev.Time, known: map[string]bool{}}
+		d.eps[key] = ep
+	}
+	if ev.Time.Before(ep.first) {
+		ep.first = ev.Time
+	}
+	ep.responses++
+	// first (most confident) finding per type in this response
+	seen := map[string]exposureObs{}
+	var order []string
+	d.an.Scan(ev, classify.ResponseLocations, func(f classify.Found) {
+		m := f.Match
+		if m.Masked || m.Confidence < d.minConf || unwatchedTypes[m.Type] {
+			return
+		}
+		if o, ok := seen[m.Type]; !ok || m.Confidence > o.conf {
+			if !ok {
+				order = append(order, m.Type)
+			}
+			seen[m.Type] = exposureObs{f, m.Confidence}
+		}
+	})
+	learning := ep.responses <= d.minResp || ev.Time.Sub(ep.first) < d.learning
+	for _, typ := range order {
+		if learning || ep.known[typ] {
+			ep.known[typ] = true
+			continue
+		}
+		if ep.alerted[typ] {
+			continue
+		}
+		if ep.alerted == nil {
+			ep.alerted = map[string]bool{}
+		}
+		ep.alerted[typ] = true
+		o := seen[typ]
+		sev := ""
+		if criticalTypes[typ] {
+			sev = model.SevCritical
+		}
+		known := make([]string, 0, len(ep.known))
+		for k := range ep.known {
+			known = append(known, k)
+		}
+		sort.Strings(known)
+		ref := ev.Endpoint
+		note := fmt.Sprintf("%s in %s %s: %s", typ, o.f.Location, o.f.Field, o.f.Sample)
+		out.Emit(Hit{
+			Type: "data.sensitive_exposure", Time: ev.Time, Severity: sev, Confidence: math.Round(o.conf*100) / 100,
+			Title:    fmt.Sprintf("Endpoint started returning %s", typ),
+			Endpoint: &ref,
+			Evidence: model.Evidence{
+				Observed:  typ,
+				Baseline:  known,
+				Threshold: fmt.Sprintf("learned over ≥%d responses and ≥%s", d.minResp, d.learning),
+				Reason:    fmt.Sprintf("%s appeared in %s %s after %d responses without it", typ, o.f.Location, o.f.Field, ep.responses-1),
+				Details: map[string]any{
+					"data_type": typ, "location": o.f.Location.String(), "field": o.f.Field, "detail": o.f.Match.Detail,
+					"first_time": ev.Time, "sample": o.f.Sample, "learned_responses": ep.responses - 1, "learning_since": ep.first,
+				},
+			},
+			Sample: anomSample(ev, note),
+		})
+		ep.known[typ] = true
+	}
+}
