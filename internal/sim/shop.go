@@ -201,7 +201,7 @@ func (g *gen) shopLogin(r *rand.Rand, s *shopSession, now time.Time) {
 	fail := chance(r, 0.04)
 	rec := mk(r, now, srcShop, s.ip, s.ua, "POST", shopURL("/v1/auth/login", nil))
 	body(rec, "application/json", newObj().s("email", s.u.p.Email).s("password", alnum(r, 12)).String())
-	if fail {
+	if fail { // a typo, then the right password a few seconds later
 		problem(rec, 401, r)
 		g.emit(rec, s.sc)
 		now = now.Add(thinkTime(r, 6*time.Second))
@@ -212,7 +212,8 @@ func (g *gen) shopLogin(r *rand.Rand, s *shopSession, now time.Time) {
 	replyJSON(rec, 200, newObj().s("user_id", strconv.Itoa(s.u.id)).s("name", s.u.p.First+" "+s.u.p.Last).String(), latency(r, 90, 0.3))
 	rec.Response.Headers["set-cookie"] = "sid=" + s.cookie + "; Path=/; Secure; HttpOnly; SameSite=Lax"
 	s.loginOK = true
-	g.emit(rec, s.sc)
+	sc := s.sc
+	g.later(rec.Time, func(g *gen, _ time.Time) { g.emit(rec, sc) })
 }
 
 func productJSON(p product, detail bool) *obj {
