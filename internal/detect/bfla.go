@@ -1,0 +1,296 @@
+package detect
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Family "bfla": bfla.privileged_access.
+//
+// Learns, per endpoint, which peer groups and which principals use it
+// successfully (2xx). A peer group is the principal's JWT roles and scopes
+// (sorted), or — for credentials without roles — the credential kind, in
+// which case the endpoint's set of principals is what defines the group
+// ("clusters of identities").
+//
+// A principal fires when it successfully uses an endpoint that
+//   - its own peer group has never used successfully, and that other groups
+//     (or a small set of principals) use — at least min_uses successes;
+//   - looks privileged: a path segment names admin/internal/manage/debug/
+//     sudo/roles/permissions/…, the method is DELETE (PUT/PATCH too with role
+//     groups), the spec declares scopes the token does not carry, or only a
+//     small distinct set of principals (≤ max(small_abs, small_share · all
+//     principals)) has ever used it. For credentials without roles the
+//     small-set condition is always required.
+//
+// Nothing fires during the learning period (learn, default 2 h of event
+// time from the first request) or before min_principals (default 20)
+// principals were seen. Uses that fired are not learned, so repeated abuse
+// keeps folding into the alert; the first use of a brand-new endpoint is
+// never an alert (nobody used it before).
+//
+// Memory: per endpoint ≈ 120 bytes + up to 512 bytes of principal hashes
+// (exact up to 64, counted beyond); per principal ≈ 60 bytes (its group);
+// at most 64 distinct peer groups are told apart (further ones share one
+// "other" group). LRU-bounded by max_endpoints (20,000) and
+// Config.MaxTrackedIdentities (200,000).
+
+func init() {
+	Register("bfla", func(cfg Config) Detector { return newBFLA(cfg) })
+	declareOptions("bfla", map[string]string{
+		"learn": "d", "min_principals": "n", "min_uses": "n", "small_abs": "n", "small_share": "n", "max_endpoints": "n",
+	})
+}
+
+type bflaDetector struct {
+	learn                time.Duration
+	minPrincipals        float64
+	minUses              float64
+	smallAbs, smallShare float64
+	start                time.Time
+	eps                  *lru[uint64, bflaEndpoint]
+	ids                  *lru[uint64, bflaIdentity]
+	groupIdx             map[uint64]uint8
+	groupNames           []string
+	groupRoleless        []bool
+	principals           distinct
+	specs                SpecLookup
+}
+
+type bflaEndpoint struct {
+	first      time.Time
+	groups     uint64 // bit i: group i used it successfully
+	users      smallSet
+	n          float64
+	priv       int8 // 0 unknown, 1 privileged-looking path/method, 2 not
+	scopes     []string
+	scopesDone bool
+	flagged    smallSet // principals that fired here (their uses are not learned)
+}
+
+type bflaIdentity struct {
+	group uint8
+	set   bool
+}
+
+const bflaOther = 63
+
+func newBFLA(cfg Config) *bflaDetector {
+	o := optsFor(cfg, "bfla")
+	return &bflaDetector{
+		learn:         o.dur("learn", 2*time.Hour),
+		minPrincipals: o.float("min_principals", 20),
+		minUses:       o.float("min_uses", 5),
+		smallAbs:      o.float("small_abs", 3),
+		smallShare:    o.float("small_share", 0.05),
+		eps:           newLRU[uint64, bflaEndpoint](o.int("max_endpoints", 20000)),
+		ids:           newLRU[uint64, bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
+		groupIdx:      map[uint64]uint8{},
+		specs:         cfg.Specs,
+	}
+}
+
+func (d *bflaDetector) Name() string { return "bfla" }
+
+var privilegedWords = []string{"admin", "internal", "manage", "debug", "sudo", "superuser", "root", "console", "actuator",
+	"config", "settings", "roles", "permission", "privilege", "impersonat", "backoffice", "staff", "moderat", "system",
+	"ops", "tenant", "grant", "elevat"}
+
+// privilegedPath reports whether a template has a segment naming a
+// privileged function (template parameters are ignored).
+func privilegedPath(path string) bool {
+	p := strings.ToLower(path)
+	for p != "" {
+		var seg string
+		seg, p, _ = strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		if strings.HasPrefix(seg, "{") {
+			continue
+		}
+		for _, w := range privilegedWords {
+			if strings.Contains(seg, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
+	st, created := d.ids.getOrAdd(ih)
+	if !created && st.set {
+		return st.group
+	}
+	id := ev.Auth.Identity
+	var rs []string
+	if id.Token != nil {
+		rs = append(append(rs, id.Token.Roles...), id.Token.Scopes...)
+	}
+	sort.Strings(rs)
+	name := id.Kind
+	if len(rs) > 0 {
+		name += " " + strings.Join(rs, ",")
+	}
+	gh := hashString(name)
+	g, ok := d.groupIdx[gh]
+	if !ok {
+		if len(d.groupNames) < bflaOther {
+			g = uint8(len(d.groupNames))
+			d.groupNames = append(d.groupNames, name)
+			d.groupRoleless = append(d.groupRoleless, len(rs) == 0)
+		} else {
+			g = bflaOther
+		}
+		d.groupIdx[gh] = g
+	}
+	st.group, st.set = g, true
+	return g
+}
+
+func (d *bflaDetector) groupName(g uint8) string {
+	if int(g) < len(d.groupNames) {
+		return d.groupNames[g]
+	}
+	return "other"
+}
+
+func (d *bflaDetector) roleless(g uint8) bool {
+	return int(g) < len(d.groupRoleless) && d.groupRoleless[g]
+}
+
+func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
+	if d.start.IsZero() {
+		d.start = ev.Time
+	}
+	id := ev.Auth.Identity
+	if id == nil || ev.Status < 200 || ev.Status >= 300 {
+		return
+	}
+	ih := hashString(id.ID)
+	d.principals.add(ih)
+	g := d.group(ev, ih)
+	e, created := d.eps.getOrAdd(endpointHash(ev))
+	if created {
+		e.first = ev.Time
+	}
+	bit := uint64(1) << g
+	if e.flagged.has(ih) {
+		d.emit(ev, e, g, "", out) // repeated abuse folds into the alert
+		return
+	}
+	known := e.users.has(ih) || (!d.roleless(g) && e.groups&bit != 0)
+	learning := ev.Time.Sub(d.start) < d.learn || d.principals.estimate() < d.minPrincipals
+	if known || learning || e.n < d.minUses || (e.groups == 0 && e.users.len() == 0) {
+		d.learnUse(e, ih, bit)
+		return
+	}
+	why := d.privileged(ev, e, g)
+	if why == "" {
+		d.learnUse(e, ih, bit)
+		return
+	}
+	e.flagged.add(ih)
+	d.emit(ev, e, g, why, out)
+}
+
+func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64) {
+	e.groups |= bit
+	e.users.add(ih)
+	e.n++
+}
+
+// privileged returns why the endpoint counts as privileged for group g, or
+// "" when it does not.
+func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) string {
+	if !e.scopesDone {
+		e.scopesDone = true
+		if d.specs != nil {
+			if op, ok := d.specs.Operation(ev.Endpoint); ok {
+				e.scopes = op.Scopes
+			}
+		}
+	}
+	if len(e.scopes) > 0 && !hasAnyScope(ev, e.scopes) {
+		return "the spec requires scopes " + strings.Join(e.scopes, ", ") + " that the token does not carry"
+	}
+	if e.priv == 0 {
+		e.priv = 2
+		if privilegedPath(ev.Endpoint.Path) {
+			e.priv = 1
+		}
+	}
+	users := float64(e.users.len() + e.users.overflow)
+	small := users <= math.Max(d.smallAbs, d.smallShare*d.principals.estimate())
+	if d.roleless(g) && !small {
+		// Without roles the group is the set of principals that use the
+		// endpoint: one used by many is not privileged in practice.
+		return ""
+	}
+	switch {
+	case e.priv == 1:
+		return "administrative path"
+	case ev.Method == "DELETE":
+		return "destructive method"
+	case !d.roleless(g) && (ev.Method == "PUT" || ev.Method == "PATCH") && small:
+		return "state-changing method used only by other role groups"
+	case small && e.n >= 4*d.minUses:
+		return "function used only by a small distinct group of principals"
+	}
+	return ""
+}
+
+func hasAnyScope(ev *event.Event, scopes []string) bool {
+	t := ev.Auth.Identity.Token
+	if t == nil {
+		return false
+	}
+	for _, s := range scopes {
+		for _, have := range t.Scopes {
+			if s == have {
+				return true
+			}
+		}
+		for _, have := range t.Roles {
+			if s == have {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (d *bflaDetector) emit(ev *event.Event, e *bflaEndpoint, g uint8, why string, out *Emitter) {
+	var using []string
+	for i := 0; i < 64; i++ {
+		if e.groups&(1<<uint(i)) != 0 {
+			using = append(using, d.groupName(uint8(i)))
+		}
+	}
+	users := float64(e.users.len() + e.users.overflow)
+	h := Hit{Type: "bfla.privileged_access", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev)}
+	if why != "" {
+		conf := 0.6
+		if e.priv == 1 || len(e.scopes) > 0 {
+			conf = 0.8
+		}
+		if users <= d.smallAbs {
+			conf += 0.1
+		}
+		if len(e.scopes) > 0 || (e.priv == 1 && ev.Method != "GET" && ev.Method != "HEAD") {
+			h.Severity = model.SevCritical
+		}
+		h.Confidence = conf
+		h.Evidence = model.Evidence{
+			Observed: "peer group " + d.groupName(g) + " never used this function", Baseline: strings.Join(using, "; "),
+			Threshold: "successful use by a principal outside the groups that use it",
+			Reason:    "a principal successfully used a privileged function that it and its peer group never use (" + why + ")",
+			Details:   map[string]any{"principals_using": users, "successful_uses": e.n, "method": ev.Method, "status": ev.Status},
+		}
+		h.Sample = anomSample(ev, why)
+	}
+	out.Emit(h)
+}

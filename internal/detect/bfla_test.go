@@ -1,0 +1,110 @@
+package detect
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+func withScopes(scopes ...string) evOpt {
+	return func(ev *event.Event) { ev.Auth.Identity.Token.Scopes = scopes }
+}
+
+// shop: 4 h of 50 customers, 3 admins (with scope reports:read), 30
+// partner API keys and 2 ops keys, each using its own functions.
+func shop(hours int, seed uint64) []*event.Event {
+	r := rand.New(rand.NewPCG(seed, 19))
+	var evs []*event.Event
+	add := func(at time.Time, method, tmpl, path string, opts ...evOpt) {
+		evs = append(evs, mkEv(at, ip4(6000+r.IntN(500)), method, tmpl, path, 200, opts...))
+	}
+	for m := 0; m < hours*60; m++ {
+		at := t0.Add(time.Duration(m) * time.Minute)
+		for j := 0; j < 5; j++ {
+			c := withID(fmt.Sprintf("cust%d", r.IntN(50)), "customer")
+			switch r.IntN(3) {
+			case 0:
+				add(at.Add(time.Duration(j)*time.Second), "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", r.IntN(999)), c)
+			case 1:
+				add(at.Add(time.Duration(j)*time.Second), "POST", "/orders", "/orders", c)
+			default:
+				add(at.Add(time.Duration(j)*time.Second), "DELETE", "/cart/items/{id}", fmt.Sprintf("/cart/items/%d", r.IntN(99)), c)
+			}
+		}
+		if m%3 == 0 {
+			a := withID(fmt.Sprintf("admin%d", r.IntN(3)), "admin")
+			add(at.Add(10*time.Second), "GET", "/admin/users", "/admin/users", a)
+			add(at.Add(11*time.Second), "DELETE", "/users/{id}", fmt.Sprintf("/users/%d", r.IntN(999)), a)
+			add(at.Add(12*time.Second), "PUT", "/products/{id}", fmt.Sprintf("/products/%d", r.IntN(99)), a)
+			add(at.Add(13*time.Second), "GET", "/reports", "/reports", a, withScopes("reports:read"))
+		}
+		add(at.Add(20*time.Second), "GET", "/catalog", "/catalog", withKey(fmt.Sprintf("partner-key-%03d", r.IntN(30))))
+		if m%10 == 0 {
+			add(at.Add(30*time.Second), "POST", "/internal/reindex", "/internal/reindex", withKey(fmt.Sprintf("ops-key-%d", r.IntN(2))))
+		}
+	}
+	return evs
+}
+
+type specMap map[string]SpecOp
+
+func (s specMap) Operation(ref model.EndpointRef) (SpecOp, bool) {
+	op, ok := s[ref.Method+" "+ref.Path]
+	return op, ok
+}
+
+func TestBFLA(t *testing.T) {
+	base := shop(4, 1)
+	at := t0.Add(3*time.Hour + 30*time.Second)
+	use := func(method, tmpl, path string, status int, opts ...evOpt) []*event.Event {
+		return []*event.Event{mkEv(at, "203.0.113.80", method, tmpl, path, status, opts...), mkEv(at.Add(time.Minute), "203.0.113.80", method, tmpl, path, status, opts...)}
+	}
+	specs := specMap{"GET /reports": {Scopes: []string{"reports:read"}}}
+	cases := []struct {
+		name  string
+		evs   []*event.Event
+		want  int
+		why   string
+		sev   string
+		specs SpecLookup
+	}{
+		{"normal use by every group", base, 0, "", "", nil},
+		{"customer lists users on the admin API", merge(base, use("GET", "/admin/users", "/admin/users", 200, withID("cust7", "customer"))), 1, "administrative path", "high", nil},
+		{"customer deletes a user account", merge(base, use("DELETE", "/users/{id}", "/users/12", 204, withID("cust8", "customer"))), 1, "destructive method", "high", nil},
+		{"customer updates a product (admins only)", merge(base, use("PUT", "/products/{id}", "/products/3", 200, withID("cust9", "customer"))), 1, "state-changing method used only by other role groups", "high", nil},
+		{"denied attempt is not a privileged access", merge(base, use("GET", "/admin/users", "/admin/users", 403, withID("cust7", "customer"))), 0, "", "", nil},
+		{"a new admin uses the admin API", merge(base, use("GET", "/admin/users", "/admin/users", 200, withID("admin-new", "admin"))), 0, "", "", nil},
+		{"a new customer empties their cart", merge(base, use("DELETE", "/cart/items/{id}", "/cart/items/5", 204, withID("cust-new", "customer"))), 0, "", "", nil},
+		{"partner key calls the ops-only internal function", merge(base, use("POST", "/internal/reindex", "/internal/reindex", 202, withKey("partner-key-007"))), 1, "administrative path", "critical", nil},
+		{"token without the declared scope", merge(base, use("GET", "/reports", "/reports", 200, withID("cust3", "customer"))), 1, "the spec requires scopes reports:read that the token does not carry", "critical", specs},
+		{"during the learning period", merge(shop(1, 2), []*event.Event{mkEv(t0.Add(30*time.Minute), "203.0.113.80", "GET", "/admin/users", "/admin/users", 200, withID("cust7", "customer"))}), 0, "", "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newBFLA(Config{Specs: c.specs}), merge(c.evs))
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Type != "bfla.privileged_access" || a.Identity == nil || a.Count != 2 || a.Severity != c.sev {
+					t.Fatalf("alert %+v", a)
+				}
+				if len(a.Evidence.Samples) != 1 || a.Evidence.Samples[0].Note != c.why {
+					t.Fatalf("why: %+v", a.Evidence.Samples)
+				}
+			}
+		})
+	}
+}
+
+func TestPrivilegedPath(t *testing.T) {
+	for p, want := range map[string]bool{"/admin/users": true, "/api/v1/Internal/jobs": true, "/users/{admin}": false, "/orders/{id}": false, "/actuator/env": true, "/products": false} {
+		if privilegedPath(p) != want {
+			t.Errorf("privilegedPath(%q) != %v", p, want)
+		}
+	}
+}
