@@ -334,19 +334,19 @@ var catalogue = []*Rule{
 			a.report(r, v.Node, v.Op, "%s accepts privilege field %q from the client", opName(v.Op), v.Prop)
 		})},
 	{ID: "PAL-S036", Name: "pattern-unanchored", Title: "Input pattern not anchored", Severity: model.SevLow, OWASP: []string{api8},
-		Description: "A `pattern` on an input is not anchored with `^...$`. JSON Schema patterns match anywhere in the value, so `[a-z]+` accepts `<script>a`: the pattern validates nothing.",
+		Description: "A `pattern` on an input is not anchored with `^...$`. JSON Schema patterns match anywhere in the value, so `[a-z]+` accepts `<script>a`: the pattern validates nothing. Match-all patterns (`.*`) are exempt.",
 		Remediation: "Anchor input patterns: `^[a-z]+$`.",
 		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
 			p := get(v.Node, "pattern")
 			if v.Dir != "request" || p == nil || p.Kind != yaml.ScalarNode {
 				return
 			}
-			if !strings.HasPrefix(p.Value, "^") || !strings.HasSuffix(p.Value, "$") {
+			if (!strings.HasPrefix(p.Value, "^") || !strings.HasSuffix(p.Value, "$")) && !matchAll(p.Value) {
 				a.report(r, p, v.Op, "pattern %q on %s is not anchored with ^...$", truncate(p.Value, 80), where(v))
 			}
 		})},
 	{ID: "PAL-S037", Name: "pattern-redos", Title: "Pattern prone to catastrophic backtracking (ReDoS)", Severity: model.SevMedium, OWASP: []string{api4},
-		Description: "A `pattern` nests unbounded quantifiers (e.g. `(a+)+`, `(\\w*)*`, `([a-z]+\\.)+` ): backtracking regex engines used by most validators take exponential time on crafted input.",
+		Description: "A `pattern` nests unbounded quantifiers ambiguously (e.g. `(a+)+`, `(\\w*)*`, `(\\w+.)+`): backtracking regex engines used by most validators take exponential time on crafted input. A nested repetition is not reported when the repeated group also requires a delimiter character the inner repetition cannot match (`^se(-[a-z0-9]+)+$` is linear).",
 		Remediation: "Rewrite the pattern without nested quantifiers (make the inner repetition possessive/atomic or restructure it) and bound the input length with maxLength.",
 		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
 			p := get(v.Node, "pattern")
@@ -379,8 +379,11 @@ var catalogue = []*Rule{
 			if v.Dir != "response" || isTrue(get(v.Node, "writeOnly")) || v.Prop == "" {
 				return
 			}
-			if isSecretName(v.Prop) || str(get(v.Node, "format")) == "password" {
+			switch {
+			case isSecretName(v.Prop):
 				a.report(r, v.Node, v.Op, "response of %s contains secret-looking property %q", opName(v.Op), v.Prop)
+			case str(get(v.Node, "format")) == "password":
+				a.report(r, v.Node, v.Op, "response of %s contains property %q marked format: password", opName(v.Op), v.Prop)
 			}
 		})},
 	{ID: "PAL-S041", Name: "password-not-writeonly", Title: "Password property not writeOnly", Severity: model.SevLow, OWASP: []string{api3},
@@ -390,8 +393,10 @@ var catalogue = []*Rule{
 			if a.doc.Version == "2.0" || v.Dir != "request" || v.Prop == "" || v.Param || isTrue(get(v.Node, "writeOnly")) {
 				return
 			}
-			if n := norm(v.Prop); strings.HasSuffix(n, "password") || n == "passwd" || str(get(v.Node, "format")) == "password" {
+			if n := norm(v.Prop); strings.HasSuffix(n, "password") || n == "passwd" {
 				a.report(r, v.Node, v.Op, "password property %q is not writeOnly", v.Prop)
+			} else if str(get(v.Node, "format")) == "password" {
+				a.report(r, v.Node, v.Op, "property %q (format: password) is not writeOnly", v.Prop)
 			}
 		})},
 	{ID: "PAL-S042", Name: "pii-unconstrained", Title: "Personal data input without format or pattern", Severity: model.SevLow, OWASP: []string{api8},

@@ -131,9 +131,11 @@ func hasUnbounded(re *syntax.Regexp) bool {
 }
 
 // nestedQuantifier reports a repetition applied to something that itself
-// repeats without bound, e.g. (a+)+, (\w*)*, (x{1,}){2,} — the classic
-// catastrophic-backtracking shape for backtracking engines (ECMAScript,
-// Java, .NET, Python, PCRE).
+// repeats without bound in an ambiguous way, e.g. (a+)+, (\w*)*,
+// (\w+.)+ — the catastrophic-backtracking shape for backtracking engines
+// (ECMAScript, Java, .NET, Python, PCRE). An inner repetition is harmless
+// when the repeated body also requires a character the inner repetition
+// cannot match (a delimiter): ^se(-[a-z0-9]+)+$ and ( *[^ ])* are linear.
 func nestedQuantifier(p string) (bool, error) {
 	re, err := syntax.Parse(p, syntax.Perl)
 	if err != nil {
@@ -141,20 +143,118 @@ func nestedQuantifier(p string) (bool, error) {
 		// fall back to a textual check for "(...+...)+" shapes.
 		return redosText.MatchString(p), err
 	}
-	var walk func(re *syntax.Regexp, inRepeat bool) bool
-	walk = func(re *syntax.Regexp, inRepeat bool) bool {
-		rep := re.Op == syntax.OpStar || re.Op == syntax.OpPlus || (re.Op == syntax.OpRepeat && (re.Max == -1 || re.Max > 10))
-		if rep && inRepeat {
+	var walk func(re *syntax.Regexp) bool
+	walk = func(re *syntax.Regexp) bool {
+		if isUnboundedRep(re) && ambiguousBody(re.Sub[0]) {
 			return true
 		}
 		for _, s := range re.Sub {
-			if walk(s, inRepeat || rep) {
+			if walk(s) {
 				return true
 			}
 		}
 		return false
 	}
-	return walk(re, false), nil
+	return walk(re), nil
+}
+
+func isUnboundedRep(re *syntax.Regexp) bool {
+	return re.Op == syntax.OpStar || re.Op == syntax.OpPlus || (re.Op == syntax.OpRepeat && (re.Max == -1 || re.Max > 10))
+}
+
+func uncapture(re *syntax.Regexp) *syntax.Regexp {
+	for re.Op == syntax.OpCapture && len(re.Sub) == 1 {
+		re = re.Sub[0]
+	}
+	return re
+}
+
+// ambiguousBody reports whether the body of an outer repetition contains
+// an unbounded repetition that no mandatory delimiter separates.
+func ambiguousBody(body *syntax.Regexp) bool {
+	body = uncapture(body)
+	if !containsUnbounded(body) {
+		return false
+	}
+	if body.Op != syntax.OpConcat {
+		return true // (a+)+, (a|b+)*, ...
+	}
+	for i, el := range body.Sub {
+		el = uncapture(el)
+		if !containsUnbounded(el) {
+			continue
+		}
+		if !isUnboundedRep(el) {
+			return true // a nested group: be conservative
+		}
+		inner, ok := charSet(uncapture(el.Sub[0]))
+		if !ok {
+			return true
+		}
+		delimited := false
+		for j, other := range body.Sub {
+			if j == i {
+				continue
+			}
+			if cs, ok := charSet(uncapture(other)); ok && disjoint(inner, cs) {
+				delimited = true
+				break
+			}
+		}
+		if !delimited {
+			return true
+		}
+	}
+	return false
+}
+
+func containsUnbounded(re *syntax.Regexp) bool {
+	if isUnboundedRep(re) {
+		return true
+	}
+	for _, s := range re.Sub {
+		if containsUnbounded(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// charSet returns the rune ranges a single-character node matches.
+func charSet(re *syntax.Regexp) ([]rune, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) != 1 || re.Flags&syntax.FoldCase != 0 {
+			return nil, false
+		}
+		return []rune{re.Rune[0], re.Rune[0]}, true
+	case syntax.OpCharClass:
+		return re.Rune, true
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return []rune{0, 0x10FFFF}, true
+	}
+	return nil, false
+}
+
+func disjoint(a, b []rune) bool {
+	for i := 0; i+1 < len(a); i += 2 {
+		for j := 0; j+1 < len(b); j += 2 {
+			if a[i] <= b[j+1] && b[j] <= a[i+1] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// matchAll reports patterns that accept everything, where anchoring is
+// meaningless.
+func matchAll(p string) bool {
+	switch strings.TrimSuffix(strings.TrimPrefix(p, "^"), "$") {
+	case ".*", "[\\s\\S]*", "(.*)", "[^]*":
+		return true
+	}
+	return false
 }
 
 var redosText = regexp.MustCompile(`\([^()]*[+*][^()]*\)[+*{]`)

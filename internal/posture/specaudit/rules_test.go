@@ -159,3 +159,42 @@ func TestOptionsSelected(t *testing.T) {
 		t.Fatalf("disable one: %d rules, want %d", len(all), len(Rules())-1)
 	}
 }
+
+func TestNestedQuantifier(t *testing.T) {
+	tests := []struct {
+		pattern string
+		want    bool
+	}{
+		{`(a+)+`, true},
+		{`^(\w*)*$`, true},
+		{`^\$\{(\w+.)+\w+\}$`, true},
+		{`^(a|aa)+$`, false}, // alternation ambiguity is not detected (documented limit)
+		{`^([a-z]+\.)+[a-z]+$`, false},
+		{`^se(-[a-z0-9]+)+$`, false},
+		{`^[^\s\x00]( *[^\s\x00])*$`, false},
+		{`^[a-z]+$`, false},
+		{`^(ab){2,5}$`, false},
+		{`^((a+)b)+$`, false}, // delimited by b
+		{`(?<=x)(a+)+`, true}, // Go can't parse look-behind: textual fallback
+		{`(?<=x)[a-z]+`, false},
+	}
+	for _, tc := range tests {
+		if got, _ := nestedQuantifier(tc.pattern); got != tc.want {
+			t.Errorf("nestedQuantifier(%q) = %v, want %v", tc.pattern, got, tc.want)
+		}
+	}
+}
+
+func TestBoundedPatternAndRedact(t *testing.T) {
+	for p, want := range map[string]bool{`^[A-Z]{3}-[0-9]{4}$`: true, `^[A-Z]+$`: false, `[A-Z]{3}`: false, `^(a{1,})$`: false, `^(`: false} {
+		if got := boundedPattern(p); got != want {
+			t.Errorf("boundedPattern(%q) = %v", p, got)
+		}
+	}
+	if got := redactURL("https://u:p@h/x"); got != "https://****@h/x" {
+		t.Errorf("redactURL = %q", got)
+	}
+	if got := redact("abcdefgh"); strings.Contains(got, "efgh") {
+		t.Errorf("redact = %q", got)
+	}
+}
