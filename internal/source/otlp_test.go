@@ -1,0 +1,320 @@
+package source
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+var spanStart = time.Date(2026, 11, 18, 14, 3, 22, 512_000_000, time.UTC)
+
+type spanSpec struct {
+	name  string
+	kind  ptrace.SpanKind
+	attrs map[string]any
+	dur   time.Duration
+}
+
+func buildTraces(service string, specs ...spanSpec) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	if service != "" {
+		rs.Resource().Attributes().PutStr("service.name", service)
+	}
+	ss := rs.ScopeSpans().AppendEmpty()
+	for i, s := range specs {
+		sp := ss.Spans().AppendEmpty()
+		sp.SetName(s.name)
+		sp.SetKind(s.kind)
+		sp.SetTraceID(pcommon.TraceID([16]byte{1, 2, 3, byte(i)}))
+		sp.SetSpanID(pcommon.SpanID([8]byte{9, byte(i)}))
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(spanStart))
+		dur := s.dur
+		if dur == 0 {
+			dur = 42 * time.Millisecond
+		}
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(spanStart.Add(dur)))
+		for k, v := range s.attrs {
+			switch v := v.(type) {
+			case string:
+				sp.Attributes().PutStr(k, v)
+			case int:
+				sp.Attributes().PutInt(k, int64(v))
+			case []string:
+				sl := sp.Attributes().PutEmptySlice(k)
+				for _, x := range v {
+					sl.AppendEmpty().SetStr(x)
+				}
+			}
+		}
+	}
+	return td
+}
+
+var stableServer = spanSpec{name: "GET /v2/orders/{id}", kind: ptrace.SpanKindServer, attrs: map[string]any{
+	"http.request.method": "GET", "url.scheme": "https", "server.address": "api.example.test", "server.port": 443,
+	"url.path": "/v2/orders/1234", "url.query": "expand=items", "http.route": "/v2/orders/{id}",
+	"http.response.status_code": 200, "network.peer.address": "10.0.0.7", "network.peer.port": 51000,
+	"client.address": "198.51.100.23", "user_agent.original": "Mozilla/5.0", "http.response.body.size": 532,
+	"http.request.header.authorization": []string{"Bearer eyJ.x.y"}, "http.response.header.content-type": []string{"application/json"},
+}}
+
+func TestSpansToRecords(t *testing.T) {
+	tests := []struct {
+		spec spanSpec
+		want string // record JSON, or "skip:<reason>" or "reject:<substring>"
+	}{
+		{stableServer, `{"time":"2026-11-18T14:03:22.512Z","duration_ms":42,"client":{"ip":"10.0.0.7","port":51000},"direction":"inbound","source":"otlp:orders","request":{"method":"GET","url":"https://api.example.test/v2/orders/1234?expand=items","headers":{"authorization":"Bearer eyJ.x.y","user-agent":"Mozilla/5.0","x-forwarded-for":"198.51.100.23"}},"response":{"status":200,"headers":{"content-type":"application/json"},"size":532}}`},
+		{spanSpec{name: "legacy", kind: ptrace.SpanKindServer, attrs: map[string]any{
+			"http.method": "POST", "http.scheme": "http", "http.host": "api.example.test:8080", "http.target": "/login?next=%2F",
+			"http.status_code": "401", "net.peer.ip": "192.0.2.4", "http.user_agent": "curl/8", "http.request_content_length": 58,
+		}}, `{"time":"2026-11-18T14:03:22.512Z","duration_ms":42,"client":{"ip":"192.0.2.4"},"direction":"inbound","source":"otlp:orders","request":{"method":"POST","url":"http://api.example.test:8080/login?next=%2F","headers":{"user-agent":"curl/8"},"size":58},"response":{"status":401}}`},
+		{spanSpec{name: "outbound", kind: ptrace.SpanKindClient, dur: 1500 * time.Microsecond, attrs: map[string]any{
+			"http.request.method": "GET", "url.full": "https://user:pw@payments.example.net/v1/charges?limit=1", "http.response.status_code": 200,
+			"network.local.address": "10.0.0.5",
+		}}, `{"time":"2026-11-18T14:03:22.512Z","duration_ms":1.5,"client":{"ip":"10.0.0.5"},"direction":"outbound","source":"otlp:orders","request":{"method":"GET","url":"https://payments.example.net/v1/charges?limit=1"},"response":{"status":200}}`},
+		{spanSpec{name: "outbound-no-local", kind: ptrace.SpanKindClient, attrs: map[string]any{
+			"http.method": "PURGE", "http.url": "http://cache.internal/x", "http.status_code": 204,
+		}}, `{"time":"2026-11-18T14:03:22.512Z","duration_ms":42,"client":{"ip":"0.0.0.0"},"direction":"outbound","source":"otlp:orders","request":{"method":"PURGE","url":"http://cache.internal/x"},"response":{"status":204}}`},
+		{spanSpec{name: "other-method", kind: ptrace.SpanKindServer, attrs: map[string]any{
+			"http.request.method": "_OTHER", "http.request.method_original": "PROPFIND", "server.address": "dav.example.test",
+			"url.path": "/a", "client.address": "192.0.2.9",
+		}}, `{"time":"2026-11-18T14:03:22.512Z","duration_ms":42,"client":{"ip":"192.0.2.9"},"direction":"inbound","source":"otlp:orders","request":{"method":"PROPFIND","url":"http://dav.example.test/a"},"response":{"status":0}}`},
+		{spanSpec{name: "db query", kind: ptrace.SpanKindClient, attrs: map[string]any{"db.system": "postgresql"}}, "skip:not_http"},
+		{spanSpec{name: "internal", kind: ptrace.SpanKindInternal, attrs: map[string]any{"http.request.method": "GET"}}, "skip:span_kind"},
+		{spanSpec{name: "no host", kind: ptrace.SpanKindServer, attrs: map[string]any{"http.request.method": "GET", "url.path": "/x", "client.address": "192.0.2.1"}}, "reject:no host"},
+		{spanSpec{name: "no client", kind: ptrace.SpanKindServer, attrs: map[string]any{"http.request.method": "GET", "server.address": "h", "client.address": "a-hostname"}}, "reject:no client address"},
+		{spanSpec{name: "bad status", kind: ptrace.SpanKindServer, attrs: map[string]any{"http.request.method": "GET", "server.address": "h", "client.address": "192.0.2.1", "http.response.status_code": "OK"}}, "reject:http.response.status_code: not an integer"},
+	}
+	for _, tc := range tests {
+		recs, st := SpansToRecords(buildTraces("orders", tc.spec))
+		if st.Spans != 1 {
+			t.Fatalf("%s: spans %d", tc.spec.name, st.Spans)
+		}
+		switch {
+		case strings.HasPrefix(tc.want, "skip:"):
+			if len(recs) != 0 || st.Skipped[strings.TrimPrefix(tc.want, "skip:")] != 1 {
+				t.Errorf("%s: stats %+v, want %s", tc.spec.name, st, tc.want)
+			}
+		case strings.HasPrefix(tc.want, "reject:"):
+			if len(recs) != 0 || st.Rejected != 1 || len(st.Errors) != 1 || !strings.Contains(st.Errors[0], strings.TrimPrefix(tc.want, "reject:")) {
+				t.Errorf("%s: stats %+v, want %s", tc.spec.name, st, tc.want)
+			}
+		default:
+			if len(recs) != 1 {
+				t.Errorf("%s: %d records, stats %+v", tc.spec.name, len(recs), st)
+				continue
+			}
+			b, _ := exchange.MarshalRecord(recs[0])
+			if string(b) != tc.want {
+				t.Errorf("%s:\n got %s\nwant %s", tc.spec.name, b, tc.want)
+			}
+		}
+	}
+}
+
+type recSink struct {
+	mu   sync.Mutex
+	recs []*exchange.Record
+}
+
+func (s *recSink) add(r []*exchange.Record) {
+	s.mu.Lock()
+	s.recs = append(s.recs, r...)
+	s.mu.Unlock()
+}
+
+func post(t *testing.T, url, ct, ce string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	if ce != "" {
+		req.Header.Set("Content-Encoding", ce)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// decodePartialSuccess reads ExportTraceServiceResponse.partial_success.
+func decodePartialSuccess(t *testing.T, b []byte) (rejected int64, msg string) {
+	t.Helper()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num != 1 || typ != protowire.BytesType {
+			t.Fatalf("unexpected field %d/%d in response", num, typ)
+		}
+		b = b[n:]
+		ps, n := protowire.ConsumeBytes(b)
+		b = b[n:]
+		for len(ps) > 0 {
+			num, typ, n := protowire.ConsumeTag(ps)
+			ps = ps[n:]
+			switch {
+			case num == 1 && typ == protowire.VarintType:
+				v, n := protowire.ConsumeVarint(ps)
+				rejected, ps = int64(v), ps[n:]
+			case num == 2 && typ == protowire.BytesType:
+				v, n := protowire.ConsumeString(ps)
+				msg, ps = v, ps[n:]
+			default:
+				t.Fatalf("unexpected partial_success field %d", num)
+			}
+		}
+	}
+	return rejected, msg
+}
+
+func TestOTLPHandler(t *testing.T) {
+	sink := &recSink{}
+	h := NewOTLPHandler(sink.add, OTLPOptions{MaxBodyBytes: 1 << 20})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	td := buildTraces("orders", stableServer,
+		spanSpec{name: "db", kind: ptrace.SpanKindClient, attrs: map[string]any{"db.system": "redis"}},
+		spanSpec{name: "no host", kind: ptrace.SpanKindServer, attrs: map[string]any{"http.request.method": "GET", "client.address": "192.0.2.1"}})
+	pb, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(pb)
+	zw.Close()
+
+	// Protobuf, plain and gzip.
+	for _, c := range []struct {
+		ce   string
+		body []byte
+	}{{"", pb}, {"gzip", gz.Bytes()}} {
+		resp, b := post(t, srv.URL+"/v1/traces", "application/x-protobuf", c.ce, c.body)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-protobuf" {
+			t.Fatalf("protobuf %q: %d %s", c.ce, resp.StatusCode, b)
+		}
+		rej, msg := decodePartialSuccess(t, b)
+		if rej != 1 || !strings.Contains(msg, "1 HTTP span(s) rejected") || !strings.Contains(msg, "not_http=1") {
+			t.Fatalf("partial success %d %q", rej, msg)
+		}
+	}
+	// JSON.
+	resp, b := post(t, srv.URL+"/v1/traces", "application/json", "", js)
+	if resp.StatusCode != 200 {
+		t.Fatalf("json: %d %s", resp.StatusCode, b)
+	}
+	var jr struct {
+		PartialSuccess struct {
+			RejectedSpans string `json:"rejectedSpans"`
+			ErrorMessage  string `json:"errorMessage"`
+		} `json:"partialSuccess"`
+	}
+	if err := json.Unmarshal(b, &jr); err != nil || jr.PartialSuccess.RejectedSpans != "1" {
+		t.Fatalf("json response %s (%v)", b, err)
+	}
+	if len(sink.recs) != 3 {
+		t.Fatalf("%d records delivered, want 3 (one per request)", len(sink.recs))
+	}
+	for _, r := range sink.recs {
+		if r.Request.URL != "https://api.example.test/v2/orders/1234?expand=items" {
+			t.Errorf("record %+v", r)
+		}
+	}
+	st := h.Stats()
+	if st.Requests != 3 || st.Spans != 9 || st.Records != 3 || st.Rejected != 3 || st.Skipped[SkipNotHTTP] != 3 {
+		t.Fatalf("stats %+v", st)
+	}
+	// All-good request: empty response, no partial success.
+	ok, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(buildTraces("orders", stableServer))
+	resp, b = post(t, srv.URL+"/v1/traces", "application/x-protobuf", "", ok)
+	if resp.StatusCode != 200 || len(b) != 0 {
+		t.Fatalf("clean export: %d %x", resp.StatusCode, b)
+	}
+}
+
+func TestOTLPHandlerErrors(t *testing.T) {
+	h := NewOTLPHandler(func([]*exchange.Record) { t.Error("sink called") }, OTLPOptions{MaxBodyBytes: 1024})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	big := bytes.Repeat([]byte{'a'}, 4096)
+	var gzBig bytes.Buffer
+	zw := gzip.NewWriter(&gzBig)
+	zw.Write(bytes.Repeat([]byte{' '}, 8192)) // small compressed, large decompressed
+	zw.Close()
+	tests := []struct {
+		method, ct, ce string
+		body           []byte
+		code           int
+	}{
+		{"GET", "application/json", "", nil, 405},
+		{"POST", "text/plain", "", []byte("x"), 415},
+		{"POST", "application/json", "br", []byte("x"), 415},
+		{"POST", "application/json", "", []byte("{not json"), 400},
+		{"POST", "application/x-protobuf", "", []byte{0xff, 0xff, 0xff}, 400},
+		{"POST", "application/x-protobuf", "gzip", []byte("not gzip"), 400},
+		{"POST", "application/json", "", big, 413},
+		{"POST", "application/json", "gzip", gzBig.Bytes(), 413},
+	}
+	for _, tc := range tests {
+		req, _ := http.NewRequest(tc.method, srv.URL+"/v1/traces", bytes.NewReader(tc.body))
+		req.Header.Set("Content-Type", tc.ct)
+		if tc.ce != "" {
+			req.Header.Set("Content-Encoding", tc.ce)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("%s %s %s: %d %s, want %d", tc.method, tc.ct, tc.ce, resp.StatusCode, b, tc.code)
+		}
+	}
+	if st := h.Stats(); st.BadReqs != int64(len(tests)) {
+		t.Errorf("bad requests %d", st.BadReqs)
+	}
+}
+
+func FuzzSpansToRecords(f *testing.F) {
+	pb, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(buildTraces("svc", stableServer))
+	f.Add(pb)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(data)
+		if err != nil {
+			return
+		}
+		recs, st := SpansToRecords(td)
+		var skipped int64
+		for _, v := range st.Skipped {
+			skipped += v
+		}
+		if st.Records+st.Rejected+skipped != st.Spans || int64(len(recs)) != st.Records {
+			t.Fatalf("spans not accounted for: %+v", st)
+		}
+		for _, r := range recs {
+			if err := r.Validate(); err != nil {
+				t.Fatalf("invalid record: %v", err)
+			}
+		}
+	})
+}
