@@ -66,14 +66,23 @@ func accountJSON(a bankAccount, c *bankCustomer) string {
 		f("balance", float64(a.id%100000)/7).s("currency", "EUR").String()
 }
 
-func transactionsJSON(r *rand.Rand, a bankAccount, payees []string, n int) string {
-	items := make([]string, 0, n)
-	for i := 0; i < n; i++ {
-		items = append(items, newObj().s("id", "tx_"+alnum(r, 14)).s("booked", "2026-11-"+pad(1+i%15, 2)).f("amount", -float64(r.IntN(30000))/100).
-			s("counterparty", pick(r, []string{"Grocer GmbH", "City Transit", "Streamflix", "Landlord Ltd", "Coffee Corner"})).
-			s("counterparty_iban", payees[(i+a.id)%len(payees)]).s("reference", "Ref "+digits(r, 8)).String())
+var counterparties = []string{"Grocer GmbH", "City Transit", "Streamflix", "Landlord Ltd", "Coffee Corner"}
+
+var bookedDates = func() []string {
+	var d []string
+	for i := 1; i <= 15; i++ {
+		d = append(d, "2026-11-"+pad(i, 2))
 	}
-	return newObj().i("account_id", int64(a.id)).raw("transactions", arr(items)).s("next_cursor", alnum(r, 20)).String()
+	return d
+}()
+
+func transactionsJSON(r *rand.Rand, a bankAccount, payees []string, n int) string {
+	items := list(n, func(i int, o *obj) {
+		o.s("id", "tx_"+alnum(r, 14)).s("booked", bookedDates[i%15]).f("amount", -float64(r.IntN(30000))/100).
+			s("counterparty", counterparties[r.IntN(len(counterparties))]).
+			s("counterparty_iban", payees[(i+a.id)%len(payees)]).s("reference", "Ref "+digits(r, 8))
+	})
+	return newObj().i("account_id", int64(a.id)).raw("transactions", items).s("next_cursor", alnum(r, 20)).String()
 }
 
 type bankSession struct {

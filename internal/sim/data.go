@@ -338,6 +338,23 @@ func (o *obj) raw(k, v string) *obj { o.key(k); o.b = append(o.b, v...); return 
 
 func (o *obj) String() string { return string(append(o.b, '}')) }
 
+// list builds a JSON array of n objects, reusing one scratch buffer: item
+// fills the (empty) object for element i.
+func list(n int, item func(i int, o *obj)) string {
+	o := &obj{b: make([]byte, 0, 512)}
+	out := make([]byte, 0, n*160+2)
+	out = append(out, '[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		o.b, o.n = append(o.b[:0], '{'), 0
+		item(i, o)
+		out = append(append(out, o.b...), '}')
+	}
+	return string(append(out, ']'))
+}
+
 // arr joins JSON values into an array.
 func arr(vals []string) string {
 	n := 2

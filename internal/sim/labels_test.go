@@ -193,10 +193,10 @@ func FuzzGenerate(f *testing.F) {
 }
 
 // BenchmarkGenerate measures generation of about 500k records (48 h at
-// scale 4.5), without encoding.
+// scale 5.7), without encoding.
 func BenchmarkGenerate(b *testing.B) {
 	cfg := DefaultConfig()
-	cfg.Scale = 4.5
+	cfg.Scale = 5.7
 	var n int64
 	for b.Loop() {
 		n = 0

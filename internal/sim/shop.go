@@ -63,6 +63,7 @@ func newShopWorld(g *gen) *shopWorld {
 		w.users = append(w.users, u)
 	}
 	w.admins = []string{"admin-mhernandez", "admin-tnakamura", "admin-sokafor"}
+	g.featuredBody = newObj().raw("items", list(8, func(i int, o *obj) { productInto(o, w.products[i*13], false) })).String()
 	return w
 }
 
@@ -216,8 +217,10 @@ func (g *gen) shopLogin(r *rand.Rand, s *shopSession, now time.Time) {
 	g.later(rec.Time, func(g *gen, _ time.Time) { g.emit(rec, sc) })
 }
 
-func productJSON(p product, detail bool) *obj {
-	o := newObj().s("sku", p.sku).s("name", p.name).s("category", p.cat).f("price", p.price).s("currency", "USD")
+func productJSON(p product, detail bool) *obj { return productInto(newObj(), p, detail) }
+
+func productInto(o *obj, p product, detail bool) *obj {
+	o.s("sku", p.sku).s("name", p.name).s("category", p.cat).f("price", p.price).s("currency", "USD")
 	if detail {
 		d := "Solid, durable and made to last. Dimensions on request."
 		if p.html {
@@ -250,26 +253,19 @@ func (g *gen) shopList(r *rand.Rand, s *shopSession, now time.Time) {
 	if st := serverError(r, 0.004); st != 0 {
 		problem(rec, st, r)
 	} else {
-		items := make([]string, 0, 24)
 		off := (s.page*24 + len(s.cat)) % len(g.shop.products)
 		n := 24
 		if s.page > 6 {
 			n = 0
 		}
-		for i := 0; i < n; i++ {
-			items = append(items, productJSON(g.shop.products[(off+i*8)%len(g.shop.products)], false).String())
-		}
-		replyJSON(rec, 200, newObj().raw("items", arr(items)).i("page", int64(s.page)).i("total", 6*24).String(), latency(r, 55, 0.45))
+		items := list(n, func(i int, o *obj) { productInto(o, g.shop.products[(off+i*8)%len(g.shop.products)], false) })
+		replyJSON(rec, 200, newObj().raw("items", items).i("page", int64(s.page)).i("total", 6*24).String(), latency(r, 55, 0.45))
 	}
 	g.emit(rec, sc)
 }
 
 func (g *gen) featuredReply(r *rand.Rand, rec *recT) {
-	items := make([]string, 0, 8)
-	for i := 0; i < 8; i++ {
-		items = append(items, productJSON(g.shop.products[i*13], false).String())
-	}
-	replyJSON(rec, 200, newObj().raw("items", arr(items)).String(), latency(r, 18, 0.3))
+	replyJSON(rec, 200, g.featuredBody, latency(r, 18, 0.3))
 }
 
 func (g *gen) shopProduct(r *rand.Rand, s *shopSession, now time.Time, p product) {
@@ -319,11 +315,8 @@ func (g *gen) shopSearch(r *rand.Rand, s *shopSession, now time.Time) {
 		problem(rec, 504, r)
 		rec.DurationMs = ms
 	} else {
-		items := make([]string, 0, 10)
-		for i := 0; i < 10; i++ {
-			items = append(items, productJSON(g.shop.products[(len(term)*31+i*17)%len(g.shop.products)], false).String())
-		}
-		replyJSON(rec, 200, newObj().s("query", term).raw("results", arr(items)).String(), ms)
+		items := list(10, func(i int, o *obj) { productInto(o, g.shop.products[(len(term)*31+i*17)%len(g.shop.products)], false) })
+		replyJSON(rec, 200, newObj().s("query", term).raw("results", items).String(), ms)
 	}
 	g.emit(rec, sc)
 }

@@ -254,6 +254,7 @@ type gen struct {
 	catalogRedirectAt                         time.Time
 	scExposure, scGeoHTTP, scNewDest          *scenState
 	batch                                     *batchSidecar
+	featuredBody                              string // the featured list does not change
 }
 
 func newGen(cfg Config, emit func(*exchange.Record, string) error) *gen {
