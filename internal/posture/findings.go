@@ -1,0 +1,420 @@
+package posture
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// criticalData are the data types that make an exposure critical.
+var criticalData = map[string]bool{classify.TypeSecret: true, classify.TypeCard: true, classify.TypeSSN: true, classify.TypeIBAN: true, classify.TypePassport: true}
+
+func (e *evidence) merge(o *evidence) {
+	e.requests += o.requests
+	if e.first.IsZero() || o.first.Before(e.first) {
+		e.first = o.first
+	}
+	if o.last.After(e.last) {
+		e.last = o.last
+	}
+	e.plain += o.plain
+	e.plainCreds += o.plainCreds
+	for k, v := range o.plainSchemes {
+		e.plainSchemes = addKey(e.plainSchemes, k, v)
+	}
+	e.basicHTTP += o.basicHTTP
+	for k, v := range o.credParams {
+		e.credParams = addKey(e.credParams, k, v)
+	}
+	for k, v := range o.verbose {
+		e.verbose = addKey(e.verbose, k, v)
+	}
+	if e.verboseSample == "" {
+		e.verboseSample = o.verboseSample
+	}
+	for k, v := range o.versions {
+		e.versions = addStr(e.versions, k, v)
+	}
+	e.corsWildcard += o.corsWildcard
+	e.corsReflected += o.corsReflected
+	for k := range o.corsOrigins {
+		if e.corsOrigins == nil {
+			e.corsOrigins = map[string]bool{}
+		}
+		if len(e.corsOrigins) < maxKeys {
+			e.corsOrigins[k] = true
+		}
+	}
+	e.eligible += o.eligible
+	e.missNosniff += o.missNosniff
+	e.httpsResp += o.httpsResp
+	e.missHSTS += o.missHSTS
+	e.authResp += o.authResp
+	e.authMissNoStore += o.authMissNoStore
+	e.missNoStore += o.missNoStore
+	e.jwtNone += o.jwtNone
+	e.jwtNoExp += o.jwtNoExp
+	e.jwtLong += o.jwtLong
+	if o.jwtMaxLife > e.jwtMaxLife {
+		e.jwtMaxLife = o.jwtMaxLife
+	}
+	for k, v := range o.jwtAlgs {
+		e.jwtAlgs = addKey(e.jwtAlgs, k, v)
+	}
+	e.bursts += o.bursts
+	if o.maxBurst > e.maxBurst {
+		e.maxBurst = o.maxBurst
+	}
+	e.rateLimited += o.rateLimited
+	e.externalRequests += o.externalRequests
+}
+
+// FindingID is the stable id of a finding: a hash of rule and endpoint.
+func FindingID(rule string, ref model.EndpointRef) string {
+	sum := sha256.Sum256([]byte(rule + "|" + ref.Key()))
+	return "fnd_" + hex.EncodeToString(sum[:8])
+}
+
+// Findings evaluates the traffic rules over the final inventory (with
+// sensitive_data filled). now is the end of the observed traffic (offline)
+// or the evaluation time (serve mode). Findings are sorted by severity
+// (highest first), rule and endpoint; ids are stable.
+func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding {
+	merged := map[string]*evidence{}
+	keys := make([]string, 0, len(t.eps))
+	for k := range t.eps {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // deterministic merge order
+	for _, k := range keys {
+		ref := t.refs[k]
+		if t.cfg.Canonical != nil {
+			ref = t.cfg.Canonical.Canonical(ref)
+		}
+		m := merged[ref.Key()]
+		if m == nil {
+			m = &evidence{}
+			merged[ref.Key()] = m
+		}
+		m.merge(t.eps[k])
+	}
+	red := redactor()
+	var out []model.Finding
+	for i := range eps {
+		ep := &eps[i]
+		f := findingCtx{t: t, ep: ep, ref: ep.Ref(), e: merged[ep.Ref().Key()], now: now, red: red}
+		f.evaluate()
+		out = append(out, f.out...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if ra, rb := model.SeverityRank(a.Severity), model.SeverityRank(b.Severity); ra != rb {
+			return ra > rb
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Endpoint.Key() < b.Endpoint.Key()
+	})
+	return out
+}
+
+type findingCtx struct {
+	t   *Traffic
+	ep  *model.Endpoint
+	ref model.EndpointRef
+	e   *evidence
+	now time.Time
+	red *classify.Classifier
+	out []model.Finding
+}
+
+func (f *findingCtx) emit(rule, sev, msg string, ev map[string]any) {
+	r := ruleByID(rule)
+	if sev == "" {
+		sev = r.Severity
+	}
+	ref := f.ref
+	f.out = append(f.out, model.Finding{
+		ID: FindingID(rule, ref), Rule: rule, Title: r.Title, Severity: sev, OWASP: r.OWASP, Endpoint: &ref,
+		Source: "traffic", Message: msg, Remediation: r.Remediation, Evidence: ev,
+	})
+}
+
+// responseData returns the unmasked data types (sorted) and fields found
+// in responses, ignoring ip_address.
+func responseData(ep *model.Endpoint) (types, fields []string, critical bool) {
+	tset := map[string]bool{}
+	fset := map[string]bool{}
+	for _, sd := range ep.SensitiveData {
+		if sd.Masked || sd.Type == classify.TypeIP || !strings.HasPrefix(sd.Location, "response.") {
+			continue
+		}
+		tset[sd.Type] = true
+		fset[sd.Location+" "+sd.Field] = true
+		if criticalData[sd.Type] {
+			critical = true
+		}
+	}
+	return sortedSet(tset), sortedSet(fset), critical
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	if len(out) > maxKeys {
+		out = out[:maxKeys]
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func successes(ep *model.Endpoint) int64 {
+	var n int64
+	for code, c := range ep.StatusCodes {
+		if strings.HasPrefix(code, "2") {
+			n += c
+		}
+	}
+	return n
+}
+
+func (f *findingCtx) evaluate() {
+	ep, e, cfg := f.ep, f.e, &f.t.cfg
+	external := ep.Exposure == "external"
+
+	// PAL-T001 / PAL-T002
+	if ep.Authentication == "none" && successes(ep) > 0 {
+		sev := model.SevMedium
+		if !external {
+			sev = model.SevLow
+		}
+		f.emit(RuleUnauthenticated, sev, fmt.Sprintf("%d successful responses to requests without credentials (exposure: %s).", successes(ep), orUnknown(ep.Exposure)),
+			map[string]any{"successful_responses": successes(ep), "exposure": ep.Exposure})
+		if types, fields, critical := responseData(ep); external && len(types) > 0 {
+			sev := model.SevHigh
+			if critical {
+				sev = model.SevCritical
+			}
+			f.emit(RuleAttackPath, sev, fmt.Sprintf("Internet-exposed, no authentication, and responses carry %s.", strings.Join(types, ", ")),
+				map[string]any{"data_types": types, "fields": fields, "exposure": "external", "authentication": "none"})
+		}
+	}
+	// PAL-T003
+	if e != nil && e.plain > 0 {
+		sev := ""
+		if e.plainCreds > 0 {
+			sev = model.SevHigh
+		}
+		f.emit(RulePlainHTTP, sev, fmt.Sprintf("%d external requests over %s (%d with credentials).", e.plain, strings.Join(sortedKeys(e.plainSchemes), "/"), e.plainCreds),
+			map[string]any{"requests": e.plain, "with_credentials": e.plainCreds, "schemes": e.plainSchemes})
+	}
+	// PAL-T004
+	switch {
+	case ep.LastSeen != nil && !ep.LastSeen.IsZero() && f.now.Sub(*ep.LastSeen) >= cfg.UnusedAfter:
+		f.emit(RuleUnused, "", fmt.Sprintf("No request since %s (%s before %s).", ep.LastSeen.UTC().Format(time.RFC3339), roundDur(f.now.Sub(*ep.LastSeen)), f.now.UTC().Format(time.RFC3339)),
+			map[string]any{"last_seen": ep.LastSeen, "unused_after": cfg.UnusedAfter.String()})
+	case (ep.LastSeen == nil || ep.Requests == 0) && ep.Documented != nil && *ep.Documented && !f.t.first.IsZero() && f.t.last.Sub(f.t.first) >= cfg.UnusedAfter:
+		f.emit(RuleUnused, "", fmt.Sprintf("Declared in the spec but never called during %s of observed traffic.", roundDur(f.t.last.Sub(f.t.first))),
+			map[string]any{"observed_from": f.t.first, "observed_to": f.t.last, "unused_after": cfg.UnusedAfter.String()})
+	}
+	if e != nil {
+		// PAL-T005
+		if e.bursts > 0 && e.rateLimited == 0 {
+			f.emit(RuleNoRateLimit, "", fmt.Sprintf("%d bursts (up to %d requests from one client within %s) were all served; no 429 or rate-limit header seen.", e.bursts, e.maxBurst, cfg.BurstWindow),
+				map[string]any{"bursts": e.bursts, "max_requests_in_window": e.maxBurst, "burst_threshold": cfg.BurstRequests, "window": cfg.BurstWindow.String()})
+		}
+		// PAL-T006
+		if len(e.verbose) > 0 {
+			kinds := sortedKeys(e.verbose)
+			f.emit(RuleVerboseErrors, "", fmt.Sprintf("Responses contained %s error details.", strings.Join(kinds, ", ")),
+				map[string]any{"kinds": e.verbose, "sample": redactText(f.red, e.verboseSample)})
+		}
+		// PAL-T007
+		if len(e.versions) > 0 {
+			var parts []string
+			for _, h := range sortedKeys(e.versions) {
+				parts = append(parts, h+": "+e.versions[h])
+			}
+			f.emit(RuleVersionDisclosure, "", "Response headers disclose "+strings.Join(parts, "; ")+".", map[string]any{"headers": e.versions})
+		}
+		// PAL-T008
+		if e.corsWildcard > 0 || len(e.corsOrigins) >= 2 {
+			msg := fmt.Sprintf("%d responses allow credentials for any origin (* or null)", e.corsWildcard)
+			if len(e.corsOrigins) >= 2 {
+				msg = fmt.Sprintf("%d responses reflected %d different origins with credentials allowed", e.corsReflected, len(e.corsOrigins))
+			}
+			f.emit(RuleCORSCredentials, "", msg+".", map[string]any{"wildcard_responses": e.corsWildcard, "reflected_responses": e.corsReflected, "origins": sortedKeys(e.corsOrigins)})
+		}
+		// PAL-T009
+		f.securityHeaders()
+		// PAL-T011
+		if e.basicHTTP > 0 {
+			f.emit(RuleBasicOverHTTP, "", fmt.Sprintf("%d requests sent Basic credentials over plain HTTP.", e.basicHTTP), map[string]any{"requests": e.basicHTTP})
+		}
+		// PAL-T012
+		if e.jwtNone > 0 || e.jwtNoExp > 0 || e.jwtLong > 0 {
+			sev := ""
+			var why []string
+			if e.jwtNone > 0 {
+				sev = model.SevHigh
+				why = append(why, fmt.Sprintf("%d unsigned (alg none)", e.jwtNone))
+			}
+			if e.jwtNoExp > 0 {
+				why = append(why, fmt.Sprintf("%d without exp", e.jwtNoExp))
+			}
+			if e.jwtLong > 0 {
+				why = append(why, fmt.Sprintf("%d living longer than %s (up to %s)", e.jwtLong, cfg.MaxTokenLifetime, roundDur(e.jwtMaxLife)))
+			}
+			f.emit(RuleWeakJWT, sev, "Bearer JWTs: "+strings.Join(why, ", ")+".",
+				map[string]any{"unsigned": e.jwtNone, "no_exp": e.jwtNoExp, "long_lived": e.jwtLong, "max_lifetime": e.jwtMaxLife.String(), "algorithms": e.jwtAlgs})
+		}
+	}
+	// PAL-T010
+	params := map[string]bool{}
+	if e != nil {
+		for p := range e.credParams {
+			params["query "+p] = true
+		}
+	}
+	for _, sd := range ep.SensitiveData {
+		if !sd.Masked && (sd.Location == "query" || sd.Location == "path") && (sd.Type == classify.TypeSecret || sd.Type == classify.TypeJWT) {
+			params[sd.Location+" "+sd.Field] = true
+		}
+	}
+	if len(params) > 0 {
+		list := sortedSet(params)
+		f.emit(RuleCredentialsInURL, "", "Credentials in the URL: "+strings.Join(list, ", ")+".", map[string]any{"parameters": list})
+	}
+	// PAL-T013 / PAL-T014
+	if ep.Requests > 0 {
+		switch ep.State {
+		case "zombie":
+			f.emit(RuleZombie, "", fmt.Sprintf("Deprecated operation received %d requests.", ep.Requests), map[string]any{"requests": ep.Requests, "last_seen": ep.LastSeen})
+		case "shadow":
+			f.emit(RuleShadow, "", fmt.Sprintf("Undocumented operation received %d requests.", ep.Requests), map[string]any{"requests": ep.Requests, "last_seen": ep.LastSeen})
+		}
+	}
+	// PAL-T015
+	if cfg.SpecFields != nil && ep.Documented != nil && *ep.Documented {
+		if declared, ok := cfg.SpecFields.SpecFields(f.ref); ok {
+			dset := map[string]bool{}
+			for _, d := range declared {
+				dset[d] = true
+			}
+			undeclared := map[string]bool{}
+			crit := false
+			for _, sd := range ep.SensitiveData {
+				if sd.Masked || sd.Location != "response.body" || sd.Type == classify.TypeIP || dset[sd.Field] {
+					continue
+				}
+				undeclared[sd.Field+" ("+sd.Type+")"] = true
+				crit = crit || criticalData[sd.Type]
+			}
+			if len(undeclared) > 0 {
+				sev := ""
+				if crit {
+					sev = model.SevHigh
+				}
+				list := sortedSet(undeclared)
+				f.emit(RuleUndeclaredData, sev, "Response fields not in the declared schema carry sensitive data: "+strings.Join(list, ", ")+".", map[string]any{"fields": list})
+			}
+		}
+	}
+}
+
+func (f *findingCtx) securityHeaders() {
+	e, cfg := f.e, &f.t.cfg
+	if e.eligible < int64(cfg.MinResponses) {
+		return
+	}
+	var missing []string
+	sev := ""
+	if e.missNosniff*2 > e.eligible {
+		missing = append(missing, "X-Content-Type-Options: nosniff")
+	}
+	if e.httpsResp > 0 && e.missHSTS*2 > e.httpsResp {
+		missing = append(missing, "Strict-Transport-Security")
+	}
+	if types, _, _ := responseData(f.ep); len(types) > 0 && e.missNoStore*2 > e.eligible {
+		missing = append(missing, "Cache-Control: no-store (responses carry "+strings.Join(types, ", ")+")")
+		sev = model.SevMedium
+	} else if e.authResp > 0 && e.authMissNoStore*2 > e.authResp {
+		missing = append(missing, "Cache-Control: no-store (authenticated responses)")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	f.emit(RuleSecurityHeaders, sev, fmt.Sprintf("Missing on most of %d successful responses: %s.", e.eligible, strings.Join(missing, "; ")),
+		map[string]any{"responses": e.eligible, "missing_nosniff": e.missNosniff, "https_responses": e.httpsResp, "missing_hsts": e.missHSTS,
+			"authenticated_responses": e.authResp, "missing_no_store": e.missNoStore, "missing": missing})
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func roundDur(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+	return d.Round(time.Minute).String()
+}
+
+var (
+	redOnce sync.Once
+	redC    *classify.Classifier
+)
+
+// redactor returns the classifier used to redact evidence snippets (the
+// default configuration cannot fail to build; nil disables redaction of
+// snippets, which then are dropped by redactText).
+func redactor() *classify.Classifier {
+	redOnce.Do(func() { redC, _ = classify.New(classify.DefaultConfig()) })
+	return redC
+}
+
+// redactText replaces sensitive spans (classifier matches) by their
+// redacted form.
+func redactText(c *classify.Classifier, s string) string {
+	if c == nil {
+		return ""
+	}
+	if s == "" {
+		return s
+	}
+	ms := c.ClassifyText(s)
+	if len(ms) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		b.WriteString(s[last:m.Start])
+		b.WriteString(classify.Redact(m, s[m.Start:m.End]))
+		last = m.End
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}

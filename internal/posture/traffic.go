@@ -1,0 +1,401 @@
+package posture
+
+import (
+	"container/list"
+	"strings"
+	"sync"
+	"time"
+
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
+)
+
+// SpecFields answers which response fields a documented operation declares,
+// as JSON paths in the classifier's notation ("$.customer.email", arrays as
+// "[*]"). ok is false when the operation or its response schema is unknown.
+type SpecFields interface {
+	SpecFields(ref model.EndpointRef) (fields []string, ok bool)
+}
+
+// TrafficConfig tunes the traffic rules. Zero values take the defaults.
+type TrafficConfig struct {
+	// UnusedAfter: an endpoint with no request for this long before the end
+	// of the observed traffic is unused (default 30 days).
+	UnusedAfter time.Duration
+	// A burst is BurstRequests requests from one client address to one
+	// endpoint within BurstWindow (defaults 20 and 10s).
+	BurstRequests int
+	BurstWindow   time.Duration
+	// MinResponses: responses needed before judging security headers (default 5).
+	MinResponses int
+	// MaxTokenLifetime: JWTs living longer (exp-iat) are flagged (default 24h).
+	MaxTokenLifetime time.Duration
+	// MaxEndpoints bounds per-endpoint evidence (default 20000); events of
+	// further endpoints are counted in Stats().Dropped.
+	MaxEndpoints int
+	// MaxClientWindows bounds the (endpoint, client) burst windows kept
+	// (least recently used evicted; default 65536).
+	MaxClientWindows int
+	// SpecFields (optional) enables PAL-T015.
+	SpecFields SpecFields
+	// Canonical (optional) maps early endpoint references to the final
+	// inventory templates before evidence is matched to endpoints.
+	Canonical pipeline.Canonicalizer
+}
+
+func (c *TrafficConfig) defaults() {
+	if c.UnusedAfter <= 0 {
+		c.UnusedAfter = 30 * 24 * time.Hour
+	}
+	if c.BurstRequests <= 0 {
+		c.BurstRequests = 20
+	}
+	if c.BurstWindow <= 0 {
+		c.BurstWindow = 10 * time.Second
+	}
+	if c.MinResponses <= 0 {
+		c.MinResponses = 5
+	}
+	if c.MaxTokenLifetime <= 0 {
+		c.MaxTokenLifetime = 24 * time.Hour
+	}
+	if c.MaxEndpoints <= 0 {
+		c.MaxEndpoints = 20000
+	}
+	if c.MaxClientWindows <= 0 {
+		c.MaxClientWindows = 65536
+	}
+}
+
+const maxKeys = 8 // distinct values kept per evidence set (header values, param names…)
+
+// evidence collected for one endpoint.
+type evidence struct {
+	requests int64
+	first    time.Time
+	last     time.Time
+
+	plain, plainCreds int64
+	plainSchemes      map[string]int64
+	basicHTTP         int64
+
+	credParams map[string]int64 // query parameters carrying credentials
+
+	verbose       map[string]int64 // kind -> responses
+	verboseSample string
+
+	versions map[string]string // header -> value
+
+	corsWildcard     int64
+	corsOrigins      map[string]bool // distinct origins reflected with credentials
+	corsReflected    int64
+	eligible         int64 // 2xx responses judged for headers
+	missNosniff      int64
+	httpsResp        int64
+	missHSTS         int64
+	authResp         int64
+	authMissNoStore  int64
+	missNoStore      int64
+	jwtNone          int64
+	jwtNoExp         int64
+	jwtLong          int64
+	jwtMaxLife       time.Duration
+	jwtAlgs          map[string]int64
+	bursts           int64
+	maxBurst         int
+	rateLimited      int64 // 429s or rate-limit headers seen
+	externalRequests int64
+}
+
+func addKey(m map[string]int64, k string, n int64) map[string]int64 {
+	if m == nil {
+		m = map[string]int64{}
+	}
+	if _, ok := m[k]; ok || len(m) < maxKeys {
+		m[k] += n
+	}
+	return m
+}
+
+// Stats counts dropped evidence.
+type Stats struct {
+	Events  int64            `json:"events"`
+	Dropped map[string]int64 `json:"dropped,omitempty"`
+}
+
+type winKey struct {
+	ep, client string
+}
+
+type window struct {
+	key   winKey
+	start time.Time
+	n     int
+	hit   bool
+}
+
+// Traffic collects per-endpoint posture evidence from events.
+//
+// Memory: one evidence record per endpoint (≈400 bytes plus at most 8
+// entries per evidence set), at most MaxEndpoints; plus at most
+// MaxClientWindows burst windows (≈120 bytes each, LRU).
+type Traffic struct {
+	cfg     TrafficConfig
+	eps     map[string]*evidence
+	refs    map[string]model.EndpointRef
+	wins    map[winKey]*list.Element
+	lru     *list.List
+	first   time.Time
+	last    time.Time
+	stats   Stats
+	verbose ahocorasick.AhoCorasick
+}
+
+var (
+	verboseOnce sync.Once
+	verboseAC   ahocorasick.AhoCorasick
+)
+
+// NewTraffic returns a traffic posture analyzer.
+func NewTraffic(cfg TrafficConfig) *Traffic {
+	cfg.defaults()
+	verboseOnce.Do(func() {
+		lits := make([]string, len(verbosePatterns))
+		for i, p := range verbosePatterns {
+			lits[i] = p.lit
+		}
+		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostLongestMatch, DFA: true})
+		verboseAC = b.Build(lits)
+	})
+	return &Traffic{
+		cfg: cfg, eps: map[string]*evidence{}, refs: map[string]model.EndpointRef{},
+		wins: map[winKey]*list.Element{}, lru: list.New(), stats: Stats{Dropped: map[string]int64{}},
+		verbose: verboseAC,
+	}
+}
+
+// Stats returns counters.
+func (t *Traffic) Stats() Stats {
+	s := t.stats
+	s.Dropped = map[string]int64{}
+	for k, v := range t.stats.Dropped {
+		s.Dropped[k] = v
+	}
+	return s
+}
+
+var rateHeaders = []string{"ratelimit", "ratelimit-limit", "ratelimit-remaining", "ratelimit-policy", "x-ratelimit-limit", "x-ratelimit-remaining", "x-rate-limit-limit", "x-rate-limit-remaining", "retry-after"}
+
+// Observe implements pipeline.Analyzer.
+func (t *Traffic) Observe(ev *event.Event) {
+	if ev == nil || ev.Rec == nil {
+		return
+	}
+	t.stats.Events++
+	if t.first.IsZero() || ev.Time.Before(t.first) {
+		t.first = ev.Time
+	}
+	if ev.Time.After(t.last) {
+		t.last = ev.Time
+	}
+	key := ev.Endpoint.Key()
+	e := t.eps[key]
+	if e == nil {
+		if len(t.eps) >= t.cfg.MaxEndpoints {
+			t.stats.Dropped["endpoints_budget"]++
+			return
+		}
+		e = &evidence{first: ev.Time}
+		t.eps[key] = e
+		t.refs[key] = ev.Endpoint
+	}
+	e.requests++
+	if ev.Time.Before(e.first) {
+		e.first = ev.Time
+	}
+	if ev.Time.After(e.last) {
+		e.last = ev.Time
+	}
+	if ev.External {
+		e.externalRequests++
+	}
+	rec := ev.Rec
+	req, resp := &rec.Request, &rec.Response
+
+	// Plain HTTP / WS and credentials over it.
+	if (ev.Scheme == "http" || ev.Scheme == "ws") && ev.External {
+		e.plain++
+		e.plainSchemes = addKey(e.plainSchemes, ev.Scheme, 1)
+		if ev.Auth.Credentials {
+			e.plainCreds++
+		}
+	}
+	if ev.Scheme == "http" || ev.Scheme == "ws" {
+		for _, s := range ev.Auth.Schemes {
+			if s == "basic" {
+				e.basicHTTP++
+			}
+		}
+	}
+	// Credentials in the URL (as recognised by identity derivation).
+	for _, s := range ev.Auth.Schemes {
+		if p, ok := strings.CutPrefix(s, "api-key-query:"); ok {
+			e.credParams = addKey(e.credParams, p, 1)
+		}
+	}
+	// JWT checks.
+	if id := ev.Auth.Identity; id != nil && id.Token != nil && id.Token.Malformed == "" {
+		tok := id.Token
+		e.jwtAlgs = addKey(e.jwtAlgs, tok.Alg, 1)
+		switch {
+		case tok.Unsigned:
+			e.jwtNone++
+		case tok.Exp.IsZero():
+			e.jwtNoExp++
+		default:
+			if l := tok.Lifetime(); l > t.cfg.MaxTokenLifetime {
+				e.jwtLong++
+				if l > e.jwtMaxLife {
+					e.jwtMaxLife = l
+				}
+			}
+		}
+	}
+	// Rate limiting: 429 or rate-limit headers, and bursts per client.
+	if ev.Status == 429 {
+		e.rateLimited++
+	} else {
+		for _, h := range rateHeaders {
+			if resp.Header(h) != "" {
+				e.rateLimited++
+				break
+			}
+		}
+	}
+	t.burst(key, ev, e)
+	// Verbose errors.
+	if resp.Body != "" {
+		if kind, snip := t.verboseError(resp.BodyText(), ev.Status); kind != "" {
+			e.verbose = addKey(e.verbose, kind, 1)
+			if e.verboseSample == "" {
+				e.verboseSample = snip
+			}
+		}
+	}
+	// Version disclosure.
+	if v := resp.Header("server"); v != "" && hasDigit(v) {
+		e.versions = addStr(e.versions, "server", v)
+	}
+	for _, h := range []string{"x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator", "x-powered-by-plesk"} {
+		if v := resp.Header(h); v != "" {
+			e.versions = addStr(e.versions, h, v)
+		}
+	}
+	// CORS with credentials.
+	if strings.EqualFold(strings.TrimSpace(resp.Header("access-control-allow-credentials")), "true") {
+		acao := strings.TrimSpace(resp.Header("access-control-allow-origin"))
+		origin := strings.TrimSpace(req.Header("origin"))
+		switch {
+		case acao == "*" || strings.EqualFold(acao, "null"):
+			e.corsWildcard++
+		case acao != "" && origin != "" && acao == origin && !sameHost(origin, ev.Host):
+			e.corsReflected++
+			if e.corsOrigins == nil {
+				e.corsOrigins = map[string]bool{}
+			}
+			if len(e.corsOrigins) < maxKeys {
+				e.corsOrigins[origin] = true
+			}
+		}
+	}
+	// Security headers on successful API responses.
+	if ev.Status >= 200 && ev.Status < 300 {
+		e.eligible++
+		if !strings.EqualFold(strings.TrimSpace(resp.Header("x-content-type-options")), "nosniff") {
+			e.missNosniff++
+		}
+		if ev.Scheme == "https" || ev.Scheme == "wss" {
+			e.httpsResp++
+			if resp.Header("strict-transport-security") == "" {
+				e.missHSTS++
+			}
+		}
+		noStore := strings.Contains(strings.ToLower(resp.Header("cache-control")), "no-store")
+		if !noStore {
+			e.missNoStore++
+		}
+		if ev.Auth.Credentials {
+			e.authResp++
+			if !noStore {
+				e.authMissNoStore++
+			}
+		}
+	}
+}
+
+func addStr(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	if _, ok := m[k]; !ok && len(m) < maxKeys {
+		m[k] = clip(v, 80)
+	}
+	return m
+}
+
+func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
+
+func sameHost(origin, host string) bool {
+	o := origin
+	if i := strings.Index(o, "://"); i >= 0 {
+		o = o[i+3:]
+	}
+	return strings.EqualFold(strings.TrimSuffix(o, "/"), host)
+}
+
+// burst counts requests per (endpoint, client) in fixed windows of
+// BurstWindow starting at the window's first request.
+func (t *Traffic) burst(ep string, ev *event.Event, e *evidence) {
+	if !ev.ClientIP.IsValid() {
+		return
+	}
+	k := winKey{ep, ev.ClientIP.String()}
+	var w *window
+	if el, ok := t.wins[k]; ok {
+		t.lru.MoveToFront(el)
+		w = el.Value.(*window)
+	} else {
+		if t.lru.Len() >= t.cfg.MaxClientWindows {
+			old := t.lru.Back()
+			delete(t.wins, old.Value.(*window).key)
+			t.lru.Remove(old)
+			t.stats.Dropped["client_windows_evicted"]++
+		}
+		w = &window{key: k, start: ev.Time}
+		t.wins[k] = t.lru.PushFront(w)
+	}
+	if ev.Time.Sub(w.start) >= t.cfg.BurstWindow || ev.Time.Before(w.start) {
+		w.start, w.n, w.hit = ev.Time, 0, false
+	}
+	w.n++
+	if w.n > e.maxBurst {
+		e.maxBurst = w.n
+	}
+	if w.n >= t.cfg.BurstRequests && !w.hit {
+		w.hit = true
+		e.bursts++
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,146 @@
+package posture
+
+import "strings"
+
+// verbosePattern is a literal that marks a stack trace or a database error
+// in a response body. Strong patterns count on any status; weak ones only
+// on error responses (status ≥ 400). verify, when set, checks the text
+// after the literal.
+type verbosePattern struct {
+	lit    string
+	kind   string
+	strong bool
+	verify func(after string) bool
+}
+
+func digitsThen(suffix string) func(string) bool {
+	return func(a string) bool {
+		i := 0
+		for i < len(a) && a[i] >= '0' && a[i] <= '9' {
+			i++
+		}
+		return i > 0 && strings.HasPrefix(a[i:], suffix)
+	}
+}
+
+// The SQL strings follow the CRS list of database error messages
+// (rules/sql-errors.data), reduced to the ones specific enough to appear
+// only in error output.
+var verbosePatterns = []verbosePattern{
+	// Java
+	{lit: "Exception in thread \"", kind: "java", strong: true},
+	{lit: ".java:", kind: "java", strong: true, verify: digitsThen(")")},
+	{lit: "\tat java.", kind: "java", strong: true},
+	{lit: "at org.springframework.", kind: "java", strong: true},
+	{lit: "java.lang.NullPointerException", kind: "java", strong: true},
+	{lit: "java.lang.IllegalStateException", kind: "java", strong: true},
+	{lit: "java.lang.RuntimeException", kind: "java", strong: true},
+	// Python
+	{lit: "Traceback (most recent call last)", kind: "python", strong: true},
+	{lit: ".py\", line ", kind: "python", strong: true, verify: digitsThen("")},
+	// .NET
+	{lit: "Server Error in '/' Application", kind: "dotnet", strong: true},
+	{lit: ".cs:line ", kind: "dotnet", strong: true, verify: digitsThen("")},
+	{lit: "System.NullReferenceException", kind: "dotnet", strong: true},
+	{lit: "System.InvalidOperationException", kind: "dotnet", strong: true},
+	{lit: "   at System.", kind: "dotnet", strong: true},
+	{lit: "   at Microsoft.AspNetCore.", kind: "dotnet", strong: true},
+	// Node.js
+	{lit: "at Object.<anonymous>", kind: "node", strong: true},
+	{lit: "at Module._compile", kind: "node", strong: true},
+	{lit: "at process.processTicksAndRejections", kind: "node", strong: true},
+	{lit: "(node:internal/", kind: "node", strong: true},
+	{lit: "/node_modules/", kind: "node", verify: func(a string) bool { return strings.Contains(clip(a, 200), ".js:") }},
+	// PHP
+	{lit: "PHP Fatal error:", kind: "php", strong: true},
+	{lit: "PHP Parse error:", kind: "php", strong: true},
+	{lit: "<b>Fatal error</b>:", kind: "php", strong: true},
+	{lit: "Fatal error: Uncaught", kind: "php", strong: true},
+	{lit: ".php on line ", kind: "php", strong: true, verify: digitsThen("")},
+	{lit: ".php:", kind: "php", verify: digitsThen("")},
+	{lit: "Stack trace:\n#0 ", kind: "php", strong: true},
+	// Go
+	{lit: "goroutine ", kind: "go", strong: true, verify: digitsThen(" [running]:")},
+	{lit: "panic: runtime error:", kind: "go", strong: true},
+	{lit: ".go:", kind: "go", verify: digitsThen(" +0x")},
+	// Ruby
+	{lit: ".rb:", kind: "ruby", strong: true, verify: digitsThen(":in `")},
+	// Databases
+	{lit: "You have an error in your SQL syntax", kind: "sql", strong: true},
+	{lit: "MySQL server version for the right syntax to use", kind: "sql", strong: true},
+	{lit: "supplied argument is not a valid MySQL", kind: "sql", strong: true},
+	{lit: "com.mysql.jdbc.exceptions", kind: "sql", strong: true},
+	{lit: "MySqlClient.", kind: "sql", strong: true},
+	{lit: "SQLSTATE[", kind: "sql", strong: true},
+	{lit: "org.postgresql.util.PSQLException", kind: "sql", strong: true},
+	{lit: "PG::SyntaxError", kind: "sql", strong: true},
+	{lit: "psycopg2.errors.", kind: "sql", strong: true},
+	{lit: "syntax error at or near", kind: "sql", strong: true},
+	{lit: "unterminated quoted string at or near", kind: "sql", strong: true},
+	{lit: "valid PostgreSQL result", kind: "sql", strong: true},
+	{lit: "Unclosed quotation mark after the character string", kind: "sql", strong: true},
+	{lit: "Incorrect syntax near", kind: "sql", strong: true},
+	{lit: "Microsoft OLE DB Provider for", kind: "sql", strong: true},
+	{lit: "[Microsoft][ODBC", kind: "sql", strong: true},
+	{lit: "System.Data.SqlClient.SqlException", kind: "sql", strong: true},
+	{lit: "quoted string not properly terminated", kind: "sql", strong: true},
+	{lit: "SQL command not properly ended", kind: "sql", strong: true},
+	{lit: "ORA-0", kind: "sql", strong: true, verify: digitsThen(":")},
+	{lit: "ORA-1", kind: "sql", strong: true, verify: digitsThen(":")},
+	{lit: "SQLiteException", kind: "sql", strong: true},
+	{lit: "SQLite.Exception", kind: "sql", strong: true},
+	{lit: "sqlite3.OperationalError", kind: "sql", strong: true},
+	{lit: "SQLITE_ERROR", kind: "sql", strong: true},
+	{lit: "java.sql.SQLException", kind: "sql", strong: true},
+	{lit: "java.sql.SQLSyntaxErrorException", kind: "sql", strong: true},
+	{lit: "DB2 SQL error", kind: "sql", strong: true},
+	{lit: "[IBM][CLI Driver]", kind: "sql", strong: true},
+	{lit: "Dynamic SQL Error", kind: "sql", strong: true},
+	{lit: "Sybase message", kind: "sql", strong: true},
+	{lit: "JET Database Engine", kind: "sql", strong: true},
+	{lit: "Access Database Engine", kind: "sql", strong: true},
+	{lit: "Syntax error in string in query expression", kind: "sql", strong: true},
+	{lit: "the used select statements have different number of columns", kind: "sql", strong: true},
+	{lit: "com.informix.jdbc", kind: "sql", strong: true},
+	{lit: "Npgsql.PostgresException", kind: "sql", strong: true},
+	{lit: "pg_query() [:", kind: "sql", strong: true},
+	{lit: "Warning: pg_", kind: "sql", strong: true},
+	{lit: "Warning: mysql_", kind: "sql", strong: true},
+	{lit: "mysql_fetch_array()", kind: "sql", strong: true},
+	{lit: "An illegal character has been found in the statement", kind: "sql", strong: true},
+	{lit: "Sintaxis incorrecta cerca de", kind: "sql", strong: true},
+	{lit: "has occurred in the vicinity of:", kind: "sql", strong: true},
+	{lit: "[MySQL][ODBC", kind: "sql", strong: true},
+	{lit: "Oracle error", kind: "sql", strong: true},
+	{lit: "SQL error", kind: "sql"},
+}
+
+const verboseScanBytes = 64 << 10
+
+// verboseError returns the kind of the first stack trace or database error
+// in a response body and a short snippet around it ("" when none).
+func (t *Traffic) verboseError(body string, status int) (kind, snippet string) {
+	if len(body) > verboseScanBytes {
+		body = body[:verboseScanBytes]
+	}
+	for _, m := range t.verbose.FindAll(body) {
+		p := verbosePatterns[m.Pattern()]
+		if !p.strong && status < 400 {
+			continue
+		}
+		if p.verify != nil && !p.verify(body[m.End():]) {
+			continue
+		}
+		a := m.Start() - 20
+		if a < 0 {
+			a = 0
+		}
+		for a > 0 && body[a]&0xC0 == 0x80 {
+			a--
+		}
+		snip := clip(body[a:], 120)
+		snip = strings.Join(strings.Fields(snip), " ")
+		return p.kind, snip
+	}
+	return "", ""
+}
