@@ -373,17 +373,14 @@ var catalogue = []*Rule{
 
 	// ---- sensitive data ---------------------------------------------------
 	{ID: "PAL-S040", Name: "secret-in-response", Title: "Secret field returned in a response", Severity: model.SevHigh, OWASP: []string{api3},
-		Description: "A response schema contains a property named like a password or secret (password, *password, passwd, secret, client_secret, private_key, secret_access_key, cvv, ...) or with `format: password`, and it is not `writeOnly`.",
+		Description: "A response schema contains a property named like a password or secret (password, *password, passwd, secret, client_secret, private_key, secret_access_key, cvv, ...) and it is not `writeOnly`. Properties that are only marked `format: password` are not reported here (generators such as AWS's mark every sensitive value that way, including identifiers that are meant to be returned).",
 		Remediation: "Never return secrets; remove the property from response schemas (or mark it writeOnly if the schema is shared with requests).",
 		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
 			if v.Dir != "response" || isTrue(get(v.Node, "writeOnly")) || v.Prop == "" {
 				return
 			}
-			switch {
-			case isSecretName(v.Prop):
+			if isSecretName(v.Prop) {
 				a.report(r, v.Node, v.Op, "response of %s contains secret-looking property %q", opName(v.Op), v.Prop)
-			case str(get(v.Node, "format")) == "password":
-				a.report(r, v.Node, v.Op, "response of %s contains property %q marked format: password", opName(v.Op), v.Prop)
 			}
 		})},
 	{ID: "PAL-S041", Name: "password-not-writeonly", Title: "Password property not writeOnly", Severity: model.SevLow, OWASP: []string{api3},
