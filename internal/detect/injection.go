@@ -1,0 +1,263 @@
+package detect
+
+import (
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// The injection family: injection.{sqli,xss,cmd,path_traversal,nosql,ssti,
+// xxe,ldap,crlf}. Every value of an inbound request (path segments, query
+// names and values, headers other than protocol/credential headers,
+// cookies, JSON leaves and member names, form and multipart fields, XML
+// bodies and their text) is decoded layer by layer (DecodeLayers, and
+// base64 when a value is base64 of text) and given to per-class structural
+// matchers (MatchInjection); SQLi and XSS also use libinjection. One hit per
+// class and request, with the strongest match as evidence.
+//
+// Options (Config.Options["injection"]):
+//
+//	max_body   int  bytes of request body inspected (default 262144)
+//	max_parts  int  values inspected per request (default 512)
+//	max_value  int  bytes inspected per value (default 32768)
+//	min_confidence float  matches below this are not reported (default 0.5)
+//
+// State: none besides counters; cost is per request and bounded by the limits.
+func init() {
+	Register("injection", func(c Config) Detector { return NewInjection(c) })
+}
+
+// Injection is the injection detector.
+type Injection struct {
+	lim     PartLimits
+	minConf float64
+	Stats   PartStats
+}
+
+// NewInjection returns the detector with options from cfg.
+func NewInjection(c Config) *Injection {
+	o := c.Options["injection"]
+	d := &Injection{lim: PartLimits{MaxBody: sigOptInt(o, "max_body", 0), MaxParts: sigOptInt(o, "max_parts", 0), MaxValue: sigOptInt(o, "max_value", 0)}, minConf: sigOptFloat(o, "min_confidence", 0.5)}
+	return d
+}
+
+// Name implements Detector.
+func (d *Injection) Name() string { return "injection" }
+
+// InjFinding is one class found in a request, with its location.
+type InjFinding struct {
+	InjMatch
+	Loc      string
+	Layers   []string
+	Fragment string // redacted, at most 80 characters
+}
+
+// Inspect returns the strongest finding per class in the event's request,
+// ordered by class.
+func (d *Injection) Inspect(ev *event.Event) []InjFinding {
+	var best [numInjClasses]*InjFinding
+	RequestParts(ev, d.lim, &d.Stats, func(p Part) bool {
+		inspectPart(p, func(f InjFinding) {
+			if f.Confidence < d.minConf {
+				return
+			}
+			if b := best[f.Class]; b == nil || f.Confidence > b.Confidence {
+				ff := f
+				best[f.Class] = &ff
+			}
+		})
+		return true
+	})
+	var out []InjFinding
+	for _, b := range best {
+		if b != nil {
+			out = append(out, *b)
+		}
+	}
+	return out
+}
+
+// inspectPart decodes one value and runs the matchers on each variant.
+func inspectPart(p Part, fn func(InjFinding)) {
+	dec := DecodeLayers(p.Value)
+	run := func(text string, layers []string) {
+		for _, m := range MatchInjection(p.Kind, text) {
+			fn(InjFinding{InjMatch: m, Loc: p.Loc, Layers: layers, Fragment: Fragment(text, m.Start, m.End)})
+		}
+	}
+	run(dec.Text, dec.Layers)
+	if b, ok := DecodeBase64Text(strings.TrimSpace(p.Value)); ok {
+		d2 := DecodeLayers(b)
+		run(d2.Text, append([]string{LayerBase64}, d2.Layers...))
+	}
+}
+
+// Observe implements Detector.
+func (d *Injection) Observe(ev *event.Event, out *Emitter) {
+	if ev.Outbound || ev.Rec == nil {
+		return
+	}
+	for _, f := range d.Inspect(ev) {
+		ep := ev.Endpoint
+		layers := "none"
+		if len(f.Layers) > 0 {
+			layers = strings.Join(f.Layers, ",")
+		}
+		out.Emit(Hit{
+			Type: f.Class.AlertType(), Time: ev.Time, Confidence: f.Confidence, Client: sigClient(ev),
+			Identity: sigIdentity(ev), Endpoint: &ep,
+			Evidence: model.Evidence{
+				Observed: f.Confidence,
+				Reason:   f.Reason + " in " + f.Loc,
+				Details:  map[string]any{"location": f.Loc, "decoding": layers, "fragment": f.Fragment, "match": f.Reason},
+			},
+			Sample: sigSample(ev, f.Loc+": "+f.Fragment),
+		})
+	}
+}
+
+// Fragment returns the matched part of a decoded value for evidence: at
+// most 80 characters, control characters escaped, credentials masked.
+func Fragment(text string, start, end int) string {
+	if start < 0 {
+		start = 0
+	}
+	if end > len(text) || end <= start {
+		end = len(text)
+	}
+	if start > len(text) {
+		start = len(text)
+	}
+	for start > 0 && !utf8.RuneStart(text[start]) {
+		start--
+	}
+	frag := text[start:end]
+	frag = RedactSecrets(frag)
+	var b strings.Builder
+	n := 0
+	for _, r := range frag {
+		if n >= 80 {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			b.WriteString(`\x` + strconv.FormatInt(int64(r), 16))
+		case r == utf8.RuneError:
+			b.WriteString("?")
+		default:
+			b.WriteRune(r)
+		}
+		n++
+	}
+	return b.String()
+}
+
+var (
+	reJWT        = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
+	reBearer     = regexp.MustCompile(`(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}`)
+	reKV         = regexp.MustCompile(`(?i)((?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|auth|session|credential|private[_-]?key)["']?\s*[:=]\s*["']?)([^\s"'&,;}]{3,})`)
+	reUserinfo   = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@/\s]+@`)
+	reLongSecret = regexp.MustCompile(`\b(?:sk|pk|rk|ghp|gho|xox[abpr]|AKIA|AIza)[A-Za-z0-9_-]{12,}`)
+)
+
+// RedactSecrets masks credentials in evidence text: JWTs, bearer/basic
+// credentials, password/token/key assignments, URL user info passwords and
+// well-known key prefixes.
+func RedactSecrets(s string) string {
+	if len(s) < 8 {
+		return s
+	}
+	s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
+	s = reBearer.ReplaceAllString(s, "$1 ****")
+	s = reKV.ReplaceAllString(s, "${1}****")
+	s = reUserinfo.ReplaceAllString(s, "${1}****@")
+	s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
+	return s
+}
+
+// sigSample builds a redacted sample of the request for signature alerts:
+// scheme, host and path (clipped), query names with values masked.
+func sigSample(ev *event.Event, note string) *model.Sample {
+	var b strings.Builder
+	b.WriteString(ev.Scheme)
+	b.WriteString("://")
+	b.WriteString(ev.Host)
+	p := ev.Path
+	if len(p) > 200 {
+		p = p[:200] + "…"
+	}
+	b.WriteString(p)
+	if len(ev.Query) > 0 {
+		names := make([]string, 0, len(ev.Query))
+		for k := range ev.Query {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for i, k := range names {
+			if i == 0 {
+				b.WriteByte('?')
+			} else {
+				b.WriteByte('&')
+			}
+			if len(k) > 40 {
+				k = k[:40] + "…"
+			}
+			b.WriteString(url.QueryEscape(k))
+			b.WriteString("=*")
+		}
+	}
+	return &model.Sample{Time: ev.Time, Method: ev.Method, URL: b.String(), Status: ev.Status, Client: sigClient(ev), Note: note}
+}
+
+func sigClient(ev *event.Event) string {
+	if ev.ClientIP.IsValid() {
+		return ev.ClientIP.String()
+	}
+	if ev.Rec != nil {
+		return ev.Rec.Client.IP
+	}
+	return ""
+}
+
+func sigIdentity(ev *event.Event) *model.IdentityRef {
+	id := ev.Identity()
+	if id == nil {
+		return nil
+	}
+	return &model.IdentityRef{ID: id.ID, Kind: id.Kind, Name: id.Name}
+}
+
+func sigOptInt(o map[string]any, k string, def int) int {
+	switch v := o[k].(type) {
+	case int:
+		return v
+	case int64:
+		return int(v)
+	case float64:
+		return int(v)
+	}
+	return def
+}
+
+func sigOptFloat(o map[string]any, k string, def float64) float64 {
+	switch v := o[k].(type) {
+	case float64:
+		return v
+	case int:
+		return float64(v)
+	}
+	return def
+}

@@ -1,0 +1,1339 @@
+package detect
+
+import (
+	"strings"
+
+	libinjection "github.com/corazawaf/libinjection-go"
+)
+
+// InjClass is an injection class (the suffix of the injection.* alert type).
+type InjClass uint8
+
+// Injection classes.
+const (
+	ClassSQLi InjClass = iota
+	ClassXSS
+	ClassCmd
+	ClassPathTraversal
+	ClassNoSQL
+	ClassSSTI
+	ClassXXE
+	ClassLDAP
+	ClassCRLF
+	numInjClasses
+)
+
+var injClassNames = [numInjClasses]string{"sqli", "xss", "cmd", "path_traversal", "nosql", "ssti", "xxe", "ldap", "crlf"}
+
+func (c InjClass) String() string { return injClassNames[c] }
+
+// AlertType returns the alert type of the class.
+func (c InjClass) AlertType() string { return "injection." + injClassNames[c] }
+
+// InjClasses lists every class.
+func InjClasses() []InjClass {
+	out := make([]InjClass, numInjClasses)
+	for i := range out {
+		out[i] = InjClass(i)
+	}
+	return out
+}
+
+// InjMatch is one class matched in one value.
+type InjMatch struct {
+	Class      InjClass
+	Confidence float64
+	Start, End int    // byte range of the matched fragment in the decoded text
+	Reason     string // which structure matched (e.g. "libinjection fingerprint s&1", "metachar ; + command id")
+}
+
+// byte classes seen in a value (one pass), used to skip matchers cheaply.
+type byteSet uint64
+
+const (
+	bQuote byteSet = 1 << iota // ' "
+	bBacktick
+	bLT
+	bGT
+	bSemi
+	bPipe
+	bAmp
+	bDollar
+	bParen
+	bBrace
+	bBracket
+	bSlash
+	bBackslash
+	bDot2 // ".."
+	bEq
+	bStar
+	bCRLF
+	bSpace
+	bHash
+	bPercent
+	bColon
+	bDash
+	bAt
+	bNUL
+)
+
+func scanBytes(s string) byteSet {
+	var f byteSet
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\'', '"':
+			f |= bQuote
+		case '`':
+			f |= bBacktick
+		case '<':
+			f |= bLT
+		case '>':
+			f |= bGT
+		case ';':
+			f |= bSemi
+		case '|':
+			f |= bPipe
+		case '&':
+			f |= bAmp
+		case '$':
+			f |= bDollar
+		case '(', ')':
+			f |= bParen
+		case '{', '}':
+			f |= bBrace
+		case '[', ']':
+			f |= bBracket
+		case '/':
+			f |= bSlash
+		case '\\':
+			f |= bBackslash
+		case '.':
+			if i+1 < len(s) && s[i+1] == '.' {
+				f |= bDot2
+			}
+		case '=':
+			f |= bEq
+		case '*':
+			f |= bStar
+		case '\r', '\n':
+			f |= bCRLF
+		case ' ', '\t':
+			f |= bSpace
+		case '#':
+			f |= bHash
+		case '%':
+			f |= bPercent
+		case ':':
+			f |= bColon
+		case '-':
+			f |= bDash
+		case '@':
+			f |= bAt
+		case 0:
+			f |= bNUL
+		}
+	}
+	return f
+}
+
+func (f byteSet) any(m byteSet) bool { return f&m != 0 }
+
+// MatchInjection runs every class matcher over one decoded value. kind says
+// where the value came from (some structures only mean something in some
+// places: a "$ne" member name is NoSQL injection, the same word in prose is
+// not). It returns at most one match per class, the strongest.
+func MatchInjection(kind PartKind, text string) []InjMatch {
+	f := scanBytes(text)
+	if f == 0 || f == bSpace && len(text) < 8 || f == bDash || f == bColon || f == bAt || f == bDash|bAt {
+		return nil // identifiers, numbers, words, dates, e-mail-ish values
+	}
+	var out []InjMatch
+	add := func(m InjMatch, ok bool) {
+		if ok {
+			out = append(out, m)
+		}
+	}
+	lower := ""
+	low := func() string {
+		if lower == "" {
+			lower = strings.ToLower(text)
+		}
+		return lower
+	}
+	if kind == PartXML || f.any(bLT) && f.any(bGT|bBracket) {
+		add(matchXXE(low()))
+	}
+	if kind == PartXML {
+		return out // the whole XML body: its text nodes are inspected on their own
+	}
+	if f.any(bQuote | bParen | bEq | bDash | bHash | bSemi | bStar | bSpace | bBacktick) {
+		add(matchSQLi(text, low(), f))
+	}
+	if f.any(bLT | bColon | bQuote | bBacktick) {
+		add(matchXSS(text, low(), f))
+	}
+	if f.any(bSemi | bPipe | bAmp | bBacktick | bDollar | bCRLF | bLT | bSpace | bPercent) {
+		add(matchCmd(text, low(), f))
+	}
+	if f.any(bDot2 | bSlash | bBackslash | bColon | bNUL) {
+		add(matchTraversal(low(), f))
+	}
+	if kind == PartJSONKey || kind == PartQueryName || kind == PartFormName || f.any(bDollar) || f.any(bQuote) && f.any(bPipe|bAmp|bSemi) || strings.Contains(low(), "this.") {
+		add(matchNoSQL(kind, text, low(), f))
+	}
+	if f.any(bBrace|bLT|bBracket|bParen) && f.any(bBrace|bPercent|bHash|bDollar|bAt|bLT|bBracket) {
+		add(matchSSTI(text, low(), f))
+	}
+	if f.any(bParen) && f.any(bEq|bStar|bPipe|bAmp) || f.any(bStar) && f.any(bParen|bPipe) {
+		add(matchLDAP(text, low(), f))
+	}
+	if f.any(bCRLF) {
+		add(matchCRLF(kind, text, low()))
+	}
+	return out
+}
+
+// ---- SQL injection ---------------------------------------------------------
+
+func matchSQLi(text, lower string, f byteSet) (InjMatch, bool) {
+	if ok, fp := libinjection.IsSQLi(text); ok {
+		if sqliFingerprintWeak(fp, lower) {
+			// A bare "word 'word" or "1-2" shape: libinjection's weakest
+			// fingerprints; require SQL structure as well.
+			if m, ok := sqlStructure(lower); ok {
+				return m, true
+			}
+			return InjMatch{}, false
+		}
+		return InjMatch{Class: ClassSQLi, Confidence: 0.85, Start: 0, End: len(text), Reason: "libinjection fingerprint " + fp}, true
+	}
+	return sqlStructure(lower)
+}
+
+// sqliFingerprintWeak reports fingerprints that, in prose, come from
+// apostrophes and hyphens rather than from SQL (e.g. "O'Brien-Smith").
+func sqliFingerprintWeak(fp, lower string) bool {
+	switch fp {
+	case "sos", "s&sos", "n&1", "1&1", "1o1", "sn", "s", "snn", "1nn", "nn":
+		return true
+	}
+	// A sentence with a single apostrophe and no SQL punctuation.
+	return !strings.ContainsAny(lower, "=()#;*") && !strings.Contains(lower, "--") && strings.Count(lower, "'") == 1 && !strings.Contains(lower, " or ") && !strings.Contains(lower, " and ")
+}
+
+var sqlFuncs = []string{
+	"sleep(", "benchmark(", "pg_sleep(", "waitfor delay", "dbms_pipe.receive_message", "extractvalue(", "updatexml(",
+	"load_file(", "into outfile", "into dumpfile", "information_schema", "@@version", "xp_cmdshell", "sys.fn_", "utl_http",
+	"char(", "concat(", "group_concat(", "version()", "database()", "user()", "current_user", "sysobjects", "pg_catalog",
+	"sqlite_master", "mysql.user", "dbms_", "randomblob(", "generate_series(", "exec master", "exec(", "execute(",
+	"cast(", "convert(", "substring(", "ascii(", "ord(", "mid(", "hex(", "unhex(", "nvl(", "iif(", "if(", "ifnull(",
+}
+
+// sqlStructure finds SQL syntax that libinjection does not report: stacked
+// or unioned SELECTs, time/error functions, tautologies after a quote.
+func sqlStructure(lower string) (InjMatch, bool) {
+	toks := sqlWords(lower)
+	for i := 0; i < len(toks); i++ {
+		w := toks[i].w
+		next := func(k int) string {
+			if i+k < len(toks) {
+				return toks[i+k].w
+			}
+			return ""
+		}
+		switch w {
+		case "union":
+			if n := next(1); n == "select" || n == "all" && next(2) == "select" || n == "distinct" && next(2) == "select" {
+				return InjMatch{Class: ClassSQLi, Confidence: 0.9, Start: toks[i].at, End: min(len(lower), toks[i].at+60), Reason: "union select"}, true
+			}
+		case "select":
+			// select ... from, with SQL punctuation somewhere (prose "select
+			// the items from the list" has none).
+			for k := 1; k < 12 && i+k < len(toks); k++ {
+				if toks[i+k].w == "from" && strings.ContainsAny(lower, "'\"();*=,@") && (strings.Contains(lower, "'") || strings.Contains(lower, "(") || strings.Contains(lower, "--") || strings.Contains(lower, "/*") || strings.Contains(lower, ";") || strings.Contains(lower, "*")) {
+					return InjMatch{Class: ClassSQLi, Confidence: 0.8, Start: toks[i].at, End: min(len(lower), toks[i].at+60), Reason: "select … from"}, true
+				}
+			}
+		case "drop", "truncate", "alter":
+			if n := next(1); (n == "table" || n == "database") && strings.ContainsAny(lower, ";'") {
+				return InjMatch{Class: ClassSQLi, Confidence: 0.85, Start: toks[i].at, End: min(len(lower), toks[i].at+60), Reason: w + " " + n}, true
+			}
+		case "insert":
+			if next(1) == "into" && strings.ContainsAny(lower, ";'") && strings.Contains(lower, "values") {
+				return InjMatch{Class: ClassSQLi, Confidence: 0.8, Start: toks[i].at, End: min(len(lower), toks[i].at+60), Reason: "insert into"}, true
+			}
+		case "order", "group":
+			if next(1) == "by" && isNumber(next(2)) && strings.ContainsAny(lower, "'#") && (strings.Contains(lower, "--") || strings.Contains(lower, "#")) {
+				return InjMatch{Class: ClassSQLi, Confidence: 0.75, Start: toks[i].at, End: min(len(lower), toks[i].at+40), Reason: w + " by n"}, true
+			}
+		case "or", "and", "having", "where", "xor":
+			// tautology: OR 1=1, OR 'a'='a', AND 3>2 (operands equal or numeric).
+			if m, ok := tautology(lower, toks[i].at+len(w)); ok {
+				return InjMatch{Class: ClassSQLi, Confidence: 0.85, Start: toks[i].at, End: min(len(lower), m), Reason: w + " tautology"}, true
+			}
+		}
+	}
+	if strings.ContainsAny(lower, "('@;") || strings.Contains(lower, "--") {
+		for _, fn := range sqlFuncs {
+			if i := strings.Index(lower, fn); i >= 0 && sqlContext(lower, i) {
+				return InjMatch{Class: ClassSQLi, Confidence: 0.75, Start: i, End: min(len(lower), i+60), Reason: "SQL function " + strings.TrimRight(fn, "( ")}, true
+			}
+		}
+	}
+	return InjMatch{}, false
+}
+
+// sqlContext: a SQL function name counts when the value also carries SQL
+// punctuation around it (a quote, a comment, a statement separator, or a
+// keyword operator), not in a sentence like "convert(currency) rates".
+func sqlContext(lower string, i int) bool {
+	before := lower[:i]
+	return strings.ContainsAny(before, "'\";") || strings.Contains(lower, "--") || strings.Contains(lower, "/*") ||
+		strings.Contains(before, " or ") || strings.Contains(before, " and ") || strings.Contains(before, "select") ||
+		strings.HasPrefix(lower[i:], "sleep(") || strings.HasPrefix(lower[i:], "pg_sleep(") || strings.HasPrefix(lower[i:], "benchmark(") ||
+		strings.HasPrefix(lower[i:], "waitfor delay") || strings.HasPrefix(lower[i:], "xp_cmdshell") || strings.HasPrefix(lower[i:], "information_schema") ||
+		strings.HasPrefix(lower[i:], "@@version") || strings.HasPrefix(lower[i:], "dbms_pipe")
+}
+
+type sqlTok struct {
+	w  string
+	at int
+}
+
+// sqlWords splits into lower-case words, treating SQL comments, quotes and
+// punctuation as separators ("union/**/select" → union, select).
+func sqlWords(s string) []sqlTok {
+	var out []sqlTok
+	i := 0
+	for i < len(s) && len(out) < 256 {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '@' {
+			j := i
+			for j < len(s) && (s[j] >= 'a' && s[j] <= 'z' || s[j] >= '0' && s[j] <= '9' || s[j] == '_' || s[j] == '@' || s[j] == '.') {
+				j++
+			}
+			out = append(out, sqlTok{s[i:j], i})
+			i = j
+			continue
+		}
+		if c == '/' && i+1 < len(s) && s[i+1] == '*' {
+			if k := strings.Index(s[i+2:], "*/"); k >= 0 {
+				i += k + 4
+				continue
+			}
+		}
+		i++
+	}
+	return out
+}
+
+func isNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// tautology parses "X op Y" after a boolean keyword, where X and Y are
+// equal literals or both numbers and op is a comparison. Returns the end.
+func tautology(s string, i int) (int, bool) {
+	skip := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '(' || s[i] == '+') {
+			i++
+		}
+		for i+1 < len(s) && s[i] == '/' && s[i+1] == '*' {
+			k := strings.Index(s[i+2:], "*/")
+			if k < 0 {
+				return
+			}
+			i += k + 4
+			for i < len(s) && (s[i] == ' ' || s[i] == '(') {
+				i++
+			}
+		}
+	}
+	operand := func() (string, bool) {
+		skip()
+		if i >= len(s) {
+			return "", false
+		}
+		if q := s[i]; q == '\'' || q == '"' || q == '`' {
+			j := strings.IndexByte(s[i+1:], q)
+			if j < 0 {
+				return s[i+1:], true // unterminated: the application closes it
+			}
+			v := s[i+1 : i+1+j]
+			i += j + 2
+			return v, true
+		}
+		j := i
+		for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] >= 'a' && s[j] <= 'z' || s[j] == '_' || s[j] == '.') {
+			j++
+		}
+		if j == i {
+			return "", false
+		}
+		v := s[i:j]
+		i = j
+		return v, true
+	}
+	start := i
+	_ = start
+	a, ok := operand()
+	if !ok {
+		return 0, false
+	}
+	skip()
+	op := ""
+	for _, o := range []string{"<=>", "==", "!=", "<>", ">=", "<=", "=", ">", "<", " like ", " is ", "like ", "is "} {
+		if strings.HasPrefix(s[i:], o) {
+			op = strings.TrimSpace(o)
+			i += len(o)
+			break
+		}
+	}
+	if op == "" {
+		// "OR 1" / "OR true" followed by a comment or the end.
+		rest := strings.TrimLeft(s[i:], " )")
+		if (isNumber(a) && a != "0" || a == "true") && (rest == "" || strings.HasPrefix(rest, "--") || strings.HasPrefix(rest, "#") || strings.HasPrefix(rest, "/*") || strings.HasPrefix(rest, ";")) {
+			return i, true
+		}
+		return 0, false
+	}
+	b, ok := operand()
+	if !ok {
+		return 0, false
+	}
+	if a == b || isNumber(a) && isNumber(b) || strings.HasPrefix(b, a) && op == "like" {
+		return i, true
+	}
+	return 0, false
+}
+
+// ---- XSS -------------------------------------------------------------------
+
+var xssTags = []string{"<script", "<svg", "<iframe", "<img", "<body", "<object", "<embed", "<video", "<audio", "<details", "<marquee",
+	"<math", "<style", "<link", "<meta", "<base", "<form", "<input", "<isindex", "<frameset", "<frame", "<applet", "<xss", "<a ", "<div", "<x ", "<textarea", "<select", "<keygen", "<table", "<td", "<bgsound", "<layer", "<image", "<html", "<animate", "<set"}
+
+func matchXSS(text, lower string, f byteSet) (InjMatch, bool) {
+	// URL schemes that execute script.
+	for _, sch := range []string{"javascript:", "vbscript:", "data:text/html", "livescript:"} {
+		if i := indexScheme(lower, sch); i >= 0 {
+			return InjMatch{Class: ClassXSS, Confidence: 0.9, Start: i, End: min(len(text), i+60), Reason: "script URL " + strings.TrimSuffix(sch, ":")}, true
+		}
+	}
+	if f.any(bLT) {
+		if i := strings.Index(lower, "<script"); i >= 0 {
+			return InjMatch{Class: ClassXSS, Confidence: 0.95, Start: i, End: min(len(text), i+60), Reason: "<script> tag"}, true
+		}
+		// A tag with an event handler or a script-bearing attribute.
+		for i := strings.IndexByte(lower, '<'); i >= 0 && i < len(lower); {
+			end := strings.IndexByte(lower[i:], '>')
+			tag := lower[i:]
+			if end >= 0 {
+				tag = lower[i : i+end]
+			}
+			if len(tag) > 1 && (tag[1] >= 'a' && tag[1] <= 'z' || tag[1] == '/' || tag[1] == '!') {
+				if a := eventHandler(tag); a != "" {
+					return InjMatch{Class: ClassXSS, Confidence: 0.9, Start: i, End: min(len(text), i+80), Reason: "tag with " + a}, true
+				}
+				if strings.Contains(tag, "src=") && strings.Contains(tag, "javascript") || strings.Contains(tag, "expression(") || strings.Contains(tag, "srcdoc=") {
+					return InjMatch{Class: ClassXSS, Confidence: 0.85, Start: i, End: min(len(text), i+80), Reason: "tag with script attribute"}, true
+				}
+			}
+			n := strings.IndexByte(lower[i+1:], '<')
+			if n < 0 {
+				break
+			}
+			i += n + 1
+		}
+	}
+	if libinjection.IsXSS(text) {
+		// libinjection flags harmless markup too ("<b>", "<a href=…>"): keep
+		// its verdict when a known dangerous tag or an attribute breakout is present.
+		for _, t := range xssTags {
+			if i := strings.Index(lower, t); i >= 0 {
+				return InjMatch{Class: ClassXSS, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "libinjection XSS, tag " + t[1:]}, true
+			}
+		}
+		if f.any(bQuote|bGT) && eventHandler(lower) != "" {
+			return InjMatch{Class: ClassXSS, Confidence: 0.8, Start: 0, End: min(len(text), 80), Reason: "libinjection XSS, attribute breakout"}, true
+		}
+	}
+	// Attribute breakout without a tag: "\" onmouseover=alert(1) x=\"".
+	if f.any(bQuote) {
+		if a := eventHandler(lower); a != "" {
+			q := strings.IndexAny(lower, "'\"")
+			if q >= 0 && strings.Index(lower, a) > q {
+				return InjMatch{Class: ClassXSS, Confidence: 0.75, Start: q, End: min(len(text), q+80), Reason: "quote breakout with " + a}, true
+			}
+		}
+	}
+	// Script sinks without markup, as injected into a JS context.
+	if f.any(bQuote|bSemi) && f.any(bParen|bBacktick) {
+		for _, s := range []string{"alert(", "alert`", "prompt(", "confirm(", "eval(", "document.cookie", "document.domain", "string.fromcharcode(", "window.location", "document.write("} {
+			if i := strings.Index(lower, s); i >= 0 {
+				// must follow a JS string/statement breakout
+				if j := strings.LastIndexAny(lower[:i], "'\";"); j >= 0 {
+					return InjMatch{Class: ClassXSS, Confidence: 0.7, Start: j, End: min(len(text), i+60), Reason: "JS context breakout " + strings.TrimRight(s, "(`")}, true
+				}
+			}
+		}
+	}
+	return InjMatch{}, false
+}
+
+// indexScheme finds a script scheme at the start of the value or after a
+// quote/equals/paren, ignoring whitespace and control characters inside the
+// scheme name ("java\tscript:").
+func indexScheme(lower, sch string) int {
+	i := strings.Index(lower, sch[:4])
+	for i >= 0 {
+		j, k := i, 0
+		for j < len(lower) && k < len(sch) {
+			c := lower[j]
+			if c == sch[k] {
+				k++
+				j++
+				continue
+			}
+			if c == '\t' || c == '\n' || c == '\r' || c == 0 || c == ' ' && k > 0 {
+				j++
+				continue
+			}
+			break
+		}
+		if k == len(sch) {
+			pre := strings.TrimRight(lower[:i], " \t\r\n\x00")
+			post := lower[j:min(len(lower), j+60)]
+			// code follows ("javascript:alert(1)", "javascript://%0a…"), not
+			// prose ("JavaScript: Basics of JavaScript Language").
+			code := strings.ContainsAny(post, "(`=/%;\\&[{") || sch == "data:text/html"
+			if code && (pre == "" || strings.ContainsAny(pre[len(pre)-1:], "'\"=(`[<>") || strings.HasSuffix(pre, "url")) {
+				return i
+			}
+		}
+		n := strings.Index(lower[i+1:], sch[:4])
+		if n < 0 {
+			return -1
+		}
+		i += n + 1
+	}
+	return -1
+}
+
+var eventAttrs = []string{"onload", "onerror", "onmouseover", "onclick", "onfocus", "onblur", "onmouseout", "onmouseenter", "onmousedown",
+	"onmouseup", "onmousemove", "onkeydown", "onkeyup", "onkeypress", "onchange", "oninput", "onsubmit", "onreset", "onselect", "onabort",
+	"onanimationstart", "onanimationend", "ontransitionend", "onbegin", "onend", "onstart", "onfinish", "ontoggle", "onpageshow", "onhashchange",
+	"onpopstate", "onresize", "onscroll", "onwheel", "ondrag", "ondrop", "oncopy", "onpaste", "oncut", "onbeforeprint", "onafterprint",
+	"onplay", "onplaying", "onpointerover", "onpointerdown", "onpointerenter", "onauxclick", "ondblclick", "oncontextmenu", "onfocusin",
+	"onformdata", "onmessage", "onunload", "onbeforeunload", "onloadstart", "onprogress", "onsearch", "oninvalid", "onreadystatechange", "onactivate", "onbeforeactivate"}
+
+// eventHandler returns an on* attribute assignment found in s ("onerror=").
+func eventHandler(s string) string {
+	for i := strings.Index(s, "on"); i >= 0; {
+		if i == 0 || strings.IndexByte(" \t\n\r/\"'`;", s[i-1]) >= 0 {
+			j := i + 2
+			for j < len(s) && s[j] >= 'a' && s[j] <= 'z' {
+				j++
+			}
+			k := j
+			for k < len(s) && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r' || s[k] == '/') {
+				k++
+			}
+			if j-i > 3 && k < len(s) && s[k] == '=' {
+				name := s[i:j]
+				for _, a := range eventAttrs {
+					if a == name {
+						return name
+					}
+				}
+				if j-i >= 6 { // unknown but plausible handler name: onXXXXX=
+					return name
+				}
+			}
+		}
+		n := strings.Index(s[i+2:], "on")
+		if n < 0 {
+			break
+		}
+		i += n + 2
+	}
+	return ""
+}
+
+// ---- OS command injection -------------------------------------------------
+
+// Commands that are not English words: a metacharacter followed by one of
+// these is command injection.
+var strongCmds = map[string]bool{
+	"whoami": true, "uname": true, "wget": true, "curl": true, "nc": true, "ncat": true, "netcat": true, "bash": true, "sh": true,
+	"zsh": true, "ksh": true, "csh": true, "tcsh": true, "dash": true, "python": true, "python2": true, "python3": true, "perl": true, "ruby": true,
+	"php": true, "nslookup": true, "ifconfig": true, "ipconfig": true, "netstat": true, "powershell": true, "pwsh": true, "cmd": true,
+	"cmd.exe": true, "certutil": true, "bitsadmin": true, "chmod": true, "chown": true, "systeminfo": true, "tasklist": true, "passwd": true,
+	"useradd": true, "crontab": true, "busybox": true, "mkfifo": true, "telnet": true, "nmap": true, "xterm": true, "wmic": true,
+	"rundll32": true, "regsvr32": true, "mshta": true, "cscript": true, "wscript": true, "base64": true, "xxd": true, "hostname": true,
+	"sudo": true, "nohup": true, "pwd": true, "ls": true, "id": true, "cat": true, "ping": true, "sleep": true, "echo": true, "dir": true,
+	"type": true, "rm": true, "uname -a": true, "env": true, "printenv": true, "net": true, "whoami.exe": true, "timeout": true,
+	"awk": true, "sed": true, "find": true, "head": true, "tail": true, "more": true, "less": true, "grep": true, "kill": true, "ps": true,
+	"ssh": true, "ftp": true, "tftp": true, "dig": true, "host": true, "eval": true, "exec": true, "expr": true, "sort": true,
+	"set": true, "touch": true, "cp": true, "mv": true, "tac": true, "nl": true, "od": true, "tar": true, "java": true, "node": true,
+	"lua": true, "gcc": true, "which": true, "reboot": true, "shutdown": true, "halt": true, "killall": true, "ulimit": true, "lsof": true,
+	"socat": true, "openssl": true, "scp": true, "rsync": true, "mail": true, "sendmail": true, "system": true, "uptime": true, "w": true,
+	"last": true, "who": true, "finger": true, "getent": true, "ldd": true, "strings": true, "file": true,
+	"netsh": true, "reg": true, "sysinfo": true, "schtasks": true, "sc": true, "taskkill": true, "icacls": true, "attrib": true,
+}
+
+// Commands that are also ordinary words: they need a shell-looking
+// argument (an option, an absolute path, a number for sleep/ping, nothing
+// at all, or another metacharacter) to count.
+var wordCmds = map[string]bool{
+	"ls": true, "id": true, "cat": true, "ping": true, "sleep": true, "echo": true, "dir": true, "type": true, "rm": true, "env": true,
+	"net": true, "timeout": true, "find": true, "head": true, "tail": true, "more": true, "less": true, "grep": true, "kill": true,
+	"ps": true, "host": true, "eval": true, "exec": true, "expr": true, "sort": true, "set": true, "touch": true, "cp": true, "mv": true,
+	"tac": true, "nl": true, "od": true, "java": true, "node": true, "which": true, "system": true, "w": true, "last": true, "who": true,
+	"file": true, "mail": true, "strings": true, "sh": true, "nc": true, "pwd": true, "finger": true, "dig": true, "awk": true, "sed": true,
+	"tar": true, "halt": true, "reboot": true, "shutdown": true, "uptime": true, "ssh": true, "ftp": true, "cmd": true, "php": true,
+	"reg": true, "sc": true, "attrib": true,
+}
+
+func isCmdWordChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+func matchCmd(text, lower string, f byteSet) (InjMatch, bool) {
+	// Unambiguous shell constructs.
+	for _, s := range []string{"${ifs}", "$ifs$", "${ifs%", "$(", "/bin/sh", "/bin/bash", "/bin/busybox", "/usr/bin/", "cmd.exe", "cmd /c", "cmd%20/c", "powershell -", "powershell.exe", "%comspec%", "<!--#exec", "<!--#include", "/dev/tcp/", "2>&1", ">&/dev/", "|sh", "| sh", "|bash", "| bash"} {
+		if i := strings.Index(lower, s); i >= 0 {
+			if s == "$(" {
+				// $(cmd …): the command must follow.
+				if c, _ := cmdAt(lower, i+2); c == "" {
+					continue
+				}
+			}
+			return InjMatch{Class: ClassCmd, Confidence: 0.9, Start: i, End: min(len(text), i+60), Reason: "shell construct " + s}, true
+		}
+	}
+	if f.any(bBacktick) {
+		if i := strings.IndexByte(lower, '`'); i >= 0 {
+			if j := strings.IndexByte(lower[i+1:], '`'); j > 0 {
+				if c, _ := cmdAt(lower, i+1); c != "" {
+					return InjMatch{Class: ClassCmd, Confidence: 0.85, Start: i, End: min(len(text), i+j+2), Reason: "backtick substitution " + c}, true
+				}
+			}
+		}
+	}
+	// Metacharacter, then a command in command position.
+	for i := 0; i < len(lower); i++ {
+		c := lower[i]
+		if c != ';' && c != '|' && c != '&' && c != '\n' && c != '\r' && c != '\x00' {
+			continue
+		}
+		j := i + 1
+		for j < len(lower) && (lower[j] == '|' || lower[j] == '&' || lower[j] == ';') {
+			j++
+		}
+		cmd, end := cmdAt(lower, j)
+		if cmd == "" {
+			continue
+		}
+		// "Tom & Jerry", "R&D; cat food": a word command needs shell-looking arguments.
+		if wordCmds[cmd] && !shellArgs(cmd, lower[end:]) {
+			continue
+		}
+		if c == '&' && (j-i == 1) && !strings.HasPrefix(lower[i+1:], " ") && !wordBoundaryEnd(lower, end) {
+			continue
+		}
+		return InjMatch{Class: ClassCmd, Confidence: 0.85, Start: i, End: min(len(text), i+60), Reason: "metacharacter " + strings.TrimSpace(lower[i:j]) + " + command " + cmd}, true
+	}
+	// Code-execution functions given a command or code: system('id'),
+	// exec("sleep 5"), passthru(…), phpinfo(), <?php … ?>.
+	if f.any(bParen) || f.any(bLT) {
+		if i := strings.Index(lower, "<?php"); i >= 0 {
+			return InjMatch{Class: ClassCmd, Confidence: 0.85, Start: i, End: min(len(text), i+60), Reason: "PHP code"}, true
+		}
+		if i := strings.Index(lower, "phpinfo()"); i >= 0 {
+			return InjMatch{Class: ClassCmd, Confidence: 0.8, Start: i, End: min(len(text), i+40), Reason: "phpinfo()"}, true
+		}
+		for _, fn := range execFuncs {
+			for off := 0; ; {
+				i := strings.Index(lower[off:], fn)
+				if i < 0 {
+					break
+				}
+				i += off
+				off = i + len(fn)
+				if i > 0 && (isCmdWordChar(lower[i-1]) && lower[i-1] != '.') {
+					continue // "filesystem(", "myexec("
+				}
+				arg := strings.TrimLeft(lower[off:], " \t")
+				if len(arg) > 0 && (arg[0] == '\'' || arg[0] == '"' || arg[0] == '`' || arg[0] == '$') {
+					if c, _ := cmdAt(arg, 1); c != "" || arg[0] == '$' {
+						return InjMatch{Class: ClassCmd, Confidence: 0.85, Start: i, End: min(len(text), i+60), Reason: "code execution " + strings.TrimSuffix(fn, "(")}, true
+					}
+				}
+			}
+		}
+	}
+	// Windows environment expansions used to reach system files.
+	for _, v := range []string{"%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%userprofile%"} {
+		if i := strings.Index(lower, v); i >= 0 {
+			return InjMatch{Class: ClassCmd, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "Windows environment expansion " + v}, true
+		}
+	}
+	// A whole value that is a command line: "cat /etc/passwd", "ls -l /",
+	// "curl https://…", "ipconfig", "net user x y /add".
+	if cmd, end := cmdAt(lower, 0); cmd != "" {
+		rest := lower[end:]
+		strong := !wordCmds[cmd]
+		switch {
+		case strings.TrimSpace(rest) == "" && aloneCmds[cmd]:
+			return InjMatch{Class: ClassCmd, Confidence: 0.6, Start: 0, End: min(len(text), 60), Reason: "bare command " + cmd}, true
+		case shellArgs(cmd, rest) && (hasSensitivePath(rest) || strings.Contains(rest, " -") && strong || strings.Contains(rest, " /") && cmd == "ls"):
+			return InjMatch{Class: ClassCmd, Confidence: 0.7, Start: 0, End: min(len(text), 60), Reason: "command line " + cmd}, true
+		case (cmd == "curl" || cmd == "wget") && (strings.HasPrefix(strings.TrimSpace(rest), "http") || strings.HasPrefix(strings.TrimSpace(rest), "-")):
+			return InjMatch{Class: ClassCmd, Confidence: 0.65, Start: 0, End: min(len(text), 60), Reason: "downloader command " + cmd}, true
+		case cmd == "which" && strongCmds[strings.TrimSpace(rest)]:
+			return InjMatch{Class: ClassCmd, Confidence: 0.6, Start: 0, End: min(len(text), 60), Reason: "which " + strings.TrimSpace(rest)}, true
+		}
+	}
+	return InjMatch{}, false
+}
+
+var execFuncs = []string{"system(", "exec(", "shell_exec(", "passthru(", "popen(", "proc_open(", "pcntl_exec(", "eval(", "assert(", "execute(", "spawn(", "execsync(", "getruntime().exec(", "os.system(", "subprocess.call(", "subprocess.popen(", "subprocess.run(", "child_process"}
+
+// commands that are an attack probe even with no argument (not words or
+// language names that could be an ordinary field value).
+var aloneCmds = map[string]bool{"whoami": true, "uname": true, "ipconfig": true, "ifconfig": true, "netstat": true, "systeminfo": true, "tasklist": true, "whoami.exe": true, "sysinfo": true}
+
+func wordBoundaryEnd(s string, i int) bool { return i >= len(s) || !isCmdWordChar(s[i]) }
+
+// cmdAt reads a command name at position i (after blanks, quotes, an
+// absolute directory such as /usr/bin/) and returns it if it is known.
+func cmdAt(s string, i int) (string, int) {
+	for i < len(s) && (s[i] == ' ' || s[i] == '+' || s[i] == '\t' || s[i] == '\'' || s[i] == '"' || s[i] == '(' || s[i] == '{' || s[i] == '\\') {
+		i++
+	}
+	start := i
+	for i < len(s) && (isCmdWordChar(s[i]) || s[i] == '/') {
+		i++
+	}
+	w := s[start:i]
+	if k := strings.LastIndexByte(w, '/'); k >= 0 {
+		if !strings.HasPrefix(w, "/") {
+			return "", i
+		}
+		w = w[k+1:]
+	}
+	// quote-splitting evasion: w'h'o'am'i, c""at
+	if i < len(s) && (s[i] == '\'' || s[i] == '"') && len(w) > 0 {
+		var b strings.Builder
+		b.WriteString(w)
+		j := i
+		for j < len(s) && (isCmdWordChar(s[j]) || s[j] == '\'' || s[j] == '"') {
+			if s[j] != '\'' && s[j] != '"' {
+				b.WriteByte(s[j])
+			}
+			j++
+		}
+		if strongCmds[b.String()] && !wordCmds[b.String()] {
+			return b.String(), j
+		}
+	}
+	if strongCmds[w] {
+		return w, i
+	}
+	return "", i
+}
+
+// shellArgs: does what follows a command look like shell arguments?
+func shellArgs(cmd, rest string) bool {
+	r := strings.TrimLeft(rest, " +\t")
+	if r == "" || r[0] == ';' || r[0] == '|' || r[0] == '&' || r[0] == '`' || r[0] == '\n' || r[0] == ')' || r[0] == '\'' || r[0] == '"' || r[0] == '#' || r[0] == '>' || r[0] == '<' || r[0] == '$' {
+		return len(r) > 0 || cmd == "id" || cmd == "ls" || cmd == "pwd" || cmd == "env" || cmd == "w" || cmd == "who" || cmd == "uptime" || cmd == "set" || cmd == "dir" || cmd == "ps" || cmd == "last" || len(rest) == 0
+	}
+	if len(rest) > 0 && rest[0] != ' ' && rest[0] != '\t' && rest[0] != '+' && rest[0] != '$' {
+		return false // "cats", "id42"
+	}
+	switch r[0] {
+	case '-', '/', '~', '\\', '.':
+		return true
+	}
+	if (cmd == "sleep" || cmd == "ping" || cmd == "timeout") && r[0] >= '0' && r[0] <= '9' {
+		return true
+	}
+	if cmd == "ping" && (strings.HasPrefix(r, "-") || strings.Count(r, ".") >= 3) {
+		return true
+	}
+	if cmd == "type" || cmd == "dir" {
+		return len(r) > 2 && r[1] == ':' // type c:\windows\win.ini
+	}
+	if cmd == "echo" {
+		return strings.ContainsAny(r, ">|;$`")
+	}
+	if cmd == "net" {
+		for _, sub := range []string{"user", "localgroup", "view", "share", "use ", "start", "stop", "group", "accounts", "session"} {
+			if strings.HasPrefix(r, sub) {
+				return true
+			}
+		}
+	}
+	if cmd == "reg" {
+		return strings.HasPrefix(r, "add ") || strings.HasPrefix(r, "query ") || strings.HasPrefix(r, "delete ") || strings.HasPrefix(r, "save ")
+	}
+	if cmd == "type" || cmd == "dir" {
+		return len(r) > 2 && r[1] == ':' || strings.HasPrefix(r, "%")
+	}
+	return false
+}
+
+var sensitivePaths = []string{"/etc/", "/bin/", "/sbin/", "/usr/", "/var/", "/tmp/", "/dev/", "/proc/", "/root", "/home/", "/opt/", "/boot", "c:\\", "c:/", "/windows", "\\windows", "win.ini", "system32"}
+
+func hasSensitivePath(s string) bool {
+	for _, p := range sensitivePaths {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- path traversal --------------------------------------------------------
+
+var lookalikes = strings.NewReplacer("\u2215", "/", "\u2216", "/", "\u2044", "/", "\uff0f", "/", "\uff3c", "/", "\u29f8", "/", "\u29f9", "/", "\uff0e", ".", "\u2024", ".")
+
+var sensitiveFiles = []string{"etc/passwd", "etc/shadow", "etc/hosts", "etc/group", "etc/issue", "etc/motd", "etc/sudoers", "etc/crontab",
+	"proc/self/", "proc/version", "proc/cpuinfo", "proc/1/", "windows/win.ini", "windows\\win.ini", "win.ini", "boot.ini", "windows/system32", "windows\\system32",
+	"system32/", "web-inf/web.xml", "web-inf\\web.xml", "meta-inf/", ".ssh/id_rsa", ".ssh/authorized_keys", ".bash_history", ".htpasswd", "wp-config.php",
+	"var/log/", "inetpub/", "/.env", "/.git/", "etc/nginx", "etc/apache2", "etc/httpd", "php.ini", "my.cnf", "/.aws/credentials", "id_rsa"}
+
+var fileWrappers = []string{"php://filter", "php://input", "php://fd", "php://memory", "expect://", "zip://", "phar://", "data://text", "compress.zlib://", "glob://", "file:///", "file://localhost/", "file:/etc", "jar:file:"}
+
+func matchTraversal(lower string, f byteSet) (InjMatch, bool) {
+	s := lower
+	if f.any(bBackslash) {
+		s = strings.ReplaceAll(s, "\\", "/")
+	}
+	if strings.ContainsAny(s, "\u2215\u2216\u2044\uff0f\uff3c\u29f8\u29f9\uff0e\u2024") {
+		// look-alike slashes and dots that servers "best-fit" to ASCII
+		s = lookalikes.Replace(s)
+	}
+	for _, w := range fileWrappers {
+		if i := strings.Index(s, w); i >= 0 {
+			return InjMatch{Class: ClassPathTraversal, Confidence: 0.9, Start: i, End: min(len(s), i+60), Reason: "file wrapper " + strings.TrimRight(w, ":/")}, true
+		}
+	}
+	if strings.Contains(s, "0x") {
+		// dotdotpwn-style literal hex separators ("..0x2f..0x2fetc0x2fpasswd")
+		s = hexSeps.Replace(s)
+		if strings.Contains(s, "..") {
+			f |= bDot2
+		}
+	}
+	steps, first := 0, -1
+	if f.any(bDot2) {
+		// "../", "..;/", "....//", "..%00/" (decoded), trailing "..".
+		for i := strings.Index(s, ".."); i >= 0 && i < len(s); {
+			j := i
+			for j < len(s) && s[j] == '.' {
+				j++
+			}
+			k := j
+			for k < len(s) && (s[k] == ';' || s[k] == 0) {
+				k++
+			}
+			leftOK := i == 0 || s[i-1] == '/' || s[i-1] == '=' || s[i-1] == ' ' || s[i-1] == '\'' || s[i-1] == '"' || s[i-1] == ':' || s[i-1] == 0
+			if leftOK && (k >= len(s) || s[k] == '/') {
+				steps++
+				if first < 0 {
+					first = i
+				}
+			}
+			n := strings.Index(s[j:], "..")
+			if n < 0 {
+				break
+			}
+			i = j + n
+		}
+	}
+	target := ""
+	for _, p := range sensitiveFiles {
+		if strings.Contains(s, p) {
+			target = p
+			break
+		}
+	}
+	if steps == 0 && f.any(bDot2) {
+		// Obfuscated separators: the same short junk unit between dot pairs
+		// ("..%c0%qf..%c0%qf", "..2f..2f"), or dots followed by a system
+		// file once separators are dropped ("....etcpasswd").
+		if i, unit := repeatedTraversalUnit(s); i >= 0 {
+			return InjMatch{Class: ClassPathTraversal, Confidence: 0.8, Start: i, End: min(len(s), i+80), Reason: "traversal with obfuscated separator " + strconvQuote(unit)}, true
+		}
+		i := strings.Index(s, "..")
+		sq := squashAlnum(s[i:])
+		for _, t := range squashedTargets {
+			if strings.Contains(sq, t) {
+				return InjMatch{Class: ClassPathTraversal, Confidence: 0.75, Start: i, End: min(len(s), i+80), Reason: "dots before system file " + t}, true
+			}
+		}
+	}
+	switch {
+	case steps >= 2:
+		conf := 0.85
+		if target != "" {
+			conf = 0.95
+		}
+		return InjMatch{Class: ClassPathTraversal, Confidence: conf, Start: first, End: min(len(s), first+80), Reason: "traversal sequence"}, true
+	case steps == 1 && (target != "" || f.any(bNUL)):
+		return InjMatch{Class: ClassPathTraversal, Confidence: 0.85, Start: first, End: min(len(s), first+80), Reason: "traversal to " + target}, true
+	case steps == 1:
+		return InjMatch{Class: ClassPathTraversal, Confidence: 0.55, Start: first, End: min(len(s), first+80), Reason: "parent-directory reference"}, true
+	case target == "" && systemPath(s):
+		return InjMatch{Class: ClassPathTraversal, Confidence: 0.6, Start: 0, End: min(len(s), 80), Reason: "absolute system path"}, true
+	case target != "":
+		// An absolute sensitive file given as a value: "/etc/passwd",
+		// "c:/windows/win.ini" (not a word inside prose).
+		i := strings.Index(s, target)
+		pre := strings.TrimRight(s[:i], "/")
+		if pre == "" || strings.HasSuffix(pre, "c:") || strings.HasSuffix(pre, "=") || strings.HasSuffix(pre, "file:") || f.any(bNUL) || strings.HasSuffix(pre, "%00") {
+			if target == "win.ini" || target == "id_rsa" || target == "php.ini" || target == "my.cnf" || target == "wp-config.php" || target == ".htpasswd" {
+				if pre != "" || i > 0 && s[i-1] != '/' {
+					return InjMatch{}, false
+				}
+			}
+			return InjMatch{Class: ClassPathTraversal, Confidence: 0.75, Start: i, End: min(len(s), i+60), Reason: "sensitive file " + target}, true
+		}
+	}
+	return InjMatch{}, false
+}
+
+var hexSeps = strings.NewReplacer("0x2f", "/", "0x5c", "/", "0x2e", ".")
+
+var squashedTargets = []string{"etcpasswd", "etcshadow", "etcissue", "etchosts", "etcgroup", "bootini", "winini", "windowssystem32", "webinfwebxml", "procselfenviron", "procselfcmdline", "procversion"}
+
+func squashAlnum(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 16 {
+		s = s[:16]
+	}
+	return "\"" + strings.ToValidUTF8(s, "?") + "\""
+}
+
+// repeatedTraversalUnit finds "..U..U" where U is the same 1–12 byte unit
+// that is not a plain word (an encoded or junk separator).
+func repeatedTraversalUnit(s string) (int, string) {
+	i := strings.Index(s, "..")
+	for i >= 0 && i+2 < len(s) {
+		j := i + 2
+		for j < len(s) && s[j] == '.' {
+			j++
+		}
+		k := strings.Index(s[j:], "..")
+		if k <= 0 || k > 12 {
+			n := strings.Index(s[j:], "..")
+			if n < 0 {
+				return -1, ""
+			}
+			i = j + n
+			continue
+		}
+		unit := s[j : j+k]
+		word := true
+		for x := 0; x < len(unit); x++ {
+			if c := unit[x]; !(c >= 'a' && c <= 'z') {
+				word = false
+			}
+		}
+		if !word && strings.Count(s, ".."+unit) >= 2 {
+			return i, unit
+		}
+		i = j + k
+	}
+	return -1, ""
+}
+
+var systemRoots = []string{"etc/", "proc/", "boot/", "root/", "windows/", "winnt/", "inetpub/", "var/log/", "var/adm/", "var/mail/", "var/spool/", "var/www/logs/", "usr/local/apache", "usr/local/etc/", "usr/local/php", "private/etc/", "system32/", "program files/", "xampp/", "wamp/", "apache/logs", "apache2/logs", "apache2/conf", "apache/conf", "opt/lampp/", "log/error", "log/access"}
+
+// systemPath: the whole value is an absolute path under a system
+// directory ("/etc/vfstab", "c:/winnt/php.ini", "/var/log/auth.log").
+func systemPath(s string) bool {
+	v := strings.TrimSpace(strings.TrimPrefix(s, "file:"))
+	if len(v) > 2 && v[1] == ':' && v[0] >= 'a' && v[0] <= 'z' {
+		v = v[2:]
+	}
+	if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, " <>'\"") && !strings.Contains(v, "program files") {
+		return false
+	}
+	v = strings.TrimLeft(v, "/")
+	for _, r := range systemRoots {
+		if strings.HasPrefix(v, r) && len(v) > len(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- NoSQL injection -------------------------------------------------------
+
+var mongoOps = map[string]bool{"$ne": true, "$eq": true, "$gt": true, "$gte": true, "$lt": true, "$lte": true, "$in": true, "$nin": true,
+	"$regex": true, "$where": true, "$exists": true, "$or": true, "$and": true, "$not": true, "$nor": true, "$expr": true, "$elemmatch": true,
+	"$type": true, "$function": true, "$accumulator": true, "$lookup": true, "$text": true, "$jsonschema": true, "$mod": true, "$all": true,
+	"$size": true, "$comment": true, "$options": true, "$search": true}
+
+func matchNoSQL(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
+	if kind == PartJSONKey || kind == PartQueryName || kind == PartFormName {
+		// A member name that is an operator ({"password": {"$ne": null}}) or
+		// a bracketed operator in a query name (user[$ne]=x).
+		k := lower
+		if i := strings.Index(k, "[$"); i >= 0 {
+			k = k[i+1:]
+			k = strings.TrimSuffix(k, "]")
+			if j := strings.IndexByte(k, ']'); j >= 0 {
+				k = k[:j]
+			}
+		}
+		if mongoOps[k] {
+			return InjMatch{Class: ClassNoSQL, Confidence: 0.9, Start: 0, End: len(text), Reason: "query operator " + k + " in a member name"}, true
+		}
+	}
+	// Operators inside a string value: "{ $ne: 1 }", "', $where: '1 == 1'", "[$ne]=1".
+	for i := strings.IndexByte(lower, '$'); i >= 0; {
+		j := i + 1
+		for j < len(lower) && lower[j] >= 'a' && lower[j] <= 'z' {
+			j++
+		}
+		op := lower[i:j]
+		if mongoOps[op] {
+			pre := strings.TrimRight(lower[:i], " \t\"'")
+			post := strings.TrimLeft(lower[j:], " \t\"'")
+			if (pre == "" || strings.HasSuffix(pre, "{") || strings.HasSuffix(pre, ",") || strings.HasSuffix(pre, "[")) && (strings.HasPrefix(post, ":") || strings.HasPrefix(post, "]")) {
+				return InjMatch{Class: ClassNoSQL, Confidence: 0.85, Start: i, End: min(len(text), i+60), Reason: "query operator " + op}, true
+			}
+		}
+		n := strings.IndexByte(lower[i+1:], '$')
+		if n < 0 {
+			break
+		}
+		i += n + 1
+	}
+	// Server-side JavaScript ($where) injection after a string breakout.
+	if f.any(bQuote | bSemi | bPipe | bAmp) {
+		for _, s := range []string{"this.", "return true", "return 1", "return(true)", "db.", "sleep(", "mapreduce(", "function()", "tojson(", "objectid("} {
+			i := strings.Index(lower, s)
+			if i < 0 {
+				continue
+			}
+			pre := lower[:i]
+			if s == "db." && !(strings.Contains(lower[i:], ".find") || strings.Contains(lower[i:], ".insert") || strings.Contains(lower[i:], ".drop") || strings.Contains(lower[i:], "getcollection") || strings.Contains(lower[i:], ".update") || strings.Contains(lower[i:], ".remove")) {
+				continue
+			}
+			if strings.ContainsAny(pre, "'\";") && (strings.Contains(pre, "&&") || strings.Contains(pre, "||") || strings.Contains(pre, ";") || s == "db.") || s == "db." && i == 0 {
+				return InjMatch{Class: ClassNoSQL, Confidence: 0.8, Start: max(0, strings.LastIndexAny(pre, "'\";")), End: min(len(text), i+60), Reason: "server-side JavaScript " + strings.TrimRight(s, ".(")}, true
+			}
+		}
+		// '|| 1==1', "' || 'a'=='a"
+		if i := strings.Index(lower, "||"); i >= 0 {
+			if m, ok := jsTautology(lower[i+2:]); ok {
+				return InjMatch{Class: ClassNoSQL, Confidence: 0.75, Start: i, End: min(len(text), i+2+m), Reason: "JavaScript tautology"}, true
+			}
+		}
+	}
+	return InjMatch{}, false
+}
+
+func jsTautology(s string) (int, bool) {
+	t := strings.TrimLeft(s, " '\"(")
+	off := len(s) - len(t)
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] >= 'a' && t[i] <= 'z') {
+		i++
+	}
+	a := t[:i]
+	r := strings.TrimLeft(t[i:], " '\"")
+	if !strings.HasPrefix(r, "==") || a == "" {
+		return 0, false
+	}
+	r = strings.TrimLeft(strings.TrimLeft(r, "="), " '\"")
+	if strings.HasPrefix(r, a) {
+		return off + i + 4, true
+	}
+	return 0, false
+}
+
+// ---- server-side template injection ---------------------------------------
+
+var sstiMarkers = []string{"__class__", "__mro__", "__subclasses__", "__globals__", "__builtins__", "__import__", "__init__", "__base__",
+	".class.", ".getclass(", "getruntime", "java.lang", "runtime.exec", "processbuilder", "freemarker.template", "?new(", "popen(", "os.system",
+	"subprocess", "config.items", "config.", "self.", "request.", "lipsum", "cycler", "joiner", "namespace", "app.request", "settings.",
+	"_self.env", "registerundefinedfiltercallback", "getfilter(", "dump(", "system(", "exec(", "eval(", "passthru(", "shell_exec(",
+	"jndi:", "t(java", "new java", "${env", "env:", "sys:", "import ", "require(", "process.", "global.", "constructor", "file.open", "file.read",
+	"readlines", ".read(", "smarty", "php ", "sleep(", "ognl", "#_memberaccess", "@java", "applicationscope", "#context", "velocity",
+	".getclass", "class.forname", "classloader", "scriptengine", "nashorn", "tostring", "spel", "[].class", "''.class", "\"\".class"}
+
+func matchSSTI(text, lower string, f byteSet) (InjMatch, bool) {
+	type delim struct{ open, close string }
+	delims := []delim{{"{{", "}}"}, {"${", "}"}, {"#{", "}"}, {"<%=", "%>"}, {"<%", "%>"}, {"{%", "%}"}, {"*{", "}"}, {"@{", "}"}, {"[[", "]]"}, {"@(", ")"}, {"{$", "}"}, {"<#", ">"}, {"[#", "]"}, {"#set(", ")"}, {"%{", "}"}, {"{php}", "{/php}"}}
+	openers := 0
+	for _, d := range delims {
+		i := strings.Index(lower, d.open)
+		if i < 0 {
+			continue
+		}
+		openers++
+		body := lower[i+len(d.open):]
+		if j := strings.Index(body, d.close); j >= 0 {
+			body = body[:j]
+		} else if d.open != "{php}" {
+			// unterminated: only obviously malicious bodies count
+			if len(body) > 200 {
+				body = body[:200]
+			}
+		}
+		body = strings.TrimSpace(body)
+		if body == "" {
+			continue
+		}
+		if d.open == "{php}" {
+			return InjMatch{Class: ClassSSTI, Confidence: 0.9, Start: i, End: min(len(text), i+60), Reason: "smarty {php}"}, true
+		}
+		if d.open == "${" && strings.HasPrefix(body, "jndi:") || strings.HasPrefix(body, "${jndi:") || strings.Contains(body, "jndi:") && (strings.Contains(body, "ldap") || strings.Contains(body, "rmi") || strings.Contains(body, "dns")) {
+			return InjMatch{Class: ClassSSTI, Confidence: 0.95, Start: i, End: min(len(text), i+60), Reason: "JNDI lookup (Log4Shell)"}, true
+		}
+		if arithmetic(body) {
+			return InjMatch{Class: ClassSSTI, Confidence: 0.85, Start: i, End: min(len(text), i+len(d.open)+len(body)+len(d.close)), Reason: "expression " + d.open + " arithmetic " + d.close}, true
+		}
+		for _, m := range sstiMarkers {
+			if strings.Contains(body, m) {
+				if (m == "config." || m == "self." || m == "request." || m == "settings." || m == "import " || m == "tostring") && !(strings.Contains(body, "(") || strings.Contains(body, "__") || strings.Contains(body, "[")) {
+					continue // {{ request.path }} in a template preview
+				}
+				return InjMatch{Class: ClassSSTI, Confidence: 0.9, Start: i, End: min(len(text), i+80), Reason: "template expression with " + strings.TrimSpace(m)}, true
+			}
+		}
+		if d.open == "{{" && (body == "self" || body == "config" || body == "request" || strings.HasPrefix(body, "''") || strings.HasPrefix(body, "[]") || strings.HasPrefix(body, "()")) {
+			return InjMatch{Class: ClassSSTI, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "template object " + body}, true
+		}
+		if d.open == "<#" && (strings.HasPrefix(body, "assign") || strings.HasPrefix(body, "include")) || d.open == "[#" && strings.HasPrefix(body, "assign") {
+			return InjMatch{Class: ClassSSTI, Confidence: 0.85, Start: i, End: min(len(text), i+60), Reason: "freemarker directive"}, true
+		}
+	}
+	// Polyglot probes: many template openers at once ("${{<%[%'\"}}%\\.").
+	if openers >= 3 {
+		return InjMatch{Class: ClassSSTI, Confidence: 0.75, Start: 0, End: min(len(text), 60), Reason: "template polyglot"}, true
+	}
+	return InjMatch{}, false
+}
+
+// arithmetic: the body is an arithmetic expression on literals ("7*7",
+// "7*'7'", "3 * 3", "1+2").
+func arithmetic(body string) bool {
+	b := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(body, " ", ""), "'", ""), "\"", "")
+	b = strings.Trim(b, "{}()=")
+	if len(b) < 3 || len(b) > 40 {
+		return false
+	}
+	digits, ops := 0, 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '*' || c == '+' || c == '/' || c == '-' || c == '%':
+			if i == 0 || i == len(b)-1 {
+				return false
+			}
+			ops++
+		case c == '.':
+		default:
+			return false
+		}
+	}
+	return digits >= 2 && ops >= 1 && strings.IndexAny(b, "*+/%") >= 0
+}
+
+// ---- XXE --------------------------------------------------------------------
+
+func matchXXE(lower string) (InjMatch, bool) {
+	if i := strings.Index(lower, "<!entity"); i >= 0 {
+		rest := lower[i:]
+		if e := strings.IndexByte(rest, '>'); e >= 0 {
+			rest = rest[:e]
+		}
+		conf, why := 0.8, "entity declaration"
+		switch {
+		case strings.Contains(rest, "system") || strings.Contains(rest, "public"):
+			conf, why = 0.95, "external entity"
+		case strings.HasPrefix(strings.TrimSpace(rest[8:]), "%"):
+			conf, why = 0.95, "parameter entity"
+		}
+		return InjMatch{Class: ClassXXE, Confidence: conf, Start: i, End: min(len(lower), i+80), Reason: why}, true
+	}
+	if i := strings.Index(lower, "<!doctype"); i >= 0 {
+		rest := lower[i:]
+		if e := strings.IndexByte(rest, '>'); e >= 0 {
+			rest = rest[:e]
+		}
+		if strings.Contains(rest, " system ") || strings.Contains(rest, " system\"") || strings.Contains(rest, " public ") && (strings.Contains(rest, "http") || strings.Contains(rest, "file:")) {
+			return InjMatch{Class: ClassXXE, Confidence: 0.85, Start: i, End: min(len(lower), i+80), Reason: "external DTD"}, true
+		}
+		if strings.Contains(rest, "[") && strings.Contains(lower[i:], "%") {
+			return InjMatch{Class: ClassXXE, Confidence: 0.8, Start: i, End: min(len(lower), i+80), Reason: "internal DTD subset with parameter reference"}, true
+		}
+	}
+	for _, s := range []string{"xmlns:xi=\"http://www.w3.org/2001/xinclude\"", "<xi:include", "<xsl:import", "<xsl:include", "document('http", "document(\"http", "document('file", "xsl:value-of select=\"system-property"} {
+		if i := strings.Index(lower, s); i >= 0 {
+			return InjMatch{Class: ClassXXE, Confidence: 0.85, Start: i, End: min(len(lower), i+80), Reason: "XInclude/XSLT external reference"}, true
+		}
+	}
+	return InjMatch{}, false
+}
+
+// ---- LDAP injection --------------------------------------------------------
+
+func matchLDAP(text, lower string, f byteSet) (InjMatch, bool) {
+	// Filter breakouts: ")(attr=", ")(|", ")(&", "(|(attr=", "*)(", "*))".
+	for i := strings.IndexByte(lower, ')'); i >= 0 && i < len(lower); {
+		j := i + 1
+		for j < len(lower) && lower[j] == ')' {
+			j++
+		}
+		k := j
+		for k < len(lower) && lower[k] == '(' {
+			k++
+		}
+		if k > j {
+			if k < len(lower) && (lower[k] == '|' || lower[k] == '&' || lower[k] == '!') || ldapAttrAssert(lower[k:]) {
+				return InjMatch{Class: ClassLDAP, Confidence: 0.85, Start: max(0, i-1), End: min(len(text), i+60), Reason: "filter breakout )("}, true
+			}
+		}
+		if i > 0 && lower[i-1] == '*' && (j-i >= 2 || k > j) {
+			return InjMatch{Class: ClassLDAP, Confidence: 0.8, Start: i - 1, End: min(len(text), i+60), Reason: "wildcard filter close *)"}, true
+		}
+		n := strings.IndexByte(lower[j:], ')')
+		if n < 0 {
+			break
+		}
+		i = j + n
+	}
+	for _, op := range []string{"(|(", "(&(", "(!("} {
+		if i := strings.Index(lower, op); i >= 0 && ldapAttrAssert(lower[i+3:]) {
+			return InjMatch{Class: ClassLDAP, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "filter composition " + op}, true
+		}
+	}
+	return InjMatch{}, false
+}
+
+// ldapAttrAssert: "attr=", "attr~=", "attr>=", "attr<=" where attr is an
+// LDAP attribute name (letters, digits, '-', '.', ';').
+func ldapAttrAssert(s string) bool {
+	i := 0
+	for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= '0' && s[i] <= '9' || s[i] == '-' || s[i] == '.' || s[i] == ';' || s[i] == '_') {
+		i++
+	}
+	if i == 0 || i > 40 || i >= len(s) {
+		return false
+	}
+	if s[i] == '=' {
+		return true
+	}
+	return i+1 < len(s) && (s[i] == '~' || s[i] == '>' || s[i] == '<') && s[i+1] == '='
+}
+
+// ---- CRLF / header injection -------------------------------------------------
+
+var injectedHeaders = []string{"set-cookie", "location", "content-type", "content-length", "content-disposition", "x-xss-protection",
+	"access-control-allow-origin", "access-control-allow-credentials", "refresh", "host", "cookie", "transfer-encoding", "cache-control",
+	"connection", "x-forwarded-for", "x-forwarded-host", "content-security-policy", "link", "authorization", "upgrade", "x-frame-options",
+	"strict-transport-security", "referer", "user-agent", "vary", "etag", "last-modified", "pragma", "expires", "server", "x-powered-by"}
+
+var mailVerbs = []string{"rcpt to", "mail from", "data", "quit", "helo", "ehlo", "rset", "vrfy", "expn", "bcc:", "cc:", "to:", "from:", "subject:", "reply-to:", "mime-version:"}
+
+var imapVerbs = []string{" capability", " fetch ", " login ", " select ", " list ", " examine ", " store ", " logout", " noop", " authenticate", " append ", " delete ", " rename ", " copy "}
+
+func matchCRLF(kind PartKind, text, lower string) (InjMatch, bool) {
+	inURL := kind == PartPath || kind == PartQuery || kind == PartQueryName || kind == PartHeader || kind == PartCookie
+	for i := 0; i < len(lower); i++ {
+		c := lower[i]
+		if c != '\r' && c != '\n' {
+			continue
+		}
+		crlf := c == '\r' && i+1 < len(lower) && lower[i+1] == '\n'
+		j := i + 1
+		for j < len(lower) && (lower[j] == '\r' || lower[j] == '\n') {
+			j++
+		}
+		rest := lower[j:]
+		if strings.HasPrefix(rest, "http/1.") || strings.HasPrefix(rest, "http/2") {
+			return InjMatch{Class: ClassCRLF, Confidence: 0.95, Start: i, End: min(len(text), i+60), Reason: "response splitting"}, true
+		}
+		// "Header-Name:" after the line break.
+		k := 0
+		for k < len(rest) && k < 64 && (rest[k] >= 'a' && rest[k] <= 'z' || rest[k] >= '0' && rest[k] <= '9' || rest[k] == '-' || rest[k] == '_') {
+			k++
+		}
+		if k > 0 && k < len(rest) && rest[k] == ':' {
+			name := rest[:k]
+			known := false
+			for _, h := range injectedHeaders {
+				if name == h {
+					known = true
+					break
+				}
+			}
+			if known || strings.HasPrefix(name, "x-") {
+				return InjMatch{Class: ClassCRLF, Confidence: 0.9, Start: i, End: min(len(text), i+60), Reason: "injected header " + name}, true
+			}
+			if inURL && (crlf || kind != PartHeader) {
+				return InjMatch{Class: ClassCRLF, Confidence: 0.75, Start: i, End: min(len(text), i+60), Reason: "line break + header-like " + name}, true
+			}
+		}
+		// Mail (SMTP) and IMAP command injection.
+		for _, v := range mailVerbs {
+			if strings.HasPrefix(rest, v) && (len(rest) == len(v) || strings.ContainsRune(" :\r\n", rune(rest[len(v)])) || strings.HasSuffix(v, ":")) {
+				if v == "data" || v == "quit" || v == "to:" || v == "cc:" || v == "from:" || v == "subject:" {
+					if !(inURL || crlf || kind == PartForm || kind == PartJSON) {
+						continue
+					}
+					if (v == "data" || v == "quit") && len(strings.TrimSpace(rest)) != len(v) && !strings.HasPrefix(rest[len(v):], "\r\n") {
+						continue // "data science" after a line break in prose
+					}
+				}
+				return InjMatch{Class: ClassCRLF, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "mail command " + strings.TrimSuffix(v, ":")}, true
+			}
+		}
+		// IMAP: "tag COMMAND".
+		if sp := strings.IndexByte(rest, ' '); sp > 0 && sp <= 8 {
+			tag := rest[:sp]
+			alnum := true
+			for x := 0; x < len(tag); x++ {
+				if !(tag[x] >= 'a' && tag[x] <= 'z' || tag[x] >= '0' && tag[x] <= '9') {
+					alnum = false
+				}
+			}
+			if alnum {
+				for _, v := range imapVerbs {
+					if strings.HasPrefix(rest[sp:], v) && strings.ToUpper(text[j+sp:min(len(text), j+sp+len(v))]) == text[j+sp:min(len(text), j+sp+len(v))] {
+						return InjMatch{Class: ClassCRLF, Confidence: 0.75, Start: i, End: min(len(text), i+60), Reason: "IMAP command" + strings.ToUpper(strings.TrimRight(v, " "))}, true
+					}
+				}
+			}
+		}
+		i = j - 1
+	}
+	return InjMatch{}, false
+}
