@@ -49,6 +49,11 @@ func cefHeader(s string) string {
 // breaks as \n and \r. Values are clipped to max runes.
 func cefValue(s string, max int) string {
 	var b strings.Builder
+	writeCEFValue(&b, s, max)
+	return b.String()
+}
+
+func writeCEFValue(b *strings.Builder, s string, max int) {
 	n := 0
 	for _, r := range s {
 		if n == max {
@@ -69,7 +74,6 @@ func cefValue(s string, max int) string {
 			b.WriteRune(r)
 		}
 	}
-	return b.String()
 }
 
 // FormatCEF renders an alert as an ArcSight CEF:0 line:
@@ -84,6 +88,7 @@ func cefValue(s string, max int) string {
 // template, cs4 identity kind, cs5 subject, cs6 remediation, cfp1 confidence.
 func FormatCEF(a *model.Alert, version string) string {
 	var b strings.Builder
+	b.Grow(1024)
 	fmt.Fprintf(&b, "CEF:0|Palisade|Palisade|%s|%s|%s|%d|",
 		cefHeader(version), cefHeader(a.Type), cefHeader(a.Title), CEFSeverity(a.Severity))
 	first := true
@@ -97,7 +102,7 @@ func FormatCEF(a *model.Alert, version string) string {
 		first = false
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(cefValue(v, max))
+		writeCEFValue(&b, v, max)
 	}
 	kv("externalId", a.ID, 255)
 	if !a.LastSeen.IsZero() {

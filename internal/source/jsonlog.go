@@ -6,13 +6,16 @@
 package source
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -179,27 +182,9 @@ func fieldErr(key, msg string) error {
 	return &exchange.FieldError{Field: key, Message: msg}
 }
 
-// value is one decoded JSON scalar as text; absent/"-"/"" are empty.
-func scalar(v jsontext.Value) (string, bool) {
-	switch v.Kind() {
-	case '"':
-		var s string
-		if err := json.Unmarshal(v, &s, jsontext.AllowInvalidUTF8(true)); err != nil {
-			return "", false
-		}
-		if s == "-" {
-			s = ""
-		}
-		return s, true
-	case '0':
-		return string(v), true
-	case 'n':
-		return "", true
-	case 't', 'f':
-		return string(v), true
-	}
-	return "", false // objects and arrays
-}
+var decoders = sync.Pool{New: func() any { return new(jsontext.Decoder) }}
+
+var decOpts = json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 
 type partial struct {
 	timeRFC, timeEnd, timeEpoch, timeLocal string
@@ -212,15 +197,34 @@ type partial struct {
 	reqH, respH                            map[string]string
 }
 
-// parse decodes one line into a validated record.
+// parse decodes one line into a validated record. It streams the JSON
+// tokens (no intermediate map): only mapped keys are kept.
 func (p *lineParser) parse(line []byte) (*exchange.Record, error) {
-	var obj map[string]jsontext.Value
-	if err := json.Unmarshal(line, &obj, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %s", clip(err.Error(), 160))
-	}
 	var f partial
-	f.keys = map[string]string{}
-	for k, v := range obj {
+	if err := p.scan(line, &f); err != nil {
+		return nil, err
+	}
+	return p.build(&f)
+}
+
+func (p *lineParser) scan(line []byte, f *partial) error {
+	dec := decoders.Get().(*jsontext.Decoder)
+	defer decoders.Put(dec)
+	dec.Reset(bytes.NewReader(line), decOpts)
+	notObject := func(err error) error { return fmt.Errorf("not a JSON object: %s", clip(err.Error(), 160)) }
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return notObject(err)
+	}
+	if tok.Kind() != '{' {
+		return fmt.Errorf("not a JSON object: starts with %s", kindName(tok.Kind()))
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return notObject(err)
+		}
+		k := name.String()
 		t, ok := p.fields[k]
 		if !ok && p.autoHeaders {
 			if h, ok2 := strings.CutPrefix(k, "sent_http_"); ok2 {
@@ -229,37 +233,66 @@ func (p *lineParser) parse(line []byte) (*exchange.Record, error) {
 				t, ok = prefixReqHdr+strings.ReplaceAll(h, "_", "-"), true
 			}
 		}
+		if kind := dec.PeekKind(); kind == '{' || kind == '[' {
+			if ok && t != TIgnore {
+				return fieldErr(k, "expected a string or number, got "+kindName(kind))
+			}
+			if err := dec.SkipValue(); err != nil {
+				return notObject(err)
+			}
+			continue
+		}
+		val, err := dec.ReadToken()
+		if err != nil {
+			return notObject(err)
+		}
 		if !ok || t == TIgnore {
 			continue
 		}
-		s, isScalar := scalar(v)
-		if !isScalar {
-			return nil, fieldErr(k, "expected a string or number, got "+kindName(v.Kind()))
+		var v string
+		switch val.Kind() {
+		case '"', '0':
+			v = val.String()
+		case 't':
+			v = "true"
+		case 'f':
+			v = "false"
 		}
-		if s == "" {
+		if v == "" || v == "-" {
 			continue
 		}
-		f.keys[t] = k
-		switch {
-		case strings.HasPrefix(t, prefixReqHdr):
-			if f.reqH == nil {
-				f.reqH = map[string]string{}
-			}
-			addHeader(f.reqH, t[len(prefixReqHdr):], s)
-			continue
-		case strings.HasPrefix(t, prefixRespHdr):
-			if f.respH == nil {
-				f.respH = map[string]string{}
-			}
-			addHeader(f.respH, t[len(prefixRespHdr):], s)
-			continue
+		f.set(t, k, v)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return notObject(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return errors.New("not a JSON object: data after the closing brace")
+	}
+	return nil
+}
+
+func (f *partial) set(t, k, v string) {
+	if f.keys == nil {
+		f.keys = make(map[string]string, 16)
+	}
+	f.keys[t] = k
+	switch {
+	case strings.HasPrefix(t, prefixReqHdr):
+		if f.reqH == nil {
+			f.reqH = map[string]string{}
 		}
-		dst := f.slot(t)
-		if dst != nil {
-			*dst = s
+		addHeader(f.reqH, t[len(prefixReqHdr):], v)
+	case strings.HasPrefix(t, prefixRespHdr):
+		if f.respH == nil {
+			f.respH = map[string]string{}
+		}
+		addHeader(f.respH, t[len(prefixRespHdr):], v)
+	default:
+		if dst := f.slot(t); dst != nil {
+			*dst = v
 		}
 	}
-	return p.build(&f)
 }
 
 func (f *partial) slot(t string) *string {
