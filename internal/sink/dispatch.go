@@ -337,3 +337,14 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// SinkFailures returns, per sink name, the alerts it did not deliver:
+// dead-lettered (Failed) plus dropped (Dropped). It serves the
+// palisade_sink_failures metric.
+func (d *Dispatcher) SinkFailures() map[string]int64 {
+	out := make(map[string]int64, len(d.workers))
+	for _, s := range d.Stats() {
+		out[s.Name] = s.Failed + s.Dropped
+	}
+	return out
+}

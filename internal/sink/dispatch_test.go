@@ -224,6 +224,9 @@ func TestDispatcherCloseDeadlineCountsAbandoned(t *testing.T) {
 	if st.Dropped != 5 || st.Sent != 0 {
 		t.Fatalf("stats %+v: all 5 alerts must be counted as dropped", st)
 	}
+	if f := d.SinkFailures(); f["hang"] != 5 {
+		t.Fatalf("SinkFailures %v", f)
+	}
 	if want := "5 alert(s) not delivered"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q lacks %q", err, want)
 	}
