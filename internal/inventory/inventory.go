@@ -122,6 +122,7 @@ type Inventory struct {
 	ignored       int64
 	collapses     int64
 	budgetEvents  int64
+	budgetFloor   int
 	errs          []error // configuration problems (bad pinned templates)
 }
 
@@ -320,9 +321,7 @@ func (inv *Inventory) Template(host, method, p string) (string, []event.PathPara
 	if len(inv.ignores) > 0 && inv.ignoredPath(host, segs) {
 		return p, nil
 	}
-	if inv.nodes >= inv.cfg.MaxNodes {
-		inv.enforceBudget()
-	}
+	inv.budget()
 	n := inv.resolve(host, segs)
 	return n.tmpl, pathParams(n, segs)
 }
@@ -334,7 +333,14 @@ func (inv *Inventory) resolve(host string, segs []string) *node {
 		return n
 	}
 	n := t.root
-	for _, s := range segs {
+	for i, s := range segs {
+		if i == MaxDepth {
+			if n.pchild == nil {
+				inv.newParam(n, kWeakParam, "tail")
+			}
+			n = n.pchild
+			break
+		}
 		if c := n.static[s]; c != nil {
 			n = c
 			continue
@@ -400,9 +406,7 @@ func (inv *Inventory) Observe(ev *event.Event) {
 		inv.ignored++
 		return
 	}
-	if inv.nodes >= inv.cfg.MaxNodes {
-		inv.enforceBudget()
-	}
+	inv.budget()
 	n := inv.resolve(ev.Host, segs)
 	if n.eps == nil {
 		n.eps = make(map[string]*stats, 1)
@@ -594,6 +598,21 @@ func redepth(n *node) {
 	}
 	if n.pchild != nil {
 		redepth(n.pchild)
+	}
+}
+
+// budget enforces the node budget when it is reached; when enforcement
+// cannot get below it (pinned or deep structure), it waits for another
+// tenth of the budget before trying again.
+func (inv *Inventory) budget() {
+	if inv.nodes < inv.cfg.MaxNodes || inv.nodes < inv.budgetFloor {
+		return
+	}
+	inv.enforceBudget()
+	if inv.nodes >= inv.cfg.MaxNodes {
+		inv.budgetFloor = inv.nodes + inv.cfg.MaxNodes/10 + 1
+	} else {
+		inv.budgetFloor = 0
 	}
 }
 

@@ -24,6 +24,8 @@ const (
 	maxParamExamples  = 3
 	schemaFullSamples = 32 // bodies parsed before sampling starts
 	schemaSampleEvery = 16 // then 1 body in this many
+	typeFullSamples   = 64 // parameter values typed before sampling starts
+	typeSampleEvery   = 16 // then 1 value in this many
 )
 
 // stats of one operation (host, method, template).
@@ -204,25 +206,28 @@ func (st *stats) param(ev *event.Event, cfg *Config, ref model.EndpointRef, in, 
 		st.params[k] = p
 	}
 	p.seen++
-	typ, format := valueType(v)
-	if array {
-		typ, format = "array", ""
-	}
-	p.types[typ]++
-	if format != "" {
-		if p.formats == nil {
-			p.formats = make(map[string]int64, 1)
+	// Types are learned from the first values, then from a sample.
+	if p.seen <= typeFullSamples || p.seen%typeSampleEvery == 0 {
+		typ, format := valueType(v)
+		if array {
+			typ, format = "array", ""
 		}
-		p.formats[format]++
-	}
-	if len(p.examples) < maxParamExamples {
-		e := redactExample(name, typ, format, v)
-		dup := false
-		for _, x := range p.examples {
-			dup = dup || x == e
+		p.types[typ]++
+		if format != "" {
+			if p.formats == nil {
+				p.formats = make(map[string]int64, 1)
+			}
+			p.formats[format]++
 		}
-		if !dup {
-			p.examples = append(p.examples, e)
+		if len(p.examples) < maxParamExamples && p.seen <= typeFullSamples {
+			e := redactExample(name, typ, format, v)
+			dup := false
+			for _, x := range p.examples {
+				dup = dup || x == e
+			}
+			if !dup {
+				p.examples = append(p.examples, e)
+			}
 		}
 	}
 	if client != 0 && p.nclients < len(p.clients) {

@@ -62,9 +62,19 @@ func nameParent(n *node) string {
 	return ""
 }
 
+// MaxDepth is the deepest template the inventory keeps: segments past it
+// are folded into one final "{tail}" parameter (their values joined), so
+// that one pathological URL cannot add thousands of nodes.
+const MaxDepth = 48
+
+// tailParam is the name of the folded remainder of a too-deep path.
+const tailParam = "{tail}"
+
 // segments splits an escaped path into its non-empty segments, appending to
-// buf (callers pass a stack array to avoid allocation).
+// buf (callers pass a stack array to avoid allocation). Paths deeper than
+// MaxDepth end with one segment holding the rest of the path.
 func segments(path string, buf []string) []string {
+	n := 0
 	for i := 0; i < len(path); {
 		for i < len(path) && path[i] == '/' {
 			i++
@@ -74,7 +84,12 @@ func segments(path string, buf []string) []string {
 			j++
 		}
 		if j > i {
+			if n == MaxDepth {
+				buf = append(buf, strings.TrimRight(path[i:], "/"))
+				return buf
+			}
 			buf = append(buf, path[i:j])
+			n++
 		}
 		i = j
 	}
@@ -88,8 +103,19 @@ func isTemplateSeg(s string) bool {
 
 // match finds the terminal node for segs, preferring static children and
 // backtracking into parameter children. In template mode "{x}" segments
-// only match parameter positions. It never changes the trie.
+// only match parameter positions. It never changes the trie. Backtracking
+// is bounded (a few visits per segment); past the bound match gives up and
+// the caller learns the path.
 func match(n *node, segs []string, tmplMode bool) *node {
+	steps := 4*len(segs) + 32
+	return matchRec(n, segs, tmplMode, &steps)
+}
+
+func matchRec(n *node, segs []string, tmplMode bool, steps *int) *node {
+	*steps--
+	if *steps < 0 {
+		return nil
+	}
 	if len(segs) == 0 {
 		if n.terminal() {
 			return n
@@ -100,13 +126,13 @@ func match(n *node, segs []string, tmplMode bool) *node {
 	isParam := tmplMode && isTemplateSeg(s)
 	if !isParam {
 		if c := n.static[s]; c != nil {
-			if r := match(c, segs[1:], tmplMode); r != nil {
+			if r := matchRec(c, segs[1:], tmplMode, steps); r != nil {
 				return r
 			}
 		}
 	}
 	if n.pchild != nil && (isParam || n.accepts(classify(s))) {
-		return match(n.pchild, segs[1:], tmplMode)
+		return matchRec(n.pchild, segs[1:], tmplMode, steps)
 	}
 	return nil
 }

@@ -1,0 +1,89 @@
+package inventory
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/event"
+)
+
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"/v2/users/10023/orders", "/", "//a//b/", "/users/alice@example.test", "/blog/how-to-bake-bread-at-home",
+		"/p/MRN-004512", "/x/%7Bid%7D", "/{id}/a", "/a/{", "/v1/2023-01/3fa85f64-5717-4562-b3fc-2c963f66afa6"} {
+		f.Add("GET", s, 200)
+	}
+	cfg := DefaultConfig()
+	cfg.MaxNodes = 500
+	cfg.MinCardinality = 4
+	cfg.Pinned = []string{"/pinned/{p}/x"}
+	inv := New(cfg)
+	f.Fuzz(func(t *testing.T, method, path string, status int) {
+		tmpl, params := inv.Template("fuzz.test", method, path)
+		want := len(segments(path, nil))
+		got := len(segments(tmpl, nil))
+		if got != want {
+			t.Fatalf("Template(%q) = %q: %d segments, want %d", path, tmpl, got, want)
+		}
+		for _, p := range params {
+			if p.Index < 0 || p.Index >= want || segments(path, nil)[p.Index] != p.Value {
+				t.Fatalf("Template(%q): bad param %+v", path, p)
+			}
+		}
+		ev := &event.Event{Method: method, Host: "fuzz.test", Path: path, Status: status, PathParams: params}
+		ev.Endpoint.Path = tmpl
+		inv.Observe(ev)
+		c := inv.Canonical(ev.Endpoint)
+		if len(segments(c.Path, nil)) != want {
+			t.Fatalf("Canonical(%q) = %q", tmpl, c.Path)
+		}
+	})
+}
+
+func FuzzParseSpec(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	more, _ := filepath.Glob("testdata/*.json")
+	for _, p := range append(files, more...) {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseSpec("fuzz.yaml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(s.Hosts) == 0 {
+			s.Hosts = []string{"fuzz.test"}
+		}
+		inv := New(DefaultConfig())
+		if err := inv.AddSpec(s); err != nil {
+			t.Fatal(err)
+		}
+		inv.Endpoints(t0)
+	})
+}
+
+func FuzzBodySchema(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":[1,2,{"c":null}],"d":"2024-01-01"}`, `[]`, `[{"x":true},{"x":"s"}]`, `{"a":`, `{} {}`, `"str"`} {
+		f.Add([]byte(s))
+	}
+	bp := newBodyParser()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := &schema{}
+		if err := bp.parse(body, s); err != nil {
+			return
+		}
+		acc := &schema{}
+		acc.merge(s)
+		acc.merge(s)
+		_ = acc.jsonSchema()
+		if s.types == 0 {
+			t.Fatalf("parsed %q without a type", body)
+		}
+	})
+}
