@@ -55,22 +55,22 @@ type Match struct {
 // Config configures a Classifier.
 type Config struct {
 	// Custom data types from configuration.
-	Custom []CustomType
+	Custom []CustomType `json:"custom" koanf:"custom"`
 	// SampleAfter: once a field (per endpoint and location) has given the
 	// same classification for this many consecutive values, the Analyzer
 	// classifies only one value in SampleEvery. 0 disables sampling.
-	SampleAfter int
-	SampleEvery int
+	SampleAfter int `json:"sample_after" koanf:"sample_after"`
+	SampleEvery int `json:"sample_every" koanf:"sample_every"`
 	// MaxBodyBytes caps how much of a body is classified (the rest is
 	// counted as truncated). Default 256 KiB.
-	MaxBodyBytes int
+	MaxBodyBytes int `json:"max_body_bytes" koanf:"max_body_bytes"`
 	// MaxLeaves caps the JSON leaves classified per body. Default 4096.
-	MaxLeaves int
+	MaxLeaves int `json:"max_leaves" koanf:"max_leaves"`
 	// MaxEndpoints and MaxFieldsPerEndpoint bound the Analyzer's state.
-	MaxEndpoints         int
-	MaxFieldsPerEndpoint int
+	MaxEndpoints         int `json:"max_endpoints" koanf:"max_endpoints"`
+	MaxFieldsPerEndpoint int `json:"max_fields_per_endpoint" koanf:"max_fields_per_endpoint"`
 	// MinConfidence drops matches below it (default 0.5).
-	MinConfidence float64
+	MinConfidence float64 `json:"min_confidence" koanf:"min_confidence"`
 }
 
 // CustomType is a data type defined in configuration.
