@@ -768,6 +768,8 @@ const (
 	kDOB
 	kStreet
 	kAzure
+	kUnit
+	kStreetPre
 )
 
 type acPattern struct {
@@ -858,6 +860,13 @@ var secretKeywords = []string{"password", "passwd", "pwd", "pswd", "psswd", "psw
 
 var streetSuffixes = []string{"Street", "St", "Avenue", "Ave", "Road", "Rd", "Boulevard", "Blvd", "Lane", "Ln", "Drive", "Dr", "Court", "Ct", "Way", "Place", "Pl", "Terrace", "Highway", "Hwy", "Parkway", "Pkwy", "Square", "Sq", "Circle", "Cir", "Trail", "Alley", "Crescent", "Close", "Gardens", "Row", "Plaza", "Loop", "Pike", "Expressway", "Freeway"}
 
+// streetPrefixes start a street name in Romance-language addresses
+// ("Via delle Coste 41", "Rua Igreja 25", "Rue de Rivoli 12").
+var streetPrefixes = []string{"Via", "Viale", "Piazza", "Corso", "Rua", "Rue", "Avenue", "Calle", "Avenida", "Carrer", "Plaza", "Boulevard", "Chemin", "Strada", "Ulica", "Ul."}
+
+// unitWords precede a number in postal addresses (apartment, suite, box).
+var unitWords = []string{"Apt. ", "Apt ", "Suite ", "P.O. Box ", "PO Box ", "PSC ", "Flat "}
+
 var euroStreetEnds = []string{"katu", "gatan", "vägen", "vej", "weg", "straße", "strasse", "laan", "gasse", "gata", "veien", "tie", "polku", "utca"}
 
 func buildAC() (ahocorasick.AhoCorasick, []acPattern) {
@@ -884,6 +893,12 @@ func buildAC() (ahocorasick.AhoCorasick, []acPattern) {
 	)
 	for _, st := range streetSuffixes {
 		pats = append(pats, acPattern{lit: " " + st, kind: kStreet})
+	}
+	for _, w := range streetPrefixes {
+		pats = append(pats, acPattern{lit: w + " ", kind: kStreetPre})
+	}
+	for _, u := range unitWords {
+		pats = append(pats, acPattern{lit: u, kind: kUnit})
 	}
 	for _, st := range euroStreetEnds {
 		pats = append(pats, acPattern{lit: st + " ", kind: kStreet})
@@ -936,6 +951,14 @@ func (s *scan) keywords() {
 			}
 		case kAzure:
 			s.azureSecret(a)
+		case kStreetPre:
+			if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
+				s.streetPre(a, e)
+			}
+		case kUnit:
+			if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
+				s.unit(a, e)
+			}
 		}
 	}
 }
@@ -1469,6 +1492,56 @@ func isNumberToken(w string) bool {
 		}
 	}
 	return digits >= 1 && digits <= 6 && len(w)-digits <= 1
+}
+
+// streetPre: <prefix> <1–4 words, the last capitalised> <house number>.
+func (s *scan) streetPre(a, e int) {
+	t := s.text
+	j := e
+	words := 0
+	capital := false
+	for words < 5 {
+		k := j
+		for k < len(t) && (isLetter(t[k]) || t[k] >= 0x80 || t[k] == '\'' || t[k] == '-') {
+			k++
+		}
+		if k == j {
+			break
+		}
+		r, _ := utf8.DecodeRuneInString(t[j:])
+		capital = capital || unicode.IsUpper(r)
+		words++
+		j = k
+		if j < len(t) && t[j] == ' ' {
+			j++
+		} else {
+			break
+		}
+	}
+	if words == 0 || !capital || j >= len(t) || !isDigit(t[j]) {
+		return
+	}
+	k := j
+	for k < len(t) && isDigit(t[k]) && k-j < 5 {
+		k++
+	}
+	if k < len(t) && isDigit(t[k]) {
+		return
+	}
+	s.add(TypeAddress, 0.6, a, k, "street", false)
+}
+
+// unit: "Apt. 864", "Suite 464", "PO Box 186", "PSC 3294, Box 9168".
+func (s *scan) unit(a, e int) {
+	t := s.text
+	j := e
+	for j < len(t) && isDigit(t[j]) && j-e < 6 {
+		j++
+	}
+	if j == e || j < len(t) && isAlnum(t[j]) {
+		return
+	}
+	s.add(TypeAddress, 0.6, a, j, "unit", false)
 }
 
 // azureSecret: Azure AD client secrets carry "Q~" at offset 3 or 4.
