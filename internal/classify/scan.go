@@ -770,6 +770,7 @@ const (
 	kAzure
 	kUnit
 	kStreetPre
+	kName
 )
 
 type acPattern struct {
@@ -864,6 +865,10 @@ var streetSuffixes = []string{"Street", "St", "Avenue", "Ave", "Road", "Rd", "Bo
 // ("Via delle Coste 41", "Rua Igreja 25", "Rue de Rivoli 12").
 var streetPrefixes = []string{"Via", "Viale", "Piazza", "Corso", "Rua", "Rue", "Avenue", "Calle", "Avenida", "Carrer", "Plaza", "Boulevard", "Chemin", "Strada", "Ulica", "Ul."}
 
+// nameCues introduce a person's name in free text. Titles are matched
+// case-sensitively, phrases case-insensitively.
+var nameCues = []string{"my name is ", "name: ", "name is ", "dear ", "Mr. ", "Mrs. ", "Ms. ", "Dr. ", "Mr ", "Mrs ", "Ms ", "Prof. ", "signed by ", "regards, ", "contact person: ", "customer: ", "patient: "}
+
 // unitWords precede a number in postal addresses (apartment, suite, box).
 var unitWords = []string{"Apt. ", "Apt ", "Suite ", "P.O. Box ", "PO Box ", "PSC ", "Flat "}
 
@@ -896,6 +901,9 @@ func buildAC() (ahocorasick.AhoCorasick, []acPattern) {
 	}
 	for _, w := range streetPrefixes {
 		pats = append(pats, acPattern{lit: w + " ", kind: kStreetPre})
+	}
+	for _, w := range nameCues {
+		pats = append(pats, acPattern{lit: w, kind: kName})
 	}
 	for _, u := range unitWords {
 		pats = append(pats, acPattern{lit: u, kind: kUnit})
@@ -955,6 +963,11 @@ func (s *scan) keywords() {
 			if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
 				s.streetPre(a, e)
 			}
+		case kName:
+			if (p.lit[0] >= 'A' && p.lit[0] <= 'Z') && t[a:e] != p.lit || a > 0 && isLetter(t[a-1]) {
+				continue
+			}
+			s.personName(e)
 		case kUnit:
 			if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
 				s.unit(a, e)
@@ -1530,6 +1543,46 @@ func (s *scan) streetPre(a, e int) {
 	}
 	s.add(TypeAddress, 0.6, a, k, "street", false)
 }
+
+// personName takes 1–4 capitalised words after a name cue.
+func (s *scan) personName(e int) {
+	t := s.text
+	j := e
+	words := 0
+	end := e
+	for words < 4 && j < len(t) {
+		r, n := utf8.DecodeRuneInString(t[j:])
+		if !unicode.IsUpper(r) {
+			break
+		}
+		k := j + n
+		for k < len(t) {
+			r, n := utf8.DecodeRuneInString(t[k:])
+			if !(unicode.IsLetter(r) || r == '\'' || r == '-') {
+				break
+			}
+			k += n
+		}
+		if k-j < 2 || stopNameWords[t[j:k]] {
+			break
+		}
+		words++
+		end = k
+		if k+1 < len(t) && t[k] == ' ' {
+			j = k + 1
+		} else {
+			break
+		}
+	}
+	if words == 0 || stopNames[t[e:end]] {
+		return
+	}
+	s.add(TypePersonName, 0.6, e, end, "context", false)
+}
+
+var stopNameWords = map[string]bool{"Apt": true, "Suite": true, "Unit": true, "Box": true, "PO": true, "PSC": true, "Street": true, "Road": true, "Avenue": true, "St": true, "Ave": true, "And": true, "Or": true}
+
+var stopNames = map[string]bool{"The": true, "This": true, "Not": true, "None": true, "Unknown": true, "Required": true, "Error": true, "Null": true}
 
 // unit: "Apt. 864", "Suite 464", "PO Box 186", "PSC 3294, Box 9168".
 func (s *scan) unit(a, e int) {
