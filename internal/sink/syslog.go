@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -144,6 +145,12 @@ func (s *Syslog) dial(ctx context.Context) (net.Conn, error) {
 func (s *Syslog) Send(ctx context.Context, alerts []model.Alert) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.conn != nil && s.network != "udp" && !alive(s.conn) {
+		// The receiver closed the connection (idle timeout, restart): a
+		// write would still succeed into the kernel buffer and be lost.
+		s.conn.Close()
+		s.conn = nil
+	}
 	if s.conn == nil {
 		c, err := s.dial(ctx)
 		if err != nil {
@@ -175,6 +182,18 @@ func (s *Syslog) Send(ctx context.Context, alerts []model.Alert) error {
 		}
 	}
 	return nil
+}
+
+// alive probes a stream connection without blocking: a read that times out
+// at once means "open, nothing to read"; EOF or any other error means the
+// peer is gone. (Syslog receivers never send, so no data is lost.)
+func alive(c net.Conn) bool {
+	_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	_ = c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return err != nil && errors.As(err, &ne) && ne.Timeout()
 }
 
 // Close closes the connection.

@@ -1,12 +1,14 @@
 package sink
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"strconv"
@@ -119,7 +121,7 @@ func streamListener(t *testing.T, ln net.Listener) (<-chan *rfc5424.SyslogMessag
 	return out, &wg
 }
 
-func TestSyslogTCPReconnects(t *testing.T) {
+func TestSyslogTCP(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +147,78 @@ func TestSyslogTCPReconnects(t *testing.T) {
 	if st := d.Stats()[0]; st.Sent != 3 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// The receiver drops the connection after each message (idle timeout,
+// restart): the next alert must arrive on a new connection, not vanish
+// into the dead one.
+func TestSyslogTCPReconnects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type got struct {
+		conn int
+		msg  *rfc5424.SyslogMessage
+	}
+	out := make(chan got, 10)
+	go func() {
+		for i := 1; ; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// Read exactly one frame, then hang up.
+			p := octetcounting.NewParser(syslog.WithListener(func(r *syslog.Result) {
+				if r.Message != nil {
+					out <- got{i, r.Message.(*rfc5424.SyslogMessage)}
+				}
+			}))
+			var line []byte
+			buf := make([]byte, 1)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					break
+				}
+				line = append(line, buf[0])
+				if sp := indexByte(line, ' '); sp > 0 {
+					n, _ := strconv.Atoi(string(line[:sp]))
+					if len(line) == sp+1+n {
+						break
+					}
+				}
+			}
+			c.Close()
+			p.Parse(bytesReader(line))
+		}
+	}()
+	s := newTestSyslog(t, "tcp", ln.Addr().String(), nil)
+	defer s.Close()
+	for i := 1; i <= 3; i++ {
+		a := alertN(i, "auth.brute_force", model.SevHigh)
+		if err := s.Send(t.Context(), []model.Alert{a}); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		select {
+		case g := <-out:
+			if g.conn != i || *g.msg.Message == "" {
+				t.Fatalf("message %d arrived on connection %d", i, g.conn)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d lost after the receiver closed the connection", i)
+		}
+		time.Sleep(20 * time.Millisecond) // let the FIN arrive
+	}
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
 }
 
 func TestSyslogTLS(t *testing.T) {
@@ -293,3 +367,5 @@ func FuzzParseCEF(f *testing.F) {
 		}
 	})
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -415,6 +415,9 @@ type OTLPHandler struct {
 // NewOTLPHandler returns the handler; sink receives the records of each
 // export request (synchronously, before the response is written).
 func NewOTLPHandler(sink func([]*exchange.Record), opts OTLPOptions) *OTLPHandler {
+	if sink == nil {
+		panic("source: NewOTLPHandler: nil sink")
+	}
 	opts.defaults()
 	return &OTLPHandler{sink: sink, o: opts}
 }
