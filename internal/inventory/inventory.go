@@ -38,9 +38,9 @@ type Config struct {
 	// answered 404 (they become probes), then collapses the widest position
 	// into a parameter.
 	MaxNodes int
-	// MinCardinality: a position whose static word children that answered
-	// something other than 404 reach this count becomes a parameter
-	// (default 16).
+	// MinCardinality: a position whose static word children with a
+	// successful (2xx/3xx) response reach this count becomes a parameter
+	// (default 16). 401/403/404 answers are not evidence of a route.
 	MinCardinality int
 	// SlugCardinality: the same for long hyphenated slugs (default 5).
 	SlugCardinality int
@@ -427,12 +427,19 @@ func (inv *Inventory) Observe(ev *event.Event) {
 	st.observe(ev, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
 	ev.PathParams = saved
 
-	ok := ev.Status != 404
-	// Positions whose child got its first non-404 response, leaf first.
+	// Only successful responses are evidence that a route exists: scanners
+	// guessing words under an authenticated prefix get 401/403 for every
+	// guess and must not turn the position into a parameter.
+	ok := ev.Success()
+	live := ev.Status != 404
+	// Positions whose child got its first successful response, leaf first.
 	var chain [24]*node
 	grown := chain[:0]
 	for a := n; a != nil; a = a.parent {
 		a.hits++
+		if live {
+			a.live++
+		}
 		if ok {
 			a.ok++
 			if a.ok == 1 && !a.param && !a.pinned && a.parent != nil && a.kind.weak() {
@@ -539,6 +546,7 @@ func (inv *Inventory) checkSubtree(n *node) {
 func (inv *Inventory) merge(src, dst *node) {
 	inv.nodes--
 	dst.ok += src.ok
+	dst.live += src.live
 	dst.hits += src.hits
 	dst.end = dst.end || src.end
 	for m, st := range src.eps {
@@ -659,7 +667,7 @@ func (inv *Inventory) enforceBudget() {
 // 404 and records their operations as probes.
 func (inv *Inventory) pruneProbes(host string, n *node) {
 	for _, c := range n.sortedStatic() {
-		if c.ok == 0 && !c.pinned && len(c.decl) == 0 {
+		if c.live == 0 && !c.pinned && len(c.decl) == 0 {
 			inv.recordProbes(host, c)
 			delete(n.static, c.seg)
 			inv.nodes -= countNodes(c)
@@ -668,7 +676,7 @@ func (inv *Inventory) pruneProbes(host string, n *node) {
 		inv.pruneProbes(host, c)
 	}
 	if pc := n.pchild; pc != nil {
-		if pc.ok == 0 && !pc.pinned && len(pc.decl) == 0 {
+		if pc.live == 0 && !pc.pinned && len(pc.decl) == 0 {
 			inv.recordProbes(host, pc)
 			n.pchild = nil
 			n.collapsed = false

@@ -58,13 +58,50 @@ type declOp struct {
 }
 
 // LoadSpec reads and parses a spec file (JSON or YAML; OpenAPI 3.0/3.1 or
-// Swagger 2.0).
-func LoadSpec(path string) (*Spec, error) {
+// Swagger 2.0). The argument may carry options after the file name:
+// "api.yaml,host=api.example.test,host=api2.example.test" applies the spec
+// to those hosts (in addition to its servers' hosts).
+func LoadSpec(arg string) (*Spec, error) {
+	path, hosts, err := SplitSpecArg(arg)
+	if err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("spec %s: %w", path, err)
 	}
-	return ParseSpec(path, data)
+	s, err := ParseSpec(path, data)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hosts {
+		if !contains(s.Hosts, h) {
+			s.Hosts = append(s.Hosts, h)
+		}
+	}
+	return s, nil
+}
+
+// SplitSpecArg splits "FILE[,host=HOST]..." into the file name and hosts.
+// A file that exists under the full argument is taken as is.
+func SplitSpecArg(arg string) (string, []string, error) {
+	i := strings.Index(arg, ",host=")
+	if i < 0 {
+		return arg, nil, nil
+	}
+	if _, err := os.Stat(arg); err == nil {
+		return arg, nil, nil
+	}
+	path := arg[:i]
+	var hosts []string
+	for _, opt := range strings.Split(arg[i+1:], ",") {
+		k, v, ok := strings.Cut(opt, "=")
+		if !ok || k != "host" || v == "" {
+			return "", nil, fmt.Errorf("spec %s: bad option %q (want host=HOST)", path, opt)
+		}
+		hosts = append(hosts, enrich.NormalizeHost(v, ""))
+	}
+	return path, hosts, nil
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
@@ -439,7 +476,7 @@ func (inv *Inventory) AddSpec(s *Spec) error {
 		return errors.New("inventory: nil spec")
 	}
 	if len(s.Hosts) == 0 {
-		return fmt.Errorf("spec %s: no host to apply it to: its servers give no absolute URL; name one (host=…)", s.Name)
+		return fmt.Errorf("spec %s: no host to apply it to (its servers give no absolute URL); name one: %s,host=api.example.test", s.Name, s.Name)
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()

@@ -156,7 +156,13 @@ func TestAddSpecHosts(t *testing.T) {
 	if err := inv.AddSpec(s); err == nil || !strings.Contains(err.Error(), "noservers.yaml") {
 		t.Errorf("spec without host accepted: %v", err)
 	}
-	s.Hosts = []string{"svc.internal"}
+	s, err = LoadSpec("testdata/noservers.yaml,host=svc.internal")
+	if err != nil || !cmp.Equal(s.Hosts, []string{"svc.internal"}) {
+		t.Fatalf("host option: %v %v", s.Hosts, err)
+	}
+	if _, err := LoadSpec("testdata/noservers.yaml,host="); err == nil {
+		t.Error("empty host option accepted")
+	}
 	if err := inv.AddSpec(s); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -303,5 +304,29 @@ func TestNodeBudget(t *testing.T) {
 	}
 	if total != 2000 {
 		t.Errorf("requests across endpoints = %d, want 2000 (nothing lost at the budget)", total)
+	}
+}
+
+// Forced browsing: a scanner guessing route names under an authenticated
+// prefix gets 401 for every guess. That is no evidence of a parameter.
+func TestForcedBrowsingDoesNotCollapse(t *testing.T) {
+	inv := New(DefaultConfig())
+	f := newFeeder(t, inv)
+	for i := 0; i < 30; i++ {
+		f.get("https://" + h + "/v1/admin/orders")
+	}
+	for i := 0; i < 60; i++ {
+		f.send(req{method: "GET", url: fmt.Sprintf("https://%s/v1/admin/guess%c%c", h, 'a'+i%26, 'a'+i/26), status: 401})
+	}
+	for i := 0; i < 3; i++ {
+		f.send(req{method: "DELETE", url: fmt.Sprintf("https://%s/v1/admin/users/%d", h, 100+i), status: 204})
+	}
+	for _, tm := range templates(inv, h) {
+		if strings.Contains(tm, "/v1/admin/{") {
+			t.Errorf("forced browsing collapsed /v1/admin: %s", tm)
+		}
+	}
+	if ep := endpointOf(t, inv, "DELETE", "/v1/admin/users/{userId}"); ep.Requests != 3 {
+		t.Errorf("DELETE users requests %d", ep.Requests)
 	}
 }

@@ -24,7 +24,8 @@ type node struct {
 	collapsed bool    // the parameter child accepts weak values too
 	ckind     segKind // kind that caused the collapse: kSlug accepts only slugs
 
-	ok   int64 // observed responses other than 404 through this node
+	ok   int64 // observed successful (2xx/3xx) responses through this node: evidence that the route exists
+	live int64 // observed responses other than 404 (a subtree without any is a probe)
 	hits int64 // observed requests through this node
 
 	tmpl string            // rendered template, root to here
