@@ -251,3 +251,48 @@ func TestSplunkHEC(t *testing.T) {
 		t.Fatalf("%d events received, want 3", n)
 	}
 }
+
+func TestWebhookHonoursRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	o := fastOpts()
+	o.MaxBackoff = 5 * time.Second // the computed backoff would be ~1ms
+	d := NewDispatcher([]Configured{{Sink: NewWebhook("wh", srv.URL, []byte("k"), nil, srv.Client())}}, o)
+	d.Publish(sampleAlert())
+	closeOK(t, d)
+	if len(at) != 2 {
+		t.Fatalf("%d requests", len(at))
+	}
+	if gap := at[1].Sub(at[0]); gap < 900*time.Millisecond {
+		t.Fatalf("retried after %v, receiver asked for 1s", gap)
+	}
+	if st := d.Stats()[0]; st.Sent != 1 || st.Retried != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://hooks.example.test/p?token=abc": "https://hooks.example.test/p?…",
+		"https://user:pw@hooks.example.test/p":   "https://…@hooks.example.test/p",
+		"https://hooks.example.test/a@b":         "https://hooks.example.test/a@b",
+		"http://u@h:8080":                        "http://…@h:8080",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
