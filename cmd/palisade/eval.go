@@ -81,7 +81,7 @@ deterministic sample (--sample) of the same requests.`,
 	}
 	inj.Flags().StringVar(&dataDir, "data", def, "the eval-data injection folder (gotestwaf/, httpparams/, payloadsallthethings/)")
 	inj.Flags().IntSliceVar(&coraza, "coraza", nil, "also run Coraza + OWASP CRS at these paranoia levels (e.g. 1,2)")
-	inj.Flags().IntVar(&sample, "sample", 3000, "requests given to Coraza (evenly spaced, deterministic; 0 = all)")
+	inj.Flags().IntVar(&sample, "sample", 1000, "requests per (source, class) row given to Coraza (evenly spaced, deterministic; 0 = all)")
 	inj.Flags().IntVar(&perFile, "per-file", 400, "payloads kept per PayloadsAllTheThings list (evenly spaced; 0 = all)")
 	inj.Flags().IntVar(&examples, "examples", 0, "print this many missed / false-positive payloads per row")
 	evalCmd.AddCommand(inj)

@@ -34,9 +34,15 @@ type Decoded struct {
 // maxDecodeRounds rounds). It never fails: invalid escapes stay as they are.
 // '+' is not decoded here: query strings and form bodies are split with
 // form decoding before values reach this function.
-func DecodeLayers(s string) Decoded {
+func DecodeLayers(s string) Decoded { return decodeLayers(s, 0) }
+
+// decodeLayers continues after urlRounds rounds of percent-decoding already
+// applied (query strings and form bodies are form-decoded by the extractor).
+func decodeLayers(s string, urlRounds int) Decoded {
 	d := Decoded{Text: s}
-	urlRounds := 0
+	if urlRounds > 0 {
+		d.Layers = append(d.Layers, LayerURL)
+	}
 	for round := 0; round < maxDecodeRounds; round++ {
 		changed := false
 		if strings.IndexByte(d.Text, '%') >= 0 {

@@ -38,8 +38,11 @@ const (
 // Part is one value of a request, located.
 type Part struct {
 	Kind  PartKind
-	Loc   string // query:q, path[2], header:x-foo, cookie:sid, body:$.a[0].b, form:q, multipart:f, body
+	Loc   string // query:q, path, header:x-foo, cookie:sid, body:$.a[0].b, form:q, multipart:f, body
 	Value string
+	// URLDecoded: the extractor already percent-decoded the value (query
+	// and form fields); evidence reports that layer too.
+	URLDecoded bool
 }
 
 // PartLimits bound the work spent on one request. Values beyond the limits
@@ -97,6 +100,15 @@ type partWalker struct {
 	n     int
 	fn    func(Part) bool
 	done  bool
+	// decoded marks the value being emitted as already percent-decoded
+	decoded bool
+}
+
+func (w *partWalker) emitDecoded(k PartKind, loc, v string, decoded bool) bool {
+	w.decoded = decoded
+	ok := w.emit(k, loc, v)
+	w.decoded = false
+	return ok
 }
 
 func (w *partWalker) emit(k PartKind, loc, v string) bool {
@@ -119,7 +131,7 @@ func (w *partWalker) emit(k PartKind, loc, v string) bool {
 		h := w.lim.MaxValue / 2
 		v = v[:h] + " " + v[len(v)-h:]
 	}
-	if !w.fn(Part{Kind: k, Loc: loc, Value: v}) {
+	if !w.fn(Part{Kind: k, Loc: loc, Value: v, URLDecoded: w.decoded}) {
 		w.done = true
 		return false
 	}
@@ -159,10 +171,10 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 			if err2 != nil {
 				dv = v
 			}
-			if needsInspection(dk) && !w.emit(PartQueryName, "query-name:"+clipLoc(dk), dk) {
+			if needsInspection(dk) && !w.emitDecoded(PartQueryName, "query-name:"+clipLoc(dk), dk, dk != k) {
 				return
 			}
-			if !w.emit(PartQuery, "query:"+clipLoc(dk), dv) {
+			if !w.emitDecoded(PartQuery, "query:"+clipLoc(dk), dv, dv != v) {
 				return
 			}
 		}
@@ -195,7 +207,21 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 			}
 		}
 	}
-	body := req.BodyText()
+	w.body(req.BodyText(), req.Header("content-type"))
+}
+
+// BodyParts calls fn for the values of a body (JSON leaves and member
+// names, form fields, multipart fields, XML text, or the body as text),
+// given its content type. Used for upstream responses.
+func BodyParts(body, contentType string, lim PartLimits, stats *PartStats, fn func(Part) bool) {
+	w := &partWalker{lim: lim.withDefaults(), stats: stats, fn: fn}
+	if stats == nil {
+		w.stats = &PartStats{}
+	}
+	w.body(body, contentType)
+}
+
+func (w *partWalker) body(body, contentType string) {
 	if body == "" {
 		return
 	}
@@ -203,7 +229,7 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 		w.stats.BodiesCut++
 		body = body[:w.lim.MaxBody]
 	}
-	ct := strings.ToLower(req.Header("content-type"))
+	ct := strings.ToLower(contentType)
 	trim := strings.TrimLeft(body, " \t\r\n\ufeff")
 	switch {
 	case strings.Contains(ct, "json") || (ct == "" || strings.HasPrefix(ct, "text/plain")) && len(trim) > 0 && (trim[0] == '{' || trim[0] == '['):
@@ -225,10 +251,10 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 			if err2 != nil {
 				dv = v
 			}
-			if needsInspection(dk) && !w.emit(PartFormName, "form-name:"+clipLoc(dk), dk) {
+			if needsInspection(dk) && !w.emitDecoded(PartFormName, "form-name:"+clipLoc(dk), dk, dk != k) {
 				return
 			}
-			if !w.emit(PartForm, "form:"+clipLoc(dk), dv) {
+			if !w.emitDecoded(PartForm, "form:"+clipLoc(dk), dv, dv != v) {
 				return
 			}
 		}

@@ -85,7 +85,11 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 
 // inspectPart decodes one value and runs the matchers on each variant.
 func inspectPart(p Part, fn func(InjFinding)) {
-	dec := DecodeLayers(p.Value)
+	rounds := 0
+	if p.URLDecoded {
+		rounds = 1
+	}
+	dec := decodeLayers(p.Value, rounds)
 	run := func(text string, layers []string) {
 		for _, m := range MatchInjection(p.Kind, text) {
 			fn(InjFinding{InjMatch: m, Loc: p.Loc, Layers: layers, Fragment: Fragment(text, m.Start, m.End)})

@@ -197,7 +197,7 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 
 func matchSQLi(text, lower string, f byteSet) (InjMatch, bool) {
 	if ok, fp := libinjection.IsSQLi(text); ok {
-		if sqliFingerprintWeak(fp, lower) {
+		if sqliFingerprintWeak(fp, lower) && !quoteBreak(lower) {
 			// A bare "word 'word" or "1-2" shape: libinjection's weakest
 			// fingerprints; require SQL structure as well.
 			if m, ok := sqlStructure(lower); ok {
@@ -247,10 +247,10 @@ func sqlStructure(lower string) (InjMatch, bool) {
 				return InjMatch{Class: ClassSQLi, Confidence: 0.9, Start: toks[i].at, End: min(len(lower), toks[i].at+60), Reason: "union select"}, true
 			}
 		case "select":
-			// select ... from, with SQL punctuation somewhere (prose "select
-			// the items from the list" has none).
+			// select ... from, with SQL punctuation somewhere (prose "I'll
+			// select the items from the list" has none).
 			for k := 1; k < 12 && i+k < len(toks); k++ {
-				if toks[i+k].w == "from" && strings.ContainsAny(lower, "'\"();*=,@") && (strings.Contains(lower, "'") || strings.Contains(lower, "(") || strings.Contains(lower, "--") || strings.Contains(lower, "/*") || strings.Contains(lower, ";") || strings.Contains(lower, "*")) {
+				if toks[i+k].w == "from" && (quoteBreak(lower) || strings.Contains(lower, "(") || strings.Contains(lower, "--") || strings.Contains(lower, "/*") || strings.Contains(lower, ";") || strings.Contains(lower, "*") || strings.Contains(lower, "#")) {
 					return InjMatch{Class: ClassSQLi, Confidence: 0.8, Start: toks[i].at, End: min(len(lower), toks[i].at+60), Reason: "select … from"}, true
 				}
 			}
@@ -268,7 +268,7 @@ func sqlStructure(lower string) (InjMatch, bool) {
 			}
 		case "or", "and", "having", "where", "xor":
 			// tautology: OR 1=1, OR 'a'='a', AND 3>2 (operands equal or numeric).
-			if m, ok := tautology(lower, toks[i].at+len(w)); ok {
+			if m, ok := tautology(lower, toks[i].at+len(w)); ok && tautologyEnds(lower[m:]) {
 				return InjMatch{Class: ClassSQLi, Confidence: 0.85, Start: toks[i].at, End: min(len(lower), m), Reason: w + " tautology"}, true
 			}
 		}
@@ -281,6 +281,37 @@ func sqlStructure(lower string) (InjMatch, bool) {
 		}
 	}
 	return InjMatch{}, false
+}
+
+// quoteBreak: a quote that is not an apostrophe inside a word ("1' or",
+// "x' --", "'a'"), unlike "I'll" or "O'Brien".
+func quoteBreak(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\'' && s[i] != '"' && s[i] != '`' {
+			continue
+		}
+		before := i > 0 && isLetter(s[i-1])
+		after := i+1 < len(s) && isLetter(s[i+1])
+		if !(before && after) {
+			return true
+		}
+	}
+	return false
+}
+
+// tautologyEnds: what follows a tautology is the end of the value, a
+// comment, a closing quote/paren or more SQL — not the rest of a sentence.
+func tautologyEnds(rest string) bool {
+	r := strings.TrimLeft(rest, " \t)'\"`")
+	if r == "" || strings.HasPrefix(r, "--") || strings.HasPrefix(r, "#") || strings.HasPrefix(r, "/*") || strings.HasPrefix(r, ";") || strings.HasPrefix(r, "%00") || r[0] == 0 {
+		return true
+	}
+	for _, kw := range []string{"and ", "or ", "union", "limit", "order ", "group ", "having", "into", "from", "select", "waitfor", "procedure", "--", "&&", "||"} {
+		if strings.HasPrefix(r, kw) {
+			return true
+		}
+	}
+	return false
 }
 
 // sqlContext: a SQL function name counts when the value also carries SQL
@@ -365,7 +396,9 @@ func tautology(s string, i int) (int, bool) {
 		if q := s[i]; q == '\'' || q == '"' || q == '`' {
 			j := strings.IndexByte(s[i+1:], q)
 			if j < 0 {
-				return s[i+1:], true // unterminated: the application closes it
+				v := s[i+1:]
+				i = len(s)
+				return v, true // unterminated: the application closes it
 			}
 			v := s[i+1 : i+1+j]
 			i += j + 2
@@ -892,7 +925,7 @@ func matchTraversal(lower string, f byteSet) (InjMatch, bool) {
 		return InjMatch{Class: ClassPathTraversal, Confidence: conf, Start: first, End: min(len(s), first+80), Reason: "traversal sequence"}, true
 	case steps == 1 && (target != "" || f.any(bNUL)):
 		return InjMatch{Class: ClassPathTraversal, Confidence: 0.85, Start: first, End: min(len(s), first+80), Reason: "traversal to " + target}, true
-	case steps == 1:
+	case steps == 1 && !strings.ContainsAny(s, " \t\n"):
 		return InjMatch{Class: ClassPathTraversal, Confidence: 0.55, Start: first, End: min(len(s), first+80), Reason: "parent-directory reference"}, true
 	case target == "" && systemPath(s):
 		return InjMatch{Class: ClassPathTraversal, Confidence: 0.6, Start: 0, End: min(len(s), 80), Reason: "absolute system path"}, true
@@ -1305,13 +1338,11 @@ func matchCRLF(kind PartKind, text, lower string) (InjMatch, bool) {
 		// Mail (SMTP) and IMAP command injection.
 		for _, v := range mailVerbs {
 			if strings.HasPrefix(rest, v) && (len(rest) == len(v) || strings.ContainsRune(" :\r\n", rune(rest[len(v)])) || strings.HasSuffix(v, ":")) {
-				if v == "data" || v == "quit" || v == "to:" || v == "cc:" || v == "from:" || v == "subject:" {
-					if !(inURL || crlf || kind == PartForm || kind == PartJSON) {
-						continue
-					}
-					if (v == "data" || v == "quit") && len(strings.TrimSpace(rest)) != len(v) && !strings.HasPrefix(rest[len(v):], "\r\n") {
-						continue // "data science" after a line break in prose
-					}
+				if strings.HasSuffix(v, ":") && !inURL {
+					continue // "Subject: …" on a new line of a text field is prose
+				}
+				if (v == "data" || v == "quit") && len(strings.TrimSpace(rest)) != len(v) && !strings.HasPrefix(rest[len(v):], "\r\n") && !strings.HasPrefix(rest[len(v):], "\n") {
+					continue // "data science" after a line break in prose
 				}
 				return InjMatch{Class: ClassCRLF, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "mail command " + strings.TrimSuffix(v, ":")}, true
 			}

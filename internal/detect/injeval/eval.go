@@ -81,8 +81,8 @@ type Result struct {
 
 // Options of Run.
 type Options struct {
-	// Sample caps the cases given to engines other than palisade (evenly
-	// spaced over the whole case list, deterministic). 0 = all.
+	// Sample caps the cases per (source, class) row given to engines other
+	// than palisade (evenly spaced within the row, deterministic). 0 = all.
 	Sample int
 	// Examples keeps this many missed/false-positive payloads per row.
 	Examples int
@@ -110,8 +110,22 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 		for i := range idx {
 			idx[i] = i
 		}
-		if e.Name() != "palisade" {
-			idx = spread(idx, opt.Sample)
+		if e.Name() != "palisade" && opt.Sample > 0 {
+			// stratified: at most Sample cases per (source, class) row,
+			// evenly spaced within the row
+			groups := map[*Row][]int{}
+			var order []*Row
+			for _, i := range idx {
+				r := rowOf(&cases[i])
+				if groups[r] == nil {
+					order = append(order, r)
+				}
+				groups[r] = append(groups[r], i)
+			}
+			idx = idx[:0]
+			for _, r := range order {
+				idx = append(idx, spread(groups[r], opt.Sample)...)
+			}
 		}
 		start := time.Now()
 		for _, i := range idx {

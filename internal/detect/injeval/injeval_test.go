@@ -159,7 +159,7 @@ func TestPalisadeFloors(t *testing.T) {
 //
 //	PALISADE_EVAL_TABLE=1 go test ./internal/detect/injeval -run TestPrintTable -v -timeout 30m
 //
-// PALISADE_EVAL_SAMPLE sets the Coraza sample size (default 3000),
+// PALISADE_EVAL_SAMPLE sets the Coraza sample size per (source, class) row (default 1000),
 // PALISADE_EVAL_EXAMPLES the number of misses / false positives listed per row.
 func TestPrintTable(t *testing.T) {
 	if os.Getenv("PALISADE_EVAL_TABLE") == "" {
@@ -176,7 +176,7 @@ func TestPrintTable(t *testing.T) {
 			engines = append(engines, c)
 		}
 	}
-	sample := envInt("PALISADE_EVAL_SAMPLE", 3000)
+	sample := envInt("PALISADE_EVAL_SAMPLE", 1000)
 	res := Run(cases, engines, Options{Sample: sample, Examples: envInt("PALISADE_EVAL_EXAMPLES", 0)})
 	var b strings.Builder
 	res.Print(&b)
