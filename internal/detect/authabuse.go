@@ -31,7 +31,7 @@ import (
 //     that authenticated successfully from the IP in the window / 4 (NAT).
 //   - auth.credential_stuffing (endpoint): failures on one login endpoint
 //     in a 20 min window above max(cs_abs, mean + k·sd, ratio·mean of the
-//     endpoint's EWMA once it has 6 windows), spread over ≥ cs_clients
+//     endpoint's EWMA once it has 6 windows; 4·cs_abs before), spread over ≥ cs_clients
 //     clients and ≥ cs_users distinct usernames (at least 0.3 per failure),
 //     no single client holding half of the failures.
 //   - auth.token_reuse (identity): distinct client networks (/24 IPv4, /48
@@ -65,6 +65,8 @@ type authDetector struct {
 	eps                       *lru[uint64, authEndpoint]
 	ids                       *lru[uint64, authIdentity]
 	bfPop, trPop              quantiles
+	js                        jsonScanner
+	login                     map[string]bool // loginLike cache by endpoint path (bounded)
 }
 
 type authClient struct {
@@ -81,6 +83,7 @@ type authClient struct {
 type authEndpoint struct {
 	w          window
 	maxClient  float64 // most login failures of one client (its 10 min window)
+	nextEval   float64 // failure count at which the HLLs are next estimated
 	users, cls distinct
 	base       ewstat
 	fire       fireState
@@ -108,7 +111,7 @@ func newAuthAbuse(cfg Config) *authDetector {
 		csWin: o.dur("cs_window", 20*time.Minute), csAbs: o.float("cs_abs", 50), csUsers: o.float("cs_users", 20), csClients: o.float("cs_clients", 5),
 		csK: o.float("cs_k", 6), csRatio: o.float("cs_ratio", 4),
 		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30),
-		bfPop: newQuantiles(), trPop: newQuantiles(),
+		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[string]bool{},
 	}
 	d.clients = newLRU[uint64, authClient](capOr(cfg.MaxTrackedClients, 200000))
 	d.ids = newLRU[uint64, authIdentity](capOr(cfg.MaxTrackedIdentities, 200000))
@@ -148,6 +151,11 @@ var usernameFields = map[string]bool{
 // username returns a hash of the username a login request names (0 when
 // none is found). The name itself is never kept.
 func username(ev *event.Event) uint64 {
+	var js jsonScanner
+	return usernameWith(&js, ev)
+}
+
+func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 	if id := ev.Auth.Identity; id != nil && id.Kind == identity.KindBasic {
 		return hashString("u:" + strings.ToLower(id.Name))
 	}
@@ -158,7 +166,7 @@ func username(ev *event.Event) uint64 {
 	ct := ev.Rec.Request.Header("content-type")
 	switch {
 	case strings.Contains(ct, "json"):
-		_ = jsonTopLevel(ev.Rec.Request.BodyText(), func(k string, kind jsontext.Kind, v string) {
+		_ = js.scan(ev.Rec.Request.BodyText(), func(k string, kind jsontext.Kind, v string) {
 			if name == "" && kind == '"' && usernameFields[strings.ToLower(k)] {
 				name = v
 			}
@@ -180,7 +188,14 @@ func username(ev *event.Event) uint64 {
 }
 
 func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
-	login := loginLike(ev.Endpoint.Path)
+	login, ok := d.login[ev.Endpoint.Path]
+	if !ok {
+		if len(d.login) >= 50000 {
+			clear(d.login) // bounded cache
+		}
+		login = loginLike(ev.Endpoint.Path)
+		d.login[ev.Endpoint.Path] = login
+	}
 	fail := ev.Status == 401 || login && ev.Status == 403
 	credFail := fail && !login && ev.Auth.Credentials
 	if fail && !login && !credFail {
@@ -195,7 +210,7 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 	var user uint64
 	if fail {
 		if login {
-			user = username(ev)
+			user = usernameWith(&d.js, ev)
 		}
 		if user == 0 && ev.Auth.Identity != nil {
 			user = hashString(ev.Auth.Identity.TokenID + ev.Auth.Identity.ID)
@@ -313,7 +328,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		for gap := min(idx-e.w.idx-1, 80); gap > 0; gap-- {
 			e.base.update(0, 0.1)
 		}
-		e.w, e.hit, e.maxClient = window{idx: idx}, nil, 0
+		e.w, e.hit, e.maxClient, e.nextEval = window{idx: idx}, nil, 0, 0
 		e.users.reset()
 		e.cls.reset()
 	}
@@ -324,12 +339,17 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	}
 	e.cls.add(ipHash(ev.ClientIP))
 	e.maxClient = math.Max(e.maxClient, clientFails)
-	if e.w.n <= d.csAbs || int64(e.w.n)%8 != 0 {
+	// HLL estimates cost microseconds: evaluate at geometrically spaced
+	// counts (every 8 failures, then every 1/8 of the count).
+	if e.w.n <= d.csAbs || e.w.n < e.nextEval {
 		return
 	}
-	thr := d.csAbs
+	e.nextEval = e.w.n + math.Max(8, e.w.n/8)
+	// Before the endpoint has 6 windows of history only a flood four times
+	// the absolute minimum counts.
+	thr := 4 * d.csAbs
 	if e.base.n >= 6 {
-		thr = math.Max(thr, e.base.upper(d.csK, d.csRatio))
+		thr = math.Max(d.csAbs, e.base.upper(d.csK, d.csRatio))
 	}
 	users, clients := e.users.estimate(), e.cls.estimate()
 	// Spread: many clients and many usernames, no client holding half of

@@ -116,6 +116,7 @@ type enumParam struct {
 	n          float64
 	maxSubj    float64
 	young      float64 // requests from subjects first seen in this or the previous window
+	nextEval   float64 // request count at which the HLLs are next estimated
 	base       ewstat
 	fire       fireState
 	last       time.Time
@@ -449,7 +450,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
 			par.base.update(0, 0.1)
 		}
-		par.w, par.n, par.young, par.maxSubj, par.hit = idx, 0, 0, 0, nil
+		par.w, par.n, par.young, par.maxSubj, par.hit, par.nextEval = idx, 0, 0, 0, nil, 0
 		par.vals.reset()
 		par.subj.reset()
 	}
@@ -463,9 +464,12 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	if s.fast.est > par.maxSubj {
 		par.maxSubj = s.fast.est
 	}
-	if par.base.n < d.distGate || int64(par.n)%32 != 0 {
+	// HLL estimates cost microseconds: evaluate at geometrically spaced
+	// counts (every 32 requests, then every 1/8 of the count).
+	if par.base.n < d.distGate || par.n < d.distAbs || par.n < par.nextEval {
 		return
 	}
+	par.nextEval = par.n + math.Max(32, par.n/8)
 	v := par.vals.estimate()
 	thr := math.Max(d.distAbs, par.base.upper(d.distK, d.distRatio))
 	subj := par.subj.estimate()

@@ -156,6 +156,7 @@ type paramsDetector struct {
 	changes                          []model.APIChange
 	dropped                          map[string]int64
 	scratch                          []obsParam
+	js                               jsonScanner
 }
 
 type paramEndpoint struct {
@@ -270,7 +271,7 @@ func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 			ct := ev.Rec.Request.Header("content-type")
 			switch {
 			case strings.Contains(ct, "json"):
-				err := jsonTopLevel(ev.Rec.Request.BodyText(), func(k string, kind jsontext.Kind, v string) {
+				err := d.js.scan(ev.Rec.Request.BodyText(), func(k string, kind jsontext.Kind, v string) {
 					ps = append(ps, obsParam{name: k, in: "body", value: v, object: kind == '{' || kind == '['})
 				})
 				if err != nil {
@@ -287,12 +288,14 @@ func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 			}
 		}
 	}
-	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].in != ps[j].in {
-			return ps[i].in < ps[j].in
-		}
-		return ps[i].name < ps[j].name
-	})
+	if len(ps) > 1 {
+		sort.Slice(ps, func(i, j int) bool {
+			if ps[i].in != ps[j].in {
+				return ps[i].in < ps[j].in
+			}
+			return ps[i].name < ps[j].name
+		})
+	}
 	d.scratch = ps
 	return ps
 }
@@ -521,7 +524,25 @@ var errNotObject = errors.New("not a JSON object")
 // offset when the body is not a JSON object or is malformed; members read
 // before the error have been reported.
 func jsonTopLevel(body string, fn func(key string, kind jsontext.Kind, value string)) error {
-	dec := jsontext.NewDecoder(strings.NewReader(body))
+	var js jsonScanner
+	return js.scan(body, fn)
+}
+
+// jsonScanner reuses its decoder and reader between bodies (one per
+// detector: detectors are not used concurrently).
+type jsonScanner struct {
+	r   strings.Reader
+	dec *jsontext.Decoder
+}
+
+func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind, value string)) error {
+	js.r.Reset(body)
+	if js.dec == nil {
+		js.dec = jsontext.NewDecoder(&js.r)
+	} else {
+		js.dec.Reset(&js.r)
+	}
+	dec := js.dec
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return fmt.Errorf("json body: %w", err)
