@@ -547,8 +547,18 @@ func (s *DB) UpsertAlerts(ctx context.Context, alerts []model.Alert, wallNow tim
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return res, err
 		}
-		if exists && count == a.Count && last == ns(a.LastSeen) {
-			continue // nothing new
+		if exists {
+			// Never regress: after a restart the engine replays only the
+			// retained log and may hold smaller counts than the store.
+			if a.Count < count {
+				a.Count = count
+			}
+			if ns(a.LastSeen) < last {
+				a.LastSeen = fromNS(last)
+			}
+			if count == a.Count && last == ns(a.LastSeen) {
+				continue // nothing new
+			}
 		}
 		var supp int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM suppressions WHERE fold_key = $1`, fk).Scan(&supp); err != nil {

@@ -1,0 +1,744 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/sqlite"
+)
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// OpenAPIDocument returns the OpenAPI 3.1 description of this API.
+func OpenAPIDocument() []byte { return openAPIDoc }
+
+// Route is one API route.
+type Route struct {
+	Method  string
+	Pattern string
+	perm    perm
+	h       http.HandlerFunc
+}
+
+// Perm names the permission a route needs (public, any, read, triage,
+// admin, ingest).
+func (r Route) Perm() string { return r.perm.String() }
+
+// Routes lists every route the server serves.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{"GET", "/healthz", permPublic, s.handleHealth},
+		{"GET", "/metrics", permRead, s.handleMetrics},
+		{"GET", "/api/v1/openapi.json", permRead, s.handleOpenAPIDoc},
+		{"POST", "/api/v1/session", permRead, s.handleLogin},
+		{"DELETE", "/api/v1/session", permAny, s.handleLogout},
+		{"POST", "/api/v1/ingest", permIngest, s.handleIngest},
+		{"POST", "/api/v1/otlp/v1/traces", permIngest, s.handleOTLP},
+		{"GET", "/api/v1/endpoints", permRead, s.handleEndpoints},
+		{"GET", "/api/v1/endpoints/{id}", permRead, s.handleEndpoint},
+		{"GET", "/api/v1/alerts", permRead, s.handleAlerts},
+		{"GET", "/api/v1/alerts/{id}", permRead, s.handleAlert},
+		{"POST", "/api/v1/alerts/{id}/triage", permTriage, s.handleTriage},
+		{"GET", "/api/v1/findings", permRead, s.handleFindings},
+		{"GET", "/api/v1/specs", permRead, s.handleSpecs},
+		{"POST", "/api/v1/specs", permAdmin, s.handleSpecUpload},
+		{"GET", "/api/v1/openapi", permRead, s.handleExport},
+		{"GET", "/api/v1/config", permAdmin, s.handleConfigGet},
+		{"PUT", "/api/v1/config", permAdmin, s.handleConfigPut},
+		{"GET", "/api/v1/overview", permRead, s.handleOverview},
+		{"GET", "/api/v1/audit-log", permAdmin, s.handleAudit},
+		{"POST", "/api/v1/erase", permAdmin, s.handleErase},
+	}
+}
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range s.Routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	// Everything else: JSON 404 with the security headers.
+	mux.Handle("/", s.wrap(Route{perm: permPublic, h: func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+	}}))
+	return mux
+}
+
+// wrap adds security headers, body limits and authentication.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		if rt.perm != permIngest && r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.config().Server.MaxBody)
+		}
+		if rt.perm == permPublic {
+			rt.h(w, r)
+			return
+		}
+		p, code, err := s.auth.authenticate(r)
+		if err != nil {
+			if code == http.StatusUnauthorized {
+				h.Set("WWW-Authenticate", `Bearer realm="palisade"`)
+			}
+			if code == http.StatusInternalServerError {
+				s.log.Error("authentication", "err", err)
+				writeError(w, code, "internal error")
+				return
+			}
+			writeError(w, code, err.Error())
+			return
+		}
+		if !allowed(p.Role, rt.perm) {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s (needs %s)", p.Role, r.Method, rt.Pattern, rt.perm))
+			return
+		}
+		rt.h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// APIError is the body of every error answer.
+type APIError struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, APIError{Error: msg})
+}
+
+func (s *Server) storeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	s.log.Error("store", "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+func (s *Server) audit(r *http.Request, action, target string, detail map[string]any) {
+	if err := s.st.Audit(r.Context(), store.AuditEntry{At: s.now().UTC(), Actor: principalFrom(r.Context()).actor(), Action: action, Target: target, Detail: detail}); err != nil {
+		s.log.Error("audit log write failed", "action", action, "err", err)
+	}
+}
+
+// ---- public, metrics, docs ----
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	status, code := "ok", http.StatusOK
+	if err := s.wal.Failed(); err != nil {
+		status, code = "storage failed", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"status": status, "warm": s.Warm()})
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	s.m.refreshSinks(s)
+	promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+func (s *Server) handleOpenAPIDoc(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDoc)
+}
+
+// ---- sessions ----
+
+// SessionResponse answers POST /api/v1/session.
+type SessionResponse struct {
+	CSRFToken string    `json:"csrf_token"`
+	Role      string    `json:"role"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if p.Session != nil {
+		writeError(w, http.StatusBadRequest, "already a session: log in with Authorization: Bearer TOKEN")
+		return
+	}
+	if p.Role == store.RoleIngest {
+		writeError(w, http.StatusForbidden, "ingest tokens cannot open dashboard sessions")
+		return
+	}
+	sec, err := randomSecret()
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	csrf, err := randomSecret()
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	now := s.now().UTC()
+	exp := now.Add(s.durations().SessionTTL)
+	sh, ch := sha256.Sum256([]byte(sec)), sha256.Sum256([]byte(csrf))
+	if err := s.st.CreateSession(r.Context(), store.Session{Hash: sh[:], CSRFHash: ch[:], TokenID: p.TokenID, Role: p.Role, CreatedAt: now, ExpiresAt: exp}); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sec, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, Expires: exp})
+	s.audit(r, "session.create", p.TokenID, nil)
+	writeJSON(w, http.StatusCreated, SessionResponse{CSRFToken: csrf, Role: p.Role, ExpiresAt: exp})
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	if p.Session != nil {
+		if err := s.st.DeleteSession(r.Context(), p.Session); err != nil {
+			s.storeError(w, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// ---- OTLP ----
+
+func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
+	if s.opt.OTLP == nil {
+		writeError(w, http.StatusNotImplemented, "OTLP receiver not available in this build")
+		return
+	}
+	if s.closing.Load() || s.wal.Failed() != nil {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "not accepting data")
+		return
+	}
+	if s.QueueDepth() >= s.config().Ingest.QueueRecords {
+		w.Header().Set("Retry-After", s.retryAfter())
+		writeError(w, http.StatusTooManyRequests, "ingest queue full")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.config().Ingest.MaxBody)
+	var appendErr error
+	h := s.opt.OTLP(func(recs []*exchange.Record) {
+		if err := s.ingestRecords(recs); err != nil {
+			appendErr = err
+		}
+	})
+	bw := &bufferedWriter{h: http.Header{}, code: http.StatusOK}
+	h.ServeHTTP(bw, r)
+	switch {
+	case errors.Is(appendErr, errQueueFull):
+		w.Header().Set("Retry-After", s.retryAfter())
+		writeError(w, http.StatusTooManyRequests, "ingest queue full")
+	case appendErr != nil:
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "storage unavailable")
+	default:
+		for k, v := range bw.h {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(bw.code)
+		w.Write(bw.body.Bytes())
+	}
+}
+
+// ---- inventory ----
+
+func qint(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: not a non-negative integer: %q", name, v)
+	}
+	return n, nil
+}
+
+func qtime(r *http.Request, name string) (time.Time, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return t, fmt.Errorf("%s: not an RFC 3339 time: %q", name, v)
+	}
+	return t, nil
+}
+
+func qlist(r *http.Request, name string) []string {
+	var out []string
+	for _, v := range r.URL.Query()[name] {
+		for _, x := range strings.Split(v, ",") {
+			if x = strings.TrimSpace(x); x != "" {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+func oneOf(name, v string, allowed ...string) error {
+	if v == "" {
+		return nil
+	}
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %q is not one of %s", name, v, strings.Join(allowed, ", "))
+}
+
+func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := qint(r, "limit")
+	if err == nil {
+		err = errors.Join(oneOf("state", q.Get("state"), "active", "unused", "shadow", "zombie"),
+			oneOf("exposure", q.Get("exposure"), "external", "internal"),
+			oneOf("authentication", q.Get("authentication"), "required", "none", "unknown"),
+			oneOf("sort", q.Get("sort"), "risk", "requests", "last_seen"))
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	page, err := s.st.ListEndpoints(r.Context(), store.EndpointFilter{Host: q.Get("host"), State: q.Get("state"), Exposure: q.Get("exposure"),
+		Authentication: q.Get("authentication"), Sensitive: q.Get("sensitive"), Q: q.Get("q"), Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "cursor:") || strings.HasPrefix(err.Error(), "sort:") {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) handleEndpoint(w http.ResponseWriter, r *http.Request) {
+	d, err := s.st.Endpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
+	if s.opt.ExportOpenAPI == nil {
+		writeError(w, http.StatusNotImplemented, "OpenAPI export not available in this build")
+		return
+	}
+	host := r.URL.Query().Get("host")
+	eps, err := s.st.EndpointsForHost(r.Context(), host)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if len(eps) == 0 {
+		writeError(w, http.StatusNotFound, "no endpoints observed for host "+strconv.Quote(host))
+		return
+	}
+	b, err := s.opt.ExportOpenAPI(host, eps)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "export: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request) {
+	o, err := s.st.Overview(r.Context())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		*store.Overview
+		QueueDepth int64 `json:"queue_depth"`
+		Warm       bool  `json:"warm"`
+	}{o, s.QueueDepth(), s.Warm()})
+}
+
+// ---- alerts ----
+
+func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := qint(r, "limit")
+	from, err2 := qtime(r, "from")
+	to, err3 := qtime(r, "to")
+	if err = errors.Join(err, err2, err3, oneOf("sort", q.Get("sort"), "last_seen", "severity")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	for _, sv := range qlist(r, "severity") {
+		if model.SeverityRank(sv) < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("severity: unknown %q", sv))
+			return
+		}
+	}
+	f := store.AlertFilter{Types: qlist(r, "type"), Severities: qlist(r, "severity"), Statuses: qlist(r, "status"), From: from, To: to,
+		Endpoint: q.Get("endpoint"), ClientIP: q.Get("client_ip"), Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor")}
+	page, err := s.st.ListAlerts(r.Context(), f)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "cursor:") || strings.HasPrefix(err.Error(), "sort:") {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// AlertDetail answers GET /api/v1/alerts/{id}.
+type AlertDetail struct {
+	store.StoredAlert
+	History []store.TriageEvent `json:"history"`
+}
+
+func (s *Server) handleAlert(w http.ResponseWriter, r *http.Request) {
+	a, hist, err := s.st.Alert(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, AlertDetail{*a, hist})
+}
+
+// TriageRequest is the body of POST /api/v1/alerts/{id}/triage.
+type TriageRequest struct {
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+}
+
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("body: larger than %d bytes", mbe.Limit)
+		}
+		return fmt.Errorf("body: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) handleTriage(w http.ResponseWriter, r *http.Request) {
+	var req TriageRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if _, ok := sqlite.TriageActions[req.Action]; !ok {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("action: unknown %q (acknowledge, resolve, false_positive, reopen)", req.Action))
+		return
+	}
+	if req.Action == "false_positive" && strings.TrimSpace(req.Reason) == "" {
+		writeError(w, http.StatusBadRequest, "reason: required for false_positive")
+		return
+	}
+	if len(req.Reason) > 2000 {
+		writeError(w, http.StatusBadRequest, "reason: longer than 2000 characters")
+		return
+	}
+	id := r.PathValue("id")
+	a, err := s.st.Triage(r.Context(), id, req.Action, principalFrom(r.Context()).actor(), req.Reason, s.now().UTC())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r, "alert.triage", id, map[string]any{"action": req.Action, "reason": req.Reason})
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) handleFindings(w http.ResponseWriter, r *http.Request) {
+	limit, err := qint(r, "limit")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q := r.URL.Query()
+	page, err := s.st.ListFindings(r.Context(), store.FindingFilter{Rule: q.Get("rule"), Severities: qlist(r, "severity"), Endpoint: q.Get("endpoint"), Limit: limit, Cursor: q.Get("cursor")})
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "cursor:") {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// ---- specs ----
+
+func (s *Server) handleSpecs(w http.ResponseWriter, r *http.Request) {
+	specs, err := s.st.ListSpecs(r.Context())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": specs})
+}
+
+// SpecCheck validates an uploaded spec; set by the CLI to the inventory's
+// loader. nil accepts any JSON or YAML document with an "openapi" or
+// "swagger" key.
+var SpecCheck func(name string, data []byte) error
+
+func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than server.max_body (%d bytes)", s.config().Server.MaxBody))
+		return
+	}
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		name = "spec"
+	}
+	if len(name) > 200 || strings.ContainsAny(name, "/\\\x00") {
+		writeError(w, http.StatusBadRequest, "name: at most 200 characters, no path separators")
+		return
+	}
+	check := SpecCheck
+	if check == nil {
+		check = basicSpecCheck
+	}
+	if err := check(name, data); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "spec "+name+": "+err.Error())
+		return
+	}
+	sum := sha256.Sum256(data)
+	sp := store.Spec{ID: "sp_" + hex.EncodeToString(sum[:8]), Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(data), Content: data,
+		UploadedAt: s.now().UTC(), UploadedBy: principalFrom(r.Context()).actor()}
+	if err := s.st.SaveSpec(r.Context(), sp); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.audit(r, "spec.upload", sp.ID, map[string]any{"name": name, "sha256": sp.SHA256, "size": len(data)})
+	sp.Content = nil
+	writeJSON(w, http.StatusCreated, map[string]any{"spec": sp, "applies": "at next restart (specs are loaded when the engine starts)"})
+}
+
+func basicSpecCheck(_ string, data []byte) error {
+	m, err := yamlParser{}.Unmarshal(data)
+	if err != nil {
+		return fmt.Errorf("not JSON or YAML: %v", err)
+	}
+	if m["openapi"] == nil && m["swagger"] == nil {
+		return errors.New(`not an OpenAPI document (no "openapi" or "swagger" key)`)
+	}
+	return nil
+}
+
+// ---- config ----
+
+func (s *Server) handleConfigGet(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.config().Redacted())
+}
+
+// ConfigOverrideKey is the settings key holding the document set by PUT
+// /api/v1/config; it is merged over the --config file at start.
+const ConfigOverrideKey = "config.override"
+
+func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body: too large")
+		return
+	}
+	if bytes.Contains(data, []byte("REDACTED")) {
+		writeError(w, http.StatusBadRequest, "document contains REDACTED placeholders: send real values or omit those keys (secrets are better given with secret_env/token_env)")
+		return
+	}
+	cfg, err := LoadConfig(NamedDoc{"request body", data})
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	d, _ := cfg.Parse()
+	if err := s.st.PutSetting(r.Context(), ConfigOverrideKey, string(data), s.now().UTC()); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	old := s.config()
+	// Live: retention. Everything else applies at restart.
+	live := *old
+	live.Retention = cfg.Retention
+	od := *s.durations()
+	od.Bodies, od.ClientIPs, od.Alerts, od.Audit, od.Retention = d.Bodies, d.ClientIPs, d.Alerts, d.Audit, d.Retention
+	s.cfg.Store(&live)
+	s.dur.Store(&od)
+	restart := !sameJSON(old.Server, cfg.Server) || !sameJSON(old.Ingest, cfg.Ingest) || !sameJSON(old.Sinks, cfg.Sinks) || !sameJSON(old.Engine, cfg.Engine)
+	s.audit(r, "config.update", "config", map[string]any{"sha256": fmt.Sprintf("%x", sha256.Sum256(data)), "restart_required": restart})
+	writeJSON(w, http.StatusOK, map[string]any{"applied_live": []string{"retention"}, "restart_required": restart, "config": cfg.Redacted()})
+}
+
+func sameJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+	limit, err := qint(r, "limit")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	page, err := s.st.ListAudit(r.Context(), limit, r.URL.Query().Get("cursor"))
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "cursor:") {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// ---- erase ----
+
+// EraseRequest is the body of POST /api/v1/erase (exactly one field).
+type EraseRequest struct {
+	IP       string `json:"ip,omitempty"`
+	Identity string `json:"identity,omitempty"`
+}
+
+func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
+	var req EraseRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	res, err := Erase(r.Context(), s.st, s.wal, s.key, s.opt.Identity, req, s.now().UTC())
+	if err != nil {
+		var be *badRequest
+		if errors.As(err, &be) {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.storeError(w, err)
+		return
+	}
+	target := "identity " + req.Identity
+	if req.IP != "" {
+		target = "ip " + Pseudonym(s.key, req.IP) // never the IP itself in the audit log
+	}
+	s.audit(r, "erase", target, map[string]any{"alerts_deleted": res.AlertsDeleted, "samples_removed": res.SamplesRemoved, "wal_records_removed": res.WALRecords})
+	writeJSON(w, http.StatusOK, res)
+}
+
+type badRequest struct{ msg string }
+
+func (e *badRequest) Error() string { return e.msg }
+
+// WALEraser is the part of the log erasure needs (nil when the log is
+// owned by a running server: then only the store is erased).
+type WALEraser interface {
+	Erase(match func(payload []byte) bool) (int64, error)
+}
+
+// Erase removes everything stored about one client IP or one identity: its
+// alerts, samples naming it, and its raw records in the write-ahead log
+// (overwritten in place). A tombstone keeps the running engine's in-memory
+// state from writing it back. idCfg must carry the identity key the engine
+// uses (for identities).
+func Erase(ctx context.Context, st store.Store, w WALEraser, key []byte, idCfg identity.Config, req EraseRequest, now time.Time) (store.EraseResult, error) {
+	if (req.IP == "") == (req.Identity == "") {
+		return store.EraseResult{}, &badRequest{"give exactly one of ip or identity"}
+	}
+	var res store.EraseResult
+	var err error
+	var match func([]byte) bool
+	if req.IP != "" {
+		addr, perr := netip.ParseAddr(req.IP)
+		if perr != nil {
+			return res, &badRequest{fmt.Sprintf("ip: not an IP address: %q", req.IP)}
+		}
+		ip := addr.String()
+		res, err = st.EraseClientIP(ctx, ip, IPTombstone(key, ip), now)
+		quoted := []byte(`"` + ip + `"`)
+		match = func(p []byte) bool {
+			if !bytes.Contains(p, quoted) {
+				return false
+			}
+			rec, err := exchange.DecodeRecord(p)
+			if err != nil {
+				return false
+			}
+			if rec.Client.IP == ip {
+				return true
+			}
+			// Forwarded client addresses.
+			return strings.Contains(rec.Request.Header("x-forwarded-for"), ip) || rec.Request.Header("x-real-ip") == ip
+		}
+	} else {
+		if !strings.HasPrefix(req.Identity, "id_") {
+			return res, &badRequest{fmt.Sprintf("identity: expected a pseudonymous id (id_…), got %q", req.Identity)}
+		}
+		res, err = st.EraseIdentity(ctx, req.Identity, IdentityTombstone(req.Identity), now)
+		der := identity.New(idCfg)
+		match = func(p []byte) bool {
+			rec, err := exchange.DecodeRecord(p)
+			if err != nil {
+				return false
+			}
+			u, err := parseURL(rec.Request.URL)
+			if err != nil {
+				return false
+			}
+			a := der.Derive(&rec.Request, u)
+			return a.Identity != nil && a.Identity.ID == req.Identity
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	if w != nil {
+		n, err := w.Erase(match)
+		res.WALRecords = n
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func parseURL(s string) (*url.URL, error) { return url.Parse(s) }

@@ -1,0 +1,270 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+// IngestResult is the answer to POST /api/v1/ingest.
+type IngestResult struct {
+	Accepted int64         `json:"accepted"`
+	Rejected int64         `json:"rejected"`
+	Errors   []IngestError `json:"errors"`
+	// NotAccepted is set when the request was cut short (queue full, body
+	// limit, storage failure): records from the ResumeRecord-th on (1-based,
+	// counting every non-blank line, accepted or rejected) were not accepted
+	// and must be sent again.
+	NotAccepted  string `json:"not_accepted,omitempty"`
+	ResumeRecord int64  `json:"resume_record,omitempty"`
+}
+
+// IngestError locates one rejected record.
+type IngestError struct {
+	Line    int64  `json:"line"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+const maxIngestErrors = 10
+
+// errQueueFull is returned when the queue cannot take a batch.
+var errQueueFull = errors.New("queue full")
+
+type limitError struct{ what string }
+
+func (e *limitError) Error() string { return e.what }
+
+// cappedReader fails once more than n bytes were read.
+type cappedReader struct {
+	r    io.Reader
+	n    int64
+	what string
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, &limitError{c.what}
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
+}
+
+// handleIngest accepts NDJSON exchange records (gzip by Content-Encoding or
+// by magic bytes; a HAR document is accepted too). Accepted records are
+// appended to the write-ahead log and fsynced in batches before the answer.
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+	cfg := s.config()
+	res := IngestResult{Errors: []IngestError{}}
+	code := http.StatusOK
+	defer func() { s.m.requests.WithLabelValues(strconv.Itoa(code)).Inc() }()
+	if s.closing.Load() {
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+		writeError(w, code, "server is shutting down")
+		return
+	}
+	if err := s.wal.Failed(); err != nil {
+		code = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "30")
+		s.log.Error("ingest refused: write-ahead log failed", "err", err)
+		writeError(w, code, "storage unavailable")
+		return
+	}
+	// Refuse early when the queue is already full.
+	if s.QueueDepth() >= cfg.Ingest.QueueRecords {
+		code = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", s.retryAfter())
+		writeError(w, code, fmt.Sprintf("ingest queue full (%d records waiting); retry later", s.QueueDepth()))
+		return
+	}
+	body := io.Reader(http.MaxBytesReader(w, r.Body, cfg.Ingest.MaxBody))
+	switch r.Header.Get("Content-Encoding") {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			code = http.StatusBadRequest
+			writeError(w, code, "body: Content-Encoding gzip but not a gzip stream: "+err.Error())
+			return
+		}
+		body = zr
+	default:
+		code = http.StatusUnsupportedMediaType
+		writeError(w, code, "Content-Encoding: only gzip is supported")
+		return
+	}
+	capped := &cappedReader{r: body, n: cfg.Ingest.MaxDecompressed, what: fmt.Sprintf("decompressed body exceeds ingest.max_decompressed (%d bytes)", cfg.Ingest.MaxDecompressed)}
+	dec, err := exchange.NewDecoder("body", bufio.NewReaderSize(capped, 64<<10))
+	if err != nil {
+		code = http.StatusBadRequest
+		writeError(w, code, err.Error())
+		return
+	}
+	batch := make([][]byte, 0, cfg.Ingest.BatchRecords)
+	var batchBytes int
+	var firstLine, lastLine int64
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if s.QueueDepth()+int64(len(batch)) > cfg.Ingest.QueueRecords {
+			return errQueueFull
+		}
+		end, err := s.wal.Append(batch)
+		if err != nil {
+			return err
+		}
+		s.appended.Add(int64(len(batch)))
+		s.stampAppend(end)
+		res.Accepted += int64(len(batch))
+		s.m.records.WithLabelValues("accepted").Add(float64(len(batch)))
+		batch, batchBytes, firstLine = batch[:0], 0, 0
+		return nil
+	}
+	var stop error
+	var idx int64
+	appendFailed := false
+	for stop == nil {
+		rec, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		idx++
+		line := idx
+		if err != nil {
+			var re *exchange.RecordError
+			if errors.As(err, &re) {
+				res.Rejected++
+				s.m.records.WithLabelValues("rejected").Inc()
+				if len(res.Errors) < maxIngestErrors {
+					res.Errors = append(res.Errors, IngestError{Line: re.Line, Field: re.Field, Message: re.Err})
+				}
+				continue
+			}
+			stop = err
+			lastLine = line
+			break
+		}
+		b, err := exchange.MarshalRecord(rec)
+		if err != nil {
+			res.Rejected++
+			continue
+		}
+		if firstLine == 0 {
+			firstLine = line
+		}
+		lastLine = line
+		batch = append(batch, b)
+		batchBytes += len(b)
+		if len(batch) >= cfg.Ingest.BatchRecords || batchBytes >= 8<<20 {
+			fl := firstLine
+			if err := flush(); err != nil {
+				stop, lastLine = err, fl
+				appendFailed = true
+			}
+		}
+	}
+	if !appendFailed {
+		// End of body, or a read error after valid records: keep what was decoded.
+		fl := firstLine
+		if err := flush(); err != nil {
+			stop, lastLine = err, fl
+		}
+	}
+	if stop != nil {
+		code = s.stopStatus(w, stop, &res, lastLine)
+	}
+	writeJSON(w, code, res)
+}
+
+// stopStatus maps the reason a request was cut short to a status and
+// fills the not-accepted part of the answer.
+func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult, line int64) int {
+	res.ResumeRecord = line
+	var mbe *http.MaxBytesError
+	var le *limitError
+	switch {
+	case errors.Is(err, errQueueFull):
+		w.Header().Set("Retry-After", s.retryAfter())
+		res.NotAccepted = "ingest queue full; resend from resume_record after Retry-After seconds"
+		return http.StatusTooManyRequests
+	case errors.As(err, &mbe):
+		res.NotAccepted = fmt.Sprintf("body exceeds ingest.max_body (%d bytes); split the upload", mbe.Limit)
+		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &le):
+		res.NotAccepted = le.what + "; split the upload"
+		return http.StatusRequestEntityTooLarge
+	case s.wal.Failed() != nil:
+		w.Header().Set("Retry-After", "30")
+		s.log.Error("ingest: write-ahead log failed", "err", err)
+		res.NotAccepted = "storage unavailable"
+		return http.StatusServiceUnavailable
+	default:
+		res.NotAccepted = "body unreadable: " + err.Error()
+		return http.StatusBadRequest
+	}
+}
+
+// retryAfter estimates when the queue will have room (seconds, 1..60).
+func (s *Server) retryAfter() string {
+	d := s.QueueDepth()
+	secs := d/50000 + 1
+	if secs > 60 {
+		secs = 60
+	}
+	return strconv.FormatInt(secs, 10)
+}
+
+// ingestRecords appends already-decoded records (OTLP receiver). It is all
+// or nothing: errQueueFull or a storage error means none was accepted.
+func (s *Server) ingestRecords(recs []*exchange.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if s.QueueDepth()+int64(len(recs)) > s.config().Ingest.QueueRecords {
+		return errQueueFull
+	}
+	batch := make([][]byte, 0, len(recs))
+	for _, rec := range recs {
+		if err := rec.Validate(); err != nil {
+			s.m.records.WithLabelValues("rejected").Inc()
+			continue
+		}
+		b, err := exchange.MarshalRecord(rec)
+		if err != nil {
+			continue
+		}
+		batch = append(batch, b)
+	}
+	end, err := s.wal.Append(batch)
+	if err != nil {
+		return err
+	}
+	s.appended.Add(int64(len(batch)))
+	s.stampAppend(end)
+	s.m.records.WithLabelValues("accepted").Add(float64(len(batch)))
+	return nil
+}
+
+// bufferedWriter records a handler's response so it can be replaced.
+type bufferedWriter struct {
+	h    http.Header
+	code int
+	body bytes.Buffer
+}
+
+func (b *bufferedWriter) Header() http.Header         { return b.h }
+func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }

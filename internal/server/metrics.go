@@ -1,0 +1,57 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// SinkStatser is implemented by the sink dispatcher (failure counts).
+type SinkStatser interface {
+	SinkFailures() map[string]int64
+}
+
+type metrics struct {
+	reg                *prometheus.Registry
+	records            *prometheus.CounterVec // result=accepted|rejected
+	requests           *prometheus.CounterVec // code
+	latency            prometheus.Histogram
+	alerts             *prometheus.CounterVec
+	alertsSuppressed   prometheus.Counter
+	alertsErased       prometheus.Counter
+	walCorrupt         prometheus.Counter
+	walSegmentsRemoved prometheus.Counter
+	checkpointSeconds  prometheus.Histogram
+	checkpointFailures prometheus.Counter
+	sinkFailures       *prometheus.GaugeVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.records = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_ingest_records_total", Help: "Records received over HTTP, by result (accepted = durable in the write-ahead log)."}, []string{"result"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_ingest_requests_total", Help: "Ingest requests by HTTP status code."}, []string{"code"})
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "palisade_processing_latency_seconds", Help: "Wall time from durable append to the engine consuming the record.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
+	m.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_alerts_total", Help: "New alerts stored, by type."}, []string{"type"})
+	m.alertsSuppressed = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_alerts_suppressed_total", Help: "Alert updates suppressed by a false-positive triage."})
+	m.alertsErased = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_alerts_erased_total", Help: "Alert updates dropped because their subject was erased."})
+	m.walCorrupt = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_wal_corrupt_frames_total", Help: "Corrupt write-ahead-log frames skipped."})
+	m.walSegmentsRemoved = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_wal_segments_removed_total", Help: "Write-ahead-log segments removed by body retention."})
+	m.checkpointSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "palisade_checkpoint_seconds", Help: "Duration of checkpoints (alerts, snapshot, log position)."})
+	m.checkpointFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_checkpoint_failures_total", Help: "Failed checkpoints (retried)."})
+	m.sinkFailures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_sink_failures", Help: "Alerts a sink failed to deliver (dead-lettered or dropped), cumulative."}, []string{"sink"})
+	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
+	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
+		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, queue,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) refreshSinks(s *Server) {
+	ss, ok := s.pub.(SinkStatser)
+	if !ok {
+		return
+	}
+	for name, n := range ss.SinkFailures() {
+		m.sinkFailures.WithLabelValues(name).Set(float64(n))
+	}
+}

@@ -1,0 +1,226 @@
+// Package server is serve mode: the REST API (/api/v1), authentication
+// (hashed bearer tokens with roles, dashboard sessions with CSRF tokens),
+// durable ingestion through a write-ahead log consumed by one engine
+// goroutine, checkpoints into the store, retention and erasure, and
+// Prometheus metrics.
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/server/wal"
+	"github.com/palisade-sec/palisade/internal/store"
+)
+
+// Engine is what the server runs (implemented by internal/engine). It is
+// used from one goroutine only.
+type Engine interface {
+	Ingest(rec *exchange.Record)
+	Drain() // release the reorder buffer without closing windows (checkpoint)
+	Flush() // release and close windows (shutdown)
+	Report(generatedAt time.Time) *model.Report
+	SetAlertHook(func(a model.Alert, created bool))
+}
+
+// Publisher receives new alerts (the SIEM sink dispatcher).
+type Publisher interface {
+	Publish(a model.Alert)
+}
+
+// Options of a server.
+type Options struct {
+	DataDir   string
+	Config    Config
+	Engine    Engine
+	Store     store.Store
+	Publisher Publisher // optional
+	Logger    *slog.Logger
+	// OTLP, when set, is mounted at POST /api/v1/otlp/v1/traces: it must call
+	// its argument with the decoded records (see internal/source).
+	OTLP func(sink func([]*exchange.Record)) http.Handler
+	// ExportOpenAPI renders the observed inventory of one host (or all).
+	ExportOpenAPI func(host string, eps []model.Endpoint) ([]byte, error)
+	// Identity is the engine's identity configuration (its key), used to
+	// find an identity's raw records when erasing.
+	Identity identity.Config
+	Now      func() time.Time // wall clock (tests)
+}
+
+// Server is a running serve-mode instance.
+type Server struct {
+	opt   Options
+	cfg   atomic.Pointer[Config]
+	dur   atomic.Pointer[Durations]
+	st    store.Store
+	eng   Engine
+	wal   *wal.WAL
+	auth  *authenticator
+	log   *slog.Logger
+	key   []byte // installation secret: pseudonyms and tombstones
+	m     *metrics
+	mux   *http.ServeMux
+	now   func() time.Time
+	pub   Publisher
+	start time.Time
+
+	appended   atomic.Int64 // records appended since start
+	consumed   atomic.Int64 // records handed to the engine since start (past warm-up)
+	closing    atomic.Bool
+	warm       atomic.Bool // warm-up replay finished
+	latencyMu  sync.Mutex
+	latencyQ   []stamp // append positions and wall times, for processing latency
+	cancel     context.CancelFunc
+	done       chan struct{}
+	pumpErr    error
+	eventClock atomic.Int64 // newest event time processed (ns)
+
+	// engine goroutine state
+	pending    map[string]model.Alert
+	pendingMu  sync.Mutex
+	checkpoint wal.Pos
+	segMax     map[uint64]int64 // newest event time per WAL segment
+	segMu      sync.Mutex
+}
+
+type stamp struct {
+	pos wal.Pos
+	at  time.Time
+}
+
+// New opens the WAL in DataDir/wal, loads or creates the installation key
+// and prepares the API. Call Start to run the engine goroutine.
+func New(opt Options) (*Server, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	d, err := opt.Config.Parse()
+	if err != nil {
+		return nil, err
+	}
+	key, err := LoadKey(opt.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	w, info, err := wal.Open(filepath.Join(opt.DataDir, "wal"), wal.Options{SegmentBytes: opt.Config.Ingest.SegmentBytes})
+	if err != nil {
+		return nil, err
+	}
+	if info.TornTailBytes > 0 {
+		opt.Logger.Warn("wal: truncated an unacknowledged torn frame at the end of the log", "bytes", info.TornTailBytes)
+	}
+	s := &Server{opt: opt, st: opt.Store, eng: opt.Engine, wal: w, log: opt.Logger, key: key, now: opt.Now, pub: opt.Publisher,
+		auth:    &authenticator{st: opt.Store, touched: map[string]time.Time{}, now: opt.Now},
+		pending: map[string]model.Alert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now()}
+	cfg := opt.Config
+	s.cfg.Store(&cfg)
+	s.dur.Store(&d)
+	s.m = newMetrics(s)
+	s.mux = s.routes()
+	s.eng.SetAlertHook(s.onAlert)
+	return s, nil
+}
+
+// LoadKey returns the installation secret (DataDir/secret.key, created with
+// 32 random bytes on first use, mode 0600).
+func LoadKey(dataDir string) ([]byte, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dataDir, "secret.key")
+	b, err := os.ReadFile(p)
+	if err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("%s: too short (%d bytes); delete it to generate a new one (pseudonyms will change)", p, len(b))
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Pseudonym is the keyed pseudonym of a client IP ("anon-…").
+func Pseudonym(key []byte, ip string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("ip\x00" + ip))
+	return "anon-" + hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// IPTombstone is the erasure tombstone key of a client IP.
+func IPTombstone(key []byte, ip string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("erase-ip\x00" + ip))
+	return "ip:" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// IdentityTombstone is the erasure tombstone key of an identity id.
+func IdentityTombstone(id string) string { return "id:" + id }
+
+// Handler returns the HTTP handler (API, health, metrics).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Start runs the engine goroutine: it replays the retained log (warm-up),
+// then follows it. Stop with Close.
+func (s *Server) Start(ctx context.Context) error {
+	cp, _, err := s.wal.Checkpoint()
+	if err != nil {
+		return err
+	}
+	s.checkpoint = cp
+	ctx, s.cancel = context.WithCancel(ctx)
+	go s.pump(ctx)
+	go s.retentionLoop(ctx)
+	return nil
+}
+
+// Close stops accepting, lets the engine goroutine checkpoint what it has
+// consumed, and closes the log. The store is closed by its owner.
+func (s *Server) Close(ctx context.Context) error {
+	s.closing.Store(true)
+	if s.cancel != nil {
+		s.cancel()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return errors.Join(s.pumpErr, s.wal.Close())
+}
+
+// Warm reports whether the warm-up replay has finished.
+func (s *Server) Warm() bool { return s.warm.Load() }
+
+// QueueDepth is the number of accepted records not yet processed.
+func (s *Server) QueueDepth() int64 { return s.appended.Load() - s.consumed.Load() }
+
+func (s *Server) config() *Config       { c := s.cfg.Load(); return c }
+func (s *Server) durations() *Durations { return s.dur.Load() }
