@@ -412,7 +412,7 @@ func (g *gen) attacksData() {
 	g.schedule(g.newDestAt, &every{period: 10 * time.Minute, jitter: time.Minute, r: r, fn: func(g *gen, now time.Time) {
 		u := pick(r, g.shop.users)
 		rec := outRec(r, now, "10.30.5.5", "mkt-export/1.3 python-requests/2.32.3", "POST", "https://"+AdHost+"/v1/events")
-		rec.Request.Headers["authorization"] = "Bearer ad_" + alnum(r, 30)
+		rec.Request.Headers["authorization"] = "Bearer ad_2c9f7a1e4b8d3f6a0c5e9b2d7f1a4c8e"
 		body(rec, "application/json", newObj().s("event", "purchase").s("email", u.p.Email).s("phone", u.p.Phone).s("card_number", u.p.Card).s("name", u.p.First+" "+u.p.Last).String())
 		replyJSON(rec, 200, `{"ok":true}`, latency(r, 180, 0.3))
 		g.emit(rec, g.scNewDest)

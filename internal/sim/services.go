@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/base64"
 	"math/rand/v2"
 	"net/url"
 	"strconv"
@@ -19,7 +20,7 @@ func outRec(r *rand.Rand, now time.Time, ip, ua, method, u string) *recT {
 // payprocCharge: the shop's payment service charges the card at the processor.
 func (g *gen) payprocCharge(r *rand.Rand, now time.Time, u *shopUser, total float64, raw, declined bool) {
 	rec := outRec(r, now, "10.30.1.12", "shop-payments/2.3 Go-http-client/1.1", "POST", "https://"+PayProcHost+"/v1/charges")
-	rec.Request.Headers["authorization"] = "Bearer sk_live_" + alnum(r, 24)
+	rec.Request.Headers["authorization"] = "Bearer sk_live_51Hx9sTqQ2c8mZs0aVbN3kLp"
 	b := newObj().i("amount", int64(total*100)).s("currency", "usd")
 	if raw {
 		b.raw("card", newObj().s("number", u.p.Card).s("name", u.p.First+" "+u.p.Last).String())
@@ -36,10 +37,13 @@ func (g *gen) payprocCharge(r *rand.Rand, now time.Time, u *shopUser, total floa
 	g.emit(rec, nil)
 }
 
+// smsBasic is the SMS gateway account's basic credential (account SID and auth token).
+var smsBasic = base64.StdEncoding.EncodeToString([]byte("AC3f9e2d1c0b4a5968778695a4b3c2d1e0:8c1f4e7b2a9d6c3f0e5b8a1d4c7f2e9b"))
+
 // smsSend: a service texts a customer through the SMS gateway.
 func (g *gen) smsSend(r *rand.Rand, now time.Time, to, text, ip string) {
 	rec := outRec(r, now, ip, "notify-svc/1.9 python-requests/2.32.3", "POST", "https://"+SMSHost+"/v1/messages")
-	rec.Request.Headers["authorization"] = "Basic " + b64u.EncodeToString([]byte("AC"+hexStr(r, 16)+":"+hexStr(r, 16)))
+	rec.Request.Headers["authorization"] = "Basic " + smsBasic
 	body(rec, "application/json", newObj().s("to", to).s("from", "ExampleCo").s("body", text).String())
 	replyJSON(rec, 201, newObj().s("sid", "SM"+hexStr(r, 32)).s("status", "queued").String(), latency(r, 250, 0.3))
 	g.emit(rec, nil)
@@ -53,7 +57,7 @@ func (g *gen) geocode(r *rand.Rand, now time.Time, address, ip string) {
 	if !now.Before(g.geoPlainHTTPAt) {
 		scheme, sc = "http://", g.scGeoHTTP
 	}
-	rec := outRec(r, now, ip, "geo-client/1.4 Go-http-client/1.1", "GET", scheme+GeoHost+"/v1/geocode?"+url.Values{"address": {address}, "key": {"gk_" + alnum(r, 20)}}.Encode())
+	rec := outRec(r, now, ip, "geo-client/1.4 Go-http-client/1.1", "GET", scheme+GeoHost+"/v1/geocode?"+url.Values{"address": {address}, "key": {"gk_7Qm2Vx9LpR4sT1wZ8bN3"}}.Encode())
 	replyJSON(rec, 200, newObj().f("lat", 40+r.Float64()*10).f("lon", -3+r.Float64()*10).s("precision", "rooftop").String(), latency(r, 90, 0.4))
 	g.emit(rec, sc)
 }
@@ -90,7 +94,7 @@ func (g *gen) setupServices() {
 	g.schedule(g.start.Add(11*time.Minute), &every{period: 30 * time.Minute, jitter: time.Minute, r: r, fn: func(g *gen, now time.Time) {
 		r := g.r
 		rec := outRec(r, now, "10.30.5.5", "mkt-export/1.2 python-requests/2.32.3", "POST", "https://metrics.analytics.example.com/v1/batch")
-		rec.Request.Headers["authorization"] = "Bearer an_" + alnum(r, 30)
+		rec.Request.Headers["authorization"] = "Bearer an_4f7c2d9e1b8a6f3c5d0e7b2a9c4f1d6e"
 		body(rec, "application/json", newObj().s("event", "daily_active").i("count", int64(1000+r.IntN(500))).s("user_hash", hexStr(r, 64)).String())
 		replyJSON(rec, 200, `{"accepted":1}`, latency(r, 150, 0.3))
 		g.emit(rec, nil)
@@ -101,7 +105,7 @@ func (g *gen) setupServices() {
 func (g *gen) catalogFeed(_ *gen, now time.Time) {
 	r := g.r
 	rec := outRec(r, now, "10.30.6.4", "catalog-importer/3.0 Go-http-client/1.1", "GET", "https://"+CatalogHost+"/v1/feed?since=24h")
-	rec.Request.Headers["x-api-key"] = "pcat_" + alnum(r, 20)
+	rec.Request.Headers["x-api-key"] = "pcat_9d2b7e4f1a6c3e8b5d0f"
 	items := make([]string, 0, 30)
 	for i := 0; i < 30; i++ {
 		p := g.shop.products[(i*11+now.Hour())%len(g.shop.products)]

@@ -13,7 +13,8 @@ type shopUser struct {
 	sub    string
 	p      person
 	home   string
-	mobile bool // uses the mobile app (JWT) rather than the web front-end (cookie)
+	mobile bool   // uses the mobile app (JWT) rather than the web front-end (cookie)
+	sid    string // the web front-end's remember-me session cookie
 	ua     string
 	orders []int
 }
@@ -55,6 +56,7 @@ func newShopWorld(g *gen) *shopWorld {
 		u := &shopUser{id: 100_000 + i*7 + r.IntN(7), p: newPerson(r, i), mobile: chance(r, 0.55)}
 		u.sub = "user-" + strconv.Itoa(u.id)
 		u.home = residentialIP(r)
+		u.sid = alnum(r, 32)
 		if u.mobile {
 			u.ua = pick(r, shopAppUAs)
 		} else {
@@ -209,7 +211,7 @@ func (g *gen) shopLogin(r *rand.Rand, s *shopSession, now time.Time) {
 		rec = mk(r, now, srcShop, s.ip, s.ua, "POST", shopURL("/v1/auth/login", nil))
 		body(rec, "application/json", newObj().s("email", s.u.p.Email).s("password", alnum(r, 12)).String())
 	}
-	s.cookie = alnum(r, 32)
+	s.cookie = s.u.sid
 	replyJSON(rec, 200, newObj().s("user_id", strconv.Itoa(s.u.id)).s("name", s.u.p.First+" "+s.u.p.Last).String(), latency(r, 90, 0.3))
 	rec.Response.Headers["set-cookie"] = "sid=" + s.cookie + "; Path=/; Secure; HttpOnly; SameSite=Lax"
 	s.loginOK = true

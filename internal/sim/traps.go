@@ -65,8 +65,8 @@ func (g *gen) setupTraps() {
 	}})
 
 	// Clinicians open their ward's records at shift start (07:00 and 19:00).
-	g.trapShiftStart = trap("clinician-shift-start", "client", ClinicHost, "GET", "/v1/patients/{patientId}",
-		"At 07:00 and 19:00 every incoming clinician opens the records of 25–40 patients of their ward within half an hour.",
+	g.trapShiftStart = trap("clinician-shift-start", "client", ClinicHost, "GET", "",
+		"At 07:00 and 19:00 every incoming clinician opens the records of 25–40 patients of their ward within half an hour (GET /v1/patients/{patientId} and …/records).",
 		"bola.param_enumeration", "bola.distributed_param_enumeration", "traffic.client_spike", "traffic.identity_spike", "traffic.endpoint_spike")
 	first := time.Date(g.start.Year(), g.start.Month(), g.start.Day(), 7, 0, 0, 0, time.UTC)
 	for first.Before(g.start) {
@@ -77,7 +77,7 @@ func (g *gen) setupTraps() {
 	// Service account walking every patient (billing reconciliation) every 6 hours.
 	walk := trap("ehr-billing-walk", "client", ClinicHost, "GET", "/v1/patients/{patientId}",
 		"The billing service account (API key, 10.50.200.12) walks every patient record every 8 hours at ~15 requests/s.",
-		"bola.param_enumeration", "bola.distributed_param_enumeration", "traffic.client_spike", "traffic.endpoint_spike", "recon.endpoint_spray")
+		"bola.param_enumeration", "bola.distributed_param_enumeration", "traffic.client_spike", "traffic.endpoint_spike", "traffic.identity_spike", "recon.endpoint_spray")
 	walk.ClientIPs, walk.fixedIP, walk.Identity = []string{"10.50.200.12"}, true, "ehr_…"
 	g.schedule(g.start.Add(15*time.Minute), &every{period: 8 * time.Hour, fn: func(g *gen, now time.Time) {
 		g.schedule(now, &walker{n: len(g.clinic.patients), gap: 65 * time.Millisecond, fn: func(g *gen, i int, now time.Time) {
@@ -93,8 +93,8 @@ func (g *gen) setupTraps() {
 	// Open-banking aggregator polls the consented accounts every 4 hours.
 	agg := trap("open-banking-aggregator", "client", BankHost, "GET", "/v1/accounts/{accountId}/transactions",
 		"A licensed aggregator (API key, python-requests, 198.51.100.200–201) polls the transactions of ~300 consenting accounts every 4 hours.",
-		"bola.param_enumeration", "bola.distributed_param_enumeration", "traffic.client_spike", "intel.suspicious_user_agent", "payload.large_response")
-	agg.ClientIPs, agg.fixedIP = []string{"198.51.100.200", "198.51.100.201"}, true
+		"bola.param_enumeration", "bola.distributed_param_enumeration", "traffic.client_spike", "traffic.endpoint_spike", "traffic.identity_spike", "intel.suspicious_user_agent", "payload.large_response")
+	agg.ClientIPs, agg.fixedIP, agg.Identity = []string{"198.51.100.200", "198.51.100.201"}, true, "obk_…"
 	consented := g.bank.customers[:min(300, len(g.bank.customers))]
 	g.schedule(g.start.Add(40*time.Minute), &every{period: 4 * time.Hour, fn: func(g *gen, now time.Time) {
 		g.schedule(now, &walker{n: len(consented), gap: 220 * time.Millisecond, fn: func(g *gen, i int, now time.Time) {
@@ -139,8 +139,8 @@ func (g *gen) setupTraps() {
 	// Nightly ERP export pages through all orders with an API key.
 	erp := trap("nightly-erp-order-export", "client", ShopHost, "GET", "/v1/orders",
 		"At 02:00 the ERP pages through the orders list (page=1…120) with an API key from 192.0.2.50.",
-		"bola.param_enumeration", "traffic.client_spike", "traffic.endpoint_spike")
-	erp.ClientIPs, erp.fixedIP = []string{"192.0.2.50"}, true
+		"bola.param_enumeration", "traffic.client_spike", "traffic.endpoint_spike", "traffic.identity_spike")
+	erp.ClientIPs, erp.fixedIP, erp.Identity = []string{"192.0.2.50"}, true, "shop…"
 	firstNight := time.Date(g.start.Year(), g.start.Month(), g.start.Day(), 2, 0, 0, 0, time.UTC)
 	g.schedule(firstNight, &every{period: 24 * time.Hour, fn: func(g *gen, now time.Time) {
 		g.schedule(now, &walker{n: 120, gap: 700 * time.Millisecond, fn: func(g *gen, i int, now time.Time) {

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/scenario"
+	"github.com/palisade-sec/palisade/internal/sim"
+)
+
+func init() {
+	cfg := sim.DefaultConfig()
+	var hours float64
+	var verbose bool
+	var tol time.Duration
+	floors := scenario.DefaultFloors()
+	cmd := &cobra.Command{
+		Use:   "scenarios",
+		Short: "Score the detectors against the simulator's labelled attacks and benign traps",
+		Long: `scenarios simulates 48 hours of traffic (palisade sim), runs it through the whole
+pipeline and matches every alert to the labelled attack scenarios (type, subject, time
+window) and benign traps. It prints per alert type: scenarios, detected, time to detect,
+alerts, mistyped alerts (another type on an attacker), false alerts and how many of those
+fell for a trap. It exits with status 3 when a floor is missed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if hours <= 0 {
+				return exitCode(2, fmt.Errorf("--hours must be positive, got %v", hours))
+			}
+			cfg.Duration = time.Duration(hours * float64(time.Hour))
+			res, err := scenario.Run(scenario.Options{Sim: cfg, Tolerance: tol})
+			if err != nil {
+				return exitCode(1, err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%d records, seed %d, %s from %s\n\n", res.Records, cfg.Seed, cfg.Duration, cfg.Start.Format(time.RFC3339))
+			if err := res.WriteTable(out); err != nil {
+				return err
+			}
+			if verbose {
+				fmt.Fprintln(out)
+				if err := res.WriteDetails(out); err != nil {
+					return err
+				}
+			}
+			if v := res.Check(floors); len(v) > 0 {
+				return exitCode(3, fmt.Errorf("below the floors:\n  %s", strings.Join(v, "\n  ")))
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "simulation seed")
+	f.Float64Var(&hours, "hours", 48, "simulated hours (the floors are set for 48)")
+	f.Float64Var(&cfg.Scale, "scale", 1, "benign population multiplier")
+	f.DurationVar(&tol, "tolerance", scenario.DefaultTolerance, "how far outside a scenario's window an alert may start and still match")
+	f.IntVar(&floors.MaxFalse, "max-false", floors.MaxFalse, "false-alert budget")
+	f.IntVar(&floors.MaxTrapFalse, "max-trap-false", floors.MaxTrapFalse, "budget for alerts that fall for benign traps")
+	f.BoolVarP(&verbose, "verbose", "v", false, "list every false and mistyped alert")
+	root.AddCommand(cmd)
+}

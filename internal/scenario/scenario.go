@@ -1,0 +1,424 @@
+// Package scenario scores the detection engine against the simulator's
+// labelled scenarios: it runs a simulated capture through the full engine,
+// matches every alert to the attack scenarios (type, subject, time window)
+// and to the benign traps, and reports per alert type how many scenarios
+// were detected, how fast, and how many alerts were false.
+package scenario
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/engine"
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/sim"
+)
+
+// DefaultTolerance widens every scenario's time window when matching alerts
+// (detectors that close windows at a boundary fire a little after the last
+// attack record).
+const DefaultTolerance = 30 * time.Minute
+
+// Options of a run.
+type Options struct {
+	Sim       sim.Config
+	Engine    *engine.Config // nil = engine.DefaultConfig()
+	Tolerance time.Duration  // 0 = DefaultTolerance
+	// TempDir holds the intel feed files written for the run ("" = a new
+	// temporary directory, removed afterwards).
+	TempDir string
+}
+
+// Result of scoring one run.
+type Result struct {
+	Records   int64
+	Alerts    []model.Alert
+	Scenarios []ScenarioResult
+	Rows      []Row        // one per alert type of the catalogue that has a scenario or an alert
+	False     []FalseAlert // alerts matching no attack scenario
+	// Mistyped are alerts on an attack's subject during the attack whose
+	// type is neither the scenario's type nor one of its expected side
+	// effects (Also): not noise on benign traffic, but a misclassification.
+	Mistyped []model.Alert
+	Total    Row // sums over all types
+}
+
+// ScenarioResult is the outcome for one attack scenario.
+type ScenarioResult struct {
+	Scenario sim.Scenario
+	Detected bool
+	TTD      time.Duration // first matching alert's first_seen − scenario start (≥ 0)
+	AlertIDs []string
+}
+
+// FalseAlert is an alert that matches no attack scenario; Trap names the
+// benign look-alike it fell for, when one matches.
+type FalseAlert struct {
+	Alert model.Alert
+	Trap  string
+}
+
+// Row is the score of one alert type.
+type Row struct {
+	Type        string
+	Scenarios   int
+	Detected    int
+	MedianTTD   time.Duration
+	MaxTTD      time.Duration
+	Alerts      int // alerts of this type
+	Mistyped    int // alerts of this type on an attacker of another type
+	FalseAlerts int // alerts of this type matching no attack scenario
+	TrapFalse   int // … of which match a trap
+}
+
+// Recall is detected/scenarios (1 when there is no scenario).
+func (r Row) Recall() float64 {
+	if r.Scenarios == 0 {
+		return 1
+	}
+	return float64(r.Detected) / float64(r.Scenarios)
+}
+
+// Run simulates, analyzes and scores.
+func Run(opts Options) (*Result, error) {
+	dir := opts.TempDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "palisade-scenarios-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	// The intel scenarios' addresses do not depend on the traffic: a run
+	// without benign load gives the same feeds cheaply.
+	plan := opts.Sim
+	plan.Scale = 0.01
+	labels0, err := sim.Generate(plan, func(*exchange.Record) error { return nil })
+	if err != nil {
+		return nil, err
+	}
+	if err := labels0.WriteIntelFeeds(dir); err != nil {
+		return nil, err
+	}
+	ecfg := engine.DefaultConfig()
+	if opts.Engine != nil {
+		ecfg = *opts.Engine
+	}
+	ecfg.Intel = append(append([]string(nil), ecfg.Intel...),
+		"tor="+filepath.Join(dir, "tor-exit-nodes.txt"), "blocklist="+filepath.Join(dir, "blocklist.txt"))
+	eng, err := engine.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := sim.Generate(opts.Sim, func(r *exchange.Record) error { eng.Ingest(r); return nil })
+	if err != nil {
+		return nil, err
+	}
+	eng.Flush()
+	rep := eng.Report(labels.End)
+	res := Evaluate(labels, rep.Alerts, opts.Tolerance)
+	res.Records = labels.Records
+	return res, nil
+}
+
+// Evaluate matches alerts to labels. It is pure: the same inputs give the
+// same result.
+func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Result {
+	if tol <= 0 {
+		tol = DefaultTolerance
+	}
+	res := &Result{Alerts: alerts}
+	var attacks, traps []sim.Scenario
+	for _, s := range labels.Scenarios {
+		if s.Trap {
+			traps = append(traps, s)
+		} else {
+			attacks = append(attacks, s)
+		}
+	}
+	rows := map[string]*Row{}
+	row := func(t string) *Row {
+		if rows[t] == nil {
+			rows[t] = &Row{Type: t}
+		}
+		return rows[t]
+	}
+	for _, s := range attacks {
+		sr := ScenarioResult{Scenario: s}
+		for _, a := range alerts {
+			if a.Type != s.AlertType || !inWindow(a, s, tol) || !matchesSubject(a, s) {
+				continue
+			}
+			ttd := max(a.FirstSeen.Sub(s.Start), 0)
+			if !sr.Detected || ttd < sr.TTD {
+				sr.TTD = ttd
+			}
+			sr.Detected = true
+			sr.AlertIDs = append(sr.AlertIDs, a.ID)
+		}
+		res.Scenarios = append(res.Scenarios, sr)
+		r := row(s.AlertType)
+		r.Scenarios++
+		if sr.Detected {
+			r.Detected++
+		}
+	}
+	for _, a := range alerts {
+		r := row(a.Type)
+		r.Alerts++
+		explained, onAttacker := false, false
+		for _, s := range attacks {
+			if !inWindow(a, s, tol) || !matchesSubject(a, s) {
+				continue
+			}
+			onAttacker = true
+			if a.Type == s.AlertType || slices.Contains(s.Also, a.Type) {
+				explained = true
+				break
+			}
+		}
+		if explained {
+			continue
+		}
+		if onAttacker {
+			r.Mistyped++
+			res.Mistyped = append(res.Mistyped, a)
+			continue
+		}
+		fa := FalseAlert{Alert: a}
+		for _, tr := range traps {
+			if slices.Contains(tr.TrapFor, a.Type) && inWindow(a, tr, tol) && matchesTrap(a, tr) {
+				fa.Trap = tr.Name
+				break
+			}
+		}
+		r.FalseAlerts++
+		if fa.Trap != "" {
+			r.TrapFalse++
+		}
+		res.False = append(res.False, fa)
+	}
+	// Times to detect per type.
+	ttds := map[string][]time.Duration{}
+	for _, sr := range res.Scenarios {
+		if sr.Detected {
+			ttds[sr.Scenario.AlertType] = append(ttds[sr.Scenario.AlertType], sr.TTD)
+		}
+	}
+	for t, r := range rows {
+		d := ttds[t]
+		if len(d) > 0 {
+			slices.Sort(d)
+			r.MedianTTD, r.MaxTTD = d[len(d)/2], d[len(d)-1]
+		}
+		res.Rows = append(res.Rows, *r)
+		res.Total.Scenarios += r.Scenarios
+		res.Total.Detected += r.Detected
+		res.Total.Alerts += r.Alerts
+		res.Total.Mistyped += r.Mistyped
+		res.Total.FalseAlerts += r.FalseAlerts
+		res.Total.TrapFalse += r.TrapFalse
+	}
+	res.Total.Type = "total"
+	sort.Slice(res.Rows, func(i, j int) bool { return res.Rows[i].Type < res.Rows[j].Type })
+	return res
+}
+
+func inWindow(a model.Alert, s sim.Scenario, tol time.Duration) bool {
+	return !a.FirstSeen.After(s.End.Add(tol)) && !a.LastSeen.Before(s.Start.Add(-tol))
+}
+
+// matchesSubject: the alert concerns the scenario's attacker (one of its
+// addresses, its principal) or, for endpoint alerts, its endpoint.
+func matchesSubject(a model.Alert, s sim.Scenario) bool {
+	if a.Client != nil && a.Client.IP != "" && slices.Contains(s.ClientIPs, a.Client.IP) {
+		return true
+	}
+	if a.Identity != nil && s.Identity != "" && a.Identity.Name == s.Identity {
+		return true
+	}
+	if a.Subject == "endpoint" && a.Endpoint != nil {
+		return endpointMatches(*a.Endpoint, s)
+	}
+	return false
+}
+
+// matchesTrap: the alert concerns one of the trap's addresses or its
+// principal, or (for endpoint traps and endpoint alerts) its endpoint.
+func matchesTrap(a model.Alert, tr sim.Scenario) bool {
+	if a.Client != nil && slices.Contains(tr.ClientIPs, a.Client.IP) {
+		return true
+	}
+	if tr.Identity != "" && a.Identity != nil && a.Identity.Name == tr.Identity {
+		return true
+	}
+	if a.Endpoint == nil || tr.Host == "" {
+		return false
+	}
+	if tr.Subject == "endpoint" || a.Subject == "endpoint" || len(tr.ClientIPs) == 0 {
+		return endpointMatches(*a.Endpoint, tr)
+	}
+	return false
+}
+
+// endpointMatches compares host, method and template (parameter names
+// ignored: {sku} and {id} are the same segment). Empty label fields match
+// anything.
+func endpointMatches(e model.EndpointRef, s sim.Scenario) bool {
+	if s.Host != "" && !strings.EqualFold(e.Host, s.Host) {
+		return false
+	}
+	if s.Method != "" && !strings.EqualFold(e.Method, s.Method) {
+		return false
+	}
+	return s.PathTemplate == "" || normTemplate(e.Path) == normTemplate(s.PathTemplate)
+}
+
+func normTemplate(p string) string {
+	segs := strings.Split(strings.TrimSuffix(p, "/"), "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			segs[i] = "{}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// Floors are the minimum scores a run must reach.
+type Floors struct {
+	// MinDetected is the minimum number of detected scenarios per alert type
+	// (types absent from the map have no floor).
+	MinDetected map[string]int
+	// MaxFalse bounds alerts matching no attack scenario; MaxTrapFalse the
+	// ones among them that fell for a labelled trap.
+	MaxFalse     int
+	MaxTrapFalse int
+}
+
+// Check returns the floors the result misses (empty when it passes).
+func (r *Result) Check(f Floors) []string {
+	var out []string
+	got := map[string]Row{}
+	for _, row := range r.Rows {
+		got[row.Type] = row
+	}
+	types := make([]string, 0, len(f.MinDetected))
+	for t := range f.MinDetected {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		if got[t].Detected < f.MinDetected[t] {
+			out = append(out, fmt.Sprintf("%s: %d of %d scenarios detected, floor %d", t, got[t].Detected, got[t].Scenarios, f.MinDetected[t]))
+		}
+	}
+	if r.Total.FalseAlerts > f.MaxFalse {
+		out = append(out, fmt.Sprintf("%d false alerts, budget %d", r.Total.FalseAlerts, f.MaxFalse))
+	}
+	if r.Total.TrapFalse > f.MaxTrapFalse {
+		out = append(out, fmt.Sprintf("%d alerts fell for benign traps, budget %d", r.Total.TrapFalse, f.MaxTrapFalse))
+	}
+	return out
+}
+
+func fmtDur(d time.Duration, ok bool) string {
+	if !ok {
+		return "—"
+	}
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+// WriteTable prints the per-type table, the missed scenarios and the false
+// alerts grouped by type and trap.
+func (r *Result) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-36s %9s %8s %10s %10s %7s %8s %6s %5s\n", "TYPE", "SCENARIOS", "DETECTED", "TTD(MED)", "TTD(MAX)", "ALERTS", "MISTYPED", "FALSE", "TRAP")
+	for _, row := range append(append([]Row(nil), r.Rows...), r.Total) {
+		if row.Type == "total" {
+			b.WriteString(strings.Repeat("-", 109) + "\n")
+		}
+		has := row.Detected > 0 && row.Type != "total"
+		fmt.Fprintf(&b, "%-36s %9d %8d %10s %10s %7d %8d %6d %5d\n", row.Type, row.Scenarios, row.Detected,
+			fmtDur(row.MedianTTD, has), fmtDur(row.MaxTTD, has), row.Alerts, row.Mistyped, row.FalseAlerts, row.TrapFalse)
+	}
+	var missed []string
+	for _, s := range r.Scenarios {
+		if !s.Detected {
+			missed = append(missed, fmt.Sprintf("  %-34s %s (%s)", s.Scenario.Name, s.Scenario.AlertType, s.Scenario.Start.Format("01-02 15:04")))
+		}
+	}
+	if len(missed) > 0 {
+		fmt.Fprintf(&b, "\nMissed scenarios (%d):\n%s\n", len(missed), strings.Join(missed, "\n"))
+	}
+	if len(r.False) > 0 {
+		type key struct{ typ, trap string }
+		counts := map[key]int{}
+		for _, f := range r.False {
+			counts[key{f.Alert.Type, f.Trap}]++
+		}
+		keys := make([]key, 0, len(counts))
+		for k := range counts {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i].typ != keys[j].typ {
+				return keys[i].typ < keys[j].typ
+			}
+			return keys[i].trap < keys[j].trap
+		})
+		fmt.Fprintf(&b, "\nFalse alerts (%d):\n", len(r.False))
+		for _, k := range keys {
+			trap := "no trap (plain benign traffic)"
+			if k.trap != "" {
+				trap = "trap " + k.trap
+			}
+			fmt.Fprintf(&b, "  %-36s %4d  %s\n", k.typ, counts[k], trap)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteDetails lists every false and mistyped alert, one line each.
+func (r *Result) WriteDetails(w io.Writer) error {
+	var b strings.Builder
+	line := func(kind string, a model.Alert, trap string) {
+		who := ""
+		if a.Client != nil {
+			who = "client " + a.Client.IP
+		}
+		if a.Identity != nil && a.Identity.Name != "" {
+			who = strings.TrimSpace(who + " identity " + a.Identity.Name)
+		}
+		where := ""
+		if a.Endpoint != nil {
+			where = a.Endpoint.Key()
+		}
+		if trap != "" {
+			trap = " (trap " + trap + ")"
+		}
+		fmt.Fprintf(&b, "%-8s %s %-34s %s %s ×%d%s\n", kind, a.FirstSeen.UTC().Format("01-02T15:04:05"), a.Type, who, where, a.Count, trap)
+	}
+	for _, f := range r.False {
+		line("false", f.Alert, f.Trap)
+	}
+	for _, a := range r.Mistyped {
+		line("mistyped", a, "")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,194 @@
+package scenario
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/sim"
+)
+
+var t0 = time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
+
+func labels() *sim.Labels {
+	return &sim.Labels{Start: t0.Add(-12 * time.Hour), End: t0.Add(36 * time.Hour), Scenarios: []sim.Scenario{
+		{Name: "brute", AlertType: "auth.brute_force", Subject: "client", ClientIPs: []string{"203.0.113.9"},
+			Host: "api.shop.example.test", Method: "POST", PathTemplate: "/v1/auth/login", Start: t0, End: t0.Add(20 * time.Minute)},
+		{Name: "stuffing", AlertType: "auth.credential_stuffing", Subject: "endpoint", ClientIPs: []string{"5.188.62.10", "5.188.62.14"},
+			Host: "api.bank.example.test", Method: "POST", PathTemplate: "/v1/auth/login", Start: t0.Add(2 * time.Hour), End: t0.Add(4 * time.Hour)},
+		{Name: "scalper", AlertType: "traffic.identity_spike", Subject: "identity", Identity: "user-42", Also: []string{"auth.token_reuse"},
+			Host: "api.shop.example.test", Method: "POST", PathTemplate: "/v1/checkout", Start: t0.Add(5 * time.Hour), End: t0.Add(6 * time.Hour)},
+		{Name: "nat", Trap: true, TrapFor: []string{"traffic.client_spike"}, Subject: "client", ClientIPs: []string{"198.51.100.77"}, Start: t0.Add(-12 * time.Hour), End: t0.Add(36 * time.Hour)},
+		{Name: "pdfs", Trap: true, TrapFor: []string{"payload.large_response"}, Subject: "endpoint", Host: "api.bank.example.test", Method: "GET",
+			PathTemplate: "/v1/statements/{statementId}/pdf", Start: t0.Add(-12 * time.Hour), End: t0.Add(36 * time.Hour)},
+	}}
+}
+
+func alert(id, typ, subject string, first time.Time, opts ...func(*model.Alert)) model.Alert {
+	a := model.Alert{ID: id, Type: typ, Subject: subject, FirstSeen: first, LastSeen: first.Add(time.Minute)}
+	for _, o := range opts {
+		o(&a)
+	}
+	return a
+}
+func client(ip string) func(*model.Alert) {
+	return func(a *model.Alert) { a.Client = &model.ClientRef{IP: ip} }
+}
+func ident(name string) func(*model.Alert) {
+	return func(a *model.Alert) { a.Identity = &model.IdentityRef{ID: "id_x", Kind: "jwt", Name: name} }
+}
+func ep(host, method, path string) func(*model.Alert) {
+	return func(a *model.Alert) { a.Endpoint = &model.EndpointRef{Host: host, Method: method, Path: path} }
+}
+
+func TestEvaluate(t *testing.T) {
+	cases := []struct {
+		name                     string
+		alerts                   []model.Alert
+		detected                 map[string]time.Duration // scenario → TTD
+		falseN, trapN, mistypedN int
+		trapOf                   string
+	}{
+		{name: "nothing fires", detected: map[string]time.Duration{}},
+		{name: "client match with time to detect",
+			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(90*time.Second), client("203.0.113.9"))},
+			detected: map[string]time.Duration{"brute": 90 * time.Second}},
+		{name: "right type, wrong client is a false alert",
+			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(time.Minute), client("203.0.113.10"))},
+			detected: map[string]time.Duration{}, falseN: 1},
+		{name: "outside the window (beyond tolerance) does not count",
+			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(3*time.Hour), client("203.0.113.9"))},
+			detected: map[string]time.Duration{}, falseN: 1},
+		{name: "within tolerance after the end counts",
+			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(40*time.Minute), client("203.0.113.9"))},
+			detected: map[string]time.Duration{"brute": 40 * time.Minute}},
+		{name: "endpoint alert matched by endpoint, parameter names ignored",
+			alerts:   []model.Alert{alert("a1", "auth.credential_stuffing", "endpoint", t0.Add(150*time.Minute), ep("api.bank.example.test", "POST", "/v1/auth/login"))},
+			detected: map[string]time.Duration{"stuffing": 30 * time.Minute}},
+		{name: "endpoint alert on another endpoint is false",
+			alerts:   []model.Alert{alert("a1", "auth.credential_stuffing", "endpoint", t0.Add(150*time.Minute), ep("api.shop.example.test", "POST", "/v1/auth/login"))},
+			detected: map[string]time.Duration{}, falseN: 1},
+		{name: "identity match; expected side effect is not false",
+			alerts: []model.Alert{alert("a1", "traffic.identity_spike", "identity", t0.Add(5*time.Hour+10*time.Minute), ident("user-42")),
+				alert("a2", "auth.token_reuse", "identity", t0.Add(5*time.Hour+20*time.Minute), ident("user-42"))},
+			detected: map[string]time.Duration{"scalper": 10 * time.Minute}},
+		{name: "other type on an attacker is mistyped, not false",
+			alerts:   []model.Alert{alert("a1", "injection.sqli", "client", t0.Add(5*time.Minute), client("203.0.113.9"))},
+			detected: map[string]time.Duration{}, mistypedN: 1},
+		{name: "alert on a trap's address",
+			alerts:   []model.Alert{alert("a1", "traffic.client_spike", "client", t0, client("198.51.100.77"), ep("api.shop.example.test", "GET", "/v1/products"))},
+			detected: map[string]time.Duration{}, falseN: 1, trapN: 1, trapOf: "nat"},
+		{name: "client alert on a trap's endpoint",
+			alerts:   []model.Alert{alert("a1", "payload.large_response", "client", t0, client("86.12.1.2"), ep("api.bank.example.test", "GET", "/v1/statements/{id}/pdf"))},
+			detected: map[string]time.Duration{}, falseN: 1, trapN: 1, trapOf: "pdfs"},
+		{name: "trap only counts for its trap_for types",
+			alerts:   []model.Alert{alert("a1", "recon.endpoint_spray", "client", t0, client("198.51.100.77"))},
+			detected: map[string]time.Duration{}, falseN: 1},
+		{name: "earliest of several alerts gives the time to detect",
+			alerts: []model.Alert{alert("a2", "auth.brute_force", "client", t0.Add(10*time.Minute), client("203.0.113.9")),
+				alert("a1", "auth.brute_force", "client", t0.Add(2*time.Minute), client("203.0.113.9"))},
+			detected: map[string]time.Duration{"brute": 2 * time.Minute}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Evaluate(labels(), c.alerts, 30*time.Minute)
+			got := map[string]time.Duration{}
+			for _, s := range r.Scenarios {
+				if s.Detected {
+					got[s.Scenario.Name] = s.TTD
+				}
+			}
+			if len(got) != len(c.detected) {
+				t.Errorf("detected %v, want %v", got, c.detected)
+			}
+			for n, d := range c.detected {
+				if g, ok := got[n]; !ok || g != d {
+					t.Errorf("%s: ttd %v (detected %v), want %v", n, g, ok, d)
+				}
+			}
+			if r.Total.FalseAlerts != c.falseN || r.Total.TrapFalse != c.trapN || r.Total.Mistyped != c.mistypedN {
+				t.Errorf("false %d trap %d mistyped %d, want %d %d %d", r.Total.FalseAlerts, r.Total.TrapFalse, r.Total.Mistyped, c.falseN, c.trapN, c.mistypedN)
+			}
+			if c.trapOf != "" && (len(r.False) != 1 || r.False[0].Trap != c.trapOf) {
+				t.Errorf("false alerts %+v, want one on trap %s", r.False, c.trapOf)
+			}
+			if r.Total.Scenarios != 3 || r.Total.Alerts != len(c.alerts) {
+				t.Errorf("totals %+v", r.Total)
+			}
+		})
+	}
+}
+
+func TestCheckAndTable(t *testing.T) {
+	r := Evaluate(labels(), []model.Alert{
+		alert("a1", "auth.brute_force", "client", t0.Add(time.Minute), client("203.0.113.9")),
+		alert("a2", "traffic.client_spike", "client", t0, client("198.51.100.77")),
+		alert("a3", "bfla.privileged_access", "identity", t0, ident("user-7")),
+	}, 0)
+	if v := r.Check(Floors{MinDetected: map[string]int{"auth.brute_force": 1}, MaxFalse: 2, MaxTrapFalse: 1}); len(v) != 0 {
+		t.Errorf("unexpected violations %v", v)
+	}
+	v := r.Check(Floors{MinDetected: map[string]int{"auth.brute_force": 1, "auth.credential_stuffing": 1}, MaxFalse: 1, MaxTrapFalse: 0})
+	want := []string{"auth.credential_stuffing: 0 of 1 scenarios detected, floor 1", "2 false alerts, budget 1", "1 alerts fell for benign traps, budget 0"}
+	if strings.Join(v, "\n") != strings.Join(want, "\n") {
+		t.Errorf("violations\n%s\nwant\n%s", strings.Join(v, "\n"), strings.Join(want, "\n"))
+	}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile("testdata/table.golden.txt")
+	if os.Getenv("UPDATE_GOLDEN") == "1" {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile("testdata/table.golden.txt", b.Bytes(), 0o644)
+		golden, err = b.Bytes(), nil
+	}
+	if err != nil {
+		t.Fatalf("%v (UPDATE_GOLDEN=1 creates it)", err)
+	}
+	if !bytes.Equal(b.Bytes(), golden) {
+		t.Errorf("table differs from testdata/table.golden.txt:\n%s", b.String())
+	}
+}
+
+func TestNormTemplate(t *testing.T) {
+	for _, c := range []struct{ a, b string }{{"/v1/users/{userId}", "/v1/users/{id}"}, {"/v1/statements/{statementId}/pdf", "/v1/statements/{sid}/pdf/"}} {
+		if normTemplate(c.a) != normTemplate(c.b) {
+			t.Errorf("%s and %s should compare equal", c.a, c.b)
+		}
+	}
+	if normTemplate("/v1/users/{id}") == normTemplate("/v1/users/me") {
+		t.Errorf("a literal segment is not a parameter")
+	}
+}
+
+// TestScenarioSuite runs the simulator through the whole engine (48 h at
+// scale 0.3, ≈50k records, ≈25 s here) and holds the detectors to the floors.
+// The demo-size run (scale 1, ≈110k records) is `palisade scenarios`, or
+// this test with PALISADE_SCENARIO_SCALE=1.
+func TestScenarioSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full pipeline run; skipped with -short")
+	}
+	cfg := sim.DefaultConfig()
+	cfg.Scale = 0.3
+	if os.Getenv("PALISADE_SCENARIO_SCALE") == "1" {
+		cfg.Scale = 1
+	}
+	res, err := Run(Options{Sim: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	res.WriteTable(&b)
+	t.Logf("%d records\n%s", res.Records, b.String())
+	for _, v := range res.Check(DefaultFloors()) {
+		t.Error(v)
+	}
+	if res.Total.Scenarios < 35 {
+		t.Errorf("only %d attack scenarios", res.Total.Scenarios)
+	}
+}
