@@ -226,8 +226,20 @@ func TestValidators(t *testing.T) {
 	if !validIBAN("GB82WEST12345698765432") || validIBAN("GB82WEST12345698765433") || validIBAN("XX82WEST12345698765432") {
 		t.Error("IBAN validation")
 	}
-	if !validE164("442071234567") || validE164("9991234567") || validE164("1115550132") {
-		t.Error("E.164 validation")
+	for d, want := range map[string]bool{
+		"442071234567":     true,  // UK London
+		"4930123456":       true,  // Berlin
+		"14155550132":      true,  // NANP
+		"5511984565666":    true,  // São Paulo mobile
+		"9991234567":       false, // no country 999
+		"1115550132":       false, // NANP area code 115 and too short
+		"442071":           false, // too short
+		"4420712345678901": false, // too long
+		"44207123":         false, // UK number too short for its area
+	} {
+		if validE164(d) != want {
+			t.Errorf("validE164(%s) = %v, want %v", d, !want, want)
+		}
 	}
 	if !luhn("79927398713") || luhn("79927398710") {
 		t.Error("Luhn")

@@ -3,6 +3,8 @@ package classify
 import (
 	"strings"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // Validators: checksum and numbering-plan rules that turn a pattern match
@@ -171,19 +173,6 @@ func validSSN(d string) bool {
 	return true
 }
 
-// countryCodes lists ITU-T E.164 country calling codes (1–3 digits).
-var countryCodes = func() map[string]bool {
-	m := map[string]bool{}
-	for _, c := range strings.Fields(`1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98
-211 212 213 216 218 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237 238 239 240 241 242 243 244 245 246 248 249 250 251 252 253 254 255 256 257 258 260 261 262 263 264 265 266 267 268 269 290 291 297 298 299
-350 351 352 353 354 355 356 357 358 359 370 371 372 373 374 375 376 377 378 380 381 382 383 385 386 387 389 420 421 423
-500 501 502 503 504 505 506 507 508 509 590 591 592 593 594 595 596 597 598 599 670 672 673 674 675 676 677 678 679 680 681 682 683 685 686 687 688 689 690 691 692
-850 852 853 855 856 880 886 960 961 962 963 964 965 966 967 968 970 971 972 973 974 975 976 977 992 993 994 995 996 998`) {
-		m[c] = true
-	}
-	return m
-}()
-
 // validNANP checks a 10-digit North American number: area code and
 // exchange start with 2–9, the area code is not an N11 service code.
 func validNANP(d string) bool {
@@ -202,23 +191,22 @@ func validNANP(d string) bool {
 	return !allSame(d)
 }
 
-// validE164 checks an international number given as digits after "+": a
-// known country code followed by a national number, 8–15 digits in total
-// (E.164 maximum), NANP rules for +1.
+// validE164 checks an international number given as digits after "+":
+// 8–15 digits (E.164 maximum), then libphonenumber's per-country rules
+// (country code, national number length and leading digits). NANP numbers
+// (+1) also pass the area-code/exchange rules.
 func validE164(d string) bool {
-	if len(d) < 8 || len(d) > 15 {
+	if len(d) < 8 || len(d) > 15 || allSame(d) {
 		return false
 	}
-	if d[0] == '1' {
-		return len(d) == 11 && validNANP(d[1:])
+	if d[0] == '1' && !(len(d) == 11 && validNANP(d[1:])) {
+		return false
 	}
-	for n := 1; n <= 3; n++ {
-		if countryCodes[d[:n]] {
-			nsn := d[n:]
-			return len(nsn) >= 6 && len(nsn) <= 13 && !allSame(nsn)
-		}
+	num, err := phonenumbers.Parse("+"+d, "")
+	if err != nil {
+		return false
 	}
-	return false
+	return phonenumbers.IsValidNumber(num)
 }
 
 // dateLayouts accepted for dates of birth.
