@@ -122,8 +122,8 @@ func (s *scan) fieldValue() {
 	case TypePhone:
 		d := digitsOnly(v)
 		if onlyChars(v, "0123456789 +-.()/") && len(d) >= 7 && len(d) <= 15 && !allSame(d) {
-			conf := 0.8
-			if strings.HasPrefix(v, "+") && validE164(d) || len(d) == 10 && validNANP(d) {
+			conf := 0.8 // a valid "+…" number gets 0.85 from the E.164 scanner
+			if len(d) == 10 && validNANP(d) {
 				conf = 0.9
 			}
 			s.add(TypePhone, conf, off, end, "", false)
