@@ -58,6 +58,9 @@ var skipHeaders = map[string]bool{
 	"content-type": true, "content-length": true, "date": true, "host": true, "user-agent": true, "accept": true, "accept-encoding": true,
 	"accept-language": true, "connection": true, "cache-control": true, "etag": true, "if-none-match": true, "vary": true, "server": true,
 	"traceparent": true, "tracestate": true, "x-request-id": true, "x-correlation-id": true, "x-amzn-trace-id": true,
+	// proxy and transport headers: the client address is the inventory's business, not a data flow of the API
+	"x-forwarded-for": true, "x-real-ip": true, "forwarded": true, "via": true, "x-forwarded-host": true, "x-forwarded-proto": true,
+	"x-forwarded-port": true, "x-envoy-external-address": true, "true-client-ip": true, "cf-connecting-ip": true, "x-client-ip": true,
 }
 
 // Found is one sensitive value seen in an event. Sample is redacted.

@@ -106,6 +106,8 @@ func TestClassifyValue(t *testing.T) {
 		{"passport field", "passport_number", "X1234567", []want{{TypePassport, false, "X1234567"}}},
 		{"ip field with port", "client_ip", "203.0.113.7:443", []want{{TypeIP, false, "203.0.113.7:443"}}},
 		{"plain words", "title", "Stainless steel bottle 12", nil},
+		{"luhn-valid order id is not a card", "order_id", "4111111111111111", nil},
+		{"card in a note is", "note", "4111111111111111", []want{{TypeCard, false, "4111111111111111"}}},
 		{"uuid is nothing", "id", "1ace4d19-fa7e-b4e2-c3f0-9129474bcd81", nil},
 	}
 	for _, tc := range cases {

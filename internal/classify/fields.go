@@ -7,7 +7,15 @@ type fieldHint struct {
 	typ    string // built-in type suggested by the name, or ""
 	detail string
 	norm   string // normalized name (lower-case alphanumerics)
+	// idLike: the name says the value is an identifier, counter or amount
+	// (order_id, timestamp, total…): a bare number in it is not a card,
+	// SSN or phone number.
+	idLike bool
 }
+
+var idWords = map[string]bool{"id": true, "ids": true, "uuid": true, "guid": true, "ref": true, "reference": true, "timestamp": true, "ts": true,
+	"seq": true, "sequence": true, "nonce": true, "hash": true, "checksum": true, "version": true, "count": true, "total": true, "amount": true,
+	"price": true, "size": true, "offset": true, "epoch": true, "millis": true, "ms": true, "revision": true, "sku": true, "code": true}
 
 // splitWords splits a key name into lower-case words at separators and
 // camelCase boundaries: "dateOfBirth" → date of birth, "customer_email" →
@@ -114,6 +122,7 @@ func fieldHintOf(field string) fieldHint {
 	if len(words) > 0 {
 		last = words[len(words)-1]
 	}
+	h.idLike = idWords[last]
 	has := func(w string) bool {
 		for _, x := range words {
 			if x == w {

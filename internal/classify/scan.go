@@ -503,6 +503,10 @@ func (s *scan) window(gs []group, seps []string) bool {
 	if len(gs) == 3 && uniform && dateSeps[sep] && (sizes[0] == 4 && sizes[1] <= 2 && sizes[2] <= 2 || sizes[0] <= 2 && sizes[1] <= 2 && (sizes[2] == 4 || sizes[2] == 2)) {
 		return false
 	}
+	// A bare number in an identifier/amount field is none of ours.
+	if len(gs) == 1 && s.hint.idLike && !plus && !paren {
+		return false
+	}
 	// Credit card.
 	if nd >= 12 && nd <= 19 && uniform && (sep == "" || sep == " " || sep == "-") && validCard(digits) {
 		minGroup := 99
