@@ -370,14 +370,14 @@ func TestAnalyzerBudgetsAndBadInput(t *testing.T) {
 
 func TestWalkJSONPaths(t *testing.T) {
 	var paths []string
-	_, err := walkJSON([]byte(`{"a":{"b":[{"c":"x"},{"c":"y"}],"d e":1},"f":[["g"]],"h":null,"i":true}`), 100, func(p []byte, _ jsontextToken) bool {
+	_, err := walkJSON([]byte(`{"a":{"b":[{"c":"x"},{"c":"y"}],"d e":1},"f":[["g"]],"h":null,"i":true,"users":{"ann@example.com":{"n":1},"40211":{"n":2},"3f2b8c1e-9a7d-4e2b-8f1a-6c5d4e3b2a10":{"n":3}}}`), 100, func(p []byte, _ jsontextToken) bool {
 		paths = append(paths, string(p))
 		return true
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "$.a.b[*].c $.a.b[*].c $.a['d e'] $.f[*][*] $.i"
+	want := "$.a.b[*].c $.a.b[*].c $.a['d e'] $.f[*][*] $.i $.users.*.n $.users.*.n $.users.*.n"
 	if strings.Join(paths, " ") != want {
 		t.Errorf("paths = %v, want %s", paths, want)
 	}

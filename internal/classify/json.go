@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -122,7 +123,39 @@ func wrapJSON(dec *jsontext.Decoder, err error) error {
 	return fmt.Errorf("invalid JSON at byte %d: %v", dec.InputOffset(), err)
 }
 
+// dynamicKey reports object keys that are data rather than names: e-mail
+// addresses, numbers, UUIDs and long high-entropy strings (maps keyed by
+// user, id or token). They become "*" in paths, so that no value reaches a
+// field name and a map does not create one field per entry.
+func dynamicKey(name string) bool {
+	if strings.Contains(name, "@") {
+		return true
+	}
+	digits, hex := 0, 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if isDigit(c) {
+			digits++
+		}
+		if isHex(c) || c == '-' {
+			hex++
+		}
+	}
+	switch {
+	case digits == len(name) && digits >= 2:
+		return true
+	case len(name) >= 16 && hex == len(name) && digits > 0:
+		return true // UUIDs, hex ids and hashes
+	case len(name) >= 20 && entropy(name) >= 3.5:
+		return true
+	}
+	return false
+}
+
 func appendKey(path []byte, name string) []byte {
+	if dynamicKey(name) {
+		return append(path, ".*"...)
+	}
 	simple := name != ""
 	for i := 0; i < len(name); i++ {
 		c := name[i]
