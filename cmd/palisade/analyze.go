@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/engine"
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/report"
+)
+
+type analyzeFlags struct {
+	specs      []string
+	intel      []string
+	reportOut  string
+	summary    bool
+	noProgress bool
+	common     pipelineFlags
+}
+
+func init() {
+	var f analyzeFlags
+	cmd := &cobra.Command{
+		Use:   "analyze [flags] FILE...",
+		Short: "Analyze captured API traffic offline and write the report",
+		Long: `Analyze reads exchange records (NDJSON, plain or gzip, or HAR 1.2; "-" for
+stdin), builds the API inventory, classifies sensitive data, runs the
+detectors and posture rules, and writes the analysis report (report-v1).
+
+Exit status: 0 on success; 2 when the command line or an input is unusable
+(unreadable file, spec or feed that does not parse, every record rejected);
+3 when the report was written but an input ended early (for example a
+truncated gzip file): the records before the damage were analyzed.`,
+		Example: `  palisade analyze traffic.ndjson.gz
+  palisade analyze --spec api.yaml --intel tor=tor-exits.txt --report report.json capture.har
+  zcat *.gz | palisade analyze --report - - | jq '.alerts[]'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.specs, "spec", nil, "declared OpenAPI spec (JSON or YAML; repeatable)")
+	fl.StringArrayVar(&f.intel, "intel", nil, "threat-intel feed KIND=PATH|URL, KIND is tor or blocklist (repeatable; see docs/threat-intel.md)")
+	fl.StringVar(&f.reportOut, "report", "", "write the JSON report to this file (- = stdout); default: human summary on stdout")
+	fl.BoolVar(&f.summary, "summary", false, "also print the human summary on stderr when --report is given")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "never show the progress bar")
+	f.common.register(cmd)
+	root.AddCommand(cmd)
+}
+
+func runAnalyze(cmd *cobra.Command, f analyzeFlags, files []string) error {
+	cfg, err := f.common.config()
+	if err != nil {
+		return exitCode(2, err)
+	}
+	cfg.Specs = f.specs
+	cfg.Intel = f.intel
+	eng, err := engine.New(cfg)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	for _, w := range eng.Warnings {
+		fmt.Fprintln(os.Stderr, "palisade: warning:", w)
+	}
+	// Refuse to read stdin twice, and open every file before analyzing any:
+	// a typo in the last name should not cost a long run.
+	stdin := 0
+	var total int64
+	for _, name := range files {
+		if name == "-" {
+			stdin++
+			continue
+		}
+		st, err := os.Stat(name)
+		if err != nil {
+			return exitCode(2, err)
+		}
+		if st.IsDir() {
+			return exitCode(2, fmt.Errorf("%s: is a directory", name))
+		}
+		total += st.Size()
+	}
+	if stdin > 1 {
+		return exitCode(2, errors.New(`"-" (stdin) given more than once`))
+	}
+	prog := newProgress(!f.noProgress, total, stdin > 0)
+	var incomplete []error
+	var done int64
+	for _, name := range files {
+		base := done
+		err := eng.ReadFile(name, func(b, n int64) { prog.update(base+b, n) })
+		if st, e := os.Stat(name); e == nil && name != "-" {
+			done += st.Size()
+		}
+		if err != nil {
+			incomplete = append(incomplete, err)
+			prog.log("palisade: " + err.Error())
+		}
+	}
+	eng.Flush()
+	prog.finish()
+	rep := eng.Report(time.Now())
+	if rep.Input.Records == 0 && rep.Input.Rejected > 0 {
+		_ = writeOutputs(cmd, f, rep)
+		return exitCode(2, fmt.Errorf("every record was rejected (%d); first: %s", rep.Input.Rejected, firstError(rep)))
+	}
+	if rep.Input.Records == 0 && len(incomplete) > 0 {
+		return exitCode(2, incomplete[0])
+	}
+	if err := writeOutputs(cmd, f, rep); err != nil {
+		return err
+	}
+	if len(incomplete) > 0 {
+		return exitCode(3, fmt.Errorf("report written, but %d input(s) ended early: %v", len(incomplete), incomplete[0]))
+	}
+	return nil
+}
+
+func firstError(r *model.Report) string {
+	if len(r.Input.Errors) == 0 {
+		return "?"
+	}
+	e := r.Input.Errors[0]
+	s := fmt.Sprintf("%s:%d", e.File, e.Line)
+	if e.Field != "" {
+		s += " field " + e.Field
+	}
+	return s + ": " + e.Message
+}
+
+func writeOutputs(cmd *cobra.Command, f analyzeFlags, rep *model.Report) error {
+	switch f.reportOut {
+	case "":
+		return report.Summary(cmd.OutOrStdout(), rep)
+	case "-":
+		w := bufio.NewWriter(cmd.OutOrStdout())
+		if err := report.WriteJSON(w, rep); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	default:
+		if err := writeFileAtomic(f.reportOut, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
+			return err
+		}
+	}
+	if f.summary {
+		return report.Summary(os.Stderr, rep)
+	}
+	return nil
+}
+
+// writeFileAtomic writes via a temporary file and renames it into place.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(dirOf(path), ".palisade-*")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(tmp)
+	if err := write(bw); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func dirOf(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			if i == 0 {
+				return "/"
+			}
+			return p[:i]
+		}
+	}
+	return "."
+}
+
+var _ = exchange.MaxLine

@@ -1,0 +1,424 @@
+// Package engine builds the pipeline from configuration and runs records
+// through it: enrich → inventory, classification, detection, traffic
+// posture → report. It is used by `palisade analyze`, `palisade demo` and
+// `palisade serve`. An Engine is not safe for concurrent use: feed it from
+// one goroutine (serve mode serializes ingestion).
+package engine
+
+import (
+	"container/heap"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/detect"
+	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/intel"
+	"github.com/palisade-sec/palisade/internal/inventory"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
+	"github.com/palisade-sec/palisade/internal/posture"
+)
+
+// Config of the engine.
+type Config struct {
+	Enrich    enrich.Config
+	Inventory inventory.Config
+	Classify  classify.Config
+	Detect    detect.Config
+	Posture   posture.TrafficConfig
+
+	Specs []string // declared OpenAPI specs (paths)
+	Intel []string // threat-intel feeds, "KIND=SOURCE" (see docs/threat-intel.md)
+
+	// Reorder is how much event-time disorder is tolerated (default 5m);
+	// ReorderMax bounds the records held for reordering (default 65536).
+	Reorder    time.Duration
+	ReorderMax int
+
+	// MaxErrors is how many rejected records are kept with their location
+	// in the report (default 20). All rejects are counted.
+	MaxErrors int
+
+	// NoDetect disables the detection stage (inventory/openapi export only).
+	NoDetect bool
+	// NoClassify disables sensitive-data classification.
+	NoClassify bool
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Enrich:     enrich.DefaultConfig(),
+		Inventory:  inventory.DefaultConfig(),
+		Classify:   classify.DefaultConfig(),
+		Posture:    posture.TrafficConfig{},
+		Reorder:    5 * time.Minute,
+		ReorderMax: 65536,
+		MaxErrors:  20,
+	}
+}
+
+// Engine runs the pipeline.
+type Engine struct {
+	cfg       Config
+	enr       *enrich.Enricher
+	inv       *inventory.Inventory
+	cls       *classify.Analyzer
+	det       *detect.Engine
+	pos       *posture.Traffic
+	intel     *intel.Set
+	analyzers pipeline.Fanout
+
+	buf      recHeap
+	maxTime  time.Time
+	released time.Time
+	seq      uint64
+
+	input    model.Input
+	late     int64
+	from     time.Time
+	to       time.Time
+	hook     func(model.Alert, bool)
+	Warnings []string
+}
+
+// New builds an engine: loads specs and intel feeds (errors name the file).
+func New(cfg Config) (*Engine, error) {
+	if cfg.Reorder == 0 {
+		cfg.Reorder = 5 * time.Minute
+	}
+	if cfg.ReorderMax <= 0 {
+		cfg.ReorderMax = 65536
+	}
+	if cfg.MaxErrors <= 0 {
+		cfg.MaxErrors = 20
+	}
+	e := &Engine{cfg: cfg}
+	e.inv = inventory.New(cfg.Inventory)
+	for _, p := range cfg.Specs {
+		s, err := inventory.LoadSpec(p)
+		if err != nil {
+			return nil, fmt.Errorf("spec %s: %w", p, err)
+		}
+		if err := e.inv.AddSpec(s); err != nil {
+			return nil, fmt.Errorf("spec %s: %w", p, err)
+		}
+	}
+	var lookup pipeline.IntelLookup
+	if len(cfg.Intel) > 0 {
+		e.intel = intel.NewSet()
+		for _, arg := range cfg.Intel {
+			kind, src, opts, err := intel.ParseSpec(arg)
+			if err != nil {
+				return nil, fmt.Errorf("--intel %s: %w", arg, err)
+			}
+			if _, err := e.intel.Load(kind, src, opts); err != nil {
+				return nil, fmt.Errorf("intel feed %s: %w", arg, err)
+			}
+		}
+		lookup = e.intel
+	}
+	e.enr = enrich.New(cfg.Enrich, e.inv, lookup)
+	e.analyzers = pipeline.Fanout{e.inv}
+	if !cfg.NoClassify {
+		c, err := classify.New(cfg.Classify)
+		if err != nil {
+			return nil, fmt.Errorf("classification config: %w", err)
+		}
+		e.cls = classify.NewAnalyzer(c)
+		e.analyzers = append(e.analyzers, e.cls)
+	}
+	e.pos = posture.NewTraffic(cfg.Posture)
+	e.analyzers = append(e.analyzers, e.pos)
+	if !cfg.NoDetect {
+		dc := cfg.Detect
+		if dc.Specs == nil {
+			dc.Specs = e.inv
+		}
+		e.det = detect.NewDefault(dc)
+		e.analyzers = append(e.analyzers, e.det)
+	}
+	return e, nil
+}
+
+// Inventory exposes the inventory (for OpenAPI export).
+func (e *Engine) Inventory() *inventory.Inventory { return e.inv }
+
+// Intel exposes the threat-intel set (nil when no feed is loaded).
+func (e *Engine) Intel() *intel.Set { return e.intel }
+
+// SetAlertHook registers a function called whenever an alert is raised or
+// updated (serve mode streams alerts to the store and sinks from it).
+func (e *Engine) SetAlertHook(f func(a model.Alert, created bool)) {
+	e.hook = f
+	if e.det != nil {
+		e.det.Emitter().OnAlert = func(a *model.Alert, created bool) {
+			if e.hook != nil {
+				c := *a
+				if c.Endpoint != nil {
+					ep := e.inv.Canonical(*c.Endpoint)
+					c.Endpoint = &ep
+				}
+				e.hook(c, created)
+			}
+		}
+	}
+}
+
+// Reject counts a rejected record and keeps its location (first few).
+func (e *Engine) Reject(re *exchange.RecordError) {
+	e.input.Rejected++
+	if len(e.input.Errors) < e.cfg.MaxErrors {
+		e.input.Errors = append(e.input.Errors, model.InputError{File: re.File, Line: re.Line, Field: re.Field, Message: re.Err})
+	}
+}
+
+// Drop counts records dropped for a reason (e.g. by a source).
+func (e *Engine) Drop(reason string, n int64) {
+	if e.input.Dropped == nil {
+		e.input.Dropped = map[string]int64{}
+	}
+	e.input.Dropped[reason] += n
+}
+
+// AddBytes accounts input bytes.
+func (e *Engine) AddBytes(n int64) { e.input.Bytes += n }
+
+// AddFile records an input name.
+func (e *Engine) AddFile(name string) { e.input.Files = append(e.input.Files, name) }
+
+// Ingest takes one validated record.
+func (e *Engine) Ingest(rec *exchange.Record) {
+	e.input.Records++
+	if e.from.IsZero() || rec.Time.Before(e.from) {
+		e.from = rec.Time
+	}
+	if rec.Time.After(e.to) {
+		e.to = rec.Time
+	}
+	if rec.Time.After(e.maxTime) {
+		e.maxTime = rec.Time
+	}
+	heap.Push(&e.buf, heapItem{rec: rec, seq: e.seq})
+	e.seq++
+	watermark := e.maxTime.Add(-e.cfg.Reorder)
+	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || !e.buf[0].rec.Time.After(watermark)) {
+		e.release(heap.Pop(&e.buf).(heapItem))
+	}
+}
+
+func (e *Engine) release(it heapItem) {
+	ev, err := e.enr.Enrich(it.rec, it.seq)
+	if err != nil {
+		e.input.Records--
+		e.Reject(&exchange.RecordError{File: "(enrich)", Err: err.Error()})
+		return
+	}
+	if ev.Time.Before(e.released) {
+		e.late++
+	} else {
+		e.released = ev.Time
+	}
+	e.analyzers.Observe(ev)
+}
+
+// Flush releases every buffered record and lets analyzers close their
+// windows. Call it at the end of the input.
+func (e *Engine) Flush() {
+	for e.buf.Len() > 0 {
+		e.release(heap.Pop(&e.buf).(heapItem))
+	}
+	e.analyzers.Finish(e.to)
+}
+
+// Drain releases every buffered record without closing windows (serve-mode
+// checkpoints).
+func (e *Engine) Drain() {
+	for e.buf.Len() > 0 {
+		e.release(heap.Pop(&e.buf).(heapItem))
+	}
+}
+
+// Report assembles the report as of now (call Flush first at end of input).
+func (e *Engine) Report(generatedAt time.Time) *model.Report {
+	r := &model.Report{GeneratedAt: generatedAt.UTC()}
+	r.Input = e.input
+	if e.late > 0 {
+		r.Input.Late = e.late
+	}
+	if !e.from.IsZero() {
+		f, t := e.from.UTC(), e.to.UTC()
+		r.Input.From, r.Input.To = &f, &t
+	}
+	eps := e.inv.Endpoints(e.to)
+	idx := map[string]int{}
+	for i := range eps {
+		idx[eps[i].Ref().Key()] = i
+	}
+	if e.cls != nil {
+		mergeSensitive(eps, idx, e.cls.Results(), e.inv)
+	}
+	var alerts []model.Alert
+	if e.det != nil {
+		alerts = canonicalAlerts(e.det.Alerts(), e.inv)
+	}
+	findings := e.pos.Findings(eps, e.to)
+	posture.Score(eps, alerts, findings)
+	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
+	r.Probes = e.inv.Probes()
+	r.APIChange = e.inv.APIChanges()
+	if e.intel != nil {
+		r.Intel = e.intel.Feeds()
+	}
+	return r
+}
+
+// mergeSensitive attaches classification results (keyed by the endpoint
+// ref seen at classification time) to the canonical endpoints.
+func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]model.SensitiveData, c pipeline.Canonicalizer) {
+	keys := make([]string, 0, len(res))
+	for k := range res {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	type fk struct{ t, loc, field string }
+	merged := map[int]map[fk]*model.SensitiveData{}
+	for _, k := range keys {
+		for _, sd := range res[k] {
+			ref := parseKey(k)
+			i, ok := idx[c.Canonical(ref).Key()]
+			if !ok {
+				continue // a probe path (never an endpoint)
+			}
+			m := merged[i]
+			if m == nil {
+				m = map[fk]*model.SensitiveData{}
+				merged[i] = m
+			}
+			key := fk{sd.Type, sd.Location, sd.Field}
+			if have, ok := m[key]; ok {
+				have.Count += sd.Count
+				if sd.Confidence > have.Confidence {
+					have.Confidence = sd.Confidence
+				}
+				have.Masked = have.Masked && sd.Masked
+				if sd.FirstSeen != nil && (have.FirstSeen == nil || sd.FirstSeen.Before(*have.FirstSeen)) {
+					have.FirstSeen = sd.FirstSeen
+				}
+				continue
+			}
+			cp := sd
+			m[key] = &cp
+		}
+	}
+	for i, m := range merged {
+		list := make([]model.SensitiveData, 0, len(m))
+		for _, sd := range m {
+			list = append(list, *sd)
+		}
+		sort.Slice(list, func(a, b int) bool {
+			x, y := list[a], list[b]
+			if x.Location != y.Location {
+				return x.Location < y.Location
+			}
+			if x.Field != y.Field {
+				return x.Field < y.Field
+			}
+			return x.Type < y.Type
+		})
+		eps[i].SensitiveData = list
+	}
+}
+
+// parseKey inverts model.EndpointRef.Key ("METHOD host/path").
+func parseKey(k string) model.EndpointRef {
+	var ref model.EndpointRef
+	for i := 0; i < len(k); i++ {
+		if k[i] == ' ' {
+			ref.Method = k[:i]
+			rest := k[i+1:]
+			for j := 0; j < len(rest); j++ {
+				if rest[j] == '/' {
+					ref.Host, ref.Path = rest[:j], rest[j:]
+					return ref
+				}
+			}
+			ref.Host = rest
+			return ref
+		}
+	}
+	return ref
+}
+
+// canonicalAlerts re-keys alert endpoints to final templates and folds
+// alerts that became duplicates (same type, subject and endpoint).
+func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
+	byKey := map[string]int{}
+	var out []model.Alert
+	for _, a := range in {
+		if a.Endpoint != nil {
+			ep := c.Canonical(*a.Endpoint)
+			a.Endpoint = &ep
+		}
+		k := detect.AlertKey(&a)
+		if i, ok := byKey[k]; ok {
+			o := &out[i]
+			o.Count += a.Count
+			if a.FirstSeen.Before(o.FirstSeen) {
+				o.FirstSeen = a.FirstSeen
+			}
+			if a.LastSeen.After(o.LastSeen) {
+				o.LastSeen = a.LastSeen
+			}
+			if a.Confidence > o.Confidence {
+				o.Confidence = a.Confidence
+			}
+			if model.SeverityRank(a.Severity) > model.SeverityRank(o.Severity) {
+				o.Severity = a.Severity
+			}
+			for _, s := range a.Evidence.Samples {
+				if len(o.Evidence.Samples) < detect.MaxSamples {
+					o.Evidence.Samples = append(o.Evidence.Samples, s)
+				}
+			}
+			continue
+		}
+		a.ID = detect.AlertID(k)
+		byKey[k] = len(out)
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].FirstSeen.Equal(out[j].FirstSeen) {
+			return out[i].FirstSeen.Before(out[j].FirstSeen)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+type heapItem struct {
+	rec *exchange.Record
+	seq uint64
+}
+
+type recHeap []heapItem
+
+func (h recHeap) Len() int { return len(h) }
+func (h recHeap) Less(i, j int) bool {
+	if !h[i].rec.Time.Equal(h[j].rec.Time) {
+		return h[i].rec.Time.Before(h[j].rec.Time)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h recHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *recHeap) Push(x any)   { *h = append(*h, x.(heapItem)) }
+func (h *recHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = heapItem{}
+	*h = old[:len(old)-1]
+	return it
+}

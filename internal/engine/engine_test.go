@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/report"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var fixedTime = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+
+func analyzeFile(t *testing.T, cfg Config, files ...string) *model.Report {
+	t.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := e.ReadFile(f, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Flush()
+	return e.Report(fixedTime)
+}
+
+func render(t *testing.T, r *model.Report) []byte {
+	var b bytes.Buffer
+	if err := report.WriteJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestGoldenReport: the report of a small capture is byte-for-byte stable
+// (run with -update after an intended change and review the diff).
+func TestGoldenReport(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Specs = []string{"testdata/spec.yaml"}
+	got := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
+	golden := filepath.Join("testdata", "small.report.json")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/engine -run TestGoldenReport -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("report differs from %s; rerun with -update and review the diff.\nfirst difference near: %s", golden, firstDiff(got, want))
+	}
+	// Determinism: a second run gives the same bytes.
+	again := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
+	if !bytes.Equal(got, again) {
+		t.Errorf("two runs of the same capture differ: %s", firstDiff(got, again))
+	}
+}
+
+func firstDiff(a, b []byte) string {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			lo := max(0, i-80)
+			return string(a[lo:min(len(a), i+80)])
+		}
+	}
+	return "(one is a prefix of the other)"
+}
+
+// TestReportContract checks the report-v1 shape on the small capture.
+func TestReportContract(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Specs = []string{"testdata/spec.yaml"}
+	r := analyzeFile(t, cfg, "testdata/small.ndjson")
+	var doc map[string]any
+	if err := json.Unmarshal(render(t, r), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"generated_at", "input", "endpoints", "alerts", "findings"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("report lacks %q", k)
+		}
+	}
+	if r.Input.Records != 286 || r.Input.Rejected != 0 {
+		t.Errorf("input = %+v", r.Input)
+	}
+	eps := map[string]model.Endpoint{}
+	for _, e := range r.Endpoints {
+		eps[e.Method+" "+e.Path] = e
+		for _, k := range []string{"host", "method", "path", "first_seen", "last_seen", "requests", "status_codes", "parameters", "authentication", "auth_schemes", "exposure", "sensitive_data", "documented", "deprecated", "state", "risk"} {
+			_ = k
+		}
+	}
+	if e, ok := eps["GET /v1/users/{userId}/orders"]; !ok || e.Authentication != "required" || e.Documented == nil || !*e.Documented || e.State != "active" {
+		t.Errorf("orders endpoint: %+v (have %v)", e, keys(eps))
+	}
+	if e, ok := eps["GET /v1/products/featured"]; !ok || e.Authentication != "none" {
+		t.Errorf("featured endpoint missing or wrong: %+v", e)
+	}
+	if e, ok := eps["GET /v1/legacy/cart"]; !ok || e.State != "unused" || e.Requests != 0 || !e.Deprecated {
+		t.Errorf("unused declared op: %+v", e)
+	}
+	if e, ok := eps["POST /internal/reindex"]; !ok || e.Exposure != "internal" || e.State != "shadow" {
+		t.Errorf("internal shadow endpoint: %+v", e)
+	}
+	for k := range eps {
+		if strings.Contains(k, "wp-admin") || strings.Contains(k, ".env") {
+			t.Errorf("404-only probe listed as endpoint: %s", k)
+		}
+	}
+	if len(r.Probes) < 3 {
+		t.Errorf("probes = %v", r.Probes)
+	}
+	raw := string(render(t, r))
+	for _, secret := range []string{"sk_live_51HxAbCdEfGhIjKlMnOp", "c2lnbmF0dXJl", "4111111111111111"} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("report leaks a secret or sensitive value: %s", secret)
+		}
+	}
+}
+
+func keys(m map[string]model.Endpoint) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestReorder: records out of order within the window are processed in
+// time order; records older than the window are processed and counted late.
+func TestReorder(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Reorder = time.Minute
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 18, 9, 0, 0, 0, time.UTC)
+	mk := func(sec int) *exchange.Record {
+		r := &exchange.Record{Time: base.Add(time.Duration(sec) * time.Second), Client: exchange.Client{IP: "192.0.2.1"},
+			Request: exchange.Request{Method: "GET", URL: "https://a.test/x"}, Response: exchange.Response{Status: 200}}
+		if err := r.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, s := range []int{0, 30, 10, 200, 20 /* late: 200-60 > 20 */, 190} {
+		e.Ingest(mk(s))
+	}
+	e.Flush()
+	r := e.Report(fixedTime)
+	if r.Input.Records != 6 || r.Input.Late != 1 {
+		t.Errorf("records %d late %d, want 6 and 1", r.Input.Records, r.Input.Late)
+	}
+	if !r.Input.From.Equal(base) || !r.Input.To.Equal(base.Add(200*time.Second)) {
+		t.Errorf("from/to %v %v", r.Input.From, r.Input.To)
+	}
+}
+
+func TestRejectsAreLocated(t *testing.T) {
+	r := analyzeFile(t, DefaultConfig(), "../exchange/testdata/bad.ndjson")
+	if r.Input.Records != 2 || r.Input.Rejected != 8 || len(r.Input.Errors) != 8 {
+		t.Fatalf("input %+v", r.Input)
+	}
+	if e := r.Input.Errors[0]; e.Line != 2 || e.Field != "response.status" || !strings.HasSuffix(e.File, "bad.ndjson") {
+		t.Errorf("first error %+v", e)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	cfg, err := ParseConfig([]byte("reorder_window: 2m\ninternal_ranges: [10.0.0.0/8]\ninventory:\n  unused_after: 7d\n  pinned: [\"/a/{b}\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Reorder != 2*time.Minute || len(cfg.Enrich.Internal) != 1 || cfg.Inventory.UnusedAfter != 7*24*time.Hour || len(cfg.Inventory.Pinned) != 1 {
+		t.Errorf("cfg %+v", cfg)
+	}
+	for _, bad := range []string{"reorder_windw: 2m\n", "internal_ranges: [nope]\n", "inventory:\n  unused_after: soon\n", "classify:\n  custom: [{pattern: x}]\n"} {
+		if _, err := ParseConfig([]byte(bad)); err == nil {
+			t.Errorf("config %q accepted", bad)
+		}
+	}
+	if _, err := ParseConfig([]byte("reorder_windw: 2m\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("unknown key error lacks line: %v", err)
+	}
+}
