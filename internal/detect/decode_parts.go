@@ -32,7 +32,8 @@ const (
 	PartMultipart
 	PartXML // the whole XML body (for XXE)
 	PartXMLText
-	PartBody // a body of another type, as text
+	PartBody      // a body of another type, as text
+	PartUserAgent // the User-Agent header
 )
 
 // Part is one value of a request, located.
@@ -194,7 +195,11 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 			if skipHeader(lk) {
 				continue
 			}
-			if !w.emit(PartHeader, "header:"+lk, req.Headers[k]) {
+			kind := PartHeader
+			if lk == "user-agent" {
+				kind = PartUserAgent
+			}
+			if !w.emit(kind, "header:"+lk, req.Headers[k]) {
 				return
 			}
 		}

@@ -173,7 +173,7 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 		add(matchXSS(text, low(), f))
 	}
 	if f.any(bSemi | bPipe | bAmp | bBacktick | bDollar | bCRLF | bLT | bSpace | bPercent) {
-		add(matchCmd(text, low(), f))
+		add(matchCmd(kind, text, low(), f))
 	}
 	if f.any(bDot2 | bSlash | bBackslash | bColon | bNUL) {
 		add(matchTraversal(low(), f))
@@ -639,7 +639,7 @@ func isCmdWordChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 }
 
-func matchCmd(text, lower string, f byteSet) (InjMatch, bool) {
+func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 	// Unambiguous shell constructs.
 	for _, s := range []string{"${ifs}", "$ifs$", "${ifs%", "$(", "/bin/sh", "/bin/bash", "/bin/busybox", "/usr/bin/", "cmd.exe", "cmd /c", "cmd%20/c", "powershell -", "powershell.exe", "%comspec%", "<!--#exec", "<!--#include", "/dev/tcp/", "2>&1", ">&/dev/", "|sh", "| sh", "|bash", "| bash"} {
 		if i := strings.Index(lower, s); i >= 0 {
@@ -661,8 +661,9 @@ func matchCmd(text, lower string, f byteSet) (InjMatch, bool) {
 			}
 		}
 	}
-	// Metacharacter, then a command in command position.
-	for i := 0; i < len(lower); i++ {
+	// Metacharacter, then a command in command position. Not in user
+	// agents: "(Windows Phone 8.1; ARM; Touch; …)" is a token list.
+	for i := 0; i < len(lower) && kind != PartUserAgent; i++ {
 		c := lower[i]
 		if c != ';' && c != '|' && c != '&' && c != '\n' && c != '\r' && c != '\x00' {
 			continue
@@ -721,7 +722,7 @@ func matchCmd(text, lower string, f byteSet) (InjMatch, bool) {
 	}
 	// A whole value that is a command line: "cat /etc/passwd", "ls -l /",
 	// "curl https://…", "ipconfig", "net user x y /add".
-	if cmd, end := cmdAt(lower, 0); cmd != "" {
+	if cmd, end := cmdAt(lower, 0); cmd != "" && kind != PartUserAgent {
 		rest := lower[end:]
 		strong := !wordCmds[cmd]
 		switch {

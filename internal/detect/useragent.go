@@ -84,7 +84,7 @@ var uaClients = []string{"curl/", "wget/", "python-requests", "python-urllib", "
 var uaBots = []string{"bot", "crawler", "spider", "slurp", "crawl", "archiver", "facebookexternalhit", "facebot", "preview", "fetcher", "bingpreview",
 	"mediapartners", "adsbot", "feedfetcher", "feedburner", "ia_archiver", "yandex", "baidu", "duckduck", "sogou", "exabot", "seznam", "qwant",
 	"petalsearch", "applebot", "semrush", "ahrefs", "mj12", "dotbot", "bytespider", "gptbot", "claude", "ccbot", "scrapy", "headlesschrome",
-	"phantomjs", "linkcheck", "validator", "lighthouse", "pagespeed", "whatsapp", "telegram", "slack", "discord", "skype", "embedly", "outbrain",
+	"phantomjs", "linkcheck", "validator", "lighthouse", "scraper", "fetch", "checker", "uptime", "indexer", "favicon", "feed", "podcast", "audit", "archive", "healthcheck", "synthetic", "preview", "unfurl", "proxy", "capture", "screenshot", "pagespeed", "whatsapp", "telegram", "slack", "discord", "skype", "embedly", "outbrain",
 	"pinterest", "tumblr", "vkshare", "w3c_", "rss", "reader", "monitor", "check_http", "nagios", "zabbix", "zgrab-bot"}
 
 // wordAt reports whether tok occurs in s as a token: not glued to a letter
@@ -123,8 +123,10 @@ func ClassifyUserAgent(ua string) UAVerdict {
 			return UAVerdict{Class: UAAttack, Reason: e.why, Confidence: 0.9, Start: i, End: min(len(t), i+80)}
 		}
 	}
-	// Structural exploit check with the injection matchers.
-	for _, m := range MatchInjection(PartHeader, DecodeLayers(t).Text) {
+	// Structural exploit check with the injection matchers (user agents are
+	// ';'-separated token lists, so PartUserAgent turns off the
+	// "metacharacter + command word" rule).
+	for _, m := range MatchInjection(PartUserAgent, DecodeLayers(t).Text) {
 		if m.Confidence >= 0.75 && m.Class != ClassPathTraversal {
 			return UAVerdict{Class: UAAttack, Reason: m.Class.String() + " payload (" + m.Reason + ")", Confidence: m.Confidence, Start: m.Start, End: m.End}
 		}
@@ -148,6 +150,11 @@ func ClassifyUserAgent(ua string) UAVerdict {
 		if strings.Contains(l, b) {
 			return UAVerdict{Class: UABot, Reason: b, Confidence: 0.8}
 		}
+	}
+	// Self-identifying automation: a product token with a contact URL or
+	// address ("Foo/1.0 (+https://foo.example)", "compatible; Bar/2; +http…").
+	if strings.Contains(l, "+http") || strings.Contains(l, "(http") || strings.Contains(l, "; http") || strings.Contains(l, "compatible;") && (strings.Contains(l, "http://") || strings.Contains(l, "https://")) && !strings.Contains(l, "msie") {
+		return UAVerdict{Class: UABot, Reason: "self-identified agent with contact URL", Confidence: 0.6}
 	}
 	for _, c := range uaClients {
 		if strings.Contains(l, c) {
