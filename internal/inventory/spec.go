@@ -107,8 +107,18 @@ func SplitSpecArg(arg string) (string, []string, error) {
 var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
 
 // ParseSpec parses a spec held in memory; name is used in errors
-// ("name:line: message" when the position is known).
-func ParseSpec(name string, data []byte) (*Spec, error) {
+// ("name:line: message" when the position is known). A panic of the
+// OpenAPI library on malformed input is returned as an error.
+func ParseSpec(name string, data []byte) (s *Spec, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("%s: malformed document (OpenAPI library failed: %v)", name, r)
+		}
+	}()
+	return parseSpec(name, data)
+}
+
+func parseSpec(name string, data []byte) (*Spec, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("%s: empty document", name)
@@ -181,7 +191,13 @@ func ParseSpec(name string, data []byte) (*Spec, error) {
 		if err := json.Unmarshal(js, &d2); err != nil {
 			return nil, fmt.Errorf("%s: not a valid Swagger 2.0 document: %v", name, err)
 		}
-		d3, err := openapi2conv.ToV3(&d2)
+		for p, item := range d2.Paths {
+			if item == nil {
+				delete(d2.Paths, p)
+				s.Warnings = append(s.Warnings, fmt.Sprintf("path %q has no operations (null)", p))
+			}
+		}
+		d3, err := convertV2(&d2)
 		if err != nil {
 			return nil, fmt.Errorf("%s: converting Swagger 2.0 to OpenAPI 3: %v", name, err)
 		}
@@ -226,6 +242,17 @@ func ParseSpec(name string, data []byte) (*Spec, error) {
 }
 
 var fieldRe = regexp.MustCompile(`field [A-Za-z0-9_]+\.([A-Za-z0-9_$]+)`)
+
+// convertV2 converts Swagger 2.0 to OpenAPI 3, turning a panic of the
+// converter on malformed input into an error.
+func convertV2(d2 *openapi2.T) (d3 *openapi3.T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d3, err = nil, fmt.Errorf("malformed document (converter failed: %v)", r)
+		}
+	}()
+	return openapi2conv.ToV3(d2)
+}
 
 // locate shortens a kin-openapi loader error and prefixes the line of the
 // field it names when that key occurs once in the source (the loader gives
