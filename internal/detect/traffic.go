@@ -16,12 +16,16 @@ import (
 //     401/403, 5xx — a spike of 401s is not a spike of 200s) an EWMA of the
 //     per-window counts (empty windows count as zero). Fires when a window
 //     exceeds max(abs_endpoint, mean + k·sd, ratio·mean), after gate_windows
-//     windows of history.
+//     windows of history; from the second day on, also above daily_factor
+//     (1.5) × the largest window seen at the same hour on previous days
+//     (time-of-day awareness: a daily shift-start peak is learned).
 //   - client_spike: per (client IP, endpoint) window count, against the
 //     endpoint's population of per-client window counts (DDSketch):
 //     max(abs_client, peer_factor · p99). The threshold is multiplied by the
 //     number of distinct principals seen from that IP in the window, so a
-//     NAT or carrier gateway carrying many users stays quiet.
+//     NAT or carrier gateway carrying many users stays quiet; and above the
+//     client's own EWMA of its active windows (mean + k·sd, ratio·mean) once
+//     it has 3, so a periodic job that always bursts is normal for itself.
 //   - identity_spike: per (principal, endpoint) window count across however
 //     many IPs, against the principal's own EWMA (once it has 3 windows) and
 //     the endpoint's population of per-principal window counts.
@@ -41,7 +45,7 @@ func init() {
 	declareOptions("traffic", map[string]string{
 		"window": "d", "alpha": "n", "k": "n", "ratio": "n", "gate_windows": "n",
 		"abs_endpoint": "n", "abs_client": "n", "abs_identity": "n", "peer_factor": "n",
-		"peer_gate": "n", "max_endpoints": "n",
+		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n",
 	})
 }
 
@@ -51,6 +55,7 @@ type trafficDetector struct {
 	gate                          uint32
 	absEndpoint, absClient, absID float64
 	peerFactor, peerGate          float64
+	dailyFactor                   float64
 
 	eps     *lru[uint64, trafficEndpoint]
 	clients *lru[uint64, trafficSubject]
@@ -62,6 +67,11 @@ type trafficClass struct {
 	base ewstat
 	fire fireState
 	last time.Time
+	// daily holds, per hour of the day (UTC), the largest (winsorized)
+	// window seen at that hour on previous days, decaying 2 % per update:
+	// a daily peak (shift start, morning rush) is normal from the second
+	// day on.
+	daily [24]float32
 }
 
 type trafficEndpoint struct {
@@ -94,6 +104,7 @@ func newTraffic(cfg Config) *trafficDetector {
 		absID:       o.float("abs_identity", 60),
 		peerFactor:  o.float("peer_factor", 3),
 		peerGate:    o.float("peer_gate", 50),
+		dailyFactor: o.float("daily_factor", 1.5),
 	}
 	d.eps = newLRU[uint64, trafficEndpoint](o.int("max_endpoints", 20000))
 	d.clients = newLRU[uint64, trafficSubject](capOr(cfg.MaxTrackedClients, 200000))
@@ -104,6 +115,16 @@ func newTraffic(cfg Config) *trafficDetector {
 }
 
 func (d *trafficDetector) Name() string { return "traffic" }
+
+// hourOf returns the UTC hour of the day of window idx.
+func hourOf(idx int64, win time.Duration) int {
+	sec := idx * int64(win/time.Second)
+	h := (sec / 3600) % 24
+	if h < 0 {
+		h += 24
+	}
+	return int(h)
+}
 
 // foldSubject feeds a subject's last window into its endpoint's population.
 func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
@@ -157,6 +178,8 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 			v = math.Min(v, c.fire.thr)
 		}
 		c.base.update(v, d.alpha)
+		hr := hourOf(c.w.idx, d.win)
+		c.daily[hr] = float32(math.Max(float64(c.daily[hr])*0.98, v))
 		// Empty windows in between count as zeros (bounded: after ~8/alpha
 		// zeros the mean has decayed to nothing anyway).
 		gap := idx - c.w.idx - 1
@@ -174,6 +197,9 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 		return
 	}
 	thr := math.Max(d.absEndpoint, c.base.upper(d.k, d.ratio))
+	if day := int64(24 * time.Hour / d.win); idx-ep.first >= day {
+		thr = math.Max(thr, d.dailyFactor*float64(c.daily[hourOf(idx, d.win)]))
+	}
 	if c.w.n <= thr {
 		return
 	}
@@ -218,6 +244,11 @@ func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint
 	if idx > s.w.idx {
 		d.closeSubject(s, out)
 		d.foldSubject(s, false)
+		v := s.w.n
+		if s.fire.firedIn(s.w.idx) {
+			v = math.Min(v, s.fire.thr)
+		}
+		s.own.update(v, d.alpha)
 		s.w = window{idx: idx}
 		s.ids = lin256{}
 	}
@@ -231,6 +262,11 @@ func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint
 	p99 := ep.clientDist.at(0.99)
 	users := math.Max(1, s.ids.estimate())
 	thr := math.Max(d.absClient, d.peerFactor*p99) * users
+	if s.own.n >= 3 {
+		// A client whose own active windows always look like this (a
+		// periodic job walking the endpoint) is normal for itself.
+		thr = math.Max(thr, s.own.upper(d.k, d.ratio))
+	}
 	if s.w.n <= thr {
 		return
 	}
@@ -245,7 +281,7 @@ func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(p99), Threshold: round2(thr), Window: winLabel(d.win),
 			Reason:  "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows)",
-			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count()},
+			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count(), "own_mean": round2(s.own.mean), "own_windows": s.own.n},
 		},
 	}
 	if first {

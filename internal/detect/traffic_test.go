@@ -172,3 +172,31 @@ func TestTrafficAlertCountCoversWindow(t *testing.T) {
 		t.Fatalf("count %d observed %v", a[0].Count, a[0].Evidence.Observed)
 	}
 }
+
+func TestTrafficDailyPeakLearned(t *testing.T) {
+	// Two days: 20 requests a minute from 100 staff, 200 a minute during a
+	// 20-minute shift start at 08:00. Day one's peak may alert (nothing to
+	// compare with); day two's must not.
+	r := rand.New(rand.NewPCG(5, 5))
+	var evs []*event.Event
+	for m := 0; m < 48*60; m++ {
+		rate := 20
+		if m%(24*60) >= 8*60 && m%(24*60) < 8*60+20 {
+			rate = 200
+		}
+		for j := 0; j < rate; j++ {
+			u := r.IntN(100)
+			at := t0.Add(time.Duration(m)*time.Minute + time.Duration(j)*time.Minute/time.Duration(rate))
+			evs = append(evs, mkEv(at, ip4(7000+u), "GET", "/charts/{id}", fmt.Sprintf("/charts/%d", r.IntN(900)), 200, withID(fmt.Sprintf("staff%d", u))))
+		}
+	}
+	as := ofType(run(newTraffic(Config{}), evs), "traffic.endpoint_spike")
+	for _, a := range as {
+		if a.LastSeen.Sub(t0) >= 24*time.Hour {
+			t.Fatalf("day-two peak alerted:\n%s", summary(as))
+		}
+	}
+	if len(as) != 1 {
+		t.Fatalf("want the day-one peak only, got\n%s", summary(as))
+	}
+}
