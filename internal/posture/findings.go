@@ -105,6 +105,32 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 		}
 		m.merge(t.eps[k])
 	}
+	// Without a canonicalizer, evidence recorded under an early template
+	// (e.g. /v1/items/7 before {id} was learned) is matched to the final
+	// endpoint whose template covers it.
+	if t.cfg.Canonical == nil {
+		final := map[string]bool{}
+		for i := range eps {
+			final[eps[i].Ref().Key()] = true
+		}
+		for _, k := range sortedKeys(merged) {
+			if final[k] {
+				continue
+			}
+			ref := t.refs[k]
+			for i := range eps {
+				if eps[i].Host == ref.Host && eps[i].Method == ref.Method && templateCovers(eps[i].Path, ref.Path) {
+					fk := eps[i].Ref().Key()
+					if merged[fk] == nil {
+						merged[fk] = &evidence{}
+					}
+					merged[fk].merge(merged[k])
+					delete(merged, k)
+					break
+				}
+			}
+		}
+	}
 	red := redactor()
 	var out []model.Finding
 	for i := range eps {
@@ -164,6 +190,21 @@ func responseData(ep *model.Endpoint) (types, fields []string, critical bool) {
 		}
 	}
 	return sortedSet(tset), sortedSet(fset), critical
+}
+
+// templateCovers reports whether a template path ("/v1/items/{id}")
+// matches a path segment by segment ("{…}" matches any one segment).
+func templateCovers(tmpl, path string) bool {
+	ts, ps := strings.Split(tmpl, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if ts[i] != ps[i] && !(strings.HasPrefix(ts[i], "{") && strings.HasSuffix(ts[i], "}")) {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedSet(m map[string]bool) []string {

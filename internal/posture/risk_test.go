@@ -157,3 +157,20 @@ func FuzzVerboseError(f *testing.F) {
 		}
 	})
 }
+
+func TestFindingsTemplateFallback(t *testing.T) {
+	tr := NewTraffic(TrafficConfig{}) // no canonicalizer
+	e := pev(pt0, respHeader("server", "nginx/1.18.0"))
+	e.Endpoint = model.EndpointRef{Host: ref.Host, Method: "GET", Path: "/v1/items/7"}
+	tr.Observe(e)
+	other := pev(pt0, respHeader("server", "nginx/1.18.0"))
+	other.Endpoint = model.EndpointRef{Host: ref.Host, Method: "GET", Path: "/v1/items/7/reviews"}
+	tr.Observe(other)
+	fs := tr.Findings([]model.Endpoint{baseEP()}, pt0.Add(time.Hour))
+	if len(fs) != 1 || fs[0].Rule != RuleVersionDisclosure || fs[0].Endpoint.Path != "/v1/items/{id}" {
+		t.Fatalf("findings = %+v, want one version disclosure on /v1/items/{id}", fs)
+	}
+	if !templateCovers("/a/{id}/b", "/a/7/b") || templateCovers("/a/{id}", "/a/7/b") || templateCovers("/a/b", "/a/c") {
+		t.Error("templateCovers")
+	}
+}
