@@ -224,3 +224,12 @@ func (s *Server) QueueDepth() int64 { return s.appended.Load() - s.consumed.Load
 
 func (s *Server) config() *Config       { c := s.cfg.Load(); return c }
 func (s *Server) durations() *Durations { return s.dur.Load() }
+
+// IdentityKey derives the key of identity pseudonyms from the installation
+// secret (used when the configuration names no identity.key_file), so that
+// pseudonyms are stable across restarts and not guessable offline.
+func IdentityKey(installKey []byte) []byte {
+	m := hmac.New(sha256.New, installKey)
+	m.Write([]byte("identity-pseudonyms"))
+	return m.Sum(nil)
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/server"
+	"github.com/palisade-sec/palisade/internal/server/wal"
+	"github.com/palisade-sec/palisade/internal/store"
+)
+
+func init() {
+	var dataDir, configFile, ip, id string
+	cmd := &cobra.Command{
+		Use:   "erase --data DIR (--ip IP | --identity ID)",
+		Short: "Erase everything stored about a client IP or an identity (server stopped; else use POST /api/v1/erase)",
+		Long: `Deletes the alerts about the subject, removes samples naming the IP from
+other alerts, overwrites its raw records in the write-ahead log, and leaves a
+tombstone (a keyed hash) so the subject is not written back. The server must
+be stopped (the log is locked while it runs); with a running server use
+POST /api/v1/erase. Prints what was removed as JSON.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (ip == "") == (id == "") {
+				return exitCode(2, fmt.Errorf("give exactly one of --ip or --identity"))
+			}
+			ctx := context.Background()
+			w, _, err := wal.Open(filepath.Join(dataDir, "wal"), wal.Options{})
+			if err != nil {
+				return exitCode(1, fmt.Errorf("%w; with a running server use POST /api/v1/erase", err))
+			}
+			defer w.Close()
+			st, err := openStore(ctx, dataDir)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			cfg, err := serveConfig(ctx, st, configFile)
+			if err != nil {
+				return exitCode(2, err)
+			}
+			ec, err := engineConfig(ctx, st, cfg, dataDir)
+			if err != nil {
+				return exitCode(2, err)
+			}
+			key, err := server.LoadKey(dataDir)
+			if err != nil {
+				return err
+			}
+			res, err := server.Erase(ctx, st, w, key, ec.Enrich.Identity, server.EraseRequest{IP: ip, Identity: id}, time.Now().UTC())
+			if err != nil {
+				return exitCode(2, err)
+			}
+			target := "identity " + id
+			if ip != "" {
+				target = "ip " + server.Pseudonym(key, ip)
+			}
+			_ = st.Audit(ctx, storeAudit("erase", target, res))
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", "./palisade-data", "data directory of palisade serve")
+	f.StringVar(&configFile, "config", "", "configuration file (for identity.key_file)")
+	f.StringVar(&ip, "ip", "", "client IP address to erase")
+	f.StringVar(&id, "identity", "", "pseudonymous identity id (id_…) to erase")
+	root.AddCommand(cmd)
+}
+
+func storeAudit(action, target string, res any) store.AuditEntry {
+	b, _ := json.Marshal(res)
+	var detail map[string]any
+	_ = json.Unmarshal(b, &detail)
+	return store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: action, Target: target, Detail: detail}
+}

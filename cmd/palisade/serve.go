@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/engine"
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/inventory"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/server"
+	"github.com/palisade-sec/palisade/internal/sink"
+	"github.com/palisade-sec/palisade/internal/source"
+	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/sqlite"
+)
+
+func init() {
+	var configFile, dataDir, listen, tlsCert, tlsKey string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Palisade server: REST API, durable ingestion, alerting (see docs/serve.md)",
+		Long: `Runs the analysis pipeline as a service. Records are posted to
+/api/v1/ingest (or OTLP traces to /api/v1/otlp/v1/traces), made durable in a
+write-ahead log under --data, analyzed by one engine, and the inventory,
+alerts and findings are served by the REST API (docs/api.md).
+
+On first start an admin token is printed once on standard error; create more
+with "palisade token create".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd, configFile, dataDir, listen, tlsCert, tlsKey)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "configuration file (YAML or JSON)")
+	f.StringVar(&dataDir, "data", "./palisade-data", "data directory (database, write-ahead log, installation key)")
+	f.StringVar(&listen, "listen", "", "listen address (default server.listen, 127.0.0.1:8080)")
+	f.StringVar(&tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
+	f.StringVar(&tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	root.AddCommand(cmd)
+}
+
+func openStore(ctx context.Context, dataDir string) (*sqlite.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, filepath.Join(dataDir, "palisade.db"))
+}
+
+// serveConfig merges the configuration file and the document stored by PUT
+// /api/v1/config.
+func serveConfig(ctx context.Context, st store.Store, configFile string) (server.Config, error) {
+	var docs []server.NamedDoc
+	if configFile != "" {
+		b, err := os.ReadFile(configFile)
+		if err != nil {
+			return server.Config{}, fmt.Errorf("--config: %w", err)
+		}
+		docs = append(docs, server.NamedDoc{Name: configFile, Data: b})
+	}
+	if v, err := st.Setting(ctx, server.ConfigOverrideKey); err == nil {
+		docs = append(docs, server.NamedDoc{Name: "stored configuration (PUT /api/v1/config)", Data: []byte(v)})
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return server.Config{}, err
+	}
+	return server.LoadConfig(docs...)
+}
+
+// engineConfig builds the pipeline configuration: the installation's
+// identity key unless identity.key_file is set, plus uploaded specs.
+func engineConfig(ctx context.Context, st store.Store, cfg server.Config, dataDir string) (engine.Config, error) {
+	ec, err := cfg.EngineConfig()
+	if err != nil {
+		return ec, err
+	}
+	key, err := server.LoadKey(dataDir)
+	if err != nil {
+		return ec, err
+	}
+	if len(ec.Enrich.Identity.Key) == 0 || bytes.Equal(ec.Enrich.Identity.Key, identity.DefaultKey) {
+		ec.Enrich.Identity.Key = server.IdentityKey(key)
+	}
+	specs, err := st.SpecContents(ctx)
+	if err != nil {
+		return ec, err
+	}
+	if len(specs) > 0 {
+		dir := filepath.Join(dataDir, "specs")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return ec, err
+		}
+		for _, sp := range specs {
+			p := filepath.Join(dir, sp.ID+"-"+filepath.Base(sp.Name))
+			if err := os.WriteFile(p, sp.Content, 0o600); err != nil {
+				return ec, err
+			}
+			ec.Specs = append(ec.Specs, p)
+		}
+	}
+	return ec, nil
+}
+
+// sinkStats adapts the dispatcher to the server's metrics.
+type sinkStats struct{ *sink.Dispatcher }
+
+func (s sinkStats) SinkFailures() map[string]int64 {
+	out := map[string]int64{}
+	for _, st := range s.Stats() {
+		out[st.Name] = st.Failed + st.Dropped
+	}
+	return out
+}
+
+func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	st, err := openStore(ctx, dataDir)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	defer st.Close()
+	cfg, err := serveConfig(ctx, st, configFile)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	if listen != "" {
+		cfg.Server.Listen = listen
+	}
+	if tlsCert != "" || tlsKey != "" {
+		cfg.Server.TLSCert, cfg.Server.TLSKey = tlsCert, tlsKey
+	}
+	if _, err := cfg.Parse(); err != nil {
+		return exitCode(2, err)
+	}
+	ec, err := engineConfig(ctx, st, cfg, dataDir)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	eng, err := engine.New(ec)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	sinks, err := sink.FromConfig(cfg.Sinks)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	var pub server.Publisher
+	var disp *sink.Dispatcher
+	if len(sinks) > 0 {
+		disp = sink.NewDispatcher(sinks, sink.Options{OnDeadLetter: func(name string, alerts []model.Alert, err error) {
+			log.Error("sink: alerts not delivered", "sink", name, "alerts", len(alerts), "err", err)
+		}})
+		pub = sinkStats{disp}
+	}
+	server.SpecCheck = func(name string, data []byte) error {
+		_, err := inventory.ParseSpec(name, data)
+		return err
+	}
+	srv, err := server.New(server.Options{
+		DataDir: dataDir, Config: cfg, Engine: eng, Store: st, Publisher: pub, Logger: log, Identity: ec.Enrich.Identity,
+		OTLP: func(sink func([]*exchange.Record)) http.Handler {
+			return source.NewOTLPHandler(sink, source.OTLPOptions{MaxBodyBytes: cfg.Ingest.MaxDecompressed})
+		},
+		ExportOpenAPI: func(host string, eps []model.Endpoint) ([]byte, error) { return inventory.ExportOpenAPI(host, eps, "") },
+	})
+	if err != nil {
+		return exitCode(2, err)
+	}
+	if tok, err := server.Bootstrap(ctx, st, time.Now()); err != nil {
+		return err
+	} else if tok != "" {
+		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --data %s --role viewer|analyst|admin|ingest\n\n", tok, dataDir)
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return exitCode(2, fmt.Errorf("listen %s: %w", cfg.Server.Listen, err))
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	scheme := "http"
+	if cfg.Server.TLSCert != "" {
+		scheme = "https"
+	}
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "data", dataDir)
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.Server.TLSCert != "" {
+			errc <- hs.ServeTLS(ln, cfg.Server.TLSCert, cfg.Server.TLSKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			srv.Close(context.Background())
+			return err
+		}
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	herr := hs.Shutdown(sctx)
+	serr := srv.Close(sctx)
+	if disp != nil {
+		disp.Close(sctx)
+	}
+	return errors.Join(herr, serr)
+}
