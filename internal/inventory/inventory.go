@@ -346,13 +346,19 @@ func (inv *Inventory) resolve(host string, segs []string) *node {
 			continue
 		}
 		k := classify(s)
-		if n.accepts(k) {
+		if n.accepts(k, s) {
+			if k == kPrefixed {
+				n.pchild.notePrefix(s)
+			}
 			n = n.pchild
 			continue
 		}
 		if k.strong() {
 			if n.pchild == nil {
 				inv.newParam(n, k, "")
+			}
+			if k == kPrefixed {
+				n.pchild.notePrefix(s)
 			}
 			n = n.pchild
 			continue
@@ -422,10 +428,7 @@ func (inv *Inventory) Observe(ev *event.Event) {
 	if len(params) == 0 || ev.Endpoint.Path != n.tmpl {
 		params = pathParams(n, segs)
 	}
-	saved := ev.PathParams
-	ev.PathParams = params
-	st.observe(ev, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
-	ev.PathParams = saved
+	st.observe(ev, params, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
 
 	// Only successful responses are evidence that a route exists: scanners
 	// guessing words under an authenticated prefix get 401/403 for every
@@ -570,7 +573,7 @@ func (inv *Inventory) merge(src, dst *node) {
 	for _, c := range src.sortedStatic() {
 		if d := dst.static[c.seg]; d != nil {
 			inv.merge(c, d)
-		} else if dst.accepts(c.kind) && !c.pinned {
+		} else if dst.accepts(c.kind, c.seg) && !c.pinned {
 			inv.merge(c, dst.pchild)
 		} else {
 			c.parent = dst
@@ -583,6 +586,11 @@ func (inv *Inventory) merge(src, dst *node) {
 		}
 	}
 	if src.pchild != nil {
+		if dst.pchild != nil {
+			for _, p := range src.pchild.prefixes {
+				dst.pchild.notePrefix(p + "0")
+			}
+		}
 		if dst.pchild == nil {
 			src.pchild.parent = dst
 			dst.pchild = src.pchild

@@ -80,7 +80,7 @@ var schemeBits = map[string]uint8{"http": 1, "https": 2, "ws": 4, "wss": 8}
 
 // observe updates the statistics with one event. The body parser is
 // shared by the inventory.
-func (st *stats) observe(ev *event.Event, bp *bodyParser, cfg *Config, ref model.EndpointRef) {
+func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyParser, cfg *Config, ref model.EndpointRef) {
 	if st.requests == 0 || ev.Time.Before(st.first) {
 		st.first = ev.Time
 	}
@@ -143,7 +143,7 @@ func (st *stats) observe(ev *event.Event, bp *bodyParser, cfg *Config, ref model
 		}
 		st.identities.InsertHash(hash64s(id.ID))
 	}
-	for _, p := range ev.PathParams {
+	for _, p := range params {
 		st.param(ev, cfg, ref, "path", p.Name, p.Value, ipHash, false)
 	}
 	for name, vals := range ev.Query {

@@ -330,3 +330,29 @@ func TestForcedBrowsingDoesNotCollapse(t *testing.T) {
 		t.Errorf("DELETE users requests %d", ep.Requests)
 	}
 }
+
+// Splits that must not happen: different spellings of the same operation
+// end in one template.
+func TestNoWrongSplits(t *testing.T) {
+	cases := []struct {
+		name string
+		urls []string
+		want []string
+	}{
+		{"int and uuid ids", []string{"/users/42", "/users/3fa85f64-5717-4562-b3fc-2c963f66afa6", "/users/507f1f77bcf86cd799439011"}, []string{"GET /users/{userId}"}},
+		{"trailing and double slashes", []string{"/orders/", "/orders", "//orders"}, []string{"GET /orders"}},
+		{"escaped and plain e-mail", []string{"/members/a%40example.test", "/members/b@example.test"}, []string{"GET /members/{email}"}},
+		{"ids of different lengths", []string{"/items/1", "/items/123456789012", "/items/-5"}, []string{"GET /items/{itemId}"}},
+		{"prefixed ids of several families", []string{"/patients/MRN-004512", "/patients/MRN-1", "/patients/PAT-00077"}, []string{"GET /patients/{patientId}"}},
+	}
+	for _, c := range cases {
+		inv := New(DefaultConfig())
+		f := newFeeder(t, inv)
+		for _, u := range c.urls {
+			f.get("https://" + h + u)
+		}
+		if got := templates(inv, h); !cmp.Equal(got, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -9,14 +9,15 @@ import (
 // node is one position of a host's path trie. A node is either a static
 // segment or the (single) parameter child of its parent.
 type node struct {
-	seg    string  // static segment ("" for a parameter)
-	param  bool    // parameter position
-	base   string  // parameter name before de-duplication
-	label  string  // parameter name as rendered (unique within the template)
-	kind   segKind // kind of the static segment, or of the values that created the parameter
-	pinned bool    // declared (spec) or configured (pinned template): never merged away
-	end    bool    // a pinned template ends here
-	depth  int     // number of segments from the root
+	seg      string   // static segment ("" for a parameter)
+	param    bool     // parameter position
+	base     string   // parameter name before de-duplication
+	label    string   // parameter name as rendered (unique within the template)
+	kind     segKind  // kind of the static segment, or of the values that created the parameter
+	prefixes []string // parameters: prefixes of the business ids taken (MRN-)
+	pinned   bool     // declared (spec) or configured (pinned template): never merged away
+	end      bool     // a pinned template ends here
+	depth    int      // number of segments from the root
 
 	parent    *node
 	static    map[string]*node
@@ -36,8 +37,9 @@ type node struct {
 // terminal reports a node that is an operation (observed, declared or pinned).
 func (n *node) terminal() bool { return len(n.eps) > 0 || len(n.decl) > 0 || n.end }
 
-// accepts reports whether the parameter child of n takes a segment of kind k.
-func (n *node) accepts(k segKind) bool {
+// accepts reports whether the parameter child of n takes segment s of
+// kind k.
+func (n *node) accepts(k segKind, s string) bool {
 	pc := n.pchild
 	if pc == nil || k == kVersion {
 		return false
@@ -45,7 +47,45 @@ func (n *node) accepts(k segKind) bool {
 	if k.strong() || pc.pinned {
 		return true
 	}
-	return n.collapsed && (n.ckind != kSlug || k == kSlug)
+	if n.collapsed && (n.ckind != kSlug || k == kSlug) {
+		return true
+	}
+	// A short business id sharing the prefix of the ids already seen
+	// here (MRN-1 beside MRN-004512).
+	for _, p := range pc.prefixes {
+		if len(s) > len(p) && s[:len(p)] == p && s[len(p)] >= '0' && s[len(p)] <= '9' {
+			return true
+		}
+	}
+	return false
+}
+
+// idPrefix returns the alphabetic prefix and separator of a business id
+// ("MRN-" of "MRN-004512", "ORD" of "ORD123456").
+func idPrefix(s string) string {
+	i := 0
+	for i < len(s) && (s[i] >= 'a' && s[i] <= 'z' || s[i] >= 'A' && s[i] <= 'Z') {
+		i++
+	}
+	if i < len(s) && (s[i] == '-' || s[i] == '_' || s[i] == ':') {
+		i++
+	}
+	return s[:i]
+}
+
+// notePrefix remembers the prefix of a business id taken by parameter pc
+// (at most 4 prefixes).
+func (pc *node) notePrefix(s string) {
+	p := idPrefix(s)
+	if p == "" || len(pc.prefixes) >= 4 {
+		return
+	}
+	for _, x := range pc.prefixes {
+		if x == p {
+			return
+		}
+	}
+	pc.prefixes = append(pc.prefixes, p)
 }
 
 // nameParent is the static segment a new parameter under n is named
@@ -132,7 +172,7 @@ func matchRec(n *node, segs []string, tmplMode bool, steps *int) *node {
 			}
 		}
 	}
-	if n.pchild != nil && (isParam || n.accepts(classify(s))) {
+	if n.pchild != nil && (isParam || n.accepts(classify(s), s)) {
 		return matchRec(n.pchild, segs[1:], tmplMode, steps)
 	}
 	return nil
