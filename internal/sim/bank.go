@@ -154,6 +154,10 @@ func (s *bankSession) step(g *gen, now time.Time) (time.Time, bool) {
 		rec = mk(r, now, srcBank, s.ip, s.ua, "GET", bankURL("/v1/accounts/"+strconv.Itoa(a.id)+"/transactions", q))
 		if st := serverError(r, 0.005); st != 0 {
 			problem(rec, st, r)
+			// The app retries once after a back-off, with the same request id.
+			retry := retryOf(rec, now.Add(time.Duration(1500+r.IntN(2000))*time.Millisecond))
+			replyJSON(retry, 200, transactionsJSON(r, a, g.bank.payees, 50), latency(r, 160, 0.45))
+			g.later(retry.Time, func(g *gen, _ time.Time) { g.emit(retry, nil) })
 		} else {
 			replyJSON(rec, 200, transactionsJSON(r, a, g.bank.payees, 50), latency(r, 160, 0.45))
 		}

@@ -254,6 +254,11 @@ func (g *gen) shopList(r *rand.Rand, s *shopSession, now time.Time) {
 	s.authorize(g, rec)
 	if st := serverError(r, 0.004); st != 0 {
 		problem(rec, st, r)
+		if chance(r, 0.7) { // the client retries the page
+			retry := retryOf(rec, now.Add(time.Duration(800+r.IntN(1500))*time.Millisecond))
+			replyJSON(retry, 200, `{"items":[],"page":`+strconv.Itoa(s.page)+`,"total":144}`, latency(r, 55, 0.45))
+			g.later(retry.Time, func(g *gen, _ time.Time) { g.emit(retry, sc) })
+		}
 	} else {
 		off := (s.page*24 + len(s.cat)) % len(g.shop.products)
 		n := 24

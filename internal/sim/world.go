@@ -147,6 +147,19 @@ func problem(rec *exchange.Record, status int, r *rand.Rand) {
 	}
 }
 
+// retryOf copies a request for a client retry at t (same headers, so the
+// same x-request-id); the caller sets the response.
+func retryOf(rec *recT, t time.Time) *recT {
+	c := *rec
+	c.Time = t
+	c.Request.Headers = make(map[string]string, len(rec.Request.Headers))
+	for k, v := range rec.Request.Headers {
+		c.Request.Headers[k] = v
+	}
+	c.Response = exchange.Response{}
+	return &c
+}
+
 // serverError returns a 5xx status with a small probability (p), else 0.
 func serverError(r *rand.Rand, p float64) int {
 	if !chance(r, p) {
