@@ -371,8 +371,8 @@ func TestCredSweeper(t *testing.T) {
 	if testing.Verbose() {
 		report(t, "credsweeper-rule", byRule)
 	}
-	if rec < 0.75 {
-		t.Errorf("secret recall %.3f below floor 0.75", rec)
+	if rec < 0.8 {
+		t.Errorf("secret recall %.3f below floor 0.8", rec)
 	}
 	if prec < 0.9 {
 		t.Errorf("secret precision %.3f below floor 0.9", prec)

@@ -817,7 +817,10 @@ var prefixRules = []*prefixRule{
 	{name: "gcp_api_key", prefixes: []string{"AIza"}, body: csToken, min: 35, max: 35, exact: true},
 	{name: "github_token", prefixes: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, body: csAlnum, min: 36, max: 255},
 	{name: "github_token", prefixes: []string{"github_pat_"}, body: csToken, min: 22, max: 255},
-	{name: "gitlab_token", prefixes: []string{"glpat-", "gloas-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "glffct-", "glcbt-"}, body: csTokenDot, min: 15, max: 255},
+	{name: "gitlab_token", prefixes: []string{"glpat-", "gloas-", "gldt-", "glrt-", "glrtr-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "glsoat-", "glffct-", "glwt-"}, body: csTokenDot, min: 15, max: 255},
+	{name: "gitlab_token", prefixes: []string{"GR1348941"}, body: csToken, min: 20, max: 64},
+	{name: "gitlab_session", prefixes: []string{"_gitlab_session="}, body: csHex, min: 32, max: 64},
+	{name: "ntlm_auth", prefixes: []string{"TlRMTVNTUAAD"}, body: csB64, min: 40, max: 2048},
 	{name: "slack_token", prefixes: []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xoxe.xoxp-"}, body: csToken, min: 10, max: 255},
 	{name: "slack_webhook", prefixes: []string{"hooks.slack.com/services/"}, body: csSlackHook, min: 20, max: 120},
 	{name: "discord_webhook", prefixes: []string{"discord.com/api/webhooks/", "discordapp.com/api/webhooks/"}, body: func(c byte) bool { return csToken(c) || c == '/' }, min: 40, max: 200},
@@ -1000,6 +1003,10 @@ func (s *scan) prefixToken(r *prefixRule, a, e int) {
 	if placeholderToken(body) || fakeSequence(body) {
 		return
 	}
+	// an all-digit body where the format has letters is a dummy value
+	if len(digitsOnly(body)) == len(body) && r.body('a') && len(body) >= 12 {
+		return
+	}
 	// a host name, not a token ("akab-….akamaiapis.net")
 	if j+1 < len(t) && t[j] == '.' && isLetter(t[j+1]) && !r.body('.') {
 		return
@@ -1098,6 +1105,9 @@ func plausibleSecret(v string, short bool) bool {
 	if len(v) < 4 || len(v) > 256 || placeholder(v) {
 		return false
 	}
+	if len(v) >= 16 && fakeSequence(v) { // documentation token ("abcdef123456…")
+		return false
+	}
 	if short && len(v) < 6 {
 		return false
 	}
@@ -1182,7 +1192,23 @@ func (s *scan) keyPair(a, e int, kw string) {
 		i++
 		sp++
 	}
-	cli := a > 1 && t[a-1] == '-' && (t[a-2] == '-' || t[a-2] == ' ') && sp == 1 || a == 1 && t[0] == '-' && sp == 1
+	// command-line option ("--password X", "--super-secret_token X") or
+	// a definition ("%define token X", "SET password X", "export TOKEN X")
+	w := a
+	for w > 0 && (isAlnum(t[w-1]) || t[w-1] == '_' || t[w-1] == '-') {
+		w--
+	}
+	cli := sp == 1 && t[w] == '-' && (w == 0 || t[w-1] == ' ' || t[w-1] == '\t')
+	if sp == 1 && !cli && w > 0 && t[w-1] == ' ' {
+		pw := w - 1
+		for pw > 0 && isLetter(t[pw-1]) {
+			pw--
+		}
+		switch strings.ToLower(t[pw : w-1]) {
+		case "define", "global", "set", "export":
+			cli = true
+		}
+	}
 	quotedNext := sp >= 1 && i < len(t) && (t[i] == '"' || t[i] == '\'')
 	switch {
 	case strings.HasPrefix(t[i:], "=>") || strings.HasPrefix(t[i:], ":=") || strings.HasPrefix(t[i:], "=="):
@@ -1346,6 +1372,9 @@ func (s *scan) authScheme(a, e int, basic bool) {
 	t := s.text
 	if a > 0 && isAlnum(t[a-1]) {
 		return
+	}
+	if e < len(t) && (t[e] == '"' || t[e] == '\'') {
+		e++
 	}
 	j := e
 	for j < len(t) && (isAlnum(t[j]) || strings.IndexByte("._~+/=-", t[j]) >= 0) {
