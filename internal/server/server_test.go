@@ -104,7 +104,7 @@ type testEnv struct {
 	dir    string
 }
 
-func newEnv(t *testing.T, mod func(*Config), eng *fakeEngine) *testEnv {
+func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
