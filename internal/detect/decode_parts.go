@@ -39,11 +39,28 @@ const (
 // Part is one value of a request, located.
 type Part struct {
 	Kind  PartKind
-	Loc   string // query:q, path, header:x-foo, cookie:sid, body:$.a[0].b, form:q, multipart:f, body
 	Value string
+	// Name is the parameter, header, cookie, field or JSON member name
+	// ("" for the path and whole bodies).
+	Name string
 	// URLDecoded: the extractor already percent-decoded the value (query
 	// and form fields); evidence reports that layer too.
 	URLDecoded bool
+	prefix     string
+	locFn      func() string // JSON/XML locations, valid during the callback only
+}
+
+// Loc returns the location of the value: query:q, path, header:x-foo,
+// cookie:sid, body:$.a[0].b, form:q, multipart:f, body. It is built on
+// demand (only evidence needs it); call it inside the RequestParts callback.
+func (p *Part) Loc() string {
+	if p.locFn != nil {
+		return p.locFn()
+	}
+	if p.Name == "" {
+		return p.prefix
+	}
+	return p.prefix + clipLoc(p.Name)
 }
 
 // PartLimits bound the work spent on one request. Values beyond the limits
@@ -105,14 +122,18 @@ type partWalker struct {
 	decoded bool
 }
 
-func (w *partWalker) emitDecoded(k PartKind, loc, v string, decoded bool) bool {
+func (w *partWalker) emitDecoded(k PartKind, prefix, name, v string, decoded bool) bool {
 	w.decoded = decoded
-	ok := w.emit(k, loc, v)
+	ok := w.emit(k, prefix, name, v)
 	w.decoded = false
 	return ok
 }
 
-func (w *partWalker) emit(k PartKind, loc, v string) bool {
+func (w *partWalker) emit(k PartKind, prefix, name, v string) bool {
+	return w.emitFn(k, prefix, name, v, nil)
+}
+
+func (w *partWalker) emitFn(k PartKind, prefix, name, v string, locFn func() string) bool {
 	if w.done {
 		return false
 	}
@@ -132,7 +153,7 @@ func (w *partWalker) emit(k PartKind, loc, v string) bool {
 		h := w.lim.MaxValue / 2
 		v = v[:h] + " " + v[len(v)-h:]
 	}
-	if !w.fn(Part{Kind: k, Loc: loc, Value: v, URLDecoded: w.decoded}) {
+	if !w.fn(Part{Kind: k, Value: v, Name: name, URLDecoded: w.decoded, prefix: prefix, locFn: locFn}) {
 		w.done = true
 		return false
 	}
@@ -152,7 +173,7 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 	// whole path, because payloads span segments ("/a/..%2f../etc/passwd",
 	// "|/usr/bin/id"). Plain paths are skipped.
 	if p := ev.Path; needsInspection(strings.ReplaceAll(p, "/", "")) {
-		if !w.emit(PartPath, "path", p) {
+		if !w.emit(PartPath, "path", "", p) {
 			return
 		}
 	}
@@ -172,10 +193,10 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 			if err2 != nil {
 				dv = v
 			}
-			if needsInspection(dk) && !w.emitDecoded(PartQueryName, "query-name:"+clipLoc(dk), dk, dk != k) {
+			if needsInspection(dk) && !w.emitDecoded(PartQueryName, "query-name:", dk, dk, dk != k) {
 				return
 			}
-			if !w.emitDecoded(PartQuery, "query:"+clipLoc(dk), dv, dv != v) {
+			if !w.emitDecoded(PartQuery, "query:", dk, dv, dv != v) {
 				return
 			}
 		}
@@ -199,7 +220,7 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 			if lk == "user-agent" {
 				kind = PartUserAgent
 			}
-			if !w.emit(kind, "header:"+lk, req.Headers[k]) {
+			if !w.emit(kind, "header:", lk, req.Headers[k]) {
 				return
 			}
 		}
@@ -207,7 +228,7 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 	if c := req.Header("cookie"); c != "" {
 		for _, kv := range strings.Split(c, ";") {
 			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
-			if !w.emit(PartCookie, "cookie:"+clipLoc(k), v) {
+			if !w.emit(PartCookie, "cookie:", k, v) {
 				return
 			}
 		}
@@ -240,7 +261,7 @@ func (w *partWalker) body(body, contentType string) {
 	case strings.Contains(ct, "json") || (ct == "" || strings.HasPrefix(ct, "text/plain")) && len(trim) > 0 && (trim[0] == '{' || trim[0] == '['):
 		if !w.jsonBody(body) && !w.done {
 			w.stats.BodyErrors++
-			w.emit(PartBody, "body", body)
+			w.emit(PartBody, "body", "", body)
 		}
 	case strings.Contains(ct, "x-www-form-urlencoded"):
 		for _, kv := range strings.Split(body, "&") {
@@ -256,27 +277,27 @@ func (w *partWalker) body(body, contentType string) {
 			if err2 != nil {
 				dv = v
 			}
-			if needsInspection(dk) && !w.emitDecoded(PartFormName, "form-name:"+clipLoc(dk), dk, dk != k) {
+			if needsInspection(dk) && !w.emitDecoded(PartFormName, "form-name:", dk, dk, dk != k) {
 				return
 			}
-			if !w.emitDecoded(PartForm, "form:"+clipLoc(dk), dv, dv != v) {
+			if !w.emitDecoded(PartForm, "form:", dk, dv, dv != v) {
 				return
 			}
 		}
 	case strings.HasPrefix(ct, "multipart/"):
 		if !w.multipartBody(ct, body) && !w.done {
 			w.stats.BodyErrors++
-			w.emit(PartBody, "body", body)
+			w.emit(PartBody, "body", "", body)
 		}
 	case strings.Contains(ct, "xml") || len(trim) > 0 && trim[0] == '<':
-		if !w.emit(PartXML, "body", body) {
+		if !w.emit(PartXML, "body", "", body) {
 			return
 		}
 		if !w.xmlBody(body) && !w.done {
 			w.stats.BodyErrors++
 		}
 	default:
-		w.emit(PartBody, "body", body)
+		w.emit(PartBody, "body", "", body)
 	}
 }
 
@@ -314,16 +335,27 @@ func (w *partWalker) jsonBody(body string) bool {
 	d := jsontext.NewDecoder(strings.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	type frame struct {
 		obj      bool
-		idx      int64
-		comp     string // ".name" or "[i]" of the current member
+		idx      int64 // next array index
+		name     string
 		wantName bool
 	}
 	var stack []frame
+	key := false
 	loc := func() string {
 		var b strings.Builder
 		b.WriteString("body:$")
 		for i := range stack {
-			b.WriteString(stack[i].comp)
+			if stack[i].obj {
+				b.WriteByte('.')
+				b.WriteString(clipLoc(stack[i].name))
+			} else {
+				b.WriteByte('[')
+				b.WriteString(strconv.FormatInt(stack[i].idx-1, 10))
+				b.WriteByte(']')
+			}
+		}
+		if key {
+			b.WriteString("(key)")
 		}
 		return b.String()
 	}
@@ -348,16 +380,17 @@ func (w *partWalker) jsonBody(body string) bool {
 			top := &stack[n-1]
 			if top.obj && top.wantName {
 				name := tok.String()
-				top.comp = "." + clipLoc(name)
+				top.name = name
 				top.wantName = false
 				leaves++
-				if needsInspection(name) && !w.emit(PartJSONKey, loc()+"(key)", name) {
+				key = true
+				if needsInspection(name) && !w.emitFn(PartJSONKey, "", name, name, loc) {
 					return true
 				}
+				key = false
 				continue
 			}
 			if !top.obj {
-				top.comp = "[" + strconv.FormatInt(top.idx, 10) + "]"
 				top.idx++
 			} else {
 				top.wantName = true // after this value
@@ -370,7 +403,11 @@ func (w *partWalker) jsonBody(body string) bool {
 			stack = append(stack, frame{})
 		case '"', '0':
 			leaves++
-			if !w.emit(PartJSON, loc(), tok.String()) {
+			name := ""
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				name = stack[n-1].name
+			}
+			if !w.emitFn(PartJSON, "", name, tok.String(), loc) {
 				return true
 			}
 		default:
@@ -402,7 +439,7 @@ func (w *partWalker) multipartBody(ct, body string) bool {
 		}
 		parts++
 		name := p.FormName()
-		if fn := p.FileName(); fn != "" && !w.emit(PartMultipart, "multipart:"+clipLoc(name)+"(filename)", fn) {
+		if fn := p.FileName(); fn != "" && !w.emit(PartMultipart, "multipart-filename:", name, fn) {
 			return true
 		}
 		v, err := io.ReadAll(io.LimitReader(p, int64(w.lim.MaxValue)))
@@ -417,7 +454,7 @@ func (w *partWalker) multipartBody(ct, body string) bool {
 		if bytes.HasPrefix(bytes.TrimSpace(v), []byte("<")) {
 			kind = PartXML
 		}
-		if !w.emit(kind, "multipart:"+clipLoc(name), string(v)) {
+		if !w.emit(kind, "multipart:", name, string(v)) {
 			return true
 		}
 	}
@@ -438,7 +475,7 @@ func (w *partWalker) xmlBody(body string) bool {
 		case xml.StartElement:
 			stack = append(stack, t.Name.Local)
 			for _, a := range t.Attr {
-				if !w.emit(PartXMLText, "body:/"+strings.Join(stack, "/")+"/@"+a.Name.Local, a.Value) {
+				if !w.emit(PartXMLText, "body:/"+strings.Join(stack, "/")+"/@", a.Name.Local, a.Value) {
 					return true
 				}
 			}
@@ -448,7 +485,7 @@ func (w *partWalker) xmlBody(body string) bool {
 			}
 		case xml.CharData:
 			s := strings.TrimSpace(string(t))
-			if s != "" && !w.emit(PartXMLText, "body:/"+strings.Join(stack, "/"), s) {
+			if s != "" && !w.emit(PartXMLText, "body:/"+strings.Join(stack, "/"), "", s) {
 				return true
 			}
 		}

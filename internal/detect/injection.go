@@ -63,6 +63,9 @@ type InjFinding struct {
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	var best [numInjClasses]*InjFinding
 	RequestParts(ev, d.lim, &d.Stats, func(p Part) bool {
+		if p.Kind == PartUserAgent {
+			return true // the user-agent family judges it (exploits in UA included)
+		}
 		inspectPart(p, func(f InjFinding) {
 			if f.Confidence < d.minConf {
 				return
@@ -92,7 +95,7 @@ func inspectPart(p Part, fn func(InjFinding)) {
 	dec := decodeLayers(p.Value, rounds)
 	run := func(text string, layers []string) {
 		for _, m := range MatchInjection(p.Kind, text) {
-			fn(InjFinding{InjMatch: m, Loc: p.Loc, Layers: layers, Fragment: Fragment(text, m.Start, m.End)})
+			fn(InjFinding{InjMatch: m, Loc: p.Loc(), Layers: layers, Fragment: Fragment(text, m.Start, m.End)})
 		}
 	}
 	run(dec.Text, dec.Layers)

@@ -157,7 +157,7 @@ func TestRequestPartsLocations(t *testing.T) {
 	var got []string
 	st := &PartStats{}
 	RequestParts(ev, PartLimits{}, st, func(p Part) bool {
-		got = append(got, p.Loc+"="+p.Value)
+		got = append(got, p.Loc()+"="+p.Value)
 		return true
 	})
 	want := []string{"path=/v1/x/..%2f/y", "query:q=1", "query-name:u[$ne]=u[$ne]", "query:u[$ne]=2", "header:user-agent=Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",

@@ -16,7 +16,10 @@ import (
 // (file, gopher, dict, ftp, ldap, jar, …). Hosts are judged syntactically —
 // no DNS — including decimal/octal/hex/short IPv4 forms, IPv4-mapped IPv6
 // and '@'/backslash authority confusion. URLs that point at the API's own
-// host are ignored. Stateless; cost is bounded like the injection family.
+// host are ignored, and so are plainly written private targets sent by
+// internal clients (an internal service registering an internal webhook);
+// loopback, metadata, encoded addresses and dangerous schemes count from
+// anyone. Stateless; cost is bounded like the injection family.
 func init() {
 	Register("ssrf", func(c Config) Detector { return NewSSRF(c) })
 }
@@ -42,6 +45,9 @@ type SSRFMatch struct {
 	Reason     string
 	Confidence float64
 	Metadata   bool
+	// Private: a plain private/CGNAT/internal-name target, written plainly
+	// (no encoded address, no authority confusion, no dangerous scheme).
+	Private bool
 }
 
 var dangerousSchemes = map[string]bool{"file": true, "gopher": true, "dict": true, "ftp": true, "tftp": true, "ldap": true, "ldaps": true,
@@ -61,13 +67,38 @@ var metadataNames = []string{"metadata.google.internal", "metadata.goog", "metad
 var urlParamNames = []string{"url", "uri", "host", "target", "dest", "destination", "callback", "webhook", "endpoint", "server", "proxy", "domain",
 	"fetch", "load", "src", "source", "link", "redirect", "next", "return", "feed", "image", "img", "avatar", "site", "address", "remote", "upstream", "hook", "path", "file", "document", "reference", "ref", "location", "continue", "forward", "open", "page", "data", "ip", "hostname"}
 
-func urlishName(loc string) bool {
-	i := strings.LastIndexAny(loc, ":.")
-	n := strings.ToLower(strings.TrimSuffix(loc[i+1:], "(key)"))
-	for _, u := range urlParamNames {
-		if n == u || strings.HasSuffix(n, "_"+u) || strings.HasSuffix(n, u+"_url") || strings.HasSuffix(n, "url") || strings.HasSuffix(n, "uri") || strings.HasPrefix(n, u+"_") {
-			return true
+var urlParamSet = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range urlParamNames {
+		m[n] = true
+	}
+	return m
+}()
+
+// urlishName: a parameter named like a URL or host ("url", "callback_url",
+// "webhookUri", "target_host", "redirect").
+func urlishName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	var buf [64]byte
+	n := buf[:0]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		n = append(n, c)
+	}
+	s := string(n) // short and not escaping: the compiler keeps it off the heap
+	if urlParamSet[s] || strings.HasSuffix(s, "url") || strings.HasSuffix(s, "uri") || strings.HasSuffix(s, "host") || strings.HasSuffix(s, "hostname") {
+		return true
+	}
+	if i := strings.LastIndexAny(s, "_-."); i >= 0 && urlParamSet[s[i+1:]] {
+		return true
+	}
+	if i := strings.IndexAny(s, "_-."); i >= 0 && urlParamSet[s[:i]] {
+		return true
 	}
 	return false
 }
@@ -167,10 +198,12 @@ func JudgeHost(host string) (SSRFMatch, bool) {
 			m.Reason = "unspecified address " + a.String() + enc
 		case a.IsPrivate():
 			m.Reason = "private address " + a.String() + enc
+			m.Private = !encoded
 		case a.IsLinkLocalUnicast():
 			m.Reason = "link-local address " + a.String() + enc
 		case cgnat.Contains(a):
 			m.Reason = "shared (CGNAT) address " + a.String() + enc
+			m.Private = !encoded
 		default:
 			return SSRFMatch{}, false
 		}
@@ -185,7 +218,7 @@ func JudgeHost(host string) (SSRFMatch, bool) {
 	case h == "localhost" || strings.HasSuffix(h, ".localhost") || h == "localhost.localdomain" || h == "ip6-localhost" || h == "ip6-loopback":
 		return SSRFMatch{Target: h, Reason: "loopback name " + h, Confidence: 0.85}, true
 	case strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".svc.cluster.local") || strings.HasSuffix(h, ".cluster.local") || strings.HasSuffix(h, ".local") || strings.HasSuffix(h, ".intranet") || strings.HasSuffix(h, ".corp") || strings.HasSuffix(h, ".lan"):
-		return SSRFMatch{Target: h, Reason: "internal name " + h, Confidence: 0.7}, true
+		return SSRFMatch{Target: h, Reason: "internal name " + h, Confidence: 0.7, Private: true}, true
 	case h == "localtest.me" || strings.HasSuffix(h, ".localtest.me") || h == "lvh.me" || strings.HasSuffix(h, ".lvh.me") || strings.HasSuffix(h, ".vcap.me"):
 		return SSRFMatch{Target: h, Reason: "public name resolving to loopback " + h, Confidence: 0.85}, true
 	}
@@ -305,6 +338,7 @@ func JudgeURLValue(v string, urlish bool, own string) (SSRFMatch, bool) {
 				if len(hosts) > 1 {
 					m.Reason += " (authority confusion)"
 					m.Confidence = max(m.Confidence, 0.9)
+					m.Private = false
 				}
 				return m, true
 			}
@@ -366,7 +400,7 @@ func isSchemeChar(c byte) bool {
 }
 
 // skipSSRFHeaders: headers whose URLs name the client's own context.
-var skipSSRFHeaders = map[string]bool{"header:referer": true, "header:origin": true, "header:user-agent": true, "header:x-forwarded-for": true, "header:x-real-ip": true, "header:forwarded": true, "header:via": true}
+var skipSSRFHeaders = map[string]bool{"referer": true, "origin": true, "user-agent": true, "x-forwarded-for": true, "x-real-ip": true, "forwarded": true, "via": true}
 
 // Observe implements Detector.
 func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
@@ -381,14 +415,19 @@ func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
 	var bestLoc, bestFrag string
 	var bestLayers []string
 	RequestParts(ev, d.lim, &d.Stats, func(p Part) bool {
-		if p.Kind == PartHeader && skipSSRFHeaders[p.Loc] || p.Kind == PartXML {
+		if p.Kind == PartHeader && skipSSRFHeaders[p.Name] || p.Kind == PartXML || p.Kind == PartUserAgent {
 			return true
 		}
 		if !strings.ContainsAny(p.Value, ":/.%\\&0123456789") {
 			return true
 		}
 		dec := DecodeLayers(p.Value)
-		m, ok := JudgeURLValue(dec.Text, urlishName(p.Loc), own)
+		m, ok := JudgeURLValue(dec.Text, urlishName(p.Name), own)
+		if ok && m.Private && !ev.External {
+			// an internal client naming an internal service (webhooks,
+			// service registries): ordinary configuration, not SSRF
+			ok = false
+		}
 		if !ok {
 			if b, isB := DecodeBase64Text(strings.TrimSpace(p.Value)); isB {
 				if m, ok = JudgeURLValue(b, false, own); ok {
@@ -399,7 +438,7 @@ func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
 		}
 		if ok && (best == nil || m.Confidence > best.Confidence) {
 			mm := m
-			best, bestLoc, bestLayers = &mm, p.Loc, dec.Layers
+			best, bestLoc, bestLayers = &mm, p.Loc(), dec.Layers
 			bestFrag = Fragment(dec.Text, 0, len(dec.Text))
 		}
 		return true

@@ -160,7 +160,7 @@ func (d *Upstream) sensitiveOut(ev *event.Event) (kind, loc, frag string) {
 			return true
 		}
 		if k, masked := SensitiveValue(p.Value); k != "" {
-			kind, loc, frag = k, p.Loc, masked
+			kind, loc, frag = k, p.Loc(), masked
 			return false
 		}
 		return true

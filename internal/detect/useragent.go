@@ -20,11 +20,17 @@ func init() {
 	Register("useragent", func(c Config) Detector { return NewUserAgent(c) })
 }
 
-// UserAgent is the suspicious user-agent detector.
-type UserAgent struct{}
+// UserAgent is the suspicious user-agent detector. Verdicts are cached per
+// distinct user agent (at most uaCacheSize entries; the cache is emptied
+// when full, so memory stays bounded and results do not depend on it).
+type UserAgent struct {
+	cache map[string]UAVerdict
+}
+
+const uaCacheSize = 4096
 
 // NewUserAgent returns the detector.
-func NewUserAgent(Config) *UserAgent { return &UserAgent{} }
+func NewUserAgent(Config) *UserAgent { return &UserAgent{cache: map[string]UAVerdict{}} }
 
 // Name implements Detector.
 func (d *UserAgent) Name() string { return "useragent" }
@@ -172,7 +178,16 @@ func (d *UserAgent) Observe(ev *event.Event, out *Emitter) {
 	if ev.Outbound || ev.UserAgent == "" {
 		return
 	}
-	v := ClassifyUserAgent(ev.UserAgent)
+	v, ok := d.cache[ev.UserAgent]
+	if !ok {
+		v = ClassifyUserAgent(ev.UserAgent)
+		if len(d.cache) >= uaCacheSize {
+			clear(d.cache)
+		}
+		if len(ev.UserAgent) <= 512 {
+			d.cache[ev.UserAgent] = v
+		}
+	}
 	if v.Class != UAAttack {
 		return
 	}
