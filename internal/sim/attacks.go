@@ -276,8 +276,8 @@ func (g *gen) attacksVolume() {
 	lu := g.shop.users[len(g.shop.users)/4]
 	g.attack(Scenario{Name: "oversized-review-post", AlertType: "payload.large_request", Subject: "client", ClientIPs: []string{doc(41)},
 		Identity: lu.sub, Host: ShopHost, Method: "POST", PathTemplate: "/v1/reviews",
-		Description: "A client posts reviews of 1.5–3 MB (normal: ~250 bytes) to exhaust storage and moderation."},
-		18, 8, jitter(40*time.Second, 0.5), func(g *gen, s *script, now time.Time) {
+		Description: "A client posts reviews of 1.5–3 MB (normal: ~250 bytes) to exhaust storage and moderation. Late in the run: the reviews endpoint is low-volume (≈300 posts a day) and needs time to build a baseline."},
+		42.5, 8, jitter(40*time.Second, 0.5), func(g *gen, s *script, now time.Time) {
 			r := s.r
 			size := 1_500_000 + r.IntN(1_500_000)
 			rec := mk(r, now, srcShop, doc(41), lu.ua, "POST", shopURL("/v1/reviews", nil))
