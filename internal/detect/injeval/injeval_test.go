@@ -97,16 +97,20 @@ func FuzzParseGoTestWAF(f *testing.F) {
 	})
 }
 
-// floors are the minimum rates Palisade must keep on the development set
-// (set from the measured figures, with a margin). TPR floors apply to the
-// "any signature alert" rate per class over all sources; FPR ceilings to
-// each benign set.
+// Floors are the minimum rates Palisade must keep on the development set
+// (set from the measured figures, with a margin of a few points). TPR
+// floors apply to the "any signature alert" rate per class over all
+// sources; FPR ceilings to each benign set. Low floors (ldap) reflect list
+// entries that are single filter characters ("*", "|", "(") — not
+// attacks on their own.
 var tprFloors = map[string]float64{
-	"sqli": 0.85, "xss": 0.85, "cmd": 0.70, "path_traversal": 0.85, "nosql": 0.60, "ssti": 0.60,
-	"xxe": 0.60, "ldap": 0.40, "crlf": 0.50, "useragent": 0.60,
+	"sqli": 0.95, "xss": 0.70, "cmd": 0.80, "path_traversal": 0.70, "nosql": 0.65, "ssti": 0.90,
+	"xxe": 0.60, "ldap": 0.20, "crlf": 0.70, "useragent": 0.70,
 }
 
-var fprCeilings = map[string]float64{"gotestwaf": 0.25, "httpparams": 0.02}
+// fprCeilings per benign source (measured: 0 of 141 GoTestWAF look-alike
+// requests, 0 of 64,350 HttpParams "norm" requests).
+var fprCeilings = map[string]float64{"gotestwaf": 0.02, "httpparams": 0.002}
 
 func loadEval(t *testing.T) []Case {
 	dir := testutil.EvalDir(t, "injection")
