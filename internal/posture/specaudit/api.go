@@ -2,7 +2,6 @@ package specaudit
 
 import (
 	"net"
-	"net/url"
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/model"
@@ -276,12 +275,23 @@ func hasType(s *yaml.Node, want string) bool {
 	return false
 }
 
+// hostOf returns the host[:port] of an absolute URL ("" for relative
+// ones). It does not use url.Parse, which rejects server variables
+// ("https://{region}.api.io:{port}"); variables are kept as they are.
 func hostOf(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
+	s := strings.TrimSpace(raw)
+	i := strings.Index(s, "://")
+	if i <= 0 {
 		return ""
 	}
-	return u.Host
+	s = s[i+3:]
+	if j := strings.IndexAny(s, "/?#"); j >= 0 {
+		s = s[:j]
+	}
+	if j := strings.LastIndexByte(s, '@'); j >= 0 {
+		s = s[j+1:]
+	}
+	return s
 }
 
 // publicHost reports whether host (possibly with a port) names something

@@ -503,6 +503,23 @@ var catalogue = []*Rule{
 			}
 		}},
 
+	// ---- server-side request forgery -------------------------------------
+	{ID: "PAL-S055", Name: "url-input", Title: "Client-supplied URL (SSRF review)", Severity: model.SevLow, OWASP: []string{api7},
+		Description: "An operation accepts a URL from the client (a string parameter or request-body property named `url`, `uri`, `*_url`, `*Url`, `*_uri`, `callback`, `redirect*`, `webhook*`, `return_to`): webhooks, URL previews, file fetching and redirects built from client input are the usual server-side request forgery and open-redirect entry points.",
+		Remediation: "Fetch or redirect only to allow-listed schemes and hosts, resolve and block private/link-local/metadata addresses (169.254.169.254), disable redirects when fetching, and document the constraint (`format: uri`, an anchored `pattern`).",
+		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
+			if v.Dir != "request" || v.Prop == "" || !isURLName(v.Prop) {
+				return
+			}
+			if t := types(v.Node); len(t) > 0 && !hasType(v.Node, "string") {
+				return
+			}
+			if enum := items(get(v.Node, "enum")); len(enum) > 0 {
+				return
+			}
+			a.report(r, v.Node, v.Op, "%s accepts URL input %q: check it is validated against an allow-list before the server fetches or redirects to it", opName(v.Op), v.Prop)
+		})},
+
 	// ---- responses ----------------------------------------------------------
 	{ID: "PAL-S060", Name: "missing-401", Title: "Secured operation without 401 response", Severity: model.SevLow, OWASP: []string{api8},
 		Description: "An operation that requires credentials documents no 401 (nor 4XX or default) response, so clients and tests don't know how authentication failures look.",
@@ -622,6 +639,15 @@ func wildcardValue(n *yaml.Node) bool {
 		}
 	}
 	return false
+}
+
+func isURLName(name string) bool {
+	switch n := norm(name); n {
+	case "url", "uri", "callback", "redirect", "redirectto", "returnto", "webhook":
+		return true
+	default:
+		return strings.HasSuffix(n, "url") || strings.HasSuffix(n, "uri")
+	}
 }
 
 func isIDName(name string) bool {

@@ -28,6 +28,7 @@ const (
 	api3 = "API3:2023 Broken Object Property Level Authorization"
 	api4 = "API4:2023 Unrestricted Resource Consumption"
 	api5 = "API5:2023 Broken Function Level Authorization"
+	api7 = "API7:2023 Server Side Request Forgery"
 	api8 = "API8:2023 Security Misconfiguration"
 	api9 = "API9:2023 Improper Inventory Management"
 )

@@ -198,3 +198,27 @@ func TestBoundedPatternAndRedact(t *testing.T) {
 		t.Errorf("redact = %q", got)
 	}
 }
+
+func TestHostOfAndPublicHost(t *testing.T) {
+	tests := []struct {
+		url, host string
+		public    bool
+	}{
+		{"http://appintegrations.{region}.amazonaws.com", "appintegrations.{region}.amazonaws.com", true},
+		{"https://{host}:{port}/v1", "{host}:{port}", true},
+		{"http://user:pw@api.shop.io:8080/x?y", "api.shop.io:8080", true},
+		{"http://localhost:5000", "localhost:5000", false},
+		{"http://127.0.0.1", "127.0.0.1", false},
+		{"http://10.1.2.3/api", "10.1.2.3", false},
+		{"http://[::1]:80", "[::1]:80", false},
+		{"http://svc.internal", "svc.internal", false},
+		{"/v1", "", false},
+		{"{scheme}://api.shop.io", "api.shop.io", true},
+	}
+	for _, tc := range tests {
+		h := hostOf(tc.url)
+		if h != tc.host || publicHost(h) != tc.public {
+			t.Errorf("hostOf(%q) = %q (public %v), want %q (public %v)", tc.url, h, publicHost(h), tc.host, tc.public)
+		}
+	}
+}
