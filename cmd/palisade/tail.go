@@ -83,6 +83,8 @@ line number and field. See docs/sources.md for the formats and field maps.`,
 				if err := t.Poll(); err != nil {
 					return exitCode(2, err)
 				}
+				t.FlushPartial()
+				t.Close()
 			} else {
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()

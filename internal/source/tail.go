@@ -32,6 +32,9 @@ type TailOptions struct {
 	// Poll is how often the file is checked for growth, rotation and
 	// truncation [250ms].
 	Poll time.Duration
+	// RotateGrace is how long a rotated-away file is still read after a
+	// new file appeared at Path, for writers that reopen late [5s].
+	RotateGrace time.Duration
 	// MaxLine is the longest line accepted; longer lines are rejected
 	// (counted, with their line number) and skipped [exchange.MaxLine].
 	MaxLine int
@@ -72,11 +75,13 @@ type tailState struct {
 const fingerprintMax = 1024
 
 // Tail follows one file like `tail -F`: it reads lines as they are
-// appended, notices when the file is replaced (rotation: it finishes the
-// old file, then reads the new one from its start) or cut (truncation: it
-// starts again from offset 0), and waits for a file that does not exist
-// yet. A partial last line is held until its newline arrives (or, at
-// rotation, emitted as is).
+// appended, notices when the file is replaced (rotation) or cut
+// (truncation: it starts again from offset 0), and waits for a file that
+// does not exist yet. After a rotation the new file is read from its start
+// while the old one stays open for RotateGrace, so lines the writer still
+// appends to it before reopening its log are not lost. A partial last line
+// is held until its newline arrives (or, when the old file is let go,
+// taken as is).
 type Tail struct {
 	o      TailOptions
 	parser *LineParser
@@ -84,16 +89,24 @@ type Tail struct {
 	mu sync.Mutex
 	st TailStats
 
+	cur       *fileReader // the file at Path
+	prev      *fileReader // the rotated-away file, drained until prevPolls reaches 0
+	prevPolls int
+	batch     []*exchange.Record
+	started   bool
+}
+
+// fileReader is the reading position in one open file.
+type fileReader struct {
+	label   string // file name in errors
 	f       *os.File
 	fi      os.FileInfo
-	offset  int64
+	offset  int64 // bytes consumed (complete lines, or skipped)
 	line    int64
 	pending []byte // bytes after the last newline
 	skip    bool   // discarding the rest of an over-long line
-	fp      string // fingerprint of the first fpLen bytes of the open file
+	fp      string // fingerprint of the first fpLen bytes
 	fpLen   int64
-	batch   []*exchange.Record
-	started bool
 }
 
 // NewTail checks the options and prepares a tail; Run starts it.
@@ -114,6 +127,9 @@ func NewTail(o TailOptions) (*Tail, error) {
 	if o.Poll <= 0 {
 		o.Poll = 250 * time.Millisecond
 	}
+	if o.RotateGrace <= 0 {
+		o.RotateGrace = 5 * time.Second
+	}
 	if o.MaxLine <= 0 {
 		o.MaxLine = exchange.MaxLine
 	}
@@ -133,7 +149,7 @@ func (t *Tail) Stats() TailStats {
 // Run follows the file until ctx ends. It returns nil on cancellation and
 // an error only for problems that polling cannot fix (state file).
 func (t *Tail) Run(ctx context.Context) error {
-	defer t.closeFile()
+	defer t.Close()
 	tick := time.NewTicker(t.o.Poll)
 	defer tick.Stop()
 	for {
@@ -148,59 +164,109 @@ func (t *Tail) Run(ctx context.Context) error {
 	}
 }
 
+// Close releases the open files (Run does it when it returns). A rotated
+// file still in its grace period is read one last time first.
+func (t *Tail) Close() {
+	if t.prev != nil {
+		t.dropPrev()
+		t.emit()
+	}
+	if t.cur != nil {
+		t.cur.f.Close()
+		t.cur = nil
+	}
+}
+
+// FlushPartial takes the current file's unterminated last line as a
+// complete line (for one-shot conversion: read with Poll, then
+// FlushPartial, then Close). Following the file afterwards would split
+// that line.
+func (t *Tail) FlushPartial() {
+	if t.cur != nil {
+		t.flushPending(t.cur)
+		t.emit()
+	}
+}
+
 // Poll runs one check-and-read cycle. Run calls it every Poll interval;
 // callers driving their own loop (and tests) may call it directly, but
 // not concurrently with Run.
 func (t *Tail) Poll() error {
 	first := !t.started
 	t.started = true
-	if t.f == nil {
+	if t.prev != nil {
+		if err := t.read(t.prev); err != nil {
+			return err
+		}
+		if t.prevPolls--; t.prevPolls <= 0 {
+			t.dropPrev()
+		}
+	}
+	if t.cur == nil {
 		if err := t.open(first); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
+				t.emit()
 				return nil // wait for it
 			}
 			return err
 		}
 	}
-	cur, err := os.Stat(t.o.Path)
+	st, err := os.Stat(t.o.Path)
 	switch {
 	case err != nil:
 		// Rotated away and not yet recreated (or unreadable for now): keep
 		// reading the open file.
-	case !os.SameFile(cur, t.fi):
-		// Rotation: drain the old file, then read the new one from its start.
-		if err := t.readAvailable(); err != nil {
+	case !os.SameFile(st, t.cur.fi):
+		// Rotation: read the old file to its current end, keep it open for
+		// the grace period, and read the new one from its start.
+		if err := t.read(t.cur); err != nil {
 			return err
 		}
-		t.flushPending()
-		t.emit()
-		t.closeFile()
+		if t.prev != nil {
+			t.dropPrev()
+		}
+		t.prev = t.cur
+		t.prev.label = t.o.Path + " (rotated)"
+		t.prevPolls = int((t.o.RotateGrace + t.o.Poll - 1) / t.o.Poll)
+		t.cur = nil
 		t.mu.Lock()
 		t.st.Rotations++
 		t.mu.Unlock()
 		if err := t.openAt(0, 0); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
+				t.emit()
 				return nil
 			}
 			return err
 		}
-	case cur.Size() < t.offset || !t.sameStart():
+	case st.Size() < t.cur.offset || !t.cur.sameStart():
 		// Truncation (copytruncate, "> file"): start again at 0.
-		t.pending, t.skip = nil, false
-		t.offset, t.line = 0, 0
-		t.fp, t.fpLen = "", 0
-		if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		r := t.cur
+		r.pending, r.skip = nil, false
+		r.offset, r.line = 0, 0
+		r.fp, r.fpLen = "", 0
+		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("tail %s: %w", t.o.Path, err)
 		}
 		t.mu.Lock()
 		t.st.Truncations++
 		t.mu.Unlock()
 	}
-	if err := t.readAvailable(); err != nil {
+	if err := t.read(t.cur); err != nil {
 		return err
 	}
 	t.emit()
 	return t.saveState()
+}
+
+// dropPrev reads the rotated file one last time, takes its unterminated
+// last line as is, and closes it.
+func (t *Tail) dropPrev() {
+	p := t.prev
+	t.prev = nil
+	_ = t.read(p)
+	t.flushPending(p)
+	p.f.Close()
 }
 
 // open opens the file at start-up: at the saved offset when the state
@@ -256,36 +322,26 @@ func (t *Tail) openAt(off, line int64) error {
 		f.Close()
 		return err
 	}
-	t.f, t.fi, t.offset, t.line = f, fi, off, line
-	t.pending, t.skip = nil, false
-	t.fp, t.fpLen = "", 0
+	t.cur = &fileReader{label: t.o.Path, f: f, fi: fi, offset: off, line: line}
 	t.mu.Lock()
 	t.st.Offset, t.st.Line = off, line
 	t.mu.Unlock()
 	return nil
 }
 
-func (t *Tail) closeFile() {
-	if t.f != nil {
-		t.f.Close()
-		t.f = nil
-	}
-}
-
-// readAvailable reads to the current end of file and handles every
-// complete line. The offset only advances past complete lines.
-func (t *Tail) readAvailable() error {
+// read reads r to its current end and handles every complete line.
+func (t *Tail) read(r *fileReader) error {
 	buf := make([]byte, 64<<10)
 	for {
-		n, err := t.f.Read(buf)
+		n, err := r.f.Read(buf)
 		if n > 0 {
-			t.consume(buf[:n])
+			t.consume(r, buf[:n])
 		}
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("tail %s: read: %w", t.o.Path, err)
+			return fmt.Errorf("tail %s: read: %w", r.label, err)
 		}
 		if len(t.batch) >= t.o.BatchSize {
 			t.emit()
@@ -293,67 +349,66 @@ func (t *Tail) readAvailable() error {
 	}
 }
 
-func (t *Tail) consume(p []byte) {
+func (t *Tail) consume(r *fileReader, p []byte) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			if t.skip {
-				t.offset += int64(len(p))
-			} else if len(t.pending)+len(p) > t.o.MaxLine {
-				t.offset += int64(len(t.pending) + len(p))
-				t.pending = t.pending[:0]
-				t.skip = true
+			if r.skip {
+				r.offset += int64(len(p))
+			} else if len(r.pending)+len(p) > t.o.MaxLine {
+				r.offset += int64(len(r.pending) + len(p))
+				r.pending = r.pending[:0]
+				r.skip = true
 			} else {
-				t.pending = append(t.pending, p...)
+				r.pending = append(r.pending, p...)
 			}
 			return
 		}
 		chunk := p[:i]
 		p = p[i+1:]
-		t.line++
-		if t.skip {
-			t.offset += int64(len(chunk) + 1)
-			t.skip = false
-			t.reject(&exchange.RecordError{File: t.o.Path, Line: t.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
+		r.line++
+		if r.skip {
+			r.offset += int64(len(chunk) + 1)
+			r.skip = false
+			t.reject(&exchange.RecordError{File: r.label, Line: r.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
 			continue
 		}
 		var line []byte
-		if len(t.pending) > 0 {
-			line = append(t.pending, chunk...)
-			t.pending = t.pending[:0]
+		if len(r.pending) > 0 {
+			line = append(r.pending, chunk...)
+			r.pending = r.pending[:0]
 		} else {
 			line = chunk
 		}
+		r.offset += int64(len(line) + 1)
 		if len(line) > t.o.MaxLine {
-			t.offset += int64(len(line) + 1)
-			t.reject(&exchange.RecordError{File: t.o.Path, Line: t.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
+			t.reject(&exchange.RecordError{File: r.label, Line: r.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
 			continue
 		}
-		t.offset += int64(len(line) + 1)
-		t.handle(line)
+		t.handle(r, line)
 	}
 }
 
-// flushPending handles a last line without newline (at rotation).
-func (t *Tail) flushPending() {
-	if len(t.pending) == 0 || t.skip {
+// flushPending handles a last line without newline.
+func (t *Tail) flushPending(r *fileReader) {
+	if len(r.pending) == 0 || r.skip {
 		return
 	}
-	t.line++
-	line := t.pending
-	t.pending = nil
-	t.offset += int64(len(line))
-	t.handle(line)
+	r.line++
+	line := r.pending
+	r.pending = nil
+	r.offset += int64(len(line))
+	t.handle(r, line)
 }
 
-func (t *Tail) handle(line []byte) {
+func (t *Tail) handle(r *fileReader, line []byte) {
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
 		return
 	}
 	rec, err := t.parser.Parse(line)
 	if err != nil {
-		re := &exchange.RecordError{File: t.o.Path, Line: t.line, Err: err.Error()}
+		re := &exchange.RecordError{File: r.label, Line: r.line, Err: err.Error()}
 		var fe *exchange.FieldError
 		if errors.As(err, &fe) {
 			re.Field, re.Err = fe.Field, fe.Message
@@ -383,9 +438,11 @@ func (t *Tail) emit() {
 		t.batch = t.batch[n:]
 	}
 	t.batch = nil
-	t.mu.Lock()
-	t.st.Offset, t.st.Line = t.offset, t.line
-	t.mu.Unlock()
+	if t.cur != nil {
+		t.mu.Lock()
+		t.st.Offset, t.st.Line = t.cur.offset, t.cur.line
+		t.mu.Unlock()
+	}
 }
 
 func fingerprint(f *os.File, n int64) (string, int64, error) {
@@ -416,47 +473,48 @@ func (t *Tail) loadState() (tailState, bool) {
 	return st, true
 }
 
-// updateFingerprint hashes the first bytes of the open file (at most
+// updateFingerprint hashes the first bytes of the file (at most
 // fingerprintMax, never past what was consumed).
-func (t *Tail) updateFingerprint() {
-	if t.f == nil {
-		return
-	}
-	n := min(t.offset, fingerprintMax)
-	if n <= t.fpLen {
+func (r *fileReader) updateFingerprint() {
+	n := min(r.offset, fingerprintMax)
+	if n <= r.fpLen {
 		return
 	}
 	b := make([]byte, n)
-	if m, err := t.f.ReadAt(b, 0); err != nil || int64(m) != n {
+	if m, err := r.f.ReadAt(b, 0); err != nil || int64(m) != n {
 		return
 	}
 	sum := sha256.Sum256(b)
-	t.fp, t.fpLen = hex.EncodeToString(sum[:]), n
+	r.fp, r.fpLen = hex.EncodeToString(sum[:]), n
 }
 
-// sameStart reports whether the open file still begins with the bytes it
-// began with: a file truncated and refilled past our offset between two
-// polls is caught here.
-func (t *Tail) sameStart() bool {
-	if t.fpLen == 0 {
+// sameStart reports whether the file still begins with the bytes it began
+// with: a file truncated and refilled past our offset between two polls
+// is caught here.
+func (r *fileReader) sameStart() bool {
+	if r.fpLen == 0 {
 		return true
 	}
-	b := make([]byte, t.fpLen)
-	if m, err := t.f.ReadAt(b, 0); err != nil || int64(m) != t.fpLen {
+	b := make([]byte, r.fpLen)
+	if m, err := r.f.ReadAt(b, 0); err != nil || int64(m) != r.fpLen {
 		return false
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]) == t.fp
+	return hex.EncodeToString(sum[:]) == r.fp
 }
 
 // saveState writes the state file atomically (temp file + rename) when the
 // offset moved.
 func (t *Tail) saveState() error {
-	t.updateFingerprint()
-	if t.o.StateFile == "" || t.f == nil || t.fpLen == 0 {
+	r := t.cur
+	if r == nil {
 		return nil
 	}
-	st := tailState{Path: t.o.Path, Fingerprint: t.fp, FingerprintLen: t.fpLen, Offset: t.offset, Line: t.line}
+	r.updateFingerprint()
+	if t.o.StateFile == "" || r.fpLen == 0 {
+		return nil
+	}
+	st := tailState{Path: t.o.Path, Fingerprint: r.fp, FingerprintLen: r.fpLen, Offset: r.offset, Line: r.line}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err

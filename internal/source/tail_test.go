@@ -110,7 +110,13 @@ func TestTailPartialLineAndMissingFile(t *testing.T) {
 	appendFile(t, path, line[30:])
 	poll(t, tl)
 	expect(t, c, "/items/4")
-	if st := tl.Stats(); st.Offset != int64(len(line)) || st.Line != 1 {
+	appendFile(t, path, strings.TrimSuffix(exLine(5), "\n"))
+	poll(t, tl)
+	expect(t, c, "")
+	tl.FlushPartial() // one-shot conversion: the unterminated line counts
+	expect(t, c, "/items/5")
+	line += exLine(5)[:len(exLine(5))-1]
+	if st := tl.Stats(); st.Offset != int64(len(line)) || st.Line != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -118,25 +124,58 @@ func TestTailPartialLineAndMissingFile(t *testing.T) {
 func TestTailRotation(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")
+	old := path + ".1"
+	appendFile(t, path, exLine(1))
+	c := &collector{}
+	// Grace of 3 polls.
+	tl := newTail(t, TailOptions{Path: path, FromStart: true, Poll: time.Second, RotateGrace: 3 * time.Second}, c)
+	poll(t, tl)
+	expect(t, c, "/items/1")
+	// logrotate "create": rename; the writer keeps appending to the old
+	// file until it reopens its log.
+	if err := os.Rename(path, old); err != nil {
+		t.Fatal(err)
+	}
+	line3 := exLine(3)
+	appendFile(t, old, exLine(2)+line3[:20])
+	poll(t, tl) // no new file yet: keep reading the old one
+	expect(t, c, "/items/2")
+	appendFile(t, path, exLine(10)+exLine(11))
+	poll(t, tl) // rotation noticed; grace poll 1 of 3 starts next time
+	expect(t, c, "/items/10 /items/11")
+	appendFile(t, old, line3[20:]+exLine(4)) // late writes to the old file
+	appendFile(t, path, exLine(12))
+	poll(t, tl)
+	expect(t, c, "/items/3 /items/4 /items/12")
+	appendFile(t, old, strings.TrimSuffix(exLine(5), "\n")) // unterminated last line
+	poll(t, tl)
+	expect(t, c, "")
+	poll(t, tl) // grace over: the last line is taken as is, the file closed
+	expect(t, c, "/items/5")
+	appendFile(t, old, exLine(6))
+	poll(t, tl)
+	expect(t, c, "")
+	if st := tl.Stats(); st.Rotations != 1 || st.Line != 3 || st.Records != 8 {
+		t.Fatalf("stats %+v", st)
+	}
+	tl.Close()
+}
+
+// Close during the grace period still reads what the old file got.
+func TestTailCloseDrainsRotated(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
 	appendFile(t, path, exLine(1))
 	c := &collector{}
 	tl := newTail(t, TailOptions{Path: path, FromStart: true}, c)
 	poll(t, tl)
-	expect(t, c, "/items/1")
-	// logrotate "create": rename, the writer finishes a line in the old
-	// file (last one without newline), then a new file appears.
-	if err := os.Rename(path, path+".1"); err != nil {
-		t.Fatal(err)
-	}
-	appendFile(t, path+".1", exLine(2)+strings.TrimSuffix(exLine(3), "\n"))
-	poll(t, tl) // new file not there yet: keep reading the old one
-	expect(t, c, "/items/2")
-	appendFile(t, path, exLine(10)+exLine(11))
+	os.Rename(path, path+".1")
+	appendFile(t, path, exLine(2))
 	poll(t, tl)
-	expect(t, c, "/items/3 /items/10 /items/11")
-	if st := tl.Stats(); st.Rotations != 1 || st.Line != 2 {
-		t.Fatalf("stats %+v", st)
-	}
+	expect(t, c, "/items/1 /items/2")
+	appendFile(t, path+".1", exLine(3))
+	tl.Close()
+	expect(t, c, "/items/3")
 }
 
 func TestTailTruncation(t *testing.T) {
