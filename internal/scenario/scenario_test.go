@@ -175,8 +175,9 @@ func TestScenarioSuite(t *testing.T) {
 	}
 	cfg := sim.DefaultConfig()
 	cfg.Scale = 0.3
+	floors := SmallFloors()
 	if os.Getenv("PALISADE_SCENARIO_SCALE") == "1" {
-		cfg.Scale = 1
+		cfg.Scale, floors = 1, DefaultFloors()
 	}
 	res, err := Run(Options{Sim: cfg})
 	if err != nil {
@@ -185,7 +186,7 @@ func TestScenarioSuite(t *testing.T) {
 	var b bytes.Buffer
 	res.WriteTable(&b)
 	t.Logf("%d records\n%s", res.Records, b.String())
-	for _, v := range res.Check(DefaultFloors()) {
+	for _, v := range res.Check(floors) {
 		t.Error(v)
 	}
 	if res.Total.Scenarios < 35 {
