@@ -505,7 +505,7 @@ var catalogue = []*Rule{
 
 	// ---- server-side request forgery -------------------------------------
 	{ID: "PAL-S055", Name: "url-input", Title: "Client-supplied URL (SSRF review)", Severity: model.SevLow, OWASP: []string{api7},
-		Description: "An operation accepts a URL from the client (a string parameter or request-body property named `url`, `uri`, `*_url`, `*Url`, `*_uri`, `callback`, `redirect*`, `webhook*`, `return_to`): webhooks, URL previews, file fetching and redirects built from client input are the usual server-side request forgery and open-redirect entry points.",
+		Description: "An operation accepts a URL from the client (a string parameter or request-body property named `url`, `uri`, `*_url`, `*Url`, `*_uri`, `redirect`, `redirect_to`, `return_to`, `webhook`; a bare `callback` is the JSONP function-name convention and is not reported): webhooks, URL previews, file fetching and redirects built from client input are the usual server-side request forgery and open-redirect entry points.",
 		Remediation: "Fetch or redirect only to allow-listed schemes and hosts, resolve and block private/link-local/metadata addresses (169.254.169.254), disable redirects when fetching, and document the constraint (`format: uri`, an anchored `pattern`).",
 		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
 			if v.Dir != "request" || v.Prop == "" || !isURLName(v.Prop) {
@@ -643,7 +643,7 @@ func wildcardValue(n *yaml.Node) bool {
 
 func isURLName(name string) bool {
 	switch n := norm(name); n {
-	case "url", "uri", "callback", "redirect", "redirectto", "returnto", "webhook":
+	case "url", "uri", "redirect", "redirectto", "returnto", "webhook":
 		return true
 	default:
 		return strings.HasSuffix(n, "url") || strings.HasSuffix(n, "uri")
