@@ -46,6 +46,8 @@ type Config struct {
 	NoDetect bool
 	// NoClassify disables sensitive-data classification.
 	NoClassify bool
+	// NoPosture disables the traffic posture rules (findings).
+	NoPosture bool
 }
 
 // DefaultConfig returns the defaults.
@@ -98,6 +100,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg}
 	e.inv = inventory.New(cfg.Inventory)
+	if err := e.inv.Err(); err != nil {
+		return nil, fmt.Errorf("inventory configuration: %w", err)
+	}
 	for _, p := range cfg.Specs {
 		s, err := inventory.LoadSpec(p)
 		if err != nil {
@@ -131,8 +136,14 @@ func New(cfg Config) (*Engine, error) {
 		e.cls = classify.NewAnalyzer(c)
 		e.analyzers = append(e.analyzers, e.cls)
 	}
-	e.pos = posture.NewTraffic(cfg.Posture)
-	e.analyzers = append(e.analyzers, e.pos)
+	if !cfg.NoPosture {
+		pcfg := cfg.Posture
+		if pcfg.Canonical == nil {
+			pcfg.Canonical = e.inv
+		}
+		e.pos = posture.NewTraffic(pcfg)
+		e.analyzers = append(e.analyzers, e.pos)
+	}
 	if !cfg.NoDetect {
 		dc := cfg.Detect
 		if dc.Specs == nil {
@@ -265,7 +276,10 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	if e.det != nil {
 		alerts = canonicalAlerts(e.det.Alerts(), e.inv)
 	}
-	findings := e.pos.Findings(eps, e.to)
+	var findings []model.Finding
+	if e.pos != nil {
+		findings = e.pos.Findings(eps, e.to)
+	}
 	posture.Score(eps, alerts, findings)
 	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
 	r.Probes = e.inv.Probes()

@@ -78,24 +78,12 @@ func bodyText(b, enc string) string {
 	return string(d)
 }
 
-// Header returns a request header (names are lower-case in the contract;
-// lookups are case-insensitive for robustness).
-func (r *Request) Header(name string) string { return header(r.Headers, name) }
+// Header returns a request header. name must be lower-case: header names
+// are lower-case in the contract and Validate lower-cases them on input.
+func (r *Request) Header(name string) string { return r.Headers[name] }
 
-// Header returns a response header.
-func (r *Response) Header(name string) string { return header(r.Headers, name) }
-
-func header(h map[string]string, name string) string {
-	if v, ok := h[name]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
+// Header returns a response header (name in lower case).
+func (r *Response) Header(name string) string { return r.Headers[name] }
 
 // FieldError says which field of a record is missing or wrong.
 type FieldError struct {
