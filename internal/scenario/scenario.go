@@ -263,7 +263,10 @@ func matchesTrap(a model.Alert, tr sim.Scenario) bool {
 	if a.Endpoint == nil || tr.Host == "" {
 		return false
 	}
-	if tr.Subject == "endpoint" || a.Subject == "endpoint" || len(tr.ClientIPs) == 0 {
+	// Endpoint traps, endpoint alerts, traps without addresses and alerts
+	// without a client (identity alerts on a trap of many principals) are
+	// matched by endpoint.
+	if tr.Subject == "endpoint" || a.Subject == "endpoint" || len(tr.ClientIPs) == 0 || a.Client == nil {
 		return endpointMatches(*a.Endpoint, tr)
 	}
 	return false
