@@ -141,7 +141,7 @@ func Fragment(text string, start, end int) string {
 	if start > len(text) {
 		start = len(text)
 	}
-	for start > 0 && !utf8.RuneStart(text[start]) {
+	for start > 0 && start < len(text) && !utf8.RuneStart(text[start]) {
 		start--
 	}
 	frag := text[start:end]

@@ -156,7 +156,7 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 	lower := ""
 	low := func() string {
 		if lower == "" {
-			lower = strings.ToLower(text)
+			lower = asciiLower(text)
 		}
 		return lower
 	}
@@ -191,6 +191,24 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 		add(matchCRLF(kind, text, low()))
 	}
 	return out
+}
+
+// asciiLower lower-cases ASCII letters only, so that byte offsets in the
+// result are offsets in the input (strings.ToLower may change lengths of
+// invalid or non-ASCII input).
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // ---- SQL injection ---------------------------------------------------------

@@ -120,7 +120,7 @@ func ClassifyUserAgent(ua string) UAVerdict {
 	if t == "" || t == "-" {
 		return UAVerdict{Class: UAEmpty}
 	}
-	l := strings.ToLower(t)
+	l := asciiLower(t)
 	for _, e := range uaExploits {
 		if i := strings.Index(l, e.tok); i >= 0 {
 			if e.tok == "`" && strings.Count(l, "`") < 2 || e.tok == "{{" && !strings.Contains(l[i:], "}}") {
@@ -132,8 +132,12 @@ func ClassifyUserAgent(ua string) UAVerdict {
 	// Structural exploit check with the injection matchers (user agents are
 	// ';'-separated token lists, so PartUserAgent turns off the
 	// "metacharacter + command word" rule).
-	for _, m := range MatchInjection(PartUserAgent, DecodeLayers(t).Text) {
+	dec := DecodeLayers(t).Text
+	for _, m := range MatchInjection(PartUserAgent, dec) {
 		if m.Confidence >= 0.75 && m.Class != ClassPathTraversal {
+			if dec != t { // offsets refer to the decoded text
+				m.Start, m.End = 0, min(len(t), 80)
+			}
 			return UAVerdict{Class: UAAttack, Reason: m.Class.String() + " payload (" + m.Reason + ")", Confidence: m.Confidence, Start: m.Start, End: m.End}
 		}
 	}

@@ -1,0 +1,82 @@
+package detect
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestDecodeLayers(t *testing.T) {
+	tests := []struct {
+		in, out, layers string
+	}{
+		{"plain text", "plain text", ""},
+		{"%3Cscript%3E", "<script>", "url"},
+		{"%253Cscript%253E", "<script>", "url,url2"},
+		{"%25253Csvg%25253E", "<svg>", "url,url2,url3"},
+		{"%u003cimg%u003e", "<img>", "url,%u"},
+		{"%uff0e%uff0e%uff0f", "../", "url,%u"},
+		{"%c0%ae%c0%ae%c0%af", "../", "url,overlong"},
+		{"%e0%80%ae%e0%80%ae/", "../", "url,overlong"},
+		{"%f8%80%80%80%afetc", "/etc", "url,overlong"},
+		{"&lt;b onmouseover=&#x61;lert(1)&gt;", "<b onmouseover=alert(1)>", "html"},
+		{"&#60;&#115;cript&#62;", "<script>", "html"},
+		{`\u003cscript\u003e`, "<script>", "js"},
+		{`\x3cimg src=x\x3e`, "<img src=x>", "js"},
+		{"%26lt%3Bscript%26gt%3B", "<script>", "url,html"},
+		{`%5Cu003c`, "<", "url,js"},
+		{"100%", "100%", ""},
+		{"%zz%4", "%zz%4", ""},
+		{"a+b", "a+b", ""},
+	}
+	for _, tc := range tests {
+		d := DecodeLayers(tc.in)
+		if d.Text != tc.out || strings.Join(d.Layers, ",") != tc.layers {
+			t.Errorf("DecodeLayers(%q) = %q [%s], want %q [%s]", tc.in, d.Text, strings.Join(d.Layers, ","), tc.out, tc.layers)
+		}
+	}
+}
+
+func TestDecodeBase64Text(t *testing.T) {
+	tests := []struct {
+		in, out string
+		ok      bool
+	}{
+		{"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "<script>alert(1)</script>", true},
+		{"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg", "<script>alert(1)</script>", true},
+		{"JyBPUiAxPTEtLQ", "' OR 1=1--", true},
+		{"Li4vLi4vZXRjL3Bhc3N3ZA==", "../../etc/passwd", true},
+		{"aGVsbG8gd29ybGQ=", "", false},                 // "hello world": no special character
+		{"3q2+7wAAAAA=", "", false},                     // binary
+		{"abc", "", false},                              // short
+		{"550e8400e29b41d4a716446655440000", "", false}, // hex id decodes to binary
+		{"not base64!", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := DecodeBase64Text(tc.in)
+		if ok != tc.ok || got != tc.out {
+			t.Errorf("DecodeBase64Text(%q) = %q %v, want %q %v", tc.in, got, ok, tc.out, tc.ok)
+		}
+	}
+}
+
+func FuzzDecodeLayers(f *testing.F) {
+	for _, s := range []string{"%253C", "%u002e", "%c0%af", "&#x3c;", `\u003c`, "%%32%66", "&amp;lt;", "\xf8\x80\x80\x80\xaf", "%f8%80%80%80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := DecodeLayers(s)
+		if len(d.Layers) > 8 {
+			t.Fatalf("too many layers: %v", d.Layers)
+		}
+		if len(d.Text) > 4*len(s)+8 {
+			t.Fatalf("decoding grew %d → %d bytes", len(s), len(d.Text))
+		}
+		if len(d.Layers) == 0 && d.Text != s {
+			t.Fatalf("text changed without a layer: %q → %q", s, d.Text)
+		}
+		if b, ok := DecodeBase64Text(s); ok && !utf8.ValidString(b) {
+			t.Fatalf("base64 text not UTF-8: %q", b)
+		}
+	})
+}
