@@ -1,8 +1,7 @@
 package detect
 
 import (
-	"math"
-	"sort"
+		"sort"
 	"strings"
 	"time"
 
@@ -24,8 +23,8 @@ import (
 //   - looks privileged: a path segment names admin/internal/manage/debug/
 //     sudo/roles/permissions/…, the method is DELETE (PUT/PATCH too with role
 //     groups), the spec declares scopes the token does not carry, or only a
-//     small distinct set of principals (≤ max(small_abs, small_share · all
-//     principals)) has ever used it. For credentials without roles the
+//     small distinct set of principals (≤ small_abs, default 5) has ever
+//     used it. For credentials without roles the
 //     small-set condition is always required.
 //
 // Nothing fires during the learning period (learn, default 2 h of event
@@ -43,7 +42,7 @@ import (
 func init() {
 	Register("bfla", func(cfg Config) Detector { return newBFLA(cfg) })
 	declareOptions("bfla", map[string]string{
-		"learn": "d", "min_principals": "n", "min_uses": "n", "small_abs": "n", "small_share": "n", "max_endpoints": "n",
+		"learn": "d", "min_principals": "n", "min_uses": "n", "small_abs": "n", "max_endpoints": "n",
 	})
 }
 
@@ -86,8 +85,7 @@ func newBFLA(cfg Config) *bflaDetector {
 		learn:         o.dur("learn", 2*time.Hour),
 		minPrincipals: o.float("min_principals", 20),
 		minUses:       o.float("min_uses", 5),
-		smallAbs:      o.float("small_abs", 3),
-		smallShare:    o.float("small_share", 0.05),
+		smallAbs:      o.float("small_abs", 5),
 		eps:           newLRU[uint64, bflaEndpoint](o.int("max_endpoints", 20000)),
 		ids:           newLRU[uint64, bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
 		groupIdx:      map[uint64]uint8{},
@@ -98,7 +96,7 @@ func newBFLA(cfg Config) *bflaDetector {
 func (d *bflaDetector) Name() string { return "bfla" }
 
 var privilegedWords = []string{"admin", "internal", "manage", "debug", "sudo", "superuser", "root", "console", "actuator",
-	"config", "settings", "roles", "permission", "privilege", "impersonat", "backoffice", "staff", "moderat", "system",
+	"config", "settings", "roles", "permission", "privilege", "impersonat", "backoffice", "moderat", "system",
 	"ops", "tenant", "grant", "elevat"}
 
 // privilegedPath reports whether a template has a segment naming a
@@ -224,7 +222,7 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 		}
 	}
 	users := float64(e.users.len() + e.users.overflow)
-	small := users <= math.Max(d.smallAbs, d.smallShare*d.principals.estimate())
+	small := users <= d.smallAbs
 	if d.roleless(g) && !small {
 		// Without roles the group is the set of principals that use the
 		// endpoint: one used by many is not privileged in practice.

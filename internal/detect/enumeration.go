@@ -39,15 +39,20 @@ import (
 // counts of distinct values and subjects; fires when distinct values exceed
 // max(dist_abs, mean + k·sd, ratio·mean) of the parameter's EWMA, spread
 // over at least dist_min_subjects subjects with no single subject holding
-// half of them and at least half of the requests coming from subjects first
-// seen in the last two windows (a swarm, not the known population at shift
-// start), after dist_gate windows of history.
+// half of them, and swarm-like — ≥ 20 % of the requests answered 4xx
+// (probing ids that do not exist), or twice as many client addresses as
+// principals (credentials rotated over proxies), or mostly new anonymous
+// clients — after dist_gate windows of history. A shift start (known staff
+// on their own addresses opening records that exist) is none of these.
+// The slow variant, until 10 slow windows of peers closed, uses 4 × the
+// fast windows' p99 as its peer baseline.
 //
 // Memory: per (subject, endpoint, parameter) ≈ 420 bytes (two 128-byte
 // linear counters) — at most Config.MaxTrackedClients +
 // Config.MaxTrackedIdentities entries (default 100,000 ≈ 42 MB), LRU; per
-// (endpoint, parameter[, role group]) 2–4 DDSketches + 2 HLLs (sparse: a
-// few hundred bytes, dense: 16 KB) — at most max_params (default 20,000).
+// (endpoint, parameter[, role group]) 2–4 DDSketches + 3 HLLs (sparse: a
+// few hundred bytes, dense: 16 KB) + up to 16 KB of active-subject keys —
+// at most max_params (default 20,000).
 
 func init() {
 	Register("enumeration", func(cfg Config) Detector { return newEnumeration(cfg) })
@@ -93,6 +98,9 @@ type enumWin struct {
 	fire fireState
 	est  float64
 	hit  *Hit // last report of a fired window, reused for its remainder
+	// folded: the window was fed into the peer baselines (by the subject's
+	// own roll, by its parameter's roll, or at eviction) — exactly once.
+	folded bool
 }
 
 type enumSubject struct {
@@ -101,6 +109,7 @@ type enumSubject struct {
 	ownFast    float64 // largest closed fast window
 	ownSlow    float64
 	fastInSlow int64 // slow window index in which the fast variant fired (+1)
+	key        uint64
 	born       int64 // fast window index of the subject's first request
 	ips        lin256
 	client     string // first client IP (alerts about an identity fold on it)
@@ -116,11 +125,20 @@ type enumParam struct {
 	n          float64
 	maxSubj    float64
 	young      float64 // requests from subjects first seen in this or the previous window
-	nextEval   float64 // request count at which the HLLs are next estimated
-	base       ewstat
-	fire       fireState
-	last       time.Time
-	hit        *Hit
+	// Subjects active in the current fast / slow window, folded into the
+	// peer baselines when the parameter's window rolls (most subjects never
+	// return, so their own roll would never come). Bounded: at most
+	// maxActive keys each; beyond that the window's subjects are sampled.
+	activeFast, activeSlow []uint64
+	sw                     int64
+	anon                   float64 // anonymous requests
+	errs                   float64 // 4xx responses
+	ips                    distinct
+	nextEval               float64 // request count at which the HLLs are next estimated
+	base                   ewstat
+	fire                   fireState
+	last                   time.Time
+	hit                    *Hit
 }
 
 func newEnumeration(cfg Config) *enumDetector {
@@ -151,6 +169,10 @@ func newEnumeration(cfg Config) *enumDetector {
 }
 
 func (d *enumDetector) Name() string { return "enumeration" }
+
+// maxActive bounds the per-parameter lists of subjects active in the
+// current window (8 bytes each).
+const maxActive = 1024
 
 // notIdentifiers are parameter names that page, sort or search rather than
 // name an object.
@@ -261,9 +283,10 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 			gh, gset = roleGroup(ev), true
 		}
 		gk := mix64(pk ^ gh*0x9e3779b97f4a7c15)
-		s, screated := d.subjects.getOrAdd(mix64(sk ^ pk*0xc2b2ae3d27d4eb4f))
+		key := mix64(sk ^ pk*0xc2b2ae3d27d4eb4f)
+		s, screated := d.subjects.getOrAdd(key)
 		if screated {
-			s.pk, s.gk, s.client = pk, gk, clientIP(ev)
+			s.pk, s.gk, s.client, s.key = pk, gk, clientIP(ev), key
 			s.born = winIndex(ev.Time, d.fast)
 		}
 		vh := hashString(p.value)
@@ -285,9 +308,10 @@ func (d *enumDetector) roll(w *enumWin, idx int64) bool {
 
 // foldFast feeds a subject's closed fast window into its peers' baselines.
 func (d *enumDetector) foldFast(s *enumSubject) {
-	if s.fast.n == 0 {
+	if s.fast.n == 0 || s.fast.folded {
 		return
 	}
+	s.fast.folded = true
 	v := s.fast.vals.estimate()
 	if s.fast.fire.firedIn(s.fast.idx) {
 		v = math.Min(v, s.fast.fire.thr)
@@ -303,9 +327,10 @@ func (d *enumDetector) foldFast(s *enumSubject) {
 }
 
 func (d *enumDetector) foldSlow(s *enumSubject) {
-	if s.slow.n == 0 {
+	if s.slow.n == 0 || s.slow.folded {
 		return
 	}
+	s.slow.folded = true
 	v := s.slow.vals.estimate()
 	if s.slow.fire.firedIn(s.slow.idx) {
 		v = math.Min(v, s.slow.fire.thr)
@@ -332,6 +357,12 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		d.closeSubject(&s.slow, out)
 		d.foldSlow(s)
 		s.slow = enumWin{idx: si}
+	}
+	if s.fast.n == 0 && len(par.activeFast) < maxActive {
+		par.activeFast = append(par.activeFast, s.key)
+	}
+	if s.slow.n == 0 && len(par.activeSlow) < maxActive {
+		par.activeSlow = append(par.activeSlow, s.key)
 	}
 	s.ips.add(ipHash(ev.ClientIP))
 	g, _ := d.groups.getOrAdd(s.gk)
@@ -364,7 +395,7 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	}
 	// The slow variant reports only what the fast one did not already see
 	// in this slow window.
-	if newS && par.slowDist.count() >= d.peerGate/3 && s.fastInSlow != s.slow.idx+1 {
+	if newS && s.fastInSlow != s.slow.idx+1 {
 		d.check(ev, s, par, g, p, &s.slow, true, out)
 	}
 }
@@ -383,7 +414,11 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		return
 	}
 	peer := dist.at(0.99)
-	if group.count() >= d.peerGate {
+	if slow && dist.count() < d.peerGate/3 {
+		// Few peers return across a 6 h boundary: until enough slow
+		// windows closed, scale the fast windows' peers.
+		peer = 4 * par.fastDist.at(0.99)
+	} else if group.count() >= d.peerGate {
 		peer = math.Max(peer*0.5, group.at(0.99)) // role group baseline, bounded below by half the population's
 	}
 	thr := math.Max(abs, math.Max(d.peerFactor*peer, d.ownFactor*own))
@@ -440,7 +475,21 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	if par.w == 0 && par.n == 0 {
 		par.w = idx
 	}
+	if si := winIndex(ev.Time, d.slow); si > par.sw {
+		for _, k := range par.activeSlow {
+			if s, ok := d.subjects.peek(k); ok && s.slow.idx == par.sw {
+				d.foldSlow(s)
+			}
+		}
+		par.activeSlow, par.sw = par.activeSlow[:0], si
+	}
 	if idx > par.w {
+		for _, k := range par.activeFast {
+			if s, ok := d.subjects.peek(k); ok && s.fast.idx == par.w {
+				d.foldFast(s)
+			}
+		}
+		par.activeFast = par.activeFast[:0]
 		d.closeDistributed(par, out)
 		v := par.vals.estimate()
 		if par.fire.firedIn(par.w) {
@@ -450,14 +499,22 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
 			par.base.update(0, 0.1)
 		}
-		par.w, par.n, par.young, par.maxSubj, par.hit, par.nextEval = idx, 0, 0, 0, nil, 0
+		par.w, par.n, par.young, par.anon, par.errs, par.maxSubj, par.hit, par.nextEval = idx, 0, 0, 0, 0, 0, nil, 0
 		par.vals.reset()
 		par.subj.reset()
+		par.ips.reset()
 	}
 	par.n++
 	if s.born >= idx-1 {
 		par.young++
 	}
+	if ev.Auth.Identity == nil {
+		par.anon++
+	}
+	if ev.Status >= 400 && ev.Status < 500 {
+		par.errs++
+	}
+	par.ips.add(ipHash(ev.ClientIP))
 	par.last = ev.Time
 	par.vals.add(vh)
 	par.subj.add(sk)
@@ -473,10 +530,18 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	v := par.vals.estimate()
 	thr := math.Max(d.distAbs, par.base.upper(d.distK, d.distRatio))
 	subj := par.subj.estimate()
-	// Spread over many subjects, none holding half of it, and mostly
-	// subjects without history (a shift start is known people opening many
-	// records at once; a distributed enumeration is a swarm of new ones).
-	if v <= thr || subj < d.distMinSubj || par.maxSubj >= v/2 || par.young < par.n/2 {
+	if v <= thr || subj < d.distMinSubj || par.maxSubj >= v/2 {
+		return
+	}
+	// Spread over many subjects, none holding half of it — and swarm-like:
+	// probing ids that do not exist (≥ 20 % 4xx), or credentials rotated
+	// over many more addresses than principals, or mostly new anonymous
+	// clients. A shift start (known staff, each on its own address, opening
+	// records that exist) is none of these.
+	ips := par.ips.estimate()
+	errShare := par.errs / par.n
+	swarm := errShare >= 0.2 || ips >= 2*subj || (par.young >= par.n/2 && par.anon >= par.n/2)
+	if !swarm {
 		return
 	}
 	delta, first := par.fire.cross(par.w, par.n, thr)
@@ -488,8 +553,9 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		Confidence: confidence(v, thr, float64(par.base.n), float64(4*d.distGate)),
 		Evidence: model.Evidence{
 			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),
-			Reason:  "the population requested far more distinct object identifiers on this endpoint than usual, spread over many subjects",
-			Details: map[string]any{"parameter": par.name, "in": par.in, "subjects": subj, "max_per_subject": par.maxSubj, "new_subject_share": round2(par.young / par.n), "baseline_sd": round2(par.base.sd())},
+			Reason: "the population requested far more distinct object identifiers on this endpoint than usual, spread over many subjects",
+			Details: map[string]any{"parameter": par.name, "in": par.in, "subjects": subj, "max_per_subject": par.maxSubj, "new_subject_share": round2(par.young / par.n),
+				"anonymous_share": round2(par.anon / par.n), "error_share": round2(errShare), "client_ips": ips, "baseline_sd": round2(par.base.sd())},
 		},
 	}
 	if first {

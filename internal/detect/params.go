@@ -40,7 +40,8 @@ import (
 // gets a param.unseen alert (time and sample of the first use). Decisions
 // are deferred, so the alert arrives up to decide_time after the first use.
 //
-// param.anomalous_type: a value of a type that the parameter has shown in
+// param.anomalous_type (never for secrets such as password or token
+// fields, whose values are free-form): a value of a type that the parameter has shown in
 // less than 0.1 % of type_gate+ observations (default 100) and that no
 // common (≥ 1 %) type of the parameter accepts (text accepts any scalar,
 // token accepts numbers and UUIDs, number accepts integers), or that the
@@ -351,7 +352,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 					out.Emit(h)
 				}
 			}
-		} else if ep.learned || st.declared >= 0 {
+		} else if (ep.learned || st.declared >= 0) && !secretParam(p.name) {
 			d.checkType(ev, st, p, t, out)
 		}
 		st.seen++
@@ -503,6 +504,18 @@ func (d *paramsDetector) Finish(at time.Time, out *Emitter) {
 	if n > 0 {
 		d.dropped["params: candidates undecided at end of input"] = n
 	}
+}
+
+// secretParam reports parameters whose values are free-form secrets
+// (passwords, tokens): their "type" carries no signal.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "pwd", "secret", "token", "otp", "pin"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func inIndex(in string) int {

@@ -11,24 +11,31 @@ import (
 // Family "traffic": traffic.endpoint_spike, traffic.client_spike,
 // traffic.identity_spike.
 //
-// All three count requests in tumbling event-time windows (default 5 min).
-//   - endpoint_spike: per endpoint AND per status class (2xx/3xx, 4xx,
-//     401/403, 5xx — a spike of 401s is not a spike of 200s) an EWMA of the
-//     per-window counts (empty windows count as zero). Fires when a window
-//     exceeds max(abs_endpoint, mean + k·sd, ratio·mean), after gate_windows
-//     windows of history; from the second day on, also above daily_factor
-//     (1.5) × the largest window seen at the same hour on previous days
-//     (time-of-day awareness: a daily shift-start peak is learned).
-//   - client_spike: per (client IP, endpoint) window count, against the
-//     endpoint's population of per-client window counts (DDSketch):
-//     max(abs_client, peer_factor · p99). The threshold is multiplied by the
-//     number of distinct principals seen from that IP in the window, so a
-//     NAT or carrier gateway carrying many users stays quiet; and above the
-//     client's own EWMA of its active windows (mean + k·sd, ratio·mean) once
-//     it has 3, so a periodic job that always bursts is normal for itself.
-//   - identity_spike: per (principal, endpoint) window count across however
-//     many IPs, against the principal's own EWMA (once it has 3 windows) and
-//     the endpoint's population of per-principal window counts.
+// All three count requests in tumbling event-time windows.
+//   - endpoint_spike (5 min windows): per endpoint AND per status class
+//     (2xx/3xx, 4xx, 401/403, 5xx — a spike of 401s is not a spike of 200s)
+//     an EWMA of the per-window counts (empty windows count as zero). Fires
+//     when a window exceeds max(abs_endpoint (300), mean + k·sd, ratio·mean,
+//     peak_factor (1.5) × the largest past window, decaying with a ≈ 58 h
+//     half-life), after gate_windows (12) windows of history; from the
+//     second day on, also above daily_factor (1.5) × the largest window seen
+//     at the same hour on previous days (time-of-day awareness: a daily
+//     shift-start peak is learned).
+//   - client_spike (5 min): per (client IP, endpoint) window count, against
+//     the endpoint's population of per-client window counts (DDSketch):
+//     max(abs_client (150), peer_factor · p99). The threshold is multiplied
+//     by the number of distinct principals seen from that IP in the window,
+//     so a NAT or carrier gateway carrying many users stays quiet; and it is
+//     at least the client's own EWMA bound of its active windows (mean +
+//     k·sd, ratio·mean), so a periodic job that always bursts is normal for
+//     itself after its first burst.
+//   - identity_spike (identity_window, 15 min — business flows are slower):
+//     per (principal, endpoint) count across however many IPs, above
+//     max(abs_identity (20), peer_factor · p99 of the endpoint's
+//     per-principal windows, the principal's own EWMA bound, peer_factor ×
+//     the mean of the other principals of its role group active on the
+//     endpoint in the same window — when a whole ward opens records at
+//     shift start, the bar is relative to them).
 //
 // Anomalous windows are learned winsorized (at the threshold), so an attack
 // does not teach the baseline that it is normal.
@@ -45,7 +52,7 @@ func init() {
 	declareOptions("traffic", map[string]string{
 		"window": "d", "alpha": "n", "k": "n", "ratio": "n", "gate_windows": "n",
 		"abs_endpoint": "n", "abs_client": "n", "abs_identity": "n", "peer_factor": "n",
-		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n",
+		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d",
 	})
 }
 
@@ -55,11 +62,13 @@ type trafficDetector struct {
 	gate                          uint32
 	absEndpoint, absClient, absID float64
 	peerFactor, peerGate          float64
-	dailyFactor                   float64
+	dailyFactor, peakFactor       float64
+	idWin                         time.Duration
 
 	eps     *lru[uint64, trafficEndpoint]
 	clients *lru[uint64, trafficSubject]
 	idents  *lru[uint64, trafficSubject]
+	groups  *lru[uint64, trafficGroup]
 }
 
 type trafficClass struct {
@@ -72,6 +81,10 @@ type trafficClass struct {
 	// a daily peak (shift start, morning rush) is normal from the second
 	// day on.
 	daily [24]float32
+	// peak is the largest (winsorized) window so far, decaying 0.1 % per
+	// closed window (half-life ≈ 58 h at 5 min): an endpoint that bursts
+	// periodically (an aggregator polling every 4 h) is normal for itself.
+	peak float32
 }
 
 type trafficEndpoint struct {
@@ -88,7 +101,15 @@ type trafficSubject struct {
 	ids  lin256 // distinct principals (client subjects) or IPs (identity subjects) in the window
 	own  ewstat // identity subjects: own active-window counts
 	fire fireState
-	hit  *Hit // last report of a fired window, reused for its remainder
+	hit  *Hit   // last report of a fired window, reused for its remainder
+	gk   uint64 // identity subjects: (endpoint, role group) key
+}
+
+// trafficGroup counts a role group's activity on an endpoint in the
+// current identity window (contemporaneous peers).
+type trafficGroup struct {
+	w           int64
+	active, sum float64
 }
 
 func newTraffic(cfg Config) *trafficDetector {
@@ -99,16 +120,19 @@ func newTraffic(cfg Config) *trafficDetector {
 		k:           o.float("k", 6),
 		ratio:       o.float("ratio", 4),
 		gate:        uint32(o.int("gate_windows", 12)),
-		absEndpoint: o.float("abs_endpoint", 100),
+		absEndpoint: o.float("abs_endpoint", 300),
 		absClient:   o.float("abs_client", 150),
-		absID:       o.float("abs_identity", 60),
+		absID:       o.float("abs_identity", 20),
 		peerFactor:  o.float("peer_factor", 3),
 		peerGate:    o.float("peer_gate", 50),
 		dailyFactor: o.float("daily_factor", 1.5),
+		peakFactor:  o.float("peak_factor", 1.5),
+		idWin:       o.dur("identity_window", 15*time.Minute),
 	}
 	d.eps = newLRU[uint64, trafficEndpoint](o.int("max_endpoints", 20000))
 	d.clients = newLRU[uint64, trafficSubject](capOr(cfg.MaxTrackedClients, 200000))
 	d.idents = newLRU[uint64, trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
+	d.groups = newLRU[uint64, trafficGroup](o.int("max_endpoints", 20000))
 	d.clients.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, false) }
 	d.idents.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, true) }
 	return d
@@ -156,7 +180,7 @@ func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
 	d.endpoint(ev, ep, idx, out)
 	d.client(ev, eh, ep, idx, out)
 	if ev.Auth.Identity != nil {
-		d.identity(ev, eh, ep, idx, out)
+		d.identity(ev, eh, ep, winIndex(ev.Time, d.idWin), out)
 	}
 }
 
@@ -180,6 +204,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 		c.base.update(v, d.alpha)
 		hr := hourOf(c.w.idx, d.win)
 		c.daily[hr] = float32(math.Max(float64(c.daily[hr])*0.98, v))
+		c.peak = float32(math.Max(float64(c.peak)*0.999, v))
 		// Empty windows in between count as zeros (bounded: after ~8/alpha
 		// zeros the mean has decayed to nothing anyway).
 		gap := idx - c.w.idx - 1
@@ -196,7 +221,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 	if c.base.n < d.gate {
 		return
 	}
-	thr := math.Max(d.absEndpoint, c.base.upper(d.k, d.ratio))
+	thr := math.Max(d.absEndpoint, math.Max(c.base.upper(d.k, d.ratio), d.peakFactor*float64(c.peak)))
 	if day := int64(24 * time.Hour / d.win); idx-ep.first >= day {
 		thr = math.Max(thr, d.dailyFactor*float64(c.daily[hourOf(idx, d.win)]))
 	}
@@ -262,7 +287,7 @@ func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint
 	p99 := ep.clientDist.at(0.99)
 	users := math.Max(1, s.ids.estimate())
 	thr := math.Max(d.absClient, d.peerFactor*p99) * users
-	if s.own.n >= 3 {
+	if s.own.n >= 1 {
 		// A client whose own active windows always look like this (a
 		// periodic job walking the endpoint) is normal for itself.
 		thr = math.Max(thr, s.own.upper(d.k, d.ratio))
@@ -306,6 +331,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh uint64, ep *trafficEndpoi
 	s, created := d.idents.getOrAdd(key)
 	if created {
 		s.ep, s.w.idx = eh, idx
+		s.gk = mix64(eh ^ roleGroup(ev)*0xc2b2ae3d27d4eb4f)
 	}
 	if idx > s.w.idx {
 		d.closeSubject(s, out)
@@ -318,6 +344,14 @@ func (d *trafficDetector) identity(ev *event.Event, eh uint64, ep *trafficEndpoi
 		s.w = window{idx: idx}
 		s.ids = lin256{}
 	}
+	g, _ := d.groups.getOrAdd(s.gk)
+	if g.w != idx {
+		g.w, g.active, g.sum = idx, 0, 0
+	}
+	if s.w.n == 0 {
+		g.active++
+	}
+	g.sum++
 	s.w.n++
 	s.ids.add(ipHash(ev.ClientIP))
 	if ep.identDist.count() < d.peerGate {
@@ -325,8 +359,16 @@ func (d *trafficDetector) identity(ev *event.Event, eh uint64, ep *trafficEndpoi
 	}
 	p99 := ep.identDist.at(0.99)
 	thr := math.Max(d.absID, d.peerFactor*p99)
-	if s.own.n >= 3 {
+	if s.own.n >= 1 {
 		thr = math.Max(thr, s.own.upper(d.k, d.ratio))
+	}
+	// Peers right now: when the principal's whole role group is busy on
+	// this endpoint in this window (shift start), the bar is relative to
+	// them.
+	var now float64
+	if g.active > 5 {
+		now = (g.sum - s.w.n) / (g.active - 1)
+		thr = math.Max(thr, d.peerFactor*now)
 	}
 	if s.w.n <= thr {
 		return
@@ -340,9 +382,9 @@ func (d *trafficDetector) identity(ev *event.Event, eh uint64, ep *trafficEndpoi
 		Count:      int64(delta),
 		Confidence: confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
-			Observed: s.w.n, Baseline: round2(math.Max(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.win),
+			Observed: s.w.n, Baseline: round2(math.Max(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.idWin),
 			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
-			Details: map[string]any{"peer_p99": round2(p99), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
+			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
 		},
 	}
 	if first {

@@ -134,7 +134,11 @@ func TestTrafficSpikes(t *testing.T) {
 				t.Fatalf("alerts %v, want %v\n%s", got, c.want, summary(as))
 			}
 			for _, a := range as {
-				if a.Evidence.Threshold == nil || a.Evidence.Observed == nil || a.Evidence.Window != "5m" {
+				win := "5m"
+				if a.Type == "traffic.identity_spike" {
+					win = "15m"
+				}
+				if a.Evidence.Threshold == nil || a.Evidence.Observed == nil || a.Evidence.Window != win {
 					t.Errorf("%s: incomplete evidence %+v", a.Type, a.Evidence)
 				}
 				if a.Confidence < 0.3 || a.Confidence > 0.99 {
