@@ -1,7 +1,7 @@
 package detect
 
 import (
-		"sort"
+	"sort"
 	"strings"
 	"time"
 
