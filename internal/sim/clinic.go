@@ -50,7 +50,9 @@ func newClinicWorld(g *gen) *clinicWorld {
 		}
 		c := &clinician{sub: prefix + asciiLower(p.First)[:1] + asciiLower(p.Last) + strconv.Itoa(i), name: p.First + " " + p.Last,
 			roles: []string{role}, ward: i % clinicWards, night: i%2 == 1}
-		c.ip = "10.50." + strconv.Itoa(c.ward+1) + "." + strconv.Itoa(20+i)
+		// Ward subnets hold 200 workstations each; larger populations
+		// (Scale > 1) spill into further /24s of the ward's block.
+		c.ip = "10.50." + strconv.Itoa(c.ward+1+clinicWards*(i/200)) + "." + strconv.Itoa(20+i%200)
 		w.clinicians = append(w.clinicians, c)
 	}
 	return w
