@@ -23,7 +23,6 @@ import (
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
-	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
 //go:embed openapi.json
@@ -464,7 +463,7 @@ func (s *Server) handleTriage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if _, ok := sqlite.TriageActions[req.Action]; !ok {
+	if _, ok := store.TriageActions[req.Action]; !ok {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("action: unknown %q (acknowledge, resolve, false_positive, reopen)", req.Action))
 		return
 	}

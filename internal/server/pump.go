@@ -35,6 +35,8 @@ func (s *Server) pump(ctx context.Context) {
 		s.warm.Store(true) // nothing to replay
 	}
 	lastCP := s.now()
+	startCP := s.checkpoint
+	traffic := map[int64]int64{} // event hour → records since the last checkpoint
 	for {
 		wait := s.durations().Checkpoint - s.now().Sub(lastCP)
 		if wait < time.Millisecond {
@@ -53,6 +55,9 @@ func (s *Server) pump(ctx context.Context) {
 				s.log.Error("wal: undecodable record", "pos", pos.String(), "err", derr)
 			} else {
 				s.trackSegment(pos.Seg, rec.Time)
+				if startCP.Less(pos) { // not yet counted in the store by a previous run
+					traffic[store.HourBucket(rec.Time)]++
+				}
 				s.eng.Ingest(rec)
 				if t := rec.Time.UnixNano(); t > s.eventClock.Load() {
 					s.eventClock.Store(t)
@@ -70,7 +75,7 @@ func (s *Server) pump(ctx context.Context) {
 		case ctx.Err() != nil:
 			if dirty && s.warm.Load() {
 				s.eng.Drain()
-				if err := s.doCheckpoint(context.WithoutCancel(ctx), last); err != nil {
+				if err := s.doCheckpoint(context.WithoutCancel(ctx), last, traffic); err != nil {
 					s.pumpErr = err
 				}
 			}
@@ -98,11 +103,12 @@ func (s *Server) pump(ctx context.Context) {
 		}
 		if s.warm.Load() && dirty && s.now().Sub(lastCP) >= s.durations().Checkpoint {
 			s.eng.Drain()
-			if err := s.doCheckpoint(ctx, last); err != nil {
+			if err := s.doCheckpoint(ctx, last, traffic); err != nil {
 				s.log.Error("checkpoint failed (will retry)", "err", err)
 				s.m.checkpointFailures.Inc()
 			} else {
 				dirty = false
+				traffic = map[int64]int64{}
 			}
 			lastCP = s.now()
 		}
@@ -120,13 +126,13 @@ func (s *Server) trackSegment(seg uint64, t time.Time) {
 
 // doCheckpoint writes pending alerts and an inventory snapshot to the store,
 // then records the log position, then removes expired log segments.
-func (s *Server) doCheckpoint(ctx context.Context, pos wal.Pos) error {
+func (s *Server) doCheckpoint(ctx context.Context, pos wal.Pos, traffic map[int64]int64) error {
 	start := s.now()
 	if err := s.flushAlerts(ctx); err != nil {
 		return err
 	}
 	rep := s.eng.Report(s.now())
-	snap := store.Snapshot{Report: rep, EventClock: time.Unix(0, s.eventClock.Load()).UTC(), Records: rep.Input.Records}
+	snap := store.Snapshot{Report: rep, EventClock: time.Unix(0, s.eventClock.Load()).UTC(), Records: rep.Input.Records, Traffic: traffic}
 	if s.eventClock.Load() == 0 {
 		snap.EventClock = time.Time{}
 	}

@@ -47,6 +47,17 @@ const (
 	StatusFalsePositive = "false_positive"
 )
 
+// TriageActions maps a triage action to the status it sets.
+var TriageActions = map[string]string{
+	"acknowledge":    StatusAcknowledged,
+	"resolve":        StatusResolved,
+	"false_positive": StatusFalsePositive,
+	"reopen":         StatusOpen,
+}
+
+// HourBucket returns the traffic bucket (Unix seconds of the hour) of t.
+func HourBucket(t time.Time) int64 { return t.Unix() - t.Unix()%3600 }
+
 // Token is an API token. Only the SHA-256 of the secret is stored.
 type Token struct {
 	ID        string     `json:"id"`
@@ -214,6 +225,10 @@ type Snapshot struct {
 	Report     *model.Report
 	EventClock time.Time // newest event time processed
 	Records    int64     // records processed since start of the data directory
+	// Traffic counts records newly processed since the previous snapshot
+	// by hour of event time (Unix seconds of the hour → records); it feeds
+	// the overview's traffic series exactly.
+	Traffic map[int64]int64
 }
 
 // Store is the storage interface of serve mode.

@@ -227,6 +227,9 @@ func sensitiveCol(e *model.Endpoint) string {
 
 const hourNS = int64(time.Hour)
 
+// totalTraffic is the endpoint_traffic key of the all-traffic series.
+const totalTraffic = "*"
+
 // SaveSnapshot implements store.Store. Endpoints are upserted (never
 // deleted by a snapshot); the growth of each endpoint's request count since
 // the previous snapshot is added to the traffic bucket (hour of event time)
@@ -293,6 +296,11 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 				if _, err := tr.ExecContext(ctx, id, bucket, d); err != nil {
 					return err
 				}
+			}
+		}
+		for b, n := range snap.Traffic {
+			if _, err := tr.ExecContext(ctx, totalTraffic, b, n); err != nil {
+				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM findings`); err != nil {
@@ -731,18 +739,10 @@ func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.
 	return &sa, hist, rows.Err()
 }
 
-// TriageActions maps a triage action to the status it sets.
-var TriageActions = map[string]string{
-	"acknowledge":    store.StatusAcknowledged,
-	"resolve":        store.StatusResolved,
-	"false_positive": store.StatusFalsePositive,
-	"reopen":         store.StatusOpen,
-}
-
 // Triage implements store.Store. false_positive requires a reason and adds
 // a suppression on the alert's fold key; reopen removes it.
 func (s *DB) Triage(ctx context.Context, id, action, actor, reason string, at time.Time) (*store.StoredAlert, error) {
-	to, ok := TriageActions[action]
+	to, ok := store.TriageActions[action]
 	if !ok {
 		return nil, fmt.Errorf("action: unknown %q (acknowledge, resolve, false_positive, reopen)", action)
 	}
@@ -993,7 +993,7 @@ func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM findings`).Scan(&o.Findings); err != nil {
 		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT bucket, SUM(requests) FROM endpoint_traffic GROUP BY bucket ORDER BY bucket DESC LIMIT 168`)
+	rows, err = s.db.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, totalTraffic)
 	if err != nil {
 		return nil, err
 	}

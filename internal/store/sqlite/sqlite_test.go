@@ -225,7 +225,8 @@ func TestTrafficSeries(t *testing.T) {
 	e.Requests = 130
 	db.SaveSnapshot(ctx, store.Snapshot{Report: &model.Report{Endpoints: []model.Endpoint{e}}, EventClock: t0.Add(10 * time.Minute)}, t0)
 	e.Requests = 150
-	db.SaveSnapshot(ctx, store.Snapshot{Report: &model.Report{Endpoints: []model.Endpoint{e}}, EventClock: t0.Add(70 * time.Minute)}, t0)
+	db.SaveSnapshot(ctx, store.Snapshot{Report: &model.Report{Endpoints: []model.Endpoint{e}}, EventClock: t0.Add(70 * time.Minute),
+		Traffic: map[int64]int64{store.HourBucket(t0): 140, store.HourBucket(t0.Add(70 * time.Minute)): 10}}, t0)
 	d, err := db.Endpoint(ctx, EndpointID(e.Ref()))
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +235,7 @@ func TestTrafficSeries(t *testing.T) {
 		t.Fatalf("traffic %+v", d.Traffic)
 	}
 	o, _ := db.Overview(ctx)
-	if o.Endpoints != 1 || len(o.Traffic) != 2 {
+	if o.Endpoints != 1 || len(o.Traffic) != 2 || o.Traffic[0].Requests != 140 || !o.Traffic[1].Time.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("overview %+v", o)
 	}
 	if _, err := db.Endpoint(ctx, "ep_missing"); !errors.Is(err, store.ErrNotFound) {
