@@ -296,3 +296,19 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseRetryAfter(f *testing.F) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, s := range []string{"0", "120", "-1", "Wed, 21 Oct 2026 07:28:00 GMT", "soon", " 5 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := parseRetryAfter(v, now)
+		if ok && d < 0 {
+			t.Fatalf("%q: negative delay %v", v, d)
+		}
+		if !ok && d != 0 {
+			t.Fatalf("%q: rejected but delay %v", v, d)
+		}
+	})
+}

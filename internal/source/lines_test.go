@@ -203,3 +203,20 @@ func FuzzEnvoyLine(f *testing.F) {
 	lp, _ := NewLineParser(FormatEnvoy, LineOptions{})
 	fuzzLines(f, "envoy.log", lp)
 }
+
+func FuzzFieldMapTarget(f *testing.F) {
+	for _, s := range []string{"%START_TIME%", "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", "%REQ(USER-AGENT):64%", "%RESP(CONTENT-TYPE)%",
+		"request.header.x-api-key", "time", "%", "%%", "%REQ()%", "%REQ(a)b)%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		got, err := parseTarget(target)
+		if err != nil {
+			return
+		}
+		// Whatever is accepted must be a target the line parser knows.
+		if _, err := parseTarget(got); err != nil {
+			t.Fatalf("%q → %q, which is not itself a valid target: %v", target, got, err)
+		}
+	})
+}

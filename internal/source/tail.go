@@ -273,7 +273,11 @@ func (t *Tail) dropPrev() {
 // file describes this file, else at the start or the end.
 func (t *Tail) open(first bool) error {
 	if first {
-		if st, ok := t.loadState(); ok {
+		st, ok, err := t.loadState()
+		if err != nil {
+			return err
+		}
+		if ok {
 			f, err := os.Open(t.o.Path)
 			if err != nil {
 				return err
@@ -458,19 +462,31 @@ func fingerprint(f *os.File, n int64) (string, int64, error) {
 	return hex.EncodeToString(sum[:]), int64(m), nil
 }
 
-func (t *Tail) loadState() (tailState, bool) {
+// loadState reads the state file. A missing file means "no saved
+// offset"; an unreadable, corrupt or foreign one is an error, so that a
+// mistake never silently re-reads or skips a log.
+func (t *Tail) loadState() (tailState, bool, error) {
 	var st tailState
 	if t.o.StateFile == "" {
-		return st, false
+		return st, false, nil
 	}
 	b, err := os.ReadFile(t.o.StateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, false, nil
+	}
 	if err != nil {
-		return st, false
+		return st, false, fmt.Errorf("tail %s: state file: %w", t.o.Path, err)
 	}
-	if err := json.Unmarshal(b, &st); err != nil || st.Path != t.o.Path || st.Offset < 0 {
-		return st, false
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, false, fmt.Errorf("tail %s: state file %s: not valid JSON (%v); delete it to start over", t.o.Path, t.o.StateFile, err)
 	}
-	return st, true
+	switch {
+	case st.Path != t.o.Path:
+		return st, false, fmt.Errorf("tail %s: state file %s belongs to %q; use one state file per log", t.o.Path, t.o.StateFile, st.Path)
+	case st.Offset < 0 || st.Line < 0 || st.FingerprintLen <= 0 || st.FingerprintLen > fingerprintMax || len(st.Fingerprint) != 64:
+		return st, false, fmt.Errorf("tail %s: state file %s: field offset, line or fingerprint out of range; delete it to start over", t.o.Path, t.o.StateFile)
+	}
+	return st, true, nil
 }
 
 // updateFingerprint hashes the first bytes of the file (at most

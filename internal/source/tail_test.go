@@ -289,3 +289,26 @@ func TestNewTailErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTailStateFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	appendFile(t, path, exLine(1))
+	state := filepath.Join(dir, "state")
+	for content, want := range map[string]string{
+		"{oops": "not valid JSON",
+		`{"path":"/var/log/other.log","fingerprint":"` + strings.Repeat("a", 64) + `","fingerprint_len":10,"offset":5,"line":1}`: `belongs to "/var/log/other.log"`,
+		`{"path":"` + path + `","fingerprint":"x","fingerprint_len":10,"offset":-5,"line":1}`:                                    "out of range",
+	} {
+		os.WriteFile(state, []byte(content), 0o644)
+		c := &collector{}
+		tl := newTail(t, TailOptions{Path: path, StateFile: state}, c)
+		err := tl.Poll()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("state %q: error %v, want %q", content, err, want)
+		}
+		if got := c.got(); got != "" {
+			t.Errorf("state %q: read %q despite the bad state file", content, got)
+		}
+	}
+}
