@@ -41,7 +41,12 @@ type fullRun struct {
 	lateRecords int
 	pii         map[string]int
 	matchPath   map[string]bool // scenario → some record matched its host/method/template
+	ipsOf       map[string]map[string]bool
+	benignIPs   map[string]bool
+	internalRef map[string]int // scenario ("" = unlabelled) → records naming an internal target in the request
 }
+
+var reInternalTarget = regexp.MustCompile(`https?://(10\.|127\.|169\.254\.|192\.168\.|localhost|\[::1\]|0x7f|2130706433)`)
 
 var (
 	fullOnce sync.Once
@@ -65,7 +70,8 @@ func templateRe(host, method, tmpl string) *regexp.Regexp {
 func runFull(t *testing.T) *fullRun {
 	t.Helper()
 	fullOnce.Do(func() {
-		f := &fullRun{bySource: map[string]int{}, byScenario: map[string]int{}, pii: map[string]int{}, matchPath: map[string]bool{}}
+		f := &fullRun{bySource: map[string]int{}, byScenario: map[string]int{}, pii: map[string]int{}, matchPath: map[string]bool{},
+			ipsOf: map[string]map[string]bool{}, benignIPs: map[string]bool{}, internalRef: map[string]int{}}
 		h := sha256.New()
 		var maxT time.Time
 		var recs []struct {
@@ -81,6 +87,17 @@ func runFull(t *testing.T) *fullRun {
 			h.Write([]byte{'\n'})
 			f.records++
 			f.bySource[r.Source]++
+			if scen == "" {
+				f.benignIPs[r.Client.IP] = true
+			} else {
+				if f.ipsOf[scen] == nil {
+					f.ipsOf[scen] = map[string]bool{}
+				}
+				f.ipsOf[scen][r.Client.IP] = true
+			}
+			if !r.IsOutbound() && reInternalTarget.MatchString(r.Request.URL[8:]+" "+r.Request.Body) {
+				f.internalRef[scen]++
+			}
 			if scen != "" {
 				f.byScenario[scen]++
 				recs = append(recs, struct{ line, method, url, scen string }{"", r.Request.Method, r.Request.URL, scen})
@@ -297,6 +314,49 @@ func TestScenarioLabelsMatchTheirRecords(t *testing.T) {
 			t.Errorf("%s: no record matches %s %s%s", s.Name, s.Method, s.Host, s.PathTemplate)
 		}
 	}
+}
+
+func TestAddressesAndTargetsStayInTheirScenarios(t *testing.T) {
+	f := runFull(t)
+	for _, s := range f.labels.Scenarios {
+		if s.Trap || len(s.ClientIPs) == 0 {
+			continue
+		}
+		for ip := range f.ipsOf[s.Name] {
+			if !slicesContains(s.ClientIPs, ip) {
+				t.Errorf("%s: record from %s, which its label does not list", s.Name, ip)
+			}
+		}
+		if s.Name == "customer-calls-admin-api" {
+			continue // a real customer, from home, where their ordinary traffic also comes from
+		}
+		for _, ip := range s.ClientIPs {
+			if f.benignIPs[ip] {
+				t.Errorf("attacker address %s of %s also sends unlabelled traffic", ip, s.Name)
+			}
+		}
+	}
+	// Internal targets in inbound requests: only in the SSRF and XXE
+	// attacks and the admins' webhook trap.
+	for scen, n := range f.internalRef {
+		switch scen {
+		case "ssrf-avatar-url", "xxe-claims-import", "admin-internal-webhooks":
+		default:
+			t.Errorf("%d records of %q name an internal target", n, scen)
+		}
+	}
+	if f.internalRef["ssrf-avatar-url"] == 0 || f.internalRef["admin-internal-webhooks"] == 0 {
+		t.Errorf("internal targets missing where expected: %v", f.internalRef)
+	}
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func TestTrapsPresent(t *testing.T) {
