@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +319,32 @@ func FuzzSpansToRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A hand-written OTLP/JSON export as the specification shows it (hex ids,
+// int64 as strings, enum kinds as numbers), through the HTTP handler.
+func TestOTLPJSONFixture(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join("testdata", "otlp_traces.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recSink{}
+	srv := httptest.NewServer(NewOTLPHandler(sink.add, OTLPOptions{}))
+	defer srv.Close()
+	resp, b := post(t, srv.URL, "application/json", "", body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"errorMessage":"skipped non-HTTP spans: not_http=1"`) || strings.Contains(string(b), "rejectedSpans") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	var got []string
+	for _, r := range sink.recs {
+		line, _ := exchange.MarshalRecord(r)
+		got = append(got, string(line))
+	}
+	want := []string{
+		`{"time":"2026-11-18T14:03:22.512Z","duration_ms":42,"client":{"ip":"10.0.0.9"},"direction":"inbound","source":"otlp:checkout","request":{"method":"POST","url":"https://shop.example.test/v1/cart/8812/checkout","headers":{"user-agent":"ShopApp/3.1 (iOS 18)","x-forwarded-for":"198.51.100.77"},"size":184},"response":{"status":201}}`,
+		`{"time":"2026-11-18T14:03:22.52Z","duration_ms":28,"client":{"ip":"10.1.2.3"},"direction":"outbound","source":"otlp:checkout","request":{"method":"POST","url":"https://api.payments.example.net/v2/charges"},"response":{"status":200}}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
