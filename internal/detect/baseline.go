@@ -109,6 +109,8 @@ func optFloat(v any) (float64, error) {
 		return float64(x), nil
 	case int64:
 		return float64(x), nil
+	case uint64:
+		return float64(x), nil
 	case string:
 		return strconv.ParseFloat(strings.TrimSpace(x), 64)
 	}

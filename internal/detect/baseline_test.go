@@ -249,3 +249,28 @@ func TestWinLabel(t *testing.T) {
 		}
 	}
 }
+
+func FuzzRedactedURL(f *testing.F) {
+	f.Add("/users/{id}", "/users/42", "token", "s3cr3t-value")
+	f.Add("/a/{x}/b", "/a/%zz/b", "q", "hello world")
+	f.Add("/", "/", "", "")
+	f.Fuzz(func(t *testing.T, tmpl, path, key, val string) {
+		u, err := url.Parse("https://api.example.com" + path)
+		if err != nil || len(key) == 0 {
+			return
+		}
+		ev := mkEv(t0, "1.2.3.4", "GET", tmpl, "/", 200)
+		ev.Path = u.Path
+		ev.Query = url.Values{key: {val}}
+		for i, s := range strings.Split(u.Path, "/") {
+			ev.PathParams = append(ev.PathParams, event.PathParam{Name: "p", Value: s, Index: i})
+		}
+		got := redactedURL(ev)
+		if sensitiveParam(key) && len(val) > 3 && strings.Contains(got, "="+val) {
+			t.Fatalf("secret query value kept: %s", got)
+		}
+		if !strings.HasPrefix(got, "https://api.example.com") {
+			t.Fatalf("bad URL %q", got)
+		}
+	})
+}
