@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -61,29 +62,120 @@ type InjFinding struct {
 // Inspect returns the strongest finding per class in the event's request,
 // ordered by class.
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
-	var best [numInjClasses]*InjFinding
-	RequestParts(ev, d.lim, &d.Stats, func(p Part) bool {
-		if p.Kind == PartUserAgent {
-			return true // the user-agent family judges it (exploits in UA included)
-		}
-		inspectPart(p, func(f InjFinding) {
-			if f.Confidence < d.minConf {
-				return
-			}
-			if b := best[f.Class]; b == nil || f.Confidence > b.Confidence {
-				ff := f
-				best[f.Class] = &ff
-			}
-		})
-		return true
-	})
+	sc := scanShared(ev, d.lim)
+	d.Stats.add(sc.stats)
 	var out []InjFinding
-	for _, b := range best {
-		if b != nil {
+	for _, b := range sc.inj {
+		if b != nil && b.Confidence >= d.minConf {
 			out = append(out, *b)
 		}
 	}
 	return out
+}
+
+// requestScan is one walk over a request's values serving both the
+// injection and the SSRF families (the walk and the decoding dominate
+// their cost, so they share it).
+type requestScan struct {
+	inj   [numInjClasses]*InjFinding
+	ssrf  *ssrfFinding
+	stats PartStats
+}
+
+type ssrfFinding struct {
+	SSRFMatch
+	Loc, Fragment string
+	Layers        []string
+}
+
+// The last scan is kept for the next family observing the same event. It
+// holds the event pointer, so the pointer cannot be reused by another event
+// while cached. Safe for concurrent engines (they just miss the cache).
+var scanCache struct {
+	sync.Mutex
+	ev  *event.Event
+	lim PartLimits
+	res *requestScan
+}
+
+func scanShared(ev *event.Event, lim PartLimits) *requestScan {
+	scanCache.Lock()
+	if scanCache.ev == ev && scanCache.lim == lim {
+		res := scanCache.res
+		scanCache.Unlock()
+		return res
+	}
+	scanCache.Unlock()
+	res := scanRequest(ev, lim)
+	scanCache.Lock()
+	scanCache.ev, scanCache.lim, scanCache.res = ev, lim, res
+	scanCache.Unlock()
+	return res
+}
+
+func (s *PartStats) add(o PartStats) {
+	s.BodiesCut += o.BodiesCut
+	s.PartsCut += o.PartsCut
+	s.ValuesCut += o.ValuesCut
+	s.BodyErrors += o.BodyErrors
+}
+
+func scanRequest(ev *event.Event, lim PartLimits) *requestScan {
+	res := &requestScan{}
+	own := ev.Host
+	if i := strings.LastIndexByte(own, ':'); i >= 0 && !strings.HasSuffix(own, "]") {
+		own = own[:i]
+	}
+	RequestParts(ev, lim, &res.stats, func(p Part) bool {
+		if p.Kind == PartUserAgent {
+			return true // the user-agent family judges it (exploits in UA included)
+		}
+		rounds := 0
+		if p.URLDecoded {
+			rounds = 1
+		}
+		dec := decodeLayers(p.Value, rounds)
+		b64, isB64 := DecodeBase64Text(strings.TrimSpace(p.Value))
+		var dec64 Decoded
+		if isB64 {
+			dec64 = DecodeLayers(b64)
+			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
+		}
+		keep := func(f InjFinding) {
+			if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
+				ff := f
+				res.inj[f.Class] = &ff
+			}
+		}
+		for _, d := range []*Decoded{&dec, &dec64} {
+			if d.Text == "" {
+				continue
+			}
+			for _, m := range MatchInjection(p.Kind, d.Text) {
+				keep(InjFinding{InjMatch: m, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)})
+			}
+		}
+		// SSRF
+		if p.Kind == PartXML || p.Kind == PartHeader && skipSSRFHeaders[p.Name] || !strings.ContainsAny(p.Value, ":/.%\\&0123456789") {
+			return true
+		}
+		m, ok := JudgeURLValue(dec.Text, urlishName(p.Name), own)
+		d := &dec
+		if !ok && isB64 {
+			m, ok = JudgeURLValue(dec64.Text, false, own)
+			d = &dec64
+		}
+		if ok && m.Private && !ev.External {
+			// an internal client naming an internal service (webhooks,
+			// service registries): ordinary configuration, not SSRF
+			ok = false
+		}
+		if ok && (res.ssrf == nil || m.Confidence > res.ssrf.Confidence) {
+			res.ssrf = &ssrfFinding{SSRFMatch: m, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, 0, len(d.Text))}
+		}
+		return true
+	})
+	return res
 }
 
 // inspectPart decodes one value and runs the matchers on each variant.

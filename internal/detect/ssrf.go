@@ -407,45 +407,13 @@ func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
 	if ev.Outbound || ev.Rec == nil {
 		return
 	}
-	own := ev.Host
-	if i := strings.LastIndexByte(own, ':'); i >= 0 && !strings.HasSuffix(own, "]") {
-		own = own[:i]
-	}
-	var best *SSRFMatch
-	var bestLoc, bestFrag string
-	var bestLayers []string
-	RequestParts(ev, d.lim, &d.Stats, func(p Part) bool {
-		if p.Kind == PartHeader && skipSSRFHeaders[p.Name] || p.Kind == PartXML || p.Kind == PartUserAgent {
-			return true
-		}
-		if !strings.ContainsAny(p.Value, ":/.%\\&0123456789") {
-			return true
-		}
-		dec := DecodeLayers(p.Value)
-		m, ok := JudgeURLValue(dec.Text, urlishName(p.Name), own)
-		if ok && m.Private && !ev.External {
-			// an internal client naming an internal service (webhooks,
-			// service registries): ordinary configuration, not SSRF
-			ok = false
-		}
-		if !ok {
-			if b, isB := DecodeBase64Text(strings.TrimSpace(p.Value)); isB {
-				if m, ok = JudgeURLValue(b, false, own); ok {
-					dec.Layers = append([]string{LayerBase64}, dec.Layers...)
-					dec.Text = b
-				}
-			}
-		}
-		if ok && (best == nil || m.Confidence > best.Confidence) {
-			mm := m
-			best, bestLoc, bestLayers = &mm, p.Loc(), dec.Layers
-			bestFrag = Fragment(dec.Text, 0, len(dec.Text))
-		}
-		return true
-	})
+	sc := scanShared(ev, d.lim)
+	d.Stats.add(sc.stats)
+	best := sc.ssrf
 	if best == nil {
 		return
 	}
+	bestLoc, bestFrag, bestLayers := best.Loc, best.Fragment, best.Layers
 	ep := ev.Endpoint
 	sev := ""
 	if best.Metadata {
