@@ -16,7 +16,7 @@ func init() {
 	var (
 		format, out, failOn string
 		rules, disable      []string
-		listRules           bool
+		listRules, noValid  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [flags] SPEC...",
@@ -51,7 +51,7 @@ The rule catalogue is in docs/audit.md (or run with --list-rules).`,
 			default:
 				return exitCode(2, fmt.Errorf("audit: --format %q: want text, json or sarif", format))
 			}
-			res, err := specaudit.AuditFiles(args, specaudit.Options{Only: splitList(rules), Disable: splitList(disable)})
+			res, err := specaudit.AuditFiles(args, specaudit.Options{Only: splitList(rules), Disable: splitList(disable), NoValidate: noValid})
 			if err != nil {
 				return exitCode(2, fmt.Errorf("audit: %w", err))
 			}
@@ -100,6 +100,7 @@ The rule catalogue is in docs/audit.md (or run with --list-rules).`,
 	fl.StringSliceVar(&rules, "rules", nil, "run only these rules (IDs or names, comma-separated)")
 	fl.StringSliceVar(&disable, "disable", nil, "skip these rules (IDs or names, comma-separated)")
 	fl.BoolVar(&listRules, "list-rules", false, "list the rules and exit")
+	fl.BoolVar(&noValid, "no-validate", false, "skip kin-openapi's validation verdict (faster; the findings are the same)")
 	root.AddCommand(cmd)
 }
 

@@ -122,6 +122,30 @@ paths:
 	}
 }
 
+// The rules give the same findings with and without kin-openapi.
+func TestNoValidateSameFindings(t *testing.T) {
+	files := []string{"testdata/golden/shop.yaml", "testdata/golden/petstore-v2.json"}
+	a, err := AuditFiles(files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := AuditFiles(files, Options{NoValidate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Findings) == 0 || len(a.Findings) != len(b.Findings) {
+		t.Fatalf("%d findings with validation, %d without", len(a.Findings), len(b.Findings))
+	}
+	for i := range a.Findings {
+		if a.Findings[i].ID != b.Findings[i].ID {
+			t.Fatalf("finding %d differs: %s vs %s", i, a.Findings[i].ID, b.Findings[i].ID)
+		}
+	}
+	if b.Specs[0].Parser != "not run" || a.Specs[0].Parser != "valid" {
+		t.Fatalf("verdicts %q / %q", a.Specs[0].Parser, b.Specs[0].Parser)
+	}
+}
+
 func TestAuditFilesKeepsGoingAfterBadFile(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -199,14 +223,20 @@ func BenchmarkAuditEvalSpecs(b *testing.B) {
 			bytes += st.Size()
 		}
 	}
-	b.SetBytes(bytes)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := AuditFiles(files, Options{}); err != nil {
-			b.Fatal(err)
-		}
+	for _, bc := range []struct {
+		name string
+		opts Options
+	}{{"with-kin-openapi", Options{}}, {"tree-only", Options{NoValidate: true}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(bytes)
+			for i := 0; i < b.N; i++ {
+				if _, err := AuditFiles(files, bc.opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(files)*b.N)/b.Elapsed().Seconds(), "specs/s")
+		})
 	}
-	b.ReportMetric(float64(len(files)*b.N)/b.Elapsed().Seconds(), "specs/s")
 }
 
 // BenchmarkAuditLargestSpec bounds the per-spec cost on the largest

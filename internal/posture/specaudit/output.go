@@ -66,7 +66,7 @@ func WriteText(w io.Writer, res *Result) error {
 	}
 	for _, s := range res.Specs {
 		note := ""
-		if s.Parser != "valid" {
+		if strings.HasPrefix(s.Parser, "rejected") {
 			note = " (kin-openapi " + truncate(s.Parser, 160) + "; audited from the document tree)"
 		}
 		if s.Unresolved > 0 {
