@@ -317,7 +317,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 			for _, s := range d.Stats() {
 				after += s.Dropped
 			}
-			err = fmt.Errorf("sink: close: %w: %d alert(s) not delivered", ctx.Err(), after-before)
+			if lost := after - before; lost > 0 {
+				err = fmt.Errorf("sink: close: %w: %d alert(s) not delivered", ctx.Err(), lost)
+			}
 		}
 		d.stop()
 		for _, w := range d.workers {

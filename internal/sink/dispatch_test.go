@@ -290,3 +290,20 @@ func TestFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestDispatcherCloseExpiredContextNothingPending(t *testing.T) {
+	s := &funcSink{name: "ok"}
+	d := NewDispatcher([]Configured{{Sink: s}}, fastOpts())
+	d.Publish(sampleAlert())
+	for d.Stats()[0].Sent == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Fatalf("Close with nothing pending: %v", err)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
