@@ -100,7 +100,6 @@ type ocsfEndpoint struct {
 type ocsfUser struct {
 	UID  string `json:"uid,omitempty"`
 	Name string `json:"name,omitempty"`
-	Type string `json:"type,omitempty"`
 }
 
 type ocsfActor struct {
@@ -328,7 +327,9 @@ func ToOCSF(a *model.Alert, opts OCSFOptions) (OCSFDetectionFinding, []OCSFAPIAc
 	}
 	var actor *ocsfActor
 	if a.Identity != nil && a.Identity.ID != "" {
-		actor = &ocsfActor{User: &ocsfUser{UID: a.Identity.ID, Name: a.Identity.Name, Type: a.Identity.Kind}}
+		// user.type is OCSF's account type (User, Admin, …), which is not
+		// known here; the credential kind goes to unmapped.
+		actor = &ocsfActor{User: &ocsfUser{UID: a.Identity.ID, Name: a.Identity.Name}}
 		f.Actor = actor
 		f.Observables = append(f.Observables, ocsfObservable{Name: "actor.user.uid", Type: "Other", TypeID: 99, Value: a.Identity.ID})
 		if a.Identity.Name != "" {
@@ -361,6 +362,9 @@ func ToOCSF(a *model.Alert, opts OCSFOptions) (OCSFDetectionFinding, []OCSFAPIAc
 	}
 	if a.Evidence.Window != "" {
 		un["window"] = a.Evidence.Window
+	}
+	if a.Identity != nil && a.Identity.Kind != "" {
+		un["identity_kind"] = a.Identity.Kind
 	}
 	f.Unmapped = map[string]any{"palisade": un}
 
