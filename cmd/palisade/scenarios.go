@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ func init() {
 	cfg := sim.DefaultConfig()
 	var hours float64
 	var verbose bool
+	var jsonOut string
 	var tol time.Duration
 	floors := scenario.DefaultFloors()
 	cmd := &cobra.Command{
@@ -46,6 +48,19 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 					return err
 				}
 			}
+			if jsonOut != "" {
+				f, err := os.Create(jsonOut)
+				if err != nil {
+					return exitCode(1, err)
+				}
+				if err := res.WriteJSON(f); err != nil {
+					f.Close()
+					return exitCode(1, err)
+				}
+				if err := f.Close(); err != nil {
+					return exitCode(1, err)
+				}
+			}
 			if v := res.Check(floors); len(v) > 0 {
 				return exitCode(3, fmt.Errorf("below the floors:\n  %s", strings.Join(v, "\n  ")))
 			}
@@ -60,5 +75,6 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 	f.IntVar(&floors.MaxFalse, "max-false", floors.MaxFalse, "false-alert budget")
 	f.IntVar(&floors.MaxTrapFalse, "max-trap-false", floors.MaxTrapFalse, "budget for alerts that fall for benign traps")
 	f.BoolVarP(&verbose, "verbose", "v", false, "list every false and mistyped alert")
+	f.StringVar(&jsonOut, "json", "", "also write the scores as JSON to this file")
 	root.AddCommand(cmd)
 }

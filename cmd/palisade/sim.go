@@ -52,7 +52,7 @@ alert type and benign look-alikes ("traps"). The same flags give the same bytes.
 	f.Int64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (same seed, same records)")
 	f.Float64Var(&hours, "hours", 48, "simulated duration in hours")
 	f.StringVar(&start, "start", "", "start time, RFC 3339 (default 2026-11-16T00:00:00Z)")
-	f.Float64Var(&cfg.Scale, "scale", 1, "multiplies the benign population and rate (1 ≈ 120k records per 48 h)")
+	f.Float64Var(&cfg.Scale, "scale", 1, "multiplies the benign population and rate (1 ≈ 110k records per 48 h)")
 	f.BoolVar(&noAttacks, "no-attacks", false, "leave out the labelled attack scenarios")
 	f.BoolVar(&noTraps, "no-traps", false, "leave out the benign look-alike traps")
 	f.StringVarP(&out.Records, "out", "o", "-", "output file for the NDJSON records (.gz = gzip); - for stdout")

@@ -6,6 +6,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -423,5 +424,91 @@ func (r *Result) WriteDetails(w io.Writer) error {
 		line("mistyped", a, "")
 	}
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// jsonResult is the machine-readable form of a result.
+type jsonResult struct {
+	Records   int64          `json:"records"`
+	Rows      []jsonRow      `json:"types"`
+	Total     jsonRow        `json:"total"`
+	Scenarios []jsonScenario `json:"scenarios"`
+	False     []jsonAlert    `json:"false_alerts"`
+	Mistyped  []jsonAlert    `json:"mistyped_alerts"`
+}
+
+type jsonRow struct {
+	Type         string  `json:"type"`
+	Scenarios    int     `json:"scenarios"`
+	Detected     int     `json:"detected"`
+	MedianTTDSec float64 `json:"median_ttd_seconds"`
+	MaxTTDSec    float64 `json:"max_ttd_seconds"`
+	Alerts       int     `json:"alerts"`
+	Mistyped     int     `json:"mistyped"`
+	False        int     `json:"false_alerts"`
+	TrapFalse    int     `json:"trap_false_alerts"`
+}
+
+type jsonScenario struct {
+	Name     string    `json:"name"`
+	Type     string    `json:"alert_type"`
+	Start    time.Time `json:"start"`
+	Detected bool      `json:"detected"`
+	TTDSec   float64   `json:"ttd_seconds,omitempty"`
+	AlertIDs []string  `json:"alert_ids,omitempty"`
+}
+
+type jsonAlert struct {
+	ID        string             `json:"id"`
+	Type      string             `json:"type"`
+	FirstSeen time.Time          `json:"first_seen"`
+	Count     int64              `json:"count"`
+	Client    string             `json:"client,omitempty"`
+	Identity  string             `json:"identity,omitempty"`
+	Endpoint  *model.EndpointRef `json:"endpoint,omitempty"`
+	Trap      string             `json:"trap,omitempty"`
+}
+
+func toJSONRow(r Row) jsonRow {
+	return jsonRow{Type: r.Type, Scenarios: r.Scenarios, Detected: r.Detected, MedianTTDSec: r.MedianTTD.Seconds(), MaxTTDSec: r.MaxTTD.Seconds(),
+		Alerts: r.Alerts, Mistyped: r.Mistyped, False: r.FalseAlerts, TrapFalse: r.TrapFalse}
+}
+
+func toJSONAlert(a model.Alert, trap string) jsonAlert {
+	j := jsonAlert{ID: a.ID, Type: a.Type, FirstSeen: a.FirstSeen.UTC(), Count: a.Count, Endpoint: a.Endpoint, Trap: trap}
+	if a.Client != nil {
+		j.Client = a.Client.IP
+	}
+	if a.Identity != nil {
+		j.Identity = a.Identity.Name
+	}
+	return j
+}
+
+// WriteJSON writes the scores as JSON (types, totals, every scenario,
+// every false and mistyped alert — identities by readable name only).
+func (r *Result) WriteJSON(w io.Writer) error {
+	out := jsonResult{Records: r.Records, Total: toJSONRow(r.Total), Rows: []jsonRow{}, Scenarios: []jsonScenario{}, False: []jsonAlert{}, Mistyped: []jsonAlert{}}
+	for _, row := range r.Rows {
+		out.Rows = append(out.Rows, toJSONRow(row))
+	}
+	for _, s := range r.Scenarios {
+		js := jsonScenario{Name: s.Scenario.Name, Type: s.Scenario.AlertType, Start: s.Scenario.Start.UTC(), Detected: s.Detected, AlertIDs: s.AlertIDs}
+		if s.Detected {
+			js.TTDSec = s.TTD.Seconds()
+		}
+		out.Scenarios = append(out.Scenarios, js)
+	}
+	for _, f := range r.False {
+		out.False = append(out.False, toJSONAlert(f.Alert, f.Trap))
+	}
+	for _, a := range r.Mistyped {
+		out.Mistyped = append(out.Mistyped, toJSONAlert(a, ""))
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
 	return err
 }

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -146,6 +147,17 @@ func TestCheckAndTable(t *testing.T) {
 	want := []string{"auth.credential_stuffing: 0 of 1 scenarios detected, floor 1", "2 false alerts, budget 1", "1 alerts fell for benign traps, budget 0"}
 	if strings.Join(v, "\n") != strings.Join(want, "\n") {
 		t.Errorf("violations\n%s\nwant\n%s", strings.Join(v, "\n"), strings.Join(want, "\n"))
+	}
+	var jb bytes.Buffer
+	if err := r.WriteJSON(&jb); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(jb.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if tot := back["total"].(map[string]any); tot["detected"].(float64) != 1 || tot["false_alerts"].(float64) != 2 || len(back["scenarios"].([]any)) != 3 {
+		t.Errorf("JSON result: %s", jb.String())
 	}
 	var b bytes.Buffer
 	if err := r.WriteTable(&b); err != nil {

@@ -452,7 +452,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestSwitches(t *testing.T) {
-	base := Config{Seed: 3, Duration: 48 * time.Hour, Scale: 0.1}
+	base := Config{Seed: 3, Duration: 24 * time.Hour, Scale: 0.1}
 	cases := []struct {
 		name           string
 		attacks, traps bool
