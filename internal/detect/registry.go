@@ -33,7 +33,7 @@ type SpecLookup interface {
 // SpecOp is a declared operation.
 type SpecOp struct {
 	Params       []SpecParam
-	AuthRequired bool     // the operation (or the document) declares security
+	AuthRequired bool // the operation (or the document) declares security
 	Deprecated   bool
 	Tags         []string
 	Scopes       []string // OAuth scopes / roles required, when declared

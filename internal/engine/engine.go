@@ -141,6 +141,9 @@ func New(cfg Config) (*Engine, error) {
 		if pcfg.Canonical == nil {
 			pcfg.Canonical = e.inv
 		}
+		if pcfg.SpecFields == nil {
+			pcfg.SpecFields = e.inv
+		}
 		e.pos = posture.NewTraffic(pcfg)
 		e.analyzers = append(e.analyzers, e.pos)
 	}

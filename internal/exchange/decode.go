@@ -52,17 +52,17 @@ func (e *RecordError) Error() string {
 
 // Decoder reads records from one input.
 type Decoder struct {
-	name   string
-	format Format
-	gz     bool
+	name    string
+	format  Format
+	gz      bool
 	counter *countingReader
-	br     *bufio.Reader
-	line   int64
-	buf    []byte
-	har    []harEntry
-	harPos int
-	harErr error
-	done   bool
+	br      *bufio.Reader
+	line    int64
+	buf     []byte
+	har     []harEntry
+	harPos  int
+	harErr  error
+	done    bool
 }
 
 // countingReader counts compressed (on-disk) bytes.

@@ -15,7 +15,7 @@ import (
 // HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/), the subset we read.
 type harDoc struct {
 	Log *struct {
-		Version string            `json:"version"`
+		Version string           `json:"version"`
 		Entries []jsontext.Value `json:"entries"`
 	} `json:"log"`
 }
@@ -26,10 +26,10 @@ type harEntry struct {
 	ServerIPAddress string   `json:"serverIPAddress"`
 	ClientIP        string   `json:"_clientIP"`
 	Request         *struct {
-		Method   string    `json:"method"`
-		URL      string    `json:"url"`
-		Headers  []harNV   `json:"headers"`
-		BodySize int64     `json:"bodySize"`
+		Method   string  `json:"method"`
+		URL      string  `json:"url"`
+		Headers  []harNV `json:"headers"`
+		BodySize int64   `json:"bodySize"`
 		PostData *struct {
 			MimeType string `json:"mimeType"`
 			Text     string `json:"text"`

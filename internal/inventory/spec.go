@@ -49,12 +49,18 @@ type SpecOperation struct {
 	OperationID string
 	Op          detect.SpecOp
 	Required    []string // "in:name" of required parameters
+	// ResponseFields are the JSON paths ("$.a.b", "$.items[*].c") declared
+	// by the operation's 2xx JSON response schemas; a path ending in ".*"
+	// is an open object (any field below it is declared). Nil when the
+	// operation declares no JSON response schema.
+	ResponseFields []string
 }
 
 type declOp struct {
-	op       detect.SpecOp
-	source   string
-	required map[paramKey]bool
+	op         detect.SpecOp
+	source     string
+	required   map[paramKey]bool
+	respFields []string
 }
 
 // LoadSpec reads and parses a spec file (JSON or YAML; OpenAPI 3.0/3.1 or
@@ -444,9 +450,91 @@ func (s *Spec) operations(doc *openapi3.T) {
 					}
 				}
 			}
+			so.ResponseFields = responseFields(op)
 			s.Ops = append(s.Ops, so)
 		}
 	}
+}
+
+// responseFields lists the JSON paths declared by an operation's 2xx JSON
+// response schemas (nil when there is none).
+func responseFields(op *openapi3.Operation) []string {
+	if op.Responses == nil {
+		return nil
+	}
+	set := map[string]bool{}
+	found := false
+	for code, rr := range op.Responses.Map() {
+		if !strings.HasPrefix(code, "2") || rr == nil || rr.Value == nil {
+			continue
+		}
+		for ct, mt := range rr.Value.Content {
+			if !strings.Contains(ct, "json") || mt == nil || mt.Schema == nil {
+				continue
+			}
+			found = true
+			walkSchemaFields(mt.Schema, "$", set, map[*openapi3.Schema]bool{}, 0)
+		}
+	}
+	if !found {
+		return nil
+	}
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func walkSchemaFields(r *openapi3.SchemaRef, path string, set map[string]bool, seen map[*openapi3.Schema]bool, depth int) {
+	if r == nil || r.Value == nil || depth > 16 {
+		return
+	}
+	s := r.Value
+	if seen[s] {
+		set[path+".*"] = true // recursive structure: accept anything below
+		return
+	}
+	seen[s] = true
+	defer delete(seen, s)
+	for _, sub := range [][]*openapi3.SchemaRef{s.AllOf, s.OneOf, s.AnyOf} {
+		for _, x := range sub {
+			walkSchemaFields(x, path, set, seen, depth+1)
+		}
+	}
+	if s.Items != nil {
+		walkSchemaFields(s.Items, path+"[*]", set, seen, depth+1)
+	}
+	for name, p := range s.Properties {
+		f := path + "." + name
+		set[f] = true
+		walkSchemaFields(p, f, set, seen, depth+1)
+	}
+	open := s.AdditionalProperties.Has != nil && *s.AdditionalProperties.Has || s.AdditionalProperties.Schema != nil
+	if open || (s.Type != nil && s.Type.Is("object") && len(s.Properties) == 0) || (s.Type == nil && len(s.Properties) == 0 && s.Items == nil && len(s.AllOf)+len(s.OneOf)+len(s.AnyOf) == 0) {
+		set[path+".*"] = true
+	}
+}
+
+// SpecFields returns the response fields the declared spec gives for an
+// operation (see SpecOperation.ResponseFields); ok is false when the
+// operation is not declared or declares no JSON response schema. It
+// implements posture.SpecFields.
+func (inv *Inventory) SpecFields(ref model.EndpointRef) ([]string, bool) {
+	var buf [24]string
+	segs := segments(ref.Path, buf[:0])
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	t := inv.hosts[ref.Host]
+	if t == nil || !t.declared {
+		return nil, false
+	}
+	n := match(t.root, segs, true)
+	if n == nil || n.decl[ref.Method] == nil || n.decl[ref.Method].respFields == nil {
+		return nil, false
+	}
+	return n.decl[ref.Method].respFields, true
 }
 
 func schemaType(r *openapi3.SchemaRef) (string, string) {
@@ -521,7 +609,7 @@ func (inv *Inventory) AddSpec(s *Spec) error {
 				if n.decl[op.Method] != nil {
 					continue // first declaration wins
 				}
-				d := &declOp{op: op.Op, source: s.Name, required: map[paramKey]bool{}}
+				d := &declOp{op: op.Op, source: s.Name, required: map[paramKey]bool{}, respFields: op.ResponseFields}
 				for _, r := range op.Required {
 					in, name, _ := strings.Cut(r, ":")
 					d.required[paramKey{in, name}] = true

@@ -364,7 +364,7 @@ func (f *findingCtx) evaluate() {
 			undeclared := map[string]bool{}
 			crit := false
 			for _, sd := range ep.SensitiveData {
-				if sd.Masked || sd.Location != "response.body" || sd.Type == classify.TypeIP || dset[sd.Field] {
+				if sd.Masked || sd.Location != "response.body" || sd.Type == classify.TypeIP || declaredField(dset, sd.Field) {
 					continue
 				}
 				undeclared[sd.Field+" ("+sd.Type+")"] = true
@@ -458,4 +458,20 @@ func redactText(c *classify.Classifier, s string) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// declaredField reports whether a classified field path is declared: an
+// exact entry, or an open object ("$.meta.*") above it.
+func declaredField(declared map[string]bool, field string) bool {
+	if declared[field] {
+		return true
+	}
+	for i := len(field) - 1; i > 0; i-- {
+		if field[i] == '.' || field[i] == '[' {
+			if declared[field[:i]+".*"] {
+				return true
+			}
+		}
+	}
+	return declared["$.*"]
 }
