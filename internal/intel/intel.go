@@ -27,7 +27,10 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
+
+var _ pipeline.IntelLookup = (*Set)(nil)
 
 // Kinds of feed.
 const (
@@ -56,6 +59,9 @@ type Feed struct {
 	Errors   []LineError // first rejected lines (Info.Rejected counts all)
 	opts     Options
 	table    *bart.Table[int]
+	mmdb     *mmdbFeed
+	// LookupErrors counts MMDB records that failed to decode during lookups.
+	lookupErrors *atomic.Int64
 }
 
 // Set is a collection of feeds. Lookup is safe for concurrent use, also
@@ -83,8 +89,8 @@ func NewSet() *Set {
 // Details for their locations); a source without a single valid entry is an
 // error and leaves the set unchanged.
 func (s *Set) Load(kind, source string, opts Options) (model.FeedInfo, error) {
-	if kind != KindTor && kind != KindBlocklist {
-		return model.FeedInfo{}, fmt.Errorf("intel: unknown feed kind %q (want tor or blocklist)", kind)
+	if kind != KindTor && kind != KindBlocklist && kind != KindAnonymizer {
+		return model.FeedInfo{}, fmt.Errorf("intel: unknown feed kind %q (want tor, blocklist or anonymizer)", kind)
 	}
 	if source == "" {
 		return model.FeedInfo{}, fmt.Errorf("intel: %s feed: empty source", kind)
@@ -166,6 +172,26 @@ func (s *Set) read(kind, source string, opts Options) (*Feed, error) {
 		rc = fh
 	}
 	defer rc.Close()
+	name := opts.Name
+	if name == "" {
+		name = defaultName(source)
+	}
+	now := s.Now().UTC()
+	if kind == KindAnonymizer {
+		data, err := io.ReadAll(io.LimitReader(rc, MaxFeedBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("intel: %s feed %s: %w", kind, source, err)
+		}
+		if len(data) > MaxFeedBytes {
+			return nil, fmt.Errorf("intel: %s feed %s: larger than %d bytes", kind, source, MaxFeedBytes)
+		}
+		m, md, err := openMMDB(data, source)
+		if err != nil {
+			return nil, fmt.Errorf("intel: %s feed: %w", kind, err)
+		}
+		info := model.FeedInfo{Kind: kind, Source: source, Format: "mmdb:" + md.DatabaseType, Entries: int(md.NodeCount), Loaded: now, Age: mmdbAge(md, now)}
+		return &Feed{Info: info, Name: name, opts: opts, mmdb: m, lookupErrors: new(atomic.Int64)}, nil
+	}
 	lr := &io.LimitedReader{R: rc, N: MaxFeedBytes + 1}
 	p, err := Parse(lr, source, opts.MinCount)
 	if err != nil {
@@ -181,11 +207,6 @@ func (s *Set) read(kind, source string, opts Options) (*Feed, error) {
 		}
 		t.Insert(e.Prefix, e.Count)
 	}
-	name := opts.Name
-	if name == "" {
-		name = defaultName(source)
-	}
-	now := s.Now().UTC()
 	info := model.FeedInfo{Kind: kind, Source: source, Format: p.Format, Entries: t.Size(), Rejected: p.Rejected, Loaded: now}
 	if !modified.IsZero() {
 		info.Age = formatAge(now.Sub(modified))
@@ -232,6 +253,20 @@ func (s *Set) Lookup(ip netip.Addr) event.IntelMatch {
 	}
 	ip = ip.Unmap().WithZone("")
 	for _, f := range *s.feeds.Load() {
+		if f.mmdb != nil {
+			tor, flags, err := f.mmdb.lookup(ip)
+			if err != nil {
+				f.lookupErrors.Add(1)
+				continue
+			}
+			if tor {
+				m.Tor = true
+			}
+			if len(flags) > 0 {
+				m.Feeds = append(m.Feeds, mmdbFeedName(flags, f.Name))
+			}
+			continue
+		}
 		c, ok := f.table.Lookup(ip)
 		if !ok {
 			continue
@@ -265,7 +300,7 @@ func (s *Set) Details() []Feed {
 	out := make([]Feed, len(fs))
 	for i, f := range fs {
 		out[i] = *f
-		out[i].table = nil
+		out[i].table, out[i].mmdb = nil, nil
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Info.Kind != out[j].Info.Kind {
@@ -273,6 +308,18 @@ func (s *Set) Details() []Feed {
 		}
 		return out[i].Name < out[j].Name
 	})
+	return out
+}
+
+// LookupErrors returns, per MMDB feed name, the records that failed to
+// decode during lookups (such lookups count as "not listed").
+func (s *Set) LookupErrors() map[string]int64 {
+	out := map[string]int64{}
+	for _, f := range *s.feeds.Load() {
+		if f.lookupErrors != nil {
+			out[f.Name] = f.lookupErrors.Load()
+		}
+	}
 	return out
 }
 

@@ -10,7 +10,8 @@ import (
 //
 //	KIND[,OPTION=VALUE...]=SOURCE
 //
-// KIND is "tor" or "blocklist"; SOURCE is a file path or an http(s) URL (it
+// KIND is "tor", "blocklist" or "anonymizer" (a MaxMind MMDB database with
+// anonymizer flags); SOURCE is a file path or an http(s) URL (it
 // may itself contain '=' and ','). Options:
 //
 //	min=N     minimum list count for ipsum-style "IP count" lines (default 1)
@@ -24,8 +25,8 @@ func ParseSpec(arg string) (kind, source string, opts Options, err error) {
 		return "", "", opts, fmt.Errorf("intel spec %q: want KIND[,min=N][,name=NAME]=SOURCE", clip(arg, 80))
 	}
 	kind = strings.ToLower(strings.TrimSpace(arg[:i]))
-	if kind != KindTor && kind != KindBlocklist {
-		return "", "", opts, fmt.Errorf("intel spec %q: unknown kind %q (want tor or blocklist)", clip(arg, 80), kind)
+	if kind != KindTor && kind != KindBlocklist && kind != KindAnonymizer {
+		return "", "", opts, fmt.Errorf("intel spec %q: unknown kind %q (want tor, blocklist or anonymizer)", clip(arg, 80), kind)
 	}
 	rest := arg[i:]
 	for rest[0] == ',' {
