@@ -57,7 +57,7 @@ type bflaDetector struct {
 	groupIdx             map[uint64]uint8
 	groupNames           []string
 	groupRoleless        []bool
-	principals           distinct
+	learned              bool // learning period over
 	specs                SpecLookup
 }
 
@@ -169,7 +169,6 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	ih := hashString(id.ID)
-	d.principals.add(ih)
 	g := d.group(ev, ih)
 	e, created := d.eps.getOrAdd(endpointHash(ev))
 	if created {
@@ -181,7 +180,10 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	known := e.users.has(ih) || (!d.roleless(g) && e.groups&bit != 0)
-	learning := ev.Time.Sub(d.start) < d.learn || d.principals.estimate() < d.minPrincipals
+	if !d.learned && ev.Time.Sub(d.start) >= d.learn && float64(d.ids.Len()) >= d.minPrincipals {
+		d.learned = true // principals = tracked principals (bounded by the identity budget)
+	}
+	learning := !d.learned
 	if known || learning || e.n < d.minUses || (e.groups == 0 && e.users.len() == 0) {
 		d.learnUse(e, ih, bit)
 		return

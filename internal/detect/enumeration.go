@@ -116,25 +116,26 @@ type enumSubject struct {
 }
 
 type enumParam struct {
-	ref        model.EndpointRef
-	name, in   string
-	fastDist   quantiles
-	slowDist   quantiles
-	w          int64
-	vals, subj distinct
-	n          float64
-	maxSubj    float64
-	young      float64 // requests from subjects first seen in this or the previous window
+	ref      model.EndpointRef
+	name, in string
+	fastDist quantiles
+	slowDist quantiles
+	w        int64
+	vals     distinct
+	subj     linCounter // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
+	n        float64
+	maxSubj  float64
+	young    float64 // requests from subjects first seen in this or the previous window
 	// Subjects active in the current fast / slow window, folded into the
 	// peer baselines when the parameter's window rolls (most subjects never
 	// return, so their own roll would never come). Bounded: at most
 	// maxActive keys each; beyond that the window's subjects are sampled.
 	activeFast, activeSlow []uint64
 	sw                     int64
-	anon                   float64 // anonymous requests
-	errs                   float64 // 4xx responses
-	ips                    distinct
-	nextEval               float64 // request count at which the HLLs are next estimated
+	anon                   float64    // anonymous requests
+	errs                   float64    // 4xx responses
+	ips                    linCounter // distinct client IPs in the window
+	nextEval               float64    // request count at which the HLLs are next estimated
 	base                   ewstat
 	fire                   fireState
 	last                   time.Time
@@ -279,13 +280,13 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 		if created {
 			par.ref, par.name, par.in = ev.Endpoint, p.name, p.in
 		}
-		if !gset {
-			gh, gset = roleGroup(ev), true
-		}
-		gk := mix64(pk ^ gh*0x9e3779b97f4a7c15)
 		key := mix64(sk ^ pk*0xc2b2ae3d27d4eb4f)
 		s, screated := d.subjects.getOrAdd(key)
 		if screated {
+			if !gset { // role group: computed once per new subject, not per event
+				gh, gset = roleGroup(ev), true
+			}
+			gk := mix64(pk ^ gh*0x9e3779b97f4a7c15)
 			s.pk, s.gk, s.client, s.key = pk, gk, clientIP(ev), key
 			s.born = winIndex(ev.Time, d.fast)
 		}

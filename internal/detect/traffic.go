@@ -178,9 +178,13 @@ func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
 		ep.ref, ep.first = ev.Endpoint, idx
 	}
 	d.endpoint(ev, ep, idx, out)
-	d.client(ev, eh, ep, idx, out)
+	var ih uint64 // principal hash, computed once
 	if ev.Auth.Identity != nil {
-		d.identity(ev, eh, ep, winIndex(ev.Time, d.idWin), out)
+		ih = hashString(ev.Auth.Identity.ID)
+	}
+	d.client(ev, eh, ih, ep, idx, out)
+	if ev.Auth.Identity != nil {
+		d.identity(ev, eh, ih, ep, winIndex(ev.Time, d.idWin), out)
 	}
 }
 
@@ -260,7 +264,7 @@ func (d *trafficDetector) closeEndpoint(ep *trafficEndpoint, ci int, out *Emitte
 	}
 }
 
-func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
+func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
 	key := mix64(ipHash(ev.ClientIP) ^ eh*0x9e3779b97f4a7c15)
 	s, created := d.clients.getOrAdd(key)
 	if created {
@@ -278,8 +282,8 @@ func (d *trafficDetector) client(ev *event.Event, eh uint64, ep *trafficEndpoint
 		s.ids = lin256{}
 	}
 	s.w.n++
-	if id := ev.Auth.Identity; id != nil {
-		s.ids.add(hashString(id.ID))
+	if ih != 0 {
+		s.ids.add(ih)
 	}
 	if ep.clientDist.count() < d.peerGate {
 		return
@@ -326,8 +330,8 @@ func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
 	}
 }
 
-func (d *trafficDetector) identity(ev *event.Event, eh uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
-	key := mix64(hashString(ev.Auth.Identity.ID) ^ eh*0x9e3779b97f4a7c15)
+func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
+	key := mix64(ih ^ eh*0x9e3779b97f4a7c15)
 	s, created := d.idents.getOrAdd(key)
 	if created {
 		s.ep, s.w.idx = eh, idx
