@@ -1,6 +1,7 @@
 package specaudit
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/model"
@@ -97,6 +98,26 @@ var catalogue = []*Rule{
 			for _, op := range a.ops {
 				if op.Sec.Source == "operation" {
 					check(op.Sec.Node, op)
+				}
+			}
+		}},
+
+	{ID: "PAL-S007", Name: "admin-operation-shared-security", Title: "Administrative operation accepts ordinary credentials", Severity: model.SevMedium, OWASP: []string{api5},
+		Description: "An operation whose path looks administrative (see PAL-S005) is secured, but one of its security alternatives is satisfied by the credentials of a non-administrative operation: same scheme and no additional OAuth scope. Nothing in the document distinguishes an administrator from any authenticated user (broken function level authorization).",
+		Remediation: "Protect administrative operations with a dedicated scheme or an admin-only scope (and enforce the role server-side).",
+		check: func(a *auditCtx, r *Rule) {
+			var ordinary [][]secAlt
+			for _, op := range a.ops {
+				if op.Sec.Secured() && !adminRe.MatchString(op.Path) {
+					ordinary = append(ordinary, secAlts(op.Sec.Node))
+				}
+			}
+			for _, op := range a.ops {
+				if !op.Sec.Secured() || !adminRe.MatchString(op.Path) {
+					continue
+				}
+				if alt, ok := satisfiedBy(secAlts(op.Sec.Node), ordinary); ok {
+					a.report(r, keyNode(op.PathItem, op.Method), op, "%s looks administrative but accepts the same credentials as ordinary operations (%s)", opName(op), alt)
 				}
 			}
 		}},
@@ -730,4 +751,66 @@ func visitCheck(fn func(a *auditCtx, r *Rule, v schemaVisit)) func(a *auditCtx, 
 			fn(a, r, v)
 		}
 	}
+}
+
+// secAlt is one alternative of a security requirement: scheme -> scopes.
+type secAlt map[string][]string
+
+func secAlts(n *yaml.Node) []secAlt {
+	var out []secAlt
+	for _, alt := range items(n) {
+		m := secAlt{}
+		pairs(alt, func(k string, _, v *yaml.Node) {
+			var scopes []string
+			for _, s := range items(v) {
+				scopes = append(scopes, str(s))
+			}
+			m[k] = scopes
+		})
+		out = append(out, m)
+	}
+	return out
+}
+
+// satisfiedBy reports an alternative of admin that the credentials of some
+// ordinary operation's alternative satisfy: every scheme it needs is
+// required there too, with at least the same scopes.
+func satisfiedBy(admin []secAlt, ordinary [][]secAlt) (string, bool) {
+	for _, a := range admin {
+		if len(a) == 0 {
+			continue
+		}
+		for _, alts := range ordinary {
+			for _, o := range alts {
+				if covers(o, a) {
+					names := make([]string, 0, len(a))
+					for k := range a {
+						names = append(names, k)
+					}
+					sort.Strings(names)
+					return strings.Join(names, " + "), true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+func covers(have, need secAlt) bool {
+	for scheme, scopes := range need {
+		got, ok := have[scheme]
+		if !ok {
+			return false
+		}
+		set := map[string]bool{}
+		for _, s := range got {
+			set[s] = true
+		}
+		for _, s := range scopes {
+			if !set[s] {
+				return false
+			}
+		}
+	}
+	return true
 }
