@@ -93,6 +93,7 @@ pairs = [
   ("open request objects", ["PAL-S034"], ["owasp:api3:2023-no-additionalProperties", "owasp:api3:2023-constrained-additionalProperties"]),
   ("bearer/JWT format",    ["PAL-S015"], ["owasp:api2:2023-jwt-best-practices"]),
   ("URL input (SSRF)",     ["PAL-S055"], ["owasp:api7:2023-concerning-url-parameter"]),
+  ("admin shares security",["PAL-S007"], ["owasp:api5:2023-admin-security-unique"]),
 ]
 def specs_of(items, key, vals, filekey):
     return {os.path.basename(x[filekey]) for x in items if x[key] in vals}
