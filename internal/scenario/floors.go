@@ -2,38 +2,38 @@ package scenario
 
 // DefaultFloors are the scores the detectors reached on the default
 // simulation (seed 1, 48 h, scale 1 — what `palisade scenarios` runs) when
-// the suite was written, so that a regression fails. Measured then: 35 of
-// 37 scenarios detected, 6 false alerts, all 6 on traps (clinician shift
-// start, billing walk, nightly ERP export). Known misses, without a floor:
-// the slow BOLA walk (bola.param_enumeration: only the fast variant is
-// required) and the checkout scalper (traffic.identity_spike).
+// the suite was written, so that a regression fails: 37 of 37 scenarios
+// detected, 0 false alerts, 10 mistyped. (Earlier the same day, with older
+// detectors: 34 of 37 and 190 false alerts, 182 of them
+// bfla.privileged_access on customers' ordinary functions.) The budgets
+// leave a little room for alerts on traps.
 func DefaultFloors() Floors {
 	return Floors{
 		MinDetected: map[string]int{
 			"auth.brute_force": 1, "auth.credential_stuffing": 1, "auth.token_reuse": 1, "auth.weak_token_accepted": 2,
-			"bfla.privileged_access": 1, "bola.distributed_param_enumeration": 1, "bola.param_enumeration": 1,
+			"bfla.privileged_access": 1, "bola.distributed_param_enumeration": 1, "bola.param_enumeration": 2,
 			"consumption.unsafe_upstream": 3, "data.sensitive_exposure": 2, "injection.cmd": 1, "injection.crlf": 1,
 			"injection.ldap": 1, "injection.nosql": 1, "injection.path_traversal": 1, "injection.sqli": 1, "injection.ssti": 1,
 			"injection.xss": 1, "injection.xxe": 1, "intel.suspicious_ip": 1, "intel.suspicious_user_agent": 2,
 			"intel.tor_exit_node": 1, "latency.spike": 1, "param.anomalous_type": 1, "param.unseen": 1,
 			"payload.large_request": 1, "payload.large_response": 1, "recon.endpoint_spray": 1, "ssrf.internal_target": 1,
-			"traffic.client_spike": 1, "traffic.endpoint_spike": 1,
+			"traffic.client_spike": 1, "traffic.endpoint_spike": 1, "traffic.identity_spike": 1,
 		},
-		MaxFalse:     30,
-		MaxTrapFalse: 10,
+		MaxFalse:     10,
+		MaxTrapFalse: 5,
 	}
 }
 
 // SmallFloors are the floors for the quick test run (scale 0.3, ≈50k
 // records): with a third of the population, low-volume endpoints have not
-// passed the detectors' observation gates when some attacks come (the fast
-// BOLA scrape, the oversized reviews), and principal-level baselines are
-// thinner, so bfla.privileged_access fires on ordinary customer functions
-// (measured: 208 false alerts, all of that type, none on traps).
+// passed the detectors' observation gates when some attacks come (both BOLA
+// enumerations, the oversized reviews), and principal-level baselines are
+// thinner, so bfla.privileged_access fires on ordinary customer functions.
+// Measured: 34 of 37 detected, 208 false alerts (all bfla), none on traps.
 func SmallFloors() Floors {
 	f := DefaultFloors()
 	delete(f.MinDetected, "bola.param_enumeration")
 	delete(f.MinDetected, "payload.large_request")
-	f.MaxFalse = 320
+	f.MaxFalse, f.MaxTrapFalse = 250, 10
 	return f
 }

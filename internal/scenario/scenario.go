@@ -218,7 +218,7 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 		d := ttds[t]
 		if len(d) > 0 {
 			slices.Sort(d)
-			r.MedianTTD, r.MaxTTD = d[len(d)/2], d[len(d)-1]
+			r.MedianTTD, r.MaxTTD = d[(len(d)-1)/2], d[len(d)-1] // lower median
 		}
 		res.Rows = append(res.Rows, *r)
 		res.Total.Scenarios += r.Scenarios
