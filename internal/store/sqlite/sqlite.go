@@ -1055,8 +1055,12 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 		if _, err := tx.ExecContext(ctx, `DELETE FROM alert_history WHERE alert_id NOT IN (SELECT id FROM alerts)`); err != nil {
 			return r, err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM endpoint_traffic WHERE bucket < $1`, wallNow.Add(-p.Alerts).Unix()); err != nil {
-			return r, err
+		// Traffic buckets are aggregate counts keyed by event time: they
+		// expire by the event clock only.
+		if !eventNow.IsZero() {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM endpoint_traffic WHERE bucket < $1`, eventNow.Add(-p.Alerts).Unix()); err != nil {
+				return r, err
+			}
 		}
 	}
 	if p.ClientIPs > 0 {
