@@ -194,7 +194,9 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"defaults", nil, "", func(c Config) bool { return c.Server.Listen == "127.0.0.1:8080" && c.Retention.Bodies == "48h" }},
 		{"override", []string{"server: {listen: ':9000'}\nretention: {alerts: 30d}\n", "retention: {alerts: 7d}\n"}, "",
-			func(c Config) bool { return c.Server.Listen == ":9000" && c.Retention.Alerts == "7d" && c.Retention.ClientIPs == "30d" }},
+			func(c Config) bool {
+				return c.Server.Listen == ":9000" && c.Retention.Alerts == "7d" && c.Retention.ClientIPs == "30d"
+			}},
 		{"json", []string{`{"ingest":{"queue_records":5},"internal_ranges":["10.0.0.0/8"]}`}, "",
 			func(c Config) bool { return c.Ingest.QueueRecords == 5 && c.Engine["internal_ranges"] != nil }},
 		{"engine key passes through", []string{"reorder_window: 2m\n"}, "", func(c Config) bool {
