@@ -77,7 +77,7 @@ The rule catalogue is in docs/audit.md (or run with --list-rules).`,
 			if werr != nil {
 				return exitCode(2, fmt.Errorf("audit: writing output: %w", werr))
 			}
-			if format != "text" {
+			if format != "text" || f != nil { // text on stdout already lists them
 				for _, e := range res.Errors {
 					fmt.Fprintln(cmd.ErrOrStderr(), "palisade audit:", e)
 				}

@@ -174,3 +174,79 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	weak := filepath.Join(dir, "weak.yaml")
+	os.WriteFile(weak, []byte(`openapi: 3.0.3
+info: {title: weak, version: "1"}
+servers: [{url: "http://api.example.test"}]
+paths:
+  /users/{id}:
+    delete:
+      parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+      responses: {"204": {description: gone}}
+`), 0o644)
+	// Default: report, never fail.
+	out, stderr, code := run(t, nil, "audit", weak)
+	if code != 0 || !strings.Contains(out, "PAL-S") {
+		t.Fatalf("audit: exit %d\n%s\n%s", code, out, stderr)
+	}
+	// CI gate.
+	_, _, code = run(t, nil, "audit", "--fail-on", "high", weak)
+	if code != 1 {
+		t.Errorf("--fail-on high on an unauthenticated DELETE over HTTP: exit %d, want 1", code)
+	}
+	// SARIF on stdout.
+	out, _, code = run(t, nil, "audit", "--format", "sarif", weak)
+	var sarif map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &sarif) != nil || sarif["version"] != "2.1.0" {
+		t.Errorf("sarif: exit %d, %.200s", code, out)
+	}
+	// A broken spec next to a good one: located error, exit 2.
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("openapi: 3.0.0\npaths: [\n"), 0o644)
+	out, _, code = run(t, nil, "audit", weak, broken)
+	if code != 2 || !strings.Contains(out, "broken.yaml:2:") || !strings.Contains(out, "PAL-S") {
+		t.Errorf("broken spec next to a good one: exit %d %q", code, out)
+	}
+	_, stderr, code = run(t, nil, "audit", "--format", "json", "--out", filepath.Join(dir, "a.json"), weak, broken)
+	if code != 2 || !strings.Contains(stderr, "broken.yaml:2:") {
+		t.Errorf("broken spec, json to file: exit %d %q", code, stderr)
+	}
+}
+
+func TestOpenAPIExport(t *testing.T) {
+	out, stderr, code := run(t, nil, "openapi", "--host", "shop.example.test", small)
+	if code != 0 {
+		t.Fatalf("openapi: exit %d %s", code, stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if !strings.HasPrefix(doc["openapi"].(string), "3.1") {
+		t.Errorf("openapi version %v", doc["openapi"])
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	if _, ok := paths["/v1/users/{userId}/orders"]; !ok {
+		t.Errorf("paths = %v", keysOf(paths))
+	}
+	for _, secret := range []string{"sk_live_51HxAbCdEfGhIjKlMnOp", "4111111111111111"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("export leaks %s", secret)
+		}
+	}
+	_, _, code = run(t, nil, "openapi", "--host", "nowhere.test", small)
+	if code == 0 {
+		t.Errorf("export of an unseen host should fail")
+	}
+}
+
+func keysOf(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
