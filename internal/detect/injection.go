@@ -113,6 +113,19 @@ func scanShared(ev *event.Event, lim PartLimits) *requestScan {
 	return res
 }
 
+// base64Segment: a path segment of at least 16 characters that is base64
+// of text.
+func base64Segment(path string) (string, bool) {
+	for _, seg := range strings.Split(path, "/") {
+		if len(seg) >= 16 {
+			if t, ok := DecodeBase64Text(seg); ok {
+				return t, true
+			}
+		}
+	}
+	return "", false
+}
+
 func (s *PartStats) add(o PartStats) {
 	s.BodiesCut += o.BodiesCut
 	s.PartsCut += o.PartsCut
@@ -136,6 +149,9 @@ func scanRequest(ev *event.Event, lim PartLimits) *requestScan {
 		}
 		dec := decodeLayers(p.Value, rounds)
 		b64, isB64 := DecodeBase64Text(strings.TrimSpace(p.Value))
+		if !isB64 && p.Kind == PartPath {
+			b64, isB64 = base64Segment(p.Value)
+		}
 		var dec64 Decoded
 		if isB64 {
 			dec64 = DecodeLayers(b64)

@@ -189,6 +189,14 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 	}
 	if f.any(bCRLF) {
 		add(matchCRLF(kind, text, low()))
+	} else if strings.Contains(text, "\u560a") || strings.Contains(text, "\u560d") {
+		// U+560A/U+560D: truncated to LF/CR by servers that keep the low byte
+		t := crlfLookalikes.Replace(text)
+		if m, ok := matchCRLF(kind, t, asciiLower(t)); ok {
+			m.Start, m.End = 0, min(len(text), 60)
+			m.Reason += " (U+560A/U+560D line breaks)"
+			add(m, true)
+		}
 	}
 	return out
 }
@@ -1308,10 +1316,37 @@ func ldapAttrAssert(s string) bool {
 
 // ---- CRLF / header injection -------------------------------------------------
 
-var injectedHeaders = []string{"set-cookie", "location", "content-type", "content-length", "content-disposition", "x-xss-protection",
-	"access-control-allow-origin", "access-control-allow-credentials", "refresh", "host", "cookie", "transfer-encoding", "cache-control",
-	"connection", "x-forwarded-for", "x-forwarded-host", "content-security-policy", "link", "authorization", "upgrade", "x-frame-options",
-	"strict-transport-security", "referer", "user-agent", "vary", "etag", "last-modified", "pragma", "expires", "server", "x-powered-by"}
+// Headers an attacker injects, with the shape their value must have so that
+// a line of prose ("Location: Paris", "Date: Monday") is not taken for one.
+var injectedHeaders = map[string]func(v string) bool{
+	"set-cookie":                       func(v string) bool { return strings.Contains(v, "=") },
+	"set-cookie2":                      func(v string) bool { return strings.Contains(v, "=") },
+	"location":                         urlShaped,
+	"content-location":                 urlShaped,
+	"refresh":                          func(v string) bool { return len(v) > 0 && v[0] >= '0' && v[0] <= '9' && strings.Contains(v, "url=") },
+	"content-type":                     func(v string) bool { i := strings.IndexByte(v, '/'); return i > 0 && !strings.Contains(v[:i], " ") },
+	"content-length":                   func(v string) bool { return len(v) > 0 && isNumber(strings.TrimSpace(v)) },
+	"transfer-encoding":                func(v string) bool { return strings.HasPrefix(v, "chunked") },
+	"content-disposition":              func(v string) bool { return strings.HasPrefix(v, "attachment") || strings.HasPrefix(v, "inline") },
+	"x-xss-protection":                 func(v string) bool { return len(v) > 0 && (v[0] == '0' || v[0] == '1') },
+	"access-control-allow-origin":      func(string) bool { return true },
+	"access-control-allow-credentials": func(string) bool { return true },
+	"content-security-policy":          func(string) bool { return true },
+	"strict-transport-security":        func(v string) bool { return strings.Contains(v, "max-age") },
+	"x-frame-options":                  func(string) bool { return true },
+	"x-forwarded-for":                  func(string) bool { return true },
+	"x-forwarded-host":                 func(string) bool { return true },
+	"www-authenticate":                 func(string) bool { return true },
+	"cache-control": func(v string) bool {
+		return strings.Contains(v, "max-age") || strings.Contains(v, "no-") || strings.Contains(v, "public") || strings.Contains(v, "private")
+	},
+}
+
+var crlfLookalikes = strings.NewReplacer("\u560a", "\n", "\u560d", "\r")
+
+func urlShaped(v string) bool {
+	return strings.HasPrefix(v, "http:") || strings.HasPrefix(v, "https:") || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "javascript:") || strings.HasPrefix(v, "data:")
+}
 
 var mailVerbs = []string{"rcpt to", "mail from", "data", "quit", "helo", "ehlo", "rset", "vrfy", "expn", "bcc:", "cc:", "to:", "from:", "subject:", "reply-to:", "mime-version:"}
 
@@ -1333,25 +1368,19 @@ func matchCRLF(kind PartKind, text, lower string) (InjMatch, bool) {
 		if strings.HasPrefix(rest, "http/1.") || strings.HasPrefix(rest, "http/2") {
 			return InjMatch{Class: ClassCRLF, Confidence: 0.95, Start: i, End: min(len(text), i+60), Reason: "response splitting"}, true
 		}
-		// "Header-Name:" after the line break.
+		// "Header-Name: value" after the line break.
 		k := 0
 		for k < len(rest) && k < 64 && (rest[k] >= 'a' && rest[k] <= 'z' || rest[k] >= '0' && rest[k] <= '9' || rest[k] == '-' || rest[k] == '_') {
 			k++
 		}
 		if k > 0 && k < len(rest) && rest[k] == ':' {
 			name := rest[:k]
-			known := false
-			for _, h := range injectedHeaders {
-				if name == h {
-					known = true
-					break
-				}
-			}
-			if known || strings.HasPrefix(name, "x-") {
+			val := strings.TrimLeft(rest[k+1:], " \t")
+			if shape, ok := injectedHeaders[name]; ok && shape(val) {
 				return InjMatch{Class: ClassCRLF, Confidence: 0.9, Start: i, End: min(len(text), i+60), Reason: "injected header " + name}, true
 			}
-			if inURL && (crlf || kind != PartHeader) {
-				return InjMatch{Class: ClassCRLF, Confidence: 0.75, Start: i, End: min(len(text), i+60), Reason: "line break + header-like " + name}, true
+			if strings.HasPrefix(name, "x-") && len(name) > 3 && inURL && crlf {
+				return InjMatch{Class: ClassCRLF, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "injected header " + name}, true
 			}
 		}
 		// Mail (SMTP) and IMAP command injection.

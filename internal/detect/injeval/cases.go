@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -373,5 +374,47 @@ func LoadAll(injDir string, perFile int) ([]Payload, *LoadStats, error) {
 	if err != nil {
 		return nil, st, err
 	}
-	return append(append(g, h...), p...), st, nil
+	out := append(append(g, h...), p...)
+	// Benign prose with names, addresses, e-mails and URLs (the PII corpus
+	// next to the injection folder), when present.
+	pres := filepath.Join(injDir, "..", "pii", "presidio-research", "synth_dataset_v2.json")
+	if _, err := os.Stat(pres); err == nil {
+		b, err := LoadPresidioText(pres, st)
+		if err != nil {
+			return nil, st, err
+		}
+		out = append(out, b...)
+	} else {
+		st.SkippedFiles = append(st.SkippedFiles, pres+" (absent: no prose negatives)")
+	}
+	return out, st, nil
+}
+
+// LoadPresidioText reads the texts of presidio-research's synthetic PII
+// dataset ("full_text", and "masked" with its {{ENTITY}} placeholders) as
+// benign values.
+func LoadPresidioText(path string, st *LoadStats) ([]Payload, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		FullText string `json:"full_text"`
+		Masked   string `json:"masked"`
+	}
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	st.Files++
+	var out []Payload
+	for _, r := range rows {
+		if r.FullText != "" {
+			out = append(out, Payload{Source: "presidio", Set: "full_text", Class: Benign, Value: r.FullText})
+		}
+		if r.Masked != "" && r.Masked != r.FullText {
+			out = append(out, Payload{Source: "presidio", Set: "masked", Class: Benign, Value: r.Masked})
+		}
+	}
+	st.Payloads += len(out)
+	return out, nil
 }

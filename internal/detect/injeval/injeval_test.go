@@ -109,8 +109,10 @@ var tprFloors = map[string]float64{
 }
 
 // fprCeilings per benign source (measured: 0 of 141 GoTestWAF look-alike
-// requests, 0 of 64,350 HttpParams "norm" requests).
-var fprCeilings = map[string]float64{"gotestwaf": 0.02, "httpparams": 0.002}
+// requests, 0 of 64,350 HttpParams "norm" requests, 0.3 % of 14,465
+// presidio prose requests — all of them texts that literally contain
+// "SELECT * FROM Users WHERE …").
+var fprCeilings = map[string]float64{"gotestwaf": 0.02, "httpparams": 0.002, "presidio": 0.006}
 
 func loadEval(t *testing.T) []Case {
 	dir := testutil.EvalDir(t, "injection")
