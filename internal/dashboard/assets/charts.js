@@ -40,7 +40,8 @@ export function timeSeries(points, { title = 'Requests per hour', width = 760, h
   const ticks = Math.min(6, pts.length);
   for (let i = 0; i < ticks; i++) {
     const p = pts[Math.round((i * (pts.length - 1)) / Math.max(1, ticks - 1))];
-    svg.append(s('text', { x: x(p.time), y: height - m.b + 16, 'text-anchor': 'middle' }, shortTime(p.time)));
+    const anchor = i === 0 ? 'start' : i === ticks - 1 ? 'end' : 'middle';
+    svg.append(s('text', { x: x(p.time), y: height - m.b + 16, 'text-anchor': anchor }, shortTime(p.time)));
   }
   svg.append(s('line', { class: 'axis', x1: m.l, x2: width - m.r, y1: y(0), y2: y(0) }),
     s('line', { class: 'axis', x1: m.l, x2: m.l, y1: m.t, y2: y(0) }));

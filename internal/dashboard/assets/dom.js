@@ -97,7 +97,7 @@ export function table(caption, cols, rows, { sortCol, empty = 'Nothing to show.'
       h('tbody', {}, rows.map((r) => h('tr', {}, r.map((cell, i) => {
         const c = cols[i] || {};
         const cls = [c.num ? 'num' : '', c.cls || ''].filter(Boolean).join(' ');
-        return i === 0 && c.rowHeader
+        return c.rowHeader
           ? h('th', { scope: 'row', class: cls || null }, cell)
           : h('td', { class: cls || null }, cell);
       }))))));

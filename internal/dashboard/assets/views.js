@@ -76,7 +76,9 @@ export function loginView(main, _params, ctx) {
         msg.className = 'error';
         msg.textContent = err.status === 401 ? 'This token is not valid (or was revoked).'
           : err.status === 403 ? err.message : `Login failed: ${err.message}`;
+        // Selected, so that pasting the right token replaces the wrong one.
         input.focus();
+        input.select();
       } finally {
         button.disabled = false;
       }
@@ -454,9 +456,9 @@ export async function alertView(main, id, ctx) {
     h('section', { 'aria-labelledby': 'al-ev' }, h('h2', { id: 'al-ev' }, 'Evidence'),
       ev.reason ? h('p', {}, ev.reason) : null,
       table(null, [{ label: 'Measure', rowHeader: true }, { label: 'Value' }], [
-        ['Observed', value(ev.observed)], ['Baseline', value(ev.baseline)], ['Threshold', value(ev.threshold)],
-        ['Window', ev.window || '—'],
-      ]),
+        ['Observed', ev.observed], ['Baseline', ev.baseline], ['Threshold', ev.threshold], ['Window', ev.window],
+      ].filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [k, value(v)]),
+      { empty: 'No measured value: this alert is raised by a rule match (see the reason, details and samples).' }),
       details.length ? [h('h3', {}, 'Details'), table(null, [{ label: 'Key', rowHeader: true, cls: 'mono' }, { label: 'Value' }],
         details.map(([k, v]) => [k, value(v)]))] : null,
       h('h3', {}, 'Samples (redacted)'),
@@ -490,14 +492,20 @@ function triagePanel(a, ctx) {
     label, h('span', { class: 'visually-hidden', id: 'hint-' + v }, hint)));
   const submit = h('button', { type: 'submit', id: 'triage-submit' }, 'Apply');
   const form = h('form', {
-    id: 'triage-form', class: 'stack',
+    id: 'triage-form', class: 'stack', novalidate: true,
     onsubmit: async (e) => {
       e.preventDefault();
       const action = form.elements.action.value;
       const why = reason.value.trim();
       msg.className = 'error';
       if (!action) { msg.textContent = 'Choose an action.'; form.querySelector('input[name=action]').focus(); return; }
-      if (action === 'false_positive' && !why) { msg.textContent = 'A reason is required to mark a false positive.'; reason.focus(); return; }
+      if (action === 'false_positive' && !why) {
+        msg.textContent = 'A reason is required to mark a false positive.';
+        reason.setAttribute('aria-invalid', 'true');
+        reason.focus();
+        return;
+      }
+      reason.removeAttribute('aria-invalid');
       submit.disabled = true;
       msg.className = '';
       msg.textContent = 'Saving…';

@@ -1,0 +1,450 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/palisade-sec/palisade/internal/dashboard"
+	"github.com/palisade-sec/palisade/internal/engine"
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/server"
+	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/sqlite"
+)
+
+// chromiumPath finds the browser: $PALISADE_CHROMIUM, else Debian's
+// /usr/bin/chromium, else chromium or google-chrome on PATH.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	cands := []string{os.Getenv("PALISADE_CHROMIUM"), "/usr/bin/chromium"}
+	for _, c := range cands {
+		if c == "" {
+			continue
+		}
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return c
+		}
+	}
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	msg := "no chromium found (/usr/bin/chromium or $PALISADE_CHROMIUM): install it with apt-get install chromium to run the browser test"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func artifactsDir(t *testing.T) string {
+	if d := os.Getenv("PALISADE_ARTIFACTS"); d != "" {
+		d = filepath.Join(d, "dashboard")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// liveServer is a real serve-mode server (engine, SQLite store, write-ahead
+// log) with the dashboard mounted at "/", fed with simulated traffic.
+type liveServer struct {
+	url   string
+	token string // admin
+	srv   *server.Server
+}
+
+func startServer(t *testing.T) *liveServer {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "palisade.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng, err := engine.New(engine.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.DefaultConfig()
+	cfg.Ingest.CheckpointInterval = "200ms"
+	srv, err := server.New(server.Options{DataDir: dir, Config: cfg, Engine: eng, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Close(c)
+	})
+	secret, tk, err := server.NewToken(store.RoleAdmin, "browser-test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateToken(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	api := srv.Handler()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api)
+	mux.Handle("/healthz", api)
+	mux.Handle("/metrics", api)
+	mux.Handle("/", dashboard.Handler())
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	return &liveServer{url: hs.URL, token: secret, srv: srv}
+}
+
+func (ls *liveServer) call(t *testing.T, method, path string, body io.Reader, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, ls.url+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ls.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// ingestSim posts hours of simulated traffic (with attacks) and waits until
+// the engine has processed it and alerts are visible.
+func (ls *liveServer) ingestSim(t *testing.T, hours int) int64 {
+	t.Helper()
+	cfg := sim.DefaultConfig()
+	cfg.Duration = time.Duration(hours) * time.Hour
+	var buf bytes.Buffer
+	var n, posted int64
+	flush := func() {
+		if buf.Len() == 0 {
+			return
+		}
+		var res struct{ Accepted, Rejected int64 }
+		if code := ls.call(t, "POST", "/api/v1/ingest", bytes.NewReader(buf.Bytes()), &res); code != 200 {
+			t.Fatalf("ingest: HTTP %d", code)
+		}
+		if res.Rejected != 0 {
+			t.Fatalf("ingest: %d records rejected", res.Rejected)
+		}
+		posted += res.Accepted
+		buf.Reset()
+	}
+	_, err := sim.Generate(cfg, func(r *exchange.Record) error {
+		if err := exchange.Encode(&buf, r); err != nil {
+			return err
+		}
+		if n++; n%2000 == 0 {
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flush()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var ov struct {
+			RecordsProcessed int64 `json:"records_processed"`
+			OpenAlerts       int64 `json:"open_alerts"`
+			Endpoints        int64 `json:"endpoints"`
+		}
+		ls.call(t, "GET", "/api/v1/overview", nil, &ov)
+		if ov.RecordsProcessed >= posted && ov.OpenAlerts > 0 && ov.Endpoints > 0 && ls.srv.QueueDepth() == 0 {
+			t.Logf("ingested %d records: %d endpoints, %d open alerts", posted, ov.Endpoints, ov.OpenAlerts)
+			return posted
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engine did not catch up: processed %d of %d, %d open alerts", ov.RecordsProcessed, posted, ov.OpenAlerts)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBrowserWalkthrough drives the dashboard in headless Chromium against a
+// real server: login (wrong then right token), overview, inventory with a
+// filter, endpoint detail, alert list, alert detail, triage as a false
+// positive (checked through the API), settings, logout. A screenshot of each
+// step is written to $PALISADE_ARTIFACTS/dashboard (or a temp dir).
+func TestBrowserWalkthrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chrome := chromiumPath(t)
+	ls := startServer(t)
+	ls.ingestSim(t, 8)
+	art := artifactsDir(t)
+	t.Logf("screenshots in %s", art)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	bctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	if err := chromedp.Do(bctx); err != nil { // start the browser without a timeout
+		t.Fatalf("starting %s: %v", chrome, err)
+	}
+	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancel()
+
+	// Console errors, uncaught exceptions and CSP violations fail the test.
+	var consoleMu sync.Mutex
+	var problems []string
+	msgs := chromedp.Console(bctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			s := m.String()
+			// The refused login and the post-logout probe answer 401 on
+			// purpose; the browser logs those responses as errors.
+			if strings.Contains(s, "status of 401") {
+				continue
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError || strings.Contains(strings.ToLower(s), "content security policy") {
+				consoleMu.Lock()
+				problems = append(problems, s)
+				consoleMu.Unlock()
+			}
+		}
+	}()
+
+	step := 0
+	shot := func(name string) {
+		t.Helper()
+		step++
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		p := filepath.Join(art, fmt.Sprintf("%02d-%s.png", step, name))
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, scancel := context.WithTimeout(ctx, 20*time.Second)
+		defer scancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			shot("failed-" + strings.ReplaceAll(what, " ", "-"))
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	eval := func(js string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return s
+	}
+	waitText := func(sel, want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			got := eval(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel))
+			if strings.Contains(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				shot("failed-wait")
+				t.Fatalf("%s: text %q does not contain %q", sel, got, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// 1. Login: a wrong token is refused with a message, the right one works.
+	do("open login", chromedp.Navigate(ls.url+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	if got := eval(`document.activeElement && document.activeElement.id`); got != "token" {
+		t.Errorf("focus on the login page is on %q, want the token field", got)
+	}
+	do("wrong token", chromedp.SendKeys(chromedp.CSS("#token"), "pal_not-a-real-token"), chromedp.Click(chromedp.CSS("#login-submit")))
+	waitText("#login-msg", "not valid")
+	shot("login-refused")
+	// The refused token is left selected: typing replaces it; Enter submits.
+	do("log in", chromedp.KeyEvent(ls.token))
+	if n := len(eval(`document.querySelector('#token').value`)); n != len(ls.token) {
+		t.Fatalf("token field holds %d characters, want %d (the wrong token was not replaced)", n, len(ls.token))
+	}
+	do("submit", chromedp.KeyEvent("\r"))
+
+	// 2. Overview.
+	do("overview", chromedp.WaitVisible(chromedp.CSS("#ov-sev")), chromedp.WaitVisible(chromedp.CSS("figure svg.chart")))
+	waitText("h1", "Overview")
+	if got := eval(`document.querySelector('#token') ? 'present' : ''`); got != "" {
+		t.Error("token field still in the page after login")
+	}
+	if got := text(".session"); !strings.Contains(got, "admin") {
+		t.Errorf("session box %q does not name the role", got)
+	}
+	if n := eval(`String(document.querySelectorAll('svg.chart').length)`); n != "3" {
+		t.Errorf("overview has %s charts, want 3 (severity, OWASP, traffic)", n)
+	}
+	shot("overview")
+
+	// 3. Inventory, then a filter (debounced, server-side).
+	do("inventory", chromedp.Click(chromedp.CSS(`nav a[data-route="endpoints"]`)), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
+	rows := eval(`String(document.querySelectorAll('#results tbody tr').length)`)
+	if rows == "0" {
+		t.Fatal("inventory table is empty")
+	}
+	if got := eval(`document.querySelector('#results th[aria-sort]').textContent`); got != "Risk" {
+		t.Errorf("sorted column %q, want Risk", got)
+	}
+	shot("inventory")
+	firstPath := eval(`document.querySelector('#results tbody tr th a').textContent.split(' ')[1]`)
+	seg := firstPath
+	if parts := strings.Split(strings.Trim(firstPath, "/"), "/"); len(parts) > 0 && !strings.HasPrefix(parts[0], "{") {
+		seg = "/" + parts[0]
+	}
+	do("filter", chromedp.SendKeys(chromedp.CSS("#f-q"), seg))
+	waitText("#f-q", "") // the input exists
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		hash := eval(`location.hash`)
+		busy := eval(`document.querySelector('#results').getAttribute('aria-busy')`)
+		if strings.Contains(hash, "q=") && busy == "false" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("filter not applied: hash %q busy %q", hash, busy)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cells := eval(`Array.from(document.querySelectorAll('#results tbody tr')).map(r => r.cells[0].textContent + ' ' + r.cells[1].textContent).join('\n')`)
+	if cells == "" {
+		t.Fatalf("filter %q left no row", seg)
+	}
+	for _, c := range strings.Split(cells, "\n") {
+		if !strings.Contains(c, seg) {
+			t.Errorf("row %q does not match the filter %q", c, seg)
+		}
+	}
+
+	// 4. Endpoint detail.
+	do("open endpoint", chromedp.Click(chromedp.CSS("#results tbody tr th a")), chromedp.WaitVisible(chromedp.CSS("#ep-traffic")),
+		chromedp.WaitVisible(chromedp.CSS("#ep-params")))
+	if h1 := text("h1"); !strings.Contains(h1, firstPath[:min(len(firstPath), 4)]) && !strings.Contains(h1, seg) {
+		t.Errorf("endpoint heading %q does not name %q", h1, seg)
+	}
+	waitText("#ep-alerts + div", "") // related alerts section rendered
+	shot("endpoint")
+
+	// 5. Alerts list and detail.
+	do("alerts", chromedp.Click(chromedp.CSS(`nav a[data-route="alerts"]`)), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
+	if got := eval(`document.querySelector('#f-status').value`); got != "open" {
+		t.Errorf("alert status filter defaults to %q, want open", got)
+	}
+	shot("alerts")
+	do("open alert", chromedp.Click(chromedp.CSS("#results tbody tr th a")), chromedp.WaitVisible(chromedp.CSS("#triage-form")))
+	id := strings.TrimPrefix(eval(`location.hash`), "#/alerts/")
+	if !strings.HasPrefix(id, "al_") {
+		t.Fatalf("alert URL %q", id)
+	}
+	if got := text("#alert-status"); got != "open" {
+		t.Errorf("status %q, want open", got)
+	}
+	waitText("#al-ev", "Evidence")
+	shot("alert")
+
+	// 6. Triage: a false positive without a reason is refused in the page;
+	// with a reason it is applied, and the API says so.
+	do("choose false positive", chromedp.Click(chromedp.CSS(`input[name=action][value=false_positive]`)), chromedp.Click(chromedp.CSS("#triage-submit")))
+	waitText("#triage-msg", "reason is required")
+	const reason = "internal load test from the QA range"
+	do("triage", chromedp.SendKeys(chromedp.CSS("#triage-reason"), reason), chromedp.Click(chromedp.CSS("#triage-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#triage-done")))
+	waitText("#alert-status", "false positive")
+	waitText(`section[aria-labelledby="al-hist"]`, reason)
+	shot("alert-triaged")
+	var got server.AlertDetail
+	if code := ls.call(t, "GET", "/api/v1/alerts/"+id, nil, &got); code != 200 {
+		t.Fatalf("GET alert: %d", code)
+	}
+	if got.Status != store.StatusFalsePositive {
+		t.Errorf("API status %q, want false_positive", got.Status)
+	}
+	if n := len(got.History); n == 0 || got.History[n-1].Reason != reason || got.History[n-1].Action != "false_positive" {
+		t.Errorf("API history %+v does not end with the triage", got.History)
+	}
+
+	// 7. Keyboard: "g" then "s" opens the settings; the audit log shows the triage.
+	eval(`document.activeElement.blur(), "ok"`)
+	do("keyboard to settings", chromedp.KeyEvent("g"), chromedp.KeyEvent("s"), chromedp.WaitVisible(chromedp.CSS("#st-audit")))
+	waitText("#st-audit + div", "alert.triage")
+	waitText("#st-ret + div", "48h")
+	shot("settings")
+
+	// 8. Logout ends the session server-side.
+	do("logout", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	code, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/api/v1/overview', {credentials: 'same-origin'}).then(r => String(r.status))`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != "401" {
+		t.Errorf("after logout the API answers %s, want 401", code)
+	}
+	shot("logged-out")
+
+	consoleMu.Lock()
+	defer consoleMu.Unlock()
+	for _, p := range problems {
+		t.Errorf("browser console: %s", p)
+	}
+}
