@@ -35,11 +35,16 @@ type Options struct {
 	// TempDir holds the intel feed files written for the run ("" = a new
 	// temporary directory, removed afterwards).
 	TempDir string
+	// OnRecord, when set, sees every simulated record before the engine
+	// does (the demo writes the capture and draws progress from it).
+	OnRecord func(*exchange.Record) error
 }
 
 // Result of scoring one run.
 type Result struct {
 	Records   int64
+	Report    *model.Report // the full analysis report of the run
+	Traps     int           // benign look-alike scenarios in the run
 	Alerts    []model.Alert
 	Scenarios []ScenarioResult
 	Rows      []Row        // one per alert type of the catalogue that has a scenario or an alert
@@ -119,7 +124,15 @@ func Run(opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	labels, err := sim.Generate(opts.Sim, func(r *exchange.Record) error { eng.Ingest(r); return nil })
+	labels, err := sim.Generate(opts.Sim, func(r *exchange.Record) error {
+		if opts.OnRecord != nil {
+			if err := opts.OnRecord(r); err != nil {
+				return err
+			}
+		}
+		eng.Ingest(r)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +140,7 @@ func Run(opts Options) (*Result, error) {
 	rep := eng.Report(labels.End)
 	res := Evaluate(labels, rep.Alerts, opts.Tolerance)
 	res.Records = labels.Records
+	res.Report = rep
 	return res, nil
 }
 
@@ -145,6 +159,7 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 			attacks = append(attacks, s)
 		}
 	}
+	res.Traps = len(traps)
 	rows := map[string]*Row{}
 	row := func(t string) *Row {
 		if rows[t] == nil {
