@@ -634,7 +634,7 @@ var strongCmds = map[string]bool{
 	"whoami": true, "uname": true, "wget": true, "curl": true, "nc": true, "ncat": true, "netcat": true, "bash": true, "sh": true,
 	"zsh": true, "ksh": true, "csh": true, "tcsh": true, "dash": true, "python": true, "python2": true, "python3": true, "perl": true, "ruby": true,
 	"php": true, "nslookup": true, "ifconfig": true, "ipconfig": true, "netstat": true, "powershell": true, "pwsh": true, "cmd": true,
-	"cmd.exe": true, "certutil": true, "bitsadmin": true, "chmod": true, "chown": true, "systeminfo": true, "tasklist": true, "passwd": true,
+	"cmd.exe": true, "certutil": true, "bitsadmin": true, "chmod": true, "chown": true, "systeminfo": true, "tasklist": true,
 	"useradd": true, "crontab": true, "busybox": true, "mkfifo": true, "telnet": true, "nmap": true, "xterm": true, "wmic": true,
 	"rundll32": true, "regsvr32": true, "mshta": true, "cscript": true, "wscript": true, "base64": true, "xxd": true, "hostname": true,
 	"sudo": true, "nohup": true, "pwd": true, "ls": true, "id": true, "cat": true, "ping": true, "sleep": true, "echo": true, "dir": true,
@@ -1187,6 +1187,9 @@ func matchSSTI(text, lower string, f byteSet) (InjMatch, bool) {
 		}
 		if d.open == "{{" && (body == "self" || body == "config" || body == "request" || strings.HasPrefix(body, "''") || strings.HasPrefix(body, "[]") || strings.HasPrefix(body, "()")) {
 			return InjMatch{Class: ClassSSTI, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "template object " + body}, true
+		}
+		if d.open == "#set(" && strings.HasPrefix(body, "$") && strings.Contains(body, "=") {
+			return InjMatch{Class: ClassSSTI, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "velocity #set directive"}, true
 		}
 		if d.open == "<#" && (strings.HasPrefix(body, "assign") || strings.HasPrefix(body, "include")) || d.open == "[#" && strings.HasPrefix(body, "assign") {
 			return InjMatch{Class: ClassSSTI, Confidence: 0.85, Start: i, End: min(len(text), i+60), Reason: "freemarker directive"}, true
