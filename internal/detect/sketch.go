@@ -8,7 +8,8 @@ import (
 	"github.com/axiomhq/hyperloglog"
 )
 
-// Hashing: a fixed (seedless) FNV-1a with a splitmix64 finalizer, so that
+// Hashing: a fixed (seedless) multiply-xor hash over 8-byte words (FNV-1a
+// for the tail) with a splitmix64 finalizer, so that
 // keys and distinct-count sketches are identical from run to run (maphash
 // is randomly seeded per process and would make estimates vary on replay).
 
@@ -19,7 +20,16 @@ const (
 
 func hashString(s string) uint64 { return mix64(hashAdd(fnvOffset, s)) }
 
+// hashAdd folds s into h eight bytes at a time (the byte loads combine
+// into one 64-bit load), the tail byte by byte (FNV-1a).
 func hashAdd(h uint64, s string) uint64 {
+	for len(s) >= 8 {
+		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = (h ^ v) * 0x9e3779b97f4a7c15
+		h ^= h >> 29
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
 		h *= fnvPrime
