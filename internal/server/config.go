@@ -59,7 +59,7 @@ type RetentionConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Server: ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, SessionTTL: "12h"},
-		Ingest: IngestConfig{MaxBody: 64 << 20, MaxDecompressed: 1 << 30, QueueRecords: 200000, BatchRecords: 5000,
+		Ingest: IngestConfig{MaxBody: 64 << 20, MaxDecompressed: 256 << 20, QueueRecords: 200000, BatchRecords: 5000,
 			CheckpointInterval: "5s", SegmentBytes: 64 << 20},
 		Retention: RetentionConfig{Bodies: "48h", ClientIPs: "30d", Alerts: "90d", Audit: "365d", Interval: "1h"},
 	}

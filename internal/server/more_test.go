@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server/wal"
@@ -100,10 +101,10 @@ func TestRestartReplay(t *testing.T) {
 	if pub2.n() != 0 {
 		t.Fatalf("known alert published again after restart: %d", pub2.n())
 	}
-	cp2, _ := readCheckpoint(t, dir)
-	if !cp1.Less(cp2) {
-		t.Fatalf("checkpoint did not advance: %v → %v", cp1, cp2)
-	}
+	waitFor(t, "checkpoint to advance", func() bool {
+		cp2, _ := readCheckpoint(t, dir)
+		return cp1.Less(cp2)
+	})
 	o, _ := st.Overview(ctx)
 	var total int64
 	for _, tp := range o.Traffic {
@@ -263,3 +264,55 @@ func FuzzDecodeCursor(f *testing.F) {
 }
 
 var osReadFile = os.ReadFile
+
+// The OTLP receiver's records go through the same durable path, all or
+// nothing, with 429 when the queue cannot take them.
+func TestOTLPRoute(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, _ := sqlite.Open(ctx, filepath.Join(dir, "p.db"))
+	defer st.Close()
+	cfg := DefaultConfig()
+	cfg.Ingest.CheckpointInterval = "20ms"
+	cfg.Ingest.QueueRecords = 3
+	eng := newFake()
+	eng.block = make(chan struct{})
+	stub := func(sink func([]*exchange.Record)) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var recs []*exchange.Record
+			for i := range 2 {
+				rec, err := exchange.DecodeRecord([]byte(line(i, "192.0.2.9", "/otlp")))
+				if err != nil {
+					t.Error(err)
+				}
+				recs = append(recs, rec)
+			}
+			sink(recs)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{}`))
+		})
+	}
+	srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st, OTLP: stub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start(ctx)
+	hs := httptest.NewServer(srv.Handler())
+	defer func() { hs.Close(); srv.Close(ctx) }()
+	sec, tk, _ := NewToken("ingest", "otel", time.Now())
+	st.CreateToken(ctx, tk)
+	env := &testEnv{srv: srv, http: hs, st: st, eng: eng, tokens: map[string]string{"ingest": sec}}
+	resp, body := env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", strings.NewReader("{}"), "Content-Type", "application/json")
+	if resp.StatusCode != 200 || string(body) != "{}" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	resp, _ = env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", strings.NewReader("{}"), "Content-Type", "application/json")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("queue full: %d", resp.StatusCode)
+	}
+	if srv.QueueDepth() != 2 {
+		t.Fatalf("depth %d: a refused export must accept nothing", srv.QueueDepth())
+	}
+	close(eng.block)
+	waitFor(t, "consumed", func() bool { return eng.count() == 2 })
+}
