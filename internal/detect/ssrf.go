@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -161,6 +163,15 @@ func JudgeHost(host string) (SSRFMatch, bool) {
 	if h == "" {
 		return SSRFMatch{}, false
 	}
+	for i := 0; i < len(h); i++ {
+		if h[i] >= 0x80 {
+			// IDNA maps compatibility characters: "①②⑦.⓪.⓪.①" is 127.0.0.1,
+			// "ｌｏｃａｌｈｏｓｔ" is localhost.
+			h = strings.ToLower(norm.NFKC.String(h))
+			h = strings.NewReplacer("。", ".", "．", ".", "｡", ".").Replace(h)
+			break
+		}
+	}
 	var a netip.Addr
 	encoded := false
 	if x, err := netip.ParseAddr(h); err == nil {
@@ -225,11 +236,16 @@ func JudgeHost(host string) (SSRFMatch, bool) {
 	// Wildcard DNS services embedding an address: 127.0.0.1.nip.io, 10-0-0-1.sslip.io.
 	for _, svc := range []string{".nip.io", ".xip.io", ".sslip.io", ".traefik.me", ".localh.st"} {
 		if strings.HasSuffix(h, svc) {
-			inner := strings.TrimSuffix(h, svc)
-			if k := strings.LastIndexAny(inner, "-."); k >= 0 && strings.Count(inner, ".") > 3 {
-				inner = inner[strings.Index(inner, ".")+1:]
+			labels := strings.Split(strings.TrimSuffix(h, svc), ".")
+			var cands []string
+			if n := len(labels); n >= 4 {
+				cands = append(cands, strings.Join(labels[n-4:], "."))
 			}
-			for _, cand := range []string{inner, strings.ReplaceAll(inner, "-", ".")} {
+			// dashed form: "10-0-0-7", "api-10-0-0-7"
+			if parts := strings.Split(labels[len(labels)-1], "-"); len(parts) >= 4 {
+				cands = append(cands, strings.Join(parts[len(parts)-4:], "."))
+			}
+			for _, cand := range cands {
 				if m, ok := JudgeHost(cand); ok {
 					m.Target, m.Reason = h, m.Reason+" via wildcard DNS "+svc[1:]
 					return m, true
