@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/palisade-sec/palisade/internal/dashboard"
@@ -256,6 +258,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}()
 
 	step := 0
+	scheme := "light"
 	shot := func(name string) {
 		t.Helper()
 		step++
@@ -266,6 +269,20 @@ func TestBrowserWalkthrough(t *testing.T) {
 		p := filepath.Join(art, fmt.Sprintf("%02d-%s.png", step, name))
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "failed") {
+			return
+		}
+		res, err := chromedp.Run(ctx, chromedp.Evaluate[string](auditJS))
+		if err != nil {
+			t.Fatalf("accessibility audit on %s: %v", name, err)
+		}
+		var problems []string
+		if err := json.Unmarshal([]byte(res), &problems); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s (%s): %s", name, scheme, p)
 		}
 	}
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -348,6 +365,24 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("sorted column %q, want Risk", got)
 	}
 	shot("inventory")
+	// Cursor pagination: 101 endpoints, 50 a page. "n" goes forward, the
+	// Previous button back to the same first page.
+	firstRows := eval(`Array.from(document.querySelectorAll('#results tbody th')).map(c => c.textContent).join('|')`)
+	eval(`document.activeElement.blur(), "ok"`)
+	do("next page", chromedp.KeyEvent("n"))
+	waitText(".pager", "Page 2")
+	if !strings.Contains(eval(`location.hash`), "cursor=") {
+		t.Errorf("page 2 URL %q has no cursor", eval(`location.hash`))
+	}
+	secondRows := eval(`Array.from(document.querySelectorAll('#results tbody th')).map(c => c.textContent).join('|')`)
+	if secondRows == firstRows || secondRows == "" {
+		t.Errorf("page 2 shows the same rows as page 1")
+	}
+	do("previous page", chromedp.Click(chromedp.CSS("#prev-page")))
+	waitText(".pager", "Page 1")
+	if again := eval(`Array.from(document.querySelectorAll('#results tbody th')).map(c => c.textContent).join('|')`); again != firstRows {
+		t.Errorf("back on page 1, rows differ")
+	}
 	firstPath := eval(`document.querySelector('#results tbody tr th a').textContent.split(' ')[1]`)
 	seg := firstPath
 	if parts := strings.Split(strings.Trim(firstPath, "/"), "/"); len(parts) > 0 && !strings.HasPrefix(parts[0], "{") {
@@ -407,11 +442,14 @@ func TestBrowserWalkthrough(t *testing.T) {
 	// with a reason it is applied, and the API says so.
 	do("choose false positive", chromedp.Click(chromedp.CSS(`input[name=action][value=false_positive]`)), chromedp.Click(chromedp.CSS("#triage-submit")))
 	waitText("#triage-msg", "reason is required")
-	const reason = "internal load test from the QA range"
+	const reason = `internal load test <img src=x onerror="window.__pwned=1"> from the QA range`
 	do("triage", chromedp.SendKeys(chromedp.CSS("#triage-reason"), reason), chromedp.Click(chromedp.CSS("#triage-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#triage-done")))
 	waitText("#alert-status", "false positive")
 	waitText(`section[aria-labelledby="al-hist"]`, reason)
+	if got := eval(`String(window.__pwned) + String(document.querySelectorAll('main img').length)`); got != "undefined0" {
+		t.Errorf("markup in the triage reason was interpreted (%s)", got)
+	}
 	shot("alert-triaged")
 	var got server.AlertDetail
 	if code := ls.call(t, "GET", "/api/v1/alerts/"+id, nil, &got); code != 200 {
@@ -431,6 +469,21 @@ func TestBrowserWalkthrough(t *testing.T) {
 	waitText("#st-ret + div", "48h")
 	shot("settings")
 
+	// Dark colour scheme: the same audit (contrast) on the overview.
+	if err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return chromedp.Void{}, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	scheme = "dark"
+	do("overview (dark)", chromedp.Click(chromedp.CSS(`nav a[data-route="overview"]`)), chromedp.WaitVisible(chromedp.CSS("#ov-traffic")))
+	shot("overview-dark")
+	do("alert (dark)", chromedp.Navigate(ls.url+"/#/alerts/"+id), chromedp.WaitVisible(chromedp.CSS("#triage-form")))
+	shot("alert-dark")
+	scheme = "light"
+
 	// 8. Logout ends the session server-side.
 	do("logout", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	code, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/api/v1/overview', {credentials: 'same-origin'}).then(r => String(r.status))`, chromedp.EvalAwaitPromise))
@@ -442,9 +495,36 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	shot("logged-out")
 
+	// The audit itself must be able to fail: a page with known defects.
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, badPage)
+	}))
+	defer bad.Close()
+	do("audit self-test", chromedp.Navigate(bad.URL), chromedp.WaitVisible(chromedp.CSS("#grey")))
+	var found []string
+	if err := json.Unmarshal([]byte(eval(auditJS)), &found); err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(found, "\n")
+	for _, want := range []string{"no label: input#unlabelled", "th without scope: Name", "control without a name: button#empty",
+		"2 visible h1 elements", "inline onclick on button#empty", "inline style on p#grey", `contrast 1.`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("audit of the defective page does not report %q; it reported:\n%s", want, all)
+		}
+	}
+
 	consoleMu.Lock()
 	defer consoleMu.Unlock()
 	for _, p := range problems {
 		t.Errorf("browser console: %s", p)
 	}
 }
+
+const badPage = `<!doctype html><html lang="en"><body><main>
+<h1>One</h1><h1>Two</h1>
+<input id="unlabelled">
+<table><tr><th>Name</th></tr><tr><td>x</td></tr></table>
+<button id="empty" onclick="void 0"></button>
+<p id="grey" style="color:#eeeeee;background:#ffffff">faint text</p>
+</main></body></html>`

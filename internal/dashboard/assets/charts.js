@@ -37,11 +37,15 @@ export function timeSeries(points, { title = 'Requests per hour', width = 760, h
     svg.append(s('line', { class: 'grid', x1: m.l, x2: width - m.r, y1: y(v), y2: y(v) }),
       s('text', { x: m.l - 6, y: y(v) + 4, 'text-anchor': 'end' }, num(Math.round(v))));
   }
-  const ticks = Math.min(6, pts.length);
-  for (let i = 0; i < ticks; i++) {
-    const p = pts[Math.round((i * (pts.length - 1)) / Math.max(1, ticks - 1))];
-    const anchor = i === 0 ? 'start' : i === ticks - 1 ? 'end' : 'middle';
-    svg.append(s('text', { x: x(p.time), y: height - m.b + 16, 'text-anchor': anchor }, shortTime(p.time)));
+  // Time ticks at even steps of whole hours, at most one per 110 units.
+  const hours = Math.round((t1 - t0) / 3600e3);
+  const maxTicks = Math.max(2, Math.floor(iw / 110) + 1);
+  const stepH = Math.max(1, Math.ceil(hours / (maxTicks - 1)));
+  for (let hh = 0; hh <= hours; hh += stepH) {
+    const t = new Date(t0 + hh * 3600e3).toISOString();
+    const anchor = hh === 0 ? 'start' : hh + stepH > hours && x(t) > width - m.r - 40 ? 'end' : 'middle';
+    svg.append(s('line', { class: 'axis', x1: x(t), x2: x(t), y1: y(0), y2: y(0) + 4 }),
+      s('text', { x: x(t), y: height - m.b + 16, 'text-anchor': anchor }, shortTime(t)));
   }
   svg.append(s('line', { class: 'axis', x1: m.l, x2: width - m.r, y1: y(0), y2: y(0) }),
     s('line', { class: 'axis', x1: m.l, x2: m.l, y1: m.t, y2: y(0) }));
