@@ -316,3 +316,27 @@ func TestOTLPRoute(t *testing.T) {
 	close(eng.block)
 	waitFor(t, "consumed", func() bool { return eng.count() == 2 })
 }
+
+// Raw records (bodies) are kept for retention.bodies: checkpointed log
+// segments whose newest record is older than that by the event clock are
+// removed.
+func TestBodyRetentionPrunesLog(t *testing.T) {
+	env := newEnv(t, func(c *Config) {
+		c.Ingest.SegmentBytes = 600
+		c.Ingest.BatchRecords = 1
+		c.Retention.Bodies = "48h"
+	}, nil)
+	env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(10, "/old")))
+	waitFor(t, "old records consumed", func() bool { return env.eng.count() == 10 })
+	before, _ := env.srv.wal.Segments()
+	late := strings.ReplaceAll(line(0, "192.0.2.1", "/new"), base.Format(time.RFC3339Nano), base.Add(72*time.Hour).Format(time.RFC3339Nano))
+	env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(late+"\n"+late+"\n"))
+	waitFor(t, "old segments pruned", func() bool {
+		segs, _ := env.srv.wal.Segments()
+		return len(segs) > 0 && segs[0] > before[len(before)-1]-1 && len(segs) < len(before)
+	})
+	_, body := env.do(t, "GET", "/metrics", "viewer", nil)
+	if !strings.Contains(string(body), "palisade_wal_segments_removed_total") || strings.Contains(string(body), "palisade_wal_segments_removed_total 0\n") {
+		t.Fatalf("removal not counted")
+	}
+}
