@@ -108,6 +108,21 @@ var catalog = func() map[string]Spec {
 	return m
 }()
 
+// subjectWide lists the types whose alerts are about the subject as a
+// whole, not about one endpoint: repeats on other endpoints fold into the
+// same alert (the endpoint field keeps the first one seen).
+var subjectWide = map[string]bool{
+	"intel.tor_exit_node":         true,
+	"intel.suspicious_ip":         true,
+	"intel.suspicious_user_agent": true,
+	"recon.endpoint_spray":        true,
+	"auth.token_reuse":            true,
+}
+
+// PerEndpoint reports whether alerts of type t fold per endpoint (true for
+// most types) or per subject only.
+func PerEndpoint(t string) bool { return !subjectWide[t] }
+
 // Catalog returns the alert types in catalogue order.
 func Catalog() []Spec { return specs() }
 

@@ -46,7 +46,8 @@ type Hit struct {
 // MaxSamples kept per alert.
 const MaxSamples = 5
 
-// Emitter folds hits into alerts.
+// Emitter folds hits into alerts: one alert per (type, subject, endpoint),
+// or per (type, subject) for the subject-wide types (see PerEndpoint).
 type Emitter struct {
 	alerts map[string]*model.Alert
 	order  []string
@@ -60,37 +61,36 @@ func NewEmitter() *Emitter { return &Emitter{alerts: map[string]*model.Alert{}} 
 
 // FoldKey is the identity of an alert: type, subject and endpoint.
 func FoldKey(h *Hit, subject string) string {
-	k := h.Type + "|"
-	switch subject {
-	case "client":
-		k += "c:" + h.Client
-	case "identity":
-		if h.Identity != nil {
-			k += "i:" + h.Identity.ID
-		}
+	id := ""
+	if h.Identity != nil {
+		id = h.Identity.ID
 	}
-	if h.Endpoint != nil {
-		k += "|" + h.Endpoint.Key()
-	}
-	return k
+	return foldKey(h.Type, subject, h.Client, id, h.Endpoint)
 }
 
 // AlertKey is the fold key of an existing alert (the same as FoldKey for
 // the hit that created it).
 func AlertKey(a *model.Alert) string {
-	k := a.Type + "|"
-	switch a.Subject {
-	case "client":
-		if a.Client != nil {
-			k += "c:" + a.Client.IP
-		}
-	case "identity":
-		if a.Identity != nil {
-			k += "i:" + a.Identity.ID
-		}
+	client, id := "", ""
+	if a.Client != nil {
+		client = a.Client.IP
 	}
-	if a.Endpoint != nil {
-		k += "|" + a.Endpoint.Key()
+	if a.Identity != nil {
+		id = a.Identity.ID
+	}
+	return foldKey(a.Type, a.Subject, client, id, a.Endpoint)
+}
+
+func foldKey(typ, subject, client, identity string, ep *model.EndpointRef) string {
+	k := typ + "|"
+	switch subject {
+	case "client":
+		k += "c:" + client
+	case "identity":
+		k += "i:" + identity
+	}
+	if ep != nil && PerEndpoint(typ) {
+		k += "|" + ep.Key()
 	}
 	return k
 }
