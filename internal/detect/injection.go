@@ -28,6 +28,8 @@ import (
 //	max_parts  int  values inspected per request (default 512)
 //	max_value  int  bytes inspected per value (default 32768)
 //	min_confidence float  matches below this are not reported (default 0.5)
+//	ignore_fields  []string  parameter/field/header names whose values are
+//	               not judged (e.g. "sql" on a reporting API that takes SQL)
 //
 // State: none besides counters; cost is per request and bounded by the limits.
 func init() {
@@ -36,16 +38,46 @@ func init() {
 
 // Injection is the injection detector.
 type Injection struct {
-	lim     PartLimits
-	minConf float64
-	Stats   PartStats
+	lim       PartLimits
+	minConf   float64
+	ignore    map[string]bool
+	ignoreKey string
+	Stats     PartStats
 }
 
 // NewInjection returns the detector with options from cfg.
 func NewInjection(c Config) *Injection {
 	o := c.Options["injection"]
 	d := &Injection{lim: PartLimits{MaxBody: sigOptInt(o, "max_body", 0), MaxParts: sigOptInt(o, "max_parts", 0), MaxValue: sigOptInt(o, "max_value", 0)}, minConf: sigOptFloat(o, "min_confidence", 0.5)}
+	switch v := o["ignore_fields"].(type) {
+	case []string:
+		for _, n := range v {
+			d.ignore = appendSet(d.ignore, n)
+		}
+	case []any:
+		for _, n := range v {
+			if s, ok := n.(string); ok {
+				d.ignore = appendSet(d.ignore, s)
+			}
+		}
+	}
+	if len(d.ignore) > 0 {
+		names := make([]string, 0, len(d.ignore))
+		for n := range d.ignore {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		d.ignoreKey = strings.Join(names, "\x00")
+	}
 	return d
+}
+
+func appendSet(m map[string]bool, k string) map[string]bool {
+	if m == nil {
+		m = map[string]bool{}
+	}
+	m[strings.ToLower(k)] = true
+	return m
 }
 
 // Name implements Detector.
@@ -54,6 +86,7 @@ func (d *Injection) Name() string { return "injection" }
 // InjFinding is one class found in a request, with its location.
 type InjFinding struct {
 	InjMatch
+	Name     string // parameter, field or header name ("" for the path and whole bodies)
 	Loc      string
 	Layers   []string
 	Fragment string // redacted, at most 80 characters
@@ -62,7 +95,7 @@ type InjFinding struct {
 // Inspect returns the strongest finding per class in the event's request,
 // ordered by class.
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
-	sc := scanShared(ev, d.lim)
+	sc := scanShared(ev, d.lim, d.ignoreKey, d.ignore, false)
 	d.Stats.add(sc.stats)
 	var out []InjFinding
 	for _, b := range sc.inj {
@@ -93,22 +126,28 @@ type ssrfFinding struct {
 // while cached. Safe for concurrent engines (they just miss the cache).
 var scanCache struct {
 	sync.Mutex
-	ev  *event.Event
-	lim PartLimits
-	res *requestScan
+	ev        *event.Event
+	lim       PartLimits
+	ignoreKey string
+	res       *requestScan
 }
 
-func scanShared(ev *event.Event, lim PartLimits) *requestScan {
+// scanShared returns the scan of ev with the given limits and ignored
+// field names (ignoreKey identifies the set), from the cache when the
+// previous family asked for the same.
+// anyIgnore: the caller only needs the SSRF result, which does not depend
+// on ignored fields.
+func scanShared(ev *event.Event, lim PartLimits, ignoreKey string, ignore map[string]bool, anyIgnore bool) *requestScan {
 	scanCache.Lock()
-	if scanCache.ev == ev && scanCache.lim == lim {
+	if scanCache.ev == ev && scanCache.lim == lim && (anyIgnore || scanCache.ignoreKey == ignoreKey) {
 		res := scanCache.res
 		scanCache.Unlock()
 		return res
 	}
 	scanCache.Unlock()
-	res := scanRequest(ev, lim)
+	res := scanRequest(ev, lim, ignore)
 	scanCache.Lock()
-	scanCache.ev, scanCache.lim, scanCache.res = ev, lim, res
+	scanCache.ev, scanCache.lim, scanCache.ignoreKey, scanCache.res = ev, lim, ignoreKey, res
 	scanCache.Unlock()
 	return res
 }
@@ -133,7 +172,9 @@ func (s *PartStats) add(o PartStats) {
 	s.BodyErrors += o.BodyErrors
 }
 
-func scanRequest(ev *event.Event, lim PartLimits) *requestScan {
+// scanRequest walks the request once: injection findings (except in
+// ignored fields) and the strongest SSRF target.
+func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool) *requestScan {
 	res := &requestScan{}
 	own := ev.Host
 	if i := strings.LastIndexByte(own, ':'); i >= 0 && !strings.HasSuffix(own, "]") {
@@ -163,12 +204,13 @@ func scanRequest(ev *event.Event, lim PartLimits) *requestScan {
 				res.inj[f.Class] = &ff
 			}
 		}
+		judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 		for _, d := range []*Decoded{&dec, &dec64} {
-			if d.Text == "" {
+			if d.Text == "" || !judge {
 				continue
 			}
 			for _, m := range MatchInjection(p.Kind, d.Text) {
-				keep(InjFinding{InjMatch: m, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)})
+				keep(InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)})
 			}
 		}
 		// SSRF

@@ -423,7 +423,7 @@ func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
 	if ev.Outbound || ev.Rec == nil {
 		return
 	}
-	sc := scanShared(ev, d.lim)
+	sc := scanShared(ev, d.lim, "", nil, true)
 	d.Stats.add(sc.stats)
 	best := sc.ssrf
 	if best == nil {
