@@ -24,6 +24,7 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
+	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 )
@@ -506,25 +507,12 @@ func (s *DB) EndpointsForHost(ctx context.Context, host string) ([]model.Endpoin
 
 // ---- alerts ----
 
-// FoldKey is the suppression identity of an alert (type, subject,
-// endpoint), the same identity the detection emitter folds repeats on.
-// It is stored hashed so that no client IP lands in the suppression table.
+// FoldKey is the suppression identity of an alert (type, subject and,
+// except for subject-wide types, endpoint): the identity the detection
+// emitter folds repeats on (detect.AlertKey). It is stored hashed so that no
+// client IP lands in the suppression table.
 func FoldKey(a *model.Alert) string {
-	k := a.Type + "|"
-	switch a.Subject {
-	case "client":
-		if a.Client != nil {
-			k += "c:" + a.Client.IP
-		}
-	case "identity":
-		if a.Identity != nil {
-			k += "i:" + a.Identity.ID
-		}
-	}
-	if a.Endpoint != nil {
-		k += "|" + a.Endpoint.Key()
-	}
-	sum := sha256.Sum256([]byte(k))
+	sum := sha256.Sum256([]byte(detect.AlertKey(a)))
 	return hex.EncodeToString(sum[:16])
 }
 
