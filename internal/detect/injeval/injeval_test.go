@@ -1,6 +1,7 @@
 package injeval
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -203,4 +204,48 @@ func envInt(k string, def int) int {
 		return def
 	}
 	return n
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestTableGolden runs Palisade on a small fixed corpus and compares the
+// printed table (without the timing line) with testdata/table.golden.
+func TestTableGolden(t *testing.T) {
+	raw, err := os.ReadFile("testdata/mini.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _, err := ParseGoTestWAF(raw, "mini.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &LoadStats{}
+	hp, err := LoadHTTPParams("testdata/mini.csv", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := BuildCases(append(ps, hp...), []string{"query", "json"}, st)
+	res := Run(cases, []Engine{NewPalisade()}, Options{Examples: 2})
+	var b strings.Builder
+	res.Print(&b)
+	res.PrintExamples(&b)
+	var lines []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if !strings.HasPrefix(l, "time:") {
+			lines = append(lines, l)
+		}
+	}
+	got := strings.Join(lines, "\n")
+	if *update {
+		if err := os.WriteFile("testdata/table.golden", []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile("testdata/table.golden")
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if got != string(want) {
+		t.Errorf("table differs from testdata/table.golden:\n%s", got)
+	}
 }
