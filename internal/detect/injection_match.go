@@ -498,7 +498,7 @@ func matchXSS(text, lower string, f byteSet) (InjMatch, bool) {
 				tag = lower[i : i+end]
 			}
 			if len(tag) > 1 && (tag[1] >= 'a' && tag[1] <= 'z' || tag[1] == '/' || tag[1] == '!') {
-				if a := eventHandler(tag); a != "" {
+				if a := eventHandlerMin(tag, 5); a != "" {
 					return InjMatch{Class: ClassXSS, Confidence: 0.9, Start: i, End: min(len(text), i+80), Reason: "tag with " + a}, true
 				}
 				if strings.Contains(tag, "src=") && strings.Contains(tag, "javascript") || strings.Contains(tag, "expression(") || strings.Contains(tag, "srcdoc=") {
@@ -594,7 +594,11 @@ var eventAttrs = []string{"onload", "onerror", "onmouseover", "onclick", "onfocu
 	"onformdata", "onmessage", "onunload", "onbeforeunload", "onloadstart", "onprogress", "onsearch", "oninvalid", "onreadystatechange", "onactivate", "onbeforeactivate"}
 
 // eventHandler returns an on* attribute assignment found in s ("onerror=").
-func eventHandler(s string) string {
+func eventHandler(s string) string { return eventHandlerMin(s, 6) }
+
+// eventHandlerMin: unknown on* names count from minLen characters ("onxxx"
+// probes inside a tag: 5; outside a tag: 6).
+func eventHandlerMin(s string, minLen int) string {
 	for i := strings.Index(s, "on"); i >= 0; {
 		if i == 0 || strings.IndexByte(" \t\n\r/\"'`;", s[i-1]) >= 0 {
 			j := i + 2
@@ -612,7 +616,7 @@ func eventHandler(s string) string {
 						return name
 					}
 				}
-				if j-i >= 6 { // unknown but plausible handler name: onXXXXX=
+				if j-i >= minLen { // unknown but plausible handler name
 					return name
 				}
 			}
