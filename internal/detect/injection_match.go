@@ -932,6 +932,23 @@ func matchTraversal(lower string, f byteSet) (InjMatch, bool) {
 			break
 		}
 	}
+	if steps == 0 && !strings.ContainsAny(s, " \t\n") {
+		// Fuzzer probes: a system file at the end of a value, after a
+		// run of junk separators ("??/??/boot.ini", ".?%5c.?%5cboot.ini").
+		for _, t := range []string{"boot.ini", "win.ini", "etc/passwd", "etc/issue", "etc/shadow", "etc/hosts", "etcpasswd", "etcissue", "system32"} {
+			if i := strings.LastIndex(s, t); i >= 4 && i+len(t) >= len(s)-8 {
+				junk := 0
+				for k := 0; k < i; k++ {
+					if strings.IndexByte(".?%/\\:;*", s[k]) >= 0 || s[k] >= 0x80 {
+						junk++
+					}
+				}
+				if junk >= 4 && junk*2 >= i {
+					return InjMatch{Class: ClassPathTraversal, Confidence: 0.7, Start: 0, End: min(len(s), 80), Reason: "obfuscated traversal probe for " + t}, true
+				}
+			}
+		}
+	}
 	if steps == 0 && f.any(bDot2) {
 		// Obfuscated separators: the same short junk unit between dot pairs
 		// ("..%c0%qf..%c0%qf", "..2f..2f"), or dots followed by a system
