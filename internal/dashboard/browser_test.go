@@ -31,7 +31,7 @@ import (
 
 // chromiumPath finds the browser: $PALISADE_CHROMIUM, else Debian's
 // /usr/bin/chromium, else chromium or google-chrome on PATH.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	t.Helper()
 	cands := []string{os.Getenv("PALISADE_CHROMIUM"), "/usr/bin/chromium"}
 	for _, c := range cands {
@@ -66,15 +66,44 @@ func artifactsDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// browser starts headless Chromium with a fresh profile.
+func browser(t testing.TB, chrome string) (context.Context, func()) {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	if err := chromedp.Do(bctx); err != nil { // start the browser without a timeout
+		cancelB()
+		cancelA()
+		t.Fatalf("starting %s: %v", chrome, err)
+	}
+	return bctx, func() { cancelB(); cancelA() }
+}
+
 // liveServer is a real serve-mode server (engine, SQLite store, write-ahead
 // log) with the dashboard mounted at "/", fed with simulated traffic.
 type liveServer struct {
 	url   string
 	token string // admin
 	srv   *server.Server
+	st    store.Store
 }
 
-func startServer(t *testing.T) *liveServer {
+func startServer(t testing.TB) *liveServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -116,10 +145,10 @@ func startServer(t *testing.T) *liveServer {
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return &liveServer{url: hs.URL, token: secret, srv: srv}
+	return &liveServer{url: hs.URL, token: secret, srv: srv, st: st}
 }
 
-func (ls *liveServer) call(t *testing.T, method, path string, body io.Reader, out any) int {
+func (ls *liveServer) call(t testing.TB, method, path string, body io.Reader, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, ls.url+path, body)
 	if err != nil {
@@ -209,28 +238,8 @@ func TestBrowserWalkthrough(t *testing.T) {
 	art := artifactsDir(t)
 	t.Logf("screenshots in %s", art)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chrome),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1366, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if err := chromedp.Do(bctx); err != nil { // start the browser without a timeout
-		t.Fatalf("starting %s: %v", chrome, err)
-	}
+	bctx, done := browser(t, chrome)
+	defer done()
 	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
 	defer cancel()
 
