@@ -366,6 +366,13 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("overview has %s charts, want 3 (severity, OWASP, traffic)", n)
 	}
 	shot("overview")
+	// "?" opens the shortcut help as a modal dialog; Escape closes it.
+	eval(`document.activeElement.blur(), "ok"`)
+	do("help", chromedp.KeyEvent("?"), chromedp.WaitVisible(chromedp.CSS("#help")))
+	if got := eval(`String(document.querySelector('#help').open)`); got != "true" {
+		t.Errorf("help dialog open = %s", got)
+	}
+	do("close help", chromedp.KeyEvent("\u001b"), chromedp.WaitNotVisible(chromedp.CSS("#help")))
 
 	// 3. Inventory, then a filter (debounced, server-side).
 	do("inventory", chromedp.Click(chromedp.CSS(`nav a[data-route="endpoints"]`)), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
