@@ -178,7 +178,7 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 	if f.any(bDot2 | bSlash | bBackslash | bColon | bNUL) {
 		add(matchTraversal(low(), f))
 	}
-	if kind == PartJSONKey || kind == PartQueryName || kind == PartFormName || f.any(bDollar) || f.any(bQuote) && f.any(bPipe|bAmp|bSemi) || strings.Contains(low(), "this.") {
+	if kind == PartJSONKey || kind == PartQueryName || kind == PartFormName || f.any(bDollar) || f.any(bQuote) && f.any(bPipe|bAmp|bSemi) || strings.Contains(low(), "this.") || strings.Contains(low(), "db.") || f.any(bSemi) && f.any(bBrace) {
 		add(matchNoSQL(kind, text, low(), f))
 	}
 	if f.any(bBrace|bLT|bBracket|bParen) && f.any(bBrace|bPercent|bHash|bDollar|bAt|bLT|bBracket) {
@@ -1102,7 +1102,7 @@ func matchNoSQL(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 		if mongoOps[op] {
 			pre := strings.TrimRight(lower[:i], " \t\"'")
 			post := strings.TrimLeft(lower[j:], " \t\"'")
-			if (pre == "" || strings.HasSuffix(pre, "{") || strings.HasSuffix(pre, ",") || strings.HasSuffix(pre, "[")) && (strings.HasPrefix(post, ":") || strings.HasPrefix(post, "]")) {
+			if (pre == "" || strings.HasSuffix(pre, "{") || strings.HasSuffix(pre, ",") || strings.HasSuffix(pre, "[") || kind == PartPath && strings.HasSuffix(pre, "/")) && (strings.HasPrefix(post, ":") || strings.HasPrefix(post, "]")) {
 				return InjMatch{Class: ClassNoSQL, Confidence: 0.85, Start: i, End: min(len(text), i+60), Reason: "query operator " + op}, true
 			}
 		}
@@ -1123,8 +1123,19 @@ func matchNoSQL(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 			if s == "db." && !(strings.Contains(lower[i:], ".find") || strings.Contains(lower[i:], ".insert") || strings.Contains(lower[i:], ".drop") || strings.Contains(lower[i:], "getcollection") || strings.Contains(lower[i:], ".update") || strings.Contains(lower[i:], ".remove")) {
 				continue
 			}
-			if strings.ContainsAny(pre, "'\";") && (strings.Contains(pre, "&&") || strings.Contains(pre, "||") || strings.Contains(pre, ";") || s == "db.") || s == "db." && i == 0 {
+			dbStart := s == "db." && (i == 0 || strings.IndexByte("/=;'\" ", lower[i-1]) >= 0)
+			if strings.ContainsAny(pre, "'\";") && (strings.Contains(pre, "&&") || strings.Contains(pre, "||") || strings.Contains(pre, ";") || s == "db.") || dbStart {
 				return InjMatch{Class: ClassNoSQL, Confidence: 0.8, Start: max(0, strings.LastIndexAny(pre, "'\";")), End: min(len(text), i+60), Reason: "server-side JavaScript " + strings.TrimRight(s, ".(")}, true
+			}
+		}
+		// Server-side JavaScript statements after a breakout: a loop or a
+		// delay ("; var d = new Date(); do { … } while (…)").
+		if i := strings.IndexByte(lower, ';'); i >= 0 {
+			rest := lower[i+1:]
+			js := strings.Contains(rest, "var ") || strings.Contains(rest, "let ") || strings.Contains(rest, "const ")
+			loop := strings.Contains(rest, "while(") || strings.Contains(rest, "while (") || strings.Contains(rest, "for(") || strings.Contains(rest, "for (")
+			if js && loop && strings.ContainsAny(rest, "{}") {
+				return InjMatch{Class: ClassNoSQL, Confidence: 0.75, Start: i, End: min(len(text), i+60), Reason: "server-side JavaScript loop"}, true
 			}
 		}
 		// '|| 1==1', "' || 'a'=='a"

@@ -67,6 +67,8 @@ func gotestwafClass(typ, file string) string {
 	switch {
 	case file == "texts.yml" || strings.Contains(file, "false-pos"):
 		return Benign
+	case strings.Contains(t, "nosql"):
+		return "nosql"
 	case strings.Contains(t, "sql"):
 		return "sqli"
 	case strings.Contains(t, "xss"):
