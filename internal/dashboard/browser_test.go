@@ -99,6 +99,7 @@ func browser(t testing.TB, chrome string) (context.Context, func()) {
 type liveServer struct {
 	url   string
 	token string // admin
+	viewer string
 	srv   *server.Server
 	st    store.Store
 }
@@ -137,6 +138,13 @@ func startServer(t testing.TB) *liveServer {
 	if err := st.CreateToken(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
+	vsecret, vtk, err := server.NewToken(store.RoleViewer, "browser-test-viewer", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateToken(ctx, vtk); err != nil {
+		t.Fatal(err)
+	}
 	// The wiring recommended to the server: the API keeps "/" (JSON 404s
 	// for unknown routes), the dashboard lives under /ui/, "/" redirects.
 	mux := http.NewServeMux()
@@ -145,7 +153,7 @@ func startServer(t testing.TB) *liveServer {
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return &liveServer{url: hs.URL, token: secret, srv: srv, st: st}
+	return &liveServer{url: hs.URL, token: secret, viewer: vsecret, srv: srv, st: st}
 }
 
 func (ls *liveServer) call(t testing.TB, method, path string, body io.Reader, out any) int {
@@ -489,19 +497,26 @@ func TestBrowserWalkthrough(t *testing.T) {
 	shot("settings")
 
 	// Dark colour scheme: the same audit (contrast) on the overview.
-	if err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
-		return chromedp.Void{}, err
-	}); err != nil {
-		t.Fatal(err)
+	colorScheme := func(v string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+			return chromedp.Void{}, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := eval(`matchMedia('(prefers-color-scheme: dark)').matches ? "dark" : "light"`); got != v {
+			t.Fatalf("colour scheme %s, want %s", got, v)
+		}
+		scheme = v
 	}
-	scheme = "dark"
+	colorScheme("dark")
 	do("overview (dark)", chromedp.Click(chromedp.CSS(`nav a[data-route="overview"]`)), chromedp.WaitVisible(chromedp.CSS("#ov-traffic")))
 	shot("overview-dark")
 	do("alert (dark)", chromedp.Navigate(ls.url+"/ui/#/alerts/"+id), chromedp.WaitVisible(chromedp.CSS("#triage-form")))
 	shot("alert-dark")
-	scheme = "light"
+	colorScheme("light")
 
 	// 8. Logout ends the session server-side.
 	do("logout", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
@@ -513,6 +528,16 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("after logout the API answers %s, want 401", code)
 	}
 	shot("logged-out")
+
+	// A viewer reads the alert but gets no triage form; after login the
+	// dashboard returns to the page asked for.
+	do("viewer deep link", chromedp.Navigate(ls.url+"/ui/#/alerts/"+id), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), ls.viewer+"\r"), chromedp.WaitVisible(chromedp.CSS("#al-triage")))
+	waitText(`section[aria-labelledby="al-triage"]`, "may read alerts but not triage")
+	if n := eval(`String(document.querySelectorAll('#triage-form').length)`); n != "0" {
+		t.Errorf("viewer sees the triage form")
+	}
+	shot("viewer-alert")
 
 	// The audit itself must be able to fail: a page with known defects.
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -358,7 +358,7 @@ export async function endpointView(main, id, ctx) {
       (e.sensitive_data || []).map((d) => [d.type, d.location, d.field, `${Math.round((d.confidence || 0) * 100)} %`,
         d.masked ? 'yes' : 'no', d.count ? num(d.count) : '—']), { empty: 'No sensitive data classified.' })),
     h('section', { 'aria-labelledby': 'ep-alerts' }, h('h2', { id: 'ep-alerts' }, 'Related alerts'), alertsBox,
-      h('p', {}, h('a', { href: hashWith('alerts', { endpoint: key, status: '' }) }, 'All alerts on this endpoint'))),
+      h('p', {}, h('a', { href: hashWith('alerts', { endpoint: key, status: 'any' }) }, 'All alerts on this endpoint'))),
     h('section', { 'aria-labelledby': 'ep-findings' }, h('h2', { id: 'ep-findings' }, 'Related findings'), findingsBox),
   );
   body.removeAttribute('aria-busy');
@@ -403,7 +403,10 @@ export function alertsView(main, params, ctx) {
   return listView(main, params, ctx, {
     title: 'Alerts', route: 'alerts', path: '/alerts', noun: 'alerts',
     filters: [
-      { name: 'status', label: 'Status', default: 'open', options: [opt('open'), opt('acknowledged'), opt('resolved'), opt('false_positive', 'false positive'), opt('open,acknowledged', 'open or acknowledged'), opt('', 'any')] },
+      {
+        name: 'status', label: 'Status', default: 'open', toAPI: (v) => (v === 'any' ? '' : v),
+        options: [opt('open'), opt('acknowledged'), opt('resolved'), opt('false_positive', 'false positive'), opt('open,acknowledged', 'open or acknowledged'), opt('any')],
+      },
       { name: 'severity', label: 'Severity', options: [opt('', 'any'), opt('critical'), opt('high'), opt('critical,high', 'high or critical'), opt('medium'), opt('low'), opt('info')] },
       { name: 'type', label: 'Type', placeholder: 'e.g. injection.sqli' },
       { name: 'endpoint', label: 'Endpoint (METHOD host/path)', placeholder: 'GET api.example.com/users/{id}' },
