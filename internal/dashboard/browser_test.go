@@ -97,11 +97,11 @@ func browser(t testing.TB, chrome string) (context.Context, func()) {
 // liveServer is a real serve-mode server (engine, SQLite store, write-ahead
 // log) with the dashboard mounted at "/", fed with simulated traffic.
 type liveServer struct {
-	url   string
-	token string // admin
+	url    string
+	token  string // admin
 	viewer string
-	srv   *server.Server
-	st    store.Store
+	srv    *server.Server
+	st     store.Store
 }
 
 func startServer(t testing.TB) *liveServer {
