@@ -209,7 +209,7 @@ func (a *Analyzer) Scan(ev *event.Event, want Location, fn func(Found)) {
 	if want&LocResponseHeader != 0 {
 		sc.headers(LocResponseHeader, rec.Response.Headers)
 	}
-	if want&LocResponseBody != 0 && rec.Response.Body != "" {
+	if want&LocResponseBody != 0 && rec.Response.HasBody() {
 		sc.body(LocResponseBody, rec.Response.Header("content-type"), rec.Response.BodyText(), rec.Response.Truncated)
 	}
 }

@@ -226,7 +226,7 @@ type wireRecord struct {
 type wireResponse struct {
 	Status       *int              `json:"status"`
 	Headers      map[string]string `json:"headers"`
-	Body         string            `json:"body"`
+	Body         jsontext.Value    `json:"body"`
 	BodyEncoding string            `json:"body_encoding"`
 	Size         int64             `json:"size"`
 	Truncated    bool              `json:"truncated"`
@@ -287,8 +287,18 @@ func decodeRecord(data []byte, rec *Record) error {
 	if w.Response.Status == nil {
 		return &FieldError{"response.status", "missing"}
 	}
-	rec.Response = Response{Status: *w.Response.Status, Headers: w.Response.Headers, Body: w.Response.Body,
+	rec.Response = Response{Status: *w.Response.Status, Headers: w.Response.Headers,
 		BodyEncoding: w.Response.BodyEncoding, Size: w.Response.Size, Truncated: w.Response.Truncated}
+	switch body := w.Response.Body; {
+	case len(body) == 0 || body.Kind() == 'n':
+	case body.Kind() == '"':
+		if len(body) > 2 {
+			// Kept quoted: unquoted on first use (Response.BodyText).
+			rec.Response.rawBody = body // jsontext.Value unmarshaling copied it
+		}
+	default:
+		return &FieldError{Field: "response.body", Message: fmt.Sprintf("wrong type: got JSON %s, want string", kindName(body.Kind()))}
+	}
 	return rec.Validate()
 }
 

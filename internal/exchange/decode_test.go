@@ -274,3 +274,36 @@ func FuzzDecodeHAR(f *testing.F) {
 		}
 	})
 }
+
+func TestLazyResponseBody(t *testing.T) {
+	line := `{"time":"2026-11-18T14:03:22Z","client":{"ip":"192.0.2.1"},"request":{"method":"GET","url":"https://a.test/"},"response":{"status":200,"body":"{\"name\":\"Zo\u00eb \\\"Z\\\"\",\"n\":\"line\nbreak\"}"}}`
+	rec, err := DecodeRecord([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Response.HasBody() || rec.Response.Size == 0 {
+		t.Fatalf("body not seen: %+v", rec.Response)
+	}
+	want := "{\"name\":\"Zoë \\\"Z\\\"\",\"n\":\"line\nbreak\"}"
+	if got := rec.Response.BodyText(); got != want {
+		t.Errorf("BodyText = %q, want %q", got, want)
+	}
+	if rec.Response.Size != int64(len(want)) {
+		t.Errorf("size %d, want %d", rec.Response.Size, len(want))
+	}
+	// Marshal materializes a body that was never read.
+	rec2, _ := DecodeRecord([]byte(line))
+	b, err := MarshalRecord(rec2)
+	if err != nil || !strings.Contains(string(b), `Zoë`) {
+		t.Errorf("marshal of an unread lazy body: %s %v", b, err)
+	}
+	for _, bad := range []string{`123`, `{"x":1}`, `[1]`, `true`} {
+		l := strings.Replace(line, line[strings.Index(line, `"body":`)+7:len(line)-2], bad, 1)
+		if _, err := DecodeRecord([]byte(l)); err == nil || !strings.Contains(err.Error(), "response.body") {
+			t.Errorf("body %s: err = %v", bad, err)
+		}
+	}
+	if rec, err := DecodeRecord([]byte(strings.Replace(line, line[strings.Index(line, `"body":`)+7:len(line)-2], `null`, 1))); err != nil || rec.Response.HasBody() {
+		t.Errorf("null body: %v %+v", err, rec)
+	}
+}

@@ -3,4 +3,7 @@ package exchange
 import "github.com/go-json-experiment/json"
 
 // MarshalRecord encodes a record as compact JSON.
-func MarshalRecord(r *Record) ([]byte, error) { return json.Marshal(r, json.Deterministic(true)) }
+func MarshalRecord(r *Record) ([]byte, error) {
+	r.Response.materialize()
+	return json.Marshal(r, json.Deterministic(true))
+}

@@ -5,12 +5,15 @@
 package exchange
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Record is one HTTP exchange: a request and its response.
@@ -42,6 +45,11 @@ type Request struct {
 }
 
 // Response half of an exchange.
+//
+// Response bodies are the bulk of most captures and many analyzers sample
+// them, so the decoder keeps a response body in its JSON-quoted form and
+// unquotes it on first use: read it with BodyText (or HasBody), not the
+// Body field, on decoded records.
 type Response struct {
 	Status       int               `json:"status"`
 	Headers      map[string]string `json:"headers,omitempty"`
@@ -49,6 +57,8 @@ type Response struct {
 	BodyEncoding string            `json:"body_encoding,omitempty"`
 	Size         int64             `json:"size,omitzero"`
 	Truncated    bool              `json:"truncated,omitzero"`
+
+	rawBody []byte // JSON string token of the body, not yet unquoted
 }
 
 // Directions.
@@ -64,8 +74,32 @@ func (r *Record) IsOutbound() bool { return r.Direction == Outbound }
 // (invalid base64 yields the raw string).
 func (r *Request) BodyText() string { return bodyText(r.Body, r.BodyEncoding) }
 
-// BodyText returns the response body as text.
-func (r *Response) BodyText() string { return bodyText(r.Body, r.BodyEncoding) }
+// BodyText returns the response body as text (unquoting it on first use;
+// base64 bodies are decoded). Not safe for concurrent use on one record.
+func (r *Response) BodyText() string {
+	r.materialize()
+	return bodyText(r.Body, r.BodyEncoding)
+}
+
+// HasBody reports whether the response carries a body, without decoding it.
+func (r *Response) HasBody() bool { return r.Body != "" || len(r.rawBody) > 2 }
+
+// materialize unquotes a lazily kept body into Body.
+func (r *Response) materialize() {
+	if r.rawBody == nil {
+		return
+	}
+	raw := r.rawBody
+	r.rawBody = nil
+	if b, err := jsontext.AppendUnquote(nil, raw); err == nil {
+		r.Body = string(b)
+	} else {
+		// Invalid UTF-8 is kept as is (the decoder allows it); any other
+		// problem was rejected when the record was decoded.
+		b, _ = jsontext.AppendUnquote(nil, bytes.ToValidUTF8(raw, []byte("\ufffd")))
+		r.Body = string(b)
+	}
+}
 
 func bodyText(b, enc string) string {
 	if enc != "base64" || b == "" {
@@ -144,7 +178,7 @@ func (r *Record) Validate() error {
 	if r.Request.Size == 0 && r.Request.Body != "" {
 		r.Request.Size = int64(len(r.Request.BodyText()))
 	}
-	if r.Response.Size == 0 && r.Response.Body != "" {
+	if r.Response.Size == 0 && r.Response.HasBody() {
 		r.Response.Size = int64(len(r.Response.BodyText()))
 	}
 	return nil

@@ -266,7 +266,7 @@ func (st *stats) bodies(ev *event.Event, bp *bodyParser) {
 			st.reqSchema = st.fold(st.reqSchema, bp, rec.Request.BodyText())
 		}
 	}
-	if ev.Status >= 200 && ev.Status < 300 && rec.Response.Body != "" && jsonish(rec.Response.Header("content-type")) {
+	if ev.Status >= 200 && ev.Status < 300 && rec.Response.HasBody() && jsonish(rec.Response.Header("content-type")) {
 		st.respBodies++
 		if sampled(st.respBodies) {
 			st.respSchema = st.fold(st.respSchema, bp, rec.Response.BodyText())
