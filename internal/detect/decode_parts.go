@@ -7,6 +7,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -210,7 +211,7 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 		for k := range req.Headers {
 			names = append(names, k)
 		}
-		sortStrings(names)
+		sort.Strings(names)
 		for _, k := range names {
 			lk := strings.ToLower(k)
 			if skipHeader(lk) {
@@ -306,14 +307,6 @@ func clipLoc(s string) string {
 		s = s[:64] + "…"
 	}
 	return s
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // needsInspection is a cheap filter for path segments and names: plain
@@ -414,15 +407,6 @@ func (w *partWalker) jsonBody(body string) bool {
 			leaves++
 		}
 	}
-}
-
-func jsonLoc(path []string) string {
-	var b strings.Builder
-	b.WriteByte('$')
-	for _, p := range path {
-		b.WriteString(p)
-	}
-	return b.String()
 }
 
 func (w *partWalker) multipartBody(ct, body string) bool {
