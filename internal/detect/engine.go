@@ -231,3 +231,29 @@ func (g *Engine) Finish(at time.Time) {
 
 // Alerts implements pipeline.AlertSource.
 func (g *Engine) Alerts() []model.Alert { return g.out.Alerts() }
+
+// APIChanges collects the contract changes detectors recorded (e.g. a new
+// parameter the whole population adopted), in time order.
+func (g *Engine) APIChanges() []model.APIChange {
+	var out []model.APIChange
+	for _, d := range g.detectors {
+		if c, ok := d.(interface{ APIChanges() []model.APIChange }); ok {
+			out = append(out, c.APIChanges()...)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+// Dropped sums what detectors dropped or left undecided, by reason.
+func (g *Engine) Dropped() map[string]int64 {
+	out := map[string]int64{}
+	for _, d := range g.detectors {
+		if c, ok := d.(interface{ Dropped() map[string]int64 }); ok {
+			for k, v := range c.Dropped() {
+				out[k] += v
+			}
+		}
+	}
+	return out
+}

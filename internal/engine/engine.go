@@ -7,6 +7,7 @@ package engine
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -152,6 +153,9 @@ func New(cfg Config) (*Engine, error) {
 		if dc.Specs == nil {
 			dc.Specs = e.inv
 		}
+		if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
+			return nil, fmt.Errorf("detect.options: %w", errors.Join(errs...))
+		}
 		e.det = detect.NewDefault(dc)
 		e.analyzers = append(e.analyzers, e.det)
 	}
@@ -287,6 +291,17 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
 	r.Probes = e.inv.Probes()
 	r.APIChange = e.inv.APIChanges()
+	if e.det != nil {
+		r.APIChange = mergeChanges(r.APIChange, e.det.APIChanges(), e.inv)
+		for k, v := range e.det.Dropped() {
+			if v > 0 {
+				if r.AnalysisDropped == nil {
+					r.AnalysisDropped = map[string]int64{}
+				}
+				r.AnalysisDropped["detect "+k] += v
+			}
+		}
+	}
 	if e.intel != nil {
 		r.Intel = e.intel.Feeds()
 	}
@@ -348,6 +363,26 @@ func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]m
 		})
 		eps[i].SensitiveData = list
 	}
+}
+
+// mergeChanges appends the detectors' API changes (re-keyed to final
+// templates) to the inventory's, dropping exact duplicates, in time order.
+func mergeChanges(inv, det []model.APIChange, c pipeline.Canonicalizer) []model.APIChange {
+	seen := map[string]bool{}
+	var out []model.APIChange
+	for _, list := range [][]model.APIChange{inv, det} {
+		for _, ch := range list {
+			ch.Endpoint = c.Canonical(ch.Endpoint)
+			k := ch.Endpoint.Key() + "|" + ch.Kind + "|" + ch.Detail
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, ch)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
 }
 
 // parseKey inverts model.EndpointRef.Key ("METHOD host/path").

@@ -16,6 +16,9 @@ type Report struct {
 	Probes    []Probe     `json:"probes,omitempty"`
 	APIChange []APIChange `json:"api_changes,omitempty"`
 	Intel     []FeedInfo  `json:"intel,omitempty"`
+	// AnalysisDropped counts what analyzers dropped or left undecided
+	// (budgets, sampling, open windows at end of input), by "stage: reason".
+	AnalysisDropped map[string]int64 `json:"analysis_dropped,omitempty"`
 }
 
 // Input describes what was read.
