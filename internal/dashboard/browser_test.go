@@ -95,7 +95,7 @@ func browser(t testing.TB, chrome string) (context.Context, func()) {
 }
 
 // liveServer is a real serve-mode server (engine, SQLite store, write-ahead
-// log) with the dashboard mounted at "/", fed with simulated traffic.
+// log) with the dashboard mounted under /ui/, as recommended to the server.
 type liveServer struct {
 	url    string
 	token  string // admin
@@ -416,7 +416,6 @@ func TestBrowserWalkthrough(t *testing.T) {
 		seg = "/" + parts[0]
 	}
 	do("filter", chromedp.SendKeys(chromedp.CSS("#f-q"), seg))
-	waitText("#f-q", "") // the input exists
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		hash := eval(`location.hash`)
@@ -442,10 +441,15 @@ func TestBrowserWalkthrough(t *testing.T) {
 	// 4. Endpoint detail.
 	do("open endpoint", chromedp.Click(chromedp.CSS("#results tbody tr th a")), chromedp.WaitVisible(chromedp.CSS("#ep-traffic")),
 		chromedp.WaitVisible(chromedp.CSS("#ep-params")))
-	if h1 := text("h1"); !strings.Contains(h1, firstPath[:min(len(firstPath), 4)]) && !strings.Contains(h1, seg) {
+	if h1 := text("h1"); !strings.Contains(h1, seg) {
 		t.Errorf("endpoint heading %q does not name %q", h1, seg)
 	}
-	waitText("#ep-alerts + div", "") // related alerts section rendered
+	for deadline := time.Now().Add(15 * time.Second); strings.Contains(text("#ep-alerts + div"), "Loading"); {
+		if time.Now().After(deadline) {
+			t.Fatal("related alerts never loaded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	shot("endpoint")
 
 	// 5. Alerts list and detail.
