@@ -522,6 +522,24 @@ func TestBrowserWalkthrough(t *testing.T) {
 	shot("alert-dark")
 	colorScheme("light")
 
+	// The Prometheus text parser of the settings page (sink failures).
+	for _, tc := range []struct{ in, want string }{
+		{"# HELP x y\n# TYPE x counter\n\npalisade_sink_failures{sink=\"siem\"} 3\n", `[{"name":"palisade_sink_failures","labels":{"sink":"siem"},"value":3}]`},
+		{`palisade_queue_depth 0`, `[{"name":"palisade_queue_depth","labels":{},"value":0}]`},
+		{`m{a="x\"y",b="2"} 1.5e3`, `[{"name":"m","labels":{"a":"x\\\"y","b":"2"},"value":1500}]`},
+		{"not a metric line!\n{bad} 1\n", `[]`},
+		{"", `[]`},
+	} {
+		js := fmt.Sprintf(`import('./views.js').then(m => JSON.stringify(m.parseMetrics(%q)))`, tc.in)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("parseMetrics(%q): %v", tc.in, err)
+		}
+		if got != tc.want {
+			t.Errorf("parseMetrics(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+
 	// 8. Logout ends the session server-side.
 	do("logout", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	code, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch('/api/v1/overview', {credentials: 'same-origin'}).then(r => String(r.status))`, chromedp.EvalAwaitPromise))

@@ -565,11 +565,14 @@ export function parseMetrics(text) {
   const out = [];
   for (const line of String(text).split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    // name{labels} value [timestamp]; anything else is skipped.
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)(\s+-?\d+)?\s*$/.exec(line);
     if (!m) continue;
+    const v = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
+    if (Number.isNaN(v) && m[4] !== 'NaN') continue;
     const labels = {};
     for (const lm of (m[3] || '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]] = lm[2];
-    out.push({ name: m[1], labels, value: Number(m[4]) });
+    out.push({ name: m[1], labels, value: v });
   }
   return out;
 }
