@@ -493,6 +493,22 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("API history %+v does not end with the triage", got.History)
 	}
 
+	// Findings, filtered by severity (a select: applied at once).
+	do("findings", chromedp.Click(chromedp.CSS(`nav a[data-route="findings"]`)), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
+	do("findings filter", chromedp.SetValue(chromedp.CSS("#f-severity"), "high"))
+	eval(`document.querySelector('#f-severity').dispatchEvent(new Event('change')), "ok"`)
+	waitText(".pager", "findings")
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(eval(`location.hash`), "severity=high") || eval(`document.querySelector('#results').getAttribute('aria-busy')`) != "false"; {
+		if time.Now().After(deadline) {
+			t.Fatal("severity filter on findings not applied")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if sevs := eval(`Array.from(document.querySelectorAll('#results tbody .sev')).map(e => e.textContent).join(',')`); sevs == "" || strings.Trim(strings.ReplaceAll(sevs, "high", ""), ",") != "" {
+		t.Errorf("findings filtered on high show severities %q", sevs)
+	}
+	shot("findings")
+
 	// 7. Keyboard: "g" then "s" opens the settings; the audit log shows the triage.
 	eval(`document.activeElement.blur(), "ok"`)
 	do("keyboard to settings", chromedp.KeyEvent("g"), chromedp.KeyEvent("s"), chromedp.WaitVisible(chromedp.CSS("#st-audit")))
