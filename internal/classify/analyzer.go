@@ -127,6 +127,9 @@ type Analyzer struct {
 	c     *Classifier
 	eps   map[string]*epState
 	stats Stats
+
+	lastEv *event.Event // the event Observe saw last, and what it found
+	last   []Found
 }
 
 // NewAnalyzer returns an analyzer using c.
@@ -155,7 +158,21 @@ func copyMap(m map[string]int64) map[string]int64 {
 
 // Observe implements pipeline.Analyzer.
 func (a *Analyzer) Observe(ev *event.Event) {
-	a.Scan(ev, AllLocations, nil)
+	a.last = a.last[:0]
+	a.lastEv = ev
+	a.Scan(ev, AllLocations, func(f Found) { a.last = append(a.last, f) })
+}
+
+// Found returns the matches Observe found in ev (every location), so that
+// later analyzers of the same event (the data.sensitive_exposure detector)
+// reuse them instead of classifying the bodies again. ok is false when ev
+// is not the event Observe saw last. The slice is reused by the next
+// Observe.
+func (a *Analyzer) Found(ev *event.Event) (found []Found, ok bool) {
+	if a == nil || ev == nil || ev != a.lastEv {
+		return nil, false
+	}
+	return a.last, true
 }
 
 // Scan classifies the chosen locations of an event, records the results

@@ -20,7 +20,6 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/palisade-sec/palisade/internal/dashboard"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/server"
@@ -145,13 +144,9 @@ func startServer(t testing.TB) *liveServer {
 	if err := st.CreateToken(ctx, vtk); err != nil {
 		t.Fatal(err)
 	}
-	// The wiring recommended to the server: the API keeps "/" (JSON 404s
-	// for unknown routes), the dashboard lives under /ui/, "/" redirects.
-	mux := http.NewServeMux()
-	mux.Handle("/", srv.Handler())
-	mux.Handle("GET /ui/", http.StripPrefix("/ui", dashboard.Handler()))
-	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
-	hs := httptest.NewServer(mux)
+	// The server's own handler: the API, the dashboard under /ui/ and the
+	// redirect from "/" are all its routes.
+	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &liveServer{url: hs.URL, token: secret, viewer: vsecret, srv: srv, st: st}
 }

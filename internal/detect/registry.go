@@ -3,6 +3,8 @@ package detect
 import (
 	"sort"
 
+	"github.com/palisade-sec/palisade/internal/classify"
+
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -23,6 +25,11 @@ type Config struct {
 	Options map[string]map[string]any
 	// Disabled lists detector names to leave out.
 	Disabled []string
+	// Classify is the engine's classification analyzer, which sees each
+	// event before the detectors: detectors that need the data classes of
+	// an event reuse its results (and its custom data types). Nil: they
+	// classify on their own with the default configuration.
+	Classify *classify.Analyzer
 }
 
 // SpecLookup is what detectors may ask about declared specs.

@@ -38,7 +38,14 @@ import (
 // analyzer's per-field state (see classify.Analyzer), bounded by
 // max_endpoints and classify's MaxFieldsPerEndpoint.
 func init() {
-	Register("sensitive_exposure", func(cfg Config) Detector { return newSensitiveExposure(cfg, nil) })
+	Register("sensitive_exposure", func(cfg Config) Detector {
+		if cfg.Classify != nil {
+			d := newSensitiveExposure(cfg, cfg.Classify.Classifier())
+			d.shared = cfg.Classify
+			return d
+		}
+		return newSensitiveExposure(cfg, nil)
+	})
 	declareOptions("sensitive_exposure", map[string]string{
 		"min_responses": "n", "learning": "d", "min_confidence": "n", "max_endpoints": "n",
 	})
@@ -65,6 +72,7 @@ type exposureEP struct {
 // SensitiveExposure is the data.sensitive_exposure detector.
 type SensitiveExposure struct {
 	an       *classify.Analyzer
+	shared   *classify.Analyzer // the engine's analyzer: its per-event results are reused
 	minResp  int64
 	learning time.Duration
 	minConf  float64
@@ -129,7 +137,7 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 	// first (most confident) finding per type in this response
 	seen := map[string]exposureObs{}
 	var order []string
-	d.an.Scan(ev, classify.ResponseLocations, func(f classify.Found) {
+	consider := func(f classify.Found) {
 		m := f.Match
 		if m.Masked || m.Confidence < d.minConf || unwatchedTypes[m.Type] {
 			return
@@ -140,7 +148,16 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 			}
 			seen[m.Type] = exposureObs{f, m.Confidence}
 		}
-	})
+	}
+	if found, ok := d.shared.Found(ev); ok { // nil-safe
+		for _, f := range found {
+			if f.Location&classify.ResponseLocations != 0 {
+				consider(f)
+			}
+		}
+	} else {
+		d.an.Scan(ev, classify.ResponseLocations, consider)
+	}
 	learning := ep.responses <= d.minResp || ev.Time.Sub(ep.first) < d.learning
 	for _, typ := range order {
 		if learning || ep.known[typ] {

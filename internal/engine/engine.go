@@ -153,6 +153,9 @@ func New(cfg Config) (*Engine, error) {
 		if dc.Specs == nil {
 			dc.Specs = e.inv
 		}
+		if dc.Classify == nil {
+			dc.Classify = e.cls // nil when classification is off
+		}
 		if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
 			return nil, fmt.Errorf("detect.options: %w", errors.Join(errs...))
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/palisade-sec/palisade/internal/dashboard"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -70,9 +71,23 @@ func (s *Server) Routes() []Route {
 	}
 }
 
+// UIRoutes lists the dashboard routes: static assets only (HTML, CSS,
+// JavaScript — no data), public so that the login page can load; every
+// piece of data the dashboard shows comes from the authenticated API.
+func (s *Server) UIRoutes() []Route {
+	ui := http.StripPrefix("/ui", dashboard.Handler())
+	return []Route{
+		{"GET", "/ui/", permPublic, ui.ServeHTTP},
+		{"GET", "/{$}", permPublic, http.RedirectHandler("/ui/", http.StatusFound).ServeHTTP},
+	}
+}
+
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.Routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	for _, rt := range s.UIRoutes() {
 		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
 	// Everything else: JSON 404 with the security headers.
