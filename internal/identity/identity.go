@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
@@ -90,7 +91,9 @@ func DefaultConfig() Config {
 
 // Deriver derives identities. It is safe for concurrent use.
 type Deriver struct {
-	cfg Config
+	cfg   Config
+	mu    sync.Mutex
+	cache map[string]Auth
 }
 
 // New returns a deriver.
@@ -98,7 +101,7 @@ func New(cfg Config) *Deriver {
 	if len(cfg.Key) == 0 {
 		cfg.Key = DefaultKey
 	}
-	return &Deriver{cfg: cfg}
+	return &Deriver{cfg: cfg, cache: make(map[string]Auth, cacheSize)}
 }
 
 // Hash returns the keyed pseudonym of a principal string.
@@ -111,8 +114,72 @@ func (d *Deriver) Hash(kind, principal string) string {
 	return "id_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
 }
 
+// mtlsHeaders are the headers gateways use to pass client-certificate data.
+var mtlsHeaders = []string{"x-client-cert", "x-ssl-client-cert", "x-forwarded-client-cert", "ssl-client-cert", "x-client-cert-subject", "x-ssl-client-s-dn", "x-client-dn"}
+
+// cacheSize bounds the derivation cache (entries; the cache is cleared
+// when full). Credentials repeat across a session's requests, and parsing
+// a JWT and two HMACs cost far more than a map lookup.
+const cacheSize = 4096
+
 // Derive inspects a request's credentials. u is the parsed request URL.
+// Results are cached per credential material (in memory only, bounded);
+// the returned Auth and its Identity must not be modified.
 func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
+	var kb strings.Builder
+	add := func(tag, v string) {
+		if v != "" {
+			kb.WriteString(tag)
+			kb.WriteByte(0)
+			kb.WriteString(v)
+			kb.WriteByte(1)
+		}
+	}
+	add("a", req.Header("authorization"))
+	for _, h := range d.cfg.APIKeyHeaders {
+		add(h, req.Header(h))
+	}
+	var q url.Values
+	if u != nil && u.RawQuery != "" {
+		for _, p := range d.cfg.APIKeyParams {
+			if strings.Contains(u.RawQuery, p) {
+				q = u.Query()
+				break
+			}
+		}
+		for _, p := range d.cfg.APIKeyParams {
+			if v := q.Get(p); len(v) >= 8 {
+				add("q:"+p, v)
+			}
+		}
+	}
+	add("c", req.Header("cookie"))
+	for _, h := range mtlsHeaders {
+		add(h, req.Header(h))
+	}
+	if kb.Len() == 0 {
+		return Auth{}
+	}
+	key := kb.String()
+	d.mu.Lock()
+	if a, ok := d.cache[key]; ok {
+		d.mu.Unlock()
+		return a
+	}
+	d.mu.Unlock()
+	a := d.derive(req, q)
+	d.mu.Lock()
+	if len(d.cache) >= cacheSize {
+		clear(d.cache)
+	}
+	d.cache[key] = a
+	d.mu.Unlock()
+	return a
+}
+
+// derive does the work of Derive; q holds the parsed query when it may
+// carry an API key (nil otherwise).
+func (d *Deriver) derive(req *exchange.Request, q url.Values) Auth {
 	var a Auth
 	authz := strings.TrimSpace(req.Header("authorization"))
 	if authz != "" {
@@ -171,8 +238,7 @@ func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
 			}
 		}
 	}
-	if u != nil && u.RawQuery != "" {
-		q := u.Query()
+	if q != nil {
 		for _, p := range d.cfg.APIKeyParams {
 			if v := q.Get(p); v != "" && len(v) >= 8 {
 				a.Credentials = true
@@ -205,7 +271,7 @@ func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
 		}
 	}
 	// mTLS hints set by gateways.
-	for _, h := range []string{"x-client-cert", "x-ssl-client-cert", "x-forwarded-client-cert", "ssl-client-cert", "x-client-cert-subject", "x-ssl-client-s-dn", "x-client-dn"} {
+	for _, h := range mtlsHeaders {
 		if v := req.Header(h); v != "" {
 			a.Credentials = true
 			a.Schemes = append(a.Schemes, "mtls")

@@ -112,3 +112,28 @@ func FuzzParseJWT(f *testing.F) {
 		ParseJWT(s)
 	})
 }
+
+func TestDeriveCache(t *testing.T) {
+	d := New(DefaultConfig())
+	u, _ := url.Parse("https://a.test/x?page=2")
+	uq, _ := url.Parse("https://a.test/x?page=2&api_key=0123456789abcdef")
+	for i := 0; i < 2*cacheSize+10; i++ {
+		tok := jwt(`{"alg":"RS256"}`, `{"sub":"u`+strings.Repeat("x", i%7)+`","iss":"i"}`, "c2ln"+string(rune('a'+i%26)))
+		a := d.Derive(&exchange.Request{Headers: map[string]string{"authorization": "Bearer " + tok}}, u)
+		b := d.Derive(&exchange.Request{Headers: map[string]string{"authorization": "Bearer " + tok}}, u)
+		if a.Identity != b.Identity || a.Identity.Name != "u"+strings.Repeat("x", i%7) {
+			t.Fatalf("cached derivation differs: %+v %+v", a.Identity, b.Identity)
+		}
+	}
+	if len(d.cache) > cacheSize {
+		t.Errorf("cache grew to %d entries, budget %d", len(d.cache), cacheSize)
+	}
+	// The query key is part of the cache key: same headers, other query.
+	h := map[string]string{"user-agent": "x"}
+	if a := d.Derive(&exchange.Request{Headers: h}, u); a.Credentials {
+		t.Errorf("no credentials expected: %+v", a)
+	}
+	if a := d.Derive(&exchange.Request{Headers: h}, uq); a.Identity == nil || a.Identity.Kind != KindAPIKey {
+		t.Errorf("query API key missed after a cached anonymous request: %+v", a)
+	}
+}
