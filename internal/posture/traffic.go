@@ -86,6 +86,7 @@ type evidence struct {
 
 	verbose       map[string]int64 // kind -> responses
 	verboseSample string
+	okBodies      int64 // success-response bodies seen (for sampling the verbose-error scan)
 
 	versions map[string]string // header -> value
 
@@ -277,7 +278,16 @@ func (t *Traffic) Observe(ev *event.Event) {
 	}
 	t.burst(key, ev, e)
 	// Verbose errors.
-	if resp.Body != "" {
+	// Error responses are always scanned; success responses (where only
+	// strong stack-trace markers count) are scanned for the first 64 per
+	// endpoint, then one in 8: a framework that leaks traces in 200s does
+	// so repeatedly.
+	scan := ev.Status >= 400
+	if !scan && resp.HasBody() {
+		e.okBodies++
+		scan = e.okBodies <= 64 || e.okBodies%8 == 0
+	}
+	if scan && resp.HasBody() {
 		if kind, snip := t.verboseError(resp.BodyText(), ev.Status); kind != "" {
 			e.verbose = addKey(e.verbose, kind, 1)
 			if e.verboseSample == "" {
