@@ -46,7 +46,7 @@ truncated gzip file): the records before the damage were analyzed.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.specs, "spec", nil, "declared OpenAPI spec (JSON or YAML; repeatable)")
-	fl.StringArrayVar(&f.intel, "intel", nil, "threat-intel feed KIND=PATH|URL, KIND is tor or blocklist (repeatable; see docs/threat-intel.md)")
+	fl.StringArrayVar(&f.intel, "intel", nil, "threat-intel feed KIND[,min=N][,name=NAME]=PATH|URL; KIND is tor, blocklist or anonymizer (MaxMind MMDB) (repeatable; see docs/threat-intel.md)")
 	fl.StringVar(&f.reportOut, "report", "", "write the JSON report to this file (- = stdout); default: human summary on stdout")
 	fl.BoolVar(&f.summary, "summary", false, "also print the human summary on stderr when --report is given")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "never show the progress bar")

@@ -306,7 +306,12 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 		}
 	}
 	if e.intel != nil {
+		// The report is a function of its inputs: keep the feeds' own
+		// dates, not when this process loaded them.
 		r.Intel = e.intel.Feeds()
+		for i := range r.Intel {
+			r.Intel[i].Loaded, r.Intel[i].Age = time.Time{}, ""
+		}
 	}
 	return r
 }

@@ -197,3 +197,38 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("unknown key error lacks line: %v", err)
 	}
 }
+
+// TestDeterministicWithIntel: feeds loaded at different wall-clock times
+// give the same report (feed dates are the sources' own).
+func TestDeterministicWithIntel(t *testing.T) {
+	dir := t.TempDir()
+	tor := filepath.Join(dir, "tor.txt")
+	if err := os.WriteFile(tor, []byte("# exits\n198.51.100.99\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Intel = []string{"tor=" + tor}
+	a := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
+	time.Sleep(1100 * time.Millisecond)
+	b := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
+	if !bytes.Equal(a, b) {
+		t.Fatalf("reports differ: %s", firstDiff(a, b))
+	}
+	var doc struct {
+		Intel  []map[string]any `json:"intel"`
+		Alerts []model.Alert    `json:"alerts"`
+	}
+	if err := json.Unmarshal(a, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Intel) != 1 || doc.Intel[0]["modified"] == nil || doc.Intel[0]["loaded"] != nil {
+		t.Errorf("intel = %v", doc.Intel)
+	}
+	found := false
+	for _, al := range doc.Alerts {
+		found = found || al.Type == "intel.tor_exit_node"
+	}
+	if !found {
+		t.Errorf("no intel.tor_exit_node alert for the listed address")
+	}
+}

@@ -190,6 +190,10 @@ func (s *Set) read(kind, source string, opts Options) (*Feed, error) {
 			return nil, fmt.Errorf("intel: %s feed: %w", kind, err)
 		}
 		info := model.FeedInfo{Kind: kind, Source: source, Format: "mmdb:" + md.DatabaseType, Entries: int(md.NodeCount), Loaded: now, Age: mmdbAge(md, now)}
+		if md.BuildEpoch != 0 {
+			built := md.BuildTime().UTC()
+			info.Modified = &built
+		}
 		return &Feed{Info: info, Name: name, opts: opts, mmdb: m, lookupErrors: new(atomic.Int64)}, nil
 	}
 	lr := &io.LimitedReader{R: rc, N: MaxFeedBytes + 1}
@@ -210,6 +214,8 @@ func (s *Set) read(kind, source string, opts Options) (*Feed, error) {
 	info := model.FeedInfo{Kind: kind, Source: source, Format: p.Format, Entries: t.Size(), Rejected: p.Rejected, Loaded: now}
 	if !modified.IsZero() {
 		info.Age = formatAge(now.Sub(modified))
+		m := modified.UTC()
+		info.Modified = &m
 	}
 	return &Feed{Info: info, Name: name, Filtered: p.Filtered, Errors: p.Errors, opts: opts, table: t}, nil
 }

@@ -262,13 +262,18 @@ type APIChange struct {
 	Detail   string      `json:"detail"`
 }
 
-// FeedInfo describes a loaded threat-intel feed.
+// FeedInfo describes a loaded threat-intel feed. Modified is the source's
+// own date (file mtime, HTTP Last-Modified, MMDB build time); Loaded and
+// Age describe the running process (when it loaded the feed, and how old
+// the source was then) and are left out of offline reports so that the
+// same inputs give the same report.
 type FeedInfo struct {
-	Kind     string    `json:"kind"`
-	Source   string    `json:"source"`
-	Format   string    `json:"format"`
-	Entries  int       `json:"entries"`
-	Rejected int       `json:"rejected"`
-	Loaded   time.Time `json:"loaded"`
-	Age      string    `json:"age,omitempty"`
+	Kind     string     `json:"kind"`
+	Source   string     `json:"source"`
+	Format   string     `json:"format"`
+	Entries  int        `json:"entries"`
+	Rejected int        `json:"rejected"`
+	Modified *time.Time `json:"modified,omitempty"`
+	Loaded   time.Time  `json:"loaded,omitzero"`
+	Age      string     `json:"age,omitempty"`
 }
