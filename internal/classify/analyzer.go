@@ -73,14 +73,15 @@ type Found struct {
 
 // Stats counts what the analyzer did and what it dropped, with reasons.
 type Stats struct {
-	Events      int64            `json:"events"`
-	Values      int64            `json:"values"`       // values classified
-	Sampled     int64            `json:"sampled"`      // values skipped because their field's class was stable
-	Bodies      int64            `json:"bodies"`       // bodies classified
-	InvalidJSON int64            `json:"invalid_json"` // JSON bodies that did not parse to the end (leaves before the error were kept)
-	Truncated   int64            `json:"truncated"`    // bodies cut at MaxBodyBytes or MaxLeaves
-	Skipped     map[string]int64 `json:"skipped,omitempty"`
-	Dropped     map[string]int64 `json:"dropped,omitempty"` // state budgets reached
+	Events        int64            `json:"events"`
+	Values        int64            `json:"values"`         // values classified
+	Sampled       int64            `json:"sampled"`        // values skipped because their field's class was stable
+	SampledBodies int64            `json:"sampled_bodies"` // bodies skipped because every field in recent bodies was stable
+	Bodies        int64            `json:"bodies"`         // bodies classified
+	InvalidJSON   int64            `json:"invalid_json"`   // JSON bodies that did not parse to the end (leaves before the error were kept)
+	Truncated     int64            `json:"truncated"`      // bodies cut at MaxBodyBytes or MaxLeaves
+	Skipped       map[string]int64 `json:"skipped,omitempty"`
+	Dropped       map[string]int64 `json:"dropped,omitempty"` // state budgets reached
 }
 
 type typeKey struct {
@@ -104,7 +105,19 @@ type fieldState struct {
 type epState struct {
 	fields [6]map[string]*fieldState // per location bit
 	n      int
+	// Body sampling, per location bit: bodies in a row whose every field
+	// was already stable (quiet), and a counter for the one-in-SampleEvery
+	// walk once quiet reaches SampleAfter.
+	quiet    [6]int
+	skip     [6]int
+	lastWalk [6]time.Time // event time of the last body walked
 }
+
+// bodySampleMaxGap bounds body sampling in event time: a body is always
+// walked when the last one walked at the same endpoint and location is
+// older than this, so a new data type is seen within about a minute on
+// busy endpoints and at once on quiet ones.
+const bodySampleMaxGap = time.Minute
 
 func locIndex(l Location) int {
 	for i := 0; i < 6; i++ {
@@ -236,6 +249,12 @@ type scanCtx struct {
 	ep *epState
 	ev *event.Event
 	fn func(Found)
+	// unstable is set while walking a body when a field is new or not yet
+	// stable (the body taught the analyzer something).
+	unstable bool
+	// full: this body was picked by body sampling, so every value in it is
+	// classified (no second, per-field sampling on top).
+	full bool
 }
 
 func (s *scanCtx) headers(loc Location, h map[string]string) {
@@ -273,6 +292,7 @@ func (s *scanCtx) state(loc Location, field string) *fieldState {
 		st = &fieldState{}
 		m[field] = st
 		s.ep.n++
+		s.unstable = true
 	}
 	return st
 }
@@ -281,7 +301,14 @@ func (s *scanCtx) state(loc Location, field string) *fieldState {
 // be skipped.
 func (s *scanCtx) sampled(st *fieldState) bool {
 	cfg := &s.a.c.cfg
-	if st == nil || cfg.SampleAfter <= 0 || st.stable < cfg.SampleAfter {
+	if st == nil || cfg.SampleAfter <= 0 {
+		return false
+	}
+	if st.stable < cfg.SampleAfter {
+		s.unstable = true
+		return false
+	}
+	if s.full {
 		return false
 	}
 	st.skip++
@@ -355,6 +382,35 @@ func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
 			return
 		}
 	}
+	// Body sampling: once SampleAfter bodies in a row at this endpoint and
+	// location held only stable fields, walk one body in SampleEvery (a new
+	// field or a changed class in a walked body resets it).
+	cfg := &s.a.c.cfg
+	li := locIndex(loc)
+	s.full = false
+	if s.ep != nil && cfg.SampleAfter > 0 && s.ep.quiet[li] >= cfg.SampleAfter {
+		s.ep.skip[li]++
+		if s.ep.skip[li]%cfg.SampleEvery != 0 && s.ev.Time.Sub(s.ep.lastWalk[li]) < bodySampleMaxGap {
+			s.a.stats.SampledBodies++
+			return
+		}
+		s.full = true
+	}
+	if s.ep != nil {
+		s.ep.lastWalk[li] = s.ev.Time
+	}
+	s.unstable = false
+	defer func() {
+		s.full = false
+		if s.ep == nil {
+			return
+		}
+		if s.unstable {
+			s.ep.quiet[li] = 0
+		} else {
+			s.ep.quiet[li]++
+		}
+	}()
 	s.a.stats.Bodies++
 	max := s.a.c.cfg.MaxBodyBytes
 	if len(body) > max {

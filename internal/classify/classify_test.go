@@ -329,9 +329,12 @@ func TestAnalyzerSampling(t *testing.T) {
 		a.Observe(mkEvent(t0.Add(time.Duration(i)*time.Second), "/u", `{"email":"a@example.com"}`))
 	}
 	st := a.Stats()
-	// 6 values make the class stable (1 + 5 identical), then 1 in 4 of the 40 others.
-	if st.Values != 16 || st.Sampled != 30 {
-		t.Errorf("values %d sampled %d, want 16 and 30", st.Values, st.Sampled)
+	// 6 values make the class stable (1 + 5 identical); bodies 7–11 are
+	// sampled per field (1 in 4: one value classified, 4 skipped); after 5
+	// quiet bodies, 1 body in 4 is walked and fully classified: 8 of the
+	// remaining 35 bodies, 27 skipped whole.
+	if st.Values != 15 || st.Sampled != 4 || st.SampledBodies != 27 {
+		t.Errorf("values %d sampled %d sampled bodies %d, want 15, 4 and 27", st.Values, st.Sampled, st.SampledBodies)
 	}
 	// A change of class in a sampled value resets stability.
 	a.Observe(mkEvent(t0.Add(time.Hour), "/u", `{"email":"078-05-1123"}`))
@@ -383,5 +386,33 @@ func TestWalkJSONPaths(t *testing.T) {
 	}
 	if _, err := walkJSON([]byte(`{"a":[1,2}`), 100, func([]byte, jsontextToken) bool { return true }); err == nil || !strings.Contains(err.Error(), "invalid JSON at byte") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// Body sampling never leaves a gap of more than a minute of event time: a
+// new data type on a quiet endpoint is seen at once.
+func TestBodySamplingMaxGap(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SampleAfter, cfg.SampleEvery = 5, 1000
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAnalyzer(c)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i := 0; i < 40; i++ {
+		a.Observe(mkEvent(t0.Add(time.Duration(i)*time.Second), "/u", `{"email":"a@example.com"}`))
+	}
+	if a.Stats().SampledBodies == 0 {
+		t.Fatalf("no body sampling on a busy, stable endpoint")
+	}
+	// Two minutes later an SSN appears in one response: it is walked.
+	a.Observe(mkEvent(t0.Add(3*time.Minute), "/u", `{"email":"a@example.com","ssn":"078-05-1123"}`))
+	found := false
+	for _, sd := range a.Results()["GET api.example.com/u"] {
+		found = found || sd.Type == TypeSSN
+	}
+	if !found {
+		t.Errorf("a body after a gap of more than a minute was skipped")
 	}
 }
