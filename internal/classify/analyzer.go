@@ -504,19 +504,7 @@ func (a *Analyzer) Results() map[string][]model.SensitiveData {
 		if len(list) == 0 {
 			continue
 		}
-		sort.Slice(list, func(i, j int) bool {
-			x, y := list[i], list[j]
-			if x.Location != y.Location {
-				return x.Location < y.Location
-			}
-			if x.Field != y.Field {
-				return x.Field < y.Field
-			}
-			if x.Type != y.Type {
-				return x.Type < y.Type
-			}
-			return !x.Masked && y.Masked
-		})
+		model.SortSensitiveData(list)
 		out[key] = list
 	}
 	return out

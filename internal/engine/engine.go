@@ -359,16 +359,7 @@ func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]m
 		for _, sd := range m {
 			list = append(list, *sd)
 		}
-		sort.Slice(list, func(a, b int) bool {
-			x, y := list[a], list[b]
-			if x.Location != y.Location {
-				return x.Location < y.Location
-			}
-			if x.Field != y.Field {
-				return x.Field < y.Field
-			}
-			return x.Type < y.Type
-		})
+		model.SortSensitiveData(list)
 		eps[i].SensitiveData = list
 	}
 }

@@ -3,7 +3,10 @@
 // every pipeline stage may import it, it imports nothing of the product.
 package model
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // Report is the analysis report, version 1.
 type Report struct {
@@ -118,6 +121,24 @@ type SensitiveData struct {
 	Masked     bool       `json:"masked,omitempty"`
 	Count      int64      `json:"count,omitempty"`
 	FirstSeen  *time.Time `json:"first_seen,omitempty"`
+}
+
+// SortSensitiveData orders classifications by location, field, type, with
+// unmasked before masked: the order the report uses.
+func SortSensitiveData(list []SensitiveData) {
+	sort.Slice(list, func(i, j int) bool {
+		x, y := list[i], list[j]
+		if x.Location != y.Location {
+			return x.Location < y.Location
+		}
+		if x.Field != y.Field {
+			return x.Field < y.Field
+		}
+		if x.Type != y.Type {
+			return x.Type < y.Type
+		}
+		return !x.Masked && y.Masked
+	})
 }
 
 // Risk score of an endpoint.
