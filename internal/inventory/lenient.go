@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/palisade-sec/palisade/internal/detect"
+	"github.com/palisade-sec/palisade/internal/specfile"
 )
 
 // lenientSpec extracts servers and operations from a generic decoding of
@@ -23,7 +24,7 @@ func lenientSpec(s *Spec, data []byte) error {
 		if yerr := yaml.Unmarshal(data, &v); yerr != nil {
 			return yerr
 		}
-		m, ok := yamlToJSON(v).(map[string]any)
+		m, ok := specfile.JSONable(v).(map[string]any)
 		if !ok {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/specfile"
 )
 
 // Spec is a declared API description (OpenAPI 3.0/3.1, or Swagger 2.0
@@ -136,7 +137,7 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 			var te *json.UnmarshalTypeError
 			switch {
 			case errors.As(err, &se):
-				line, col := lineCol(data, int(se.Offset)+(len(data)-len(bytes.TrimLeft(data, " \t\r\n"))))
+				line, col := specfile.LineCol(data, int(se.Offset)+(len(data)-len(bytes.TrimLeft(data, " \t\r\n"))))
 				return nil, fmt.Errorf("%s:%d:%d: invalid JSON: %v", name, line, col, se)
 			case errors.As(err, &te):
 				return nil, fmt.Errorf("%s: top level must be an object: %v", name, err)
@@ -187,7 +188,7 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 			if err := yaml.Unmarshal(data, &v); err != nil {
 				return nil, fmt.Errorf("%s: invalid YAML: %v", name, err)
 			}
-			b, err := json.Marshal(yamlToJSON(v))
+			b, err := json.Marshal(specfile.JSONable(v))
 			if err != nil {
 				return nil, fmt.Errorf("%s: cannot convert YAML to JSON: %v", name, err)
 			}
@@ -284,46 +285,11 @@ func locate(data []byte, msg string) string {
 			}
 		}
 		if len(offs) == 1 {
-			line, _ := lineCol(data, offs[0])
+			line, _ := specfile.LineCol(data, offs[0])
 			return strconv.Itoa(line) + ": " + msg
 		}
 	}
 	return " " + msg
-}
-
-func lineCol(data []byte, off int) (int, int) {
-	if off > len(data) {
-		off = len(data)
-	}
-	if off < 0 {
-		off = 0
-	}
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := off - bytes.LastIndexByte(data[:off], '\n')
-	return line, col
-}
-
-// yamlToJSON turns map[any]any (non-string keys) into JSON-able maps.
-func yamlToJSON(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = yamlToJSON(e)
-		}
-		return x
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[fmt.Sprint(k)] = yamlToJSON(e)
-		}
-		return m
-	case []any:
-		for i, e := range x {
-			x[i] = yamlToJSON(e)
-		}
-		return x
-	}
-	return v
 }
 
 func (s *Spec) servers(doc *openapi3.T) {

@@ -25,6 +25,8 @@ import (
 	goccyyaml "github.com/goccy/go-yaml"
 	goccyparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/palisade-sec/palisade/internal/specfile"
 )
 
 // MaxSpecBytes bounds the size of one document (64 MiB).
@@ -162,7 +164,7 @@ func kinVerdict(d *Doc, data []byte, root *yaml.Node) (verdict string) {
 		if err := root.Decode(&v); err != nil {
 			return "rejected: " + err.Error()
 		}
-		js, err := json.Marshal(jsonable(v))
+		js, err := json.Marshal(specfile.JSONable(v))
 		if err != nil {
 			return "rejected: " + err.Error()
 		}
@@ -201,30 +203,6 @@ func firstLine(s string) string {
 	return s
 }
 
-// jsonable converts YAML-decoded maps with non-string keys into
-// map[string]any so encoding/json accepts them.
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, x := range t {
-			t[k] = jsonable(x)
-		}
-		return t
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, x := range t {
-			m[fmt.Sprint(k)] = jsonable(x)
-		}
-		return m
-	case []any:
-		for i, x := range t {
-			t[i] = jsonable(x)
-		}
-		return t
-	}
-	return v
-}
-
 // syntaxError locates a syntax error. yaml.v3 reports the line where the
 // enclosing construct started (0-based for parser errors), so the position
 // comes from encoding/json for JSON documents and from goccy/go-yaml's
@@ -238,7 +216,7 @@ func syntaxError(name string, data []byte, yerr error) *LoadError {
 		if err := json.Unmarshal(data, &v); err != nil {
 			var se *json.SyntaxError
 			if errors.As(err, &se) {
-				le.Line, le.Column = lineCol(data, int(se.Offset))
+				le.Line, le.Column = specfile.LineCol(data, int(se.Offset))
 				le.Msg = "JSON syntax error: " + se.Error()
 				return le
 			}
@@ -259,13 +237,3 @@ func syntaxError(name string, data []byte, yerr error) *LoadError {
 }
 
 var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
-
-// lineCol converts a byte offset into a 1-based line and column.
-func lineCol(data []byte, off int) (int, int) {
-	if off > len(data) {
-		off = len(data)
-	}
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := off - bytes.LastIndexByte(data[:off], '\n')
-	return line, col
-}
