@@ -23,6 +23,7 @@ type Config struct {
 	Ingest    IngestConfig    `koanf:"ingest" json:"ingest"`
 	Retention RetentionConfig `koanf:"retention" json:"retention"`
 	Sinks     []sink.Config   `koanf:"sinks" json:"sinks"`
+	Sources   SourcesConfig   `koanf:"sources" json:"sources"`
 	// Engine is the pipeline part of the document (everything else).
 	Engine map[string]any `koanf:"-" json:"engine"`
 }
@@ -44,6 +45,20 @@ type IngestConfig struct {
 	BatchRecords       int    `koanf:"batch_records" json:"batch_records"`             // records per WAL append (one fsync)
 	CheckpointInterval string `koanf:"checkpoint_interval" json:"checkpoint_interval"` // engine drain + store snapshot
 	SegmentBytes       int64  `koanf:"segment_bytes" json:"segment_bytes"`             // WAL segment size
+}
+
+// SourcesConfig is the "sources" section: inputs the server reads itself.
+type SourcesConfig struct {
+	Tail []TailConfig `koanf:"tail" json:"tail"`
+}
+
+// TailConfig follows one file like tail -F (see docs/sources.md).
+type TailConfig struct {
+	Path      string            `koanf:"path" json:"path"`
+	Format    string            `koanf:"format" json:"format"`         // ndjson | nginx | envoy
+	FromStart bool              `koanf:"from_start" json:"from_start"` // read an unseen file from its start (default: new lines only)
+	FieldMap  map[string]string `koanf:"field_map" json:"field_map"`   // log key → target (see docs/sources.md)
+	Source    string            `koanf:"source" json:"source"`         // sensor name put in the records
 }
 
 // RetentionConfig is the "retention" section (durations accept "d").
@@ -97,6 +112,16 @@ func (c *Config) Parse() (Durations, error) {
 	if c.Server.Listen == "" {
 		errs = append(errs, "server.listen: empty")
 	}
+	for i, t := range c.Sources.Tail {
+		if t.Path == "" {
+			errs = append(errs, fmt.Sprintf("sources.tail[%d].path: empty", i))
+		}
+		switch t.Format {
+		case "ndjson", "nginx", "envoy":
+		default:
+			errs = append(errs, fmt.Sprintf("sources.tail[%d].format: %q, want ndjson, nginx or envoy", i, t.Format))
+		}
+	}
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		errs = append(errs, "server.tls_cert and server.tls_key: give both or neither")
 	}
@@ -137,7 +162,7 @@ func (b bytesProvider) Read() (map[string]any, error) {
 	return nil, fmt.Errorf("bytesProvider does not support Read")
 }
 
-var serveSections = []string{"server", "ingest", "retention", "sinks"}
+var serveSections = []string{"server", "ingest", "retention", "sinks", "sources"}
 
 // LoadConfig merges configuration documents (YAML or JSON; later documents
 // override earlier ones key by key) over the defaults. name labels errors.

@@ -198,6 +198,10 @@ func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
 	go s.pump(ctx)
 	go s.retentionLoop(ctx)
+	if err := s.startTails(ctx); err != nil {
+		s.cancel()
+		return err
+	}
 	return nil
 }
 
