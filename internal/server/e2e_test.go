@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
@@ -175,11 +178,42 @@ func captureLines(n int, start time.Time) string {
 }
 
 // TestEndToEnd starts the real binary, ingests a capture over HTTP and sees
-// the inventory and an injection alert through the API; it measures the
-// alert latency (event posted → alert visible).
+// the inventory, an injection alert and findings through the API, the alert
+// at a signed SIEM webhook, and the dashboard served; it measures the alert
+// latency (event posted → alert visible).
 func TestEndToEnd(t *testing.T) {
 	bin := palisadeBinary(t)
 	dir := filepath.Join(t.TempDir(), "data")
+	// A SIEM webhook receiver on loopback that checks the signature.
+	secret := []byte("e2e-webhook-secret")
+	var hookMu sync.Mutex
+	var hookTypes []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := sink.VerifyWebhook(secret, r.Header.Get(sink.HeaderTimestamp), r.Header.Get(sink.HeaderSignature), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("webhook signature: %v", err)
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var batch struct {
+			Alerts []struct {
+				Type string `json:"type"`
+			} `json:"alerts"`
+		}
+		if err := json.Unmarshal(body, &batch); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		hookMu.Lock()
+		for _, a := range batch.Alerts {
+			hookTypes = append(hookTypes, a.Type)
+		}
+		hookMu.Unlock()
+	}))
+	defer hook.Close()
+	if err := os.WriteFile(filepath.Join(dir, "..", "serve.yaml"), []byte(fmt.Sprintf(
+		"ingest:\n  checkpoint_interval: 200ms\nsinks:\n  - type: webhook\n    url: %s\n    secret: %s\n    types: [\"injection.*\"]\n", hook.URL, secret)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	p := startServe(t, bin, dir)
 	if p.token == "" {
 		t.Fatal("no bootstrap admin token printed on first start")
@@ -228,6 +262,33 @@ func TestEndToEnd(t *testing.T) {
 	p.get(t, "/api/v1/alerts?type=injection.sqli", viewer, &alerts)
 	if len(alerts.Items) == 0 {
 		t.Error("no injection.sqli alert for the UNION SELECT client")
+	}
+	// The same alert reached the SIEM webhook, signed.
+	waitFor(t, "injection alert at the webhook", func() bool {
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		return slices.Contains(hookTypes, "injection.sqli")
+	})
+	// Posture findings (the capture's endpoints answer without credentials).
+	var findings struct {
+		Items []struct {
+			Rule string `json:"rule"`
+		} `json:"items"`
+	}
+	waitFor(t, "findings", func() bool {
+		p.get(t, "/api/v1/findings", viewer, &findings)
+		return len(findings.Items) > 0
+	})
+	// The dashboard is served by the same binary (the browser walk-through
+	// is in internal/dashboard).
+	resp, err := http.Get(p.url + "/ui/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "<html") {
+		t.Errorf("dashboard: %d %.100s", resp.StatusCode, page)
 	}
 	var ov map[string]any
 	p.get(t, "/api/v1/overview", viewer, &ov)
