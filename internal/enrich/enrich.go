@@ -86,7 +86,7 @@ func (e *Enricher) Identities() *identity.Deriver { return e.ids }
 
 // Enrich builds the event for a validated record.
 func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error) {
-	u, err := url.Parse(rec.Request.URL)
+	u, err := rec.ParsedURL()
 	if err != nil {
 		return nil, &exchange.FieldError{Field: "request.url", Message: err.Error()}
 	}

@@ -25,6 +25,18 @@ type Record struct {
 	Source     string    `json:"source,omitempty"`
 	Request    Request   `json:"request"`
 	Response   Response  `json:"response"`
+
+	url    *url.URL // request.url as parsed by Validate
+	urlRaw string   // the string it was parsed from
+}
+
+// ParsedURL returns request.url parsed (cached by Validate while the URL
+// is unchanged). Callers must not modify the result.
+func (r *Record) ParsedURL() (*url.URL, error) {
+	if r.url != nil && r.urlRaw == r.Request.URL {
+		return r.url, nil
+	}
+	return url.Parse(r.Request.URL)
 }
 
 // Client is the peer the gateway saw.
@@ -159,6 +171,7 @@ func (r *Record) Validate() error {
 	if u.Scheme == "" || u.Host == "" {
 		return &FieldError{"request.url", fmt.Sprintf("not an absolute URL: %q", clip(r.Request.URL, 120))}
 	}
+	r.url, r.urlRaw = u, r.Request.URL
 	if r.Response.Status < 0 || r.Response.Status > 999 {
 		return &FieldError{"response.status", fmt.Sprintf("out of range: %d", r.Response.Status)}
 	}

@@ -91,9 +91,11 @@ func DefaultConfig() Config {
 
 // Deriver derives identities. It is safe for concurrent use.
 type Deriver struct {
-	cfg   Config
-	mu    sync.Mutex
-	cache map[string]Auth
+	cfg         Config
+	mu          sync.Mutex
+	authzCache  *genCache       // keyed by the Authorization header alone
+	keyCache    *genCache       // keyed by all credential material
+	credHeaders map[string]bool // header names other than Authorization that carry credentials
 }
 
 // New returns a deriver.
@@ -101,7 +103,14 @@ func New(cfg Config) *Deriver {
 	if len(cfg.Key) == 0 {
 		cfg.Key = DefaultKey
 	}
-	return &Deriver{cfg: cfg, cache: make(map[string]Auth, cacheSize)}
+	d := &Deriver{cfg: cfg, authzCache: newGenCache(), keyCache: newGenCache(), credHeaders: map[string]bool{"cookie": true}}
+	for _, h := range cfg.APIKeyHeaders {
+		d.credHeaders[h] = true
+	}
+	for _, h := range mtlsHeaders {
+		d.credHeaders[h] = true
+	}
+	return d
 }
 
 // Hash returns the keyed pseudonym of a principal string.
@@ -117,27 +126,23 @@ func (d *Deriver) Hash(kind, principal string) string {
 // mtlsHeaders are the headers gateways use to pass client-certificate data.
 var mtlsHeaders = []string{"x-client-cert", "x-ssl-client-cert", "x-forwarded-client-cert", "ssl-client-cert", "x-client-cert-subject", "x-ssl-client-s-dn", "x-client-dn"}
 
-// cacheSize bounds the derivation cache (entries; the cache is cleared
-// when full). Credentials repeat across a session's requests, and parsing
+// cacheSize bounds each of the two generations of the derivation cache
+// (entries). Credentials repeat across a session's requests, and parsing
 // a JWT and two HMACs cost far more than a map lookup.
-const cacheSize = 4096
+const cacheSize = 8192
 
 // Derive inspects a request's credentials. u is the parsed request URL.
 // Results are cached per credential material (in memory only, bounded);
 // the returned Auth and its Identity must not be modified.
 func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
-	var kb strings.Builder
-	add := func(tag, v string) {
-		if v != "" {
-			kb.WriteString(tag)
-			kb.WriteByte(0)
-			kb.WriteString(v)
-			kb.WriteByte(1)
+	// Which credential-bearing headers are present (one pass over the
+	// request's headers instead of a lookup per known name).
+	others := false
+	for name := range req.Headers {
+		if d.credHeaders[name] {
+			others = true
+			break
 		}
-	}
-	add("a", req.Header("authorization"))
-	for _, h := range d.cfg.APIKeyHeaders {
-		add(h, req.Header(h))
 	}
 	var q url.Values
 	if u != nil && u.RawQuery != "" {
@@ -147,34 +152,71 @@ func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
 				break
 			}
 		}
-		for _, p := range d.cfg.APIKeyParams {
-			if v := q.Get(p); len(v) >= 8 {
-				add("q:"+p, v)
-			}
+	}
+	authz := req.Header("authorization")
+	qkey := false
+	for _, p := range d.cfg.APIKeyParams {
+		if len(q.Get(p)) >= 8 {
+			qkey = true
+			break
+		}
+	}
+	if !others && !qkey {
+		if authz == "" {
+			return Auth{}
+		}
+		// Common case: the Authorization header alone; it is the key.
+		return d.cached(d.authzCache, authz, req, q)
+	}
+	var kb strings.Builder
+	add := func(tag, v string) {
+		if v != "" {
+			kb.WriteString(tag)
+			kb.WriteByte(0)
+			kb.WriteString(v)
+			kb.WriteByte(1)
+		}
+	}
+	add("a", authz)
+	for _, h := range d.cfg.APIKeyHeaders {
+		add(h, req.Header(h))
+	}
+	for _, p := range d.cfg.APIKeyParams {
+		if v := q.Get(p); len(v) >= 8 {
+			add("q:"+p, v)
 		}
 	}
 	add("c", req.Header("cookie"))
 	for _, h := range mtlsHeaders {
 		add(h, req.Header(h))
 	}
-	if kb.Len() == 0 {
-		return Auth{}
-	}
-	key := kb.String()
+	return d.cached(d.keyCache, kb.String(), req, q)
+}
+
+// cached looks key up in a two-generation cache, deriving on a miss. When
+// the current generation is full it becomes the previous one, so
+// credentials in use survive and memory stays bounded.
+func (d *Deriver) cached(c *genCache, key string, req *exchange.Request, q url.Values) Auth {
 	d.mu.Lock()
-	if a, ok := d.cache[key]; ok {
-		d.mu.Unlock()
+	defer d.mu.Unlock()
+	if a, ok := c.cur[key]; ok {
 		return a
 	}
-	d.mu.Unlock()
-	a := d.derive(req, q)
-	d.mu.Lock()
-	if len(d.cache) >= cacheSize {
-		clear(d.cache)
+	a, ok := c.prev[key]
+	if !ok {
+		a = d.derive(req, q)
 	}
-	d.cache[key] = a
-	d.mu.Unlock()
+	if len(c.cur) >= cacheSize {
+		c.prev, c.cur = c.cur, make(map[string]Auth, cacheSize)
+	}
+	c.cur[key] = a
 	return a
+}
+
+type genCache struct{ cur, prev map[string]Auth }
+
+func newGenCache() *genCache {
+	return &genCache{cur: make(map[string]Auth, cacheSize), prev: map[string]Auth{}}
 }
 
 // derive does the work of Derive; q holds the parsed query when it may

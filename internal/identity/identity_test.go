@@ -125,8 +125,10 @@ func TestDeriveCache(t *testing.T) {
 			t.Fatalf("cached derivation differs: %+v %+v", a.Identity, b.Identity)
 		}
 	}
-	if len(d.cache) > cacheSize {
-		t.Errorf("cache grew to %d entries, budget %d", len(d.cache), cacheSize)
+	for _, c := range []*genCache{d.authzCache, d.keyCache} {
+		if len(c.cur) > cacheSize || len(c.prev) > cacheSize {
+			t.Errorf("cache grew to %d+%d entries, budget %d per generation", len(c.cur), len(c.prev), cacheSize)
+		}
 	}
 	// The query key is part of the cache key: same headers, other query.
 	h := map[string]string{"user-agent": "x"}
