@@ -156,10 +156,7 @@ func Summary(w io.Writer, r *model.Report) error {
 	}
 	if len(r.Alerts) > 0 {
 		p("\nAlerts (most severe first)\n")
-		as := append([]model.Alert(nil), r.Alerts...)
-		sort.SliceStable(as, func(i, j int) bool {
-			return model.SeverityRank(as[i].Severity) > model.SeverityRank(as[j].Severity)
-		})
+		as := mostSevereFirst(r.Alerts, func(a model.Alert) string { return a.Severity })
 		tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  SEVERITY\tTYPE\tSUBJECT\tENDPOINT\tCOUNT\tFIRST SEEN\n")
 		for i, a := range as {
@@ -167,20 +164,13 @@ func Summary(w io.Writer, r *model.Report) error {
 				fmt.Fprintf(tw, "  …\t%d more\t\t\t\t\n", len(as)-25)
 				break
 			}
-			ep := ""
-			if a.Endpoint != nil {
-				ep = a.Endpoint.Method + " " + a.Endpoint.Host + a.Endpoint.Path
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", a.Severity, a.Type, subject(a), ep, a.Count, a.FirstSeen.UTC().Format(time.RFC3339))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", a.Severity, a.Type, subject(a), refString(a.Endpoint), a.Count, a.FirstSeen.UTC().Format(time.RFC3339))
 		}
 		tw.Flush()
 	}
 	if len(r.Findings) > 0 {
 		p("\nFindings (most severe first)\n")
-		fs := append([]model.Finding(nil), r.Findings...)
-		sort.SliceStable(fs, func(i, j int) bool {
-			return model.SeverityRank(fs[i].Severity) > model.SeverityRank(fs[j].Severity)
-		})
+		fs := mostSevereFirst(r.Findings, func(f model.Finding) string { return f.Severity })
 		tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  SEVERITY\tRULE\tTITLE\tENDPOINT\n")
 		for i, f := range fs {
@@ -188,15 +178,29 @@ func Summary(w io.Writer, r *model.Report) error {
 				fmt.Fprintf(tw, "  …\t%d more\t\t\n", len(fs)-20)
 				break
 			}
-			ep := ""
-			if f.Endpoint != nil {
-				ep = f.Endpoint.Method + " " + f.Endpoint.Host + f.Endpoint.Path
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Severity, f.Rule, f.Title, ep)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", f.Severity, f.Rule, f.Title, refString(f.Endpoint))
 		}
 		tw.Flush()
 	}
 	return bw.err
+}
+
+// mostSevereFirst returns a copy of list ordered by severity, most severe
+// first (stable otherwise).
+func mostSevereFirst[T any](list []T, sev func(T) string) []T {
+	out := append([]T(nil), list...)
+	sort.SliceStable(out, func(i, j int) bool {
+		return model.SeverityRank(sev(out[i])) > model.SeverityRank(sev(out[j]))
+	})
+	return out
+}
+
+// refString renders an endpoint as "METHOD host/path" ("" for none).
+func refString(e *model.EndpointRef) string {
+	if e == nil {
+		return ""
+	}
+	return e.Method + " " + e.Host + e.Path
 }
 
 func subject(a model.Alert) string {
