@@ -123,6 +123,34 @@ type partWalker struct {
 	decoded bool
 }
 
+// pairs emits the names (when worth inspecting) and values of an
+// &-separated key=value string — a query string or a form body. Pieces that
+// do not unescape are kept raw, so bad escapes are inspected too. It
+// returns false when the walk was stopped.
+func (w *partWalker) pairs(raw string, nameKind, valKind PartKind, namePrefix, valPrefix string) bool {
+	for _, kv := range strings.Split(raw, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		dk, err1 := url.QueryUnescape(k)
+		dv, err2 := url.QueryUnescape(v)
+		if err1 != nil {
+			dk = k
+		}
+		if err2 != nil {
+			dv = v
+		}
+		if needsInspection(dk) && !w.emitDecoded(nameKind, namePrefix, dk, dk, dk != k) {
+			return false
+		}
+		if !w.emitDecoded(valKind, valPrefix, dk, dv, dv != v) {
+			return false
+		}
+	}
+	return true
+}
+
 func (w *partWalker) emitDecoded(k PartKind, prefix, name, v string, decoded bool) bool {
 	w.decoded = decoded
 	ok := w.emit(k, prefix, name, v)
@@ -181,25 +209,8 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 	// Query: the raw pieces are kept when they do not parse (url.ParseQuery
 	// drops invalid pairs), so that bad escapes are inspected too.
 	if ev.URL != nil && ev.URL.RawQuery != "" {
-		for _, kv := range strings.Split(ev.URL.RawQuery, "&") {
-			if kv == "" {
-				continue
-			}
-			k, v, _ := strings.Cut(kv, "=")
-			dk, err1 := url.QueryUnescape(k)
-			dv, err2 := url.QueryUnescape(v)
-			if err1 != nil {
-				dk = k
-			}
-			if err2 != nil {
-				dv = v
-			}
-			if needsInspection(dk) && !w.emitDecoded(PartQueryName, "query-name:", dk, dk, dk != k) {
-				return
-			}
-			if !w.emitDecoded(PartQuery, "query:", dk, dv, dv != v) {
-				return
-			}
+		if !w.pairs(ev.URL.RawQuery, PartQueryName, PartQuery, "query-name:", "query:") {
+			return
 		}
 	}
 	if ev.Rec == nil {
@@ -265,25 +276,8 @@ func (w *partWalker) body(body, contentType string) {
 			w.emit(PartBody, "body", "", body)
 		}
 	case strings.Contains(ct, "x-www-form-urlencoded"):
-		for _, kv := range strings.Split(body, "&") {
-			if kv == "" {
-				continue
-			}
-			k, v, _ := strings.Cut(kv, "=")
-			dk, err1 := url.QueryUnescape(k)
-			dv, err2 := url.QueryUnescape(v)
-			if err1 != nil {
-				dk = k
-			}
-			if err2 != nil {
-				dv = v
-			}
-			if needsInspection(dk) && !w.emitDecoded(PartFormName, "form-name:", dk, dk, dk != k) {
-				return
-			}
-			if !w.emitDecoded(PartForm, "form:", dk, dv, dv != v) {
-				return
-			}
+		if !w.pairs(body, PartFormName, PartForm, "form-name:", "form:") {
+			return
 		}
 	case strings.HasPrefix(ct, "multipart/"):
 		if !w.multipartBody(ct, body) && !w.done {
