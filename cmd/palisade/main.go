@@ -29,7 +29,9 @@ var root = &cobra.Command{
 }
 
 func main() {
-	if err := root.Execute(); err != nil {
+	err := root.Execute()
+	stopProfiles()
+	if err != nil {
 		var ee *exitError
 		code := 1
 		if errors.As(err, &ee) {
