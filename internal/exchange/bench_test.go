@@ -23,8 +23,23 @@ func synthCapture(n int) []byte {
 	return b.Bytes()
 }
 
-// BenchmarkDecodeNDJSON measures decoding + validation of ~600-byte records.
+// BenchmarkDecodeNDJSON measures decoding + validation of ~600-byte records,
+// with the fast decoder and with the general (reflection-based) one alone.
 func BenchmarkDecodeNDJSON(b *testing.B) {
+	for _, fast := range []bool{true, false} {
+		name := "fast"
+		if !fast {
+			name = "general"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(v bool) { fastDecoding = v }(fastDecoding)
+			fastDecoding = fast
+			benchDecode(b)
+		})
+	}
+}
+
+func benchDecode(b *testing.B) {
 	data := synthCapture(50_000)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()

@@ -63,6 +63,8 @@ type Decoder struct {
 	harPos  int
 	harErr  error
 	done    bool
+	fast    fastScanner
+	intern  internTable
 }
 
 // countingReader counts compressed (on-disk) bytes.
@@ -158,7 +160,7 @@ func (d *Decoder) Next() (*Record, error) {
 			continue
 		}
 		rec := new(Record)
-		if err := decodeRecord(line, rec); err != nil {
+		if err := d.decodeRecord(line, rec); err != nil {
 			var fe *FieldError
 			if errors.As(err, &fe) {
 				return nil, &RecordError{File: d.name, Line: d.line, Field: fe.Field, Err: fe.Message}
@@ -241,7 +243,26 @@ func DecodeRecord(data []byte) (*Record, error) {
 	return rec, nil
 }
 
-func decodeRecord(data []byte, rec *Record) error {
+func decodeRecord(data []byte, rec *Record) error { return (*Decoder)(nil).decodeRecord(data, rec) }
+
+// decodeRecord tries the fast decoder (with d's intern table, when d is not
+// nil) and falls back to the general one.
+func (d *Decoder) decodeRecord(data []byte, rec *Record) error {
+	if fastDecoding {
+		var fs *fastScanner
+		if d != nil {
+			fs = &d.fast
+			fs.intern = &d.intern
+		}
+		if fastDecode(data, rec, fs) {
+			return rec.Validate()
+		}
+		*rec = Record{}
+	}
+	return slowDecodeRecord(data, rec)
+}
+
+func slowDecodeRecord(data []byte, rec *Record) error {
 	var w wireRecord
 	if err := json.Unmarshal(data, &w, unmarshalOpts); err != nil {
 		var se *json.SemanticError

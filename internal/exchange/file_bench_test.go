@@ -7,7 +7,23 @@ import (
 	"testing"
 )
 
+// BenchmarkDecodeFile decodes the capture named by PALISADE_BENCH_FILE with
+// the fast decoder and with the general one alone.
 func BenchmarkDecodeFile(b *testing.B) {
+	for _, fast := range []bool{true, false} {
+		name := "fast"
+		if !fast {
+			name = "general"
+		}
+		b.Run(name, func(b *testing.B) {
+			defer func(v bool) { fastDecoding = v }(fastDecoding)
+			fastDecoding = fast
+			benchDecodeFile(b)
+		})
+	}
+}
+
+func benchDecodeFile(b *testing.B) {
 	p := os.Getenv("PALISADE_BENCH_FILE")
 	if p == "" {
 		b.Skip("PALISADE_BENCH_FILE not set")

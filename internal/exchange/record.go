@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -103,6 +104,12 @@ func (r *Response) materialize() {
 	}
 	raw := r.rawBody
 	r.rawBody = nil
+	if raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if b, ok := appendUnescape(make([]byte, 0, len(raw)-2), raw[1:len(raw)-1]); ok && utf8.Valid(b) {
+			r.Body = string(b)
+			return
+		}
+	}
 	if b, err := jsontext.AppendUnquote(nil, raw); err == nil {
 		r.Body = string(b)
 	} else {

@@ -1,0 +1,653 @@
+package exchange
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The fast decoder parses the common shape of an exchange record in one
+// pass, without reflection: the fields of the contract, strings with or
+// without escapes, integers, plain numbers, booleans. Anything else — an
+// unknown member, a null, a duplicate name, a fraction where an integer
+// belongs, invalid UTF-8, a syntax error — makes it give up, and the general
+// decoder (json.Unmarshal into wireRecord) decodes the line and, if the line
+// is bad, names the field. The two agree on every record the fast decoder
+// accepts: FuzzFastDecodeAgrees checks it.
+
+// fastDecoding can be turned off by tests and benchmarks.
+var fastDecoding = true
+
+type fastScanner struct {
+	b       []byte
+	i       int
+	intern  *internTable
+	scratch []byte   // unescaped string being built
+	pairs   []string // header name/value pairs being collected
+}
+
+// internTable shares strings that repeat from record to record (header
+// names and common values, methods, sources), so that decoding them costs a
+// map lookup instead of an allocation. It is bounded: once full, new strings
+// are allocated as usual.
+type internTable struct {
+	m map[string]string
+}
+
+const internMax = 4096
+const internMaxLen = 256
+
+func (t *internTable) get(b []byte) string {
+	if t == nil || len(b) > internMaxLen {
+		return string(b)
+	}
+	if s, ok := t.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(t.m) < internMax {
+		if t.m == nil {
+			t.m = make(map[string]string, 256)
+		}
+		t.m[s] = s
+	}
+	return s
+}
+
+func (s *fastScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips white space and returns the next byte (0 at the end).
+func (s *fastScanner) next() byte {
+	s.ws()
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *fastScanner) eat(c byte) bool {
+	if s.next() == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// special returns, for eight bytes, a mask with the high bit set in the
+// first byte (and possibly later ones) that is '"', '\\' or a control byte.
+func special(x uint64) uint64 {
+	ctl := (x - swarLo*0x20) &^ x & swarHi
+	q := x ^ (swarLo * '"')
+	q = (q - swarLo) &^ q & swarHi
+	bs := x ^ (swarLo * '\\')
+	bs = (bs - swarLo) &^ bs & swarHi
+	return ctl | q | bs
+}
+
+// rawString reads a JSON string token at the cursor. It returns the token
+// (quotes included) and whether it holds escapes.
+func (s *fastScanner) rawString() (tok []byte, esc bool, ok bool) {
+	if s.next() != '"' {
+		return nil, false, false
+	}
+	start := s.i
+	j := s.i + 1
+	b := s.b
+	for {
+		for j+8 <= len(b) {
+			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			return nil, false, false
+		}
+		switch c := b[j]; {
+		case c == '"':
+			s.i = j + 1
+			return b[start : j+1], esc, true
+		case c == '\\':
+			esc = true
+			j += 2
+		case c < 0x20:
+			return nil, false, false
+		default:
+			j++
+		}
+	}
+}
+
+// text reads a string value: it returns the inside of the token when the
+// string has no escapes (esc false), or the unescaped text in s.scratch.
+func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
+	if s.next() != '"' {
+		return nil, false, false
+	}
+	b := s.b
+	j := s.i + 1
+	seg := j
+	for {
+		for j+8 <= len(b) {
+			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			return nil, false, false
+		}
+		switch c := b[j]; {
+		case c == '"':
+			s.i = j + 1
+			if !esc {
+				return b[seg:j], false, true
+			}
+			s.scratch = append(s.scratch, b[seg:j]...)
+			return s.scratch, true, true
+		case c == '\\':
+			if !esc {
+				esc = true
+				s.scratch = s.scratch[:0]
+			}
+			s.scratch = append(s.scratch, b[seg:j]...)
+			n, ok := s.unescapeAt(j)
+			if !ok {
+				return nil, false, false
+			}
+			j += n
+			seg = j
+		case c < 0x20:
+			return nil, false, false
+		default:
+			j++
+		}
+	}
+}
+
+// unescapeAt appends the escape sequence at s.b[j] to s.scratch and returns
+// its length.
+func (s *fastScanner) unescapeAt(j int) (int, bool) {
+	b := s.b
+	if j+1 >= len(b) {
+		return 0, false
+	}
+	switch c := b[j+1]; c {
+	case '"', '\\', '/':
+		s.scratch = append(s.scratch, c)
+	case 'b':
+		s.scratch = append(s.scratch, '\b')
+	case 'f':
+		s.scratch = append(s.scratch, '\f')
+	case 'n':
+		s.scratch = append(s.scratch, '\n')
+	case 'r':
+		s.scratch = append(s.scratch, '\r')
+	case 't':
+		s.scratch = append(s.scratch, '\t')
+	case 'u':
+		r, ok := hex4(b[j+2:])
+		if !ok {
+			return 0, false
+		}
+		if !utf16.IsSurrogate(r) {
+			s.scratch = utf8.AppendRune(s.scratch, r)
+			return 6, true
+		}
+		rest := b[j+6:]
+		if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
+			return 0, false
+		}
+		r2, ok := hex4(rest[2:])
+		if !ok {
+			return 0, false
+		}
+		if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+			return 0, false
+		}
+		s.scratch = utf8.AppendRune(s.scratch, r)
+		return 12, true
+	default:
+		return 0, false
+	}
+	return 2, true
+}
+
+// str reads a string value.
+func (s *fastScanner) str() (string, bool) {
+	t, _, ok := s.text()
+	return string(t), ok
+}
+
+// istr reads a string value that is likely to repeat, interning it.
+func (s *fastScanner) istr() (string, bool) {
+	t, _, ok := s.text()
+	if !ok {
+		return "", false
+	}
+	return s.intern.get(t), true
+}
+
+// key reads an object member name followed by ':'; names with escapes are
+// left to the general decoder.
+func (s *fastScanner) key() ([]byte, bool) {
+	tok, esc, ok := s.rawString()
+	if !ok || esc || !s.eat(':') {
+		return nil, false
+	}
+	return tok[1 : len(tok)-1], true
+}
+
+// appendUnescape appends the unescaped form of the inside of a JSON string.
+// Lone surrogates are left to the general decoder.
+func appendUnescape(dst, raw []byte) ([]byte, bool) {
+	for {
+		k := bytes.IndexByte(raw, '\\')
+		if k < 0 {
+			return append(dst, raw...), true
+		}
+		dst = append(dst, raw[:k]...)
+		if k+1 >= len(raw) {
+			return dst, false
+		}
+		c := raw[k+1]
+		raw = raw[k+2:]
+		switch c {
+		case '"', '\\', '/':
+			dst = append(dst, c)
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(raw)
+			if !ok {
+				return dst, false
+			}
+			raw = raw[4:]
+			if utf16.IsSurrogate(r) {
+				if len(raw) < 6 || raw[0] != '\\' || raw[1] != 'u' {
+					return dst, false
+				}
+				r2, ok := hex4(raw[2:])
+				if !ok {
+					return dst, false
+				}
+				r = utf16.DecodeRune(r, r2)
+				if r == utf8.RuneError {
+					return dst, false
+				}
+				raw = raw[6:]
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, false
+		}
+	}
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// integer reads a JSON integer without fraction or exponent.
+func (s *fastScanner) integer() (int64, bool) {
+	s.ws()
+	b, i := s.b, s.i
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	var n int64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	d := i - start
+	if d == 0 || d > 18 || (d > 1 && b[start] == '0') {
+		return 0, false
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return 0, false
+	}
+	s.i = i
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// number reads a JSON number (RFC 8259 grammar).
+func (s *fastScanner) number() (float64, bool) {
+	s.ws()
+	b, i := s.b, s.i
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	intStart := i
+	n := digits()
+	if n == 0 || (n > 1 && b[intStart] == '0') {
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(string(b[start:i]), 64)
+	if err != nil {
+		return 0, false
+	}
+	s.i = i
+	return f, true
+}
+
+func (s *fastScanner) boolean() (bool, bool) {
+	s.ws()
+	rest := s.b[s.i:]
+	switch {
+	case bytes.HasPrefix(rest, []byte("true")):
+		s.i += 4
+		return true, true
+	case bytes.HasPrefix(rest, []byte("false")):
+		s.i += 5
+		return false, true
+	}
+	return false, false
+}
+
+// object calls member for each name of an object at the cursor; member
+// returns false to give up. A repeated name gives up too (seen holds one
+// bit per known member, set by member through the returned index).
+func (s *fastScanner) object(member func(name []byte) (bit uint, ok bool)) bool {
+	if !s.eat('{') {
+		return false
+	}
+	if s.eat('}') {
+		return true
+	}
+	var seen uint64
+	for {
+		name, ok := s.key()
+		if !ok {
+			return false
+		}
+		bit, ok := member(name)
+		if !ok {
+			return false
+		}
+		if seen&(1<<bit) != 0 {
+			return false
+		}
+		seen |= 1 << bit
+		switch s.next() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// headers reads a header object into a map. Repeated names give up.
+func (s *fastScanner) headers() (map[string]string, bool) {
+	if !s.eat('{') {
+		return nil, false
+	}
+	pairs := s.pairs[:0]
+	if !s.eat('}') {
+		for {
+			tok, esc, ok := s.rawString()
+			if !ok || esc || !s.eat(':') {
+				return nil, false
+			}
+			name := s.intern.get(tok[1 : len(tok)-1])
+			var v string
+			if repeatedValue(name) {
+				v, ok = s.istr()
+			} else {
+				v, ok = s.str()
+			}
+			if !ok {
+				return nil, false
+			}
+			pairs = append(pairs, name, v)
+			c := s.next()
+			s.i++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return nil, false
+			}
+		}
+	}
+	s.pairs = pairs
+	h := make(map[string]string, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		if _, dup := h[pairs[i]]; dup {
+			return nil, false
+		}
+		h[pairs[i]] = pairs[i+1]
+	}
+	return h, true
+}
+
+// repeatedValue names headers whose values repeat across requests, worth
+// interning (unlike request ids, tokens or dates).
+func repeatedValue(name string) bool {
+	switch name {
+	case "content-type", "accept", "accept-encoding", "accept-language", "user-agent",
+		"server", "cache-control", "connection", "content-encoding", "origin", "host",
+		"vary", "pragma", "x-content-type-options", "x-frame-options",
+		"strict-transport-security", "content-security-policy", "access-control-allow-origin",
+		"access-control-allow-methods", "access-control-allow-headers", "access-control-allow-credentials",
+		"referrer-policy", "x-powered-by", "transfer-encoding", "sec-fetch-mode", "sec-fetch-site",
+		"sec-fetch-dest", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "upgrade-insecure-requests", "dnt":
+		return true
+	}
+	return false
+}
+
+// fastDecode decodes line into rec (without validating it) and reports
+// whether it could; on false, rec is in an unspecified state.
+// s carries the buffers reused from record to record (nil: fresh ones).
+func fastDecode(line []byte, rec *Record, s *fastScanner) bool {
+	if !utf8.Valid(line) {
+		return false
+	}
+	if s == nil {
+		s = &fastScanner{}
+	}
+	s.b, s.i = line, 0
+	defer func() { s.b = nil }()
+	var haveTime, haveClient, haveIP, haveReq, haveResp, haveStatus bool
+	ok := s.object(func(name []byte) (uint, bool) {
+		switch string(name) {
+		case "time":
+			tok, _, ok := s.text()
+			if !ok {
+				return 0, false
+			}
+			t, err := time.Parse(time.RFC3339Nano, string(tok))
+			if err != nil {
+				return 0, false
+			}
+			rec.Time, haveTime = t, true
+			return 0, true
+		case "duration_ms":
+			f, ok := s.number()
+			rec.DurationMs = f
+			return 1, ok
+		case "client":
+			haveClient = true
+			return 2, s.object(func(name []byte) (uint, bool) {
+				switch string(name) {
+				case "ip":
+					v, ok := s.str()
+					rec.Client.IP, haveIP = v, true
+					return 0, ok
+				case "port":
+					n, ok := s.integer()
+					if n != int64(int(n)) {
+						return 1, false
+					}
+					rec.Client.Port = int(n)
+					return 1, ok
+				}
+				return 0, false
+			})
+		case "direction":
+			v, ok := s.istr()
+			rec.Direction = v
+			return 3, ok
+		case "source":
+			v, ok := s.istr()
+			rec.Source = v
+			return 4, ok
+		case "request":
+			haveReq = true
+			q := &rec.Request
+			return 5, s.object(func(name []byte) (uint, bool) {
+				switch string(name) {
+				case "method":
+					v, ok := s.istr()
+					q.Method = v
+					return 0, ok
+				case "url":
+					v, ok := s.str()
+					q.URL = v
+					return 1, ok
+				case "headers":
+					h, ok := s.headers()
+					q.Headers = h
+					return 2, ok
+				case "body":
+					v, ok := s.str()
+					q.Body = v
+					return 3, ok
+				case "body_encoding":
+					v, ok := s.istr()
+					q.BodyEncoding = v
+					return 4, ok
+				case "size":
+					n, ok := s.integer()
+					q.Size = n
+					return 5, ok
+				case "truncated":
+					v, ok := s.boolean()
+					q.Truncated = v
+					return 6, ok
+				}
+				return 0, false
+			})
+		case "response":
+			haveResp = true
+			p := &rec.Response
+			return 6, s.object(func(name []byte) (uint, bool) {
+				switch string(name) {
+				case "status":
+					n, ok := s.integer()
+					if n != int64(int(n)) {
+						return 0, false
+					}
+					p.Status, haveStatus = int(n), true
+					return 0, ok
+				case "headers":
+					h, ok := s.headers()
+					p.Headers = h
+					return 1, ok
+				case "body":
+					v, ok := s.str()
+					p.Body = v
+					return 2, ok
+				case "body_encoding":
+					v, ok := s.istr()
+					p.BodyEncoding = v
+					return 3, ok
+				case "size":
+					n, ok := s.integer()
+					p.Size = n
+					return 4, ok
+				case "truncated":
+					v, ok := s.boolean()
+					p.Truncated = v
+					return 5, ok
+				}
+				return 0, false
+			})
+		}
+		return 0, false
+	})
+	if s.ws(); !ok || s.i != len(s.b) {
+		return false
+	}
+	// Missing required members: the general decoder names them.
+	return haveTime && haveClient && haveIP && haveReq && haveResp && haveStatus
+}
