@@ -6,7 +6,6 @@
 package engine
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"sort"
@@ -75,7 +74,7 @@ type Engine struct {
 	intel     *intel.Set
 	analyzers pipeline.Fanout
 
-	buf      recHeap
+	buf      reorderBuffer
 	maxTime  time.Time
 	released time.Time
 	seq      uint64
@@ -223,11 +222,11 @@ func (e *Engine) Ingest(rec *exchange.Record) {
 	if rec.Time.After(e.maxTime) {
 		e.maxTime = rec.Time
 	}
-	heap.Push(&e.buf, heapItem{rec: rec, seq: e.seq})
+	e.buf.push(heapItem{rec: rec, seq: e.seq})
 	e.seq++
 	watermark := e.maxTime.Add(-e.cfg.Reorder)
-	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || !e.buf[0].rec.Time.After(watermark)) {
-		e.release(heap.Pop(&e.buf).(heapItem))
+	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || !e.buf.peek().rec.Time.After(watermark)) {
+		e.release(e.buf.pop())
 	}
 }
 
@@ -250,7 +249,7 @@ func (e *Engine) release(it heapItem) {
 // windows. Call it at the end of the input.
 func (e *Engine) Flush() {
 	for e.buf.Len() > 0 {
-		e.release(heap.Pop(&e.buf).(heapItem))
+		e.release(e.buf.pop())
 	}
 	e.analyzers.Finish(e.to)
 }
@@ -259,7 +258,7 @@ func (e *Engine) Flush() {
 // checkpoints).
 func (e *Engine) Drain() {
 	for e.buf.Len() > 0 {
-		e.release(heap.Pop(&e.buf).(heapItem))
+		e.release(e.buf.pop())
 	}
 }
 
@@ -448,28 +447,4 @@ func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
 		return out[i].ID < out[j].ID
 	})
 	return out
-}
-
-type heapItem struct {
-	rec *exchange.Record
-	seq uint64
-}
-
-type recHeap []heapItem
-
-func (h recHeap) Len() int { return len(h) }
-func (h recHeap) Less(i, j int) bool {
-	if !h[i].rec.Time.Equal(h[j].rec.Time) {
-		return h[i].rec.Time.Before(h[j].rec.Time)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h recHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *recHeap) Push(x any)   { *h = append(*h, x.(heapItem)) }
-func (h *recHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = heapItem{}
-	*h = old[:len(old)-1]
-	return it
 }
