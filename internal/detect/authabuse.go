@@ -61,9 +61,9 @@ type authDetector struct {
 	csAbs, csUsers, csClients float64
 	csK, csRatio              float64
 	trAbs, trGate             float64
-	clients                   *lru[uint64, authClient]
-	eps                       *lru[uint64, authEndpoint]
-	ids                       *lru[uint64, authIdentity]
+	clients                   *lru[authClient]
+	eps                       *lru[authEndpoint]
+	ids                       *lru[authIdentity]
 	bfPop, trPop              quantiles
 	js                        jsonScanner
 	login                     map[string]bool // loginLike cache by endpoint path (bounded)
@@ -113,9 +113,9 @@ func newAuthAbuse(cfg Config) *authDetector {
 		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30),
 		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[string]bool{},
 	}
-	d.clients = newLRU[uint64, authClient](capOr(cfg.MaxTrackedClients, 200000))
-	d.ids = newLRU[uint64, authIdentity](capOr(cfg.MaxTrackedIdentities, 200000))
-	d.eps = newLRU[uint64, authEndpoint](o.int("max_endpoints", 20000))
+	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
+	d.ids = newLRU[authIdentity](capOr(cfg.MaxTrackedIdentities, 200000))
+	d.eps = newLRU[authEndpoint](o.int("max_endpoints", 20000))
 	d.clients.onEvict = func(_ uint64, c *authClient) { d.foldClient(c) }
 	d.ids.onEvict = func(_ uint64, s *authIdentity) { d.foldIdentity(s) }
 	return d

@@ -118,15 +118,15 @@ func summary(as []model.Alert) string {
 func ip4(n int) string { return fmt.Sprintf("%d.%d.%d.%d", 20+n>>24&63, n>>16&255, n>>8&255, n&255) }
 
 func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
-	l := newLRU[int, int](3)
-	var evicted []int
-	l.onEvict = func(k int, v *int) { evicted = append(evicted, k) }
-	for i := 1; i <= 3; i++ {
+	l := newLRU[int](3)
+	var evicted []uint64
+	l.onEvict = func(k uint64, v *int) { evicted = append(evicted, k) }
+	for i := uint64(1); i <= 3; i++ {
 		v, created := l.getOrAdd(i)
 		if !created {
 			t.Fatalf("key %d: want created", i)
 		}
-		*v = i * 10
+		*v = int(i) * 10
 	}
 	if v, ok := l.get(1); !ok || *v != 10 { // 1 becomes most recent
 		t.Fatalf("get(1) = %v, %v", v, ok)
@@ -141,8 +141,8 @@ func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 	if l.Len() != 3 || l.Evicted() != 1 {
 		t.Fatalf("len=%d evicted=%d", l.Len(), l.Evicted())
 	}
-	var keys []int
-	l.each(func(k int, _ *int) { keys = append(keys, k) })
+	var keys []uint64
+	l.each(func(k uint64, _ *int) { keys = append(keys, k) })
 	if fmt.Sprint(keys) != "[1 4 3]" {
 		t.Fatalf("slot order %v", keys)
 	}

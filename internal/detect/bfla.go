@@ -52,8 +52,8 @@ type bflaDetector struct {
 	minUses              float64
 	smallAbs, smallShare float64
 	start                time.Time
-	eps                  *lru[uint64, bflaEndpoint]
-	ids                  *lru[uint64, bflaIdentity]
+	eps                  *lru[bflaEndpoint]
+	ids                  *lru[bflaIdentity]
 	groupIdx             map[uint64]uint8
 	groupNames           []string
 	groupRoleless        []bool
@@ -86,8 +86,8 @@ func newBFLA(cfg Config) *bflaDetector {
 		minPrincipals: o.float("min_principals", 20),
 		minUses:       o.float("min_uses", 5),
 		smallAbs:      o.float("small_abs", 5),
-		eps:           newLRU[uint64, bflaEndpoint](o.int("max_endpoints", 20000)),
-		ids:           newLRU[uint64, bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
+		eps:           newLRU[bflaEndpoint](o.int("max_endpoints", 20000)),
+		ids:           newLRU[bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
 		groupIdx:      map[uint64]uint8{},
 		specs:         cfg.Specs,
 	}

@@ -71,9 +71,9 @@ type enumDetector struct {
 	distAbs, distK, distRatio float64
 	distGate                  uint32
 	distMinSubj               float64
-	subjects                  *lru[uint64, enumSubject]
-	params                    *lru[uint64, enumParam]
-	groups                    *lru[uint64, enumGroup]
+	subjects                  *lru[enumSubject]
+	params                    *lru[enumParam]
+	groups                    *lru[enumGroup]
 	scratch                   []idParam
 }
 
@@ -162,9 +162,9 @@ func newEnumeration(cfg Config) *enumDetector {
 	if subjCap == 0 {
 		subjCap = cfg.MaxTrackedClients + cfg.MaxTrackedIdentities
 	}
-	d.subjects = newLRU[uint64, enumSubject](capOr(subjCap, 100000))
-	d.params = newLRU[uint64, enumParam](o.int("max_params", 20000))
-	d.groups = newLRU[uint64, enumGroup](o.int("max_params", 20000))
+	d.subjects = newLRU[enumSubject](capOr(subjCap, 100000))
+	d.params = newLRU[enumParam](o.int("max_params", 20000))
+	d.groups = newLRU[enumGroup](o.int("max_params", 20000))
 	d.subjects.onEvict = func(_ uint64, s *enumSubject) { d.foldFast(s); d.foldSlow(s) }
 	return d
 }

@@ -36,8 +36,8 @@ type latencyDetector struct {
 	win                         time.Duration
 	factor, q, gate, abs        float64
 	minSlow, minShare, suppress float64
-	eps                         *lru[uint64, latencyEndpoint]
-	clients                     *lru[uint64, latencyClient]
+	eps                         *lru[latencyEndpoint]
+	clients                     *lru[latencyClient]
 }
 
 type latencyEndpoint struct {
@@ -64,8 +64,8 @@ func newLatency(cfg Config) *latencyDetector {
 		minSlow:  o.float("min_slow", 3),
 		minShare: o.float("min_share", 0.05),
 		suppress: o.float("suppress_clients", 4),
-		eps:      newLRU[uint64, latencyEndpoint](o.int("max_endpoints", 20000)),
-		clients:  newLRU[uint64, latencyClient](capOr(cfg.MaxTrackedClients, 200000)),
+		eps:      newLRU[latencyEndpoint](o.int("max_endpoints", 20000)),
+		clients:  newLRU[latencyClient](capOr(cfg.MaxTrackedClients, 200000)),
 	}
 }
 

@@ -1,102 +1,229 @@
 package detect
 
-// lru is a bounded map with least-recently-used eviction. It is the only
-// container the anomaly families keep per-client, per-identity or
-// per-endpoint state in, so every such table has an explicit budget.
+// lru is a bounded map from 64-bit keys (hashes) to values with
+// least-recently-used eviction. It is the only container the anomaly
+// families keep per-client, per-identity or per-endpoint state in, so every
+// such table has an explicit budget.
 //
-// Values are stored inline in the table: when the table is full, the least
-// recently used entry is evicted (onEvict sees it first) and its slot is
-// reset and reused for the new key, so a full table allocates nothing. Pointers returned by get/getOrAdd stay valid until the entry is
-// evicted; callers must not keep them across events.
+// Values are stored inline in chunked slots: when the table is full, the
+// least recently used entry is evicted (onEvict sees it first) and its slot
+// is reset and reused for the new key, so a full table allocates nothing.
+// Pointers returned by get/getOrAdd stay valid until the entry is evicted;
+// callers must not keep them across events.
+//
+// The tables are large (up to hundreds of thousands of clients) and looked
+// up several times per event, so a lookup is built to touch as little
+// memory as possible:
+//
+//   - the index is open addressing with linear probing over (key, slot)
+//     pairs (16 bytes, at most half full): one cache line per lookup in the
+//     common case, no pointers for the garbage collector to scan;
+//   - recency is an access log instead of a doubly linked list: a use
+//     stamps the slot (a 4-byte array) and appends (slot, stamp) to the
+//     log, where a linked list would write to the neighbours' slots (two
+//     more cache misses). The least recently used entry is the oldest log
+//     record whose stamp is still its slot's current stamp (later uses left
+//     newer records). The log is compacted when it reaches twice the number
+//     of entries (amortized O(1) per use, sequential), and stamps are
+//     renumbered then, so they never wrap. Eviction order is exactly LRU.
+//
+// Memory per entry besides the value: index 16–32 bytes, stamp 4 bytes,
+// log ≤ 16 bytes, key 8 bytes (≈ 60 bytes).
 //
 // Iteration (each) follows slot order, which depends only on the order of
-// insertions and evictions, never on map iteration order, so outputs built
-// from it are deterministic.
-type lru[K comparable, V any] struct {
+// insertions and evictions, never on hashing, so outputs built from it are
+// deterministic.
+type lru[V any] struct {
 	cap     int
 	n       int
-	index   map[K]int32
-	chunks  [][]lruSlot[K, V] // fixed-size chunks: slots never move
-	head    int32             // most recently used; -1 when empty
-	tail    int32             // least recently used
+	table   []lruBucket // power-of-two length, at most half full
+	shift   uint        // 64 - log2(len(table))
+	chunks  [][]lruSlot[V]
+	stamps  []uint32 // current stamp per slot
+	log     []lruRec // uses, oldest first from logHead
+	logHead int
+	clock   uint32
 	evicted int64
-	onEvict func(k K, v *V)
+	onEvict func(k uint64, v *V)
 }
 
-// Values live inline in chunked slots (one cache line less to fetch per
-// lookup than a pointer per value, and far fewer heap objects for the
-// garbage collector to scan).
-type lruSlot[K comparable, V any] struct {
-	key        K
-	prev, next int32
-	val        V
+type lruBucket struct {
+	key  uint64
+	slot int32 // slot index + 1; 0 = empty bucket
+}
+
+type lruSlot[V any] struct {
+	key uint64
+	val V
+}
+
+type lruRec struct {
+	slot  int32
+	stamp uint32
 }
 
 const lruChunk = 1024
 
-func newLRU[K comparable, V any](capacity int) *lru[K, V] {
+func newLRU[V any](capacity int) *lru[V] {
 	if capacity < 1 {
 		capacity = 1
 	}
-	hint := capacity
-	if hint > 4096 {
-		hint = 4096
-	}
-	return &lru[K, V]{cap: capacity, index: make(map[K]int32, hint), head: -1, tail: -1}
+	return &lru[V]{cap: capacity}
 }
 
-func (l *lru[K, V]) slot(i int32) *lruSlot[K, V] { return &l.chunks[i/lruChunk][i%lruChunk] }
+func (l *lru[V]) slot(i int32) *lruSlot[V] { return &l.chunks[i/lruChunk][i%lruChunk] }
 
 // Len is the number of entries.
-func (l *lru[K, V]) Len() int { return l.n }
+func (l *lru[V]) Len() int { return l.n }
 
 // Evicted is the number of entries dropped at the budget so far.
-func (l *lru[K, V]) Evicted() int64 { return l.evicted }
+func (l *lru[V]) Evicted() int64 { return l.evicted }
 
-func (l *lru[K, V]) unlink(i int32) {
-	s := l.slot(i)
-	if s.prev >= 0 {
-		l.slot(s.prev).next = s.next
-	} else {
-		l.head = s.next
+func lruHash(k uint64, shift uint) uint64 { return (k * 0x9e3779b97f4a7c15) >> shift }
+
+// find returns the slot of k, or -1.
+func (l *lru[V]) find(k uint64) int32 {
+	if l.n == 0 {
+		return -1
 	}
-	if s.next >= 0 {
-		l.slot(s.next).prev = s.prev
-	} else {
-		l.tail = s.prev
+	mask := uint64(len(l.table) - 1)
+	for i := lruHash(k, l.shift); ; i = (i + 1) & mask {
+		b := &l.table[i]
+		if b.slot == 0 {
+			return -1
+		}
+		if b.key == k {
+			return b.slot - 1
+		}
 	}
 }
 
-func (l *lru[K, V]) pushFront(i int32) {
-	s := l.slot(i)
-	s.prev = -1
-	s.next = l.head
-	if l.head >= 0 {
-		l.slot(l.head).prev = i
+// insert adds k → slot to the index (k is not present).
+func (l *lru[V]) insert(k uint64, slot int32) {
+	if 2*(l.n+1) > len(l.table) {
+		l.grow()
 	}
-	l.head = i
-	if l.tail < 0 {
-		l.tail = i
+	mask := uint64(len(l.table) - 1)
+	i := lruHash(k, l.shift)
+	for l.table[i].slot != 0 {
+		i = (i + 1) & mask
+	}
+	l.table[i] = lruBucket{key: k, slot: slot + 1}
+}
+
+func (l *lru[V]) grow() {
+	size := 64
+	for size < 2*(l.n+1) {
+		size *= 2
+	}
+	if size < 2*len(l.table) {
+		size = 2 * len(l.table)
+	}
+	old := l.table
+	l.table = make([]lruBucket, size)
+	l.shift = 64
+	for s := size; s > 1; s >>= 1 {
+		l.shift--
+	}
+	mask := uint64(size - 1)
+	for _, b := range old {
+		if b.slot == 0 {
+			continue
+		}
+		i := lruHash(b.key, l.shift)
+		for l.table[i].slot != 0 {
+			i = (i + 1) & mask
+		}
+		l.table[i] = b
+	}
+}
+
+// remove deletes k from the index (backward-shift deletion: no tombstones).
+func (l *lru[V]) remove(k uint64) {
+	mask := uint64(len(l.table) - 1)
+	i := lruHash(k, l.shift)
+	for ; l.table[i].key != k; i = (i + 1) & mask {
+		if l.table[i].slot == 0 {
+			return // not present
+		}
+	}
+	if l.table[i].slot == 0 {
+		return
+	}
+	for {
+		l.table[i] = lruBucket{}
+		j := i
+		for {
+			j = (j + 1) & mask
+			b := l.table[j]
+			if b.slot == 0 {
+				return
+			}
+			// b may move into the hole at i when its home position is not
+			// in the cyclic range (i, j].
+			h := lruHash(b.key, l.shift)
+			if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
+				l.table[i] = b
+				i = j
+				break
+			}
+		}
+	}
+}
+
+// touch marks slot i as the most recently used.
+func (l *lru[V]) touch(i int32) {
+	if n := len(l.log); n > l.logHead && l.log[n-1].slot == i {
+		return // already the most recent
+	}
+	if len(l.log)-l.logHead >= 2*l.n+64 {
+		l.compact()
+	}
+	l.clock++
+	l.stamps[i] = l.clock
+	l.log = append(l.log, lruRec{slot: i, stamp: l.clock})
+}
+
+// compact drops the log records superseded by later uses and renumbers the
+// stamps from 1 in use order.
+func (l *lru[V]) compact() {
+	live := l.log[:0]
+	var clock uint32
+	for _, r := range l.log[l.logHead:] {
+		if l.stamps[r.slot] == r.stamp {
+			clock++
+			l.stamps[r.slot] = clock
+			live = append(live, lruRec{slot: r.slot, stamp: clock})
+		}
+	}
+	l.log, l.logHead, l.clock = live, 0, clock
+}
+
+// oldest removes and returns the least recently used slot.
+func (l *lru[V]) oldest() int32 {
+	for {
+		r := l.log[l.logHead]
+		l.logHead++
+		if l.stamps[r.slot] == r.stamp {
+			return r.slot
+		}
 	}
 }
 
 // get returns the value for k and marks it recently used.
-func (l *lru[K, V]) get(k K) (*V, bool) {
-	i, ok := l.index[k]
-	if !ok {
+func (l *lru[V]) get(k uint64) (*V, bool) {
+	i := l.find(k)
+	if i < 0 {
 		return nil, false
 	}
-	if l.head != i {
-		l.unlink(i)
-		l.pushFront(i)
-	}
+	l.touch(i)
 	return &l.slot(i).val, true
 }
 
 // peek returns the value without touching recency.
-func (l *lru[K, V]) peek(k K) (*V, bool) {
-	i, ok := l.index[k]
-	if !ok {
+func (l *lru[V]) peek(k uint64) (*V, bool) {
+	i := l.find(k)
+	if i < 0 {
 		return nil, false
 	}
 	return &l.slot(i).val, true
@@ -104,9 +231,10 @@ func (l *lru[K, V]) peek(k K) (*V, bool) {
 
 // getOrAdd returns the value for k, creating a zero value (evicting the
 // least recently used entry when the table is full).
-func (l *lru[K, V]) getOrAdd(k K) (v *V, created bool) {
-	if v, ok := l.get(k); ok {
-		return v, false
+func (l *lru[V]) getOrAdd(k uint64) (v *V, created bool) {
+	if i := l.find(k); i >= 0 {
+		l.touch(i)
+		return &l.slot(i).val, false
 	}
 	var i int32
 	if l.n < l.cap {
@@ -116,30 +244,33 @@ func (l *lru[K, V]) getOrAdd(k K) (v *V, created bool) {
 			if rest := l.cap - l.n; rest < size {
 				size = rest
 			}
-			l.chunks = append(l.chunks, make([]lruSlot[K, V], size))
+			l.chunks = append(l.chunks, make([]lruSlot[V], size))
 		}
+		l.stamps = append(l.stamps, 0)
+		l.insert(k, i)
 		l.n++
 		l.slot(i).key = k
 	} else {
-		i = l.tail
+		i = l.oldest()
 		s := l.slot(i)
 		if l.onEvict != nil {
 			l.onEvict(s.key, &s.val)
 		}
 		l.evicted++
-		delete(l.index, s.key)
-		l.unlink(i)
+		l.remove(s.key)
 		var zero V
 		s.val = zero
 		s.key = k
+		l.n-- // insert sizes the index for n+1 entries
+		l.insert(k, i)
+		l.n++
 	}
-	l.index[k] = i
-	l.pushFront(i)
+	l.touch(i)
 	return &l.slot(i).val, true
 }
 
 // each visits the entries in slot order (deterministic).
-func (l *lru[K, V]) each(f func(k K, v *V)) {
+func (l *lru[V]) each(f func(k uint64, v *V)) {
 	for i := 0; i < l.n; i++ {
 		s := l.slot(int32(i))
 		f(s.key, &s.val)

@@ -152,7 +152,7 @@ type paramsDetector struct {
 	learnN, adopt, decideN, typeGate float64
 	learnT, decideT                  time.Duration
 	maxParams, maxBody               int
-	eps                              *lru[uint64, paramEndpoint]
+	eps                              *lru[paramEndpoint]
 	specs                            SpecLookup
 	changes                          []model.APIChange
 	dropped                          map[string]int64
@@ -205,7 +205,7 @@ func newParams(cfg Config) *paramsDetector {
 		typeGate:  o.float("type_gate", 100),
 		maxParams: o.int("max_params_per_endpoint", 128),
 		maxBody:   o.int("max_body", 64<<10),
-		eps:       newLRU[uint64, paramEndpoint](o.int("max_endpoints", 20000)),
+		eps:       newLRU[paramEndpoint](o.int("max_endpoints", 20000)),
 		specs:     cfg.Specs,
 		dropped:   map[string]int64{},
 	}

@@ -33,7 +33,7 @@ func init() {
 type payloadDetector struct {
 	factor, q, gate float64
 	absResp, absReq float64
-	eps             *lru[uint64, payloadEndpoint]
+	eps             *lru[payloadEndpoint]
 }
 
 type payloadEndpoint struct {
@@ -48,7 +48,7 @@ func newPayload(cfg Config) *payloadDetector {
 		gate:    o.float("gate_obs", 200),
 		absResp: o.float("abs_response", 64<<10),
 		absReq:  o.float("abs_request", 16<<10),
-		eps:     newLRU[uint64, payloadEndpoint](o.int("max_endpoints", 20000)),
+		eps:     newLRU[payloadEndpoint](o.int("max_endpoints", 20000)),
 	}
 }
 

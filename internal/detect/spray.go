@@ -37,7 +37,7 @@ type sprayDetector struct {
 	win                        time.Duration
 	abs, peerFactor, ownFactor float64
 	gate                       float64
-	subjects                   *lru[uint64, spraySubject]
+	subjects                   *lru[spraySubject]
 	pop                        quantiles
 }
 
@@ -67,7 +67,7 @@ func newSpray(cfg Config) *sprayDetector {
 	if c == 0 {
 		c = cfg.MaxTrackedClients + cfg.MaxTrackedIdentities
 	}
-	d.subjects = newLRU[uint64, spraySubject](capOr(c, 200000))
+	d.subjects = newLRU[spraySubject](capOr(c, 200000))
 	d.subjects.onEvict = func(_ uint64, s *spraySubject) { d.fold(s) }
 	return d
 }

@@ -65,10 +65,10 @@ type trafficDetector struct {
 	dailyFactor, peakFactor       float64
 	idWin                         time.Duration
 
-	eps     *lru[uint64, trafficEndpoint]
-	clients *lru[uint64, trafficSubject]
-	idents  *lru[uint64, trafficSubject]
-	groups  *lru[uint64, trafficGroup]
+	eps     *lru[trafficEndpoint]
+	clients *lru[trafficSubject]
+	idents  *lru[trafficSubject]
+	groups  *lru[trafficGroup]
 }
 
 type trafficClass struct {
@@ -129,10 +129,10 @@ func newTraffic(cfg Config) *trafficDetector {
 		peakFactor:  o.float("peak_factor", 1.5),
 		idWin:       o.dur("identity_window", 15*time.Minute),
 	}
-	d.eps = newLRU[uint64, trafficEndpoint](o.int("max_endpoints", 20000))
-	d.clients = newLRU[uint64, trafficSubject](capOr(cfg.MaxTrackedClients, 200000))
-	d.idents = newLRU[uint64, trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
-	d.groups = newLRU[uint64, trafficGroup](o.int("max_endpoints", 20000))
+	d.eps = newLRU[trafficEndpoint](o.int("max_endpoints", 20000))
+	d.clients = newLRU[trafficSubject](capOr(cfg.MaxTrackedClients, 200000))
+	d.idents = newLRU[trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
+	d.groups = newLRU[trafficGroup](o.int("max_endpoints", 20000))
 	d.clients.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, false) }
 	d.idents.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, true) }
 	return d
