@@ -5,11 +5,15 @@
 package identity
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
-	"encoding/json"
+	"errors"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"io"
 	"net/url"
 	"sort"
 	"strconv"
@@ -407,6 +411,133 @@ func Prefix(s string) string {
 
 var b64 = base64.RawURLEncoding
 
+// jsonMembers decodes the members of a JSON object named in want (the last
+// of repeated names wins, as with a generic map), skipping the others
+// without building them. A JSON null is an empty object; anything else that
+// is not an object, or bad JSON, is an error.
+func jsonMembers(b []byte, want func(name string) int, got []any) error {
+	st := decoders.Get().(*pooledDecoder)
+	defer decoders.Put(st)
+	st.r.Reset(b)
+	st.dec.Reset(&st.r, jwtJSON)
+	dec := &st.dec
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+	case '{':
+		for dec.PeekKind() != '}' {
+			name, err := dec.ReadToken()
+			if err != nil {
+				return err
+			}
+			i := want(name.String())
+			if i < 0 {
+				if err := dec.SkipValue(); err != nil {
+					return err
+				}
+				continue
+			}
+			var v any
+			if err := jsonv2.UnmarshalDecode(dec, &v, jwtJSON); err != nil {
+				return err
+			}
+			if v == nil {
+				v = present{}
+			}
+			got[i] = v
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+	default:
+		return errors.New("not an object")
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return errors.New("data after the top-level value")
+	}
+	return nil
+}
+
+const (
+	hAlg = iota
+	hTyp
+	hKid
+	hN
+)
+
+func jwtHeaderMember(name string) int {
+	switch name {
+	case "alg":
+		return hAlg
+	case "typ":
+		return hTyp
+	case "kid":
+		return hKid
+	}
+	return -1
+}
+
+const (
+	cSub = iota
+	cIss
+	cAud
+	cExp
+	cIat
+	cNbf
+	cScope
+	cScp
+	cRole
+	cRoles
+	cGroups
+	cRealmAccess
+	cN
+)
+
+func jwtClaimMember(name string) int {
+	switch name {
+	case "sub":
+		return cSub
+	case "iss":
+		return cIss
+	case "aud":
+		return cAud
+	case "exp":
+		return cExp
+	case "iat":
+		return cIat
+	case "nbf":
+		return cNbf
+	case "scope":
+		return cScope
+	case "scp":
+		return cScp
+	case "role":
+		return cRole
+	case "roles":
+		return cRoles
+	case "groups":
+		return cGroups
+	case "realm_access":
+		return cRealmAccess
+	}
+	return -1
+}
+
+type pooledDecoder struct {
+	r   bytes.Reader
+	dec jsontext.Decoder
+}
+
+var decoders = sync.Pool{New: func() any { return new(pooledDecoder) }}
+
+// present marks a member that was there with a null value.
+type present struct{}
+
+var jwtJSON = jsonv2.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+
 // ParseJWT decodes a compact JWS/JWT without verifying it. It returns false
 // when s does not look like a JWT at all.
 func ParseJWT(s string) (*JWT, bool) {
@@ -422,15 +553,15 @@ func ParseJWT(s string) (*JWT, bool) {
 	if err != nil {
 		return nil, false
 	}
-	var hdr map[string]any
-	if json.Unmarshal(hb, &hdr) != nil {
+	var hdr [hN]any
+	if jsonMembers(hb, jwtHeaderMember, hdr[:]) != nil {
 		return nil, false
 	}
 	t := &JWT{}
-	t.Alg, _ = hdr["alg"].(string)
-	t.Typ, _ = hdr["typ"].(string)
-	t.Kid, _ = hdr["kid"].(string)
-	if _, ok := hdr["alg"]; !ok {
+	t.Alg, _ = hdr[hAlg].(string)
+	t.Typ, _ = hdr[hTyp].(string)
+	t.Kid, _ = hdr[hKid].(string)
+	if hdr[hAlg] == nil {
 		t.Malformed = "header has no alg"
 	}
 	pb, err := b64.DecodeString(strings.TrimRight(parts[1], "="))
@@ -438,19 +569,19 @@ func ParseJWT(s string) (*JWT, bool) {
 		t.Malformed = "payload is not base64url"
 		return t, true
 	}
-	var claims map[string]any
-	if err := json.Unmarshal(pb, &claims); err != nil {
+	var c [cN]any
+	if err := jsonMembers(pb, jwtClaimMember, c[:]); err != nil {
 		t.Malformed = "payload is not JSON"
 		return t, true
 	}
-	t.Sub = claimString(claims["sub"])
-	t.Iss = claimString(claims["iss"])
-	t.Aud = claimString(claims["aud"])
-	t.Exp = claimTime(claims["exp"])
-	t.Iat = claimTime(claims["iat"])
-	t.Nbf = claimTime(claims["nbf"])
-	for _, k := range []string{"scope", "scp"} {
-		switch v := claims[k].(type) {
+	t.Sub = claimString(c[cSub])
+	t.Iss = claimString(c[cIss])
+	t.Aud = claimString(c[cAud])
+	t.Exp = claimTime(c[cExp])
+	t.Iat = claimTime(c[cIat])
+	t.Nbf = claimTime(c[cNbf])
+	for _, v := range []any{c[cScope], c[cScp]} {
+		switch v := v.(type) {
 		case string:
 			t.Scopes = append(t.Scopes, strings.Fields(v)...)
 		case []any:
@@ -461,8 +592,8 @@ func ParseJWT(s string) (*JWT, bool) {
 			}
 		}
 	}
-	for _, k := range []string{"role", "roles", "groups", "realm_access"} {
-		switch v := claims[k].(type) {
+	for _, v := range []any{c[cRole], c[cRoles], c[cGroups], c[cRealmAccess]} {
+		switch v := v.(type) {
 		case string:
 			t.Roles = append(t.Roles, v)
 		case []any:

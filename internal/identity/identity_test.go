@@ -2,7 +2,9 @@ package identity
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +140,132 @@ func TestDeriveCache(t *testing.T) {
 	if a := d.Derive(&exchange.Request{Headers: h}, uq); a.Identity == nil || a.Identity.Kind != KindAPIKey {
 		t.Errorf("query API key missed after a cached anonymous request: %+v", a)
 	}
+}
+
+// parseJWTMap is the generic-map claim decoding ParseJWT used before it
+// decoded into a struct; FuzzParseJWTAgrees checks the two agree.
+func parseJWTMap(s string) (*JWT, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 10 || !strings.HasPrefix(s, "eyJ") {
+		return nil, false
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	hb, err := b64.DecodeString(strings.TrimRight(parts[0], "="))
+	if err != nil {
+		return nil, false
+	}
+	var hdr map[string]any
+	if json.Unmarshal(hb, &hdr) != nil {
+		return nil, false
+	}
+	t := &JWT{}
+	t.Alg, _ = hdr["alg"].(string)
+	t.Typ, _ = hdr["typ"].(string)
+	t.Kid, _ = hdr["kid"].(string)
+	if _, ok := hdr["alg"]; !ok {
+		t.Malformed = "header has no alg"
+	}
+	pb, err := b64.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		t.Malformed = "payload is not base64url"
+		return t, true
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(pb, &claims); err != nil {
+		t.Malformed = "payload is not JSON"
+		return t, true
+	}
+	t.Sub = claimString(claims["sub"])
+	t.Iss = claimString(claims["iss"])
+	t.Aud = claimString(claims["aud"])
+	t.Exp = claimTime(claims["exp"])
+	t.Iat = claimTime(claims["iat"])
+	t.Nbf = claimTime(claims["nbf"])
+	for _, k := range []string{"scope", "scp"} {
+		switch v := claims[k].(type) {
+		case string:
+			t.Scopes = append(t.Scopes, strings.Fields(v)...)
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					t.Scopes = append(t.Scopes, s)
+				}
+			}
+		}
+	}
+	for _, k := range []string{"role", "roles", "groups", "realm_access"} {
+		switch v := claims[k].(type) {
+		case string:
+			t.Roles = append(t.Roles, v)
+		case []any:
+			for _, x := range v {
+				if s, ok := x.(string); ok {
+					t.Roles = append(t.Roles, s)
+				}
+			}
+		case map[string]any:
+			if rs, ok := v["roles"].([]any); ok {
+				for _, x := range rs {
+					if s, ok := x.(string); ok {
+						t.Roles = append(t.Roles, s)
+					}
+				}
+			}
+		}
+	}
+	t.Unsigned = strings.EqualFold(t.Alg, "none") || parts[2] == ""
+	return t, true
+}
+
+func jwtAgree(t *testing.T, s string) {
+	got, ok := ParseJWT(s)
+	want, wok := parseJWTMap(s)
+	if ok != wok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseJWT(%q) = %+v, %v; generic decoding gives %+v, %v", s, got, ok, want, wok)
+	}
+}
+
+func TestParseJWTAgrees(t *testing.T) {
+	for _, c := range [][2]string{
+		{`{"alg":"RS256","typ":"JWT","kid":"k1"}`, `{"sub":"u1","iss":"https://i","aud":["a","b"],"exp":1794790800,"iat":1794787200.5,"scope":"a b","roles":["r"],"realm_access":{"roles":["x","y"]}}`},
+		{`{"alg":null}`, `{"sub":7,"scp":["s1",2],"role":"admin","groups":"g"}`},
+		{`{"typ":"JWT"}`, `null`},
+		{`null`, `{}`},
+		{`{"alg":"none","alg":"HS256"}`, `{"sub":"a","sub":"b","exp":"soon"}`},
+		{`{"alg":"none"}`, `[1,2]`},
+		{`"x"`, `{}`},
+		{`{"alg":"RS256"}`, "{\"sub\":\"\xff\xfe\"}"},
+	} {
+		jwtAgree(t, jwt(c[0], c[1], "c2ln"))
+		jwtAgree(t, jwt(c[0], c[1], ""))
+	}
+}
+
+func FuzzParseJWTAgrees(f *testing.F) {
+	f.Add(`{"alg":"RS256"}`, `{"sub":"u1","exp":1794790800,"roles":["r"]}`)
+	f.Add(`{"alg":"none","alg":1}`, `{"realm_access":{"roles":["a"]},"realm_access":{"x":1}}`)
+	f.Fuzz(func(t *testing.T, hdr, claims string) {
+		jwtAgree(t, jwt(hdr, claims, "c2ln"))
+	})
+}
+
+// BenchmarkParseJWT compares ParseJWT with the generic-map decoding it
+// replaced, on a typical access token.
+func BenchmarkParseJWT(b *testing.B) {
+	tok := jwt(`{"alg":"RS256","typ":"JWT","kid":"shop-2026-10"}`,
+		`{"iss":"https://auth.shop.example.test","sub":"user-106159","aud":"shop-api","iat":1794787200,"exp":1794790800,"roles":["customer"],"scope":"catalog:read orders:read orders:write profile","jti":"698c4268dfc48c6c"}`,
+		"jD8aeP7xv1URVMfpj7KtVJqefsor13823v56vI0R-8oJeWKUraoh5iUZY8QQl7YCbILR8FeRDIT45_fWCAvBHg")
+	b.Run("members", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			ParseJWT(tok)
+		}
+	})
+	b.Run("generic-map", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			parseJWTMap(tok)
+		}
+	})
 }
