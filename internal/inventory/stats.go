@@ -24,6 +24,7 @@ const (
 	maxParamExamples  = 3
 	schemaFullSamples = 32 // bodies parsed before sampling starts
 	schemaSampleEvery = 16 // then 1 body in this many
+	schemaSlowAfter   = 4096
 	typeFullSamples   = 64 // parameter values typed before sampling starts
 	typeSampleEvery   = 16 // then 1 value in this many
 )
@@ -274,7 +275,19 @@ func (st *stats) bodies(ev *event.Event, bp *bodyParser) {
 	}
 }
 
-func sampled(n int64) bool { return n <= schemaFullSamples || n%schemaSampleEvery == 0 }
+// sampled: the first bodies of an endpoint are all parsed, then one in
+// schemaSampleEvery, and past schemaSlowAfter (a schema long converged) one
+// in schemaSampleEvery*8 — a field that appears late is still seen within a
+// few hundred requests of the endpoint.
+func sampled(n int64) bool {
+	switch {
+	case n <= schemaFullSamples:
+		return true
+	case n <= schemaSlowAfter:
+		return n%schemaSampleEvery == 0
+	}
+	return n%(schemaSampleEvery*8) == 0
+}
 
 // jsonish accepts JSON media types and a missing content type (the parser
 // then decides: only bodies starting with { or [ are tried).
