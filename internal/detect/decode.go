@@ -304,12 +304,29 @@ func DecodeBase64Text(s string) (string, bool) {
 	if std && urlSafe {
 		return "", false
 	}
-	enc := base64.RawStdEncoding
-	if urlSafe {
-		enc = base64.RawURLEncoding
+	t := strings.TrimRight(s, "=")
+	// Most candidates are random tokens that decode to binary: decode into
+	// a stack buffer so that rejecting them allocates nothing.
+	var buf [768]byte
+	var raw []byte
+	if len(t) <= 1024 {
+		n, ok := decodeBase64Raw(buf[:], t, urlSafe)
+		if !ok {
+			return "", false
+		}
+		raw = buf[:n]
+	} else {
+		enc := base64.RawStdEncoding
+		if urlSafe {
+			enc = base64.RawURLEncoding
+		}
+		r, err := enc.DecodeString(t)
+		if err != nil {
+			return "", false
+		}
+		raw = r
 	}
-	raw, err := enc.DecodeString(strings.TrimRight(s, "="))
-	if err != nil || len(raw) < 4 {
+	if len(raw) < 4 {
 		return "", false
 	}
 	special := false
@@ -329,4 +346,49 @@ func DecodeBase64Text(s string) (string, bool) {
 		return "", false
 	}
 	return string(raw), true
+}
+
+// b64Std and b64URL map base64 characters to their 6-bit values (0xFF:
+// not in the alphabet).
+var b64Std, b64URL = func() (a, b [256]byte) {
+	for i := range a {
+		a[i], b[i] = 0xFF, 0xFF
+	}
+	const std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	const url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := 0; i < 64; i++ {
+		a[std[i]], b[url[i]] = byte(i), byte(i)
+	}
+	return
+}()
+
+// decodeBase64Raw decodes unpadded base64 (standard or URL alphabet) into
+// dst, exactly as base64.RawStdEncoding / RawURLEncoding.DecodeString do
+// (trailing bits need not be zero; a lone final character is an error).
+// dst must hold len(s)*3/4 bytes.
+func decodeBase64Raw(dst []byte, s string, urlSafe bool) (int, bool) {
+	tab := &b64Std
+	if urlSafe {
+		tab = &b64URL
+	}
+	if len(s)%4 == 1 {
+		return 0, false
+	}
+	n := 0
+	var acc uint32
+	bitsN := 0
+	for i := 0; i < len(s); i++ {
+		v := tab[s[i]]
+		if v == 0xFF {
+			return 0, false
+		}
+		acc = acc<<6 | uint32(v)
+		bitsN += 6
+		if bitsN >= 8 {
+			bitsN -= 8
+			dst[n] = byte(acc >> uint(bitsN))
+			n++
+		}
+	}
+	return n, true
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -48,15 +49,15 @@ type Part struct {
 	// and form fields); evidence reports that layer too.
 	URLDecoded bool
 	prefix     string
-	locFn      func() string // JSON/XML locations, valid during the callback only
+	jw         *partWalker // JSON location source, valid during the callback only
 }
 
 // Loc returns the location of the value: query:q, path, header:x-foo,
 // cookie:sid, body:$.a[0].b, form:q, multipart:f, body. It is built on
 // demand (only evidence needs it); call it inside the RequestParts callback.
 func (p *Part) Loc() string {
-	if p.locFn != nil {
-		return p.locFn()
+	if p.jw != nil {
+		return p.jw.jsonLoc()
 	}
 	if p.Name == "" {
 		return p.prefix
@@ -112,7 +113,9 @@ func skipHeader(name string) bool {
 	return strings.HasPrefix(name, "sec-ch-") || strings.HasPrefix(name, "sec-fetch-") || strings.HasPrefix(name, "x-datadog-")
 }
 
-// partWalker extracts the parts of a request.
+// partWalker extracts the parts of a request. Walkers are pooled: their
+// buffers (header names, the JSON decoder and its stack) are reused from
+// request to request.
 type partWalker struct {
 	lim   PartLimits
 	stats *PartStats
@@ -121,6 +124,48 @@ type partWalker struct {
 	done  bool
 	// decoded marks the value being emitted as already percent-decoded
 	decoded bool
+
+	names []string
+	ownSt PartStats
+	// JSON walk state (jsonLoc reads it during the callback)
+	jr     strings.Reader
+	jdec   *jsontext.Decoder
+	jstack []jsonFrame
+	jkey   bool
+}
+
+type jsonFrame struct {
+	obj      bool
+	idx      int64 // next array index
+	name     string
+	wantName bool
+}
+
+var walkerPool = sync.Pool{New: func() any { return new(partWalker) }}
+
+var jsonWalkOpts = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+
+func getWalker(lim PartLimits, stats *PartStats, fn func(Part) bool) *partWalker {
+	w := walkerPool.Get().(*partWalker)
+	w.lim, w.stats, w.fn, w.n, w.done, w.decoded = lim.withDefaults(), stats, fn, 0, false, false
+	if stats == nil {
+		w.ownSt = PartStats{}
+		w.stats = &w.ownSt
+	}
+	return w
+}
+
+func putWalker(w *partWalker) {
+	w.fn, w.stats = nil, nil
+	clear(w.names)
+	w.names = w.names[:0]
+	clear(w.jstack)
+	w.jstack = w.jstack[:0]
+	w.jr.Reset("")
+	if w.jdec != nil {
+		w.jdec.Reset(&w.jr)
+	}
+	walkerPool.Put(w)
 }
 
 // pairs emits the names (when worth inspecting) and values of an
@@ -128,7 +173,9 @@ type partWalker struct {
 // do not unescape are kept raw, so bad escapes are inspected too. It
 // returns false when the walk was stopped.
 func (w *partWalker) pairs(raw string, nameKind, valKind PartKind, namePrefix, valPrefix string) bool {
-	for _, kv := range strings.Split(raw, "&") {
+	for rest := raw; rest != ""; {
+		var kv string
+		kv, rest, _ = strings.Cut(rest, "&")
 		if kv == "" {
 			continue
 		}
@@ -162,7 +209,7 @@ func (w *partWalker) emit(k PartKind, prefix, name, v string) bool {
 	return w.emitFn(k, prefix, name, v, nil)
 }
 
-func (w *partWalker) emitFn(k PartKind, prefix, name, v string, locFn func() string) bool {
+func (w *partWalker) emitFn(k PartKind, prefix, name, v string, jw *partWalker) bool {
 	if w.done {
 		return false
 	}
@@ -182,7 +229,7 @@ func (w *partWalker) emitFn(k PartKind, prefix, name, v string, locFn func() str
 		h := w.lim.MaxValue / 2
 		v = v[:h] + " " + v[len(v)-h:]
 	}
-	if !w.fn(Part{Kind: k, Value: v, Name: name, URLDecoded: w.decoded, prefix: prefix, locFn: locFn}) {
+	if !w.fn(Part{Kind: k, Value: v, Name: name, URLDecoded: w.decoded, prefix: prefix, jw: jw}) {
 		w.done = true
 		return false
 	}
@@ -194,14 +241,16 @@ func (w *partWalker) emitFn(k PartKind, prefix, name, v string, locFn func() str
 // cookies, then the body (JSON leaves and member names, form fields,
 // multipart fields, XML text, or the body as text). fn returns false to stop.
 func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Part) bool) {
-	w := &partWalker{lim: lim.withDefaults(), stats: stats, fn: fn}
-	if stats == nil {
-		w.stats = &PartStats{}
-	}
+	w := getWalker(lim, stats, fn)
+	w.request(ev)
+	putWalker(w)
+}
+
+func (w *partWalker) request(ev *event.Event) {
 	// The path (escaped; decoding happens per value): one value for the
 	// whole path, because payloads span segments ("/a/..%2f../etc/passwd",
 	// "|/usr/bin/id"). Plain paths are skipped.
-	if p := ev.Path; needsInspection(strings.ReplaceAll(p, "/", "")) {
+	if p := ev.Path; needsInspectionNoSlash(p) {
 		if !w.emit(PartPath, "path", "", p) {
 			return
 		}
@@ -218,11 +267,12 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 	}
 	req := &ev.Rec.Request
 	if len(req.Headers) > 0 {
-		names := make([]string, 0, len(req.Headers))
+		names := w.names[:0]
 		for k := range req.Headers {
 			names = append(names, k)
 		}
 		sort.Strings(names)
+		w.names = names
 		for _, k := range names {
 			lk := strings.ToLower(k)
 			if skipHeader(lk) {
@@ -238,7 +288,9 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 		}
 	}
 	if c := req.Header("cookie"); c != "" {
-		for _, kv := range strings.Split(c, ";") {
+		for rest := c; rest != ""; {
+			var kv string
+			kv, rest, _ = strings.Cut(rest, ";")
 			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
 			if !w.emit(PartCookie, "cookie:", k, v) {
 				return
@@ -252,11 +304,9 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 // names, form fields, multipart fields, XML text, or the body as text),
 // given its content type. Used for upstream responses.
 func BodyParts(body, contentType string, lim PartLimits, stats *PartStats, fn func(Part) bool) {
-	w := &partWalker{lim: lim.withDefaults(), stats: stats, fn: fn}
-	if stats == nil {
-		w.stats = &PartStats{}
-	}
+	w := getWalker(lim, stats, fn)
 	w.body(body, contentType)
+	putWalker(w)
 }
 
 func (w *partWalker) body(body, contentType string) {
@@ -315,37 +365,62 @@ func needsInspection(s string) bool {
 	return false
 }
 
+// needsInspectionNoSlash is needsInspection of s with every '/' removed
+// (a path: payloads span segments), without building that string.
+func needsInspectionNoSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '/' {
+			continue
+		}
+		if c == '.' {
+			j := i + 1
+			for j < len(s) && s[j] == '/' {
+				j++
+			}
+			if j < len(s) && s[j] == '.' {
+				return true
+			}
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// jsonLoc is the location of the JSON value being emitted ($.a[0].b).
+func (w *partWalker) jsonLoc() string {
+	var b strings.Builder
+	b.WriteString("body:$")
+	for i := range w.jstack {
+		if w.jstack[i].obj {
+			b.WriteByte('.')
+			b.WriteString(clipLoc(w.jstack[i].name))
+		} else {
+			b.WriteByte('[')
+			b.WriteString(strconv.FormatInt(w.jstack[i].idx-1, 10))
+			b.WriteByte(']')
+		}
+	}
+	if w.jkey {
+		b.WriteString("(key)")
+	}
+	return b.String()
+}
+
 // jsonBody walks a JSON body, emitting string and number leaves and member
 // names with their location ($.a[0].b). It returns false when the body is
 // not valid JSON before the first leaf (the caller falls back to text).
 func (w *partWalker) jsonBody(body string) bool {
-	d := jsontext.NewDecoder(strings.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-	type frame struct {
-		obj      bool
-		idx      int64 // next array index
-		name     string
-		wantName bool
+	w.jr.Reset(body)
+	if w.jdec == nil {
+		w.jdec = jsontext.NewDecoder(&w.jr, jsonWalkOpts...)
+	} else {
+		w.jdec.Reset(&w.jr, jsonWalkOpts...)
 	}
-	var stack []frame
-	key := false
-	loc := func() string {
-		var b strings.Builder
-		b.WriteString("body:$")
-		for i := range stack {
-			if stack[i].obj {
-				b.WriteByte('.')
-				b.WriteString(clipLoc(stack[i].name))
-			} else {
-				b.WriteByte('[')
-				b.WriteString(strconv.FormatInt(stack[i].idx-1, 10))
-				b.WriteByte(']')
-			}
-		}
-		if key {
-			b.WriteString("(key)")
-		}
-		return b.String()
-	}
+	d := w.jdec
+	w.jstack = w.jstack[:0]
+	w.jkey = false
 	leaves := 0
 	for {
 		tok, err := d.ReadToken()
@@ -357,24 +432,24 @@ func (w *partWalker) jsonBody(body string) bool {
 		}
 		k := tok.Kind()
 		if k == '}' || k == ']' {
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].obj {
-				stack[len(stack)-1].wantName = true
+			w.jstack = w.jstack[:len(w.jstack)-1]
+			if len(w.jstack) > 0 && w.jstack[len(w.jstack)-1].obj {
+				w.jstack[len(w.jstack)-1].wantName = true
 			}
 			continue
 		}
-		if n := len(stack); n > 0 {
-			top := &stack[n-1]
+		if n := len(w.jstack); n > 0 {
+			top := &w.jstack[n-1]
 			if top.obj && top.wantName {
 				name := tok.String()
 				top.name = name
 				top.wantName = false
 				leaves++
-				key = true
-				if needsInspection(name) && !w.emitFn(PartJSONKey, "", name, name, loc) {
+				w.jkey = true
+				if needsInspection(name) && !w.emitFn(PartJSONKey, "", name, name, w) {
 					return true
 				}
-				key = false
+				w.jkey = false
 				continue
 			}
 			if !top.obj {
@@ -385,16 +460,16 @@ func (w *partWalker) jsonBody(body string) bool {
 		}
 		switch k {
 		case '{':
-			stack = append(stack, frame{obj: true, wantName: true})
+			w.jstack = append(w.jstack, jsonFrame{obj: true, wantName: true})
 		case '[':
-			stack = append(stack, frame{})
+			w.jstack = append(w.jstack, jsonFrame{})
 		case '"', '0':
 			leaves++
 			name := ""
-			if n := len(stack); n > 0 && stack[n-1].obj {
-				name = stack[n-1].name
+			if n := len(w.jstack); n > 0 && w.jstack[n-1].obj {
+				name = w.jstack[n-1].name
 			}
-			if !w.emitFn(PartJSON, "", name, tok.String(), loc) {
+			if !w.emitFn(PartJSON, "", name, tok.String(), w) {
 				return true
 			}
 		default:

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"encoding/base64"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -79,4 +81,41 @@ func FuzzDecodeLayers(f *testing.F) {
 			t.Fatalf("base64 text not UTF-8: %q", b)
 		}
 	})
+}
+
+// TestDecodeBase64RawMatchesStdlib: the allocation-free decoder agrees with
+// encoding/base64 on every length and alphabet, valid or not.
+func TestDecodeBase64RawMatchesStdlib(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 9))
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_=."
+	for i := 0; i < 20000; i++ {
+		n := r.IntN(40)
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = alpha[r.IntN(len(alpha))]
+		}
+		s := string(b)
+		if i%3 == 0 { // valid encodings of random bytes
+			raw := make([]byte, r.IntN(30))
+			for j := range raw {
+				raw[j] = byte(r.IntN(256))
+			}
+			s = base64.RawURLEncoding.EncodeToString(raw)
+			if i%2 == 0 {
+				s = base64.RawStdEncoding.EncodeToString(raw)
+			}
+		}
+		for _, urlSafe := range []bool{false, true} {
+			enc := base64.RawStdEncoding
+			if urlSafe {
+				enc = base64.RawURLEncoding
+			}
+			want, err := enc.DecodeString(s)
+			var buf [64]byte
+			n, ok := decodeBase64Raw(buf[:], s, urlSafe)
+			if ok != (err == nil) || ok && string(buf[:n]) != string(want) {
+				t.Fatalf("%q urlSafe=%v: got %q %v, want %q %v", s, urlSafe, buf[:n], ok, want, err)
+			}
+		}
+	}
 }

@@ -217,7 +217,7 @@ func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool) *reque
 		if p.Kind == PartXML || p.Kind == PartHeader && skipSSRFHeaders[p.Name] || !strings.ContainsAny(p.Value, ":/.%\\&0123456789") {
 			return true
 		}
-		m, ok := JudgeURLValue(dec.Text, urlishName(p.Name), own)
+		m, ok := judgeURLValue(dec.Text, false, p.Name, own)
 		d := &dec
 		if !ok && isB64 {
 			m, ok = JudgeURLValue(dec64.Text, false, own)

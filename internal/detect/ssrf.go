@@ -334,6 +334,12 @@ func isScheme(s string) bool {
 // parameter named like a URL or host (then bare hosts count too). own is
 // the API's own host, never an SSRF target.
 func JudgeURLValue(v string, urlish bool, own string) (SSRFMatch, bool) {
+	return judgeURLValue(v, urlish, "", own)
+}
+
+// judgeURLValue is JudgeURLValue where, when urlish is false and name is
+// not empty, urlish is urlishName(name) (computed only when needed).
+func judgeURLValue(v string, urlish bool, name, own string) (SSRFMatch, bool) {
 	v = strings.TrimSpace(v)
 	if len(v) < 3 {
 		return SSRFMatch{}, false
@@ -390,10 +396,15 @@ func JudgeURLValue(v string, urlish bool, own string) (SSRFMatch, bool) {
 			}
 		}
 	}
-	for _, sch := range []string{"file:", "gopher:", "dict:", "jar:", "netdoc:", "ldap:", "expect:", "php:", "phar:"} {
-		if len(v) > len(sch) && strings.EqualFold(v[:len(sch)], sch) {
-			return SSRFMatch{Target: sch, Reason: "dangerous scheme " + sch, Confidence: 0.85}, true
+	if c := strings.IndexByte(v, ':'); c >= 3 && c <= 6 { // every scheme below is 3–6 letters
+		for _, sch := range []string{"file:", "gopher:", "dict:", "jar:", "netdoc:", "ldap:", "expect:", "php:", "phar:"} {
+			if len(v) > len(sch) && strings.EqualFold(v[:len(sch)], sch) {
+				return SSRFMatch{Target: sch, Reason: "dangerous scheme " + sch, Confidence: 0.85}, true
+			}
 		}
+	}
+	if !urlish && name != "" {
+		urlish = urlishName(name)
 	}
 	if urlish && !strings.ContainsAny(v, " /\t") {
 		h := v
