@@ -13,6 +13,7 @@ import (
 	"errors"
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"hash"
 	"io"
 	"net/url"
 	"sort"
@@ -100,6 +101,7 @@ type Deriver struct {
 	authzCache  *genCache       // keyed by the Authorization header alone
 	keyCache    *genCache       // keyed by all credential material
 	credHeaders map[string]bool // header names other than Authorization that carry credentials
+	macs        sync.Pool       // keyed HMAC-SHA256 states, reset between uses
 }
 
 // New returns a deriver.
@@ -108,6 +110,8 @@ func New(cfg Config) *Deriver {
 		cfg.Key = DefaultKey
 	}
 	d := &Deriver{cfg: cfg, authzCache: newGenCache(), keyCache: newGenCache(), credHeaders: map[string]bool{"cookie": true}}
+	key := cfg.Key
+	d.macs.New = func() any { return hmac.New(sha256.New, key) }
 	for _, h := range cfg.APIKeyHeaders {
 		d.credHeaders[h] = true
 	}
@@ -119,12 +123,15 @@ func New(cfg Config) *Deriver {
 
 // Hash returns the keyed pseudonym of a principal string.
 func (d *Deriver) Hash(kind, principal string) string {
-	m := hmac.New(sha256.New, d.cfg.Key)
-	m.Write([]byte(kind))
+	m := d.macs.Get().(hash.Hash)
+	m.Reset()
+	io.WriteString(m, kind)
 	m.Write([]byte{0})
-	m.Write([]byte(principal))
-	sum := m.Sum(nil)
-	return "id_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10]))
+	io.WriteString(m, principal)
+	var buf [sha256.Size]byte
+	sum := m.Sum(buf[:0])
+	d.macs.Put(m)
+	return "id_" + strings.ToLower(idEncoding.EncodeToString(sum[:10]))
 }
 
 // mtlsHeaders are the headers gateways use to pass client-certificate data.
@@ -410,6 +417,8 @@ func Prefix(s string) string {
 }
 
 var b64 = base64.RawURLEncoding
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // jsonMembers decodes the members of a JSON object named in want (the last
 // of repeated names wins, as with a generic map), skipping the others

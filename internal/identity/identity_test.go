@@ -1,11 +1,15 @@
 package identity
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,4 +272,30 @@ func BenchmarkParseJWT(b *testing.B) {
 			parseJWTMap(tok)
 		}
 	})
+}
+
+// TestHashIsKeyedHMAC pins the pseudonym to HMAC-SHA256(key, kind 0x00
+// principal), also when pooled MAC states are reused concurrently.
+func TestHashIsKeyedHMAC(t *testing.T) {
+	d := New(Config{Key: []byte("k")})
+	want := func(kind, p string) string {
+		m := hmac.New(sha256.New, []byte("k"))
+		m.Write([]byte(kind + "\x00" + p))
+		return "id_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil)[:10]))
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				p := strings.Repeat("x", i)
+				if got := d.Hash(KindJWT, p); got != want(KindJWT, p) {
+					t.Errorf("Hash(%d) = %s, want %s", i, got, want(KindJWT, p))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
