@@ -171,6 +171,14 @@ func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
 				s.scratch = s.scratch[:0]
 			}
 			s.scratch = append(s.scratch, b[seg:j]...)
+			if j+1 < len(b) && (b[j+1] == '"' || b[j+1] == '\\' || b[j+1] == '/') {
+				// The common escapes of JSON carried in JSON: the escaped
+				// byte starts the next segment.
+				j++
+				seg = j
+				j++
+				continue
+			}
 			n, ok := s.unescapeAt(j)
 			if !ok {
 				return nil, false, false
