@@ -101,7 +101,7 @@ func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error
 	if u.RawQuery != "" {
 		ev.Query, _ = url.ParseQuery(u.RawQuery) // keep what parses
 	}
-	ev.PeerIP, _ = netip.ParseAddr(rec.Client.IP)
+	ev.PeerIP, _ = rec.ClientAddr()
 	ev.PeerIP = ev.PeerIP.Unmap()
 	ev.ClientIP = e.clientIP(ev.PeerIP, rec.Request.Header("x-forwarded-for"))
 	ev.External = !e.internal(ev.ClientIP)

@@ -28,6 +28,7 @@ type fastScanner struct {
 	intern  *internTable
 	scratch []byte   // unescaped string being built
 	pairs   []string // header name/value pairs being collected
+	upper   bool     // a header name has upper-case letters
 }
 
 // internTable shares strings that repeat from record to record (header
@@ -475,7 +476,16 @@ func (s *fastScanner) headers() (map[string]string, bool) {
 			if !ok || esc || !s.eat(':') {
 				return nil, false
 			}
-			name := s.intern.get(tok[1 : len(tok)-1])
+			raw := tok[1 : len(tok)-1]
+			for _, c := range raw {
+				if c >= 'A' && c <= 'Z' {
+					// Validate lower-cases names and joins the values of
+					// names that then collide: leave that to it.
+					s.upper = true
+					break
+				}
+			}
+			name := s.intern.get(raw)
 			var v string
 			if repeatedValue(name) {
 				v, ok = s.istr()
@@ -533,7 +543,7 @@ func fastDecode(line []byte, rec *Record, s *fastScanner) bool {
 	if s == nil {
 		s = &fastScanner{}
 	}
-	s.b, s.i = line, 0
+	s.b, s.i, s.upper = line, 0, false
 	defer func() { s.b = nil }()
 	var haveTime, haveClient, haveIP, haveReq, haveResp, haveStatus bool
 	ok := s.object(func(name []byte) (uint, bool) {
@@ -656,6 +666,7 @@ func fastDecode(line []byte, rec *Record, s *fastScanner) bool {
 	if s.ws(); !ok || s.i != len(s.b) {
 		return false
 	}
+	rec.headersLower = !s.upper
 	// Missing required members: the general decoder names them.
 	return haveTime && haveClient && haveIP && haveReq && haveResp && haveStatus
 }

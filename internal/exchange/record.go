@@ -29,6 +29,18 @@ type Record struct {
 
 	url    *url.URL // request.url as parsed by Validate
 	urlRaw string   // the string it was parsed from
+	ip     netip.Addr
+	ipRaw  string
+
+	headersLower bool // the decoder produced lower-case, unique header names
+}
+
+// ClientAddr returns client.ip parsed (cached by Validate).
+func (r *Record) ClientAddr() (netip.Addr, error) {
+	if r.ip.IsValid() && r.ipRaw == r.Client.IP {
+		return r.ip, nil
+	}
+	return netip.ParseAddr(r.Client.IP)
 }
 
 // ParsedURL returns request.url parsed (cached by Validate while the URL
@@ -59,10 +71,10 @@ type Request struct {
 
 // Response half of an exchange.
 //
-// Response bodies are the bulk of most captures and many analyzers sample
-// them, so the decoder keeps a response body in its JSON-quoted form and
-// unquotes it on first use: read it with BodyText (or HasBody), not the
-// Body field, on decoded records.
+// Response bodies are the bulk of most captures: the general decoder keeps a
+// response body in its JSON-quoted form and unquotes it on first use (the
+// fast decoder unescapes it while scanning the line). Read it with BodyText
+// (or HasBody), not the Body field, on decoded records.
 type Response struct {
 	Status       int               `json:"status"`
 	Headers      map[string]string `json:"headers,omitempty"`
@@ -155,9 +167,11 @@ func (r *Record) Validate() error {
 	if r.Client.IP == "" {
 		return &FieldError{"client.ip", "missing"}
 	}
-	if _, err := netip.ParseAddr(r.Client.IP); err != nil {
+	ip, err := netip.ParseAddr(r.Client.IP)
+	if err != nil {
 		return &FieldError{"client.ip", fmt.Sprintf("not an IP address: %q", clip(r.Client.IP, 64))}
 	}
+	r.ip, r.ipRaw = ip, r.Client.IP
 	if r.Request.Method == "" {
 		return &FieldError{"request.method", "missing"}
 	}
@@ -193,8 +207,10 @@ func (r *Record) Validate() error {
 			return &FieldError{enc.f, fmt.Sprintf("unknown encoding %q", clip(enc.v, 32))}
 		}
 	}
-	lowerKeys(r.Request.Headers)
-	lowerKeys(r.Response.Headers)
+	if !r.headersLower {
+		lowerKeys(r.Request.Headers)
+		lowerKeys(r.Response.Headers)
+	}
 	if r.Request.Size == 0 && r.Request.Body != "" {
 		r.Request.Size = int64(len(r.Request.BodyText()))
 	}
