@@ -1,15 +1,12 @@
 package classify
 
 import (
-	"bytes"
-	"hash/fnv"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -100,6 +97,21 @@ type fieldState struct {
 	stable int
 	skip   int
 	types  map[typeKey]*typeStat
+	name   string // the field as reported (the map key)
+	// hint: the classifier's reading of the field name ctx, made once.
+	ctx    string
+	hint   fieldHint
+	hinted bool
+}
+
+// hintFor returns the interpretation of the context key ctx, cached in the
+// field's state (a field's context key does not change but for the letter
+// case of header names).
+func (st *fieldState) hintFor(c *Classifier, ctx string) fieldHint {
+	if !st.hinted || st.ctx != ctx {
+		st.ctx, st.hint, st.hinted = ctx, c.hint(ctx), true
+	}
+	return st.hint
 }
 
 type epState struct {
@@ -138,8 +150,9 @@ func locIndex(l Location) int {
 // recorded; Stats().Dropped counts them.
 type Analyzer struct {
 	c     *Classifier
-	eps   map[string]*epState
+	eps   map[model.EndpointRef]*epState
 	stats Stats
+	scan  scan // scratch space for classifying one value
 
 	lastEv *event.Event // the event Observe saw last, and what it found
 	last   []Found
@@ -147,7 +160,7 @@ type Analyzer struct {
 
 // NewAnalyzer returns an analyzer using c.
 func NewAnalyzer(c *Classifier) *Analyzer {
-	return &Analyzer{c: c, eps: map[string]*epState{}, stats: Stats{Skipped: map[string]int64{}, Dropped: map[string]int64{}}}
+	return &Analyzer{c: c, eps: map[model.EndpointRef]*epState{}, stats: Stats{Skipped: map[string]int64{}, Dropped: map[string]int64{}}}
 }
 
 // Classifier returns the analyzer's classifier.
@@ -196,14 +209,13 @@ func (a *Analyzer) Scan(ev *event.Event, want Location, fn func(Found)) {
 		return
 	}
 	a.stats.Events++
-	key := ev.Endpoint.Key()
-	ep := a.eps[key]
+	ep := a.eps[ev.Endpoint]
 	if ep == nil {
 		if len(a.eps) >= a.c.cfg.MaxEndpoints {
 			a.stats.Dropped["endpoints_budget"]++
 		} else {
 			ep = &epState{}
-			a.eps[key] = ep
+			a.eps[ev.Endpoint] = ep
 		}
 	}
 	sc := scanCtx{a: a, ep: ep, ev: ev, fn: fn}
@@ -219,11 +231,12 @@ func (a *Analyzer) Scan(ev *event.Event, want Location, fn func(Found)) {
 		}
 	}
 	if want&LocQuery != 0 && len(ev.Query) > 0 {
-		keys := make([]string, 0, len(ev.Query))
+		var buf [16]string
+		keys := buf[:0]
 		for k := range ev.Query {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		slices.Sort(keys)
 		for _, k := range keys {
 			for _, v := range ev.Query[k] {
 				sc.value(LocQuery, k, k, v)
@@ -234,13 +247,19 @@ func (a *Analyzer) Scan(ev *event.Event, want Location, fn func(Found)) {
 		sc.headers(LocRequestHeader, rec.Request.Headers)
 	}
 	if want&LocRequestBody != 0 && rec.Request.Body != "" {
-		sc.body(LocRequestBody, rec.Request.Header("content-type"), rec.Request.BodyText(), rec.Request.Truncated)
+		if ct := strings.ToLower(rec.Request.Header("content-type")); sc.walkBody(LocRequestBody, ct) {
+			sc.body(LocRequestBody, ct, rec.Request.BodyText(), rec.Request.Truncated)
+		}
 	}
 	if want&LocResponseHeader != 0 {
 		sc.headers(LocResponseHeader, rec.Response.Headers)
 	}
+	// The response body is decoded (BodyText) only when it is walked:
+	// sampled bodies are never materialized here.
 	if want&LocResponseBody != 0 && rec.Response.HasBody() {
-		sc.body(LocResponseBody, rec.Response.Header("content-type"), rec.Response.BodyText(), rec.Response.Truncated)
+		if ct := strings.ToLower(rec.Response.Header("content-type")); sc.walkBody(LocResponseBody, ct) {
+			sc.body(LocResponseBody, ct, rec.Response.BodyText(), rec.Response.Truncated)
+		}
 	}
 }
 
@@ -261,13 +280,14 @@ func (s *scanCtx) headers(loc Location, h map[string]string) {
 	if len(h) == 0 {
 		return
 	}
-	keys := make([]string, 0, len(h))
+	var buf [16]string
+	keys := buf[:0]
 	for k := range h {
 		if !skipHeaders[strings.ToLower(k)] {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		s.value(loc, strings.ToLower(k), k, h[k])
 	}
@@ -289,7 +309,7 @@ func (s *scanCtx) state(loc Location, field string) *fieldState {
 			s.a.stats.Dropped["fields_budget"]++
 			return nil
 		}
-		st = &fieldState{}
+		st = &fieldState{name: field}
 		m[field] = st
 		s.ep.n++
 		s.unstable = true
@@ -326,21 +346,26 @@ func (s *scanCtx) value(loc Location, field, ctx, v string) {
 	if s.sampled(st) {
 		return
 	}
-	s.record(loc, field, st, v, s.a.c.classify(ctx, v))
+	s.classify(loc, field, ctx, st, v)
+}
+
+// classify classifies v (the value of field, with ctx the key giving it
+// context) and records the result.
+func (s *scanCtx) classify(loc Location, field, ctx string, st *fieldState, v string) {
+	c := s.a.c
+	var hint fieldHint
+	if st != nil {
+		hint = st.hintFor(c, ctx)
+	} else {
+		hint = c.hint(ctx)
+	}
+	s.record(loc, field, st, v, c.classifyHint(&s.a.scan, hint, ctx, v))
 }
 
 func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, ms []Match) {
 	s.a.stats.Values++
 	if st != nil {
-		h := fnv.New64a()
-		for _, m := range ms {
-			h.Write([]byte(m.Type))
-			if m.Masked {
-				h.Write([]byte{1})
-			}
-			h.Write([]byte{0})
-		}
-		sig := h.Sum64()
+		sig := matchSig(ms)
 		if sig == st.sig {
 			st.stable++
 		} else {
@@ -367,24 +392,46 @@ func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, m
 			}
 		}
 		if s.fn != nil {
-			s.fn(Found{Location: loc, Field: field, Match: m, Sample: Redact(m, v[m.Start:m.End])})
+			// v may share memory with the whole body: the sample is copied
+			// so that keeping it does not keep the body.
+			s.fn(Found{Location: loc, Field: field, Match: m, Sample: strings.Clone(Redact(m, v[m.Start:m.End]))})
 		}
 	}
 }
 
+// matchSig is the FNV-1a hash of the matches' types (and masked flags):
+// the class of a value, compared between consecutive values of a field.
+func matchSig(ms []Match) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, m := range ms {
+		for i := 0; i < len(m.Type); i++ {
+			h ^= uint64(m.Type[i])
+			h *= prime
+		}
+		if m.Masked {
+			h ^= 1
+			h *= prime
+		}
+		h *= prime // ^= 0
+	}
+	return h
+}
+
 var binaryTypes = []string{"image/", "audio/", "video/", "font/", "application/octet-stream", "application/pdf", "application/zip", "application/gzip", "application/x-protobuf", "application/grpc", "multipart/"}
 
-func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
-	ct = strings.ToLower(ct)
+// walkBody decides whether the body at loc is walked: binary bodies never
+// are; once SampleAfter bodies in a row at this endpoint and location held
+// only stable fields, one body in SampleEvery is (and never a gap of more
+// than bodySampleMaxGap of event time); a new field or a changed class in
+// a walked body resets it. ct is the lower-cased content type.
+func (s *scanCtx) walkBody(loc Location, ct string) bool {
 	for _, b := range binaryTypes {
 		if strings.HasPrefix(ct, b) {
 			s.a.stats.Skipped["binary_body"]++
-			return
+			return false
 		}
 	}
-	// Body sampling: once SampleAfter bodies in a row at this endpoint and
-	// location held only stable fields, walk one body in SampleEvery (a new
-	// field or a changed class in a walked body resets it).
 	cfg := &s.a.c.cfg
 	li := locIndex(loc)
 	s.full = false
@@ -392,10 +439,16 @@ func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
 		s.ep.skip[li]++
 		if s.ep.skip[li]%cfg.SampleEvery != 0 && s.ev.Time.Sub(s.ep.lastWalk[li]) < bodySampleMaxGap {
 			s.a.stats.SampledBodies++
-			return
+			return false
 		}
 		s.full = true
 	}
+	return true
+}
+
+// body walks a body walkBody chose (ct lower-cased).
+func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
+	li := locIndex(loc)
 	if s.ep != nil {
 		s.ep.lastWalk[li] = s.ev.Time
 	}
@@ -423,7 +476,7 @@ func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
 	trim := strings.TrimLeft(body, " \t\r\n")
 	switch {
 	case strings.Contains(ct, "json") || strings.HasPrefix(trim, "{") || strings.HasPrefix(trim, "["):
-		s.json(loc, []byte(body), truncated)
+		s.json(loc, body, truncated)
 	case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
 		vals, err := url.ParseQuery(body)
 		if err != nil {
@@ -444,21 +497,26 @@ func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
 	}
 }
 
-func (s *scanCtx) json(loc Location, body []byte, truncated bool) {
+func (s *scanCtx) json(loc Location, body string, truncated bool) {
 	c := s.a.c
-	ws, err := walkJSON(body, c.cfg.MaxLeaves, func(path []byte, tok jsontext.Token) bool {
-		k := tok.Kind()
+	var fields map[string]*fieldState
+	if s.ep != nil {
+		fields = s.ep.fields[locIndex(loc)]
+	}
+	ws, err := walkJSON(body, c.cfg.MaxLeaves, func(path []byte, tok *jsonLeaf) bool {
+		k := tok.Kind
 		if k == 't' || k == 'f' {
 			return true
 		}
 		var st *fieldState
-		if s.ep != nil {
-			if m := s.ep.fields[locIndex(loc)]; m != nil {
-				st = m[string(path)] // the compiler does not allocate for this lookup
-			}
+		if fields != nil {
+			st = fields[string(path)] // the compiler does not allocate for this lookup
 		}
 		if st == nil {
 			st = s.state(loc, string(path))
+			if fields == nil && s.ep != nil {
+				fields = s.ep.fields[locIndex(loc)]
+			}
 		}
 		if s.sampled(st) {
 			return true
@@ -467,8 +525,12 @@ func (s *scanCtx) json(loc Location, body []byte, truncated bool) {
 		if v == "" {
 			return true
 		}
-		p := string(path)
-		s.record(loc, p, st, v, c.classify(p, v))
+		if st != nil {
+			s.classify(loc, st.name, st.name, st, v)
+		} else {
+			p := string(path)
+			s.classify(loc, p, p, nil, v)
+		}
 		return true
 	})
 	if ws.Truncated && !truncated {
@@ -478,7 +540,7 @@ func (s *scanCtx) json(loc Location, body []byte, truncated bool) {
 		s.a.stats.InvalidJSON++
 		if ws.Leaves == 0 && !truncated {
 			// not JSON after all: classify as text
-			s.value(loc, "$", "", string(bytes.TrimSpace(body)))
+			s.value(loc, "$", "", strings.TrimSpace(body))
 		}
 	}
 }
@@ -487,7 +549,8 @@ func (s *scanCtx) json(loc Location, body []byte, truncated bool) {
 // model.EndpointRef.Key(), sorted by location, field, type.
 func (a *Analyzer) Results() map[string][]model.SensitiveData {
 	out := make(map[string][]model.SensitiveData, len(a.eps))
-	for key, ep := range a.eps {
+	for ref, ep := range a.eps {
+		key := ref.Key()
 		var list []model.SensitiveData
 		for li, m := range ep.fields {
 			loc := Location(1 << li)

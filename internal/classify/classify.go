@@ -256,14 +256,28 @@ func (c *Classifier) classify(field, value string) []Match {
 	if value == "" {
 		return nil
 	}
+	var s scan
+	ms := c.classifyHint(&s, c.hint(field), field, value)
+	if len(ms) == 0 {
+		return nil
+	}
+	return append([]Match(nil), ms...)
+}
+
+// classifyHint classifies value with the interpretation of its field name
+// already made, using s as scratch space: the result is valid until s is
+// used again.
+func (c *Classifier) classifyHint(s *scan, hint fieldHint, field, value string) []Match {
+	if value == "" {
+		return nil
+	}
 	if len(value) > c.cfg.MaxBodyBytes {
 		value = value[:c.cfg.MaxBodyBytes]
 	}
-	hint := c.hint(field)
 	if hint.typ == "" && len(value) < 6 && len(c.custom) == 0 {
 		return nil // too short for any unkeyed pattern
 	}
-	s := &scan{c: c, text: value, hint: hint}
+	s.reset(c, value, hint)
 	s.run()
 	s.custom(field)
 	return s.result(c.cfg.MinConfidence)

@@ -373,7 +373,7 @@ func TestAnalyzerBudgetsAndBadInput(t *testing.T) {
 
 func TestWalkJSONPaths(t *testing.T) {
 	var paths []string
-	_, err := walkJSON([]byte(`{"a":{"b":[{"c":"x"},{"c":"y"}],"d e":1},"f":[["g"]],"h":null,"i":true,"users":{"ann@example.com":{"n":1},"40211":{"n":2},"3f2b8c1e-9a7d-4e2b-8f1a-6c5d4e3b2a10":{"n":3}}}`), 100, func(p []byte, _ jsontextToken) bool {
+	_, err := walkJSON((`{"a":{"b":[{"c":"x"},{"c":"y"}],"d e":1},"f":[["g"]],"h":null,"i":true,"users":{"ann@example.com":{"n":1},"40211":{"n":2},"3f2b8c1e-9a7d-4e2b-8f1a-6c5d4e3b2a10":{"n":3}}}`), 100, func(p []byte, _ *jsonLeaf) bool {
 		paths = append(paths, string(p))
 		return true
 	})
@@ -384,7 +384,7 @@ func TestWalkJSONPaths(t *testing.T) {
 	if strings.Join(paths, " ") != want {
 		t.Errorf("paths = %v, want %s", paths, want)
 	}
-	if _, err := walkJSON([]byte(`{"a":[1,2}`), 100, func([]byte, jsontextToken) bool { return true }); err == nil || !strings.Contains(err.Error(), "invalid JSON at byte") {
+	if _, err := walkJSON(`{"a":[1,2}`, 100, func([]byte, *jsonLeaf) bool { return true }); err == nil || !strings.Contains(err.Error(), "invalid JSON at byte") {
 		t.Errorf("error = %v", err)
 	}
 }

@@ -2,11 +2,7 @@ package classify
 
 import (
 	"testing"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
-
-type jsontextToken = jsontext.Token
 
 func FuzzClassifyText(f *testing.F) {
 	for _, s := range []string{"", "a@b.co", "4111 1111 1111 1111", "+44 20 7123 4567", "::ffff:1.2.3.4", "password: x",

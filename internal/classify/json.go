@@ -1,23 +1,20 @@
 package classify
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
-
-	"github.com/go-json-experiment/json/jsontext"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // MaxDepth is the deepest JSON nesting walked; deeper values are skipped
 // and counted.
 const MaxDepth = 64
 
-var decoders = sync.Pool{New: func() any {
-	return jsontext.NewDecoder(bytes.NewReader(nil), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-}}
+// maxNesting is the nesting at which a document is rejected as invalid
+// (as encoding/json/v2's jsontext does), also inside skipped values.
+const maxNesting = 10000
 
 // WalkStats counts what a walk skipped.
 type WalkStats struct {
@@ -26,101 +23,547 @@ type WalkStats struct {
 	TooDeep   int  // values skipped beyond MaxDepth
 }
 
-type frame struct {
-	obj        bool
-	expectName bool
-	base       int
+// jsonLeaf is a scalar met by walkJSON. The text of a string is converted
+// (unescaped) only when String is called, so skipped (sampled) leaves cost
+// nothing.
+type jsonLeaf struct {
+	Kind byte   // '"' string, '0' number, 't' true, 'f' false
+	raw  string // string: the bytes between the quotes; otherwise the literal as written
+	esc  bool   // raw holds escapes or invalid UTF-8 and must be unquoted
 }
 
-// walkJSON streams a JSON document and calls leaf for every string, number
-// and boolean, with the JSON path of the leaf ("$.a.b", arrays as "[*]").
-// Only the leaf callback decides whether to convert the token to a string,
-// so skipped (sampled) leaves cost no allocation.
-func walkJSON(body []byte, maxLeaves int, leaf func(path []byte, tok jsontext.Token) bool) (WalkStats, error) {
-	var st WalkStats
-	dec := decoders.Get().(*jsontext.Decoder)
-	defer func() {
-		dec.Reset(bytes.NewReader(nil))
-		decoders.Put(dec)
-	}()
-	dec.Reset(bytes.NewReader(body))
-	path := make([]byte, 1, 64)
-	path[0] = '$'
-	stack := make([]frame, 0, 16)
-	afterValue := func() {
-		if n := len(stack); n > 0 && stack[n-1].obj {
-			stack[n-1].expectName = true
-			path = path[:stack[n-1].base]
+// String returns the string value, the number as written, or
+// "true"/"false". Invalid UTF-8 and lone surrogates become U+FFFD.
+func (l *jsonLeaf) String() string {
+	if l.esc {
+		return unquoteJSON(l.raw)
+	}
+	return l.raw
+}
+
+type frame struct {
+	obj  bool
+	base int // path length before the container's own path element
+}
+
+// jsonWalker holds the reusable buffers of walkJSON.
+type jsonWalker struct {
+	path  []byte
+	stack []frame
+}
+
+var walkers = sync.Pool{New: func() any { return &jsonWalker{path: make([]byte, 0, 128), stack: make([]frame, 0, 16)} }}
+
+// jsonError is a syntax error at a byte offset.
+type jsonError struct {
+	off int
+	msg string
+}
+
+func (e *jsonError) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s", e.off, e.msg) }
+
+func errAt(s string, i int, what string) error {
+	if i >= len(s) {
+		return &jsonError{len(s), "unexpected EOF"}
+	}
+	return &jsonError{i, fmt.Sprintf("invalid character %q %s", s[i], what)}
+}
+
+// jsonSpace: JSON insignificant whitespace.
+func jsonSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && jsonSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+// strSafe marks the bytes a JSON string holds verbatim (printable ASCII
+// other than '"' and '\\').
+var strSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return
+}()
+
+// scanString reads the JSON string starting with the quote at s[i]. It
+// returns the raw contents, whether they must be unquoted, and the offset
+// after the closing quote. Syntax follows RFC 8259; invalid UTF-8 is
+// accepted (and replaced when unquoted), control characters are not.
+func scanString(s string, i int) (raw string, esc bool, next int, err error) {
+	start := i + 1
+	j := start
+	for {
+		for j < len(s) && strSafe[s[j]] {
+			j++
+		}
+		if j >= len(s) {
+			return "", false, j, &jsonError{len(s), "unexpected EOF in string"}
+		}
+		switch c := s[j]; {
+		case c == '"':
+			return s[start:j], esc, j + 1, nil
+		case c == '\\':
+			esc = true
+			if j+1 >= len(s) {
+				return "", false, j, &jsonError{len(s), "unexpected EOF in string"}
+			}
+			switch s[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(s) {
+					return "", false, j, &jsonError{len(s), "unexpected EOF in string escape"}
+				}
+				if _, ok := hex4(s[j+2 : j+6]); !ok {
+					return "", false, j, &jsonError{j, "invalid escape sequence in string"}
+				}
+				j += 6
+			default:
+				return "", false, j, &jsonError{j, "invalid escape sequence in string"}
+			}
+		case c < 0x20:
+			return "", false, j, errAt(s, j, "in string (expecting non-control character)")
+		default: // ≥ 0x80
+			r, n := utf8.DecodeRuneInString(s[j:])
+			if r == utf8.RuneError && n <= 1 {
+				if !utf8.FullRuneInString(s[j:]) {
+					return "", false, j, &jsonError{len(s), "unexpected EOF in string"}
+				}
+				esc = true
+			}
+			j += n
 		}
 	}
+}
+
+func hex4(h string) (rune, bool) {
+	var v rune
+	for i := 0; i < 4; i++ {
+		c := h[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// unquoteJSON decodes the contents of a string already checked by
+// scanString: escapes are resolved, invalid UTF-8 bytes and lone
+// surrogates become U+FFFD.
+func unquoteJSON(raw string) string {
+	var b strings.Builder
+	b.Grow(len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch {
+		case c == '\\':
+			switch raw[i+1] {
+			case 'b':
+				b.WriteByte('\b')
+			case 'f':
+				b.WriteByte('\f')
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case 'u':
+				r, _ := hex4(raw[i+2 : i+6])
+				i += 6
+				if utf16.IsSurrogate(r) {
+					r2 := rune(-1)
+					if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+						r2, _ = hex4(raw[i+2 : i+6])
+					}
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				b.WriteRune(r)
+				continue
+			default: // '"', '\\', '/'
+				b.WriteByte(raw[i+1])
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			b.WriteByte(c)
+			i++
+		default:
+			r, n := utf8.DecodeRuneInString(raw[i:])
+			if r == utf8.RuneError && n <= 1 {
+				b.WriteString("\uFFFD")
+			} else {
+				b.WriteString(raw[i : i+n])
+			}
+			i += n
+		}
+	}
+	return b.String()
+}
+
+func isDigitJ(c byte) bool { return c >= '0' && c <= '9' }
+
+// scanNumber reads a JSON number starting at s[i] (longest valid prefix,
+// as a stream decoder does) and returns the offset after it.
+func scanNumber(s string, i int) (int, error) {
+	j := i
+	if s[j] == '-' {
+		j++
+	}
+	if j >= len(s) {
+		return j, &jsonError{len(s), "unexpected EOF in number"}
+	}
+	switch {
+	case s[j] == '0':
+		j++
+	case s[j] >= '1' && s[j] <= '9':
+		for j < len(s) && isDigitJ(s[j]) {
+			j++
+		}
+	default:
+		return j, errAt(s, j, "in number (expecting digit)")
+	}
+	if j < len(s) && s[j] == '.' {
+		j++
+		if j >= len(s) {
+			return j, &jsonError{len(s), "unexpected EOF in number"}
+		}
+		if !isDigitJ(s[j]) {
+			return j, errAt(s, j, "in number (expecting digit)")
+		}
+		for j < len(s) && isDigitJ(s[j]) {
+			j++
+		}
+	}
+	if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
+		j++
+		if j < len(s) && (s[j] == '+' || s[j] == '-') {
+			j++
+		}
+		if j >= len(s) {
+			return j, &jsonError{len(s), "unexpected EOF in number"}
+		}
+		if !isDigitJ(s[j]) {
+			return j, errAt(s, j, "in number (expecting digit)")
+		}
+		for j < len(s) && isDigitJ(s[j]) {
+			j++
+		}
+	}
+	return j, nil
+}
+
+// scanLiteral checks that s[i:] starts with lit.
+func scanLiteral(s string, i int, lit string) (int, error) {
+	for k := 0; k < len(lit); k++ {
+		if i+k >= len(s) {
+			return i + k, &jsonError{len(s), "unexpected EOF in literal"}
+		}
+		if s[i+k] != lit[k] {
+			return i + k, errAt(s, i+k, "in literal "+lit)
+		}
+	}
+	return i + len(lit), nil
+}
+
+// skipValue validates and skips the value starting at s[i] (after
+// whitespace), depth being the nesting already open around it.
+func skipValue(s string, i, depth int) (int, error) {
+	open := 0 // containers opened by this value
+	var kinds []byte
 	for {
-		if len(stack) > 0 && !stack[len(stack)-1].expectName && len(stack) >= MaxDepth {
-			k := dec.PeekKind()
-			if k == '{' || k == '[' {
-				if err := dec.SkipValue(); err != nil {
-					return st, wrapJSON(dec, err)
+		i = skipSpace(s, i)
+		if i >= len(s) {
+			return i, &jsonError{len(s), "unexpected EOF"}
+		}
+		// a value
+		var err error
+		switch c := s[i]; {
+		case c == '{' || c == '[':
+			if depth+open+1 > maxNesting {
+				return i, &jsonError{i, "exceeded max depth"}
+			}
+			open++
+			kinds = append(kinds, c)
+			i = skipSpace(s, i+1)
+			if i < len(s) && (c == '{' && s[i] == '}' || c == '[' && s[i] == ']') {
+				open--
+				kinds = kinds[:len(kinds)-1]
+				i++
+				break
+			}
+			if c == '{' {
+				if i, err = skipName(s, i); err != nil {
+					return i, err
+				}
+			}
+			continue
+		case c == '"':
+			if _, _, i, err = scanString(s, i); err != nil {
+				return i, err
+			}
+		case c == '-' || isDigitJ(c):
+			if i, err = scanNumber(s, i); err != nil {
+				return i, err
+			}
+		case c == 't':
+			if i, err = scanLiteral(s, i, "true"); err != nil {
+				return i, err
+			}
+		case c == 'f':
+			if i, err = scanLiteral(s, i, "false"); err != nil {
+				return i, err
+			}
+		case c == 'n':
+			if i, err = scanLiteral(s, i, "null"); err != nil {
+				return i, err
+			}
+		default:
+			return i, errAt(s, i, "at start of value")
+		}
+		// after a value
+		for {
+			if open == 0 {
+				return i, nil
+			}
+			i = skipSpace(s, i)
+			if i >= len(s) {
+				return i, &jsonError{len(s), "unexpected EOF"}
+			}
+			k := kinds[len(kinds)-1]
+			if s[i] == ',' {
+				i++
+				if k == '{' {
+					if i, err = skipName(s, skipSpace(s, i)); err != nil {
+						return i, err
+					}
+				}
+				break
+			}
+			if k == '{' && s[i] == '}' || k == '[' && s[i] == ']' {
+				i++
+				open--
+				kinds = kinds[:len(kinds)-1]
+				continue
+			}
+			return i, errAt(s, i, "after a value (expecting ',' or the end of the container)")
+		}
+	}
+}
+
+// skipName reads an object member name and its colon.
+func skipName(s string, i int) (int, error) {
+	if i >= len(s) {
+		return i, &jsonError{len(s), "unexpected EOF"}
+	}
+	if s[i] != '"' {
+		return i, errAt(s, i, "where an object member name was expected")
+	}
+	_, _, i, err := scanString(s, i)
+	if err != nil {
+		return i, err
+	}
+	i = skipSpace(s, i)
+	if i >= len(s) {
+		return i, &jsonError{len(s), "unexpected EOF"}
+	}
+	if s[i] != ':' {
+		return i, errAt(s, i, "after object name (expecting ':')")
+	}
+	return i + 1, nil
+}
+
+// walkJSON scans a JSON text (a stream of top-level values, as a stream
+// decoder reads it) and calls leaf for every string, number and boolean,
+// with the JSON path of the leaf ("$.a.b", arrays as "[*]"). Leaves before
+// a syntax error are delivered; the error gives its byte offset.
+func walkJSON(body string, maxLeaves int, leaf func(path []byte, v *jsonLeaf) bool) (WalkStats, error) {
+	var st WalkStats
+	w := walkers.Get().(*jsonWalker)
+	defer walkers.Put(w)
+	path := append(w.path[:0], '$')
+	stack := w.stack[:0]
+	defer func() { w.path, w.stack = path[:0], stack[:0] }()
+	s := body
+	i := 0
+	var lv jsonLeaf
+	var err error
+	for {
+		// A value is expected at s[i] (after whitespace).
+		i = skipSpace(s, i)
+		if i >= len(s) {
+			if len(stack) == 0 {
+				return st, nil
+			}
+			return st, &jsonError{len(s), "unexpected EOF"}
+		}
+		c := s[i]
+		switch {
+		case c == '{' || c == '[':
+			if len(stack) >= MaxDepth {
+				if i, err = skipValue(s, i, len(stack)); err != nil {
+					return st, err
 				}
 				st.TooDeep++
-				afterValue()
+				goto after
+			}
+			stack = append(stack, frame{obj: c == '{', base: len(path)})
+			i = skipSpace(s, i+1)
+			if c == '[' {
+				if i < len(s) && s[i] == ']' {
+					i++
+					stack = stack[:len(stack)-1]
+					goto after
+				}
+				path = append(path, "[*]"...)
 				continue
 			}
+			if i < len(s) && s[i] == '}' {
+				i++
+				stack = stack[:len(stack)-1]
+				goto after
+			}
+			goto name
+		case c == '"':
+			raw, esc, next, err := scanString(s, i)
+			if err != nil {
+				return st, err
+			}
+			i = next
+			lv = jsonLeaf{Kind: '"', raw: raw, esc: esc}
+		case c == '-' || isDigitJ(c):
+			next, err := scanNumber(s, i)
+			if err != nil {
+				return st, err
+			}
+			lv = jsonLeaf{Kind: '0', raw: s[i:next]}
+			i = next
+		case c == 't':
+			if i, err = scanLiteral(s, i, "true"); err != nil {
+				return st, err
+			}
+			lv = jsonLeaf{Kind: 't', raw: "true"}
+		case c == 'f':
+			if i, err = scanLiteral(s, i, "false"); err != nil {
+				return st, err
+			}
+			lv = jsonLeaf{Kind: 'f', raw: "false"}
+		case c == 'n':
+			if i, err = scanLiteral(s, i, "null"); err != nil {
+				return st, err
+			}
+			goto after
+		default:
+			return st, errAt(s, i, "at start of value")
 		}
-		tok, err := dec.ReadToken()
-		if err == io.EOF {
+		if st.Leaves >= maxLeaves {
+			st.Truncated = true
 			return st, nil
 		}
-		if err != nil {
-			return st, wrapJSON(dec, err)
+		st.Leaves++
+		if !leaf(path, &lv) {
+			return st, nil
 		}
-		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].expectName {
-			if tok.Kind() == '}' {
-				path = path[:stack[n-1].base]
-				stack = stack[:n-1]
-				afterValue()
-				continue
-			}
-			name := tok.String()
-			path = path[:stack[n-1].base]
-			path = appendKey(path, name)
-			stack[n-1].expectName = false
-			continue
-		}
-		switch tok.Kind() {
-		case '{':
-			stack = append(stack, frame{obj: true, expectName: true, base: len(path)})
-		case '[':
-			stack = append(stack, frame{base: len(path)})
-			path = append(path, "[*]"...)
-		case '}', ']':
+	after:
+		// After a value: a separator or the end of containers.
+		for {
 			n := len(stack)
 			if n == 0 {
-				return st, fmt.Errorf("unbalanced %q at offset %d", tok.Kind(), dec.InputOffset())
+				break
 			}
-			path = path[:stack[n-1].base]
-			stack = stack[:n-1]
-			afterValue()
-		case 'n':
-			afterValue()
-		default:
-			if st.Leaves >= maxLeaves {
-				st.Truncated = true
-				return st, nil
+			i = skipSpace(s, i)
+			if i >= len(s) {
+				return st, &jsonError{len(s), "unexpected EOF"}
 			}
-			st.Leaves++
-			if !leaf(path, tok) {
-				return st, nil
+			top := stack[n-1]
+			if s[i] == ',' {
+				i++
+				if top.obj {
+					goto name
+				}
+				break
 			}
-			afterValue()
+			if top.obj && s[i] == '}' || !top.obj && s[i] == ']' {
+				i++
+				path = path[:top.base]
+				stack = stack[:n-1]
+				continue
+			}
+			if top.obj {
+				return st, errAt(s, i, "after object value (expecting ',' or '}')")
+			}
+			return st, errAt(s, i, "after array element (expecting ',' or ']')")
+		}
+		continue
+	name:
+		// An object member name is expected.
+		{
+			i = skipSpace(s, i)
+			if i >= len(s) {
+				return st, &jsonError{len(s), "unexpected EOF"}
+			}
+			if s[i] != '"' {
+				return st, errAt(s, i, "where an object member name was expected")
+			}
+			raw, esc, next, err := scanString(s, i)
+			if err != nil {
+				return st, err
+			}
+			name := raw
+			if esc {
+				name = unquoteJSON(raw)
+			}
+			top := stack[len(stack)-1]
+			path = appendKey(path[:top.base], name)
+			i = skipSpace(s, next)
+			if i >= len(s) {
+				return st, &jsonError{len(s), "unexpected EOF"}
+			}
+			if s[i] != ':' {
+				return st, errAt(s, i, "after object name (expecting ':')")
+			}
+			i++
 		}
 	}
 }
 
-func wrapJSON(dec *jsontext.Decoder, err error) error {
-	var se *jsontext.SyntacticError
-	if errors.As(err, &se) {
-		return fmt.Errorf("invalid JSON at byte %d: %v", se.ByteOffset, se.Err)
+// ClassifyJSON classifies every leaf of a JSON document; fn receives the
+// leaf's JSON path, the match (offsets are within the leaf value) and the
+// leaf value. It returns what the walk skipped and a positioned error for
+// invalid JSON (leaves before the error were classified).
+func (c *Classifier) ClassifyJSON(body []byte, fn func(field string, m Match, value string)) (WalkStats, error) {
+	if len(body) > c.cfg.MaxBodyBytes {
+		body = body[:c.cfg.MaxBodyBytes]
 	}
-	return fmt.Errorf("invalid JSON at byte %d: %v", dec.InputOffset(), err)
+	return walkJSON(string(body), c.cfg.MaxLeaves, func(path []byte, tok *jsonLeaf) bool {
+		k := tok.Kind
+		if k == 't' || k == 'f' {
+			return true
+		}
+		v := tok.String()
+		if len(v) == 0 {
+			return true
+		}
+		p := string(path)
+		for _, m := range c.classify(p, v) {
+			fn(p, m, v)
+		}
+		return true
+	})
 }
 
 // dynamicKey reports object keys that are data rather than names: e-mail
@@ -176,41 +619,4 @@ func appendKey(path []byte, name string) []byte {
 		path = append(path, name[i])
 	}
 	return append(path, "']"...)
-}
-
-// tokenText returns the text of a scalar token: the string value, the
-// number as written, or "true"/"false".
-func tokenText(tok jsontext.Token) string {
-	switch tok.Kind() {
-	case 't':
-		return "true"
-	case 'f':
-		return "false"
-	}
-	return tok.String()
-}
-
-// ClassifyJSON classifies every leaf of a JSON document; fn receives the
-// leaf's JSON path, the match (offsets are within the leaf value) and the
-// leaf value. It returns what the walk skipped and a positioned error for
-// invalid JSON (leaves before the error were classified).
-func (c *Classifier) ClassifyJSON(body []byte, fn func(field string, m Match, value string)) (WalkStats, error) {
-	if len(body) > c.cfg.MaxBodyBytes {
-		body = body[:c.cfg.MaxBodyBytes]
-	}
-	return walkJSON(body, c.cfg.MaxLeaves, func(path []byte, tok jsontext.Token) bool {
-		k := tok.Kind()
-		if k == 't' || k == 'f' {
-			return true
-		}
-		v := tok.String()
-		if len(v) == 0 {
-			return true
-		}
-		p := string(path)
-		for _, m := range c.classify(p, v) {
-			fn(p, m, v)
-		}
-		return true
-	})
 }

@@ -1,10 +1,11 @@
 package classify
 
 import (
+	"cmp"
 	"encoding/base64"
 	"math"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -14,12 +15,19 @@ import (
 	"github.com/palisade-sec/palisade/internal/identity"
 )
 
-// scan holds the state of classifying one string.
+// scan holds the state of classifying one string. Its buffers are reused
+// from one value to the next (see Classifier.classifyHint).
 type scan struct {
 	c    *Classifier
 	text string
 	hint fieldHint
 	out  []Match
+	res  []Match
+}
+
+func (s *scan) reset(c *Classifier, text string, hint fieldHint) {
+	s.c, s.text, s.hint = c, text, hint
+	s.out, s.res = s.out[:0], s.res[:0]
 }
 
 func (s *scan) add(typ string, conf float64, start, end int, detail string, masked bool) {
@@ -1664,10 +1672,7 @@ func (s *scan) custom(field string) {
 	if len(s.c.custom) == 0 {
 		return
 	}
-	norm := ""
-	if field != "" {
-		norm = normField(lastKey(field))
-	}
+	norm := s.hint.norm // normField(lastKey(field)), as interpreted with the field name
 	t := s.text
 	for _, r := range s.c.custom {
 		inField := norm != "" && r.fields[norm]
@@ -1724,17 +1729,22 @@ func (s *scan) result(min float64) []Match {
 			cand = append(cand, m)
 		}
 	}
-	sort.SliceStable(cand, func(i, j int) bool {
-		a, b := cand[i], cand[j]
+	slices.SortStableFunc(cand, func(a, b Match) int {
 		if a.Confidence != b.Confidence {
-			return a.Confidence > b.Confidence
+			if a.Confidence > b.Confidence {
+				return -1
+			}
+			return 1
 		}
-		if a.End-a.Start != b.End-b.Start {
-			return a.End-a.Start > b.End-b.Start
+		if la, lb := a.End-a.Start, b.End-b.Start; la != lb {
+			if la > lb {
+				return -1
+			}
+			return 1
 		}
-		return a.Start < b.Start
+		return cmp.Compare(a.Start, b.Start)
 	})
-	var out []Match
+	out := s.res[:0]
 	for _, m := range cand {
 		ok := true
 		for _, o := range out {
@@ -1747,11 +1757,15 @@ func (s *scan) result(min float64) []Match {
 			out = append(out, m)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Start != out[j].Start {
-			return out[i].Start < out[j].Start
+	slices.SortFunc(out, func(a, b Match) int {
+		if a.Start != b.Start {
+			return cmp.Compare(a.Start, b.Start)
 		}
-		return out[i].Type < out[j].Type
+		return strings.Compare(a.Type, b.Type)
 	})
+	s.res = out
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
