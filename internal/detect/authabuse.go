@@ -56,6 +56,7 @@ func init() {
 }
 
 type authDetector struct {
+	keyed
 	bfWin, csWin, trWin       time.Duration
 	bfAbs, bfPeer, bfGate     float64
 	csAbs, csUsers, csClients float64
@@ -233,7 +234,7 @@ func (d *authDetector) foldClient(c *authClient) {
 
 func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, out *Emitter) *authClient {
 	idx := winIndex(ev.Time, d.bfWin)
-	c, created := d.clients.getOrAdd(ipHash(ev.ClientIP))
+	c, created := d.clients.getOrAdd(d.keys.ip(ev))
 	if created {
 		c.w.idx = idx
 	}
@@ -244,7 +245,7 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	}
 	c.w.n++
 	if !fail {
-		c.okIDs.add(hashString(ev.Auth.Identity.ID))
+		c.okIDs.add(d.keys.identity(ev))
 		return c
 	}
 	if login {
@@ -314,7 +315,7 @@ func (d *authDetector) closeClient(c *authClient, out *Emitter) {
 
 func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float64, out *Emitter) {
 	idx := winIndex(ev.Time, d.csWin)
-	e, created := d.eps.getOrAdd(endpointHash(ev))
+	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.w.idx = idx
 	}
@@ -337,7 +338,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	if user != 0 {
 		e.users.add(user)
 	}
-	e.cls.add(ipHash(ev.ClientIP))
+	e.cls.add(d.keys.ip(ev))
 	e.maxClient = math.Max(e.maxClient, clientFails)
 	// HLL estimates cost microseconds: evaluate at geometrically spaced
 	// counts (every 8 failures, then every 1/8 of the count).
@@ -408,7 +409,7 @@ var internalNet = hashString("internal-network")
 
 func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	idx := winIndex(ev.Time, d.trWin)
-	s, created := d.ids.getOrAdd(hashString(ev.Auth.Identity.ID))
+	s, created := d.ids.getOrAdd(d.keys.identity(ev))
 	if created {
 		s.w.idx = idx
 	}
@@ -423,7 +424,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	if ev.External {
 		nk = netKey(ev.ClientIP)
 	}
-	s.ips.add(ipHash(ev.ClientIP))
+	s.ips.add(d.keys.ip(ev))
 	if s.lastNet != 0 && nk != s.lastNet {
 		s.switches++
 	}

@@ -47,6 +47,7 @@ func init() {
 }
 
 type bflaDetector struct {
+	keyed
 	learn                time.Duration
 	minPrincipals        float64
 	minUses              float64
@@ -168,9 +169,9 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	if id == nil || ev.Status < 200 || ev.Status >= 300 {
 		return
 	}
-	ih := hashString(id.ID)
+	ih := d.keys.identity(ev)
 	g := d.group(ev, ih)
-	e, created := d.eps.getOrAdd(endpointHash(ev))
+	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.first = ev.Time
 	}

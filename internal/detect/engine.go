@@ -202,10 +202,120 @@ type Engine struct {
 	detectors []Detector
 	out       *Emitter
 	last      time.Time
+	keys      evKeys
 }
 
 // NewEngine returns an engine running the given detectors in order.
-func NewEngine(ds ...Detector) *Engine { return &Engine{detectors: ds, out: NewEmitter()} }
+//
+// Families of one engine share the per-event keys (endpoint, client and
+// principal hashes are computed once per event), and the traffic and
+// latency families share one (client, endpoint) table: both key on the
+// pair and look it up on every event, so one lookup and one entry serve
+// both (one budget, Config.MaxTrackedClients).
+func NewEngine(ds ...Detector) *Engine {
+	g := &Engine{detectors: ds, out: NewEmitter()}
+	var tr *trafficDetector
+	var lat *latencyDetector
+	for _, d := range ds {
+		if k, ok := d.(interface{ attachKeys(*evKeys) }); ok {
+			k.attachKeys(&g.keys)
+		}
+		switch x := d.(type) {
+		case *trafficDetector:
+			tr = x
+		case *latencyDetector:
+			lat = x
+		}
+	}
+	if tr != nil && lat != nil {
+		lat.shared = tr.clients
+	}
+	return g
+}
+
+// evKeys are the keys of the event being observed, computed at most once
+// per event by whichever family asks first. The engine resets them for
+// every event; a family observing on its own (no engine) has none and
+// computes its keys itself (all methods accept a nil receiver).
+type evKeys struct {
+	ev    *event.Event
+	have  uint8
+	eh    uint64 // endpointHash
+	ih    uint64 // ipHash of the client address
+	idh   uint64 // hashString of the principal id (0 when anonymous)
+	ce    *clientEP
+	ceTab *lru[clientEP]
+}
+
+const (
+	haveEndpoint = 1 << iota
+	haveIP
+	haveIdentity
+)
+
+// keyed is embedded by families that use the shared per-event keys.
+type keyed struct{ keys *evKeys }
+
+func (k *keyed) attachKeys(x *evKeys) { k.keys = x }
+
+func (k *evKeys) valid(ev *event.Event) bool { return k != nil && k.ev == ev }
+
+func (k *evKeys) endpoint(ev *event.Event) uint64 {
+	if !k.valid(ev) {
+		return endpointHash(ev)
+	}
+	if k.have&haveEndpoint == 0 {
+		k.eh, k.have = endpointHash(ev), k.have|haveEndpoint
+	}
+	return k.eh
+}
+
+func (k *evKeys) ip(ev *event.Event) uint64 {
+	if !k.valid(ev) {
+		return ipHash(ev.ClientIP)
+	}
+	if k.have&haveIP == 0 {
+		k.ih, k.have = ipHash(ev.ClientIP), k.have|haveIP
+	}
+	return k.ih
+}
+
+// identity is hashString of the principal id (0 when anonymous).
+func (k *evKeys) identity(ev *event.Event) uint64 {
+	id := ev.Auth.Identity
+	if id == nil {
+		return 0
+	}
+	if !k.valid(ev) {
+		return hashString(id.ID)
+	}
+	if k.have&haveIdentity == 0 {
+		k.idh, k.have = hashString(id.ID), k.have|haveIdentity
+	}
+	return k.idh
+}
+
+// subject is subjectKey: the principal when there is one, else the client
+// address.
+func (k *evKeys) subject(ev *event.Event) (uint64, bool) {
+	if id := ev.Auth.Identity; id != nil && id.ID != "" {
+		return k.identity(ev), true
+	}
+	return k.ip(ev), false
+}
+
+// clientEndpoint returns the (client, endpoint) entry of tab for ev,
+// creating it; one lookup per event and table.
+func (k *evKeys) clientEndpoint(ev *event.Event, tab *lru[clientEP]) *clientEP {
+	if k.valid(ev) && k.ce != nil && k.ceTab == tab {
+		return k.ce
+	}
+	e, _ := tab.getOrAdd(mix64(k.ip(ev) ^ k.endpoint(ev)*0x9e3779b97f4a7c15))
+	if k.valid(ev) {
+		k.ce, k.ceTab = e, tab
+	}
+	return e
+}
 
 // Emitter returns the engine's emitter.
 func (g *Engine) Emitter() *Emitter { return g.out }
@@ -215,6 +325,7 @@ func (g *Engine) Observe(ev *event.Event) {
 	if ev.Time.After(g.last) {
 		g.last = ev.Time
 	}
+	g.keys = evKeys{ev: ev}
 	for _, d := range g.detectors {
 		d.Observe(ev, g.out)
 	}

@@ -64,6 +64,7 @@ func init() {
 }
 
 type enumDetector struct {
+	keyed
 	fast, slow                time.Duration
 	absFast, absSlow          float64
 	peerFactor, ownFactor     float64
@@ -269,8 +270,8 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 	if len(ps) == 0 {
 		return
 	}
-	eh := endpointHash(ev)
-	sk, _ := subjectKey(ev)
+	eh := d.keys.endpoint(ev)
+	sk, _ := d.keys.subject(ev)
 	var gh uint64
 	gset := false
 	for i := range ps {
@@ -365,7 +366,7 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	if s.slow.n == 0 && len(par.activeSlow) < maxActive {
 		par.activeSlow = append(par.activeSlow, s.key)
 	}
-	s.ips.add(ipHash(ev.ClientIP))
+	s.ips.add(d.keys.ip(ev))
 	g, _ := d.groups.getOrAdd(s.gk)
 	if g.w != fi {
 		g.w, g.active, g.sum = fi, 0, 0
@@ -515,7 +516,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	if ev.Status >= 400 && ev.Status < 500 {
 		par.errs++
 	}
-	par.ips.add(ipHash(ev.ClientIP))
+	par.ips.add(d.keys.ip(ev))
 	par.last = ev.Time
 	par.vals.add(vh)
 	par.subj.add(sk)

@@ -21,8 +21,11 @@ import (
 // by one client, and nothing fires.
 //
 // Memory: per endpoint 1 DDSketch + 40 bytes; per (client, endpoint) 72
-// bytes + map entry; LRU-bounded by max_endpoints and
-// Config.MaxTrackedClients (default 200,000).
+// bytes + index ≈ 60 bytes; LRU-bounded by max_endpoints and
+// Config.MaxTrackedClients (default 200,000). In an engine that also runs
+// the traffic family, the (client, endpoint) state lives in the traffic
+// family's table (one entry and one lookup for both; that table's budget
+// and recency — every request of the pair — apply).
 
 func init() {
 	Register("latency", func(cfg Config) Detector { return newLatency(cfg) })
@@ -33,11 +36,13 @@ func init() {
 }
 
 type latencyDetector struct {
+	keyed
 	win                         time.Duration
 	factor, q, gate, abs        float64
 	minSlow, minShare, suppress float64
 	eps                         *lru[latencyEndpoint]
 	clients                     *lru[latencyClient]
+	shared                      *lru[clientEP] // the traffic family's table, in an engine with both
 }
 
 type latencyEndpoint struct {
@@ -76,7 +81,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	ms := ev.Rec.DurationMs
-	eh := endpointHash(ev)
+	eh := d.keys.endpoint(ev)
 	ep, _ := d.eps.getOrAdd(eh)
 	n := ep.d.count()
 	if n < d.gate {
@@ -84,8 +89,16 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	idx := winIndex(ev.Time, d.win)
-	ih := ipHash(ev.ClientIP)
-	c, created := d.clients.getOrAdd(mix64(ih ^ eh*0x9e3779b97f4a7c15))
+	ih := d.keys.ip(ev)
+	var c *latencyClient
+	var created bool
+	if d.shared != nil {
+		e := d.keys.clientEndpoint(ev, d.shared)
+		c, created = &e.lat, !e.latSet
+		e.latSet = true
+	} else {
+		c, created = d.clients.getOrAdd(mix64(ih ^ eh*0x9e3779b97f4a7c15))
+	}
 	if created {
 		c.w.idx = idx
 	}

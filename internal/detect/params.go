@@ -149,6 +149,7 @@ func specType(typ, format string) int {
 }
 
 type paramsDetector struct {
+	keyed
 	learnN, adopt, decideN, typeGate float64
 	learnT, decideT                  time.Duration
 	maxParams, maxBody               int
@@ -302,7 +303,7 @@ func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 }
 
 func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
-	ep, created := d.eps.getOrAdd(endpointHash(ev))
+	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		ep.ref, ep.first = ev.Endpoint, ev.Time
 		for i := range ep.params {
@@ -314,7 +315,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 	if !ep.learned && (ep.declared || ep.n >= d.learnN && ev.Time.Sub(ep.first) >= d.learnT) {
 		ep.learned = true
 	}
-	sk, _ := subjectKey(ev)
+	sk, _ := d.keys.subject(ev)
 	ps := d.observed(ev)
 	for i := range ps {
 		p := &ps[i]

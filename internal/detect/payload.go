@@ -31,6 +31,7 @@ func init() {
 }
 
 type payloadDetector struct {
+	keyed
 	factor, q, gate float64
 	absResp, absReq float64
 	eps             *lru[payloadEndpoint]
@@ -58,7 +59,7 @@ func (d *payloadDetector) Observe(ev *event.Event, out *Emitter) {
 	if ev.Rec == nil {
 		return
 	}
-	ep, _ := d.eps.getOrAdd(endpointHash(ev))
+	ep, _ := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if ev.Status >= 200 && ev.Status < 300 {
 		if sz := float64(ev.Rec.Response.Size); sz > 0 {
 			d.check(ev, &ep.resp, sz, d.absResp, "payload.large_response", "response", out)

@@ -71,13 +71,15 @@ type exposureEP struct {
 
 // SensitiveExposure is the data.sensitive_exposure detector.
 type SensitiveExposure struct {
+	keyed
 	an       *classify.Analyzer
 	shared   *classify.Analyzer // the engine's analyzer: its per-event results are reused
 	minResp  int64
 	learning time.Duration
 	minConf  float64
 	maxEPs   int
-	eps      map[string]*exposureEP
+	eps      map[uint64]*exposureEP // by endpoint hash
+	seen     []exposureObs          // per-event scratch: strongest finding per type, in order of appearance
 	// Dropped counts responses of endpoints beyond max_endpoints.
 	Dropped int64
 }
@@ -103,7 +105,7 @@ func newSensitiveExposure(cfg Config, c *classify.Classifier) *SensitiveExposure
 		learning: o.dur("learning", SensitiveLearning),
 		minConf:  o.float("min_confidence", 0.7),
 		maxEPs:   o.int("max_endpoints", 20000),
-		eps:      map[string]*exposureEP{},
+		eps:      map[uint64]*exposureEP{},
 	}
 }
 
@@ -115,12 +117,28 @@ type exposureObs struct {
 	conf float64
 }
 
+func (d *SensitiveExposure) consider(f classify.Found) {
+	m := f.Match
+	if m.Masked || m.Confidence < d.minConf || unwatchedTypes[m.Type] {
+		return
+	}
+	for i := range d.seen {
+		if d.seen[i].f.Match.Type == m.Type {
+			if m.Confidence > d.seen[i].conf {
+				d.seen[i] = exposureObs{f, m.Confidence}
+			}
+			return
+		}
+	}
+	d.seen = append(d.seen, exposureObs{f, m.Confidence})
+}
+
 // Observe implements Detector.
 func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 	if ev.Rec == nil || ev.Status == 0 {
 		return
 	}
-	key := ev.Endpoint.Key()
+	key := d.keys.endpoint(ev)
 	ep := d.eps[key]
 	if ep == nil {
 		if len(d.eps) >= d.maxEPs {
@@ -135,31 +153,21 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 	}
 	ep.responses++
 	// first (most confident) finding per type in this response
-	seen := map[string]exposureObs{}
-	var order []string
-	consider := func(f classify.Found) {
-		m := f.Match
-		if m.Masked || m.Confidence < d.minConf || unwatchedTypes[m.Type] {
-			return
-		}
-		if o, ok := seen[m.Type]; !ok || m.Confidence > o.conf {
-			if !ok {
-				order = append(order, m.Type)
-			}
-			seen[m.Type] = exposureObs{f, m.Confidence}
-		}
-	}
+	clear(d.seen)
+	d.seen = d.seen[:0]
 	if found, ok := d.shared.Found(ev); ok { // nil-safe
 		for _, f := range found {
 			if f.Location&classify.ResponseLocations != 0 {
-				consider(f)
+				d.consider(f)
 			}
 		}
 	} else {
-		d.an.Scan(ev, classify.ResponseLocations, consider)
+		d.an.Scan(ev, classify.ResponseLocations, d.consider)
 	}
 	learning := ep.responses <= d.minResp || ev.Time.Sub(ep.first) < d.learning
-	for _, typ := range order {
+	for si := range d.seen {
+		o := d.seen[si]
+		typ := o.f.Match.Type
 		if learning || ep.known[typ] {
 			ep.known[typ] = true
 			continue
@@ -171,7 +179,6 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 			ep.alerted = map[string]bool{}
 		}
 		ep.alerted[typ] = true
-		o := seen[typ]
 		sev := ""
 		if criticalTypes[typ] {
 			sev = model.SevCritical

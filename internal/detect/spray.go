@@ -34,6 +34,7 @@ func init() {
 }
 
 type sprayDetector struct {
+	keyed
 	win                        time.Duration
 	abs, peerFactor, ownFactor float64
 	gate                       float64
@@ -88,7 +89,7 @@ func (d *sprayDetector) fold(s *spraySubject) {
 }
 
 func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
-	sk, _ := subjectKey(ev)
+	sk, _ := d.keys.subject(ev)
 	idx := winIndex(ev.Time, d.win)
 	s, created := d.subjects.getOrAdd(sk)
 	if created {
@@ -109,7 +110,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 		if ev.Status == 404 || ev.Status == 405 {
 			s.miss++
 		}
-		oh = endpointHash(ev)
+		oh = d.keys.endpoint(ev)
 	}
 	if !s.ops.add(oh) {
 		return

@@ -57,6 +57,7 @@ func init() {
 }
 
 type trafficDetector struct {
+	keyed
 	win                           time.Duration
 	alpha, k, ratio               float64
 	gate                          uint32
@@ -66,7 +67,7 @@ type trafficDetector struct {
 	idWin                         time.Duration
 
 	eps     *lru[trafficEndpoint]
-	clients *lru[trafficSubject]
+	clients *lru[clientEP] // shared with the latency family in an engine
 	idents  *lru[trafficSubject]
 	groups  *lru[trafficGroup]
 }
@@ -105,6 +106,15 @@ type trafficSubject struct {
 	gk   uint64 // identity subjects: (endpoint, role group) key
 }
 
+// clientEP is the (client, endpoint) state of the traffic and latency
+// families: in one engine they share one table (see NewEngine), each
+// initializing its half on its first use.
+type clientEP struct {
+	tr            trafficSubject
+	lat           latencyClient
+	trSet, latSet bool
+}
+
 // trafficGroup counts a role group's activity on an endpoint in the
 // current identity window (contemporaneous peers).
 type trafficGroup struct {
@@ -130,10 +140,14 @@ func newTraffic(cfg Config) *trafficDetector {
 		idWin:       o.dur("identity_window", 15*time.Minute),
 	}
 	d.eps = newLRU[trafficEndpoint](o.int("max_endpoints", 20000))
-	d.clients = newLRU[trafficSubject](capOr(cfg.MaxTrackedClients, 200000))
+	d.clients = newLRU[clientEP](capOr(cfg.MaxTrackedClients, 200000))
 	d.idents = newLRU[trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
 	d.groups = newLRU[trafficGroup](o.int("max_endpoints", 20000))
-	d.clients.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, false) }
+	d.clients.onEvict = func(_ uint64, e *clientEP) {
+		if e.trSet {
+			d.foldSubject(&e.tr, false)
+		}
+	}
 	d.idents.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, true) }
 	return d
 }
@@ -172,16 +186,13 @@ func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
 
 func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
 	idx := winIndex(ev.Time, d.win)
-	eh := endpointHash(ev)
+	eh := d.keys.endpoint(ev)
 	ep, created := d.eps.getOrAdd(eh)
 	if created {
 		ep.ref, ep.first = ev.Endpoint, idx
 	}
 	d.endpoint(ev, ep, idx, out)
-	var ih uint64 // principal hash, computed once
-	if ev.Auth.Identity != nil {
-		ih = hashString(ev.Auth.Identity.ID)
-	}
+	ih := d.keys.identity(ev) // principal hash (0 when anonymous)
 	d.client(ev, eh, ih, ep, idx, out)
 	if ev.Auth.Identity != nil {
 		d.identity(ev, eh, ih, ep, winIndex(ev.Time, d.idWin), out)
@@ -265,9 +276,10 @@ func (d *trafficDetector) closeEndpoint(ep *trafficEndpoint, ci int, out *Emitte
 }
 
 func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
-	key := mix64(ipHash(ev.ClientIP) ^ eh*0x9e3779b97f4a7c15)
-	s, created := d.clients.getOrAdd(key)
-	if created {
+	e := d.keys.clientEndpoint(ev, d.clients) // key mix64(ipHash ^ eh·φ)
+	s := &e.tr
+	if !e.trSet {
+		e.trSet = true
 		s.ep, s.w.idx = eh, idx
 	}
 	if idx > s.w.idx {
@@ -357,7 +369,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	}
 	g.sum++
 	s.w.n++
-	s.ids.add(ipHash(ev.ClientIP))
+	s.ids.add(d.keys.ip(ev))
 	if ep.identDist.count() < d.peerGate {
 		return
 	}
@@ -405,6 +417,10 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 			d.closeEndpoint(ep, ci, out)
 		}
 	})
-	d.clients.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
+	d.clients.each(func(_ uint64, e *clientEP) {
+		if e.trSet {
+			d.closeSubject(&e.tr, out)
+		}
+	})
 	d.idents.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
 }
