@@ -152,7 +152,8 @@ type Analyzer struct {
 	c     *Classifier
 	eps   map[model.EndpointRef]*epState
 	stats Stats
-	scan  scan // scratch space for classifying one value
+	scan  scan      // scratch space for classifying one value
+	memo  valueMemo // recent classifications of short values
 
 	lastEv *event.Event // the event Observe saw last, and what it found
 	last   []Found
@@ -359,7 +360,7 @@ func (s *scanCtx) classify(loc Location, field, ctx string, st *fieldState, v st
 	} else {
 		hint = c.hint(ctx)
 	}
-	s.record(loc, field, st, v, c.classifyHint(&s.a.scan, hint, ctx, v))
+	s.record(loc, field, st, v, s.a.memo.classify(c, &s.a.scan, hint, ctx, v))
 }
 
 func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, ms []Match) {

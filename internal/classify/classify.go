@@ -111,7 +111,7 @@ type Classifier struct {
 	nhints atomic.Int64
 	cfg    Config
 	custom []*customRule
-	ac     ahocorasick.AhoCorasick
+	kw     *acMatcher // keyword and prefix literals of the built-in scanners
 	acPats []acPattern
 }
 
@@ -234,7 +234,7 @@ func New(cfg Config) (*Classifier, error) {
 		}
 		c.custom = append(c.custom, r)
 	}
-	c.ac, c.acPats = buildAC()
+	c.kw, c.acPats = buildAC()
 	return c, nil
 }
 

@@ -7,10 +7,9 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
-
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 
 	"github.com/palisade-sec/palisade/internal/identity"
 )
@@ -23,11 +22,31 @@ type scan struct {
 	hint fieldHint
 	out  []Match
 	res  []Match
+	// digit-run scratch
+	chain []group
+	seps  []string
+	// the last JWT parse (the field check and the JWT scanner often parse
+	// the same string)
+	jwtIn  string
+	jwtTok *identity.JWT
+	jwtOK  bool
+	jwtSet bool
 }
 
 func (s *scan) reset(c *Classifier, text string, hint fieldHint) {
 	s.c, s.text, s.hint = c, text, hint
 	s.out, s.res = s.out[:0], s.res[:0]
+	s.jwtSet, s.jwtIn, s.jwtTok = false, "", nil
+}
+
+// parseJWT is identity.ParseJWT, remembering the last result.
+func (s *scan) parseJWT(v string) (*identity.JWT, bool) {
+	if s.jwtSet && s.jwtIn == v {
+		return s.jwtTok, s.jwtOK
+	}
+	tok, ok := identity.ParseJWT(v)
+	s.jwtIn, s.jwtTok, s.jwtOK, s.jwtSet = v, tok, ok, true
+	return tok, ok
 }
 
 func (s *scan) add(typ string, conf float64, start, end int, detail string, masked bool) {
@@ -171,7 +190,7 @@ func (s *scan) fieldValue() {
 			s.add(TypeIP, 0.8, off, end, "", false)
 		}
 	case TypeSecret:
-		if _, ok := identity.ParseJWT(v); ok {
+		if _, ok := s.parseJWT(v); ok {
 			return // the JWT scanner reports it
 		}
 		if starMasks >= 3 && starMasks*2 >= len(v) {
@@ -404,11 +423,11 @@ type group struct{ start, end int }
 
 func (s *scan) digitRuns() {
 	t := s.text
-	var chain []group
-	var seps []string
+	chain, seps := s.chain[:0], s.seps[:0]
+	defer func() { s.chain, s.seps = chain[:0], seps[:0] }()
 	flush := func() {
 		if len(chain) > 0 {
-			s.chain(chain, seps)
+			s.windows(chain, seps)
 		}
 		chain, seps = chain[:0], seps[:0]
 	}
@@ -455,7 +474,7 @@ func onlySepChars(g string) bool {
 	return true
 }
 
-func (s *scan) chain(gs []group, seps []string) {
+func (s *scan) windows(gs []group, seps []string) {
 	for i := 0; i < len(gs); {
 		matched := false
 		hi := i + 7
@@ -485,14 +504,23 @@ func (s *scan) window(gs []group, seps []string) bool {
 	if start > 0 && (t[start-1] == '.' || t[start-1] == '-' && !(start > 1 && t[start-2] == ' ')) && len(gs) == 1 {
 		return false
 	}
-	var d strings.Builder
-	sizes := make([]int, len(gs))
+	var sizes [8]int // windows hold at most 8 groups
+	nd := 0
 	for k, g := range gs {
-		d.WriteString(t[g.start:g.end])
 		sizes[k] = g.end - g.start
+		nd += sizes[k]
 	}
-	digits := d.String()
-	nd := len(digits)
+	// Cards have 12–19 digits, SSNs 9, phone numbers 7–15: nothing else
+	// is looked for in a window of digits.
+	if nd < 7 || nd > 19 {
+		return false
+	}
+	var buf [19]byte
+	d := buf[:0]
+	for _, g := range gs {
+		d = append(d, t[g.start:g.end]...)
+	}
+	digits := string(d)
 	uniform := true
 	for _, sp := range seps {
 		if sp != seps[0] {
@@ -518,7 +546,7 @@ func (s *scan) window(gs []group, seps []string) bool {
 	// Credit card.
 	if nd >= 12 && nd <= 19 && uniform && (sep == "" || sep == " " || sep == "-") && validCard(digits) {
 		minGroup := 99
-		for _, z := range sizes {
+		for _, z := range sizes[:len(gs)] {
 			if z < minGroup {
 				minGroup = z
 			}
@@ -889,7 +917,27 @@ var unitWords = []string{"Apt. ", "Apt ", "Suite ", "P.O. Box ", "PO Box ", "PSC
 
 var euroStreetEnds = []string{"katu", "gatan", "vägen", "vej", "weg", "straße", "strasse", "laan", "gasse", "gata", "veien", "tie", "polku", "utca"}
 
-func buildAC() (ahocorasick.AhoCorasick, []acPattern) {
+// kwMatcher is compiled once: the literals do not depend on configuration.
+var kwMatcher struct {
+	once sync.Once
+	m    *acMatcher
+	pats []acPattern
+}
+
+func buildAC() (*acMatcher, []acPattern) {
+	kwMatcher.once.Do(func() {
+		pats := acPatterns()
+		lits := make([]string, len(pats))
+		for i, p := range pats {
+			lits[i] = p.lit
+		}
+		kwMatcher.m, kwMatcher.pats = newACMatcher(lits), pats
+	})
+	return kwMatcher.m, kwMatcher.pats
+}
+
+// acPatterns lists the literals of the keyword-driven scanners.
+func acPatterns() []acPattern {
 	var pats []acPattern
 	for _, r := range prefixRules {
 		for _, p := range r.prefixes {
@@ -926,67 +974,73 @@ func buildAC() (ahocorasick.AhoCorasick, []acPattern) {
 	for _, st := range euroStreetEnds {
 		pats = append(pats, acPattern{lit: st + " ", kind: kStreet})
 	}
-	lits := make([]string, len(pats))
-	for i, p := range pats {
-		lits[i] = p.lit
-	}
-	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.StandardMatch, DFA: true})
-	return b.Build(lits), pats
+	return pats
 }
 
 func (s *scan) keywords() {
 	t := s.text
-	it := s.c.ac.IterOverlapping(t)
-	for m := it.Next(); m != nil; m = it.Next() {
-		p := s.c.acPats[m.Pattern()]
-		a, e := m.Start(), m.End()
-		switch p.kind {
-		case kPrefix:
-			if t[a:e] != p.lit { // prefixes are case-sensitive
-				continue
-			}
-			s.prefixToken(p.rule, a, e)
-		case kKeyword:
-			s.keyPair(a, e, p.lit)
-		case kJWT:
-			if t[a:e] == "eyJ" {
-				s.jwt(a)
-			}
-		case kPEM:
-			if t[a:e] == p.lit {
-				s.pem(a)
-			}
-		case kPEMB64:
-			if t[a:e] == p.lit {
-				s.pemB64(a)
-			}
-		case kURLCred:
-			s.urlCred(e)
-		case kBearer:
-			s.authScheme(a, e, false)
-		case kBasic:
-			s.authScheme(a, e, true)
-		case kDOB:
-			s.dob(a, e)
-		case kStreet:
-			if t[a:e] == p.lit {
-				s.street(a, e, p.lit)
-			}
-		case kAzure:
-			s.azureSecret(a)
-		case kStreetPre:
-			if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
-				s.streetPre(a, e)
-			}
-		case kName:
-			if (p.lit[0] >= 'A' && p.lit[0] <= 'Z') && t[a:e] != p.lit || a > 0 && isLetter(t[a-1]) {
-				continue
-			}
-			s.personName(e)
-		case kUnit:
-			if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
-				s.unit(a, e)
-			}
+	k := s.c.kw
+	st, nc := 0, k.nc
+	for i := 0; i < len(t); i++ {
+		st = int(k.next[st*nc+int(k.cls[t[i]])])
+		if !k.hasOut[st] {
+			continue
+		}
+		for _, id := range k.out[st] {
+			s.keyword(s.c.acPats[id], i+1-int(k.lens[id]), i+1)
+		}
+	}
+}
+
+// keyword runs the scanner of the literal p found at t[a:e].
+func (s *scan) keyword(p acPattern, a, e int) {
+	t := s.text
+	switch p.kind {
+	case kPrefix:
+		if t[a:e] != p.lit { // prefixes are case-sensitive
+			return
+		}
+		s.prefixToken(p.rule, a, e)
+	case kKeyword:
+		s.keyPair(a, e, p.lit)
+	case kJWT:
+		if t[a:e] == "eyJ" {
+			s.jwt(a)
+		}
+	case kPEM:
+		if t[a:e] == p.lit {
+			s.pem(a)
+		}
+	case kPEMB64:
+		if t[a:e] == p.lit {
+			s.pemB64(a)
+		}
+	case kURLCred:
+		s.urlCred(e)
+	case kBearer:
+		s.authScheme(a, e, false)
+	case kBasic:
+		s.authScheme(a, e, true)
+	case kDOB:
+		s.dob(a, e)
+	case kStreet:
+		if t[a:e] == p.lit {
+			s.street(a, e, p.lit)
+		}
+	case kAzure:
+		s.azureSecret(a)
+	case kStreetPre:
+		if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
+			s.streetPre(a, e)
+		}
+	case kName:
+		if (p.lit[0] >= 'A' && p.lit[0] <= 'Z') && t[a:e] != p.lit || a > 0 && isLetter(t[a-1]) {
+			return
+		}
+		s.personName(e)
+	case kUnit:
+		if t[a:e] == p.lit && (a == 0 || !isLetter(t[a-1])) {
+			s.unit(a, e)
 		}
 	}
 }
@@ -1251,7 +1305,7 @@ func (s *scan) keyPair(a, e int, kw string) {
 		}
 	}
 	v := t[i:j]
-	if _, ok := identity.ParseJWT(v); ok {
+	if _, ok := s.parseJWT(v); ok {
 		return
 	}
 	if lv := strings.ToLower(v); strings.HasPrefix(lv, "0x") || strings.HasPrefix(lv, "file:") || strings.HasPrefix(lv, "env:") || strings.HasPrefix(lv, "fd:") {
@@ -1294,7 +1348,7 @@ func (s *scan) jwt(a int) {
 	for j < len(t) && (isB64URL(t[j]) || t[j] == '.' || t[j] == '=') {
 		j++
 	}
-	tok, ok := identity.ParseJWT(t[a:j])
+	tok, ok := s.parseJWT(t[a:j])
 	if !ok || tok.Malformed != "" {
 		return
 	}
