@@ -19,6 +19,10 @@ const (
 	LayerBase64   = "base64"   // the whole value was base64 of printable text
 )
 
+// layersURL is the layer list of a value only form-decoded by the
+// extractor (shared, read-only: capacity 1, so appending copies).
+var layersURL = []string{LayerURL}[:1:1]
+
 // maxDecodeRounds bounds nested decoding (each round may apply every layer).
 const maxDecodeRounds = 4
 

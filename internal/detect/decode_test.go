@@ -119,3 +119,42 @@ func TestDecodeBase64RawMatchesStdlib(t *testing.T) {
 		}
 	}
 }
+
+// TestValueClassesShortcuts: the decisions scanRequest takes from one pass
+// over a value (skip decoding, skip base64, skip SSRF) are exactly those the
+// full functions would reach.
+func TestValueClassesShortcuts(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 11))
+	const alpha = "aZ09+/-_=%&;\\ \t\n:.#<>'\"()é\u00a0\x85\xff@$|`{}[]*!"
+	for i := 0; i < 100000; i++ {
+		var b strings.Builder
+		for n := r.IntN(24); n > 0; n-- {
+			if r.IntN(3) == 0 {
+				b.WriteByte(alpha[r.IntN(len(alpha))])
+			} else {
+				b.WriteByte("abcXYZ0123456789"[r.IntN(16)])
+			}
+		}
+		v := b.String()
+		f, x := valueClasses(v)
+		if f != scanBytes(v) {
+			t.Fatalf("%q: byte set differs", v)
+		}
+		if x&vcDecode == 0 {
+			for rounds := 0; rounds < 2; rounds++ {
+				d := decodeLayers(v, rounds)
+				if d.Text != v || len(d.Layers) != rounds {
+					t.Fatalf("%q: decodeLayers changed a value classified as plain: %q %v", v, d.Text, d.Layers)
+				}
+			}
+		}
+		if !(x&vcSpace != 0 || x&vcNotB64 == 0 && len(v) >= 8) {
+			if _, ok := DecodeBase64Text(strings.TrimSpace(v)); ok {
+				t.Fatalf("%q: base64 text skipped", v)
+			}
+		}
+		if (x&vcSSRF != 0) != strings.ContainsAny(v, ":/.%\\&0123456789") {
+			t.Fatalf("%q: SSRF characters misclassified", v)
+		}
+	}
+}

@@ -43,6 +43,7 @@ type Injection struct {
 	ignore    map[string]bool
 	ignoreKey string
 	Stats     PartStats
+	memo      valueMemo
 }
 
 // NewInjection returns the detector with options from cfg.
@@ -95,7 +96,7 @@ type InjFinding struct {
 // Inspect returns the strongest finding per class in the event's request,
 // ordered by class.
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
-	sc := scanShared(ev, d.lim, d.ignoreKey, d.ignore, false)
+	sc := scanShared(ev, d.lim, d.ignoreKey, d.ignore, false, &d.memo)
 	d.Stats.add(sc.stats)
 	var out []InjFinding
 	for _, b := range sc.inj {
@@ -137,7 +138,7 @@ var scanCache struct {
 // previous family asked for the same.
 // anyIgnore: the caller only needs the SSRF result, which does not depend
 // on ignored fields.
-func scanShared(ev *event.Event, lim PartLimits, ignoreKey string, ignore map[string]bool, anyIgnore bool) *requestScan {
+func scanShared(ev *event.Event, lim PartLimits, ignoreKey string, ignore map[string]bool, anyIgnore bool, memo *valueMemo) *requestScan {
 	scanCache.Lock()
 	if scanCache.ev == ev && scanCache.lim == lim && (anyIgnore || scanCache.ignoreKey == ignoreKey) {
 		res := scanCache.res
@@ -145,11 +146,65 @@ func scanShared(ev *event.Event, lim PartLimits, ignoreKey string, ignore map[st
 		return res
 	}
 	scanCache.Unlock()
-	res := scanRequest(ev, lim, ignore)
+	res := scanRequest(ev, lim, ignore, memo)
 	scanCache.Lock()
 	scanCache.ev, scanCache.lim, scanCache.ignoreKey, scanCache.res = ev, lim, ignoreKey, res
 	scanCache.Unlock()
 	return res
+}
+
+// valueMemo remembers, per (part kind, value, already URL-decoded), the
+// decoded variants of values in which no injection class matched, so that
+// the values every request repeats (API keys, enumerations, small numbers,
+// field values) are decoded and matched once. An entry is a function of its
+// key only, so results never depend on what is cached. Bounded: values up
+// to memoMaxValue bytes, at most memoMaxEntries entries (emptied when full;
+// ≤ ≈ 10 MB).
+type valueMemo struct {
+	m map[string]*memoEntry // by value; the entry holds the rest of the key
+}
+
+type memoEntry struct {
+	kind       PartKind
+	decoded    bool
+	dec, dec64 Decoded
+	isB64      bool
+	ssrfChars  bool // the value has a character an SSRF target needs
+}
+
+// Values shorter than memoMinValue are cheap to judge (no base64, most
+// matchers skip them) and not worth an entry.
+const (
+	memoMinValue   = 6
+	memoMaxValue   = 256
+	memoMaxEntries = 16384
+)
+
+func (m *valueMemo) get(p *Part) *memoEntry {
+	if m == nil || m.m == nil || len(p.Value) > memoMaxValue || len(p.Value) < memoMinValue {
+		return nil
+	}
+	if e := m.m[p.Value]; e != nil && e.kind == p.Kind && e.decoded == p.URLDecoded {
+		return e
+	}
+	return nil
+}
+
+func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64, ssrfChars bool) {
+	if m == nil || len(p.Value) > memoMaxValue || len(p.Value) < memoMinValue {
+		return
+	}
+	if m.m == nil || len(m.m) >= memoMaxEntries {
+		m.m = make(map[string]*memoEntry, 1024)
+	}
+	// Values are substrings of the record: keep copies, not the record.
+	v := strings.Clone(p.Value)
+	if dec.Text == p.Value {
+		dec.Text = v
+	} else {
+		dec.Text = strings.Clone(dec.Text)
+	}
+	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, ssrfChars: ssrfChars}
 }
 
 // base64Segment: a path segment of at least 16 characters that is base64
@@ -174,7 +229,7 @@ func (s *PartStats) add(o PartStats) {
 
 // scanRequest walks the request once: injection findings (except in
 // ignored fields) and the strongest SSRF target.
-func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool) *requestScan {
+func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool, memo *valueMemo) *requestScan {
 	res := &requestScan{}
 	own := ev.Host
 	if i := strings.LastIndexByte(own, ':'); i >= 0 && !strings.HasSuffix(own, "]") {
@@ -184,37 +239,65 @@ func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool) *reque
 		if p.Kind == PartUserAgent {
 			return true // the user-agent family judges it (exploits in UA included)
 		}
-		rounds := 0
-		if p.URLDecoded {
-			rounds = 1
-		}
-		dec := decodeLayers(p.Value, rounds)
-		b64, isB64 := DecodeBase64Text(strings.TrimSpace(p.Value))
-		if !isB64 && p.Kind == PartPath {
-			b64, isB64 = base64Segment(p.Value)
-		}
-		var dec64 Decoded
-		if isB64 {
-			dec64 = DecodeLayers(b64)
-			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
-		}
-		keep := func(f InjFinding) {
-			if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
-				ff := f
-				res.inj[f.Class] = &ff
-			}
-		}
+		var dec, dec64 Decoded
+		var isB64, ssrfChars bool
 		judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
-		for _, d := range []*Decoded{&dec, &dec64} {
-			if d.Text == "" || !judge {
-				continue
+		if e := memo.get(&p); e != nil {
+			// seen before: decoded, and no class matched
+			dec, dec64, isB64, ssrfChars = e.dec, e.dec64, e.isB64, e.ssrfChars
+		} else {
+			f, x := valueClasses(p.Value)
+			ssrfChars = x&vcSSRF != 0
+			if x&vcDecode != 0 {
+				rounds := 0
+				if p.URLDecoded {
+					rounds = 1
+				}
+				dec = decodeLayers(p.Value, rounds)
+			} else { // nothing to decode: what decodeLayers returns
+				dec.Text = p.Value
+				if p.URLDecoded {
+					dec.Layers = layersURL
+				}
 			}
-			for _, m := range MatchInjection(p.Kind, d.Text) {
-				keep(InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)})
+			var b64 string
+			if x&vcSpace != 0 || x&vcNotB64 == 0 && len(p.Value) >= 8 {
+				b64, isB64 = DecodeBase64Text(strings.TrimSpace(p.Value))
+			}
+			if !isB64 && p.Kind == PartPath {
+				b64, isB64 = base64Segment(p.Value)
+			}
+			if isB64 {
+				dec64 = DecodeLayers(b64)
+				dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
+			}
+			if judge {
+				found := false
+				for _, d := range []*Decoded{&dec, &dec64} {
+					if d.Text == "" {
+						continue
+					}
+					var ms []InjMatch
+					if d == &dec && d.Text == p.Value {
+						ms = matchInjection(p.Kind, d.Text, f)
+					} else {
+						ms = MatchInjection(p.Kind, d.Text)
+					}
+					for _, m := range ms {
+						found = true
+						f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)}
+						if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
+							res.inj[f.Class] = &f
+						}
+					}
+				}
+				if !found {
+					memo.put(&p, dec, dec64, isB64, ssrfChars)
+				}
 			}
 		}
 		// SSRF
-		if p.Kind == PartXML || p.Kind == PartHeader && skipSSRFHeaders[p.Name] || !strings.ContainsAny(p.Value, ":/.%\\&0123456789") {
+		if p.Kind == PartXML || !ssrfChars || p.Kind == PartHeader && skipSSRFHeaders[p.Name] {
 			return true
 		}
 		m, ok := judgeURLValue(dec.Text, false, p.Name, own)

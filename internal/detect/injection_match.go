@@ -138,12 +138,58 @@ func scanBytes(s string) byteSet {
 
 func (f byteSet) any(m byteSet) bool { return f&m != 0 }
 
+// Extra classes of a raw value (valueClasses), for the decisions taken
+// before matching: whether decoding layers can change it, whether it can be
+// base64, whether it can hold an SSRF target.
+const (
+	vcDecode uint8 = 1 << iota // % & \ or a non-ASCII byte: decodeLayers may change the value
+	vcNotB64                   // a byte outside the base64 alphabets (and '=')
+	vcSpace                    // ASCII white space or a non-ASCII byte (TrimSpace may trim)
+	vcSSRF                     // one of :/.%\& or a digit (an SSRF target needs one)
+)
+
+var valueClassTab = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		var v uint8
+		if b == '%' || b == '&' || b == '\\' || b >= 0x80 {
+			v |= vcDecode
+		}
+		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '+' || b == '/' || b == '-' || b == '_' || b == '=') {
+			v |= vcNotB64
+		}
+		if b == ' ' || b == '\t' || b == '\n' || b == '\v' || b == '\f' || b == '\r' || b >= 0x80 {
+			v |= vcSpace
+		}
+		if b == ':' || b == '/' || b == '.' || b == '%' || b == '\\' || b == '&' || b >= '0' && b <= '9' {
+			v |= vcSSRF
+		}
+		t[c] = v
+	}
+	return
+}()
+
+// valueClasses returns the byte classes of s for the matchers (scanBytes)
+// and the extra classes above, in one pass.
+func valueClasses(s string) (byteSet, uint8) {
+	var x uint8
+	for i := 0; i < len(s); i++ {
+		x |= valueClassTab[s[i]]
+	}
+	return scanBytes(s), x
+}
+
 // MatchInjection runs every class matcher over one decoded value. kind says
 // where the value came from (some structures only mean something in some
 // places: a "$ne" member name is NoSQL injection, the same word in prose is
 // not). It returns at most one match per class, the strongest.
 func MatchInjection(kind PartKind, text string) []InjMatch {
-	f := scanBytes(text)
+	return matchInjection(kind, text, scanBytes(text))
+}
+
+// matchInjection is MatchInjection with the byte classes of text (f =
+// scanBytes(text)) already known.
+func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 	if f == 0 || f == bSpace && len(text) < 8 || f == bDash || f == bColon || f == bAt || f == bDash|bAt {
 		return nil // identifiers, numbers, words, dates, e-mail-ish values
 	}

@@ -30,6 +30,7 @@ func init() {
 type SSRF struct {
 	lim   PartLimits
 	Stats PartStats
+	memo  valueMemo
 }
 
 // NewSSRF returns the detector.
@@ -434,7 +435,7 @@ func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
 	if ev.Outbound || ev.Rec == nil {
 		return
 	}
-	sc := scanShared(ev, d.lim, "", nil, true)
+	sc := scanShared(ev, d.lim, "", nil, true, &d.memo)
 	d.Stats.add(sc.stats)
 	best := sc.ssrf
 	if best == nil {
