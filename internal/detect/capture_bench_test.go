@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,8 +109,22 @@ func readCapture(tb testing.TB, path string) *captureEvents {
 	return ce
 }
 
+// newCaptureEngine builds the default engine, or only the families named
+// in PALISADE_CAPTURE_FAMILIES (comma-separated).
 func newCaptureEngine(ce *captureEvents) *detect.Engine {
-	return detect.NewDefault(detect.Config{Classify: ce.cls})
+	cfg := detect.Config{Classify: ce.cls}
+	if only := os.Getenv("PALISADE_CAPTURE_FAMILIES"); only != "" {
+		keep := map[string]bool{}
+		for _, f := range strings.Split(only, ",") {
+			keep[strings.TrimSpace(f)] = true
+		}
+		for _, f := range detect.Families() {
+			if !keep[f] {
+				cfg.Disabled = append(cfg.Disabled, f)
+			}
+		}
+	}
+	return detect.NewDefault(cfg)
 }
 
 // BenchmarkCapture: one op = one event through every detection family.

@@ -76,6 +76,35 @@ type enumDetector struct {
 	params                    *lru[enumParam]
 	groups                    *lru[enumGroup]
 	scratch                   []idParam
+	// names caches, per parameter name, whether it can name an object
+	// (bit 0: as a path parameter, bit 1: as a query parameter); names are
+	// few, and lower-casing them allocated on every request. Bounded.
+	names map[string]uint8
+}
+
+const (
+	nameChecked = 1 << 2
+	namePathID  = 1 << 0
+	nameQueryID = 1 << 1
+)
+
+// nameKind returns the identifier bits of a parameter name (cached).
+func (d *enumDetector) nameKind(name string) uint8 {
+	if b, ok := d.names[name]; ok {
+		return b
+	}
+	b := uint8(nameChecked)
+	if !notIdentifiers[strings.ToLower(name)] {
+		b |= namePathID
+	}
+	if idLikeName(name) {
+		b |= nameQueryID
+	}
+	if d.names == nil || len(d.names) >= 4096 {
+		d.names = make(map[string]uint8, 64)
+	}
+	d.names[strings.Clone(name)] = b
+	return b
 }
 
 type idParam struct {
@@ -228,19 +257,23 @@ func idLikeValue(v string) bool {
 func (d *enumDetector) idParams(ev *event.Event) []idParam {
 	ps := d.scratch[:0]
 	for _, p := range ev.PathParams {
-		if !notIdentifiers[strings.ToLower(p.Name)] && idLikeValue(p.Value) {
+		if d.nameKind(p.Name)&namePathID != 0 && idLikeValue(p.Value) {
 			ps = append(ps, idParam{p.Name, "path", p.Value})
 		}
 	}
 	if len(ev.Query) > 0 {
 		start := len(ps)
 		for k, vs := range ev.Query {
-			if len(vs) > 0 && idLikeName(k) && idLikeValue(vs[0]) {
+			if len(vs) > 0 && d.nameKind(k)&nameQueryID != 0 && idLikeValue(vs[0]) {
 				ps = append(ps, idParam{k, "query", vs[0]})
 			}
 		}
 		q := ps[start:]
-		sort.Slice(q, func(i, j int) bool { return q[i].name < q[j].name })
+		for i := 1; i < len(q); i++ { // insertion sort: a handful of parameters
+			for j := i; j > 0 && q[j].name < q[j-1].name; j-- {
+				q[j], q[j-1] = q[j-1], q[j]
+			}
+		}
 	}
 	d.scratch = ps
 	return ps

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -291,11 +292,11 @@ func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 		}
 	}
 	if len(ps) > 1 {
-		sort.Slice(ps, func(i, j int) bool {
-			if ps[i].in != ps[j].in {
-				return ps[i].in < ps[j].in
+		slices.SortFunc(ps, func(a, b obsParam) int { // (in, name) pairs are distinct
+			if c := strings.Compare(a.in, b.in); c != 0 {
+				return c
 			}
-			return ps[i].name < ps[j].name
+			return strings.Compare(a.name, b.name)
 		})
 	}
 	d.scratch = ps
