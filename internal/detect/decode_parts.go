@@ -132,6 +132,9 @@ type partWalker struct {
 	jdec   *jsontext.Decoder
 	jstack []jsonFrame
 	jkey   bool
+	jfast  fastJSON
+	jskip  int  // emissions the jsontext replay skips (made by the fast path)
+	noFast bool // tests: jsontext only (the reference walk)
 }
 
 type jsonFrame struct {
@@ -412,6 +415,13 @@ func (w *partWalker) jsonLoc() string {
 // names with their location ($.a[0].b). It returns false when the body is
 // not valid JSON before the first leaf (the caller falls back to text).
 func (w *partWalker) jsonBody(body string) bool {
+	if w.noFast {
+		w.jskip = 0
+	} else if done, res := w.jsonBodyFast(body); done {
+		return res
+	}
+	// The fast path gave up (see fastJSON): replay with jsontext, skipping
+	// the w.jskip emissions it already made (the same ones, in order).
 	w.jr.Reset(body)
 	if w.jdec == nil {
 		w.jdec = jsontext.NewDecoder(&w.jr, jsonWalkOpts...)
@@ -446,8 +456,12 @@ func (w *partWalker) jsonBody(body string) bool {
 				top.wantName = false
 				leaves++
 				w.jkey = true
-				if needsInspection(name) && !w.emitFn(PartJSONKey, "", name, name, w) {
-					return true
+				if needsInspection(name) {
+					if w.jskip > 0 {
+						w.jskip--
+					} else if !w.emitFn(PartJSONKey, "", name, name, w) {
+						return true
+					}
 				}
 				w.jkey = false
 				continue
@@ -469,11 +483,76 @@ func (w *partWalker) jsonBody(body string) bool {
 			if n := len(w.jstack); n > 0 && w.jstack[n-1].obj {
 				name = w.jstack[n-1].name
 			}
-			if !w.emitFn(PartJSON, "", name, tok.String(), w) {
+			if w.jskip > 0 {
+				w.jskip--
+			} else if !w.emitFn(PartJSON, "", name, tok.String(), w) {
 				return true
 			}
 		default:
 			leaves++
+		}
+	}
+}
+
+// jsonBodyFast is jsonBody over fastJSON. done is false when the tokenizer
+// gave up; w.jskip then counts the emissions made.
+func (w *partWalker) jsonBodyFast(body string) (done, res bool) {
+	t := &w.jfast
+	t.reset(body)
+	w.jstack = w.jstack[:0]
+	w.jkey = false
+	emitted := 0
+	for {
+		k, v, r := t.next()
+		switch r {
+		case fjEOF:
+			return true, true
+		case fjBail:
+			w.jskip = emitted
+			return false, false
+		}
+		if k == '}' || k == ']' {
+			w.jstack = w.jstack[:len(w.jstack)-1]
+			if len(w.jstack) > 0 && w.jstack[len(w.jstack)-1].obj {
+				w.jstack[len(w.jstack)-1].wantName = true
+			}
+			continue
+		}
+		if n := len(w.jstack); n > 0 {
+			top := &w.jstack[n-1]
+			if top.obj && top.wantName {
+				top.name = v
+				top.wantName = false
+				w.jkey = true
+				if needsInspection(v) {
+					emitted++
+					if !w.emitFn(PartJSONKey, "", v, v, w) {
+						return true, true
+					}
+				}
+				w.jkey = false
+				continue
+			}
+			if !top.obj {
+				top.idx++
+			} else {
+				top.wantName = true // after this value
+			}
+		}
+		switch k {
+		case '{':
+			w.jstack = append(w.jstack, jsonFrame{obj: true, wantName: true})
+		case '[':
+			w.jstack = append(w.jstack, jsonFrame{})
+		case '"', '0':
+			name := ""
+			if n := len(w.jstack); n > 0 && w.jstack[n-1].obj {
+				name = w.jstack[n-1].name
+			}
+			emitted++
+			if !w.emitFn(PartJSON, "", name, v, w) {
+				return true, true
+			}
 		}
 	}
 }
