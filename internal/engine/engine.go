@@ -75,6 +75,7 @@ type Engine struct {
 	analyzers pipeline.Fanout
 
 	buf      reorderBuffer
+	pool     exchange.RecordPool // records read by ReadInput, recycled once analyzed
 	maxTime  time.Time
 	released time.Time
 	seq      uint64
@@ -235,6 +236,7 @@ func (e *Engine) release(it heapItem) {
 	if err != nil {
 		e.input.Records--
 		e.Reject(&exchange.RecordError{File: "(enrich)", Err: err.Error()})
+		e.pool.Put(it.rec)
 		return
 	}
 	if ev.Time.Before(e.released) {
@@ -243,6 +245,9 @@ func (e *Engine) release(it heapItem) {
 		e.released = ev.Time
 	}
 	e.analyzers.Observe(ev)
+	// Analyzers keep nothing of the record past Observe (they copy what
+	// they retain), so its memory can serve the next one.
+	e.pool.Put(it.rec)
 }
 
 // Flush releases every buffered record and lets analyzers close their

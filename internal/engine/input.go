@@ -21,6 +21,7 @@ func (e *Engine) ReadInput(name string, r io.Reader, progress Progress) error {
 	if err != nil {
 		return err
 	}
+	d.UsePool(&e.pool)
 	e.AddFile(name)
 	var n int64
 	defer func() {

@@ -65,6 +65,7 @@ type Decoder struct {
 	done    bool
 	fast    fastScanner
 	intern  internTable
+	pool    *RecordPool
 }
 
 // countingReader counts compressed (on-disk) bytes.
@@ -159,7 +160,7 @@ func (d *Decoder) Next() (*Record, error) {
 		if len(line) == 0 {
 			continue
 		}
-		rec := new(Record)
+		rec := d.pool.record()
 		if err := d.decodeRecord(line, rec); err != nil {
 			var fe *FieldError
 			if errors.As(err, &fe) {
@@ -257,7 +258,7 @@ func (d *Decoder) decodeRecord(data []byte, rec *Record) error {
 		if fastDecode(data, rec, fs) {
 			return rec.Validate()
 		}
-		*rec = Record{}
+		*rec = Record{pooled: rec.pooled}
 	}
 	return slowDecodeRecord(data, rec)
 }

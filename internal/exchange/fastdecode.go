@@ -29,6 +29,7 @@ type fastScanner struct {
 	scratch []byte   // unescaped string being built
 	pairs   []string // header name/value pairs being collected
 	upper   bool     // a header name has upper-case letters
+	pool    *RecordPool
 }
 
 // internTable shares strings that repeat from record to record (header
@@ -507,7 +508,7 @@ func (s *fastScanner) headers() (map[string]string, bool) {
 		}
 	}
 	s.pairs = pairs
-	h := make(map[string]string, len(pairs)/2)
+	h := s.pool.headerMap(len(pairs) / 2)
 	for i := 0; i < len(pairs); i += 2 {
 		if _, dup := h[pairs[i]]; dup {
 			return nil, false

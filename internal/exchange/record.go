@@ -33,6 +33,7 @@ type Record struct {
 	ipRaw  string
 
 	headersLower bool // the decoder produced lower-case, unique header names
+	pooled       bool // taken from a RecordPool: may go back to it
 }
 
 // ClientAddr returns client.ip parsed (cached by Validate).
