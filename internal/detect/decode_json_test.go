@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
 
@@ -147,5 +149,32 @@ func BenchmarkJSONWalk(b *testing.B) {
 				w.jsonBody(bodies[i%len(bodies)])
 			}
 		})
+	}
+}
+
+func topLevelWalk(body string, noFast bool) string {
+	js := jsonScanner{noFast: noFast}
+	var b strings.Builder
+	err := js.scan(body, func(k string, kind jsontext.Kind, v string) { fmt.Fprintf(&b, "%q %c %q\n", k, kind, v) })
+	if err != nil {
+		b.WriteString("error: " + err.Error())
+	}
+	return b.String()
+}
+
+// TestJSONTopLevelFastPathMatchesJSONText: the params family's top-level
+// scan reports the same members and the same error with and without the
+// fast path.
+func TestJSONTopLevelFastPathMatchesJSONText(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	seeds := append([]string{`{"a":{"x":1,"x":2}}`, `{"a":[{"k":1},{"k":2}]}`, `{"a":1} garbage`, `{"a":1,"a":2}`, `{"b":{"c":{"d":[1,{"e":null}]}},"f":"g"}`}, jsonSeeds...)
+	bodies := append([]string(nil), seeds...)
+	for i := 0; i < 30000; i++ {
+		bodies = append(bodies, mutateJSON(r, seeds[r.IntN(len(seeds))]))
+	}
+	for _, body := range bodies {
+		if want, got := topLevelWalk(body, true), topLevelWalk(body, false); got != want {
+			t.Fatalf("body %q:\nfast path:\n%s\njsontext:\n%s", body, got, want)
+		}
 	}
 }

@@ -532,6 +532,99 @@ func inIndex(in string) int {
 
 var errNotObject = errors.New("not a JSON object")
 
+// scanFast reads a top-level JSON object with fastJSON. ok is false when
+// the body is not a valid object in the fast subset or repeats a member
+// name in any object (the jsontext decoder, with its default options,
+// rejects duplicates): the caller then scans with jsontext.
+func (js *jsonScanner) scanFast(body string) (_ []jsonMember, ok bool) {
+	t := &js.fast
+	t.reset(body)
+	js.mem, js.names, js.starts = js.mem[:0], js.names[:0], js.starts[:0]
+	if k, _, r := t.next(); r != fjTok || k != '{' {
+		return nil, false
+	}
+	js.starts = append(js.starts, 0)
+	for {
+		k, key, r := t.next()
+		if r != fjTok {
+			return nil, false
+		}
+		if k == '}' {
+			return js.mem, true // what follows the object is never read
+		}
+		if !js.addName(key) {
+			return nil, false
+		}
+		k, v, r := t.next()
+		if r != fjTok {
+			return nil, false
+		}
+		switch k {
+		case '{', '[':
+			if !js.skipFast(k) {
+				return nil, false
+			}
+			v = ""
+		case 't':
+			v = "true"
+		case 'f':
+			v = "false"
+		case 'n':
+			v = ""
+		}
+		js.mem = append(js.mem, jsonMember{key: key, kind: jsontext.Kind(k), value: v})
+	}
+}
+
+// addName records a member name of the innermost open object; false when
+// the object already has it.
+func (js *jsonScanner) addName(name string) bool {
+	start := js.starts[len(js.starts)-1]
+	for _, n := range js.names[start:] {
+		if n == name {
+			return false
+		}
+	}
+	if len(js.names)-start >= 256 {
+		return false // long objects: leave them to jsontext
+	}
+	js.names = append(js.names, name)
+	return true
+}
+
+// skipFast consumes the rest of a nested value opened by open.
+func (js *jsonScanner) skipFast(open byte) bool {
+	t := &js.fast
+	depth := 1
+	if open == '{' {
+		js.starts = append(js.starts, len(js.names))
+	}
+	for depth > 0 {
+		k, v, r := t.next()
+		if r != fjTok {
+			return false
+		}
+		switch k {
+		case '{':
+			depth++
+			js.starts = append(js.starts, len(js.names))
+		case '[':
+			depth++
+		case '}':
+			depth--
+			js.names = js.names[:js.starts[len(js.starts)-1]]
+			js.starts = js.starts[:len(js.starts)-1]
+		case ']':
+			depth--
+		case '"':
+			if t.state == fjColon && !js.addName(v) { // a member name
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // jsonTopLevel calls fn for each member of a top-level JSON object: the
 // key, the kind of its value and, for scalars, the value as text (strings
 // unescaped, numbers/booleans/null raw). Nested values are skipped (fn sees
@@ -548,9 +641,30 @@ func jsonTopLevel(body string, fn func(key string, kind jsontext.Kind, value str
 type jsonScanner struct {
 	r   strings.Reader
 	dec *jsontext.Decoder
+	// fast path (see fastJSON): members collected first, reported only
+	// when the whole top-level object is in the fast subset
+	fast   fastJSON
+	mem    []jsonMember
+	names  []string // member names of the open objects, for duplicate checks
+	starts []int
+	noFast bool // tests: jsontext only
+}
+
+type jsonMember struct {
+	key   string
+	kind  jsontext.Kind
+	value string
 }
 
 func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind, value string)) error {
+	if !js.noFast {
+		if ms, ok := js.scanFast(body); ok {
+			for _, m := range ms {
+				fn(m.key, m.kind, m.value)
+			}
+			return nil
+		}
+	}
 	js.r.Reset(body)
 	if js.dec == nil {
 		js.dec = jsontext.NewDecoder(&js.r)
