@@ -12,7 +12,9 @@ import (
 )
 
 // Analyzer consumes enriched events in event-time order. Implementations are
-// deterministic: the same events give the same state.
+// deterministic: the same events give the same state. They must not keep the
+// event, its record or the record's header maps past Observe (the engine
+// recycles records); strings may be kept.
 type Analyzer interface {
 	Observe(ev *event.Event)
 }
