@@ -107,6 +107,10 @@ var skipHeaders = map[string]bool{
 }
 
 func skipHeader(name string) bool {
+	switch name { // the common ones without hashing (skipHeaders has them all)
+	case "accept", "content-type", "user-agent", "x-request-id", "authorization", "cookie", "host", "content-length", "accept-encoding", "accept-language", "connection", "traceparent":
+		return name != "user-agent"
+	}
 	if skipHeaders[name] {
 		return true
 	}

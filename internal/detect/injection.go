@@ -169,7 +169,6 @@ type memoEntry struct {
 	decoded    bool
 	dec, dec64 Decoded
 	isB64      bool
-	ssrfChars  bool // the value has a character an SSRF target needs
 }
 
 // Values shorter than memoMinValue are cheap to judge (no base64, most
@@ -190,7 +189,7 @@ func (m *valueMemo) get(p *Part) *memoEntry {
 	return nil
 }
 
-func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64, ssrfChars bool) {
+func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool) {
 	if m == nil || len(p.Value) > memoMaxValue || len(p.Value) < memoMinValue {
 		return
 	}
@@ -204,7 +203,7 @@ func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64, ssrfChars bool) {
 	} else {
 		dec.Text = strings.Clone(dec.Text)
 	}
-	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, ssrfChars: ssrfChars}
+	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64}
 }
 
 // base64Segment: a path segment of at least 16 characters that is base64
@@ -240,14 +239,20 @@ func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool, memo *
 			return true // the user-agent family judges it (exploits in UA included)
 		}
 		var dec, dec64 Decoded
-		var isB64, ssrfChars bool
+		var isB64 bool
 		judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
-		if e := memo.get(&p); e != nil {
+		f, x := valueClasses(p.Value)
+		ssrfChars := x&vcSSRF != 0
+		// A value no matcher looks at is cheaper to judge than to look up.
+		var e *memoEntry
+		worthMemo := x&vcDecode != 0 || !plainBytes(f, len(p.Value))
+		if worthMemo {
+			e = memo.get(&p)
+		}
+		if e != nil {
 			// seen before: decoded, and no class matched
-			dec, dec64, isB64, ssrfChars = e.dec, e.dec64, e.isB64, e.ssrfChars
+			dec, dec64, isB64 = e.dec, e.dec64, e.isB64
 		} else {
-			f, x := valueClasses(p.Value)
-			ssrfChars = x&vcSSRF != 0
 			if x&vcDecode != 0 {
 				rounds := 0
 				if p.URLDecoded {
@@ -291,8 +296,8 @@ func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool, memo *
 						}
 					}
 				}
-				if !found {
-					memo.put(&p, dec, dec64, isB64, ssrfChars)
+				if !found && worthMemo {
+					memo.put(&p, dec, dec64, isB64)
 				}
 			}
 		}

@@ -138,6 +138,12 @@ func scanBytes(s string) byteSet {
 
 func (f byteSet) any(m byteSet) bool { return f&m != 0 }
 
+// plainBytes: a value of n bytes with byte classes f is one no matcher
+// looks at (identifiers, numbers, words, dates, e-mail-ish values).
+func plainBytes(f byteSet, n int) bool {
+	return f == 0 || f == bSpace && n < 8 || f == bDash || f == bColon || f == bAt || f == bDash|bAt
+}
+
 // Extra classes of a raw value (valueClasses), for the decisions taken
 // before matching: whether decoding layers can change it, whether it can be
 // base64, whether it can hold an SSRF target.
@@ -190,8 +196,8 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 // matchInjection is MatchInjection with the byte classes of text (f =
 // scanBytes(text)) already known.
 func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
-	if f == 0 || f == bSpace && len(text) < 8 || f == bDash || f == bColon || f == bAt || f == bDash|bAt {
-		return nil // identifiers, numbers, words, dates, e-mail-ish values
+	if plainBytes(f, len(text)) {
+		return nil
 	}
 	var out []InjMatch
 	add := func(m InjMatch, ok bool) {
