@@ -111,6 +111,7 @@ func (c *linCounter) estimate() float64 {
 // bytes ≈ 4.3 KB at the cap, typically < 1 KB.
 type quantiles struct {
 	sk *ddsketch.DDSketch
+	n  float64 // values added (the sketch's count, without reaching into it)
 	// Two cached quantiles: a DDSketch query walks its bins, and thresholds
 	// are read on every event while the sketch grows slowly. A cached value
 	// is reused until the count grows by 1/256 (≤ 0.4 % more data).
@@ -135,22 +136,19 @@ func (q *quantiles) add(v float64) {
 	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
-	_ = q.sk.Add(v) // cannot fail for finite non-negative values
+	if q.sk.Add(v) == nil { // fails only beyond the sketch's range (not counted)
+		q.n++
+	}
 }
 
-func (q *quantiles) count() float64 {
-	if q.sk == nil {
-		return 0
-	}
-	return q.sk.GetCount()
-}
+func (q *quantiles) count() float64 { return q.n }
 
 // at returns the value at quantile p (0 when empty).
 func (q *quantiles) at(p float64) float64 {
-	if q.sk == nil || q.sk.IsEmpty() {
+	if q.sk == nil || q.n == 0 {
 		return 0
 	}
-	n := q.sk.GetCount()
+	n := q.n
 	for i := range q.cache {
 		c := &q.cache[i]
 		if c.p == p && c.n > 0 && n >= c.n && n < c.n*(1+1.0/256) {
