@@ -125,6 +125,7 @@ type partWalker struct {
 	stats *PartStats
 	n     int
 	fn    func(Part) bool
+	sink  partSink // instead of fn: no closure per request
 	done  bool
 	// decoded marks the value being emitted as already percent-decoded
 	decoded bool
@@ -139,6 +140,7 @@ type partWalker struct {
 	jfast  fastJSON
 	jskip  int  // emissions the jsontext replay skips (made by the fast path)
 	noFast bool // tests: jsontext only (the reference walk)
+	jused  bool // the jsontext decoder read a body
 }
 
 type jsonFrame struct {
@@ -146,6 +148,11 @@ type jsonFrame struct {
 	idx      int64 // next array index
 	name     string
 	wantName bool
+}
+
+// partSink receives the parts of a request (see requestPartsTo).
+type partSink interface {
+	part(p Part) bool
 }
 
 var walkerPool = sync.Pool{New: func() any { return new(partWalker) }}
@@ -163,15 +170,17 @@ func getWalker(lim PartLimits, stats *PartStats, fn func(Part) bool) *partWalker
 }
 
 func putWalker(w *partWalker) {
-	w.fn, w.stats = nil, nil
+	w.fn, w.stats, w.sink = nil, nil, nil
 	clear(w.names)
 	w.names = w.names[:0]
 	clear(w.jstack)
 	w.jstack = w.jstack[:0]
-	w.jr.Reset("")
-	if w.jdec != nil {
+	if w.jused { // drop the decoder's references to the body
+		w.jr.Reset("")
 		w.jdec.Reset(&w.jr)
+		w.jused = false
 	}
+	w.jfast.s = ""
 	walkerPool.Put(w)
 }
 
@@ -236,7 +245,14 @@ func (w *partWalker) emitFn(k PartKind, prefix, name, v string, jw *partWalker) 
 		h := w.lim.MaxValue / 2
 		v = v[:h] + " " + v[len(v)-h:]
 	}
-	if !w.fn(Part{Kind: k, Value: v, Name: name, URLDecoded: w.decoded, prefix: prefix, jw: jw}) {
+	p := Part{Kind: k, Value: v, Name: name, URLDecoded: w.decoded, prefix: prefix, jw: jw}
+	var ok bool
+	if w.sink != nil {
+		ok = w.sink.part(p)
+	} else {
+		ok = w.fn(p)
+	}
+	if !ok {
 		w.done = true
 		return false
 	}
@@ -249,6 +265,14 @@ func (w *partWalker) emitFn(k PartKind, prefix, name, v string, jw *partWalker) 
 // multipart fields, XML text, or the body as text). fn returns false to stop.
 func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Part) bool) {
 	w := getWalker(lim, stats, fn)
+	w.request(ev)
+	putWalker(w)
+}
+
+// requestPartsTo is RequestParts with a sink instead of a callback.
+func requestPartsTo(ev *event.Event, lim PartLimits, stats *PartStats, sink partSink) {
+	w := getWalker(lim, stats, nil)
+	w.sink = sink
 	w.request(ev)
 	putWalker(w)
 }
@@ -426,6 +450,7 @@ func (w *partWalker) jsonBody(body string) bool {
 	}
 	// The fast path gave up (see fastJSON): replay with jsontext, skipping
 	// the w.jskip emissions it already made (the same ones, in order).
+	w.jused = true
 	w.jr.Reset(body)
 	if w.jdec == nil {
 		w.jdec = jsontext.NewDecoder(&w.jr, jsonWalkOpts...)

@@ -245,6 +245,10 @@ type evKeys struct {
 	idh   uint64 // hashString of the principal id (0 when anonymous)
 	ce    *clientEP
 	ceTab *lru[clientEP]
+	// the request scan of the injection and SSRF families (see scanShared)
+	scan       *requestScan
+	scanLim    PartLimits
+	scanIgnore string
 }
 
 const (

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -43,7 +42,8 @@ type Injection struct {
 	ignore    map[string]bool
 	ignoreKey string
 	Stats     PartStats
-	memo      valueMemo
+	keyed
+	scanner requestScanner
 }
 
 // NewInjection returns the detector with options from cfg.
@@ -96,7 +96,7 @@ type InjFinding struct {
 // Inspect returns the strongest finding per class in the event's request,
 // ordered by class.
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
-	sc := scanShared(ev, d.lim, d.ignoreKey, d.ignore, false, &d.memo)
+	sc := scanShared(d.keys, &d.scanner, ev, d.lim, d.ignoreKey, d.ignore, false)
 	d.Stats.add(sc.stats)
 	var out []InjFinding
 	for _, b := range sc.inj {
@@ -122,34 +122,20 @@ type ssrfFinding struct {
 	Layers        []string
 }
 
-// The last scan is kept for the next family observing the same event. It
-// holds the event pointer, so the pointer cannot be reused by another event
-// while cached. Safe for concurrent engines (they just miss the cache).
-var scanCache struct {
-	sync.Mutex
-	ev        *event.Event
-	lim       PartLimits
-	ignoreKey string
-	res       *requestScan
-}
-
 // scanShared returns the scan of ev with the given limits and ignored
-// field names (ignoreKey identifies the set), from the cache when the
-// previous family asked for the same.
-// anyIgnore: the caller only needs the SSRF result, which does not depend
-// on ignored fields.
-func scanShared(ev *event.Event, lim PartLimits, ignoreKey string, ignore map[string]bool, anyIgnore bool, memo *valueMemo) *requestScan {
-	scanCache.Lock()
-	if scanCache.ev == ev && scanCache.lim == lim && (anyIgnore || scanCache.ignoreKey == ignoreKey) {
-		res := scanCache.res
-		scanCache.Unlock()
-		return res
+// field names (ignoreKey identifies the set): the one another family of
+// the same engine already made for this event when it asked for the same,
+// else a new one by sc (kept in the engine's per-event keys for the next
+// family). anyIgnore: the caller only needs the SSRF result, which does
+// not depend on ignored fields.
+func scanShared(k *evKeys, sc *requestScanner, ev *event.Event, lim PartLimits, ignoreKey string, ignore map[string]bool, anyIgnore bool) *requestScan {
+	if k.valid(ev) && k.scan != nil && k.scanLim == lim && (anyIgnore || k.scanIgnore == ignoreKey) {
+		return k.scan
 	}
-	scanCache.Unlock()
-	res := scanRequest(ev, lim, ignore, memo)
-	scanCache.Lock()
-	scanCache.ev, scanCache.lim, scanCache.ignoreKey, scanCache.res = ev, lim, ignoreKey, res
-	scanCache.Unlock()
+	res := sc.scan(ev, lim, ignore)
+	if k.valid(ev) {
+		k.scan, k.scanLim, k.scanIgnore = res, lim, ignoreKey
+	}
 	return res
 }
 
@@ -226,102 +212,117 @@ func (s *PartStats) add(o PartStats) {
 	s.BodyErrors += o.BodyErrors
 }
 
-// scanRequest walks the request once: injection findings (except in
-// ignored fields) and the strongest SSRF target.
-func scanRequest(ev *event.Event, lim PartLimits, ignore map[string]bool, memo *valueMemo) *requestScan {
-	res := &requestScan{}
-	own := ev.Host
-	if i := strings.LastIndexByte(own, ':'); i >= 0 && !strings.HasSuffix(own, "]") {
-		own = own[:i]
+// requestScanner walks a request once: injection findings (except in
+// ignored fields) and the strongest SSRF target. Its result is reused from
+// request to request (one scanner per detector).
+type requestScanner struct {
+	res    requestScan
+	ev     *event.Event
+	own    string
+	ignore map[string]bool
+	memo   valueMemo
+}
+
+func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string]bool) *requestScan {
+	s.res = requestScan{}
+	s.ev, s.ignore = ev, ignore
+	s.own = ev.Host
+	if i := strings.LastIndexByte(s.own, ':'); i >= 0 && !strings.HasSuffix(s.own, "]") {
+		s.own = s.own[:i]
 	}
-	RequestParts(ev, lim, &res.stats, func(p Part) bool {
-		if p.Kind == PartUserAgent {
-			return true // the user-agent family judges it (exploits in UA included)
+	requestPartsTo(ev, lim, &s.res.stats, s)
+	s.ev, s.ignore = nil, nil
+	return &s.res
+}
+
+// part judges one value (the part walker's sink).
+func (s *requestScanner) part(p Part) bool {
+	res, own, ignore, memo, ev := &s.res, s.own, s.ignore, &s.memo, s.ev
+	if p.Kind == PartUserAgent {
+		return true // the user-agent family judges it (exploits in UA included)
+	}
+	var dec, dec64 Decoded
+	var isB64 bool
+	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
+	f, x := valueClasses(p.Value)
+	ssrfChars := x&vcSSRF != 0
+	// A value no matcher looks at is cheaper to judge than to look up.
+	var e *memoEntry
+	worthMemo := x&vcDecode != 0 || !plainBytes(f, len(p.Value))
+	if worthMemo {
+		e = memo.get(&p)
+	}
+	if e != nil {
+		// seen before: decoded, and no class matched
+		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
+	} else {
+		if x&vcDecode != 0 {
+			rounds := 0
+			if p.URLDecoded {
+				rounds = 1
+			}
+			dec = decodeLayers(p.Value, rounds)
+		} else { // nothing to decode: what decodeLayers returns
+			dec.Text = p.Value
+			if p.URLDecoded {
+				dec.Layers = layersURL
+			}
 		}
-		var dec, dec64 Decoded
-		var isB64 bool
-		judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
-		f, x := valueClasses(p.Value)
-		ssrfChars := x&vcSSRF != 0
-		// A value no matcher looks at is cheaper to judge than to look up.
-		var e *memoEntry
-		worthMemo := x&vcDecode != 0 || !plainBytes(f, len(p.Value))
-		if worthMemo {
-			e = memo.get(&p)
+		var b64 string
+		if x&vcSpace != 0 || x&vcNotB64 == 0 && len(p.Value) >= 8 {
+			b64, isB64 = DecodeBase64Text(strings.TrimSpace(p.Value))
 		}
-		if e != nil {
-			// seen before: decoded, and no class matched
-			dec, dec64, isB64 = e.dec, e.dec64, e.isB64
-		} else {
-			if x&vcDecode != 0 {
-				rounds := 0
-				if p.URLDecoded {
-					rounds = 1
+		if !isB64 && p.Kind == PartPath {
+			b64, isB64 = base64Segment(p.Value)
+		}
+		if isB64 {
+			dec64 = DecodeLayers(b64)
+			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
+		}
+		if judge {
+			found := false
+			for _, d := range []*Decoded{&dec, &dec64} {
+				if d.Text == "" {
+					continue
 				}
-				dec = decodeLayers(p.Value, rounds)
-			} else { // nothing to decode: what decodeLayers returns
-				dec.Text = p.Value
-				if p.URLDecoded {
-					dec.Layers = layersURL
+				var ms []InjMatch
+				if d == &dec && d.Text == p.Value {
+					ms = matchInjection(p.Kind, d.Text, f)
+				} else {
+					ms = MatchInjection(p.Kind, d.Text)
 				}
-			}
-			var b64 string
-			if x&vcSpace != 0 || x&vcNotB64 == 0 && len(p.Value) >= 8 {
-				b64, isB64 = DecodeBase64Text(strings.TrimSpace(p.Value))
-			}
-			if !isB64 && p.Kind == PartPath {
-				b64, isB64 = base64Segment(p.Value)
-			}
-			if isB64 {
-				dec64 = DecodeLayers(b64)
-				dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
-			}
-			if judge {
-				found := false
-				for _, d := range []*Decoded{&dec, &dec64} {
-					if d.Text == "" {
-						continue
+				for _, m := range ms {
+					found = true
+					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)}
+					if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
+						res.inj[f.Class] = &f
 					}
-					var ms []InjMatch
-					if d == &dec && d.Text == p.Value {
-						ms = matchInjection(p.Kind, d.Text, f)
-					} else {
-						ms = MatchInjection(p.Kind, d.Text)
-					}
-					for _, m := range ms {
-						found = true
-						f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)}
-						if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
-							res.inj[f.Class] = &f
-						}
-					}
-				}
-				if !found && worthMemo {
-					memo.put(&p, dec, dec64, isB64)
 				}
 			}
+			if !found && worthMemo {
+				memo.put(&p, dec, dec64, isB64)
+			}
 		}
-		// SSRF
-		if p.Kind == PartXML || !ssrfChars || p.Kind == PartHeader && skipSSRFHeaders[p.Name] {
-			return true
-		}
-		m, ok := judgeURLValue(dec.Text, false, p.Name, own)
-		d := &dec
-		if !ok && isB64 {
-			m, ok = JudgeURLValue(dec64.Text, false, own)
-			d = &dec64
-		}
-		if ok && m.Private && !ev.External {
-			// an internal client naming an internal service (webhooks,
-			// service registries): ordinary configuration, not SSRF
-			ok = false
-		}
-		if ok && (res.ssrf == nil || m.Confidence > res.ssrf.Confidence) {
-			res.ssrf = &ssrfFinding{SSRFMatch: m, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, 0, len(d.Text))}
-		}
+	}
+	// SSRF
+	if p.Kind == PartXML || !ssrfChars || p.Kind == PartHeader && skipSSRFHeaders[p.Name] {
 		return true
-	})
-	return res
+	}
+	m, ok := judgeURLValue(dec.Text, false, p.Name, own)
+	d := &dec
+	if !ok && isB64 {
+		m, ok = JudgeURLValue(dec64.Text, false, own)
+		d = &dec64
+	}
+	if ok && m.Private && !ev.External {
+		// an internal client naming an internal service (webhooks,
+		// service registries): ordinary configuration, not SSRF
+		ok = false
+	}
+	if ok && (res.ssrf == nil || m.Confidence > res.ssrf.Confidence) {
+		res.ssrf = &ssrfFinding{SSRFMatch: m, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, 0, len(d.Text))}
+	}
+	return true
 }
 
 // inspectPart decodes one value and runs the matchers on each variant.

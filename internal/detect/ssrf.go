@@ -30,7 +30,8 @@ func init() {
 type SSRF struct {
 	lim   PartLimits
 	Stats PartStats
-	memo  valueMemo
+	keyed
+	scanner requestScanner
 }
 
 // NewSSRF returns the detector.
@@ -435,7 +436,7 @@ func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
 	if ev.Outbound || ev.Rec == nil {
 		return
 	}
-	sc := scanShared(ev, d.lim, "", nil, true, &d.memo)
+	sc := scanShared(d.keys, &d.scanner, ev, d.lim, "", nil, true)
 	d.Stats.add(sc.stats)
 	best := sc.ssrf
 	if best == nil {
