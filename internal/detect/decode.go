@@ -288,6 +288,81 @@ func DecodeBase64Text(s string) (string, bool) {
 	if len(s) < 8 {
 		return "", false
 	}
+	if len(s) > 1024 {
+		return decodeBase64TextLong(s)
+	}
+	// One pass: validate, decode and judge each byte as it comes, so the
+	// random tokens most candidates are give up at their first control
+	// byte, without a buffer on the heap.
+	var buf [768]byte
+	n, bitsN := 0, 0
+	var acc uint32
+	std, urlSafe, special := false, false, false
+	pad := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var v byte
+		switch {
+		case c >= 'A' && c <= 'Z':
+			v = c - 'A'
+		case c >= 'a' && c <= 'z':
+			v = c - 'a' + 26
+		case c >= '0' && c <= '9':
+			v = c - '0' + 52
+		case c == '+' || c == '/':
+			std, v = true, 62+b2u8(c == '/')
+		case c == '-' || c == '_':
+			urlSafe, v = true, 62+b2u8(c == '_')
+		case c == '=':
+			if i < len(s)-2 {
+				return "", false
+			}
+			pad++
+			continue
+		default:
+			return "", false
+		}
+		if pad > 0 || std && urlSafe {
+			return "", false // '=' inside the value, or both alphabets
+		}
+		acc = acc<<6 | uint32(v)
+		bitsN += 6
+		if bitsN >= 8 {
+			bitsN -= 8
+			b := byte(acc >> uint(bitsN))
+			switch {
+			case b == '\n' || b == '\r' || b == '\t':
+				special = true
+			case b < 0x20 || b == 0x7F:
+				return "", false
+			case b >= 0x80:
+				// allow UTF-8 text, checked below
+			case !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == ' '):
+				special = true
+			}
+			buf[n] = b
+			n++
+		}
+	}
+	if (len(s)-pad)%4 == 1 || n < 4 || !special || !utf8.Valid(buf[:n]) {
+		return "", false
+	}
+	return string(buf[:n]), true
+}
+
+func b2u8(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// decodeBase64TextLong is DecodeBase64Text for long values (decoded with
+// encoding/base64).
+func decodeBase64TextLong(s string) (string, bool) {
+	if len(s) < 8 {
+		return "", false
+	}
 	std, urlSafe := false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]

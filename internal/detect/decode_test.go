@@ -156,5 +156,127 @@ func TestValueClassesShortcuts(t *testing.T) {
 		if (x&vcSSRF != 0) != strings.ContainsAny(v, ":/.%\\&0123456789") {
 			t.Fatalf("%q: SSRF characters misclassified", v)
 		}
+		if (x&vcURL != 0) != strings.ContainsAny(v, ":/\\") {
+			t.Fatalf("%q: URL characters misclassified", v)
+		}
+		if x&(vcURL|vcDecode) == 0 {
+			if m, ok := judgeURLValue(v, false, "", "api.example.test"); ok {
+				t.Fatalf("%q: judged a URL value without URL characters: %+v", v, m)
+			}
+		}
 	}
+}
+
+// TestDecodeBase64TextMatchesReference: the one-pass DecodeBase64Text
+// gives the answers of the two-pass version it replaced
+// (decodeBase64TextRef), on random values and on base64 of random text
+// and bytes, short and long.
+func TestDecodeBase64TextMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 34))
+	const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= ."
+	const text = "abcXYZ 012 <>'\";()=\n\t-é€"
+	var in []string
+	for i := 0; i < 60000; i++ {
+		n := r.IntN(48)
+		if i%100 == 0 {
+			n = 1000 + r.IntN(100) // around the one-pass limit
+		}
+		b := make([]byte, n)
+		switch i % 4 {
+		case 0: // random characters
+			for j := range b {
+				b[j] = alpha[r.IntN(len(alpha))]
+			}
+			in = append(in, string(b))
+		case 1, 2: // base64 of text
+			for j := range b {
+				b[j] = text[r.IntN(len(text))]
+			}
+			enc := base64.StdEncoding
+			if i%3 == 0 {
+				enc = base64.RawURLEncoding
+			}
+			in = append(in, enc.EncodeToString(b))
+		case 3: // base64 of bytes
+			for j := range b {
+				b[j] = byte(r.IntN(256))
+			}
+			in = append(in, base64.RawStdEncoding.EncodeToString(b))
+		}
+	}
+	for _, s := range in {
+		got, ok := DecodeBase64Text(s)
+		want, wok := decodeBase64TextRef(s)
+		if got != want || ok != wok {
+			t.Fatalf("%q: got %q %v, want %q %v", s, got, ok, want, wok)
+		}
+	}
+}
+
+func decodeBase64TextRef(s string) (string, bool) {
+	if len(s) < 8 {
+		return "", false
+	}
+	std, urlSafe := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+		case c == '+' || c == '/':
+			std = true
+		case c == '-' || c == '_':
+			urlSafe = true
+		case c == '=':
+			if i < len(s)-2 {
+				return "", false
+			}
+		default:
+			return "", false
+		}
+	}
+	if std && urlSafe {
+		return "", false
+	}
+	t := strings.TrimRight(s, "=")
+	// Most candidates are random tokens that decode to binary: decode into
+	// a stack buffer so that rejecting them allocates nothing.
+	var buf [768]byte
+	var raw []byte
+	if len(t) <= 1024 {
+		n, ok := decodeBase64Raw(buf[:], t, urlSafe)
+		if !ok {
+			return "", false
+		}
+		raw = buf[:n]
+	} else {
+		enc := base64.RawStdEncoding
+		if urlSafe {
+			enc = base64.RawURLEncoding
+		}
+		r, err := enc.DecodeString(t)
+		if err != nil {
+			return "", false
+		}
+		raw = r
+	}
+	if len(raw) < 4 {
+		return "", false
+	}
+	special := false
+	for _, c := range raw {
+		switch {
+		case c == '\n' || c == '\r' || c == '\t':
+			special = true
+		case c < 0x20 || c == 0x7F:
+			return "", false
+		case c >= 0x80:
+			// allow UTF-8 text, checked below
+		case !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == ' '):
+			special = true
+		}
+	}
+	if !special || !utf8.Valid(raw) {
+		return "", false
+	}
+	return string(raw), true
 }

@@ -221,6 +221,22 @@ type requestScanner struct {
 	own    string
 	ignore map[string]bool
 	memo   valueMemo
+	urlish map[string]bool // urlishName by parameter name (bounded)
+}
+
+func (s *requestScanner) urlishName(name string) bool {
+	if name == "" {
+		return false
+	}
+	u, ok := s.urlish[name]
+	if !ok {
+		u = urlishName(name)
+		if s.urlish == nil || len(s.urlish) >= 4096 {
+			s.urlish = make(map[string]bool, 64)
+		}
+		s.urlish[strings.Clone(name)] = u
+	}
+	return u
 }
 
 func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string]bool) *requestScan {
@@ -306,6 +322,12 @@ func (s *requestScanner) part(p Part) bool {
 	}
 	// SSRF
 	if p.Kind == PartXML || !ssrfChars || p.Kind == PartHeader && skipSSRFHeaders[p.Name] {
+		return true
+	}
+	// Without ':', '/' or '\\' (and nothing decoded) a value is no URL and
+	// names no scheme: only a bare host in a parameter named like a URL
+	// can be a target (what judgeURLValue would conclude).
+	if x&(vcURL|vcDecode) == 0 && !isB64 && !s.urlishName(p.Name) {
 		return true
 	}
 	m, ok := judgeURLValue(dec.Text, false, p.Name, own)

@@ -152,7 +152,19 @@ const (
 	vcNotB64                   // a byte outside the base64 alphabets (and '=')
 	vcSpace                    // ASCII white space or a non-ASCII byte (TrimSpace may trim)
 	vcSSRF                     // one of :/.%\& or a digit (an SSRF target needs one)
+	vcURL                      // one of : / \ (a URL or a dangerous scheme needs one)
 )
+
+// byteSetTab is scanBytes' classes per byte ('.' is handled apart: only
+// ".." counts).
+var byteSetTab = func() (t [256]byteSet) {
+	for c := 0; c < 256; c++ {
+		if c != '.' {
+			t[c] = scanBytes(string([]byte{byte(c)}))
+		}
+	}
+	return
+}()
 
 var valueClassTab = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
@@ -170,6 +182,9 @@ var valueClassTab = func() (t [256]uint8) {
 		if b == ':' || b == '/' || b == '.' || b == '%' || b == '\\' || b == '&' || b >= '0' && b <= '9' {
 			v |= vcSSRF
 		}
+		if b == ':' || b == '/' || b == '\\' {
+			v |= vcURL
+		}
 		t[c] = v
 	}
 	return
@@ -178,11 +193,17 @@ var valueClassTab = func() (t [256]uint8) {
 // valueClasses returns the byte classes of s for the matchers (scanBytes)
 // and the extra classes above, in one pass.
 func valueClasses(s string) (byteSet, uint8) {
+	var f byteSet
 	var x uint8
 	for i := 0; i < len(s); i++ {
-		x |= valueClassTab[s[i]]
+		c := s[i]
+		f |= byteSetTab[c]
+		x |= valueClassTab[c]
+		if c == '.' && i+1 < len(s) && s[i+1] == '.' {
+			f |= bDot2
+		}
 	}
-	return scanBytes(s), x
+	return f, x
 }
 
 // MatchInjection runs every class matcher over one decoded value. kind says
