@@ -245,8 +245,9 @@ func (e *Engine) release(it heapItem) {
 		e.released = ev.Time
 	}
 	e.analyzers.Observe(ev)
-	// Analyzers keep nothing of the record past Observe (they copy what
-	// they retain), so its memory can serve the next one.
+	// Analyzers keep nothing of the event or its record past Observe (they
+	// copy what they retain), so their memory can serve the next ones.
+	e.enr.Recycle(ev)
 	e.pool.Put(it.rec)
 }
 

@@ -71,6 +71,16 @@ type Enricher struct {
 	ids       *identity.Deriver
 	templater pipeline.Templater
 	intel     pipeline.IntelLookup
+	free      []*event.Event // events given back with Recycle
+}
+
+// Recycle gives back an event nothing refers to any more (the engine calls
+// it once every analyzer has seen the event); Enrich reuses its memory.
+func (e *Enricher) Recycle(ev *event.Event) {
+	if ev != nil && len(e.free) < 1024 {
+		*ev = event.Event{}
+		e.free = append(e.free, ev)
+	}
 }
 
 // New returns an enricher. templater and intel may be nil.
@@ -90,7 +100,14 @@ func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error
 	if err != nil {
 		return nil, &exchange.FieldError{Field: "request.url", Message: err.Error()}
 	}
-	ev := &event.Event{Seq: seq, Rec: rec, Time: rec.Time, Method: rec.Request.Method, URL: u,
+	var ev *event.Event
+	if n := len(e.free); n > 0 {
+		ev = e.free[n-1]
+		e.free = e.free[:n-1]
+	} else {
+		ev = new(event.Event)
+	}
+	*ev = event.Event{Seq: seq, Rec: rec, Time: rec.Time, Method: rec.Request.Method, URL: u,
 		Status: rec.Response.Status, Outbound: rec.IsOutbound()}
 	ev.Scheme = strings.ToLower(u.Scheme)
 	ev.Host = NormalizeHost(u.Host, ev.Scheme)
