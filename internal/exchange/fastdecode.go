@@ -104,41 +104,6 @@ func special(x uint64) uint64 {
 	return ctl | q | bs
 }
 
-// rawString reads a JSON string token at the cursor. It returns the token
-// (quotes included) and whether it holds escapes.
-func (s *fastScanner) rawString() (tok []byte, esc bool, ok bool) {
-	if s.next() != '"' {
-		return nil, false, false
-	}
-	start := s.i
-	j := s.i + 1
-	b := s.b
-	for {
-		for j+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		if j >= len(b) {
-			return nil, false, false
-		}
-		switch c := b[j]; {
-		case c == '"':
-			s.i = j + 1
-			return b[start : j+1], esc, true
-		case c == '\\':
-			esc = true
-			j += 2
-		case c < 0x20:
-			return nil, false, false
-		default:
-			j++
-		}
-	}
-}
-
 // text reads a string value: it returns the inside of the token when the
 // string has no escapes (esc false), or the unescaped text in s.scratch.
 func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
@@ -261,11 +226,11 @@ func (s *fastScanner) istr() (string, bool) {
 // key reads an object member name followed by ':'; names with escapes are
 // left to the general decoder.
 func (s *fastScanner) key() ([]byte, bool) {
-	tok, esc, ok := s.rawString()
+	name, esc, ok := s.text()
 	if !ok || esc || !s.eat(':') {
 		return nil, false
 	}
-	return tok[1 : len(tok)-1], true
+	return name, true
 }
 
 // appendUnescape appends the unescaped form of the inside of a JSON string.
@@ -473,11 +438,10 @@ func (s *fastScanner) headers() (map[string]string, bool) {
 	pairs := s.pairs[:0]
 	if !s.eat('}') {
 		for {
-			tok, esc, ok := s.rawString()
-			if !ok || esc || !s.eat(':') {
+			raw, ok := s.key()
+			if !ok {
 				return nil, false
 			}
-			raw := tok[1 : len(tok)-1]
 			for _, c := range raw {
 				if c >= 'A' && c <= 'Z' {
 					// Validate lower-cases names and joins the values of
