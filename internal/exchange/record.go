@@ -186,7 +186,7 @@ func (r *Record) Validate() error {
 	if r.Request.URL == "" {
 		return &FieldError{"request.url", "missing"}
 	}
-	u, err := url.Parse(r.Request.URL)
+	u, err := parseURL(r.Request.URL)
 	if err != nil {
 		return &FieldError{"request.url", "does not parse: " + clip(err.Error(), 120)}
 	}
