@@ -67,7 +67,7 @@ type authDetector struct {
 	ids                       *lru[authIdentity]
 	bfPop, trPop              quantiles
 	js                        jsonScanner
-	login                     map[string]bool // loginLike cache by endpoint path (bounded)
+	login                     map[uint64]bool // loginLike of the endpoint's path, by endpoint hash (bounded)
 }
 
 type authClient struct {
@@ -112,7 +112,7 @@ func newAuthAbuse(cfg Config) *authDetector {
 		csWin: o.dur("cs_window", 20*time.Minute), csAbs: o.float("cs_abs", 50), csUsers: o.float("cs_users", 20), csClients: o.float("cs_clients", 5),
 		csK: o.float("cs_k", 6), csRatio: o.float("cs_ratio", 4),
 		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30),
-		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[string]bool{},
+		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[uint64]bool{},
 	}
 	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
 	d.ids = newLRU[authIdentity](capOr(cfg.MaxTrackedIdentities, 200000))
@@ -189,13 +189,14 @@ func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 }
 
 func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
-	login, ok := d.login[ev.Endpoint.Path]
+	eh := d.keys.endpoint(ev)
+	login, ok := d.login[eh]
 	if !ok {
 		if len(d.login) >= 50000 {
 			clear(d.login) // bounded cache
 		}
 		login = loginLike(ev.Endpoint.Path)
-		d.login[ev.Endpoint.Path] = login
+		d.login[eh] = login
 	}
 	fail := ev.Status == 401 || login && ev.Status == 403
 	credFail := fail && !login && ev.Auth.Credentials

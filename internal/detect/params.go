@@ -177,7 +177,8 @@ type paramStat struct {
 	name, in string
 	seen     float64
 	types    [vtCount]float32
-	declared int // spec type, -1 when undeclared
+	declared int  // spec type, -1 when undeclared
+	secret   int8 // secretParam(name): 0 not computed yet, 1 no, 2 yes
 	cand     *paramCandidate
 }
 
@@ -354,7 +355,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 					out.Emit(h)
 				}
 			}
-		} else if (ep.learned || st.declared >= 0) && !secretParam(p.name) {
+		} else if (ep.learned || st.declared >= 0) && !st.isSecret() {
 			d.checkType(ev, st, p, t, out)
 		}
 		st.seen++
@@ -506,6 +507,16 @@ func (d *paramsDetector) Finish(at time.Time, out *Emitter) {
 	if n > 0 {
 		d.dropped["params: candidates undecided at end of input"] = n
 	}
+}
+
+func (st *paramStat) isSecret() bool {
+	if st.secret == 0 {
+		st.secret = 1
+		if secretParam(st.name) {
+			st.secret = 2
+		}
+	}
+	return st.secret == 2
 }
 
 // secretParam reports parameters whose values are free-form secrets
