@@ -63,37 +63,47 @@ func newACMatcher(lits []string) *acMatcher {
 	if len(nodes) > 65535 {
 		panic("classify: keyword automaton too large")
 	}
-	// failure links in breadth-first order, then the dense transitions
+	// States are numbered in breadth-first order, so that the rows of the
+	// shallow states, where a scan spends most of its time, are adjacent.
 	n := len(nodes)
-	fail := make([]int, n)
+	order := make([]int, 0, n) // BFS order of trie nodes
+	order = append(order, 0)
+	for k := 0; k < len(order); k++ {
+		for c := 0; c < m.nc; c++ {
+			if nx, ok := nodes[order[k]].child[uint8(c)]; ok {
+				order = append(order, nx)
+			}
+		}
+	}
+	id := make([]int, n) // trie node → state
+	for k, nd := range order {
+		id[nd] = k
+	}
+	// failure links, output lists and dense transitions, breadth first
+	fail := make([]int, n) // by state
 	m.next = make([]uint16, n*m.nc)
 	m.out = make([][]int32, n)
 	m.hasOut = make([]bool, n)
-	queue := []int{0}
-	for len(queue) > 0 {
-		st := queue[0]
-		queue = queue[1:]
-		out := append([]int32(nil), nodes[st].own...)
+	for st, nd := range order {
+		out := append([]int32(nil), nodes[nd].own...)
 		if st != 0 {
 			out = append(out, m.out[fail[st]]...)
 		}
 		m.out[st] = out
 		m.hasOut[st] = len(out) > 0
 		for c := 0; c < m.nc; c++ {
-			nx, ok := nodes[st].child[uint8(c)]
+			child, ok := nodes[nd].child[uint8(c)]
 			if !ok {
-				if st == 0 {
-					m.next[c] = 0
-				} else {
+				if st != 0 {
 					m.next[st*m.nc+c] = m.next[fail[st]*m.nc+c]
 				}
 				continue
 			}
+			nx := id[child]
 			m.next[st*m.nc+c] = uint16(nx)
 			if st != 0 {
 				fail[nx] = int(m.next[fail[st]*m.nc+c])
 			}
-			queue = append(queue, nx)
 		}
 	}
 	return m

@@ -47,17 +47,21 @@ func (l Location) String() string {
 	return "unknown"
 }
 
-// Headers that carry the request's own credentials or session (already
-// described by the inventory's auth_schemes) are not classified.
-var skipHeaders = map[string]bool{
-	"authorization": true, "proxy-authorization": true, "cookie": true, "set-cookie": true,
-	"x-api-key": true, "api-key": true, "apikey": true, "x-auth-token": true, "x-access-token": true, "x-csrf-token": true, "x-xsrf-token": true,
-	"content-type": true, "content-length": true, "date": true, "host": true, "user-agent": true, "accept": true, "accept-encoding": true,
-	"accept-language": true, "connection": true, "cache-control": true, "etag": true, "if-none-match": true, "vary": true, "server": true,
-	"traceparent": true, "tracestate": true, "x-request-id": true, "x-correlation-id": true, "x-amzn-trace-id": true,
-	// proxy and transport headers: the client address is the inventory's business, not a data flow of the API
-	"x-forwarded-for": true, "x-real-ip": true, "forwarded": true, "via": true, "x-forwarded-host": true, "x-forwarded-proto": true,
-	"x-forwarded-port": true, "x-envoy-external-address": true, "true-client-ip": true, "cf-connecting-ip": true, "x-client-ip": true,
+// skipHeader reports whether a (lower-case) header name is skipped: headers
+// that carry the request's own credentials or session (already described
+// by the inventory's auth_schemes), protocol headers, and proxy and
+// transport headers are not classified.
+func skipHeader(name string) bool {
+	switch name {
+	case "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "apikey", "x-auth-token", "x-access-token", "x-csrf-token", "x-xsrf-token":
+		return true
+	case "content-type", "content-length", "date", "host", "user-agent", "accept", "accept-encoding", "accept-language", "connection", "cache-control", "etag", "if-none-match", "vary", "server", "traceparent", "tracestate", "x-request-id", "x-correlation-id", "x-amzn-trace-id":
+		return true
+	case "x-forwarded-for", "x-real-ip", "forwarded", "via", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-envoy-external-address", "true-client-ip", "cf-connecting-ip", "x-client-ip":
+		// proxy and transport headers: the client address is the inventory's business, not a data flow of the API
+		return true
+	}
+	return false
 }
 
 // Found is one sensitive value seen in an event. Sample is redacted.
@@ -101,17 +105,23 @@ type fieldState struct {
 	// hint: the classifier's reading of the field name ctx, made once.
 	ctx    string
 	hint   fieldHint
+	hid    uint32 // the hint interned by the analyzer's memo
 	hinted bool
+	// sampling: event time of the last value classified, and the last
+	// fully classified body (see sampled) that classified a value of it
+	lastAt time.Time
+	body   uint32
 }
 
 // hintFor returns the interpretation of the context key ctx, cached in the
 // field's state (a field's context key does not change but for the letter
 // case of header names).
-func (st *fieldState) hintFor(c *Classifier, ctx string) fieldHint {
+func (st *fieldState) hintFor(a *Analyzer, ctx string) (fieldHint, uint32) {
 	if !st.hinted || st.ctx != ctx {
-		st.ctx, st.hint, st.hinted = ctx, c.hint(ctx), true
+		st.ctx, st.hint, st.hinted = ctx, a.c.hint(ctx), true
+		st.hid = a.memo.hintID(st.hint)
 	}
-	return st.hint
+	return st.hint, st.hid
 }
 
 type epState struct {
@@ -130,6 +140,11 @@ type epState struct {
 // older than this, so a new data type is seen within about a minute on
 // busy endpoints and at once on quiet ones.
 const bodySampleMaxGap = time.Minute
+
+// fieldSampleMaxGap bounds per-field sampling the same way: a value is
+// always classified when the field's last classified value is older than
+// this in event time.
+const fieldSampleMaxGap = time.Minute
 
 func locIndex(l Location) int {
 	for i := 0; i < 6; i++ {
@@ -154,6 +169,8 @@ type Analyzer struct {
 	stats Stats
 	scan  scan      // scratch space for classifying one value
 	memo  valueMemo // recent classifications of short values
+	// fullBodies numbers the bodies picked by body sampling
+	fullBodies uint32
 
 	lastEv *event.Event // the event Observe saw last, and what it found
 	last   []Found
@@ -275,22 +292,27 @@ type scanCtx struct {
 	// full: this body was picked by body sampling, so every value in it is
 	// classified (no second, per-field sampling on top).
 	full bool
+	// bodyID identifies the body being walked (for the first-value rule
+	// in sampled).
+	bodyID uint32
 }
 
 func (s *scanCtx) headers(loc Location, h map[string]string) {
 	if len(h) == 0 {
 		return
 	}
-	var buf [16]string
-	keys := buf[:0]
-	for k := range h {
-		if !skipHeaders[strings.ToLower(k)] {
-			keys = append(keys, k)
+	var buf [16][2]string
+	kept := buf[:0]
+	for k, v := range h {
+		if lk := strings.ToLower(k); !skipHeader(lk) {
+			kept = append(kept, [2]string{k, v})
 		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		s.value(loc, strings.ToLower(k), k, h[k])
+	if len(kept) > 1 {
+		slices.SortFunc(kept, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	}
+	for _, kv := range kept {
+		s.value(loc, strings.ToLower(kv[0]), kv[0], kv[1])
 	}
 }
 
@@ -319,7 +341,11 @@ func (s *scanCtx) state(loc Location, field string) *fieldState {
 }
 
 // sampled reports whether the field's class is stable and this value may
-// be skipped.
+// be skipped: one value in SampleEvery of a stable field is classified,
+// and always the first one after a gap of fieldSampleMaxGap in event time.
+// In a body picked by body sampling (full), every field has its first
+// value in the body classified; further values of the same field in that
+// body (the elements of an array) are sampled like any other.
 func (s *scanCtx) sampled(st *fieldState) bool {
 	cfg := &s.a.c.cfg
 	if st == nil || cfg.SampleAfter <= 0 {
@@ -329,7 +355,10 @@ func (s *scanCtx) sampled(st *fieldState) bool {
 		s.unstable = true
 		return false
 	}
-	if s.full {
+	if s.full && st.body != s.bodyID {
+		return false
+	}
+	if s.ev.Time.Sub(st.lastAt) >= fieldSampleMaxGap {
 		return false
 	}
 	st.skip++
@@ -353,19 +382,25 @@ func (s *scanCtx) value(loc Location, field, ctx, v string) {
 // classify classifies v (the value of field, with ctx the key giving it
 // context) and records the result.
 func (s *scanCtx) classify(loc Location, field, ctx string, st *fieldState, v string) {
-	c := s.a.c
+	a := s.a
 	var hint fieldHint
+	var hid uint32
 	if st != nil {
-		hint = st.hintFor(c, ctx)
+		hint, hid = st.hintFor(a, ctx)
 	} else {
-		hint = c.hint(ctx)
+		hint = a.c.hint(ctx)
+		hid = a.memo.hintID(hint)
 	}
-	s.record(loc, field, st, v, s.a.memo.classify(c, &s.a.scan, hint, ctx, v))
+	s.record(loc, field, st, v, a.memo.classify(a.c, &a.scan, hint, hid, ctx, v))
 }
 
 func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, ms []Match) {
 	s.a.stats.Values++
 	if st != nil {
+		st.lastAt = s.ev.Time
+		if s.full {
+			st.body = s.bodyID
+		}
 		sig := matchSig(ms)
 		if sig == st.sig {
 			st.stable++
@@ -443,6 +478,8 @@ func (s *scanCtx) walkBody(loc Location, ct string) bool {
 			return false
 		}
 		s.full = true
+		s.a.fullBodies++
+		s.bodyID = s.a.fullBodies
 	}
 	return true
 }

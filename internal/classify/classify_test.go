@@ -416,3 +416,80 @@ func TestBodySamplingMaxGap(t *testing.T) {
 		t.Errorf("a body after a gap of more than a minute was skipped")
 	}
 }
+
+func hasType(a *Analyzer, path, field, typ string) bool {
+	for _, sd := range a.Results()["GET api.example.com"+path] {
+		if sd.Field == field && sd.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Per-field sampling never leaves a field unclassified for more than a
+// minute of event time, also on an endpoint that body sampling never
+// quietens (here a free-text field keeps changing class).
+func TestFieldSamplingMaxGap(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SampleAfter, cfg.SampleEvery = 5, 1000
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAnalyzer(c)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	notes := []string{"call me", "write to bo@example.org"}
+	for i := 0; i < 40; i++ {
+		a.Observe(mkEvent(t0.Add(time.Duration(i)*time.Second), "/u", `{"email":"a@example.com","note":"`+notes[i%2]+`"}`))
+	}
+	st := a.Stats()
+	if st.Sampled == 0 || st.SampledBodies != 0 {
+		t.Fatalf("sampled %d values and %d bodies, want values sampled per field and no body sampled", st.Sampled, st.SampledBodies)
+	}
+	a.Observe(mkEvent(t0.Add(50*time.Second), "/u", `{"email":"078-05-1123","note":"x"}`))
+	if hasType(a, "/u", "$.email", TypeSSN) {
+		t.Fatal("a value within the minute was not sampled") // the test would not show the bound
+	}
+	a.Observe(mkEvent(t0.Add(3*time.Minute), "/u", `{"email":"078-05-1123","note":"x"}`))
+	if !hasType(a, "/u", "$.email", TypeSSN) {
+		t.Error("a field value after a gap of more than a minute was skipped")
+	}
+}
+
+// In a body walked in full by body sampling, every field has its first
+// value classified; further values of the same field (array elements) are
+// sampled per field.
+func TestFullBodyFirstValuePerField(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SampleAfter, cfg.SampleEvery = 5, 1000
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAnalyzer(c)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	items := func(first string) string {
+		b := `{"items":[{"e":"` + first + `"}`
+		for i := 1; i < 30; i++ {
+			b += `,{"e":"a@example.com"}`
+		}
+		return b + `]}`
+	}
+	for i := 0; i < 40; i++ {
+		a.Observe(mkEvent(t0.Add(time.Duration(i)*time.Second), "/l", items("a@example.com")))
+	}
+	if a.Stats().SampledBodies == 0 {
+		t.Fatal("no body sampling on a busy, stable endpoint")
+	}
+	// a body walked after a gap: one value of the 30 is classified
+	before := a.Stats().Values
+	a.Observe(mkEvent(t0.Add(2*time.Minute), "/l", items("a@example.com")))
+	if n := a.Stats().Values - before; n != 1 {
+		t.Errorf("%d values of one stable array field classified in one body, want the first one", n)
+	}
+	// a new type in the first element is seen
+	a.Observe(mkEvent(t0.Add(4*time.Minute), "/l", items("078-05-1123")))
+	if !hasType(a, "/l", "$.items[*].e", TypeSSN) {
+		t.Error("the first value of a field in a fully walked body was not classified")
+	}
+}

@@ -571,41 +571,68 @@ func (c *Classifier) ClassifyJSON(body []byte, fn func(field string, m Match, va
 // user, id or token). They become "*" in paths, so that no value reaches a
 // field name and a map does not create one field per entry.
 func dynamicKey(name string) bool {
-	if strings.Contains(name, "@") {
-		return true
+	dyn, _ := keyKind(name)
+	return dyn
+}
+
+// Byte classes of object keys.
+const (
+	kcDigit  = 1 << iota // 0-9
+	kcHex                // hex digit or '-'
+	kcSimple             // may appear in a dotted path element
+	kcAt                 // '@'
+)
+
+var keyClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if isDigit(b) {
+			t[c] |= kcDigit
+		}
+		if isHex(b) || b == '-' {
+			t[c] |= kcHex
+		}
+		if isAlnum(b) || b == '_' || b == '-' || b >= 0x80 {
+			t[c] |= kcSimple
+		}
+		if b == '@' {
+			t[c] |= kcAt
+		}
 	}
+	return
+}()
+
+// keyKind reports, in one pass, whether an object key is dynamic (see
+// dynamicKey) and whether it can be written as a dotted path element.
+func keyKind(name string) (dynamic, simple bool) {
 	digits, hex := 0, 0
+	all := uint8(0xff)
+	any := uint8(0)
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if isDigit(c) {
-			digits++
-		}
-		if isHex(c) || c == '-' {
-			hex++
-		}
+		k := keyClass[name[i]]
+		digits += int(k & kcDigit)
+		hex += int(k&kcHex) >> 1
+		all &= k
+		any |= k
 	}
+	simple = name != "" && all&kcSimple != 0
 	switch {
+	case any&kcAt != 0:
+		return true, simple
 	case digits == len(name) && digits >= 2:
-		return true
+		return true, simple
 	case len(name) >= 16 && hex == len(name) && digits > 0:
-		return true // UUIDs, hex ids and hashes
+		return true, simple // UUIDs, hex ids and hashes
 	case len(name) >= 20 && entropy(name) >= 3.5:
-		return true
+		return true, simple
 	}
-	return false
+	return false, simple
 }
 
 func appendKey(path []byte, name string) []byte {
-	if dynamicKey(name) {
+	dynamic, simple := keyKind(name)
+	if dynamic {
 		return append(path, ".*"...)
-	}
-	simple := name != ""
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(isAlnum(c) || c == '_' || c == '-' || c >= 0x80) {
-			simple = false
-			break
-		}
 	}
 	if simple {
 		path = append(path, '.')

@@ -156,3 +156,68 @@ func FuzzWalkJSONMatchesReference(f *testing.F) {
 }
 
 var _ = errors.New
+
+// appendKeyRef is the path-element writer appendKey replaced (two passes).
+func appendKeyRef(path []byte, name string) []byte {
+	dyn := false
+	if strings.Contains(name, "@") {
+		dyn = true
+	} else {
+		digits, hex := 0, 0
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if isDigit(c) {
+				digits++
+			}
+			if isHex(c) || c == '-' {
+				hex++
+			}
+		}
+		dyn = digits == len(name) && digits >= 2 || len(name) >= 16 && hex == len(name) && digits > 0 || len(name) >= 20 && entropy(name) >= 3.5
+	}
+	if dyn {
+		return append(path, ".*"...)
+	}
+	simple := name != ""
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(isAlnum(c) || c == '_' || c == '-' || c >= 0x80) {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		path = append(path, '.')
+		return append(path, name...)
+	}
+	path = append(path, "['"...)
+	for i := 0; i < len(name); i++ {
+		if name[i] == '\'' || name[i] == '\\' {
+			path = append(path, '\\')
+		}
+		path = append(path, name[i])
+	}
+	return append(path, "']"...)
+}
+
+var keySeeds = []string{"", "a", "ab", "user_id", "first-name", "ann@example.com", "12", "1", "3f2b8c1e-9a7d-4e2b-8f1a-6c5d4e3b2a10", "DEADBEEFDEADBEEF",
+	"deadbeefdeadbeef", "deadbeef-deadbeef", "abcdefghijklmnopqrstuvwxyz", "Zq8xP2mN7vL4kR9tY3wB", "d e", "it's", `a\b`, "é", "$where", "a.b", "a[0]"}
+
+func TestAppendKeyMatchesReference(t *testing.T) {
+	for _, k := range keySeeds {
+		if got, want := string(appendKey([]byte("$"), k)), string(appendKeyRef([]byte("$"), k)); got != want {
+			t.Errorf("%q: %q, want %q", k, got, want)
+		}
+	}
+}
+
+func FuzzAppendKey(f *testing.F) {
+	for _, k := range keySeeds {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		if got, want := string(appendKey([]byte("$"), k)), string(appendKeyRef([]byte("$"), k)); got != want {
+			t.Fatalf("%q: %q, want %q", k, got, want)
+		}
+	})
+}

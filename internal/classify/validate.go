@@ -3,7 +3,6 @@ package classify
 import (
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
@@ -204,26 +203,54 @@ func validE164(d string) bool {
 	if d[0] == '1' && !(len(d) == 11 && validNANP(d[1:])) {
 		return false
 	}
-	if v, ok := e164Memo.Load(d); ok {
-		return v.(bool)
+	if v, ok := e164Memo.get(d); ok {
+		return v
 	}
 	num, err := phonenumbers.Parse("+"+d, "")
 	ok := err == nil && phonenumbers.IsValidNumber(num)
-	if e164MemoN.Load() < e164MemoMax {
-		e164Memo.Store(d, ok)
-		e164MemoN.Add(1)
-	}
+	e164Memo.put(d, ok)
 	return ok
 }
 
-// libphonenumber validation costs ≈10–20 µs; results are memoized for up
-// to e164MemoMax distinct numbers (≈1 MB), process-wide.
-const e164MemoMax = 16384
+// libphonenumber validation costs ≈10–20 µs, so results are memoized,
+// process-wide, in two generations of at most e164MemoGen numbers each
+// (≈1 MB in all): a number seen in the current or the previous generation
+// is not validated again, and the older generation is dropped when the
+// current one is full, so recent numbers stay cached however many
+// distinct numbers pass.
+const e164MemoGen = 8192
 
-var (
-	e164Memo  sync.Map
-	e164MemoN atomic.Int64
-)
+var e164Memo genMemo
+
+type genMemo struct {
+	mu        sync.Mutex
+	cur, prev map[string]bool
+}
+
+func (g *genMemo) get(k string) (v, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if v, ok = g.cur[k]; ok {
+		return v, true
+	}
+	if v, ok = g.prev[k]; ok {
+		g.putLocked(k, v)
+	}
+	return v, ok
+}
+
+func (g *genMemo) put(k string, v bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.putLocked(k, v)
+}
+
+func (g *genMemo) putLocked(k string, v bool) {
+	if g.cur == nil || len(g.cur) >= e164MemoGen {
+		g.prev, g.cur = g.cur, make(map[string]bool, e164MemoGen)
+	}
+	g.cur[strings.Clone(k)] = v
+}
 
 // dateLayouts accepted for dates of birth.
 var dateLayouts = []string{
