@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -273,4 +274,26 @@ func FuzzRedactedURL(f *testing.F) {
 			t.Fatalf("bad URL %q", got)
 		}
 	})
+}
+
+// TestRecentHashesKeepSketch: skipping repeats with recentHashes gives the
+// estimates of a sketch fed every value, at every step, through the
+// sparse-to-dense transition.
+func TestRecentHashesKeepSketch(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	var all, filtered distinct
+	var rec recentHashes
+	for i := 0; i < 120000; i++ {
+		v := r.IntN(1 + i/4) // many repeats, a population growing past the sparse limit
+		h := hashString(fmt.Sprint("id", v))
+		all.add(h)
+		if !rec.seen(h) {
+			filtered.add(h)
+		}
+		if i%499 == 0 || i > 119950 {
+			if a, f := all.estimate(), filtered.estimate(); a != f {
+				t.Fatalf("step %d: estimate %v with every value, %v with repeats skipped", i, a, f)
+			}
+		}
+	}
 }

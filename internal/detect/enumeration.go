@@ -152,6 +152,7 @@ type enumParam struct {
 	slowDist quantiles
 	w        int64
 	vals     distinct
+	recent   recentHashes // values added to vals lately (repeats skip the sketch)
 	subj     linCounter // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
 	n        float64
 	maxSubj  float64
@@ -536,6 +537,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		}
 		par.w, par.n, par.young, par.anon, par.errs, par.maxSubj, par.hit, par.nextEval = idx, 0, 0, 0, 0, 0, nil, 0
 		par.vals.reset()
+		par.recent = recentHashes{}
 		par.subj.reset()
 		par.ips.reset()
 	}
@@ -551,7 +553,9 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	}
 	par.ips.add(d.keys.ip(ev))
 	par.last = ev.Time
-	par.vals.add(vh)
+	if !par.recent.seen(vh) {
+		par.vals.add(vh)
+	}
 	par.subj.add(sk)
 	if s.fast.est > par.maxSubj {
 		par.maxSubj = s.fast.est

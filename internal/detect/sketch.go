@@ -195,6 +195,24 @@ func (d *distinct) estimate() float64 {
 
 func (d *distinct) reset() { d.sk = nil }
 
+// recentHashes remembers the last hashes added to a distinct sketch, per
+// 64 direct-mapped slots (512 bytes). Adding a hash the sketch already
+// holds changes nothing (registers keep their maximum, the sparse set
+// holds each hash once), so skipping repeats gives the same sketch for far
+// less work: an object read again and again in one window is the common
+// case. Reset it with the sketch.
+type recentHashes [64]uint64
+
+// seen reports whether h was added recently; if not, it remembers it.
+func (r *recentHashes) seen(h uint64) bool {
+	i := (h >> 32) & 63 // the sketch uses the low bits for its registers
+	if r[i] == h && h != 0 {
+		return true
+	}
+	r[i] = h
+	return false
+}
+
 // smallSet is an exact set of at most smallSetCap hashes (8 bytes each):
 // adds beyond the cap are counted as overflow but not stored.
 type smallSet struct {
