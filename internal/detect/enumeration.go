@@ -153,7 +153,7 @@ type enumParam struct {
 	w        int64
 	vals     distinct
 	recent   recentHashes // values added to vals lately (repeats skip the sketch)
-	subj     linCounter // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
+	subj     linCounter   // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
 	n        float64
 	maxSubj  float64
 	young    float64 // requests from subjects first seen in this or the previous window
