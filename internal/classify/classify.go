@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+
+	"github.com/palisade-sec/palisade/internal/classify/ac"
 	re2 "github.com/wasilibs/go-re2"
 )
 
@@ -111,7 +113,7 @@ type Classifier struct {
 	nhints atomic.Int64
 	cfg    Config
 	custom []*customRule
-	kw     *acMatcher // keyword and prefix literals of the built-in scanners
+	kw     *ac.Matcher // keyword and prefix literals of the built-in scanners
 	acPats []acPattern
 }
 

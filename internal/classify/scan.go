@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/palisade-sec/palisade/internal/classify/ac"
 	"github.com/palisade-sec/palisade/internal/identity"
 )
 
@@ -920,18 +921,18 @@ var euroStreetEnds = []string{"katu", "gatan", "vägen", "vej", "weg", "straße"
 // kwMatcher is compiled once: the literals do not depend on configuration.
 var kwMatcher struct {
 	once sync.Once
-	m    *acMatcher
+	m    *ac.Matcher
 	pats []acPattern
 }
 
-func buildAC() (*acMatcher, []acPattern) {
+func buildAC() (*ac.Matcher, []acPattern) {
 	kwMatcher.once.Do(func() {
 		pats := acPatterns()
 		lits := make([]string, len(pats))
 		for i, p := range pats {
 			lits[i] = p.lit
 		}
-		kwMatcher.m, kwMatcher.pats = newACMatcher(lits), pats
+		kwMatcher.m, kwMatcher.pats = ac.New(lits, true), pats
 	})
 	return kwMatcher.m, kwMatcher.pats
 }
@@ -980,14 +981,14 @@ func acPatterns() []acPattern {
 func (s *scan) keywords() {
 	t := s.text
 	k := s.c.kw
-	st, nc := 0, k.nc
+	st := 0
 	for i := 0; i < len(t); i++ {
-		st = int(k.next[st*nc+int(k.cls[t[i]])])
-		if !k.hasOut[st] {
+		st = k.Next(st, t[i])
+		if !k.HasOut(st) {
 			continue
 		}
-		for _, id := range k.out[st] {
-			s.keyword(s.c.acPats[id], i+1-int(k.lens[id]), i+1)
+		for _, id := range k.Out(st) {
+			s.keyword(s.c.acPats[id], i+1-k.Len(id), i+1)
 		}
 	}
 }

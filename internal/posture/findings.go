@@ -88,13 +88,16 @@ func FindingID(rule string, ref model.EndpointRef) string {
 // (highest first), rule and endpoint; ids are stable.
 func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding {
 	merged := map[string]*evidence{}
+	refs := make(map[string]model.EndpointRef, len(t.eps)) // by Key
 	keys := make([]string, 0, len(t.eps))
-	for k := range t.eps {
+	for r := range t.eps {
+		k := r.Key()
 		keys = append(keys, k)
+		refs[k] = r
 	}
 	sort.Strings(keys) // deterministic merge order
 	for _, k := range keys {
-		ref := t.refs[k]
+		ref := refs[k]
 		if t.cfg.Canonical != nil {
 			ref = t.cfg.Canonical.Canonical(ref)
 		}
@@ -103,7 +106,7 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 			m = &evidence{}
 			merged[ref.Key()] = m
 		}
-		m.merge(t.eps[k])
+		m.merge(t.eps[refs[k]])
 	}
 	// Without a canonicalizer, evidence recorded under an early template
 	// (e.g. /v1/items/7 before {id} was learned) is matched to the final
@@ -117,7 +120,7 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 			if final[k] {
 				continue
 			}
-			ref := t.refs[k]
+			ref := refs[k]
 			for i := range eps {
 				if eps[i].Host == ref.Host && eps[i].Method == ref.Method && templateCovers(eps[i].Path, ref.Path) {
 					fk := eps[i].Ref().Key()

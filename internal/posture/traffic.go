@@ -1,13 +1,14 @@
 package posture
 
 import (
-	"container/list"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 
+	"github.com/palisade-sec/palisade/internal/classify/ac"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
@@ -127,37 +128,45 @@ type Stats struct {
 	Dropped map[string]int64 `json:"dropped,omitempty"`
 }
 
+// winKey identifies a burst window: an endpoint's evidence and a client
+// address.
 type winKey struct {
-	ep, client string
+	ep     *evidence
+	client netip.Addr
 }
 
 type window struct {
-	key   winKey
-	start time.Time
-	n     int
-	hit   bool
+	key        winKey
+	start      time.Time
+	n          int
+	hit        bool
+	prev, next int32 // least-recently-used list, most recent first (-1: none)
 }
 
 // Traffic collects per-endpoint posture evidence from events.
 //
 // Memory: one evidence record per endpoint (≈400 bytes plus at most 8
 // entries per evidence set), at most MaxEndpoints; plus at most
-// MaxClientWindows burst windows (≈120 bytes each, LRU).
+// MaxClientWindows burst windows (≈100 bytes each, LRU).
 type Traffic struct {
-	cfg     TrafficConfig
-	eps     map[string]*evidence
-	refs    map[string]model.EndpointRef
-	wins    map[winKey]*list.Element
-	lru     *list.List
-	first   time.Time
-	last    time.Time
-	stats   Stats
-	verbose ahocorasick.AhoCorasick
+	cfg   TrafficConfig
+	eps   map[model.EndpointRef]*evidence
+	wins  map[winKey]int32 // window index in win
+	win   []window         // the windows, linked in LRU order
+	head  int32            // most recently used window (-1: none)
+	tail  int32            // least recently used window (-1: none)
+	first time.Time
+	last  time.Time
+	stats Stats
 }
 
+// The verbose-error literals: the library automaton (leftmost-longest,
+// which decides what is reported) and an exact presence check that lets
+// bodies without any of the literals skip it.
 var (
-	verboseOnce sync.Once
-	verboseAC   ahocorasick.AhoCorasick
+	verboseOnce    sync.Once
+	verboseAC      ahocorasick.AhoCorasick
+	verbosePresent *ac.Matcher
 )
 
 // NewTraffic returns a traffic posture analyzer.
@@ -170,11 +179,11 @@ func NewTraffic(cfg TrafficConfig) *Traffic {
 		}
 		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostLongestMatch, DFA: true})
 		verboseAC = b.Build(lits)
+		verbosePresent = ac.New(lits, false)
 	})
 	return &Traffic{
-		cfg: cfg, eps: map[string]*evidence{}, refs: map[string]model.EndpointRef{},
-		wins: map[winKey]*list.Element{}, lru: list.New(), stats: Stats{Dropped: map[string]int64{}},
-		verbose: verboseAC,
+		cfg: cfg, eps: map[model.EndpointRef]*evidence{},
+		wins: map[winKey]int32{}, head: -1, tail: -1, stats: Stats{Dropped: map[string]int64{}},
 	}
 }
 
@@ -190,6 +199,69 @@ func (t *Traffic) Stats() Stats {
 
 var rateHeaders = []string{"ratelimit", "ratelimit-limit", "ratelimit-remaining", "ratelimit-policy", "x-ratelimit-limit", "x-ratelimit-remaining", "x-rate-limit-limit", "x-rate-limit-remaining", "retry-after"}
 
+// versionHeaders disclose software versions (besides server).
+var versionHeaders = [...]string{"x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator", "x-powered-by-plesk"}
+
+// respHeaders holds the response headers the rules read ("" when absent).
+type respHeaders struct {
+	rate       bool // a rate-limit header is set
+	server     string
+	versions   [len(versionHeaders)]string
+	acac, acao string // access-control-allow-credentials, -origin
+	xcto, hsts string // x-content-type-options, strict-transport-security
+	cache      string // cache-control
+}
+
+func (r *respHeaders) set(name, v string) {
+	switch name {
+	case "ratelimit", "ratelimit-limit", "ratelimit-remaining", "ratelimit-policy", "x-ratelimit-limit", "x-ratelimit-remaining", "x-rate-limit-limit", "x-rate-limit-remaining", "retry-after":
+		r.rate = r.rate || v != ""
+	case "server":
+		r.server = v
+	case "x-powered-by":
+		r.versions[0] = v
+	case "x-aspnet-version":
+		r.versions[1] = v
+	case "x-aspnetmvc-version":
+		r.versions[2] = v
+	case "x-generator":
+		r.versions[3] = v
+	case "x-powered-by-plesk":
+		r.versions[4] = v
+	case "access-control-allow-credentials":
+		r.acac = v
+	case "access-control-allow-origin":
+		r.acao = v
+	case "x-content-type-options":
+		r.xcto = v
+	case "strict-transport-security":
+		r.hsts = v
+	case "cache-control":
+		r.cache = v
+	}
+}
+
+// respHeaderNames lists every name respHeaders.set reads.
+var respHeaderNames = append(append([]string{"server", "access-control-allow-credentials", "access-control-allow-origin",
+	"x-content-type-options", "strict-transport-security", "cache-control"}, rateHeaders...), versionHeaders[:]...)
+
+// readRespHeaders reads the headers the rules need: one pass over a small
+// header map rather than a lookup per name.
+func readRespHeaders(h map[string]string) (r respHeaders) {
+	if len(h) <= len(respHeaderNames)/2 {
+		for k, v := range h {
+			r.set(k, v)
+		}
+		return r
+	}
+	for _, k := range respHeaderNames {
+		if v, ok := h[k]; ok {
+			r.set(k, v)
+		}
+	}
+	return r
+}
+
 // Observe implements pipeline.Analyzer.
 func (t *Traffic) Observe(ev *event.Event) {
 	if ev == nil || ev.Rec == nil {
@@ -202,16 +274,14 @@ func (t *Traffic) Observe(ev *event.Event) {
 	if ev.Time.After(t.last) {
 		t.last = ev.Time
 	}
-	key := ev.Endpoint.Key()
-	e := t.eps[key]
+	e := t.eps[ev.Endpoint]
 	if e == nil {
 		if len(t.eps) >= t.cfg.MaxEndpoints {
 			t.stats.Dropped["endpoints_budget"]++
 			return
 		}
 		e = &evidence{first: ev.Time}
-		t.eps[key] = e
-		t.refs[key] = ev.Endpoint
+		t.eps[ev.Endpoint] = e
 	}
 	e.requests++
 	if ev.Time.Before(e.first) {
@@ -225,6 +295,7 @@ func (t *Traffic) Observe(ev *event.Event) {
 	}
 	rec := ev.Rec
 	req, resp := &rec.Request, &rec.Response
+	rh := readRespHeaders(resp.Headers)
 
 	// Plain HTTP / WS and credentials over it.
 	if (ev.Scheme == "http" || ev.Scheme == "ws") && ev.External {
@@ -266,17 +337,10 @@ func (t *Traffic) Observe(ev *event.Event) {
 		}
 	}
 	// Rate limiting: 429 or rate-limit headers, and bursts per client.
-	if ev.Status == 429 {
+	if ev.Status == 429 || rh.rate {
 		e.rateLimited++
-	} else {
-		for _, h := range rateHeaders {
-			if resp.Header(h) != "" {
-				e.rateLimited++
-				break
-			}
-		}
 	}
-	t.burst(key, ev, e)
+	t.burst(ev, e)
 	// Verbose errors.
 	// Error responses are always scanned; success responses (where only
 	// strong stack-trace markers count) are scanned for the first 64 per
@@ -296,17 +360,17 @@ func (t *Traffic) Observe(ev *event.Event) {
 		}
 	}
 	// Version disclosure.
-	if v := resp.Header("server"); v != "" && hasDigit(v) {
+	if v := rh.server; v != "" && hasDigit(v) {
 		e.versions = addStr(e.versions, "server", v)
 	}
-	for _, h := range []string{"x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator", "x-powered-by-plesk"} {
-		if v := resp.Header(h); v != "" {
+	for i, h := range versionHeaders {
+		if v := rh.versions[i]; v != "" {
 			e.versions = addStr(e.versions, h, v)
 		}
 	}
 	// CORS with credentials.
-	if strings.EqualFold(strings.TrimSpace(resp.Header("access-control-allow-credentials")), "true") {
-		acao := strings.TrimSpace(resp.Header("access-control-allow-origin"))
+	if strings.EqualFold(strings.TrimSpace(rh.acac), "true") {
+		acao := strings.TrimSpace(rh.acao)
 		origin := strings.TrimSpace(req.Header("origin"))
 		switch {
 		case acao == "*" || strings.EqualFold(acao, "null"):
@@ -324,16 +388,16 @@ func (t *Traffic) Observe(ev *event.Event) {
 	// Security headers on successful API responses.
 	if ev.Status >= 200 && ev.Status < 300 {
 		e.eligible++
-		if !strings.EqualFold(strings.TrimSpace(resp.Header("x-content-type-options")), "nosniff") {
+		if !strings.EqualFold(strings.TrimSpace(rh.xcto), "nosniff") {
 			e.missNosniff++
 		}
 		if ev.Scheme == "https" || ev.Scheme == "wss" {
 			e.httpsResp++
-			if resp.Header("strict-transport-security") == "" {
+			if rh.hsts == "" {
 				e.missHSTS++
 			}
 		}
-		noStore := strings.Contains(strings.ToLower(resp.Header("cache-control")), "no-store")
+		noStore := containsFold(rh.cache, "no-store")
 		if !noStore {
 			e.missNoStore++
 		}
@@ -358,6 +422,29 @@ func addStr(m map[string]string, k, v string) map[string]string {
 
 func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
 
+// containsFold reports whether s contains the lower-case ASCII word w,
+// ignoring ASCII case (strings.Contains(strings.ToLower(s), w) without the
+// copy; w has no non-ASCII bytes, so Unicode folding cannot matter).
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for j < len(w) {
+			c := s[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 32
+			}
+			if c != w[j] {
+				break
+			}
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
 func sameHost(origin, host string) bool {
 	o := origin
 	if i := strings.Index(o, "://"); i >= 0 {
@@ -367,25 +454,32 @@ func sameHost(origin, host string) bool {
 }
 
 // burst counts requests per (endpoint, client) in fixed windows of
-// BurstWindow starting at the window's first request.
-func (t *Traffic) burst(ep string, ev *event.Event, e *evidence) {
+// BurstWindow starting at the window's first request. At most
+// MaxClientWindows windows are kept; the least recently used is evicted.
+func (t *Traffic) burst(ev *event.Event, e *evidence) {
 	if !ev.ClientIP.IsValid() {
 		return
 	}
-	k := winKey{ep, ev.ClientIP.String()}
+	k := winKey{e, ev.ClientIP}
 	var w *window
-	if el, ok := t.wins[k]; ok {
-		t.lru.MoveToFront(el)
-		w = el.Value.(*window)
+	if i, ok := t.wins[k]; ok {
+		t.touch(i)
+		w = &t.win[i]
 	} else {
-		if t.lru.Len() >= t.cfg.MaxClientWindows {
-			old := t.lru.Back()
-			delete(t.wins, old.Value.(*window).key)
-			t.lru.Remove(old)
+		var i int32
+		if len(t.win) >= t.cfg.MaxClientWindows {
+			i = t.tail
+			t.unlink(i)
+			delete(t.wins, t.win[i].key)
 			t.stats.Dropped["client_windows_evicted"]++
+		} else {
+			i = int32(len(t.win))
+			t.win = append(t.win, window{})
 		}
-		w = &window{key: k, start: ev.Time}
-		t.wins[k] = t.lru.PushFront(w)
+		t.win[i] = window{key: k, start: ev.Time}
+		t.pushFront(i)
+		t.wins[k] = i
+		w = &t.win[i]
 	}
 	if ev.Time.Sub(w.start) >= t.cfg.BurstWindow || ev.Time.Before(w.start) {
 		w.start, w.n, w.hit = ev.Time, 0, false
@@ -397,6 +491,42 @@ func (t *Traffic) burst(ep string, ev *event.Event, e *evidence) {
 	if w.n >= t.cfg.BurstRequests && !w.hit {
 		w.hit = true
 		e.bursts++
+	}
+}
+
+// touch makes window i the most recently used.
+func (t *Traffic) touch(i int32) {
+	if t.head == i {
+		return
+	}
+	t.unlink(i)
+	t.pushFront(i)
+}
+
+func (t *Traffic) unlink(i int32) {
+	w := &t.win[i]
+	if w.prev >= 0 {
+		t.win[w.prev].next = w.next
+	} else {
+		t.head = w.next
+	}
+	if w.next >= 0 {
+		t.win[w.next].prev = w.prev
+	} else {
+		t.tail = w.prev
+	}
+	w.prev, w.next = -1, -1
+}
+
+func (t *Traffic) pushFront(i int32) {
+	w := &t.win[i]
+	w.prev, w.next = -1, t.head
+	if t.head >= 0 {
+		t.win[t.head].prev = i
+	}
+	t.head = i
+	if t.tail < 0 {
+		t.tail = i
 	}
 }
 

@@ -204,7 +204,10 @@ func (t *Traffic) verboseError(body string, status int) (kind, snippet string) {
 	if len(body) > verboseScanBytes {
 		body = body[:verboseScanBytes]
 	}
-	for _, m := range t.verbose.FindAll(body) {
+	if !verbosePresent.Any(body) {
+		return "", "" // none of the literals occurs
+	}
+	for _, m := range verboseAC.FindAll(body) {
 		p := verbosePatterns[m.Pattern()]
 		if !p.strong && status < 400 {
 			continue

@@ -7,14 +7,16 @@ import (
 	"testing"
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+
+	"github.com/palisade-sec/palisade/internal/classify/ac"
 )
 
 // The keyword automaton must report exactly what the Aho–Corasick library
 // it replaced reports (standard, overlapping, ASCII case-insensitive), in
 // the same order: the scanners run in that order.
-func acTrace(t string, lib *ahocorasick.AhoCorasick, m *acMatcher) (got, want string) {
+func acTrace(t string, lib *ahocorasick.AhoCorasick, m *ac.Matcher) (got, want string) {
 	var g, w strings.Builder
-	m.each(t, func(id, a, e int) { fmt.Fprintf(&g, "%d:%d-%d ", id, a, e) })
+	m.Each(t, func(id, a, e int) { fmt.Fprintf(&g, "%d:%d-%d ", id, a, e) })
 	it := lib.IterOverlapping(t)
 	for x := it.Next(); x != nil; x = it.Next() {
 		fmt.Fprintf(&w, "%d:%d-%d ", x.Pattern(), x.Start(), x.End())
@@ -34,7 +36,7 @@ func TestACMatcherMatchesLibrary(t *testing.T) {
 	for i, p := range pats {
 		lits[i] = p.lit
 	}
-	lib, m := libAC(lits), newACMatcher(lits)
+	lib, m := libAC(lits), ac.New(lits, true)
 	texts := []string{"", "password=hunter2 PASSWORD: x pass pw pwd", "Mr. John Smith, 12 Main Street, Apt. 5", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.x",
 		"AKIAIOSFODNN7EXAMPLE sk_live_abc ghp_xxx", "https://user:pass@host/ -----BEGIN RSA PRIVATE KEY-----", "Bearer abc Basic xyz born 1/2/1990 DOB",
 		"Storgatan 5, Musterstraße 12, Via delle Coste 41", "secret_key=1 api-key: 2 apikey=3 access_key accesskey private_key credential auth token key"}
@@ -69,7 +71,7 @@ func FuzzACMatcher(f *testing.F) {
 	for i, p := range pats {
 		lits[i] = p.lit
 	}
-	lib, m := libAC(lits), newACMatcher(lits)
+	lib, m := libAC(lits), ac.New(lits, true)
 	f.Add("password=x Mr. Smith 12 Main St")
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := acTrace(s, lib, m); got != want {

@@ -1,0 +1,158 @@
+// Package ac finds many literals in a text at once: an Aho–Corasick
+// automaton compiled to a dense DFA over byte classes, with states
+// numbered breadth first (the shallow states, where a scan spends most of
+// its time, have adjacent rows). It reports every occurrence, overlapping,
+// in the order of their end offsets (the longest first among those ending
+// at the same offset) — the standard, overlapping semantics — optionally
+// ASCII case-insensitively, and allocates nothing per text.
+package ac
+
+// Matcher is immutable after New and safe for concurrent use.
+type Matcher struct {
+	cls    [256]uint8 // byte → class; 0: in no literal
+	nc     int        // number of classes
+	next   []uint16   // state*nc + class → state
+	out    [][]int32  // state → literals ending there (by decreasing length)
+	hasOut []bool
+	lens   []int32 // literal → length
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 32
+	}
+	return c
+}
+
+// New compiles the literals; fold makes matching ASCII case-insensitive.
+// It panics beyond 65,535 states (≈ that many literal bytes).
+func New(lits []string, fold bool) *Matcher {
+	m := &Matcher{lens: make([]int32, len(lits))}
+	norm := func(c byte) byte {
+		if fold {
+			return lowerASCII(c)
+		}
+		return c
+	}
+	for _, l := range lits {
+		for i := 0; i < len(l); i++ {
+			if c := norm(l[i]); m.cls[c] == 0 {
+				m.nc++
+				m.cls[c] = uint8(m.nc)
+			}
+		}
+	}
+	if m.nc > 254 {
+		panic("ac: too many distinct bytes")
+	}
+	m.nc++ // class 0
+	if fold {
+		for c := 'A'; c <= 'Z'; c++ {
+			m.cls[c] = m.cls[c+32]
+		}
+	}
+	// trie
+	type node struct {
+		child map[uint8]int
+		own   []int32
+	}
+	nodes := []node{{child: map[uint8]int{}}}
+	for id, l := range lits {
+		m.lens[id] = int32(len(l))
+		st := 0
+		for i := 0; i < len(l); i++ {
+			c := m.cls[l[i]]
+			nx, ok := nodes[st].child[c]
+			if !ok {
+				nx = len(nodes)
+				nodes = append(nodes, node{child: map[uint8]int{}})
+				nodes[st].child[c] = nx
+			}
+			st = nx
+		}
+		nodes[st].own = append(nodes[st].own, int32(id))
+	}
+	n := len(nodes)
+	if n > 65535 {
+		panic("ac: automaton too large")
+	}
+	order := make([]int, 0, n) // trie nodes, breadth first
+	order = append(order, 0)
+	for k := 0; k < len(order); k++ {
+		for c := 0; c < m.nc; c++ {
+			if nx, ok := nodes[order[k]].child[uint8(c)]; ok {
+				order = append(order, nx)
+			}
+		}
+	}
+	id := make([]int, n) // trie node → state
+	for k, nd := range order {
+		id[nd] = k
+	}
+	// failure links, output lists and dense transitions, breadth first
+	fail := make([]int, n) // by state
+	m.next = make([]uint16, n*m.nc)
+	m.out = make([][]int32, n)
+	m.hasOut = make([]bool, n)
+	for st, nd := range order {
+		out := append([]int32(nil), nodes[nd].own...)
+		if st != 0 {
+			out = append(out, m.out[fail[st]]...)
+		}
+		m.out[st] = out
+		m.hasOut[st] = len(out) > 0
+		for c := 0; c < m.nc; c++ {
+			child, ok := nodes[nd].child[uint8(c)]
+			if !ok {
+				if st != 0 {
+					m.next[st*m.nc+c] = m.next[fail[st]*m.nc+c]
+				}
+				continue
+			}
+			nx := id[child]
+			m.next[st*m.nc+c] = uint16(nx)
+			if st != 0 {
+				fail[nx] = int(m.next[fail[st]*m.nc+c])
+			}
+		}
+	}
+	return m
+}
+
+// Next is the state after reading byte c in state st (the start state is 0).
+func (m *Matcher) Next(st int, c byte) int { return int(m.next[st*m.nc+int(m.cls[c])]) }
+
+// HasOut reports whether literals end in state st.
+func (m *Matcher) HasOut(st int) bool { return m.hasOut[st] }
+
+// Out lists the literals ending in state st, longest first.
+func (m *Matcher) Out(st int) []int32 { return m.out[st] }
+
+// Len is the length of literal id.
+func (m *Matcher) Len(id int32) int { return int(m.lens[id]) }
+
+// Each calls fn for every occurrence of a literal in t, with the literal's
+// index and its span.
+func (m *Matcher) Each(t string, fn func(id, start, end int)) {
+	st := 0
+	for i := 0; i < len(t); i++ {
+		st = m.Next(st, t[i])
+		if m.hasOut[st] {
+			for _, id := range m.out[st] {
+				fn(int(id), i+1-int(m.lens[id]), i+1)
+			}
+		}
+	}
+}
+
+// Any reports whether some literal occurs in t.
+func (m *Matcher) Any(t string) bool {
+	st := 0
+	for i := 0; i < len(t); i++ {
+		st = m.Next(st, t[i])
+		if m.hasOut[st] {
+			return true
+		}
+	}
+	return false
+}

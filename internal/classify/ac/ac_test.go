@@ -1,0 +1,69 @@
+package ac
+
+import (
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+)
+
+// The matcher reports what the Aho–Corasick library reports in standard,
+// overlapping mode (ASCII case-insensitive or not), in the same order.
+func trace(t string, lib *ahocorasick.AhoCorasick, m *Matcher) (got, want string) {
+	var g, w strings.Builder
+	m.Each(t, func(id, a, e int) { fmt.Fprintf(&g, "%d:%d-%d ", id, a, e) })
+	it := lib.IterOverlapping(t)
+	for x := it.Next(); x != nil; x = it.Next() {
+		fmt.Fprintf(&w, "%d:%d-%d ", x.Pattern(), x.Start(), x.End())
+	}
+	if (g.Len() > 0) != m.Any(t) {
+		g.WriteString("(Any disagrees)")
+	}
+	return g.String(), w.String()
+}
+
+func lib(lits []string, fold bool) *ahocorasick.AhoCorasick {
+	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: fold, MatchKind: ahocorasick.StandardMatch, DFA: true})
+	a := b.Build(lits)
+	return &a
+}
+
+var testLits = []string{"he", "she", "his", "hers", "pass", "password", "PW", "Q~", "at org.", "   at System.", ".java:", "ORA-0", "x", "vägen ", "ß", "aaa", "aa"}
+
+func TestMatchesLibrary(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	alpha := "ahesiprwdoQ~PWSx .:-0AJ\xc3\xa4\x9f"
+	texts := []string{"", "ushers", "PassWord: x", strings.Join(testLits, ""), strings.ToUpper(strings.Join(testLits, " ")), "aaaaaa"}
+	for i := 0; i < 5000; i++ {
+		var b strings.Builder
+		for n := rng.Intn(30); n > 0; n-- {
+			if rng.Intn(4) == 0 {
+				b.WriteString(testLits[rng.Intn(len(testLits))])
+			} else {
+				b.WriteByte(alpha[rng.Intn(len(alpha))])
+			}
+		}
+		texts = append(texts, b.String())
+	}
+	for _, fold := range []bool{true, false} {
+		l, m := lib(testLits, fold), New(testLits, fold)
+		for _, s := range texts {
+			if got, want := trace(s, l, m); got != want {
+				t.Fatalf("fold=%v %q:\n got %s\nwant %s", fold, s, got, want)
+			}
+		}
+	}
+}
+
+func FuzzMatchesLibrary(f *testing.F) {
+	f.Add("ushers password", true)
+	libs := map[bool]*ahocorasick.AhoCorasick{true: lib(testLits, true), false: lib(testLits, false)}
+	ms := map[bool]*Matcher{true: New(testLits, true), false: New(testLits, false)}
+	f.Fuzz(func(t *testing.T, s string, fold bool) {
+		if got, want := trace(s, libs[fold], ms[fold]); got != want {
+			t.Fatalf("fold=%v %q:\n got %s\nwant %s", fold, s, got, want)
+		}
+	})
+}
