@@ -15,9 +15,10 @@ package detect
 // up several times per event, so a lookup is built to touch as little
 // memory as possible:
 //
-//   - the index is open addressing with linear probing over (key, slot)
-//     pairs (16 bytes, at most half full): one cache line per lookup in the
-//     common case, no pointers for the garbage collector to scan;
+//   - the index is open addressing with linear probing over (fingerprint,
+//     slot) pairs (8 bytes: 32 bits of the key, the slot; at most half
+//     full; the slot's key settles a fingerprint match): one cache line per
+//     lookup in the common case, no pointers for the garbage collector;
 //   - recency is an access log instead of a doubly linked list: a use
 //     stamps the slot (a 4-byte array) and appends (slot, stamp) to the
 //     log, where a linked list would write to the neighbours' slots (two
@@ -27,8 +28,8 @@ package detect
 //     of entries (amortized O(1) per use, sequential), and stamps are
 //     renumbered then, so they never wrap. Eviction order is exactly LRU.
 //
-// Memory per entry besides the value: index 16–32 bytes, stamp 4 bytes,
-// log ≤ 16 bytes, key 8 bytes (≈ 60 bytes).
+// Memory per entry besides the value: index 8–16 bytes, stamp 4 bytes,
+// log ≤ 16 bytes, key 8 bytes (≈ 45 bytes).
 //
 // Iteration (each) follows slot order, which depends only on the order of
 // insertions and evictions, never on hashing, so outputs built from it are
@@ -48,9 +49,11 @@ type lru[V any] struct {
 }
 
 type lruBucket struct {
-	key  uint64
-	slot int32 // slot index + 1; 0 = empty bucket
+	fp   uint32 // fingerprint: the key's high bits
+	slot int32  // slot index + 1; 0 = empty bucket
 }
+
+func lruFP(k uint64) uint32 { return uint32(k >> 32) }
 
 type lruSlot[V any] struct {
 	key uint64
@@ -87,30 +90,31 @@ func (l *lru[V]) find(k uint64) int32 {
 		return -1
 	}
 	mask := uint64(len(l.table) - 1)
+	fp := lruFP(k)
 	for i := lruHash(k, l.shift); ; i = (i + 1) & mask {
-		b := &l.table[i]
+		b := l.table[i]
 		if b.slot == 0 {
 			return -1
 		}
-		if b.key == k {
+		if b.fp == fp && l.slot(b.slot-1).key == k {
 			return b.slot - 1
 		}
 	}
 }
 
-// insert adds k → slot to the index (k is not present).
+// insert adds k → slot to the index (k is not present; the index has
+// room: see grow).
 func (l *lru[V]) insert(k uint64, slot int32) {
-	if 2*(l.n+1) > len(l.table) {
-		l.grow()
-	}
 	mask := uint64(len(l.table) - 1)
 	i := lruHash(k, l.shift)
 	for l.table[i].slot != 0 {
 		i = (i + 1) & mask
 	}
-	l.table[i] = lruBucket{key: k, slot: slot + 1}
+	l.table[i] = lruBucket{fp: lruFP(k), slot: slot + 1}
 }
 
+// grow enlarges the index to hold more than n entries at most half full,
+// re-indexing slots 0..n-1.
 func (l *lru[V]) grow() {
 	size := 64
 	for size < 2*(l.n+1) {
@@ -119,36 +123,36 @@ func (l *lru[V]) grow() {
 	if size < 2*len(l.table) {
 		size = 2 * len(l.table)
 	}
-	old := l.table
 	l.table = make([]lruBucket, size)
 	l.shift = 64
 	for s := size; s > 1; s >>= 1 {
 		l.shift--
 	}
 	mask := uint64(size - 1)
-	for _, b := range old {
-		if b.slot == 0 {
-			continue
-		}
-		i := lruHash(b.key, l.shift)
+	for s := 0; s < l.n; s++ { // slot order: sequential reads of the keys
+		k := l.slot(int32(s)).key
+		i := lruHash(k, l.shift)
 		for l.table[i].slot != 0 {
 			i = (i + 1) & mask
 		}
-		l.table[i] = b
+		l.table[i] = lruBucket{fp: lruFP(k), slot: int32(s) + 1}
 	}
 }
 
 // remove deletes k from the index (backward-shift deletion: no tombstones).
 func (l *lru[V]) remove(k uint64) {
 	mask := uint64(len(l.table) - 1)
+	fp := lruFP(k)
 	i := lruHash(k, l.shift)
-	for ; l.table[i].key != k; i = (i + 1) & mask {
-		if l.table[i].slot == 0 {
+	for {
+		b := l.table[i]
+		if b.slot == 0 {
 			return // not present
 		}
-	}
-	if l.table[i].slot == 0 {
-		return
+		if b.fp == fp && l.slot(b.slot-1).key == k {
+			break
+		}
+		i = (i + 1) & mask
 	}
 	for {
 		l.table[i] = lruBucket{}
@@ -161,7 +165,7 @@ func (l *lru[V]) remove(k uint64) {
 			}
 			// b may move into the hole at i when its home position is not
 			// in the cyclic range (i, j].
-			h := lruHash(b.key, l.shift)
+			h := lruHash(l.slot(b.slot-1).key, l.shift)
 			if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
 				l.table[i] = b
 				i = j
@@ -247,9 +251,12 @@ func (l *lru[V]) getOrAdd(k uint64) (v *V, created bool) {
 			l.chunks = append(l.chunks, make([]lruSlot[V], size))
 		}
 		l.stamps = append(l.stamps, 0)
+		if 2*(l.n+1) > len(l.table) {
+			l.grow()
+		}
+		l.slot(i).key = k
 		l.insert(k, i)
 		l.n++
-		l.slot(i).key = k
 	} else {
 		i = l.oldest()
 		s := l.slot(i)
@@ -261,9 +268,7 @@ func (l *lru[V]) getOrAdd(k uint64) (v *V, created bool) {
 		var zero V
 		s.val = zero
 		s.key = k
-		l.n-- // insert sizes the index for n+1 entries
-		l.insert(k, i)
-		l.n++
+		l.insert(k, i) // same number of entries: the index has room
 	}
 	l.touch(i)
 	return &l.slot(i).val, true
