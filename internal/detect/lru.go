@@ -29,7 +29,7 @@ package detect
 //     renumbered then, so they never wrap. Eviction order is exactly LRU.
 //
 // Memory per entry besides the value: index 8–16 bytes, stamp 4 bytes,
-// log ≤ 16 bytes, key 8 bytes (≈ 45 bytes).
+// log ≤ 32 bytes, key 8 bytes (≈ 40–60 bytes).
 //
 // Iteration (each) follows slot order, which depends only on the order of
 // insertions and evictions, never on hashing, so outputs built from it are
@@ -180,7 +180,10 @@ func (l *lru[V]) touch(i int32) {
 	if n := len(l.log); n > l.logHead && l.log[n-1].slot == i {
 		return // already the most recent
 	}
-	if len(l.log)-l.logHead >= 2*l.n+64 {
+	// Compact when superseded records pile up, and when evictions consumed
+	// the front of the log (else, under a flood of new keys, the log would
+	// only grow at its end).
+	if live := len(l.log) - l.logHead; live >= 2*l.n+64 || l.logHead >= 1024 && l.logHead >= live {
 		l.compact()
 	}
 	l.clock++

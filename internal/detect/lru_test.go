@@ -105,3 +105,22 @@ func TestLRUMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestLRULogBounded: the access log stays proportional to the table under
+// a long flood of new keys (evictions consume its front) and under a long
+// run of uses of the same few keys.
+func TestLRULogBounded(t *testing.T) {
+	l := newLRU[int](1000)
+	for k := uint64(0); k < 2_000_000; k++ {
+		l.getOrAdd(k)
+		if k%3 == 0 {
+			l.get(k - k%1000)
+		}
+	}
+	for i := 0; i < 2_000_000; i++ {
+		l.get(uint64(2_000_000 - 1 - i%7))
+	}
+	if c := cap(l.log); c > 8*1000+4096 {
+		t.Fatalf("log capacity %d for 1000 entries", c)
+	}
+}
