@@ -51,8 +51,9 @@ import (
 // linear counters) — at most Config.MaxTrackedClients +
 // Config.MaxTrackedIdentities entries (default 100,000 ≈ 42 MB), LRU; per
 // (endpoint, parameter[, role group]) 2–4 DDSketches + 3 HLLs (sparse: a
-// few hundred bytes, dense: 16 KB) + up to 16 KB of active-subject keys —
-// at most max_params (default 20,000).
+// few hundred bytes, dense: 16 KB) + up to 16 KB of active-subject keys +
+// 512 bytes of recently counted value hashes — at most max_params
+// (default 20,000).
 
 func init() {
 	Register("enumeration", func(cfg Config) Detector { return newEnumeration(cfg) })

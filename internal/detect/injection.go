@@ -30,7 +30,9 @@ import (
 //	ignore_fields  []string  parameter/field/header names whose values are
 //	               not judged (e.g. "sql" on a reporting API that takes SQL)
 //
-// State: none besides counters; cost is per request and bounded by the limits.
+// State: counters, and a memo of values already judged clean (bounded:
+// values up to 256 bytes, at most 16,384 of them, ≤ ≈ 10 MB; see
+// valueMemo); cost is per request and bounded by the limits.
 func init() {
 	Register("injection", func(c Config) Detector { return NewInjection(c) })
 }

@@ -41,7 +41,9 @@ import (
 // does not teach the baseline that it is normal.
 //
 // Memory: per endpoint ≈ 0.5 KB + 2 DDSketches (≤ 4.3 KB each, typically
-// < 1 KB); per (client, endpoint) 96 bytes + map entry ≈ 150 B; per
+// < 1 KB); per (client, endpoint) 200 bytes (the entry also holds the
+// latency family's 64 bytes: one entry for both, see NewEngine) + LRU
+// overhead (index, recency log, key: 40–60 bytes) ≈ 260 B; per
 // (principal, endpoint) ≈ 190 B. Tables are LRU-bounded (max_endpoints,
 // Config.MaxTrackedClients, Config.MaxTrackedIdentities; default 200k):
 // at the budget the least recently seen subject is evicted (its window is
