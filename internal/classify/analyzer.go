@@ -111,6 +111,7 @@ type fieldState struct {
 	// fully classified body (see sampled) that classified a value of it
 	lastAt time.Time
 	body   uint32
+	memo   memoUse // how often the value memo held this field's values
 }
 
 // hintFor returns the interpretation of the context key ctx, cached in the
@@ -385,13 +386,15 @@ func (s *scanCtx) classify(loc Location, field, ctx string, st *fieldState, v st
 	a := s.a
 	var hint fieldHint
 	var hid uint32
+	var use *memoUse
 	if st != nil {
 		hint, hid = st.hintFor(a, ctx)
+		use = &st.memo
 	} else {
 		hint = a.c.hint(ctx)
 		hid = a.memo.hintID(hint)
 	}
-	s.record(loc, field, st, v, a.memo.classify(a.c, &a.scan, hint, hid, ctx, v))
+	s.record(loc, field, st, v, a.memo.classify(a.c, &a.scan, hint, hid, ctx, v, use))
 }
 
 func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, ms []Match) {

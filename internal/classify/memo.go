@@ -26,16 +26,60 @@ const (
 )
 
 type memoEntry struct {
-	h   uint64
 	hid uint32 // interned hint
-	ok  bool
+	n   uint8  // length of the value held in inl (0: in val)
+	inl [memoInline]byte
+	val string // the value when longer than memoInline
 	ctx string // the context key when custom types read it, else ""
-	val string
 	ms  []Match
 }
 
+// memoInline: values up to this length are held in the entry itself, so
+// that comparing them reads no other memory.
+const memoInline = 24
+
+func (e *memoEntry) holds(hid uint32, key, v string) bool {
+	if e.hid != hid || e.ctx != key {
+		return false
+	}
+	if e.n > 0 {
+		return string(e.inl[:e.n]) == v
+	}
+	return e.val == v
+}
+
+// memoUse counts, per field, how often the table held its values: a
+// field whose values do not repeat (identifiers, amounts, timestamps)
+// skips the table, which is then left to the fields that do.
+type memoUse struct {
+	tries, hits, skips uint32
+}
+
+// skip reports whether this value of the field bypasses the table: when
+// fewer than 1 in 16 of at least 64 recent lookups found their value.
+// One value in 16 of a skipping field is still looked up, so a field
+// whose values start repeating comes back.
+func (u *memoUse) skip() bool {
+	if u.tries < 64 || u.hits*16 >= u.tries {
+		return false
+	}
+	u.skips++
+	return u.skips%16 != 0
+}
+
+func (u *memoUse) count(hit bool) {
+	u.tries++
+	if hit {
+		u.hits++
+	}
+	if u.tries >= 1024 { // recent lookups weigh more
+		u.tries, u.hits = u.tries/2, u.hits/2
+	}
+}
+
 type valueMemo struct {
-	tab          []memoEntry // memoSets × memoWays, most recently used way first
+	tags         []uint64    // memoSets × memoWays hashes (0: empty), most recently used way first
+	tab          []memoEntry // the entries, in the same order
 	hints        map[hintKey]uint32
 	hits, misses int64
 }
@@ -90,43 +134,59 @@ func hashStr(h uint64, s string) uint64 {
 }
 
 // classify returns classifyHint's result for (ctx, v), from the table when
-// it holds it; hid is the interned hint. The result is valid until the
-// next call.
-func (m *valueMemo) classify(c *Classifier, s *scan, hint fieldHint, hid uint32, ctx, v string) []Match {
+// it holds it; hid is the interned hint, u (nil: none) the field's use of
+// the table. The result is valid until the next call.
+func (m *valueMemo) classify(c *Classifier, s *scan, hint fieldHint, hid uint32, ctx, v string, u *memoUse) []Match {
 	if len(v) > memoMaxLen || v == "" || hint.typ == "" && len(v) < 6 && len(c.custom) == 0 {
 		return c.classifyHint(s, hint, ctx, v) // long, or known at once
 	}
+	if u != nil && u.skip() {
+		return c.classifyHint(s, hint, ctx, v)
+	}
 	if m.tab == nil {
+		m.tags = make([]uint64, memoSets*memoWays)
 		m.tab = make([]memoEntry, memoSets*memoWays)
 	}
 	key := "" // the name matters to custom types only
 	if len(c.custom) > 0 {
 		key = ctx
 	}
-	h := memoHash(hid, key, v)
-	set := m.tab[int(h&(memoSets-1))*memoWays:][:memoWays]
-	for i := range set {
-		e := &set[i]
-		if e.ok && e.h == h && e.hid == hid && e.val == v && e.ctx == key {
+	h := memoHash(hid, key, v) | 1 // never 0, the empty tag
+	base := int(h&(memoSets-1)) * memoWays
+	tags, set := m.tags[base:base+memoWays], m.tab[base:base+memoWays]
+	for i, tg := range tags {
+		if tg == h && set[i].holds(hid, key, v) {
 			m.hits++
-			if i > 0 { // most recently used first
-				set[0], set[i] = set[i], set[0]
-				return set[0].ms
+			if u != nil {
+				u.count(true)
 			}
-			return e.ms
+			if i > 0 { // most recently used first
+				tags[0], tags[i] = tags[i], tags[0]
+				set[0], set[i] = set[i], set[0]
+			}
+			return set[0].ms
 		}
 	}
 	m.misses++
+	if u != nil {
+		u.count(false)
+	}
 	ms := c.classifyHint(s, hint, ctx, v)
 	// Evict the least recently used way; the entry owns its strings (v and
 	// details may share memory with a whole body).
+	copy(tags[1:], tags[:memoWays-1])
 	copy(set[1:], set[:memoWays-1])
 	if old := set[0].ctx; old == key {
 		key = old // already a copy
 	} else {
 		key = strings.Clone(key)
 	}
-	e := memoEntry{h: h, hid: hid, ctx: key, val: strings.Clone(v), ok: true}
+	e := memoEntry{hid: hid, ctx: key}
+	if len(v) <= memoInline {
+		e.n = uint8(copy(e.inl[:], v))
+	} else {
+		e.val = strings.Clone(v)
+	}
 	if len(ms) > 0 {
 		e.ms = make([]Match, len(ms))
 		for i, x := range ms {
@@ -134,6 +194,6 @@ func (m *valueMemo) classify(c *Classifier, s *scan, hint fieldHint, hid uint32,
 			e.ms[i] = x
 		}
 	}
-	set[0] = e
+	tags[0], set[0] = h, e
 	return ms
 }

@@ -27,6 +27,10 @@ func TestValueMemoGivesClassifierResults(t *testing.T) {
 		}
 		var m valueMemo
 		var s scan
+		uses := map[string]*memoUse{}
+		for _, c := range ctxs {
+			uses[c] = &memoUse{}
+		}
 		rng := rand.New(rand.NewSource(7))
 		for i := 0; i < 20000; i++ {
 			ctx, v := ctxs[rng.Intn(len(ctxs))], vals[rng.Intn(len(vals))]
@@ -34,7 +38,11 @@ func TestValueMemoGivesClassifierResults(t *testing.T) {
 				v = fmt.Sprintf("%s %d", v, rng.Intn(50)) // more distinct values, some colliding sets
 			}
 			h := c.hint(ctx)
-			got := append([]Match(nil), m.classify(c, &s, h, m.hintID(h), ctx, v)...)
+			var u *memoUse
+			if i%2 == 0 {
+				u = uses[ctx]
+			}
+			got := append([]Match(nil), m.classify(c, &s, h, m.hintID(h), ctx, v, u)...)
 			want := c.ClassifyValue(ctx, v)
 			if len(got) == 0 && len(want) == 0 {
 				continue
@@ -46,5 +54,28 @@ func TestValueMemoGivesClassifierResults(t *testing.T) {
 		if m.hits == 0 || m.misses == 0 {
 			t.Errorf("hits %d misses %d: the memo was not exercised", m.hits, m.misses)
 		}
+	}
+}
+
+// A field whose values never repeat stops using the table (apart from one
+// value in 16), and a field whose values repeat keeps using it.
+func TestMemoUseSkipsUniqueFields(t *testing.T) {
+	c, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m valueMemo
+	var s scan
+	var unique, repeated memoUse
+	h := c.hint("$.id")
+	for i := 0; i < 2000; i++ {
+		m.classify(c, &s, h, m.hintID(h), "$.id", fmt.Sprintf("tx_%08d", i), &unique)
+		m.classify(c, &s, h, m.hintID(h), "$.status", []string{"shipped", "pending"}[i%2], &repeated)
+	}
+	if unique.skips < 1500 || unique.tries > 200 {
+		t.Errorf("unique values: %d skipped, %d looked up", unique.skips, unique.tries)
+	}
+	if repeated.skips != 0 || repeated.hits < 900 {
+		t.Errorf("repeated values: %d skipped, %d hits of %d", repeated.skips, repeated.hits, repeated.tries)
 	}
 }

@@ -724,7 +724,7 @@ func (s *scan) ibans() {
 				continue
 			}
 			if validIBAN(cand) {
-				s.add(TypeIBAN, 0.95, i, e, cand[:2], false)
+				s.add(TypeIBAN, 0.95, i, e, strings.Clone(cand[:2]), false) // cand may share the body's memory
 				i = e - 1
 				found = true
 				break

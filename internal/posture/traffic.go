@@ -8,7 +8,6 @@ import (
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 
-	"github.com/palisade-sec/palisade/internal/classify/ac"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
@@ -136,25 +135,58 @@ type winKey struct {
 }
 
 type window struct {
-	key        winKey
-	start      time.Time
-	n          int
-	hit        bool
-	prev, next int32 // least-recently-used list, most recent first (-1: none)
+	key   winKey
+	start time.Time
+	n     int
+	hit   bool
+	used  uint64 // sequence number of the window's last use
+}
+
+// windows holds the burst windows in pages, so that growing to
+// MaxClientWindows never copies them.
+type windows struct {
+	pages [][]window
+	n     int
+}
+
+const winPage = 1024
+
+func (ws *windows) at(i int32) *window { return &ws.pages[i/winPage][i%winPage] }
+
+// add appends a zero window and returns its index.
+func (ws *windows) add() int32 {
+	if ws.n%winPage == 0 {
+		ws.pages = append(ws.pages, make([]window, winPage))
+	}
+	ws.n++
+	return int32(ws.n - 1)
+}
+
+// use records that window idx was used at sequence number seq.
+type use struct {
+	seq uint64
+	idx int32
 }
 
 // Traffic collects per-endpoint posture evidence from events.
 //
 // Memory: one evidence record per endpoint (≈400 bytes plus at most 8
 // entries per evidence set), at most MaxEndpoints; plus at most
-// MaxClientWindows burst windows (≈100 bytes each, LRU).
+// MaxClientWindows burst windows (≈100 bytes each, LRU, plus at most
+// 2×MaxClientWindows+1024 16-byte entries of use order).
 type Traffic struct {
-	cfg   TrafficConfig
-	eps   map[model.EndpointRef]*evidence
-	wins  map[winKey]int32 // window index in win
-	win   []window         // the windows, linked in LRU order
-	head  int32            // most recently used window (-1: none)
-	tail  int32            // least recently used window (-1: none)
+	cfg  TrafficConfig
+	eps  map[model.EndpointRef]*evidence
+	wins map[winKey]int32 // window index in win
+	win  windows
+	// Least-recently-used order of the windows, kept lazily: every use of
+	// a window appends (sequence, window) to uses; an entry is current
+	// when its sequence is still the window's last use. The oldest current
+	// entry is the least recently used window. Stale entries are dropped
+	// at eviction and by compaction.
+	seq   uint64
+	uses  []use
+	used0 int // uses[:used0] are consumed
 	first time.Time
 	last  time.Time
 	stats Stats
@@ -166,7 +198,7 @@ type Traffic struct {
 var (
 	verboseOnce    sync.Once
 	verboseAC      ahocorasick.AhoCorasick
-	verbosePresent *ac.Matcher
+	verbosePresent *presence
 )
 
 // NewTraffic returns a traffic posture analyzer.
@@ -179,11 +211,11 @@ func NewTraffic(cfg TrafficConfig) *Traffic {
 		}
 		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostLongestMatch, DFA: true})
 		verboseAC = b.Build(lits)
-		verbosePresent = ac.New(lits, false)
+		verbosePresent = newPresence(lits)
 	})
 	return &Traffic{
 		cfg: cfg, eps: map[model.EndpointRef]*evidence{},
-		wins: map[winKey]int32{}, head: -1, tail: -1, stats: Stats{Dropped: map[string]int64{}},
+		wins: map[winKey]int32{}, stats: Stats{Dropped: map[string]int64{}},
 	}
 }
 
@@ -461,25 +493,24 @@ func (t *Traffic) burst(ev *event.Event, e *evidence) {
 		return
 	}
 	k := winKey{e, ev.ClientIP}
-	var w *window
-	if i, ok := t.wins[k]; ok {
-		t.touch(i)
-		w = &t.win[i]
-	} else {
-		var i int32
-		if len(t.win) >= t.cfg.MaxClientWindows {
-			i = t.tail
-			t.unlink(i)
-			delete(t.wins, t.win[i].key)
+	i, ok := t.wins[k]
+	if !ok {
+		if t.win.n >= t.cfg.MaxClientWindows {
+			i = t.lru()
+			delete(t.wins, t.win.at(i).key)
 			t.stats.Dropped["client_windows_evicted"]++
 		} else {
-			i = int32(len(t.win))
-			t.win = append(t.win, window{})
+			i = t.win.add()
 		}
-		t.win[i] = window{key: k, start: ev.Time}
-		t.pushFront(i)
+		*t.win.at(i) = window{key: k, start: ev.Time}
 		t.wins[k] = i
-		w = &t.win[i]
+	}
+	w := t.win.at(i)
+	t.seq++
+	w.used = t.seq
+	t.uses = append(t.uses, use{t.seq, i})
+	if len(t.uses) > 2*t.win.n+1024 {
+		t.compactUses()
 	}
 	if ev.Time.Sub(w.start) >= t.cfg.BurstWindow || ev.Time.Before(w.start) {
 		w.start, w.n, w.hit = ev.Time, 0, false
@@ -494,40 +525,27 @@ func (t *Traffic) burst(ev *event.Event, e *evidence) {
 	}
 }
 
-// touch makes window i the most recently used.
-func (t *Traffic) touch(i int32) {
-	if t.head == i {
-		return
+// lru returns the least recently used window (there is one).
+func (t *Traffic) lru() int32 {
+	for {
+		u := t.uses[t.used0]
+		t.used0++
+		if t.win.at(u.idx).used == u.seq {
+			return u.idx
+		}
 	}
-	t.unlink(i)
-	t.pushFront(i)
 }
 
-func (t *Traffic) unlink(i int32) {
-	w := &t.win[i]
-	if w.prev >= 0 {
-		t.win[w.prev].next = w.next
-	} else {
-		t.head = w.next
+// compactUses drops the consumed and stale entries of uses, keeping the
+// current ones in order.
+func (t *Traffic) compactUses() {
+	live := t.uses[:0]
+	for _, u := range t.uses[t.used0:] {
+		if t.win.at(u.idx).used == u.seq {
+			live = append(live, u)
+		}
 	}
-	if w.next >= 0 {
-		t.win[w.next].prev = w.prev
-	} else {
-		t.tail = w.prev
-	}
-	w.prev, w.next = -1, -1
-}
-
-func (t *Traffic) pushFront(i int32) {
-	w := &t.win[i]
-	w.prev, w.next = -1, t.head
-	if t.head >= 0 {
-		t.win[t.head].prev = i
-	}
-	t.head = i
-	if t.tail < 0 {
-		t.tail = i
-	}
+	t.uses, t.used0 = live, 0
 }
 
 func clip(s string, n int) string {

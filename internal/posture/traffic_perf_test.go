@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math/rand"
 	"net/netip"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/classify/ac"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -52,14 +54,15 @@ func (r *refWindows) observe(key string, at time.Time, window time.Duration) {
 }
 
 func TestBurstWindowsLRUMatchesReference(t *testing.T) {
-	for _, max := range []int{1, 3, 17} {
+	for _, max := range []int{1, 3, 17, 2000} {
 		tr := NewTraffic(TrafficConfig{MaxClientWindows: max})
 		rw := &refWindows{max: max, wins: map[string]*list.Element{}, lru: list.New()}
 		rng := rand.New(rand.NewSource(int64(max)))
 		at := pt0
 		for i := 0; i < 3000; i++ {
 			at = at.Add(time.Duration(rng.Intn(2000)) * time.Millisecond)
-			ip := fmt.Sprintf("198.51.100.%d", rng.Intn(3*max+2))
+			n := rng.Intn(3*max + 2)
+			ip := fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255)
 			path := fmt.Sprintf("/v1/items/%d", rng.Intn(3))
 			ev := &event.Event{Rec: &exchange.Record{Time: at}, Time: at, Scheme: "https", Status: 200,
 				ClientIP: netip.MustParseAddr(ip), Endpoint: model.EndpointRef{Host: ref.Host, Method: "GET", Path: path}}
@@ -71,8 +74,12 @@ func TestBurstWindowsLRUMatchesReference(t *testing.T) {
 		}
 		// same windows, same order, same state
 		var got, want []string
-		for i := tr.head; i >= 0; i = tr.win[i].next {
-			w := tr.win[i]
+		order := make([]window, tr.win.n)
+		for i := range order {
+			order[i] = *tr.win.at(int32(i))
+		}
+		sort.Slice(order, func(i, j int) bool { return order[i].used > order[j].used }) // most recent first
+		for _, w := range order {
 			var epKey string
 			for r, e := range tr.eps {
 				if e == w.key.ep {
@@ -170,4 +177,52 @@ func TestVerbosePresenceCheckChangesNothing(t *testing.T) {
 			}
 		}
 	}
+}
+
+// presence.any is exact: it agrees with an automaton over the literals.
+func verboseLits() []string {
+	lits := make([]string, len(verbosePatterns))
+	for i, p := range verbosePatterns {
+		lits[i] = p.lit
+	}
+	return lits
+}
+
+func TestPresenceMatchesAutomaton(t *testing.T) {
+	lits := verboseLits()
+	p, m := newPresence(lits), ac.New(lits, false)
+	rng := rand.New(rand.NewSource(9))
+	texts := []string{"", "abc", "Exce", ".go:", "x.go:", "ORA-", "ORA-0", "ORA-01756: quoted string not properly terminated"}
+	for _, l := range lits {
+		texts = append(texts, l, "z"+l, l+"z", l[1:], l[:len(l)-1], "{\"message\":\""+l+"\"}", strings.ToUpper(l))
+	}
+	pieces := append([]string{" ", "a", "\"", ":", "{", "}", ",", "the ", "SQL", "java", ".", "at ", "\t", "é", "0x"}, lits...)
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.Intn(12); n > 0; n-- {
+			w := pieces[rng.Intn(len(pieces))]
+			if len(w) > 4 && rng.Intn(2) == 0 {
+				a := rng.Intn(len(w))
+				w = w[a:]
+			}
+			b.WriteString(w)
+		}
+		texts = append(texts, b.String())
+	}
+	for _, s := range texts {
+		if got, want := p.any(s), m.Any(s); got != want {
+			t.Fatalf("%q: any %v, automaton %v", s, got, want)
+		}
+	}
+}
+
+func FuzzPresence(f *testing.F) {
+	lits := verboseLits()
+	p, m := newPresence(lits), ac.New(lits, false)
+	f.Add("x You have an error in your SQL syntax")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := p.any(s), m.Any(s); got != want {
+			t.Fatalf("%q: any %v, automaton %v", s, got, want)
+		}
+	})
 }

@@ -204,7 +204,7 @@ func (t *Traffic) verboseError(body string, status int) (kind, snippet string) {
 	if len(body) > verboseScanBytes {
 		body = body[:verboseScanBytes]
 	}
-	if !verbosePresent.Any(body) {
+	if !verbosePresent.any(body) {
 		return "", "" // none of the literals occurs
 	}
 	for _, m := range verboseAC.FindAll(body) {
@@ -227,4 +227,94 @@ func (t *Traffic) verboseError(body string, status int) (kind, snippet string) {
 		return p.kind, snip
 	}
 	return "", ""
+}
+
+// presence answers exactly whether any of a set of literals (each at least
+// four bytes long) occurs in a text, faster than an automaton because the
+// bytes are not read one dependent step after another: every literal has
+// an anchor, one of its four-byte substrings, and a rolling four-byte
+// window is tested against a Bloom bitmap of the anchors; only a hit is
+// checked against the literals anchored there. Anchors are picked to be
+// rare in API bodies — upper case, punctuation other than JSON's own,
+// uncommon letters — which only affects speed, never the answer.
+type presence struct {
+	bloom  [1 << 16 / 64]uint64
+	byAnch map[uint32][]anchored
+}
+
+type anchored struct {
+	lit string
+	off int // offset of the anchor in lit
+}
+
+func rarity(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return 3
+	case c >= 'a' && c <= 'z':
+		switch c {
+		case 'v', 'k', 'j', 'x', 'q', 'z':
+			return 2
+		case 'c', 'm', 'f', 'w', 'y', 'g', 'p', 'b':
+			return 1
+		}
+		return 0
+	case c >= '0' && c <= '9', c == '.', c == '_':
+		return 1
+	case c == ' ', c == '"', c == ',', c == ':', c == '{', c == '}', c == '-', c == '/':
+		return 0
+	case c == '[', c == ']':
+		return 2
+	}
+	return 3
+}
+
+func anchorHash(x uint32) uint32 { return (x * 0x9E3779B1) >> 16 }
+
+func newPresence(lits []string) *presence {
+	p := &presence{byAnch: map[uint32][]anchored{}}
+	for _, l := range lits {
+		if len(l) < 4 {
+			panic("posture: verbose literal shorter than four bytes: " + l)
+		}
+		best, bestScore := 0, -1
+		for o := 0; o+4 <= len(l); o++ {
+			sc := rarity(l[o]) + rarity(l[o+1]) + rarity(l[o+2]) + rarity(l[o+3])
+			if sc > bestScore {
+				best, bestScore = o, sc
+			}
+		}
+		a := l[best : best+4]
+		x := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+		h := anchorHash(x)
+		p.bloom[h>>6] |= 1 << (h & 63)
+		p.byAnch[x] = append(p.byAnch[x], anchored{l, best})
+	}
+	return p
+}
+
+// any reports whether one of the literals occurs in s.
+func (p *presence) any(s string) bool {
+	if len(s) < 4 {
+		return false
+	}
+	x := uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2])
+	for i := 3; i < len(s); i++ {
+		x = x<<8 | uint32(s[i])
+		if h := anchorHash(x); p.bloom[h>>6]&(1<<(h&63)) != 0 && p.check(s, i-3, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// check tests the literals anchored by x at s[at:at+4].
+func (p *presence) check(s string, at int, x uint32) bool {
+	for _, a := range p.byAnch[x] {
+		st := at - a.off
+		if st >= 0 && st+len(a.lit) <= len(s) && s[st:st+len(a.lit)] == a.lit {
+			return true
+		}
+	}
+	return false
 }
