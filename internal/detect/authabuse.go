@@ -189,6 +189,7 @@ func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 }
 
 func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	eh := d.keys.endpoint(ev)
 	login, ok := d.login[eh]
 	if !ok {

@@ -162,6 +162,7 @@ func (d *bflaDetector) roleless(g uint8) bool {
 }
 
 func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	if d.start.IsZero() {
 		d.start = ev.Time
 	}

@@ -257,10 +257,25 @@ const (
 	haveIdentity
 )
 
-// keyed is embedded by families that use the shared per-event keys.
-type keyed struct{ keys *evKeys }
+// keyed is embedded by families that use the shared per-event keys. A
+// family observing on its own (no engine) keeps private keys, reset at
+// every call (begin), so it computes each key once per event too.
+type keyed struct {
+	keys *evKeys
+	own  bool
+}
 
-func (k *keyed) attachKeys(x *evKeys) { k.keys = x }
+func (k *keyed) attachKeys(x *evKeys) { k.keys, k.own = x, false }
+
+// begin prepares the keys for ev (call it first in Observe).
+func (k *keyed) begin(ev *event.Event) {
+	if k.keys == nil {
+		k.keys, k.own = &evKeys{}, true
+	}
+	if k.own {
+		*k.keys = evKeys{ev: ev}
+	}
+}
 
 func (k *evKeys) valid(ev *event.Event) bool { return k != nil && k.ev == ev }
 

@@ -301,6 +301,7 @@ func roleGroup(ev *event.Event) uint64 {
 }
 
 func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	ps := d.idParams(ev)
 	if len(ps) == 0 {
 		return

@@ -96,6 +96,7 @@ type InjFinding struct {
 // Inspect returns the strongest finding per class in the event's request,
 // ordered by class.
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
+	d.begin(ev)
 	sc := scanShared(d.keys, &d.scanner, ev, d.lim, d.ignoreKey, d.ignore, false)
 	d.Stats.add(sc.stats)
 	var out []InjFinding

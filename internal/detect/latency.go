@@ -77,6 +77,7 @@ func newLatency(cfg Config) *latencyDetector {
 func (d *latencyDetector) Name() string { return "latency" }
 
 func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	if ev.Rec == nil || ev.Rec.DurationMs <= 0 {
 		return
 	}

@@ -305,6 +305,7 @@ func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 }
 
 func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		ep.ref, ep.first = ev.Endpoint, ev.Time

@@ -56,6 +56,7 @@ func newPayload(cfg Config) *payloadDetector {
 func (d *payloadDetector) Name() string { return "payload" }
 
 func (d *payloadDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	if ev.Rec == nil {
 		return
 	}

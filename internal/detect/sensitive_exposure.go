@@ -135,6 +135,7 @@ func (d *SensitiveExposure) consider(f classify.Found) {
 
 // Observe implements Detector.
 func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	if ev.Rec == nil || ev.Status == 0 {
 		return
 	}

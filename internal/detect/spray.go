@@ -89,6 +89,7 @@ func (d *sprayDetector) fold(s *spraySubject) {
 }
 
 func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	sk, _ := d.keys.subject(ev)
 	idx := winIndex(ev.Time, d.win)
 	s, created := d.subjects.getOrAdd(sk)

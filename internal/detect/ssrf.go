@@ -433,6 +433,7 @@ var skipSSRFHeaders = map[string]bool{"referer": true, "origin": true, "user-age
 
 // Observe implements Detector.
 func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	if ev.Outbound || ev.Rec == nil {
 		return
 	}

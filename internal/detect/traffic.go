@@ -187,6 +187,7 @@ func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
 }
 
 func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
+	d.begin(ev)
 	idx := winIndex(ev.Time, d.win)
 	eh := d.keys.endpoint(ev)
 	ep, created := d.eps.getOrAdd(eh)
