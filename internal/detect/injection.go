@@ -30,7 +30,9 @@ import (
 //	ignore_fields  []string  parameter/field/header names whose values are
 //	               not judged (e.g. "sql" on a reporting API that takes SQL)
 //
-// State: none besides counters; cost is per request and bounded by the limits.
+// State: counters, and a memo of values already judged clean (bounded:
+// values up to 256 bytes, at most 16,384 of them, ≤ ≈ 10 MB; see
+// valueMemo); cost is per request and bounded by the limits.
 func init() {
 	Register("injection", func(c Config) Detector { return NewInjection(c) })
 }
@@ -140,6 +142,59 @@ func scanShared(k *evKeys, sc *requestScanner, ev *event.Event, lim PartLimits, 
 	return res
 }
 
+// valueMemo remembers, per (part kind, value, already URL-decoded), the
+// decoded variants of values in which no injection class matched, so that
+// the values every request repeats (API keys, enumerations, small numbers,
+// field values) are decoded and matched once. An entry is a function of its
+// key only, so results never depend on what is cached. Bounded: values up
+// to memoMaxValue bytes, at most memoMaxEntries entries (emptied when full;
+// ≤ ≈ 10 MB).
+type valueMemo struct {
+	m map[string]*memoEntry // by value; the entry holds the rest of the key
+}
+
+type memoEntry struct {
+	kind       PartKind
+	decoded    bool
+	dec, dec64 Decoded
+	isB64      bool
+}
+
+// Values shorter than memoMinValue are cheap to judge (no base64, most
+// matchers skip them) and not worth an entry.
+const (
+	memoMinValue   = 6
+	memoMaxValue   = 256
+	memoMaxEntries = 16384
+)
+
+func (m *valueMemo) get(p *Part) *memoEntry {
+	if m == nil || m.m == nil || len(p.Value) > memoMaxValue || len(p.Value) < memoMinValue {
+		return nil
+	}
+	if e := m.m[p.Value]; e != nil && e.kind == p.Kind && e.decoded == p.URLDecoded {
+		return e
+	}
+	return nil
+}
+
+func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool) {
+	if m == nil || len(p.Value) > memoMaxValue || len(p.Value) < memoMinValue {
+		return
+	}
+	if m.m == nil || len(m.m) >= memoMaxEntries {
+		m.m = make(map[string]*memoEntry, 1024)
+	}
+	// Values are substrings of the record: keep copies, not the record.
+	v := strings.Clone(p.Value)
+	if dec.Text == p.Value {
+		dec.Text = v
+	} else {
+		dec.Text = strings.Clone(dec.Text)
+	}
+	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64}
+}
+
 // base64Segment: a path segment of at least 16 characters that is base64
 // of text.
 func base64Segment(path string) (string, bool) {
@@ -168,6 +223,7 @@ type requestScanner struct {
 	ev     *event.Event
 	own    string
 	ignore map[string]bool
+	memo   valueMemo
 	urlish map[string]bool // urlishName by parameter name (bounded)
 }
 
@@ -200,7 +256,7 @@ func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string
 
 // part judges one value (the part walker's sink).
 func (s *requestScanner) part(p Part) bool {
-	res, own, ignore, ev := &s.res, s.own, s.ignore, s.ev
+	res, own, ignore, memo, ev := &s.res, s.own, s.ignore, &s.memo, s.ev
 	if p.Kind == PartUserAgent {
 		return true // the user-agent family judges it (exploits in UA included)
 	}
@@ -209,45 +265,61 @@ func (s *requestScanner) part(p Part) bool {
 	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 	f, x := valueClasses(p.Value)
 	ssrfChars := x&vcSSRF != 0
-	if x&vcDecode != 0 {
-		rounds := 0
-		if p.URLDecoded {
-			rounds = 1
-		}
-		dec = decodeLayers(p.Value, rounds)
-	} else { // nothing to decode: what decodeLayers returns
-		dec.Text = p.Value
-		if p.URLDecoded {
-			dec.Layers = layersURL
-		}
+	// A value no matcher looks at is cheaper to judge than to look up.
+	var e *memoEntry
+	worthMemo := x&vcDecode != 0 || !plainBytes(f, len(p.Value))
+	if worthMemo {
+		e = memo.get(&p)
 	}
-	var b64 string
-	if x&vcSpace != 0 || x&vcNotB64 == 0 && len(p.Value) >= 8 {
-		b64, isB64 = DecodeBase64Text(strings.TrimSpace(p.Value))
-	}
-	if !isB64 && p.Kind == PartPath {
-		b64, isB64 = base64Segment(p.Value)
-	}
-	if isB64 {
-		dec64 = DecodeLayers(b64)
-		dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
-	}
-	if judge {
-		for _, d := range []*Decoded{&dec, &dec64} {
-			if d.Text == "" {
-				continue
+	if e != nil {
+		// seen before: decoded, and no class matched
+		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
+	} else {
+		if x&vcDecode != 0 {
+			rounds := 0
+			if p.URLDecoded {
+				rounds = 1
 			}
-			var ms []InjMatch
-			if d == &dec && d.Text == p.Value {
-				ms = matchInjection(p.Kind, d.Text, f)
-			} else {
-				ms = MatchInjection(p.Kind, d.Text)
+			dec = decodeLayers(p.Value, rounds)
+		} else { // nothing to decode: what decodeLayers returns
+			dec.Text = p.Value
+			if p.URLDecoded {
+				dec.Layers = layersURL
 			}
-			for _, m := range ms {
-				f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)}
-				if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
-					res.inj[f.Class] = &f
+		}
+		var b64 string
+		if x&vcSpace != 0 || x&vcNotB64 == 0 && len(p.Value) >= 8 {
+			b64, isB64 = DecodeBase64Text(strings.TrimSpace(p.Value))
+		}
+		if !isB64 && p.Kind == PartPath {
+			b64, isB64 = base64Segment(p.Value)
+		}
+		if isB64 {
+			dec64 = DecodeLayers(b64)
+			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
+		}
+		if judge {
+			found := false
+			for _, d := range []*Decoded{&dec, &dec64} {
+				if d.Text == "" {
+					continue
 				}
+				var ms []InjMatch
+				if d == &dec && d.Text == p.Value {
+					ms = matchInjection(p.Kind, d.Text, f)
+				} else {
+					ms = MatchInjection(p.Kind, d.Text)
+				}
+				for _, m := range ms {
+					found = true
+					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)}
+					if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
+						res.inj[f.Class] = &f
+					}
+				}
+			}
+			if !found && worthMemo {
+				memo.put(&p, dec, dec64, isB64)
 			}
 		}
 	}
