@@ -3,6 +3,7 @@ package detect
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -225,4 +226,31 @@ func FuzzMatchInjection(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInjectionMemoKeepsFindings: a detector that has seen every value
+// before (its memo warm) finds exactly what fresh detectors find, for
+// payloads and benign look-alikes in every location, repeated.
+func TestInjectionMemoKeepsFindings(t *testing.T) {
+	values := []string{"1' OR '1'='1", "1 OR 1=1", "José Kim", "2026-11-16T10:00:00Z", "<svg/onload=alert(1)>", "O'Brien-Smith",
+		"; cat /etc/passwd", "../../etc/passwd", "{{7*7}}", `{"$ne":1}`, "http://169.254.169.254/latest", "hello world again",
+		"c2VsZWN0ICogZnJvbSB1c2Vycw==", "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "a%27%20OR%201%3D1", "plain-value-123"}
+	var evs []*event.Event
+	for round := 0; round < 3; round++ {
+		for _, v := range values {
+			for _, w := range []string{"query", "json", "form", "header", "xml"} {
+				evs = append(evs, placeValue(t, w, v))
+			}
+		}
+	}
+	warm := NewInjection(Config{})
+	for i, ev := range evs {
+		got := fmt.Sprint(warm.Inspect(ev))
+		if want := fmt.Sprint(NewInjection(Config{}).Inspect(ev)); got != want {
+			t.Fatalf("event %d: warm detector %s, fresh %s", i, got, want)
+		}
+	}
+	if len(warm.scanner.memo.m) == 0 {
+		t.Fatal("the memo was never used")
+	}
 }
