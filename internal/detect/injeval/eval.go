@@ -50,12 +50,12 @@ func (p *Palisade) Detect(c *Case) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	em := detect.NewEmitter()
-	for _, d := range p.ds {
-		d.Observe(ev, em)
-	}
+	// one engine per case (a fresh emitter), as deployed: the families
+	// share their per-event work (the request walk of injection and SSRF)
+	g := detect.NewEngine(p.ds...)
+	g.Observe(ev)
 	var out []string
-	for _, a := range em.Alerts() {
+	for _, a := range g.Alerts() {
 		out = append(out, a.Type)
 	}
 	return out, nil
