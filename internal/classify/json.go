@@ -50,6 +50,7 @@ type frame struct {
 type jsonWalker struct {
 	path  []byte
 	stack []frame
+	leaf  jsonLeaf // the leaf handed to the callback
 }
 
 var walkers = sync.Pool{New: func() any { return &jsonWalker{path: make([]byte, 0, 128), stack: make([]frame, 0, 16)} }}
@@ -96,6 +97,10 @@ func scanString(s string, i int) (raw string, esc bool, next int, err error) {
 	start := i + 1
 	j := start
 	for {
+		// eight bytes at a time while none needs a closer look
+		for j+8 <= len(s) && !wordSpecial(load64(s, j)) {
+			j += 8
+		}
 		for j < len(s) && strSafe[s[j]] {
 			j++
 		}
@@ -137,6 +142,23 @@ func scanString(s string, i int) (raw string, esc bool, next int, err error) {
 			j += n
 		}
 	}
+}
+
+// load64 reads eight bytes of s at i, little-endian (one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// wordSpecial reports whether one of the eight bytes of x is not held
+// verbatim in a JSON string: '"', '\\', a control character or a byte ≥ 0x80
+// (the classic SWAR tests, exact as tests of existence).
+func wordSpecial(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	quote := x ^ (lo * '"')
+	bslash := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(quote-lo)&^quote|(bslash-lo)&^bslash|x)&hi != 0
 }
 
 func hex4(h string) (rune, bool) {
@@ -397,10 +419,10 @@ func walkJSON(body string, maxLeaves int, leaf func(path []byte, v *jsonLeaf) bo
 	defer walkers.Put(w)
 	path := append(w.path[:0], '$')
 	stack := w.stack[:0]
-	defer func() { w.path, w.stack = path[:0], stack[:0] }()
+	defer func() { w.path, w.stack, w.leaf = path[:0], stack[:0], jsonLeaf{} }()
 	s := body
 	i := 0
-	var lv jsonLeaf
+	lv := &w.leaf
 	var err error
 	for {
 		// A value is expected at s[i] (after whitespace).
@@ -444,24 +466,24 @@ func walkJSON(body string, maxLeaves int, leaf func(path []byte, v *jsonLeaf) bo
 				return st, err
 			}
 			i = next
-			lv = jsonLeaf{Kind: '"', raw: raw, esc: esc}
+			*lv = jsonLeaf{Kind: '"', raw: raw, esc: esc}
 		case c == '-' || isDigitJ(c):
 			next, err := scanNumber(s, i)
 			if err != nil {
 				return st, err
 			}
-			lv = jsonLeaf{Kind: '0', raw: s[i:next]}
+			*lv = jsonLeaf{Kind: '0', raw: s[i:next]}
 			i = next
 		case c == 't':
 			if i, err = scanLiteral(s, i, "true"); err != nil {
 				return st, err
 			}
-			lv = jsonLeaf{Kind: 't', raw: "true"}
+			*lv = jsonLeaf{Kind: 't', raw: "true"}
 		case c == 'f':
 			if i, err = scanLiteral(s, i, "false"); err != nil {
 				return st, err
 			}
-			lv = jsonLeaf{Kind: 'f', raw: "false"}
+			*lv = jsonLeaf{Kind: 'f', raw: "false"}
 		case c == 'n':
 			if i, err = scanLiteral(s, i, "null"); err != nil {
 				return st, err
@@ -475,7 +497,7 @@ func walkJSON(body string, maxLeaves int, leaf func(path []byte, v *jsonLeaf) bo
 			return st, nil
 		}
 		st.Leaves++
-		if !leaf(path, &lv) {
+		if !leaf(path, lv) {
 			return st, nil
 		}
 	after:

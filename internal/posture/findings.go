@@ -90,7 +90,8 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 	merged := map[string]*evidence{}
 	refs := make(map[string]model.EndpointRef, len(t.eps)) // by Key
 	keys := make([]string, 0, len(t.eps))
-	for r := range t.eps {
+	for r, e := range t.eps {
+		e.flushAlgs()
 		k := r.Key()
 		keys = append(keys, k)
 		refs[k] = r

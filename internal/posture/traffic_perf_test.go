@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/classify/ac"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -225,4 +226,27 @@ func FuzzPresence(f *testing.F) {
 			t.Fatalf("%q: any %v, automaton %v", s, got, want)
 		}
 	})
+}
+
+// Runs of one JWT algorithm are counted before they reach the map: the
+// counts and the maxKeys bound come out as if counted one by one.
+func TestJWTAlgorithmCounts(t *testing.T) {
+	tr := NewTraffic(TrafficConfig{})
+	var algs []string
+	for i := 0; i < 12; i++ {
+		algs = append(algs, "RS256", "RS256", fmt.Sprintf("A%d", i), "RS256")
+	}
+	want := map[string]int64{}
+	for _, a := range algs {
+		want = addKey(want, a, 1)
+	}
+	for i, a := range algs {
+		ev := &event.Event{Rec: &exchange.Record{Time: pt0}, Time: pt0.Add(time.Duration(i) * time.Second), Scheme: "https", Status: 200, Endpoint: ref}
+		ev.Auth.Identity = &identity.Identity{Token: &identity.JWT{Alg: a, Exp: pt0.Add(time.Hour), Iat: pt0}}
+		tr.Observe(ev)
+	}
+	tr.Findings(nil, pt0.Add(time.Hour))
+	if got := tr.eps[ref].jwtAlgs; fmt.Sprint(got) != fmt.Sprint(want) || len(got) != maxKeys {
+		t.Errorf("algorithms %v, want %v", got, want)
+	}
 }
