@@ -1,5 +1,11 @@
 package detect
 
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
 // lru is a bounded map from 64-bit keys (hashes) to values with
 // least-recently-used eviction. It is the only container the anomaly
 // families keep per-client, per-identity or per-endpoint state in, so every
@@ -27,6 +33,9 @@ package detect
 //     newer records). The log is compacted when it reaches twice the number
 //     of entries (amortized O(1) per use, sequential), and stamps are
 //     renumbered then, so they never wrap. Eviction order is exactly LRU.
+//     Until the table is first full nothing is ever evicted, so only the
+//     stamps are kept: the log is built from them (entries in stamp order)
+//     at the first eviction.
 //
 // Memory per entry besides the value: index 8–16 bytes, stamp 4 bytes,
 // log ≤ 32 bytes, key 8 bytes (≈ 40–60 bytes).
@@ -41,8 +50,9 @@ type lru[V any] struct {
 	shift   uint        // 64 - log2(len(table))
 	chunks  [][]lruSlot[V]
 	stamps  []uint32 // current stamp per slot
-	log     []lruRec // uses, oldest first from logHead
+	log     []lruRec // uses, oldest first from logHead (once logging)
 	logHead int
+	logging bool // the log is kept (from the first eviction on)
 	clock   uint32
 	evicted int64
 	onEvict func(k uint64, v *V)
@@ -177,6 +187,14 @@ func (l *lru[V]) remove(k uint64) {
 
 // touch marks slot i as the most recently used.
 func (l *lru[V]) touch(i int32) {
+	if !l.logging {
+		if l.clock >= lruClockMax {
+			l.renumber()
+		}
+		l.clock++
+		l.stamps[i] = l.clock
+		return
+	}
 	if n := len(l.log); n > l.logHead && l.log[n-1].slot == i {
 		return // already the most recent
 	}
@@ -206,8 +224,34 @@ func (l *lru[V]) compact() {
 	l.log, l.logHead, l.clock = live, 0, clock
 }
 
+// lruClockMax is where the stamps are renumbered before the log is kept
+// (a variable for tests).
+var lruClockMax uint32 = math.MaxUint32
+
+// startLog builds the log from the stamps (every entry, in use order) and
+// keeps it from now on.
+func (l *lru[V]) startLog() {
+	l.log = l.log[:0]
+	for i := 0; i < l.n; i++ {
+		l.log = append(l.log, lruRec{slot: int32(i), stamp: l.stamps[i]})
+	}
+	slices.SortFunc(l.log, func(a, b lruRec) int { return cmp.Compare(a.stamp, b.stamp) })
+	l.logHead, l.logging = 0, true
+	l.compact() // renumbers the stamps from 1
+}
+
+// renumber gives the stamps the values 1..n in use order (before logging,
+// when the clock would wrap).
+func (l *lru[V]) renumber() {
+	l.startLog()
+	l.log, l.logHead, l.logging = l.log[:0], 0, false
+}
+
 // oldest removes and returns the least recently used slot.
 func (l *lru[V]) oldest() int32 {
+	if !l.logging {
+		l.startLog()
+	}
 	for {
 		r := l.log[l.logHead]
 		l.logHead++

@@ -25,7 +25,16 @@ func (r *refLRU) use(k uint64) {
 // probe chains, deletions and evictions) and compares every answer, the
 // evicted keys and the slot-order iteration.
 func TestLRUMatchesReference(t *testing.T) {
-	for _, tc := range []struct{ cap, keys, ops int }{{1, 4, 2000}, {3, 8, 5000}, {50, 200, 50000}, {1000, 3000, 200000}, {5000, 5000, 100000}} {
+	testLRUMatchesReference(t)
+	// again with the stamps renumbered every few hundred uses before the
+	// tables fill
+	defer func(m uint32) { lruClockMax = m }(lruClockMax)
+	lruClockMax = 300
+	testLRUMatchesReference(t)
+}
+
+func testLRUMatchesReference(t *testing.T) {
+	for _, tc := range []struct{ cap, keys, ops int }{{1, 4, 2000}, {3, 8, 5000}, {50, 200, 50000}, {1000, 3000, 200000}, {5000, 5000, 100000}, {2000, 2400, 100000}} {
 		r := rand.New(rand.NewPCG(uint64(tc.cap), 7))
 		l := newLRU[int](tc.cap)
 		ref := &refLRU{cap: tc.cap, vals: map[uint64]int{}}
