@@ -38,7 +38,8 @@ import (
 //     at the first eviction.
 //
 // Memory per entry besides the value: index 8–16 bytes, stamp 4 bytes,
-// log ≤ 32 bytes, key 8 bytes (≈ 40–60 bytes).
+// key 8 bytes, and once the table was full the log, ≤ 32 bytes (≈ 20–60
+// bytes in all).
 //
 // Iteration (each) follows slot order, which depends only on the order of
 // insertions and evictions, never on hashing, so outputs built from it are
