@@ -214,29 +214,44 @@ func (r *recentHashes) seen(h uint64) bool {
 }
 
 // smallSet is an exact set of at most smallSetCap hashes (8 bytes each):
-// adds beyond the cap are counted as overflow but not stored.
+// adds beyond the cap are counted as overflow but not stored. The first
+// few live inline (most sets stay that small: a principal's networks, an
+// endpoint's flagged principals), the rest in a slice.
 type smallSet struct {
-	vals     []uint64
+	inl      [smallSetInline]uint64
+	ninl     int
+	vals     []uint64 // beyond the inline ones
 	overflow int
 }
 
-const smallSetCap = 64
+const (
+	smallSetCap    = 64
+	smallSetInline = 4
+)
 
 func (s *smallSet) add(h uint64) bool {
-	for _, v := range s.vals {
-		if v == h {
-			return false
-		}
+	if s.has(h) {
+		return false
 	}
-	if len(s.vals) >= smallSetCap {
+	if s.len() >= smallSetCap {
 		s.overflow++
 		return false
 	}
-	s.vals = append(s.vals, h)
+	if s.ninl < smallSetInline {
+		s.inl[s.ninl] = h
+		s.ninl++
+	} else {
+		s.vals = append(s.vals, h)
+	}
 	return true
 }
 
 func (s *smallSet) has(h uint64) bool {
+	for _, v := range s.inl[:s.ninl] {
+		if v == h {
+			return true
+		}
+	}
 	for _, v := range s.vals {
 		if v == h {
 			return true
@@ -245,6 +260,6 @@ func (s *smallSet) has(h uint64) bool {
 	return false
 }
 
-func (s *smallSet) len() int { return len(s.vals) }
+func (s *smallSet) len() int { return s.ninl + len(s.vals) }
 
-func (s *smallSet) reset() { s.vals = s.vals[:0]; s.overflow = 0 }
+func (s *smallSet) reset() { s.ninl, s.vals, s.overflow = 0, s.vals[:0], 0 }
