@@ -107,7 +107,9 @@ type evidence struct {
 	jwtAlgs          map[string]int64 // see flushAlgs
 	algPending       string           // the last algorithm seen, counted in algN but not yet in jwtAlgs
 	algN             int64
-	lastWin          int32 // burst window of the endpoint's last event (1-based; 0: none)
+	id               uint32     // number of the endpoint in its Traffic (hashes burst windows)
+	lastClient       netip.Addr // client of the endpoint's last event with a client address
+	lastWin          int32      // its burst window (1-based; 0: none)
 	bursts           int64
 	maxBurst         int
 	rateLimited      int64 // 429s or rate-limit headers seen
@@ -142,47 +144,6 @@ type Stats struct {
 	Dropped map[string]int64 `json:"dropped,omitempty"`
 }
 
-// winKey identifies a burst window: an endpoint's evidence and a client
-// address.
-type winKey struct {
-	ep     *evidence
-	client netip.Addr
-}
-
-type window struct {
-	key   winKey
-	start time.Time
-	n     int
-	hit   bool
-	used  uint64 // sequence number of the window's last use
-}
-
-// windows holds the burst windows in pages, so that growing to
-// MaxClientWindows never copies them.
-type windows struct {
-	pages [][]window
-	n     int
-}
-
-const winPage = 1024
-
-func (ws *windows) at(i int32) *window { return &ws.pages[i/winPage][i%winPage] }
-
-// add appends a zero window and returns its index.
-func (ws *windows) add() int32 {
-	if ws.n%winPage == 0 {
-		ws.pages = append(ws.pages, make([]window, winPage))
-	}
-	ws.n++
-	return int32(ws.n - 1)
-}
-
-// use records that window idx was used at sequence number seq.
-type use struct {
-	seq uint64
-	idx int32
-}
-
 // Traffic collects per-endpoint posture evidence from events.
 //
 // Memory: one evidence record per endpoint (≈400 bytes plus at most 8
@@ -192,7 +153,7 @@ type use struct {
 type Traffic struct {
 	cfg  TrafficConfig
 	eps  map[model.EndpointRef]*evidence
-	wins map[winKey]int32 // window index in win
+	wins winIndex // window index by key
 	win  windows
 	// Least-recently-used order of the windows, kept lazily: every use of
 	// a window appends (sequence, window) to uses; an entry is current
@@ -230,7 +191,7 @@ func NewTraffic(cfg TrafficConfig) *Traffic {
 	})
 	return &Traffic{
 		cfg: cfg, eps: map[model.EndpointRef]*evidence{},
-		wins: map[winKey]int32{}, stats: Stats{Dropped: map[string]int64{}},
+		stats: Stats{Dropped: map[string]int64{}},
 	}
 }
 
@@ -327,7 +288,7 @@ func (t *Traffic) Observe(ev *event.Event) {
 			t.stats.Dropped["endpoints_budget"]++
 			return
 		}
-		e = &evidence{first: ev.Time}
+		e = &evidence{first: ev.Time, id: uint32(len(t.eps))}
 		t.eps[ev.Endpoint] = e
 	}
 	e.requests++
@@ -514,28 +475,36 @@ func (t *Traffic) burst(ev *event.Event, e *evidence) {
 	}
 	k := winKey{e, ev.ClientIP}
 	// Clients often call an endpoint several times in a row: the window
-	// of the endpoint's last event is tried before the map.
-	i, ok := e.lastWin-1, false
-	if i >= 0 && t.win.at(i).key == k {
-		ok = true
-	} else {
-		i, ok = t.wins[k]
+	// of the endpoint's last event is tried before the index.
+	var i int32
+	ok := false
+	if e.lastWin > 0 && ev.ClientIP == e.lastClient {
+		i = e.lastWin - 1
+		ok = t.win.at(i).key == k // not evicted since
+	}
+	h := k.hash()
+	if !ok {
+		i, ok = t.wins.find(h, k, &t.win)
 	}
 	if !ok {
 		if t.win.n >= t.cfg.MaxClientWindows {
 			i = t.lru()
-			delete(t.wins, t.win.at(i).key)
+			old := t.win.at(i).key
+			t.wins.remove(old.hash(), i)
 			t.stats.Dropped["client_windows_evicted"]++
 		} else {
 			i = t.win.add()
 		}
 		*t.win.at(i) = window{key: k, start: ev.Time}
-		t.wins[k] = i
+		t.wins.insert(h, i)
 	}
 	w := t.win.at(i)
-	e.lastWin = i + 1
+	e.lastClient, e.lastWin = ev.ClientIP, i+1
 	t.seq++
 	w.used = t.seq
+	if t.uses == nil {
+		t.uses = make([]use, 0, min(2*t.cfg.MaxClientWindows+1025, 1<<18))
+	}
 	t.uses = append(t.uses, use{t.seq, i})
 	if len(t.uses) > 2*t.win.n+1024 {
 		t.compactUses()
