@@ -148,8 +148,9 @@ type Stats struct {
 //
 // Memory: one evidence record per endpoint (≈400 bytes plus at most 8
 // entries per evidence set), at most MaxEndpoints; plus at most
-// MaxClientWindows burst windows (≈100 bytes each, LRU, plus at most
-// 2×MaxClientWindows+1024 16-byte entries of use order).
+// MaxClientWindows burst windows (≈80 bytes each, LRU), their index (16
+// to 32 bytes a window) and their use order (at most
+// 2×MaxClientWindows+1024 16-byte entries).
 type Traffic struct {
 	cfg  TrafficConfig
 	eps  map[model.EndpointRef]*evidence
