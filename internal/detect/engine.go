@@ -227,8 +227,11 @@ func NewEngine(ds ...Detector) *Engine {
 			lat = x
 		}
 	}
-	if tr != nil && lat != nil {
-		lat.shared = tr.clients
+	if lat != nil {
+		lat.shared = nil // its own table, unless the traffic family runs too
+		if tr != nil {
+			lat.shared = tr.clients
+		}
 	}
 	return g
 }
