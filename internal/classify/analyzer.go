@@ -112,6 +112,12 @@ type fieldState struct {
 	lastAt time.Time
 	body   uint32
 	memo   memoUse // how often the value memo held this field's values
+	// next: the field of the leaf that followed this one in the last body
+	// walked. Bodies of an endpoint, and the elements of an array, repeat
+	// their fields in the same order, so the guess saves most map lookups
+	// (it is checked against the path, so a wrong guess costs nothing but
+	// the comparison).
+	next *fieldState
 }
 
 // hintFor returns the interpretation of the context key ctx, cached in the
@@ -127,7 +133,10 @@ func (st *fieldState) hintFor(a *Analyzer, ctx string) (fieldHint, uint32) {
 
 type epState struct {
 	fields [6]map[string]*fieldState // per location bit
-	n      int
+	// first: the field of the first leaf of the last body walked, per
+	// location bit (with fieldState.next, a guess at the next field)
+	first [6]*fieldState
+	n     int
 	// Body sampling, per location bit: bodies in a row whose every field
 	// was already stable (quiet), and a counter for the one-in-SampleEvery
 	// walk once quiet reaches SampleAfter.
@@ -540,24 +549,46 @@ func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
 
 func (s *scanCtx) json(loc Location, body string, truncated bool) {
 	c := s.a.c
+	li := locIndex(loc)
 	var fields map[string]*fieldState
 	if s.ep != nil {
-		fields = s.ep.fields[locIndex(loc)]
+		fields = s.ep.fields[li]
 	}
+	var prev *fieldState // the field of the previous leaf
 	ws, err := walkJSON(body, c.cfg.MaxLeaves, func(path []byte, tok *jsonLeaf) bool {
 		k := tok.Kind
 		if k == 't' || k == 'f' {
 			return true
 		}
 		var st *fieldState
-		if fields != nil {
-			st = fields[string(path)] // the compiler does not allocate for this lookup
+		var guess *fieldState
+		if prev != nil {
+			guess = prev.next
+		} else if s.ep != nil {
+			guess = s.ep.first[li]
 		}
-		if st == nil {
-			st = s.state(loc, string(path))
-			if fields == nil && s.ep != nil {
-				fields = s.ep.fields[locIndex(loc)]
+		if guess != nil && guess.name == string(path) {
+			st = guess
+		} else {
+			if fields != nil {
+				st = fields[string(path)] // the compiler does not allocate for this lookup
 			}
+			if st == nil {
+				st = s.state(loc, string(path))
+				if fields == nil && s.ep != nil {
+					fields = s.ep.fields[li]
+				}
+			}
+			if st != nil {
+				if prev != nil {
+					prev.next = st
+				} else {
+					s.ep.first[li] = st
+				}
+			}
+		}
+		if st != nil {
+			prev = st
 		}
 		if s.sampled(st) {
 			return true
