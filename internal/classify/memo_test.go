@@ -79,3 +79,27 @@ func TestMemoUseSkipsUniqueFields(t *testing.T) {
 		t.Errorf("repeated values: %d skipped, %d hits of %d", repeated.skips, repeated.hits, repeated.tries)
 	}
 }
+
+// The Classifier is safe for concurrent use (the phone-number memo and the
+// keyword automaton are shared process-wide); run with -race.
+func TestClassifierConcurrentUse(t *testing.T) {
+	c, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint(c.ClassifyValue("$.phone", "+44 20 7946 0958"), c.ClassifyText("mail a@example.com, card 4111 1111 1111 1111"))
+	done := make(chan string)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			for i := 0; i < 200; i++ {
+				c.ClassifyValue("$.to", fmt.Sprintf("+4477009%05d", g*1000+i))
+			}
+			done <- fmt.Sprint(c.ClassifyValue("$.phone", "+44 20 7946 0958"), c.ClassifyText("mail a@example.com, card 4111 1111 1111 1111"))
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if got := <-done; got != want {
+			t.Errorf("concurrent result %s, want %s", got, want)
+		}
+	}
+}
