@@ -26,25 +26,27 @@ func (e *evidence) merge(o *evidence) {
 	}
 	e.plain += o.plain
 	e.plainCreds += o.plainCreds
-	for k, v := range o.plainSchemes {
-		e.plainSchemes = addKey(e.plainSchemes, k, v)
+	// Maps are capped at maxKeys: merge in key order, so which keys survive
+	// the cap does not depend on map iteration order.
+	for _, k := range sortedKeys(o.plainSchemes) {
+		e.plainSchemes = addKey(e.plainSchemes, k, o.plainSchemes[k])
 	}
 	e.basicHTTP += o.basicHTTP
-	for k, v := range o.credParams {
-		e.credParams = addKey(e.credParams, k, v)
+	for _, k := range sortedKeys(o.credParams) {
+		e.credParams = addKey(e.credParams, k, o.credParams[k])
 	}
-	for k, v := range o.verbose {
-		e.verbose = addKey(e.verbose, k, v)
+	for _, k := range sortedKeys(o.verbose) {
+		e.verbose = addKey(e.verbose, k, o.verbose[k])
 	}
 	if e.verboseSample == "" {
 		e.verboseSample = o.verboseSample
 	}
-	for k, v := range o.versions {
-		e.versions = addStr(e.versions, k, v)
+	for _, k := range sortedKeys(o.versions) {
+		e.versions = addStr(e.versions, k, o.versions[k])
 	}
 	e.corsWildcard += o.corsWildcard
 	e.corsReflected += o.corsReflected
-	for k := range o.corsOrigins {
+	for _, k := range sortedKeys(o.corsOrigins) {
 		if e.corsOrigins == nil {
 			e.corsOrigins = map[string]bool{}
 		}
@@ -65,8 +67,8 @@ func (e *evidence) merge(o *evidence) {
 	if o.jwtMaxLife > e.jwtMaxLife {
 		e.jwtMaxLife = o.jwtMaxLife
 	}
-	for k, v := range o.jwtAlgs {
-		e.jwtAlgs = addKey(e.jwtAlgs, k, v)
+	for _, k := range sortedKeys(o.jwtAlgs) {
+		e.jwtAlgs = addKey(e.jwtAlgs, k, o.jwtAlgs[k])
 	}
 	e.bursts += o.bursts
 	if o.maxBurst > e.maxBurst {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,3 +275,34 @@ func TestTrafficRules(t *testing.T) {
 }
 
 func withPath(r model.EndpointRef, p string) model.EndpointRef { r.Path = p; return r }
+
+// TestEvidenceMergeDeterministic: merging evidence sets over the per-set
+// cap keeps the same keys whatever the map iteration order (keys merge in
+// sorted order), so findings built from early endpoint templates are stable.
+func TestEvidenceMergeDeterministic(t *testing.T) {
+	src := &evidence{credParams: map[string]int64{}, corsOrigins: map[string]bool{}, versions: map[string]string{}}
+	for i := 0; i < 3*maxKeys; i++ {
+		k := string(rune('a'+i%26)) + strconv.Itoa(i)
+		src.credParams[k] = int64(i)
+		src.corsOrigins[k] = true
+		src.versions[k] = "v" + k
+	}
+	var first *evidence
+	for run := 0; run < 20; run++ {
+		dst := &evidence{credParams: map[string]int64{"zz": 1}}
+		dst.merge(src)
+		if len(dst.credParams) != maxKeys || len(dst.corsOrigins) != maxKeys || len(dst.versions) != maxKeys {
+			t.Fatalf("caps not applied: %d %d %d", len(dst.credParams), len(dst.corsOrigins), len(dst.versions))
+		}
+		if first == nil {
+			first = dst
+			continue
+		}
+		if !reflect.DeepEqual(first, dst) {
+			t.Fatalf("run %d kept other keys: %v vs %v", run, first.credParams, dst.credParams)
+		}
+	}
+	if _, ok := first.credParams["a0"]; !ok {
+		t.Errorf("the smallest keys should survive the cap: %v", first.credParams)
+	}
+}
