@@ -146,7 +146,8 @@ func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
 				j++
 				continue
 			}
-			n, ok := s.unescapeAt(j)
+			var n int
+			s.scratch, n, ok = appendEscape(s.scratch, b, j)
 			if !ok {
 				return nil, false, false
 			}
@@ -160,52 +161,49 @@ func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
 	}
 }
 
-// unescapeAt appends the escape sequence at s.b[j] to s.scratch and returns
-// its length.
-func (s *fastScanner) unescapeAt(j int) (int, bool) {
-	b := s.b
+// appendEscape appends the escape sequence at b[j] (a backslash) to dst
+// and returns its length. Lone surrogates are left to the general decoder.
+func appendEscape(dst, b []byte, j int) ([]byte, int, bool) {
 	if j+1 >= len(b) {
-		return 0, false
+		return dst, 0, false
 	}
 	switch c := b[j+1]; c {
 	case '"', '\\', '/':
-		s.scratch = append(s.scratch, c)
+		dst = append(dst, c)
 	case 'b':
-		s.scratch = append(s.scratch, '\b')
+		dst = append(dst, '\b')
 	case 'f':
-		s.scratch = append(s.scratch, '\f')
+		dst = append(dst, '\f')
 	case 'n':
-		s.scratch = append(s.scratch, '\n')
+		dst = append(dst, '\n')
 	case 'r':
-		s.scratch = append(s.scratch, '\r')
+		dst = append(dst, '\r')
 	case 't':
-		s.scratch = append(s.scratch, '\t')
+		dst = append(dst, '\t')
 	case 'u':
 		r, ok := hex4(b[j+2:])
 		if !ok {
-			return 0, false
+			return dst, 0, false
 		}
 		if !utf16.IsSurrogate(r) {
-			s.scratch = utf8.AppendRune(s.scratch, r)
-			return 6, true
+			return utf8.AppendRune(dst, r), 6, true
 		}
 		rest := b[j+6:]
 		if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
-			return 0, false
+			return dst, 0, false
 		}
 		r2, ok := hex4(rest[2:])
 		if !ok {
-			return 0, false
+			return dst, 0, false
 		}
 		if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
-			return 0, false
+			return dst, 0, false
 		}
-		s.scratch = utf8.AppendRune(s.scratch, r)
-		return 12, true
+		return utf8.AppendRune(dst, r), 12, true
 	default:
-		return 0, false
+		return dst, 0, false
 	}
-	return 2, true
+	return dst, 2, true
 }
 
 // str reads a string value.
@@ -242,48 +240,12 @@ func appendUnescape(dst, raw []byte) ([]byte, bool) {
 			return append(dst, raw...), true
 		}
 		dst = append(dst, raw[:k]...)
-		if k+1 >= len(raw) {
+		var n int
+		var ok bool
+		if dst, n, ok = appendEscape(dst, raw, k); !ok {
 			return dst, false
 		}
-		c := raw[k+1]
-		raw = raw[k+2:]
-		switch c {
-		case '"', '\\', '/':
-			dst = append(dst, c)
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(raw)
-			if !ok {
-				return dst, false
-			}
-			raw = raw[4:]
-			if utf16.IsSurrogate(r) {
-				if len(raw) < 6 || raw[0] != '\\' || raw[1] != 'u' {
-					return dst, false
-				}
-				r2, ok := hex4(raw[2:])
-				if !ok {
-					return dst, false
-				}
-				r = utf16.DecodeRune(r, r2)
-				if r == utf8.RuneError {
-					return dst, false
-				}
-				raw = raw[6:]
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			return dst, false
-		}
+		raw = raw[k+n:]
 	}
 }
 
