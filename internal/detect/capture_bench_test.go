@@ -22,16 +22,16 @@ import (
 )
 
 // The capture benchmark measures the detection engine alone on real
-// enriched events: set PALISADE_CAPTURE to an exchange capture (e.g. the
-// output of `palisade sim --scale 6`) and optionally PALISADE_CAPTURE_N to
+// enriched events: set PALISADE_BENCH_FILE to an exchange capture (e.g. the
+// output of `palisade sim --scale 6`) and optionally PALISADE_BENCH_N to
 // the number of records loaded (default 150,000). The records are decoded
 // and enriched once (with the inventory templating and the classification
 // analyzer the engine runs before detection); the benchmark then replays
 // the events through a fresh detection engine per pass.
 //
-//	PALISADE_CAPTURE=/tmp/cap.ndjson go test -run XXX -bench Capture -cpu 1 ./internal/detect/
+//	PALISADE_BENCH_FILE=/tmp/cap.ndjson go test -run XXX -bench Capture -cpu 1 ./internal/detect/
 //
-// TestCaptureAlerts (same variables, plus PALISADE_CAPTURE_OUT) writes the
+// TestCaptureAlerts (same variables, plus PALISADE_BENCH_OUT) writes the
 // alerts of one pass as JSON, to compare two versions of the package.
 
 type captureEvents struct {
@@ -45,9 +45,9 @@ var captureCache struct {
 }
 
 func loadCapture(tb testing.TB) *captureEvents {
-	path := os.Getenv("PALISADE_CAPTURE")
+	path := os.Getenv("PALISADE_BENCH_FILE")
 	if path == "" {
-		tb.Skip("PALISADE_CAPTURE not set")
+		tb.Skip("PALISADE_BENCH_FILE not set")
 	}
 	captureCache.Lock()
 	defer captureCache.Unlock()
@@ -59,7 +59,7 @@ func loadCapture(tb testing.TB) *captureEvents {
 
 func readCapture(tb testing.TB, path string) *captureEvents {
 	n := 150000
-	if s := os.Getenv("PALISADE_CAPTURE_N"); s != "" {
+	if s := os.Getenv("PALISADE_BENCH_N"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil {
 			tb.Fatal(err)
@@ -110,10 +110,10 @@ func readCapture(tb testing.TB, path string) *captureEvents {
 }
 
 // newCaptureEngine builds the default engine, or only the families named
-// in PALISADE_CAPTURE_FAMILIES (comma-separated).
+// in PALISADE_BENCH_FAMILIES (comma-separated).
 func newCaptureEngine(ce *captureEvents) *detect.Engine {
 	cfg := detect.Config{Classify: ce.cls}
-	if only := os.Getenv("PALISADE_CAPTURE_FAMILIES"); only != "" {
+	if only := os.Getenv("PALISADE_BENCH_FAMILIES"); only != "" {
 		keep := map[string]bool{}
 		for _, f := range strings.Split(only, ",") {
 			keep[strings.TrimSpace(f)] = true
@@ -155,11 +155,11 @@ func BenchmarkCapture(b *testing.B) {
 }
 
 // TestCaptureAlerts writes the alerts of one pass over the capture to
-// PALISADE_CAPTURE_OUT (JSON), for comparing versions of the package.
+// PALISADE_BENCH_OUT (JSON), for comparing versions of the package.
 func TestCaptureAlerts(t *testing.T) {
-	out := os.Getenv("PALISADE_CAPTURE_OUT")
+	out := os.Getenv("PALISADE_BENCH_OUT")
 	if out == "" {
-		t.Skip("PALISADE_CAPTURE_OUT not set")
+		t.Skip("PALISADE_BENCH_OUT not set")
 	}
 	ce := loadCapture(t)
 	g := newCaptureEngine(ce)

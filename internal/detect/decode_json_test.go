@@ -109,12 +109,12 @@ func FuzzJSONFastPath(f *testing.F) {
 }
 
 // BenchmarkJSONWalk walks the JSON request bodies of a capture
-// (PALISADE_CAPTURE, first 100,000 records) with and without the fast
+// (PALISADE_BENCH_FILE, first 100,000 records) with and without the fast
 // tokenizer; one op = one body.
 func BenchmarkJSONWalk(b *testing.B) {
-	path := os.Getenv("PALISADE_CAPTURE")
+	path := os.Getenv("PALISADE_BENCH_FILE")
 	if path == "" {
-		b.Skip("PALISADE_CAPTURE not set")
+		b.Skip("PALISADE_BENCH_FILE not set")
 	}
 	f, _, err := exchange.Open(path)
 	if err != nil {
