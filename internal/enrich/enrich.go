@@ -72,12 +72,22 @@ type Enricher struct {
 	templater pipeline.Templater
 	intel     pipeline.IntelLookup
 	free      []*event.Event // events given back with Recycle
+	freeQ     []url.Values   // their query maps, emptied
+	vals      []string       // spare room for query value slices
+
+	// The last URL scheme and host seen and their normalized forms: most
+	// records repeat the previous record's host.
+	lastScheme, lastHost, normScheme, normHost string
 }
 
 // Recycle gives back an event nothing refers to any more (the engine calls
 // it once every analyzer has seen the event); Enrich reuses its memory.
 func (e *Enricher) Recycle(ev *event.Event) {
 	if ev != nil && len(e.free) < 1024 {
+		if ev.Query != nil && len(e.freeQ) < 1024 && len(ev.Query) <= 64 {
+			clear(ev.Query)
+			e.freeQ = append(e.freeQ, ev.Query)
+		}
 		*ev = event.Event{}
 		e.free = append(e.free, ev)
 	}
@@ -109,14 +119,26 @@ func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error
 	}
 	*ev = event.Event{Seq: seq, Rec: rec, Time: rec.Time, Method: rec.Request.Method, URL: u,
 		Status: rec.Response.Status, Outbound: rec.IsOutbound()}
-	ev.Scheme = strings.ToLower(u.Scheme)
-	ev.Host = NormalizeHost(u.Host, ev.Scheme)
+	if u.Scheme != e.lastScheme || u.Host != e.lastHost {
+		e.lastScheme, e.lastHost = u.Scheme, u.Host
+		e.normScheme = strings.ToLower(u.Scheme)
+		e.normHost = NormalizeHost(u.Host, e.normScheme)
+	}
+	ev.Scheme, ev.Host = e.normScheme, e.normHost
 	ev.Path = u.EscapedPath()
 	if ev.Path == "" {
 		ev.Path = "/"
 	}
 	if u.RawQuery != "" {
-		ev.Query, _ = url.ParseQuery(u.RawQuery) // keep what parses
+		var m url.Values
+		if n := len(e.freeQ); n > 0 {
+			m = e.freeQ[n-1]
+			e.freeQ = e.freeQ[:n-1]
+		} else {
+			m = make(url.Values, 4)
+		}
+		e.parseQuery(m, u.RawQuery) // keep what parses
+		ev.Query = m
 	}
 	ev.PeerIP, _ = rec.ClientAddr()
 	ev.PeerIP = ev.PeerIP.Unmap()
@@ -133,6 +155,45 @@ func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error
 	}
 	ev.Endpoint = model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: tmpl}
 	return ev, nil
+}
+
+// maxQueryParams bounds the query parameters kept per request (the limit
+// url.ParseQuery applies by default; beyond it, ParseQuery keeps none, this
+// keeps the first maxQueryParams).
+const maxQueryParams = 10000
+
+// parseQuery adds the parameters of a raw query to m as url.ParseQuery
+// does: pairs split on '&', a pair with a ';' or a bad escape is skipped,
+// empty pairs are skipped, keys and values are query-unescaped. Value
+// slices of one element are carved from a shared block instead of being
+// allocated one by one (capped, so that appending reallocates).
+func (e *Enricher) parseQuery(m url.Values, query string) {
+	for n := 0; query != "" && n < maxQueryParams; n++ {
+		var key string
+		key, query, _ = strings.Cut(query, "&")
+		if key == "" || strings.IndexByte(key, ';') >= 0 {
+			continue
+		}
+		key, value, _ := strings.Cut(key, "=")
+		key, err := url.QueryUnescape(key)
+		if err != nil {
+			continue
+		}
+		if value, err = url.QueryUnescape(value); err != nil {
+			continue
+		}
+		if vs, ok := m[key]; ok {
+			m[key] = append(vs, value)
+			continue
+		}
+		if len(e.vals) == 0 {
+			e.vals = make([]string, 256)
+		}
+		vs := e.vals[:1:1]
+		e.vals = e.vals[1:]
+		vs[0] = value
+		m[key] = vs
+	}
 }
 
 func (e *Enricher) internal(a netip.Addr) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The fast decoder parses the common shape of an exchange record in one
@@ -23,13 +24,13 @@ import (
 var fastDecoding = true
 
 type fastScanner struct {
-	b       []byte
-	i       int
-	intern  *internTable
-	scratch []byte   // unescaped string being built
-	pairs   []string // header name/value pairs being collected
-	upper   bool     // a header name has upper-case letters
-	pool    *RecordPool
+	b      []byte
+	i      int
+	intern *internTable
+	arena  []byte   // the decoded strings of the record being decoded
+	pairs  []string // header name/value pairs being collected
+	upper  bool     // a header name has upper-case letters
+	pool   *RecordPool
 }
 
 // internTable shares strings that repeat from record to record (header
@@ -105,7 +106,8 @@ func special(x uint64) uint64 {
 }
 
 // text reads a string value: it returns the inside of the token when the
-// string has no escapes (esc false), or the unescaped text in s.scratch.
+// string has no escapes (esc false), or the unescaped text, just past the
+// used part of the arena (esc true; valid until the arena is next used).
 func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
 	if s.next() != '"' {
 		return nil, false, false
@@ -127,37 +129,77 @@ func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
 		switch c := b[j]; {
 		case c == '"':
 			s.i = j + 1
-			if !esc {
-				return b[seg:j], false, true
-			}
-			s.scratch = append(s.scratch, b[seg:j]...)
-			return s.scratch, true, true
+			return b[seg:j], false, true
 		case c == '\\':
-			if !esc {
-				esc = true
-				s.scratch = s.scratch[:0]
-			}
-			s.scratch = append(s.scratch, b[seg:j]...)
-			if j+1 < len(b) && (b[j+1] == '"' || b[j+1] == '\\' || b[j+1] == '/') {
-				// The common escapes of JSON carried in JSON: the escaped
-				// byte starts the next segment.
-				j++
-				seg = j
-				j++
-				continue
-			}
-			var n int
-			s.scratch, n, ok = appendEscape(s.scratch, b, j)
-			if !ok {
-				return nil, false, false
-			}
-			j += n
-			seg = j
+			return s.unescape(seg, j)
 		case c < 0x20:
 			return nil, false, false
 		default:
 			j++
 		}
+	}
+}
+
+// unescape finishes reading a string value whose inside starts at b[seg]
+// and whose first escape is at b[j], unescaping it into the free room of
+// the arena (where keep finds it). JSON
+// carried in JSON has an escape every few bytes, so instead of copying
+// segment by segment it moves eight bytes at a time into a buffer with
+// room for the whole rest of the line (unescaping only shrinks text).
+func (s *fastScanner) unescape(seg, j int) ([]byte, bool, bool) {
+	b := s.b
+	if need := len(b) - seg + 8; cap(s.arena)-len(s.arena) < need {
+		s.arena = make([]byte, 0, need)
+	}
+	dst := s.arena[len(s.arena):cap(s.arena)]
+	k := copy(dst, b[seg:j])
+	for {
+		// b[j] is a byte that ends a run: a quote, a backslash or a control.
+		switch c := b[j]; {
+		case c == '"':
+			s.i = j + 1
+			return dst[:k], true, true
+		case c == '\\':
+			if j+1 < len(b) && (b[j+1] == '"' || b[j+1] == '\\' || b[j+1] == '/') {
+				// The common escapes of JSON carried in JSON.
+				dst[k] = b[j+1]
+				k++
+				j += 2
+				break
+			}
+			out, n, ok := appendEscape(dst[:k], b, j)
+			if !ok {
+				return nil, false, false
+			}
+			// At most four bytes for an escape of six or more: out is
+			// still dst's array.
+			k = len(out)
+			j += n
+		default:
+			return nil, false, false
+		}
+		// Copy the run up to the next quote, backslash or control byte.
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			binary.LittleEndian.PutUint64(dst[k:], x)
+			if m := special(x); m != 0 {
+				t := bits.TrailingZeros64(m) >> 3
+				j += t
+				k += t
+				goto next
+			}
+			j += 8
+			k += 8
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
+			dst[k] = b[j]
+			k++
+			j++
+		}
+		if j >= len(b) {
+			return nil, false, false
+		}
+	next:
 	}
 }
 
@@ -208,8 +250,41 @@ func appendEscape(dst, b []byte, j int) ([]byte, int, bool) {
 
 // str reads a string value.
 func (s *fastScanner) str() (string, bool) {
-	t, _, ok := s.text()
-	return string(t), ok
+	t, esc, ok := s.text()
+	if !ok {
+		return "", false
+	}
+	return s.keep(t, esc), true
+}
+
+// The decoded strings of a record (URL, header values, bodies) share one
+// allocation, the arena, sized for the line: decoded text is never longer
+// than its JSON form, so the strings of a line fit in the line's length.
+// A string is made from the arena without copying (unsafe.String), which is
+// sound because the arena is append-only: bytes below len(arena) are never
+// written again, and every record gets a new arena. Escaped strings are
+// unescaped straight into the arena's free room, so they are copied once,
+// not twice; unescaped ones are copied once, as string() would.
+//
+// A string kept by an analyzer keeps the whole arena (the record's decoded
+// text, at most the line's length) alive, as a substring keeps its string.
+
+// keep returns t (as returned by text) as a string in the arena.
+func (s *fastScanner) keep(t []byte, esc bool) string {
+	if len(t) == 0 {
+		return ""
+	}
+	n := len(s.arena)
+	switch {
+	case esc:
+		// text unescaped t into the arena's free room, at n.
+		s.arena = s.arena[:n+len(t)]
+	case cap(s.arena)-n >= len(t):
+		s.arena = append(s.arena, t...)
+	default:
+		return string(t)
+	}
+	return unsafe.String(&s.arena[n], len(t))
 }
 
 // istr reads a string value that is likely to repeat, interning it.
@@ -436,10 +511,10 @@ func (s *fastScanner) headers() (map[string]string, bool) {
 	s.pairs = pairs
 	h := s.pool.headerMap(len(pairs) / 2)
 	for i := 0; i < len(pairs); i += 2 {
-		if _, dup := h[pairs[i]]; dup {
-			return nil, false
-		}
 		h[pairs[i]] = pairs[i+1]
+	}
+	if len(h) != len(pairs)/2 {
+		return nil, false // a repeated name
 	}
 	return h, true
 }
@@ -471,7 +546,8 @@ func fastDecode(line []byte, rec *Record, s *fastScanner) bool {
 		s = &fastScanner{}
 	}
 	s.b, s.i, s.upper = line, 0, false
-	defer func() { s.b = nil }()
+	s.arena = make([]byte, 0, len(line)+8)
+	defer func() { s.b, s.arena = nil, nil }()
 	var haveTime, haveClient, haveIP, haveReq, haveResp, haveStatus bool
 	ok := s.object(func(name []byte) (uint, bool) {
 		switch string(name) {

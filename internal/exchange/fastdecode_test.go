@@ -3,7 +3,9 @@ package exchange
 import (
 	"bytes"
 	"os"
+	"maps"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -99,4 +101,38 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line []byte) {
 		decodeBoth(t, line, nil)
 	})
+}
+
+// TestArenaStringsStay: the strings of a decoded record share an arena;
+// decoding later records with the same scanner must not change them.
+func TestArenaStringsStay(t *testing.T) {
+	lines := bytes.Split(synthCapture(300), []byte("\n"))
+	it := &fastScanner{intern: &internTable{}}
+	var kept []*Record
+	var kept2 []Record
+	for _, l := range lines {
+		if len(l) == 0 {
+			continue
+		}
+		r := new(Record)
+		if !fastDecode(l, r, it) {
+			t.Fatalf("fast decoder refused %s", l)
+		}
+		kept = append(kept, r)
+		var fresh Record
+		fastDecode(l, &fresh, nil)
+		// A deep copy made with fresh strings.
+		c := fresh
+		c.Request.URL = strings.Clone(fresh.Request.URL)
+		c.Request.Body = strings.Clone(fresh.Request.Body)
+		c.Response.Body = strings.Clone(fresh.Response.Body)
+		c.Request.Headers = maps.Clone(fresh.Request.Headers)
+		c.Response.Headers = maps.Clone(fresh.Response.Headers)
+		kept2 = append(kept2, c)
+	}
+	for i := range kept {
+		if !reflect.DeepEqual(*kept[i], kept2[i]) {
+			t.Fatalf("record %d changed after later records were decoded:\n%+v\n%+v", i, *kept[i], kept2[i])
+		}
+	}
 }
