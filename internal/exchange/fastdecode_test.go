@@ -2,8 +2,8 @@ package exchange
 
 import (
 	"bytes"
-	"os"
 	"maps"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
