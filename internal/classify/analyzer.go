@@ -246,7 +246,7 @@ func (a *Analyzer) Scan(ev *event.Event, want Location, fn func(Found)) {
 			a.eps[ev.Endpoint] = ep
 		}
 	}
-	sc := scanCtx{a: a, ep: ep, ev: ev, fn: fn}
+	sc := scanCtx{a: a, ep: ep, ev: ev, fn: fn, gapCutoff: gapCutoff(ev.Time)}
 	rec := ev.Rec
 	if want&LocPath != 0 {
 		for _, p := range ev.PathParams {
@@ -305,7 +305,17 @@ type scanCtx struct {
 	// bodyID identifies the body being walked (for the first-value rule
 	// in sampled).
 	bodyID uint32
+	// gapCutoff is the event time minus fieldSampleMaxGap: a field last
+	// classified at or before it is classified again (see sampled).
+	gapCutoff time.Time
 }
+
+// gapCutoff returns t - fieldSampleMaxGap, so that sampled tests
+// t.Sub(lastAt) >= fieldSampleMaxGap as !lastAt.After(cutoff): one
+// comparison per leaf instead of a subtraction (Sub saturates, keeping the
+// sign and a magnitude far above a minute, so both tests agree; see
+// TestGapCutoff).
+func gapCutoff(t time.Time) time.Time { return t.Add(-fieldSampleMaxGap) }
 
 func (s *scanCtx) headers(loc Location, h map[string]string) {
 	if len(h) == 0 {
@@ -368,7 +378,7 @@ func (s *scanCtx) sampled(st *fieldState) bool {
 	if s.full && st.body != s.bodyID {
 		return false
 	}
-	if s.ev.Time.Sub(st.lastAt) >= fieldSampleMaxGap {
+	if !st.lastAt.After(s.gapCutoff) { // s.ev.Time.Sub(st.lastAt) >= fieldSampleMaxGap
 		return false
 	}
 	st.skip++

@@ -625,15 +625,14 @@ var keyClass = func() (t [256]uint8) {
 }()
 
 // keyKind reports, in one pass, whether an object key is dynamic (see
-// dynamicKey) and whether it can be written as a dotted path element.
+// dynamicKey) and whether it can be written as a dotted path element. The
+// byte classes every byte has (all) and some byte has (any) decide it: all
+// digits is a number, all hex with a digit a hex id.
 func keyKind(name string) (dynamic, simple bool) {
-	digits, hex := 0, 0
 	all := uint8(0xff)
 	any := uint8(0)
 	for i := 0; i < len(name); i++ {
 		k := keyClass[name[i]]
-		digits += int(k & kcDigit)
-		hex += int(k&kcHex) >> 1
 		all &= k
 		any |= k
 	}
@@ -641,9 +640,9 @@ func keyKind(name string) (dynamic, simple bool) {
 	switch {
 	case any&kcAt != 0:
 		return true, simple
-	case digits == len(name) && digits >= 2:
+	case len(name) >= 2 && all&kcDigit != 0:
 		return true, simple
-	case len(name) >= 16 && hex == len(name) && digits > 0:
+	case len(name) >= 16 && all&kcHex != 0 && any&kcDigit != 0:
 		return true, simple // UUIDs, hex ids and hashes
 	case len(name) >= 20 && entropy(name) >= 3.5:
 		return true, simple
