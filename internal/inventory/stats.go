@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
-	"github.com/axiomhq/hyperloglog"
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -41,7 +40,7 @@ type stats struct {
 	external               bool
 
 	latency, reqSize, respSize *ddsketch.DDSketch
-	clients, identities        *hyperloglog.Sketch
+	clients, identities        distinct
 
 	params        map[paramKey]*paramStats
 	paramsDropped int64
@@ -131,18 +130,12 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 	}
 	var ipHash uint64
 	if ev.ClientIP.IsValid() {
-		if st.clients == nil {
-			st.clients = hyperloglog.New14()
-		}
 		b := ev.ClientIP.As16()
 		ipHash = hash64(b[:])
-		st.clients.InsertHash(ipHash)
+		st.clients.insert(ipHash)
 	}
 	if id := ev.Identity(); id != nil && id.ID != "" {
-		if st.identities == nil {
-			st.identities = hyperloglog.New14()
-		}
-		st.identities.InsertHash(hash64s(id.ID))
+		st.identities.insert(hash64s(id.ID))
 	}
 	for _, p := range params {
 		st.param(ev, cfg, ref, "path", p.Name, p.Value, ipHash, false)
@@ -333,8 +326,8 @@ func (st *stats) merge(o *stats) {
 	st.latency = mergeSketch(st.latency, o.latency)
 	st.reqSize = mergeSketch(st.reqSize, o.reqSize)
 	st.respSize = mergeSketch(st.respSize, o.respSize)
-	st.clients = mergeHLL(st.clients, o.clients)
-	st.identities = mergeHLL(st.identities, o.identities)
+	st.clients.merge(&o.clients)
+	st.identities.merge(&o.identities)
 	for k, p := range o.params {
 		q := st.params[k]
 		if q == nil {
@@ -408,17 +401,6 @@ func mergeSketch(a, b *ddsketch.DDSketch) *ddsketch.DDSketch {
 	return a
 }
 
-func mergeHLL(a, b *hyperloglog.Sketch) *hyperloglog.Sketch {
-	if b == nil {
-		return a
-	}
-	if a == nil {
-		return b
-	}
-	_ = a.Merge(b) // same precision by construction
-	return a
-}
-
 func distribution(s *ddsketch.DDSketch) *model.Distribution {
 	if s == nil || s.IsEmpty() {
 		return nil
@@ -455,11 +437,11 @@ func (st *stats) fill(ep *model.Endpoint) {
 	ep.Latency = distribution(st.latency)
 	ep.RequestSize = distribution(st.reqSize)
 	ep.ResponseSize = distribution(st.respSize)
-	if st.clients != nil {
-		ep.Clients = int64(st.clients.Estimate())
+	if n, ok := st.clients.estimate(); ok {
+		ep.Clients = int64(n)
 	}
-	if st.identities != nil {
-		ep.Identities = int64(st.identities.Estimate())
+	if n, ok := st.identities.estimate(); ok {
+		ep.Identities = int64(n)
 	}
 	for i, name := range []string{"http", "https", "ws", "wss"} {
 		if st.schemes&(1<<i) != 0 {
