@@ -223,10 +223,11 @@ func (e *Engine) Ingest(rec *exchange.Record) {
 	if rec.Time.After(e.maxTime) {
 		e.maxTime = rec.Time
 	}
-	e.buf.push(heapItem{rec: rec, seq: e.seq})
+	e.buf.push(newItem(rec, e.seq))
 	e.seq++
 	watermark := e.maxTime.Add(-e.cfg.Reorder)
-	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || !e.buf.peek().rec.Time.After(watermark)) {
+	wsec, wnsec := watermark.Unix(), int32(watermark.Nanosecond())
+	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || e.buf.peek().notAfter(wsec, wnsec)) {
 		e.release(e.buf.pop())
 	}
 }

@@ -18,14 +18,25 @@ type reorderBuffer struct {
 }
 
 type heapItem struct {
-	rec *exchange.Record
-	seq uint64
+	rec  *exchange.Record
+	seq  uint64
+	sec  int64 // rec.Time as seconds and nanoseconds since the epoch:
+	nsec int32 // comparing them is cheaper than comparing time.Time
+}
+
+func newItem(rec *exchange.Record, seq uint64) heapItem {
+	return heapItem{rec: rec, seq: seq, sec: rec.Time.Unix(), nsec: int32(rec.Time.Nanosecond())}
+}
+
+// notAfter reports whether the item's time is at or before (sec, nsec).
+func (it heapItem) notAfter(sec int64, nsec int32) bool {
+	return it.sec < sec || (it.sec == sec && it.nsec <= nsec)
 }
 
 func (b *reorderBuffer) Len() int { return len(b.fifo) - b.head + len(b.late) }
 
 func (b *reorderBuffer) push(it heapItem) {
-	if n := len(b.fifo); n > b.head && it.rec.Time.Before(b.fifo[n-1].rec.Time) {
+	if n := len(b.fifo); n > b.head && timeLess(it, b.fifo[n-1]) {
 		heap.Push(&b.late, it)
 		return
 	}
@@ -69,9 +80,16 @@ func (b *reorderBuffer) fromLate() bool {
 	return itemLess(b.late[0], b.fifo[b.head])
 }
 
+func timeLess(a, b heapItem) bool {
+	return a.sec < b.sec || (a.sec == b.sec && a.nsec < b.nsec)
+}
+
 func itemLess(a, b heapItem) bool {
-	if c := a.rec.Time.Compare(b.rec.Time); c != 0 {
-		return c < 0
+	if a.sec != b.sec {
+		return a.sec < b.sec
+	}
+	if a.nsec != b.nsec {
+		return a.nsec < b.nsec
 	}
 	return a.seq < b.seq
 }

@@ -31,12 +31,12 @@ func TestReorderBufferOrder(t *testing.T) {
 			var b reorderBuffer
 			var all, got []heapItem
 			for i := 0; i < 5000; i++ {
-				it := heapItem{rec: &exchange.Record{Time: t0.Add(tc.at(i, r))}, seq: uint64(i)}
+				it := newItem(&exchange.Record{Time: t0.Add(tc.at(i, r))}, uint64(i))
 				all = append(all, it)
 				b.push(it)
 				// Release what is older than a 60 s watermark, as Ingest does.
 				wm := t0.Add(tc.at(i, r) - time.Minute)
-				for b.Len() > 0 && !b.peek().rec.Time.After(wm) && r.IntN(2) == 0 {
+				for b.Len() > 0 && b.peek().notAfter(wm.Unix(), int32(wm.Nanosecond())) && r.IntN(2) == 0 {
 					got = append(got, b.pop())
 				}
 			}
@@ -44,7 +44,7 @@ func TestReorderBufferOrder(t *testing.T) {
 			for b.Len() > 0 {
 				rest = append(rest, b.pop())
 			}
-			if !sort.SliceIsSorted(rest, func(i, j int) bool { return itemLess(rest[i], rest[j]) }) {
+			if !sort.SliceIsSorted(rest, func(i, j int) bool { return refLess(rest[i], rest[j]) }) {
 				t.Fatal("final drain out of order")
 			}
 			if len(got)+len(rest) != len(all) {
@@ -66,20 +66,57 @@ func TestReorderBufferMinimum(t *testing.T) {
 			if r.IntN(5) == 0 {
 				d -= time.Duration(r.IntN(600)) * time.Second
 			}
-			it := heapItem{rec: &exchange.Record{Time: t0.Add(d)}, seq: uint64(i)}
+			it := newItem(&exchange.Record{Time: t0.Add(d)}, uint64(i))
 			live[it.seq] = it
 			b.push(it)
 			continue
 		}
 		got := b.pop()
 		for _, it := range live {
-			if itemLess(it, got) {
+			if refLess(it, got) {
 				t.Fatalf("pop %d returned time %v seq %d while time %v seq %d was buffered", i, got.rec.Time, got.seq, it.rec.Time, it.seq)
 			}
 		}
 		delete(live, got.seq)
 		if b.Len() != len(live) {
 			t.Fatalf("Len %d, want %d", b.Len(), len(live))
+		}
+	}
+}
+
+// refLess is the (time, seq) order on the records' times themselves.
+func refLess(a, b heapItem) bool {
+	if c := a.rec.Time.Compare(b.rec.Time); c != 0 {
+		return c < 0
+	}
+	return a.seq < b.seq
+}
+
+// TestItemOrderIsTimeOrder: the integer keys order items as their times do,
+// down to the nanosecond and far from the epoch.
+func TestItemOrderIsTimeOrder(t *testing.T) {
+	base := []time.Time{
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 5, 5, 0, 0, 0, 1, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Unix(0, 0),
+		time.Date(2026, 11, 18, 10, 0, 0, 5, time.FixedZone("x", 3600)),
+		time.Date(2026, 11, 18, 9, 0, 0, 5, time.UTC), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+	}
+	var ts []time.Time
+	for _, b := range base {
+		for _, d := range []time.Duration{-time.Second, -1, 0, 1, time.Second} {
+			ts = append(ts, b.Add(d))
+		}
+	}
+	for i, a := range ts {
+		for j, b := range ts {
+			x, y := newItem(&exchange.Record{Time: a}, uint64(i)), newItem(&exchange.Record{Time: b}, uint64(j))
+			if itemLess(x, y) != refLess(x, y) {
+				t.Fatalf("%v (seq %d) < %v (seq %d): got %v", a, i, b, j, itemLess(x, y))
+			}
+			if x.notAfter(y.sec, y.nsec) != !a.After(b) {
+				t.Fatalf("%v not after %v: got %v", a, b, x.notAfter(y.sec, y.nsec))
+			}
 		}
 	}
 }

@@ -16,11 +16,13 @@ import (
 	"hash"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
@@ -418,13 +420,28 @@ func Prefix(s string) string {
 
 var b64 = base64.RawURLEncoding
 
+// jwtBuf holds the decoded header or payload of a token being parsed
+// (values taken from it are copied).
+type jwtBuf struct{ b []byte }
+
+var jwtBufs = sync.Pool{New: func() any { return &jwtBuf{b: make([]byte, 0, 512)} }}
+
+// b64decode appends the base64url (unpadded) decoding of s to dst.
+func b64decode(dst []byte, s string) ([]byte, error) {
+	n := b64.DecodedLen(len(s))
+	dst = slices.Grow(dst, n)[:len(dst)+n]
+	// Decode only reads its source: view s as bytes instead of copying.
+	m, err := b64.Decode(dst[len(dst)-n:], unsafe.Slice(unsafe.StringData(s), len(s)))
+	return dst[:len(dst)-n+m], err
+}
+
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // jsonMembers decodes the members of a JSON object named in want (the last
 // of repeated names wins, as with a generic map), skipping the others
 // without building them. A JSON null is an empty object; anything else that
 // is not an object, or bad JSON, is an error.
-func jsonMembers(b []byte, want func(name string) int, got []any) error {
+func jsonMembers(b []byte, want func(name []byte) int, got []any) error {
 	st := decoders.Get().(*pooledDecoder)
 	defer decoders.Put(st)
 	st.r.Reset(b)
@@ -438,11 +455,26 @@ func jsonMembers(b []byte, want func(name string) int, got []any) error {
 	case 'n':
 	case '{':
 		for dec.PeekKind() != '}' {
-			name, err := dec.ReadToken()
+			// The quoted name as read (no copy); unquoted only when it
+			// has escapes. Wanted names are ASCII, so a name with invalid
+			// UTF-8 matches none, raw or replaced.
+			name, err := dec.ReadValue()
 			if err != nil {
 				return err
 			}
-			i := want(name.String())
+			var i int
+			if bytes.IndexByte(name, '\\') < 0 {
+				i = want(name[1 : len(name)-1])
+			} else {
+				// The decoder accepted the name; strict unquoting fails
+				// only on invalid UTF-8 or lone surrogates, never in a
+				// wanted (ASCII) name.
+				if unq, err := jsontext.AppendUnquote(nil, name); err == nil {
+					i = want(unq)
+				} else {
+					i = -1
+				}
+			}
 			if i < 0 {
 				if err := dec.SkipValue(); err != nil {
 					return err
@@ -477,8 +509,8 @@ const (
 	hN
 )
 
-func jwtHeaderMember(name string) int {
-	switch name {
+func jwtHeaderMember(name []byte) int {
+	switch string(name) {
 	case "alg":
 		return hAlg
 	case "typ":
@@ -505,8 +537,8 @@ const (
 	cN
 )
 
-func jwtClaimMember(name string) int {
-	switch name {
+func jwtClaimMember(name []byte) int {
+	switch string(name) {
 	case "sub":
 		return cSub
 	case "iss":
@@ -554,11 +586,15 @@ func ParseJWT(s string) (*JWT, bool) {
 	if len(s) < 10 || !strings.HasPrefix(s, "eyJ") {
 		return nil, false
 	}
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return nil, false
+	head, rest, _ := strings.Cut(s, ".")
+	body, sig, ok := strings.Cut(rest, ".")
+	if !ok || strings.IndexByte(sig, '.') >= 0 {
+		return nil, false // not three parts
 	}
-	hb, err := b64.DecodeString(strings.TrimRight(parts[0], "="))
+	st := jwtBufs.Get().(*jwtBuf)
+	defer jwtBufs.Put(st)
+	hb, err := b64decode(st.b[:0], strings.TrimRight(head, "="))
+	st.b = hb
 	if err != nil {
 		return nil, false
 	}
@@ -573,7 +609,8 @@ func ParseJWT(s string) (*JWT, bool) {
 	if hdr[hAlg] == nil {
 		t.Malformed = "header has no alg"
 	}
-	pb, err := b64.DecodeString(strings.TrimRight(parts[1], "="))
+	pb, err := b64decode(st.b[:0], strings.TrimRight(body, "="))
+	st.b = pb
 	if err != nil {
 		t.Malformed = "payload is not base64url"
 		return t, true
@@ -621,7 +658,7 @@ func ParseJWT(s string) (*JWT, bool) {
 			}
 		}
 	}
-	t.Unsigned = strings.EqualFold(t.Alg, "none") || parts[2] == ""
+	t.Unsigned = strings.EqualFold(t.Alg, "none") || sig == ""
 	return t, true
 }
 

@@ -242,6 +242,7 @@ func TestParseJWTAgrees(t *testing.T) {
 		{`{"alg":"none"}`, `[1,2]`},
 		{`"x"`, `{}`},
 		{`{"alg":"RS256"}`, "{\"sub\":\"\xff\xfe\"}"},
+		{`{"\u0061lg":"RS256"}`, `{"\u0073ub":"u1","\u0065xp":1794790800,"s\u00fcb":"x","\ud800":1}`},
 	} {
 		jwtAgree(t, jwt(c[0], c[1], "c2ln"))
 		jwtAgree(t, jwt(c[0], c[1], ""))
