@@ -222,7 +222,8 @@ func (d *Deriver) cached(c *genCache, key string, req *exchange.Request, q url.V
 	if len(c.cur) >= cacheSize {
 		c.prev, c.cur = c.cur, make(map[string]Auth, cacheSize)
 	}
-	c.cur[key] = a
+	// A copy: key may share memory with the whole decoded record.
+	c.cur[strings.Clone(key)] = a
 	return a
 }
 
@@ -337,7 +338,7 @@ func (d *Deriver) derive(req *exchange.Request, q url.Values) Auth {
 					name = name[:j]
 				}
 			}
-			a.set(&Identity{ID: d.Hash(KindMTLS, v), Kind: KindMTLS, Name: name})
+			a.set(&Identity{ID: d.Hash(KindMTLS, v), Kind: KindMTLS, Name: strings.Clone(name)})
 			break
 		}
 	}
