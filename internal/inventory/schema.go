@@ -1,13 +1,11 @@
 package inventory
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
-
-	"github.com/go-json-experiment/json/jsontext"
+	"strings"
 )
 
 // Limits of body schema inference. Bodies beyond them are not parsed (or
@@ -44,24 +42,24 @@ type schema struct {
 	examples []string // redacted, top level only
 }
 
-// bodyParser parses JSON bodies into schemas. It reuses its decoder.
+// bodyParser parses JSON bodies into schemas. It reuses its tokenizer.
 type bodyParser struct {
-	rd  bytes.Reader
-	dec *jsontext.Decoder
+	dec jsonTok
 }
 
-func newBodyParser() *bodyParser {
-	p := &bodyParser{}
-	p.dec = jsontext.NewDecoder(&p.rd)
-	return p
-}
+func newBodyParser() *bodyParser { return &bodyParser{} }
 
 var errNotJSON = errors.New("not a JSON object or array")
 
 // parse folds one JSON document into s. Only objects and arrays are
 // accepted at the top level. On a syntax error s may hold part of the
 // document: callers parse into a scratch schema and merge on success.
-func (p *bodyParser) parse(body []byte, s *schema) error {
+//
+// The folding reads tokens exactly as it did from a jsontext.Decoder
+// (including how SkipValue behaves right after a '[' beyond
+// maxSchemaDepth), from a tokenizer accepting the same documents, so
+// schemas are the same (FuzzSchemaParserMatchesJSONText).
+func (p *bodyParser) parse(body string, s *schema) error {
 	if len(body) > maxBodyBytes {
 		return fmt.Errorf("body of %d bytes exceeds %d", len(body), maxBodyBytes)
 	}
@@ -72,41 +70,40 @@ func (p *bodyParser) parse(body []byte, s *schema) error {
 	if i == len(body) || (body[i] != '{' && body[i] != '[') {
 		return errNotJSON
 	}
-	p.rd.Reset(body)
-	p.dec.Reset(&p.rd)
+	p.dec.reset(body)
+	defer p.dec.reset("") // keep no reference to the body
 	if err := p.value(s, 0, ""); err != nil {
 		return err
 	}
-	if _, err := p.dec.ReadToken(); err != io.EOF {
-		return fmt.Errorf("trailing data after JSON value at offset %d", p.dec.InputOffset())
+	if _, _, err := p.dec.ReadToken(); err != io.EOF {
+		return fmt.Errorf("trailing data after JSON value at offset %d", p.dec.i)
 	}
 	return nil
 }
 
 func (p *bodyParser) value(s *schema, depth int, name string) error {
-	tok, err := p.dec.ReadToken()
+	kind, text, err := p.dec.ReadToken()
 	if err != nil {
 		return err
 	}
 	s.count++
-	switch tok.Kind() {
+	switch kind {
 	case 'n':
 		s.types |= tNull
 		s.example(depth, name, "null", "", "")
 	case 't', 'f':
 		s.types |= tBool
-		s.example(depth, name, "boolean", "", tok.String())
+		s.example(depth, name, "boolean", "", text)
 	case '0':
-		raw := tok.String()
-		if bytes.ContainsAny([]byte(raw), ".eE") {
+		if strings.ContainsAny(text, ".eE") {
 			s.types |= tNum
-			s.example(depth, name, "number", "", raw)
+			s.example(depth, name, "number", "", text)
 		} else {
 			s.types |= tInt
-			s.example(depth, name, "integer", "", raw)
+			s.example(depth, name, "integer", "", text)
 		}
 	case '"':
-		v := tok.String()
+		v := text
 		s.types |= tStr
 		f := stringFormat(v)
 		if s.strings == 0 {
@@ -120,7 +117,7 @@ func (p *bodyParser) value(s *schema, depth int, name string) error {
 	case '[':
 		s.types |= tArr
 		if depth >= maxSchemaDepth {
-			return p.dec.SkipValue() // rest of the array; the '[' is already read
+			return p.dec.SkipValue() // as the Decoder did: the next value (see parse)
 		}
 		for p.dec.PeekKind() != ']' {
 			if s.items == nil {
@@ -130,18 +127,17 @@ func (p *bodyParser) value(s *schema, depth int, name string) error {
 				return err
 			}
 		}
-		if _, err := p.dec.ReadToken(); err != nil {
+		if _, _, err := p.dec.ReadToken(); err != nil {
 			return err
 		}
 	case '{':
 		s.types |= tObj
 		s.objects++
 		for p.dec.PeekKind() != '}' {
-			kt, err := p.dec.ReadToken()
+			_, key, err := p.dec.ReadToken()
 			if err != nil {
 				return err
 			}
-			key := kt.String()
 			c := s.props[key]
 			if c == nil {
 				if len(s.props) >= maxSchemaProps || depth >= maxSchemaDepth {
@@ -155,17 +151,17 @@ func (p *bodyParser) value(s *schema, depth int, name string) error {
 					s.props = make(map[string]*schema)
 				}
 				c = &schema{}
-				s.props[key] = c
+				s.props[strings.Clone(key)] = c // key may be part of the body
 			}
 			if err := p.value(c, depth+1, key); err != nil {
 				return err
 			}
 		}
-		if _, err := p.dec.ReadToken(); err != nil {
+		if _, _, err := p.dec.ReadToken(); err != nil {
 			return err
 		}
 	default:
-		return fmt.Errorf("unexpected JSON token %v", tok.Kind())
+		return fmt.Errorf("unexpected JSON token %c", kind)
 	}
 	return nil
 }

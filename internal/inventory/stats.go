@@ -290,7 +290,7 @@ func jsonish(ct string) bool {
 
 func (st *stats) fold(into *schema, bp *bodyParser, body string) *schema {
 	tmp := &schema{}
-	if err := bp.parse([]byte(body), tmp); err != nil {
+	if err := bp.parse(body, tmp); err != nil {
 		if err != errNotJSON {
 			st.bodyErrors++
 		}
