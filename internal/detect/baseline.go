@@ -490,6 +490,18 @@ func (c *lin256) estimate() float64 {
 	for _, w := range c {
 		ones += bits.OnesCount64(w)
 	}
+	return lin256Estimates[ones]
+}
+
+// lin256Estimates holds lin256Estimate for every possible number of ones.
+var lin256Estimates = func() (t [257]float64) {
+	for ones := range t {
+		t[ones] = lin256Estimate(ones)
+	}
+	return t
+}()
+
+func lin256Estimate(ones int) float64 {
 	if ones == 0 {
 		return 0
 	}

@@ -66,6 +66,7 @@ type bflaEndpoint struct {
 	first      time.Time
 	groups     uint64 // bit i: group i used it successfully
 	users      smallSet
+	usersBloom [8]uint64 // a bit per stored user (top 9 bits of the hash): most non-users skip the scan of users
 	n          float64
 	priv       int8 // 0 unknown, 1 privileged-looking path/method, 2 not
 	scopes     []string
@@ -181,28 +182,43 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.emit(ev, e, g, "", out) // repeated abuse folds into the alert
 		return
 	}
-	known := e.users.has(ih) || (!d.roleless(g) && e.groups&bit != 0)
+	isUser := e.hasUser(ih)
+	known := isUser || (!d.roleless(g) && e.groups&bit != 0)
 	if !d.learned && ev.Time.Sub(d.start) >= d.learn && float64(d.ids.Len()) >= d.minPrincipals {
 		d.learned = true // principals = tracked principals (bounded by the identity budget)
 	}
 	learning := !d.learned
 	if known || learning || e.n < d.minUses || (e.groups == 0 && e.users.len() == 0) {
-		d.learnUse(e, ih, bit)
+		d.learnUse(e, ih, bit, isUser)
 		return
 	}
 	why := d.privileged(ev, e, g)
 	if why == "" {
-		d.learnUse(e, ih, bit)
+		d.learnUse(e, ih, bit, isUser)
 		return
 	}
 	e.flagged.add(ih)
 	d.emit(ev, e, g, why, out)
 }
 
-func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64) {
+// learnUse records a successful use; isUser is e.hasUser(ih).
+func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
 	e.groups |= bit
-	e.users.add(ih)
+	if !isUser && e.users.addNew(ih) {
+		b := ih >> 55
+		e.usersBloom[b>>6] |= 1 << (b & 63)
+	}
 	e.n++
+}
+
+// hasUser is e.users.has(ih), skipping the scan when the user's bloom bit
+// is clear.
+func (e *bflaEndpoint) hasUser(ih uint64) bool {
+	b := ih >> 55
+	if e.usersBloom[b>>6]&(1<<(b&63)) == 0 {
+		return false
+	}
+	return e.users.has(ih)
 }
 
 // privileged returns why the endpoint counts as privileged for group g, or

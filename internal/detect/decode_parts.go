@@ -7,7 +7,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,7 +129,8 @@ type partWalker struct {
 	// decoded marks the value being emitted as already percent-decoded
 	decoded bool
 
-	names []string
+	keys  *evKeys     // the engine's per-event keys (shared header list), or nil
+	hdrs  []reqHeader // the header list without an engine
 	ownSt PartStats
 	// JSON walk state (jsonLoc reads it during the callback)
 	jr     strings.Reader
@@ -170,9 +170,9 @@ func getWalker(lim PartLimits, stats *PartStats, fn func(Part) bool) *partWalker
 }
 
 func putWalker(w *partWalker) {
-	w.fn, w.stats, w.sink = nil, nil, nil
-	clear(w.names)
-	w.names = w.names[:0]
+	w.fn, w.stats, w.sink, w.keys = nil, nil, nil, nil
+	clear(w.hdrs)
+	w.hdrs = w.hdrs[:0]
 	clear(w.jstack)
 	w.jstack = w.jstack[:0]
 	if w.jused { // drop the decoder's references to the body
@@ -270,9 +270,11 @@ func RequestParts(ev *event.Event, lim PartLimits, stats *PartStats, fn func(Par
 }
 
 // requestPartsTo is RequestParts with a sink instead of a callback.
-func requestPartsTo(ev *event.Event, lim PartLimits, stats *PartStats, sink partSink) {
+// keys (may be nil) are the engine's per-event keys: the walk reads the
+// header list from them.
+func requestPartsTo(ev *event.Event, lim PartLimits, stats *PartStats, sink partSink, keys *evKeys) {
 	w := getWalker(lim, stats, nil)
-	w.sink = sink
+	w.sink, w.keys = sink, keys
 	w.request(ev)
 	putWalker(w)
 }
@@ -297,28 +299,27 @@ func (w *partWalker) request(ev *event.Event) {
 		return
 	}
 	req := &ev.Rec.Request
-	if len(req.Headers) > 0 {
-		names := w.names[:0]
-		for k := range req.Headers {
-			names = append(names, k)
+	var cookie, ctype string                        // req.Header("cookie"), req.Header("content-type")
+	for _, h := range w.keys.headers(ev, &w.hdrs) { // sorted by name
+		switch h.name {
+		case "cookie":
+			cookie = h.value
+		case "content-type":
+			ctype = h.value
 		}
-		sort.Strings(names)
-		w.names = names
-		for _, k := range names {
-			lk := strings.ToLower(k)
-			if skipHeader(lk) {
-				continue
-			}
-			kind := PartHeader
-			if lk == "user-agent" {
-				kind = PartUserAgent
-			}
-			if !w.emit(kind, "header:", lk, req.Headers[k]) {
-				return
-			}
+		lk := h.lower
+		if skipHeader(lk) {
+			continue
+		}
+		kind := PartHeader
+		if lk == "user-agent" {
+			kind = PartUserAgent
+		}
+		if !w.emit(kind, "header:", lk, h.value) {
+			return
 		}
 	}
-	if c := req.Header("cookie"); c != "" {
+	if c := cookie; c != "" {
 		for rest := c; rest != ""; {
 			var kv string
 			kv, rest, _ = strings.Cut(rest, ";")
@@ -328,7 +329,7 @@ func (w *partWalker) request(ev *event.Event) {
 			}
 		}
 	}
-	w.body(req.BodyText(), req.Header("content-type"))
+	w.body(req.BodyText(), ctype)
 }
 
 // BodyParts calls fn for the values of a body (JSON leaves and member

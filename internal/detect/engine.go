@@ -246,8 +246,10 @@ type evKeys struct {
 	eh    uint64 // endpointHash
 	ih    uint64 // ipHash of the client address
 	idh   uint64 // hashString of the principal id (0 when anonymous)
+	role  uint64 // roleGroup
 	ce    *clientEP
 	ceTab *lru[clientEP]
+	bufs  *evBufs // per-event lists (evlists.go); kept from event to event
 	// the request scan of the injection and SSRF families (see scanShared)
 	scan       *requestScan
 	scanLim    PartLimits
@@ -276,7 +278,7 @@ func (k *keyed) begin(ev *event.Event) {
 		k.keys, k.own = &evKeys{}, true
 	}
 	if k.own {
-		*k.keys = evKeys{ev: ev}
+		*k.keys = evKeys{ev: ev, bufs: k.keys.bufs}
 	}
 }
 
@@ -347,7 +349,7 @@ func (g *Engine) Observe(ev *event.Event) {
 	if ev.Time.After(g.last) {
 		g.last = ev.Time
 	}
-	g.keys = evKeys{ev: ev}
+	g.keys = evKeys{ev: ev, bufs: g.keys.bufs}
 	for _, d := range g.detectors {
 		d.Observe(ev, g.out)
 	}

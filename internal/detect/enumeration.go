@@ -2,7 +2,7 @@ package detect
 
 import (
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +77,7 @@ type enumDetector struct {
 	params                    *lru[enumParam]
 	groups                    *lru[enumGroup]
 	scratch                   []idParam
+	ownQuery                  []queryParam // query list without an engine
 	// names caches, per parameter name, whether it can name an object
 	// (bit 0: as a path parameter, bit 1: as a query parameter); names are
 	// few, and lower-casing them allocated on every request. Bounded.
@@ -264,16 +265,9 @@ func (d *enumDetector) idParams(ev *event.Event) []idParam {
 		}
 	}
 	if len(ev.Query) > 0 {
-		start := len(ps)
-		for k, vs := range ev.Query {
-			if len(vs) > 0 && d.nameKind(k)&nameQueryID != 0 && idLikeValue(vs[0]) {
-				ps = append(ps, idParam{k, "query", vs[0]})
-			}
-		}
-		q := ps[start:]
-		for i := 1; i < len(q); i++ { // insertion sort: a handful of parameters
-			for j := i; j > 0 && q[j].name < q[j-1].name; j-- {
-				q[j], q[j-1] = q[j-1], q[j]
+		for _, q := range d.keys.query(ev, &d.ownQuery) { // sorted by name
+			if len(q.vals) > 0 && d.nameKind(q.name)&nameQueryID != 0 && idLikeValue(q.vals[0]) {
+				ps = append(ps, idParam{q.name, "query", q.vals[0]})
 			}
 		}
 	}
@@ -290,8 +284,9 @@ func roleGroup(ev *event.Event) uint64 {
 	}
 	h := hashAdd(fnvOffset, id.Kind)
 	if id.Token != nil {
-		rs := append(append([]string(nil), id.Token.Roles...), id.Token.Scopes...)
-		sort.Strings(rs)
+		var buf [8]string // no allocation for the usual few roles and scopes
+		rs := append(append(buf[:0], id.Token.Roles...), id.Token.Scopes...)
+		slices.Sort(rs)
 		for _, r := range rs {
 			h = hashSep(h)
 			h = hashAdd(h, r)
@@ -321,7 +316,7 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 		s, screated := d.subjects.getOrAdd(key)
 		if screated {
 			if !gset { // role group: computed once per new subject, not per event
-				gh, gset = roleGroup(ev), true
+				gh, gset = d.keys.roleGroup(ev), true
 			}
 			gk := mix64(pk ^ gh*0x9e3779b97f4a7c15)
 			s.pk, s.gk, s.client, s.key = pk, gk, clientIP(ev), key

@@ -135,7 +135,7 @@ func scanShared(k *evKeys, sc *requestScanner, ev *event.Event, lim PartLimits, 
 	if k.valid(ev) && k.scan != nil && k.scanLim == lim && (anyIgnore || k.scanIgnore == ignoreKey) {
 		return k.scan
 	}
-	res := sc.scan(ev, lim, ignore)
+	res := sc.scan(ev, lim, ignore, k)
 	if k.valid(ev) {
 		k.scan, k.scanLim, k.scanIgnore = res, lim, ignoreKey
 	}
@@ -242,14 +242,14 @@ func (s *requestScanner) urlishName(name string) bool {
 	return u
 }
 
-func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string]bool) *requestScan {
+func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string]bool, keys *evKeys) *requestScan {
 	s.res = requestScan{}
 	s.ev, s.ignore = ev, ignore
 	s.own = ev.Host
 	if i := strings.LastIndexByte(s.own, ':'); i >= 0 && !strings.HasSuffix(s.own, "]") {
 		s.own = s.own[:i]
 	}
-	requestPartsTo(ev, lim, &s.res.stats, s)
+	requestPartsTo(ev, lim, &s.res.stats, s, keys)
 	s.ev, s.ignore = nil, nil
 	return &s.res
 }

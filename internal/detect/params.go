@@ -160,6 +160,8 @@ type paramsDetector struct {
 	dropped                          map[string]int64
 	scratch                          []obsParam
 	js                               jsonScanner
+	ownHdrs                          []reqHeader  // header list without an engine
+	ownQuery                         []queryParam // query list without an engine
 }
 
 type paramEndpoint struct {
@@ -258,21 +260,24 @@ func ignoredHeader(h string) bool {
 // observed collects the parameters of a request, sorted by (in, name).
 func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 	ps := d.scratch[:0]
-	for k, vs := range ev.Query {
+	for _, q := range d.keys.query(ev, &d.ownQuery) {
 		v := ""
-		if len(vs) > 0 {
-			v = vs[0]
+		if len(q.vals) > 0 {
+			v = q.vals[0]
 		}
-		ps = append(ps, obsParam{name: k, in: "query", value: v})
+		ps = append(ps, obsParam{name: q.name, in: "query", value: v})
 	}
 	if ev.Rec != nil {
-		for h := range ev.Rec.Request.Headers {
-			if strings.HasPrefix(h, "x-") && !ignoredHeader(h) {
-				ps = append(ps, obsParam{name: h, in: "header", value: ev.Rec.Request.Headers[h]})
+		ct := "" // ev.Rec.Request.Header("content-type")
+		for _, h := range d.keys.headers(ev, &d.ownHdrs) {
+			if h.name == "content-type" {
+				ct = h.value
+			}
+			if strings.HasPrefix(h.name, "x-") && !ignoredHeader(h.name) {
+				ps = append(ps, obsParam{name: h.name, in: "header", value: h.value})
 			}
 		}
 		if body := ev.Rec.Request.Body; body != "" && len(body) <= d.maxBody {
-			ct := ev.Rec.Request.Header("content-type")
 			switch {
 			case strings.Contains(ct, "json"):
 				err := d.js.scan(ev.Rec.Request.BodyText(), func(k string, kind jsontext.Kind, v string) {

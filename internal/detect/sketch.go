@@ -93,8 +93,18 @@ func (c *linCounter) ones() int {
 }
 
 // estimate returns the estimated number of distinct values added.
-func (c *linCounter) estimate() float64 {
-	ones := c.ones()
+func (c *linCounter) estimate() float64 { return linEstimates[c.ones()] }
+
+// linEstimates holds linEstimate for every possible number of ones (the
+// estimate only depends on it; a lookup instead of a logarithm).
+var linEstimates = func() (t [linBits + 1]float64) {
+	for ones := range t {
+		t[ones] = linEstimate(ones)
+	}
+	return t
+}()
+
+func linEstimate(ones int) float64 {
 	if ones == 0 {
 		return 0
 	}
@@ -233,6 +243,11 @@ func (s *smallSet) add(h uint64) bool {
 	if s.has(h) {
 		return false
 	}
+	return s.addNew(h)
+}
+
+// addNew is add for an h known not to be in the set (one scan less).
+func (s *smallSet) addNew(h uint64) bool {
 	if s.len() >= smallSetCap {
 		s.overflow++
 		return false

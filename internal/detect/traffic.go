@@ -350,7 +350,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	s, created := d.idents.getOrAdd(key)
 	if created {
 		s.ep, s.w.idx = eh, idx
-		s.gk = mix64(eh ^ roleGroup(ev)*0xc2b2ae3d27d4eb4f)
+		s.gk = mix64(eh ^ d.keys.roleGroup(ev)*0xc2b2ae3d27d4eb4f)
 	}
 	if idx > s.w.idx {
 		d.closeSubject(s, out)

@@ -1,0 +1,228 @@
+package detect
+
+import (
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+// FuzzLowerASCII: lowerASCII is strings.ToLower.
+func FuzzLowerASCII(f *testing.F) {
+	for _, s := range []string{"", "x-api-key", "Content-Type", "X-REQUEST-ID", "user-agent", "ÄÖü-header", "abcdefgZ", "abcdefghijklmnoZ", "@[`{", "\x80abcdefg", "abcdefgh\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := lowerASCII(s), strings.ToLower(s); got != want {
+			t.Fatalf("lowerASCII(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+func TestLowerASCIIBytes(t *testing.T) {
+	// every byte value at every position of an 8-byte word and of the tail
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 11; pos++ {
+			b := []byte("abcdefghijk")
+			b[pos] = byte(c)
+			s := string(b)
+			if got, want := lowerASCII(s), strings.ToLower(s); got != want {
+				t.Fatalf("lowerASCII(%q) = %q, want %q", s, got, want)
+			}
+		}
+	}
+}
+
+// refHeaderParts is the header walk the part walker made before the
+// shared header list: names sorted, lower-cased, skipped headers left out,
+// the value looked up by the original name.
+func refHeaderParts(h map[string]string) []Part {
+	var names []string
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var out []Part
+	for _, k := range names {
+		lk := strings.ToLower(k)
+		if skipHeader(lk) || h[k] == "" {
+			continue
+		}
+		kind := PartHeader
+		if lk == "user-agent" {
+			kind = PartUserAgent
+		}
+		out = append(out, Part{Kind: kind, Name: lk, Value: h[k]})
+	}
+	return out
+}
+
+var headerNames = []string{"accept", "user-agent", "User-Agent", "x-request-id", "x-api-key", "X-Api-Key", "authorization",
+	"content-type", "Content-Type", "cookie", "x-custom", "X-Custom-Thing", "sec-fetch-mode", "referer", "origin", "x-b3-traceid",
+	"x-datadog-trace-id", "host", "dnt", "x-forwarded-for", "Ünïcode-Header", "x-a", "x-b", "x-c", "x-d", "x-e", "x-f", "x-g",
+	"x-h", "x-i", "x-j", "x-k", "x-l", "x-m", "x-n", "x-o", "x-p", "x-q"}
+
+func randomHeaders(r *rand.Rand) map[string]string {
+	h := map[string]string{}
+	n := r.IntN(len(headerNames))
+	for i := 0; i < n; i++ {
+		k := headerNames[r.IntN(len(headerNames))]
+		h[k] = []string{"v", "", "text/plain", "a=1; b=2", "' or 1=1--", "http://169.254.169.254/"}[r.IntN(6)]
+	}
+	return h
+}
+
+// The header parts of a request walk (with the engine's shared list and
+// without) are those of the reference walk, as are the cookie and the
+// content type it reads.
+func TestHeaderPartsMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 3000; i++ {
+		h := randomHeaders(r)
+		ev := &event.Event{Path: "/a", Rec: &exchange.Record{Request: exchange.Request{Headers: h, Body: "q=1&x=y"}}}
+		want := refHeaderParts(h)
+		if c := h["cookie"]; c != "" {
+			for rest := c; rest != ""; {
+				var kv string
+				kv, rest, _ = strings.Cut(rest, ";")
+				k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+				if v != "" {
+					want = append(want, Part{Kind: PartCookie, Name: k, Value: v})
+				}
+			}
+		}
+		for _, engine := range []bool{false, true} {
+			var got []Part
+			collect := sinkFunc(func(p Part) bool {
+				if p.Kind == PartHeader || p.Kind == PartUserAgent || p.Kind == PartCookie {
+					got = append(got, Part{Kind: p.Kind, Name: p.Name, Value: p.Value})
+				}
+				if p.Kind == PartForm || p.Kind == PartBody {
+					got = append(got, Part{Kind: p.Kind, Name: p.Name, Value: p.Value})
+				}
+				return true
+			})
+			var keys *evKeys
+			if engine {
+				keys = &evKeys{ev: ev}
+			}
+			requestPartsTo(ev, PartLimits{}, nil, collect, keys)
+			w := slices.Clone(want)
+			// the body is read with the request's content type
+			ct := h["content-type"]
+			switch {
+			case strings.Contains(strings.ToLower(ct), "x-www-form-urlencoded"):
+				w = append(w, Part{Kind: PartForm, Name: "q", Value: "1"}, Part{Kind: PartForm, Name: "x", Value: "y"})
+			case strings.Contains(strings.ToLower(ct), "json"), strings.Contains(strings.ToLower(ct), "xml"), strings.HasPrefix(strings.ToLower(ct), "multipart/"):
+				got = slices.DeleteFunc(got, func(p Part) bool { return p.Kind == PartForm || p.Kind == PartBody })
+			default:
+				w = append(w, Part{Kind: PartBody, Value: "q=1&x=y"})
+			}
+			if !slices.Equal(got, w) {
+				t.Fatalf("engine=%v headers %v:\n got %v\nwant %v", engine, h, got, w)
+			}
+		}
+	}
+}
+
+type sinkFunc func(Part) bool
+
+func (f sinkFunc) part(p Part) bool { return f(p) }
+
+// The shared lists are the maps' entries sorted by name, built once per
+// event, and rebuilt for the next event.
+func TestEventLists(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	keys := &evKeys{}
+	for i := 0; i < 2000; i++ {
+		h := randomHeaders(r)
+		q := url.Values{}
+		for j := r.IntN(20); j > 0; j-- {
+			q.Add(headerNames[r.IntN(len(headerNames))], "v")
+		}
+		ev := &event.Event{Query: q, Rec: &exchange.Record{Request: exchange.Request{Headers: h}}}
+		*keys = evKeys{ev: ev, bufs: keys.bufs}
+		var names []string
+		for k := range h {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var own []reqHeader
+		for _, k := range []*evKeys{keys, keys, nil} {
+			got := k.headers(ev, &own)
+			if len(got) != len(names) {
+				t.Fatalf("%d headers, want %d", len(got), len(names))
+			}
+			for j, hh := range got {
+				if hh.name != names[j] || hh.value != h[names[j]] || hh.lower != strings.ToLower(names[j]) {
+					t.Fatalf("header %d = %+v, want %q", j, hh, names[j])
+				}
+			}
+		}
+		var qnames []string
+		for k := range q {
+			qnames = append(qnames, k)
+		}
+		sort.Strings(qnames)
+		var ownQ []queryParam
+		for _, k := range []*evKeys{keys, keys, nil} {
+			got := k.query(ev, &ownQ)
+			if len(got) != len(qnames) {
+				t.Fatalf("%d query parameters, want %d", len(got), len(qnames))
+			}
+			for j, p := range got {
+				if p.name != qnames[j] || !slices.Equal(p.vals, q[qnames[j]]) {
+					t.Fatalf("query %d = %+v, want %q", j, p, qnames[j])
+				}
+			}
+		}
+	}
+}
+
+// hasUser (bloom filter in front of the set) answers as users.has, also
+// once the set is full.
+func FuzzBFLAHasUser(f *testing.F) {
+	f.Add(uint64(1), 10, 200)
+	f.Add(uint64(7), 100, 1000)
+	f.Fuzz(func(t *testing.T, seed uint64, n, probes int) {
+		if n < 0 || n > 500 || probes < 0 || probes > 2000 {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, 9))
+		var e bflaEndpoint
+		var added []uint64
+		for i := 0; i < n; i++ {
+			h := r.Uint64()
+			if r.IntN(3) == 0 && len(added) > 0 {
+				h = added[r.IntN(len(added))]
+			}
+			var ref smallSet = e.users
+			ref.vals = slices.Clone(e.users.vals)
+			isUser := e.hasUser(h)
+			if isUser != ref.has(h) {
+				t.Fatalf("hasUser(%x) = %v, has = %v", h, isUser, !isUser)
+			}
+			d := &bflaDetector{}
+			d.learnUse(&e, h, 1, isUser)
+			ref.add(h)
+			if !slices.Equal(ref.inl[:ref.ninl], e.users.inl[:e.users.ninl]) || !slices.Equal(ref.vals, e.users.vals) || ref.overflow != e.users.overflow {
+				t.Fatalf("learnUse differs from add")
+			}
+			added = append(added, h)
+		}
+		for i := 0; i < probes; i++ {
+			h := r.Uint64()
+			if i%2 == 0 && len(added) > 0 {
+				h = added[r.IntN(len(added))]
+			}
+			if e.hasUser(h) != e.users.has(h) {
+				t.Fatalf("hasUser(%x) != has", h)
+			}
+		}
+	})
+}
