@@ -94,7 +94,7 @@ func appendHeaders(dst []reqHeader, h map[string]string) []reqHeader {
 	for k, v := range h {
 		dst = append(dst, reqHeader{name: k, lower: lowerASCII(k), value: v})
 	}
-	sortByName(dst[start:], func(x reqHeader) string { return x.name })
+	sortHeaders(dst[start:])
 	return dst
 }
 
@@ -106,20 +106,32 @@ func appendQuery(dst []queryParam, q map[string][]string) []queryParam {
 	for k, vs := range q {
 		dst = append(dst, queryParam{k, vs})
 	}
-	sortByName(dst[start:], func(x queryParam) string { return x.name })
+	sortQuery(dst[start:])
 	return dst
 }
 
-// sortByName sorts by a key that is distinct per element (map keys), so
-// the order is total and any sort gives the same result: insertion sort
-// for the usual handful.
-func sortByName[T any](s []T, name func(T) string) {
+// sortHeaders and sortQuery sort by name, which is distinct per element
+// (map keys), so the order is total and any sort gives the same result:
+// insertion sort for the usual handful.
+func sortHeaders(s []reqHeader) {
 	if len(s) > 16 {
-		slices.SortFunc(s, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+		slices.SortFunc(s, func(a, b reqHeader) int { return strings.Compare(a.name, b.name) })
 		return
 	}
 	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && name(s[j]) < name(s[j-1]); j-- {
+		for j := i; j > 0 && s[j].name < s[j-1].name; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func sortQuery(s []queryParam) {
+	if len(s) > 16 {
+		slices.SortFunc(s, func(a, b queryParam) int { return strings.Compare(a.name, b.name) })
+		return
+	}
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].name < s[j-1].name; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
@@ -129,10 +141,10 @@ func sortByName[T any](s []T, name func(T) string) {
 // upper-case letters (header names almost always are; checked eight bytes
 // at a time), else strings.ToLower.
 func lowerASCII(s string) string {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	t := s
+	for len(t) >= 8 {
+		v := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
 		// For bytes below 0x80, b+0x3f has its top bit set iff b ≥ 'A' and
 		// b+0x25 iff b > 'Z' (no carries between bytes); a byte ≥ 0x80
 		// sends the string to strings.ToLower anyway.
@@ -140,9 +152,10 @@ func lowerASCII(s string) string {
 		if (v|upper)&0x8080808080808080 != 0 {
 			return strings.ToLower(s)
 		}
+		t = t[8:]
 	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 || c >= 'A' && c <= 'Z' {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c >= 0x80 || c-'A' < 26 {
 			return strings.ToLower(s)
 		}
 	}
