@@ -119,8 +119,47 @@ func TestDistinctMatchesSketch(t *testing.T) {
 			t.Fatalf("reference estimate %d for 40,000 values", want)
 		}
 	}
-	if len(d.recent) != distinctMaxSlots {
-		t.Fatalf("table of %d slots, want it grown to %d", len(d.recent), distinctMaxSlots)
+	if !d.full {
+		t.Fatalf("set of %d keys kept past %d distinct values", d.n, distinctMaxKeys)
+	}
+}
+
+// TestSparseKey checks sparseKey against the sketch itself: two hashes
+// have the same key exactly when a sparse sketch holding the first does
+// not count the second.
+func TestSparseKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	same, differ := 0, 0
+	for i := 0; i < 20000; i++ {
+		x := rng.Uint64()
+		var y uint64
+		switch i % 4 {
+		case 0: // same 25-bit index, other low bits
+			y = x&^(1<<39-1) | rng.Uint64()&(1<<39-1)
+		case 1: // an index with its low 11 bits zero (keys carrying the rank)
+			x &^= (1<<11 - 1) << 39
+			y = x&^(1<<39-1) | rng.Uint64()>>uint(25+rng.IntN(39))
+		case 2: // differs in one bit
+			y = x ^ 1<<uint(rng.IntN(64))
+		default:
+			y = rng.Uint64()
+		}
+		sk := hyperloglog.New14()
+		sk.InsertHash(x)
+		one := sk.Estimate()
+		sk.InsertHash(y)
+		two := sk.Estimate()
+		if got, want := sparseKey(x) == sparseKey(y), one == two; got != want {
+			t.Fatalf("%#x, %#x: same key %v, sketch counts them once %v", x, y, got, want)
+		}
+		if one == two {
+			same++
+		} else {
+			differ++
+		}
+	}
+	if same < 1000 || differ < 1000 {
+		t.Fatalf("degenerate pairs: %d same, %d different", same, differ)
 	}
 }
 
