@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -228,7 +227,7 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 func (d *authDetector) foldClient(c *authClient) {
 	if v := c.loginFails + c.credFails; v > 0 {
 		if c.fire.firedIn(c.w.idx) {
-			v = math.Min(v, c.fire.thr)
+			v = fmin(v, c.fire.thr)
 		}
 		d.bfPop.add(v)
 	}
@@ -270,10 +269,10 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	var p99 float64
 	if d.bfPop.count() >= d.bfGate {
 		p99 = d.bfPop.at(0.99)
-		thr = math.Max(thr, d.bfPeer*p99)
+		thr = fmax(thr, d.bfPeer*p99)
 	}
 	users := c.okIDs.estimate()
-	thr *= math.Max(1, users/4)
+	thr *= fmax(1, users/4)
 	if fails <= thr {
 		return c
 	}
@@ -325,7 +324,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		d.closeEndpoint(e, out)
 		v := e.w.n
 		if e.fire.firedIn(e.w.idx) {
-			v = math.Min(v, e.fire.thr)
+			v = fmin(v, e.fire.thr)
 		}
 		e.base.update(v, 0.1)
 		for gap := min(idx-e.w.idx-1, 80); gap > 0; gap-- {
@@ -341,18 +340,18 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		e.users.add(user)
 	}
 	e.cls.add(d.keys.ip(ev))
-	e.maxClient = math.Max(e.maxClient, clientFails)
+	e.maxClient = fmax(e.maxClient, clientFails)
 	// HLL estimates cost microseconds: evaluate at geometrically spaced
 	// counts (every 8 failures, then every 1/8 of the count).
 	if e.w.n <= d.csAbs || e.w.n < e.nextEval {
 		return
 	}
-	e.nextEval = e.w.n + math.Max(8, e.w.n/8)
+	e.nextEval = e.w.n + fmax(8, e.w.n/8)
 	// Before the endpoint has 6 windows of history only a flood four times
 	// the absolute minimum counts.
 	thr := 4 * d.csAbs
 	if e.base.n >= 6 {
-		thr = math.Max(d.csAbs, e.base.upper(d.csK, d.csRatio))
+		thr = fmax(d.csAbs, e.base.upper(d.csK, d.csRatio))
 	}
 	users, clients := e.users.estimate(), e.cls.estimate()
 	// Spread: many clients and many usernames, no client holding half of
@@ -399,7 +398,7 @@ func (d *authDetector) foldIdentity(s *authIdentity) {
 	}
 	v := float64(s.nets.len() + s.nets.overflow)
 	if s.fire.firedIn(s.w.idx) {
-		v = math.Min(v, s.fire.thr)
+		v = fmin(v, s.fire.thr)
 	} else if v > s.own {
 		s.own = v
 	}
@@ -439,9 +438,9 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		return
 	}
 	p99 := d.trPop.at(0.99)
-	thr := math.Max(d.trAbs, math.Max(2*s.own, 2*p99))
+	thr := fmax(d.trAbs, fmax(2*s.own, 2*p99))
 	if s.closed == 0 {
-		thr = math.Max(thr, 2*d.trAbs)
+		thr = fmax(thr, 2*d.trAbs)
 	}
 	if nets <= thr {
 		return
@@ -455,7 +454,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		Count:      int64(s.w.n - s.rep),
 		Confidence: confidence(nets, thr, d.trPop.count(), 4*d.trGate),
 		Evidence: model.Evidence{
-			Observed: nets, Baseline: round2(math.Max(s.own, p99)), Threshold: round2(thr), Window: winLabel(d.trWin),
+			Observed: nets, Baseline: round2(fmax(s.own, p99)), Threshold: round2(thr), Window: winLabel(d.trWin),
 			Reason:  "one principal used from an implausible number of client networks in a short time",
 			Details: map[string]any{"client_ips": s.ips.estimate(), "network_switches": s.switches, "own_max": s.own, "peer_p99": round2(p99)},
 		},

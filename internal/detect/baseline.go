@@ -42,7 +42,7 @@ func (s *ewstat) sd() float64 { return math.Sqrt(s.vr) }
 
 // upper is the learned upper bound mean + k·sd, but at least mean·ratio.
 func (s *ewstat) upper(k, ratio float64) float64 {
-	return math.Max(s.mean+k*s.sd(), s.mean*ratio)
+	return fmax(s.mean+k*s.sd(), s.mean*ratio)
 }
 
 // window is a tumbling event-time window (aligned to the Unix epoch, so
@@ -204,13 +204,13 @@ func confidence(observed, threshold, evidence, full float64) float64 {
 	if r < 1 {
 		r = 1
 	}
-	c := 0.55 + 0.35*math.Min(1, math.Log2(r)/3)
+	c := 0.55 + 0.35*fmin(1, math.Log2(r)/3)
 	e := 1.0
 	if full > 0 {
-		e = 0.7 + 0.3*math.Min(1, evidence/full)
+		e = 0.7 + 0.3*fmin(1, evidence/full)
 	}
 	c *= e
-	return math.Round(math.Min(0.99, math.Max(0.3, c))*100) / 100
+	return math.Round(fmin(0.99, fmax(0.3, c))*100) / 100
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }

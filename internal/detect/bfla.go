@@ -56,6 +56,7 @@ type bflaDetector struct {
 	eps                  *lru[bflaEndpoint]
 	ids                  *lru[bflaIdentity]
 	groupIdx             map[uint64]uint8
+	byRole               map[uint64]uint8 // group by roleGroup hash (memo of groupOf)
 	groupNames           []string
 	groupRoleless        []bool
 	learned              bool // learning period over
@@ -91,6 +92,7 @@ func newBFLA(cfg Config) *bflaDetector {
 		eps:           newLRU[bflaEndpoint](o.int("max_endpoints", 20000)),
 		ids:           newLRU[bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
 		groupIdx:      map[uint64]uint8{},
+		byRole:        map[uint64]uint8{},
 		specs:         cfg.Specs,
 	}
 }
@@ -125,6 +127,25 @@ func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 	if !created && st.set {
 		return st.group
 	}
+	// The group of a role set never changes once assigned (groupIdx keeps
+	// it), so it is memoized by the role set's hash (the per-event
+	// roleGroup: kind, roles and scopes), skipping the name built below.
+	rh := d.keys.roleGroup(ev)
+	if g, ok := d.byRole[rh]; ok {
+		st.group, st.set = g, true
+		return g
+	}
+	g := d.groupOf(ev)
+	if len(d.byRole) >= 4096 {
+		clear(d.byRole) // bounded memo
+	}
+	d.byRole[rh] = g
+	st.group, st.set = g, true
+	return g
+}
+
+// groupOf names the role group of ev's principal and returns its index.
+func (d *bflaDetector) groupOf(ev *event.Event) uint8 {
 	id := ev.Auth.Identity
 	var rs []string
 	if id.Token != nil {
@@ -147,7 +168,6 @@ func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 		}
 		d.groupIdx[gh] = g
 	}
-	st.group, st.set = g, true
 	return g
 }
 

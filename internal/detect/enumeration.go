@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -347,7 +346,7 @@ func (d *enumDetector) foldFast(s *enumSubject) {
 	s.fast.folded = true
 	v := s.fast.vals.estimate()
 	if s.fast.fire.firedIn(s.fast.idx) {
-		v = math.Min(v, s.fast.fire.thr)
+		v = fmin(v, s.fast.fire.thr)
 	}
 	if p, ok := d.params.peek(s.pk); ok {
 		p.fastDist.add(v)
@@ -366,7 +365,7 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 	s.slow.folded = true
 	v := s.slow.vals.estimate()
 	if s.slow.fire.firedIn(s.slow.idx) {
-		v = math.Min(v, s.slow.fire.thr)
+		v = fmin(v, s.slow.fire.thr)
 	}
 	if p, ok := d.params.peek(s.pk); ok {
 		p.slowDist.add(v)
@@ -452,15 +451,15 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		// windows closed, scale the fast windows' peers.
 		peer = 4 * par.fastDist.at(0.99)
 	} else if group.count() >= d.peerGate {
-		peer = math.Max(peer*0.5, group.at(0.99)) // role group baseline, bounded below by half the population's
+		peer = fmax(peer*0.5, group.at(0.99)) // role group baseline, bounded below by half the population's
 	}
-	thr := math.Max(abs, math.Max(d.peerFactor*peer, d.ownFactor*own))
+	thr := fmax(abs, fmax(d.peerFactor*peer, d.ownFactor*own))
 	// Peers right now: when the whole role group is opening many records in
 	// this window (shift start), the bar is relative to them.
 	var now float64
 	if !slow && g.active > 5 {
 		now = (g.sum - s.fast.est) / (g.active - 1)
-		thr = math.Max(thr, d.peerFactor*now)
+		thr = fmax(thr, d.peerFactor*now)
 	}
 	if w.est <= thr {
 		return
@@ -477,7 +476,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		Type: "bola.param_enumeration", Title: title, Time: ev.Time, Client: s.client, Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: confidence(w.est, thr, dist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
-			Observed: w.est, Baseline: round2(math.Max(peer, own)), Threshold: round2(thr), Window: winLabel(win),
+			Observed: w.est, Baseline: round2(fmax(peer, own)), Threshold: round2(thr), Window: winLabel(win),
 			Reason: "one subject requested an unusually large number of distinct object identifiers on this endpoint",
 			Details: map[string]any{
 				"variant": variant, "parameter": p.name, "in": p.in, "peer_p99": round2(peer), "own_max": own,
@@ -526,7 +525,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		d.closeDistributed(par, out)
 		v := par.vals.estimate()
 		if par.fire.firedIn(par.w) {
-			v = math.Min(v, par.fire.thr)
+			v = fmin(v, par.fire.thr)
 		}
 		par.base.update(v, 0.1)
 		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
@@ -562,9 +561,9 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	if par.base.n < d.distGate || par.n < d.distAbs || par.n < par.nextEval {
 		return
 	}
-	par.nextEval = par.n + math.Max(32, par.n/8)
+	par.nextEval = par.n + fmax(32, par.n/8)
 	v := par.vals.estimate()
-	thr := math.Max(d.distAbs, par.base.upper(d.distK, d.distRatio))
+	thr := fmax(d.distAbs, par.base.upper(d.distK, d.distRatio))
 	subj := par.subj.estimate()
 	if v <= thr || subj < d.distMinSubj || par.maxSubj >= v/2 {
 		return

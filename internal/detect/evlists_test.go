@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/identity"
 )
 
 // FuzzLowerASCII: lowerASCII is strings.ToLower.
@@ -225,4 +228,57 @@ func FuzzBFLAHasUser(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fmax and fmin are math.Max and math.Min, bit for bit.
+func FuzzFMaxFMin(f *testing.F) {
+	specials := []float64{0, math.Copysign(0, -1), 1, -1, math.Inf(1), math.Inf(-1), math.NaN(), math.MaxFloat64, math.SmallestNonzeroFloat64}
+	for _, x := range specials {
+		for _, y := range specials {
+			f.Add(x, y)
+		}
+	}
+	f.Fuzz(func(t *testing.T, x, y float64) {
+		if a, b := fmax(x, y), math.Max(x, y); math.Float64bits(a) != math.Float64bits(b) && !(math.IsNaN(a) && math.IsNaN(b)) {
+			t.Fatalf("fmax(%v, %v) = %v, math.Max = %v", x, y, a, b)
+		}
+		if a, b := fmin(x, y), math.Min(x, y); math.Float64bits(a) != math.Float64bits(b) && !(math.IsNaN(a) && math.IsNaN(b)) {
+			t.Fatalf("fmin(%v, %v) = %v, math.Min = %v", x, y, a, b)
+		}
+	})
+}
+
+// bfla: the group memoized by role-set hash is the group groupOf names
+// (first-seen order of the group names), for role sets whose names
+// collide ("a,b" vs "a", "b") too, and across the memo's reset.
+func TestBFLAGroupMemo(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	roles := []string{"admin", "user", "a,b", "a", "b", "nurse", "doctor", "read", "write", "x"}
+	kinds := []string{"jwt", "api_key", "basic", "session"}
+	for _, limit := range []int{0, 3} {
+		memo := newBFLA(Config{})
+		ref := newBFLA(Config{})
+		for i := 0; i < 20000; i++ {
+			tok := &identity.JWT{}
+			for j := r.IntN(4); j > 0; j-- {
+				tok.Roles = append(tok.Roles, roles[r.IntN(len(roles))])
+			}
+			for j := r.IntN(3); j > 0; j-- {
+				tok.Scopes = append(tok.Scopes, roles[r.IntN(len(roles))])
+			}
+			id := &identity.Identity{ID: fmt.Sprint("p", i), Kind: kinds[r.IntN(len(kinds))], Token: tok}
+			if r.IntN(5) == 0 {
+				id.Token = nil
+			}
+			ev := &event.Event{Auth: identity.Auth{Identity: id}}
+			memo.begin(ev)
+			got := memo.group(ev, uint64(i+1))
+			if want := ref.groupOf(ev); got != want {
+				t.Fatalf("event %d: group %d, want %d", i, got, want)
+			}
+			if limit > 0 && len(memo.byRole) > limit {
+				clear(memo.byRole)
+			}
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"math"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -108,7 +107,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	}
 	c.w.n++
 	base := ep.d.at(d.q)
-	thr := math.Max(d.abs, d.factor*base)
+	thr := fmax(d.abs, d.factor*base)
 	if ms <= thr {
 		ep.d.add(ms)
 		return
@@ -119,7 +118,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	}
 	ep.slowIPs.add(ih)
 	c.slow++
-	c.maxMs = math.Max(c.maxMs, ms)
+	c.maxMs = fmax(c.maxMs, ms)
 	if ep.slowIPs.estimate() >= d.suppress {
 		return // the endpoint is slow for everyone: backend degradation
 	}

@@ -3,7 +3,6 @@ package detect
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -463,7 +462,7 @@ func (d *paramsDetector) decide(ep *paramEndpoint, ev *event.Event, sk uint64, o
 		case subjects <= 2 && (ev.Time.Sub(c.first) >= d.decideT || c.others >= d.decideN):
 			c.state = 2
 			h := c.hit
-			h.Count = int64(math.Max(1, c.uses))
+			h.Count = int64(fmax(1, c.uses))
 			h.Confidence = 0.5
 			if subjects == 1 {
 				h.Confidence = 0.7

@@ -1,8 +1,6 @@
 package detect
 
 import (
-	"math"
-
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -78,7 +76,7 @@ func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, 
 		return
 	}
 	base := q.at(d.q)
-	thr := math.Max(abs, d.factor*base)
+	thr := fmax(abs, d.factor*base)
 	if sz <= thr {
 		q.add(sz)
 		return

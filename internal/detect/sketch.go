@@ -278,3 +278,27 @@ func (s *smallSet) has(h uint64) bool {
 func (s *smallSet) len() int { return s.ninl + len(s.vals) }
 
 func (s *smallSet) reset() { s.ninl, s.vals, s.overflow = 0, s.vals[:0], 0 }
+
+// fmax is math.Max(x, y) and fmin math.Min(x, y), inlined (math.Max is an
+// assembly call on amd64): the ordered case directly, everything else
+// (equal values — signed zeros —, NaN) by math.Max / math.Min. With x > y
+// neither is NaN and y is not +Inf, so x is math.Max's answer too.
+func fmax(x, y float64) float64 {
+	if x > y {
+		return x
+	}
+	if y > x {
+		return y
+	}
+	return math.Max(x, y)
+}
+
+func fmin(x, y float64) float64 {
+	if x < y {
+		return x
+	}
+	if y < x {
+		return y
+	}
+	return math.Min(x, y)
+}

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"math"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -81,7 +80,7 @@ func (d *sprayDetector) fold(s *spraySubject) {
 	}
 	v := s.est
 	if s.fire.firedIn(s.w.idx) {
-		v = math.Min(v, s.fire.thr)
+		v = fmin(v, s.fire.thr)
 	} else if v > s.own {
 		s.own = v
 	}
@@ -121,7 +120,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	p99 := d.pop.at(0.99)
-	thr := math.Max(d.abs, math.Max(d.peerFactor*p99, d.ownFactor*s.own))
+	thr := fmax(d.abs, fmax(d.peerFactor*p99, d.ownFactor*s.own))
 	if s.est <= thr {
 		return
 	}
@@ -132,13 +131,13 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	missShare := s.miss / s.w.n
 	conf := confidence(s.est, thr, d.pop.count(), 4*d.gate)
 	if missShare > 0.5 {
-		conf = math.Min(0.99, conf+0.1)
+		conf = fmin(0.99, conf+0.1)
 	}
 	h := Hit{
 		Type: "recon.endpoint_spray", Time: ev.Time, Client: s.client, Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
 		Confidence: conf,
 		Evidence: model.Evidence{
-			Observed: s.est, Baseline: round2(math.Max(p99, s.own)), Threshold: round2(thr), Window: winLabel(d.win),
+			Observed: s.est, Baseline: round2(fmax(p99, s.own)), Threshold: round2(thr), Window: winLabel(d.win),
 			Reason:  "one client called an unusually large number of distinct endpoints or paths",
 			Details: map[string]any{"peer_p99": round2(p99), "own_max": s.own, "requests": s.w.n, "not_found_share": round2(missShare)},
 		},

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"math"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -177,7 +176,7 @@ func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
 	}
 	v := s.w.n
 	if s.fire.firedIn(s.w.idx) {
-		v = math.Min(v, s.fire.thr)
+		v = fmin(v, s.fire.thr)
 	}
 	if ident {
 		ep.identDist.add(v)
@@ -217,12 +216,12 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 		d.closeEndpoint(ep, ci, out)
 		v := c.w.n
 		if c.fire.firedIn(c.w.idx) {
-			v = math.Min(v, c.fire.thr)
+			v = fmin(v, c.fire.thr)
 		}
 		c.base.update(v, d.alpha)
 		hr := hourOf(c.w.idx, d.win)
-		c.daily[hr] = float32(math.Max(float64(c.daily[hr])*0.98, v))
-		c.peak = float32(math.Max(float64(c.peak)*0.999, v))
+		c.daily[hr] = float32(fmax(float64(c.daily[hr])*0.98, v))
+		c.peak = float32(fmax(float64(c.peak)*0.999, v))
 		// Empty windows in between count as zeros (bounded: after ~8/alpha
 		// zeros the mean has decayed to nothing anyway).
 		gap := idx - c.w.idx - 1
@@ -239,9 +238,9 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 	if c.base.n < d.gate {
 		return
 	}
-	thr := math.Max(d.absEndpoint, math.Max(c.base.upper(d.k, d.ratio), d.peakFactor*float64(c.peak)))
+	thr := fmax(d.absEndpoint, fmax(c.base.upper(d.k, d.ratio), d.peakFactor*float64(c.peak)))
 	if day := int64(24 * time.Hour / d.win); idx-ep.first >= day {
-		thr = math.Max(thr, d.dailyFactor*float64(c.daily[hourOf(idx, d.win)]))
+		thr = fmax(thr, d.dailyFactor*float64(c.daily[hourOf(idx, d.win)]))
 	}
 	if c.w.n <= thr {
 		return
@@ -290,7 +289,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		d.foldSubject(s, false)
 		v := s.w.n
 		if s.fire.firedIn(s.w.idx) {
-			v = math.Min(v, s.fire.thr)
+			v = fmin(v, s.fire.thr)
 		}
 		s.own.update(v, d.alpha)
 		s.w = window{idx: idx}
@@ -304,12 +303,12 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		return
 	}
 	p99 := ep.clientDist.at(0.99)
-	users := math.Max(1, s.ids.estimate())
-	thr := math.Max(d.absClient, d.peerFactor*p99) * users
+	users := fmax(1, s.ids.estimate())
+	thr := fmax(d.absClient, d.peerFactor*p99) * users
 	if s.own.n >= 1 {
 		// A client whose own active windows always look like this (a
 		// periodic job walking the endpoint) is normal for itself.
-		thr = math.Max(thr, s.own.upper(d.k, d.ratio))
+		thr = fmax(thr, s.own.upper(d.k, d.ratio))
 	}
 	if s.w.n <= thr {
 		return
@@ -357,7 +356,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		d.foldSubject(s, true)
 		v := s.w.n
 		if s.fire.firedIn(s.w.idx) {
-			v = math.Min(v, s.fire.thr)
+			v = fmin(v, s.fire.thr)
 		}
 		s.own.update(v, d.alpha)
 		s.w = window{idx: idx}
@@ -377,9 +376,9 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		return
 	}
 	p99 := ep.identDist.at(0.99)
-	thr := math.Max(d.absID, d.peerFactor*p99)
+	thr := fmax(d.absID, d.peerFactor*p99)
 	if s.own.n >= 1 {
-		thr = math.Max(thr, s.own.upper(d.k, d.ratio))
+		thr = fmax(thr, s.own.upper(d.k, d.ratio))
 	}
 	// Peers right now: when the principal's whole role group is busy on
 	// this endpoint in this window (shift start), the bar is relative to
@@ -387,7 +386,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	var now float64
 	if g.active > 5 {
 		now = (g.sum - s.w.n) / (g.active - 1)
-		thr = math.Max(thr, d.peerFactor*now)
+		thr = fmax(thr, d.peerFactor*now)
 	}
 	if s.w.n <= thr {
 		return
@@ -401,7 +400,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		Count:      int64(delta),
 		Confidence: confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
-			Observed: s.w.n, Baseline: round2(math.Max(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.idWin),
+			Observed: s.w.n, Baseline: round2(fmax(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.idWin),
 			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
 			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
 		},
