@@ -397,12 +397,20 @@ func needsInspection(s string) bool {
 	return false
 }
 
+// pathPlain: the bytes of a plain path (letters, digits, - _ /).
+var pathPlain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '/'
+	}
+	return t
+}()
+
 // needsInspectionNoSlash is needsInspection of s with every '/' removed
 // (a path: payloads span segments), without building that string.
 func needsInspectionNoSlash(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '/' {
+		if pathPlain[c] {
 			continue
 		}
 		if c == '.' {

@@ -282,3 +282,16 @@ func TestBFLAGroupMemo(t *testing.T) {
 		}
 	}
 }
+
+// needsInspectionNoSlash (byte table) is needsInspection of the path with
+// its slashes removed.
+func FuzzNeedsInspectionNoSlash(f *testing.F) {
+	for _, s := range []string{"/v1/users/42", "/a/../b", "/a/./b", "/a./.b", "/a.b", "/%2e%2e/", "/x y", "/é", "/a_b-c/", "", "/", "..", "./"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := needsInspectionNoSlash(s), needsInspection(strings.ReplaceAll(s, "/", "")); got != want {
+			t.Fatalf("needsInspectionNoSlash(%q) = %v, want %v", s, got, want)
+		}
+	})
+}

@@ -219,12 +219,14 @@ func (s *PartStats) add(o PartStats) {
 // ignored fields) and the strongest SSRF target. Its result is reused from
 // request to request (one scanner per detector).
 type requestScanner struct {
-	res    requestScan
-	ev     *event.Event
-	own    string
-	ignore map[string]bool
-	memo   valueMemo
-	urlish map[string]bool // urlishName by parameter name (bounded)
+	res     requestScan
+	ev      *event.Event
+	own     string
+	host    string // last ev.Host and its port-less form (own)
+	hostOwn string
+	ignore  map[string]bool
+	memo    valueMemo
+	urlish  map[string]bool // urlishName by parameter name (bounded)
 }
 
 func (s *requestScanner) urlishName(name string) bool {
@@ -245,10 +247,13 @@ func (s *requestScanner) urlishName(name string) bool {
 func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string]bool, keys *evKeys) *requestScan {
 	s.res = requestScan{}
 	s.ev, s.ignore = ev, ignore
-	s.own = ev.Host
-	if i := strings.LastIndexByte(s.own, ':'); i >= 0 && !strings.HasSuffix(s.own, "]") {
-		s.own = s.own[:i]
+	if ev.Host != s.host { // the host without its port, for the last host seen
+		s.host, s.hostOwn = ev.Host, ev.Host
+		if i := strings.LastIndexByte(s.hostOwn, ':'); i >= 0 && !strings.HasSuffix(s.hostOwn, "]") {
+			s.hostOwn = s.hostOwn[:i]
+		}
 	}
+	s.own = s.hostOwn
 	requestPartsTo(ev, lim, &s.res.stats, s, keys)
 	s.ev, s.ignore = nil, nil
 	return &s.res
