@@ -2,6 +2,7 @@ package classify
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 	"sync"
 	"unicode/utf16"
@@ -74,7 +75,7 @@ func errAt(s string, i int, what string) error {
 func jsonSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 func skipSpace(s string, i int) int {
-	for i < len(s) && jsonSpace(s[i]) {
+	for i < len(s) && s[i] <= ' ' && jsonSpace(s[i]) { // most bytes are above ' ': one test
 		i++
 	}
 	return i
@@ -97,12 +98,21 @@ func scanString(s string, i int) (raw string, esc bool, next int, err error) {
 	start := i + 1
 	j := start
 	for {
-		// eight bytes at a time while none needs a closer look
-		for j+8 <= len(s) && !wordSpecial(load64(s, j)) {
+		// eight bytes at a time while none needs a closer look; the
+		// lowest flagged byte of a word is the first that does
+		found := false
+		for j+8 <= len(s) {
+			if m := specialMask(load64(s, j)); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				found = true
+				break
+			}
 			j += 8
 		}
-		for j < len(s) && strSafe[s[j]] {
-			j++
+		if !found {
+			for j < len(s) && strSafe[s[j]] {
+				j++
+			}
 		}
 		if j >= len(s) {
 			return "", false, j, &jsonError{len(s), "unexpected EOF in string"}
@@ -154,11 +164,16 @@ func load64(s string, i int) uint64 {
 // wordSpecial reports whether one of the eight bytes of x is not held
 // verbatim in a JSON string: '"', '\\', a control character or a byte ≥ 0x80
 // (the classic SWAR tests, exact as tests of existence).
-func wordSpecial(x uint64) bool {
+func wordSpecial(x uint64) bool { return specialMask(x) != 0 }
+
+// specialMask flags (bit 7 of the byte) bytes of x that are not held
+// verbatim. Borrows of the subtractions only reach bytes above a flagged
+// one, so the lowest flag is exact: its byte is the first special byte.
+func specialMask(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	quote := x ^ (lo * '"')
 	bslash := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x|(quote-lo)&^quote|(bslash-lo)&^bslash|x)&hi != 0
+	return ((x-lo*0x20)&^x | (quote-lo)&^quote | (bslash-lo)&^bslash | x) & hi
 }
 
 func hex4(h string) (rune, bool) {

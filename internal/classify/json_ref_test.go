@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"math/rand"
 	"strings"
 	"testing"
@@ -253,6 +254,48 @@ func TestWordSpecial(t *testing.T) {
 			b[k] = byte(rng.Intn(256))
 			if rng.Intn(3) > 0 {
 				b[k] = byte(0x20 + rng.Intn(0x60))
+			}
+		}
+		check(b)
+	}
+}
+
+// specialMask's lowest flag marks the first byte that is not held
+// verbatim (scanString jumps to it).
+func TestSpecialMaskFirst(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	check := func(b [8]byte) {
+		want := 8
+		for i, c := range b {
+			if !strSafe[c] {
+				want = i
+				break
+			}
+		}
+		m := specialMask(load64(string(b[:]), 0))
+		got := 8
+		if m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != want {
+			t.Fatalf("%q: first special byte at %d, mask says %d", b, want, got)
+		}
+	}
+	for c1 := 0; c1 < 256; c1++ {
+		for c2 := 0; c2 < 256; c2 += 3 {
+			for pos := 0; pos < 7; pos++ {
+				b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+				b[pos], b[pos+1] = byte(c1), byte(c2)
+				check(b)
+			}
+		}
+	}
+	for i := 0; i < 300000; i++ {
+		var b [8]byte
+		for k := range b {
+			b[k] = byte(0x20 + rng.Intn(0x60))
+			if rng.Intn(6) == 0 {
+				b[k] = byte(rng.Intn(256))
 			}
 		}
 		check(b)
