@@ -17,6 +17,31 @@ import (
 // name lower-cased (strings.ToLower) and the value.
 type reqHeader struct {
 	name, lower, value string
+	pfx                uint64 // namePrefix(name), for sorting
+}
+
+// namePrefix is the first eight bytes of s, big-endian, zero-padded: when
+// the prefixes of two strings differ they order the strings as the
+// strings do (a string ending inside the prefix is padded with zeros,
+// lower than any byte but NUL; equal prefixes decide nothing).
+func namePrefix(s string) uint64 {
+	if len(s) >= 8 {
+		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
+	}
+	var p uint64
+	for i := 0; i < len(s); i++ {
+		p |= uint64(s[i]) << (56 - 8*i)
+	}
+	return p
+}
+
+// headerLess orders headers by name.
+func headerLess(a, b *reqHeader) bool {
+	if a.pfx != b.pfx {
+		return a.pfx < b.pfx
+	}
+	return a.name < b.name
 }
 
 // queryParam is a query parameter and its values (ev.Query).
@@ -92,7 +117,7 @@ func appendHeaders(dst []reqHeader, h map[string]string) []reqHeader {
 	}
 	start := len(dst)
 	for k, v := range h {
-		dst = append(dst, reqHeader{name: k, lower: lowerASCII(k), value: v})
+		dst = append(dst, reqHeader{name: k, lower: lowerASCII(k), value: v, pfx: namePrefix(k)})
 	}
 	sortHeaders(dst[start:])
 	return dst
@@ -119,7 +144,7 @@ func sortHeaders(s []reqHeader) {
 		return
 	}
 	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].name < s[j-1].name; j-- {
+		for j := i; j > 0 && headerLess(&s[j], &s[j-1]); j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
@@ -141,8 +166,19 @@ func sortQuery(s []queryParam) {
 // upper-case letters (header names almost always are; checked eight bytes
 // at a time), else strings.ToLower.
 func lowerASCII(s string) string {
-	t := s
-	for len(t) >= 8 {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c >= 0x80 || c-'A' < 26 {
+				return strings.ToLower(s)
+			}
+		}
+		return s
+	}
+	// whole words, the last one overlapping the one before it
+	for t := s; ; t = t[8:] {
+		if len(t) < 8 {
+			t = s[len(s)-8:]
+		}
 		v := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
 			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
 		// For bytes below 0x80, b+0x3f has its top bit set iff b ≥ 'A' and
@@ -152,12 +188,8 @@ func lowerASCII(s string) string {
 		if (v|upper)&0x8080808080808080 != 0 {
 			return strings.ToLower(s)
 		}
-		t = t[8:]
-	}
-	for i := 0; i < len(t); i++ {
-		if c := t[i]; c >= 0x80 || c-'A' < 26 {
-			return strings.ToLower(s)
+		if len(t) <= 8 {
+			return s
 		}
 	}
-	return s
 }

@@ -295,3 +295,16 @@ func FuzzNeedsInspectionNoSlash(f *testing.F) {
 		}
 	})
 }
+
+// headerLess (prefix first) orders names as string comparison does.
+func FuzzHeaderLess(f *testing.F) {
+	for _, p := range [][2]string{{"accept", "accept-encoding"}, {"a\x00", "a"}, {"x-request-id", "x-request-ie"}, {"", "\x00"}, {"abcdefgh", "abcdefg"}, {"abcdefgh1", "abcdefgh0"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		x, y := reqHeader{name: a, pfx: namePrefix(a)}, reqHeader{name: b, pfx: namePrefix(b)}
+		if got, want := headerLess(&x, &y), a < b; got != want {
+			t.Fatalf("headerLess(%q, %q) = %v, want %v", a, b, got, want)
+		}
+	})
+}

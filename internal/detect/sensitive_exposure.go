@@ -165,6 +165,9 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 	} else {
 		d.an.Scan(ev, classify.ResponseLocations, d.consider)
 	}
+	if len(d.seen) == 0 {
+		return
+	}
 	learning := ep.responses <= d.minResp || ev.Time.Sub(ep.first) < d.learning
 	for si := range d.seen {
 		o := d.seen[si]
