@@ -321,18 +321,18 @@ func (s *scanCtx) headers(loc Location, h map[string]string) {
 	if len(h) == 0 {
 		return
 	}
-	var buf [16][2]string
+	var buf [16][3]string // name, lower-case name, value
 	kept := buf[:0]
 	for k, v := range h {
 		if lk := strings.ToLower(k); !skipHeader(lk) {
-			kept = append(kept, [2]string{k, v})
+			kept = append(kept, [3]string{k, lk, v})
 		}
 	}
 	if len(kept) > 1 {
-		slices.SortFunc(kept, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+		slices.SortFunc(kept, func(a, b [3]string) int { return strings.Compare(a[0], b[0]) })
 	}
 	for _, kv := range kept {
-		s.value(loc, strings.ToLower(kv[0]), kv[0], kv[1])
+		s.value(loc, kv[1], kv[0], kv[2])
 	}
 }
 
@@ -478,17 +478,43 @@ func matchSig(ms []Match) uint64 {
 
 var binaryTypes = []string{"image/", "audio/", "video/", "font/", "application/octet-stream", "application/pdf", "application/zip", "application/gzip", "application/x-protobuf", "application/grpc", "multipart/"}
 
+// binaryType reports whether ct starts with one of binaryTypes. The usual
+// JSON and text types are told apart on their first bytes, without trying
+// every prefix (TestBinaryType).
+func binaryType(ct string) bool {
+	if ct == "" {
+		return false
+	}
+	switch ct[0] {
+	case 'i', 'v', 'f', 'm':
+	case 'a':
+		if len(ct) > 12 && ct[:12] == "application/" {
+			switch ct[12] {
+			case 'o', 'p', 'z', 'g', 'x':
+			default:
+				return false // json, xml, x-www-form-urlencoded… (not binary)
+			}
+		}
+	default:
+		return false // text/…, empty
+	}
+	for _, b := range binaryTypes {
+		if strings.HasPrefix(ct, b) {
+			return true
+		}
+	}
+	return false
+}
+
 // walkBody decides whether the body at loc is walked: binary bodies never
 // are; once SampleAfter bodies in a row at this endpoint and location held
 // only stable fields, one body in SampleEvery is (and never a gap of more
 // than bodySampleMaxGap of event time); a new field or a changed class in
 // a walked body resets it. ct is the lower-cased content type.
 func (s *scanCtx) walkBody(loc Location, ct string) bool {
-	for _, b := range binaryTypes {
-		if strings.HasPrefix(ct, b) {
-			s.a.stats.Skipped["binary_body"]++
-			return false
-		}
+	if binaryType(ct) {
+		s.a.stats.Skipped["binary_body"]++
+		return false
 	}
 	cfg := &s.a.c.cfg
 	li := locIndex(loc)

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,5 +37,52 @@ func TestGapCutoff(t *testing.T) {
 	}
 	if n == 0 || n == len(times)*len(times) {
 		t.Fatalf("degenerate test: %d of %d pairs past the gap", n, len(times)*len(times))
+	}
+}
+
+// TestBinaryType checks binaryType against the plain prefix loop.
+func TestBinaryType(t *testing.T) {
+	ref := func(ct string) bool {
+		for _, b := range binaryTypes {
+			if strings.HasPrefix(ct, b) {
+				return true
+			}
+		}
+		return false
+	}
+	cts := []string{"", "a", "application/", "application/json", "application/json; charset=utf-8", "application/problem+json", "application/xml",
+		"application/x-www-form-urlencoded", "application/x-protobuf", "application/x-protobu", "application/grpc", "application/grpc+proto", "application/gzip",
+		"application/octet-stream", "application/pdf", "application/zip", "application/zipx", "application/vnd.api+json", "text/plain", "text/html",
+		"image/png", "image", "audio/ogg", "video/mp4", "font/woff2", "multipart/form-data", "multipart", "imagex/", "fonts/", "m", "v"}
+	for _, b := range binaryTypes {
+		for i := 0; i <= len(b); i++ {
+			cts = append(cts, b[:i], b[:i]+"x", b+"q")
+		}
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	alpha := "aimvfptx/-+;=ocnlgzrsdue"
+	for i := 0; i < 100000; i++ {
+		b := []byte(binaryTypes[rng.IntN(len(binaryTypes))])
+		b = b[:rng.IntN(len(b)+1)]
+		for k := rng.IntN(4); k > 0; k-- {
+			if len(b) > 0 && rng.IntN(2) == 0 {
+				b[rng.IntN(len(b))] = alpha[rng.IntN(len(alpha))]
+			} else {
+				b = append(b, alpha[rng.IntN(len(alpha))])
+			}
+		}
+		cts = append(cts, string(b))
+	}
+	yes := 0
+	for _, ct := range cts {
+		if got, want := binaryType(ct), ref(ct); got != want {
+			t.Fatalf("%q: %v, want %v", ct, got, want)
+		}
+		if ref(ct) {
+			yes++
+		}
+	}
+	if yes < 100 || yes > len(cts)-100 {
+		t.Fatalf("degenerate: %d of %d binary", yes, len(cts))
 	}
 }
