@@ -108,14 +108,17 @@ type hostPattern struct {
 
 // Inventory is the live API inventory.
 type Inventory struct {
-	mu      sync.Mutex
-	cfg     Config
-	hosts   map[string]*hostTrie
-	nodes   int
-	bp      *bodyParser
-	pins    []hostPattern
-	ignores []hostPattern
-	specs   []*Spec
+	mu sync.Mutex
+	// tmplMemo: see Template; noTmplMemo turns it off (tests)
+	tmplMemo   tmplMemo
+	noTmplMemo bool
+	cfg        Config
+	hosts      map[string]*hostTrie
+	nodes      int
+	bp         *bodyParser
+	pins       []hostPattern
+	ignores    []hostPattern
+	specs      []*Spec
 
 	probes        map[model.Probe]int64 // pruned 404-only paths (Requests zero in the key)
 	probesDropped int64
@@ -189,6 +192,7 @@ type Stats struct {
 func (inv *Inventory) Stats() Stats {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	s := Stats{Hosts: len(inv.hosts), Nodes: inv.nodes, Ignored: inv.ignored, Collapses: inv.collapses,
 		BudgetEvents: inv.budgetEvents, ProbesDropped: inv.probesDropped}
 	for _, h := range inv.hosts {
@@ -318,12 +322,33 @@ func (inv *Inventory) Template(host, method, p string) (string, []event.PathPara
 	segs := segments(p, buf[:0])
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{}
 	if len(inv.ignores) > 0 && inv.ignoredPath(host, segs) {
 		return p, nil
 	}
 	inv.budget()
-	n := inv.resolve(host, segs)
+	// resolve, remembering the node when the path was known (the trie is
+	// unchanged): Observe of the same event, which follows at once in the
+	// engine, then needs no second walk.
+	var n *node
+	if t := inv.hosts[host]; t != nil {
+		if n = match(t.root, segs, false); n != nil {
+			inv.tmplMemo = tmplMemo{host: host, path: p, n: n}
+		}
+	}
+	if n == nil {
+		n = inv.resolve(host, segs)
+	}
 	return n.tmpl, pathParams(n, segs)
+}
+
+// tmplMemo is the node Template found for (host, path) without changing
+// the trie. It is valid until the next call of any locked method: every
+// one clears it, so a node is reused only when nothing ran between
+// Template and Observe (TestTemplateMemo).
+type tmplMemo struct {
+	host, path string
+	n          *node
 }
 
 // resolve returns the node of a concrete path, learning it when unknown.
@@ -408,12 +433,20 @@ func (inv *Inventory) Observe(ev *event.Event) {
 	segs := segments(ev.Path, buf[:0])
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	memo := inv.tmplMemo
+	inv.tmplMemo = tmplMemo{}
 	if len(inv.ignores) > 0 && inv.ignoredPath(ev.Host, segs) {
 		inv.ignored++
 		return
 	}
-	inv.budget()
-	n := inv.resolve(ev.Host, segs)
+	budgetEvents := inv.budgetEvents
+	inv.budget() // a no-op right after Template's; checked anyway
+	var n *node
+	if memo.n != nil && !inv.noTmplMemo && inv.budgetEvents == budgetEvents && memo.host == ev.Host && memo.path == ev.Path {
+		n = memo.n // what resolve returns: the trie did not change since Template matched it
+	} else {
+		n = inv.resolve(ev.Host, segs)
+	}
 	if n.eps == nil {
 		n.eps = make(map[string]*stats, 1)
 	}
@@ -736,6 +769,7 @@ func (inv *Inventory) Canonical(ref model.EndpointRef) model.EndpointRef {
 	segs := segments(ref.Path, buf[:0])
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	t := inv.hosts[ref.Host]
 	if t == nil {
 		return ref
@@ -754,6 +788,7 @@ func (inv *Inventory) Canonical(ref model.EndpointRef) model.EndpointRef {
 func (inv *Inventory) Endpoints(now time.Time) []model.Endpoint {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	var out []model.Endpoint
 	for _, h := range inv.sortedHosts() {
 		t := inv.hosts[h]
@@ -860,6 +895,7 @@ func (inv *Inventory) endpoint(host string, t *hostTrie, n *node, method string,
 func (inv *Inventory) Probes() []model.Probe {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	acc := make(map[model.Probe]int64, len(inv.probes))
 	for k, v := range inv.probes {
 		acc[k] += v
@@ -896,6 +932,7 @@ func (inv *Inventory) Probes() []model.Probe {
 func (inv *Inventory) APIChanges() []model.APIChange {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	var out []model.APIChange
 	for _, h := range inv.sortedHosts() {
 		walk(inv.hosts[h].root, func(n *node) {

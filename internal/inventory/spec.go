@@ -492,6 +492,7 @@ func (inv *Inventory) SpecFields(ref model.EndpointRef) ([]string, bool) {
 	segs := segments(ref.Path, buf[:0])
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	t := inv.hosts[ref.Host]
 	if t == nil || !t.declared {
 		return nil, false
@@ -561,6 +562,7 @@ func (inv *Inventory) AddSpec(s *Spec) error {
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	inv.specs = append(inv.specs, s)
 	for _, h := range s.Hosts {
 		t := inv.host(strings.ToLower(h))
@@ -594,6 +596,7 @@ func (inv *Inventory) Operation(ref model.EndpointRef) (detect.SpecOp, bool) {
 	segs := segments(ref.Path, buf[:0])
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	t := inv.hosts[ref.Host]
 	if t == nil || !t.declared {
 		return detect.SpecOp{}, false
@@ -609,5 +612,6 @@ func (inv *Inventory) Operation(ref model.EndpointRef) (detect.SpecOp, bool) {
 func (inv *Inventory) Specs() []*Spec {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
 	return append([]*Spec(nil), inv.specs...)
 }
