@@ -308,3 +308,26 @@ func FuzzHeaderLess(f *testing.F) {
 		}
 	})
 }
+
+// base64Text (with its cache of rejected values) answers as
+// DecodeBase64Text, for repeated values and hash-slot collisions alike.
+func FuzzBase64TextCache(f *testing.F) {
+	f.Add("c2VsZWN0ICogZnJvbSB1c2Vycw==", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", uint8(5))
+	f.Add("dGVzdCB0ZXh0IGhlcmU=", "0123456789abcdef", uint8(9))
+	f.Fuzz(func(t *testing.T, a, b string, n uint8) {
+		var s requestScanner
+		r := rand.New(rand.NewPCG(uint64(n), 1))
+		vals := []string{a, b, a + "=", b[:len(b)/2], "YWRtaW4nLS0gLQ==", "00000000-0000-4000-8000-000000000000"}
+		for i := 0; i < 200+int(n); i++ {
+			v := vals[r.IntN(len(vals))]
+			if r.IntN(4) == 0 {
+				v = fmt.Sprint(v, r.IntN(1000)) // fill other slots
+			}
+			gt, gok := s.base64Text(v)
+			wt, wok := DecodeBase64Text(v)
+			if gt != wt || gok != wok {
+				t.Fatalf("base64Text(%q) = %q, %v; DecodeBase64Text = %q, %v", v, gt, gok, wt, wok)
+			}
+		}
+	})
+}

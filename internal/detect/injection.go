@@ -227,6 +227,26 @@ type requestScanner struct {
 	ignore  map[string]bool
 	memo    valueMemo
 	urlish  map[string]bool // urlishName by parameter name (bounded)
+	// notB64 remembers values DecodeBase64Text rejected, direct-mapped by
+	// hash: the values requests repeat (API keys, ids, tokens) are base64
+	// alphabet but not base64 of text, and are not memoized (plain bytes).
+	notB64 [256]string
+}
+
+// base64Text is DecodeBase64Text(v), skipping values it rejected lately.
+func (s *requestScanner) base64Text(v string) (string, bool) {
+	if len(v) < 8 {
+		return "", false // what DecodeBase64Text answers
+	}
+	i := hashString(v) & 255
+	if s.notB64[i] == v {
+		return "", false
+	}
+	t, ok := DecodeBase64Text(v)
+	if !ok {
+		s.notB64[i] = v
+	}
+	return t, ok
 }
 
 func (s *requestScanner) urlishName(name string) bool {
@@ -294,7 +314,7 @@ func (s *requestScanner) part(p Part) bool {
 		}
 		var b64 string
 		if x&vcSpace != 0 || x&vcNotB64 == 0 && len(p.Value) >= 8 {
-			b64, isB64 = DecodeBase64Text(strings.TrimSpace(p.Value))
+			b64, isB64 = s.base64Text(strings.TrimSpace(p.Value))
 		}
 		if !isB64 && p.Kind == PartPath {
 			b64, isB64 = base64Segment(p.Value)
