@@ -125,7 +125,7 @@ type fieldState struct {
 // case of header names).
 func (st *fieldState) hintFor(a *Analyzer, ctx string) (fieldHint, uint32) {
 	if !st.hinted || st.ctx != ctx {
-		st.ctx, st.hint, st.hinted = ctx, a.c.hint(ctx), true
+		st.ctx, st.hint, st.hinted = strings.Clone(ctx), a.c.hint(ctx), true
 		st.hid = a.memo.hintID(st.hint)
 	}
 	return st.hint, st.hid
@@ -155,6 +155,13 @@ const bodySampleMaxGap = time.Minute
 // always classified when the field's last classified value is older than
 // this in event time.
 const fieldSampleMaxGap = time.Minute
+
+// cloneRef copies the strings of an endpoint reference that is kept as a
+// map key: an event's strings may be views of its record's decoded text,
+// which a kept substring would keep alive (docs/ARCHITECTURE.md).
+func cloneRef(r model.EndpointRef) model.EndpointRef {
+	return model.EndpointRef{Host: strings.Clone(r.Host), Method: strings.Clone(r.Method), Path: strings.Clone(r.Path)}
+}
 
 func locIndex(l Location) int {
 	for i := 0; i < 6; i++ {
@@ -243,7 +250,7 @@ func (a *Analyzer) Scan(ev *event.Event, want Location, fn func(Found)) {
 			a.stats.Dropped["endpoints_budget"]++
 		} else {
 			ep = &epState{}
-			a.eps[ev.Endpoint] = ep
+			a.eps[cloneRef(ev.Endpoint)] = ep
 		}
 	}
 	sc := scanCtx{a: a, ep: ep, ev: ev, fn: fn, gapCutoff: gapCutoff(ev.Time)}
@@ -352,6 +359,7 @@ func (s *scanCtx) state(loc Location, field string) *fieldState {
 			s.a.stats.Dropped["fields_budget"]++
 			return nil
 		}
+		field = strings.Clone(field) // kept: not a view of the record's text
 		st = &fieldState{name: field}
 		m[field] = st
 		s.ep.n++

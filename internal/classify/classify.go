@@ -299,7 +299,7 @@ func (c *Classifier) hint(field string) fieldHint {
 	}
 	h := fieldHintOf(key)
 	if c.nhints.Load() < hintCacheMax {
-		c.hints.Store(key, h)
+		c.hints.Store(strings.Clone(key), h) // kept: not a view of an event's text
 		c.nhints.Add(1)
 	}
 	return h

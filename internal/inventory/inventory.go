@@ -212,6 +212,7 @@ func (inv *Inventory) host(h string) *hostTrie {
 		return t
 	}
 	t = &hostTrie{root: &node{tmpl: "/"}}
+	h = strings.Clone(h) // kept: not a view of the record's text (see docs/ARCHITECTURE.md)
 	inv.hosts[h] = t
 	inv.nodes++
 	for _, p := range inv.pins {
@@ -262,6 +263,7 @@ func (inv *Inventory) insertPinned(t *hostTrie, segs []string) *node {
 }
 
 func (inv *Inventory) newStatic(p *node, s string) *node {
+	s = strings.Clone(s) // kept: not a view of the record's text
 	c := &node{seg: s, kind: classify(s), parent: p, depth: p.depth + 1}
 	if p.static == nil {
 		p.static = make(map[string]*node, 2)
@@ -453,7 +455,7 @@ func (inv *Inventory) Observe(ev *event.Event) {
 	st := n.eps[ev.Method]
 	if st == nil {
 		st = newStats()
-		n.eps[ev.Method] = st
+		n.eps[strings.Clone(ev.Method)] = st
 	}
 	// Re-derive path parameter names from the current trie: the event may
 	// have been templated before a collapse.

@@ -164,7 +164,7 @@ func (st *stats) addScheme(s string) {
 		}
 	}
 	if len(st.authSchemes) < maxAuthSchemes {
-		st.authSchemes = append(st.authSchemes, s)
+		st.authSchemes = append(st.authSchemes, strings.Clone(s))
 	}
 }
 
@@ -197,6 +197,7 @@ func (st *stats) param(ev *event.Event, cfg *Config, ref model.EndpointRef, in, 
 			st.params = make(map[paramKey]*paramStats, 4)
 		}
 		p = &paramStats{firstSeen: ev.Time, firstAt: st.requests - 1, types: make(map[string]int64, 1)}
+		k.name = strings.Clone(name) // kept: not a view of the record's text
 		st.params[k] = p
 	}
 	p.seen++
@@ -220,7 +221,7 @@ func (st *stats) param(ev *event.Event, cfg *Config, ref model.EndpointRef, in, 
 				dup = dup || x == e
 			}
 			if !dup {
-				p.examples = append(p.examples, e)
+				p.examples = append(p.examples, strings.Clone(e))
 			}
 		}
 	}
@@ -242,6 +243,7 @@ func (st *stats) param(ev *event.Event, cfg *Config, ref model.EndpointRef, in, 
 		if since >= int64(cfg.ChangeWindow) && p.nclients >= 2 {
 			if float64(p.seen) >= cfg.ChangeAdoption*float64(since) {
 				p.reported = true
+				ref.Host, ref.Method = strings.Clone(ref.Host), strings.Clone(ref.Method)
 				st.changes = append(st.changes, model.APIChange{Time: p.firstSeen, Endpoint: ref, Kind: "parameter_added",
 					Detail: in + " parameter " + strconv.Quote(name) + " first seen after " + strconv.FormatInt(p.firstAt, 10) +
 						" requests without it, then carried by " + strconv.FormatInt(p.seen, 10) + " of the next " + strconv.FormatInt(since, 10)})

@@ -85,7 +85,7 @@ func (pc *node) notePrefix(s string) {
 			return
 		}
 	}
-	pc.prefixes = append(pc.prefixes, p)
+	pc.prefixes = append(pc.prefixes, strings.Clone(p))
 }
 
 // nameParent is the static segment a new parameter under n is named

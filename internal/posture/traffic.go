@@ -138,6 +138,27 @@ func addKey(m map[string]int64, k string, n int64) map[string]int64 {
 	return m
 }
 
+// addKeyCopy is addKey for a key that may be a view of an event's text
+// (docs/ARCHITECTURE.md): a new key is copied, and an existing one is
+// updated through the key kept (a map assignment stores the key it is
+// given).
+func addKeyCopy(m map[string]int64, k string, n int64) map[string]int64 {
+	if m == nil {
+		m = map[string]int64{}
+	}
+	if _, ok := m[k]; ok {
+		for kept := range m {
+			if kept == k {
+				m[kept] += n
+				break
+			}
+		}
+	} else if len(m) < maxKeys {
+		m[strings.Clone(k)] = n
+	}
+	return m
+}
+
 // Stats counts dropped evidence.
 type Stats struct {
 	Events  int64            `json:"events"`
@@ -290,7 +311,9 @@ func (t *Traffic) Observe(ev *event.Event) {
 			return
 		}
 		e = &evidence{first: ev.Time, id: uint32(len(t.eps))}
-		t.eps[ev.Endpoint] = e
+		ref := ev.Endpoint // kept: its strings copied, not views of the record's text
+		ref.Host, ref.Method, ref.Path = strings.Clone(ref.Host), strings.Clone(ref.Method), strings.Clone(ref.Path)
+		t.eps[ref] = e
 	}
 	e.requests++
 	if ev.Time.Before(e.first) {
@@ -309,7 +332,11 @@ func (t *Traffic) Observe(ev *event.Event) {
 	// Plain HTTP / WS and credentials over it.
 	if (ev.Scheme == "http" || ev.Scheme == "ws") && ev.External {
 		e.plain++
-		e.plainSchemes = addKey(e.plainSchemes, ev.Scheme, 1)
+		scheme := "http" // a constant rather than a view of the event's text
+		if ev.Scheme == "ws" {
+			scheme = "ws"
+		}
+		e.plainSchemes = addKey(e.plainSchemes, scheme, 1)
 		if ev.Auth.Credentials {
 			e.plainCreds++
 		}
@@ -324,7 +351,7 @@ func (t *Traffic) Observe(ev *event.Event) {
 	// Credentials in the URL (as recognised by identity derivation).
 	for _, s := range ev.Auth.Schemes {
 		if p, ok := strings.CutPrefix(s, "api-key-query:"); ok {
-			e.credParams = addKey(e.credParams, p, 1)
+			e.credParams = addKeyCopy(e.credParams, p, 1)
 		}
 	}
 	// JWT checks.
@@ -334,7 +361,7 @@ func (t *Traffic) Observe(ev *event.Event) {
 			e.algN++
 		} else {
 			e.flushAlgs()
-			e.algPending, e.algN = tok.Alg, 1
+			e.algPending, e.algN = strings.Clone(tok.Alg), 1
 		}
 		switch {
 		case tok.Unsigned:
@@ -369,7 +396,7 @@ func (t *Traffic) Observe(ev *event.Event) {
 		if kind, snip := t.verboseError(resp.BodyText(), ev.Status); kind != "" {
 			e.verbose = addKey(e.verbose, kind, 1)
 			if e.verboseSample == "" {
-				e.verboseSample = snip
+				e.verboseSample = strings.Clone(snip)
 			}
 		}
 	}
@@ -394,8 +421,8 @@ func (t *Traffic) Observe(ev *event.Event) {
 			if e.corsOrigins == nil {
 				e.corsOrigins = map[string]bool{}
 			}
-			if len(e.corsOrigins) < maxKeys {
-				e.corsOrigins[origin] = true
+			if _, ok := e.corsOrigins[origin]; !ok && len(e.corsOrigins) < maxKeys {
+				e.corsOrigins[strings.Clone(origin)] = true
 			}
 		}
 	}
@@ -429,7 +456,7 @@ func addStr(m map[string]string, k, v string) map[string]string {
 		m = map[string]string{}
 	}
 	if _, ok := m[k]; !ok && len(m) < maxKeys {
-		m[k] = clip(v, 80)
+		m[k] = strings.Clone(clip(v, 80))
 	}
 	return m
 }
