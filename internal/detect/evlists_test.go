@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/DataDog/sketches-go/ddsketch"
+
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
@@ -330,4 +332,68 @@ func FuzzBase64TextCache(f *testing.F) {
 			}
 		}
 	})
+}
+
+// quantiles (shared mapping, values added to the positive store directly)
+// holds the sketch ddsketch.LogCollapsingLowestDenseDDSketch(0.01, …) with
+// Add holds: same bins, counts and quantiles, through bin collapsing too.
+func FuzzQuantilesMatchDDSketch(f *testing.F) {
+	f.Add(uint64(1), uint16(300), 3.0)
+	f.Add(uint64(2), uint16(3000), 12.0) // values spread past 512 bins: collapsing
+	f.Fuzz(func(t *testing.T, seed uint64, n uint16, spread float64) {
+		if math.IsNaN(spread) || spread < 0 || spread > 40 {
+			return
+		}
+		r := rand.New(rand.NewPCG(seed, 7))
+		ref, err := ddsketch.LogCollapsingLowestDenseDDSketch(0.01, quantileBins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refN float64
+		var q quantiles
+		specials := []float64{0, 1e-300, math.SmallestNonzeroFloat64, 5e-324, 1e300, math.MaxFloat64, 1, qMinIndexable, qMaxIndexable}
+		for i := 0; i < int(n); i++ {
+			v := math.Exp(r.NormFloat64() * spread)
+			switch r.IntN(20) {
+			case 0:
+				v = specials[r.IntN(len(specials))]
+			case 1:
+				v = math.Round(v) // repeats, zeros
+			}
+			q.add(v)
+			if ref.Add(v) == nil {
+				refN++
+			}
+			if i%97 == 0 || i == int(n)-1 {
+				compareSketch(t, &q, ref, refN)
+			}
+		}
+	})
+}
+
+func compareSketch(t *testing.T, q *quantiles, ref *ddsketch.DDSketch, refN float64) {
+	t.Helper()
+	if q.count() != refN || q.sk.GetCount() != ref.GetCount() || q.sk.GetZeroCount() != ref.GetZeroCount() {
+		t.Fatalf("counts %v/%v/%v, want %v/%v/%v", q.count(), q.sk.GetCount(), q.sk.GetZeroCount(), refN, ref.GetCount(), ref.GetZeroCount())
+	}
+	type bin struct {
+		i int
+		c float64
+	}
+	var a, b []bin
+	q.sk.GetPositiveValueStore().ForEach(func(i int, c float64) bool { a = append(a, bin{i, c}); return false })
+	ref.GetPositiveValueStore().ForEach(func(i int, c float64) bool { b = append(b, bin{i, c}); return false })
+	if !slices.Equal(a, b) {
+		t.Fatalf("bins differ:\n%v\n%v", a, b)
+	}
+	if ref.GetCount() == 0 {
+		return
+	}
+	for _, p := range []float64{0, 0.1, 0.5, 0.9, 0.99, 0.999, 1} {
+		x, err1 := q.sk.GetValueAtQuantile(p)
+		y, err2 := ref.GetValueAtQuantile(p)
+		if x != y || (err1 == nil) != (err2 == nil) {
+			t.Fatalf("p%v: %v, want %v", p, x, y)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/store"
 	"github.com/axiomhq/hyperloglog"
 )
 
@@ -120,8 +122,9 @@ func linEstimate(ones int) float64 {
 // threshold on stays exact to 1 %). Memory: ≤ 8 bytes × quantileBins + ~200
 // bytes ≈ 4.3 KB at the cap, typically < 1 KB.
 type quantiles struct {
-	sk *ddsketch.DDSketch
-	n  float64 // values added (the sketch's count, without reaching into it)
+	sk  *ddsketch.DDSketch
+	pos *store.CollapsingLowestDenseStore // sk's positive-value store (values are added to it directly)
+	n   float64                           // values added (the sketch's count, without reaching into it)
 	// Two cached quantiles: a DDSketch query walks its bins, and thresholds
 	// are read on every event while the sketch grows slowly. A cached value
 	// is reused until the count grows by 1/256 (≤ 0.4 % more data).
@@ -131,12 +134,26 @@ type quantiles struct {
 
 const quantileBins = 512
 
+// qMapping is the index mapping of every quantiles sketch (1 % relative
+// accuracy; immutable, so shared), and what ddsketch's
+// LogCollapsingLowestDenseDDSketch(0.01, …) would build for each.
+var (
+	qMapping = func() *mapping.LogarithmicMapping {
+		m, err := mapping.NewLogarithmicMapping(0.01)
+		if err != nil { // only for an invalid accuracy constant
+			panic("detect: ddsketch: " + err.Error())
+		}
+		return m
+	}()
+	qMinIndexable, qMaxIndexable = qMapping.MinIndexableValue(), qMapping.MaxIndexableValue()
+)
+
+// newQuantiles builds what ddsketch.LogCollapsingLowestDenseDDSketch(0.01,
+// quantileBins) builds, keeping the positive-value store at hand.
 func newQuantiles() quantiles {
-	sk, err := ddsketch.LogCollapsingLowestDenseDDSketch(0.01, quantileBins)
-	if err != nil { // only for an invalid accuracy constant
-		panic("detect: ddsketch: " + err.Error())
-	}
-	return quantiles{sk: sk}
+	pos := store.NewCollapsingLowestDenseStore(quantileBins)
+	sk := ddsketch.NewDDSketch(qMapping, pos, store.NewCollapsingLowestDenseStore(quantileBins))
+	return quantiles{sk: sk, pos: pos}
 }
 
 func (q *quantiles) add(v float64) {
@@ -144,6 +161,13 @@ func (q *quantiles) add(v float64) {
 		*q = newQuantiles()
 	}
 	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	if v > qMinIndexable && v <= qMaxIndexable {
+		// What sk.Add(v) does for such a value, without its interface
+		// calls.
+		q.pos.AddWithCount(qMapping.Index(v), 1)
+		q.n++
 		return
 	}
 	if q.sk.Add(v) == nil { // fails only beyond the sketch's range (not counted)
