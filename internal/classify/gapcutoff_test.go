@@ -86,3 +86,42 @@ func TestBinaryType(t *testing.T) {
 		t.Fatalf("degenerate: %d of %d binary", yes, len(cts))
 	}
 }
+
+// TestToLower checks toLower against strings.ToLower, on every byte at
+// every position of a word and on random text.
+func TestToLower(t *testing.T) {
+	check := func(s string) {
+		if got, want := toLower(s), strings.ToLower(s); got != want {
+			t.Fatalf("toLower(%q) = %q, want %q", s, got, want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		for n := 1; n <= 17; n++ {
+			for pos := 0; pos < n; pos++ {
+				b := []byte(strings.Repeat("content-type;=x ", 2)[:n])
+				b[pos] = byte(c)
+				check(string(b))
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(6, 7))
+	alpha := "abcxyzABCXYZ@[`{-_/;= 0189\x7f\x80\xc3\xa9\xe2\x84\xaa"
+	lower := 0
+	for i := 0; i < 200000; i++ {
+		b := make([]byte, rng.IntN(40))
+		for k := range b {
+			b[k] = alpha[rng.IntN(len(alpha))]
+			if rng.IntN(3) > 0 {
+				b[k] = "abcdefghij-xyz"[rng.IntN(14)]
+			}
+		}
+		s := string(b)
+		check(s)
+		if strings.ToLower(s) == s {
+			lower++
+		}
+	}
+	if lower < 1000 || lower > 199000 {
+		t.Fatalf("degenerate: %d of 200000 already lower-case", lower)
+	}
+}
