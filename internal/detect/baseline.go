@@ -259,16 +259,53 @@ func endpointHash(ev *event.Event) uint64 {
 	return mix64(h)
 }
 
+// The strings of an event are views into its record's decoded text (see
+// docs/ARCHITECTURE.md, "Interfaces between stages"): what a family keeps
+// past Observe — keys, names, refs, pending hits, alerts — is a copy, made
+// when it is first stored (a map update goes through the kept key).
+
+// keepMethod returns m as a string that is not a view of the event's text:
+// the common methods as constants, others copied.
+func keepMethod(m string) string {
+	switch m {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "PUT":
+		return "PUT"
+	case "PATCH":
+		return "PATCH"
+	case "DELETE":
+		return "DELETE"
+	case "HEAD":
+		return "HEAD"
+	case "OPTIONS":
+		return "OPTIONS"
+	}
+	return strings.Clone(m)
+}
+
+// keepRef returns a copy of ref whose strings are copies.
+func keepRef(ref model.EndpointRef) model.EndpointRef {
+	return model.EndpointRef{Host: strings.Clone(ref.Host), Method: keepMethod(ref.Method), Path: strings.Clone(ref.Path)}
+}
+
+// identityRef is the principal of ev, for a hit (hits may be kept: the
+// name, which may be a prefix of a credential in the record, is copied; the
+// id is a hash and the kind a constant).
 func identityRef(ev *event.Event) *model.IdentityRef {
 	id := ev.Auth.Identity
 	if id == nil {
 		return nil
 	}
-	return &model.IdentityRef{ID: id.ID, Kind: id.Kind, Name: id.Name}
+	return &model.IdentityRef{ID: id.ID, Kind: id.Kind, Name: strings.Clone(id.Name)}
 }
 
+// endpointRef is the endpoint of ev, for a hit (copied strings: hits may
+// be kept).
 func endpointRef(ev *event.Event) *model.EndpointRef {
-	ep := ev.Endpoint
+	ep := keepRef(ev.Endpoint)
 	return &ep
 }
 
@@ -311,7 +348,7 @@ func sensitiveParam(name string) bool {
 // everything else become "REDACTED"/"*"; the user part and fragment are
 // dropped.
 func anomSample(ev *event.Event, note string) *model.Sample {
-	return &model.Sample{Time: ev.Time, Method: ev.Method, URL: redactedURL(ev), Status: ev.Status, Client: clientIP(ev), Note: note}
+	return &model.Sample{Time: ev.Time, Method: keepMethod(ev.Method), URL: redactedURL(ev), Status: ev.Status, Client: clientIP(ev), Note: note}
 }
 
 func redactedURL(ev *event.Event) string {

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -119,7 +120,7 @@ func (e *Emitter) Emit(h Hit) {
 			FirstSeen: h.Time, LastSeen: h.Time, Status: "open",
 		}
 		if h.Client != "" && spec.Subject == "client" {
-			a.Client = &model.ClientRef{IP: h.Client}
+			a.Client = &model.ClientRef{IP: strings.Clone(h.Client)}
 		}
 		e.alerts[key] = a
 		e.order = append(e.order, key)
@@ -134,10 +135,12 @@ func (e *Emitter) Emit(h Hit) {
 		a.Confidence = h.Confidence
 	}
 	if h.Identity != nil && a.Identity == nil {
-		a.Identity = h.Identity
+		id := *h.Identity
+		id.ID, id.Kind, id.Name = strings.Clone(id.ID), strings.Clone(id.Kind), strings.Clone(id.Name)
+		a.Identity = &id
 	}
 	if h.Endpoint != nil && a.Endpoint == nil {
-		ep := *h.Endpoint
+		ep := keepRef(*h.Endpoint)
 		a.Endpoint = &ep
 	}
 	if h.Time.Before(a.FirstSeen) {
@@ -151,15 +154,53 @@ func (e *Emitter) Emit(h Hit) {
 	// replaced when a later hit carries a higher observed value).
 	if !exists || strongerEvidence(h.Evidence, a.Evidence) {
 		samples := a.Evidence.Samples
-		a.Evidence = h.Evidence
+		a.Evidence = keepEvidence(h.Evidence)
 		a.Evidence.Samples = samples
 	}
 	if h.Sample != nil && len(a.Evidence.Samples) < MaxSamples {
-		a.Evidence.Samples = append(a.Evidence.Samples, *h.Sample)
+		a.Evidence.Samples = append(a.Evidence.Samples, keepSample(*h.Sample))
 	}
 	if e.OnAlert != nil {
 		e.OnAlert(a, !exists)
 	}
+}
+
+// The alert keeps what it is given: its strings are copied when stored,
+// so that none is a view of an event's text (the families build evidence
+// from parameter names, header values, hosts and methods of the event).
+
+// keepEvidence returns ev with its string values (and those of its
+// details, in place) copied.
+func keepEvidence(ev model.Evidence) model.Evidence {
+	ev.Observed, ev.Baseline, ev.Threshold = keepAny(ev.Observed), keepAny(ev.Baseline), keepAny(ev.Threshold)
+	ev.Window, ev.Reason = strings.Clone(ev.Window), strings.Clone(ev.Reason)
+	for k, v := range ev.Details {
+		switch v.(type) {
+		case string, []string:
+			ev.Details[k] = keepAny(v)
+		}
+	}
+	return ev
+}
+
+func keepAny(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.Clone(x)
+	case []string:
+		c := make([]string, len(x))
+		for i, s := range x {
+			c[i] = strings.Clone(s)
+		}
+		return c
+	}
+	return v
+}
+
+// keepSample returns s with its strings copied.
+func keepSample(s model.Sample) model.Sample {
+	s.Method, s.URL, s.Client, s.Note = keepMethod(s.Method), strings.Clone(s.URL), strings.Clone(s.Client), strings.Clone(s.Note)
+	return s
 }
 
 func strongerEvidence(n, o model.Evidence) bool {

@@ -309,7 +309,7 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 		pk := mix64(hashAdd(hashSep(hashAdd(eh, p.in)), p.name))
 		par, created := d.params.getOrAdd(pk)
 		if created {
-			par.ref, par.name, par.in = ev.Endpoint, p.name, p.in
+			par.ref, par.name, par.in = keepRef(ev.Endpoint), strings.Clone(p.name), p.in
 		}
 		key := mix64(sk ^ pk*0xc2b2ae3d27d4eb4f)
 		s, screated := d.subjects.getOrAdd(key)

@@ -244,7 +244,7 @@ func (s *requestScanner) base64Text(v string) (string, bool) {
 	}
 	t, ok := DecodeBase64Text(v)
 	if !ok {
-		s.notB64[i] = v
+		s.notB64[i] = strings.Clone(v) // not a view of the record
 	}
 	return t, ok
 }

@@ -312,7 +312,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
 	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
-		ep.ref, ep.first = ev.Endpoint, ev.Time
+		ep.ref, ep.first = keepRef(ev.Endpoint), ev.Time
 		for i := range ep.params {
 			ep.params[i] = map[string]*paramStat{}
 		}
@@ -333,8 +333,8 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 				d.dropped["params: parameter budget per endpoint reached"]++
 				continue
 			}
-			st = &paramStat{name: p.name, in: p.in, declared: -1}
-			m[p.name] = st
+			st = &paramStat{name: strings.Clone(p.name), in: p.in, declared: -1}
+			m[st.name] = st
 			ep.nparams++
 			if ep.learned {
 				st.cand = &paramCandidate{first: ev.Time, subj: sk}

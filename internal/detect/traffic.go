@@ -191,7 +191,7 @@ func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
 	eh := d.keys.endpoint(ev)
 	ep, created := d.eps.getOrAdd(eh)
 	if created {
-		ep.ref, ep.first = ev.Endpoint, idx
+		ep.ref, ep.first = keepRef(ev.Endpoint), idx
 	}
 	d.endpoint(ev, ep, idx, out)
 	ih := d.keys.identity(ev) // principal hash (0 when anonymous)

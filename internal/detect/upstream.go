@@ -92,7 +92,7 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 	first, known := d.hosts[host]
 	if !known {
 		if len(d.hosts) < d.maxHosts {
-			d.hosts[host] = ev.Time
+			d.hosts[strings.Clone(host)] = ev.Time // not a view of the record
 			first, known = ev.Time, true
 		} else {
 			d.HostsDropped++

@@ -189,7 +189,7 @@ func (d *UserAgent) Observe(ev *event.Event, out *Emitter) {
 			clear(d.cache)
 		}
 		if len(ev.UserAgent) <= 512 {
-			d.cache[ev.UserAgent] = v
+			d.cache[strings.Clone(ev.UserAgent)] = v // not a view of the record
 		}
 	}
 	if v.Class != UAAttack {
