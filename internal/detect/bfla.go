@@ -25,7 +25,11 @@ import (
 //     groups), the spec declares scopes the token does not carry, or only a
 //     small distinct set of principals (≤ small_abs, default 5) has ever
 //     used it. For credentials without roles the
-//     small-set condition is always required.
+//     small-set condition is always required. The small set counts as a
+//     restriction (PUT/PATCH and "only a few use it") only with minimum
+//     evidence: ≥ small_pop (50) principals seen since the endpoint's
+//     first use, users ≤ small_share (10 %) of them, and fewer than
+//     small_abs outsiders fired on it (fired uses are not learned).
 //
 // Nothing fires during the learning period (learn, default 2 h of event
 // time from the first request) or before min_principals (default 20)
@@ -42,7 +46,8 @@ import (
 func init() {
 	Register("bfla", func(cfg Config) Detector { return newBFLA(cfg) })
 	declareOptions("bfla", map[string]string{
-		"learn": "d", "min_principals": "n", "min_uses": "n", "small_abs": "n", "max_endpoints": "n",
+		"learn": "d", "min_principals": "n", "min_uses": "n", "small_abs": "n", "small_share": "n", "small_pop": "n",
+		"max_endpoints": "n",
 	})
 }
 
@@ -52,6 +57,8 @@ type bflaDetector struct {
 	minPrincipals        float64
 	minUses              float64
 	smallAbs, smallShare float64
+	smallPop             float64
+	seen                 float64 // principals seen (new ones in ids; one evicted and seen again counts again)
 	start                time.Time
 	eps                  *lru[bflaEndpoint]
 	ids                  *lru[bflaIdentity]
@@ -69,7 +76,9 @@ type bflaEndpoint struct {
 	users      smallSet
 	usersBloom [8]uint64 // a bit per stored user (top 9 bits of the hash): most non-users skip the scan of users
 	n          float64
-	priv       int8 // 0 unknown, 1 privileged-looking path/method, 2 not
+	seenAt     float64 // d.seen at the endpoint's first successful use
+	smallFired float64 // principals that fired here only because few principals use it
+	priv       int8    // 0 unknown, 1 privileged-looking path/method, 2 not
 	scopes     []string
 	scopesDone bool
 	flagged    smallSet // principals that fired here (their uses are not learned)
@@ -89,6 +98,8 @@ func newBFLA(cfg Config) *bflaDetector {
 		minPrincipals: o.float("min_principals", 20),
 		minUses:       o.float("min_uses", 5),
 		smallAbs:      o.float("small_abs", 5),
+		smallShare:    o.float("small_share", 0.1),
+		smallPop:      o.float("small_pop", 50),
 		eps:           newLRU[bflaEndpoint](o.int("max_endpoints", 20000)),
 		ids:           newLRU[bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
 		groupIdx:      map[uint64]uint8{},
@@ -124,6 +135,9 @@ func privilegedPath(path string) bool {
 
 func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 	st, created := d.ids.getOrAdd(ih)
+	if created {
+		d.seen++
+	}
 	if !created && st.set {
 		return st.group
 	}
@@ -195,7 +209,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	g := d.group(ev, ih)
 	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
-		e.first = ev.Time
+		e.first, e.seenAt = ev.Time, d.seen
 	}
 	bit := uint64(1) << g
 	if e.flagged.has(ih) {
@@ -218,6 +232,9 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	e.flagged.add(ih)
+	if why == whySmallSet {
+		e.smallFired++
+	}
 	d.emit(ev, e, g, why, out)
 }
 
@@ -263,6 +280,15 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 	}
 	users := float64(e.users.len() + e.users.overflow)
 	small := users <= d.smallAbs
+	// "Only a small set of principals uses it" needs evidence that the set
+	// is small because the function is restricted, not because few
+	// principals were around: enough principals seen since the endpoint's
+	// first use (small_pop) of which the set is a small share
+	// (small_share); and it no longer holds once as many outsiders as the
+	// set may hold (small_abs) used the function successfully (their uses
+	// are not learned, so the set would otherwise stay small for ever).
+	pop := d.seen - e.seenAt
+	restricted := small && pop >= d.smallPop && users <= d.smallShare*pop && e.smallFired < d.smallAbs
 	if d.roleless(g) && !small {
 		// Without roles the group is the set of principals that use the
 		// endpoint: one used by many is not privileged in practice.
@@ -273,13 +299,15 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 		return "administrative path"
 	case ev.Method == "DELETE":
 		return "destructive method"
-	case !d.roleless(g) && (ev.Method == "PUT" || ev.Method == "PATCH") && small:
+	case !d.roleless(g) && (ev.Method == "PUT" || ev.Method == "PATCH") && restricted:
 		return "state-changing method used only by other role groups"
-	case small && e.n >= 4*d.minUses:
-		return "function used only by a small distinct group of principals"
+	case restricted && e.n >= 4*d.minUses:
+		return whySmallSet
 	}
 	return ""
 }
+
+const whySmallSet = "function used only by a small distinct group of principals"
 
 func hasAnyScope(ev *event.Event, scopes []string) bool {
 	t := ev.Auth.Identity.Token

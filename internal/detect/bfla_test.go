@@ -108,3 +108,60 @@ func TestPrivilegedPath(t *testing.T) {
 		}
 	}
 }
+
+// TestBFLASmallSetNeedsEvidence: "only a small set of principals uses the
+// function" is not evidence of a privileged function when few principals
+// were around, nor once as many outsiders as the set may hold used it
+// successfully (their uses are not learned, so the set would stay small
+// and every further user would fire).
+func TestBFLASmallSetNeedsEvidence(t *testing.T) {
+	// keys principals (API keys: no roles) call /catalog every minute for
+	// 3 h; key-0 and key-1 call /exports every 5 minutes; after 3 h the
+	// outsiders call /exports twice each.
+	traffic := func(keys int, outsiders []int) []*event.Event {
+		var evs []*event.Event
+		for m := 0; m < 180; m++ {
+			at := t0.Add(time.Duration(m) * time.Minute)
+			if m%5 == 0 {
+				evs = append(evs, mkEv(at, ip4(7000+m%2), "GET", "/exports", "/exports", 200, withKey(fmt.Sprintf("key-%03d", m/5%2))))
+			}
+			for k := 0; k < keys; k++ {
+				evs = append(evs, mkEv(at.Add(time.Duration(k)*100*time.Millisecond), ip4(7000+k), "GET", "/catalog", "/catalog", 200, withKey(fmt.Sprintf("key-%03d", k))))
+			}
+		}
+		for i, k := range outsiders {
+			at := t0.Add(3*time.Hour + time.Duration(i)*time.Minute)
+			for j := 0; j < 2; j++ {
+				evs = append(evs, mkEv(at.Add(time.Duration(j)*time.Second), ip4(7000+k), "GET", "/exports", "/exports", 200, withKey(fmt.Sprintf("key-%03d", k))))
+			}
+		}
+		return evs
+	}
+	var many []int
+	for k := 10; k < 30; k++ {
+		many = append(many, k)
+	}
+	cases := []struct {
+		name      string
+		keys      int
+		outsiders []int
+		want      int
+	}{
+		{"a small population: 25 principals", 25, []int{5}, 0},
+		{"a large population: an outsider uses the restricted function", 80, []int{5}, 1},
+		{"a large population: 20 outsiders use it, the first 5 fire", 80, many, 5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newBFLA(Config{}), merge(traffic(c.keys, c.outsiders)))
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Count != 2 || len(a.Evidence.Samples) != 1 || a.Evidence.Samples[0].Note != whySmallSet {
+					t.Fatalf("alert %+v", a)
+				}
+			}
+		})
+	}
+}

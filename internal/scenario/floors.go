@@ -27,13 +27,20 @@ func DefaultFloors() Floors {
 // SmallFloors are the floors for the quick test run (scale 0.3, ≈50k
 // records): with a third of the population, low-volume endpoints have not
 // passed the detectors' observation gates when some attacks come (both BOLA
-// enumerations, the oversized reviews), and principal-level baselines are
-// thinner, so bfla.privileged_access fires on ordinary customer functions.
-// Measured: 34 of 37 detected, 208 false alerts (all bfla), none on traps.
+// enumerations, the oversized reviews), so those three scenarios are not
+// required (the demo-size run detects them).
+//
+// False alerts: measured 1 (bfla.privileged_access: a web session opening
+// an order, a function few sessions had used among the ≥ 50 principals
+// seen since — the small-set rule with its minimum evidence met), none on
+// traps. The budget allows 2 more for small changes elsewhere, not a
+// family firing on ordinary traffic (bfla used to fire on every new
+// customer listing orders, 208 alerts, before the small-set rule needed a
+// population and stopped after small_abs outsiders).
 func SmallFloors() Floors {
 	f := DefaultFloors()
 	delete(f.MinDetected, "bola.param_enumeration")
 	delete(f.MinDetected, "payload.large_request")
-	f.MaxFalse, f.MaxTrapFalse = 250, 10
+	f.MaxFalse = 3
 	return f
 }
