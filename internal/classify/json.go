@@ -7,6 +7,8 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/palisade-sec/palisade/internal/jsonlit"
 )
 
 // MaxDepth is the deepest JSON nesting walked; deeper values are skipped
@@ -71,24 +73,12 @@ func errAt(s string, i int, what string) error {
 	return &jsonError{i, fmt.Sprintf("invalid character %q %s", s[i], what)}
 }
 
-// jsonSpace: JSON insignificant whitespace.
-func jsonSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
 func skipSpace(s string, i int) int {
-	for i < len(s) && s[i] <= ' ' && jsonSpace(s[i]) { // most bytes are above ' ': one test
+	for i < len(s) && s[i] <= ' ' && jsonlit.IsSpace(s[i]) { // most bytes are above ' ': one test
 		i++
 	}
 	return i
 }
-
-// strSafe marks the bytes a JSON string holds verbatim (printable ASCII
-// other than '"' and '\\').
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return
-}()
 
 // scanString reads the JSON string starting with the quote at s[i]. It
 // returns the raw contents, whether they must be unquoted, and the offset
@@ -102,7 +92,7 @@ func scanString(s string, i int) (raw string, esc bool, next int, err error) {
 		// lowest flagged byte of a word is the first that does
 		found := false
 		for j+8 <= len(s) {
-			if m := specialMask(load64(s, j)); m != 0 {
+			if m := jsonlit.SpecialOrHigh(jsonlit.Load64(s, j)); m != 0 {
 				j += bits.TrailingZeros64(m) >> 3
 				found = true
 				break
@@ -110,7 +100,7 @@ func scanString(s string, i int) (raw string, esc bool, next int, err error) {
 			j += 8
 		}
 		if !found {
-			for j < len(s) && strSafe[s[j]] {
+			for j < len(s) && jsonlit.Plain[s[j]] {
 				j++
 			}
 		}
@@ -132,7 +122,7 @@ func scanString(s string, i int) (raw string, esc bool, next int, err error) {
 				if j+6 > len(s) {
 					return "", false, j, &jsonError{len(s), "unexpected EOF in string escape"}
 				}
-				if _, ok := hex4(s[j+2 : j+6]); !ok {
+				if _, ok := jsonlit.Hex4(s[j+2 : j+6]); !ok {
 					return "", false, j, &jsonError{j, "invalid escape sequence in string"}
 				}
 				j += 6
@@ -152,46 +142,6 @@ func scanString(s string, i int) (raw string, esc bool, next int, err error) {
 			j += n
 		}
 	}
-}
-
-// load64 reads eight bytes of s at i, little-endian (one load).
-func load64(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// wordSpecial reports whether one of the eight bytes of x is not held
-// verbatim in a JSON string: '"', '\\', a control character or a byte ≥ 0x80
-// (the classic SWAR tests, exact as tests of existence).
-func wordSpecial(x uint64) bool { return specialMask(x) != 0 }
-
-// specialMask flags (bit 7 of the byte) bytes of x that are not held
-// verbatim. Borrows of the subtractions only reach bytes above a flagged
-// one, so the lowest flag is exact: its byte is the first special byte.
-func specialMask(x uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	quote := x ^ (lo * '"')
-	bslash := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x | (quote-lo)&^quote | (bslash-lo)&^bslash | x) & hi
-}
-
-func hex4(h string) (rune, bool) {
-	var v rune
-	for i := 0; i < 4; i++ {
-		c := h[i]
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			v = v<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
 }
 
 // unquoteJSON decodes the contents of a string already checked by
@@ -216,12 +166,12 @@ func unquoteJSON(raw string) string {
 			case 't':
 				b.WriteByte('\t')
 			case 'u':
-				r, _ := hex4(raw[i+2 : i+6])
+				r, _ := jsonlit.Hex4(raw[i+2 : i+6])
 				i += 6
 				if utf16.IsSurrogate(r) {
 					r2 := rune(-1)
 					if i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-						r2, _ = hex4(raw[i+2 : i+6])
+						r2, _ = jsonlit.Hex4(raw[i+2 : i+6])
 					}
 					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
 						r = d

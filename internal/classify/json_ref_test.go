@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
-	"math/rand"
 	"strings"
 	"testing"
 
@@ -222,82 +220,4 @@ func FuzzAppendKey(f *testing.F) {
 			t.Fatalf("%q: %q, want %q", k, got, want)
 		}
 	})
-}
-
-// wordSpecial flags a word exactly when one of its bytes is not a verbatim
-// string byte.
-func TestWordSpecial(t *testing.T) {
-	rng := rand.New(rand.NewSource(11))
-	check := func(b [8]byte) {
-		s := string(b[:])
-		want := false
-		for _, c := range b {
-			want = want || !strSafe[c]
-		}
-		if got := wordSpecial(load64(s, 0)); got != want {
-			t.Fatalf("%q: %v, want %v", s, got, want)
-		}
-	}
-	for c := 0; c < 256; c++ {
-		for pos := 0; pos < 8; pos++ {
-			b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
-			b[pos] = byte(c)
-			check(b)
-			b = [8]byte{0x20, 0x21, 0x7f, 0x5d, 0x23, 0x5b, 0x7e, 0x30}
-			b[pos] = byte(c)
-			check(b)
-		}
-	}
-	for i := 0; i < 200000; i++ {
-		var b [8]byte
-		for k := range b {
-			b[k] = byte(rng.Intn(256))
-			if rng.Intn(3) > 0 {
-				b[k] = byte(0x20 + rng.Intn(0x60))
-			}
-		}
-		check(b)
-	}
-}
-
-// specialMask's lowest flag marks the first byte that is not held
-// verbatim (scanString jumps to it).
-func TestSpecialMaskFirst(t *testing.T) {
-	rng := rand.New(rand.NewSource(12))
-	check := func(b [8]byte) {
-		want := 8
-		for i, c := range b {
-			if !strSafe[c] {
-				want = i
-				break
-			}
-		}
-		m := specialMask(load64(string(b[:]), 0))
-		got := 8
-		if m != 0 {
-			got = bits.TrailingZeros64(m) >> 3
-		}
-		if got != want {
-			t.Fatalf("%q: first special byte at %d, mask says %d", b, want, got)
-		}
-	}
-	for c1 := 0; c1 < 256; c1++ {
-		for c2 := 0; c2 < 256; c2 += 3 {
-			for pos := 0; pos < 7; pos++ {
-				b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
-				b[pos], b[pos+1] = byte(c1), byte(c2)
-				check(b)
-			}
-		}
-	}
-	for i := 0; i < 300000; i++ {
-		var b [8]byte
-		for k := range b {
-			b[k] = byte(0x20 + rng.Intn(0x60))
-			if rng.Intn(6) == 0 {
-				b[k] = byte(rng.Intn(256))
-			}
-		}
-		check(b)
-	}
 }

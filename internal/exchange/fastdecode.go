@@ -9,6 +9,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/palisade-sec/palisade/internal/jsonlit"
 )
 
 // The fast decoder parses the common shape of an exchange record in one
@@ -89,22 +91,6 @@ func (s *fastScanner) eat(c byte) bool {
 	return false
 }
 
-const (
-	swarLo = 0x0101010101010101
-	swarHi = 0x8080808080808080
-)
-
-// special returns, for eight bytes, a mask with the high bit set in the
-// first byte (and possibly later ones) that is '"', '\\' or a control byte.
-func special(x uint64) uint64 {
-	ctl := (x - swarLo*0x20) &^ x & swarHi
-	q := x ^ (swarLo * '"')
-	q = (q - swarLo) &^ q & swarHi
-	bs := x ^ (swarLo * '\\')
-	bs = (bs - swarLo) &^ bs & swarHi
-	return ctl | q | bs
-}
-
 // text reads a string value: it returns the inside of the token when the
 // string has no escapes (esc false), or the unescaped text, just past the
 // used part of the arena (esc true; valid until the arena is next used).
@@ -117,7 +103,7 @@ func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
 	seg := j
 	for {
 		for j+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			if m := jsonlit.Special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
 				j += bits.TrailingZeros64(m) >> 3
 				break
 			}
@@ -182,7 +168,7 @@ func (s *fastScanner) unescape(seg, j int) ([]byte, bool, bool) {
 		for j+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[j:])
 			binary.LittleEndian.PutUint64(dst[k:], x)
-			if m := special(x); m != 0 {
+			if m := jsonlit.Special(x); m != 0 {
 				t := bits.TrailingZeros64(m) >> 3
 				j += t
 				k += t
@@ -223,7 +209,7 @@ func appendEscape(dst, b []byte, j int) ([]byte, int, bool) {
 	case 't':
 		dst = append(dst, '\t')
 	case 'u':
-		r, ok := hex4(b[j+2:])
+		r, ok := jsonlit.Hex4(b[j+2:])
 		if !ok {
 			return dst, 0, false
 		}
@@ -234,7 +220,7 @@ func appendEscape(dst, b []byte, j int) ([]byte, int, bool) {
 		if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
 			return dst, 0, false
 		}
-		r2, ok := hex4(rest[2:])
+		r2, ok := jsonlit.Hex4(rest[2:])
 		if !ok {
 			return dst, 0, false
 		}
@@ -322,27 +308,6 @@ func appendUnescape(dst, raw []byte) ([]byte, bool) {
 		}
 		raw = raw[k+n:]
 	}
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // integer reads a JSON integer without fraction or exponent.

@@ -5,6 +5,8 @@ import (
 	"io"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/palisade-sec/palisade/internal/jsonlit"
 )
 
 // jsonTok reads the tokens of one JSON text held in a string: the part of
@@ -71,8 +73,6 @@ func (t *jsonTok) reset(s string) {
 	t.names = t.names[:0]
 }
 
-func tokSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
 func (t *jsonTok) fail(err error) byte {
 	if t.err == nil {
 		t.err = err
@@ -99,7 +99,7 @@ func (t *jsonTok) next() byte {
 	}
 	s := t.s
 	i := t.i
-	for i < len(s) && tokSpace(s[i]) {
+	for i < len(s) && jsonlit.IsSpace(s[i]) {
 		i++
 	}
 	name := false // an object member name is required
@@ -135,7 +135,7 @@ func (t *jsonTok) next() byte {
 			case ',':
 				f.state = stComma
 				i++
-				for i < len(s) && tokSpace(s[i]) {
+				for i < len(s) && jsonlit.IsSpace(s[i]) {
 					i++
 				}
 				name = f.obj
@@ -216,7 +216,7 @@ func (t *jsonTok) ReadToken() (kind byte, text string, err error) {
 				return 0, "", t.err
 			}
 			j := end
-			for j < len(s) && tokSpace(s[j]) {
+			for j < len(s) && jsonlit.IsSpace(s[j]) {
 				j++
 			}
 			if j >= len(s) {
@@ -352,15 +352,6 @@ func tokNumber(s string, i int) (int, bool) {
 	return j, true
 }
 
-// strPlain marks the bytes a JSON string holds verbatim (printable ASCII
-// other than '"' and '\\').
-var strPlain = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return
-}()
-
 // tokString reads the JSON string whose quote is at s[i]: its raw contents,
 // whether they hold escapes, and the offset after the closing quote.
 // Invalid UTF-8, unpaired escaped surrogates and control characters are
@@ -369,7 +360,7 @@ func tokString(s string, i int) (raw string, esc bool, end int, err error) {
 	start := i + 1
 	j := start
 	for {
-		for j < len(s) && strPlain[s[j]] {
+		for j < len(s) && jsonlit.Plain[s[j]] {
 			j++
 		}
 		if j >= len(s) {
@@ -387,7 +378,7 @@ func tokString(s string, i int) (raw string, esc bool, end int, err error) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				j += 2
 			case 'u':
-				r, ok := tokHex4(s, j+2)
+				r, ok := jsonlit.Hex4(s[j+2:])
 				if !ok {
 					return "", false, j, errTokUTF8
 				}
@@ -395,7 +386,7 @@ func tokString(s string, i int) (raw string, esc bool, end int, err error) {
 				if utf16.IsSurrogate(r) {
 					r2, ok := rune(0), false
 					if j+6 <= len(s) && s[j] == '\\' && s[j+1] == 'u' {
-						r2, ok = tokHex4(s, j+2)
+						r2, ok = jsonlit.Hex4(s[j+2:])
 					}
 					if !ok || utf16.DecodeRune(r, r2) == utf8.RuneError {
 						return "", false, j, errTokUTF8
@@ -415,28 +406,6 @@ func tokString(s string, i int) (raw string, esc bool, end int, err error) {
 			j += n
 		}
 	}
-}
-
-// tokHex4 reads four hex digits at s[i].
-func tokHex4(s string, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	var v rune
-	for k := i; k < i+4; k++ {
-		c := s[k]
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			v = v<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
 }
 
 // appendUnescaped appends the value of string contents checked by
@@ -461,10 +430,10 @@ func appendUnescaped(dst []byte, raw string) []byte {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			r, _ := tokHex4(raw, i+2)
+			r, _ := jsonlit.Hex4(raw[i+2:])
 			i += 6
 			if utf16.IsSurrogate(r) {
-				r2, _ := tokHex4(raw, i+2)
+				r2, _ := jsonlit.Hex4(raw[i+2:])
 				r = utf16.DecodeRune(r, r2)
 				i += 6
 			}

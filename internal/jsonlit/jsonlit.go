@@ -1,0 +1,71 @@
+// Package jsonlit holds the lexical pieces of JSON strings that the
+// hand-written scanners of the pipeline share (the exchange decoder, the
+// classifier's walker, the inventory's schema tokenizer): which bytes a
+// string holds verbatim, eight at a time, and \uXXXX escapes. It imports
+// nothing of the product.
+package jsonlit
+
+// Plain marks the bytes a JSON string holds verbatim that need no closer
+// look: printable ASCII other than '"' and '\\'.
+var Plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return
+}()
+
+const (
+	lo = 0x0101010101010101
+	hi = 0x8080808080808080
+)
+
+// Load64 reads eight bytes of s at i, little-endian (one load).
+func Load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// Special flags (bit 7 of the byte) the bytes of x, eight bytes read
+// little-endian, that end a run of verbatim string bytes: '"', '\\' and
+// control characters. Borrows of the subtractions only reach bytes above a
+// flagged one, so the lowest flag is exact: its byte is the first special
+// byte (bits.TrailingZeros64(m) / 8); higher flags may be spurious.
+func Special(x uint64) uint64 {
+	quote := x ^ (lo * '"')
+	bslash := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x | (quote-lo)&^quote | (bslash-lo)&^bslash) & hi
+}
+
+// SpecialOrHigh is Special that also flags bytes ≥ 0x80 (for scanners that
+// check UTF-8 themselves): the bytes that are not Plain.
+func SpecialOrHigh(x uint64) uint64 {
+	quote := x ^ (lo * '"')
+	bslash := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x | (quote-lo)&^quote | (bslash-lo)&^bslash | x) & hi
+}
+
+// Hex4 reads the four hex digits of a \u escape at the start of h.
+func Hex4[T string | []byte](h T) (rune, bool) {
+	if len(h) < 4 {
+		return 0, false
+	}
+	var v rune
+	for i := 0; i < 4; i++ {
+		c := h[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// IsSpace reports whether c is JSON white space.
+func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
