@@ -5,22 +5,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-// within reports whether s is a view of the bytes of line.
-func within(s, line string) bool {
-	if s == "" {
-		return false
-	}
-	p, b := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(line)))
-	return p >= b && p < b+uintptr(len(line))
-}
 
 // TestKeptStringsAreCopies: endpoint keys and the evidence kept (header
 // values, origins, parameter names, schemes, algorithms) are not views of
@@ -61,7 +52,7 @@ func TestKeptStringsAreCopies(t *testing.T) {
 		t.Fatalf("only %d strings kept: %q", len(kept), kept)
 	}
 	for _, s := range kept {
-		if within(s, line) {
+		if testutil.Within(s, line) {
 			t.Errorf("%q is kept as a view of the event's text", s)
 		}
 	}
