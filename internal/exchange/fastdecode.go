@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"strconv"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -153,7 +152,7 @@ func (s *fastScanner) unescape(seg, j int) ([]byte, bool, bool) {
 				j += 2
 				break
 			}
-			out, n, ok := appendEscape(dst[:k], b, j)
+			out, n, ok := jsonlit.AppendEscape(dst[:k], b, j)
 			if !ok {
 				return nil, false, false
 			}
@@ -187,51 +186,6 @@ func (s *fastScanner) unescape(seg, j int) ([]byte, bool, bool) {
 		}
 	next:
 	}
-}
-
-// appendEscape appends the escape sequence at b[j] (a backslash) to dst
-// and returns its length. Lone surrogates are left to the general decoder.
-func appendEscape(dst, b []byte, j int) ([]byte, int, bool) {
-	if j+1 >= len(b) {
-		return dst, 0, false
-	}
-	switch c := b[j+1]; c {
-	case '"', '\\', '/':
-		dst = append(dst, c)
-	case 'b':
-		dst = append(dst, '\b')
-	case 'f':
-		dst = append(dst, '\f')
-	case 'n':
-		dst = append(dst, '\n')
-	case 'r':
-		dst = append(dst, '\r')
-	case 't':
-		dst = append(dst, '\t')
-	case 'u':
-		r, ok := jsonlit.Hex4(b[j+2:])
-		if !ok {
-			return dst, 0, false
-		}
-		if !utf16.IsSurrogate(r) {
-			return utf8.AppendRune(dst, r), 6, true
-		}
-		rest := b[j+6:]
-		if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
-			return dst, 0, false
-		}
-		r2, ok := jsonlit.Hex4(rest[2:])
-		if !ok {
-			return dst, 0, false
-		}
-		if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
-			return dst, 0, false
-		}
-		return utf8.AppendRune(dst, r), 12, true
-	default:
-		return dst, 0, false
-	}
-	return dst, 2, true
 }
 
 // str reads a string value.
@@ -303,7 +257,7 @@ func appendUnescape(dst, raw []byte) ([]byte, bool) {
 		dst = append(dst, raw[:k]...)
 		var n int
 		var ok bool
-		if dst, n, ok = appendEscape(dst, raw, k); !ok {
+		if dst, n, ok = jsonlit.AppendEscape(dst, raw, k); !ok {
 			return dst, false
 		}
 		raw = raw[k+n:]

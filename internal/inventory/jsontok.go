@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"io"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -411,38 +412,18 @@ func tokString(s string, i int) (raw string, esc bool, end int, err error) {
 // appendUnescaped appends the value of string contents checked by
 // tokString.
 func appendUnescaped(dst []byte, raw string) []byte {
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			i++
-			continue
+	for {
+		k := strings.IndexByte(raw, '\\')
+		if k < 0 {
+			return append(dst, raw...)
 		}
-		switch raw[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, _ := jsonlit.Hex4(raw[i+2:])
-			i += 6
-			if utf16.IsSurrogate(r) {
-				r2, _ := jsonlit.Hex4(raw[i+2:])
-				r = utf16.DecodeRune(r, r2)
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, raw[i+1])
+		dst = append(dst, raw[:k]...)
+		var n int
+		var ok bool
+		if dst, n, ok = jsonlit.AppendEscape(dst, raw, k); !ok {
+			// tokString let no bad escape through; keep the rest as is.
+			return append(dst, raw[k:]...)
 		}
-		i += 2
+		raw = raw[k+n:]
 	}
-	return dst
 }

@@ -5,6 +5,11 @@
 // nothing of the product.
 package jsonlit
 
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
 // Plain marks the bytes a JSON string holds verbatim that need no closer
 // look: printable ASCII other than '"' and '\\'.
 var Plain = func() (t [256]bool) {
@@ -69,3 +74,49 @@ func Hex4[T string | []byte](h T) (rune, bool) {
 
 // IsSpace reports whether c is JSON white space.
 func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// AppendEscape appends the value of the escape sequence at b[j] (a
+// backslash) to dst and returns the sequence's length. It reports false for
+// anything that is not a JSON escape, including unpaired surrogates.
+func AppendEscape[T string | []byte](dst []byte, b T, j int) ([]byte, int, bool) {
+	if j+1 >= len(b) {
+		return dst, 0, false
+	}
+	switch c := b[j+1]; c {
+	case '"', '\\', '/':
+		dst = append(dst, c)
+	case 'b':
+		dst = append(dst, '\b')
+	case 'f':
+		dst = append(dst, '\f')
+	case 'n':
+		dst = append(dst, '\n')
+	case 'r':
+		dst = append(dst, '\r')
+	case 't':
+		dst = append(dst, '\t')
+	case 'u':
+		r, ok := Hex4(b[j+2:])
+		if !ok {
+			return dst, 0, false
+		}
+		if !utf16.IsSurrogate(r) {
+			return utf8.AppendRune(dst, r), 6, true
+		}
+		rest := b[j+6:]
+		if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
+			return dst, 0, false
+		}
+		r2, ok := Hex4(rest[2:])
+		if !ok {
+			return dst, 0, false
+		}
+		if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+			return dst, 0, false
+		}
+		return utf8.AppendRune(dst, r), 12, true
+	default:
+		return dst, 0, false
+	}
+	return dst, 2, true
+}

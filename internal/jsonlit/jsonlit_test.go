@@ -2,10 +2,14 @@ package jsonlit
 
 import (
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // checkWord compares Special and SpecialOrHigh with a byte-by-byte reading
@@ -120,5 +124,39 @@ func TestIsSpace(t *testing.T) {
 		if IsSpace(byte(c)) != want {
 			t.Fatalf("IsSpace(%#x)", c)
 		}
+	}
+}
+
+// TestAppendEscape: the value and length of each escape, as encoding/json
+// reads it, and refusal of what is not an escape (also for []byte input).
+func TestAppendEscape(t *testing.T) {
+	check := func(esc string) {
+		t.Helper()
+		var want string
+		werr := json.Unmarshal([]byte(`"`+esc+`"`), &want)
+		got, n, ok := AppendEscape([]byte("p"), esc+"#", 0)
+		gotb, nb, okb := AppendEscape([]byte("p"), []byte(esc+"#"), 0)
+		if ok != okb || n != nb || string(got) != string(gotb) {
+			t.Fatalf("%q: string and []byte input disagree", esc)
+		}
+		// encoding/json turns unpaired surrogates into U+FFFD; AppendEscape
+		// refuses them.
+		strict := werr == nil && (!strings.ContainsRune(want, utf8.RuneError) || strings.EqualFold(esc, `\ufffd`))
+		if !strict {
+			if ok {
+				t.Fatalf("%q accepted as %q", esc, got)
+			}
+			return
+		}
+		if !ok || n != len(esc) || string(got) != "p"+want {
+			t.Fatalf("%q: %q %d %v, want %q %d", esc, got, n, ok, "p"+want, len(esc))
+		}
+	}
+	for _, e := range []string{`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u0041`, `\u00e9`, `\u20AC`,
+		`\ud83d\ude00`, `\uD83D\uDE00`, `\x`, `\`, `\u12`, `\u12g4`, `\ud83d`, `\ud83dx`, `\ud83d\u0041`, `\ude00`, `\ude00\ud83d`, `\U0041`, `\'`} {
+		check(e)
+	}
+	for v := 0; v < 0x10000; v += 13 {
+		check(fmt.Sprintf(`\u%04x`, v))
 	}
 }
