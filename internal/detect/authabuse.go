@@ -102,6 +102,7 @@ type authIdentity struct {
 	fire     fireState
 	rep      float64
 	hit      *Hit
+	addrs    addrTally // client addresses of the window's requests
 }
 
 func newAuthAbuse(cfg Config) *authDetector {
@@ -419,8 +420,10 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		d.foldIdentity(s)
 		s.w, s.ips, s.lastNet, s.switches, s.rep, s.hit, s.fire = window{idx: idx}, lin256{}, 0, 0, 0, nil, fireState{}
 		s.nets.reset()
+		s.addrs.reset()
 	}
 	s.w.n++
+	s.addrs.add(ev.ClientIP)
 	nk := internalNet
 	if ev.External {
 		nk = netKey(ev.ClientIP)
@@ -459,6 +462,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 			Details: map[string]any{"client_ips": s.ips.estimate(), "network_switches": s.switches, "own_max": s.own, "peer_p99": round2(p99)},
 		},
 	}
+	h.Clients, h.ClientsOther = s.addrs.delta()
 	s.rep = s.w.n
 	if first {
 		h.Sample = anomSample(ev, "")
@@ -474,6 +478,7 @@ func (d *authDetector) closeIdentity(s *authIdentity, out *Emitter) {
 	}
 	h := *s.hit
 	h.Count = int64(s.w.n - s.rep)
+	h.Clients, h.ClientsOther = s.addrs.delta()
 	s.rep = s.w.n
 	out.Emit(h)
 }

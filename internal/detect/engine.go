@@ -36,12 +36,22 @@ type Hit struct {
 	Severity   string  // optional override of the catalogue default
 	Confidence float64 // 0–1
 	Title      string  // optional override
-	Client     string  // client IP, for client subjects (and context otherwise)
-	Identity   *model.IdentityRef
-	Endpoint   *model.EndpointRef
-	Evidence   model.Evidence
-	Sample     *model.Sample // a redacted sample request to keep (at most a few per alert)
-	Count      int64         // events this hit stands for (default 1)
+	Client     string  // client IP of the event reported (for client subjects, the subject)
+	// Clients, when set, are the client addresses behind the Count events
+	// this hit stands for (ClientsOther: events of addresses not named);
+	// when nil, all of them came from Client. See attrib.go.
+	Clients      []model.ClientCount
+	ClientsOther int64
+	// Subject overrides the catalogue's subject: "identity" when a family
+	// of a client type followed an authenticated principal (the alert then
+	// folds on the principal, and client names the address that carried
+	// most of the alert's events).
+	Subject  string
+	Identity *model.IdentityRef
+	Endpoint *model.EndpointRef
+	Evidence model.Evidence
+	Sample   *model.Sample // a redacted sample request to keep (at most a few per alert)
+	Count    int64         // events this hit stands for (default 1)
 }
 
 // MaxSamples kept per alert.
@@ -111,19 +121,34 @@ func (e *Emitter) Emit(h Hit) {
 	if h.Count <= 0 {
 		h.Count = 1
 	}
-	key := FoldKey(&h, spec.Subject)
+	subject := spec.Subject
+	if h.Subject != "" && h.Subject != subject {
+		if h.Subject != "identity" || spec.Subject != "client" || h.Identity == nil || h.Identity.ID == "" {
+			panic(fmt.Sprintf("detect: %s hit with subject %q (only a client type may follow an identity, and the hit must name it)", h.Type, h.Subject))
+		}
+		subject = h.Subject
+	}
+	key := FoldKey(&h, subject)
 	a, exists := e.alerts[key]
 	if !exists {
 		a = &model.Alert{
 			ID: AlertID(key), Type: h.Type, Title: spec.Title, Severity: spec.Severity,
-			OWASP: spec.OWASP, MITRE: spec.MITRE, Remediation: spec.Remediation, Subject: spec.Subject,
+			OWASP: spec.OWASP, MITRE: spec.MITRE, Remediation: spec.Remediation, Subject: subject,
 			FirstSeen: h.Time, LastSeen: h.Time, Status: "open",
 		}
-		if h.Client != "" && spec.Subject == "client" {
+		if h.Client != "" && subject == "client" {
 			a.Client = &model.ClientRef{IP: strings.Clone(h.Client)}
 		}
 		e.alerts[key] = a
 		e.order = append(e.order, key)
+	}
+	addClients(a, &h)
+	if subject != spec.Subject && len(a.Clients) > 0 {
+		// A client type following a principal: client is the address that
+		// carried most of the alert's events (one of clients[]).
+		if a.Client == nil || a.Client.IP != a.Clients[0].IP {
+			a.Client = &model.ClientRef{IP: a.Clients[0].IP}
+		}
 	}
 	if h.Title != "" {
 		a.Title = h.Title

@@ -129,6 +129,9 @@ type enumWin struct {
 	fire fireState
 	est  float64
 	hit  *Hit // last report of a fired window, reused for its remainder
+	// addrs are the client addresses of the window's requests (an alert
+	// names the addresses of its own evidence, not the subject's first).
+	addrs addrTally
 	// folded: the window was fed into the peer baselines (by the subject's
 	// own roll, by its parameter's roll, or at eviction) — exactly once.
 	folded bool
@@ -143,7 +146,7 @@ type enumSubject struct {
 	key        uint64
 	born       int64 // fast window index of the subject's first request
 	ips        lin256
-	client     string // first client IP (alerts about an identity fold on it)
+	byIdentity bool // the subject is an authenticated principal
 }
 
 type enumParam struct {
@@ -318,7 +321,8 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 				gh, gset = d.keys.roleGroup(ev), true
 			}
 			gk := mix64(pk ^ gh*0x9e3779b97f4a7c15)
-			s.pk, s.gk, s.client, s.key = pk, gk, clientIP(ev), key
+			s.pk, s.gk, s.key = pk, gk, key
+			s.byIdentity = ev.Auth.Identity != nil && ev.Auth.Identity.ID != ""
 			s.born = winIndex(ev.Time, d.fast)
 		}
 		vh := hashString(p.value)
@@ -410,6 +414,7 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		if bad {
 			w.errs++
 		}
+		w.addrs.add(ev.ClientIP)
 	}
 	newF, newS := s.fast.vals.add(vh), s.slow.vals.add(vh)
 	if newF {
@@ -473,7 +478,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		variant, title = "slow", "Slow object identifier enumeration"
 	}
 	h := Hit{
-		Type: "bola.param_enumeration", Title: title, Time: ev.Time, Client: s.client, Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Type: "bola.param_enumeration", Title: title, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: confidence(w.est, thr, dist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
 			Observed: w.est, Baseline: round2(fmax(peer, own)), Threshold: round2(thr), Window: winLabel(win),
@@ -484,7 +489,11 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 			},
 		},
 	}
+	if s.byIdentity {
+		h.Subject = "identity"
+	}
 	h.Count = int64(w.n - w.rep)
+	h.Clients, h.ClientsOther = w.addrs.delta()
 	w.rep = w.n
 	if !slow {
 		s.fastInSlow = s.slow.idx + 1
@@ -620,6 +629,7 @@ func (d *enumDetector) closeSubject(w *enumWin, out *Emitter) {
 	}
 	h := *w.hit
 	h.Count = int64(w.n - w.rep)
+	h.Clients, h.ClientsOther = w.addrs.delta()
 	h.Evidence.Observed = w.est
 	w.rep = w.n
 	out.Emit(h)

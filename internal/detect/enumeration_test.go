@@ -75,9 +75,25 @@ func TestEnumeration(t *testing.T) {
 		{"fast enumeration by a clinician account", merge(base, enumAttack(at, 400, 15*time.Minute, one, withID("nurse7", "clinician"))),
 			map[string]int{"bola.param_enumeration": 1}, func(t *testing.T, as []model.Alert) {
 				a := as[0]
-				// Identity-keyed: the alert names the client the principal was first seen on.
-				if a.Client.IP != ip4(2007) || a.Identity == nil || a.Identity.Name != "nurse7" || a.Endpoint.Path != "/patients/{id}" {
-					t.Errorf("subject %+v %+v %+v", a.Client, a.Identity, a.Endpoint)
+				// Identity-keyed: the alert is about the principal and names
+				// the address its evidence came from (the attacker's, not the
+				// one the nurse was first seen on), with every address of the
+				// evidence in clients[].
+				if a.Subject != "identity" || a.Client.IP != "203.0.113.9" || a.Identity == nil || a.Identity.Name != "nurse7" || a.Endpoint.Path != "/patients/{id}" {
+					t.Errorf("subject %s %+v %+v %+v", a.Subject, a.Client, a.Identity, a.Endpoint)
+				}
+				if len(a.Clients) == 0 || a.Clients[0].IP != "203.0.113.9" || a.Clients[0].Count < 400 {
+					t.Errorf("clients %+v", a.Clients)
+				}
+				var sum int64
+				for _, c := range a.Clients {
+					sum += c.Count
+					if c.IP != "203.0.113.9" && c.IP != ip4(2007) {
+						t.Errorf("clients name %s, never used by nurse7", c.IP)
+					}
+				}
+				if sum+a.ClientsOther != a.Count {
+					t.Errorf("clients %+v + %d other do not add up to count %d", a.Clients, a.ClientsOther, a.Count)
 				}
 				if a.Evidence.Details["variant"] != "fast" || a.Evidence.Details["parameter"] != "id" || a.Evidence.Window != "20m" {
 					t.Errorf("evidence %+v", a.Evidence)
@@ -90,6 +106,18 @@ func TestEnumeration(t *testing.T) {
 			map[string]int{"bola.param_enumeration": 1}, func(t *testing.T, as []model.Alert) {
 				if ips := as[0].Evidence.Details["client_ips"].(float64); ips < 100 {
 					t.Errorf("client_ips %v", ips)
+				}
+				// A few addresses named, the rest counted.
+				a := as[0]
+				if len(a.Clients) < tallySlots || a.ClientsOther == 0 || a.Client == nil || a.Client.IP != a.Clients[0].IP {
+					t.Errorf("clients %+v other %d client %+v", a.Clients, a.ClientsOther, a.Client)
+				}
+				sum := a.ClientsOther
+				for _, c := range a.Clients {
+					sum += c.Count
+				}
+				if sum != a.Count {
+					t.Errorf("clients add up to %d, count %d", sum, a.Count)
 				}
 			}},
 		{"anonymous enumeration from one IP", merge(base, enumAttack(at, 300, 10*time.Minute, one)),

@@ -42,15 +42,16 @@ type sprayDetector struct {
 }
 
 type spraySubject struct {
-	w      window
-	ops    linCounter
-	est    float64
-	miss   float64 // requests answered 404/405
-	own    float64
-	rep    float64
-	fire   fireState
-	client string
-	hit    *Hit
+	w     window
+	ops   linCounter
+	est   float64
+	miss  float64 // requests answered 404/405
+	own   float64
+	rep   float64
+	fire  fireState
+	addrs addrTally // client addresses of the window's requests
+	byID  bool      // the subject is an authenticated principal
+	hit   *Hit
 }
 
 func newSpray(cfg Config) *sprayDetector {
@@ -93,15 +94,18 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	idx := winIndex(ev.Time, d.win)
 	s, created := d.subjects.getOrAdd(sk)
 	if created {
-		s.w.idx, s.client = idx, clientIP(ev)
+		s.w.idx = idx
+		s.byID = ev.Auth.Identity != nil && ev.Auth.Identity.ID != ""
 	}
 	if idx > s.w.idx {
 		d.close(s, out)
 		d.fold(s)
 		s.w, s.est, s.miss, s.rep, s.hit = window{idx: idx}, 0, 0, 0, nil
 		s.ops.reset()
+		s.addrs.reset()
 	}
 	s.w.n++
+	s.addrs.add(ev.ClientIP)
 	var oh uint64
 	if (ev.Status == 404 || ev.Status == 405) && len(ev.PathParams) == 0 {
 		s.miss++
@@ -134,7 +138,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 		conf = fmin(0.99, conf+0.1)
 	}
 	h := Hit{
-		Type: "recon.endpoint_spray", Time: ev.Time, Client: s.client, Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
+		Type: "recon.endpoint_spray", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
 		Confidence: conf,
 		Evidence: model.Evidence{
 			Observed: s.est, Baseline: round2(fmax(p99, s.own)), Threshold: round2(thr), Window: winLabel(d.win),
@@ -142,6 +146,10 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 			Details: map[string]any{"peer_p99": round2(p99), "own_max": s.own, "requests": s.w.n, "not_found_share": round2(missShare)},
 		},
 	}
+	if s.byID {
+		h.Subject = "identity"
+	}
+	h.Clients, h.ClientsOther = s.addrs.delta()
 	s.rep = s.w.n
 	s.hit = &h
 	if first {
@@ -157,6 +165,7 @@ func (d *sprayDetector) close(s *spraySubject, out *Emitter) {
 	}
 	h := *s.hit
 	h.Count = int64(s.w.n - s.rep)
+	h.Clients, h.ClientsOther = s.addrs.delta()
 	h.Evidence.Observed = s.est
 	s.rep = s.w.n
 	out.Emit(h)

@@ -105,6 +105,9 @@ type trafficSubject struct {
 	fire fireState
 	hit  *Hit   // last report of a fired window, reused for its remainder
 	gk   uint64 // identity subjects: (endpoint, role group) key
+	// identity subjects: the client addresses of the window's requests
+	// (nil for client subjects, whose address is their key).
+	addrs *addrTally
 }
 
 // clientEP is the (client, endpoint) state of the traffic and latency
@@ -339,6 +342,9 @@ func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
 	if r := s.fire.remainder(s.w.idx, s.w.n); r > 0 && s.hit != nil {
 		h := *s.hit
 		h.Count = int64(r)
+		if s.addrs != nil {
+			h.Clients, h.ClientsOther = s.addrs.delta()
+		}
 		h.Evidence.Observed = s.w.n
 		out.Emit(h)
 	}
@@ -350,6 +356,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	if created {
 		s.ep, s.w.idx = eh, idx
 		s.gk = mix64(eh ^ d.keys.roleGroup(ev)*0xc2b2ae3d27d4eb4f)
+		s.addrs = &addrTally{}
 	}
 	if idx > s.w.idx {
 		d.closeSubject(s, out)
@@ -361,7 +368,9 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		s.own.update(v, d.alpha)
 		s.w = window{idx: idx}
 		s.ids = lin256{}
+		s.addrs.reset()
 	}
+	s.addrs.add(ev.ClientIP)
 	g, _ := d.groups.getOrAdd(s.gk)
 	if g.w != idx {
 		g.w, g.active, g.sum = idx, 0, 0
@@ -405,6 +414,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
 		},
 	}
+	s.hit.Clients, s.hit.ClientsOther = s.addrs.delta()
 	if first {
 		s.hit.Sample = anomSample(ev, "")
 	}

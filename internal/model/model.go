@@ -182,22 +182,28 @@ func SeverityRank(s string) int {
 
 // Alert as in alert-types.md, "Shape of an alert".
 type Alert struct {
-	ID          string       `json:"id"`
-	Type        string       `json:"type"`
-	Title       string       `json:"title"`
-	Severity    string       `json:"severity"`
-	Confidence  float64      `json:"confidence"`
-	OWASP       []string     `json:"owasp"`
-	MITRE       []MITRE      `json:"mitre"`
-	FirstSeen   time.Time    `json:"first_seen"`
-	LastSeen    time.Time    `json:"last_seen"`
-	Count       int64        `json:"count"`
-	Client      *ClientRef   `json:"client,omitempty"`
-	Identity    *IdentityRef `json:"identity,omitempty"`
-	Endpoint    *EndpointRef `json:"endpoint,omitempty"`
-	Evidence    Evidence     `json:"evidence"`
-	Remediation string       `json:"remediation"`
-	Subject     string       `json:"subject"` // client | identity | endpoint
+	ID         string     `json:"id"`
+	Type       string     `json:"type"`
+	Title      string     `json:"title"`
+	Severity   string     `json:"severity"`
+	Confidence float64    `json:"confidence"`
+	OWASP      []string   `json:"owasp"`
+	MITRE      []MITRE    `json:"mitre"`
+	FirstSeen  time.Time  `json:"first_seen"`
+	LastSeen   time.Time  `json:"last_seen"`
+	Count      int64      `json:"count"`
+	Client     *ClientRef `json:"client,omitempty"`
+	// Clients are the client addresses behind the events folded into the
+	// alert, with the number of events from each, most events first (at
+	// most MaxAlertClients; the events of further addresses are counted in
+	// ClientsOther). Extension of alert-types.md.
+	Clients      []ClientCount `json:"clients,omitempty"`
+	ClientsOther int64         `json:"clients_other,omitempty"`
+	Identity     *IdentityRef  `json:"identity,omitempty"`
+	Endpoint     *EndpointRef  `json:"endpoint,omitempty"`
+	Evidence     Evidence      `json:"evidence"`
+	Remediation  string        `json:"remediation"`
+	Subject      string        `json:"subject"` // client | identity | endpoint
 	// Serve-mode triage (extension).
 	Status string `json:"status,omitempty"` // open | acknowledged | resolved | false_positive
 }
@@ -213,6 +219,16 @@ type MITRE struct {
 type ClientRef struct {
 	IP string `json:"ip"`
 }
+
+// ClientCount is one client address of an alert and the number of the
+// alert's events that came from it.
+type ClientCount struct {
+	IP    string `json:"ip"`
+	Count int64  `json:"count"`
+}
+
+// MaxAlertClients bounds Alert.Clients.
+const MaxAlertClients = 32
 
 // IdentityRef names a principal without its secret.
 type IdentityRef struct {

@@ -53,7 +53,11 @@ type Result struct {
 	// type is neither the scenario's type nor one of its expected side
 	// effects (Also): not noise on benign traffic, but a misclassification.
 	Mistyped []model.Alert
-	Total    Row // sums over all types
+	// Misattributed are alerts on an attack (its type or an expected side
+	// effect, matched by principal) whose client names an address the
+	// attacker never used: an analyst who blocks it blocks someone else.
+	Misattributed []model.Alert
+	Total         Row // sums over all types
 }
 
 // ScenarioResult is the outcome for one attack scenario.
@@ -80,6 +84,7 @@ type Row struct {
 	MaxTTD      time.Duration
 	Alerts      int // alerts of this type
 	Mistyped    int // alerts of this type on an attacker of another type
+	Misattrib   int // alerts of this type on an attacker naming a client the attacker never used
 	FalseAlerts int // alerts of this type matching no attack scenario
 	TrapFalse   int // … of which match a trap
 }
@@ -191,17 +196,22 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 		r := row(a.Type)
 		r.Alerts++
 		explained, onAttacker := false, false
+		var by sim.Scenario
 		for _, s := range attacks {
 			if !inWindow(a, s, tol) || !matchesSubject(a, s) {
 				continue
 			}
 			onAttacker = true
 			if a.Type == s.AlertType || slices.Contains(s.Also, a.Type) {
-				explained = true
+				explained, by = true, s
 				break
 			}
 		}
 		if explained {
+			if misattributed(a, by) {
+				r.Misattrib++
+				res.Misattributed = append(res.Misattributed, a)
+			}
 			continue
 		}
 		if onAttacker {
@@ -240,12 +250,19 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 		res.Total.Detected += r.Detected
 		res.Total.Alerts += r.Alerts
 		res.Total.Mistyped += r.Mistyped
+		res.Total.Misattrib += r.Misattrib
 		res.Total.FalseAlerts += r.FalseAlerts
 		res.Total.TrapFalse += r.TrapFalse
 	}
 	res.Total.Type = "total"
 	sort.Slice(res.Rows, func(i, j int) bool { return res.Rows[i].Type < res.Rows[j].Type })
 	return res
+}
+
+// misattributed: the alert names a client address, the scenario lists its
+// attacker's addresses, and the named one is not among them.
+func misattributed(a model.Alert, s sim.Scenario) bool {
+	return a.Client != nil && a.Client.IP != "" && s.Subject != "endpoint" && len(s.ClientIPs) > 0 && !slices.Contains(s.ClientIPs, a.Client.IP)
 }
 
 func inWindow(a model.Alert, s sim.Scenario, tol time.Duration) bool {
@@ -320,6 +337,8 @@ type Floors struct {
 	// ones among them that fell for a labelled trap.
 	MaxFalse     int
 	MaxTrapFalse int
+	// MaxMisattributed bounds alerts naming a client the attacker never used.
+	MaxMisattributed int
 }
 
 // Check returns the floors the result misses (empty when it passes).
@@ -341,6 +360,9 @@ func (r *Result) Check(f Floors) []string {
 	}
 	if r.Total.FalseAlerts > f.MaxFalse {
 		out = append(out, fmt.Sprintf("%d false alerts, budget %d", r.Total.FalseAlerts, f.MaxFalse))
+	}
+	if r.Total.Misattrib > f.MaxMisattributed {
+		out = append(out, fmt.Sprintf("%d alerts name a client the attacker never used, budget %d", r.Total.Misattrib, f.MaxMisattributed))
 	}
 	if r.Total.TrapFalse > f.MaxTrapFalse {
 		out = append(out, fmt.Sprintf("%d alerts fell for benign traps, budget %d", r.Total.TrapFalse, f.MaxTrapFalse))
@@ -365,14 +387,14 @@ func fmtDur(d time.Duration, ok bool) string {
 // alerts grouped by type and trap.
 func (r *Result) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-36s %9s %8s %10s %10s %7s %8s %6s %5s\n", "TYPE", "SCENARIOS", "DETECTED", "TTD(MED)", "TTD(MAX)", "ALERTS", "MISTYPED", "FALSE", "TRAP")
+	fmt.Fprintf(&b, "%-36s %9s %8s %10s %10s %7s %8s %6s %5s %7s\n", "TYPE", "SCENARIOS", "DETECTED", "TTD(MED)", "TTD(MAX)", "ALERTS", "MISTYPED", "FALSE", "TRAP", "MISATTR")
 	for _, row := range append(append([]Row(nil), r.Rows...), r.Total) {
 		if row.Type == "total" {
-			b.WriteString(strings.Repeat("-", 109) + "\n")
+			b.WriteString(strings.Repeat("-", 117) + "\n")
 		}
 		has := row.Detected > 0 && row.Type != "total"
-		fmt.Fprintf(&b, "%-36s %9d %8d %10s %10s %7d %8d %6d %5d\n", row.Type, row.Scenarios, row.Detected,
-			fmtDur(row.MedianTTD, has), fmtDur(row.MaxTTD, has), row.Alerts, row.Mistyped, row.FalseAlerts, row.TrapFalse)
+		fmt.Fprintf(&b, "%-36s %9d %8d %10s %10s %7d %8d %6d %5d %7d\n", row.Type, row.Scenarios, row.Detected,
+			fmtDur(row.MedianTTD, has), fmtDur(row.MaxTTD, has), row.Alerts, row.Mistyped, row.FalseAlerts, row.TrapFalse, row.Misattrib)
 	}
 	var missed []string
 	for _, s := range r.Scenarios {
@@ -438,6 +460,9 @@ func (r *Result) WriteDetails(w io.Writer) error {
 	for _, a := range r.Mistyped {
 		line("mistyped", a, "")
 	}
+	for _, a := range r.Misattributed {
+		line("misattr", a, "")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -450,6 +475,7 @@ type jsonResult struct {
 	Scenarios []jsonScenario `json:"scenarios"`
 	False     []jsonAlert    `json:"false_alerts"`
 	Mistyped  []jsonAlert    `json:"mistyped_alerts"`
+	Misattrib []jsonAlert    `json:"misattributed_alerts"`
 }
 
 type jsonRow struct {
@@ -460,6 +486,7 @@ type jsonRow struct {
 	MaxTTDSec    float64 `json:"max_ttd_seconds"`
 	Alerts       int     `json:"alerts"`
 	Mistyped     int     `json:"mistyped"`
+	Misattrib    int     `json:"misattributed"`
 	False        int     `json:"false_alerts"`
 	TrapFalse    int     `json:"trap_false_alerts"`
 }
@@ -486,7 +513,7 @@ type jsonAlert struct {
 
 func toJSONRow(r Row) jsonRow {
 	return jsonRow{Type: r.Type, Scenarios: r.Scenarios, Detected: r.Detected, MedianTTDSec: r.MedianTTD.Seconds(), MaxTTDSec: r.MaxTTD.Seconds(),
-		Alerts: r.Alerts, Mistyped: r.Mistyped, False: r.FalseAlerts, TrapFalse: r.TrapFalse}
+		Alerts: r.Alerts, Mistyped: r.Mistyped, Misattrib: r.Misattrib, False: r.FalseAlerts, TrapFalse: r.TrapFalse}
 }
 
 func toJSONAlert(a model.Alert, trap string) jsonAlert {
@@ -503,7 +530,7 @@ func toJSONAlert(a model.Alert, trap string) jsonAlert {
 // WriteJSON writes the scores as JSON (types, totals, every scenario,
 // every false and mistyped alert — identities by readable name only).
 func (r *Result) WriteJSON(w io.Writer) error {
-	out := jsonResult{Records: r.Records, Total: toJSONRow(r.Total), Rows: []jsonRow{}, Scenarios: []jsonScenario{}, False: []jsonAlert{}, Mistyped: []jsonAlert{}}
+	out := jsonResult{Records: r.Records, Total: toJSONRow(r.Total), Rows: []jsonRow{}, Scenarios: []jsonScenario{}, False: []jsonAlert{}, Mistyped: []jsonAlert{}, Misattrib: []jsonAlert{}}
 	for _, row := range r.Rows {
 		out.Rows = append(out.Rows, toJSONRow(row))
 	}
@@ -519,6 +546,9 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	}
 	for _, a := range r.Mistyped {
 		out.Mistyped = append(out.Mistyped, toJSONAlert(a, ""))
+	}
+	for _, a := range r.Misattributed {
+		out.Misattrib = append(out.Misattrib, toJSONAlert(a, ""))
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

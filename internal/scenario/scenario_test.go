@@ -216,3 +216,20 @@ func TestScenarioSuite(t *testing.T) {
 		t.Errorf("only %d attack scenarios", res.Total.Scenarios)
 	}
 }
+
+// An alert matched to an attack by its principal but naming an address the
+// attacker never used is detected and counted as misattributed.
+func TestMisattributed(t *testing.T) {
+	l := labels()
+	l.Scenarios[2].ClientIPs = []string{"154.16.40.100", "154.16.40.101"}
+	r := Evaluate(l, []model.Alert{
+		alert("a1", "traffic.identity_spike", "identity", t0.Add(5*time.Hour+10*time.Minute), ident("user-42"), client("198.18.0.1")),
+		alert("a2", "auth.token_reuse", "identity", t0.Add(5*time.Hour+20*time.Minute), ident("user-42"), client("154.16.40.101")),
+	}, 0)
+	if r.Total.Detected != 1 || r.Total.Misattrib != 1 || len(r.Misattributed) != 1 || r.Misattributed[0].ID != "a1" || r.Total.FalseAlerts != 0 {
+		t.Fatalf("total %+v misattributed %+v", r.Total, r.Misattributed)
+	}
+	if v := r.Check(Floors{}); len(v) != 1 || !strings.Contains(v[0], "never used") {
+		t.Fatalf("violations %v", v)
+	}
+}

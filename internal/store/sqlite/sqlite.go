@@ -1083,6 +1083,9 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 					a.Evidence.Samples[i].Client = pseudo(c)
 				}
 			}
+			for i := range a.Clients {
+				a.Clients[i].IP = pseudo(a.Clients[i].IP)
+			}
 			nd, _ := json.Marshal(&a)
 			if _, err := tx.ExecContext(ctx, `UPDATE alerts SET client_ip = $1, doc = $2, ip_pseudonymized = 1 WHERE id = $3`, newIP, string(nd), u.id); err != nil {
 				return r, err
@@ -1154,6 +1157,15 @@ func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip 
 				kept = append(kept, smp)
 			}
 			a.Evidence.Samples = kept
+			keptC := a.Clients[:0]
+			for _, c := range a.Clients {
+				if c.IP == ip {
+					a.ClientsOther += c.Count // the events stay counted, the address goes
+					continue
+				}
+				keptC = append(keptC, c)
+			}
+			a.Clients = keptC
 			nd, _ := json.Marshal(&a)
 			if _, err := tx.ExecContext(ctx, `UPDATE alerts SET doc = $1 WHERE id = $2`, string(nd), u.id); err != nil {
 				return r, err

@@ -362,6 +362,7 @@ func TestRetention(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
 	old := alert(1, "injection.sqli", "high", "203.0.113.9", t0.Add(-40*24*time.Hour))
+	old.Clients = []model.ClientCount{{IP: "203.0.113.9", Count: 2}, {IP: "203.0.113.8", Count: 1}}
 	older := alert(2, "injection.sqli", "high", "203.0.113.10", t0.Add(-100*24*time.Hour))
 	fresh := alert(3, "injection.sqli", "high", "203.0.113.11", t0)
 	db.UpsertAlerts(ctx, []model.Alert{old, older, fresh}, t0)
@@ -378,7 +379,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	got, _, err := db.Alert(ctx, old.ID)
-	if err != nil || strings.Contains(mustJSON(got), "203.0.113.9") || !strings.HasPrefix(got.Client.IP, "anon-") {
+	if err != nil || strings.Contains(mustJSON(got), "203.0.113.9") || strings.Contains(mustJSON(got), "203.0.113.8") || !strings.HasPrefix(got.Client.IP, "anon-") {
 		t.Fatalf("not pseudonymized: %s", mustJSON(got))
 	}
 	if _, _, err := db.Alert(ctx, older.ID); !errors.Is(err, store.ErrNotFound) {
@@ -406,10 +407,15 @@ func TestErase(t *testing.T) {
 	ep.Evidence.Samples = []model.Sample{{URL: "https://h/x", Client: ip}, {URL: "https://h/y", Client: "192.0.2.1"}}
 	idn := alert(3, "auth.token_reuse", "high", "", t0)
 	idn.Subject, idn.Client, idn.Identity = "identity", nil, &model.IdentityRef{ID: "id_abc", Kind: "jwt"}
+	idn.Clients = []model.ClientCount{{IP: ip, Count: 3}, {IP: "192.0.2.5", Count: 1}}
 	db.UpsertAlerts(ctx, []model.Alert{a, ep, idn}, t0)
 	r, err := db.EraseClientIP(ctx, ip, "ip:tomb", t0)
 	if err != nil || r.AlertsDeleted != 1 || r.SamplesRemoved != 1 {
 		t.Fatalf("%+v %v", r, err)
+	}
+	// clients[] of other alerts: the address goes, its events stay counted.
+	if got, _, _ := db.Alert(ctx, idn.ID); strings.Contains(mustJSON(got), ip) || len(got.Clients) != 1 || got.ClientsOther != 3 {
+		t.Fatalf("IP left in %s", mustJSON(got))
 	}
 	got, _, _ := db.Alert(ctx, ep.ID)
 	if strings.Contains(mustJSON(got), ip) || len(got.Evidence.Samples) != 1 {

@@ -1,0 +1,144 @@
+package detect
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/model"
+)
+
+// Attribution: an alert names only the subjects seen in its own evidence.
+//
+// A family that follows an authenticated principal (the principal is the
+// subject of its state, whatever address it comes from) must not name an
+// address it stored when the state was created: the principal may have
+// moved, or its token may be used by someone else from another address.
+// Such families keep an addrTally per evidence window and hand the emitter
+// the addresses behind the events each hit stands for (Hit.Clients); a
+// family that reports one event per hit names that event's address
+// (Hit.Client) and the emitter credits it with the hit's count.
+
+// tallySlots is the number of addresses an addrTally names.
+const tallySlots = 4
+
+// addrTally counts the client addresses of one evidence window: up to
+// tallySlots addresses with their event counts and what of them was
+// already reported; events of further addresses are counted in other.
+// When the slots are full, a new address takes the slot with the fewest
+// events (whose unreported events move to other), so an address that
+// carries many events keeps its slot and one seen once does not hold it
+// (Space-Saving without the overestimate: counts stay exact, what is lost
+// is the name). 4×(24+4+4)+9 = 137 bytes, no allocation (addresses are
+// netip.Addr).
+type addrTally struct {
+	ip       [tallySlots]netip.Addr
+	n, rep   [tallySlots]uint32
+	other    uint32
+	otherRep uint32
+	used     uint8 // slots in use
+}
+
+// add counts one event from ip (an invalid address is counted in other).
+func (t *addrTally) add(ip netip.Addr) {
+	if ip.IsValid() {
+		for i := 0; i < int(t.used); i++ {
+			if t.ip[i] == ip {
+				t.n[i]++
+				return
+			}
+		}
+		if int(t.used) < tallySlots {
+			t.ip[t.used], t.n[t.used] = ip, 1
+			t.used++
+			return
+		}
+		m := 0
+		for i := 1; i < tallySlots; i++ {
+			if t.n[i] < t.n[m] {
+				m = i
+			}
+		}
+		t.other += t.n[m] - t.rep[m]
+		t.ip[m], t.n[m], t.rep[m] = ip, 1, 0
+		return
+	}
+	t.other++
+}
+
+// reset empties the tally for a new window.
+func (t *addrTally) reset() { *t = addrTally{} }
+
+// delta returns the addresses of the events counted since the last call
+// (most events first) and the number of those events from addresses the
+// tally does not name, and marks them reported.
+func (t *addrTally) delta() (out []model.ClientCount, other int64) {
+	for i := 0; i < int(t.used); i++ {
+		if d := t.n[i] - t.rep[i]; d > 0 {
+			out = append(out, model.ClientCount{IP: t.ip[i].String(), Count: int64(d)})
+			t.rep[i] = t.n[i]
+		}
+	}
+	other = int64(t.other - t.otherRep)
+	t.otherRep = t.other
+	sortClients(out)
+	return out, other
+}
+
+// top returns the address with the most events in the window ("" when
+// none).
+func (t *addrTally) top() string {
+	best := -1
+	for i := 0; i < int(t.used); i++ {
+		if best < 0 || t.n[i] > t.n[best] {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return t.ip[best].String()
+}
+
+func sortClients(cs []model.ClientCount) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].Count != cs[j].Count {
+			return cs[i].Count > cs[j].Count
+		}
+		return cs[i].IP < cs[j].IP
+	})
+}
+
+// addClients credits the alert with the addresses behind a hit: h.Clients
+// when the family named them, else h.Client with the hit's count.
+func addClients(a *model.Alert, h *Hit) {
+	add := func(ip string, n int64) {
+		if n <= 0 {
+			return
+		}
+		if ip == "" {
+			a.ClientsOther += n
+			return
+		}
+		for i := range a.Clients {
+			if a.Clients[i].IP == ip {
+				a.Clients[i].Count += n
+				return
+			}
+		}
+		if len(a.Clients) >= model.MaxAlertClients {
+			a.ClientsOther += n
+			return
+		}
+		a.Clients = append(a.Clients, model.ClientCount{IP: strings.Clone(ip), Count: n})
+	}
+	if len(h.Clients) > 0 || h.ClientsOther > 0 {
+		for _, c := range h.Clients {
+			add(c.IP, c.Count)
+		}
+		a.ClientsOther += h.ClientsOther
+	} else if h.Client != "" {
+		add(h.Client, h.Count)
+	}
+	sortClients(a.Clients)
+}
