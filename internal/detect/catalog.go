@@ -117,6 +117,7 @@ var subjectWide = map[string]bool{
 	"intel.suspicious_user_agent": true,
 	"recon.endpoint_spray":        true,
 	"auth.token_reuse":            true,
+	"auth.weak_token_accepted":    true,
 }
 
 // PerEndpoint reports whether alerts of type t fold per endpoint (true for

@@ -11,14 +11,31 @@ import (
 
 // The weak-token family: auth.weak_token_accepted when the API answers 2xx
 // to a request whose JWT is unsigned (alg "none" or an empty signature),
-// expired well before the event time (beyond a clock skew allowance), not
-// yet valid (nbf in the future beyond the skew), or malformed on its face.
-// Tokens are decoded, never verified (there is no key). Only inbound
-// requests; 3xx/4xx/5xx responses mean the API did not accept the token.
+// not yet valid (nbf in the future beyond the skew), malformed on its
+// face, or used long after its expiry. Tokens are decoded, never verified
+// (there is no key). Only inbound requests; 3xx/4xx/5xx responses mean the
+// API did not accept the token.
+//
+// Expiry is posture first: an API that keeps answering a few minutes past
+// exp (a gateway that caches validation, clients that refresh late) is a
+// weakness of the API, reported once per endpoint by the posture rule
+// PAL-T016 (how often, how far past), not a stream of alerts about its
+// users. An alert needs a token used long after it expired: more than
+// its own lifetime (exp − iat) past exp, but at least expired_min (30 min)
+// and at most expired_horizon (24 h); a token without iat uses
+// expired_unknown (1 h). A token replayed days later is then an attacker,
+// whatever the API's tolerance for late refreshes.
+//
+// Alerts fold per (type, client): one alert per address, whatever the
+// endpoints it used the weak token on (evidence: the strongest reason, the
+// endpoints in the samples).
 //
 // Options (Config.Options["weak_token"]):
 //
-//	skew_seconds int  clock skew allowed for exp/nbf (default 300)
+//	skew_seconds            int  clock skew allowed for exp/nbf (default 300)
+//	expired_min_seconds     int  least time past exp that alerts (default 1800)
+//	expired_horizon_seconds int  time past exp that always alerts (default 86400)
+//	expired_unknown_seconds int  time past exp that alerts when iat is absent (default 3600)
 //
 // Stateless.
 func init() {
@@ -27,18 +44,24 @@ func init() {
 
 // WeakToken is the detector.
 type WeakToken struct {
-	skew time.Duration
+	skew                          time.Duration
+	expMin, expHorizon, expNoLife time.Duration
 }
 
 // NewWeakToken returns the detector.
 func NewWeakToken(c Config) *WeakToken {
-	return &WeakToken{skew: time.Duration(sigOptInt(c.Options["weak_token"], "skew_seconds", 300)) * time.Second}
+	o := c.Options["weak_token"]
+	sec := func(k string, def int) time.Duration { return time.Duration(sigOptInt(o, k, def)) * time.Second }
+	return &WeakToken{skew: sec("skew_seconds", 300), expMin: sec("expired_min_seconds", 1800),
+		expHorizon: sec("expired_horizon_seconds", 86400), expNoLife: sec("expired_unknown_seconds", 3600)}
 }
 
 // Name implements Detector.
 func (d *WeakToken) Name() string { return "weak_token" }
 
-// WeakTokenReason says why a decoded token is weak ("" when it is not).
+// WeakTokenReason says why a decoded token is weak on its face ("" when it
+// is not); expiry beyond the skew counts (see LongExpired for the alerting
+// rule).
 func WeakTokenReason(t *identity.JWT, at time.Time, skew time.Duration) (reason string, conf float64) {
 	switch {
 	case t == nil:
@@ -58,6 +81,14 @@ func WeakTokenReason(t *identity.JWT, at time.Time, skew time.Duration) (reason 
 	return "", 0
 }
 
+// expiredLimit is how long past exp a token may be used before it alerts.
+func (d *WeakToken) expiredLimit(t *identity.JWT) time.Duration {
+	if t.Iat.IsZero() || !t.Exp.After(t.Iat) {
+		return max(d.expNoLife, d.skew)
+	}
+	return max(min(max(t.Exp.Sub(t.Iat), d.expMin), d.expHorizon), d.skew)
+}
+
 // Observe implements Detector.
 func (d *WeakToken) Observe(ev *event.Event, out *Emitter) {
 	if ev.Outbound || ev.Status < 200 || ev.Status >= 300 {
@@ -71,6 +102,18 @@ func (d *WeakToken) Observe(ev *event.Event, out *Emitter) {
 	if reason == "" {
 		return
 	}
+	tok := id.Token
+	past := ev.Time.Sub(tok.Exp)
+	expired := tok.Malformed == "" && !tok.Unsigned && !tok.Exp.IsZero() && past > d.skew
+	var limit time.Duration
+	if expired {
+		// Posture, not an alert, until the token is used long after it
+		// expired (PAL-T016 reports the API's tolerance).
+		if limit = d.expiredLimit(tok); past <= limit {
+			return
+		}
+		reason = "token used " + roundPast(past) + " after its expiry (exp " + tok.Exp.UTC().Format(time.RFC3339) + "; alert limit " + limit.String() + ")"
+	}
 	ep := ev.Endpoint
 	details := map[string]any{"alg": id.Token.Alg, "status": ev.Status, "schemes": ev.Auth.Schemes}
 	if !id.Token.Exp.IsZero() {
@@ -79,7 +122,23 @@ func (d *WeakToken) Observe(ev *event.Event, out *Emitter) {
 	if id.Token.Iss != "" {
 		details["iss"] = id.Token.Iss
 	}
+	if expired {
+		details["past_exp_seconds"] = int64(past.Seconds())
+		details["limit_seconds"] = int64(limit.Seconds())
+		if !tok.Iat.IsZero() && tok.Exp.After(tok.Iat) {
+			details["lifetime_seconds"] = int64(tok.Exp.Sub(tok.Iat).Seconds())
+		}
+	}
 	out.Emit(Hit{Type: "auth.weak_token_accepted", Time: ev.Time, Confidence: conf, Client: sigClient(ev), Identity: sigIdentity(ev), Endpoint: &ep,
 		Evidence: model.Evidence{Reason: "the API answered " + strconv.Itoa(ev.Status) + " to a request carrying a weak token: " + reason, Details: details},
 		Sample:   sigSample(ev, reason)})
+}
+
+// roundPast renders a time past expiry to the second (to the minute beyond
+// an hour).
+func roundPast(d time.Duration) string {
+	if d >= time.Hour {
+		return d.Round(time.Minute).String()
+	}
+	return d.Round(time.Second).String()
 }

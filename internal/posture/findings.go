@@ -64,6 +64,10 @@ func (e *evidence) merge(o *evidence) {
 	e.jwtNone += o.jwtNone
 	e.jwtNoExp += o.jwtNoExp
 	e.jwtLong += o.jwtLong
+	e.jwtOK += o.jwtOK
+	e.jwtExpiredOK += o.jwtExpiredOK
+	e.jwtExpiredSum += o.jwtExpiredSum
+	e.jwtExpiredMax = max(e.jwtExpiredMax, o.jwtExpiredMax)
 	if o.jwtMaxLife > e.jwtMaxLife {
 		e.jwtMaxLife = o.jwtMaxLife
 	}
@@ -333,6 +337,14 @@ func (f *findingCtx) evaluate() {
 			}
 			f.emit(RuleWeakJWT, sev, "Bearer JWTs: "+strings.Join(why, ", ")+".",
 				map[string]any{"unsigned": e.jwtNone, "no_exp": e.jwtNoExp, "long_lived": e.jwtLong, "max_lifetime": e.jwtMaxLife.String(), "algorithms": e.jwtAlgs})
+		}
+		// PAL-T016
+		if e.jwtExpiredOK > 0 {
+			mean := e.jwtExpiredSum / time.Duration(e.jwtExpiredOK)
+			f.emit(RuleExpiredAccepted, "", fmt.Sprintf("%d of %d successful responses to JWT-bearing requests (%.1f %%) accepted a token past its exp by more than %s: up to %s past (mean %s).",
+				e.jwtExpiredOK, e.jwtOK, 100*float64(e.jwtExpiredOK)/float64(max(e.jwtOK, 1)), cfg.TokenSkew, roundDur(e.jwtExpiredMax), roundDur(mean)),
+				map[string]any{"accepted_expired": e.jwtExpiredOK, "successful_with_jwt": e.jwtOK, "max_past_exp": roundDur(e.jwtExpiredMax), "max_past_exp_seconds": int64(e.jwtExpiredMax.Seconds()),
+					"mean_past_exp": roundDur(mean), "skew": cfg.TokenSkew.String()})
 		}
 	}
 	// PAL-T010

@@ -44,6 +44,7 @@ const (
 	RuleZombie            = "PAL-T013"
 	RuleShadow            = "PAL-T014"
 	RuleUndeclaredData    = "PAL-T015"
+	RuleExpiredAccepted   = "PAL-T016"
 )
 
 var rules = []Rule{
@@ -83,6 +84,9 @@ var rules = []Rule{
 	mk(RuleWeakJWT, "weak-jwt", "Weak JWT: unsigned, no expiry or very long lifetime", model.SevMedium, []string{api2},
 		"Bearer JWTs accepted by the endpoint use alg \"none\" or an empty signature (high), carry no exp claim, or live longer than the configured maximum (default 24 hours). HS256 is not flagged: traffic cannot show the key's strength.",
 		"Reject unsigned tokens, require exp, keep access-token lifetimes short (minutes to hours) and use refresh tokens for long sessions."),
+	mk(RuleExpiredAccepted, "expired-token-accepted", "API accepts JWTs past their expiry", model.SevMedium, []string{api2},
+		"The endpoint answered 2xx to requests whose JWT exp was more than the allowed clock skew (default 5 minutes) in the past: the API (or its gateway) does not enforce exp, or enforces it late. One finding per endpoint with how often and how far past exp. Tokens used long after expiry are alerts (auth.weak_token_accepted), not this finding.",
+		"Enforce exp at the gateway and in the API with a small clock skew; refresh tokens before they expire in the clients; shorten the cache of token validation results."),
 	mk(RuleZombie, "zombie-operation", "Deprecated (zombie) operation still in use", model.SevMedium, []string{api9},
 		"The operation is marked deprecated in the spec but still receives traffic.",
 		"Migrate the remaining clients and retire the operation, or keep it patched and monitored until then."),

@@ -33,6 +33,10 @@ type TrafficConfig struct {
 	MinResponses int `json:"min_responses" koanf:"min_responses"`
 	// MaxTokenLifetime: JWTs living longer (exp-iat) are flagged (default 24h).
 	MaxTokenLifetime time.Duration `json:"max_token_lifetime" koanf:"max_token_lifetime"`
+	// TokenSkew is the clock skew allowed past a JWT's exp before a
+	// successful response to it counts as accepting an expired token
+	// (PAL-T016; default 5m, as the weak-token detector).
+	TokenSkew time.Duration `json:"token_skew" koanf:"token_skew"`
 	// MaxEndpoints bounds per-endpoint evidence (default 20000); events of
 	// further endpoints are counted in Stats().Dropped.
 	MaxEndpoints int `json:"max_endpoints" koanf:"max_endpoints"`
@@ -61,6 +65,9 @@ func (c *TrafficConfig) defaults() {
 	}
 	if c.MaxTokenLifetime <= 0 {
 		c.MaxTokenLifetime = 24 * time.Hour
+	}
+	if c.TokenSkew <= 0 {
+		c.TokenSkew = 5 * time.Minute
 	}
 	if c.MaxEndpoints <= 0 {
 		c.MaxEndpoints = 20000
@@ -104,6 +111,10 @@ type evidence struct {
 	jwtNoExp         int64
 	jwtLong          int64
 	jwtMaxLife       time.Duration
+	jwtOK            int64         // 2xx responses to requests with a decodable JWT carrying exp
+	jwtExpiredOK     int64         // … of which past exp beyond the skew (PAL-T016)
+	jwtExpiredSum    time.Duration // their total time past exp
+	jwtExpiredMax    time.Duration
 	jwtAlgs          map[string]int64 // see flushAlgs
 	algPending       string           // the last algorithm seen, counted in algN but not yet in jwtAlgs
 	algN             int64
@@ -373,6 +384,14 @@ func (t *Traffic) Observe(ev *event.Event) {
 				e.jwtLong++
 				if l > e.jwtMaxLife {
 					e.jwtMaxLife = l
+				}
+			}
+			if !ev.Outbound && ev.Status >= 200 && ev.Status < 300 {
+				e.jwtOK++
+				if past := ev.Time.Sub(tok.Exp); past > t.cfg.TokenSkew {
+					e.jwtExpiredOK++
+					e.jwtExpiredSum += past
+					e.jwtExpiredMax = max(e.jwtExpiredMax, past)
 				}
 			}
 		}

@@ -219,6 +219,13 @@ func TestTrafficRules(t *testing.T) {
 		{"jwt alg none", RuleWeakJWT, []*event.Event{pev(pt0, bearer(jwt(map[string]any{"sub": "u1", "exp": pt0.Add(time.Hour).Unix()}, "none")))}, baseEP(), TrafficConfig{}, model.SevHigh},
 		{"jwt 30-day lifetime", RuleWeakJWT, []*event.Event{pev(pt0, bearer(jwt(map[string]any{"sub": "u1", "iat": pt0.Unix(), "exp": pt0.Add(30 * 24 * time.Hour).Unix()}, "RS256")))}, baseEP(), TrafficConfig{}, model.SevMedium},
 		{"jwt without exp", RuleWeakJWT, []*event.Event{pev(pt0, bearer(jwt(map[string]any{"sub": "u1"}, "HS256")))}, baseEP(), TrafficConfig{}, model.SevMedium},
+		{"jwt accepted 8 minutes past exp", RuleExpiredAccepted, []*event.Event{
+			pev(pt0, bearer(jwt(map[string]any{"sub": "u1", "iat": pt0.Add(-23 * time.Minute).Unix(), "exp": pt0.Add(-8 * time.Minute).Unix()}, "ES256"))),
+			pev(pt0, bearer(jwt(map[string]any{"sub": "u2", "iat": pt0.Add(-10 * time.Minute).Unix(), "exp": pt0.Add(5 * time.Minute).Unix()}, "ES256"))),
+		}, baseEP(), TrafficConfig{}, model.SevMedium},
+		{"jwt 4 minutes past exp is within the skew", RuleExpiredAccepted, []*event.Event{
+			pev(pt0, bearer(jwt(map[string]any{"sub": "u1", "iat": pt0.Add(-19 * time.Minute).Unix(), "exp": pt0.Add(-4 * time.Minute).Unix()}, "ES256"))),
+		}, baseEP(), TrafficConfig{}, ""},
 		{"jwt 1-hour lifetime", RuleWeakJWT, []*event.Event{pev(pt0, bearer(jwt(map[string]any{"sub": "u1", "iat": pt0.Unix(), "exp": pt0.Add(time.Hour).Unix()}, "HS256")))}, baseEP(), TrafficConfig{}, ""},
 
 		{"zombie in use", RuleZombie, nil, epWith(func(e *model.Endpoint) { e.State, e.Deprecated = "zombie", true }), TrafficConfig{}, model.SevMedium},
