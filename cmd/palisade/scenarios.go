@@ -19,6 +19,7 @@ func init() {
 	var jsonOut string
 	var tol time.Duration
 	floors := scenario.DefaultFloors()
+	vflags := &variantFlags{}
 	cmd := &cobra.Command{
 		Use:   "scenarios",
 		Short: "Score the detectors against the simulator's labelled attacks and benign traps",
@@ -33,18 +34,40 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 				return exitCode(2, fmt.Errorf("--hours must be positive, got %v", hours))
 			}
 			cfg.Duration = time.Duration(hours * float64(time.Hour))
-			res, err := scenario.Run(scenario.Options{Sim: cfg, Tolerance: tol})
+			vs, err := vflags.variants()
 			if err != nil {
-				return exitCode(1, err)
+				return exitCode(2, err)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%d records, seed %d, %s from %s\n\n", res.Records, cfg.Seed, cfg.Duration, cfg.Start.Format(time.RFC3339))
-			if err := res.WriteTable(out); err != nil {
-				return err
-			}
-			if verbose {
+			var runs []*scenario.Result
+			var below []string
+			for _, v := range vs {
+				c := cfg
+				c.Variant = v
+				res, err := scenario.Run(scenario.Options{Sim: c, Tolerance: tol})
+				if err != nil {
+					return exitCode(1, err)
+				}
+				res.Variant = v.Name
+				runs = append(runs, res)
+				fmt.Fprintf(out, "variant %s: %d records, seed %d, %s from %s\n\n", v.Name, res.Records, cfg.Seed, cfg.Duration, cfg.Start.Format(time.RFC3339))
+				if err := res.WriteTable(out); err != nil {
+					return err
+				}
+				if verbose {
+					fmt.Fprintln(out)
+					if err := res.WriteDetails(out); err != nil {
+						return err
+					}
+				}
 				fmt.Fprintln(out)
-				if err := res.WriteDetails(out); err != nil {
+				for _, m := range res.Check(floors) {
+					below = append(below, v.Name+": "+m)
+				}
+			}
+			if len(runs) > 1 {
+				fmt.Fprintln(out, "Per variant (recall = detected/scenarios; false alerts per simulated day; median time to detect):")
+				if err := scenario.WriteVariantTable(out, runs); err != nil {
 					return err
 				}
 			}
@@ -53,7 +76,7 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 				if err != nil {
 					return exitCode(1, err)
 				}
-				if err := res.WriteJSON(f); err != nil {
+				if err := scenario.WriteJSONRuns(f, runs); err != nil {
 					f.Close()
 					return exitCode(1, err)
 				}
@@ -61,8 +84,8 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 					return exitCode(1, err)
 				}
 			}
-			if v := res.Check(floors); len(v) > 0 {
-				return exitCode(3, fmt.Errorf("below the floors:\n  %s", strings.Join(v, "\n  ")))
+			if len(below) > 0 {
+				return exitCode(3, fmt.Errorf("below the floors:\n  %s", strings.Join(below, "\n  ")))
 			}
 			return nil
 		},
@@ -75,6 +98,7 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 	f.IntVar(&floors.MaxFalse, "max-false", floors.MaxFalse, "false-alert budget")
 	f.IntVar(&floors.MaxTrapFalse, "max-trap-false", floors.MaxTrapFalse, "budget for alerts that fall for benign traps")
 	f.BoolVarP(&verbose, "verbose", "v", false, "list every false and mistyped alert")
-	f.StringVar(&jsonOut, "json", "", "also write the scores as JSON to this file")
+	f.StringVar(&jsonOut, "json", "", "also write the scores as JSON to this file (an array of runs with --variant all)")
+	vflags.register(f, true)
 	root.AddCommand(cmd)
 }

@@ -15,6 +15,7 @@ func init() {
 	var start string
 	var noAttacks, noTraps bool
 	var out sim.Output
+	vflags := &variantFlags{}
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Generate deterministic, labelled API traffic (exchange-v1 NDJSON) for demos, benchmarks and detection tests",
@@ -34,6 +35,11 @@ alert type and benign look-alikes ("traps"). The same flags give the same bytes.
 				}
 				cfg.Start = t
 			}
+			vs, err := vflags.variants()
+			if err != nil {
+				return exitCode(2, err)
+			}
+			cfg.Variant = vs[0]
 			cfg.Attacks = !noAttacks
 			cfg.Traps = !noTraps
 			out.Stdout = cmd.OutOrStdout()
@@ -57,6 +63,7 @@ alert type and benign look-alikes ("traps"). The same flags give the same bytes.
 	f.BoolVar(&noTraps, "no-traps", false, "leave out the benign look-alike traps")
 	f.StringVarP(&out.Records, "out", "o", "-", "output file for the NDJSON records (.gz = gzip); - for stdout")
 	f.StringVar(&out.Labels, "labels", "", "write the scenario labels (JSON) to this file")
+	vflags.register(f, false)
 	f.StringVar(&out.IntelDir, "intel-dir", "", "write tor-exit-nodes.txt and blocklist.txt for the intel scenarios into this directory")
 	root.AddCommand(cmd)
 }

@@ -42,6 +42,8 @@ type Options struct {
 
 // Result of scoring one run.
 type Result struct {
+	Variant   string  // the simulator variant ("base" when unnamed)
+	Days      float64 // simulated days (false alerts per day divide by it)
 	Records   int64
 	Report    *model.Report // the full analysis report of the run
 	Traps     int           // benign look-alike scenarios in the run
@@ -87,6 +89,14 @@ type Row struct {
 	Misattrib   int // alerts of this type on an attacker naming a client the attacker never used
 	FalseAlerts int // alerts of this type matching no attack scenario
 	TrapFalse   int // … of which match a trap
+}
+
+// FalsePerDay is the row's false alerts per simulated day.
+func (r *Result) FalsePerDay(row Row) float64 {
+	if r.Days <= 0 {
+		return 0
+	}
+	return float64(row.FalseAlerts) / r.Days
 }
 
 // Recall is detected/scenarios (1 when there is no scenario).
@@ -155,7 +165,10 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 	if tol <= 0 {
 		tol = DefaultTolerance
 	}
-	res := &Result{Alerts: alerts}
+	res := &Result{Alerts: alerts, Variant: labels.Variant, Days: labels.End.Sub(labels.Start).Hours() / 24}
+	if res.Variant == "" {
+		res.Variant = "base"
+	}
 	var attacks, traps []sim.Scenario
 	for _, s := range labels.Scenarios {
 		if s.Trap {
@@ -469,6 +482,8 @@ func (r *Result) WriteDetails(w io.Writer) error {
 
 // jsonResult is the machine-readable form of a result.
 type jsonResult struct {
+	Variant   string         `json:"variant"`
+	Days      float64        `json:"days"`
 	Records   int64          `json:"records"`
 	Rows      []jsonRow      `json:"types"`
 	Total     jsonRow        `json:"total"`
@@ -482,6 +497,8 @@ type jsonRow struct {
 	Type         string  `json:"type"`
 	Scenarios    int     `json:"scenarios"`
 	Detected     int     `json:"detected"`
+	Recall       float64 `json:"recall"`
+	FalsePerDay  float64 `json:"false_alerts_per_day"`
 	MedianTTDSec float64 `json:"median_ttd_seconds"`
 	MaxTTDSec    float64 `json:"max_ttd_seconds"`
 	Alerts       int     `json:"alerts"`
@@ -511,8 +528,8 @@ type jsonAlert struct {
 	Trap      string             `json:"trap,omitempty"`
 }
 
-func toJSONRow(r Row) jsonRow {
-	return jsonRow{Type: r.Type, Scenarios: r.Scenarios, Detected: r.Detected, MedianTTDSec: r.MedianTTD.Seconds(), MaxTTDSec: r.MaxTTD.Seconds(),
+func (res *Result) toJSONRow(r Row) jsonRow {
+	return jsonRow{Type: r.Type, Scenarios: r.Scenarios, Detected: r.Detected, Recall: r.Recall(), FalsePerDay: res.FalsePerDay(r), MedianTTDSec: r.MedianTTD.Seconds(), MaxTTDSec: r.MaxTTD.Seconds(),
 		Alerts: r.Alerts, Mistyped: r.Mistyped, Misattrib: r.Misattrib, False: r.FalseAlerts, TrapFalse: r.TrapFalse}
 }
 
@@ -530,9 +547,35 @@ func toJSONAlert(a model.Alert, trap string) jsonAlert {
 // WriteJSON writes the scores as JSON (types, totals, every scenario,
 // every false and mistyped alert — identities by readable name only).
 func (r *Result) WriteJSON(w io.Writer) error {
-	out := jsonResult{Records: r.Records, Total: toJSONRow(r.Total), Rows: []jsonRow{}, Scenarios: []jsonScenario{}, False: []jsonAlert{}, Mistyped: []jsonAlert{}, Misattrib: []jsonAlert{}}
+	b, err := json.MarshalIndent(r.jsonResult(), "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// WriteJSONRuns writes one run as WriteJSON does, several as an array.
+func WriteJSONRuns(w io.Writer, runs []*Result) error {
+	if len(runs) == 1 {
+		return runs[0].WriteJSON(w)
+	}
+	all := make([]jsonResult, 0, len(runs))
+	for _, r := range runs {
+		all = append(all, r.jsonResult())
+	}
+	b, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+func (r *Result) jsonResult() jsonResult {
+	out := jsonResult{Variant: r.Variant, Days: r.Days, Records: r.Records, Total: r.toJSONRow(r.Total), Rows: []jsonRow{}, Scenarios: []jsonScenario{}, False: []jsonAlert{}, Mistyped: []jsonAlert{}, Misattrib: []jsonAlert{}}
 	for _, row := range r.Rows {
-		out.Rows = append(out.Rows, toJSONRow(row))
+		out.Rows = append(out.Rows, r.toJSONRow(row))
 	}
 	for _, s := range r.Scenarios {
 		js := jsonScenario{Name: s.Scenario.Name, Type: s.Scenario.AlertType, Start: s.Scenario.Start.UTC(), Detected: s.Detected, AlertIDs: s.AlertIDs}
@@ -550,10 +593,75 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	for _, a := range r.Misattributed {
 		out.Misattrib = append(out.Misattrib, toJSONAlert(a, ""))
 	}
-	b, err := json.MarshalIndent(out, "", "  ")
-	if err != nil {
-		return err
+	return out
+}
+
+// WriteVariantTable prints, per alert type, the recall, false alerts per
+// day and median time to detect of each run side by side (one column group
+// per variant, in the order given). The first run is the tuning one; the
+// others are held out.
+func WriteVariantTable(w io.Writer, runs []*Result) error {
+	var b strings.Builder
+	types := map[string]bool{}
+	for _, r := range runs {
+		for _, row := range r.Rows {
+			types[row.Type] = true
+		}
 	}
-	_, err = w.Write(append(b, '\n'))
+	names := make([]string, 0, len(types))
+	for t := range types {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(&b, "%-36s", "TYPE")
+	for i, r := range runs {
+		tag := r.Variant
+		if i == 0 {
+			tag += " (tuning)"
+		} else {
+			tag += " (held out)"
+		}
+		fmt.Fprintf(&b, " | %-25s", tag)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "%-36s", "")
+	for range runs {
+		fmt.Fprintf(&b, " | %-7s %7s %9s", "recall", "false/d", "TTD(med)")
+	}
+	b.WriteString("\n")
+	cell := func(r *Result, row Row, ok bool) string {
+		if !ok {
+			return fmt.Sprintf("%-7s %7s %9s", "", "", "")
+		}
+		rec := "—"
+		if row.Scenarios > 0 {
+			rec = fmt.Sprintf("%d/%d", row.Detected, row.Scenarios)
+		}
+		ttd := fmtDur(row.MedianTTD, row.Detected > 0 && row.Type != "total")
+		return fmt.Sprintf("%-7s %7.2f %9s", rec, r.FalsePerDay(row), ttd)
+	}
+	for _, t := range append(names, "total") {
+		fmt.Fprintf(&b, "%-36s", t)
+		for _, r := range runs {
+			row, ok := Row{}, false
+			if t == "total" {
+				row, ok = r.Total, true
+			} else {
+				for _, x := range r.Rows {
+					if x.Type == t {
+						row, ok = x, true
+					}
+				}
+			}
+			b.WriteString(" | " + cell(r, row, ok))
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "%-36s", "records / mistyped / misattributed")
+	for _, r := range runs {
+		fmt.Fprintf(&b, " | %-25s", fmt.Sprintf("%d / %d / %d", r.Records, r.Total.Mistyped, r.Total.Misattrib))
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
 	return err
 }

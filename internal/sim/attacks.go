@@ -19,6 +19,7 @@ type script struct {
 	token  string
 	tokExp time.Time
 	ips    []string
+	roamTo string // the fresh address of a roaming attacker (Variant.RoamingAttackers)
 }
 
 func (s *script) step(g *gen, now time.Time) (time.Time, bool) {
@@ -30,7 +31,12 @@ func (s *script) step(g *gen, now time.Time) (time.Time, bool) {
 	return now.Add(s.gap(s.r)), true
 }
 
-func (s *script) emit(g *gen, rec *recT) { g.emit(rec, s.sc) }
+func (s *script) emit(g *gen, rec *recT) {
+	if s.roamTo != "" {
+		rec.Client.IP = s.roamTo
+	}
+	g.emit(rec, s.sc)
+}
 
 // jitter returns a gap generator around d (±frac).
 func jitter(d time.Duration, frac float64) func(r *rand.Rand) time.Duration {
@@ -41,9 +47,16 @@ func jitter(d time.Duration, frac float64) func(r *rand.Rand) time.Duration {
 
 // attack registers a scenario and its actor starting at hour h (of 48).
 func (g *gen) attack(sc Scenario, h float64, n int, gap func(*rand.Rand) time.Duration, do func(g *gen, s *script, now time.Time)) *script {
+	v := g.cfg.Variant
+	h = v.attackHour(h)
+	if pace := or1(v.AttackPace); pace != 1 {
+		base := gap
+		gap = func(r *rand.Rand) time.Duration { return time.Duration(float64(base(r)) * pace) }
+	}
 	st := g.scenario(sc)
 	st.fixedIP = len(sc.ClientIPs) > 0
 	s := &script{sc: st, r: g.stream(sc.Name), n: n, gap: gap, do: do}
+	s.roamTo = g.roam(st, h)
 	g.schedule(g.at(h), s)
 	return s
 }
@@ -77,6 +90,7 @@ func (g *gen) setupAttacks() {
 	g.attacksInjection()
 	g.attacksIntel()
 	g.attacksData()
+	g.attacksBOLAShapes()
 }
 
 // ---- object level / function level access ----

@@ -30,7 +30,7 @@ type bankWorld struct {
 func newBankWorld(g *gen) *bankWorld {
 	r := g.stream("bank-world")
 	w := &bankWorld{}
-	n := scaled(1500, g.cfg.Scale, 60)
+	n := scaled(1500, g.cfg.Scale*or1(g.cfg.Variant.BankCustomers), 60)
 	id := 20_481_000
 	for i := 0; i < n; i++ {
 		c := &bankCustomer{sub: "cust-" + strconv.Itoa(880_000+i*3), p: newPerson(r, i+11), home: residentialIP(r), ua: pick(r, bankAppUAs)}
@@ -89,7 +89,9 @@ type bankSession struct {
 	c      *bankCustomer
 	ip, ua string
 	token  string
+	exp    time.Time
 	left   int
+	linger bool // comes back after exp with the same token (Variant.LingeringTokens)
 }
 
 func (g *gen) startBankSession(_ *gen, now time.Time) {
@@ -114,8 +116,10 @@ func (g *gen) startBankSession(_ *gen, now time.Time) {
 		rec = mk(r, now, srcBank, s.ip, s.ua, "POST", bankURL("/v1/auth/login", nil))
 		body(rec, "application/json", newObj().s("username", c.p.Email).s("password", alnum(r, 14)).String())
 	}
-	s.token = g.bankToken(r, c.sub, now, 15*time.Minute)
-	replyJSON(rec, 200, newObj().s("access_token", s.token).i("expires_in", 900).bl("mfa_required", false).String(), latency(r, 180, 0.3))
+	life := g.cfg.Variant.bankLife()
+	s.token, s.exp = g.bankToken(r, c.sub, now, life), now.Add(life)
+	s.linger = g.lingers()
+	replyJSON(rec, 200, newObj().s("access_token", s.token).i("expires_in", int64(life/time.Second)).bl("mfa_required", false).String(), latency(r, 180, 0.3))
 	g.later(now, func(g *gen, _ time.Time) { g.emit(rec, nil) })
 	if chance(r, 0.2) {
 		phone := c.p.Phone
@@ -129,6 +133,12 @@ func (g *gen) startBankSession(_ *gen, now time.Time) {
 func (s *bankSession) step(g *gen, now time.Time) (time.Time, bool) {
 	r := g.r
 	if s.left <= 0 {
+		if s.linger {
+			// The app comes back 5–12 minutes after the token expired and
+			// keeps using it; the API answers (it enforces exp late).
+			s.linger, s.left = false, 1+r.IntN(3)
+			return s.exp.Add(5*time.Minute + time.Duration(r.Int64N(int64(7*time.Minute)))), true
+		}
 		return now, false
 	}
 	s.left--

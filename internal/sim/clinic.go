@@ -33,7 +33,7 @@ const clinicWards = 8
 func newClinicWorld(g *gen) *clinicWorld {
 	r := g.stream("clinic-world")
 	w := &clinicWorld{byWard: make([][]*patient, clinicWards)}
-	n := scaled(2500, g.cfg.Scale, 200)
+	n := scaled(2500, g.cfg.Scale*or1(g.cfg.Variant.Patients), 200)
 	mrn := 412000
 	for i := 0; i < n; i++ {
 		mrn += 1 + r.IntN(3) // MRNs are allocated with gaps (merged and retired records)
@@ -41,7 +41,7 @@ func newClinicWorld(g *gen) *clinicWorld {
 		w.patients = append(w.patients, p)
 		w.byWard[i%clinicWards] = append(w.byWard[i%clinicWards], p)
 	}
-	nc := scaled(48, g.cfg.Scale, 16)
+	nc := scaled(48, g.cfg.Scale*or1(g.cfg.Variant.Clinicians), 16)
 	for i := 0; i < nc; i++ {
 		p := newPerson(r, i+3)
 		role, prefix := "clinician", "dr."

@@ -51,7 +51,7 @@ func newShopWorld(g *gen) *shopWorld {
 			name: pick(r, adjectives) + " " + pick(r, nouns[c]), cat: c,
 			price: float64(5+r.IntN(600)) - 0.01, html: chance(r, 0.3)})
 	}
-	n := scaled(2500, g.cfg.Scale, 60)
+	n := scaled(2500, g.cfg.Scale*or1(g.cfg.Variant.ShopUsers), 60)
 	for i := 0; i < n; i++ {
 		u := &shopUser{id: 100_000 + i*7 + r.IntN(7), p: newPerson(r, i), mobile: chance(r, 0.55)}
 		u.sub = "user-" + strconv.Itoa(u.id)
@@ -101,6 +101,8 @@ type shopSession struct {
 	cat     string
 	loginOK bool
 	sc      *scenState // a trap this session belongs to (NAT users)
+	linger  bool       // comes back after exp with the same token (Variant.LingeringTokens)
+	late    bool       // … and is now back (no refresh)
 }
 
 func (g *gen) startShopSession(_ *gen, now time.Time) {
@@ -116,13 +118,15 @@ func (g *gen) startShopSession(_ *gen, now time.Time) {
 		s.ip = u.home
 	}
 	if u.mobile {
-		s.token = g.shopToken(r, u.sub, now, []string{"customer"}, time.Hour)
-		s.tokExp = now.Add(time.Hour)
+		life := g.cfg.Variant.shopLife()
+		s.token = g.shopToken(r, u.sub, now, []string{"customer"}, life)
+		s.tokExp = now.Add(life)
 		s.loginOK = true
+		s.linger = g.lingers()
 		// The app refreshes its token when a session starts.
 		rec := mk(r, now, srcShop, s.ip, s.ua, "POST", shopURL("/v1/auth/refresh", nil))
 		body(rec, "application/json", newObj().s("refresh_token", "rt_"+alnum(r, 32)).String())
-		replyJSON(rec, 200, newObj().s("access_token", s.token).s("token_type", "Bearer").i("expires_in", 3600).String(), latency(r, 45, 0.3))
+		replyJSON(rec, 200, newObj().s("access_token", s.token).s("token_type", "Bearer").i("expires_in", int64(life/time.Second)).String(), latency(r, 45, 0.3))
 		g.emit(rec, nil)
 		g.schedule(now.Add(thinkTime(r, 2*time.Second)), s)
 		return
@@ -141,12 +145,19 @@ func (s *shopSession) authorize(g *gen, rec *recT) {
 func (s *shopSession) step(g *gen, now time.Time) (time.Time, bool) {
 	r := g.r
 	if s.left <= 0 {
+		if s.linger && s.token != "" {
+			// The app comes back 5–12 minutes after its token expired and
+			// keeps using it; the API answers (it enforces exp late).
+			s.linger, s.late, s.left = false, true, 1+r.IntN(3)
+			return s.tokExp.Add(5*time.Minute + time.Duration(r.Int64N(int64(7*time.Minute)))), true
+		}
 		return now, false
 	}
 	s.left--
-	if s.token != "" && now.After(s.tokExp.Add(-2*time.Minute)) {
-		s.token = g.shopToken(r, s.u.sub, now, []string{"customer"}, time.Hour)
-		s.tokExp = now.Add(time.Hour)
+	if s.token != "" && !s.late && now.After(s.tokExp.Add(-2*time.Minute)) {
+		life := g.cfg.Variant.shopLife()
+		s.token = g.shopToken(r, s.u.sub, now, []string{"customer"}, life)
+		s.tokExp = now.Add(life)
 	}
 	w := g.shop
 	x := r.IntN(100)

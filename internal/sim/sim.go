@@ -41,6 +41,9 @@ type Config struct {
 	Scale    float64       // multiplies the benign population and rate (1 = demo size, about 1,900 records per hour on average)
 	Attacks  bool          // include the labelled attack scenarios
 	Traps    bool          // include benign look-alikes (DefaultConfig turns them on)
+	// Variant changes the shape of the traffic (variant.go); the zero
+	// value is the base shape.
+	Variant Variant
 }
 
 // DefaultStart is the default start of the simulated window.
@@ -62,6 +65,7 @@ func DefaultConfig() Config {
 // Labels describe the scenarios a run contains.
 type Labels struct {
 	Seed      int64      `json:"seed"`
+	Variant   string     `json:"variant,omitempty"`
 	Start     time.Time  `json:"start"`
 	End       time.Time  `json:"end"`
 	Records   int64      `json:"records"`
@@ -146,6 +150,9 @@ func (c Config) normalized() (Config, error) {
 	}
 	if c.Scale > 1000 {
 		return c, fmt.Errorf("sim: scale %v is above the supported maximum of 1000", c.Scale)
+	}
+	if err := c.Variant.validate(); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -255,6 +262,21 @@ type gen struct {
 	scExposure, scGeoHTTP, scNewDest          *scenState
 	batch                                     *batchSidecar
 	featuredBody                              string // the featured list does not change
+	lingerR                                   *rand.Rand
+}
+
+// lingers draws whether a session keeps its token past exp
+// (Variant.LingeringTokens; never draws when the share is 0, so the base
+// traffic does not move).
+func (g *gen) lingers() bool {
+	p := g.cfg.Variant.LingeringTokens
+	if p <= 0 {
+		return false
+	}
+	if g.lingerR == nil {
+		g.lingerR = g.stream("lingering-tokens")
+	}
+	return chance(g.lingerR, p)
 }
 
 func newGen(cfg Config, emit func(*exchange.Record, string) error) *gen {
@@ -387,7 +409,7 @@ func (s *scenState) observe(rec *exchange.Record) {
 }
 
 func (g *gen) labels() *Labels {
-	l := &Labels{Seed: g.cfg.Seed, Start: g.start, End: g.end, Records: g.n, Intel: g.intel}
+	l := &Labels{Seed: g.cfg.Seed, Variant: g.cfg.Variant.Name, Start: g.start, End: g.end, Records: g.n, Intel: g.intel}
 	sort.Strings(l.Intel.Tor)
 	sort.Strings(l.Intel.Blocklist)
 	for _, s := range g.scen {

@@ -222,11 +222,11 @@ func scaled(base int, scale float64, floor int) int { return max(int(float64(bas
 
 // setupBenign schedules the benign population.
 func (g *gen) setupBenign() {
-	s := g.cfg.Scale
-	g.schedule(g.start, &spawner{perHour: 150 * s, floor: 0, start: g.startShopSession})
-	g.schedule(g.start, &spawner{perHour: 60 * s, floor: 0.25, start: g.startClinicianSession})
-	g.schedule(g.start, &spawner{perHour: 25 * s, floor: 0, start: g.startPortalSession})
-	g.schedule(g.start, &spawner{perHour: 90 * s, floor: 0, start: g.startBankSession})
+	s, v := g.cfg.Scale, g.cfg.Variant
+	g.schedule(g.start, &spawner{perHour: 150 * s * or1(v.ShopRate), floor: 0, start: g.startShopSession})
+	g.schedule(g.start, &spawner{perHour: 60 * s * or1(v.ClinicRate), floor: 0.25, start: g.startClinicianSession})
+	g.schedule(g.start, &spawner{perHour: 25 * s * or1(v.ClinicRate), floor: 0, start: g.startPortalSession})
+	g.schedule(g.start, &spawner{perHour: 90 * s * or1(v.BankRate), floor: 0, start: g.startBankSession})
 	g.schedule(g.start.Add(20*time.Minute), &spawner{perHour: 3, floor: 0, start: g.startShopAdminSession})
 	g.setupServices()
 }
