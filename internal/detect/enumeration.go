@@ -60,6 +60,7 @@ func init() {
 		"fast_window": "d", "slow_window": "d", "abs_fast": "n", "abs_slow": "n", "peer_factor": "n",
 		"own_factor": "n", "peer_gate": "n", "dist_abs": "n", "dist_k": "n", "dist_ratio": "n",
 		"dist_gate": "n", "dist_min_subjects": "n", "max_params": "n", "max_subjects": "n",
+		"abs_slow_owned": "n", "owned_share": "n", "owned_min": "n", "max_values": "n", "hour_factor": "n", "hour_min": "n",
 	})
 }
 
@@ -72,11 +73,18 @@ type enumDetector struct {
 	distAbs, distK, distRatio float64
 	distGate                  uint32
 	distMinSubj               float64
+	absSlowOwned              float64 // slow floor on endpoints whose objects are owned
+	ownedShare, ownedMin      float64
+	hourFactor                float64
+	hourMin                   uint16
 	subjects                  *lru[enumSubject]
-	params                    *lru[enumParam]
-	groups                    *lru[enumGroup]
-	scratch                   []idParam
-	ownQuery                  []queryParam // query list without an engine
+	// owners: per (parameter, value) the first principal that used it and
+	// whether another one did since (the ownership hint).
+	owners   *lru[valueOwner]
+	params   *lru[enumParam]
+	groups   *lru[enumGroup]
+	scratch  []idParam
+	ownQuery []queryParam // query list without an engine
 	// names caches, per parameter name, whether it can name an object
 	// (bit 0: as a path parameter, bit 1: as a query parameter); names are
 	// few, and lower-casing them allocated on every request. Bounded.
@@ -108,6 +116,12 @@ func (d *enumDetector) nameKind(name string) uint8 {
 	return b
 }
 
+// valueOwner is the ownership hint of one object identifier.
+type valueOwner struct {
+	subj  uint64
+	multi bool
+}
+
 type idParam struct {
 	name, in, value string
 }
@@ -126,9 +140,12 @@ type enumWin struct {
 	vals linCounter
 	n    float64 // requests
 	errs float64 // 4xx responses
-	fire fireState
-	est  float64
-	hit  *Hit // last report of a fired window, reused for its remainder
+	// foreign: requests for objects that, until then, exactly one other
+	// principal had used (another's object: the ownership hint).
+	foreign float64
+	fire    fireState
+	est     float64
+	hit     *Hit // last report of a fired window, reused for its remainder
 	// addrs are the client addresses of the window's requests (an alert
 	// names the addresses of its own evidence, not the subject's first).
 	addrs addrTally
@@ -175,23 +192,44 @@ type enumParam struct {
 	fire                   fireState
 	last                   time.Time
 	hit                    *Hit
+	// Ownership: repeat uses of a value, and those by another principal
+	// than its first user. A low cross share means the endpoint's objects
+	// belong to one principal each (orders, profiles, accounts), where one
+	// principal walking many is suspect; a high one means shared objects
+	// (products, wards' patients).
+	revisits, cross float64
+	// Hour-of-day baseline: the largest closed fast window and the number
+	// of windows seen, per hour of the day (UTC) the window started in.
+	hodMax [24]float32
+	hodN   [24]uint16
+}
+
+// owned reports whether the parameter's objects look owned (one principal
+// each), with enough repeat uses to say.
+func (d *enumDetector) owned(par *enumParam) bool {
+	return par.revisits >= d.ownedMin && par.cross <= d.ownedShare*par.revisits
 }
 
 func newEnumeration(cfg Config) *enumDetector {
 	o := optsFor(cfg, "enumeration")
 	d := &enumDetector{
-		fast:        o.dur("fast_window", 20*time.Minute),
-		slow:        o.dur("slow_window", 6*time.Hour),
-		absFast:     o.float("abs_fast", 40),
-		absSlow:     o.float("abs_slow", 200),
-		peerFactor:  o.float("peer_factor", 3),
-		ownFactor:   o.float("own_factor", 1.5),
-		peerGate:    o.float("peer_gate", 30),
-		distAbs:     o.float("dist_abs", 300),
-		distK:       o.float("dist_k", 6),
-		distRatio:   o.float("dist_ratio", 4),
-		distGate:    uint32(o.int("dist_gate", 6)),
-		distMinSubj: o.float("dist_min_subjects", 10),
+		fast:         o.dur("fast_window", 20*time.Minute),
+		slow:         o.dur("slow_window", 6*time.Hour),
+		absFast:      o.float("abs_fast", 40),
+		absSlow:      o.float("abs_slow", 200),
+		peerFactor:   o.float("peer_factor", 3),
+		ownFactor:    o.float("own_factor", 1.5),
+		peerGate:     o.float("peer_gate", 30),
+		distAbs:      o.float("dist_abs", 300),
+		distK:        o.float("dist_k", 6),
+		distRatio:    o.float("dist_ratio", 4),
+		distGate:     uint32(o.int("dist_gate", 6)),
+		distMinSubj:  o.float("dist_min_subjects", 10),
+		absSlowOwned: o.float("abs_slow_owned", 30),
+		ownedShare:   o.float("owned_share", 0.2),
+		ownedMin:     o.float("owned_min", 50),
+		hourFactor:   o.float("hour_factor", 1.5),
+		hourMin:      uint16(o.int("hour_min", 3)),
 	}
 	subjCap := o.int("max_subjects", 0)
 	if subjCap == 0 {
@@ -200,6 +238,7 @@ func newEnumeration(cfg Config) *enumDetector {
 	d.subjects = newLRU[enumSubject](capOr(subjCap, 100000))
 	d.params = newLRU[enumParam](o.int("max_params", 20000))
 	d.groups = newLRU[enumGroup](o.int("max_params", 20000))
+	d.owners = newLRU[valueOwner](o.int("max_values", 200000))
 	d.subjects.onEvict = func(_ uint64, s *enumSubject) { d.foldFast(s); d.foldSlow(s) }
 	return d
 }
@@ -326,6 +365,24 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 			s.born = winIndex(ev.Time, d.fast)
 		}
 		vh := hashString(p.value)
+		if sk != 0 && ev.Auth.Identity != nil {
+			// Ownership hint (principals only: an address is not an owner).
+			ow, fresh := d.owners.getOrAdd(mix64(pk ^ vh*0xff51afd7ed558ccd))
+			switch {
+			case fresh:
+				ow.subj = sk
+			case ow.subj != sk:
+				par.revisits++
+				par.cross++
+				if !ow.multi {
+					s.fast.foreign++
+					s.slow.foreign++
+				}
+				ow.multi = true
+			default:
+				par.revisits++
+			}
+		}
 		d.subject(ev, s, par, p, vh, out)
 		d.distributed(ev, par, sk, vh, s, out)
 	}
@@ -444,8 +501,14 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	if slow {
 		group = &g.slowDist
 	}
+	owned := d.owned(par)
 	if slow {
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
+		if owned && dist.count() >= d.peerGate/3 {
+			// Objects that belong to one principal each, and peers measured
+			// over the same horizon: a lower floor over hours.
+			abs = d.absSlowOwned
+		}
 	}
 	if w.est <= abs {
 		return
@@ -486,6 +549,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 			Details: map[string]any{
 				"variant": variant, "parameter": p.name, "in": p.in, "peer_p99": round2(peer), "own_max": own,
 				"peers_now_mean": round2(now), "requests": w.n, "error_share": round2(w.errs / w.n), "client_ips": s.ips.estimate(),
+				"foreign_object_share": round2(w.foreign / w.n), "endpoint_objects_owned": owned, "endpoint_cross_use_share": round2(par.cross / fmax(1, par.revisits)),
 			},
 		},
 	}
@@ -537,6 +601,10 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 			v = fmin(v, par.fire.thr)
 		}
 		par.base.update(v, 0.1)
+		if h := hourOf(par.w, d.fast); par.hodN[h] < 65535 {
+			par.hodMax[h] = float32(fmax(float64(par.hodMax[h]), v))
+			par.hodN[h]++
+		}
 		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
 			par.base.update(0, 0.1)
 		}
@@ -573,6 +641,13 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	par.nextEval = par.n + fmax(32, par.n/8)
 	v := par.vals.estimate()
 	thr := fmax(d.distAbs, par.base.upper(d.distK, d.distRatio))
+	// With a day of history for this hour, the bar is this hour's: above
+	// the largest window seen at this hour of the day (busy clinic hours,
+	// shift starts) by hour_factor, and twice the overall mean.
+	hourly := false
+	if h := hourOf(par.w, d.fast); par.hodN[h] >= d.hourMin {
+		thr, hourly = fmax(d.distAbs, d.hourFactor*float64(par.hodMax[h])), true
+	}
 	subj := par.subj.estimate()
 	if v <= thr || subj < d.distMinSubj || par.maxSubj >= v/2 {
 		return
@@ -584,7 +659,8 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	// records that exist) is none of these.
 	ips := par.ips.estimate()
 	errShare := par.errs / par.n
-	swarm := errShare >= 0.2 || ips >= 2*subj || (par.young >= par.n/2 && par.anon >= par.n/2)
+	swarm := errShare >= 0.2 || ips >= 2*subj || (par.young >= par.n/2 && par.anon >= par.n/2) ||
+		(hourly && par.young >= par.n/2) // mostly principals new to the endpoint, beyond this hour's record
 	if !swarm {
 		return
 	}
@@ -599,7 +675,8 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),
 			Reason: "the population requested far more distinct object identifiers on this endpoint than usual, spread over many subjects",
 			Details: map[string]any{"parameter": par.name, "in": par.in, "subjects": subj, "max_per_subject": par.maxSubj, "new_subject_share": round2(par.young / par.n),
-				"anonymous_share": round2(par.anon / par.n), "error_share": round2(errShare), "client_ips": ips, "baseline_sd": round2(par.base.sd())},
+				"anonymous_share": round2(par.anon / par.n), "error_share": round2(errShare), "client_ips": ips, "baseline_sd": round2(par.base.sd()),
+				"hour_of_day_max": round2(float64(par.hodMax[hourOf(par.w, d.fast)])), "hour_of_day_baseline": hourly},
 		},
 	}
 	if first {

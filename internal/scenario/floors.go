@@ -1,5 +1,10 @@
 package scenario
 
+// DefaultFloors hold on every traffic variant at demo size (sim.Variants;
+// TestScenarioSuite). Measured with the multi-horizon enumeration and the
+// hour-of-day population baseline: base 39/39, roaming 39/39, lingering
+// 40/40, hospital 38/39 (the distributed patient scrape at 01:30 missed),
+// false alerts 0/0/1/0, misattributed 0 everywhere. The 37 older scenarios:
 // DefaultFloors are the scores the detectors reached on the default
 // simulation (seed 1, 48 h, scale 1 — what `palisade scenarios` runs) when
 // the suite was written, so that a regression fails: 37 of 37 scenarios
@@ -11,7 +16,7 @@ func DefaultFloors() Floors {
 	return Floors{
 		MinDetected: map[string]int{
 			"auth.brute_force": 1, "auth.credential_stuffing": 1, "auth.token_reuse": 1, "auth.weak_token_accepted": 2,
-			"bfla.privileged_access": 1, "bola.distributed_param_enumeration": 1, "bola.param_enumeration": 2,
+			"bfla.privileged_access": 1, "bola.distributed_param_enumeration": 1, "bola.param_enumeration": 3,
 			"consumption.unsafe_upstream": 3, "data.sensitive_exposure": 2, "injection.cmd": 1, "injection.crlf": 1,
 			"injection.ldap": 1, "injection.nosql": 1, "injection.path_traversal": 1, "injection.sqli": 1, "injection.ssti": 1,
 			"injection.xss": 1, "injection.xxe": 1, "intel.suspicious_ip": 1, "intel.suspicious_user_agent": 2,
@@ -40,6 +45,7 @@ func DefaultFloors() Floors {
 func SmallFloors() Floors {
 	f := DefaultFloors()
 	delete(f.MinDetected, "bola.param_enumeration")
+	delete(f.MinDetected, "bola.distributed_param_enumeration")
 	delete(f.MinDetected, "payload.large_request")
 	f.MaxFalse = 3
 	return f
