@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -260,7 +261,24 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, "ingest queue full")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.config().Ingest.MaxBody)
+	// The body is read here, under the decode budget and capped after
+	// decompression (ingest.max_otlp), and handed to the receiver decoded.
+	cfg := s.config()
+	release, err := s.budget.acquire(r.Context(), otlpReservation(&cfg.Ingest))
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, "ingest.decode_budget in use by other uploads; retry later")
+		return
+	}
+	defer release()
+	data, code, err := readOTLPBody(w, r, cfg.Ingest.MaxBody, cfg.Ingest.MaxOTLP)
+	if err != nil {
+		writeError(w, code, err.Error())
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.Header.Del("Content-Encoding")
+	r.ContentLength = int64(len(data))
 	var appendErr error
 	h := s.opt.OTLP(func(recs []*exchange.Record) {
 		if err := s.ingestRecords(recs); err != nil {
@@ -283,6 +301,36 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(bw.code)
 		w.Write(bw.body.Bytes())
 	}
+}
+
+// readOTLPBody reads an OTLP export: at most maxBody bytes as sent and
+// maxDecoded after the optional gzip Content-Encoding.
+func readOTLPBody(w http.ResponseWriter, r *http.Request, maxBody, maxDecoded int64) ([]byte, int, error) {
+	body := io.Reader(http.MaxBytesReader(w, r.Body, maxBody))
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("body: Content-Encoding gzip but not a gzip stream: %v", err)
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, http.StatusUnsupportedMediaType, errors.New("Content-Encoding: want gzip or none")
+	}
+	data, err := io.ReadAll(io.LimitReader(body, maxDecoded+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds ingest.max_body (%d bytes)", maxBody)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("body unreadable: %v", err)
+	}
+	if int64(len(data)) > maxDecoded {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed body exceeds ingest.max_otlp (%d bytes)", maxDecoded)
+	}
+	return data, 0, nil
 }
 
 // ---- inventory ----

@@ -89,6 +89,14 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, fmt.Sprintf("ingest queue full (%d records waiting); retry later", s.QueueDepth()))
 		return
 	}
+	release, err := s.budget.acquire(r.Context(), ingestReservation(&cfg.Ingest))
+	if err != nil {
+		code = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", "5")
+		writeError(w, code, "ingest.decode_budget in use by other uploads; retry later")
+		return
+	}
+	defer release()
 	body := io.Reader(http.MaxBytesReader(w, r.Body, cfg.Ingest.MaxBody))
 	switch r.Header.Get("Content-Encoding") {
 	case "", "identity":
@@ -96,6 +104,10 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		zr, err := gzip.NewReader(body)
 		if err != nil {
 			code = http.StatusBadRequest
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				code = http.StatusRequestEntityTooLarge
+			}
 			writeError(w, code, "body: Content-Encoding gzip but not a gzip stream: "+err.Error())
 			return
 		}
@@ -105,11 +117,18 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, "Content-Encoding: only gzip is supported")
 		return
 	}
+	// The cap applies after the Content-Encoding layer here, and after
+	// the gzip layer found by magic bytes in the decoder.
 	capped := &cappedReader{r: body, n: cfg.Ingest.MaxDecompressed, what: fmt.Sprintf("decompressed body exceeds ingest.max_decompressed (%d bytes)", cfg.Ingest.MaxDecompressed)}
-	dec, err := exchange.NewDecoder("body", bufio.NewReaderSize(capped, 64<<10))
+	dec, err := exchange.NewDecoderLimits("body", bufio.NewReaderSize(capped, 64<<10),
+		exchange.Limits{MaxDecoded: cfg.Ingest.MaxDecompressed, MaxRecord: cfg.Ingest.MaxRecord})
 	if err != nil {
-		code = http.StatusBadRequest
-		writeError(w, code, err.Error())
+		code = s.stopStatus(w, err, &res, 1)
+		if code == http.StatusBadRequest {
+			writeError(w, code, err.Error())
+			return
+		}
+		writeJSON(w, code, res)
 		return
 	}
 	batch := make([][]byte, 0, cfg.Ingest.BatchRecords)
@@ -195,6 +214,7 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 	res.ResumeRecord = line
 	var mbe *http.MaxBytesError
 	var le *limitError
+	var xle *exchange.LimitError
 	switch {
 	case errors.Is(err, errQueueFull):
 		w.Header().Set("Retry-After", s.retryAfter())
@@ -205,6 +225,13 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 		return http.StatusRequestEntityTooLarge
 	case errors.As(err, &le):
 		res.NotAccepted = le.what + "; split the upload"
+		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &xle):
+		if xle.What == "record" {
+			res.NotAccepted = fmt.Sprintf("a HAR entry exceeds ingest.max_record (%d bytes)", xle.Limit)
+		} else {
+			res.NotAccepted = fmt.Sprintf("body after the gzip layer exceeds ingest.max_decompressed (%d bytes); split the upload", xle.Limit)
+		}
 		return http.StatusRequestEntityTooLarge
 	case s.wal.Failed() != nil:
 		w.Header().Set("Retry-After", "30")

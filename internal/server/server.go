@@ -65,20 +65,21 @@ type Options struct {
 
 // Server is a running serve-mode instance.
 type Server struct {
-	opt   Options
-	cfg   atomic.Pointer[Config]
-	dur   atomic.Pointer[Durations]
-	st    store.Store
-	eng   Engine
-	wal   *wal.WAL
-	auth  *authenticator
-	log   *slog.Logger
-	key   []byte // installation secret: pseudonyms and tombstones
-	m     *metrics
-	mux   *http.ServeMux
-	now   func() time.Time
-	pub   Publisher
-	start time.Time
+	opt    Options
+	cfg    atomic.Pointer[Config]
+	dur    atomic.Pointer[Durations]
+	st     store.Store
+	eng    Engine
+	wal    *wal.WAL
+	auth   *authenticator
+	log    *slog.Logger
+	key    []byte // installation secret: pseudonyms and tombstones
+	m      *metrics
+	mux    *http.ServeMux
+	now    func() time.Time
+	pub    Publisher
+	start  time.Time
+	budget *decodeBudget
 
 	appended   atomic.Int64 // records appended since start
 	consumed   atomic.Int64 // records handed to the engine since start (past warm-up)
@@ -130,7 +131,8 @@ func New(opt Options) (*Server, error) {
 	}
 	s := &Server{opt: opt, st: opt.Store, eng: opt.Engine, wal: w, log: opt.Logger, key: key, now: opt.Now, pub: opt.Publisher,
 		auth:    &authenticator{st: opt.Store, touched: map[string]time.Time{}, now: opt.Now},
-		pending: map[string]model.Alert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now()}
+		pending: map[string]model.Alert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now(),
+		budget: newDecodeBudget(opt.Config.Ingest.DecodeBudget)}
 	cfg := opt.Config
 	s.cfg.Store(&cfg)
 	s.dur.Store(&d)

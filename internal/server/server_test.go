@@ -106,6 +106,17 @@ type testEnv struct {
 
 func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
+	return newEnvWith(t, mod, nil, eng)
+}
+
+// newEnvOpt is newEnv with the server options adjustable.
+func newEnvOpt(t testing.TB, mod func(*Config), opt func(*Options)) *testEnv {
+	t.Helper()
+	return newEnvWith(t, mod, opt, nil)
+}
+
+func newEnvWith(t testing.TB, mod func(*Config), optMod func(*Options), eng *fakeEngine) *testEnv {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
 	if err != nil {
@@ -119,7 +130,11 @@ func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 	if eng == nil {
 		eng = newFake()
 	}
-	srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st})
+	opt := Options{DataDir: dir, Config: cfg, Engine: eng, Store: st}
+	if optMod != nil {
+		optMod(&opt)
+	}
+	srv, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
