@@ -134,7 +134,19 @@ func (s *Server) wrap(rt Route) http.Handler {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s (needs %s)", p.Role, r.Method, rt.Pattern, rt.perm))
 			return
 		}
-		rt.h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		if err := checkQuery(r); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		ctx := context.WithValue(r.Context(), ctxKey{}, p)
+		if rt.perm != permIngest {
+			// Ingest is bounded by server.read_timeout and its own limits;
+			// every other handler and its queries by request_timeout.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.durations().RequestTimeout)
+			defer cancel()
+		}
+		rt.h(w, r.WithContext(ctx))
 	})
 }
 
@@ -158,6 +170,12 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 func (s *Server) storeError(w http.ResponseWriter, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted") {
+		s.m.timeouts.Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("query did not finish within server.request_timeout (%s); narrow the filters", s.durations().RequestTimeout))
 		return
 	}
 	s.log.Error("store", "err", err)

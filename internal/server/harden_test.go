@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
 // harDoc builds a HAR document of n entries.
@@ -164,4 +166,67 @@ func TestOTLPDecompressedCap(t *testing.T) {
 		t.Fatalf("%d %s (receiver got %d bytes)", resp.StatusCode, body, got)
 	}
 	_ = context.Background
+}
+
+// Finding 3: list sizes and query lengths are bounded before any query
+// runs: 400 naming the parameter (32,000 type= values took 77 s and a q of
+// 100 KB was a 500 before).
+func TestQueryBounds(t *testing.T) {
+	env := newEnv(t, nil, nil)
+	many := strings.TrimSuffix(strings.Repeat("injection.sqli,", 32000), ",")
+	cases := []struct{ path, want string }{
+		{"/api/v1/alerts?type=" + many, "query parameter type: 32000 values"},
+		{"/api/v1/alerts?severity=high&severity=" + strings.Repeat("low,", 100), "parameter severity: 102 values"},
+		{"/api/v1/endpoints?q=" + strings.Repeat("a", 100<<10), "query parameter q: 102400 bytes"},
+		{"/api/v1/endpoints?q=" + strings.Repeat("%25_", 200), "parameter q: 400 bytes"},
+		{"/api/v1/findings?endpoint=" + strings.Repeat("x", 9000), "parameter endpoint: 9000 bytes"},
+		{"/api/v1/alerts?client_ip=%zz", "query string"},
+		{"/api/v1/alerts?client_ip=%ff%fe", "not valid UTF-8"},
+		{"/api/v1/endpoints?host=a%00b", "NUL"},
+	}
+	for _, c := range cases {
+		resp, body := env.do(t, "GET", c.path, "viewer", nil)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), c.want) {
+			t.Errorf("%.60s: %d %.200s", c.path, resp.StatusCode, body)
+		}
+	}
+	// Within the bounds, filters still work.
+	resp, body := env.do(t, "GET", "/api/v1/alerts?type="+strings.TrimSuffix(strings.Repeat("injection.sqli,", 100), ",")+"&q=", "viewer", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	resp, body = env.do(t, "GET", "/api/v1/endpoints?q="+strings.Repeat("%25", 256), "viewer", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// slowStore makes list queries block until their context ends.
+type slowStore struct {
+	*sqlite.DB
+}
+
+func (s slowStore) ListAlerts(ctx context.Context, f store.AlertFilter) (store.Page[store.StoredAlert], error) {
+	<-ctx.Done()
+	return store.Page[store.StoredAlert]{}, ctx.Err()
+}
+
+// Finding 3: every handler runs under server.request_timeout; a query that
+// does not finish is answered 503 with Retry-After (it held a connection
+// and the client forever before).
+func TestRequestDeadline(t *testing.T) {
+	env := newEnvOpt(t, func(c *Config) { c.Server.RequestTimeout = "200ms" }, func(o *Options) { o.Store = slowStore{o.Store.(*sqlite.DB)} })
+	client := &http.Client{Timeout: 5 * time.Second}
+	req, _ := http.NewRequest("GET", env.http.URL+"/api/v1/alerts", nil)
+	req.Header.Set("Authorization", "Bearer "+env.tokens["viewer"])
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "request_timeout") || time.Since(start) > 3*time.Second {
+		t.Fatalf("%d %s after %s", resp.StatusCode, body, time.Since(start))
+	}
 }

@@ -19,7 +19,7 @@ import (
 const (
 	maxQueryBytes  = 16 << 10 // the whole raw query string
 	maxQueryKeys   = 32       // distinct parameters
-	maxParamBytes  = 1024     // one value
+	maxParamBytes  = 8 << 10  // one value (a list of up to maxListValues names)
 	maxSearchBytes = 256      // q (substring search)
 	maxListValues  = 100      // comma-separated values of one list parameter, all occurrences
 )
@@ -31,9 +31,7 @@ func checkQuery(r *http.Request) error {
 	if raw == "" {
 		return nil
 	}
-	if len(raw) > maxQueryBytes {
-		return fmt.Errorf("query string: %d bytes, at most %d", len(raw), maxQueryBytes)
-	}
+	// Parameters first, so that an oversized one is named.
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		return fmt.Errorf("query string: %v", err)
@@ -45,12 +43,12 @@ func checkQuery(r *http.Request) error {
 		name := clipName(k)
 		n := 0
 		for _, v := range vs {
-			if !utf8.ValidString(v) {
-				return fmt.Errorf("query parameter %s: not valid UTF-8", name)
-			}
-			if strings.IndexByte(v, 0) >= 0 {
-				return fmt.Errorf("query parameter %s: contains a NUL byte", name)
-			}
+			n += strings.Count(v, ",") + 1
+		}
+		if n > maxListValues {
+			return fmt.Errorf("query parameter %s: %d values, at most %d", name, n, maxListValues)
+		}
+		for _, v := range vs {
 			max := maxParamBytes
 			if k == "q" {
 				max = maxSearchBytes
@@ -58,11 +56,16 @@ func checkQuery(r *http.Request) error {
 			if len(v) > max {
 				return fmt.Errorf("query parameter %s: %d bytes, at most %d", name, len(v), max)
 			}
-			n += strings.Count(v, ",") + 1
+			if !utf8.ValidString(v) {
+				return fmt.Errorf("query parameter %s: not valid UTF-8", name)
+			}
+			if strings.IndexByte(v, 0) >= 0 {
+				return fmt.Errorf("query parameter %s: contains a NUL byte", name)
+			}
 		}
-		if n > maxListValues {
-			return fmt.Errorf("query parameter %s: %d values, at most %d", name, n, maxListValues)
-		}
+	}
+	if len(raw) > maxQueryBytes {
+		return fmt.Errorf("query string: %d bytes, at most %d", len(raw), maxQueryBytes)
 	}
 	return nil
 }
@@ -74,7 +77,12 @@ func clipName(k string) string {
 	if len(k) > 40 {
 		k = k[:40] + "…"
 	}
-	return fmt.Sprintf("%q", k)
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, k)
 }
 
 // decodeBudget is the process-wide bound on memory held by request

@@ -23,6 +23,7 @@ type metrics struct {
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
 	sinkFailures       *prometheus.GaugeVec
+	timeouts           prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -39,9 +40,10 @@ func newMetrics(s *Server) *metrics {
 	m.checkpointSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "palisade_checkpoint_seconds", Help: "Duration of checkpoints (alerts, snapshot, log position)."})
 	m.checkpointFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_checkpoint_failures_total", Help: "Failed checkpoints (retried)."})
 	m.sinkFailures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_sink_failures", Help: "Alerts a sink failed to deliver (dead-lettered or dropped), cumulative."}, []string{"sink"})
+	m.timeouts = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_request_timeouts_total", Help: "API requests whose queries ran past server.request_timeout (answered 503)."})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
 	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
-		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, queue,
+		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,10 +33,21 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is a SQLite store.
+// DB is a SQLite store. It keeps two connection pools on the same file:
+// q serves the API's list and detail queries (user-controlled filters, at
+// most queryConns at once, each under the caller's deadline); db serves
+// everything the server itself needs — authentication, sessions, audit,
+// checkpoints, retention, erasure — so that user queries cannot exhaust it.
 type DB struct {
 	db *sql.DB
+	q  *sql.DB
 }
+
+// Pool sizes.
+const (
+	systemConns = 8
+	queryConns  = 4
+)
 
 var _ store.Store = (*DB)(nil)
 
@@ -47,12 +59,18 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Deleted content is overwritten, not left in free pages (erasure).
+	q.Add("_pragma", "secure_delete(1)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(8)
+	db.SetMaxOpenConns(systemConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -71,11 +89,47 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	return &DB{db: db}, nil
+	qdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	qdb.SetMaxOpenConns(queryConns)
+	return &DB{db: db, q: qdb}, nil
+}
+
+// createPrivate creates the database file with mode 0600 (SQLite gives its
+// -wal and -shm files the mode of the database file), whatever the umask
+// and the directory's mode, and narrows an existing file that is readable
+// by others.
+func createPrivate(path string) error {
+	if strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return err
+		}
+		for _, sfx := range []string{"-wal", "-shm"} {
+			if err := os.Chmod(path+sfx, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close implements store.Store.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error { return errors.Join(s.q.Close(), s.db.Close()) }
 
 func ns(t time.Time) int64 {
 	if t.IsZero() {
@@ -415,7 +469,7 @@ func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.P
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY %s DESC, id ASC LIMIT %s", sp.col, a.add(limit+1))
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -447,7 +501,7 @@ func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.P
 // of hourly buckets that saw traffic (event time).
 func (s *DB) Endpoint(ctx context.Context, id string) (*store.EndpointDetail, error) {
 	var doc string
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM endpoints WHERE id = $1`, id).Scan(&doc)
+	err := s.q.QueryRowContext(ctx, `SELECT doc FROM endpoints WHERE id = $1`, id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -458,7 +512,7 @@ func (s *DB) Endpoint(ctx context.Context, id string) (*store.EndpointDetail, er
 	if err := json.Unmarshal([]byte(doc), &d.Endpoint); err != nil {
 		return nil, fmt.Errorf("store: endpoint %s: corrupt document: %w", id, err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, id)
+	rows, err := s.q.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -485,7 +539,7 @@ func (s *DB) EndpointsForHost(ctx context.Context, host string) ([]model.Endpoin
 		q += ` WHERE host = ` + a.add(host)
 	}
 	q += ` ORDER BY host, path, method`
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return nil, err
 	}
@@ -665,7 +719,7 @@ func (s *DB) ListAlerts(ctx context.Context, f store.AlertFilter) (store.Page[st
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY %s DESC, id ASC LIMIT %s", col, a.add(limit+1))
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -697,7 +751,7 @@ func (s *DB) ListAlerts(ctx context.Context, f store.AlertFilter) (store.Page[st
 func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.TriageEvent, error) {
 	var doc string
 	var upd int64
-	err := s.db.QueryRowContext(ctx, `SELECT doc, updated_at FROM alerts WHERE id = $1`, id).Scan(&doc, &upd)
+	err := s.q.QueryRowContext(ctx, `SELECT doc, updated_at FROM alerts WHERE id = $1`, id).Scan(&doc, &upd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, store.ErrNotFound
 	}
@@ -709,7 +763,7 @@ func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.
 		return nil, nil, fmt.Errorf("store: alert %s: corrupt document: %w", id, err)
 	}
 	sa.UpdatedAt = fromNS(upd)
-	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM alert_history WHERE alert_id = $1 ORDER BY id`, id)
+	rows, err := s.q.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM alert_history WHERE alert_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -807,7 +861,7 @@ func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Pag
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY sev_rank DESC, id ASC LIMIT " + a.add(limit+1)
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -845,7 +899,7 @@ func (s *DB) SaveSpec(ctx context.Context, sp store.Spec) error {
 }
 
 func (s *DB) specs(ctx context.Context, content bool) ([]store.Spec, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, sha256, content, uploaded_at, uploaded_by FROM specs ORDER BY uploaded_at, id`)
+	rows, err := s.q.QueryContext(ctx, `SELECT id, name, sha256, content, uploaded_at, uploaded_by FROM specs ORDER BY uploaded_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -900,7 +954,7 @@ func (s *DB) ListAudit(ctx context.Context, limit int, cursor string) (store.Pag
 		q += ` WHERE id < ` + a.add(cur.Num)
 	}
 	q += ` ORDER BY id DESC LIMIT ` + a.add(limit+1)
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -948,7 +1002,7 @@ func (s *DB) PutSetting(ctx context.Context, key, value string, at time.Time) er
 // Overview implements store.Store.
 func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 	o := &store.Overview{OpenBySeverity: map[string]int64{}, OpenByOWASP: map[string]int64{}, Traffic: []store.TrafficPoint{}}
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host), COUNT(*),
+	err := s.q.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host), COUNT(*),
 		COALESCE(SUM(CASE WHEN authentication = 'none' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN exposure = 'external' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN sensitive <> ',,' THEN 1 ELSE 0 END), 0),
@@ -958,7 +1012,7 @@ func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT severity, owasp, COUNT(*) FROM alerts WHERE status = 'open' GROUP BY severity, owasp`)
+	rows, err := s.q.QueryContext(ctx, `SELECT severity, owasp, COUNT(*) FROM alerts WHERE status = 'open' GROUP BY severity, owasp`)
 	if err != nil {
 		return nil, err
 	}
@@ -978,10 +1032,10 @@ func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 		}
 	}
 	rows.Close()
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM findings`).Scan(&o.Findings); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM findings`).Scan(&o.Findings); err != nil {
 		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, totalTraffic)
+	rows, err = s.q.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, totalTraffic)
 	if err != nil {
 		return nil, err
 	}
