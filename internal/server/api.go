@@ -98,8 +98,10 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-// wrap adds security headers, body limits and authentication.
-func (s *Server) wrap(rt Route) http.Handler {
+// securityHeaders sets the headers every answer carries, before the mux
+// runs: its own answers (redirects of "//" or ".." paths, 405s) carry them
+// too.
+func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -110,6 +112,14 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// wrap adds body limits, authentication and deadlines.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
 		if rt.perm != permIngest && r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.config().Server.MaxBody)
 		}
@@ -117,10 +127,17 @@ func (s *Server) wrap(rt Route) http.Handler {
 			rt.h(w, r)
 			return
 		}
+		src := sourceKey(r.RemoteAddr)
+		if ok, wait := s.authLimit.allow(src); !ok {
+			h.Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+			writeError(w, http.StatusTooManyRequests, "too many failed authentication attempts from this address; retry later")
+			return
+		}
 		p, code, err := s.auth.authenticate(r)
 		if err != nil {
 			if code == http.StatusUnauthorized {
 				h.Set("WWW-Authenticate", `Bearer realm="palisade"`)
+				s.authLimit.failed(src, authFailReason(err))
 			}
 			if code == http.StatusInternalServerError {
 				s.log.Error("authentication", "err", err)
@@ -130,6 +147,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			writeError(w, code, err.Error())
 			return
 		}
+		s.authLimit.succeeded(src)
 		if !allowed(p.Role, rt.perm) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s (needs %s)", p.Role, r.Method, rt.Pattern, rt.perm))
 			return
@@ -442,6 +460,20 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host := r.URL.Query().Get("host")
+	if host == "" {
+		// One document describes one server: name it.
+		hosts, err := s.st.Hosts(r.Context(), 20)
+		if err != nil {
+			s.storeError(w, err)
+			return
+		}
+		msg := "host: required (the observed API of one host is exported)"
+		if len(hosts) > 0 {
+			msg += "; observed hosts include: " + strings.Join(hosts, ", ")
+		}
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
 	eps, err := s.st.EndpointsForHost(r.Context(), host)
 	if err != nil {
 		s.storeError(w, err)

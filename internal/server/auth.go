@@ -153,7 +153,7 @@ func (a *authenticator) authenticate(r *http.Request) (*principal, int, error) {
 	sh := sha256.Sum256([]byte(c.Value))
 	se, err := a.st.SessionByHash(r.Context(), sh[:], a.now())
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, http.StatusUnauthorized, errors.New("session expired or invalid")
+		return nil, http.StatusUnauthorized, errSessionInvalid
 	}
 	if err != nil {
 		return nil, http.StatusInternalServerError, err
@@ -171,6 +171,21 @@ func (a *authenticator) authenticate(r *http.Request) (*principal, int, error) {
 	}
 	return &principal{TokenID: se.TokenID, Role: se.Role, Session: se.Hash}, 0, nil
 }
+
+// authFailReason labels a failed authentication for logs and metrics
+// (never with the credential itself).
+func authFailReason(err error) string {
+	switch {
+	case errors.Is(err, errUnauthenticated):
+		return "invalid_credentials"
+	case errors.Is(err, errSessionInvalid):
+		return "invalid_session"
+	default:
+		return "malformed"
+	}
+}
+
+var errSessionInvalid = errors.New("session expired or invalid")
 
 func statusFor(err error) int {
 	if errors.Is(err, errUnauthenticated) {

@@ -4,14 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/inventory"
+	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
@@ -228,5 +234,113 @@ func TestRequestDeadline(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "request_timeout") || time.Since(start) > 3*time.Second {
 		t.Fatalf("%d %s after %s", resp.StatusCode, body, time.Since(start))
+	}
+}
+
+// Finding 7: a request body that trickles in is cut at server.read_timeout
+// (1,000 connections at 1 byte/s stayed open before).
+func TestSlowBodyTimedOut(t *testing.T) {
+	env := newEnv(t, func(c *Config) { c.Server.ReadTimeout = "1s" }, nil)
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = env.srv.HTTPServer(nil)
+	hs.Start()
+	defer hs.Close()
+	conn, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100000\r\n\r\n", env.tokens["ingest"])
+	start := time.Now()
+	closed := false
+	for time.Since(start) < 6*time.Second {
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := conn.Write([]byte("x")); err != nil {
+			closed = true
+			break
+		}
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		var b [512]byte
+		if n, err := conn.Read(b[:]); n > 0 || (err != nil && !isTimeout(err)) {
+			closed = true
+			break
+		}
+	}
+	if !closed {
+		t.Fatalf("slow body still open after %s", time.Since(start))
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Finding 7: failed authentications are limited per source address with
+// growing blocks, logged (without the credential) and counted; a valid
+// token from the same address works again once the block ends.
+func TestLoginFloodLimited(t *testing.T) {
+	var logs bytes.Buffer
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := &now
+	env := newEnvOpt(t, nil, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		o.Now = func() time.Time { return *clock }
+	})
+	codes := map[int]int{}
+	for range 20 {
+		resp, _ := env.do(t, "GET", "/api/v1/overview", "", nil, "Authorization", "Bearer pal_guess-secret-123")
+		codes[resp.StatusCode]++
+	}
+	if codes[401] != authFreeFailures+1 || codes[429] != 20-authFreeFailures-1 {
+		t.Fatalf("codes %v", codes)
+	}
+	// Blocked: even a valid token waits (the block is per address).
+	resp, _ := env.do(t, "GET", "/api/v1/overview", "viewer", nil)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("during block: %d", resp.StatusCode)
+	}
+	*clock = clock.Add(2 * time.Second)
+	resp, _ = env.do(t, "GET", "/api/v1/overview", "viewer", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("after block: %d", resp.StatusCode)
+	}
+	if !strings.Contains(logs.String(), "authentication failed") || strings.Contains(logs.String(), "guess-secret") {
+		t.Fatalf("log: %s", logs.String())
+	}
+	_, body := env.do(t, "GET", "/metrics", "viewer", nil)
+	if !strings.Contains(string(body), `palisade_auth_failures_total{reason="invalid_credentials"} 6`) {
+		t.Fatalf("metrics do not count failures")
+	}
+}
+
+// Finding 7: GET /api/v1/openapi without host is a 400 naming the problem
+// (it was a 500), and the mux's own redirects carry the security headers.
+func TestExportWithoutHostAndRedirectHeaders(t *testing.T) {
+	env := newEnvOpt(t, nil, func(o *Options) {
+		o.ExportOpenAPI = func(host string, eps []model.Endpoint) ([]byte, error) { return inventory.ExportOpenAPI(host, eps, "") }
+	})
+	env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(3, "/v1/x")))
+	waitFor(t, "snapshot", func() bool {
+		p, _ := env.st.ListEndpoints(context.Background(), store.EndpointFilter{})
+		return len(p.Items) == 1
+	})
+	resp, body := env.do(t, "GET", "/api/v1/openapi", "viewer", nil)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "host: required") || !strings.Contains(string(body), "api.example.com") {
+		t.Errorf("export without host: %d %s", resp.StatusCode, body)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"//api/v1/alerts", "/api/v1/../v1/alerts", "/ui"} {
+		resp, err := noFollow.Get(env.http.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 3 {
+			t.Errorf("%s: %d, expected a redirect", p, resp.StatusCode)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: redirect without security headers: %v", p, resp.Header)
+		}
 	}
 }

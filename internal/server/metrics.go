@@ -24,6 +24,8 @@ type metrics struct {
 	checkpointFailures prometheus.Counter
 	sinkFailures       *prometheus.GaugeVec
 	timeouts           prometheus.Counter
+	authFailures       *prometheus.CounterVec
+	authBlocked        prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -41,9 +43,13 @@ func newMetrics(s *Server) *metrics {
 	m.checkpointFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_checkpoint_failures_total", Help: "Failed checkpoints (retried)."})
 	m.sinkFailures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_sink_failures", Help: "Alerts a sink failed to deliver (dead-lettered or dropped), cumulative."}, []string{"sink"})
 	m.timeouts = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_request_timeouts_total", Help: "API requests whose queries ran past server.request_timeout (answered 503)."})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_auth_failures_total", Help: "Failed authentications, by reason (the credential is never logged)."}, []string{"reason"})
+	m.authBlocked = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_auth_blocked_total", Help: "Requests refused (429) because their source address failed authentication too often."})
+	budgetInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_decode_budget_bytes_in_use", Help: "Bytes of ingest.decode_budget reserved by uploads being decoded."}, func() float64 { return float64(s.budget.inUse.Load()) })
+	budgetFull := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_decode_budget_exhausted_total", Help: "Uploads refused (429) after waiting for ingest.decode_budget."}, func() float64 { return float64(s.budget.full.Load()) })
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
 	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
-		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, queue,
+		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.authFailures, m.authBlocked, budgetInUse, budgetFull, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

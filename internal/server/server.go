@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"os"
@@ -79,7 +80,8 @@ type Server struct {
 	now    func() time.Time
 	pub    Publisher
 	start  time.Time
-	budget *decodeBudget
+	budget    *decodeBudget
+	authLimit *authLimiter
 
 	appended   atomic.Int64 // records appended since start
 	consumed   atomic.Int64 // records handed to the engine since start (past warm-up)
@@ -137,6 +139,9 @@ func New(opt Options) (*Server, error) {
 	s.cfg.Store(&cfg)
 	s.dur.Store(&d)
 	s.m = newMetrics(s)
+	s.authLimit = newAuthLimiter(opt.Now, opt.Logger)
+	s.authLimit.failures = func(reason string) { s.m.authFailures.WithLabelValues(reason).Inc() }
+	s.authLimit.blocked = s.m.authBlocked.Inc
 	s.mux = s.routes()
 	s.eng.SetAlertHook(s.onAlert)
 	return s, nil
@@ -187,7 +192,16 @@ func IPTombstone(key []byte, ip string) string {
 func IdentityTombstone(id string) string { return "id:" + id }
 
 // Handler returns the HTTP handler (API, health, metrics).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
+
+// HTTPServer returns the http.Server to serve Handler with: headers must
+// arrive within 10 s and a whole request within server.read_timeout (slow
+// bodies are cut), idle connections close after 2 minutes, request headers
+// are limited to 64 KiB.
+func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
+	return &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.durations().ReadTimeout,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errorLog}
+}
 
 // Start runs the engine goroutine: it replays the retained log (warm-up),
 // then follows it. Stop with Close.

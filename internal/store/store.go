@@ -251,6 +251,8 @@ type Store interface {
 	ListEndpoints(ctx context.Context, f EndpointFilter) (Page[EndpointRow], error)
 	Endpoint(ctx context.Context, id string) (*EndpointDetail, error)
 	EndpointsForHost(ctx context.Context, host string) ([]model.Endpoint, error)
+	// Hosts returns up to limit distinct endpoint hosts, sorted.
+	Hosts(ctx context.Context, limit int) ([]string, error)
 
 	// Alerts.
 	UpsertAlerts(ctx context.Context, alerts []model.Alert, wallNow time.Time) (UpsertResult, error)

@@ -532,6 +532,25 @@ func (s *DB) Endpoint(ctx context.Context, id string) (*store.EndpointDetail, er
 }
 
 // EndpointsForHost implements store.Store (all hosts when host is empty).
+// Hosts implements store.Store.
+func (s *DB) Hosts(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT DISTINCT host FROM endpoints ORDER BY host LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// EndpointsForHost implements store.Store.
 func (s *DB) EndpointsForHost(ctx context.Context, host string) ([]model.Endpoint, error) {
 	q := `SELECT doc FROM endpoints`
 	var a args
