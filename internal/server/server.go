@@ -66,20 +66,20 @@ type Options struct {
 
 // Server is a running serve-mode instance.
 type Server struct {
-	opt    Options
-	cfg    atomic.Pointer[Config]
-	dur    atomic.Pointer[Durations]
-	st     store.Store
-	eng    Engine
-	wal    *wal.WAL
-	auth   *authenticator
-	log    *slog.Logger
-	key    []byte // installation secret: pseudonyms and tombstones
-	m      *metrics
-	mux    *http.ServeMux
-	now    func() time.Time
-	pub    Publisher
-	start  time.Time
+	opt       Options
+	cfg       atomic.Pointer[Config]
+	dur       atomic.Pointer[Durations]
+	st        store.Store
+	eng       Engine
+	wal       *wal.WAL
+	auth      *authenticator
+	log       *slog.Logger
+	key       []byte // installation secret: pseudonyms and tombstones
+	m         *metrics
+	mux       *http.ServeMux
+	now       func() time.Time
+	pub       Publisher
+	start     time.Time
 	budget    *decodeBudget
 	authLimit *authLimiter
 
