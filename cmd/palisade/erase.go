@@ -45,7 +45,7 @@ POST /api/v1/erase. Prints what was removed as JSON.`,
 			if err != nil {
 				return exitCode(2, err)
 			}
-			ec, err := engineConfig(ctx, st, cfg, dataDir)
+			ec, _, err := engineConfig(ctx, st, cfg, dataDir)
 			if err != nil {
 				return exitCode(2, err)
 			}

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +65,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/findings", permRead, s.handleFindings},
 		{"GET", "/api/v1/specs", permRead, s.handleSpecs},
 		{"POST", "/api/v1/specs", permAdmin, s.handleSpecUpload},
+		{"DELETE", "/api/v1/specs/{name}", permAdmin, s.handleSpecDelete},
 		{"GET", "/api/v1/openapi", permRead, s.handleExport},
 		{"GET", "/api/v1/config", permAdmin, s.handleConfigGet},
 		{"PUT", "/api/v1/config", permAdmin, s.handleConfigPut},
@@ -625,13 +628,34 @@ func (s *Server) handleSpecs(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
+	for i := range specs {
+		specs[i].Problem = s.opt.SpecProblems[specs[i].ID]
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": specs})
 }
 
-// SpecCheck validates an uploaded spec; set by the CLI to the inventory's
-// loader. nil accepts any JSON or YAML document with an "openapi" or
-// "swagger" key.
-var SpecCheck func(name string, data []byte) error
+// SpecCheck parses an uploaded spec as the engine's loader will and returns
+// the hosts its servers name; set by the CLI to the inventory's parser. nil
+// accepts any JSON or YAML document with an "openapi" or "swagger" key and
+// takes hosts from absolute server URLs.
+var SpecCheck func(name string, data []byte) (hosts []string, err error)
+
+// checkSpec validates a spec with the hosts given for it: the spec must
+// parse, and it must apply to at least one host (its servers' or given).
+func checkSpec(name string, data []byte, hosts []string) error {
+	check := SpecCheck
+	if check == nil {
+		check = basicSpecCheck
+	}
+	own, err := check(name, data)
+	if err != nil {
+		return err
+	}
+	if len(own) == 0 && len(hosts) == 0 {
+		return errors.New("no host to apply it to: its servers give no absolute URL; name one with ?host=api.example.com")
+	}
+	return nil
+}
 
 func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(r.Body)
@@ -643,39 +667,115 @@ func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "spec"
 	}
-	if len(name) > 200 || strings.ContainsAny(name, "/\\\x00") {
-		writeError(w, http.StatusBadRequest, "name: at most 200 characters, no path separators")
+	if len(name) > 200 || strings.ContainsAny(name, "/\\,\x00") || strings.HasPrefix(name, ".") {
+		writeError(w, http.StatusBadRequest, "name: at most 200 characters, no path separators or commas, not starting with a dot")
 		return
 	}
-	check := SpecCheck
-	if check == nil {
-		check = basicSpecCheck
+	var hosts []string
+	for _, h := range qlist(r, "host") {
+		if !validHost(h) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("host: %q is not a host name or address (host[:port])", h))
+			return
+		}
+		hosts = append(hosts, strings.ToLower(h))
 	}
-	if err := check(name, data); err != nil {
+	if err := checkSpec(name, data, hosts); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "spec "+name+": "+err.Error())
 		return
 	}
 	sum := sha256.Sum256(data)
 	sp := store.Spec{ID: "sp_" + hex.EncodeToString(sum[:8]), Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(data), Content: data,
-		UploadedAt: s.now().UTC(), UploadedBy: principalFrom(r.Context()).actor()}
+		UploadedAt: s.now().UTC(), UploadedBy: principalFrom(r.Context()).actor(), Hosts: hosts}
 	if err := s.st.SaveSpec(r.Context(), sp); err != nil {
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r, "spec.upload", sp.ID, map[string]any{"name": name, "sha256": sp.SHA256, "size": len(data)})
+	s.audit(r, "spec.upload", sp.ID, map[string]any{"name": name, "sha256": sp.SHA256, "size": len(data), "hosts": hosts})
 	sp.Content = nil
 	writeJSON(w, http.StatusCreated, map[string]any{"spec": sp, "applies": "at next restart (specs are loaded when the engine starts)"})
 }
 
-func basicSpecCheck(_ string, data []byte) error {
+// validHost accepts host names, IP addresses and [IPv6], with an optional
+// port.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	u, err := url.Parse("http://" + h)
+	return err == nil && u.Host == h && u.Path == "" && u.User == nil && u.RawQuery == "" && u.Fragment == ""
+}
+
+func (s *Server) handleSpecDelete(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	del, err := s.st.DeleteSpecs(r.Context(), name)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	ids := make([]string, len(del))
+	for i, sp := range del {
+		ids[i] = sp.ID
+	}
+	s.audit(r, "spec.delete", name, map[string]any{"ids": ids})
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": del, "applies": "at next restart (specs are loaded when the engine starts)"})
+}
+
+func basicSpecCheck(_ string, data []byte) ([]string, error) {
 	m, err := yamlParser{}.Unmarshal(data)
 	if err != nil {
-		return fmt.Errorf("not JSON or YAML: %v", err)
+		return nil, fmt.Errorf("not JSON or YAML: %v", err)
 	}
 	if m["openapi"] == nil && m["swagger"] == nil {
-		return errors.New(`not an OpenAPI document (no "openapi" or "swagger" key)`)
+		return nil, errors.New(`not an OpenAPI document (no "openapi" or "swagger" key)`)
 	}
-	return nil
+	var hosts []string
+	if h, ok := m["host"].(string); ok && h != "" { // Swagger 2.0
+		hosts = append(hosts, h)
+	}
+	if servers, ok := m["servers"].([]any); ok {
+		for _, sv := range servers {
+			if sm, ok := sv.(map[string]any); ok {
+				if u, ok := sm["url"].(string); ok {
+					if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+						hosts = append(hosts, pu.Host)
+					}
+				}
+			}
+		}
+	}
+	return hosts, nil
+}
+
+// StoredSpecs writes the stored specs to dir for the engine's loader and
+// returns their arguments ("FILE[,host=HOST]..."). A stored spec that no
+// longer loads (a parser change, a spec stored before uploads were
+// validated) is skipped, never fatal: it is returned in problems (spec id →
+// reason) to be logged, counted and shown by GET /api/v1/specs.
+func StoredSpecs(ctx context.Context, st store.Store, dir string) (args []string, problems map[string]string, err error) {
+	specs, err := st.SpecContents(ctx)
+	if err != nil || len(specs) == 0 {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	problems = map[string]string{}
+	for _, sp := range specs {
+		if err := checkSpec(sp.Name, sp.Content, sp.Hosts); err != nil {
+			problems[sp.ID] = err.Error()
+			continue
+		}
+		p := filepath.Join(dir, sp.ID+"-"+filepath.Base(sp.Name))
+		if err := os.WriteFile(p, sp.Content, 0o600); err != nil {
+			return nil, nil, err
+		}
+		arg := p
+		for _, h := range sp.Hosts {
+			arg += ",host=" + h
+		}
+		args = append(args, arg)
+	}
+	return args, problems, nil
 }
 
 // ---- config ----

@@ -47,9 +47,10 @@ func newMetrics(s *Server) *metrics {
 	m.authBlocked = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_auth_blocked_total", Help: "Requests refused (429) because their source address failed authentication too often."})
 	budgetInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_decode_budget_bytes_in_use", Help: "Bytes of ingest.decode_budget reserved by uploads being decoded."}, func() float64 { return float64(s.budget.inUse.Load()) })
 	budgetFull := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_decode_budget_exhausted_total", Help: "Uploads refused (429) after waiting for ingest.decode_budget."}, func() float64 { return float64(s.budget.full.Load()) })
+	specsSkipped := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_specs_skipped", Help: "Stored specs not loaded at start because they no longer load (see GET /api/v1/specs)."}, func() float64 { return float64(len(s.opt.SpecProblems)) })
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
 	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
-		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.authFailures, m.authBlocked, budgetInUse, budgetFull, queue,
+		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

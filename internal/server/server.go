@@ -61,7 +61,9 @@ type Options struct {
 	// Identity is the engine's identity configuration (its key), used to
 	// find an identity's raw records when erasing.
 	Identity identity.Config
-	Now      func() time.Time // wall clock (tests)
+	// SpecProblems are the stored specs StoredSpecs skipped (id → reason).
+	SpecProblems map[string]string
+	Now          func() time.Time // wall clock (tests)
 }
 
 // Server is a running serve-mode instance.

@@ -232,6 +232,7 @@ var routePerms = map[string]string{
 	"GET /api/v1/findings":            "read",
 	"GET /api/v1/specs":               "read",
 	"POST /api/v1/specs":              "admin",
+	"DELETE /api/v1/specs/{name}":     "admin",
 	"GET /api/v1/openapi":             "read",
 	"GET /api/v1/config":              "admin",
 	"PUT /api/v1/config":              "admin",
@@ -619,7 +620,7 @@ func TestConfigAPI(t *testing.T) {
 
 func TestSpecsAPI(t *testing.T) {
 	env := newEnv(t, nil, nil)
-	resp, body := env.do(t, "POST", "/api/v1/specs?name=pets.yaml", "admin", strings.NewReader("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n"))
+	resp, body := env.do(t, "POST", "/api/v1/specs?name=pets.yaml", "admin", strings.NewReader("openapi: 3.0.0\ninfo: {title: t, version: '1'}\nservers: [{url: 'https://pets.example.com'}]\npaths: {}\n"))
 	if resp.StatusCode != 201 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}

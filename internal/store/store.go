@@ -164,7 +164,12 @@ type Spec struct {
 	Size       int       `json:"size"`
 	UploadedAt time.Time `json:"uploaded_at"`
 	UploadedBy string    `json:"uploaded_by"`
-	Content    []byte    `json:"-"`
+	// Hosts the spec applies to besides its servers' (upload ?host=).
+	Hosts   []string `json:"hosts,omitempty"`
+	Content []byte   `json:"-"`
+	// Problem is set when the stored spec was not loaded at start (the
+	// reason); it is not stored.
+	Problem string `json:"problem,omitempty"`
 }
 
 // AuditEntry records who did what.
@@ -265,6 +270,9 @@ type Store interface {
 	SaveSpec(ctx context.Context, s Spec) error
 	ListSpecs(ctx context.Context) ([]Spec, error)
 	SpecContents(ctx context.Context) ([]Spec, error)
+	// DeleteSpecs deletes the specs with this name (or this id) and
+	// returns the deleted ones (without contents).
+	DeleteSpecs(ctx context.Context, nameOrID string) ([]Spec, error)
 
 	// Audit, settings, overview.
 	Audit(ctx context.Context, e AuditEntry) error

@@ -911,14 +911,20 @@ func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Pag
 
 // SaveSpec implements store.Store.
 func (s *DB) SaveSpec(ctx context.Context, sp store.Spec) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO specs (id, name, sha256, content, uploaded_at, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, content = excluded.content, uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by`,
-		sp.ID, sp.Name, sp.SHA256, sp.Content, ns(sp.UploadedAt), sp.UploadedBy)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO specs (id, name, sha256, content, uploaded_at, uploaded_by, hosts) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, content = excluded.content, uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by, hosts = excluded.hosts`,
+		sp.ID, sp.Name, sp.SHA256, sp.Content, ns(sp.UploadedAt), sp.UploadedBy, strings.Join(sp.Hosts, ","))
 	return err
 }
 
 func (s *DB) specs(ctx context.Context, content bool) ([]store.Spec, error) {
-	rows, err := s.q.QueryContext(ctx, `SELECT id, name, sha256, content, uploaded_at, uploaded_by FROM specs ORDER BY uploaded_at, id`)
+	return s.querySpecs(ctx, s.q, content, ``)
+}
+
+func (s *DB) querySpecs(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, content bool, where string, args ...any) ([]store.Spec, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, name, sha256, content, uploaded_at, uploaded_by, hosts FROM specs `+where+` ORDER BY uploaded_at, id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -927,17 +933,41 @@ func (s *DB) specs(ctx context.Context, content bool) ([]store.Spec, error) {
 	for rows.Next() {
 		var sp store.Spec
 		var at int64
-		if err := rows.Scan(&sp.ID, &sp.Name, &sp.SHA256, &sp.Content, &at, &sp.UploadedBy); err != nil {
+		var hosts string
+		if err := rows.Scan(&sp.ID, &sp.Name, &sp.SHA256, &sp.Content, &at, &sp.UploadedBy, &hosts); err != nil {
 			return nil, err
 		}
 		sp.UploadedAt = fromNS(at)
 		sp.Size = len(sp.Content)
+		if hosts != "" {
+			sp.Hosts = strings.Split(hosts, ",")
+		}
 		if !content {
 			sp.Content = nil
 		}
 		out = append(out, sp)
 	}
 	return out, rows.Err()
+}
+
+// DeleteSpecs implements store.Store.
+func (s *DB) DeleteSpecs(ctx context.Context, nameOrID string) ([]store.Spec, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	del, err := s.querySpecs(ctx, tx, false, `WHERE name = $1 OR id = $1`, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	if len(del) == 0 {
+		return nil, store.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM specs WHERE name = $1 OR id = $1`, nameOrID); err != nil {
+		return nil, err
+	}
+	return del, tx.Commit()
 }
 
 // ListSpecs implements store.Store (without contents).
