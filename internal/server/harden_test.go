@@ -397,3 +397,95 @@ func TestSpecUploadValidationAndDelete(t *testing.T) {
 		t.Fatalf("list after delete: %s", body)
 	}
 }
+
+// Finding 2: a record dated far ahead of the wall clock is rejected with a
+// counted reason (response and metrics) and moves neither the event clock
+// nor retention; records logged before the bound existed are quarantined
+// on replay, so a poisoned clock does not survive a restart.
+func TestClockPoisoning(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dir+"/palisade.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	wall := base.Add(time.Hour)
+	t0 := time.Now()
+	clock := func() time.Time { return wall.Add(time.Since(t0)) } // moves: checkpoints are timed by it
+	run := func(mod func(*Config)) (*testEnv, func()) {
+		cfg := DefaultConfig()
+		cfg.Ingest.CheckpointInterval = "30ms"
+		if mod != nil {
+			mod(&cfg)
+		}
+		eng := newFake()
+		srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st, Now: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sec, tk, _ := NewToken("admin", "t", time.Now())
+		st.CreateToken(ctx, tk)
+		hs := httptest.NewServer(srv.Handler())
+		return &testEnv{srv: srv, http: hs, st: st, eng: eng, tokens: map[string]string{"admin": sec}}, func() {
+			hs.Close()
+			if err := srv.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	future := strings.ReplaceAll(line(0, "198.51.100.66", "/poison"), base.Format(time.RFC3339Nano), "2200-01-01T00:00:00Z")
+	past := strings.ReplaceAll(line(0, "198.51.100.67", "/old"), base.Format(time.RFC3339Nano), "1999-01-01T00:00:00Z")
+
+	env, stop := run(nil)
+	env.do(t, "POST", "/api/v1/ingest", "admin", strings.NewReader(ndjson(3, "/attack")))
+	waitFor(t, "alert stored", func() bool { p, _ := st.ListAlerts(ctx, store.AlertFilter{}); return len(p.Items) == 1 })
+	resp, body := env.do(t, "POST", "/api/v1/ingest", "admin", strings.NewReader(future+"\n"+past+"\n"+line(5, "203.0.113.7", "/ok")+"\n"))
+	var res IngestResult
+	json.Unmarshal(body, &res)
+	if resp.StatusCode != 200 || res.Accepted != 1 || res.Rejected != 2 || res.RejectedByReason["time_future"] != 1 || res.RejectedByReason["time_past"] != 1 ||
+		len(res.Errors) != 2 || res.Errors[0].Field != "time" || !strings.Contains(res.Errors[0].Message, "max_future") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	waitFor(t, "consumed", func() bool { return env.eng.count() == 4 })
+	if _, err := env.srv.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := st.ListAlerts(ctx, store.AlertFilter{}); len(p.Items) != 1 {
+		t.Fatalf("retention deleted the alert after a future-dated record")
+	}
+	_, body = env.do(t, "GET", "/metrics", "admin", nil)
+	if !strings.Contains(string(body), `palisade_records_rejected_total{reason="time_future"} 1`) {
+		t.Fatalf("not counted in metrics")
+	}
+	stop()
+
+	// A log written without the bound (as before it existed) holds a
+	// poisoned record: the next start quarantines it.
+	env, stop = run(func(c *Config) { c.Ingest.MaxFuture = "100000d" })
+	if resp, body := env.do(t, "POST", "/api/v1/ingest", "admin", strings.NewReader(future+"\n")); !strings.Contains(string(body), `"accepted":1`) {
+		t.Fatalf("without the bound: %d %s", resp.StatusCode, body)
+	}
+	waitFor(t, "consumed", func() bool { return env.eng.count() >= 1 })
+	stop()
+	env, stop = run(nil)
+	defer stop()
+	waitFor(t, "warm", env.srv.Warm)
+	if c := env.srv.eventClock.Load(); c > wall.Add(time.Hour).UnixNano() {
+		t.Fatalf("event clock poisoned after restart: %s", time.Unix(0, c).UTC())
+	}
+	for _, u := range env.eng.seen {
+		if strings.Contains(u, "/poison") {
+			t.Fatalf("poisoned record replayed into the engine")
+		}
+	}
+	if _, err := env.srv.RunRetention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := st.ListAlerts(ctx, store.AlertFilter{}); len(p.Items) != 1 {
+		t.Fatalf("retention after restart deleted the alert")
+	}
+}

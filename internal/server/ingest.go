@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
@@ -18,6 +20,10 @@ type IngestResult struct {
 	Accepted int64         `json:"accepted"`
 	Rejected int64         `json:"rejected"`
 	Errors   []IngestError `json:"errors"`
+	// RejectedByReason counts rejections that are not malformed records:
+	// time_future / time_past (event time outside the horizon around the
+	// server's clock, ingest.max_future / ingest.max_past).
+	RejectedByReason map[string]int64 `json:"rejected_by_reason,omitempty"`
 	// NotAccepted is set when the request was cut short (queue full, body
 	// limit, storage failure): records from the ResumeRecord-th on (1-based,
 	// counting every non-blank line, accepted or rejected) were not accepted
@@ -176,6 +182,19 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 			lastLine = line
 			break
 		}
+		if reason, msg := s.timeCheck(rec.Time); reason != "" {
+			res.Rejected++
+			if res.RejectedByReason == nil {
+				res.RejectedByReason = map[string]int64{}
+			}
+			res.RejectedByReason[reason]++
+			s.m.records.WithLabelValues("rejected").Inc()
+			s.m.rejected.WithLabelValues(reason).Inc()
+			if len(res.Errors) < maxIngestErrors {
+				res.Errors = append(res.Errors, IngestError{Line: line, Field: "time", Message: msg})
+			}
+			continue
+		}
 		b, err := exchange.MarshalRecord(rec)
 		if err != nil {
 			res.Rejected++
@@ -269,6 +288,11 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 			s.m.records.WithLabelValues("rejected").Inc()
 			continue
 		}
+		if reason, _ := s.timeCheck(rec.Time); reason != "" {
+			s.m.records.WithLabelValues("rejected").Inc()
+			s.m.rejected.WithLabelValues(reason).Inc()
+			continue
+		}
 		b, err := exchange.MarshalRecord(rec)
 		if err != nil {
 			continue
@@ -295,3 +319,36 @@ type bufferedWriter struct {
 func (b *bufferedWriter) Header() http.Header         { return b.h }
 func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }
+
+// Reasons a well-formed record is rejected.
+const (
+	reasonTimeFuture = "time_future"
+	reasonTimePast   = "time_past"
+)
+
+// timeCheck bounds a record's event time against the wall clock: one
+// record dated years ahead must not move the event clock (and with it
+// retention) or the engine's windows. It returns the reason and a message,
+// or "" when the time is within the horizon.
+func (s *Server) timeCheck(t time.Time) (reason, msg string) {
+	d := s.durations()
+	now := s.now()
+	if t.After(now.Add(d.MaxFuture)) {
+		return reasonTimeFuture, fmt.Sprintf("%s is more than ingest.max_future (%s) ahead of the server clock", t.UTC().Format(time.RFC3339), d.MaxFuture)
+	}
+	if d.MaxPast > 0 && t.Before(now.Add(-d.MaxPast)) {
+		return reasonTimePast, fmt.Sprintf("%s is more than ingest.max_past (%s) behind the server clock", t.UTC().Format(time.RFC3339), d.MaxPast)
+	}
+	return "", ""
+}
+
+// clockCeiling is the highest event time the event clock may take: the
+// wall clock plus ingest.max_future (records already in the log from
+// before the bound, or from a wrong clock, cannot carry it further).
+func (s *Server) clockCeiling() int64 {
+	c := s.now().Add(s.durations().MaxFuture)
+	if c.Year() >= 2262 { // beyond int64 nanoseconds: no ceiling
+		return math.MaxInt64
+	}
+	return c.UnixNano()
+}
