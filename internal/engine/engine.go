@@ -85,6 +85,7 @@ type Engine struct {
 	from     time.Time
 	to       time.Time
 	hook     func(model.Alert, bool)
+	redact   *classify.Redactor // every alert and finding leaving the engine
 	Warnings []string
 }
 
@@ -129,11 +130,14 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.enr = enrich.New(cfg.Enrich, e.inv, lookup)
 	e.analyzers = pipeline.Fanout{e.inv}
+	// The redaction step at the pipeline's exit uses the configured
+	// classifier (custom types included) even when classification is off.
+	c, err := classify.New(cfg.Classify)
+	if err != nil {
+		return nil, fmt.Errorf("classification config: %w", err)
+	}
+	e.redact = classify.NewRedactor(c)
 	if !cfg.NoClassify {
-		c, err := classify.New(cfg.Classify)
-		if err != nil {
-			return nil, fmt.Errorf("classification config: %w", err)
-		}
 		e.cls = classify.NewAnalyzer(c)
 		e.analyzers = append(e.analyzers, e.cls)
 	}
@@ -178,7 +182,7 @@ func (e *Engine) SetAlertHook(f func(a model.Alert, created bool)) {
 	if e.det != nil {
 		e.det.Emitter().OnAlert = func(a *model.Alert, created bool) {
 			if e.hook != nil {
-				c := *a
+				c := e.redact.Alert(*a)
 				if c.Endpoint != nil {
 					ep := e.inv.Canonical(*c.Endpoint)
 					c.Endpoint = &ep
@@ -298,6 +302,7 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	posture.Score(eps, alerts, findings)
 	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
+	e.redact.Report(r)
 	r.Probes = e.inv.Probes()
 	r.APIChange = e.inv.APIChanges()
 	if e.det != nil {

@@ -1,0 +1,58 @@
+package engine
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/testutil"
+)
+
+// Finding 4: every alert and finding leaving the engine (the alert hook
+// feeding the store and the sinks, and the report) goes through one
+// redaction step. Canaries of every sensitive class are planted inside
+// injection payloads; none may appear in the alerts or the report (the
+// fragments of injection alerts carried full card numbers, an IBAN and an
+// SSN before).
+func TestCanariesRedactedAtTheExit(t *testing.T) {
+	e, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hooked []model.Alert
+	e.SetAlertHook(func(a model.Alert, _ bool) { hooked = append(hooked, a) })
+	base := time.Date(2026, 11, 18, 9, 0, 0, 0, time.UTC)
+	qs, bodies := testutil.CanaryAttacks()
+	i := 0
+	add := func(method, path, body string) {
+		r := &exchange.Record{Time: base.Add(time.Duration(i) * time.Second), Client: exchange.Client{IP: "203.0.113.9"},
+			Request:  exchange.Request{Method: method, URL: "https://shop.example.test" + path, Body: body, Headers: map[string]string{"content-type": "application/json"}},
+			Response: exchange.Response{Status: 200}}
+		i++
+		if err := r.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		e.Ingest(r)
+	}
+	for _, q := range qs {
+		add("GET", q, "")
+	}
+	for _, b := range bodies {
+		add("POST", "/v1/comments", b)
+	}
+	e.Flush()
+	rep := e.Report(fixedTime)
+	if len(rep.Alerts) == 0 || len(hooked) == 0 {
+		t.Fatalf("no alerts raised (%d, %d): the canary attacks must be detected for this test to mean anything", len(rep.Alerts), len(hooked))
+	}
+	b, _ := json.Marshal(rep)
+	if leaks := testutil.Leaks(b); len(leaks) > 0 {
+		t.Errorf("report leaks %v", leaks)
+	}
+	h, _ := json.Marshal(hooked)
+	if leaks := testutil.Leaks(h); len(leaks) > 0 {
+		t.Errorf("alerts to store and sinks leak %v", leaks)
+	}
+}
