@@ -900,27 +900,12 @@ func Erase(ctx context.Context, st store.Store, w WALEraser, key []byte, idCfg i
 	var err error
 	var match func([]byte) bool
 	if req.IP != "" {
-		addr, perr := netip.ParseAddr(req.IP)
-		if perr != nil {
+		ip := exchange.CanonicalIP(req.IP)
+		if ip == "" || strings.ContainsAny(req.IP, "[]") {
 			return res, &badRequest{fmt.Sprintf("ip: not an IP address: %q", req.IP)}
 		}
-		ip := addr.String()
 		res, err = st.EraseClientIP(ctx, ip, IPTombstone(key, ip), now)
-		quoted := []byte(`"` + ip + `"`)
-		match = func(p []byte) bool {
-			if !bytes.Contains(p, quoted) {
-				return false
-			}
-			rec, err := exchange.DecodeRecord(p)
-			if err != nil {
-				return false
-			}
-			if rec.Client.IP == ip {
-				return true
-			}
-			// Forwarded client addresses.
-			return strings.Contains(rec.Request.Header("x-forwarded-for"), ip) || rec.Request.Header("x-real-ip") == ip
-		}
+		match = ipMatcher(ip)
 	} else {
 		if !strings.HasPrefix(req.Identity, "id_") {
 			return res, &badRequest{fmt.Sprintf("identity: expected a pseudonymous id (id_…), got %q", req.Identity)}
@@ -954,3 +939,49 @@ func Erase(ctx context.Context, st store.Store, w WALEraser, key []byte, idCfg i
 }
 
 func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
+
+// ipMatcher matches raw log records that carry the address ip (canonical)
+// in any spelling: as client.ip, or in any request header value that lists
+// addresses (X-Forwarded-For, Forwarded, X-Real-IP, …) — mapped IPv4,
+// non-canonical IPv6, with brackets or a port.
+func ipMatcher(ip string) func([]byte) bool {
+	addr := netip.MustParseAddr(ip)
+	var cheap []byte // every spelling contains it (IPv4 only)
+	if addr.Is4() {
+		cheap = []byte(ip)
+	}
+	return func(p []byte) bool {
+		if cheap != nil && !bytes.Contains(p, cheap) && !bytes.Contains(bytes.ToLower(p), []byte("ffff:")) {
+			return false
+		}
+		rec, err := exchange.DecodeRecord(p)
+		if err != nil {
+			return false
+		}
+		if rec.Client.IP == ip {
+			return true
+		}
+		for _, v := range rec.Request.Headers {
+			if headerHasIP(v, ip) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// headerHasIP reports whether a header value lists the address ip
+// (tokens separated by commas, semicolons, spaces, quotes or "for=").
+func headerHasIP(v, ip string) bool {
+	for _, tok := range strings.FieldsFunc(v, func(r rune) bool {
+		return r == ',' || r == ';' || r == ' ' || r == '"' || r == '\t' || r == '='
+	}) {
+		if strings.IndexByte(tok, '.') < 0 && strings.IndexByte(tok, ':') < 0 {
+			continue
+		}
+		if exchange.CanonicalIP(tok) == ip {
+			return true
+		}
+	}
+	return false
+}

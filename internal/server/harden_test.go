@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -487,5 +489,59 @@ func TestClockPoisoning(t *testing.T) {
 	}
 	if p, _ := st.ListAlerts(ctx, store.AlertFilter{}); len(p.Items) != 1 {
 		t.Fatalf("retention after restart deleted the alert")
+	}
+}
+
+// Finding 5: erasure canonicalizes the address once and removes every
+// spelling of it — client.ip in IPv4-mapped or non-canonical IPv6 form, an
+// address present only in X-Forwarded-For or Forwarded — from the log and
+// the database, and deleted rows do not survive in the database files
+// (free pages, the SQLite -wal file).
+func TestEraseEveryForm(t *testing.T) {
+	env := newEnv(t, nil, nil)
+	xff := strings.Replace(line(1, "10.0.0.5", "/xff"), `"request":{`, `"request":{"headers":{"x-forwarded-for":"198.51.100.23, 10.0.0.1"},`, 1)
+	fwd := strings.Replace(line(2, "10.0.0.6", "/fwd"), `"request":{`, `"request":{"headers":{"forwarded":"for=\"[2001:DB8:0:0::beef]:4711\";proto=https"},`, 1)
+	body := line(0, "2001:DB8::0001", "/attack") + "\n" + xff + "\n" + fwd + "\n" + line(3, "::ffff:192.0.2.77", "/attack") + "\n" + line(4, "203.0.113.7", "/keep") + "\n"
+	if resp, b := env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(body)); !strings.Contains(string(b), `"accepted":5`) {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	waitFor(t, "two alerts", func() bool {
+		p, _ := env.st.ListAlerts(context.Background(), store.AlertFilter{})
+		return len(p.Items) == 2
+	})
+	for _, c := range []struct {
+		ip         string
+		alerts, wr int64
+	}{
+		{"2001:db8:0000::1", 1, 1},  // another spelling of the client address
+		{"198.51.100.23", 0, 1},     // only in X-Forwarded-For
+		{"2001:db8::beef", 0, 1},    // only in Forwarded, bracketed with a port
+		{"::ffff:192.0.2.77", 1, 1}, // mapped form given, IPv4 stored
+	} {
+		resp, b := env.do(t, "POST", "/api/v1/erase", "admin", strings.NewReader(`{"ip":"`+c.ip+`"}`))
+		var res store.EraseResult
+		json.Unmarshal(b, &res)
+		if resp.StatusCode != 200 || res.AlertsDeleted != c.alerts || res.WALRecords != c.wr {
+			t.Errorf("erase %s: %d %s", c.ip, resp.StatusCode, b)
+		}
+	}
+	waitFor(t, "checkpoint after erasure", func() bool { return env.eng.count() == 5 })
+	time.Sleep(150 * time.Millisecond) // a few checkpoints: nothing written back
+	forms := []string{"2001:DB8::0001", "2001:db8::1", "198.51.100.23", "2001:DB8:0:0::beef", "2001:db8::beef", "192.0.2.77"}
+	files, _ := filepath.Glob(filepath.Join(env.dir, "palisade.db*"))
+	walFiles, _ := filepath.Glob(filepath.Join(env.dir, "wal", "*"))
+	for _, f := range append(files, walFiles...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range forms {
+			if bytes.Contains(data, []byte(form)) {
+				t.Errorf("%s still holds %q after erasure", filepath.Base(f), form)
+			}
+		}
+	}
+	if p, _ := env.st.ListAlerts(context.Background(), store.AlertFilter{}); len(p.Items) != 0 {
+		t.Fatalf("alerts left: %+v", p.Items)
 	}
 }

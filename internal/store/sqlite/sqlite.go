@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -1211,25 +1212,38 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < $1`, ns(wallNow)); err != nil {
 		return r, err
 	}
-	return r, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return r, err
+	}
+	if r != (store.RetentionResult{}) {
+		return r, s.scrub(ctx)
+	}
+	return r, nil
 }
 
-func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip string) (store.EraseResult, error) {
+func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, at time.Time, ips []string) (store.EraseResult, error) {
 	var r store.EraseResult
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return r, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM alerts WHERE `+col+` = $1)`, val); err != nil {
-		return r, err
+	for _, val := range vals {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM alerts WHERE `+col+` = $1)`, val); err != nil {
+			return r, err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE `+col+` = $1`, val)
+		if err != nil {
+			return r, err
+		}
+		n, _ := res.RowsAffected()
+		r.AlertsDeleted += n
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE `+col+` = $1`, val)
-	if err != nil {
-		return r, err
+	isIP := map[string]bool{}
+	for _, ip := range ips {
+		isIP[ip] = true
 	}
-	r.AlertsDeleted, _ = res.RowsAffected()
-	if ip != "" {
+	for _, ip := range ips {
 		// Samples of other alerts (endpoint or identity subjects) that name the IP.
 		rows, err := tx.QueryContext(ctx, `SELECT id, doc FROM alerts WHERE doc LIKE $1 ESCAPE '\'`, "%"+likeEscape(`"`+ip+`"`)+"%")
 		if err != nil {
@@ -1253,7 +1267,7 @@ func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip 
 			}
 			kept := a.Evidence.Samples[:0]
 			for _, smp := range a.Evidence.Samples {
-				if smp.Client == ip {
+				if isIP[smp.Client] {
 					r.SamplesRemoved++
 					continue
 				}
@@ -1262,7 +1276,7 @@ func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip 
 			a.Evidence.Samples = kept
 			keptC := a.Clients[:0]
 			for _, c := range a.Clients {
-				if c.IP == ip {
+				if isIP[c.IP] {
 					a.ClientsOther += c.Count // the events stay counted, the address goes
 					continue
 				}
@@ -1278,20 +1292,63 @@ func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip 
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tombstones (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at`, tomb, ns(at)); err != nil {
 		return r, err
 	}
-	return r, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return r, err
+	}
+	return r, s.scrub(ctx)
 }
 
-// EraseClientIP implements store.Store: alerts about the IP are deleted,
-// samples naming it are removed from other alerts, and a tombstone (a keyed
-// hash, never the IP) keeps the engine's in-memory state from writing it
-// back.
+// scrub makes deleted content unrecoverable: secure_delete (set on every
+// connection) zeroes freed pages of the database file, and a truncating
+// checkpoint moves the log's page images into it and empties the -wal
+// file, which would otherwise keep the old pages until overwritten.
+func (s *DB) scrub(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+// ipSpellings returns ip (canonical) and every other spelling of the same
+// address stored in alerts.client_ip (data stored before client addresses
+// were canonicalized at ingest: IPv4-mapped IPv6, non-canonical IPv6).
+func (s *DB) ipSpellings(ctx context.Context, ip string) ([]string, error) {
+	out := []string{ip}
+	want, err := netip.ParseAddr(ip)
+	if err != nil {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT client_ip FROM alerts WHERE client_ip LIKE '%:%'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if a, err := netip.ParseAddr(v); err == nil && v != ip && a.Unmap().WithZone("") == want {
+			out = append(out, v)
+		}
+	}
+	return out, rows.Err()
+}
+
+// EraseClientIP implements store.Store: alerts about the IP (in any
+// spelling) are deleted, samples naming it are removed from other alerts,
+// a tombstone (a keyed hash, never the IP) keeps the engine's in-memory
+// state from writing it back, and the deleted content is scrubbed from the
+// files.
 func (s *DB) EraseClientIP(ctx context.Context, ip, tomb string, at time.Time) (store.EraseResult, error) {
-	return s.erase(ctx, "client_ip", ip, tomb, at, ip)
+	ips, err := s.ipSpellings(ctx, ip)
+	if err != nil {
+		return store.EraseResult{}, err
+	}
+	return s.erase(ctx, "client_ip", ips, tomb, at, ips)
 }
 
 // EraseIdentity implements store.Store.
 func (s *DB) EraseIdentity(ctx context.Context, id, tomb string, at time.Time) (store.EraseResult, error) {
-	return s.erase(ctx, "identity_id", id, tomb, at, "")
+	return s.erase(ctx, "identity_id", []string{id}, tomb, at, nil)
 }
 
 // Tombstoned implements store.Store.
