@@ -310,6 +310,7 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	r.Body = io.NopCloser(s.uploadBody(w, r.Body))
 	data, code, err := readOTLPBody(w, r, cfg.Ingest.MaxBody, cfg.Ingest.MaxOTLP)
 	if err != nil {
 		writeError(w, code, err.Error())
@@ -363,6 +364,9 @@ func readOTLPBody(w http.ResponseWriter, r *http.Request, maxBody, maxDecoded in
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds ingest.max_body (%d bytes)", maxBody)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, http.StatusRequestTimeout, errors.New("body too slow: not received within server.read_timeout plus 1 s per 64 KiB")
 		}
 		return nil, http.StatusBadRequest, fmt.Errorf("body unreadable: %v", err)
 	}

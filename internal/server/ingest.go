@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -104,6 +105,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	body := io.Reader(http.MaxBytesReader(w, r.Body, cfg.Ingest.MaxBody))
+	body = s.uploadBody(w, body)
 	switch r.Header.Get("Content-Encoding") {
 	case "", "identity":
 	case "gzip", "x-gzip":
@@ -252,6 +254,9 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 			res.NotAccepted = fmt.Sprintf("body after the gzip layer exceeds ingest.max_decompressed (%d bytes); split the upload", xle.Limit)
 		}
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		res.NotAccepted = fmt.Sprintf("body too slow: not received within server.read_timeout (%s) plus 1 s per 64 KiB; resend from resume_record", s.durations().ReadTimeout)
+		return http.StatusRequestTimeout
 	case s.wal.Failed() != nil:
 		w.Header().Set("Retry-After", "30")
 		s.log.Error("ingest: write-ahead log failed", "err", err)
@@ -351,4 +356,41 @@ func (s *Server) clockCeiling() int64 {
 		return math.MaxInt64
 	}
 	return c.UnixNano()
+}
+
+// minBodyRate is the slowest an upload body may arrive once its first
+// server.read_timeout is over (bytes per second).
+const minBodyRate = 64 << 10
+
+// bodyDeadline replaces the connection's read deadline for an upload body
+// (ingest, OTLP) by one that moves with progress: the body must arrive
+// within server.read_timeout plus one second per 64 KiB received. A body
+// trickling in is cut after about read_timeout; a large upload read slowly
+// because the server itself is busy is not. Time spent waiting for the
+// decode budget does not count.
+type bodyDeadline struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	start time.Time
+	grace time.Duration
+	n     int64
+}
+
+func (s *Server) uploadBody(w http.ResponseWriter, r io.Reader) io.Reader {
+	b := &bodyDeadline{r: r, rc: http.NewResponseController(w), start: time.Now(), grace: s.durations().ReadTimeout}
+	b.set()
+	return b
+}
+
+func (b *bodyDeadline) set() {
+	_ = b.rc.SetReadDeadline(b.start.Add(b.grace + time.Duration(b.n)*time.Second/minBodyRate))
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.n += int64(n)
+		b.set()
+	}
+	return n, err
 }

@@ -87,8 +87,8 @@ func clipName(k string) string {
 
 // decodeBudget is the process-wide bound on memory held by request
 // decoding (ingest NDJSON/HAR, OTLP): a request reserves its worst-case
-// working set before reading its body and waits (up to budgetWait) when
-// the budget is taken, then gets 429 with Retry-After.
+// working set before reading its body and waits (up to budgetWait, 5 s)
+// when the budget is taken, then gets 429 with Retry-After.
 type decodeBudget struct {
 	sem   *semaphore.Weighted
 	total int64
@@ -98,7 +98,7 @@ type decodeBudget struct {
 }
 
 // budgetWait is how long a request waits for the decode budget (a variable for tests).
-var budgetWait = 10 * time.Second
+var budgetWait = 5 * time.Second
 
 var errBudget = errors.New("decode budget exhausted")
 
