@@ -380,3 +380,41 @@ func drain(d *Decoder) ([]*Record, []*RecordError, error) {
 		recs = append(recs, rec)
 	}
 }
+
+// FuzzDecodeLimits: the server's decoder (bounded, gzip by magic bytes,
+// NDJSON or streamed HAR) on arbitrary bytes, raw and gzipped (seeds): never
+// a panic, never a record above the caps, every record valid.
+func FuzzDecodeLimits(f *testing.F) {
+	har, _ := os.ReadFile("testdata/sample.har")
+	nd := []byte(`{"time":"2026-05-01T10:00:00Z","client":{"ip":"::ffff:192.0.2.1"},"request":{"method":"GET","url":"https://a/b"},"response":{"status":200}}` + "\n")
+	for _, seed := range [][]byte{har, nd, []byte(`{"log":{"entries":[{"startedDateTime":"2026-05-01T10:00:00Z"},`)} {
+		f.Add(seed)
+		f.Add(gzipBytes(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const maxDecoded, maxRecord = 32 << 10, 4 << 10
+		d, err := NewDecoderLimits("fuzz", bytes.NewReader(data), Limits{MaxDecoded: maxDecoded, MaxRecord: maxRecord})
+		if err != nil {
+			return
+		}
+		for range 10000 {
+			rec, err := d.Next()
+			if err == io.EOF {
+				return
+			}
+			var re *RecordError
+			if errors.As(err, &re) {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			if err := rec.Validate(); err != nil {
+				t.Fatalf("invalid record accepted: %v", err)
+			}
+			if len(rec.Request.Body) > maxRecord {
+				t.Fatalf("record body %d bytes above MaxRecord", len(rec.Request.Body))
+			}
+		}
+	})
+}
