@@ -421,20 +421,10 @@ func TestClockPoisoning(t *testing.T) {
 		if mod != nil {
 			mod(&cfg)
 		}
-		eng := newFake()
-		srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st, Now: clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		sec, tk, _ := NewToken("admin", "t", time.Now())
-		st.CreateToken(ctx, tk)
-		hs := httptest.NewServer(srv.Handler())
-		return &testEnv{srv: srv, http: hs, st: st, eng: eng, tokens: map[string]string{"admin": sec}}, func() {
-			hs.Close()
-			if err := srv.Close(ctx); err != nil {
+		e := startOn(t, Options{DataDir: dir, Config: cfg, Store: st, Now: clock}, newFake())
+		return e, func() {
+			e.http.Close()
+			if err := e.srv.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}

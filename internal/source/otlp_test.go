@@ -305,19 +305,7 @@ func FuzzSpansToRecords(f *testing.F) {
 		if err != nil {
 			return
 		}
-		recs, st := SpansToRecords(td)
-		var skipped int64
-		for _, v := range st.Skipped {
-			skipped += v
-		}
-		if st.Records+st.Rejected+skipped != st.Spans || int64(len(recs)) != st.Records {
-			t.Fatalf("spans not accounted for: %+v", st)
-		}
-		for _, r := range recs {
-			if err := r.Validate(); err != nil {
-				t.Fatalf("invalid record: %v", err)
-			}
-		}
+		checkSpanMapping(t, td)
 	})
 }
 
@@ -360,18 +348,24 @@ func FuzzOTLPJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		recs, st := SpansToRecords(td)
-		var skipped int64
-		for _, v := range st.Skipped {
-			skipped += v
-		}
-		if st.Records+st.Rejected+skipped != st.Spans || int64(len(recs)) != st.Records {
-			t.Fatalf("spans not accounted for: %+v", st)
-		}
-		for _, r := range recs {
-			if err := r.Validate(); err != nil {
-				t.Fatalf("invalid record: %v", err)
-			}
-		}
+		checkSpanMapping(t, td)
 	})
+}
+
+// checkSpanMapping: every span is accounted for and every record is valid.
+func checkSpanMapping(t *testing.T, td ptrace.Traces) {
+	t.Helper()
+	recs, st := SpansToRecords(td)
+	var skipped int64
+	for _, v := range st.Skipped {
+		skipped += v
+	}
+	if st.Records+st.Rejected+skipped != st.Spans || int64(len(recs)) != st.Records {
+		t.Fatalf("spans not accounted for: %+v", st)
+	}
+	for _, r := range recs {
+		if err := r.Validate(); err != nil {
+			t.Fatalf("invalid record: %v", err)
+		}
+	}
 }
