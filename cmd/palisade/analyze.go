@@ -59,8 +59,9 @@ func runAnalyze(cmd *cobra.Command, f analyzeFlags, files []string) error {
 	if err != nil {
 		return exitCode(2, err)
 	}
-	cfg.Specs = f.specs
-	cfg.Intel = f.intel
+	// The file's specs and feeds, then the flags' (as serve does).
+	cfg.Specs = append(cfg.Specs, f.specs...)
+	cfg.Intel = append(cfg.Intel, f.intel...)
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return exitCode(2, err)

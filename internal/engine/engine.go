@@ -84,7 +84,6 @@ type Engine struct {
 	late     int64
 	from     time.Time
 	to       time.Time
-	hook     func(model.Alert, bool)
 	Warnings []string
 }
 
@@ -168,26 +167,12 @@ func New(cfg Config) (*Engine, error) {
 // Inventory exposes the inventory (for OpenAPI export).
 func (e *Engine) Inventory() *inventory.Inventory { return e.inv }
 
+// ReorderWindow is the event-time disorder the engine waits for before it
+// analyzes a record.
+func (e *Engine) ReorderWindow() time.Duration { return e.cfg.Reorder }
+
 // Intel exposes the threat-intel set (nil when no feed is loaded).
 func (e *Engine) Intel() *intel.Set { return e.intel }
-
-// SetAlertHook registers a function called whenever an alert is raised or
-// updated (serve mode streams alerts to the store and sinks from it).
-func (e *Engine) SetAlertHook(f func(a model.Alert, created bool)) {
-	e.hook = f
-	if e.det != nil {
-		e.det.Emitter().OnAlert = func(a *model.Alert, created bool) {
-			if e.hook != nil {
-				c := *a
-				if c.Endpoint != nil {
-					ep := e.inv.Canonical(*c.Endpoint)
-					c.Endpoint = &ep
-				}
-				e.hook(c, created)
-			}
-		}
-	}
-}
 
 // Reject counts a rejected record and keeps its location (first few).
 func (e *Engine) Reject(re *exchange.RecordError) {

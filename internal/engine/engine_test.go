@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/sim"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -230,5 +231,66 @@ func TestDeterministicWithIntel(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no intel.tor_exit_node alert for the listed address")
+	}
+}
+
+// TestReportDoesNotPerturb: serve mode assembles the report at checkpoints,
+// between records; its alerts include what fired windows hold without
+// closing them, so reports taken at arbitrary points change nothing (the
+// final report equals one taken only at the end), no alert shown early
+// later shrinks, and before Flush the report already shows the rest of the
+// fired windows (what analyze reports at the end).
+func TestReportDoesNotPerturb(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	cfg.Duration, cfg.Scale = 24*time.Hour, 0.3
+	run := func(every int, mid func(*Engine)) *model.Report {
+		e, err := New(DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		if _, err := sim.Generate(cfg, func(r *exchange.Record) error {
+			e.Ingest(r)
+			if n++; every > 0 && n%every == 0 {
+				mid(e)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.Drain()
+		mid(e)
+		e.Flush()
+		return e.Report(fixedTime)
+	}
+	var last *model.Report
+	ref := run(0, func(e *Engine) { last = e.Report(fixedTime) })
+	if got, want := render(t, last), render(t, ref); !bytes.Equal(got, want) {
+		t.Errorf("before Flush (after Drain), the report differs from the final one: %s", firstDiff(got, want))
+	}
+	seen := map[string]int64{}
+	got := run(997, func(e *Engine) {
+		for _, a := range e.Report(fixedTime).Alerts {
+			seen[a.ID] = max(seen[a.ID], a.Count)
+		}
+	})
+	if a, b := render(t, got), render(t, ref); !bytes.Equal(a, b) {
+		t.Errorf("reports taken every 997 records changed the result: %s", firstDiff(a, b))
+	}
+	final := map[string]int64{}
+	windowed := 0
+	for _, a := range ref.Alerts {
+		final[a.ID] = a.Count
+		if a.Type == "recon.endpoint_spray" || a.Type == "traffic.client_spike" || a.Type == "auth.brute_force" {
+			windowed++
+		}
+	}
+	if windowed < 3 {
+		t.Fatalf("the capture should raise windowed alerts: %d", windowed)
+	}
+	for id, c := range seen {
+		if f, ok := final[id]; !ok || c > f {
+			t.Errorf("alert %s showed count %d at a checkpoint, %d at the end", id, c, f)
+		}
 	}
 }

@@ -33,10 +33,11 @@ import (
 // used from one goroutine only.
 type Engine interface {
 	Ingest(rec *exchange.Record)
-	Drain() // release the reorder buffer without closing windows (checkpoint)
+	Drain() // release the reorder buffer without closing windows (log idle)
 	Flush() // release and close windows (shutdown)
+	// Report assembles the state as of the records released so far; its
+	// alerts include what open windows hold, without closing them.
 	Report(generatedAt time.Time) *model.Report
-	SetAlertHook(func(a model.Alert, created bool))
 }
 
 // Publisher receives new alerts (the SIEM sink dispatcher).
@@ -60,7 +61,11 @@ type Options struct {
 	// Identity is the engine's identity configuration (its key), used to
 	// find an identity's raw records when erasing.
 	Identity identity.Config
-	Now      func() time.Time // wall clock (tests)
+	// IdleFlush: when no record has arrived for this long (wall time), the
+	// engine's reorder buffer is released, as at the end of an analyzed
+	// file; set it to the engine's reorder window (default 5m).
+	IdleFlush time.Duration
+	Now       func() time.Time // wall clock (tests)
 }
 
 // Server is a running serve-mode instance.
@@ -92,8 +97,7 @@ type Server struct {
 	eventClock atomic.Int64 // newest event time processed (ns)
 
 	// engine goroutine state
-	pending    map[string]model.Alert
-	pendingMu  sync.Mutex
+	written    map[string]writtenAlert // alert id → what the store was given
 	checkpoint wal.Pos
 	segMax     map[uint64]int64 // newest event time per WAL segment
 	segMu      sync.Mutex
@@ -113,6 +117,9 @@ func New(opt Options) (*Server, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.IdleFlush <= 0 {
+		opt.IdleFlush = 5 * time.Minute
+	}
 	d, err := opt.Config.Parse()
 	if err != nil {
 		return nil, err
@@ -130,13 +137,12 @@ func New(opt Options) (*Server, error) {
 	}
 	s := &Server{opt: opt, st: opt.Store, eng: opt.Engine, wal: w, log: opt.Logger, key: key, now: opt.Now, pub: opt.Publisher,
 		auth:    &authenticator{st: opt.Store, touched: map[string]time.Time{}, now: opt.Now},
-		pending: map[string]model.Alert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now()}
+		written: map[string]writtenAlert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now()}
 	cfg := opt.Config
 	s.cfg.Store(&cfg)
 	s.dur.Store(&d)
 	s.m = newMetrics(s)
 	s.mux = s.routes()
-	s.eng.SetAlertHook(s.onAlert)
 	return s, nil
 }
 

@@ -27,7 +27,6 @@ import (
 // injection.sqli alert (client subject) for URLs containing "attack".
 type fakeEngine struct {
 	mu      sync.Mutex
-	hook    func(model.Alert, bool)
 	eps     map[string]*model.Endpoint
 	alerts  map[string]*model.Alert
 	records int64
@@ -61,7 +60,6 @@ func (f *fakeEngine) Ingest(rec *exchange.Record) {
 	if strings.Contains(rec.Request.URL, "attack") {
 		id := "al_" + rec.Client.IP + u.Path
 		a := f.alerts[id]
-		created := a == nil
 		if a == nil {
 			a = &model.Alert{ID: id, Type: "injection.sqli", Title: "SQL injection", Severity: "high", Subject: "client", OWASP: []string{"API8:2023"},
 				Client: &model.ClientRef{IP: rec.Client.IP}, Endpoint: &model.EndpointRef{Host: u.Host, Method: rec.Request.Method, Path: u.Path}, FirstSeen: rec.Time, Status: "open"}
@@ -69,9 +67,6 @@ func (f *fakeEngine) Ingest(rec *exchange.Record) {
 		}
 		a.Count++
 		a.LastSeen = rec.Time
-		if f.hook != nil {
-			f.hook(*a, created)
-		}
 	}
 }
 
@@ -85,9 +80,11 @@ func (f *fakeEngine) Report(at time.Time) *model.Report {
 	for _, e := range f.eps {
 		r.Endpoints = append(r.Endpoints, *e)
 	}
+	for _, a := range f.alerts {
+		r.Alerts = append(r.Alerts, *a)
+	}
 	return r
 }
-func (f *fakeEngine) SetAlertHook(h func(model.Alert, bool)) { f.hook = h }
 
 func (f *fakeEngine) count() int64 {
 	f.mu.Lock()
