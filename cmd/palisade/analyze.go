@@ -128,7 +128,13 @@ func firstError(r *model.Report) string {
 		return "?"
 	}
 	e := r.Input.Errors[0]
-	s := fmt.Sprintf("%s:%d", e.File, e.Line)
+	s := e.File
+	if e.Line > 0 {
+		s += fmt.Sprintf(":%d", e.Line)
+	}
+	if e.Entry > 0 {
+		s += fmt.Sprintf(": entry %d", e.Entry)
+	}
 	if e.Field != "" {
 		s += " field " + e.Field
 	}

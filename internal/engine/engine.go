@@ -104,12 +104,12 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("inventory configuration: %w", err)
 	}
 	for _, p := range cfg.Specs {
-		s, err := inventory.LoadSpec(p)
+		s, err := inventory.LoadSpec(p) // its errors name the file
 		if err != nil {
-			return nil, fmt.Errorf("spec %s: %w", p, err)
+			return nil, err
 		}
 		if err := e.inv.AddSpec(s); err != nil {
-			return nil, fmt.Errorf("spec %s: %w", p, err)
+			return nil, err
 		}
 	}
 	var lookup pipeline.IntelLookup
@@ -178,7 +178,7 @@ func (e *Engine) Intel() *intel.Set { return e.intel }
 func (e *Engine) Reject(re *exchange.RecordError) {
 	e.input.Rejected++
 	if len(e.input.Errors) < e.cfg.MaxErrors {
-		e.input.Errors = append(e.input.Errors, model.InputError{File: re.File, Line: re.Line, Field: re.Field, Message: re.Err})
+		e.input.Errors = append(e.input.Errors, model.InputError{File: re.File, Line: re.Line, Entry: re.Entry, Field: re.Field, Message: re.Err})
 	}
 }
 

@@ -294,3 +294,29 @@ func TestReportDoesNotPerturb(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecErrorsNameTheFileOnce: "spec nope.yaml: spec nope.yaml: open
+// nope.yaml: …" said the name three times.
+func TestSpecErrorsNameTheFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("openapi: 3.0.0\npaths: [\n"), 0o644)
+	hostless := filepath.Join(dir, "hostless.yaml")
+	os.WriteFile(hostless, []byte("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n"), 0o644)
+	for _, arg := range []string{filepath.Join(dir, "nope.yaml"), broken, hostless} {
+		cfg := DefaultConfig()
+		cfg.Specs = []string{arg}
+		_, err := New(cfg)
+		if err == nil {
+			t.Errorf("%s: no error", arg)
+			continue
+		}
+		// The message starts by naming the file ("spec F: …" or "F:2: …")
+		// and does not say it again as a prefix.
+		msg := err.Error()
+		head, rest, _ := strings.Cut(msg, ": ")
+		if !strings.Contains(head, arg) || strings.Contains(rest, head+": ") || strings.Contains(rest, "open "+arg) {
+			t.Errorf("%s: %q repeats itself", arg, msg)
+		}
+	}
+}

@@ -1,4 +1,4 @@
-// Package exchange defines the exchange record (shared/contracts/exchange-v1.md),
+// Package exchange defines the exchange record (docs/contracts/exchange-v1.md),
 // the product's native input, and the decoders that turn files and streams
 // (NDJSON, gzip, HAR 1.2) into records. It is the first stage of the pipeline
 // and imports nothing else of the product.

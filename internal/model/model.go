@@ -1,5 +1,5 @@
 // Package model holds the data types of the analysis report contract
-// (shared/contracts/report-v1.md and alert-types.md). It is a leaf package:
+// (docs/contracts/report-v1.md and alert-types.md). It is a leaf package:
 // every pipeline stage may import it, it imports nothing of the product.
 package model
 
@@ -40,7 +40,8 @@ type Input struct {
 // InputError locates one rejected record.
 type InputError struct {
 	File    string `json:"file"`
-	Line    int64  `json:"line"`
+	Line    int64  `json:"line,omitempty"`  // 1-based line (NDJSON)
+	Entry   int64  `json:"entry,omitempty"` // 1-based entry (HAR)
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
