@@ -90,9 +90,12 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 	st.requests++
 	st.status[ev.Status]++
 	if ev.Success() {
-		if ev.Auth.Credentials {
+		switch {
+		case ev.Auth.Credentials:
 			st.okWithCreds++
-		} else {
+		case ev.Auth.Unseen:
+			// The sensor could not show credentials: says nothing.
+		default:
 			st.okNoCreds++
 		}
 	}
