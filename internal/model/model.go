@@ -283,12 +283,17 @@ type Location struct {
 	Pointer string `json:"pointer,omitempty"` // JSON pointer
 }
 
-// Probe is a path that only ever answered 404.
+// Probe is an operation that was called but is not an endpoint of the
+// inventory: it only ever answered 404 (reason "not_found") or denials
+// ("denied": 401/403/404/405), only reconnaissance sources called it
+// ("reconnaissance"), or its host is an instance-metadata service
+// ("metadata").
 type Probe struct {
 	Host     string `json:"host"`
 	Method   string `json:"method"`
 	Path     string `json:"path"`
 	Requests int64  `json:"requests"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // APIChange records a population-wide change of an endpoint's contract
