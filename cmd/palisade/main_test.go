@@ -38,7 +38,18 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runIn(t, "", nil, stdin, args...)
+}
+
+// runIn runs the binary in directory wd ("" = here) with extra environment
+// variables.
+func runIn(t *testing.T, wd string, env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
+	cmd.Dir = wd
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if stdin != nil {
@@ -344,24 +355,6 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
-// runEnv is run with extra environment variables, in directory wd.
-func runEnv(t *testing.T, wd string, env []string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = wd
-	cmd.Env = append(os.Environ(), env...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return o.String(), e.String(), code
-}
-
 // TestDataDirectory: only serve creates a data directory. The bootstrap
 // admin token is created and printed only once the server listens: a start
 // that fails (bad --listen) leaves none, and the next start prints it.
@@ -428,11 +421,11 @@ func TestDataDirectory(t *testing.T) {
 		t.Errorf("files written into a foreign directory: %v", ents)
 	}
 	// Without --data: the default (./palisade-data) does not exist here.
-	if _, stderr, code := runEnv(t, work, []string{"PALISADE_DATA="}, "token", "create", "--role", "viewer"); code != 2 || !strings.Contains(stderr, "palisade-data") {
+	if _, stderr, code := runIn(t, work, []string{"PALISADE_DATA="}, nil, "token", "create", "--role", "viewer"); code != 2 || !strings.Contains(stderr, "palisade-data") {
 		t.Errorf("token create without --data and no ./palisade-data: exit %d %q", code, stderr)
 	}
 	// $PALISADE_DATA is the default of serve and token alike.
-	out, stderr, code = runEnv(t, work, []string{"PALISADE_DATA=" + data}, "token", "create", "--role", "viewer")
+	out, stderr, code = runIn(t, work, []string{"PALISADE_DATA=" + data}, nil, "token", "create", "--role", "viewer")
 	if code != 0 || !strings.HasPrefix(out, "pal_") || !strings.Contains(stderr, data) {
 		t.Errorf("token create with $PALISADE_DATA: exit %d %q %q", code, out, stderr)
 	}
