@@ -63,6 +63,10 @@ type SpecSummary struct {
 	Findings   int    `json:"findings"`
 	Parser     string `json:"parser"`                    // kin-openapi verdict
 	Unresolved int    `json:"unresolved_refs,omitempty"` // $refs not followed
+	// Kind and Routes describe a gateway configuration (Kind "" for an
+	// OpenAPI document); Parser then holds notes on what was not read.
+	Kind   string `json:"kind,omitempty"`
+	Routes int    `json:"routes,omitempty"`
 }
 
 // Result of auditing one or more documents.

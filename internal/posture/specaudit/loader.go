@@ -11,21 +11,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
-	goccyyaml "github.com/goccy/go-yaml"
-	goccyparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
 
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 	"github.com/palisade-sec/palisade/internal/specfile"
 )
 
@@ -81,8 +77,6 @@ func loadFile(path string, validate bool) (*Doc, error) {
 	}
 	return parse(path, data, validate)
 }
-
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 // Parse parses a document from memory and has kin-openapi validate it.
 // name is used in locations only.
@@ -203,37 +197,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// syntaxError locates a syntax error. yaml.v3 reports the line where the
-// enclosing construct started (0-based for parser errors), so the position
-// comes from encoding/json for JSON documents and from goccy/go-yaml's
-// parser for YAML; yaml.v3's message and line are the fallback.
+// syntaxError locates a syntax error (see yamltree.SyntaxError).
 func syntaxError(name string, data []byte, yerr error) *LoadError {
-	msg := strings.TrimPrefix(yerr.Error(), "yaml: ")
-	msg = yamlLinePrefix.ReplaceAllString(msg, "")
-	le := &LoadError{File: name, Msg: "syntax error: " + msg}
-	if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
-		var v any
-		if err := json.Unmarshal(data, &v); err != nil {
-			var se *json.SyntaxError
-			if errors.As(err, &se) {
-				le.Line, le.Column = specfile.LineCol(data, int(se.Offset))
-				le.Msg = "JSON syntax error: " + se.Error()
-				return le
-			}
-		}
-	}
-	if _, err := goccyparser.ParseBytes(data, 0); err != nil {
-		var se *goccyyaml.SyntaxError
-		if errors.As(err, &se) && se.Token != nil && se.Token.Position != nil {
-			le.Line, le.Column = se.Token.Position.Line, se.Token.Position.Column
-			return le
-		}
-	}
-	if m := yamlLineRe.FindStringSubmatch(yerr.Error()); m != nil {
-		le.Line, _ = strconv.Atoi(m[1])
-		le.Msg = "syntax error near this line: " + msg
-	}
-	return le
+	e := yamltree.SyntaxError(name, data, yerr)
+	return &LoadError{File: e.File, Line: e.Line, Column: e.Column, Msg: e.Msg}
 }
-
-var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)

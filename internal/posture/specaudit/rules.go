@@ -19,7 +19,13 @@ type Rule struct {
 	OWASP       []string // OWASP API Security Top 10 2023
 	Description string   // what it checks
 	Remediation string
-	check       func(a *auditCtx, r *Rule)
+	// Tags are the SARIF tags after "security" (default "openapi"), and
+	// HelpURI the rule's documentation (default docs/audit.md#id): other
+	// audits (gateway configuration) reuse the output writers with their
+	// own rules.
+	Tags    []string
+	HelpURI string
+	check   func(a *auditCtx, r *Rule)
 }
 
 const (
@@ -69,6 +75,28 @@ var (
 )
 
 func isAuthFlowPath(p string) bool { return authFlowRe.MatchString(p) }
+
+// IsAuthFlowPath reports paths that are anonymous by design: login,
+// registration, token, password reset, webhooks, health and documentation.
+func IsAuthFlowPath(p string) bool { return authFlowRe.MatchString(p) }
+
+// IsAdminPath reports paths that look administrative or internal (admin,
+// internal, debug, management, actuator, console, ...).
+func IsAdminPath(p string) bool { return adminRe.MatchString(p) }
+
+// CredentialKind names the kind of credential s contains (JWT, AWS access
+// key id, private key, GitHub/Slack/Stripe/Google key), or "".
+func CredentialKind(s string) string {
+	for _, x := range exampleSecretRes {
+		if x.re.MatchString(s) {
+			return x.kind
+		}
+	}
+	return ""
+}
+
+// Redact keeps the first four characters of a secret.
+func Redact(s string) string { return redact(s) }
 
 // secret-looking property / parameter names (normalized).
 var secretNames = map[string]bool{
