@@ -273,15 +273,16 @@ func (e *envoyDump) routeConfig(rc *yaml.Node, fl *envoyFilters) {
 			r := newRoute(name, e.d.pos(rn))
 			r.API = vhName
 			r.Hosts, r.AnyHost = hosts, anyHost
+			r.HostsPos = e.d.pos(get(vh, "domains"))
 			m := get(rn, "match")
 			switch {
 			case get(m, "path") != nil:
 				r.Paths = []PathMatch{{Value: str(get(m, "path")), Kind: MatchExact, Pos: e.d.pos(get(m, "path"))}}
 			case get(m, "safe_regex") != nil:
 				rx := path(m, "safe_regex", "regex")
-				r.Paths = []PathMatch{{Value: str(rx), Kind: MatchRegex, Pos: e.d.pos(rx)}}
+				r.Paths = []PathMatch{{Value: str(rx), Kind: MatchRegex, Anchor: "full", Pos: e.d.pos(rx)}}
 			case get(m, "regex") != nil:
-				r.Paths = []PathMatch{{Value: str(get(m, "regex")), Kind: MatchRegex, Pos: e.d.pos(get(m, "regex"))}}
+				r.Paths = []PathMatch{{Value: str(get(m, "regex")), Kind: MatchRegex, Anchor: "full", Pos: e.d.pos(get(m, "regex"))}}
 			case get(m, "path_separated_prefix") != nil:
 				r.Paths = []PathMatch{{Value: str(get(m, "path_separated_prefix")), Kind: MatchPrefix, Pos: e.d.pos(get(m, "path_separated_prefix"))}}
 			case get(m, "prefix") != nil:

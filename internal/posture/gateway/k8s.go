@@ -147,8 +147,10 @@ func (s *k8sSet) ingress(o k8sObj) {
 		r.API = o.name
 		if hostN != nil && hostN.Value != "" {
 			r.Hosts = []Host{{Value: strings.ToLower(hostN.Value), Pos: o.d.pos(hostN)}}
+			r.HostsPos = o.d.pos(hostN)
 		} else {
 			r.AnyHost = true
+			r.HostsPos = o.d.pos(o.n)
 		}
 		pm := PathMatch{Value: "/", Kind: MatchPrefix, Pos: pos}
 		if p != nil {
@@ -446,6 +448,10 @@ func (s *k8sSet) httpRoute(o k8sObj) {
 		r.API = o.name
 		r.Hosts = hosts
 		r.AnyHost = len(hosts) == 0
+		r.HostsPos = o.d.pos(get(spec, "hostnames"))
+		if r.AnyHost {
+			r.HostsPos = o.d.pos(o.n)
+		}
 		for _, m := range matches {
 			pm := PathMatch{Value: "/", Kind: MatchPrefix, Pos: o.d.pos(rule)}
 			if p := get(m, "path"); p != nil {
@@ -458,7 +464,7 @@ func (s *k8sSet) httpRoute(o k8sObj) {
 				case "Exact":
 					pm.Kind = MatchExact
 				case "RegularExpression":
-					pm.Kind = MatchRegex
+					pm.Kind, pm.Anchor = MatchRegex, "full"
 				}
 			}
 			if svc := get(m, "method"); svc != nil && o.kind == "GRPCRoute" {

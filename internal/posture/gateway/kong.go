@@ -80,13 +80,7 @@ func parseKong(d *doc) (*Config, error) {
 		}
 	}
 
-	type svc struct {
-		name    string
-		node    *yaml.Node
-		backend Backend
-		plugins []kongPlugin
-		tags    []string
-	}
+	type svc = kongService
 	services := map[string]*svc{}
 	addRoute := func(s *svc, rn *yaml.Node) {
 		name := str(get(rn, "name"))
@@ -110,7 +104,7 @@ func parseKong(d *doc) (*Config, error) {
 		for _, p := range items(get(rn, "paths")) {
 			pm := PathMatch{Value: p.Value, Kind: MatchPrefix, Pos: d.pos(p)}
 			if strings.HasPrefix(p.Value, "~") {
-				pm.Value, pm.Kind = strings.TrimPrefix(p.Value, "~"), MatchRegex
+				pm.Value, pm.Kind, pm.Anchor = strings.TrimPrefix(p.Value, "~"), MatchRegex, "start"
 			}
 			r.Paths = append(r.Paths, pm)
 		}
@@ -142,19 +136,29 @@ func parseKong(d *doc) (*Config, error) {
 			add(sc.route[id], "")
 		}
 		if s != nil {
-			add(s.plugins, "service")
+			var forRoute, forService []kongPlugin
+			for _, p := range s.plugins {
+				switch target := str(get(p.node, "route")); target {
+				case "":
+					forService = append(forService, p)
+				case name, str(get(rn, "id")):
+					forRoute = append(forRoute, p)
+				}
+			}
+			add(forRoute, "")
+			add(forService, "service")
 			add(sc.service[s.name], "service")
 		}
 		add(sc.global, "global")
-		tags := strs(get(rn, "tags"))
-		if s != nil {
-			tags = append(tags, s.tags...)
-		}
-		for _, t := range append(tags, name) {
-			if deprecatedWord(t) {
-				r.Deprecated = &Policy{Kind: "tag", Detail: t, Pos: d.pos(get(rn, "tags"))}
-				break
+		for _, tn := range []*yaml.Node{get(rn, "tags"), s.tagsNode()} {
+			for _, t := range items(tn) {
+				if deprecatedWord(t.Value) && r.Deprecated == nil {
+					r.Deprecated = &Policy{Kind: "tag " + t.Value, Detail: t.Value, Pos: d.pos(t)}
+				}
 			}
+		}
+		if deprecatedWord(name) && r.Deprecated == nil {
+			r.Deprecated = &Policy{Kind: "name", Detail: name, Pos: d.pos(get(rn, "name"))}
 		}
 		if len(r.SizeLimit) == 0 {
 			r.Defaults["size"] = "Kong sets no request body limit by default (nginx_http_client_max_body_size = 0)"
@@ -163,7 +167,7 @@ func parseKong(d *doc) (*Config, error) {
 	}
 
 	for _, sn := range items(get(root, "services")) {
-		s := &svc{name: str(get(sn, "name")), node: sn, tags: strs(get(sn, "tags"))}
+		s := &svc{name: str(get(sn, "name")), node: sn}
 		if s.name == "" {
 			s.name = str(get(sn, "id"))
 		}
@@ -258,6 +262,20 @@ func parseKong(d *doc) (*Config, error) {
 		})
 	}
 	return cfg, nil
+}
+
+type kongService struct {
+	name    string
+	node    *yaml.Node
+	backend Backend
+	plugins []kongPlugin
+}
+
+func (s *kongService) tagsNode() *yaml.Node {
+	if s == nil {
+		return nil
+	}
+	return get(s.node, "tags")
 }
 
 func yamlFalse(n *yaml.Node) bool { return n != nil && (n.Value == "false" || n.Value == "False") }
@@ -388,8 +406,8 @@ func cfgPos(p kongPlugin, n *yaml.Node) Pos {
 
 // kongSecrets records literal credentials in a plugin's configuration.
 func kongSecrets(cfg *Config, d *doc, p kongPlugin) {
-	var walk func(n *yaml.Node, depth int)
-	walk = func(n *yaml.Node, depth int) {
+	var walk func(n *yaml.Node, key string, depth int)
+	walk = func(n *yaml.Node, key string, depth int) {
 		if n == nil || depth > 16 {
 			return
 		}
@@ -402,7 +420,7 @@ func kongSecrets(cfg *Config, d *doc, p kongPlugin) {
 					}
 					return
 				}
-				walk(v, depth+1)
+				walk(v, k, depth+1)
 			})
 		case yaml.SequenceNode:
 			for _, c := range items(n) {
@@ -410,16 +428,16 @@ func kongSecrets(cfg *Config, d *doc, p kongPlugin) {
 					// "Authorization:Bearer xyz" in transformer header lists.
 					if k, v, ok := strings.Cut(c.Value, ":"); ok && (strings.EqualFold(strings.TrimSpace(k), "authorization") && bearerLiteral(strings.TrimSpace(v)) || isSecretField(k) && !isReference(strings.TrimSpace(v)) && len(strings.TrimSpace(v)) >= 8) {
 						cfg.Secrets = append(cfg.Secrets, Secret{What: p.name + " plugin header " + strings.TrimSpace(k), Redacted: redactValue(strings.TrimSpace(v)), Pos: d.pos(c)})
-					} else if w, ok := inlineSecret("", c.Value); ok {
+					} else if w, ok := inlineSecret(key, c.Value); ok {
 						cfg.Secrets = append(cfg.Secrets, Secret{What: p.name + " plugin " + w, Redacted: redactValue(c.Value), Pos: d.pos(c)})
 					}
 					continue
 				}
-				walk(c, depth+1)
+				walk(c, key, depth+1)
 			}
 		}
 	}
-	walk(p.cfg, 0)
+	walk(p.cfg, "", 0)
 }
 
 // redactValue keeps the first four characters of a secret.

@@ -84,8 +84,11 @@ type Route struct {
 	Pos     Pos
 	Hosts   []Host // empty: any host (see AnyHost)
 	AnyHost bool   // matches every Host header (no host restriction, "*", server_name _)
-	Paths   []PathMatch
-	Methods []string // upper case; empty: every method
+	// HostsPos locates the host condition shared by sibling routes (NGINX
+	// server, Envoy virtual host, Ingress rule); Pos when unset.
+	HostsPos Pos
+	Paths    []PathMatch
+	Methods  []string // upper case; empty: every method
 
 	Backends []Backend
 
@@ -130,7 +133,11 @@ type PathMatch struct {
 	Value      string
 	Kind       string // prefix, exact, regex
 	IgnoreCase bool
-	Pos        Pos
+	// Anchor says how a regex applies: "" searches anywhere (NGINX),
+	// "start" anchors at the start (Kong), "full" matches the whole path
+	// (Envoy safe_regex, Gateway API).
+	Anchor string
+	Pos    Pos
 }
 
 // Backend is where the route sends requests.

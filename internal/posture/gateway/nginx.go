@@ -581,6 +581,7 @@ func (w *ngxWalker) route(n *ngxNode, kids []*ngxNode, sc *ngxScope, match, mod 
 	r.Paths = []PathMatch{pm}
 	r.Hosts = sc.hosts
 	r.AnyHost = sc.anyHost
+	r.HostsPos = sc.serverPos
 	r.Methods = sc.methods
 	if len(r.Hosts) > 0 {
 		r.API = r.Hosts[0].Value
@@ -599,8 +600,7 @@ func (w *ngxWalker) route(n *ngxNode, kids []*ngxNode, sc *ngxScope, match, mod 
 		}
 		switch k.name {
 		case "stub_status", "api", "status", "vhost_traffic_status_display":
-			w.cfg.Admin = append(w.cfg.Admin, Admin{What: "NGINX " + k.name + " page", Address: match, Pos: k.pos})
-			r.Defaults["admin"] = "NGINX " + k.name
+			r.Defaults["admin"] = "NGINX " + k.name + " page"
 		}
 	}
 	r.Auth = sc.auth
