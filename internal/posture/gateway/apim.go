@@ -204,11 +204,21 @@ func parseAPIM(d *doc) (*Config, error) {
 		}
 	}
 	cfg.Logging = logging
+	hostUnknown := false
 	if len(hosts) == 0 {
+		// The default gateway host, SERVICE.azure-api.net.
 		for _, r := range res {
 			if r.typ == "service" {
-				hosts = []Host{{Value: "*.azure-api.net", Pos: d.pos(get(r.n, "name"))}}
+				name := str(get(r.n, "name"))
+				if strings.HasPrefix(name, "[") {
+					hostUnknown = true
+					continue
+				}
+				hosts = []Host{{Value: strings.ToLower(name) + ".azure-api.net", Pos: d.pos(get(r.n, "name"))}}
 			}
+		}
+		if len(hosts) == 0 {
+			hostUnknown = true
 		}
 	}
 	// Versions in the same version set: older ones are "old versions".
@@ -239,11 +249,7 @@ func parseAPIM(d *doc) (*Config, error) {
 			r := newRoute(name, d.pos(n))
 			r.API = firstNonEmpty(str(get(p, "apiVersionSetId")), id)
 			r.Hosts = hosts
-			for _, h := range hosts {
-				if strings.HasPrefix(h.Value, "*") {
-					r.AnyHost = false
-				}
-			}
+			r.HostUnknown = hostUnknown
 			full := "/" + apiPath
 			if tmpl != "" {
 				full = strings.TrimSuffix(full, "/") + "/" + strings.TrimPrefix(tmpl, "/")

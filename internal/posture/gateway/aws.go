@@ -79,7 +79,7 @@ func awsOpenAPI(cfg *Config, d *doc, root *yaml.Node, api string) {
 			r := newRoute(strings.TrimSpace(method+" "+base+p), d.pos(yamltree.KeyNode(item, m)))
 			r.API = api
 			r.Hosts = hosts
-			r.AnyHost = len(hosts) == 0
+			r.HostUnknown = len(hosts) == 0
 			kind := MatchExact
 			if strings.Contains(p, "{proxy+}") || strings.HasSuffix(p, "+}") {
 				kind = MatchPrefix
@@ -187,6 +187,24 @@ func awsIntegration(cfg *Config, d *doc, r *Route, integ *yaml.Node) {
 		if uri != "" {
 			r.Backends = append(r.Backends, Backend{URL: uri, Scheme: "aws", Pos: d.pos(uriN)})
 		}
+	}
+	if t == "http_proxy" || t == "aws_proxy" {
+		r.Defaults["headers-backend"] = "proxy integrations return the backend's headers"
+	}
+	for _, resp := range items(get(integ, "IntegrationResponses")) {
+		pairs(get(resp, "ResponseParameters"), func(k string, kn, v *yaml.Node) {
+			if h, ok := strings.CutPrefix(k, "method.response.header."); ok {
+				r.Headers[strings.ToLower(h)] = d.pos(kn)
+				if strings.EqualFold(h, "Access-Control-Allow-Origin") {
+					r.CORS = append(r.CORS, CORS{Origins: []string{strings.Trim(v.Value, "'")}, Pos: d.pos(v)})
+				}
+				if strings.EqualFold(h, "Access-Control-Allow-Credentials") && strings.Trim(v.Value, "'") == "true" {
+					for i := range r.CORS {
+						r.CORS[i].Credentials = true
+					}
+				}
+			}
+		})
 	}
 	for _, k := range []string{"requestParameters", "RequestParameters"} {
 		pairs(get(integ, k), func(name string, _, v *yaml.Node) {
@@ -384,6 +402,26 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 		}
 		return "/" + strings.Join(segs, "/")
 	}
+	preflight := map[string][]CORS{}
+	byResource := map[string][]*Route{}
+	defer func() {
+		for res, cs := range preflight {
+			for _, rt := range byResource[res] {
+				rt.CORS = append(rt.CORS, cs...)
+			}
+		}
+	}()
+	gwHeaders := map[string]Pos{}
+	for _, r := range order {
+		if r.typ == "AWS::ApiGateway::GatewayResponse" {
+			pairs(get(r.props, "ResponseParameters"), func(k string, kn, _ *yaml.Node) {
+				if h, ok := strings.CutPrefix(k, "gatewayresponse.header."); ok {
+					gwHeaders[strings.ToLower(h)] = d.pos(kn)
+				}
+			})
+		}
+	}
+	_ = gwHeaders
 	for _, r := range order {
 		p := r.props
 		switch r.typ {
@@ -392,7 +430,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 			pth := pathOf(cfnRef(get(p, "ResourceId")))
 			rt := newRoute(r.id, d.pos(r.n))
 			rt.API = cfnRef(get(p, "RestApiId"))
-			rt.AnyHost = true
+			rt.HostUnknown = true
 			kind := MatchExact
 			if strings.Contains(pth, "{proxy+}") {
 				kind, pth = MatchPrefix, strings.ReplaceAll(pth, "{proxy+}", "")
@@ -415,8 +453,12 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 			awsIntegration(cfg, d, rt, get(p, "Integration"))
 			rt.SizeLimit = []Policy{{Kind: "payload limit", Detail: "10 MB (API Gateway hard limit)", Pos: rt.Pos, Inherited: "default"}}
 			if method == "OPTIONS" && strings.EqualFold(str(path(p, "Integration", "Type")), "MOCK") {
+				// CORS preflight answered by the gateway: its headers
+				// are the CORS policy of the resource's methods.
+				preflight[cfnRef(get(p, "ResourceId"))] = append(preflight[cfnRef(get(p, "ResourceId"))], rt.CORS...)
 				continue
 			}
+			byResource[cfnRef(get(p, "ResourceId"))] = append(byResource[cfnRef(get(p, "ResourceId"))], rt)
 			if si := stages[rt.API]; si != nil {
 				rt.RateLimit = append(rt.RateLimit, si.rate...)
 				rt.Logging = append(rt.Logging, si.logs...)
@@ -427,7 +469,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 			method, pth, _ := strings.Cut(key, " ")
 			rt := newRoute(r.id, d.pos(r.n))
 			rt.API = cfnRef(get(p, "ApiId"))
-			rt.AnyHost = true
+			rt.HostUnknown = true
 			kind := MatchExact
 			if strings.Contains(pth, "{proxy+}") || key == "$default" {
 				kind, pth = MatchPrefix, strings.ReplaceAll(pth, "{proxy+}", "")
@@ -488,7 +530,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 				if rt.API == "" {
 					rt.API = cfnRef(get(ep, "ApiId"))
 				}
-				rt.AnyHost = true
+				rt.HostUnknown = true
 				rt.Paths = []PathMatch{{Value: str(get(ep, "Path")), Kind: MatchExact, Pos: d.pos(get(ep, "Path"))}}
 				if m := strings.ToUpper(str(get(ep, "Method"))); m != "" && m != "ANY" {
 					rt.Methods = []string{m}

@@ -56,6 +56,46 @@ func (m *Matcher) MatchRoute(r *Route, ep model.EndpointRef) bool {
 	return false
 }
 
+// BestRoute returns the route of routes that serves ep, nil if none: when
+// several match, the most specific wins — an exact path, then a regular
+// expression, then the longest prefix (NGINX's order for plain prefixes,
+// Kong's for regex routes); among equals, a route naming the host beats a
+// catch-all, then the first in the file.
+func (m *Matcher) BestRoute(routes []*Route, ep model.EndpointRef) *Route {
+	var best *Route
+	bestScore := -1
+	for _, r := range routes {
+		if !m.MatchRoute(r, ep) {
+			continue
+		}
+		score := 0
+		for _, p := range r.Paths {
+			if !m.matchPath(p, ep.Path) {
+				continue
+			}
+			s := 0
+			switch p.Kind {
+			case MatchExact:
+				s = 3 << 20
+			case MatchRegex:
+				s = 2 << 20
+			default:
+				s = 1<<20 + min(len(p.Value), 1<<16)<<2
+			}
+			if s > score {
+				score = s
+			}
+		}
+		if !r.AnyHost && len(r.Hosts) > 0 {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	return best
+}
+
 func stripPort(h string) string {
 	h = strings.ToLower(h)
 	if host, _, err := net.SplitHostPort(h); err == nil {
@@ -84,7 +124,7 @@ func (m *Matcher) HostMatches(cond, host string) bool {
 }
 
 func (m *Matcher) matchHost(r *Route, host string) bool {
-	if r.AnyHost || len(r.Hosts) == 0 {
+	if r.AnyHost || r.HostUnknown || len(r.Hosts) == 0 {
 		return true
 	}
 	for _, h := range r.Hosts {
@@ -281,11 +321,9 @@ func Join(cfgs []*Config, rep *model.Report, opts JoinOptions) ([]model.Finding,
 		}
 	}
 	for _, c := range cfgs {
-		for _, r := range c.Routes {
-			for _, e := range eps {
-				if j.m.MatchRoute(r, e.Ref()) {
-					j.matches[r] = append(j.matches[r], e)
-				}
+		for _, e := range eps {
+			if r := j.m.BestRoute(c.Routes, e.Ref()); r != nil {
+				j.matches[r] = append(j.matches[r], e)
 			}
 		}
 	}

@@ -110,7 +110,31 @@ func parseK8s(name string, docs []*yaml.Node) (*Config, error) {
 			s.secret(o)
 		case "KongPlugin", "KongClusterPlugin":
 			kongSecrets(s.cfg, o.d, kongPlugin{name: str(get(o.n, "plugin")), cfg: get(o.n, "config"), pos: o.d.pos(get(o.n, "plugin"))})
+		case "ConfigMap":
+			// ingress-nginx controller settings: JSON access logs.
+			data := get(o.n, "data")
+			if f := get(data, "log-format-upstream"); f != nil || yamltree.IsTrue(get(data, "log-format-escape-json")) || str(get(data, "log-format-escape-json")) == "true" {
+				json := str(get(data, "log-format-escape-json")) == "true" || strings.HasPrefix(strings.TrimSpace(str(f)), "{")
+				n := f
+				if n == nil {
+					n = get(data, "log-format-escape-json")
+				}
+				s.cfg.Logging = append(s.cfg.Logging, Policy{Kind: "ingress-nginx log-format", Detail: "ConfigMap " + o.name, Pos: o.d.pos(n), Ingestible: json})
+			}
+			if v := get(data, "enable-access-log"); yamltree.IsFalse(v) || str(v) == "false" {
+				p := Policy{Kind: "enable-access-log false", Detail: "ConfigMap " + o.name, Pos: o.d.pos(v)}
+				for _, r := range s.cfg.Routes {
+					if r.LoggingOff == nil {
+						r.LoggingOff = &p
+					}
+				}
+			}
 		}
+	}
+	if len(s.cfg.Logging) == 0 && len(s.cfg.Routes) > 0 {
+		// Controllers log every request by default, in their own text
+		// format unless configured otherwise.
+		s.cfg.Logging = append(s.cfg.Logging, Policy{Kind: "controller default access log", Detail: "the ingress controller's default text access log", Pos: s.cfg.Pos, Inherited: "default"})
 	}
 	var kinds []string
 	for k, n := range skipped {

@@ -203,10 +203,8 @@ func parseKong(d *doc) (*Config, error) {
 	// Consumers, their credentials and their reach.
 	aclInUse := false
 	for _, r := range cfg.Routes {
-		for _, p := range r.Auth {
-			if p.Kind == "acl" || p.Kind == "consumer-restriction" {
-				aclInUse = true
-			}
+		if len(r.ACL) > 0 {
+			aclInUse = true
 		}
 	}
 	authRoutes := 0
@@ -325,14 +323,18 @@ func kongBackend(d *doc, sn *yaml.Node) Backend {
 
 func kongLogPolicy(p kongPlugin, scope string) Policy {
 	detail := p.name
-	if ep := str(get(p.cfg, "http_endpoint")); ep != "" {
+	if ep := str(get(p.cfg, "endpoint")); ep != "" {
+		detail += " → " + redactURL(ep)
+	} else if ep := str(get(p.cfg, "http_endpoint")); ep != "" {
 		detail += " → " + redactURL(ep)
 	} else if ep := str(get(p.cfg, "path")); ep != "" {
 		detail += " → " + ep
 	} else if h := str(get(p.cfg, "host")); h != "" {
 		detail += " → " + h
 	}
-	return Policy{Kind: p.name, Detail: detail, Pos: p.pos, Inherited: scope}
+	// Palisade reads OpenTelemetry traces (OTLP/HTTP): the opentelemetry
+	// plugin pointed at it makes the traffic visible.
+	return Policy{Kind: p.name, Detail: detail, Pos: p.pos, Inherited: scope, Ingestible: p.name == "opentelemetry"}
 }
 
 func applyKongPlugin(cfg *Config, r *Route, p kongPlugin, scope string) {
@@ -347,7 +349,7 @@ func applyKongPlugin(cfg *Config, r *Route, p kongPlugin, scope string) {
 		}
 		r.Auth = append(r.Auth, pol)
 	case kongACL[p.name]:
-		r.Auth = append(r.Auth, pol) // authorization on top of authentication
+		r.ACL = append(r.ACL, pol) // authorization on top of authentication
 	case kongRate[p.name]:
 		var lim []string
 		for _, k := range []string{"second", "minute", "hour", "day", "month", "year"} {

@@ -87,13 +87,18 @@ type Route struct {
 	// HostsPos locates the host condition shared by sibling routes (NGINX
 	// server, Envoy virtual host, Ingress rule); Pos when unset.
 	HostsPos Pos
-	Paths    []PathMatch
-	Methods  []string // upper case; empty: every method
+	// HostUnknown: the file does not say which hosts serve the route (an
+	// API Gateway API answers on its own execute-api and custom domains):
+	// it matches any host when joined with traffic, and is not a wildcard.
+	HostUnknown bool
+	Paths       []PathMatch
+	Methods     []string // upper case; empty: every method
 
 	Backends []Backend
 
 	Auth       []Policy // authentication policies in force
 	AuthOff    *Policy  // explicitly anonymous (e.g. auth_basic off, anonymous consumer)
+	ACL        []Policy // consumer/group authorization (Kong acl) on top of Auth
 	IPAllow    []Policy // network restrictions (allow/deny, ip-restriction, ip-filter)
 	RateLimit  []Policy
 	SizeLimit  []Policy // request body size limit in force

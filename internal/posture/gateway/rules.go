@@ -493,7 +493,7 @@ var catalogue = []*rule{
 			}
 		}},
 	{Rule: meta("PAL-G012", "missing-security-headers", "Security headers missing from responses", model.SevLow, []string{api8},
-		"The gateway adds neither `X-Content-Type-Options: nosniff` nor, on HTTPS listeners, `Strict-Transport-Security` to the responses of these routes (reported once per server, virtual host or ingress rule). Without HSTS a client can be downgraded to plain HTTP; without nosniff, API answers can be interpreted as HTML or script by browsers.",
+		"The gateway adds neither `X-Content-Type-Options: nosniff` nor, on HTTPS listeners, `Strict-Transport-Security` to the responses of these routes (reported once per server, virtual host or ingress rule). API Gateway proxy integrations, which return the backend's headers unchanged, are not reported. Without HSTS a client can be downgraded to plain HTTP; without nosniff, API answers can be interpreted as HTML or script by browsers.",
 		"Add the headers at the gateway for every API response (add_header ... always, response-transformer, response_headers_to_add, ResponseHeaderModifier, set-header in outbound)."),
 		check: func(a *auditor, r *rule) {
 			type group struct {
@@ -504,7 +504,7 @@ var catalogue = []*rule{
 			groups := map[string]*group{}
 			var order []string
 			for _, rt := range a.cfg.Routes {
-				if len(rt.Backends) == 0 {
+				if len(rt.Backends) == 0 || rt.Defaults["headers-backend"] != "" {
 					continue
 				}
 				var missing []string
@@ -536,7 +536,11 @@ var catalogue = []*rule{
 				if g.routes > 1 {
 					others = fmt.Sprintf(" and %d other routes of the same hosts", g.routes-1)
 				}
-				a.emit(r, g.first.Pos, g.first, "", fmt.Sprintf("%s%s add no %s", g.first.Display(), others, strings.Join(g.missing, ", ")), map[string]any{"missing": g.missing, "routes": g.routes})
+				verb := "adds"
+				if g.routes > 1 {
+					verb = "add"
+				}
+				a.emit(r, g.first.Pos, g.first, "", fmt.Sprintf("%s%s "+verb+" no %s", g.first.Display(), others, strings.Join(g.missing, ", ")), map[string]any{"missing": g.missing, "routes": g.routes})
 			}
 		}},
 	{Rule: meta("PAL-G013", "key-scope-all-apis", "Key or subscription valid for every API", model.SevMedium, []string{api5, api2},
