@@ -185,9 +185,13 @@ var debugSegments = map[string]bool{
 	"_cat": true, "_cluster": true, "_nodes": true, "stats": false,
 }
 
+// regexNoise strips regular-expression syntax from a path pattern so that
+// its words can be checked.
+var regexNoise = strings.NewReplacer("^", "", "$", "", "(", "", ")", "", "?", "", "*", "", "\\", "", "~", "")
+
 // isDebugPath reports an administrative, internal or debug path.
 func isDebugPath(p string) bool {
-	clean := strings.NewReplacer("^", "", "$", "", "(", "", ")", "", "?", "", "*", "", "\\", "", "~", "").Replace(p)
+	clean := regexNoise.Replace(p)
 	if specaudit.IsAdminPath(clean) {
 		return true
 	}

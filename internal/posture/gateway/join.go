@@ -74,10 +74,14 @@ func (m *Matcher) BestRoute(routes []*Route, ep model.EndpointRef) *Route {
 				continue
 			}
 			s := 0
-			switch p.Kind {
-			case MatchExact:
+			switch {
+			case p.Kind != MatchRegex && narrows(p.Value, ep.Path):
+				// The route covers one value of an endpoint parameter
+				// (/v1/accounts/health for /v1/accounts/{id}).
+				s = 1 << 2
+			case p.Kind == MatchExact:
 				s = 3 << 20
-			case MatchRegex:
+			case p.Kind == MatchRegex:
 				s = 2 << 20
 			default:
 				s = 1<<20 + min(len(p.Value), 1<<16)<<2
@@ -129,6 +133,18 @@ func (m *Matcher) matchHost(r *Route, host string) bool {
 	}
 	for _, h := range r.Hosts {
 		if m.HostMatches(h.Value, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// narrows reports a route path with a literal segment where the template
+// has a parameter.
+func narrows(route, tmpl string) bool {
+	a, b := splitPath(route), splitPath(tmpl)
+	for i := range a {
+		if i < len(b) && isParam(b[i]) && !isParam(a[i]) {
 			return true
 		}
 	}

@@ -183,7 +183,7 @@ func anonymousByDesign(r *Route) bool {
 		return false
 	}
 	for _, p := range r.Paths {
-		v := strings.NewReplacer("^", "", "$", "", "\\", "").Replace(p.Value)
+		v := regexNoise.Replace(p.Value)
 		if v == "/" || v == "" || !specaudit.IsAuthFlowPath(v) {
 			return false
 		}
@@ -218,6 +218,46 @@ func ipRestricted(r *Route) bool {
 	return false
 }
 
+// backendGroup is one backend target and the routes that reach it the
+// same way (one finding per backend, not per route).
+type backendGroup struct {
+	backend Backend
+	routes  []*Route
+}
+
+func (g backendGroup) others() string {
+	if len(g.routes) > 1 {
+		return fmt.Sprintf(" and %d other routes", len(g.routes)-1)
+	}
+	return ""
+}
+
+func groupBackends(c *Config, keep func(Backend) bool) []backendGroup {
+	idx := map[string]int{}
+	var out []backendGroup
+	for _, rt := range c.Routes {
+		for _, b := range rt.Backends {
+			if !keep(b) {
+				continue
+			}
+			k := b.Scheme + "\x00" + b.Host + "\x00" + b.Port + "\x00" + b.TLSVerify + "\x00" + b.VerifyPos.String()
+			if b.Host == "" {
+				k += "\x00" + b.Pos.String()
+			}
+			i, ok := idx[k]
+			if !ok {
+				i = len(out)
+				idx[k] = i
+				out = append(out, backendGroup{backend: b})
+			}
+			if n := len(out[i].routes); n == 0 || out[i].routes[n-1] != rt {
+				out[i].routes = append(out[i].routes, rt)
+			}
+		}
+	}
+	return out
+}
+
 var catalogue = []*rule{
 	{Rule: meta("PAL-G001", "route-without-authentication", "Route without any authentication policy", model.SevHigh, []string{api2, api5},
 		"A published route reaches its backend without any authentication policy in force at the gateway (none configured at route, service, server or global level, or one explicitly switched off or made optional with an anonymous fallback). Paths that are anonymous by design (login, registration, token, password reset, webhooks, health, documentation) are exempt; an IP allow-list lowers the severity to medium.",
@@ -246,37 +286,30 @@ var catalogue = []*rule{
 			}
 		}},
 	{Rule: meta("PAL-G002", "backend-plaintext", "Backend reached over plain HTTP", model.SevMedium, []string{api8},
-		"The gateway forwards requests (with their credentials and data) to a backend over plain HTTP or plaintext gRPC on a non-loopback address. Traffic between the gateway and the backend can be read or changed by anything on that network path — including inside a cluster or VPC.",
+		"The gateway forwards requests (with their credentials and data) to a backend over plain HTTP or plaintext gRPC on a non-loopback address. Traffic between the gateway and the backend can be read or changed by anything on that network path — including inside a cluster or VPC. Reported once per backend, with the number of routes that reach it.",
 		"Use HTTPS (or gRPC over TLS) to backends and verify their certificates; in a cluster, use a mesh with mTLS."),
 		check: func(a *auditor, r *rule) {
-			for _, rt := range a.cfg.Routes {
-				for _, b := range rt.Backends {
-					if b.Scheme != "http" && b.Scheme != "ws" && b.Scheme != "grpc" {
-						continue
-					}
-					if isLoopback(b.Host) || strings.HasPrefix(b.Host, "$") {
-						continue
-					}
-					where := ""
-					if strings.HasSuffix(b.Host, ".svc") || strings.Contains(b.Host, ".svc.") || strings.HasSuffix(b.Host, ".internal") || strings.HasSuffix(b.Host, ".local") {
-						where = " (inside the cluster or private network: still readable by anything on that path)"
-					}
-					a.emit(r, b.Pos, rt, "", fmt.Sprintf("%s forwards to %s over %s%s", rt.Display(), redactURL(b.URL), b.Scheme, where), map[string]any{"backend": redactURL(b.URL)})
+			for _, g := range groupBackends(a.cfg, func(b Backend) bool {
+				return (b.Scheme == "http" || b.Scheme == "ws" || b.Scheme == "grpc") && !isLoopback(b.Host) && !strings.HasPrefix(b.Host, "$")
+			}) {
+				b := g.backend
+				where := ""
+				if strings.HasSuffix(b.Host, ".svc") || strings.Contains(b.Host, ".svc.") || strings.HasSuffix(b.Host, ".internal") || strings.HasSuffix(b.Host, ".local") {
+					where = " (inside the cluster or private network: still readable by anything on that path)"
 				}
+				a.emit(r, b.Pos, g.routes[0], "", fmt.Sprintf("%s%s forwards to %s over %s%s", g.routes[0].Display(), g.others(), redactURL(b.URL), b.Scheme, where), map[string]any{"backend": redactURL(b.URL), "routes": len(g.routes)})
 			}
 		}},
 	{Rule: meta("PAL-G003", "backend-tls-unverified", "Backend TLS certificate not verified", model.SevHigh, []string{api8},
 		"The gateway connects to a backend over TLS without verifying its certificate: explicitly switched off (proxy_ssl_verify off, tls_verify: false, validateCertificateChain: false, insecureSkipVerification, an Envoy UpstreamTlsContext without validation context), or left at a product default that does not verify (NGINX and ingress-nginx proxy_ssl_verify, Kong tls_verify; medium severity). Anyone who can intercept the connection can impersonate the backend.",
 		"Turn verification on with a trusted CA bundle (proxy_ssl_verify on + proxy_ssl_trusted_certificate; Kong tls_verify: true + ca_certificates; Envoy validation_context.trusted_ca; APIM validateCertificateChain/Name: true)."),
 		check: func(a *auditor, r *rule) {
-			for _, rt := range a.cfg.Routes {
-				for _, b := range rt.Backends {
-					switch b.TLSVerify {
-					case "off":
-						a.emit(r, b.VerifyPos, rt, "", fmt.Sprintf("%s connects to %s over TLS without verifying the certificate", rt.Display(), redactURL(b.URL)), map[string]any{"backend": redactURL(b.URL)})
-					case "default-off":
-						a.emit(r, b.VerifyPos, rt, model.SevMedium, fmt.Sprintf("%s connects to %s over TLS and the product's default does not verify the certificate (no verification setting here)", rt.Display(), redactURL(b.URL)), map[string]any{"backend": redactURL(b.URL), "default": true})
-					}
+			for _, g := range groupBackends(a.cfg, func(b Backend) bool { return b.TLSVerify == "off" || b.TLSVerify == "default-off" }) {
+				b, rt := g.backend, g.routes[0]
+				if b.TLSVerify == "off" {
+					a.emit(r, b.VerifyPos, rt, "", fmt.Sprintf("%s%s connects to %s over TLS without verifying the certificate", rt.Display(), g.others(), redactURL(b.URL)), map[string]any{"backend": redactURL(b.URL), "routes": len(g.routes)})
+				} else {
+					a.emit(r, b.VerifyPos, rt, model.SevMedium, fmt.Sprintf("%s%s connects to %s over TLS and the product's default does not verify the certificate (no verification setting here)", rt.Display(), g.others(), redactURL(b.URL)), map[string]any{"backend": redactURL(b.URL), "default": true, "routes": len(g.routes)})
 				}
 			}
 		}},
