@@ -101,6 +101,11 @@ type Server struct {
 	checkpoint wal.Pos
 	segMax     map[uint64]int64 // newest event time per WAL segment
 	segMu      sync.Mutex
+
+	// uploaded gateway configurations (gateway.go); gwMu serializes
+	// uploads and deletions, readers load the pointer.
+	gw   atomic.Pointer[[]gwEntry]
+	gwMu sync.Mutex
 }
 
 type stamp struct {
@@ -143,6 +148,10 @@ func New(opt Options) (*Server, error) {
 	s.dur.Store(&d)
 	s.m = newMetrics(s)
 	s.mux = s.routes()
+	if err := s.reloadGateways(context.Background()); err != nil {
+		// The server still starts; the list is empty until an upload.
+		opt.Logger.Error("gateway configurations not loaded", "err", err)
+	}
 	return s, nil
 }
 

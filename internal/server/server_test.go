@@ -103,7 +103,13 @@ type testEnv struct {
 
 func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
-	dir := t.TempDir()
+	return newEnvDir(t, t.TempDir(), mod, eng)
+}
+
+// newEnvDir starts a server on the data directory dir (which may hold a
+// store already).
+func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *testEnv {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -199,27 +205,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // The expected permission of every route. A route missing here fails the
 // test, so a new route cannot ship without deciding who may call it.
 var routePerms = map[string]string{
-	"GET /healthz":                    "public",
-	"GET /metrics":                    "read",
-	"GET /api/v1/openapi.json":        "read",
-	"POST /api/v1/session":            "read",
-	"DELETE /api/v1/session":          "any",
-	"POST /api/v1/ingest":             "ingest",
-	"POST /api/v1/otlp/v1/traces":     "ingest",
-	"GET /api/v1/endpoints":           "read",
-	"GET /api/v1/endpoints/{id}":      "read",
-	"GET /api/v1/alerts":              "read",
-	"GET /api/v1/alerts/{id}":         "read",
-	"POST /api/v1/alerts/{id}/triage": "triage",
-	"GET /api/v1/findings":            "read",
-	"GET /api/v1/specs":               "read",
-	"POST /api/v1/specs":              "admin",
-	"GET /api/v1/openapi":             "read",
-	"GET /api/v1/config":              "admin",
-	"PUT /api/v1/config":              "admin",
-	"GET /api/v1/overview":            "read",
-	"GET /api/v1/audit-log":           "admin",
-	"POST /api/v1/erase":              "admin",
+	"GET /healthz":                        "public",
+	"GET /metrics":                        "read",
+	"GET /api/v1/openapi.json":            "read",
+	"POST /api/v1/session":                "read",
+	"DELETE /api/v1/session":              "any",
+	"POST /api/v1/ingest":                 "ingest",
+	"POST /api/v1/otlp/v1/traces":         "ingest",
+	"GET /api/v1/endpoints":               "read",
+	"GET /api/v1/endpoints/{id}":          "read",
+	"GET /api/v1/alerts":                  "read",
+	"GET /api/v1/alerts/{id}":             "read",
+	"POST /api/v1/alerts/{id}/triage":     "triage",
+	"GET /api/v1/findings":                "read",
+	"GET /api/v1/specs":                   "read",
+	"POST /api/v1/specs":                  "admin",
+	"GET /api/v1/gateway-configs":         "read",
+	"POST /api/v1/gateway-configs":        "admin",
+	"DELETE /api/v1/gateway-configs/{id}": "admin",
+	"GET /api/v1/openapi":                 "read",
+	"GET /api/v1/config":                  "admin",
+	"PUT /api/v1/config":                  "admin",
+	"GET /api/v1/overview":                "read",
+	"GET /api/v1/audit-log":               "admin",
+	"POST /api/v1/erase":                  "admin",
 }
 
 var rolesFor = map[string][]string{
