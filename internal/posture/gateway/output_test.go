@@ -96,3 +96,22 @@ func TestSARIF(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesDocumented: every rule has its section in docs/gateway-audit.md
+// with its title, severity and OWASP mapping.
+func TestRulesDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "gateway-audit.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range catalogue {
+		sec := "### " + r.ID + "\n\n**" + r.Title + "** (`" + r.Name + "`) — severity **" + r.Severity + "** — " + strings.Join(r.OWASP, "; ")
+		if !strings.Contains(doc, sec) {
+			t.Errorf("%s: section missing or out of date in docs/gateway-audit.md", r.ID)
+		}
+		if !strings.Contains(doc, r.Description) || !strings.Contains(doc, r.Remediation) {
+			t.Errorf("%s: description or remediation out of date in docs/gateway-audit.md", r.ID)
+		}
+	}
+}
