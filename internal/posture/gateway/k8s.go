@@ -100,6 +100,7 @@ func parseK8s(name string, docs []*yaml.Node) (*Config, error) {
 	if len(docs) > 0 {
 		s.cfg.Pos = Pos{File: name, Line: docs[0].Line, Column: docs[0].Column}
 	}
+	var logOff *Policy
 	for _, o := range s.objs {
 		switch o.kind {
 		case "Ingress":
@@ -122,12 +123,15 @@ func parseK8s(name string, docs []*yaml.Node) (*Config, error) {
 				s.cfg.Logging = append(s.cfg.Logging, Policy{Kind: "ingress-nginx log-format", Detail: "ConfigMap " + o.name, Pos: o.d.pos(n), Ingestible: json})
 			}
 			if v := get(data, "enable-access-log"); yamltree.IsFalse(v) || str(v) == "false" {
-				p := Policy{Kind: "enable-access-log false", Detail: "ConfigMap " + o.name, Pos: o.d.pos(v)}
-				for _, r := range s.cfg.Routes {
-					if r.LoggingOff == nil {
-						r.LoggingOff = &p
-					}
-				}
+				logOff = &Policy{Kind: "enable-access-log false", Detail: "ConfigMap " + o.name, Pos: o.d.pos(v)}
+			}
+		}
+	}
+	if logOff != nil {
+		// The controller-wide switch, wherever the ConfigMap is in the file.
+		for _, r := range s.cfg.Routes {
+			if r.LoggingOff == nil {
+				r.LoggingOff = logOff
 			}
 		}
 	}
