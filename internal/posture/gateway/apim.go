@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
 // Azure API Management: an ARM template (or a Bicep file compiled or
@@ -317,33 +319,24 @@ func firstNonEmpty(s ...string) string {
 }
 
 func apimCredSecrets(cfg *Config, d *doc, n *yaml.Node, what string) {
-	var walk func(n *yaml.Node, key string, depth int)
-	walk = func(n *yaml.Node, key string, depth int) {
-		if n == nil || depth > 8 {
-			return
+	yamltree.Walk(n, func(keys []string, v *yaml.Node) bool {
+		key := yamltree.Last(keys)
+		switch key {
+		case "scheme", "username", "certificateIds", "certificate":
+			return false
 		}
-		switch n.Kind {
-		case yaml.ScalarNode:
-			if isReference(n.Value) || isPlaceholder(n.Value) {
-				return
-			}
-			if _, ok := inlineSecret(key, n.Value); ok || key == "parameter" || strings.Contains(strings.ToLower(key), "key") || strings.Contains(strings.ToLower(key), "connectionstring") {
-				cfg.Secrets = append(cfg.Secrets, Secret{What: what + " credential " + key, Redacted: redactValue(n.Value), Pos: d.pos(n)})
-			}
-		case yaml.MappingNode:
-			pairs(n, func(k string, _, v *yaml.Node) {
-				if k == "scheme" || k == "username" || k == "certificateIds" || k == "certificate" {
-					return
-				}
-				walk(v, k, depth+1)
-			})
-		case yaml.SequenceNode:
-			for _, c := range items(n) {
-				walk(c, key, depth+1)
-			}
+		if v.Kind != yaml.ScalarNode {
+			return true
 		}
-	}
-	walk(n, "", 0)
+		if isReference(v.Value) || isPlaceholder(v.Value) {
+			return false
+		}
+		lk := strings.ToLower(key)
+		if _, ok := inlineSecret(key, v.Value); ok || key == "parameter" || strings.Contains(lk, "key") || strings.Contains(lk, "connectionstring") {
+			cfg.Secrets = append(cfg.Secrets, Secret{What: what + " credential " + key, Redacted: redactValue(v.Value), Pos: d.pos(v)})
+		}
+		return false
+	})
 }
 
 // parseAPIMPolicy reads a policy document (format xml/rawxml; links are

@@ -19,36 +19,7 @@ type Options struct {
 }
 
 func (o Options) selected() ([]*rule, error) {
-	off := map[string]bool{}
-	for _, id := range o.Disable {
-		r := ruleByID(strings.TrimSpace(id))
-		if r == nil {
-			return nil, fmt.Errorf("--disable: unknown rule %q", id)
-		}
-		off[r.ID] = true
-	}
-	var out []*rule
-	if len(o.Only) > 0 {
-		seen := map[string]bool{}
-		for _, id := range o.Only {
-			r := ruleByID(strings.TrimSpace(id))
-			if r == nil {
-				return nil, fmt.Errorf("--rules: unknown rule %q", id)
-			}
-			if !off[r.ID] && !seen[r.ID] {
-				seen[r.ID] = true
-				out = append(out, r)
-			}
-		}
-		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-		return out, nil
-	}
-	for _, r := range catalogue {
-		if !off[r.ID] {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return specaudit.Select(catalogue, func(r *rule) *specaudit.Rule { return r.Rule }, o.Only, o.Disable)
 }
 
 // Result of auditing gateway configurations.
@@ -120,18 +91,24 @@ func audit(cfg *Config, rules []*rule, j *joinCtx) (out []model.Finding, errs []
 		if r.Joined != (j != nil) {
 			continue
 		}
-		func() {
-			defer func() {
-				// A rule bug must not hide the other rules' findings.
-				if p := recover(); p != nil {
-					errs = append(errs, &Error{File: cfg.File, Msg: fmt.Sprintf("internal error in rule %s: %v", r.ID, p)})
-				}
-			}()
-			r.check(a, r)
-		}()
+		if err := a.run(r); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	sortFindings(a.out)
 	return a.out, errs
+}
+
+// run runs one rule; a bug in a rule must not hide the other rules'
+// findings: it becomes an error naming the file and the rule.
+func (a *auditor) run(r *rule) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{File: a.cfg.File, Msg: fmt.Sprintf("internal error in rule %s: %v", r.ID, p)}
+		}
+	}()
+	r.check(a, r)
+	return nil
 }
 
 func sortFindings(out []model.Finding) {

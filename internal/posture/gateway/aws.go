@@ -439,13 +439,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 			if method != "ANY" && method != "" {
 				rt.Methods = []string{method}
 			}
-			at := get(p, "AuthorizationType")
-			if v := strings.ToUpper(str(at)); v != "" && v != "NONE" {
-				rt.Auth = append(rt.Auth, Policy{Kind: "AuthorizationType " + v, Pos: d.pos(at)})
-			} else if at != nil {
-				pp := Policy{Kind: "AuthorizationType NONE", Pos: d.pos(at)}
-				rt.AuthOff = &pp
-			}
+			authorizationType(d, rt, get(p, "AuthorizationType"))
 			if k := get(p, "ApiKeyRequired"); yamltree.IsTrue(k) {
 				rt.Auth = append(rt.Auth, Policy{Kind: "ApiKeyRequired", Pos: d.pos(k)})
 				rt.AuthOff = nil
@@ -481,13 +475,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 			if method != "ANY" && method != "$default" && method != "" {
 				rt.Methods = []string{strings.ToUpper(method)}
 			}
-			at := get(p, "AuthorizationType")
-			if v := strings.ToUpper(str(at)); v != "" && v != "NONE" {
-				rt.Auth = append(rt.Auth, Policy{Kind: "AuthorizationType " + v, Pos: d.pos(at)})
-			} else if at != nil {
-				pp := Policy{Kind: "AuthorizationType NONE", Pos: d.pos(at)}
-				rt.AuthOff = &pp
-			}
+			authorizationType(d, rt, get(p, "AuthorizationType"))
 			if t := get(p, "Target"); t != nil {
 				id := ""
 				if s := str(t); strings.HasPrefix(s, "integrations/") {
@@ -562,32 +550,32 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 	}
 	// Secrets anywhere in resource properties (e.g. authorizer secrets).
 	for _, r := range order {
-		var walk func(n *yaml.Node, key string, depth int)
-		walk = func(n *yaml.Node, key string, depth int) {
-			if n == nil || depth > 32 {
-				return
+		yamltree.Walk(r.props, func(keys []string, v *yaml.Node) bool {
+			key := yamltree.Last(keys)
+			switch key {
+			case "Body", "DefinitionBody", "RequestParameters", "requestParameters":
+				return false // read above, with their own rules
 			}
-			switch n.Kind {
-			case yaml.ScalarNode:
-				if n.Tag == "!Ref" || n.Tag == "!Sub" || n.Tag == "!GetAtt" || key == "Value" && r.typ == "AWS::ApiGateway::ApiKey" {
-					return
-				}
-				if w, ok := inlineSecret(key, n.Value); ok && key != "RequestParameters" && !strings.HasPrefix(key, "integration.") && !strings.HasPrefix(key, "method.") {
-					cfg.Secrets = append(cfg.Secrets, Secret{What: r.id + " " + key + " (" + w + ")", Redacted: redactValue(n.Value), Pos: d.pos(n)})
-				}
-			case yaml.MappingNode:
-				pairs(n, func(k string, _, v *yaml.Node) {
-					if k == "Body" || k == "DefinitionBody" || k == "RequestParameters" || k == "requestParameters" {
-						return
-					}
-					walk(v, k, depth+1)
-				})
-			case yaml.SequenceNode:
-				for _, c := range items(n) {
-					walk(c, key, depth+1)
-				}
+			if v.Kind != yaml.ScalarNode {
+				return true
 			}
-		}
-		walk(r.props, "", 0)
+			if v.Tag == "!Ref" || v.Tag == "!Sub" || v.Tag == "!GetAtt" || key == "Value" && r.typ == "AWS::ApiGateway::ApiKey" {
+				return false
+			}
+			if w, ok := inlineSecret(key, v.Value); ok {
+				cfg.Secrets = append(cfg.Secrets, Secret{What: r.id + " " + key + " (" + w + ")", Redacted: redactValue(v.Value), Pos: d.pos(v)})
+			}
+			return false
+		})
+	}
+}
+
+// authorizationType applies a method's or route's AuthorizationType.
+func authorizationType(d *doc, rt *Route, at *yaml.Node) {
+	if v := strings.ToUpper(str(at)); v != "" && v != "NONE" {
+		rt.Auth = append(rt.Auth, Policy{Kind: "AuthorizationType " + v, Pos: d.pos(at)})
+	} else if at != nil {
+		pp := Policy{Kind: "AuthorizationType NONE", Pos: d.pos(at)}
+		rt.AuthOff = &pp
 	}
 }

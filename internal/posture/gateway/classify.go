@@ -9,15 +9,7 @@ import (
 )
 
 // norm lowercases a name and drops separators: "Client_Secret" -> "clientsecret".
-func norm(s string) string {
-	var b strings.Builder
-	for _, c := range strings.ToLower(s) {
-		if c != '_' && c != '-' && c != '.' && c != ' ' {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
+var norm = specaudit.Norm
 
 // secretFieldNames are configuration keys whose literal value is a
 // credential (normalized).

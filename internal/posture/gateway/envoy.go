@@ -586,38 +586,28 @@ func (e *envoyDump) requestHeaderSecrets(n *yaml.Node) {
 // inline_string/inline_bytes under private keys, secrets, passwords and
 // user lists, symmetric JWKS keys, and credential-formatted values.
 func (e *envoyDump) secretsIn(n *yaml.Node) {
-	var walk func(n *yaml.Node, key string, depth int)
-	walk = func(n *yaml.Node, key string, depth int) {
-		if n == nil || depth > 64 {
-			return
+	yamltree.Walk(n, func(keys []string, v *yaml.Node) bool {
+		if v.Kind != yaml.ScalarNode {
+			return true
 		}
-		switch n.Kind {
-		case yaml.MappingNode:
-			pairs(n, func(k string, _, v *yaml.Node) {
-				if (k == "inline_string" || k == "inline_bytes") && v.Kind == yaml.ScalarNode {
-					lk := strings.ToLower(key)
-					switch {
-					case strings.Contains(v.Value, "PRIVATE KEY"), strings.Contains(lk, "private_key"), strings.Contains(lk, "secret"),
-						strings.Contains(lk, "password"), strings.Contains(lk, "users"), strings.Contains(lk, "token"), strings.Contains(lk, "hmac"):
-						e.cfg.Secrets = append(e.cfg.Secrets, Secret{What: key + " inline", Redacted: redactValue(v.Value), Pos: e.d.pos(v)})
-					case strings.Contains(lk, "jwks") && strings.Contains(v.Value, `"oct"`):
-						e.cfg.Secrets = append(e.cfg.Secrets, Secret{What: "symmetric key in inline JWKS", Redacted: redactValue(v.Value), Pos: e.d.pos(v)})
-					}
-					return
-				}
-				if v.Kind == yaml.ScalarNode && k != "inline_string" {
-					if w, ok := inlineSecret(k, v.Value); ok && !strings.HasSuffix(k, "_name") && k != "name" && k != "key" {
-						e.cfg.Secrets = append(e.cfg.Secrets, Secret{What: k + " (" + w + ")", Redacted: redactValue(v.Value), Pos: e.d.pos(v)})
-					}
-					return
-				}
-				walk(v, k, depth+1)
-			})
-		case yaml.SequenceNode:
-			for _, c := range items(n) {
-				walk(c, key, depth+1)
+		k := yamltree.Last(keys)
+		if k == "inline_string" || k == "inline_bytes" {
+			parent := ""
+			if len(keys) >= 2 {
+				parent = strings.ToLower(keys[len(keys)-2])
 			}
+			switch {
+			case strings.Contains(v.Value, "PRIVATE KEY"), strings.Contains(parent, "private_key"), strings.Contains(parent, "secret"),
+				strings.Contains(parent, "password"), strings.Contains(parent, "users"), strings.Contains(parent, "token"), strings.Contains(parent, "hmac"):
+				e.cfg.Secrets = append(e.cfg.Secrets, Secret{What: parent + " inline", Redacted: redactValue(v.Value), Pos: e.d.pos(v)})
+			case strings.Contains(parent, "jwks") && strings.Contains(v.Value, `"oct"`):
+				e.cfg.Secrets = append(e.cfg.Secrets, Secret{What: "symmetric key in inline JWKS", Redacted: redactValue(v.Value), Pos: e.d.pos(v)})
+			}
+			return false
 		}
-	}
-	walk(n, "", 0)
+		if w, ok := inlineSecret(k, v.Value); ok && !strings.HasSuffix(k, "_name") && k != "name" && k != "key" {
+			e.cfg.Secrets = append(e.cfg.Secrets, Secret{What: k + " (" + w + ")", Redacted: redactValue(v.Value), Pos: e.d.pos(v)})
+		}
+		return false
+	})
 }

@@ -352,14 +352,9 @@ func Join(cfgs []*Config, rep *model.Report, opts JoinOptions) ([]model.Finding,
 			if !r.Joined || r.ID == "PAL-G102" {
 				continue
 			}
-			func() {
-				defer func() {
-					if p := recover(); p != nil {
-						errs = append(errs, &Error{File: c.File, Msg: fmt.Sprintf("internal error in rule %s: %v", r.ID, p)})
-					}
-				}()
-				r.check(a, r)
-			}()
+			if err := a.run(r); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		out = append(out, a.out...)
 	}
@@ -367,7 +362,9 @@ func Join(cfgs []*Config, rep *model.Report, opts JoinOptions) ([]model.Finding,
 		if r.ID == "PAL-G102" && len(cfgs) > 0 {
 			a := &auditor{cfg: cfgs[0], seen: map[string]bool{}, j: j}
 			a.all = cfgs
-			r.check(a, r)
+			if err := a.run(r); err != nil {
+				errs = append(errs, err)
+			}
 			out = append(out, a.out...)
 		}
 	}
@@ -481,11 +478,7 @@ func checkSensitive(a *auditor, r *rule) {
 		if len(eps) == 0 {
 			continue
 		}
-		var ts []string
-		for t := range types {
-			ts = append(ts, t)
-		}
-		sort.Strings(ts)
+		ts := sortedSet(types)
 		p := rt.Pos
 		if rt.AuthOff != nil {
 			p = rt.AuthOff.Pos
@@ -542,11 +535,7 @@ func checkAbused(a *auditor, r *rule) {
 		if len(eps) == 0 {
 			continue
 		}
-		var ts []string
-		for t := range types {
-			ts = append(ts, t)
-		}
-		sort.Strings(ts)
+		ts := sortedSet(types)
 		ev := a.trafficEvidence(eps)
 		ev["alerts"] = alerts
 		ev["gateway_rate_limit"] = "none"
@@ -639,4 +628,13 @@ func (a *auditor) emitAt(r *rule, p Pos, e *model.Endpoint, sev, msg string, ev 
 		ref := e.Ref()
 		a.out[n].Endpoint = &ref
 	}
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

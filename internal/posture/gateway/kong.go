@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
 // Kong plugin families.
@@ -408,38 +410,24 @@ func cfgPos(p kongPlugin, n *yaml.Node) Pos {
 
 // kongSecrets records literal credentials in a plugin's configuration.
 func kongSecrets(cfg *Config, d *doc, p kongPlugin) {
-	var walk func(n *yaml.Node, key string, depth int)
-	walk = func(n *yaml.Node, key string, depth int) {
-		if n == nil || depth > 16 {
-			return
+	yamltree.Walk(p.cfg, func(keys []string, v *yaml.Node) bool {
+		if v.Kind != yaml.ScalarNode {
+			return true
 		}
-		switch n.Kind {
-		case yaml.MappingNode:
-			pairs(n, func(k string, _, v *yaml.Node) {
-				if v.Kind == yaml.ScalarNode {
-					if w, ok := inlineSecret(k, v.Value); ok {
-						cfg.Secrets = append(cfg.Secrets, Secret{What: p.name + " plugin " + w, Redacted: redactValue(v.Value), Pos: d.pos(v)})
-					}
-					return
-				}
-				walk(v, k, depth+1)
-			})
-		case yaml.SequenceNode:
-			for _, c := range items(n) {
-				if c.Kind == yaml.ScalarNode {
-					// "Authorization:Bearer xyz" in transformer header lists.
-					if k, v, ok := strings.Cut(c.Value, ":"); ok && (strings.EqualFold(strings.TrimSpace(k), "authorization") && bearerLiteral(strings.TrimSpace(v)) || isSecretField(k) && !isReference(strings.TrimSpace(v)) && len(strings.TrimSpace(v)) >= 8) {
-						cfg.Secrets = append(cfg.Secrets, Secret{What: p.name + " plugin header " + strings.TrimSpace(k), Redacted: redactValue(strings.TrimSpace(v)), Pos: d.pos(c)})
-					} else if w, ok := inlineSecret(key, c.Value); ok {
-						cfg.Secrets = append(cfg.Secrets, Secret{What: p.name + " plugin " + w, Redacted: redactValue(c.Value), Pos: d.pos(c)})
-					}
-					continue
-				}
-				walk(c, key, depth+1)
+		key := yamltree.Last(keys)
+		// "Authorization:Bearer xyz" in transformer header lists.
+		if k, val, ok := strings.Cut(v.Value, ":"); ok {
+			k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+			if strings.EqualFold(k, "authorization") && bearerLiteral(val) || isSecretField(k) && !isReference(val) && len(val) >= 8 {
+				cfg.Secrets = append(cfg.Secrets, Secret{What: p.name + " plugin header " + k, Redacted: redactValue(val), Pos: d.pos(v)})
+				return false
 			}
 		}
-	}
-	walk(p.cfg, "", 0)
+		if w, ok := inlineSecret(key, v.Value); ok {
+			cfg.Secrets = append(cfg.Secrets, Secret{What: p.name + " plugin " + w, Redacted: redactValue(v.Value), Pos: d.pos(v)})
+		}
+		return false
+	})
 }
 
 // redactValue keeps the first four characters of a secret.

@@ -366,31 +366,14 @@ func (w *ngxWalker) scope(parent *ngxScope, nodes []*ngxNode, level string) *ngx
 		case "client_max_body_size":
 			p := Policy{Kind: "client_max_body_size", Detail: n.arg(0), Pos: n.pos}
 			s.bodySize = &p
-		case "auth_basic":
-			if n.arg(0) == "off" {
-				p := Policy{Kind: "auth_basic off", Pos: n.pos}
-				s.authOff = &p
-				s.auth = removeKind(s.auth, "auth_basic")
-				continue
-			}
-			s.authOff = nil
-			s.auth = append(removeKind(s.auth, "auth_basic"), Policy{Kind: "auth_basic", Detail: n.arg(0), Pos: n.pos})
-		case "auth_request":
-			if n.arg(0) == "off" {
-				p := Policy{Kind: "auth_request off", Pos: n.pos}
-				s.authOff = &p
-				s.auth = removeKind(s.auth, "auth_request")
-				continue
-			}
-			s.authOff = nil
-			s.auth = append(removeKind(s.auth, "auth_request"), Policy{Kind: "auth_request", Detail: n.arg(0), Pos: n.pos})
-		case "auth_jwt", "auth_oidc", "auth_digest", "auth_pam", "auth_ldap", "auth_gss", "auth_spnego":
+		case "auth_basic", "auth_request", "auth_jwt", "auth_oidc", "auth_digest", "auth_pam", "auth_ldap", "auth_gss", "auth_spnego":
 			if n.arg(0) == "off" {
 				p := Policy{Kind: n.name + " off", Pos: n.pos}
 				s.authOff = &p
 				s.auth = removeKind(s.auth, n.name)
 				continue
 			}
+			s.authOff = nil
 			s.auth = append(removeKind(s.auth, n.name), Policy{Kind: n.name, Detail: n.arg(0), Pos: n.pos})
 		case "access_by_lua", "access_by_lua_block", "access_by_lua_file", "rewrite_by_lua_file":
 			if n.name != "rewrite_by_lua_file" {

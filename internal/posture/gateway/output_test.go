@@ -8,9 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/palisade-sec/palisade/internal/posture/specaudit"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 // TestSARIF writes the gateway findings of every positive fixture through
@@ -31,30 +30,7 @@ func TestSARIF(t *testing.T) {
 	if err := specaudit.WriteSARIF(&b, res); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join("..", "specaudit", "testdata", "sarif-schema-2.1.0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("sarif.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("sarif.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := schema.Validate(inst); err != nil {
-		t.Fatalf("SARIF log does not validate: %v", err)
-	}
+	testutil.ValidateSARIF(t, b.Bytes())
 	var log struct {
 		Runs []struct {
 			Tool struct {

@@ -10,14 +10,14 @@ import (
 )
 
 const (
-	api1 = "API1:2023 Broken Object Level Authorization"
-	api2 = "API2:2023 Broken Authentication"
-	api3 = "API3:2023 Broken Object Property Level Authorization"
-	api4 = "API4:2023 Unrestricted Resource Consumption"
-	api5 = "API5:2023 Broken Function Level Authorization"
-	api6 = "API6:2023 Unrestricted Access to Sensitive Business Flows"
-	api8 = "API8:2023 Security Misconfiguration"
-	api9 = "API9:2023 Improper Inventory Management"
+	api1 = specaudit.API1
+	api2 = specaudit.API2
+	api3 = specaudit.API3
+	api4 = specaudit.API4
+	api5 = specaudit.API5
+	api6 = specaudit.API6
+	api8 = specaudit.API8
+	api9 = specaudit.API9
 )
 
 // DocURI is the rule documentation.

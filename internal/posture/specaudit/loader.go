@@ -41,23 +41,9 @@ type Doc struct {
 	Unresolved int
 }
 
-// LoadError locates why a document could not be audited.
-type LoadError struct {
-	File   string
-	Line   int
-	Column int
-	Msg    string
-}
-
-func (e *LoadError) Error() string {
-	switch {
-	case e.Line > 0 && e.Column > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
-	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+// LoadError locates why a document could not be audited (file, line,
+// column, message; the same type as the gateway audit's errors).
+type LoadError = yamltree.Error
 
 // LoadFile reads and parses one document and has kin-openapi validate it.
 func LoadFile(path string) (*Doc, error) { return loadFile(path, true) }
@@ -199,6 +185,5 @@ func firstLine(s string) string {
 
 // syntaxError locates a syntax error (see yamltree.SyntaxError).
 func syntaxError(name string, data []byte, yerr error) *LoadError {
-	e := yamltree.SyntaxError(name, data, yerr)
-	return &LoadError{File: e.File, Line: e.Line, Column: e.Column, Msg: e.Msg}
+	return yamltree.SyntaxError(name, data, yerr)
 }

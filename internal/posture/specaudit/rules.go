@@ -28,15 +28,28 @@ type Rule struct {
 	check   func(a *auditCtx, r *Rule)
 }
 
+// OWASP API Security Top 10 2023 categories, as rules cite them.
 const (
-	api1 = "API1:2023 Broken Object Level Authorization"
-	api2 = "API2:2023 Broken Authentication"
-	api3 = "API3:2023 Broken Object Property Level Authorization"
-	api4 = "API4:2023 Unrestricted Resource Consumption"
-	api5 = "API5:2023 Broken Function Level Authorization"
-	api7 = "API7:2023 Server Side Request Forgery"
-	api8 = "API8:2023 Security Misconfiguration"
-	api9 = "API9:2023 Improper Inventory Management"
+	API1 = "API1:2023 Broken Object Level Authorization"
+	API2 = "API2:2023 Broken Authentication"
+	API3 = "API3:2023 Broken Object Property Level Authorization"
+	API4 = "API4:2023 Unrestricted Resource Consumption"
+	API5 = "API5:2023 Broken Function Level Authorization"
+	API6 = "API6:2023 Unrestricted Access to Sensitive Business Flows"
+	API7 = "API7:2023 Server Side Request Forgery"
+	API8 = "API8:2023 Security Misconfiguration"
+	API9 = "API9:2023 Improper Inventory Management"
+)
+
+const (
+	api1 = API1
+	api2 = API2
+	api3 = API3
+	api4 = API4
+	api5 = API5
+	api7 = API7
+	api8 = API8
+	api9 = API9
 )
 
 // Rules returns the catalogue, ordered by ID.
@@ -57,6 +70,9 @@ func (a *auditCtx) report(r *Rule, n *yaml.Node, op *operation, format string, a
 }
 
 func opName(op *operation) string { return strings.ToUpper(op.Method) + " " + op.Path }
+
+// Norm lowercases a name and drops separators: "Client_Secret" -> "clientsecret".
+func Norm(s string) string { return norm(s) }
 
 // norm lowercases a name and drops separators: "Client_Secret" -> "clientsecret".
 func norm(s string) string {

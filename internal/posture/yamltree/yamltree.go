@@ -330,3 +330,43 @@ func EscapePointer(s string) string {
 	s = strings.ReplaceAll(s, "~", "~0")
 	return strings.ReplaceAll(s, "/", "~1")
 }
+
+// Walk calls fn for every node under n (n itself excluded) with the chain
+// of mapping keys leading to it (sequence items add no key); fn returns
+// false to skip a node's children. Depth is bounded by 64.
+func Walk(n *yaml.Node, fn func(keys []string, v *yaml.Node) bool) {
+	var walk func(n *yaml.Node, keys []string, depth int)
+	walk = func(n *yaml.Node, keys []string, depth int) {
+		if n = Unalias(n); n == nil || depth > 64 {
+			return
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				v := Unalias(n.Content[i+1])
+				if v == nil {
+					continue
+				}
+				k := append(keys[:len(keys):len(keys)], n.Content[i].Value)
+				if fn(k, v) {
+					walk(v, k, depth+1)
+				}
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if c = Unalias(c); c != nil && fn(keys, c) {
+					walk(c, keys, depth+1)
+				}
+			}
+		}
+	}
+	walk(n, nil, 0)
+}
+
+// Last returns the last key of a chain ("" when empty).
+func Last(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[len(keys)-1]
+}
