@@ -537,10 +537,11 @@ function triagePanel(a, ctx) {
 
 function findingTable(items) {
   return table(null, [
-    { label: 'Severity' }, { label: 'Finding', rowHeader: true }, { label: 'Rule', cls: 'mono' }, { label: 'Endpoint', cls: 'path' },
+    { label: 'Severity' }, { label: 'Finding', rowHeader: true }, { label: 'Rule', cls: 'mono' }, { label: 'Endpoint or location', cls: 'path' },
     { label: 'Source' }, { label: 'OWASP' }, { label: 'Message and remediation' },
   ], items.map((f) => [
-    sev(f.severity), f.title, f.rule, f.endpoint ? endpointKey(f.endpoint) : (f.location ? `${f.location.file}:${f.location.line || ''}` : '—'),
+    sev(f.severity), f.title, f.rule,
+    [f.endpoint ? endpointKey(f.endpoint) : '', f.location ? `${f.location.file}:${f.location.line || ''}${f.location.column ? ':' + f.location.column : ''}` : ''].filter(Boolean).join(' — ') || '—',
     f.source, (f.owasp || []).join(', '),
     h('details', {}, h('summary', {}, f.message || 'details'), h('p', {}, f.remediation || '')),
   ]), { empty: 'No finding matches these filters.' });
