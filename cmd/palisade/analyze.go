@@ -60,8 +60,9 @@ func runAnalyze(cmd *cobra.Command, f analyzeFlags, files []string) error {
 	if err != nil {
 		return exitCode(2, err)
 	}
-	cfg.Specs = f.specs
-	cfg.Intel = f.intel
+	// The file's specs and feeds, then the flags' (as serve does).
+	cfg.Specs = append(cfg.Specs, f.specs...)
+	cfg.Intel = append(cfg.Intel, f.intel...)
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return exitCode(2, err)
@@ -128,7 +129,13 @@ func firstError(r *model.Report) string {
 		return "?"
 	}
 	e := r.Input.Errors[0]
-	s := fmt.Sprintf("%s:%d", e.File, e.Line)
+	s := e.File
+	if e.Line > 0 {
+		s += fmt.Sprintf(":%d", e.Line)
+	}
+	if e.Entry > 0 {
+		s += fmt.Sprintf(": entry %d", e.Entry)
+	}
 	if e.Field != "" {
 		s += " field " + e.Field
 	}

@@ -24,19 +24,26 @@ func init() {
 other alerts, overwrites its raw records in the write-ahead log, and leaves a
 tombstone (a keyed hash) so the subject is not written back. The server must
 be stopped (the log is locked while it runs); with a running server use
-POST /api/v1/erase. Prints what was removed as JSON.`,
+POST /api/v1/erase. Prints what was removed as JSON.
+
+Exit status: 0 erased; 2 usage error, or --data missing or not a Palisade
+data directory; 1 the log is locked by a running server (use the API) or
+the erasure failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (ip == "") == (id == "") {
 				return exitCode(2, fmt.Errorf("give exactly one of --ip or --identity"))
 			}
 			ctx := context.Background()
+			if err := checkDataDir(dataDir); err != nil {
+				return exitCode(2, err)
+			}
 			w, _, err := wal.Open(filepath.Join(dataDir, "wal"), wal.Options{})
 			if err != nil {
 				return exitCode(1, fmt.Errorf("%w; with a running server use POST /api/v1/erase", err))
 			}
 			defer w.Close()
-			st, err := openStore(ctx, dataDir)
+			st, err := openDataStore(ctx, dataDir)
 			if err != nil {
 				return err
 			}
@@ -68,7 +75,7 @@ POST /api/v1/erase. Prints what was removed as JSON.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data", "./palisade-data", "data directory of palisade serve")
+	f.StringVar(&dataDir, "data", defaultDataDir(), dataFlagHelp)
 	f.StringVar(&configFile, "config", "", "configuration file (for identity.key_file)")
 	f.StringVar(&ip, "ip", "", "client IP address to erase")
 	f.StringVar(&id, "identity", "", "pseudonymous identity id (id_…) to erase")

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // The end-to-end tests build and run the real binary.
@@ -33,7 +38,18 @@ func TestMain(m *testing.M) {
 
 func run(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runIn(t, "", nil, stdin, args...)
+}
+
+// runIn runs the binary in directory wd ("" = here) with extra environment
+// variables.
+func runIn(t *testing.T, wd string, env []string, stdin []byte, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
+	cmd.Dir = wd
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if stdin != nil {
@@ -249,4 +265,239 @@ func keysOf(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// commandPaths lists every command of the CLI ("token create", …).
+func commandPaths(c *cobra.Command, prefix string) []string {
+	var out []string
+	for _, sub := range c.Commands() {
+		p := strings.TrimSpace(prefix + " " + sub.Name())
+		out = append(out, p)
+		out = append(out, commandPaths(sub, p)...)
+	}
+	return out
+}
+
+// TestExitCodes: every command exits 2 on a usage error or an unusable
+// input — an unknown flag, a bad flag value, missing or extra arguments —
+// never 1 (which audit uses for "findings at or above the threshold").
+// Every command must have a case here.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo")
+	cases := []struct {
+		cmd  string // the command the case is about
+		args []string
+		want int
+	}{
+		{"", nil, 2},
+		{"", []string{"nope"}, 2},
+		{"", []string{"--nope"}, 2},
+		{"", []string{"--version"}, 0},
+		{"analyze", []string{"analyze"}, 2},
+		{"analyze", []string{"analyze", filepath.Join(dir, "none.ndjson")}, 2},
+		{"analyze", []string{"analyze", "--reorder", small}, 2},
+		{"audit", []string{"audit"}, 2},
+		{"audit", []string{"audit", "--fail-on", "loud", spec}, 2},
+		{"audit", []string{"audit", "--format", "pdf", spec}, 2},
+		{"audit", []string{"audit", "--fail-on", "critical", spec}, 0},
+		{"demo", []string{"demo", "extra"}, 2},
+		{"demo", []string{"demo", "--hours", "x"}, 2},
+		{"erase", []string{"erase", "--data", missing}, 2},
+		{"erase", []string{"erase", "--data", missing, "--ip", "192.0.2.1"}, 2},
+		{"eval", []string{"eval"}, 2},
+		{"eval", []string{"eval", "nope"}, 2},
+		{"eval injection", []string{"eval", "injection", "extra"}, 2},
+		{"eval injection", []string{"eval", "injection", "--data", missing}, 2},
+		{"openapi", []string{"openapi"}, 2},
+		{"openapi", []string{"openapi", "--host", "nowhere.test", small}, 2},
+		{"scenarios", []string{"scenarios", "extra"}, 2},
+		{"scenarios", []string{"scenarios", "--hours", "0"}, 2},
+		{"serve", []string{"serve", "extra"}, 2},
+		{"serve", []string{"serve", "--data", filepath.Join(dir, "srv"), "--listen", "256.0.0.1:1"}, 2},
+		{"sim", []string{"sim", "extra"}, 2},
+		{"sim", []string{"sim", "--hours", "-1"}, 2},
+		{"tail", []string{"tail"}, 2},
+		{"tail", []string{"tail", "--once", filepath.Join(dir, "none.log")}, 2},
+		{"token", []string{"token"}, 2},
+		{"token", []string{"token", "nope"}, 2},
+		{"token create", []string{"token", "create", "--data", missing}, 2},
+		{"token create", []string{"token", "create", "--data", missing, "--role", "boss"}, 2},
+		{"token list", []string{"token", "list", "extra"}, 2},
+		{"token list", []string{"token", "list", "--data", missing}, 2},
+		{"token revoke", []string{"token", "revoke", "--data", missing}, 2},
+		{"version", []string{"version"}, 0},
+		{"version", []string{"version", "extra"}, 2},
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.cmd] = true
+		_, stderr, code := run(t, nil, c.args...)
+		if code != c.want {
+			t.Errorf("palisade %s: exit %d, want %d (%s)", strings.Join(c.args, " "), code, c.want, strings.TrimSpace(stderr))
+		}
+		if c.want == 2 && !strings.Contains(stderr, "palisade") {
+			t.Errorf("palisade %s: no explanation on stderr: %q", strings.Join(c.args, " "), stderr)
+		}
+	}
+	for _, p := range commandPaths(root, "") {
+		if !covered[p] {
+			t.Errorf("command %q has no exit-status case", p)
+		}
+		// An unknown flag is a usage error for every command.
+		_, stderr, code := run(t, nil, append(strings.Fields(p), "--no-such-flag")...)
+		if code != 2 || !strings.Contains(stderr, "unknown flag") {
+			t.Errorf("palisade %s --no-such-flag: exit %d, want 2 (%q)", p, code, stderr)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("a command other than serve created the data directory %s", missing)
+	}
+}
+
+// TestDataDirectory: only serve creates a data directory. The bootstrap
+// admin token is created and printed only once the server listens: a start
+// that fails (bad --listen) leaves none, and the next start prints it.
+// Other commands refuse a missing or foreign directory; without --data they
+// use the same default as serve ($PALISADE_DATA, else ./palisade-data).
+func TestDataDirectory(t *testing.T) {
+	work := t.TempDir()
+	data := filepath.Join(work, "data")
+	typo := filepath.Join(work, "dta")
+	// A failed start: the directory is created, no token printed or stored.
+	_, stderr, code := run(t, nil, "serve", "--data", data, "--listen", "256.0.0.1:1")
+	if code != 2 || strings.Contains(stderr, "pal_") {
+		t.Fatalf("serve with a bad --listen: exit %d, stderr %q", code, stderr)
+	}
+	out, stderr, code := run(t, nil, "token", "list", "--data", data)
+	if code != 0 || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Fatalf("after a failed start, tokens: exit %d %q %q", code, out, stderr)
+	}
+	// The next start prints the token, before it says it listens.
+	cmd := exec.Command(binPath, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	pipe, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(pipe)
+	token := ""
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(l, "pal_") {
+			token = l
+		}
+		if strings.Contains(l, "msg=listening") {
+			break
+		}
+	}
+	if token == "" {
+		t.Fatal("the first successful start printed no bootstrap token")
+	}
+	cmd.Process.Signal(os.Interrupt)
+	go io.Copy(io.Discard, pipe)
+	cmd.Wait()
+
+	for _, args := range [][]string{
+		{"token", "list", "--data", typo},
+		{"token", "create", "--data", typo, "--role", "viewer"},
+		{"token", "revoke", "--data", typo, "tk_x"},
+		{"erase", "--data", typo, "--ip", "192.0.2.1"},
+	} {
+		_, stderr, code := run(t, nil, args...)
+		if code != 2 || !strings.Contains(stderr, "no such directory") {
+			t.Errorf("%v: exit %d %q", args, code, stderr)
+		}
+	}
+	if _, err := os.Stat(typo); err == nil {
+		t.Fatal("a mistyped --data was created")
+	}
+	foreign := filepath.Join(work, "foreign")
+	os.Mkdir(foreign, 0o700)
+	if _, stderr, code := run(t, nil, "token", "list", "--data", foreign); code != 2 || !strings.Contains(stderr, "not a Palisade data directory") {
+		t.Errorf("foreign directory: exit %d %q", code, stderr)
+	}
+	if ents, _ := os.ReadDir(foreign); len(ents) != 0 {
+		t.Errorf("files written into a foreign directory: %v", ents)
+	}
+	// Without --data: the default (./palisade-data) does not exist here.
+	if _, stderr, code := runIn(t, work, []string{"PALISADE_DATA="}, nil, "token", "create", "--role", "viewer"); code != 2 || !strings.Contains(stderr, "palisade-data") {
+		t.Errorf("token create without --data and no ./palisade-data: exit %d %q", code, stderr)
+	}
+	// $PALISADE_DATA is the default of serve and token alike.
+	out, stderr, code = runIn(t, work, []string{"PALISADE_DATA=" + data}, nil, "token", "create", "--role", "viewer")
+	if code != 0 || !strings.HasPrefix(out, "pal_") || !strings.Contains(stderr, data) {
+		t.Errorf("token create with $PALISADE_DATA: exit %d %q %q", code, out, stderr)
+	}
+	// Revoking a token that does not exist is an unusable input.
+	if _, stderr, code := run(t, nil, "token", "revoke", "--data", data, "tk_nope"); code != 2 {
+		t.Errorf("revoke unknown token: exit %d %q", code, stderr)
+	}
+}
+
+// TestAnalyzeConfigFile: specs: and intel: in --config are used, as the
+// same flags would be (serve honours them too).
+func TestAnalyzeConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	feed := filepath.Join(dir, "block.txt")
+	// An address of the capture, on a blocklist.
+	os.WriteFile(feed, []byte(firstClientIP(t)+"\n"), 0o644)
+	abs, _ := filepath.Abs(spec)
+	cfg := filepath.Join(dir, "palisade.yaml")
+	os.WriteFile(cfg, []byte("specs: ["+abs+"]\nintel: [\"blocklist="+feed+"\"]\n"), 0o644)
+	viaFile, stderr, code := run(t, nil, "analyze", "--config", cfg, "--report", "-", small)
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, stderr)
+	}
+	viaFlags, _, _ := run(t, nil, "analyze", "--spec", abs, "--intel", "blocklist="+feed, "--report", "-", small)
+	if stripGenerated(viaFile) != stripGenerated(viaFlags) {
+		t.Errorf("--config with specs/intel gives another report than --spec/--intel")
+	}
+	for _, want := range []string{`"documented"`, `"intel.suspicious_ip"`} {
+		if !strings.Contains(viaFile, want) {
+			t.Errorf("report from --config lacks %s", want)
+		}
+	}
+	// A file and a flag add up.
+	os.WriteFile(cfg, []byte("specs: ["+abs+"]\n"), 0o644)
+	both, _, _ := run(t, nil, "analyze", "--config", cfg, "--intel", "blocklist="+feed, "--report", "-", small)
+	if stripGenerated(both) != stripGenerated(viaFlags) {
+		t.Errorf("--config specs plus --intel differ from both flags")
+	}
+}
+
+func firstClientIP(t *testing.T) string {
+	b, err := os.ReadFile(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Client struct {
+			IP string `json:"ip"`
+		} `json:"client"`
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Client.IP == "" {
+		t.Fatalf("first record: %v", err)
+	}
+	return rec.Client.IP
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := run(t, nil, "version")
+	out2, _, code2 := run(t, nil, "--version")
+	if code != 0 || code2 != 0 || out != out2 || !strings.HasPrefix(out, "palisade ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version: %d %q; --version: %d %q", code, out, code2, out2)
+	}
+	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/palisade-sec/palisade", Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-11-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	got := versionLine(bi, true)
+	for _, want := range []string{"palisade v1.2.3", "commit 0123456789ab+dirty", "2026-11-01T10:00:00Z", "go1.26.0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("versionLine = %q, lacks %q", got, want)
+		}
+	}
+	if got := versionLine(nil, false); !strings.HasPrefix(got, "palisade unknown (") {
+		t.Errorf("without build info: %q", got)
+	}
 }

@@ -28,11 +28,11 @@ func init() {
 		}
 		f, err := os.Create(cpuProfile)
 		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
+			return exitCode(2, fmt.Errorf("--cpuprofile: %w", err))
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			return fmt.Errorf("--cpuprofile: %w", err)
+			return exitCode(2, fmt.Errorf("--cpuprofile: %w", err))
 		}
 		cpuFile = f
 		return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +26,6 @@ import (
 	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/source"
 	"github.com/palisade-sec/palisade/internal/store"
-	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
 func init() {
@@ -47,18 +47,11 @@ with "palisade token create".`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "configuration file (YAML or JSON)")
-	f.StringVar(&dataDir, "data", "./palisade-data", "data directory (database, write-ahead log, installation key)")
+	f.StringVar(&dataDir, "data", defaultDataDir(), "data directory (database, write-ahead log, installation key; created on first start; default $PALISADE_DATA, else ./palisade-data)")
 	f.StringVar(&listen, "listen", "", "listen address (default server.listen, 127.0.0.1:8080)")
 	f.StringVar(&tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	root.AddCommand(cmd)
-}
-
-func openStore(ctx context.Context, dataDir string) (*sqlite.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, err
-	}
-	return sqlite.Open(ctx, filepath.Join(dataDir, "palisade.db"))
 }
 
 // serveConfig merges the configuration file and the document stored by PUT
@@ -130,7 +123,7 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	st, err := openStore(ctx, dataDir)
+	st, err := createDataStore(ctx, dataDir)
 	if err != nil {
 		return exitCode(2, err)
 	}
@@ -179,7 +172,8 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 		return sp.Hosts, nil
 	}
 	srv, err := server.New(server.Options{
-		DataDir: dataDir, Config: cfg, Engine: eng, Store: st, Publisher: pub, Logger: log, Identity: ec.Enrich.Identity, SpecProblems: specProblems,
+		DataDir: dataDir, Config: cfg, Engine: eng, Store: st, Publisher: pub, Logger: log, Identity: ec.Enrich.Identity,
+		IdleFlush: eng.ReorderWindow(), SpecProblems: specProblems,
 		OTLP: func(sink func([]*exchange.Record)) http.Handler {
 			return source.NewOTLPHandler(sink, source.OTLPOptions{MaxBodyBytes: cfg.Ingest.MaxDecompressed})
 		},
@@ -188,17 +182,32 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 	if err != nil {
 		return exitCode(2, err)
 	}
-	if tok, err := server.Bootstrap(ctx, st, time.Now()); err != nil {
-		return err
-	} else if tok != "" {
-		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --data %s --role viewer|analyst|admin|ingest\n\n", tok, dataDir)
+	if cfg.Server.TLSCert != "" {
+		// Serve would load them only once listening: fail before.
+		if _, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey); err != nil {
+			srv.Close(context.Background())
+			return exitCode(2, fmt.Errorf("tls: %w", err))
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
+		srv.Close(context.Background())
 		return exitCode(2, fmt.Errorf("listen %s: %w", cfg.Server.Listen, err))
 	}
 	if err := srv.Start(ctx); err != nil {
+		ln.Close()
+		srv.Close(context.Background())
 		return err
+	}
+	// The bootstrap admin token is created and shown only once everything
+	// that can fail at start has succeeded: a start that fails leaves no
+	// token behind, and the next successful one creates and prints it.
+	if tok, err := server.Bootstrap(ctx, st, time.Now()); err != nil {
+		ln.Close()
+		srv.Close(context.Background())
+		return err
+	} else if tok != "" {
+		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --data %s --role viewer|analyst|admin|ingest\n\n", tok, dataDir)
 	}
 	hs := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme := "http"

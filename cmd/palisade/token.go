@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -24,14 +25,18 @@ func init() {
 		Short: "Create a token and print it on standard output (only its SHA-256 is stored)",
 		Long: `Roles: viewer (read), analyst (read + triage), admin (everything),
 ingest (only POST /api/v1/ingest and OTLP). The running server sees the new
-token at once.`,
+token at once. --data must be the data directory the server uses (it is
+never created here).
+
+Exit status: 0 created; 2 usage error, or --data missing or not a
+Palisade data directory; 1 the database could not be written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !store.ValidRole(role) {
 				return exitCode(2, fmt.Errorf("--role: unknown %q (viewer, analyst, admin, ingest)", role))
 			}
 			ctx := context.Background()
-			st, err := openStore(ctx, dataDir)
+			st, err := openDataStore(ctx, dataDir)
 			if err != nil {
 				return err
 			}
@@ -44,7 +49,7 @@ token at once.`,
 				return err
 			}
 			_ = st.Audit(ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "token.create", Target: t.ID, Detail: map[string]any{"role": role, "name": name}})
-			fmt.Fprintf(os.Stderr, "created %s (role %s); the token is shown only now:\n", t.ID, role)
+			fmt.Fprintf(os.Stderr, "created %s (role %s) in %s; the token is shown only now:\n", t.ID, role, dataDir)
 			fmt.Println(secret)
 			return nil
 		},
@@ -58,7 +63,7 @@ token at once.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := context.Background()
-			st, err := openStore(ctx, dataDir)
+			st, err := openDataStore(ctx, dataDir)
 			if err != nil {
 				return err
 			}
@@ -81,13 +86,16 @@ token at once.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := context.Background()
-			st, err := openStore(ctx, dataDir)
+			st, err := openDataStore(ctx, dataDir)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			if err := st.RevokeToken(ctx, args[0], time.Now()); err != nil {
-				return exitCode(1, err)
+				if errors.Is(err, store.ErrNotFound) {
+					return exitCode(2, err)
+				}
+				return err
 			}
 			_ = st.Audit(ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "token.revoke", Target: args[0]})
 			fmt.Fprintf(os.Stderr, "revoked %s\n", args[0])
@@ -95,7 +103,7 @@ token at once.`,
 		},
 	}
 	for _, c := range []*cobra.Command{create, list, revoke} {
-		c.Flags().StringVar(&dataDir, "data", "./palisade-data", "data directory of palisade serve")
+		c.Flags().StringVar(&dataDir, "data", defaultDataDir(), dataFlagHelp)
 		tok.AddCommand(c)
 	}
 	root.AddCommand(tok)

@@ -71,16 +71,20 @@ func (t *addrTally) reset() { *t = addrTally{} }
 
 // delta returns the addresses of the events counted since the last call
 // (most events first) and the number of those events from addresses the
-// tally does not name, and marks them reported.
-func (t *addrTally) delta() (out []model.ClientCount, other int64) {
+// tally does not name, and, when commit, marks them reported (a preview, see Finisher, does not).
+func (t *addrTally) delta(commit bool) (out []model.ClientCount, other int64) {
 	for i := 0; i < int(t.used); i++ {
 		if d := t.n[i] - t.rep[i]; d > 0 {
 			out = append(out, model.ClientCount{IP: t.ip[i].String(), Count: int64(d)})
-			t.rep[i] = t.n[i]
+			if commit {
+				t.rep[i] = t.n[i]
+			}
 		}
 	}
 	other = int64(t.other - t.otherRep)
-	t.otherRep = t.other
+	if commit {
+		t.otherRep = t.other
+	}
 	sortClients(out)
 	return out, other
 }

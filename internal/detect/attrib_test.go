@@ -25,7 +25,7 @@ func TestAddrTally(t *testing.T) {
 	if got := tl.top(); got != heavy.String() {
 		t.Fatalf("top %q", got)
 	}
-	cs, other := tl.delta()
+	cs, other := tl.delta(true)
 	var sum int64
 	for _, c := range cs {
 		sum += c.Count
@@ -35,11 +35,11 @@ func TestAddrTally(t *testing.T) {
 	}
 	// Reported once: the next delta has only what came since.
 	tl.add(heavy)
-	cs, other = tl.delta()
+	cs, other = tl.delta(true)
 	if len(cs) != 1 || cs[0].Count != 1 || other != 0 {
 		t.Fatalf("second delta %+v other %d", cs, other)
 	}
-	if cs, other = tl.delta(); len(cs) != 0 || other != 0 {
+	if cs, other = tl.delta(true); len(cs) != 0 || other != 0 {
 		t.Fatalf("empty delta %+v other %d", cs, other)
 	}
 }

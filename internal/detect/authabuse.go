@@ -311,7 +311,9 @@ func (d *authDetector) closeClient(c *authClient, out *Emitter) {
 	}
 	h := *c.hit
 	h.Count, h.Evidence.Observed = int64(fails-c.rep), fails
-	c.rep = fails
+	if !out.Preview() {
+		c.rep = fails
+	}
 	out.Emit(h)
 }
 
@@ -384,7 +386,7 @@ func (d *authDetector) closeEndpoint(e *authEndpoint, out *Emitter) {
 	if e.hit == nil {
 		return
 	}
-	if r := e.fire.remainder(e.w.idx, e.w.n); r > 0 {
+	if r := e.fire.remainder(e.w.idx, e.w.n, out); r > 0 {
 		h := *e.hit
 		h.Count, h.Time, h.Evidence.Observed = int64(r), e.last, e.w.n
 		h.Evidence.Details = map[string]any{"distinct_usernames": e.users.estimate(), "distinct_clients": e.cls.estimate(),
@@ -462,7 +464,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 			Details: map[string]any{"client_ips": s.ips.estimate(), "network_switches": s.switches, "own_max": s.own, "peer_p99": round2(p99)},
 		},
 	}
-	h.Clients, h.ClientsOther = s.addrs.delta()
+	h.Clients, h.ClientsOther = s.addrs.delta(true)
 	s.rep = s.w.n
 	if first {
 		h.Sample = anomSample(ev, "")
@@ -478,8 +480,10 @@ func (d *authDetector) closeIdentity(s *authIdentity, out *Emitter) {
 	}
 	h := *s.hit
 	h.Count = int64(s.w.n - s.rep)
-	h.Clients, h.ClientsOther = s.addrs.delta()
-	s.rep = s.w.n
+	h.Clients, h.ClientsOther = s.addrs.delta(!out.Preview())
+	if !out.Preview() {
+		s.rep = s.w.n
+	}
 	out.Emit(h)
 }
 

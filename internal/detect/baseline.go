@@ -494,11 +494,14 @@ func (f *fireState) cross(idx int64, n, thr float64) (delta float64, first bool)
 	return 0, false
 }
 
-// remainder returns the events of fired window idx not reported yet.
-func (f *fireState) remainder(idx int64, n float64) float64 {
+// remainder returns the events of fired window idx not reported yet, and
+// counts them as reported unless out is a preview (see Finisher).
+func (f *fireState) remainder(idx int64, n float64, out *Emitter) float64 {
 	if f.on && f.idx == idx && n > f.reported {
 		d := n - f.reported
-		f.reported = n
+		if !out.Preview() {
+			f.reported = n
+		}
 		return d
 	}
 	return 0

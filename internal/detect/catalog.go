@@ -2,7 +2,7 @@ package detect
 
 import "github.com/palisade-sec/palisade/internal/model"
 
-// Spec describes one alert type of the catalogue (shared/contracts/alert-types.md).
+// Spec describes one alert type of the catalogue (docs/contracts/alert-types.md).
 type Spec struct {
 	Type        string
 	Subject     string // client | identity | endpoint

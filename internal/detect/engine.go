@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -22,8 +23,14 @@ type Detector interface {
 	Observe(ev *event.Event, out *Emitter)
 }
 
-// Finisher is implemented by detectors that evaluate windows at the end of
-// the input (or at checkpoints).
+// Finisher is implemented by detectors that hold open windows: Finish
+// reports what their fired windows hold and have not reported yet (the
+// remainder a window reports when it closes), at the end of the input.
+//
+// When out.Preview() is true the call is a look, not an end: the detector
+// emits the same hits but changes none of its own state, so that reporting
+// at a checkpoint (serve mode) does not perturb the windows and the result
+// does not depend on when checkpoints happen. The engine's Alerts uses it.
 type Finisher interface {
 	Finish(at time.Time, out *Emitter)
 }
@@ -65,6 +72,24 @@ type Emitter struct {
 	// OnAlert, when set, is called after a hit creates or updates an alert
 	// (serve mode streams alerts to sinks from here).
 	OnAlert func(a *model.Alert, created bool)
+	preview bool
+}
+
+// Preview reports whether the emitter is a look at the pending state (see
+// Finisher): detectors emit into it but must not commit what they emit.
+func (e *Emitter) Preview() bool { return e.preview }
+
+// previewCopy returns an emitter holding copies of e's alerts, in preview
+// mode: hits folded into it leave e untouched.
+func (e *Emitter) previewCopy() *Emitter {
+	c := &Emitter{alerts: make(map[string]*model.Alert, len(e.alerts)), order: e.order[:len(e.order):len(e.order)], preview: true}
+	for k, a := range e.alerts {
+		cp := *a
+		cp.Evidence.Samples = cp.Evidence.Samples[:len(cp.Evidence.Samples):len(cp.Evidence.Samples)]
+		cp.Clients = slices.Clone(a.Clients) // counted in place by addClients
+		c.alerts[k] = &cp
+	}
+	return c
 }
 
 // NewEmitter returns an empty emitter.
@@ -430,8 +455,20 @@ func (g *Engine) Finish(at time.Time) {
 	}
 }
 
-// Alerts implements pipeline.AlertSource.
-func (g *Engine) Alerts() []model.Alert { return g.out.Alerts() }
+// Alerts implements pipeline.AlertSource: the alerts as of the last event,
+// including what fired windows hold and have not reported yet (what Finish
+// would add now), without closing any window. After Finish the two agree;
+// before it (serve-mode checkpoints) the windows stay as they are, so the
+// final answer does not depend on when this was called.
+func (g *Engine) Alerts() []model.Alert {
+	tmp := g.out.previewCopy()
+	for _, d := range g.detectors {
+		if f, ok := d.(Finisher); ok {
+			f.Finish(g.last, tmp)
+		}
+	}
+	return tmp.Alerts()
+}
 
 // APIChanges collects the contract changes detectors recorded (e.g. a new
 // parameter the whole population adopted), in time order.

@@ -557,7 +557,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		h.Subject = "identity"
 	}
 	h.Count = int64(w.n - w.rep)
-	h.Clients, h.ClientsOther = w.addrs.delta()
+	h.Clients, h.ClientsOther = w.addrs.delta(true)
 	w.rep = w.n
 	if !slow {
 		s.fastInSlow = s.slow.idx + 1
@@ -690,7 +690,7 @@ func (d *enumDetector) closeDistributed(par *enumParam, out *Emitter) {
 	if par.hit == nil {
 		return
 	}
-	if r := par.fire.remainder(par.w, par.n); r > 0 {
+	if r := par.fire.remainder(par.w, par.n, out); r > 0 {
 		h := *par.hit
 		h.Count, h.Time = int64(r), par.last
 		h.Evidence.Observed = par.vals.estimate()
@@ -706,9 +706,11 @@ func (d *enumDetector) closeSubject(w *enumWin, out *Emitter) {
 	}
 	h := *w.hit
 	h.Count = int64(w.n - w.rep)
-	h.Clients, h.ClientsOther = w.addrs.delta()
+	h.Clients, h.ClientsOther = w.addrs.delta(!out.Preview())
 	h.Evidence.Observed = w.est
-	w.rep = w.n
+	if !out.Preview() {
+		w.rep = w.n
+	}
 	out.Emit(h)
 }
 

@@ -501,6 +501,9 @@ func (d *paramsDetector) record(ep *paramEndpoint, st *paramStat, subjects float
 // Finish settles nothing: open candidates stay undecided (too little
 // evidence either way); they are counted in Dropped().
 func (d *paramsDetector) Finish(at time.Time, out *Emitter) {
+	if out.Preview() {
+		return
+	}
 	n := int64(0)
 	d.eps.each(func(_ uint64, ep *paramEndpoint) {
 		for _, st := range ep.cands {

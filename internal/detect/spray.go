@@ -149,7 +149,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	if s.byID {
 		h.Subject = "identity"
 	}
-	h.Clients, h.ClientsOther = s.addrs.delta()
+	h.Clients, h.ClientsOther = s.addrs.delta(true)
 	s.rep = s.w.n
 	s.hit = &h
 	if first {
@@ -165,9 +165,11 @@ func (d *sprayDetector) close(s *spraySubject, out *Emitter) {
 	}
 	h := *s.hit
 	h.Count = int64(s.w.n - s.rep)
-	h.Clients, h.ClientsOther = s.addrs.delta()
+	h.Clients, h.ClientsOther = s.addrs.delta(!out.Preview())
 	h.Evidence.Observed = s.est
-	s.rep = s.w.n
+	if !out.Preview() {
+		s.rep = s.w.n
+	}
 	out.Emit(h)
 }
 

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -64,6 +65,27 @@ var metadataAddrs = map[netip.Addr]string{
 	netip.MustParseAddr("192.0.0.192"):     "Oracle Cloud metadata",
 	netip.MustParseAddr("fd00:ec2::254"):   "AWS metadata (IPv6)",
 	netip.MustParseAddr("169.254.169.123"): "AWS time sync",
+}
+
+// IsInstanceMetadataHost reports whether host (a name or an address,
+// with or without brackets and port) is a cloud instance-metadata service:
+// the addresses above, or a metadata host name of a cloud provider. Such a
+// host is never an API of ours (the inventory lists calls to it as probes).
+func IsInstanceMetadataHost(host string) bool {
+	h := strings.ToLower(host)
+	if hp, _, err := net.SplitHostPort(h); err == nil {
+		h = hp
+	}
+	h = strings.Trim(h, "[]")
+	if a, err := netip.ParseAddr(h); err == nil {
+		_, ok := metadataAddrs[a.Unmap()]
+		return ok
+	}
+	switch h {
+	case "metadata.google.internal", "metadata.goog", "metadata.azure.com", "instance-data", "instance-data.ec2.internal", "metadata.tencentyun.com":
+		return true
+	}
+	return false
 }
 
 var metadataNames = []string{"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal", "metadata.azure.com", "metadata.tencentyun.com", "kubernetes.default", "kubernetes.default.svc"}

@@ -270,7 +270,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 // closeEndpoint reports the remainder of a fired endpoint window.
 func (d *trafficDetector) closeEndpoint(ep *trafficEndpoint, ci int, out *Emitter) {
 	c := &ep.cls[ci]
-	if r := c.fire.remainder(c.w.idx, c.w.n); r > 0 {
+	if r := c.fire.remainder(c.w.idx, c.w.n, out); r > 0 {
 		ref := ep.ref
 		out.Emit(Hit{Type: "traffic.endpoint_spike", Time: c.last, Endpoint: &ref, Count: int64(r),
 			Confidence: confidence(c.w.n, c.fire.thr, float64(c.base.n), float64(4*d.gate)),
@@ -339,11 +339,11 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 
 // closeSubject reports the remainder of a subject's fired window.
 func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
-	if r := s.fire.remainder(s.w.idx, s.w.n); r > 0 && s.hit != nil {
+	if r := s.fire.remainder(s.w.idx, s.w.n, out); r > 0 && s.hit != nil {
 		h := *s.hit
 		h.Count = int64(r)
 		if s.addrs != nil {
-			h.Clients, h.ClientsOther = s.addrs.delta()
+			h.Clients, h.ClientsOther = s.addrs.delta(!out.Preview())
 		}
 		h.Evidence.Observed = s.w.n
 		out.Emit(h)
@@ -414,7 +414,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
 		},
 	}
-	s.hit.Clients, s.hit.ClientsOther = s.addrs.delta()
+	s.hit.Clients, s.hit.ClientsOther = s.addrs.delta(true)
 	if first {
 		s.hit.Sample = anomSample(ev, "")
 	}

@@ -84,8 +84,7 @@ type Engine struct {
 	late     int64
 	from     time.Time
 	to       time.Time
-	hook     func(model.Alert, bool)
-	redact   *classify.Redactor // every alert and finding leaving the engine
+	redact   *classify.Redactor // every alert and finding leaving the engine (Report)
 	Warnings []string
 }
 
@@ -106,12 +105,12 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("inventory configuration: %w", err)
 	}
 	for _, p := range cfg.Specs {
-		s, err := inventory.LoadSpec(p)
+		s, err := inventory.LoadSpec(p) // its errors name the file
 		if err != nil {
-			return nil, fmt.Errorf("spec %s: %w", p, err)
+			return nil, err
 		}
 		if err := e.inv.AddSpec(s); err != nil {
-			return nil, fmt.Errorf("spec %s: %w", p, err)
+			return nil, err
 		}
 	}
 	var lookup pipeline.IntelLookup
@@ -172,32 +171,18 @@ func New(cfg Config) (*Engine, error) {
 // Inventory exposes the inventory (for OpenAPI export).
 func (e *Engine) Inventory() *inventory.Inventory { return e.inv }
 
+// ReorderWindow is the event-time disorder the engine waits for before it
+// analyzes a record.
+func (e *Engine) ReorderWindow() time.Duration { return e.cfg.Reorder }
+
 // Intel exposes the threat-intel set (nil when no feed is loaded).
 func (e *Engine) Intel() *intel.Set { return e.intel }
-
-// SetAlertHook registers a function called whenever an alert is raised or
-// updated (serve mode streams alerts to the store and sinks from it).
-func (e *Engine) SetAlertHook(f func(a model.Alert, created bool)) {
-	e.hook = f
-	if e.det != nil {
-		e.det.Emitter().OnAlert = func(a *model.Alert, created bool) {
-			if e.hook != nil {
-				c := e.redact.Alert(*a)
-				if c.Endpoint != nil {
-					ep := e.inv.Canonical(*c.Endpoint)
-					c.Endpoint = &ep
-				}
-				e.hook(c, created)
-			}
-		}
-	}
-}
 
 // Reject counts a rejected record and keeps its location (first few).
 func (e *Engine) Reject(re *exchange.RecordError) {
 	e.input.Rejected++
 	if len(e.input.Errors) < e.cfg.MaxErrors {
-		e.input.Errors = append(e.input.Errors, model.InputError{File: re.File, Line: re.Line, Field: re.Field, Message: re.Err})
+		e.input.Errors = append(e.input.Errors, model.InputError{File: re.File, Line: re.Line, Entry: re.Entry, Field: re.Field, Message: re.Err})
 	}
 }
 

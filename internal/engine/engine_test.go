@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,10 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/posture"
 	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -230,5 +234,181 @@ func TestDeterministicWithIntel(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no intel.tor_exit_node alert for the listed address")
+	}
+}
+
+// TestReportDoesNotPerturb: serve mode assembles the report at checkpoints,
+// between records; its alerts include what fired windows hold without
+// closing them, so reports taken at arbitrary points change nothing (the
+// final report equals one taken only at the end), no alert shown early
+// later shrinks, and before Flush the report already shows the rest of the
+// fired windows (what analyze reports at the end).
+func TestReportDoesNotPerturb(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	cfg.Duration, cfg.Scale = 24*time.Hour, 0.3
+	run := func(every int, mid func(*Engine)) *model.Report {
+		e, err := New(DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		if _, err := sim.Generate(cfg, func(r *exchange.Record) error {
+			e.Ingest(r)
+			if n++; every > 0 && n%every == 0 {
+				mid(e)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.Drain()
+		mid(e)
+		e.Flush()
+		return e.Report(fixedTime)
+	}
+	var last *model.Report
+	ref := run(0, func(e *Engine) { last = e.Report(fixedTime) })
+	if got, want := render(t, last), render(t, ref); !bytes.Equal(got, want) {
+		t.Errorf("before Flush (after Drain), the report differs from the final one: %s", firstDiff(got, want))
+	}
+	seen := map[string]int64{}
+	got := run(997, func(e *Engine) {
+		for _, a := range e.Report(fixedTime).Alerts {
+			seen[a.ID] = max(seen[a.ID], a.Count)
+		}
+	})
+	if a, b := render(t, got), render(t, ref); !bytes.Equal(a, b) {
+		t.Errorf("reports taken every 997 records changed the result: %s", firstDiff(a, b))
+	}
+	final := map[string]int64{}
+	windowed := 0
+	for _, a := range ref.Alerts {
+		final[a.ID] = a.Count
+		if a.Type == "recon.endpoint_spray" || a.Type == "traffic.client_spike" || a.Type == "auth.brute_force" {
+			windowed++
+		}
+	}
+	if windowed < 3 {
+		t.Fatalf("the capture should raise windowed alerts: %d", windowed)
+	}
+	for id, c := range seen {
+		if f, ok := final[id]; !ok || c > f {
+			t.Errorf("alert %s showed count %d at a checkpoint, %d at the end", id, c, f)
+		}
+	}
+}
+
+// TestSpecErrorsNameTheFileOnce: "spec nope.yaml: spec nope.yaml: open
+// nope.yaml: …" said the name three times.
+func TestSpecErrorsNameTheFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte("openapi: 3.0.0\npaths: [\n"), 0o644)
+	hostless := filepath.Join(dir, "hostless.yaml")
+	os.WriteFile(hostless, []byte("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n"), 0o644)
+	for _, arg := range []string{filepath.Join(dir, "nope.yaml"), broken, hostless} {
+		cfg := DefaultConfig()
+		cfg.Specs = []string{arg}
+		_, err := New(cfg)
+		if err == nil {
+			t.Errorf("%s: no error", arg)
+			continue
+		}
+		// The message starts by naming the file ("spec F: …" or "F:2: …")
+		// and does not say it again as a prefix.
+		msg := err.Error()
+		head, rest, _ := strings.Cut(msg, ": ")
+		if !strings.Contains(head, arg) || strings.Contains(rest, head+": ") || strings.Contains(rest, "open "+arg) {
+			t.Errorf("%s: %q repeats itself", arg, msg)
+		}
+	}
+}
+
+// TestAccessLogAuthUnknown: an access log that does not record the
+// Authorization header cannot say that requests carried no credentials:
+// endpoints stay "unknown" (no PAL-T001, no "answers without credentials"
+// risk); when the log format records the header (even as "-"), its absence
+// is "none". Operations public by role (log in, health, robots, well-known)
+// are never reported as unauthenticated.
+func TestAccessLogAuthUnknown(t *testing.T) {
+	run := func(withAuth bool) *model.Report {
+		lp, err := source.NewLineParser(source.FormatNGINX, source.LineOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := time.Date(2026, 11, 18, 9, 0, 0, 0, time.UTC)
+		paths := []struct{ method, uri string }{
+			{"GET", "/v1/orders/%d"}, {"POST", "/v1/auth/login"}, {"GET", "/healthz"}, {"GET", "/robots.txt"},
+			{"GET", "/.well-known/openid-configuration"}, {"GET", "/v1/orders/%d/status"},
+		}
+		for i := range 400 {
+			p := paths[i%len(paths)]
+			uri := p.uri
+			if strings.Contains(uri, "%d") {
+				uri = fmt.Sprintf(uri, 1000+i)
+			}
+			auth := ""
+			if withAuth {
+				auth = `,"http_authorization":"-"`
+			}
+			line := fmt.Sprintf(`{"time_iso8601":%q,"remote_addr":"203.0.113.%d","request_method":%q,"scheme":"https","host":"shop.example.test","request_uri":%q,"status":"200","body_bytes_sent":"10","request_time":"0.010","http_user_agent":"Mozilla/5.0"%s}`,
+				base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i%50+1, p.method, uri, auth)
+			rec, err := lp.Parse([]byte(line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Ingest(rec)
+		}
+		e.Flush()
+		return e.Report(fixedTime)
+	}
+	t001 := func(r *model.Report) map[string]bool {
+		out := map[string]bool{}
+		for _, f := range r.Findings {
+			if f.Rule == "PAL-T001" && f.Endpoint != nil {
+				out[f.Endpoint.Method+" "+f.Endpoint.Path] = true
+			}
+		}
+		return out
+	}
+	blind := run(false)
+	if len(blind.Endpoints) < 6 {
+		t.Fatalf("endpoints: %d", len(blind.Endpoints))
+	}
+	for _, ep := range blind.Endpoints {
+		if ep.Authentication != "unknown" {
+			t.Errorf("%s %s: authentication %q from a log without the Authorization header, want unknown", ep.Method, ep.Path, ep.Authentication)
+		}
+		for _, f := range ep.Risk.Factors {
+			if f.Factor == "authentication" && f.Points == posture.PointsNoAuth {
+				t.Errorf("%s %s: risk counts 'answers without credentials'", ep.Method, ep.Path)
+			}
+		}
+	}
+	if got := t001(blind); len(got) > 0 {
+		t.Errorf("PAL-T001 from a log that cannot show credentials: %v", got)
+	}
+	seeing := run(true)
+	got := t001(seeing)
+	for _, want := range []string{"GET /v1/orders/{orderId}", "GET /v1/orders/{orderId}/status"} {
+		if !got[want] {
+			t.Errorf("the log records Authorization and it was absent: PAL-T001 missing on %s (got %v)", want, got)
+		}
+	}
+	for _, public := range []string{"POST /v1/auth/login", "GET /healthz", "GET /robots.txt", "GET /.well-known/openid-configuration"} {
+		if got[public] {
+			t.Errorf("PAL-T001 on %s, public by its role", public)
+		}
+	}
+	for _, ep := range seeing.Endpoints {
+		if ep.Path == "/v1/auth/login" {
+			if ep.Authentication != "none" || len(ep.Risk.Factors) == 0 || !strings.Contains(fmt.Sprint(ep.Risk.Factors), "public by role") {
+				t.Errorf("login: authentication %q, risk %+v", ep.Authentication, ep.Risk)
+			}
+		}
 	}
 }

@@ -30,7 +30,8 @@ const (
 // rejected, the stream goes on.
 type RecordError struct {
 	File  string
-	Line  int64 // 1-based line for NDJSON; entry index+1 for HAR
+	Line  int64 // 1-based line (NDJSON); 0 for a HAR entry
+	Entry int64 // 1-based entry of a HAR document (its field is log.entries[Entry-1]…)
 	Field string
 	Err   string
 }
@@ -40,6 +41,9 @@ func (e *RecordError) Error() string {
 	b.WriteString(e.File)
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Entry > 0 {
+		fmt.Fprintf(&b, ": entry %d", e.Entry)
 	}
 	if e.Field != "" {
 		b.WriteString(": field ")

@@ -159,7 +159,9 @@ func TestDecodeHAR(t *testing.T) {
 	if recs[1].Client.IP != "192.0.2.44" || recs[1].Request.Body != `{"sku":"SKU-1"}` || recs[1].Request.Headers["content-type"] != "application/json" {
 		t.Errorf("entry 1: %+v", recs[1])
 	}
-	if rejs[0].Field != "log.entries[2].startedDateTime" || rejs[0].Line != 3 {
+	// A HAR entry is located by its number, not as a line.
+	if rejs[0].Field != "log.entries[2].startedDateTime" || rejs[0].Entry != 3 || rejs[0].Line != 0 ||
+		!strings.HasPrefix(rejs[0].Error(), "sample.har: entry 3: field log.entries[2].startedDateTime: ") {
 		t.Errorf("reject 0: %v", rejs[0])
 	}
 	if rejs[1].Field != "log.entries[3].serverIPAddress" {

@@ -386,6 +386,34 @@ func (s *fastScanner) object(member func(name []byte) (bit uint, ok bool)) bool 
 	}
 }
 
+// names reads an array of (interned) strings; [] gives an empty, non-nil
+// slice, as the general decoder does. Anything else gives up.
+func (s *fastScanner) names() ([]string, bool) {
+	if !s.eat('[') {
+		return nil, false
+	}
+	out := []string{}
+	if s.eat(']') {
+		return out, true
+	}
+	for {
+		v, ok := s.istr()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+		switch s.next() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+}
+
 // headers reads a header object into a map. Repeated names give up.
 func (s *fastScanner) headers() (map[string]string, bool) {
 	if !s.eat('{') {
@@ -544,6 +572,10 @@ func fastDecode(line []byte, rec *Record, s *fastScanner) bool {
 					v, ok := s.boolean()
 					q.Truncated = v
 					return 6, ok
+				case "headers_captured":
+					v, ok := s.names()
+					q.HeadersCaptured = v
+					return 7, ok
 				}
 				return 0, false
 			})

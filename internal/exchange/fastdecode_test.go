@@ -67,6 +67,31 @@ func TestFastDecodeAgrees(t *testing.T) {
 	if fastN < 200 {
 		t.Fatalf("fast decoder accepted only %d lines", fastN)
 	}
+	// request.headers_captured: both decoders, the same record ([] stays
+	// an empty list: "no request header recorded", not "absent").
+	for _, l := range []string{
+		`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/","headers_captured":[]},"response":{"status":200}}`,
+		`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/","headers_captured":[ "User-Agent" , "authorization"]},"response":{"status":200}}`,
+	} {
+		if !decodeBoth(t, []byte(l), it) {
+			t.Errorf("fast decoder refused %s", l)
+		}
+	}
+	for _, l := range []string{
+		`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/","headers_captured":null},"response":{"status":200}}`,
+		`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/","headers_captured":[1]},"response":{"status":200}}`,
+		`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/","headers_captured":["a",]},"response":{"status":200}}`,
+	} {
+		decodeBoth(t, []byte(l), it)
+	}
+	var hc Record
+	if err := decodeRecord([]byte(`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/","headers_captured":[]},"response":{"status":200}}`), &hc); err != nil ||
+		hc.Request.HeadersCaptured == nil {
+		t.Errorf("headers_captured [] decoded as %#v (%v)", hc.Request.HeadersCaptured, err)
+	}
+	if b, _ := MarshalRecord(&hc); !bytes.Contains(b, []byte(`"headers_captured":[]`)) {
+		t.Errorf("[] not written back: %s", b)
+	}
 	// Shapes the fast decoder leaves to the general one.
 	for _, l := range []string{
 		`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/"},"response":{"status":200},"extra":1}`,
@@ -98,6 +123,7 @@ func FuzzFastDecodeAgrees(f *testing.F) {
 	for _, line := range bytes.Split(synthCapture(3), []byte("\n")) {
 		f.Add(line)
 	}
+	f.Add([]byte(`{"time":"2026-11-18T10:00:00Z","client":{"ip":"::1"},"request":{"method":"GET","url":"http://h/","headers_captured":["user-agent","X-Api-Key"]},"response":{"status":200}}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
 		decodeBoth(t, line, nil)
 	})

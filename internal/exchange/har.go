@@ -236,7 +236,7 @@ func (d *Decoder) nextHAR() (*Record, error) {
 		if errors.As(err, &fe) {
 			field, msg = fe.Field, fe.Message
 		}
-		return nil, &RecordError{File: d.name, Line: int64(i + 1), Field: fmt.Sprintf("log.entries[%d]%s", i, dotted(field)), Err: msg}
+		return nil, &RecordError{File: d.name, Entry: int64(i + 1), Field: fmt.Sprintf("log.entries[%d]%s", i, dotted(field)), Err: msg}
 	}
 	return rec, nil
 }

@@ -1,4 +1,4 @@
-// Package exchange defines the exchange record (shared/contracts/exchange-v1.md),
+// Package exchange defines the exchange record (docs/contracts/exchange-v1.md),
 // the product's native input, and the decoders that turn files and streams
 // (NDJSON, gzip, HAR 1.2) into records. It is the first stage of the pipeline
 // and imports nothing else of the product.
@@ -68,6 +68,11 @@ type Request struct {
 	BodyEncoding string            `json:"body_encoding,omitempty"`
 	Size         int64             `json:"size,omitzero"`
 	Truncated    bool              `json:"truncated,omitzero"`
+	// HeadersCaptured, when present, lists the only request headers the
+	// sensor records (an access log with a few fields): a header missing
+	// from Headers but listed was not sent; one not listed may have been.
+	// Absent (the default), Headers holds every request header.
+	HeadersCaptured []string `json:"headers_captured,omitzero"` // [] = none
 }
 
 // Response half of an exchange.
@@ -221,6 +226,11 @@ func (r *Record) Validate() error {
 	if !r.headersLower {
 		lowerKeys(r.Request.Headers)
 		lowerKeys(r.Response.Headers)
+	}
+	for i, h := range r.Request.HeadersCaptured {
+		if l := strings.ToLower(h); l != h {
+			r.Request.HeadersCaptured[i] = l
+		}
 	}
 	if r.Request.Size == 0 && r.Request.Body != "" {
 		r.Request.Size = int64(len(r.Request.BodyText()))

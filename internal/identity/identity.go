@@ -71,6 +71,11 @@ type Auth struct {
 	Identity    *Identity
 	Schemes     []string // e.g. bearer-jwt, api-key:x-api-key, basic, cookie:session, mtls
 	Credentials bool     // any credential present
+	// Unseen: no credential present, but the request's sensor records none
+	// of the headers that carry credentials (Authorization, Cookie, the API
+	// key and mTLS headers; exchange Request.HeadersCaptured), so whether
+	// credentials were sent is unknown — not "none".
+	Unseen bool
 }
 
 // Config tunes derivation.
@@ -176,7 +181,7 @@ func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
 	}
 	if !others && !qkey {
 		if authz == "" {
-			return Auth{}
+			return Auth{Unseen: d.credentialsUnseen(req)}
 		}
 		// Common case: the Authorization header alone; it is the key.
 		return d.cached(d.authzCache, authz, req, q)
@@ -204,6 +209,20 @@ func (d *Deriver) Derive(req *exchange.Request, u *url.URL) Auth {
 		add(h, req.Header(h))
 	}
 	return d.cached(d.keyCache, kb.String(), req, q)
+}
+
+// credentialsUnseen reports whether req's sensor could not record any
+// credential-bearing header.
+func (d *Deriver) credentialsUnseen(req *exchange.Request) bool {
+	if req.HeadersCaptured == nil {
+		return false
+	}
+	for _, h := range req.HeadersCaptured {
+		if h == "authorization" || d.credHeaders[h] {
+			return false
+		}
+	}
+	return true
 }
 
 // cached looks key up in a two-generation cache, deriving on a miss. When

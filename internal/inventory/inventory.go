@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -52,6 +53,16 @@ type Config struct {
 	RetainMin    int64
 	// MaxProbes bounds the probe list (default 10,000; overflow is counted).
 	MaxProbes int
+	// ReconMinOps: a client is a reconnaissance source once it got a
+	// denial (401/403/404/405) on at least this many distinct operations
+	// and on at least half of its requests since its first denial (default
+	// 20). An operation whose clients (it keeps the first four) are all
+	// reconnaissance sources is a probe, not an endpoint.
+	ReconMinOps int
+	// MaxReconClients bounds the clients tracked for that (those with at
+	// least one denial; default 100,000 ≈ 10 MB; beyond, new clients are
+	// not tracked, and counted).
+	MaxReconClients int
 	// API change detection: a new query/header parameter is reported when
 	// the endpoint had ChangeMinHistory requests without it (default 50)
 	// and at least ChangeAdoption (default 0.9) of the next ChangeWindow
@@ -64,7 +75,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{UnusedAfter: 30 * 24 * time.Hour, MaxNodes: 200_000, MinCardinality: 16, SlugCardinality: 5,
-		RetainFactor: 4, RetainMin: 3, MaxProbes: 10_000, ChangeMinHistory: 50, ChangeWindow: 50, ChangeAdoption: 0.9}
+		RetainFactor: 4, RetainMin: 3, MaxProbes: 10_000, ReconMinOps: 20, MaxReconClients: 100_000, ChangeMinHistory: 50, ChangeWindow: 50, ChangeAdoption: 0.9}
 }
 
 func (c *Config) defaults() {
@@ -86,6 +97,12 @@ func (c *Config) defaults() {
 	}
 	if c.RetainMin <= 0 {
 		c.RetainMin = d.RetainMin
+	}
+	if c.ReconMinOps <= 0 {
+		c.ReconMinOps = d.ReconMinOps
+	}
+	if c.MaxReconClients <= 0 {
+		c.MaxReconClients = d.MaxReconClients
 	}
 	if c.MaxProbes <= 0 {
 		c.MaxProbes = d.MaxProbes
@@ -122,6 +139,8 @@ type Inventory struct {
 
 	probes        map[model.Probe]int64 // pruned 404-only paths (Requests zero in the key)
 	probesDropped int64
+	recon         map[uint64]*reconClient // by client address hash: clients with a denial
+	reconDropped  int64                   // clients not tracked (MaxReconClients)
 	ignored       int64
 	collapses     int64
 	budgetEvents  int64
@@ -139,7 +158,7 @@ type hostTrie struct {
 // reported by Err.
 func New(cfg Config) *Inventory {
 	cfg.defaults()
-	inv := &Inventory{cfg: cfg, hosts: make(map[string]*hostTrie), bp: newBodyParser(), probes: make(map[model.Probe]int64)}
+	inv := &Inventory{cfg: cfg, hosts: make(map[string]*hostTrie), bp: newBodyParser(), probes: make(map[model.Probe]int64), recon: make(map[uint64]*reconClient)}
 	for i, p := range cfg.Pinned {
 		host, pth := parseHostPath(p)
 		if !strings.HasPrefix(pth, "/") {
@@ -463,7 +482,10 @@ func (inv *Inventory) Observe(ev *event.Event) {
 	if len(params) == 0 || ev.Endpoint.Path != n.tmpl {
 		params = pathParams(n, segs)
 	}
-	st.observe(ev, params, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
+	ipHash := st.observe(ev, params, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
+	if ipHash != 0 {
+		inv.trackRecon(ipHash, ev.Method, n.tmpl, ev.Status)
+	}
 
 	// Only successful responses are evidence that a route exists: scanners
 	// guessing words under an authenticated prefix get 401/403 for every
@@ -744,7 +766,7 @@ func countNodes(n *node) int {
 func (inv *Inventory) recordProbes(host string, n *node) {
 	walk(n, func(x *node) {
 		for m, st := range x.eps {
-			k := model.Probe{Host: host, Method: m, Path: x.tmpl}
+			k := model.Probe{Host: host, Method: m, Path: x.tmpl, Reason: ProbeNotFound}
 			if _, ok := inv.probes[k]; !ok && len(inv.probes) >= inv.cfg.MaxProbes {
 				inv.probesDropped++
 				continue
@@ -806,7 +828,7 @@ func (inv *Inventory) Endpoints(now time.Time) []model.Endpoint {
 			}
 			for _, m := range methods {
 				st, d := n.eps[m], n.decl[m]
-				if d == nil && st != nil && st.notFoundOnly() {
+				if inv.probeReason(h, st, d) != "" {
 					continue
 				}
 				out = append(out, inv.endpoint(h, t, n, m, st, d, now))
@@ -826,8 +848,36 @@ func (inv *Inventory) Endpoints(now time.Time) []model.Endpoint {
 	return out
 }
 
-func (st *stats) notFoundOnly() bool {
-	return st.requests > 0 && st.status[404] == st.requests
+// Probe reasons (model.Probe.Reason).
+const (
+	ProbeNotFound = "not_found"      // every response was 404
+	ProbeDenied   = "denied"         // every response was 401, 403, 404 or 405
+	ProbeRecon    = "reconnaissance" // called only by reconnaissance sources
+	ProbeMetadata = "metadata"       // a cloud instance-metadata service
+)
+
+// probeReason says why an observed operation is a probe and not an
+// endpoint, or "": it was never answered but with a denial or "not found"
+// (no evidence that it exists, or that anyone may use it), only
+// reconnaissance sources called it, or its host is an instance-metadata
+// service. Declared operations are always endpoints; legitimate traffic
+// (a non-denied answer, a client that is not a scanner) makes an operation
+// an endpoint.
+func (inv *Inventory) probeReason(host string, st *stats, d *declOp) string {
+	if d != nil || st == nil || st.requests == 0 {
+		return ""
+	}
+	switch {
+	case detect.IsInstanceMetadataHost(host):
+		return ProbeMetadata
+	case st.status[404] == st.requests:
+		return ProbeNotFound
+	case st.status[401]+st.status[403]+st.status[404]+st.status[405] == st.requests:
+		return ProbeDenied
+	case inv.reconOnly(st):
+		return ProbeRecon
+	}
+	return ""
 }
 
 func (inv *Inventory) endpoint(host string, t *hostTrie, n *node, method string, st *stats, d *declOp, now time.Time) model.Endpoint {
@@ -892,29 +942,38 @@ func (inv *Inventory) endpoint(host string, t *hostTrie, n *node, method string,
 	return ep
 }
 
-// Probes returns paths that only ever answered 404 (not endpoints), sorted
-// by host, path and method.
+// Probes returns the operations that are not endpoints (see probeReason),
+// with the reason, sorted by host, path and method.
 func (inv *Inventory) Probes() []model.Probe {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.tmplMemo = tmplMemo{} // see Template
-	acc := make(map[model.Probe]int64, len(inv.probes))
+	type opKey struct{ host, method, path string }
+	acc := make(map[opKey]model.Probe, len(inv.probes))
+	add := func(p model.Probe, n int64) {
+		k := opKey{p.Host, p.Method, p.Path}
+		q, ok := acc[k]
+		if !ok {
+			q = p
+		}
+		q.Requests += n
+		acc[k] = q
+	}
 	for k, v := range inv.probes {
-		acc[k] += v
+		add(k, v)
 	}
 	for _, h := range inv.sortedHosts() {
 		walk(inv.hosts[h].root, func(n *node) {
 			for m, st := range n.eps {
-				if n.decl[m] == nil && st.notFoundOnly() {
-					acc[model.Probe{Host: h, Method: m, Path: n.tmpl}] += st.requests
+				if r := inv.probeReason(h, st, n.decl[m]); r != "" {
+					add(model.Probe{Host: h, Method: m, Path: n.tmpl, Reason: r}, st.requests)
 				}
 			}
 		})
 	}
 	out := make([]model.Probe, 0, len(acc))
-	for k, v := range acc {
-		k.Requests = v
-		out = append(out, k)
+	for _, p := range acc {
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"regexp"
@@ -65,7 +66,8 @@ type declOp struct {
 }
 
 // LoadSpec reads and parses a spec file (JSON or YAML; OpenAPI 3.0/3.1 or
-// Swagger 2.0). The argument may carry options after the file name:
+// Swagger 2.0). Its errors name the file once ("spec api.yaml: …", or
+// "api.yaml:12: …" for a position in it). The argument may carry options after the file name:
 // "api.yaml,host=api.example.test,host=api2.example.test" applies the spec
 // to those hosts (in addition to its servers' hosts).
 func LoadSpec(arg string) (*Spec, error) {
@@ -75,11 +77,15 @@ func LoadSpec(arg string) (*Spec, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is named once, below
+		}
 		return nil, fmt.Errorf("spec %s: %w", path, err)
 	}
 	s, err := ParseSpec(path, data)
 	if err != nil {
-		return nil, err
+		return nil, err // "api.yaml:12: …"
 	}
 	for _, h := range hosts {
 		if !contains(s.Hosts, h) {

@@ -41,6 +41,8 @@ type stats struct {
 
 	latency, reqSize, respSize *ddsketch.DDSketch
 	clients, identities        distinct
+	few                        [4]uint64 // the first distinct client hashes (recon.go)
+	nfew                       int       // len(few) + 1: more clients than that
 
 	params        map[paramKey]*paramStats
 	paramsDropped int64
@@ -78,9 +80,10 @@ func newSketch() *ddsketch.DDSketch {
 
 var schemeBits = map[string]uint8{"http": 1, "https": 2, "ws": 4, "wss": 8}
 
-// observe updates the statistics with one event. The body parser is
-// shared by the inventory.
-func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyParser, cfg *Config, ref model.EndpointRef) {
+// observe updates the statistics with one event and returns the hash of
+// its client address (0 when it has none). The body parser is shared by
+// the inventory.
+func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyParser, cfg *Config, ref model.EndpointRef) uint64 {
 	if st.requests == 0 || ev.Time.Before(st.first) {
 		st.first = ev.Time
 	}
@@ -90,9 +93,12 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 	st.requests++
 	st.status[ev.Status]++
 	if ev.Success() {
-		if ev.Auth.Credentials {
+		switch {
+		case ev.Auth.Credentials:
 			st.okWithCreds++
-		} else {
+		case ev.Auth.Unseen:
+			// The sensor could not show credentials: says nothing.
+		default:
 			st.okNoCreds++
 		}
 	}
@@ -133,6 +139,7 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 		b := ev.ClientIP.As16()
 		ipHash = hash64(b[:])
 		st.clients.insert(ipHash)
+		st.addFew(ipHash)
 	}
 	if id := ev.Identity(); id != nil && id.ID != "" {
 		st.identities.insert(hash64s(id.ID))
@@ -155,6 +162,7 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 		}
 		st.bodies(ev, bp)
 	}
+	return ipHash
 }
 
 func (st *stats) addScheme(s string) {
@@ -330,6 +338,13 @@ func (st *stats) merge(o *stats) {
 	st.respSize = mergeSketch(st.respSize, o.respSize)
 	st.clients.merge(&o.clients)
 	st.identities.merge(&o.identities)
+	if o.nfew > len(o.few) {
+		st.nfew = len(st.few) + 1
+	} else {
+		for _, h := range o.few[:o.nfew] {
+			st.addFew(h)
+		}
+	}
 	for k, p := range o.params {
 		q := st.params[k]
 		if q == nil {

@@ -81,7 +81,14 @@ func TestAuthenticationAndExposure(t *testing.T) {
 	f.send(req{method: "GET", url: "https://" + h + "/mixed", headers: map[string]string{"x-api-key": "k1"}, client: "10.0.0.5"})
 	f.send(req{method: "GET", url: "https://" + h + "/mixed", client: "10.0.0.6"})
 	f.send(req{method: "GET", url: "https://" + h + "/denied", status: 401, client: "10.0.0.6"})
-	cases := map[string][2]string{"/open": {"none", "internal"}, "/mixed": {"none", "internal"}, "/denied": {"unknown", "internal"}}
+	f.send(req{method: "GET", url: "https://" + h + "/partly", status: 401, client: "10.0.0.6"})
+	f.send(req{method: "GET", url: "https://" + h + "/partly", status: 403, client: "10.0.0.7"})
+	f.send(req{method: "GET", url: "https://" + h + "/partly", status: 500, client: "10.0.0.7"})
+	// Only denials: no evidence the operation exists for anyone; a probe.
+	if p := inv.Probes(); len(p) != 1 || p[0].Path != "/denied" || p[0].Reason != ProbeDenied {
+		t.Errorf("probes %+v", p)
+	}
+	cases := map[string][2]string{"/open": {"none", "internal"}, "/mixed": {"none", "internal"}, "/partly": {"unknown", "internal"}}
 	for p, w := range cases {
 		ep := endpointOf(t, inv, "GET", p)
 		if ep.Authentication != w[0] || ep.Exposure != w[1] {

@@ -222,7 +222,7 @@ func TestNotFoundIsNotCardinality(t *testing.T) {
 	inv := New(DefaultConfig())
 	f := newFeeder(t, inv)
 	for i := 0; i < 50; i++ {
-		f.send(req{method: "GET", url: fmt.Sprintf("https://%s/scan-%c%c/admin.php", h, 'a'+i%26, 'a'+i/26), status: 404})
+		f.send(req{method: "GET", url: fmt.Sprintf("https://%s/scan-%c%c/admin.php", h, 'a'+i%26, 'a'+i/26), status: 404, client: "203.0.113.66"})
 	}
 	f.get("https://" + h + "/api/users")
 	if got := templates(inv, h); !cmp.Equal(got, []string{"GET /api/users"}) {
@@ -316,7 +316,7 @@ func TestForcedBrowsingDoesNotCollapse(t *testing.T) {
 		f.get("https://" + h + "/v1/admin/orders")
 	}
 	for i := 0; i < 60; i++ {
-		f.send(req{method: "GET", url: fmt.Sprintf("https://%s/v1/admin/guess%c%c", h, 'a'+i%26, 'a'+i/26), status: 401})
+		f.send(req{method: "GET", url: fmt.Sprintf("https://%s/v1/admin/guess%c%c", h, 'a'+i%26, 'a'+i/26), status: 401, client: "203.0.113.66"})
 	}
 	for i := 0; i < 3; i++ {
 		f.send(req{method: "DELETE", url: fmt.Sprintf("https://%s/v1/admin/users/%d", h, 100+i), status: 204})

@@ -1,5 +1,5 @@
 // Package model holds the data types of the analysis report contract
-// (shared/contracts/report-v1.md and alert-types.md). It is a leaf package:
+// (docs/contracts/report-v1.md and alert-types.md). It is a leaf package:
 // every pipeline stage may import it, it imports nothing of the product.
 package model
 
@@ -40,7 +40,8 @@ type Input struct {
 // InputError locates one rejected record.
 type InputError struct {
 	File    string `json:"file"`
-	Line    int64  `json:"line"`
+	Line    int64  `json:"line,omitempty"`  // 1-based line (NDJSON)
+	Entry   int64  `json:"entry,omitempty"` // 1-based entry (HAR)
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
@@ -282,12 +283,17 @@ type Location struct {
 	Pointer string `json:"pointer,omitempty"` // JSON pointer
 }
 
-// Probe is a path that only ever answered 404.
+// Probe is an operation that was called but is not an endpoint of the
+// inventory: it only ever answered 404 (reason "not_found") or denials
+// ("denied": 401/403/404/405), only reconnaissance sources called it
+// ("reconnaissance"), or its host is an instance-metadata service
+// ("metadata").
 type Probe struct {
 	Host     string `json:"host"`
 	Method   string `json:"method"`
 	Path     string `json:"path"`
 	Requests int64  `json:"requests"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // APIChange records a population-wide change of an endpoint's contract

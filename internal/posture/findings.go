@@ -187,10 +187,20 @@ func (f *findingCtx) emit(rule, sev, msg string, ev map[string]any) {
 // responseData returns the unmasked data types (sorted) and fields found
 // in responses, ignoring ip_address.
 func responseData(ep *model.Endpoint) (types, fields []string, critical bool) {
+	return responseDataExcept(ep, nil)
+}
+
+// withoutCredentials is responseData less the credentials an
+// authentication entry point issues by design.
+func withoutCredentials(ep *model.Endpoint) (types, fields []string, critical bool) {
+	return responseDataExcept(ep, credentialTypes)
+}
+
+func responseDataExcept(ep *model.Endpoint, skip map[string]bool) (types, fields []string, critical bool) {
 	tset := map[string]bool{}
 	fset := map[string]bool{}
 	for _, sd := range ep.SensitiveData {
-		if sd.Masked || sd.Type == classify.TypeIP || !strings.HasPrefix(sd.Location, "response.") {
+		if sd.Masked || sd.Type == classify.TypeIP || !strings.HasPrefix(sd.Location, "response.") || skip[sd.Type] {
 			continue
 		}
 		tset[sd.Type] = true
@@ -252,15 +262,23 @@ func (f *findingCtx) evaluate() {
 	ep, e, cfg := f.ep, f.e, &f.t.cfg
 	external := ep.Exposure == "external"
 
-	// PAL-T001 / PAL-T002
+	// PAL-T001 / PAL-T002 (not for operations public by their role; an
+	// authentication entry point's issued credentials are not a leak)
+	role := endpointRole(ep)
 	if ep.Authentication == "none" && successes(ep) > 0 {
 		sev := model.SevMedium
 		if !external {
 			sev = model.SevLow
 		}
-		f.emit(RuleUnauthenticated, sev, fmt.Sprintf("%d successful responses to requests without credentials (exposure: %s).", successes(ep), orUnknown(ep.Exposure)),
-			map[string]any{"successful_responses": successes(ep), "exposure": ep.Exposure})
-		if types, fields, critical := responseData(ep); external && len(types) > 0 {
+		if role == "" {
+			f.emit(RuleUnauthenticated, sev, fmt.Sprintf("%d successful responses to requests without credentials (exposure: %s).", successes(ep), orUnknown(ep.Exposure)),
+				map[string]any{"successful_responses": successes(ep), "exposure": ep.Exposure})
+		}
+		types, fields, critical := responseData(ep)
+		if role == RoleAuthEntry {
+			types, fields, critical = withoutCredentials(ep)
+		}
+		if external && len(types) > 0 {
 			sev := model.SevHigh
 			if critical {
 				sev = model.SevCritical

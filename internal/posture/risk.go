@@ -108,10 +108,12 @@ func Score(eps []model.Endpoint, alerts []model.Alert, findings []model.Finding)
 		if ep.Exposure == "external" {
 			factors = append(factors, model.RiskFactor{Factor: "exposure", Points: PointsExternal, Detail: "called from the internet"})
 		}
-		switch ep.Authentication {
-		case "none":
+		switch role := endpointRole(ep); {
+		case role != "" && ep.Authentication != "required":
+			factors = append(factors, model.RiskFactor{Factor: "authentication", Points: 0, Detail: "public by role: " + role})
+		case ep.Authentication == "none":
 			factors = append(factors, model.RiskFactor{Factor: "authentication", Points: PointsNoAuth, Detail: "answers without credentials"})
-		case "unknown", "":
+		case ep.Authentication == "unknown" || ep.Authentication == "":
 			factors = append(factors, model.RiskFactor{Factor: "authentication", Points: PointsUnknownAuth, Detail: "authentication not established"})
 		}
 		if pts, detail := dataPoints(ep); pts > 0 {

@@ -91,6 +91,9 @@ func Summary(w io.Writer, r *model.Report) error {
 		if e.Line > 0 {
 			loc += fmt.Sprintf(":%d", e.Line)
 		}
+		if e.Entry > 0 {
+			loc += fmt.Sprintf(" entry %d", e.Entry)
+		}
 		if e.Field != "" {
 			loc += " field " + e.Field
 		}

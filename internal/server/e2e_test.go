@@ -211,7 +211,7 @@ func TestEndToEnd(t *testing.T) {
 	}))
 	defer hook.Close()
 	if err := os.WriteFile(filepath.Join(dir, "..", "serve.yaml"), []byte(fmt.Sprintf(
-		"ingest:\n  checkpoint_interval: 200ms\nsinks:\n  - type: webhook\n    url: %s\n    secret: %s\n    types: [\"injection.*\"]\n", hook.URL, secret)), 0o600); err != nil {
+		"reorder_window: 1s\ningest:\n  checkpoint_interval: 200ms\nsinks:\n  - type: webhook\n    url: %s\n    secret: %s\n    types: [\"injection.*\"]\n", hook.URL, secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p := startServe(t, bin, dir)

@@ -35,7 +35,8 @@ type IngestResult struct {
 
 // IngestError locates one rejected record.
 type IngestError struct {
-	Line    int64  `json:"line"`
+	Line    int64  `json:"line,omitempty"`  // 1-based line (NDJSON)
+	Entry   int64  `json:"entry,omitempty"` // 1-based entry (HAR document)
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
@@ -176,7 +177,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 				res.Rejected++
 				s.m.records.WithLabelValues("rejected").Inc()
 				if len(res.Errors) < maxIngestErrors {
-					res.Errors = append(res.Errors, IngestError{Line: re.Line, Field: re.Field, Message: re.Err})
+					res.Errors = append(res.Errors, IngestError{Line: re.Line, Entry: re.Entry, Field: re.Field, Message: re.Err})
 				}
 				continue
 			}
@@ -225,6 +226,11 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	if stop != nil {
 		code = s.stopStatus(w, stop, &res, lastLine)
+	} else if res.Accepted == 0 && res.Rejected > 0 {
+		// Nothing usable: a client (or a pipeline checking the status)
+		// must not read this as success.
+		code = http.StatusUnprocessableEntity
+		res.NotAccepted = fmt.Sprintf("every record was rejected (%d); see errors", res.Rejected)
 	}
 	writeJSON(w, code, res)
 }

@@ -11,19 +11,19 @@ import (
 	"github.com/palisade-sec/palisade/internal/store"
 )
 
-// onAlert is the engine's alert hook (engine goroutine): the latest state of
-// each alert waits in a map, bounded by the number of distinct alerts the
-// engine itself holds, until the next checkpoint writes it.
-func (s *Server) onAlert(a model.Alert, created bool) {
-	s.pendingMu.Lock()
-	s.pending[a.ID] = a
-	s.pendingMu.Unlock()
-}
-
 // pump is the engine goroutine. It first replays the whole retained log
 // (warm-up: rebuilds the engine's in-memory state; nothing is written to the
 // store until it reaches the end of what was on disk at start), then follows
 // new appends, checkpointing every ingest.checkpoint_interval.
+//
+// Checkpoints never perturb the analysis: records wait in the engine's
+// reorder buffer until the event-time watermark passes them, exactly as in
+// `palisade analyze`, and the alerts written include what fired windows hold
+// but have not reported (the engine's Report does not close them). So the
+// result does not depend on when checkpoints happen. Two events stand for
+// the end of the input: the log idle for IdleFlush of wall time (the
+// buffer is released, as analyze does at the end of a file) and shutdown
+// (the engine is flushed like analyze's, then checkpointed).
 func (s *Server) pump(ctx context.Context) {
 	defer close(s.done)
 	r := s.wal.NewReader(wal.Pos{})
@@ -37,8 +37,13 @@ func (s *Server) pump(ctx context.Context) {
 	lastCP := s.now()
 	startCP := s.checkpoint
 	traffic := map[int64]int64{} // event hour → records since the last checkpoint
+	var lastRec time.Time        // wall time of the last record read
+	held := false                // records may wait in the reorder buffer
 	for {
 		wait := s.durations().Checkpoint - s.now().Sub(lastCP)
+		if held {
+			wait = min(wait, s.opt.IdleFlush-s.now().Sub(lastRec))
+		}
 		if wait < time.Millisecond {
 			wait = time.Millisecond
 		}
@@ -63,6 +68,7 @@ func (s *Server) pump(ctx context.Context) {
 					traffic[store.HourBucket(rec.Time)]++
 				}
 				s.eng.Ingest(rec)
+				lastRec, held = s.now(), true
 				if t := rec.Time.UnixNano(); t > s.eventClock.Load() {
 					s.eventClock.Store(t)
 				}
@@ -77,8 +83,8 @@ func (s *Server) pump(ctx context.Context) {
 				lastCP = time.Time{} // checkpoint now
 			}
 		case ctx.Err() != nil:
-			if dirty && s.warm.Load() {
-				s.eng.Drain()
+			if (dirty || held) && s.warm.Load() {
+				s.eng.Flush()
 				if err := s.doCheckpoint(context.WithoutCancel(ctx), last, traffic); err != nil {
 					s.pumpErr = err
 				}
@@ -105,8 +111,13 @@ func (s *Server) pump(ctx context.Context) {
 			case <-time.After(time.Second):
 			}
 		}
-		if s.warm.Load() && dirty && s.now().Sub(lastCP) >= s.durations().Checkpoint {
+		if s.warm.Load() && held && s.now().Sub(lastRec) >= s.opt.IdleFlush {
+			// Nothing arrived for the reorder window: nothing older will.
 			s.eng.Drain()
+			held, dirty = false, true
+			lastCP = time.Time{} // checkpoint now
+		}
+		if s.warm.Load() && dirty && s.now().Sub(lastCP) >= s.durations().Checkpoint {
 			if err := s.doCheckpoint(ctx, last, traffic); err != nil {
 				s.log.Error("checkpoint failed (will retry)", "err", err)
 				s.m.checkpointFailures.Inc()
@@ -128,14 +139,16 @@ func (s *Server) trackSegment(seg uint64, t time.Time) {
 	s.segMu.Unlock()
 }
 
-// doCheckpoint writes pending alerts and an inventory snapshot to the store,
-// then records the log position, then removes expired log segments.
+// doCheckpoint writes the alerts that changed and an inventory snapshot to
+// the store, then records the log position, then removes expired log
+// segments.
 func (s *Server) doCheckpoint(ctx context.Context, pos wal.Pos, traffic map[int64]int64) error {
 	start := s.now()
-	if err := s.flushAlerts(ctx); err != nil {
+	rep := s.eng.Report(s.now())
+	if err := s.flushAlerts(ctx, rep.Alerts); err != nil {
 		return err
 	}
-	rep := s.eng.Report(s.now())
+	rep.Findings = append(rep.Findings, s.gatewayFindings(rep)...)
 	snap := store.Snapshot{Report: rep, EventClock: time.Unix(0, s.eventClock.Load()).UTC(), Records: rep.Input.Records, Traffic: traffic}
 	if s.eventClock.Load() == 0 {
 		snap.EventClock = time.Time{}
@@ -152,28 +165,28 @@ func (s *Server) doCheckpoint(ctx context.Context, pos wal.Pos, traffic map[int6
 	return nil
 }
 
-// flushAlerts upserts pending alerts, drops erased subjects, and publishes
-// alerts the store did not know (so a replay after a restart does not send
-// them to the SIEM again).
-func (s *Server) flushAlerts(ctx context.Context) error {
-	s.pendingMu.Lock()
-	if len(s.pending) == 0 {
-		s.pendingMu.Unlock()
-		return nil
-	}
-	batch := make([]model.Alert, 0, len(s.pending))
-	for _, a := range s.pending {
+// flushAlerts upserts the report's alerts that changed since they were
+// last written (count or last_seen: what the store compares), drops erased
+// subjects, and publishes alerts the store did not know (so a replay after
+// a restart does not send them to the SIEM again). The report's alerts are
+// those of `palisade analyze` for the records consumed so far.
+func (s *Server) flushAlerts(ctx context.Context, alerts []model.Alert) error {
+	var batch []model.Alert
+	for _, a := range alerts {
+		if w, ok := s.written[a.ID]; ok && w.count == a.Count && w.last.Equal(a.LastSeen) {
+			continue
+		}
 		batch = append(batch, a)
 	}
-	s.pending = map[string]model.Alert{}
-	s.pendingMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
 	keys := make([]string, 0, len(batch))
 	for i := range batch {
 		keys = append(keys, s.tombstoneKeys(&batch[i])...)
 	}
 	dead, err := s.st.Tombstoned(ctx, keys)
 	if err != nil {
-		s.requeue(batch)
 		return err
 	}
 	kept := batch[:0]
@@ -186,14 +199,17 @@ func (s *Server) flushAlerts(ctx context.Context) error {
 		}
 		if erased {
 			s.m.alertsErased.Inc()
+			s.written[a.ID] = writtenAlert{a.Count, a.LastSeen}
 			continue
 		}
 		kept = append(kept, a)
 	}
 	res, err := s.st.UpsertAlerts(ctx, kept, s.now())
 	if err != nil {
-		s.requeue(kept)
 		return err
+	}
+	for _, a := range kept {
+		s.written[a.ID] = writtenAlert{a.Count, a.LastSeen}
 	}
 	s.m.alertsSuppressed.Add(float64(res.Suppressed))
 	for _, a := range res.Created {
@@ -205,14 +221,10 @@ func (s *Server) flushAlerts(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) requeue(batch []model.Alert) {
-	s.pendingMu.Lock()
-	for _, a := range batch {
-		if _, newer := s.pending[a.ID]; !newer {
-			s.pending[a.ID] = a
-		}
-	}
-	s.pendingMu.Unlock()
+// writtenAlert is what the last checkpoint wrote of an alert.
+type writtenAlert struct {
+	count int64
+	last  time.Time
 }
 
 func (s *Server) tombstoneKeys(a *model.Alert) []string {

@@ -34,10 +34,11 @@ import (
 // used from one goroutine only.
 type Engine interface {
 	Ingest(rec *exchange.Record)
-	Drain() // release the reorder buffer without closing windows (checkpoint)
+	Drain() // release the reorder buffer without closing windows (log idle)
 	Flush() // release and close windows (shutdown)
+	// Report assembles the state as of the records released so far; its
+	// alerts include what open windows hold, without closing them.
 	Report(generatedAt time.Time) *model.Report
-	SetAlertHook(func(a model.Alert, created bool))
 }
 
 // Publisher receives new alerts (the SIEM sink dispatcher).
@@ -63,7 +64,11 @@ type Options struct {
 	Identity identity.Config
 	// SpecProblems are the stored specs StoredSpecs skipped (id → reason).
 	SpecProblems map[string]string
-	Now          func() time.Time // wall clock (tests)
+	// IdleFlush: when no record has arrived for this long (wall time), the
+	// engine's reorder buffer is released, as at the end of an analyzed
+	// file; set it to the engine's reorder window (default 5m).
+	IdleFlush time.Duration
+	Now       func() time.Time // wall clock (tests)
 }
 
 // Server is a running serve-mode instance.
@@ -97,11 +102,15 @@ type Server struct {
 	eventClock atomic.Int64 // newest event time processed (ns)
 
 	// engine goroutine state
-	pending    map[string]model.Alert
-	pendingMu  sync.Mutex
+	written    map[string]writtenAlert // alert id → what the store was given
 	checkpoint wal.Pos
 	segMax     map[uint64]int64 // newest event time per WAL segment
 	segMu      sync.Mutex
+
+	// uploaded gateway configurations (gateway.go); gwMu serializes
+	// uploads and deletions, readers load the pointer.
+	gw   atomic.Pointer[[]gwEntry]
+	gwMu sync.Mutex
 }
 
 type stamp struct {
@@ -117,6 +126,9 @@ func New(opt Options) (*Server, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.IdleFlush <= 0 {
+		opt.IdleFlush = 5 * time.Minute
 	}
 	d, err := opt.Config.Parse()
 	if err != nil {
@@ -135,7 +147,7 @@ func New(opt Options) (*Server, error) {
 	}
 	s := &Server{opt: opt, st: opt.Store, eng: opt.Engine, wal: w, log: opt.Logger, key: key, now: opt.Now, pub: opt.Publisher,
 		auth:    &authenticator{st: opt.Store, touched: map[string]time.Time{}, now: opt.Now},
-		pending: map[string]model.Alert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now(),
+		written: map[string]writtenAlert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now(),
 		budget: newDecodeBudget(opt.Config.Ingest.DecodeBudget)}
 	cfg := opt.Config
 	s.cfg.Store(&cfg)
@@ -145,7 +157,10 @@ func New(opt Options) (*Server, error) {
 	s.authLimit.failures = func(reason string) { s.m.authFailures.WithLabelValues(reason).Inc() }
 	s.authLimit.blocked = s.m.authBlocked.Inc
 	s.mux = s.routes()
-	s.eng.SetAlertHook(s.onAlert)
+	if err := s.reloadGateways(context.Background()); err != nil {
+		// The server still starts; the list is empty until an upload.
+		opt.Logger.Error("gateway configurations not loaded", "err", err)
+	}
 	return s, nil
 }
 

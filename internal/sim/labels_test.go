@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -227,4 +229,34 @@ func BenchmarkGenerateNDJSON(b *testing.B) {
 	b.ReportMetric(float64(n), "records/op")
 	b.ReportMetric(float64(bytesOut)/float64(n), "bytes/record")
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestReadmeCounts: the README states how many labelled attacks and benign
+// traps the simulator produces; it must say what the simulator does.
+func TestReadmeCounts(t *testing.T) {
+	path := filepath.Join("testdata", "labels-seed1-scale0.1.golden.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab, err := ReadLabels(bytes.NewReader(b), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacks, traps := 0, 0
+	for _, s := range lab.Scenarios {
+		if s.Trap {
+			traps++
+		} else {
+			attacks++
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d labelled attacks, %d benign traps", attacks, traps)
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md should say %q (the simulator's labels)", want)
+	}
 }

@@ -1,9 +1,9 @@
 // Package sim is a deterministic traffic simulator. It produces exchange
-// records (shared/contracts/exchange-v1.md) for four built-in sample APIs —
+// records (docs/contracts/exchange-v1.md) for four built-in sample APIs —
 // a shop, a clinic (EHR), a bank, and the outbound calls our services make
 // to third-party APIs — with diurnal load, sessions, credentials, PII in
 // bodies and errors, plus labelled attack scenarios (one or more for every
-// alert type in shared/contracts/alert-types.md) and labelled benign traps
+// alert type in docs/contracts/alert-types.md) and labelled benign traps
 // (hard normal traffic that must stay quiet).
 //
 // The simulation is a discrete-event loop: every actor (a session, a service

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +63,8 @@ type lineParser struct {
 	fields        map[string]string // log key → target
 	defaultScheme string
 	source        string
-	autoHeaders   bool // NGINX: http_<name> and sent_http_<name> keys are headers
+	autoHeaders   bool     // NGINX: http_<name> and sent_http_<name> keys are headers
+	captured      []string // request headers the field map records (sorted)
 }
 
 // parseTarget normalizes a target given in a field map: a target name
@@ -168,6 +170,12 @@ func newLineParser(defaults map[string]string, custom map[string]string, default
 		}
 		p.fields[k] = t
 	}
+	for _, t := range p.fields {
+		if h, ok := strings.CutPrefix(t, prefixReqHdr); ok && !slices.Contains(p.captured, strings.ToLower(h)) {
+			p.captured = append(p.captured, strings.ToLower(h))
+		}
+	}
+	slices.Sort(p.captured)
 	if p.defaultScheme == "" {
 		p.defaultScheme = "http"
 	}
@@ -195,6 +203,7 @@ type partial struct {
 	source                                 string
 	keys                                   map[string]string // target → log key (for errors)
 	reqH, respH                            map[string]string
+	autoCaptured                           []string // NGINX http_<name> keys of the line, even "-" or empty
 }
 
 // parse decodes one line into a validated record. It streams the JSON
@@ -231,6 +240,7 @@ func (p *lineParser) scan(line []byte, f *partial) error {
 				t, ok = prefixRespHdr+strings.ReplaceAll(h, "_", "-"), true
 			} else if h, ok2 := strings.CutPrefix(k, "http_"); ok2 {
 				t, ok = prefixReqHdr+strings.ReplaceAll(h, "_", "-"), true
+				f.autoCaptured = append(f.autoCaptured, strings.ToLower(t[len(prefixReqHdr):]))
 			}
 		}
 		if kind := dec.PeekKind(); kind == '{' || kind == '[' {
@@ -527,6 +537,18 @@ func (p *lineParser) build(f *partial) (*exchange.Record, error) {
 	}
 	rec.Request.Headers = f.reqH
 	rec.Response.Headers = f.respH
+	// An access log records only the headers its format names: say which,
+	// so that a missing Authorization header is not read as "no
+	// credentials" (identity.Auth.Unseen).
+	rec.Request.HeadersCaptured = p.captured
+	if len(f.autoCaptured) > 0 {
+		c := append(slices.Clone(p.captured), f.autoCaptured...)
+		slices.Sort(c)
+		rec.Request.HeadersCaptured = slices.Compact(c)
+	}
+	if rec.Request.HeadersCaptured == nil {
+		rec.Request.HeadersCaptured = []string{}
+	}
 	if f.body != "" {
 		rec.Request.Body = f.body
 	}

@@ -172,6 +172,19 @@ type Spec struct {
 	Problem string `json:"problem,omitempty"`
 }
 
+// GatewayConfig is an uploaded gateway or infrastructure configuration
+// (Kong, NGINX, Envoy, Kubernetes, Azure API Management, AWS API Gateway).
+type GatewayConfig struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"` // as detected or given at upload
+	SHA256     string    `json:"sha256"`
+	Size       int       `json:"size"`
+	UploadedAt time.Time `json:"uploaded_at"`
+	UploadedBy string    `json:"uploaded_by"`
+	Content    []byte    `json:"-"`
+}
+
 // AuditEntry records who did what.
 type AuditEntry struct {
 	ID     int64          `json:"id"`
@@ -273,6 +286,12 @@ type Store interface {
 	// DeleteSpecs deletes the specs with this name (or this id) and
 	// returns the deleted ones (without contents).
 	DeleteSpecs(ctx context.Context, nameOrID string) ([]Spec, error)
+
+	// Gateway configurations.
+	SaveGatewayConfig(ctx context.Context, g GatewayConfig) error
+	ListGatewayConfigs(ctx context.Context) ([]GatewayConfig, error) // without contents
+	GatewayConfigContents(ctx context.Context) ([]GatewayConfig, error)
+	DeleteGatewayConfig(ctx context.Context, id string) error // ErrNotFound when absent
 
 	// Audit, settings, overview.
 	Audit(ctx context.Context, e AuditEntry) error

@@ -537,10 +537,11 @@ function triagePanel(a, ctx) {
 
 function findingTable(items) {
   return table(null, [
-    { label: 'Severity' }, { label: 'Finding', rowHeader: true }, { label: 'Rule', cls: 'mono' }, { label: 'Endpoint', cls: 'path' },
+    { label: 'Severity' }, { label: 'Finding', rowHeader: true }, { label: 'Rule', cls: 'mono' }, { label: 'Endpoint or location', cls: 'path' },
     { label: 'Source' }, { label: 'OWASP' }, { label: 'Message and remediation' },
   ], items.map((f) => [
-    sev(f.severity), f.title, f.rule, f.endpoint ? endpointKey(f.endpoint) : (f.location ? `${f.location.file}:${f.location.line || ''}` : '—'),
+    sev(f.severity), f.title, f.rule,
+    [f.endpoint ? endpointKey(f.endpoint) : '', f.location ? `${f.location.file}:${f.location.line || ''}${f.location.column ? ':' + f.location.column : ''}` : ''].filter(Boolean).join(' — ') || '—',
     f.source, (f.owasp || []).join(', '),
     h('details', {}, h('summary', {}, f.message || 'details'), h('p', {}, f.remediation || '')),
   ]), { empty: 'No finding matches these filters.' });
@@ -597,6 +598,7 @@ export async function settingsView(main, _params, ctx) {
   const retBox = box('st-ret', 'Retention');
   const intelBox = box('st-intel', 'Threat-intel feeds');
   const specsBox = box('st-specs', 'Uploaded specs');
+  const gwBox = box('st-gateways', 'Gateway configurations');
   const auditBox = can('admin') ? box('st-audit', 'Audit log (newest first)') : null;
 
   const metrics = request('/metrics', { raw: true, signal: ctx.signal }).then(parseMetrics).catch(() => null);
@@ -640,6 +642,11 @@ export async function settingsView(main, _params, ctx) {
     { label: 'SHA-256', cls: 'mono' }, { label: 'Uploaded' }, { label: 'By', cls: 'mono' }],
   (p.items || []).map((sp) => [sp.name, num(sp.size), (sp.sha256 || '').slice(0, 16) + '…', time(sp.uploaded_at), sp.uploaded_by]), { empty: 'No spec uploaded.' })))
     .catch((err) => clear(specsBox).append(errorBlock(err)));
+  get('/gateway-configs', null, ctx.signal).then((p) => clear(gwBox).append(table(null, [{ label: 'Name', rowHeader: true }, { label: 'Kind' },
+    { label: 'Status' }, { label: 'Routes', num: true }, { label: 'Static findings', num: true }, { label: 'Uploaded' }, { label: 'By', cls: 'mono' }],
+  (p.items || []).map((g) => [g.name, g.kind, g.status === 'ok' ? 'ok' : `error: ${g.error || ''}`, num(g.routes), num(g.findings), time(g.uploaded_at), g.uploaded_by]),
+  { empty: 'No gateway configuration uploaded (POST /api/v1/gateway-configs). Its findings, and those joined with traffic, are listed under Findings.' })))
+    .catch((err) => clear(gwBox).append(errorBlock(err)));
   if (auditBox) {
     get('/audit-log', { limit: 20 }, ctx.signal).then((p) => clear(auditBox).append(table(null, [{ label: 'Time' }, { label: 'Actor', cls: 'mono' },
       { label: 'Action', rowHeader: true }, { label: 'Target', cls: 'mono' }, { label: 'Detail', cls: 'mono' }],

@@ -23,32 +23,50 @@ type Options struct {
 
 // Selected returns the enabled rules, or an error naming an unknown rule.
 func (o Options) Selected() ([]*Rule, error) {
+	return Select(catalogue, func(r *Rule) *Rule { return r }, o.Only, o.Disable)
+}
+
+// Select applies --rules (only) and --disable to a catalogue ordered by ID
+// (rules are named by ID or name, case-insensitively): the result is
+// ordered by ID, an unknown name is an error. meta gives a rule's metadata;
+// other audits (gateway configuration) select their own rule types with it.
+func Select[T any](all []T, meta func(T) *Rule, only, disable []string) ([]T, error) {
+	find := func(id string) (T, bool) {
+		id = strings.TrimSpace(id)
+		for _, r := range all {
+			if m := meta(r); strings.EqualFold(m.ID, id) || strings.EqualFold(m.Name, id) {
+				return r, true
+			}
+		}
+		var zero T
+		return zero, false
+	}
 	off := map[string]bool{}
-	for _, id := range o.Disable {
-		r := RuleByID(strings.TrimSpace(id))
-		if r == nil {
+	for _, id := range disable {
+		r, ok := find(id)
+		if !ok {
 			return nil, fmt.Errorf("--disable: unknown rule %q", id)
 		}
-		off[r.ID] = true
+		off[meta(r).ID] = true
 	}
-	var out []*Rule
-	if len(o.Only) > 0 {
+	var out []T
+	if len(only) > 0 {
 		seen := map[string]bool{}
-		for _, id := range o.Only {
-			r := RuleByID(strings.TrimSpace(id))
-			if r == nil {
+		for _, id := range only {
+			r, ok := find(id)
+			if !ok {
 				return nil, fmt.Errorf("--rules: unknown rule %q", id)
 			}
-			if !off[r.ID] && !seen[r.ID] {
-				seen[r.ID] = true
+			if m := meta(r); !off[m.ID] && !seen[m.ID] {
+				seen[m.ID] = true
 				out = append(out, r)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+		sort.Slice(out, func(i, j int) bool { return meta(out[i]).ID < meta(out[j]).ID })
 		return out, nil
 	}
-	for _, r := range catalogue {
-		if !off[r.ID] {
+	for _, r := range all {
+		if !off[meta(r).ID] {
 			out = append(out, r)
 		}
 	}
@@ -63,6 +81,10 @@ type SpecSummary struct {
 	Findings   int    `json:"findings"`
 	Parser     string `json:"parser"`                    // kin-openapi verdict
 	Unresolved int    `json:"unresolved_refs,omitempty"` // $refs not followed
+	// Kind and Routes describe a gateway configuration (Kind "" for an
+	// OpenAPI document); Parser then holds notes on what was not read.
+	Kind   string `json:"kind,omitempty"`
+	Routes int    `json:"routes,omitempty"`
 }
 
 // Result of auditing one or more documents.

@@ -11,21 +11,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
-	goccyyaml "github.com/goccy/go-yaml"
-	goccyparser "github.com/goccy/go-yaml/parser"
 	"gopkg.in/yaml.v3"
 
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 	"github.com/palisade-sec/palisade/internal/specfile"
 )
 
@@ -45,23 +41,9 @@ type Doc struct {
 	Unresolved int
 }
 
-// LoadError locates why a document could not be audited.
-type LoadError struct {
-	File   string
-	Line   int
-	Column int
-	Msg    string
-}
-
-func (e *LoadError) Error() string {
-	switch {
-	case e.Line > 0 && e.Column > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
-	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+// LoadError locates why a document could not be audited (file, line,
+// column, message; the same type as the gateway audit's errors).
+type LoadError = yamltree.Error
 
 // LoadFile reads and parses one document and has kin-openapi validate it.
 func LoadFile(path string) (*Doc, error) { return loadFile(path, true) }
@@ -81,8 +63,6 @@ func loadFile(path string, validate bool) (*Doc, error) {
 	}
 	return parse(path, data, validate)
 }
-
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 // Parse parses a document from memory and has kin-openapi validate it.
 // name is used in locations only.
@@ -203,37 +183,7 @@ func firstLine(s string) string {
 	return s
 }
 
-// syntaxError locates a syntax error. yaml.v3 reports the line where the
-// enclosing construct started (0-based for parser errors), so the position
-// comes from encoding/json for JSON documents and from goccy/go-yaml's
-// parser for YAML; yaml.v3's message and line are the fallback.
+// syntaxError locates a syntax error (see yamltree.SyntaxError).
 func syntaxError(name string, data []byte, yerr error) *LoadError {
-	msg := strings.TrimPrefix(yerr.Error(), "yaml: ")
-	msg = yamlLinePrefix.ReplaceAllString(msg, "")
-	le := &LoadError{File: name, Msg: "syntax error: " + msg}
-	if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
-		var v any
-		if err := json.Unmarshal(data, &v); err != nil {
-			var se *json.SyntaxError
-			if errors.As(err, &se) {
-				le.Line, le.Column = specfile.LineCol(data, int(se.Offset))
-				le.Msg = "JSON syntax error: " + se.Error()
-				return le
-			}
-		}
-	}
-	if _, err := goccyparser.ParseBytes(data, 0); err != nil {
-		var se *goccyyaml.SyntaxError
-		if errors.As(err, &se) && se.Token != nil && se.Token.Position != nil {
-			le.Line, le.Column = se.Token.Position.Line, se.Token.Position.Column
-			return le
-		}
-	}
-	if m := yamlLineRe.FindStringSubmatch(yerr.Error()); m != nil {
-		le.Line, _ = strconv.Atoi(m[1])
-		le.Msg = "syntax error near this line: " + msg
-	}
-	return le
+	return yamltree.SyntaxError(name, data, yerr)
 }
-
-var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)

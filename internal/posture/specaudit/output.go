@@ -72,6 +72,13 @@ func WriteText(w io.Writer, res *Result) error {
 		if s.Unresolved > 0 {
 			note += fmt.Sprintf(" (%d unresolved $ref not followed)", s.Unresolved)
 		}
+		if s.Kind != "" {
+			if s.Parser != "" {
+				note = " (" + truncate(s.Parser, 300) + ")"
+			}
+			bw.printf("%s: %s, %d routes, %d findings%s\n", s.File, s.Kind, s.Routes, s.Findings, note)
+			continue
+		}
 		bw.printf("%s: OpenAPI %s, %d operations, %d findings%s\n", s.File, s.Version, s.Operations, s.Findings, note)
 	}
 	for _, e := range res.Errors {
@@ -137,7 +144,11 @@ func BuildSARIF(res *Result) *sarif.Report {
 	run.Tool.Driver.WithSemanticVersion(ToolVersion)
 	for _, r := range res.Rules {
 		props := sarif.NewPropertyBag().Add("security-severity", securitySeverity(r.Severity)).Add("precision", "medium")
-		tags := []string{"security", "openapi"}
+		tags := []string{"security"}
+		if len(r.Tags) == 0 {
+			tags = append(tags, "openapi")
+		}
+		tags = append(tags, r.Tags...)
 		for _, o := range r.OWASP {
 			tags = append(tags, "OWASP-"+strings.SplitN(o, " ", 2)[0])
 		}
@@ -148,7 +159,7 @@ func BuildSARIF(res *Result) *sarif.Report {
 			WithName(toPascal(r.Name)).
 			WithDescription(r.Title).
 			WithFullDescription(sarif.NewMultiformatMessageString().WithText(r.Description)).
-			WithHelpURI(InformationURI + "#" + strings.ToLower(r.ID)).
+			WithHelpURI(helpURI(r)).
 			WithProperties(props)
 		rd.Help = sarif.NewMultiformatMessageString().WithText(help).WithMarkdown(md)
 		rd.WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(sarifLevel(r.Severity)))
@@ -187,6 +198,13 @@ func BuildSARIF(res *Result) *sarif.Report {
 // WriteSARIF writes the SARIF 2.1.0 log.
 func WriteSARIF(w io.Writer, res *Result) error {
 	return BuildSARIF(res).PrettyWrite(w)
+}
+
+func helpURI(r *Rule) string {
+	if r.HelpURI != "" {
+		return r.HelpURI
+	}
+	return InformationURI + "#" + strings.ToLower(r.ID)
 }
 
 func toPascal(s string) string {

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -116,27 +118,7 @@ func TestGoldenExpectations(t *testing.T) {
 	}
 }
 
-func compileSARIFSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "sarif-schema-2.1.0.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("sarif-schema-2.1.0.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func compileSARIFSchema(t *testing.T) *jsonschema.Schema { return testutil.SARIFSchema(t) }
 
 // TestSARIFValidatesAgainstSchema validates the output against the OASIS
 // SARIF 2.1.0 schema, and checks that the validator does reject a broken

@@ -19,18 +19,37 @@ type Rule struct {
 	OWASP       []string // OWASP API Security Top 10 2023
 	Description string   // what it checks
 	Remediation string
-	check       func(a *auditCtx, r *Rule)
+	// Tags are the SARIF tags after "security" (default "openapi"), and
+	// HelpURI the rule's documentation (default docs/audit.md#id): other
+	// audits (gateway configuration) reuse the output writers with their
+	// own rules.
+	Tags    []string
+	HelpURI string
+	check   func(a *auditCtx, r *Rule)
 }
 
+// OWASP API Security Top 10 2023 categories, as rules cite them.
 const (
-	api1 = "API1:2023 Broken Object Level Authorization"
-	api2 = "API2:2023 Broken Authentication"
-	api3 = "API3:2023 Broken Object Property Level Authorization"
-	api4 = "API4:2023 Unrestricted Resource Consumption"
-	api5 = "API5:2023 Broken Function Level Authorization"
-	api7 = "API7:2023 Server Side Request Forgery"
-	api8 = "API8:2023 Security Misconfiguration"
-	api9 = "API9:2023 Improper Inventory Management"
+	API1 = "API1:2023 Broken Object Level Authorization"
+	API2 = "API2:2023 Broken Authentication"
+	API3 = "API3:2023 Broken Object Property Level Authorization"
+	API4 = "API4:2023 Unrestricted Resource Consumption"
+	API5 = "API5:2023 Broken Function Level Authorization"
+	API6 = "API6:2023 Unrestricted Access to Sensitive Business Flows"
+	API7 = "API7:2023 Server Side Request Forgery"
+	API8 = "API8:2023 Security Misconfiguration"
+	API9 = "API9:2023 Improper Inventory Management"
+)
+
+const (
+	api1 = API1
+	api2 = API2
+	api3 = API3
+	api4 = API4
+	api5 = API5
+	api7 = API7
+	api8 = API8
+	api9 = API9
 )
 
 // Rules returns the catalogue, ordered by ID.
@@ -52,6 +71,9 @@ func (a *auditCtx) report(r *Rule, n *yaml.Node, op *operation, format string, a
 
 func opName(op *operation) string { return strings.ToUpper(op.Method) + " " + op.Path }
 
+// Norm lowercases a name and drops separators: "Client_Secret" -> "clientsecret".
+func Norm(s string) string { return norm(s) }
+
 // norm lowercases a name and drops separators: "Client_Secret" -> "clientsecret".
 func norm(s string) string {
 	var b strings.Builder
@@ -69,6 +91,28 @@ var (
 )
 
 func isAuthFlowPath(p string) bool { return authFlowRe.MatchString(p) }
+
+// IsAuthFlowPath reports paths that are anonymous by design: login,
+// registration, token, password reset, webhooks, health and documentation.
+func IsAuthFlowPath(p string) bool { return authFlowRe.MatchString(p) }
+
+// IsAdminPath reports paths that look administrative or internal (admin,
+// internal, debug, management, actuator, console, ...).
+func IsAdminPath(p string) bool { return adminRe.MatchString(p) }
+
+// CredentialKind names the kind of credential s contains (JWT, AWS access
+// key id, private key, GitHub/Slack/Stripe/Google key), or "".
+func CredentialKind(s string) string {
+	for _, x := range exampleSecretRes {
+		if x.re.MatchString(s) {
+			return x.kind
+		}
+	}
+	return ""
+}
+
+// Redact keeps the first four characters of a secret.
+func Redact(s string) string { return redact(s) }
 
 // secret-looking property / parameter names (normalized).
 var secretNames = map[string]bool{

@@ -977,6 +977,61 @@ func (s *DB) ListSpecs(ctx context.Context) ([]store.Spec, error) { return s.spe
 // SpecContents implements store.Store.
 func (s *DB) SpecContents(ctx context.Context) ([]store.Spec, error) { return s.specs(ctx, true) }
 
+// ---- gateway configurations ----
+
+// SaveGatewayConfig implements store.Store.
+func (s *DB) SaveGatewayConfig(ctx context.Context, g store.GatewayConfig) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO gateway_configs (id, name, kind, sha256, content, uploaded_at, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, content = excluded.content, uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by`,
+		g.ID, g.Name, g.Kind, g.SHA256, g.Content, ns(g.UploadedAt), g.UploadedBy)
+	return err
+}
+
+func (s *DB) gatewayConfigs(ctx context.Context, content bool) ([]store.GatewayConfig, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, kind, sha256, content, uploaded_at, uploaded_by FROM gateway_configs ORDER BY uploaded_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.GatewayConfig{}
+	for rows.Next() {
+		var g store.GatewayConfig
+		var at int64
+		if err := rows.Scan(&g.ID, &g.Name, &g.Kind, &g.SHA256, &g.Content, &at, &g.UploadedBy); err != nil {
+			return nil, err
+		}
+		g.UploadedAt = fromNS(at)
+		g.Size = len(g.Content)
+		if !content {
+			g.Content = nil
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ListGatewayConfigs implements store.Store (without contents).
+func (s *DB) ListGatewayConfigs(ctx context.Context) ([]store.GatewayConfig, error) {
+	return s.gatewayConfigs(ctx, false)
+}
+
+// GatewayConfigContents implements store.Store.
+func (s *DB) GatewayConfigContents(ctx context.Context) ([]store.GatewayConfig, error) {
+	return s.gatewayConfigs(ctx, true)
+}
+
+// DeleteGatewayConfig implements store.Store.
+func (s *DB) DeleteGatewayConfig(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM gateway_configs WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return store.ErrNotFound
+	}
+	return err
+}
+
 // ---- audit, settings, overview ----
 
 // Audit implements store.Store.
