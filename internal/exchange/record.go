@@ -115,6 +115,19 @@ func (r *Response) BodyText() string {
 // HasBody reports whether the response carries a body, without decoding it.
 func (r *Response) HasBody() bool { return r.Body != "" || len(r.rawBody) > 2 }
 
+// MemSize approximates the bytes a record holds (strings, headers, bodies),
+// for budgets of buffered records.
+func (r *Record) MemSize() int64 {
+	n := 256 + len(r.Request.URL) + len(r.Request.Body) + len(r.Response.Body) + len(r.Response.rawBody) + len(r.Client.IP)
+	for k, v := range r.Request.Headers {
+		n += len(k) + len(v) + 32
+	}
+	for k, v := range r.Response.Headers {
+		n += len(k) + len(v) + 32
+	}
+	return int64(n)
+}
+
 // materialize unquotes a lazily kept body into Body.
 func (r *Response) materialize() {
 	if r.rawBody == nil {
