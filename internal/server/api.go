@@ -56,6 +56,8 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/otlp/v1/traces", permIngest, s.handleOTLP},
 		{"GET", "/api/v1/endpoints", permRead, s.handleEndpoints},
 		{"GET", "/api/v1/endpoints/{id}", permRead, s.handleEndpoint},
+		{"GET", "/api/v1/outbound", permRead, s.handleOutboundList},
+		{"GET", "/api/v1/outbound/{id}", permRead, s.handleOutbound},
 		{"GET", "/api/v1/alerts", permRead, s.handleAlerts},
 		{"GET", "/api/v1/alerts/{id}", permRead, s.handleAlert},
 		{"POST", "/api/v1/alerts/{id}/triage", permTriage, s.handleTriage},
@@ -342,7 +344,7 @@ func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := qint(r, "limit")
 	if err == nil {
-		err = errors.Join(oneOf("state", q.Get("state"), "active", "unused", "shadow", "zombie"),
+		err = errors.Join(oneOf("state", q.Get("state"), "active", "unused", "shadow", "zombie", "undocumented"),
 			oneOf("exposure", q.Get("exposure"), "external", "internal"),
 			oneOf("authentication", q.Get("authentication"), "required", "none", "unknown"),
 			oneOf("sort", q.Get("sort"), "risk", "requests", "last_seen"))

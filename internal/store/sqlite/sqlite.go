@@ -326,6 +326,9 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 				return err
 			}
 		}
+		if err := saveOutbound(ctx, tx, snap.Report, wallNow); err != nil {
+			return err
+		}
 	}
 	for k, v := range map[string]string{
 		"event_clock":       strconv.FormatInt(ns(snap.EventClock), 10),
@@ -1008,9 +1011,14 @@ func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 		COALESCE(SUM(CASE WHEN exposure = 'external' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN sensitive <> ',,' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN state = 'shadow' THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN state = 'zombie' THEN 1 ELSE 0 END), 0)
-		FROM endpoints`).Scan(&o.APIs, &o.Endpoints, &o.Unauthenticated, &o.External, &o.Sensitive, &o.Shadow, &o.Zombie)
+		COALESCE(SUM(CASE WHEN state = 'zombie' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'undocumented' THEN 1 ELSE 0 END), 0)
+		FROM endpoints`).Scan(&o.APIs, &o.Endpoints, &o.Unauthenticated, &o.External, &o.Sensitive, &o.Shadow, &o.Zombie, &o.Undocumented)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN api10 >= 0 THEN 1 ELSE 0 END), 0) FROM outbound_apis`).
+		Scan(&o.OutboundAPIs, &o.OutboundRelevant); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT severity, owasp, COUNT(*) FROM alerts WHERE status = 'open' GROUP BY severity, owasp`)
