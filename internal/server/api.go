@@ -355,6 +355,12 @@ func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := s.st.ListEndpoints(r.Context(), store.EndpointFilter{Host: q.Get("host"), State: q.Get("state"), Exposure: q.Get("exposure"),
 		Authentication: q.Get("authentication"), Sensitive: q.Get("sensitive"), Q: q.Get("q"), Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor")})
+	writePage(s, w, page, err)
+}
+
+// writePage answers a list request: the page, or 400 for a cursor or sort
+// the store refused, or the store's error.
+func writePage[T any](s *Server, w http.ResponseWriter, page store.Page[T], err error) {
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "cursor:") || strings.HasPrefix(err.Error(), "sort:") {
 			writeError(w, http.StatusBadRequest, err.Error())

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/palisade-sec/palisade/internal/store"
 )
@@ -28,15 +27,7 @@ func (s *Server) handleOutboundList(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := s.st.ListOutbound(r.Context(), store.OutboundFilter{Q: q.Get("q"), Destination: q.Get("destination"), Relevant: relevant,
 		Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor")})
-	if err != nil {
-		if strings.HasPrefix(err.Error(), "cursor:") || strings.HasPrefix(err.Error(), "sort:") {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	writePage(s, w, page, err)
 }
 
 // handleOutbound answers GET /api/v1/outbound/{id}: one third-party API

@@ -216,9 +216,9 @@ type Overview struct {
 	Sensitive           int64            `json:"sensitive"`
 	Shadow              int64            `json:"shadow"`
 	Zombie              int64            `json:"zombie"`
-	Undocumented        int64            `json:"undocumented"`     // endpoints of hosts no loaded spec covers
-	OutboundAPIs        int64            `json:"outbound_apis"`    // third-party APIs our services call
-	OutboundRelevant    int64            `json:"outbound_api10"`   // … of which relevant to API10:2023
+	Undocumented        int64            `json:"undocumented"`   // endpoints of hosts no loaded spec covers
+	OutboundAPIs        int64            `json:"outbound_apis"`  // third-party APIs our services call
+	OutboundRelevant    int64            `json:"outbound_api10"` // … of which relevant to API10:2023
 	OpenAlerts          int64            `json:"open_alerts"`
 	OpenBySeverity      map[string]int64 `json:"open_alerts_by_severity"`
 	OpenByOWASP         map[string]int64 `json:"open_alerts_by_owasp"`

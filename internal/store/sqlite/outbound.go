@@ -84,19 +84,13 @@ var outboundSorts = map[string]string{"api10": "api10", "requests": "requests", 
 // ListOutbound implements store.Store: keyset pagination on (sort column
 // DESC, id ASC) as ListEndpoints.
 func (s *DB) ListOutbound(ctx context.Context, f store.OutboundFilter) (store.Page[store.OutboundRow], error) {
-	var page store.Page[store.OutboundRow]
 	if f.Sort == "" {
 		f.Sort = "api10"
 	}
 	col, ok := outboundSorts[f.Sort]
 	if !ok {
-		return page, fmt.Errorf("sort: unknown order %q (api10, requests, last_seen)", f.Sort)
+		return store.Page[store.OutboundRow]{}, fmt.Errorf("sort: unknown order %q (api10, requests, last_seen)", f.Sort)
 	}
-	cur, err := store.DecodeCursor(f.Cursor, f.Sort)
-	if err != nil {
-		return page, err
-	}
-	limit := store.ClampLimit(f.Limit)
 	var a args
 	var where []string
 	if f.Destination != "" {
@@ -108,41 +102,15 @@ func (s *DB) ListOutbound(ctx context.Context, f store.OutboundFilter) (store.Pa
 	if f.Q != "" {
 		where = append(where, `LOWER(host) LIKE `+a.add("%"+likeEscape(strings.ToLower(f.Q))+"%")+` ESCAPE '\'`)
 	}
-	if cur != nil {
-		v, id := a.add(cur.Num), a.add(cur.ID)
-		where = append(where, fmt.Sprintf("(%s < %s OR (%s = %s AND id > %s))", col, v, col, v, id))
+	return keysetPage(ctx, s.db, "outbound_apis", col, f.Sort, f.Cursor, f.Limit, where, &a, decodeOutbound)
+}
+
+func decodeOutbound(id, doc string) (store.OutboundRow, error) {
+	r := store.OutboundRow{ID: id}
+	if err := json.Unmarshal([]byte(doc), &r.OutboundAPI); err != nil {
+		return r, fmt.Errorf("store: outbound %s: corrupt document: %w", id, err)
 	}
-	q := `SELECT id, ` + col + `, doc FROM outbound_apis`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(" ORDER BY %s DESC, id ASC LIMIT %s", col, a.add(limit+1))
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
-	if err != nil {
-		return page, err
-	}
-	defer rows.Close()
-	var lastNum int64
-	page.Items = []store.OutboundRow{}
-	for rows.Next() {
-		var r store.OutboundRow
-		var doc string
-		var num int64
-		if err := rows.Scan(&r.ID, &num, &doc); err != nil {
-			return page, err
-		}
-		if len(page.Items) == limit {
-			last := page.Items[len(page.Items)-1]
-			page.NextCursor = store.EncodeCursor(store.Cursor{Sort: f.Sort, Num: lastNum, ID: last.ID})
-			break
-		}
-		if err := json.Unmarshal([]byte(doc), &r.OutboundAPI); err != nil {
-			return page, fmt.Errorf("store: outbound %s: corrupt document: %w", r.ID, err)
-		}
-		lastNum = num
-		page.Items = append(page.Items, r)
-	}
-	return page, rows.Err()
+	return r, nil
 }
 
 // OutboundAPI implements store.Store.
@@ -155,9 +123,9 @@ func (s *DB) OutboundAPI(ctx context.Context, id string) (*store.OutboundRow, er
 	if err != nil {
 		return nil, err
 	}
-	r := &store.OutboundRow{ID: id}
-	if err := json.Unmarshal([]byte(doc), &r.OutboundAPI); err != nil {
-		return nil, fmt.Errorf("store: outbound %s: corrupt document: %w", id, err)
+	r, err := decodeOutbound(id, doc)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return &r, nil
 }

@@ -20,7 +20,7 @@ func outboundAPI(i int, sev string, reqs int64) model.OutboundAPI {
 	ls := t0.Add(time.Duration(i) * time.Minute)
 	o := model.OutboundAPI{Host: fmt.Sprintf("api%d.partner.example", i), Destination: "external", FirstSeen: &t0, LastSeen: &ls, Requests: reqs,
 		StatusCodes: map[string]int64{"200": reqs}, AuthSent: []string{"bearer"}, DataSent: []string{}, DataReceived: []string{},
-		TLS: model.OutboundTLS{Schemes: []string{"https"}, Ports: []int{443}},
+		TLS:        model.OutboundTLS{Schemes: []string{"https"}, Ports: []int{443}},
 		Operations: []model.OutboundOperation{{Method: "POST", Path: "/v1/events", Requests: reqs}},
 		API10:      model.API10{Reasons: []string{}, Alerts: []string{}, Findings: []string{}}}
 	if i%3 == 0 {
