@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -140,7 +142,7 @@ func outboundAPI(ops []model.Endpoint, alerts []*model.Alert, findings []*model.
 			}
 		}
 	}
-	api.AuthSent, api.DataSent, api.DataReceived = sortedSet(auth), sortedSet(sent), sortedSet(recv)
+	api.AuthSent, api.DataSent, api.DataReceived = listOf(auth), listOf(sent), listOf(recv)
 	for _, s := range []string{"http", "https", "ws", "wss"} {
 		if schemes[s] {
 			api.TLS.Schemes = append(api.TLS.Schemes, s)
@@ -225,11 +227,8 @@ func isAPI10(owasp []string) bool {
 	return false
 }
 
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+// listOf returns the keys of a set, sorted ([] when empty: the report's
+// lists are never null).
+func listOf(m map[string]bool) []string {
+	return append([]string{}, slices.Sorted(maps.Keys(m))...)
 }
