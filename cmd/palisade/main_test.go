@@ -257,6 +257,14 @@ func TestOpenAPIExport(t *testing.T) {
 	if code == 0 {
 		t.Errorf("export of an unseen host should fail")
 	}
+	// A third-party API our services call is not exported as ours.
+	_, stderr, code = run(t, nil, "openapi", "--host", "api.payments.example.net", "../../internal/engine/testdata/outbound.ndjson")
+	if code != 2 || !strings.Contains(stderr, "third-party API our services call") {
+		t.Errorf("export of an outbound-only host: exit %d %q", code, stderr)
+	}
+	if out, stderr, code := run(t, nil, "openapi", "--host", "bank.example.test", "../../internal/engine/testdata/outbound.ndjson"); code != 0 || !strings.Contains(out, "/v2/accounts/{accountId}") {
+		t.Errorf("export of our host next to outbound calls: exit %d %q", code, stderr)
+	}
 }
 
 func keysOf(m map[string]any) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -134,6 +135,9 @@ func runOpenAPI(f openapiFlags, files []string) error {
 		for h := range hosts {
 			host = h
 		}
+	}
+	if slices.Contains(inv.OutboundHosts(), host) {
+		return exitCode(2, fmt.Errorf("%s is a third-party API our services call (only outbound records): the export describes our APIs; see outbound[] in the analyze report", host))
 	}
 	eps := inv.Endpoints(last)
 	doc, err := inventory.ExportOpenAPI(host, eps, f.title)

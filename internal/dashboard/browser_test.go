@@ -461,6 +461,43 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	shot("endpoint")
 
+	// 4b. Third-party APIs: the hosts our services call are listed there
+	// (with what they are sent), never in the inventory.
+	eval(`document.activeElement.blur(), "ok"`)
+	do("third-party APIs", chromedp.KeyEvent("g"), chromedp.KeyEvent("t"), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
+	waitText("h1", "Third-party APIs")
+	if got := eval(`document.querySelector('#results th[aria-sort]').textContent`); got != "API10" {
+		t.Errorf("third-party APIs sorted by %q, want API10", got)
+	}
+	hostsShown := eval(`Array.from(document.querySelectorAll('#results tbody th')).map(c => c.textContent).join(' ')`)
+	for _, h := range []string{sim.PayProcHost, sim.SMSHost, sim.FXHost} {
+		if !strings.Contains(hostsShown, h) {
+			t.Errorf("third-party APIs %q lack %s", hostsShown, h)
+		}
+	}
+	shot("outbound")
+	do("payment processor", chromedp.Navigate(ls.url+"/ui/#/outbound?q="+sim.PayProcHost), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
+	do("open payment processor", chromedp.Click(chromedp.CSS("#results tbody th a")), chromedp.WaitVisible(chromedp.CSS("#ob-ops")))
+	waitText("h1", sim.PayProcHost)
+	waitText("#ob-reasons", "credit_card")
+	waitText(`section[aria-labelledby="ob-ops"]`, "POST /v1/charges")
+	waitText(`section[aria-labelledby="ob-sum"]`, "bearer")
+	if body := eval(`document.querySelector('main').textContent`); strings.Contains(body, "sk_live_") {
+		t.Error("the third-party API page shows the bearer secret our calls send")
+	}
+	shot("outbound-api")
+	// The geocoder (called in clear text with its key in the query from
+	// the simulator's misconfigured release on): the upstream detector's
+	// alert and the credentials-in-URL finding are linked to it.
+	do("geocoder", chromedp.Navigate(ls.url+"/ui/#/outbound?q="+sim.GeoHost), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
+	do("open geocoder", chromedp.Click(chromedp.CSS("#results tbody th a")), chromedp.WaitVisible(chromedp.CSS("#ob-ops")))
+	waitText("#ob-api10 + p", "medium")
+	waitText(`section[aria-labelledby="ob-alerts"]`, "consumption.unsafe_upstream")
+	waitText(`section[aria-labelledby="ob-findings"]`, "PAL-T010")
+	waitText(`section[aria-labelledby="ob-sum"]`, "clear text")
+	shot("outbound-geocoder")
+	do("inventory search for a third party", chromedp.Navigate(ls.url+"/ui/#/endpoints?q="+sim.PayProcHost), chromedp.WaitVisible(chromedp.CSS("#results p.empty")))
+
 	// 5. Alerts list and detail.
 	do("alerts", chromedp.Click(chromedp.CSS(`nav a[data-route="alerts"]`)), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
 	if got := eval(`document.querySelector('#f-status').value`); got != "open" {

@@ -311,6 +311,8 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 			}
 		}
 	}
+	r.Hosts = e.inv.Hosts(eps)
+	e.addOutbound(r) // third-party APIs our services call (outbound.go)
 	if e.intel != nil {
 		// The report is a function of its inputs: keep the feeds' own
 		// dates, not when this process loaded them.

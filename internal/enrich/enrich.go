@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -251,4 +252,51 @@ func NormalizeHost(host, scheme string) string {
 		}
 	}
 	return strings.TrimSuffix(host, ".")
+}
+
+// SplitHostPort splits a normalized host ("api.example.test",
+// "api.example.test:8443", "[2001:db8::1]:8443", "2001:db8::1") into the
+// host name or address and its explicit port (0 when none).
+func SplitHostPort(host string) (name string, port int) {
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(p); err == nil && n > 0 && n < 65536 {
+			return h, n
+		}
+		return h, 0
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), 0
+}
+
+// InternalHost reports whether a destination host is internal: an address
+// in the internal ranges (nil: DefaultInternal) or a loopback, link-local
+// or unspecified one, or an internal name (localhost, a single label, or
+// a name under .internal, .local, .localdomain, .lan, .home.arpa, .svc or
+// .cluster.local). The port, if any, is ignored.
+func InternalHost(host string, internal []netip.Prefix) bool {
+	name, _ := SplitHostPort(strings.ToLower(host))
+	if a, err := netip.ParseAddr(name); err == nil {
+		a = a.Unmap()
+		if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() {
+			return true
+		}
+		if internal == nil {
+			internal = DefaultInternal()
+		}
+		for _, p := range internal {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	name = strings.TrimSuffix(name, ".")
+	if name == "localhost" || !strings.Contains(name, ".") {
+		return true
+	}
+	for _, suf := range []string{".localhost", ".internal", ".local", ".localdomain", ".lan", ".home.arpa", ".svc", ".cluster.local"} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
 }

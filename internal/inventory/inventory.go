@@ -12,6 +12,7 @@ package inventory
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -483,7 +484,7 @@ func (inv *Inventory) Observe(ev *event.Event) {
 		params = pathParams(n, segs)
 	}
 	ipHash := st.observe(ev, params, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
-	if ipHash != 0 {
+	if ipHash != 0 && !ev.Outbound { // our services calling out are not scanning us
 		inv.trackRecon(ipHash, ev.Method, n.tmpl, ev.Status)
 	}
 
@@ -814,7 +815,11 @@ func (inv *Inventory) Endpoints(now time.Time) []model.Endpoint {
 	defer inv.mu.Unlock()
 	inv.tmplMemo = tmplMemo{} // see Template
 	var out []model.Endpoint
+	third := inv.outboundHosts()
 	for _, h := range inv.sortedHosts() {
+		if third[h] {
+			continue // a third-party API our services call: see Outbound
+		}
 		t := inv.hosts[h]
 		walk(t.root, func(n *node) {
 			methods := make([]string, 0, len(n.eps)+len(n.decl))
@@ -835,6 +840,11 @@ func (inv *Inventory) Endpoints(now time.Time) []model.Endpoint {
 			}
 		})
 	}
+	sortEndpoints(out)
+	return out
+}
+
+func sortEndpoints(out []model.Endpoint) {
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Host != b.Host {
@@ -845,6 +855,110 @@ func (inv *Inventory) Endpoints(now time.Time) []model.Endpoint {
 		}
 		return a.Method < b.Method
 	})
+}
+
+// outboundHosts returns the hosts whose every observed request came from
+// an outbound exchange record (our services calling a third-party API).
+// A host that received one inbound call, or only declared operations, is
+// one of ours (inv.mu held).
+func (inv *Inventory) outboundHosts() map[string]bool {
+	out := map[string]bool{}
+	for h, t := range inv.hosts {
+		var requests, outbound int64
+		walk(t.root, func(n *node) {
+			for _, st := range n.eps {
+				requests += st.requests
+				outbound += st.outbound
+			}
+		})
+		if outbound > 0 && outbound == requests {
+			out[h] = true
+		}
+	}
+	return out
+}
+
+// OutboundHosts returns, sorted, the hosts that are third-party APIs our
+// services call: every request observed to them came from an outbound
+// exchange record (direction "outbound"). Their operations are listed by
+// Outbound, never by Endpoints, Probes or APIChanges.
+func (inv *Inventory) OutboundHosts() []string {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
+	var out []string
+	for h := range inv.outboundHosts() {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Outbound returns the operations of the third-party APIs our services
+// call (see OutboundHosts), as observed: templated like ours, with the
+// statistics of Endpoints (operations that only ever answered 404 too: a
+// broken integration is worth seeing), sorted by host, path and method.
+// Declared-but-unused operations of such hosts are left out.
+func (inv *Inventory) Outbound(now time.Time) []model.Endpoint {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.tmplMemo = tmplMemo{} // see Template
+	var out []model.Endpoint
+	third := inv.outboundHosts()
+	for _, h := range inv.sortedHosts() {
+		if !third[h] {
+			continue
+		}
+		t := inv.hosts[h]
+		walk(t.root, func(n *node) {
+			for m, st := range n.eps {
+				if st.requests > 0 {
+					out = append(out, inv.endpoint(h, t, n, m, st, nil, now))
+				}
+			}
+		})
+	}
+	sortEndpoints(out)
+	return out
+}
+
+// Hosts summarizes the hosts of eps (Endpoints' result): endpoints,
+// requests and states per host, and the names of the declared specs that
+// cover each host. Documented is true for a host a spec covers, false for
+// one no spec covers when specs were loaded, null when none was.
+func (inv *Inventory) Hosts(eps []model.Endpoint) []model.APIHost {
+	inv.mu.Lock()
+	specs := map[string][]string{}
+	loaded := len(inv.specs) > 0
+	for _, s := range inv.specs {
+		for _, h := range s.Hosts {
+			h = strings.ToLower(h)
+			if !slices.Contains(specs[h], s.Name) {
+				specs[h] = append(specs[h], s.Name)
+			}
+		}
+	}
+	inv.mu.Unlock()
+	var out []model.APIHost
+	idx := map[string]int{}
+	for i := range eps {
+		ep := &eps[i]
+		j, ok := idx[ep.Host]
+		if !ok {
+			j = len(out)
+			idx[ep.Host] = j
+			h := model.APIHost{Host: ep.Host, Specs: append([]string{}, specs[ep.Host]...), States: map[string]int64{}}
+			if loaded {
+				doc := len(h.Specs) > 0
+				h.Documented = &doc
+			}
+			out = append(out, h)
+		}
+		out[j].Endpoints++
+		out[j].Requests += ep.Requests
+		out[j].States[ep.State]++
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Host < out[j].Host })
 	return out
 }
 
@@ -887,7 +1001,8 @@ func (inv *Inventory) endpoint(host string, t *hostTrie, n *node, method string,
 	if st != nil {
 		st.fill(&ep)
 	}
-	if t.declared {
+	undocumented := !t.declared && len(inv.specs) > 0 // specs were loaded, none for this host
+	if t.declared || undocumented {
 		doc := d != nil
 		ep.Documented = &doc
 	}
@@ -928,6 +1043,8 @@ func (inv *Inventory) endpoint(host string, t *hostTrie, n *node, method string,
 		}
 	}
 	switch {
+	case undocumented:
+		ep.State = "undocumented"
 	case !t.declared:
 		ep.State = "active"
 	case d == nil:
@@ -959,10 +1076,16 @@ func (inv *Inventory) Probes() []model.Probe {
 		q.Requests += n
 		acc[k] = q
 	}
+	third := inv.outboundHosts()
 	for k, v := range inv.probes {
-		add(k, v)
+		if !third[k.Host] {
+			add(k, v)
+		}
 	}
 	for _, h := range inv.sortedHosts() {
+		if third[h] {
+			continue // see Outbound
+		}
 		walk(inv.hosts[h].root, func(n *node) {
 			for m, st := range n.eps {
 				if r := inv.probeReason(h, st, n.decl[m]); r != "" {
@@ -995,7 +1118,11 @@ func (inv *Inventory) APIChanges() []model.APIChange {
 	defer inv.mu.Unlock()
 	inv.tmplMemo = tmplMemo{} // see Template
 	var out []model.APIChange
+	third := inv.outboundHosts()
 	for _, h := range inv.sortedHosts() {
+		if third[h] {
+			continue // not our API's contract
+		}
 		walk(inv.hosts[h].root, func(n *node) {
 			for m, st := range n.eps {
 				for _, c := range st.changes {

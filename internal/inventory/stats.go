@@ -32,6 +32,7 @@ const (
 type stats struct {
 	first, last time.Time
 	requests    int64
+	outbound    int64 // requests from outbound records (our services calling the host)
 	status      map[int]int64
 
 	okWithCreds, okNoCreds int64
@@ -91,6 +92,9 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 		st.last = ev.Time
 	}
 	st.requests++
+	if ev.Outbound {
+		st.outbound++
+	}
 	st.status[ev.Status]++
 	if ev.Success() {
 		switch {
@@ -323,6 +327,7 @@ func (st *stats) merge(o *stats) {
 	}
 	base := st.requests
 	st.requests += o.requests
+	st.outbound += o.outbound
 	for k, v := range o.status {
 		st.status[k] += v
 	}

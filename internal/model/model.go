@@ -22,6 +22,86 @@ type Report struct {
 	// AnalysisDropped counts what analyzers dropped or left undecided
 	// (budgets, sampling, open windows at end of input), by "stage: reason".
 	AnalysisDropped map[string]int64 `json:"analysis_dropped,omitempty"`
+	// Hosts summarizes the hosts of endpoints[] (our APIs) with the
+	// declared specs that cover each.
+	Hosts []APIHost `json:"hosts,omitempty"`
+	// Outbound lists the third-party APIs our services call (hosts seen
+	// only in outbound exchange records); they are never in Endpoints.
+	Outbound []OutboundAPI `json:"outbound,omitempty"`
+}
+
+// APIHost is one host of the inventory (report extension `hosts[]`).
+type APIHost struct {
+	Host string `json:"host"`
+	// Specs names the declared specs that apply to the host ([] when none).
+	Specs []string `json:"specs"`
+	// Documented is true when a spec covers the host, false when specs were
+	// loaded but none covers it, null when no spec was loaded at all.
+	Documented *bool            `json:"documented"`
+	Endpoints  int              `json:"endpoints"`
+	Requests   int64            `json:"requests"`
+	States     map[string]int64 `json:"states"` // endpoint state -> endpoints
+}
+
+// OutboundAPI is one third-party API our services call (report extension
+// `outbound[]`): a host whose exchange records are all outbound.
+type OutboundAPI struct {
+	Host string `json:"host"`
+	// Destination is "external" or "internal": where the host is (an
+	// address in the internal ranges, or an internal name such as
+	// localhost, *.internal, *.local, a single label).
+	Destination  string              `json:"destination"`
+	FirstSeen    *time.Time          `json:"first_seen"`
+	LastSeen     *time.Time          `json:"last_seen"`
+	Requests     int64               `json:"requests"`
+	StatusCodes  map[string]int64    `json:"status_codes"`
+	TLS          OutboundTLS         `json:"tls"`
+	AuthSent     []string            `json:"auth_sent"`     // credential schemes our calls carry (never the secret)
+	DataSent     []string            `json:"data_sent"`     // sensitive data types sent (path, query, request headers and body)
+	DataReceived []string            `json:"data_received"` // sensitive data types received (response headers and body)
+	Operations   []OutboundOperation `json:"operations"`
+	API10        API10               `json:"api10"`
+}
+
+// OutboundTLS says how the calls to a third-party host travel.
+type OutboundTLS struct {
+	Schemes []string `json:"schemes"` // http, https, ws, wss as seen
+	Ports   []int    `json:"ports"`   // the host's explicit port, else the schemes' defaults
+	// Plaintext is true when calls went over http:// or ws://;
+	// PlaintextOperations lists them ("METHOD /path").
+	Plaintext           bool     `json:"plaintext"`
+	PlaintextOperations []string `json:"plaintext_operations,omitempty"`
+}
+
+// OutboundOperation is one operation of a third-party API as our services
+// call it (path templated as in the inventory).
+type OutboundOperation struct {
+	Method        string           `json:"method"`
+	Path          string           `json:"path"`
+	FirstSeen     *time.Time       `json:"first_seen"`
+	LastSeen      *time.Time       `json:"last_seen"`
+	Requests      int64            `json:"requests"`
+	StatusCodes   map[string]int64 `json:"status_codes"`
+	AuthSent      []string         `json:"auth_sent"`
+	Schemes       []string         `json:"schemes"`
+	Parameters    []Parameter      `json:"parameters"`     // what the calls send (examples redacted)
+	SensitiveData []SensitiveData  `json:"sensitive_data"` // request.* = sent, response.* = received
+	Latency       *Distribution    `json:"latency_ms,omitempty"`
+	Callers       int64            `json:"callers,omitempty"` // estimated distinct addresses of our services making the call
+}
+
+// API10 relates a third-party API to OWASP API10:2023 (unsafe consumption
+// of APIs): what makes it relevant, with the alerts and findings on its
+// operations.
+type API10 struct {
+	Relevant bool `json:"relevant"`
+	// Severity is the highest severity among the consumption alerts and
+	// posture findings linked, or "low"/"info" when only the data sent
+	// makes the API relevant; "" when not relevant.
+	Severity string   `json:"severity,omitempty"`
+	Reasons  []string `json:"reasons"`
+	Alerts   []string `json:"alerts"`   // ids of the alerts on its operations
+	Findings []string `json:"findings"` // ids of the posture findings on its operations
 }
 
 // Input describes what was read.
@@ -72,7 +152,7 @@ type Endpoint struct {
 	SensitiveData  []SensitiveData  `json:"sensitive_data"`
 	Documented     *bool            `json:"documented"`
 	Deprecated     bool             `json:"deprecated"`
-	State          string           `json:"state"` // active | unused | shadow | zombie
+	State          string           `json:"state"` // active | unused | shadow | zombie | undocumented
 	Risk           Risk             `json:"risk"`
 
 	// Extensions.
@@ -273,6 +353,9 @@ type Finding struct {
 	// Extensions.
 	Location *Location      `json:"location,omitempty"` // spec file position
 	Evidence map[string]any `json:"evidence,omitempty"`
+	// Direction is "outbound" for a finding on a third-party API our
+	// services call (its endpoint is in the report's outbound[]).
+	Direction string `json:"direction,omitempty"`
 }
 
 // Location in a source document.

@@ -149,6 +149,13 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 		f.evaluate()
 		out = append(out, f.out...)
 	}
+	SortFindings(out)
+	return out
+}
+
+// SortFindings orders findings as the report does: by severity (highest
+// first), rule and endpoint.
+func SortFindings(out []model.Finding) {
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if ra, rb := model.SeverityRank(a.Severity), model.SeverityRank(b.Severity); ra != rb {
@@ -159,7 +166,6 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 		}
 		return a.Endpoint.Key() < b.Endpoint.Key()
 	})
-	return out
 }
 
 type findingCtx struct {

@@ -98,6 +98,17 @@ var rules = []Rule{
 		"Remove the field from the response (filter server-side), or declare it in the spec so it is reviewed and classified."),
 }
 
+// outboundRules are the traffic rules that judge our services' own calls
+// to a third-party API (the report's outbound[]): what the calls send. The
+// other rules judge how an API answers (authentication enforced, headers,
+// errors, CORS, rate limits, spec conformance): on a third-party API that
+// is the provider's posture, not ours, and they are not reported.
+var outboundRules = map[string]bool{RuleCredentialsInURL: true, RuleBasicOverHTTP: true, RuleWeakJWT: true}
+
+// AppliesToOutbound reports whether a traffic rule's findings on the
+// operations of a third-party API our services call are ours to fix.
+func AppliesToOutbound(rule string) bool { return outboundRules[rule] }
+
 func mk(id, name, title, sev string, owasp []string, desc, rem string) Rule {
 	return Rule{ID: id, Name: name, Title: title, Severity: sev, OWASP: owasp, Description: desc, Remediation: rem, Source: "traffic"}
 }

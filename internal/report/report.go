@@ -103,7 +103,7 @@ func Summary(w io.Writer, r *model.Report) error {
 		p("  dropped    %d (%s)\n", in.Dropped[k], k)
 	}
 	hosts := map[string]bool{}
-	var unauth, external, sensitive, shadow, zombie, unused int
+	var unauth, external, sensitive, shadow, zombie, unused, undocumented int
 	for _, e := range r.Endpoints {
 		hosts[e.Host] = true
 		if e.Requests > 0 && e.Authentication == "none" {
@@ -122,13 +122,29 @@ func Summary(w io.Writer, r *model.Report) error {
 			zombie++
 		case "unused":
 			unused++
+		case "undocumented":
+			undocumented++
 		}
 	}
 	p("  inventory  %d APIs, %d endpoints (%d unauthenticated, %d external, %d with sensitive data", len(hosts), len(r.Endpoints), unauth, external, sensitive)
-	if shadow+zombie+unused > 0 {
-		p("; %d shadow, %d zombie, %d unused", shadow, zombie, unused)
+	if shadow+zombie+unused+undocumented > 0 {
+		p("; %d shadow, %d zombie, %d unused, %d undocumented", shadow, zombie, unused, undocumented)
 	}
 	p(")\n")
+	if specs := hostSpecs(r.Hosts); specs != "" {
+		p("  specs      %s\n", specs)
+	}
+	if len(r.Outbound) > 0 {
+		var calls int64
+		relevant := 0
+		for _, o := range r.Outbound {
+			calls += o.Requests
+			if o.API10.Relevant {
+				relevant++
+			}
+		}
+		p("  outbound   %d third-party APIs called by our services (%d calls; %d relevant to API10:2023)\n", len(r.Outbound), calls, relevant)
+	}
 	if len(r.Probes) > 0 {
 		p("  probes     %d paths only ever answered 404\n", len(r.Probes))
 	}
@@ -154,6 +170,23 @@ func Summary(w io.Writer, r *model.Report) error {
 				break
 			}
 			fmt.Fprintf(tw, "  %d\t%s\t%s%s\t%d\t%s\t%s\t%s\t%s\n", e.Risk.Score, e.Method, e.Host, e.Path, e.Requests, e.Authentication, e.Exposure, dataTypes(e.SensitiveData), e.State)
+		}
+		tw.Flush()
+	}
+	if len(r.Outbound) > 0 {
+		p("\nThird-party APIs our services call (outbound)\n")
+		tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  HOST\tCALLS\tOPS\tTLS\tAUTH SENT\tDATA SENT\tAPI10\n")
+		for _, o := range r.Outbound {
+			tls := strings.Join(o.TLS.Schemes, "+")
+			if o.TLS.Plaintext {
+				tls += " (clear text)"
+			}
+			api10 := "-"
+			if o.API10.Relevant {
+				api10 = fmt.Sprintf("%s (%d alerts, %d findings)", o.API10.Severity, len(o.API10.Alerts), len(o.API10.Findings))
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%s\t%s\n", o.Host, o.Requests, len(o.Operations), tls, orDash(strings.Join(o.AuthSent, ",")), orDash(strings.Join(o.DataSent, ",")), api10)
 		}
 		tw.Flush()
 	}
@@ -186,6 +219,37 @@ func Summary(w io.Writer, r *model.Report) error {
 		tw.Flush()
 	}
 	return bw.err
+}
+
+// hostSpecs says which hosts of the inventory have declared specs ("" when
+// no spec was loaded).
+func hostSpecs(hosts []model.APIHost) string {
+	var with, without []string
+	for _, h := range hosts {
+		switch {
+		case h.Documented == nil:
+			return ""
+		case *h.Documented:
+			with = append(with, h.Host+" ("+strings.Join(h.Specs, ", ")+")")
+		default:
+			without = append(without, h.Host)
+		}
+	}
+	s := strings.Join(with, "; ")
+	if len(without) > 0 {
+		if s != "" {
+			s += "; "
+		}
+		s += "no spec: " + strings.Join(without, ", ")
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // mostSevereFirst returns a copy of list ordered by severity, most severe

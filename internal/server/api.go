@@ -59,6 +59,8 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/otlp/v1/traces", permIngest, s.handleOTLP},
 		{"GET", "/api/v1/endpoints", permRead, s.handleEndpoints},
 		{"GET", "/api/v1/endpoints/{id}", permRead, s.handleEndpoint},
+		{"GET", "/api/v1/outbound", permRead, s.handleOutboundList},
+		{"GET", "/api/v1/outbound/{id}", permRead, s.handleOutbound},
 		{"GET", "/api/v1/alerts", permRead, s.handleAlerts},
 		{"GET", "/api/v1/alerts/{id}", permRead, s.handleAlert},
 		{"POST", "/api/v1/alerts/{id}/triage", permTriage, s.handleTriage},
@@ -433,7 +435,7 @@ func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := qint(r, "limit")
 	if err == nil {
-		err = errors.Join(oneOf("state", q.Get("state"), "active", "unused", "shadow", "zombie"),
+		err = errors.Join(oneOf("state", q.Get("state"), "active", "unused", "shadow", "zombie", "undocumented"),
 			oneOf("exposure", q.Get("exposure"), "external", "internal"),
 			oneOf("authentication", q.Get("authentication"), "required", "none", "unknown"),
 			oneOf("sort", q.Get("sort"), "risk", "requests", "last_seen"))
@@ -444,6 +446,12 @@ func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := s.st.ListEndpoints(r.Context(), store.EndpointFilter{Host: q.Get("host"), State: q.Get("state"), Exposure: q.Get("exposure"),
 		Authentication: q.Get("authentication"), Sensitive: q.Get("sensitive"), Q: q.Get("q"), Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor")})
+	writePage(s, w, page, err)
+}
+
+// writePage answers a list request: the page, or 400 for a cursor or sort
+// the store refused, or the store's error.
+func writePage[T any](s *Server, w http.ResponseWriter, page store.Page[T], err error) {
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "cursor:") || strings.HasPrefix(err.Error(), "sort:") {
 			writeError(w, http.StatusBadRequest, err.Error())

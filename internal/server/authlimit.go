@@ -41,10 +41,11 @@ type authLimiter struct {
 	lastFlood   time.Time
 	failures    func(reason string)
 	blocked     func()
+	perSec      int // global failures per second before every failing source is blocked
 }
 
 func newAuthLimiter(now func() time.Time, log *slog.Logger) *authLimiter {
-	return &authLimiter{now: now, log: log, addrs: map[netip.Prefix]*failState{}, failures: func(string) {}, blocked: func() {}}
+	return &authLimiter{now: now, log: log, addrs: map[netip.Prefix]*failState{}, failures: func(string) {}, blocked: func() {}, perSec: authGlobalPerSec}
 }
 
 // sourceKey is the source address of a request (the TCP peer: a header
@@ -98,7 +99,7 @@ func (l *authLimiter) failed(src netip.Prefix, reason string) {
 		l.winStart, l.winCount = now, 0
 	}
 	l.winCount++
-	flood := l.winCount > authGlobalPerSec
+	flood := l.winCount > l.perSec
 	if flood {
 		l.globalUntil = now.Add(authGlobalBlock)
 	}

@@ -28,6 +28,7 @@ import (
 type fakeEngine struct {
 	mu      sync.Mutex
 	eps     map[string]*model.Endpoint
+	out     map[string]*model.OutboundAPI // outbound records, by host
 	alerts  map[string]*model.Alert
 	records int64
 	seen    []string // request URLs in order
@@ -35,7 +36,7 @@ type fakeEngine struct {
 }
 
 func newFake() *fakeEngine {
-	return &fakeEngine{eps: map[string]*model.Endpoint{}, alerts: map[string]*model.Alert{}}
+	return &fakeEngine{eps: map[string]*model.Endpoint{}, out: map[string]*model.OutboundAPI{}, alerts: map[string]*model.Alert{}}
 }
 
 func (f *fakeEngine) Ingest(rec *exchange.Record) {
@@ -47,6 +48,22 @@ func (f *fakeEngine) Ingest(rec *exchange.Record) {
 	f.records++
 	f.seen = append(f.seen, rec.Request.URL)
 	u, _ := url.Parse(rec.Request.URL)
+	if rec.IsOutbound() {
+		o := f.out[u.Host]
+		if o == nil {
+			t := rec.Time
+			o = &model.OutboundAPI{Host: u.Host, Destination: "external", FirstSeen: &t, API10: model.API10{Reasons: []string{}, Alerts: []string{}, Findings: []string{}}}
+			f.out[u.Host] = o
+		}
+		t := rec.Time
+		o.LastSeen = &t
+		o.Requests++
+		if u.Scheme == "http" {
+			o.TLS.Plaintext = true
+			o.API10 = model.API10{Relevant: true, Severity: "medium", Reasons: []string{"clear text"}, Alerts: []string{}, Findings: []string{}}
+		}
+		return
+	}
 	k := rec.Request.Method + " " + u.Host + u.Path
 	e := f.eps[k]
 	if e == nil {
@@ -82,6 +99,9 @@ func (f *fakeEngine) Report(at time.Time) *model.Report {
 	}
 	for _, a := range f.alerts {
 		r.Alerts = append(r.Alerts, *a)
+	}
+	for _, o := range f.out {
+		r.Outbound = append(r.Outbound, *o)
 	}
 	return r
 }
@@ -229,6 +249,8 @@ var routePerms = map[string]string{
 	"POST /api/v1/otlp/v1/traces":         "ingest",
 	"GET /api/v1/endpoints":               "read",
 	"GET /api/v1/endpoints/{id}":          "read",
+	"GET /api/v1/outbound":                "read",
+	"GET /api/v1/outbound/{id}":           "read",
 	"GET /api/v1/alerts":                  "read",
 	"GET /api/v1/alerts/{id}":             "read",
 	"POST /api/v1/alerts/{id}/triage":     "triage",
@@ -272,6 +294,9 @@ func TestAuthMatrix(t *testing.T) {
 			t.Errorf("route %s: permission %s, matrix says %s", key, rt.Perm(), want)
 		}
 		path := strings.ReplaceAll(rt.Pattern, "{id}", "x")
+		// Two failed authentications per route, faster than the global
+		// limit of failures allows (TestLoginFloodLimited covers it).
+		env.srv.authLimit.perSec = 1 << 30
 		t.Run(key, func(t *testing.T) {
 			resp, _ := env.do(t, rt.Method, path, "", strings.NewReader("{}"))
 			if want == "public" {

@@ -85,7 +85,14 @@ func writeCEFValue(b *strings.Builder, s string, max int) {
 // (client IPv4 / IPv6), suser (readable principal, never a secret), suid
 // (pseudonymous identity id), dhost, requestMethod, request (redacted sample
 // URL or host+template), cs1 OWASP, cs2 MITRE technique ids, cs3 endpoint
-// template, cs4 identity kind, cs5 subject, cs6 remediation, cfp1 confidence.
+// template, cs4 identity kind, cs5 subject, cs6 remediation, cfp1 confidence,
+// and the alert's clients[]: cn1 the number of client addresses listed,
+// flexString1 the addresses with their event counts
+// ("198.51.100.23:12,[2001:db8::7]:3", most events first, IPv6 in brackets; from the first entry that
+// would pass the 1023-character limit on, addresses are left out and
+// counted with the rest),
+// cn2 the events from addresses not listed (clients_other plus those left
+// out).
 func FormatCEF(a *model.Alert, version string) string {
 	var b strings.Builder
 	b.Grow(1024)
@@ -125,6 +132,17 @@ func FormatCEF(a *model.Alert, version string) string {
 			kv("c6a2Label", "Source IPv6 Address", 1023)
 		} else {
 			kv("src", a.Client.IP, 64)
+		}
+	}
+	if len(a.Clients) > 0 {
+		list, listed, other := cefClients(a.Clients, a.ClientsOther)
+		kv("cn1", strconv.Itoa(listed), 32)
+		kv("cn1Label", "Client Addresses", 1023)
+		kv("flexString1", list, 1023)
+		kv("flexString1Label", "Clients (address:events)", 1023)
+		if other > 0 {
+			kv("cn2", strconv.FormatInt(other, 10), 32)
+			kv("cn2Label", "Events From Other Addresses", 1023)
 		}
 	}
 	if a.Identity != nil {
@@ -180,6 +198,34 @@ func FormatCEF(a *model.Alert, version string) string {
 	kv("cfp1", strconv.FormatFloat(a.Confidence, 'f', 2, 64), 32)
 	kv("cfp1Label", "Confidence", 1023)
 	return b.String()
+}
+
+// cefClients renders clients as "ip:count" entries joined by "," (IPv6
+// addresses in brackets) within the 1023 characters of a flexString; it
+// returns the list, how many addresses it holds, and the events of the
+// addresses it does not hold (other plus those that did not fit).
+func cefClients(cs []model.ClientCount, other int64) (string, int, int64) {
+	var b strings.Builder
+	listed := 0
+	for i, c := range cs {
+		ip := c.IP
+		if strings.IndexByte(ip, ':') >= 0 {
+			ip = "[" + ip + "]" // IPv6: the port-like suffix stays unambiguous
+		}
+		e := ip + ":" + strconv.FormatInt(c.Count, 10)
+		if b.Len() > 0 {
+			e = "," + e
+		}
+		if b.Len()+len(e) > 1023 {
+			for _, r := range cs[i:] {
+				other += r.Count
+			}
+			break
+		}
+		b.WriteString(e)
+		listed++
+	}
+	return b.String(), listed, other
 }
 
 // ParseCEF splits a CEF line into its seven header fields and its

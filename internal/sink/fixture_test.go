@@ -22,8 +22,12 @@ func sampleAlert() model.Alert {
 		LastSeen:   t0.Add(90 * time.Second),
 		Count:      3,
 		Client:     &model.ClientRef{IP: "198.51.100.23"},
-		Identity:   &model.IdentityRef{ID: "id_K2QX7", Kind: "jwt", Name: "alice@example.test"},
-		Endpoint:   &model.EndpointRef{Host: "api.example.test", Method: "GET", Path: "/v2/orders/{id}"},
+		// The addresses behind the events: the client, a second IPv4 and
+		// an IPv6 address, and events from addresses not listed.
+		Clients:      []model.ClientCount{{IP: "198.51.100.23", Count: 2}, {IP: "2001:db8::7", Count: 1}},
+		ClientsOther: 4,
+		Identity:     &model.IdentityRef{ID: "id_K2QX7", Kind: "jwt", Name: "alice@example.test"},
+		Endpoint:     &model.EndpointRef{Host: "api.example.test", Method: "GET", Path: "/v2/orders/{id}"},
 		Evidence: model.Evidence{
 			Reason:   "payload matched\nUNION SELECT a=b",
 			Samples:  []model.Sample{{Time: t0, Method: "GET", URL: "https://api.example.test/v2/orders/1?q=%27%20UNION%20SELECT%20%E2%80%A6", Status: 200, Client: "198.51.100.23", Note: "' UNION SELECT …"}},

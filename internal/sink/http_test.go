@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -84,6 +85,9 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	}
 	if p.Source != "palisade" || len(p.Alerts) != 1 || p.Alerts[0].ID != "al_7f3a9c" || p.Alerts[0].Identity.ID != "id_K2QX7" {
 		t.Fatalf("payload %+v", p)
+	}
+	if got := fmt.Sprint(p.Alerts[0].Clients, p.Alerts[0].ClientsOther); got != "[{198.51.100.23 2} {2001:db8::7 1}] 4" {
+		t.Errorf("webhook clients %s", got)
 	}
 	if rv.headers[0].Get("X-Tenant") != "t1" || rv.headers[0].Get(HeaderDelivery) == "" {
 		t.Errorf("headers %v", rv.headers[0])
@@ -241,8 +245,17 @@ func TestSplunkHEC(t *testing.T) {
 			if ev["time"].(float64) != float64(t0.Add(90*time.Second).UnixMilli())/1000 {
 				t.Errorf("time %v", ev["time"])
 			}
-			if ev["event"].(map[string]any)["type"] != "auth.brute_force" {
+			event := ev["event"].(map[string]any)
+			if event["type"] != "auth.brute_force" {
 				t.Errorf("event %v", ev["event"])
+			}
+			// clients[] in the event (address and count), and the
+			// addresses as the multi-value indexed field src.
+			if got := fmt.Sprint(event["clients"]); got != "[map[count:2 ip:198.51.100.23] map[count:1 ip:2001:db8::7]]" || event["clients_other"] != 4.0 {
+				t.Errorf("event clients %s, other %v", got, event["clients_other"])
+			}
+			if got := fmt.Sprint(ev["fields"]); got != "map[src:[198.51.100.23 2001:db8::7]]" {
+				t.Errorf("indexed fields %s", got)
 			}
 			n++
 		}

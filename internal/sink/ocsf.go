@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,6 +111,13 @@ type ocsfEvidence struct {
 	SrcEndpoint *ocsfEndpoint `json:"src_endpoint,omitempty"`
 	DstEndpoint *ocsfEndpoint `json:"dst_endpoint,omitempty"`
 	Actor       *ocsfActor    `json:"actor,omitempty"`
+	// Data is the evidence's free-form data: the number of the alert's
+	// events that came from src_endpoint.
+	Data *ocsfEvidenceData `json:"data,omitempty"`
+}
+
+type ocsfEvidenceData struct {
+	Events int64 `json:"events"`
 }
 
 type ocsfObservable struct {
@@ -336,18 +344,7 @@ func ToOCSF(a *model.Alert, opts OCSFOptions) (OCSFDetectionFinding, []OCSFAPIAc
 			f.Observables = append(f.Observables, ocsfObservable{Name: "actor.user.name", Type: "User Name", TypeID: 4, Value: a.Identity.Name})
 		}
 	}
-	ev := ocsfEvidence{Actor: actor}
-	if a.Client != nil && a.Client.IP != "" {
-		ev.SrcEndpoint = &ocsfEndpoint{IP: a.Client.IP}
-		f.Observables = append(f.Observables, ocsfObservable{Name: "evidences.src_endpoint.ip", Type: "IP Address", TypeID: 2, Value: a.Client.IP})
-	}
-	if a.Endpoint != nil && a.Endpoint.Host != "" {
-		ev.DstEndpoint = &ocsfEndpoint{Hostname: a.Endpoint.Host}
-		f.Observables = append(f.Observables, ocsfObservable{Name: "evidences.dst_endpoint.hostname", Type: "Hostname", TypeID: 1, Value: a.Endpoint.Host})
-	}
-	if ev.SrcEndpoint != nil || ev.DstEndpoint != nil || ev.Actor != nil {
-		f.Evidences = []ocsfEvidence{ev}
-	}
+	f.Evidences, f.Observables = ocsfEvidences(a, actor, f.Observables)
 	if a.Remediation != "" {
 		f.Remediation = &ocsfRemediation{Desc: a.Remediation}
 	}
@@ -365,6 +362,9 @@ func ToOCSF(a *model.Alert, opts OCSFOptions) (OCSFDetectionFinding, []OCSFAPIAc
 	}
 	if a.Identity != nil && a.Identity.Kind != "" {
 		un["identity_kind"] = a.Identity.Kind
+	}
+	if a.ClientsOther > 0 {
+		un["clients_other"] = a.ClientsOther // events from addresses beyond clients[]
 	}
 	f.Unmapped = map[string]any{"palisade": un}
 
@@ -415,6 +415,43 @@ func ToOCSF(a *model.Alert, opts OCSFOptions) (OCSFDetectionFinding, []OCSFAPIAc
 		acts = append(acts, aa)
 	}
 	return f, acts
+}
+
+// ocsfEvidences builds the evidence artifacts of a finding: one per client
+// address of the alert (clients[], most events first, with the number of
+// its events in data.events), led by the alert's client when clients[]
+// does not list it; each carries the destination host and the actor. An
+// alert without client addresses gets one artifact with what it has. Every
+// source address is also an observable.
+func ocsfEvidences(a *model.Alert, actor *ocsfActor, obs []ocsfObservable) ([]ocsfEvidence, []ocsfObservable) {
+	var dst *ocsfEndpoint
+	if a.Endpoint != nil && a.Endpoint.Host != "" {
+		dst = &ocsfEndpoint{Hostname: a.Endpoint.Host}
+	}
+	var out []ocsfEvidence
+	add := func(ip string, events int64) {
+		ev := ocsfEvidence{SrcEndpoint: &ocsfEndpoint{IP: ip}, DstEndpoint: dst, Actor: actor}
+		if events > 0 {
+			ev.Data = &ocsfEvidenceData{Events: events}
+		}
+		out = append(out, ev)
+		obs = append(obs, ocsfObservable{Name: "evidences.src_endpoint.ip", Type: "IP Address", TypeID: 2, Value: ip})
+	}
+	if a.Client != nil && a.Client.IP != "" && !slices.ContainsFunc(a.Clients, func(c model.ClientCount) bool { return c.IP == a.Client.IP }) {
+		add(a.Client.IP, 0)
+	}
+	for _, c := range a.Clients {
+		if c.IP != "" {
+			add(c.IP, c.Count)
+		}
+	}
+	if dst != nil {
+		obs = append(obs, ocsfObservable{Name: "evidences.dst_endpoint.hostname", Type: "Hostname", TypeID: 1, Value: dst.Hostname})
+	}
+	if len(out) == 0 && (dst != nil || actor != nil) {
+		out = append(out, ocsfEvidence{DstEndpoint: dst, Actor: actor})
+	}
+	return out, obs
 }
 
 func apiActivity(method string) (int, string) {

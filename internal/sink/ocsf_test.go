@@ -116,6 +116,40 @@ func TestOCSFMapping(t *testing.T) {
 	if len(acts) != 1 || acts[0].TypeUID != 600302 || acts[0].HTTPRequest.URL.Hostname != "api.example.test" || acts[0].Metadata.CorrelationUID != a.ID {
 		t.Errorf("api activity %+v", acts)
 	}
+	// One evidence artifact per client address with its events; every
+	// address is an observable; clients_other in unmapped.
+	var got []string
+	for _, e := range f.Evidences {
+		n := int64(0)
+		if e.Data != nil {
+			n = e.Data.Events
+		}
+		got = append(got, fmt.Sprintf("%s=%d@%s", e.SrcEndpoint.IP, n, e.DstEndpoint.Hostname))
+	}
+	if strings.Join(got, " ") != "198.51.100.23=2@api.example.test 2001:db8::7=1@api.example.test" {
+		t.Errorf("evidences %v", got)
+	}
+	var ips []string
+	for _, o := range f.Observables {
+		if o.Name == "evidences.src_endpoint.ip" {
+			ips = append(ips, o.Value)
+		}
+	}
+	if strings.Join(ips, " ") != "198.51.100.23 2001:db8::7" || f.Unmapped["palisade"].(map[string]any)["clients_other"] != int64(4) {
+		t.Errorf("observables %v, unmapped %v", ips, f.Unmapped)
+	}
+	// A client that clients[] does not list leads, without a count.
+	b := sampleAlert()
+	b.Client.IP = "203.0.113.5"
+	fb, _ := ToOCSF(&b, OCSFOptions{})
+	if len(fb.Evidences) != 3 || fb.Evidences[0].SrcEndpoint.IP != "203.0.113.5" || fb.Evidences[0].Data != nil {
+		t.Errorf("evidences %+v", fb.Evidences)
+	}
+	// No address at all: one artifact with the destination and the actor.
+	b.Client, b.Clients = nil, nil
+	if fb, _ = ToOCSF(&b, OCSFOptions{}); len(fb.Evidences) != 1 || fb.Evidences[0].SrcEndpoint != nil || fb.Evidences[0].DstEndpoint == nil {
+		t.Errorf("evidences without addresses %+v", fb.Evidences)
+	}
 	a.Type = "bola.param_enumeration"
 	if f, _ := ToOCSF(&a, OCSFOptions{}); f.FindingInfo.Analytic.TypeID != 3 {
 		t.Errorf("bola analytic type %d, want 3 (statistical)", f.FindingInfo.Analytic.TypeID)

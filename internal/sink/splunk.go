@@ -24,6 +24,31 @@ type hecEvent struct {
 	Sourcetype string       `json:"sourcetype"`
 	Index      string       `json:"index,omitempty"`
 	Event      *model.Alert `json:"event"`
+	// Fields are HEC indexed fields: src holds the alert's client
+	// addresses (clients[], or client when clients[] is empty) as a
+	// multi-value field (the CIM name), searchable as src::ADDRESS
+	// without extracting the event JSON.
+	Fields *hecFields `json:"fields,omitempty"`
+}
+
+type hecFields struct {
+	Src []string `json:"src"`
+}
+
+// hecSrc returns the indexed src field of an alert (nil when it names no
+// address).
+func hecSrc(a *model.Alert) *hecFields {
+	var ips []string
+	for _, c := range a.Clients {
+		ips = append(ips, c.IP)
+	}
+	if len(ips) == 0 && a.Client != nil && a.Client.IP != "" {
+		ips = append(ips, a.Client.IP)
+	}
+	if len(ips) == 0 {
+		return nil
+	}
+	return &hecFields{Src: ips}
 }
 
 // SplunkHEC sends alerts to a Splunk HTTP Event Collector.
@@ -72,6 +97,7 @@ func (s *SplunkHEC) Send(ctx context.Context, alerts []model.Alert) error {
 			Sourcetype: SplunkSourcetype,
 			Index:      s.index,
 			Event:      a,
+			Fields:     hecSrc(a),
 		}
 		b, err := json.Marshal(ev, json.Deterministic(true))
 		if err != nil {

@@ -8,10 +8,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,7 +321,7 @@ func TestCEFEscaping(t *testing.T) {
 func TestCEFGolden(t *testing.T) {
 	a := sampleAlert()
 	got := FormatCEF(&a, "1.2.3")
-	want := `CEF:0|Palisade|Palisade|1.2.3|injection.sqli|SQL injection \| in query = bad\\path|8|externalId=al_7f3a9c rt=1795010692512 end=1795010692512 start=1795010602512 cnt=3 cat=injection msg=payload matched\nUNION SELECT a\=b src=198.51.100.23 suser=alice@example.test suid=id_K2QX7 cs4=jwt cs4Label=Identity Kind dhost=api.example.test requestMethod=GET cs3=/v2/orders/{id} cs3Label=Endpoint request=https://api.example.test/v2/orders/1?q\=%27%20UNION%20SELECT%20%E2%80%A6 cs1=API8:2023 cs1Label=OWASP API Top 10 cs2=T1190 cs2Label=MITRE ATT&CK cs5=client cs5Label=Subject cs6=Use parameterized queries. cs6Label=Remediation cfp1=0.92 cfp1Label=Confidence`
+	want := `CEF:0|Palisade|Palisade|1.2.3|injection.sqli|SQL injection \| in query = bad\\path|8|externalId=al_7f3a9c rt=1795010692512 end=1795010692512 start=1795010602512 cnt=3 cat=injection msg=payload matched\nUNION SELECT a\=b src=198.51.100.23 cn1=2 cn1Label=Client Addresses flexString1=198.51.100.23:2,[2001:db8::7]:1 flexString1Label=Clients (address:events) cn2=4 cn2Label=Events From Other Addresses suser=alice@example.test suid=id_K2QX7 cs4=jwt cs4Label=Identity Kind dhost=api.example.test requestMethod=GET cs3=/v2/orders/{id} cs3Label=Endpoint request=https://api.example.test/v2/orders/1?q\=%27%20UNION%20SELECT%20%E2%80%A6 cs1=API8:2023 cs1Label=OWASP API Top 10 cs2=T1190 cs2Label=MITRE ATT&CK cs5=client cs5Label=Subject cs6=Use parameterized queries. cs6Label=Remediation cfp1=0.92 cfp1Label=Confidence`
 	if got != want {
 		t.Fatalf("CEF\n got %s\nwant %s", got, want)
 	}
@@ -327,6 +329,52 @@ func TestCEFGolden(t *testing.T) {
 	_, ext, err := ParseCEF(FormatCEF(&a, "x"))
 	if err != nil || ext["c6a2"] != "2001:db8::1" || ext["src"] != "" {
 		t.Fatalf("IPv6 client: %v %v", ext, err)
+	}
+}
+
+// TestCEFClients: the alert's client addresses with their counts; a list
+// longer than a flexString holds stops at a whole entry and the events of
+// the addresses left out are added to cn2.
+func TestCEFClients(t *testing.T) {
+	a := sampleAlert()
+	a.Clients, a.ClientsOther = nil, 0
+	for i := range model.MaxAlertClients {
+		a.Clients = append(a.Clients, model.ClientCount{IP: fmt.Sprintf("2001:db8:ffff:ffff:ffff:ffff:ffff:%x", 0x1000+i), Count: int64(100 - i)})
+	}
+	a.ClientsOther = 7
+	_, ext, err := ParseCEF(FormatCEF(&a, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := ext["flexString1"]
+	entries := strings.Split(list, ",")
+	if len(list) > 1023 || len(entries) == 0 || len(entries) >= model.MaxAlertClients || ext["cn1"] != strconv.Itoa(len(entries)) {
+		t.Fatalf("flexString1 of %d characters, %d entries, cn1=%s", len(list), len(entries), ext["cn1"])
+	}
+	var other int64 = 7
+	for i, e := range entries {
+		c := a.Clients[i]
+		if want := "[" + c.IP + "]:" + strconv.FormatInt(c.Count, 10); e != want {
+			t.Errorf("entry %d = %q, want %q", i, e, want)
+		}
+	}
+	for _, c := range a.Clients[len(entries):] {
+		other += c.Count
+	}
+	if ext["cn2"] != strconv.FormatInt(other, 10) || ext["cn2Label"] == "" {
+		t.Errorf("cn2 = %q, want %d (clients_other plus the addresses left out)", ext["cn2"], other)
+	}
+	// Without clients[] no client keys; without clients_other no cn2.
+	a.Clients, a.ClientsOther = nil, 0
+	_, ext, _ = ParseCEF(FormatCEF(&a, "x"))
+	for _, k := range []string{"cn1", "flexString1", "cn2"} {
+		if v, ok := ext[k]; ok {
+			t.Errorf("alert without clients has %s=%q", k, v)
+		}
+	}
+	a.Clients = []model.ClientCount{{IP: "::ffff:192.0.2.1", Count: 1}, {IP: "192.0.2.2", Count: 1}}
+	if _, ext, _ = ParseCEF(FormatCEF(&a, "x")); ext["flexString1"] != "[::ffff:192.0.2.1]:1,192.0.2.2:1" || ext["cn2"] != "" {
+		t.Errorf("flexString1 %q cn2 %q", ext["flexString1"], ext["cn2"])
 	}
 }
 

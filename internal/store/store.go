@@ -156,6 +156,23 @@ type EndpointRow struct {
 	model.Endpoint
 }
 
+// OutboundFilter selects third-party APIs (the report's outbound[]).
+// Empty fields do not filter.
+type OutboundFilter struct {
+	Q           string // substring of the host
+	Destination string // external | internal
+	Relevant    bool   // only those relevant to API10:2023
+	Sort        string // api10 (default: relevance severity) | requests | last_seen
+	Limit       int
+	Cursor      string
+}
+
+// OutboundRow is a third-party API our services call.
+type OutboundRow struct {
+	ID string `json:"id"`
+	model.OutboundAPI
+}
+
 // Spec is an uploaded declared API description.
 type Spec struct {
 	ID         string    `json:"id"`
@@ -204,6 +221,9 @@ type Overview struct {
 	Sensitive           int64            `json:"sensitive"`
 	Shadow              int64            `json:"shadow"`
 	Zombie              int64            `json:"zombie"`
+	Undocumented        int64            `json:"undocumented"`   // endpoints of hosts no loaded spec covers
+	OutboundAPIs        int64            `json:"outbound_apis"`  // third-party APIs our services call
+	OutboundRelevant    int64            `json:"outbound_api10"` // … of which relevant to API10:2023
 	OpenAlerts          int64            `json:"open_alerts"`
 	OpenBySeverity      map[string]int64 `json:"open_alerts_by_severity"`
 	OpenByOWASP         map[string]int64 `json:"open_alerts_by_owasp"`
@@ -271,6 +291,9 @@ type Store interface {
 	EndpointsForHost(ctx context.Context, host string) ([]model.Endpoint, error)
 	// Hosts returns up to limit distinct endpoint hosts, sorted.
 	Hosts(ctx context.Context, limit int) ([]string, error)
+	// Third-party APIs our services call (outbound[] of the snapshots).
+	ListOutbound(ctx context.Context, f OutboundFilter) (Page[OutboundRow], error)
+	OutboundAPI(ctx context.Context, id string) (*OutboundRow, error)
 
 	// Alerts.
 	UpsertAlerts(ctx context.Context, alerts []model.Alert, wallNow time.Time) (UpsertResult, error)

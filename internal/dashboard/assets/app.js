@@ -6,6 +6,7 @@ import {
   loginView, overviewView, inventoryView, endpointView, alertsView, alertView, findingsView, settingsView,
   announce, showError,
 } from './views.js';
+import { outboundListView, outboundView } from './outbound.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -38,7 +39,7 @@ function setChrome(loggedIn, section) {
   }
 }
 
-const TITLES = { overview: 'Overview', endpoints: 'Inventory', alerts: 'Alerts', findings: 'Findings', settings: 'Settings', login: 'Log in' };
+const TITLES = { overview: 'Overview', endpoints: 'Inventory', outbound: 'Third-party APIs', alerts: 'Alerts', findings: 'Findings', settings: 'Settings', login: 'Log in' };
 
 async function render({ keepFocus = false } = {}) {
   if (current) current.abort();
@@ -75,6 +76,9 @@ async function render({ keepFocus = false } = {}) {
       case 'overview': heading = await overviewView(main, params, ctx); break;
       case 'endpoints':
         heading = parts[1] ? await endpointView(main, parts[1], ctx) : inventoryView(main, params, ctx);
+        break;
+      case 'outbound':
+        heading = parts[1] ? await outboundView(main, parts[1], ctx) : outboundListView(main, params, ctx);
         break;
       case 'alerts':
         heading = parts[1] ? await alertView(main, parts[1], ctx) : alertsView(main, params, ctx);
@@ -141,7 +145,7 @@ document.addEventListener('keydown', (e) => {
   const now = Date.now();
   if (pendingG && now - pendingG < 1500) {
     pendingG = 0;
-    const dest = { o: 'overview', i: 'endpoints', a: 'alerts', f: 'findings', s: 'settings' }[e.key];
+    const dest = { o: 'overview', i: 'endpoints', t: 'outbound', a: 'alerts', f: 'findings', s: 'settings' }[e.key];
     if (dest) {
       e.preventDefault();
       location.hash = '#/' + dest;

@@ -22,7 +22,7 @@ export function showError(err) {
   setTimeout(() => { if (el.textContent) el.textContent = ''; }, 8000);
 }
 
-function title(main, text, crumbs) {
+export function title(main, text, crumbs) {
   const nodes = [];
   if (crumbs) {
     nodes.push(h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' },
@@ -34,11 +34,11 @@ function title(main, text, crumbs) {
   return h1;
 }
 
-function errorBlock(err) {
+export function errorBlock(err) {
   return h('p', { class: 'error', role: 'alert' }, err instanceof APIError ? `Error ${err.status}: ${err.message}` : String(err.message || err));
 }
 
-function hashWith(route, params) {
+export function hashWith(route, params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== '' && v !== undefined && v !== null) q.set(k, v);
   const qs = q.toString();
@@ -122,6 +122,9 @@ export async function overviewView(main, _params, ctx) {
         card('With sensitive data', o.sensitive),
         card('Shadow', o.shadow, hashWith('endpoints', { state: 'shadow' })),
         card('Zombie', o.zombie, hashWith('endpoints', { state: 'zombie' })),
+        card('Undocumented (host without a spec)', o.undocumented, hashWith('endpoints', { state: 'undocumented' })),
+        card('Third-party APIs called', o.outbound_apis, '#/outbound'),
+        card('… relevant to API10', o.outbound_api10, hashWith('outbound', { api10: 'relevant' })),
         card('Open alerts', o.open_alerts, hashWith('alerts', { status: 'open' })),
         card('Findings', o.findings, '#/findings'))),
     h('div', { class: 'grid2' },
@@ -149,7 +152,7 @@ export async function overviewView(main, _params, ctx) {
 // listView renders a filter form and a table that reloads (debounced) when a
 // filter changes, with cursor pagination. Filters and the cursor live in the
 // URL fragment (replaceState) so back/forward and reload restore the page.
-function listView(main, params, ctx, spec) {
+export function listView(main, params, ctx, spec) {
   const h1 = title(main, spec.title);
   const state = {};
   for (const f of spec.filters) state[f.name] = params.get(f.name) || f.default || '';
@@ -263,7 +266,7 @@ function listView(main, params, ctx, spec) {
   return h1;
 }
 
-const opt = (v, label) => [v, label || v];
+export const opt = (v, label) => [v, label || v];
 
 export function inventoryView(main, params, ctx) {
   return listView(main, params, ctx, {
@@ -271,7 +274,7 @@ export function inventoryView(main, params, ctx) {
     filters: [
       { name: 'q', label: 'Search host or path', placeholder: 'e.g. /users' },
       { name: 'host', label: 'Host', placeholder: 'api.example.com' },
-      { name: 'state', label: 'State', options: [opt('', 'any'), opt('active'), opt('unused'), opt('shadow'), opt('zombie')] },
+      { name: 'state', label: 'State', options: [opt('', 'any'), opt('active'), opt('unused'), opt('shadow'), opt('zombie'), opt('undocumented', 'undocumented (host without a spec)')] },
       { name: 'exposure', label: 'Exposure', options: [opt('', 'any'), opt('external'), opt('internal')] },
       { name: 'authentication', label: 'Authentication', options: [opt('', 'any'), opt('required'), opt('none'), opt('unknown')] },
       { name: 'sensitive', label: 'Sensitive data type', placeholder: 'e.g. email' },
@@ -297,7 +300,7 @@ function authTag(a) {
 }
 
 function stateTag(st) {
-  return st === 'shadow' || st === 'zombie' ? tag(st, 'warn') : tag(st || 'unknown');
+  return st === 'shadow' || st === 'zombie' || st === 'undocumented' ? tag(st, 'warn') : tag(st || 'unknown');
 }
 
 function sensitiveList(sd) {
@@ -331,7 +334,8 @@ export async function endpointView(main, id, ctx) {
         ['State', stateTag(e.state)],
         ['Authentication', [authTag(e.authentication), (e.auth_schemes || []).length ? ' ' + e.auth_schemes.join(', ') : '']],
         ['Exposure', e.exposure || 'unknown'],
-        ['Documented', e.documented === null || e.documented === undefined ? 'no spec loaded' : e.documented ? 'yes' : 'no'],
+        ['Documented', e.documented === null || e.documented === undefined ? 'no spec loaded'
+          : e.documented ? 'yes' : e.state === 'undocumented' ? 'no: no loaded spec covers this host' : 'no: not in the spec of this host'],
         ['Deprecated', e.deprecated ? 'yes' : null],
         ['Requests', num(e.requests)],
         ['Distinct clients (est.)', e.clients ? num(e.clients) : null],
@@ -372,7 +376,7 @@ export async function endpointView(main, id, ctx) {
 
 // ---- alerts ----
 
-function alertTable(items) {
+export function alertTable(items) {
   return table(null, [
     { label: 'Severity' }, { label: 'Alert', rowHeader: true }, { label: 'Type', cls: 'mono' }, { label: 'Endpoint', cls: 'path' },
     { label: 'Subject' }, { label: 'Count', num: true }, { label: 'Status' }, { label: 'Last seen' },
@@ -448,7 +452,12 @@ export async function alertView(main, id, ctx) {
         ['Severity', a.severity],
         ['Confidence', a.confidence !== undefined ? `${Math.round(a.confidence * 100)} %` : null],
         ['Subject', subject(a)],
-        ['Endpoint', a.endpoint ? h('a', { href: hashWith('endpoints', { q: a.endpoint.path, host: a.endpoint.host }) }, endpointKey(a.endpoint)) : null],
+        ['Endpoint', a.endpoint ? h('a', {
+          // consumption alerts are about calls to a third-party API, which
+          // is listed with the third-party APIs, not in our inventory
+          href: a.type === 'consumption.unsafe_upstream' ? hashWith('outbound', { q: a.endpoint.host })
+            : hashWith('endpoints', { q: a.endpoint.path, host: a.endpoint.host }),
+        }, endpointKey(a.endpoint)) : null],
         ['Count', num(a.count)],
         ['First seen', time(a.first_seen)],
         ['Last seen', time(a.last_seen)],
@@ -535,13 +544,14 @@ function triagePanel(a, ctx) {
 
 // ---- findings ----
 
-function findingTable(items) {
+export function findingTable(items) {
   return table(null, [
     { label: 'Severity' }, { label: 'Finding', rowHeader: true }, { label: 'Rule', cls: 'mono' }, { label: 'Endpoint or location', cls: 'path' },
     { label: 'Source' }, { label: 'OWASP' }, { label: 'Message and remediation' },
   ], items.map((f) => [
     sev(f.severity), f.title, f.rule,
-    [f.endpoint ? endpointKey(f.endpoint) : '', f.location ? `${f.location.file}:${f.location.line || ''}${f.location.column ? ':' + f.location.column : ''}` : ''].filter(Boolean).join(' — ') || '—',
+    [[f.endpoint ? endpointKey(f.endpoint) : '', f.location ? `${f.location.file}:${f.location.line || ''}${f.location.column ? ':' + f.location.column : ''}` : ''].filter(Boolean).join(' — ') || '—',
+      f.direction === 'outbound' ? [' ', tag('our call to a third party')] : null],
     f.source, (f.owasp || []).join(', '),
     h('details', {}, h('summary', {}, f.message || 'details'), h('p', {}, f.remediation || '')),
   ]), { empty: 'No finding matches these filters.' });

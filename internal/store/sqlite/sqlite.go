@@ -381,6 +381,9 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 				return err
 			}
 		}
+		if err := saveOutbound(ctx, tx, snap.Report, wallNow); err != nil {
+			return err
+		}
 	}
 	for k, v := range map[string]string{
 		"event_clock":       strconv.FormatInt(ns(snap.EventClock), 10),
@@ -429,19 +432,13 @@ func likeEscape(s string) string {
 // ListEndpoints implements store.Store: keyset pagination on (sort column
 // DESC, id ASC), stable while rows are added.
 func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.Page[store.EndpointRow], error) {
-	var page store.Page[store.EndpointRow]
 	if f.Sort == "" {
 		f.Sort = "risk"
 	}
 	sp, ok := endpointSorts[f.Sort]
 	if !ok {
-		return page, fmt.Errorf("sort: unknown order %q (risk, requests, last_seen)", f.Sort)
+		return store.Page[store.EndpointRow]{}, fmt.Errorf("sort: unknown order %q (risk, requests, last_seen)", f.Sort)
 	}
-	cur, err := store.DecodeCursor(f.Cursor, f.Sort)
-	if err != nil {
-		return page, err
-	}
-	limit := store.ClampLimit(f.Limit)
 	var a args
 	var where []string
 	eq := func(col, v string) {
@@ -460,40 +457,59 @@ func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.P
 		p := a.add("%" + likeEscape(strings.ToLower(f.Q)) + "%")
 		where = append(where, `(LOWER(path) LIKE `+p+` ESCAPE '\' OR LOWER(host) LIKE `+p+` ESCAPE '\')`)
 	}
-	if cur != nil {
-		v := a.add(cur.Num)
-		id := a.add(cur.ID)
-		where = append(where, fmt.Sprintf("(%s < %s OR (%s = %s AND id > %s))", sp.col, v, sp.col, v, id))
+	return keysetPage(ctx, s.q, "endpoints", sp.col, f.Sort, f.Cursor, f.Limit, where, &a, func(id, doc string) (store.EndpointRow, error) {
+		r := store.EndpointRow{ID: id}
+		if err := json.Unmarshal([]byte(doc), &r.Endpoint); err != nil {
+			return r, fmt.Errorf("store: endpoint %s: corrupt document: %w", id, err)
+		}
+		return r, nil
+	})
+}
+
+// keysetPage reads one page of table's documents in (col DESC, id ASC)
+// order: rows matching where (placeholders in a), after the cursor made
+// for sort order sort, at most limit (store.ClampLimit) rows, each decoded
+// from (id, doc); NextCursor is set when another page follows.
+func keysetPage[T any](ctx context.Context, db *sql.DB, table, col, sort, cursor string, limit int, where []string, a *args,
+	decode func(id, doc string) (T, error)) (store.Page[T], error) {
+	page := store.Page[T]{Items: []T{}}
+	cur, err := store.DecodeCursor(cursor, sort)
+	if err != nil {
+		return page, err
 	}
-	q := `SELECT id, ` + sp.col + `, doc FROM endpoints`
+	limit = store.ClampLimit(limit)
+	if cur != nil {
+		v, id := a.add(cur.Num), a.add(cur.ID)
+		where = append(where, fmt.Sprintf("(%s < %s OR (%s = %s AND id > %s))", col, v, col, v, id))
+	}
+	q := `SELECT id, ` + col + `, doc FROM ` + table
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += fmt.Sprintf(" ORDER BY %s DESC, id ASC LIMIT %s", sp.col, a.add(limit+1))
-	rows, err := s.q.QueryContext(ctx, q, a.v...)
+	q += fmt.Sprintf(" ORDER BY %s DESC, id ASC LIMIT %s", col, a.add(limit+1))
+	rows, err := db.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
 	defer rows.Close()
 	var lastNum int64
-	page.Items = []store.EndpointRow{}
+	var lastID string
 	for rows.Next() {
-		var r store.EndpointRow
-		var doc string
+		var id, doc string
 		var num int64
-		if err := rows.Scan(&r.ID, &num, &doc); err != nil {
+		if err := rows.Scan(&id, &num, &doc); err != nil {
 			return page, err
 		}
 		if len(page.Items) == limit {
-			last := page.Items[len(page.Items)-1]
-			page.NextCursor = store.EncodeCursor(store.Cursor{Sort: f.Sort, Num: lastNum, ID: last.ID})
+			page.NextCursor = store.EncodeCursor(store.Cursor{Sort: sort, Num: lastNum, ID: lastID})
 			break
 		}
-		if err := json.Unmarshal([]byte(doc), &r.Endpoint); err != nil {
-			return page, fmt.Errorf("store: endpoint %s: corrupt document: %w", r.ID, err)
+		item, err := decode(id, doc)
+		if err != nil {
+			return page, err
 		}
-		lastNum = num
-		page.Items = append(page.Items, r)
+		lastNum, lastID = num, id
+		page.Items = append(page.Items, item)
 	}
 	return page, rows.Err()
 }
@@ -1112,9 +1128,14 @@ func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 		COALESCE(SUM(CASE WHEN exposure = 'external' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN sensitive <> ',,' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN state = 'shadow' THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN state = 'zombie' THEN 1 ELSE 0 END), 0)
-		FROM endpoints`).Scan(&o.APIs, &o.Endpoints, &o.Unauthenticated, &o.External, &o.Sensitive, &o.Shadow, &o.Zombie)
+		COALESCE(SUM(CASE WHEN state = 'zombie' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN state = 'undocumented' THEN 1 ELSE 0 END), 0)
+		FROM endpoints`).Scan(&o.APIs, &o.Endpoints, &o.Unauthenticated, &o.External, &o.Sensitive, &o.Shadow, &o.Zombie, &o.Undocumented)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN api10 >= 0 THEN 1 ELSE 0 END), 0) FROM outbound_apis`).
+		Scan(&o.OutboundAPIs, &o.OutboundRelevant); err != nil {
 		return nil, err
 	}
 	rows, err := s.q.QueryContext(ctx, `SELECT severity, owasp, COUNT(*) FROM alerts WHERE status = 'open' GROUP BY severity, owasp`)
