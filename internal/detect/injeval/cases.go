@@ -31,6 +31,8 @@ type Payload struct {
 	Set    string // file or sub-set name
 	Class  string // expected class, or Benign
 	Value  string
+	// Split is SplitTune, SplitValid (by SplitOf) or SplitHeldOut.
+	Split string
 	// GoTestWAF: encoders and placeholders to apply (nil = the default positions).
 	Encoders     []string
 	Placeholders []Placeholder
@@ -377,6 +379,9 @@ func LoadAll(injDir string, perFile int) ([]Payload, *LoadStats, error) {
 		return nil, st, err
 	}
 	out := append(append(g, h...), p...)
+	for i := range out {
+		out[i].Split = SplitOf(out[i].Value)
+	}
 	// Benign prose with names, addresses, e-mails and URLs (the PII corpus
 	// next to the injection folder), when present.
 	pres := filepath.Join(injDir, "..", "pii", "presidio-research", "synth_dataset_v2.json")
@@ -384,6 +389,9 @@ func LoadAll(injDir string, perFile int) ([]Payload, *LoadStats, error) {
 		b, err := LoadPresidioText(pres, st)
 		if err != nil {
 			return nil, st, err
+		}
+		for i := range b {
+			b[i].Split = SplitOf(b[i].Value)
 		}
 		out = append(out, b...)
 	} else {
