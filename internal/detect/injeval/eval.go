@@ -30,9 +30,12 @@ type Palisade struct {
 }
 
 // NewPalisade builds the evaluator with the signature families that look
-// at inbound requests: injection, SSRF and suspicious user agents.
+// at inbound requests: injection, SSRF and suspicious user agents. The
+// injection family runs without its positive model (every parameter
+// unknown), so that each request is judged on its own, whatever the order
+// of the cases: the cold policy.
 func NewPalisade() *Palisade {
-	cfg := detect.Config{}
+	cfg := detect.Config{Options: map[string]map[string]any{"injection": {"profile": false}}}
 	return &Palisade{
 		enr: enrich.New(enrich.DefaultConfig(), nil, nil),
 		ds:  []detect.Detector{detect.NewInjection(cfg), detect.NewSSRF(cfg), detect.NewUserAgent(cfg)},
