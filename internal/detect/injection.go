@@ -364,6 +364,7 @@ type requestScanner struct {
 	crs        *crs.Set
 	crsPL      int
 	crsScratch crs.Scratch
+	cleanHdr   [512]string // protocol header and user-agent values no CRS rule matched
 }
 
 // base64Text is DecodeBase64Text(v), skipping values it rejected lately.
@@ -577,9 +578,19 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	if plainBytes(f, len(p.Value)) && x&vcDecode == 0 {
 		return
 	}
+	// user agents and protocol headers repeat from request to request:
+	// values no rule matched are remembered (direct-mapped by hash of the
+	// header and value)
+	h := hashAdd(hashString(p.Name), p.Value) & 511
+	if len(p.Value) <= memoMaxValue && s.cleanHdr[h] == p.Name+"\x00"+p.Value {
+		return
+	}
 	dec := DecodeLayers(p.Value)
 	var ce [numInjClasses]crsEvidence
 	if !s.crsMatch(p.Kind, p.Name, dec.Text, &ce) {
+		if len(p.Value) <= memoMaxValue {
+			s.cleanHdr[h] = p.Name + "\x00" + p.Value // a copy, not a view of the record
+		}
 		return
 	}
 	pi := len(s.res.parts)
@@ -700,12 +711,42 @@ func RedactSecrets(s string) string {
 	if len(s) < 8 {
 		return s
 	}
-	s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
-	s = reBearer.ReplaceAllString(s, "$1 ****")
-	s = reKV.ReplaceAllString(s, "${1}****")
-	s = reUserinfo.ReplaceAllString(s, "${1}****@")
-	s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
+	// each expression runs only when the literal it needs is there
+	lower := strings.ToLower(s)
+	if strings.Contains(s, "eyJ") {
+		s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
+	}
+	if strings.Contains(lower, "bearer") || strings.Contains(lower, "basic") {
+		s = reBearer.ReplaceAllString(s, "$1 ****")
+	}
+	if strings.ContainsAny(s, ":=") && secretWord(lower) {
+		s = reKV.ReplaceAllString(s, "${1}****")
+	}
+	if strings.Contains(s, "://") && strings.Contains(s, "@") {
+		s = reUserinfo.ReplaceAllString(s, "${1}****@")
+	}
+	if len(s) >= 14 && secretPrefix(s) {
+		s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
+	}
 	return s
+}
+
+func secretWord(lower string) bool {
+	for _, w := range []string{"pass", "pwd", "secret", "token", "api", "auth", "session", "credential", "private"} {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func secretPrefix(s string) bool {
+	for _, w := range []string{"sk", "pk", "rk", "gh", "xox", "AKIA", "AIza"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // sigSample builds a redacted sample of the request for signature alerts:

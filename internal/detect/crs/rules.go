@@ -88,6 +88,7 @@ type Rule struct {
 	re               *re2.Regexp
 	lits             []string // prefilter (or the @pm phrases); nil: always evaluated
 	capture          bool
+	lower            bool // t:lowercase (applied after the group's transformations)
 	links            []link
 }
 
@@ -291,10 +292,20 @@ func compileRule(fsys fs.FS, d *directive) (*Rule, string, error) {
 		}
 		r.links = append(r.links, l)
 	}
-	keys := make([]string, len(r.tf))
-	for i, t := range r.tf {
-		keys[i] = strconv.Itoa(int(t))
+	// rules are grouped by the text their prefilter scans: lower-casing
+	// makes no difference to the case-folded automaton, so it is applied
+	// per rule, before the operator
+	var keys []string
+	var tf []transform
+	for _, t := range r.tf {
+		if t == tLowercase {
+			r.lower = true
+			continue
+		}
+		tf = append(tf, t)
+		keys = append(keys, strconv.Itoa(int(t)))
 	}
+	r.tf = tf
 	r.chainKey = strings.Join(keys, ",")
 	return r, "", nil
 }
@@ -545,8 +556,12 @@ func (s *Set) Match(target Target, header string, text string, maxPL int, sc *Sc
 				if r.PL > maxPL || r.targets&target == 0 || !r.headerOK(target, header) {
 					continue
 				}
-				if st, en, ok := r.eval(t, text); ok {
-					sc.hits = append(sc.hits, Hit{Rule: r, Start: st, End: en, Text: t})
+				rt := t
+				if r.lower {
+					rt = strings.ToLower(t)
+				}
+				if st, en, ok := r.eval(rt, text); ok {
+					sc.hits = append(sc.hits, Hit{Rule: r, Start: st, End: en, Text: rt})
 				}
 			}
 		}

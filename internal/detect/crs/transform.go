@@ -57,6 +57,9 @@ func (t transform) apply(s string) string {
 	case tCompressWhitespace:
 		return compressWhitespace(s)
 	case tRemoveWhitespace:
+		if !hasSpace(s) {
+			return s
+		}
 		return strings.Map(func(r rune) rune {
 			if isSpace(r) {
 				return -1
@@ -70,7 +73,10 @@ func (t transform) apply(s string) string {
 	case tReplaceComments:
 		return replaceComments(s)
 	case tRemoveCommentsChar:
-		return strings.NewReplacer("/*", "", "*/", "", "--", "", "#", "").Replace(s)
+		if !strings.ContainsAny(s, "*-#") {
+			return s
+		}
+		return commentChars.Replace(s)
 	case tCSSDecode:
 		return cssDecode(s)
 	case tEscapeSeqDecode:
@@ -89,6 +95,19 @@ func (t transform) apply(s string) string {
 	return s
 }
 
+var commentChars = strings.NewReplacer("/*", "", "*/", "", "--", "", "#", "")
+
+// hasSpace: s has a white-space byte (or a non-ASCII one, which may be U+00A0).
+func hasSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ' || c >= '\t' && c <= '\r' || c >= 0x80:
+			return true
+		}
+	}
+	return false
+}
+
 func isSpace(r rune) bool {
 	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f' || r == 0xa0
 }
@@ -96,6 +115,21 @@ func isSpace(r rune) bool {
 // cmdLine: delete \ " ' ^; delete spaces before / and (; replace , and ;
 // with a space; collapse white space to one space; lower-case.
 func cmdLine(s string) string {
+	// unchanged when there is nothing to delete, fold or collapse
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == '"' || c == '\'' || c == '^' || c == ',' || c == ';' || c >= 'A' && c <= 'Z' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f':
+			plain = false
+		case c == ' ':
+			if i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '/' || s[i+1] == '(') {
+				plain = false
+			}
+		}
+	}
+	if plain {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -126,6 +160,16 @@ func cmdLine(s string) string {
 }
 
 func compressWhitespace(s string) string {
+	simple := true
+	for i := 0; i < len(s) && simple; i++ {
+		c := s[i]
+		if c >= '\t' && c <= '\r' || c >= 0x80 || c == ' ' && i+1 < len(s) && s[i+1] == ' ' {
+			simple = false
+		}
+	}
+	if simple {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	sp := false
@@ -150,7 +194,7 @@ func compressWhitespace(s string) string {
 // preceding segment and collapses repeated slashes (ModSecurity keeps
 // leading "../" that cannot be resolved).
 func normalizePath(s string) string {
-	if !strings.Contains(s, "/") {
+	if !strings.Contains(s, "//") && !strings.Contains(s, "/.") && !strings.HasPrefix(s, "./") && !strings.HasPrefix(s, "../") && s != "." && s != ".." {
 		return s
 	}
 	abs := strings.HasPrefix(s, "/")
