@@ -3,6 +3,8 @@ package crs
 import (
 	"encoding/base64"
 	"strings"
+
+	"github.com/palisade-sec/palisade/internal/jsonlit"
 )
 
 // Transformations. The values Palisade gives the matcher are already
@@ -249,17 +251,7 @@ func replaceComments(s string) string {
 	return b.String()
 }
 
-func hexVal(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
+func hexVal(c byte) (byte, bool) { return jsonlit.HexVal(c) }
 
 // cssDecode decodes CSS 2 escapes: \ followed by 1–6 hex digits (one
 // optional white space after), or by any other character (itself).
