@@ -159,7 +159,15 @@ type InjFinding struct {
 // ordered by class.
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	d.begin(ev)
+	if d.profiles != nil {
+		ep, t := d.keys.endpoint(ev), evUnix(ev)
+		d.scanner.fits = func(o *partObs) bool {
+			p, _ := d.profiles.peek(profileKey(ep, o))
+			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare)
+		}
+	}
 	sc := scanShared(d.keys, &d.scanner, ev, d.lim, d.ignoreKey, d.ignore, false)
+	d.scanner.fits = nil
 	d.Stats.add(sc.stats)
 	var out []InjFinding
 	if d.profiles == nil {
@@ -287,6 +295,8 @@ type memoEntry struct {
 	decoded    bool
 	dec, dec64 Decoded
 	isB64      bool
+	rules      [4]uint32 // CRS rules that matched without making a finding
+	nr         uint8
 }
 
 // Values shorter than memoMinValue are cheap to judge (no base64, most
@@ -307,7 +317,7 @@ func (m *valueMemo) get(p *Part) *memoEntry {
 	return nil
 }
 
-func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool) {
+func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool, o *partObs) {
 	if m == nil || len(p.Value) > memoMaxValue || len(p.Value) < memoMinValue {
 		return
 	}
@@ -321,7 +331,7 @@ func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool) {
 	} else {
 		dec.Text = strings.Clone(dec.Text)
 	}
-	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64}
+	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, rules: o.rules, nr: o.nr}
 }
 
 // base64Segment: a path segment of at least 16 characters that is base64
@@ -365,6 +375,9 @@ type requestScanner struct {
 	crsPL      int
 	crsScratch crs.Scratch
 	cleanHdr   [512]string // protocol header and user-agent values no CRS rule matched
+	// fits (set by the injection family during its scan): the value fits
+	// its parameter's learned profile
+	fits func(o *partObs) bool
 }
 
 // base64Text is DecodeBase64Text(v), skipping values it rejected lately.
@@ -438,6 +451,7 @@ func (s *requestScanner) part(p Part) bool {
 	if e != nil {
 		// seen before: decoded, and no class matched
 		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
+		res.parts[pi].rules, res.parts[pi].nr = e.rules, e.nr
 	} else {
 		if x&vcDecode != 0 {
 			rounds := 0
@@ -462,8 +476,14 @@ func (s *requestScanner) part(p Part) bool {
 			dec64 = DecodeLayers(b64)
 			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
 		}
+		s.shape(&res.parts[pi], &p, dec.Text, f, x)
+		// a value that fits its parameter's learned profile would have its
+		// CRS-only evidence suppressed: the rules are not run (the
+		// structural matchers are); such values are not memoized, since
+		// the same value may not fit another parameter
+		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
 		if judge {
-			found := false
+			found := skipCRS
 			for _, d := range []*Decoded{&dec, &dec64} {
 				if d.Text == "" {
 					continue
@@ -481,11 +501,11 @@ func (s *requestScanner) part(p Part) bool {
 						res.inj[f.Class] = &f
 					}
 				}
-				if s.crs != nil {
+				if s.crs != nil && !skipCRS {
 					var ce [numInjClasses]crsEvidence
-					if s.crsMatch(p.Kind, p.Name, d.Text, &ce) {
-						found = true
-					}
+					// values whose CRS hits make no finding and no weak
+					// candidate are remembered like clean ones (with their rules)
+					s.crsMatch(p.Kind, p.Name, d.Text, &ce)
 					o := &res.parts[pi]
 					prose, markup := -1, 0
 					for c := range ce {
@@ -513,6 +533,9 @@ func (s *requestScanner) part(p Part) bool {
 						if markup == 1 && InjClass(c) == ClassXSS {
 							conf = 0 // CRS tag rules on harmless formatting markup
 						}
+						if conf > 0 || e.pl2 >= 5 {
+							found = true
+						}
 						b := res.inj[c]
 						if b != nil {
 							b.CRS = append(b.CRS, e.ids...)
@@ -530,18 +553,13 @@ func (s *requestScanner) part(p Part) bool {
 				}
 			}
 			if !found && worthMemo {
-				memo.put(&p, dec, dec64, isB64)
+				memo.put(&p, dec, dec64, isB64, &res.parts[pi])
 			}
 		}
 	}
-	o := &res.parts[pi]
-	o.n = len(dec.Text)
-	if dec.Text == p.Value {
-		o.f, o.ascii = f, x&vcSpace == 0 || asciiOnly(p.Value)
-	} else {
-		o.f, o.ascii = scanBytes(dec.Text), asciiOnly(dec.Text)
+	if e != nil {
+		s.shape(&res.parts[pi], &p, dec.Text, f, x)
 	}
-	o.typ = uint8(valueType(dec.Text))
 	// SSRF
 	if p.Kind == PartXML || !ssrfChars || p.Kind == PartHeader && skipSSRFHeaders[p.Name] {
 		return true
@@ -567,6 +585,17 @@ func (s *requestScanner) part(p Part) bool {
 		res.ssrf = &ssrfFinding{SSRFMatch: m, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, 0, len(d.Text))}
 	}
 	return true
+}
+
+// shape records what the positive model sees of a decoded value.
+func (s *requestScanner) shape(o *partObs, p *Part, text string, f byteSet, x uint8) {
+	o.n = len(text)
+	if text == p.Value {
+		o.f, o.ascii = f, x&vcSpace == 0 || asciiOnly(p.Value)
+	} else {
+		o.f, o.ascii = scanBytes(text), asciiOnly(text)
+	}
+	o.typ = uint8(valueType(text))
 }
 
 // crsOnlyPart runs the CRS rules on a user agent or protocol header.
