@@ -27,12 +27,42 @@ func RedactCredentials(s string) string {
 	if len(s) < 8 {
 		return s
 	}
-	s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
-	s = reBearer.ReplaceAllString(s, "$1 ****")
-	s = reKV.ReplaceAllString(s, "${1}****")
-	s = reUserinfo.ReplaceAllString(s, "${1}****@")
-	s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
+	// each expression runs only when the literal it needs is there
+	lower := strings.ToLower(s)
+	if strings.Contains(s, "eyJ") {
+		s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
+	}
+	if strings.Contains(lower, "bearer") || strings.Contains(lower, "basic") {
+		s = reBearer.ReplaceAllString(s, "$1 ****")
+	}
+	if strings.ContainsAny(s, ":=") && secretWord(lower) {
+		s = reKV.ReplaceAllString(s, "${1}****")
+	}
+	if strings.Contains(s, "://") && strings.Contains(s, "@") {
+		s = reUserinfo.ReplaceAllString(s, "${1}****@")
+	}
+	if len(s) >= 14 && secretPrefix(s) {
+		s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
+	}
 	return s
+}
+
+func secretWord(lower string) bool {
+	for _, w := range []string{"pass", "pwd", "secret", "token", "api", "auth", "session", "credential", "private"} {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func secretPrefix(s string) bool {
+	for _, w := range []string{"sk", "pk", "rk", "gh", "xox", "AKIA", "AIza"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // redactTypes are the data classes a Redactor masks in free text: those
