@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/intel"
 	"github.com/palisade-sec/palisade/internal/inventory"
@@ -83,6 +84,10 @@ type Engine struct {
 	maxTime  time.Time
 	released time.Time
 	seq      uint64
+
+	// onRelease, when set, sees each event after the analyzers (see
+	// OnRelease in partition.go).
+	onRelease func(ev *event.Event)
 
 	input    model.Input
 	late     int64
@@ -245,6 +250,9 @@ func (e *Engine) release(it heapItem) {
 		e.released = ev.Time
 	}
 	e.analyzers.Observe(ev)
+	if e.onRelease != nil {
+		e.onRelease(ev)
+	}
 	// Analyzers keep nothing of the event or its record past Observe (they
 	// copy what they retain), so their memory can serve the next ones.
 	e.enr.Recycle(ev)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch/mapping"
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/DataDog/sketches-go/ddsketch/store"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/engine"
