@@ -12,6 +12,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/statecodec"
 )
 
 var fixedNow = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -61,6 +62,12 @@ func partOf(key string, n int) int {
 // deliver messages: records in input order, a tick to every partition after
 // each batch, idle markers at the end.
 func localCluster(t testing.TB, cfg engine.Config, lines [][]byte, parts, batch int) *model.Report {
+	return localClusterRestoring(t, cfg, lines, parts, batch, 0)
+}
+
+// localClusterRestoring is localCluster where every stage is checkpointed
+// and restored into a fresh one every `every` batches (0: never).
+func localClusterRestoring(t testing.TB, cfg engine.Config, lines [][]byte, parts, batch, every int) *model.Report {
 	pop, err := NewPopulationStage(parts, cfg, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +99,46 @@ func localCluster(t testing.TB, cfg engine.Config, lines [][]byte, parts, batch 
 		for _, s := range stages {
 			seq++
 			s.Tick(seq, maxT)
+		}
+		if every > 0 && (i/batch)%every == every-1 {
+			codecs, err := newStateCodecs(cfg, parts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, s := range stages {
+				raw, err := codecs.endpoint.Encode(nil, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fresh, err := NewEndpointStage(j, cfg, emit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := codecs.endpoint.Decode(raw, fresh); err != nil {
+					t.Fatal(err)
+				}
+				again, err := codecs.endpoint.Encode(nil, fresh)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(raw, again) {
+					t.Fatalf("partition %d: the restored stage encodes differently (%d vs %d bytes): %s", j, len(again), len(raw), explainDiff(codecs.endpoint, s, raw, again))
+				}
+				fresh.SetEmit(emit)
+				stages[j] = fresh
+			}
+			raw, err := codecs.population.Encode(nil, pop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh, err := NewPopulationStage(parts, cfg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := codecs.population.Decode(raw, fresh); err != nil {
+				t.Fatal(err)
+			}
+			pop = fresh
 		}
 	}
 	for _, s := range stages {
@@ -159,6 +206,10 @@ func compareReports(t *testing.T, got, want *model.Report) {
 	if a, b := js(got.AnalysisDropped), js(want.AnalysisDropped); !bytes.Equal(a, b) {
 		t.Errorf("analysis_dropped differs:\n got %s\nwant %s", a, b)
 	}
+	// And the whole document (any field the ones above do not name).
+	if a, b := js(got), js(want); !bytes.Equal(a, b) && !t.Failed() {
+		t.Errorf("reports differ: %s", firstDiff(a, b))
+	}
 	t.Logf("%d endpoints, %d alerts, %d findings", len(want.Endpoints), len(want.Alerts), len(want.Findings))
 }
 
@@ -171,6 +222,16 @@ func firstDiff(a, b []byte) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d vs %d lines", len(la), len(lb))
+}
+
+// TestLocalClusterRestored: stages checkpointed and restored every few
+// batches still give analyze's report.
+func TestLocalClusterRestored(t *testing.T) {
+	lines := simCapture(t, 12, 0.2)
+	cfg := engine.DefaultConfig()
+	want := analyzeReport(t, cfg, lines)
+	got := localClusterRestoring(t, cfg, lines, 4, 200, 7)
+	compareReports(t, got, want)
 }
 
 func TestLocalClusterFull(t *testing.T) {
@@ -195,4 +256,38 @@ func TestLocalClusterFull(t *testing.T) {
 	t.Logf("alert types: %v", types)
 	got := localCluster(t, cfg, lines, 8, 500)
 	compareReports(t, got, want)
+}
+
+func explainDiff(c *statecodec.Codec, root any, a, b []byte) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return fmt.Sprintf("first difference at byte %d: %s", i, c.Explain(root, i))
+}
+
+// TestLocalClusterVariants: other seeds and simulator variants, other
+// partition counts (hosts share partitions), restores in the middle.
+func TestLocalClusterVariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	cfg := engine.DefaultConfig()
+	for i, v := range sim.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			sc := sim.DefaultConfig()
+			sc.Seed, sc.Variant, sc.Duration, sc.Scale = int64(7+i), v, 30*time.Hour, 0.4
+			var lines [][]byte
+			if _, err := sim.Generate(sc, func(r *exchange.Record) error {
+				b, err := exchange.MarshalRecord(r)
+				lines = append(lines, b)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			want := analyzeReport(t, cfg, lines)
+			got := localClusterRestoring(t, cfg, lines, 2+i, 300, 11)
+			compareReports(t, got, want)
+		})
+	}
 }

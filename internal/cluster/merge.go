@@ -24,6 +24,9 @@ import (
 //     its final template through the endpoint partitions' maps;
 //   - risk scores are computed over the merged endpoints, alerts and
 //     findings.
+//
+// mergedFields (merge_test.go) lists the report fields handled here: a
+// field added to model.Report fails that test until Merge handles it.
 func Merge(parts []*Partial, generatedAt time.Time) *model.Report {
 	ps := append([]*Partial(nil), parts...)
 	sort.SliceStable(ps, func(i, j int) bool {
@@ -68,6 +71,8 @@ func Merge(parts []*Partial, generatedAt time.Time) *model.Report {
 		}
 		r.Findings = append(r.Findings, rep.Findings...)
 		r.Probes = append(r.Probes, rep.Probes...)
+		r.Hosts = append(r.Hosts, rep.Hosts...)
+		r.Outbound = append(r.Outbound, rep.Outbound...)
 		r.APIChange = append(r.APIChange, rep.APIChange...)
 		if len(r.Intel) == 0 {
 			r.Intel = rep.Intel
@@ -84,16 +89,9 @@ func Merge(parts []*Partial, generatedAt time.Time) *model.Report {
 		r.Endpoints = append(r.Endpoints, byHost[h]...)
 	}
 	r.Alerts = foldAlerts(alerts)
-	sort.SliceStable(r.Findings, func(i, j int) bool {
-		a, b := r.Findings[i], r.Findings[j]
-		if ra, rb := model.SeverityRank(a.Severity), model.SeverityRank(b.Severity); ra != rb {
-			return ra > rb
-		}
-		if a.Rule != b.Rule {
-			return a.Rule < b.Rule
-		}
-		return a.Endpoint.Key() < b.Endpoint.Key()
-	})
+	posture.SortFindings(r.Findings)
+	sort.SliceStable(r.Hosts, func(i, j int) bool { return r.Hosts[i].Host < r.Hosts[j].Host })
+	sort.SliceStable(r.Outbound, func(i, j int) bool { return r.Outbound[i].Host < r.Outbound[j].Host })
 	sort.SliceStable(r.Probes, func(i, j int) bool {
 		a, b := r.Probes[i], r.Probes[j]
 		if a.Host != b.Host {

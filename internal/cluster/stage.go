@@ -31,25 +31,33 @@ import (
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
 // Alert ownership. The population stage runs the families whose state
 // follows a subject (client address or principal) across endpoints and
-// compares it with every subject: recon.endpoint_spray counts a subject's
-// distinct operations over all hosts against the p99 of all subjects;
-// auth.brute_force counts a client's failures over all login endpoints
-// against all clients; auth.token_reuse counts a principal's networks
-// against all principals. The authabuse family also judges
-// auth.credential_stuffing, which is keyed by login endpoint: that type is
-// kept from the endpoint stage, which runs authabuse too.
+// compares it with every subject, or that count the whole population:
+// recon.endpoint_spray counts a subject's distinct operations over all
+// hosts against the p99 of all subjects; auth.brute_force counts a
+// client's failures over all login endpoints against all clients;
+// auth.token_reuse counts a principal's networks against all principals;
+// bfla.privileged_access keys its peer groups by endpoint but judges them
+// against the principals seen anywhere (min_principals, small_pop) since
+// the first request (its learning period). The authabuse family also
+// judges auth.credential_stuffing, which is keyed by login endpoint: that
+// type is kept from the endpoint stage, which runs authabuse too.
 var (
-	populationFamilies = []string{"authabuse", "spray"}
+	populationFamilies = []string{"authabuse", "bfla", "spray"}
 	populationTypes    = map[string]bool{
-		"auth.brute_force":     true,
-		"auth.token_reuse":     true,
-		"recon.endpoint_spray": true,
+		"auth.brute_force":       true,
+		"auth.token_reuse":       true,
+		"recon.endpoint_spray":   true,
+		"bfla.privileged_access": true,
 	}
+	// endpointOff are the population families the endpoint stage leaves
+	// out (authabuse stays for credential stuffing).
+	endpointOff = []string{"bfla", "spray"}
 )
 
 // PopulationType reports whether alerts of type t come from the population
@@ -127,7 +135,7 @@ const maxForwardRefs = 1 << 16
 // configuration. emit receives forwards and marks in order (one of the two
 // non-nil); it may be nil when no population stage runs.
 func NewEndpointStage(part int, cfg engine.Config, emit func(*Forward, *Mark)) (*EndpointStage, error) {
-	cfg.Detect.Disabled = append(append([]string(nil), cfg.Detect.Disabled...), "spray")
+	cfg.Detect.Disabled = append(append([]string(nil), cfg.Detect.Disabled...), endpointOff...)
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return nil, err
@@ -364,6 +372,21 @@ func NewPopulationStage(parts int, cfg engine.Config, maxPending int) (*Populati
 	}
 	if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
 		return nil, fmt.Errorf("detect.options: %v", errs)
+	}
+	if len(cfg.Specs) > 0 && dc.Specs == nil {
+		// bfla asks the declared specs for an operation's scopes: an
+		// inventory that holds only the specs answers.
+		inv := inventory.New(cfg.Inventory)
+		for _, p := range cfg.Specs {
+			s, err := inventory.LoadSpec(p)
+			if err != nil {
+				return nil, err
+			}
+			if err := inv.AddSpec(s); err != nil {
+				return nil, err
+			}
+		}
+		dc.Specs = inv
 	}
 	c := &PopulationStage{Parts: parts, tmp: &fwdTemplater{}, last: make([]uint64, parts), wm: make([]int64, parts),
 		idle: make([]bool, parts), maxQ: maxPending, released: math.MinInt64}

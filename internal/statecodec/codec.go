@@ -67,6 +67,7 @@ type Codec struct {
 	skipTypes  map[reflect.Type]bool
 	skipFields map[reflect.Type]map[string]bool
 	skipNames  map[string]bool
+	structural map[reflect.Type]bool
 	extra      []reflect.Type
 
 	mu    sync.Mutex
@@ -83,6 +84,21 @@ type Option func(*Codec)
 // type to skip, e.g. (*intel.Set)(nil)).
 func SkipType(v any) Option {
 	return func(c *Codec) { c.skipTypes[reflect.TypeOf(v)] = true }
+}
+
+// Structural encodes the type of v (a value or a pointer to one) field by
+// field even though it implements encoding.BinaryMarshaler: an exact copy
+// of its internals, where its own encoding would normalize them (a sketch
+// whose encoding is not canonical, say) and a restored value would not
+// behave exactly like the original.
+func Structural(v any) Option {
+	return func(c *Codec) {
+		t := reflect.TypeOf(v)
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		c.structural[t] = true
+	}
 }
 
 // SkipTypeNamed is SkipType for a type another package does not export,
@@ -143,7 +159,7 @@ func New(root any, opts ...Option) (*Codec, error) {
 		return nil, fmt.Errorf("statecodec: root must be a pointer, not %v", t)
 	}
 	c := &Codec{root: t, skipTypes: map[reflect.Type]bool{}, skipFields: map[reflect.Type]map[string]bool{}, skipNames: map[string]bool{},
-		plans: map[reflect.Type]*plan{}, names: map[string]reflect.Type{}}
+		structural: map[reflect.Type]bool{}, plans: map[reflect.Type]*plan{}, names: map[string]reflect.Type{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -271,6 +287,7 @@ func (c *Codec) planFor(t reflect.Type, errp *error) *plan {
 	case c.skipTypes[t] || c.skipNames[p.name] || isSyncType(t):
 		p.k, p.wiring = kSkip, true
 		return p
+	case c.structural[t]:
 	case t.Implements(binMarshaler) && reflect.PointerTo(t).Implements(binUnmarshaler) && t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface:
 		p.k = kMarshal
 		return p
@@ -476,6 +493,10 @@ type encoder struct {
 	types map[reflect.Type]uint64
 	path  []string
 	sizes map[string]int // bytes written per type (Sizes)
+	// explain: the path of the innermost value covering byte `at` (Explain)
+	at      int
+	atPath  string
+	explain bool
 }
 
 // Encode appends the snapshot of the state reachable from root (a pointer
@@ -527,6 +548,19 @@ func (c *Codec) Sizes(root any, n int) []string {
 	return out
 }
 
+// Explain returns the path of the value of root whose encoding covers byte
+// offset at of its snapshot (finding where two snapshots differ).
+func (c *Codec) Explain(root any, at int) string {
+	e := &encoder{c: c, buf: make([]byte, len(magic)+16), ptrs: map[ptrKey]uint64{}, types: map[reflect.Type]uint64{}, at: at, explain: true}
+	v := reflect.ValueOf(root)
+	func() {
+		defer func() { recover() }()
+		e.ptrs[ptrKey{uintptr(v.UnsafePointer()), c.root}] = 0
+		e.value(c.plan(c.root.Elem()), v.UnsafePointer())
+	}()
+	return e.atPath
+}
+
 func (c *Codec) plan(t reflect.Type) *plan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -547,6 +581,14 @@ func (e *encoder) fail(format string, a ...any) {
 func (e *encoder) uvarint(x uint64) { e.buf = binary.AppendUvarint(e.buf, x) }
 
 func (e *encoder) value(p *plan, ptr unsafe.Pointer) {
+	if e.explain {
+		start := len(e.buf)
+		defer func() {
+			if start <= e.at && e.at < len(e.buf) && e.atPath == "" {
+				e.atPath = strings.Join(e.path, "") + " (" + p.t.String() + ")"
+			}
+		}()
+	}
 	if e.sizes != nil {
 		before := len(e.buf)
 		defer func() { e.sizes[p.name] += len(e.buf) - before }()
@@ -628,12 +670,27 @@ func (e *encoder) value(p *plan, ptr unsafe.Pointer) {
 			return
 		}
 		e.uvarint(uint64(m.Len()) + 1)
-		kt, vt := reflect.New(p.t.Key()).Elem(), reflect.New(p.t.Elem()).Elem()
+		// Entries in the order of their encoded keys: the same state
+		// gives the same bytes (keys hold no pointers: their encoding
+		// does not depend on what was encoded before).
+		type entry struct {
+			k   []byte
+			key reflect.Value
+		}
+		entries := make([]entry, 0, m.Len())
 		it := m.MapRange()
 		for it.Next() {
+			kt := reflect.New(p.t.Key()).Elem()
 			kt.SetIterKey(it)
-			vt.SetIterValue(it)
-			e.value(p.key, kt.Addr().UnsafePointer())
+			ke := &encoder{c: e.c, ptrs: map[ptrKey]uint64{}, types: map[reflect.Type]uint64{}}
+			ke.value(p.key, kt.Addr().UnsafePointer())
+			entries = append(entries, entry{ke.buf, kt})
+		}
+		sort.Slice(entries, func(i, j int) bool { return string(entries[i].k) < string(entries[j].k) })
+		vt := reflect.New(p.t.Elem()).Elem()
+		for _, en := range entries {
+			e.buf = append(e.buf, en.k...)
+			vt.Set(m.MapIndex(en.key))
 			e.value(p.elem, vt.Addr().UnsafePointer())
 		}
 	case kPointer:
