@@ -26,7 +26,7 @@ func testConfig(urls string) Config {
 	c.MemberTTL = time.Second
 	c.Checkpoint = 500 * time.Millisecond
 	c.Report = 200 * time.Millisecond
-	c.Idle = time.Second
+	c.Idle = 3 * time.Second
 	c.MaxAge = time.Hour
 	return c
 }
