@@ -30,6 +30,7 @@ import (
 
 func init() {
 	var configFile, dataDir, listen, tlsCert, tlsKey string
+	var cf clusterFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Palisade server: REST API, durable ingestion, alerting (see docs/serve.md)",
@@ -42,6 +43,16 @@ On first start an admin token is printed once on standard error; create more
 with "palisade token create".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ccfg, err := cf.config()
+			if err != nil {
+				return exitCode(2, err)
+			}
+			if ccfg.Enabled() {
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+				return runClusterServe(ctx, log, cf, ccfg, configFile, dataDir, listen, tlsCert, tlsKey)
+			}
 			return runServe(cmd, configFile, dataDir, listen, tlsCert, tlsKey)
 		},
 	}
@@ -51,6 +62,10 @@ with "palisade token create".`,
 	f.StringVar(&listen, "listen", "", "listen address (default server.listen, 127.0.0.1:8080)")
 	f.StringVar(&tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&cf.bus, "bus", "", "NATS servers of a clustered deployment, nats://HOST:PORT[,…] (docs/cluster.md); without it, a single node")
+	f.StringVar(&cf.roles, "roles", "", "roles of this process with --bus: ingest,analyze,api (default all three)")
+	f.StringVar(&cf.store, "store", "", "the store the processes of a cluster share (with --bus): sqlite:///PATH (one machine) or postgres://…")
+	f.StringArrayVar(&cf.options, "cluster", nil, "KEY=VALUE of the cluster section (partitions=8, replicas=3, checkpoint_interval=30s, …; docs/cluster.md)")
 	root.AddCommand(cmd)
 }
 

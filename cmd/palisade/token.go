@@ -12,10 +12,11 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
 func init() {
-	var dataDir, role, name string
+	var dataDir, storeSpec, role, name string
 	tok := &cobra.Command{
 		Use:   "token",
 		Short: "Manage API tokens of palisade serve (works while the server runs)",
@@ -36,7 +37,7 @@ Palisade data directory; 1 the database could not be written.`,
 				return exitCode(2, fmt.Errorf("--role: unknown %q (viewer, analyst, admin, ingest)", role))
 			}
 			ctx := context.Background()
-			st, err := openDataStore(ctx, dataDir)
+			st, err := openTokenStore(ctx, storeSpec, dataDir)
 			if err != nil {
 				return err
 			}
@@ -49,7 +50,11 @@ Palisade data directory; 1 the database could not be written.`,
 				return err
 			}
 			_ = st.Audit(ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "token.create", Target: t.ID, Detail: map[string]any{"role": role, "name": name}})
-			fmt.Fprintf(os.Stderr, "created %s (role %s) in %s; the token is shown only now:\n", t.ID, role, dataDir)
+			where := dataDir
+			if storeSpec != "" {
+				where = storeSpec
+			}
+			fmt.Fprintf(os.Stderr, "created %s (role %s) in %s; the token is shown only now:\n", t.ID, role, where)
 			fmt.Println(secret)
 			return nil
 		},
@@ -63,7 +68,7 @@ Palisade data directory; 1 the database could not be written.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := context.Background()
-			st, err := openDataStore(ctx, dataDir)
+			st, err := openTokenStore(ctx, storeSpec, dataDir)
 			if err != nil {
 				return err
 			}
@@ -86,7 +91,7 @@ Palisade data directory; 1 the database could not be written.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := context.Background()
-			st, err := openDataStore(ctx, dataDir)
+			st, err := openTokenStore(ctx, storeSpec, dataDir)
 			if err != nil {
 				return err
 			}
@@ -104,6 +109,7 @@ Palisade data directory; 1 the database could not be written.`,
 	}
 	for _, c := range []*cobra.Command{create, list, revoke} {
 		c.Flags().StringVar(&dataDir, "data", defaultDataDir(), dataFlagHelp)
+		c.Flags().StringVar(&storeSpec, "store", "", "the store of a clustered deployment (as serve --store), instead of --data")
 		tok.AddCommand(c)
 	}
 	root.AddCommand(tok)
@@ -114,4 +120,12 @@ func ts2(t *time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// openTokenStore opens the store of --store (a cluster's) or of --data.
+func openTokenStore(ctx context.Context, storeSpec, dataDir string) (*sqlite.DB, error) {
+	if storeSpec != "" {
+		return openStore(ctx, storeSpec)
+	}
+	return openDataStore(ctx, dataDir)
 }

@@ -154,12 +154,39 @@ func Token(key string) string {
 
 var partitionRE = regexp.MustCompile(`\{\{\s*partition\(\s*(\d+)\s*,`)
 
+// ErrLayout is wrapped by Provision's errors that retrying cannot fix.
+var ErrLayout = errors.New("bus layout")
+
+// ProvisionWait is Provision retried while JetStream is not ready yet (a
+// cluster electing its leaders as the processes start together), until
+// ctx is done; log (may be nil) hears why it waits.
+func (b *Bus) ProvisionWait(ctx context.Context, l Layout, log func(err error)) error {
+	for {
+		// Each attempt is bounded: a request sent before the JetStream
+		// leaders exist gets no answer at all.
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := b.Provision(actx, l)
+		cancel()
+		if err == nil || errors.Is(err, ErrLayout) {
+			return err
+		}
+		if log != nil {
+			log(err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // Provision creates or updates the bus's streams, consumers and buckets
 // (idempotent; every process may call it). The partition count of an
 // existing record stream cannot change: it is an error to ask for another.
 func (b *Bus) Provision(ctx context.Context, l Layout) error {
 	if l.Partitions <= 0 || l.Partitions > 1024 {
-		return fmt.Errorf("bus: partitions %d: want 1..1024", l.Partitions)
+		return fmt.Errorf("%w: partitions %d: want 1..1024", ErrLayout, l.Partitions)
 	}
 	if l.Replicas <= 0 {
 		l.Replicas = 1
@@ -175,8 +202,8 @@ func (b *Bus) Provision(ctx context.Context, l Layout) error {
 	}
 	if s, err := b.JS.Stream(ctx, b.RecordStream()); err == nil {
 		if n := partitionsOf(s.CachedInfo().Config); n != 0 && n != l.Partitions {
-			return fmt.Errorf("bus: stream %s has %d partitions, the configuration asks for %d (the partition count is fixed when the stream is created: keep %d, or delete the stream and its state to start over)",
-				b.RecordStream(), n, l.Partitions, n)
+			return fmt.Errorf("%w: stream %s has %d partitions, the configuration asks for %d (the partition count is fixed when the stream is created: keep %d, or delete the stream and its state to start over)",
+				ErrLayout, b.RecordStream(), n, l.Partitions, n)
 		}
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("bus: %w", err)
@@ -194,8 +221,8 @@ func (b *Bus) Provision(ctx context.Context, l Layout) error {
 		Retention: jetstream.LimitsPolicy, Discard: jetstream.DiscardNew, MaxAge: l.MaxAge, MaxBytes: maxBytes,
 		Storage: jetstream.FileStorage, Replicas: l.Replicas, Duplicates: 2 * time.Minute,
 	}
-	if _, err := b.JS.CreateOrUpdateStream(ctx, rec); err != nil {
-		return fmt.Errorf("bus: stream %s: %w", rec.Name, err)
+	if err := b.ensureStream(ctx, rec); err != nil {
+		return err
 	}
 	pop := jetstream.StreamConfig{
 		Name:        b.PopulationStream(),
@@ -204,16 +231,22 @@ func (b *Bus) Provision(ctx context.Context, l Layout) error {
 		Retention:   jetstream.LimitsPolicy, Discard: jetstream.DiscardNew, MaxAge: l.MaxAge, MaxBytes: maxBytes,
 		Storage: jetstream.FileStorage, Replicas: l.Replicas,
 	}
-	if _, err := b.JS.CreateOrUpdateStream(ctx, pop); err != nil {
-		return fmt.Errorf("bus: stream %s: %w", pop.Name, err)
+	if err := b.ensureStream(ctx, pop); err != nil {
+		return err
 	}
 	cons := func(stream, name, filter string) error {
-		_, err := b.JS.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
+		cfg := jetstream.ConsumerConfig{
 			Durable: name, FilterSubject: filter, AckPolicy: jetstream.AckNonePolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
 			PriorityPolicy: jetstream.PriorityPolicyPinned, PriorityGroups: []string{OwnerGroup}, PinnedTTL: l.PinnedTTL,
 			Replicas: l.Replicas, MaxRequestBatch: 4096,
-		})
-		if err != nil {
+		}
+		if c, err := b.JS.Consumer(ctx, stream, name); err == nil {
+			have := c.CachedInfo().Config
+			if have.FilterSubject == filter && have.PinnedTTL == l.PinnedTTL && have.Replicas == l.Replicas {
+				return nil
+			}
+		}
+		if _, err := b.JS.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
 			return fmt.Errorf("bus: consumer %s on %s: %w", name, stream, err)
 		}
 		return nil
@@ -226,19 +259,48 @@ func (b *Bus) Provision(ctx context.Context, l Layout) error {
 	if err := cons(b.PopulationStream(), PopulationConsumer, b.prefix+".c.>"); err != nil {
 		return err
 	}
-	if _, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.clusterBucket(), Replicas: l.Replicas,
-		Description: "Palisade cluster settings"}); err != nil {
-		return fmt.Errorf("bus: bucket %s: %w", b.clusterBucket(), err)
+	if _, err := b.JS.KeyValue(ctx, b.clusterBucket()); err != nil {
+		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.clusterBucket(), Replicas: l.Replicas,
+			Description: "Palisade cluster settings"}); err != nil {
+			return fmt.Errorf("bus: bucket %s: %w", b.clusterBucket(), err)
+		}
 	}
-	if _, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.membersBucket(), Replicas: l.Replicas,
-		TTL: l.MemberTTL, Description: "Palisade analysis workers"}); err != nil {
-		return fmt.Errorf("bus: bucket %s: %w", b.membersBucket(), err)
+	if kv, err := b.JS.KeyValue(ctx, b.membersBucket()); err != nil || kv.Bucket() == "" {
+		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b.membersBucket(), Replicas: l.Replicas,
+			TTL: l.MemberTTL, Description: "Palisade analysis workers"}); err != nil {
+			return fmt.Errorf("bus: bucket %s: %w", b.membersBucket(), err)
+		}
 	}
-	if _, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: b.stateBucket(), Replicas: l.Replicas,
-		Storage: jetstream.FileStorage, Description: "Palisade partition checkpoints and partial reports"}); err != nil {
-		return fmt.Errorf("bus: object store %s: %w", b.stateBucket(), err)
+	if _, err := b.JS.ObjectStore(ctx, b.stateBucket()); err != nil {
+		if _, err := b.JS.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: b.stateBucket(), Replicas: l.Replicas,
+			Storage: jetstream.FileStorage, Description: "Palisade partition checkpoints and partial reports"}); err != nil {
+			return fmt.Errorf("bus: object store %s: %w", b.stateBucket(), err)
+		}
 	}
 	b.parts = l.Partitions
+	return nil
+}
+
+// ensureStream creates the stream, or updates it when the settings
+// Provision owns differ (an update is a round of consensus: skipped when
+// nothing changes, as every process provisions at start).
+func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	if s, err := b.JS.Stream(ctx, cfg.Name); err == nil {
+		have := s.CachedInfo().Config
+		if have.Replicas == cfg.Replicas && have.MaxAge == cfg.MaxAge && have.MaxBytes == cfg.MaxBytes &&
+			strings.Join(have.Subjects, ",") == strings.Join(cfg.Subjects, ",") {
+			return nil
+		}
+		if _, err := b.JS.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+		}
+		return nil
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+	}
+	if _, err := b.JS.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("bus: stream %s: %w", cfg.Name, err)
+	}
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
@@ -54,6 +56,12 @@ func (e *Busy) Error() string {
 }
 
 func (e *Busy) Unwrap() error { return e.Err }
+
+// RetryAfter is when to try again.
+func (e *Busy) RetryAfter() time.Duration { return e.After }
+
+// Overloaded reports the analysis lag (429) rather than a bus failure (503).
+func (e *Busy) Overloaded() bool { return e.Lag }
 
 const tickEvery = 100 * time.Millisecond
 
@@ -102,26 +110,43 @@ func (in *Ingest) Lag() int64 { return in.lag.Load() }
 // failure some records may have been stored and the client's retry sends
 // them again (at-least-once, as with the write-ahead log).
 func (in *Ingest) Publish(ctx context.Context, recs []*exchange.Record) error {
-	if len(recs) == 0 {
+	keys := make([]string, 0, len(recs))
+	data := make([][]byte, 0, len(recs))
+	var newest int64
+	for _, r := range recs {
+		b, err := exchange.MarshalRecord(r)
+		if err != nil {
+			return fmt.Errorf("cluster: record: %w", err)
+		}
+		keys, data = append(keys, Key(r)), append(data, b)
+		newest = max(newest, r.Time.UnixNano())
+	}
+	return in.PublishEncoded(ctx, keys, data, newest, nil)
+}
+
+// Key is the partition key of a record (server.Bus).
+func (in *Ingest) Key(rec *exchange.Record) string { return Key(rec) }
+
+// PublishEncoded publishes encoded records with their partition keys
+// (server.Bus); newest is their newest event time (Unix ns).
+func (in *Ingest) PublishEncoded(ctx context.Context, keys []string, data [][]byte, newest int64, ids []string) error {
+	if len(data) == 0 {
 		return nil
 	}
 	if in.maxLag > 0 && in.lag.Load() > in.maxLag {
 		return &Busy{After: 5 * time.Second, Lag: true}
 	}
-	msgs := make([]bus.Out, 0, len(recs))
-	var newest int64
-	for _, r := range recs {
-		data, err := exchange.MarshalRecord(r)
-		if err != nil {
-			return fmt.Errorf("cluster: record: %w", err)
+	msgs := make([]bus.Out, len(data))
+	for i := range data {
+		msgs[i] = bus.Out{Subject: in.b.RecordSubject(bus.Token(keys[i])), Data: data[i]}
+		if ids != nil {
+			msgs[i].Header = nats.Header{"Nats-Msg-Id": []string{ids[i]}}
 		}
-		msgs = append(msgs, bus.Out{Subject: in.b.RecordSubject(bus.Token(Key(r))), Data: data})
-		newest = max(newest, r.Time.UnixNano())
 	}
 	if err := in.b.Publish(ctx, msgs); err != nil {
 		return &Busy{After: 2 * time.Second, Err: err}
 	}
-	in.Published.Add(int64(len(recs)))
+	in.Published.Add(int64(len(data)))
 	for {
 		cur := in.maxTime.Load()
 		if newest <= cur || in.maxTime.CompareAndSwap(cur, newest) {

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/detect/crs"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/intel"
 	"github.com/palisade-sec/palisade/internal/statecodec"
@@ -27,6 +28,10 @@ import (
 var codecOptions = []statecodec.Option{
 	statecodec.SkipType((*classify.Classifier)(nil)),
 	statecodec.SkipType((*intel.Set)(nil)),
+	statecodec.SkipType((*crs.Set)(nil)),
+	// Identities derived from credentials, memoized: a function of the
+	// request, rebuilt as requests arrive.
+	statecodec.SkipTypeNamed("github.com/palisade-sec/palisade/internal/identity.genCache"),
 	statecodec.SkipType(jsontext.Decoder{}),
 	// HyperLogLog's own encoding normalizes its sparse form: copied field
 	// by field, a restored sketch is the same sketch.

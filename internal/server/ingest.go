@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -83,15 +84,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, "server is shutting down")
 		return
 	}
-	if err := s.wal.Failed(); err != nil {
+	if err := s.walFailed(); err != nil {
 		code = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "30")
 		s.log.Error("ingest refused: write-ahead log failed", "err", err)
 		writeError(w, code, "storage unavailable")
 		return
 	}
-	// Refuse early when the queue is already full.
-	if s.QueueDepth() >= cfg.Ingest.QueueRecords {
+	// Refuse early when the queue is already full (on the bus, the bus
+	// answers for the analysis lag).
+	if s.opt.Bus == nil && s.QueueDepth() >= cfg.Ingest.QueueRecords {
 		code = http.StatusTooManyRequests
 		w.Header().Set("Retry-After", s.retryAfter())
 		writeError(w, code, fmt.Sprintf("ingest queue full (%d records waiting); retry later", s.QueueDepth()))
@@ -141,10 +143,24 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	batch := make([][]byte, 0, cfg.Ingest.BatchRecords)
+	var keys, ids []string // partition keys and duplicate-window ids of the batch (on the bus)
+	var newest int64
+	idem := idempotencyKey(r)
 	var batchBytes int
 	var firstLine, lastLine int64
 	flush := func() error {
 		if len(batch) == 0 {
+			return nil
+		}
+		if s.opt.Bus != nil {
+			if idem == "" {
+				ids = nil
+			}
+			if err := s.publish(r.Context(), keys, batch, newest, ids); err != nil {
+				return err
+			}
+			res.Accepted += int64(len(batch))
+			batch, keys, ids, batchBytes, firstLine, newest = batch[:0], keys[:0], ids[:0], 0, 0, 0
 			return nil
 		}
 		if s.QueueDepth()+int64(len(batch)) > cfg.Ingest.QueueRecords {
@@ -209,6 +225,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		lastLine = line
 		batch = append(batch, b)
 		batchBytes += len(b)
+		if s.opt.Bus != nil {
+			keys = append(keys, s.opt.Bus.Key(rec))
+			newest = max(newest, rec.Time.UnixNano())
+			if idem != "" {
+				ids = append(ids, idem+"/"+strconv.FormatInt(line, 10))
+			}
+		}
 		if len(batch) >= cfg.Ingest.BatchRecords || batchBytes >= 8<<20 {
 			fl := firstLine
 			if err := flush(); err != nil {
@@ -239,6 +262,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 // fills the not-accepted part of the answer.
 func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult, line int64) int {
 	res.ResumeRecord = line
+	if code := busCode(w, err, res); code != 0 {
+		return code
+	}
 	var mbe *http.MaxBytesError
 	var le *limitError
 	var xle *exchange.LimitError
@@ -263,7 +289,7 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		res.NotAccepted = fmt.Sprintf("body too slow: not received within server.read_timeout (%s) plus 1 s per 64 KiB; resend from resume_record", s.durations().ReadTimeout)
 		return http.StatusRequestTimeout
-	case s.wal.Failed() != nil:
+	case s.walFailed() != nil:
 		w.Header().Set("Retry-After", "30")
 		s.log.Error("ingest: write-ahead log failed", "err", err)
 		res.NotAccepted = "storage unavailable"
@@ -290,10 +316,12 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if s.QueueDepth()+int64(len(recs)) > s.config().Ingest.QueueRecords {
+	if s.opt.Bus == nil && s.QueueDepth()+int64(len(recs)) > s.config().Ingest.QueueRecords {
 		return errQueueFull
 	}
 	batch := make([][]byte, 0, len(recs))
+	var keys []string
+	var newest int64
 	for _, rec := range recs {
 		if err := rec.Validate(); err != nil {
 			s.m.records.WithLabelValues("rejected").Inc()
@@ -309,6 +337,13 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 			continue
 		}
 		batch = append(batch, b)
+		if s.opt.Bus != nil {
+			keys = append(keys, s.opt.Bus.Key(rec))
+			newest = max(newest, rec.Time.UnixNano())
+		}
+	}
+	if s.opt.Bus != nil {
+		return s.publish(context.Background(), keys, batch, newest, nil)
 	}
 	end, err := s.wal.Append(batch)
 	if err != nil {
@@ -399,4 +434,13 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 		b.set()
 	}
 	return n, err
+}
+
+// busCode answers a bus error (0 when err is not one).
+func busCode(w http.ResponseWriter, err error, res *IngestResult) int {
+	code, msg := busStatus(w, err)
+	if code != 0 {
+		res.NotAccepted = msg
+	}
+	return code
 }

@@ -54,6 +54,7 @@ func newMetrics(s *Server) *metrics {
 	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
 		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.rejected, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(s.opt.Metrics...)
 	return m
 }
 

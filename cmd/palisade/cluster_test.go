@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/sim"
+)
+
+// The cluster test runs a clustered deployment as separate processes: three
+// NATS servers (built from the pinned nats-server/v2 module), two analysis
+// workers, one ingest and one API process of the real binary over a shared
+// store. It posts a simulated capture with attacks, kills (SIGKILL) one
+// worker and one NATS server in the middle, and checks that no acknowledged
+// record is lost, that the survivor takes every partition over within a
+// bounded time, and that the alerts and the inventory the API serves equal
+// `palisade analyze`'s on the same capture.
+
+// proc is a process of the test cluster; its output goes to a log file.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	url  chan string // the serve process's listening URL
+	done chan struct{}
+}
+
+func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, log: filepath.Join(dir, name+".log"), url: make(chan string, 1), done: make(chan struct{})}
+	f, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout = f
+	pipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listening := regexp.MustCompile(`msg=listening url=(\S+)`)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintln(f, sc.Text())
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case p.url <- m[1]:
+				default:
+				}
+			}
+		}
+		f.Close()
+	}()
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+// kill sends SIGKILL (no cleanup of any kind in the process).
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (p *proc) waitURL(t *testing.T) string {
+	t.Helper()
+	select {
+	case u := <-p.url:
+		return u
+	case <-p.done:
+		b, _ := os.ReadFile(p.log)
+		t.Fatalf("%s exited before listening:\n%s", p.name, b)
+	case <-time.After(60 * time.Second):
+		b, _ := os.ReadFile(p.log)
+		t.Fatalf("%s does not listen after 60 s:\n%s", p.name, b)
+	}
+	return ""
+}
+
+func freePorts(t *testing.T, n int) []int {
+	var out []int
+	var ls []net.Listener
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+func waitPort(t *testing.T, port int, p *proc) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(p.log)
+	t.Fatalf("%s does not listen on %d:\n%s", p.name, port, b)
+}
+
+type apiClient struct {
+	base, token string
+}
+
+func (c apiClient) get(t *testing.T, path string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", c.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+}
+
+func (c apiClient) metric(t *testing.T, name string) float64 {
+	req, _ := http.NewRequest("GET", c.base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	return -1
+}
+
+func TestClusterProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster of processes")
+	}
+	dir := t.TempDir()
+	if d := os.Getenv("PALISADE_CLUSTER_DIR"); d != "" {
+		dir = d // keep the logs
+	}
+	natsBin := filepath.Join(dir, "nats-server")
+	if out, err := exec.Command("go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
+		t.Fatalf("building nats-server from the module: %v\n%s", err, out)
+	}
+	ports := freePorts(t, 6)
+	var routes []string
+	for i := 0; i < 3; i++ {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
+	}
+	var nats []*proc
+	var urls []string
+	for i := 0; i < 3; i++ {
+		conf := filepath.Join(dir, fmt.Sprintf("n%d.conf", i+1))
+		os.WriteFile(conf, []byte(fmt.Sprintf(`server_name: n%d
+listen: 127.0.0.1:%d
+jetstream { store_dir: %q }
+cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
+`, i+1, ports[i], filepath.Join(dir, fmt.Sprintf("js%d", i+1)), ports[3+i], strings.Join(routes, ", "))), 0o644)
+		nats = append(nats, startProc(t, dir, fmt.Sprintf("nats%d", i+1), natsBin, "-c", conf))
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+	}
+	for i, p := range nats {
+		waitPort(t, ports[i], p)
+	}
+
+	// The capture and analyze's report on it.
+	sc := sim.DefaultConfig()
+	sc.Duration, sc.Scale = 12*time.Hour, 0.2
+	var lines [][]byte
+	if _, err := sim.Generate(sc, func(r *exchange.Record) error {
+		b, err := exchange.MarshalRecord(r)
+		lines = append(lines, b)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	capture := filepath.Join(dir, "capture.ndjson")
+	os.WriteFile(capture, append(bytes.Join(lines, []byte("\n")), '\n'), 0o644)
+	// One identity key for analyze and the cluster, so that identity
+	// pseudonyms (and the alert ids built on them) compare.
+	keyFile, confFile := filepath.Join(dir, "identity.key"), filepath.Join(dir, "palisade.yaml")
+	os.WriteFile(keyFile, bytes.Repeat([]byte("k"), 32), 0o600)
+	os.WriteFile(confFile, []byte("identity:\n  key_file: "+keyFile+"\n"), 0o644)
+	wantFile := filepath.Join(dir, "want.json")
+	if _, stderr, code := run(t, nil, "analyze", "--config", confFile, capture, "--report", wantFile); code != 0 {
+		t.Fatalf("analyze: %d %s", code, stderr)
+	}
+	var want model.Report
+	b, _ := os.ReadFile(wantFile)
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+
+	storeSpec := "sqlite://" + filepath.Join(dir, "store", "palisade.db")
+	token := func(role string) string {
+		out, stderr, code := run(t, nil, "token", "create", "--store", storeSpec, "--role", role)
+		if code != 0 {
+			t.Fatalf("token create: %d %s", code, stderr)
+		}
+		return strings.TrimSpace(out)
+	}
+	ingestTok, adminTok := token("ingest"), token("admin")
+	common := []string{"serve", "--config", confFile, "--bus", strings.Join(urls, ","), "--store", storeSpec, "--listen", "127.0.0.1:0",
+		"--cluster", "partitions=4", "--cluster", "replicas=3", "--cluster", "pinned_ttl=2s", "--cluster", "member_ttl=2s",
+		"--cluster", "checkpoint_interval=1s", "--cluster", "report_interval=300ms", "--cluster", "idle=4s", "--cluster", "max_age=1h"}
+	serve := func(name, roles string) *proc {
+		args := append(append([]string(nil), common...), "--roles", roles, "--data", filepath.Join(dir, name))
+		return startProc(t, dir, name, binPath, args...)
+	}
+	api := serve("api", "api")
+	w1, w2 := serve("worker1", "analyze"), serve("worker2", "analyze")
+	ing := serve("ingest", "ingest")
+	apiC := apiClient{api.waitURL(t), adminTok}
+	wc := []apiClient{{w1.waitURL(t), adminTok}, {w2.waitURL(t), adminTok}}
+	ingURL := ing.waitURL(t)
+
+	// Post the capture in batches; a batch that fails is sent again whole
+	// with the same Idempotency-Key (the bus drops what it already has).
+	const batch = 400
+	var accepted int64
+	var killAt time.Time
+	var victim, survivor int
+	for i, n := 0, 0; i < len(lines); i, n = i+batch, n+1 {
+		body := append(bytes.Join(lines[i:min(i+batch, len(lines))], []byte("\n")), '\n')
+		for attempt := 0; ; attempt++ {
+			req, _ := http.NewRequest("POST", ingURL+"/api/v1/ingest", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+ingestTok)
+			req.Header.Set("Idempotency-Key", fmt.Sprintf("batch-%d", n))
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				var res struct {
+					Accepted int64 `json:"accepted"`
+					Rejected int64 `json:"rejected"`
+				}
+				json.NewDecoder(resp.Body).Decode(&res)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					accepted += res.Accepted
+					break
+				}
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+			if attempt > 60 {
+				t.Fatalf("batch %d not accepted: %v", n, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if killAt.IsZero() && i >= len(lines)*2/5 {
+			// kill -9 the worker that owns more partitions, and a NATS
+			// server.
+			o0, o1 := wc[0].metric(t, "palisade_cluster_partitions_owned"), wc[1].metric(t, "palisade_cluster_partitions_owned")
+			victim, survivor = 0, 1
+			if o1 > o0 {
+				victim, survivor = 1, 0
+			}
+			t.Logf("at record %d: killing worker%d (owns %v partitions; the other %v) and nats2", i, victim+1, max(o0, o1), min(o0, o1))
+			[]*proc{w1, w2}[victim].kill()
+			nats[1].kill()
+			killAt = time.Now()
+		}
+	}
+	if accepted != int64(len(lines)) {
+		t.Fatalf("accepted %d of %d records", accepted, len(lines))
+	}
+	// Failover: the survivor owns every partition (4 endpoint + 1
+	// population).
+	var failover time.Duration
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if wc[survivor].metric(t, "palisade_cluster_partitions_owned") == 5 {
+			failover = time.Since(killAt)
+			break
+		}
+	}
+	if failover == 0 {
+		t.Fatalf("the surviving worker does not own every partition 60 s after the kill")
+	}
+	t.Logf("failover: the survivor owned all 5 partitions %v after the kill (the ingest of the rest of the capture ran meanwhile)", failover.Round(time.Millisecond))
+
+	// Wait for the merged state to cover every record and settle.
+	var ov struct {
+		Records int64 `json:"records_processed"`
+	}
+	var alerts []model.Alert
+	stable, last := 0, ""
+	deadline := time.Now().Add(120 * time.Second)
+	for ; time.Now().Before(deadline) && stable < 4; time.Sleep(time.Second) {
+		apiC.get(t, "/api/v1/overview", &ov)
+		if ov.Records != int64(len(lines)) {
+			stable = 0
+			continue
+		}
+		alerts = listAlerts(t, apiC)
+		sig := alertSig(alerts)
+		if sig == last {
+			stable++
+		} else {
+			stable, last = 0, sig
+		}
+	}
+	if ov.Records != int64(len(lines)) {
+		t.Fatalf("records processed %d, accepted %d: acknowledged records lost or counted twice", ov.Records, len(lines))
+	}
+	t.Logf("records: %d accepted, %d analyzed (0 lost)", accepted, ov.Records)
+
+	// Alerts: the same identities, first seen and counts as analyze.
+	got := map[string]model.Alert{}
+	for _, a := range alerts {
+		got[a.ID] = a
+	}
+	for _, w := range want.Alerts {
+		g, ok := got[w.ID]
+		if !ok {
+			t.Errorf("alert missing: %s %s %s", w.Type, w.Subject, w.ID)
+			continue
+		}
+		if g.Type != w.Type || g.Subject != w.Subject || refKey(g.Endpoint) != refKey(w.Endpoint) || !g.FirstSeen.Equal(w.FirstSeen) ||
+			g.Count != w.Count || !g.LastSeen.Equal(w.LastSeen) {
+			t.Errorf("alert %s differs: got %s %s %s first %v count %d; want %s first %v count %d", w.ID, g.Type, g.Subject, refKey(g.Endpoint),
+				g.FirstSeen, g.Count, refKey(w.Endpoint), w.FirstSeen, w.Count)
+		}
+		delete(got, w.ID)
+	}
+	for _, a := range got {
+		t.Errorf("extra alert: %s %s %s", a.Type, a.Subject, a.ID)
+	}
+	// Inventory: the same endpoints with the same request counts.
+	var eps []model.Endpoint
+	for cursor := ""; ; {
+		var page struct {
+			Items []model.Endpoint `json:"items"`
+			Next  string           `json:"next_cursor"`
+		}
+		apiC.get(t, "/api/v1/endpoints?limit=500&cursor="+cursor, &page)
+		eps = append(eps, page.Items...)
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if a, b := endpointSig(eps), endpointSig(want.Endpoints); a != b {
+		t.Errorf("inventory differs:\n got %s\nwant %s", a, b)
+	}
+	t.Logf("%d alerts and %d endpoints equal to analyze's", len(want.Alerts), len(want.Endpoints))
+}
+
+func refKey(r *model.EndpointRef) string {
+	if r == nil {
+		return ""
+	}
+	return r.Key()
+}
+
+func listAlerts(t *testing.T, c apiClient) []model.Alert {
+	var out []model.Alert
+	for cursor := ""; ; {
+		var page struct {
+			Items []model.Alert `json:"items"`
+			Next  string        `json:"next_cursor"`
+		}
+		c.get(t, "/api/v1/alerts?limit=500&cursor="+cursor, &page)
+		out = append(out, page.Items...)
+		if cursor = page.Next; cursor == "" {
+			return out
+		}
+	}
+}
+
+func alertSig(as []model.Alert) string {
+	var s []string
+	for _, a := range as {
+		s = append(s, fmt.Sprintf("%s:%d:%d", a.ID, a.Count, a.LastSeen.UnixNano()))
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func endpointSig(eps []model.Endpoint) string {
+	var s []string
+	for _, e := range eps {
+		s = append(s, fmt.Sprintf("%s=%d", e.Ref().Key(), e.Requests))
+	}
+	sort.Strings(s)
+	return strings.Join(s, " ")
+}
+
+var _ = sync.Mutex{}
+var _ = context.Background
