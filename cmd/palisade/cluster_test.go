@@ -1,23 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,75 +27,24 @@ import (
 // bounded time, and that the alerts and the inventory the API serves equal
 // `palisade analyze`'s on the same capture.
 
-// proc is a process of the test cluster; its output goes to a log file.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	url  chan string // the serve process's listening URL
-	done chan struct{}
-}
-
-func startProc(t *testing.T, dir, name, bin string, args ...string) *proc {
+// startProc starts a child process for the test (killed at its end).
+func startProc(t *testing.T, dir, name, bin string, args ...string) *child {
 	t.Helper()
-	p := &proc{name: name, log: filepath.Join(dir, name+".log"), url: make(chan string, 1), done: make(chan struct{})}
-	f, err := os.Create(p.log)
+	c, err := startChild(dir, name, bin, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout = f
-	pipe, err := p.cmd.StderrPipe()
+	t.Cleanup(c.kill)
+	return c
+}
+
+func waitURL(t *testing.T, c *child) string {
+	t.Helper()
+	u, err := c.waitURL(90 * time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	listening := regexp.MustCompile(`msg=listening url=(\S+)`)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			fmt.Fprintln(f, sc.Text())
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case p.url <- m[1]:
-				default:
-				}
-			}
-		}
-		f.Close()
-	}()
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.kill() })
-	return p
-}
-
-// kill sends SIGKILL (no cleanup of any kind in the process).
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-func (p *proc) waitURL(t *testing.T) string {
-	t.Helper()
-	select {
-	case u := <-p.url:
-		return u
-	case <-p.done:
-		b, _ := os.ReadFile(p.log)
-		t.Fatalf("%s exited before listening:\n%s", p.name, b)
-	case <-time.After(60 * time.Second):
-		b, _ := os.ReadFile(p.log)
-		t.Fatalf("%s does not listen after 60 s:\n%s", p.name, b)
-	}
-	return ""
+	return u
 }
 
 func freePorts(t *testing.T, n int) []int {
@@ -123,60 +64,25 @@ func freePorts(t *testing.T, n int) []int {
 	return out
 }
 
-func waitPort(t *testing.T, port int, p *proc) {
+func waitPort(t *testing.T, port int, c *child) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
-			c.Close()
+			conn.Close()
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b, _ := os.ReadFile(p.log)
-	t.Fatalf("%s does not listen on %d:\n%s", p.name, port, b)
+	b, _ := os.ReadFile(c.log)
+	t.Fatalf("%s does not listen on %d:\n%s", c.name, port, b)
 }
 
-type apiClient struct {
-	base, token string
-}
-
-func (c apiClient) get(t *testing.T, path string, v any) {
+func getJSON(t *testing.T, c apiClient, path string, v any) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", c.base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+	if err := c.getJSON(path, v); err != nil {
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	if v != nil {
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-	}
-}
-
-func (c apiClient) metric(t *testing.T, name string) float64 {
-	req, _ := http.NewRequest("GET", c.base+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == name {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
-		}
-	}
-	return -1
 }
 
 func TestClusterProcesses(t *testing.T) {
@@ -196,7 +102,7 @@ func TestClusterProcesses(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
 	}
-	var nats []*proc
+	var nats []*child
 	var urls []string
 	for i := 0; i < 3; i++ {
 		conf := filepath.Join(dir, fmt.Sprintf("n%d.conf", i+1))
@@ -252,16 +158,16 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	common := []string{"serve", "--config", confFile, "--bus", strings.Join(urls, ","), "--store", storeSpec, "--listen", "127.0.0.1:0",
 		"--cluster", "partitions=4", "--cluster", "replicas=3", "--cluster", "pinned_ttl=2s", "--cluster", "member_ttl=2s",
 		"--cluster", "checkpoint_interval=1s", "--cluster", "report_interval=300ms", "--cluster", "idle=4s", "--cluster", "max_age=1h"}
-	serve := func(name, roles string) *proc {
+	serve := func(name, roles string) *child {
 		args := append(append([]string(nil), common...), "--roles", roles, "--data", filepath.Join(dir, name))
 		return startProc(t, dir, name, binPath, args...)
 	}
 	api := serve("api", "api")
 	w1, w2 := serve("worker1", "analyze"), serve("worker2", "analyze")
 	ing := serve("ingest", "ingest")
-	apiC := apiClient{api.waitURL(t), adminTok}
-	wc := []apiClient{{w1.waitURL(t), adminTok}, {w2.waitURL(t), adminTok}}
-	ingURL := ing.waitURL(t)
+	apiC := apiClient{waitURL(t, api), adminTok}
+	wc := []apiClient{{waitURL(t, w1), adminTok}, {waitURL(t, w2), adminTok}}
+	ingC := apiClient{waitURL(t, ing), ingestTok}
 
 	// Post the capture in batches; a batch that fails is sent again whole
 	// with the same Idempotency-Key (the bus drops what it already has).
@@ -272,38 +178,26 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	for i, n := 0, 0; i < len(lines); i, n = i+batch, n+1 {
 		body := append(bytes.Join(lines[i:min(i+batch, len(lines))], []byte("\n")), '\n')
 		for attempt := 0; ; attempt++ {
-			req, _ := http.NewRequest("POST", ingURL+"/api/v1/ingest", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+ingestTok)
-			req.Header.Set("Idempotency-Key", fmt.Sprintf("batch-%d", n))
-			resp, err := http.DefaultClient.Do(req)
+			got, retry, err := ingC.postIngest(body, fmt.Sprintf("batch-%d", n))
 			if err == nil {
-				var res struct {
-					Accepted int64 `json:"accepted"`
-					Rejected int64 `json:"rejected"`
-				}
-				json.NewDecoder(resp.Body).Decode(&res)
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					accepted += res.Accepted
-					break
-				}
-				err = fmt.Errorf("status %d", resp.StatusCode)
+				accepted += got
+				break
 			}
-			if attempt > 60 {
+			if retry == 0 || attempt > 60 {
 				t.Fatalf("batch %d not accepted: %v", n, err)
 			}
-			time.Sleep(500 * time.Millisecond)
+			time.Sleep(min(retry, time.Second))
 		}
 		if killAt.IsZero() && i >= len(lines)*2/5 {
 			// kill -9 the worker that owns more partitions, and a NATS
 			// server.
-			o0, o1 := wc[0].metric(t, "palisade_cluster_partitions_owned"), wc[1].metric(t, "palisade_cluster_partitions_owned")
+			o0, o1 := wc[0].metric("palisade_cluster_partitions_owned"), wc[1].metric("palisade_cluster_partitions_owned")
 			victim, survivor = 0, 1
 			if o1 > o0 {
 				victim, survivor = 1, 0
 			}
 			t.Logf("at record %d: killing worker%d (owns %v partitions; the other %v) and nats2", i, victim+1, max(o0, o1), min(o0, o1))
-			[]*proc{w1, w2}[victim].kill()
+			[]*child{w1, w2}[victim].kill()
 			nats[1].kill()
 			killAt = time.Now()
 		}
@@ -315,7 +209,7 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	// population).
 	var failover time.Duration
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if wc[survivor].metric(t, "palisade_cluster_partitions_owned") == 5 {
+		if wc[survivor].metric("palisade_cluster_partitions_owned") == 5 {
 			failover = time.Since(killAt)
 			break
 		}
@@ -333,7 +227,7 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	stable, last := 0, ""
 	deadline := time.Now().Add(120 * time.Second)
 	for ; time.Now().Before(deadline) && stable < 4; time.Sleep(time.Second) {
-		apiC.get(t, "/api/v1/overview", &ov)
+		getJSON(t, apiC, "/api/v1/overview", &ov)
 		if ov.Records != int64(len(lines)) {
 			stable = 0
 			continue
@@ -379,7 +273,7 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 			Items []model.Endpoint `json:"items"`
 			Next  string           `json:"next_cursor"`
 		}
-		apiC.get(t, "/api/v1/endpoints?limit=500&cursor="+cursor, &page)
+		getJSON(t, apiC, "/api/v1/endpoints?limit=500&cursor="+cursor, &page)
 		eps = append(eps, page.Items...)
 		if cursor = page.Next; cursor == "" {
 			break
@@ -405,7 +299,7 @@ func listAlerts(t *testing.T, c apiClient) []model.Alert {
 			Items []model.Alert `json:"items"`
 			Next  string        `json:"next_cursor"`
 		}
-		c.get(t, "/api/v1/alerts?limit=500&cursor="+cursor, &page)
+		getJSON(t, c, "/api/v1/alerts?limit=500&cursor="+cursor, &page)
 		out = append(out, page.Items...)
 		if cursor = page.Next; cursor == "" {
 			return out
@@ -431,5 +325,3 @@ func endpointSig(eps []model.Endpoint) string {
 	return strings.Join(s, " ")
 }
 
-var _ = sync.Mutex{}
-var _ = context.Background

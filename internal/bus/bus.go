@@ -304,6 +304,28 @@ func (b *Bus) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) erro
 	return nil
 }
 
+// Destroy deletes the deployment's streams, consumers, buckets and
+// state: everything on the bus under the prefix (bench runs; starting
+// over).
+func (b *Bus) Destroy(ctx context.Context) error {
+	var errs []error
+	for _, s := range []string{b.RecordStream(), b.PopulationStream()} {
+		if err := b.JS.DeleteStream(ctx, s); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	for _, kv := range []string{b.clusterBucket(), b.membersBucket()} {
+		if err := b.JS.DeleteKeyValue(ctx, kv); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := b.JS.DeleteObjectStore(ctx, b.stateBucket()); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) &&
+		!errors.Is(err, jetstream.ErrBucketNotFound) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // Attach learns the partition count from an existing record stream (a
 // process that does not provision).
 func (b *Bus) Attach(ctx context.Context) error {
@@ -339,12 +361,26 @@ func (b *Bus) Secret(ctx context.Context, fresh []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: bucket %s: %w", b.clusterBucket(), err)
 	}
-	if _, err := kv.Create(ctx, "secret", fresh); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	if _, err := kv.Create(ctx, "secret", fresh); err == nil {
+		return fresh, nil
+	} else if !errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, fmt.Errorf("bus: secret: %w", err)
 	}
-	e, err := kv.Get(ctx, "secret")
-	if err != nil {
-		return nil, fmt.Errorf("bus: secret: %w", err)
+	// Another process created it; a replica may not have it yet.
+	var e jetstream.KeyValueEntry
+	for attempt := 0; ; attempt++ {
+		e, err = kv.Get(ctx, "secret")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) || attempt >= 20 {
+			return nil, fmt.Errorf("bus: secret: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	if len(e.Value()) < 32 {
 		return nil, fmt.Errorf("bus: secret in %s is %d bytes, want 32", b.clusterBucket(), len(e.Value()))
