@@ -324,4 +324,3 @@ func endpointSig(eps []model.Endpoint) string {
 	sort.Strings(s)
 	return strings.Join(s, " ")
 }
-
