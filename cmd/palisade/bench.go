@@ -38,6 +38,7 @@ type benchOptions struct {
 	dir         string
 	jsonOut     string
 	keep        bool
+	profile     bool
 }
 
 // BenchResult is one run of bench cluster.
@@ -56,6 +57,13 @@ type BenchResult struct {
 	Probes          int     `json:"probes"`
 	ProbesSeen      int     `json:"probes_seen"`
 	Rejected429     int64   `json:"answers_429_503"`
+	// CPU seconds the processes used during the run (the machine may be
+	// shared: records per CPU second is what the capacity model uses).
+	IngestCPU     float64 `json:"ingest_cpu_seconds"`
+	WorkersCPU    float64 `json:"workers_cpu_seconds"`
+	APICPU        float64 `json:"api_cpu_seconds"`
+	IngestPerCPU  float64 `json:"ingest_records_per_cpu_second"`
+	AnalyzePerCPU float64 `json:"analysis_records_per_cpu_second"`
 }
 
 func init() {
@@ -111,6 +119,7 @@ unless --keep. See docs/cluster.md for the capacity model.`,
 	f.StringVar(&o.dir, "dir", "", "working directory (logs, store; default a temporary one)")
 	f.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	f.BoolVar(&o.keep, "keep", false, "keep the runs' streams and state on the bus")
+	f.BoolVar(&o.profile, "profile", false, "write a CPU profile of every process into its run's directory")
 	bench.AddCommand(cmd)
 	root.AddCommand(bench)
 }
@@ -144,10 +153,10 @@ func runBenchCluster(ctx context.Context, o benchOptions) error {
 		results = append(results, r)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workers\tpartitions\trecords\tingest rec/s\tend-to-end rec/s\tlag max\tlag mean\talert p50 s\talert max s\tprobes seen\t429/503\t")
+	fmt.Fprintln(tw, "workers\tpartitions\trecords\tingest rec/s\tend-to-end rec/s\tlag max\tlag mean\talert p50 s\talert max s\tprobes seen\t429/503\tingest rec/CPU-s\tanalysis rec/CPU-s\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.0f\t%d\t%.0f\t%.2f\t%.2f\t%d/%d\t%d\t\n", r.Workers, r.Partitions, r.Records, r.IngestPerSec, r.EndToEndPerSec,
-			r.LagMax, r.LagMean, r.AlertLatencyP50, r.AlertLatencyMax, r.ProbesSeen, r.Probes, r.Rejected429)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%.0f\t%.0f\t%d\t%.0f\t%.2f\t%.2f\t%d/%d\t%d\t%.0f\t%.0f\t\n", r.Workers, r.Partitions, r.Records, r.IngestPerSec, r.EndToEndPerSec,
+			r.LagMax, r.LagMean, r.AlertLatencyP50, r.AlertLatencyMax, r.ProbesSeen, r.Probes, r.Rejected429, r.IngestPerCPU, r.AnalyzePerCPU)
 	}
 	tw.Flush()
 	if o.jsonOut != "" {
@@ -155,6 +164,16 @@ func runBenchCluster(ctx context.Context, o benchOptions) error {
 		return os.WriteFile(o.jsonOut, append(b, '\n'), 0o644)
 	}
 	return nil
+}
+
+// probePayloads are SQL injections the probes send (%d: the probe's number,
+// so that no two are alike).
+var probePayloads = []string{
+	"1' UNION SELECT username,password FROM users WHERE id=%d--",
+	"%d' OR '1'='1' --",
+	"%d; DROP TABLE orders; --",
+	"x' AND 1=(SELECT COUNT(*) FROM accounts WHERE id=%d)--",
+	"%d' UNION ALL SELECT NULL,table_name FROM information_schema.tables--",
 }
 
 // benchCapture simulates at least n records (48 h, scaled).
@@ -213,7 +232,11 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 		}
 	}()
 	serve := func(name, roles string) (*child, error) {
-		k, err := startChild(dir, name, exe, append(append([]string(nil), common...), "--roles", roles, "--data", filepath.Join(dir, name))...)
+		args := append(append([]string(nil), common...), "--roles", roles, "--data", filepath.Join(dir, name))
+		if o.profile {
+			args = append(args, "--cpuprofile", filepath.Join(dir, name+".cpu"))
+		}
+		k, err := startChild(dir, name, exe, args...)
 		if err == nil {
 			kids = append(kids, k)
 		}
@@ -335,8 +358,8 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 			}
 			b := max(0, int(posted.Load())-1)
 			p := &probe{ip: fmt.Sprintf("198.18.%d.%d", i/250, i%250+1)}
-			rec := fmt.Sprintf(`{"time":%q,"client":{"ip":%q},"request":{"method":"GET","url":"https://api.shop.example.test/v1/products?q=1%%27%%20UNION%%20SELECT%%20username,password%%20FROM%%20users--","headers":{"user-agent":"Mozilla/5.0"}},"response":{"status":200,"headers":{"content-type":"application/json"},"body":"[]"}}`+"\n",
-				times[b].Format(time.RFC3339Nano), p.ip)
+			rec := fmt.Sprintf(`{"time":%q,"client":{"ip":%q},"request":{"method":"GET","url":"https://api.shop.example.test/v1/products?q=%s","headers":{"user-agent":"Mozilla/5.0"}},"response":{"status":200,"headers":{"content-type":"application/json"},"body":"[]"}}`+"\n",
+				times[b].Format(time.RFC3339Nano), p.ip, url.QueryEscape(fmt.Sprintf(probePayloads[i%len(probePayloads)], i)))
 			p.sent = time.Now()
 			if post([]byte(rec), "probe-"+prefix+"-"+strconv.Itoa(i)) == nil {
 				probeMu.Lock()
@@ -346,12 +369,14 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 		}
 	}()
 	// Probe watcher.
-	probeWG.Add(1)
+	stopWatch := make(chan struct{})
+	var watchWG sync.WaitGroup
+	watchWG.Add(1)
 	go func() {
-		defer probeWG.Done()
+		defer watchWG.Done()
 		for {
 			select {
-			case <-stopProbes:
+			case <-stopWatch:
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
@@ -408,6 +433,7 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 		return res, err
 	default:
 	}
+	close(stopProbes) // probes measure the latency under load
 	ingestDone := time.Since(start)
 	res.IngestSeconds = ingestDone.Seconds()
 	res.IngestPerSec = float64(len(lines)) / ingestDone.Seconds()
@@ -441,9 +467,10 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 			break
 		}
 	}
-	close(stopProbes)
 	close(stopLag)
+	close(stopWatch)
 	probeWG.Wait()
+	watchWG.Wait()
 	lagWG.Wait()
 	if lagN > 0 {
 		res.LagMean = lagSum / float64(lagN)
@@ -461,6 +488,17 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 		res.AlertLatencyP50, res.AlertLatencyMax = lat[len(lat)/2], lat[len(lat)-1]
 	}
 	res.Rejected429 = busy.Load()
+	res.IngestCPU = ingM.metric("process_cpu_seconds_total")
+	res.APICPU = apiC.metric("process_cpu_seconds_total")
+	for _, w := range ws {
+		res.WorkersCPU += w.metric("process_cpu_seconds_total")
+	}
+	if res.IngestCPU > 0 {
+		res.IngestPerCPU = float64(len(lines)) / res.IngestCPU
+	}
+	if res.WorkersCPU > 0 {
+		res.AnalyzePerCPU = float64(len(lines)) / res.WorkersCPU
+	}
 	fmt.Fprintf(os.Stderr, "bench: %d workers done (logs in %s)\n", workers, dir)
 	return res, nil
 }

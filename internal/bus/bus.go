@@ -57,6 +57,9 @@ type Bus struct {
 	JS     jetstream.JetStream
 	prefix string
 	parts  int
+	// pinnedTTL of the partition consumers (Provision's layout, or read
+	// from a consumer by Attach).
+	pinnedTTL time.Duration
 }
 
 // Connect dials the servers. Reconnection is automatic and unbounded.
@@ -277,7 +280,7 @@ func (b *Bus) Provision(ctx context.Context, l Layout) error {
 			return fmt.Errorf("bus: object store %s: %w", b.stateBucket(), err)
 		}
 	}
-	b.parts = l.Partitions
+	b.parts, b.pinnedTTL = l.Partitions, l.PinnedTTL
 	return nil
 }
 
@@ -338,6 +341,9 @@ func (b *Bus) Attach(ctx context.Context) error {
 		return fmt.Errorf("bus: stream %s has no partition transform", b.RecordStream())
 	}
 	b.parts = n
+	if c, err := b.JS.Consumer(ctx, b.RecordStream(), EndpointConsumer(0)); err == nil {
+		b.pinnedTTL = c.CachedInfo().Config.PinnedTTL
+	}
 	return nil
 }
 

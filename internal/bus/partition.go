@@ -34,6 +34,7 @@ type Reader struct {
 	cons     jetstream.Consumer
 	pin      string
 	lastCons uint64
+	it       jetstream.MessagesContext
 }
 
 // EndpointReader returns a reader of endpoint partition p.
@@ -59,21 +60,40 @@ func (b *Bus) reader(ctx context.Context, stream, name, filter string) (*Reader,
 // or that messages of the partition were delivered elsewhere since the
 // last fetch: the caller makes sure its state covers the stream up to the
 // first message (Replay) before using them.
+//
+// Messages come from a continuous pull (the client keeps pull requests
+// outstanding and buffers what arrives), so a quiet partition stays
+// pinned and a busy one is read in batches without a round trip each.
 func (r *Reader) Fetch(ctx context.Context, n int, wait time.Duration) (msgs []Msg, repinned bool, err error) {
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	batch, err := r.cons.Fetch(n, jetstream.FetchPriorityGroup(OwnerGroup), jetstream.FetchContext(wctx))
-	if err != nil {
-		if errors.Is(err, jetstream.ErrPinIDMismatch) {
-			// Unpinned (our pulls paused longer than the pinned TTL, or
-			// another client was pinned meanwhile): the next fetch asks
-			// for a new pin, and what it gets must be checked against
-			// what the partition delivered elsewhere.
-			return nil, true, nil
+	if r.it == nil {
+		expiry := max(time.Second, r.b.pinnedTTL/2)
+		r.it, err = r.cons.Messages(jetstream.PullPriorityGroup(OwnerGroup), jetstream.PullMaxMessagesWithBytesLimit(2048, 8<<20),
+			jetstream.PullExpiry(expiry))
+		if err != nil {
+			r.it = nil
+			return nil, false, err
 		}
-		return nil, false, err
+		repinned = true // a new pull: check what was delivered meanwhile
 	}
-	for m := range batch.Messages() {
+	for len(msgs) < n {
+		w := time.Millisecond
+		if len(msgs) == 0 {
+			w = wait
+		}
+		m, err := r.it.Next(jetstream.NextMaxWait(w))
+		if err != nil {
+			if errors.Is(err, nats.ErrTimeout) {
+				break
+			}
+			// The iterator failed (closed, heartbeats missed while a
+			// server failed over): the next call starts a new pull.
+			r.it.Stop()
+			r.it = nil
+			if ctx.Err() != nil {
+				return msgs, repinned, ctx.Err()
+			}
+			return msgs, true, nil
+		}
 		md, err := m.Metadata()
 		if err != nil {
 			continue
@@ -87,15 +107,15 @@ func (r *Reader) Fetch(ctx context.Context, n int, wait time.Duration) (msgs []M
 		r.lastCons = md.Sequence.Consumer
 		msgs = append(msgs, Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
 	}
-	if err := batch.Error(); err != nil {
-		if errors.Is(err, jetstream.ErrPinIDMismatch) {
-			return msgs, true, nil
-		}
-		if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			return msgs, repinned, err
-		}
-	}
 	return msgs, repinned, nil
+}
+
+// Close stops the reader's pull.
+func (r *Reader) Close() {
+	if r.it != nil {
+		r.it.Stop()
+		r.it = nil
+	}
 }
 
 // Delivered is the stream sequence of the last message the consumer
@@ -114,6 +134,7 @@ func (r *Reader) Release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.Close()
 	r.pin, r.lastCons = "", 0
 	return s.UnpinConsumer(ctx, r.name, OwnerGroup)
 }

@@ -242,6 +242,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer r.rd.Close()
 	var mergeDone chan struct{}
 	if r.pop && r.w.merger != nil {
 		mctx, cancel := context.WithCancel(ctx)
