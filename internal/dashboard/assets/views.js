@@ -386,11 +386,28 @@ export function alertTable(items) {
   ]), { empty: 'No alert matches these filters.' });
 }
 
+// subject names who the alert is about: the client address and, when the
+// alert carries one, the identity behind the requests (and the reverse for
+// identity subjects), each linking to its attacker view.
 function subject(a) {
-  if (a.subject === 'identity' && a.identity) return `identity ${a.identity.name || a.identity.id}`;
-  if (a.subject === 'client' && a.client) return `client ${a.client.ip}`;
+  const ip = a.client && a.client.ip;
+  const idn = a.identity && (a.identity.id || a.identity.name);
+  const ipLink = ip ? h('a', { href: subjectHref('client', ip), class: 'nowrap' }, ip) : null;
+  const idLink = idn ? h('a', { href: subjectHref('identity', a.identity.id || a.identity.name) }, identityLabel(a.identity)) : null;
+  if (a.subject === 'identity' && idLink) return h('span', { class: 'subject' }, 'identity ', idLink, ipLink ? [' from ', ipLink] : null);
+  if (ipLink) return h('span', { class: 'subject' }, 'client ', ipLink, idLink ? [' as ', idLink] : null);
+  if (idLink) return h('span', { class: 'subject' }, 'identity ', idLink);
   if (a.subject === 'endpoint') return 'endpoint';
-  return a.client ? a.client.ip : a.subject || '—';
+  return a.subject || '—';
+}
+
+function identityLabel(idn) {
+  if (!idn) return '';
+  return idn.name && idn.name !== idn.id ? `${idn.name} (${idn.id})` : idn.id;
+}
+
+export function subjectHref(kind, id) {
+  return '#/subjects/' + encodeURIComponent(kind) + '/' + encodeURIComponent(id);
 }
 
 function statusTag(st) {
