@@ -11,9 +11,11 @@ import (
 	"sort"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/intel"
 	"github.com/palisade-sec/palisade/internal/inventory"
@@ -51,6 +53,9 @@ type Config struct {
 	NoClassify bool
 	// NoPosture disables the traffic posture rules (findings).
 	NoPosture bool
+	// Activity, when set, keeps the bounded per-subject activity summary
+	// of serve mode's attacker view (TakeSubjects); analyze leaves it off.
+	Activity *activity.Config
 }
 
 // DefaultConfig returns the defaults.
@@ -74,6 +79,7 @@ type Engine struct {
 	cls       *classify.Analyzer
 	det       *detect.Engine
 	pos       *posture.Traffic
+	act       *activity.Tracker
 	intel     *intel.Set
 	analyzers pipeline.Fanout
 
@@ -172,7 +178,42 @@ func New(cfg Config) (*Engine, error) {
 		e.det = detect.NewDefault(dc)
 		e.analyzers = append(e.analyzers, e.det)
 	}
+	if cfg.Activity != nil {
+		var cs activity.ClassSource
+		if e.cls != nil {
+			cs = responseClasses{e.cls}
+		}
+		e.act = activity.New(*cfg.Activity, cs, e.inv)
+		e.analyzers = append(e.analyzers, e.act)
+	}
 	return e, nil
+}
+
+// responseClasses gives the activity tracker the data classes that
+// classification found in an event's answer (reusing its result).
+type responseClasses struct{ c *classify.Analyzer }
+
+func (r responseClasses) ResponseClasses(ev *event.Event) []string {
+	found, ok := r.c.Found(ev)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, f := range found {
+		if f.Location&classify.ResponseLocations != 0 && !f.Match.Masked {
+			out = append(out, f.Match.Type)
+		}
+	}
+	return out
+}
+
+// TakeSubjects returns the per-subject activity summaries that changed
+// (activity.Tracker.Take); nil when Config.Activity is not set.
+func (e *Engine) TakeSubjects(n int, pin func(kind, id string) bool) []model.SubjectActivity {
+	if e.act == nil {
+		return nil
+	}
+	return e.act.Take(n, pin)
 }
 
 // Inventory exposes the inventory (for OpenAPI export).
