@@ -114,12 +114,12 @@ func TestTrackerBounds(t *testing.T) {
 
 func TestMerge(t *testing.T) {
 	old := model.SubjectActivity{Kind: "client", ID: "192.0.2.1", FirstSeen: t0, LastSeen: t0.Add(time.Hour),
-		Hours:     []model.HourCount{{Hour: 100, Requests: 5}, {Hour: 200, Requests: 7}},
-		Endpoints: []model.SubjectEndpoint{{EndpointRef: model.EndpointRef{Path: "/a"}, Requests: 5}},
+		Hours:      []model.HourCount{{Hour: 100, Requests: 5}, {Hour: 200, Requests: 7}},
+		Endpoints:  []model.SubjectEndpoint{{EndpointRef: model.EndpointRef{Path: "/a"}, Requests: 5}},
 		Identities: []model.SubjectPeer{{ID: "id_a", Requests: 3}}, DataClasses: []string{"email"}}
 	cur := model.SubjectActivity{Kind: "client", ID: "192.0.2.1", FirstSeen: t0.Add(30 * time.Minute), LastSeen: t0.Add(2 * time.Hour),
-		Hours:     []model.HourCount{{Hour: 200, Requests: 4}, {Hour: 300, Requests: 1}},
-		Endpoints: []model.SubjectEndpoint{{EndpointRef: model.EndpointRef{Path: "/a"}, Requests: 2}, {EndpointRef: model.EndpointRef{Path: "/b"}, Requests: 3}},
+		Hours:      []model.HourCount{{Hour: 200, Requests: 4}, {Hour: 300, Requests: 1}},
+		Endpoints:  []model.SubjectEndpoint{{EndpointRef: model.EndpointRef{Path: "/a"}, Requests: 2}, {EndpointRef: model.EndpointRef{Path: "/b"}, Requests: 3}},
 		Identities: []model.SubjectPeer{{ID: "id_b", Requests: 1}}, DataClasses: []string{"card"}}
 	m := Merge(old, cur, Config{})
 	if !m.FirstSeen.Equal(t0) || !m.LastSeen.Equal(t0.Add(2*time.Hour)) || Requests(&m) != 13 {

@@ -151,8 +151,8 @@ func clientAlert(id, typ, ip, identityName string, at time.Time) model.Alert {
 		ID: id, Type: typ, Title: "Object identifier enumeration", Severity: model.SevHigh, Confidence: 0.9,
 		OWASP: []string{"API1:2023"}, MITRE: []model.MITRE{{Tactic: "Collection", TechniqueID: "T1530", TechniqueName: "Data from Cloud Storage"}},
 		FirstSeen: at, LastSeen: at.Add(10 * time.Minute), Count: 40, Subject: "client",
-		Client:   &model.ClientRef{IP: ip},
-		Clients:  []model.ClientCount{{IP: ip, Count: 40}},
+		Client:  &model.ClientRef{IP: ip},
+		Clients: []model.ClientCount{{IP: ip, Count: 40}},
 		Identity: &model.IdentityRef{ID: "id_" + strings.ToLower(strings.Map(func(r rune) rune {
 			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
 				return r
