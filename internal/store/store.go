@@ -257,7 +257,7 @@ type RetentionResult struct {
 
 // EraseResult counts what an erasure removed.
 type EraseResult struct {
-	AlertsDeleted  int64 `json:"alerts_deleted"`
+	AlertsDeleted int64 `json:"alerts_deleted"`
 	// SubjectsErased counts subject summaries deleted or edited.
 	SubjectsErased int64 `json:"subjects_erased"`
 	SamplesRemoved int64 `json:"samples_removed"`
