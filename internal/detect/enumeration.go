@@ -2,6 +2,7 @@ package detect
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -152,6 +153,46 @@ type enumWin struct {
 	// folded: the window was fed into the peer baselines (by the subject's
 	// own roll, by its parameter's roll, or at eviction) — exactly once.
 	folded bool
+	// ids samples the identifiers the window requested once it reached
+	// half its absolute floor (nil before: windows of ordinary use hold
+	// nothing), for the evidence.
+	ids *idSample
+}
+
+// idSample keeps the first maxIDSample distinct identifiers of a window
+// from the moment it became suspicious, and the range of the numeric ones.
+type idSample struct {
+	vals     []string
+	min, max int64
+	numeric  int
+}
+
+const maxIDSample = 8
+
+func (s *idSample) add(v string) {
+	if len(s.vals) < maxIDSample {
+		s.vals = append(s.vals, strings.Clone(v))
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s.numeric == 0 || n < s.min {
+			s.min = n
+		}
+		if s.numeric == 0 || n > s.max {
+			s.max = n
+		}
+		s.numeric++
+	}
+}
+
+// evidence adds the sample to an alert's details.
+func (s *idSample) evidence(d map[string]any) {
+	if s == nil || len(s.vals) == 0 {
+		return
+	}
+	d["ids_sample"] = append([]string(nil), s.vals...)
+	if s.numeric >= 2 {
+		d["id_range"] = strconv.FormatInt(s.min, 10) + "–" + strconv.FormatInt(s.max, 10)
+	}
 }
 
 type enumSubject struct {
@@ -477,9 +518,11 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	if newF {
 		s.fast.est = s.fast.vals.estimate()
 		g.sum++
+		sampleID(&s.fast, d.absFast, p.value)
 	}
 	if newS {
 		s.slow.est = s.slow.vals.estimate()
+		sampleID(&s.slow, d.absSlow, p.value)
 	}
 	if par.fastDist.count() < d.peerGate {
 		return // minimum evidence: the endpoint's peers have too little history
@@ -492,6 +535,18 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	if newS && s.fastInSlow != s.slow.idx+1 {
 		d.check(ev, s, par, g, p, &s.slow, true, out)
 	}
+}
+
+// sampleID records a new identifier of a window that reached half its
+// absolute floor.
+func sampleID(w *enumWin, abs float64, v string) {
+	if w.ids == nil {
+		if w.est < abs/2 {
+			return
+		}
+		w.ids = &idSample{}
+	}
+	w.ids.add(v)
 }
 
 func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g *enumGroup, p *idParam, w *enumWin, slow bool, out *Emitter) {
@@ -553,6 +608,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 			},
 		},
 	}
+	w.ids.evidence(h.Evidence.Details)
 	if s.byIdentity {
 		h.Subject = "identity"
 	}

@@ -83,6 +83,8 @@ var detailWords = map[string]string{
 	"first_time":               "when the data class first appeared",
 	"foreign_object_share":     "share of the identifiers requested that another principal used first",
 	"fragment":                 "the matched part of the request, redacted",
+	"ids_sample":               "the first distinct identifiers the subject requested after its window reached half the absolute floor (up to 8)",
+	"id_range":                 "lowest–highest numeric identifier of that sample's window (sequential walks show a dense range)",
 	"hour_of_day_baseline":     "the largest count seen at this hour of the day (UTC) on earlier days",
 	"hour_of_day_max":          "the bar from the hour-of-day baseline (a multiple of it)",
 	"in":                       "where the parameter is (path, query, body, header)",
