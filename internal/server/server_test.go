@@ -133,6 +133,14 @@ func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *te
 	return newEnvWith(t, dir, mod, nil, eng)
 }
 
+// newEnvEngine starts a server on the given engine (e.g. the real one).
+// Its input ends after 200 ms without records (the reorder buffer is
+// released, as at the end of an analyzed file).
+func newEnvEngine(t testing.TB, eng Engine) *testEnv {
+	t.Helper()
+	return newEnvOpt(t, nil, func(o *Options) { o.Engine, o.IdleFlush = eng, 200*time.Millisecond })
+}
+
 // newEnvOpt is newEnv with the server options adjustable.
 func newEnvOpt(t testing.TB, mod func(*Config), opt func(*Options)) *testEnv {
 	t.Helper()
@@ -267,6 +275,19 @@ var routePerms = map[string]string{
 	"GET /api/v1/overview":                "read",
 	"GET /api/v1/audit-log":               "admin",
 	"POST /api/v1/erase":                  "admin",
+	"POST /api/v1/alerts/triage":          "triage",
+	"GET /api/v1/findings/groups":         "read",
+	"GET /api/v1/findings/{id}":           "read",
+	"POST /api/v1/findings/{id}/triage":   "triage",
+	"POST /api/v1/findings/triage":        "triage",
+	"GET /api/v1/subjects":                "read",
+	"GET /api/v1/subjects/{kind}/{id}":    "read",
+	"GET /api/v1/incidents":               "read",
+	"GET /api/v1/incidents/{id}":          "read",
+	"POST /api/v1/incidents/{id}/triage":  "triage",
+	"GET /api/v1/probes":                  "read",
+	"GET /api/v1/api-changes":             "read",
+	"GET /api/v1/catalog":                 "read",
 }
 
 var rolesFor = map[string][]string{

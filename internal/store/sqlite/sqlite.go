@@ -1406,12 +1406,16 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 			}
 		}
 	}
-	kind, sid := "identity", val
-	if ip != "" {
-		kind, sid = "client", ip
+	kind, sids := "identity", vals
+	if len(ips) > 0 {
+		kind, sids = "client", ips
 	}
-	if r.SubjectsErased, err = eraseSubjects(ctx, tx, kind, sid, at); err != nil {
-		return r, err
+	for _, sid := range sids {
+		n, err := eraseSubjects(ctx, tx, kind, sid, at)
+		if err != nil {
+			return r, err
+		}
+		r.SubjectsErased += n
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tombstones (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at`, tomb, ns(at)); err != nil {
 		return r, err
