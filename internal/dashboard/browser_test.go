@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/server"
@@ -112,7 +113,10 @@ func startServer(t testing.TB) *liveServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.DefaultConfig())
+	ecfg := engine.DefaultConfig()
+	ac := activity.DefaultConfig() // the attacker view's summary, as serve sets it
+	ecfg.Activity = &ac
+	eng, err := engine.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}

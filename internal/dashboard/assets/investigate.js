@@ -16,6 +16,11 @@ function loading(main) {
   return body;
 }
 
+// fill replaces an element's content with nodes (null and false skipped).
+function fill(el, ...nodes) {
+  clear(el).append(...nodes.flat(Infinity).filter((x) => x !== null && x !== undefined && x !== false));
+}
+
 function done(body) {
   body.removeAttribute('aria-busy');
 }
@@ -29,7 +34,7 @@ export async function searchView(main, params, ctx) {
   const h1 = title(main, q ? `Search: ${q}` : 'Search');
   const body = loading(main);
   if (!q) {
-    clear(body).append(h('p', {}, 'Type a client address, an identity (name or id) or a path in the search box.'));
+    fill(body, h('p', {}, 'Type a client address, an identity (name or id) or a path in the search box.'));
     done(body);
     return h1;
   }
@@ -38,13 +43,13 @@ export async function searchView(main, params, ctx) {
     [subjects, endpoints] = await Promise.all([
       get('/subjects', { q, limit: 50 }, ctx.signal), get('/endpoints', { q, limit: 50 }, ctx.signal)]);
   } catch (err) {
-    clear(body).append(errorBlock(err));
+    fill(body, errorBlock(err));
     done(body);
     return h1;
   }
   const direct = IPV4.test(q) || q.includes(':') ? h('p', {}, h('a', { href: subjectHref('client', q), id: 'search-direct' }, `Open the attacker view of client ${q}`))
     : q.startsWith('id_') ? h('p', {}, h('a', { href: subjectHref('identity', q), id: 'search-direct' }, `Open the attacker view of identity ${q}`)) : null;
-  clear(body).append(
+  fill(body, 
     direct,
     h('section', { 'aria-labelledby': 'se-sub' }, h('h2', { id: 'se-sub' }, 'Client addresses and identities'),
       table(null, [{ label: 'Subject', rowHeader: true }, { label: 'Kind' }, { label: 'Requests', num: true }, { label: 'First seen' }, { label: 'Last seen' }],
@@ -77,7 +82,7 @@ export async function subjectView(main, kind, id, ctx) {
   try {
     s = await get(`/subjects/${encodeURIComponent(kind)}/${encodeURIComponent(id)}`, null, ctx.signal);
   } catch (err) {
-    clear(body).append(errorBlock(err));
+    fill(body, errorBlock(err));
     done(body);
     return h1;
   }
@@ -93,7 +98,7 @@ export async function subjectView(main, kind, id, ctx) {
       dataRows.push([c.type, 'returned by endpoints it called successfully', h('ul', { class: 'plain' }, c.endpoints.map((e) => h('li', {}, pathText(e))))]);
     }
   }
-  clear(body).append(
+  fill(body, 
     a ? null : h('p', { class: 'note' }, 'No traffic summary is stored for this subject (only the most active subjects and those alerts name are kept, for the client-address retention period); its alerts follow.'),
     a ? h('div', { class: 'grid2' },
       h('section', { 'aria-labelledby': 'sj-sum' }, h('h2', { id: 'sj-sum' }, 'Summary'), facts([
@@ -176,13 +181,13 @@ export async function incidentView(main, id, ctx) {
   try {
     inc = await get('/incidents/' + encodeURIComponent(id), null, ctx.signal);
   } catch (err) {
-    clear(body).append(errorBlock(err));
+    fill(body, errorBlock(err));
     done(body);
     return h1;
   }
   h1.textContent = inc.title;
   const ordered = [...(inc.stages || [])].sort((a, b) => PHASES.indexOf(a.phase) - PHASES.indexOf(b.phase));
-  clear(body).append(
+  fill(body, 
     h('p', {}, sev(inc.severity), ' ', statusTag(inc.status), ' ', h('span', { class: 'muted' }, inc.id)),
     h('div', { class: 'grid2' },
       h('section', { 'aria-labelledby': 'in-sum' }, h('h2', { id: 'in-sum' }, 'Summary'), facts([
@@ -281,7 +286,8 @@ function incidentTriage(inc, ctx) {
       idp: 'incident-triage', actions: INCIDENT_ACTIONS, reasonRequired: (a) => a === 'false_positive',
       onSubmit: async (body) => {
         const res = await request('/incidents/' + encodeURIComponent(inc.id) + '/triage', { method: 'POST', body });
-        const text = `${res.triaged} alerts are now ${body.action.replace('_', ' ')}d; the incident is ${res.incident.status.replace('_', ' ')}.`;
+        const label = INCIDENT_ACTIONS.find(([v]) => v === body.action)[1].toLowerCase();
+        const text = `${res.triaged} alerts triaged (${label}); the incident is now ${res.incident.status.replace('_', ' ')}.`;
         announce(text);
         ctx.rerender(text);
       },
@@ -299,14 +305,14 @@ export async function findingView(main, id, ctx) {
   try {
     f = await get('/findings/' + encodeURIComponent(id), null, ctx.signal);
   } catch (err) {
-    clear(body).append(errorBlock(err));
+    fill(body, errorBlock(err));
     done(body);
     return h1;
   }
   h1.textContent = f.title;
   const t = f.triage || {};
   const key = f.endpoint ? endpointKey(f.endpoint) : '';
-  clear(body).append(
+  fill(body, 
     h('p', {}, sev(f.severity), ' ', findingStatus(f), ' ', h('span', { class: 'mono' }, f.rule), ' · ', h('span', { class: 'muted' }, f.id)),
     h('div', { class: 'grid2' },
       h('section', { 'aria-labelledby': 'fd-sum' }, h('h2', { id: 'fd-sum' }, 'Summary'), facts([
@@ -363,12 +369,12 @@ export async function findingGroupsView(main, params, ctx) {
   try {
     g = await get('/findings/groups', { by }, ctx.signal);
   } catch (err) {
-    clear(body).append(errorBlock(err));
+    fill(body, errorBlock(err));
     done(body);
     return h1;
   }
   const st = (m, k) => (m[k] ? num(m[k]) : '0');
-  clear(body).append(table(null, [
+  fill(body, table(null, [
     { label: 'Severity' }, { label: by === 'rule' ? 'Rule' : 'Endpoint', rowHeader: true, cls: by === 'rule' ? '' : 'path' },
     { label: 'Findings', num: true }, { label: 'Open', num: true }, { label: 'Risk accepted', num: true }, { label: 'Fixed, awaiting traffic', num: true },
   ], (g.items || []).map((x) => {

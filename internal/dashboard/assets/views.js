@@ -257,7 +257,8 @@ export function listView(main, params, ctx, spec) {
     const items = page.items || [];
     nextCursor = page.next_cursor || '';
     selected.clear();
-    clear(results).append(spec.render(items, state, selected));
+    const out = spec.render(items, state, selected);
+    clear(results).append(...[out].flat().filter(Boolean));
     document.dispatchEvent(new CustomEvent('selection'));
     results.setAttribute('aria-busy', 'false');
     prev.disabled = pageNo <= 1;
@@ -553,7 +554,7 @@ export async function alertView(main, id, ctx) {
   h1.textContent = a.title || a.type;
   const ev = a.evidence || {};
   const details = Object.entries(ev.details || {}).sort(([x], [y]) => x.localeCompare(y));
-  const incidentBox = h('dd', { id: 'alert-incident' }, h('span', { class: 'muted' }, 'looking…'));
+  const incidentBox = h('span', { id: 'alert-incident' }, h('span', { class: 'muted' }, 'looking…'));
   clear(body).append(
     h('p', {}, sev(a.severity), ' ', statusTag(a.status), ' ', h('span', { class: 'mono' }, a.type), ' · ', h('span', { class: 'muted' }, a.id)),
     h('div', { class: 'grid2' },
@@ -575,8 +576,9 @@ export async function alertView(main, id, ctx) {
         ['Last seen', time(a.last_seen)],
         ['OWASP API Top 10', owaspList(a.owasp)],
         ['Kill-chain phase', info ? info.phase : null],
+        ['Incident', incidentBox],
         ['Updated', time(a.updated_at)],
-      ]), h('dl', { class: 'facts' }, h('dt', {}, 'Incident'), incidentBox)),
+      ])),
       triagePanel(a, ctx)),
     h('section', { 'aria-labelledby': 'al-ev' }, h('h2', { id: 'al-ev' }, 'Evidence'),
       ev.reason ? h('p', {}, ev.reason) : null,
