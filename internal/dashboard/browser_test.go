@@ -543,6 +543,30 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("API history %+v does not end with the triage", got.History)
 	}
 
+	// Investigation on the simulated traffic: from an alert of an
+	// incident to the attacker view of its subject (the engine kept its
+	// activity: alerts name it) and on to the incident.
+	var incs struct {
+		Items []struct {
+			ID       string   `json:"id"`
+			AlertIDs []string `json:"alert_ids"`
+			Subject  struct{ Kind, ID string }
+		} `json:"items"`
+	}
+	if code := ls.call(t, "GET", "/api/v1/incidents", nil, &incs); code != 200 || len(incs.Items) == 0 {
+		t.Fatalf("no incident in the simulated traffic (%d)", code)
+	}
+	inc := incs.Items[0]
+	do("alert of an incident", chromedp.Navigate(ls.url+"/ui/#/alerts/"+inc.AlertIDs[len(inc.AlertIDs)-1]), chromedp.WaitVisible(chromedp.CSS("#alert-incident-link")))
+	do("to the attacker view", chromedp.Click(chromedp.CSS(`section[aria-labelledby="al-sum"] .subject a`)), chromedp.WaitVisible(chromedp.CSS("#sj-inc")))
+	waitText(`section[aria-labelledby="sj-inc"]`, "alerts")
+	if got := eval(`String(document.querySelectorAll('section[aria-labelledby="sj-traffic"] svg.chart').length)`); got != "1" {
+		t.Errorf("attacker view of %s has no request chart: the engine's activity summary did not reach the store", eval(`location.hash`))
+	}
+	shot("attacker-view")
+	do("to the incident", chromedp.Click(chromedp.CSS(`section[aria-labelledby="sj-inc"] tbody th a`)), chromedp.WaitVisible(chromedp.CSS("#in-chain")))
+	shot("incident")
+
 	// Findings, filtered by severity (a select: applied at once).
 	do("findings", chromedp.Click(chromedp.CSS(`nav a[data-route="findings"]`)), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
 	do("findings filter", chromedp.SetValue(chromedp.CSS("#f-severity"), "high"))
@@ -640,7 +664,8 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	all := strings.Join(found, "\n")
 	for _, want := range []string{"no label: input#unlabelled", "th without scope: Name", "control without a name: button#empty",
-		"2 visible h1 elements", "inline onclick on button#empty", "inline style on p#grey", `contrast 1.`} {
+		"2 visible h1 elements", "inline onclick on button#empty", "inline style on p#grey", `contrast 1.`,
+		"duplicate id: twice", "nav without a name among several: nav", "aria-describedby points to a missing id: nowhere"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit of the defective page does not report %q; it reported:\n%s", want, all)
 		}
@@ -659,4 +684,6 @@ const badPage = `<!doctype html><html lang="en"><body><main>
 <table><tr><th>Name</th></tr><tr><td>x</td></tr></table>
 <button id="empty" onclick="void 0"></button>
 <p id="grey" style="color:#eeeeee;background:#ffffff">faint text</p>
+<nav><a href="#a">a</a></nav><nav aria-label="Second"><a href="#b">b</a></nav>
+<p id="twice">one</p><p id="twice" aria-describedby="nowhere">two</p>
 </main></body></html>`

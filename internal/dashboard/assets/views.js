@@ -477,7 +477,7 @@ export function subject(a) {
   const ip = a.client && a.client.ip;
   const idn = a.identity && (a.identity.id || a.identity.name);
   const ipLink = ip ? h('a', { href: subjectHref('client', ip), class: 'nowrap' }, ip) : null;
-  const idLink = idn ? h('a', { href: subjectHref('identity', a.identity.id || a.identity.name) }, identityLabel(a.identity)) : null;
+  const idLink = idn ? h('a', { href: subjectHref('identity', a.identity.id || a.identity.name), class: 'nowrap' }, identityLabel(a.identity)) : null;
   if (a.subject === 'identity' && idLink) return h('span', { class: 'subject' }, 'identity ', idLink, ipLink ? [` from `, ipLink] : null);
   if (ipLink) return h('span', { class: 'subject' }, 'client ', ipLink, idLink ? [' as ', idLink] : null);
   if (idLink) return h('span', { class: 'subject' }, 'identity ', idLink);
