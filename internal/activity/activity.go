@@ -39,6 +39,18 @@ func DefaultConfig() Config {
 	return Config{MaxSubjects: 20000, MaxHours: 168, MaxEndpoints: 64, MaxPeers: 16, MaxClasses: 16}
 }
 
+// withDefaults fills the bounds left at zero.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	for _, p := range []struct{ v, d *int }{{&c.MaxSubjects, &d.MaxSubjects}, {&c.MaxHours, &d.MaxHours},
+		{&c.MaxEndpoints, &d.MaxEndpoints}, {&c.MaxPeers, &d.MaxPeers}, {&c.MaxClasses, &d.MaxClasses}} {
+		if *p.v <= 0 {
+			*p.v = *p.d
+		}
+	}
+	return c
+}
+
 // ClassSource gives the data classes classification found in an event's
 // answer (implemented over the classification analyzer by the engine).
 type ClassSource interface {
@@ -97,22 +109,7 @@ type Tracker struct {
 
 // New returns a tracker; classes and canon may be nil.
 func New(cfg Config, classes ClassSource, canon pipeline.Canonicalizer) *Tracker {
-	d := DefaultConfig()
-	if cfg.MaxSubjects <= 0 {
-		cfg.MaxSubjects = d.MaxSubjects
-	}
-	if cfg.MaxHours <= 0 {
-		cfg.MaxHours = d.MaxHours
-	}
-	if cfg.MaxEndpoints <= 0 {
-		cfg.MaxEndpoints = d.MaxEndpoints
-	}
-	if cfg.MaxPeers <= 0 {
-		cfg.MaxPeers = d.MaxPeers
-	}
-	if cfg.MaxClasses <= 0 {
-		cfg.MaxClasses = d.MaxClasses
-	}
+	cfg = cfg.withDefaults()
 	return &Tracker{cfg: cfg, classes: classes, canon: canon, subs: map[key]*subject{}, lru: list.New()}
 }
 

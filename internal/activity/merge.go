@@ -15,19 +15,7 @@ import (
 // a rebuilt summary never lowers what was stored. First seen is the
 // earliest, last seen the latest; data classes are the union.
 func Merge(old, cur model.SubjectActivity, cfg Config) model.SubjectActivity {
-	d := DefaultConfig()
-	if cfg.MaxHours <= 0 {
-		cfg.MaxHours = d.MaxHours
-	}
-	if cfg.MaxEndpoints <= 0 {
-		cfg.MaxEndpoints = d.MaxEndpoints
-	}
-	if cfg.MaxPeers <= 0 {
-		cfg.MaxPeers = d.MaxPeers
-	}
-	if cfg.MaxClasses <= 0 {
-		cfg.MaxClasses = d.MaxClasses
-	}
+	cfg = cfg.withDefaults()
 	out := model.SubjectActivity{Kind: cur.Kind, ID: cur.ID, Name: cur.Name, FirstSeen: minTime(old.FirstSeen, cur.FirstSeen), LastSeen: maxTime(old.LastSeen, cur.LastSeen)}
 	if out.Name == "" {
 		out.Name = old.Name
@@ -135,32 +123,21 @@ func Requests(a *model.SubjectActivity) int64 {
 // DropPeer removes one address (or identity) from a summary, counting its
 // requests with the others; it reports whether it was there (erasure).
 func DropPeer(a *model.SubjectActivity, id string) bool {
-	found := false
-	keep := func(ps []model.SubjectPeer, other *int64) []model.SubjectPeer {
-		out := ps[:0]
-		for _, p := range ps {
-			if p.ID == id {
-				*other += p.Requests
-				found = true
-				continue
-			}
-			out = append(out, p)
-		}
-		return out
-	}
-	a.Addresses = keep(a.Addresses, &a.AddressesOther)
-	a.Identities = keep(a.Identities, &a.IdentitiesOther)
-	return found
+	return dropPeers(a, func(p model.SubjectPeer) bool { return p.ID == id }) > 0
 }
 
 // DropPeersBefore removes the peers last seen before t (retention of
 // client addresses), counting their requests with the others.
 func DropPeersBefore(a *model.SubjectActivity, t time.Time) int {
+	return dropPeers(a, func(p model.SubjectPeer) bool { return p.LastSeen.Before(t) })
+}
+
+func dropPeers(a *model.SubjectActivity, drop func(model.SubjectPeer) bool) int {
 	n := 0
 	keep := func(ps []model.SubjectPeer, other *int64) []model.SubjectPeer {
 		out := ps[:0]
 		for _, p := range ps {
-			if p.LastSeen.Before(t) {
+			if drop(p) {
 				*other += p.Requests
 				n++
 				continue

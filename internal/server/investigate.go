@@ -410,10 +410,19 @@ func (s *Server) handleAlertsBulkTriage(w http.ResponseWriter, r *http.Request) 
 	}
 	actor := principalFrom(r.Context()).actor()
 	now := s.now().UTC()
+	s.bulk(w, r, req.IDs, "alert.triage_bulk", "alerts", map[string]any{"action": req.Action, "reason": req.Reason}, func(id string) error {
+		_, err := s.st.Triage(r.Context(), id, req.Action, actor, req.Reason, now)
+		return err
+	})
+}
+
+// bulk triages each id with one function, counts the ids that do not
+// exist, writes one audit entry naming the ids triaged and answers.
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request, ids []string, action, noun string, detail map[string]any, triage func(id string) error) {
 	res := BulkTriageResponse{NotFound: []string{}}
 	var done []string
-	for _, id := range req.IDs {
-		if _, err := s.st.Triage(r.Context(), id, req.Action, actor, req.Reason, now); err != nil {
+	for _, id := range ids {
+		if err := triage(id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				res.NotFound = append(res.NotFound, id)
 				continue
@@ -424,7 +433,8 @@ func (s *Server) handleAlertsBulkTriage(w http.ResponseWriter, r *http.Request) 
 		res.Triaged++
 		done = append(done, id)
 	}
-	s.audit(r, "alert.triage_bulk", fmt.Sprintf("%d alerts", len(done)), map[string]any{"action": req.Action, "reason": req.Reason, "alerts": done})
+	detail[noun] = done
+	s.audit(r, action, fmt.Sprintf("%d %s", len(done), noun), detail)
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -517,22 +527,10 @@ func (s *Server) handleFindingsBulkTriage(w http.ResponseWriter, r *http.Request
 	}
 	actor := principalFrom(r.Context()).actor()
 	now := s.now().UTC()
-	res := BulkTriageResponse{NotFound: []string{}}
-	var done []string
-	for _, id := range req.IDs {
-		if _, err := s.st.TriageFinding(r.Context(), id, req.Action, actor, req.Reason, exp, now); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				res.NotFound = append(res.NotFound, id)
-				continue
-			}
-			s.storeError(w, err)
-			return
-		}
-		res.Triaged++
-		done = append(done, id)
-	}
-	s.audit(r, "finding.triage_bulk", fmt.Sprintf("%d findings", len(done)), map[string]any{"action": req.Action, "reason": req.Reason, "expires_at": req.ExpiresAt, "findings": done})
-	writeJSON(w, http.StatusOK, res)
+	s.bulk(w, r, req.IDs, "finding.triage_bulk", "findings", map[string]any{"action": req.Action, "reason": req.Reason, "expires_at": req.ExpiresAt}, func(id string) error {
+		_, err := s.st.TriageFinding(r.Context(), id, req.Action, actor, req.Reason, exp, now)
+		return err
+	})
 }
 
 func (s *Server) handleFindingGroups(w http.ResponseWriter, r *http.Request) {

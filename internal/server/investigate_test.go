@@ -145,36 +145,20 @@ func TestInvestigationCSRF(t *testing.T) {
 	resp, body := env.do(t, "POST", "/api/v1/session", "analyst", nil)
 	var sr SessionResponse
 	json.Unmarshal(body, &sr)
-	var cookie *http.Cookie
+	cookie := ""
 	for _, c := range resp.Cookies() {
 		if c.Name == sessionCookie {
-			cookie = c
+			cookie = c.Name + "=" + c.Value
 		}
 	}
 	for _, path := range []string{"/api/v1/incidents/inc_x/triage", "/api/v1/alerts/triage", "/api/v1/findings/fd_x/triage", "/api/v1/findings/triage"} {
 		for _, csrf := range []string{"", "wrong"} {
-			req, _ := http.NewRequest("POST", env.http.URL+path, strings.NewReader(`{"action":"reopen","ids":["x"]}`))
-			req.AddCookie(cookie)
-			if csrf != "" {
-				req.Header.Set(csrfHeader, csrf)
-			}
-			r, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Body.Close()
+			r, _ := env.do(t, "POST", path, "", strings.NewReader(`{"action":"reopen","ids":["x"]}`), "Cookie", cookie, csrfHeader, csrf)
 			if r.StatusCode != http.StatusForbidden {
 				t.Errorf("POST %s with CSRF %q: %d, want 403", path, csrf, r.StatusCode)
 			}
 		}
-		req, _ := http.NewRequest("POST", env.http.URL+path, strings.NewReader(`{}`))
-		req.AddCookie(cookie)
-		req.Header.Set(csrfHeader, sr.CSRFToken)
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Body.Close()
+		r, _ := env.do(t, "POST", path, "", strings.NewReader(`{}`), "Cookie", cookie, csrfHeader, sr.CSRFToken)
 		if r.StatusCode == http.StatusForbidden || r.StatusCode == http.StatusUnauthorized {
 			t.Errorf("POST %s with the CSRF token: %d", path, r.StatusCode)
 		}

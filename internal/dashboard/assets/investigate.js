@@ -6,7 +6,7 @@ import { h, clear, num, time, sev, tag, table, facts, endpointKey, pathText } fr
 import { timeSeries } from './charts.js';
 import {
   announce, title, errorBlock, hashWith, listView, opt, alertTable, statusTag, subjectHref, findingStatus,
-  FINDING_ACTIONS, findingTable,
+  FINDING_ACTIONS, findingTable, triageForm,
 } from './views.js';
 import { owaspList, PHASES } from './catalog.js';
 
@@ -224,56 +224,6 @@ const INCIDENT_ACTIONS = [
   ['false_positive', 'Mark all false positive', 'Suppresses each alert\'s type + subject + endpoint; a reason is required.'],
   ['reopen', 'Reopen all', 'Back to open; removes their suppressions.'],
 ];
-
-function triageForm({ idp, actions, onSubmit, reasonRequired, expiry }) {
-  const reason = h('textarea', { id: idp + '-reason', name: 'reason', maxlength: '2000', 'aria-describedby': idp + '-reason-hint' });
-  const msg = h('p', { id: idp + '-msg', 'aria-live': 'polite' });
-  const exp = expiry ? h('input', { id: idp + '-expiry', name: 'expiry', type: 'date' }) : null;
-  const expField = exp ? h('div', { hidden: true }, h('label', { for: idp + '-expiry' }, 'Risk accepted until (UTC, end of day)'), exp) : null;
-  const submit = h('button', { type: 'submit', id: idp + '-submit' }, 'Apply');
-  const radios = actions.map(([v, label, hint]) => h('label', {},
-    h('input', { type: 'radio', name: 'action', value: v, required: true, 'aria-describedby': `${idp}-hint-${v}` }),
-    label, h('span', { class: 'visually-hidden', id: `${idp}-hint-${v}` }, hint)));
-  const form = h('form', {
-    id: idp + '-form', class: 'stack', novalidate: true,
-    onsubmit: async (e) => {
-      e.preventDefault();
-      const action = form.elements.action.value;
-      const why = reason.value.trim();
-      msg.className = 'error';
-      if (!action) { msg.textContent = 'Choose an action.'; form.querySelector('input[name=action]').focus(); return; }
-      if (reasonRequired(action) && !why) {
-        msg.textContent = 'A reason is required for this action.';
-        reason.setAttribute('aria-invalid', 'true');
-        reason.focus();
-        return;
-      }
-      reason.removeAttribute('aria-invalid');
-      const body = { action, reason: why };
-      if (exp && expiry(action)) {
-        if (!exp.value) { msg.textContent = 'Give the date the acceptance ends.'; exp.focus(); return; }
-        body.expires_at = new Date(exp.value + 'T23:59:59Z').toISOString().replace('.000Z', 'Z');
-      }
-      submit.disabled = true;
-      msg.className = '';
-      msg.textContent = 'Saving…';
-      try {
-        await onSubmit(body);
-      } catch (err) {
-        msg.className = 'error';
-        msg.textContent = `Triage failed: ${err.message}`;
-        submit.disabled = false;
-      }
-    },
-  },
-  h('fieldset', {}, h('legend', {}, 'Action'), h('div', { class: 'radios' }, radios)),
-  expField,
-  h('div', {}, h('label', { for: idp + '-reason' }, 'Reason'), reason,
-    h('p', { id: idp + '-reason-hint', class: 'muted' }, 'Kept in the history and the audit log.')),
-  submit, msg);
-  form.addEventListener('change', () => { if (expField) expField.hidden = !expiry(form.elements.action.value); });
-  return form;
-}
 
 function incidentTriage(inc, ctx) {
   const sec = h('section', { class: 'panel', 'aria-labelledby': 'in-triage' }, h('h2', { id: 'in-triage' }, 'Triage the whole incident'));

@@ -477,7 +477,7 @@ export function subject(a) {
   const ip = a.client && a.client.ip;
   const idn = a.identity && (a.identity.id || a.identity.name);
   const ipLink = ip ? h('a', { href: subjectHref('client', ip), class: 'nowrap' }, ip) : null;
-  const idLink = idn ? h('a', { href: subjectHref('identity', a.identity.id || a.identity.name), class: 'nowrap' }, identityLabel(a.identity)) : null;
+  const idLink = idn ? h('a', { href: subjectHref('identity', a.identity.id || a.identity.name) }, identityLabel(a.identity)) : null;
   if (a.subject === 'identity' && idLink) return h('span', { class: 'subject' }, 'identity ', idLink, ipLink ? [` from `, ipLink] : null);
   if (ipLink) return h('span', { class: 'subject' }, 'client ', ipLink, idLink ? [' as ', idLink] : null);
   if (idLink) return h('span', { class: 'subject' }, 'identity ', idLink);
@@ -648,34 +648,56 @@ function triagePanel(a, ctx) {
     sec.append(h('p', {}, `Your role (${currentSession()?.role || 'none'}) may read alerts but not triage them. Analysts and admins can.`));
     return sec;
   }
-  const reason = h('textarea', { id: 'triage-reason', name: 'reason', maxlength: '2000', 'aria-describedby': 'triage-reason-hint' });
-  const msg = h('p', { id: 'triage-msg', 'aria-live': 'polite' });
-  const radios = ACTIONS.map(([v, label, hint]) => h('label', { title: hint },
-    h('input', { type: 'radio', name: 'action', value: v, required: true, 'aria-describedby': 'hint-' + v, disabled: v === 'reopen' && a.status === 'open' }),
-    label, h('span', { class: 'visually-hidden', id: 'hint-' + v }, hint)));
-  const submit = h('button', { type: 'submit', id: 'triage-submit' }, 'Apply');
+  sec.append(triageForm({
+    idp: 'triage', actions: ACTIONS, reasonRequired: (x) => x === 'false_positive', disabled: (x) => x === 'reopen' && a.status === 'open',
+    hint: 'Required for a false positive; kept in the history and the audit log.',
+    onSubmit: async (body) => {
+      const res = await request('/alerts/' + encodeURIComponent(a.id) + '/triage', { method: 'POST', body });
+      announce(`Alert is now ${res.status.replace('_', ' ')}.`);
+      ctx.rerender(`Alert is now ${res.status.replace('_', ' ')}.`);
+    },
+  }));
+  if (ctx.flash) sec.append(h('p', { class: 'ok', id: 'triage-done' }, ctx.flash));
+  return sec;
+}
+
+// triageForm is the triage form of an alert, an incident or a finding:
+// radio buttons for the actions, a reason (required for some actions), an
+// end date (for actions that expire), Apply; onSubmit gets the body.
+export function triageForm({ idp, actions, onSubmit, reasonRequired, expiry, disabled = () => false, hint = 'Kept in the history and the audit log.' }) {
+  const reason = h('textarea', { id: idp + '-reason', name: 'reason', maxlength: '2000', 'aria-describedby': idp + '-reason-hint' });
+  const msg = h('p', { id: idp + '-msg', 'aria-live': 'polite' });
+  const exp = expiry ? h('input', { id: idp + '-expiry', name: 'expiry', type: 'date' }) : null;
+  const expField = exp ? h('div', { hidden: true }, h('label', { for: idp + '-expiry' }, 'Risk accepted until (UTC, end of day)'), exp) : null;
+  const submit = h('button', { type: 'submit', id: idp + '-submit' }, 'Apply');
+  const radios = actions.map(([v, label, hint]) => h('label', {},
+    h('input', { type: 'radio', name: 'action', value: v, required: true, 'aria-describedby': `${idp}-hint-${v}`, disabled: disabled(v) }),
+    label, h('span', { class: 'visually-hidden', id: `${idp}-hint-${v}` }, hint)));
   const form = h('form', {
-    id: 'triage-form', class: 'stack', novalidate: true,
+    id: idp + '-form', class: 'stack', novalidate: true,
     onsubmit: async (e) => {
       e.preventDefault();
       const action = form.elements.action.value;
       const why = reason.value.trim();
       msg.className = 'error';
       if (!action) { msg.textContent = 'Choose an action.'; form.querySelector('input[name=action]').focus(); return; }
-      if (action === 'false_positive' && !why) {
-        msg.textContent = 'A reason is required to mark a false positive.';
+      if (reasonRequired(action) && !why) {
+        msg.textContent = 'A reason is required for this action.';
         reason.setAttribute('aria-invalid', 'true');
         reason.focus();
         return;
       }
       reason.removeAttribute('aria-invalid');
+      const body = { action, reason: why };
+      if (exp && expiry(action)) {
+        if (!exp.value) { msg.textContent = 'Give the date the acceptance ends.'; exp.focus(); return; }
+        body.expires_at = new Date(exp.value + 'T23:59:59Z').toISOString().replace('.000Z', 'Z');
+      }
       submit.disabled = true;
       msg.className = '';
       msg.textContent = 'Saving…';
       try {
-        const res = await request('/alerts/' + encodeURIComponent(a.id) + '/triage', { method: 'POST', body: { action, reason: why } });
-        announce(`Alert is now ${res.status.replace('_', ' ')}.`);
-        ctx.rerender(`Alert is now ${res.status.replace('_', ' ')}.`);
+        await onSubmit(body);
       } catch (err) {
         msg.className = 'error';
         msg.textContent = `Triage failed: ${err.message}`;
@@ -684,14 +706,17 @@ function triagePanel(a, ctx) {
     },
   },
   h('fieldset', {}, h('legend', {}, 'Action'), h('div', { class: 'radios' }, radios)),
-  h('div', {}, h('label', { for: 'triage-reason' }, 'Reason'), reason,
-    h('p', { id: 'triage-reason-hint', class: 'muted' }, 'Required for a false positive; kept in the history and the audit log.')),
+  expField,
+  h('div', {}, h('label', { for: idp + '-reason' }, 'Reason'), reason,
+    h('p', { id: idp + '-reason-hint', class: 'muted' }, hint)),
   submit, msg);
-  form.addEventListener('change', () => { reason.required = form.elements.action.value === 'false_positive'; });
-  sec.append(form);
-  if (ctx.flash) sec.append(h('p', { class: 'ok', id: 'triage-done' }, ctx.flash));
-  return sec;
+  form.addEventListener('change', () => {
+    reason.required = reasonRequired(form.elements.action.value);
+    if (expField) expField.hidden = !expiry(form.elements.action.value);
+  });
+  return form;
 }
+
 
 // ---- findings ----
 

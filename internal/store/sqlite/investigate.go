@@ -121,7 +121,7 @@ func (s *DB) ListSubjects(ctx context.Context, f store.SubjectFilter) (store.Pag
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY last_seen DESC, kind || ' ' || id ASC LIMIT " + a.add(limit+1)
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -146,7 +146,7 @@ func (s *DB) ListSubjects(ctx context.Context, f store.SubjectFilter) (store.Pag
 
 // Subject implements store.Store.
 func (s *DB) Subject(ctx context.Context, kind, id string) (*store.SubjectDetail, error) {
-	a, upd, err := loadSubject(ctx, s.db, kind, id)
+	a, upd, err := loadSubject(ctx, s.q, kind, id)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (s *DB) Subject(ctx context.Context, kind, id string) (*store.SubjectDetail
 			continue // never answered successfully: returned no data
 		}
 		var doc string
-		err := s.db.QueryRowContext(ctx, `SELECT doc FROM endpoints WHERE id = $1`, EndpointID(e.EndpointRef)).Scan(&doc)
+		err := s.q.QueryRowContext(ctx, `SELECT doc FROM endpoints WHERE id = $1`, EndpointID(e.EndpointRef)).Scan(&doc)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -329,7 +329,7 @@ func (s *DB) ListProbes(ctx context.Context, f store.ProbeFilter) (store.Page[mo
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY requests DESC, id ASC LIMIT " + a.add(limit+1)
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -368,7 +368,7 @@ func (s *DB) ListAPIChanges(ctx context.Context, limit int, cursor string) (stor
 		q += fmt.Sprintf(" WHERE (at < %s OR (at = %s AND id > %s))", v, v, id)
 	}
 	q += " ORDER BY at DESC, id ASC LIMIT " + a.add(limit+1)
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -423,7 +423,7 @@ func (s *DB) Finding(ctx context.Context, id string) (*store.StoredFinding, []st
 	var doc sql.NullString
 	var tdoc, status, reason, actor sql.NullString
 	var exp, fixed, upd sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT f.doc, t.doc, t.status, t.reason, t.actor, t.expires_at, t.fixed_clock, t.updated_at
+	err := s.q.QueryRowContext(ctx, `SELECT f.doc, t.doc, t.status, t.reason, t.actor, t.expires_at, t.fixed_clock, t.updated_at
 		FROM (SELECT $1 AS id) AS k LEFT JOIN findings f ON f.id = k.id LEFT JOIN finding_triage t ON t.finding_id = k.id`, id).
 		Scan(&doc, &tdoc, &status, &reason, &actor, &exp, &fixed, &upd)
 	if err != nil {
@@ -445,22 +445,11 @@ func (s *DB) Finding(ctx context.Context, id string) (*store.StoredFinding, []st
 		sf.Triage = scanTriage(status.String, reason.String, actor.String, exp.Int64, fixed.Int64, upd.Int64)
 		sf.Status = status.String
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM finding_history WHERE finding_id = $1 ORDER BY id`, id)
+	hist, err := s.history(ctx, "finding_history", "finding_id", id)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
-	hist := []store.TriageEvent{}
-	for rows.Next() {
-		var e store.TriageEvent
-		var at int64
-		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.From, &e.To, &e.Reason); err != nil {
-			return nil, nil, err
-		}
-		e.At = fromNS(at)
-		hist = append(hist, e)
-	}
-	return &sf, hist, rows.Err()
+	return &sf, hist, nil
 }
 
 // TriageFinding implements store.Store. accept_risk needs a reason and an
@@ -630,7 +619,7 @@ func (s *DB) FindingGroups(ctx context.Context, by string) ([]store.FindingGroup
 	if col == "" {
 		return nil, fmt.Errorf("by: %q is not one of rule, endpoint", by)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+col+`, f.sev_rank, f.severity, COALESCE(t.status, 'open'), f.doc
+	rows, err := s.q.QueryContext(ctx, `SELECT `+col+`, f.sev_rank, f.severity, COALESCE(t.status, 'open'), f.doc
 		FROM findings f LEFT JOIN finding_triage t ON t.finding_id = f.id ORDER BY `+col+`, f.id`)
 	if err != nil {
 		return nil, err

@@ -814,9 +814,18 @@ func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.
 		return nil, nil, fmt.Errorf("store: alert %s: corrupt document: %w", id, err)
 	}
 	sa.UpdatedAt = fromNS(upd)
-	rows, err := s.q.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM alert_history WHERE alert_id = $1 ORDER BY id`, id)
+	hist, err := s.history(ctx, "alert_history", "alert_id", id)
 	if err != nil {
 		return nil, nil, err
+	}
+	return &sa, hist, nil
+}
+
+// history reads the triage events of one alert or finding, oldest first.
+func (s *DB) history(ctx context.Context, table, col, id string) ([]store.TriageEvent, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM `+table+` WHERE `+col+` = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	hist := []store.TriageEvent{}
@@ -824,12 +833,12 @@ func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.
 		var e store.TriageEvent
 		var at int64
 		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.From, &e.To, &e.Reason); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		e.At = fromNS(at)
 		hist = append(hist, e)
 	}
-	return &sa, hist, rows.Err()
+	return hist, rows.Err()
 }
 
 // Triage implements store.Store. false_positive requires a reason and adds
