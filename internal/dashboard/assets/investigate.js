@@ -117,7 +117,7 @@ export async function subjectView(main, kind, id, ctx) {
       timeSeries(hours, { title: 'Requests per hour from this subject' })) : null,
     h('section', { 'aria-labelledby': 'sj-inc' }, h('h2', { id: 'sj-inc' }, 'Incidents'), incBox),
     h('section', { 'aria-labelledby': 'sj-alerts' }, h('h2', { id: 'sj-alerts' }, 'Alerts'), alertTable(s.alerts, { empty: 'No alert names this subject.' }),
-      s.more_alerts ? h('p', {}, h('a', { href: hashWith('alerts', { status: 'any', [kind === 'client' ? 'client_ip' : 'q']: id }) }, 'More alerts')) : null),
+      s.more_alerts ? h('p', {}, h('a', { href: hashWith('alerts', { status: 'any', [kind === 'client' ? 'client_ip' : 'identity']: id }) }, 'More alerts')) : null),
     a ? h('section', { 'aria-labelledby': 'sj-eps' }, h('h2', { id: 'sj-eps' }, 'Endpoints touched'),
       table(null, [{ label: 'Endpoint', rowHeader: true, cls: 'path' }, { label: 'Requests', num: true }, { label: 'Errors (4xx/5xx)', num: true },
         { label: 'First seen' }, { label: 'Last seen' }],
