@@ -3,6 +3,7 @@ package incident
 import (
 	"math/rand"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +181,59 @@ func TestIncidentFields(t *testing.T) {
 	if again[0].ID == inc.ID {
 		t.Errorf("without its first alert the incident kept the same id")
 	}
+}
+
+// FuzzGroup: for any alerts, every alert naming a subject is in exactly one
+// incident, no other alert is, incident ids are unique, stages follow the
+// kill-chain order, and reversing the input changes nothing.
+func FuzzGroup(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 200, 13})
+	f.Add([]byte{5, 5, 5, 5, 250, 250, 1, 2})
+	types := []string{"recon.endpoint_spray", "injection.sqli", "bola.param_enumeration", "traffic.client_spike", "auth.token_reuse", "data.sensitive_exposure"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var alerts []model.Alert
+		for i := 0; i+2 < len(b) && len(alerts) < 60; i += 3 {
+			x := al{id: "a" + strconv.Itoa(i), typ: types[int(b[i])%len(types)], start: int(b[i+1]) * 3, dur: int(b[i+2] % 50)}
+			if b[i]&0x10 == 0 {
+				x.ip = "192.0.2." + strconv.Itoa(int(b[i+2]%4))
+			}
+			if b[i]&0x20 == 0 {
+				x.idn = "id_" + strconv.Itoa(int(b[i+1]%3))
+			}
+			alerts = append(alerts, mk(x))
+		}
+		got := Group(alerts, Config{})
+		seen := map[string]int{}
+		ids := map[string]bool{}
+		for _, inc := range got {
+			if ids[inc.ID] {
+				t.Fatalf("duplicate incident id %s", inc.ID)
+			}
+			ids[inc.ID] = true
+			for _, id := range inc.AlertIDs {
+				seen[id]++
+			}
+			for i := 1; i < len(inc.Stages); i++ {
+				if phaseRank(inc.Stages[i].Phase) <= phaseRank(inc.Stages[i-1].Phase) {
+					t.Fatalf("stages out of order: %+v", inc.Stages)
+				}
+			}
+		}
+		for _, a := range alerts {
+			want := 0
+			if a.Client != nil || a.Identity != nil {
+				want = 1
+			}
+			if seen[a.ID] != want {
+				t.Fatalf("alert %s in %d incidents, want %d", a.ID, seen[a.ID], want)
+			}
+		}
+		rev := make([]model.Alert, len(alerts))
+		for i := range alerts {
+			rev[len(alerts)-1-i] = alerts[i]
+		}
+		if again := Group(rev, Config{}); !reflect.DeepEqual(again, got) {
+			t.Fatal("reversed input gives other incidents")
+		}
+	})
 }
