@@ -375,7 +375,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	do("submit", chromedp.KeyEvent("\r"))
 
 	// 2. Overview.
-	do("overview", chromedp.WaitVisible(chromedp.CSS("#ov-sev")), chromedp.WaitVisible(chromedp.CSS("figure svg.chart")))
+	do("overview", chromedp.WaitVisible(chromedp.CSS("#ov-sev")), chromedp.WaitVisible(chromedp.CSS("figure img.chart")))
 	waitText("h1", "Overview")
 	if got := eval(`document.querySelector('#token') ? 'present' : ''`); got != "" {
 		t.Error("token field still in the page after login")
@@ -383,7 +383,13 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if got := text(".session"); !strings.Contains(got, "admin") {
 		t.Errorf("session box %q does not name the role", got)
 	}
-	if n := eval(`String(document.querySelectorAll('svg.chart').length)`); n != "3" {
+	for deadline := time.Now().Add(10 * time.Second); eval(chartsLoaded) != "true"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("server-rendered charts did not load: %s", eval(`Array.from(document.querySelectorAll('img.chart')).map(i => i.src + ' ' + i.naturalWidth).join(', ')`))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := eval(`String(document.querySelectorAll('img.chart').length)`); n != "3" {
 		t.Errorf("overview has %s charts, want 3 (severity, OWASP, traffic)", n)
 	}
 	shot("overview")
@@ -560,7 +566,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	do("alert of an incident", chromedp.Navigate(ls.url+"/ui/#/alerts/"+inc.AlertIDs[len(inc.AlertIDs)-1]), chromedp.WaitVisible(chromedp.CSS("#alert-incident-link")))
 	do("to the attacker view", chromedp.Click(chromedp.CSS(`section[aria-labelledby="al-sum"] .subject a`)), chromedp.WaitVisible(chromedp.CSS("#sj-inc")))
 	waitText(`section[aria-labelledby="sj-inc"]`, "alerts")
-	if got := eval(`String(document.querySelectorAll('section[aria-labelledby="sj-traffic"] svg.chart').length)`); got != "1" {
+	if got := eval(`String(document.querySelectorAll('section[aria-labelledby="sj-traffic"] img.chart').length)`); got != "1" {
 		t.Errorf("attacker view of %s has no request chart: the engine's activity summary did not reach the store", eval(`location.hash`))
 	}
 	shot("attacker-view")
@@ -677,6 +683,10 @@ func TestBrowserWalkthrough(t *testing.T) {
 		t.Errorf("browser console: %s", p)
 	}
 }
+
+// chartsLoaded is true when every chart image of the page has loaded (the
+// server rendered it for this session).
+const chartsLoaded = `String(Array.from(document.querySelectorAll('img.chart')).every(i => i.complete && i.naturalWidth > 0))`
 
 const badPage = `<!doctype html><html lang="en"><body><main>
 <h1>One</h1><h1>Two</h1>

@@ -78,6 +78,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/probes", permRead, s.handleProbes},
 		{"GET", "/api/v1/api-changes", permRead, s.handleAPIChanges},
 		{"GET", "/api/v1/catalog", permRead, s.handleCatalog},
+		{"GET", "/api/v1/charts/{name}", permRead, s.handleChart},
 		{"GET", "/api/v1/specs", permRead, s.handleSpecs},
 		{"POST", "/api/v1/specs", permAdmin, s.handleSpecUpload},
 		{"DELETE", "/api/v1/specs/{name}", permAdmin, s.handleSpecDelete},

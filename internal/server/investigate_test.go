@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -324,6 +327,47 @@ func TestSubjectsEndToEnd(t *testing.T) {
 	for _, p := range detail.Activity.Addresses {
 		if p.ID == "203.0.113.9" {
 			t.Errorf("erased address written back into the identity's addresses")
+		}
+	}
+}
+
+func TestChartsAPI(t *testing.T) {
+	env := newEnv(t, nil, nil)
+	ctx := context.Background()
+	ep := model.Endpoint{Host: "api.example.com", Method: "GET", Path: "/v1/" + hostile, Requests: 5, State: "active"}
+	rep := &model.Report{Endpoints: []model.Endpoint{ep}}
+	subs := []model.SubjectActivity{{Kind: "identity", ID: "id_" + hostile, Name: hostile, FirstSeen: base, LastSeen: base,
+		Hours: []model.HourCount{{Hour: base.Unix(), Requests: 7}}}}
+	if err := env.st.SaveSnapshot(ctx, store.Snapshot{Report: rep, EventClock: base, Traffic: map[int64]int64{base.Unix(): 5}, Subjects: subs}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.st.UpsertAlerts(ctx, []model.Alert{invAlert("al_c1", "injection.sqli", "203.0.113.9", "", 0)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := env.st.ListEndpoints(ctx, store.EndpointFilter{})
+	for _, path := range []string{"traffic.svg", "alerts-by-severity.svg?scheme=dark", "alerts-by-owasp.svg",
+		"endpoint.svg?id=" + page.Items[0].ID, "subject.svg?kind=identity&id=" + url.QueryEscape("id_"+hostile), "subject.svg?kind=client&id=192.0.2.1"} {
+		resp, body := env.do(t, "GET", "/api/v1/charts/"+path, "viewer", nil)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !bytes.HasPrefix(body, []byte("<svg")) {
+			t.Errorf("%s: %d %s %.100s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			continue
+		}
+		if bytes.Contains(body, []byte("<img")) || bytes.Contains(body, []byte("<script")) {
+			t.Errorf("%s: markup from the data in the chart: %s", path, body)
+		}
+		d := xml.NewDecoder(bytes.NewReader(body))
+		for {
+			if _, err := d.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Errorf("%s: not well-formed: %v", path, err)
+				break
+			}
+		}
+	}
+	for path, code := range map[string]int{"nope.svg": 404, "traffic.svg?scheme=blue": 400, "endpoint.svg?id=ep_nope": 404, "subject.svg?kind=host&id=x": 400} {
+		if resp, _ := env.do(t, "GET", "/api/v1/charts/"+path, "viewer", nil); resp.StatusCode != code {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, code)
 		}
 	}
 }

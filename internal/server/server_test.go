@@ -288,6 +288,7 @@ var routePerms = map[string]string{
 	"GET /api/v1/probes":                  "read",
 	"GET /api/v1/api-changes":             "read",
 	"GET /api/v1/catalog":                 "read",
+	"GET /api/v1/charts/{name}":           "read",
 }
 
 var rolesFor = map[string][]string{

@@ -3,7 +3,7 @@
 
 import { get, request, can, currentSession } from './api.js';
 import { h, clear, num, time, sev, tag, table, facts, endpointKey, pathText } from './dom.js';
-import { timeSeries } from './charts.js';
+import { timeSeries, chartSrc } from './charts.js';
 import {
   announce, title, errorBlock, hashWith, listView, opt, alertTable, statusTag, subjectHref, findingStatus,
   FINDING_ACTIONS, findingTable, triageForm,
@@ -114,7 +114,7 @@ export async function subjectView(main, kind, id, ctx) {
       h('section', { 'aria-labelledby': 'sj-peers' }, h('h2', { id: 'sj-peers' }, kind === 'identity' ? 'Addresses it used' : 'Identities seen from this address'),
         kind === 'identity' ? peerTable('client', a.addresses, a.addresses_other) : peerTable('identity', a.identities, a.identities_other))) : null,
     a ? h('section', { class: 'panel', 'aria-labelledby': 'sj-traffic' }, h('h2', { id: 'sj-traffic' }, 'Requests over time'),
-      timeSeries(hours, { title: 'Requests per hour from this subject' })) : null,
+      timeSeries(hours, { title: 'Requests per hour from this subject', src: chartSrc('subject.svg', { kind, id }) })) : null,
     h('section', { 'aria-labelledby': 'sj-inc' }, h('h2', { id: 'sj-inc' }, 'Incidents'), incBox),
     h('section', { 'aria-labelledby': 'sj-alerts' }, h('h2', { id: 'sj-alerts' }, 'Alerts'), alertTable(s.alerts, { empty: 'No alert names this subject.' }),
       s.more_alerts ? h('p', {}, h('a', { href: hashWith('alerts', { status: 'any', [kind === 'client' ? 'client_ip' : 'identity']: id }) }, 'More alerts')) : null),

@@ -5,7 +5,7 @@ import { get, request, login, can, currentSession, APIError } from './api.js';
 import {
   h, clear, num, time, sev, tag, table, facts, value, debounce, endpointKey, pathText, SEVERITIES,
 } from './dom.js';
-import { timeSeries, bars } from './charts.js';
+import { timeSeries, bars, chartSrc } from './charts.js';
 import { catalog, owaspList, owaspName, typeInfo } from './catalog.js';
 
 export const PAGE = 50;
@@ -130,11 +130,11 @@ export async function overviewView(main, _params, ctx) {
         card('Findings', o.findings, '#/findings'))),
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', 'aria-labelledby': 'ov-sev' }, h('h2', { id: 'ov-sev' }, 'Open alerts by severity'),
-        bars(sevItems, { title: 'Open alerts by severity' })),
+        bars(sevItems, { title: 'Open alerts by severity', src: chartSrc('alerts-by-severity.svg') })),
       h('section', { class: 'panel', 'aria-labelledby': 'ov-owasp' }, h('h2', { id: 'ov-owasp' }, 'Open alerts by OWASP API Top 10 category'),
-        bars(owasp, { title: 'Open alerts by OWASP category' }), owasp.length ? owaspList(owasp.map((o) => o.label)) : null)),
+        bars(owasp, { title: 'Open alerts by OWASP category', src: chartSrc('alerts-by-owasp.svg') }), owasp.length ? owaspList(owasp.map((o) => o.label)) : null)),
     h('section', { class: 'panel', 'aria-labelledby': 'ov-traffic' }, h('h2', { id: 'ov-traffic' }, 'Traffic over time'),
-      timeSeries(o.traffic || [], { title: 'Requests per hour (event time)' })),
+      timeSeries(o.traffic || [], { title: 'Requests per hour (event time)', src: chartSrc('traffic.svg') })),
     h('section', { 'aria-labelledby': 'ov-pipe' }, h('h2', { id: 'ov-pipe' }, 'Pipeline'),
       facts([
         ['Event clock (newest record)', time(o.event_clock)],
@@ -356,7 +356,7 @@ export async function endpointView(main, id, ctx) {
         table(null, [{ label: 'Factor', rowHeader: true }, { label: 'Points', num: true }, { label: 'Detail' }],
           ((e.risk && e.risk.factors) || []).map((f) => [f.factor, num(f.points), f.detail || '']), { empty: 'No risk factor.' }))),
     h('section', { class: 'panel', 'aria-labelledby': 'ep-traffic' }, h('h2', { id: 'ep-traffic' }, 'Traffic (last 7 days, hourly)'),
-      timeSeries(e.traffic || [], { title: 'Requests per hour to this endpoint' })),
+      timeSeries(e.traffic || [], { title: 'Requests per hour to this endpoint', src: chartSrc('endpoint.svg', { id: e.id }) })),
     h('section', { 'aria-labelledby': 'ep-params' }, h('h2', { id: 'ep-params' }, 'Parameters'),
       table(null, [{ label: 'Name', rowHeader: true, cls: 'mono' }, { label: 'In' }, { label: 'Type' }, { label: 'Required' },
         { label: 'Seen', num: true }, { label: 'Examples (redacted)' }],
