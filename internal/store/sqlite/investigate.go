@@ -93,15 +93,9 @@ func saveSubjects(ctx context.Context, tx execer, subs []model.SubjectActivity, 
 // ListSubjects implements store.Store: newest activity first (keyset on
 // last_seen DESC, then kind and id).
 func (s *DB) ListSubjects(ctx context.Context, f store.SubjectFilter) (store.Page[store.SubjectRow], error) {
-	var page store.Page[store.SubjectRow]
 	if f.Kind != "" && f.Kind != "client" && f.Kind != "identity" {
-		return page, fmt.Errorf("kind: %q is not one of client, identity", f.Kind)
+		return store.Page[store.SubjectRow]{}, fmt.Errorf("kind: %q is not one of client, identity", f.Kind)
 	}
-	cur, err := store.DecodeCursor(f.Cursor, "last_seen")
-	if err != nil {
-		return page, err
-	}
-	limit := store.ClampLimit(f.Limit)
 	var a args
 	var where []string
 	if f.Kind != "" {
@@ -109,39 +103,23 @@ func (s *DB) ListSubjects(ctx context.Context, f store.SubjectFilter) (store.Pag
 	}
 	if f.Q != "" {
 		p := a.add("%" + likeEscape(strings.ToLower(f.Q)) + "%")
-		where = append(where, fmt.Sprintf(`(lower(id) LIKE %s ESCAPE '\' OR lower(name) LIKE %s ESCAPE '\')`, p, p))
+		where = append(where, fmt.Sprintf(`(lower(sid) LIKE %s ESCAPE '\' OR lower(name) LIKE %s ESCAPE '\')`, p, p))
 	}
-	if cur != nil {
-		v := a.add(cur.Num)
-		id := a.add(cur.ID)
-		where = append(where, fmt.Sprintf("(last_seen < %s OR (last_seen = %s AND kind || ' ' || id > %s))", v, v, id))
-	}
-	q := `SELECT kind, id, name, first_seen, last_seen, requests FROM subjects`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY last_seen DESC, kind || ' ' || id ASC LIMIT " + a.add(limit+1)
-	rows, err := s.q.QueryContext(ctx, q, a.v...)
-	if err != nil {
-		return page, err
-	}
-	defer rows.Close()
-	page.Items = []store.SubjectRow{}
-	for rows.Next() {
-		var r store.SubjectRow
-		var first, last int64
-		if err := rows.Scan(&r.Kind, &r.ID, &r.Name, &first, &last, &r.Requests); err != nil {
-			return page, err
+	// The page key is "kind id"; the document the row.
+	table := `(SELECT kind || ' ' || id AS id, id AS sid, kind, name, last_seen,
+		json_object('kind', kind, 'id', id, 'name', name, 'first_seen', first_seen, 'last_seen', last_seen, 'requests', requests) AS doc FROM subjects) AS s`
+	return keysetPage(ctx, s.q, table, "last_seen", "last_seen", f.Cursor, f.Limit, where, &a, func(_, doc string) (store.SubjectRow, error) {
+		var r struct {
+			Kind, ID, Name string
+			F              int64 `json:"first_seen"`
+			L              int64 `json:"last_seen"`
+			Requests       int64 `json:"requests"`
 		}
-		if len(page.Items) == limit {
-			p := page.Items[len(page.Items)-1]
-			page.NextCursor = store.EncodeCursor(store.Cursor{Sort: "last_seen", Num: ns(p.LastSeen), ID: p.Kind + " " + p.ID})
-			break
+		if err := json.Unmarshal([]byte(doc), &r); err != nil {
+			return store.SubjectRow{}, err
 		}
-		r.FirstSeen, r.LastSeen = fromNS(first), fromNS(last)
-		page.Items = append(page.Items, r)
-	}
-	return page, rows.Err()
+		return store.SubjectRow{Kind: r.Kind, ID: r.ID, Name: r.Name, FirstSeen: fromNS(r.F), LastSeen: fromNS(r.L), Requests: r.Requests}, nil
+	})
 }
 
 // Subject implements store.Store.
@@ -354,46 +332,11 @@ func (s *DB) ListProbes(ctx context.Context, f store.ProbeFilter) (store.Page[mo
 
 // ListAPIChanges implements store.Store (newest first).
 func (s *DB) ListAPIChanges(ctx context.Context, limit int, cursor string) (store.Page[model.APIChange], error) {
-	var page store.Page[model.APIChange]
-	cur, err := store.DecodeCursor(cursor, "time")
-	if err != nil {
-		return page, err
-	}
-	limit = store.ClampLimit(limit)
-	var a args
-	q := `SELECT id, at, doc FROM api_changes`
-	if cur != nil {
-		v := a.add(cur.Num)
-		id := a.add(cur.ID)
-		q += fmt.Sprintf(" WHERE (at < %s OR (at = %s AND id > %s))", v, v, id)
-	}
-	q += " ORDER BY at DESC, id ASC LIMIT " + a.add(limit+1)
-	rows, err := s.q.QueryContext(ctx, q, a.v...)
-	if err != nil {
-		return page, err
-	}
-	defer rows.Close()
-	page.Items = []model.APIChange{}
-	var lastID string
-	var lastAt int64
-	for rows.Next() {
-		var id, doc string
-		var at int64
-		if err := rows.Scan(&id, &at, &doc); err != nil {
-			return page, err
-		}
-		if len(page.Items) == limit {
-			page.NextCursor = store.EncodeCursor(store.Cursor{Sort: "time", Num: lastAt, ID: lastID})
-			break
-		}
+	return keysetPage(ctx, s.q, "api_changes", "at", "time", cursor, limit, nil, &args{}, func(_, doc string) (model.APIChange, error) {
 		var c model.APIChange
-		if err := json.Unmarshal([]byte(doc), &c); err != nil {
-			return page, err
-		}
-		lastID, lastAt = id, at
-		page.Items = append(page.Items, c)
-	}
-	return page, rows.Err()
+		err := json.Unmarshal([]byte(doc), &c)
+		return c, err
+	})
 }
 
 // ---- finding triage ----
