@@ -10,8 +10,11 @@
 // recently active evicted first), and per subject at most MaxHours hourly
 // buckets, MaxEndpoints endpoints, MaxPeers addresses or identities and
 // MaxClasses data classes (the requests of what does not fit are counted,
-// not kept). With the defaults a subject costs at most about 12 KB and
-// typically well under 1 KB (docs/dashboard.md, "Attacker view").
+// not kept). Endpoint references are shared between subjects. Measured
+// (TestMemoryPerSubject): about 1 KB for a typical client (3 endpoints over
+// 5 hours), about 8.6 KB with every bound full; so at most about 86 MB for
+// the default 10,000 subjects, typically about 10 MB (docs/dashboard.md,
+// "Attacker view").
 package activity
 
 import (
@@ -27,16 +30,16 @@ import (
 
 // Config bounds the tracker.
 type Config struct {
-	MaxSubjects  int // subjects kept in memory (both kinds), default 20000
+	MaxSubjects  int // subjects kept in memory (both kinds), default 10000
 	MaxHours     int // hourly buckets per subject (newest kept), default 168
-	MaxEndpoints int // endpoints per subject, default 64
+	MaxEndpoints int // endpoints per subject, default 32
 	MaxPeers     int // addresses per identity / identities per address, default 16
 	MaxClasses   int // data classes per subject, default 16
 }
 
 // DefaultConfig returns the default bounds.
 func DefaultConfig() Config {
-	return Config{MaxSubjects: 20000, MaxHours: 168, MaxEndpoints: 64, MaxPeers: 16, MaxClasses: 16}
+	return Config{MaxSubjects: 10000, MaxHours: 168, MaxEndpoints: 32, MaxPeers: 16, MaxClasses: 16}
 }
 
 // withDefaults fills the bounds left at zero.
@@ -103,6 +106,7 @@ type Tracker struct {
 	canon   pipeline.Canonicalizer
 	subs    map[key]*subject
 	lru     *list.List // front = most recently active
+	refs    map[model.EndpointRef]model.EndpointRef
 	// LostDirty counts subjects evicted with activity not yet taken.
 	LostDirty int64
 }
@@ -110,7 +114,7 @@ type Tracker struct {
 // New returns a tracker; classes and canon may be nil.
 func New(cfg Config, classes ClassSource, canon pipeline.Canonicalizer) *Tracker {
 	cfg = cfg.withDefaults()
-	return &Tracker{cfg: cfg, classes: classes, canon: canon, subs: map[key]*subject{}, lru: list.New()}
+	return &Tracker{cfg: cfg, classes: classes, canon: canon, subs: map[key]*subject{}, lru: list.New(), refs: map[model.EndpointRef]model.EndpointRef{}}
 }
 
 // Len is the number of subjects held.
@@ -223,12 +227,28 @@ func (t *Tracker) endpoint(s *subject, ev *event.Event) {
 		s.epsOther++
 		return
 	}
-	e := endpointStat{ref: model.EndpointRef{Host: strings.Clone(ev.Endpoint.Host), Method: strings.Clone(ev.Endpoint.Method), Path: strings.Clone(ev.Endpoint.Path)},
-		n: 1, first: ev.Time, last: ev.Time}
+	e := endpointStat{ref: t.internRef(ev.Endpoint), n: 1, first: ev.Time, last: ev.Time}
 	if bad {
 		e.errs = 1
 	}
 	s.eps = append(s.eps, e)
+}
+
+// maxInterned bounds the endpoint references shared between subjects.
+const maxInterned = 50000
+
+// internRef returns one shared copy of an endpoint reference (subjects
+// calling the same endpoints share its strings), a private copy once the
+// table is full.
+func (t *Tracker) internRef(r model.EndpointRef) model.EndpointRef {
+	if c, ok := t.refs[r]; ok {
+		return c
+	}
+	c := model.EndpointRef{Host: strings.Clone(r.Host), Method: strings.Clone(r.Method), Path: strings.Clone(r.Path)}
+	if len(t.refs) < maxInterned {
+		t.refs[c] = c
+	}
+	return c
 }
 
 func addPeer(ps []peerStat, other int64, id, name string, at time.Time, max int) ([]peerStat, int64) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -136,5 +137,42 @@ func TestMerge(t *testing.T) {
 	}
 	if !DropPeer(&m, "id_a") || len(m.Identities) != 1 || m.IdentitiesOther != 3 {
 		t.Errorf("DropPeer: %+v other %d", m.Identities, m.IdentitiesOther)
+	}
+}
+
+// TestMemoryPerSubject measures the heap a subject takes: a typical client
+// (3 endpoints over 5 hours, no identity) and one with every bound full.
+// docs/dashboard.md quotes these figures.
+func TestMemoryPerSubject(t *testing.T) {
+	measure := func(n int, feed func(tr *Tracker, i int)) float64 {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		tr := New(Config{MaxSubjects: n + 1}, nil, nil)
+		for i := range n {
+			feed(tr, i)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(tr)
+		return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	}
+	typical := measure(5000, func(tr *Tracker, i int) {
+		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
+		for h := range 5 {
+			for e := range 3 {
+				tr.Observe(ev(time.Duration(h)*time.Hour, ip, "", fmt.Sprintf("/v1/items/%d", e), 200))
+			}
+		}
+	})
+	full := measure(300, func(tr *Tracker, i int) {
+		ip := fmt.Sprintf("10.0.%d.%d", i>>8&255, i&255)
+		for h := range 170 {
+			tr.Observe(ev(time.Duration(h)*time.Hour, ip, "", fmt.Sprintf("/v1/a-rather-long-resource-name/%d/items", h%70), 200))
+		}
+	})
+	t.Logf("bytes per subject: typical %.0f, every bound full %.0f", typical, full)
+	if typical > 2048 || full > 24<<10 {
+		t.Errorf("a subject takes %.0f bytes (typical) / %.0f (full): more than documented", typical, full)
 	}
 }
