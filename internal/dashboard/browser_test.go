@@ -463,6 +463,10 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if h1 := text("h1"); !strings.Contains(h1, seg) {
 		t.Errorf("endpoint heading %q does not name %q", h1, seg)
 	}
+	waitText(`section[aria-labelledby="ep-callers"]`, "client")
+	if n := eval(`String(document.querySelectorAll('section[aria-labelledby="ep-callers"] a[href^="#/subjects/"]').length)`); n == "0" {
+		t.Error("the endpoint page lists no caller linking to its attacker view")
+	}
 	for deadline := time.Now().Add(15 * time.Second); strings.Contains(text("#ep-alerts + div"), "Loading"); {
 		if time.Now().After(deadline) {
 			t.Fatal("related alerts never loaded")

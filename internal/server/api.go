@@ -71,6 +71,7 @@ func (s *Server) Routes() []Route {
 		{"POST", "/api/v1/findings/{id}/triage", permTriage, s.handleFindingTriage},
 		{"POST", "/api/v1/findings/triage", permTriage, s.handleFindingsBulkTriage},
 		{"GET", "/api/v1/subjects", permRead, s.handleSubjects},
+		{"GET", "/api/v1/endpoints/{id}/subjects", permRead, s.handleEndpointSubjects},
 		{"GET", "/api/v1/subjects/{kind}/{id}", permRead, s.handleSubject},
 		{"GET", "/api/v1/incidents", permRead, s.handleIncidents},
 		{"GET", "/api/v1/incidents/{id}", permRead, s.handleIncident},

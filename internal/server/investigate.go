@@ -64,6 +64,26 @@ func (s *Server) handleSubjects(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
+// handleEndpointSubjects lists the stored client addresses and identities
+// that called an endpoint, most requests to it first.
+func (s *Server) handleEndpointSubjects(w http.ResponseWriter, r *http.Request) {
+	limit, err := qint(r, "limit")
+	if badParam(w, err) {
+		return
+	}
+	e, err := s.st.Endpoint(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	items, err := s.st.EndpointSubjects(r.Context(), e.Ref().Key(), limit)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
 // SubjectResponse answers GET /api/v1/subjects/{kind}/{id}.
 type SubjectResponse struct {
 	Kind string `json:"kind"`

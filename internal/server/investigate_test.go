@@ -292,6 +292,24 @@ func TestSubjectsEndToEnd(t *testing.T) {
 		t.Fatalf("search %s", body)
 	}
 	idn := page.Items[0].ID
+	eps, _ := env.st.ListEndpoints(context.Background(), store.EndpointFilter{})
+	var callers struct{ Items []store.EndpointSubject }
+	for _, e := range eps.Items {
+		_, body := env.do(t, "GET", "/api/v1/endpoints/"+e.ID+"/subjects", "viewer", nil)
+		var c struct{ Items []store.EndpointSubject }
+		json.Unmarshal(body, &c)
+		callers.Items = append(callers.Items, c.Items...)
+	}
+	kinds := map[string]int{}
+	for _, c := range callers.Items {
+		kinds[c.Kind]++
+	}
+	if kinds["client"] == 0 || kinds["identity"] == 0 {
+		t.Errorf("endpoint callers %+v", callers.Items)
+	}
+	if resp, _ := env.do(t, "GET", "/api/v1/endpoints/ep_nope/subjects", "viewer", nil); resp.StatusCode != 404 {
+		t.Errorf("callers of an unknown endpoint: %d", resp.StatusCode)
+	}
 	_, body = env.do(t, "GET", "/api/v1/subjects/identity/"+idn, "viewer", nil)
 	json.Unmarshal(body, &detail)
 	if detail.Activity == nil || detail.Activity.Requests != 40 || len(detail.Activity.Addresses) != 2 {

@@ -281,6 +281,7 @@ var routePerms = map[string]string{
 	"POST /api/v1/findings/{id}/triage":   "triage",
 	"POST /api/v1/findings/triage":        "triage",
 	"GET /api/v1/subjects":                "read",
+	"GET /api/v1/endpoints/{id}/subjects": "read",
 	"GET /api/v1/subjects/{kind}/{id}":    "read",
 	"GET /api/v1/incidents":               "read",
 	"GET /api/v1/incidents/{id}":          "read",

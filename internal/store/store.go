@@ -310,6 +310,16 @@ type SubjectDetail struct {
 	EndpointData []SubjectDataClass `json:"endpoint_data_classes"`
 }
 
+// EndpointSubject is a stored subject that called an endpoint.
+type EndpointSubject struct {
+	Kind     string    `json:"kind"`
+	ID       string    `json:"id"`
+	Name     string    `json:"name,omitempty"`
+	Requests int64     `json:"requests"` // to this endpoint
+	Errors   int64     `json:"errors"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
 // SubjectDataClass is a data class and the subject's endpoints returning it.
 type SubjectDataClass struct {
 	Type      string   `json:"type"`
@@ -401,6 +411,7 @@ type Store interface {
 	// Investigation: subjects, finding triage, probes and API changes.
 	ListSubjects(ctx context.Context, f SubjectFilter) (Page[SubjectRow], error)
 	Subject(ctx context.Context, kind, id string) (*SubjectDetail, error)
+	EndpointSubjects(ctx context.Context, endpointKey string, limit int) ([]EndpointSubject, error)
 	Finding(ctx context.Context, id string) (*StoredFinding, []TriageEvent, error)
 	TriageFinding(ctx context.Context, id, action, actor, reason string, expires time.Time, at time.Time) (*StoredFinding, error)
 	FindingGroups(ctx context.Context, by string) ([]FindingGroup, error)

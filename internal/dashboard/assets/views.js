@@ -332,6 +332,7 @@ export async function endpointView(main, id, ctx) {
   const key = endpointKey(e);
   const alertsBox = h('div', {}, h('p', {}, 'Loading related alerts…'));
   const findingsBox = h('div', {}, h('p', {}, 'Loading related findings…'));
+  const callersBox = h('div', {}, h('p', {}, 'Loading callers…'));
   const codes = Object.entries(e.status_codes || {}).sort();
   clear(body).append(
     h('div', { class: 'grid2' },
@@ -370,12 +371,18 @@ export async function endpointView(main, id, ctx) {
     h('section', { 'aria-labelledby': 'ep-alerts' }, h('h2', { id: 'ep-alerts' }, 'Related alerts'), alertsBox,
       h('p', {}, h('a', { href: hashWith('alerts', { endpoint: key, status: 'any' }) }, 'All alerts on this endpoint'))),
     h('section', { 'aria-labelledby': 'ep-findings' }, h('h2', { id: 'ep-findings' }, 'Related findings'), findingsBox),
+    h('section', { 'aria-labelledby': 'ep-callers' }, h('h2', { id: 'ep-callers' }, 'Who called it'),
+      h('p', { class: 'muted' }, 'Client addresses and identities with a stored activity summary, most requests to this endpoint first.'), callersBox),
   );
   body.removeAttribute('aria-busy');
   announce(`Endpoint ${key} loaded.`);
   Promise.all([
     get('/alerts', { endpoint: key, limit: 20 }, ctx.signal).then((p) => clear(alertsBox).append(alertTable(p.items || []))),
     get('/findings', { endpoint: key, limit: 50 }, ctx.signal).then((p) => clear(findingsBox).append(findingTable(p.items || []))),
+    get('/endpoints/' + encodeURIComponent(id) + '/subjects', { limit: 20 }, ctx.signal).then((p) => clear(callersBox).append(table(null,
+      [{ label: 'Subject', rowHeader: true }, { label: 'Kind' }, { label: 'Requests to it', num: true }, { label: 'Errors', num: true }, { label: 'Last seen' }],
+      (p.items || []).map((c) => [h('a', { href: subjectHref(c.kind, c.id) }, c.name ? `${c.name} (${c.id})` : c.id), c.kind, num(c.requests), num(c.errors), time(c.last_seen)]),
+      { empty: 'No caller with a stored summary.' }))),
   ]).catch((err) => { if (err.name !== 'AbortError') showError(err); });
   return h1;
 }

@@ -65,7 +65,43 @@ func putSubject(ctx context.Context, q execer, a *model.SubjectActivity, wallNow
 		ON CONFLICT (kind, id) DO UPDATE SET name = excluded.name, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
 			requests = excluded.requests, peer_oldest = excluded.peer_oldest, doc = excluded.doc, updated_at = excluded.updated_at`,
 		a.Kind, a.ID, a.Name, ns(a.FirstSeen), ns(a.LastSeen), activity.Requests(a), peerOldest(a), string(doc), ns(wallNow))
-	return err
+	if err != nil {
+		return err
+	}
+	if _, err := q.ExecContext(ctx, `DELETE FROM subject_endpoints WHERE kind = $1 AND id = $2`, a.Kind, a.ID); err != nil {
+		return err
+	}
+	for _, e := range a.Endpoints {
+		if _, err := q.ExecContext(ctx, `INSERT INTO subject_endpoints (endpoint_key, kind, id, requests, errors, last_seen) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (endpoint_key, kind, id) DO UPDATE SET requests = excluded.requests, errors = excluded.errors, last_seen = excluded.last_seen`,
+			e.Key(), a.Kind, a.ID, e.Requests, e.Errors, ns(e.LastSeen)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EndpointSubjects implements store.Store: the stored subjects that called
+// an endpoint, most requests to it first.
+func (s *DB) EndpointSubjects(ctx context.Context, key string, limit int) ([]store.EndpointSubject, error) {
+	limit = store.ClampLimit(limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT e.kind, e.id, s.name, e.requests, e.errors, e.last_seen FROM subject_endpoints e
+		JOIN subjects s ON s.kind = e.kind AND s.id = e.id WHERE e.endpoint_key = $1 ORDER BY e.requests DESC, e.kind, e.id LIMIT $2`, key, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.EndpointSubject{}
+	for rows.Next() {
+		var x store.EndpointSubject
+		var last int64
+		if err := rows.Scan(&x.Kind, &x.ID, &x.Name, &x.Requests, &x.Errors, &last); err != nil {
+			return nil, err
+		}
+		x.LastSeen = fromNS(last)
+		out = append(out, x)
+	}
+	return out, rows.Err()
 }
 
 // saveSubjects merges the snapshot's subject summaries into the table.
@@ -169,6 +205,9 @@ func eraseSubjects(ctx context.Context, tx execer, kind, id string, at time.Time
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subject_endpoints WHERE kind = $1 AND id = $2`, kind, id); err != nil {
+		return n, err
+	}
 	other := "identity"
 	if kind == "identity" {
 		other = "client"
@@ -219,6 +258,10 @@ func subjectRetention(ctx context.Context, tx execer, ev, wall int64) (int64, er
 		}
 		k, _ := res.RowsAffected()
 		n += k
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subject_endpoints WHERE NOT EXISTS
+		(SELECT 1 FROM subjects s WHERE s.kind = subject_endpoints.kind AND s.id = subject_endpoints.id)`); err != nil {
+		return n, err
 	}
 	cut := max(ev, 0)
 	rows, err := tx.QueryContext(ctx, `SELECT kind, id FROM subjects WHERE peer_oldest > 0 AND peer_oldest < $1`, cut)

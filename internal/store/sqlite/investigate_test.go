@@ -72,6 +72,11 @@ func TestSubjectsMergeListErase(t *testing.T) {
 	if _, err := db.ListSubjects(ctx, store.SubjectFilter{Kind: "bogus"}); err == nil {
 		t.Error("unknown kind accepted")
 	}
+	// The endpoint's callers, most requests to it first.
+	callers, err := db.EndpointSubjects(ctx, "GET h0.example/v1/items/0", 10)
+	if err != nil || len(callers) != 3 || callers[0].Requests != 10 || callers[2].ID != "198.51.100.7" {
+		t.Fatalf("endpoint subjects %+v %v", callers, err)
+	}
 	// Erasing an address deletes its summary and removes it from the
 	// identity's addresses (its requests stay counted as "other").
 	res, err := db.EraseClientIP(ctx, "203.0.113.9", "ip:x", t0)
@@ -104,6 +109,10 @@ func TestSubjectsMergeListErase(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d subject rows still name the erased identity", n)
 	}
+	db.db.QueryRow(`SELECT COUNT(*) FROM subject_endpoints WHERE id IN ('id_mallory', '203.0.113.9')`).Scan(&n)
+	if n != 0 {
+		t.Errorf("%d endpoint rows still name an erased subject", n)
+	}
 }
 
 func TestSubjectRetention(t *testing.T) {
@@ -125,6 +134,11 @@ func TestSubjectRetention(t *testing.T) {
 	}
 	if r.SubjectsDeleted != 1 {
 		t.Errorf("subjects deleted %d, want 1", r.SubjectsDeleted)
+	}
+	var n int
+	db.db.QueryRow(`SELECT COUNT(*) FROM subject_endpoints WHERE id = '192.0.2.1'`).Scan(&n)
+	if n != 0 {
+		t.Errorf("expired subject still listed as an endpoint's caller")
 	}
 	d, err := db.Subject(ctx, "identity", "id_a")
 	if err != nil {

@@ -15,6 +15,19 @@ CREATE TABLE subjects (
 CREATE INDEX subjects_last_seen ON subjects (last_seen DESC, kind, id);
 CREATE INDEX subjects_kind_last_seen ON subjects (kind, last_seen DESC, id);
 
+-- The endpoints of each stored subject (its summary's endpoints), so that an
+-- endpoint's callers can be listed.
+CREATE TABLE subject_endpoints (
+    endpoint_key TEXT NOT NULL,  -- "METHOD host/path"
+    kind         TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    requests     BIGINT NOT NULL,
+    errors       BIGINT NOT NULL,
+    last_seen    BIGINT NOT NULL,
+    PRIMARY KEY (endpoint_key, kind, id)
+);
+CREATE INDEX subject_endpoints_subject ON subject_endpoints (kind, id);
+
 -- Triage of posture findings (findings themselves are replaced at each
 -- snapshot; their triage state and history are kept here).
 CREATE TABLE finding_triage (
@@ -67,4 +80,5 @@ DROP TABLE api_changes;
 DROP TABLE probes;
 DROP TABLE finding_history;
 DROP TABLE finding_triage;
+DROP TABLE subject_endpoints;
 DROP TABLE subjects;
