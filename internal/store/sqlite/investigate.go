@@ -85,7 +85,7 @@ func putSubject(ctx context.Context, q execer, a *model.SubjectActivity, wallNow
 // an endpoint, most requests to it first.
 func (s *DB) EndpointSubjects(ctx context.Context, key string, limit int) ([]store.EndpointSubject, error) {
 	limit = store.ClampLimit(limit)
-	rows, err := s.db.QueryContext(ctx, `SELECT e.kind, e.id, s.name, e.requests, e.errors, e.last_seen FROM subject_endpoints e
+	rows, err := s.q.QueryContext(ctx, `SELECT e.kind, e.id, s.name, e.requests, e.errors, e.last_seen FROM subject_endpoints e
 		JOIN subjects s ON s.kind = e.kind AND s.id = e.id WHERE e.endpoint_key = $1 ORDER BY e.requests DESC, e.kind, e.id LIMIT $2`, key, limit)
 	if err != nil {
 		return nil, err
