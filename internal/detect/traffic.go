@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
@@ -39,6 +40,19 @@ import (
 // Anomalous windows are learned winsorized (at the threshold), so an attack
 // does not teach the baseline that it is normal.
 //
+// Learning (readiness): an endpoint's rate is judged after gate_windows
+// windows (1 h) of its own history; nothing fires before (a population
+// rate needs its history, whatever the deployment size). Client and
+// identity windows fold into the endpoint's peer baselines when the
+// subject's next window starts, when it is evicted, or when the
+// endpoint's window rolls (at most 64 subjects per endpoint window; the
+// rest fold on their own roll), so a deployment of a few clients builds
+// peers too. Before peer_gate (50) closed peer windows the bar is
+// max(abs, peer_factor × the largest peer window so far) — with at least
+// cold_gate (5) of them; with fewer, nothing fires — and the subject's own
+// bound: a client present from the start is its own peer, and a newcomer
+// must be far above everyone seen so far.
+//
 // Memory: per endpoint ≈ 0.5 KB + 2 DDSketches (≤ 4.3 KB each, typically
 // < 1 KB); per (client, endpoint) 200 bytes (the entry also holds the
 // latency family's 64 bytes: one entry for both, see NewEngine) + LRU
@@ -53,7 +67,7 @@ func init() {
 	declareOptions("traffic", map[string]string{
 		"window": "d", "alpha": "n", "k": "n", "ratio": "n", "gate_windows": "n",
 		"abs_endpoint": "n", "abs_client": "n", "abs_identity": "n", "peer_factor": "n",
-		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d",
+		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d", "cold_gate": "n",
 	})
 }
 
@@ -64,8 +78,10 @@ type trafficDetector struct {
 	gate                          uint32
 	absEndpoint, absClient, absID float64
 	peerFactor, peerGate          float64
+	coldGate                      float64
 	dailyFactor, peakFactor       float64
 	idWin                         time.Duration
+	readyEP, readyCl, readyID     readyMark
 
 	eps     *lru[trafficEndpoint]
 	clients *lru[clientEP] // shared with the latency family in an engine
@@ -92,10 +108,18 @@ type trafficClass struct {
 type trafficEndpoint struct {
 	ref        model.EndpointRef
 	first      int64 // window index of the endpoint's first event
+	firstT     time.Time
 	cls        [4]trafficClass
 	clientDist quantiles // closed per-client window counts
 	identDist  quantiles // closed per-principal window counts
+	// Subjects active in the endpoint's current client (aw) and identity
+	// (iw) windows, folded into the peer baselines when those roll.
+	aw, iw           int64
+	activeC, activeI []uint64
 }
+
+// maxActiveEP bounds the per-endpoint lists of active subjects.
+const maxActiveEP = 64
 
 type trafficSubject struct {
 	ep   uint64
@@ -105,6 +129,8 @@ type trafficSubject struct {
 	fire fireState
 	hit  *Hit   // last report of a fired window, reused for its remainder
 	gk   uint64 // identity subjects: (endpoint, role group) key
+	// folded: the window was fed into the endpoint's peers (once).
+	folded bool
 	// identity subjects: the client addresses of the window's requests
 	// (nil for client subjects, whose address is their key).
 	addrs *addrTally
@@ -139,6 +165,7 @@ func newTraffic(cfg Config) *trafficDetector {
 		absID:       o.float("abs_identity", 20),
 		peerFactor:  o.float("peer_factor", 3),
 		peerGate:    o.float("peer_gate", 50),
+		coldGate:    o.float("cold_gate", 5),
 		dailyFactor: o.float("daily_factor", 1.5),
 		peakFactor:  o.float("peak_factor", 1.5),
 		idWin:       o.dur("identity_window", 15*time.Minute),
@@ -170,9 +197,10 @@ func hourOf(idx int64, win time.Duration) int {
 
 // foldSubject feeds a subject's last window into its endpoint's population.
 func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
-	if s.w.n == 0 {
+	if s.w.n == 0 || s.folded {
 		return
 	}
+	s.folded = true
 	ep, ok := d.eps.peek(s.ep)
 	if !ok {
 		return
@@ -194,7 +222,8 @@ func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
 	eh := d.keys.endpoint(ev)
 	ep, created := d.eps.getOrAdd(eh)
 	if created {
-		ep.ref, ep.first = keepRef(ev.Endpoint), idx
+		ep.ref, ep.first, ep.firstT = keepRef(ev.Endpoint), idx, ev.Time
+		ep.aw, ep.iw = idx, winIndex(ev.Time, d.idWin)
 	}
 	d.endpoint(ev, ep, idx, out)
 	ih := d.keys.identity(ev) // principal hash (0 when anonymous)
@@ -241,6 +270,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 	if c.base.n < d.gate {
 		return
 	}
+	d.readyEP.mark(ev.Time)
 	thr := fmax(d.absEndpoint, fmax(c.base.upper(d.k, d.ratio), d.peakFactor*float64(c.peak)))
 	if day := int64(24 * time.Hour / d.win); idx-ep.first >= day {
 		thr = fmax(thr, d.dailyFactor*float64(c.daily[hourOf(idx, d.win)]))
@@ -287,6 +317,9 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		e.trSet = true
 		s.ep, s.w.idx = eh, idx
 	}
+	if idx > ep.aw {
+		d.rollPeers(ep, &ep.aw, &ep.activeC, idx, false, out)
+	}
 	if idx > s.w.idx {
 		d.closeSubject(s, out)
 		d.foldSubject(s, false)
@@ -297,15 +330,27 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		s.own.update(v, d.alpha)
 		s.w = window{idx: idx}
 		s.ids = lin256{}
+		s.folded = false
+	}
+	if s.w.n == 0 && s.w.idx == ep.aw && len(ep.activeC) < maxActiveEP {
+		ep.activeC = append(ep.activeC, mix64(d.keys.ip(ev)^eh*0x9e3779b97f4a7c15))
 	}
 	s.w.n++
 	if ih != 0 {
 		s.ids.add(ih)
 	}
-	if ep.clientDist.count() < d.peerGate {
+	peers := ep.clientDist.count()
+	if peers < d.coldGate {
 		return
 	}
-	p99 := ep.clientDist.at(0.99)
+	var p99 float64
+	cold := peers < d.peerGate
+	if cold {
+		p99 = ep.clientDist.at(1) // few peers: the largest window so far
+	} else {
+		d.readyCl.mark(ev.Time)
+		p99 = ep.clientDist.at(0.99)
+	}
 	users := fmax(1, s.ids.estimate())
 	thr := fmax(d.absClient, d.peerFactor*p99) * users
 	if s.own.n >= 1 {
@@ -327,7 +372,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(p99), Threshold: round2(thr), Window: winLabel(d.win),
 			Reason:  "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows)",
-			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count(), "own_mean": round2(s.own.mean), "own_windows": s.own.n},
+			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count(), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "peers_learning": cold},
 		},
 	}
 	if first {
@@ -352,6 +397,9 @@ func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
 
 func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
 	key := mix64(ih ^ eh*0x9e3779b97f4a7c15)
+	if idx > ep.iw {
+		d.rollPeers(ep, &ep.iw, &ep.activeI, idx, true, out)
+	}
 	s, created := d.idents.getOrAdd(key)
 	if created {
 		s.ep, s.w.idx = eh, idx
@@ -369,6 +417,10 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		s.w = window{idx: idx}
 		s.ids = lin256{}
 		s.addrs.reset()
+		s.folded = false
+	}
+	if s.w.n == 0 && s.w.idx == ep.iw && len(ep.activeI) < maxActiveEP {
+		ep.activeI = append(ep.activeI, key)
 	}
 	s.addrs.add(ev.ClientIP)
 	g, _ := d.groups.getOrAdd(s.gk)
@@ -381,10 +433,18 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	g.sum++
 	s.w.n++
 	s.ids.add(d.keys.ip(ev))
-	if ep.identDist.count() < d.peerGate {
+	peers := ep.identDist.count()
+	if peers < d.coldGate {
 		return
 	}
-	p99 := ep.identDist.at(0.99)
+	var p99 float64
+	cold := peers < d.peerGate
+	if cold {
+		p99 = ep.identDist.at(1) // few peers: the largest window so far
+	} else {
+		d.readyID.mark(ev.Time)
+		p99 = ep.identDist.at(0.99)
+	}
 	thr := fmax(d.absID, d.peerFactor*p99)
 	if s.own.n >= 1 {
 		thr = fmax(thr, s.own.upper(d.k, d.ratio))
@@ -411,7 +471,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(fmax(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.idWin),
 			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
-			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
+			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate(), "peers_learning": cold},
 		},
 	}
 	s.hit.Clients, s.hit.ClientsOther = s.addrs.delta(true)
@@ -435,4 +495,52 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 		}
 	})
 	d.idents.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
+}
+
+// rollPeers folds the subjects of the endpoint's closed client (ident
+// false) or identity window into its peer baselines.
+func (d *trafficDetector) rollPeers(ep *trafficEndpoint, w *int64, active *[]uint64, idx int64, ident bool, out *Emitter) {
+	for _, k := range *active {
+		var s *trafficSubject
+		if ident {
+			if x, ok := d.idents.peek(k); ok {
+				s = x
+			}
+		} else if e, ok := d.clients.peek(k); ok && e.trSet {
+			s = &e.tr
+		}
+		if s != nil && s.w.idx == *w {
+			d.closeSubject(s, out)
+			d.foldSubject(s, ident)
+		}
+	}
+	*active, *w = (*active)[:0], idx
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
+	winH := d.win.Hours()
+	rate := baseline{detector: "traffic", name: "endpoint rate (requests per window, per status class)", scope: "endpoint",
+		alerts: []string{"traffic.endpoint_spike"}, requires: model.Need{Windows: int64(d.gate), Hours: float64(d.gate) * winH},
+		while: "nothing fires on the endpoint: a population rate needs the endpoint's own history"}.tally()
+	cl := baseline{detector: "traffic", name: "client windows per endpoint", scope: "endpoint",
+		alerts: []string{"traffic.client_spike"}, requires: model.Need{Windows: int64(d.peerGate)},
+		while: fmt.Sprintf("with ≥ %g peer windows: above max(%g, %g × the largest peer window so far) and the client's own bound; with fewer, nothing fires", d.coldGate, d.absClient, d.peerFactor)}.tally()
+	id := baseline{detector: "traffic", name: "principal windows per endpoint", scope: "endpoint",
+		alerts: []string{"traffic.identity_spike"}, requires: model.Need{Windows: int64(d.peerGate)},
+		while: fmt.Sprintf("with ≥ %g peer windows: above max(%g, %g × the largest peer window so far), the principal's own bound and its role group now; with fewer, nothing fires", d.coldGate, d.absID, d.peerFactor)}.tally()
+	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
+		key := ep.ref.Key()
+		var wins uint32
+		for i := range ep.cls {
+			wins = max(wins, ep.cls[i].base.n)
+		}
+		h := hoursSince(ep.firstT, at)
+		rate.add(key, model.Need{Windows: int64(wins), Hours: h}, wins >= d.gate)
+		cl.add(key, model.Need{Windows: int64(ep.clientDist.count())}, false)
+		if ep.identDist.count() > 0 || ep.activeI != nil {
+			id.add(key, model.Need{Windows: int64(ep.identDist.count())}, false)
+		}
+	})
+	return []model.Readiness{rate.readiness(d.readyEP), cl.readiness(d.readyCl), id.readiness(d.readyID)}
 }
