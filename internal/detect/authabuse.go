@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -38,7 +39,8 @@ import (
 //     window above max(tr_abs, 2 · own max, 2 · p99 of principals) — a phone
 //     roaming between Wi-Fi and carrier uses 2–3 networks; a service fleet
 //     that always uses many sets its own max. A principal without history
-//     needs twice tr_abs.
+//     needs twice tr_abs; before tr_gate principal-hours of peers,
+//     tr_cold (4) × tr_abs.
 //
 // Memory: per client IP ≈ 190 bytes, per principal ≈ 250 bytes + up to 512
 // bytes of network hashes while active, per login endpoint ≈ 300 bytes + 2
@@ -50,7 +52,7 @@ func init() {
 	declareOptions("authabuse", map[string]string{
 		"bf_window": "d", "bf_abs": "n", "bf_peer": "n", "bf_gate": "n",
 		"cs_window": "d", "cs_abs": "n", "cs_users": "n", "cs_clients": "n", "cs_k": "n", "cs_ratio": "n",
-		"tr_window": "d", "tr_abs": "n", "tr_gate": "n", "max_endpoints": "n",
+		"tr_window": "d", "tr_abs": "n", "tr_gate": "n", "max_endpoints": "n", "tr_cold": "n",
 	})
 }
 
@@ -60,13 +62,15 @@ type authDetector struct {
 	bfAbs, bfPeer, bfGate     float64
 	csAbs, csUsers, csClients float64
 	csK, csRatio              float64
-	trAbs, trGate             float64
+	trAbs, trGate, trCold     float64
 	clients                   *lru[authClient]
 	eps                       *lru[authEndpoint]
 	ids                       *lru[authIdentity]
 	bfPop, trPop              quantiles
 	js                        jsonScanner
 	login                     map[uint64]bool // loginLike of the endpoint's path, by endpoint hash (bounded)
+	first                     time.Time
+	readyBF, readyCS, readyTR readyMark
 }
 
 type authClient struct {
@@ -81,6 +85,7 @@ type authClient struct {
 }
 
 type authEndpoint struct {
+	ref        model.EndpointRef
 	w          window
 	maxClient  float64 // most login failures of one client (its 10 min window)
 	nextEval   float64 // failure count at which the HLLs are next estimated
@@ -111,7 +116,7 @@ func newAuthAbuse(cfg Config) *authDetector {
 		bfWin: o.dur("bf_window", 10*time.Minute), bfAbs: o.float("bf_abs", 20), bfPeer: o.float("bf_peer", 3), bfGate: o.float("bf_gate", 50),
 		csWin: o.dur("cs_window", 20*time.Minute), csAbs: o.float("cs_abs", 50), csUsers: o.float("cs_users", 20), csClients: o.float("cs_clients", 5),
 		csK: o.float("cs_k", 6), csRatio: o.float("cs_ratio", 4),
-		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30),
+		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30), trCold: o.float("tr_cold", 4),
 		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[uint64]bool{},
 	}
 	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
@@ -190,6 +195,9 @@ func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 
 func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
+	if d.first.IsZero() {
+		d.first = ev.Time
+	}
 	eh := d.keys.endpoint(ev)
 	login, ok := d.login[eh]
 	if !ok {
@@ -269,6 +277,7 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	thr := d.bfAbs
 	var p99 float64
 	if d.bfPop.count() >= d.bfGate {
+		d.readyBF.mark(ev.Time)
 		p99 = d.bfPop.at(0.99)
 		thr = fmax(thr, d.bfPeer*p99)
 	}
@@ -322,6 +331,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.w.idx = idx
+		e.ref = keepRef(ev.Endpoint)
 	}
 	if idx > e.w.idx {
 		d.closeEndpoint(e, out)
@@ -354,6 +364,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	// the absolute minimum counts.
 	thr := 4 * d.csAbs
 	if e.base.n >= 6 {
+		d.readyCS.mark(ev.Time)
 		thr = fmax(d.csAbs, e.base.upper(d.csK, d.csRatio))
 	}
 	users, clients := e.users.estimate(), e.cls.estimate()
@@ -439,11 +450,23 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		return
 	}
 	nets := float64(s.nets.len() + s.nets.overflow)
-	if nets <= d.trAbs || d.trPop.count() < d.trGate {
+	if nets <= d.trAbs {
 		return
 	}
-	p99 := d.trPop.at(0.99)
+	// Before tr_gate principal-hours of peers, a principal fires above
+	// max(tr_cold × tr_abs, 2 × its own max): a service fleet that always
+	// spreads over a dozen networks is not an attack just because the
+	// capture is young.
+	var p99 float64
+	cold := d.trPop.count() < d.trGate
+	if !cold {
+		d.readyTR.mark(ev.Time)
+		p99 = d.trPop.at(0.99)
+	}
 	thr := fmax(d.trAbs, fmax(2*s.own, 2*p99))
+	if cold {
+		thr = fmax(thr, d.trCold*d.trAbs)
+	}
 	if s.closed == 0 {
 		thr = fmax(thr, 2*d.trAbs)
 	}
@@ -492,4 +515,23 @@ func (d *authDetector) Finish(at time.Time, out *Emitter) {
 	d.clients.each(func(_ uint64, c *authClient) { d.closeClient(c, out) })
 	d.eps.each(func(_ uint64, e *authEndpoint) { d.closeEndpoint(e, out) })
 	d.ids.each(func(_ uint64, s *authIdentity) { d.closeIdentity(s, out) })
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *authDetector) Readiness(at time.Time) []model.Readiness {
+	h := hoursSince(d.first, at)
+	bf := baseline{detector: "authabuse", name: "failure windows of clients", scope: "population", alerts: []string{"auth.brute_force"},
+		requires: model.Need{Windows: int64(d.bfGate)},
+		while:    fmt.Sprintf("the absolute floor only: > %g failures per %s from one client (× principals succeeding from it / 4)", d.bfAbs, winLabel(d.bfWin))}
+	tr := baseline{detector: "authabuse", name: "networks per principal-hour", scope: "population", alerts: []string{"auth.token_reuse"},
+		requires: model.Need{Windows: int64(d.trGate)},
+		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s (the bar of a principal without history)", 2*d.trAbs, winLabel(d.trWin))}
+	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: []string{"auth.credential_stuffing"},
+		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
+		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()
+	d.eps.each(func(_ uint64, e *authEndpoint) {
+		cs.add(e.ref.Key(), model.Need{Windows: int64(e.base.n)}, e.base.n >= 6)
+	})
+	return []model.Readiness{bf.population(model.Need{Windows: int64(d.bfPop.count()), Hours: h}, d.readyBF),
+		cs.readiness(d.readyCS), tr.population(model.Need{Windows: int64(d.trPop.count()), Hours: h}, d.readyTR)}
 }

@@ -68,6 +68,8 @@ type bflaDetector struct {
 	groupRoleless        []bool
 	learned              bool // learning period over
 	specs                SpecLookup
+	readyEP, readySmall  readyMark
+	learnedAt            readyMark
 }
 
 type bflaEndpoint struct {
@@ -220,12 +222,14 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	known := isUser || (!d.roleless(g) && e.groups&bit != 0)
 	if !d.learned && ev.Time.Sub(d.start) >= d.learn && float64(d.ids.Len()) >= d.minPrincipals {
 		d.learned = true // principals = tracked principals (bounded by the identity budget)
+		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
 	if known || learning || e.n < d.minUses || (e.groups == 0 && e.users.len() == 0) {
 		d.learnUse(e, ih, bit, isUser)
 		return
 	}
+	d.readyEP.mark(ev.Time)
 	why := d.privileged(ev, e, g)
 	if why == "" {
 		d.learnUse(e, ih, bit, isUser)
@@ -289,6 +293,9 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 	// are not learned, so the set would otherwise stay small for ever).
 	pop := d.seen - e.seenAt
 	restricted := small && pop >= d.smallPop && users <= d.smallShare*pop && e.smallFired < d.smallAbs
+	if pop >= d.smallPop {
+		d.readySmall.mark(ev.Time)
+	}
 	if d.roleless(g) && !small {
 		// Without roles the group is the set of principals that use the
 		// endpoint: one used by many is not privileged in practice.
@@ -359,4 +366,25 @@ func (d *bflaDetector) emit(ev *event.Event, e *bflaEndpoint, g uint8, why strin
 		h.Sample = anomSample(ev, why)
 	}
 	out.Emit(h)
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *bflaDetector) Readiness(at time.Time) []model.Readiness {
+	al := []string{"bfla.privileged_access"}
+	period := baseline{detector: "bfla", name: "role groups and their functions (learning period)", scope: "population", alerts: al,
+		requires: model.Need{Hours: d.learn.Hours(), Principals: int64(d.minPrincipals)},
+		while:    "every successful use is learned as normal for its role group; nothing fires"}
+	uses := baseline{detector: "bfla", name: "successful uses of each endpoint", scope: "endpoint", alerts: al,
+		requires: model.Need{Requests: int64(d.minUses)},
+		while:    "the endpoint's users are learned; nothing fires on it"}.tally()
+	small := baseline{detector: "bfla", name: "principals seen since the endpoint's first use (small-set reasons)", scope: "endpoint", alerts: al,
+		requires: model.Need{Principals: int64(d.smallPop)},
+		while:    "only the administrative-path, DELETE and spec-scope reasons apply (PUT/PATCH used only by other groups and \"only a few principals use it\" wait)"}.tally()
+	d.eps.each(func(_ uint64, e *bflaEndpoint) {
+		// Endpoints are keyed by hash only (no name kept): counted, not listed.
+		uses.add("", model.Need{Requests: int64(e.n)}, false)
+		small.add("", model.Need{Principals: int64(d.seen - e.seenAt)}, false)
+	})
+	have := model.Need{Hours: hoursSince(d.start, at), Principals: int64(d.ids.Len())}
+	return []model.Readiness{period.population(have, d.learnedAt), uses.readiness(d.readyEP), small.readiness(d.readySmall)}
 }

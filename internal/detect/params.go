@@ -161,6 +161,7 @@ type paramsDetector struct {
 	js                               jsonScanner
 	ownHdrs                          []reqHeader  // header list without an engine
 	ownQuery                         []queryParam // query list without an engine
+	readyEP, readyType               readyMark
 }
 
 type paramEndpoint struct {
@@ -321,6 +322,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 	ep.n++
 	if !ep.learned && (ep.declared || ep.n >= d.learnN && ev.Time.Sub(ep.first) >= d.learnT) {
 		ep.learned = true
+		d.readyEP.mark(ev.Time)
 	}
 	sk, _ := d.keys.subject(ev)
 	ps := d.observed(ev)
@@ -403,7 +405,11 @@ func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, 
 			return
 		}
 	} else {
-		if st.seen < d.typeGate || float64(st.types[t]) >= 0.001*st.seen {
+		if st.seen < d.typeGate {
+			return
+		}
+		d.readyType.mark(ev.Time)
+		if float64(st.types[t]) >= 0.001*st.seen {
 			return
 		}
 		for l := 0; l < vtCount; l++ {
@@ -733,3 +739,28 @@ func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind,
 		fn(key, kind, v)
 	}
 }
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
+	set := baseline{detector: "params", name: "parameters of each endpoint", scope: "endpoint", alerts: []string{"param.unseen"},
+		requires: model.Need{Requests: int64(d.learnN), Hours: d.learnT.Hours()},
+		while:    "every parameter seen is learned as normal (no param.unseen); endpoints the spec declares need no learning"}.tally()
+	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: []string{"param.anomalous_type"},
+		requires: model.Need{Requests: int64(d.typeGate)},
+		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()
+	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+		k := ep.ref.Key()
+		set.add(k, model.Need{Requests: int64(ep.n), Hours: hoursSince(ep.first, at)}, ep.learned)
+		for i, m := range ep.params {
+			for name, st := range m {
+				if st.cand != nil || st.isSecret() {
+					continue
+				}
+				types.add(k+" ("+inNames[i]+" "+name+")", model.Need{Requests: int64(st.seen)}, st.declared >= 0)
+			}
+		}
+	})
+	return []model.Readiness{set.readiness(d.readyEP), types.readiness(d.readyType)}
+}
+
+var inNames = [3]string{"query", "header", "body"}

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -63,6 +64,7 @@ var criticalTypes = map[string]bool{classify.TypeSecret: true, classify.TypeCard
 var unwatchedTypes = map[string]bool{classify.TypeIP: true}
 
 type exposureEP struct {
+	ref       model.EndpointRef
 	first     time.Time
 	responses int64
 	known     map[string]bool // data types seen (unmasked) during learning
@@ -82,6 +84,7 @@ type SensitiveExposure struct {
 	seen     []exposureObs          // per-event scratch: strongest finding per type, in order of appearance
 	// Dropped counts responses of endpoints beyond max_endpoints.
 	Dropped int64
+	ready   readyMark
 }
 
 // NewSensitiveExposure builds the detector with an explicit classifier
@@ -146,7 +149,7 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 			d.Dropped++
 			return
 		}
-		ep = &exposureEP{first: ev.Time, known: map[string]bool{}}
+		ep = &exposureEP{first: ev.Time, known: map[string]bool{}, ref: keepRef(ev.Endpoint)}
 		d.eps[key] = ep
 	}
 	if ev.Time.Before(ep.first) {
@@ -169,6 +172,9 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	learning := ep.responses <= d.minResp || ev.Time.Sub(ep.first) < d.learning
+	if !learning {
+		d.ready.mark(ev.Time)
+	}
 	for si := range d.seen {
 		o := d.seen[si]
 		typ := o.f.Match.Type
@@ -212,4 +218,21 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		})
 		ep.known[typ] = true
 	}
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *SensitiveExposure) Readiness(at time.Time) []model.Readiness {
+	t := baseline{detector: "sensitive_exposure", name: "data types each endpoint returns", scope: "endpoint", alerts: []string{"data.sensitive_exposure"},
+		requires: model.Need{Requests: d.minResp + 1, Hours: d.learning.Hours()},
+		while:    "the data types the endpoint returns are learned as normal; nothing fires on it"}.tally()
+	keys := make([]uint64, 0, len(d.eps))
+	for k := range d.eps {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic order (the tally breaks ties by key anyway)
+	for _, k := range keys {
+		ep := d.eps[k]
+		t.add(ep.ref.Key(), model.Need{Requests: ep.responses, Hours: hoursSince(ep.first, at)}, false)
+	}
+	return []model.Readiness{t.readiness(d.ready)}
 }
