@@ -69,8 +69,13 @@ type authDetector struct {
 	bfPop, trPop              quantiles
 	js                        jsonScanner
 	login                     map[uint64]bool // loginLike of the endpoint's path, by endpoint hash (bounded)
-	first                     time.Time
+	first, now                time.Time
 	readyBF, readyCS, readyTR readyMark
+	// Clients with failures (principals) active in the current global
+	// brute-force (token-reuse) window, folded into the population when it
+	// rolls: most clients never return, so their own roll never comes.
+	bfGW, trGW         int64
+	bfActive, trActive []uint64
 }
 
 type authClient struct {
@@ -82,6 +87,7 @@ type authClient struct {
 	fire       fireState
 	rep        float64
 	hit        *Hit
+	folded     bool
 }
 
 type authEndpoint struct {
@@ -108,6 +114,7 @@ type authIdentity struct {
 	rep      float64
 	hit      *Hit
 	addrs    addrTally // client addresses of the window's requests
+	folded   bool
 }
 
 func newAuthAbuse(cfg Config) *authDetector {
@@ -198,6 +205,7 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 	if d.first.IsZero() {
 		d.first = ev.Time
 	}
+	d.now = ev.Time
 	eh := d.keys.endpoint(ev)
 	login, ok := d.login[eh]
 	if !ok {
@@ -234,16 +242,44 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 }
 
 func (d *authDetector) foldClient(c *authClient) {
+	if c.folded {
+		return
+	}
+	c.folded = true
 	if v := c.loginFails + c.credFails; v > 0 {
 		if c.fire.firedIn(c.w.idx) {
 			v = fmin(v, c.fire.thr)
 		}
 		d.bfPop.add(v)
+		if d.bfPop.count() >= d.bfGate {
+			d.readyBF.mark(d.now)
+		}
 	}
+}
+
+// rollActive folds the subjects of a global window that closed: clients
+// (ids false) or principals.
+func (d *authDetector) rollActive(gw *int64, active *[]uint64, idx int64, ids bool, out *Emitter) {
+	if idx <= *gw {
+		return
+	}
+	for _, k := range *active {
+		if ids {
+			if s, ok := d.ids.peek(k); ok && s.w.idx == *gw {
+				d.closeIdentity(s, out)
+				d.foldIdentity(s)
+			}
+		} else if c, ok := d.clients.peek(k); ok && c.w.idx == *gw {
+			d.closeClient(c, out)
+			d.foldClient(c)
+		}
+	}
+	*active, *gw = (*active)[:0], idx
 }
 
 func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, out *Emitter) *authClient {
 	idx := winIndex(ev.Time, d.bfWin)
+	d.rollActive(&d.bfGW, &d.bfActive, idx, false, out)
 	c, created := d.clients.getOrAdd(d.keys.ip(ev))
 	if created {
 		c.w.idx = idx
@@ -257,6 +293,9 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	if !fail {
 		c.okIDs.add(d.keys.identity(ev))
 		return c
+	}
+	if c.loginFails+c.credFails == 0 && c.w.idx == d.bfGW && len(d.bfActive) < maxActive {
+		d.bfActive = append(d.bfActive, d.keys.ip(ev))
 	}
 	if login {
 		c.loginFails++
@@ -277,7 +316,6 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	thr := d.bfAbs
 	var p99 float64
 	if d.bfPop.count() >= d.bfGate {
-		d.readyBF.mark(ev.Time)
 		p99 = d.bfPop.at(0.99)
 		thr = fmax(thr, d.bfPeer*p99)
 	}
@@ -343,6 +381,9 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		for gap := min(idx-e.w.idx-1, 80); gap > 0; gap-- {
 			e.base.update(0, 0.1)
 		}
+		if e.base.n >= 6 {
+			d.readyCS.mark(ev.Time)
+		}
 		e.w, e.hit, e.maxClient, e.nextEval = window{idx: idx}, nil, 0, 0
 		e.users.reset()
 		e.cls.reset()
@@ -364,7 +405,6 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	// the absolute minimum counts.
 	thr := 4 * d.csAbs
 	if e.base.n >= 6 {
-		d.readyCS.mark(ev.Time)
 		thr = fmax(d.csAbs, e.base.upper(d.csK, d.csRatio))
 	}
 	users, clients := e.users.estimate(), e.cls.estimate()
@@ -407,9 +447,10 @@ func (d *authDetector) closeEndpoint(e *authEndpoint, out *Emitter) {
 }
 
 func (d *authDetector) foldIdentity(s *authIdentity) {
-	if s.w.n == 0 {
+	if s.w.n == 0 || s.folded {
 		return
 	}
+	s.folded = true
 	v := float64(s.nets.len() + s.nets.overflow)
 	if s.fire.firedIn(s.w.idx) {
 		v = fmin(v, s.fire.thr)
@@ -418,12 +459,16 @@ func (d *authDetector) foldIdentity(s *authIdentity) {
 	}
 	s.closed++
 	d.trPop.add(v)
+	if d.trPop.count() >= d.trGate {
+		d.readyTR.mark(d.now)
+	}
 }
 
 var internalNet = hashString("internal-network")
 
 func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	idx := winIndex(ev.Time, d.trWin)
+	d.rollActive(&d.trGW, &d.trActive, idx, true, out)
 	s, created := d.ids.getOrAdd(d.keys.identity(ev))
 	if created {
 		s.w.idx = idx
@@ -434,6 +479,10 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		s.w, s.ips, s.lastNet, s.switches, s.rep, s.hit, s.fire = window{idx: idx}, lin256{}, 0, 0, 0, nil, fireState{}
 		s.nets.reset()
 		s.addrs.reset()
+		s.folded = false
+	}
+	if s.w.n == 0 && s.w.idx == d.trGW && len(d.trActive) < maxActive {
+		d.trActive = append(d.trActive, d.keys.identity(ev))
 	}
 	s.w.n++
 	s.addrs.add(ev.ClientIP)
@@ -460,7 +509,6 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	var p99 float64
 	cold := d.trPop.count() < d.trGate
 	if !cold {
-		d.readyTR.mark(ev.Time)
 		p99 = d.trPop.at(0.99)
 	}
 	thr := fmax(d.trAbs, fmax(2*s.own, 2*p99))

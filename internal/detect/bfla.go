@@ -70,6 +70,9 @@ type bflaDetector struct {
 	specs                SpecLookup
 	readyEP, readySmall  readyMark
 	learnedAt            readyMark
+	firstSeenAt          float64 // d.seen when the first endpoint was first used
+	hasEP                bool
+	now                  time.Time
 }
 
 type bflaEndpoint struct {
@@ -139,6 +142,9 @@ func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 	st, created := d.ids.getOrAdd(ih)
 	if created {
 		d.seen++
+		if d.hasEP && d.seen-d.firstSeenAt >= d.smallPop {
+			d.readySmall.mark(d.now) // the oldest endpoint has its small-set evidence
+		}
 	}
 	if !created && st.set {
 		return st.group
@@ -203,6 +209,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	if d.start.IsZero() {
 		d.start = ev.Time
 	}
+	d.now = ev.Time
 	id := ev.Auth.Identity
 	if id == nil || ev.Status < 200 || ev.Status >= 300 {
 		return
@@ -212,6 +219,9 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.first, e.seenAt = ev.Time, d.seen
+		if !d.hasEP {
+			d.hasEP, d.firstSeenAt = true, d.seen
+		}
 	}
 	bit := uint64(1) << g
 	if e.flagged.has(ih) {
@@ -229,7 +239,6 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.learnUse(e, ih, bit, isUser)
 		return
 	}
-	d.readyEP.mark(ev.Time)
 	why := d.privileged(ev, e, g)
 	if why == "" {
 		d.learnUse(e, ih, bit, isUser)
@@ -250,6 +259,9 @@ func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
 		e.usersBloom[b>>6] |= 1 << (b & 63)
 	}
 	e.n++
+	if e.n >= d.minUses {
+		d.readyEP.mark(d.now)
+	}
 }
 
 // hasUser is e.users.has(ih), skipping the scan when the user's bloom bit
@@ -293,9 +305,6 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 	// are not learned, so the set would otherwise stay small for ever).
 	pop := d.seen - e.seenAt
 	restricted := small && pop >= d.smallPop && users <= d.smallShare*pop && e.smallFired < d.smallAbs
-	if pop >= d.smallPop {
-		d.readySmall.mark(ev.Time)
-	}
 	if d.roleless(g) && !small {
 		// Without roles the group is the set of principals that use the
 		// endpoint: one used by many is not privileged in practice.

@@ -98,6 +98,7 @@ type enumDetector struct {
 	readyFast, readySlow      readyMark
 	readyDist, readyHour      readyMark
 	readyOwned                readyMark
+	now                       time.Time
 	subjects                  *lru[enumSubject]
 	// owners: per (parameter, value) the first principal that used it and
 	// whether another one did since (the ownership hint).
@@ -361,6 +362,7 @@ func roleGroup(ev *event.Event) uint64 {
 
 func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
+	d.now = ev.Time
 	ps := d.idParams(ev)
 	if len(ps) == 0 {
 		return
@@ -404,6 +406,9 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 				ow.multi = true
 			default:
 				par.revisits++
+			}
+			if par.revisits >= d.ownedMin {
+				d.readyOwned.mark(ev.Time)
 			}
 		}
 		d.subject(ev, s, par, p, vh, out)
@@ -453,6 +458,9 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 	}
 	if p, ok := d.params.peek(s.pk); ok {
 		p.slowDist.add(v)
+		if p.slowDist.count() >= d.peerGate/3 {
+			d.readySlow.mark(d.now)
+		}
 	}
 	g, _ := d.groups.getOrAdd(s.gk)
 	g.slowDist.add(v)
@@ -532,9 +540,6 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		group = &g.slowDist
 	}
 	owned := d.owned(par)
-	if owned {
-		d.readyOwned.mark(ev.Time)
-	}
 	cold := !slow && dist.count() < d.peerGate
 	if slow {
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
@@ -556,9 +561,6 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		peer = 4 * par.fastDist.at(0.99)
 	} else if group.count() >= d.peerGate {
 		peer = fmax(peer*0.5, group.at(0.99)) // role group baseline, bounded below by half the population's
-	}
-	if slow && dist.count() >= d.peerGate/3 {
-		d.readySlow.mark(ev.Time)
 	}
 	thr := fmax(abs, fmax(d.peerFactor*peer, d.ownFactor*own))
 	// Peers right now: when the whole role group is opening many records in
@@ -644,6 +646,12 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		if h := hourOf(par.w, d.fast); par.hodN[h] < 65535 {
 			par.hodMax[h] = float32(fmax(float64(par.hodMax[h]), v))
 			par.hodN[h]++
+			if par.hodN[h] >= d.hourMin {
+				d.readyHour.mark(ev.Time)
+			}
+		}
+		if par.base.n >= d.distGate {
+			d.readyDist.mark(ev.Time)
 		}
 		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
 			par.base.update(0, 0.1)
@@ -679,9 +687,6 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		return
 	}
 	distCold := par.base.n < d.distGate
-	if !distCold {
-		d.readyDist.mark(ev.Time)
-	}
 	par.nextEval = par.n + fmax(32, par.n/8)
 	v := par.vals.estimate()
 	thr := d.distAbs
@@ -694,7 +699,6 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	hourly := false
 	if h := hourOf(par.w, d.fast); par.hodN[h] >= d.hourMin {
 		thr, hourly = fmax(d.distAbs, d.hourFactor*float64(par.hodMax[h])), true
-		d.readyHour.mark(ev.Time)
 	}
 	subj := par.subj.estimate()
 	if v <= thr || subj < d.distMinSubj || par.maxSubj >= v/2 {

@@ -55,6 +55,7 @@ type latencyDetector struct {
 
 type latencyEndpoint struct {
 	ref     model.EndpointRef
+	served  bool // answered something other than 404/405 (not only a probe path)
 	d       quantiles
 	w       int64  // window of slowIPs
 	slowIPs lin256 // distinct clients with slow calls in window w
@@ -98,6 +99,9 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	ep, epNew := d.eps.getOrAdd(eh)
 	if epNew {
 		ep.ref = keepRef(ev.Endpoint)
+	}
+	if ev.Status != 404 && ev.Status != 405 {
+		ep.served = true
 	}
 	n := ep.d.count()
 	cold := n < d.gate
@@ -175,6 +179,9 @@ func (d *latencyDetector) Readiness(at time.Time) []model.Readiness {
 		requires: model.Need{Requests: int64(d.gate)},
 		while:    fmt.Sprintf("from %g calls, slow above max(%g ms, %g × the slowest so far); the per-client rules apply", d.coldObs, d.coldAbs, d.coldFact)}.tally()
 	d.eps.each(func(_ uint64, ep *latencyEndpoint) {
+		if !ep.served {
+			return // a probe path, not an endpoint
+		}
 		t.add(ep.ref.Key(), model.Need{Requests: int64(ep.d.count())}, false)
 	})
 	return []model.Readiness{t.readiness(d.ready)}

@@ -173,6 +173,7 @@ type paramEndpoint struct {
 	nparams  int
 	cands    []*paramStat
 	declared bool
+	served   bool // answered something other than 404/405 (not only a probe path)
 }
 
 type paramStat struct {
@@ -320,6 +321,9 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 		d.declare(ep)
 	}
 	ep.n++
+	if ev.Status != 404 && ev.Status != 405 {
+		ep.served = true
+	}
 	if !ep.learned && (ep.declared || ep.n >= d.learnN && ev.Time.Sub(ep.first) >= d.learnT) {
 		ep.learned = true
 		d.readyEP.mark(ev.Time)
@@ -367,6 +371,9 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 		}
 		st.seen++
 		st.types[t]++
+		if st.seen == d.typeGate && st.declared < 0 && st.cand == nil {
+			d.readyType.mark(ev.Time)
+		}
 	}
 	d.decide(ep, ev, sk, out)
 }
@@ -408,7 +415,6 @@ func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, 
 		if st.seen < d.typeGate {
 			return
 		}
-		d.readyType.mark(ev.Time)
 		if float64(st.types[t]) >= 0.001*st.seen {
 			return
 		}
@@ -749,6 +755,9 @@ func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
 		requires: model.Need{Requests: int64(d.typeGate)},
 		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()
 	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+		if !ep.served {
+			return // a probe path, not an endpoint
+		}
 		k := ep.ref.Key()
 		set.add(k, model.Need{Requests: int64(ep.n), Hours: hoursSince(ep.first, at)}, ep.learned)
 		for i, m := range ep.params {

@@ -67,6 +67,7 @@ type exposureEP struct {
 	ref       model.EndpointRef
 	first     time.Time
 	responses int64
+	served    bool            // answered something other than 404/405 (not only a probe path)
 	known     map[string]bool // data types seen (unmasked) during learning
 	alerted   map[string]bool
 }
@@ -156,6 +157,12 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		ep.first = ev.Time
 	}
 	ep.responses++
+	if ep.served && ep.responses > d.minResp && ev.Time.Sub(ep.first) >= d.learning {
+		d.ready.mark(ev.Time)
+	}
+	if ev.Status != 404 && ev.Status != 405 {
+		ep.served = true
+	}
 	// first (most confident) finding per type in this response
 	clear(d.seen)
 	d.seen = d.seen[:0]
@@ -172,9 +179,6 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	learning := ep.responses <= d.minResp || ev.Time.Sub(ep.first) < d.learning
-	if !learning {
-		d.ready.mark(ev.Time)
-	}
 	for si := range d.seen {
 		o := d.seen[si]
 		typ := o.f.Match.Type
@@ -232,6 +236,9 @@ func (d *SensitiveExposure) Readiness(at time.Time) []model.Readiness {
 	slices.Sort(keys) // deterministic order (the tally breaks ties by key anyway)
 	for _, k := range keys {
 		ep := d.eps[k]
+		if !ep.served {
+			continue // a probe path, not an endpoint
+		}
 		t.add(ep.ref.Key(), model.Need{Requests: ep.responses, Hours: hoursSince(ep.first, at)}, false)
 	}
 	return []model.Readiness{t.readiness(d.ready)}

@@ -530,6 +530,9 @@ func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
 		alerts: []string{"traffic.identity_spike"}, requires: model.Need{Windows: int64(d.peerGate)},
 		while: fmt.Sprintf("with ≥ %g peer windows: above max(%g, %g × the largest peer window so far), the principal's own bound and its role group now; with fewer, nothing fires", d.coldGate, d.absID, d.peerFactor)}.tally()
 	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
+		if ep.cls[0].base.n == 0 && ep.cls[0].w.n == 0 && ep.cls[3].base.n == 0 && ep.cls[3].w.n == 0 {
+			return // only 4xx answers: a probe path (or a function never served), not judged here
+		}
 		key := ep.ref.Key()
 		var wins uint32
 		for i := range ep.cls {

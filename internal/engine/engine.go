@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/classify"
@@ -298,6 +299,7 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	r.Hosts = e.inv.Hosts(eps)
 	e.addOutbound(r) // third-party APIs our services call (outbound.go)
+	r.Readiness = e.Readiness()
 	if e.intel != nil {
 		// The report is a function of its inputs: keep the feeds' own
 		// dates, not when this process loaded them.
@@ -441,4 +443,64 @@ func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// Readiness returns the learning state of every learned baseline as of
+// the last event (detector families, API change detection, posture
+// rules that need history), endpoint keys re-keyed to final templates,
+// with the time to ready from the start of the input.
+func (e *Engine) Readiness() []model.Readiness {
+	var rs []pipeline.ReadinessReporter
+	rs = append(rs, e.inv)
+	if e.pos != nil {
+		rs = append(rs, e.pos)
+	}
+	if e.det != nil {
+		rs = append(rs, e.det)
+	}
+	var out []model.Readiness
+	for _, r := range rs {
+		out = append(out, r.Readiness(e.to)...)
+	}
+	for i := range out {
+		r := &out[i]
+		if r.ReadyAt != nil && !e.from.IsZero() {
+			h := r.ReadyAt.Sub(e.from).Hours()
+			if h < 0 {
+				h = 0
+			}
+			h = float64(int64(h*100+0.5)) / 100
+			r.HoursToReady = &h
+		}
+		seen := map[string]bool{}
+		kept := r.Learning[:0]
+		for _, sc := range r.Learning {
+			sc.Key = canonicalScopeKey(sc.Key, e.inv)
+			if seen[sc.Key] {
+				continue
+			}
+			seen[sc.Key] = true
+			kept = append(kept, sc)
+		}
+		r.Learning = kept
+		if len(r.Learning) == 0 {
+			r.Learning = nil
+		}
+	}
+	return out
+}
+
+// canonicalScopeKey re-keys a scope key "METHOD host/path[ suffix]" to the
+// endpoint's final template.
+func canonicalScopeKey(k string, c pipeline.Canonicalizer) string {
+	method, rest, ok := strings.Cut(k, " ")
+	if !ok {
+		return k
+	}
+	hp, suffix, _ := strings.Cut(rest, " ")
+	ref := c.Canonical(parseKey(method + " " + hp))
+	if suffix != "" {
+		return ref.Key() + " " + suffix
+	}
+	return ref.Key()
 }

@@ -28,6 +28,9 @@ type Report struct {
 	// Outbound lists the third-party APIs our services call (hosts seen
 	// only in outbound exchange records); they are never in Endpoints.
 	Outbound []OutboundAPI `json:"outbound,omitempty"`
+	// Readiness is the learning state of every learned baseline (detector
+	// families, inventory, posture) at the end of the input.
+	Readiness []Readiness `json:"readiness,omitempty"`
 }
 
 // APIHost is one host of the inventory (report extension `hosts[]`).
