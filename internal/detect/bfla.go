@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,9 +32,14 @@ import (
 //     first use, users ≤ small_share (10 %) of them, and fewer than
 //     small_abs outsiders fired on it (fired uses are not learned).
 //
-// Nothing fires during the learning period (learn, default 2 h of event
-// time from the first request) or before min_principals (default 20)
-// principals were seen. Uses that fired are not learned, so repeated abuse
+// During the learning period (learn, default 2 h of event time from the
+// first request, and min_principals, default 20, principals seen) only a
+// prior from the path and the tokens judges: a principal with roles that
+// succeeds on an administrative path (or one whose declared scopes its
+// token lacks) that only groups holding every one of its roles and more
+// used (≥ min_uses successes) — a customer token on the admin API that
+// administrators, who are customers too, use. Everything else waits for
+// the learning period. Uses that fired are not learned, so repeated abuse
 // keeps folding into the alert; the first use of a brand-new endpoint is
 // never an alert (nobody used it before).
 //
@@ -66,7 +72,8 @@ type bflaDetector struct {
 	byRole               map[uint64]uint8 // group by roleGroup hash (memo of groupOf)
 	groupNames           []string
 	groupRoleless        []bool
-	learned              bool // learning period over
+	groupRoles           [][]string // sorted roles and scopes of each group
+	learned              bool       // learning period over
 	specs                SpecLookup
 	readyEP, readySmall  readyMark
 	learnedAt            readyMark
@@ -185,6 +192,7 @@ func (d *bflaDetector) groupOf(ev *event.Event) uint8 {
 			g = uint8(len(d.groupNames))
 			d.groupNames = append(d.groupNames, name)
 			d.groupRoleless = append(d.groupRoleless, len(rs) == 0)
+			d.groupRoles = append(d.groupRoles, slices.Clone(rs))
 		} else {
 			g = bflaOther
 		}
@@ -235,6 +243,13 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
+	if learning && !known && e.n >= d.minUses {
+		if why := d.coldPrivileged(ev, e, g); why != "" {
+			e.flagged.add(ih)
+			d.emit(ev, e, g, why, out)
+			return
+		}
+	}
 	if known || learning || e.n < d.minUses || (e.groups == 0 && e.users.len() == 0) {
 		d.learnUse(e, ih, bit, isUser)
 		return
@@ -324,6 +339,44 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 }
 
 const whySmallSet = "function used only by a small distinct group of principals"
+
+// coldPrivileged is the judgement of the learning period: the
+// administrative-path and spec-scope reasons only, for a principal with
+// roles whose role set is a strict subset of the role set of every group
+// that used the endpoint (they hold all its roles and more).
+func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8) string {
+	if d.roleless(g) || int(g) >= len(d.groupRoles) || e.groups == 0 {
+		return ""
+	}
+	mine := d.groupRoles[g]
+	for j := 0; j < 64; j++ {
+		if e.groups&(1<<uint(j)) == 0 {
+			continue
+		}
+		if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {
+			return ""
+		}
+	}
+	why := d.privileged(ev, e, g)
+	if why == "administrative path" || strings.HasPrefix(why, "the spec requires scopes") {
+		return why + "; learning period: every group using it holds this principal's roles and more"
+	}
+	return ""
+}
+
+// strictSuperset reports whether sorted set a holds every element of
+// sorted set b and more.
+func strictSuperset(a, b []string) bool {
+	if len(a) <= len(b) {
+		return false
+	}
+	for _, x := range b {
+		if _, ok := slices.BinarySearch(a, x); !ok {
+			return false
+		}
+	}
+	return true
+}
 
 func hasAnyScope(ev *event.Event, scopes []string) bool {
 	t := ev.Auth.Identity.Token

@@ -319,6 +319,9 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			ep.params[i] = map[string]*paramStat{}
 		}
 		d.declare(ep)
+		if ep.declared {
+			d.readyType.mark(ev.Time) // declared types are checked from the first request
+		}
 	}
 	ep.n++
 	if ev.Status != 404 && ev.Status != 405 {

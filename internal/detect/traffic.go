@@ -47,11 +47,14 @@ import (
 // subject's next window starts, when it is evicted, or when the
 // endpoint's window rolls (at most 64 subjects per endpoint window; the
 // rest fold on their own roll), so a deployment of a few clients builds
-// peers too. Before peer_gate (50) closed peer windows the bar is
-// max(abs, peer_factor × the largest peer window so far) — with at least
-// cold_gate (5) of them; with fewer, nothing fires — and the subject's own
-// bound: a client present from the start is its own peer, and a newcomer
-// must be far above everyone seen so far.
+// peers too. Before peer_gate (50) closed peer windows a subject is
+// judged only against its own history: with at least cold_own (3) of its
+// own closed windows on the endpoint (and cold_gate, 5, peer windows), the
+// bar is max(abs, peer_factor × the largest peer window so far, its own
+// EWMA bound) — a client that ramps far above itself and everyone seen.
+// A subject without history is not judged while the peers learn: the
+// first run of a batch job (a nightly export, an aggregator's poll) looks
+// exactly like a scraper's first minutes.
 //
 // Memory: per endpoint ≈ 0.5 KB + 2 DDSketches (≤ 4.3 KB each, typically
 // < 1 KB); per (client, endpoint) 200 bytes (the entry also holds the
@@ -67,7 +70,7 @@ func init() {
 	declareOptions("traffic", map[string]string{
 		"window": "d", "alpha": "n", "k": "n", "ratio": "n", "gate_windows": "n",
 		"abs_endpoint": "n", "abs_client": "n", "abs_identity": "n", "peer_factor": "n",
-		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d", "cold_gate": "n",
+		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d", "cold_gate": "n", "cold_own": "n",
 	})
 }
 
@@ -78,7 +81,7 @@ type trafficDetector struct {
 	gate                          uint32
 	absEndpoint, absClient, absID float64
 	peerFactor, peerGate          float64
-	coldGate                      float64
+	coldGate, coldOwn             float64
 	dailyFactor, peakFactor       float64
 	idWin                         time.Duration
 	readyEP, readyCl, readyID     readyMark
@@ -150,6 +153,32 @@ type clientEP struct {
 type trafficGroup struct {
 	w           int64
 	active, sum float64
+	// The two busiest members in the window (count, key): a principal
+	// within twice the busiest other member of its role group right now
+	// is doing what its peers do (a whole ward opening records at shift
+	// start, some faster than others).
+	top1, top2 float64
+	who1       uint64
+}
+
+// note records a member's count; others returns the busiest other
+// member's count.
+func (g *trafficGroup) note(who uint64, n float64) {
+	switch {
+	case who == g.who1:
+		g.top1 = n
+	case n > g.top1:
+		g.top2, g.top1, g.who1 = g.top1, n, who
+	case n > g.top2:
+		g.top2 = n
+	}
+}
+
+func (g *trafficGroup) others(who uint64) float64 {
+	if who == g.who1 {
+		return g.top2
+	}
+	return g.top1
 }
 
 func newTraffic(cfg Config) *trafficDetector {
@@ -166,6 +195,7 @@ func newTraffic(cfg Config) *trafficDetector {
 		peerFactor:  o.float("peer_factor", 3),
 		peerGate:    o.float("peer_gate", 50),
 		coldGate:    o.float("cold_gate", 5),
+		coldOwn:     o.float("cold_own", 3),
 		dailyFactor: o.float("daily_factor", 1.5),
 		peakFactor:  o.float("peak_factor", 1.5),
 		idWin:       o.dur("identity_window", 15*time.Minute),
@@ -340,11 +370,11 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		s.ids.add(ih)
 	}
 	peers := ep.clientDist.count()
-	if peers < d.coldGate {
+	cold := peers < d.peerGate
+	if cold && (peers < d.coldGate || float64(s.own.n) < d.coldOwn) {
 		return
 	}
 	var p99 float64
-	cold := peers < d.peerGate
 	if cold {
 		p99 = ep.clientDist.at(1) // few peers: the largest window so far
 	} else {
@@ -425,20 +455,21 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	s.addrs.add(ev.ClientIP)
 	g, _ := d.groups.getOrAdd(s.gk)
 	if g.w != idx {
-		g.w, g.active, g.sum = idx, 0, 0
+		*g = trafficGroup{w: idx}
 	}
 	if s.w.n == 0 {
 		g.active++
 	}
 	g.sum++
 	s.w.n++
+	g.note(key, s.w.n)
 	s.ids.add(d.keys.ip(ev))
 	peers := ep.identDist.count()
-	if peers < d.coldGate {
+	cold := peers < d.peerGate
+	if cold && (peers < d.coldGate || float64(s.own.n) < d.coldOwn) {
 		return
 	}
 	var p99 float64
-	cold := peers < d.peerGate
 	if cold {
 		p99 = ep.identDist.at(1) // few peers: the largest window so far
 	} else {
@@ -452,10 +483,11 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	// Peers right now: when the principal's whole role group is busy on
 	// this endpoint in this window (shift start), the bar is relative to
 	// them.
-	var now float64
+	var now, busiest float64
 	if g.active > 5 {
 		now = (g.sum - s.w.n) / (g.active - 1)
-		thr = fmax(thr, d.peerFactor*now)
+		busiest = g.others(key)
+		thr = fmax(thr, fmax(d.peerFactor*now, 2*busiest))
 	}
 	if s.w.n <= thr {
 		return
@@ -471,7 +503,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(fmax(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.idWin),
 			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
-			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate(), "peers_learning": cold},
+			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate(), "peers_learning": cold, "busiest_peer_now": busiest},
 		},
 	}
 	s.hit.Clients, s.hit.ClientsOther = s.addrs.delta(true)
@@ -525,10 +557,10 @@ func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
 		while: "nothing fires on the endpoint: a population rate needs the endpoint's own history"}.tally()
 	cl := baseline{detector: "traffic", name: "client windows per endpoint", scope: "endpoint",
 		alerts: []string{"traffic.client_spike"}, requires: model.Need{Windows: int64(d.peerGate)},
-		while: fmt.Sprintf("with ≥ %g peer windows: above max(%g, %g × the largest peer window so far) and the client's own bound; with fewer, nothing fires", d.coldGate, d.absClient, d.peerFactor)}.tally()
+		while: fmt.Sprintf("only clients with ≥ %g own windows on the endpoint, above max(%g, %g × the largest peer window so far, their own bound); newcomers are not judged", d.coldOwn, d.absClient, d.peerFactor)}.tally()
 	id := baseline{detector: "traffic", name: "principal windows per endpoint", scope: "endpoint",
 		alerts: []string{"traffic.identity_spike"}, requires: model.Need{Windows: int64(d.peerGate)},
-		while: fmt.Sprintf("with ≥ %g peer windows: above max(%g, %g × the largest peer window so far), the principal's own bound and its role group now; with fewer, nothing fires", d.coldGate, d.absID, d.peerFactor)}.tally()
+		while: fmt.Sprintf("only principals with ≥ %g own windows on the endpoint, above max(%g, %g × the largest peer window so far, their own bound, their role group now); newcomers are not judged", d.coldOwn, d.absID, d.peerFactor)}.tally()
 	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
 		if ep.cls[0].base.n == 0 && ep.cls[0].w.n == 0 && ep.cls[3].base.n == 0 && ep.cls[3].w.n == 0 {
 			return // only 4xx answers: a probe path (or a function never served), not judged here

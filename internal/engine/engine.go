@@ -460,7 +460,15 @@ func (e *Engine) Readiness() []model.Readiness {
 	}
 	var out []model.Readiness
 	for _, r := range rs {
-		out = append(out, r.Readiness(e.to)...)
+		for _, b := range r.Readiness(e.to) {
+			// A per-scope baseline without any scope (no login endpoint
+			// with failures, no outbound call…) has nothing to judge yet:
+			// left out rather than reported as learning.
+			if b.Scope != "population" && b.ReadyScopes+b.LearningScopes == 0 && b.ReadyAt == nil {
+				continue
+			}
+			out = append(out, b)
+		}
 	}
 	for i := range out {
 		r := &out[i]
