@@ -1,5 +1,11 @@
 package scenario
 
+import (
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/sim"
+)
+
 // DefaultFloors hold on every traffic variant at demo size (sim.Variants;
 // TestScenarioSuite). Measured with the multi-horizon enumeration and the
 // hour-of-day population baseline: base 39/39, roaming 39/39, lingering
@@ -48,5 +54,44 @@ func SmallFloors() Floors {
 	delete(f.MinDetected, "bola.distributed_param_enumeration")
 	delete(f.MinDetected, "payload.large_request")
 	f.MaxFalse = 3
+	return f
+}
+
+// smallExpected are the alerts a reviewer expects on each small
+// deployment (sim.Variants with Small set): per alert type, how many of
+// the variant's scenarios must be detected. What is not required, and
+// why:
+//   - one-hour: bfla.privileged_access — the administrator used the
+//     admin function three times before the customer token did, below
+//     the five successful uses that make a function someone else's
+//     (bfla min_uses); traffic.client_spike — the scraper is a newcomer
+//     while the endpoint's peers are still learning, and a newcomer is
+//     not judged then (its first minutes look exactly like the first run
+//     of a batch job);
+//   - scanner-log: traffic.client_spike — the same (peers learning at
+//     13:00 with four customers).
+var smallExpected = map[string]map[string]int{
+	"few-clients": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1, "bfla.privileged_access": 1, "traffic.client_spike": 1},
+	"one-hour": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1},
+	"dominant-client": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1, "bfla.privileged_access": 1, "traffic.client_spike": 1},
+	"scanner-log": {"recon.endpoint_spray": 2, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1},
+}
+
+// FloorsFor returns the floors of a traffic variant: DefaultFloors for the
+// four-system variants, the expected alerts of a small deployment (no
+// false alert on traps, at most one elsewhere) for the others. A small
+// variant without an entry gets no detection floor, only the budgets.
+func FloorsFor(v sim.Variant) Floors {
+	if v.Small == nil {
+		return DefaultFloors()
+	}
+	f := Floors{MinDetected: map[string]int{}, MaxFalse: 1, MaxTrapFalse: 0}
+	for k, n := range smallExpected[strings.TrimSuffix(v.Name, "+")] {
+		f.MinDetected[k] = n
+	}
 	return f
 }
