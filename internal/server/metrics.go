@@ -23,6 +23,8 @@ type metrics struct {
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
 	sinkFailures       *prometheus.GaugeVec
+	detectorState      *prometheus.GaugeVec // detector, state: 1 for the current state
+	detectorScopes     *prometheus.GaugeVec // detector, baseline, state: scopes in that state
 }
 
 func newMetrics(s *Server) *metrics {
@@ -39,9 +41,11 @@ func newMetrics(s *Server) *metrics {
 	m.checkpointSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "palisade_checkpoint_seconds", Help: "Duration of checkpoints (alerts, snapshot, log position)."})
 	m.checkpointFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_checkpoint_failures_total", Help: "Failed checkpoints (retried)."})
 	m.sinkFailures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_sink_failures", Help: "Alerts a sink failed to deliver (dead-lettered or dropped), cumulative."}, []string{"sink"})
+	m.detectorState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_state", Help: "Learning state of each detector family at the last checkpoint: 1 for its state (ready, partial, learning), 0 otherwise."}, []string{"detector", "state"})
+	m.detectorScopes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_scopes", Help: "Scopes (population, endpoints, parameters, login endpoints) of each learned baseline in each state at the last checkpoint."}, []string{"detector", "baseline", "state"})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
 	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
-		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, queue,
+		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.detectorState, m.detectorScopes, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

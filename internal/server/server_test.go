@@ -130,6 +130,17 @@ func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 // store already).
 func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
+	if eng == nil {
+		eng = newFake()
+	}
+	env := startEnv(t, dir, mod, eng)
+	env.eng = eng
+	return env
+}
+
+// startEnv starts a server with any engine (env.eng is left nil).
+func startEnv(t testing.TB, dir string, mod func(*Config), eng Engine) *testEnv {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +150,6 @@ func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *te
 	if mod != nil {
 		mod(&cfg)
 	}
-	if eng == nil {
-		eng = newFake()
-	}
 	srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +158,7 @@ func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *te
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	env := &testEnv{srv: srv, http: hs, st: st, eng: eng, tokens: map[string]string{}, dir: dir}
+	env := &testEnv{srv: srv, http: hs, st: st, tokens: map[string]string{}, dir: dir}
 	for _, role := range []string{store.RoleViewer, store.RoleAnalyst, store.RoleAdmin, store.RoleIngest} {
 		sec, tk, err := NewToken(role, role, time.Now())
 		if err != nil {
@@ -249,6 +257,7 @@ var routePerms = map[string]string{
 	"GET /api/v1/config":                  "admin",
 	"PUT /api/v1/config":                  "admin",
 	"GET /api/v1/overview":                "read",
+	"GET /api/v1/detectors":               "read",
 	"GET /api/v1/audit-log":               "admin",
 	"POST /api/v1/erase":                  "admin",
 }
