@@ -573,7 +573,7 @@ func (d *authDetector) Readiness(at time.Time) []model.Readiness {
 		while:    fmt.Sprintf("the absolute floor only: > %g failures per %s from one client (× principals succeeding from it / 4)", d.bfAbs, winLabel(d.bfWin))}
 	tr := baseline{detector: "authabuse", name: "networks per principal-hour", scope: "population", alerts: []string{"auth.token_reuse"},
 		requires: model.Need{Windows: int64(d.trGate)},
-		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s (the bar of a principal without history)", 2*d.trAbs, winLabel(d.trWin))}
+		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s", d.trCold*d.trAbs, winLabel(d.trWin))}
 	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: []string{"auth.credential_stuffing"},
 		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
 		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()

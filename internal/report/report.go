@@ -161,18 +161,28 @@ func Summary(w io.Writer, r *model.Report) error {
 	groups := model.GroupReadiness(r.Readiness)
 	if len(groups) > 0 {
 		n := map[string]int{}
-		var never []string
+		var never, partly []string
 		for _, g := range groups {
 			n[g.State]++
-			for _, b := range g.Baselines {
-				if b.State != model.StateReady {
-					never = append(never, g.Detector+" ("+b.Baseline+")")
+			switch g.State {
+			case model.StateLearning:
+				never = append(never, g.Detector)
+			case model.StatePartial:
+				ready := 0
+				for _, b := range g.Baselines {
+					if b.State == model.StateReady {
+						ready++
+					}
 				}
+				partly = append(partly, fmt.Sprintf("%s (%d of %d baselines)", g.Detector, ready, len(g.Baselines)))
 			}
 		}
-		p("  detectors  %d ready, %d partly ready, %d learning\n", n[model.StateReady], n[model.StatePartial], n[model.StateLearning])
+		p("  detectors  %d ready, %d partly ready, %d learning (see Detector readiness)\n", n[model.StateReady], n[model.StatePartial], n[model.StateLearning])
 		if len(never) > 0 {
-			p("  learning   never ready on this input: %s\n", strings.Join(never, "; "))
+			p("  learning   never ready on this input: %s\n", strings.Join(never, ", "))
+		}
+		if len(partly) > 0 {
+			p("  partly     ready only in part: %s\n", strings.Join(partly, ", "))
 		}
 	}
 
