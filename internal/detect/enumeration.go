@@ -439,6 +439,9 @@ func (d *enumDetector) foldFast(s *enumSubject) {
 	}
 	if p, ok := d.params.peek(s.pk); ok {
 		p.fastDist.add(v)
+		if p.fastDist.count() >= d.peerGate {
+			d.readyFast.mark(d.now)
+		}
 	}
 	g, _ := d.groups.getOrAdd(s.gk)
 	g.fastDist.add(v)
@@ -521,7 +524,6 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		}
 		return
 	}
-	d.readyFast.mark(ev.Time)
 	if newF {
 		d.check(ev, s, par, g, p, &s.fast, false, out)
 	}
@@ -791,9 +793,10 @@ func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
 	dist := baseline{detector: "enumeration", name: "endpoint distinct identifiers (EWMA per window)", scope: "parameter",
 		alerts: []string{"bola.distributed_param_enumeration"}, requires: model.Need{Windows: int64(d.distGate), Hours: float64(d.distGate) * d.fast.Hours()},
 		while: fmt.Sprintf("above %g distinct identifiers over ≥ %g subjects, only with ≥ 20%% failures or twice as many addresses as subjects", d.distAbs, d.distMinSubj)}.tally()
-	hour := baseline{detector: "enumeration", name: "hour-of-day record of distinct identifiers", scope: "parameter",
-		alerts: []string{"bola.distributed_param_enumeration"}, requires: model.Need{Hours: 24},
+	hour := baseline{detector: "enumeration", name: "hour-of-day record of distinct identifiers (windows at the current hour of day)", scope: "parameter",
+		alerts: []string{"bola.distributed_param_enumeration"}, requires: model.Need{Windows: int64(d.hourMin)},
 		while: "the all-hours EWMA bar and the stricter swarm rules apply"}.tally()
+	hod := hourOf(winIndex(at, d.fast), d.fast)
 	d.params.each(func(_ uint64, p *enumParam) {
 		key := p.ref.Key() + " (" + p.in + " " + p.name + ")"
 		fast.add(key, model.Need{Windows: int64(p.fastDist.count())}, false)
@@ -802,8 +805,7 @@ func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
 			owned.add(key, model.Need{Requests: int64(p.revisits)}, false)
 		}
 		dist.add(key, model.Need{Windows: int64(p.base.n), Hours: hoursSince(p.first, at)}, p.base.n >= d.distGate)
-		hourReady := p.hodN[hourOf(winIndex(at, d.fast), d.fast)] >= d.hourMin
-		hour.add(key, model.Need{Hours: hoursSince(p.first, at)}, hourReady)
+		hour.add(key, model.Need{Windows: int64(p.hodN[hod]), Hours: hoursSince(p.first, at)}, false)
 	})
 	return []model.Readiness{fast.readiness(d.readyFast), slow.readiness(d.readySlow), owned.readiness(d.readyOwned),
 		dist.readiness(d.readyDist), hour.readiness(d.readyHour)}

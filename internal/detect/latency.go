@@ -104,6 +104,9 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 		ep.served = true
 	}
 	n := ep.d.count()
+	if n+1 >= d.gate {
+		d.ready.mark(ev.Time) // this call (learned below) completes the baseline
+	}
 	cold := n < d.gate
 	if cold && n < d.coldObs {
 		ep.d.add(ms)
@@ -132,7 +135,6 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 		base = ep.d.at(1) // the slowest call so far
 		thr = fmax(d.coldAbs, d.coldFact*base)
 	} else {
-		d.ready.mark(ev.Time)
 		base = ep.d.at(d.q)
 		thr = fmax(d.abs, d.factor*base)
 	}

@@ -103,6 +103,9 @@ func structuredBody(ct string) bool {
 
 func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ, what string, req bool, mark *readyMark, out *Emitter) {
 	n := q.count()
+	if n+1 >= d.gate {
+		mark.mark(ev.Time) // this observation (learned below) completes the baseline
+	}
 	var base, thr float64
 	cold := n < d.gate
 	if cold {
@@ -117,7 +120,6 @@ func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, 
 		base = q.at(1) // the largest so far
 		thr = fmax(d.coldAbs*abs, d.coldFactor*base)
 	} else {
-		mark.mark(ev.Time)
 		base = q.at(d.q)
 		thr = fmax(abs, d.factor*base)
 	}
