@@ -75,8 +75,8 @@ var Variants = []Variant{
 		RoamingAttackers: true, AttackShift: 3, AttackPace: 1.25, ShopUsers: 1.6, ShopRate: 1.3},
 	{Name: "lingering", Description: "bank and shop-app clients keep using tokens 5–12 min past exp and the APIs answer 200; shorter bank tokens (10 min); a 3-day-old bank token replayed; attacks 4 h earlier",
 		LingeringTokens: 0.25, BankTokenLife: 10 * time.Minute, ReplayBankToken: true, AttackShift: -4, BankRate: 1.2},
-	{Name: "hospital", Description: "a larger clinic (1.6× patients, 1.5× clinicians, 1.4× sessions) and a smaller bank and shop; attackers 20 % faster; attacks 9 h earlier",
-		Patients: 1.6, Clinicians: 1.5, ClinicRate: 1.4, BankCustomers: 0.6, BankRate: 0.7, ShopUsers: 0.7, ShopRate: 0.8, AttackPace: 0.8, AttackShift: -9},
+	{Name: "hospital", Description: "a larger clinic (1.6× patients, 1.5× clinicians, 1.4× sessions) and a smaller bank and shop; attackers 20 % faster; attacks 9 h earlier, wrapping from hour 6: five land on the first morning while baselines learn",
+		Patients: 1.6, Clinicians: 1.5, ClinicRate: 1.4, BankCustomers: 0.6, BankRate: 0.7, ShopUsers: 0.7, ShopRate: 0.8, AttackPace: 0.8, AttackShift: -9, AttackFrom: 6},
 	// Small deployments (issue 14): held out like the others.
 	{Name: "few-clients", Description: "a small deployment: the shop API with three clients (two customers on their own addresses, one administrator) for 24 h; attacks from hour 4 while every population baseline is still learning",
 		Hours: 24, Small: &Small{Customers: 2, Admin: true}},
