@@ -55,7 +55,7 @@ type latencyDetector struct {
 
 type latencyEndpoint struct {
 	ref     model.EndpointRef
-	served  bool // answered something other than 404/405 (not only a probe path)
+	served  bool // answered something other than 4xx (not only a probe path)
 	d       quantiles
 	w       int64  // window of slowIPs
 	slowIPs lin256 // distinct clients with slow calls in window w
@@ -100,7 +100,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	if epNew {
 		ep.ref = keepRef(ev.Endpoint)
 	}
-	if ev.Status != 404 && ev.Status != 405 {
+	if ev.Status < 400 || ev.Status >= 500 {
 		ep.served = true
 	}
 	n := ep.d.count()

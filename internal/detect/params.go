@@ -173,7 +173,7 @@ type paramEndpoint struct {
 	nparams  int
 	cands    []*paramStat
 	declared bool
-	served   bool // answered something other than 404/405 (not only a probe path)
+	served   bool // answered something other than 4xx (not only a probe path)
 }
 
 type paramStat struct {
@@ -324,7 +324,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 		}
 	}
 	ep.n++
-	if ev.Status != 404 && ev.Status != 405 {
+	if ev.Status < 400 || ev.Status >= 500 {
 		ep.served = true
 	}
 	if !ep.learned && (ep.declared || ep.n >= d.learnN && ev.Time.Sub(ep.first) >= d.learnT) {

@@ -160,7 +160,7 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 	if ep.served && ep.responses > d.minResp && ev.Time.Sub(ep.first) >= d.learning {
 		d.ready.mark(ev.Time)
 	}
-	if ev.Status != 404 && ev.Status != 405 {
+	if ev.Status < 400 || ev.Status >= 500 {
 		ep.served = true
 	}
 	// first (most confident) finding per type in this response
