@@ -578,8 +578,8 @@ func (d *authDetector) Readiness(at time.Time) []model.Readiness {
 		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
 		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()
 	d.eps.each(func(_ uint64, e *authEndpoint) {
-		cs.add(e.ref.Key(), model.Need{Windows: int64(e.base.n)}, e.base.n >= 6)
+		cs.Add(e.ref.Key(), model.Need{Windows: int64(e.base.n)}, e.base.n >= 6)
 	})
 	return []model.Readiness{bf.population(model.Need{Windows: int64(d.bfPop.count()), Hours: h}, d.readyBF),
-		cs.readiness(d.readyCS), tr.population(model.Need{Windows: int64(d.trPop.count()), Hours: h}, d.readyTR)}
+		cs.Readiness(d.readyCS.at), tr.population(model.Need{Windows: int64(d.trPop.count()), Hours: h}, d.readyTR)}
 }

@@ -444,9 +444,9 @@ func (d *bflaDetector) Readiness(at time.Time) []model.Readiness {
 		while:    "only the administrative-path, DELETE and spec-scope reasons apply (PUT/PATCH used only by other groups and \"only a few principals use it\" wait)"}.tally()
 	d.eps.each(func(_ uint64, e *bflaEndpoint) {
 		// Endpoints are keyed by hash only (no name kept): counted, not listed.
-		uses.add("", model.Need{Requests: int64(e.n)}, false)
-		small.add("", model.Need{Principals: int64(d.seen - e.seenAt)}, false)
+		uses.Add("", model.Need{Requests: int64(e.n)}, false)
+		small.Add("", model.Need{Principals: int64(d.seen - e.seenAt)}, false)
 	})
 	have := model.Need{Hours: hoursSince(d.start, at), Principals: int64(d.ids.Len())}
-	return []model.Readiness{period.population(have, d.learnedAt), uses.readiness(d.readyEP), small.readiness(d.readySmall)}
+	return []model.Readiness{period.population(have, d.learnedAt), uses.Readiness(d.readyEP.at), small.Readiness(d.readySmall.at)}
 }

@@ -799,14 +799,14 @@ func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
 	hod := hourOf(winIndex(at, d.fast), d.fast)
 	d.params.each(func(_ uint64, p *enumParam) {
 		key := p.ref.Key() + " (" + p.in + " " + p.name + ")"
-		fast.add(key, model.Need{Windows: int64(p.fastDist.count())}, false)
-		slow.add(key, model.Need{Windows: int64(p.slowDist.count())}, false)
+		fast.Add(key, model.Need{Windows: int64(p.fastDist.count())}, false)
+		slow.Add(key, model.Need{Windows: int64(p.slowDist.count())}, false)
 		if p.revisits > 0 || p.cross > 0 {
-			owned.add(key, model.Need{Requests: int64(p.revisits)}, false)
+			owned.Add(key, model.Need{Requests: int64(p.revisits)}, false)
 		}
-		dist.add(key, model.Need{Windows: int64(p.base.n), Hours: hoursSince(p.first, at)}, p.base.n >= d.distGate)
-		hour.add(key, model.Need{Windows: int64(p.hodN[hod]), Hours: hoursSince(p.first, at)}, false)
+		dist.Add(key, model.Need{Windows: int64(p.base.n), Hours: hoursSince(p.first, at)}, p.base.n >= d.distGate)
+		hour.Add(key, model.Need{Windows: int64(p.hodN[hod]), Hours: hoursSince(p.first, at)}, false)
 	})
-	return []model.Readiness{fast.readiness(d.readyFast), slow.readiness(d.readySlow), owned.readiness(d.readyOwned),
-		dist.readiness(d.readyDist), hour.readiness(d.readyHour)}
+	return []model.Readiness{fast.Readiness(d.readyFast.at), slow.Readiness(d.readySlow.at), owned.Readiness(d.readyOwned.at),
+		dist.Readiness(d.readyDist.at), hour.Readiness(d.readyHour.at)}
 }

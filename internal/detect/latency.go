@@ -184,7 +184,7 @@ func (d *latencyDetector) Readiness(at time.Time) []model.Readiness {
 		if !ep.served {
 			return // a probe path, not an endpoint
 		}
-		t.add(ep.ref.Key(), model.Need{Requests: int64(ep.d.count())}, false)
+		t.Add(ep.ref.Key(), model.Need{Requests: int64(ep.d.count())}, false)
 	})
-	return []model.Readiness{t.readiness(d.ready)}
+	return []model.Readiness{t.Readiness(d.ready.at)}
 }

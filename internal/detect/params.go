@@ -762,17 +762,17 @@ func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
 			return // a probe path, not an endpoint
 		}
 		k := ep.ref.Key()
-		set.add(k, model.Need{Requests: int64(ep.n), Hours: hoursSince(ep.first, at)}, ep.learned)
+		set.Add(k, model.Need{Requests: int64(ep.n), Hours: hoursSince(ep.first, at)}, ep.learned)
 		for i, m := range ep.params {
 			for name, st := range m {
 				if st.cand != nil || st.isSecret() {
 					continue
 				}
-				types.add(k+" ("+inNames[i]+" "+name+")", model.Need{Requests: int64(st.seen)}, st.declared >= 0)
+				types.Add(k+" ("+inNames[i]+" "+name+")", model.Need{Requests: int64(st.seen)}, st.declared >= 0)
 			}
 		}
 	})
-	return []model.Readiness{set.readiness(d.readyEP), types.readiness(d.readyType)}
+	return []model.Readiness{set.Readiness(d.readyEP.at), types.Readiness(d.readyType.at)}
 }
 
 var inNames = [3]string{"query", "header", "body"}

@@ -156,11 +156,11 @@ func (d *payloadDetector) Readiness(at time.Time) []model.Readiness {
 	d.eps.each(func(_ uint64, ep *payloadEndpoint) {
 		k := ep.ref.Key()
 		if ep.resp.count() > 0 {
-			resp.add(k, model.Need{Requests: int64(ep.resp.count())}, false)
+			resp.Add(k, model.Need{Requests: int64(ep.resp.count())}, false)
 		}
 		if ep.req.count() > 0 {
-			req.add(k, model.Need{Requests: int64(ep.req.count())}, false)
+			req.Add(k, model.Need{Requests: int64(ep.req.count())}, false)
 		}
 	})
-	return []model.Readiness{resp.readiness(d.readyResp), req.readiness(d.readyReq)}
+	return []model.Readiness{resp.Readiness(d.readyResp.at), req.Readiness(d.readyReq.at)}
 }

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"sort"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/model"
@@ -82,72 +81,7 @@ func roundNeed(n model.Need) model.Need {
 	return n
 }
 
-// maxListed is how many learning scopes a per-scope baseline lists.
-const maxListed = 5
-
-// scopeTally counts the scopes of a per-scope baseline by state and keeps
-// the learning scopes nearest to ready (ties by key: deterministic).
-type scopeTally struct {
-	b               baseline
-	ready, learning int64
-	near            []scoped
-}
-
-type scoped struct {
-	s        model.ScopeReadiness
-	progress float64
-}
-
-func (b baseline) tally() *scopeTally { return &scopeTally{b: b} }
-
-// add counts one scope with the evidence have; key names it (empty for
-// subject scopes, which are never listed). ready overrides the
-// comparison with Requires when the family knows better (a scope that
-// became ready keeps its state, a declared endpoint needs no learning).
-func (t *scopeTally) add(key string, have model.Need, ready bool) {
-	if ready {
-		t.ready++
-		return
-	}
-	miss := t.b.requires.Minus(have)
-	if miss.Zero() {
-		t.ready++
-		return
-	}
-	t.learning++
-	if key == "" {
-		return
-	}
-	c := scoped{model.ScopeReadiness{Key: key, Have: roundNeed(have), Missing: miss}, t.b.requires.Progress(have)}
-	i := sort.Search(len(t.near), func(i int) bool {
-		n := t.near[i]
-		return n.progress < c.progress || n.progress == c.progress && n.s.Key > c.s.Key
-	})
-	if i >= maxListed {
-		return
-	}
-	t.near = append(t.near, scoped{})
-	copy(t.near[i+1:], t.near[i:])
-	t.near[i] = c
-	if len(t.near) > maxListed {
-		t.near = t.near[:maxListed]
-	}
-}
-
-// readiness returns the baseline's state: ready when a scope is ready (or
-// was: m), learning otherwise.
-func (t *scopeTally) readiness(m readyMark) model.Readiness {
-	r := t.b.base(m)
-	r.ReadyScopes, r.LearningScopes = t.ready, t.learning
-	r.State = model.StateLearning
-	if t.ready > 0 || !m.at.IsZero() {
-		r.State = model.StateReady
-	}
-	for _, n := range t.near {
-		r.Learning = append(r.Learning, n.s)
-	}
-	return r
-}
+func (b baseline) tally() *model.ScopeTally { return model.NewScopeTally(b.base(readyMark{})) }
 
 // Readiness collects the learning state of every family that reports one
 // (pipeline.ReadinessReporter), in family order.

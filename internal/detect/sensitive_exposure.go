@@ -239,7 +239,7 @@ func (d *SensitiveExposure) Readiness(at time.Time) []model.Readiness {
 		if !ep.served {
 			continue // a probe path, not an endpoint
 		}
-		t.add(ep.ref.Key(), model.Need{Requests: ep.responses, Hours: hoursSince(ep.first, at)}, false)
+		t.Add(ep.ref.Key(), model.Need{Requests: ep.responses, Hours: hoursSince(ep.first, at)}, false)
 	}
-	return []model.Readiness{t.readiness(d.ready)}
+	return []model.Readiness{t.Readiness(d.ready.at)}
 }

@@ -369,17 +369,9 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	if ih != 0 {
 		s.ids.add(ih)
 	}
-	peers := ep.clientDist.count()
-	cold := peers < d.peerGate
-	if cold && (peers < d.coldGate || float64(s.own.n) < d.coldOwn) {
+	p99, cold, ok := d.peerBar(&ep.clientDist, s, &d.readyCl, ev.Time)
+	if !ok {
 		return
-	}
-	var p99 float64
-	if cold {
-		p99 = ep.clientDist.at(1) // few peers: the largest window so far
-	} else {
-		d.readyCl.mark(ev.Time)
-		p99 = ep.clientDist.at(0.99)
 	}
 	users := fmax(1, s.ids.estimate())
 	thr := fmax(d.absClient, d.peerFactor*p99) * users
@@ -464,17 +456,9 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	s.w.n++
 	g.note(key, s.w.n)
 	s.ids.add(d.keys.ip(ev))
-	peers := ep.identDist.count()
-	cold := peers < d.peerGate
-	if cold && (peers < d.coldGate || float64(s.own.n) < d.coldOwn) {
+	p99, cold, ok := d.peerBar(&ep.identDist, s, &d.readyID, ev.Time)
+	if !ok {
 		return
-	}
-	var p99 float64
-	if cold {
-		p99 = ep.identDist.at(1) // few peers: the largest window so far
-	} else {
-		d.readyID.mark(ev.Time)
-		p99 = ep.identDist.at(0.99)
 	}
 	thr := fmax(d.absID, d.peerFactor*p99)
 	if s.own.n >= 1 {
@@ -529,6 +513,23 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 	d.idents.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
 }
 
+// peerBar is the peer baseline a subject is judged against: the p99 of
+// the endpoint's closed peer windows once there are peer_gate of them
+// (marking the baseline ready), else — for a subject with cold_own own
+// windows and cold_gate peer windows — the largest peer window so far
+// (cold). ok is false when the subject is not judged.
+func (d *trafficDetector) peerBar(dist *quantiles, s *trafficSubject, mark *readyMark, t time.Time) (p99 float64, cold, ok bool) {
+	peers := dist.count()
+	if peers >= d.peerGate {
+		mark.mark(t)
+		return dist.at(0.99), false, true
+	}
+	if peers < d.coldGate || float64(s.own.n) < d.coldOwn {
+		return 0, true, false
+	}
+	return dist.at(1), true, true
+}
+
 // rollPeers folds the subjects of the endpoint's closed client (ident
 // false) or identity window into its peer baselines.
 func (d *trafficDetector) rollPeers(ep *trafficEndpoint, w *int64, active *[]uint64, idx int64, ident bool, out *Emitter) {
@@ -571,11 +572,11 @@ func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
 			wins = max(wins, ep.cls[i].base.n)
 		}
 		h := hoursSince(ep.firstT, at)
-		rate.add(key, model.Need{Windows: int64(wins), Hours: h}, wins >= d.gate)
-		cl.add(key, model.Need{Windows: int64(ep.clientDist.count())}, false)
+		rate.Add(key, model.Need{Windows: int64(wins), Hours: h}, wins >= d.gate)
+		cl.Add(key, model.Need{Windows: int64(ep.clientDist.count())}, false)
 		if ep.identDist.count() > 0 || ep.activeI != nil {
-			id.add(key, model.Need{Windows: int64(ep.identDist.count())}, false)
+			id.Add(key, model.Need{Windows: int64(ep.identDist.count())}, false)
 		}
 	})
-	return []model.Readiness{rate.readiness(d.readyEP), cl.readiness(d.readyCl), id.readiness(d.readyID)}
+	return []model.Readiness{rate.Readiness(d.readyEP.at), cl.Readiness(d.readyCl.at), id.Readiness(d.readyID.at)}
 }

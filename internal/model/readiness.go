@@ -165,3 +165,79 @@ func GroupReadiness(list []Readiness) []DetectorReadiness {
 	})
 	return out
 }
+
+// MaxListedScopes is how many learning scopes a per-scope baseline lists.
+const MaxListedScopes = 5
+
+// ScopeTally builds the Readiness of a per-scope baseline: it counts the
+// scopes by state and keeps the learning ones nearest to ready (ties by
+// key, so the result does not depend on the order scopes are added).
+type ScopeTally struct {
+	r    Readiness
+	near []scopeNear
+}
+
+type scopeNear struct {
+	s        ScopeReadiness
+	progress float64
+}
+
+// NewScopeTally starts a tally for the baseline described by r (its
+// Requires decides readiness).
+func NewScopeTally(r Readiness) *ScopeTally {
+	r.ReadyScopes, r.LearningScopes, r.Learning = 0, 0, nil
+	return &ScopeTally{r: r}
+}
+
+// Add counts one scope with the evidence have; key names it (empty for
+// scopes that are never listed, such as subjects). ready overrides the
+// comparison with Requires when the analyzer knows better (a declared
+// endpoint needs no learning).
+func (t *ScopeTally) Add(key string, have Need, ready bool) {
+	if ready {
+		t.r.ReadyScopes++
+		return
+	}
+	miss := t.r.Requires.Minus(have)
+	if miss.Zero() {
+		t.r.ReadyScopes++
+		return
+	}
+	t.r.LearningScopes++
+	if key == "" {
+		return
+	}
+	have.Hours = float64(int64(have.Hours*100+0.5)) / 100
+	c := scopeNear{ScopeReadiness{Key: key, Have: have, Missing: miss}, t.r.Requires.Progress(have)}
+	i := sort.Search(len(t.near), func(i int) bool {
+		n := t.near[i]
+		return n.progress < c.progress || n.progress == c.progress && n.s.Key > c.s.Key
+	})
+	if i >= MaxListedScopes {
+		return
+	}
+	t.near = append(t.near, scopeNear{})
+	copy(t.near[i+1:], t.near[i:])
+	t.near[i] = c
+	if len(t.near) > MaxListedScopes {
+		t.near = t.near[:MaxListedScopes]
+	}
+}
+
+// Readiness returns the baseline's state: ready when a scope is ready or
+// one was at readyAt (non-zero), learning otherwise.
+func (t *ScopeTally) Readiness(readyAt time.Time) Readiness {
+	r := t.r
+	if !readyAt.IsZero() {
+		x := readyAt.UTC()
+		r.ReadyAt = &x
+	}
+	r.State = StateLearning
+	if r.ReadyScopes > 0 || r.ReadyAt != nil {
+		r.State = StateReady
+	}
+	for _, n := range t.near {
+		r.Learning = append(r.Learning, n.s)
+	}
+	return r
+}
