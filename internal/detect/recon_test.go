@@ -37,7 +37,7 @@ func TestSensitiveProbe(t *testing.T) {
 		{"/.well-known/openid-configuration", 404, false, ""},
 		{"/v1/products/12345", 404, false, ""}, // a stale product link
 		{"/downloads/manual.zip", 404, false, ""},
-		{"/.env", 200, false, ""},  // only refused or missing answers count
+		{"/.env", 200, false, ""}, // only refused or missing answers count
 		{"/backup.zip", 500, false, ""},
 		{"/", 404, false, ""},
 	} {
