@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -281,8 +282,7 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	if delta == 0 {
 		return c
 	}
-	h := Hit{
-		Type: "auth.brute_force", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	h := Hit{Type: alert.AuthBruteForce, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(fails - c.rep),
 		Confidence: confidence(fails, thr, d.bfPop.count(), 4*d.bfGate),
 		Evidence: model.Evidence{
@@ -366,8 +366,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	if delta == 0 {
 		return
 	}
-	e.hit = &Hit{
-		Type: "auth.credential_stuffing", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	e.hit = &Hit{Type: alert.AuthCredentialStuffing, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(e.w.n, thr, float64(e.base.n), 24),
 		Evidence: model.Evidence{
 			Observed: e.w.n, Baseline: round2(e.base.mean), Threshold: round2(thr), Window: winLabel(d.csWin),
@@ -454,8 +453,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	if delta == 0 {
 		return
 	}
-	h := Hit{
-		Type: "auth.token_reuse", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev),
+	h := Hit{Type: alert.AuthTokenReuse, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev),
 		Count:      int64(s.w.n - s.rep),
 		Confidence: confidence(nets, thr, d.trPop.count(), 4*d.trGate),
 		Evidence: model.Evidence{

@@ -5,8 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // Family "bfla": bfla.privileged_access.
@@ -67,7 +69,7 @@ type bflaDetector struct {
 	groupNames           []string
 	groupRoleless        []bool
 	learned              bool // learning period over
-	specs                SpecLookup
+	specs                pipeline.SpecLookup
 }
 
 type bflaEndpoint struct {
@@ -337,7 +339,7 @@ func (d *bflaDetector) emit(ev *event.Event, e *bflaEndpoint, g uint8, why strin
 		}
 	}
 	users := float64(e.users.len() + e.users.overflow)
-	h := Hit{Type: "bfla.privileged_access", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev)}
+	h := Hit{Type: alert.BFLAPrivilegedAccess, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev)}
 	if why != "" {
 		conf := 0.6
 		if e.priv == 1 || len(e.scopes) > 0 {

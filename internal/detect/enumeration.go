@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -541,7 +542,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		variant, title = "slow", "Slow object identifier enumeration"
 	}
 	h := Hit{
-		Type: "bola.param_enumeration", Title: title, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Type: alert.BOLAParamEnumeration, Title: title, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: confidence(w.est, thr, dist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
 			Observed: w.est, Baseline: round2(fmax(peer, own)), Threshold: round2(thr), Window: winLabel(win),
@@ -668,8 +669,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	if delta == 0 {
 		return
 	}
-	par.hit = &Hit{
-		Type: "bola.distributed_param_enumeration", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	par.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(v, thr, float64(par.base.n), float64(4*d.distGate)),
 		Evidence: model.Evidence{
 			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),

@@ -3,6 +3,7 @@ package detect
 import (
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -129,8 +130,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	if delta == 0 {
 		return
 	}
-	h := Hit{
-		Type: "latency.spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	h := Hit{Type: alert.LatencySpike, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(delta),
 		Confidence: confidence(c.maxMs, thr, n, 5*d.gate),
 		Evidence: model.Evidence{

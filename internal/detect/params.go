@@ -11,8 +11,10 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // Family "params": param.unseen and param.anomalous_type.
@@ -154,7 +156,7 @@ type paramsDetector struct {
 	learnT, decideT                  time.Duration
 	maxParams, maxBody               int
 	eps                              *lru[paramEndpoint]
-	specs                            SpecLookup
+	specs                            pipeline.SpecLookup
 	changes                          []model.APIChange
 	dropped                          map[string]int64
 	scratch                          []obsParam
@@ -338,8 +340,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			ep.nparams++
 			if ep.learned {
 				st.cand = &paramCandidate{first: ev.Time, subj: sk}
-				st.cand.hit = Hit{
-					Type: "param.unseen", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+				st.cand.hit = Hit{Type: alert.ParamUnseen, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 					Sample: anomSample(ev, p.in+" parameter "+clipStr(p.name, 64)),
 				}
 				ep.cands = append(ep.cands, st)
@@ -428,8 +429,7 @@ func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, 
 	if st.declared >= 0 || st.seen >= 10*d.typeGate {
 		conf = 0.8
 	}
-	out.Emit(Hit{
-		Type: "param.anomalous_type", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	out.Emit(Hit{Type: alert.ParamAnomalousType, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: conf,
 		Evidence: model.Evidence{
 			Observed: vtNames[t], Baseline: base, Threshold: "< 0.1% of observations",

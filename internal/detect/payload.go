@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -61,15 +62,15 @@ func (d *payloadDetector) Observe(ev *event.Event, out *Emitter) {
 	ep, _ := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if ev.Status >= 200 && ev.Status < 300 {
 		if sz := float64(ev.Rec.Response.Size); sz > 0 {
-			d.check(ev, &ep.resp, sz, d.absResp, "payload.large_response", "response", out)
+			d.check(ev, &ep.resp, sz, d.absResp, alert.PayloadLargeResponse, "response", out)
 		}
 	}
 	if sz := float64(ev.Rec.Request.Size); sz > 0 {
-		d.check(ev, &ep.req, sz, d.absReq, "payload.large_request", "request body", out)
+		d.check(ev, &ep.req, sz, d.absReq, alert.PayloadLargeRequest, "request body", out)
 	}
 }
 
-func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ, what string, out *Emitter) {
+func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ alert.Type, what string, out *Emitter) {
 	n := q.count()
 	if n < d.gate {
 		q.add(sz)

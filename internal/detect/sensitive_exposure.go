@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -194,8 +195,7 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		sort.Strings(known)
 		ref := ev.Endpoint
 		note := fmt.Sprintf("%s in %s %s: %s", typ, o.f.Location, o.f.Field, o.f.Sample)
-		out.Emit(Hit{
-			Type: "data.sensitive_exposure", Time: ev.Time, Severity: sev, Confidence: math.Round(o.conf*100) / 100,
+		out.Emit(Hit{Type: alert.DataSensitiveExposure, Time: ev.Time, Severity: sev, Confidence: math.Round(o.conf*100) / 100,
 			Title:    fmt.Sprintf("Endpoint started returning %s", typ),
 			Endpoint: &ref,
 			Evidence: model.Evidence{

@@ -3,6 +3,7 @@ package detect
 import (
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -138,7 +139,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 		conf = fmin(0.99, conf+0.1)
 	}
 	h := Hit{
-		Type: "recon.endpoint_spray", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
+		Type: alert.ReconEndpointSpray, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
 		Confidence: conf,
 		Evidence: model.Evidence{
 			Observed: s.est, Baseline: round2(fmax(p99, s.own)), Threshold: round2(thr), Window: winLabel(d.win),

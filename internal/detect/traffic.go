@@ -3,6 +3,7 @@ package detect
 import (
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -252,8 +253,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 	if delta == 0 {
 		return
 	}
-	h := Hit{
-		Type: "traffic.endpoint_spike", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	h := Hit{Type: alert.TrafficEndpointSpike, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(c.w.n, thr, float64(c.base.n), float64(4*d.gate)),
 		Evidence: model.Evidence{
 			Observed: c.w.n, Baseline: round2(c.base.mean), Threshold: round2(thr), Window: winLabel(d.win),
@@ -272,7 +272,7 @@ func (d *trafficDetector) closeEndpoint(ep *trafficEndpoint, ci int, out *Emitte
 	c := &ep.cls[ci]
 	if r := c.fire.remainder(c.w.idx, c.w.n, out); r > 0 {
 		ref := ep.ref
-		out.Emit(Hit{Type: "traffic.endpoint_spike", Time: c.last, Endpoint: &ref, Count: int64(r),
+		out.Emit(Hit{Type: alert.TrafficEndpointSpike, Time: c.last, Endpoint: &ref, Count: int64(r),
 			Confidence: confidence(c.w.n, c.fire.thr, float64(c.base.n), float64(4*d.gate)),
 			Evidence: model.Evidence{Observed: c.w.n, Baseline: round2(c.base.mean), Threshold: round2(c.fire.thr), Window: winLabel(d.win),
 				Reason:  "requests per window to this endpoint far above its learned rate",
@@ -320,8 +320,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	if delta == 0 {
 		return
 	}
-	s.hit = &Hit{
-		Type: "traffic.client_spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	s.hit = &Hit{Type: alert.TrafficClientSpike, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(delta),
 		Confidence: confidence(s.w.n, thr, ep.clientDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
@@ -404,8 +403,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	if delta == 0 {
 		return
 	}
-	s.hit = &Hit{
-		Type: "traffic.identity_spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	s.hit = &Hit{Type: alert.TrafficIdentitySpike, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(delta),
 		Confidence: confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{

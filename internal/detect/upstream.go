@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -101,7 +102,7 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 	emit := func(reason string, conf float64, details map[string]any, note string) {
 		ep := ev.Endpoint
 		details["destination"] = host
-		out.Emit(Hit{Type: "consumption.unsafe_upstream", Time: ev.Time, Confidence: conf, Client: sigClient(ev), Endpoint: &ep,
+		out.Emit(Hit{Type: alert.ConsumptionUnsafeUpstream, Time: ev.Time, Confidence: conf, Client: sigClient(ev), Endpoint: &ep,
 			Evidence: model.Evidence{Reason: reason, Details: details}, Sample: sigSample(ev, note)})
 	}
 	if ev.Scheme == "http" && !internalHost(host) {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
@@ -422,7 +423,7 @@ func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
 			ep := c.Canonical(*a.Endpoint)
 			a.Endpoint = &ep
 		}
-		k := detect.AlertKey(&a)
+		k := alert.Key(&a)
 		if i, ok := byKey[k]; ok {
 			o := &out[i]
 			o.Count += a.Count
@@ -445,7 +446,7 @@ func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
 			}
 			continue
 		}
-		a.ID = detect.AlertID(k)
+		a.ID = alert.ID(k)
 		byKey[k] = len(out)
 		out = append(out, a)
 	}

@@ -5,7 +5,7 @@
 // exports the observed API as an OpenAPI 3.1 document.
 //
 // The inventory implements pipeline.Templater (Template), pipeline.Analyzer
-// (Observe), pipeline.Canonicalizer (Canonical) and detect.SpecLookup
+// (Observe), pipeline.Canonicalizer (Canonical) and pipeline.SpecLookup
 // (Operation). It is safe for concurrent use (one mutex).
 package inventory
 

@@ -39,6 +39,12 @@ type Canonicalizer interface {
 	Canonical(ref model.EndpointRef) model.EndpointRef
 }
 
+// SpecLookup answers what the declared OpenAPI specs say about an endpoint.
+// Implemented by the inventory; used by the detectors.
+type SpecLookup interface {
+	Operation(ref model.EndpointRef) (model.SpecOp, bool)
+}
+
 // IntelLookup answers threat-intel questions about an address. Implemented
 // by the intel package.
 type IntelLookup interface {
