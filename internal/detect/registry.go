@@ -24,11 +24,13 @@ type Config struct {
 	Options map[string]map[string]any
 	// Disabled lists detector names to leave out.
 	Disabled []string
-	// Classify is the engine's classification analyzer, which sees each
-	// event before the detectors: detectors that need the data classes of
-	// an event reuse its results (and its custom data types). Nil: they
-	// classify on their own with the default configuration.
-	Classify *classify.Analyzer
+	// Classifier classifies the events that arrive unclassified
+	// (event.Event.Classified false: classification turned off, or a
+	// detector used on its own) for the detectors that need their data
+	// classes; it is the engine's, so that custom data types apply. Nil:
+	// the default configuration. Classified events carry their result
+	// (event.Event.Sensitive), which detectors read instead.
+	Classifier *classify.Classifier
 }
 
 type factory struct {

@@ -145,14 +145,10 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.redact = classify.NewRedactor(c)
 	if !cfg.NoClassify {
-		e.cls = classify.NewAnalyzer(c)
-		e.analyzers = append(e.analyzers, e.cls)
+		e.cls = classify.NewAnalyzer(c) // the classification stage (see release)
 	}
 	if !cfg.NoPosture {
 		pcfg := cfg.Posture
-		if pcfg.Canonical == nil {
-			pcfg.Canonical = e.inv
-		}
 		if pcfg.SpecFields == nil {
 			pcfg.SpecFields = e.inv
 		}
@@ -164,8 +160,8 @@ func New(cfg Config) (*Engine, error) {
 		if dc.Specs == nil {
 			dc.Specs = e.inv
 		}
-		if dc.Classify == nil {
-			dc.Classify = e.cls // nil when classification is off
+		if dc.Classifier == nil && e.cls != nil {
+			dc.Classifier = e.cls.Classifier() // custom data types, for unclassified events
 		}
 		if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
 			return nil, fmt.Errorf("detect.options: %w", errors.Join(errs...))
@@ -185,6 +181,16 @@ func (e *Engine) ReorderWindow() time.Duration { return e.cfg.Reorder }
 
 // Intel exposes the threat-intel set (nil when no feed is loaded).
 func (e *Engine) Intel() *intel.Set { return e.intel }
+
+// resolveRef resolves an optional endpoint reference (a copy: the alert's
+// own is left as the emitter keeps it).
+func resolveRef(r pipeline.EndpointResolver, ep *model.EndpointRef) *model.EndpointRef {
+	if ep == nil {
+		return nil
+	}
+	c := r.Resolve(*ep)
+	return &c
+}
 
 // Reject counts a rejected record and keeps its location (first few).
 func (e *Engine) Reject(re *exchange.RecordError) {
@@ -245,6 +251,11 @@ func (e *Engine) release(it heapItem) {
 	} else {
 		e.released = ev.Time
 	}
+	if e.cls != nil {
+		// The classification stage: its result travels on the event to
+		// every analyzer (Event.Sensitive), so their order does not matter.
+		e.cls.Classify(ev)
+	}
 	e.analyzers.Observe(ev)
 	// Analyzers keep nothing of the event or its record past Observe (they
 	// copy what they retain), so their memory can serve the next ones.
@@ -294,7 +305,7 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	var findings []model.Finding
 	if e.pos != nil {
-		findings = e.pos.Findings(eps, e.to)
+		findings = e.pos.Findings(eps, e.to, e.inv)
 	}
 	posture.Score(eps, alerts, findings)
 	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
@@ -325,23 +336,18 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	return r
 }
 
-// mergeSensitive attaches classification results (keyed by the endpoint
-// ref seen at classification time) to the canonical endpoints.
-func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]model.SensitiveData, c pipeline.Canonicalizer) {
-	keys := make([]string, 0, len(res))
-	for k := range res {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+// mergeSensitive attaches classification results (recorded per endpoint
+// reference as templated at classification time) to the final endpoints
+// they resolve to.
+func mergeSensitive(eps []model.Endpoint, idx map[string]int, res []classify.EndpointData, r pipeline.EndpointResolver) {
 	type fk struct{ t, loc, field string }
 	merged := map[int]map[fk]*model.SensitiveData{}
-	for _, k := range keys {
-		for _, sd := range res[k] {
-			ref := parseKey(k)
-			i, ok := idx[c.Canonical(ref).Key()]
-			if !ok {
-				continue // a probe path (never an endpoint)
-			}
+	for _, ed := range res {
+		i, ok := idx[r.Resolve(ed.Ref).Key()]
+		if !ok {
+			continue // a probe path (never an endpoint)
+		}
+		for _, sd := range ed.Data {
 			m := merged[i]
 			if m == nil {
 				m = map[fk]*model.SensitiveData{}
@@ -373,14 +379,14 @@ func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]m
 	}
 }
 
-// mergeChanges appends the detectors' API changes (re-keyed to final
+// mergeChanges appends the detectors' API changes (resolved to final
 // templates) to the inventory's, dropping exact duplicates, in time order.
-func mergeChanges(inv, det []model.APIChange, c pipeline.Canonicalizer) []model.APIChange {
+func mergeChanges(inv, det []model.APIChange, r pipeline.EndpointResolver) []model.APIChange {
 	seen := map[string]bool{}
 	var out []model.APIChange
 	for _, list := range [][]model.APIChange{inv, det} {
 		for _, ch := range list {
-			ch.Endpoint = c.Canonical(ch.Endpoint)
+			ch.Endpoint = r.Resolve(ch.Endpoint)
 			k := ch.Endpoint.Key() + "|" + ch.Kind + "|" + ch.Detail
 			if seen[k] {
 				continue
@@ -393,36 +399,13 @@ func mergeChanges(inv, det []model.APIChange, c pipeline.Canonicalizer) []model.
 	return out
 }
 
-// parseKey inverts model.EndpointRef.Key ("METHOD host/path").
-func parseKey(k string) model.EndpointRef {
-	var ref model.EndpointRef
-	for i := 0; i < len(k); i++ {
-		if k[i] == ' ' {
-			ref.Method = k[:i]
-			rest := k[i+1:]
-			for j := 0; j < len(rest); j++ {
-				if rest[j] == '/' {
-					ref.Host, ref.Path = rest[:j], rest[j:]
-					return ref
-				}
-			}
-			ref.Host = rest
-			return ref
-		}
-	}
-	return ref
-}
-
-// canonicalAlerts re-keys alert endpoints to final templates and folds
+// canonicalAlerts resolves alert endpoints to final templates and folds
 // alerts that became duplicates (same type, subject and endpoint).
-func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
+func canonicalAlerts(in []model.Alert, r pipeline.EndpointResolver) []model.Alert {
 	byKey := map[string]int{}
 	var out []model.Alert
 	for _, a := range in {
-		if a.Endpoint != nil {
-			ep := c.Canonical(*a.Endpoint)
-			a.Endpoint = &ep
-		}
+		a.Endpoint = resolveRef(r, a.Endpoint)
 		k := alert.Key(&a)
 		if i, ok := byKey[k]; ok {
 			o := &out[i]
