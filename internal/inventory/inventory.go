@@ -65,8 +65,8 @@ type Config struct {
 	// not tracked, and counted).
 	MaxReconClients int
 	// MaxEndpointIDs bounds the endpoint ids (model.EndpointID) given to
-	// the references events are templated to (default 262,144, ≈150 bytes
-	// each). Beyond it references get no id and are resolved from their
+	// the references events are templated to (default 262,144, ≈160 bytes
+	// each: ≈42 MB at the budget). Beyond it references get no id and are resolved from their
 	// strings, with the same result; Stats.IDsDropped counts them.
 	MaxEndpointIDs int
 	// API change detection: a new query/header parameter is reported when

@@ -130,8 +130,9 @@ type InputError struct {
 //
 // ID is the inventory's stable id of the reference (see EndpointID); it is
 // not part of the wire form. The same host, method and path always carry
-// the same ID within one inventory, so that refs stay comparable (==, map
-// keys) whether or not they carry one.
+// the same ID within one inventory, so comparing the refs of events (==,
+// map keys) still compares their strings. A ref made by hand has no ID
+// and is not == to an event's: compare Key() there.
 type EndpointRef struct {
 	Host   string     `json:"host"`
 	Method string     `json:"method"`
@@ -144,7 +145,7 @@ type EndpointRef struct {
 // templated then. Templates converge as traffic arrives (/users/alice,
 // /users/bob → /users/{userId}); what an early id stands for now is
 // answered in one place, the inventory's Resolve (pipeline.EndpointResolver),
-// at report time and when serve mode streams an alert. 0 means none (no
+// when a report is assembled. 0 means none (no
 // inventory, an ignored path, or the id budget reached): Resolve then
 // reads the reference's strings.
 type EndpointID uint32

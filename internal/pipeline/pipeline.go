@@ -47,8 +47,8 @@ type Templater interface {
 // EndpointResolver says what an endpoint reference recorded earlier (by
 // its id, or its strings when it has none) stands for now: the endpoint's
 // current template. Everything keyed on an endpoint (alerts, findings,
-// classification, API changes) is resolved through it, once, at report
-// time or when serve mode streams an alert. Implemented by the inventory.
+// classification, API changes) is resolved through it, once, when a report
+// is assembled. Implemented by the inventory.
 type EndpointResolver interface {
 	Resolve(ref model.EndpointRef) model.EndpointRef
 }
