@@ -33,9 +33,11 @@ type Event struct {
 	External bool       // ClientIP is not in the configured internal ranges
 	Outbound bool       // our service calling a third-party API
 
-	// Endpoint is the operation as templated when the event was enriched.
-	// Templates converge as traffic arrives; the inventory's Canonical
-	// method maps an early reference to its final template.
+	// Endpoint is the operation as templated when the event was enriched,
+	// with the reference's stable id (Endpoint.ID, model.EndpointID).
+	// Templates converge as traffic arrives; the inventory's Resolve
+	// (pipeline.EndpointResolver) maps an early reference to its final
+	// template, once, at report time.
 	Endpoint   model.EndpointRef
 	PathParams []PathParam
 
