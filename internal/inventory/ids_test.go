@@ -101,3 +101,36 @@ func TestEndpointIDAllocs(t *testing.T) {
 		t.Errorf("assign of a known reference: %v allocations", n)
 	}
 }
+
+// BenchmarkEndpointIDAssign: the id lookup Template adds per event (a
+// known reference).
+func BenchmarkEndpointIDAssign(b *testing.B) {
+	inv := New(DefaultConfig())
+	paths := []string{"/v1/users/{userId}/orders/{orderId}", "/v1/products/featured", "/api/categories/{category}/items", "/v2/accounts/{accountId}/settings"}
+	for _, p := range paths {
+		inv.ids.assign(h, "GET", p)
+	}
+	method := string([]byte("GET"))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		inv.ids.assign(h, method, paths[i&3])
+	}
+}
+
+// BenchmarkEndpointRef: the same through the node's cache (what Template
+// does).
+func BenchmarkEndpointRef(b *testing.B) {
+	inv := New(DefaultConfig())
+	paths := []string{"/v1/users/1/orders/2", "/v1/products/featured", "/api/categories/books/items", "/v2/accounts/7/settings"}
+	var ns []*node
+	for _, p := range paths {
+		inv.Template(h, "GET", p)
+		ns = append(ns, inv.resolve(h, segments(p, nil)))
+	}
+	t := inv.hosts[h]
+	method := string([]byte("GET"))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		inv.endpointRef(t, ns[i&3], method)
+	}
+}

@@ -367,15 +367,44 @@ func (inv *Inventory) Template(host, method, p string) (model.EndpointRef, []eve
 	// unchanged): Observe of the same event, which follows at once in the
 	// engine, then needs no second walk.
 	var n *node
-	if t := inv.hosts[host]; t != nil {
+	t := inv.hosts[host]
+	if t != nil {
 		if n = match(t.root, segs, false); n != nil {
 			inv.tmplMemo = tmplMemo{host: host, path: p, n: n}
 		}
 	}
 	if n == nil {
 		n = inv.resolve(host, segs)
+		if t == nil {
+			t = inv.hosts[host] // resolve made it
+		}
 	}
-	return inv.ids.assign(inv.hosts[host].name, method, n.tmpl), pathParams(n, segs)
+	return inv.endpointRef(t, n, method), pathParams(n, segs)
+}
+
+// endpointRef returns the reference (with its id) of method on node n of
+// host trie t: from the node's cache when its template did not change,
+// else from the id table (one map lookup), remembered on the node.
+func (inv *Inventory) endpointRef(t *hostTrie, n *node, method string) model.EndpointRef {
+	for i := range n.refs {
+		if r := &n.refs[i]; r.Method == method && r.Path == n.tmpl {
+			return *r
+		}
+	}
+	ref := inv.ids.assign(t.name, method, n.tmpl)
+	if ref.ID == 0 {
+		return ref
+	}
+	for i := range n.refs {
+		if n.refs[i].Method == ref.Method { // the template changed since
+			n.refs[i] = ref
+			return ref
+		}
+	}
+	if len(n.refs) < 8 {
+		n.refs = append(n.refs, ref)
+	}
+	return ref
 }
 
 // tmplMemo is the node Template found for (host, path) without changing
