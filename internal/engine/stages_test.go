@@ -55,21 +55,14 @@ func TestFanoutOrder(t *testing.T) {
 // TestEndpointIDs: every event gets the id of its endpoint as templated;
 // the same reference always gets the same id; ids resolve, through the one
 // function that does it (Inventory.Resolve), to the final templates the
-// report names, and alerts streamed through the hook name the same
-// endpoints as the report's.
+// report names (or its probes), and the report's alerts name resolved
+// endpoints.
 func TestEndpointIDs(t *testing.T) {
 	data := simCapture(t, 6*time.Hour, 0.2)
 	e, err := New(DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	streamed := 0
-	e.SetAlertHook(func(a model.Alert, _ bool) {
-		if a.Endpoint != nil && e.Inventory().Resolve(*a.Endpoint) != *a.Endpoint {
-			t.Errorf("alert %s streamed with an unresolved endpoint %+v", a.Type, *a.Endpoint)
-		}
-		streamed++
-	})
 	if err := e.ReadInput("capture", bytes.NewReader(data), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +72,8 @@ func TestEndpointIDs(t *testing.T) {
 	if st.EndpointIDs == 0 || st.IDsDropped != 0 {
 		t.Fatalf("endpoint ids: %d given, %d dropped", st.EndpointIDs, st.IDsDropped)
 	}
-	known := map[string]bool{} // reported endpoints and probes
-	for _, ep := range r.Endpoints {
+	known := map[string]bool{} // reported endpoints (ours and third-party APIs') and probes
+	for _, ep := range append(r.Endpoints, e.inv.Outbound(e.to)...) {
 		known[ep.Ref().Key()] = true
 	}
 	for _, p := range r.Probes {
@@ -100,9 +93,9 @@ func TestEndpointIDs(t *testing.T) {
 		}
 	}
 	if unknown > 0 {
-		t.Errorf("%d of %d ids resolve to neither a reported endpoint nor a probe", unknown, st.EndpointIDs)
+		t.Errorf("%d of %d ids resolve to neither a reported endpoint (ours or outbound) nor a probe", unknown, st.EndpointIDs)
 	}
-	if len(r.Alerts) == 0 || streamed == 0 {
+	if len(r.Alerts) == 0 {
 		t.Fatal("no alerts")
 	}
 	for _, a := range r.Alerts {
@@ -111,6 +104,9 @@ func TestEndpointIDs(t *testing.T) {
 		}
 		if a.Endpoint.ID == 0 {
 			t.Errorf("alert %s: endpoint %s without id", a.ID, a.Endpoint.Key())
+		}
+		if e.Inventory().Resolve(*a.Endpoint) != *a.Endpoint {
+			t.Errorf("alert %s: endpoint %+v is not resolved", a.ID, *a.Endpoint)
 		}
 	}
 }
