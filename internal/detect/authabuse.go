@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -328,8 +329,7 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	if delta == 0 {
 		return c
 	}
-	h := Hit{
-		Type: "auth.brute_force", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	h := Hit{Type: alert.AuthBruteForce, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(fails - c.rep),
 		Confidence: confidence(fails, thr, d.bfPop.count(), 4*d.bfGate),
 		Evidence: model.Evidence{
@@ -417,8 +417,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	if delta == 0 {
 		return
 	}
-	e.hit = &Hit{
-		Type: "auth.credential_stuffing", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	e.hit = &Hit{Type: alert.AuthCredentialStuffing, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(e.w.n, thr, float64(e.base.n), 24),
 		Evidence: model.Evidence{
 			Observed: e.w.n, Baseline: round2(e.base.mean), Threshold: round2(thr), Window: winLabel(d.csWin),
@@ -525,8 +524,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	if delta == 0 {
 		return
 	}
-	h := Hit{
-		Type: "auth.token_reuse", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev),
+	h := Hit{Type: alert.AuthTokenReuse, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev),
 		Count:      int64(s.w.n - s.rep),
 		Confidence: confidence(nets, thr, d.trPop.count(), 4*d.trGate),
 		Evidence: model.Evidence{
@@ -568,13 +566,13 @@ func (d *authDetector) Finish(at time.Time, out *Emitter) {
 // Readiness implements pipeline.ReadinessReporter.
 func (d *authDetector) Readiness(at time.Time) []model.Readiness {
 	h := hoursSince(d.first, at)
-	bf := baseline{detector: "authabuse", name: "failure windows of clients", scope: "population", alerts: []string{"auth.brute_force"},
+	bf := baseline{detector: "authabuse", name: "failure windows of clients", scope: "population", alerts: alertNames(alert.AuthBruteForce),
 		requires: model.Need{Windows: int64(d.bfGate)},
 		while:    fmt.Sprintf("the absolute floor only: > %g failures per %s from one client (× principals succeeding from it / 4)", d.bfAbs, winLabel(d.bfWin))}
-	tr := baseline{detector: "authabuse", name: "networks per principal-hour", scope: "population", alerts: []string{"auth.token_reuse"},
+	tr := baseline{detector: "authabuse", name: "networks per principal-hour", scope: "population", alerts: alertNames(alert.AuthTokenReuse),
 		requires: model.Need{Windows: int64(d.trGate)},
 		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s", d.trCold*d.trAbs, winLabel(d.trWin))}
-	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: []string{"auth.credential_stuffing"},
+	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: alertNames(alert.AuthCredentialStuffing),
 		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
 		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()
 	d.eps.each(func(_ uint64, e *authEndpoint) {

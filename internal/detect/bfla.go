@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // Family "bfla": bfla.privileged_access.
@@ -74,7 +76,7 @@ type bflaDetector struct {
 	groupRoleless        []bool
 	groupRoles           [][]string // sorted roles and scopes of each group
 	learned              bool       // learning period over
-	specs                SpecLookup
+	specs                pipeline.SpecLookup
 	readyEP, readySmall  readyMark
 	learnedAt            readyMark
 	firstSeenAt          float64 // d.seen when the first endpoint was first used
@@ -406,7 +408,7 @@ func (d *bflaDetector) emit(ev *event.Event, e *bflaEndpoint, g uint8, why strin
 		}
 	}
 	users := float64(e.users.len() + e.users.overflow)
-	h := Hit{Type: "bfla.privileged_access", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev)}
+	h := Hit{Type: alert.BFLAPrivilegedAccess, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev)}
 	if why != "" {
 		conf := 0.6
 		if e.priv == 1 || len(e.scopes) > 0 {
@@ -432,7 +434,7 @@ func (d *bflaDetector) emit(ev *event.Event, e *bflaEndpoint, g uint8, why strin
 
 // Readiness implements pipeline.ReadinessReporter.
 func (d *bflaDetector) Readiness(at time.Time) []model.Readiness {
-	al := []string{"bfla.privileged_access"}
+	al := alertNames(alert.BFLAPrivilegedAccess)
 	period := baseline{detector: "bfla", name: "role groups and their functions (learning period)", scope: "population", alerts: al,
 		requires: model.Need{Hours: d.learn.Hours(), Principals: int64(d.minPrincipals)},
 		while:    "every successful use is learned as normal for its role group; nothing fires"}

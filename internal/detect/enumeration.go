@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -584,7 +585,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		variant, title = "slow", "Slow object identifier enumeration"
 	}
 	h := Hit{
-		Type: "bola.param_enumeration", Title: title, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Type: alert.BOLAParamEnumeration, Title: title, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: confidence(w.est, thr, dist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
 			Observed: w.est, Baseline: round2(fmax(peer, own)), Threshold: round2(thr), Window: winLabel(win),
@@ -723,8 +724,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	if delta == 0 {
 		return
 	}
-	par.hit = &Hit{
-		Type: "bola.distributed_param_enumeration", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	par.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(v, thr, float64(par.base.n), float64(4*d.distGate)),
 		Evidence: model.Evidence{
 			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),
@@ -780,7 +780,7 @@ func (d *enumDetector) Finish(at time.Time, out *Emitter) {
 
 // Readiness implements pipeline.ReadinessReporter.
 func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
-	al := []string{"bola.param_enumeration"}
+	al := alertNames(alert.BOLAParamEnumeration)
 	fast := baseline{detector: "enumeration", name: "fast peer windows (distinct identifiers per subject, " + winLabel(d.fast) + ")", scope: "parameter",
 		alerts: al, requires: model.Need{Windows: int64(d.peerGate)},
 		while: fmt.Sprintf("fires only on walks above max(%g, %g × the largest peer window, own max) with ≥ %g%% of the requests refused or not found", d.absFast, d.peerFactor, 100*d.coldErrors)}.tally()
@@ -791,10 +791,10 @@ func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
 		alerts: al, requires: model.Need{Requests: int64(d.ownedMin)},
 		while: fmt.Sprintf("objects are not assumed owned: the slow floor stays %g (not %g)", d.absSlow, d.absSlowOwned)}.tally()
 	dist := baseline{detector: "enumeration", name: "endpoint distinct identifiers (EWMA per window)", scope: "parameter",
-		alerts: []string{"bola.distributed_param_enumeration"}, requires: model.Need{Windows: int64(d.distGate), Hours: float64(d.distGate) * d.fast.Hours()},
+		alerts: alertNames(alert.BOLADistributedParamEnumeration), requires: model.Need{Windows: int64(d.distGate), Hours: float64(d.distGate) * d.fast.Hours()},
 		while: fmt.Sprintf("above %g distinct identifiers over ≥ %g subjects, only with ≥ 20%% failures or twice as many addresses as subjects", d.distAbs, d.distMinSubj)}.tally()
 	hour := baseline{detector: "enumeration", name: "hour-of-day record of distinct identifiers (windows at the current hour of day)", scope: "parameter",
-		alerts: []string{"bola.distributed_param_enumeration"}, requires: model.Need{Windows: int64(d.hourMin)},
+		alerts: alertNames(alert.BOLADistributedParamEnumeration), requires: model.Need{Windows: int64(d.hourMin)},
 		while: "the all-hours EWMA bar and the stricter swarm rules apply"}.tally()
 	hod := hourOf(winIndex(at, d.fast), d.fast)
 	d.params.each(func(_ uint64, p *enumParam) {

@@ -2,12 +2,12 @@ package detect
 
 import (
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/detect/crs"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -670,7 +670,7 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 			layers = strings.Join(f.Layers, ",")
 		}
 		out.Emit(Hit{
-			Type: f.Class.AlertType(), Time: ev.Time, Confidence: f.Confidence, Client: sigClient(ev),
+			Type: injectionTypes[f.Class], Time: ev.Time, Confidence: f.Confidence, Client: sigClient(ev),
 			Identity: sigIdentity(ev), Endpoint: &ep,
 			Evidence: model.Evidence{
 				Observed: f.Confidence,
@@ -725,58 +725,8 @@ func Fragment(text string, start, end int) string {
 	return b.String()
 }
 
-var (
-	reJWT        = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	reBearer     = regexp.MustCompile(`(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}`)
-	reKV         = regexp.MustCompile(`(?i)((?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|auth|session|credential|private[_-]?key)["']?\s*[:=]\s*["']?)([^\s"'&,;}]{3,})`)
-	reUserinfo   = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@/\s]+@`)
-	reLongSecret = regexp.MustCompile(`\b(?:sk|pk|rk|ghp|gho|xox[abpr]|AKIA|AIza)[A-Za-z0-9_-]{12,}`)
-)
-
-// RedactSecrets masks credentials in evidence text: JWTs, bearer/basic
-// credentials, password/token/key assignments, URL user info passwords and
-// well-known key prefixes.
-func RedactSecrets(s string) string {
-	if len(s) < 8 {
-		return s
-	}
-	// each expression runs only when the literal it needs is there
-	lower := strings.ToLower(s)
-	if strings.Contains(s, "eyJ") {
-		s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
-	}
-	if strings.Contains(lower, "bearer") || strings.Contains(lower, "basic") {
-		s = reBearer.ReplaceAllString(s, "$1 ****")
-	}
-	if strings.ContainsAny(s, ":=") && secretWord(lower) {
-		s = reKV.ReplaceAllString(s, "${1}****")
-	}
-	if strings.Contains(s, "://") && strings.Contains(s, "@") {
-		s = reUserinfo.ReplaceAllString(s, "${1}****@")
-	}
-	if len(s) >= 14 && secretPrefix(s) {
-		s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
-	}
-	return s
-}
-
-func secretWord(lower string) bool {
-	for _, w := range []string{"pass", "pwd", "secret", "token", "api", "auth", "session", "credential", "private"} {
-		if strings.Contains(lower, w) {
-			return true
-		}
-	}
-	return false
-}
-
-func secretPrefix(s string) bool {
-	for _, w := range []string{"sk", "pk", "rk", "gh", "xox", "AKIA", "AIza"} {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
-}
+// RedactSecrets masks credentials in evidence text (classify.RedactCredentials).
+func RedactSecrets(s string) string { return classify.RedactCredentials(s) }
 
 // sigSample builds a redacted sample of the request for signature alerts:
 // scheme, host and path (clipped), query names with values masked.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -159,8 +160,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	if delta == 0 {
 		return
 	}
-	h := Hit{
-		Type: "latency.spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	h := Hit{Type: alert.LatencySpike, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(delta),
 		Confidence: confidence(c.maxMs, thr, n, 5*d.gate),
 		Evidence: model.Evidence{
@@ -177,7 +177,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 
 // Readiness implements pipeline.ReadinessReporter.
 func (d *latencyDetector) Readiness(at time.Time) []model.Readiness {
-	t := baseline{detector: "latency", name: "call durations", scope: "endpoint", alerts: []string{"latency.spike"},
+	t := baseline{detector: "latency", name: "call durations", scope: "endpoint", alerts: alertNames(alert.LatencySpike),
 		requires: model.Need{Requests: int64(d.gate)},
 		while:    fmt.Sprintf("from %g calls, slow above max(%g ms, %g × the slowest so far); the per-client rules apply", d.coldObs, d.coldAbs, d.coldFact)}.tally()
 	d.eps.each(func(_ uint64, ep *latencyEndpoint) {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // Family "params": param.unseen and param.anomalous_type.
@@ -154,7 +156,7 @@ type paramsDetector struct {
 	learnT, decideT                  time.Duration
 	maxParams, maxBody               int
 	eps                              *lru[paramEndpoint]
-	specs                            SpecLookup
+	specs                            pipeline.SpecLookup
 	changes                          []model.APIChange
 	dropped                          map[string]int64
 	scratch                          []obsParam
@@ -347,8 +349,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			ep.nparams++
 			if ep.learned {
 				st.cand = &paramCandidate{first: ev.Time, subj: sk}
-				st.cand.hit = Hit{
-					Type: "param.unseen", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+				st.cand.hit = Hit{Type: alert.ParamUnseen, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 					Sample: anomSample(ev, p.in+" parameter "+clipStr(p.name, 64)),
 				}
 				ep.cands = append(ep.cands, st)
@@ -443,8 +444,7 @@ func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, 
 	if st.declared >= 0 || st.seen >= 10*d.typeGate {
 		conf = 0.8
 	}
-	out.Emit(Hit{
-		Type: "param.anomalous_type", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	out.Emit(Hit{Type: alert.ParamAnomalousType, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: conf,
 		Evidence: model.Evidence{
 			Observed: vtNames[t], Baseline: base, Threshold: "< 0.1% of observations",
@@ -751,10 +751,10 @@ func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind,
 
 // Readiness implements pipeline.ReadinessReporter.
 func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
-	set := baseline{detector: "params", name: "parameters of each endpoint", scope: "endpoint", alerts: []string{"param.unseen"},
+	set := baseline{detector: "params", name: "parameters of each endpoint", scope: "endpoint", alerts: alertNames(alert.ParamUnseen),
 		requires: model.Need{Requests: int64(d.learnN), Hours: d.learnT.Hours()},
 		while:    "every parameter seen is learned as normal (no param.unseen); endpoints the spec declares need no learning"}.tally()
-	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: []string{"param.anomalous_type"},
+	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: alertNames(alert.ParamAnomalousType),
 		requires: model.Need{Requests: int64(d.typeGate)},
 		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()
 	d.eps.each(func(_ uint64, ep *paramEndpoint) {

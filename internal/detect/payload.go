@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -86,11 +87,11 @@ func (d *payloadDetector) Observe(ev *event.Event, out *Emitter) {
 	}
 	if ev.Status >= 200 && ev.Status < 300 {
 		if sz := float64(ev.Rec.Response.Size); sz > 0 {
-			d.check(ev, &ep.resp, sz, d.absResp, "payload.large_response", "response", false, &d.readyResp, out)
+			d.check(ev, &ep.resp, sz, d.absResp, alert.PayloadLargeResponse, "response", false, &d.readyResp, out)
 		}
 	}
 	if sz := float64(ev.Rec.Request.Size); sz > 0 {
-		d.check(ev, &ep.req, sz, d.absReq, "payload.large_request", "request body", true, &d.readyReq, out)
+		d.check(ev, &ep.req, sz, d.absReq, alert.PayloadLargeRequest, "request body", true, &d.readyReq, out)
 	}
 }
 
@@ -101,7 +102,7 @@ func structuredBody(ct string) bool {
 	return strings.Contains(ct, "json") || strings.Contains(ct, "xml") || strings.Contains(ct, "x-www-form-urlencoded")
 }
 
-func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ, what string, req bool, mark *readyMark, out *Emitter) {
+func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ alert.Type, what string, req bool, mark *readyMark, out *Emitter) {
 	n := q.count()
 	if n+1 >= d.gate {
 		mark.mark(ev.Time) // this observation (learned below) completes the baseline
@@ -149,9 +150,9 @@ func (d *payloadDetector) Readiness(at time.Time) []model.Readiness {
 	while := func(abs float64) string {
 		return fmt.Sprintf("from %g observations, structured (JSON/XML/form) bodies above max(%g, %g × the largest so far); binary bodies are not judged", d.coldObs, d.coldAbs*abs, d.coldFactor)
 	}
-	resp := baseline{detector: "payload", name: "response sizes (2xx)", scope: "endpoint", alerts: []string{"payload.large_response"},
+	resp := baseline{detector: "payload", name: "response sizes (2xx)", scope: "endpoint", alerts: alertNames(alert.PayloadLargeResponse),
 		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absResp)}.tally()
-	req := baseline{detector: "payload", name: "request body sizes", scope: "endpoint", alerts: []string{"payload.large_request"},
+	req := baseline{detector: "payload", name: "request body sizes", scope: "endpoint", alerts: alertNames(alert.PayloadLargeRequest),
 		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absReq)}.tally()
 	d.eps.each(func(_ uint64, ep *payloadEndpoint) {
 		k := ep.ref.Key()

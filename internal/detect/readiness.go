@@ -3,6 +3,7 @@ package detect
 import (
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -93,6 +94,15 @@ func (g *Engine) Readiness(at time.Time) []model.Readiness {
 		}); ok {
 			out = append(out, r.Readiness(at)...)
 		}
+	}
+	return out
+}
+
+// alertNames is the wire names of alert types, for a baseline's alert_types.
+func alertNames(ts ...alert.Type) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.String()
 	}
 	return out
 }

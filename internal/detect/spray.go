@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -268,7 +269,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 		}
 	}
 	h := Hit{
-		Type: "recon.endpoint_spray", Title: title, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
+		Type: alert.ReconEndpointSpray, Title: title, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Count: int64(s.w.n - s.rep),
 		Confidence: conf,
 		Evidence: model.Evidence{
 			Observed: observed, Baseline: round2(fmax(p99, s.own)), Threshold: round2(thr), Window: winLabel(d.win),
@@ -309,7 +310,7 @@ func (d *sprayDetector) Finish(at time.Time, out *Emitter) {
 // Readiness implements pipeline.ReadinessReporter.
 func (d *sprayDetector) Readiness(at time.Time) []model.Readiness {
 	b := baseline{detector: "spray", name: "client windows (distinct operations per subject)", scope: "population",
-		alerts: []string{"recon.endpoint_spray"}, requires: model.Need{Windows: int64(d.gate)},
+		alerts: alertNames(alert.ReconEndpointSpray), requires: model.Need{Windows: int64(d.gate)},
 		while: fmt.Sprintf("population-free rules only: > %g distinct paths answered 404/405 making ≥ %g%% of the subject's requests, or ≥ %g distinct sensitive-file/admin probes refused or missing", d.abs, 100*d.missShare, d.sensMin)}
 	return []model.Readiness{b.population(model.Need{Windows: int64(d.pop.count()), Hours: hoursSince(d.first, at)}, d.ready)}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -312,8 +313,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 	if delta == 0 {
 		return
 	}
-	h := Hit{
-		Type: "traffic.endpoint_spike", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	h := Hit{Type: alert.TrafficEndpointSpike, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(c.w.n, thr, float64(c.base.n), float64(4*d.gate)),
 		Evidence: model.Evidence{
 			Observed: c.w.n, Baseline: round2(c.base.mean), Threshold: round2(thr), Window: winLabel(d.win),
@@ -332,7 +332,7 @@ func (d *trafficDetector) closeEndpoint(ep *trafficEndpoint, ci int, out *Emitte
 	c := &ep.cls[ci]
 	if r := c.fire.remainder(c.w.idx, c.w.n, out); r > 0 {
 		ref := ep.ref
-		out.Emit(Hit{Type: "traffic.endpoint_spike", Time: c.last, Endpoint: &ref, Count: int64(r),
+		out.Emit(Hit{Type: alert.TrafficEndpointSpike, Time: c.last, Endpoint: &ref, Count: int64(r),
 			Confidence: confidence(c.w.n, c.fire.thr, float64(c.base.n), float64(4*d.gate)),
 			Evidence: model.Evidence{Observed: c.w.n, Baseline: round2(c.base.mean), Threshold: round2(c.fire.thr), Window: winLabel(d.win),
 				Reason:  "requests per window to this endpoint far above its learned rate",
@@ -387,8 +387,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	if delta == 0 {
 		return
 	}
-	s.hit = &Hit{
-		Type: "traffic.client_spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	s.hit = &Hit{Type: alert.TrafficClientSpike, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(delta),
 		Confidence: confidence(s.w.n, thr, ep.clientDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
@@ -480,8 +479,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	if delta == 0 {
 		return
 	}
-	s.hit = &Hit{
-		Type: "traffic.identity_spike", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	s.hit = &Hit{Type: alert.TrafficIdentitySpike, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(delta),
 		Confidence: confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate),
 		Evidence: model.Evidence{
@@ -554,13 +552,13 @@ func (d *trafficDetector) rollPeers(ep *trafficEndpoint, w *int64, active *[]uin
 func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
 	winH := d.win.Hours()
 	rate := baseline{detector: "traffic", name: "endpoint rate (requests per window, per status class)", scope: "endpoint",
-		alerts: []string{"traffic.endpoint_spike"}, requires: model.Need{Windows: int64(d.gate), Hours: float64(d.gate) * winH},
+		alerts: alertNames(alert.TrafficEndpointSpike), requires: model.Need{Windows: int64(d.gate), Hours: float64(d.gate) * winH},
 		while: "nothing fires on the endpoint: a population rate needs the endpoint's own history"}.tally()
 	cl := baseline{detector: "traffic", name: "client windows per endpoint", scope: "endpoint",
-		alerts: []string{"traffic.client_spike"}, requires: model.Need{Windows: int64(d.peerGate)},
+		alerts: alertNames(alert.TrafficClientSpike), requires: model.Need{Windows: int64(d.peerGate)},
 		while: fmt.Sprintf("only clients with ≥ %g own windows on the endpoint, above max(%g, %g × the largest peer window so far, their own bound); newcomers are not judged", d.coldOwn, d.absClient, d.peerFactor)}.tally()
 	id := baseline{detector: "traffic", name: "principal windows per endpoint", scope: "endpoint",
-		alerts: []string{"traffic.identity_spike"}, requires: model.Need{Windows: int64(d.peerGate)},
+		alerts: alertNames(alert.TrafficIdentitySpike), requires: model.Need{Windows: int64(d.peerGate)},
 		while: fmt.Sprintf("only principals with ≥ %g own windows on the endpoint, above max(%g, %g × the largest peer window so far, their own bound, their role group now); newcomers are not judged", d.coldOwn, d.absID, d.peerFactor)}.tally()
 	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
 		if ep.cls[0].base.n == 0 && ep.cls[0].w.n == 0 && ep.cls[3].base.n == 0 && ep.cls[3].w.n == 0 {

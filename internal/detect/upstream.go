@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -102,7 +103,7 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 	emit := func(reason string, conf float64, details map[string]any, note string) {
 		ep := ev.Endpoint
 		details["destination"] = host
-		out.Emit(Hit{Type: "consumption.unsafe_upstream", Time: ev.Time, Confidence: conf, Client: sigClient(ev), Endpoint: &ep,
+		out.Emit(Hit{Type: alert.ConsumptionUnsafeUpstream, Time: ev.Time, Confidence: conf, Client: sigClient(ev), Endpoint: &ep,
 			Evidence: model.Evidence{Reason: reason, Details: details}, Sample: sigSample(ev, note)})
 	}
 	if ev.Scheme == "http" && !internalHost(host) {
@@ -284,7 +285,7 @@ func (d *Upstream) Readiness(at time.Time) []model.Readiness {
 	if d.start.IsZero() {
 		return nil
 	}
-	b := baseline{detector: "upstream", name: "known outbound destinations", scope: "population", alerts: []string{"consumption.unsafe_upstream"},
+	b := baseline{detector: "upstream", name: "known outbound destinations", scope: "population", alerts: alertNames(alert.ConsumptionUnsafeUpstream),
 		requires: model.Need{Hours: d.learn.Hours()},
 		while:    "destinations are learned (sensitive data to a new destination is not judged); plain http, redirects to internal targets and injection in responses are checked from the first call"}
 	return []model.Readiness{b.population(model.Need{Hours: hoursSince(d.start, at)}, d.ready)}

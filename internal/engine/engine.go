@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
@@ -35,9 +36,12 @@ type Config struct {
 	Intel []string // threat-intel feeds, "KIND=SOURCE" (see docs/threat-intel.md)
 
 	// Reorder is how much event-time disorder is tolerated (default 5m);
-	// ReorderMax bounds the records held for reordering (default 65536).
-	Reorder    time.Duration
-	ReorderMax int
+	// ReorderMax bounds the records held for reordering (default 65536)
+	// and ReorderMaxBytes their size (default 64 MiB: records carry
+	// client-controlled bodies); past either, the oldest are released.
+	Reorder         time.Duration
+	ReorderMax      int
+	ReorderMaxBytes int64
 
 	// MaxErrors is how many rejected records are kept with their location
 	// in the report (default 20). All rejects are counted.
@@ -59,8 +63,8 @@ func DefaultConfig() Config {
 		Classify:   classify.DefaultConfig(),
 		Posture:    posture.TrafficConfig{},
 		Reorder:    5 * time.Minute,
-		ReorderMax: 65536,
-		MaxErrors:  20,
+		ReorderMax: 65536, ReorderMaxBytes: 64 << 20,
+		MaxErrors: 20,
 	}
 }
 
@@ -76,6 +80,7 @@ type Engine struct {
 	analyzers pipeline.Fanout
 
 	buf      reorderBuffer
+	bufBytes int64               // MemSize of the buffered records
 	pool     exchange.RecordPool // records read by ReadInput, recycled once analyzed
 	maxTime  time.Time
 	released time.Time
@@ -85,6 +90,7 @@ type Engine struct {
 	late     int64
 	from     time.Time
 	to       time.Time
+	redact   *classify.Redactor // every alert and finding leaving the engine (Report)
 	Warnings []string
 }
 
@@ -95,6 +101,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ReorderMax <= 0 {
 		cfg.ReorderMax = 65536
+	}
+	if cfg.ReorderMaxBytes <= 0 {
+		cfg.ReorderMaxBytes = 64 << 20
 	}
 	if cfg.MaxErrors <= 0 {
 		cfg.MaxErrors = 20
@@ -129,19 +138,18 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.enr = enrich.New(cfg.Enrich, e.inv, lookup)
 	e.analyzers = pipeline.Fanout{e.inv}
+	// The redaction step at the pipeline's exit uses the configured
+	// classifier (custom types included) even when classification is off.
+	c, err := classify.New(cfg.Classify)
+	if err != nil {
+		return nil, fmt.Errorf("classification config: %w", err)
+	}
+	e.redact = classify.NewRedactor(c)
 	if !cfg.NoClassify {
-		c, err := classify.New(cfg.Classify)
-		if err != nil {
-			return nil, fmt.Errorf("classification config: %w", err)
-		}
-		e.cls = classify.NewAnalyzer(c)
-		e.analyzers = append(e.analyzers, e.cls)
+		e.cls = classify.NewAnalyzer(c) // the classification stage (see release)
 	}
 	if !cfg.NoPosture {
 		pcfg := cfg.Posture
-		if pcfg.Canonical == nil {
-			pcfg.Canonical = e.inv
-		}
 		if pcfg.SpecFields == nil {
 			pcfg.SpecFields = e.inv
 		}
@@ -153,8 +161,8 @@ func New(cfg Config) (*Engine, error) {
 		if dc.Specs == nil {
 			dc.Specs = e.inv
 		}
-		if dc.Classify == nil {
-			dc.Classify = e.cls // nil when classification is off
+		if dc.Classifier == nil && e.cls != nil {
+			dc.Classifier = e.cls.Classifier() // custom data types, for unclassified events
 		}
 		if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
 			return nil, fmt.Errorf("detect.options: %w", errors.Join(errs...))
@@ -174,6 +182,16 @@ func (e *Engine) ReorderWindow() time.Duration { return e.cfg.Reorder }
 
 // Intel exposes the threat-intel set (nil when no feed is loaded).
 func (e *Engine) Intel() *intel.Set { return e.intel }
+
+// resolveRef resolves an optional endpoint reference (a copy: the alert's
+// own is left as the emitter keeps it).
+func resolveRef(r pipeline.EndpointResolver, ep *model.EndpointRef) *model.EndpointRef {
+	if ep == nil {
+		return nil
+	}
+	c := r.Resolve(*ep)
+	return &c
+}
 
 // Reject counts a rejected record and keeps its location (first few).
 func (e *Engine) Reject(re *exchange.RecordError) {
@@ -209,16 +227,19 @@ func (e *Engine) Ingest(rec *exchange.Record) {
 	if rec.Time.After(e.maxTime) {
 		e.maxTime = rec.Time
 	}
-	e.buf.push(newItem(rec, e.seq))
+	it := newItem(rec, e.seq)
+	e.buf.push(it)
+	e.bufBytes += it.size
 	e.seq++
 	watermark := e.maxTime.Add(-e.cfg.Reorder)
 	wsec, wnsec := watermark.Unix(), int32(watermark.Nanosecond())
-	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || e.buf.peek().notAfter(wsec, wnsec)) {
+	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || e.bufBytes > e.cfg.ReorderMaxBytes || e.buf.peek().notAfter(wsec, wnsec)) {
 		e.release(e.buf.pop())
 	}
 }
 
 func (e *Engine) release(it heapItem) {
+	e.bufBytes -= it.size
 	ev, err := e.enr.Enrich(it.rec, it.seq)
 	if err != nil {
 		e.input.Records--
@@ -230,6 +251,11 @@ func (e *Engine) release(it heapItem) {
 		e.late++
 	} else {
 		e.released = ev.Time
+	}
+	if e.cls != nil {
+		// The classification stage: its result travels on the event to
+		// every analyzer (Event.Sensitive), so their order does not matter.
+		e.cls.Classify(ev)
 	}
 	e.analyzers.Observe(ev)
 	// Analyzers keep nothing of the event or its record past Observe (they
@@ -280,10 +306,11 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	var findings []model.Finding
 	if e.pos != nil {
-		findings = e.pos.Findings(eps, e.to)
+		findings = e.pos.Findings(eps, e.to, e.inv)
 	}
 	posture.Score(eps, alerts, findings)
 	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
+	e.redact.Report(r)
 	r.Probes = e.inv.Probes()
 	r.APIChange = e.inv.APIChanges()
 	if e.det != nil {
@@ -311,23 +338,18 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	return r
 }
 
-// mergeSensitive attaches classification results (keyed by the endpoint
-// ref seen at classification time) to the canonical endpoints.
-func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]model.SensitiveData, c pipeline.Canonicalizer) {
-	keys := make([]string, 0, len(res))
-	for k := range res {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+// mergeSensitive attaches classification results (recorded per endpoint
+// reference as templated at classification time) to the final endpoints
+// they resolve to.
+func mergeSensitive(eps []model.Endpoint, idx map[string]int, res []classify.EndpointData, r pipeline.EndpointResolver) {
 	type fk struct{ t, loc, field string }
 	merged := map[int]map[fk]*model.SensitiveData{}
-	for _, k := range keys {
-		for _, sd := range res[k] {
-			ref := parseKey(k)
-			i, ok := idx[c.Canonical(ref).Key()]
-			if !ok {
-				continue // a probe path (never an endpoint)
-			}
+	for _, ed := range res {
+		i, ok := idx[r.Resolve(ed.Ref).Key()]
+		if !ok {
+			continue // a probe path (never an endpoint)
+		}
+		for _, sd := range ed.Data {
 			m := merged[i]
 			if m == nil {
 				m = map[fk]*model.SensitiveData{}
@@ -359,14 +381,14 @@ func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]m
 	}
 }
 
-// mergeChanges appends the detectors' API changes (re-keyed to final
+// mergeChanges appends the detectors' API changes (resolved to final
 // templates) to the inventory's, dropping exact duplicates, in time order.
-func mergeChanges(inv, det []model.APIChange, c pipeline.Canonicalizer) []model.APIChange {
+func mergeChanges(inv, det []model.APIChange, r pipeline.EndpointResolver) []model.APIChange {
 	seen := map[string]bool{}
 	var out []model.APIChange
 	for _, list := range [][]model.APIChange{inv, det} {
 		for _, ch := range list {
-			ch.Endpoint = c.Canonical(ch.Endpoint)
+			ch.Endpoint = r.Resolve(ch.Endpoint)
 			k := ch.Endpoint.Key() + "|" + ch.Kind + "|" + ch.Detail
 			if seen[k] {
 				continue
@@ -379,37 +401,14 @@ func mergeChanges(inv, det []model.APIChange, c pipeline.Canonicalizer) []model.
 	return out
 }
 
-// parseKey inverts model.EndpointRef.Key ("METHOD host/path").
-func parseKey(k string) model.EndpointRef {
-	var ref model.EndpointRef
-	for i := 0; i < len(k); i++ {
-		if k[i] == ' ' {
-			ref.Method = k[:i]
-			rest := k[i+1:]
-			for j := 0; j < len(rest); j++ {
-				if rest[j] == '/' {
-					ref.Host, ref.Path = rest[:j], rest[j:]
-					return ref
-				}
-			}
-			ref.Host = rest
-			return ref
-		}
-	}
-	return ref
-}
-
-// canonicalAlerts re-keys alert endpoints to final templates and folds
+// canonicalAlerts resolves alert endpoints to final templates and folds
 // alerts that became duplicates (same type, subject and endpoint).
-func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
+func canonicalAlerts(in []model.Alert, r pipeline.EndpointResolver) []model.Alert {
 	byKey := map[string]int{}
 	var out []model.Alert
 	for _, a := range in {
-		if a.Endpoint != nil {
-			ep := c.Canonical(*a.Endpoint)
-			a.Endpoint = &ep
-		}
-		k := detect.AlertKey(&a)
+		a.Endpoint = resolveRef(r, a.Endpoint)
+		k := alert.Key(&a)
 		if i, ok := byKey[k]; ok {
 			o := &out[i]
 			o.Count += a.Count
@@ -432,7 +431,7 @@ func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
 			}
 			continue
 		}
-		a.ID = detect.AlertID(k)
+		a.ID = alert.ID(k)
 		byKey[k] = len(out)
 		out = append(out, a)
 	}
@@ -499,14 +498,18 @@ func (e *Engine) Readiness() []model.Readiness {
 }
 
 // canonicalScopeKey re-keys a scope key "METHOD host/path[ suffix]" to the
-// endpoint's final template.
-func canonicalScopeKey(k string, c pipeline.Canonicalizer) string {
+// endpoint's current template.
+func canonicalScopeKey(k string, r pipeline.EndpointResolver) string {
 	method, rest, ok := strings.Cut(k, " ")
 	if !ok {
 		return k
 	}
 	hp, suffix, _ := strings.Cut(rest, " ")
-	ref := c.Canonical(parseKey(method + " " + hp))
+	ref := model.EndpointRef{Method: method, Host: hp}
+	if i := strings.IndexByte(hp, '/'); i >= 0 {
+		ref.Host, ref.Path = hp[:i], hp[i:]
+	}
+	ref = r.Resolve(ref)
 	if suffix != "" {
 		return ref.Key() + " " + suffix
 	}

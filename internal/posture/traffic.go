@@ -10,7 +10,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
-	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // SpecFields answers which response fields a documented operation declares,
@@ -45,9 +44,6 @@ type TrafficConfig struct {
 	MaxClientWindows int `json:"max_client_windows" koanf:"max_client_windows"`
 	// SpecFields (optional) enables PAL-T015.
 	SpecFields SpecFields `json:"-" koanf:"-"`
-	// Canonical (optional) maps early endpoint references to the final
-	// inventory templates before evidence is matched to endpoints.
-	Canonical pipeline.Canonicalizer `json:"-" koanf:"-"`
 }
 
 func (c *TrafficConfig) defaults() {

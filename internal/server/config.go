@@ -35,6 +35,10 @@ type ServerConfig struct {
 	TLSKey     string `koanf:"tls_key" json:"tls_key"`
 	MaxBody    int64  `koanf:"max_body" json:"max_body"`       // bytes of any request body except ingest
 	SessionTTL string `koanf:"session_ttl" json:"session_ttl"` // dashboard session lifetime
+	// ReadTimeout bounds reading one whole request, body included (slow
+	// bodies); RequestTimeout bounds a non-ingest handler and its queries.
+	ReadTimeout    string `koanf:"read_timeout" json:"read_timeout"`
+	RequestTimeout string `koanf:"request_timeout" json:"request_timeout"`
 }
 
 // IngestConfig is the "ingest" section.
@@ -45,6 +49,11 @@ type IngestConfig struct {
 	BatchRecords       int    `koanf:"batch_records" json:"batch_records"`             // records per WAL append (one fsync)
 	CheckpointInterval string `koanf:"checkpoint_interval" json:"checkpoint_interval"` // engine drain + store snapshot
 	SegmentBytes       int64  `koanf:"segment_bytes" json:"segment_bytes"`             // WAL segment size
+	MaxRecord          int64  `koanf:"max_record" json:"max_record"`                   // bytes of one NDJSON line or HAR entry
+	MaxOTLP            int64  `koanf:"max_otlp" json:"max_otlp"`                       // decompressed bytes of one OTLP export
+	DecodeBudget       int64  `koanf:"decode_budget" json:"decode_budget"`             // bytes all concurrent request decoding may hold
+	MaxFuture          string `koanf:"max_future" json:"max_future"`                   // records dated further ahead of the wall clock are rejected
+	MaxPast            string `koanf:"max_past" json:"max_past"`                       // records dated further back are rejected ("0" = no bound)
 }
 
 // SourcesConfig is the "sources" section: inputs the server reads itself.
@@ -73,9 +82,10 @@ type RetentionConfig struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Server: ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, SessionTTL: "12h"},
+		Server: ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, SessionTTL: "12h", ReadTimeout: "5m", RequestTimeout: "30s"},
 		Ingest: IngestConfig{MaxBody: 64 << 20, MaxDecompressed: 256 << 20, QueueRecords: 200000, BatchRecords: 5000,
-			CheckpointInterval: "5s", SegmentBytes: 64 << 20},
+			CheckpointInterval: "5s", SegmentBytes: 64 << 20, MaxRecord: 8 << 20, MaxOTLP: 16 << 20, DecodeBudget: 256 << 20,
+			MaxFuture: "1h", MaxPast: "400d"},
 		Retention: RetentionConfig{Bodies: "48h", ClientIPs: "30d", Alerts: "90d", Audit: "365d", Interval: "1h"},
 	}
 }
@@ -83,6 +93,8 @@ func DefaultConfig() Config {
 // Durations are the parsed durations of a Config.
 type Durations struct {
 	SessionTTL, Checkpoint                      time.Duration
+	ReadTimeout, RequestTimeout                 time.Duration
+	MaxFuture, MaxPast                          time.Duration
 	Bodies, ClientIPs, Alerts, Audit, Retention time.Duration
 }
 
@@ -109,6 +121,10 @@ func (c *Config) Parse() (Durations, error) {
 	p("retention.alerts", c.Retention.Alerts, &d.Alerts, time.Minute)
 	p("retention.audit", c.Retention.Audit, &d.Audit, 0)
 	p("retention.interval", c.Retention.Interval, &d.Retention, time.Second)
+	p("server.read_timeout", c.Server.ReadTimeout, &d.ReadTimeout, time.Second)
+	p("server.request_timeout", c.Server.RequestTimeout, &d.RequestTimeout, 100*time.Millisecond)
+	p("ingest.max_future", c.Ingest.MaxFuture, &d.MaxFuture, time.Minute)
+	p("ingest.max_past", c.Ingest.MaxPast, &d.MaxPast, 0)
 	if c.Server.Listen == "" {
 		errs = append(errs, "server.listen: empty")
 	}
@@ -129,9 +145,15 @@ func (c *Config) Parse() (Durations, error) {
 		k string
 		v int64
 	}{{"server.max_body", c.Server.MaxBody}, {"ingest.max_body", c.Ingest.MaxBody}, {"ingest.max_decompressed", c.Ingest.MaxDecompressed},
-		{"ingest.queue_records", c.Ingest.QueueRecords}, {"ingest.batch_records", int64(c.Ingest.BatchRecords)}, {"ingest.segment_bytes", c.Ingest.SegmentBytes}} {
+		{"ingest.queue_records", c.Ingest.QueueRecords}, {"ingest.batch_records", int64(c.Ingest.BatchRecords)}, {"ingest.segment_bytes", c.Ingest.SegmentBytes},
+		{"ingest.max_record", c.Ingest.MaxRecord}, {"ingest.max_otlp", c.Ingest.MaxOTLP}, {"ingest.decode_budget", c.Ingest.DecodeBudget}} {
 		if x.v <= 0 {
 			errs = append(errs, x.k+": must be positive")
+		}
+	}
+	if c.Ingest.DecodeBudget > 0 && c.Ingest.MaxRecord > 0 && c.Ingest.MaxOTLP > 0 {
+		if need := max(ingestReservation(&c.Ingest), otlpReservation(&c.Ingest)); c.Ingest.DecodeBudget < need {
+			errs = append(errs, fmt.Sprintf("ingest.decode_budget: %d bytes cannot hold one request's reservation (%d bytes: 1 MiB + 4 × max_record + 8 MiB, or 7 × max_otlp)", c.Ingest.DecodeBudget, need))
 		}
 	}
 	if len(errs) > 0 {
@@ -229,11 +251,12 @@ func checkKnown(section string, keys []string, v any) error {
 	known := map[string]bool{}
 	switch v.(type) {
 	case ServerConfig:
-		for _, k := range []string{"listen", "tls_cert", "tls_key", "max_body", "session_ttl"} {
+		for _, k := range []string{"listen", "tls_cert", "tls_key", "max_body", "session_ttl", "read_timeout", "request_timeout"} {
 			known[k] = true
 		}
 	case IngestConfig:
-		for _, k := range []string{"max_body", "max_decompressed", "queue_records", "batch_records", "checkpoint_interval", "segment_bytes"} {
+		for _, k := range []string{"max_body", "max_decompressed", "queue_records", "batch_records", "checkpoint_interval", "segment_bytes",
+			"max_record", "max_otlp", "decode_budget", "max_future", "max_past"} {
 			known[k] = true
 		}
 	case RetentionConfig:

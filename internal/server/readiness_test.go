@@ -21,7 +21,7 @@ func TestDetectorsReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := startEnv(t, t.TempDir(), nil, eng)
+	env := newEnvWith(t, t.TempDir(), nil, nil, eng)
 	// Before the first checkpoint: an empty list, no as_of.
 	resp, body := env.do(t, "GET", "/api/v1/detectors", "viewer", nil)
 	var rd Readiness
