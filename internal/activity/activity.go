@@ -54,12 +54,6 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// ClassSource gives the data classes classification found in an event's
-// answer (implemented over the classification analyzer by the engine).
-type ClassSource interface {
-	ResponseClasses(ev *event.Event) []string
-}
-
 type key struct {
 	kind uint8 // 0 client, 1 identity
 	id   string
@@ -101,20 +95,20 @@ type subject struct {
 
 // Tracker is the analyzer.
 type Tracker struct {
-	cfg     Config
-	classes ClassSource
-	canon   pipeline.Canonicalizer
-	subs    map[key]*subject
-	lru     *list.List // front = most recently active
-	refs    map[model.EndpointRef]model.EndpointRef
+	cfg   Config
+	canon pipeline.EndpointResolver
+	subs  map[key]*subject
+	lru   *list.List // front = most recently active
+	refs  map[model.EndpointRef]model.EndpointRef
 	// LostDirty counts subjects evicted with activity not yet taken.
 	LostDirty int64
 }
 
-// New returns a tracker; classes and canon may be nil.
-func New(cfg Config, classes ClassSource, canon pipeline.Canonicalizer) *Tracker {
+// New returns a tracker; canon (the inventory, which resolves endpoint
+// references to their current template) may be nil.
+func New(cfg Config, canon pipeline.EndpointResolver) *Tracker {
 	cfg = cfg.withDefaults()
-	return &Tracker{cfg: cfg, classes: classes, canon: canon, subs: map[key]*subject{}, lru: list.New(), refs: map[model.EndpointRef]model.EndpointRef{}}
+	return &Tracker{cfg: cfg, canon: canon, subs: map[key]*subject{}, lru: list.New(), refs: map[model.EndpointRef]model.EndpointRef{}}
 }
 
 // Len is the number of subjects held.
@@ -125,9 +119,14 @@ func (t *Tracker) Observe(ev *event.Event) {
 	if ev.Outbound {
 		return // our own services calling third parties are not subjects
 	}
+	// Data classes in the answer, from the classification stage.
 	var classes []string
-	if t.classes != nil && ev.Success() {
-		classes = t.classes.ResponseClasses(ev)
+	if ev.Classified && ev.Success() {
+		for _, f := range ev.Sensitive {
+			if f.Location&event.ResponseLocations != 0 && !f.Masked {
+				classes = append(classes, f.Type)
+			}
+		}
 	}
 	ip := ""
 	if ev.ClientIP.IsValid() {
@@ -366,7 +365,7 @@ func (t *Tracker) summary(s *subject) model.SubjectActivity {
 	for _, e := range s.eps {
 		ref := e.ref
 		if t.canon != nil {
-			ref = t.canon.Canonical(ref)
+			ref = t.canon.Resolve(ref)
 		}
 		if i, ok := merged[ref]; ok {
 			m := &a.Endpoints[i]

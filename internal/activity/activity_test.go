@@ -24,15 +24,17 @@ func ev(at time.Duration, ip, id, path string, status int) *event.Event {
 	return e
 }
 
-type fixedClasses map[string][]string
-
-func (f fixedClasses) ResponseClasses(ev *event.Event) []string { return f[ev.Endpoint.Path] }
-
 func TestTrackerSummaries(t *testing.T) {
-	tr := New(Config{}, fixedClasses{"/v1/users/{id}": {"email"}}, nil)
+	tr := New(Config{}, nil)
 	tr.Observe(ev(0, "203.0.113.9", "", "/v1/health", 200))
 	for i := range 30 {
-		tr.Observe(ev(time.Duration(i)*time.Minute+time.Hour, "203.0.113.9", "id_mallory", "/v1/users/{id}", 200+i%2*204))
+		e := ev(time.Duration(i)*time.Minute+time.Hour, "203.0.113.9", "id_mallory", "/v1/users/{id}", 200+i%2*204)
+		// The classification stage found an e-mail address in the answer
+		// (and a masked card, which is no exposure).
+		e.Classified = true
+		e.Sensitive = []event.Sensitive{{Location: event.LocResponseBody, Type: "email"}, {Location: event.LocResponseBody, Type: "credit_card", Masked: true},
+			{Location: event.LocRequestBody, Type: "phone"}}
+		tr.Observe(e)
 	}
 	tr.Observe(ev(2*time.Hour, "198.51.100.7", "id_mallory", "/v1/users/{id}", 200))
 	got := tr.Take(10, nil)
@@ -78,7 +80,7 @@ func TestTrackerSummaries(t *testing.T) {
 }
 
 func TestTrackerBounds(t *testing.T) {
-	tr := New(Config{MaxSubjects: 10, MaxHours: 3, MaxEndpoints: 2, MaxPeers: 2, MaxClasses: 1}, nil, nil)
+	tr := New(Config{MaxSubjects: 10, MaxHours: 3, MaxEndpoints: 2, MaxPeers: 2, MaxClasses: 1}, nil)
 	for i := range 5 {
 		tr.Observe(ev(time.Duration(i)*time.Hour, "192.0.2.1", fmt.Sprintf("id_%d", i), fmt.Sprintf("/p%d", i), 200))
 	}
@@ -92,7 +94,7 @@ func TestTrackerBounds(t *testing.T) {
 		t.Error("evictions of unwritten subjects are not counted")
 	}
 	// Top-n by new requests, plus pinned subjects.
-	tr2 := New(Config{MaxHours: 3, MaxEndpoints: 2, MaxPeers: 2}, nil, nil)
+	tr2 := New(Config{MaxHours: 3, MaxEndpoints: 2, MaxPeers: 2}, nil)
 	for i := range 5 {
 		tr2.Observe(ev(time.Duration(i)*time.Hour, "192.0.2.1", fmt.Sprintf("id_%d", i), fmt.Sprintf("/p%d", i), 200))
 	}
@@ -148,7 +150,7 @@ func TestMemoryPerSubject(t *testing.T) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		tr := New(Config{MaxSubjects: n + 1}, nil, nil)
+		tr := New(Config{MaxSubjects: n + 1}, nil)
 		for i := range n {
 			feed(tr, i)
 		}

@@ -392,6 +392,27 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if n := eval(`String(document.querySelectorAll('img.chart').length)`); n != "3" {
 		t.Errorf("overview has %s charts, want 3 (severity, OWASP, traffic)", n)
 	}
+	// Detector readiness: every family has a row; a row's state agrees
+	// with its baselines, and a detector still learning says what it
+	// needs and does meanwhile.
+	do("readiness panel", chromedp.WaitVisible(chromedp.CSS("#readiness tbody tr")))
+	waitText("#readiness", "enumeration")
+	rowsJSON := eval(`JSON.stringify([...document.querySelectorAll('#readiness tbody tr')].map(r => [...r.children].map(c => c.textContent)))`)
+	var rrows [][]string
+	if err := json.Unmarshal([]byte(rowsJSON), &rrows); err != nil || len(rrows) < 8 {
+		t.Fatalf("readiness rows %s (%v)", rowsJSON, err)
+	}
+	for _, r := range rrows {
+		ready, total := 0, 0
+		fmt.Sscanf(r[2], "%d of %d", &ready, &total)
+		switch {
+		case r[1] == "ready" && (ready != total || r[4] != "—"),
+			r[1] == "partial" && (ready == 0 || ready == total || !strings.Contains(r[4], "Meanwhile")),
+			r[1] == "learning" && (ready != 0 || !strings.Contains(r[4], "Meanwhile")),
+			r[1] != "ready" && r[1] != "partial" && r[1] != "learning":
+			t.Errorf("readiness row %q is inconsistent", r)
+		}
+	}
 	shot("overview")
 	// "?" opens the shortcut help as a modal dialog; Escape closes it.
 	eval(`document.activeElement.blur(), "ok"`)

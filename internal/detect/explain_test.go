@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/alert"
 )
 
 // TestEvidenceExplained: every alert type of the catalogue has its measures
@@ -15,13 +17,13 @@ import (
 // map[string]any and details["key"] assignments in the package's code) has
 // words for the dashboard.
 func TestEvidenceExplained(t *testing.T) {
-	for _, s := range Catalog() {
-		if _, ok := measures[s.Type]; !ok {
+	for _, s := range alert.Catalog() {
+		if _, ok := measures[s.Type.String()]; !ok {
 			t.Errorf("alert type %s: measures not explained (explain.go)", s.Type)
 		}
 	}
 	for typ := range measures {
-		if _, ok := Lookup(typ); !ok {
+		if _, ok := alert.Parse(typ); !ok {
 			t.Errorf("explain.go explains %s, which is not in the catalogue", typ)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/palisade-sec/palisade/internal/detect"
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -69,7 +69,8 @@ var owaspPhase = map[string]string{
 func PhaseOf(a *model.Alert) string {
 	mitre := a.MITRE
 	owasp := a.OWASP
-	if spec, ok := detect.Lookup(a.Type); ok {
+	if t, ok := alert.Parse(a.Type); ok {
+		spec, _ := alert.Lookup(t)
 		if len(mitre) == 0 {
 			mitre = spec.MITRE
 		}

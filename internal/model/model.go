@@ -28,6 +28,9 @@ type Report struct {
 	// Outbound lists the third-party APIs our services call (hosts seen
 	// only in outbound exchange records); they are never in Endpoints.
 	Outbound []OutboundAPI `json:"outbound,omitempty"`
+	// Readiness is the learning state of every learned baseline (detector
+	// families, inventory, posture) at the end of the input.
+	Readiness []Readiness `json:"readiness,omitempty"`
 }
 
 // APIHost is one host of the inventory (report extension `hosts[]`).
@@ -127,11 +130,28 @@ type InputError struct {
 }
 
 // EndpointRef names one API operation; Path is the inventory template.
+//
+// ID is the inventory's stable id of the reference (see EndpointID); it is
+// not part of the wire form. The same host, method and path always carry
+// the same ID within one inventory, so comparing the refs of events (==,
+// map keys) still compares their strings. A ref made by hand has no ID
+// and is not == to an event's: compare Key() there.
 type EndpointRef struct {
-	Host   string `json:"host"`
-	Method string `json:"method"`
-	Path   string `json:"path"`
+	Host   string     `json:"host"`
+	Method string     `json:"method"`
+	Path   string     `json:"path"`
+	ID     EndpointID `json:"-"`
 }
+
+// EndpointID is the stable id the inventory gives an endpoint reference
+// when it templates an event (during enrichment): the operation as it was
+// templated then. Templates converge as traffic arrives (/users/alice,
+// /users/bob → /users/{userId}); what an early id stands for now is
+// answered in one place, the inventory's Resolve (pipeline.EndpointResolver),
+// when a report is assembled. 0 means none (no
+// inventory, an ignored path, or the id budget reached): Resolve then
+// reads the reference's strings.
+type EndpointID uint32
 
 // Key is a stable string form "METHOD host path".
 func (e EndpointRef) Key() string { return e.Method + " " + e.Host + e.Path }

@@ -90,6 +90,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/config", permAdmin, s.handleConfigGet},
 		{"PUT", "/api/v1/config", permAdmin, s.handleConfigPut},
 		{"GET", "/api/v1/overview", permRead, s.handleOverview},
+		{"GET", "/api/v1/detectors", permRead, s.handleDetectors},
 		{"GET", "/api/v1/audit-log", permAdmin, s.handleAudit},
 		{"POST", "/api/v1/erase", permAdmin, s.handleErase},
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/incident"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -637,10 +638,11 @@ type Catalog struct {
 
 func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request) {
 	c := Catalog{Details: detect.AllDetailWords(), OWASP: OWASPNames, Phases: incident.Phases}
-	for _, sp := range detect.Catalog() {
-		a := model.Alert{Type: sp.Type, MITRE: sp.MITRE, OWASP: sp.OWASP}
-		c.AlertTypes = append(c.AlertTypes, CatalogType{Type: sp.Type, Title: sp.Title, Subject: sp.Subject, Severity: sp.Severity, OWASP: sp.OWASP,
-			MITRE: sp.MITRE, Phase: incident.PhaseOf(&a), Remediation: sp.Remediation, Measures: detect.Explain(sp.Type)})
+	for _, sp := range alert.Catalog() {
+		name := sp.Type.String()
+		a := model.Alert{Type: name, MITRE: sp.MITRE, OWASP: sp.OWASP}
+		c.AlertTypes = append(c.AlertTypes, CatalogType{Type: name, Title: sp.Title, Subject: sp.Subject, Severity: sp.Severity, OWASP: sp.OWASP,
+			MITRE: sp.MITRE, Phase: incident.PhaseOf(&a), Remediation: sp.Remediation, Measures: detect.Explain(name)})
 	}
 	w.Header().Set("Cache-Control", "private, max-age=300")
 	writeJSON(w, http.StatusOK, c)

@@ -150,6 +150,7 @@ func (s *Server) doCheckpoint(ctx context.Context, pos wal.Pos, traffic map[int6
 		return err
 	}
 	rep.Findings = append(rep.Findings, s.gatewayFindings(rep)...)
+	s.setReadiness(rep)
 	snap := store.Snapshot{Report: rep, EventClock: time.Unix(0, s.eventClock.Load()).UTC(), Records: rep.Input.Records, Traffic: traffic}
 	if s.eventClock.Load() == 0 {
 		snap.EventClock = time.Time{}

@@ -123,6 +123,9 @@ type testEnv struct {
 
 func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
+	if eng == nil {
+		eng = newFake()
+	}
 	return newEnvWith(t, t.TempDir(), mod, nil, eng)
 }
 
@@ -130,6 +133,9 @@ func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 // store already).
 func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
+	if eng == nil {
+		eng = newFake()
+	}
 	return newEnvWith(t, dir, mod, nil, eng)
 }
 
@@ -147,7 +153,9 @@ func newEnvOpt(t testing.TB, mod func(*Config), opt func(*Options)) *testEnv {
 	return newEnvWith(t, t.TempDir(), mod, opt, nil)
 }
 
-func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Options), eng *fakeEngine) *testEnv {
+// newEnvWith starts a server with any engine (nil: a fake one); env.eng
+// is the engine when it is the fake.
+func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Options), eng Engine) *testEnv {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
 	if err != nil {
@@ -173,7 +181,10 @@ func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Option
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	env := &testEnv{srv: srv, http: hs, st: st, eng: eng, tokens: map[string]string{}, dir: dir}
+	env := &testEnv{srv: srv, http: hs, st: st, tokens: map[string]string{}, dir: dir}
+	if f, ok := eng.(*fakeEngine); ok {
+		env.eng = f
+	}
 	for _, role := range []string{store.RoleViewer, store.RoleAnalyst, store.RoleAdmin, store.RoleIngest} {
 		sec, tk, err := NewToken(role, role, time.Now())
 		if err != nil {
@@ -273,6 +284,7 @@ var routePerms = map[string]string{
 	"GET /api/v1/config":                  "admin",
 	"PUT /api/v1/config":                  "admin",
 	"GET /api/v1/overview":                "read",
+	"GET /api/v1/detectors":               "read",
 	"GET /api/v1/audit-log":               "admin",
 	"POST /api/v1/erase":                  "admin",
 	"POST /api/v1/alerts/triage":          "triage",

@@ -135,6 +135,7 @@ export async function overviewView(main, _params, ctx) {
         bars(owasp, { title: 'Open alerts by OWASP category', src: chartSrc('alerts-by-owasp.svg') }), owasp.length ? owaspList(owasp.map((o) => o.label)) : null)),
     h('section', { class: 'panel', 'aria-labelledby': 'ov-traffic' }, h('h2', { id: 'ov-traffic' }, 'Traffic over time'),
       timeSeries(o.traffic || [], { title: 'Requests per hour (event time)', src: chartSrc('traffic.svg') })),
+    readinessPanel(ctx),
     h('section', { 'aria-labelledby': 'ov-pipe' }, h('h2', { id: 'ov-pipe' }, 'Pipeline'),
       facts([
         ['Event clock (newest record)', time(o.event_clock)],
@@ -146,6 +147,53 @@ export async function overviewView(main, _params, ctx) {
   body.removeAttribute('aria-busy');
   announce(`Overview loaded: ${num(o.endpoints)} endpoints, ${num(o.open_alerts)} open alerts.`);
   return h1;
+}
+
+// readinessPanel shows which detectors still learn (GET /detectors, the
+// last checkpoint): one row per detector, what the first learning
+// baseline still needs and what the detector does meanwhile.
+function readinessPanel(ctx) {
+  const body = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
+  const panel = h('section', { class: 'panel', id: 'readiness', 'aria-labelledby': 'ov-ready' },
+    h('h2', { id: 'ov-ready' }, 'Detector readiness'), body);
+  const stateTag = (st) => tag(st, st === 'ready' ? 'ok' : st === 'partial' ? 'warn' : 'bad');
+  const needs = (n) => {
+    if (!n) return '';
+    const parts = [];
+    for (const [k, unit] of [['requests', 'requests'], ['windows', 'windows'], ['clients', 'clients'], ['principals', 'principals']]) {
+      if (n[k]) parts.push(`${num(n[k])} ${unit}`);
+    }
+    if (n.hours) parts.push(`${n.hours} h`);
+    return parts.join(', ');
+  };
+  get('/detectors', null, ctx.signal).then((r) => {
+    const rows = (r.detectors || []).map((d) => {
+      const bs = d.baselines || [];
+      const ready = bs.filter((b) => b.state === 'ready').length;
+      const first = bs.find((b) => b.state !== 'ready');
+      const ttr = bs.map((b) => b.hours_to_ready).filter((x) => typeof x === 'number');
+      let still = '—';
+      if (first) {
+        const miss = first.missing || (first.learning && first.learning[0] && first.learning[0].missing);
+        still = `${first.baseline}: ${needs(miss) || 'no scope yet'}. Meanwhile: ${first.while_learning}`;
+      }
+      return [h('span', { class: 'mono' }, d.detector), stateTag(d.state), `${ready} of ${bs.length}`,
+        ttr.length ? `${Math.min(...ttr)} h` : '—', still];
+    });
+    const summary = r.as_of
+      ? h('p', { class: 'muted' }, `As of ${r.as_of.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')} (event time): ${num(r.ready)} ready, ${num(r.partial)} partly ready, ${num(r.learning)} learning.`)
+      : h('p', { class: 'muted' }, 'No checkpoint yet: the detectors have seen no traffic.');
+    clear(body).append(summary, table('Learning state of each detector', [
+      { label: 'Detector', rowHeader: true }, { label: 'State' }, { label: 'Baselines ready' },
+      { label: 'First ready after', num: true }, { label: 'Still learning' },
+    ], rows, { empty: 'No detector has reported yet.' }));
+    body.removeAttribute('aria-busy');
+  }).catch((err) => {
+    if (err.name === 'AbortError') return;
+    clear(body).append(errorBlock(err));
+    body.removeAttribute('aria-busy');
+  });
+  return panel;
 }
 
 // ---- paginated list with filters ----

@@ -288,8 +288,8 @@ func TestProbesAndAPIChanges(t *testing.T) {
 func TestAlertFilterBySubject(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
-	a1 := alert(1, "injection.sqli", "high", "203.0.113.9", t0)
-	a2 := alert(2, "auth.token_reuse", "high", "192.0.2.1", t0)
+	a1 := testAlert(1, "injection.sqli", "high", "203.0.113.9", t0)
+	a2 := testAlert(2, "auth.token_reuse", "high", "192.0.2.1", t0)
 	a2.Identity = &model.IdentityRef{ID: "id_m", Kind: "jwt"}
 	a2.Clients = []model.ClientCount{{IP: "192.0.2.1", Count: 3}, {IP: "203.0.113.9", Count: 1}}
 	if _, err := db.UpsertAlerts(ctx, []model.Alert{a1, a2}, t0); err != nil {

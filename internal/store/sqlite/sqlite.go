@@ -26,7 +26,7 @@ import (
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
-	"github.com/palisade-sec/palisade/internal/detect"
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 )
@@ -608,10 +608,10 @@ func (s *DB) EndpointsForHost(ctx context.Context, host string) ([]model.Endpoin
 
 // FoldKey is the suppression identity of an alert (type, subject and,
 // except for subject-wide types, endpoint): the identity the detection
-// emitter folds repeats on (detect.AlertKey). It is stored hashed so that no
+// emitter folds repeats on (alert.Key). It is stored hashed so that no
 // client IP lands in the suppression table.
 func FoldKey(a *model.Alert) string {
-	sum := sha256.Sum256([]byte(detect.AlertKey(a)))
+	sum := sha256.Sum256([]byte(alert.Key(a)))
 	return hex.EncodeToString(sum[:16])
 }
 
