@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/posture"
@@ -104,6 +105,7 @@ func Merge(parts []*Partial, generatedAt time.Time) *model.Report {
 	})
 	sort.SliceStable(r.APIChange, func(i, j int) bool { return r.APIChange[i].Time.Before(r.APIChange[j].Time) })
 	posture.Score(r.Endpoints, r.Alerts, r.Findings)
+	mergeReadiness(r, ps, canon)
 	return r
 }
 
@@ -143,10 +145,10 @@ func foldAlerts(in []model.Alert) []model.Alert {
 	byKey := map[string]int{}
 	var out []model.Alert
 	for _, a := range in {
-		k := detect.AlertKey(&a)
+		k := alert.Key(&a)
 		i, ok := byKey[k]
 		if !ok {
-			a.ID = detect.AlertID(k)
+			a.ID = alert.ID(k)
 			byKey[k] = len(out)
 			out = append(out, a)
 			continue

@@ -10,7 +10,7 @@ import (
 // mergedFields are the report fields Merge assembles (GeneratedAt is the
 // merge's own time).
 var mergedFields = []string{"GeneratedAt", "Input", "Endpoints", "Alerts", "Findings", "Probes", "APIChange", "Intel",
-	"AnalysisDropped", "Hosts", "Outbound"}
+	"AnalysisDropped", "Hosts", "Outbound", "Readiness"}
 
 // TestMergeCoversReport fails when model.Report gains a field Merge does
 // not know: a clustered deployment would silently drop it.

@@ -224,9 +224,11 @@ func (s *EndpointStage) released(ev *event.Event) {
 	if s.emit == nil {
 		return
 	}
-	if _, ok := s.fwd[ev.Endpoint]; !ok {
+	ref := ev.Endpoint
+	ref.ID = 0 // references travel without ids (json:"-")
+	if _, ok := s.fwd[ref]; !ok {
 		if len(s.fwd) < maxForwardRefs {
-			s.fwd[keepRef(ev.Endpoint)] = struct{}{}
+			s.fwd[keepRef(ref)] = struct{}{}
 		} else {
 			s.fwdLost++
 		}
@@ -285,13 +287,21 @@ func (s *EndpointStage) Partial(now time.Time) *Partial {
 		}
 	}
 	rep.Alerts = kept
+	// Baselines that count hours since a scope's first event are judged
+	// at the whole input's clock (ticks), as analyze judges them at its
+	// last record.
+	if at := s.Eng.Clock(); !at.IsZero() && rep.Input.To != nil && at.After(*rep.Input.To) {
+		rep.Readiness = s.Eng.ReadinessAt(at)
+	}
 	p := &Partial{Stage: "endpoint", Part: s.Part, Seq: s.InSeq, Report: rep, Clock: s.Clock, Hours: map[int64]int64{}}
 	for h, n := range s.Hours {
 		p.Hours[h] = n
 	}
 	inv := s.Eng.Inventory()
 	for r := range s.fwd {
-		if c := inv.Canonical(r); c != r {
+		c := inv.Resolve(r)
+		c.ID = 0
+		if c != r {
 			p.Canonical = append(p.Canonical, RefPair{From: r, To: c})
 		}
 	}
@@ -340,8 +350,8 @@ type fwdTemplater struct {
 	params []event.PathParam
 }
 
-func (t *fwdTemplater) Template(host, method, path string) (string, []event.PathParam) {
-	return t.ref.Path, t.params
+func (t *fwdTemplater) Template(host, method, path string) (model.EndpointRef, []event.PathParam) {
+	return t.ref, t.params
 }
 
 // DefaultMaxPending bounds the events the population stage holds while it
@@ -459,6 +469,9 @@ func (c *PopulationStage) Take(seq uint64, f *Forward, m *Mark) error {
 		}
 	} else if m.Idle {
 		c.idle[part] = true
+		if m.Time > c.wm[part] {
+			c.wm[part] = m.Time // the partition's clock (readiness), not a wait
+		}
 	} else {
 		c.idle[part] = false
 		if m.Time > c.wm[part] {
@@ -540,6 +553,22 @@ func (c *PopulationStage) Partial(now time.Time) *Partial {
 		}
 		if c.rejected > 0 {
 			rep.AnalysisDropped["cluster undecodable forwards"] = c.rejected
+		}
+	}
+	if c.clock != 0 {
+		// As the engine reports it: per-scope baselines without any scope
+		// left out (engine.Readiness), at the whole input's clock (the
+		// partitions' watermarks reach it once they drained); scope keys
+		// and hours to ready are settled in Merge.
+		at := c.clock
+		for _, w := range c.wm {
+			at = max(at, w)
+		}
+		for _, b := range c.det.Readiness(time.Unix(0, at).UTC()) {
+			if b.Scope != "population" && b.ReadyScopes+b.LearningScopes == 0 && b.ReadyAt == nil {
+				continue
+			}
+			rep.Readiness = append(rep.Readiness, b)
 		}
 	}
 	return &Partial{Stage: "population", Seq: c.InSeq, Report: rep, Clock: c.clock}

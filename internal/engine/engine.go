@@ -474,7 +474,11 @@ func canonicalAlerts(in []model.Alert, r pipeline.EndpointResolver) []model.Aler
 // the last event (detector families, API change detection, posture
 // rules that need history), endpoint keys re-keyed to final templates,
 // with the time to ready from the start of the input.
-func (e *Engine) Readiness() []model.Readiness {
+func (e *Engine) Readiness() []model.Readiness { return e.ReadinessAt(e.to) }
+
+// ReadinessAt is Readiness as of event time at (a partition of a
+// clustered deployment reports it at the whole input's clock).
+func (e *Engine) ReadinessAt(at time.Time) []model.Readiness {
 	var rs []pipeline.ReadinessReporter
 	rs = append(rs, e.inv)
 	if e.pos != nil {
@@ -485,7 +489,7 @@ func (e *Engine) Readiness() []model.Readiness {
 	}
 	var out []model.Readiness
 	for _, r := range rs {
-		for _, b := range r.Readiness(e.to) {
+		for _, b := range r.Readiness(at) {
 			// A per-scope baseline without any scope (no login endpoint
 			// with failures, no outbound call…) has nothing to judge yet:
 			// left out rather than reported as learning.

@@ -47,6 +47,9 @@ func (e *Engine) Watermark() time.Time {
 	return w
 }
 
+// Clock is the engine's event-time clock: the newest record or tick.
+func (e *Engine) Clock() time.Time { return e.maxTime }
+
 // Buffered is the number of records waiting for the watermark.
 func (e *Engine) Buffered() int { return e.buf.Len() }
 
