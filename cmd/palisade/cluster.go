@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/exchange"
@@ -183,6 +184,8 @@ func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccf
 		return exitCode(2, err)
 	}
 	ec.Specs = append(ec.Specs, specs...)
+	ac := activity.DefaultConfig() // the attacker view's per-subject summary (population stage)
+	ec.Activity = &ac
 
 	var disp *sink.Dispatcher
 	var pub cluster.Publisher
@@ -216,6 +219,12 @@ func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccf
 				k = append(k, server.IdentityTombstone(a.Identity.ID))
 			}
 			return k
+		}
+		m.SubjectTombstone = func(kind, id string) string {
+			if kind == "identity" {
+				return server.IdentityTombstone(id)
+			}
+			return server.IPTombstone(key, id)
 		}
 		w, err := cluster.NewWorker(b, ccfg, ec, m, log)
 		if err != nil {

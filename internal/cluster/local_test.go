@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"sort"
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -68,6 +70,11 @@ func localCluster(t testing.TB, cfg engine.Config, lines [][]byte, parts, batch 
 // localClusterRestoring is localCluster where every stage is checkpointed
 // and restored into a fresh one every `every` batches (0: never).
 func localClusterRestoring(t testing.TB, cfg engine.Config, lines [][]byte, parts, batch, every int) *model.Report {
+	return Merge(localClusterParts(t, cfg, lines, parts, batch, every), fixedNow)
+}
+
+// localClusterParts is localClusterRestoring's partials at the end.
+func localClusterParts(t testing.TB, cfg engine.Config, lines [][]byte, parts, batch, every int) []*Partial {
 	pop, err := NewPopulationStage(parts, cfg, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +157,7 @@ func localClusterRestoring(t testing.TB, cfg engine.Config, lines [][]byte, part
 		ps = append(ps, s.Partial(fixedNow))
 	}
 	ps = append(ps, pop.Partial(fixedNow))
-	return Merge(ps, fixedNow)
+	return ps
 }
 
 func TestLocalClusterEqualsAnalyze(t *testing.T) {
@@ -228,12 +235,44 @@ func firstDiff(a, b []byte) string {
 
 // TestLocalClusterRestored: stages checkpointed and restored every few
 // batches still give analyze's report.
+// With the activity summary on (serve's attacker view), the population
+// stage's subject summaries equal the single engine's.
 func TestLocalClusterRestored(t *testing.T) {
 	lines := simCapture(t, 12, 0.2)
 	cfg := engine.DefaultConfig()
-	want := analyzeReport(t, cfg, lines)
-	got := localClusterRestoring(t, cfg, lines, 4, 200, 7)
-	compareReports(t, got, want)
+	ac := activity.DefaultConfig()
+	cfg.Activity = &ac
+	e, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		e.Ingest(decode(t, l))
+	}
+	e.Flush()
+	want := e.Report(fixedNow)
+	wantSubs := e.TakeSubjects(SubjectsPerPartial, nil)
+	ps := localClusterParts(t, cfg, lines, 4, 200, 7)
+	compareReports(t, Merge(ps, fixedNow), want)
+	gotSubs := MergeSubjects(ps)
+	sort.Slice(wantSubs, func(i, j int) bool {
+		if wantSubs[i].Kind != wantSubs[j].Kind {
+			return wantSubs[i].Kind < wantSubs[j].Kind
+		}
+		return wantSubs[i].ID < wantSubs[j].ID
+	})
+	if len(wantSubs) == 0 || len(wantSubs) >= SubjectsPerPartial {
+		t.Fatalf("%d subjects: the capture does not test the summaries", len(wantSubs))
+	}
+	js := func(v any) []byte { b, _ := json.MarshalIndent(v, "", " "); return b }
+	if a, b := js(gotSubs), js(wantSubs); !bytes.Equal(a, b) {
+		t.Fatalf("subject summaries differ (%d vs %d): %s", len(gotSubs), len(wantSubs), firstDiff(a, b))
+	}
+	eps := 0
+	for _, s := range wantSubs {
+		eps += len(s.Endpoints)
+	}
+	t.Logf("%d subject summaries equal (%d endpoint entries)", len(wantSubs), eps)
 }
 
 func TestLocalClusterFull(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -263,4 +264,53 @@ func mergeClients(o, a *model.Alert) {
 	if o.Subject == "identity" && len(o.Clients) > 0 {
 		o.Client = &model.ClientRef{IP: o.Clients[0].IP}
 	}
+}
+
+// MergeSubjects returns the activity summaries of the partials (the
+// population stage's), their endpoint references resolved to final
+// templates through the endpoint partitions' maps (references that became
+// one template are added up, as the tracker adds them up in analyze).
+func MergeSubjects(parts []*Partial) []model.SubjectActivity {
+	canon := map[model.EndpointRef]model.EndpointRef{}
+	for _, p := range parts {
+		for _, c := range p.Canonical {
+			canon[c.From] = c.To
+		}
+	}
+	var out []model.SubjectActivity
+	for _, p := range parts {
+		for _, a := range p.Subjects {
+			idx := map[model.EndpointRef]int{}
+			var eps []model.SubjectEndpoint
+			for _, e := range a.Endpoints {
+				if c, ok := canon[e.EndpointRef]; ok {
+					e.EndpointRef = c
+				}
+				if i, ok := idx[e.EndpointRef]; ok {
+					m := &eps[i]
+					m.Requests += e.Requests
+					m.Errors += e.Errors
+					if e.FirstSeen.Before(m.FirstSeen) {
+						m.FirstSeen = e.FirstSeen
+					}
+					if e.LastSeen.After(m.LastSeen) {
+						m.LastSeen = e.LastSeen
+					}
+					continue
+				}
+				idx[e.EndpointRef] = len(eps)
+				eps = append(eps, e)
+			}
+			activity.SortEndpoints(eps)
+			a.Endpoints = eps
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
 }

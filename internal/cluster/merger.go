@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -51,6 +52,10 @@ type Merger struct {
 	// TombstoneKeys gives the erasure tombstones of an alert's subjects
 	// (server.IPTombstone / IdentityTombstone with the installation key).
 	TombstoneKeys func(a *model.Alert) []string
+	// SubjectTombstone gives the erasure tombstone of a subject ("client"
+	// address or "identity" id): erased subjects' activity summaries are
+	// not written, and erased peers are left out of the others'.
+	SubjectTombstone func(kind, id string) string
 	// Transform, when set, adds to the merged report before it is
 	// written (serve adds the findings of uploaded gateway configurations).
 	Transform func(*model.Report)
@@ -163,7 +168,11 @@ func (m *Merger) Once(ctx context.Context) error {
 			delta[h] = d
 		}
 	}
-	snap := store.Snapshot{Report: rep, Records: records, Traffic: delta}
+	subs, err := m.subjects(ctx, MergeSubjects(ps))
+	if err != nil {
+		return err
+	}
+	snap := store.Snapshot{Report: rep, Records: records, Traffic: delta, Subjects: subs}
 	if clock > 0 {
 		snap.EventClock = time.Unix(0, clock).UTC()
 	}
@@ -233,4 +242,36 @@ func (m *Merger) flushAlerts(ctx context.Context, alerts []model.Alert, now time
 		}
 	}
 	return nil
+}
+
+// subjects leaves out erased subjects and erased peers (as serve does).
+func (m *Merger) subjects(ctx context.Context, subs []model.SubjectActivity) ([]model.SubjectActivity, error) {
+	if len(subs) == 0 || m.SubjectTombstone == nil {
+		return subs, nil
+	}
+	var keys []string
+	for i := range subs {
+		a := &subs[i]
+		keys = append(keys, m.SubjectTombstone(a.Kind, a.ID))
+		for _, p := range a.Addresses {
+			keys = append(keys, m.SubjectTombstone("client", p.ID))
+		}
+		for _, p := range a.Identities {
+			keys = append(keys, m.SubjectTombstone("identity", p.ID))
+		}
+	}
+	dead, err := m.st.Tombstoned(ctx, keys)
+	if err != nil || len(dead) == 0 {
+		return subs, err
+	}
+	kept := subs[:0]
+	for _, a := range subs {
+		if dead[m.SubjectTombstone(a.Kind, a.ID)] {
+			continue
+		}
+		a.Addresses = slices.DeleteFunc(a.Addresses, func(p model.SubjectPeer) bool { return dead[m.SubjectTombstone("client", p.ID)] })
+		a.Identities = slices.DeleteFunc(a.Identities, func(p model.SubjectPeer) bool { return dead[m.SubjectTombstone("identity", p.ID)] })
+		kept = append(kept, a)
+	}
+	return kept, nil
 }

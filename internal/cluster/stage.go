@@ -23,9 +23,11 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/enrich"
@@ -91,7 +93,11 @@ type Forward struct {
 	// when it enriched the event; PathParams its templated segments.
 	Endpoint   model.EndpointRef `json:"ep"`
 	PathParams []event.PathParam `json:"pp,omitempty"`
-	Record     []byte            `json:"r"` // the record without its response body
+	// Classes are the data classes the classification stage found
+	// unmasked in a successful answer (the activity summary's; the
+	// response body does not travel).
+	Classes []string `json:"dc,omitempty"`
+	Record  []byte   `json:"r"` // the record without its response body
 }
 
 // Mark is a watermark of an endpoint partition for the population stage:
@@ -136,6 +142,7 @@ const maxForwardRefs = 1 << 16
 // non-nil); it may be nil when no population stage runs.
 func NewEndpointStage(part int, cfg engine.Config, emit func(*Forward, *Mark)) (*EndpointStage, error) {
 	cfg.Detect.Disabled = append(append([]string(nil), cfg.Detect.Disabled...), endpointOff...)
+	cfg.Activity = nil // per subject, across hosts: the population stage's
 	eng, err := engine.New(cfg)
 	if err != nil {
 		return nil, err
@@ -246,6 +253,13 @@ func (s *EndpointStage) released(ev *event.Event) {
 	if len(ev.PathParams) > 0 {
 		f.PathParams = append([]event.PathParam(nil), ev.PathParams...)
 	}
+	if ev.Classified && ev.Success() {
+		for _, x := range ev.Sensitive {
+			if x.Location&event.ResponseLocations != 0 && !x.Masked && !slices.Contains(f.Classes, x.Type) {
+				f.Classes = append(f.Classes, strings.Clone(x.Type))
+			}
+		}
+	}
 	s.emit(f, nil)
 }
 
@@ -268,7 +282,19 @@ type Partial struct {
 	Canonical []RefPair       `json:"canonical,omitempty"`
 	Hours     map[int64]int64 `json:"hours,omitempty"`
 	Clock     int64           `json:"clock,omitempty"`
+	// Subjects are the population stage's per-subject activity summaries
+	// that changed lately (endpoint references as forwarded; MergeSubjects
+	// resolves them).
+	Subjects []model.SubjectActivity `json:"subjects,omitempty"`
 }
+
+// SubjectsPerPartial bounds the activity summaries a partial takes (as
+// serve's SubjectsPerCheckpoint); subjectBatches is how many partials'
+// batches a partial repeats.
+const (
+	SubjectsPerPartial = 2000
+	subjectBatches     = 4
+)
 
 // RefPair maps an early endpoint reference to its final template.
 type RefPair struct {
@@ -327,6 +353,11 @@ type PopulationStage struct {
 	enr *enrich.Enricher
 	det *detect.Engine
 	tmp *fwdTemplater
+	// act is the per-subject activity summary (serve's attacker view),
+	// when configured; subs the summaries taken for the last few partials
+	// (see Partial).
+	act  *activity.Tracker
+	subs [][]model.SubjectActivity
 
 	last []uint64 // per partition: last message number taken
 	wm   []int64  // per partition: watermark (ns); MinInt64 = none yet
@@ -405,6 +436,9 @@ func NewPopulationStage(parts int, cfg engine.Config, maxPending int) (*Populati
 	}
 	c.enr = enrich.New(cfg.Enrich, c.tmp, nil)
 	c.det = detect.NewDefault(dc)
+	if cfg.Activity != nil {
+		c.act = activity.New(*cfg.Activity, nil) // references resolved in Merge
+	}
 	return c, nil
 }
 
@@ -522,6 +556,14 @@ func (c *PopulationStage) observe(f *Forward) {
 	}
 	c.records++
 	c.det.Observe(ev)
+	if c.act != nil {
+		ev.Classified = true
+		ev.Sensitive = ev.Sensitive[:0]
+		for _, dc := range f.Classes {
+			ev.Sensitive = append(ev.Sensitive, event.Sensitive{Location: event.LocResponseBody, Type: dc})
+		}
+		c.act.Observe(ev)
+	}
 	c.enr.Recycle(ev)
 }
 
@@ -571,5 +613,41 @@ func (c *PopulationStage) Partial(now time.Time) *Partial {
 			rep.Readiness = append(rep.Readiness, b)
 		}
 	}
-	return &Partial{Stage: "population", Seq: c.InSeq, Report: rep, Clock: c.clock}
+	p := &Partial{Stage: "population", Seq: c.InSeq, Report: rep, Clock: c.clock}
+	if c.act != nil {
+		// The summaries that changed (at most SubjectsPerPartial, the most
+		// active first, plus the subjects this stage's alerts name), kept
+		// for subjectBatches partials: partials replace one another, and
+		// the merger reads the latest at its own pace. Summaries are
+		// cumulative and the store merges them by maximum, so writing one
+		// again changes nothing.
+		named := map[string]bool{}
+		for i := range rep.Alerts {
+			a := &rep.Alerts[i]
+			if a.Client != nil {
+				named["client "+a.Client.IP] = true
+			}
+			for _, cl := range a.Clients {
+				named["client "+cl.IP] = true
+			}
+			if a.Identity != nil {
+				named["identity "+a.Identity.ID] = true
+			}
+		}
+		taken := c.act.Take(SubjectsPerPartial, func(kind, id string) bool { return named[kind+" "+id] })
+		c.subs = append(c.subs, taken)
+		if len(c.subs) > subjectBatches {
+			c.subs = c.subs[len(c.subs)-subjectBatches:]
+		}
+		seen := map[string]int{}
+		for i := len(c.subs) - 1; i >= 0; i-- { // newest summary of each subject
+			for _, a := range c.subs[i] {
+				if _, ok := seen[a.Kind+" "+a.ID]; !ok {
+					seen[a.Kind+" "+a.ID] = len(p.Subjects)
+					p.Subjects = append(p.Subjects, a)
+				}
+			}
+		}
+	}
+	return p
 }
