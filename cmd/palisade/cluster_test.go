@@ -283,6 +283,41 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 		t.Errorf("inventory differs:\n got %s\nwant %s", a, b)
 	}
 	t.Logf("%d alerts and %d endpoints equal to analyze's", len(want.Alerts), len(want.Endpoints))
+
+	// The attacker view: the population stage's per-subject summaries
+	// reached the store; every inbound request with a client address is
+	// counted once in its address's summary.
+	var wantReq int64
+	for _, l := range lines {
+		r, err := exchange.DecodeRecord(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.IsOutbound() && r.Client.IP != "" {
+			wantReq++
+		}
+	}
+	var clients, gotReq int64
+	for cursor := ""; ; {
+		var page struct {
+			Items []struct {
+				Requests int64 `json:"requests"`
+			} `json:"items"`
+			Next string `json:"next_cursor"`
+		}
+		getJSON(t, apiC, "/api/v1/subjects?kind=client&limit=500&cursor="+cursor, &page)
+		for _, it := range page.Items {
+			clients++
+			gotReq += it.Requests
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if gotReq != wantReq {
+		t.Errorf("client subjects count %d requests in %d summaries, want %d", gotReq, clients, wantReq)
+	}
+	t.Logf("attacker view: %d client summaries counting %d requests", clients, gotReq)
 }
 
 func refKey(r *model.EndpointRef) string {

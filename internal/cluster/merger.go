@@ -56,6 +56,10 @@ type Merger struct {
 	// address or "identity" id): erased subjects' activity summaries are
 	// not written, and erased peers are left out of the others'.
 	SubjectTombstone func(kind, id string) string
+	// OnSubjects, when set, receives the population stage's activity
+	// summaries once they are written (the stage then stops repeating
+	// them).
+	OnSubjects func([]model.SubjectActivity)
 	// Transform, when set, adds to the merged report before it is
 	// written (serve adds the findings of uploaded gateway configurations).
 	Transform func(*model.Report)
@@ -178,6 +182,13 @@ func (m *Merger) Once(ctx context.Context) error {
 	}
 	if err := m.st.SaveSnapshot(ctx, snap, now); err != nil {
 		return err
+	}
+	if m.OnSubjects != nil {
+		for _, p := range ps {
+			if len(p.Subjects) > 0 {
+				m.OnSubjects(p.Subjects)
+			}
+		}
 	}
 	for h, d := range delta {
 		m.traffic[h] += d

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -289,11 +290,11 @@ type Partial struct {
 }
 
 // SubjectsPerPartial bounds the activity summaries a partial takes (as
-// serve's SubjectsPerCheckpoint); subjectBatches is how many partials'
-// batches a partial repeats.
+// serve's SubjectsPerCheckpoint); maxUnwritten bounds those a partial
+// carries until the merger has written them.
 const (
 	SubjectsPerPartial = 2000
-	subjectBatches     = 4
+	maxUnwritten       = 20000
 )
 
 // RefPair maps an early endpoint reference to its final template.
@@ -354,10 +355,12 @@ type PopulationStage struct {
 	det *detect.Engine
 	tmp *fwdTemplater
 	// act is the per-subject activity summary (serve's attacker view),
-	// when configured; subs the summaries taken for the last few partials
-	// (see Partial).
-	act  *activity.Tracker
-	subs [][]model.SubjectActivity
+	// when configured; unwritten the summaries taken and not yet
+	// acknowledged as written by the merger (see Partial), at most
+	// maxUnwritten; subjectsLost counts those dropped beyond it.
+	act          *activity.Tracker
+	unwritten    map[string]model.SubjectActivity
+	subjectsLost int64
 
 	last []uint64 // per partition: last message number taken
 	wm   []int64  // per partition: watermark (ns); MinInt64 = none yet
@@ -438,6 +441,7 @@ func NewPopulationStage(parts int, cfg engine.Config, maxPending int) (*Populati
 	c.det = detect.NewDefault(dc)
 	if cfg.Activity != nil {
 		c.act = activity.New(*cfg.Activity, nil) // references resolved in Merge
+		c.unwritten = map[string]model.SubjectActivity{}
 	}
 	return c, nil
 }
@@ -567,6 +571,29 @@ func (c *PopulationStage) observe(f *Forward) {
 	c.enr.Recycle(ev)
 }
 
+// AckSubjects drops the summaries the merger has written (those still
+// as written: a subject active since stays until its newer summary is).
+func (c *PopulationStage) AckSubjects(written []model.SubjectActivity) {
+	for _, w := range written {
+		k := w.Kind + " " + w.ID
+		if u, ok := c.unwritten[k]; ok && sameSummary(&u, &w) {
+			delete(c.unwritten, k)
+		}
+	}
+}
+
+// sameSummary compares two summaries of one subject by what only grows
+// (answers counted by status class, last seen).
+func sameSummary(a, b *model.SubjectActivity) bool {
+	n := func(s *model.SubjectActivity) (t int64) {
+		for _, v := range s.Status {
+			t += v
+		}
+		return t
+	}
+	return n(a) == n(b) && a.LastSeen.Equal(b.LastSeen)
+}
+
 // Pending is the number of events waiting for watermarks.
 func (c *PopulationStage) Pending() int { return c.q.Len() }
 
@@ -616,11 +643,12 @@ func (c *PopulationStage) Partial(now time.Time) *Partial {
 	p := &Partial{Stage: "population", Seq: c.InSeq, Report: rep, Clock: c.clock}
 	if c.act != nil {
 		// The summaries that changed (at most SubjectsPerPartial, the most
-		// active first, plus the subjects this stage's alerts name), kept
-		// for subjectBatches partials: partials replace one another, and
-		// the merger reads the latest at its own pace. Summaries are
-		// cumulative and the store merges them by maximum, so writing one
-		// again changes nothing.
+		// active first, plus the subjects this stage's alerts name) join
+		// those not yet written: partials replace one another and the
+		// merger reads the latest at its own pace, so a summary stays in
+		// every partial until the merger acknowledges it (AckSubjects).
+		// Summaries are cumulative and the store merges them by maximum:
+		// writing one again changes nothing.
 		named := map[string]bool{}
 		for i := range rep.Alerts {
 			a := &rep.Alerts[i]
@@ -634,19 +662,38 @@ func (c *PopulationStage) Partial(now time.Time) *Partial {
 				named["identity "+a.Identity.ID] = true
 			}
 		}
-		taken := c.act.Take(SubjectsPerPartial, func(kind, id string) bool { return named[kind+" "+id] })
-		c.subs = append(c.subs, taken)
-		if len(c.subs) > subjectBatches {
-			c.subs = c.subs[len(c.subs)-subjectBatches:]
+		for _, a := range c.act.Take(SubjectsPerPartial, func(kind, id string) bool { return named[kind+" "+id] }) {
+			c.unwritten[a.Kind+" "+a.ID] = a
 		}
-		seen := map[string]int{}
-		for i := len(c.subs) - 1; i >= 0; i-- { // newest summary of each subject
-			for _, a := range c.subs[i] {
-				if _, ok := seen[a.Kind+" "+a.ID]; !ok {
-					seen[a.Kind+" "+a.ID] = len(p.Subjects)
-					p.Subjects = append(p.Subjects, a)
+		keys := make([]string, 0, len(c.unwritten))
+		for k := range c.unwritten {
+			keys = append(keys, k)
+		}
+		if len(keys) > maxUnwritten {
+			// The merger has not written for a long time: the least
+			// recently active wait no longer (counted).
+			sort.Slice(keys, func(i, j int) bool {
+				a, b := c.unwritten[keys[i]], c.unwritten[keys[j]]
+				if !a.LastSeen.Equal(b.LastSeen) {
+					return a.LastSeen.After(b.LastSeen)
 				}
+				return keys[i] < keys[j]
+			})
+			for _, k := range keys[maxUnwritten:] {
+				delete(c.unwritten, k)
+				c.subjectsLost++
 			}
+			keys = keys[:maxUnwritten]
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p.Subjects = append(p.Subjects, c.unwritten[k])
+		}
+		if c.subjectsLost > 0 {
+			if rep.AnalysisDropped == nil {
+				rep.AnalysisDropped = map[string]int64{}
+			}
+			rep.AnalysisDropped["cluster subject summaries not written"] = c.subjectsLost
 		}
 	}
 	return p

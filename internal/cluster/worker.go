@@ -19,6 +19,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/statecodec"
 )
 
@@ -196,9 +197,13 @@ type runner struct {
 	cpSeq    uint64 // sequence of the last checkpoint written
 	repSeq   uint64
 	idleSent bool
-	check    bool          // pinned anew: check the next messages follow the state
-	upload   chan struct{} // one checkpoint upload at a time
-	partUp   chan struct{} // one partial-report upload at a time
+	// acked are the activity summaries the merger wrote since the last
+	// partial (population stage).
+	ackMu  sync.Mutex
+	acked  [][]model.SubjectActivity
+	check  bool          // pinned anew: check the next messages follow the state
+	upload chan struct{} // one checkpoint upload at a time
+	partUp chan struct{} // one partial-report upload at a time
 }
 
 func (w *Worker) start(parent context.Context, name string) *runner {
@@ -246,6 +251,11 @@ func (r *runner) run(ctx context.Context) error {
 	var mergeDone chan struct{}
 	if r.pop && r.w.merger != nil {
 		mctx, cancel := context.WithCancel(ctx)
+		r.w.merger.OnSubjects = func(subs []model.SubjectActivity) {
+			r.ackMu.Lock()
+			r.acked = append(r.acked, subs)
+			r.ackMu.Unlock()
+		}
 		mergeDone = make(chan struct{})
 		go func() { defer close(mergeDone); r.w.merger.Run(mctx, r.w.cfg.Report) }()
 		defer func() { cancel(); <-mergeDone }()
@@ -545,6 +555,13 @@ func (r *runner) periodic(ctx context.Context) error {
 func (r *runner) partial(ctx context.Context, wait bool) {
 	var p *Partial
 	if r.pop {
+		r.ackMu.Lock()
+		acked := r.acked
+		r.acked = nil
+		r.ackMu.Unlock()
+		for _, subs := range acked {
+			r.ps.AckSubjects(subs)
+		}
 		p = r.ps.Partial(r.w.now())
 	} else {
 		p = r.ep.Partial(r.w.now())
