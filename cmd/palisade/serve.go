@@ -227,35 +227,16 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 	} else if tok != "" {
 		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --data %s --role viewer|analyst|admin|ingest\n\n", tok, dataDir)
 	}
-	hs := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme := "http"
 	if cfg.Server.TLSCert != "" {
 		scheme = "https"
 	}
 	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "data", dataDir)
-	errc := make(chan error, 1)
-	go func() {
-		if cfg.Server.TLSCert != "" {
-			errc <- hs.ServeTLS(ln, cfg.Server.TLSCert, cfg.Server.TLSKey)
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			srv.Close(context.Background())
-			return err
-		}
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	herr := hs.Shutdown(sctx)
-	serr := srv.Close(sctx)
+	err = serveUntil(ctx, srv, ln, cfg, log)
 	if disp != nil {
-		disp.Close(sctx)
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		disp.Close(dctx)
 	}
-	return errors.Join(herr, serr)
+	return err
 }

@@ -156,7 +156,7 @@ func foldAlerts(in []model.Alert) []model.Alert {
 		}
 		o := &out[i]
 		first := a.FirstSeen.Before(o.FirstSeen)
-		strongerNew := stronger(a.Evidence, o.Evidence) || !stronger(o.Evidence, a.Evidence) && first && comparable(a.Evidence, o.Evidence)
+		strongerNew := detect.StrongerEvidence(a.Evidence, o.Evidence) || !detect.StrongerEvidence(o.Evidence, a.Evidence) && first && comparable(a.Evidence, o.Evidence)
 		if strongerNew || first && !comparable(a.Evidence, o.Evidence) {
 			samples := o.Evidence.Samples
 			o.Evidence = a.Evidence
@@ -203,29 +203,9 @@ func foldAlerts(in []model.Alert) []model.Alert {
 }
 
 func comparable(a, b model.Evidence) bool {
-	_, ok1 := number(a.Observed)
-	_, ok2 := number(b.Observed)
+	_, ok1 := detect.EvidenceNumber(a.Observed)
+	_, ok2 := detect.EvidenceNumber(b.Observed)
 	return ok1 && ok2
-}
-
-func stronger(n, o model.Evidence) bool {
-	nv, ok1 := number(n.Observed)
-	ov, ok2 := number(o.Observed)
-	return ok1 && ok2 && nv > ov
-}
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case uint64:
-		return float64(x), true
-	}
-	return 0, false
 }
 
 // mergeClients adds a's client addresses to o's (most events first, at
