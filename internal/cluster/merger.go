@@ -70,6 +70,7 @@ type Merger struct {
 	written map[string]writtenAlert
 	traffic map[int64]int64 // traffic written to the store, by hour
 	loaded  bool
+	unsaved bool          // partials read but the merged state not written yet
 	Last    *model.Report // last merged report (tests, status)
 	Merges  int64
 }
@@ -141,9 +142,12 @@ func (m *Merger) Once(ctx context.Context) error {
 		m.digests[in.Name] = info.Digest
 		changed = true
 	}
-	if !changed {
+	if !changed && !m.unsaved {
 		return nil
 	}
+	// Until the merged state is written (the store may be down), every
+	// run tries again, changes or not.
+	m.unsaved = true
 	ps := make([]*Partial, 0, len(m.parts))
 	var records int64
 	var clock int64
@@ -199,6 +203,7 @@ func (m *Merger) Once(ctx context.Context) error {
 			return err
 		}
 	}
+	m.unsaved = false
 	m.Last = rep
 	m.Merges++
 	return nil
