@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
 type analyzeFlags struct {
@@ -95,7 +97,10 @@ func runAnalyze(cmd *cobra.Command, f analyzeFlags, files []string) error {
 	var done int64
 	for _, name := range files {
 		base := done
-		err := eng.ReadFile(name, func(b, n int64) { prog.update(base+b, n) })
+		src, err := source.Open(name, source.ReaderOptions{Progress: func(b, n int64) { prog.update(base+b, n) }})
+		if err == nil {
+			err = eng.Read(context.Background(), src)
+		}
 		if st, e := os.Stat(name); e == nil && name != "-" {
 			done += st.Size()
 		}

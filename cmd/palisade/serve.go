@@ -18,13 +18,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-sec/palisade/internal/engine"
-	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
-	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/sink"
-	"github.com/palisade-sec/palisade/internal/source"
 	"github.com/palisade-sec/palisade/internal/store"
 )
 
@@ -160,17 +157,9 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 		}})
 		pub = sinkStats{disp}
 	}
-	server.SpecCheck = func(name string, data []byte) error {
-		_, err := inventory.ParseSpec(name, data)
-		return err
-	}
 	srv, err := server.New(server.Options{
 		DataDir: dataDir, Config: cfg, Engine: eng, Store: st, Publisher: pub, Logger: log, Identity: ec.Enrich.Identity,
 		IdleFlush: eng.ReorderWindow(),
-		OTLP: func(sink func([]*exchange.Record)) http.Handler {
-			return source.NewOTLPHandler(sink, source.OTLPOptions{MaxBodyBytes: cfg.Ingest.MaxDecompressed})
-		},
-		ExportOpenAPI: func(host string, eps []model.Endpoint) ([]byte, error) { return inventory.ExportOpenAPI(host, eps, "") },
 	})
 	if err != nil {
 		return exitCode(2, err)

@@ -50,50 +50,21 @@ line number and field. See docs/sources.md for the formats and field maps.`,
 				}
 				fm[k] = v
 			}
-			out := bufio.NewWriterSize(os.Stdout, 256<<10)
-			var werr error
-			var rejected int64
 			t, err := source.NewTail(source.TailOptions{
-				Path: args[0], Format: source.Format(format), FromStart: fromStart || once, StateFile: stateFile,
+				Path: args[0], Format: source.Format(format), FromStart: fromStart || once, StateFile: stateFile, Once: once,
 				LineOptions: source.LineOptions{FieldMap: fm, Source: sourceName, DefaultScheme: scheme},
-				OnRecords: func(recs []*exchange.Record) {
-					for _, r := range recs {
-						if werr == nil {
-							werr = exchange.Encode(out, r)
-						}
-					}
-					if werr == nil {
-						werr = out.Flush()
-					}
-				},
-				OnReject: func(e *exchange.RecordError) {
-					rejected++
-					if maxErrors < 0 || rejected <= int64(maxErrors) {
-						fmt.Fprintln(os.Stderr, "palisade: rejected:", e)
-					}
-				},
 			})
 			if err != nil {
 				return exitCode(2, err)
 			}
-			if once {
-				if _, err := os.Stat(args[0]); err != nil {
-					return exitCode(2, err)
+			out := &stdoutSink{w: bufio.NewWriterSize(os.Stdout, 256<<10), maxErrors: maxErrors}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := t.Run(ctx, out); err != nil {
+				if errors.Is(err, syscall.EPIPE) {
+					return nil // the reader went away
 				}
-				if err := t.Poll(); err != nil {
-					return exitCode(2, err)
-				}
-				t.FlushPartial()
-				t.Close()
-			} else {
-				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
-				if err := t.Run(ctx); err != nil {
-					return exitCode(2, err)
-				}
-			}
-			if werr != nil && !errors.Is(werr, syscall.EPIPE) {
-				return exitCode(2, fmt.Errorf("writing records: %w", werr))
+				return exitCode(2, err)
 			}
 			st := t.Stats()
 			if st.Rejected > 0 {
@@ -117,3 +88,33 @@ line number and field. See docs/sources.md for the formats and field maps.`,
 	f.IntVar(&maxErrors, "max-errors", 20, "rejected lines printed (all are counted; -1 = print all)")
 	root.AddCommand(cmd)
 }
+
+// stdoutSink writes records as exchange NDJSON on standard output (flushed
+// after every batch, so a reader downstream sees them as they come) and
+// prints the first rejected lines on standard error.
+type stdoutSink struct {
+	w         *bufio.Writer
+	maxErrors int
+	rejected  int64
+}
+
+func (s *stdoutSink) Records(recs []*exchange.Record) error {
+	for _, r := range recs {
+		if err := exchange.Encode(s.w, r); err != nil {
+			return fmt.Errorf("writing records: %w", err)
+		}
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("writing records: %w", err)
+	}
+	return nil
+}
+
+func (s *stdoutSink) Reject(e *exchange.RecordError) {
+	s.rejected++
+	if s.maxErrors < 0 || s.rejected <= int64(s.maxErrors) {
+		fmt.Fprintln(os.Stderr, "palisade: rejected:", e)
+	}
+}
+
+func (s *stdoutSink) Drop(string, int64) {}

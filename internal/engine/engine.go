@@ -75,7 +75,7 @@ type Engine struct {
 	analyzers pipeline.Fanout
 
 	buf      reorderBuffer
-	pool     exchange.RecordPool // records read by ReadInput, recycled once analyzed
+	pool     exchange.RecordPool // records read by Read, recycled once analyzed
 	maxTime  time.Time
 	released time.Time
 	seq      uint64

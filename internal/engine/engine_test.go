@@ -30,7 +30,7 @@ func analyzeFile(t *testing.T, cfg Config, files ...string) *model.Report {
 		t.Fatal(err)
 	}
 	for _, f := range files {
-		if err := e.ReadFile(f, nil); err != nil {
+		if err := e.ReadFile(f); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -9,9 +10,10 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
-// TestRecycledRecordsSameReport: ReadInput recycles records once analyzed;
+// TestRecycledRecordsSameReport: Read recycles records once analyzed;
 // the report must be byte-identical to one built from records that are
 // never reused (decoded without a pool and ingested one by one). A record
 // kept by an analyzer past Observe would show up here as a difference.
@@ -29,7 +31,7 @@ func TestRecycledRecordsSameReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pooled.ReadInput("capture", bytes.NewReader(data), nil); err != nil {
+	if err := pooled.Read(context.Background(), source.NewReader("capture", bytes.NewReader(data), source.ReaderOptions{})); err != nil {
 		t.Fatal(err)
 	}
 	pooled.Flush()

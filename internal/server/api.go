@@ -22,6 +22,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/dashboard"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 )
@@ -250,11 +251,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // ---- OTLP ----
 
+// handleOTLP hands an export request to the OTLP source, which runs into
+// the write-ahead log (startSources); a full queue or a failing log is
+// answered before the body is read.
 func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
-	if s.opt.OTLP == nil {
-		writeError(w, http.StatusNotImplemented, "OTLP receiver not available in this build")
-		return
-	}
 	if s.closing.Load() || s.wal.Failed() != nil {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "not accepting data")
@@ -266,28 +266,7 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.config().Ingest.MaxBody)
-	var appendErr error
-	h := s.opt.OTLP(func(recs []*exchange.Record) {
-		if err := s.ingestRecords(recs); err != nil {
-			appendErr = err
-		}
-	})
-	bw := &bufferedWriter{h: http.Header{}, code: http.StatusOK}
-	h.ServeHTTP(bw, r)
-	switch {
-	case errors.Is(appendErr, errQueueFull):
-		w.Header().Set("Retry-After", s.retryAfter())
-		writeError(w, http.StatusTooManyRequests, "ingest queue full")
-	case appendErr != nil:
-		w.Header().Set("Retry-After", "30")
-		writeError(w, http.StatusServiceUnavailable, "storage unavailable")
-	default:
-		for k, v := range bw.h {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(bw.code)
-		w.Write(bw.body.Bytes())
-	}
+	s.otlp.ServeHTTP(w, r)
 }
 
 // ---- inventory ----
@@ -382,10 +361,6 @@ func (s *Server) handleEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	if s.opt.ExportOpenAPI == nil {
-		writeError(w, http.StatusNotImplemented, "OpenAPI export not available in this build")
-		return
-	}
 	host := r.URL.Query().Get("host")
 	eps, err := s.st.EndpointsForHost(r.Context(), host)
 	if err != nil {
@@ -396,7 +371,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no endpoints observed for host "+strconv.Quote(host))
 		return
 	}
-	b, err := s.opt.ExportOpenAPI(host, eps)
+	b, err := inventory.ExportOpenAPI(host, eps, "")
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "export: "+err.Error())
 		return
@@ -541,11 +516,6 @@ func (s *Server) handleSpecs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": specs})
 }
 
-// SpecCheck validates an uploaded spec; set by the CLI to the inventory's
-// loader. nil accepts any JSON or YAML document with an "openapi" or
-// "swagger" key.
-var SpecCheck func(name string, data []byte) error
-
 func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -560,11 +530,8 @@ func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "name: at most 200 characters, no path separators")
 		return
 	}
-	check := SpecCheck
-	if check == nil {
-		check = basicSpecCheck
-	}
-	if err := check(name, data); err != nil {
+	// The engine loads uploaded specs at start with the same loader.
+	if _, err := inventory.ParseSpec(name, data); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "spec "+name+": "+err.Error())
 		return
 	}
@@ -578,17 +545,6 @@ func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, "spec.upload", sp.ID, map[string]any{"name": name, "sha256": sp.SHA256, "size": len(data)})
 	sp.Content = nil
 	writeJSON(w, http.StatusCreated, map[string]any{"spec": sp, "applies": "at next restart (specs are loaded when the engine starts)"})
-}
-
-func basicSpecCheck(_ string, data []byte) error {
-	m, err := yamlParser{}.Unmarshal(data)
-	if err != nil {
-		return fmt.Errorf("not JSON or YAML: %v", err)
-	}
-	if m["openapi"] == nil && m["swagger"] == nil {
-		return errors.New(`not an OpenAPI document (no "openapi" or "swagger" key)`)
-	}
-	return nil
 }
 
 // ---- config ----

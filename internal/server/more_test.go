@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -14,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server/wal"
@@ -277,22 +279,12 @@ func TestOTLPRoute(t *testing.T) {
 	cfg.Ingest.QueueRecords = 3
 	eng := newFake()
 	eng.block = make(chan struct{})
-	stub := func(sink func([]*exchange.Record)) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var recs []*exchange.Record
-			for i := range 2 {
-				rec, err := exchange.DecodeRecord([]byte(line(i, "192.0.2.9", "/otlp")))
-				if err != nil {
-					t.Error(err)
-				}
-				recs = append(recs, rec)
-			}
-			sink(recs)
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{}`))
-		})
+	// Two HTTP spans (one server, one client) and one that is not HTTP.
+	export, err := os.ReadFile(filepath.Join("..", "source", "testdata", "otlp_traces.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st, OTLP: stub})
+	srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,11 +294,11 @@ func TestOTLPRoute(t *testing.T) {
 	sec, tk, _ := NewToken("ingest", "otel", time.Now())
 	st.CreateToken(ctx, tk)
 	env := &testEnv{srv: srv, http: hs, st: st, eng: eng, tokens: map[string]string{"ingest": sec}}
-	resp, body := env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", strings.NewReader("{}"), "Content-Type", "application/json")
-	if resp.StatusCode != 200 || string(body) != "{}" {
+	resp, body := env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", bytes.NewReader(export), "Content-Type", "application/json")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "not_http=1") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
-	resp, _ = env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", strings.NewReader("{}"), "Content-Type", "application/json")
+	resp, _ = env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", bytes.NewReader(export), "Content-Type", "application/json")
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("queue full: %d", resp.StatusCode)
 	}
@@ -315,6 +307,11 @@ func TestOTLPRoute(t *testing.T) {
 	}
 	close(eng.block)
 	waitFor(t, "consumed", func() bool { return eng.count() == 2 })
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(srv.m.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if body = rec.Body.Bytes(); !strings.Contains(string(body), `palisade_ingest_dropped_total{reason="not_http"} 1`) {
+		t.Errorf("the skipped span is not counted in /metrics: %s", body)
+	}
 }
 
 // Raw records (bodies) are kept for retention.bodies: checkpointed log

@@ -23,18 +23,20 @@ type collector struct {
 	rejects []*exchange.RecordError
 }
 
-func (c *collector) records(rs []*exchange.Record) {
+func (c *collector) Records(rs []*exchange.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, r := range rs {
 		c.urls = append(c.urls, strings.TrimPrefix(r.Request.URL, "https://api.example.test"))
 	}
+	return nil
 }
-func (c *collector) reject(e *exchange.RecordError) {
+func (c *collector) Reject(e *exchange.RecordError) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rejects = append(c.rejects, e)
 }
+func (c *collector) Drop(string, int64) {}
 func (c *collector) got() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -57,17 +59,17 @@ func appendFile(t *testing.T, path, s string) {
 
 func newTail(t *testing.T, o TailOptions, c *collector) *Tail {
 	t.Helper()
-	o.OnRecords, o.OnReject = c.records, c.reject
 	tl, err := NewTail(o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tl.sink = c
 	return tl
 }
 
 func poll(t *testing.T, tl *Tail) {
 	t.Helper()
-	if err := tl.Poll(); err != nil {
+	if err := tl.Poll(tl.sink); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -116,7 +118,7 @@ func TestTailPartialLineAndMissingFile(t *testing.T) {
 	tl.FlushPartial() // one-shot conversion: the unterminated line counts
 	expect(t, c, "/items/5")
 	line += exLine(5)[:len(exLine(5))-1]
-	if st := tl.Stats(); st.Offset != int64(len(line)) || st.Line != 2 {
+	if st := tl.TailStats(); st.Offset != int64(len(line)) || st.Line != 2 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -155,7 +157,7 @@ func TestTailRotation(t *testing.T) {
 	appendFile(t, old, exLine(6))
 	poll(t, tl)
 	expect(t, c, "")
-	if st := tl.Stats(); st.Rotations != 1 || st.Line != 3 || st.Records != 8 {
+	if st := tl.TailStats(); st.Rotations != 1 || st.Line != 3 || st.Records != 8 {
 		t.Fatalf("stats %+v", st)
 	}
 	tl.Close()
@@ -200,7 +202,7 @@ func TestTailTruncation(t *testing.T) {
 	}
 	poll(t, tl)
 	expect(t, c, "/items/30 /items/31 /items/32 /items/33")
-	if st := tl.Stats(); st.Truncations != 2 || st.Rotations != 0 {
+	if st := tl.TailStats(); st.Truncations != 2 || st.Rotations != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -219,7 +221,7 @@ func TestTailStateFileResumes(t *testing.T) {
 	tl2 := newTail(t, TailOptions{Path: path, FromStart: true, StateFile: state}, c)
 	poll(t, tl2)
 	expect(t, c, "/items/3")
-	if st := tl2.Stats(); !st.Resumed || st.Line != 3 {
+	if st := tl2.TailStats(); !st.Resumed || st.Line != 3 {
 		t.Fatalf("stats %+v", st)
 	}
 	// Restart after a rotation while down: the state describes another
@@ -229,7 +231,7 @@ func TestTailStateFileResumes(t *testing.T) {
 	tl3 := newTail(t, TailOptions{Path: path, StateFile: state}, c)
 	poll(t, tl3)
 	expect(t, c, "/items/40")
-	if st := tl3.Stats(); st.Resumed {
+	if st := tl3.TailStats(); st.Resumed {
 		t.Fatalf("resumed on a different file: %+v", st)
 	}
 }
@@ -253,7 +255,7 @@ func TestTailRejectsWithLineNumbers(t *testing.T) {
 	if !strings.Contains(c.rejects[1].Error(), "longer than 200 bytes") || !strings.Contains(c.rejects[0].Error(), path+":3: field client.ip") {
 		t.Fatalf("messages: %v / %v", c.rejects[0], c.rejects[1])
 	}
-	if st := tl.Stats(); st.Rejected != 3 || st.Records != 2 || st.Line != 6 {
+	if st := tl.TailStats(); st.Rejected != 3 || st.Records != 2 || st.Line != 6 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -266,24 +268,24 @@ func TestTailRunNGINX(t *testing.T) {
 	poll(t, tl) // positioned at the (empty) end before Run starts
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- tl.Run(ctx) }()
+	go func() { done <- tl.Run(ctx, c) }()
 	data, _ := os.ReadFile(filepath.Join("testdata", "nginx.log"))
 	appendFile(t, path, string(data))
 	deadline := time.Now().Add(5 * time.Second)
-	for tl.Stats().Line < 12 && time.Now().Before(deadline) {
+	for tl.TailStats().Line < 12 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if st := tl.Stats(); st.Records != 4 || st.Rejected != 8 {
+	if st := tl.TailStats(); st.Records != 4 || st.Rejected != 8 {
 		t.Fatalf("stats %+v: want the 4 valid and 8 rejected lines of testdata/nginx.log", st)
 	}
 }
 
 func TestNewTailErrors(t *testing.T) {
-	for _, o := range []TailOptions{{}, {Path: "x"}, {Path: "x", OnRecords: func([]*exchange.Record) {}, Format: "csv"}} {
+	for _, o := range []TailOptions{{}, {Path: "x", Format: "csv"}} {
 		if _, err := NewTail(o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
@@ -303,7 +305,7 @@ func TestTailStateFileErrors(t *testing.T) {
 		os.WriteFile(state, []byte(content), 0o644)
 		c := &collector{}
 		tl := newTail(t, TailOptions{Path: path, StateFile: state}, c)
-		err := tl.Poll()
+		err := tl.Poll(c)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("state %q: error %v, want %q", content, err, want)
 		}
