@@ -111,5 +111,5 @@ func BenchmarkTailThroughput(b *testing.B) {
 type countSink struct{ n int }
 
 func (c *countSink) Records(r []*exchange.Record) error { c.n += len(r); return nil }
-func (c *countSink) Reject(*exchange.RecordError)      {}
-func (c *countSink) Drop(string, int64)                {}
+func (c *countSink) Reject(*exchange.RecordError)       {}
+func (c *countSink) Drop(string, int64)                 {}
