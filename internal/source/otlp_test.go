@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -353,4 +354,75 @@ func TestOTLPJSONFixture(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// A sink that cannot take records now makes the receiver answer 429 or
+// 503 with Retry-After, having taken nothing; without a sink it is 503.
+func TestOTLPHandlerSinkRefusal(t *testing.T) {
+	ok, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(buildTraces("orders", stableServer))
+	h := NewOTLPHandler(OTLPOptions{})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, _ := post(t, srv.URL, "application/x-protobuf", "", ok)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("no sink: %d", resp.StatusCode)
+	}
+	for _, tc := range []struct {
+		err   error
+		code  int
+		after string
+	}{
+		{&Retry{Busy: true, After: 3 * time.Second, Msg: "queue full"}, 429, "3"},
+		{&Retry{After: 1500 * time.Millisecond, Msg: "log failing"}, 503, "2"},
+		{errors.New("broken"), 503, "5"},
+	} {
+		sink := &eventSink{refuse: tc.err}
+		detach := h.Attach(sink)
+		resp, b := post(t, srv.URL, "application/x-protobuf", "", ok)
+		detach()
+		if resp.StatusCode != tc.code || resp.Header.Get("Retry-After") != tc.after || sink.String() != "" {
+			t.Errorf("%v: %d Retry-After %q %s, sink got %q", tc.err, resp.StatusCode, resp.Header.Get("Retry-After"), b, sink)
+		}
+	}
+}
+
+// FuzzOTLPHandler: any body, in either encoding, compressed or not, is
+// answered with a status of the protocol and never panics; what reaches
+// the sink is valid.
+func FuzzOTLPHandler(f *testing.F) {
+	pb, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(buildTraces("orders", stableServer))
+	js, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(buildTraces("orders", stableServer))
+	f.Add(pb, false, false)
+	f.Add(js, true, false)
+	f.Add([]byte("{}"), true, true)
+	h := NewOTLPHandler(OTLPOptions{MaxBodyBytes: 1 << 16})
+	f.Fuzz(func(t *testing.T, body []byte, asJSON, gz bool) {
+		sink := &Collect{}
+		detach := h.Attach(sink)
+		defer detach()
+		if gz {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			zw.Write(body)
+			zw.Close()
+			body = b.Bytes()
+		}
+		req := httptest.NewRequest("POST", "/v1/traces", bytes.NewReader(body))
+		req.Header.Set("Content-Type", map[bool]string{true: "application/json", false: "application/x-protobuf"}[asJSON])
+		if gz {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 400, 413:
+		default:
+			t.Fatalf("status %d", rec.Code)
+		}
+		for _, r := range sink.Recs {
+			if err := r.Validate(); err != nil {
+				t.Fatalf("invalid record: %v", err)
+			}
+		}
+	})
 }

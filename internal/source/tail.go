@@ -49,7 +49,8 @@ type TailOptions struct {
 	// holds records [1 MiB].
 	BatchBytes int
 	// Once reads the file to its end once (its unterminated last line
-	// included) and returns: a one-shot conversion instead of following.
+	// included; from its start, or from the saved offset) and returns: a
+	// one-shot conversion instead of following.
 	Once bool
 }
 
@@ -133,6 +134,9 @@ func NewTail(o TailOptions) (*Tail, error) {
 	lp, err := NewLineParser(o.Format, o.LineOptions)
 	if err != nil {
 		return nil, fmt.Errorf("tail %s: %w", o.Path, err)
+	}
+	if o.Once {
+		o.FromStart = true // a conversion reads what is there (past a saved offset)
 	}
 	if o.Poll <= 0 {
 		o.Poll = 250 * time.Millisecond
