@@ -49,27 +49,18 @@ func NewReader(name string, r io.Reader, o ReaderOptions) *Reader {
 // input. Run closes the file. A directory or a missing file is an error
 // here, before anything is read.
 func Open(name string, o ReaderOptions) (*Reader, error) {
-	if name == "-" {
-		rd := NewReader(name, os.Stdin, o)
+	rc, _, err := exchange.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	rd := NewReader(name, rc, o)
+	rd.closer = rc
+	rd.streaming = true
+	if f, ok := rc.(*os.File); ok {
+		rd.streaming = isStream(f)
+	} else if name == "-" {
 		rd.streaming = isStream(os.Stdin)
-		return rd, nil
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s: is a directory", name)
-	}
-	rd := NewReader(name, f, o)
-	rd.closer = f
-	rd.streaming = !st.Mode().IsRegular()
 	return rd, nil
 }
 
