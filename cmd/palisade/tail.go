@@ -11,8 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/source"
 )
@@ -39,8 +39,8 @@ line number and field. See docs/sources.md for the formats and field maps.`,
 				if err != nil {
 					return exitCode(2, fmt.Errorf("--field-map: %w", err))
 				}
-				if err := yaml.Unmarshal(b, &fm); err != nil {
-					return exitCode(2, fmt.Errorf("--field-map %s: want an object of key: target strings: %w", fieldMapFile, err))
+				if err := (&config.Loader{}).Decode(config.Doc{Name: fieldMapFile, Data: b}, &fm); err != nil {
+					return exitCode(2, fmt.Errorf("--field-map: want an object of key: target strings: %w", err))
 				}
 			}
 			for _, f := range fields {

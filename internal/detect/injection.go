@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"net/url"
 	"regexp"
 	"sort"
@@ -21,20 +22,38 @@ import (
 // matchers (MatchInjection); SQLi and XSS also use libinjection. One hit per
 // class and request, with the strongest match as evidence.
 //
-// Options (Config.Options["injection"]):
-//
-//	max_body   int  bytes of request body inspected (default 262144)
-//	max_parts  int  values inspected per request (default 512)
-//	max_value  int  bytes inspected per value (default 32768)
-//	min_confidence float  matches below this are not reported (default 0.5)
-//	ignore_fields  []string  parameter/field/header names whose values are
-//	               not judged (e.g. "sql" on a reporting API that takes SQL)
+// Options: injectionOptions (detect.options.injection).
 //
 // State: counters, and a memo of values already judged clean (bounded:
 // values up to 256 bytes, at most 16,384 of them, ≤ ≈ 10 MB; see
 // valueMemo); cost is per request and bounded by the limits.
 func init() {
 	Register("injection", func(c Config) Detector { return NewInjection(c) })
+	RegisterOptions("injection", func() FamilyOptions { return &injectionOptions{MinConfidence: 0.5} })
+}
+
+// partOptions bound what a request-inspecting family reads of a request
+// (0 = the built-in limit).
+type partOptions struct {
+	MaxBody  int `yaml:"max_body" doc:"bytes of request body inspected; 0 = 262144"`
+	MaxParts int `yaml:"max_parts" doc:"values inspected per request; 0 = 512"`
+	MaxValue int `yaml:"max_value" doc:"bytes inspected per value; 0 = 32768"`
+}
+
+func (p partOptions) limits() PartLimits {
+	return PartLimits{MaxBody: p.MaxBody, MaxParts: p.MaxParts, MaxValue: p.MaxValue}
+}
+
+// injectionOptions are the injection family's options.
+type injectionOptions struct {
+	Limits        partOptions `yaml:",inline"`
+	MinConfidence float64     `yaml:"min_confidence" doc:"matches below this confidence are not reported"`
+	IgnoreFields  []string    `yaml:"ignore_fields" doc:"parameter, field or header names whose values are not judged (e.g. sql on a reporting API that takes SQL)"`
+}
+
+// Validate implements config.Validator.
+func (o *injectionOptions) Validate() error {
+	return atMostOne(errors.Join(checkOptions(&o.Limits), checkOptions(o)), map[string]float64{"min_confidence": o.MinConfidence})
 }
 
 // Injection is the injection detector.
@@ -50,19 +69,10 @@ type Injection struct {
 
 // NewInjection returns the detector with options from cfg.
 func NewInjection(c Config) *Injection {
-	o := c.Options["injection"]
-	d := &Injection{lim: PartLimits{MaxBody: sigOptInt(o, "max_body", 0), MaxParts: sigOptInt(o, "max_parts", 0), MaxValue: sigOptInt(o, "max_value", 0)}, minConf: sigOptFloat(o, "min_confidence", 0.5)}
-	switch v := o["ignore_fields"].(type) {
-	case []string:
-		for _, n := range v {
-			d.ignore = appendSet(d.ignore, n)
-		}
-	case []any:
-		for _, n := range v {
-			if s, ok := n.(string); ok {
-				d.ignore = appendSet(d.ignore, s)
-			}
-		}
+	o := optionsFor[*injectionOptions](c, "injection")
+	d := &Injection{lim: o.Limits.limits(), minConf: o.MinConfidence}
+	for _, n := range o.IgnoreFields {
+		d.ignore = appendSet(d.ignore, n)
 	}
 	if len(d.ignore) > 0 {
 		names := make([]string, 0, len(d.ignore))
@@ -534,26 +544,4 @@ func sigIdentity(ev *event.Event) *model.IdentityRef {
 		return nil
 	}
 	return &model.IdentityRef{ID: id.ID, Kind: id.Kind, Name: id.Name}
-}
-
-func sigOptInt(o map[string]any, k string, def int) int {
-	switch v := o[k].(type) {
-	case int:
-		return v
-	case int64:
-		return int(v)
-	case float64:
-		return int(v)
-	}
-	return def
-}
-
-func sigOptFloat(o map[string]any, k string, def float64) float64 {
-	switch v := o[k].(type) {
-	case float64:
-		return v
-	case int:
-		return float64(v)
-	}
-	return def
 }

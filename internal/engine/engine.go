@@ -6,12 +6,12 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/exchange"
@@ -56,7 +56,7 @@ func DefaultConfig() Config {
 		Enrich:     enrich.DefaultConfig(),
 		Inventory:  inventory.DefaultConfig(),
 		Classify:   classify.DefaultConfig(),
-		Posture:    posture.TrafficConfig{},
+		Posture:    posture.TrafficConfig{UnusedAfter: 30 * 24 * time.Hour},
 		Reorder:    5 * time.Minute,
 		ReorderMax: 65536,
 		MaxErrors:  20,
@@ -155,8 +155,8 @@ func New(cfg Config) (*Engine, error) {
 		if dc.Classify == nil {
 			dc.Classify = e.cls // nil when classification is off
 		}
-		if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
-			return nil, fmt.Errorf("detect.options: %w", errors.Join(errs...))
+		if err := (&config.Loader{}).Validate(dc.Options); err != nil {
+			return nil, fmt.Errorf("detect.options: %w", err)
 		}
 		e.det = detect.NewDefault(dc)
 		e.analyzers = append(e.analyzers, e.det)

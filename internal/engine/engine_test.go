@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/posture"
@@ -184,21 +185,48 @@ func TestRejectsAreLocated(t *testing.T) {
 	}
 }
 
+// parseConfig reads pipeline keys the way the configuration file is read
+// (server.LoadConfig decodes the whole document, of which these keys are
+// the top level).
+func parseConfig(data []byte) (Config, error) {
+	fc := DefaultFileConfig()
+	l := &config.Loader{}
+	if err := l.Decode(config.Doc{Name: "pipeline.yaml", Data: data}, &fc); err != nil {
+		return Config{}, err
+	}
+	if err := l.Validate(&fc); err != nil {
+		return Config{}, err
+	}
+	return fc.Apply()
+}
+
 func TestConfigFile(t *testing.T) {
-	cfg, err := ParseConfig([]byte("reorder_window: 2m\ninternal_ranges: [10.0.0.0/8]\ninventory:\n  unused_after: 7d\n  pinned: [\"/a/{b}\"]\n"))
+	cfg, err := parseConfig([]byte("reorder_window: 2m\ninternal_ranges: [10.0.0.0/8]\ninventory:\n  unused_after: 7d\n  pinned: [\"/a/{b}\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Reorder != 2*time.Minute || len(cfg.Enrich.Internal) != 1 || cfg.Inventory.UnusedAfter != 7*24*time.Hour || len(cfg.Inventory.Pinned) != 1 {
 		t.Errorf("cfg %+v", cfg)
 	}
-	for _, bad := range []string{"reorder_windw: 2m\n", "internal_ranges: [nope]\n", "inventory:\n  unused_after: soon\n", "classify:\n  custom: [{pattern: x}]\n"} {
-		if _, err := ParseConfig([]byte(bad)); err == nil {
-			t.Errorf("config %q accepted", bad)
+	for bad, want := range map[string]string{
+		"reorder_windw: 2m\n":                         `pipeline.yaml:1:1: reorder_windw: unknown key "reorder_windw"`,
+		"internal_ranges: [nope]\n":                   `pipeline.yaml:1:1: internal_ranges: not a CIDR or IP address: "nope"`,
+		"inventory:\n  unused_after: soon\n":          `pipeline.yaml:2:17: inventory.unused_after: bad duration "soon"`,
+		"classify:\n  custom: [{pattern: x}]\n":       "pipeline.yaml:2:12: classify.custom[0].name: missing",
+		"detect:\n  disabled: [trafic]\n":             `pipeline.yaml:2:14: detect.disabled[0]: no detector family "trafic"`,
+		"detect:\n  options:\n    spray: {abs: -1}\n": "pipeline.yaml:3:13: detect.options.spray.abs: must not be negative",
+	} {
+		if _, err := parseConfig([]byte(bad)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("config %q: %v, want %q", bad, err, want)
 		}
 	}
-	if _, err := ParseConfig([]byte("reorder_windw: 2m\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
-		t.Errorf("unknown key error lacks line: %v", err)
+	// The defaults of the file are the engine's defaults.
+	def, err := DefaultFileConfig().Apply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(def) != fmt.Sprint(DefaultConfig()) {
+		t.Errorf("file defaults differ from the engine's:\n%v\n%v", def, DefaultConfig())
 	}
 }
 

@@ -567,7 +567,7 @@ func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "document contains REDACTED placeholders: send real values or omit those keys (secrets are better given with secret_env/token_env)")
 		return
 	}
-	cfg, err := LoadConfig(NamedDoc{"request body", data})
+	cfg, err := LoadConfig(NamedDoc{Name: "request body", Data: data})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -585,7 +585,7 @@ func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 	od.Bodies, od.ClientIPs, od.Alerts, od.Audit, od.Retention = d.Bodies, d.ClientIPs, d.Alerts, d.Audit, d.Retention
 	s.cfg.Store(&live)
 	s.dur.Store(&od)
-	restart := !sameJSON(old.Server, cfg.Server) || !sameJSON(old.Ingest, cfg.Ingest) || !sameJSON(old.Sinks, cfg.Sinks) || !sameJSON(old.Engine, cfg.Engine)
+	restart := !sameJSON(old.Server, cfg.Server) || !sameJSON(old.Ingest, cfg.Ingest) || !sameJSON(old.Sinks, cfg.Sinks) || !sameJSON(old.Pipeline, cfg.Pipeline) || !sameJSON(old.Sources, cfg.Sources)
 	s.audit(r, "config.update", "config", map[string]any{"sha256": fmt.Sprintf("%x", sha256.Sum256(data)), "restart_required": restart})
 	writeJSON(w, http.StatusOK, map[string]any{"applied_live": []string{"retention"}, "restart_required": restart, "config": cfg.Redacted()})
 }

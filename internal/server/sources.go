@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -63,37 +61,32 @@ func (k *walSink) Drop(reason string, n int64) {
 	k.s.m.dropped.WithLabelValues(reason).Add(float64(n))
 }
 
-// startSources runs the OTLP receiver and the configured sources
-// (followed logs) into the write-ahead log. A followed log's offset is
-// saved in DATA/tail/<hash>.json once its records are durable, so a
-// restart resumes where it stopped (at-least-once for what was in flight).
+// startSources runs the OTLP receiver and the configured sources (the
+// "sources" section: followed logs, and any kind registered with
+// source.Register) into the write-ahead log. A source keeps its position
+// in DATA/tail (a followed log: <hash>.json, saved once its records are
+// durable), so a restart resumes where it stopped (at-least-once for what
+// was in flight).
 func (s *Server) startSources(ctx context.Context) error {
 	go s.otlp.Run(ctx, &walSink{s: s, ctx: ctx, name: "otlp"})
-	tails := s.config().Sources.Tail
-	if len(tails) == 0 {
+	srcs := s.config().Sources
+	if len(srcs) == 0 {
 		return nil
 	}
 	dir := filepath.Join(s.opt.DataDir, "tail")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	for _, tc := range tails {
-		sum := sha256.Sum256([]byte(tc.Format + "\x00" + tc.Path))
-		t, err := source.NewTail(source.TailOptions{
-			Path:        tc.Path,
-			Format:      source.Format(tc.Format),
-			LineOptions: source.LineOptions{FieldMap: tc.FieldMap, Source: tc.Source},
-			FromStart:   tc.FromStart,
-			StateFile:   filepath.Join(dir, hex.EncodeToString(sum[:8])+".json"),
-		})
+	return srcs.Each(func(kind string, i int, sc source.Config) error {
+		src, err := sc.New(dir)
 		if err != nil {
-			return fmt.Errorf("sources.tail %s: %w", tc.Path, err)
+			return fmt.Errorf("sources.%s[%d]: %w", kind, i, err)
 		}
 		go func() {
-			if err := t.Run(ctx, &walSink{s: s, ctx: ctx, name: t.Name(), wait: true}); err != nil && ctx.Err() == nil {
-				s.log.Error("source stopped", "source", t.Name(), "err", err)
+			if err := src.Run(ctx, &walSink{s: s, ctx: ctx, name: src.Name(), wait: true}); err != nil && ctx.Err() == nil {
+				s.log.Error("source stopped", "source", src.Name(), "err", err)
 			}
 		}()
-	}
-	return nil
+		return nil
+	})
 }

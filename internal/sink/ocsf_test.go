@@ -262,7 +262,7 @@ func TestFromConfigErrors(t *testing.T) {
 		{Config{Type: "syslog", Address: "h:1", Facility: "local9"}, `facility: unknown "local9"`},
 		{Config{Type: "ocsf"}, "path or url: one is required"},
 		{Config{Type: "ocsf", Path: "p", URL: "https://x"}, "give one, not both"},
-		{Config{Type: "webhook", URL: "https://x", Secret: "k", Timeout: "soon"}, `timeout: want a positive duration`},
+		{Config{Type: "webhook", URL: "https://x", Secret: "k", Timeout: -1}, `timeout: must not be negative`},
 		{Config{Type: "webhook", URL: "https://x", Secret: "k", Filter: Filter{MinSeverity: "urgent"}}, `min_severity: unknown severity "urgent"`},
 		{Config{Type: "syslog", Network: "tls", Address: "h:1", CAFile: "/nonexistent/ca.pem"}, "ca_file:"},
 	}
