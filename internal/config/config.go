@@ -561,4 +561,3 @@ func JSON(v any) ([]byte, error) {
 
 // YAML renders a configuration value as YAML.
 func YAML(v any) ([]byte, error) { return yaml.Marshal(v) }
-

@@ -199,10 +199,10 @@ func TestDynamicSection(t *testing.T) {
 		t.Fatalf("members not merged: %+v", d.Dyn["known"])
 	}
 	for doc, want := range map[string]string{
-		"dyn:\n  other: {}\n":                "c:2:3: dyn.other: unknown member",
+		"dyn:\n  other: {}\n":              "c:2:3: dyn.other: unknown member",
 		"dyn:\n  known:\n    wnidow: 1h\n": `c:3:5: dyn.known.wnidow: unknown key "wnidow"`,
 		"dyn:\n  known:\n    window: 1x\n": `c:3:13: dyn.known.window: bad duration`,
-		"dyn: [1]\n":                         "c:1:6: dyn: want a mapping",
+		"dyn: [1]\n":                       "c:1:6: dyn: want a mapping",
 	} {
 		err := (&Loader{}).Decode(Doc{"c", []byte(doc)}, &d)
 		if err == nil || !strings.HasPrefix(err.Error(), want) {

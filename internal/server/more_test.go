@@ -196,7 +196,9 @@ func TestLoadConfig(t *testing.T) {
 		err  string
 		chk  func(Config) bool
 	}{
-		{"defaults", nil, "", func(c Config) bool { return c.Server.Listen == "127.0.0.1:8080" && c.Retention.Bodies.D() == 48*time.Hour }},
+		{"defaults", nil, "", func(c Config) bool {
+			return c.Server.Listen == "127.0.0.1:8080" && c.Retention.Bodies.D() == 48*time.Hour
+		}},
 		{"override", []string{"server: {listen: ':9000'}\nretention: {alerts: 30d}\n", "retention: {alerts: 7d}\n"}, "",
 			func(c Config) bool {
 				return c.Server.Listen == ":9000" && c.Retention.Alerts.String() == "7d" && c.Retention.ClientIPs.String() == "30d"

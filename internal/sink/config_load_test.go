@@ -49,9 +49,9 @@ sinks:
 		t.Errorf("ocsf %+v", o)
 	}
 	for bad, want := range map[string]string{
-		"sinks:\n  - type: webhook\n    url: https://x\n    secret: k\n    secrte: k\n":   `c.yaml:5:5: sinks[0].secrte: unknown key "secrte"`,
-		"sinks:\n  - type: webhook\n    url: https://x\n    secret: k\n    address: h:1\n": "c.yaml:5:5: sinks[0].address: not used by type webhook",
-		"sinks:\n  - type: syslog\n    address: nohost\n":                                 "c.yaml:3:5: sinks[0].address: want host:port",
+		"sinks:\n  - type: webhook\n    url: https://x\n    secret: k\n    secrte: k\n":     `c.yaml:5:5: sinks[0].secrte: unknown key "secrte"`,
+		"sinks:\n  - type: webhook\n    url: https://x\n    secret: k\n    address: h:1\n":  "c.yaml:5:5: sinks[0].address: not used by type webhook",
+		"sinks:\n  - type: syslog\n    address: nohost\n":                                   "c.yaml:3:5: sinks[0].address: want host:port",
 		"sinks:\n  - type: webhook\n    url: https://x\n    secret: k\n    timeout: soon\n": `c.yaml:5:14: sinks[0].timeout: bad duration "soon"`,
 	} {
 		var v struct {
