@@ -129,7 +129,7 @@ func TestDurations(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	for d, want := range map[Duration]string{Duration(48 * time.Hour): "2d", Duration(90 * time.Minute): "1h30m0s", 0: "0s"} {
+	for d, want := range map[Duration]string{Duration(48 * time.Hour): "2d", Duration(90 * time.Minute): "1h30m", Duration(time.Hour): "1h", Duration(90 * time.Second): "1m30s", 0: "0s"} {
 		if d.String() != want {
 			t.Errorf("%v: %q", time.Duration(d), d.String())
 		}
@@ -149,7 +149,7 @@ func TestDescribe(t *testing.T) {
 	want := []string{
 		"top|number|1.5|a number at the top",
 		"inner.count|integer|3|how many",
-		"inner.window|duration|20m0s|how long",
+		"inner.window|duration|20m|how long",
 		"inner.names|list of strings|[a]|which",
 		"inner.map|mapping of strings|{x: y}|renames",
 		"items[].path|string||file",
@@ -216,7 +216,7 @@ func TestDynamicSection(t *testing.T) {
 
 func TestJSON(t *testing.T) {
 	b, err := JSON(defaults())
-	if err != nil || !strings.Contains(string(b), `"window":"20m0s"`) || !strings.Contains(string(b), `"top":1.5`) {
+	if err != nil || !strings.Contains(string(b), `"window":"20m"`) || !strings.Contains(string(b), `"top":1.5`) {
 		t.Fatalf("%s %v", b, err)
 	}
 }

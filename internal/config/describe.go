@@ -136,8 +136,17 @@ func plural(typ string) string {
 // render shows a default value as a user would write it.
 func render(v reflect.Value) string {
 	if !v.IsValid() || v.IsZero() {
-		if v.IsValid() && v.Kind() == reflect.Bool {
+		if !v.IsValid() {
+			return ""
+		}
+		switch v.Kind() {
+		case reflect.Bool:
 			return "false"
+		case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint32, reflect.Uint64, reflect.Float64, reflect.Float32:
+			if v.Type() == durationType {
+				return "0s"
+			}
+			return "0"
 		}
 		return ""
 	}

@@ -59,13 +59,21 @@ func (d *Duration) UnmarshalYAML(n ast.Node) error {
 }
 
 // String renders the duration in the form ParseDuration reads: whole days
-// as "30d", else Go syntax.
+// as "30d", else Go syntax without zero minutes and seconds ("1h", "5m",
+// "1h30m").
 func (d Duration) String() string {
 	x := time.Duration(d)
 	if x > 0 && x%(24*time.Hour) == 0 {
 		return strconv.FormatInt(int64(x/(24*time.Hour)), 10) + "d"
 	}
-	return x.String()
+	s := x.String()
+	if x%time.Minute == 0 && x != 0 {
+		s = strings.TrimSuffix(s, "0s")
+		if x%time.Hour == 0 {
+			s = strings.TrimSuffix(s, "0m")
+		}
+	}
+	return s
 }
 
 // MarshalYAML renders the duration as a string.

@@ -24,12 +24,9 @@ import (
 // the value. ip_address is not watched (addresses in responses are common
 // and low-sensitivity); matches below min_confidence are ignored.
 //
-// Options (Config.Options["sensitive_exposure"]):
-//
-//	min_responses  (number, default 50)   responses before the endpoint is judged
-//	learning       (duration, default 1h) event time since the endpoint's first response
-//	min_confidence (number, default 0.7)  classifier confidence to count a match
-//	max_endpoints  (number, default 20000) endpoints tracked; more are counted in Dropped
+// Options: sensitiveExposureOptions (detect.options.sensitive_exposure):
+// min_responses, learning, min_confidence, max_endpoints (endpoints
+// tracked; more are counted in Dropped).
 //
 // Classification uses its own classify.Analyzer on response locations, so
 // per-field sampling applies once a field's class is stable (a stable field

@@ -38,7 +38,7 @@ type sprayOptions struct {
 	PeerFactor  float64         `yaml:"peer_factor" doc:"fires above peer_factor × the p99 of all subjects' windows"`
 	OwnFactor   float64         `yaml:"own_factor" doc:"fires above own_factor × the subject's own largest window"`
 	Gate        float64         `yaml:"gate" doc:"closed subject windows before the peer bound applies"`
-	MaxSubjects int             `yaml:"max_subjects" doc:"subjects tracked (LRU); 0 = max_tracked_clients + max_tracked_identities"`
+	MaxSubjects int             `yaml:"max_subjects" doc:"subjects tracked (LRU); 0 = max_tracked_clients + max_tracked_identities when those are set, else 200,000"`
 }
 
 func defaultSprayOptions() *sprayOptions {

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,9 +17,8 @@ import (
 	"github.com/palisade-sec/palisade/internal/report"
 	"github.com/palisade-sec/palisade/internal/sim"
 	"github.com/palisade-sec/palisade/internal/source"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var fixedTime = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
@@ -53,35 +51,12 @@ func TestGoldenReport(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Specs = []string{"testdata/spec.yaml"}
 	got := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
-	golden := filepath.Join("testdata", "small.report.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/engine -run TestGoldenReport -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s; rerun with -update and review the diff.\nfirst difference near: %s", golden, firstDiff(got, want))
-	}
+	testutil.Golden(t, filepath.Join("testdata", "small.report.json"), got)
 	// Determinism: a second run gives the same bytes.
 	again := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
 	if !bytes.Equal(got, again) {
-		t.Errorf("two runs of the same capture differ: %s", firstDiff(got, again))
+		t.Errorf("two runs of the same capture differ: %s", testutil.FirstDiff(got, again))
 	}
-}
-
-func firstDiff(a, b []byte) string {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			lo := max(0, i-80)
-			return string(a[lo:min(len(a), i+80)])
-		}
-	}
-	return "(one is a prefix of the other)"
 }
 
 // TestReportContract checks the report-v1 shape on the small capture.
@@ -244,7 +219,7 @@ func TestDeterministicWithIntel(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	b := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
 	if !bytes.Equal(a, b) {
-		t.Fatalf("reports differ: %s", firstDiff(a, b))
+		t.Fatalf("reports differ: %s", testutil.FirstDiff(a, b))
 	}
 	var doc struct {
 		Intel  []map[string]any `json:"intel"`
@@ -297,7 +272,7 @@ func TestReportDoesNotPerturb(t *testing.T) {
 	var last *model.Report
 	ref := run(0, func(e *Engine) { last = e.Report(fixedTime) })
 	if got, want := render(t, last), render(t, ref); !bytes.Equal(got, want) {
-		t.Errorf("before Flush (after Drain), the report differs from the final one: %s", firstDiff(got, want))
+		t.Errorf("before Flush (after Drain), the report differs from the final one: %s", testutil.FirstDiff(got, want))
 	}
 	seen := map[string]int64{}
 	got := run(997, func(e *Engine) {
@@ -306,7 +281,7 @@ func TestReportDoesNotPerturb(t *testing.T) {
 		}
 	})
 	if a, b := render(t, got), render(t, ref); !bytes.Equal(a, b) {
-		t.Errorf("reports taken every 997 records changed the result: %s", firstDiff(a, b))
+		t.Errorf("reports taken every 997 records changed the result: %s", testutil.FirstDiff(a, b))
 	}
 	final := map[string]int64{}
 	windowed := 0

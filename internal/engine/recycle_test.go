@@ -11,6 +11,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/sim"
 	"github.com/palisade-sec/palisade/internal/source"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 // TestRecycledRecordsSameReport: Read recycles records once analyzed;
@@ -67,7 +68,7 @@ func TestRecycledRecordsSameReport(t *testing.T) {
 
 	a, b := render(t, pooled.Report(fixedTime)), render(t, fresh.Report(fixedTime))
 	if !bytes.Equal(a, b) {
-		t.Fatalf("recycling records changed the report: %s", firstDiff(a, b))
+		t.Fatalf("recycling records changed the report: %s", testutil.FirstDiff(a, b))
 	}
 	if len(a) < 10000 {
 		t.Fatalf("report suspiciously small (%d bytes)", len(a))

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,9 +16,8 @@ import (
 	"github.com/kaptinlin/jsonschema"
 
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func loadSchema(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
@@ -161,19 +159,7 @@ func TestOCSFGolden(t *testing.T) {
 	if err := EncodeOCSF(&buf, []model.Alert{sampleAlert()}, OCSFOptions{ProductVersion: "1.2.3", APIActivity: true}); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "ocsf_alert.golden.ndjson")
-	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Fatalf("OCSF output differs from %s (run with -update after checking):\n%s", golden, buf.Bytes())
-	}
+	testutil.Golden(t, filepath.Join("testdata", "ocsf_alert.golden.ndjson"), buf.Bytes())
 }
 
 func TestOCSFFileRotation(t *testing.T) {
