@@ -91,17 +91,6 @@ func confidence(observed, threshold, evidence, full float64) float64 {
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
-// subjectKey hashes the principal when there is one, else the client
-// address: per-identity state for authenticated traffic (many users behind
-// one NAT stay apart, one user on rotating IPs stays together), per-IP
-// state for anonymous traffic.
-func subjectKey(ev *event.Event) (uint64, bool) {
-	if id := ev.Auth.Identity; id != nil && id.ID != "" {
-		return hashString(id.ID), true
-	}
-	return ipHash(ev.ClientIP), false
-}
-
 func ipHash(a netip.Addr) uint64 {
 	b := a.As16()
 	h := uint64(fnvOffset)

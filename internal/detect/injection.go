@@ -41,7 +41,7 @@ type partOptions struct {
 }
 
 func (p partOptions) limits() PartLimits {
-	return PartLimits{MaxBody: p.MaxBody, MaxParts: p.MaxParts, MaxValue: p.MaxValue}
+	return PartLimits(p)
 }
 
 // injectionOptions are the injection family's options.

@@ -65,7 +65,6 @@ type Decoder struct {
 	buf     []byte
 	har     []harEntry
 	harPos  int
-	harErr  error
 	done    bool
 	fast    fastScanner
 	intern  internTable

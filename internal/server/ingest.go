@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -275,14 +274,3 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 	s.m.records.WithLabelValues("accepted").Add(float64(len(batch)))
 	return nil
 }
-
-// bufferedWriter records a handler's response so it can be replaced.
-type bufferedWriter struct {
-	h    http.Header
-	code int
-	body bytes.Buffer
-}
-
-func (b *bufferedWriter) Header() http.Header         { return b.h }
-func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
-func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }

@@ -312,7 +312,7 @@ func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	if r.Header.Get("Authorization") != "Bearer tok" {
-		http.Error(w, `{"error":"bad token"}`, 401)
+		http.Error(w, `{"error":"bad token"}`, http.StatusUnauthorized)
 		return
 	}
 	code, ra, body := step(lines)
@@ -400,7 +400,7 @@ func TestShipperAnswers(t *testing.T) {
 	sh = newShipper(&fakeIngest{}, Options{Token: "wrong"})
 	err := sh.Records(recs(t, 1))
 	var pe *PermanentError
-	if !errors.As(err, &pe) || pe.Status != 401 || !strings.Contains(err.Error(), "check the token") {
+	if !errors.As(err, &pe) || pe.Status != http.StatusUnauthorized || !strings.Contains(err.Error(), "check the token") {
 		t.Fatalf("401: %v", err)
 	}
 	// MaxBatchBytes splits before sending.
