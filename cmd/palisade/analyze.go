@@ -122,11 +122,7 @@ func runAnalyze(cmd *cobra.Command, f analyzeFlags, files []string) error {
 		return exitCode(2, err)
 	}
 	if alertOut != nil {
-		eng.SetAlertHook(func(a model.Alert, created bool) {
-			if created {
-				alertOut(a)
-			}
-		})
+		eng.OnNewAlert(alertOut)
 	}
 	ctx, stopSignals := context.Background(), func() {}
 	if streaming {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/source"
 )
 
@@ -100,4 +101,25 @@ loop:
 		err = nil
 	}
 	return err
+}
+
+// OnNewAlert registers f, called when an alert is first raised, with its
+// endpoint as the report names it (a live display: analyze on a stream
+// prints each alert as it comes). Later events that fold into the alert
+// do not call f; the report has its final state.
+func (e *Engine) OnNewAlert(f func(model.Alert)) {
+	if e.det == nil {
+		return
+	}
+	e.det.Emitter().OnAlert = func(a *model.Alert, created bool) {
+		if !created || f == nil {
+			return
+		}
+		c := *a
+		if c.Endpoint != nil {
+			ep := e.inv.Canonical(*c.Endpoint)
+			c.Endpoint = &ep
+		}
+		f(c)
+	}
 }

@@ -23,11 +23,7 @@ func TestStreamAlertsAsTheyCome(t *testing.T) {
 		t.Fatal(err)
 	}
 	alerts := make(chan model.Alert, 10)
-	e.SetAlertHook(func(a model.Alert, created bool) {
-		if created {
-			alerts <- a
-		}
-	})
+	e.OnNewAlert(func(a model.Alert) { alerts <- a })
 	pr, pw := io.Pipe()
 	st := NewStream(e, 10*time.Millisecond)
 	done := make(chan error, 1)

@@ -13,8 +13,10 @@
 // after the server's Retry-After (at least the backoff, at most
 // MaxRetryAfter). An answer that accepted a prefix of the batch
 // (resume_record) has only the rest sent again; a batch over the server's
-// body limit (413) is split in halves. Answers that retrying cannot fix
-// (401, 403, 404, 400, 415) stop the shipper with an error that says why.
+// body limit (413) is split in halves. Records the server rejects as
+// invalid (named in its answer; 422 when all of them are) are counted and
+// logged, not sent again. Answers that retrying cannot fix (401, 403, 404,
+// 400, 415) stop the shipper with an error that says why.
 package ship
 
 import (
@@ -263,7 +265,9 @@ func (s *Shipper) send(lines [][]byte) error {
 			done = min(ans.ResumeRecord-1, int64(len(lines)))
 		}
 		switch {
-		case code == http.StatusOK:
+		case code == http.StatusOK || code == http.StatusUnprocessableEntity && ans.Rejected > 0:
+			// 422: every record of the request was invalid; the server
+			// names them. Sending them again would not help.
 			s.accept(ans)
 			if ans.Rejected > 0 {
 				s.log.Warn("server rejected records", "rejected", ans.Rejected, "first", firstError(ans))

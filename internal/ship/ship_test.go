@@ -396,6 +396,16 @@ func TestShipperAnswers(t *testing.T) {
 	if len(f.got) != 3 || len(f.got[1]) != 4 || len(f.got[2]) != 4 || sh.Stats().Accepted != 8 {
 		t.Fatalf("split: %d requests, stats %+v", len(f.got), sh.Stats())
 	}
+	// Every record invalid (422): counted, not sent again.
+	f = &fakeIngest{script: []func([]string) (int, string, string){
+		func(l []string) (int, string, string) {
+			return 422, "", fmt.Sprintf(`{"accepted":0,"rejected":%d,"not_accepted":"every record was rejected","errors":[{"line":1,"field":"client.ip","message":"bad"}]}`, len(l))
+		},
+	}}
+	sh = newShipper(f, Options{})
+	if err := sh.Records(recs(t, 3)); err != nil || len(f.got) != 1 || sh.Stats().Rejected != 3 {
+		t.Fatalf("422: %v, %d requests, stats %+v", err, len(f.got), sh.Stats())
+	}
 	// A wrong token stops the shipper with an error that says so.
 	sh = newShipper(&fakeIngest{}, Options{Token: "wrong"})
 	err := sh.Records(recs(t, 1))
