@@ -1,7 +1,9 @@
 package specfile
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -20,15 +22,29 @@ const (
 	AliasNode
 )
 
+// Style of a scalar as written.
+type Style uint8
+
+// Scalar styles (only the block styles are told apart).
+const (
+	PlainStyle   Style = 0
+	LiteralStyle Style = 1 << iota // |
+	FoldedStyle                    // >
+)
+
 // Node is a YAML (or JSON) document as a tree with source positions, for
-// the spec audit's rules and locations: mappings hold their keys and
+// the static audits' rules and locations: mappings hold their keys and
 // values alternately in Content, as gopkg.in/yaml.v3's nodes did. It is
 // built from goccy/go-yaml's syntax tree (the project's one YAML library).
 type Node struct {
-	Kind    Kind
-	Value   string // scalars: the value (quotes and escapes resolved)
-	Line    int    // 1-based
-	Column  int    // 1-based
+	Kind  Kind
+	Value string // scalars: the value (quotes and escapes resolved)
+	// Tag is an explicit tag as written ("!Ref", "!!str") or, without one,
+	// the resolved tag: !!str, !!int, !!float, !!bool, !!null, !!map, !!seq.
+	Tag     string
+	Style   Style
+	Line    int // 1-based
+	Column  int // 1-based
 	Content []*Node
 	Alias   *Node // AliasNode: the anchored node
 }
@@ -44,9 +60,96 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("line %d: %s", e.Line,
 // maxNodeDepth bounds the nesting of a converted tree.
 const maxNodeDepth = 1000
 
-// ParseYAML parses one document (YAML or JSON) into a DocumentNode. A
-// syntax error is a *SyntaxError.
+// ParseYAML parses one document (YAML or JSON) into a DocumentNode (the
+// first of a stream). A syntax error is a *SyntaxError.
 func ParseYAML(data []byte) (*Node, error) {
+	docs, err := ParseYAMLAll(data, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return &Node{Kind: DocumentNode, Line: 1, Column: 1}, nil
+	}
+	return docs[0], nil
+}
+
+// ParseYAMLAll parses a stream of documents ("---" separated) into
+// DocumentNodes, at most max (0: all). A document without content has no
+// Content. Each document is parsed on its own (goccy/go-yaml loses the
+// documents after two separators in a row), its positions those of the
+// stream.
+func ParseYAMLAll(data []byte, max int) ([]*Node, error) {
+	var out []*Node
+	for _, c := range splitDocuments(data) {
+		if max > 0 && len(out) >= max {
+			break
+		}
+		docs, err := parseDocuments(c.text, 0)
+		if err != nil {
+			if se, ok := err.(*SyntaxError); ok && se.Line > 0 {
+				se.Line += c.line
+			}
+			return nil, err
+		}
+		for _, d := range docs {
+			shiftLines(d, c.line, map[*Node]bool{})
+			out = append(out, d)
+		}
+	}
+	if max > 0 && len(out) > max {
+		out = out[:max]
+	}
+	return out, nil
+}
+
+type docChunk struct {
+	text []byte
+	line int // lines before the chunk
+}
+
+// splitDocuments cuts a stream at its "---" lines (the marker replaced by
+// spaces, so what follows it on its line keeps its column).
+func splitDocuments(data []byte) []docChunk {
+	var out []docChunk
+	var cur []byte
+	curLine, line, started := 0, 0, false
+	for len(data) > 0 {
+		end := bytes.IndexByte(data, '\n') + 1
+		if end == 0 {
+			end = len(data)
+		}
+		l := data[:end]
+		data = data[end:]
+		if len(l) >= 3 && l[0] == '-' && l[1] == '-' && l[2] == '-' && (len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r' || l[3] == '\n') {
+			if started || len(bytes.TrimSpace(cur)) > 0 {
+				out = append(out, docChunk{text: cur, line: curLine})
+			}
+			cur = append([]byte("   "), l[3:]...)
+			curLine, started = line, true
+		} else {
+			cur = append(cur, l...)
+		}
+		line++
+	}
+	if started || len(cur) > 0 {
+		out = append(out, docChunk{text: cur, line: curLine})
+	}
+	return out
+}
+
+func shiftLines(n *Node, by int, seen map[*Node]bool) {
+	if n == nil || by == 0 || seen[n] {
+		return
+	}
+	seen[n] = true
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by, seen)
+	}
+}
+
+// parseDocuments parses with goccy/go-yaml.
+func parseDocuments(data []byte, max int) ([]*Node, error) {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		se := &SyntaxError{Msg: err.Error()}
@@ -58,20 +161,26 @@ func ParseYAML(data []byte) (*Node, error) {
 		}
 		return nil, se
 	}
-	doc := &Node{Kind: DocumentNode, Line: 1, Column: 1}
-	if len(f.Docs) == 0 || f.Docs[0].Body == nil {
-		return doc, nil
+	var out []*Node
+	for _, d := range f.Docs {
+		if max > 0 && len(out) >= max {
+			break
+		}
+		doc := &Node{Kind: DocumentNode, Line: 1, Column: 1}
+		if d.Body != nil {
+			c := &converter{anchors: map[string]*Node{}}
+			n, err := c.node(d.Body, 0)
+			if err != nil {
+				return nil, err
+			}
+			if n != nil {
+				doc.Content = []*Node{n}
+				doc.Line, doc.Column = n.Line, n.Column
+			}
+		}
+		out = append(out, doc)
 	}
-	c := &converter{anchors: map[string]*Node{}}
-	n, err := c.node(f.Docs[0].Body, 0)
-	if err != nil {
-		return nil, err
-	}
-	if n != nil {
-		doc.Content = []*Node{n}
-		doc.Line, doc.Column = n.Line, n.Column
-	}
-	return doc, nil
+	return out, nil
 }
 
 type converter struct {
@@ -92,7 +201,7 @@ func (c *converter) node(n ast.Node, depth int) (*Node, error) {
 	line, col := pos(n)
 	switch n := n.(type) {
 	case *ast.MappingNode:
-		out := &Node{Kind: MappingNode, Line: line, Column: col}
+		out := &Node{Kind: MappingNode, Tag: "!!map", Line: line, Column: col}
 		if len(n.Values) > 0 && !n.IsFlowStyle {
 			out.Line, out.Column = pos(n.Values[0].Key)
 		}
@@ -103,11 +212,11 @@ func (c *converter) node(n ast.Node, depth int) (*Node, error) {
 		}
 		return out, nil
 	case *ast.MappingValueNode:
-		out := &Node{Kind: MappingNode}
+		out := &Node{Kind: MappingNode, Tag: "!!map"}
 		out.Line, out.Column = pos(n.Key)
 		return out, c.pair(out, n, depth)
 	case *ast.SequenceNode:
-		out := &Node{Kind: SequenceNode, Line: line, Column: col}
+		out := &Node{Kind: SequenceNode, Tag: "!!seq", Line: line, Column: col}
 		for _, v := range n.Values {
 			x, err := c.node(v, depth+1)
 			if err != nil {
@@ -141,25 +250,45 @@ func (c *converter) node(n ast.Node, depth int) (*Node, error) {
 		if v == nil && err == nil {
 			v = &Node{Kind: ScalarNode, Line: line, Column: col}
 		}
+		if v != nil {
+			v.Tag = n.Start.Value
+			if v.Kind != AliasNode {
+				// The node's position is its tag's, as yaml.v3 gave it.
+				v.Line, v.Column = line, col
+			}
+		}
 		return v, err
 	case *ast.CommentGroupNode, *ast.CommentNode:
 		return nil, nil
 	case *ast.StringNode:
-		return &Node{Kind: ScalarNode, Value: n.Value, Line: line, Column: col}, nil
+		return &Node{Kind: ScalarNode, Tag: "!!str", Value: n.Value, Line: line, Column: col}, nil
 	case *ast.LiteralNode:
-		return &Node{Kind: ScalarNode, Value: n.Value.Value, Line: line, Column: col}, nil
+		st := LiteralStyle
+		if n.Start != nil && strings.HasPrefix(n.Start.Value, ">") {
+			st = FoldedStyle
+		}
+		return &Node{Kind: ScalarNode, Tag: "!!str", Style: st, Value: n.Value.Value, Line: line, Column: col}, nil
 	case *ast.NullNode:
 		v := ""
 		if t := n.GetToken(); t != nil && t.Value != "" {
 			v = t.Value
 		}
-		return &Node{Kind: ScalarNode, Value: v, Line: line, Column: col}, nil
+		return &Node{Kind: ScalarNode, Tag: "!!null", Value: v, Line: line, Column: col}, nil
 	case ast.ScalarNode:
 		v := ""
 		if t := n.GetToken(); t != nil {
 			v = t.Value
 		}
-		return &Node{Kind: ScalarNode, Value: v, Line: line, Column: col}, nil
+		tag := "!!str"
+		switch n.(type) {
+		case *ast.IntegerNode:
+			tag = "!!int"
+		case *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
+			tag = "!!float"
+		case *ast.BoolNode:
+			tag = "!!bool"
+		}
+		return &Node{Kind: ScalarNode, Tag: tag, Value: v, Line: line, Column: col}, nil
 	case nil:
 		return nil, nil
 	}

@@ -2,6 +2,7 @@ package specfile
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -75,4 +76,33 @@ func FuzzParseYAML(f *testing.F) {
 		}
 		walk(doc, 0)
 	})
+}
+
+// A stream's documents are all read (goccy/go-yaml alone loses the ones
+// after two separators in a row), with the stream's line numbers.
+func TestParseYAMLAllDocuments(t *testing.T) {
+	docs, err := ParseYAMLAll([]byte("a: 1\n---\n---\nb: [x, y]\n--- # c\nc:\n  d: 2\n"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range docs {
+		if len(d.Content) == 0 {
+			got = append(got, "empty")
+			continue
+		}
+		k := d.Content[0].Content[0]
+		got = append(got, fmt.Sprintf("%s@%d:%d", k.Value, k.Line, k.Column))
+	}
+	if strings.Join(got, " ") != "a@1:1 empty b@4:1 c@6:1" {
+		t.Fatalf("documents %v", got)
+	}
+	if d := docs[3].Content[0].Content[1].Content[1]; d.Value != "2" || d.Line != 7 || d.Column != 6 {
+		t.Fatalf("nested value %+v", d)
+	}
+	_, err = ParseYAMLAll([]byte("a: 1\n---\nb: [\n"), 0)
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Line < 3 {
+		t.Fatalf("error in the second document: %v", err)
+	}
 }
