@@ -403,22 +403,9 @@ func (l *Loader) validate(v reflect.Value, path string, errs *[]error, depth int
 	// Children first, then the section itself (it may compare them).
 	switch v.Kind() {
 	case reflect.Struct:
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, inline, skip := yamlName(f)
-			if skip {
-				continue
-			}
-			p := path
-			if !inline {
-				p = join(path, name)
-			}
-			l.validate(v.Field(i), p, errs, depth+1)
-		}
+		fields(v, path, func(fv reflect.Value, p string, _ reflect.StructField) {
+			l.validate(fv, p, errs, depth+1)
+		})
 	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {
 			l.validate(v.Index(i), path+"["+strconv.Itoa(i)+"]", errs, depth+1)
@@ -522,6 +509,27 @@ func join(path, key string) string {
 		return path + key
 	}
 	return path + "." + key
+}
+
+// fields calls fn for every field of struct v that is part of the file,
+// with its key path (an inlined field keeps path).
+func fields(v reflect.Value, path string, fn func(fv reflect.Value, p string, f reflect.StructField)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, inline, skip := yamlName(f)
+		if skip {
+			continue
+		}
+		p := path
+		if !inline {
+			p = join(path, name)
+		}
+		fn(v.Field(i), p, f)
+	}
 }
 
 // yamlName reads a field's yaml tag: its key, whether it is inlined, and

@@ -220,3 +220,32 @@ func TestJSON(t *testing.T) {
 		t.Fatalf("%s %v", b, err)
 	}
 }
+
+func TestRegistry(t *testing.T) {
+	r := NewRegistry[*inner]("test section")
+	r.Register("b", "the b kind", func() *inner { return &inner{Count: 2} })
+	r.Register("a", "", func() *inner { return &inner{Count: 1} })
+	if got := r.Names(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("names %v", got)
+	}
+	x, ok := r.New("b")
+	y, _ := r.New("b")
+	if !ok || x.Count != 2 || x == y || r.Doc("b") != "the b kind" {
+		t.Fatalf("new %v %v", x, ok)
+	}
+	if _, ok := r.New("c"); ok {
+		t.Fatal("unknown member made")
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("registering a name twice did not panic")
+			}
+		}()
+		r.Register("a", "", func() *inner { return nil })
+	}()
+	r.Unregister("a")
+	if len(r.Names()) != 1 {
+		t.Fatal("unregister")
+	}
+}

@@ -66,21 +66,9 @@ func describe(v reflect.Value, path, doc string, out *[]Key, depth int) {
 		}
 		describe(v.Elem(), path, doc, out, depth+1)
 	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name, inline, skip := yamlName(f)
-			if skip {
-				continue
-			}
-			p := path
-			if !inline {
-				p = join(path, name)
-			}
-			describe(v.Field(i), p, f.Tag.Get("doc"), out, depth+1)
-		}
+		fields(v, path, func(fv reflect.Value, p string, f reflect.StructField) {
+			describe(fv, p, f.Tag.Get("doc"), out, depth+1)
+		})
 	case reflect.Slice:
 		elem := reflect.New(t.Elem()).Elem()
 		if v.Len() > 0 {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"sync"
 
 	"github.com/goccy/go-yaml/ast"
 
@@ -26,46 +25,21 @@ type FamilyOptions interface {
 // of the wrong type, is an error naming the line.
 type Options map[string]FamilyOptions
 
-var (
-	optionsMu       sync.RWMutex
-	optionsDefaults = map[string]func() FamilyOptions{}
-)
+var optionsRegistry = config.NewRegistry[FamilyOptions]("detector options")
 
 // RegisterOptions declares the options of a family (call it from the
 // family's init, beside Register). defaults returns a new value with the
 // documented defaults.
 func RegisterOptions(family string, defaults func() FamilyOptions) {
-	optionsMu.Lock()
-	defer optionsMu.Unlock()
-	if _, dup := optionsDefaults[family]; dup {
-		panic(fmt.Sprintf("detect: options of %q registered twice", family))
-	}
-	optionsDefaults[family] = defaults
+	optionsRegistry.Register(family, "", defaults)
 }
 
 // DefaultOptions returns a family's options with their defaults (false
 // when the family has none).
-func DefaultOptions(family string) (FamilyOptions, bool) {
-	optionsMu.RLock()
-	f, ok := optionsDefaults[family]
-	optionsMu.RUnlock()
-	if !ok {
-		return nil, false
-	}
-	return f(), true
-}
+func DefaultOptions(family string) (FamilyOptions, bool) { return optionsRegistry.New(family) }
 
 // OptionFamilies lists the families that have options, sorted.
-func OptionFamilies() []string {
-	optionsMu.RLock()
-	defer optionsMu.RUnlock()
-	out := make([]string, 0, len(optionsDefaults))
-	for f := range optionsDefaults {
-		out = append(out, f)
-	}
-	sort.Strings(out)
-	return out
-}
+func OptionFamilies() []string { return optionsRegistry.Names() }
 
 // optionsFor returns the family's options from cfg, or its defaults.
 func optionsFor[T FamilyOptions](cfg Config, family string) T {

@@ -3,12 +3,11 @@ package source
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
 
@@ -198,64 +197,24 @@ type Config interface {
 	New(stateDir string) (Source, error)
 }
 
-type kind struct {
-	name string
-	new  func() Config
-	doc  string
-}
-
-var (
-	kindsMu sync.RWMutex
-	kinds   = map[string]kind{}
-)
+var kinds = config.NewRegistry[Config]("source kind")
 
 // Register adds a kind of configured source: the "sources" section's key
 // name holds a list of configurations made by newConfig (a pointer to a
-// struct with yaml tags and its defaults filled in). Call it from init()
-// (or from a test). doc is a one-line description for the documentation.
-func Register(name, doc string, newConfig func() Config) {
-	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	if _, dup := kinds[name]; dup {
-		panic(fmt.Sprintf("source: kind %q registered twice", name))
-	}
-	kinds[name] = kind{name: name, new: newConfig, doc: doc}
-}
+// struct with yaml and doc tags and its defaults filled in). Call it from
+// init() (or from a test). doc is a one-line description for the
+// documentation.
+func Register(name, doc string, newConfig func() Config) { kinds.Register(name, doc, newConfig) }
 
 // Unregister removes a kind (tests that register their own).
-func Unregister(name string) {
-	kindsMu.Lock()
-	delete(kinds, name)
-	kindsMu.Unlock()
-}
+func Unregister(name string) { kinds.Unregister(name) }
 
 // Kinds returns the registered kinds, sorted.
-func Kinds() []string {
-	kindsMu.RLock()
-	defer kindsMu.RUnlock()
-	out := make([]string, 0, len(kinds))
-	for k := range kinds {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func Kinds() []string { return kinds.Names() }
 
 // NewConfig returns a fresh configuration (defaults filled in) of a
 // registered kind.
-func NewConfig(name string) (Config, bool) {
-	kindsMu.RLock()
-	k, ok := kinds[name]
-	kindsMu.RUnlock()
-	if !ok {
-		return nil, false
-	}
-	return k.new(), true
-}
+func NewConfig(name string) (Config, bool) { return kinds.New(name) }
 
 // KindDoc is the one-line description of a kind.
-func KindDoc(name string) string {
-	kindsMu.RLock()
-	defer kindsMu.RUnlock()
-	return kinds[name].doc
-}
+func KindDoc(name string) string { return kinds.Doc(name) }
