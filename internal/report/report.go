@@ -59,15 +59,6 @@ func normalize(r *model.Report) {
 			e.Risk.Factors = []model.RiskFactor{}
 		}
 	}
-	for i := range r.Alerts {
-		a := &r.Alerts[i]
-		if a.OWASP == nil {
-			a.OWASP = []string{}
-		}
-		if a.MITRE == nil {
-			a.MITRE = []model.MITRE{}
-		}
-	}
 	for i := range r.Findings {
 		if r.Findings[i].OWASP == nil {
 			r.Findings[i].OWASP = []string{}
