@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -214,8 +215,19 @@ func writeOutputs(cmd *cobra.Command, f analyzeFlags, rep *model.Report) error {
 	return nil
 }
 
-// writeFileAtomic writes via a temporary file and renames it into place.
+// writeFileAtomic writes a regular file (new or existing) via a temporary
+// file renamed into place; a symbolic link is followed to its target. Any
+// other existing file — a device such as /dev/null, a pipe, a socket — is
+// written directly: renaming over it would replace it.
 func writeFileAtomic(path string, write func(io.Writer) error) error {
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return writeDirect(path, write)
+		}
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+	}
 	tmp, err := os.CreateTemp(dirOf(path), ".palisade-*")
 	if err != nil {
 		return err
@@ -236,6 +248,23 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+func writeDirect(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	if err := write(bw); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func dirOf(p string) string {

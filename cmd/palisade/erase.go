@@ -52,7 +52,7 @@ the erasure failed.`,
 			if err != nil {
 				return exitCode(2, err)
 			}
-			ec, err := engineConfig(ctx, st, cfg, dataDir)
+			ec, _, err := engineConfig(ctx, st, cfg, dataDir)
 			if err != nil {
 				return exitCode(2, err)
 			}

@@ -62,46 +62,47 @@ func serveConfig(ctx context.Context, st store.Store, configFile string) (server
 		}
 		docs = append(docs, server.NamedDoc{Name: configFile, Data: b})
 	}
-	if v, err := st.Setting(ctx, server.ConfigOverrideKey); err == nil {
-		docs = append(docs, server.NamedDoc{Name: "stored configuration (PUT /api/v1/config)", Data: []byte(v)})
-	} else if !errors.Is(err, store.ErrNotFound) {
+	v, err := st.Setting(ctx, server.ConfigOverrideKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return server.LoadConfig(docs...)
+	} else if err != nil {
 		return server.Config{}, err
 	}
-	return server.LoadConfig(docs...)
+	cfg, err := server.LoadConfig(append(docs, server.NamedDoc{Name: "stored configuration (PUT /api/v1/config)", Data: []byte(v)})...)
+	if err == nil {
+		return cfg, nil
+	}
+	// A stored document never prevents start-up: without it the
+	// configuration may be valid (the --config file changed since).
+	cfg, ferr := server.LoadConfig(docs...)
+	if ferr != nil {
+		return cfg, ferr
+	}
+	fmt.Fprintf(os.Stderr, "warning: stored configuration (PUT /api/v1/config) skipped: %v; fix it with PUT /api/v1/config\n", err)
+	return cfg, nil
 }
 
 // engineConfig builds the pipeline configuration: the installation's
-// identity key unless identity.key_file is set, plus uploaded specs.
-func engineConfig(ctx context.Context, st store.Store, cfg server.Config, dataDir string) (engine.Config, error) {
+// identity key unless identity.key_file is set, plus uploaded specs; stored
+// specs that do not load are skipped and returned (id → reason).
+func engineConfig(ctx context.Context, st store.Store, cfg server.Config, dataDir string) (engine.Config, map[string]string, error) {
 	ec, err := cfg.EngineConfig()
 	if err != nil {
-		return ec, err
+		return ec, nil, err
 	}
 	key, err := server.LoadKey(dataDir)
 	if err != nil {
-		return ec, err
+		return ec, nil, err
 	}
 	if len(ec.Enrich.Identity.Key) == 0 || bytes.Equal(ec.Enrich.Identity.Key, identity.DefaultKey) {
 		ec.Enrich.Identity.Key = server.IdentityKey(key)
 	}
-	specs, err := st.SpecContents(ctx)
+	specs, problems, err := server.StoredSpecs(ctx, st, filepath.Join(dataDir, "specs"))
 	if err != nil {
-		return ec, err
+		return ec, nil, err
 	}
-	if len(specs) > 0 {
-		dir := filepath.Join(dataDir, "specs")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return ec, err
-		}
-		for _, sp := range specs {
-			p := filepath.Join(dir, sp.ID+"-"+filepath.Base(sp.Name))
-			if err := os.WriteFile(p, sp.Content, 0o600); err != nil {
-				return ec, err
-			}
-			ec.Specs = append(ec.Specs, p)
-		}
-	}
-	return ec, nil
+	ec.Specs = append(ec.Specs, specs...)
+	return ec, problems, nil
 }
 
 // sinkStats adapts the dispatcher to the server's metrics.
@@ -137,9 +138,12 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 	if _, err := cfg.Parse(); err != nil {
 		return exitCode(2, err)
 	}
-	ec, err := engineConfig(ctx, st, cfg, dataDir)
+	ec, specProblems, err := engineConfig(ctx, st, cfg, dataDir)
 	if err != nil {
 		return exitCode(2, err)
+	}
+	for id, why := range specProblems {
+		log.Warn("stored spec skipped: it does not load; fix it with POST /api/v1/specs or remove it with DELETE /api/v1/specs/"+id, "spec", id, "err", why)
 	}
 	eng, err := engine.New(ec)
 	if err != nil {
@@ -159,7 +163,7 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 	}
 	srv, err := server.New(server.Options{
 		DataDir: dataDir, Config: cfg, Engine: eng, Store: st, Publisher: pub, Logger: log, Identity: ec.Enrich.Identity,
-		IdleFlush: eng.ReorderWindow(),
+		IdleFlush: eng.ReorderWindow(), SpecProblems: specProblems,
 	})
 	if err != nil {
 		return exitCode(2, err)
@@ -191,8 +195,7 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 	} else if tok != "" {
 		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --data %s --role viewer|analyst|admin|ingest\n\n", tok, dataDir)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme := "http"
 	if cfg.Server.TLSCert != "" {
 		scheme = "https"

@@ -45,3 +45,28 @@ func FuzzWalkJSON(f *testing.F) {
 		})
 	})
 }
+
+// redactCredentialsRef is RedactCredentials without its literal prechecks.
+func redactCredentialsRef(s string) string {
+	if len(s) < 8 {
+		return s
+	}
+	s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
+	s = reBearer.ReplaceAllString(s, "$1 ****")
+	s = reKV.ReplaceAllString(s, "${1}****")
+	s = reUserinfo.ReplaceAllString(s, "${1}****@")
+	s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
+	return s
+}
+
+func FuzzRedactCredentials(f *testing.F) {
+	for _, s := range []string{"Authorization: Bearer abc.def.ghi", "password=hunter22&x=1", "https://u:p4ss@h/x", "key sk_live_abcdefghijklmnop",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "API_KEY: 'abc123'", "BASIC dXNlcjpwYXNz", "AIzaSyA-1234567890abcdef"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := RedactCredentials(s), redactCredentialsRef(s); got != want {
+			t.Fatalf("RedactCredentials(%q) = %q, reference %q", s, got, want)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"html"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/palisade-sec/palisade/internal/jsonlit"
 )
 
 // Decoding layers reported in alert evidence.
@@ -101,17 +103,7 @@ func appendOnce(l []string, s string) []string {
 	return append(l, s)
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
+func unhex(c byte) (byte, bool) { return jsonlit.HexVal(c) }
 
 // percentDecode decodes %XX and %uXXXX escapes, leaving invalid ones as
 // they are. It reports whether a %u escape was seen.

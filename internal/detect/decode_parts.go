@@ -33,8 +33,11 @@ const (
 	PartMultipart
 	PartXML // the whole XML body (for XXE)
 	PartXMLText
-	PartBody      // a body of another type, as text
-	PartUserAgent // the User-Agent header
+	PartBody          // a body of another type, as text
+	PartUserAgent     // the User-Agent header
+	PartMultipartFile // the file name of a multipart part
+	PartHeaderProto   // a protocol header (accept, cache-control …): CRS rules only
+	PartCookieName    // a cookie name (when not a plain identifier)
 )
 
 // Part is one value of a request, located.
@@ -308,12 +311,14 @@ func (w *partWalker) request(ev *event.Event) {
 			ctype = h.value
 		}
 		lk := h.lower
-		if skipHeader(lk) {
-			continue
-		}
 		kind := PartHeader
-		if lk == "user-agent" {
+		switch {
+		case lk == "user-agent":
 			kind = PartUserAgent
+		case lk == "cookie" || lk == "authorization" || lk == "proxy-authorization":
+			continue // cookies are split below; credentials are the auth families'
+		case skipHeader(lk):
+			kind = PartHeaderProto
 		}
 		if !w.emit(kind, "header:", lk, h.value) {
 			return
@@ -324,6 +329,9 @@ func (w *partWalker) request(ev *event.Event) {
 			var kv string
 			kv, rest, _ = strings.Cut(rest, ";")
 			k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+			if needsInspection(k) && !w.emit(PartCookieName, "cookie-name:", k, k) {
+				return
+			}
 			if !w.emit(PartCookie, "cookie:", k, v) {
 				return
 			}
@@ -609,7 +617,7 @@ func (w *partWalker) multipartBody(ct, body string) bool {
 		}
 		parts++
 		name := p.FormName()
-		if fn := p.FileName(); fn != "" && !w.emit(PartMultipart, "multipart-filename:", name, fn) {
+		if fn := p.FileName(); fn != "" && !w.emit(PartMultipartFile, "multipart-filename:", name, fn) {
 			return true
 		}
 		v, err := io.ReadAll(io.LimitReader(p, int64(w.lim.MaxValue)))

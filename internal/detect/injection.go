@@ -3,12 +3,14 @@ package detect
 import (
 	"errors"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/config"
+	"github.com/palisade-sec/palisade/internal/detect/crs"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -29,7 +31,10 @@ import (
 // valueMemo); cost is per request and bounded by the limits.
 func init() {
 	Register("injection", func(c Config) Detector { return NewInjection(c) })
-	RegisterOptions("injection", func() FamilyOptions { return &injectionOptions{MinConfidence: 0.5} })
+	RegisterOptions("injection", func() FamilyOptions {
+		return &injectionOptions{MinConfidence: 0.5, CRSParanoia: 2, Profile: true, MinSupport: 20, Gate: 100, LearnMinutes: 30,
+			FitShare: 0.005, RoutineShare: 0.001, RoutineMin: 3, MaxParams: 50000}
+	})
 }
 
 // partOptions bound what a request-inspecting family reads of a request
@@ -40,20 +45,31 @@ type partOptions struct {
 	MaxValue int `yaml:"max_value" doc:"bytes inspected per value; 0 = 32768"`
 }
 
-func (p partOptions) limits() PartLimits {
-	return PartLimits(p)
-}
+func (p partOptions) limits() PartLimits { return PartLimits(p) }
 
 // injectionOptions are the injection family's options.
 type injectionOptions struct {
 	Limits        partOptions `yaml:",inline"`
 	MinConfidence float64     `yaml:"min_confidence" doc:"matches below this confidence are not reported"`
 	IgnoreFields  []string    `yaml:"ignore_fields" doc:"parameter, field or header names whose values are not judged (e.g. sql on a reporting API that takes SQL)"`
+	CRSParanoia   int         `yaml:"crs_paranoia" doc:"OWASP CRS paranoia level of the attack rules used (1-4); 0 = no CRS rules"`
+	Profile       bool        `yaml:"profile" doc:"learn each parameter's values (the positive model) and drop CRS-only findings on values that fit it"`
+	MinSupport    int         `yaml:"min_support" doc:"values of a parameter before its profile judges"`
+	Gate          int         `yaml:"gate" doc:"values of a parameter before its profile is trusted to suppress"`
+	LearnMinutes  float64     `yaml:"learn_minutes" doc:"learning period of a parameter's profile, in minutes"`
+	FitShare      float64     `yaml:"fit_share" doc:"a value fits its parameter's profile when its shape is at least this share of the values seen"`
+	RoutineShare  float64     `yaml:"routine_share" doc:"CRS rules that matched at least this share of a parameter's values are routine there"`
+	RoutineMin    int         `yaml:"routine_min" doc:"matches of a rule on a parameter before it can be routine"`
+	MaxParams     int         `yaml:"max_params" doc:"parameter profiles kept (LRU)"`
 }
 
 // Validate implements config.Validator.
 func (o *injectionOptions) Validate() error {
-	return atMostOne(errors.Join(checkOptions(&o.Limits), checkOptions(o)), map[string]float64{"min_confidence": o.MinConfidence})
+	errs := []error{checkOptions(&o.Limits), checkOptions(o)}
+	if o.CRSParanoia > 4 {
+		errs = append(errs, config.Errorf("crs_paranoia", "want 0 to 4"))
+	}
+	return atMostOne(errors.Join(errs...), map[string]float64{"min_confidence": o.MinConfidence, "fit_share": o.FitShare, "routine_share": o.RoutineShare})
 }
 
 // Injection is the injection detector.
@@ -63,9 +79,28 @@ type Injection struct {
 	ignore    map[string]bool
 	ignoreKey string
 	Stats     PartStats
+	// Suppressed counts CRS-only findings dropped because the value fits
+	// its parameter's learned profile (or the rules are routine there).
+	Suppressed int64
 	keyed
 	scanner requestScanner
+	crsPL   int
+	crsErr  error
+	// the positive model (injection_profile.go)
+	prof     profileOpts
+	profiles *lru[paramProfile]
+	learned  []uint8 // per part of the current request: what to learn
+	frozen   bool    // SetLearning(false): judge with the model, learn nothing
 }
+
+// SetLearning turns learning of the positive model on or off (off: the
+// learned profiles stay as they are and keep judging; evaluation uses it
+// to judge every request against the same model).
+func (d *Injection) SetLearning(on bool) { d.frozen = !on }
+
+// CRSError is the error compiling the CRS rules met (nil when they are in
+// use or disabled by crs_paranoia: 0).
+func (d *Injection) CRSError() error { return d.crsErr }
 
 // NewInjection returns the detector with options from cfg.
 func NewInjection(c Config) *Injection {
@@ -74,15 +109,51 @@ func NewInjection(c Config) *Injection {
 	for _, n := range o.IgnoreFields {
 		d.ignore = appendSet(d.ignore, n)
 	}
-	if len(d.ignore) > 0 {
-		names := make([]string, 0, len(d.ignore))
-		for n := range d.ignore {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		d.ignoreKey = strings.Join(names, "\x00")
+	names := make([]string, 0, len(d.ignore))
+	for n := range d.ignore {
+		names = append(names, n)
 	}
+	sort.Strings(names)
+	d.crsPL = o.CRSParanoia
+	if d.crsPL > 0 {
+		set, err := crs.Default()
+		if err != nil {
+			d.crsErr, d.crsPL = err, 0
+		} else {
+			d.scanner.crs, d.scanner.crsPL = set, min(d.crsPL, 4)
+		}
+	}
+	d.prof = profileOpts{
+		on:           o.Profile,
+		minSupport:   uint32(max(1, o.MinSupport)),
+		gate:         uint32(max(1, o.Gate)),
+		learnSecs:    int64(o.LearnMinutes * 60),
+		fitShare:     o.FitShare,
+		routineShare: o.RoutineShare,
+		routineMin:   uint32(max(1, o.RoutineMin)),
+	}
+	if d.prof.on {
+		d.profiles = newLRU[paramProfile](max(1, o.MaxParams))
+	}
+	// the key of the shared request scan: what changes its result
+	d.ignoreKey = "crs" + strconv.Itoa(d.scanner.crsPL) + "\x01" + strings.Join(names, "\x00")
 	return d
+}
+
+func asciiOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func appendSet(m map[string]bool, k string) map[string]bool {
@@ -103,18 +174,94 @@ type InjFinding struct {
 	Loc      string
 	Layers   []string
 	Fragment string // redacted, at most 80 characters
+	CRS      []int  // ids of the CRS rules that matched the value for the class
+	part     int    // index of the value in requestScan.parts
+	crsOnly  bool   // the evidence is CRS rules alone (no structural match)
+	departed bool   // reported because the value departs from a typed parameter
 }
 
 // Inspect returns the strongest finding per class in the event's request,
 // ordered by class.
 func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	d.begin(ev)
+	if d.profiles != nil {
+		ep, t := d.keys.endpoint(ev), evUnix(ev)
+		d.scanner.fits = func(o *partObs) bool {
+			p, _ := d.profiles.peek(profileKey(ep, o))
+			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare)
+		}
+	}
 	sc := scanShared(d.keys, &d.scanner, ev, d.lim, d.ignoreKey, d.ignore, false)
+	d.scanner.fits = nil
 	d.Stats.add(sc.stats)
 	var out []InjFinding
-	for _, b := range sc.inj {
-		if b != nil && b.Confidence >= d.minConf {
-			out = append(out, *b)
+	if d.profiles == nil {
+		for _, b := range sc.inj {
+			if b != nil && b.Confidence >= d.minConf {
+				out = append(out, *b)
+			}
+		}
+		return out
+	}
+	ep := d.keys.endpoint(ev)
+	t := evUnix(ev)
+	prof := func(i int) *paramProfile {
+		if i < 0 || i >= len(sc.parts) {
+			return nil
+		}
+		p, _ := d.profiles.peek(profileKey(ep, &sc.parts[i]))
+		return p
+	}
+	for c, b := range sc.inj {
+		if b == nil || b.Confidence < d.minConf {
+			if w := sc.weak[c]; w != nil && b == nil {
+				// one rule of level 2: reported where the value departs
+				// from a trained parameter
+				p := prof(w.part)
+				if d.profileState(p, t) == profTrained {
+					if why, ok := p.departsTyped(&sc.parts[w.part]); ok {
+						f := *w
+						f.Confidence, f.departed = 0.6, true
+						f.Reason += "; the value departs from this parameter's learned profile (" + why + ")"
+						out = append(out, f)
+					}
+				}
+			}
+			continue
+		}
+		if b.crsOnly {
+			p := prof(b.part)
+			if d.profileState(p, t) >= profLearning {
+				o := &sc.parts[b.part]
+				if p.fits(o, d.prof.fitShare) || p.rulesRoutine(b.CRS, d.prof.routineShare, d.prof.routineMin) {
+					d.Suppressed++
+					continue
+				}
+			}
+		}
+		out = append(out, *b)
+	}
+	// learn every value that was not reported
+	// 0: learn the value (also when reported on CRS rules alone: a benign
+	// look-alike that recurs becomes routine); 2: learn nothing (a
+	// structural match)
+	d.learned = d.learned[:0]
+	for range sc.parts {
+		d.learned = append(d.learned, 0)
+	}
+	for i := range out {
+		if j := out[i].part; j >= 0 && j < len(d.learned) {
+			lv := uint8(2)
+			if out[i].crsOnly && !out[i].departed {
+				lv = 0
+			}
+			d.learned[j] = max(d.learned[j], lv)
+		}
+	}
+	for i := range sc.parts {
+		if d.learned[i] < 2 && !d.frozen {
+			p, _ := d.profiles.getOrAdd(profileKey(ep, &sc.parts[i]))
+			p.learn(&sc.parts[i], t)
 		}
 	}
 	return out
@@ -127,6 +274,11 @@ type requestScan struct {
 	inj   [numInjClasses]*InjFinding
 	ssrf  *ssrfFinding
 	stats PartStats
+	// for the positive model: every inspected value, and per class the
+	// strongest CRS evidence too weak for the cold policy (one rule of
+	// paranoia level 2)
+	parts []partObs
+	weak  [numInjClasses]*InjFinding
 }
 
 type ssrfFinding struct {
@@ -168,6 +320,8 @@ type memoEntry struct {
 	decoded    bool
 	dec, dec64 Decoded
 	isB64      bool
+	rules      [4]uint32 // CRS rules that matched without making a finding
+	nr         uint8
 }
 
 // Values shorter than memoMinValue are cheap to judge (no base64, most
@@ -188,7 +342,7 @@ func (m *valueMemo) get(p *Part) *memoEntry {
 	return nil
 }
 
-func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool) {
+func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool, o *partObs) {
 	if m == nil || len(p.Value) > memoMaxValue || len(p.Value) < memoMinValue {
 		return
 	}
@@ -202,7 +356,7 @@ func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool) {
 	} else {
 		dec.Text = strings.Clone(dec.Text)
 	}
-	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64}
+	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, rules: o.rules, nr: o.nr}
 }
 
 // base64Segment: a path segment of at least 16 characters that is base64
@@ -241,6 +395,14 @@ type requestScanner struct {
 	// hash: the values requests repeat (API keys, ids, tokens) are base64
 	// alphabet but not base64 of text, and are not memoized (plain bytes).
 	notB64 [256]string
+	// the compiled CRS rules (nil: not used) and the paranoia level
+	crs        *crs.Set
+	crsPL      int
+	crsScratch crs.Scratch
+	cleanHdr   [512]string // protocol header and user-agent values no CRS rule matched
+	// fits (set by the injection family during its scan): the value fits
+	// its parameter's learned profile
+	fits func(o *partObs) bool
 }
 
 // base64Text is DecodeBase64Text(v), skipping values it rejected lately.
@@ -275,7 +437,7 @@ func (s *requestScanner) urlishName(name string) bool {
 }
 
 func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string]bool, keys *evKeys) *requestScan {
-	s.res = requestScan{}
+	s.res = requestScan{parts: s.res.parts[:0]}
 	s.ev, s.ignore = ev, ignore
 	if ev.Host != s.host { // the host without its port, for the last host seen
 		s.host, s.hostOwn = ev.Host, ev.Host
@@ -292,13 +454,18 @@ func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string
 // part judges one value (the part walker's sink).
 func (s *requestScanner) part(p Part) bool {
 	res, own, ignore, memo, ev := &s.res, s.own, s.ignore, &s.memo, s.ev
-	if p.Kind == PartUserAgent {
-		return true // the user-agent family judges it (exploits in UA included)
+	if p.Kind == PartUserAgent || p.Kind == PartHeaderProto {
+		// the user-agent family judges user agents, and protocol headers
+		// carry structured values: only the CRS rules on headers run
+		s.crsOnlyPart(p)
+		return true
 	}
 	var dec, dec64 Decoded
 	var isB64 bool
 	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 	f, x := valueClasses(p.Value)
+	pi := len(res.parts)
+	res.parts = append(res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name))})
 	ssrfChars := x&vcSSRF != 0
 	// A value no matcher looks at is cheaper to judge than to look up.
 	var e *memoEntry
@@ -309,6 +476,7 @@ func (s *requestScanner) part(p Part) bool {
 	if e != nil {
 		// seen before: decoded, and no class matched
 		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
+		res.parts[pi].rules, res.parts[pi].nr = e.rules, e.nr
 	} else {
 		if x&vcDecode != 0 {
 			rounds := 0
@@ -333,8 +501,14 @@ func (s *requestScanner) part(p Part) bool {
 			dec64 = DecodeLayers(b64)
 			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
 		}
+		s.shape(&res.parts[pi], &p, dec.Text, f, x)
+		// a value that fits its parameter's learned profile would have its
+		// CRS-only evidence suppressed: the rules are not run (the
+		// structural matchers are); such values are not memoized, since
+		// the same value may not fit another parameter
+		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
 		if judge {
-			found := false
+			found := skipCRS
 			for _, d := range []*Decoded{&dec, &dec64} {
 				if d.Text == "" {
 					continue
@@ -347,16 +521,69 @@ func (s *requestScanner) part(p Part) bool {
 				}
 				for _, m := range ms {
 					found = true
-					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End)}
+					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End), part: pi}
 					if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
 						res.inj[f.Class] = &f
 					}
 				}
+				if s.crs != nil && !skipCRS {
+					var ce [numInjClasses]crsEvidence
+					// values whose CRS hits make no finding and no weak
+					// candidate are remembered like clean ones (with their rules)
+					s.crsMatch(p.Kind, p.Name, d.Text, &ce)
+					o := &res.parts[pi]
+					prose, markup := -1, 0
+					for c := range ce {
+						e := &ce[c]
+						if e.best == nil {
+							continue
+						}
+						for _, id := range e.ids {
+							if int(o.nr) < len(o.rules) {
+								o.rules[o.nr] = uint32(id)
+								o.nr++
+							}
+						}
+						if prose < 0 {
+							// prose, or harmless formatting markup around prose
+							prose, markup = b2i(isProse(d.Text)), 0
+							if strings.IndexByte(d.Text, '<') >= 0 {
+								if t, ok := benignMarkup(d.Text); ok {
+									markup = 1
+									prose = b2i(isProse(t))
+								}
+							}
+						}
+						conf := crsConfidence(e, prose == 1)
+						if markup == 1 && InjClass(c) == ClassXSS {
+							conf = 0 // CRS tag rules on harmless formatting markup
+						}
+						if conf > 0 || e.pl2 >= 5 {
+							found = true
+						}
+						b := res.inj[c]
+						if b != nil {
+							b.CRS = append(b.CRS, e.ids...)
+						}
+						if conf == 0 && e.pl2 >= 5 && b == nil && res.weak[c] == nil {
+							w := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+							res.weak[c] = &w
+						}
+						if conf == 0 || b != nil && b.Confidence >= conf {
+							continue
+						}
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+						res.inj[c] = &f
+					}
+				}
 			}
 			if !found && worthMemo {
-				memo.put(&p, dec, dec64, isB64)
+				memo.put(&p, dec, dec64, isB64, &res.parts[pi])
 			}
 		}
+	}
+	if e != nil {
+		s.shape(&res.parts[pi], &p, dec.Text, f, x)
 	}
 	// SSRF
 	if p.Kind == PartXML || !ssrfChars || p.Kind == PartHeader && skipSSRFHeaders[p.Name] {
@@ -383,6 +610,58 @@ func (s *requestScanner) part(p Part) bool {
 		res.ssrf = &ssrfFinding{SSRFMatch: m, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, 0, len(d.Text))}
 	}
 	return true
+}
+
+// shape records what the positive model sees of a decoded value.
+func (s *requestScanner) shape(o *partObs, p *Part, text string, f byteSet, x uint8) {
+	o.n = len(text)
+	if text == p.Value {
+		o.f, o.ascii = f, x&vcSpace == 0 || asciiOnly(p.Value)
+	} else {
+		o.f, o.ascii = scanBytes(text), asciiOnly(text)
+	}
+	o.typ = uint8(valueType(text))
+}
+
+// crsOnlyPart runs the CRS rules on a user agent or protocol header.
+func (s *requestScanner) crsOnlyPart(p Part) {
+	if s.crs == nil || s.ignore[strings.ToLower(p.Name)] {
+		return
+	}
+	f, x := valueClasses(p.Value)
+	if plainBytes(f, len(p.Value)) && x&vcDecode == 0 {
+		return
+	}
+	// user agents and protocol headers repeat from request to request:
+	// values no rule matched are remembered (direct-mapped by hash of the
+	// header and value)
+	h := hashAdd(hashString(p.Name), p.Value) & 511
+	if len(p.Value) <= memoMaxValue && s.cleanHdr[h] == p.Name+"\x00"+p.Value {
+		return
+	}
+	dec := DecodeLayers(p.Value)
+	var ce [numInjClasses]crsEvidence
+	if !s.crsMatch(p.Kind, p.Name, dec.Text, &ce) {
+		if len(p.Value) <= memoMaxValue {
+			s.cleanHdr[h] = p.Name + "\x00" + p.Value // a copy, not a view of the record
+		}
+		return
+	}
+	pi := len(s.res.parts)
+	s.res.parts = append(s.res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
+	prose := isProse(dec.Text)
+	for c := range ce {
+		e := &ce[c]
+		if e.best == nil {
+			continue
+		}
+		conf := crsConfidence(e, prose)
+		if b := s.res.inj[c]; conf == 0 || b != nil && b.Confidence >= conf {
+			continue
+		}
+		f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: dec.Layers, Fragment: Fragment(dec.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+		s.res.inj[c] = &f
+	}
 }
 
 // inspectPart decodes one value and runs the matchers on each variant.
@@ -471,28 +750,8 @@ func Fragment(text string, start, end int) string {
 	return b.String()
 }
 
-var (
-	reJWT        = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	reBearer     = regexp.MustCompile(`(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}`)
-	reKV         = regexp.MustCompile(`(?i)((?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|apikey|auth|session|credential|private[_-]?key)["']?\s*[:=]\s*["']?)([^\s"'&,;}]{3,})`)
-	reUserinfo   = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@/\s]+@`)
-	reLongSecret = regexp.MustCompile(`\b(?:sk|pk|rk|ghp|gho|xox[abpr]|AKIA|AIza)[A-Za-z0-9_-]{12,}`)
-)
-
-// RedactSecrets masks credentials in evidence text: JWTs, bearer/basic
-// credentials, password/token/key assignments, URL user info passwords and
-// well-known key prefixes.
-func RedactSecrets(s string) string {
-	if len(s) < 8 {
-		return s
-	}
-	s = reJWT.ReplaceAllString(s, "eyJ…[jwt]")
-	s = reBearer.ReplaceAllString(s, "$1 ****")
-	s = reKV.ReplaceAllString(s, "${1}****")
-	s = reUserinfo.ReplaceAllString(s, "${1}****@")
-	s = reLongSecret.ReplaceAllStringFunc(s, func(m string) string { return m[:4] + "****" })
-	return s
-}
+// RedactSecrets masks credentials in evidence text (classify.RedactCredentials).
+func RedactSecrets(s string) string { return classify.RedactCredentials(s) }
 
 // sigSample builds a redacted sample of the request for signature alerts:
 // scheme, host and path (clipped), query names with values masked.

@@ -101,8 +101,18 @@ func TestInjectionPositives(t *testing.T) {
 	}
 }
 
+// coldInjection is the detector without its positive model: every value is
+// judged on its own, as in a parameter never seen.
+func coldInjection() *Injection {
+	o, err := ParseOptions("injection: {profile: false}")
+	if err != nil {
+		panic(err)
+	}
+	return NewInjection(Config{Options: o})
+}
+
 func TestInjectionNegatives(t *testing.T) {
-	d := NewInjection(Config{})
+	d := coldInjection()
 	for _, tc := range readTSV(t, "testdata/signatures/negatives.tsv") {
 		where, v := tc[0], tc[1]
 		if fs := d.Inspect(placeValue(t, where, v)); len(fs) > 0 {
@@ -174,7 +184,7 @@ func TestRequestPartsLocations(t *testing.T) {
 		got = append(got, p.Loc()+"="+p.Value)
 		return true
 	})
-	want := []string{"path=/v1/x/..%2f/y", "query:q=1", "query-name:u[$ne]=u[$ne]", "query:u[$ne]=2", "header:user-agent=Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+	want := []string{"path=/v1/x/..%2f/y", "query:q=1", "query-name:u[$ne]=u[$ne]", "query:u[$ne]=2", "header:accept=*/*", "header:content-type=application/json", "header:user-agent=Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
 		"cookie:sid=abc", "cookie:theme=dark", "body:$.a.b[0]=1", "body:$.a.b[1]=x<y", "body:$.a.b[2].$ne(key)=$ne", "body:$.c=d"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("parts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -243,10 +253,10 @@ func TestInjectionMemoKeepsFindings(t *testing.T) {
 			}
 		}
 	}
-	warm := NewInjection(Config{})
+	warm := coldInjection() // the memo, not the positive model, is under test
 	for i, ev := range evs {
 		got := fmt.Sprint(warm.Inspect(ev))
-		if want := fmt.Sprint(NewInjection(Config{}).Inspect(ev)); got != want {
+		if want := fmt.Sprint(coldInjection().Inspect(ev)); got != want {
 			t.Fatalf("event %d: warm detector %s, fresh %s", i, got, want)
 		}
 	}

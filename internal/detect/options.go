@@ -140,3 +140,18 @@ func atMostOne(errs error, keys map[string]float64) error {
 }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
+
+// ParseOptions reads a detect.options section from YAML (or JSON), as the
+// configuration file does: for code that configures families without a
+// file (tests, the evaluation tooling). Errors name the line and key.
+func ParseOptions(doc string) (Options, error) {
+	var o Options
+	l := &config.Loader{}
+	if err := l.Decode(config.Doc{Name: "detect.options", Data: []byte(doc)}, &o); err != nil {
+		return nil, err
+	}
+	if err := l.Validate(o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}

@@ -22,7 +22,7 @@ import (
 // serve sections). DefaultFileConfig holds the defaults; Apply turns it
 // into an engine Config. Every key is listed in docs/configuration.md.
 type FileConfig struct {
-	ReorderWindow  config.Duration `yaml:"reorder_window" doc:"event-time disorder tolerated: records are held this long (of event time) and processed in time order; older ones are processed anyway and counted as late"`
+	ReorderWindow  config.Duration `yaml:"reorder_window" doc:"event-time disorder tolerated: records are held this long (of event time; at most 65,536 records and 64 MiB) and processed in time order; older ones are processed anyway and counted as late"`
 	InternalRanges []string        `yaml:"internal_ranges" doc:"clients in these ranges (CIDR or address) are internal; an empty list keeps the default"`
 	TrustedProxies []string        `yaml:"trusted_proxies" doc:"peers whose X-Forwarded-For is trusted: the client is the right-most address that is not a trusted proxy (none: the peer is the client)"`
 	Specs          []string        `yaml:"specs" doc:"declared OpenAPI specs, PATH or PATH,host=HOST (same as --spec)"`

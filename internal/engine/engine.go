@@ -34,9 +34,12 @@ type Config struct {
 	Intel []string // threat-intel feeds, "KIND=SOURCE" (see docs/threat-intel.md)
 
 	// Reorder is how much event-time disorder is tolerated (default 5m);
-	// ReorderMax bounds the records held for reordering (default 65536).
-	Reorder    time.Duration
-	ReorderMax int
+	// ReorderMax bounds the records held for reordering (default 65536)
+	// and ReorderMaxBytes their size (default 64 MiB: records carry
+	// client-controlled bodies); past either, the oldest are released.
+	Reorder         time.Duration
+	ReorderMax      int
+	ReorderMaxBytes int64
 
 	// MaxErrors is how many rejected records are kept with their location
 	// in the report (default 20). All rejects are counted.
@@ -58,8 +61,8 @@ func DefaultConfig() Config {
 		Classify:   classify.DefaultConfig(),
 		Posture:    posture.TrafficConfig{UnusedAfter: 30 * 24 * time.Hour},
 		Reorder:    5 * time.Minute,
-		ReorderMax: 65536,
-		MaxErrors:  20,
+		ReorderMax: 65536, ReorderMaxBytes: 64 << 20,
+		MaxErrors: 20,
 	}
 }
 
@@ -75,6 +78,7 @@ type Engine struct {
 	analyzers pipeline.Fanout
 
 	buf      reorderBuffer
+	bufBytes int64               // MemSize of the buffered records
 	pool     exchange.RecordPool // records read by Read, recycled once analyzed
 	maxTime  time.Time
 	released time.Time
@@ -84,6 +88,7 @@ type Engine struct {
 	late     int64
 	from     time.Time
 	to       time.Time
+	redact   *classify.Redactor // every alert and finding leaving the engine (Report)
 	Warnings []string
 }
 
@@ -94,6 +99,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ReorderMax <= 0 {
 		cfg.ReorderMax = 65536
+	}
+	if cfg.ReorderMaxBytes <= 0 {
+		cfg.ReorderMaxBytes = 64 << 20
 	}
 	if cfg.MaxErrors <= 0 {
 		cfg.MaxErrors = 20
@@ -128,11 +136,14 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.enr = enrich.New(cfg.Enrich, e.inv, lookup)
 	e.analyzers = pipeline.Fanout{e.inv}
+	// The redaction step at the pipeline's exit uses the configured
+	// classifier (custom types included) even when classification is off.
+	c, err := classify.New(cfg.Classify)
+	if err != nil {
+		return nil, fmt.Errorf("classification config: %w", err)
+	}
+	e.redact = classify.NewRedactor(c)
 	if !cfg.NoClassify {
-		c, err := classify.New(cfg.Classify)
-		if err != nil {
-			return nil, fmt.Errorf("classification config: %w", err)
-		}
 		e.cls = classify.NewAnalyzer(c)
 		e.analyzers = append(e.analyzers, e.cls)
 	}
@@ -208,16 +219,19 @@ func (e *Engine) Ingest(rec *exchange.Record) {
 	if rec.Time.After(e.maxTime) {
 		e.maxTime = rec.Time
 	}
-	e.buf.push(newItem(rec, e.seq))
+	it := newItem(rec, e.seq)
+	e.buf.push(it)
+	e.bufBytes += it.size
 	e.seq++
 	watermark := e.maxTime.Add(-e.cfg.Reorder)
 	wsec, wnsec := watermark.Unix(), int32(watermark.Nanosecond())
-	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || e.buf.peek().notAfter(wsec, wnsec)) {
+	for e.buf.Len() > 0 && (e.buf.Len() > e.cfg.ReorderMax || e.bufBytes > e.cfg.ReorderMaxBytes || e.buf.peek().notAfter(wsec, wnsec)) {
 		e.release(e.buf.pop())
 	}
 }
 
 func (e *Engine) release(it heapItem) {
+	e.bufBytes -= it.size
 	ev, err := e.enr.Enrich(it.rec, it.seq)
 	if err != nil {
 		e.input.Records--
@@ -283,6 +297,7 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	posture.Score(eps, alerts, findings)
 	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
+	e.redact.Report(r)
 	r.Probes = e.inv.Probes()
 	r.APIChange = e.inv.APIChanges()
 	if e.det != nil {

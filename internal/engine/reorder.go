@@ -20,12 +20,13 @@ type reorderBuffer struct {
 type heapItem struct {
 	rec  *exchange.Record
 	seq  uint64
+	size int64 // rec.MemSize() when pushed
 	sec  int64 // rec.Time as seconds and nanoseconds since the epoch:
 	nsec int32 // comparing them is cheaper than comparing time.Time
 }
 
 func newItem(rec *exchange.Record, seq uint64) heapItem {
-	return heapItem{rec: rec, seq: seq, sec: rec.Time.Unix(), nsec: int32(rec.Time.Nanosecond())}
+	return heapItem{rec: rec, seq: seq, size: rec.MemSize(), sec: rec.Time.Unix(), nsec: int32(rec.Time.Nanosecond())}
 }
 
 // notAfter reports whether the item's time is at or before (sec, nsec).

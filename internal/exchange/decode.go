@@ -63,9 +63,9 @@ type Decoder struct {
 	br      *bufio.Reader
 	line    int64
 	buf     []byte
-	har     []harEntry
-	harPos  int
+	har     *harStream
 	done    bool
+	maxLine int
 	fast    fastScanner
 	intern  internTable
 	pool    *RecordPool
@@ -85,26 +85,99 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 var unmarshalOpts = json.JoinOptions(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
 
+// Limits bound what one decoder may read and hold; zero fields mean no
+// limit beyond the built-in ones.
+type Limits struct {
+	// MaxDecoded caps the bytes handed to the parser after every decoding
+	// layer (the gzip layer detected by magic bytes included). Reading past
+	// it fails with a *LimitError.
+	MaxDecoded int64
+	// MaxRecord caps one NDJSON line (longer lines are rejected records,
+	// skipped without being held) and one HAR entry (a longer entry ends
+	// the stream with a *LimitError: HAR cannot be resynchronised).
+	// Default and ceiling: MaxLine.
+	MaxRecord int64
+}
+
+// LimitError reports that a bound of Limits was reached.
+type LimitError struct {
+	What  string // "decoded" or "record"
+	Limit int64
+}
+
+func (e *LimitError) Error() string {
+	if e.What == "record" {
+		return fmt.Sprintf("one record (HAR entry) larger than %d bytes", e.Limit)
+	}
+	return fmt.Sprintf("decoded input larger than %d bytes", e.Limit)
+}
+
+// limitReader fails with a *LimitError after n bytes.
+type limitReader struct {
+	r io.Reader
+	n int64
+	e *LimitError
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		// One more byte decides: exactly the limit is allowed.
+		var one [1]byte
+		if k, err := l.r.Read(one[:]); k == 0 {
+			return 0, err
+		}
+		return 0, l.e
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
 // NewDecoder sniffs r (gzip by magic bytes; NDJSON or HAR by content) and
 // returns a decoder. name is used in error messages.
 func NewDecoder(name string, r io.Reader) (*Decoder, error) {
-	d := &Decoder{name: name, counter: &countingReader{r: r}}
+	return NewDecoderLimits(name, r, Limits{})
+}
+
+// NewDecoderLimits is NewDecoder with bounds for untrusted input (the
+// server's ingest endpoint): the decoded stream is capped after the gzip
+// layer, a gzip stream inside it is refused, and a HAR document is read
+// entry by entry, never whole.
+func NewDecoderLimits(name string, r io.Reader, lim Limits) (*Decoder, error) {
+	d := &Decoder{name: name, counter: &countingReader{r: r}, maxLine: MaxLine}
+	if lim.MaxRecord > 0 && lim.MaxRecord < MaxLine {
+		d.maxLine = int(lim.MaxRecord)
+	}
 	br := bufio.NewReaderSize(d.counter, 256<<10)
 	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	if isGzip(magic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%s: gzip header: %w", name, err)
 		}
 		zr.Multistream(true)
 		d.gz = true
-		br = bufio.NewReaderSize(zr, 256<<10)
+		var inner io.Reader = zr
+		if lim.MaxDecoded > 0 {
+			inner = &limitReader{r: zr, n: lim.MaxDecoded, e: &LimitError{What: "decoded", Limit: lim.MaxDecoded}}
+		}
+		br = bufio.NewReaderSize(inner, 256<<10)
+		if m, _ := br.Peek(2); isGzip(m) {
+			return nil, fmt.Errorf("%s: gzip inside gzip: one gzip layer is read (two with Content-Encoding: gzip), not more", name)
+		}
+	} else if lim.MaxDecoded > 0 {
+		br = bufio.NewReaderSize(&limitReader{r: br, n: lim.MaxDecoded, e: &LimitError{What: "decoded", Limit: lim.MaxDecoded}}, 256<<10)
 	}
 	d.br = br
 	d.format = FormatNDJSON
 	if isHAR(br) {
 		d.format = FormatHAR
-		if err := d.loadHAR(); err != nil {
+		if err := d.openHAR(int64(d.maxLine)); err != nil {
 			return nil, err
 		}
 	}
@@ -182,7 +255,7 @@ func (d *Decoder) Next() (*Record, error) {
 				if len(line) == 0 {
 					return nil, io.EOF
 				}
-			} else if errors.Is(err, errLineTooLong) {
+			} else if lt := (*lineTooLongError)(nil); errors.As(err, &lt) {
 				return nil, &RecordError{File: d.name, Line: d.line, Err: err.Error()}
 			} else {
 				d.done = true
@@ -212,7 +285,9 @@ func describeReadErr(err error) error {
 	return err
 }
 
-var errLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLine)
+type lineTooLongError struct{ max int }
+
+func (e *lineTooLongError) Error() string { return fmt.Sprintf("line longer than %d bytes", e.max) }
 
 // readLine returns the next line without its newline. The returned slice is
 // valid until the next call.
@@ -220,6 +295,9 @@ func (d *Decoder) readLine() ([]byte, error) {
 	d.line++
 	s, err := d.br.ReadSlice('\n')
 	if err == nil || err == io.EOF {
+		if len(s) > d.maxLine {
+			return nil, &lineTooLongError{d.maxLine}
+		}
 		return s, err
 	}
 	if err != bufio.ErrBufferFull {
@@ -228,7 +306,7 @@ func (d *Decoder) readLine() ([]byte, error) {
 	d.buf = append(d.buf[:0], s...)
 	for {
 		s, err = d.br.ReadSlice('\n')
-		if len(d.buf)+len(s) > MaxLine {
+		if len(d.buf)+len(s) > d.maxLine {
 			// Skip the rest of the line.
 			for err == bufio.ErrBufferFull {
 				_, err = d.br.ReadSlice('\n')
@@ -236,7 +314,7 @@ func (d *Decoder) readLine() ([]byte, error) {
 			if err != nil && err != io.EOF {
 				return nil, err
 			}
-			return nil, errLineTooLong
+			return nil, &lineTooLongError{d.maxLine}
 		}
 		d.buf = append(d.buf, s...)
 		if err != bufio.ErrBufferFull {

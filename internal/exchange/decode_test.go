@@ -16,23 +16,7 @@ func readAll(t *testing.T, name string, r io.Reader) ([]*Record, []*RecordError,
 	if err != nil {
 		return nil, nil, err
 	}
-	var recs []*Record
-	var rejs []*RecordError
-	for {
-		rec, err := d.Next()
-		if err == io.EOF {
-			return recs, rejs, nil
-		}
-		var re *RecordError
-		if errors.As(err, &re) {
-			rejs = append(rejs, re)
-			continue
-		}
-		if err != nil {
-			return recs, rejs, err
-		}
-		recs = append(recs, rec)
-	}
+	return drain(d)
 }
 
 func TestDecodeGood(t *testing.T) {
@@ -308,4 +292,131 @@ func TestLazyResponseBody(t *testing.T) {
 	if rec, err := DecodeRecord([]byte(strings.Replace(line, line[strings.Index(line, `"body":`)+7:len(line)-2], `null`, 1))); err != nil || rec.Response.HasBody() {
 		t.Errorf("null body: %v %+v", err, rec)
 	}
+}
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// A HAR document is streamed: members of log before and after entries are
+// skipped, syntax after the entries is still checked, and the limits of
+// untrusted input hold (one entry, the decoded size, one gzip layer).
+func TestDecodeHARStreaming(t *testing.T) {
+	entry := `{"startedDateTime":"2026-05-01T10:00:00Z","_clientIP":"192.0.2.1","request":{"method":"GET","url":"https://a.example/x"},"response":{"status":200}}`
+	doc := `{"log":{"version":"1.2","pages":[{"id":"p"}],"entries":[` + entry + `,` + entry + `],"comment":"after"},"extra":1}`
+	recs, rejs, err := readAll(t, "ok.har", strings.NewReader(doc))
+	if err != nil || len(recs) != 2 || len(rejs) != 0 {
+		t.Fatalf("recs=%d rejs=%v err=%v", len(recs), rejs, err)
+	}
+	for _, bad := range []string{
+		`{"log":{"entries":[` + entry + `]}} trailing`,
+		`{"log":{"entries":[` + entry + `,{"x":}]}}`,
+		`{"log":{"entries":[` + entry + `]`,
+	} {
+		_, _, err := readAll(t, "bad.har", strings.NewReader(bad))
+		if err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	if _, err := NewDecoder("nolog.har", strings.NewReader(`{"log":[]}`)); err == nil || !strings.Contains(err.Error(), "missing log object") {
+		t.Errorf("log not an object: %v", err)
+	}
+	// One entry above MaxRecord.
+	huge := strings.Replace(entry, `"GET"`, `"GET","comment":"`+strings.Repeat("x", 1<<20)+`"`, 1)
+	d, err := NewDecoderLimits("huge.har", strings.NewReader(`{"log":{"entries":[`+entry+`,`+huge+`]}}`), Limits{MaxRecord: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Next(); err != nil {
+		t.Fatal(err)
+	}
+	var le *LimitError
+	if _, err := d.Next(); !errors.As(err, &le) || le.What != "record" {
+		t.Fatalf("entry above MaxRecord: %v", err)
+	}
+	// The decoded size after the magic-byte gzip layer.
+	nd := strings.Repeat(`{"time":"2026-05-01T10:00:00Z","client":{"ip":"192.0.2.1"},"request":{"method":"GET","url":"https://a.example/x"},"response":{"status":200}}`+"\n", 1000)
+	_, _, err = readAllLimits(t, bytes.NewReader(gzipBytes([]byte(nd))), Limits{MaxDecoded: 10 << 10})
+	if !errors.As(err, &le) || le.What != "decoded" {
+		t.Fatalf("decoded cap: %v", err)
+	}
+	if _, err := NewDecoderLimits("gz2", bytes.NewReader(gzipBytes(gzipBytes([]byte(nd)))), Limits{}); err == nil || !strings.Contains(err.Error(), "gzip inside gzip") {
+		t.Fatalf("gzip in gzip: %v", err)
+	}
+	// Exactly at the cap is allowed.
+	if recs, _, err := readAllLimits(t, strings.NewReader(nd), Limits{MaxDecoded: int64(len(nd))}); err != nil || len(recs) != 1000 {
+		t.Fatalf("at the cap: %d %v", len(recs), err)
+	}
+}
+
+func readAllLimits(t *testing.T, r io.Reader, lim Limits) ([]*Record, []*RecordError, error) {
+	t.Helper()
+	d, err := NewDecoderLimits("lim", r, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	return drain(d)
+}
+
+// drain reads a decoder to its end: records, rejected records, fatal error.
+func drain(d *Decoder) ([]*Record, []*RecordError, error) {
+	var recs []*Record
+	var rejs []*RecordError
+	for {
+		rec, err := d.Next()
+		if err == io.EOF {
+			return recs, rejs, nil
+		}
+		var re *RecordError
+		if errors.As(err, &re) {
+			rejs = append(rejs, re)
+			continue
+		}
+		if err != nil {
+			return recs, rejs, err
+		}
+		recs = append(recs, rec)
+	}
+}
+
+// FuzzDecodeLimits: the server's decoder (bounded, gzip by magic bytes,
+// NDJSON or streamed HAR) on arbitrary bytes, raw and gzipped (seeds): never
+// a panic, never a record above the caps, every record valid.
+func FuzzDecodeLimits(f *testing.F) {
+	har, _ := os.ReadFile("testdata/sample.har")
+	nd := []byte(`{"time":"2026-05-01T10:00:00Z","client":{"ip":"::ffff:192.0.2.1"},"request":{"method":"GET","url":"https://a/b"},"response":{"status":200}}` + "\n")
+	for _, seed := range [][]byte{har, nd, []byte(`{"log":{"entries":[{"startedDateTime":"2026-05-01T10:00:00Z"},`)} {
+		f.Add(seed)
+		f.Add(gzipBytes(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const maxDecoded, maxRecord = 32 << 10, 4 << 10
+		d, err := NewDecoderLimits("fuzz", bytes.NewReader(data), Limits{MaxDecoded: maxDecoded, MaxRecord: maxRecord})
+		if err != nil {
+			return
+		}
+		for range 10000 {
+			rec, err := d.Next()
+			if err == io.EOF {
+				return
+			}
+			var re *RecordError
+			if errors.As(err, &re) {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			if err := rec.Validate(); err != nil {
+				t.Fatalf("invalid record accepted: %v", err)
+			}
+			if len(rec.Request.Body) > maxRecord {
+				t.Fatalf("record body %d bytes above MaxRecord", len(rec.Request.Body))
+			}
+		}
+	})
 }

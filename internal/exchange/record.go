@@ -115,6 +115,19 @@ func (r *Response) BodyText() string {
 // HasBody reports whether the response carries a body, without decoding it.
 func (r *Response) HasBody() bool { return r.Body != "" || len(r.rawBody) > 2 }
 
+// MemSize approximates the bytes a record holds (strings, headers, bodies),
+// for budgets of buffered records.
+func (r *Record) MemSize() int64 {
+	n := 256 + len(r.Request.URL) + len(r.Request.Body) + len(r.Response.Body) + len(r.Response.rawBody) + len(r.Client.IP)
+	for k, v := range r.Request.Headers {
+		n += len(k) + len(v) + 32
+	}
+	for k, v := range r.Response.Headers {
+		n += len(k) + len(v) + 32
+	}
+	return int64(n)
+}
+
 // materialize unquotes a lazily kept body into Body.
 func (r *Response) materialize() {
 	if r.rawBody == nil {
@@ -165,7 +178,8 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Validate checks the required fields and their forms. It normalizes the
-// method to upper case and lower-cases header names.
+// method to upper case, lower-cases header names and puts client.ip in its
+// canonical form (CanonicalIP).
 func (r *Record) Validate() error {
 	if r.Time.IsZero() {
 		return &FieldError{"time", "missing"}
@@ -176,6 +190,15 @@ func (r *Record) Validate() error {
 	ip, err := netip.ParseAddr(r.Client.IP)
 	if err != nil {
 		return &FieldError{"client.ip", fmt.Sprintf("not an IP address: %q", clip(r.Client.IP, 64))}
+	}
+	if !ip.Is4() {
+		// One spelling per address, everywhere downstream (alerts, store,
+		// erasure): IPv4-mapped IPv6 as IPv4, IPv6 in RFC 5952 form, no zone.
+		// IPv4 text that parses is already canonical.
+		ip = ip.Unmap().WithZone("")
+		if c := ip.String(); c != r.Client.IP {
+			r.Client.IP = c
+		}
 	}
 	r.ip, r.ipRaw = ip, r.Client.IP
 	if r.Request.Method == "" {
@@ -249,4 +272,22 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// CanonicalIP returns the one spelling of an address used throughout
+// Palisade: IPv4-mapped IPv6 as IPv4, IPv6 in RFC 5952 form, no zone; ""
+// when s is not an address. Brackets and a port ("[::1]:443", "1.2.3.4:80")
+// are accepted, as forwarding headers carry them.
+func CanonicalIP(s string) string {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().WithZone("").String()
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone("").String()
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return a.Unmap().WithZone("").String()
+	}
+	return ""
 }

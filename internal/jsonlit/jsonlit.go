@@ -50,6 +50,19 @@ func SpecialOrHigh(x uint64) uint64 {
 	return ((x-lo*0x20)&^x | (quote-lo)&^quote | (bslash-lo)&^bslash | x) & hi
 }
 
+// HexVal is the value of the hex digit c.
+func HexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
 // Hex4 reads the four hex digits of a \u escape at the start of h.
 func Hex4[T string | []byte](h T) (rune, bool) {
 	if len(h) < 4 {

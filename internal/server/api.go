@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -13,6 +14,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +68,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/findings", permRead, s.handleFindings},
 		{"GET", "/api/v1/specs", permRead, s.handleSpecs},
 		{"POST", "/api/v1/specs", permAdmin, s.handleSpecUpload},
+		{"DELETE", "/api/v1/specs/{name}", permAdmin, s.handleSpecDelete},
 		{"GET", "/api/v1/gateway-configs", permRead, s.handleGatewayList},
 		{"POST", "/api/v1/gateway-configs", permAdmin, s.handleGatewayUpload},
 		{"DELETE", "/api/v1/gateway-configs/{id}", permAdmin, s.handleGatewayDelete},
@@ -103,8 +107,10 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
-// wrap adds security headers, body limits and authentication.
-func (s *Server) wrap(rt Route) http.Handler {
+// securityHeaders sets the headers every answer carries, before the mux
+// runs: its own answers (redirects of "//" or ".." paths, 405s) carry them
+// too.
+func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -115,6 +121,14 @@ func (s *Server) wrap(rt Route) http.Handler {
 		if r.TLS != nil {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// wrap adds body limits, authentication and deadlines.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
 		if rt.perm != permIngest && r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.config().Server.MaxBody)
 		}
@@ -122,10 +136,17 @@ func (s *Server) wrap(rt Route) http.Handler {
 			rt.h(w, r)
 			return
 		}
+		src := sourceKey(r.RemoteAddr)
+		if ok, wait := s.authLimit.allow(src); !ok {
+			h.Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+			writeError(w, http.StatusTooManyRequests, "too many failed authentication attempts from this address; retry later")
+			return
+		}
 		p, code, err := s.auth.authenticate(r)
 		if err != nil {
 			if code == http.StatusUnauthorized {
 				h.Set("WWW-Authenticate", `Bearer realm="palisade"`)
+				s.authLimit.failed(src, authFailReason(err))
 			}
 			if code == http.StatusInternalServerError {
 				s.log.Error("authentication", "err", err)
@@ -135,11 +156,24 @@ func (s *Server) wrap(rt Route) http.Handler {
 			writeError(w, code, err.Error())
 			return
 		}
+		s.authLimit.succeeded(src)
 		if !allowed(p.Role, rt.perm) {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s (needs %s)", p.Role, r.Method, rt.Pattern, rt.perm))
 			return
 		}
-		rt.h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		if err := checkQuery(r); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		ctx := context.WithValue(r.Context(), ctxKey{}, p)
+		if rt.perm != permIngest {
+			// Ingest is bounded by server.read_timeout and its own limits;
+			// every other handler and its queries by request_timeout.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.durations().RequestTimeout)
+			defer cancel()
+		}
+		rt.h(w, r.WithContext(ctx))
 	})
 }
 
@@ -163,6 +197,12 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 func (s *Server) storeError(w http.ResponseWriter, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted") {
+		s.m.timeouts.Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("query did not finish within server.request_timeout (%s); narrow the filters", s.durations().RequestTimeout))
 		return
 	}
 	s.log.Error("store", "err", err)
@@ -265,8 +305,59 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, "ingest queue full")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.config().Ingest.MaxBody)
+	// The body is read here, under the decode budget and capped after
+	// decompression (ingest.max_otlp), and handed to the receiver decoded.
+	cfg := s.config()
+	release, err := s.budget.acquire(r.Context(), otlpReservation(&cfg.Ingest))
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, "ingest.decode_budget in use by other uploads; retry later")
+		return
+	}
+	defer release()
+	r.Body = io.NopCloser(s.uploadBody(w, r.Body))
+	data, code, err := readOTLPBody(w, r, cfg.Ingest.MaxBody, cfg.Ingest.MaxOTLP)
+	if err != nil {
+		writeError(w, code, err.Error())
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(data))
+	r.Header.Del("Content-Encoding")
+	r.ContentLength = int64(len(data))
 	s.otlp.ServeHTTP(w, r)
+}
+
+// readOTLPBody reads an OTLP export: at most maxBody bytes as sent and
+// maxDecoded after the optional gzip Content-Encoding.
+func readOTLPBody(w http.ResponseWriter, r *http.Request, maxBody, maxDecoded int64) ([]byte, int, error) {
+	body := io.Reader(http.MaxBytesReader(w, r.Body, maxBody))
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("body: Content-Encoding gzip but not a gzip stream: %v", err)
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, http.StatusUnsupportedMediaType, errors.New("Content-Encoding: want gzip or none")
+	}
+	data, err := io.ReadAll(io.LimitReader(body, maxDecoded+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body exceeds ingest.max_body (%d bytes)", maxBody)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, http.StatusRequestTimeout, errors.New("body too slow: not received within server.read_timeout plus 1 s per 64 KiB")
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("body unreadable: %v", err)
+	}
+	if int64(len(data)) > maxDecoded {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("decompressed body exceeds ingest.max_otlp (%d bytes)", maxDecoded)
+	}
+	return data, 0, nil
 }
 
 // ---- inventory ----
@@ -362,6 +453,20 @@ func (s *Server) handleEndpoint(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	host := r.URL.Query().Get("host")
+	if host == "" {
+		// One document describes one server: name it.
+		hosts, err := s.st.Hosts(r.Context(), 20)
+		if err != nil {
+			s.storeError(w, err)
+			return
+		}
+		msg := "host: required (the observed API of one host is exported)"
+		if len(hosts) > 0 {
+			msg += "; observed hosts include: " + strings.Join(hosts, ", ")
+		}
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
 	eps, err := s.st.EndpointsForHost(r.Context(), host)
 	if err != nil {
 		s.storeError(w, err)
@@ -513,7 +618,23 @@ func (s *Server) handleSpecs(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
+	for i := range specs {
+		specs[i].Problem = s.opt.SpecProblems[specs[i].ID]
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": specs})
+}
+
+// checkSpec parses an uploaded spec as the engine's loader will and checks
+// that it applies to at least one host (its servers' or given).
+func checkSpec(name string, data []byte, hosts []string) error {
+	sp, err := inventory.ParseSpec(name, data)
+	if err != nil {
+		return err
+	}
+	if len(sp.Hosts) == 0 && len(hosts) == 0 {
+		return errors.New("no host to apply it to: its servers give no absolute URL; name one with ?host=api.example.com")
+	}
+	return nil
 }
 
 func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
@@ -526,25 +647,89 @@ func (s *Server) handleSpecUpload(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "spec"
 	}
-	if len(name) > 200 || strings.ContainsAny(name, "/\\\x00") {
-		writeError(w, http.StatusBadRequest, "name: at most 200 characters, no path separators")
+	if len(name) > 200 || strings.ContainsAny(name, "/\\,\x00") || strings.HasPrefix(name, ".") {
+		writeError(w, http.StatusBadRequest, "name: at most 200 characters, no path separators or commas, not starting with a dot")
 		return
 	}
-	// The engine loads uploaded specs at start with the same loader.
-	if _, err := inventory.ParseSpec(name, data); err != nil {
+	var hosts []string
+	for _, h := range qlist(r, "host") {
+		if !validHost(h) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("host: %q is not a host name or address (host[:port])", h))
+			return
+		}
+		hosts = append(hosts, strings.ToLower(h))
+	}
+	if err := checkSpec(name, data, hosts); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "spec "+name+": "+err.Error())
 		return
 	}
 	sum := sha256.Sum256(data)
 	sp := store.Spec{ID: "sp_" + hex.EncodeToString(sum[:8]), Name: name, SHA256: hex.EncodeToString(sum[:]), Size: len(data), Content: data,
-		UploadedAt: s.now().UTC(), UploadedBy: principalFrom(r.Context()).actor()}
+		UploadedAt: s.now().UTC(), UploadedBy: principalFrom(r.Context()).actor(), Hosts: hosts}
 	if err := s.st.SaveSpec(r.Context(), sp); err != nil {
 		s.storeError(w, err)
 		return
 	}
-	s.audit(r, "spec.upload", sp.ID, map[string]any{"name": name, "sha256": sp.SHA256, "size": len(data)})
+	s.audit(r, "spec.upload", sp.ID, map[string]any{"name": name, "sha256": sp.SHA256, "size": len(data), "hosts": hosts})
 	sp.Content = nil
 	writeJSON(w, http.StatusCreated, map[string]any{"spec": sp, "applies": "at next restart (specs are loaded when the engine starts)"})
+}
+
+// validHost accepts host names, IP addresses and [IPv6], with an optional
+// port.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	u, err := url.Parse("http://" + h)
+	return err == nil && u.Host == h && u.Path == "" && u.User == nil && u.RawQuery == "" && u.Fragment == ""
+}
+
+func (s *Server) handleSpecDelete(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	del, err := s.st.DeleteSpecs(r.Context(), name)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	ids := make([]string, len(del))
+	for i, sp := range del {
+		ids[i] = sp.ID
+	}
+	s.audit(r, "spec.delete", name, map[string]any{"ids": ids})
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": del, "applies": "at next restart (specs are loaded when the engine starts)"})
+}
+
+// StoredSpecs writes the stored specs to dir for the engine's loader and
+// returns their arguments ("FILE[,host=HOST]..."). A stored spec that no
+// longer loads (a parser change, a spec stored before uploads were
+// validated) is skipped, never fatal: it is returned in problems (spec id →
+// reason) to be logged, counted and shown by GET /api/v1/specs.
+func StoredSpecs(ctx context.Context, st store.Store, dir string) (args []string, problems map[string]string, err error) {
+	specs, err := st.SpecContents(ctx)
+	if err != nil || len(specs) == 0 {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	problems = map[string]string{}
+	for _, sp := range specs {
+		if err := checkSpec(sp.Name, sp.Content, sp.Hosts); err != nil {
+			problems[sp.ID] = err.Error()
+			continue
+		}
+		p := filepath.Join(dir, sp.ID+"-"+filepath.Base(sp.Name))
+		if err := os.WriteFile(p, sp.Content, 0o600); err != nil {
+			return nil, nil, err
+		}
+		arg := p
+		for _, h := range sp.Hosts {
+			arg += ",host=" + h
+		}
+		args = append(args, arg)
+	}
+	return args, problems, nil
 }
 
 // ---- config ----
@@ -669,27 +854,12 @@ func Erase(ctx context.Context, st store.Store, w WALEraser, key []byte, idCfg i
 	var err error
 	var match func([]byte) bool
 	if req.IP != "" {
-		addr, perr := netip.ParseAddr(req.IP)
-		if perr != nil {
+		ip := exchange.CanonicalIP(req.IP)
+		if ip == "" || strings.ContainsAny(req.IP, "[]") {
 			return res, &badRequest{fmt.Sprintf("ip: not an IP address: %q", req.IP)}
 		}
-		ip := addr.String()
 		res, err = st.EraseClientIP(ctx, ip, IPTombstone(key, ip), now)
-		quoted := []byte(`"` + ip + `"`)
-		match = func(p []byte) bool {
-			if !bytes.Contains(p, quoted) {
-				return false
-			}
-			rec, err := exchange.DecodeRecord(p)
-			if err != nil {
-				return false
-			}
-			if rec.Client.IP == ip {
-				return true
-			}
-			// Forwarded client addresses.
-			return strings.Contains(rec.Request.Header("x-forwarded-for"), ip) || rec.Request.Header("x-real-ip") == ip
-		}
+		match = ipMatcher(ip)
 	} else {
 		if !strings.HasPrefix(req.Identity, "id_") {
 			return res, &badRequest{fmt.Sprintf("identity: expected a pseudonymous id (id_…), got %q", req.Identity)}
@@ -723,3 +893,49 @@ func Erase(ctx context.Context, st store.Store, w WALEraser, key []byte, idCfg i
 }
 
 func parseURL(s string) (*url.URL, error) { return url.Parse(s) }
+
+// ipMatcher matches raw log records that carry the address ip (canonical)
+// in any spelling: as client.ip, or in any request header value that lists
+// addresses (X-Forwarded-For, Forwarded, X-Real-IP, …) — mapped IPv4,
+// non-canonical IPv6, with brackets or a port.
+func ipMatcher(ip string) func([]byte) bool {
+	addr := netip.MustParseAddr(ip)
+	var cheap []byte // every spelling contains it (IPv4 only)
+	if addr.Is4() {
+		cheap = []byte(ip)
+	}
+	return func(p []byte) bool {
+		if cheap != nil && !bytes.Contains(p, cheap) && !bytes.Contains(bytes.ToLower(p), []byte("ffff:")) {
+			return false
+		}
+		rec, err := exchange.DecodeRecord(p)
+		if err != nil {
+			return false
+		}
+		if rec.Client.IP == ip {
+			return true
+		}
+		for _, v := range rec.Request.Headers {
+			if headerHasIP(v, ip) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// headerHasIP reports whether a header value lists the address ip
+// (tokens separated by commas, semicolons, spaces, quotes or "for=").
+func headerHasIP(v, ip string) bool {
+	for _, tok := range strings.FieldsFunc(v, func(r rune) bool {
+		return r == ',' || r == ';' || r == ' ' || r == '"' || r == '\t' || r == '='
+	}) {
+		if strings.IndexByte(tok, '.') < 0 && strings.IndexByte(tok, ':') < 0 {
+			continue
+		}
+		if exchange.CanonicalIP(tok) == ip {
+			return true
+		}
+	}
+	return false
+}

@@ -104,6 +104,9 @@ type authenticator struct {
 
 var errUnauthenticated = errors.New("missing or invalid credentials")
 
+// authTimeout bounds the store lookups of one authentication.
+const authTimeout = 5 * time.Second
+
 func (a *authenticator) fromToken(ctx context.Context, secret string) (*principal, error) {
 	if secret == "" {
 		return nil, errUnauthenticated
@@ -125,7 +128,12 @@ func (a *authenticator) fromToken(ctx context.Context, secret string) (*principa
 	if !ok || now.Sub(last) > time.Minute {
 		a.touched[t.ID] = now
 		a.mu.Unlock()
-		_ = a.st.TouchToken(ctx, t.ID, now)
+		// Off the request's path: a write may wait for the database lock.
+		go func() {
+			tctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.st.TouchToken(tctx, t.ID, now)
+		}()
 	} else {
 		a.mu.Unlock()
 	}
@@ -135,6 +143,12 @@ func (a *authenticator) fromToken(ctx context.Context, secret string) (*principa
 // authenticate checks the bearer token, else the session cookie. Cookie
 // sessions must present the CSRF token on unsafe methods.
 func (a *authenticator) authenticate(r *http.Request) (*principal, int, error) {
+	// The lookups run to completion whatever happens to the connection
+	// (its read deadline or a client going away cancels the request's
+	// context), bounded by authTimeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), authTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, secret, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -153,7 +167,7 @@ func (a *authenticator) authenticate(r *http.Request) (*principal, int, error) {
 	sh := sha256.Sum256([]byte(c.Value))
 	se, err := a.st.SessionByHash(r.Context(), sh[:], a.now())
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, http.StatusUnauthorized, errors.New("session expired or invalid")
+		return nil, http.StatusUnauthorized, errSessionInvalid
 	}
 	if err != nil {
 		return nil, http.StatusInternalServerError, err
@@ -171,6 +185,21 @@ func (a *authenticator) authenticate(r *http.Request) (*principal, int, error) {
 	}
 	return &principal{TokenID: se.TokenID, Role: se.Role, Session: se.Hash}, 0, nil
 }
+
+// authFailReason labels a failed authentication for logs and metrics
+// (never with the credential itself).
+func authFailReason(err error) string {
+	switch {
+	case errors.Is(err, errUnauthenticated):
+		return "invalid_credentials"
+	case errors.Is(err, errSessionInvalid):
+		return "invalid_session"
+	default:
+		return "malformed"
+	}
+}
+
+var errSessionInvalid = errors.New("session expired or invalid")
 
 func statusFor(err error) int {
 	if errors.Is(err, errUnauthenticated) {

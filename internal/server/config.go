@@ -32,6 +32,10 @@ type ServerConfig struct {
 	TLSKey     string          `yaml:"tls_key" doc:"TLS private key file, PEM (with tls_cert; flag --tls-key)"`
 	MaxBody    int64           `yaml:"max_body" doc:"bytes of any request body except ingest"`
 	SessionTTL config.Duration `yaml:"session_ttl" doc:"dashboard session lifetime"`
+	// ReadTimeout bounds reading one whole request, body included (slow
+	// bodies); RequestTimeout bounds a non-ingest handler and its queries.
+	ReadTimeout    config.Duration `yaml:"read_timeout" doc:"longest time to read one request, body included (plus 1 s per 64 KiB of an upload): slow bodies are cut"`
+	RequestTimeout config.Duration `yaml:"request_timeout" doc:"longest time a non-ingest request (and its database queries) may take"`
 }
 
 // Validate implements config.Validator.
@@ -43,25 +47,39 @@ func (c ServerConfig) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, config.Errorf("tls_cert", "give tls_cert and tls_key, or neither"))
 	}
-	errs = append(errs, positive("max_body", c.MaxBody), atLeast("session_ttl", c.SessionTTL, time.Minute))
+	errs = append(errs, positive("max_body", c.MaxBody), atLeast("session_ttl", c.SessionTTL, time.Minute),
+		atLeast("read_timeout", c.ReadTimeout, time.Second), atLeast("request_timeout", c.RequestTimeout, 100*time.Millisecond))
 	return errors.Join(errs...)
 }
 
 // IngestConfig is the "ingest" section.
 type IngestConfig struct {
 	MaxBody            int64           `yaml:"max_body" doc:"bytes of one ingest request as sent (compressed)"`
-	MaxDecompressed    int64           `yaml:"max_decompressed" doc:"bytes of one ingest request after gzip decompression (a HAR document is held whole)"`
+	MaxDecompressed    int64           `yaml:"max_decompressed" doc:"bytes of one ingest request after decompression (every decoding layer)"`
 	QueueRecords       int64           `yaml:"queue_records" doc:"accepted records not yet processed before ingest answers 429"`
 	BatchRecords       int             `yaml:"batch_records" doc:"records per write-ahead-log append (one fsync each)"`
 	CheckpointInterval config.Duration `yaml:"checkpoint_interval" doc:"engine drain, alerts, snapshot and log position are stored this often; bounds alert latency"`
 	SegmentBytes       int64           `yaml:"segment_bytes" doc:"write-ahead-log segment size"`
+	MaxRecord          int64           `yaml:"max_record" doc:"bytes of one NDJSON line or HAR entry"`
+	MaxOTLP            int64           `yaml:"max_otlp" doc:"bytes of one OTLP export after decompression"`
+	DecodeBudget       int64           `yaml:"decode_budget" doc:"bytes that all concurrent request decoding may hold (uploads wait, then get 429)"`
+	MaxFuture          config.Duration `yaml:"max_future" doc:"records dated further ahead of the server clock are rejected"`
+	MaxPast            config.Duration `yaml:"max_past" doc:"records dated further back than this are rejected; 0 = no bound"`
 }
 
 // Validate implements config.Validator.
 func (c IngestConfig) Validate() error {
-	return errors.Join(positive("max_body", c.MaxBody), positive("max_decompressed", c.MaxDecompressed),
+	errs := []error{positive("max_body", c.MaxBody), positive("max_decompressed", c.MaxDecompressed),
 		positive("queue_records", c.QueueRecords), positive("batch_records", int64(c.BatchRecords)),
-		atLeast("checkpoint_interval", c.CheckpointInterval, 10*time.Millisecond), positive("segment_bytes", c.SegmentBytes))
+		atLeast("checkpoint_interval", c.CheckpointInterval, 10*time.Millisecond), positive("segment_bytes", c.SegmentBytes),
+		positive("max_record", c.MaxRecord), positive("max_otlp", c.MaxOTLP), positive("decode_budget", c.DecodeBudget),
+		atLeast("max_future", c.MaxFuture, time.Minute), atLeast("max_past", c.MaxPast, 0)}
+	if c.DecodeBudget > 0 && c.MaxRecord > 0 && c.MaxOTLP > 0 {
+		if need := max(ingestReservation(&c), otlpReservation(&c)); c.DecodeBudget < need {
+			errs = append(errs, config.Errorf("decode_budget", "%d bytes cannot hold one request's reservation (%d bytes: 1 MiB + 4 × max_record + 8 MiB, or 7 × max_otlp)", c.DecodeBudget, need))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RetentionConfig is the "retention" section.
@@ -98,9 +116,11 @@ func DefaultConfig() Config {
 	day := 24 * time.Hour
 	return Config{
 		Pipeline: engine.DefaultFileConfig(),
-		Server:   ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, SessionTTL: config.Duration(12 * time.Hour)},
+		Server: ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, SessionTTL: config.Duration(12 * time.Hour),
+			ReadTimeout: config.Duration(5 * time.Minute), RequestTimeout: config.Duration(30 * time.Second)},
 		Ingest: IngestConfig{MaxBody: 64 << 20, MaxDecompressed: 256 << 20, QueueRecords: 200000, BatchRecords: 5000,
-			CheckpointInterval: config.Duration(5 * time.Second), SegmentBytes: 64 << 20},
+			CheckpointInterval: config.Duration(5 * time.Second), SegmentBytes: 64 << 20, MaxRecord: 8 << 20, MaxOTLP: 16 << 20,
+			DecodeBudget: 256 << 20, MaxFuture: config.Duration(time.Hour), MaxPast: config.Duration(400 * day)},
 		Retention: RetentionConfig{Bodies: config.Duration(48 * time.Hour), ClientIPs: config.Duration(30 * day),
 			Alerts: config.Duration(90 * day), Audit: config.Duration(365 * day), Interval: config.Duration(time.Hour)},
 	}
@@ -109,6 +129,8 @@ func DefaultConfig() Config {
 // Durations are the durations of a Config, as time.Duration.
 type Durations struct {
 	SessionTTL, Checkpoint                      time.Duration
+	ReadTimeout, RequestTimeout                 time.Duration
+	MaxFuture, MaxPast                          time.Duration
 	Bodies, ClientIPs, Alerts, Audit, Retention time.Duration
 }
 
@@ -123,6 +145,8 @@ func (c *Config) Parse() (Durations, error) {
 
 func (c *Config) durations() Durations {
 	return Durations{SessionTTL: c.Server.SessionTTL.D(), Checkpoint: c.Ingest.CheckpointInterval.D(),
+		ReadTimeout: c.Server.ReadTimeout.D(), RequestTimeout: c.Server.RequestTimeout.D(),
+		MaxFuture: c.Ingest.MaxFuture.D(), MaxPast: c.Ingest.MaxPast.D(),
 		Bodies: c.Retention.Bodies.D(), ClientIPs: c.Retention.ClientIPs.D(), Alerts: c.Retention.Alerts.D(),
 		Audit: c.Retention.Audit.D(), Retention: c.Retention.Interval.D()}
 }

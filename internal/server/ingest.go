@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/source"
@@ -18,6 +21,10 @@ type IngestResult struct {
 	Accepted int64         `json:"accepted"`
 	Rejected int64         `json:"rejected"`
 	Errors   []IngestError `json:"errors"`
+	// RejectedByReason counts rejections that are not malformed records:
+	// time_future / time_past (event time outside the horizon around the
+	// server's clock, ingest.max_future / ingest.max_past).
+	RejectedByReason map[string]int64 `json:"rejected_by_reason,omitempty"`
 	// NotAccepted is set when the request was cut short (queue full, body
 	// limit, storage failure): records from the ResumeRecord-th on (1-based,
 	// counting every non-blank line, accepted or rejected) were not accepted
@@ -90,13 +97,26 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, fmt.Sprintf("ingest queue full (%d records waiting); retry later", s.QueueDepth()))
 		return
 	}
+	release, err := s.budget.acquire(r.Context(), ingestReservation(&cfg.Ingest))
+	if err != nil {
+		code = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", "5")
+		writeError(w, code, "ingest.decode_budget in use by other uploads; retry later")
+		return
+	}
+	defer release()
 	body := io.Reader(http.MaxBytesReader(w, r.Body, cfg.Ingest.MaxBody))
+	body = s.uploadBody(w, body)
 	switch r.Header.Get("Content-Encoding") {
 	case "", "identity":
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(body)
 		if err != nil {
 			code = http.StatusBadRequest
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				code = http.StatusRequestEntityTooLarge
+			}
 			writeError(w, code, "body: Content-Encoding gzip but not a gzip stream: "+err.Error())
 			return
 		}
@@ -106,11 +126,24 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, "Content-Encoding: only gzip is supported")
 		return
 	}
+	// The cap applies after the Content-Encoding layer here, and after
+	// the gzip layer found by magic bytes in the decoder.
 	capped := &cappedReader{r: body, n: cfg.Ingest.MaxDecompressed, what: fmt.Sprintf("decompressed body exceeds ingest.max_decompressed (%d bytes)", cfg.Ingest.MaxDecompressed)}
 	// The body is a one-shot source run into a sink that appends to the
 	// write-ahead log in batches.
 	sink := &ingestSink{s: s, res: &res, max: cfg.Ingest.BatchRecords, queue: cfg.Ingest.QueueRecords}
-	err := source.NewReader("body", bufio.NewReaderSize(capped, 64<<10), source.ReaderOptions{}).Run(r.Context(), sink)
+	err = source.NewReader("body", bufio.NewReaderSize(capped, 64<<10), source.ReaderOptions{
+		Limits: exchange.Limits{MaxDecoded: cfg.Ingest.MaxDecompressed, MaxRecord: cfg.Ingest.MaxRecord}}).Run(r.Context(), sink)
+	if err != nil && sink.items == 0 {
+		// Nothing read: the body is not a stream of records at all.
+		code = s.stopStatus(w, err, &res, 1)
+		if code == http.StatusBadRequest {
+			writeError(w, code, err.Error())
+			return
+		}
+		writeJSON(w, code, res)
+		return
+	}
 	var stop error
 	var resume int64
 	if sink.failed != nil {
@@ -153,6 +186,20 @@ type ingestSink struct {
 func (k *ingestSink) Records(recs []*exchange.Record) error {
 	for _, rec := range recs {
 		k.items++
+		if reason, msg := k.s.timeCheck(rec.Time); reason != "" {
+			res := k.res
+			res.Rejected++
+			if res.RejectedByReason == nil {
+				res.RejectedByReason = map[string]int64{}
+			}
+			res.RejectedByReason[reason]++
+			k.s.m.records.WithLabelValues("rejected").Inc()
+			k.s.m.rejected.WithLabelValues(reason).Inc()
+			if len(res.Errors) < maxIngestErrors {
+				res.Errors = append(res.Errors, IngestError{Line: k.items, Field: "time", Message: msg})
+			}
+			continue
+		}
 		b, err := exchange.MarshalRecord(rec)
 		if err != nil {
 			k.res.Rejected++
@@ -212,6 +259,7 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 	res.ResumeRecord = line
 	var mbe *http.MaxBytesError
 	var le *limitError
+	var xle *exchange.LimitError
 	switch {
 	case errors.Is(err, errQueueFull):
 		w.Header().Set("Retry-After", s.retryAfter())
@@ -223,6 +271,16 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 	case errors.As(err, &le):
 		res.NotAccepted = le.what + "; split the upload"
 		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &xle):
+		if xle.What == "record" {
+			res.NotAccepted = fmt.Sprintf("a HAR entry exceeds ingest.max_record (%d bytes)", xle.Limit)
+		} else {
+			res.NotAccepted = fmt.Sprintf("body after the gzip layer exceeds ingest.max_decompressed (%d bytes); split the upload", xle.Limit)
+		}
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		res.NotAccepted = fmt.Sprintf("body too slow: not received within server.read_timeout (%s) plus 1 s per 64 KiB; resend from resume_record", s.durations().ReadTimeout)
+		return http.StatusRequestTimeout
 	case s.wal.Failed() != nil:
 		w.Header().Set("Retry-After", "30")
 		s.log.Error("ingest: write-ahead log failed", "err", err)
@@ -259,6 +317,11 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 			s.m.records.WithLabelValues("rejected").Inc()
 			continue
 		}
+		if reason, _ := s.timeCheck(rec.Time); reason != "" {
+			s.m.records.WithLabelValues("rejected").Inc()
+			s.m.rejected.WithLabelValues(reason).Inc()
+			continue
+		}
 		b, err := exchange.MarshalRecord(rec)
 		if err != nil {
 			continue
@@ -273,4 +336,74 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 	s.stampAppend(end)
 	s.m.records.WithLabelValues("accepted").Add(float64(len(batch)))
 	return nil
+}
+
+// Reasons a well-formed record is rejected.
+const (
+	reasonTimeFuture = "time_future"
+	reasonTimePast   = "time_past"
+)
+
+// timeCheck bounds a record's event time against the wall clock: one
+// record dated years ahead must not move the event clock (and with it
+// retention) or the engine's windows. It returns the reason and a message,
+// or "" when the time is within the horizon.
+func (s *Server) timeCheck(t time.Time) (reason, msg string) {
+	d := s.durations()
+	now := s.now()
+	if t.After(now.Add(d.MaxFuture)) {
+		return reasonTimeFuture, fmt.Sprintf("%s is more than ingest.max_future (%s) ahead of the server clock", t.UTC().Format(time.RFC3339), d.MaxFuture)
+	}
+	if d.MaxPast > 0 && t.Before(now.Add(-d.MaxPast)) {
+		return reasonTimePast, fmt.Sprintf("%s is more than ingest.max_past (%s) behind the server clock", t.UTC().Format(time.RFC3339), d.MaxPast)
+	}
+	return "", ""
+}
+
+// clockCeiling is the highest event time the event clock may take: the
+// wall clock plus ingest.max_future (records already in the log from
+// before the bound, or from a wrong clock, cannot carry it further).
+func (s *Server) clockCeiling() int64 {
+	c := s.now().Add(s.durations().MaxFuture)
+	if c.Year() >= 2262 { // beyond int64 nanoseconds: no ceiling
+		return math.MaxInt64
+	}
+	return c.UnixNano()
+}
+
+// minBodyRate is the slowest an upload body may arrive once its first
+// server.read_timeout is over (bytes per second).
+const minBodyRate = 64 << 10
+
+// bodyDeadline replaces the connection's read deadline for an upload body
+// (ingest, OTLP) by one that moves with progress: the body must arrive
+// within server.read_timeout plus one second per 64 KiB received. A body
+// trickling in is cut after about read_timeout; a large upload read slowly
+// because the server itself is busy is not. Time spent waiting for the
+// decode budget does not count.
+type bodyDeadline struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	start time.Time
+	grace time.Duration
+	n     int64
+}
+
+func (s *Server) uploadBody(w http.ResponseWriter, r io.Reader) io.Reader {
+	b := &bodyDeadline{r: r, rc: http.NewResponseController(w), start: time.Now(), grace: s.durations().ReadTimeout}
+	b.set()
+	return b
+}
+
+func (b *bodyDeadline) set() {
+	_ = b.rc.SetReadDeadline(b.start.Add(b.grace + time.Duration(b.n)*time.Second/minBodyRate))
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.n += int64(n)
+		b.set()
+	}
+	return n, err
 }

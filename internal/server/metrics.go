@@ -24,6 +24,10 @@ type metrics struct {
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
 	sinkFailures       *prometheus.GaugeVec
+	timeouts           prometheus.Counter
+	rejected           *prometheus.CounterVec
+	authFailures       *prometheus.CounterVec
+	authBlocked        prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -41,9 +45,16 @@ func newMetrics(s *Server) *metrics {
 	m.checkpointSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "palisade_checkpoint_seconds", Help: "Duration of checkpoints (alerts, snapshot, log position)."})
 	m.checkpointFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_checkpoint_failures_total", Help: "Failed checkpoints (retried)."})
 	m.sinkFailures = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_sink_failures", Help: "Alerts a sink failed to deliver (dead-lettered or dropped), cumulative."}, []string{"sink"})
+	m.timeouts = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_request_timeouts_total", Help: "API requests whose queries ran past server.request_timeout (answered 503)."})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_auth_failures_total", Help: "Failed authentications, by reason (the credential is never logged)."}, []string{"reason"})
+	m.authBlocked = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_auth_blocked_total", Help: "Requests refused (429) because their source address failed authentication too often."})
+	budgetInUse := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_decode_budget_bytes_in_use", Help: "Bytes of ingest.decode_budget reserved by uploads being decoded."}, func() float64 { return float64(s.budget.inUse.Load()) })
+	budgetFull := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_decode_budget_exhausted_total", Help: "Uploads refused (429) after waiting for ingest.decode_budget."}, func() float64 { return float64(s.budget.full.Load()) })
+	specsSkipped := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_specs_skipped", Help: "Stored specs not loaded at start because they no longer load (see GET /api/v1/specs)."}, func() float64 { return float64(len(s.opt.SpecProblems)) })
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_records_rejected_total", Help: "Well-formed records rejected or skipped, by reason (time_future, time_past: outside the ingest time horizon; time_future_replay: skipped when read back from the log)."}, []string{"reason"})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
 	m.reg.MustRegister(m.records, m.dropped, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
-		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, queue,
+		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.rejected, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

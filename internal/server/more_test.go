@@ -55,17 +55,8 @@ func TestRestartReplay(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Ingest.CheckpointInterval = config.Duration(30 * time.Millisecond)
 	start := func(pub *fakePublisher) (*Server, *fakeEngine, *httptest.Server, string) {
-		eng := newFake()
-		srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st, Publisher: pub})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		sec, tk, _ := NewToken("admin", "t", time.Now())
-		st.CreateToken(ctx, tk)
-		return srv, eng, httptest.NewServer(srv.Handler()), sec
+		e := startOn(t, Options{DataDir: dir, Config: cfg, Store: st, Publisher: pub}, newFake())
+		return e.srv, e.eng, e.http, e.tokens["admin"]
 	}
 	pub1 := &fakePublisher{}
 	srv, eng, hs, tok := start(pub1)
@@ -116,6 +107,23 @@ func TestRestartReplay(t *testing.T) {
 	if total != 11 || o.RecordsProcessed != 11 {
 		t.Fatalf("traffic counted %d, records %d; want 11 (replay must not double-count)", total, o.RecordsProcessed)
 	}
+}
+
+// startOn starts a server with opt (its engine eng) and an admin token; the
+// caller closes e.http and e.srv.
+func startOn(t *testing.T, opt Options, eng *fakeEngine) *testEnv {
+	t.Helper()
+	opt.Engine = eng
+	srv, err := New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sec, tk, _ := NewToken("admin", "t", time.Now())
+	opt.Store.CreateToken(context.Background(), tk)
+	return &testEnv{srv: srv, http: httptest.NewServer(srv.Handler()), st: opt.Store.(*sqlite.DB), eng: eng, tokens: map[string]string{"admin": sec}}
 }
 
 func readCheckpoint(t *testing.T, dir string) (wal.Pos, bool) {

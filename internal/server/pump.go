@@ -58,6 +58,10 @@ func (s *Server) pump(ctx context.Context) {
 				// count it rather than stop.
 				s.m.walCorrupt.Inc()
 				s.log.Error("wal: undecodable record", "pos", pos.String(), "err", derr)
+			} else if rec.Time.UnixNano() > s.clockCeiling() {
+				// Dated beyond the horizon (logged before the ingest bound
+				// existed): quarantined, never fed to the engine or the clock.
+				s.m.rejected.WithLabelValues("time_future_replay").Inc()
 			} else {
 				s.trackSegment(pos.Seg, rec.Time)
 				if startCP.Less(pos) { // not yet counted in the store by a previous run
@@ -298,7 +302,7 @@ func (s *Server) retentionLoop(ctx context.Context) {
 func (s *Server) RunRetention(ctx context.Context) (store.RetentionResult, error) {
 	d := s.durations()
 	var ev time.Time
-	if n := s.eventClock.Load(); n > 0 {
+	if n := min(s.eventClock.Load(), s.clockCeiling()); n > 0 {
 		ev = time.Unix(0, n).UTC()
 	}
 	res, err := s.st.ApplyRetention(ctx, store.RetentionPolicy{ClientIPs: d.ClientIPs, Alerts: d.Alerts, Audit: d.Audit}, ev, s.now(),

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"os"
@@ -57,6 +58,8 @@ type Options struct {
 	// Identity is the engine's identity configuration (its key), used to
 	// find an identity's raw records when erasing.
 	Identity identity.Config
+	// SpecProblems are the stored specs StoredSpecs skipped (id → reason).
+	SpecProblems map[string]string
 	// IdleFlush: when no record has arrived for this long (wall time), the
 	// engine's reorder buffer is released, as at the end of an analyzed
 	// file; set it to the engine's reorder window (default 5m).
@@ -66,21 +69,23 @@ type Options struct {
 
 // Server is a running serve-mode instance.
 type Server struct {
-	opt   Options
-	cfg   atomic.Pointer[Config]
-	dur   atomic.Pointer[Durations]
-	st    store.Store
-	eng   Engine
-	wal   *wal.WAL
-	auth  *authenticator
-	log   *slog.Logger
-	key   []byte // installation secret: pseudonyms and tombstones
-	m     *metrics
-	mux   *http.ServeMux
-	now   func() time.Time
-	pub   Publisher
-	start time.Time
-	otlp  *source.OTLPHandler // mounted at POST /api/v1/otlp/v1/traces
+	opt       Options
+	cfg       atomic.Pointer[Config]
+	dur       atomic.Pointer[Durations]
+	st        store.Store
+	eng       Engine
+	wal       *wal.WAL
+	auth      *authenticator
+	log       *slog.Logger
+	key       []byte // installation secret: pseudonyms and tombstones
+	m         *metrics
+	mux       *http.ServeMux
+	now       func() time.Time
+	pub       Publisher
+	start     time.Time
+	budget    *decodeBudget
+	authLimit *authLimiter
+	otlp      *source.OTLPHandler // mounted at POST /api/v1/otlp/v1/traces
 
 	appended   atomic.Int64 // records appended since start
 	consumed   atomic.Int64 // records handed to the engine since start (past warm-up)
@@ -139,12 +144,16 @@ func New(opt Options) (*Server, error) {
 	}
 	s := &Server{opt: opt, st: opt.Store, eng: opt.Engine, wal: w, log: opt.Logger, key: key, now: opt.Now, pub: opt.Publisher,
 		auth:    &authenticator{st: opt.Store, touched: map[string]time.Time{}, now: opt.Now},
-		written: map[string]writtenAlert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now()}
+		written: map[string]writtenAlert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now(),
+		budget: newDecodeBudget(opt.Config.Ingest.DecodeBudget)}
 	cfg := opt.Config
 	s.cfg.Store(&cfg)
 	s.dur.Store(&d)
-	s.otlp = source.NewOTLPHandler(source.OTLPOptions{MaxBodyBytes: opt.Config.Ingest.MaxDecompressed})
+	s.otlp = source.NewOTLPHandler(source.OTLPOptions{MaxBodyBytes: opt.Config.Ingest.MaxOTLP})
 	s.m = newMetrics(s)
+	s.authLimit = newAuthLimiter(opt.Now, opt.Logger)
+	s.authLimit.failures = func(reason string) { s.m.authFailures.WithLabelValues(reason).Inc() }
+	s.authLimit.blocked = s.m.authBlocked.Inc
 	s.mux = s.routes()
 	if err := s.reloadGateways(context.Background()); err != nil {
 		// The server still starts; the list is empty until an upload.
@@ -198,7 +207,16 @@ func IPTombstone(key []byte, ip string) string {
 func IdentityTombstone(id string) string { return "id:" + id }
 
 // Handler returns the HTTP handler (API, health, metrics).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return securityHeaders(s.mux) }
+
+// HTTPServer returns the http.Server to serve Handler with: headers must
+// arrive within 10 s and a whole request within server.read_timeout (slow
+// bodies are cut), idle connections close after 2 minutes, request headers
+// are limited to 64 KiB.
+func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
+	return &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: s.durations().ReadTimeout,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errorLog}
+}
 
 // Start runs the engine goroutine: it replays the retained log (warm-up),
 // then follows it. Stop with Close.

@@ -124,12 +124,23 @@ type testEnv struct {
 
 func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
-	return newEnvDir(t, t.TempDir(), mod, eng)
+	return newEnvWith(t, t.TempDir(), mod, nil, eng)
 }
 
 // newEnvDir starts a server on the data directory dir (which may hold a
 // store already).
 func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *testEnv {
+	t.Helper()
+	return newEnvWith(t, dir, mod, nil, eng)
+}
+
+// newEnvOpt is newEnv with the server options adjustable.
+func newEnvOpt(t testing.TB, mod func(*Config), opt func(*Options)) *testEnv {
+	t.Helper()
+	return newEnvWith(t, t.TempDir(), mod, opt, nil)
+}
+
+func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Options), eng *fakeEngine) *testEnv {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
 	if err != nil {
@@ -143,7 +154,11 @@ func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *te
 	if eng == nil {
 		eng = newFake()
 	}
-	srv, err := New(Options{DataDir: dir, Config: cfg, Engine: eng, Store: st})
+	opt := Options{DataDir: dir, Config: cfg, Engine: eng, Store: st}
+	if optMod != nil {
+		optMod(&opt)
+	}
+	srv, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +258,7 @@ var routePerms = map[string]string{
 	"GET /api/v1/findings":                "read",
 	"GET /api/v1/specs":                   "read",
 	"POST /api/v1/specs":                  "admin",
+	"DELETE /api/v1/specs/{name}":         "admin",
 	"GET /api/v1/gateway-configs":         "read",
 	"POST /api/v1/gateway-configs":        "admin",
 	"DELETE /api/v1/gateway-configs/{id}": "admin",
@@ -279,6 +295,9 @@ func TestAuthMatrix(t *testing.T) {
 			t.Errorf("route %s: permission %s, matrix says %s", key, rt.Perm(), want)
 		}
 		path := strings.ReplaceAll(rt.Pattern, "{id}", "x")
+		// Two failed authentications per route, faster than the global
+		// limit of failures allows (TestLoginFloodLimited covers it).
+		env.srv.authLimit.perSec = 1 << 30
 		t.Run(key, func(t *testing.T) {
 			resp, _ := env.do(t, rt.Method, path, "", strings.NewReader("{}"))
 			if want == "public" {
@@ -639,7 +658,7 @@ func TestConfigAPI(t *testing.T) {
 
 func TestSpecsAPI(t *testing.T) {
 	env := newEnv(t, nil, nil)
-	resp, body := env.do(t, "POST", "/api/v1/specs?name=pets.yaml", "admin", strings.NewReader("openapi: 3.0.0\ninfo: {title: t, version: '1'}\npaths: {}\n"))
+	resp, body := env.do(t, "POST", "/api/v1/specs?name=pets.yaml", "admin", strings.NewReader("openapi: 3.0.0\ninfo: {title: t, version: '1'}\nservers: [{url: 'https://pets.example.com'}]\npaths: {}\n"))
 	if resp.StatusCode != 201 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}

@@ -314,19 +314,7 @@ func FuzzSpansToRecords(f *testing.F) {
 		if err != nil {
 			return
 		}
-		recs, st := SpansToRecords(td)
-		var skipped int64
-		for _, v := range st.Skipped {
-			skipped += v
-		}
-		if st.Records+st.Rejected+skipped != st.Spans || int64(len(recs)) != st.Records {
-			t.Fatalf("spans not accounted for: %+v", st)
-		}
-		for _, r := range recs {
-			if err := r.Validate(); err != nil {
-				t.Fatalf("invalid record: %v", err)
-			}
-		}
+		checkSpanMapping(t, td)
 	})
 }
 
@@ -425,4 +413,37 @@ func FuzzOTLPHandler(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzOTLPJSON: OTLP/HTTP JSON bodies (client bytes) through the decoder
+// and the span mapping: every span accounted for, every record valid.
+func FuzzOTLPJSON(f *testing.F) {
+	js, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(buildTraces("svc", stableServer))
+	f.Add(js)
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":2,"attributes":[{"key":"http.request.method","value":{"stringValue":"GET"}},{"key":"url.full","value":{"stringValue":"http://a/b"}}]}]}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(data)
+		if err != nil {
+			return
+		}
+		checkSpanMapping(t, td)
+	})
+}
+
+// checkSpanMapping: every span is accounted for and every record is valid.
+func checkSpanMapping(t *testing.T, td ptrace.Traces) {
+	t.Helper()
+	recs, st := SpansToRecords(td)
+	var skipped int64
+	for _, v := range st.Skipped {
+		skipped += v
+	}
+	if st.Records+st.Rejected+skipped != st.Spans || int64(len(recs)) != st.Records {
+		t.Fatalf("spans not accounted for: %+v", st)
+	}
+	for _, r := range recs {
+		if err := r.Validate(); err != nil {
+			t.Fatalf("invalid record: %v", err)
+		}
+	}
 }

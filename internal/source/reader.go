@@ -20,6 +20,10 @@ type ReaderOptions struct {
 	// Progress, when set, is called every 1024 records and at the end
 	// with the bytes read from the input and the records decoded so far.
 	Progress func(bytes, records int64)
+	// Limits bound what the decoder reads and holds (untrusted input: the
+	// ingest API): bytes after every decoding layer, one record. Zero: the
+	// decoder's built-in bounds (a record of at most exchange.MaxLine).
+	Limits exchange.Limits
 }
 
 // Reader is the Source of one file or stream of exchange records: NDJSON
@@ -87,7 +91,7 @@ func (r *Reader) Run(ctx context.Context, sink Sink) error {
 	if r.closer != nil {
 		defer r.closer.Close()
 	}
-	d, err := exchange.NewDecoder(r.name, r.r)
+	d, err := exchange.NewDecoderLimits(r.name, r.r, r.o.Limits)
 	if err != nil {
 		return err
 	}

@@ -181,7 +181,12 @@ type Spec struct {
 	Size       int       `json:"size"`
 	UploadedAt time.Time `json:"uploaded_at"`
 	UploadedBy string    `json:"uploaded_by"`
-	Content    []byte    `json:"-"`
+	// Hosts the spec applies to besides its servers' (upload ?host=).
+	Hosts   []string `json:"hosts,omitempty"`
+	Content []byte   `json:"-"`
+	// Problem is set when the stored spec was not loaded at start (the
+	// reason); it is not stored.
+	Problem string `json:"problem,omitempty"`
 }
 
 // GatewayConfig is an uploaded gateway or infrastructure configuration
@@ -284,6 +289,8 @@ type Store interface {
 	ListEndpoints(ctx context.Context, f EndpointFilter) (Page[EndpointRow], error)
 	Endpoint(ctx context.Context, id string) (*EndpointDetail, error)
 	EndpointsForHost(ctx context.Context, host string) ([]model.Endpoint, error)
+	// Hosts returns up to limit distinct endpoint hosts, sorted.
+	Hosts(ctx context.Context, limit int) ([]string, error)
 	// Third-party APIs our services call (outbound[] of the snapshots).
 	ListOutbound(ctx context.Context, f OutboundFilter) (Page[OutboundRow], error)
 	OutboundAPI(ctx context.Context, id string) (*OutboundRow, error)
@@ -299,6 +306,9 @@ type Store interface {
 	SaveSpec(ctx context.Context, s Spec) error
 	ListSpecs(ctx context.Context) ([]Spec, error)
 	SpecContents(ctx context.Context) ([]Spec, error)
+	// DeleteSpecs deletes the specs with this name (or this id) and
+	// returns the deleted ones (without contents).
+	DeleteSpecs(ctx context.Context, nameOrID string) ([]Spec, error)
 
 	// Gateway configurations.
 	SaveGatewayConfig(ctx context.Context, g GatewayConfig) error

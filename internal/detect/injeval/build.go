@@ -21,8 +21,14 @@ type Case struct {
 }
 
 // DefaultPlacements are the positions a list payload (HttpParams,
-// PayloadsAllTheThings) is put in.
-var DefaultPlacements = []string{"query", "json", "form", "header", "path"}
+// PayloadsAllTheThings, the presidio prose) is put in: alone in a query
+// parameter, a JSON member, a form body, a header and a path segment, and
+// the way payloads arrive in real traffic — among benign parameters of a
+// query string or an application/x-www-form-urlencoded body, in the middle
+// of a path, in a cookie, in the text of an XML element, and appended to a
+// benign value ("append": ?id=1042<payload>, the shape of SQL, shell and
+// template fragments added to an existing parameter).
+var DefaultPlacements = []string{"query", "json", "form", "header", "path", "query-multi", "form-multi", "path-mid", "cookie", "xml-text", "append"}
 
 const baseURL = "https://api.example.test"
 
@@ -54,6 +60,22 @@ func minimalEscape(s string, path bool) string {
 		case path && c == '?':
 			b.WriteString("%3F")
 		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// cookieEscape percent-encodes what a cookie value cannot carry (controls,
+// space, '"', ',', ';', '\\', '%' and non-ASCII), as browsers and clients
+// do for values set from script.
+func cookieEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\' || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
 			b.WriteByte(c)
 		}
 	}
@@ -105,6 +127,19 @@ func place(ph Placeholder, v string, urlEncoded bool) (*exchange.Record, string,
 	switch ph.Name {
 	case "URLParam", "query":
 		return newRecord("GET", baseURL+"/api/v1/items?q="+inURL(false), nil, ""), "query", nil
+	case "query-multi":
+		return newRecord("GET", baseURL+"/api/v1/items?page=2&q="+inURL(false)+"&sort=price&lang=en", nil, ""), "query-multi", nil
+	case "append":
+		return newRecord("GET", baseURL+"/api/v1/orders?id=1042"+inURL(false)+"&view=full", nil, ""), "append", nil
+	case "form-multi":
+		return newRecord("POST", baseURL+"/api/v1/orders", map[string]string{"content-type": "application/x-www-form-urlencoded"}, "name=Alice+Martin&qty=2&note="+formVal()+"&ship=express"), "form-multi", nil
+	case "path-mid":
+		return newRecord("GET", baseURL+"/api/v1/items/"+inURL(true)+"/reviews", nil, ""), "path-mid", nil
+	case "cookie":
+		return newRecord("GET", baseURL+"/api/v1/items", map[string]string{"cookie": "sid=8f3a9c2e71b4d6a0; pref=" + cookieEscape(v) + "; theme=dark"}, ""), "cookie", nil
+	case "xml-text":
+		body := `<?xml version="1.0" encoding="UTF-8"?><order><id>1042</id><note>` + html.EscapeString(v) + `</note></order>`
+		return newRecord("POST", baseURL+"/api/v1/orders", map[string]string{"content-type": "application/xml"}, body), "xml-text", nil
 	case "URLPath", "path":
 		return newRecord("GET", baseURL+"/api/v1/items/"+inURL(true), nil, ""), "path", nil
 	case "Header", "header":

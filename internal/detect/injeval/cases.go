@@ -31,6 +31,8 @@ type Payload struct {
 	Set    string // file or sub-set name
 	Class  string // expected class, or Benign
 	Value  string
+	// Split is SplitTune, SplitValid (by SplitOf) or SplitHeldOut.
+	Split string
 	// GoTestWAF: encoders and placeholders to apply (nil = the default positions).
 	Encoders     []string
 	Placeholders []Placeholder
@@ -150,7 +152,7 @@ func ParseGoTestWAF(data []byte, name string) (ps []Payload, fixed bool, err err
 	}
 	class := gotestwafClass(f.Type, filepath.Base(name))
 	for _, v := range f.Payload {
-		ps = append(ps, Payload{Source: "gotestwaf", Set: strings.TrimSuffix(filepath.Base(name), ".yml"), Class: class, Value: v, Encoders: f.Encoder, Placeholders: phs})
+		ps = append(ps, Payload{Source: "gotestwaf", Set: strings.TrimSuffix(filepath.Base(name), ".yml"), Class: class, Value: v, Split: SplitOf(v), Encoders: f.Encoder, Placeholders: phs})
 	}
 	return ps, fixed, nil
 }
@@ -255,7 +257,7 @@ func LoadHTTPParams(path string, st *LoadStats) ([]Payload, error) {
 			st.skip("httpparams: unknown attack_type "+rec[ti], 1)
 			continue
 		}
-		out = append(out, Payload{Source: "httpparams", Set: "payload_train", Class: c, Value: rec[pi]})
+		out = append(out, Payload{Source: "httpparams", Set: "payload_train", Class: c, Value: rec[pi], Split: SplitOf(rec[pi])})
 	}
 	st.Payloads += len(out)
 	return out, nil
@@ -320,7 +322,7 @@ func LoadPATT(dir string, perFile int, st *LoadStats) ([]Payload, error) {
 				st.skip("patt: sampled out (per-file cap)", len(lines)-len(kept))
 			}
 			for _, l := range kept {
-				out = append(out, Payload{Source: "patt", Set: filepath.Base(f), Class: class, Value: l})
+				out = append(out, Payload{Source: "patt", Set: filepath.Base(f), Class: class, Value: l, Split: SplitOf(l)})
 			}
 		}
 	}
@@ -377,6 +379,7 @@ func LoadAll(injDir string, perFile int) ([]Payload, *LoadStats, error) {
 		return nil, st, err
 	}
 	out := append(append(g, h...), p...)
+
 	// Benign prose with names, addresses, e-mails and URLs (the PII corpus
 	// next to the injection folder), when present.
 	pres := filepath.Join(injDir, "..", "pii", "presidio-research", "synth_dataset_v2.json")
@@ -411,10 +414,10 @@ func LoadPresidioText(path string, st *LoadStats) ([]Payload, error) {
 	var out []Payload
 	for _, r := range rows {
 		if r.FullText != "" {
-			out = append(out, Payload{Source: "presidio", Set: "full_text", Class: Benign, Value: r.FullText})
+			out = append(out, Payload{Source: "presidio", Set: "full_text", Class: Benign, Value: r.FullText, Split: SplitOf(r.FullText)})
 		}
 		if r.Masked != "" && r.Masked != r.FullText {
-			out = append(out, Payload{Source: "presidio", Set: "masked", Class: Benign, Value: r.Masked})
+			out = append(out, Payload{Source: "presidio", Set: "masked", Class: Benign, Value: r.Masked, Split: SplitOf(r.Masked)})
 		}
 	}
 	st.Payloads += len(out)

@@ -3,6 +3,7 @@ package injeval
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -29,9 +30,16 @@ type Palisade struct {
 }
 
 // NewPalisade builds the evaluator with the signature families that look
-// at inbound requests: injection, SSRF and suspicious user agents.
+// at inbound requests: injection, SSRF and suspicious user agents. The
+// injection family runs without its positive model (every parameter
+// unknown), so that each request is judged on its own, whatever the order
+// of the cases: the cold policy.
 func NewPalisade() *Palisade {
-	cfg := detect.Config{}
+	opts, err := detect.ParseOptions("injection: {profile: false}")
+	if err != nil {
+		panic(err) // a constant document
+	}
+	cfg := detect.Config{Options: opts}
 	return &Palisade{
 		enr: enrich.New(enrich.DefaultConfig(), nil, nil),
 		ds:  []detect.Detector{detect.NewInjection(cfg), detect.NewSSRF(cfg), detect.NewUserAgent(cfg)},
@@ -61,42 +69,69 @@ func (p *Palisade) Detect(c *Case) ([]string, error) {
 	return out, nil
 }
 
-// Row is one line of the result table.
+// Row is one line of the result table: the cases of one source, class
+// and split.
 type Row struct {
-	Source, Class string
-	N             int
-	Hits          map[string]int // engine → requests flagged
-	ClassHits     int            // Palisade: requests flagged with the expected class
-	Sampled       map[string]int // engine → requests evaluated (when sampling)
+	Source, Class, Split string
+	N                    int
+	Hits                 map[string]int // engine → requests flagged
+	ClassHits            int            // Palisade: requests flagged with the expected class
+	Sampled              map[string]int // engine → requests evaluated (when sampling)
+}
+
+// Cost is what an engine spent on the run.
+type Cost struct {
+	Requests int
+	Wall     time.Duration
+	CPU      time.Duration // CPU time of the evaluating thread (0 when unknown)
+}
+
+// PerRequest is the CPU (or, when unknown, wall) time per request.
+func (c Cost) PerRequest() time.Duration {
+	if c.Requests == 0 {
+		return 0
+	}
+	if c.CPU > 0 {
+		return c.CPU / time.Duration(c.Requests)
+	}
+	return c.Wall / time.Duration(c.Requests)
 }
 
 // Result is a full evaluation.
 type Result struct {
 	Rows     []*Row
 	Engines  []string
-	Elapsed  map[string]time.Duration
+	Cost     map[string]Cost
 	Errors   map[string]int
-	Examples map[string][]string // "engine|source|class|miss/fp" → a few payloads
+	Examples map[string][]string // "engine|source|class|miss/fp" → a few payloads (tuning part only)
+	// Placement: tuning-part attack cases per placement (engine →
+	// "placement|class" → [hits, sampled]).
+	Placement map[string]map[string]*[2]int
 }
 
 // Options of Run.
 type Options struct {
-	// Sample caps the cases per (source, class) row given to engines other
-	// than palisade (evenly spaced within the row, deterministic). 0 = all.
+	// Sample caps the cases per (source, class, split) row given to
+	// engines other than palisade (evenly spaced within the row,
+	// deterministic). 0 = all.
 	Sample int
-	// Examples keeps this many missed/false-positive payloads per row.
+	// Examples keeps this many missed/false-positive payloads per row, of
+	// the tuning part only.
 	Examples int
 }
 
-// Run evaluates all engines on the cases.
+func rowKey(p *Payload) string { return p.Source + "|" + p.Class + "|" + p.Split }
+
+// Run evaluates all engines on the cases. Each engine runs on one locked
+// OS thread so that its CPU time is measured apart.
 func Run(cases []Case, engines []Engine, opt Options) *Result {
-	res := &Result{Elapsed: map[string]time.Duration{}, Errors: map[string]int{}, Examples: map[string][]string{}}
+	res := &Result{Cost: map[string]Cost{}, Errors: map[string]int{}, Examples: map[string][]string{}, Placement: map[string]map[string]*[2]int{}}
 	rows := map[string]*Row{}
 	rowOf := func(c *Case) *Row {
-		k := c.Payload.Source + "|" + c.Payload.Class
+		k := rowKey(c.Payload)
 		r := rows[k]
 		if r == nil {
-			r = &Row{Source: c.Payload.Source, Class: c.Payload.Class, Hits: map[string]int{}, Sampled: map[string]int{}}
+			r = &Row{Source: c.Payload.Source, Class: c.Payload.Class, Split: c.Payload.Split, Hits: map[string]int{}, Sampled: map[string]int{}}
 			rows[k] = r
 		}
 		return r
@@ -111,8 +146,7 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 			idx[i] = i
 		}
 		if e.Name() != "palisade" && opt.Sample > 0 {
-			// stratified: at most Sample cases per (source, class) row,
-			// evenly spaced within the row
+			// stratified: at most Sample cases per row, evenly spaced
 			groups := map[*Row][]int{}
 			var order []*Row
 			for _, i := range idx {
@@ -127,6 +161,10 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 				idx = append(idx, spread(groups[r], opt.Sample)...)
 			}
 		}
+		pl := map[string]*[2]int{}
+		res.Placement[e.Name()] = pl
+		runtime.LockOSThread()
+		cpu0, cpuOK := threadCPU()
 		start := time.Now()
 		for _, i := range idx {
 			c := &cases[i]
@@ -141,7 +179,8 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 			if hit {
 				r.Hits[e.Name()]++
 			}
-			if e.Name() == "palisade" {
+			attack := c.Payload.Class != Benign
+			if e.Name() == "palisade" && attack {
 				want := expectedType(c.Payload.Class)
 				for _, t := range types {
 					if t == want {
@@ -150,7 +189,19 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 					}
 				}
 			}
-			attack := c.Payload.Class != Benign
+			if c.Payload.Split != SplitTune {
+				continue // validation and held-out items are never shown
+			}
+			if attack {
+				k := c.Placement + "|" + c.Payload.Class
+				if pl[k] == nil {
+					pl[k] = &[2]int{}
+				}
+				pl[k][1]++
+				if hit {
+					pl[k][0]++
+				}
+			}
 			if opt.Examples > 0 && (attack && !hit || !attack && hit) {
 				kind := "miss"
 				if !attack {
@@ -162,7 +213,12 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 				}
 			}
 		}
-		res.Elapsed[e.Name()] = time.Since(start)
+		cost := Cost{Requests: len(idx), Wall: time.Since(start)}
+		if cpu1, ok := threadCPU(); ok && cpuOK {
+			cost.CPU = cpu1 - cpu0
+		}
+		runtime.UnlockOSThread()
+		res.Cost[e.Name()] = cost
 	}
 	for _, r := range rows {
 		res.Rows = append(res.Rows, r)
@@ -175,9 +231,22 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 		if a.Class != b.Class {
 			return a.Class < b.Class
 		}
-		return a.Source < b.Source
+		if a.Source != b.Source {
+			return a.Source < b.Source
+		}
+		return splitOrder(a.Split) < splitOrder(b.Split)
 	})
 	return res
+}
+
+func splitOrder(s string) int {
+	switch s {
+	case SplitTune:
+		return 0
+	case SplitValid:
+		return 1
+	}
+	return 2
 }
 
 func expectedType(class string) string {
@@ -197,8 +266,8 @@ func clip(s string, n int) string {
 	return s
 }
 
-// Rate returns hits/sampled for an engine in a row (NaN-free: -1 when
-// the engine saw no case of the row).
+// Rate returns hits/sampled for an engine in a row (-1 when the engine saw
+// no case of the row).
 func (r *Row) Rate(engine string) float64 {
 	n := r.Sampled[engine]
 	if n == 0 {
@@ -207,25 +276,44 @@ func (r *Row) Rate(engine string) float64 {
 	return float64(r.Hits[engine]) / float64(n)
 }
 
-// Aggregate sums rows per class over all sources (Benign = negatives).
+// ClassRate is the share of the row's cases Palisade flagged with the
+// expected class.
+func (r *Row) ClassRate() float64 {
+	if r.N == 0 {
+		return -1
+	}
+	return float64(r.ClassHits) / float64(r.N)
+}
+
+func (r *Row) add(o *Row) {
+	r.N += o.N
+	r.ClassHits += o.ClassHits
+	for k, v := range o.Hits {
+		r.Hits[k] += v
+	}
+	for k, v := range o.Sampled {
+		r.Sampled[k] += v
+	}
+}
+
+// Aggregate sums rows per (class, split) over all sources; benign rows stay
+// per source (each benign set is its own false-positive measure).
 func (res *Result) Aggregate() []*Row {
 	m := map[string]*Row{}
 	var order []string
 	for _, r := range res.Rows {
-		a := m[r.Class]
+		src := "all"
+		if r.Class == Benign {
+			src = r.Source
+		}
+		k := src + "|" + r.Class + "|" + r.Split
+		a := m[k]
 		if a == nil {
-			a = &Row{Source: "all", Class: r.Class, Hits: map[string]int{}, Sampled: map[string]int{}}
-			m[r.Class] = a
-			order = append(order, r.Class)
+			a = &Row{Source: src, Class: r.Class, Split: r.Split, Hits: map[string]int{}, Sampled: map[string]int{}}
+			m[k] = a
+			order = append(order, k)
 		}
-		a.N += r.N
-		a.ClassHits += r.ClassHits
-		for k, v := range r.Hits {
-			a.Hits[k] += v
-		}
-		for k, v := range r.Sampled {
-			a.Sampled[k] += v
-		}
+		a.add(r)
 	}
 	out := make([]*Row, 0, len(order))
 	for _, k := range order {
@@ -234,63 +322,189 @@ func (res *Result) Aggregate() []*Row {
 	return out
 }
 
-// Print writes the side-by-side table: attack rows show detection rates
-// (TPR), benign rows false-positive rates (FPR).
+// Find returns the aggregated row of a class (or, for Benign, of a benign
+// source) and split, nil when absent.
+func (res *Result) Find(classOrBenignSource, split string) *Row {
+	for _, r := range res.Aggregate() {
+		if r.Split != split {
+			continue
+		}
+		if r.Class == classOrBenignSource && r.Class != Benign || r.Class == Benign && r.Source == classOrBenignSource {
+			return r
+		}
+	}
+	return nil
+}
+
+func pct(rate float64, sampled, n int) string {
+	if rate < 0 {
+		return "-"
+	}
+	if sampled < n {
+		return fmt.Sprintf("%.1f%% (%d)", 100*rate, sampled)
+	}
+	return fmt.Sprintf("%.1f%%", 100*rate)
+}
+
+// Print writes the summary table (per class, tuning / validation /
+// held-out side by side; attack rows show recall, benign rows the
+// false-positive rate of each benign set), the per-source table, the
+// per-placement table of the tuning part, and the cost of each engine.
 func (res *Result) Print(w io.Writer) {
+	splits := []string{SplitTune, SplitValid, SplitHeldOut}
+	present := map[string]bool{}
+	for _, r := range res.Rows {
+		present[r.Split] = true
+	}
+	var sp []string
+	for _, s := range splits {
+		if present[s] {
+			sp = append(sp, s)
+		}
+	}
+	agg := res.Aggregate()
+	type key struct{ label, metric string }
+	var labels []key
+	seen := map[key]bool{}
+	byKey := map[string]*Row{}
+	for _, r := range agg {
+		k := key{r.Class, "recall"}
+		if r.Class == Benign {
+			k = key{"benign " + r.Source, "FPR"}
+		}
+		if !seen[k] {
+			seen[k] = true
+			labels = append(labels, k)
+		}
+		byKey[k.label+"|"+r.Split] = r
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	hdr := "source\tclass\tmetric\tn\t"
-	for _, e := range res.Engines {
-		hdr += e + "\t"
-		if e == "palisade" {
-			hdr += "palisade(class)\t"
+	hdr := "class\tmetric\t"
+	for _, s := range sp {
+		hdr += s + " n\t"
+		for _, e := range res.Engines {
+			hdr += e + "\t"
+			if e == "palisade" {
+				hdr += "(class)\t"
+			}
 		}
 	}
 	fmt.Fprintln(tw, hdr)
-	line := func(r *Row) {
-		metric := "TPR"
+	for _, k := range labels {
+		line := k.label + "\t" + k.metric + "\t"
+		for _, s := range sp {
+			r := byKey[k.label+"|"+s]
+			if r == nil {
+				line += "-\t" + strings.Repeat("-\t", len(res.Engines)+1)
+				continue
+			}
+			line += fmt.Sprintf("%d\t", r.N)
+			for _, e := range res.Engines {
+				line += pct(r.Rate(e), r.Sampled[e], r.N) + "\t"
+				if e == "palisade" {
+					if r.Class == Benign || r.Class == "api" {
+						line += "-\t"
+					} else {
+						line += pct(r.ClassRate(), r.N, r.N) + "\t"
+					}
+				}
+			}
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nper source:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	hdr = "source\tclass\tsplit\tmetric\tn\t"
+	for _, e := range res.Engines {
+		hdr += e + "\t"
+		if e == "palisade" {
+			hdr += "(class)\t"
+		}
+	}
+	fmt.Fprintln(tw, hdr)
+	for _, r := range res.Rows {
+		metric := "recall"
 		if r.Class == Benign {
 			metric = "FPR"
 		}
-		s := fmt.Sprintf("%s\t%s\t%s\t%d\t", r.Source, r.Class, metric, r.N)
+		s := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t", r.Source, r.Class, r.Split, metric, r.N)
 		for _, e := range res.Engines {
-			rate := r.Rate(e)
-			if rate < 0 {
-				s += "-\t"
-			} else if r.Sampled[e] < r.N {
-				s += fmt.Sprintf("%.1f%% (%d)\t", 100*rate, r.Sampled[e])
-			} else {
-				s += fmt.Sprintf("%.1f%%\t", 100*rate)
-			}
+			s += pct(r.Rate(e), r.Sampled[e], r.N) + "\t"
 			if e == "palisade" {
 				if r.Class == Benign || r.Class == "api" {
 					s += "-\t"
 				} else {
-					s += fmt.Sprintf("%.1f%%\t", 100*float64(r.ClassHits)/float64(r.N))
+					s += pct(r.ClassRate(), r.N, r.N) + "\t"
 				}
 			}
 		}
 		fmt.Fprintln(tw, s)
 	}
-	for _, r := range res.Rows {
-		line(r)
-	}
-	fmt.Fprintln(tw, "\t\t\t\t")
-	for _, r := range res.Aggregate() {
-		line(r)
-	}
 	tw.Flush()
+
+	if len(res.Placement) > 0 {
+		fmt.Fprintln(w, "\nper placement (tuning part, attacks):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		hdr = "placement\tclass\t"
+		for _, e := range res.Engines {
+			hdr += e + "\t"
+		}
+		fmt.Fprintln(tw, hdr)
+		keys := map[string]bool{}
+		for _, m := range res.Placement {
+			for k := range m {
+				keys[k] = true
+			}
+		}
+		ks := make([]string, 0, len(keys))
+		for k := range keys {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		for _, k := range ks {
+			p, c, _ := strings.Cut(k, "|")
+			s := p + "\t" + c + "\t"
+			for _, e := range res.Engines {
+				if v := res.Placement[e][k]; v != nil && v[1] > 0 {
+					s += fmt.Sprintf("%.1f%% (%d)\t", 100*float64(v[0])/float64(v[1]), v[1])
+				} else {
+					s += "-\t"
+				}
+			}
+			fmt.Fprintln(tw, s)
+		}
+		tw.Flush()
+	}
+
 	var names []string
+	pal := res.Cost["palisade"].PerRequest()
 	for _, e := range res.Engines {
-		names = append(names, fmt.Sprintf("%s %s", e, res.Elapsed[e].Round(time.Millisecond)))
+		c := res.Cost[e]
+		kind, spent := "CPU", c.CPU
+		if c.CPU == 0 {
+			kind, spent = "wall", c.Wall
+		}
+		s := fmt.Sprintf("%s %d requests, %s %s (%.1f µs/request)", e, c.Requests, kind, spent.Round(time.Millisecond), float64(c.PerRequest().Nanoseconds())/1000)
+		if e != "palisade" && pal > 0 {
+			s += fmt.Sprintf(", palisade %.0f× faster", float64(c.PerRequest())/float64(pal))
+		}
+		names = append(names, s)
 	}
-	fmt.Fprintf(w, "\ntime: %s\n", strings.Join(names, ", "))
-	for e, n := range res.Errors {
-		fmt.Fprintf(w, "errors: %s %d\n", e, n)
+	fmt.Fprintf(w, "\ncost: %s\n", strings.Join(names, "; "))
+	errs := make([]string, 0, len(res.Errors))
+	for e := range res.Errors {
+		errs = append(errs, e)
 	}
-	fmt.Fprintln(w, "palisade(class): share of attack requests flagged with the expected class; other columns: flagged with any alert. (n) = deterministic sample size.")
+	sort.Strings(errs)
+	for _, e := range errs {
+		fmt.Fprintf(w, "errors: %s %d\n", e, res.Errors[e])
+	}
+	fmt.Fprintf(w, "recall/FPR: share of requests flagged with any alert; (class): flagged with the expected injection class; (n): deterministic sample size. Splits: tune/valid by sha256 of the payload (%d %% validation), held-out: sources never tuned on.\n", ValidationPercent)
 }
 
-// PrintExamples lists kept misses and false positives.
+// PrintExamples lists kept misses and false positives (tuning part only).
 func (res *Result) PrintExamples(w io.Writer) {
 	keys := make([]string, 0, len(res.Examples))
 	for k := range res.Examples {

@@ -102,7 +102,7 @@ func (s *DB) ListOutbound(ctx context.Context, f store.OutboundFilter) (store.Pa
 	if f.Q != "" {
 		where = append(where, `LOWER(host) LIKE `+a.add("%"+likeEscape(strings.ToLower(f.Q))+"%")+` ESCAPE '\'`)
 	}
-	return keysetPage(ctx, s.db, "outbound_apis", col, f.Sort, f.Cursor, f.Limit, where, &a, decodeOutbound)
+	return keysetPage(ctx, s.q, "outbound_apis", col, f.Sort, f.Cursor, f.Limit, where, &a, decodeOutbound)
 }
 
 func decodeOutbound(id, doc string) (store.OutboundRow, error) {
@@ -116,7 +116,7 @@ func decodeOutbound(id, doc string) (store.OutboundRow, error) {
 // OutboundAPI implements store.Store.
 func (s *DB) OutboundAPI(ctx context.Context, id string) (*store.OutboundRow, error) {
 	var doc string
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM outbound_apis WHERE id = $1`, id).Scan(&doc)
+	err := s.q.QueryRowContext(ctx, `SELECT doc FROM outbound_apis WHERE id = $1`, id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}

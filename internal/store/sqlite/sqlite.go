@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,10 +34,21 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is a SQLite store.
+// DB is a SQLite store. It keeps two connection pools on the same file:
+// q serves the API's list and detail queries (user-controlled filters, at
+// most queryConns at once, each under the caller's deadline); db serves
+// everything the server itself needs — authentication, sessions, audit,
+// checkpoints, retention, erasure — so that user queries cannot exhaust it.
 type DB struct {
 	db *sql.DB
+	q  *sql.DB
 }
+
+// Pool sizes.
+const (
+	systemConns = 8
+	queryConns  = 4
+)
 
 var _ store.Store = (*DB)(nil)
 
@@ -47,12 +60,18 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Deleted content is overwritten, not left in free pages (erasure).
+	q.Add("_pragma", "secure_delete(1)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(8)
+	db.SetMaxOpenConns(systemConns)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -71,11 +90,47 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	return &DB{db: db}, nil
+	qdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	qdb.SetMaxOpenConns(queryConns)
+	return &DB{db: db, q: qdb}, nil
+}
+
+// createPrivate creates the database file with mode 0600 (SQLite gives its
+// -wal and -shm files the mode of the database file), whatever the umask
+// and the directory's mode, and narrows an existing file that is readable
+// by others.
+func createPrivate(path string) error {
+	if strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(0o600); err != nil {
+			return err
+		}
+		for _, sfx := range []string{"-wal", "-shm"} {
+			if err := os.Chmod(path+sfx, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close implements store.Store.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error { return errors.Join(s.q.Close(), s.db.Close()) }
 
 func ns(t time.Time) int64 {
 	if t.IsZero() {
@@ -402,7 +457,7 @@ func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.P
 		p := a.add("%" + likeEscape(strings.ToLower(f.Q)) + "%")
 		where = append(where, `(LOWER(path) LIKE `+p+` ESCAPE '\' OR LOWER(host) LIKE `+p+` ESCAPE '\')`)
 	}
-	return keysetPage(ctx, s.db, "endpoints", sp.col, f.Sort, f.Cursor, f.Limit, where, &a, func(id, doc string) (store.EndpointRow, error) {
+	return keysetPage(ctx, s.q, "endpoints", sp.col, f.Sort, f.Cursor, f.Limit, where, &a, func(id, doc string) (store.EndpointRow, error) {
 		r := store.EndpointRow{ID: id}
 		if err := json.Unmarshal([]byte(doc), &r.Endpoint); err != nil {
 			return r, fmt.Errorf("store: endpoint %s: corrupt document: %w", id, err)
@@ -463,7 +518,7 @@ func keysetPage[T any](ctx context.Context, db *sql.DB, table, col, sort, cursor
 // of hourly buckets that saw traffic (event time).
 func (s *DB) Endpoint(ctx context.Context, id string) (*store.EndpointDetail, error) {
 	var doc string
-	err := s.db.QueryRowContext(ctx, `SELECT doc FROM endpoints WHERE id = $1`, id).Scan(&doc)
+	err := s.q.QueryRowContext(ctx, `SELECT doc FROM endpoints WHERE id = $1`, id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -474,7 +529,7 @@ func (s *DB) Endpoint(ctx context.Context, id string) (*store.EndpointDetail, er
 	if err := json.Unmarshal([]byte(doc), &d.Endpoint); err != nil {
 		return nil, fmt.Errorf("store: endpoint %s: corrupt document: %w", id, err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, id)
+	rows, err := s.q.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -494,6 +549,25 @@ func (s *DB) Endpoint(ctx context.Context, id string) (*store.EndpointDetail, er
 }
 
 // EndpointsForHost implements store.Store (all hosts when host is empty).
+// Hosts implements store.Store.
+func (s *DB) Hosts(ctx context.Context, limit int) ([]string, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT DISTINCT host FROM endpoints ORDER BY host LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// EndpointsForHost implements store.Store.
 func (s *DB) EndpointsForHost(ctx context.Context, host string) ([]model.Endpoint, error) {
 	q := `SELECT doc FROM endpoints`
 	var a args
@@ -501,7 +575,7 @@ func (s *DB) EndpointsForHost(ctx context.Context, host string) ([]model.Endpoin
 		q += ` WHERE host = ` + a.add(host)
 	}
 	q += ` ORDER BY host, path, method`
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return nil, err
 	}
@@ -681,7 +755,7 @@ func (s *DB) ListAlerts(ctx context.Context, f store.AlertFilter) (store.Page[st
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY %s DESC, id ASC LIMIT %s", col, a.add(limit+1))
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -713,7 +787,7 @@ func (s *DB) ListAlerts(ctx context.Context, f store.AlertFilter) (store.Page[st
 func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.TriageEvent, error) {
 	var doc string
 	var upd int64
-	err := s.db.QueryRowContext(ctx, `SELECT doc, updated_at FROM alerts WHERE id = $1`, id).Scan(&doc, &upd)
+	err := s.q.QueryRowContext(ctx, `SELECT doc, updated_at FROM alerts WHERE id = $1`, id).Scan(&doc, &upd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, store.ErrNotFound
 	}
@@ -725,7 +799,7 @@ func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.
 		return nil, nil, fmt.Errorf("store: alert %s: corrupt document: %w", id, err)
 	}
 	sa.UpdatedAt = fromNS(upd)
-	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM alert_history WHERE alert_id = $1 ORDER BY id`, id)
+	rows, err := s.q.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM alert_history WHERE alert_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -823,7 +897,7 @@ func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Pag
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY sev_rank DESC, id ASC LIMIT " + a.add(limit+1)
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -854,14 +928,20 @@ func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Pag
 
 // SaveSpec implements store.Store.
 func (s *DB) SaveSpec(ctx context.Context, sp store.Spec) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO specs (id, name, sha256, content, uploaded_at, uploaded_by) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, content = excluded.content, uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by`,
-		sp.ID, sp.Name, sp.SHA256, sp.Content, ns(sp.UploadedAt), sp.UploadedBy)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO specs (id, name, sha256, content, uploaded_at, uploaded_by, hosts) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, content = excluded.content, uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by, hosts = excluded.hosts`,
+		sp.ID, sp.Name, sp.SHA256, sp.Content, ns(sp.UploadedAt), sp.UploadedBy, strings.Join(sp.Hosts, ","))
 	return err
 }
 
 func (s *DB) specs(ctx context.Context, content bool) ([]store.Spec, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, sha256, content, uploaded_at, uploaded_by FROM specs ORDER BY uploaded_at, id`)
+	return s.querySpecs(ctx, s.q, content, ``)
+}
+
+func (s *DB) querySpecs(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, content bool, where string, args ...any) ([]store.Spec, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, name, sha256, content, uploaded_at, uploaded_by, hosts FROM specs `+where+` ORDER BY uploaded_at, id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -870,17 +950,41 @@ func (s *DB) specs(ctx context.Context, content bool) ([]store.Spec, error) {
 	for rows.Next() {
 		var sp store.Spec
 		var at int64
-		if err := rows.Scan(&sp.ID, &sp.Name, &sp.SHA256, &sp.Content, &at, &sp.UploadedBy); err != nil {
+		var hosts string
+		if err := rows.Scan(&sp.ID, &sp.Name, &sp.SHA256, &sp.Content, &at, &sp.UploadedBy, &hosts); err != nil {
 			return nil, err
 		}
 		sp.UploadedAt = fromNS(at)
 		sp.Size = len(sp.Content)
+		if hosts != "" {
+			sp.Hosts = strings.Split(hosts, ",")
+		}
 		if !content {
 			sp.Content = nil
 		}
 		out = append(out, sp)
 	}
 	return out, rows.Err()
+}
+
+// DeleteSpecs implements store.Store.
+func (s *DB) DeleteSpecs(ctx context.Context, nameOrID string) ([]store.Spec, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	del, err := s.querySpecs(ctx, tx, false, `WHERE name = $1 OR id = $1`, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	if len(del) == 0 {
+		return nil, store.ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM specs WHERE name = $1 OR id = $1`, nameOrID); err != nil {
+		return nil, err
+	}
+	return del, tx.Commit()
 }
 
 // ListSpecs implements store.Store (without contents).
@@ -971,7 +1075,7 @@ func (s *DB) ListAudit(ctx context.Context, limit int, cursor string) (store.Pag
 		q += ` WHERE id < ` + a.add(cur.Num)
 	}
 	q += ` ORDER BY id DESC LIMIT ` + a.add(limit+1)
-	rows, err := s.db.QueryContext(ctx, q, a.v...)
+	rows, err := s.q.QueryContext(ctx, q, a.v...)
 	if err != nil {
 		return page, err
 	}
@@ -1019,7 +1123,7 @@ func (s *DB) PutSetting(ctx context.Context, key, value string, at time.Time) er
 // Overview implements store.Store.
 func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 	o := &store.Overview{OpenBySeverity: map[string]int64{}, OpenByOWASP: map[string]int64{}, Traffic: []store.TrafficPoint{}}
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host), COUNT(*),
+	err := s.q.QueryRowContext(ctx, `SELECT COUNT(DISTINCT host), COUNT(*),
 		COALESCE(SUM(CASE WHEN authentication = 'none' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN exposure = 'external' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN sensitive <> ',,' THEN 1 ELSE 0 END), 0),
@@ -1030,11 +1134,11 @@ func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN api10 >= 0 THEN 1 ELSE 0 END), 0) FROM outbound_apis`).
+	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN api10 >= 0 THEN 1 ELSE 0 END), 0) FROM outbound_apis`).
 		Scan(&o.OutboundAPIs, &o.OutboundRelevant); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT severity, owasp, COUNT(*) FROM alerts WHERE status = 'open' GROUP BY severity, owasp`)
+	rows, err := s.q.QueryContext(ctx, `SELECT severity, owasp, COUNT(*) FROM alerts WHERE status = 'open' GROUP BY severity, owasp`)
 	if err != nil {
 		return nil, err
 	}
@@ -1054,10 +1158,10 @@ func (s *DB) Overview(ctx context.Context) (*store.Overview, error) {
 		}
 	}
 	rows.Close()
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM findings`).Scan(&o.Findings); err != nil {
+	if err := s.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM findings`).Scan(&o.Findings); err != nil {
 		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, totalTraffic)
+	rows, err = s.q.QueryContext(ctx, `SELECT bucket, requests FROM endpoint_traffic WHERE endpoint_id = $1 ORDER BY bucket DESC LIMIT 168`, totalTraffic)
 	if err != nil {
 		return nil, err
 	}
@@ -1184,25 +1288,38 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < $1`, ns(wallNow)); err != nil {
 		return r, err
 	}
-	return r, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return r, err
+	}
+	if r != (store.RetentionResult{}) {
+		return r, s.scrub(ctx)
+	}
+	return r, nil
 }
 
-func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip string) (store.EraseResult, error) {
+func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, at time.Time, ips []string) (store.EraseResult, error) {
 	var r store.EraseResult
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return r, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM alerts WHERE `+col+` = $1)`, val); err != nil {
-		return r, err
+	for _, val := range vals {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM alerts WHERE `+col+` = $1)`, val); err != nil {
+			return r, err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE `+col+` = $1`, val)
+		if err != nil {
+			return r, err
+		}
+		n, _ := res.RowsAffected()
+		r.AlertsDeleted += n
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE `+col+` = $1`, val)
-	if err != nil {
-		return r, err
+	isIP := map[string]bool{}
+	for _, ip := range ips {
+		isIP[ip] = true
 	}
-	r.AlertsDeleted, _ = res.RowsAffected()
-	if ip != "" {
+	for _, ip := range ips {
 		// Samples of other alerts (endpoint or identity subjects) that name the IP.
 		rows, err := tx.QueryContext(ctx, `SELECT id, doc FROM alerts WHERE doc LIKE $1 ESCAPE '\'`, "%"+likeEscape(`"`+ip+`"`)+"%")
 		if err != nil {
@@ -1226,7 +1343,7 @@ func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip 
 			}
 			kept := a.Evidence.Samples[:0]
 			for _, smp := range a.Evidence.Samples {
-				if smp.Client == ip {
+				if isIP[smp.Client] {
 					r.SamplesRemoved++
 					continue
 				}
@@ -1235,7 +1352,7 @@ func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip 
 			a.Evidence.Samples = kept
 			keptC := a.Clients[:0]
 			for _, c := range a.Clients {
-				if c.IP == ip {
+				if isIP[c.IP] {
 					a.ClientsOther += c.Count // the events stay counted, the address goes
 					continue
 				}
@@ -1251,20 +1368,63 @@ func (s *DB) erase(ctx context.Context, col, val, tomb string, at time.Time, ip 
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tombstones (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at`, tomb, ns(at)); err != nil {
 		return r, err
 	}
-	return r, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return r, err
+	}
+	return r, s.scrub(ctx)
 }
 
-// EraseClientIP implements store.Store: alerts about the IP are deleted,
-// samples naming it are removed from other alerts, and a tombstone (a keyed
-// hash, never the IP) keeps the engine's in-memory state from writing it
-// back.
+// scrub makes deleted content unrecoverable: secure_delete (set on every
+// connection) zeroes freed pages of the database file, and a truncating
+// checkpoint moves the log's page images into it and empties the -wal
+// file, which would otherwise keep the old pages until overwritten.
+func (s *DB) scrub(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+// ipSpellings returns ip (canonical) and every other spelling of the same
+// address stored in alerts.client_ip (data stored before client addresses
+// were canonicalized at ingest: IPv4-mapped IPv6, non-canonical IPv6).
+func (s *DB) ipSpellings(ctx context.Context, ip string) ([]string, error) {
+	out := []string{ip}
+	want, err := netip.ParseAddr(ip)
+	if err != nil {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT client_ip FROM alerts WHERE client_ip LIKE '%:%'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if a, err := netip.ParseAddr(v); err == nil && v != ip && a.Unmap().WithZone("") == want {
+			out = append(out, v)
+		}
+	}
+	return out, rows.Err()
+}
+
+// EraseClientIP implements store.Store: alerts about the IP (in any
+// spelling) are deleted, samples naming it are removed from other alerts,
+// a tombstone (a keyed hash, never the IP) keeps the engine's in-memory
+// state from writing it back, and the deleted content is scrubbed from the
+// files.
 func (s *DB) EraseClientIP(ctx context.Context, ip, tomb string, at time.Time) (store.EraseResult, error) {
-	return s.erase(ctx, "client_ip", ip, tomb, at, ip)
+	ips, err := s.ipSpellings(ctx, ip)
+	if err != nil {
+		return store.EraseResult{}, err
+	}
+	return s.erase(ctx, "client_ip", ips, tomb, at, ips)
 }
 
 // EraseIdentity implements store.Store.
 func (s *DB) EraseIdentity(ctx context.Context, id, tomb string, at time.Time) (store.EraseResult, error) {
-	return s.erase(ctx, "identity_id", id, tomb, at, "")
+	return s.erase(ctx, "identity_id", []string{id}, tomb, at, nil)
 }
 
 // Tombstoned implements store.Store.

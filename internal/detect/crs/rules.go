@@ -1,0 +1,707 @@
+package crs
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	libinjection "github.com/corazawaf/libinjection-go"
+	re2 "github.com/wasilibs/go-re2"
+
+	"github.com/palisade-sec/palisade/internal/classify/ac"
+)
+
+// Target is the kind of request value a rule inspects (a bit set).
+type Target uint16
+
+// Targets, after the CRS variables they stand for.
+const (
+	TArgs        Target = 1 << iota // ARGS: query, form, JSON and multipart values
+	TArgNames                       // ARGS_NAMES
+	TCookies                        // REQUEST_COOKIES
+	TCookieNames                    // REQUEST_COOKIES_NAMES
+	THeaders                        // REQUEST_HEADERS (see Rule.hdrIncl / hdrExcl)
+	TPath                           // REQUEST_FILENAME, REQUEST_BASENAME, REQUEST_URI(_RAW), REQUEST_LINE
+	TBody                           // REQUEST_BODY
+	TXML                            // XML:/*, XML://@*
+	TFiles                          // FILES, FILES_NAMES, X-Filename headers
+)
+
+var targetNames = map[string]Target{
+	"ARGS": TArgs, "ARGS_GET": TArgs, "ARGS_POST": TArgs, "ARGS_NAMES": TArgNames, "ARGS_GET_NAMES": TArgNames, "ARGS_POST_NAMES": TArgNames,
+	"REQUEST_COOKIES": TCookies, "REQUEST_COOKIES_NAMES": TCookieNames, "REQUEST_HEADERS": THeaders,
+	"REQUEST_FILENAME": TPath, "REQUEST_BASENAME": TPath, "REQUEST_URI": TPath, "REQUEST_URI_RAW": TPath, "REQUEST_LINE": TPath,
+	"REQUEST_BODY": TBody, "XML:/*": TXML, "XML://@*": TXML, "FILES": TFiles, "FILES_NAMES": TFiles,
+}
+
+// Classes of attack rules by their CRS tag (the caller maps them to its
+// alert types). Rules with other tags are not compiled.
+var tagClasses = map[string]string{
+	"attack-sqli": "sqli", "attack-xss": "xss", "attack-rce": "cmd", "attack-injection-php": "cmd",
+	"attack-lfi": "path_traversal", "attack-injection-java": "cmd", "attack-ssti": "ssti",
+}
+
+// Files compiled: the request attack rule files of those classes. Remote
+// file inclusion (931: URLs with IP addresses or off-domain URLs in
+// parameters) is left to Palisade's SSRF family, which judges URL targets
+// with the client's and the API's own hosts in view.
+var ruleFiles = []string{
+	"REQUEST-930-APPLICATION-ATTACK-LFI.conf", "REQUEST-932-APPLICATION-ATTACK-RCE.conf",
+	"REQUEST-933-APPLICATION-ATTACK-PHP.conf", "REQUEST-941-APPLICATION-ATTACK-XSS.conf", "REQUEST-942-APPLICATION-ATTACK-SQLI.conf",
+	"REQUEST-944-APPLICATION-ATTACK-JAVA.conf",
+}
+
+type opKind uint8
+
+const (
+	opRx opKind = iota + 1
+	opPm
+	opDetectSQLi
+	opDetectXSS
+	opContains
+	opBeginsWith
+	opEndsWith
+	opStreq
+)
+
+// Rule is one compiled CRS rule.
+type Rule struct {
+	ID       int
+	Class    string // sqli, xss, cmd, path_traversal, ssti
+	PL       int    // paranoia level (1–4)
+	Severity int    // anomaly points: critical 5, error 4, warning 3, notice 2
+	Msg      string
+	File     string
+	Line     int
+
+	targets          Target
+	hdrIncl, hdrExcl map[string]bool // lower-case header names (only / never)
+	tf               []transform
+	chainKey         string
+	op               opKind
+	arg              string
+	re               *re2.Regexp
+	lits             []string // prefilter (or the @pm phrases); nil: always evaluated
+	capture          bool
+	lower            bool // t:lowercase (applied after the group's transformations)
+	links            []link
+}
+
+type link struct {
+	src    string // "value", "tx0", "tx1"
+	tf     []transform
+	op     opKind
+	neg    bool
+	arg    string
+	re     *re2.Regexp
+	phr    []string
+	setCap bool
+}
+
+// Stats says what was compiled and what was not.
+type Stats struct {
+	Files, Rules, Regexes, Phrases, Prefiltered, Always int
+	Skipped                                             map[string]int // reason → rules
+}
+
+// Set is the compiled rule set; safe for concurrent use.
+type Set struct {
+	Rules  []*Rule
+	Stats  Stats
+	groups []*group
+}
+
+// group: the rules sharing one transformation chain, with one automaton
+// over their literals.
+type group struct {
+	key     string
+	tf      []transform
+	m       *ac.Matcher
+	litRule [][]int32 // literal → rules (indexes into Set.Rules)
+	always  []int32
+	targets Target
+	maxPL   []Target // targets of rules at PL ≤ i (index i)
+}
+
+var (
+	defaultOnce sync.Once
+	defaultSet  *Set
+	defaultErr  error
+)
+
+// Default returns the rule set compiled from the embedded CRS (once per
+// process: compiling takes a few hundred milliseconds).
+func Default() (*Set, error) {
+	defaultOnce.Do(func() { defaultSet, defaultErr = Compile(coreruleset.FS) })
+	return defaultSet, defaultErr
+}
+
+// Version is the CRS version compiled (from the rules' ver: action).
+var Version = "OWASP_CRS/4.25.0"
+
+// Compile reads the attack rule files of fsys (a coreruleset.FS-shaped
+// tree: @owasp_crs/*.conf and *.data) and compiles them.
+func Compile(fsys fs.FS) (*Set, error) {
+	s := &Set{Stats: Stats{Skipped: map[string]int{}}}
+	for _, f := range ruleFiles {
+		p := path.Join("@owasp_crs", f)
+		raw, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("crs: %w", err)
+		}
+		ds, err := parseConf(p, string(raw))
+		if err != nil {
+			return nil, fmt.Errorf("crs: %w", err)
+		}
+		s.Stats.Files++
+		for _, d := range ds {
+			if d.name != "SecRule" || len(d.args) < 3 {
+				continue
+			}
+			r, skip, err := compileRule(fsys, d)
+			if err != nil {
+				return nil, err
+			}
+			if skip != "" {
+				if skip != "control" {
+					s.Stats.Skipped[skip]++
+				}
+				continue
+			}
+			s.Rules = append(s.Rules, r)
+		}
+	}
+	s.build()
+	return s, nil
+}
+
+func compileRule(fsys fs.FS, d *directive) (*Rule, string, error) {
+	acts := splitActions(d.args[2])
+	r := &Rule{File: d.file, Line: d.line}
+	for _, a := range acts {
+		switch a.name {
+		case "id":
+			r.ID, _ = strconv.Atoi(a.value)
+		case "tag":
+			if c, ok := tagClasses[a.value]; ok {
+				r.Class = c
+			}
+			if n, ok := strings.CutPrefix(a.value, "paranoia-level/"); ok {
+				r.PL, _ = strconv.Atoi(n)
+			}
+		case "severity":
+			switch strings.ToUpper(a.value) {
+			case "CRITICAL", "2":
+				r.Severity = 5
+			case "ERROR", "3":
+				r.Severity = 4
+			case "WARNING", "4":
+				r.Severity = 3
+			case "NOTICE", "5":
+				r.Severity = 2
+			}
+		case "msg":
+			r.Msg = a.value
+		case "capture":
+			r.capture = true
+		case "t":
+			if tf, ok := transformNames[a.value]; ok {
+				r.tf = append(r.tf, tf)
+			} else if a.value == "none" {
+				r.tf = r.tf[:0]
+			} else if !identityTransforms[a.value] {
+				return nil, "transformation " + a.value, nil
+			}
+		}
+	}
+	vars := d.args[0]
+	if strings.HasPrefix(vars, "TX:") {
+		return nil, "control", nil // paranoia-level gates and score bookkeeping
+	}
+	if r.Class == "" || r.PL == 0 {
+		return nil, "no attack class or paranoia tag", nil
+	}
+	for _, v := range strings.Split(vars, "|") {
+		neg := strings.HasPrefix(v, "!")
+		v = strings.TrimPrefix(v, "!")
+		name, sel, hasSel := strings.Cut(v, ":")
+		if name == "XML" {
+			r.targets |= TXML
+			continue
+		}
+		if name == "REQUEST_HEADERS" && hasSel {
+			h := strings.ToLower(sel)
+			if strings.Contains(h, "filename") || h == "x_filename" || h == "x.filename" {
+				r.targets |= TFiles
+				continue
+			}
+			if neg {
+				if r.hdrExcl == nil {
+					r.hdrExcl = map[string]bool{}
+				}
+				r.hdrExcl[h] = true
+				continue
+			}
+			if r.hdrIncl == nil {
+				r.hdrIncl = map[string]bool{}
+			}
+			r.hdrIncl[h] = true
+			r.targets |= THeaders
+			continue
+		}
+		if neg {
+			continue // exclusions of single cookies / argument names
+		}
+		t, ok := targetNames[name]
+		if !ok {
+			continue // variables with no counterpart in a request value (QUERY_STRING is its arguments)
+		}
+		if t == THeaders && !hasSel {
+			r.hdrIncl = nil // all headers
+			r.targets |= THeaders
+			r.hdrAll()
+			continue
+		}
+		r.targets |= t
+	}
+	if r.targets == 0 {
+		return nil, "no request-value target", nil
+	}
+	op, arg, neg := splitOp(d.args[1])
+	if neg {
+		return nil, "negated operator", nil
+	}
+	if err := r.setOp(fsys, op, arg); err != nil {
+		return nil, "", fmt.Errorf("crs: %s:%d: rule %d: %w", d.file, d.line, r.ID, err)
+	}
+	if r.op == 0 {
+		return nil, "operator @" + op, nil
+	}
+	for c := d.chained; c != nil; c = c.chained {
+		l, skip, err := compileLink(c)
+		if err != nil {
+			return nil, "", fmt.Errorf("crs: %s:%d: rule %d chain: %w", c.file, c.line, r.ID, err)
+		}
+		if skip != "" {
+			return nil, skip, nil
+		}
+		r.links = append(r.links, l)
+	}
+	// rules are grouped by the text their prefilter scans: lower-casing
+	// makes no difference to the case-folded automaton, so it is applied
+	// per rule, before the operator
+	var keys []string
+	var tf []transform
+	for _, t := range r.tf {
+		if t == tLowercase {
+			r.lower = true
+			continue
+		}
+		tf = append(tf, t)
+		keys = append(keys, strconv.Itoa(int(t)))
+	}
+	r.tf = tf
+	r.chainKey = strings.Join(keys, ",")
+	return r, "", nil
+}
+
+// hdrAll marks a rule on every header (hdrIncl nil).
+func (r *Rule) hdrAll() {}
+
+func splitOp(s string) (op, arg string, neg bool) {
+	if strings.HasPrefix(s, "!") {
+		neg = true
+		s = s[1:]
+	}
+	if !strings.HasPrefix(s, "@") {
+		return "rx", s, neg
+	}
+	op, arg, _ = strings.Cut(s[1:], " ")
+	return op, arg, neg
+}
+
+func (r *Rule) setOp(fsys fs.FS, op, arg string) error {
+	switch op {
+	case "rx":
+		re, err := re2.Compile(arg)
+		if err != nil {
+			return err
+		}
+		lits, err := requiredLiterals(arg)
+		if err != nil {
+			return err
+		}
+		r.op, r.re, r.arg, r.lits = opRx, re, arg, lits
+	case "pm", "pmf", "pmFromFile":
+		var phrases []string
+		if op == "pm" {
+			phrases = strings.Fields(arg)
+		} else {
+			raw, err := fs.ReadFile(fsys, path.Join("@owasp_crs", arg))
+			if err != nil {
+				return err
+			}
+			for _, l := range strings.Split(string(raw), "\n") {
+				l = strings.TrimSpace(l)
+				if l != "" && !strings.HasPrefix(l, "#") {
+					phrases = append(phrases, lowerASCII(l))
+				}
+			}
+		}
+		for i := range phrases {
+			phrases[i] = lowerASCII(phrases[i])
+		}
+		r.op, r.lits, r.arg = opPm, phrases, arg
+	case "detectSQLi":
+		r.op = opDetectSQLi
+	case "detectXSS":
+		r.op = opDetectXSS
+	case "contains", "beginsWith", "endsWith", "streq":
+		r.op = map[string]opKind{"contains": opContains, "beginsWith": opBeginsWith, "endsWith": opEndsWith, "streq": opStreq}[op]
+		r.arg = arg
+		if op == "contains" && arg != "" {
+			r.lits = []string{lowerASCII(arg)}
+		}
+	}
+	return nil
+}
+
+func compileLink(d *directive) (link, string, error) {
+	var l link
+	switch d.args[0] {
+	case "MATCHED_VAR", "MATCHED_VARS", "MATCHED_VARS|XML:/*|XML://@*":
+		l.src = "value"
+	case "TX:0":
+		l.src = "tx0"
+	case "TX:1":
+		l.src = "tx1"
+	default:
+		return l, "chain on " + d.args[0], nil
+	}
+	for _, a := range splitActions(d.args[2]) {
+		switch a.name {
+		case "t":
+			if tf, ok := transformNames[a.value]; ok {
+				l.tf = append(l.tf, tf)
+			} else if a.value == "none" {
+				l.tf = l.tf[:0]
+			} else if !identityTransforms[a.value] {
+				return l, "chain transformation " + a.value, nil
+			}
+		case "capture":
+			l.setCap = true
+		}
+	}
+	op, arg, neg := splitOp(d.args[1])
+	l.neg, l.arg = neg, arg
+	switch op {
+	case "rx":
+		re, err := re2.Compile(arg)
+		if err != nil {
+			return l, "", err
+		}
+		l.op, l.re = opRx, re
+	case "pm":
+		l.op = opPm
+		for _, p := range strings.Fields(arg) {
+			l.phr = append(l.phr, lowerASCII(p))
+		}
+	case "beginsWith":
+		l.op = opBeginsWith
+	case "endsWith":
+		l.op = opEndsWith
+	case "contains":
+		l.op = opContains
+	case "streq":
+		l.op = opStreq
+	default:
+		return l, "chain operator @" + op, nil
+	}
+	return l, "", nil
+}
+
+func (s *Set) build() {
+	byKey := map[string]*group{}
+	var keys []string
+	for i, r := range s.Rules {
+		g := byKey[r.chainKey]
+		if g == nil {
+			g = &group{key: r.chainKey, tf: r.tf, maxPL: make([]Target, 5)}
+			byKey[r.chainKey] = g
+			keys = append(keys, r.chainKey)
+		}
+		g.targets |= r.targets
+		for pl := r.PL; pl < 5; pl++ {
+			g.maxPL[pl] |= r.targets
+		}
+		s.Stats.Rules++
+		switch r.op {
+		case opRx:
+			s.Stats.Regexes++
+		case opPm:
+			s.Stats.Phrases += len(r.lits)
+		}
+		if r.lits == nil {
+			g.always = append(g.always, int32(i))
+			s.Stats.Always++
+		} else if r.op == opRx {
+			s.Stats.Prefiltered++
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		g := byKey[k]
+		idx := map[string]int{}
+		var lits []string
+		for i, r := range s.Rules {
+			if r.chainKey != k || r.lits == nil {
+				continue
+			}
+			for _, l := range r.lits {
+				j, ok := idx[l]
+				if !ok {
+					j = len(lits)
+					idx[l] = j
+					lits = append(lits, l)
+					g.litRule = append(g.litRule, nil)
+				}
+				if n := len(g.litRule[j]); n == 0 || g.litRule[j][n-1] != int32(i) {
+					g.litRule[j] = append(g.litRule[j], int32(i))
+				}
+			}
+		}
+		if len(lits) > 0 {
+			g.m = ac.New(lits, true)
+		}
+		s.groups = append(s.groups, g)
+	}
+}
+
+// Hit is a rule that matched a value.
+type Hit struct {
+	Rule *Rule
+	// Start, End: the span of the regex match (or the phrase) in the
+	// transformed text; -1 when the operator has no span.
+	Start, End int
+	Text       string // the transformed text the rule matched
+}
+
+// Scratch holds per-call buffers; one per goroutine.
+type Scratch struct {
+	cand []uint64
+	hits []Hit
+}
+
+// Match runs the rules at paranoia level ≤ maxPL that inspect target on
+// text (for THeaders, header is the lower-case header name) and returns
+// the hits, valid until the next call with sc.
+func (s *Set) Match(target Target, header string, text string, maxPL int, sc *Scratch) []Hit {
+	sc.hits = sc.hits[:0]
+	if text == "" {
+		return nil
+	}
+	if maxPL < 1 {
+		return nil
+	}
+	if maxPL > 4 {
+		maxPL = 4
+	}
+	if n := (len(s.Rules) + 63) / 64; len(sc.cand) < n {
+		sc.cand = make([]uint64, n)
+	}
+	for _, g := range s.groups {
+		if g.maxPL[maxPL]&target == 0 {
+			continue
+		}
+		t := text
+		for _, tf := range g.tf {
+			t = tf.apply(t)
+		}
+		if t == "" {
+			continue
+		}
+		clear(sc.cand)
+		any := false
+		if g.m != nil {
+			st := 0
+			for i := 0; i < len(t); i++ {
+				st = g.m.Next(st, t[i])
+				if g.m.HasOut(st) {
+					for _, id := range g.m.Out(st) {
+						for _, ri := range g.litRule[id] {
+							sc.cand[ri>>6] |= 1 << (ri & 63)
+						}
+						any = true
+					}
+				}
+			}
+		}
+		for _, ri := range g.always {
+			sc.cand[ri>>6] |= 1 << (ri & 63)
+			any = true
+		}
+		if !any {
+			continue
+		}
+		for w, bits := range sc.cand {
+			for bits != 0 {
+				b := bitsTrailing(bits)
+				bits &^= 1 << b
+				r := s.Rules[w*64+b]
+				if r.PL > maxPL || r.targets&target == 0 || !r.headerOK(target, header) {
+					continue
+				}
+				rt := t
+				if r.lower {
+					rt = strings.ToLower(t)
+				}
+				if st, en, ok := r.eval(rt, text); ok {
+					sc.hits = append(sc.hits, Hit{Rule: r, Start: st, End: en, Text: rt})
+				}
+			}
+		}
+	}
+	return sc.hits
+}
+
+func bitsTrailing(x uint64) int {
+	n := 0
+	for x&1 == 0 {
+		x >>= 1
+		n++
+	}
+	return n
+}
+
+func (r *Rule) headerOK(target Target, header string) bool {
+	if target != THeaders {
+		return true
+	}
+	if r.hdrExcl[header] {
+		return false
+	}
+	return r.hdrIncl == nil || r.hdrIncl[header]
+}
+
+// eval runs the rule's operator on t (the transformed text; raw is the
+// value before the rule's transformations) and its chain.
+func (r *Rule) eval(t, raw string) (int, int, bool) {
+	start, end := -1, -1
+	var caps []string
+	switch r.op {
+	case opRx:
+		if r.capture && len(r.links) > 0 {
+			m := r.re.FindStringSubmatchIndex(t)
+			if m == nil {
+				return 0, 0, false
+			}
+			start, end = m[0], m[1]
+			for i := 0; i+1 < len(m); i += 2 {
+				if m[i] >= 0 {
+					caps = append(caps, t[m[i]:m[i+1]])
+				} else {
+					caps = append(caps, "")
+				}
+			}
+		} else {
+			m := r.re.FindStringIndex(t)
+			if m == nil {
+				return 0, 0, false
+			}
+			start, end = m[0], m[1]
+		}
+	case opPm:
+		// the automaton found a phrase of this rule in t
+		lt := lowerASCII(t)
+		for _, p := range r.lits {
+			if i := strings.Index(lt, p); i >= 0 {
+				start, end = i, i+len(p)
+				break
+			}
+		}
+		if start < 0 {
+			return 0, 0, false
+		}
+	case opDetectSQLi:
+		if ok, _ := libinjection.IsSQLi(t); !ok {
+			return 0, 0, false
+		}
+	case opDetectXSS:
+		if !libinjection.IsXSS(t) {
+			return 0, 0, false
+		}
+	case opContains:
+		i := strings.Index(t, r.arg)
+		if i < 0 {
+			return 0, 0, false
+		}
+		start, end = i, i+len(r.arg)
+	case opBeginsWith:
+		if !strings.HasPrefix(t, r.arg) {
+			return 0, 0, false
+		}
+	case opEndsWith:
+		if !strings.HasSuffix(t, r.arg) {
+			return 0, 0, false
+		}
+	case opStreq:
+		if t != r.arg {
+			return 0, 0, false
+		}
+	}
+	for _, l := range r.links {
+		var src string
+		switch l.src {
+		case "value":
+			src = raw
+		case "tx0":
+			if len(caps) > 0 {
+				src = caps[0]
+			}
+		case "tx1":
+			if len(caps) > 1 {
+				src = caps[1]
+			}
+		}
+		for _, tf := range l.tf {
+			src = tf.apply(src)
+		}
+		ok := false
+		switch l.op {
+		case opRx:
+			if l.setCap {
+				if m := l.re.FindStringSubmatch(src); m != nil {
+					ok = true
+					caps = m
+				}
+			} else {
+				ok = l.re.MatchString(src)
+			}
+		case opPm:
+			ls := lowerASCII(src)
+			for _, p := range l.phr {
+				if strings.Contains(ls, p) {
+					ok = true
+					break
+				}
+			}
+		case opBeginsWith:
+			ok = strings.HasPrefix(src, l.arg)
+		case opEndsWith:
+			ok = strings.HasSuffix(src, l.arg)
+		case opContains:
+			ok = strings.Contains(src, l.arg)
+		case opStreq:
+			ok = src == l.arg
+		}
+		if ok == l.neg {
+			return 0, 0, false
+		}
+	}
+	return start, end, true
+}

@@ -1,0 +1,259 @@
+package detect
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/palisade-sec/palisade/internal/detect/crs"
+)
+
+// CRS rule content in the injection family: the attack rules of the OWASP
+// Core Rule Set compiled by package crs (phrase lists and regex literals in
+// Aho–Corasick prefilters, regexes in RE2) run on every decoded value next
+// to the structural matchers. A value's CRS evidence per class is the sum
+// of the anomaly points (critical 5, error 4, warning 3, notice 2) of the
+// rules that matched it at paranoia level ≤ crs_paranoia, as CRS scores a
+// request; what it takes to report is in crsConfidence.
+
+// crsTarget maps a part kind to the CRS variable family that inspects it.
+func crsTarget(k PartKind) crs.Target {
+	switch k {
+	case PartQuery, PartForm, PartJSON, PartMultipart:
+		return crs.TArgs
+	case PartQueryName, PartFormName, PartJSONKey:
+		return crs.TArgNames
+	case PartCookie:
+		return crs.TCookies
+	case PartCookieName:
+		return crs.TCookieNames
+	case PartHeaderProto:
+		return crs.THeaders
+	case PartHeader, PartUserAgent:
+		return crs.THeaders
+	case PartPath:
+		return crs.TPath
+	case PartXMLText:
+		return crs.TXML
+	case PartXML, PartBody:
+		return crs.TBody
+	case PartMultipartFile:
+		return crs.TFiles
+	}
+	return 0
+}
+
+var crsClassOf = map[string]InjClass{"sqli": ClassSQLi, "xss": ClassXSS, "cmd": ClassCmd, "path_traversal": ClassPathTraversal, "ssti": ClassSSTI}
+
+// crsEvidence is the CRS evidence of one value for one class.
+type crsEvidence struct {
+	pl1, pl2 int // anomaly points of rules at PL1, at PL ≤ 2
+	n        int // rules matched
+	best     *crs.Rule
+	start    int
+	end      int
+	ids      []int
+}
+
+// crsMatch runs the rule set on text and folds the hits per class.
+func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjClasses]crsEvidence) bool {
+	t := crsTarget(kind)
+	if t == 0 || s.crs == nil {
+		return false
+	}
+	hdr := ""
+	if t == crs.THeaders {
+		hdr = name
+		if kind == PartUserAgent {
+			hdr = "user-agent"
+		}
+	}
+	hits := s.crs.Match(t, hdr, text, s.crsPL, &s.crsScratch)
+	defer clear(hits) // the hits keep views of text
+	for i := range hits {
+		h := &hits[i]
+		c, ok := crsClassOf[h.Rule.Class]
+		if !ok {
+			continue
+		}
+		e := &ev[c]
+		if h.Rule.PL <= 1 {
+			e.pl1 += h.Rule.Severity
+		}
+		if h.Rule.PL <= 2 {
+			e.pl2 += h.Rule.Severity
+		}
+		e.n++
+		e.ids = append(e.ids, h.Rule.ID)
+		if e.best == nil || h.Rule.PL < e.best.PL || h.Rule.PL == e.best.PL && h.Rule.Severity > e.best.Severity {
+			e.best = h.Rule
+			e.start, e.end = h.Start, h.End
+			if h.Text != text { // span in a transformed text: report the whole value
+				e.start, e.end = 0, len(text)
+			}
+		}
+	}
+	return len(hits) > 0
+}
+
+// crsConfidence turns a value's CRS evidence for a class into a
+// confidence (0: not reported on this evidence alone). Cold (no learned
+// profile of the parameter says otherwise):
+//
+//   - one rule of paranoia level 1 (5 points), or two rules at level ≤ 2
+//     (10 points), report — as CRS blocks a request at 5 points;
+//   - in natural-language text (prose: see isProse) CRS rules fire on words
+//     and punctuation ("union … select", "ls 300", "{{name}}", commas in
+//     addresses), so two rules of level 1 are needed there; the structural
+//     matchers, which parse SQL, shell and markup, judge prose on their own.
+//
+// The parameter's learned profile (see injection_profile.go) adjusts this:
+// a single level-2 rule counts in a value that departs from a trained,
+// quiet parameter; rules that fire routinely on a parameter's benign
+// values are discounted there.
+func crsConfidence(e *crsEvidence, prose bool) float64 {
+	if prose {
+		if e.pl1 >= 10 {
+			return 0.75
+		}
+		return 0
+	}
+	switch {
+	case e.pl1 >= 10:
+		return 0.85
+	case e.pl1 >= 5:
+		return 0.7
+	case e.pl2 >= 10:
+		return 0.65
+	}
+	return 0
+}
+
+// isProse: the value reads as natural-language text — at least four
+// whitespace-separated tokens that are words (≥ 70 % letters, at least
+// two), and letters and white space make up ≥ 75 % of it.
+func isProse(s string) bool {
+	words, letters, spaces, n := 0, 0, 0, 0
+	tokLetters, tokLen := 0, 0
+	endTok := func() {
+		if tokLen > 0 && tokLetters >= 2 && tokLetters*10 >= tokLen*7 {
+			words++
+		}
+		tokLetters, tokLen = 0, 0
+	}
+	for _, r := range s {
+		n++
+		switch {
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			spaces++
+			endTok()
+			continue
+		case unicode.IsLetter(r):
+			letters++
+			tokLetters++
+		}
+		tokLen++
+	}
+	endTok()
+	return words >= 4 && (letters+spaces)*4 >= n*3
+}
+
+func crsReason(e *crsEvidence) string {
+	var b strings.Builder
+	b.WriteString("CRS ")
+	b.WriteString(strconv.Itoa(e.best.ID))
+	if e.best.Msg != "" {
+		b.WriteString(" (")
+		b.WriteString(e.best.Msg)
+		b.WriteString(")")
+	}
+	if e.n > 1 {
+		b.WriteString(" + ")
+		b.WriteString(strconv.Itoa(e.n - 1))
+		b.WriteString(" more rules")
+	}
+	return b.String()
+}
+
+// Formatting markup that rich-text fields carry (what HTML sanitizers
+// allow): CRS's XSS rules fire on any tag, its SQL rules on quotes in
+// attributes.
+var benignTags = map[string]bool{
+	"p": true, "b": true, "i": true, "u": true, "s": true, "em": true, "strong": true, "br": true, "hr": true, "ul": true, "ol": true,
+	"li": true, "a": true, "span": true, "div": true, "h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true,
+	"blockquote": true, "code": true, "pre": true, "small": true, "sub": true, "sup": true, "table": true, "thead": true,
+	"tbody": true, "tr": true, "td": true, "th": true, "dl": true, "dt": true, "dd": true, "mark": true, "del": true, "ins": true,
+}
+
+var benignAttrs = map[string]bool{"href": true, "class": true, "title": true, "id": true, "target": true, "rel": true, "lang": true, "dir": true, "colspan": true, "rowspan": true}
+
+// benignMarkup reports whether every tag of s is formatting markup
+// (benignTags, with only benignAttrs attributes, no script URL in href)
+// and returns s with the tags replaced by spaces. A '<' that opens no tag
+// ("<3", "a < b") is text. ok=false when s has no tag at all.
+func benignMarkup(s string) (string, bool) {
+	var b strings.Builder
+	tags := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '<' || i+1 >= len(s) || !(s[i+1] == '/' || s[i+1] >= 'a' && s[i+1] <= 'z' || s[i+1] >= 'A' && s[i+1] <= 'Z' || s[i+1] == '!' || s[i+1] == '?') {
+			b.WriteByte(c)
+			i++
+			continue
+		}
+		end := strings.IndexByte(s[i:], '>')
+		if end < 0 {
+			return "", false // an unterminated tag
+		}
+		tag := strings.ToLower(s[i+1 : i+end])
+		if !benignTag(tag) {
+			return "", false
+		}
+		tags++
+		b.WriteByte(' ')
+		i += end + 1
+	}
+	return b.String(), tags > 0
+}
+
+func benignTag(tag string) bool {
+	tag = strings.TrimPrefix(tag, "/")
+	tag = strings.TrimSuffix(strings.TrimSpace(tag), "/")
+	name, attrs, _ := strings.Cut(tag, " ")
+	if !benignTags[name] {
+		return false
+	}
+	for attrs = strings.TrimSpace(attrs); attrs != ""; attrs = strings.TrimSpace(attrs) {
+		k, rest, hasVal := strings.Cut(attrs, "=")
+		k = strings.TrimSpace(k)
+		if strings.ContainsAny(k, " \"'") {
+			return false
+		}
+		if !benignAttrs[k] {
+			return false
+		}
+		if !hasVal {
+			break
+		}
+		rest = strings.TrimLeft(rest, " ")
+		var v string
+		if rest != "" && (rest[0] == '"' || rest[0] == '\'') {
+			j := strings.IndexByte(rest[1:], rest[0])
+			if j < 0 {
+				return false
+			}
+			v, attrs = rest[1:1+j], rest[2+j:]
+		} else {
+			j := strings.IndexByte(rest, ' ')
+			if j < 0 {
+				j = len(rest)
+			}
+			v, attrs = rest[:j], rest[j:]
+		}
+		lv := strings.ToLower(strings.TrimSpace(v))
+		if strings.ContainsAny(lv, "<>`") || strings.Contains(lv, "script:") || strings.HasPrefix(lv, "data:") || strings.Contains(lv, "expression(") {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,153 @@
+package detect
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/event"
+)
+
+// profileEvent puts v in the query parameter name of GET /v1/items at t.
+func profileEvent(t *testing.T, name, v string, at time.Time) *event.Event {
+	ev := sigEvent(t, "GET", "https://api.example.test/v1/items?"+name+"="+url.QueryEscape(v), nil, "", 200)
+	ev.Time = at
+	return ev
+}
+
+func classes(fs []InjFinding) string {
+	var s []string
+	for _, f := range fs {
+		s = append(s, f.Class.String())
+	}
+	return strings.Join(s, ",")
+}
+
+// TestInjectionProfile: values CRS rules alone flag are reported cold and
+// suppressed once the parameter's learned profile shows they fit; typed
+// parameters make a single paranoia-level-2 rule count; structural matches
+// (the floor) are reported whatever was learned; reported values are not
+// learned as normal.
+func TestInjectionProfile(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, param string
+		learn       []string
+		value       string
+		cold, warm  string // classes reported cold / after learning
+	}{
+		{"car model names", "model", []string{"rx 350 lexus", "a4 avant audi", "gs 300 lexus", "x5 40i bmw", "es 250 lexus", "c 200 mercedes", "is 300 lexus", "golf 8 gti vw"}, "ls 300 lexus", "cmd", ""},
+		{"price templates", "tpl", []string{"Total: ${total} for ${count}", "Hello ${name}", "Due ${date} (${days} left)", "Ref ${ref}", "${qty} × ${item}"}, "Price: ${price} per ${unit}", "cmd", ""},
+		{"structural floor", "model", []string{"rx 350 lexus", "a4 avant audi", "gs 300 lexus"}, "x; cat /etc/passwd", "cmd,path_traversal", "cmd,path_traversal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := classes(coldInjection().Inspect(profileEvent(t, tc.param, tc.value, t0))); got != tc.cold {
+				t.Errorf("cold: %q reported %q, want %q", tc.value, got, tc.cold)
+			}
+			d := NewInjection(Config{})
+			for i := 0; i < 60; i++ { // 60 values over an hour: learning then trained
+				v := tc.learn[i%len(tc.learn)]
+				// values CRS flags are reported until min_support values were learned
+				if fs := d.Inspect(profileEvent(t, tc.param, v, t0.Add(time.Duration(i)*time.Minute))); len(fs) > 0 && i >= 20 {
+					t.Fatalf("value %d %q reported after learning: %+v", i, v, fs)
+				}
+			}
+			if got := classes(d.Inspect(profileEvent(t, tc.param, tc.value, t0.Add(2*time.Hour)))); got != tc.warm {
+				t.Errorf("after learning: %q reported %q, want %q", tc.value, got, tc.warm)
+			}
+		})
+	}
+	// A typed parameter: one level-2 rule is enough in a value of another
+	// type; the same value in free text is not reported.
+	d := NewInjection(Config{})
+	for i := 0; i < 150; i++ {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		d.Inspect(profileEvent(t, "id", fmt.Sprint(1000+i*7), at))
+		d.Inspect(profileEvent(t, "note", fmt.Sprintf("order %d arrived, thanks a lot", i), at))
+	}
+	if d.Suppressed != 0 {
+		t.Fatalf("suppressed %d findings while learning benign values", d.Suppressed)
+	}
+	late := t0.Add(4 * time.Hour)
+	fragment := "1042 rlike 1"
+	cold := classes(coldInjection().Inspect(profileEvent(t, "id", fragment, late)))
+	fs := d.Inspect(profileEvent(t, "id", fragment, late))
+	if classes(fs) != "sqli" || !strings.Contains(fs[0].Reason, "learned values were integer") {
+		t.Errorf("fragment %q in a trained integer parameter: %+v (cold: %q)", fragment, fs, cold)
+	}
+	if got := classes(d.Inspect(profileEvent(t, "note", fragment, late))); got != cold {
+		t.Errorf("fragment %q in a free-text parameter: %q, want the cold verdict %q", fragment, got, cold)
+	}
+	// Reported values are not learned: the fragment keeps being reported.
+	for i := 0; i < 5; i++ {
+		if got := classes(d.Inspect(profileEvent(t, "id", fragment, late.Add(time.Duration(i)*time.Second)))); got != "sqli" {
+			t.Fatalf("repeat %d of %q: %q", i, fragment, got)
+		}
+	}
+}
+
+func TestParamProfileRules(t *testing.T) {
+	var p paramProfile
+	o := partObs{f: bSpace, ascii: true, typ: vtText, n: 10, rules: [4]uint32{942200}, nr: 1}
+	for i := 0; i < 100; i++ {
+		p.learn(&o, 0)
+	}
+	if !p.rulesRoutine([]int{942200}, 0.001, 3) || p.rulesRoutine([]int{942200, 941100}, 0.001, 3) {
+		t.Error("rulesRoutine")
+	}
+	// space-saving keeps the frequent rule when many rare ones pass
+	for i := 0; i < 50; i++ {
+		p.learnRule(uint32(900000 + i))
+	}
+	if p.ruleCount(942200) != 100 {
+		t.Errorf("frequent rule lost: %d", p.ruleCount(942200))
+	}
+	// halving at the cap keeps proportions
+	p.n = profileCap
+	p.learn(&o, 0)
+	if p.n != profileCap/2+1 || p.classes[17] == 0 {
+		t.Errorf("after the cap: n %d", p.n)
+	}
+}
+
+func TestBenignMarkup(t *testing.T) {
+	for in, want := range map[string]bool{
+		`<p>Hand-finished <b>oak</b> &amp; care.</p><ul><li>Width</li></ul>`: true,
+		`see <a href="https://docs.example.com/x" class="l">docs</a>`:        true,
+		`I <3 this, a < b`:                               false, // no tag at all
+		`<img src=x onerror=alert(1)>`:                   false,
+		`<a href="javascript:alert(1)">x</a>`:            false,
+		`<a href="x" onclick="go()">x</a>`:               false,
+		`<p style="background:url(javascript:x)">`:       false,
+		`<script>alert(1)</script>`:                      false,
+		`<b>unterminated`:                                true,
+		`<b`:                                             false,
+		`<svg/onload=alert(1)>`:                          false,
+		`<a href='/x'>x</a><iframe src=//evil></iframe>`: false,
+	} {
+		if _, got := benignMarkup(in); got != want {
+			t.Errorf("benignMarkup(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func FuzzBenignMarkup(f *testing.F) {
+	f.Add(`<p>a <b class="x">b</b></p>`)
+	f.Add(`<a href="javascript:x">`)
+	f.Fuzz(func(t *testing.T, s string) {
+		stripped, ok := benignMarkup(s)
+		if !ok {
+			return
+		}
+		// harmless markup never hides what the XSS matcher calls dangerous
+		if m, found := matchXSS(s, asciiLower(s), scanBytes(s)); found && m.Confidence >= 0.85 {
+			t.Fatalf("benign markup %q but XSS %+v", s, m)
+		}
+		if strings.Count(stripped, "<") > strings.Count(s, "<") {
+			t.Fatalf("stripping added tags: %q", stripped)
+		}
+		_ = isProse(stripped)
+	})
+}
