@@ -13,40 +13,21 @@ import (
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
-// Location is a set of places in an exchange.
-type Location uint8
+// Location is a set of places in an exchange (the event's).
+type Location = event.Location
 
 // Locations (report-v1 names in String).
 const (
-	LocPath Location = 1 << iota
-	LocQuery
-	LocRequestHeader
-	LocRequestBody
-	LocResponseHeader
-	LocResponseBody
+	LocPath           = event.LocPath
+	LocQuery          = event.LocQuery
+	LocRequestHeader  = event.LocRequestHeader
+	LocRequestBody    = event.LocRequestBody
+	LocResponseHeader = event.LocResponseHeader
+	LocResponseBody   = event.LocResponseBody
 
-	AllLocations      = LocPath | LocQuery | LocRequestHeader | LocRequestBody | LocResponseHeader | LocResponseBody
-	ResponseLocations = LocResponseHeader | LocResponseBody
+	AllLocations      = event.AllLocations
+	ResponseLocations = event.ResponseLocations
 )
-
-// String returns the report-v1 location name.
-func (l Location) String() string {
-	switch l {
-	case LocPath:
-		return "path"
-	case LocQuery:
-		return "query"
-	case LocRequestHeader:
-		return "request.header"
-	case LocRequestBody:
-		return "request.body"
-	case LocResponseHeader:
-		return "response.header"
-	case LocResponseBody:
-		return "response.body"
-	}
-	return "unknown"
-}
 
 // skipHeader reports whether a (lower-case) header name is skipped: headers
 // that carry the request's own credentials or session (already described
@@ -71,6 +52,12 @@ type Found struct {
 	Field    string
 	Match    Match
 	Sample   string
+}
+
+// Sensitive returns f as the event carries it (event.Sensitive).
+func (f Found) Sensitive() event.Sensitive {
+	return event.Sensitive{Location: f.Location, Field: f.Field, Type: f.Match.Type, Confidence: f.Match.Confidence,
+		Masked: f.Match.Masked, Detail: f.Match.Detail, Sample: f.Sample}
 }
 
 // Stats counts what the analyzer did and what it dropped, with reasons.
@@ -183,7 +170,7 @@ func toLower(s string) string {
 // map key: an event's strings may be views of its record's decoded text,
 // which a kept substring would keep alive (docs/ARCHITECTURE.md).
 func cloneRef(r model.EndpointRef) model.EndpointRef {
-	return model.EndpointRef{Host: strings.Clone(r.Host), Method: strings.Clone(r.Method), Path: strings.Clone(r.Path)}
+	return model.EndpointRef{Host: strings.Clone(r.Host), Method: strings.Clone(r.Method), Path: strings.Clone(r.Path), ID: r.ID}
 }
 
 func locIndex(l Location) int {
@@ -212,8 +199,7 @@ type Analyzer struct {
 	// fullBodies numbers the bodies picked by body sampling
 	fullBodies uint32
 
-	lastEv *event.Event // the event Observe saw last, and what it found
-	last   []Found
+	found []event.Sensitive // what Classify found in the last event (reused)
 }
 
 // NewAnalyzer returns an analyzer using c.
@@ -240,24 +226,22 @@ func copyMap(m map[string]int64) map[string]int64 {
 	return out
 }
 
-// Observe implements pipeline.Analyzer.
-func (a *Analyzer) Observe(ev *event.Event) {
-	a.last = a.last[:0]
-	a.lastEv = ev
-	a.Scan(ev, AllLocations, func(f Found) { a.last = append(a.last, f) })
+// Classify is the classification stage (pipeline.Classifier): it
+// classifies every location of ev, records the results per endpoint and
+// attaches what it found to the event (ev.Sensitive, ev.Classified), for
+// the analyzers that follow. The slice is reused by the next call.
+func (a *Analyzer) Classify(ev *event.Event) {
+	if ev == nil {
+		return
+	}
+	a.found = a.found[:0]
+	a.Scan(ev, AllLocations, func(f Found) { a.found = append(a.found, f.Sensitive()) })
+	ev.Sensitive, ev.Classified = a.found, true
 }
 
-// Found returns the matches Observe found in ev (every location), so that
-// later analyzers of the same event (the data.sensitive_exposure detector)
-// reuse them instead of classifying the bodies again. ok is false when ev
-// is not the event Observe saw last. The slice is reused by the next
-// Observe.
-func (a *Analyzer) Found(ev *event.Event) (found []Found, ok bool) {
-	if a == nil || ev == nil || ev != a.lastEv {
-		return nil, false
-	}
-	return a.last, true
-}
+// Observe implements pipeline.Analyzer (for use as a plain analyzer): it
+// is Classify.
+func (a *Analyzer) Observe(ev *event.Event) { a.Classify(ev) }
 
 // Scan classifies the chosen locations of an event, records the results
 // and calls fn (when not nil) for every match. Sampling applies per
@@ -684,12 +668,19 @@ func (s *scanCtx) json(loc Location, body string, truncated bool) {
 	}
 }
 
-// Results returns the sensitive data per endpoint, keyed by
-// model.EndpointRef.Key(), sorted by location, field, type.
-func (a *Analyzer) Results() map[string][]model.SensitiveData {
-	out := make(map[string][]model.SensitiveData, len(a.eps))
+// EndpointData is the sensitive data found on one endpoint reference (as
+// the event was templated: resolve Ref through the inventory for the
+// final endpoint).
+type EndpointData struct {
+	Ref  model.EndpointRef
+	Data []model.SensitiveData // sorted by location, field, type
+}
+
+// Results returns the sensitive data per endpoint reference, sorted by
+// the reference's key (and id).
+func (a *Analyzer) Results() []EndpointData {
+	out := make([]EndpointData, 0, len(a.eps))
 	for ref, ep := range a.eps {
-		key := ref.Key()
 		var list []model.SensitiveData
 		for li, m := range ep.fields {
 			loc := Location(1 << li)
@@ -707,7 +698,13 @@ func (a *Analyzer) Results() map[string][]model.SensitiveData {
 			continue
 		}
 		model.SortSensitiveData(list)
-		out[key] = list
+		out = append(out, EndpointData{Ref: ref, Data: list})
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if ki, kj := out[i].Ref.Key(), out[j].Ref.Key(); ki != kj {
+			return ki < kj
+		}
+		return out[i].Ref.ID < out[j].Ref.ID
+	})
 	return out
 }

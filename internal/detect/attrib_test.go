@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -134,8 +135,8 @@ func TestAttributionIdentityMoves(t *testing.T) {
 func TestEmitSubjectOverride(t *testing.T) {
 	e := NewEmitter()
 	id := &model.IdentityRef{ID: "id_1", Kind: "jwt", Name: "u"}
-	e.Emit(Hit{Type: "bola.param_enumeration", Time: t0, Client: "203.0.113.1", Identity: id, Subject: "identity", Count: 3})
-	e.Emit(Hit{Type: "bola.param_enumeration", Time: t0.Add(time.Minute), Client: "203.0.113.2", Identity: id, Subject: "identity", Count: 5})
+	e.Emit(Hit{Type: alert.BOLAParamEnumeration, Time: t0, Client: "203.0.113.1", Identity: id, Subject: "identity", Count: 3})
+	e.Emit(Hit{Type: alert.BOLAParamEnumeration, Time: t0.Add(time.Minute), Client: "203.0.113.2", Identity: id, Subject: "identity", Count: 5})
 	as := e.Alerts()
 	if len(as) != 1 || as[0].Client.IP != "203.0.113.2" || len(as[0].Clients) != 2 || as[0].Count != 8 {
 		t.Fatalf("alerts %+v", as)
@@ -145,5 +146,5 @@ func TestEmitSubjectOverride(t *testing.T) {
 			t.Fatal("an endpoint type following an identity did not panic")
 		}
 	}()
-	e.Emit(Hit{Type: "traffic.endpoint_spike", Time: t0, Identity: id, Subject: "identity"})
+	e.Emit(Hit{Type: alert.TrafficEndpointSpike, Time: t0, Identity: id, Subject: "identity"})
 }

@@ -1,12 +1,14 @@
 package detect
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/identity"
@@ -39,7 +41,8 @@ import (
 //     window above max(tr_abs, 2 · own max, 2 · p99 of principals) — a phone
 //     roaming between Wi-Fi and carrier uses 2–3 networks; a service fleet
 //     that always uses many sets its own max. A principal without history
-//     needs twice tr_abs.
+//     needs twice tr_abs; before tr_gate principal-hours of peers,
+//     tr_cold (4) × tr_abs.
 //
 // Memory: per client IP ≈ 190 bytes, per principal ≈ 250 bytes + up to 512
 // bytes of network hashes while active, per login endpoint ≈ 300 bytes + 2
@@ -67,6 +70,7 @@ type authabuseOptions struct {
 	TrAbs        float64         `yaml:"tr_abs" doc:"token-reuse absolute floor (distinct networks per window)"`
 	TrGate       float64         `yaml:"tr_gate" doc:"principal windows before the token-reuse peer bound applies"`
 	MaxEndpoints int             `yaml:"max_endpoints" doc:"login endpoints tracked (LRU)"`
+	TrCold       float64         `yaml:"tr_cold" doc:"before tr_gate principal-hours of peers, token reuse fires above tr_cold × tr_abs networks (and 2 × the principal's own largest hour)"`
 }
 
 func defaultAuthabuseOptions() *authabuseOptions {
@@ -85,6 +89,7 @@ func defaultAuthabuseOptions() *authabuseOptions {
 		TrAbs:        5,
 		TrGate:       30,
 		MaxEndpoints: 20000,
+		TrCold:       4,
 	}
 }
 
@@ -97,13 +102,20 @@ type authDetector struct {
 	bfAbs, bfPeer, bfGate     float64
 	csAbs, csUsers, csClients float64
 	csK, csRatio              float64
-	trAbs, trGate             float64
+	trAbs, trGate, trCold     float64
 	clients                   *lru[authClient]
 	eps                       *lru[authEndpoint]
 	ids                       *lru[authIdentity]
 	bfPop, trPop              quantiles
 	js                        jsonScanner
 	login                     map[uint64]bool // loginLike of the endpoint's path, by endpoint hash (bounded)
+	first, now                time.Time
+	readyBF, readyCS, readyTR readyMark
+	// Clients with failures (principals) active in the current global
+	// brute-force (token-reuse) window, folded into the population when it
+	// rolls: most clients never return, so their own roll never comes.
+	bfGW, trGW         int64
+	bfActive, trActive []uint64
 }
 
 type authClient struct {
@@ -115,9 +127,11 @@ type authClient struct {
 	fire       fireState
 	rep        float64
 	hit        *Hit
+	folded     bool
 }
 
 type authEndpoint struct {
+	ref        model.EndpointRef
 	w          window
 	maxClient  float64 // most login failures of one client (its 10 min window)
 	nextEval   float64 // failure count at which the HLLs are next estimated
@@ -140,6 +154,7 @@ type authIdentity struct {
 	rep      float64
 	hit      *Hit
 	addrs    addrTally // client addresses of the window's requests
+	folded   bool
 }
 
 func newAuthAbuse(cfg Config) *authDetector {
@@ -148,7 +163,7 @@ func newAuthAbuse(cfg Config) *authDetector {
 		bfWin: o.BfWindow.D(), bfAbs: o.BfAbs, bfPeer: o.BfPeer, bfGate: o.BfGate,
 		csWin: o.CsWindow.D(), csAbs: o.CsAbs, csUsers: o.CsUsers, csClients: o.CsClients,
 		csK: o.CsK, csRatio: o.CsRatio,
-		trWin: o.TrWindow.D(), trAbs: o.TrAbs, trGate: o.TrGate,
+		trWin: o.TrWindow.D(), trAbs: o.TrAbs, trGate: o.TrGate, trCold: o.TrCold,
 		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[uint64]bool{},
 	}
 	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
@@ -227,6 +242,10 @@ func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 
 func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
+	if d.first.IsZero() {
+		d.first = ev.Time
+	}
+	d.now = ev.Time
 	eh := d.keys.endpoint(ev)
 	login, ok := d.login[eh]
 	if !ok {
@@ -263,16 +282,44 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 }
 
 func (d *authDetector) foldClient(c *authClient) {
+	if c.folded {
+		return
+	}
+	c.folded = true
 	if v := c.loginFails + c.credFails; v > 0 {
 		if c.fire.firedIn(c.w.idx) {
 			v = fmin(v, c.fire.thr)
 		}
 		d.bfPop.add(v)
+		if d.bfPop.count() >= d.bfGate {
+			d.readyBF.mark(d.now)
+		}
 	}
+}
+
+// rollActive folds the subjects of a global window that closed: clients
+// (ids false) or principals.
+func (d *authDetector) rollActive(gw *int64, active *[]uint64, idx int64, ids bool, out *Emitter) {
+	if idx <= *gw {
+		return
+	}
+	for _, k := range *active {
+		if ids {
+			if s, ok := d.ids.peek(k); ok && s.w.idx == *gw {
+				d.closeIdentity(s, out)
+				d.foldIdentity(s)
+			}
+		} else if c, ok := d.clients.peek(k); ok && c.w.idx == *gw {
+			d.closeClient(c, out)
+			d.foldClient(c)
+		}
+	}
+	*active, *gw = (*active)[:0], idx
 }
 
 func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, out *Emitter) *authClient {
 	idx := winIndex(ev.Time, d.bfWin)
+	d.rollActive(&d.bfGW, &d.bfActive, idx, false, out)
 	c, created := d.clients.getOrAdd(d.keys.ip(ev))
 	if created {
 		c.w.idx = idx
@@ -286,6 +333,9 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	if !fail {
 		c.okIDs.add(d.keys.identity(ev))
 		return c
+	}
+	if c.loginFails+c.credFails == 0 && c.w.idx == d.bfGW && len(d.bfActive) < maxActive {
+		d.bfActive = append(d.bfActive, d.keys.ip(ev))
 	}
 	if login {
 		c.loginFails++
@@ -318,8 +368,7 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	if delta == 0 {
 		return c
 	}
-	h := Hit{
-		Type: "auth.brute_force", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	h := Hit{Type: alert.AuthBruteForce, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Count:      int64(fails - c.rep),
 		Confidence: confidence(fails, thr, d.bfPop.count(), 4*d.bfGate),
 		Evidence: model.Evidence{
@@ -359,6 +408,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.w.idx = idx
+		e.ref = keepRef(ev.Endpoint)
 	}
 	if idx > e.w.idx {
 		d.closeEndpoint(e, out)
@@ -369,6 +419,9 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		e.base.update(v, 0.1)
 		for gap := min(idx-e.w.idx-1, 80); gap > 0; gap-- {
 			e.base.update(0, 0.1)
+		}
+		if e.base.n >= 6 {
+			d.readyCS.mark(ev.Time)
 		}
 		e.w, e.hit, e.maxClient, e.nextEval = window{idx: idx}, nil, 0, 0
 		e.users.reset()
@@ -403,8 +456,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	if delta == 0 {
 		return
 	}
-	e.hit = &Hit{
-		Type: "auth.credential_stuffing", Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	e.hit = &Hit{Type: alert.AuthCredentialStuffing, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(e.w.n, thr, float64(e.base.n), 24),
 		Evidence: model.Evidence{
 			Observed: e.w.n, Baseline: round2(e.base.mean), Threshold: round2(thr), Window: winLabel(d.csWin),
@@ -433,9 +485,10 @@ func (d *authDetector) closeEndpoint(e *authEndpoint, out *Emitter) {
 }
 
 func (d *authDetector) foldIdentity(s *authIdentity) {
-	if s.w.n == 0 {
+	if s.w.n == 0 || s.folded {
 		return
 	}
+	s.folded = true
 	v := float64(s.nets.len() + s.nets.overflow)
 	if s.fire.firedIn(s.w.idx) {
 		v = fmin(v, s.fire.thr)
@@ -444,12 +497,16 @@ func (d *authDetector) foldIdentity(s *authIdentity) {
 	}
 	s.closed++
 	d.trPop.add(v)
+	if d.trPop.count() >= d.trGate {
+		d.readyTR.mark(d.now)
+	}
 }
 
 var internalNet = hashString("internal-network")
 
 func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	idx := winIndex(ev.Time, d.trWin)
+	d.rollActive(&d.trGW, &d.trActive, idx, true, out)
 	s, created := d.ids.getOrAdd(d.keys.identity(ev))
 	if created {
 		s.w.idx = idx
@@ -460,6 +517,10 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		s.w, s.ips, s.lastNet, s.switches, s.rep, s.hit, s.fire = window{idx: idx}, lin256{}, 0, 0, 0, nil, fireState{}
 		s.nets.reset()
 		s.addrs.reset()
+		s.folded = false
+	}
+	if s.w.n == 0 && s.w.idx == d.trGW && len(d.trActive) < maxActive {
+		d.trActive = append(d.trActive, d.keys.identity(ev))
 	}
 	s.w.n++
 	s.addrs.add(ev.ClientIP)
@@ -476,11 +537,22 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		return
 	}
 	nets := float64(s.nets.len() + s.nets.overflow)
-	if nets <= d.trAbs || d.trPop.count() < d.trGate {
+	if nets <= d.trAbs {
 		return
 	}
-	p99 := d.trPop.at(0.99)
+	// Before tr_gate principal-hours of peers, a principal fires above
+	// max(tr_cold × tr_abs, 2 × its own max): a service fleet that always
+	// spreads over a dozen networks is not an attack just because the
+	// capture is young.
+	var p99 float64
+	cold := d.trPop.count() < d.trGate
+	if !cold {
+		p99 = d.trPop.at(0.99)
+	}
 	thr := fmax(d.trAbs, fmax(2*s.own, 2*p99))
+	if cold {
+		thr = fmax(thr, d.trCold*d.trAbs)
+	}
 	if s.closed == 0 {
 		thr = fmax(thr, 2*d.trAbs)
 	}
@@ -491,8 +563,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	if delta == 0 {
 		return
 	}
-	h := Hit{
-		Type: "auth.token_reuse", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev),
+	h := Hit{Type: alert.AuthTokenReuse, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev),
 		Count:      int64(s.w.n - s.rep),
 		Confidence: confidence(nets, thr, d.trPop.count(), 4*d.trGate),
 		Evidence: model.Evidence{
@@ -529,4 +600,23 @@ func (d *authDetector) Finish(at time.Time, out *Emitter) {
 	d.clients.each(func(_ uint64, c *authClient) { d.closeClient(c, out) })
 	d.eps.each(func(_ uint64, e *authEndpoint) { d.closeEndpoint(e, out) })
 	d.ids.each(func(_ uint64, s *authIdentity) { d.closeIdentity(s, out) })
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *authDetector) Readiness(at time.Time) []model.Readiness {
+	h := hoursSince(d.first, at)
+	bf := baseline{detector: "authabuse", name: "failure windows of clients", scope: "population", alerts: alertNames(alert.AuthBruteForce),
+		requires: model.Need{Windows: int64(d.bfGate)},
+		while:    fmt.Sprintf("the absolute floor only: > %g failures per %s from one client (× principals succeeding from it / 4)", d.bfAbs, winLabel(d.bfWin))}
+	tr := baseline{detector: "authabuse", name: "networks per principal-hour", scope: "population", alerts: alertNames(alert.AuthTokenReuse),
+		requires: model.Need{Windows: int64(d.trGate)},
+		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s", d.trCold*d.trAbs, winLabel(d.trWin))}
+	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: alertNames(alert.AuthCredentialStuffing),
+		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
+		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()
+	d.eps.each(func(_ uint64, e *authEndpoint) {
+		cs.Add(e.ref.Key(), model.Need{Windows: int64(e.base.n)}, e.base.n >= 6)
+	})
+	return []model.Readiness{bf.population(model.Need{Windows: int64(d.bfPop.count()), Hours: h}, d.readyBF),
+		cs.Readiness(d.readyCS.at), tr.population(model.Need{Windows: int64(d.trPop.count()), Hours: h}, d.readyTR)}
 }

@@ -151,9 +151,9 @@ func keepMethod(m string) string {
 	return strings.Clone(m)
 }
 
-// keepRef returns a copy of ref whose strings are copies.
+// keepRef returns a copy of ref (with its id) whose strings are copies.
 func keepRef(ref model.EndpointRef) model.EndpointRef {
-	return model.EndpointRef{Host: strings.Clone(ref.Host), Method: keepMethod(ref.Method), Path: strings.Clone(ref.Path)}
+	return model.EndpointRef{Host: strings.Clone(ref.Host), Method: keepMethod(ref.Method), Path: strings.Clone(ref.Path), ID: ref.ID}
 }
 
 // identityRef is the principal of ev, for a hit (hits may be kept: the

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -41,7 +42,7 @@ func TestAnomalyFamiliesRegistered(t *testing.T) {
 	for _, typ := range []string{"traffic.endpoint_spike", "traffic.client_spike", "traffic.identity_spike", "payload.large_response",
 		"payload.large_request", "latency.spike", "recon.endpoint_spray", "bola.param_enumeration", "bola.distributed_param_enumeration",
 		"param.anomalous_type", "param.unseen", "bfla.privileged_access", "auth.brute_force", "auth.credential_stuffing", "auth.token_reuse"} {
-		if _, ok := Lookup(typ); !ok {
+		if _, ok := alert.Parse(typ); !ok {
 			t.Errorf("type %q not in the catalogue", typ)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 func withScopes(scopes ...string) evOpt {
@@ -50,9 +51,9 @@ func shop(hours int, seed uint64) []*event.Event {
 	return evs
 }
 
-type specMap map[string]SpecOp
+type specMap map[string]model.SpecOp
 
-func (s specMap) Operation(ref model.EndpointRef) (SpecOp, bool) {
+func (s specMap) Operation(ref model.EndpointRef) (model.SpecOp, bool) {
 	op, ok := s[ref.Method+" "+ref.Path]
 	return op, ok
 }
@@ -70,7 +71,7 @@ func TestBFLA(t *testing.T) {
 		want  int
 		why   string
 		sev   string
-		specs SpecLookup
+		specs pipeline.SpecLookup
 	}{
 		{"normal use by every group", base, 0, "", "", nil},
 		{"customer lists users on the admin API", merge(base, use("GET", "/admin/users", "/admin/users", 200, withID("cust7", "customer"))), 1, "administrative path", "high", nil},

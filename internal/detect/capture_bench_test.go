@@ -112,7 +112,7 @@ func readCapture(tb testing.TB, path string) *captureEvents {
 // newCaptureEngine builds the default engine, or only the families named
 // in PALISADE_BENCH_FAMILIES (comma-separated).
 func newCaptureEngine(ce *captureEvents) *detect.Engine {
-	cfg := detect.Config{Classify: ce.cls}
+	cfg := detect.Config{Classifier: ce.cls.Classifier()}
 	if only := os.Getenv("PALISADE_BENCH_FAMILIES"); only != "" {
 		keep := map[string]bool{}
 		for _, f := range strings.Split(only, ",") {

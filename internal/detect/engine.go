@@ -5,14 +5,13 @@
 package detect
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -38,7 +37,7 @@ type Finisher interface {
 // Hit is what a detector reports. The emitter fills the catalogue fields
 // (title, OWASP, MITRE, remediation, default severity) and folds repeats.
 type Hit struct {
-	Type       string
+	Type       alert.Type
 	Time       time.Time
 	Severity   string  // optional override of the catalogue default
 	Confidence float64 // 0–1
@@ -65,7 +64,7 @@ type Hit struct {
 const MaxSamples = 5
 
 // Emitter folds hits into alerts: one alert per (type, subject, endpoint),
-// or per (type, subject) for the subject-wide types (see PerEndpoint).
+// or per (type, subject) for the subject-wide types (see alert.PerEndpoint).
 type Emitter struct {
 	alerts map[string]*model.Alert
 	order  []string
@@ -95,53 +94,21 @@ func (e *Emitter) previewCopy() *Emitter {
 // NewEmitter returns an empty emitter.
 func NewEmitter() *Emitter { return &Emitter{alerts: map[string]*model.Alert{}} }
 
-// FoldKey is the identity of an alert: type, subject and endpoint.
+// FoldKey is the identity of the alert h folds into (alert.FoldKey);
+// subject is the subject of h's type.
 func FoldKey(h *Hit, subject string) string {
 	id := ""
 	if h.Identity != nil {
 		id = h.Identity.ID
 	}
-	return foldKey(h.Type, subject, h.Client, id, h.Endpoint)
-}
-
-// AlertKey is the fold key of an existing alert (the same as FoldKey for
-// the hit that created it).
-func AlertKey(a *model.Alert) string {
-	client, id := "", ""
-	if a.Client != nil {
-		client = a.Client.IP
-	}
-	if a.Identity != nil {
-		id = a.Identity.ID
-	}
-	return foldKey(a.Type, a.Subject, client, id, a.Endpoint)
-}
-
-func foldKey(typ, subject, client, identity string, ep *model.EndpointRef) string {
-	k := typ + "|"
-	switch subject {
-	case "client":
-		k += "c:" + client
-	case "identity":
-		k += "i:" + identity
-	}
-	if ep != nil && PerEndpoint(typ) {
-		k += "|" + ep.Key()
-	}
-	return k
-}
-
-// AlertID derives the stable alert id from a fold key.
-func AlertID(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return "al_" + hex.EncodeToString(sum[:8])
+	return alert.FoldKey(h.Type.String(), subject, h.Client, id, h.Endpoint)
 }
 
 // Emit records a hit.
 func (e *Emitter) Emit(h Hit) {
-	spec, ok := Lookup(h.Type)
-	if !ok {
-		panic(fmt.Sprintf("detect: alert type %q is not in the catalogue", h.Type))
+	spec, ok := alert.Lookup(h.Type)
+	if !ok { // only the zero Type: every constant is catalogued (alert.TestCatalogue)
+		panic(fmt.Sprintf("detect: hit without a catalogued alert type (%d)", h.Type))
 	}
 	if h.Count <= 0 {
 		h.Count = 1
@@ -149,7 +116,7 @@ func (e *Emitter) Emit(h Hit) {
 	subject := spec.Subject
 	if h.Subject != "" && h.Subject != subject {
 		if h.Subject != "identity" || spec.Subject != "client" || h.Identity == nil || h.Identity.ID == "" {
-			panic(fmt.Sprintf("detect: %s hit with subject %q (only a client type may follow an identity, and the hit must name it)", h.Type, h.Subject))
+			panic(fmt.Sprintf("detect: %s hit with subject %q (only a client type may follow an identity, and the hit must name it)", spec.Name, h.Subject))
 		}
 		subject = h.Subject
 	}
@@ -157,7 +124,7 @@ func (e *Emitter) Emit(h Hit) {
 	a, exists := e.alerts[key]
 	if !exists {
 		a = &model.Alert{
-			ID: AlertID(key), Type: h.Type, Title: spec.Title, Severity: spec.Severity,
+			ID: alert.ID(key), Type: spec.Name, Title: spec.Title, Severity: spec.Severity,
 			OWASP: spec.OWASP, MITRE: spec.MITRE, Remediation: spec.Remediation, Subject: subject,
 			FirstSeen: h.Time, LastSeen: h.Time, Status: "open",
 		}

@@ -695,7 +695,7 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 			layers = strings.Join(f.Layers, ",")
 		}
 		out.Emit(Hit{
-			Type: f.Class.AlertType(), Time: ev.Time, Confidence: f.Confidence, Client: sigClient(ev),
+			Type: injectionTypes[f.Class], Time: ev.Time, Confidence: f.Confidence, Client: sigClient(ev),
 			Identity: sigIdentity(ev), Endpoint: &ep,
 			Evidence: model.Evidence{
 				Observed: f.Confidence,

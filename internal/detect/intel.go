@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -34,7 +35,7 @@ func (d *Intel) Observe(ev *event.Event, out *Emitter) {
 	ep := ev.Endpoint
 	client := sigClient(ev)
 	if ev.Intel.Tor {
-		out.Emit(Hit{Type: "intel.tor_exit_node", Time: ev.Time, Confidence: 0.9, Client: client, Identity: sigIdentity(ev), Endpoint: &ep,
+		out.Emit(Hit{Type: alert.IntelTorExitNode, Time: ev.Time, Confidence: 0.9, Client: client, Identity: sigIdentity(ev), Endpoint: &ep,
 			Evidence: model.Evidence{Reason: "client address " + client + " is a listed Tor exit node", Details: map[string]any{"feed": "tor"}},
 			Sample:   sigSample(ev, "tor exit")})
 	}
@@ -55,7 +56,7 @@ func (d *Intel) Observe(ev *event.Event, out *Emitter) {
 		if len(ev.Intel.Feeds) > 1 && conf < 0.8 {
 			conf += 0.1
 		}
-		out.Emit(Hit{Type: "intel.suspicious_ip", Time: ev.Time, Confidence: conf, Client: client, Identity: sigIdentity(ev), Endpoint: &ep,
+		out.Emit(Hit{Type: alert.IntelSuspiciousIP, Time: ev.Time, Confidence: conf, Client: client, Identity: sigIdentity(ev), Endpoint: &ep,
 			Evidence: model.Evidence{Observed: float64(score), Reason: "client address " + client + " is listed by " + strings.Join(ev.Intel.Feeds, ", "),
 				Details: map[string]any{"feeds": append([]string(nil), ev.Intel.Feeds...), "list_count": score}},
 			Sample: sigSample(ev, "listed by "+strings.Join(ev.Intel.Feeds, ", "))})

@@ -11,9 +11,11 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // Family "params": param.unseen and param.anomalous_type.
@@ -182,13 +184,14 @@ type paramsDetector struct {
 	learnT, decideT                  time.Duration
 	maxParams, maxBody               int
 	eps                              *lru[paramEndpoint]
-	specs                            SpecLookup
+	specs                            pipeline.SpecLookup
 	changes                          []model.APIChange
 	dropped                          map[string]int64
 	scratch                          []obsParam
 	js                               jsonScanner
 	ownHdrs                          []reqHeader  // header list without an engine
 	ownQuery                         []queryParam // query list without an engine
+	readyEP, readyType               readyMark
 }
 
 type paramEndpoint struct {
@@ -200,6 +203,7 @@ type paramEndpoint struct {
 	nparams  int
 	cands    []*paramStat
 	declared bool
+	served   bool // answered something other than 4xx (not only a probe path)
 }
 
 type paramStat struct {
@@ -345,10 +349,17 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			ep.params[i] = map[string]*paramStat{}
 		}
 		d.declare(ep)
+		if ep.declared {
+			d.readyType.mark(ev.Time) // declared types are checked from the first request
+		}
 	}
 	ep.n++
+	if ev.Status < 400 || ev.Status >= 500 {
+		ep.served = true
+	}
 	if !ep.learned && (ep.declared || ep.n >= d.learnN && ev.Time.Sub(ep.first) >= d.learnT) {
 		ep.learned = true
+		d.readyEP.mark(ev.Time)
 	}
 	sk, _ := d.keys.subject(ev)
 	ps := d.observed(ev)
@@ -366,8 +377,7 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			ep.nparams++
 			if ep.learned {
 				st.cand = &paramCandidate{first: ev.Time, subj: sk}
-				st.cand.hit = Hit{
-					Type: "param.unseen", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+				st.cand.hit = Hit{Type: alert.ParamUnseen, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 					Sample: anomSample(ev, p.in+" parameter "+clipStr(p.name, 64)),
 				}
 				ep.cands = append(ep.cands, st)
@@ -393,6 +403,9 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 		}
 		st.seen++
 		st.types[t]++
+		if st.seen == d.typeGate && st.declared < 0 && st.cand == nil {
+			d.readyType.mark(ev.Time)
+		}
 	}
 	d.decide(ep, ev, sk, out)
 }
@@ -431,7 +444,10 @@ func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, 
 			return
 		}
 	} else {
-		if st.seen < d.typeGate || float64(st.types[t]) >= 0.001*st.seen {
+		if st.seen < d.typeGate {
+			return
+		}
+		if float64(st.types[t]) >= 0.001*st.seen {
 			return
 		}
 		for l := 0; l < vtCount; l++ {
@@ -456,8 +472,7 @@ func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, 
 	if st.declared >= 0 || st.seen >= 10*d.typeGate {
 		conf = 0.8
 	}
-	out.Emit(Hit{
-		Type: "param.anomalous_type", Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+	out.Emit(Hit{Type: alert.ParamAnomalousType, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: conf,
 		Evidence: model.Evidence{
 			Observed: vtNames[t], Baseline: base, Threshold: "< 0.1% of observations",
@@ -761,3 +776,31 @@ func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind,
 		fn(key, kind, v)
 	}
 }
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
+	set := baseline{detector: "params", name: "parameters of each endpoint", scope: "endpoint", alerts: alertNames(alert.ParamUnseen),
+		requires: model.Need{Requests: int64(d.learnN), Hours: d.learnT.Hours()},
+		while:    "every parameter seen is learned as normal (no param.unseen); endpoints the spec declares need no learning"}.tally()
+	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: alertNames(alert.ParamAnomalousType),
+		requires: model.Need{Requests: int64(d.typeGate)},
+		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()
+	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+		if !ep.served {
+			return // a probe path, not an endpoint
+		}
+		k := ep.ref.Key()
+		set.Add(k, model.Need{Requests: int64(ep.n), Hours: hoursSince(ep.first, at)}, ep.learned)
+		for i, m := range ep.params {
+			for name, st := range m {
+				if st.cand != nil || st.isSecret() {
+					continue
+				}
+				types.Add(k+" ("+inNames[i]+" "+name+")", model.Need{Requests: int64(st.seen)}, st.declared >= 0)
+			}
+		}
+	})
+	return []model.Readiness{set.Readiness(d.readyEP.at), types.Readiness(d.readyType.at)}
+}
+
+var inNames = [3]string{"query", "header", "body"}

@@ -36,9 +36,9 @@ func searches(hours float64, seed uint64) []*event.Event {
 	return evs
 }
 
-type fakeSpecs map[string]SpecOp
+type fakeSpecs map[string]model.SpecOp
 
-func (f fakeSpecs) Operation(ref model.EndpointRef) (SpecOp, bool) {
+func (f fakeSpecs) Operation(ref model.EndpointRef) (model.SpecOp, bool) {
 	op, ok := f[ref.Method+" "+ref.Path]
 	return op, ok
 }
@@ -95,7 +95,7 @@ func TestParams(t *testing.T) {
 			}},
 		{"free text parameter takes anything", Config{}, merge(base, one("/search?q=%3Cb%3Ehello%20world%3C/b%3E&page=2&limit=20")),
 			map[string]int{}, 0, nil},
-		{"declared type is normal from the first request", Config{Specs: fakeSpecs{"GET /search": {Params: []SpecParam{
+		{"declared type is normal from the first request", Config{Specs: fakeSpecs{"GET /search": {Params: []model.SpecParam{
 			{Name: "q", In: "query", Type: "string"}, {Name: "page", In: "query", Type: "integer"}, {Name: "limit", In: "query", Type: "integer"}}}}},
 			[]*event.Event{
 				mkEv(t0, "203.0.113.7", "GET", "/search", "/search?q=x&page=1&limit=20", 200),

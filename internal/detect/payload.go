@@ -1,6 +1,11 @@
 package detect
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -18,6 +23,14 @@ import (
 // not teach the baseline. Alerts fold per (client, endpoint) in the
 // emitter; no per-client state is kept.
 //
+// Learning (readiness) and cold start: before gate_obs observations,
+// from cold_obs (5) on, a body is judged only when its content is
+// structured (JSON, XML, form) — a prior on what such a body can be —
+// against max(cold_abs × abs, cold_factor × the largest size so far)
+// (defaults 4 × 64 KiB | 16 KiB and 25 ×): a 2 MB review against
+// 300-byte reviews is not noise, whatever the endpoint's age. Binary
+// bodies (PDFs, images, archives, uploads) wait for the baseline.
+//
 // Memory: per endpoint 2 DDSketches (≤ 4.3 KB each, typically < 1 KB) +
 // ~100 bytes; at most max_endpoints (default 20,000) endpoints, LRU.
 
@@ -34,6 +47,9 @@ type payloadOptions struct {
 	AbsResponse  float64 `yaml:"abs_response" doc:"absolute floor of a large response (bytes)"`
 	AbsRequest   float64 `yaml:"abs_request" doc:"absolute floor of a large request body (bytes)"`
 	MaxEndpoints int     `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
+	ColdObs      float64 `yaml:"cold_obs" doc:"before gate_obs observations, observations on the endpoint before the cold-start rule judges structured bodies"`
+	ColdAbs      float64 `yaml:"cold_abs" doc:"cold start: a body is above cold_abs × abs_response (or abs_request)"`
+	ColdFactor   float64 `yaml:"cold_factor" doc:"cold start: a body is above cold_factor × the largest size so far"`
 }
 
 func defaultPayloadOptions() *payloadOptions {
@@ -44,6 +60,9 @@ func defaultPayloadOptions() *payloadOptions {
 		AbsResponse:  64 << 10,
 		AbsRequest:   16 << 10,
 		MaxEndpoints: 20000,
+		ColdObs:      5,
+		ColdAbs:      4,
+		ColdFactor:   25,
 	}
 }
 
@@ -56,22 +75,31 @@ type payloadDetector struct {
 	keyed
 	factor, q, gate float64
 	absResp, absReq float64
+	coldObs         float64
+	coldAbs         float64
+	coldFactor      float64
 	eps             *lru[payloadEndpoint]
+	readyResp       readyMark
+	readyReq        readyMark
 }
 
 type payloadEndpoint struct {
+	ref       model.EndpointRef
 	resp, req quantiles
 }
 
 func newPayload(cfg Config) *payloadDetector {
 	o := optionsFor[*payloadOptions](cfg, "payload")
 	return &payloadDetector{
-		factor:  o.Factor,
-		q:       o.Quantile,
-		gate:    o.GateObs,
-		absResp: o.AbsResponse,
-		absReq:  o.AbsRequest,
-		eps:     newLRU[payloadEndpoint](o.MaxEndpoints),
+		factor:     o.Factor,
+		q:          o.Quantile,
+		gate:       o.GateObs,
+		absResp:    o.AbsResponse,
+		absReq:     o.AbsRequest,
+		coldObs:    o.ColdObs,
+		coldAbs:    o.ColdAbs,
+		coldFactor: o.ColdFactor,
+		eps:        newLRU[payloadEndpoint](o.MaxEndpoints),
 	}
 }
 
@@ -82,38 +110,87 @@ func (d *payloadDetector) Observe(ev *event.Event, out *Emitter) {
 	if ev.Rec == nil {
 		return
 	}
-	ep, _ := d.eps.getOrAdd(d.keys.endpoint(ev))
+	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
+	if created {
+		ep.ref = keepRef(ev.Endpoint)
+	}
 	if ev.Status >= 200 && ev.Status < 300 {
 		if sz := float64(ev.Rec.Response.Size); sz > 0 {
-			d.check(ev, &ep.resp, sz, d.absResp, "payload.large_response", "response", out)
+			d.check(ev, &ep.resp, sz, d.absResp, alert.PayloadLargeResponse, "response", false, &d.readyResp, out)
 		}
 	}
 	if sz := float64(ev.Rec.Request.Size); sz > 0 {
-		d.check(ev, &ep.req, sz, d.absReq, "payload.large_request", "request body", out)
+		d.check(ev, &ep.req, sz, d.absReq, alert.PayloadLargeRequest, "request body", true, &d.readyReq, out)
 	}
 }
 
-func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ, what string, out *Emitter) {
+// structuredBody reports whether a content type is structured text
+// (JSON, XML, form): a prior on how large such a body can plausibly be.
+func structuredBody(ct string) bool {
+	ct = strings.ToLower(ct)
+	return strings.Contains(ct, "json") || strings.Contains(ct, "xml") || strings.Contains(ct, "x-www-form-urlencoded")
+}
+
+func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ alert.Type, what string, req bool, mark *readyMark, out *Emitter) {
 	n := q.count()
-	if n < d.gate {
-		q.add(sz)
-		return
+	if n+1 >= d.gate {
+		mark.mark(ev.Time) // this observation (learned below) completes the baseline
 	}
-	base := q.at(d.q)
-	thr := fmax(abs, d.factor*base)
+	var base, thr float64
+	cold := n < d.gate
+	if cold {
+		ct := ev.Rec.Response.Header("content-type")
+		if req {
+			ct = ev.Rec.Request.Header("content-type")
+		}
+		if n < d.coldObs || !structuredBody(ct) {
+			q.add(sz)
+			return
+		}
+		base = q.at(1) // the largest so far
+		thr = fmax(d.coldAbs*abs, d.coldFactor*base)
+	} else {
+		base = q.at(d.q)
+		thr = fmax(abs, d.factor*base)
+	}
 	if sz <= thr {
 		q.add(sz)
 		return
 	}
 	q.add(thr) // learn clipped
+	reason := what + " size (bytes) far above this endpoint's learned distribution (baseline = p99.9)"
+	if cold {
+		reason = what + " size (bytes) far above anything this young endpoint returned (baseline = the largest so far; structured content)"
+	}
 	out.Emit(Hit{
 		Type: typ, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: confidence(sz, thr, n, 5*d.gate),
 		Evidence: model.Evidence{
 			Observed: sz, Baseline: round2(base), Threshold: round2(thr),
-			Reason:  what + " size (bytes) far above this endpoint's learned distribution (baseline = p99.9)",
-			Details: map[string]any{"p50": round2(q.at(0.5)), "observations": n},
+			Reason:  reason,
+			Details: map[string]any{"p50": round2(q.at(0.5)), "observations": n, "baseline_learning": cold},
 		},
 		Sample: anomSample(ev, ""),
 	})
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *payloadDetector) Readiness(at time.Time) []model.Readiness {
+	while := func(abs float64) string {
+		return fmt.Sprintf("from %g observations, structured (JSON/XML/form) bodies above max(%g, %g × the largest so far); binary bodies are not judged", d.coldObs, d.coldAbs*abs, d.coldFactor)
+	}
+	resp := baseline{detector: "payload", name: "response sizes (2xx)", scope: "endpoint", alerts: alertNames(alert.PayloadLargeResponse),
+		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absResp)}.tally()
+	req := baseline{detector: "payload", name: "request body sizes", scope: "endpoint", alerts: alertNames(alert.PayloadLargeRequest),
+		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absReq)}.tally()
+	d.eps.each(func(_ uint64, ep *payloadEndpoint) {
+		k := ep.ref.Key()
+		if ep.resp.count() > 0 {
+			resp.Add(k, model.Need{Requests: int64(ep.resp.count())}, false)
+		}
+		if ep.req.count() > 0 {
+			req.Add(k, model.Need{Requests: int64(ep.req.count())}, false)
+		}
+	})
+	return []model.Readiness{resp.Readiness(d.readyResp.at), req.Readiness(d.readyReq.at)}
 }

@@ -4,8 +4,7 @@ import (
 	"sort"
 
 	"github.com/palisade-sec/palisade/internal/classify"
-
-	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // Config is shared by all detector factories. Family-specific tuning lives
@@ -15,7 +14,7 @@ type Config struct {
 	// Specs answers what the declared OpenAPI specs say about an endpoint
 	// (may be nil): detectors use it to know what is normal from the first
 	// request.
-	Specs SpecLookup
+	Specs pipeline.SpecLookup
 	// MaxTrackedClients / MaxTrackedIdentities bound per-client and
 	// per-identity state across all detectors (0 = family default).
 	MaxTrackedClients    int
@@ -26,33 +25,13 @@ type Config struct {
 	Options Options
 	// Disabled lists detector names to leave out.
 	Disabled []string
-	// Classify is the engine's classification analyzer, which sees each
-	// event before the detectors: detectors that need the data classes of
-	// an event reuse its results (and its custom data types). Nil: they
-	// classify on their own with the default configuration.
-	Classify *classify.Analyzer
-}
-
-// SpecLookup is what detectors may ask about declared specs.
-type SpecLookup interface {
-	Operation(ref model.EndpointRef) (SpecOp, bool)
-}
-
-// SpecOp is a declared operation.
-type SpecOp struct {
-	Params       []SpecParam
-	AuthRequired bool // the operation (or the document) declares security
-	Deprecated   bool
-	Tags         []string
-	Scopes       []string // OAuth scopes / roles required, when declared
-}
-
-// SpecParam is a declared parameter.
-type SpecParam struct {
-	Name   string
-	In     string // path | query | header | body (top-level JSON property)
-	Type   string // string, integer, number, boolean, array, object
-	Format string
+	// Classifier classifies the events that arrive unclassified
+	// (event.Event.Classified false: classification turned off, or a
+	// detector used on its own) for the detectors that need their data
+	// classes; it is the engine's, so that custom data types apply. Nil:
+	// the default configuration. Classified events carry their result
+	// (event.Event.Sensitive), which detectors read instead.
+	Classifier *classify.Classifier
 }
 
 type factory struct {

@@ -216,7 +216,7 @@ func TestKeptStringsAreCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	cls := classify.NewAnalyzer(c)
-	g := detect.NewDefault(detect.Config{Classify: cls})
+	g := detect.NewDefault(detect.Config{Classifier: c})
 	var last time.Time
 	for i, r := range recs {
 		ev, err := enr.Enrich(r, uint64(i))

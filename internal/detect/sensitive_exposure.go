@@ -3,9 +3,11 @@ package detect
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
@@ -28,21 +30,22 @@ import (
 // min_responses, learning, min_confidence, max_endpoints (endpoints
 // tracked; more are counted in Dropped).
 //
-// Classification uses its own classify.Analyzer on response locations, so
-// per-field sampling applies once a field's class is stable (a stable field
-// is still classified one value in SampleEvery; a new field always is).
+// Classification is the pipeline's classification stage: the detector
+// reads what it attached to the event (event.Sensitive, response
+// locations). An event that was not classified (classification turned off,
+// or the detector used on its own) is classified here by a
+// classify.Analyzer of the detector's own, on response locations, with
+// Config.Classifier (custom data types) or the default configuration. Either
+// way per-field sampling applies once a field's class is stable (a stable
+// field is still classified one value in SampleEvery; a new field always
+// is).
 //
 // Memory: per endpoint ≈100 bytes plus the set of types seen, plus the
 // analyzer's per-field state (see classify.Analyzer), bounded by
 // max_endpoints and classify's MaxFieldsPerEndpoint.
 func init() {
 	Register("sensitive_exposure", func(cfg Config) Detector {
-		if cfg.Classify != nil {
-			d := newSensitiveExposure(cfg, cfg.Classify.Classifier())
-			d.shared = cfg.Classify
-			return d
-		}
-		return newSensitiveExposure(cfg, nil)
+		return newSensitiveExposure(cfg, cfg.Classifier) // nil: the default configuration
 	})
 	RegisterOptions("sensitive_exposure", func() FamilyOptions { return defaultSensitiveExposureOptions() })
 }
@@ -81,8 +84,10 @@ var criticalTypes = map[string]bool{classify.TypeSecret: true, classify.TypeCard
 var unwatchedTypes = map[string]bool{classify.TypeIP: true}
 
 type exposureEP struct {
+	ref       model.EndpointRef
 	first     time.Time
 	responses int64
+	served    bool            // answered something other than 404/405 (not only a probe path)
 	known     map[string]bool // data types seen (unmasked) during learning
 	alerted   map[string]bool
 }
@@ -90,8 +95,7 @@ type exposureEP struct {
 // SensitiveExposure is the data.sensitive_exposure detector.
 type SensitiveExposure struct {
 	keyed
-	an       *classify.Analyzer
-	shared   *classify.Analyzer // the engine's analyzer: its per-event results are reused
+	an       *classify.Analyzer // for events the classification stage did not see
 	minResp  int64
 	learning time.Duration
 	minConf  float64
@@ -100,6 +104,7 @@ type SensitiveExposure struct {
 	seen     []exposureObs          // per-event scratch: strongest finding per type, in order of appearance
 	// Dropped counts responses of endpoints beyond max_endpoints.
 	Dropped int64
+	ready   readyMark
 }
 
 // NewSensitiveExposure builds the detector with an explicit classifier
@@ -131,25 +136,26 @@ func newSensitiveExposure(cfg Config, c *classify.Classifier) *SensitiveExposure
 func (d *SensitiveExposure) Name() string { return "sensitive_exposure" }
 
 type exposureObs struct {
-	f    classify.Found
+	f    event.Sensitive
 	conf float64
 }
 
-func (d *SensitiveExposure) consider(f classify.Found) {
-	m := f.Match
-	if m.Masked || m.Confidence < d.minConf || unwatchedTypes[m.Type] {
+func (d *SensitiveExposure) consider(f event.Sensitive) {
+	if f.Masked || f.Confidence < d.minConf || unwatchedTypes[f.Type] {
 		return
 	}
 	for i := range d.seen {
-		if d.seen[i].f.Match.Type == m.Type {
-			if m.Confidence > d.seen[i].conf {
-				d.seen[i] = exposureObs{f, m.Confidence}
+		if d.seen[i].f.Type == f.Type {
+			if f.Confidence > d.seen[i].conf {
+				d.seen[i] = exposureObs{f, f.Confidence}
 			}
 			return
 		}
 	}
-	d.seen = append(d.seen, exposureObs{f, m.Confidence})
+	d.seen = append(d.seen, exposureObs{f, f.Confidence})
 }
+
+func (d *SensitiveExposure) considerFound(f classify.Found) { d.consider(f.Sensitive()) }
 
 // Observe implements Detector.
 func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
@@ -164,24 +170,30 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 			d.Dropped++
 			return
 		}
-		ep = &exposureEP{first: ev.Time, known: map[string]bool{}}
+		ep = &exposureEP{first: ev.Time, known: map[string]bool{}, ref: keepRef(ev.Endpoint)}
 		d.eps[key] = ep
 	}
 	if ev.Time.Before(ep.first) {
 		ep.first = ev.Time
 	}
 	ep.responses++
+	if ep.served && ep.responses > d.minResp && ev.Time.Sub(ep.first) >= d.learning {
+		d.ready.mark(ev.Time)
+	}
+	if ev.Status < 400 || ev.Status >= 500 {
+		ep.served = true
+	}
 	// first (most confident) finding per type in this response
 	clear(d.seen)
 	d.seen = d.seen[:0]
-	if found, ok := d.shared.Found(ev); ok { // nil-safe
-		for _, f := range found {
-			if f.Location&classify.ResponseLocations != 0 {
+	if ev.Classified {
+		for _, f := range ev.Sensitive {
+			if f.Location&event.ResponseLocations != 0 {
 				d.consider(f)
 			}
 		}
 	} else {
-		d.an.Scan(ev, classify.ResponseLocations, d.consider)
+		d.an.Scan(ev, classify.ResponseLocations, d.considerFound)
 	}
 	if len(d.seen) == 0 {
 		return
@@ -189,7 +201,7 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 	learning := ep.responses <= d.minResp || ev.Time.Sub(ep.first) < d.learning
 	for si := range d.seen {
 		o := d.seen[si]
-		typ := o.f.Match.Type
+		typ := o.f.Type
 		if learning || ep.known[typ] {
 			ep.known[typ] = true
 			continue
@@ -212,8 +224,7 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		sort.Strings(known)
 		ref := ev.Endpoint
 		note := fmt.Sprintf("%s in %s %s: %s", typ, o.f.Location, o.f.Field, o.f.Sample)
-		out.Emit(Hit{
-			Type: "data.sensitive_exposure", Time: ev.Time, Severity: sev, Confidence: math.Round(o.conf*100) / 100,
+		out.Emit(Hit{Type: alert.DataSensitiveExposure, Time: ev.Time, Severity: sev, Confidence: math.Round(o.conf*100) / 100,
 			Title:    fmt.Sprintf("Endpoint started returning %s", typ),
 			Endpoint: &ref,
 			Evidence: model.Evidence{
@@ -222,7 +233,7 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 				Threshold: fmt.Sprintf("learned over ≥%d responses and ≥%s", d.minResp, d.learning),
 				Reason:    fmt.Sprintf("%s appeared in %s %s after %d responses without it", typ, o.f.Location, o.f.Field, ep.responses-1),
 				Details: map[string]any{
-					"data_type": typ, "location": o.f.Location.String(), "field": o.f.Field, "detail": o.f.Match.Detail,
+					"data_type": typ, "location": o.f.Location.String(), "field": o.f.Field, "detail": o.f.Detail,
 					"first_time": ev.Time, "sample": o.f.Sample, "learned_responses": ep.responses - 1, "learning_since": ep.first,
 				},
 			},
@@ -230,4 +241,24 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		})
 		ep.known[typ] = true
 	}
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *SensitiveExposure) Readiness(at time.Time) []model.Readiness {
+	t := baseline{detector: "sensitive_exposure", name: "data types each endpoint returns", scope: "endpoint", alerts: alertNames(alert.DataSensitiveExposure),
+		requires: model.Need{Requests: d.minResp + 1, Hours: d.learning.Hours()},
+		while:    "the data types the endpoint returns are learned as normal; nothing fires on it"}.tally()
+	keys := make([]uint64, 0, len(d.eps))
+	for k := range d.eps {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic order (the tally breaks ties by key anyway)
+	for _, k := range keys {
+		ep := d.eps[k]
+		if !ep.served {
+			continue // a probe path, not an endpoint
+		}
+		t.Add(ep.ref.Key(), model.Need{Requests: ep.responses, Hours: hoursSince(ep.first, at)}, false)
+	}
+	return []model.Readiness{t.Readiness(d.ready.at)}
 }

@@ -2,10 +2,12 @@ package detect
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -138,5 +140,49 @@ func TestSensitiveExposureRegistered(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("sensitive_exposure is not registered")
+	}
+}
+
+// TestSensitiveExposureStage: events classified by the classification
+// stage (event.Sensitive) and unclassified events (classified by the
+// detector itself) give the same alerts; the detector uses what the event
+// carries and does not classify it again.
+func TestSensitiveExposureStage(t *testing.T) {
+	body := func(i int) string {
+		if i < 120 {
+			return fmt.Sprintf(`{"id":%d,"email":"u%d@example.com"}`, i, i)
+		}
+		return fmt.Sprintf(`{"id":%d,"email":"u%d@example.com","tax":{"ssn":"%03d-45-%04d"}}`, i, i, 100+i%500, 1000+i)
+	}
+	c, err := classify.New(classify.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(stage bool) ([]model.Alert, int64) {
+		d := NewSensitiveExposure(Config{Classifier: c}, nil)
+		cls := classify.NewAnalyzer(c)
+		out := NewEmitter()
+		for i := 0; i < 150; i++ {
+			ev := seEvent(seT0.Add(time.Duration(i)*time.Minute), fmt.Sprintf("/users/%d", i), body(i))
+			if stage {
+				cls.Classify(ev)
+				if !ev.Classified {
+					t.Fatal("Classify did not mark the event")
+				}
+			}
+			d.Observe(ev, out)
+		}
+		return seAlerts(out), d.an.Stats().Events
+	}
+	staged, ownStaged := run(true)
+	alone, ownAlone := run(false)
+	if len(staged) != 1 || staged[0].Evidence.Observed != "us_ssn" {
+		t.Fatalf("staged: %d alerts %+v", len(staged), staged)
+	}
+	if !reflect.DeepEqual(staged, alone) {
+		t.Errorf("classified by the stage: %+v\nby the detector: %+v", staged, alone)
+	}
+	if ownStaged != 0 || ownAlone != 150 {
+		t.Errorf("the detector classified %d staged events (want 0) and %d unclassified ones (want 150)", ownStaged, ownAlone)
 	}
 }

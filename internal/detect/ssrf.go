@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -483,8 +484,7 @@ func (d *SSRF) Observe(ev *event.Event, out *Emitter) {
 	if len(bestLayers) > 0 {
 		layers = strings.Join(bestLayers, ",")
 	}
-	out.Emit(Hit{
-		Type: "ssrf.internal_target", Time: ev.Time, Severity: sev, Confidence: best.Confidence, Client: sigClient(ev), Identity: sigIdentity(ev), Endpoint: &ep,
+	out.Emit(Hit{Type: alert.SSRFInternalTarget, Time: ev.Time, Severity: sev, Confidence: best.Confidence, Client: sigClient(ev), Identity: sigIdentity(ev), Endpoint: &ep,
 		Evidence: model.Evidence{Observed: best.Confidence, Reason: best.Reason + " in " + bestLoc,
 			Details: map[string]any{"location": bestLoc, "target": best.Target, "decoding": layers, "fragment": bestFrag}},
 		Sample: sigSample(ev, bestLoc+": "+bestFrag),

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -50,6 +51,7 @@ type Upstream struct {
 	HostsDropped int64
 	lim          PartLimits
 	stats        PartStats
+	ready        readyMark
 }
 
 // NewUpstream returns the detector.
@@ -108,13 +110,16 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 	emit := func(reason string, conf float64, details map[string]any, note string) {
 		ep := ev.Endpoint
 		details["destination"] = host
-		out.Emit(Hit{Type: "consumption.unsafe_upstream", Time: ev.Time, Confidence: conf, Client: sigClient(ev), Endpoint: &ep,
+		out.Emit(Hit{Type: alert.ConsumptionUnsafeUpstream, Time: ev.Time, Confidence: conf, Client: sigClient(ev), Endpoint: &ep,
 			Evidence: model.Evidence{Reason: reason, Details: details}, Sample: sigSample(ev, note)})
 	}
 	if ev.Scheme == "http" && !internalHost(host) {
 		emit("unencrypted call to third-party API "+host, 0.9, map[string]any{"issue": "plaintext"}, "http:// upstream")
 	}
 	// Sensitive data to a new destination.
+	if ev.Time.Sub(d.start) >= d.learn {
+		d.ready.mark(ev.Time)
+	}
 	if known && first.Sub(d.start) >= d.learn {
 		if kind, loc, frag := d.sensitiveOut(ev); kind != "" {
 			emit(kind+" sent to "+host+", a destination first seen "+first.UTC().Format(time.RFC3339)+" (after the learning period)", 0.8,
@@ -279,4 +284,16 @@ func ibanValid(b []byte) bool {
 		}
 	}
 	return rem == 1
+}
+
+// Readiness implements pipeline.ReadinessReporter (nothing to report
+// before the first outbound call).
+func (d *Upstream) Readiness(at time.Time) []model.Readiness {
+	if d.start.IsZero() {
+		return nil
+	}
+	b := baseline{detector: "upstream", name: "known outbound destinations", scope: "population", alerts: alertNames(alert.ConsumptionUnsafeUpstream),
+		requires: model.Need{Hours: d.learn.Hours()},
+		while:    "destinations are learned (sensitive data to a new destination is not judged); plain http, redirects to internal targets and injection in responses are checked from the first call"}
+	return []model.Readiness{b.population(model.Need{Hours: hoursSince(d.start, at)}, d.ready)}
 }

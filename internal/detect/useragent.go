@@ -3,6 +3,7 @@ package detect
 import (
 	"strings"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -197,8 +198,7 @@ func (d *UserAgent) Observe(ev *event.Event, out *Emitter) {
 	}
 	ep := ev.Endpoint
 	frag := Fragment(ev.UserAgent, v.Start, v.End)
-	out.Emit(Hit{
-		Type: "intel.suspicious_user_agent", Time: ev.Time, Confidence: v.Confidence, Client: sigClient(ev), Identity: sigIdentity(ev), Endpoint: &ep,
+	out.Emit(Hit{Type: alert.IntelSuspiciousUserAgent, Time: ev.Time, Confidence: v.Confidence, Client: sigClient(ev), Identity: sigIdentity(ev), Endpoint: &ep,
 		Evidence: model.Evidence{Observed: v.Confidence, Reason: v.Reason + " in User-Agent",
 			Details: map[string]any{"location": "header:user-agent", "match": v.Reason, "fragment": frag}},
 		Sample: sigSample(ev, "user-agent: "+frag),

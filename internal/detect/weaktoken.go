@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -138,7 +139,7 @@ func (d *WeakToken) Observe(ev *event.Event, out *Emitter) {
 			details["lifetime_seconds"] = int64(tok.Exp.Sub(tok.Iat).Seconds())
 		}
 	}
-	out.Emit(Hit{Type: "auth.weak_token_accepted", Time: ev.Time, Confidence: conf, Client: sigClient(ev), Identity: sigIdentity(ev), Endpoint: &ep,
+	out.Emit(Hit{Type: alert.AuthWeakTokenAccepted, Time: ev.Time, Confidence: conf, Client: sigClient(ev), Identity: sigIdentity(ev), Endpoint: &ep,
 		Evidence: model.Evidence{Reason: "the API answered " + strconv.Itoa(ev.Status) + " to a request carrying a weak token: " + reason, Details: details},
 		Sample:   sigSample(ev, reason)})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/palisade-sec/palisade/internal/activity"
 	"io"
 	"os"
 	"sync"
@@ -132,4 +133,14 @@ func BenchmarkAnalyzeNoDetect(b *testing.B) {
 // BenchmarkAnalyzeFull: the whole pipeline with every detector.
 func BenchmarkAnalyzeFull(b *testing.B) {
 	benchAnalyze(b, func(c *Config) {})
+}
+
+// BenchmarkAnalyzeServe: the whole pipeline plus serve's per-subject
+// activity summary (the attacker view); compare with BenchmarkAnalyzeFull in
+// the same run.
+func BenchmarkAnalyzeServe(b *testing.B) {
+	benchAnalyze(b, func(c *Config) {
+		ac := activity.DefaultConfig()
+		c.Activity = &ac
+	})
 }

@@ -44,10 +44,11 @@ type IdentityFile struct {
 
 // InventoryFile is the inventory section.
 type InventoryFile struct {
-	Pinned      []string        `yaml:"pinned" doc:"path templates used as given, \"/v2/users/{userId}\" or \"host /path/{id}\" (same as --pin)"`
-	Ignore      []string        `yaml:"ignore" doc:"path globs never inventoried, \"/healthz\", \"/static/**\" (same as --ignore)"`
-	UnusedAfter config.Duration `yaml:"unused_after" doc:"an endpoint not seen for this long is reported unused"`
-	MaxNodes    int             `yaml:"max_nodes" doc:"path-tree nodes kept (memory budget of the inventory)"`
+	Pinned         []string        `yaml:"pinned" doc:"path templates used as given, \"/v2/users/{userId}\" or \"host /path/{id}\" (same as --pin)"`
+	Ignore         []string        `yaml:"ignore" doc:"path globs never inventoried, \"/healthz\", \"/static/**\" (same as --ignore)"`
+	UnusedAfter    config.Duration `yaml:"unused_after" doc:"an endpoint not seen for this long is reported unused"`
+	MaxNodes       int             `yaml:"max_nodes" doc:"path-tree nodes kept (memory budget of the inventory)"`
+	MaxEndpointIDs int             `yaml:"max_endpoint_ids" doc:"endpoint ids given to the references events are templated to (≈160 bytes each); beyond it references are resolved from their strings, with the same result"`
 }
 
 // ClassifyFile is the classify section.
@@ -124,7 +125,7 @@ func DefaultFileConfig() FileConfig {
 		InternalRanges: internal,
 		Identity: IdentityFile{APIKeyHeaders: id.APIKeyHeaders, APIKeyParams: id.APIKeyParams,
 			SessionCookies: id.SessionCookies},
-		Inventory: InventoryFile{UnusedAfter: config.Duration(inv.UnusedAfter), MaxNodes: inv.MaxNodes},
+		Inventory: InventoryFile{UnusedAfter: config.Duration(inv.UnusedAfter), MaxNodes: inv.MaxNodes, MaxEndpointIDs: inv.MaxEndpointIDs},
 		Posture:   PostureFile{UnusedAfter: config.Duration(30 * 24 * time.Hour)},
 	}
 }
@@ -147,6 +148,9 @@ func (fc FileConfig) Validate() error {
 	}
 	if fc.Inventory.MaxNodes < 0 {
 		errs = append(errs, config.Errorf("inventory.max_nodes", "must not be negative"))
+	}
+	if fc.Inventory.MaxEndpointIDs < 0 {
+		errs = append(errs, config.Errorf("inventory.max_endpoint_ids", "must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -195,6 +199,9 @@ func (fc FileConfig) Apply() (Config, error) {
 	}
 	if fc.Inventory.MaxNodes > 0 {
 		cfg.Inventory.MaxNodes = fc.Inventory.MaxNodes
+	}
+	if fc.Inventory.MaxEndpointIDs > 0 {
+		cfg.Inventory.MaxEndpointIDs = fc.Inventory.MaxEndpointIDs
 	}
 	for _, c := range fc.Classify.Custom {
 		cfg.Classify.Custom = append(cfg.Classify.Custom, classify.CustomType{Name: c.Name, Pattern: c.Pattern,

@@ -8,8 +8,11 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/detect"
@@ -51,6 +54,9 @@ type Config struct {
 	NoClassify bool
 	// NoPosture disables the traffic posture rules (findings).
 	NoPosture bool
+	// Activity, when set, keeps the bounded per-subject activity summary
+	// of serve mode's attacker view (TakeSubjects); analyze leaves it off.
+	Activity *activity.Config
 }
 
 // DefaultConfig returns the defaults.
@@ -74,6 +80,7 @@ type Engine struct {
 	cls       *classify.Analyzer
 	det       *detect.Engine
 	pos       *posture.Traffic
+	act       *activity.Tracker
 	intel     *intel.Set
 	analyzers pipeline.Fanout
 
@@ -144,14 +151,10 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.redact = classify.NewRedactor(c)
 	if !cfg.NoClassify {
-		e.cls = classify.NewAnalyzer(c)
-		e.analyzers = append(e.analyzers, e.cls)
+		e.cls = classify.NewAnalyzer(c) // the classification stage (see release)
 	}
 	if !cfg.NoPosture {
 		pcfg := cfg.Posture
-		if pcfg.Canonical == nil {
-			pcfg.Canonical = e.inv
-		}
 		if pcfg.SpecFields == nil {
 			pcfg.SpecFields = e.inv
 		}
@@ -163,8 +166,8 @@ func New(cfg Config) (*Engine, error) {
 		if dc.Specs == nil {
 			dc.Specs = e.inv
 		}
-		if dc.Classify == nil {
-			dc.Classify = e.cls // nil when classification is off
+		if dc.Classifier == nil && e.cls != nil {
+			dc.Classifier = e.cls.Classifier() // custom data types, for unclassified events
 		}
 		if err := (&config.Loader{}).Validate(dc.Options); err != nil {
 			return nil, fmt.Errorf("detect.options: %w", err)
@@ -172,7 +175,20 @@ func New(cfg Config) (*Engine, error) {
 		e.det = detect.NewDefault(dc)
 		e.analyzers = append(e.analyzers, e.det)
 	}
+	if cfg.Activity != nil {
+		e.act = activity.New(*cfg.Activity, e.inv)
+		e.analyzers = append(e.analyzers, e.act)
+	}
 	return e, nil
+}
+
+// TakeSubjects returns the per-subject activity summaries that changed
+// (activity.Tracker.Take); nil when Config.Activity is not set.
+func (e *Engine) TakeSubjects(n int, pin func(kind, id string) bool) []model.SubjectActivity {
+	if e.act == nil {
+		return nil
+	}
+	return e.act.Take(n, pin)
 }
 
 // Inventory exposes the inventory (for OpenAPI export).
@@ -184,6 +200,16 @@ func (e *Engine) ReorderWindow() time.Duration { return e.cfg.Reorder }
 
 // Intel exposes the threat-intel set (nil when no feed is loaded).
 func (e *Engine) Intel() *intel.Set { return e.intel }
+
+// resolveRef resolves an optional endpoint reference (a copy: the alert's
+// own is left as the emitter keeps it).
+func resolveRef(r pipeline.EndpointResolver, ep *model.EndpointRef) *model.EndpointRef {
+	if ep == nil {
+		return nil
+	}
+	c := r.Resolve(*ep)
+	return &c
+}
 
 // Reject counts a rejected record and keeps its location (first few).
 func (e *Engine) Reject(re *exchange.RecordError) {
@@ -244,6 +270,11 @@ func (e *Engine) release(it heapItem) {
 	} else {
 		e.released = ev.Time
 	}
+	if e.cls != nil {
+		// The classification stage: its result travels on the event to
+		// every analyzer (Event.Sensitive), so their order does not matter.
+		e.cls.Classify(ev)
+	}
 	e.analyzers.Observe(ev)
 	// Analyzers keep nothing of the event or its record past Observe (they
 	// copy what they retain), so their memory can serve the next ones.
@@ -293,7 +324,7 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	var findings []model.Finding
 	if e.pos != nil {
-		findings = e.pos.Findings(eps, e.to)
+		findings = e.pos.Findings(eps, e.to, e.inv)
 	}
 	posture.Score(eps, alerts, findings)
 	r.Endpoints, r.Alerts, r.Findings = eps, alerts, findings
@@ -313,6 +344,7 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	r.Hosts = e.inv.Hosts(eps)
 	e.addOutbound(r) // third-party APIs our services call (outbound.go)
+	r.Readiness = e.Readiness()
 	if e.intel != nil {
 		// The report is a function of its inputs: keep the feeds' own
 		// dates, not when this process loaded them.
@@ -324,23 +356,18 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	return r
 }
 
-// mergeSensitive attaches classification results (keyed by the endpoint
-// ref seen at classification time) to the canonical endpoints.
-func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]model.SensitiveData, c pipeline.Canonicalizer) {
-	keys := make([]string, 0, len(res))
-	for k := range res {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+// mergeSensitive attaches classification results (recorded per endpoint
+// reference as templated at classification time) to the final endpoints
+// they resolve to.
+func mergeSensitive(eps []model.Endpoint, idx map[string]int, res []classify.EndpointData, r pipeline.EndpointResolver) {
 	type fk struct{ t, loc, field string }
 	merged := map[int]map[fk]*model.SensitiveData{}
-	for _, k := range keys {
-		for _, sd := range res[k] {
-			ref := parseKey(k)
-			i, ok := idx[c.Canonical(ref).Key()]
-			if !ok {
-				continue // a probe path (never an endpoint)
-			}
+	for _, ed := range res {
+		i, ok := idx[r.Resolve(ed.Ref).Key()]
+		if !ok {
+			continue // a probe path (never an endpoint)
+		}
+		for _, sd := range ed.Data {
 			m := merged[i]
 			if m == nil {
 				m = map[fk]*model.SensitiveData{}
@@ -372,14 +399,14 @@ func mergeSensitive(eps []model.Endpoint, idx map[string]int, res map[string][]m
 	}
 }
 
-// mergeChanges appends the detectors' API changes (re-keyed to final
+// mergeChanges appends the detectors' API changes (resolved to final
 // templates) to the inventory's, dropping exact duplicates, in time order.
-func mergeChanges(inv, det []model.APIChange, c pipeline.Canonicalizer) []model.APIChange {
+func mergeChanges(inv, det []model.APIChange, r pipeline.EndpointResolver) []model.APIChange {
 	seen := map[string]bool{}
 	var out []model.APIChange
 	for _, list := range [][]model.APIChange{inv, det} {
 		for _, ch := range list {
-			ch.Endpoint = c.Canonical(ch.Endpoint)
+			ch.Endpoint = r.Resolve(ch.Endpoint)
 			k := ch.Endpoint.Key() + "|" + ch.Kind + "|" + ch.Detail
 			if seen[k] {
 				continue
@@ -392,37 +419,14 @@ func mergeChanges(inv, det []model.APIChange, c pipeline.Canonicalizer) []model.
 	return out
 }
 
-// parseKey inverts model.EndpointRef.Key ("METHOD host/path").
-func parseKey(k string) model.EndpointRef {
-	var ref model.EndpointRef
-	for i := 0; i < len(k); i++ {
-		if k[i] == ' ' {
-			ref.Method = k[:i]
-			rest := k[i+1:]
-			for j := 0; j < len(rest); j++ {
-				if rest[j] == '/' {
-					ref.Host, ref.Path = rest[:j], rest[j:]
-					return ref
-				}
-			}
-			ref.Host = rest
-			return ref
-		}
-	}
-	return ref
-}
-
-// canonicalAlerts re-keys alert endpoints to final templates and folds
+// canonicalAlerts resolves alert endpoints to final templates and folds
 // alerts that became duplicates (same type, subject and endpoint).
-func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
+func canonicalAlerts(in []model.Alert, r pipeline.EndpointResolver) []model.Alert {
 	byKey := map[string]int{}
 	var out []model.Alert
 	for _, a := range in {
-		if a.Endpoint != nil {
-			ep := c.Canonical(*a.Endpoint)
-			a.Endpoint = &ep
-		}
-		k := detect.AlertKey(&a)
+		a.Endpoint = resolveRef(r, a.Endpoint)
+		k := alert.Key(&a)
 		if i, ok := byKey[k]; ok {
 			o := &out[i]
 			o.Count += a.Count
@@ -445,7 +449,7 @@ func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
 			}
 			continue
 		}
-		a.ID = detect.AlertID(k)
+		a.ID = alert.ID(k)
 		byKey[k] = len(out)
 		out = append(out, a)
 	}
@@ -456,4 +460,76 @@ func canonicalAlerts(in []model.Alert, c pipeline.Canonicalizer) []model.Alert {
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// Readiness returns the learning state of every learned baseline as of
+// the last event (detector families, API change detection, posture
+// rules that need history), endpoint keys re-keyed to final templates,
+// with the time to ready from the start of the input.
+func (e *Engine) Readiness() []model.Readiness {
+	var rs []pipeline.ReadinessReporter
+	rs = append(rs, e.inv)
+	if e.pos != nil {
+		rs = append(rs, e.pos)
+	}
+	if e.det != nil {
+		rs = append(rs, e.det)
+	}
+	var out []model.Readiness
+	for _, r := range rs {
+		for _, b := range r.Readiness(e.to) {
+			// A per-scope baseline without any scope (no login endpoint
+			// with failures, no outbound call…) has nothing to judge yet:
+			// left out rather than reported as learning.
+			if b.Scope != "population" && b.ReadyScopes+b.LearningScopes == 0 && b.ReadyAt == nil {
+				continue
+			}
+			out = append(out, b)
+		}
+	}
+	for i := range out {
+		r := &out[i]
+		if r.ReadyAt != nil && !e.from.IsZero() {
+			h := r.ReadyAt.Sub(e.from).Hours()
+			if h < 0 {
+				h = 0
+			}
+			h = float64(int64(h*100+0.5)) / 100
+			r.HoursToReady = &h
+		}
+		seen := map[string]bool{}
+		kept := r.Learning[:0]
+		for _, sc := range r.Learning {
+			sc.Key = canonicalScopeKey(sc.Key, e.inv)
+			if seen[sc.Key] {
+				continue
+			}
+			seen[sc.Key] = true
+			kept = append(kept, sc)
+		}
+		r.Learning = kept
+		if len(r.Learning) == 0 {
+			r.Learning = nil
+		}
+	}
+	return out
+}
+
+// canonicalScopeKey re-keys a scope key "METHOD host/path[ suffix]" to the
+// endpoint's current template.
+func canonicalScopeKey(k string, r pipeline.EndpointResolver) string {
+	method, rest, ok := strings.Cut(k, " ")
+	if !ok {
+		return k
+	}
+	hp, suffix, _ := strings.Cut(rest, " ")
+	ref := model.EndpointRef{Method: method, Host: hp}
+	if i := strings.IndexByte(hp, '/'); i >= 0 {
+		ref.Host, ref.Path = hp[:i], hp[i:]
+	}
+	ref = r.Resolve(ref)
+	if suffix != "" {
+		return ref.Key() + " " + suffix
+	}
+	return ref.Key()
 }

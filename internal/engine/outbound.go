@@ -36,7 +36,7 @@ func (e *Engine) addOutbound(r *model.Report) {
 	}
 	var fs []model.Finding
 	if e.pos != nil {
-		for _, f := range e.pos.Findings(ops, e.to) {
+		for _, f := range e.pos.Findings(ops, e.to, e.inv) {
 			if posture.AppliesToOutbound(f.Rule) {
 				f.Direction = "outbound"
 				fs = append(fs, f)

@@ -116,10 +116,7 @@ func (e *Engine) OnNewAlert(f func(model.Alert)) {
 			return
 		}
 		c := *a
-		if c.Endpoint != nil {
-			ep := e.inv.Canonical(*c.Endpoint)
-			c.Endpoint = &ep
-		}
+		c.Endpoint = resolveRef(e.inv, c.Endpoint)
 		f(c)
 	}
 }

@@ -150,11 +150,11 @@ func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error
 	if e.intel != nil && !ev.Outbound {
 		ev.Intel = e.intel.Lookup(ev.ClientIP)
 	}
-	tmpl := ev.Path
 	if e.templater != nil {
-		tmpl, ev.PathParams = e.templater.Template(ev.Host, ev.Method, ev.Path)
+		ev.Endpoint, ev.PathParams = e.templater.Template(ev.Host, ev.Method, ev.Path)
+	} else {
+		ev.Endpoint = model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: ev.Path}
 	}
-	ev.Endpoint = model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: tmpl}
 	return ev, nil
 }
 

@@ -1,7 +1,8 @@
 // Package event defines the enriched event: one exchange record after
-// normalization and enrichment (endpoint template, client address and
-// exposure, identity, threat intel). Analyzers consume events; they never
-// see raw input. The package holds types only.
+// normalization and enrichment (endpoint template and id, client address
+// and exposure, identity, threat intel) and classification (the sensitive
+// values in it). Analyzers consume events; they never see raw input. The
+// package holds types only.
 package event
 
 import (
@@ -32,9 +33,11 @@ type Event struct {
 	External bool       // ClientIP is not in the configured internal ranges
 	Outbound bool       // our service calling a third-party API
 
-	// Endpoint is the operation as templated when the event was enriched.
-	// Templates converge as traffic arrives; the inventory's Canonical
-	// method maps an early reference to its final template.
+	// Endpoint is the operation as templated when the event was enriched,
+	// with the reference's stable id (Endpoint.ID, model.EndpointID).
+	// Templates converge as traffic arrives; the inventory's Resolve
+	// (pipeline.EndpointResolver) maps an early reference to its final
+	// template, once, at report time.
 	Endpoint   model.EndpointRef
 	PathParams []PathParam
 
@@ -43,6 +46,63 @@ type Event struct {
 
 	UserAgent string
 	Status    int
+
+	// Classified is set by the classification stage, which runs once per
+	// event after enrichment and before the analyzers (pipeline.Classifier);
+	// Sensitive is then every sensitive value it found, in every location
+	// (empty when none). An event that was not classified (classification
+	// off) has Classified false. Like Query, the slice is reused for the
+	// next event: an analyzer copies what it keeps (the strings in it may
+	// be kept).
+	Classified bool
+	Sensitive  []Sensitive
+}
+
+// Location is a set of places in an exchange.
+type Location uint8
+
+// Locations (report-v1 names in String).
+const (
+	LocPath Location = 1 << iota
+	LocQuery
+	LocRequestHeader
+	LocRequestBody
+	LocResponseHeader
+	LocResponseBody
+
+	AllLocations      = LocPath | LocQuery | LocRequestHeader | LocRequestBody | LocResponseHeader | LocResponseBody
+	ResponseLocations = LocResponseHeader | LocResponseBody
+)
+
+// String returns the report-v1 location name.
+func (l Location) String() string {
+	switch l {
+	case LocPath:
+		return "path"
+	case LocQuery:
+		return "query"
+	case LocRequestHeader:
+		return "request.header"
+	case LocRequestBody:
+		return "request.body"
+	case LocResponseHeader:
+		return "response.header"
+	case LocResponseBody:
+		return "response.body"
+	}
+	return "unknown"
+}
+
+// Sensitive is one sensitive value the classification stage found in the
+// event. Sample is redacted; the value itself is never kept.
+type Sensitive struct {
+	Location   Location
+	Field      string // field path ("$.user.email"), parameter or header name
+	Type       string // data type (email, credit_card, … or a custom type)
+	Confidence float64
+	Masked     bool   // shown masked (**** 1234): not an exposure of the value
+	Detail     string // sub-kind when known (card network, secret kind), never the value
+	Sample     string
 }
 
 // PathParam is a templated path segment and its concrete value.

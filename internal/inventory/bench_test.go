@@ -74,7 +74,7 @@ func BenchmarkInventory(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		ev := evs[i%len(evs)]
-		ev.Endpoint.Path, ev.PathParams = inv.Template(ev.Host, ev.Method, ev.Path)
+		ev.Endpoint, ev.PathParams = inv.Template(ev.Host, ev.Method, ev.Path)
 		inv.Observe(ev)
 	}
 	b.StopTimer()

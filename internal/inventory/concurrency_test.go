@@ -19,13 +19,12 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 300; i++ {
 				p := fmt.Sprintf("/g%d/users/%d/item%d", g%2, i, i%20)
-				tm, ps := inv.Template(h, "GET", p)
-				ev := &event.Event{Method: "GET", Host: h, Path: p, Status: 200, PathParams: ps, Time: t0}
-				ev.Endpoint.Path = tm
+				ref, ps := inv.Template(h, "GET", p)
+				ev := &event.Event{Method: "GET", Host: h, Path: p, Status: 200, PathParams: ps, Time: t0, Endpoint: ref}
 				inv.Observe(ev)
 				if i%50 == 0 {
 					inv.Endpoints(t0)
-					inv.Canonical(ev.Endpoint)
+					inv.Resolve(ev.Endpoint)
 					inv.Probes()
 					inv.APIChanges()
 				}

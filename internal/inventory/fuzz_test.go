@@ -20,7 +20,8 @@ func FuzzTemplate(f *testing.F) {
 	cfg.Pinned = []string{"/pinned/{p}/x"}
 	inv := New(cfg)
 	f.Fuzz(func(t *testing.T, method, path string, status int) {
-		tmpl, params := inv.Template("fuzz.test", method, path)
+		ref, params := inv.Template("fuzz.test", method, path)
+		tmpl := ref.Path
 		want := len(segments(path, nil))
 		got := len(segments(tmpl, nil))
 		if got != want {
@@ -31,12 +32,23 @@ func FuzzTemplate(f *testing.F) {
 				t.Fatalf("Template(%q): bad param %+v", path, p)
 			}
 		}
-		ev := &event.Event{Method: method, Host: "fuzz.test", Path: path, Status: status, PathParams: params}
-		ev.Endpoint.Path = tmpl
+		if ref.Host != "fuzz.test" || ref.Method != method {
+			t.Fatalf("Template(%q) = %+v", path, ref)
+		}
+		if again, _ := inv.Template("fuzz.test", method, path); again.Path == ref.Path && again.ID != ref.ID {
+			t.Fatalf("Template(%q): same reference, ids %d and %d", path, ref.ID, again.ID)
+		}
+		ev := &event.Event{Method: method, Host: "fuzz.test", Path: path, Status: status, PathParams: params, Endpoint: ref}
 		inv.Observe(ev)
-		c := inv.Canonical(ev.Endpoint)
+		c := inv.Resolve(ev.Endpoint)
 		if len(segments(c.Path, nil)) != want {
-			t.Fatalf("Canonical(%q) = %q", tmpl, c.Path)
+			t.Fatalf("Resolve(%q) = %q", tmpl, c.Path)
+		}
+		// Resolving by the id and by the strings of the reference agree.
+		byStrings := ref
+		byStrings.ID = 0
+		if s := inv.Resolve(byStrings); s != c {
+			t.Fatalf("Resolve(%+v) = %+v by id, %+v by strings", ref, c, s)
 		}
 	})
 }

@@ -5,7 +5,7 @@
 // exports the observed API as an OpenAPI 3.1 document.
 //
 // The inventory implements pipeline.Templater (Template), pipeline.Analyzer
-// (Observe), pipeline.Canonicalizer (Canonical) and detect.SpecLookup
+// (Observe), pipeline.EndpointResolver (Resolve) and pipeline.SpecLookup
 // (Operation). It is safe for concurrent use (one mutex).
 package inventory
 
@@ -64,6 +64,11 @@ type Config struct {
 	// least one denial; default 100,000 ≈ 10 MB; beyond, new clients are
 	// not tracked, and counted).
 	MaxReconClients int
+	// MaxEndpointIDs bounds the endpoint ids (model.EndpointID) given to
+	// the references events are templated to (default 262,144, ≈160 bytes
+	// each: ≈42 MB at the budget). Beyond it references get no id and are resolved from their
+	// strings, with the same result; Stats.IDsDropped counts them.
+	MaxEndpointIDs int
 	// API change detection: a new query/header parameter is reported when
 	// the endpoint had ChangeMinHistory requests without it (default 50)
 	// and at least ChangeAdoption (default 0.9) of the next ChangeWindow
@@ -76,7 +81,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{UnusedAfter: 30 * 24 * time.Hour, MaxNodes: 200_000, MinCardinality: 16, SlugCardinality: 5,
-		RetainFactor: 4, RetainMin: 3, MaxProbes: 10_000, ReconMinOps: 20, MaxReconClients: 100_000, ChangeMinHistory: 50, ChangeWindow: 50, ChangeAdoption: 0.9}
+		RetainFactor: 4, RetainMin: 3, MaxProbes: 10_000, ReconMinOps: 20, MaxReconClients: 100_000, MaxEndpointIDs: 1 << 18, ChangeMinHistory: 50, ChangeWindow: 50, ChangeAdoption: 0.9}
 }
 
 func (c *Config) defaults() {
@@ -108,6 +113,9 @@ func (c *Config) defaults() {
 	if c.MaxProbes <= 0 {
 		c.MaxProbes = d.MaxProbes
 	}
+	if c.MaxEndpointIDs <= 0 {
+		c.MaxEndpointIDs = d.MaxEndpointIDs
+	}
 	if c.ChangeMinHistory <= 0 {
 		c.ChangeMinHistory = d.ChangeMinHistory
 	}
@@ -127,6 +135,9 @@ type hostPattern struct {
 // Inventory is the live API inventory.
 type Inventory struct {
 	mu sync.Mutex
+	// changesReady: event time the first endpoint reached ChangeMinHistory
+	// requests (readiness of API change detection).
+	changesReady time.Time
 	// tmplMemo: see Template; noTmplMemo turns it off (tests)
 	tmplMemo   tmplMemo
 	noTmplMemo bool
@@ -137,6 +148,7 @@ type Inventory struct {
 	pins       []hostPattern
 	ignores    []hostPattern
 	specs      []*Spec
+	ids        endpointIDs
 
 	probes        map[model.Probe]int64 // pruned 404-only paths (Requests zero in the key)
 	probesDropped int64
@@ -150,6 +162,7 @@ type Inventory struct {
 }
 
 type hostTrie struct {
+	name     string // the host (the map key)
 	root     *node
 	declared bool // a spec declares operations for this host
 	pinned   bool // the trie holds pinned nodes
@@ -160,6 +173,7 @@ type hostTrie struct {
 func New(cfg Config) *Inventory {
 	cfg.defaults()
 	inv := &Inventory{cfg: cfg, hosts: make(map[string]*hostTrie), bp: newBodyParser(), probes: make(map[model.Probe]int64), recon: make(map[uint64]*reconClient)}
+	inv.ids.max = cfg.MaxEndpointIDs
 	for i, p := range cfg.Pinned {
 		host, pth := parseHostPath(p)
 		if !strings.HasPrefix(pth, "/") {
@@ -204,6 +218,8 @@ type Stats struct {
 	Collapses     int64 // positions turned into parameters
 	BudgetEvents  int64 // times the node budget was enforced
 	ProbesDropped int64 // probe paths beyond MaxProbes
+	EndpointIDs   int   // endpoint ids given
+	IDsDropped    int64 // references beyond MaxEndpointIDs (given no id)
 	ParamsDropped int64 // parameters beyond the per-endpoint limit
 	BodyErrors    int64 // JSON-looking bodies that did not parse
 }
@@ -214,7 +230,7 @@ func (inv *Inventory) Stats() Stats {
 	defer inv.mu.Unlock()
 	inv.tmplMemo = tmplMemo{} // see Template
 	s := Stats{Hosts: len(inv.hosts), Nodes: inv.nodes, Ignored: inv.ignored, Collapses: inv.collapses,
-		BudgetEvents: inv.budgetEvents, ProbesDropped: inv.probesDropped}
+		BudgetEvents: inv.budgetEvents, ProbesDropped: inv.probesDropped, EndpointIDs: len(inv.ids.refs), IDsDropped: inv.ids.dropped}
 	for _, h := range inv.hosts {
 		walk(h.root, func(n *node) {
 			for _, st := range n.eps {
@@ -231,8 +247,8 @@ func (inv *Inventory) host(h string) *hostTrie {
 	if t != nil {
 		return t
 	}
-	t = &hostTrie{root: &node{tmpl: "/"}}
 	h = strings.Clone(h) // kept: not a view of the record's text (see docs/ARCHITECTURE.md)
+	t = &hostTrie{name: h, root: &node{tmpl: "/"}}
 	inv.hosts[h] = t
 	inv.nodes++
 	for _, p := range inv.pins {
@@ -336,32 +352,62 @@ func globMatch(pat, segs []string) bool {
 	return globMatch(pat[1:], segs[1:])
 }
 
-// Template implements pipeline.Templater: it returns the template of a
-// concrete escaped path and the values of its templated segments, learning
-// from the path. Ignored paths are returned unchanged.
-func (inv *Inventory) Template(host, method, p string) (string, []event.PathParam) {
+// Template implements pipeline.Templater: it returns the endpoint of a
+// request (the template of its concrete escaped path, with the reference's
+// stable id) and the values of its templated segments, learning from the
+// path. Ignored paths are returned unchanged, without an id.
+func (inv *Inventory) Template(host, method, p string) (model.EndpointRef, []event.PathParam) {
 	var buf [24]string
 	segs := segments(p, buf[:0])
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.tmplMemo = tmplMemo{}
 	if len(inv.ignores) > 0 && inv.ignoredPath(host, segs) {
-		return p, nil
+		return model.EndpointRef{Host: host, Method: method, Path: p}, nil
 	}
 	inv.budget()
 	// resolve, remembering the node when the path was known (the trie is
 	// unchanged): Observe of the same event, which follows at once in the
 	// engine, then needs no second walk.
 	var n *node
-	if t := inv.hosts[host]; t != nil {
+	t := inv.hosts[host]
+	if t != nil {
 		if n = match(t.root, segs, false); n != nil {
 			inv.tmplMemo = tmplMemo{host: host, path: p, n: n}
 		}
 	}
 	if n == nil {
 		n = inv.resolve(host, segs)
+		if t == nil {
+			t = inv.hosts[host] // resolve made it
+		}
 	}
-	return n.tmpl, pathParams(n, segs)
+	return inv.endpointRef(t, n, method), pathParams(n, segs)
+}
+
+// endpointRef returns the reference (with its id) of method on node n of
+// host trie t: from the node's cache when its template did not change,
+// else from the id table (one map lookup), remembered on the node.
+func (inv *Inventory) endpointRef(t *hostTrie, n *node, method string) model.EndpointRef {
+	for i := range n.refs {
+		if r := &n.refs[i]; r.Method == method && r.Path == n.tmpl {
+			return *r
+		}
+	}
+	ref := inv.ids.assign(t.name, method, n.tmpl)
+	if ref.ID == 0 {
+		return ref
+	}
+	for i := range n.refs {
+		if n.refs[i].Method == ref.Method { // the template changed since
+			n.refs[i] = ref
+			return ref
+		}
+	}
+	if len(n.refs) < 8 {
+		n.refs = append(n.refs, ref)
+	}
+	return ref
 }
 
 // tmplMemo is the node Template found for (host, path) without changing
@@ -486,6 +532,9 @@ func (inv *Inventory) Observe(ev *event.Event) {
 	ipHash := st.observe(ev, params, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
 	if ipHash != 0 && !ev.Outbound { // our services calling out are not scanning us
 		inv.trackRecon(ipHash, ev.Method, n.tmpl, ev.Status)
+	}
+	if inv.changesReady.IsZero() && st.requests >= int64(inv.cfg.ChangeMinHistory) {
+		inv.changesReady = ev.Time // first endpoint with enough history for API change detection
 	}
 
 	// Only successful responses are evidence that a route exists: scanners
@@ -786,20 +835,34 @@ func (inv *Inventory) sortedHosts() []string {
 	return out
 }
 
-// Canonical implements pipeline.Canonicalizer: it maps a reference
-// recorded early (a concrete path, or a template since collapsed) to the
-// endpoint's current template. Unknown references are returned unchanged.
-func (inv *Inventory) Canonical(ref model.EndpointRef) model.EndpointRef {
-	var buf [24]string
-	segs := segments(ref.Path, buf[:0])
+// Resolve implements pipeline.EndpointResolver, the one place where an
+// endpoint reference recorded early (its id, or for a reference without
+// one its concrete path or a template since collapsed) is mapped to what
+// it stands for now: the endpoint's current template, with that
+// reference's id (0 when it has none). A reference the inventory does not
+// know is returned unchanged (without id).
+func (inv *Inventory) Resolve(ref model.EndpointRef) model.EndpointRef {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.tmplMemo = tmplMemo{} // see Template
+	if r, ok := inv.ids.ref(ref.ID); ok {
+		ref = r
+	}
+	ref.ID = 0
+	out := inv.canonical(ref)
+	out.ID = inv.ids.lookup(out)
+	return out
+}
+
+// canonical maps a reference to its current template (inv.mu held).
+// Unknown references are returned unchanged.
+func (inv *Inventory) canonical(ref model.EndpointRef) model.EndpointRef {
 	t := inv.hosts[ref.Host]
 	if t == nil {
 		return ref
 	}
-	if n := match(t.root, segs, true); n != nil {
+	var buf [24]string
+	if n := match(t.root, segments(ref.Path, buf[:0]), true); n != nil {
 		ref.Path = n.tmpl
 	}
 	return ref

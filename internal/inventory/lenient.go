@@ -7,7 +7,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/palisade-sec/palisade/internal/detect"
+	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/specfile"
 )
 
@@ -98,7 +98,7 @@ func lenientSpec(s *Spec, data []byte) error {
 					}
 					seen[paramKey{in, name}] = true
 					typ, format := lenientType(resolve(root, pm["schema"]))
-					so.Op.Params = append(so.Op.Params, detect.SpecParam{Name: name, In: in, Type: typ, Format: format})
+					so.Op.Params = append(so.Op.Params, model.SpecParam{Name: name, In: in, Type: typ, Format: format})
 					if req, _ := pm["required"].(bool); req || in == "path" {
 						so.Required = append(so.Required, in+":"+name)
 					}
@@ -130,7 +130,7 @@ func lenientSpec(s *Spec, data []byte) error {
 						}
 						seen[paramKey{"body", n}] = true
 						typ, format := lenientType(resolve(root, props[n]))
-						so.Op.Params = append(so.Op.Params, detect.SpecParam{Name: n, In: "body", Type: typ, Format: format})
+						so.Op.Params = append(so.Op.Params, model.SpecParam{Name: n, In: "body", Type: typ, Format: format})
 						if req[n] {
 							so.Required = append(so.Required, "body:"+n)
 						}

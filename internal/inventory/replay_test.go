@@ -252,7 +252,7 @@ func replay(t *testing.T, collection, specFile string, rounds int, withSpec bool
 	correct, early := 0, 0
 	var res replayResult
 	for _, s := range log {
-		final := inv.Canonical(model.EndpointRef{Host: s.host, Method: s.method, Path: s.tmpl})
+		final := inv.Resolve(model.EndpointRef{Host: s.host, Method: s.method, Path: s.tmpl})
 		got := s.method + " " + s.host + norm(final.Path)
 		want := s.method + " " + s.host + s.truth
 		learned[got], truths[want] = true, true

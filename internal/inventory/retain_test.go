@@ -27,7 +27,7 @@ func TestKeptStringsAreCopies(t *testing.T) {
 			Query: url.Values{at("limit"): {at("true")}, at("flag"): {at("true"), at("true")}}, Status: 200,
 			Auth: identity.Auth{Credentials: true, Schemes: []string{at("basic")}}}
 		ev.Endpoint = model.EndpointRef{Host: ev.Host, Method: ev.Method}
-		ev.Endpoint.Path, ev.PathParams = inv.Template(ev.Host, ev.Method, ev.Path)
+		ev.Endpoint, ev.PathParams = inv.Template(ev.Host, ev.Method, ev.Path)
 		inv.Observe(ev)
 	}
 	var kept []string

@@ -18,7 +18,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/specfile"
@@ -48,7 +47,7 @@ type SpecOperation struct {
 	Method      string
 	Path        string // as declared (without base path)
 	OperationID string
-	Op          detect.SpecOp
+	Op          model.SpecOp
 	Required    []string // "in:name" of required parameters
 	// ResponseFields are the JSON paths ("$.a.b", "$.items[*].c") declared
 	// by the operation's 2xx JSON response schemas; a path ending in ".*"
@@ -58,7 +57,7 @@ type SpecOperation struct {
 }
 
 type declOp struct {
-	op         detect.SpecOp
+	op         model.SpecOp
 	source     string
 	required   map[paramKey]bool
 	respFields []string
@@ -381,7 +380,7 @@ func (s *Spec) operations(doc *openapi3.T) {
 					}
 					seen[k] = true
 					typ, format := schemaType(prm.Schema)
-					so.Op.Params = append(so.Op.Params, detect.SpecParam{Name: prm.Name, In: prm.In, Type: typ, Format: format})
+					so.Op.Params = append(so.Op.Params, model.SpecParam{Name: prm.Name, In: prm.In, Type: typ, Format: format})
 					if prm.Required || prm.In == "path" {
 						so.Required = append(so.Required, prm.In+":"+prm.Name)
 					}
@@ -409,7 +408,7 @@ func (s *Spec) operations(doc *openapi3.T) {
 						}
 						seen[k] = true
 						typ, format := schemaType(sch.Properties[n])
-						so.Op.Params = append(so.Op.Params, detect.SpecParam{Name: n, In: "body", Type: typ, Format: format})
+						so.Op.Params = append(so.Op.Params, model.SpecParam{Name: n, In: "body", Type: typ, Format: format})
 						if req[n] {
 							so.Required = append(so.Required, "body:"+n)
 						}
@@ -589,9 +588,9 @@ func (inv *Inventory) AddSpec(s *Spec) error {
 	return nil
 }
 
-// Operation implements detect.SpecLookup: the declared operation of an
+// Operation implements pipeline.SpecLookup: the declared operation of an
 // endpoint reference (a template or a concrete path).
-func (inv *Inventory) Operation(ref model.EndpointRef) (detect.SpecOp, bool) {
+func (inv *Inventory) Operation(ref model.EndpointRef) (model.SpecOp, bool) {
 	var buf [24]string
 	segs := segments(ref.Path, buf[:0])
 	inv.mu.Lock()
@@ -599,11 +598,11 @@ func (inv *Inventory) Operation(ref model.EndpointRef) (detect.SpecOp, bool) {
 	inv.tmplMemo = tmplMemo{} // see Template
 	t := inv.hosts[ref.Host]
 	if t == nil || !t.declared {
-		return detect.SpecOp{}, false
+		return model.SpecOp{}, false
 	}
 	n := match(t.root, segs, true)
 	if n == nil || n.decl[ref.Method] == nil {
-		return detect.SpecOp{}, false
+		return model.SpecOp{}, false
 	}
 	return n.decl[ref.Method].op, true
 }

@@ -173,7 +173,7 @@ func TestCardinalityConvergence(t *testing.T) {
 			early = append(early, tm)
 		}
 	}
-	// Early templates were concrete; Canonical maps them to the final one.
+	// Early templates were concrete; Resolve maps them to the final one.
 	if early[0] != "/users/v1/alice" {
 		t.Errorf("early template %q, want concrete", early[0])
 	}
@@ -181,13 +181,13 @@ func TestCardinalityConvergence(t *testing.T) {
 	if diff := cmp.Diff(want, templates(inv, h)); diff != "" {
 		t.Errorf("templates (-want +got):\n%s", diff)
 	}
-	ref := inv.Canonical(refOf("GET", "/users/v1/alice"))
+	ref := inv.Resolve(refOf("GET", "/users/v1/alice"))
 	if ref.Path != "/users/v1/{userId}" {
-		t.Errorf("Canonical(/users/v1/alice) = %q", ref.Path)
+		t.Errorf("Resolve(/users/v1/alice) = %q", ref.Path)
 	}
-	ref = inv.Canonical(refOf("PUT", "/users/v1/bob/email"))
+	ref = inv.Resolve(refOf("PUT", "/users/v1/bob/email"))
 	if ref.Path != "/users/v1/{userId}/email" {
-		t.Errorf("Canonical(/users/v1/bob/email) = %q", ref.Path)
+		t.Errorf("Resolve(/users/v1/bob/email) = %q", ref.Path)
 	}
 	// Statistics of the collapsed children were merged.
 	for _, ep := range inv.Endpoints(t0) {

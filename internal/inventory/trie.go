@@ -4,6 +4,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/palisade-sec/palisade/internal/model"
 )
 
 // node is one position of a host's path trie. A node is either a static
@@ -32,6 +34,10 @@ type node struct {
 	tmpl string            // rendered template, root to here
 	eps  map[string]*stats // method → statistics (observed operations ending here)
 	decl map[string]*declOp
+	// refs: the endpoint references (with their ids) Template returned for
+	// this node, one per method (a cache of endpointIDs: an entry whose
+	// template is not tmpl any more is replaced)
+	refs []model.EndpointRef
 }
 
 // terminal reports a node that is an operation (observed, declared or pinned).

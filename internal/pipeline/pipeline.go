@@ -19,24 +19,44 @@ type Analyzer interface {
 	Observe(ev *event.Event)
 }
 
+// Classifier is the classification stage. It runs once per event, after
+// enrichment and before the analyzers fan out, and attaches its result to
+// the event (Event.Classified, Event.Sensitive), so that every analyzer
+// reads the same classification whatever their order. Implemented by
+// classify.Analyzer.
+type Classifier interface {
+	Classify(ev *event.Event)
+}
+
 // Finisher is implemented by analyzers that flush state at the end of the
 // input (or at a checkpoint in serve mode); at is the last event time.
 type Finisher interface {
 	Finish(at time.Time)
 }
 
-// Templater assigns an endpoint template to a request path. Implemented by
-// the inventory.
+// Templater assigns the endpoint of a request during enrichment.
+// Implemented by the inventory.
 type Templater interface {
-	// Template returns the templated path for a concrete escaped path and the
-	// values of its templated segments.
-	Template(host, method, path string) (string, []event.PathParam)
+	// Template returns the endpoint of a request to a concrete escaped
+	// path: host, method and template, with the reference's stable id
+	// (model.EndpointID) when it has one; and the values of the templated
+	// segments.
+	Template(host, method, path string) (model.EndpointRef, []event.PathParam)
 }
 
-// Canonicalizer maps an endpoint reference recorded early in a capture to
-// the inventory's final template. Implemented by the inventory.
-type Canonicalizer interface {
-	Canonical(ref model.EndpointRef) model.EndpointRef
+// EndpointResolver says what an endpoint reference recorded earlier (by
+// its id, or its strings when it has none) stands for now: the endpoint's
+// current template. Everything keyed on an endpoint (alerts, findings,
+// classification, API changes) is resolved through it, once, when a report
+// is assembled. Implemented by the inventory.
+type EndpointResolver interface {
+	Resolve(ref model.EndpointRef) model.EndpointRef
+}
+
+// SpecLookup answers what the declared OpenAPI specs say about an endpoint.
+// Implemented by the inventory; used by the detectors.
+type SpecLookup interface {
+	Operation(ref model.EndpointRef) (model.SpecOp, bool)
 }
 
 // IntelLookup answers threat-intel questions about an address. Implemented
@@ -67,4 +87,11 @@ func (f Fanout) Finish(at time.Time) {
 			fin.Finish(at)
 		}
 	}
+}
+
+// ReadinessReporter is implemented by analyzers (and detector families)
+// whose judgements need learned history: Readiness returns the learning
+// state of each of their baselines as of event time at (the last event).
+type ReadinessReporter interface {
+	Readiness(at time.Time) []model.Readiness
 }

@@ -99,7 +99,7 @@ func BenchmarkAnalyzers(b *testing.B) {
 			b.Fatal(err)
 		}
 		cls := classify.NewAnalyzer(c)
-		pos := NewTraffic(TrafficConfig{Canonical: inv, SpecFields: inv})
+		pos := NewTraffic(TrafficConfig{SpecFields: inv})
 		enr := enrich.New(enrich.DefaultConfig(), inv, nil)
 		ring := make([]*exchange.Record, 0, delay)
 		head := 0

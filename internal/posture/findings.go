@@ -11,6 +11,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // criticalData are the data types that make an exposure critical.
@@ -90,9 +91,12 @@ func FindingID(rule string, ref model.EndpointRef) string {
 
 // Findings evaluates the traffic rules over the final inventory (with
 // sensitive_data filled). now is the end of the observed traffic (offline)
-// or the evaluation time (serve mode). Findings are sorted by severity
+// or the evaluation time (serve mode). Evidence recorded under early
+// endpoint references is matched to the final endpoints through res (the
+// inventory: pipeline.EndpointResolver), or, when res is nil, to the final
+// endpoint whose template covers it. Findings are sorted by severity
 // (highest first), rule and endpoint; ids are stable.
-func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding {
+func (t *Traffic) Findings(eps []model.Endpoint, now time.Time, res pipeline.EndpointResolver) []model.Finding {
 	merged := map[string]*evidence{}
 	refs := make(map[string]model.EndpointRef, len(t.eps)) // by Key
 	keys := make([]string, 0, len(t.eps))
@@ -105,8 +109,8 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 	sort.Strings(keys) // deterministic merge order
 	for _, k := range keys {
 		ref := refs[k]
-		if t.cfg.Canonical != nil {
-			ref = t.cfg.Canonical.Canonical(ref)
+		if res != nil {
+			ref = res.Resolve(ref)
 		}
 		m := merged[ref.Key()]
 		if m == nil {
@@ -115,10 +119,10 @@ func (t *Traffic) Findings(eps []model.Endpoint, now time.Time) []model.Finding 
 		}
 		m.merge(t.eps[refs[k]])
 	}
-	// Without a canonicalizer, evidence recorded under an early template
+	// Without a resolver, evidence recorded under an early template
 	// (e.g. /v1/items/7 before {id} was learned) is matched to the final
 	// endpoint whose template covers it.
-	if t.cfg.Canonical == nil {
+	if res == nil {
 		final := map[string]bool{}
 		for i := range eps {
 			final[eps[i].Ref().Key()] = true

@@ -25,7 +25,7 @@ func TestFindingsGolden(t *testing.T) {
 	ep.Authentication = "none"
 	ep.SensitiveData = []model.SensitiveData{{Type: "email", Location: "response.body", Field: "$.owner.email", Confidence: 0.95}}
 	eps := []model.Endpoint{ep}
-	fs := tr.Findings(eps, pt0.Add(time.Hour))
+	fs := tr.Findings(eps, pt0.Add(time.Hour), nil)
 	Score(eps, nil, fs)
 	got, err := json.MarshalIndent(map[string]any{"findings": fs, "risk": eps[0].Risk}, "", "  ")
 	if err != nil {

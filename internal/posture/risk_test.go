@@ -55,14 +55,14 @@ func TestFindingsDeterministicAndCanonical(t *testing.T) {
 	early := model.EndpointRef{Host: ref.Host, Method: "GET", Path: "/v1/items/7"}
 	canon := canonMap{early.Key(): ref}
 	run := func() []model.Finding {
-		tr := NewTraffic(TrafficConfig{Canonical: canon})
+		tr := NewTraffic(TrafficConfig{})
 		e1 := pev(pt0, respHeader("server", "nginx/1.18.0"))
 		e1.Endpoint = early
 		tr.Observe(e1)
 		tr.Observe(pev(pt0.Add(time.Second), scheme("http")))
 		ep := baseEP()
 		ep.Authentication = "none"
-		return tr.Findings([]model.Endpoint{ep}, pt0.Add(time.Hour))
+		return tr.Findings([]model.Endpoint{ep}, pt0.Add(time.Hour), canon)
 	}
 	a, b := run(), run()
 	if !reflect.DeepEqual(a, b) {
@@ -83,7 +83,7 @@ func TestFindingsDeterministicAndCanonical(t *testing.T) {
 
 type canonMap map[string]model.EndpointRef
 
-func (c canonMap) Canonical(r model.EndpointRef) model.EndpointRef {
+func (c canonMap) Resolve(r model.EndpointRef) model.EndpointRef {
 	if v, ok := c[r.Key()]; ok {
 		return v
 	}
@@ -166,7 +166,7 @@ func TestFindingsTemplateFallback(t *testing.T) {
 	other := pev(pt0, respHeader("server", "nginx/1.18.0"))
 	other.Endpoint = model.EndpointRef{Host: ref.Host, Method: "GET", Path: "/v1/items/7/reviews"}
 	tr.Observe(other)
-	fs := tr.Findings([]model.Endpoint{baseEP()}, pt0.Add(time.Hour))
+	fs := tr.Findings([]model.Endpoint{baseEP()}, pt0.Add(time.Hour), nil)
 	if len(fs) != 1 || fs[0].Rule != RuleVersionDisclosure || fs[0].Endpoint.Path != "/v1/items/{id}" {
 		t.Fatalf("findings = %+v, want one version disclosure on /v1/items/{id}", fs)
 	}

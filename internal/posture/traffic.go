@@ -10,7 +10,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
-	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
 // SpecFields answers which response fields a documented operation declares,
@@ -45,9 +44,6 @@ type TrafficConfig struct {
 	MaxClientWindows int `json:"max_client_windows"`
 	// SpecFields (optional) enables PAL-T015.
 	SpecFields SpecFields `json:"-"`
-	// Canonical (optional) maps early endpoint references to the final
-	// inventory templates before evidence is matched to endpoints.
-	Canonical pipeline.Canonicalizer `json:"-"`
 }
 
 func (c *TrafficConfig) defaults() {
@@ -199,6 +195,9 @@ type Traffic struct {
 	first time.Time
 	last  time.Time
 	stats Stats
+	// headersReady: event time the first endpoint had MinResponses
+	// successful responses (readiness of the security-header rule).
+	headersReady time.Time
 }
 
 // The verbose-error literals: the library automaton (leftmost-longest,
@@ -448,6 +447,9 @@ func (t *Traffic) Observe(ev *event.Event) {
 	// Security headers on successful API responses.
 	if ev.Status >= 200 && ev.Status < 300 {
 		e.eligible++
+		if e.eligible == int64(t.cfg.MinResponses) && t.headersReady.IsZero() {
+			t.headersReady = ev.Time
+		}
 		if !strings.EqualFold(strings.TrimSpace(rh.xcto), "nosniff") {
 			e.missNosniff++
 		}

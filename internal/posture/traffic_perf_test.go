@@ -245,7 +245,7 @@ func TestJWTAlgorithmCounts(t *testing.T) {
 		ev.Auth.Identity = &identity.Identity{Token: &identity.JWT{Alg: a, Exp: pt0.Add(time.Hour), Iat: pt0}}
 		tr.Observe(ev)
 	}
-	tr.Findings(nil, pt0.Add(time.Hour))
+	tr.Findings(nil, pt0.Add(time.Hour), nil)
 	if got := tr.eps[ref].jwtAlgs; fmt.Sprint(got) != fmt.Sprint(want) || len(got) != maxKeys {
 		t.Errorf("algorithms %v, want %v", got, want)
 	}

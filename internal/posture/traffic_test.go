@@ -259,7 +259,7 @@ func TestTrafficRules(t *testing.T) {
 				first := pt0
 				ep.LastSeen, ep.FirstSeen = &first, &first
 			}
-			fs := tr.Findings([]model.Endpoint{ep}, now)
+			fs := tr.Findings([]model.Endpoint{ep}, now, nil)
 			got := rulesOf(fs)[tc.rule]
 			if got != tc.want {
 				t.Fatalf("rule %s severity = %q, want %q (findings %+v)", tc.rule, got, tc.want, fs)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sim"
 	"github.com/palisade-sec/palisade/internal/testutil"
@@ -30,7 +31,7 @@ func labels() *sim.Labels {
 	}}
 }
 
-func alert(id, typ, subject string, first time.Time, opts ...func(*model.Alert)) model.Alert {
+func mkAlert(id, typ, subject string, first time.Time, opts ...func(*model.Alert)) model.Alert {
 	a := model.Alert{ID: id, Type: typ, Subject: subject, FirstSeen: first, LastSeen: first.Add(time.Minute)}
 	for _, o := range opts {
 		o(&a)
@@ -57,51 +58,51 @@ func TestEvaluate(t *testing.T) {
 	}{
 		{name: "nothing fires", detected: map[string]time.Duration{}},
 		{name: "client match with time to detect",
-			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(90*time.Second), client("203.0.113.9"))},
+			alerts:   []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(90*time.Second), client("203.0.113.9"))},
 			detected: map[string]time.Duration{"brute": 90 * time.Second}},
 		{name: "right type, wrong client is a false alert",
-			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(time.Minute), client("203.0.113.10"))},
+			alerts:   []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(time.Minute), client("203.0.113.10"))},
 			detected: map[string]time.Duration{}, falseN: 1},
 		{name: "outside the window (beyond tolerance) does not count",
-			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(3*time.Hour), client("203.0.113.9"))},
+			alerts:   []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(3*time.Hour), client("203.0.113.9"))},
 			detected: map[string]time.Duration{}, falseN: 1},
 		{name: "within tolerance after the end counts",
-			alerts:   []model.Alert{alert("a1", "auth.brute_force", "client", t0.Add(40*time.Minute), client("203.0.113.9"))},
+			alerts:   []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(40*time.Minute), client("203.0.113.9"))},
 			detected: map[string]time.Duration{"brute": 40 * time.Minute}},
 		{name: "endpoint alert matched by endpoint, parameter names ignored",
-			alerts:   []model.Alert{alert("a1", "auth.credential_stuffing", "endpoint", t0.Add(150*time.Minute), ep("api.bank.example.test", "POST", "/v1/auth/login"))},
+			alerts:   []model.Alert{mkAlert("a1", "auth.credential_stuffing", "endpoint", t0.Add(150*time.Minute), ep("api.bank.example.test", "POST", "/v1/auth/login"))},
 			detected: map[string]time.Duration{"stuffing": 30 * time.Minute}},
 		{name: "endpoint alert on another endpoint is false",
-			alerts:   []model.Alert{alert("a1", "auth.credential_stuffing", "endpoint", t0.Add(150*time.Minute), ep("api.shop.example.test", "POST", "/v1/auth/login"))},
+			alerts:   []model.Alert{mkAlert("a1", "auth.credential_stuffing", "endpoint", t0.Add(150*time.Minute), ep("api.shop.example.test", "POST", "/v1/auth/login"))},
 			detected: map[string]time.Duration{}, falseN: 1},
 		{name: "identity match; expected side effect is not false",
-			alerts: []model.Alert{alert("a1", "traffic.identity_spike", "identity", t0.Add(5*time.Hour+10*time.Minute), ident("user-42")),
-				alert("a2", "auth.token_reuse", "identity", t0.Add(5*time.Hour+20*time.Minute), ident("user-42"))},
+			alerts: []model.Alert{mkAlert("a1", "traffic.identity_spike", "identity", t0.Add(5*time.Hour+10*time.Minute), ident("user-42")),
+				mkAlert("a2", "auth.token_reuse", "identity", t0.Add(5*time.Hour+20*time.Minute), ident("user-42"))},
 			detected: map[string]time.Duration{"scalper": 10 * time.Minute}},
 		{name: "other type on an attacker is mistyped, not false",
-			alerts:   []model.Alert{alert("a1", "injection.sqli", "client", t0.Add(5*time.Minute), client("203.0.113.9"))},
+			alerts:   []model.Alert{mkAlert("a1", "injection.sqli", "client", t0.Add(5*time.Minute), client("203.0.113.9"))},
 			detected: map[string]time.Duration{}, mistypedN: 1},
 		{name: "alert on a trap's address",
-			alerts:   []model.Alert{alert("a1", "traffic.client_spike", "client", t0, client("198.51.100.77"), ep("api.shop.example.test", "GET", "/v1/products"))},
+			alerts:   []model.Alert{mkAlert("a1", "traffic.client_spike", "client", t0, client("198.51.100.77"), ep("api.shop.example.test", "GET", "/v1/products"))},
 			detected: map[string]time.Duration{}, falseN: 1, trapN: 1, trapOf: "nat"},
 		{name: "client alert on a trap's endpoint",
-			alerts:   []model.Alert{alert("a1", "payload.large_response", "client", t0, client("86.12.1.2"), ep("api.bank.example.test", "GET", "/v1/statements/{id}/pdf"))},
+			alerts:   []model.Alert{mkAlert("a1", "payload.large_response", "client", t0, client("86.12.1.2"), ep("api.bank.example.test", "GET", "/v1/statements/{id}/pdf"))},
 			detected: map[string]time.Duration{}, falseN: 1, trapN: 1, trapOf: "pdfs"},
 		{name: "identity alert without a client on a client trap's endpoint",
-			alerts:   []model.Alert{alert("a1", "traffic.client_spike", "identity", t0, ident("dr.x"), ep("api.shop.example.test", "GET", "/v1/products"))},
+			alerts:   []model.Alert{mkAlert("a1", "traffic.client_spike", "identity", t0, ident("dr.x"), ep("api.shop.example.test", "GET", "/v1/products"))},
 			detected: map[string]time.Duration{}, falseN: 1, trapN: 0},
 		{name: "identity alert without a client matched by a client trap's endpoint",
-			alerts:   []model.Alert{alert("a1", "traffic.identity_spike", "identity", t0, ident("dr.y"), ep("ehr.clinic.example.test", "GET", "/v1/patients/{patientId}"))},
+			alerts:   []model.Alert{mkAlert("a1", "traffic.identity_spike", "identity", t0, ident("dr.y"), ep("ehr.clinic.example.test", "GET", "/v1/patients/{patientId}"))},
 			detected: map[string]time.Duration{}, falseN: 1, trapN: 1, trapOf: "shift"},
 		{name: "client alert on another address of a client trap's endpoint is not a trap",
-			alerts:   []model.Alert{alert("a1", "traffic.identity_spike", "client", t0, client("10.50.9.9"), ep("ehr.clinic.example.test", "GET", "/v1/patients/{patientId}"))},
+			alerts:   []model.Alert{mkAlert("a1", "traffic.identity_spike", "client", t0, client("10.50.9.9"), ep("ehr.clinic.example.test", "GET", "/v1/patients/{patientId}"))},
 			detected: map[string]time.Duration{}, falseN: 1},
 		{name: "trap only counts for its trap_for types",
-			alerts:   []model.Alert{alert("a1", "recon.endpoint_spray", "client", t0, client("198.51.100.77"))},
+			alerts:   []model.Alert{mkAlert("a1", "recon.endpoint_spray", "client", t0, client("198.51.100.77"))},
 			detected: map[string]time.Duration{}, falseN: 1},
 		{name: "earliest of several alerts gives the time to detect",
-			alerts: []model.Alert{alert("a2", "auth.brute_force", "client", t0.Add(10*time.Minute), client("203.0.113.9")),
-				alert("a1", "auth.brute_force", "client", t0.Add(2*time.Minute), client("203.0.113.9"))},
+			alerts: []model.Alert{mkAlert("a2", "auth.brute_force", "client", t0.Add(10*time.Minute), client("203.0.113.9")),
+				mkAlert("a1", "auth.brute_force", "client", t0.Add(2*time.Minute), client("203.0.113.9"))},
 			detected: map[string]time.Duration{"brute": 2 * time.Minute}},
 	}
 	for _, c := range cases {
@@ -136,9 +137,9 @@ func TestEvaluate(t *testing.T) {
 
 func TestCheckAndTable(t *testing.T) {
 	r := Evaluate(labels(), []model.Alert{
-		alert("a1", "auth.brute_force", "client", t0.Add(time.Minute), client("203.0.113.9")),
-		alert("a2", "traffic.client_spike", "client", t0, client("198.51.100.77")),
-		alert("a3", "bfla.privileged_access", "identity", t0, ident("user-7")),
+		mkAlert("a1", "auth.brute_force", "client", t0.Add(time.Minute), client("203.0.113.9")),
+		mkAlert("a2", "traffic.client_spike", "client", t0, client("198.51.100.77")),
+		mkAlert("a3", "bfla.privileged_access", "identity", t0, ident("user-7")),
 	}, 0)
 	if v := r.Check(Floors{MinDetected: map[string]int{"auth.brute_force": 1}, MaxFalse: 2, MaxTrapFalse: 1}); len(v) != 0 {
 		t.Errorf("unexpected violations %v", v)
@@ -179,9 +180,10 @@ func TestNormTemplate(t *testing.T) {
 
 // TestScenarioSuite runs the simulator through the whole engine and holds
 // the detectors to the floors: the quick base run (48 h at scale 0.3,
-// ≈51k records, SmallFloors) and every traffic variant at demo size (scale
-// 1, ≈110–120k records each, DefaultFloors; sim.Variants: base is the
-// tuning one, the others are held out). ≈40 s of CPU in all. The held-out
+// ≈51k records, SmallFloors), every four-system variant at demo size
+// (scale 1, ≈110–120k records each, DefaultFloors) and the small
+// deployments (3–13k records each, FloorsFor); sim.Variants: base is the
+// tuning one, the others are held out. ≈45 s of CPU in all. The held-out
 // variants at scale 0.3 do not all reach SmallFloors (see
 // docs/simulator.md); `palisade scenarios --variant all --scale 0.3` shows
 // them.
@@ -202,13 +204,19 @@ func TestScenarioSuite(t *testing.T) {
 		for _, m := range res.Check(floors) {
 			t.Error(m)
 		}
-		if res.Total.Scenarios < 39 {
+		if min := 39; v.Small != nil {
+			if res.Total.Scenarios < 7 {
+				t.Errorf("only %d attack scenarios", res.Total.Scenarios)
+			}
+		} else if res.Total.Scenarios < min {
 			t.Errorf("only %d attack scenarios", res.Total.Scenarios)
 		}
 	}
 	t.Run("small/base", func(t *testing.T) { run(t, sim.Variants[0], 0.3, SmallFloors()) })
 	for _, v := range sim.Variants {
-		t.Run("demo/"+v.Name, func(t *testing.T) { run(t, v, 1, DefaultFloors()) })
+		// Small deployments (a few thousand records each) are held to the
+		// alerts a reviewer expects on them (FloorsFor).
+		t.Run("demo/"+v.Name, func(t *testing.T) { run(t, v, 1, FloorsFor(v)) })
 	}
 }
 
@@ -218,13 +226,30 @@ func TestMisattributed(t *testing.T) {
 	l := labels()
 	l.Scenarios[2].ClientIPs = []string{"154.16.40.100", "154.16.40.101"}
 	r := Evaluate(l, []model.Alert{
-		alert("a1", "traffic.identity_spike", "identity", t0.Add(5*time.Hour+10*time.Minute), ident("user-42"), client("198.18.0.1")),
-		alert("a2", "auth.token_reuse", "identity", t0.Add(5*time.Hour+20*time.Minute), ident("user-42"), client("154.16.40.101")),
+		mkAlert("a1", "traffic.identity_spike", "identity", t0.Add(5*time.Hour+10*time.Minute), ident("user-42"), client("198.18.0.1")),
+		mkAlert("a2", "auth.token_reuse", "identity", t0.Add(5*time.Hour+20*time.Minute), ident("user-42"), client("154.16.40.101")),
 	}, 0)
 	if r.Total.Detected != 1 || r.Total.Misattrib != 1 || len(r.Misattributed) != 1 || r.Misattributed[0].ID != "a1" || r.Total.FalseAlerts != 0 {
 		t.Fatalf("total %+v misattributed %+v", r.Total, r.Misattributed)
 	}
 	if v := r.Check(Floors{}); len(v) != 1 || !strings.Contains(v[0], "never used") {
 		t.Fatalf("violations %v", v)
+	}
+}
+
+// TestFloorsCoverCatalogue: the default suite requires a detection of every
+// catalogued alert type, and names no other (adding an alert type means
+// adding its scenario to the simulator and its floor here).
+func TestFloorsCoverCatalogue(t *testing.T) {
+	floors := DefaultFloors().MinDetected
+	for _, s := range alert.Catalog() {
+		if floors[s.Name] < 1 {
+			t.Errorf("%s has no floor in DefaultFloors", s.Name)
+		}
+	}
+	for typ := range floors {
+		if _, ok := alert.Parse(typ); !ok {
+			t.Errorf("DefaultFloors names %s, which is not in the catalogue", typ)
+		}
 	}
 }

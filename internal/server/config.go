@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/sink"
@@ -23,6 +24,7 @@ type Config struct {
 	Retention RetentionConfig   `yaml:"retention"`
 	Sinks     []sink.Config     `yaml:"sinks" doc:"alert destinations (docs/sinks.md)"`
 	Sources   source.Configs    `yaml:"sources" doc:"inputs the server reads itself (docs/sources.md)"`
+	Activity  activity.Config   `yaml:"activity"`
 }
 
 // ServerConfig is the "server" section.
@@ -123,6 +125,7 @@ func DefaultConfig() Config {
 			DecodeBudget: 256 << 20, MaxFuture: config.Duration(time.Hour), MaxPast: config.Duration(400 * day)},
 		Retention: RetentionConfig{Bodies: config.Duration(48 * time.Hour), ClientIPs: config.Duration(30 * day),
 			Alerts: config.Duration(90 * day), Audit: config.Duration(365 * day), Interval: config.Duration(time.Hour)},
+		Activity: activity.DefaultConfig(),
 	}
 }
 

@@ -12,19 +12,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
 )
 
-// alertTypes is the catalogue of shared/contracts/alert-types.md.
-var alertTypes = []string{
-	"traffic.endpoint_spike", "traffic.client_spike", "payload.large_response", "payload.large_request", "latency.spike",
-	"recon.endpoint_spray", "bola.param_enumeration", "bola.distributed_param_enumeration", "param.anomalous_type", "param.unseen",
-	"intel.tor_exit_node", "intel.suspicious_ip", "intel.suspicious_user_agent", "traffic.identity_spike", "bfla.privileged_access",
-	"auth.brute_force", "auth.credential_stuffing", "auth.token_reuse", "auth.weak_token_accepted",
-	"injection.sqli", "injection.xss", "injection.cmd", "injection.path_traversal", "injection.nosql", "injection.ssti",
-	"injection.xxe", "injection.ldap", "injection.crlf", "ssrf.internal_target", "data.sensitive_exposure", "consumption.unsafe_upstream",
-}
+// alertTypes is the catalogue (internal/alert, which checks it against
+// docs/contracts/alert-types.md): the simulator has a scenario for each.
+var alertTypes = func() []string {
+	var out []string
+	for _, s := range alert.Catalog() {
+		out = append(out, s.Name)
+	}
+	return out
+}()
 
 // fullRun is one pass over a 48 h run with every per-record check.
 type fullRun struct {

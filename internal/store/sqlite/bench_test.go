@@ -41,7 +41,7 @@ func benchStore(b *testing.B) *DB {
 			batch := make([]model.Alert, 5000)
 			for j := range batch {
 				i := k + j
-				batch[j] = alert(i, types[i%5], sevs[i/5%5], fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), t0.Add(time.Duration(i)*time.Second))
+				batch[j] = testAlert(i, types[i%5], sevs[i/5%5], fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), t0.Add(time.Duration(i)*time.Second))
 				batch[j].ID = fmt.Sprintf("al_%08d", i)
 			}
 			if _, err := db.UpsertAlerts(ctx, batch, t0); err != nil {

@@ -42,7 +42,7 @@ func endpoint(i int, risk int, reqs int64, sens ...string) model.Endpoint {
 	return e
 }
 
-func alert(i int, typ, sev, ip string, last time.Time) model.Alert {
+func testAlert(i int, typ, sev, ip string, last time.Time) model.Alert {
 	return model.Alert{ID: fmt.Sprintf("al_%04d", i), Type: typ, Title: typ, Severity: sev, Subject: "client", OWASP: []string{"API8:2023"},
 		Client: &model.ClientRef{IP: ip}, Endpoint: &model.EndpointRef{Host: "h", Method: "GET", Path: "/x"},
 		FirstSeen: last.Add(-time.Minute), LastSeen: last, Count: 1,
@@ -246,8 +246,8 @@ func TestTrafficSeries(t *testing.T) {
 func TestAlertsTriageAndSuppression(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
-	a := alert(1, "injection.sqli", "high", "203.0.113.9", t0)
-	r, err := db.UpsertAlerts(ctx, []model.Alert{a, alert(2, "recon.endpoint_spray", "medium", "198.51.100.1", t0)}, t0)
+	a := testAlert(1, "injection.sqli", "high", "203.0.113.9", t0)
+	r, err := db.UpsertAlerts(ctx, []model.Alert{a, testAlert(2, "recon.endpoint_spray", "medium", "198.51.100.1", t0)}, t0)
 	if err != nil || len(r.Created) != 2 {
 		t.Fatalf("%+v %v", r, err)
 	}
@@ -279,7 +279,7 @@ func TestAlertsTriageAndSuppression(t *testing.T) {
 		t.Fatalf("%+v %+v", got, hist)
 	}
 	// Resolved alerts reopen on new activity; acknowledged stay acknowledged.
-	b := alert(2, "recon.endpoint_spray", "medium", "198.51.100.1", t0)
+	b := testAlert(2, "recon.endpoint_spray", "medium", "198.51.100.1", t0)
 	db.Triage(ctx, b.ID, "resolve", "tk_a", "", t0)
 	b.Count, b.LastSeen = 2, t0.Add(time.Minute)
 	r, _ = db.UpsertAlerts(ctx, []model.Alert{b}, t0)
@@ -319,7 +319,7 @@ func TestAlertPagingBySeverity(t *testing.T) {
 	sevs := []string{"info", "low", "medium", "high", "critical"}
 	var as []model.Alert
 	for i := range 53 {
-		as = append(as, alert(i, "injection.xss", sevs[i%5], fmt.Sprintf("192.0.2.%d", i), t0.Add(time.Duration(i%9)*time.Minute)))
+		as = append(as, testAlert(i, "injection.xss", sevs[i%5], fmt.Sprintf("192.0.2.%d", i), t0.Add(time.Duration(i%9)*time.Minute)))
 	}
 	if _, err := db.UpsertAlerts(ctx, as, t0); err != nil {
 		t.Fatal(err)
@@ -361,10 +361,10 @@ func TestAlertPagingBySeverity(t *testing.T) {
 func TestRetention(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
-	old := alert(1, "injection.sqli", "high", "203.0.113.9", t0.Add(-40*24*time.Hour))
+	old := testAlert(1, "injection.sqli", "high", "203.0.113.9", t0.Add(-40*24*time.Hour))
 	old.Clients = []model.ClientCount{{IP: "203.0.113.9", Count: 2}, {IP: "203.0.113.8", Count: 1}}
-	older := alert(2, "injection.sqli", "high", "203.0.113.10", t0.Add(-100*24*time.Hour))
-	fresh := alert(3, "injection.sqli", "high", "203.0.113.11", t0)
+	older := testAlert(2, "injection.sqli", "high", "203.0.113.10", t0.Add(-100*24*time.Hour))
+	fresh := testAlert(3, "injection.sqli", "high", "203.0.113.11", t0)
 	db.UpsertAlerts(ctx, []model.Alert{old, older, fresh}, t0)
 	db.Audit(ctx, store.AuditEntry{At: t0.Add(-400 * 24 * time.Hour), Actor: "x", Action: "old"})
 	db.Audit(ctx, store.AuditEntry{At: t0, Actor: "x", Action: "new"})
@@ -401,11 +401,11 @@ func TestErase(t *testing.T) {
 	db := openTest(t)
 	ctx := context.Background()
 	ip := "203.0.113.9"
-	a := alert(1, "injection.sqli", "high", ip, t0)
-	ep := alert(2, "traffic.endpoint_spike", "medium", "", t0)
+	a := testAlert(1, "injection.sqli", "high", ip, t0)
+	ep := testAlert(2, "traffic.endpoint_spike", "medium", "", t0)
 	ep.Subject, ep.Client = "endpoint", nil
 	ep.Evidence.Samples = []model.Sample{{URL: "https://h/x", Client: ip}, {URL: "https://h/y", Client: "192.0.2.1"}}
-	idn := alert(3, "auth.token_reuse", "high", "", t0)
+	idn := testAlert(3, "auth.token_reuse", "high", "", t0)
 	idn.Subject, idn.Client, idn.Identity = "identity", nil, &model.IdentityRef{ID: "id_abc", Kind: "jwt"}
 	idn.Clients = []model.ClientCount{{IP: ip, Count: 3}, {IP: "192.0.2.5", Count: 1}}
 	db.UpsertAlerts(ctx, []model.Alert{a, ep, idn}, t0)
