@@ -103,13 +103,14 @@ func TestConfigRoundTrip(t *testing.T) {
 	t.Setenv("HOOK_SECRET", "s")
 	doc := `
 reorder_window: 2m
-inventory: {max_nodes: 5000, unused_after: 10d}
+inventory: {max_nodes: 5000, unused_after: 10d, max_endpoint_ids: 1000}
 detect:
   disabled: [latency]
   options:
-    traffic: {window: 10m, abs_client: 300}
+    traffic: {window: 10m, abs_client: 300, cold_own: 4}
 ingest: {queue_records: 1000, checkpoint_interval: 2s}
 retention: {alerts: 30d}
+activity: {max_subjects: 500}
 sinks:
   - {type: webhook, url: "https://siem.example/hook", secret_env: HOOK_SECRET, min_severity: high, timeout: 5s}
 sources:
@@ -136,15 +137,21 @@ sources:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ec.Reorder != 2*time.Minute || ec.Inventory.MaxNodes != 5000 || ec.Inventory.UnusedAfter != 10*24*time.Hour ||
+	if ec.Reorder != 2*time.Minute || ec.Inventory.MaxNodes != 5000 || ec.Inventory.UnusedAfter != 10*24*time.Hour || ec.Inventory.MaxEndpointIDs != 1000 ||
 		len(ec.Detect.Disabled) != 1 || ec.Detect.Options["traffic"] == nil {
 		t.Fatalf("engine configuration %+v", ec)
 	}
-	if back.Ingest.QueueRecords != 1000 || back.Ingest.CheckpointInterval.D() != 2*time.Second || back.Retention.Alerts.String() != "30d" ||
+	if back.Ingest.QueueRecords != 1000 || back.Ingest.CheckpointInterval.D() != 2*time.Second || back.Retention.Alerts.String() != "30d" || back.Activity.MaxSubjects != 500 || back.Activity.MaxHours != 168 ||
 		back.Sinks[0].Timeout.D() != 5*time.Second || back.Sources["tail"][0].(*source.TailConfig).FieldMap["rid"] != "request.header.x-request-id" {
 		t.Fatalf("serve sections %+v", back)
 	}
-	for _, want := range []string{`"abs_client":300`, `"window":"10m"`, `"queue_records":1000`, `"format":"nginx"`} {
+	if _, err := LoadConfig(NamedDoc{Name: "p.yaml", Data: []byte("activity:\n  max_peers: 0\n")}); err == nil || !strings.HasPrefix(err.Error(), "p.yaml:2:3: activity.max_peers: must be positive") {
+		t.Errorf("activity bound 0: %v", err)
+	}
+	if _, err := LoadConfig(NamedDoc{Name: "p.yaml", Data: []byte("detect:\n  options:\n    spray: {miss_share: 2}\n")}); err == nil || !strings.Contains(err.Error(), "detect.options.spray.miss_share") {
+		t.Errorf("spray.miss_share 2: %v", err)
+	}
+	for _, want := range []string{`"abs_client":300`, `"cold_own":4`, `"max_subjects":500`, `"window":"10m"`, `"queue_records":1000`, `"format":"nginx"`} {
 		if !strings.Contains(string(js), want) {
 			t.Errorf("%s missing from %s", want, js)
 		}
