@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,11 +275,12 @@ func isTimeout(err error) bool {
 // token from the same address works again once the block ends.
 func TestLoginFloodLimited(t *testing.T) {
 	var logs bytes.Buffer
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	clock := &now
+	// The clock is read by the server's goroutines (handlers, pump).
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	env := newEnvOpt(t, nil, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		o.Now = func() time.Time { return *clock }
+		o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	})
 	codes := map[int]int{}
 	for range 20 {
@@ -293,7 +295,7 @@ func TestLoginFloodLimited(t *testing.T) {
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("during block: %d", resp.StatusCode)
 	}
-	*clock = clock.Add(2 * time.Second)
+	clock.Add(int64(2 * time.Second))
 	resp, _ = env.do(t, "GET", "/api/v1/overview", "viewer", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("after block: %d", resp.StatusCode)

@@ -38,10 +38,9 @@ func (e *countEngine) Ingest(*exchange.Record) {
 	}
 	e.n.Add(1)
 }
-func (e *countEngine) Drain()                               {}
-func (e *countEngine) Flush()                               {}
-func (e *countEngine) Report(time.Time) *model.Report       { return &model.Report{} }
-func (e *countEngine) SetAlertHook(func(model.Alert, bool)) {}
+func (e *countEngine) Drain()                         {}
+func (e *countEngine) Flush()                         {}
+func (e *countEngine) Report(time.Time) *model.Report { return &model.Report{} }
 func (e *countEngine) block() func() {
 	c := make(chan struct{})
 	e.hold.Store(&c)
