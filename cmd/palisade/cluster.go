@@ -19,13 +19,10 @@ import (
 	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/cluster"
-	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
-	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/sink"
-	"github.com/palisade-sec/palisade/internal/source"
 	"github.com/palisade-sec/palisade/internal/store"
 	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
@@ -236,20 +233,9 @@ func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccf
 		close(workerDone)
 	}
 
-	server.SpecCheck = func(name string, data []byte) ([]string, error) {
-		sp, err := inventory.ParseSpec(name, data)
-		if err != nil {
-			return nil, err
-		}
-		return sp.Hosts, nil
-	}
 	srv, err := server.New(server.Options{
 		DataDir: dataDir, Config: cfg, Store: st, Logger: log, Identity: ec.Enrich.Identity, SpecProblems: specProblems,
 		Bus: in, Key: key, Metrics: collectors, Roles: server.Roles{Ingest: ccfg.Has(cluster.RoleIngest), API: ccfg.Has(cluster.RoleAPI)},
-		OTLP: func(sink func([]*exchange.Record)) http.Handler {
-			return source.NewOTLPHandler(sink, source.OTLPOptions{MaxBodyBytes: cfg.Ingest.MaxDecompressed})
-		},
-		ExportOpenAPI: func(host string, eps []model.Endpoint) ([]byte, error) { return inventory.ExportOpenAPI(host, eps, "") },
 	})
 	if err != nil {
 		return exitCode(2, err)

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/activity"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/enrich"
@@ -414,8 +415,8 @@ func NewPopulationStage(parts int, cfg engine.Config, maxPending int) (*Populati
 			dc.Disabled = append(dc.Disabled, f)
 		}
 	}
-	if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
-		return nil, fmt.Errorf("detect.options: %v", errs)
+	if err := (&config.Loader{}).Validate(dc.Options); err != nil {
+		return nil, fmt.Errorf("detect.options: %w", err)
 	}
 	if len(cfg.Specs) > 0 && dc.Specs == nil {
 		// bfla asks the declared specs for an operation's scopes: an
