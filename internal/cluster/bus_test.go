@@ -78,7 +78,11 @@ func startWorker(t testing.TB, cfg Config, eng engine.Config, st Store, name str
 func TestBusClusterEqualsAnalyze(t *testing.T) {
 	nc := natstest.Start(t, 3)
 	cfg := testConfig(nc.URLs())
-	lines := simCapture(t, 12, 0.2)
+	hours, scale, limit := 12.0, 0.2, 90*time.Second
+	if raceEnabled {
+		hours, scale, limit = 4, 0.1, 5*time.Minute
+	}
+	lines := simCapture(t, hours, scale)
 	eng := engine.DefaultConfig()
 	want := analyzeReport(t, eng, lines)
 
@@ -131,7 +135,7 @@ func TestBusClusterEqualsAnalyze(t *testing.T) {
 	if err := ib.Publish(ctx, idle); err != nil {
 		t.Fatal(err)
 	}
-	merged := waitMerged(t, []*runningWorker{w1, w2}, int64(len(lines)), 90*time.Second)
+	merged := waitMerged(t, []*runningWorker{w1, w2}, int64(len(lines)), limit)
 	t.Logf("w2 owns %v after the crash; stats: taken %d restored %d replayed %d", w2.w.Owned(), w2.w.Stats.Taken.Load(),
 		w2.w.Stats.Restored.Load(), w2.w.Stats.Replayed.Load())
 	compareReports(t, merged, want)
