@@ -374,11 +374,13 @@ type requestScanner struct {
 	crs        *crs.Set
 	crsPL      int
 	crsScratch crs.Scratch
-	cleanHdr   [512]string // protocol header and user-agent values no CRS rule matched
+	cleanHdr   [512]cleanHeader // protocol header and user-agent values no CRS rule matched
 	// fits (set by the injection family during its scan): the value fits
 	// its parameter's learned profile
 	fits func(o *partObs) bool
 }
+
+type cleanHeader struct{ name, value string }
 
 // base64Text is DecodeBase64Text(v), skipping values it rejected lately.
 func (s *requestScanner) base64Text(v string) (string, bool) {
@@ -600,7 +602,7 @@ func (s *requestScanner) shape(o *partObs, p *Part, text string, f byteSet, x ui
 
 // crsOnlyPart runs the CRS rules on a user agent or protocol header.
 func (s *requestScanner) crsOnlyPart(p Part) {
-	if s.crs == nil || s.ignore[strings.ToLower(p.Name)] {
+	if s.crs == nil || len(s.ignore) > 0 && s.ignore[strings.ToLower(p.Name)] {
 		return
 	}
 	f, x := valueClasses(p.Value)
@@ -611,14 +613,15 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	// values no rule matched are remembered (direct-mapped by hash of the
 	// header and value)
 	h := hashAdd(hashString(p.Name), p.Value) & 511
-	if len(p.Value) <= memoMaxValue && s.cleanHdr[h] == p.Name+"\x00"+p.Value {
+	if c := &s.cleanHdr[h]; len(p.Value) <= memoMaxValue && c.value == p.Value && c.name == p.Name {
 		return
 	}
 	dec := DecodeLayers(p.Value)
 	var ce [numInjClasses]crsEvidence
 	if !s.crsMatch(p.Kind, p.Name, dec.Text, &ce) {
 		if len(p.Value) <= memoMaxValue {
-			s.cleanHdr[h] = p.Name + "\x00" + p.Value // a copy, not a view of the record
+			// copies, not views of the record
+			s.cleanHdr[h] = cleanHeader{name: strings.Clone(p.Name), value: strings.Clone(p.Value)}
 		}
 		return
 	}
