@@ -242,6 +242,21 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	return out
 }
 
+// Explain is Inspect, and what each inspected value gave: for finding
+// out why a request was (not) reported. It does not use the memo of
+// values already judged clean.
+func (d *Injection) Explain(ev *event.Event) ([]InjFinding, []ValueTrace) {
+	var vs []ValueTrace
+	d.scanner.trace = func(v ValueTrace) { vs = append(vs, v) }
+	d.scanner.memo = valueMemo{}
+	d.scanner.cleanHdr = [512]cleanHeader{}
+	if d.keys != nil {
+		d.keys.scan = nil
+	}
+	defer func() { d.scanner.trace = nil }()
+	return d.Inspect(ev), vs
+}
+
 // requestScan is one walk over a request's values serving both the
 // injection and the SSRF families (the walk and the decoding dominate
 // their cost, so they share it).
@@ -378,6 +393,27 @@ type requestScanner struct {
 	// fits (set by the injection family during its scan): the value fits
 	// its parameter's learned profile
 	fits func(o *partObs) bool
+	// trace (Explain): called with what each inspected value gave
+	trace func(ValueTrace)
+}
+
+// ValueTrace is what the injection family made of one inspected value
+// (Injection.Explain): where it was, how it was decoded, what matched and
+// why the cold policy or the positive model did or did not report it.
+type ValueTrace struct {
+	Loc    string
+	Layers []string
+	Text   string // the decoded value (clipped to 200 bytes)
+	// Structural: the structural matches ("sqli 0.85 libinjection fingerprint s&1")
+	Structural []string
+	// CRS: the rules that matched, per class: "sqli: 942100/PL1 942200/PL2"
+	CRS []string
+	// Verdict per class with CRS evidence: "sqli: reported 0.70", "xss:
+	// not reported (one PL2 rule)", "cmd: not reported (prose needs two PL1 rules)"
+	Verdict []string
+	// Skipped: why the value was not matched ("fits the learned profile",
+	// "seen before, nothing matched", "ignored field")
+	Skipped string
 }
 
 type cleanHeader struct{ name, value string }
@@ -431,7 +467,7 @@ func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string
 // part judges one value (the part walker's sink).
 func (s *requestScanner) part(p Part) bool {
 	res, own, ignore, memo, ev := &s.res, s.own, s.ignore, &s.memo, s.ev
-	if p.Kind == PartUserAgent || p.Kind == PartHeaderProto {
+	if p.Kind == PartUserAgent || p.Kind == PartHeaderProto || p.Kind == PartPathPlain {
 		// the user-agent family judges user agents, and protocol headers
 		// carry structured values: only the CRS rules on headers run
 		s.crsOnlyPart(p)
@@ -454,6 +490,9 @@ func (s *requestScanner) part(p Part) bool {
 		// seen before: decoded, and no class matched
 		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
 		res.parts[pi].rules, res.parts[pi].nr = e.rules, e.nr
+		if s.trace != nil {
+			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "seen before, nothing matched"})
+		}
 	} else {
 		if x&vcDecode != 0 {
 			rounds := 0
@@ -484,11 +523,22 @@ func (s *requestScanner) part(p Part) bool {
 		// structural matchers are); such values are not memoized, since
 		// the same value may not fit another parameter
 		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
+		if !judge && s.trace != nil {
+			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "ignored field"})
+		}
 		if judge {
 			found := skipCRS
 			for _, d := range []*Decoded{&dec, &dec64} {
 				if d.Text == "" {
 					continue
+				}
+				var tr *ValueTrace
+				if s.trace != nil {
+					tr = &ValueTrace{Loc: p.Loc(), Layers: d.Layers, Text: clipTrace(d.Text)}
+					if skipCRS {
+						tr.Skipped = "CRS rules not run: the value fits its parameter's learned profile"
+					}
+					defer func(tr *ValueTrace) { s.trace(*tr) }(tr)
 				}
 				var ms []InjMatch
 				if d == &dec && d.Text == p.Value {
@@ -498,6 +548,9 @@ func (s *requestScanner) part(p Part) bool {
 				}
 				for _, m := range ms {
 					found = true
+					if tr != nil {
+						tr.Structural = append(tr.Structural, m.Class.String()+" "+strconv.FormatFloat(m.Confidence, 'f', 2, 64)+" "+m.Reason)
+					}
 					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End), part: pi}
 					if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
 						res.inj[f.Class] = &f
@@ -510,6 +563,7 @@ func (s *requestScanner) part(p Part) bool {
 					s.crsMatch(p.Kind, p.Name, d.Text, &ce)
 					o := &res.parts[pi]
 					prose, markup := -1, 0
+					var syn codeSyntax
 					for c := range ce {
 						e := &ce[c]
 						if e.best == nil {
@@ -522,7 +576,8 @@ func (s *requestScanner) part(p Part) bool {
 							}
 						}
 						if prose < 0 {
-							// prose, or harmless formatting markup around prose
+							// prose, or harmless formatting markup around
+							// prose — unless it has code syntax
 							prose, markup = b2i(isProse(d.Text)), 0
 							if strings.IndexByte(d.Text, '<') >= 0 {
 								if t, ok := benignMarkup(d.Text); ok {
@@ -530,10 +585,17 @@ func (s *requestScanner) part(p Part) bool {
 									prose = b2i(isProse(t))
 								}
 							}
+							if syn = syntaxOf(d.Text); syn != 0 {
+								prose = 0
+							}
 						}
-						conf := crsConfidence(e, prose == 1)
+						conf := crsConfidence(e, prose == 1, syn&classSyntax(InjClass(c)))
 						if markup == 1 && InjClass(c) == ClassXSS {
 							conf = 0 // CRS tag rules on harmless formatting markup
+						}
+						if tr != nil {
+							tr.CRS = append(tr.CRS, InjClass(c).String()+": "+crsIDs(s.crs, e.ids))
+							tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+crsVerdict(e, conf, prose == 1, markup == 1 && InjClass(c) == ClassXSS, syn))
 						}
 						if conf > 0 || e.pl2 >= 5 {
 							found = true
@@ -600,6 +662,13 @@ func (s *requestScanner) shape(o *partObs, p *Part, text string, f byteSet, x ui
 	o.typ = uint8(valueType(text))
 }
 
+func clipTrace(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
 // crsOnlyPart runs the CRS rules on a user agent or protocol header.
 func (s *requestScanner) crsOnlyPart(p Part) {
 	if s.crs == nil || len(s.ignore) > 0 && s.ignore[strings.ToLower(p.Name)] {
@@ -619,6 +688,9 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	dec := DecodeLayers(p.Value)
 	var ce [numInjClasses]crsEvidence
 	if !s.crsMatch(p.Kind, p.Name, dec.Text, &ce) {
+		if s.trace != nil {
+			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "protocol header or user agent: CRS rules only, none matched"})
+		}
 		if len(p.Value) <= memoMaxValue {
 			// copies, not views of the record
 			s.cleanHdr[h] = cleanHeader{name: strings.Clone(p.Name), value: strings.Clone(p.Value)}
@@ -627,13 +699,23 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	}
 	pi := len(s.res.parts)
 	s.res.parts = append(s.res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
-	prose := isProse(dec.Text)
+	syn := syntaxOf(dec.Text)
+	prose := syn == 0 && isProse(dec.Text)
+	var tr *ValueTrace
+	if s.trace != nil {
+		tr = &ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "protocol header or user agent: CRS rules only"}
+		defer func() { s.trace(*tr) }()
+	}
 	for c := range ce {
 		e := &ce[c]
 		if e.best == nil {
 			continue
 		}
-		conf := crsConfidence(e, prose)
+		conf := crsConfidence(e, prose, syn&classSyntax(InjClass(c)))
+		if tr != nil {
+			tr.CRS = append(tr.CRS, InjClass(c).String()+": "+crsIDs(s.crs, e.ids))
+			tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+crsVerdict(e, conf, prose, false, syn))
+		}
 		if b := s.res.inj[c]; conf == 0 || b != nil && b.Confidence >= conf {
 			continue
 		}

@@ -86,7 +86,7 @@ func profileGroup(k PartKind) uint64 {
 		return 3
 	case PartHeader, PartUserAgent, PartHeaderProto:
 		return 4
-	case PartPath:
+	case PartPath, PartPathPlain:
 		return 5
 	case PartXMLText, PartXML:
 		return 6

@@ -61,8 +61,10 @@ func (s *Set) build() {
 	for j := range s.gates.clause {
 		s.gates.clause[j] = make([]uint64, 256*s.words)
 	}
+	s.byID = map[int]*Rule{}
 	for i, r := range s.Rules {
 		r.idx = i
+		s.byID[r.ID] = r
 		w, b := i>>6, uint64(1)<<(i&63)
 		g := byKey[r.chainKey]
 		if g == nil {

@@ -122,6 +122,7 @@ type Stats struct {
 // Set is the compiled rule set; safe for concurrent use.
 type Set struct {
 	Rules  []*Rule
+	byID   map[int]*Rule
 	Stats  Stats
 	groups []*group
 	word   word
@@ -599,3 +600,6 @@ func (r *Rule) eval(t, raw string) (int, int, bool) {
 	}
 	return start, end, true
 }
+
+// Rule returns the compiled rule with the id, nil when there is none.
+func (s *Set) Rule(id int) *Rule { return s.byID[id] }
