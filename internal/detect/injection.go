@@ -48,6 +48,9 @@ type Injection struct {
 	// Suppressed counts CRS-only findings dropped because the value fits
 	// its parameter's learned profile (or the rules are routine there).
 	Suppressed int64
+	// NotServed counts file names asked for in a plain path (CRS rules
+	// only) that the API answered with an error: probes, not injections.
+	NotServed int64
 	keyed
 	scanner requestScanner
 	crsPL   int
@@ -152,6 +155,7 @@ type InjFinding struct {
 	CRS      []int  // ids of the CRS rules that matched the value for the class
 	part     int    // index of the value in requestScan.parts
 	crsOnly  bool   // the evidence is CRS rules alone (no structural match)
+	fileOnly bool   // CRS file rules alone on the path: a file name asked for, no traversal
 	departed bool   // reported because the value departs from a typed parameter
 }
 
@@ -172,7 +176,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	var out []InjFinding
 	if d.profiles == nil {
 		for _, b := range sc.inj {
-			if b != nil && b.Confidence >= d.minConf {
+			if b != nil && b.Confidence >= d.minConf && !d.notServed(b, ev) {
 				out = append(out, *b)
 			}
 		}
@@ -188,6 +192,9 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		return p
 	}
 	for c, b := range sc.inj {
+		if b != nil && d.notServed(b, ev) {
+			continue
+		}
 		if b == nil || b.Confidence < d.minConf {
 			if w := sc.weak[c]; w != nil && b == nil {
 				// one rule of level 2: reported where the value departs
@@ -240,6 +247,19 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		}
 	}
 	return out
+}
+
+// notServed: a file name in the path (CRS rules alone on a plain path, or
+// only CRS's restricted and OS file rules, no traversal sequence, on any
+// path) that the API answered with an error — a probe for a file it does
+// not serve, the recon family's evidence (recon.endpoint_spray judges a
+// spray of such probes), not an injection. Counted in NotServed.
+func (d *Injection) notServed(b *InjFinding, ev *event.Event) bool {
+	if b.fileOnly && ev.Status >= 400 {
+		d.NotServed++
+		return true
+	}
+	return false
 }
 
 // Explain is Inspect, and what each inspected value gave: for finding
@@ -593,9 +613,17 @@ func (s *requestScanner) part(p Part) bool {
 						if markup == 1 && InjClass(c) == ClassXSS {
 							conf = 0 // CRS tag rules on harmless formatting markup
 						}
+						nowhere := false
+						if InjClass(c) == ClassPathTraversal && conf > 0 && traversalNowhere(p.Kind, p.Name, d.Text, e.ids) {
+							conf, nowhere = 0, true
+						}
 						if tr != nil {
 							tr.CRS = append(tr.CRS, InjClass(c).String()+": "+crsIDs(s.crs, e.ids))
-							tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+crsVerdict(e, conf, prose == 1, markup == 1 && InjClass(c) == ClassXSS, syn))
+							v := crsVerdict(e, conf, prose == 1, markup == 1 && InjClass(c) == ClassXSS, syn)
+							if nowhere {
+								v = "not reported: a traversal sequence leading to no path segment in free text, no file target"
+							}
+							tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+v)
 						}
 						if conf > 0 || e.pl2 >= 5 {
 							found = true
@@ -611,7 +639,8 @@ func (s *requestScanner) part(p Part) bool {
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
-						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true,
+							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}
 				}
@@ -719,7 +748,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		if b := s.res.inj[c]; conf == 0 || b != nil && b.Confidence >= conf {
 			continue
 		}
-		f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: dec.Layers, Fragment: Fragment(dec.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+		f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: dec.Layers, Fragment: Fragment(dec.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, fileOnly: p.Kind == PartPathPlain}
 		s.res.inj[c] = &f
 	}
 }

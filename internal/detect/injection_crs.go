@@ -311,3 +311,68 @@ func crsVerdict(e *crsEvidence, conf float64, prose, markup bool, syn codeSyntax
 	}
 	return "not reported"
 }
+
+// traversalSeqRules are the CRS rules that match a traversal sequence
+// itself (930100 in its encoded forms, 930110 decoded), as opposed to the
+// rules that name a file target (930120 OS files, 930130 restricted files).
+var traversalSeqRules = map[int]bool{930100: true, 930110: true}
+
+// traversalNowhere: CRS path-traversal evidence that is not traversal — a
+// traversal sequence ("../", "..\") in free text that leads to no path
+// segment (every sequence is followed by white space: "../ sale",
+// "shoes ..\ 50% off"), matched only by the rules of the sequence itself
+// (no file target), in a parameter the request does not use as a path: not
+// the path, a file name or a parameter named like a path, file, URL or
+// template (pathishName). Structural matches are judged on their own.
+func traversalNowhere(kind PartKind, name, text string, ids []int) bool {
+	switch kind {
+	case PartPath, PartPathPlain, PartMultipartFile:
+		return false
+	}
+	for _, id := range ids {
+		if !traversalSeqRules[id] {
+			return false
+		}
+	}
+	seqs, words := 0, false
+	for i := 0; i+2 < len(text); i++ {
+		if text[i] != '.' || text[i+1] != '.' || text[i+2] != '/' && text[i+2] != '\\' {
+			continue
+		}
+		seqs++
+		if j := i + 3; j < len(text) && text[j] != ' ' && text[j] != '\t' {
+			return false // the sequence leads somewhere (or to the end)
+		} else if j >= len(text) {
+			return false
+		}
+	}
+	for i := 0; i+1 < len(text) && !words; i++ {
+		words = isLetter(text[i]) && isLetter(text[i+1])
+	}
+	return seqs > 0 && words && !pathishName(name)
+}
+
+// pathishName: a parameter named like a URL, host, path or file
+// (urlishName), or a directory, folder, template or include.
+func pathishName(name string) bool {
+	if urlishName(name) {
+		return true
+	}
+	l := strings.ToLower(name)
+	for _, w := range []string{"file", "path", "dir", "folder", "template", "include", "doc"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyRule: one of ids is in set.
+func anyRule(ids []int, set map[int]bool) bool {
+	for _, id := range ids {
+		if set[id] {
+			return true
+		}
+	}
+	return false
+}

@@ -50,3 +50,86 @@ func TestSyntaxOf(t *testing.T) {
 		}
 	}
 }
+
+func TestTraversalNowhere(t *testing.T) {
+	seq := []int{930110}
+	for _, tc := range []struct {
+		kind PartKind
+		name string
+		v    string
+		ids  []int
+		want bool
+	}{
+		{PartQuery, "q", "../ sale", seq, true},
+		{PartQuery, "q", "..\\ 50% off", seq, true},
+		{PartJSON, "text", "see ../ below and ../ above", seq, true},
+		// the sequence leads to a path segment, or ends the value
+		{PartQuery, "q", "../ ../../etc/passwd", seq, false},
+		{PartQuery, "q", "../sale", seq, false},
+		{PartQuery, "q", "sale ../", seq, false},
+		// a file target among the rules
+		{PartQuery, "q", "../ sale", []int{930110, 930120}, false},
+		// no words
+		{PartQuery, "q", "../ 12", seq, false},
+		// a parameter used as a path
+		{PartQuery, "file", "../ sale", seq, false},
+		{PartForm, "template_name", "../ sale", seq, false},
+		{PartQuery, "redirect_url", "../ sale", seq, false},
+		{PartPath, "", "../ sale", seq, false},
+		{PartMultipartFile, "upload", "../ sale", seq, false},
+	} {
+		if got := traversalNowhere(tc.kind, tc.name, tc.v, tc.ids); got != tc.want {
+			t.Errorf("traversalNowhere(%v, %q, %q, %v) = %v, want %v", tc.kind, tc.name, tc.v, tc.ids, got, tc.want)
+		}
+	}
+}
+
+// A search for "../ sale" is no traversal; the same sequence leading to a
+// file is, in the same parameter.
+func TestInjectionTraversalInFreeText(t *testing.T) {
+	d := NewInjection(Config{})
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{"../ sale", false},
+		{"../ 50% off", false},
+		{"../../../etc/passwd", true},
+		{"../ ../../../etc/shadow", true},
+		{"..%2f..%2f..%2fetc%2fpasswd", true},
+	} {
+		got := false
+		for _, f := range d.Inspect(placeValue(t, "query", tc.v)) {
+			got = got || f.Class == ClassPathTraversal
+		}
+		if got != tc.want {
+			t.Errorf("%q: path traversal reported %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+// A restricted file named in a plain path is reported when the API served
+// it, not when it answered with an error (a probe: recon's evidence).
+func TestInjectionFileProbeNotServed(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   bool
+	}{{200, true}, {404, false}, {403, false}} {
+		d := NewInjection(Config{})
+		for _, path := range []string{"/.env", "/.htaccess~"} {
+			got := false
+			n := d.NotServed
+			for _, f := range d.Inspect(sigEvent(t, "GET", "https://api.example.test"+path, nil, "", tc.status)) {
+				got = got || f.Class == ClassPathTraversal
+			}
+			if got != tc.want || (d.NotServed == n+1) == tc.want {
+				t.Errorf("GET %s answered %d: reported %v (not served %d), want %v", path, tc.status, got, d.NotServed-n, tc.want)
+			}
+		}
+	}
+	// a traversal in the path is judged whatever the answer
+	d := NewInjection(Config{})
+	if fs := d.Inspect(sigEvent(t, "GET", "https://api.example.test/static/..%2f..%2f..%2fetc%2fpasswd", nil, "", 404)); len(fs) == 0 {
+		t.Error("traversal in the path answered 404: not reported")
+	}
+}
