@@ -60,6 +60,8 @@ type Injection struct {
 	profiles *lru[paramProfile]
 	learned  []uint8 // per part of the current request: what to learn
 	frozen   bool    // SetLearning(false): judge with the model, learn nothing
+	// when the first parameter could suppress (min_support) and was trained
+	readySup, readySens readyMark
 }
 
 // SetLearning turns learning of the positive model on or off (off: the
@@ -244,6 +246,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		if d.learned[i] < 2 && !d.frozen {
 			p, _ := d.profiles.getOrAdd(profileKey(ep, &sc.parts[i]))
 			p.learn(&sc.parts[i], t)
+			d.markReady(p, ev.Time)
 		}
 	}
 	return out
