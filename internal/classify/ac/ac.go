@@ -7,6 +7,8 @@
 // ASCII case-insensitively, and allocates nothing per text.
 package ac
 
+import "sort"
+
 // Matcher is immutable after New and safe for concurrent use.
 type Matcher struct {
 	cls    [256]uint8 // byte → class; 0: in no literal
@@ -160,4 +162,40 @@ func (m *Matcher) Any(t string) bool {
 		}
 	}
 	return false
+}
+
+// Match is one occurrence of a literal: its index and its span.
+type Match struct{ ID, Start, End int }
+
+// Leftmost appends to dst, for every offset of t where a literal starts,
+// the longest literal starting there (the lowest index among equal ones),
+// in offset order: the longest occurrence starting first, then the
+// longest starting after that start, and so on — so occurrences may
+// overlap. This is what the Aho–Corasick library this package replaced
+// returned from FindAll in leftmost-longest mode (the search resumes one
+// byte after the start of the last match); the classification keyword
+// rules and the verbose-error patterns rely on it. It allocates only to
+// grow dst.
+func (m *Matcher) Leftmost(t string, dst []Match) []Match {
+	base := len(dst)
+	m.Each(t, func(id, start, end int) { dst = append(dst, Match{id, start, end}) })
+	all := dst[base:]
+	sort.Slice(all, func(i, j int) bool {
+		a, b := &all[i], &all[j]
+		if a.Start != b.Start {
+			return a.Start < b.Start
+		}
+		if a.End != b.End {
+			return a.End > b.End
+		}
+		return a.ID < b.ID
+	})
+	out, prev := dst[:base], -1
+	for _, x := range all { // out never passes the element read
+		if x.Start != prev {
+			out = append(out, x)
+			prev = x.Start
+		}
+	}
+	return out
 }
