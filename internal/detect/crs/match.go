@@ -223,7 +223,9 @@ func (sc *Scratch) size(words int) {
 // its literals there — the literals it keeps for texts of the first tier
 // (word bytes, common bytes) that holds the text's bytes — or it has
 // none. Both are necessary conditions of a match (the tests compare Match
-// with every rule run on every text).
+// with every rule run on every text). On a text of word bytes only (the
+// identifiers, tokens and enumerations most API values are) it allocates
+// nothing once sc has grown (TestMatchAllocs).
 func (s *Set) Match(target Target, header string, text string, maxPL int, sc *Scratch) []Hit {
 	sc.hits = sc.hits[:0]
 	sc.cntFor = ""

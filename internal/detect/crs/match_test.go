@@ -143,3 +143,21 @@ func TestGates(t *testing.T) {
 	}
 	t.Logf("%+v", s.Stats)
 }
+
+// TestMatchAllocs checks Match's promise: no allocation on texts of word
+// bytes once the scratch has grown.
+func TestMatchAllocs(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc Scratch
+	for _, v := range []string{"billing", "ehr_svc_billing_7d1f0c9a2b3e4d5f", "42", "SELECT"} {
+		for _, tg := range []Target{TArgs, TCookies, TPath} {
+			s.Match(tg, "", v, 2, &sc)
+			if n := testing.AllocsPerRun(100, func() { s.Match(tg, "", v, 2, &sc) }); n != 0 {
+				t.Errorf("Match(%v, %q): %v allocations", tg, v, n)
+			}
+		}
+	}
+}
