@@ -19,6 +19,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/cluster"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server"
@@ -33,9 +34,9 @@ type clusterFlags struct {
 	options           []string // KEY=VALUE of the cluster section
 }
 
-// clusterConfig builds the cluster configuration from the flags.
-func (f *clusterFlags) config() (cluster.Config, error) {
-	c := cluster.DefaultConfig()
+// config applies the flags to the cluster section of the configuration
+// file (c).
+func (f *clusterFlags) config(c cluster.Config) (cluster.Config, error) {
 	if f.bus != "" {
 		c.Bus = splitList([]string{f.bus})
 	}
@@ -70,8 +71,8 @@ func setClusterOption(c *cluster.Config, key, val string) error {
 		}
 		f := v.Field(i)
 		switch f.Interface().(type) {
-		case time.Duration:
-			d, err := time.ParseDuration(val)
+		case config.Duration:
+			d, err := config.ParseDuration(val)
 			if err != nil {
 				return err
 			}
@@ -152,8 +153,8 @@ func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccf
 	}
 	defer b.Close()
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	err = b.ProvisionWait(pctx, bus.Layout{Partitions: ccfg.Partitions, Replicas: ccfg.Replicas, MaxAge: ccfg.MaxAge,
-		MaxBytes: ccfg.MaxBytes, PinnedTTL: ccfg.PinnedTTL, MemberTTL: ccfg.MemberTTL},
+	err = b.ProvisionWait(pctx, bus.Layout{Partitions: ccfg.Partitions, Replicas: ccfg.Replicas, MaxAge: ccfg.MaxAge.D(),
+		MaxBytes: ccfg.MaxBytes, PinnedTTL: ccfg.PinnedTTL.D(), MemberTTL: ccfg.MemberTTL.D()},
 		func(err error) { log.Warn("waiting for JetStream to provision the bus", "err", err) })
 	cancel()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -39,7 +40,21 @@ On first start an admin token is printed once on standard error; create more
 with "palisade token create".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ccfg, err := cf.config()
+			// The cluster section of the file decides the mode before a
+			// store is opened; the flags override it.
+			base := cluster.DefaultConfig()
+			if configFile != "" {
+				b, err := os.ReadFile(configFile)
+				if err != nil {
+					return exitCode(2, fmt.Errorf("--config: %w", err))
+				}
+				fc, err := server.LoadConfig(server.NamedDoc{Name: configFile, Data: b})
+				if err != nil {
+					return exitCode(2, err)
+				}
+				base = fc.Cluster
+			}
+			ccfg, err := cf.config(base)
 			if err != nil {
 				return exitCode(2, err)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/bus/natstest"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -22,12 +23,12 @@ func testConfig(urls string) Config {
 	c.Bus = []string{urls}
 	c.Partitions = 4
 	c.Replicas = 3
-	c.PinnedTTL = 2 * time.Second
-	c.MemberTTL = time.Second
-	c.Checkpoint = 500 * time.Millisecond
-	c.Report = 200 * time.Millisecond
-	c.Idle = time.Hour // the test marks the end of the input itself
-	c.MaxAge = time.Hour
+	c.PinnedTTL = config.Duration(2 * time.Second)
+	c.MemberTTL = config.Duration(time.Second)
+	c.Checkpoint = config.Duration(500 * time.Millisecond)
+	c.Report = config.Duration(200 * time.Millisecond)
+	c.Idle = config.Duration(time.Hour) // the test marks the end of the input itself
+	c.MaxAge = config.Duration(time.Hour)
 	return c
 }
 
@@ -39,8 +40,8 @@ func connect(t testing.TB, cfg Config, name string) *bus.Bus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Provision(ctx, bus.Layout{Partitions: cfg.Partitions, Replicas: cfg.Replicas, MaxAge: cfg.MaxAge,
-		PinnedTTL: cfg.PinnedTTL, MemberTTL: cfg.MemberTTL}); err != nil {
+	if err := b.Provision(ctx, bus.Layout{Partitions: cfg.Partitions, Replicas: cfg.Replicas, MaxAge: cfg.MaxAge.D(),
+		PinnedTTL: cfg.PinnedTTL.D(), MemberTTL: cfg.MemberTTL.D()}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)

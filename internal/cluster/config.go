@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"github.com/palisade-sec/palisade/internal/config"
 	"strings"
 	"time"
 )
@@ -34,7 +35,7 @@ type Config struct {
 	// MaxAge: how long records stay on the bus. A partition is restored
 	// from its last checkpoint and the records after it, so this bounds
 	// the outage the analysis can recover from without losing records.
-	MaxAge time.Duration `yaml:"max_age" doc:"how long records stay on the bus"`
+	MaxAge config.Duration `yaml:"max_age" doc:"how long records stay on the bus"`
 	// MaxBytes bounds the record stream (0 = no bound); when it is full,
 	// ingest answers 503.
 	MaxBytes int64 `yaml:"max_bytes" doc:"bound of the record stream in bytes (0: none)"`
@@ -43,19 +44,19 @@ type Config struct {
 	MaxLag int64 `yaml:"max_lag" doc:"records waiting for analysis above which ingest answers 429"`
 	// PinnedTTL: a worker that stops pulling a partition for this long
 	// loses it to another (failover time).
-	PinnedTTL time.Duration `yaml:"pinned_ttl" doc:"a worker silent this long loses its partitions"`
+	PinnedTTL config.Duration `yaml:"pinned_ttl" doc:"a worker silent this long loses its partitions"`
 	// MemberTTL: a worker that stops announcing itself for this long
 	// leaves the membership and its partitions are reassigned.
-	MemberTTL time.Duration `yaml:"member_ttl" doc:"a worker that stops announcing itself this long leaves"`
+	MemberTTL config.Duration `yaml:"member_ttl" doc:"a worker that stops announcing itself this long leaves"`
 	// Checkpoint: how often a partition's state is written (a worker
 	// that takes the partition over replays at most this much).
-	Checkpoint time.Duration `yaml:"checkpoint_interval" doc:"how often partition state is checkpointed"`
+	Checkpoint config.Duration `yaml:"checkpoint_interval" doc:"how often partition state is checkpointed"`
 	// Report: how often partitions write their partial reports and the
 	// merger writes the merged state to the store (alert latency).
-	Report time.Duration `yaml:"report_interval" doc:"how often partial reports are merged into the store"`
+	Report config.Duration `yaml:"report_interval" doc:"how often partial reports are merged into the store"`
 	// Idle: a partition that received nothing this long releases its
 	// reorder buffer, as at the end of a file (serve's idle flush).
-	Idle time.Duration `yaml:"idle" doc:"a partition idle this long releases what it holds back"`
+	Idle config.Duration `yaml:"idle" doc:"a partition idle this long releases what it holds back"`
 	// Credentials and TLS of the NATS connection.
 	CredsFile string `yaml:"creds_file" doc:"NATS credentials file"`
 	CAFile    string `yaml:"ca_file" doc:"CA certificate of the NATS servers"`
@@ -69,13 +70,13 @@ func DefaultConfig() Config {
 		Prefix:     "palisade",
 		Partitions: 8,
 		Replicas:   1,
-		MaxAge:     72 * time.Hour,
+		MaxAge:     config.Duration(72 * time.Hour),
 		MaxLag:     2_000_000,
-		PinnedTTL:  5 * time.Second,
-		MemberTTL:  5 * time.Second,
-		Checkpoint: 30 * time.Second,
-		Report:     2 * time.Second,
-		Idle:       5 * time.Minute,
+		PinnedTTL:  config.Duration(5 * time.Second),
+		MemberTTL:  config.Duration(5 * time.Second),
+		Checkpoint: config.Duration(30 * time.Second),
+		Report:     config.Duration(2 * time.Second),
+		Idle:       config.Duration(5 * time.Minute),
 	}
 }
 
@@ -117,20 +118,20 @@ func (c Config) Validate() error {
 	if c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5 {
 		errs = append(errs, fmt.Errorf("replicas: %d: want 1, 3 or 5", c.Replicas))
 	}
-	for name, d := range map[string]time.Duration{"max_age": c.MaxAge, "pinned_ttl": c.PinnedTTL, "member_ttl": c.MemberTTL,
+	for name, d := range map[string]config.Duration{"max_age": c.MaxAge, "pinned_ttl": c.PinnedTTL, "member_ttl": c.MemberTTL,
 		"checkpoint_interval": c.Checkpoint, "report_interval": c.Report, "idle": c.Idle} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive", name))
 		}
 	}
-	if c.PinnedTTL > 0 && c.PinnedTTL < time.Second {
-		errs = append(errs, fmt.Errorf("pinned_ttl: %v: at least 1s (a worker busy checkpointing must keep its partitions)", c.PinnedTTL))
+	if c.PinnedTTL > 0 && c.PinnedTTL.D() < time.Second {
+		errs = append(errs, fmt.Errorf("pinned_ttl: %v: at least 1s (a worker busy checkpointing must keep its partitions)", c.PinnedTTL.D()))
 	}
 	if c.MaxLag < 0 || c.MaxBytes < 0 {
 		errs = append(errs, errors.New("max_lag and max_bytes: must not be negative"))
 	}
 	if c.MaxAge > 0 && c.Checkpoint > 0 && c.MaxAge < 4*c.Checkpoint {
-		errs = append(errs, fmt.Errorf("max_age %v: must be at least 4 checkpoint intervals (%v) so that a partition can always be restored", c.MaxAge, 4*c.Checkpoint))
+		errs = append(errs, fmt.Errorf("max_age %v: must be at least 4 checkpoint intervals (%v) so that a partition can always be restored", c.MaxAge.D(), 4*c.Checkpoint.D()))
 	}
 	return errors.Join(errs...)
 }

@@ -102,7 +102,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("cluster: join: %w", err)
 	}
 	w.log.Info("cluster worker joined", "id", w.id, "partitions", w.b.Partitions())
-	beat := w.cfg.MemberTTL / 4
+	beat := w.cfg.MemberTTL.D() / 4
 	if beat < 100*time.Millisecond {
 		beat = 100 * time.Millisecond
 	}
@@ -257,7 +257,7 @@ func (r *runner) run(ctx context.Context) error {
 			r.ackMu.Unlock()
 		}
 		mergeDone = make(chan struct{})
-		go func() { defer close(mergeDone); r.w.merger.Run(mctx, r.w.cfg.Report) }()
+		go func() { defer close(mergeDone); r.w.merger.Run(mctx, r.w.cfg.Report.D()) }()
 		defer func() { cancel(); <-mergeDone }()
 	}
 	for ctx.Err() == nil {
@@ -529,17 +529,17 @@ func (r *runner) flush(ctx context.Context) error {
 // partition idle.
 func (r *runner) periodic(ctx context.Context) error {
 	now := r.w.now()
-	if now.Sub(r.lastRep) >= r.w.cfg.Report && r.seq() != r.repSeq {
+	if now.Sub(r.lastRep) >= r.w.cfg.Report.D() && r.seq() != r.repSeq {
 		r.partial(ctx, false)
 		r.lastRep = now
 	}
-	if now.Sub(r.lastCP) >= r.w.cfg.Checkpoint && r.seq() != r.cpSeq {
+	if now.Sub(r.lastCP) >= r.w.cfg.Checkpoint.D() && r.seq() != r.cpSeq {
 		if err := r.checkpoint(ctx, false); err != nil {
 			r.w.log.Warn("cluster: checkpoint", "partition", r.name, "err", err)
 		}
 		r.lastCP = now
 	}
-	if !r.pop && !r.idleSent && !r.ep.Drained() && r.ep.InSeq > 0 && now.Sub(r.lastMsg) >= r.w.cfg.Idle {
+	if !r.pop && !r.idleSent && !r.ep.Drained() && r.ep.InSeq > 0 && now.Sub(r.lastMsg) >= r.w.cfg.Idle.D() {
 		// The partition's end of input for now, written to the stream so
 		// that a replay drains at the same point.
 		if err := r.w.b.Publish(ctx, []bus.Out{r.w.b.ControlMsg(r.part, bus.KindIdle, now)}); err != nil {
