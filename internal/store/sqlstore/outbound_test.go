@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -143,7 +143,7 @@ func TestOutboundMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, _ := fs.Sub(migrations, "migrations")
+	sub, _ := fs.Sub(migrations, "migrations/sqlite")
 	prov, err := goose.NewProvider(goose.DialectSQLite3, raw, sub)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@
 // timeout so that CLI commands (token create, erase) can write while the
 // server runs. Queries use $N placeholders and ON CONFLICT upserts only, so
 // the same SQL can serve PostgreSQL through pgx's database/sql adapter.
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -31,7 +31,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/store"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql
 var migrations embed.FS
 
 // DB is a SQLite store. It keeps two connection pools on the same file:
@@ -76,7 +76,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	sub, err := fs.Sub(migrations, "migrations")
+	sub, err := fs.Sub(migrations, "migrations/sqlite")
 	if err != nil {
 		db.Close()
 		return nil, err
