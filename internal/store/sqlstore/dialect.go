@@ -57,8 +57,8 @@ type Dialect struct {
 // erasure or retention run moves the zeroed pages into the database file
 // and empties the -wal file, which would otherwise keep the old page images.
 var SQLite = &Dialect{
-	Name:  "sqlite",
-	goose: goose.DialectSQLite3,
+	Name:     "sqlite",
+	goose:    goose.DialectSQLite3,
 	dir:      "migrations/sqlite",
 	position: "instr",
 	scrub: func(ctx context.Context, db *sql.DB, _ bool, _ []string) error {

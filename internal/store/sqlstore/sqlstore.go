@@ -445,7 +445,6 @@ func (a *args) in(xs []string) string {
 	return "(" + strings.Join(ph, ", ") + ")"
 }
 
-
 // ListEndpoints implements store.Store: keyset pagination on (sort column
 // DESC, id ASC), stable while rows are added.
 func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.Page[store.EndpointRow], error) {
