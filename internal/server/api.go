@@ -766,7 +766,7 @@ func basicSpecCheck(_ string, data []byte) ([]string, error) {
 // longer loads (a parser change, a spec stored before uploads were
 // validated) is skipped, never fatal: it is returned in problems (spec id →
 // reason) to be logged, counted and shown by GET /api/v1/specs.
-func StoredSpecs(ctx context.Context, st store.Store, dir string) (args []string, problems map[string]string, err error) {
+func StoredSpecs(ctx context.Context, st store.Specs, dir string) (args []string, problems map[string]string, err error) {
 	specs, err := st.SpecContents(ctx)
 	if err != nil || len(specs) == 0 {
 		return nil, nil, err
@@ -907,7 +907,7 @@ type WALEraser interface {
 // (overwritten in place). A tombstone keeps the running engine's in-memory
 // state from writing it back. idCfg must carry the identity key the engine
 // uses (for identities).
-func Erase(ctx context.Context, st store.Store, w WALEraser, key []byte, idCfg identity.Config, req EraseRequest, now time.Time) (store.EraseResult, error) {
+func Erase(ctx context.Context, st store.Privacy, w WALEraser, key []byte, idCfg identity.Config, req EraseRequest, now time.Time) (store.EraseResult, error) {
 	if (req.IP == "") == (req.Identity == "") {
 		return store.EraseResult{}, &badRequest{"give exactly one of ip or identity"}
 	}

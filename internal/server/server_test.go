@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,8 @@ import (
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/postgres"
+	"github.com/palisade-sec/palisade/internal/store/postgres/pgtest"
 	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
@@ -112,6 +115,34 @@ func (f *fakeEngine) count() int64 {
 	return f.records
 }
 
+// testStores maps a test's data directory to the PostgreSQL DSN of its
+// store (PALISADE_TEST_STORE=postgres).
+var testStores = struct {
+	sync.Mutex
+	dsn map[string]string
+}{dsn: map[string]string{}}
+
+// openTestStore opens the store of a test server's data directory: the
+// SQLite database file in it, or, with PALISADE_TEST_STORE=postgres, a
+// PostgreSQL schema of the test database (one per directory, so that a
+// restarted server finds its store; dropped when the test ends). .ci/run
+// runs the server's tests both ways.
+func openTestStore(t testing.TB, dir, file string) (*sqlite.DB, error) {
+	t.Helper()
+	if os.Getenv("PALISADE_TEST_STORE") != "postgres" {
+		return sqlite.Open(context.Background(), filepath.Join(dir, file))
+	}
+	key := filepath.Join(dir, file)
+	testStores.Lock()
+	dsn, ok := testStores.dsn[key]
+	if !ok {
+		dsn = pgtest.Schema(t)
+		testStores.dsn[key] = dsn
+	}
+	testStores.Unlock()
+	return postgres.Open(context.Background(), dsn, postgres.Options{})
+}
+
 type testEnv struct {
 	srv    *Server
 	http   *httptest.Server
@@ -141,7 +172,7 @@ func newEnvOpt(t testing.TB, mod func(*Config), opt func(*Options)) *testEnv {
 
 func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Options), eng *fakeEngine) *testEnv {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
+	st, err := openTestStore(t, dir, "palisade.db")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"bytes"
@@ -11,11 +11,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/store/postgres"
+	"github.com/palisade-sec/palisade/internal/store/postgres/pgtest"
 	"github.com/palisade-sec/palisade/internal/store/sqlite"
 	"github.com/palisade-sec/palisade/internal/store/sqlstore"
 	"github.com/palisade-sec/palisade/internal/store/storetest"
@@ -23,69 +24,20 @@ import (
 
 var ctx = context.Background()
 
-// DSNEnv names the environment variable holding the DSN of the test
-// database (.ci/run sets it after starting PostgreSQL).
-const DSNEnv = "PALISADE_TEST_POSTGRES_DSN"
-
-// testDSN returns the DSN of the test database; without one the test is
-// skipped, except under CI=true where it fails.
-func testDSN(t testing.TB) string {
-	t.Helper()
-	d := os.Getenv(DSNEnv)
-	if d == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set: under CI=true the PostgreSQL tests are mandatory (.ci/run starts PostgreSQL and sets it)", DSNEnv)
-		}
-		t.Skipf("%s is not set: PostgreSQL tests skipped (docs/store.md, e.g. %s=postgres://palisade_test:palisade_test@127.0.0.1:5432/palisade_test)", DSNEnv, DSNEnv)
-	}
-	return d
-}
-
-var schemas atomic.Int64
-
-// withSearchPath returns dsn with search_path set to schema.
-func withSearchPath(dsn, schema string) string {
-	if IsDSN(dsn) {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			panic(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
-
 // fresh makes a new schema in the test database: every test gets an empty
 // store, dropped at its end.
 func fresh(t testing.TB) (*sql.DB, func() (*sqlstore.DB, error)) {
 	t.Helper()
-	base := testDSN(t)
-	admin, err := OpenDB(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := fmt.Sprintf("palisade_test_%d_%d", os.Getpid(), schemas.Add(1))
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	dsn := withSearchPath(base, schema)
-	raw, err := OpenDB(dsn)
+	dsn := pgtest.Schema(t)
+	raw, err := postgres.OpenDB(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	return raw, func() (*sqlstore.DB, error) { return Open(ctx, dsn, Options{}) }
+	return raw, func() (*sqlstore.DB, error) { return postgres.Open(ctx, dsn, postgres.Options{}) }
 }
+
+func testDSN(t testing.TB) string { return pgtest.DSN(t) }
 
 // TestConformance runs the store's conformance suite on PostgreSQL.
 func TestConformance(t *testing.T) { storetest.Run(t, fresh) }
@@ -98,11 +50,11 @@ func TestRedact(t *testing.T) {
 		{"host=db password='s3 cret' dbname=p", "host=db password=xxxxx dbname=p"},
 		{"postgres://db/p", "postgres://db/p"},
 	} {
-		if got := Redact(tc.in); got != tc.want {
-			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := postgres.Redact(tc.in); got != tc.want {
+			t.Errorf("postgres.Redact(%q) = %q, want %q", tc.in, got, tc.want)
 		}
-		if strings.Contains(Redact(tc.in), "s3c") {
-			t.Errorf("password left in %q", Redact(tc.in))
+		if strings.Contains(postgres.Redact(tc.in), "s3c") {
+			t.Errorf("password left in %q", postgres.Redact(tc.in))
 		}
 	}
 }
@@ -321,25 +273,25 @@ func TestQueryPoolTimeouts(t *testing.T) {
 func TestSecretsNotInErrors(t *testing.T) {
 	base := testDSN(t)
 	u, err := url.Parse(base)
-	if err != nil || !IsDSN(base) {
+	if err != nil || !postgres.IsDSN(base) {
 		t.Skip("needs a postgres:// URL DSN")
 	}
 	const pw = "Wr0ng-Pa55w0rd-xyzzy"
 	u.User = url.UserPassword("palisade_nobody", pw)
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	_, err = Open(dctx, u.String(), Options{})
+	_, err = postgres.Open(dctx, u.String(), postgres.Options{})
 	if err == nil {
 		t.Fatal("wrong password accepted")
 	}
 	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "xxxxx") {
 		t.Fatalf("error %q", err)
 	}
-	_, err = Open(ctx, "postgres://u:"+pw+"@[bad", Options{})
+	_, err = postgres.Open(ctx, "postgres://u:"+pw+"@[bad", postgres.Options{})
 	if err == nil || strings.Contains(err.Error(), pw) {
 		t.Fatalf("unparsable: %v", err)
 	}
-	_, err = Open(ctx, "host=127.0.0.1 port=1 user=u password="+pw+" connect_timeout=2", Options{})
+	_, err = postgres.Open(ctx, "host=127.0.0.1 port=1 user=u password="+pw+" connect_timeout=2", postgres.Options{})
 	if err == nil || strings.Contains(err.Error(), pw) {
 		t.Fatalf("key=value: %v", err)
 	}
