@@ -18,7 +18,7 @@ func init() {
 	var verbose bool
 	var jsonOut string
 	var tol time.Duration
-	floors := scenario.DefaultFloors()
+	var maxFalse, maxTrapFalse int
 	vflags := &variantFlags{}
 	cmd := &cobra.Command{
 		Use:   "scenarios",
@@ -38,6 +38,11 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 			if err != nil {
 				return exitCode(2, err)
 			}
+			if cmd.Flags().Changed("hours") {
+				for i := range vs {
+					vs[i].Hours = 0 // an explicit --hours wins over the variant's capture length
+				}
+			}
 			out := cmd.OutOrStdout()
 			var runs []*scenario.Result
 			var below []string
@@ -50,7 +55,11 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 				}
 				res.Variant = v.Name
 				runs = append(runs, res)
-				fmt.Fprintf(out, "variant %s: %d records, seed %d, %s from %s\n\n", v.Name, res.Records, cfg.Seed, cfg.Duration, cfg.Start.Format(time.RFC3339))
+				span, from := cfg.Duration, cfg.Start
+				if in := res.Report.Input; in.From != nil {
+					span, from = time.Duration(res.Days*24*float64(time.Hour)).Round(time.Minute), *in.From
+				}
+				fmt.Fprintf(out, "variant %s: %d records, seed %d, %s from %s\n\n", v.Name, res.Records, cfg.Seed, span, from.UTC().Format(time.RFC3339))
 				if err := res.WriteTable(out); err != nil {
 					return err
 				}
@@ -61,6 +70,13 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 					}
 				}
 				fmt.Fprintln(out)
+				floors := scenario.FloorsFor(v)
+				if cmd.Flags().Changed("max-false") {
+					floors.MaxFalse = maxFalse
+				}
+				if cmd.Flags().Changed("max-trap-false") {
+					floors.MaxTrapFalse = maxTrapFalse
+				}
 				for _, m := range res.Check(floors) {
 					below = append(below, v.Name+": "+m)
 				}
@@ -95,8 +111,8 @@ fell for a trap. It exits with status 3 when a floor is missed.`,
 	f.Float64Var(&hours, "hours", 48, "simulated hours (the floors are set for 48)")
 	f.Float64Var(&cfg.Scale, "scale", 1, "benign population multiplier")
 	f.DurationVar(&tol, "tolerance", scenario.DefaultTolerance, "how far outside a scenario's window an alert may start and still match")
-	f.IntVar(&floors.MaxFalse, "max-false", floors.MaxFalse, "false-alert budget")
-	f.IntVar(&floors.MaxTrapFalse, "max-trap-false", floors.MaxTrapFalse, "budget for alerts that fall for benign traps")
+	f.IntVar(&maxFalse, "max-false", scenario.DefaultFloors().MaxFalse, "false-alert budget (default: the variant's floors)")
+	f.IntVar(&maxTrapFalse, "max-trap-false", scenario.DefaultFloors().MaxTrapFalse, "budget for alerts that fall for benign traps (default: the variant's floors)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "list every false and mistyped alert")
 	f.StringVar(&jsonOut, "json", "", "also write the scores as JSON to this file (an array of runs with --variant all)")
 	vflags.register(f, true)

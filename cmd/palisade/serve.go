@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
@@ -161,6 +162,8 @@ func runServe(cmd *cobra.Command, configFile, dataDir, storeDSN, listen, tlsCert
 	for id, why := range specProblems {
 		log.Warn("stored spec skipped: it does not load; fix it with POST /api/v1/specs or remove it with DELETE /api/v1/specs/"+id, "spec", id, "err", why)
 	}
+	ac := activity.DefaultConfig() // the attacker view's per-subject summary
+	ec.Activity = &ac
 	eng, err := engine.New(ec)
 	if err != nil {
 		return exitCode(2, err)

@@ -40,6 +40,9 @@ alert type and benign look-alikes ("traps"). The same flags give the same bytes.
 				return exitCode(2, err)
 			}
 			cfg.Variant = vs[0]
+			if cmd.Flags().Changed("hours") {
+				cfg.Variant.Hours = 0 // an explicit --hours wins over the variant's capture length
+			}
 			cfg.Attacks = !noAttacks
 			cfg.Traps = !noTraps
 			out.Stdout = cmd.OutOrStdout()

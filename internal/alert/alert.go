@@ -116,7 +116,7 @@ func specs() []Spec {
 		{LatencySpike, "latency.spike", c, "Latency spike for client calls", model.SevLow, []string{"API4:2023"}, []model.MITRE{mImpactDoS},
 			"Check for expensive queries (ReDoS, unbounded filters, large page sizes) triggered by this client; add timeouts and limits."},
 		{ReconEndpointSpray, "recon.endpoint_spray", c, "Endpoint spray (API reconnaissance)", model.SevMedium, []string{"API9:2023"}, []model.MITRE{mReconActive, mDiscovery},
-			"Block or challenge the client; remove undocumented and legacy endpoints from the public surface."},
+			"Block or challenge the client; remove undocumented and legacy endpoints from the public surface; make sure backups, configuration, VCS metadata and environment files are never served (the evidence lists the paths probed)."},
 		{BOLAParamEnumeration, "bola.param_enumeration", c, "Object identifier enumeration", model.SevHigh, []string{"API1:2023"}, []model.MITRE{mCollection},
 			"Enforce object-level authorization on every access by id; use unpredictable identifiers; rate-limit per principal."},
 		{BOLADistributedParamEnumeration, "bola.distributed_param_enumeration", e, "Distributed object identifier enumeration", model.SevHigh, []string{"API1:2023"}, []model.MITRE{mCollection},

@@ -2,7 +2,9 @@ package dashboard_test
 
 // auditJS checks the rendered page in the browser and returns a JSON list of
 // problems: form controls without a label, table headers without scope,
-// buttons without a name, more or fewer than one h1 or main landmark,
+// buttons without a name, duplicate ids, several navigation landmarks not
+// all named, aria-labelledby/-describedby pointing nowhere, more or fewer
+// than one h1 or main landmark,
 // inline event handlers or styles, and text below the WCAG AA contrast
 // ratio (4.5:1, or 3:1 for large text) against its effective background.
 const auditJS = `(() => {
@@ -18,6 +20,20 @@ const auditJS = `(() => {
   }
   for (const b of document.querySelectorAll('button, a[href]')) {
     if (visible(b) && !b.textContent.trim() && !b.getAttribute('aria-label')) out.push('control without a name: ' + name(b));
+  }
+  const ids = {};
+  for (const el of document.querySelectorAll('[id]')) ids[el.id] = (ids[el.id] || 0) + 1;
+  for (const [id, n] of Object.entries(ids)) if (n > 1) out.push('duplicate id: ' + id + ' (' + n + ')');
+  const navs = Array.from(document.querySelectorAll('nav')).filter(visible);
+  if (navs.length > 1) {
+    for (const n of navs) if (!n.getAttribute('aria-label') && !n.getAttribute('aria-labelledby')) out.push('nav without a name among several: ' + name(n));
+  }
+  for (const el of document.querySelectorAll('[aria-labelledby], [aria-describedby]')) {
+    for (const a of ['aria-labelledby', 'aria-describedby']) {
+      for (const ref of (el.getAttribute(a) || '').split(/\s+/).filter(Boolean)) {
+        if (!document.getElementById(ref)) out.push(a + ' points to a missing id: ' + ref + ' on ' + name(el));
+      }
+    }
   }
   const h1s = Array.from(document.querySelectorAll('h1')).filter(visible).length;
   if (h1s !== 1) out.push(h1s + ' visible h1 elements');

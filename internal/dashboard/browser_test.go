@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/server"
@@ -112,7 +113,10 @@ func startServer(t testing.TB) *liveServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	eng, err := engine.New(engine.DefaultConfig())
+	ecfg := engine.DefaultConfig()
+	ac := activity.DefaultConfig() // the attacker view's summary, as serve sets it
+	ecfg.Activity = &ac
+	eng, err := engine.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +375,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	do("submit", chromedp.KeyEvent("\r"))
 
 	// 2. Overview.
-	do("overview", chromedp.WaitVisible(chromedp.CSS("#ov-sev")), chromedp.WaitVisible(chromedp.CSS("figure svg.chart")))
+	do("overview", chromedp.WaitVisible(chromedp.CSS("#ov-sev")), chromedp.WaitVisible(chromedp.CSS("figure img.chart")))
 	waitText("h1", "Overview")
 	if got := eval(`document.querySelector('#token') ? 'present' : ''`); got != "" {
 		t.Error("token field still in the page after login")
@@ -379,8 +383,35 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if got := text(".session"); !strings.Contains(got, "admin") {
 		t.Errorf("session box %q does not name the role", got)
 	}
-	if n := eval(`String(document.querySelectorAll('svg.chart').length)`); n != "3" {
+	for deadline := time.Now().Add(10 * time.Second); eval(chartsLoaded) != "true"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("server-rendered charts did not load: %s", eval(`Array.from(document.querySelectorAll('img.chart')).map(i => i.src + ' ' + i.naturalWidth).join(', ')`))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := eval(`String(document.querySelectorAll('img.chart').length)`); n != "3" {
 		t.Errorf("overview has %s charts, want 3 (severity, OWASP, traffic)", n)
+	}
+	// Detector readiness: every family has a row; a row's state agrees
+	// with its baselines, and a detector still learning says what it
+	// needs and does meanwhile.
+	do("readiness panel", chromedp.WaitVisible(chromedp.CSS("#readiness tbody tr")))
+	waitText("#readiness", "enumeration")
+	rowsJSON := eval(`JSON.stringify([...document.querySelectorAll('#readiness tbody tr')].map(r => [...r.children].map(c => c.textContent)))`)
+	var rrows [][]string
+	if err := json.Unmarshal([]byte(rowsJSON), &rrows); err != nil || len(rrows) < 8 {
+		t.Fatalf("readiness rows %s (%v)", rowsJSON, err)
+	}
+	for _, r := range rrows {
+		ready, total := 0, 0
+		fmt.Sscanf(r[2], "%d of %d", &ready, &total)
+		switch {
+		case r[1] == "ready" && (ready != total || r[4] != "—"),
+			r[1] == "partial" && (ready == 0 || ready == total || !strings.Contains(r[4], "Meanwhile")),
+			r[1] == "learning" && (ready != 0 || !strings.Contains(r[4], "Meanwhile")),
+			r[1] != "ready" && r[1] != "partial" && r[1] != "learning":
+			t.Errorf("readiness row %q is inconsistent", r)
+		}
 	}
 	shot("overview")
 	// "?" opens the shortcut help as a modal dialog; Escape closes it.
@@ -452,6 +483,10 @@ func TestBrowserWalkthrough(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#ep-params")))
 	if h1 := text("h1"); !strings.Contains(h1, seg) {
 		t.Errorf("endpoint heading %q does not name %q", h1, seg)
+	}
+	waitText(`section[aria-labelledby="ep-callers"]`, "client")
+	if n := eval(`String(document.querySelectorAll('section[aria-labelledby="ep-callers"] a[href^="#/subjects/"]').length)`); n == "0" {
+		t.Error("the endpoint page lists no caller linking to its attacker view")
 	}
 	for deadline := time.Now().Add(15 * time.Second); strings.Contains(text("#ep-alerts + div"), "Loading"); {
 		if time.Now().After(deadline) {
@@ -538,6 +573,30 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if n := len(got.History); n == 0 || got.History[n-1].Reason != reason || got.History[n-1].Action != "false_positive" {
 		t.Errorf("API history %+v does not end with the triage", got.History)
 	}
+
+	// Investigation on the simulated traffic: from an alert of an
+	// incident to the attacker view of its subject (the engine kept its
+	// activity: alerts name it) and on to the incident.
+	var incs struct {
+		Items []struct {
+			ID       string   `json:"id"`
+			AlertIDs []string `json:"alert_ids"`
+			Subject  struct{ Kind, ID string }
+		} `json:"items"`
+	}
+	if code := ls.call(t, "GET", "/api/v1/incidents", nil, &incs); code != 200 || len(incs.Items) == 0 {
+		t.Fatalf("no incident in the simulated traffic (%d)", code)
+	}
+	inc := incs.Items[0]
+	do("alert of an incident", chromedp.Navigate(ls.url+"/ui/#/alerts/"+inc.AlertIDs[len(inc.AlertIDs)-1]), chromedp.WaitVisible(chromedp.CSS("#alert-incident-link")))
+	do("to the attacker view", chromedp.Click(chromedp.CSS(`section[aria-labelledby="al-sum"] .subject a`)), chromedp.WaitVisible(chromedp.CSS("#sj-inc")))
+	waitText(`section[aria-labelledby="sj-inc"]`, "alerts")
+	if got := eval(`String(document.querySelectorAll('section[aria-labelledby="sj-traffic"] img.chart').length)`); got != "1" {
+		t.Errorf("attacker view of %s has no request chart: the engine's activity summary did not reach the store", eval(`location.hash`))
+	}
+	shot("attacker-view")
+	do("to the incident", chromedp.Click(chromedp.CSS(`section[aria-labelledby="sj-inc"] tbody th a`)), chromedp.WaitVisible(chromedp.CSS("#in-chain")))
+	shot("incident")
 
 	// Findings, filtered by severity (a select: applied at once).
 	do("findings", chromedp.Click(chromedp.CSS(`nav a[data-route="findings"]`)), chromedp.WaitVisible(chromedp.CSS("#results tbody tr")))
@@ -636,7 +695,8 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	all := strings.Join(found, "\n")
 	for _, want := range []string{"no label: input#unlabelled", "th without scope: Name", "control without a name: button#empty",
-		"2 visible h1 elements", "inline onclick on button#empty", "inline style on p#grey", `contrast 1.`} {
+		"2 visible h1 elements", "inline onclick on button#empty", "inline style on p#grey", `contrast 1.`,
+		"duplicate id: twice", "nav without a name among several: nav", "aria-describedby points to a missing id: nowhere"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit of the defective page does not report %q; it reported:\n%s", want, all)
 		}
@@ -649,10 +709,16 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 }
 
+// chartsLoaded is true when every chart image of the page has loaded (the
+// server rendered it for this session).
+const chartsLoaded = `String(Array.from(document.querySelectorAll('img.chart')).every(i => i.complete && i.naturalWidth > 0))`
+
 const badPage = `<!doctype html><html lang="en"><body><main>
 <h1>One</h1><h1>Two</h1>
 <input id="unlabelled">
 <table><tr><th>Name</th></tr><tr><td>x</td></tr></table>
 <button id="empty" onclick="void 0"></button>
 <p id="grey" style="color:#eeeeee;background:#ffffff">faint text</p>
+<nav><a href="#a">a</a></nav><nav aria-label="Second"><a href="#b">b</a></nav>
+<p id="twice">one</p><p id="twice" aria-describedby="nowhere">two</p>
 </main></body></html>`

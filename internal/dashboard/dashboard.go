@@ -2,7 +2,8 @@
 // single-page application (hand-written HTML, CSS and vanilla JavaScript
 // modules, no build step) that reads everything from the REST API under
 // /api/v1 with the dashboard session cookie. This package only serves the
-// files; it has no data access of its own.
+// files; it has no data access of its own. Its charts are SVG drawn by the
+// server (package chart, served at /api/v1/charts/).
 package dashboard
 
 import (

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -39,7 +40,8 @@ import (
 //     window above max(tr_abs, 2 · own max, 2 · p99 of principals) — a phone
 //     roaming between Wi-Fi and carrier uses 2–3 networks; a service fleet
 //     that always uses many sets its own max. A principal without history
-//     needs twice tr_abs.
+//     needs twice tr_abs; before tr_gate principal-hours of peers,
+//     tr_cold (4) × tr_abs.
 //
 // Memory: per client IP ≈ 190 bytes, per principal ≈ 250 bytes + up to 512
 // bytes of network hashes while active, per login endpoint ≈ 300 bytes + 2
@@ -51,7 +53,7 @@ func init() {
 	declareOptions("authabuse", map[string]string{
 		"bf_window": "d", "bf_abs": "n", "bf_peer": "n", "bf_gate": "n",
 		"cs_window": "d", "cs_abs": "n", "cs_users": "n", "cs_clients": "n", "cs_k": "n", "cs_ratio": "n",
-		"tr_window": "d", "tr_abs": "n", "tr_gate": "n", "max_endpoints": "n",
+		"tr_window": "d", "tr_abs": "n", "tr_gate": "n", "max_endpoints": "n", "tr_cold": "n",
 	})
 }
 
@@ -61,13 +63,20 @@ type authDetector struct {
 	bfAbs, bfPeer, bfGate     float64
 	csAbs, csUsers, csClients float64
 	csK, csRatio              float64
-	trAbs, trGate             float64
+	trAbs, trGate, trCold     float64
 	clients                   *lru[authClient]
 	eps                       *lru[authEndpoint]
 	ids                       *lru[authIdentity]
 	bfPop, trPop              quantiles
 	js                        jsonScanner
 	login                     map[uint64]bool // loginLike of the endpoint's path, by endpoint hash (bounded)
+	first, now                time.Time
+	readyBF, readyCS, readyTR readyMark
+	// Clients with failures (principals) active in the current global
+	// brute-force (token-reuse) window, folded into the population when it
+	// rolls: most clients never return, so their own roll never comes.
+	bfGW, trGW         int64
+	bfActive, trActive []uint64
 }
 
 type authClient struct {
@@ -79,9 +88,11 @@ type authClient struct {
 	fire       fireState
 	rep        float64
 	hit        *Hit
+	folded     bool
 }
 
 type authEndpoint struct {
+	ref        model.EndpointRef
 	w          window
 	maxClient  float64 // most login failures of one client (its 10 min window)
 	nextEval   float64 // failure count at which the HLLs are next estimated
@@ -104,6 +115,7 @@ type authIdentity struct {
 	rep      float64
 	hit      *Hit
 	addrs    addrTally // client addresses of the window's requests
+	folded   bool
 }
 
 func newAuthAbuse(cfg Config) *authDetector {
@@ -112,7 +124,7 @@ func newAuthAbuse(cfg Config) *authDetector {
 		bfWin: o.dur("bf_window", 10*time.Minute), bfAbs: o.float("bf_abs", 20), bfPeer: o.float("bf_peer", 3), bfGate: o.float("bf_gate", 50),
 		csWin: o.dur("cs_window", 20*time.Minute), csAbs: o.float("cs_abs", 50), csUsers: o.float("cs_users", 20), csClients: o.float("cs_clients", 5),
 		csK: o.float("cs_k", 6), csRatio: o.float("cs_ratio", 4),
-		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30),
+		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30), trCold: o.float("tr_cold", 4),
 		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[uint64]bool{},
 	}
 	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
@@ -191,6 +203,10 @@ func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 
 func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
+	if d.first.IsZero() {
+		d.first = ev.Time
+	}
+	d.now = ev.Time
 	eh := d.keys.endpoint(ev)
 	login, ok := d.login[eh]
 	if !ok {
@@ -227,16 +243,44 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 }
 
 func (d *authDetector) foldClient(c *authClient) {
+	if c.folded {
+		return
+	}
+	c.folded = true
 	if v := c.loginFails + c.credFails; v > 0 {
 		if c.fire.firedIn(c.w.idx) {
 			v = fmin(v, c.fire.thr)
 		}
 		d.bfPop.add(v)
+		if d.bfPop.count() >= d.bfGate {
+			d.readyBF.mark(d.now)
+		}
 	}
+}
+
+// rollActive folds the subjects of a global window that closed: clients
+// (ids false) or principals.
+func (d *authDetector) rollActive(gw *int64, active *[]uint64, idx int64, ids bool, out *Emitter) {
+	if idx <= *gw {
+		return
+	}
+	for _, k := range *active {
+		if ids {
+			if s, ok := d.ids.peek(k); ok && s.w.idx == *gw {
+				d.closeIdentity(s, out)
+				d.foldIdentity(s)
+			}
+		} else if c, ok := d.clients.peek(k); ok && c.w.idx == *gw {
+			d.closeClient(c, out)
+			d.foldClient(c)
+		}
+	}
+	*active, *gw = (*active)[:0], idx
 }
 
 func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, out *Emitter) *authClient {
 	idx := winIndex(ev.Time, d.bfWin)
+	d.rollActive(&d.bfGW, &d.bfActive, idx, false, out)
 	c, created := d.clients.getOrAdd(d.keys.ip(ev))
 	if created {
 		c.w.idx = idx
@@ -250,6 +294,9 @@ func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, ou
 	if !fail {
 		c.okIDs.add(d.keys.identity(ev))
 		return c
+	}
+	if c.loginFails+c.credFails == 0 && c.w.idx == d.bfGW && len(d.bfActive) < maxActive {
+		d.bfActive = append(d.bfActive, d.keys.ip(ev))
 	}
 	if login {
 		c.loginFails++
@@ -322,6 +369,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.w.idx = idx
+		e.ref = keepRef(ev.Endpoint)
 	}
 	if idx > e.w.idx {
 		d.closeEndpoint(e, out)
@@ -332,6 +380,9 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		e.base.update(v, 0.1)
 		for gap := min(idx-e.w.idx-1, 80); gap > 0; gap-- {
 			e.base.update(0, 0.1)
+		}
+		if e.base.n >= 6 {
+			d.readyCS.mark(ev.Time)
 		}
 		e.w, e.hit, e.maxClient, e.nextEval = window{idx: idx}, nil, 0, 0
 		e.users.reset()
@@ -395,9 +446,10 @@ func (d *authDetector) closeEndpoint(e *authEndpoint, out *Emitter) {
 }
 
 func (d *authDetector) foldIdentity(s *authIdentity) {
-	if s.w.n == 0 {
+	if s.w.n == 0 || s.folded {
 		return
 	}
+	s.folded = true
 	v := float64(s.nets.len() + s.nets.overflow)
 	if s.fire.firedIn(s.w.idx) {
 		v = fmin(v, s.fire.thr)
@@ -406,12 +458,16 @@ func (d *authDetector) foldIdentity(s *authIdentity) {
 	}
 	s.closed++
 	d.trPop.add(v)
+	if d.trPop.count() >= d.trGate {
+		d.readyTR.mark(d.now)
+	}
 }
 
 var internalNet = hashString("internal-network")
 
 func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	idx := winIndex(ev.Time, d.trWin)
+	d.rollActive(&d.trGW, &d.trActive, idx, true, out)
 	s, created := d.ids.getOrAdd(d.keys.identity(ev))
 	if created {
 		s.w.idx = idx
@@ -422,6 +478,10 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		s.w, s.ips, s.lastNet, s.switches, s.rep, s.hit, s.fire = window{idx: idx}, lin256{}, 0, 0, 0, nil, fireState{}
 		s.nets.reset()
 		s.addrs.reset()
+		s.folded = false
+	}
+	if s.w.n == 0 && s.w.idx == d.trGW && len(d.trActive) < maxActive {
+		d.trActive = append(d.trActive, d.keys.identity(ev))
 	}
 	s.w.n++
 	s.addrs.add(ev.ClientIP)
@@ -438,11 +498,22 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		return
 	}
 	nets := float64(s.nets.len() + s.nets.overflow)
-	if nets <= d.trAbs || d.trPop.count() < d.trGate {
+	if nets <= d.trAbs {
 		return
 	}
-	p99 := d.trPop.at(0.99)
+	// Before tr_gate principal-hours of peers, a principal fires above
+	// max(tr_cold × tr_abs, 2 × its own max): a service fleet that always
+	// spreads over a dozen networks is not an attack just because the
+	// capture is young.
+	var p99 float64
+	cold := d.trPop.count() < d.trGate
+	if !cold {
+		p99 = d.trPop.at(0.99)
+	}
 	thr := fmax(d.trAbs, fmax(2*s.own, 2*p99))
+	if cold {
+		thr = fmax(thr, d.trCold*d.trAbs)
+	}
 	if s.closed == 0 {
 		thr = fmax(thr, 2*d.trAbs)
 	}
@@ -490,4 +561,23 @@ func (d *authDetector) Finish(at time.Time, out *Emitter) {
 	d.clients.each(func(_ uint64, c *authClient) { d.closeClient(c, out) })
 	d.eps.each(func(_ uint64, e *authEndpoint) { d.closeEndpoint(e, out) })
 	d.ids.each(func(_ uint64, s *authIdentity) { d.closeIdentity(s, out) })
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *authDetector) Readiness(at time.Time) []model.Readiness {
+	h := hoursSince(d.first, at)
+	bf := baseline{detector: "authabuse", name: "failure windows of clients", scope: "population", alerts: alertNames(alert.AuthBruteForce),
+		requires: model.Need{Windows: int64(d.bfGate)},
+		while:    fmt.Sprintf("the absolute floor only: > %g failures per %s from one client (× principals succeeding from it / 4)", d.bfAbs, winLabel(d.bfWin))}
+	tr := baseline{detector: "authabuse", name: "networks per principal-hour", scope: "population", alerts: alertNames(alert.AuthTokenReuse),
+		requires: model.Need{Windows: int64(d.trGate)},
+		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s", d.trCold*d.trAbs, winLabel(d.trWin))}
+	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: alertNames(alert.AuthCredentialStuffing),
+		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
+		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()
+	d.eps.each(func(_ uint64, e *authEndpoint) {
+		cs.Add(e.ref.Key(), model.Need{Windows: int64(e.base.n)}, e.base.n >= 6)
+	})
+	return []model.Readiness{bf.population(model.Need{Windows: int64(d.bfPop.count()), Hours: h}, d.readyBF),
+		cs.Readiness(d.readyCS.at), tr.population(model.Need{Windows: int64(d.trPop.count()), Hours: h}, d.readyTR)}
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,9 +34,14 @@ import (
 //     first use, users ≤ small_share (10 %) of them, and fewer than
 //     small_abs outsiders fired on it (fired uses are not learned).
 //
-// Nothing fires during the learning period (learn, default 2 h of event
-// time from the first request) or before min_principals (default 20)
-// principals were seen. Uses that fired are not learned, so repeated abuse
+// During the learning period (learn, default 2 h of event time from the
+// first request, and min_principals, default 20, principals seen) only a
+// prior from the path and the tokens judges: a principal with roles that
+// succeeds on an administrative path (or one whose declared scopes its
+// token lacks) that only groups holding every one of its roles and more
+// used (≥ min_uses successes) — a customer token on the admin API that
+// administrators, who are customers too, use. Everything else waits for
+// the learning period. Uses that fired are not learned, so repeated abuse
 // keeps folding into the alert; the first use of a brand-new endpoint is
 // never an alert (nobody used it before).
 //
@@ -68,8 +74,14 @@ type bflaDetector struct {
 	byRole               map[uint64]uint8 // group by roleGroup hash (memo of groupOf)
 	groupNames           []string
 	groupRoleless        []bool
-	learned              bool // learning period over
+	groupRoles           [][]string // sorted roles and scopes of each group
+	learned              bool       // learning period over
 	specs                pipeline.SpecLookup
+	readyEP, readySmall  readyMark
+	learnedAt            readyMark
+	firstSeenAt          float64 // d.seen when the first endpoint was first used
+	hasEP                bool
+	now                  time.Time
 }
 
 type bflaEndpoint struct {
@@ -139,6 +151,9 @@ func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 	st, created := d.ids.getOrAdd(ih)
 	if created {
 		d.seen++
+		if d.hasEP && d.seen-d.firstSeenAt >= d.smallPop {
+			d.readySmall.mark(d.now) // the oldest endpoint has its small-set evidence
+		}
 	}
 	if !created && st.set {
 		return st.group
@@ -179,6 +194,7 @@ func (d *bflaDetector) groupOf(ev *event.Event) uint8 {
 			g = uint8(len(d.groupNames))
 			d.groupNames = append(d.groupNames, name)
 			d.groupRoleless = append(d.groupRoleless, len(rs) == 0)
+			d.groupRoles = append(d.groupRoles, slices.Clone(rs))
 		} else {
 			g = bflaOther
 		}
@@ -203,6 +219,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	if d.start.IsZero() {
 		d.start = ev.Time
 	}
+	d.now = ev.Time
 	id := ev.Auth.Identity
 	if id == nil || ev.Status < 200 || ev.Status >= 300 {
 		return
@@ -212,6 +229,9 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.first, e.seenAt = ev.Time, d.seen
+		if !d.hasEP {
+			d.hasEP, d.firstSeenAt = true, d.seen
+		}
 	}
 	bit := uint64(1) << g
 	if e.flagged.has(ih) {
@@ -222,8 +242,16 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	known := isUser || (!d.roleless(g) && e.groups&bit != 0)
 	if !d.learned && ev.Time.Sub(d.start) >= d.learn && float64(d.ids.Len()) >= d.minPrincipals {
 		d.learned = true // principals = tracked principals (bounded by the identity budget)
+		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
+	if learning && !known && e.n >= d.minUses {
+		if why := d.coldPrivileged(ev, e, g); why != "" {
+			e.flagged.add(ih)
+			d.emit(ev, e, g, why, out)
+			return
+		}
+	}
 	if known || learning || e.n < d.minUses || (e.groups == 0 && e.users.len() == 0) {
 		d.learnUse(e, ih, bit, isUser)
 		return
@@ -248,6 +276,9 @@ func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
 		e.usersBloom[b>>6] |= 1 << (b & 63)
 	}
 	e.n++
+	if e.n >= d.minUses {
+		d.readyEP.mark(d.now)
+	}
 }
 
 // hasUser is e.users.has(ih), skipping the scan when the user's bloom bit
@@ -311,6 +342,44 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 
 const whySmallSet = "function used only by a small distinct group of principals"
 
+// coldPrivileged is the judgement of the learning period: the
+// administrative-path and spec-scope reasons only, for a principal with
+// roles whose role set is a strict subset of the role set of every group
+// that used the endpoint (they hold all its roles and more).
+func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8) string {
+	if d.roleless(g) || int(g) >= len(d.groupRoles) || e.groups == 0 {
+		return ""
+	}
+	mine := d.groupRoles[g]
+	for j := 0; j < 64; j++ {
+		if e.groups&(1<<uint(j)) == 0 {
+			continue
+		}
+		if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {
+			return ""
+		}
+	}
+	why := d.privileged(ev, e, g)
+	if why == "administrative path" || strings.HasPrefix(why, "the spec requires scopes") {
+		return why + "; learning period: every group using it holds this principal's roles and more"
+	}
+	return ""
+}
+
+// strictSuperset reports whether sorted set a holds every element of
+// sorted set b and more.
+func strictSuperset(a, b []string) bool {
+	if len(a) <= len(b) {
+		return false
+	}
+	for _, x := range b {
+		if _, ok := slices.BinarySearch(a, x); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 func hasAnyScope(ev *event.Event, scopes []string) bool {
 	t := ev.Auth.Identity.Token
 	if t == nil {
@@ -361,4 +430,25 @@ func (d *bflaDetector) emit(ev *event.Event, e *bflaEndpoint, g uint8, why strin
 		h.Sample = anomSample(ev, why)
 	}
 	out.Emit(h)
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *bflaDetector) Readiness(at time.Time) []model.Readiness {
+	al := alertNames(alert.BFLAPrivilegedAccess)
+	period := baseline{detector: "bfla", name: "role groups and their functions (learning period)", scope: "population", alerts: al,
+		requires: model.Need{Hours: d.learn.Hours(), Principals: int64(d.minPrincipals)},
+		while:    "every successful use is learned as normal for its role group; nothing fires"}
+	uses := baseline{detector: "bfla", name: "successful uses of each endpoint", scope: "endpoint", alerts: al,
+		requires: model.Need{Requests: int64(d.minUses)},
+		while:    "the endpoint's users are learned; nothing fires on it"}.tally()
+	small := baseline{detector: "bfla", name: "principals seen since the endpoint's first use (small-set reasons)", scope: "endpoint", alerts: al,
+		requires: model.Need{Principals: int64(d.smallPop)},
+		while:    "only the administrative-path, DELETE and spec-scope reasons apply (PUT/PATCH used only by other groups and \"only a few principals use it\" wait)"}.tally()
+	d.eps.each(func(_ uint64, e *bflaEndpoint) {
+		// Endpoints are keyed by hash only (no name kept): counted, not listed.
+		uses.Add("", model.Need{Requests: int64(e.n)}, false)
+		small.Add("", model.Need{Principals: int64(d.seen - e.seenAt)}, false)
+	})
+	have := model.Need{Hours: hoursSince(d.start, at), Principals: int64(d.ids.Len())}
+	return []model.Readiness{period.population(have, d.learnedAt), uses.Readiness(d.readyEP.at), small.Readiness(d.readySmall.at)}
 }

@@ -1,7 +1,9 @@
 package detect
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +49,22 @@ import (
 // The slow variant, until 10 slow windows of peers closed, uses 4 × the
 // fast windows' p99 as its peer baseline.
 //
+// Learning (readiness) and cold start: the fast variant's peers need
+// peer_gate (30) closed windows on the endpoint and parameter. Before,
+// it fires only on population-free evidence: more than
+// max(abs_fast, peer_factor × the largest peer window so far,
+// own_factor × own max) distinct identifiers with at least cold_errors
+// (20 %) of the window's requests refused or not found (a walk through
+// identifiers that do not exist or are not the subject's) — a service
+// account reading objects that exist stays quiet until its peers are
+// known. The distributed variant's EWMA needs dist_gate (6) windows;
+// before, the bar is dist_abs and only the failure and address-rotation
+// swarm signs count (every subject is new in a young capture, so
+// newness says nothing). The slow variant's peers need 10 slow windows
+// (4 × the fast peers' p99 before); the hour-of-day bar needs hour_min
+// windows at the hour (a day); the ownership hint needs owned_min repeat
+// uses.
+//
 // Memory: per (subject, endpoint, parameter) ≈ 420 bytes (two 128-byte
 // linear counters) — at most Config.MaxTrackedClients +
 // Config.MaxTrackedIdentities entries (default 100,000 ≈ 42 MB), LRU; per
@@ -61,7 +79,7 @@ func init() {
 		"fast_window": "d", "slow_window": "d", "abs_fast": "n", "abs_slow": "n", "peer_factor": "n",
 		"own_factor": "n", "peer_gate": "n", "dist_abs": "n", "dist_k": "n", "dist_ratio": "n",
 		"dist_gate": "n", "dist_min_subjects": "n", "max_params": "n", "max_subjects": "n",
-		"abs_slow_owned": "n", "owned_share": "n", "owned_min": "n", "max_values": "n", "hour_factor": "n", "hour_min": "n",
+		"abs_slow_owned": "n", "owned_share": "n", "owned_min": "n", "max_values": "n", "hour_factor": "n", "hour_min": "n", "cold_errors": "n",
 	})
 }
 
@@ -78,6 +96,11 @@ type enumDetector struct {
 	ownedShare, ownedMin      float64
 	hourFactor                float64
 	hourMin                   uint16
+	coldErrors                float64
+	readyFast, readySlow      readyMark
+	readyDist, readyHour      readyMark
+	readyOwned                readyMark
+	now                       time.Time
 	subjects                  *lru[enumSubject]
 	// owners: per (parameter, value) the first principal that used it and
 	// whether another one did since (the ownership hint).
@@ -153,6 +176,46 @@ type enumWin struct {
 	// folded: the window was fed into the peer baselines (by the subject's
 	// own roll, by its parameter's roll, or at eviction) — exactly once.
 	folded bool
+	// ids samples the identifiers the window requested once it reached
+	// half its absolute floor (nil before: windows of ordinary use hold
+	// nothing), for the evidence.
+	ids *idSample
+}
+
+// idSample keeps the first maxIDSample distinct identifiers of a window
+// from the moment it became suspicious, and the range of the numeric ones.
+type idSample struct {
+	vals     []string
+	min, max int64
+	numeric  int
+}
+
+const maxIDSample = 8
+
+func (s *idSample) add(v string) {
+	if len(s.vals) < maxIDSample {
+		s.vals = append(s.vals, strings.Clone(v))
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s.numeric == 0 || n < s.min {
+			s.min = n
+		}
+		if s.numeric == 0 || n > s.max {
+			s.max = n
+		}
+		s.numeric++
+	}
+}
+
+// evidence adds the sample to an alert's details.
+func (s *idSample) evidence(d map[string]any) {
+	if s == nil || len(s.vals) == 0 {
+		return
+	}
+	d["ids_sample"] = append([]string(nil), s.vals...)
+	if s.numeric >= 2 {
+		d["id_range"] = strconv.FormatInt(s.min, 10) + "–" + strconv.FormatInt(s.max, 10)
+	}
 }
 
 type enumSubject struct {
@@ -170,6 +233,7 @@ type enumSubject struct {
 type enumParam struct {
 	ref      model.EndpointRef
 	name, in string
+	first    time.Time
 	fastDist quantiles
 	slowDist quantiles
 	w        int64
@@ -231,6 +295,7 @@ func newEnumeration(cfg Config) *enumDetector {
 		ownedMin:     o.float("owned_min", 50),
 		hourFactor:   o.float("hour_factor", 1.5),
 		hourMin:      uint16(o.int("hour_min", 3)),
+		coldErrors:   o.float("cold_errors", 0.2),
 	}
 	subjCap := o.int("max_subjects", 0)
 	if subjCap == 0 {
@@ -339,6 +404,7 @@ func roleGroup(ev *event.Event) uint64 {
 
 func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
+	d.now = ev.Time
 	ps := d.idParams(ev)
 	if len(ps) == 0 {
 		return
@@ -352,7 +418,7 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 		pk := mix64(hashAdd(hashSep(hashAdd(eh, p.in)), p.name))
 		par, created := d.params.getOrAdd(pk)
 		if created {
-			par.ref, par.name, par.in = keepRef(ev.Endpoint), strings.Clone(p.name), p.in
+			par.ref, par.name, par.in, par.first = keepRef(ev.Endpoint), strings.Clone(p.name), p.in, ev.Time
 		}
 		key := mix64(sk ^ pk*0xc2b2ae3d27d4eb4f)
 		s, screated := d.subjects.getOrAdd(key)
@@ -383,6 +449,9 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 			default:
 				par.revisits++
 			}
+			if par.revisits >= d.ownedMin {
+				d.readyOwned.mark(ev.Time)
+			}
 		}
 		d.subject(ev, s, par, p, vh, out)
 		d.distributed(ev, par, sk, vh, s, out)
@@ -412,6 +481,9 @@ func (d *enumDetector) foldFast(s *enumSubject) {
 	}
 	if p, ok := d.params.peek(s.pk); ok {
 		p.fastDist.add(v)
+		if p.fastDist.count() >= d.peerGate {
+			d.readyFast.mark(d.now)
+		}
 	}
 	g, _ := d.groups.getOrAdd(s.gk)
 	g.fastDist.add(v)
@@ -431,6 +503,9 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 	}
 	if p, ok := d.params.peek(s.pk); ok {
 		p.slowDist.add(v)
+		if p.slowDist.count() >= d.peerGate/3 {
+			d.readySlow.mark(d.now)
+		}
 	}
 	g, _ := d.groups.getOrAdd(s.gk)
 	g.slowDist.add(v)
@@ -478,12 +553,20 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	if newF {
 		s.fast.est = s.fast.vals.estimate()
 		g.sum++
+		sampleID(&s.fast, d.absFast, p.value)
 	}
 	if newS {
 		s.slow.est = s.slow.vals.estimate()
+		sampleID(&s.slow, d.absSlow, p.value)
 	}
-	if par.fastDist.count() < d.peerGate {
-		return // minimum evidence: the endpoint's peers have too little history
+	cold := par.fastDist.count() < d.peerGate
+	if cold {
+		// Minimum evidence: the endpoint's peers have too little history.
+		// Only a walk with many refused or missing answers is judged.
+		if newF && s.fast.errs >= d.coldErrors*s.fast.n {
+			d.check(ev, s, par, g, p, &s.fast, false, out)
+		}
+		return
 	}
 	if newF {
 		d.check(ev, s, par, g, p, &s.fast, false, out)
@@ -495,6 +578,18 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	}
 }
 
+// sampleID records a new identifier of a window that reached half its
+// absolute floor.
+func sampleID(w *enumWin, abs float64, v string) {
+	if w.ids == nil {
+		if w.est < abs/2 {
+			return
+		}
+		w.ids = &idSample{}
+	}
+	w.ids.add(v)
+}
+
 func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g *enumGroup, p *idParam, w *enumWin, slow bool, out *Emitter) {
 	abs, own, win := d.absFast, s.ownFast, d.fast
 	dist := &par.fastDist
@@ -503,6 +598,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		group = &g.slowDist
 	}
 	owned := d.owned(par)
+	cold := !slow && dist.count() < d.peerGate
 	if slow {
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
 		if owned && dist.count() >= d.peerGate/3 {
@@ -515,7 +611,9 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		return
 	}
 	peer := dist.at(0.99)
-	if slow && dist.count() < d.peerGate/3 {
+	if cold {
+		peer = dist.at(1) // few peers: the largest window so far
+	} else if slow && dist.count() < d.peerGate/3 {
 		// Few peers return across a 6 h boundary: until enough slow
 		// windows closed, scale the fast windows' peers.
 		peer = 4 * par.fastDist.at(0.99)
@@ -551,9 +649,11 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 				"variant": variant, "parameter": p.name, "in": p.in, "peer_p99": round2(peer), "own_max": own,
 				"peers_now_mean": round2(now), "requests": w.n, "error_share": round2(w.errs / w.n), "client_ips": s.ips.estimate(),
 				"foreign_object_share": round2(w.foreign / w.n), "endpoint_objects_owned": owned, "endpoint_cross_use_share": round2(par.cross / fmax(1, par.revisits)),
+				"peers_learning": cold, "peer_windows": dist.count(),
 			},
 		},
 	}
+	w.ids.evidence(h.Evidence.Details)
 	if s.byIdentity {
 		h.Subject = "identity"
 	}
@@ -605,6 +705,12 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		if h := hourOf(par.w, d.fast); par.hodN[h] < 65535 {
 			par.hodMax[h] = float32(fmax(float64(par.hodMax[h]), v))
 			par.hodN[h]++
+			if par.hodN[h] >= d.hourMin {
+				d.readyHour.mark(ev.Time)
+			}
+		}
+		if par.base.n >= d.distGate {
+			d.readyDist.mark(ev.Time)
 		}
 		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
 			par.base.update(0, 0.1)
@@ -636,12 +742,16 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	}
 	// HLL estimates cost microseconds: evaluate at geometrically spaced
 	// counts (every 32 requests, then every 1/8 of the count).
-	if par.base.n < d.distGate || par.n < d.distAbs || par.n < par.nextEval {
+	if par.n < d.distAbs || par.n < par.nextEval {
 		return
 	}
+	distCold := par.base.n < d.distGate
 	par.nextEval = par.n + fmax(32, par.n/8)
 	v := par.vals.estimate()
-	thr := fmax(d.distAbs, par.base.upper(d.distK, d.distRatio))
+	thr := d.distAbs
+	if !distCold {
+		thr = fmax(d.distAbs, par.base.upper(d.distK, d.distRatio))
+	}
 	// With a day of history for this hour, the bar is this hour's: above
 	// the largest window seen at this hour of the day (busy clinic hours,
 	// shift starts) by hour_factor, and twice the overall mean.
@@ -660,8 +770,9 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	// records that exist) is none of these.
 	ips := par.ips.estimate()
 	errShare := par.errs / par.n
-	swarm := errShare >= 0.2 || ips >= 2*subj || (par.young >= par.n/2 && par.anon >= par.n/2) ||
-		(hourly && par.young >= par.n/2) // mostly principals new to the endpoint, beyond this hour's record
+	swarm := errShare >= 0.2 || ips >= 2*subj ||
+		!distCold && ((par.young >= par.n/2 && par.anon >= par.n/2) || // mostly new anonymous clients
+			(hourly && par.young >= par.n/2)) // mostly principals new to the endpoint, beyond this hour's record
 	if !swarm {
 		return
 	}
@@ -676,7 +787,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 			Reason: "the population requested far more distinct object identifiers on this endpoint than usual, spread over many subjects",
 			Details: map[string]any{"parameter": par.name, "in": par.in, "subjects": subj, "max_per_subject": par.maxSubj, "new_subject_share": round2(par.young / par.n),
 				"anonymous_share": round2(par.anon / par.n), "error_share": round2(errShare), "client_ips": ips, "baseline_sd": round2(par.base.sd()),
-				"hour_of_day_max": round2(float64(par.hodMax[hourOf(par.w, d.fast)])), "hour_of_day_baseline": hourly},
+				"hour_of_day_max": round2(float64(par.hodMax[hourOf(par.w, d.fast)])), "hour_of_day_baseline": hourly, "baseline_learning": distCold},
 		},
 	}
 	if first {
@@ -721,4 +832,37 @@ func (d *enumDetector) Finish(at time.Time, out *Emitter) {
 		d.closeSubject(&s.slow, out)
 	})
 	d.params.each(func(_ uint64, p *enumParam) { d.closeDistributed(p, out) })
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
+	al := alertNames(alert.BOLAParamEnumeration)
+	fast := baseline{detector: "enumeration", name: "fast peer windows (distinct identifiers per subject, " + winLabel(d.fast) + ")", scope: "parameter",
+		alerts: al, requires: model.Need{Windows: int64(d.peerGate)},
+		while: fmt.Sprintf("fires only on walks above max(%g, %g × the largest peer window, own max) with ≥ %g%% of the requests refused or not found", d.absFast, d.peerFactor, 100*d.coldErrors)}.tally()
+	slow := baseline{detector: "enumeration", name: "slow peer windows (" + winLabel(d.slow) + ")", scope: "parameter",
+		alerts: al, requires: model.Need{Windows: int64(d.peerGate / 3)},
+		while: fmt.Sprintf("peer baseline = 4 × the fast peers' p99 (floor %g)", d.absSlow)}.tally()
+	owned := baseline{detector: "enumeration", name: "ownership hint (repeat uses of an identifier)", scope: "parameter",
+		alerts: al, requires: model.Need{Requests: int64(d.ownedMin)},
+		while: fmt.Sprintf("objects are not assumed owned: the slow floor stays %g (not %g)", d.absSlow, d.absSlowOwned)}.tally()
+	dist := baseline{detector: "enumeration", name: "endpoint distinct identifiers (EWMA per window)", scope: "parameter",
+		alerts: alertNames(alert.BOLADistributedParamEnumeration), requires: model.Need{Windows: int64(d.distGate), Hours: float64(d.distGate) * d.fast.Hours()},
+		while: fmt.Sprintf("above %g distinct identifiers over ≥ %g subjects, only with ≥ 20%% failures or twice as many addresses as subjects", d.distAbs, d.distMinSubj)}.tally()
+	hour := baseline{detector: "enumeration", name: "hour-of-day record of distinct identifiers (windows at the current hour of day)", scope: "parameter",
+		alerts: alertNames(alert.BOLADistributedParamEnumeration), requires: model.Need{Windows: int64(d.hourMin)},
+		while: "the all-hours EWMA bar and the stricter swarm rules apply"}.tally()
+	hod := hourOf(winIndex(at, d.fast), d.fast)
+	d.params.each(func(_ uint64, p *enumParam) {
+		key := p.ref.Key() + " (" + p.in + " " + p.name + ")"
+		fast.Add(key, model.Need{Windows: int64(p.fastDist.count())}, false)
+		slow.Add(key, model.Need{Windows: int64(p.slowDist.count())}, false)
+		if p.revisits > 0 || p.cross > 0 {
+			owned.Add(key, model.Need{Requests: int64(p.revisits)}, false)
+		}
+		dist.Add(key, model.Need{Windows: int64(p.base.n), Hours: hoursSince(p.first, at)}, p.base.n >= d.distGate)
+		hour.Add(key, model.Need{Windows: int64(p.hodN[hod]), Hours: hoursSince(p.first, at)}, false)
+	})
+	return []model.Readiness{fast.Readiness(d.readyFast.at), slow.Readiness(d.readySlow.at), owned.Readiness(d.readyOwned.at),
+		dist.Readiness(d.readyDist.at), hour.Readiness(d.readyHour.at)}
 }

@@ -159,11 +159,20 @@ func TestEnumeration(t *testing.T) {
 	}
 }
 
-func TestEnumerationNothingBeforeGate(t *testing.T) {
-	// An attack in the first hour: no baseline yet, no alert (minimum evidence).
+func TestEnumerationBeforeGate(t *testing.T) {
+	// An attack in the first hour: the peers are still learning. A walk
+	// through existing objects (all 200) is not judged; one where a third
+	// of the identifiers do not exist is (population-free evidence).
+	ok := burst(t0.Add(10*time.Minute), 10*time.Minute, 400, func(i int, at time.Time) *event.Event {
+		return mkEv(at, "203.0.113.9", "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 50000+i*7), 200)
+	})
+	if as := run(newEnumeration(Config{}), merge(hospital(1, 2), ok)); len(as) != 0 {
+		t.Fatalf("fired before the gate on a walk through existing objects:\n%s", summary(as))
+	}
 	evs := merge(hospital(1, 2), enumAttack(t0.Add(10*time.Minute), 400, 10*time.Minute, func(int) string { return "203.0.113.9" }))
-	if as := run(newEnumeration(Config{}), evs); len(as) != 0 {
-		t.Fatalf("fired before the gate:\n%s", summary(as))
+	as := run(newEnumeration(Config{}), evs)
+	if len(as) != 1 || as[0].Client == nil || as[0].Client.IP != "203.0.113.9" || as[0].Evidence.Details["peers_learning"] != true {
+		t.Fatalf("want one alert on the failing walk while the peers learn:\n%s", summary(as))
 	}
 }
 

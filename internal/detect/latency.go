@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/alert"
@@ -20,6 +21,12 @@ import (
 // on the endpoint in the same window the backend is degraded, not attacked
 // by one client, and nothing fires.
 //
+// Learning (readiness) and cold start: before gate_obs observations, from
+// cold_obs (20) on, calls are slow above max(cold_abs_ms (5 s),
+// cold_factor (10) × the slowest call so far), with the same per-client
+// rules (several slow calls, a share of the client's calls, not when
+// several clients are slow at once).
+//
 // Memory: per endpoint 1 DDSketch + 40 bytes; per (client, endpoint) 72
 // bytes + index ≈ 60 bytes; LRU-bounded by max_endpoints and
 // Config.MaxTrackedClients (default 200,000). In an engine that also runs
@@ -31,7 +38,7 @@ func init() {
 	Register("latency", func(cfg Config) Detector { return newLatency(cfg) })
 	declareOptions("latency", map[string]string{
 		"window": "d", "factor": "n", "quantile": "n", "gate_obs": "n", "abs_ms": "n", "min_slow": "n",
-		"min_share": "n", "suppress_clients": "n", "max_endpoints": "n",
+		"min_share": "n", "suppress_clients": "n", "max_endpoints": "n", "cold_obs": "n", "cold_abs_ms": "n", "cold_factor": "n",
 	})
 }
 
@@ -40,12 +47,16 @@ type latencyDetector struct {
 	win                         time.Duration
 	factor, q, gate, abs        float64
 	minSlow, minShare, suppress float64
+	coldObs, coldAbs, coldFact  float64
+	ready                       readyMark
 	eps                         *lru[latencyEndpoint]
 	clients                     *lru[latencyClient]
 	shared                      *lru[clientEP] // the traffic family's table, in an engine with both
 }
 
 type latencyEndpoint struct {
+	ref     model.EndpointRef
+	served  bool // answered something other than 4xx (not only a probe path)
 	d       quantiles
 	w       int64  // window of slowIPs
 	slowIPs lin256 // distinct clients with slow calls in window w
@@ -69,6 +80,9 @@ func newLatency(cfg Config) *latencyDetector {
 		minSlow:  o.float("min_slow", 3),
 		minShare: o.float("min_share", 0.05),
 		suppress: o.float("suppress_clients", 4),
+		coldObs:  o.float("cold_obs", 20),
+		coldAbs:  o.float("cold_abs_ms", 5000),
+		coldFact: o.float("cold_factor", 10),
 		eps:      newLRU[latencyEndpoint](o.int("max_endpoints", 20000)),
 		clients:  newLRU[latencyClient](capOr(cfg.MaxTrackedClients, 200000)),
 	}
@@ -83,9 +97,19 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	}
 	ms := ev.Rec.DurationMs
 	eh := d.keys.endpoint(ev)
-	ep, _ := d.eps.getOrAdd(eh)
+	ep, epNew := d.eps.getOrAdd(eh)
+	if epNew {
+		ep.ref = keepRef(ev.Endpoint)
+	}
+	if ev.Status < 400 || ev.Status >= 500 {
+		ep.served = true
+	}
 	n := ep.d.count()
-	if n < d.gate {
+	if n+1 >= d.gate {
+		d.ready.mark(ev.Time) // this call (learned below) completes the baseline
+	}
+	cold := n < d.gate
+	if cold && n < d.coldObs {
 		ep.d.add(ms)
 		return
 	}
@@ -107,8 +131,14 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 		c.w, c.slow, c.maxMs = window{idx: idx}, 0, 0
 	}
 	c.w.n++
-	base := ep.d.at(d.q)
-	thr := fmax(d.abs, d.factor*base)
+	var base, thr float64
+	if cold {
+		base = ep.d.at(1) // the slowest call so far
+		thr = fmax(d.coldAbs, d.coldFact*base)
+	} else {
+		base = ep.d.at(d.q)
+		thr = fmax(d.abs, d.factor*base)
+	}
 	if ms <= thr {
 		ep.d.add(ms)
 		return
@@ -136,11 +166,25 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 		Evidence: model.Evidence{
 			Observed: c.maxMs, Baseline: round2(base), Threshold: round2(thr), Window: winLabel(d.win),
 			Reason:  "this client's calls take far longer than the endpoint's learned latency (ms; baseline = p99.9)",
-			Details: map[string]any{"slow_calls": c.slow, "calls_in_window": c.w.n, "p50_ms": round2(ep.d.at(0.5)), "observations": n},
+			Details: map[string]any{"slow_calls": c.slow, "calls_in_window": c.w.n, "p50_ms": round2(ep.d.at(0.5)), "observations": n, "baseline_learning": cold},
 		},
 	}
 	if first {
 		h.Sample = anomSample(ev, "")
 	}
 	out.Emit(h)
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *latencyDetector) Readiness(at time.Time) []model.Readiness {
+	t := baseline{detector: "latency", name: "call durations", scope: "endpoint", alerts: alertNames(alert.LatencySpike),
+		requires: model.Need{Requests: int64(d.gate)},
+		while:    fmt.Sprintf("from %g calls, slow above max(%g ms, %g × the slowest so far); the per-client rules apply", d.coldObs, d.coldAbs, d.coldFact)}.tally()
+	d.eps.each(func(_ uint64, ep *latencyEndpoint) {
+		if !ep.served {
+			return // a probe path, not an endpoint
+		}
+		t.Add(ep.ref.Key(), model.Need{Requests: int64(ep.d.count())}, false)
+	})
+	return []model.Readiness{t.Readiness(d.ready.at)}
 }

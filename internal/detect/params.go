@@ -163,6 +163,7 @@ type paramsDetector struct {
 	js                               jsonScanner
 	ownHdrs                          []reqHeader  // header list without an engine
 	ownQuery                         []queryParam // query list without an engine
+	readyEP, readyType               readyMark
 }
 
 type paramEndpoint struct {
@@ -174,6 +175,7 @@ type paramEndpoint struct {
 	nparams  int
 	cands    []*paramStat
 	declared bool
+	served   bool // answered something other than 4xx (not only a probe path)
 }
 
 type paramStat struct {
@@ -319,10 +321,17 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			ep.params[i] = map[string]*paramStat{}
 		}
 		d.declare(ep)
+		if ep.declared {
+			d.readyType.mark(ev.Time) // declared types are checked from the first request
+		}
 	}
 	ep.n++
+	if ev.Status < 400 || ev.Status >= 500 {
+		ep.served = true
+	}
 	if !ep.learned && (ep.declared || ep.n >= d.learnN && ev.Time.Sub(ep.first) >= d.learnT) {
 		ep.learned = true
+		d.readyEP.mark(ev.Time)
 	}
 	sk, _ := d.keys.subject(ev)
 	ps := d.observed(ev)
@@ -366,6 +375,9 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 		}
 		st.seen++
 		st.types[t]++
+		if st.seen == d.typeGate && st.declared < 0 && st.cand == nil {
+			d.readyType.mark(ev.Time)
+		}
 	}
 	d.decide(ep, ev, sk, out)
 }
@@ -404,7 +416,10 @@ func (d *paramsDetector) checkType(ev *event.Event, st *paramStat, p *obsParam, 
 			return
 		}
 	} else {
-		if st.seen < d.typeGate || float64(st.types[t]) >= 0.001*st.seen {
+		if st.seen < d.typeGate {
+			return
+		}
+		if float64(st.types[t]) >= 0.001*st.seen {
 			return
 		}
 		for l := 0; l < vtCount; l++ {
@@ -733,3 +748,31 @@ func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind,
 		fn(key, kind, v)
 	}
 }
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
+	set := baseline{detector: "params", name: "parameters of each endpoint", scope: "endpoint", alerts: alertNames(alert.ParamUnseen),
+		requires: model.Need{Requests: int64(d.learnN), Hours: d.learnT.Hours()},
+		while:    "every parameter seen is learned as normal (no param.unseen); endpoints the spec declares need no learning"}.tally()
+	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: alertNames(alert.ParamAnomalousType),
+		requires: model.Need{Requests: int64(d.typeGate)},
+		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()
+	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+		if !ep.served {
+			return // a probe path, not an endpoint
+		}
+		k := ep.ref.Key()
+		set.Add(k, model.Need{Requests: int64(ep.n), Hours: hoursSince(ep.first, at)}, ep.learned)
+		for i, m := range ep.params {
+			for name, st := range m {
+				if st.cand != nil || st.isSecret() {
+					continue
+				}
+				types.Add(k+" ("+inNames[i]+" "+name+")", model.Need{Requests: int64(st.seen)}, st.declared >= 0)
+			}
+		}
+	})
+	return []model.Readiness{set.Readiness(d.readyEP.at), types.Readiness(d.readyType.at)}
+}
+
+var inNames = [3]string{"query", "header", "body"}

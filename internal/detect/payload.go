@@ -1,6 +1,10 @@
 package detect
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -19,6 +23,14 @@ import (
 // not teach the baseline. Alerts fold per (client, endpoint) in the
 // emitter; no per-client state is kept.
 //
+// Learning (readiness) and cold start: before gate_obs observations,
+// from cold_obs (5) on, a body is judged only when its content is
+// structured (JSON, XML, form) — a prior on what such a body can be —
+// against max(cold_abs × abs, cold_factor × the largest size so far)
+// (defaults 4 × 64 KiB | 16 KiB and 25 ×): a 2 MB review against
+// 300-byte reviews is not noise, whatever the endpoint's age. Binary
+// bodies (PDFs, images, archives, uploads) wait for the baseline.
+//
 // Memory: per endpoint 2 DDSketches (≤ 4.3 KB each, typically < 1 KB) +
 // ~100 bytes; at most max_endpoints (default 20,000) endpoints, LRU.
 
@@ -26,6 +38,7 @@ func init() {
 	Register("payload", func(cfg Config) Detector { return newPayload(cfg) })
 	declareOptions("payload", map[string]string{
 		"factor": "n", "quantile": "n", "gate_obs": "n", "abs_response": "n", "abs_request": "n", "max_endpoints": "n",
+		"cold_obs": "n", "cold_abs": "n", "cold_factor": "n",
 	})
 }
 
@@ -33,22 +46,31 @@ type payloadDetector struct {
 	keyed
 	factor, q, gate float64
 	absResp, absReq float64
+	coldObs         float64
+	coldAbs         float64
+	coldFactor      float64
 	eps             *lru[payloadEndpoint]
+	readyResp       readyMark
+	readyReq        readyMark
 }
 
 type payloadEndpoint struct {
+	ref       model.EndpointRef
 	resp, req quantiles
 }
 
 func newPayload(cfg Config) *payloadDetector {
 	o := optsFor(cfg, "payload")
 	return &payloadDetector{
-		factor:  o.float("factor", 4),
-		q:       o.float("quantile", 0.999),
-		gate:    o.float("gate_obs", 200),
-		absResp: o.float("abs_response", 64<<10),
-		absReq:  o.float("abs_request", 16<<10),
-		eps:     newLRU[payloadEndpoint](o.int("max_endpoints", 20000)),
+		factor:     o.float("factor", 4),
+		q:          o.float("quantile", 0.999),
+		gate:       o.float("gate_obs", 200),
+		absResp:    o.float("abs_response", 64<<10),
+		absReq:     o.float("abs_request", 16<<10),
+		coldObs:    o.float("cold_obs", 5),
+		coldAbs:    o.float("cold_abs", 4),
+		coldFactor: o.float("cold_factor", 25),
+		eps:        newLRU[payloadEndpoint](o.int("max_endpoints", 20000)),
 	}
 }
 
@@ -59,38 +81,87 @@ func (d *payloadDetector) Observe(ev *event.Event, out *Emitter) {
 	if ev.Rec == nil {
 		return
 	}
-	ep, _ := d.eps.getOrAdd(d.keys.endpoint(ev))
+	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
+	if created {
+		ep.ref = keepRef(ev.Endpoint)
+	}
 	if ev.Status >= 200 && ev.Status < 300 {
 		if sz := float64(ev.Rec.Response.Size); sz > 0 {
-			d.check(ev, &ep.resp, sz, d.absResp, alert.PayloadLargeResponse, "response", out)
+			d.check(ev, &ep.resp, sz, d.absResp, alert.PayloadLargeResponse, "response", false, &d.readyResp, out)
 		}
 	}
 	if sz := float64(ev.Rec.Request.Size); sz > 0 {
-		d.check(ev, &ep.req, sz, d.absReq, alert.PayloadLargeRequest, "request body", out)
+		d.check(ev, &ep.req, sz, d.absReq, alert.PayloadLargeRequest, "request body", true, &d.readyReq, out)
 	}
 }
 
-func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ alert.Type, what string, out *Emitter) {
+// structuredBody reports whether a content type is structured text
+// (JSON, XML, form): a prior on how large such a body can plausibly be.
+func structuredBody(ct string) bool {
+	ct = strings.ToLower(ct)
+	return strings.Contains(ct, "json") || strings.Contains(ct, "xml") || strings.Contains(ct, "x-www-form-urlencoded")
+}
+
+func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, typ alert.Type, what string, req bool, mark *readyMark, out *Emitter) {
 	n := q.count()
-	if n < d.gate {
-		q.add(sz)
-		return
+	if n+1 >= d.gate {
+		mark.mark(ev.Time) // this observation (learned below) completes the baseline
 	}
-	base := q.at(d.q)
-	thr := fmax(abs, d.factor*base)
+	var base, thr float64
+	cold := n < d.gate
+	if cold {
+		ct := ev.Rec.Response.Header("content-type")
+		if req {
+			ct = ev.Rec.Request.Header("content-type")
+		}
+		if n < d.coldObs || !structuredBody(ct) {
+			q.add(sz)
+			return
+		}
+		base = q.at(1) // the largest so far
+		thr = fmax(d.coldAbs*abs, d.coldFactor*base)
+	} else {
+		base = q.at(d.q)
+		thr = fmax(abs, d.factor*base)
+	}
 	if sz <= thr {
 		q.add(sz)
 		return
 	}
 	q.add(thr) // learn clipped
+	reason := what + " size (bytes) far above this endpoint's learned distribution (baseline = p99.9)"
+	if cold {
+		reason = what + " size (bytes) far above anything this young endpoint returned (baseline = the largest so far; structured content)"
+	}
 	out.Emit(Hit{
 		Type: typ, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 		Confidence: confidence(sz, thr, n, 5*d.gate),
 		Evidence: model.Evidence{
 			Observed: sz, Baseline: round2(base), Threshold: round2(thr),
-			Reason:  what + " size (bytes) far above this endpoint's learned distribution (baseline = p99.9)",
-			Details: map[string]any{"p50": round2(q.at(0.5)), "observations": n},
+			Reason:  reason,
+			Details: map[string]any{"p50": round2(q.at(0.5)), "observations": n, "baseline_learning": cold},
 		},
 		Sample: anomSample(ev, ""),
 	})
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *payloadDetector) Readiness(at time.Time) []model.Readiness {
+	while := func(abs float64) string {
+		return fmt.Sprintf("from %g observations, structured (JSON/XML/form) bodies above max(%g, %g × the largest so far); binary bodies are not judged", d.coldObs, d.coldAbs*abs, d.coldFactor)
+	}
+	resp := baseline{detector: "payload", name: "response sizes (2xx)", scope: "endpoint", alerts: alertNames(alert.PayloadLargeResponse),
+		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absResp)}.tally()
+	req := baseline{detector: "payload", name: "request body sizes", scope: "endpoint", alerts: alertNames(alert.PayloadLargeRequest),
+		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absReq)}.tally()
+	d.eps.each(func(_ uint64, ep *payloadEndpoint) {
+		k := ep.ref.Key()
+		if ep.resp.count() > 0 {
+			resp.Add(k, model.Need{Requests: int64(ep.resp.count())}, false)
+		}
+		if ep.req.count() > 0 {
+			req.Add(k, model.Need{Requests: int64(ep.req.count())}, false)
+		}
+	})
+	return []model.Readiness{resp.Readiness(d.readyResp.at), req.Readiness(d.readyReq.at)}
 }

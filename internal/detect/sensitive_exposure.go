@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -65,8 +66,10 @@ var criticalTypes = map[string]bool{classify.TypeSecret: true, classify.TypeCard
 var unwatchedTypes = map[string]bool{classify.TypeIP: true}
 
 type exposureEP struct {
+	ref       model.EndpointRef
 	first     time.Time
 	responses int64
+	served    bool            // answered something other than 404/405 (not only a probe path)
 	known     map[string]bool // data types seen (unmasked) during learning
 	alerted   map[string]bool
 }
@@ -83,6 +86,7 @@ type SensitiveExposure struct {
 	seen     []exposureObs          // per-event scratch: strongest finding per type, in order of appearance
 	// Dropped counts responses of endpoints beyond max_endpoints.
 	Dropped int64
+	ready   readyMark
 }
 
 // NewSensitiveExposure builds the detector with an explicit classifier
@@ -148,13 +152,19 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 			d.Dropped++
 			return
 		}
-		ep = &exposureEP{first: ev.Time, known: map[string]bool{}}
+		ep = &exposureEP{first: ev.Time, known: map[string]bool{}, ref: keepRef(ev.Endpoint)}
 		d.eps[key] = ep
 	}
 	if ev.Time.Before(ep.first) {
 		ep.first = ev.Time
 	}
 	ep.responses++
+	if ep.served && ep.responses > d.minResp && ev.Time.Sub(ep.first) >= d.learning {
+		d.ready.mark(ev.Time)
+	}
+	if ev.Status < 400 || ev.Status >= 500 {
+		ep.served = true
+	}
 	// first (most confident) finding per type in this response
 	clear(d.seen)
 	d.seen = d.seen[:0]
@@ -213,4 +223,24 @@ func (d *SensitiveExposure) Observe(ev *event.Event, out *Emitter) {
 		})
 		ep.known[typ] = true
 	}
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *SensitiveExposure) Readiness(at time.Time) []model.Readiness {
+	t := baseline{detector: "sensitive_exposure", name: "data types each endpoint returns", scope: "endpoint", alerts: alertNames(alert.DataSensitiveExposure),
+		requires: model.Need{Requests: d.minResp + 1, Hours: d.learning.Hours()},
+		while:    "the data types the endpoint returns are learned as normal; nothing fires on it"}.tally()
+	keys := make([]uint64, 0, len(d.eps))
+	for k := range d.eps {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic order (the tally breaks ties by key anyway)
+	for _, k := range keys {
+		ep := d.eps[k]
+		if !ep.served {
+			continue // a probe path, not an endpoint
+		}
+		t.Add(ep.ref.Key(), model.Need{Requests: ep.responses, Hours: hoursSince(ep.first, at)}, false)
+	}
+	return []model.Readiness{t.Readiness(d.ready.at)}
 }

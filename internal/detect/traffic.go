@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/alert"
@@ -40,6 +41,22 @@ import (
 // Anomalous windows are learned winsorized (at the threshold), so an attack
 // does not teach the baseline that it is normal.
 //
+// Learning (readiness): an endpoint's rate is judged after gate_windows
+// windows (1 h) of its own history; nothing fires before (a population
+// rate needs its history, whatever the deployment size). Client and
+// identity windows fold into the endpoint's peer baselines when the
+// subject's next window starts, when it is evicted, or when the
+// endpoint's window rolls (at most 64 subjects per endpoint window; the
+// rest fold on their own roll), so a deployment of a few clients builds
+// peers too. Before peer_gate (50) closed peer windows a subject is
+// judged only against its own history: with at least cold_own (3) of its
+// own closed windows on the endpoint (and cold_gate, 5, peer windows), the
+// bar is max(abs, peer_factor × the largest peer window so far, its own
+// EWMA bound) — a client that ramps far above itself and everyone seen.
+// A subject without history is not judged while the peers learn: the
+// first run of a batch job (a nightly export, an aggregator's poll) looks
+// exactly like a scraper's first minutes.
+//
 // Memory: per endpoint ≈ 0.5 KB + 2 DDSketches (≤ 4.3 KB each, typically
 // < 1 KB); per (client, endpoint) 200 bytes (the entry also holds the
 // latency family's 64 bytes: one entry for both, see NewEngine) + LRU
@@ -54,7 +71,7 @@ func init() {
 	declareOptions("traffic", map[string]string{
 		"window": "d", "alpha": "n", "k": "n", "ratio": "n", "gate_windows": "n",
 		"abs_endpoint": "n", "abs_client": "n", "abs_identity": "n", "peer_factor": "n",
-		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d",
+		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d", "cold_gate": "n", "cold_own": "n",
 	})
 }
 
@@ -65,8 +82,10 @@ type trafficDetector struct {
 	gate                          uint32
 	absEndpoint, absClient, absID float64
 	peerFactor, peerGate          float64
+	coldGate, coldOwn             float64
 	dailyFactor, peakFactor       float64
 	idWin                         time.Duration
+	readyEP, readyCl, readyID     readyMark
 
 	eps     *lru[trafficEndpoint]
 	clients *lru[clientEP] // shared with the latency family in an engine
@@ -93,10 +112,18 @@ type trafficClass struct {
 type trafficEndpoint struct {
 	ref        model.EndpointRef
 	first      int64 // window index of the endpoint's first event
+	firstT     time.Time
 	cls        [4]trafficClass
 	clientDist quantiles // closed per-client window counts
 	identDist  quantiles // closed per-principal window counts
+	// Subjects active in the endpoint's current client (aw) and identity
+	// (iw) windows, folded into the peer baselines when those roll.
+	aw, iw           int64
+	activeC, activeI []uint64
 }
+
+// maxActiveEP bounds the per-endpoint lists of active subjects.
+const maxActiveEP = 64
 
 type trafficSubject struct {
 	ep   uint64
@@ -106,6 +133,8 @@ type trafficSubject struct {
 	fire fireState
 	hit  *Hit   // last report of a fired window, reused for its remainder
 	gk   uint64 // identity subjects: (endpoint, role group) key
+	// folded: the window was fed into the endpoint's peers (once).
+	folded bool
 	// identity subjects: the client addresses of the window's requests
 	// (nil for client subjects, whose address is their key).
 	addrs *addrTally
@@ -125,6 +154,32 @@ type clientEP struct {
 type trafficGroup struct {
 	w           int64
 	active, sum float64
+	// The two busiest members in the window (count, key): a principal
+	// within twice the busiest other member of its role group right now
+	// is doing what its peers do (a whole ward opening records at shift
+	// start, some faster than others).
+	top1, top2 float64
+	who1       uint64
+}
+
+// note records a member's count; others returns the busiest other
+// member's count.
+func (g *trafficGroup) note(who uint64, n float64) {
+	switch {
+	case who == g.who1:
+		g.top1 = n
+	case n > g.top1:
+		g.top2, g.top1, g.who1 = g.top1, n, who
+	case n > g.top2:
+		g.top2 = n
+	}
+}
+
+func (g *trafficGroup) others(who uint64) float64 {
+	if who == g.who1 {
+		return g.top2
+	}
+	return g.top1
 }
 
 func newTraffic(cfg Config) *trafficDetector {
@@ -140,6 +195,8 @@ func newTraffic(cfg Config) *trafficDetector {
 		absID:       o.float("abs_identity", 20),
 		peerFactor:  o.float("peer_factor", 3),
 		peerGate:    o.float("peer_gate", 50),
+		coldGate:    o.float("cold_gate", 5),
+		coldOwn:     o.float("cold_own", 3),
 		dailyFactor: o.float("daily_factor", 1.5),
 		peakFactor:  o.float("peak_factor", 1.5),
 		idWin:       o.dur("identity_window", 15*time.Minute),
@@ -171,9 +228,10 @@ func hourOf(idx int64, win time.Duration) int {
 
 // foldSubject feeds a subject's last window into its endpoint's population.
 func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
-	if s.w.n == 0 {
+	if s.w.n == 0 || s.folded {
 		return
 	}
+	s.folded = true
 	ep, ok := d.eps.peek(s.ep)
 	if !ok {
 		return
@@ -195,7 +253,8 @@ func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
 	eh := d.keys.endpoint(ev)
 	ep, created := d.eps.getOrAdd(eh)
 	if created {
-		ep.ref, ep.first = keepRef(ev.Endpoint), idx
+		ep.ref, ep.first, ep.firstT = keepRef(ev.Endpoint), idx, ev.Time
+		ep.aw, ep.iw = idx, winIndex(ev.Time, d.idWin)
 	}
 	d.endpoint(ev, ep, idx, out)
 	ih := d.keys.identity(ev) // principal hash (0 when anonymous)
@@ -242,6 +301,7 @@ func (d *trafficDetector) endpoint(ev *event.Event, ep *trafficEndpoint, idx int
 	if c.base.n < d.gate {
 		return
 	}
+	d.readyEP.mark(ev.Time)
 	thr := fmax(d.absEndpoint, fmax(c.base.upper(d.k, d.ratio), d.peakFactor*float64(c.peak)))
 	if day := int64(24 * time.Hour / d.win); idx-ep.first >= day {
 		thr = fmax(thr, d.dailyFactor*float64(c.daily[hourOf(idx, d.win)]))
@@ -287,6 +347,9 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		e.trSet = true
 		s.ep, s.w.idx = eh, idx
 	}
+	if idx > ep.aw {
+		d.rollPeers(ep, &ep.aw, &ep.activeC, idx, false, out)
+	}
 	if idx > s.w.idx {
 		d.closeSubject(s, out)
 		d.foldSubject(s, false)
@@ -297,15 +360,19 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		s.own.update(v, d.alpha)
 		s.w = window{idx: idx}
 		s.ids = lin256{}
+		s.folded = false
+	}
+	if s.w.n == 0 && s.w.idx == ep.aw && len(ep.activeC) < maxActiveEP {
+		ep.activeC = append(ep.activeC, mix64(d.keys.ip(ev)^eh*0x9e3779b97f4a7c15))
 	}
 	s.w.n++
 	if ih != 0 {
 		s.ids.add(ih)
 	}
-	if ep.clientDist.count() < d.peerGate {
+	p99, cold, ok := d.peerBar(&ep.clientDist, s, &d.readyCl, ev.Time)
+	if !ok {
 		return
 	}
-	p99 := ep.clientDist.at(0.99)
 	users := fmax(1, s.ids.estimate())
 	thr := fmax(d.absClient, d.peerFactor*p99) * users
 	if s.own.n >= 1 {
@@ -326,7 +393,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(p99), Threshold: round2(thr), Window: winLabel(d.win),
 			Reason:  "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows)",
-			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count(), "own_mean": round2(s.own.mean), "own_windows": s.own.n},
+			Details: map[string]any{"principals_from_ip": users, "population_windows": ep.clientDist.count(), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "peers_learning": cold},
 		},
 	}
 	if first {
@@ -351,6 +418,9 @@ func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
 
 func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
 	key := mix64(ih ^ eh*0x9e3779b97f4a7c15)
+	if idx > ep.iw {
+		d.rollPeers(ep, &ep.iw, &ep.activeI, idx, true, out)
+	}
 	s, created := d.idents.getOrAdd(key)
 	if created {
 		s.ep, s.w.idx = eh, idx
@@ -368,22 +438,27 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		s.w = window{idx: idx}
 		s.ids = lin256{}
 		s.addrs.reset()
+		s.folded = false
+	}
+	if s.w.n == 0 && s.w.idx == ep.iw && len(ep.activeI) < maxActiveEP {
+		ep.activeI = append(ep.activeI, key)
 	}
 	s.addrs.add(ev.ClientIP)
 	g, _ := d.groups.getOrAdd(s.gk)
 	if g.w != idx {
-		g.w, g.active, g.sum = idx, 0, 0
+		*g = trafficGroup{w: idx}
 	}
 	if s.w.n == 0 {
 		g.active++
 	}
 	g.sum++
 	s.w.n++
+	g.note(key, s.w.n)
 	s.ids.add(d.keys.ip(ev))
-	if ep.identDist.count() < d.peerGate {
+	p99, cold, ok := d.peerBar(&ep.identDist, s, &d.readyID, ev.Time)
+	if !ok {
 		return
 	}
-	p99 := ep.identDist.at(0.99)
 	thr := fmax(d.absID, d.peerFactor*p99)
 	if s.own.n >= 1 {
 		thr = fmax(thr, s.own.upper(d.k, d.ratio))
@@ -391,10 +466,11 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	// Peers right now: when the principal's whole role group is busy on
 	// this endpoint in this window (shift start), the bar is relative to
 	// them.
-	var now float64
+	var now, busiest float64
 	if g.active > 5 {
 		now = (g.sum - s.w.n) / (g.active - 1)
-		thr = fmax(thr, d.peerFactor*now)
+		busiest = g.others(key)
+		thr = fmax(thr, fmax(d.peerFactor*now, 2*busiest))
 	}
 	if s.w.n <= thr {
 		return
@@ -409,7 +485,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		Evidence: model.Evidence{
 			Observed: s.w.n, Baseline: round2(fmax(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.idWin),
 			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
-			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate()},
+			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate(), "peers_learning": cold, "busiest_peer_now": busiest},
 		},
 	}
 	s.hit.Clients, s.hit.ClientsOther = s.addrs.delta(true)
@@ -433,4 +509,72 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 		}
 	})
 	d.idents.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
+}
+
+// peerBar is the peer baseline a subject is judged against: the p99 of
+// the endpoint's closed peer windows once there are peer_gate of them
+// (marking the baseline ready), else — for a subject with cold_own own
+// windows and cold_gate peer windows — the largest peer window so far
+// (cold). ok is false when the subject is not judged.
+func (d *trafficDetector) peerBar(dist *quantiles, s *trafficSubject, mark *readyMark, t time.Time) (p99 float64, cold, ok bool) {
+	peers := dist.count()
+	if peers >= d.peerGate {
+		mark.mark(t)
+		return dist.at(0.99), false, true
+	}
+	if peers < d.coldGate || float64(s.own.n) < d.coldOwn {
+		return 0, true, false
+	}
+	return dist.at(1), true, true
+}
+
+// rollPeers folds the subjects of the endpoint's closed client (ident
+// false) or identity window into its peer baselines.
+func (d *trafficDetector) rollPeers(ep *trafficEndpoint, w *int64, active *[]uint64, idx int64, ident bool, out *Emitter) {
+	for _, k := range *active {
+		var s *trafficSubject
+		if ident {
+			if x, ok := d.idents.peek(k); ok {
+				s = x
+			}
+		} else if e, ok := d.clients.peek(k); ok && e.trSet {
+			s = &e.tr
+		}
+		if s != nil && s.w.idx == *w {
+			d.closeSubject(s, out)
+			d.foldSubject(s, ident)
+		}
+	}
+	*active, *w = (*active)[:0], idx
+}
+
+// Readiness implements pipeline.ReadinessReporter.
+func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
+	winH := d.win.Hours()
+	rate := baseline{detector: "traffic", name: "endpoint rate (requests per window, per status class)", scope: "endpoint",
+		alerts: alertNames(alert.TrafficEndpointSpike), requires: model.Need{Windows: int64(d.gate), Hours: float64(d.gate) * winH},
+		while: "nothing fires on the endpoint: a population rate needs the endpoint's own history"}.tally()
+	cl := baseline{detector: "traffic", name: "client windows per endpoint", scope: "endpoint",
+		alerts: alertNames(alert.TrafficClientSpike), requires: model.Need{Windows: int64(d.peerGate)},
+		while: fmt.Sprintf("only clients with ≥ %g own windows on the endpoint, above max(%g, %g × the largest peer window so far, their own bound); newcomers are not judged", d.coldOwn, d.absClient, d.peerFactor)}.tally()
+	id := baseline{detector: "traffic", name: "principal windows per endpoint", scope: "endpoint",
+		alerts: alertNames(alert.TrafficIdentitySpike), requires: model.Need{Windows: int64(d.peerGate)},
+		while: fmt.Sprintf("only principals with ≥ %g own windows on the endpoint, above max(%g, %g × the largest peer window so far, their own bound, their role group now); newcomers are not judged", d.coldOwn, d.absID, d.peerFactor)}.tally()
+	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
+		if ep.cls[0].base.n == 0 && ep.cls[0].w.n == 0 && ep.cls[3].base.n == 0 && ep.cls[3].w.n == 0 {
+			return // only 4xx answers: a probe path (or a function never served), not judged here
+		}
+		key := ep.ref.Key()
+		var wins uint32
+		for i := range ep.cls {
+			wins = max(wins, ep.cls[i].base.n)
+		}
+		h := hoursSince(ep.firstT, at)
+		rate.Add(key, model.Need{Windows: int64(wins), Hours: h}, wins >= d.gate)
+		cl.Add(key, model.Need{Windows: int64(ep.clientDist.count())}, false)
+		if ep.identDist.count() > 0 || ep.activeI != nil {
+			id.Add(key, model.Need{Windows: int64(ep.identDist.count())}, false)
+		}
+	})
+	return []model.Readiness{rate.Readiness(d.readyEP.at), cl.Readiness(d.readyCl.at), id.Readiness(d.readyID.at)}
 }

@@ -44,6 +44,7 @@ type Upstream struct {
 	HostsDropped int64
 	lim          PartLimits
 	stats        PartStats
+	ready        readyMark
 }
 
 // NewUpstream returns the detector.
@@ -109,6 +110,9 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 		emit("unencrypted call to third-party API "+host, 0.9, map[string]any{"issue": "plaintext"}, "http:// upstream")
 	}
 	// Sensitive data to a new destination.
+	if ev.Time.Sub(d.start) >= d.learn {
+		d.ready.mark(ev.Time)
+	}
 	if known && first.Sub(d.start) >= d.learn {
 		if kind, loc, frag := d.sensitiveOut(ev); kind != "" {
 			emit(kind+" sent to "+host+", a destination first seen "+first.UTC().Format(time.RFC3339)+" (after the learning period)", 0.8,
@@ -273,4 +277,16 @@ func ibanValid(b []byte) bool {
 		}
 	}
 	return rem == 1
+}
+
+// Readiness implements pipeline.ReadinessReporter (nothing to report
+// before the first outbound call).
+func (d *Upstream) Readiness(at time.Time) []model.Readiness {
+	if d.start.IsZero() {
+		return nil
+	}
+	b := baseline{detector: "upstream", name: "known outbound destinations", scope: "population", alerts: alertNames(alert.ConsumptionUnsafeUpstream),
+		requires: model.Need{Hours: d.learn.Hours()},
+		while:    "destinations are learned (sensitive data to a new destination is not judged); plain http, redirects to internal targets and injection in responses are checked from the first call"}
+	return []model.Readiness{b.population(model.Need{Hours: hoursSince(d.start, at)}, d.ready)}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"github.com/palisade-sec/palisade/internal/activity"
 	"io"
 	"os"
 	"sync"
@@ -130,4 +131,14 @@ func BenchmarkAnalyzeNoDetect(b *testing.B) {
 // BenchmarkAnalyzeFull: the whole pipeline with every detector.
 func BenchmarkAnalyzeFull(b *testing.B) {
 	benchAnalyze(b, func(c *Config) {})
+}
+
+// BenchmarkAnalyzeServe: the whole pipeline plus serve's per-subject
+// activity summary (the attacker view); compare with BenchmarkAnalyzeFull in
+// the same run.
+func BenchmarkAnalyzeServe(b *testing.B) {
+	benchAnalyze(b, func(c *Config) {
+		ac := activity.DefaultConfig()
+		c.Activity = &ac
+	})
 }

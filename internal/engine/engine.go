@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/detect"
@@ -52,6 +54,9 @@ type Config struct {
 	NoClassify bool
 	// NoPosture disables the traffic posture rules (findings).
 	NoPosture bool
+	// Activity, when set, keeps the bounded per-subject activity summary
+	// of serve mode's attacker view (TakeSubjects); analyze leaves it off.
+	Activity *activity.Config
 }
 
 // DefaultConfig returns the defaults.
@@ -75,6 +80,7 @@ type Engine struct {
 	cls       *classify.Analyzer
 	det       *detect.Engine
 	pos       *posture.Traffic
+	act       *activity.Tracker
 	intel     *intel.Set
 	analyzers pipeline.Fanout
 
@@ -169,7 +175,20 @@ func New(cfg Config) (*Engine, error) {
 		e.det = detect.NewDefault(dc)
 		e.analyzers = append(e.analyzers, e.det)
 	}
+	if cfg.Activity != nil {
+		e.act = activity.New(*cfg.Activity, e.inv)
+		e.analyzers = append(e.analyzers, e.act)
+	}
 	return e, nil
+}
+
+// TakeSubjects returns the per-subject activity summaries that changed
+// (activity.Tracker.Take); nil when Config.Activity is not set.
+func (e *Engine) TakeSubjects(n int, pin func(kind, id string) bool) []model.SubjectActivity {
+	if e.act == nil {
+		return nil
+	}
+	return e.act.Take(n, pin)
 }
 
 // Inventory exposes the inventory (for OpenAPI export).
@@ -325,6 +344,7 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 	}
 	r.Hosts = e.inv.Hosts(eps)
 	e.addOutbound(r) // third-party APIs our services call (outbound.go)
+	r.Readiness = e.Readiness()
 	if e.intel != nil {
 		// The report is a function of its inputs: keep the feeds' own
 		// dates, not when this process loaded them.
@@ -440,4 +460,76 @@ func canonicalAlerts(in []model.Alert, r pipeline.EndpointResolver) []model.Aler
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// Readiness returns the learning state of every learned baseline as of
+// the last event (detector families, API change detection, posture
+// rules that need history), endpoint keys re-keyed to final templates,
+// with the time to ready from the start of the input.
+func (e *Engine) Readiness() []model.Readiness {
+	var rs []pipeline.ReadinessReporter
+	rs = append(rs, e.inv)
+	if e.pos != nil {
+		rs = append(rs, e.pos)
+	}
+	if e.det != nil {
+		rs = append(rs, e.det)
+	}
+	var out []model.Readiness
+	for _, r := range rs {
+		for _, b := range r.Readiness(e.to) {
+			// A per-scope baseline without any scope (no login endpoint
+			// with failures, no outbound call…) has nothing to judge yet:
+			// left out rather than reported as learning.
+			if b.Scope != "population" && b.ReadyScopes+b.LearningScopes == 0 && b.ReadyAt == nil {
+				continue
+			}
+			out = append(out, b)
+		}
+	}
+	for i := range out {
+		r := &out[i]
+		if r.ReadyAt != nil && !e.from.IsZero() {
+			h := r.ReadyAt.Sub(e.from).Hours()
+			if h < 0 {
+				h = 0
+			}
+			h = float64(int64(h*100+0.5)) / 100
+			r.HoursToReady = &h
+		}
+		seen := map[string]bool{}
+		kept := r.Learning[:0]
+		for _, sc := range r.Learning {
+			sc.Key = canonicalScopeKey(sc.Key, e.inv)
+			if seen[sc.Key] {
+				continue
+			}
+			seen[sc.Key] = true
+			kept = append(kept, sc)
+		}
+		r.Learning = kept
+		if len(r.Learning) == 0 {
+			r.Learning = nil
+		}
+	}
+	return out
+}
+
+// canonicalScopeKey re-keys a scope key "METHOD host/path[ suffix]" to the
+// endpoint's current template.
+func canonicalScopeKey(k string, r pipeline.EndpointResolver) string {
+	method, rest, ok := strings.Cut(k, " ")
+	if !ok {
+		return k
+	}
+	hp, suffix, _ := strings.Cut(rest, " ")
+	ref := model.EndpointRef{Method: method, Host: hp}
+	if i := strings.IndexByte(hp, '/'); i >= 0 {
+		ref.Host, ref.Path = hp[:i], hp[i:]
+	}
+	ref = r.Resolve(ref)
+	if suffix != "" {
+		return ref.Key() + " " + suffix
+	}
+	return ref.Key()
 }

@@ -135,6 +135,9 @@ type hostPattern struct {
 // Inventory is the live API inventory.
 type Inventory struct {
 	mu sync.Mutex
+	// changesReady: event time the first endpoint reached ChangeMinHistory
+	// requests (readiness of API change detection).
+	changesReady time.Time
 	// tmplMemo: see Template; noTmplMemo turns it off (tests)
 	tmplMemo   tmplMemo
 	noTmplMemo bool
@@ -529,6 +532,9 @@ func (inv *Inventory) Observe(ev *event.Event) {
 	ipHash := st.observe(ev, params, inv.bp, &inv.cfg, model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: n.tmpl})
 	if ipHash != 0 && !ev.Outbound { // our services calling out are not scanning us
 		inv.trackRecon(ipHash, ev.Method, n.tmpl, ev.Status)
+	}
+	if inv.changesReady.IsZero() && st.requests >= int64(inv.cfg.ChangeMinHistory) {
+		inv.changesReady = ev.Time // first endpoint with enough history for API change detection
 	}
 
 	// Only successful responses are evidence that a route exists: scanners

@@ -28,6 +28,9 @@ type Report struct {
 	// Outbound lists the third-party APIs our services call (hosts seen
 	// only in outbound exchange records); they are never in Endpoints.
 	Outbound []OutboundAPI `json:"outbound,omitempty"`
+	// Readiness is the learning state of every learned baseline (detector
+	// families, inventory, posture) at the end of the input.
+	Readiness []Readiness `json:"readiness,omitempty"`
 }
 
 // APIHost is one host of the inventory (report extension `hosts[]`).
@@ -419,4 +422,54 @@ type FeedInfo struct {
 	Modified *time.Time `json:"modified,omitempty"`
 	Loaded   time.Time  `json:"loaded,omitzero"`
 	Age      string     `json:"age,omitempty"`
+}
+
+// SubjectActivity summarises what one client address or one identity did
+// (serve mode's attacker view; not part of the report). Bounded: see
+// internal/activity for the caps.
+type SubjectActivity struct {
+	Kind      string    `json:"kind"` // client | identity
+	ID        string    `json:"id"`   // address, or pseudonymous identity id
+	Name      string    `json:"name,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	// Requests by hour of event time (Unix seconds of the hour).
+	Hours []HourCount `json:"hours,omitempty"`
+	// Status counts answers by class: "2xx", "3xx", "4xx", "5xx", "other".
+	Status map[string]int64 `json:"status,omitempty"`
+	// Endpoints touched, most requests first (capped; the requests to the
+	// others are counted in EndpointsOther).
+	Endpoints      []SubjectEndpoint `json:"endpoints,omitempty"`
+	EndpointsOther int64             `json:"endpoints_other,omitempty"`
+	// Addresses an identity used (identity subjects), most requests first.
+	Addresses      []SubjectPeer `json:"addresses,omitempty"`
+	AddressesOther int64         `json:"addresses_other,omitempty"`
+	// Identities seen from an address (client subjects).
+	Identities      []SubjectPeer `json:"identities,omitempty"`
+	IdentitiesOther int64         `json:"identities_other,omitempty"`
+	// DataClasses found by classification in the answers this subject got.
+	DataClasses []string `json:"data_classes,omitempty"`
+}
+
+// HourCount is one hourly bucket of a subject's requests.
+type HourCount struct {
+	Hour     int64 `json:"hour"` // Unix seconds of the hour
+	Requests int64 `json:"requests"`
+}
+
+// SubjectEndpoint is one endpoint a subject called.
+type SubjectEndpoint struct {
+	EndpointRef
+	Requests  int64     `json:"requests"`
+	Errors    int64     `json:"errors"` // 4xx and 5xx answers
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// SubjectPeer is an address of an identity or an identity of an address.
+type SubjectPeer struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name,omitempty"`
+	Requests int64     `json:"requests"`
+	LastSeen time.Time `json:"last_seen"`
 }

@@ -88,3 +88,10 @@ func (f Fanout) Finish(at time.Time) {
 		}
 	}
 }
+
+// ReadinessReporter is implemented by analyzers (and detector families)
+// whose judgements need learned history: Readiness returns the learning
+// state of each of their baselines as of event time at (the last event).
+type ReadinessReporter interface {
+	Readiness(at time.Time) []model.Readiness
+}

@@ -195,6 +195,9 @@ type Traffic struct {
 	first time.Time
 	last  time.Time
 	stats Stats
+	// headersReady: event time the first endpoint had MinResponses
+	// successful responses (readiness of the security-header rule).
+	headersReady time.Time
 }
 
 // The verbose-error literals: the library automaton (leftmost-longest,
@@ -444,6 +447,9 @@ func (t *Traffic) Observe(ev *event.Event) {
 	// Security headers on successful API responses.
 	if ev.Status >= 200 && ev.Status < 300 {
 		e.eligible++
+		if e.eligible == int64(t.cfg.MinResponses) && t.headersReady.IsZero() {
+			t.headersReady = ev.Time
+		}
 		if !strings.EqualFold(strings.TrimSpace(rh.xcto), "nosniff") {
 			e.missNosniff++
 		}

@@ -158,6 +158,33 @@ func Summary(w io.Writer, r *model.Report) error {
 		fSev[f.Severity]++
 	}
 	p("  findings   %d (%s)\n", len(r.Findings), sevCounts(fSev))
+	groups := model.GroupReadiness(r.Readiness)
+	if len(groups) > 0 {
+		n := map[string]int{}
+		var never, partly []string
+		for _, g := range groups {
+			n[g.State]++
+			switch g.State {
+			case model.StateLearning:
+				never = append(never, g.Detector)
+			case model.StatePartial:
+				ready := 0
+				for _, b := range g.Baselines {
+					if b.State == model.StateReady {
+						ready++
+					}
+				}
+				partly = append(partly, fmt.Sprintf("%s (%d of %d baselines)", g.Detector, ready, len(g.Baselines)))
+			}
+		}
+		p("  detectors  %d ready, %d partly ready, %d learning (see Detector readiness)\n", n[model.StateReady], n[model.StatePartial], n[model.StateLearning])
+		if len(never) > 0 {
+			p("  learning   never ready on this input: %s\n", strings.Join(never, ", "))
+		}
+		if len(partly) > 0 {
+			p("  partly     ready only in part: %s\n", strings.Join(partly, ", "))
+		}
+	}
 
 	if len(r.Endpoints) > 0 {
 		p("\nTop endpoints by risk\n")
@@ -203,6 +230,41 @@ func Summary(w io.Writer, r *model.Report) error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\n", a.Severity, a.Type, subject(a), refString(a.Endpoint), a.Count, a.FirstSeen.UTC().Format(time.RFC3339))
 		}
 		tw.Flush()
+	}
+	if len(groups) > 0 {
+		p("\nDetector readiness (time to ready: event time from the start of the input to the first scope ready)\n")
+		tw := tabwriter.NewWriter(bw, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  STATE\tDETECTOR\tBASELINE\tSCOPE\tREADY/LEARNING\tTIME TO READY\tSTILL NEEDS\n")
+		for _, g := range groups {
+			for _, b := range g.Baselines {
+				ttr := "—"
+				if b.HoursToReady != nil {
+					ttr = fmt.Sprintf("%.2f h", *b.HoursToReady)
+				}
+				needs := ""
+				switch {
+				case b.Missing != nil:
+					needs = NeedString(*b.Missing)
+				case len(b.Learning) > 0:
+					needs = NeedString(b.Learning[0].Missing) + " (nearest: " + b.Learning[0].Key + ")"
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", b.State, g.Detector, b.Baseline, b.Scope, b.ReadyScopes, b.LearningScopes, ttr, needs)
+			}
+		}
+		tw.Flush()
+		first := true
+		for _, g := range groups {
+			for _, b := range g.Baselines {
+				if b.State == model.StateReady {
+					continue
+				}
+				if first {
+					p("\nWhile learning\n")
+					first = false
+				}
+				p("  %s, %s: %s\n", g.Detector, b.Baseline, b.WhileLearning)
+			}
+		}
 	}
 	if len(r.Findings) > 0 {
 		p("\nFindings (most severe first)\n")
@@ -340,3 +402,24 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
+
+// NeedString renders evidence counts: "38 windows, 12 principals, 0.60 h".
+func NeedString(n model.Need) string {
+	var parts []string
+	add := func(v int64, unit string) {
+		if v > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", v, unit))
+		}
+	}
+	add(n.Requests, "requests")
+	add(n.Windows, "windows")
+	add(n.Clients, "clients")
+	add(n.Principals, "principals")
+	if n.Hours > 0 {
+		parts = append(parts, fmt.Sprintf("%.2f h", n.Hours))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}

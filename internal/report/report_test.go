@@ -42,3 +42,35 @@ func TestSummaryOrdersBySeverity(t *testing.T) {
 		t.Errorf("Summary reordered the report")
 	}
 }
+
+// The summary names the detectors that never became ready, those ready
+// only in part, and what each learning baseline does meanwhile.
+func TestSummaryReadiness(t *testing.T) {
+	h := 0.5
+	at := time.Date(2026, 11, 18, 9, 30, 0, 0, time.UTC)
+	r := &model.Report{Readiness: []model.Readiness{
+		{Analyzer: "detect", Detector: "spray", Baseline: "client windows", Scope: "population", State: model.StateLearning,
+			Requires: model.Need{Windows: 50}, Have: &model.Need{Windows: 12}, Missing: &model.Need{Windows: 38}, LearningScopes: 1,
+			WhileLearning: "population-free rules only"},
+		{Analyzer: "detect", Detector: "traffic", Baseline: "endpoint rate", Scope: "endpoint", State: model.StateReady,
+			Requires: model.Need{Windows: 12, Hours: 1}, ReadyScopes: 3, LearningScopes: 1, ReadyAt: &at, HoursToReady: &h,
+			Learning: []model.ScopeReadiness{{Key: "GET a.test/x", Have: model.Need{Windows: 4}, Missing: model.Need{Windows: 8, Hours: 0.67}}}},
+		{Analyzer: "detect", Detector: "traffic", Baseline: "client windows per endpoint", Scope: "endpoint", State: model.StateLearning,
+			Requires: model.Need{Windows: 50}, LearningScopes: 4, WhileLearning: "newcomers are not judged"},
+	}}
+	var b bytes.Buffer
+	if err := Summary(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"detectors  0 ready, 1 partly ready, 1 learning", "never ready on this input: spray", "traffic (1 of 2 baselines)",
+		"38 windows", "0.50 h", "8 windows, 0.67 h (nearest: GET a.test/x)", "spray, client windows: population-free rules only",
+		"traffic, client windows per endpoint: newcomers are not judged"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "traffic, endpoint rate:") {
+		t.Errorf("a ready baseline is listed under While learning:\n%s", out)
+	}
+}

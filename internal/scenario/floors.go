@@ -1,10 +1,17 @@
 package scenario
 
-// DefaultFloors hold on every traffic variant at demo size (sim.Variants;
-// TestScenarioSuite). Measured with the multi-horizon enumeration and the
-// hour-of-day population baseline: base 39/39, roaming 39/39, lingering
-// 40/40, hospital 38/39 (the distributed patient scrape at 01:30 missed),
-// false alerts 0/0/1/0, misattributed 0 everywhere. The 37 older scenarios:
+import (
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/sim"
+)
+
+// DefaultFloors hold on every four-system traffic variant at demo size
+// (sim.Variants; TestScenarioSuite). Measured with the readiness and
+// cold-start rules (issue 14; hospital's attacks wrap from hour 6): base
+// 39/39, roaming 39/39, lingering 40/40, hospital 38/39 (the distributed
+// patient scrape at 01:30 missed), false alerts 0 and misattributed 0
+// everywhere. The 37 older scenarios:
 // DefaultFloors are the scores the detectors reached on the default
 // simulation (seed 1, 48 h, scale 1 — what `palisade scenarios` runs) when
 // the suite was written, so that a regression fails: 37 of 37 scenarios
@@ -48,5 +55,47 @@ func SmallFloors() Floors {
 	delete(f.MinDetected, "bola.distributed_param_enumeration")
 	delete(f.MinDetected, "payload.large_request")
 	f.MaxFalse = 3
+	return f
+}
+
+// smallExpected are the alerts a reviewer expects on each small
+// deployment (sim.Variants with Small set): per alert type, how many of
+// the variant's scenarios must be detected. What is not required, and
+// why:
+//   - one-hour: bfla.privileged_access — the administrator used the
+//     admin function three times before the customer token did, below
+//     the five successful uses that make a function someone else's
+//     (bfla min_uses); traffic.client_spike — the scraper is a newcomer
+//     while the endpoint's peers are still learning, and a newcomer is
+//     not judged then (its first minutes look exactly like the first run
+//     of a batch job);
+//   - scanner-log: traffic.client_spike — the same (peers learning at
+//     13:00 with four customers).
+var smallExpected = map[string]map[string]int{
+	"few-clients": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1, "bfla.privileged_access": 1, "traffic.client_spike": 1},
+	"one-hour": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1},
+	"dominant-client": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1, "bfla.privileged_access": 1, "traffic.client_spike": 1},
+	"scanner-log": {"recon.endpoint_spray": 2, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
+		"injection.sqli": 1, "payload.large_response": 1},
+}
+
+// FloorsFor returns the floors of a traffic variant: DefaultFloors for the
+// four-system variants, the expected alerts of a small deployment (at
+// most one false alert, on a trap or not) for the others. A small variant
+// without an entry gets no detection floor, only the budgets. Measured:
+// one false alert in few-clients, injection.path_traversal on the
+// customers' "../ sale" search look-alike (the injection family's; base
+// has three of the same), none elsewhere.
+func FloorsFor(v sim.Variant) Floors {
+	if v.Small == nil {
+		return DefaultFloors()
+	}
+	f := Floors{MinDetected: map[string]int{}, MaxFalse: 1, MaxTrapFalse: 1}
+	for k, n := range smallExpected[strings.TrimSuffix(v.Name, "+")] {
+		f.MinDetected[k] = n
+	}
 	return f
 }

@@ -133,8 +133,12 @@ func Run(opts Options) (*Result, error) {
 	if opts.Engine != nil {
 		ecfg = *opts.Engine
 	}
-	ecfg.Intel = append(append([]string(nil), ecfg.Intel...),
-		"tor="+filepath.Join(dir, "tor-exit-nodes.txt"), "blocklist="+filepath.Join(dir, "blocklist.txt"))
+	ecfg.Intel = append([]string(nil), ecfg.Intel...)
+	// Feeds only for the intel scenarios the run has (a small deployment
+	// has none: an empty feed is an error).
+	if tor, block := labels0.IntelFeeds(); len(tor) > 0 || len(block) > 0 {
+		ecfg.Intel = append(ecfg.Intel, "tor="+filepath.Join(dir, "tor-exit-nodes.txt"), "blocklist="+filepath.Join(dir, "blocklist.txt"))
+	}
 	eng, err := engine.New(ecfg)
 	if err != nil {
 		return nil, err

@@ -64,7 +64,22 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/alerts", permRead, s.handleAlerts},
 		{"GET", "/api/v1/alerts/{id}", permRead, s.handleAlert},
 		{"POST", "/api/v1/alerts/{id}/triage", permTriage, s.handleTriage},
+		{"POST", "/api/v1/alerts/triage", permTriage, s.handleAlertsBulkTriage},
 		{"GET", "/api/v1/findings", permRead, s.handleFindings},
+		{"GET", "/api/v1/findings/groups", permRead, s.handleFindingGroups},
+		{"GET", "/api/v1/findings/{id}", permRead, s.handleFinding},
+		{"POST", "/api/v1/findings/{id}/triage", permTriage, s.handleFindingTriage},
+		{"POST", "/api/v1/findings/triage", permTriage, s.handleFindingsBulkTriage},
+		{"GET", "/api/v1/subjects", permRead, s.handleSubjects},
+		{"GET", "/api/v1/endpoints/{id}/subjects", permRead, s.handleEndpointSubjects},
+		{"GET", "/api/v1/subjects/{kind}/{id}", permRead, s.handleSubject},
+		{"GET", "/api/v1/incidents", permRead, s.handleIncidents},
+		{"GET", "/api/v1/incidents/{id}", permRead, s.handleIncident},
+		{"POST", "/api/v1/incidents/{id}/triage", permTriage, s.handleIncidentTriage},
+		{"GET", "/api/v1/probes", permRead, s.handleProbes},
+		{"GET", "/api/v1/api-changes", permRead, s.handleAPIChanges},
+		{"GET", "/api/v1/catalog", permRead, s.handleCatalog},
+		{"GET", "/api/v1/charts/{name}", permRead, s.handleChart},
 		{"GET", "/api/v1/specs", permRead, s.handleSpecs},
 		{"POST", "/api/v1/specs", permAdmin, s.handleSpecUpload},
 		{"DELETE", "/api/v1/specs/{name}", permAdmin, s.handleSpecDelete},
@@ -75,6 +90,7 @@ func (s *Server) Routes() []Route {
 		{"GET", "/api/v1/config", permAdmin, s.handleConfigGet},
 		{"PUT", "/api/v1/config", permAdmin, s.handleConfigPut},
 		{"GET", "/api/v1/overview", permRead, s.handleOverview},
+		{"GET", "/api/v1/detectors", permRead, s.handleDetectors},
 		{"GET", "/api/v1/audit-log", permAdmin, s.handleAudit},
 		{"POST", "/api/v1/erase", permAdmin, s.handleErase},
 	}
@@ -541,7 +557,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f := store.AlertFilter{Types: qlist(r, "type"), Severities: qlist(r, "severity"), Statuses: qlist(r, "status"), From: from, To: to,
-		Endpoint: q.Get("endpoint"), ClientIP: q.Get("client_ip"), Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor")}
+		Endpoint: q.Get("endpoint"), ClientIP: q.Get("client_ip"), Address: q.Get("address"), IdentityID: q.Get("identity"), Sort: q.Get("sort"), Limit: limit, Cursor: q.Get("cursor")}
 	page, err := s.st.ListAlerts(r.Context(), f)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "cursor:") || strings.HasPrefix(err.Error(), "sort:") {
@@ -623,9 +639,13 @@ func (s *Server) handleFindings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	page, err := s.st.ListFindings(r.Context(), store.FindingFilter{Rule: q.Get("rule"), Severities: qlist(r, "severity"), Endpoint: q.Get("endpoint"), Limit: limit, Cursor: q.Get("cursor")})
+	if err := oneOf("status", q.Get("status"), store.FindingOpen, store.FindingAccepted, store.FindingFixed, store.FindingVerified); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	page, err := s.st.ListFindings(r.Context(), store.FindingFilter{Status: q.Get("status"), Rule: q.Get("rule"), Severities: qlist(r, "severity"), Endpoint: q.Get("endpoint"), Limit: limit, Cursor: q.Get("cursor")})
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "cursor:") {
+		if strings.HasPrefix(err.Error(), "cursor:") || strings.HasPrefix(err.Error(), "status:") {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}

@@ -23,6 +23,8 @@ type metrics struct {
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
 	sinkFailures       *prometheus.GaugeVec
+	detectorState      *prometheus.GaugeVec // detector, state: 1 for the current state
+	detectorScopes     *prometheus.GaugeVec // detector, baseline, state: scopes in that state
 	timeouts           prometheus.Counter
 	rejected           *prometheus.CounterVec
 	authFailures       *prometheus.CounterVec
@@ -50,9 +52,11 @@ func newMetrics(s *Server) *metrics {
 	budgetFull := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_decode_budget_exhausted_total", Help: "Uploads refused (429) after waiting for ingest.decode_budget."}, func() float64 { return float64(s.budget.full.Load()) })
 	specsSkipped := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_specs_skipped", Help: "Stored specs not loaded at start because they no longer load (see GET /api/v1/specs)."}, func() float64 { return float64(len(s.opt.SpecProblems)) })
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_records_rejected_total", Help: "Well-formed records rejected or skipped, by reason (time_future, time_past: outside the ingest time horizon; time_future_replay: skipped when read back from the log)."}, []string{"reason"})
+	m.detectorState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_state", Help: "Learning state of each detector family at the last checkpoint: 1 for its state (ready, partial, learning), 0 otherwise."}, []string{"detector", "state"})
+	m.detectorScopes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_scopes", Help: "Scopes (population, endpoints, parameters, login endpoints) of each learned baseline in each state at the last checkpoint."}, []string{"detector", "baseline", "state"})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
 	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
-		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.rejected, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, queue,
+		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.rejected, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, m.detectorState, m.detectorScopes, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server/wal"
@@ -149,10 +150,16 @@ func (s *Server) doCheckpoint(ctx context.Context, pos wal.Pos, traffic map[int6
 		return err
 	}
 	rep.Findings = append(rep.Findings, s.gatewayFindings(rep)...)
+	s.setReadiness(rep)
 	snap := store.Snapshot{Report: rep, EventClock: time.Unix(0, s.eventClock.Load()).UTC(), Records: rep.Input.Records, Traffic: traffic}
 	if s.eventClock.Load() == 0 {
 		snap.EventClock = time.Time{}
 	}
+	subs, err := s.takeSubjects(ctx, rep.Alerts)
+	if err != nil {
+		return err
+	}
+	snap.Subjects = subs
 	if err := s.st.SaveSnapshot(ctx, snap, s.now()); err != nil {
 		return err
 	}
@@ -219,6 +226,90 @@ func (s *Server) flushAlerts(ctx context.Context, alerts []model.Alert) error {
 		}
 	}
 	return nil
+}
+
+// SubjectSource is implemented by engines that keep the per-subject
+// activity summary (engine.Engine with Config.Activity).
+type SubjectSource interface {
+	TakeSubjects(n int, pin func(kind, id string) bool) []model.SubjectActivity
+}
+
+// SubjectsPerCheckpoint bounds the subject summaries written by one
+// checkpoint (the most active first; the others wait for the next one),
+// besides the subjects that alerts name, which are always written.
+const SubjectsPerCheckpoint = 2000
+
+// takeSubjects takes the subject summaries that changed from the engine,
+// without the erased ones: an erased subject is dropped and an erased
+// address or identity is removed from the others' peers.
+func (s *Server) takeSubjects(ctx context.Context, alerts []model.Alert) ([]model.SubjectActivity, error) {
+	src, ok := s.eng.(SubjectSource)
+	if !ok {
+		return nil, nil
+	}
+	named := map[string]bool{}
+	for i := range alerts {
+		a := &alerts[i]
+		if a.Client != nil {
+			named["client "+a.Client.IP] = true
+		}
+		for _, c := range a.Clients {
+			named["client "+c.IP] = true
+		}
+		if a.Identity != nil {
+			named["identity "+a.Identity.ID] = true
+		}
+	}
+	subs := src.TakeSubjects(SubjectsPerCheckpoint, func(kind, id string) bool { return named[kind+" "+id] })
+	if len(subs) == 0 {
+		return nil, nil
+	}
+	tomb := func(kind, id string) string {
+		if kind == "identity" {
+			return IdentityTombstone(id)
+		}
+		return IPTombstone(s.key, id)
+	}
+	var keys []string
+	for i := range subs {
+		a := &subs[i]
+		keys = append(keys, tomb(a.Kind, a.ID))
+		for _, p := range a.Addresses {
+			keys = append(keys, tomb("client", p.ID))
+		}
+		for _, p := range a.Identities {
+			keys = append(keys, tomb("identity", p.ID))
+		}
+	}
+	dead, err := s.st.Tombstoned(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if len(dead) == 0 {
+		return subs, nil
+	}
+	kept := subs[:0]
+	for _, a := range subs {
+		if dead[tomb(a.Kind, a.ID)] {
+			continue
+		}
+		var drop []string
+		for _, p := range a.Addresses {
+			if dead[tomb("client", p.ID)] {
+				drop = append(drop, p.ID)
+			}
+		}
+		for _, p := range a.Identities {
+			if dead[tomb("identity", p.ID)] {
+				drop = append(drop, p.ID)
+			}
+		}
+		for _, id := range drop {
+			activity.DropPeer(&a, id)
+		}
+		kept = append(kept, a)
+	}
+	return kept, nil
 }
 
 // writtenAlert is what the last checkpoint wrote of an alert.

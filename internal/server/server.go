@@ -111,6 +111,10 @@ type Server struct {
 	// uploads and deletions, readers load the pointer.
 	gw   atomic.Pointer[[]gwEntry]
 	gwMu sync.Mutex
+
+	// readiness: the detectors' learning state at the last checkpoint
+	// (readiness.go).
+	readiness atomic.Pointer[Readiness]
 }
 
 type stamp struct {

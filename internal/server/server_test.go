@@ -154,6 +154,9 @@ type testEnv struct {
 
 func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
+	if eng == nil {
+		eng = newFake()
+	}
 	return newEnvWith(t, t.TempDir(), mod, nil, eng)
 }
 
@@ -161,7 +164,18 @@ func newEnv(t testing.TB, mod func(*Config), eng *fakeEngine) *testEnv {
 // store already).
 func newEnvDir(t testing.TB, dir string, mod func(*Config), eng *fakeEngine) *testEnv {
 	t.Helper()
+	if eng == nil {
+		eng = newFake()
+	}
 	return newEnvWith(t, dir, mod, nil, eng)
+}
+
+// newEnvEngine starts a server on the given engine (e.g. the real one).
+// Its input ends after 200 ms without records (the reorder buffer is
+// released, as at the end of an analyzed file).
+func newEnvEngine(t testing.TB, eng Engine) *testEnv {
+	t.Helper()
+	return newEnvOpt(t, nil, func(o *Options) { o.Engine, o.IdleFlush = eng, 200*time.Millisecond })
 }
 
 // newEnvOpt is newEnv with the server options adjustable.
@@ -170,7 +184,9 @@ func newEnvOpt(t testing.TB, mod func(*Config), opt func(*Options)) *testEnv {
 	return newEnvWith(t, t.TempDir(), mod, opt, nil)
 }
 
-func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Options), eng *fakeEngine) *testEnv {
+// newEnvWith starts a server with any engine (nil: a fake one); env.eng
+// is the engine when it is the fake.
+func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Options), eng Engine) *testEnv {
 	t.Helper()
 	st, err := openTestStore(t, dir, "palisade.db")
 	if err != nil {
@@ -196,7 +212,10 @@ func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Option
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
-	env := &testEnv{srv: srv, http: hs, st: st, eng: eng, tokens: map[string]string{}, dir: dir}
+	env := &testEnv{srv: srv, http: hs, st: st, tokens: map[string]string{}, dir: dir}
+	if f, ok := eng.(*fakeEngine); ok {
+		env.eng = f
+	}
 	for _, role := range []string{store.RoleViewer, store.RoleAnalyst, store.RoleAdmin, store.RoleIngest} {
 		sec, tk, err := NewToken(role, role, time.Now())
 		if err != nil {
@@ -296,8 +315,24 @@ var routePerms = map[string]string{
 	"GET /api/v1/config":                  "admin",
 	"PUT /api/v1/config":                  "admin",
 	"GET /api/v1/overview":                "read",
+	"GET /api/v1/detectors":               "read",
 	"GET /api/v1/audit-log":               "admin",
 	"POST /api/v1/erase":                  "admin",
+	"POST /api/v1/alerts/triage":          "triage",
+	"GET /api/v1/findings/groups":         "read",
+	"GET /api/v1/findings/{id}":           "read",
+	"POST /api/v1/findings/{id}/triage":   "triage",
+	"POST /api/v1/findings/triage":        "triage",
+	"GET /api/v1/subjects":                "read",
+	"GET /api/v1/endpoints/{id}/subjects": "read",
+	"GET /api/v1/subjects/{kind}/{id}":    "read",
+	"GET /api/v1/incidents":               "read",
+	"GET /api/v1/incidents/{id}":          "read",
+	"POST /api/v1/incidents/{id}/triage":  "triage",
+	"GET /api/v1/probes":                  "read",
+	"GET /api/v1/api-changes":             "read",
+	"GET /api/v1/catalog":                 "read",
+	"GET /api/v1/charts/{name}":           "read",
 }
 
 var rolesFor = map[string][]string{

@@ -325,14 +325,10 @@ func (g *gen) attacksVolume() {
 		})
 
 	// Recon: endpoint spray with a browser user agent.
-	words := []string{"admin", "users", "accounts", "config", "debug", "internal", "metrics", "health", "status", "graphql", "swagger.json",
-		"openapi.json", "api-docs", "actuator", "env", "backup", "export", "import", "tokens", "keys", "secrets", "billing", "invoices", "reports",
-		"logs", "test", "dev", "staging", "v0", "beta", "console", "jobs", "queue", "cache", "search/all", "orders/all", "users/all", "payments",
-		"coupons", "giftcards", "vouchers", "sessions", "auth/admin", "oauth/token", "login/sso", "upload", "files", "media", "webhooks/test", "system"}
 	prefixes := []string{"/v1/", "/v2/", "/api/", "/api/v1/", "/internal/", "/v1/admin/", "/"}
 	var spray []string
 	for _, p := range prefixes {
-		for _, w := range words {
+		for _, w := range sprayWords {
 			spray = append(spray, p+w)
 		}
 	}
@@ -422,3 +418,9 @@ func (w *bankWorld) find(id int) (bankAccount, *bankCustomer) {
 	}
 	return bankAccount{}, nil
 }
+
+// sprayWords are the guessed path words of the endpoint sprays.
+var sprayWords = []string{"admin", "users", "accounts", "config", "debug", "internal", "metrics", "health", "status", "graphql", "swagger.json",
+	"openapi.json", "api-docs", "actuator", "env", "backup", "export", "import", "tokens", "keys", "secrets", "billing", "invoices", "reports",
+	"logs", "test", "dev", "staging", "v0", "beta", "console", "jobs", "queue", "cache", "search/all", "orders/all", "users/all", "payments",
+	"coupons", "giftcards", "vouchers", "sessions", "auth/admin", "oauth/token", "login/sso", "upload", "files", "media", "webhooks/test", "system"}

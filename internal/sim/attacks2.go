@@ -127,6 +127,7 @@ type injAttack struct {
 	host, method    string
 	path            string // template for the label
 	also            []string
+	identity        func(g *gen) string // the principal whose token the attacker uses (label), if any
 	payloads        []string
 	build           func(g *gen, s *script, now time.Time, payload string) *recT
 }
@@ -280,8 +281,9 @@ func (g *gen) attacksInjection() {
 				return rec
 			}},
 		{name: "ssrf-avatar-url", typ: "ssrf.internal_target", ip: 150, hour: 44, host: ShopHost, method: "POST", path: "/v1/users/{userId}/avatar",
-			desc: "The avatar import fetches any URL: the attacker points it at cloud metadata, loopback services, internal ranges and non-http schemes.",
-			also: []string{"injection.path_traversal"},
+			desc:     "The avatar import fetches any URL: the attacker points it at cloud metadata, loopback services, internal ranges and non-http schemes (with one customer's token: 24 avatar imports in a quarter of an hour).",
+			also:     []string{"injection.path_traversal", "traffic.identity_spike"},
+			identity: func(g *gen) string { return g.shop.users[len(g.shop.users)/11].sub },
 			payloads: []string{"http://169.254.169.254/latest/meta-data/iam/security-credentials/", "http://127.0.0.1:6379/", "http://localhost:8080/actuator/env",
 				"http://[::1]:9200/_cat/indices", "http://10.0.0.5:2375/containers/json", "gopher://127.0.0.1:6379/_FLUSHALL", "file:///etc/passwd",
 				"http://0x7f000001/admin", "http://2130706433/", "http://metadata.google.internal/computeMetadata/v1/", "http://192.168.0.1/", "dict://127.0.0.1:11211/stats"},
@@ -309,6 +311,9 @@ func (g *gen) attacksInjection() {
 			Also: a.also, Description: a.desc}
 		if a.typ == "injection.ldap" {
 			sc.Identity = "dr.tempstaff"
+		}
+		if a.identity != nil {
+			sc.Identity = a.identity(g)
 		}
 		g.attack(sc, a.hour, len(a.payloads)*2, jitter(25*time.Second, 0.6), func(g *gen, s *script, now time.Time) {
 			p := a.payloads[s.i%len(a.payloads)]

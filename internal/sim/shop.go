@@ -52,6 +52,9 @@ func newShopWorld(g *gen) *shopWorld {
 			price: float64(5+r.IntN(600)) - 0.01, html: chance(r, 0.3)})
 	}
 	n := scaled(2500, g.cfg.Scale*or1(g.cfg.Variant.ShopUsers), 60)
+	if sm := g.cfg.Variant.Small; sm != nil {
+		n = sm.Customers // a small deployment: exactly its customers
+	}
 	for i := 0; i < n; i++ {
 		u := &shopUser{id: 100_000 + i*7 + r.IntN(7), p: newPerson(r, i), mobile: chance(r, 0.55)}
 		u.sub = "user-" + strconv.Itoa(u.id)
@@ -108,15 +111,24 @@ type shopSession struct {
 func (g *gen) startShopSession(_ *gen, now time.Time) {
 	r := g.r
 	u := g.shop.pickUser(r)
-	s := &shopSession{u: u, ua: u.ua, left: 3 + int(r.ExpFloat64()*9)}
+	left := 3 + int(r.ExpFloat64()*9)
+	var ip string
 	switch {
 	case u.mobile && chance(r, 0.6):
-		s.ip = carrierIP(r)
+		ip = carrierIP(r)
 	case chance(r, 0.1):
-		s.ip = residentialIP(r) // travelling, a café
+		ip = residentialIP(r) // travelling, a café
 	default:
-		s.ip = u.home
+		ip = u.home
 	}
+	g.openShopSession(u, ip, left, now)
+}
+
+// openShopSession starts a session of user u from address ip, of left
+// steps.
+func (g *gen) openShopSession(u *shopUser, ip string, left int, now time.Time) {
+	r := g.r
+	s := &shopSession{u: u, ua: u.ua, ip: ip, left: left}
 	if u.mobile {
 		life := g.cfg.Variant.shopLife()
 		s.token = g.shopToken(r, u.sub, now, []string{"customer"}, life)
@@ -377,6 +389,9 @@ func (g *gen) shopCheckout(r *rand.Rand, s *shopSession, now time.Time) {
 		s.cart = nil
 	}
 	g.emit(rec, s.sc)
+	if g.cfg.Variant.Small != nil {
+		return // a small deployment's capture holds the shop's inbound traffic only
+	}
 	// Our payment service charges the card at the processor, then texts the customer.
 	g.later(now.Add(40*time.Millisecond), func(g *gen, t time.Time) { g.payprocCharge(g.r, t, u, total, raw, declined) })
 	if !declined {
@@ -460,7 +475,9 @@ func (g *gen) shopProfileUpdate(r *rand.Rand, s *shopSession, now time.Time) {
 	body(rec, "application/json", b.String())
 	replyJSON(rec, 200, g.userJSON(u, now), latency(r, 60, 0.4))
 	g.emit(rec, g.exposureScenario(now, s.sc, g.scExposurePatch))
-	g.later(now.Add(120*time.Millisecond), func(g *gen, t time.Time) { g.geocode(g.r, t, u.p.Street+", "+u.p.City, "10.30.3.9") })
+	if g.cfg.Variant.Small == nil {
+		g.later(now.Add(120*time.Millisecond), func(g *gen, t time.Time) { g.geocode(g.r, t, u.p.Street+", "+u.p.City, "10.30.3.9") })
+	}
 }
 
 var reviewTexts = []string{"Great quality, arrived on time.", "Smaller than expected but nice.", "Five stars, would buy again!",

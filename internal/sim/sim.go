@@ -154,6 +154,12 @@ func (c Config) normalized() (Config, error) {
 	if err := c.Variant.validate(); err != nil {
 		return c, err
 	}
+	if h := c.Variant.Hours; h > 0 {
+		c.Duration = time.Duration(h * float64(time.Hour))
+	}
+	if h := c.Variant.StartHour; h > 0 {
+		c.Start = time.Date(c.Start.Year(), c.Start.Month(), c.Start.Day(), 0, 0, 0, 0, time.UTC).Add(time.Duration(h * float64(time.Hour)))
+	}
 	return c, nil
 }
 
@@ -176,13 +182,17 @@ func generate(cfg Config, emit func(*exchange.Record, string) error) (*Labels, e
 		return nil, err
 	}
 	g := newGen(cfg, emit)
-	g.setupWorld()
-	g.setupBenign()
-	if cfg.Traps {
-		g.setupTraps()
-	}
-	if cfg.Attacks {
-		g.setupAttacks()
+	if cfg.Variant.Small != nil {
+		g.setupSmall()
+	} else {
+		g.setupWorld()
+		g.setupBenign()
+		if cfg.Traps {
+			g.setupTraps()
+		}
+		if cfg.Attacks {
+			g.setupAttacks()
+		}
 	}
 	g.run()
 	lab := g.labels()

@@ -21,9 +21,27 @@ const natIP = "198.51.100.77"
 // search latency) are switched on here and produced by the benign actors;
 // the others get their own actors.
 func (g *gen) setupTraps() {
-	trap := func(name, subject, host, method, path, desc string, trapFor ...string) *scenState {
-		return g.scenario(Scenario{Name: name, Trap: true, TrapFor: trapFor, Subject: subject, Host: host, Method: method, PathTemplate: path, Description: desc})
-	}
+	trap := g.trap
+	g.shopTraps()
+	g.trapStatements = trap("large-statement-pdfs", "endpoint", BankHost, "GET", "/v1/statements/{statementId}/pdf",
+		"Statement PDFs of 1–5 MB are the normal response of this endpoint for every customer.", "payload.large_response")
+	g.trapCurrency = trap("release-currency-param", "endpoint", ShopHost, "GET", "/v1/products",
+		"A mobile-app release makes the whole population send a new query parameter currency= on product lists and search (hour 24 of 48). An API change to record in the inventory, not param.unseen.", "param.unseen")
+	g.currencyParamAt = g.at(24)
+	g.trapRest()
+}
+
+// trap registers a benign look-alike scenario.
+func (g *gen) trap(name, subject, host, method, path, desc string, trapFor ...string) *scenState {
+	return g.scenario(Scenario{Name: name, Trap: true, TrapFor: trapFor, Subject: subject, Host: host, Method: method, PathTemplate: path, Description: desc})
+}
+
+// shopTraps are the shop's look-alikes produced by its benign actors
+// (customers' searches and reviews, administrators' HTML and internal
+// webhooks, the search latency tail): the four-system world and the small
+// deployments both have them.
+func (g *gen) shopTraps() {
+	trap := g.trap
 	g.trapLookalike = trap("injection-lookalikes", "client", ShopHost, "", "",
 		"Customers search for and review things in words that look like attacks: O'Reilly, 'select chairs', 'drop leaf table', '<3', 'table; chairs', '../ sale'. ClientIPs are the customers who did.",
 		injectionTypes...)
@@ -32,13 +50,14 @@ func (g *gen) setupTraps() {
 	g.trapWebhook = trap("admin-internal-webhooks", "client", ShopHost, "POST", "/v1/admin/webhooks",
 		"Admins register webhooks pointing at internal services (http://10.20.4.15:8080/…, http://fulfilment.internal:9000/…) from the internal admin network. Decision: legitimate configuration by an administrator, not SSRF.",
 		"ssrf.internal_target")
-	g.trapStatements = trap("large-statement-pdfs", "endpoint", BankHost, "GET", "/v1/statements/{statementId}/pdf",
-		"Statement PDFs of 1–5 MB are the normal response of this endpoint for every customer.", "payload.large_response")
 	g.trapSearch = trap("search-latency-tail", "endpoint", ShopHost, "GET", "/v1/search",
 		"Search latency is heavy-tailed for everyone: about 4 % of searches take 1–12 s (some time out with 504). Records labelled are the slow ones.", "latency.spike")
-	g.trapCurrency = trap("release-currency-param", "endpoint", ShopHost, "GET", "/v1/products",
-		"A mobile-app release makes the whole population send a new query parameter currency= on product lists and search (hour 24 of 48). An API change to record in the inventory, not param.unseen.", "param.unseen")
-	g.currencyParamAt = g.at(24)
+}
+
+// trapRest registers the look-alikes of the four-system world that have
+// their own actors.
+func (g *gen) trapRest() {
+	trap := g.trap
 	g.trapCarrier = g.scenario(Scenario{Name: "mobile-carrier-cgnat", Trap: true, Subject: "client",
 		TrapFor:     []string{"traffic.client_spike", "auth.brute_force", "recon.endpoint_spray", "bola.param_enumeration", "payload.large_response"},
 		Description: "Thousands of phones share a mobile carrier's 24 CGNAT egress addresses (172.56.20–22.10–17)."})

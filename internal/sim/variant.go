@@ -38,10 +38,13 @@ type Variant struct {
 	LingeringTokens float64
 
 	// Attack timing: every attack starts AttackShift hours later (wrapping
-	// inside the attack period, hours 12–46 of 48), and AttackPace
+	// inside the attack period, hours AttackFrom–46 of 48; AttackFrom 0 =
+	// 12, the end of the attack-free first half day), and AttackPace
 	// multiplies the gaps between an attacker's requests (> 1: slower and
-	// longer; 0 = 1).
+	// longer; 0 = 1). An AttackFrom before 12 lets attacks land while the
+	// baselines are still learning (cold start, issue 14).
 	AttackShift float64
+	AttackFrom  float64
 	AttackPace  float64
 	// RoamingAttackers: attackers that act as one principal with one
 	// address come from a fresh address (198.18.0.0/15) instead, while the
@@ -53,6 +56,15 @@ type Variant struct {
 	// earlier is replayed and answered 200 (detectable among benign late
 	// refreshes).
 	ReplayBankToken bool
+
+	// Hours, when > 0, is the capture's length (an explicit --hours
+	// overrides it); StartHour, when > 0, moves the start to that hour of
+	// the start day (UTC).
+	Hours, StartHour float64
+	// Small, when set, makes the capture a small deployment (small.go):
+	// the shop API alone with a handful of clients, its own attacks and
+	// traps, instead of the four systems.
+	Small *Small `json:"small,omitempty"`
 }
 
 // Variants are the named traffic shapes of `palisade sim --variant` and
@@ -63,8 +75,17 @@ var Variants = []Variant{
 		RoamingAttackers: true, AttackShift: 3, AttackPace: 1.25, ShopUsers: 1.6, ShopRate: 1.3},
 	{Name: "lingering", Description: "bank and shop-app clients keep using tokens 5–12 min past exp and the APIs answer 200; shorter bank tokens (10 min); a 3-day-old bank token replayed; attacks 4 h earlier",
 		LingeringTokens: 0.25, BankTokenLife: 10 * time.Minute, ReplayBankToken: true, AttackShift: -4, BankRate: 1.2},
-	{Name: "hospital", Description: "a larger clinic (1.6× patients, 1.5× clinicians, 1.4× sessions) and a smaller bank and shop; attackers 20 % faster; attacks 9 h earlier",
-		Patients: 1.6, Clinicians: 1.5, ClinicRate: 1.4, BankCustomers: 0.6, BankRate: 0.7, ShopUsers: 0.7, ShopRate: 0.8, AttackPace: 0.8, AttackShift: -9},
+	{Name: "hospital", Description: "a larger clinic (1.6× patients, 1.5× clinicians, 1.4× sessions) and a smaller bank and shop; attackers 20 % faster; attacks 9 h earlier, wrapping from hour 6: five land on the first morning while baselines learn",
+		Patients: 1.6, Clinicians: 1.5, ClinicRate: 1.4, BankCustomers: 0.6, BankRate: 0.7, ShopUsers: 0.7, ShopRate: 0.8, AttackPace: 0.8, AttackShift: -9, AttackFrom: 6},
+	// Small deployments (issue 14): held out like the others.
+	{Name: "few-clients", Description: "a small deployment: the shop API with three clients (two customers on their own addresses, one administrator) for 24 h; attacks from hour 4 while every population baseline is still learning",
+		Hours: 24, Small: &Small{Customers: 2, Admin: true}},
+	{Name: "one-hour", Description: "a one-hour capture (10:00–11:00) of a small shop: three customers, an administrator and an order-sync integration; every attack lands in that hour (cold)",
+		Hours: 1, StartHour: 10, Small: &Small{Customers: 3, Admin: true, Integration: 0.5, SessionsPerHour: 6}},
+	{Name: "dominant-client", Description: "a small shop for 24 h where one client — an order-sync integration walking the order book by id — makes about 80 % of the requests; three customers and an administrator make the rest",
+		Hours: 24, Small: &Small{Customers: 3, Admin: true, Integration: 0.8}},
+	{Name: "scanner-log", Description: "a web-scanner log: six hours of a small site with four customers, and one scanner address making ~1,700 HEAD/GET probes for backup, configuration, VCS and admin paths (mostly 404) in its first hour",
+		Hours: 6, StartHour: 8, Small: &Small{Customers: 4, Scanner: true}},
 }
 
 // VariantByName returns the named variant ("" = base).
@@ -101,6 +122,26 @@ func (v Variant) validate() error {
 	if v.BankTokenLife < 0 || v.ShopTokenLife < 0 {
 		return fmt.Errorf("sim: variant %s: token lifetimes must be positive", v.Name)
 	}
+	if math.IsNaN(v.AttackFrom) || v.AttackFrom < 0 || v.AttackFrom >= 46 {
+		return fmt.Errorf("sim: variant %s: attack period start must be in [0, 46) hours, got %v", v.Name, v.AttackFrom)
+	}
+	if math.IsNaN(v.Hours) || v.Hours < 0 || v.Hours > 31*24 {
+		return fmt.Errorf("sim: variant %s: hours must be between 0 and 744, got %v", v.Name, v.Hours)
+	}
+	if math.IsNaN(v.StartHour) || v.StartHour < 0 || v.StartHour >= 24 {
+		return fmt.Errorf("sim: variant %s: start hour must be in [0, 24), got %v", v.Name, v.StartHour)
+	}
+	if s := v.Small; s != nil {
+		if s.Customers < 1 || s.Customers > 5 {
+			return fmt.Errorf("sim: variant %s: a small deployment has 1–5 customers, got %d", v.Name, s.Customers)
+		}
+		if math.IsNaN(s.Integration) || s.Integration < 0 || s.Integration >= 1 {
+			return fmt.Errorf("sim: variant %s: the integration's share must be in [0, 1), got %v", v.Name, s.Integration)
+		}
+		if math.IsNaN(s.SessionsPerHour) || s.SessionsPerHour < 0 || s.SessionsPerHour > 100 {
+			return fmt.Errorf("sim: variant %s: sessions per hour must be between 0 and 100, got %v", v.Name, s.SessionsPerHour)
+		}
+	}
 	return nil
 }
 
@@ -128,10 +169,14 @@ func (v Variant) shopLife() time.Duration {
 // attackHour moves an attack's start (hours of 48) by the variant's shift,
 // wrapping inside hours 12–46.
 func (v Variant) attackHour(h float64) float64 {
-	if v.AttackShift == 0 || h < 12 {
+	lo := 12.0
+	if v.AttackFrom > 0 {
+		lo = v.AttackFrom
+	}
+	if v.AttackShift == 0 || h < lo {
 		return h
 	}
-	const lo, span = 12.0, 34.0
+	span := 46 - lo
 	x := math.Mod(h-lo+v.AttackShift, span)
 	if x < 0 {
 		x += span

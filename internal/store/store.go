@@ -101,6 +101,8 @@ type AlertFilter struct {
 	From, To   time.Time // on last_seen; zero = unbounded
 	Endpoint   string    // endpoint key "METHOD host/path"
 	ClientIP   string
+	Address    string // client_ip or an entry of clients[]
+	IdentityID string
 	Sort       string // last_seen (default) | severity
 	Limit      int
 	Cursor     string
@@ -108,6 +110,7 @@ type AlertFilter struct {
 
 // FindingFilter selects findings.
 type FindingFilter struct {
+	Status     string // open | accepted | fixed | verified ("" = every current finding)
 	Rule       string
 	Severities []string
 	Endpoint   string
@@ -249,11 +252,14 @@ type RetentionResult struct {
 	AlertsPseudonymize int64 `json:"alerts_pseudonymized"`
 	AuditDeleted       int64 `json:"audit_deleted"`
 	TombstonesDeleted  int64 `json:"tombstones_deleted"`
+	SubjectsDeleted    int64 `json:"subjects_deleted"`
 }
 
 // EraseResult counts what an erasure removed.
 type EraseResult struct {
-	AlertsDeleted  int64 `json:"alerts_deleted"`
+	AlertsDeleted int64 `json:"alerts_deleted"`
+	// SubjectsErased counts subject summaries deleted or edited.
+	SubjectsErased int64 `json:"subjects_erased"`
 	SamplesRemoved int64 `json:"samples_removed"`
 	WALRecords     int64 `json:"wal_records_removed"`
 }
@@ -271,6 +277,106 @@ type Snapshot struct {
 	// A snapshot whose Seq is at or below the last one written is a
 	// replay and changes nothing (its Traffic would count twice).
 	Seq int64
+	// Subjects are the per-subject activity summaries that changed; the
+	// store merges each with what it holds (activity.Merge).
+	Subjects []model.SubjectActivity
+}
+
+// MaxSubjectRows bounds the stored subject summaries (per kind); the least
+// recently active beyond it are deleted by the retention run.
+const MaxSubjectRows = 100000
+
+// SubjectFilter selects subject summaries.
+type SubjectFilter struct {
+	Kind   string // client | identity | "" (both)
+	Q      string // substring of the id or name
+	Limit  int
+	Cursor string
+}
+
+// SubjectRow is a subject in a list (newest activity first).
+type SubjectRow struct {
+	Kind      string    `json:"kind"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name,omitempty"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Requests  int64     `json:"requests"`
+}
+
+// SubjectDetail is the stored activity of one subject.
+type SubjectDetail struct {
+	model.SubjectActivity
+	Requests  int64     `json:"requests"` // total of the hourly buckets
+	UpdatedAt time.Time `json:"updated_at"`
+	// EndpointData lists the data classes that the endpoints this subject
+	// called return in their answers (from the inventory's classification).
+	EndpointData []SubjectDataClass `json:"endpoint_data_classes"`
+}
+
+// EndpointSubject is a stored subject that called an endpoint.
+type EndpointSubject struct {
+	Kind     string    `json:"kind"`
+	ID       string    `json:"id"`
+	Name     string    `json:"name,omitempty"`
+	Requests int64     `json:"requests"` // to this endpoint
+	Errors   int64     `json:"errors"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// SubjectDataClass is a data class and the subject's endpoints returning it.
+type SubjectDataClass struct {
+	Type      string   `json:"type"`
+	Endpoints []string `json:"endpoints"`
+}
+
+// Finding triage statuses.
+const (
+	FindingOpen     = "open"
+	FindingAccepted = "accepted" // risk accepted until expires_at
+	FindingFixed    = "fixed"    // marked fixed, awaiting verification
+	FindingVerified = "verified" // fixed and not produced by a later analysis
+)
+
+// FindingActions maps a finding triage action to the status it sets.
+var FindingActions = map[string]string{
+	"accept_risk": FindingAccepted,
+	"mark_fixed":  FindingFixed,
+	"reopen":      FindingOpen,
+}
+
+// FindingTriage is the triage state of a finding.
+type FindingTriage struct {
+	Status     string     `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	Actor      string     `json:"actor,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	FixedClock *time.Time `json:"fixed_event_clock,omitempty"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+}
+
+// StoredFinding is a finding with its triage state.
+type StoredFinding struct {
+	model.Finding
+	Status string         `json:"status"` // open | accepted | fixed | verified
+	Triage *FindingTriage `json:"triage,omitempty"`
+}
+
+// FindingGroup counts the findings of one rule or one endpoint.
+type FindingGroup struct {
+	Key      string         `json:"key"` // rule id, or endpoint key ("" = no endpoint)
+	Title    string         `json:"title"`
+	Severity string         `json:"severity"` // highest
+	Count    int64          `json:"count"`
+	Statuses map[string]int `json:"statuses"`
+}
+
+// ProbeFilter selects probes.
+type ProbeFilter struct {
+	Reason string
+	Q      string // substring of host or path
+	Limit  int
+	Cursor string
 }
 
 // The storage interface is split by use: each part of the server and of a
@@ -337,12 +443,27 @@ type InventoryReader interface {
 type AlertReader interface {
 	ListAlerts(ctx context.Context, f AlertFilter) (Page[StoredAlert], error)
 	Alert(ctx context.Context, id string) (*StoredAlert, []TriageEvent, error)
-	ListFindings(ctx context.Context, f FindingFilter) (Page[model.Finding], error)
+	ListFindings(ctx context.Context, f FindingFilter) (Page[StoredFinding], error)
+	Finding(ctx context.Context, id string) (*StoredFinding, []TriageEvent, error)
+	FindingGroups(ctx context.Context, by string) ([]FindingGroup, error)
+	ListProbes(ctx context.Context, f ProbeFilter) (Page[model.Probe], error)
+	ListAPIChanges(ctx context.Context, limit int, cursor string) (Page[model.APIChange], error)
+}
+
+// Investigation serves the attacker view: the stored activity of clients
+// and identities (subjects).
+type Investigation interface {
+	ListSubjects(ctx context.Context, f SubjectFilter) (Page[SubjectRow], error)
+	Subject(ctx context.Context, kind, id string) (*SubjectDetail, error)
+	EndpointSubjects(ctx context.Context, endpointKey string, limit int) ([]EndpointSubject, error)
 }
 
 // Triager changes the triage state of alerts.
 type Triager interface {
 	Triage(ctx context.Context, id, action, actor, reason string, at time.Time) (*StoredAlert, error)
+	// TriageFinding changes the triage state of a finding (accept_risk
+	// until expires, mark_fixed, reopen).
+	TriageFinding(ctx context.Context, id, action, actor, reason string, expires time.Time, at time.Time) (*StoredFinding, error)
 }
 
 // Specs holds uploaded API descriptions.
@@ -385,6 +506,7 @@ type Store interface {
 	Settings
 	InventoryReader
 	AlertReader
+	Investigation
 	Triager
 	Specs
 	GatewayConfigs

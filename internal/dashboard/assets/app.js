@@ -7,6 +7,9 @@ import {
   announce, showError,
 } from './views.js';
 import { outboundListView, outboundView } from './outbound.js';
+import {
+  searchView, subjectView, incidentsView, incidentView, findingView, findingGroupsView, probesView,
+} from './investigate.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -31,6 +34,7 @@ function parseHash() {
 function setChrome(loggedIn, section) {
   nav.hidden = !loggedIn;
   sessionBox.hidden = !loggedIn;
+  document.getElementById('global-search').hidden = !loggedIn;
   const s = currentSession();
   roleLabel.textContent = s ? `Role: ${s.role}` : '';
   for (const a of nav.querySelectorAll('a[data-route]')) {
@@ -39,7 +43,10 @@ function setChrome(loggedIn, section) {
   }
 }
 
-const TITLES = { overview: 'Overview', endpoints: 'Inventory', outbound: 'Third-party APIs', alerts: 'Alerts', findings: 'Findings', settings: 'Settings', login: 'Log in' };
+const TITLES = {
+  overview: 'Overview', endpoints: 'Inventory', outbound: 'Third-party APIs', alerts: 'Alerts', incidents: 'Incidents', findings: 'Findings',
+  changes: 'Probes and API changes', subjects: 'Attacker view', search: 'Search', settings: 'Settings', login: 'Log in',
+};
 
 async function render({ keepFocus = false } = {}) {
   if (current) current.abort();
@@ -83,7 +90,18 @@ async function render({ keepFocus = false } = {}) {
       case 'alerts':
         heading = parts[1] ? await alertView(main, parts[1], ctx) : alertsView(main, params, ctx);
         break;
-      case 'findings': heading = findingsView(main, params, ctx); break;
+      case 'findings':
+        if (parts[1] === 'groups') heading = await findingGroupsView(main, params, ctx);
+        else heading = parts[1] ? await findingView(main, parts[1], ctx) : findingsView(main, params, ctx);
+        break;
+      case 'incidents':
+        heading = parts[1] ? await incidentView(main, parts[1], ctx) : incidentsView(main, params, ctx);
+        break;
+      case 'subjects':
+        heading = parts[1] && parts[2] ? await subjectView(main, parts[1], parts.slice(2).join('/'), ctx) : await searchView(main, params, ctx);
+        break;
+      case 'search': heading = await searchView(main, params, ctx); break;
+      case 'changes': heading = probesView(main, params, ctx); break;
       case 'settings': heading = await settingsView(main, params, ctx); break;
       default: {
         const h1 = document.createElement('h1');
@@ -145,7 +163,7 @@ document.addEventListener('keydown', (e) => {
   const now = Date.now();
   if (pendingG && now - pendingG < 1500) {
     pendingG = 0;
-    const dest = { o: 'overview', i: 'endpoints', t: 'outbound', a: 'alerts', f: 'findings', s: 'settings' }[e.key];
+    const dest = { o: 'overview', i: 'endpoints', t: 'outbound', a: 'alerts', n: 'incidents', f: 'findings', c: 'changes', s: 'settings' }[e.key];
     if (dest) {
       e.preventDefault();
       location.hash = '#/' + dest;
@@ -157,7 +175,7 @@ document.addEventListener('keydown', (e) => {
     return;
   }
   if (e.key === '/') {
-    const f = main.querySelector('.filters input, .filters select');
+    const f = main.querySelector('.filters input, .filters select') || document.getElementById('global-q');
     if (f) {
       e.preventDefault();
       f.focus();
@@ -171,6 +189,13 @@ document.addEventListener('keydown', (e) => {
       b.click();
     }
   }
+});
+
+// The search box of the top bar: an address, an identity or a path.
+document.getElementById('global-search').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const q = document.getElementById('global-q').value.trim();
+  if (q) location.hash = '#/search?' + new URLSearchParams({ q }).toString();
 });
 
 loadSession();

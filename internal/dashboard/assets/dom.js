@@ -128,3 +128,21 @@ export function debounce(fn, ms) {
 export function endpointKey(ep) {
   return ep ? `${ep.method} ${ep.host}${ep.path}` : '';
 }
+
+// pathText renders a path, URL or endpoint key so that a narrow column
+// breaks it only after "/", "?", "&" or "=" (a <wbr> there), never inside
+// a word.
+export function pathText(text) {
+  const s = String(text);
+  const out = [];
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if ((c === '/' || c === '?' || c === '&' || c === '=') && i + 1 < s.length) {
+      out.push(s.slice(start, i + 1), document.createElement('wbr'));
+      start = i + 1;
+    }
+  }
+  out.push(s.slice(start));
+  return h('span', { class: 'path' }, out);
+}

@@ -3,11 +3,12 @@
 
 import { get, request, login, can, currentSession, APIError } from './api.js';
 import {
-  h, clear, num, time, sev, tag, table, facts, value, debounce, endpointKey, SEVERITIES,
+  h, clear, num, time, sev, tag, table, facts, value, debounce, endpointKey, pathText, SEVERITIES,
 } from './dom.js';
-import { timeSeries, bars } from './charts.js';
+import { timeSeries, bars, chartSrc } from './charts.js';
+import { catalog, owaspList, owaspName, typeInfo } from './catalog.js';
 
-const PAGE = 50;
+export const PAGE = 50;
 
 export function announce(msg) {
   const el = document.getElementById('status');
@@ -129,11 +130,12 @@ export async function overviewView(main, _params, ctx) {
         card('Findings', o.findings, '#/findings'))),
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', 'aria-labelledby': 'ov-sev' }, h('h2', { id: 'ov-sev' }, 'Open alerts by severity'),
-        bars(sevItems, { title: 'Open alerts by severity' })),
+        bars(sevItems, { title: 'Open alerts by severity', src: chartSrc('alerts-by-severity.svg') })),
       h('section', { class: 'panel', 'aria-labelledby': 'ov-owasp' }, h('h2', { id: 'ov-owasp' }, 'Open alerts by OWASP API Top 10 category'),
-        bars(owasp, { title: 'Open alerts by OWASP category' }))),
+        bars(owasp, { title: 'Open alerts by OWASP category', src: chartSrc('alerts-by-owasp.svg') }), owasp.length ? owaspList(owasp.map((o) => o.label)) : null)),
     h('section', { class: 'panel', 'aria-labelledby': 'ov-traffic' }, h('h2', { id: 'ov-traffic' }, 'Traffic over time'),
-      timeSeries(o.traffic || [], { title: 'Requests per hour (event time)' })),
+      timeSeries(o.traffic || [], { title: 'Requests per hour (event time)', src: chartSrc('traffic.svg') })),
+    readinessPanel(ctx),
     h('section', { 'aria-labelledby': 'ov-pipe' }, h('h2', { id: 'ov-pipe' }, 'Pipeline'),
       facts([
         ['Event clock (newest record)', time(o.event_clock)],
@@ -145,6 +147,53 @@ export async function overviewView(main, _params, ctx) {
   body.removeAttribute('aria-busy');
   announce(`Overview loaded: ${num(o.endpoints)} endpoints, ${num(o.open_alerts)} open alerts.`);
   return h1;
+}
+
+// readinessPanel shows which detectors still learn (GET /detectors, the
+// last checkpoint): one row per detector, what the first learning
+// baseline still needs and what the detector does meanwhile.
+function readinessPanel(ctx) {
+  const body = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
+  const panel = h('section', { class: 'panel', id: 'readiness', 'aria-labelledby': 'ov-ready' },
+    h('h2', { id: 'ov-ready' }, 'Detector readiness'), body);
+  const stateTag = (st) => tag(st, st === 'ready' ? 'ok' : st === 'partial' ? 'warn' : 'bad');
+  const needs = (n) => {
+    if (!n) return '';
+    const parts = [];
+    for (const [k, unit] of [['requests', 'requests'], ['windows', 'windows'], ['clients', 'clients'], ['principals', 'principals']]) {
+      if (n[k]) parts.push(`${num(n[k])} ${unit}`);
+    }
+    if (n.hours) parts.push(`${n.hours} h`);
+    return parts.join(', ');
+  };
+  get('/detectors', null, ctx.signal).then((r) => {
+    const rows = (r.detectors || []).map((d) => {
+      const bs = d.baselines || [];
+      const ready = bs.filter((b) => b.state === 'ready').length;
+      const first = bs.find((b) => b.state !== 'ready');
+      const ttr = bs.map((b) => b.hours_to_ready).filter((x) => typeof x === 'number');
+      let still = '—';
+      if (first) {
+        const miss = first.missing || (first.learning && first.learning[0] && first.learning[0].missing);
+        still = `${first.baseline}: ${needs(miss) || 'no scope yet'}. Meanwhile: ${first.while_learning}`;
+      }
+      return [h('span', { class: 'mono' }, d.detector), stateTag(d.state), `${ready} of ${bs.length}`,
+        ttr.length ? `${Math.min(...ttr)} h` : '—', still];
+    });
+    const summary = r.as_of
+      ? h('p', { class: 'muted' }, `As of ${r.as_of.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')} (event time): ${num(r.ready)} ready, ${num(r.partial)} partly ready, ${num(r.learning)} learning.`)
+      : h('p', { class: 'muted' }, 'No checkpoint yet: the detectors have seen no traffic.');
+    clear(body).append(summary, table('Learning state of each detector', [
+      { label: 'Detector', rowHeader: true }, { label: 'State' }, { label: 'Baselines ready' },
+      { label: 'First ready after', num: true }, { label: 'Still learning' },
+    ], rows, { empty: 'No detector has reported yet.' }));
+    body.removeAttribute('aria-busy');
+  }).catch((err) => {
+    if (err.name === 'AbortError') return;
+    clear(body).append(errorBlock(err));
+    body.removeAttribute('aria-busy');
+  });
+  return panel;
 }
 
 // ---- paginated list with filters ----
@@ -186,7 +235,7 @@ export function listView(main, params, ctx, spec) {
     input.addEventListener(f.options ? 'change' : 'input', f.options ? () => changed(f.name, input) : debounced(f.name, input));
     return h('div', { class: 'field' }, h('label', { for: id }, f.label), input);
   });
-  const form = h('form', { class: 'filters', role: 'search', 'aria-label': spec.title + ' filters', onsubmit: (e) => e.preventDefault() },
+  const form = h('form', { class: 'filters', role: 'search', id: 'filters', 'aria-label': spec.title + ' filters', onsubmit: (e) => e.preventDefault() },
     controls, h('button', {
       type: 'button', class: 'secondary', onclick: () => {
         for (const f of spec.filters) {
@@ -196,7 +245,9 @@ export function listView(main, params, ctx, spec) {
         reset();
       },
     }, 'Clear filters'));
-  main.append(form, results, pager);
+  const selected = new Set();
+  const before = spec.before ? spec.before(selected) : null;
+  main.append(...[form, before, results, pager].filter(Boolean));
 
   function changed(name, input) {
     const v = input.value.trim();
@@ -253,7 +304,10 @@ export function listView(main, params, ctx, spec) {
     if (my !== seq) return;
     const items = page.items || [];
     nextCursor = page.next_cursor || '';
-    clear(results).append(spec.render(items, state));
+    selected.clear();
+    const out = spec.render(items, state, selected);
+    clear(results).append(...[out].flat().filter(Boolean));
+    document.dispatchEvent(new CustomEvent('selection'));
     results.setAttribute('aria-busy', 'false');
     prev.disabled = pageNo <= 1;
     next.disabled = !nextCursor;
@@ -293,13 +347,13 @@ export function inventoryView(main, params, ctx) {
   });
 }
 
-function authTag(a) {
+export function authTag(a) {
   if (a === 'none') return tag('none (unauthenticated)', 'bad');
   if (a === 'required') return tag('required', 'ok');
   return tag(a || 'unknown');
 }
 
-function stateTag(st) {
+export function stateTag(st) {
   return st === 'shadow' || st === 'zombie' || st === 'undocumented' ? tag(st, 'warn') : tag(st || 'unknown');
 }
 
@@ -326,6 +380,7 @@ export async function endpointView(main, id, ctx) {
   const key = endpointKey(e);
   const alertsBox = h('div', {}, h('p', {}, 'Loading related alerts…'));
   const findingsBox = h('div', {}, h('p', {}, 'Loading related findings…'));
+  const callersBox = h('div', {}, h('p', {}, 'Loading callers…'));
   const codes = Object.entries(e.status_codes || {}).sort();
   clear(body).append(
     h('div', { class: 'grid2' },
@@ -350,7 +405,7 @@ export async function endpointView(main, id, ctx) {
         table(null, [{ label: 'Factor', rowHeader: true }, { label: 'Points', num: true }, { label: 'Detail' }],
           ((e.risk && e.risk.factors) || []).map((f) => [f.factor, num(f.points), f.detail || '']), { empty: 'No risk factor.' }))),
     h('section', { class: 'panel', 'aria-labelledby': 'ep-traffic' }, h('h2', { id: 'ep-traffic' }, 'Traffic (last 7 days, hourly)'),
-      timeSeries(e.traffic || [], { title: 'Requests per hour to this endpoint' })),
+      timeSeries(e.traffic || [], { title: 'Requests per hour to this endpoint', src: chartSrc('endpoint.svg', { id: e.id }) })),
     h('section', { 'aria-labelledby': 'ep-params' }, h('h2', { id: 'ep-params' }, 'Parameters'),
       table(null, [{ label: 'Name', rowHeader: true, cls: 'mono' }, { label: 'In' }, { label: 'Type' }, { label: 'Required' },
         { label: 'Seen', num: true }, { label: 'Examples (redacted)' }],
@@ -364,36 +419,137 @@ export async function endpointView(main, id, ctx) {
     h('section', { 'aria-labelledby': 'ep-alerts' }, h('h2', { id: 'ep-alerts' }, 'Related alerts'), alertsBox,
       h('p', {}, h('a', { href: hashWith('alerts', { endpoint: key, status: 'any' }) }, 'All alerts on this endpoint'))),
     h('section', { 'aria-labelledby': 'ep-findings' }, h('h2', { id: 'ep-findings' }, 'Related findings'), findingsBox),
+    h('section', { 'aria-labelledby': 'ep-callers' }, h('h2', { id: 'ep-callers' }, 'Who called it'),
+      h('p', { class: 'muted' }, 'Client addresses and identities with a stored activity summary, most requests to this endpoint first.'), callersBox),
   );
   body.removeAttribute('aria-busy');
   announce(`Endpoint ${key} loaded.`);
   Promise.all([
     get('/alerts', { endpoint: key, limit: 20 }, ctx.signal).then((p) => clear(alertsBox).append(alertTable(p.items || []))),
     get('/findings', { endpoint: key, limit: 50 }, ctx.signal).then((p) => clear(findingsBox).append(findingTable(p.items || []))),
+    get('/endpoints/' + encodeURIComponent(id) + '/subjects', { limit: 20 }, ctx.signal).then((p) => clear(callersBox).append(table(null,
+      [{ label: 'Subject', rowHeader: true }, { label: 'Kind' }, { label: 'Requests to it', num: true }, { label: 'Errors', num: true }, { label: 'Last seen' }],
+      (p.items || []).map((c) => [h('a', { href: subjectHref(c.kind, c.id) }, c.name ? `${c.name} (${c.id})` : c.id), c.kind, num(c.requests), num(c.errors), time(c.last_seen)]),
+      { empty: 'No caller with a stored summary.' }))),
   ]).catch((err) => { if (err.name !== 'AbortError') showError(err); });
   return h1;
 }
 
 // ---- alerts ----
 
-export function alertTable(items) {
-  return table(null, [
+// alertTable lists alerts; with opts.selected (a Set of ids) each row gets
+// a checkbox for bulk triage.
+export function alertTable(items, opts = {}) {
+  const cols = [
     { label: 'Severity' }, { label: 'Alert', rowHeader: true }, { label: 'Type', cls: 'mono' }, { label: 'Endpoint', cls: 'path' },
     { label: 'Subject' }, { label: 'Count', num: true }, { label: 'Status' }, { label: 'Last seen' },
-  ], items.map((a) => [
+  ];
+  const rows = items.map((a) => [
     sev(a.severity), h('a', { href: '#/alerts/' + encodeURIComponent(a.id) }, a.title || a.type), a.type,
-    a.endpoint ? endpointKey(a.endpoint) : '—', subject(a), num(a.count), statusTag(a.status), time(a.last_seen),
-  ]), { empty: 'No alert matches these filters.' });
+    a.endpoint ? pathText(endpointKey(a.endpoint)) : '—', subject(a), num(a.count), statusTag(a.status), time(a.last_seen),
+  ]);
+  if (opts.selected) {
+    cols.unshift({ label: 'Select' });
+    rows.forEach((r, i) => r.unshift(selectBox(opts.selected, items[i].id, `Select alert ${items[i].title || items[i].type} (${items[i].id})`)));
+  }
+  return table(null, cols, rows, { empty: opts.empty || 'No alert matches these filters.' });
 }
 
-function subject(a) {
-  if (a.subject === 'identity' && a.identity) return `identity ${a.identity.name || a.identity.id}`;
-  if (a.subject === 'client' && a.client) return `client ${a.client.ip}`;
+function selectBox(selected, id, label) {
+  return h('input', {
+    type: 'checkbox', class: 'select-row', value: id, 'aria-label': label, checked: selected.has(id),
+    onchange: (e) => { if (e.target.checked) selected.add(id); else selected.delete(id); e.target.dispatchEvent(new CustomEvent('selection', { bubbles: true })); },
+  });
+}
+
+// bulkBar triages the selected rows of a list with one action.
+// spec: {noun, path, actions: [[value, label]], reasonRequired(action), expiry(action)}
+export function bulkBar(selected, spec, ctx) {
+  const count = h('span', { class: 'muted', id: 'bulk-count' }, '0 selected');
+  const all = h('input', { type: 'checkbox', id: 'bulk-all' });
+  const action = h('select', { id: 'bulk-action', name: 'bulk-action' }, spec.actions.map(([v, l]) => h('option', { value: v }, l)));
+  const reason = h('input', { id: 'bulk-reason', name: 'bulk-reason', type: 'text', maxlength: '2000', autocomplete: 'off' });
+  const expiry = spec.expiry ? h('input', { id: 'bulk-expiry', name: 'bulk-expiry', type: 'date' }) : null;
+  const expiryField = expiry ? h('div', { class: 'field', hidden: true }, h('label', { for: 'bulk-expiry' }, 'Risk accepted until (UTC)'), expiry) : null;
+  const msg = h('p', { id: 'bulk-msg', 'aria-live': 'polite' });
+  const apply = h('button', { type: 'submit', id: 'bulk-apply' }, `Apply to selected ${spec.noun}`);
+  const form = h('form', {
+    class: 'bulk', 'aria-label': `Triage selected ${spec.noun}`,
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const ids = [...selected];
+      msg.className = 'error';
+      if (!ids.length) { msg.textContent = `Select ${spec.noun} first.`; return; }
+      const why = reason.value.trim();
+      if (spec.reasonRequired && spec.reasonRequired(action.value) && !why) { msg.textContent = 'A reason is required for this action.'; reason.focus(); return; }
+      const body = { ids, action: action.value, reason: why };
+      if (expiry && spec.expiry(action.value)) {
+        if (!expiry.value) { msg.textContent = 'Give the date the acceptance ends.'; expiry.focus(); return; }
+        body.expires_at = new Date(expiry.value + 'T23:59:59Z').toISOString().replace('.000Z', 'Z');
+      }
+      apply.disabled = true;
+      msg.className = '';
+      msg.textContent = 'Saving…';
+      try {
+        const res = await request(spec.path, { method: 'POST', body });
+        const text = `${res.triaged} ${spec.noun} triaged` + (res.not_found && res.not_found.length ? `, ${res.not_found.length} no longer exist` : '') + '.';
+        announce(text);
+        ctx.rerender(text);
+      } catch (err) {
+        msg.className = 'error';
+        msg.textContent = `Triage failed: ${err.message}`;
+        apply.disabled = false;
+      }
+    },
+  },
+  h('div', { class: 'field inline' }, all, h('label', { for: 'bulk-all' }, 'Select all on this page')), count,
+  h('div', { class: 'field' }, h('label', { for: 'bulk-action' }, 'Action'), action),
+  h('div', { class: 'field grow' }, h('label', { for: 'bulk-reason' }, 'Reason'), reason),
+  expiryField, apply, msg);
+  if (ctx.flash) form.append(h('p', { class: 'ok', id: 'triage-done' }, ctx.flash));
+  const sync = () => {
+    count.textContent = `${selected.size} selected`;
+    if (expiryField) expiryField.hidden = !spec.expiry(action.value);
+  };
+  action.addEventListener('change', sync);
+  all.addEventListener('change', () => {
+    for (const cb of document.querySelectorAll('#results input.select-row')) {
+      cb.checked = all.checked;
+      if (all.checked) selected.add(cb.value); else selected.delete(cb.value);
+    }
+    sync();
+  });
+  document.addEventListener('selection', sync);
+  ctx.signal.addEventListener('abort', () => document.removeEventListener('selection', sync), { once: true });
+  return form;
+}
+
+
+// subject names who the alert is about: the client address and, when the
+// alert carries one, the identity behind the requests (and the reverse for
+// identity subjects), each linking to its attacker view.
+export function subject(a) {
+  const ip = a.client && a.client.ip;
+  const idn = a.identity && (a.identity.id || a.identity.name);
+  const ipLink = ip ? h('a', { href: subjectHref('client', ip), class: 'nowrap' }, ip) : null;
+  const idLink = idn ? h('a', { href: subjectHref('identity', a.identity.id || a.identity.name) }, identityLabel(a.identity)) : null;
+  if (a.subject === 'identity' && idLink) return h('span', { class: 'subject' }, 'identity ', idLink, ipLink ? [` from `, ipLink] : null);
+  if (ipLink) return h('span', { class: 'subject' }, 'client ', ipLink, idLink ? [' as ', idLink] : null);
+  if (idLink) return h('span', { class: 'subject' }, 'identity ', idLink);
   if (a.subject === 'endpoint') return 'endpoint';
-  return a.client ? a.client.ip : a.subject || '—';
+  return a.subject || '—';
 }
 
-function statusTag(st) {
+function identityLabel(idn) {
+  if (!idn) return '';
+  return idn.name && idn.name !== idn.id ? `${idn.name} (${idn.id})` : idn.id;
+}
+
+export function subjectHref(kind, id) {
+  return '#/subjects/' + encodeURIComponent(kind) + '/' + encodeURIComponent(id);
+}
+
+export function statusTag(st) {
   const label = (st || 'open').replace('_', ' ');
   return st === 'open' || !st ? tag(label, 'warn') : tag(label);
 }
@@ -415,11 +571,16 @@ export function alertsView(main, params, ctx) {
       { name: 'type', label: 'Type', placeholder: 'e.g. injection.sqli' },
       { name: 'endpoint', label: 'Endpoint (METHOD host/path)', placeholder: 'GET api.example.com/users/{id}' },
       { name: 'client_ip', label: 'Client IP' },
+      { name: 'identity', label: 'Identity id', placeholder: 'id_…' },
       { name: 'from', label: 'Last seen from (UTC)', type: 'datetime-local', toAPI: toRFC3339 },
       { name: 'to', label: 'Last seen to (UTC)', type: 'datetime-local', toAPI: toRFC3339 },
       { name: 'sort', label: 'Sort by', default: 'last_seen', options: [opt('last_seen', 'last seen (newest first)'), opt('severity', 'severity (highest first)')] },
     ],
-    render: (items) => alertTable(items),
+    before: can('triage') ? (sel) => bulkBar(sel, {
+      noun: 'alerts', path: '/alerts/triage', actions: ACTIONS.map(([v, l]) => [v, l]),
+      reasonRequired: (a) => a === 'false_positive',
+    }, ctx) : null,
+    render: (items, _st, sel) => alertTable(items, { selected: can('triage') ? sel : null }),
   });
 }
 
@@ -441,9 +602,14 @@ export async function alertView(main, id, ctx) {
     clear(body).append(errorBlock(err));
     return h1;
   }
+  const cat = await catalog().catch(() => null);
+  const info = typeInfo(cat, a.type);
+  const words = (cat && cat.details) || {};
+  const measures = (info && info.measures) || {};
   h1.textContent = a.title || a.type;
   const ev = a.evidence || {};
-  const details = Object.entries(ev.details || {});
+  const details = Object.entries(ev.details || {}).sort(([x], [y]) => x.localeCompare(y));
+  const incidentBox = h('span', { id: 'alert-incident' }, h('span', { class: 'muted' }, 'looking…'));
   clear(body).append(
     h('p', {}, sev(a.severity), ' ', statusTag(a.status), ' ', h('span', { class: 'mono' }, a.type), ' · ', h('span', { class: 'muted' }, a.id)),
     h('div', { class: 'grid2' },
@@ -457,26 +623,33 @@ export async function alertView(main, id, ctx) {
           // is listed with the third-party APIs, not in our inventory
           href: a.type === 'consumption.unsafe_upstream' ? hashWith('outbound', { q: a.endpoint.host })
             : hashWith('endpoints', { q: a.endpoint.path, host: a.endpoint.host }),
-        }, endpointKey(a.endpoint)) : null],
+        }, pathText(endpointKey(a.endpoint))) : null],
+        ['Addresses (events)', (a.clients || []).length ? h('ul', { class: 'plain' }, a.clients.map((c) => h('li', {},
+          h('a', { href: subjectHref('client', c.ip) }, c.ip), ` (${num(c.count)})`)), a.clients_other ? h('li', { class: 'muted' }, `other addresses: ${num(a.clients_other)} events`) : null) : null],
         ['Count', num(a.count)],
         ['First seen', time(a.first_seen)],
         ['Last seen', time(a.last_seen)],
-        ['OWASP API Top 10', (a.owasp || []).join(', ')],
+        ['OWASP API Top 10', owaspList(a.owasp)],
+        ['Kill-chain phase', info ? info.phase : null],
+        ['Incident', incidentBox],
         ['Updated', time(a.updated_at)],
       ])),
       triagePanel(a, ctx)),
     h('section', { 'aria-labelledby': 'al-ev' }, h('h2', { id: 'al-ev' }, 'Evidence'),
       ev.reason ? h('p', {}, ev.reason) : null,
-      table(null, [{ label: 'Measure', rowHeader: true }, { label: 'Value' }], [
-        ['Observed', ev.observed], ['Baseline', ev.baseline], ['Threshold', ev.threshold], ['Window', ev.window],
-      ].filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [k, value(v)]),
+      table(null, [{ label: 'Measure', rowHeader: true }, { label: 'Value' }, { label: 'What it means' }], [
+        ['Observed', ev.observed, measures.observed], ['Baseline', ev.baseline, measures.baseline],
+        ['Threshold', ev.threshold, measures.threshold], ['Window', ev.window, measures.window],
+      ].filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v, m]) => [k, value(v), m || h('span', { class: 'muted' }, '—')]),
       { empty: 'No measured value: this alert is raised by a rule match (see the reason, details and samples).' }),
-      details.length ? [h('h3', {}, 'Details'), table(null, [{ label: 'Key', rowHeader: true, cls: 'mono' }, { label: 'Value' }],
-        details.map(([k, v]) => [k, value(v)]))] : null,
+      ev.details && ev.details.ids_sample ? enumerated(ev.details) : null,
+      details.length ? [h('h3', {}, 'Details'), table(null, [{ label: 'Key', rowHeader: true, cls: 'mono' }, { label: 'Value' }, { label: 'What it means' }],
+        details.map(([k, v]) => [k, detailValue(v), words[k] || h('span', { class: 'muted' }, 'not documented')]))] : null,
       h('h3', {}, 'Samples (redacted)'),
       table(null, [{ label: 'Time' }, { label: 'Method' }, { label: 'URL', cls: 'path' }, { label: 'Status', num: true },
         { label: 'Client' }, { label: 'Note' }],
-      (ev.samples || []).map((s) => [time(s.time), s.method, s.url, String(s.status || '—'), s.client || '—', s.note || '']),
+      (ev.samples || []).map((s) => [time(s.time), s.method, pathText(s.url), String(s.status || '—'),
+        s.client ? h('a', { href: subjectHref('client', s.client) }, s.client) : '—', s.note || '']),
       { empty: 'No sample kept.' })),
     h('section', { 'aria-labelledby': 'al-mitre' }, h('h2', { id: 'al-mitre' }, 'MITRE ATT&CK'),
       table(null, [{ label: 'Tactic' }, { label: 'Technique', rowHeader: true }, { label: 'ID', cls: 'mono' }],
@@ -488,7 +661,40 @@ export async function alertView(main, id, ctx) {
   );
   body.removeAttribute('aria-busy');
   announce(`Alert ${a.id} loaded: ${a.severity}, ${a.status || 'open'}.`);
+  findIncident(a, ctx.signal).then((inc) => {
+    clear(incidentBox).append(inc ? h('a', { href: '#/incidents/' + encodeURIComponent(inc.id), id: 'alert-incident-link' }, inc.title)
+      : h('span', { class: 'muted' }, 'none (no related alert of the same subject)'));
+  }).catch(() => clear(incidentBox).append(h('span', { class: 'muted' }, 'not available')));
   return h1;
+}
+
+// findIncident finds the incident an alert belongs to (incidents of its
+// subject, any size).
+async function findIncident(a, signal) {
+  const q = (a.identity && a.identity.id) || (a.client && a.client.ip);
+  if (!q) return null;
+  let cursor = '';
+  for (let i = 0; i < 5; i++) {
+    const page = await get('/incidents', { q, min_alerts: 2, limit: 100, cursor }, signal);
+    const inc = (page.items || []).find((x) => (x.alert_ids || []).includes(a.id));
+    if (inc) return inc;
+    if (!page.next_cursor) return null;
+    cursor = page.next_cursor;
+  }
+  return null;
+}
+
+// enumerated shows the identifiers an enumeration requested.
+function enumerated(d) {
+  return h('div', { class: 'enumerated' }, h('h3', {}, 'Enumerated identifiers'),
+    h('p', {}, `Parameter `, h('code', {}, String(d.parameter || '?')), d.in ? ` (in ${d.in})` : '',
+      d.id_range ? [', numeric range ', h('code', {}, String(d.id_range))] : '', ':'),
+    h('ul', { class: 'chips', 'aria-label': 'Identifiers requested' }, (d.ids_sample || []).map((v) => h('li', {}, h('code', {}, String(v))))));
+}
+
+function detailValue(v) {
+  if (Array.isArray(v) && v.every((x) => typeof x !== 'object')) return h('span', { class: 'list' }, v.map(String).join(', '));
+  return value(v);
 }
 
 function triagePanel(a, ctx) {
@@ -497,34 +703,56 @@ function triagePanel(a, ctx) {
     sec.append(h('p', {}, `Your role (${currentSession()?.role || 'none'}) may read alerts but not triage them. Analysts and admins can.`));
     return sec;
   }
-  const reason = h('textarea', { id: 'triage-reason', name: 'reason', maxlength: '2000', 'aria-describedby': 'triage-reason-hint' });
-  const msg = h('p', { id: 'triage-msg', 'aria-live': 'polite' });
-  const radios = ACTIONS.map(([v, label, hint]) => h('label', { title: hint },
-    h('input', { type: 'radio', name: 'action', value: v, required: true, 'aria-describedby': 'hint-' + v, disabled: v === 'reopen' && a.status === 'open' }),
-    label, h('span', { class: 'visually-hidden', id: 'hint-' + v }, hint)));
-  const submit = h('button', { type: 'submit', id: 'triage-submit' }, 'Apply');
+  sec.append(triageForm({
+    idp: 'triage', actions: ACTIONS, reasonRequired: (x) => x === 'false_positive', disabled: (x) => x === 'reopen' && a.status === 'open',
+    hint: 'Required for a false positive; kept in the history and the audit log.',
+    onSubmit: async (body) => {
+      const res = await request('/alerts/' + encodeURIComponent(a.id) + '/triage', { method: 'POST', body });
+      announce(`Alert is now ${res.status.replace('_', ' ')}.`);
+      ctx.rerender(`Alert is now ${res.status.replace('_', ' ')}.`);
+    },
+  }));
+  if (ctx.flash) sec.append(h('p', { class: 'ok', id: 'triage-done' }, ctx.flash));
+  return sec;
+}
+
+// triageForm is the triage form of an alert, an incident or a finding:
+// radio buttons for the actions, a reason (required for some actions), an
+// end date (for actions that expire), Apply; onSubmit gets the body.
+export function triageForm({ idp, actions, onSubmit, reasonRequired, expiry, disabled = () => false, hint = 'Kept in the history and the audit log.' }) {
+  const reason = h('textarea', { id: idp + '-reason', name: 'reason', maxlength: '2000', 'aria-describedby': idp + '-reason-hint' });
+  const msg = h('p', { id: idp + '-msg', 'aria-live': 'polite' });
+  const exp = expiry ? h('input', { id: idp + '-expiry', name: 'expiry', type: 'date' }) : null;
+  const expField = exp ? h('div', { hidden: true }, h('label', { for: idp + '-expiry' }, 'Risk accepted until (UTC, end of day)'), exp) : null;
+  const submit = h('button', { type: 'submit', id: idp + '-submit' }, 'Apply');
+  const radios = actions.map(([v, label, hint]) => h('label', {},
+    h('input', { type: 'radio', name: 'action', value: v, required: true, 'aria-describedby': `${idp}-hint-${v}`, disabled: disabled(v) }),
+    label, h('span', { class: 'visually-hidden', id: `${idp}-hint-${v}` }, hint)));
   const form = h('form', {
-    id: 'triage-form', class: 'stack', novalidate: true,
+    id: idp + '-form', class: 'stack', novalidate: true,
     onsubmit: async (e) => {
       e.preventDefault();
       const action = form.elements.action.value;
       const why = reason.value.trim();
       msg.className = 'error';
       if (!action) { msg.textContent = 'Choose an action.'; form.querySelector('input[name=action]').focus(); return; }
-      if (action === 'false_positive' && !why) {
-        msg.textContent = 'A reason is required to mark a false positive.';
+      if (reasonRequired(action) && !why) {
+        msg.textContent = 'A reason is required for this action.';
         reason.setAttribute('aria-invalid', 'true');
         reason.focus();
         return;
       }
       reason.removeAttribute('aria-invalid');
+      const body = { action, reason: why };
+      if (exp && expiry(action)) {
+        if (!exp.value) { msg.textContent = 'Give the date the acceptance ends.'; exp.focus(); return; }
+        body.expires_at = new Date(exp.value + 'T23:59:59Z').toISOString().replace('.000Z', 'Z');
+      }
       submit.disabled = true;
       msg.className = '';
       msg.textContent = 'Saving…';
       try {
-        const res = await request('/alerts/' + encodeURIComponent(a.id) + '/triage', { method: 'POST', body: { action, reason: why } });
-        announce(`Alert is now ${res.status.replace('_', ' ')}.`);
-        ctx.rerender(`Alert is now ${res.status.replace('_', ' ')}.`);
+        await onSubmit(body);
       } catch (err) {
         msg.className = 'error';
         msg.textContent = `Triage failed: ${err.message}`;
@@ -533,40 +761,81 @@ function triagePanel(a, ctx) {
     },
   },
   h('fieldset', {}, h('legend', {}, 'Action'), h('div', { class: 'radios' }, radios)),
-  h('div', {}, h('label', { for: 'triage-reason' }, 'Reason'), reason,
-    h('p', { id: 'triage-reason-hint', class: 'muted' }, 'Required for a false positive; kept in the history and the audit log.')),
+  expField,
+  h('div', {}, h('label', { for: idp + '-reason' }, 'Reason'), reason,
+    h('p', { id: idp + '-reason-hint', class: 'muted' }, hint)),
   submit, msg);
-  form.addEventListener('change', () => { reason.required = form.elements.action.value === 'false_positive'; });
-  sec.append(form);
-  if (ctx.flash) sec.append(h('p', { class: 'ok', id: 'triage-done' }, ctx.flash));
-  return sec;
+  form.addEventListener('change', () => {
+    reason.required = reasonRequired(form.elements.action.value);
+    if (expField) expField.hidden = !expiry(form.elements.action.value);
+  });
+  return form;
 }
+
 
 // ---- findings ----
 
-export function findingTable(items) {
-  return table(null, [
+export function findingTable(items, opts = {}) {
+  const cols = [
     { label: 'Severity' }, { label: 'Finding', rowHeader: true }, { label: 'Rule', cls: 'mono' }, { label: 'Endpoint or location', cls: 'path' },
-    { label: 'Source' }, { label: 'OWASP' }, { label: 'Message and remediation' },
-  ], items.map((f) => [
-    sev(f.severity), f.title, f.rule,
-    [[f.endpoint ? endpointKey(f.endpoint) : '', f.location ? `${f.location.file}:${f.location.line || ''}${f.location.column ? ':' + f.location.column : ''}` : ''].filter(Boolean).join(' — ') || '—',
-      f.direction === 'outbound' ? [' ', tag('our call to a third party')] : null],
-    f.source, (f.owasp || []).join(', '),
+    { label: 'Source' }, { label: 'OWASP' }, { label: 'Status' }, { label: 'Message and remediation' },
+  ];
+  const rows = items.map((f) => [
+    sev(f.severity), h('a', { href: '#/findings/' + encodeURIComponent(f.id) }, f.title), f.rule,
+    [findingWhere(f), f.direction === 'outbound' ? [' ', tag('our call to a third party')] : null],
+    f.source, owaspList(f.owasp), findingStatus(f),
     h('details', {}, h('summary', {}, f.message || 'details'), h('p', {}, f.remediation || '')),
-  ]), { empty: 'No finding matches these filters.' });
+  ]);
+  if (opts.selected) {
+    cols.unshift({ label: 'Select' });
+    rows.forEach((r, i) => r.unshift(selectBox(opts.selected, items[i].id, `Select finding ${items[i].title} (${items[i].id})`)));
+  }
+  return table(null, cols, rows, { empty: opts.empty || 'No finding matches these filters.' });
 }
 
+// findingWhere names the endpoint and/or the file position of a finding.
+export function findingWhere(f) {
+  const loc = f.location ? pathText(`${f.location.file}:${f.location.line || ''}${f.location.column ? ':' + f.location.column : ''}`) : null;
+  const ep = f.endpoint ? pathText(endpointKey(f.endpoint)) : null;
+  if (ep && loc) return [ep, ' — ', loc];
+  return ep || loc || '—';
+}
+
+export function findingStatus(f) {
+  const st = f.status || 'open';
+  const t = f.triage || {};
+  if (st === 'accepted') return [tag('risk accepted', 'ok'), t.expires_at ? h('span', { class: 'muted nowrap' }, ' until ', time(t.expires_at)) : null];
+  if (st === 'fixed') return tag('fixed (awaiting traffic)');
+  if (st === 'verified') return tag('verified fixed', 'ok');
+  return tag('open', 'warn');
+}
+
+export const FINDING_ACTIONS = [
+  ['accept_risk', 'Accept the risk', 'Needs a reason and the date the acceptance ends; it reopens then.'],
+  ['mark_fixed', 'Mark fixed', 'The next analysis of traffic after the fix verifies it, or reopens it if the finding is still produced.'],
+  ['reopen', 'Reopen', 'Back to open.'],
+];
+
 export function findingsView(main, params, ctx) {
-  return listView(main, params, ctx, {
+  const h1 = listView(main, params, ctx, {
     title: 'Posture findings', route: 'findings', path: '/findings', noun: 'findings',
     filters: [
+      { name: 'status', label: 'Status', options: [opt('', 'any current'), opt('open'), opt('accepted', 'risk accepted'), opt('fixed', 'fixed (awaiting traffic)'), opt('verified', 'verified fixed')] },
       { name: 'severity', label: 'Severity', options: [opt('', 'any'), opt('critical'), opt('high'), opt('critical,high', 'high or critical'), opt('medium'), opt('low'), opt('info')] },
       { name: 'rule', label: 'Rule', placeholder: 'rule id' },
       { name: 'endpoint', label: 'Endpoint (METHOD host/path)' },
     ],
-    render: (items) => findingTable(items),
+    before: can('triage') ? (sel) => bulkBar(sel, {
+      noun: 'findings', path: '/findings/triage', actions: FINDING_ACTIONS.map(([v, l]) => [v, l]),
+      reasonRequired: (a) => a === 'accept_risk', expiry: (a) => a === 'accept_risk',
+    }, ctx) : null,
+    render: (items, _st, sel) => findingTable(items, { selected: can('triage') ? sel : null }),
   });
+  h1.after(h('nav', { class: 'tabs', 'aria-label': 'Finding views' }, h('ul', {},
+    h('li', {}, h('a', { href: '#/findings', 'aria-current': 'page' }, 'List')),
+    h('li', {}, h('a', { href: '#/findings/groups?by=rule' }, 'By rule')),
+    h('li', {}, h('a', { href: '#/findings/groups?by=endpoint' }, 'By endpoint')))));
+  return h1;
 }
 
 // ---- settings ----

@@ -42,6 +42,9 @@ type Dialect struct {
 	// position is the function returning the 1-based position of a
 	// substring (0 when absent): position(haystack, needle).
 	position string
+	// jsonObject is the function building a JSON object from key/value
+	// arguments.
+	jsonObject string
 	// writeLock is run first in every write transaction ("" = none).
 	writeLock string
 	// locker serializes migrations across processes (nil = none needed).
@@ -57,10 +60,11 @@ type Dialect struct {
 // erasure or retention run moves the zeroed pages into the database file
 // and empties the -wal file, which would otherwise keep the old page images.
 var SQLite = &Dialect{
-	Name:     "sqlite",
-	goose:    goose.DialectSQLite3,
-	dir:      "migrations/sqlite",
-	position: "instr",
+	Name:       "sqlite",
+	goose:      goose.DialectSQLite3,
+	dir:        "migrations/sqlite",
+	position:   "instr",
+	jsonObject: "json_object",
 	scrub: func(ctx context.Context, db *sql.DB, _ bool, _ []string) error {
 		_, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 		return err
@@ -81,12 +85,13 @@ const writeLockKey = 0x70616c6973616465
 // lock). docs/store.md says what this guarantees and what an operator must
 // do about WAL archives, replicas and backups.
 var Postgres = &Dialect{
-	Name:      "postgres",
-	goose:     goose.DialectPostgres,
-	dir:       "migrations/postgres",
-	text:      pgText,
-	position:  "strpos",
-	writeLock: fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, int64(writeLockKey)),
+	Name:       "postgres",
+	goose:      goose.DialectPostgres,
+	dir:        "migrations/postgres",
+	text:       pgText,
+	position:   "strpos",
+	jsonObject: "json_build_object",
+	writeLock:  fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, int64(writeLockKey)),
 	locker: func() (lock.SessionLocker, error) {
 		// Retry every second for up to 5 minutes (goose's default
 		// retries every 5 s).

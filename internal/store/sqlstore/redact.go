@@ -13,6 +13,8 @@ var freeText = []struct{ table, key, col string }{
 	{"suppressions", "fold_key", "reason"},
 	{"audit_log", "id", "detail"},
 	{"audit_log", "id", "target"},
+	{"finding_history", "id", "reason"},
+	{"finding_triage", "finding_id", "reason"},
 }
 
 // rewriteText rewrites the free-text columns: fn is applied to each value

@@ -388,6 +388,15 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 		if err := saveOutbound(ctx, tx, snap.Report, wallNow); err != nil {
 			return err
 		}
+		if err := findingTriageAtSnapshot(ctx, tx, snap.EventClock, wallNow); err != nil {
+			return err
+		}
+		if err := saveProbesAndChanges(ctx, tx, snap.Report); err != nil {
+			return err
+		}
+	}
+	if err := saveSubjects(ctx, tx, snap.Subjects, wallNow); err != nil {
+		return err
 	}
 	sys := map[string]string{
 		"event_clock":       strconv.FormatInt(ns(snap.EventClock), 10),
@@ -763,6 +772,12 @@ func (s *DB) ListAlerts(ctx context.Context, f store.AlertFilter) (store.Page[st
 	if f.ClientIP != "" {
 		where = append(where, "client_ip = "+a.add(f.ClientIP))
 	}
+	if f.Address != "" {
+		where = append(where, "(client_ip = "+a.add(f.Address)+" OR "+s.d.contains("doc", a.add(jsonString("ip", f.Address)))+")")
+	}
+	if f.IdentityID != "" {
+		where = append(where, "identity_id = "+a.add(f.IdentityID))
+	}
 	if cur != nil {
 		v := a.add(cur.Num)
 		id := a.add(cur.ID)
@@ -817,9 +832,18 @@ func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.
 		return nil, nil, fmt.Errorf("store: alert %s: corrupt document: %w", id, err)
 	}
 	sa.UpdatedAt = fromNS(upd)
-	rows, err := s.q.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM alert_history WHERE alert_id = $1 ORDER BY id`, id)
+	hist, err := s.history(ctx, "alert_history", "alert_id", id)
 	if err != nil {
 		return nil, nil, err
+	}
+	return &sa, hist, nil
+}
+
+// history reads the triage events of one alert or finding, oldest first.
+func (s *DB) history(ctx context.Context, table, col, id string) ([]store.TriageEvent, error) {
+	rows, err := s.q.QueryContext(ctx, `SELECT at, actor, action, from_status, to_status, reason FROM `+table+` WHERE `+col+` = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	hist := []store.TriageEvent{}
@@ -827,12 +851,12 @@ func (s *DB) Alert(ctx context.Context, id string) (*store.StoredAlert, []store.
 		var e store.TriageEvent
 		var at int64
 		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.From, &e.To, &e.Reason); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		e.At = fromNS(at)
 		hist = append(hist, e)
 	}
-	return &sa, hist, rows.Err()
+	return hist, rows.Err()
 }
 
 // Triage implements store.Store. false_positive requires a reason and adds
@@ -886,9 +910,11 @@ func (s *DB) Triage(ctx context.Context, id, action, actor, reason string, at ti
 	return &sa, tx.Commit()
 }
 
-// ListFindings implements store.Store (sorted by severity).
-func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Page[model.Finding], error) {
-	var page store.Page[model.Finding]
+// ListFindings implements store.Store (sorted by severity), with each
+// finding's triage state. Status "verified" lists the findings verified
+// fixed (no longer produced, kept with their triage).
+func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Page[store.StoredFinding], error) {
+	var page store.Page[store.StoredFinding]
 	cur, err := store.DecodeCursor(f.Cursor, "severity")
 	if err != nil {
 		return page, err
@@ -896,10 +922,25 @@ func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Pag
 	limit := store.ClampLimit(f.Limit)
 	var a args
 	var where []string
+	src := `SELECT f.id AS id, f.rule AS rule, f.sev_rank AS sev_rank, f.severity AS severity, f.endpoint_key AS endpoint_key, f.doc AS doc,
+		COALESCE(t.status, 'open') AS status, t.reason AS reason, t.actor AS actor, t.expires_at AS expires_at, t.fixed_clock AS fixed_clock, t.updated_at AS t_updated
+		FROM findings f LEFT JOIN finding_triage t ON t.finding_id = f.id`
+	switch f.Status {
+	case "", store.FindingOpen, store.FindingAccepted, store.FindingFixed:
+		if f.Status != "" {
+			where = append(where, "status = "+a.add(f.Status))
+		}
+	case store.FindingVerified:
+		src = `SELECT t.finding_id AS id, t.rule AS rule, 0 AS sev_rank, '' AS severity, t.endpoint_key AS endpoint_key, t.doc AS doc,
+			t.status AS status, t.reason AS reason, t.actor AS actor, t.expires_at AS expires_at, t.fixed_clock AS fixed_clock, t.updated_at AS t_updated
+			FROM finding_triage t WHERE t.status = 'verified'`
+	default:
+		return page, fmt.Errorf("status: %q is not one of open, accepted, fixed, verified", f.Status)
+	}
 	if f.Rule != "" {
 		where = append(where, "rule = "+a.add(f.Rule))
 	}
-	if len(f.Severities) > 0 {
+	if len(f.Severities) > 0 && f.Status != store.FindingVerified {
 		where = append(where, "severity IN "+a.in(f.Severities))
 	}
 	if f.Endpoint != "" {
@@ -910,7 +951,7 @@ func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Pag
 		id := a.add(cur.ID)
 		where = append(where, fmt.Sprintf("(sev_rank < %s OR (sev_rank = %s AND id > %s))", v, v, id))
 	}
-	q := `SELECT id, sev_rank, doc FROM findings`
+	q := `SELECT id, sev_rank, doc, status, reason, actor, expires_at, fixed_clock, t_updated FROM (` + src + `) AS x`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -920,24 +961,30 @@ func (s *DB) ListFindings(ctx context.Context, f store.FindingFilter) (store.Pag
 		return page, err
 	}
 	defer rows.Close()
-	page.Items = []model.Finding{}
+	page.Items = []store.StoredFinding{}
 	var lastNum int64
 	for rows.Next() {
-		var id, doc string
+		var id, doc, status string
 		var num int64
-		if err := rows.Scan(&id, &num, &doc); err != nil {
+		var reason, actor sql.NullString
+		var exp, fixed, upd sql.NullInt64
+		if err := rows.Scan(&id, &num, &doc, &status, &reason, &actor, &exp, &fixed, &upd); err != nil {
 			return page, err
 		}
 		if len(page.Items) == limit {
 			page.NextCursor = store.EncodeCursor(store.Cursor{Sort: "severity", Num: lastNum, ID: page.Items[len(page.Items)-1].ID})
 			break
 		}
-		var fd model.Finding
-		if err := json.Unmarshal([]byte(doc), &fd); err != nil {
+		var sf store.StoredFinding
+		if err := json.Unmarshal([]byte(doc), &sf.Finding); err != nil {
 			return page, err
 		}
+		sf.Status = status
+		if upd.Valid {
+			sf.Triage = scanTriage(status, reason.String, actor.String, exp.Int64, fixed.Int64, upd.Int64)
+		}
 		lastNum = num
-		page.Items = append(page.Items, fd)
+		page.Items = append(page.Items, sf)
 	}
 	return page, rows.Err()
 }
@@ -1298,6 +1345,9 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 		if err := pseudonymizeText(ctx, tx, s.d, expired, pseudo); err != nil {
 			return r, err
 		}
+		if r.SubjectsDeleted, err = subjectRetention(ctx, tx, ev, wall); err != nil {
+			return r, err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM tombstones WHERE created_at < $1`, wall)
 		if err != nil {
 			return r, err
@@ -1402,6 +1452,17 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 	if err := redactText(ctx, tx, s.d, vals); err != nil {
 		return r, err
 	}
+	kind, sids := "identity", vals
+	if len(ips) > 0 {
+		kind, sids = "client", ips
+	}
+	for _, sid := range sids {
+		n, err := eraseSubjects(ctx, tx, s.d, kind, sid, at)
+		if err != nil {
+			return r, err
+		}
+		r.SubjectsErased += n
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO tombstones (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at`, tomb, ns(at)); err != nil {
 		return r, err
 	}
@@ -1414,8 +1475,9 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 // Tables whose rows an erasure deletes or rewrites, and those a retention
 // run deletes from or rewrites.
 var (
-	erasureTables   = []string{"alerts", "alert_history", "suppressions", "audit_log"}
-	retentionTables = []string{"alerts", "alert_history", "suppressions", "audit_log", "endpoint_traffic", "tombstones", "sessions"}
+	erasureTables   = []string{"alerts", "alert_history", "suppressions", "audit_log", "subjects", "subject_endpoints", "finding_triage", "finding_history"}
+	retentionTables = []string{"alerts", "alert_history", "suppressions", "audit_log", "endpoint_traffic", "tombstones", "sessions",
+		"subjects", "subject_endpoints", "finding_triage", "finding_history"}
 )
 
 // scrub makes deleted content unrecoverable as far as the database allows

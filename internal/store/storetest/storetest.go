@@ -77,6 +77,11 @@ var Tests = []struct {
 	{"Deadlines", testDeadlines},
 	{"ConcurrentWriters", testConcurrentWriters},
 	{"UpgradeFromFirstMigration", testUpgrade},
+	{"SubjectsMergeListErase", testSubjectsMergeListErase},
+	{"SubjectRetention", testSubjectRetention},
+	{"FindingTriage", testFindingTriage},
+	{"ProbesAndAPIChanges", testProbesAndAPIChanges},
+	{"AlertFilterBySubject", testAlertFilterBySubject},
 }
 
 // Run runs the whole suite against the database fresh makes.
@@ -1133,10 +1138,10 @@ func testHostileValues(t *testing.T, fresh Fresh) {
 	}
 }
 
-func nEP(p store.Page[store.EndpointRow], err error) (int, error) { return len(p.Items), err }
-func nAl(p store.Page[store.StoredAlert], err error) (int, error) { return len(p.Items), err }
-func nF(p store.Page[model.Finding], err error) (int, error)      { return len(p.Items), err }
-func nOb(p store.Page[store.OutboundRow], err error) (int, error) { return len(p.Items), err }
+func nEP(p store.Page[store.EndpointRow], err error) (int, error)  { return len(p.Items), err }
+func nAl(p store.Page[store.StoredAlert], err error) (int, error)  { return len(p.Items), err }
+func nF(p store.Page[store.StoredFinding], err error) (int, error) { return len(p.Items), err }
+func nOb(p store.Page[store.OutboundRow], err error) (int, error)  { return len(p.Items), err }
 func one[T any](p *T, err error) (int, error) {
 	if p == nil {
 		return 0, err
