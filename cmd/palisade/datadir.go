@@ -12,9 +12,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/store"
-	"github.com/palisade-sec/palisade/internal/store/postgres"
 	"github.com/palisade-sec/palisade/internal/store/sqlite"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 // dbFile is the database of a data directory: its presence is what makes a
@@ -39,21 +40,31 @@ const dataFlagHelp = "data directory of palisade serve (default $PALISADE_DATA, 
 // variable (empty: the SQLite database of the data directory).
 func defaultStore() string { return os.Getenv("PALISADE_STORE") }
 
-const storeFlagHelp = "PostgreSQL store instead of the data directory's SQLite database: postgres://USER@HOST:PORT/DB?sslmode=verify-full " +
-	"(give the password in PGPASSWORD or a PGPASSFILE, not on the command line; default $PALISADE_STORE; docs/store.md)"
+const storeFlagHelp = "store instead of the data directory's database: postgres://USER@HOST:PORT/DB?sslmode=verify-full or sqlite:///ABS/PATH " +
+	"(give a PostgreSQL password in PGPASSWORD or a PGPASSFILE, not on the command line; default $PALISADE_STORE; docs/store.md)"
 
-// checkStoreFlag validates a --store value.
-func checkStoreFlag(dsn string) error {
-	if dsn != "" && !postgres.IsDSN(dsn) {
-		return fmt.Errorf("--store: want a postgres:// or postgresql:// URL, got %q (without --store the data directory's SQLite database is used)", postgres.Redact(dsn))
+// storeSpec returns the store spec of a command: the --store flag (or
+// $PALISADE_STORE), else server.store of the configuration file, else ""
+// (the data directory's database).
+func storeSpec(flag, configFile string) (string, error) {
+	if flag != "" || configFile == "" {
+		return flag, nil
 	}
-	return nil
+	b, err := os.ReadFile(configFile)
+	if err != nil {
+		return "", exitCode(2, fmt.Errorf("--config: %w", err))
+	}
+	fc, err := server.LoadConfig(server.NamedDoc{Name: configFile, Data: b})
+	if err != nil {
+		return "", exitCode(2, err)
+	}
+	return fc.Server.Store, nil
 }
 
 // checkDataDir refuses a data directory that palisade serve did not create:
 // only serve creates one, so that a mistyped --data cannot silently start
 // an empty store (a token the server never sees, an erasure that erased
-// nothing). With a PostgreSQL store the directory holds no database; its
+// nothing). With --store the directory holds no database; its
 // installation key marks it.
 func checkDataDir(dir string, marker string) error {
 	st, err := os.Stat(dir)
@@ -75,20 +86,17 @@ func checkDataDir(dir string, marker string) error {
 	return nil
 }
 
-// openStore opens the store of the CLI commands: PostgreSQL when dsn is
-// set, else the SQLite database of an existing data directory (exit 2 when
-// it is missing or not Palisade's). where names the store in messages
-// (never with a password).
-func openStore(ctx context.Context, dataDir, dsn string) (st store.Store, where string, err error) {
-	if err := checkStoreFlag(dsn); err != nil {
-		return nil, "", exitCode(2, err)
-	}
-	if dsn != "" {
-		st, err := postgres.Open(ctx, dsn, postgres.Options{})
+// openCLIStore opens the store of palisade token and erase: the one spec
+// names (it must exist), else the SQLite database of an existing data
+// directory (exit 2 when it is missing or not Palisade's). where names
+// the store in messages (never with a password).
+func openCLIStore(ctx context.Context, dataDir, spec string) (st store.Store, where string, err error) {
+	if spec != "" {
+		st, err := storeopen.Open(ctx, spec, storeopen.Options{})
 		if err != nil {
 			return nil, "", exitCode(2, fmt.Errorf("--store: %w", err))
 		}
-		return st, postgres.Redact(dsn), nil
+		return st, storeopen.Redact(spec), nil
 	}
 	if err := checkDataDir(dataDir, dbFile); err != nil {
 		return nil, "", exitCode(2, err)
@@ -100,19 +108,16 @@ func openStore(ctx context.Context, dataDir, dsn string) (st store.Store, where 
 	return lite, dataDir, nil
 }
 
-// createStore opens the store of serve: PostgreSQL when dsn is set (the
-// data directory still holds the write-ahead log and the installation
-// key), else the data directory's SQLite database; the directory is
-// created on first start.
-func createStore(ctx context.Context, dataDir, dsn string) (store.Store, error) {
-	if err := checkStoreFlag(dsn); err != nil {
-		return nil, err
-	}
+// createServeStore opens the store of serve: the one spec names (the data
+// directory still holds the write-ahead log and the installation key),
+// else the data directory's SQLite database; the directory and the
+// store are created on first start.
+func createServeStore(ctx context.Context, dataDir, spec string) (store.Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	if dsn != "" {
-		st, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if spec != "" {
+		st, err := storeopen.Open(ctx, spec, storeopen.Options{Create: true})
 		if err != nil {
 			return nil, fmt.Errorf("--store: %w", err)
 		}
@@ -125,7 +130,8 @@ func createStore(ctx context.Context, dataDir, dsn string) (store.Store, error) 
 // written with.
 const keyIDSetting = "sys.key_id"
 
-// checkKeyID makes sure a shared (PostgreSQL) store is used with one
+// checkKeyID makes sure a store named by --store (shared by several
+// servers, or restored apart from the data directory) is used with one
 // installation key:
 // pseudonymous identity ids, address pseudonyms and erasure tombstones are
 // keyed hashes, and a second server (or a restored data directory) with

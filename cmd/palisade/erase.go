@@ -26,11 +26,11 @@ tombstone (a keyed hash) so the subject is not written back. The server must
 be stopped (the log is locked while it runs); with a running server use
 POST /api/v1/erase. Prints what was removed as JSON.
 
-With --store (a PostgreSQL store), --data is still the server's data
-directory: its installation key makes the tombstone, its log holds the raw
-records. The tables that held the erased rows are rewritten (VACUUM FULL):
-see docs/store.md for what PostgreSQL keeps elsewhere (WAL, replicas,
-backups).
+With --store (or server.store in the --config file), --data is still the
+server's data directory: its installation key makes the tombstone, its log
+holds the raw records. On PostgreSQL the tables that held the erased rows
+are rewritten (VACUUM FULL): see docs/store.md for what PostgreSQL keeps
+elsewhere (WAL, replicas, backups).
 
 Exit status: 0 erased; 2 usage error, --data missing or not a Palisade
 data directory, or --store unreachable or written with another key; 1 the
@@ -41,6 +41,10 @@ log is locked by a running server (use the API) or the erasure failed.`,
 				return exitCode(2, fmt.Errorf("give exactly one of --ip or --identity"))
 			}
 			ctx := context.Background()
+			storeDSN, err := storeSpec(storeDSN, configFile)
+			if err != nil {
+				return err
+			}
 			marker := dbFile
 			if storeDSN != "" {
 				marker = keyFile
@@ -53,7 +57,7 @@ log is locked by a running server (use the API) or the erasure failed.`,
 				return exitCode(1, fmt.Errorf("%w; with a running server use POST /api/v1/erase", err))
 			}
 			defer w.Close()
-			st, _, err := openStore(ctx, dataDir, storeDSN)
+			st, _, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -96,7 +100,7 @@ log is locked by a running server (use the API) or the erasure failed.`,
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data", defaultDataDir(), dataFlagHelp)
 	f.StringVar(&storeDSN, "store", defaultStore(), storeFlagHelp)
-	f.StringVar(&configFile, "config", "", "configuration file (for identity.key_file)")
+	f.StringVar(&configFile, "config", "", "configuration file (for identity.key_file and server.store)")
 	f.StringVar(&ip, "ip", "", "client IP address to erase")
 	f.StringVar(&id, "identity", "", "pseudonymous identity id (id_…) to erase")
 	root.AddCommand(cmd)

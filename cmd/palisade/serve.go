@@ -27,7 +27,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/source"
 	"github.com/palisade-sec/palisade/internal/store"
-	"github.com/palisade-sec/palisade/internal/store/postgres"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 func init() {
@@ -126,14 +126,18 @@ func runServe(cmd *cobra.Command, configFile, dataDir, storeDSN, listen, tlsCert
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	st, err := createStore(ctx, dataDir, storeDSN)
+	storeDSN, err := storeSpec(storeDSN, configFile)
+	if err != nil {
+		return err
+	}
+	st, err := createServeStore(ctx, dataDir, storeDSN)
 	if err != nil {
 		return exitCode(2, err)
 	}
 	defer st.Close()
 	storeName := filepath.Join(dataDir, dbFile)
 	if storeDSN != "" {
-		storeName = postgres.Redact(storeDSN)
+		storeName = storeopen.Redact(storeDSN)
 		key, err := server.LoadKey(dataDir)
 		if err != nil {
 			return exitCode(2, err)
@@ -146,6 +150,7 @@ func runServe(cmd *cobra.Command, configFile, dataDir, storeDSN, listen, tlsCert
 	if err != nil {
 		return exitCode(2, err)
 	}
+	cfg.Server.Store = storeDSN // what was opened (a stored document cannot move the store)
 	if listen != "" {
 		cfg.Server.Listen = listen
 	}
@@ -225,7 +230,7 @@ func runServe(cmd *cobra.Command, configFile, dataDir, storeDSN, listen, tlsCert
 	} else if tok != "" {
 		where := "--data " + dataDir
 		if storeDSN != "" {
-			where = "--store " + postgres.Redact(storeDSN)
+			where = "--store " + storeopen.Redact(storeDSN)
 		}
 		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create %s --role viewer|analyst|admin|ingest\n\n", tok, where)
 	}

@@ -37,7 +37,7 @@ written.`,
 				return exitCode(2, fmt.Errorf("--role: unknown %q (viewer, analyst, admin, ingest)", role))
 			}
 			ctx := context.Background()
-			st, where, err := openStore(ctx, dataDir, storeDSN)
+			st, where, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ written.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := context.Background()
-			st, _, err := openStore(ctx, dataDir, storeDSN)
+			st, _, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ written.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := context.Background()
-			st, _, err := openStore(ctx, dataDir, storeDSN)
+			st, _, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}

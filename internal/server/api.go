@@ -27,6 +27,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 //go:embed openapi.json
@@ -838,6 +839,11 @@ func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if cfg.Server.Store != "" && storeopen.Redact(cfg.Server.Store) != storeopen.Redact(s.config().Server.Store) {
+		writeError(w, http.StatusBadRequest, "server.store: cannot be changed through the API (the store is opened before the configuration stored in it is read): set it with --store or in the --config file")
+		return
+	}
+	cfg.Server.Store = s.config().Server.Store
 	d, _ := cfg.Parse()
 	if err := s.st.PutSetting(r.Context(), ConfigOverrideKey, string(data), s.now().UTC()); err != nil {
 		s.storeError(w, err)

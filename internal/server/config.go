@@ -12,6 +12,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/sink"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 // Config is the serve-mode configuration. The configuration file holds the
@@ -39,6 +40,11 @@ type ServerConfig struct {
 	// bodies); RequestTimeout bounds a non-ingest handler and its queries.
 	ReadTimeout    string `koanf:"read_timeout" json:"read_timeout"`
 	RequestTimeout string `koanf:"request_timeout" json:"request_timeout"`
+	// Store names the store (sqlite:///PATH or postgres://…; empty: the
+	// data directory's SQLite database). Read from the --config file
+	// only (--store and $PALISADE_STORE take precedence): the store is
+	// opened before the configuration stored in it is read.
+	Store string `koanf:"store" json:"store,omitempty"`
 }
 
 // IngestConfig is the "ingest" section.
@@ -297,6 +303,9 @@ func (c *Config) EngineConfig() (engine.Config, error) {
 // Redacted returns a copy safe to show: sink secrets and tokens replaced.
 func (c Config) Redacted() Config {
 	out := c
+	if c.Server.Store != "" {
+		out.Server.Store = storeopen.Redact(c.Server.Store)
+	}
 	out.Sinks = append([]sink.Config(nil), c.Sinks...)
 	for i := range out.Sinks {
 		if out.Sinks[i].Secret != "" {

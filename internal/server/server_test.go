@@ -122,24 +122,43 @@ var testStores = struct {
 	dsn map[string]string
 }{dsn: map[string]string{}}
 
-// openTestStore opens the store of a test server's data directory: the
-// SQLite database file in it, or, with PALISADE_TEST_STORE=postgres, a
-// PostgreSQL schema of the test database (one per directory, so that a
-// restarted server finds its store; dropped when the test ends). .ci/run
-// runs the server's tests both ways.
+// openTestStore opens the store of a test server's data directory on the
+// store kind of the run (testStoreKind).
 func openTestStore(t testing.TB, dir, file string) (*sqlite.DB, error) {
 	t.Helper()
-	if os.Getenv("PALISADE_TEST_STORE") != "postgres" {
+	return openTestStoreOn(t, testStoreKind(), dir, file)
+}
+
+// testStoreKind is the store the server tests run on: "sqlite" (the
+// default), or "postgres" with PALISADE_TEST_STORE=postgres (.ci/run runs
+// the server's tests both ways).
+func testStoreKind() string {
+	if os.Getenv("PALISADE_TEST_STORE") == "postgres" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// openTestStoreOn opens the store of a test server's data directory: the
+// SQLite database file in it, or a PostgreSQL schema of the test database
+// (one per directory, so that a restarted server finds its store; dropped
+// when the test ends; the test is skipped without a test database, or
+// fails under CI=true: pgtest).
+func openTestStoreOn(t testing.TB, kind, dir, file string) (*sqlite.DB, error) {
+	t.Helper()
+	if kind != "postgres" {
 		return sqlite.Open(context.Background(), filepath.Join(dir, file))
 	}
 	key := filepath.Join(dir, file)
 	testStores.Lock()
 	dsn, ok := testStores.dsn[key]
+	testStores.Unlock()
 	if !ok {
 		dsn = pgtest.Schema(t)
+		testStores.Lock()
 		testStores.dsn[key] = dsn
+		testStores.Unlock()
 	}
-	testStores.Unlock()
 	return postgres.Open(context.Background(), dsn, postgres.Options{})
 }
 
@@ -192,6 +211,12 @@ func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Option
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startEnv(t, dir, st, mod, optMod, eng)
+}
+
+// startEnv starts a server on the data directory dir and the store st.
+func startEnv(t testing.TB, dir string, st *sqlite.DB, mod func(*Config), optMod func(*Options), eng Engine) *testEnv {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Ingest.CheckpointInterval = "50ms"
 	if mod != nil {

@@ -127,6 +127,10 @@ func Redact(dsn string) string {
 	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
 }
 
+// RedactErr renders err without the password of dsn (for callers that
+// connect with OpenDB).
+func RedactErr(err error, dsn string) string { return redactErr(err, dsn) }
+
 // redactErr renders err without the password of dsn, whatever the driver
 // put in it.
 func redactErr(err error, dsn string) string {
