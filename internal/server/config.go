@@ -131,6 +131,11 @@ func (c *Config) Parse() (Durations, error) {
 	p("server.request_timeout", c.Server.RequestTimeout, &d.RequestTimeout, 100*time.Millisecond)
 	p("ingest.max_future", c.Ingest.MaxFuture, &d.MaxFuture, time.Minute)
 	p("ingest.max_past", c.Ingest.MaxPast, &d.MaxPast, 0)
+	if c.Server.Store != "" {
+		if _, err := storeopen.Parse(c.Server.Store); err != nil {
+			errs = append(errs, "server.store: "+err.Error())
+		}
+	}
 	if c.Server.Listen == "" {
 		errs = append(errs, "server.listen: empty")
 	}
@@ -257,7 +262,7 @@ func checkKnown(section string, keys []string, v any) error {
 	known := map[string]bool{}
 	switch v.(type) {
 	case ServerConfig:
-		for _, k := range []string{"listen", "tls_cert", "tls_key", "max_body", "session_ttl", "read_timeout", "request_timeout"} {
+		for _, k := range []string{"listen", "tls_cert", "tls_key", "max_body", "session_ttl", "read_timeout", "request_timeout", "store"} {
 			known[k] = true
 		}
 	case IngestConfig:

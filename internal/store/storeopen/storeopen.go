@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,11 +61,23 @@ func Parse(spec string) (Spec, error) {
 		}
 		return Spec{Kind: SQLite, Path: filepath.Clean(p)}, nil
 	case strings.Contains(s, "://"):
-		return Spec{}, fmt.Errorf("%s: unknown kind of store (want sqlite:///PATH or postgres://…)", Redact(s))
+		return Spec{}, fmt.Errorf("%s: unknown kind of store (want sqlite:///PATH or postgres://…)", redactURL(s))
 	case strings.Contains(s, "="):
-		return Spec{}, fmt.Errorf("%s: looks like a key=value connection string; give PostgreSQL as a postgres:// URL", Redact(s))
+		return Spec{}, fmt.Errorf("%s: looks like a key=value connection string; give PostgreSQL as a postgres:// URL", postgres.Redact(s))
 	}
 	return Spec{Kind: SQLite, Path: filepath.Clean(s)}, nil
+}
+
+// redactURL replaces the password of any URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }
 
 // String names the store for messages and logs: the password of a
@@ -81,6 +94,9 @@ func (s Spec) String() string {
 func Redact(spec string) string {
 	if sp, err := Parse(spec); err == nil {
 		return sp.String()
+	}
+	if strings.Contains(spec, "://") && !postgres.IsDSN(spec) {
+		return redactURL(spec)
 	}
 	return postgres.Redact(spec)
 }
