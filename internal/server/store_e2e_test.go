@@ -77,13 +77,7 @@ func e2eTraffic() (string, int) {
 }
 
 func apiScenario(t *testing.T, kind string) apiAnswers {
-	ecfg := engine.DefaultConfig()
-	ac := activity.DefaultConfig()
-	ecfg.Activity = &ac
-	eng, err := engine.New(ecfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := activityEngine(t)
 	dir := t.TempDir()
 	st, err := openTestStoreOn(t, kind, dir, "palisade.db")
 	if err != nil {
@@ -275,4 +269,18 @@ func TestConfigStoreKey(t *testing.T) {
 	if _, body := env.do(t, "GET", "/api/v1/config", "admin", nil); !strings.Contains(string(body), "pal:xxxxx@db.internal") {
 		t.Errorf("store lost from the running configuration: %s", body)
 	}
+}
+
+// activityEngine is the real engine with the activity summary (attacker
+// view) on.
+func activityEngine(t testing.TB) *engine.Engine {
+	t.Helper()
+	ecfg := engine.DefaultConfig()
+	ac := activity.DefaultConfig()
+	ecfg.Activity = &ac
+	eng, err := engine.New(ecfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
 }
