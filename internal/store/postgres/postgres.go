@@ -64,6 +64,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	system.RuntimeParams["idle_in_transaction_session_timeout"] = ms(opt.IdleInTransaction)
 	query.RuntimeParams["statement_timeout"] = ms(opt.QueryTimeout)
 	query.RuntimeParams["idle_in_transaction_session_timeout"] = ms(opt.QueryTimeout)
+	system.OnNotice = onNotice
 	sdb := stdlib.OpenDB(*system)
 	qdb := stdlib.OpenDB(*query)
 	if err := sdb.PingContext(ctx); err != nil {
@@ -71,7 +72,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		qdb.Close()
 		return nil, fmt.Errorf("store: postgres %s: %s", Redact(dsn), redactErr(err, dsn))
 	}
-	st, err := sqlstore.New(ctx, sqlstore.Postgres, sdb, qdb)
+	st, err := sqlstore.New(ctx, sqlstore.Postgres.WithScrub(scrub), sdb, qdb)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres %s: %s", Redact(dsn), redactErr(err, dsn))
 	}

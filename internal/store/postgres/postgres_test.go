@@ -323,6 +323,7 @@ func TestErasureRewritesFiles(t *testing.T) {
 	if _, err := db.UpsertAlerts(ctx, als, storetest.T0); err != nil {
 		t.Fatal(err)
 	}
+	storetest.StoreSubjectsNaming(t, db, erased, kept)
 	filenode := func() int64 {
 		var n int64
 		if err := sys.QueryRowContext(ctx, `SELECT pg_relation_filenode('alerts')`).Scan(&n); err != nil {
@@ -386,5 +387,65 @@ func TestErasureRewritesFiles(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte(kept)) {
 		t.Fatal("kept address gone")
+	}
+}
+
+// TestErasureWaitsForOlderSnapshots: a transaction whose snapshot is older
+// than the erasure can still see the erased rows, and VACUUM FULL copies
+// them into the new files. The erasure waits for it to end and rewrites
+// again; when it does not end within ScrubWait, the erasure reports it
+// (the rows are deleted, the bytes may remain) instead of claiming a
+// clean scrub.
+func TestErasureWaitsForOlderSnapshots(t *testing.T) {
+	db := storetest.Open(t, fresh)
+	raw, err := postgres.OpenDB(pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ip := "203.0.113.78"
+	var als []model.Alert
+	for i := range 20 {
+		als = append(als, storetest.Alert(i, "injection.sqli", "high", ip, storetest.T0))
+	}
+	if _, err := db.UpsertAlerts(ctx, als, storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	old := func() *sql.Tx {
+		tx, err := raw.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The snapshot is taken by the first statement; it reads no table
+		// of the store (a reader of alerts would hold a lock that makes
+		// VACUUM FULL wait for it instead).
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT 1`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	// Held past the wait: an error that names the cause.
+	defer func(w time.Duration) { postgres.ScrubWait = w }(postgres.ScrubWait)
+	postgres.ScrubWait = time.Second
+	tx := old()
+	_, err = db.EraseClientIP(ctx, ip, "ip:a", storetest.T0)
+	tx.Rollback()
+	if err == nil || !strings.Contains(err.Error(), "older than the erasure") || !strings.Contains(err.Error(), "alerts") {
+		t.Fatalf("erasure under an older snapshot: %v", err)
+	}
+	// Ending within the wait: the erasure finishes cleanly.
+	if _, err := db.UpsertAlerts(ctx, als, storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	postgres.ScrubWait = 30 * time.Second
+	tx = old()
+	go func() { time.Sleep(1500 * time.Millisecond); tx.Rollback() }()
+	start := time.Now()
+	if _, err := db.EraseClientIP(ctx, ip, "ip:b", storetest.T0); err != nil {
+		t.Fatalf("erasure after the older snapshot ended: %v", err)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("the erasure did not wait for the older snapshot (%s)", d)
 	}
 }

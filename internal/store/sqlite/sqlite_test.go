@@ -113,6 +113,7 @@ func TestErasureLeavesNoBytes(t *testing.T) {
 	if _, err := db.Triage(ctx, als[1].ID, "acknowledge", "tk", "saw "+erased+" too", storetest.T0); err != nil {
 		t.Fatal(err)
 	}
+	storetest.StoreSubjectsNaming(t, db, erased, kept)
 	files := func() []byte {
 		var all []byte
 		for _, f := range []string{p, p + "-wal"} {

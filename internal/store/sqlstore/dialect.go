@@ -51,7 +51,7 @@ type Dialect struct {
 	locker func() (lock.SessionLocker, error)
 	// scrub makes deleted rows of tables unrecoverable as far as the
 	// database allows after an erasure (erase) or a retention run.
-	scrub func(ctx context.Context, db *sql.DB, erase bool, tables []string) error
+	scrub ScrubFunc
 }
 
 // SQLite is the embedded default. The connection sets secure_delete (freed
@@ -81,8 +81,9 @@ const writeLockKey = 0x70616c6973616465
 // until reused; the write-ahead log, replicas and backups hold copies too.
 // After an erasure the store rewrites the tables that held the erased rows
 // with VACUUM FULL (new files with only the live rows; indexes and TOAST
-// rebuilt); after a retention run it runs a plain VACUUM (no exclusive
-// lock). docs/store.md says what this guarantees and what an operator must
+// rebuilt; store/postgres checks the rewrite and retries while older
+// snapshots keep deleted rows alive); after a retention run it runs a
+// plain VACUUM (no exclusive lock). docs/store.md says what this guarantees and what an operator must
 // do about WAL archives, replicas and backups.
 var Postgres = &Dialect{
 	Name:       "postgres",
@@ -97,8 +98,25 @@ var Postgres = &Dialect{
 		// retries every 5 s).
 		return lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 	},
-	scrub: pgScrub,
+	// scrub: set by store/postgres (WithScrub), which reads the server's
+	// VACUUM VERBOSE notices through pgx.
 }
+
+// ScrubFunc makes deleted rows of tables unrecoverable as far as the
+// database allows: after an erasure (erase) or a retention run.
+type ScrubFunc func(ctx context.Context, db *sql.DB, erase bool, tables []string) error
+
+// WithScrub returns a copy of d that scrubs with fn.
+func (d *Dialect) WithScrub(fn ScrubFunc) *Dialect {
+	c := *d
+	c.scrub = fn
+	return &c
+}
+
+// WriteLockKey is the advisory lock key of write transactions on
+// PostgreSQL: a session holding it (pg_advisory_lock) keeps the store's
+// writers out.
+const WriteLockKey = writeLockKey
 
 // pgText makes a string storable in a PostgreSQL TEXT column: NUL bytes
 // and invalid UTF-8 sequences become U+FFFD. The mapping is applied to
@@ -110,53 +128,6 @@ func pgText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// pgScrub vacuums tables. After an erasure, VACUUM FULL rewrites each
-// table; a table the store's role does not own is skipped by PostgreSQL
-// with a warning only, so the rewrite is checked (the table's file node
-// changes) and an error names the tables that were not rewritten.
-func pgScrub(ctx context.Context, db *sql.DB, erase bool, tables []string) error {
-	if len(tables) == 0 {
-		return nil
-	}
-	list := strings.Join(tables, ", ")
-	if !erase {
-		_, err := db.ExecContext(ctx, `VACUUM `+list)
-		return err
-	}
-	nodes := func() (map[string]int64, error) {
-		out := map[string]int64{}
-		for _, t := range tables {
-			var n int64
-			if err := db.QueryRowContext(ctx, `SELECT pg_relation_filenode(to_regclass($1))`, t).Scan(&n); err != nil {
-				return nil, fmt.Errorf("store: scrub %s: %w", t, err)
-			}
-			out[t] = n
-		}
-		return out, nil
-	}
-	before, err := nodes()
-	if err != nil {
-		return err
-	}
-	if _, err := db.ExecContext(ctx, `VACUUM (FULL) `+list); err != nil {
-		return fmt.Errorf("store: VACUUM FULL %s: %w", list, err)
-	}
-	after, err := nodes()
-	if err != nil {
-		return err
-	}
-	var kept []string
-	for _, t := range tables {
-		if before[t] == after[t] {
-			kept = append(kept, t)
-		}
-	}
-	if len(kept) > 0 {
-		return fmt.Errorf("store: erased rows deleted, but VACUUM FULL did not rewrite %s (the store's database role must own the tables): run VACUUM FULL %s as their owner", strings.Join(kept, ", "), strings.Join(kept, ", "))
-	}
-	return nil
 }
 
 // contains renders the condition "haystack contains needle" (both SQL

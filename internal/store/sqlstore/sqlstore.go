@@ -1484,6 +1484,9 @@ var (
 // (Dialect: SQLite zeroes freed pages and empties its -wal file;
 // PostgreSQL rewrites the tables after an erasure).
 func (s *DB) scrub(ctx context.Context, erase bool, tables []string) error {
+	if s.d.scrub == nil {
+		return fmt.Errorf("store: %s dialect without a scrub (open PostgreSQL with store/postgres)", s.d.Name)
+	}
 	return s.d.scrub(ctx, s.db.DB, erase, tables)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/sqlstore"
 )
 
 func subj(kind, id string, at time.Time, n int64, peers ...string) model.SubjectActivity {
@@ -296,4 +297,17 @@ func testAlertFilterBySubject(t *testing.T, fresh Fresh) {
 	if p, _ := db.ListAlerts(ctx, store.AlertFilter{IdentityID: "id_m"}); len(p.Items) != 1 || p.Items[0].ID != a2.ID {
 		t.Errorf("identity filter %+v", p.Items)
 	}
+}
+
+// StoreSubjectsNaming stores the investigation rows that name ip: its
+// client summary, an identity that used it and kept, and a finding whose
+// triage reason names it — for the tests that read the database files
+// after an erasure.
+func StoreSubjectsNaming(t testing.TB, db *sqlstore.DB, ip, kept string) {
+	t.Helper()
+	snap := store.Snapshot{EventClock: t0, Report: &model.Report{Findings: []model.Finding{Finding("PAL-S001", nil)}},
+		Subjects: []model.SubjectActivity{subj("client", ip, t0, 5, "id_z"), subj("client", kept, t0, 5, "id_z"), subj("identity", "id_z", t0, 10, ip, kept)}}
+	must(t, db.SaveSnapshot(ctx, snap, t0))
+	_, err := db.TriageFinding(ctx, "fd_PAL-S001", "mark_fixed", "tk", "blocked "+ip+" at the edge", time.Time{}, t0)
+	must(t, err)
 }
