@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sink"
@@ -218,7 +219,7 @@ func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Option
 func startEnv(t testing.TB, dir string, st *sqlite.DB, mod func(*Config), optMod func(*Options), eng Engine) *testEnv {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Ingest.CheckpointInterval = "50ms"
+	cfg.Ingest.CheckpointInterval = config.Duration(50 * time.Millisecond)
 	if mod != nil {
 		mod(&cfg)
 	}
