@@ -208,14 +208,6 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 		}
 		return strings.TrimSpace(out.String()), nil
 	}
-	ingestTok, err := token("ingest")
-	if err != nil {
-		return res, err
-	}
-	adminTok, err := token("admin")
-	if err != nil {
-		return res, err
-	}
 	common := []string{"serve", "--bus", o.bus, "--store", storeSpec, "--listen", "127.0.0.1:0",
 		"--cluster", "prefix=" + prefix, "--cluster", "partitions=" + strconv.Itoa(o.partitions), "--cluster", "replicas=" + strconv.Itoa(o.replicas),
 		"--cluster", "report_interval=500ms", "--cluster", "idle=5s", "--cluster", "max_lag=1000000000"}
@@ -242,7 +234,21 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 		}
 		return k, err
 	}
+	// The API process first: it creates the store (token create needs
+	// an existing one).
 	api, err := serve("api", "api")
+	if err != nil {
+		return res, err
+	}
+	apiURL, err := api.waitURL(2 * time.Minute)
+	if err != nil {
+		return res, err
+	}
+	ingestTok, err := token("ingest")
+	if err != nil {
+		return res, err
+	}
+	adminTok, err := token("admin")
 	if err != nil {
 		return res, err
 	}
@@ -258,10 +264,6 @@ func benchRun(ctx context.Context, exe, dir string, o benchOptions, workers int,
 			return res, err
 		}
 		wk = append(wk, k)
-	}
-	apiURL, err := api.waitURL(2 * time.Minute)
-	if err != nil {
-		return res, err
 	}
 	ingURL, err := ing.waitURL(2 * time.Minute)
 	if err != nil {

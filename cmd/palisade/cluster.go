@@ -24,8 +24,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/sink"
-	"github.com/palisade-sec/palisade/internal/store"
-	"github.com/palisade-sec/palisade/internal/store/sqlite"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 // clusterFlags are serve's flags of a clustered deployment.
@@ -54,9 +53,6 @@ func (f *clusterFlags) config(c cluster.Config) (cluster.Config, error) {
 	}
 	if len(c.Roles) > 0 && !c.Enabled() {
 		return c, errors.New("--roles needs --bus: without a bus one process plays every role")
-	}
-	if f.store != "" && !c.Enabled() {
-		return c, errors.New("--store needs --bus (a single node keeps its database in --data)")
 	}
 	return c, c.Validate()
 }
@@ -93,40 +89,15 @@ func setClusterOption(c *cluster.Config, key, val string) error {
 	return errors.New("unknown key (see docs/cluster.md)")
 }
 
-// openStore opens the shared store named by --store: a SQLite file
-// (sqlite:///path or a path; one machine only) or, once available,
-// PostgreSQL.
-func openStore(ctx context.Context, spec string) (*sqlite.DB, error) {
-	switch {
-	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
-		return nil, exitCode(2, errors.New("--store postgres://: the PostgreSQL store is not in this build yet; use a SQLite file shared by the processes of one machine (docs/cluster.md)"))
-	case strings.HasPrefix(spec, "sqlite://"):
-		spec = strings.TrimPrefix(spec, "sqlite://")
-	case strings.Contains(spec, "://"):
-		return nil, exitCode(2, fmt.Errorf("--store %s: want sqlite:///PATH or postgres://…", spec))
-	}
-	if spec == "" {
-		return nil, exitCode(2, errors.New("--store: empty"))
-	}
-	if err := os.MkdirAll(filepath.Dir(spec), 0o700); err != nil {
-		return nil, err
-	}
-	st, err := sqlite.Open(ctx, spec)
-	if err != nil {
-		return nil, exitCode(2, fmt.Errorf("--store %s: %w", spec, err))
-	}
-	return st, nil
-}
-
 // runClusterServe is serve with --bus: the roles of this process over the
 // event bus and the shared store.
 func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccfg cluster.Config, configFile, dataDir, listen, tlsCert, tlsKey string) error {
 	if cf.store == "" {
 		return exitCode(2, errors.New("--bus needs --store: the processes of a cluster share one store"))
 	}
-	st, err := openStore(ctx, cf.store)
+	st, err := storeopen.Open(ctx, cf.store, storeopen.Options{Create: true})
 	if err != nil {
-		return err
+		return exitCode(2, fmt.Errorf("--store: %w", err))
 	}
 	defer st.Close()
 	cfg, err := serveConfig(ctx, st, configFile)
@@ -291,5 +262,3 @@ func serveUntil(ctx context.Context, srv *server.Server, ln net.Listener, cfg se
 	defer cancel()
 	return errors.Join(hs.Shutdown(sctx), srv.Close(sctx))
 }
-
-var _ store.Store = (*sqlite.DB)(nil)

@@ -16,6 +16,8 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/store/postgres/pgtest"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 // The cluster test runs a clustered deployment as separate processes: three
@@ -146,7 +148,14 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 		t.Fatal(err)
 	}
 
-	storeSpec := "sqlite://" + filepath.Join(dir, "store", "palisade.db")
+	// The shared store: PostgreSQL under CI=true when the test database
+	// is given (.ci/run starts PostgreSQL), else a SQLite file shared by
+	// the processes of this machine.
+	storeSpec, storeKind := "sqlite://"+filepath.Join(dir, "store", "palisade.db"), "SQLite file"
+	if os.Getenv(pgtest.Env) != "" && os.Getenv("CI") == "true" {
+		storeSpec, storeKind = pgtest.Schema(t), "PostgreSQL"
+	}
+	t.Logf("store: %s (%s)", storeKind, storeopen.Redact(storeSpec))
 	token := func(role string) string {
 		out, stderr, code := run(t, nil, "token", "create", "--store", storeSpec, "--role", role)
 		if code != 0 {
@@ -154,7 +163,6 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 		}
 		return strings.TrimSpace(out)
 	}
-	ingestTok, adminTok := token("ingest"), token("admin")
 	common := []string{"serve", "--config", confFile, "--bus", strings.Join(urls, ","), "--store", storeSpec, "--listen", "127.0.0.1:0",
 		"--cluster", "partitions=4", "--cluster", "replicas=3", "--cluster", "pinned_ttl=2s", "--cluster", "member_ttl=2s",
 		"--cluster", "checkpoint_interval=1s", "--cluster", "report_interval=300ms", "--cluster", "idle=4s", "--cluster", "max_age=1h"}
@@ -162,10 +170,14 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 		args := append(append([]string(nil), common...), "--roles", roles, "--data", filepath.Join(dir, name))
 		return startProc(t, dir, name, binPath, args...)
 	}
+	// The API process first: it creates the store (token create needs an
+	// existing one) before the others open it.
 	api := serve("api", "api")
+	apiURL := waitURL(t, api)
+	ingestTok, adminTok := token("ingest"), token("admin")
 	w1, w2 := serve("worker1", "analyze"), serve("worker2", "analyze")
 	ing := serve("ingest", "ingest")
-	apiC := apiClient{waitURL(t, api), adminTok}
+	apiC := apiClient{apiURL, adminTok}
 	wc := []apiClient{{waitURL(t, w1), adminTok}, {waitURL(t, w2), adminTok}}
 	ingC := apiClient{waitURL(t, ing), ingestTok}
 

@@ -23,10 +23,11 @@ import (
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 func init() {
-	var configFile, dataDir, listen, tlsCert, tlsKey string
+	var configFile, dataDir, storeDSN, listen, tlsCert, tlsKey string
 	var cf clusterFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -59,30 +60,35 @@ with "palisade token create".`,
 				return exitCode(2, err)
 			}
 			if ccfg.Enabled() {
+				// The shared store: --store (or $PALISADE_STORE), else
+				// server.store of the configuration file.
+				if cf.store, err = storeSpec(storeDSN, configFile); err != nil {
+					return err
+				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 				return runClusterServe(ctx, log, cf, ccfg, configFile, dataDir, listen, tlsCert, tlsKey)
 			}
-			return runServe(cmd, configFile, dataDir, listen, tlsCert, tlsKey)
+			return runServe(cmd, configFile, dataDir, storeDSN, listen, tlsCert, tlsKey)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "configuration file (YAML or JSON)")
 	f.StringVar(&dataDir, "data", defaultDataDir(), "data directory (database, write-ahead log, installation key; created on first start; default $PALISADE_DATA, else ./palisade-data)")
+	f.StringVar(&storeDSN, "store", defaultStore(), storeFlagHelp)
 	f.StringVar(&listen, "listen", "", "listen address (default server.listen, 127.0.0.1:8080)")
 	f.StringVar(&tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&cf.bus, "bus", "", "NATS servers of a clustered deployment, nats://HOST:PORT[,…] (docs/cluster.md); without it, a single node")
 	f.StringVar(&cf.roles, "roles", "", "roles of this process with --bus: ingest,analyze,api (default all three)")
-	f.StringVar(&cf.store, "store", "", "the store the processes of a cluster share (with --bus): sqlite:///PATH (one machine) or postgres://…")
 	f.StringArrayVar(&cf.options, "cluster", nil, "KEY=VALUE of the cluster section (partitions=8, replicas=3, checkpoint_interval=30s, …; docs/cluster.md)")
 	root.AddCommand(cmd)
 }
 
 // serveConfig merges the configuration file and the document stored by PUT
 // /api/v1/config.
-func serveConfig(ctx context.Context, st store.Store, configFile string) (server.Config, error) {
+func serveConfig(ctx context.Context, st store.Settings, configFile string) (server.Config, error) {
 	var docs []server.NamedDoc
 	if configFile != "" {
 		b, err := os.ReadFile(configFile)
@@ -114,7 +120,7 @@ func serveConfig(ctx context.Context, st store.Store, configFile string) (server
 // engineConfig builds the pipeline configuration: the installation's
 // identity key unless identity.key_file is set, plus uploaded specs; stored
 // specs that do not load are skipped and returned (id → reason).
-func engineConfig(ctx context.Context, st store.Store, cfg server.Config, dataDir string) (engine.Config, map[string]string, error) {
+func engineConfig(ctx context.Context, st store.Specs, cfg server.Config, dataDir string) (engine.Config, map[string]string, error) {
 	ec, err := cfg.EngineConfig()
 	if err != nil {
 		return ec, nil, err
@@ -145,19 +151,35 @@ func (s sinkStats) SinkFailures() map[string]int64 {
 	return out
 }
 
-func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey string) error {
+func runServe(cmd *cobra.Command, configFile, dataDir, storeDSN, listen, tlsCert, tlsKey string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	st, err := createDataStore(ctx, dataDir)
+	storeDSN, err := storeSpec(storeDSN, configFile)
+	if err != nil {
+		return err
+	}
+	st, err := createServeStore(ctx, dataDir, storeDSN)
 	if err != nil {
 		return exitCode(2, err)
 	}
 	defer st.Close()
+	storeName := filepath.Join(dataDir, dbFile)
+	if storeDSN != "" {
+		storeName = storeopen.Redact(storeDSN)
+		key, err := server.LoadKey(dataDir)
+		if err != nil {
+			return exitCode(2, err)
+		}
+		if err := checkKeyID(ctx, st, key, dataDir); err != nil {
+			return exitCode(2, err)
+		}
+	}
 	cfg, err := serveConfig(ctx, st, configFile)
 	if err != nil {
 		return exitCode(2, err)
 	}
+	cfg.Server.Store = storeDSN // what was opened (a stored document cannot move the store)
 	if listen != "" {
 		cfg.Server.Listen = listen
 	}
@@ -224,13 +246,17 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 		srv.Close(context.Background())
 		return err
 	} else if tok != "" {
-		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --data %s --role viewer|analyst|admin|ingest\n\n", tok, dataDir)
+		where := "--data " + dataDir
+		if storeDSN != "" {
+			where = "--store " + storeopen.Redact(storeDSN)
+		}
+		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create %s --role viewer|analyst|admin|ingest\n\n", tok, where)
 	}
 	scheme := "http"
 	if cfg.Server.TLSCert != "" {
 		scheme = "https"
 	}
-	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "data", dataDir)
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "data", dataDir, "store", storeName)
 	err = serveUntil(ctx, srv, ln, cfg, log)
 	if disp != nil {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -12,11 +12,10 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/store"
-	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
 func init() {
-	var dataDir, storeSpec, role, name string
+	var dataDir, storeDSN, role, name string
 	tok := &cobra.Command{
 		Use:   "token",
 		Short: "Manage API tokens of palisade serve (works while the server runs)",
@@ -27,17 +26,18 @@ func init() {
 		Long: `Roles: viewer (read), analyst (read + triage), admin (everything),
 ingest (only POST /api/v1/ingest and OTLP). The running server sees the new
 token at once. --data must be the data directory the server uses (it is
-never created here).
+never created here), or --store the PostgreSQL store it uses.
 
-Exit status: 0 created; 2 usage error, or --data missing or not a
-Palisade data directory; 1 the database could not be written.`,
+Exit status: 0 created; 2 usage error, --data missing or not a Palisade
+data directory, or --store unreachable; 1 the database could not be
+written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !store.ValidRole(role) {
 				return exitCode(2, fmt.Errorf("--role: unknown %q (viewer, analyst, admin, ingest)", role))
 			}
 			ctx := context.Background()
-			st, err := openTokenStore(ctx, storeSpec, dataDir)
+			st, where, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -50,10 +50,6 @@ Palisade data directory; 1 the database could not be written.`,
 				return err
 			}
 			_ = st.Audit(ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "token.create", Target: t.ID, Detail: map[string]any{"role": role, "name": name}})
-			where := dataDir
-			if storeSpec != "" {
-				where = storeSpec
-			}
 			fmt.Fprintf(os.Stderr, "created %s (role %s) in %s; the token is shown only now:\n", t.ID, role, where)
 			fmt.Println(secret)
 			return nil
@@ -68,7 +64,7 @@ Palisade data directory; 1 the database could not be written.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := context.Background()
-			st, err := openTokenStore(ctx, storeSpec, dataDir)
+			st, _, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -91,7 +87,7 @@ Palisade data directory; 1 the database could not be written.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := context.Background()
-			st, err := openTokenStore(ctx, storeSpec, dataDir)
+			st, _, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -109,7 +105,7 @@ Palisade data directory; 1 the database could not be written.`,
 	}
 	for _, c := range []*cobra.Command{create, list, revoke} {
 		c.Flags().StringVar(&dataDir, "data", defaultDataDir(), dataFlagHelp)
-		c.Flags().StringVar(&storeSpec, "store", "", "the store of a clustered deployment (as serve --store), instead of --data")
+		c.Flags().StringVar(&storeDSN, "store", defaultStore(), storeFlagHelp)
 		tok.AddCommand(c)
 	}
 	root.AddCommand(tok)
@@ -120,12 +116,4 @@ func ts2(t *time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
-}
-
-// openTokenStore opens the store of --store (a cluster's) or of --data.
-func openTokenStore(ctx context.Context, storeSpec, dataDir string) (*sqlite.DB, error) {
-	if storeSpec != "" {
-		return openStore(ctx, storeSpec)
-	}
-	return openDataStore(ctx, dataDir)
 }
