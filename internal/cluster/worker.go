@@ -196,6 +196,7 @@ type runner struct {
 	lastRep  time.Time
 	cpSeq    uint64 // sequence of the last checkpoint written
 	repSeq   uint64
+	repRetry atomic.Bool // the last partial report was not written
 	idleSent bool
 	// acked are the activity summaries the merger wrote since the last
 	// partial (population stage).
@@ -529,7 +530,7 @@ func (r *runner) flush(ctx context.Context) error {
 // partition idle.
 func (r *runner) periodic(ctx context.Context) error {
 	now := r.w.now()
-	if now.Sub(r.lastRep) >= r.w.cfg.Report.D() && r.seq() != r.repSeq {
+	if now.Sub(r.lastRep) >= r.w.cfg.Report.D() && (r.seq() != r.repSeq || r.repRetry.Load()) {
 		r.partial(ctx, false)
 		r.lastRep = now
 	}
@@ -573,12 +574,17 @@ func (r *runner) partial(ctx context.Context, wait bool) {
 			return
 		}
 		if _, err := r.w.b.PutState(ctx, "part."+r.name, p.Seq, nil, data); err != nil {
+			// The bus failed (a NATS server lost): write it again at the
+			// next report interval, even if the partition has no new
+			// message (else the merged state would stay behind it).
+			r.repRetry.Store(true)
 			r.w.log.Warn("cluster: partial report", "partition", r.name, "err", err)
 		}
 	}
 	if wait {
 		r.partUp <- struct{}{}
 		defer func() { <-r.partUp }()
+		r.repRetry.Store(false)
 		put(ctx)
 		r.repSeq = p.Seq
 		return
@@ -588,6 +594,7 @@ func (r *runner) partial(ctx context.Context, wait bool) {
 	default:
 		return // the previous upload is still running: next time
 	}
+	r.repRetry.Store(false)
 	r.repSeq = p.Seq
 	go func() {
 		defer func() { <-r.partUp }()
