@@ -135,6 +135,10 @@ func (b *Bus) PopulationSubject(p int) string { return b.prefix + ".c." + strcon
 // or Attach).
 func (b *Bus) Partitions() int { return b.parts }
 
+// PinnedTTL is how long a partition's owner may stop pulling before it
+// loses the partition.
+func (b *Bus) PinnedTTL() time.Duration { return b.pinnedTTL }
+
 // Consumer names.
 func EndpointConsumer(p int) string { return "b-" + strconv.Itoa(p) }
 

@@ -128,6 +128,16 @@ func (r *Reader) Delivered(ctx context.Context) (uint64, error) {
 	return info.Delivered.Stream, nil
 }
 
+// Pending is the number of the partition's messages the consumer has not
+// delivered to any client yet.
+func (r *Reader) Pending(ctx context.Context) (uint64, error) {
+	info, err := r.cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending, nil
+}
+
 // Release gives the partition up: the next client that fetches is pinned.
 func (r *Reader) Release(ctx context.Context) error {
 	s, err := r.b.JS.Stream(ctx, r.stream)

@@ -177,6 +177,9 @@ func (w *Worker) stopAll() {
 	wg.Wait()
 }
 
+// errStalled: the partition's consumer holds messages but delivers none.
+var errStalled = errors.New("partition stalled")
+
 // runner runs one partition while the worker owns it.
 type runner struct {
 	w      *Worker
@@ -248,7 +251,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer r.rd.Close()
+	defer func() { r.rd.Close() }()
 	var mergeDone chan struct{}
 	if r.pop && r.w.merger != nil {
 		mctx, cancel := context.WithCancel(ctx)
@@ -273,6 +276,20 @@ func (r *runner) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
+		}
+		if errors.Is(err, errStalled) {
+			// A fresh consumer handle and pull.
+			var rd *bus.Reader
+			var rerr error
+			if r.pop {
+				rd, rerr = r.w.b.PopulationReader(ctx)
+			} else {
+				rd, rerr = r.w.b.EndpointReader(ctx, r.part)
+			}
+			if rerr == nil {
+				r.rd.Close()
+				r.rd = rd
+			}
 		}
 	}
 	if r.handed.Load() && r.stage() != nil && !errors.Is(err, bus.ErrLost) {
@@ -326,6 +343,7 @@ func (r *runner) serve(ctx context.Context) error {
 		return err
 	}
 	r.lastMsg, r.lastCP, r.lastRep = r.w.now(), r.w.now(), time.Time{}
+	lastFetched, lastStallCheck := r.w.now(), r.w.now()
 	for ctx.Err() == nil {
 		msgs, repinned, err := r.rd.Fetch(ctx, 512, 500*time.Millisecond)
 		if err != nil {
@@ -333,6 +351,18 @@ func (r *runner) serve(ctx context.Context) error {
 				return nil
 			}
 			return err
+		}
+		if now := r.w.now(); len(msgs) > 0 {
+			lastFetched = now
+		} else if stall := 2 * r.w.b.PinnedTTL(); now.Sub(lastFetched) > stall && now.Sub(lastStallCheck) > stall {
+			// Nothing delivered for a while: if the consumer holds
+			// messages for the partition, it delivers them to no one
+			// (pinned to a client gone while JetStream failed over):
+			// start over with a fresh pull.
+			lastStallCheck = now
+			if n, err := r.rd.Pending(ctx); err == nil && n > 0 {
+				return fmt.Errorf("%w: %d messages pending, none delivered for %v", errStalled, n, now.Sub(lastFetched).Round(time.Second))
+			}
 		}
 		if repinned {
 			r.check = true
