@@ -323,7 +323,6 @@ func TestExitCodes(t *testing.T) {
 		{"bench cluster", []string{"bench", "cluster", "extra"}, 2},
 		{"serve", []string{"serve", "--data", filepath.Join(dir, "srvb"), "--bus", "nats://127.0.0.1:1"}, 2},
 		{"serve", []string{"serve", "--data", filepath.Join(dir, "srvc"), "--bus", "http://x", "--store", "sqlite://" + filepath.Join(dir, "c.db")}, 2},
-		{"serve", []string{"serve", "--data", filepath.Join(dir, "srvd"), "--store", "sqlite://" + filepath.Join(dir, "d.db")}, 2},
 		{"serve", []string{"serve", "--data", filepath.Join(dir, "srve"), "--config", clusterConf}, 2},
 		{"serve", []string{"serve", "--data", filepath.Join(dir, "srvf"), "--config", badCluster}, 2},
 		{"demo", []string{"demo", "extra"}, 2},
