@@ -21,7 +21,7 @@ import "strings"
 //     Windows FOR … IN (…) DO / IF [NOT] EXIST|DEFINED|ERRORLEVEL
 //     statement, a function definition ("f() {"), a brace expansion with
 //     an empty first word ("{,id}"), or a word split by what expands to
-//     nothing (a special parameter "c$@at", an empty backtick or double-quote pair "ping“").
+//     nothing (a special parameter "c$@at", an empty pair of backticks or double quotes after "ping").
 type codeSyntax uint8
 
 const (
