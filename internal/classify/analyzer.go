@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
-	"github.com/palisade-sec/palisade/internal/jsonlit"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -151,7 +151,7 @@ func toLower(s string) string {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		x := jsonlit.Load64(s, i)
+		x := jsonscan.Load64(s, i)
 		// bytes below 0x80 cannot carry into their neighbours here; any
 		// byte at or above 0x80 sends the text to strings.ToLower anyway
 		if (x|(x+lo*(0x80-'A'))&^(x+lo*(0x80-'Z'-1)))&hi != 0 {

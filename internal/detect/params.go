@@ -13,6 +13,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
 )
@@ -566,97 +567,42 @@ func inIndex(in string) int {
 
 var errNotObject = errors.New("not a JSON object")
 
-// scanFast reads a top-level JSON object with fastJSON. ok is false when
-// the body is not a valid object in the fast subset or repeats a member
-// name in any object (the jsontext decoder, with its default options,
-// rejects duplicates): the caller then scans with jsontext.
+// scanFast reads a top-level JSON object with the shared tokenizer, with
+// jsontext's default options (duplicate names and invalid UTF-8 are
+// errors). ok is false when it fails: the caller then scans with jsontext,
+// which names the error.
 func (js *jsonScanner) scanFast(body string) (_ []jsonMember, ok bool) {
 	t := &js.fast
-	t.reset(body)
-	js.mem, js.names, js.starts = js.mem[:0], js.names[:0], js.starts[:0]
-	if k, _, r := t.next(); r != fjTok || k != '{' {
+	t.Reset(body, jsonscan.Options{})
+	defer t.Reset("", jsonscan.Options{}) // keep no reference to the body
+	js.mem = js.mem[:0]
+	if k, _, err := t.ReadToken(); err != nil || k != '{' {
 		return nil, false
 	}
-	js.starts = append(js.starts, 0)
 	for {
-		k, key, r := t.next()
-		if r != fjTok {
+		k, key, err := t.ReadToken()
+		if err != nil {
 			return nil, false
 		}
 		if k == '}' {
 			return js.mem, true // what follows the object is never read
 		}
-		if !js.addName(key) {
-			return nil, false
-		}
-		k, v, r := t.next()
-		if r != fjTok {
-			return nil, false
-		}
+		k = t.PeekKind()
+		v := ""
 		switch k {
 		case '{', '[':
-			if !js.skipFast(k) {
-				return nil, false
+			err = t.SkipValue()
+		default:
+			_, v, err = t.ReadToken()
+			if k == 'n' {
+				v = ""
 			}
-			v = ""
-		case 't':
-			v = "true"
-		case 'f':
-			v = "false"
-		case 'n':
-			v = ""
+		}
+		if err != nil {
+			return nil, false
 		}
 		js.mem = append(js.mem, jsonMember{key: key, kind: jsontext.Kind(k), value: v})
 	}
-}
-
-// addName records a member name of the innermost open object; false when
-// the object already has it.
-func (js *jsonScanner) addName(name string) bool {
-	start := js.starts[len(js.starts)-1]
-	for _, n := range js.names[start:] {
-		if n == name {
-			return false
-		}
-	}
-	if len(js.names)-start >= 256 {
-		return false // long objects: leave them to jsontext
-	}
-	js.names = append(js.names, name)
-	return true
-}
-
-// skipFast consumes the rest of a nested value opened by open.
-func (js *jsonScanner) skipFast(open byte) bool {
-	t := &js.fast
-	depth := 1
-	if open == '{' {
-		js.starts = append(js.starts, len(js.names))
-	}
-	for depth > 0 {
-		k, v, r := t.next()
-		if r != fjTok {
-			return false
-		}
-		switch k {
-		case '{':
-			depth++
-			js.starts = append(js.starts, len(js.names))
-		case '[':
-			depth++
-		case '}':
-			depth--
-			js.names = js.names[:js.starts[len(js.starts)-1]]
-			js.starts = js.starts[:len(js.starts)-1]
-		case ']':
-			depth--
-		case '"':
-			if t.state == fjColon && !js.addName(v) { // a member name
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // jsonTopLevel calls fn for each member of a top-level JSON object: the
@@ -675,12 +621,10 @@ func jsonTopLevel(body string, fn func(key string, kind jsontext.Kind, value str
 type jsonScanner struct {
 	r   strings.Reader
 	dec *jsontext.Decoder
-	// fast path (see fastJSON): members collected first, reported only
-	// when the whole top-level object is in the fast subset
-	fast   fastJSON
+	// fast path (see scanFast): members collected first, reported only
+	// when the whole top-level object is read
+	fast   jsonscan.Tokenizer
 	mem    []jsonMember
-	names  []string // member names of the open objects, for duplicate checks
-	starts []int
 	noFast bool // tests: jsontext only
 }
 

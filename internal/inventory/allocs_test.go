@@ -3,6 +3,8 @@ package inventory
 import (
 	"io"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // TestNoAllocPromises checks the comments that promise no allocation: the
@@ -14,9 +16,9 @@ func TestNoAllocPromises(t *testing.T) {
 		t.Errorf("hash64: %v allocations", n)
 	}
 	body := `{"id": 42, "items": [{"sku": "A-1", "qty": 2, "price": 9.5}, {"sku": "B-2", "qty": 1, "price": null}], "paid": true}`
-	var tok jsonTok
+	var tok jsonscan.Tokenizer
 	read := func() {
-		tok.reset(body)
+		tok.Reset(body, jsonscan.Options{})
 		for {
 			if _, _, err := tok.ReadToken(); err == io.EOF {
 				return
