@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -475,18 +476,14 @@ func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, m
 // matchSig is the FNV-1a hash of the matches' types (and masked flags):
 // the class of a value, compared between consecutive values of a field.
 func matchSig(ms []Match) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
+	h := uint64(hashing.Offset)
 	for _, m := range ms {
-		for i := 0; i < len(m.Type); i++ {
-			h ^= uint64(m.Type[i])
-			h *= prime
-		}
+		h = hashing.FNV1a(h, m.Type)
 		if m.Masked {
 			h ^= 1
-			h *= prime
+			h *= hashing.Prime
 		}
-		h *= prime // ^= 0
+		h *= hashing.Prime // ^= 0
 	}
 	return h
 }

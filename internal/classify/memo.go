@@ -1,6 +1,10 @@
 package classify
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/hashing"
+)
 
 // Memoization of value classifications.
 //
@@ -105,32 +109,13 @@ func (m *valueMemo) hintID(h fieldHint) uint32 {
 	return id
 }
 
-// memoHash hashes a hint, a context key and a value (FNV-1a over 8-byte
-// words, then mixed): fixed, so runs are reproducible.
+// memoHash hashes a hint, a context key and a value (internal/hashing:
+// fixed, so runs are reproducible).
 func memoHash(hid uint32, ctx, v string) uint64 {
-	h := uint64(14695981039346656037) ^ uint64(hid)<<40 ^ uint64(len(ctx))<<20 ^ uint64(len(v))
-	h = hashStr(h, ctx)
-	h ^= 0xff
-	h = hashStr(h, v)
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	return h
-}
-
-func hashStr(h uint64, s string) uint64 {
-	const prime = 1099511628211
-	for len(s) >= 8 {
-		x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = (h ^ x) * prime
-		h ^= h >> 29
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * prime
-	}
-	return h
+	h := uint64(hashing.Offset) ^ uint64(hid)<<40 ^ uint64(len(ctx))<<20 ^ uint64(len(v))
+	h = hashing.Add(h, ctx)
+	h = hashing.Add(hashing.Sep(h), v)
+	return hashing.Mix64(h)
 }
 
 // classify returns classifyHint's result for (ctx, v), from the table when

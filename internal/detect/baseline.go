@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -221,19 +222,9 @@ func round2(f float64) float64 { return math.Round(f*100) / 100 }
 // state for anonymous traffic.
 func subjectKey(ev *event.Event) (uint64, bool) {
 	if id := ev.Auth.Identity; id != nil && id.ID != "" {
-		return hashString(id.ID), true
+		return hashing.String(id.ID), true
 	}
-	return ipHash(ev.ClientIP), false
-}
-
-func ipHash(a netip.Addr) uint64 {
-	b := a.As16()
-	h := uint64(fnvOffset)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	return mix64(h)
+	return hashing.Addr(ev.ClientIP), false
 }
 
 // netKey is the client's network: /24 for IPv4, /48 for IPv6.
@@ -245,18 +236,18 @@ func netKey(a netip.Addr) uint64 {
 	}
 	p, err := a.Prefix(bitsN)
 	if err != nil {
-		return ipHash(a)
+		return hashing.Addr(a)
 	}
-	return ipHash(p.Addr())
+	return hashing.Addr(p.Addr())
 }
 
 func endpointHash(ev *event.Event) uint64 {
-	h := hashAdd(fnvOffset, ev.Endpoint.Method)
-	h = hashSep(h)
-	h = hashAdd(h, ev.Endpoint.Host)
-	h = hashSep(h)
-	h = hashAdd(h, ev.Endpoint.Path)
-	return mix64(h)
+	h := hashing.Add(hashing.Offset, ev.Endpoint.Method)
+	h = hashing.Sep(h)
+	h = hashing.Add(h, ev.Endpoint.Host)
+	h = hashing.Sep(h)
+	h = hashing.Add(h, ev.Endpoint.Path)
+	return hashing.Mix64(h)
 }
 
 // The strings of an event are views into its record's decoded text (see

@@ -10,6 +10,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/classify"
 	"github.com/palisade-sec/palisade/internal/detect/crs"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -162,7 +163,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	if d.profiles != nil {
 		ep, t := d.keys.endpoint(ev), evUnix(ev)
 		d.scanner.fits = func(o *partObs) bool {
-			p, _ := d.profiles.peek(profileKey(ep, o))
+			p, _ := d.profiles.Peek(profileKey(ep, o))
 			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare)
 		}
 	}
@@ -184,7 +185,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		if i < 0 || i >= len(sc.parts) {
 			return nil
 		}
-		p, _ := d.profiles.peek(profileKey(ep, &sc.parts[i]))
+		p, _ := d.profiles.Peek(profileKey(ep, &sc.parts[i]))
 		return p
 	}
 	for c, b := range sc.inj {
@@ -235,7 +236,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	}
 	for i := range sc.parts {
 		if d.learned[i] < 2 && !d.frozen {
-			p, _ := d.profiles.getOrAdd(profileKey(ep, &sc.parts[i]))
+			p, _ := d.profiles.GetOrAdd(profileKey(ep, &sc.parts[i]))
 			p.learn(&sc.parts[i], t)
 		}
 	}
@@ -385,7 +386,7 @@ func (s *requestScanner) base64Text(v string) (string, bool) {
 	if len(v) < 8 {
 		return "", false // what DecodeBase64Text answers
 	}
-	i := hashString(v) & 255
+	i := hashing.String(v) & 255
 	if s.notB64[i] == v {
 		return "", false
 	}
@@ -440,7 +441,7 @@ func (s *requestScanner) part(p Part) bool {
 	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 	f, x := valueClasses(p.Value)
 	pi := len(res.parts)
-	res.parts = append(res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name))})
+	res.parts = append(res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 	ssrfChars := x&vcSSRF != 0
 	// A value no matcher looks at is cheaper to judge than to look up.
 	var e *memoEntry
@@ -610,7 +611,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	// user agents and protocol headers repeat from request to request:
 	// values no rule matched are remembered (direct-mapped by hash of the
 	// header and value)
-	h := hashAdd(hashString(p.Name), p.Value) & 511
+	h := hashing.Add(hashing.String(p.Name), p.Value) & 511
 	if len(p.Value) <= memoMaxValue && s.cleanHdr[h] == p.Name+"\x00"+p.Value {
 		return
 	}
@@ -623,7 +624,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		return
 	}
 	pi := len(s.res.parts)
-	s.res.parts = append(s.res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
+	s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
 	prose := isProse(dec.Text)
 	for c := range ce {
 		e := &ce[c]

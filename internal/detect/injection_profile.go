@@ -2,6 +2,7 @@ package detect
 
 import (
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 )
 
 // The positive model of the injection family: per endpoint and parameter
@@ -243,7 +244,7 @@ func pct1(a, n uint32) string {
 }
 
 // profileKey is the model's key of a part in an event's endpoint.
-func profileKey(endpoint uint64, o *partObs) uint64 { return hashUint(endpoint, o.key) }
+func profileKey(endpoint uint64, o *partObs) uint64 { return hashing.AddUint64(endpoint, o.key) }
 
 // profileState says what the model knows of a parameter.
 type profileState uint8

@@ -315,7 +315,7 @@ func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 
 func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
-	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
+	ep, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
 		ep.ref, ep.first = keepRef(ev.Endpoint), ev.Time
 		for i := range ep.params {
@@ -521,7 +521,7 @@ func (d *paramsDetector) Finish(at time.Time, out *Emitter) {
 		return
 	}
 	n := int64(0)
-	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+	d.eps.Each(func(_ uint64, ep *paramEndpoint) {
 		for _, st := range ep.cands {
 			if st.cand != nil && st.cand.state == 0 {
 				n++
@@ -701,7 +701,7 @@ func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
 	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: alertNames(alert.ParamAnomalousType),
 		requires: model.Need{Requests: int64(d.typeGate)},
 		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()
-	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+	d.eps.Each(func(_ uint64, ep *paramEndpoint) {
 		if !ep.served {
 			return // a probe path, not an endpoint
 		}
