@@ -133,4 +133,3 @@ func TestLRULogBounded(t *testing.T) {
 		t.Fatalf("log capacity %d for 1000 entries", c)
 	}
 }
-
