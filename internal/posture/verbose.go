@@ -1,6 +1,10 @@
 package posture
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/hashing"
+)
 
 // verbosePattern is a literal that marks a stack trace or a database error
 // in a response body. Strong patterns count on any status; weak ones only
@@ -269,7 +273,8 @@ func rarity(c byte) int {
 	return 3
 }
 
-func anchorHash(x uint32) uint32 { return (x * 0x9E3779B1) >> 16 }
+// anchorHash is the Bloom bit of an anchor (16 bits).
+func anchorHash(x uint32) uint32 { return uint32(hashing.Index(uint64(x), 64-16)) }
 
 func newPresence(lits []string) *presence {
 	p := &presence{byAnch: map[uint32][]anchored{}}
