@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -506,39 +505,11 @@ func (f *fireState) firedIn(idx int64) bool { return f.on && f.idx == idx }
 // a few percent up to ~300.
 type lin256 [4]uint64
 
-func (c *lin256) add(h uint64) bool {
-	b := h & 255
-	w, m := b>>6, uint64(1)<<(b&63)
-	if c[w]&m != 0 {
-		return false
-	}
-	c[w] |= m
-	return true
-}
+func (c *lin256) add(h uint64) bool { return setBit(c[:], h) }
 
 func (c *lin256) estimate() float64 {
-	ones := 0
-	for _, w := range c {
-		ones += bits.OnesCount64(w)
-	}
-	return lin256Estimates[ones]
+	return lin256Estimates[ones(c[:])]
 }
 
-// lin256Estimates holds lin256Estimate for every possible number of ones.
-var lin256Estimates = func() (t [257]float64) {
-	for ones := range t {
-		t[ones] = lin256Estimate(ones)
-	}
-	return t
-}()
-
-func lin256Estimate(ones int) float64 {
-	if ones == 0 {
-		return 0
-	}
-	zeros := 256 - ones
-	if zeros == 0 {
-		zeros = 1
-	}
-	return math.Round(-256 * math.Log(float64(zeros)/256))
-}
+// lin256Estimates holds the estimate for every possible number of ones.
+var lin256Estimates = linearEstimates(256)

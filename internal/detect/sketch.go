@@ -23,47 +23,52 @@ type linCounter [16]uint64
 
 const linBits = 1024
 
-func (c *linCounter) add(h uint64) (isNew bool) {
-	b := h & (linBits - 1)
-	w, m := b>>6, uint64(1)<<(b&63)
-	if c[w]&m != 0 {
-		return false
-	}
-	c[w] |= m
-	return true
-}
+func (c *linCounter) add(h uint64) (isNew bool) { return setBit(c[:], h) }
 
 func (c *linCounter) reset() { *c = linCounter{} }
 
-func (c *linCounter) ones() int {
+func (c *linCounter) ones() int { return ones(c[:]) }
+
+// estimate returns the estimated number of distinct values added.
+func (c *linCounter) estimate() float64 { return linEstimates[c.ones()] }
+
+// linEstimates holds the estimate for every possible number of ones (the
+// estimate only depends on it; a lookup instead of a logarithm).
+var linEstimates = linearEstimates(linBits)
+
+// setBit sets bit h mod (64·len(words)) (a power of two) of a linear
+// counter and reports whether it was clear.
+func setBit(words []uint64, h uint64) bool {
+	b := h & uint64(64*len(words)-1)
+	w, m := b>>6, uint64(1)<<(b&63)
+	if words[w]&m != 0 {
+		return false
+	}
+	words[w] |= m
+	return true
+}
+
+func ones(words []uint64) int {
 	n := 0
-	for _, w := range c {
+	for _, w := range words {
 		n += bits.OnesCount64(w)
 	}
 	return n
 }
 
-// estimate returns the estimated number of distinct values added.
-func (c *linCounter) estimate() float64 { return linEstimates[c.ones()] }
-
-// linEstimates holds linEstimate for every possible number of ones (the
-// estimate only depends on it; a lookup instead of a logarithm).
-var linEstimates = func() (t [linBits + 1]float64) {
-	for ones := range t {
-		t[ones] = linEstimate(ones)
+// linearEstimates is the linear-counting estimate of distinct values for
+// a bitmap of m bits, for every possible number of ones (saturated: one
+// zero assumed).
+func linearEstimates(m int) []float64 {
+	t := make([]float64, m+1)
+	for ones := 1; ones <= m; ones++ {
+		zeros := m - ones
+		if zeros == 0 {
+			zeros = 1
+		}
+		t[ones] = math.Round(-float64(m) * math.Log(float64(zeros)/float64(m)))
 	}
 	return t
-}()
-
-func linEstimate(ones int) float64 {
-	if ones == 0 {
-		return 0
-	}
-	zeros := linBits - ones
-	if zeros == 0 {
-		zeros = 1 // saturated
-	}
-	return math.Round(-linBits * math.Log(float64(zeros)/linBits))
 }
 
 // quantiles is a bounded DDSketch (1 % relative accuracy, at most

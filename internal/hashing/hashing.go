@@ -8,11 +8,10 @@
 //     multiply-xor step whose loads combine into one 64-bit load), the tail
 //     byte by byte (FNV-1a); Sep separates fields, AddUint64 folds an
 //     integer.
-//   - FNV1a / FNV1aString: plain FNV-1a, byte by byte (the sketches of the
-//     inventory and the address hashes were built on it; their estimates
-//     are in the golden reports).
-//   - Mix64 (splitmix64) and Fmix64 (murmur3): finalizers, for sketches
-//     and table indexes that need well-mixed bits.
+//   - FNV1a: plain FNV-1a, byte by byte (addresses, match signatures, the
+//     simulator's stream seeds); Addr hashes an address.
+//   - Mix64 (splitmix64): the finalizer, for sketches and table keys that
+//     need well-mixed bits; Pair combines two hashes.
 //   - Index: the top bits of a key for a power-of-two table (Fibonacci
 //     hashing).
 package hashing
@@ -88,16 +87,6 @@ func Mix64(z uint64) uint64 {
 	z *= 0x94d049bb133111eb
 	z ^= z >> 31
 	return z
-}
-
-// Fmix64 is the murmur3 finalizer.
-func Fmix64(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb53fe5a34e53
-	h ^= h >> 33
-	return h
 }
 
 // Pair combines two hashes into a key (order matters): Mix64(a ^ b·φ).
