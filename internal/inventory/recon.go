@@ -50,7 +50,7 @@ func (inv *Inventory) trackRecon(ipHash uint64, method, tmpl string, status int)
 		if c.denied < ^uint32(0) {
 			c.denied++
 		}
-		b := hashing.Add(hashing.Sep(hashing.Add(hashing.Offset, method)), tmpl) & 255
+		b := hashing.Fmix64(hashing.FNV1a(hashing.FNV1a(hashing.FNV1a(uint64(hashing.Offset), method), " "), tmpl)) & 255 // = Sketch(method+" "+tmpl)
 		c.ops[b>>6] |= 1 << (b & 63)
 	}
 }

@@ -141,12 +141,13 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 	}
 	var ipHash uint64
 	if ev.ClientIP.IsValid() {
-		ipHash = hashing.Addr(ev.ClientIP)
+		b := ev.ClientIP.As16()
+		ipHash = hashing.Sketch(b[:])
 		st.clients.insert(ipHash)
 		st.addFew(ipHash)
 	}
 	if id := ev.Identity(); id != nil && id.ID != "" {
-		st.identities.insert(hashing.String(id.ID))
+		st.identities.insert(hashing.Sketch(id.ID))
 	}
 	for _, p := range params {
 		st.param(ev, cfg, ref, "path", p.Name, p.Value, ipHash, false)
