@@ -55,6 +55,8 @@ func newState() *state {
 
 func filled() *state {
 	s := newState()
+	s.mu.Lock() // a lock is not state: held or not, it is skipped
+	defer s.mu.Unlock()
 	l := &leaf{N: 7, name: "seven"}
 	s.A, s.B, s.C = l, l, &leaf{N: -3, name: "minus"}
 	s.M = map[string]*leaf{"x": l, "y": {N: 1}}
