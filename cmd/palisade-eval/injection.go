@@ -22,6 +22,7 @@ func init() {
 		sample   int
 		perFile  int
 		examples int
+		explain  bool
 	)
 	inj := &cobra.Command{
 		Use:   "injection",
@@ -96,7 +97,7 @@ Examples (--examples) are drawn from the tuning part only.`,
 			for _, f := range st.SkippedFiles {
 				fmt.Fprintf(out, "skipped folder: %s\n", f)
 			}
-			res := injeval.Run(cases, engines, injeval.Options{Sample: sample, Examples: examples})
+			res := injeval.Run(cases, engines, injeval.Options{Sample: sample, Examples: examples, Explain: explain})
 			fmt.Fprintln(out)
 			res.Print(out)
 			if examples > 0 {
@@ -112,6 +113,7 @@ Examples (--examples) are drawn from the tuning part only.`,
 	inj.Flags().IntVar(&sample, "sample", 1000, "requests per (source, class, split) row given to Coraza (evenly spaced, deterministic; 0 = all)")
 	inj.Flags().IntVar(&perFile, "per-file", 400, "payloads kept per PayloadsAllTheThings list (evenly spaced; 0 = all)")
 	inj.Flags().IntVar(&examples, "examples", 0, "print this many missed / false-positive payloads per row (tuning part only)")
+	inj.Flags().BoolVar(&explain, "explain", false, "with --examples: what Palisade made of every value of each example request (decoding, structural and CRS matches, the policy's verdict)")
 	root.AddCommand(inj)
 }
 

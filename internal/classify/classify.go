@@ -18,8 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
-
 	"github.com/palisade-sec/palisade/internal/classify/ac"
 	re2 "github.com/wasilibs/go-re2"
 )
@@ -120,7 +118,7 @@ type Classifier struct {
 type customRule struct {
 	CustomType
 	re       *re2.Regexp
-	kwAC     *ahocorasick.AhoCorasick
+	kwAC     *ac.Matcher
 	validate func(string) bool
 	fields   map[string]bool
 }
@@ -211,9 +209,7 @@ func New(cfg Config) (*Classifier, error) {
 				}
 				kws = append(kws, k)
 			}
-			b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{AsciiCaseInsensitive: true, MatchKind: ahocorasick.LeftMostLongestMatch, DFA: true})
-			ac := b.Build(kws)
-			r.kwAC = &ac
+			r.kwAC = ac.New(kws, true)
 		}
 		if ct.Validator != "" {
 			v, ok := validators[strings.ToLower(ct.Validator)]

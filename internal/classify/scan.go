@@ -1738,7 +1738,7 @@ func (s *scan) custom(field string) {
 		switch {
 		case r.re != nil:
 			if r.kwAC != nil && !inField {
-				if len(r.kwAC.FindAll(t)) == 0 && (field == "" || len(r.kwAC.FindAll(field)) == 0) {
+				if !r.kwAC.Any(t) && (field == "" || !r.kwAC.Any(field)) {
 					continue
 				}
 			}
@@ -1752,8 +1752,8 @@ func (s *scan) custom(field string) {
 				s.add(r.Name, conf, loc[0], loc[1], "custom", false)
 			}
 		case r.kwAC != nil:
-			for _, m := range r.kwAC.FindAll(t) {
-				a, e := m.Start(), m.End()
+			for _, m := range r.kwAC.Leftmost(t, nil) {
+				a, e := m.Start, m.End
 				if a > 0 && isAlnum(t[a-1]) || e < len(t) && isAlnum(t[e]) {
 					continue
 				}

@@ -8,7 +8,7 @@ import (
 
 // TestNoAllocPromises checks the code comments that promise no allocation:
 // a full lru table (lru.go), the linear-counting sketch and the hashes
-// (sketch.go), and rejecting a base64 candidate that decodes to binary
+// (sketch.go), parameter names judged URL-like (ssrf.go), and rejecting a base64 candidate that decodes to binary
 // (decode.go).
 func TestNoAllocPromises(t *testing.T) {
 	l := newLRU[[4]int64](256)
@@ -32,6 +32,13 @@ func TestNoAllocPromises(t *testing.T) {
 	s := "203.0.113.9/GET api.test/v1/items/{id}"
 	if n := testing.AllocsPerRun(100, func() { c.add(hashUint(hashString(s), 7)) }); n != 0 {
 		t.Errorf("linCounter.add, hashString: %v allocations", n)
+	}
+
+	// urlishName lower-cases into a stack buffer (ssrf.go)
+	for _, name := range []string{"callback_URL", "Redirect", "q", "sort"} {
+		if n := testing.AllocsPerRun(100, func() { urlishName(name) }); n != 0 {
+			t.Errorf("urlishName(%q): %v allocations", name, n)
+		}
 	}
 
 	raw := make([]byte, 600)

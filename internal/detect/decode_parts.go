@@ -38,6 +38,7 @@ const (
 	PartMultipartFile // the file name of a multipart part
 	PartHeaderProto   // a protocol header (accept, cache-control …): CRS rules only
 	PartCookieName    // a cookie name (when not a plain identifier)
+	PartPathPlain     // a plain path (letters, digits, - _ . /): CRS rules only
 )
 
 // Part is one value of a request, located.
@@ -285,11 +286,14 @@ func requestPartsTo(ev *event.Event, lim PartLimits, stats *PartStats, sink part
 func (w *partWalker) request(ev *event.Event) {
 	// The path (escaped; decoding happens per value): one value for the
 	// whole path, because payloads span segments ("/a/..%2f../etc/passwd",
-	// "|/usr/bin/id"). Plain paths are skipped.
+	// "|/usr/bin/id"). Plain paths (letters, digits, - _ . /) get the CRS
+	// rules only (restricted files such as /.env or /.git/config).
 	if p := ev.Path; needsInspectionNoSlash(p) {
 		if !w.emit(PartPath, "path", "", p) {
 			return
 		}
+	} else if len(p) > 1 && !w.emit(PartPathPlain, "path", "", p) {
+		return
 	}
 	// Query: the raw pieces are kept when they do not parse (url.ParseQuery
 	// drops invalid pairs), so that bad escapes are inspected too.
@@ -382,7 +386,14 @@ func (w *partWalker) body(body, contentType string) {
 			w.stats.BodyErrors++
 		}
 	default:
-		w.emit(PartBody, "body", "", body)
+		// A body of no structured type (no content type, text/plain,
+		// octet-stream …): the whole text, and — as many frameworks parse
+		// such bodies as forms, and CRS does (REQUEST_BODY forced through
+		// the URL-encoded parser) — its name=value pairs.
+		if !w.emit(PartBody, "body", "", body) {
+			return
+		}
+		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
 	}
 }
 

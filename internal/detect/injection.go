@@ -82,6 +82,9 @@ type Injection struct {
 	// Suppressed counts CRS-only findings dropped because the value fits
 	// its parameter's learned profile (or the rules are routine there).
 	Suppressed int64
+	// NotServed counts file names asked for in a plain path (CRS rules
+	// only) that the API answered with an error: probes, not injections.
+	NotServed int64
 	keyed
 	scanner requestScanner
 	crsPL   int
@@ -91,6 +94,8 @@ type Injection struct {
 	profiles *lru[paramProfile]
 	learned  []uint8 // per part of the current request: what to learn
 	frozen   bool    // SetLearning(false): judge with the model, learn nothing
+	// when the first parameter could suppress (min_support) and was trained
+	readySup, readySens readyMark
 }
 
 // SetLearning turns learning of the positive model on or off (off: the
@@ -177,6 +182,7 @@ type InjFinding struct {
 	CRS      []int  // ids of the CRS rules that matched the value for the class
 	part     int    // index of the value in requestScan.parts
 	crsOnly  bool   // the evidence is CRS rules alone (no structural match)
+	fileOnly bool   // CRS file rules alone on the path: a file name asked for, no traversal
 	departed bool   // reported because the value departs from a typed parameter
 }
 
@@ -197,7 +203,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	var out []InjFinding
 	if d.profiles == nil {
 		for _, b := range sc.inj {
-			if b != nil && b.Confidence >= d.minConf {
+			if b != nil && b.Confidence >= d.minConf && !d.notServed(b, ev) {
 				out = append(out, *b)
 			}
 		}
@@ -213,6 +219,9 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		return p
 	}
 	for c, b := range sc.inj {
+		if b != nil && d.notServed(b, ev) {
+			continue
+		}
 		if b == nil || b.Confidence < d.minConf {
 			if w := sc.weak[c]; w != nil && b == nil {
 				// one rule of level 2: reported where the value departs
@@ -262,9 +271,38 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		if d.learned[i] < 2 && !d.frozen {
 			p, _ := d.profiles.getOrAdd(profileKey(ep, &sc.parts[i]))
 			p.learn(&sc.parts[i], t)
+			d.markReady(p, ev.Time)
 		}
 	}
 	return out
+}
+
+// notServed: a file name in the path (CRS rules alone on a plain path, or
+// only CRS's restricted and OS file rules, no traversal sequence, on any
+// path) that the API answered with an error — a probe for a file it does
+// not serve, the recon family's evidence (recon.endpoint_spray judges a
+// spray of such probes), not an injection. Counted in NotServed.
+func (d *Injection) notServed(b *InjFinding, ev *event.Event) bool {
+	if b.fileOnly && ev.Status >= 400 {
+		d.NotServed++
+		return true
+	}
+	return false
+}
+
+// Explain is Inspect, and what each inspected value gave: for finding
+// out why a request was (not) reported. It does not use the memo of
+// values already judged clean.
+func (d *Injection) Explain(ev *event.Event) ([]InjFinding, []ValueTrace) {
+	var vs []ValueTrace
+	d.scanner.trace = func(v ValueTrace) { vs = append(vs, v) }
+	d.scanner.memo = valueMemo{}
+	d.scanner.cleanHdr = [512]cleanHeader{}
+	if d.keys != nil {
+		d.keys.scan = nil
+	}
+	defer func() { d.scanner.trace = nil }()
+	return d.Inspect(ev), vs
 }
 
 // requestScan is one walk over a request's values serving both the
@@ -399,11 +437,34 @@ type requestScanner struct {
 	crs        *crs.Set
 	crsPL      int
 	crsScratch crs.Scratch
-	cleanHdr   [512]string // protocol header and user-agent values no CRS rule matched
+	cleanHdr   [512]cleanHeader // protocol header and user-agent values no CRS rule matched
 	// fits (set by the injection family during its scan): the value fits
 	// its parameter's learned profile
 	fits func(o *partObs) bool
+	// trace (Explain): called with what each inspected value gave
+	trace func(ValueTrace)
 }
+
+// ValueTrace is what the injection family made of one inspected value
+// (Injection.Explain): where it was, how it was decoded, what matched and
+// why the cold policy or the positive model did or did not report it.
+type ValueTrace struct {
+	Loc    string
+	Layers []string
+	Text   string // the decoded value (clipped to 200 bytes)
+	// Structural: the structural matches ("sqli 0.85 libinjection fingerprint s&1")
+	Structural []string
+	// CRS: the rules that matched, per class: "sqli: 942100/PL1 942200/PL2"
+	CRS []string
+	// Verdict per class with CRS evidence: "sqli: reported 0.70", "xss:
+	// not reported (one PL2 rule)", "cmd: not reported (prose needs two PL1 rules)"
+	Verdict []string
+	// Skipped: why the value was not matched ("fits the learned profile",
+	// "seen before, nothing matched", "ignored field")
+	Skipped string
+}
+
+type cleanHeader struct{ name, value string }
 
 // base64Text is DecodeBase64Text(v), skipping values it rejected lately.
 func (s *requestScanner) base64Text(v string) (string, bool) {
@@ -454,7 +515,7 @@ func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string
 // part judges one value (the part walker's sink).
 func (s *requestScanner) part(p Part) bool {
 	res, own, ignore, memo, ev := &s.res, s.own, s.ignore, &s.memo, s.ev
-	if p.Kind == PartUserAgent || p.Kind == PartHeaderProto {
+	if p.Kind == PartUserAgent || p.Kind == PartHeaderProto || p.Kind == PartPathPlain {
 		// the user-agent family judges user agents, and protocol headers
 		// carry structured values: only the CRS rules on headers run
 		s.crsOnlyPart(p)
@@ -477,6 +538,9 @@ func (s *requestScanner) part(p Part) bool {
 		// seen before: decoded, and no class matched
 		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
 		res.parts[pi].rules, res.parts[pi].nr = e.rules, e.nr
+		if s.trace != nil {
+			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "seen before, nothing matched"})
+		}
 	} else {
 		if x&vcDecode != 0 {
 			rounds := 0
@@ -507,11 +571,22 @@ func (s *requestScanner) part(p Part) bool {
 		// structural matchers are); such values are not memoized, since
 		// the same value may not fit another parameter
 		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
+		if !judge && s.trace != nil {
+			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "ignored field"})
+		}
 		if judge {
 			found := skipCRS
 			for _, d := range []*Decoded{&dec, &dec64} {
 				if d.Text == "" {
 					continue
+				}
+				var tr *ValueTrace
+				if s.trace != nil {
+					tr = &ValueTrace{Loc: p.Loc(), Layers: d.Layers, Text: clipTrace(d.Text)}
+					if skipCRS {
+						tr.Skipped = "CRS rules not run: the value fits its parameter's learned profile"
+					}
+					defer func(tr *ValueTrace) { s.trace(*tr) }(tr)
 				}
 				var ms []InjMatch
 				if d == &dec && d.Text == p.Value {
@@ -521,6 +596,9 @@ func (s *requestScanner) part(p Part) bool {
 				}
 				for _, m := range ms {
 					found = true
+					if tr != nil {
+						tr.Structural = append(tr.Structural, m.Class.String()+" "+strconv.FormatFloat(m.Confidence, 'f', 2, 64)+" "+m.Reason)
+					}
 					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End), part: pi}
 					if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
 						res.inj[f.Class] = &f
@@ -533,6 +611,7 @@ func (s *requestScanner) part(p Part) bool {
 					s.crsMatch(p.Kind, p.Name, d.Text, &ce)
 					o := &res.parts[pi]
 					prose, markup := -1, 0
+					var syn codeSyntax
 					for c := range ce {
 						e := &ce[c]
 						if e.best == nil {
@@ -545,7 +624,8 @@ func (s *requestScanner) part(p Part) bool {
 							}
 						}
 						if prose < 0 {
-							// prose, or harmless formatting markup around prose
+							// prose, or harmless formatting markup around
+							// prose — unless it has code syntax
 							prose, markup = b2i(isProse(d.Text)), 0
 							if strings.IndexByte(d.Text, '<') >= 0 {
 								if t, ok := benignMarkup(d.Text); ok {
@@ -553,10 +633,25 @@ func (s *requestScanner) part(p Part) bool {
 									prose = b2i(isProse(t))
 								}
 							}
+							if syn = syntaxOf(d.Text); syn != 0 {
+								prose = 0
+							}
 						}
-						conf := crsConfidence(e, prose == 1)
+						conf := crsConfidence(e, prose == 1, syn&classSyntax(InjClass(c)))
 						if markup == 1 && InjClass(c) == ClassXSS {
 							conf = 0 // CRS tag rules on harmless formatting markup
+						}
+						nowhere := false
+						if InjClass(c) == ClassPathTraversal && conf > 0 && traversalNowhere(p.Kind, p.Name, d.Text, e.ids) {
+							conf, nowhere = 0, true
+						}
+						if tr != nil {
+							tr.CRS = append(tr.CRS, InjClass(c).String()+": "+crsIDs(s.crs, e.ids))
+							v := crsVerdict(e, conf, prose == 1, markup == 1 && InjClass(c) == ClassXSS, syn)
+							if nowhere {
+								v = "not reported: a traversal sequence leading to no path segment in free text, no file target"
+							}
+							tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+v)
 						}
 						if conf > 0 || e.pl2 >= 5 {
 							found = true
@@ -572,7 +667,8 @@ func (s *requestScanner) part(p Part) bool {
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
-						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true,
+							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}
 				}
@@ -623,9 +719,16 @@ func (s *requestScanner) shape(o *partObs, p *Part, text string, f byteSet, x ui
 	o.typ = uint8(valueType(text))
 }
 
+func clipTrace(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
 // crsOnlyPart runs the CRS rules on a user agent or protocol header.
 func (s *requestScanner) crsOnlyPart(p Part) {
-	if s.crs == nil || s.ignore[strings.ToLower(p.Name)] {
+	if s.crs == nil || len(s.ignore) > 0 && s.ignore[strings.ToLower(p.Name)] {
 		return
 	}
 	f, x := valueClasses(p.Value)
@@ -636,30 +739,44 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	// values no rule matched are remembered (direct-mapped by hash of the
 	// header and value)
 	h := hashAdd(hashString(p.Name), p.Value) & 511
-	if len(p.Value) <= memoMaxValue && s.cleanHdr[h] == p.Name+"\x00"+p.Value {
+	if c := &s.cleanHdr[h]; len(p.Value) <= memoMaxValue && c.value == p.Value && c.name == p.Name {
 		return
 	}
 	dec := DecodeLayers(p.Value)
 	var ce [numInjClasses]crsEvidence
 	if !s.crsMatch(p.Kind, p.Name, dec.Text, &ce) {
+		if s.trace != nil {
+			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "protocol header or user agent: CRS rules only, none matched"})
+		}
 		if len(p.Value) <= memoMaxValue {
-			s.cleanHdr[h] = p.Name + "\x00" + p.Value // a copy, not a view of the record
+			// copies, not views of the record
+			s.cleanHdr[h] = cleanHeader{name: strings.Clone(p.Name), value: strings.Clone(p.Value)}
 		}
 		return
 	}
 	pi := len(s.res.parts)
 	s.res.parts = append(s.res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
-	prose := isProse(dec.Text)
+	syn := syntaxOf(dec.Text)
+	prose := syn == 0 && isProse(dec.Text)
+	var tr *ValueTrace
+	if s.trace != nil {
+		tr = &ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "protocol header or user agent: CRS rules only"}
+		defer func() { s.trace(*tr) }()
+	}
 	for c := range ce {
 		e := &ce[c]
 		if e.best == nil {
 			continue
 		}
-		conf := crsConfidence(e, prose)
+		conf := crsConfidence(e, prose, syn&classSyntax(InjClass(c)))
+		if tr != nil {
+			tr.CRS = append(tr.CRS, InjClass(c).String()+": "+crsIDs(s.crs, e.ids))
+			tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+crsVerdict(e, conf, prose, false, syn))
+		}
 		if b := s.res.inj[c]; conf == 0 || b != nil && b.Confidence >= conf {
 			continue
 		}
-		f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: dec.Layers, Fragment: Fragment(dec.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+		f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: dec.Layers, Fragment: Fragment(dec.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, fileOnly: p.Kind == PartPathPlain}
 		s.res.inj[c] = &f
 	}
 }

@@ -31,7 +31,7 @@ func crsTarget(k PartKind) crs.Target {
 		return crs.THeaders
 	case PartHeader, PartUserAgent:
 		return crs.THeaders
-	case PartPath:
+	case PartPath, PartPathPlain:
 		return crs.TPath
 	case PartXMLText:
 		return crs.TXML
@@ -106,12 +106,16 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 //     and punctuation ("union … select", "ls 300", "{{name}}", commas in
 //     addresses), so two rules of level 1 are needed there; the structural
 //     matchers, which parse SQL, shell and markup, judge prose on their own.
+//     Text with code syntax (syntaxOf: a trailing SQL comment, a broken
+//     string literal, shell variables, command-line options) is not prose;
+//   - one rule of level 2 reports where the value has the syntax of the
+//     rule's language (SQL for SQLi rules, shell for command rules).
 //
 // The parameter's learned profile (see injection_profile.go) adjusts this:
 // a single level-2 rule counts in a value that departs from a trained,
 // quiet parameter; rules that fire routinely on a parameter's benign
 // values are discounted there.
-func crsConfidence(e *crsEvidence, prose bool) float64 {
+func crsConfidence(e *crsEvidence, prose bool, syn codeSyntax) float64 {
 	if prose {
 		if e.pl1 >= 10 {
 			return 0.75
@@ -125,6 +129,21 @@ func crsConfidence(e *crsEvidence, prose bool) float64 {
 		return 0.7
 	case e.pl2 >= 10:
 		return 0.65
+	case e.pl2 >= 5 && syn != 0:
+		// one level-2 rule where the value has the grammar of the
+		// rule's language (syntaxOf)
+		return 0.6
+	}
+	return 0
+}
+
+// classSyntax: the code syntax that confirms a class's level-2 rules.
+func classSyntax(c InjClass) codeSyntax {
+	switch c {
+	case ClassSQLi:
+		return synSQL
+	case ClassCmd:
+		return synShell
 	}
 	return 0
 }
@@ -256,4 +275,104 @@ func benignTag(tag string) bool {
 		}
 	}
 	return true
+}
+
+// crsIDs lists rule ids with their paranoia levels ("942100/PL1 942200/PL2").
+func crsIDs(set *crs.Set, ids []int) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.Itoa(id))
+		if r := set.Rule(id); r != nil {
+			b.WriteString("/PL")
+			b.WriteString(strconv.Itoa(r.PL))
+		}
+	}
+	return b.String()
+}
+
+// crsVerdict says what the cold policy made of a class's CRS evidence.
+func crsVerdict(e *crsEvidence, conf float64, prose, markup bool, syn codeSyntax) string {
+	switch {
+	case conf > 0 && syn != 0:
+		return "reported " + strconv.FormatFloat(conf, 'f', 2, 64) + " (" + syn.String() + "; unless the learned profile suppresses it)"
+	case conf > 0:
+		return "reported " + strconv.FormatFloat(conf, 'f', 2, 64) + " (unless the learned profile suppresses it)"
+	case markup:
+		return "not reported: harmless formatting markup"
+	case prose && e.pl1 >= 5:
+		return "not reported: natural-language text needs two PL1 rules"
+	case prose:
+		return "not reported: natural-language text, PL2 rules only"
+	case e.pl1 == 0 && e.pl2 >= 5:
+		return "not reported: one PL2 rule without the syntax of its language (reported where a trained, typed parameter departs)"
+	}
+	return "not reported"
+}
+
+// traversalSeqRules are the CRS rules that match a traversal sequence
+// itself (930100 in its encoded forms, 930110 decoded), as opposed to the
+// rules that name a file target (930120 OS files, 930130 restricted files).
+var traversalSeqRules = map[int]bool{930100: true, 930110: true}
+
+// traversalNowhere: CRS path-traversal evidence that is not traversal — a
+// traversal sequence ("../", "..\") in free text that leads to no path
+// segment (every sequence is followed by white space: "../ sale",
+// "shoes ..\ 50% off"), matched only by the rules of the sequence itself
+// (no file target), in a parameter the request does not use as a path: not
+// the path, a file name or a parameter named like a path, file, URL or
+// template (pathishName). Structural matches are judged on their own.
+func traversalNowhere(kind PartKind, name, text string, ids []int) bool {
+	switch kind {
+	case PartPath, PartPathPlain, PartMultipartFile:
+		return false
+	}
+	for _, id := range ids {
+		if !traversalSeqRules[id] {
+			return false
+		}
+	}
+	seqs, words := 0, false
+	for i := 0; i+2 < len(text); i++ {
+		if text[i] != '.' || text[i+1] != '.' || text[i+2] != '/' && text[i+2] != '\\' {
+			continue
+		}
+		seqs++
+		if j := i + 3; j < len(text) && text[j] != ' ' && text[j] != '\t' {
+			return false // the sequence leads somewhere (or to the end)
+		} else if j >= len(text) {
+			return false
+		}
+	}
+	for i := 0; i+1 < len(text) && !words; i++ {
+		words = isLetter(text[i]) && isLetter(text[i+1])
+	}
+	return seqs > 0 && words && !pathishName(name)
+}
+
+// pathishName: a parameter named like a URL, host, path or file
+// (urlishName), or a directory, folder, template or include.
+func pathishName(name string) bool {
+	if urlishName(name) {
+		return true
+	}
+	l := strings.ToLower(name)
+	for _, w := range []string{"file", "path", "dir", "folder", "template", "include", "doc"} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyRule: one of ids is in set.
+func anyRule(ids []int, set map[int]bool) bool {
+	for _, id := range ids {
+		if set[id] {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,11 @@
 package detect
 
 import (
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
 )
 
 // The positive model of the injection family: per endpoint and parameter
@@ -86,7 +90,7 @@ func profileGroup(k PartKind) uint64 {
 		return 3
 	case PartHeader, PartUserAgent, PartHeaderProto:
 		return 4
-	case PartPath:
+	case PartPath, PartPathPlain:
 		return 5
 	case PartXMLText, PartXML:
 		return 6
@@ -254,3 +258,44 @@ func (d *Injection) profileState(p *paramProfile, t int64) profileState {
 }
 
 func evUnix(ev *event.Event) int64 { return ev.Time.Unix() }
+
+// Readiness implements pipeline.ReadinessReporter: the positive model's
+// learning state per parameter — suppression from min_support values,
+// sensitivity once trained (gate values and learn_minutes). Parameters are
+// counted, not listed: a profile keeps a hash of its endpoint and
+// parameter, not their names.
+func (d *Injection) Readiness(at time.Time) []model.Readiness {
+	if d.profiles == nil {
+		return nil
+	}
+	types := alertNames(alert.InjectionSQLi, alert.InjectionXSS, alert.InjectionCmd, alert.InjectionPathTraversal, alert.InjectionSSTI)
+	sup := baseline{detector: "injection", name: "benign values of each parameter (suppression)", scope: "parameter", alerts: types,
+		requires: model.Need{Requests: int64(d.prof.minSupport)},
+		while:    "the cold policy: structural matches, one CRS paranoia-1 rule (two in natural-language text), one paranoia-2 rule with the syntax of its language; nothing is suppressed"}.tally()
+	sens := baseline{detector: "injection", name: "value types of each parameter (sensitivity)", scope: "parameter", alerts: types,
+		requires: model.Need{Requests: int64(d.prof.gate), Hours: float64(d.prof.learnSecs) / 3600},
+		while:    "a single CRS paranoia-2 rule without the syntax of its language is not reported (in a trained, typed parameter it is when the value departs from the type)"}.tally()
+	d.profiles.each(func(_ uint64, p *paramProfile) {
+		hrs := 0.0
+		if sec := at.Unix() - p.first; sec > 0 {
+			hrs = float64(sec) / 3600
+		}
+		sup.Add("", model.Need{Requests: int64(p.n)}, false)
+		sens.Add("", model.Need{Requests: int64(p.n), Hours: hrs}, false)
+	})
+	return []model.Readiness{sup.Readiness(d.readySup.at), sens.Readiness(d.readySens.at)}
+}
+
+// markReady records when the first parameter reached each learning state.
+func (d *Injection) markReady(p *paramProfile, at time.Time) {
+	if !d.readySens.at.IsZero() {
+		return
+	}
+	switch d.profileState(p, at.Unix()) {
+	case profTrained:
+		d.readySens.mark(at)
+		d.readySup.mark(at)
+	case profLearning:
+		d.readySup.mark(at)
+	}
+}

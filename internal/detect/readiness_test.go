@@ -135,6 +135,12 @@ func TestReadinessPerDetector(t *testing.T) {
 			}},
 		{"params: 100 values of a parameter", func() Detector { return newParams(Config{}) }, "value types",
 			smallSteady(3, time.Hour, sized), func(evs []*event.Event, i int) bool { return i+1 >= 100 }},
+		{"injection: 20 values of a parameter", func() Detector { return NewInjection(Config{}) }, "benign values of each parameter",
+			smallSteady(3, time.Hour, sized), func(evs []*event.Event, i int) bool { return i+1 >= 20 }},
+		{"injection: 100 values and 30 min of a parameter", func() Detector { return NewInjection(Config{}) }, "value types of each parameter",
+			smallSteady(3, time.Hour, sized), func(evs []*event.Event, i int) bool {
+				return i+1 >= 100 && evs[i].Time.Sub(first(evs)) >= 30*time.Minute
+			}},
 		{"bfla: 5 successful uses of an endpoint", func() Detector { return newBFLA(Config{}) }, "successful uses",
 			smallSteady(3, 10*time.Minute, get), func(evs []*event.Event, i int) bool { return i+1 >= 5 }},
 		{"sensitive exposure: 51 responses and 1 h per endpoint", func() Detector { return newSensitiveExposure(Config{}, nil) }, "data types",

@@ -168,7 +168,7 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 // and body leaves): a Luhn-valid card number, a US SSN or an IBAN.
 func (d *Upstream) sensitiveOut(ev *event.Event) (kind, loc, frag string) {
 	RequestParts(ev, d.lim, &d.stats, func(p Part) bool {
-		if p.Kind == PartHeader || p.Kind == PartHeaderProto || p.Kind == PartCookieName || p.Kind == PartPath {
+		if p.Kind == PartHeader || p.Kind == PartHeaderProto || p.Kind == PartCookieName || p.Kind == PartPath || p.Kind == PartPathPlain {
 			return true
 		}
 		if k, masked := SensitiveValue(p.Value); k != "" {

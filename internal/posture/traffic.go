@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+	"github.com/palisade-sec/palisade/internal/classify/ac"
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -205,7 +205,7 @@ type Traffic struct {
 // bodies without any of the literals skip it.
 var (
 	verboseOnce    sync.Once
-	verboseAC      ahocorasick.AhoCorasick
+	verboseAC      *ac.Matcher
 	verbosePresent *presence
 )
 
@@ -217,8 +217,7 @@ func NewTraffic(cfg TrafficConfig) *Traffic {
 		for i, p := range verbosePatterns {
 			lits[i] = p.lit
 		}
-		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostLongestMatch, DFA: true})
-		verboseAC = b.Build(lits)
+		verboseAC = ac.New(lits, false)
 		verbosePresent = newPresence(lits)
 	})
 	return &Traffic{

@@ -3,6 +3,7 @@ package posture
 import (
 	"container/list"
 	"fmt"
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 	"math/rand"
 	"net/netip"
 	"sort"
@@ -126,12 +127,24 @@ func TestReadRespHeadersBothWays(t *testing.T) {
 	}
 }
 
-// verboseErrorRef is the verbose-error scan without the presence check.
+// verboseRefAC is the Aho–Corasick library the matcher replaced, in the
+// leftmost-longest mode verboseError was written for.
+var verboseRefAC = func() ahocorasick.AhoCorasick {
+	lits := make([]string, len(verbosePatterns))
+	for i, p := range verbosePatterns {
+		lits[i] = p.lit
+	}
+	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostLongestMatch, DFA: true})
+	return b.Build(lits)
+}()
+
+// verboseErrorRef is the verbose-error scan without the presence check,
+// on the library's automaton.
 func verboseErrorRef(body string, status int) (kind, snippet string) {
 	if len(body) > verboseScanBytes {
 		body = body[:verboseScanBytes]
 	}
-	for _, m := range verboseAC.FindAll(body) {
+	for _, m := range verboseRefAC.FindAll(body) {
 		p := verbosePatterns[m.Pattern()]
 		if !p.strong && status < 400 {
 			continue

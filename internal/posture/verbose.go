@@ -1,6 +1,10 @@
 package posture
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/classify/ac"
+)
 
 // verbosePattern is a literal that marks a stack trace or a database error
 // in a response body. Strong patterns count on any status; weak ones only
@@ -207,15 +211,16 @@ func (t *Traffic) verboseError(body string, status int) (kind, snippet string) {
 	if !verbosePresent.any(body) {
 		return "", "" // none of the literals occurs
 	}
-	for _, m := range verboseAC.FindAll(body) {
-		p := verbosePatterns[m.Pattern()]
+	var buf [8]ac.Match
+	for _, m := range verboseAC.Leftmost(body, buf[:0]) {
+		p := verbosePatterns[m.ID]
 		if !p.strong && status < 400 {
 			continue
 		}
-		if p.verify != nil && !p.verify(body[m.End():]) {
+		if p.verify != nil && !p.verify(body[m.End:]) {
 			continue
 		}
-		a := m.Start() - 20
+		a := m.Start - 20
 		if a < 0 {
 			a = 0
 		}

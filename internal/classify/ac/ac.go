@@ -7,6 +7,8 @@
 // ASCII case-insensitively, and allocates nothing per text.
 package ac
 
+import "sort"
+
 // Matcher is immutable after New and safe for concurrent use.
 type Matcher struct {
 	cls    [256]uint8 // byte → class; 0: in no literal
@@ -51,68 +53,73 @@ func New(lits []string, fold bool) *Matcher {
 			m.cls[c] = m.cls[c+32]
 		}
 	}
-	// trie
-	type node struct {
-		child map[uint8]int
-		own   []int32
-	}
-	nodes := []node{{child: map[uint8]int{}}}
+	// trie: children in a flat table, nc entries per node (0: none; the
+	// root is never a child)
+	nc := m.nc
+	child := make([]int32, nc, nc*(len(lits)+1))
+	var own [][]int32
+	own = append(own, nil)
 	for id, l := range lits {
 		m.lens[id] = int32(len(l))
 		st := 0
 		for i := 0; i < len(l); i++ {
-			c := m.cls[l[i]]
-			nx, ok := nodes[st].child[c]
-			if !ok {
-				nx = len(nodes)
-				nodes = append(nodes, node{child: map[uint8]int{}})
-				nodes[st].child[c] = nx
+			c := int(m.cls[l[i]])
+			nx := int(child[st*nc+c])
+			if nx == 0 {
+				nx = len(own)
+				own = append(own, nil)
+				child = append(child, make([]int32, nc)...)
+				child[st*nc+c] = int32(nx)
 			}
 			st = nx
 		}
-		nodes[st].own = append(nodes[st].own, int32(id))
+		own[st] = append(own[st], int32(id))
 	}
-	n := len(nodes)
+	n := len(own)
 	if n > 65535 {
 		panic("ac: automaton too large")
 	}
-	order := make([]int, 0, n) // trie nodes, breadth first
+	order := make([]int32, 0, n) // trie nodes, breadth first
 	order = append(order, 0)
 	for k := 0; k < len(order); k++ {
-		for c := 0; c < m.nc; c++ {
-			if nx, ok := nodes[order[k]].child[uint8(c)]; ok {
+		row := child[int(order[k])*nc : int(order[k])*nc+nc]
+		for c := 0; c < nc; c++ {
+			if nx := row[c]; nx != 0 {
 				order = append(order, nx)
 			}
 		}
 	}
-	id := make([]int, n) // trie node → state
+	id := make([]int32, n) // trie node → state
 	for k, nd := range order {
-		id[nd] = k
+		id[nd] = int32(k)
 	}
 	// failure links, output lists and dense transitions, breadth first
-	fail := make([]int, n) // by state
-	m.next = make([]uint16, n*m.nc)
+	fail := make([]int32, n) // by state
+	m.next = make([]uint16, n*nc)
 	m.out = make([][]int32, n)
 	m.hasOut = make([]bool, n)
 	for st, nd := range order {
-		out := append([]int32(nil), nodes[nd].own...)
+		out := append([]int32(nil), own[nd]...)
 		if st != 0 {
 			out = append(out, m.out[fail[st]]...)
 		}
-		m.out[st] = out
+		if len(out) > 0 {
+			m.out[st] = out
+		}
 		m.hasOut[st] = len(out) > 0
-		for c := 0; c < m.nc; c++ {
-			child, ok := nodes[nd].child[uint8(c)]
-			if !ok {
+		row := child[int(nd)*nc : int(nd)*nc+nc]
+		for c := 0; c < nc; c++ {
+			ch := row[c]
+			if ch == 0 {
 				if st != 0 {
-					m.next[st*m.nc+c] = m.next[fail[st]*m.nc+c]
+					m.next[st*nc+c] = m.next[int(fail[st])*nc+c]
 				}
 				continue
 			}
-			nx := id[child]
-			m.next[st*m.nc+c] = uint16(nx)
+			nx := id[ch]
+			m.next[st*nc+c] = uint16(nx)
 			if st != 0 {
-				fail[nx] = int(m.next[fail[st]*m.nc+c])
+				fail[nx] = int32(m.next[int(fail[st])*nc+c])
 			}
 		}
 	}
@@ -155,4 +162,40 @@ func (m *Matcher) Any(t string) bool {
 		}
 	}
 	return false
+}
+
+// Match is one occurrence of a literal: its index and its span.
+type Match struct{ ID, Start, End int }
+
+// Leftmost appends to dst, for every offset of t where a literal starts,
+// the longest literal starting there (the lowest index among equal ones),
+// in offset order: the longest occurrence starting first, then the
+// longest starting after that start, and so on — so occurrences may
+// overlap. This is what the Aho–Corasick library this package replaced
+// returned from FindAll in leftmost-longest mode (the search resumes one
+// byte after the start of the last match); the classification keyword
+// rules and the verbose-error patterns rely on it. It allocates only to
+// grow dst.
+func (m *Matcher) Leftmost(t string, dst []Match) []Match {
+	base := len(dst)
+	m.Each(t, func(id, start, end int) { dst = append(dst, Match{id, start, end}) })
+	all := dst[base:]
+	sort.Slice(all, func(i, j int) bool {
+		a, b := &all[i], &all[j]
+		if a.Start != b.Start {
+			return a.Start < b.Start
+		}
+		if a.End != b.End {
+			return a.End > b.End
+		}
+		return a.ID < b.ID
+	})
+	out, prev := dst[:base], -1
+	for _, x := range all { // out never passes the element read
+		if x.Start != prev {
+			out = append(out, x)
+			prev = x.Start
+		}
+	}
+	return out
 }

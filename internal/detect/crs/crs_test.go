@@ -110,7 +110,7 @@ func TestPrefilterSound(t *testing.T) {
 }
 
 func anyLiteral(lits []string, s string) bool {
-	l := lowerASCII(s)
+	l := textStart + lowerASCII(s) + textEnd
 	for _, x := range lits {
 		if strings.Contains(l, x) {
 			return true

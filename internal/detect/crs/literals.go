@@ -2,9 +2,19 @@ package crs
 
 import (
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
+)
+
+// Virtual bytes around the text the prefilter scans: the automaton reads
+// textStart, the text, then textEnd, so that a literal can say "at the
+// start" (^) or "at the end" ($) of the text. A text holding these bytes
+// itself only adds candidates.
+const (
+	textStart = "\x02"
+	textEnd   = "\x03"
 )
 
 // Prefilter literals: for a regular expression, a set of strings such that
@@ -15,6 +25,10 @@ const (
 	maxExact = 64   // strings in an exact set (cross products stop there)
 	maxLit   = 32   // bytes of a literal in an exact set
 	maxReq   = 4096 // literals in a required set
+	// a literal and the beginnings of what follows it: up to prefixLen
+	// bytes, at most maxCross literals
+	prefixLen = 4
+	maxCross  = 512
 )
 
 type litInfo struct {
@@ -22,19 +36,16 @@ type litInfo struct {
 	req   []string // every match contains one of these (nil: none known)
 }
 
-// requiredLiterals returns the prefilter set of expr (lower-cased), nil
-// when there is none.
-func requiredLiterals(expr string) ([]string, error) {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return nil, err
-	}
-	li := analyze(re.Simplify())
+// requiredLiterals returns the prefilter set of a parsed, simplified
+// expression (lower-cased), nil when there is none.
+func requiredLiterals(re *syntax.Regexp) []string {
+	a := &litAnalyzer{pre: map[preKey][]pfx{}}
+	li := a.analyze(re)
 	set := li.req
 	if li.exact != nil && (set == nil || better(li.exact, set)) {
 		set = li.exact
 	}
-	return normalizeReq(set), nil
+	return normalizeReq(set)
 }
 
 func normalizeReq(set []string) []string {
@@ -44,8 +55,8 @@ func normalizeReq(set []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, s := range set {
-		if s == "" {
-			return nil
+		if strings.Trim(s, textStart+textEnd) == "" {
+			return nil // found in every text
 		}
 		if !seen[s] {
 			seen[s] = true
@@ -98,7 +109,9 @@ func selectivity(set []string) float64 {
 	m := -1.0
 	for _, s := range set {
 		w := float64(len(s))
-		if len(s) == 1 {
+		if strings.Trim(s, textStart+textEnd) == "" {
+			w = 0
+		} else if len(s) == 1 {
 			c := s[0]
 			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ' || c == '.' || c == ',' || c == '-' {
 				w = 0.2
@@ -164,15 +177,9 @@ func cross(a, b []string) []string {
 }
 
 func dedupe(s []string) []string {
-	seen := map[string]bool{}
-	out := s[:0:0]
-	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func fits(set []string) bool {
@@ -187,7 +194,17 @@ func fits(set []string) bool {
 	return true
 }
 
-func analyze(re *syntax.Regexp) litInfo {
+// litAnalyzer remembers the prefix sets it computed (by node and length).
+type litAnalyzer struct {
+	pre map[preKey][]pfx
+}
+
+type preKey struct {
+	re *syntax.Regexp
+	k  int
+}
+
+func (a *litAnalyzer) analyze(re *syntax.Regexp) litInfo {
 	fold := re.Flags&syntax.FoldCase != 0
 	switch re.Op {
 	case syntax.OpLiteral:
@@ -199,8 +216,9 @@ func analyze(re *syntax.Regexp) litInfo {
 		// pairs of ranges; small ASCII classes become exact sets
 		var set []string
 		n := 0
-		for i := 0; i+1 < len(re.Rune); i += 2 {
-			lo, hi := re.Rune[i], re.Rune[i+1]
+		rs := asciiFoldClass(re.Rune)
+		for i := 0; i+1 < len(rs); i += 2 {
+			lo, hi := rs[i], rs[i+1]
 			if hi >= utf8.RuneSelf {
 				return litInfo{}
 			}
@@ -217,12 +235,20 @@ func analyze(re *syntax.Regexp) litInfo {
 			return litInfo{}
 		}
 		return litInfo{exact: set}
-	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+	case syntax.OpBeginText:
+		return litInfo{exact: []string{textStart}}
+	case syntax.OpEndText:
+		return litInfo{exact: []string{textEnd}}
+	case syntax.OpBeginLine:
+		return litInfo{exact: []string{textStart, "\n"}}
+	case syntax.OpEndLine:
+		return litInfo{exact: []string{textEnd, "\n"}}
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
 		return litInfo{exact: []string{""}}
 	case syntax.OpCapture:
-		return analyze(re.Sub[0])
+		return a.analyze(re.Sub[0])
 	case syntax.OpQuest:
-		c := analyze(re.Sub[0])
+		c := a.analyze(re.Sub[0])
 		if c.exact != nil && len(c.exact)+1 <= maxExact {
 			return litInfo{exact: dedupe(append(append([]string{}, c.exact...), ""))}
 		}
@@ -230,10 +256,10 @@ func analyze(re *syntax.Regexp) litInfo {
 	case syntax.OpStar:
 		return litInfo{}
 	case syntax.OpPlus:
-		c := analyze(re.Sub[0])
+		c := a.analyze(re.Sub[0])
 		return litInfo{req: reqOf(c)}
 	case syntax.OpRepeat:
-		c := analyze(re.Sub[0])
+		c := a.analyze(re.Sub[0])
 		if re.Min == 0 {
 			return litInfo{}
 		}
@@ -251,7 +277,7 @@ func analyze(re *syntax.Regexp) litInfo {
 			}
 		}
 		for _, sub := range re.Sub {
-			c := analyze(sub)
+			c := a.analyze(sub)
 			if c.exact != nil && len(cur)*len(c.exact) <= maxExact {
 				if x := cross(cur, c.exact); fits(x) {
 					cur = dedupe(x)
@@ -262,6 +288,16 @@ func analyze(re *syntax.Regexp) litInfo {
 			consider(cur)
 			consider(c.req)
 			consider(c.exact)
+			// what precedes, followed by how the part's matches begin
+			// (up to a literal of prefixLen bytes)
+			if n := minLen(cur); n > 0 && n < prefixLen {
+				for k := prefixLen - n; k >= 1; k-- {
+					if ps := a.prefixes(sub, k); ps != nil && len(cur)*len(ps) <= maxCross {
+						consider(dedupe(cross(cur, ps)))
+						break
+					}
+				}
+			}
 			if c.exact != nil && fits(c.exact) {
 				cur = c.exact
 			} else {
@@ -277,7 +313,7 @@ func analyze(re *syntax.Regexp) litInfo {
 		var exact, req []string
 		exactOK, reqOK := true, true
 		for _, sub := range re.Sub {
-			c := analyze(sub)
+			c := a.analyze(sub)
 			if exactOK {
 				if c.exact != nil && len(exact)+len(c.exact) <= maxExact {
 					exact = append(exact, c.exact...)
@@ -322,4 +358,204 @@ func reqOf(c litInfo) []string {
 		return nil
 	}
 	return set
+}
+
+// prefixes returns strings of at most k bytes such that every match of re
+// begins with one of them — or is one of them, when shorter (nil: unknown
+// or too many). Lower-cased, ASCII folded like the literals.
+func (a *litAnalyzer) prefixes(re *syntax.Regexp, k int) []string {
+	ps := a.prefixSet(re, k)
+	if ps == nil {
+		return nil
+	}
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if p.s == "" {
+			return nil // a match may be empty: nothing follows for sure
+		}
+		out = append(out, p.s)
+	}
+	return dedupe(out)
+}
+
+// pfx is a prefix of the matches of a node; full: the whole match.
+type pfx struct {
+	s    string
+	full bool
+}
+
+const maxPrefixes = 512
+
+func (a *litAnalyzer) prefixSet(re *syntax.Regexp, k int) []pfx {
+	key := preKey{re, k}
+	if ps, ok := a.pre[key]; ok {
+		return ps
+	}
+	ps := a.prefixSetOf(re, k)
+	a.pre[key] = ps
+	return ps
+}
+
+func (a *litAnalyzer) prefixSetOf(re *syntax.Regexp, k int) []pfx {
+	fold := re.Flags&syntax.FoldCase != 0
+	switch re.Op {
+	case syntax.OpLiteral:
+		s, ok := runesLiteral(re.Rune, fold)
+		if !ok {
+			return nil
+		}
+		if len(s) > k {
+			return []pfx{{s: s[:k]}}
+		}
+		return []pfx{{s: s, full: true}}
+	case syntax.OpCharClass:
+		li := a.analyze(re)
+		if li.exact == nil {
+			return nil
+		}
+		out := make([]pfx, 0, len(li.exact))
+		for _, s := range li.exact {
+			out = append(out, pfx{s: s, full: true})
+		}
+		return out
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return []pfx{{full: true}}
+	case syntax.OpCapture:
+		return a.prefixSet(re.Sub[0], k)
+	case syntax.OpQuest:
+		c := a.prefixSet(re.Sub[0], k)
+		if c == nil {
+			return nil
+		}
+		return append(c, pfx{full: true})
+	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
+		if re.Op == syntax.OpRepeat && re.Min == 1 && re.Max == 1 {
+			return a.prefixSet(re.Sub[0], k)
+		}
+		c := a.prefixSet(re.Sub[0], k)
+		if c == nil {
+			return nil
+		}
+		out := make([]pfx, 0, len(c)+1)
+		for _, p := range c {
+			out = append(out, pfx{s: p.s}) // more repetitions may follow
+		}
+		if re.Op == syntax.OpStar || re.Op == syntax.OpRepeat && re.Min == 0 {
+			out = append(out, pfx{full: true})
+		}
+		return out
+	case syntax.OpConcat:
+		cur := []pfx{{full: true}}
+		for _, sub := range re.Sub {
+			open := false
+			for _, p := range cur {
+				if p.full && len(p.s) < k {
+					open = true
+					break
+				}
+			}
+			if !open {
+				break
+			}
+			var next []pfx
+			for _, p := range cur {
+				if !p.full || len(p.s) >= k {
+					next = append(next, pfx{s: p.s})
+					continue
+				}
+				c := a.prefixSet(sub, k-len(p.s))
+				if c == nil {
+					return nil
+				}
+				for _, q := range c {
+					next = append(next, pfx{s: p.s + q.s, full: q.full})
+				}
+				if len(next) > maxPrefixes {
+					return nil
+				}
+			}
+			cur = dedupePfx(next)
+		}
+		return cur
+	case syntax.OpAlternate:
+		var out []pfx
+		for _, sub := range re.Sub {
+			c := a.prefixSet(sub, k)
+			if c == nil {
+				return nil
+			}
+			out = append(out, c...)
+			if len(out) > maxPrefixes {
+				return nil
+			}
+		}
+		return dedupePfx(out)
+	}
+	return nil
+}
+
+func dedupePfx(ps []pfx) []pfx {
+	seen := map[pfx]bool{}
+	out := ps[:0:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// The text the prefilter scans has U+017F (ſ), U+212A (Kelvin sign) and
+// U+0130 (İ) replaced with s, k and i (prefilterText): case-insensitive
+// expressions match ſ and K where they match s and k, and lower-casing
+// turns K into k and İ into i, which the ASCII-folding automaton would
+// not see. asciiFoldClass drops ſ and K from a class that has s or k,
+// which they then stand for.
+func asciiFoldClass(rs []rune) []rune {
+	has := func(r rune) bool {
+		for i := 0; i+1 < len(rs); i += 2 {
+			if rs[i] <= r && r <= rs[i+1] {
+				return true
+			}
+		}
+		return false
+	}
+	var drop []rune
+	if has(0x17f) && (has('s') || has('S')) {
+		drop = append(drop, 0x17f)
+	}
+	if has(0x212a) && (has('k') || has('K')) {
+		drop = append(drop, 0x212a)
+	}
+	if drop == nil {
+		return rs
+	}
+	var out []rune
+	for i := 0; i+1 < len(rs); i += 2 {
+		lo, hi := rs[i], rs[i+1]
+		for _, d := range drop {
+			if lo <= d && d <= hi {
+				if lo < d {
+					out = append(out, lo, d-1)
+				}
+				lo = d + 1
+			}
+		}
+		if lo <= hi {
+			out = append(out, lo, hi)
+		}
+	}
+	return out
+}
+
+var foldReplacer = strings.NewReplacer("\u017f", "s", "\u212a", "k", "\u0130", "i")
+
+// prefilterText is t as the prefilter reads it (see asciiFoldClass); hi:
+// t has a non-ASCII byte.
+func prefilterText(t string, hi bool) string {
+	if !hi || !(strings.Contains(t, "\u017f") || strings.Contains(t, "\u212a") || strings.Contains(t, "\u0130")) {
+		return t
+	}
+	return foldReplacer.Replace(t)
 }

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"sort"
+	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,8 +13,6 @@ import (
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	libinjection "github.com/corazawaf/libinjection-go"
 	re2 "github.com/wasilibs/go-re2"
-
-	"github.com/palisade-sec/palisade/internal/classify/ac"
 )
 
 // Target is the kind of request value a rule inspects (a bit set).
@@ -87,9 +86,18 @@ type Rule struct {
 	arg              string
 	re               *re2.Regexp
 	lits             []string // prefilter (or the @pm phrases); nil: always evaluated
-	capture          bool
-	lower            bool // t:lowercase (applied after the group's transformations)
-	links            []link
+	// on texts made of the bytes of a tier only (wordBytes, commonBytes):
+	// the prefilter of the rule restricted to them (nil: always
+	// evaluated), or never (never: the rule cannot match such a text)
+	tiers [numTiers]tierLits
+	idx   int // index in Set.Rules
+	// byte gates: every match has at least n bytes of each clause's set
+	// (in the text the operator runs on, lower-cased for t:lowercase
+	// rules: the sets are widened to the bytes that lower-case into them)
+	clauses []clause
+	capture bool
+	lower   bool // t:lowercase (applied after the group's transformations)
+	links   []link
 }
 
 type link struct {
@@ -106,26 +114,20 @@ type link struct {
 // Stats says what was compiled and what was not.
 type Stats struct {
 	Files, Rules, Regexes, Phrases, Prefiltered, Always int
-	Skipped                                             map[string]int // reason → rules
+	// PrefilteredCommon: rules with a prefilter on texts of common bytes
+	PrefilteredCommon int
+	Skipped           map[string]int // reason → rules
 }
 
 // Set is the compiled rule set; safe for concurrent use.
 type Set struct {
 	Rules  []*Rule
+	byID   map[int]*Rule
 	Stats  Stats
 	groups []*group
-}
-
-// group: the rules sharing one transformation chain, with one automaton
-// over their literals.
-type group struct {
-	key     string
-	tf      []transform
-	m       *ac.Matcher
-	litRule [][]int32 // literal → rules (indexes into Set.Rules)
-	always  []int32
-	targets Target
-	maxPL   []Target // targets of rules at PL ≤ i (index i)
+	word   word
+	gates  gates
+	words  int // uint64 words of a rule mask
 }
 
 var (
@@ -307,6 +309,17 @@ func compileRule(fsys fs.FS, d *directive) (*Rule, string, error) {
 	}
 	r.tf = tf
 	r.chainKey = strings.Join(keys, ",")
+	// the gates are judged on the text before lower-casing (t:lowercase,
+	// and cmdLine, which lower-cases too) where the case of letters is
+	// all a chain changes (word texts): they allow either case
+	if r.lower || slices.Contains(r.tf, tCmdLine) {
+		for i := range r.clauses {
+			r.clauses[i].set = lowerPreimage(r.clauses[i].set)
+		}
+	}
+	if len(r.clauses) > ruleClauses {
+		r.clauses = r.clauses[:ruleClauses]
+	}
 	return r, "", nil
 }
 
@@ -332,11 +345,20 @@ func (r *Rule) setOp(fsys fs.FS, op, arg string) error {
 		if err != nil {
 			return err
 		}
-		lits, err := requiredLiterals(arg)
+		ast, err := syntax.Parse(arg, syntax.Perl)
 		if err != nil {
 			return err
 		}
-		r.op, r.re, r.arg, r.lits = opRx, re, arg, lits
+		ast = ast.Simplify()
+		r.op, r.re, r.arg, r.lits = opRx, re, arg, requiredLiterals(ast)
+		r.clauses = clausesOf(ast)
+		for i := range r.tiers {
+			if rc := restrict(ast, tierBytes[i]); rc == nil {
+				r.tiers[i].never = true
+			} else {
+				r.tiers[i].lits = requiredLiterals(rc)
+			}
+		}
 	case "pm", "pmf", "pmFromFile":
 		var phrases []string
 		if op == "pm" {
@@ -357,15 +379,41 @@ func (r *Rule) setOp(fsys fs.FS, op, arg string) error {
 			phrases[i] = lowerASCII(phrases[i])
 		}
 		r.op, r.lits, r.arg = opPm, phrases, arg
+		r.clauses = phraseGate(phrases)
+		for i := range r.tiers {
+			r.tiers[i].lits = phrasesWithin(phrases, tierBytes[i])
+			r.tiers[i].never = len(r.tiers[i].lits) == 0
+		}
 	case "detectSQLi":
 		r.op = opDetectSQLi
+		r.clauses = []clause{{set: sqliGate, n: 1}}
+		for i := range r.tiers {
+			r.tiers[i].never = !sqliGate.meets(tierBytes[i])
+		}
 	case "detectXSS":
 		r.op = opDetectXSS
+		r.clauses = []clause{{set: xssGate, n: 1}}
+		for i := range r.tiers {
+			r.tiers[i].never = !xssGate.meets(tierBytes[i])
+		}
 	case "contains", "beginsWith", "endsWith", "streq":
 		r.op = map[string]opKind{"contains": opContains, "beginsWith": opBeginsWith, "endsWith": opEndsWith, "streq": opStreq}[op]
 		r.arg = arg
 		if op == "contains" && arg != "" {
 			r.lits = []string{lowerASCII(arg)}
+		}
+		var cs []clause
+		for i := 0; i < len(arg); i++ {
+			var b bset
+			b.add(arg[i])
+			cs = append(cs, clause{set: b, n: 1})
+		}
+		r.clauses = best(cs, ruleClauses, true)
+		for i := range r.tiers {
+			if ab := bytesOf(arg); !ab.within(tierBytes[i]) {
+				r.tiers[i].never = true
+			}
+			r.tiers[i].lits = r.lits
 		}
 	}
 	return nil
@@ -423,159 +471,6 @@ func compileLink(d *directive) (link, string, error) {
 		return l, "chain operator @" + op, nil
 	}
 	return l, "", nil
-}
-
-func (s *Set) build() {
-	byKey := map[string]*group{}
-	var keys []string
-	for i, r := range s.Rules {
-		g := byKey[r.chainKey]
-		if g == nil {
-			g = &group{key: r.chainKey, tf: r.tf, maxPL: make([]Target, 5)}
-			byKey[r.chainKey] = g
-			keys = append(keys, r.chainKey)
-		}
-		g.targets |= r.targets
-		for pl := r.PL; pl < 5; pl++ {
-			g.maxPL[pl] |= r.targets
-		}
-		s.Stats.Rules++
-		switch r.op {
-		case opRx:
-			s.Stats.Regexes++
-		case opPm:
-			s.Stats.Phrases += len(r.lits)
-		}
-		if r.lits == nil {
-			g.always = append(g.always, int32(i))
-			s.Stats.Always++
-		} else if r.op == opRx {
-			s.Stats.Prefiltered++
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		g := byKey[k]
-		idx := map[string]int{}
-		var lits []string
-		for i, r := range s.Rules {
-			if r.chainKey != k || r.lits == nil {
-				continue
-			}
-			for _, l := range r.lits {
-				j, ok := idx[l]
-				if !ok {
-					j = len(lits)
-					idx[l] = j
-					lits = append(lits, l)
-					g.litRule = append(g.litRule, nil)
-				}
-				if n := len(g.litRule[j]); n == 0 || g.litRule[j][n-1] != int32(i) {
-					g.litRule[j] = append(g.litRule[j], int32(i))
-				}
-			}
-		}
-		if len(lits) > 0 {
-			g.m = ac.New(lits, true)
-		}
-		s.groups = append(s.groups, g)
-	}
-}
-
-// Hit is a rule that matched a value.
-type Hit struct {
-	Rule *Rule
-	// Start, End: the span of the regex match (or the phrase) in the
-	// transformed text; -1 when the operator has no span.
-	Start, End int
-	Text       string // the transformed text the rule matched
-}
-
-// Scratch holds per-call buffers; one per goroutine.
-type Scratch struct {
-	cand []uint64
-	hits []Hit
-}
-
-// Match runs the rules at paranoia level ≤ maxPL that inspect target on
-// text (for THeaders, header is the lower-case header name) and returns
-// the hits, valid until the next call with sc.
-func (s *Set) Match(target Target, header string, text string, maxPL int, sc *Scratch) []Hit {
-	sc.hits = sc.hits[:0]
-	if text == "" {
-		return nil
-	}
-	if maxPL < 1 {
-		return nil
-	}
-	if maxPL > 4 {
-		maxPL = 4
-	}
-	if n := (len(s.Rules) + 63) / 64; len(sc.cand) < n {
-		sc.cand = make([]uint64, n)
-	}
-	for _, g := range s.groups {
-		if g.maxPL[maxPL]&target == 0 {
-			continue
-		}
-		t := text
-		for _, tf := range g.tf {
-			t = tf.apply(t)
-		}
-		if t == "" {
-			continue
-		}
-		clear(sc.cand)
-		any := false
-		if g.m != nil {
-			st := 0
-			for i := 0; i < len(t); i++ {
-				st = g.m.Next(st, t[i])
-				if g.m.HasOut(st) {
-					for _, id := range g.m.Out(st) {
-						for _, ri := range g.litRule[id] {
-							sc.cand[ri>>6] |= 1 << (ri & 63)
-						}
-						any = true
-					}
-				}
-			}
-		}
-		for _, ri := range g.always {
-			sc.cand[ri>>6] |= 1 << (ri & 63)
-			any = true
-		}
-		if !any {
-			continue
-		}
-		for w, bits := range sc.cand {
-			for bits != 0 {
-				b := bitsTrailing(bits)
-				bits &^= 1 << b
-				r := s.Rules[w*64+b]
-				if r.PL > maxPL || r.targets&target == 0 || !r.headerOK(target, header) {
-					continue
-				}
-				rt := t
-				if r.lower {
-					rt = strings.ToLower(t)
-				}
-				if st, en, ok := r.eval(rt, text); ok {
-					sc.hits = append(sc.hits, Hit{Rule: r, Start: st, End: en, Text: rt})
-				}
-			}
-		}
-	}
-	return sc.hits
-}
-
-func bitsTrailing(x uint64) int {
-	n := 0
-	for x&1 == 0 {
-		x >>= 1
-		n++
-	}
-	return n
 }
 
 func (r *Rule) headerOK(target Target, header string) bool {
@@ -705,3 +600,6 @@ func (r *Rule) eval(t, raw string) (int, int, bool) {
 	}
 	return start, end, true
 }
+
+// Rule returns the compiled rule with the id, nil when there is none.
+func (s *Set) Rule(id int) *Rule { return s.byID[id] }

@@ -163,6 +163,7 @@ func crsCase(s ftwStage, class, name string) (Case, error) {
 	if err := rec.Validate(); err != nil {
 		return Case{}, fmt.Errorf("invalid request")
 	}
-	p := &Payload{Source: CRSRegressionSource, Set: name, Class: class, Value: uri + "\n" + in.Data, Split: SplitHeldOut}
+	v := uri + "\n" + in.Data
+	p := &Payload{Source: CRSRegressionSource, Set: name, Class: class, Value: v, Split: SplitOf(v)}
 	return Case{Payload: p, Placement: "crs-test", Rec: rec}, nil
 }

@@ -49,6 +49,36 @@ func NewPalisade() *Palisade {
 // Name implements Engine.
 func (p *Palisade) Name() string { return "palisade" }
 
+// Explain says what the injection family made of each value of a case
+// (for studying misses and false positives of the tuning part).
+func (p *Palisade) Explain(c *Case) string {
+	ev, err := p.Event(c)
+	if err != nil {
+		return "  (request: " + err.Error() + ")\n"
+	}
+	var b strings.Builder
+	_, vs := p.ds[0].(*detect.Injection).Explain(ev)
+	if len(vs) == 0 {
+		b.WriteString("  (no value inspected)\n")
+	}
+	for _, v := range vs {
+		fmt.Fprintf(&b, "  %s [%s] %q\n", v.Loc, strings.Join(v.Layers, ","), v.Text)
+		if v.Skipped != "" {
+			fmt.Fprintf(&b, "    skipped: %s\n", v.Skipped)
+		}
+		for _, x := range v.Structural {
+			fmt.Fprintf(&b, "    structural: %s\n", x)
+		}
+		for _, x := range v.CRS {
+			fmt.Fprintf(&b, "    crs %s\n", x)
+		}
+		for _, x := range v.Verdict {
+			fmt.Fprintf(&b, "    verdict %s\n", x)
+		}
+	}
+	return b.String()
+}
+
 // Event enriches a case's record.
 func (p *Palisade) Event(c *Case) (*event.Event, error) { return p.enr.Enrich(c.Rec, 0) }
 
@@ -118,6 +148,9 @@ type Options struct {
 	// Examples keeps this many missed/false-positive payloads per row, of
 	// the tuning part only.
 	Examples int
+	// Explain adds, to each example, what Palisade made of every value of
+	// the request (Palisade.Explain).
+	Explain bool
 }
 
 func rowKey(p *Payload) string { return p.Source + "|" + p.Class + "|" + p.Split }
@@ -209,7 +242,14 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 				}
 				k := e.Name() + "|" + r.Source + "|" + r.Class
 				if len(res.Examples[k]) < opt.Examples {
-					res.Examples[k] = append(res.Examples[k], fmt.Sprintf("[%s/%s %s] %q", c.Placement, c.Encoder, kind, clip(c.Payload.Value, 140)))
+					ex := fmt.Sprintf("[%s/%s %s] %q", c.Placement, c.Encoder, kind, clip(c.Payload.Value, 140))
+					if c.Payload.Source == CRSRegressionSource {
+						ex = fmt.Sprintf("[%s %s] %s %q", c.Payload.Set, kind, c.Rec.Request.Method, clip(c.Payload.Value, 300))
+					}
+					if p, ok := e.(*Palisade); ok && opt.Explain {
+						ex += "\n" + strings.TrimRight(p.Explain(c), "\n")
+					}
+					res.Examples[k] = append(res.Examples[k], ex)
 				}
 			}
 		}

@@ -1,0 +1,231 @@
+package detect
+
+import "strings"
+
+// Code syntax that natural-language text does not have, found in a
+// decoded value: it lifts the prose exemption of the cold policy and lets
+// a single paranoia-level-2 CRS rule of the matching class count (see
+// crsConfidence). Each signal is a piece of grammar of a query or command
+// language, not a word:
+//
+//   - SQL: the value ends in a SQL comment (a trailing "--" or "#", an
+//     unterminated or closed "/* … */"), has an unbalanced quote and
+//     starts with a quote or ends with a statement separator (a string
+//     literal broken out of: "' notnull --", "'glob 1;", "x' or … 'x';"),
+//     leaves a literal open after an operator ("name = '"), or starts
+//     with a boolean operator and a comparison ("AND deleted = 0)");
+//   - shell: a variable reference (${…}, $(…), $name where a word
+//     starts, %name%, a lone %x loop variable), a command-line option token (" -c", " --list",
+//     " /d") next to another command word, a value that starts with a
+//     command separator (;, |, &, `, a line break) followed by a word, or
+//     a Windows FOR … IN (…) DO / IF [NOT] EXIST|DEFINED|ERRORLEVEL
+//     statement.
+type codeSyntax uint8
+
+const (
+	synSQL codeSyntax = 1 << iota
+	synShell
+)
+
+func (c codeSyntax) String() string {
+	switch c {
+	case synSQL:
+		return "SQL syntax"
+	case synShell:
+		return "shell syntax"
+	case synSQL | synShell:
+		return "SQL and shell syntax"
+	}
+	return ""
+}
+
+// syntaxOf returns the code syntax signals of a decoded value.
+func syntaxOf(s string) codeSyntax {
+	var out codeSyntax
+	t := strings.TrimRight(s, " \t\r\n")
+	// SQL comments closing the value
+	if strings.HasSuffix(t, "--") || strings.HasSuffix(t, "#") && len(t) > 1 || strings.Contains(t, "/*") {
+		out |= synSQL
+	}
+	// a string literal broken out of
+	if q := strings.Count(t, "'"); q%2 == 1 {
+		lead := strings.TrimLeft(t, " \t")
+		if strings.HasPrefix(lead, "'") || strings.HasSuffix(t, ";") {
+			out |= synSQL
+		}
+	}
+	if q := strings.Count(t, "\""); q%2 == 1 {
+		lead := strings.TrimLeft(t, " \t")
+		if strings.HasPrefix(lead, "\"") || strings.HasSuffix(t, ";") {
+			out |= synSQL
+		}
+	}
+	if brokenLiteral(t) || booleanClause(t) {
+		out |= synSQL
+	}
+	if shellSyntax(t) || batchStatement(t) {
+		out |= synShell
+	}
+	return out
+}
+
+// brokenLiteral: an unbalanced quote opened right after an operator or a
+// separator ("= '", "('", ", \"") — a string literal left open for what
+// the query adds.
+func brokenLiteral(t string) bool {
+	for _, q := range []byte{'\'', '"'} {
+		if strings.Count(t, string(q))%2 == 0 {
+			continue
+		}
+		i := strings.LastIndexByte(t, q)
+		j := i - 1
+		for j >= 0 && (t[j] == ' ' || t[j] == '\t') {
+			j--
+		}
+		if j >= 0 && strings.IndexByte("=(,<>!", t[j]) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// booleanClause: the value starts with a boolean operator and a comparison
+// ("AND deleted = 0)", "or 1 like 1", "|| x<>y").
+func booleanClause(t string) bool {
+	l := strings.ToLower(strings.TrimLeft(t, " \t("))
+	var rest string
+	for _, op := range []string{"and ", "or ", "xor ", "&&", "||"} {
+		if strings.HasPrefix(l, op) {
+			rest = strings.TrimLeft(l[len(op):], " \t")
+			break
+		}
+	}
+	if rest == "" {
+		return false
+	}
+	// an operand, then a comparison
+	i := 0
+	for i < len(rest) && (isWordByte(rest[i]) || rest[i] == '.' || rest[i] == '\'' || rest[i] == '"' || rest[i] == '`') {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	cmp := strings.TrimLeft(rest[i:], " \t")
+	for _, op := range []string{"=", "<", ">", "!=", " like ", "like ", "is ", "in(", "in ("} {
+		if strings.HasPrefix(cmp, strings.TrimLeft(op, " ")) {
+			return true
+		}
+	}
+	return false
+}
+
+// batchStatement: a Windows command-interpreter control statement —
+// FOR [/x …] %v IN (…) DO …, IF [/I] [NOT] EXIST|DEFINED|ERRORLEVEL|
+// CMDEXTVERSION … or IF a ==|EQU|NEQ|LSS|LEQ|GTR|GEQ b … .
+func batchStatement(t string) bool {
+	f := strings.Fields(strings.ToLower(t))
+	if len(f) < 3 {
+		return false
+	}
+	switch f[0] {
+	case "for":
+		// a loop variable, IN ( … ), DO
+		v, in, do := false, false, false
+		for _, w := range f[1:] {
+			switch {
+			case !v && strings.HasPrefix(w, "%"):
+				v = true
+			case v && !in && (w == "in" || strings.HasPrefix(w, "in(")):
+				in = true
+			case in && w == "do":
+				do = true
+			}
+		}
+		return v && in && do
+	case "if":
+		i := 1
+		if f[i] == "/i" {
+			i++
+		}
+		if i < len(f) && f[i] == "not" {
+			i++
+		}
+		if i+2 > len(f) {
+			return false
+		}
+		switch f[i] {
+		case "exist", "defined", "errorlevel", "cmdextversion":
+			return i+2 < len(f) // the condition's operand, then a command
+		}
+		for j := i; j < len(f) && j < i+3; j++ {
+			switch f[j] {
+			case "equ", "neq", "lss", "leq", "gtr", "geq":
+				return true
+			}
+			if strings.Contains(f[j], "==") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+func isLetterByte(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func shellSyntax(t string) bool {
+	// a leading command separator followed by a word
+	lead := strings.TrimLeft(t, " \t")
+	if lead != "" && strings.IndexByte(";|&`\n", lead[0]) >= 0 {
+		rest := strings.TrimLeft(lead, ";|&`\n \t")
+		if rest != "" && isLetterByte(rest[0]) {
+			return true
+		}
+	}
+	options := 0
+	words := 0
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		startTok := i == 0 || t[i-1] == ' ' || t[i-1] == '\t'
+		switch {
+		case c == '$' && i+1 < len(t) && (t[i+1] == '{' || t[i+1] == '('):
+			return true // ${…}, $(…)
+		case c == '$' && i+1 < len(t) && (isLetterByte(t[i+1]) || t[i+1] == '_') && (i == 0 || !isWordByte(t[i-1])):
+			return true // $name where a word starts (not inside a token such as a password)
+		case c == '%' && startTok:
+			// %name% (Windows variables) or a lone %x / %%x (loop variables)
+			j := i + 1
+			if j < len(t) && t[j] == '%' {
+				j++
+			}
+			k := j
+			for k < len(t) && isWordByte(t[k]) {
+				k++
+			}
+			if k > j && isLetterByte(t[j]) && (k < len(t) && t[k] == '%' || k-j == 1 && (k == len(t) || t[k] == ' ')) {
+				return true
+			}
+		case (c == '-' || c == '/') && startTok:
+			// an option: -x, --long, /x followed by a space or the end
+			j := i + 1
+			if c == '-' && j < len(t) && t[j] == '-' {
+				j++
+			}
+			k := j
+			for k < len(t) && (isLetterByte(t[k]) || t[k] == '-' && k > j) {
+				k++
+			}
+			if k > j && (k == len(t) || t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == ':') && (c == '-' || k-j == 1) {
+				options++
+			}
+		case startTok && isLetterByte(c):
+			words++
+		}
+	}
+	// an option next to a command word ("sh -c id", "FOR /D %a", "ls -la")
+	return options > 0 && words > 0
+}

@@ -1,0 +1,135 @@
+package detect
+
+import "testing"
+
+func TestSyntaxOf(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want codeSyntax
+	}{
+		// SQL grammar
+		{"admin'--", synSQL},
+		{"' notnull --", synSQL},
+		{"'glob 1;", synSQL},
+		{"x' or username like x escape 'x';", synSQL},
+		{"1 union/**/select 2", synSQL},
+		{"name = '", synSQL},
+		{"OR name = \"", synSQL},
+		{"AND deleted = 0)", synSQL},
+		{"or 1 like 1", synSQL},
+		// shell grammar
+		{"sh -c id", synShell},
+		{"cat ${HOME}/x", synShell},
+		{"echo $(id)", synShell},
+		{"cp $SRC /tmp", synShell},
+		{"echo %PATH%", synShell},
+		{";vim -c:pwd", synShell},
+		{"| nc host 80", synShell},
+		{"FOR /D %a IN (dirs) DO abc", synShell},
+		{"IF NOT EXIST C:\\x CMD", synShell},
+		{"if [%1]==[] echo missing", synShell},
+		// natural-language text and ordinary values
+		{"Customer since '09; still happy", 0},
+		{"He said 'no' and left", 0},
+		{"Rated 5/5 -- OR better if it had a dimmer", 0},
+		{"O'Brien and O'Neil", 0},
+		{"teachers' and students' rooms", 0},
+		{"well-known item, ships in 2-3 days", 0},
+		{"and/or either", 0},
+		{"sendere$a2", 0},
+		{"price: $12.50", 0},
+		{"100% cotton", 0},
+		{"If not defined, use the default", 0},
+		{"For details see the FAQ", 0},
+		{"#1 seller", 0},
+		{"Assembly: insert tab A -> slot B, done", 0},
+		{"2026-01-01", 0},
+	} {
+		if got := syntaxOf(tc.v); got != tc.want {
+			t.Errorf("syntaxOf(%q) = %v (%d), want %v", tc.v, got, got, tc.want)
+		}
+	}
+}
+
+func TestTraversalNowhere(t *testing.T) {
+	seq := []int{930110}
+	for _, tc := range []struct {
+		kind PartKind
+		name string
+		v    string
+		ids  []int
+		want bool
+	}{
+		{PartQuery, "q", "../ sale", seq, true},
+		{PartQuery, "q", "..\\ 50% off", seq, true},
+		{PartJSON, "text", "see ../ below and ../ above", seq, true},
+		// the sequence leads to a path segment, or ends the value
+		{PartQuery, "q", "../ ../../etc/passwd", seq, false},
+		{PartQuery, "q", "../sale", seq, false},
+		{PartQuery, "q", "sale ../", seq, false},
+		// a file target among the rules
+		{PartQuery, "q", "../ sale", []int{930110, 930120}, false},
+		// no words
+		{PartQuery, "q", "../ 12", seq, false},
+		// a parameter used as a path
+		{PartQuery, "file", "../ sale", seq, false},
+		{PartForm, "template_name", "../ sale", seq, false},
+		{PartQuery, "redirect_url", "../ sale", seq, false},
+		{PartPath, "", "../ sale", seq, false},
+		{PartMultipartFile, "upload", "../ sale", seq, false},
+	} {
+		if got := traversalNowhere(tc.kind, tc.name, tc.v, tc.ids); got != tc.want {
+			t.Errorf("traversalNowhere(%v, %q, %q, %v) = %v, want %v", tc.kind, tc.name, tc.v, tc.ids, got, tc.want)
+		}
+	}
+}
+
+// A search for "../ sale" is no traversal; the same sequence leading to a
+// file is, in the same parameter.
+func TestInjectionTraversalInFreeText(t *testing.T) {
+	d := NewInjection(Config{})
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{"../ sale", false},
+		{"../ 50% off", false},
+		{"../../../etc/passwd", true},
+		{"../ ../../../etc/shadow", true},
+		{"..%2f..%2f..%2fetc%2fpasswd", true},
+	} {
+		got := false
+		for _, f := range d.Inspect(placeValue(t, "query", tc.v)) {
+			got = got || f.Class == ClassPathTraversal
+		}
+		if got != tc.want {
+			t.Errorf("%q: path traversal reported %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+// A restricted file named in a plain path is reported when the API served
+// it, not when it answered with an error (a probe: recon's evidence).
+func TestInjectionFileProbeNotServed(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   bool
+	}{{200, true}, {404, false}, {403, false}} {
+		d := NewInjection(Config{})
+		for _, path := range []string{"/.env", "/.htaccess~"} {
+			got := false
+			n := d.NotServed
+			for _, f := range d.Inspect(sigEvent(t, "GET", "https://api.example.test"+path, nil, "", tc.status)) {
+				got = got || f.Class == ClassPathTraversal
+			}
+			if got != tc.want || (d.NotServed == n+1) == tc.want {
+				t.Errorf("GET %s answered %d: reported %v (not served %d), want %v", path, tc.status, got, d.NotServed-n, tc.want)
+			}
+		}
+	}
+	// a traversal in the path is judged whatever the answer
+	d := NewInjection(Config{})
+	if fs := d.Inspect(sigEvent(t, "GET", "https://api.example.test/static/..%2f..%2f..%2fetc%2fpasswd", nil, "", 404)); len(fs) == 0 {
+		t.Error("traversal in the path answered 404: not reported")
+	}
+}
