@@ -13,7 +13,8 @@ import (
 // one family). A new package must be placed here.
 var layers = map[string]int{
 	// leaves: contract types and shared mechanisms
-	"model": 0, "alert": 0, "config": 0, "jsonlit": 0, "specfile": 0, "classify/ac": 0, "testutil": 0,
+	"model": 0, "alert": 0, "config": 0, "jsonscan": 0, "hashing": 0, "bounded": 0, "specfile": 0, "classify/ac": 0,
+	"testutil": 0,
 	// normalized record, identities, the event and the stage interfaces
 	"exchange": 1, "identity": 1, "event": 1, "pipeline": 1,
 	// sources and enrichment
@@ -26,8 +27,9 @@ var layers = map[string]int{
 	// wiring (and the evaluation tooling that drives the detectors)
 	"engine": 5, "detect/injeval": 5,
 	// outputs
-	"report": 6, "incident": 6, "store": 6, "store/sqlite": 6, "sink": 6, "server/wal": 6, "dashboard": 6,
-	"dashboard/chart": 6, "sim": 6,
+	"report": 6, "incident": 6, "sink": 6, "server/wal": 6, "dashboard": 6, "dashboard/chart": 6, "sim": 6,
+	"store": 6, "store/sqlstore": 6, "store/sqlite": 6, "store/postgres": 6, "store/postgres/pgtest": 6,
+	"store/storeopen": 6, "store/storetest": 6,
 	// the server and the scenario scoring (which runs the engine on the simulator)
 	"server": 7, "scenario": 7,
 }
