@@ -115,7 +115,7 @@ func endpointHash(ev *event.Event) uint64 {
 }
 
 // The strings of an event are views into its record's decoded text (see
-// docs/ARCHITECTURE.md, "Interfaces between stages"): what a family keeps
+// docs/ARCHITECTURE.md, "The recycling contract"): what a family keeps
 // past Observe — keys, names, refs, pending hits, alerts — is a copy, made
 // when it is first stored (a map update goes through the kept key).
 

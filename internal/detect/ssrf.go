@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -66,36 +66,6 @@ type SSRFMatch struct {
 
 var dangerousSchemes = map[string]bool{"file": true, "gopher": true, "dict": true, "ftp": true, "tftp": true, "ldap": true, "ldaps": true,
 	"jar": true, "netdoc": true, "sftp": true, "smb": true, "phar": true, "expect": true, "php": true, "glob": true, "ogg": true}
-
-var metadataAddrs = map[netip.Addr]string{
-	netip.MustParseAddr("169.254.169.254"): "cloud metadata (AWS/GCP/Azure/OpenStack)",
-	netip.MustParseAddr("169.254.170.2"):   "ECS task metadata",
-	netip.MustParseAddr("100.100.100.200"): "Alibaba Cloud metadata",
-	netip.MustParseAddr("192.0.0.192"):     "Oracle Cloud metadata",
-	netip.MustParseAddr("fd00:ec2::254"):   "AWS metadata (IPv6)",
-	netip.MustParseAddr("169.254.169.123"): "AWS time sync",
-}
-
-// IsInstanceMetadataHost reports whether host (a name or an address,
-// with or without brackets and port) is a cloud instance-metadata service:
-// the addresses above, or a metadata host name of a cloud provider. Such a
-// host is never an API of ours (the inventory lists calls to it as probes).
-func IsInstanceMetadataHost(host string) bool {
-	h := strings.ToLower(host)
-	if hp, _, err := net.SplitHostPort(h); err == nil {
-		h = hp
-	}
-	h = strings.Trim(h, "[]")
-	if a, err := netip.ParseAddr(h); err == nil {
-		_, ok := metadataAddrs[a.Unmap()]
-		return ok
-	}
-	switch h {
-	case "metadata.google.internal", "metadata.goog", "metadata.azure.com", "instance-data", "instance-data.ec2.internal", "metadata.tencentyun.com":
-		return true
-	}
-	return false
-}
 
 var metadataNames = []string{"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal", "metadata.azure.com", "metadata.tencentyun.com", "kubernetes.default", "kubernetes.default.svc"}
 
@@ -231,7 +201,7 @@ func JudgeHost(host string) (SSRFMatch, bool) {
 			enc = " (encoded as " + h + ")"
 			m.Confidence = 0.9
 		}
-		if what, ok := metadataAddrs[a]; ok {
+		if what, ok := enrich.MetadataService(a); ok {
 			m.Reason, m.Metadata, m.Confidence = what+enc, true, 0.95
 			return m, true
 		}

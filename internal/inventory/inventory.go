@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/palisade-sec/palisade/internal/detect"
+	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -1045,7 +1045,7 @@ func (inv *Inventory) probeReason(host string, st *stats, d *declOp) string {
 		return ""
 	}
 	switch {
-	case detect.IsInstanceMetadataHost(host):
+	case enrich.IsInstanceMetadataHost(host):
 		return ProbeMetadata
 	case st.status[404] == st.requests:
 		return ProbeNotFound

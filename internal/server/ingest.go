@@ -136,6 +136,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	sink := &ingestSink{s: s, ctx: r.Context(), res: &res, max: cfg.Ingest.BatchRecords, queue: cfg.Ingest.QueueRecords, idem: idempotencyKey(r)}
 	err = source.NewReader("body", bufio.NewReaderSize(capped, 64<<10), source.ReaderOptions{
 		Limits: exchange.Limits{MaxDecoded: cfg.Ingest.MaxDecompressed, MaxRecord: cfg.Ingest.MaxRecord}}).Run(r.Context(), sink)
+	if err == nil && r.Context().Err() != nil {
+		// The Reader ends quietly when its context ends (Ctrl-C on a
+		// command); here the request's context ended before the body
+		// did — a body deadline or a client gone — and what was not read
+		// must not be answered as success.
+		err = requestEnded(r.Context())
+	}
 	if err != nil && sink.items == 0 {
 		// Nothing read: the body is not a stream of records at all.
 		code = s.stopStatus(w, err, &res, 1)
@@ -309,6 +316,9 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 			res.NotAccepted = fmt.Sprintf("body after the gzip layer exceeds ingest.max_decompressed (%d bytes); split the upload", xle.Limit)
 		}
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, errRequestEnded):
+		res.NotAccepted = "the request ended before its body was read (body deadline: server.read_timeout plus 1 s per 64 KiB, or the client went away); resend from resume_record"
+		return http.StatusRequestTimeout
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		res.NotAccepted = fmt.Sprintf("body too slow: not received within server.read_timeout (%s) plus 1 s per 64 KiB; resend from resume_record", s.durations().ReadTimeout)
 		return http.StatusRequestTimeout
@@ -321,6 +331,14 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 		res.NotAccepted = "body unreadable: " + err.Error()
 		return http.StatusBadRequest
 	}
+}
+
+// errRequestEnded marks an ingest cut short by the end of the request's
+// context rather than by the body's own end.
+var errRequestEnded = errors.New("request ended before the body was read")
+
+func requestEnded(ctx context.Context) error {
+	return fmt.Errorf("%w: %w", errRequestEnded, context.Cause(ctx))
 }
 
 // retryAfter estimates when the queue will have room (seconds, 1..60).
@@ -417,16 +435,19 @@ const minBodyRate = 64 << 10
 
 // bodyDeadline replaces the connection's read deadline for an upload body
 // (ingest, OTLP) by one that moves with progress: the body must arrive
-// within server.read_timeout plus one second per 64 KiB received. A body
-// trickling in is cut after about read_timeout; a large upload read slowly
-// because the server itself is busy is not. Time spent waiting for the
-// decode budget does not count.
+// within server.read_timeout plus one second per 64 KiB received, plus the
+// time the server itself spent between reads (decoding, writing the log).
+// A body trickling in is cut after about read_timeout; a large upload, or a
+// small body that decompresses to a lot, read slowly because the server is
+// busy is not. Time spent waiting for the decode budget does not count.
 type bodyDeadline struct {
 	r     io.Reader
 	rc    *http.ResponseController
 	start time.Time
 	grace time.Duration
 	n     int64
+	busy  time.Duration // server time between a read's return and the next read
+	last  time.Time     // when the last read returned
 }
 
 func (s *Server) uploadBody(w http.ResponseWriter, r io.Reader) io.Reader {
@@ -436,15 +457,22 @@ func (s *Server) uploadBody(w http.ResponseWriter, r io.Reader) io.Reader {
 }
 
 func (b *bodyDeadline) set() {
-	_ = b.rc.SetReadDeadline(b.start.Add(b.grace + time.Duration(b.n)*time.Second/minBodyRate))
+	_ = b.rc.SetReadDeadline(b.start.Add(b.grace + b.busy + time.Duration(b.n)*time.Second/minBodyRate))
 }
 
 func (b *bodyDeadline) Read(p []byte) (int, error) {
+	if !b.last.IsZero() {
+		if d := time.Since(b.last); d > time.Millisecond {
+			b.busy += d
+			b.set()
+		}
+	}
 	n, err := b.r.Read(p)
 	if n > 0 {
 		b.n += int64(n)
 		b.set()
 	}
+	b.last = time.Now()
 	return n, err
 }
 
