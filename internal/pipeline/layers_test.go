@@ -14,11 +14,11 @@ import (
 var layers = map[string]int{
 	// leaves: contract types and shared mechanisms
 	"model": 0, "alert": 0, "config": 0, "jsonscan": 0, "hashing": 0, "bounded": 0, "specfile": 0, "classify/ac": 0,
-	"testutil": 0,
+	"testutil": 0, "statecodec": 0, "bus/natstest": 0,
 	// normalized record, identities, the event and the stage interfaces
 	"exchange": 1, "identity": 1, "event": 1, "pipeline": 1,
 	// sources and enrichment
-	"source": 2, "ship": 2, "enrich": 2, "intel": 2,
+	"source": 2, "ship": 2, "enrich": 2, "intel": 2, "bus": 2,
 	// the classification stage
 	"classify": 3,
 	// analyzers
@@ -29,7 +29,7 @@ var layers = map[string]int{
 	// outputs
 	"report": 6, "incident": 6, "sink": 6, "server/wal": 6, "dashboard": 6, "dashboard/chart": 6, "sim": 6,
 	"store": 6, "store/sqlstore": 6, "store/sqlite": 6, "store/postgres": 6, "store/postgres/pgtest": 6,
-	"store/storeopen": 6, "store/storetest": 6,
+	"store/storeopen": 6, "store/storetest": 6, "cluster": 6,
 	// the server and the scenario scoring (which runs the engine on the simulator)
 	"server": 7, "scenario": 7,
 }
