@@ -304,7 +304,7 @@ type evKeys struct {
 	have  uint8
 	eh    uint64 // endpointHash
 	ih    uint64 // ipHash of the client address
-	idh   uint64 // hashString of the principal id (0 when anonymous)
+	idh   uint64 // hashing.String of the principal id (0 when anonymous)
 	role  uint64 // roleGroup
 	ce    *clientEP
 	ceTab *lru[clientEP]
@@ -363,7 +363,7 @@ func (k *evKeys) ip(ev *event.Event) uint64 {
 	return k.ih
 }
 
-// identity is hashString of the principal id (0 when anonymous).
+// identity is hashing.String of the principal id (0 when anonymous).
 func (k *evKeys) identity(ev *event.Event) uint64 {
 	id := ev.Auth.Identity
 	if id == nil {

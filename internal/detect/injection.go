@@ -733,6 +733,21 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		return
 	}
 	f, x := valueClasses(p.Value)
+	pi := -1
+	if p.Kind == PartPathPlain {
+		// a plain path is learned like a parameter (the endpoint's paths),
+		// and one that fits what was learned skips the rules: its CRS-only
+		// evidence would be suppressed (as for parameters, in part)
+		pi = len(s.res.parts)
+		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
+		s.shape(&s.res.parts[pi], &p, p.Value, f, x)
+		if s.fits != nil && s.fits(&s.res.parts[pi]) {
+			if s.trace != nil {
+				s.trace(ValueTrace{Loc: p.Loc(), Text: clipTrace(p.Value), Skipped: "CRS rules not run: the value fits its parameter's learned profile"})
+			}
+			return
+		}
+	}
 	if plainBytes(f, len(p.Value)) && x&vcDecode == 0 {
 		return
 	}
@@ -755,8 +770,10 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		}
 		return
 	}
-	pi := len(s.res.parts)
-	s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
+	if pi < 0 {
+		pi = len(s.res.parts)
+		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
+	}
 	syn := syntaxOf(dec.Text)
 	prose := syn == 0 && isProse(dec.Text)
 	var tr *ValueTrace

@@ -31,8 +31,10 @@ func crsTarget(k PartKind) crs.Target {
 		return crs.THeaders
 	case PartHeader, PartUserAgent:
 		return crs.THeaders
-	case PartPath, PartPathPlain:
+	case PartPath:
 		return crs.TPath
+	case PartPathPlain:
+		return crs.TPathFiles
 	case PartXMLText:
 		return crs.TXML
 	case PartXML, PartBody:

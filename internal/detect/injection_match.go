@@ -1458,7 +1458,54 @@ func urlShaped(v string) bool {
 
 var mailVerbs = []string{"rcpt to", "mail from", "data", "quit", "helo", "ehlo", "rset", "vrfy", "expn", "bcc:", "cc:", "to:", "from:", "subject:", "reply-to:", "mime-version:"}
 
-var imapVerbs = []string{" capability", " fetch ", " login ", " select ", " list ", " examine ", " store ", " logout", " noop", " authenticate", " append ", " delete ", " rename ", " copy "}
+var imapVerbs = []string{" capability", " fetch ", " login ", " select ", " list ", " examine ", " store ", " logout", " noop", " authenticate", " append ", " delete ", " rename ", " copy ",
+	" status ", " search ", " uid ", " expunge", " subscribe ", " unsubscribe ", " lsub ", " create ", " check", " close"}
+
+// pop3Command: a POP3 command with the shape of its arguments at the start
+// of rest (lower case): RETR/DELE/LIST/TOP with message numbers, APOP with
+// a name and a 32-digit hex digest; USER/PASS and a bare STAT, UIDL, RSET,
+// HELP only where line breaks have no business (URL parts).
+func pop3Command(rest string, inURL bool) (string, bool) {
+	line := rest
+	if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+		line = line[:i]
+	}
+	f := strings.Fields(line)
+	if len(f) == 0 || len(f) > 3 {
+		return "", false
+	}
+	num := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return s != ""
+	}
+	switch f[0] {
+	case "retr", "dele", "list":
+		if len(f) == 2 && num(f[1]) {
+			return f[0], true
+		}
+	case "top":
+		if len(f) == 3 && num(f[1]) && num(f[2]) {
+			return f[0], true
+		}
+	case "apop":
+		if len(f) == 3 && len(f[2]) == 32 && strings.Trim(f[2], "0123456789abcdef") == "" {
+			return f[0], true
+		}
+	case "user", "pass", "help":
+		if inURL && len(f) == 2 {
+			return f[0], true
+		}
+	case "stat", "uidl", "rset":
+		if inURL && len(f) == 1 {
+			return f[0], true
+		}
+	}
+	return "", false
+}
 
 func matchCRLF(kind PartKind, text, lower string) (InjMatch, bool) {
 	inURL := kind == PartPath || kind == PartQuery || kind == PartQueryName || kind == PartHeader || kind == PartCookie
@@ -1502,6 +1549,9 @@ func matchCRLF(kind PartKind, text, lower string) (InjMatch, bool) {
 				}
 				return InjMatch{Class: ClassCRLF, Confidence: 0.8, Start: i, End: min(len(text), i+60), Reason: "mail command " + strings.TrimSuffix(v, ":")}, true
 			}
+		}
+		if v, ok := pop3Command(rest, inURL); ok {
+			return InjMatch{Class: ClassCRLF, Confidence: 0.75, Start: i, End: min(len(text), i+60), Reason: "POP3 command " + strings.ToUpper(v)}, true
 		}
 		// IMAP: "tag COMMAND".
 		if sp := strings.IndexByte(rest, ' '); sp > 0 && sp <= 8 {

@@ -17,9 +17,11 @@ import "strings"
 //   - shell: a variable reference (${…}, $(…), $name where a word
 //     starts, %name%, a lone %x loop variable), a command-line option token (" -c", " --list",
 //     " /d") next to another command word, a value that starts with a
-//     command separator (;, |, &, `, a line break) followed by a word, or
-//     a Windows FOR … IN (…) DO / IF [NOT] EXIST|DEFINED|ERRORLEVEL
-//     statement.
+//     command separator (;, |, &, `, a line break) followed by a word, a
+//     Windows FOR … IN (…) DO / IF [NOT] EXIST|DEFINED|ERRORLEVEL
+//     statement, a function definition ("f() {"), a brace expansion with
+//     an empty first word ("{,id}"), or a word split by what expands to
+//     nothing (a special parameter "c$@at", an empty pair of backticks or double quotes after "ping").
 type codeSyntax uint8
 
 const (
@@ -196,6 +198,21 @@ func shellSyntax(t string) bool {
 			return true // ${…}, $(…)
 		case c == '$' && i+1 < len(t) && (isLetterByte(t[i+1]) || t[i+1] == '_') && (i == 0 || !isWordByte(t[i-1])):
 			return true // $name where a word starts (not inside a token such as a password)
+		case c == '$' && i > 0 && i+2 < len(t) && isLetterByte(t[i-1]) && strings.IndexByte("@*!?#", t[i+1]) >= 0 && isLetterByte(t[i+2]):
+			return true // a special parameter splitting a word ("c$@at"): expands to nothing
+		case (c == '`' || c == '"') && i > 0 && i+2 < len(t) && t[i+1] == c && isLetterByte(t[i-1]) && (isLetterByte(t[i+2]) || t[i+2] == ' '):
+			return true // an empty quote pair splitting a word ("ping``", "w""hoami"; not '': SQL-escaped text)
+		case c == '{' && i+1 < len(t) && t[i+1] == ',':
+			return true // brace expansion with an empty first word ("{,echo,id}")
+		case c == '(' && i+1 < len(t) && t[i+1] == ')' && i > 0 && (isWordByte(t[i-1]) || t[i-1] == ':'):
+			// a function definition: name() { … }
+			j := i + 2
+			for j < len(t) && (t[j] == ' ' || t[j] == '\t') {
+				j++
+			}
+			if j < len(t) && t[j] == '{' {
+				return true
+			}
 		case c == '%' && startTok:
 			// %name% (Windows variables) or a lone %x / %%x (loop variables)
 			j := i + 1

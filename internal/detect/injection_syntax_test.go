@@ -28,6 +28,11 @@ func TestSyntaxOf(t *testing.T) {
 		{"FOR /D %a IN (dirs) DO abc", synShell},
 		{"IF NOT EXIST C:\\x CMD", synShell},
 		{"if [%1]==[] echo missing", synShell},
+		{"f(){ f|f& };f", synShell},
+		{":(){ :|:& };:", synShell},
+		{"{,echo,#test}", synShell},
+		{"host;c$@at /et$!c/passwd", synShell},
+		{"ping`` 127.0.0.1", synShell},
 		// natural-language text and ordinary values
 		{"Customer since '09; still happy", 0},
 		{"He said 'no' and left", 0},
@@ -44,6 +49,11 @@ func TestSyntaxOf(t *testing.T) {
 		{"#1 seller", 0},
 		{"Assembly: insert tab A -> slot B, done", 0},
 		{"2026-01-01", 0},
+		{"Call f() to start", 0},
+		{"{\"a\":1,\"b\":2}", 0},
+		{"set {1,2}", 0},
+		{"US$5 or $@ alone", 0},
+		{"it''s fine", 0},
 	} {
 		if got := syntaxOf(tc.v); got != tc.want {
 			t.Errorf("syntaxOf(%q) = %v (%d), want %v", tc.v, got, got, tc.want)
@@ -131,5 +141,30 @@ func TestInjectionFileProbeNotServed(t *testing.T) {
 	d := NewInjection(Config{})
 	if fs := d.Inspect(sigEvent(t, "GET", "https://api.example.test/static/..%2f..%2f..%2fetc%2fpasswd", nil, "", 404)); len(fs) == 0 {
 		t.Error("traversal in the path answered 404: not reported")
+	}
+}
+
+// Lines of a text field that start like POP3 commands are prose unless
+// they have the command's argument shape; in a URL part the bare
+// commands count too.
+func TestPOP3Commands(t *testing.T) {
+	d := NewInjection(Config{})
+	for _, tc := range []struct {
+		where, v string
+		want     bool
+	}{
+		{"json", "Shopping:\nList 3 items\nTop 5 picks\nHelp wanted", false},
+		{"json", "Todo\nuser guide\nstat sheet\nStat", false},
+		{"json", "note\r\nRETR 1", true},
+		{"query", "x\r\nSTAT", true},
+		{"query", "x\r\nUSER admin", true},
+	} {
+		got := false
+		for _, f := range d.Inspect(placeValue(t, tc.where, tc.v)) {
+			got = got || f.Class == ClassCRLF
+		}
+		if got != tc.want {
+			t.Errorf("%s %q: crlf %v, want %v", tc.where, tc.v, got, tc.want)
+		}
 	}
 }

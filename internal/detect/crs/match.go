@@ -44,7 +44,7 @@ type countGate struct {
 	n    int
 }
 
-const numTargets = 9
+const numTargets = 10
 
 func targetIndex(t Target) int { return bits.TrailingZeros16(uint16(t)) }
 
@@ -245,6 +245,7 @@ func (s *Set) Match(target Target, header string, text string, maxPL int, sc *Sc
 	}
 	// in rule order, whichever way they were found
 	slices.SortFunc(sc.hits, func(a, b Hit) int { return a.Rule.idx - b.Rule.idx })
+	sc.cntFor = "" // no view of the caller's text is kept past the call (only in the hits)
 	return sc.hits
 }
 

@@ -48,7 +48,7 @@ func hitIDs(hs []Hit) []int {
 var soundTargets = []struct {
 	t   Target
 	hdr string
-}{{TArgs, ""}, {TArgNames, ""}, {TCookies, ""}, {THeaders, "user-agent"}, {THeaders, "x-data"}, {THeaders, "referer"}, {TPath, ""}, {TBody, ""}, {TXML, ""}, {TFiles, ""}}
+}{{TArgs, ""}, {TArgNames, ""}, {TCookies, ""}, {THeaders, "user-agent"}, {THeaders, "x-data"}, {THeaders, "referer"}, {TPath, ""}, {TBody, ""}, {TXML, ""}, {TFiles, ""}, {TPathFiles, ""}}
 
 // checkSound fails when Match misses a rule matchAll finds (or reports
 // one it does not).

@@ -29,6 +29,11 @@ const (
 	TBody                           // REQUEST_BODY
 	TXML                            // XML:/*, XML://@*
 	TFiles                          // FILES, FILES_NAMES, X-Filename headers
+	// TPathFiles: the TPath rules of the path-traversal class (traversal
+	// sequences, OS and restricted file names) — all a path of plain
+	// bytes (letters, digits, - _ . /) can carry: SQL, shell and markup
+	// need quotes, spaces, operators or brackets
+	TPathFiles
 )
 
 var targetNames = map[string]Target{
@@ -273,6 +278,9 @@ func compileRule(fsys fs.FS, d *directive) (*Rule, string, error) {
 	}
 	if r.targets == 0 {
 		return nil, "no request-value target", nil
+	}
+	if r.targets&TPath != 0 && r.Class == "path_traversal" {
+		r.targets |= TPathFiles
 	}
 	op, arg, neg := splitOp(d.args[1])
 	if neg {
