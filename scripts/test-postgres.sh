@@ -73,6 +73,7 @@ as_postgres pg_isready -q -p "$port" || { say "PostgreSQL does not accept connec
 # must own its tables: VACUUM FULL after an erasure).
 pw=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 as_postgres psql -q -p "$port" -v ON_ERROR_STOP=1 -v role="$role" -v pw="$pw" -v db="$db" >/dev/null <<'SQL'
+SET client_min_messages = warning;
 SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
 SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
