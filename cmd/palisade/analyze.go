@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +18,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
 type analyzeFlags struct {
@@ -23,6 +27,7 @@ type analyzeFlags struct {
 	reportOut  string
 	summary    bool
 	noProgress bool
+	alerts     string
 	common     pipelineFlags
 }
 
@@ -35,13 +40,21 @@ func init() {
 stdin), builds the API inventory, classifies sensitive data, runs the
 detectors and posture rules, and writes the analysis report (report-v1).
 
+When an input is a stream (standard input or a named pipe that is not a
+regular file, e.g. "palisade tail ... | palisade analyze -"), records are
+analyzed as they arrive and each new alert is printed as it is raised (one
+line of text; --alerts ndjson prints JSON lines); the end of the input, or
+Ctrl-C (SIGINT/SIGTERM), ends the stream and the report of what was read is
+written as usual. A second Ctrl-C exits at once.
+
 Exit status: 0 on success; 2 when the command line or an input is unusable
 (unreadable file, spec or feed that does not parse, every record rejected);
 3 when the report was written but an input ended early (for example a
 truncated gzip file): the records before the damage were analyzed.`,
 		Example: `  palisade analyze traffic.ndjson.gz
   palisade analyze --spec api.yaml --intel tor=tor-exits.txt --report report.json capture.har
-  zcat *.gz | palisade analyze --report - - | jq '.alerts[]'`,
+  zcat *.gz | palisade analyze --report - - | jq '.alerts[]'
+  palisade tail -f nginx /var/log/nginx/api.json.log | palisade analyze --report report.json -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, f, args) },
 	}
@@ -51,6 +64,7 @@ truncated gzip file): the records before the damage were analyzed.`,
 	fl.StringVar(&f.reportOut, "report", "", "write the JSON report to this file (- = stdout); default: human summary on stdout")
 	fl.BoolVar(&f.summary, "summary", false, "also print the human summary on stderr when --report is given")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "never show the progress bar")
+	fl.StringVar(&f.alerts, "alerts", "auto", "print alerts as they are raised: auto (text when an input is a stream), text, ndjson or none; on stdout, or on stderr when --report - writes the report there")
 	f.common.register(cmd)
 	root.AddCommand(cmd)
 }
@@ -91,13 +105,48 @@ func runAnalyze(cmd *cobra.Command, f analyzeFlags, files []string) error {
 	if stdin > 1 {
 		return exitCode(2, errors.New(`"-" (stdin) given more than once`))
 	}
-	prog := newProgress(!f.noProgress, total, stdin > 0)
-	var incomplete []error
+	srcs := make([]*source.Reader, len(files))
+	streaming := false
 	var done int64
-	for _, name := range files {
-		base := done
-		err := eng.ReadFile(name, func(b, n int64) { prog.update(base+b, n) })
-		if st, e := os.Stat(name); e == nil && name != "-" {
+	var prog *progress
+	for i, name := range files {
+		base := &done
+		src, err := source.Open(name, source.ReaderOptions{Progress: func(b, n int64) { prog.update(*base+b, n) }})
+		if err != nil {
+			return exitCode(2, err)
+		}
+		srcs[i] = src
+		streaming = streaming || src.Streaming()
+	}
+	alertOut, err := alertPrinter(f, streaming)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	if alertOut != nil {
+		eng.OnNewAlert(alertOut)
+	}
+	ctx, stopSignals := context.Background(), func() {}
+	if streaming {
+		// Ctrl-C ends the stream and the report is written; a second one
+		// exits (the default handling is back once the inputs are read).
+		ctx, stopSignals = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stopSignals()
+		fmt.Fprintln(os.Stderr, "palisade: reading a stream: alerts are printed as they are raised; end of input or Ctrl-C writes the report")
+	}
+	prog = newProgress(!f.noProgress && !streaming, total, stdin > 0)
+	var incomplete []error
+	for i, src := range srcs {
+		var err error
+		if src.Streaming() {
+			err = engine.NewStream(eng, time.Second).Run(ctx, src)
+			if ctx.Err() != nil {
+				fmt.Fprintf(os.Stderr, "palisade: %s: stopped; writing the report of what was read\n", src.Name())
+				break
+			}
+		} else {
+			err = eng.Read(ctx, src)
+		}
+		if st, e := os.Stat(files[i]); e == nil && files[i] != "-" {
 			done += st.Size()
 		}
 		if err != nil {
@@ -105,6 +154,7 @@ func runAnalyze(cmd *cobra.Command, f analyzeFlags, files []string) error {
 			prog.log("palisade: " + err.Error())
 		}
 	}
+	stopSignals()
 	eng.Flush()
 	prog.finish()
 	rep := eng.Report(time.Now())
@@ -230,3 +280,30 @@ func dirOf(p string) string {
 }
 
 var _ = exchange.MaxLine
+
+// alertPrinter returns what prints an alert as it is raised (nil: alerts
+// are only in the report): text or JSON lines, on stdout unless the JSON
+// report goes there.
+func alertPrinter(f analyzeFlags, streaming bool) (func(model.Alert), error) {
+	mode := f.alerts
+	switch mode {
+	case "auto":
+		if !streaming {
+			return nil, nil
+		}
+		mode = "text"
+	case "none":
+		return nil, nil
+	case "text", "ndjson":
+	default:
+		return nil, fmt.Errorf("--alerts %q: want auto, text, ndjson or none", f.alerts)
+	}
+	var w io.Writer = os.Stdout
+	if f.reportOut == "-" {
+		w = os.Stderr
+	}
+	if mode == "ndjson" {
+		return func(a model.Alert) { report.AlertJSON(w, a) }, nil
+	}
+	return func(a model.Alert) { report.AlertLine(w, a) }, nil
+}

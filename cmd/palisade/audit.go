@@ -291,7 +291,7 @@ func loadTraffic(path string, specs []string) (*model.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := eng.ReadFile(path, nil); err != nil {
+	if err := eng.ReadFile(path); err != nil {
 		return nil, err
 	}
 	eng.Flush()

@@ -1,19 +1,19 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-)
 
-var updateDeps = flag.Bool("update-deps", false, "rewrite deps.txt from go list")
+	"github.com/palisade-sec/palisade/internal/testutil"
+)
 
 // TestDependencies lists the modules the shipped binary links (go list
 // -deps) and compares them with deps.txt, the reviewed list: a new module
-// is a reviewed change (run with -update-deps and commit the diff). The
+// is a reviewed change (run with -update, the one golden-file flag, and
+// commit the diff). The
 // evaluation tooling (Coraza, its rule-set regression suite, gjson, mage)
 // lives in cmd/palisade-eval and must never appear here.
 func TestDependencies(t *testing.T) {
@@ -36,25 +36,24 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 	got := strings.Join(mods, "\n") + "\n"
-	if *updateDeps {
-		if err := os.WriteFile("deps.txt", []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if *testutil.Update {
+		testutil.Golden(t, "deps.txt", []byte(got))
+		return
 	}
 	want, err := os.ReadFile("deps.txt")
 	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/palisade -run TestDependencies -update-deps)", err)
+		t.Fatalf("%v (run go test ./cmd/palisade -run TestDependencies -update)", err)
 	}
 	if got != string(want) {
 		w := strings.Split(strings.TrimSpace(string(want)), "\n")
 		for _, m := range mods {
 			if !slices.Contains(w, m) {
-				t.Errorf("new module in the binary: %s (review it, then go test ./cmd/palisade -run TestDependencies -update-deps)", m)
+				t.Errorf("new module in the binary: %s (review it, then go test ./cmd/palisade -run TestDependencies -update)", m)
 			}
 		}
 		for _, m := range w {
 			if !slices.Contains(mods, m) {
-				t.Errorf("module no longer in the binary: %s (update deps.txt with -update-deps)", m)
+				t.Errorf("module no longer in the binary: %s (update deps.txt with -update)", m)
 			}
 		}
 	}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/server"
 )
 
 // pipelineFlags are shared by the commands that run the pipeline.
@@ -32,9 +34,17 @@ func (p *pipelineFlags) register(cmd *cobra.Command) {
 func (p *pipelineFlags) config() (engine.Config, error) {
 	cfg := engine.DefaultConfig()
 	if p.configFile != "" {
-		var err error
-		cfg, err = engine.LoadConfigFile(p.configFile)
+		// The one configuration file: its pipeline keys (the serve
+		// sections are checked too, and used by serve only).
+		b, err := os.ReadFile(p.configFile)
 		if err != nil {
+			return cfg, fmt.Errorf("--config: %w", err)
+		}
+		fc, err := server.LoadConfig(server.NamedDoc{Name: p.configFile, Data: b})
+		if err != nil {
+			return cfg, err
+		}
+		if cfg, err = fc.EngineConfig(); err != nil {
 			return cfg, err
 		}
 	}

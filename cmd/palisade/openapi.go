@@ -1,9 +1,8 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/inventory"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
 type openapiFlags struct {
@@ -80,54 +80,23 @@ func runOpenAPI(f openapiFlags, files []string) error {
 		}
 	}
 	enr := enrich.New(enrich.DefaultConfig(), inv, nil)
-	var (
-		seq, rejected int64
-		last          time.Time
-		damaged       error
-		hosts         = map[string]int64{}
-	)
+	sink := &inventorySink{enr: enr, inv: inv, hosts: map[string]int64{}}
+	var damaged error
 	for _, name := range files {
-		rc, _, err := exchange.Open(name)
+		src, err := source.Open(name, source.ReaderOptions{})
 		if err != nil {
 			return exitCode(2, err)
 		}
-		dec, err := exchange.NewDecoder(name, rc)
-		if err != nil {
-			rc.Close()
-			return exitCode(2, fmt.Errorf("%s: %w", name, err))
+		if err := src.Run(context.Background(), sink); err != nil {
+			if sink.seq == 0 {
+				return exitCode(2, err)
+			}
+			damaged = err
+			fmt.Fprintln(os.Stderr, "palisade:", err)
+			break
 		}
-		for {
-			rec, err := dec.Next()
-			if err == io.EOF {
-				break
-			}
-			var re *exchange.RecordError
-			if errors.As(err, &re) {
-				rejected++
-				if rejected <= 5 {
-					fmt.Fprintln(os.Stderr, "palisade: rejected:", re)
-				}
-				continue
-			}
-			if err != nil {
-				damaged = err
-				fmt.Fprintln(os.Stderr, "palisade:", err)
-				break
-			}
-			ev, err := enr.Enrich(rec, uint64(seq))
-			seq++
-			if err != nil {
-				rejected++
-				continue
-			}
-			inv.Observe(ev)
-			hosts[ev.Host]++
-			if ev.Time.After(last) {
-				last = ev.Time
-			}
-		}
-		rc.Close()
 	}
+	seq, rejected, last, hosts := sink.seq, sink.rejected, sink.last, sink.hosts
 	if host == "" {
 		if len(hosts) != 1 {
 			return exitCode(2, fmt.Errorf("--host is required: the input has %d hosts (%s)", len(hosts), hostList(hosts)))
@@ -180,3 +149,38 @@ func hostList(hosts map[string]int64) string {
 	}
 	return strings.Join(list, ", ")
 }
+
+// inventorySink enriches records and feeds them to the inventory only.
+type inventorySink struct {
+	enr           *enrich.Enricher
+	inv           *inventory.Inventory
+	seq, rejected int64
+	last          time.Time
+	hosts         map[string]int64
+}
+
+func (k *inventorySink) Records(recs []*exchange.Record) error {
+	for _, rec := range recs {
+		ev, err := k.enr.Enrich(rec, uint64(k.seq))
+		k.seq++
+		if err != nil {
+			k.rejected++
+			continue
+		}
+		k.inv.Observe(ev)
+		k.hosts[ev.Host]++
+		if ev.Time.After(k.last) {
+			k.last = ev.Time
+		}
+	}
+	return nil
+}
+
+func (k *inventorySink) Reject(re *exchange.RecordError) {
+	k.rejected++
+	if k.rejected <= 5 {
+		fmt.Fprintln(os.Stderr, "palisade: rejected:", re)
+	}
+}
+
+func (k *inventorySink) Drop(string, int64) {}

@@ -17,15 +17,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/engine"
-	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
-	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/sink"
-	"github.com/palisade-sec/palisade/internal/source"
 	"github.com/palisade-sec/palisade/internal/store"
 )
 
@@ -149,7 +145,7 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 	for id, why := range specProblems {
 		log.Warn("stored spec skipped: it does not load; fix it with POST /api/v1/specs or remove it with DELETE /api/v1/specs/"+id, "spec", id, "err", why)
 	}
-	ac := activity.DefaultConfig() // the attacker view's per-subject summary
+	ac := cfg.Activity // the attacker view's per-subject summary
 	ec.Activity = &ac
 	eng, err := engine.New(ec)
 	if err != nil {
@@ -167,20 +163,9 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 		}})
 		pub = sinkStats{disp}
 	}
-	server.SpecCheck = func(name string, data []byte) ([]string, error) {
-		sp, err := inventory.ParseSpec(name, data)
-		if err != nil {
-			return nil, err
-		}
-		return sp.Hosts, nil
-	}
 	srv, err := server.New(server.Options{
 		DataDir: dataDir, Config: cfg, Engine: eng, Store: st, Publisher: pub, Logger: log, Identity: ec.Enrich.Identity,
 		IdleFlush: eng.ReorderWindow(), SpecProblems: specProblems,
-		OTLP: func(sink func([]*exchange.Record)) http.Handler {
-			return source.NewOTLPHandler(sink, source.OTLPOptions{MaxBodyBytes: cfg.Ingest.MaxDecompressed})
-		},
-		ExportOpenAPI: func(host string, eps []model.Endpoint) ([]byte, error) { return inventory.ExportOpenAPI(host, eps, "") },
 	})
 	if err != nil {
 		return exitCode(2, err)

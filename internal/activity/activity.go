@@ -19,22 +19,40 @@ package activity
 
 import (
 	"container/list"
+	"errors"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
 )
 
-// Config bounds the tracker.
+// Config bounds the tracker. It is the "activity" section of serve's
+// configuration file (docs/configuration.md).
 type Config struct {
-	MaxSubjects  int // subjects kept in memory (both kinds), default 10000
-	MaxHours     int // hourly buckets per subject (newest kept), default 168
-	MaxEndpoints int // endpoints per subject, default 32
-	MaxPeers     int // addresses per identity / identities per address, default 16
-	MaxClasses   int // data classes per subject, default 16
+	MaxSubjects  int `yaml:"max_subjects" doc:"subjects (client addresses and identities) whose activity summary is kept in memory, least recently active evicted first (≈1 KB typical, ≈8.6 KB at every bound)"`
+	MaxHours     int `yaml:"max_hours" doc:"hourly buckets per subject (the newest kept)"`
+	MaxEndpoints int `yaml:"max_endpoints" doc:"endpoints per subject (the requests of others are counted, not kept)"`
+	MaxPeers     int `yaml:"max_peers" doc:"addresses per identity and identities per address"`
+	MaxClasses   int `yaml:"max_classes" doc:"data classes per subject"`
+}
+
+// Validate implements config.Validator: every bound is positive.
+func (c Config) Validate() error {
+	var errs []error
+	for _, b := range []struct {
+		key string
+		v   int
+	}{{"max_subjects", c.MaxSubjects}, {"max_hours", c.MaxHours}, {"max_endpoints", c.MaxEndpoints},
+		{"max_peers", c.MaxPeers}, {"max_classes", c.MaxClasses}} {
+		if b.v <= 0 {
+			errs = append(errs, config.Errorf(b.key, "must be positive"))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultConfig returns the default bounds.

@@ -55,41 +55,41 @@ type Match struct {
 // Config configures a Classifier.
 type Config struct {
 	// Custom data types from configuration.
-	Custom []CustomType `json:"custom" koanf:"custom"`
+	Custom []CustomType `json:"custom"`
 	// SampleAfter: once a field (per endpoint and location) has given the
 	// same classification for this many consecutive values, the Analyzer
 	// classifies only one value in SampleEvery. 0 disables sampling.
-	SampleAfter int `json:"sample_after" koanf:"sample_after"`
-	SampleEvery int `json:"sample_every" koanf:"sample_every"`
+	SampleAfter int `json:"sample_after"`
+	SampleEvery int `json:"sample_every"`
 	// MaxBodyBytes caps how much of a body is classified (the rest is
 	// counted as truncated). Default 256 KiB.
-	MaxBodyBytes int `json:"max_body_bytes" koanf:"max_body_bytes"`
+	MaxBodyBytes int `json:"max_body_bytes"`
 	// MaxLeaves caps the JSON leaves classified per body. Default 4096.
-	MaxLeaves int `json:"max_leaves" koanf:"max_leaves"`
+	MaxLeaves int `json:"max_leaves"`
 	// MaxEndpoints and MaxFieldsPerEndpoint bound the Analyzer's state.
-	MaxEndpoints         int `json:"max_endpoints" koanf:"max_endpoints"`
-	MaxFieldsPerEndpoint int `json:"max_fields_per_endpoint" koanf:"max_fields_per_endpoint"`
+	MaxEndpoints         int `json:"max_endpoints"`
+	MaxFieldsPerEndpoint int `json:"max_fields_per_endpoint"`
 	// MinConfidence drops matches below it (default 0.5).
-	MinConfidence float64 `json:"min_confidence" koanf:"min_confidence"`
+	MinConfidence float64 `json:"min_confidence"`
 }
 
 // CustomType is a data type defined in configuration.
 type CustomType struct {
-	Name string `json:"name" koanf:"name"`
+	Name string `json:"name"`
 	// Pattern is an RE2 regular expression matched against values and text.
-	Pattern string `json:"pattern" koanf:"pattern"`
+	Pattern string `json:"pattern"`
 	// Keywords: without a Pattern, each keyword occurrence (case-insensitive)
 	// is a match; with a Pattern, a pattern match counts only when a keyword
 	// occurs in the value, the text or the field name (context).
-	Keywords []string `json:"keywords" koanf:"keywords"`
+	Keywords []string `json:"keywords"`
 	// Validator (optional): luhn, mod97 (IBAN), ssn, e164, nanp.
-	Validator string `json:"validator" koanf:"validator"`
+	Validator string `json:"validator"`
 	// FieldNames: a value in a field of this name (case-insensitive, any
 	// separator) is of this type when it passes Pattern (if any) and the
 	// validator (if any).
-	FieldNames []string `json:"field_names" koanf:"field_names"`
+	FieldNames []string `json:"field_names"`
 	// Confidence of a match (default 0.8).
-	Confidence float64 `json:"confidence" koanf:"confidence"`
+	Confidence float64 `json:"confidence"`
 }
 
 // DefaultConfig returns the built-in configuration.

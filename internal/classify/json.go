@@ -553,15 +553,6 @@ func (c *Classifier) ClassifyJSON(body []byte, fn func(field string, m Match, va
 	})
 }
 
-// dynamicKey reports object keys that are data rather than names: e-mail
-// addresses, numbers, UUIDs and long high-entropy strings (maps keyed by
-// user, id or token). They become "*" in paths, so that no value reaches a
-// field name and a map does not create one field per entry.
-func dynamicKey(name string) bool {
-	dyn, _ := keyKind(name)
-	return dyn
-}
-
 // Byte classes of object keys.
 const (
 	kcDigit  = 1 << iota // 0-9

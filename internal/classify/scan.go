@@ -171,7 +171,7 @@ func (s *scan) fieldValue() {
 			s.add(TypeDOB, 0.8, off, end, "masked", true)
 		}
 	case TypePassport:
-		if len(v) >= 6 && len(v) <= 9 && onlyChars(strings.ToUpper(v), "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") && strings.IndexAny(v, "0123456789") >= 0 {
+		if len(v) >= 6 && len(v) <= 9 && onlyChars(strings.ToUpper(v), "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") && strings.ContainsAny(v, "0123456789") {
 			s.add(TypePassport, 0.85, off, end, "", false)
 		}
 	case TypePersonName:

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/palisade-sec/palisade/internal/activity"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/server"
@@ -121,7 +122,7 @@ func startServer(t testing.TB) *liveServer {
 		t.Fatal(err)
 	}
 	cfg := server.DefaultConfig()
-	cfg.Ingest.CheckpointInterval = "200ms"
+	cfg.Ingest.CheckpointInterval = config.Duration(200 * time.Millisecond)
 	// The log idle for a second ends the input (the engine's reorder buffer
 	// is released), so the walk-through sees every posted record.
 	srv, err := server.New(server.Options{DataDir: dir, Config: cfg, Engine: eng, Store: st, IdleFlush: time.Second})
@@ -618,7 +619,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	eval(`document.activeElement.blur(), "ok"`)
 	do("keyboard to settings", chromedp.KeyEvent("g"), chromedp.KeyEvent("s"), chromedp.WaitVisible(chromedp.CSS("#st-audit")))
 	waitText("#st-audit + div", "alert.triage")
-	waitText("#st-ret + div", "48h")
+	waitText("#st-ret + div", "2d") // retention.bodies 48h, shown as the configuration renders durations
 	shot("settings")
 
 	// Dark colour scheme: the same audit (contrast) on the overview.

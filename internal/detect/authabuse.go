@@ -9,6 +9,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -50,12 +51,50 @@ import (
 
 func init() {
 	Register("authabuse", func(cfg Config) Detector { return newAuthAbuse(cfg) })
-	declareOptions("authabuse", map[string]string{
-		"bf_window": "d", "bf_abs": "n", "bf_peer": "n", "bf_gate": "n",
-		"cs_window": "d", "cs_abs": "n", "cs_users": "n", "cs_clients": "n", "cs_k": "n", "cs_ratio": "n",
-		"tr_window": "d", "tr_abs": "n", "tr_gate": "n", "max_endpoints": "n", "tr_cold": "n",
-	})
+	RegisterOptions("authabuse", func() FamilyOptions { return defaultAuthabuseOptions() })
 }
+
+// authabuseOptions are the authabuse family's options (detect.options.authabuse).
+type authabuseOptions struct {
+	BfWindow     config.Duration `yaml:"bf_window" doc:"brute-force window (failures per client address)"`
+	BfAbs        float64         `yaml:"bf_abs" doc:"brute-force absolute floor (failures per window)"`
+	BfPeer       float64         `yaml:"bf_peer" doc:"brute force fires above bf_peer × the p99 of clients' windows"`
+	BfGate       float64         `yaml:"bf_gate" doc:"client windows before the brute-force peer bound applies"`
+	CsWindow     config.Duration `yaml:"cs_window" doc:"credential-stuffing window (failures per login endpoint)"`
+	CsAbs        float64         `yaml:"cs_abs" doc:"credential-stuffing absolute floor (failures per window)"`
+	CsUsers      float64         `yaml:"cs_users" doc:"distinct usernames a credential-stuffing window needs"`
+	CsClients    float64         `yaml:"cs_clients" doc:"distinct client addresses a credential-stuffing window needs"`
+	CsK          float64         `yaml:"cs_k" doc:"credential stuffing fires above mean + cs_k·sd of the endpoint's windows"`
+	CsRatio      float64         `yaml:"cs_ratio" doc:"credential stuffing fires above cs_ratio × the endpoint's mean"`
+	TrWindow     config.Duration `yaml:"tr_window" doc:"token-reuse window (distinct networks per principal)"`
+	TrAbs        float64         `yaml:"tr_abs" doc:"token-reuse absolute floor (distinct networks per window)"`
+	TrGate       float64         `yaml:"tr_gate" doc:"principal windows before the token-reuse peer bound applies"`
+	MaxEndpoints int             `yaml:"max_endpoints" doc:"login endpoints tracked (LRU)"`
+	TrCold       float64         `yaml:"tr_cold" doc:"before tr_gate principal-hours of peers, token reuse fires above tr_cold × tr_abs networks (and 2 × the principal's own largest hour)"`
+}
+
+func defaultAuthabuseOptions() *authabuseOptions {
+	return &authabuseOptions{
+		BfWindow:     config.Duration(10 * time.Minute),
+		BfAbs:        20,
+		BfPeer:       3,
+		BfGate:       50,
+		CsWindow:     config.Duration(20 * time.Minute),
+		CsAbs:        50,
+		CsUsers:      20,
+		CsClients:    5,
+		CsK:          6,
+		CsRatio:      4,
+		TrWindow:     config.Duration(time.Hour),
+		TrAbs:        5,
+		TrGate:       30,
+		MaxEndpoints: 20000,
+		TrCold:       4,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *authabuseOptions) Validate() error { return checkOptions(o) }
 
 type authDetector struct {
 	keyed
@@ -119,17 +158,17 @@ type authIdentity struct {
 }
 
 func newAuthAbuse(cfg Config) *authDetector {
-	o := optsFor(cfg, "authabuse")
+	o := optionsFor[*authabuseOptions](cfg, "authabuse")
 	d := &authDetector{
-		bfWin: o.dur("bf_window", 10*time.Minute), bfAbs: o.float("bf_abs", 20), bfPeer: o.float("bf_peer", 3), bfGate: o.float("bf_gate", 50),
-		csWin: o.dur("cs_window", 20*time.Minute), csAbs: o.float("cs_abs", 50), csUsers: o.float("cs_users", 20), csClients: o.float("cs_clients", 5),
-		csK: o.float("cs_k", 6), csRatio: o.float("cs_ratio", 4),
-		trWin: o.dur("tr_window", time.Hour), trAbs: o.float("tr_abs", 5), trGate: o.float("tr_gate", 30), trCold: o.float("tr_cold", 4),
+		bfWin: o.BfWindow.D(), bfAbs: o.BfAbs, bfPeer: o.BfPeer, bfGate: o.BfGate,
+		csWin: o.CsWindow.D(), csAbs: o.CsAbs, csUsers: o.CsUsers, csClients: o.CsClients,
+		csK: o.CsK, csRatio: o.CsRatio,
+		trWin: o.TrWindow.D(), trAbs: o.TrAbs, trGate: o.TrGate, trCold: o.TrCold,
 		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[uint64]bool{},
 	}
 	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
 	d.ids = newLRU[authIdentity](capOr(cfg.MaxTrackedIdentities, 200000))
-	d.eps = newLRU[authEndpoint](o.int("max_endpoints", 20000))
+	d.eps = newLRU[authEndpoint](o.MaxEndpoints)
 	d.clients.onEvict = func(_ uint64, c *authClient) { d.foldClient(c) }
 	d.ids.onEvict = func(_ uint64, s *authIdentity) { d.foldIdentity(s) }
 	return d

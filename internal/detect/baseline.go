@@ -1,12 +1,10 @@
 package detect
 
 import (
-	"fmt"
 	"math"
 	"math/bits"
 	"net/netip"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +13,7 @@ import (
 )
 
 // Shared building blocks of the learned (anomaly) families: EWMA
-// baselines, tumbling event-time windows, option parsing, confidence,
+// baselines, tumbling event-time windows, confidence,
 // subject keys and redacted samples.
 
 // ewstat is an exponentially weighted mean and variance of per-window
@@ -64,128 +62,6 @@ func winIndex(t time.Time, size time.Duration) int64 {
 	return u / s
 }
 
-// anomOpts reads family options from Config.Options[family] with defaults.
-// Values may be numbers or strings ("20m", "1.5"); invalid values keep the
-// default and are reported by AnomalyOptionErrors.
-type anomOpts struct {
-	m map[string]any
-}
-
-func optsFor(cfg Config, family string) anomOpts { return anomOpts{m: cfg.Options[family]} }
-
-func (o anomOpts) float(key string, def float64) float64 {
-	v, ok := o.m[key]
-	if !ok {
-		return def
-	}
-	f, err := optFloat(v)
-	if err != nil || f < 0 {
-		return def
-	}
-	return f
-}
-
-func (o anomOpts) int(key string, def int) int { return int(o.float(key, float64(def))) }
-
-func (o anomOpts) dur(key string, def time.Duration) time.Duration {
-	v, ok := o.m[key]
-	if !ok {
-		return def
-	}
-	d, err := optDuration(v)
-	if err != nil || d <= 0 {
-		return def
-	}
-	return d
-}
-
-func optFloat(v any) (float64, error) {
-	switch x := v.(type) {
-	case float64:
-		return x, nil
-	case float32:
-		return float64(x), nil
-	case int:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case uint64:
-		return float64(x), nil
-	case string:
-		return strconv.ParseFloat(strings.TrimSpace(x), 64)
-	}
-	return 0, fmt.Errorf("want a number, got %T", v)
-}
-
-func optDuration(v any) (time.Duration, error) {
-	switch x := v.(type) {
-	case string:
-		return time.ParseDuration(strings.TrimSpace(x))
-	case time.Duration:
-		return x, nil
-	}
-	f, err := optFloat(v)
-	if err != nil {
-		return 0, fmt.Errorf("want a duration such as \"20m\" or seconds, got %T", v)
-	}
-	return time.Duration(f * float64(time.Second)), nil
-}
-
-// anomalyOptionKeys lists, per anomaly family, its option keys and whether
-// each is a duration ("d") or a number ("n").
-var anomalyOptionKeys = map[string]map[string]string{}
-
-func declareOptions(family string, keys map[string]string) { anomalyOptionKeys[family] = keys }
-
-// AnomalyOptionErrors validates Config.Options for the anomaly families:
-// unknown keys and values of the wrong form, each naming family and key.
-// Families fall back to their documented default for an invalid value; call
-// this at startup to report them.
-func AnomalyOptionErrors(cfg Config) []error {
-	var errs []error
-	fams := make([]string, 0, len(cfg.Options))
-	for f := range cfg.Options {
-		fams = append(fams, f)
-	}
-	sort.Strings(fams)
-	for _, f := range fams {
-		keys, ok := anomalyOptionKeys[f]
-		if !ok {
-			continue // not an anomaly family
-		}
-		names := make([]string, 0, len(cfg.Options[f]))
-		for k := range cfg.Options[f] {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			kind, ok := keys[k]
-			if !ok {
-				errs = append(errs, fmt.Errorf("detect options: %s.%s: unknown key", f, k))
-				continue
-			}
-			v := cfg.Options[f][k]
-			var err error
-			var neg bool
-			if kind == "d" {
-				var d time.Duration
-				d, err = optDuration(v)
-				neg = err == nil && d <= 0
-			} else {
-				var x float64
-				x, err = optFloat(v)
-				neg = err == nil && x < 0
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("detect options: %s.%s: %v", f, k, err))
-			} else if neg {
-				errs = append(errs, fmt.Errorf("detect options: %s.%s: must be positive", f, k))
-			}
-		}
-	}
-	return errs
-}
-
 // capOr returns n when set, else def.
 func capOr(n, def int) int {
 	if n > 0 {
@@ -214,17 +90,6 @@ func confidence(observed, threshold, evidence, full float64) float64 {
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
-
-// subjectKey hashes the principal when there is one, else the client
-// address: per-identity state for authenticated traffic (many users behind
-// one NAT stay apart, one user on rotating IPs stays together), per-IP
-// state for anonymous traffic.
-func subjectKey(ev *event.Event) (uint64, bool) {
-	if id := ev.Auth.Identity; id != nil && id.ID != "" {
-		return hashString(id.ID), true
-	}
-	return ipHash(ev.ClientIP), false
-}
 
 func ipHash(a netip.Addr) uint64 {
 	b := a.As16()

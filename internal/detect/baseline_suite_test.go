@@ -2,11 +2,9 @@ package detect
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -18,9 +16,8 @@ import (
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var updateAnomaly = flag.Bool("update-anomaly", false, "rewrite testdata/anomaly golden files")
 
 // anomalyFamilies are the learned families of this package (the signature
 // families are tested by their owners).
@@ -88,28 +85,13 @@ func TestAnomalyDeterministicReplay(t *testing.T) {
 		t.Fatalf("replay differs:\n%s\n%s", j1, j2)
 	}
 	// Golden file: the alerts and API changes of the mixed stream, as a
-	// reviewable document (regenerate with -update-anomaly after a
+	// reviewable document (regenerate with -update after a
 	// deliberate tuning change).
 	doc, _ := json.MarshalIndent(struct {
 		Alerts     []model.Alert     `json:"alerts"`
 		APIChanges []model.APIChange `json:"api_changes"`
 	}{a1, c1}, "", "  ")
-	golden := filepath.Join("testdata", "anomaly", "mixed.golden.json")
-	if *updateAnomaly {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, append(doc, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update-anomaly to create it)", err)
-	}
-	if strings.TrimSpace(string(want)) != strings.TrimSpace(string(doc)) {
-		t.Errorf("alerts differ from %s (run with -update-anomaly if the change is intended):\n%s", golden, doc)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "anomaly", "mixed.golden.json"), append(doc, '\n'))
 	types := map[string]int{}
 	for _, a := range a1 {
 		types[a.Type]++

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
@@ -219,27 +220,64 @@ func TestRedactedURL(t *testing.T) {
 	}
 }
 
-func TestAnomalyOptionErrors(t *testing.T) {
-	cfg := Config{Options: map[string]map[string]any{
-		"traffic":   {"window": "10m", "k": "x", "bogus": 1, "alpha": -1.0},
-		"injection": {"anything": 1}, // not ours: ignored
-	}}
-	errs := AnomalyOptionErrors(cfg)
-	var msgs []string
-	for _, e := range errs {
-		msgs = append(msgs, e.Error())
+// optsYAML decodes a detect.options section the way the configuration
+// file is read.
+func optsYAML(t testing.TB, doc string) Options {
+	t.Helper()
+	var o Options
+	l := &config.Loader{}
+	if err := l.Decode(config.Doc{Name: "options.yaml", Data: []byte(doc)}, &o); err != nil {
+		t.Fatal(err)
 	}
-	got := strings.Join(msgs, "\n")
-	for _, want := range []string{"traffic.alpha: must be positive", "traffic.bogus: unknown key", "traffic.k: "} {
+	if err := l.Validate(o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// Family options are typed: decoded strictly (unknown family or key, wrong
+// type: errors with the line), validated (negative numbers, durations that
+// are not positive, fractions above 1), defaults kept for keys not given.
+func TestOptionErrors(t *testing.T) {
+	for doc, want := range map[string]string{
+		"traffic:\n  bogus: 1\n":             `options.yaml:2:3: traffic.bogus: unknown key "bogus"`,
+		"traffic:\n  k: x\n":                 "options.yaml:2:6: traffic.k: wrong type: got a string, want a number",
+		"trafic:\n  k: 1\n":                  `options.yaml:1:1: trafic: no detector family "trafic" has options`,
+		"traffic:\n  window: 10x\n":          `options.yaml:2:11: traffic.window: bad duration "10x"`,
+		"injection:\n  ignore_fields: sql\n": "options.yaml:2:18: injection.ignore_fields: string was used where sequence is expected",
+	} {
+		var o Options
+		err := (&config.Loader{}).Decode(config.Doc{Name: "options.yaml", Data: []byte(doc)}, &o)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", doc, err, want)
+		}
+	}
+	var o Options
+	l := &config.Loader{}
+	if err := l.Decode(config.Doc{Name: "o.yaml", Data: []byte("traffic:\n  alpha: -1\n  window: 0s\nlatency:\n  quantile: 1.5\n")}, &o); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(l.Validate(o))
+	for _, want := range []string{"o.yaml:2:3: traffic.alpha: must not be negative", "o.yaml:3:3: traffic.window: must be positive", "o.yaml:5:3: latency.quantile: must be at most 1"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
 		}
 	}
-	if len(errs) != 3 {
-		t.Errorf("want 3 errors, got %d:\n%s", len(errs), got)
+	cfg := Config{Options: optsYAML(t, "traffic:\n  window: 10m\n  k: '7'\n")}
+	if d := newTraffic(cfg); d.win != 10*time.Minute || d.k != 7 || d.ratio != 4 {
+		t.Errorf("options not applied with defaults kept: win=%v k=%v ratio=%v", d.win, d.k, d.ratio)
 	}
-	if d := newTraffic(cfg); d.win != 10*time.Minute || d.k != 6 {
-		t.Errorf("options not applied with defaults kept: win=%v k=%v", d.win, d.k)
+	// Every family's options: defaults valid, every key documented.
+	for _, f := range OptionFamilies() {
+		d, _ := DefaultOptions(f)
+		if err := (&config.Loader{}).Validate(d); err != nil {
+			t.Errorf("%s: defaults invalid: %v", f, err)
+		}
+	}
+	for _, k := range (Options{}).DescribeKeys() {
+		if k.Doc == "" || k.Type == "" {
+			t.Errorf("option %s: no meaning or type documented", k.Key)
+		}
 	}
 }
 

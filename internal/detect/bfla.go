@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
@@ -53,10 +54,35 @@ import (
 
 func init() {
 	Register("bfla", func(cfg Config) Detector { return newBFLA(cfg) })
-	declareOptions("bfla", map[string]string{
-		"learn": "d", "min_principals": "n", "min_uses": "n", "small_abs": "n", "small_share": "n", "small_pop": "n",
-		"max_endpoints": "n",
-	})
+	RegisterOptions("bfla", func() FamilyOptions { return defaultBflaOptions() })
+}
+
+// bflaOptions are the bfla family's options (detect.options.bfla).
+type bflaOptions struct {
+	Learn         config.Duration `yaml:"learn" doc:"learning period from the first request"`
+	MinPrincipals float64         `yaml:"min_principals" doc:"principals seen before anything can fire"`
+	MinUses       float64         `yaml:"min_uses" doc:"successful uses of an endpoint by others before a principal can fire on it"`
+	SmallAbs      float64         `yaml:"small_abs" doc:"outsiders fired on an endpoint after which the small-set reasons stop holding for it"`
+	SmallShare    float64         `yaml:"small_share" doc:"the small-set reasons need the endpoint's users to be at most this share of the principals seen"`
+	SmallPop      float64         `yaml:"small_pop" doc:"principals seen since the endpoint's first use before the small-set reasons hold"`
+	MaxEndpoints  int             `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
+}
+
+func defaultBflaOptions() *bflaOptions {
+	return &bflaOptions{
+		Learn:         config.Duration(2 * time.Hour),
+		MinPrincipals: 20,
+		MinUses:       5,
+		SmallAbs:      5,
+		SmallShare:    0.1,
+		SmallPop:      50,
+		MaxEndpoints:  20000,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *bflaOptions) Validate() error {
+	return atMostOne(checkOptions(o), map[string]float64{"small_share": o.SmallShare})
 }
 
 type bflaDetector struct {
@@ -106,15 +132,15 @@ type bflaIdentity struct {
 const bflaOther = 63
 
 func newBFLA(cfg Config) *bflaDetector {
-	o := optsFor(cfg, "bfla")
+	o := optionsFor[*bflaOptions](cfg, "bfla")
 	return &bflaDetector{
-		learn:         o.dur("learn", 2*time.Hour),
-		minPrincipals: o.float("min_principals", 20),
-		minUses:       o.float("min_uses", 5),
-		smallAbs:      o.float("small_abs", 5),
-		smallShare:    o.float("small_share", 0.1),
-		smallPop:      o.float("small_pop", 50),
-		eps:           newLRU[bflaEndpoint](o.int("max_endpoints", 20000)),
+		learn:         o.Learn.D(),
+		minPrincipals: o.MinPrincipals,
+		minUses:       o.MinUses,
+		smallAbs:      o.SmallAbs,
+		smallShare:    o.SmallShare,
+		smallPop:      o.SmallPop,
+		eps:           newLRU[bflaEndpoint](o.MaxEndpoints),
 		ids:           newLRU[bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
 		groupIdx:      map[uint64]uint8{},
 		byRole:        map[uint64]uint8{},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -75,12 +76,63 @@ import (
 
 func init() {
 	Register("enumeration", func(cfg Config) Detector { return newEnumeration(cfg) })
-	declareOptions("enumeration", map[string]string{
-		"fast_window": "d", "slow_window": "d", "abs_fast": "n", "abs_slow": "n", "peer_factor": "n",
-		"own_factor": "n", "peer_gate": "n", "dist_abs": "n", "dist_k": "n", "dist_ratio": "n",
-		"dist_gate": "n", "dist_min_subjects": "n", "max_params": "n", "max_subjects": "n",
-		"abs_slow_owned": "n", "owned_share": "n", "owned_min": "n", "max_values": "n", "hour_factor": "n", "hour_min": "n", "cold_errors": "n",
-	})
+	RegisterOptions("enumeration", func() FamilyOptions { return defaultEnumerationOptions() })
+}
+
+// enumerationOptions are the enumeration family's options (detect.options.enumeration).
+type enumerationOptions struct {
+	FastWindow      config.Duration `yaml:"fast_window" doc:"window of the fast variant (distinct identifiers per subject, endpoint and parameter)"`
+	SlowWindow      config.Duration `yaml:"slow_window" doc:"window of the slow variant"`
+	AbsFast         float64         `yaml:"abs_fast" doc:"absolute floor of the fast variant (distinct identifiers per window)"`
+	AbsSlow         float64         `yaml:"abs_slow" doc:"absolute floor of the slow variant"`
+	PeerFactor      float64         `yaml:"peer_factor" doc:"fires above peer_factor × the p99 of peers' windows"`
+	OwnFactor       float64         `yaml:"own_factor" doc:"fires above own_factor × the subject's own largest window"`
+	PeerGate        float64         `yaml:"peer_gate" doc:"closed peer windows on the endpoint and parameter before the peer bound applies"`
+	DistAbs         float64         `yaml:"dist_abs" doc:"absolute floor of the distributed variant (distinct identifiers per endpoint and parameter per fast window)"`
+	DistK           float64         `yaml:"dist_k" doc:"the distributed variant is above mean + dist_k·sd"`
+	DistRatio       float64         `yaml:"dist_ratio" doc:"the distributed variant is above dist_ratio × the mean"`
+	DistGate        int             `yaml:"dist_gate" doc:"windows of history before the distributed variant can fire"`
+	DistMinSubjects float64         `yaml:"dist_min_subjects" doc:"subjects the distributed variant must be spread over"`
+	MaxParams       int             `yaml:"max_params" doc:"(endpoint, parameter) pairs tracked (LRU)"`
+	MaxSubjects     int             `yaml:"max_subjects" doc:"subjects tracked (LRU); 0 = max_tracked_clients + max_tracked_identities when those are set, else 100,000"`
+	AbsSlowOwned    float64         `yaml:"abs_slow_owned" doc:"absolute floor of the slow variant on endpoints whose objects are owned (each used by one principal)"`
+	OwnedShare      float64         `yaml:"owned_share" doc:"an endpoint's objects are owned when at most this share of repeat uses came from another principal"`
+	OwnedMin        float64         `yaml:"owned_min" doc:"repeat uses of an endpoint's objects before ownership is judged"`
+	MaxValues       int             `yaml:"max_values" doc:"(parameter, value) ownership entries tracked (LRU)"`
+	HourFactor      float64         `yaml:"hour_factor" doc:"with a day of history the distributed variant is above hour_factor × this hour's largest window"`
+	HourMin         int             `yaml:"hour_min" doc:"windows of history at an hour of the day before the hour's record applies"`
+	ColdErrors      float64         `yaml:"cold_errors" doc:"before peer_gate peer windows, a walk is judged only when at least this share of its requests were refused or not found"`
+}
+
+func defaultEnumerationOptions() *enumerationOptions {
+	return &enumerationOptions{
+		FastWindow:      config.Duration(20 * time.Minute),
+		SlowWindow:      config.Duration(6 * time.Hour),
+		AbsFast:         40,
+		AbsSlow:         200,
+		PeerFactor:      3,
+		OwnFactor:       1.5,
+		PeerGate:        30,
+		DistAbs:         300,
+		DistK:           6,
+		DistRatio:       4,
+		DistGate:        6,
+		DistMinSubjects: 10,
+		MaxParams:       20000,
+		MaxSubjects:     0,
+		AbsSlowOwned:    30,
+		OwnedShare:      0.2,
+		OwnedMin:        50,
+		MaxValues:       200000,
+		HourFactor:      1.5,
+		HourMin:         3,
+		ColdErrors:      0.2,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *enumerationOptions) Validate() error {
+	return atMostOne(checkOptions(o), map[string]float64{"owned_share": o.OwnedShare, "cold_errors": o.ColdErrors})
 }
 
 type enumDetector struct {
@@ -276,35 +328,35 @@ func (d *enumDetector) owned(par *enumParam) bool {
 }
 
 func newEnumeration(cfg Config) *enumDetector {
-	o := optsFor(cfg, "enumeration")
+	o := optionsFor[*enumerationOptions](cfg, "enumeration")
 	d := &enumDetector{
-		fast:         o.dur("fast_window", 20*time.Minute),
-		slow:         o.dur("slow_window", 6*time.Hour),
-		absFast:      o.float("abs_fast", 40),
-		absSlow:      o.float("abs_slow", 200),
-		peerFactor:   o.float("peer_factor", 3),
-		ownFactor:    o.float("own_factor", 1.5),
-		peerGate:     o.float("peer_gate", 30),
-		distAbs:      o.float("dist_abs", 300),
-		distK:        o.float("dist_k", 6),
-		distRatio:    o.float("dist_ratio", 4),
-		distGate:     uint32(o.int("dist_gate", 6)),
-		distMinSubj:  o.float("dist_min_subjects", 10),
-		absSlowOwned: o.float("abs_slow_owned", 30),
-		ownedShare:   o.float("owned_share", 0.2),
-		ownedMin:     o.float("owned_min", 50),
-		hourFactor:   o.float("hour_factor", 1.5),
-		hourMin:      uint16(o.int("hour_min", 3)),
-		coldErrors:   o.float("cold_errors", 0.2),
+		fast:         o.FastWindow.D(),
+		slow:         o.SlowWindow.D(),
+		absFast:      o.AbsFast,
+		absSlow:      o.AbsSlow,
+		peerFactor:   o.PeerFactor,
+		ownFactor:    o.OwnFactor,
+		peerGate:     o.PeerGate,
+		distAbs:      o.DistAbs,
+		distK:        o.DistK,
+		distRatio:    o.DistRatio,
+		distGate:     uint32(o.DistGate),
+		distMinSubj:  o.DistMinSubjects,
+		absSlowOwned: o.AbsSlowOwned,
+		ownedShare:   o.OwnedShare,
+		ownedMin:     o.OwnedMin,
+		hourFactor:   o.HourFactor,
+		hourMin:      uint16(o.HourMin),
+		coldErrors:   o.ColdErrors,
 	}
-	subjCap := o.int("max_subjects", 0)
+	subjCap := o.MaxSubjects
 	if subjCap == 0 {
 		subjCap = cfg.MaxTrackedClients + cfg.MaxTrackedIdentities
 	}
 	d.subjects = newLRU[enumSubject](capOr(subjCap, 100000))
-	d.params = newLRU[enumParam](o.int("max_params", 20000))
-	d.groups = newLRU[enumGroup](o.int("max_params", 20000))
-	d.owners = newLRU[valueOwner](o.int("max_values", 200000))
+	d.params = newLRU[enumParam](o.MaxParams)
+	d.groups = newLRU[enumGroup](o.MaxParams)
+	d.owners = newLRU[valueOwner](o.MaxValues)
 	d.subjects.onEvict = func(_ uint64, s *enumSubject) { d.foldFast(s); d.foldSlow(s) }
 	return d
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"net/url"
 	"sort"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/detect/crs"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -22,20 +24,52 @@ import (
 // matchers (MatchInjection); SQLi and XSS also use libinjection. One hit per
 // class and request, with the strongest match as evidence.
 //
-// Options (Config.Options["injection"]):
-//
-//	max_body   int  bytes of request body inspected (default 262144)
-//	max_parts  int  values inspected per request (default 512)
-//	max_value  int  bytes inspected per value (default 32768)
-//	min_confidence float  matches below this are not reported (default 0.5)
-//	ignore_fields  []string  parameter/field/header names whose values are
-//	               not judged (e.g. "sql" on a reporting API that takes SQL)
+// Options: injectionOptions (detect.options.injection).
 //
 // State: counters, and a memo of values already judged clean (bounded:
 // values up to 256 bytes, at most 16,384 of them, ≤ ≈ 10 MB; see
 // valueMemo); cost is per request and bounded by the limits.
 func init() {
 	Register("injection", func(c Config) Detector { return NewInjection(c) })
+	RegisterOptions("injection", func() FamilyOptions {
+		return &injectionOptions{MinConfidence: 0.5, CRSParanoia: 2, Profile: true, MinSupport: 20, Gate: 100, LearnMinutes: 30,
+			FitShare: 0.005, RoutineShare: 0.001, RoutineMin: 3, MaxParams: 50000}
+	})
+}
+
+// partOptions bound what a request-inspecting family reads of a request
+// (0 = the built-in limit).
+type partOptions struct {
+	MaxBody  int `yaml:"max_body" doc:"bytes of request body inspected; 0 = 262144"`
+	MaxParts int `yaml:"max_parts" doc:"values inspected per request; 0 = 512"`
+	MaxValue int `yaml:"max_value" doc:"bytes inspected per value; 0 = 32768"`
+}
+
+func (p partOptions) limits() PartLimits { return PartLimits(p) }
+
+// injectionOptions are the injection family's options.
+type injectionOptions struct {
+	Limits        partOptions `yaml:",inline"`
+	MinConfidence float64     `yaml:"min_confidence" doc:"matches below this confidence are not reported"`
+	IgnoreFields  []string    `yaml:"ignore_fields" doc:"parameter, field or header names whose values are not judged (e.g. sql on a reporting API that takes SQL)"`
+	CRSParanoia   int         `yaml:"crs_paranoia" doc:"OWASP CRS paranoia level of the attack rules used (1-4); 0 = no CRS rules"`
+	Profile       bool        `yaml:"profile" doc:"learn each parameter's values (the positive model) and drop CRS-only findings on values that fit it"`
+	MinSupport    int         `yaml:"min_support" doc:"values of a parameter before its profile judges"`
+	Gate          int         `yaml:"gate" doc:"values of a parameter before its profile is trusted to suppress"`
+	LearnMinutes  float64     `yaml:"learn_minutes" doc:"learning period of a parameter's profile, in minutes"`
+	FitShare      float64     `yaml:"fit_share" doc:"a value fits its parameter's profile when its shape is at least this share of the values seen"`
+	RoutineShare  float64     `yaml:"routine_share" doc:"CRS rules that matched at least this share of a parameter's values are routine there"`
+	RoutineMin    int         `yaml:"routine_min" doc:"matches of a rule on a parameter before it can be routine"`
+	MaxParams     int         `yaml:"max_params" doc:"parameter profiles kept (LRU)"`
+}
+
+// Validate implements config.Validator.
+func (o *injectionOptions) Validate() error {
+	errs := []error{checkOptions(&o.Limits), checkOptions(o)}
+	if o.CRSParanoia > 4 {
+		errs = append(errs, config.Errorf("crs_paranoia", "want 0 to 4"))
+	}
+	return atMostOne(errors.Join(errs...), map[string]float64{"min_confidence": o.MinConfidence, "fit_share": o.FitShare, "routine_share": o.RoutineShare})
 }
 
 // Injection is the injection detector.
@@ -75,26 +109,17 @@ func (d *Injection) CRSError() error { return d.crsErr }
 
 // NewInjection returns the detector with options from cfg.
 func NewInjection(c Config) *Injection {
-	o := c.Options["injection"]
-	d := &Injection{lim: PartLimits{MaxBody: sigOptInt(o, "max_body", 0), MaxParts: sigOptInt(o, "max_parts", 0), MaxValue: sigOptInt(o, "max_value", 0)}, minConf: sigOptFloat(o, "min_confidence", 0.5)}
-	switch v := o["ignore_fields"].(type) {
-	case []string:
-		for _, n := range v {
-			d.ignore = appendSet(d.ignore, n)
-		}
-	case []any:
-		for _, n := range v {
-			if s, ok := n.(string); ok {
-				d.ignore = appendSet(d.ignore, s)
-			}
-		}
+	o := optionsFor[*injectionOptions](c, "injection")
+	d := &Injection{lim: o.Limits.limits(), minConf: o.MinConfidence}
+	for _, n := range o.IgnoreFields {
+		d.ignore = appendSet(d.ignore, n)
 	}
 	names := make([]string, 0, len(d.ignore))
 	for n := range d.ignore {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	d.crsPL = sigOptInt(o, "crs_paranoia", 2)
+	d.crsPL = o.CRSParanoia
 	if d.crsPL > 0 {
 		set, err := crs.Default()
 		if err != nil {
@@ -104,16 +129,16 @@ func NewInjection(c Config) *Injection {
 		}
 	}
 	d.prof = profileOpts{
-		on:           sigOptBool(o, "profile", true),
-		minSupport:   uint32(max(1, sigOptInt(o, "min_support", 20))),
-		gate:         uint32(max(1, sigOptInt(o, "gate", 100))),
-		learnSecs:    int64(sigOptFloat(o, "learn_minutes", 30) * 60),
-		fitShare:     sigOptFloat(o, "fit_share", 0.005),
-		routineShare: sigOptFloat(o, "routine_share", 0.001),
-		routineMin:   uint32(max(1, sigOptInt(o, "routine_min", 3))),
+		on:           o.Profile,
+		minSupport:   uint32(max(1, o.MinSupport)),
+		gate:         uint32(max(1, o.Gate)),
+		learnSecs:    int64(o.LearnMinutes * 60),
+		fitShare:     o.FitShare,
+		routineShare: o.RoutineShare,
+		routineMin:   uint32(max(1, o.RoutineMin)),
 	}
 	if d.prof.on {
-		d.profiles = newLRU[paramProfile](max(1, sigOptInt(o, "max_params", 50000)))
+		d.profiles = newLRU[paramProfile](max(1, o.MaxParams))
 	}
 	// the key of the shared request scan: what changes its result
 	d.ignoreKey = "crs" + strconv.Itoa(d.scanner.crsPL) + "\x01" + strings.Join(names, "\x00")
@@ -912,33 +937,4 @@ func sigIdentity(ev *event.Event) *model.IdentityRef {
 		return nil
 	}
 	return &model.IdentityRef{ID: id.ID, Kind: id.Kind, Name: id.Name}
-}
-
-func sigOptInt(o map[string]any, k string, def int) int {
-	switch v := o[k].(type) {
-	case int:
-		return v
-	case int64:
-		return int(v)
-	case float64:
-		return int(v)
-	}
-	return def
-}
-
-func sigOptBool(o map[string]any, k string, def bool) bool {
-	if v, ok := o[k].(bool); ok {
-		return v
-	}
-	return def
-}
-
-func sigOptFloat(o map[string]any, k string, def float64) float64 {
-	switch v := o[k].(type) {
-	case float64:
-		return v
-	case int:
-		return float64(v)
-	}
-	return def
 }

@@ -1331,7 +1331,7 @@ func arithmetic(body string) bool {
 			return false
 		}
 	}
-	return digits >= 2 && ops >= 1 && strings.IndexAny(b, "*+/%") >= 0
+	return digits >= 2 && ops >= 1 && strings.ContainsAny(b, "*+/%")
 }
 
 // ---- XXE --------------------------------------------------------------------

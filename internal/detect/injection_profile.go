@@ -213,17 +213,6 @@ func (p *paramProfile) rulesRoutine(ids []int, share float64, min uint32) bool {
 	return true
 }
 
-var byteSetNames = []string{"quote", "backtick", "<", ">", ";", "|", "&", "$", "parenthesis", "brace", "bracket", "/", "\\", "..", "=", "*", "line break", "space", "#", "%", ":", "-", "@", "NUL"}
-
-func byteSetName(b byteSet) string {
-	for i := range byteSetNames {
-		if b == 1<<i {
-			return byteSetNames[i]
-		}
-	}
-	return "?"
-}
-
 func u32s(n uint32) string {
 	if n == 0 {
 		return "0"
@@ -236,14 +225,6 @@ func u32s(n uint32) string {
 		n /= 10
 	}
 	return string(b[i:])
-}
-
-func pct1(a, n uint32) string {
-	if n == 0 {
-		return "0 %"
-	}
-	x := uint32(uint64(a) * 1000 / uint64(n))
-	return u32s(x/10) + "." + u32s(x%10) + " %"
 }
 
 // profileKey is the model's key of a part in an event's endpoint.

@@ -104,7 +104,11 @@ func TestInjectionPositives(t *testing.T) {
 // coldInjection is the detector without its positive model: every value is
 // judged on its own, as in a parameter never seen.
 func coldInjection() *Injection {
-	return NewInjection(Config{Options: map[string]map[string]any{"injection": {"profile": false}}})
+	o, err := ParseOptions("injection: {profile: false}")
+	if err != nil {
+		panic(err)
+	}
+	return NewInjection(Config{Options: o})
 }
 
 func TestInjectionNegatives(t *testing.T) {
@@ -146,7 +150,7 @@ func TestInjectionEvidence(t *testing.T) {
 func TestInjectionIgnoreFields(t *testing.T) {
 	body := `{"sql":"SELECT name FROM t WHERE id = 1; DROP TABLE t;--","note":"x' OR '1'='1"}`
 	ev := sigEvent(t, "POST", "https://api.example.test/v1/report", map[string]string{"content-type": "application/json"}, body, 200)
-	fs := NewInjection(Config{Options: map[string]map[string]any{"injection": {"ignore_fields": []any{"SQL"}}}}).Inspect(ev)
+	fs := NewInjection(Config{Options: optsYAML(t, "injection: {ignore_fields: [SQL]}")}).Inspect(ev)
 	if len(fs) != 1 || fs[0].Loc != "body:$.note" {
 		t.Fatalf("findings with sql ignored: %+v", fs)
 	}

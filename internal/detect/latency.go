@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -36,10 +37,45 @@ import (
 
 func init() {
 	Register("latency", func(cfg Config) Detector { return newLatency(cfg) })
-	declareOptions("latency", map[string]string{
-		"window": "d", "factor": "n", "quantile": "n", "gate_obs": "n", "abs_ms": "n", "min_slow": "n",
-		"min_share": "n", "suppress_clients": "n", "max_endpoints": "n", "cold_obs": "n", "cold_abs_ms": "n", "cold_factor": "n",
-	})
+	RegisterOptions("latency", func() FamilyOptions { return defaultLatencyOptions() })
+}
+
+// latencyOptions are the latency family's options (detect.options.latency).
+type latencyOptions struct {
+	Window          config.Duration `yaml:"window" doc:"window in which a client's slow calls are counted"`
+	Factor          float64         `yaml:"factor" doc:"a slow call is above factor × the endpoint's quantile"`
+	Quantile        float64         `yaml:"quantile" doc:"quantile of the endpoint's durations the factor applies to"`
+	GateObs         float64         `yaml:"gate_obs" doc:"observations on the endpoint before it can fire"`
+	AbsMs           float64         `yaml:"abs_ms" doc:"absolute floor of a slow call (milliseconds)"`
+	MinSlow         float64         `yaml:"min_slow" doc:"slow calls of one client in a window before it fires"`
+	MinShare        float64         `yaml:"min_share" doc:"share of a client's calls in a window that must be slow"`
+	SuppressClients float64         `yaml:"suppress_clients" doc:"this many clients slow at once means the backend is degraded: nothing fires"`
+	MaxEndpoints    int             `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
+	ColdObs         float64         `yaml:"cold_obs" doc:"before gate_obs observations, observations on the endpoint before the cold-start rule judges calls"`
+	ColdAbsMs       float64         `yaml:"cold_abs_ms" doc:"cold start: absolute floor of a slow call (milliseconds)"`
+	ColdFactor      float64         `yaml:"cold_factor" doc:"cold start: a slow call is above cold_factor × the slowest call so far"`
+}
+
+func defaultLatencyOptions() *latencyOptions {
+	return &latencyOptions{
+		Window:          config.Duration(10 * time.Minute),
+		Factor:          3,
+		Quantile:        0.999,
+		GateObs:         200,
+		AbsMs:           1000,
+		MinSlow:         3,
+		MinShare:        0.05,
+		SuppressClients: 4,
+		MaxEndpoints:    20000,
+		ColdObs:         20,
+		ColdAbsMs:       5000,
+		ColdFactor:      10,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *latencyOptions) Validate() error {
+	return atMostOne(checkOptions(o), map[string]float64{"quantile": o.Quantile, "min_share": o.MinShare})
 }
 
 type latencyDetector struct {
@@ -70,20 +106,20 @@ type latencyClient struct {
 }
 
 func newLatency(cfg Config) *latencyDetector {
-	o := optsFor(cfg, "latency")
+	o := optionsFor[*latencyOptions](cfg, "latency")
 	return &latencyDetector{
-		win:      o.dur("window", 10*time.Minute),
-		factor:   o.float("factor", 3),
-		q:        o.float("quantile", 0.999),
-		gate:     o.float("gate_obs", 200),
-		abs:      o.float("abs_ms", 1000),
-		minSlow:  o.float("min_slow", 3),
-		minShare: o.float("min_share", 0.05),
-		suppress: o.float("suppress_clients", 4),
-		coldObs:  o.float("cold_obs", 20),
-		coldAbs:  o.float("cold_abs_ms", 5000),
-		coldFact: o.float("cold_factor", 10),
-		eps:      newLRU[latencyEndpoint](o.int("max_endpoints", 20000)),
+		win:      o.Window.D(),
+		factor:   o.Factor,
+		q:        o.Quantile,
+		gate:     o.GateObs,
+		abs:      o.AbsMs,
+		minSlow:  o.MinSlow,
+		minShare: o.MinShare,
+		suppress: o.SuppressClients,
+		coldObs:  o.ColdObs,
+		coldAbs:  o.ColdAbsMs,
+		coldFact: o.ColdFactor,
+		eps:      newLRU[latencyEndpoint](o.MaxEndpoints),
 		clients:  newLRU[latencyClient](capOr(cfg.MaxTrackedClients, 200000)),
 	}
 }

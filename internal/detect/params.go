@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
@@ -57,11 +58,38 @@ import (
 
 func init() {
 	Register("params", func(cfg Config) Detector { return newParams(cfg) })
-	declareOptions("params", map[string]string{
-		"learn_requests": "n", "learn_time": "d", "adopt_subjects": "n", "decide_time": "d", "decide_requests": "n",
-		"type_gate": "n", "max_params_per_endpoint": "n", "max_endpoints": "n", "max_body": "n",
-	})
+	RegisterOptions("params", func() FamilyOptions { return defaultParamsOptions() })
 }
+
+// paramsOptions are the params family's options (detect.options.params).
+type paramsOptions struct {
+	LearnRequests        float64         `yaml:"learn_requests" doc:"requests to an endpoint before a new parameter is a candidate"`
+	LearnTime            config.Duration `yaml:"learn_time" doc:"time from an endpoint's first request before a new parameter is a candidate"`
+	AdoptSubjects        float64         `yaml:"adopt_subjects" doc:"subjects using a new parameter that make it an API change (no alert)"`
+	DecideTime           config.Duration `yaml:"decide_time" doc:"time after which a candidate used by few subjects raises param.unseen"`
+	DecideRequests       float64         `yaml:"decide_requests" doc:"other requests to the endpoint after which a candidate used by few subjects raises param.unseen"`
+	TypeGate             float64         `yaml:"type_gate" doc:"observations of a parameter before its value types are judged"`
+	MaxParamsPerEndpoint int             `yaml:"max_params_per_endpoint" doc:"parameters learned per endpoint"`
+	MaxEndpoints         int             `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
+	MaxBody              int             `yaml:"max_body" doc:"bytes of a request body inspected for parameters"`
+}
+
+func defaultParamsOptions() *paramsOptions {
+	return &paramsOptions{
+		LearnRequests:        200,
+		LearnTime:            config.Duration(time.Hour),
+		AdoptSubjects:        5,
+		DecideTime:           config.Duration(time.Hour),
+		DecideRequests:       50,
+		TypeGate:             100,
+		MaxParamsPerEndpoint: 128,
+		MaxEndpoints:         20000,
+		MaxBody:              64 << 10,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *paramsOptions) Validate() error { return checkOptions(o) }
 
 // Value types, ordered.
 const (
@@ -203,17 +231,17 @@ type obsParam struct {
 }
 
 func newParams(cfg Config) *paramsDetector {
-	o := optsFor(cfg, "params")
+	o := optionsFor[*paramsOptions](cfg, "params")
 	return &paramsDetector{
-		learnN:    o.float("learn_requests", 200),
-		learnT:    o.dur("learn_time", time.Hour),
-		adopt:     o.float("adopt_subjects", 5),
-		decideT:   o.dur("decide_time", time.Hour),
-		decideN:   o.float("decide_requests", 50),
-		typeGate:  o.float("type_gate", 100),
-		maxParams: o.int("max_params_per_endpoint", 128),
-		maxBody:   o.int("max_body", 64<<10),
-		eps:       newLRU[paramEndpoint](o.int("max_endpoints", 20000)),
+		learnN:    o.LearnRequests,
+		learnT:    o.LearnTime.D(),
+		adopt:     o.AdoptSubjects,
+		decideT:   o.DecideTime.D(),
+		decideN:   o.DecideRequests,
+		typeGate:  o.TypeGate,
+		maxParams: o.MaxParamsPerEndpoint,
+		maxBody:   o.MaxBody,
+		eps:       newLRU[paramEndpoint](o.MaxEndpoints),
 		specs:     cfg.Specs,
 		dropped:   map[string]int64{},
 	}

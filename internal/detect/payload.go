@@ -36,10 +36,39 @@ import (
 
 func init() {
 	Register("payload", func(cfg Config) Detector { return newPayload(cfg) })
-	declareOptions("payload", map[string]string{
-		"factor": "n", "quantile": "n", "gate_obs": "n", "abs_response": "n", "abs_request": "n", "max_endpoints": "n",
-		"cold_obs": "n", "cold_abs": "n", "cold_factor": "n",
-	})
+	RegisterOptions("payload", func() FamilyOptions { return defaultPayloadOptions() })
+}
+
+// payloadOptions are the payload family's options (detect.options.payload).
+type payloadOptions struct {
+	Factor       float64 `yaml:"factor" doc:"a large payload is above factor × the endpoint's quantile"`
+	Quantile     float64 `yaml:"quantile" doc:"quantile of the endpoint's sizes the factor applies to"`
+	GateObs      float64 `yaml:"gate_obs" doc:"observations on the endpoint before it can fire"`
+	AbsResponse  float64 `yaml:"abs_response" doc:"absolute floor of a large response (bytes)"`
+	AbsRequest   float64 `yaml:"abs_request" doc:"absolute floor of a large request body (bytes)"`
+	MaxEndpoints int     `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
+	ColdObs      float64 `yaml:"cold_obs" doc:"before gate_obs observations, observations on the endpoint before the cold-start rule judges structured bodies"`
+	ColdAbs      float64 `yaml:"cold_abs" doc:"cold start: a body is above cold_abs × abs_response (or abs_request)"`
+	ColdFactor   float64 `yaml:"cold_factor" doc:"cold start: a body is above cold_factor × the largest size so far"`
+}
+
+func defaultPayloadOptions() *payloadOptions {
+	return &payloadOptions{
+		Factor:       4,
+		Quantile:     0.999,
+		GateObs:      200,
+		AbsResponse:  64 << 10,
+		AbsRequest:   16 << 10,
+		MaxEndpoints: 20000,
+		ColdObs:      5,
+		ColdAbs:      4,
+		ColdFactor:   25,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *payloadOptions) Validate() error {
+	return atMostOne(checkOptions(o), map[string]float64{"quantile": o.Quantile})
 }
 
 type payloadDetector struct {
@@ -60,17 +89,17 @@ type payloadEndpoint struct {
 }
 
 func newPayload(cfg Config) *payloadDetector {
-	o := optsFor(cfg, "payload")
+	o := optionsFor[*payloadOptions](cfg, "payload")
 	return &payloadDetector{
-		factor:     o.float("factor", 4),
-		q:          o.float("quantile", 0.999),
-		gate:       o.float("gate_obs", 200),
-		absResp:    o.float("abs_response", 64<<10),
-		absReq:     o.float("abs_request", 16<<10),
-		coldObs:    o.float("cold_obs", 5),
-		coldAbs:    o.float("cold_abs", 4),
-		coldFactor: o.float("cold_factor", 25),
-		eps:        newLRU[payloadEndpoint](o.int("max_endpoints", 20000)),
+		factor:     o.Factor,
+		q:          o.Quantile,
+		gate:       o.GateObs,
+		absResp:    o.AbsResponse,
+		absReq:     o.AbsRequest,
+		coldObs:    o.ColdObs,
+		coldAbs:    o.ColdAbs,
+		coldFactor: o.ColdFactor,
+		eps:        newLRU[payloadEndpoint](o.MaxEndpoints),
 	}
 }
 

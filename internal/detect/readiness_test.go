@@ -63,16 +63,6 @@ func byPrincipal(ev *event.Event) string {
 	return byIP(ev)
 }
 
-func countWhere(evs []*event.Event, i int, f func(*event.Event) bool) int {
-	n := 0
-	for _, ev := range evs[:i+1] {
-		if f(ev) {
-			n++
-		}
-	}
-	return n
-}
-
 func TestReadinessPerDetector(t *testing.T) {
 	get := func(c, k int, at time.Time) *event.Event {
 		return mkEv(at, ip4(c), "GET", "/api/a", "/api/a", 200, withID(fmt.Sprintf("u%d", c), "customer"))

@@ -19,9 +19,10 @@ type Config struct {
 	// per-identity state across all detectors (0 = family default).
 	MaxTrackedClients    int
 	MaxTrackedIdentities int
-	// Options holds family-specific settings keyed by family name
-	// (e.g. "injection", "intel"); each family documents its keys.
-	Options map[string]map[string]any
+	// Options holds the typed options of the families that have any
+	// (detect.options in the configuration file); a family missing from
+	// it runs with its defaults.
+	Options Options
 	// Disabled lists detector names to leave out.
 	Disabled []string
 	// Classifier classifies the events that arrive unclassified

@@ -9,6 +9,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -25,12 +26,9 @@ import (
 // the value. ip_address is not watched (addresses in responses are common
 // and low-sensitivity); matches below min_confidence are ignored.
 //
-// Options (Config.Options["sensitive_exposure"]):
-//
-//	min_responses  (number, default 50)   responses before the endpoint is judged
-//	learning       (duration, default 1h) event time since the endpoint's first response
-//	min_confidence (number, default 0.7)  classifier confidence to count a match
-//	max_endpoints  (number, default 20000) endpoints tracked; more are counted in Dropped
+// Options: sensitiveExposureOptions (detect.options.sensitive_exposure):
+// min_responses, learning, min_confidence, max_endpoints (endpoints
+// tracked; more are counted in Dropped).
 //
 // Classification is the pipeline's classification stage: the detector
 // reads what it attached to the event (event.Sensitive, response
@@ -49,9 +47,29 @@ func init() {
 	Register("sensitive_exposure", func(cfg Config) Detector {
 		return newSensitiveExposure(cfg, cfg.Classifier) // nil: the default configuration
 	})
-	declareOptions("sensitive_exposure", map[string]string{
-		"min_responses": "n", "learning": "d", "min_confidence": "n", "max_endpoints": "n",
-	})
+	RegisterOptions("sensitive_exposure", func() FamilyOptions { return defaultSensitiveExposureOptions() })
+}
+
+// sensitiveExposureOptions are the sensitive_exposure family's options (detect.options.sensitive_exposure).
+type sensitiveExposureOptions struct {
+	MinResponses  int             `yaml:"min_responses" doc:"responses of an endpoint before a new data type in its responses can fire"`
+	Learning      config.Duration `yaml:"learning" doc:"learning period of an endpoint from its first response"`
+	MinConfidence float64         `yaml:"min_confidence" doc:"findings below this confidence are ignored"`
+	MaxEndpoints  int             `yaml:"max_endpoints" doc:"endpoints tracked"`
+}
+
+func defaultSensitiveExposureOptions() *sensitiveExposureOptions {
+	return &sensitiveExposureOptions{
+		MinResponses:  SensitiveMinResponses,
+		Learning:      config.Duration(SensitiveLearning),
+		MinConfidence: 0.7,
+		MaxEndpoints:  20000,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *sensitiveExposureOptions) Validate() error {
+	return atMostOne(checkOptions(o), map[string]float64{"min_confidence": o.MinConfidence})
 }
 
 // Defaults for data.sensitive_exposure.
@@ -103,13 +121,13 @@ func newSensitiveExposure(cfg Config, c *classify.Classifier) *SensitiveExposure
 			panic(fmt.Sprintf("sensitive_exposure: default classifier: %v", err))
 		}
 	}
-	o := optsFor(cfg, "sensitive_exposure")
+	o := optionsFor[*sensitiveExposureOptions](cfg, "sensitive_exposure")
 	return &SensitiveExposure{
 		an:       classify.NewAnalyzer(c),
-		minResp:  int64(o.int("min_responses", SensitiveMinResponses)),
-		learning: o.dur("learning", SensitiveLearning),
-		minConf:  o.float("min_confidence", 0.7),
-		maxEPs:   o.int("max_endpoints", 20000),
+		minResp:  int64(o.MinResponses),
+		learning: o.Learning.D(),
+		minConf:  o.MinConfidence,
+		maxEPs:   o.MaxEndpoints,
 		eps:      map[uint64]*exposureEP{},
 	}
 }

@@ -112,7 +112,7 @@ func TestSensitiveExposure(t *testing.T) {
 
 func TestSensitiveExposureLearningTime(t *testing.T) {
 	// 100 responses within 30 minutes: enough responses but not enough time.
-	d := NewSensitiveExposure(Config{Options: map[string]map[string]any{"sensitive_exposure": {"learning": "2h", "min_responses": 20}}}, nil)
+	d := NewSensitiveExposure(Config{Options: optsYAML(t, "sensitive_exposure: {learning: 2h, min_responses: 20}")}, nil)
 	out := NewEmitter()
 	for i := 0; i < 100; i++ {
 		d.Observe(seEvent(seT0.Add(time.Duration(i)*18*time.Second), "/users/1", `{"email":"a@example.com"}`), out)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -54,10 +55,37 @@ import (
 
 func init() {
 	Register("spray", func(cfg Config) Detector { return newSpray(cfg) })
-	declareOptions("spray", map[string]string{
-		"window": "d", "abs": "n", "peer_factor": "n", "own_factor": "n", "gate": "n", "max_subjects": "n",
-		"miss_share": "n", "sensitive_min": "n",
-	})
+	RegisterOptions("spray", func() FamilyOptions { return defaultSprayOptions() })
+}
+
+// sprayOptions are the spray family's options (detect.options.spray).
+type sprayOptions struct {
+	Window       config.Duration `yaml:"window" doc:"window of distinct operations per subject"`
+	Abs          float64         `yaml:"abs" doc:"absolute floor (distinct operations per window)"`
+	PeerFactor   float64         `yaml:"peer_factor" doc:"fires above peer_factor × the p99 of all subjects' windows"`
+	OwnFactor    float64         `yaml:"own_factor" doc:"fires above own_factor × the subject's own largest window"`
+	Gate         float64         `yaml:"gate" doc:"closed subject windows before the peer bound applies"`
+	MaxSubjects  int             `yaml:"max_subjects" doc:"subjects tracked (LRU); 0 = max_tracked_clients + max_tracked_identities when those are set, else 200,000"`
+	MissShare    float64         `yaml:"miss_share" doc:"population-free rule: not-found paths that match no template must be at least this share of the window's requests"`
+	SensitiveMin float64         `yaml:"sensitive_min" doc:"population-free rule: distinct sensitive-file or admin probe paths in a window that raise recon.endpoint_spray"`
+}
+
+func defaultSprayOptions() *sprayOptions {
+	return &sprayOptions{
+		Window:       config.Duration(20 * time.Minute),
+		Abs:          30,
+		PeerFactor:   3,
+		OwnFactor:    1.5,
+		Gate:         50,
+		MaxSubjects:  0,
+		MissShare:    0.5,
+		SensitiveMin: 5,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *sprayOptions) Validate() error {
+	return atMostOne(checkOptions(o), map[string]float64{"miss_share": o.MissShare})
 }
 
 type sprayDetector struct {
@@ -102,18 +130,18 @@ type sprayProbes struct {
 const maxProbePaths = 20
 
 func newSpray(cfg Config) *sprayDetector {
-	o := optsFor(cfg, "spray")
+	o := optionsFor[*sprayOptions](cfg, "spray")
 	d := &sprayDetector{
-		win:        o.dur("window", 20*time.Minute),
-		abs:        o.float("abs", 30),
-		peerFactor: o.float("peer_factor", 3),
-		ownFactor:  o.float("own_factor", 1.5),
-		gate:       o.float("gate", 50),
-		missShare:  o.float("miss_share", 0.5),
-		sensMin:    o.float("sensitive_min", 5),
+		win:        o.Window.D(),
+		abs:        o.Abs,
+		peerFactor: o.PeerFactor,
+		ownFactor:  o.OwnFactor,
+		gate:       o.Gate,
+		missShare:  o.MissShare,
+		sensMin:    o.SensitiveMin,
 		pop:        newQuantiles(),
 	}
-	c := o.int("max_subjects", 0)
+	c := o.MaxSubjects
 	if c == 0 {
 		c = cfg.MaxTrackedClients + cfg.MaxTrackedIdentities
 	}

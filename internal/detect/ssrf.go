@@ -26,7 +26,16 @@ import (
 // anyone. Stateless; cost is bounded like the injection family.
 func init() {
 	Register("ssrf", func(c Config) Detector { return NewSSRF(c) })
+	RegisterOptions("ssrf", func() FamilyOptions { return &ssrfOptions{} })
 }
+
+// ssrfOptions are the ssrf family's options.
+type ssrfOptions struct {
+	Limits partOptions `yaml:",inline"`
+}
+
+// Validate implements config.Validator.
+func (o *ssrfOptions) Validate() error { return checkOptions(&o.Limits) }
 
 // SSRF is the SSRF detector.
 type SSRF struct {
@@ -38,8 +47,7 @@ type SSRF struct {
 
 // NewSSRF returns the detector.
 func NewSSRF(c Config) *SSRF {
-	o := c.Options["ssrf"]
-	return &SSRF{lim: PartLimits{MaxBody: sigOptInt(o, "max_body", 0), MaxParts: sigOptInt(o, "max_parts", 0), MaxValue: sigOptInt(o, "max_value", 0)}}
+	return &SSRF{lim: optionsFor[*ssrfOptions](c, "ssrf").Limits.limits()}
 }
 
 // Name implements Detector.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -68,11 +69,53 @@ import (
 
 func init() {
 	Register("traffic", func(cfg Config) Detector { return newTraffic(cfg) })
-	declareOptions("traffic", map[string]string{
-		"window": "d", "alpha": "n", "k": "n", "ratio": "n", "gate_windows": "n",
-		"abs_endpoint": "n", "abs_client": "n", "abs_identity": "n", "peer_factor": "n",
-		"peer_gate": "n", "max_endpoints": "n", "daily_factor": "n", "peak_factor": "n", "identity_window": "d", "cold_gate": "n", "cold_own": "n",
-	})
+	RegisterOptions("traffic", func() FamilyOptions { return defaultTrafficOptions() })
+}
+
+// trafficOptions are the traffic family's options (detect.options.traffic).
+type trafficOptions struct {
+	Window         config.Duration `yaml:"window" doc:"window of the endpoint and client spikes"`
+	Alpha          float64         `yaml:"alpha" doc:"EWMA weight of the newest window in an endpoint's baseline"`
+	K              float64         `yaml:"k" doc:"an endpoint spike is above mean + k·sd of its baseline"`
+	Ratio          float64         `yaml:"ratio" doc:"an endpoint spike is above ratio × its baseline mean"`
+	GateWindows    int             `yaml:"gate_windows" doc:"windows of endpoint history before an endpoint spike can fire"`
+	AbsEndpoint    float64         `yaml:"abs_endpoint" doc:"absolute floor of an endpoint spike (requests per window)"`
+	AbsClient      float64         `yaml:"abs_client" doc:"absolute floor of a client spike (requests per window and endpoint, × principals behind the address)"`
+	AbsIdentity    float64         `yaml:"abs_identity" doc:"absolute floor of an identity spike (requests per identity window and endpoint)"`
+	PeerFactor     float64         `yaml:"peer_factor" doc:"a client or identity spike is above peer_factor × the p99 of its peers' windows"`
+	PeerGate       float64         `yaml:"peer_gate" doc:"closed peer windows on the endpoint before client and identity spikes can fire"`
+	MaxEndpoints   int             `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
+	DailyFactor    float64         `yaml:"daily_factor" doc:"an endpoint spike is above daily_factor × the largest window at the same hour on previous days"`
+	PeakFactor     float64         `yaml:"peak_factor" doc:"an endpoint spike is above peak_factor × the largest past window (decaying)"`
+	IdentityWindow config.Duration `yaml:"identity_window" doc:"window of the identity spike"`
+	ColdGate       float64         `yaml:"cold_gate" doc:"before peer_gate: peer windows on the endpoint before a client with its own history can be judged"`
+	ColdOwn        float64         `yaml:"cold_own" doc:"before peer_gate: the client's own closed windows on the endpoint before it can be judged (newcomers are not)"`
+}
+
+func defaultTrafficOptions() *trafficOptions {
+	return &trafficOptions{
+		Window:         config.Duration(5 * time.Minute),
+		Alpha:          0.1,
+		K:              6,
+		Ratio:          4,
+		GateWindows:    12,
+		AbsEndpoint:    300,
+		AbsClient:      150,
+		AbsIdentity:    20,
+		PeerFactor:     3,
+		PeerGate:       50,
+		MaxEndpoints:   20000,
+		DailyFactor:    1.5,
+		PeakFactor:     1.5,
+		IdentityWindow: config.Duration(15 * time.Minute),
+		ColdGate:       5,
+		ColdOwn:        3,
+	}
+}
+
+// Validate implements config.Validator.
+func (o *trafficOptions) Validate() error {
+	return atMostOne(checkOptions(o), map[string]float64{"alpha": o.Alpha})
 }
 
 type trafficDetector struct {
@@ -183,28 +226,28 @@ func (g *trafficGroup) others(who uint64) float64 {
 }
 
 func newTraffic(cfg Config) *trafficDetector {
-	o := optsFor(cfg, "traffic")
+	o := optionsFor[*trafficOptions](cfg, "traffic")
 	d := &trafficDetector{
-		win:         o.dur("window", 5*time.Minute),
-		alpha:       o.float("alpha", 0.1),
-		k:           o.float("k", 6),
-		ratio:       o.float("ratio", 4),
-		gate:        uint32(o.int("gate_windows", 12)),
-		absEndpoint: o.float("abs_endpoint", 300),
-		absClient:   o.float("abs_client", 150),
-		absID:       o.float("abs_identity", 20),
-		peerFactor:  o.float("peer_factor", 3),
-		peerGate:    o.float("peer_gate", 50),
-		coldGate:    o.float("cold_gate", 5),
-		coldOwn:     o.float("cold_own", 3),
-		dailyFactor: o.float("daily_factor", 1.5),
-		peakFactor:  o.float("peak_factor", 1.5),
-		idWin:       o.dur("identity_window", 15*time.Minute),
+		win:         o.Window.D(),
+		alpha:       o.Alpha,
+		k:           o.K,
+		ratio:       o.Ratio,
+		gate:        uint32(o.GateWindows),
+		absEndpoint: o.AbsEndpoint,
+		absClient:   o.AbsClient,
+		absID:       o.AbsIdentity,
+		peerFactor:  o.PeerFactor,
+		peerGate:    o.PeerGate,
+		coldGate:    o.ColdGate,
+		coldOwn:     o.ColdOwn,
+		dailyFactor: o.DailyFactor,
+		peakFactor:  o.PeakFactor,
+		idWin:       o.IdentityWindow.D(),
 	}
-	d.eps = newLRU[trafficEndpoint](o.int("max_endpoints", 20000))
+	d.eps = newLRU[trafficEndpoint](o.MaxEndpoints)
 	d.clients = newLRU[clientEP](capOr(cfg.MaxTrackedClients, 200000))
 	d.idents = newLRU[trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
-	d.groups = newLRU[trafficGroup](o.int("max_endpoints", 20000))
+	d.groups = newLRU[trafficGroup](o.MaxEndpoints)
 	d.clients.onEvict = func(_ uint64, e *clientEP) {
 		if e.trSet {
 			d.foldSubject(&e.tr, false)

@@ -23,17 +23,24 @@ import (
 //   - the upstream response carries an injection payload (strong matches
 //     of the injection matchers in its JSON leaves or text).
 //
-// Options (Config.Options["upstream"]):
-//
-//	learn_minutes int  learning period from the first outbound event (default 60)
-//	max_hosts     int  destination hosts remembered (default 10000)
+// Options: upstreamOptions (detect.options.upstream).
 //
 // Memory: one map entry per destination host (≈100 bytes), at most
 // max_hosts; when full, further new hosts are not remembered and counted in
 // HostsDropped (such hosts cannot be called "new" and raise no new-destination hit).
 func init() {
 	Register("upstream", func(c Config) Detector { return NewUpstream(c) })
+	RegisterOptions("upstream", func() FamilyOptions { return &upstreamOptions{LearnMinutes: 60, MaxHosts: 10000} })
 }
+
+// upstreamOptions are the upstream family's options.
+type upstreamOptions struct {
+	LearnMinutes int `yaml:"learn_minutes" doc:"learning period from the first outbound event, in minutes"`
+	MaxHosts     int `yaml:"max_hosts" doc:"destination hosts remembered"`
+}
+
+// Validate implements config.Validator.
+func (o *upstreamOptions) Validate() error { return checkOptions(o) }
 
 // Upstream is the detector.
 type Upstream struct {
@@ -49,10 +56,10 @@ type Upstream struct {
 
 // NewUpstream returns the detector.
 func NewUpstream(c Config) *Upstream {
-	o := c.Options["upstream"]
+	o := optionsFor[*upstreamOptions](c, "upstream")
 	return &Upstream{
-		learn:    time.Duration(sigOptInt(o, "learn_minutes", 60)) * time.Minute,
-		maxHosts: sigOptInt(o, "max_hosts", 10000),
+		learn:    time.Duration(o.LearnMinutes) * time.Minute,
+		maxHosts: o.MaxHosts,
 		hosts:    map[string]time.Time{},
 		lim:      PartLimits{MaxBody: 128 << 10, MaxParts: 256, MaxValue: 8 << 10},
 	}

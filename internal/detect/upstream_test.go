@@ -18,7 +18,7 @@ func outbound(t *testing.T, at time.Time, method, url string, reqCT, body string
 }
 
 func TestUpstream(t *testing.T) {
-	d := NewUpstream(Config{Options: map[string]map[string]any{"upstream": {"learn_minutes": 30}}})
+	d := NewUpstream(Config{Options: optsYAML(t, "upstream: {learn_minutes: 30}")})
 	em := NewEmitter()
 	t0 := sigTime
 	card := `{"card":"4111 1111 1111 1111","amount":5}`

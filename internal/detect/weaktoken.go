@@ -31,17 +31,26 @@ import (
 // endpoints it used the weak token on (evidence: the strongest reason, the
 // endpoints in the samples).
 //
-// Options (Config.Options["weak_token"]):
-//
-//	skew_seconds            int  clock skew allowed for exp/nbf (default 300)
-//	expired_min_seconds     int  least time past exp that alerts (default 1800)
-//	expired_horizon_seconds int  time past exp that always alerts (default 86400)
-//	expired_unknown_seconds int  time past exp that alerts when iat is absent (default 3600)
+// Options: weakTokenOptions (detect.options.weak_token).
 //
 // Stateless.
 func init() {
 	Register("weak_token", func(c Config) Detector { return NewWeakToken(c) })
+	RegisterOptions("weak_token", func() FamilyOptions {
+		return &weakTokenOptions{SkewSeconds: 300, ExpiredMinSeconds: 1800, ExpiredHorizonSeconds: 86400, ExpiredUnknownSeconds: 3600}
+	})
 }
+
+// weakTokenOptions are the weak_token family's options.
+type weakTokenOptions struct {
+	SkewSeconds           int `yaml:"skew_seconds" doc:"clock skew allowed for exp and nbf, in seconds"`
+	ExpiredMinSeconds     int `yaml:"expired_min_seconds" doc:"least time past exp that alerts, in seconds"`
+	ExpiredHorizonSeconds int `yaml:"expired_horizon_seconds" doc:"time past exp that always alerts, in seconds"`
+	ExpiredUnknownSeconds int `yaml:"expired_unknown_seconds" doc:"time past exp that alerts when the token has no iat, in seconds"`
+}
+
+// Validate implements config.Validator.
+func (o *weakTokenOptions) Validate() error { return checkOptions(o) }
 
 // WeakToken is the detector.
 type WeakToken struct {
@@ -51,10 +60,10 @@ type WeakToken struct {
 
 // NewWeakToken returns the detector.
 func NewWeakToken(c Config) *WeakToken {
-	o := c.Options["weak_token"]
-	sec := func(k string, def int) time.Duration { return time.Duration(sigOptInt(o, k, def)) * time.Second }
-	return &WeakToken{skew: sec("skew_seconds", 300), expMin: sec("expired_min_seconds", 1800),
-		expHorizon: sec("expired_horizon_seconds", 86400), expNoLife: sec("expired_unknown_seconds", 3600)}
+	o := optionsFor[*weakTokenOptions](c, "weak_token")
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	return &WeakToken{skew: sec(o.SkewSeconds), expMin: sec(o.ExpiredMinSeconds),
+		expHorizon: sec(o.ExpiredHorizonSeconds), expNoLife: sec(o.ExpiredUnknownSeconds)}
 }
 
 // Name implements Detector.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"github.com/palisade-sec/palisade/internal/activity"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
 // benchCapture is a simulated capture of at least 500k records (NDJSON),
@@ -109,7 +111,7 @@ func benchAnalyze(b *testing.B, mut func(*Config)) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := e.ReadInput("bench", bytes.NewReader(data), nil); err != nil {
+		if err := e.Read(context.Background(), source.NewReader("bench", bytes.NewReader(data), source.ReaderOptions{})); err != nil {
 			b.Fatal(err)
 		}
 		e.Flush()

@@ -2,136 +2,176 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/config"
+	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/inventory"
 )
 
-// FileConfig is the pipeline part of the configuration file (YAML or JSON).
-// Every key is documented in docs/configuration.md. Unknown keys are errors.
+// FileConfig is the pipeline part of the configuration file: its
+// top-level keys (the root document is server.Config, which adds the
+// serve sections). DefaultFileConfig holds the defaults; Apply turns it
+// into an engine Config. Every key is listed in docs/configuration.md.
 type FileConfig struct {
-	ReorderWindow  Duration `yaml:"reorder_window"`
-	InternalRanges []string `yaml:"internal_ranges"`
-	TrustedProxies []string `yaml:"trusted_proxies"`
-	Specs          []string `yaml:"specs"`
-	Intel          []string `yaml:"intel"`
-	Identity       struct {
-		KeyFile        string   `yaml:"key_file"`
-		APIKeyHeaders  []string `yaml:"api_key_headers"`
-		APIKeyParams   []string `yaml:"api_key_params"`
-		SessionCookies []string `yaml:"session_cookies"`
-	} `yaml:"identity"`
-	Inventory struct {
-		Pinned      []string `yaml:"pinned"`
-		Ignore      []string `yaml:"ignore"`
-		UnusedAfter Duration `yaml:"unused_after"`
-		MaxNodes    int      `yaml:"max_nodes"`
-	} `yaml:"inventory"`
-	Classify struct {
-		Custom []struct {
-			Name       string   `yaml:"name"`
-			Pattern    string   `yaml:"pattern"`
-			Keywords   []string `yaml:"keywords"`
-			Validator  string   `yaml:"validator"`
-			FieldNames []string `yaml:"field_names"`
-		} `yaml:"custom"`
-	} `yaml:"classify"`
-	Detect struct {
-		Disabled             []string                  `yaml:"disabled"`
-		MaxTrackedClients    int                       `yaml:"max_tracked_clients"`
-		MaxTrackedIdentities int                       `yaml:"max_tracked_identities"`
-		Options              map[string]map[string]any `yaml:"options"`
-	} `yaml:"detect"`
-	Posture struct {
-		UnusedAfter Duration `yaml:"unused_after"`
-	} `yaml:"posture"`
+	ReorderWindow  config.Duration `yaml:"reorder_window" doc:"event-time disorder tolerated: records are held this long (of event time; at most 65,536 records and 64 MiB) and processed in time order; older ones are processed anyway and counted as late"`
+	InternalRanges []string        `yaml:"internal_ranges" doc:"clients in these ranges (CIDR or address) are internal; an empty list keeps the default"`
+	TrustedProxies []string        `yaml:"trusted_proxies" doc:"peers whose X-Forwarded-For is trusted: the client is the right-most address that is not a trusted proxy (none: the peer is the client)"`
+	Specs          []string        `yaml:"specs" doc:"declared OpenAPI specs, PATH or PATH,host=HOST (same as --spec)"`
+	Intel          []string        `yaml:"intel" doc:"threat-intel feeds KIND[,min=N][,name=NAME]=PATH|URL (same as --intel; docs/threat-intel.md)"`
+	Identity       IdentityFile    `yaml:"identity"`
+	Inventory      InventoryFile   `yaml:"inventory"`
+	Classify       ClassifyFile    `yaml:"classify"`
+	Detect         DetectFile      `yaml:"detect"`
+	Posture        PostureFile     `yaml:"posture"`
 }
 
-// Duration accepts Go durations plus a "d" (days) unit: "30d", "36h", "90m".
-type Duration time.Duration
+// IdentityFile is the identity section.
+type IdentityFile struct {
+	KeyFile        string   `yaml:"key_file" doc:"file holding the HMAC key of pseudonymous identities (default: a fixed key in analyze, so reports are reproducible; the installation key in serve)"`
+	APIKeyHeaders  []string `yaml:"api_key_headers" doc:"request headers holding API keys (replaces the default list)"`
+	APIKeyParams   []string `yaml:"api_key_params" doc:"query parameters holding API keys (replaces the default list)"`
+	SessionCookies []string `yaml:"session_cookies" doc:"cookies that identify a session (replaces the default list)"`
+}
 
-// UnmarshalYAML implements yaml.Unmarshaler.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return fmt.Errorf("line %d: duration must be a string like \"30d\" or \"12h\"", n.Line)
+// InventoryFile is the inventory section.
+type InventoryFile struct {
+	Pinned         []string        `yaml:"pinned" doc:"path templates used as given, \"/v2/users/{userId}\" or \"host /path/{id}\" (same as --pin)"`
+	Ignore         []string        `yaml:"ignore" doc:"path globs never inventoried, \"/healthz\", \"/static/**\" (same as --ignore)"`
+	UnusedAfter    config.Duration `yaml:"unused_after" doc:"an endpoint not seen for this long is reported unused"`
+	MaxNodes       int             `yaml:"max_nodes" doc:"path-tree nodes kept (memory budget of the inventory)"`
+	MaxEndpointIDs int             `yaml:"max_endpoint_ids" doc:"endpoint ids given to the references events are templated to (≈160 bytes each); beyond it references are resolved from their strings, with the same result"`
+}
+
+// ClassifyFile is the classify section.
+type ClassifyFile struct {
+	Custom []CustomTypeFile `yaml:"custom" doc:"custom sensitive data types (docs/classification.md)"`
+}
+
+// CustomTypeFile is one custom data type.
+type CustomTypeFile struct {
+	Name       string   `yaml:"name" doc:"data type name, as it appears in findings"`
+	Pattern    string   `yaml:"pattern" doc:"RE2 regular expression matched against values and text"`
+	Keywords   []string `yaml:"keywords" doc:"without a pattern each keyword occurrence is a match; with one, a match counts when a keyword occurs nearby"`
+	Validator  string   `yaml:"validator" doc:"check of a match: luhn, mod97 (IBAN), ssn, e164 or nanp"`
+	FieldNames []string `yaml:"field_names" doc:"a value in a field of this name is of this type (when it passes pattern and validator, if any)"`
+}
+
+// Validate implements config.Validator.
+func (c CustomTypeFile) Validate() error {
+	if strings.TrimSpace(c.Name) == "" {
+		return config.Errorf("name", "missing")
 	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("line %d: %v", n.Line, err)
+	if c.Pattern == "" && len(c.Keywords) == 0 && len(c.FieldNames) == 0 {
+		return config.Errorf("pattern", "give a pattern, keywords or field_names")
 	}
-	*d = Duration(v)
 	return nil
 }
 
-// ParseDuration parses a duration with an optional trailing "d" for days.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasSuffix(s, "d") {
-		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("bad duration %q", s)
+// DetectFile is the detect section.
+type DetectFile struct {
+	Disabled             []string       `yaml:"disabled" doc:"detector families to leave out (docs/detection-*.md)"`
+	MaxTrackedClients    int            `yaml:"max_tracked_clients" doc:"per-client state budget of each family's table; 0 = 200,000"`
+	MaxTrackedIdentities int            `yaml:"max_tracked_identities" doc:"per-principal state budget of each family's table; 0 = 200,000"`
+	Options              detect.Options `yaml:"options" doc:"family settings"`
+}
+
+// Validate implements config.Validator.
+func (d DetectFile) Validate() error {
+	var errs []error
+	known := map[string]bool{}
+	for _, f := range detect.Families() {
+		known[f] = true
+	}
+	for i, f := range d.Disabled {
+		if !known[f] {
+			errs = append(errs, config.Errorf(fmt.Sprintf("disabled[%d]", i), "no detector family %q (families: %s)", f, strings.Join(detect.Families(), ", ")))
 		}
-		return time.Duration(n * float64(24*time.Hour)), nil
 	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad duration %q", s)
+	if d.MaxTrackedClients < 0 {
+		errs = append(errs, config.Errorf("max_tracked_clients", "must not be negative"))
 	}
-	return v, nil
+	if d.MaxTrackedIdentities < 0 {
+		errs = append(errs, config.Errorf("max_tracked_identities", "must not be negative"))
+	}
+	return errors.Join(errs...)
 }
 
-// LoadConfigFile reads a configuration file into an engine configuration
-// (starting from the defaults). Errors name the file and line.
-func LoadConfigFile(path string) (Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return DefaultConfig(), err
-	}
-	cfg, err := ParseConfig(data)
-	if err != nil {
-		return cfg, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
+// PostureFile is the posture section.
+type PostureFile struct {
+	UnusedAfter config.Duration `yaml:"unused_after" doc:"a documented endpoint with no traffic for this long is a posture finding"`
 }
 
-// ParseConfig parses configuration bytes (YAML or JSON).
-func ParseConfig(data []byte) (Config, error) {
+// DefaultFileConfig returns the pipeline keys with their defaults (the
+// same as DefaultConfig).
+func DefaultFileConfig() FileConfig {
+	d := DefaultConfig()
+	var internal []string
+	for _, p := range d.Enrich.Internal {
+		internal = append(internal, p.String())
+	}
+	id := identity.DefaultConfig()
+	inv := inventory.DefaultConfig()
+	return FileConfig{
+		ReorderWindow:  config.Duration(d.Reorder),
+		InternalRanges: internal,
+		Identity: IdentityFile{APIKeyHeaders: id.APIKeyHeaders, APIKeyParams: id.APIKeyParams,
+			SessionCookies: id.SessionCookies},
+		Inventory: InventoryFile{UnusedAfter: config.Duration(inv.UnusedAfter), MaxNodes: inv.MaxNodes, MaxEndpointIDs: inv.MaxEndpointIDs},
+		Posture:   PostureFile{UnusedAfter: config.Duration(30 * 24 * time.Hour)},
+	}
+}
+
+// Validate implements config.Validator: what can be checked without
+// reading files (the spec and intel files are read when the engine
+// starts, and their errors name them).
+func (fc FileConfig) Validate() error {
+	var errs []error
+	if fc.ReorderWindow < 0 {
+		errs = append(errs, config.Errorf("reorder_window", "must not be negative"))
+	}
+	for _, k := range []struct {
+		key  string
+		list []string
+	}{{"internal_ranges", fc.InternalRanges}, {"trusted_proxies", fc.TrustedProxies}} {
+		if _, err := enrich.ParsePrefixes(k.list); err != nil {
+			errs = append(errs, config.Errorf(k.key, "%v", err))
+		}
+	}
+	if fc.Inventory.MaxNodes < 0 {
+		errs = append(errs, config.Errorf("inventory.max_nodes", "must not be negative"))
+	}
+	if fc.Inventory.MaxEndpointIDs < 0 {
+		errs = append(errs, config.Errorf("inventory.max_endpoint_ids", "must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Apply turns the pipeline keys into an engine configuration (over the
+// defaults). It reads identity.key_file.
+func (fc FileConfig) Apply() (Config, error) {
 	cfg := DefaultConfig()
-	var fc FileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && err.Error() != "EOF" {
-		return cfg, err
-	}
-	return fc.Apply(cfg)
-}
-
-// Apply overlays the file configuration on cfg.
-func (fc *FileConfig) Apply(cfg Config) (Config, error) {
 	if fc.ReorderWindow > 0 {
-		cfg.Reorder = time.Duration(fc.ReorderWindow)
+		cfg.Reorder = fc.ReorderWindow.D()
 	}
+	var err error
 	if len(fc.InternalRanges) > 0 {
-		ps, err := enrich.ParsePrefixes(fc.InternalRanges)
-		if err != nil {
-			return cfg, fmt.Errorf("internal_ranges: %w", err)
+		if cfg.Enrich.Internal, err = prefixes("internal_ranges", fc.InternalRanges); err != nil {
+			return cfg, err
 		}
-		cfg.Enrich.Internal = ps
 	}
 	if len(fc.TrustedProxies) > 0 {
-		ps, err := enrich.ParsePrefixes(fc.TrustedProxies)
-		if err != nil {
-			return cfg, fmt.Errorf("trusted_proxies: %w", err)
+		if cfg.Enrich.TrustedProxies, err = prefixes("trusted_proxies", fc.TrustedProxies); err != nil {
+			return cfg, err
 		}
-		cfg.Enrich.TrustedProxies = ps
 	}
 	cfg.Specs = append(cfg.Specs, fc.Specs...)
 	cfg.Intel = append(cfg.Intel, fc.Intel...)
@@ -155,33 +195,40 @@ func (fc *FileConfig) Apply(cfg Config) (Config, error) {
 	cfg.Inventory.Pinned = append(cfg.Inventory.Pinned, fc.Inventory.Pinned...)
 	cfg.Inventory.Ignore = append(cfg.Inventory.Ignore, fc.Inventory.Ignore...)
 	if fc.Inventory.UnusedAfter > 0 {
-		cfg.Inventory.UnusedAfter = time.Duration(fc.Inventory.UnusedAfter)
+		cfg.Inventory.UnusedAfter = fc.Inventory.UnusedAfter.D()
 	}
 	if fc.Inventory.MaxNodes > 0 {
 		cfg.Inventory.MaxNodes = fc.Inventory.MaxNodes
 	}
-	for i, c := range fc.Classify.Custom {
-		if c.Name == "" {
-			return cfg, fmt.Errorf("classify.custom[%d].name: missing", i)
-		}
+	if fc.Inventory.MaxEndpointIDs > 0 {
+		cfg.Inventory.MaxEndpointIDs = fc.Inventory.MaxEndpointIDs
+	}
+	for _, c := range fc.Classify.Custom {
 		cfg.Classify.Custom = append(cfg.Classify.Custom, classify.CustomType{Name: c.Name, Pattern: c.Pattern,
 			Keywords: c.Keywords, Validator: c.Validator, FieldNames: c.FieldNames})
 	}
 	cfg.Detect.Disabled = append(cfg.Detect.Disabled, fc.Detect.Disabled...)
-	if fc.Detect.MaxTrackedClients > 0 {
-		cfg.Detect.MaxTrackedClients = fc.Detect.MaxTrackedClients
-	}
-	if fc.Detect.MaxTrackedIdentities > 0 {
-		cfg.Detect.MaxTrackedIdentities = fc.Detect.MaxTrackedIdentities
-	}
+	cfg.Detect.MaxTrackedClients = fc.Detect.MaxTrackedClients
+	cfg.Detect.MaxTrackedIdentities = fc.Detect.MaxTrackedIdentities
 	if len(fc.Detect.Options) > 0 {
 		cfg.Detect.Options = fc.Detect.Options
 	}
 	if fc.Posture.UnusedAfter > 0 {
-		cfg.Posture.UnusedAfter = time.Duration(fc.Posture.UnusedAfter)
+		cfg.Posture.UnusedAfter = fc.Posture.UnusedAfter.D()
 	}
 	return cfg, nil
 }
+
+func prefixes(key string, list []string) ([]netip.Prefix, error) {
+	ps, err := enrich.ParsePrefixes(list)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return ps, nil
+}
+
+// ParseDuration parses a duration with an optional trailing "d" for days.
+func ParseDuration(s string) (time.Duration, error) { return config.ParseDuration(s) }
 
 func lower(in []string) []string {
 	out := make([]string, len(in))

@@ -6,7 +6,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/activity"
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/classify"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/exchange"
@@ -65,7 +65,7 @@ func DefaultConfig() Config {
 		Enrich:     enrich.DefaultConfig(),
 		Inventory:  inventory.DefaultConfig(),
 		Classify:   classify.DefaultConfig(),
-		Posture:    posture.TrafficConfig{},
+		Posture:    posture.TrafficConfig{UnusedAfter: 30 * 24 * time.Hour},
 		Reorder:    5 * time.Minute,
 		ReorderMax: 65536, ReorderMaxBytes: 64 << 20,
 		MaxErrors: 20,
@@ -86,7 +86,7 @@ type Engine struct {
 
 	buf      reorderBuffer
 	bufBytes int64               // MemSize of the buffered records
-	pool     exchange.RecordPool // records read by ReadInput, recycled once analyzed
+	pool     exchange.RecordPool // records read by Read, recycled once analyzed
 	maxTime  time.Time
 	released time.Time
 	seq      uint64
@@ -169,8 +169,8 @@ func New(cfg Config) (*Engine, error) {
 		if dc.Classifier == nil && e.cls != nil {
 			dc.Classifier = e.cls.Classifier() // custom data types, for unclassified events
 		}
-		if errs := detect.AnomalyOptionErrors(dc); len(errs) > 0 {
-			return nil, fmt.Errorf("detect.options: %w", errors.Join(errs...))
+		if err := (&config.Loader{}).Validate(dc.Options); err != nil {
+			return nil, fmt.Errorf("detect.options: %w", err)
 		}
 		e.det = detect.NewDefault(dc)
 		e.analyzers = append(e.analyzers, e.det)

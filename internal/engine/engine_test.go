@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,15 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/posture"
 	"github.com/palisade-sec/palisade/internal/report"
 	"github.com/palisade-sec/palisade/internal/sim"
 	"github.com/palisade-sec/palisade/internal/source"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var fixedTime = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
@@ -30,7 +29,7 @@ func analyzeFile(t *testing.T, cfg Config, files ...string) *model.Report {
 		t.Fatal(err)
 	}
 	for _, f := range files {
-		if err := e.ReadFile(f, nil); err != nil {
+		if err := e.ReadFile(f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,35 +51,12 @@ func TestGoldenReport(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Specs = []string{"testdata/spec.yaml"}
 	got := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
-	golden := filepath.Join("testdata", "small.report.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/engine -run TestGoldenReport -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s; rerun with -update and review the diff.\nfirst difference near: %s", golden, firstDiff(got, want))
-	}
+	testutil.Golden(t, filepath.Join("testdata", "small.report.json"), got)
 	// Determinism: a second run gives the same bytes.
 	again := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
 	if !bytes.Equal(got, again) {
-		t.Errorf("two runs of the same capture differ: %s", firstDiff(got, again))
+		t.Errorf("two runs of the same capture differ: %s", testutil.FirstDiff(got, again))
 	}
-}
-
-func firstDiff(a, b []byte) string {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			lo := max(0, i-80)
-			return string(a[lo:min(len(a), i+80)])
-		}
-	}
-	return "(one is a prefix of the other)"
 }
 
 // TestReportContract checks the report-v1 shape on the small capture.
@@ -184,21 +160,48 @@ func TestRejectsAreLocated(t *testing.T) {
 	}
 }
 
+// parseConfig reads pipeline keys the way the configuration file is read
+// (server.LoadConfig decodes the whole document, of which these keys are
+// the top level).
+func parseConfig(data []byte) (Config, error) {
+	fc := DefaultFileConfig()
+	l := &config.Loader{}
+	if err := l.Decode(config.Doc{Name: "pipeline.yaml", Data: data}, &fc); err != nil {
+		return Config{}, err
+	}
+	if err := l.Validate(&fc); err != nil {
+		return Config{}, err
+	}
+	return fc.Apply()
+}
+
 func TestConfigFile(t *testing.T) {
-	cfg, err := ParseConfig([]byte("reorder_window: 2m\ninternal_ranges: [10.0.0.0/8]\ninventory:\n  unused_after: 7d\n  pinned: [\"/a/{b}\"]\n"))
+	cfg, err := parseConfig([]byte("reorder_window: 2m\ninternal_ranges: [10.0.0.0/8]\ninventory:\n  unused_after: 7d\n  pinned: [\"/a/{b}\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Reorder != 2*time.Minute || len(cfg.Enrich.Internal) != 1 || cfg.Inventory.UnusedAfter != 7*24*time.Hour || len(cfg.Inventory.Pinned) != 1 {
 		t.Errorf("cfg %+v", cfg)
 	}
-	for _, bad := range []string{"reorder_windw: 2m\n", "internal_ranges: [nope]\n", "inventory:\n  unused_after: soon\n", "classify:\n  custom: [{pattern: x}]\n"} {
-		if _, err := ParseConfig([]byte(bad)); err == nil {
-			t.Errorf("config %q accepted", bad)
+	for bad, want := range map[string]string{
+		"reorder_windw: 2m\n":                         `pipeline.yaml:1:1: reorder_windw: unknown key "reorder_windw"`,
+		"internal_ranges: [nope]\n":                   `pipeline.yaml:1:1: internal_ranges: not a CIDR or IP address: "nope"`,
+		"inventory:\n  unused_after: soon\n":          `pipeline.yaml:2:17: inventory.unused_after: bad duration "soon"`,
+		"classify:\n  custom: [{pattern: x}]\n":       "pipeline.yaml:2:12: classify.custom[0].name: missing",
+		"detect:\n  disabled: [trafic]\n":             `pipeline.yaml:2:14: detect.disabled[0]: no detector family "trafic"`,
+		"detect:\n  options:\n    spray: {abs: -1}\n": "pipeline.yaml:3:13: detect.options.spray.abs: must not be negative",
+	} {
+		if _, err := parseConfig([]byte(bad)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("config %q: %v, want %q", bad, err, want)
 		}
 	}
-	if _, err := ParseConfig([]byte("reorder_windw: 2m\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
-		t.Errorf("unknown key error lacks line: %v", err)
+	// The defaults of the file are the engine's defaults.
+	def, err := DefaultFileConfig().Apply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(def) != fmt.Sprint(DefaultConfig()) {
+		t.Errorf("file defaults differ from the engine's:\n%v\n%v", def, DefaultConfig())
 	}
 }
 
@@ -216,7 +219,7 @@ func TestDeterministicWithIntel(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	b := render(t, analyzeFile(t, cfg, "testdata/small.ndjson"))
 	if !bytes.Equal(a, b) {
-		t.Fatalf("reports differ: %s", firstDiff(a, b))
+		t.Fatalf("reports differ: %s", testutil.FirstDiff(a, b))
 	}
 	var doc struct {
 		Intel  []map[string]any `json:"intel"`
@@ -269,7 +272,7 @@ func TestReportDoesNotPerturb(t *testing.T) {
 	var last *model.Report
 	ref := run(0, func(e *Engine) { last = e.Report(fixedTime) })
 	if got, want := render(t, last), render(t, ref); !bytes.Equal(got, want) {
-		t.Errorf("before Flush (after Drain), the report differs from the final one: %s", firstDiff(got, want))
+		t.Errorf("before Flush (after Drain), the report differs from the final one: %s", testutil.FirstDiff(got, want))
 	}
 	seen := map[string]int64{}
 	got := run(997, func(e *Engine) {
@@ -278,7 +281,7 @@ func TestReportDoesNotPerturb(t *testing.T) {
 		}
 	})
 	if a, b := render(t, got), render(t, ref); !bytes.Equal(a, b) {
-		t.Errorf("reports taken every 997 records changed the result: %s", firstDiff(a, b))
+		t.Errorf("reports taken every 997 records changed the result: %s", testutil.FirstDiff(a, b))
 	}
 	final := map[string]int64{}
 	windowed := 0

@@ -1,62 +1,47 @@
 package engine
 
 import (
-	"errors"
-	"fmt"
-	"io"
+	"context"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
-// Progress is called periodically while reading: bytes consumed from the
-// underlying reader (compressed bytes for gzip) and records decoded so far.
-type Progress func(bytes, records int64)
+// The engine is a source.Sink: sources hand it records, rejections and
+// drop counts (Read runs one; serve mode feeds it from the write-ahead
+// log instead).
+var _ source.PoolSink = (*Engine)(nil)
 
-// ReadInput decodes one input (NDJSON, gzip or HAR, sniffed) into the
-// engine. Rejected records are counted with their location; a fatal error
-// (unreadable or truncated input) stops this input and is returned after
-// the records before it were ingested.
-func (e *Engine) ReadInput(name string, r io.Reader, progress Progress) error {
-	d, err := exchange.NewDecoder(name, r)
-	if err != nil {
-		return err
+// Records implements source.Sink: every record is ingested (it never
+// refuses).
+func (e *Engine) Records(recs []*exchange.Record) error {
+	for _, r := range recs {
+		e.Ingest(r)
 	}
-	d.UsePool(&e.pool)
-	e.AddFile(name)
-	var n int64
-	defer func() {
-		e.AddBytes(d.BytesRead())
-		if progress != nil {
-			progress(d.BytesRead(), n)
-		}
-	}()
-	for {
-		rec, err := d.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			var re *exchange.RecordError
-			if errors.As(err, &re) {
-				e.Reject(re)
-				continue
-			}
-			return err
-		}
-		e.Ingest(rec)
-		n++
-		if progress != nil && n&1023 == 0 {
-			progress(d.BytesRead(), n)
-		}
-	}
+	return nil
+}
+
+// RecordPool implements source.PoolSink: records decoded into it are
+// recycled once every analyzer has seen them.
+func (e *Engine) RecordPool() *exchange.RecordPool { return &e.pool }
+
+// Read runs a one-shot source (a file, standard input, a request body)
+// into the engine to its end: its name is listed in the report's inputs,
+// its bytes counted, rejected records kept with their location. A fatal
+// error (unreadable or truncated input) ends this input and is returned
+// after the records before it were ingested.
+func (e *Engine) Read(ctx context.Context, src source.Source) error {
+	e.AddFile(src.Name())
+	err := src.Run(ctx, e)
+	e.AddBytes(src.Stats().Bytes)
+	return err
 }
 
 // ReadFile opens a named input ("-" = stdin) and reads it.
-func (e *Engine) ReadFile(name string, progress Progress) error {
-	f, _, err := exchange.Open(name)
+func (e *Engine) ReadFile(name string) error {
+	src, err := source.Open(name, source.ReaderOptions{})
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return err
 	}
-	defer f.Close()
-	return e.ReadInput(name, f, progress)
+	return e.Read(context.Background(), src)
 }

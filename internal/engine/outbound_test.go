@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 // The outbound capture (testdata/outbound.ndjson, 3 hours): our APIs
@@ -33,21 +33,9 @@ func TestGoldenOutbound(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Specs = []string{"testdata/spec.yaml"}
 	got := render(t, analyzeFile(t, cfg, outboundCapture))
-	golden := filepath.Join("testdata", "outbound.report.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/engine -run TestGoldenOutbound -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s; rerun with -update and review the diff.\nfirst difference near: %s", golden, firstDiff(got, want))
-	}
+	testutil.Golden(t, filepath.Join("testdata", "outbound.report.json"), got)
 	if again := render(t, analyzeFile(t, cfg, outboundCapture)); !bytes.Equal(got, again) {
-		t.Errorf("two runs of the same capture differ: %s", firstDiff(got, again))
+		t.Errorf("two runs of the same capture differ: %s", testutil.FirstDiff(got, again))
 	}
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/source"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
-// TestRecycledRecordsSameReport: ReadInput recycles records once analyzed;
+// TestRecycledRecordsSameReport: Read recycles records once analyzed;
 // the report must be byte-identical to one built from records that are
 // never reused (decoded without a pool and ingested one by one). A record
 // kept by an analyzer past Observe would show up here as a difference.
@@ -29,7 +32,7 @@ func TestRecycledRecordsSameReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pooled.ReadInput("capture", bytes.NewReader(data), nil); err != nil {
+	if err := pooled.Read(context.Background(), source.NewReader("capture", bytes.NewReader(data), source.ReaderOptions{})); err != nil {
 		t.Fatal(err)
 	}
 	pooled.Flush()
@@ -65,7 +68,7 @@ func TestRecycledRecordsSameReport(t *testing.T) {
 
 	a, b := render(t, pooled.Report(fixedTime)), render(t, fresh.Report(fixedTime))
 	if !bytes.Equal(a, b) {
-		t.Fatalf("recycling records changed the report: %s", firstDiff(a, b))
+		t.Fatalf("recycling records changed the report: %s", testutil.FirstDiff(a, b))
 	}
 	if len(a) < 10000 {
 		t.Fatalf("report suspiciously small (%d bytes)", len(a))

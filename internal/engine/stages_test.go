@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/source"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 func simCapture(t *testing.T, d time.Duration, scale float64) []byte {
@@ -37,7 +40,7 @@ func TestFanoutOrder(t *testing.T) {
 		if reverse {
 			slices.Reverse(e.analyzers)
 		}
-		if err := e.ReadInput("capture", bytes.NewReader(data), nil); err != nil {
+		if err := e.Read(context.Background(), source.NewReader("capture", bytes.NewReader(data), source.ReaderOptions{})); err != nil {
 			t.Fatal(err)
 		}
 		e.Flush()
@@ -45,7 +48,7 @@ func TestFanoutOrder(t *testing.T) {
 	}
 	a, b := run(false), run(true)
 	if !bytes.Equal(a, b) {
-		t.Fatalf("the analyzers' order changed the report: %s", firstDiff(a, b))
+		t.Fatalf("the analyzers' order changed the report: %s", testutil.FirstDiff(a, b))
 	}
 	if !bytes.Contains(a, []byte(`"type": "data.sensitive_exposure"`)) {
 		t.Fatal("no data.sensitive_exposure alert: the capture does not exercise the classification stage's consumer")
@@ -63,7 +66,7 @@ func TestEndpointIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.ReadInput("capture", bytes.NewReader(data), nil); err != nil {
+	if err := e.Read(context.Background(), source.NewReader("capture", bytes.NewReader(data), source.ReaderOptions{})); err != nil {
 		t.Fatal(err)
 	}
 	e.Flush()

@@ -186,16 +186,40 @@ func NewDecoderLimits(name string, r io.Reader, lim Limits) (*Decoder, error) {
 
 // isHAR peeks at the start of the stream: a HAR document is one JSON object
 // whose first member is "log" (possibly pretty-printed over many lines).
+// It waits for no more input than it needs to decide (a stream's first
+// record must not wait for the next ones): at most 4096 bytes.
 func isHAR(br *bufio.Reader) bool {
-	peek, _ := br.Peek(4096)
-	p := bytes.TrimLeft(peek, " \t\r\n\ufeff")
+	for n := 1; ; {
+		// What is buffered, and at least n bytes.
+		peek, err := br.Peek(min(4096, max(n, br.Buffered())))
+		if v, decided := harPrefix(peek); decided || err != nil || len(peek) >= 4096 {
+			return v && decided
+		}
+		n = len(peek) + 1 // undecided: wait for one more byte
+	}
+}
+
+// harPrefix decides from the first bytes whether they start a HAR
+// document; decided is false while they are a prefix of both kinds.
+func harPrefix(p []byte) (har, decided bool) {
+	p = bytes.TrimLeft(p, " \t\r\n")
+	if bytes.HasPrefix([]byte("\xef\xbb\xbf"), p) && len(p) < 3 {
+		return false, false
+	}
 	p = bytes.TrimPrefix(p, []byte("\xef\xbb\xbf"))
 	p = bytes.TrimLeft(p, " \t\r\n")
-	if len(p) == 0 || p[0] != '{' {
-		return false
+	if len(p) == 0 {
+		return false, false
+	}
+	if p[0] != '{' {
+		return false, true
 	}
 	p = bytes.TrimLeft(p[1:], " \t\r\n")
-	return bytes.HasPrefix(p, []byte(`"log"`))
+	const key = `"log"`
+	if len(p) < len(key) {
+		return false, !bytes.HasPrefix([]byte(key), p)
+	}
+	return bytes.HasPrefix(p, []byte(key)), true
 }
 
 // Format returns the detected format.
@@ -206,6 +230,12 @@ func (d *Decoder) Gzip() bool { return d.gz }
 
 // BytesRead returns the bytes consumed from the underlying reader so far.
 func (d *Decoder) BytesRead() int64 { return d.counter.n }
+
+// Buffered returns how many decoded bytes are available without reading
+// from the underlying reader: 0 means that the next record may have to
+// wait for input (a stream), so a caller batching records delivers what it
+// holds first.
+func (d *Decoder) Buffered() int { return d.br.Buffered() }
 
 // Next returns the next record. A *RecordError means that one record was
 // rejected and the caller may continue; io.EOF ends the stream; any other

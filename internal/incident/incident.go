@@ -191,8 +191,7 @@ func Group(alerts []model.Alert, cfg Config) []Incident {
 	}
 	var groups []*group
 	parent := []int{}
-	var find func(int) int
-	find = func(g int) int {
+	find := func(g int) int {
 		for parent[g] != g {
 			parent[g] = parent[parent[g]]
 			g = parent[g]

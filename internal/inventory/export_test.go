@@ -3,14 +3,12 @@ package inventory
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/palisade-sec/palisade/internal/testutil"
+)
 
 func exportFixture(t *testing.T) *Inventory {
 	inv := New(DefaultConfig())
@@ -48,19 +46,7 @@ func TestExportOpenAPIGolden(t *testing.T) {
 			t.Errorf("export contains %q", leak)
 		}
 	}
-	golden := "testdata/export.golden.json"
-	if *update {
-		if err := os.WriteFile(golden, doc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(doc, want) {
-		t.Errorf("export differs from %s (run with -update after checking):\n%s", golden, doc)
-	}
+	testutil.Golden(t, "testdata/export.golden.json", doc)
 }
 
 func TestExportErrors(t *testing.T) {

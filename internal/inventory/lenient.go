@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"gopkg.in/yaml.v3"
 
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/specfile"
@@ -21,7 +20,7 @@ func lenientSpec(s *Spec, data []byte) error {
 	var root map[string]any
 	if err := json.Unmarshal(data, &root); err != nil {
 		var v any
-		if yerr := yaml.Unmarshal(data, &v); yerr != nil {
+		if yerr := specfile.UnmarshalYAML(data, &v); yerr != nil {
 			return yerr
 		}
 		m, ok := specfile.JSONable(v).(map[string]any)

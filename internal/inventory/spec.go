@@ -17,7 +17,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
-	"gopkg.in/yaml.v3"
 
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -116,8 +115,6 @@ func SplitSpecArg(arg string) (string, []string, error) {
 	return path, hosts, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?`)
-
 // ParseSpec parses a spec held in memory; name is used in errors
 // ("name:line: message" when the position is known). A panic of the
 // OpenAPI library on malformed input is returned as an error.
@@ -150,18 +147,15 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 			return nil, fmt.Errorf("%s: invalid JSON: %v", name, err)
 		}
 	} else {
-		var doc yaml.Node
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			msg := err.Error()
-			if m := yamlLine.FindStringSubmatch(msg); m != nil {
-				msg = msg[len(m[0]):]
-				if m[1] != "" {
-					return nil, fmt.Errorf("%s:%s: invalid YAML: %s", name, m[1], msg)
-				}
+		doc, err := specfile.ParseYAML(data)
+		if err != nil {
+			var se *specfile.SyntaxError
+			if errors.As(err, &se) && se.Line > 0 {
+				return nil, fmt.Errorf("%s:%d: invalid YAML: %s", name, se.Line, se.Msg)
 			}
-			return nil, fmt.Errorf("%s: invalid YAML: %s", name, msg)
+			return nil, fmt.Errorf("%s: invalid YAML: %v", name, err)
 		}
-		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		if len(doc.Content) == 0 || doc.Content[0].Kind != specfile.MappingNode {
 			line := 1
 			if len(doc.Content) > 0 {
 				line = doc.Content[0].Line
@@ -172,7 +166,7 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 		root := doc.Content[0]
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			k, v := root.Content[i], root.Content[i+1]
-			if v.Kind == yaml.ScalarNode {
+			if v.Kind == specfile.ScalarNode {
 				top[k.Value] = v.Value
 			} else {
 				top[k.Value] = true
@@ -190,7 +184,7 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 		js := trimmed
 		if trimmed[0] != '{' {
 			var v any
-			if err := yaml.Unmarshal(data, &v); err != nil {
+			if err := specfile.UnmarshalYAML(data, &v); err != nil {
 				return nil, fmt.Errorf("%s: invalid YAML: %v", name, err)
 			}
 			b, err := json.Marshal(specfile.JSONable(v))

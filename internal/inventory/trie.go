@@ -114,9 +114,6 @@ func nameParent(n *node) string {
 // that one pathological URL cannot add thousands of nodes.
 const MaxDepth = 48
 
-// tailParam is the name of the folded remainder of a too-deep path.
-const tailParam = "{tail}"
-
 // segments splits an escaped path into its non-empty segments, appending to
 // buf (callers pass a stack array to avoid allocation). Paths deeper than
 // MaxDepth end with one segment holding the rest of the path.

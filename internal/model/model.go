@@ -288,8 +288,8 @@ type Alert struct {
 	Title      string     `json:"title"`
 	Severity   string     `json:"severity"`
 	Confidence float64    `json:"confidence"`
-	OWASP      []string   `json:"owasp"`
-	MITRE      []MITRE    `json:"mitre"`
+	OWASP      Strings    `json:"owasp"`
+	MITRE      MITREs     `json:"mitre"`
 	FirstSeen  time.Time  `json:"first_seen"`
 	LastSeen   time.Time  `json:"last_seen"`
 	Count      int64      `json:"count"`

@@ -3,16 +3,13 @@ package posture
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestFindingsGolden runs a small mixed scenario and compares the findings
 // document (and the risk scores) with testdata/findings.golden.json.
@@ -35,19 +32,7 @@ func TestFindingsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	path := filepath.Join("testdata", "findings.golden.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("findings differ from %s (run with -update after checking):\n%s", path, got)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "findings.golden.json"), got)
 	if bytes.Contains(got, []byte("ann@example.com")) || bytes.Contains(got, []byte("Zx81kQm2")) {
 		t.Error("a sensitive value leaked into the findings")
 	}

@@ -23,27 +23,27 @@ type SpecFields interface {
 type TrafficConfig struct {
 	// UnusedAfter: an endpoint with no request for this long before the end
 	// of the observed traffic is unused (default 30 days).
-	UnusedAfter time.Duration `json:"unused_after" koanf:"unused_after"`
+	UnusedAfter time.Duration `json:"unused_after"`
 	// A burst is BurstRequests requests from one client address to one
 	// endpoint within BurstWindow (defaults 20 and 10s).
-	BurstRequests int           `json:"burst_requests" koanf:"burst_requests"`
-	BurstWindow   time.Duration `json:"burst_window" koanf:"burst_window"`
+	BurstRequests int           `json:"burst_requests"`
+	BurstWindow   time.Duration `json:"burst_window"`
 	// MinResponses: responses needed before judging security headers (default 5).
-	MinResponses int `json:"min_responses" koanf:"min_responses"`
+	MinResponses int `json:"min_responses"`
 	// MaxTokenLifetime: JWTs living longer (exp-iat) are flagged (default 24h).
-	MaxTokenLifetime time.Duration `json:"max_token_lifetime" koanf:"max_token_lifetime"`
+	MaxTokenLifetime time.Duration `json:"max_token_lifetime"`
 	// TokenSkew is the clock skew allowed past a JWT's exp before a
 	// successful response to it counts as accepting an expired token
 	// (PAL-T016; default 5m, as the weak-token detector).
-	TokenSkew time.Duration `json:"token_skew" koanf:"token_skew"`
+	TokenSkew time.Duration `json:"token_skew"`
 	// MaxEndpoints bounds per-endpoint evidence (default 20000); events of
 	// further endpoints are counted in Stats().Dropped.
-	MaxEndpoints int `json:"max_endpoints" koanf:"max_endpoints"`
+	MaxEndpoints int `json:"max_endpoints"`
 	// MaxClientWindows bounds the (endpoint, client) burst windows kept
 	// (least recently used evicted; default 65536).
-	MaxClientWindows int `json:"max_client_windows" koanf:"max_client_windows"`
+	MaxClientWindows int `json:"max_client_windows"`
 	// SpecFields (optional) enables PAL-T015.
-	SpecFields SpecFields `json:"-" koanf:"-"`
+	SpecFields SpecFields `json:"-"`
 }
 
 func (c *TrafficConfig) defaults() {

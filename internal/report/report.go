@@ -59,15 +59,6 @@ func normalize(r *model.Report) {
 			e.Risk.Factors = []model.RiskFactor{}
 		}
 	}
-	for i := range r.Alerts {
-		a := &r.Alerts[i]
-		if a.OWASP == nil {
-			a.OWASP = []string{}
-		}
-		if a.MITRE == nil {
-			a.MITRE = []model.MITRE{}
-		}
-	}
 	for i := range r.Findings {
 		if r.Findings[i].OWASP == nil {
 			r.Findings[i].OWASP = []string{}
@@ -402,6 +393,26 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 func (e *errWriter) printf(format string, args ...any) { fmt.Fprintf(e, format, args...) }
+
+// AlertLine writes one alert as a line of text: when it began, severity,
+// type, subject, endpoint and title (palisade analyze prints alerts so as
+// they are raised on a stream).
+func AlertLine(w io.Writer, a model.Alert) error {
+	ep := refString(a.Endpoint)
+	if ep == "" {
+		ep = "-"
+	}
+	_, err := fmt.Fprintf(w, "%s  %-8s  %s  %s  %s  %s\n", a.FirstSeen.UTC().Format(time.RFC3339), a.Severity, a.Type, subject(a), ep, a.Title)
+	return err
+}
+
+// AlertJSON writes one alert as a line of JSON (the report's alert
+// object).
+func AlertJSON(w io.Writer, a model.Alert) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(a)
+}
 
 // NeedString renders evidence counts: "38 windows, 12 principals, 0.60 h".
 func NeedString(n model.Need) string {

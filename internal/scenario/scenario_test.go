@@ -3,7 +3,6 @@ package scenario
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sim"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 var t0 = time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
@@ -164,18 +164,7 @@ func TestCheckAndTable(t *testing.T) {
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	golden, err := os.ReadFile("testdata/table.golden.txt")
-	if os.Getenv("UPDATE_GOLDEN") == "1" {
-		os.MkdirAll("testdata", 0o755)
-		os.WriteFile("testdata/table.golden.txt", b.Bytes(), 0o644)
-		golden, err = b.Bytes(), nil
-	}
-	if err != nil {
-		t.Fatalf("%v (UPDATE_GOLDEN=1 creates it)", err)
-	}
-	if !bytes.Equal(b.Bytes(), golden) {
-		t.Errorf("table differs from testdata/table.golden.txt:\n%s", b.String())
-	}
+	testutil.Golden(t, "testdata/table.golden.txt", b.Bytes())
 }
 
 func TestNormTemplate(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/dashboard"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
+	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 )
@@ -306,11 +307,10 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 
 // ---- OTLP ----
 
+// handleOTLP hands an export request to the OTLP source, which runs into
+// the write-ahead log (startSources); a full queue or a failing log is
+// answered before the body is read.
 func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
-	if s.opt.OTLP == nil {
-		writeError(w, http.StatusNotImplemented, "OTLP receiver not available in this build")
-		return
-	}
 	if s.closing.Load() || s.wal.Failed() != nil {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "not accepting data")
@@ -340,28 +340,7 @@ func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(data))
 	r.Header.Del("Content-Encoding")
 	r.ContentLength = int64(len(data))
-	var appendErr error
-	h := s.opt.OTLP(func(recs []*exchange.Record) {
-		if err := s.ingestRecords(recs); err != nil {
-			appendErr = err
-		}
-	})
-	bw := &bufferedWriter{h: http.Header{}, code: http.StatusOK}
-	h.ServeHTTP(bw, r)
-	switch {
-	case errors.Is(appendErr, errQueueFull):
-		w.Header().Set("Retry-After", s.retryAfter())
-		writeError(w, http.StatusTooManyRequests, "ingest queue full")
-	case appendErr != nil:
-		w.Header().Set("Retry-After", "30")
-		writeError(w, http.StatusServiceUnavailable, "storage unavailable")
-	default:
-		for k, v := range bw.h {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(bw.code)
-		w.Write(bw.body.Bytes())
-	}
+	s.otlp.ServeHTTP(w, r)
 }
 
 // readOTLPBody reads an OTLP export: at most maxBody bytes as sent and
@@ -489,10 +468,6 @@ func (s *Server) handleEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	if s.opt.ExportOpenAPI == nil {
-		writeError(w, http.StatusNotImplemented, "OpenAPI export not available in this build")
-		return
-	}
 	host := r.URL.Query().Get("host")
 	if host == "" {
 		// One document describes one server: name it.
@@ -517,7 +492,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no endpoints observed for host "+strconv.Quote(host))
 		return
 	}
-	b, err := s.opt.ExportOpenAPI(host, eps)
+	b, err := inventory.ExportOpenAPI(host, eps, "")
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "export: "+err.Error())
 		return
@@ -669,24 +644,14 @@ func (s *Server) handleSpecs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": specs})
 }
 
-// SpecCheck parses an uploaded spec as the engine's loader will and returns
-// the hosts its servers name; set by the CLI to the inventory's parser. nil
-// accepts any JSON or YAML document with an "openapi" or "swagger" key and
-// takes hosts from absolute server URLs.
-var SpecCheck func(name string, data []byte) (hosts []string, err error)
-
-// checkSpec validates a spec with the hosts given for it: the spec must
-// parse, and it must apply to at least one host (its servers' or given).
+// checkSpec parses an uploaded spec as the engine's loader will and checks
+// that it applies to at least one host (its servers' or given).
 func checkSpec(name string, data []byte, hosts []string) error {
-	check := SpecCheck
-	if check == nil {
-		check = basicSpecCheck
-	}
-	own, err := check(name, data)
+	sp, err := inventory.ParseSpec(name, data)
 	if err != nil {
 		return err
 	}
-	if len(own) == 0 && len(hosts) == 0 {
+	if len(sp.Hosts) == 0 && len(hosts) == 0 {
 		return errors.New("no host to apply it to: its servers give no absolute URL; name one with ?host=api.example.com")
 	}
 	return nil
@@ -755,32 +720,6 @@ func (s *Server) handleSpecDelete(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": del, "applies": "at next restart (specs are loaded when the engine starts)"})
 }
 
-func basicSpecCheck(_ string, data []byte) ([]string, error) {
-	m, err := yamlParser{}.Unmarshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("not JSON or YAML: %v", err)
-	}
-	if m["openapi"] == nil && m["swagger"] == nil {
-		return nil, errors.New(`not an OpenAPI document (no "openapi" or "swagger" key)`)
-	}
-	var hosts []string
-	if h, ok := m["host"].(string); ok && h != "" { // Swagger 2.0
-		hosts = append(hosts, h)
-	}
-	if servers, ok := m["servers"].([]any); ok {
-		for _, sv := range servers {
-			if sm, ok := sv.(map[string]any); ok {
-				if u, ok := sm["url"].(string); ok {
-					if pu, err := url.Parse(u); err == nil && pu.Host != "" {
-						hosts = append(hosts, pu.Host)
-					}
-				}
-			}
-		}
-	}
-	return hosts, nil
-}
-
 // StoredSpecs writes the stored specs to dir for the engine's loader and
 // returns their arguments ("FILE[,host=HOST]..."). A stored spec that no
 // longer loads (a parser change, a spec stored before uploads were
@@ -833,7 +772,7 @@ func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "document contains REDACTED placeholders: send real values or omit those keys (secrets are better given with secret_env/token_env)")
 		return
 	}
-	cfg, err := LoadConfig(NamedDoc{"request body", data})
+	cfg, err := LoadConfig(NamedDoc{Name: "request body", Data: data})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -851,7 +790,7 @@ func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 	od.Bodies, od.ClientIPs, od.Alerts, od.Audit, od.Retention = d.Bodies, d.ClientIPs, d.Alerts, d.Audit, d.Retention
 	s.cfg.Store(&live)
 	s.dur.Store(&od)
-	restart := !sameJSON(old.Server, cfg.Server) || !sameJSON(old.Ingest, cfg.Ingest) || !sameJSON(old.Sinks, cfg.Sinks) || !sameJSON(old.Engine, cfg.Engine)
+	restart := !sameJSON(old.Server, cfg.Server) || !sameJSON(old.Ingest, cfg.Ingest) || !sameJSON(old.Sinks, cfg.Sinks) || !sameJSON(old.Pipeline, cfg.Pipeline) || !sameJSON(old.Sources, cfg.Sources)
 	s.audit(r, "config.update", "config", map[string]any{"sha256": fmt.Sprintf("%x", sha256.Sum256(data)), "restart_required": restart})
 	writeJSON(w, http.StatusOK, map[string]any{"applied_live": []string{"retention"}, "restart_required": restart, "config": cfg.Redacted()})
 }

@@ -1,96 +1,135 @@
 package server
 
 import (
-	"bytes"
-	"fmt"
-	"sort"
+	"errors"
 	"strings"
 	"time"
 
-	"github.com/knadh/koanf/v2"
-	"gopkg.in/yaml.v3"
-
+	"github.com/palisade-sec/palisade/internal/activity"
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/sink"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
-// Config is the serve-mode configuration. The configuration file holds the
-// sections below plus every key of the analysis pipeline
-// (docs/configuration.md: specs, intel, internal_ranges, ...), which are
-// passed to the engine unchanged.
+// Config is the configuration file: the pipeline keys at its top level
+// (engine.FileConfig) and the serve sections. analyze and openapi read the
+// same document and use its pipeline keys; serve uses all of it. Every key
+// is listed, with its default and meaning, in docs/configuration.md
+// (generated from these types: TestConfigurationDoc).
 type Config struct {
-	Server    ServerConfig    `koanf:"server" json:"server"`
-	Ingest    IngestConfig    `koanf:"ingest" json:"ingest"`
-	Retention RetentionConfig `koanf:"retention" json:"retention"`
-	Sinks     []sink.Config   `koanf:"sinks" json:"sinks"`
-	Sources   SourcesConfig   `koanf:"sources" json:"sources"`
-	// Engine is the pipeline part of the document (everything else).
-	Engine map[string]any `koanf:"-" json:"engine"`
+	Pipeline  engine.FileConfig `yaml:",inline"`
+	Server    ServerConfig      `yaml:"server"`
+	Ingest    IngestConfig      `yaml:"ingest"`
+	Retention RetentionConfig   `yaml:"retention"`
+	Sinks     []sink.Config     `yaml:"sinks" doc:"alert destinations (docs/sinks.md)"`
+	Sources   source.Configs    `yaml:"sources" doc:"inputs the server reads itself (docs/sources.md)"`
+	Activity  activity.Config   `yaml:"activity"`
 }
 
 // ServerConfig is the "server" section.
 type ServerConfig struct {
-	Listen     string `koanf:"listen" json:"listen"`
-	TLSCert    string `koanf:"tls_cert" json:"tls_cert"`
-	TLSKey     string `koanf:"tls_key" json:"tls_key"`
-	MaxBody    int64  `koanf:"max_body" json:"max_body"`       // bytes of any request body except ingest
-	SessionTTL string `koanf:"session_ttl" json:"session_ttl"` // dashboard session lifetime
+	Listen     string          `yaml:"listen" doc:"address:port of the API and dashboard (flag --listen)"`
+	TLSCert    string          `yaml:"tls_cert" doc:"TLS certificate file, PEM (with tls_key; flag --tls-cert)"`
+	TLSKey     string          `yaml:"tls_key" doc:"TLS private key file, PEM (with tls_cert; flag --tls-key)"`
+	MaxBody    int64           `yaml:"max_body" doc:"bytes of any request body except ingest"`
+	SessionTTL config.Duration `yaml:"session_ttl" doc:"dashboard session lifetime"`
 	// ReadTimeout bounds reading one whole request, body included (slow
 	// bodies); RequestTimeout bounds a non-ingest handler and its queries.
-	ReadTimeout    string `koanf:"read_timeout" json:"read_timeout"`
-	RequestTimeout string `koanf:"request_timeout" json:"request_timeout"`
+	ReadTimeout    config.Duration `yaml:"read_timeout" doc:"longest time to read one request, body included (plus 1 s per 64 KiB of an upload): slow bodies are cut"`
+	RequestTimeout config.Duration `yaml:"request_timeout" doc:"longest time a non-ingest request (and its database queries) may take"`
+}
+
+// Validate implements config.Validator.
+func (c ServerConfig) Validate() error {
+	var errs []error
+	if c.Listen == "" {
+		errs = append(errs, config.Errorf("listen", "empty"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, config.Errorf("tls_cert", "give tls_cert and tls_key, or neither"))
+	}
+	errs = append(errs, positive("max_body", c.MaxBody), atLeast("session_ttl", c.SessionTTL, time.Minute),
+		atLeast("read_timeout", c.ReadTimeout, time.Second), atLeast("request_timeout", c.RequestTimeout, 100*time.Millisecond))
+	return errors.Join(errs...)
 }
 
 // IngestConfig is the "ingest" section.
 type IngestConfig struct {
-	MaxBody            int64  `koanf:"max_body" json:"max_body"`                       // compressed bytes per ingest request
-	MaxDecompressed    int64  `koanf:"max_decompressed" json:"max_decompressed"`       // decompressed bytes per request
-	QueueRecords       int64  `koanf:"queue_records" json:"queue_records"`             // accepted, not yet processed
-	BatchRecords       int    `koanf:"batch_records" json:"batch_records"`             // records per WAL append (one fsync)
-	CheckpointInterval string `koanf:"checkpoint_interval" json:"checkpoint_interval"` // engine drain + store snapshot
-	SegmentBytes       int64  `koanf:"segment_bytes" json:"segment_bytes"`             // WAL segment size
-	MaxRecord          int64  `koanf:"max_record" json:"max_record"`                   // bytes of one NDJSON line or HAR entry
-	MaxOTLP            int64  `koanf:"max_otlp" json:"max_otlp"`                       // decompressed bytes of one OTLP export
-	DecodeBudget       int64  `koanf:"decode_budget" json:"decode_budget"`             // bytes all concurrent request decoding may hold
-	MaxFuture          string `koanf:"max_future" json:"max_future"`                   // records dated further ahead of the wall clock are rejected
-	MaxPast            string `koanf:"max_past" json:"max_past"`                       // records dated further back are rejected ("0" = no bound)
+	MaxBody            int64           `yaml:"max_body" doc:"bytes of one ingest request as sent (compressed)"`
+	MaxDecompressed    int64           `yaml:"max_decompressed" doc:"bytes of one ingest request after decompression (every decoding layer)"`
+	QueueRecords       int64           `yaml:"queue_records" doc:"accepted records not yet processed before ingest answers 429"`
+	BatchRecords       int             `yaml:"batch_records" doc:"records per write-ahead-log append (one fsync each)"`
+	CheckpointInterval config.Duration `yaml:"checkpoint_interval" doc:"engine drain, alerts, snapshot and log position are stored this often; bounds alert latency"`
+	SegmentBytes       int64           `yaml:"segment_bytes" doc:"write-ahead-log segment size"`
+	MaxRecord          int64           `yaml:"max_record" doc:"bytes of one NDJSON line or HAR entry"`
+	MaxOTLP            int64           `yaml:"max_otlp" doc:"bytes of one OTLP export after decompression"`
+	DecodeBudget       int64           `yaml:"decode_budget" doc:"bytes that all concurrent request decoding may hold (uploads wait, then get 429)"`
+	MaxFuture          config.Duration `yaml:"max_future" doc:"records dated further ahead of the server clock are rejected"`
+	MaxPast            config.Duration `yaml:"max_past" doc:"records dated further back than this are rejected; 0 = no bound"`
 }
 
-// SourcesConfig is the "sources" section: inputs the server reads itself.
-type SourcesConfig struct {
-	Tail []TailConfig `koanf:"tail" json:"tail"`
+// Validate implements config.Validator.
+func (c IngestConfig) Validate() error {
+	errs := []error{positive("max_body", c.MaxBody), positive("max_decompressed", c.MaxDecompressed),
+		positive("queue_records", c.QueueRecords), positive("batch_records", int64(c.BatchRecords)),
+		atLeast("checkpoint_interval", c.CheckpointInterval, 10*time.Millisecond), positive("segment_bytes", c.SegmentBytes),
+		positive("max_record", c.MaxRecord), positive("max_otlp", c.MaxOTLP), positive("decode_budget", c.DecodeBudget),
+		atLeast("max_future", c.MaxFuture, time.Minute), atLeast("max_past", c.MaxPast, 0)}
+	if c.DecodeBudget > 0 && c.MaxRecord > 0 && c.MaxOTLP > 0 {
+		if need := max(ingestReservation(&c), otlpReservation(&c)); c.DecodeBudget < need {
+			errs = append(errs, config.Errorf("decode_budget", "%d bytes cannot hold one request's reservation (%d bytes: 1 MiB + 4 × max_record + 8 MiB, or 7 × max_otlp)", c.DecodeBudget, need))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// TailConfig follows one file like tail -F (see docs/sources.md).
-type TailConfig struct {
-	Path      string            `koanf:"path" json:"path"`
-	Format    string            `koanf:"format" json:"format"`         // ndjson | nginx | envoy
-	FromStart bool              `koanf:"from_start" json:"from_start"` // read an unseen file from its start (default: new lines only)
-	FieldMap  map[string]string `koanf:"field_map" json:"field_map"`   // log key → target (see docs/sources.md)
-	Source    string            `koanf:"source" json:"source"`         // sensor name put in the records
-}
-
-// RetentionConfig is the "retention" section (durations accept "d").
+// RetentionConfig is the "retention" section.
 type RetentionConfig struct {
-	Bodies    string `koanf:"bodies" json:"bodies"`         // WAL segments (raw records, bodies)
-	ClientIPs string `koanf:"client_ips" json:"client_ips"` // then pseudonymized
-	Alerts    string `koanf:"alerts" json:"alerts"`
-	Audit     string `koanf:"audit" json:"audit"`
-	Interval  string `koanf:"interval" json:"interval"` // how often the retention job runs (wall time)
+	Bodies    config.Duration `yaml:"bodies" doc:"raw records (with bodies) are kept this long in the write-ahead log"`
+	ClientIPs config.Duration `yaml:"client_ips" doc:"client addresses are kept this long, then pseudonymized"`
+	Alerts    config.Duration `yaml:"alerts" doc:"alerts are kept this long"`
+	Audit     config.Duration `yaml:"audit" doc:"audit-log entries are kept this long"`
+	Interval  config.Duration `yaml:"interval" doc:"how often the retention job runs (wall time)"`
+}
+
+// Validate implements config.Validator.
+func (c RetentionConfig) Validate() error {
+	return errors.Join(atLeast("bodies", c.Bodies, time.Minute), atLeast("client_ips", c.ClientIPs, time.Minute),
+		atLeast("alerts", c.Alerts, time.Minute), atLeast("audit", c.Audit, 0), atLeast("interval", c.Interval, time.Second))
+}
+
+func positive(key string, v int64) error {
+	if v <= 0 {
+		return config.Errorf(key, "must be positive")
+	}
+	return nil
+}
+
+func atLeast(key string, v config.Duration, min time.Duration) error {
+	if v.D() < min || v < 0 {
+		return config.Errorf(key, "must be at least %s", config.Duration(min))
+	}
+	return nil
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
+	day := 24 * time.Hour
 	return Config{
-		Server: ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, SessionTTL: "12h", ReadTimeout: "5m", RequestTimeout: "30s"},
+		Pipeline: engine.DefaultFileConfig(),
+		Server: ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 8 << 20, SessionTTL: config.Duration(12 * time.Hour),
+			ReadTimeout: config.Duration(5 * time.Minute), RequestTimeout: config.Duration(30 * time.Second)},
 		Ingest: IngestConfig{MaxBody: 64 << 20, MaxDecompressed: 256 << 20, QueueRecords: 200000, BatchRecords: 5000,
-			CheckpointInterval: "5s", SegmentBytes: 64 << 20, MaxRecord: 8 << 20, MaxOTLP: 16 << 20, DecodeBudget: 256 << 20,
-			MaxFuture: "1h", MaxPast: "400d"},
-		Retention: RetentionConfig{Bodies: "48h", ClientIPs: "30d", Alerts: "90d", Audit: "365d", Interval: "1h"},
+			CheckpointInterval: config.Duration(5 * time.Second), SegmentBytes: 64 << 20, MaxRecord: 8 << 20, MaxOTLP: 16 << 20,
+			DecodeBudget: 256 << 20, MaxFuture: config.Duration(time.Hour), MaxPast: config.Duration(400 * day)},
+		Retention: RetentionConfig{Bodies: config.Duration(48 * time.Hour), ClientIPs: config.Duration(30 * day),
+			Alerts: config.Duration(90 * day), Audit: config.Duration(365 * day), Interval: config.Duration(time.Hour)},
+		Activity: activity.DefaultConfig(),
 	}
 }
 
-// Durations are the parsed durations of a Config.
+// Durations are the durations of a Config, as time.Duration.
 type Durations struct {
 	SessionTTL, Checkpoint                      time.Duration
 	ReadTimeout, RequestTimeout                 time.Duration
@@ -98,201 +137,58 @@ type Durations struct {
 	Bodies, ClientIPs, Alerts, Audit, Retention time.Duration
 }
 
-// Parse checks a Config and parses its durations; errors name the key.
+// Parse validates the Config and returns its durations; errors name the
+// key (and, for a Config from LoadConfig, where it was set).
 func (c *Config) Parse() (Durations, error) {
-	var d Durations
-	var errs []string
-	p := func(key, v string, dst *time.Duration, min time.Duration) {
-		x, err := engine.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, key+": "+err.Error())
-			return
-		}
-		if x < min {
-			errs = append(errs, fmt.Sprintf("%s: must be at least %s", key, min))
-			return
-		}
-		*dst = x
+	if err := c.check(); err != nil {
+		return Durations{}, err
 	}
-	p("server.session_ttl", c.Server.SessionTTL, &d.SessionTTL, time.Minute)
-	p("ingest.checkpoint_interval", c.Ingest.CheckpointInterval, &d.Checkpoint, 10*time.Millisecond)
-	p("retention.bodies", c.Retention.Bodies, &d.Bodies, time.Minute)
-	p("retention.client_ips", c.Retention.ClientIPs, &d.ClientIPs, time.Minute)
-	p("retention.alerts", c.Retention.Alerts, &d.Alerts, time.Minute)
-	p("retention.audit", c.Retention.Audit, &d.Audit, 0)
-	p("retention.interval", c.Retention.Interval, &d.Retention, time.Second)
-	p("server.read_timeout", c.Server.ReadTimeout, &d.ReadTimeout, time.Second)
-	p("server.request_timeout", c.Server.RequestTimeout, &d.RequestTimeout, 100*time.Millisecond)
-	p("ingest.max_future", c.Ingest.MaxFuture, &d.MaxFuture, time.Minute)
-	p("ingest.max_past", c.Ingest.MaxPast, &d.MaxPast, 0)
-	if c.Server.Listen == "" {
-		errs = append(errs, "server.listen: empty")
-	}
-	for i, t := range c.Sources.Tail {
-		if t.Path == "" {
-			errs = append(errs, fmt.Sprintf("sources.tail[%d].path: empty", i))
-		}
-		switch t.Format {
-		case "ndjson", "nginx", "envoy":
-		default:
-			errs = append(errs, fmt.Sprintf("sources.tail[%d].format: %q, want ndjson, nginx or envoy", i, t.Format))
-		}
-	}
-	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
-		errs = append(errs, "server.tls_cert and server.tls_key: give both or neither")
-	}
-	for _, x := range []struct {
-		k string
-		v int64
-	}{{"server.max_body", c.Server.MaxBody}, {"ingest.max_body", c.Ingest.MaxBody}, {"ingest.max_decompressed", c.Ingest.MaxDecompressed},
-		{"ingest.queue_records", c.Ingest.QueueRecords}, {"ingest.batch_records", int64(c.Ingest.BatchRecords)}, {"ingest.segment_bytes", c.Ingest.SegmentBytes},
-		{"ingest.max_record", c.Ingest.MaxRecord}, {"ingest.max_otlp", c.Ingest.MaxOTLP}, {"ingest.decode_budget", c.Ingest.DecodeBudget}} {
-		if x.v <= 0 {
-			errs = append(errs, x.k+": must be positive")
-		}
-	}
-	if c.Ingest.DecodeBudget > 0 && c.Ingest.MaxRecord > 0 && c.Ingest.MaxOTLP > 0 {
-		if need := max(ingestReservation(&c.Ingest), otlpReservation(&c.Ingest)); c.Ingest.DecodeBudget < need {
-			errs = append(errs, fmt.Sprintf("ingest.decode_budget: %d bytes cannot hold one request's reservation (%d bytes: 1 MiB + 4 × max_record + 8 MiB, or 7 × max_otlp)", c.Ingest.DecodeBudget, need))
-		}
-	}
-	if len(errs) > 0 {
-		return d, fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return d, nil
+	return c.durations(), nil
 }
 
-// yamlParser is a koanf.Parser for YAML (and therefore JSON, a subset).
-type yamlParser struct{}
-
-func (yamlParser) Unmarshal(b []byte) (map[string]any, error) {
-	out := map[string]any{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&out); err != nil && err.Error() != "EOF" {
-		return nil, err
-	}
-	return out, nil
+func (c *Config) durations() Durations {
+	return Durations{SessionTTL: c.Server.SessionTTL.D(), Checkpoint: c.Ingest.CheckpointInterval.D(),
+		ReadTimeout: c.Server.ReadTimeout.D(), RequestTimeout: c.Server.RequestTimeout.D(),
+		MaxFuture: c.Ingest.MaxFuture.D(), MaxPast: c.Ingest.MaxPast.D(),
+		Bodies: c.Retention.Bodies.D(), ClientIPs: c.Retention.ClientIPs.D(), Alerts: c.Retention.Alerts.D(),
+		Audit: c.Retention.Audit.D(), Retention: c.Retention.Interval.D()}
 }
 
-func (yamlParser) Marshal(m map[string]any) ([]byte, error) { return yaml.Marshal(m) }
-
-// bytesProvider is a koanf.Provider over bytes.
-type bytesProvider []byte
-
-func (b bytesProvider) ReadBytes() ([]byte, error) { return b, nil }
-func (b bytesProvider) Read() (map[string]any, error) {
-	return nil, fmt.Errorf("bytesProvider does not support Read")
-}
-
-var serveSections = []string{"server", "ingest", "retention", "sinks", "sources"}
-
-// LoadConfig merges configuration documents (YAML or JSON; later documents
-// override earlier ones key by key) over the defaults. name labels errors.
-func LoadConfig(docs ...NamedDoc) (Config, error) {
-	k := koanf.New(".")
-	for _, d := range docs {
-		if len(bytes.TrimSpace(d.Data)) == 0 {
-			continue
-		}
-		if err := k.Load(bytesProvider(d.Data), yamlParser{}); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", d.Name, err)
-		}
-	}
-	cfg := DefaultConfig()
-	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
-		return cfg, fmt.Errorf("config: %w", err)
-	}
-	for _, s := range serveSections {
-		k.Delete(s)
-	}
-	cfg.Engine = k.Raw()
-	if err := checkKnown("server", k0(docs, "server"), ServerConfig{}); err != nil {
-		return cfg, err
-	}
-	if err := checkKnown("ingest", k0(docs, "ingest"), IngestConfig{}); err != nil {
-		return cfg, err
-	}
-	if err := checkKnown("retention", k0(docs, "retention"), RetentionConfig{}); err != nil {
-		return cfg, err
-	}
-	if _, err := cfg.Parse(); err != nil {
-		return cfg, err
-	}
-	if _, err := cfg.EngineConfig(); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
-}
+// check validates every section (not a Validate method: the walker would
+// call it on the root).
+func (c *Config) check() error { return (&config.Loader{}).Validate(c) }
 
 // NamedDoc is one configuration document.
-type NamedDoc struct {
-	Name string
-	Data []byte
-}
+type NamedDoc = config.Doc
 
-// k0 collects the keys of a section across documents.
-func k0(docs []NamedDoc, section string) []string {
-	var keys []string
+// LoadConfig decodes configuration documents (YAML or JSON) over the
+// defaults, in order: a later document overrides the keys it sets (lists
+// are replaced, sections merged key by key). Decoding is strict and every
+// section is validated; errors name the document, line and key.
+func LoadConfig(docs ...NamedDoc) (Config, error) {
+	cfg := DefaultConfig()
+	l := &config.Loader{}
 	for _, d := range docs {
-		m, err := yamlParser{}.Unmarshal(d.Data)
-		if err != nil {
-			continue
-		}
-		if sec, ok := m[section].(map[string]any); ok {
-			for key := range sec {
-				keys = append(keys, key)
-			}
+		if err := l.Decode(d, &cfg); err != nil {
+			return cfg, err
 		}
 	}
-	return keys
-}
-
-func checkKnown(section string, keys []string, v any) error {
-	known := map[string]bool{}
-	switch v.(type) {
-	case ServerConfig:
-		for _, k := range []string{"listen", "tls_cert", "tls_key", "max_body", "session_ttl", "read_timeout", "request_timeout"} {
-			known[k] = true
-		}
-	case IngestConfig:
-		for _, k := range []string{"max_body", "max_decompressed", "queue_records", "batch_records", "checkpoint_interval", "segment_bytes",
-			"max_record", "max_otlp", "decode_budget", "max_future", "max_past"} {
-			known[k] = true
-		}
-	case RetentionConfig:
-		for _, k := range []string{"bodies", "client_ips", "alerts", "audit", "interval"} {
-			known[k] = true
-		}
-	}
-	var bad []string
-	for _, k := range keys {
-		if !known[k] {
-			bad = append(bad, section+"."+k)
-		}
-	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return fmt.Errorf("config: unknown key(s) %s (see docs/serve.md)", strings.Join(bad, ", "))
-	}
-	return nil
-}
-
-// EngineConfig builds the pipeline configuration from the engine part of
-// the document (errors from docs/configuration.md's loader).
-func (c *Config) EngineConfig() (engine.Config, error) {
-	if len(c.Engine) == 0 {
-		return engine.DefaultConfig(), nil
-	}
-	b, err := yaml.Marshal(c.Engine)
-	if err != nil {
-		return engine.Config{}, err
-	}
-	cfg, err := engine.ParseConfig(b)
-	if err != nil {
-		return cfg, fmt.Errorf("config (pipeline keys): %w", err)
+	if err := l.Validate(&cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
+
+// LoadConfigFile reads one configuration file.
+func LoadConfigFile(path string, data []byte) (Config, error) {
+	return LoadConfig(NamedDoc{Name: path, Data: data})
+}
+
+// EngineConfig builds the pipeline configuration from the pipeline keys.
+func (c *Config) EngineConfig() (engine.Config, error) { return c.Pipeline.Apply() }
+
+// MarshalJSON renders the configuration with the file's own keys.
+func (c Config) MarshalJSON() ([]byte, error) { return config.JSON(c) }
 
 // Redacted returns a copy safe to show: sink secrets and tokens replaced.
 func (c Config) Redacted() Config {

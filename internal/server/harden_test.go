@@ -14,12 +14,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/exchange"
-	"github.com/palisade-sec/palisade/internal/inventory"
-	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
@@ -135,7 +135,7 @@ func TestDecodeBudgetIsProcessWide(t *testing.T) {
 		t.Fatalf("second upload: %d %s", resp.StatusCode, body)
 	}
 	resp, _ = env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", strings.NewReader("{}"), "Content-Type", "application/json")
-	if env.srv.opt.OTLP != nil && resp.StatusCode != http.StatusTooManyRequests {
+	if resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("otlp during a full budget: %d", resp.StatusCode)
 	}
 	pw.Close()
@@ -154,15 +154,7 @@ func TestDecodeBudgetIsProcessWide(t *testing.T) {
 // Finding 1: OTLP bodies are capped after decompression by ingest.max_otlp
 // (they reached ingest.max_decompressed, 256 MiB, before a 413).
 func TestOTLPDecompressedCap(t *testing.T) {
-	var got int
-	stub := func(sink func([]*exchange.Record)) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			got = len(b)
-			w.Write([]byte(`{}`))
-		})
-	}
-	env := newEnvOpt(t, func(c *Config) { c.Ingest.MaxOTLP = 1 << 20 }, func(o *Options) { o.OTLP = stub })
+	env := newEnvOpt(t, func(c *Config) { c.Ingest.MaxOTLP = 1 << 20 }, nil)
 	bomb := gz(strings.Repeat(" ", 8<<20))
 	resp, body := env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", bytes.NewReader(bomb), "Content-Type", "application/json", "Content-Encoding", "gzip")
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "max_otlp") {
@@ -170,8 +162,8 @@ func TestOTLPDecompressedCap(t *testing.T) {
 	}
 	ok := gz(`{"resourceSpans":[]}`)
 	resp, body = env.do(t, "POST", "/api/v1/otlp/v1/traces", "ingest", bytes.NewReader(ok), "Content-Type", "application/json", "Content-Encoding", "gzip")
-	if resp.StatusCode != 200 || got != len(`{"resourceSpans":[]}`) {
-		t.Fatalf("%d %s (receiver got %d bytes)", resp.StatusCode, body, got)
+	if resp.StatusCode != 200 || string(body) != "{}" {
+		t.Fatalf("%d %s: the receiver did not get the decompressed export", resp.StatusCode, body)
 	}
 	_ = context.Background
 }
@@ -223,7 +215,7 @@ func (s slowStore) ListAlerts(ctx context.Context, f store.AlertFilter) (store.P
 // does not finish is answered 503 with Retry-After (it held a connection
 // and the client forever before).
 func TestRequestDeadline(t *testing.T) {
-	env := newEnvOpt(t, func(c *Config) { c.Server.RequestTimeout = "200ms" }, func(o *Options) { o.Store = slowStore{o.Store.(*sqlite.DB)} })
+	env := newEnvOpt(t, func(c *Config) { c.Server.RequestTimeout = config.Duration(200 * time.Millisecond) }, func(o *Options) { o.Store = slowStore{o.Store.(*sqlite.DB)} })
 	client := &http.Client{Timeout: 5 * time.Second}
 	req, _ := http.NewRequest("GET", env.http.URL+"/api/v1/alerts", nil)
 	req.Header.Set("Authorization", "Bearer "+env.tokens["viewer"])
@@ -242,7 +234,7 @@ func TestRequestDeadline(t *testing.T) {
 // Finding 7: a request body that trickles in is cut at server.read_timeout
 // (1,000 connections at 1 byte/s stayed open before).
 func TestSlowBodyTimedOut(t *testing.T) {
-	env := newEnv(t, func(c *Config) { c.Server.ReadTimeout = "1s" }, nil)
+	env := newEnv(t, func(c *Config) { c.Server.ReadTimeout = config.Duration(1 * time.Second) }, nil)
 	hs := httptest.NewUnstartedServer(nil)
 	hs.Config = env.srv.HTTPServer(nil)
 	hs.Start()
@@ -283,11 +275,12 @@ func isTimeout(err error) bool {
 // token from the same address works again once the block ends.
 func TestLoginFloodLimited(t *testing.T) {
 	var logs bytes.Buffer
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	clock := &now
+	// The clock is read by the server's goroutines (handlers, pump).
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	env := newEnvOpt(t, nil, func(o *Options) {
 		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-		o.Now = func() time.Time { return *clock }
+		o.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 	})
 	codes := map[int]int{}
 	for range 20 {
@@ -302,7 +295,7 @@ func TestLoginFloodLimited(t *testing.T) {
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("during block: %d", resp.StatusCode)
 	}
-	*clock = clock.Add(2 * time.Second)
+	clock.Add(int64(2 * time.Second))
 	resp, _ = env.do(t, "GET", "/api/v1/overview", "viewer", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("after block: %d", resp.StatusCode)
@@ -319,9 +312,7 @@ func TestLoginFloodLimited(t *testing.T) {
 // Finding 7: GET /api/v1/openapi without host is a 400 naming the problem
 // (it was a 500), and the mux's own redirects carry the security headers.
 func TestExportWithoutHostAndRedirectHeaders(t *testing.T) {
-	env := newEnvOpt(t, nil, func(o *Options) {
-		o.ExportOpenAPI = func(host string, eps []model.Endpoint) ([]byte, error) { return inventory.ExportOpenAPI(host, eps, "") }
-	})
+	env := newEnv(t, nil, nil)
 	env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(3, "/v1/x")))
 	waitFor(t, "snapshot", func() bool {
 		p, _ := env.st.ListEndpoints(context.Background(), store.EndpointFilter{})
@@ -417,7 +408,7 @@ func TestClockPoisoning(t *testing.T) {
 	clock := func() time.Time { return wall.Add(time.Since(t0)) } // moves: checkpoints are timed by it
 	run := func(mod func(*Config)) (*testEnv, func()) {
 		cfg := DefaultConfig()
-		cfg.Ingest.CheckpointInterval = "30ms"
+		cfg.Ingest.CheckpointInterval = config.Duration(30 * time.Millisecond)
 		if mod != nil {
 			mod(&cfg)
 		}
@@ -457,7 +448,7 @@ func TestClockPoisoning(t *testing.T) {
 
 	// A log written without the bound (as before it existed) holds a
 	// poisoned record: the next start quarantines it.
-	env, stop = run(func(c *Config) { c.Ingest.MaxFuture = "100000d" })
+	env, stop = run(func(c *Config) { c.Ingest.MaxFuture = config.Duration(100000 * 24 * time.Hour) })
 	if resp, body := env.do(t, "POST", "/api/v1/ingest", "admin", strings.NewReader(future+"\n")); !strings.Contains(string(body), `"accepted":1`) {
 		t.Fatalf("without the bound: %d %s", resp.StatusCode, body)
 	}

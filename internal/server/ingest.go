@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
 // IngestResult is the answer to POST /api/v1/ingest.
@@ -129,9 +129,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	// The cap applies after the Content-Encoding layer here, and after
 	// the gzip layer found by magic bytes in the decoder.
 	capped := &cappedReader{r: body, n: cfg.Ingest.MaxDecompressed, what: fmt.Sprintf("decompressed body exceeds ingest.max_decompressed (%d bytes)", cfg.Ingest.MaxDecompressed)}
-	dec, err := exchange.NewDecoderLimits("body", bufio.NewReaderSize(capped, 64<<10),
-		exchange.Limits{MaxDecoded: cfg.Ingest.MaxDecompressed, MaxRecord: cfg.Ingest.MaxRecord})
-	if err != nil {
+	// The body is a one-shot source run into a sink that appends to the
+	// write-ahead log in batches.
+	sink := &ingestSink{s: s, res: &res, max: cfg.Ingest.BatchRecords, queue: cfg.Ingest.QueueRecords}
+	err = source.NewReader("body", bufio.NewReaderSize(capped, 64<<10), source.ReaderOptions{
+		Limits: exchange.Limits{MaxDecoded: cfg.Ingest.MaxDecompressed, MaxRecord: cfg.Ingest.MaxRecord}}).Run(r.Context(), sink)
+	if err != nil && sink.items == 0 {
+		// Nothing read: the body is not a stream of records at all.
 		code = s.stopStatus(w, err, &res, 1)
 		if code == http.StatusBadRequest {
 			writeError(w, code, err.Error())
@@ -140,92 +144,19 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, res)
 		return
 	}
-	batch := make([][]byte, 0, cfg.Ingest.BatchRecords)
-	var batchBytes int
-	var firstLine, lastLine int64
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if s.QueueDepth()+int64(len(batch)) > cfg.Ingest.QueueRecords {
-			return errQueueFull
-		}
-		end, err := s.wal.Append(batch)
-		if err != nil {
-			return err
-		}
-		s.appended.Add(int64(len(batch)))
-		s.stampAppend(end)
-		res.Accepted += int64(len(batch))
-		s.m.records.WithLabelValues("accepted").Add(float64(len(batch)))
-		batch, batchBytes, firstLine = batch[:0], 0, 0
-		return nil
-	}
 	var stop error
-	var idx int64
-	appendFailed := false
-	for stop == nil {
-		rec, err := dec.Next()
-		if err == io.EOF {
-			break
-		}
-		idx++
-		line := idx
-		if err != nil {
-			var re *exchange.RecordError
-			if errors.As(err, &re) {
-				res.Rejected++
-				s.m.records.WithLabelValues("rejected").Inc()
-				if len(res.Errors) < maxIngestErrors {
-					res.Errors = append(res.Errors, IngestError{Line: re.Line, Entry: re.Entry, Field: re.Field, Message: re.Err})
-				}
-				continue
-			}
-			stop = err
-			lastLine = line
-			break
-		}
-		if reason, msg := s.timeCheck(rec.Time); reason != "" {
-			res.Rejected++
-			if res.RejectedByReason == nil {
-				res.RejectedByReason = map[string]int64{}
-			}
-			res.RejectedByReason[reason]++
-			s.m.records.WithLabelValues("rejected").Inc()
-			s.m.rejected.WithLabelValues(reason).Inc()
-			if len(res.Errors) < maxIngestErrors {
-				res.Errors = append(res.Errors, IngestError{Line: line, Field: "time", Message: msg})
-			}
-			continue
-		}
-		b, err := exchange.MarshalRecord(rec)
-		if err != nil {
-			res.Rejected++
-			continue
-		}
-		if firstLine == 0 {
-			firstLine = line
-		}
-		lastLine = line
-		batch = append(batch, b)
-		batchBytes += len(b)
-		if len(batch) >= cfg.Ingest.BatchRecords || batchBytes >= 8<<20 {
-			fl := firstLine
-			if err := flush(); err != nil {
-				stop, lastLine = err, fl
-				appendFailed = true
-			}
-		}
-	}
-	if !appendFailed {
-		// End of body, or a read error after valid records: keep what was decoded.
-		fl := firstLine
-		if err := flush(); err != nil {
-			stop, lastLine = err, fl
-		}
+	var resume int64
+	if sink.failed != nil {
+		stop, resume = sink.failed, sink.failedAt
+	} else if ferr := sink.flush(); ferr != nil {
+		// End of body, or a read error after valid records: keep what was
+		// decoded.
+		stop, resume = ferr, sink.failedAt
+	} else if err != nil {
+		stop, resume = err, sink.items+1
 	}
 	if stop != nil {
-		code = s.stopStatus(w, stop, &res, lastLine)
+		code = s.stopStatus(w, stop, &res, resume)
 	} else if res.Accepted == 0 && res.Rejected > 0 {
 		// Nothing usable: a client (or a pipeline checking the status)
 		// must not read this as success.
@@ -233,6 +164,93 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		res.NotAccepted = fmt.Sprintf("every record was rejected (%d); see errors", res.Rejected)
 	}
 	writeJSON(w, code, res)
+}
+
+// ingestSink appends a request's records to the write-ahead log in
+// batches (one fsync each) and fills its answer. items counts records and
+// rejections in input order (the Reader keeps it), so that a batch that
+// could not be appended is named by the position of its first record.
+type ingestSink struct {
+	s          *Server
+	res        *IngestResult
+	max        int
+	queue      int64
+	batch      [][]byte
+	batchBytes int
+	first      int64 // position of the batch's first record
+	items      int64
+	failed     error
+	failedAt   int64
+}
+
+func (k *ingestSink) Records(recs []*exchange.Record) error {
+	for _, rec := range recs {
+		k.items++
+		if reason, msg := k.s.timeCheck(rec.Time); reason != "" {
+			res := k.res
+			res.Rejected++
+			if res.RejectedByReason == nil {
+				res.RejectedByReason = map[string]int64{}
+			}
+			res.RejectedByReason[reason]++
+			k.s.m.records.WithLabelValues("rejected").Inc()
+			k.s.m.rejected.WithLabelValues(reason).Inc()
+			if len(res.Errors) < maxIngestErrors {
+				res.Errors = append(res.Errors, IngestError{Line: k.items, Field: "time", Message: msg})
+			}
+			continue
+		}
+		b, err := exchange.MarshalRecord(rec)
+		if err != nil {
+			k.res.Rejected++
+			continue
+		}
+		if len(k.batch) == 0 {
+			k.first = k.items
+		}
+		k.batch = append(k.batch, b)
+		k.batchBytes += len(b)
+		if len(k.batch) >= k.max || k.batchBytes >= 8<<20 {
+			if err := k.flush(); err != nil {
+				k.failed = err
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (k *ingestSink) Reject(re *exchange.RecordError) {
+	k.items++
+	k.res.Rejected++
+	k.s.m.records.WithLabelValues("rejected").Inc()
+	if len(k.res.Errors) < maxIngestErrors {
+		k.res.Errors = append(k.res.Errors, IngestError{Line: re.Line, Entry: re.Entry, Field: re.Field, Message: re.Err})
+	}
+}
+
+func (k *ingestSink) Drop(string, int64) {}
+
+// flush appends the pending batch; on failure failedAt names its first
+// record.
+func (k *ingestSink) flush() error {
+	if len(k.batch) == 0 {
+		return nil
+	}
+	k.failedAt = k.first
+	if k.s.QueueDepth()+int64(len(k.batch)) > k.queue {
+		return errQueueFull
+	}
+	end, err := k.s.wal.Append(k.batch)
+	if err != nil {
+		return err
+	}
+	k.s.appended.Add(int64(len(k.batch)))
+	k.s.stampAppend(end)
+	k.res.Accepted += int64(len(k.batch))
+	k.s.m.records.WithLabelValues("accepted").Add(float64(len(k.batch)))
+	k.batch, k.batchBytes = k.batch[:0], 0
+	return nil
 }
 
 // stopStatus maps the reason a request was cut short to a status and
@@ -319,17 +337,6 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 	s.m.records.WithLabelValues("accepted").Add(float64(len(batch)))
 	return nil
 }
-
-// bufferedWriter records a handler's response so it can be replaced.
-type bufferedWriter struct {
-	h    http.Header
-	code int
-	body bytes.Buffer
-}
-
-func (b *bufferedWriter) Header() http.Header         { return b.h }
-func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
-func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }
 
 // Reasons a well-formed record is rejected.
 const (

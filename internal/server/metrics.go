@@ -13,6 +13,7 @@ type SinkStatser interface {
 type metrics struct {
 	reg                *prometheus.Registry
 	records            *prometheus.CounterVec // result=accepted|rejected
+	dropped            *prometheus.CounterVec // reason
 	requests           *prometheus.CounterVec // code
 	latency            prometheus.Histogram
 	alerts             *prometheus.CounterVec
@@ -34,6 +35,7 @@ type metrics struct {
 func newMetrics(s *Server) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.records = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_ingest_records_total", Help: "Records received over HTTP, by result (accepted = durable in the write-ahead log)."}, []string{"result"})
+	m.dropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_ingest_dropped_total", Help: "Input items left out on purpose by a source, by reason (e.g. OTLP spans that are not HTTP exchanges)."}, []string{"reason"})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_ingest_requests_total", Help: "Ingest requests by HTTP status code."}, []string{"code"})
 	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "palisade_processing_latency_seconds", Help: "Wall time from durable append to the engine consuming the record.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
@@ -55,7 +57,7 @@ func newMetrics(s *Server) *metrics {
 	m.detectorState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_state", Help: "Learning state of each detector family at the last checkpoint: 1 for its state (ready, partial, learning), 0 otherwise."}, []string{"detector", "state"})
 	m.detectorScopes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_scopes", Help: "Scopes (population, endpoints, parameters, login endpoints) of each learned baseline in each state at the last checkpoint."}, []string{"detector", "baseline", "state"})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
-	m.reg.MustRegister(m.records, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
+	m.reg.MustRegister(m.records, m.dropped, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
 		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.rejected, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, m.detectorState, m.detectorScopes, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -27,6 +27,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/server/wal"
+	"github.com/palisade-sec/palisade/internal/source"
 	"github.com/palisade-sec/palisade/internal/store"
 )
 
@@ -54,11 +55,6 @@ type Options struct {
 	Store     store.Store
 	Publisher Publisher // optional
 	Logger    *slog.Logger
-	// OTLP, when set, is mounted at POST /api/v1/otlp/v1/traces: it must call
-	// its argument with the decoded records (see internal/source).
-	OTLP func(sink func([]*exchange.Record)) http.Handler
-	// ExportOpenAPI renders the observed inventory of one host (or all).
-	ExportOpenAPI func(host string, eps []model.Endpoint) ([]byte, error)
 	// Identity is the engine's identity configuration (its key), used to
 	// find an identity's raw records when erasing.
 	Identity identity.Config
@@ -89,6 +85,7 @@ type Server struct {
 	start     time.Time
 	budget    *decodeBudget
 	authLimit *authLimiter
+	otlp      *source.OTLPHandler // mounted at POST /api/v1/otlp/v1/traces
 
 	appended   atomic.Int64 // records appended since start
 	consumed   atomic.Int64 // records handed to the engine since start (past warm-up)
@@ -156,6 +153,7 @@ func New(opt Options) (*Server, error) {
 	cfg := opt.Config
 	s.cfg.Store(&cfg)
 	s.dur.Store(&d)
+	s.otlp = source.NewOTLPHandler(source.OTLPOptions{MaxBodyBytes: opt.Config.Ingest.MaxOTLP})
 	s.m = newMetrics(s)
 	s.authLimit = newAuthLimiter(opt.Now, opt.Logger)
 	s.authLimit.failures = func(reason string) { s.m.authFailures.WithLabelValues(reason).Inc() }
@@ -235,7 +233,7 @@ func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
 	go s.pump(ctx)
 	go s.retentionLoop(ctx)
-	if err := s.startTails(ctx); err != nil {
+	if err := s.startSources(ctx); err != nil {
 		s.cancel()
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sink"
@@ -162,7 +163,7 @@ func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Option
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
-	cfg.Ingest.CheckpointInterval = "50ms"
+	cfg.Ingest.CheckpointInterval = config.Duration(50 * time.Millisecond)
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/source"
 )
 
 // Configured tail sources feed the engine through the write-ahead log,
@@ -26,7 +28,7 @@ func TestTailSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := newEnv(t, func(c *Config) {
-		c.Sources.Tail = []TailConfig{{Path: nginx, Format: "nginx", FromStart: true, Source: "edge-nginx"}}
+		c.Sources = source.Configs{"tail": {&source.TailConfig{Path: nginx, Format: "nginx", FromStart: true, Source: "edge-nginx"}}}
 	}, nil)
 	waitFor(t, "5 tailed records in the engine", func() bool {
 		env.eng.mu.Lock()
@@ -59,9 +61,9 @@ func TestTailSources(t *testing.T) {
 
 func TestTailConfigErrors(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Sources.Tail = []TailConfig{{Path: "", Format: "nginx"}, {Path: "/x", Format: "csv"}}
+	cfg.Sources = source.Configs{"tail": {&source.TailConfig{Path: "", Format: "nginx"}, &source.TailConfig{Path: "/x", Format: "csv"}}}
 	_, err := cfg.Parse()
-	if err == nil || !strings.Contains(err.Error(), "sources.tail[0].path") || !strings.Contains(err.Error(), "sources.tail[1].format") {
+	if err == nil || !strings.Contains(err.Error(), "sources.tail[0].path: required") || !strings.Contains(err.Error(), "sources.tail[1].format") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -18,7 +18,6 @@ type script struct {
 	// per-attack state
 	token  string
 	tokExp time.Time
-	ips    []string
 	roamTo string // the fresh address of a roaming attacker (Variant.RoamingAttackers)
 }
 

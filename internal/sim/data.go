@@ -17,11 +17,6 @@ func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 // chance reports true with probability p.
 func chance(r *rand.Rand, p float64) bool { return r.Float64() < p }
 
-// expDur draws an exponential duration with the given mean.
-func expDur(r *rand.Rand, mean time.Duration) time.Duration {
-	return time.Duration(r.ExpFloat64() * float64(mean))
-}
-
 // logNormal draws a log-normal value with the given median and sigma.
 func logNormal(r *rand.Rand, median, sigma float64) float64 {
 	return median * math.Exp(sigma*r.NormFloat64())
@@ -331,7 +326,6 @@ func (o *obj) f(k string, v float64) *obj {
 	return o
 }
 func (o *obj) bl(k string, v bool) *obj { o.key(k); o.b = strconv.AppendBool(o.b, v); return o }
-func (o *obj) null(k string) *obj       { o.key(k); o.b = append(o.b, "null"...); return o }
 
 // raw adds a value that is already JSON.
 func (o *obj) raw(k, v string) *obj { o.key(k); o.b = append(o.b, v...); return o }

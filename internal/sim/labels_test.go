@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestLabelsGolden pins the labels of a small 48 h run: any change to a
 // scenario (timing, addresses, record counts) shows up as a diff.
@@ -28,17 +25,10 @@ func TestLabelsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join("testdata", "labels-seed1-scale0.1.golden.json")
-	if *update {
-		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.Golden(t, path, got.Bytes())
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("labels differ from %s (run go test ./internal/sim -run Golden -update after an intended change)", path)
+		t.Fatal(err)
 	}
 	// The golden document reads back to the same labels.
 	back, err := ReadLabels(bytes.NewReader(want), path)

@@ -378,19 +378,6 @@ func (g *gen) at(hours float64) time.Time {
 	return g.start.Add(time.Duration(hours / 48 * float64(g.cfg.Duration)))
 }
 
-// span scales a scenario length: full length when the run is ≥ 48 h,
-// proportionally shorter otherwise (but at least a tenth).
-func (g *gen) span(d time.Duration) time.Duration {
-	f := float64(g.cfg.Duration) / float64(48*time.Hour)
-	if f >= 1 {
-		return d
-	}
-	if f < 0.1 {
-		f = 0.1
-	}
-	return time.Duration(float64(d) * f)
-}
-
 // scenState tracks one labelled scenario while the run goes.
 type scenState struct {
 	Scenario

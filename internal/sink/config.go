@@ -3,56 +3,104 @@ package sink
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/palisade-sec/palisade/internal/config"
 )
 
 // Config describes one sink in the configuration file (list "sinks").
 // Secrets can be given inline or, better, by environment variable name
-// (secret_env, token_env).
+// (secret_env, token_env). Each type uses some of the keys (sinkKeys); a
+// key another type uses is an error, so a misplaced key is not silently
+// ignored.
 type Config struct {
-	Type string `json:"type" koanf:"type" yaml:"type"` // webhook | syslog | splunk_hec | ocsf
-	Name string `json:"name,omitempty" koanf:"name" yaml:"name,omitempty"`
+	Type string `json:"type" yaml:"type" doc:"webhook, syslog, splunk_hec or ocsf (docs/sinks.md)"`
+	Name string `json:"name,omitempty" yaml:"name,omitempty" doc:"name in logs and metrics (default TYPE-INDEX)"`
 
-	Filter `koanf:",squash" yaml:",inline"`
+	Filter `yaml:",inline"`
 
 	// HTTP sinks (webhook, splunk_hec, ocsf with url).
-	URL     string            `json:"url,omitempty" koanf:"url" yaml:"url,omitempty"`
-	Headers map[string]string `json:"headers,omitempty" koanf:"headers" yaml:"headers,omitempty"`
-	Timeout string            `json:"timeout,omitempty" koanf:"timeout" yaml:"timeout,omitempty"` // e.g. "10s"
+	URL     string            `json:"url,omitempty" yaml:"url,omitempty" doc:"webhook, splunk_hec, ocsf: receiver URL (http or https)"`
+	Headers map[string]string `json:"headers,omitempty" yaml:"headers,omitempty" doc:"webhook, splunk_hec, ocsf with url: extra request headers"`
+	Timeout config.Duration   `json:"timeout,omitempty" yaml:"timeout,omitempty" doc:"delivery timeout of one request or connection; 0 = 10s"`
 
 	// webhook: HMAC-SHA256 shared secret.
-	Secret    string `json:"secret,omitempty" koanf:"secret" yaml:"secret,omitempty"`
-	SecretEnv string `json:"secret_env,omitempty" koanf:"secret_env" yaml:"secret_env,omitempty"`
+	Secret    string `json:"secret,omitempty" yaml:"secret,omitempty" doc:"webhook: HMAC-SHA256 secret (prefer secret_env)"`
+	SecretEnv string `json:"secret_env,omitempty" yaml:"secret_env,omitempty" doc:"webhook: environment variable holding the secret"`
 
 	// splunk_hec.
-	Token    string `json:"token,omitempty" koanf:"token" yaml:"token,omitempty"`
-	TokenEnv string `json:"token_env,omitempty" koanf:"token_env" yaml:"token_env,omitempty"`
-	Index    string `json:"index,omitempty" koanf:"index" yaml:"index,omitempty"`
-	Host     string `json:"host,omitempty" koanf:"host" yaml:"host,omitempty"`
+	Token    string `json:"token,omitempty" yaml:"token,omitempty" doc:"splunk_hec: HEC token (prefer token_env)"`
+	TokenEnv string `json:"token_env,omitempty" yaml:"token_env,omitempty" doc:"splunk_hec: environment variable holding the token"`
+	Index    string `json:"index,omitempty" yaml:"index,omitempty" doc:"splunk_hec: index"`
+	Host     string `json:"host,omitempty" yaml:"host,omitempty" doc:"splunk_hec: host field of the events"`
 
 	// syslog.
-	Network  string `json:"network,omitempty" koanf:"network" yaml:"network,omitempty"` // udp | tcp | tls
-	Address  string `json:"address,omitempty" koanf:"address" yaml:"address,omitempty"` // host:port
-	Facility string `json:"facility,omitempty" koanf:"facility" yaml:"facility,omitempty"`
-	Hostname string `json:"hostname,omitempty" koanf:"hostname" yaml:"hostname,omitempty"`
+	Network  string `json:"network,omitempty" yaml:"network,omitempty" doc:"syslog: udp (default), tcp or tls"`
+	Address  string `json:"address,omitempty" yaml:"address,omitempty" doc:"syslog: receiver host:port"`
+	Facility string `json:"facility,omitempty" yaml:"facility,omitempty" doc:"syslog: facility name (default local0)"`
+	Hostname string `json:"hostname,omitempty" yaml:"hostname,omitempty" doc:"syslog: HOSTNAME field (default the machine's name)"`
 	// TLS (syslog network tls, and https URLs).
-	CAFile             string `json:"ca_file,omitempty" koanf:"ca_file" yaml:"ca_file,omitempty"`
-	ServerName         string `json:"server_name,omitempty" koanf:"server_name" yaml:"server_name,omitempty"`
-	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty" koanf:"insecure_skip_verify" yaml:"insecure_skip_verify,omitempty"`
+	CAFile             string `json:"ca_file,omitempty" yaml:"ca_file,omitempty" doc:"TLS: PEM file of the CAs to trust"`
+	ServerName         string `json:"server_name,omitempty" yaml:"server_name,omitempty" doc:"TLS: name to verify in the receiver's certificate"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty" yaml:"insecure_skip_verify,omitempty" doc:"TLS: do not verify the receiver's certificate (tests only)"`
 
 	// ocsf: a file (rotated by size) or url.
-	Path          string `json:"path,omitempty" koanf:"path" yaml:"path,omitempty"`
-	MaxBytes      int64  `json:"max_bytes,omitempty" koanf:"max_bytes" yaml:"max_bytes,omitempty"`
-	MaxFiles      int    `json:"max_files,omitempty" koanf:"max_files" yaml:"max_files,omitempty"`
-	APIActivity   bool   `json:"api_activity,omitempty" koanf:"api_activity" yaml:"api_activity,omitempty"`
-	CloudProvider string `json:"cloud_provider,omitempty" koanf:"cloud_provider" yaml:"cloud_provider,omitempty"`
+	Path          string `json:"path,omitempty" yaml:"path,omitempty" doc:"ocsf: file written as NDJSON (give path or url)"`
+	MaxBytes      int64  `json:"max_bytes,omitempty" yaml:"max_bytes,omitempty" doc:"ocsf file: size at which it is rotated; 0 = 100 MiB"`
+	MaxFiles      int    `json:"max_files,omitempty" yaml:"max_files,omitempty" doc:"ocsf file: rotated files kept; 0 = 5"`
+	APIActivity   bool   `json:"api_activity,omitempty" yaml:"api_activity,omitempty" doc:"ocsf: also write API Activity events"`
+	CloudProvider string `json:"cloud_provider,omitempty" yaml:"cloud_provider,omitempty" doc:"ocsf: cloud.provider of the events"`
+}
+
+// sinkKeys lists the keys each type uses besides type, name and the
+// filter (types, min_severity).
+var sinkKeys = map[string][]string{
+	"webhook":    {"url", "headers", "timeout", "secret", "secret_env", "ca_file", "server_name", "insecure_skip_verify"},
+	"splunk_hec": {"url", "headers", "timeout", "token", "token_env", "index", "host", "ca_file", "server_name", "insecure_skip_verify"},
+	"syslog":     {"network", "address", "facility", "hostname", "timeout", "ca_file", "server_name", "insecure_skip_verify"},
+	"ocsf":       {"url", "headers", "timeout", "path", "max_bytes", "max_files", "api_activity", "cloud_provider", "ca_file", "server_name", "insecure_skip_verify"},
+}
+
+// Validate implements config.Validator: everything that can be checked
+// without connecting (environment variables named by secret_env and
+// token_env must be set; ca_file must hold a certificate).
+func (c Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if used, ok := sinkKeys[c.Type]; ok {
+		allowed := map[string]bool{}
+		for _, k := range used {
+			allowed[k] = true
+		}
+		v := reflect.ValueOf(c)
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if key == "" || key == "type" || key == "name" || allowed[key] {
+				continue
+			}
+			if !v.Field(i).IsZero() {
+				add(config.Errorf(key, "not used by type %s", c.Type))
+			}
+		}
+	}
+	// The embedded Filter validates itself (config walks into it).
+	_, err := c.check()
+	add(err)
+	return errors.Join(errs...)
 }
 
 // Version is written into CEF headers and OCSF metadata; the CLI sets it
@@ -99,28 +147,16 @@ func FromConfig(cfg []Config) ([]Configured, error) {
 	return out, nil
 }
 
-func build(c Config) (Sink, error) {
-	timeout := 10 * time.Second
-	if c.Timeout != "" {
-		d, err := time.ParseDuration(c.Timeout)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("timeout: want a positive duration like \"10s\", got %q", c.Timeout)
-		}
-		timeout = d
+// check runs the static checks of a sink's keys (Validate and build
+// share it).
+func (c Config) check() (*tls.Config, error) {
+	if c.Timeout < 0 {
+		return nil, fmt.Errorf("timeout: must not be negative")
 	}
-	tlsConf, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	client := &http.Client{Timeout: timeout, Transport: &http.Transport{
-		Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsConf, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second,
-	}}
-	header := http.Header{}
 	for k, v := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") || strings.ContainsAny(v, "\r\n") {
 			return nil, fmt.Errorf("headers: invalid header %q", clip(k, 40))
 		}
-		header.Set(k, v)
 	}
 	switch c.Type {
 	case "webhook":
@@ -134,7 +170,6 @@ func build(c Config) (Sink, error) {
 		if secret == "" {
 			return nil, fmt.Errorf("secret: required (or secret_env): receivers must be able to verify %s", HeaderSignature)
 		}
-		return NewWebhook(c.Name, c.URL, []byte(secret), header, client), nil
 	case "splunk_hec":
 		if err := httpURL(c.URL); err != nil {
 			return nil, err
@@ -146,15 +181,72 @@ func build(c Config) (Sink, error) {
 		if tok == "" {
 			return nil, fmt.Errorf("token: required (or token_env)")
 		}
-		return NewSplunkHEC(c.Name, c.URL, tok, c.Index, c.Host, "palisade", client), nil
 	case "syslog":
-		if c.Network == "" {
-			c.Network = "udp"
+		switch c.Network {
+		case "", "udp", "tcp", "tls":
+		default:
+			return nil, fmt.Errorf("network: want udp, tcp or tls, got %q", c.Network)
+		}
+		if _, ok := facilities[strings.ToLower(c.Facility)]; c.Facility != "" && !ok {
+			return nil, fmt.Errorf("facility: unknown %q", c.Facility)
 		}
 		if _, port, err := net.SplitHostPort(c.Address); err != nil || port == "" {
 			return nil, fmt.Errorf("address: want host:port, got %q", c.Address)
 		} else if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
 			return nil, fmt.Errorf("address: bad port %q", port)
+		}
+	case "ocsf":
+		switch {
+		case c.Path != "" && c.URL != "":
+			return nil, fmt.Errorf("path and url: give one, not both")
+		case c.URL != "":
+			if err := httpURL(c.URL); err != nil {
+				return nil, err
+			}
+		case c.Path != "":
+			if c.MaxBytes < 0 {
+				return nil, fmt.Errorf("max_bytes: negative")
+			}
+			if c.MaxFiles < 0 {
+				return nil, fmt.Errorf("max_files: negative")
+			}
+		default:
+			return nil, fmt.Errorf("path or url: one is required")
+		}
+	case "":
+		return nil, fmt.Errorf("type: missing (webhook, syslog, splunk_hec or ocsf)")
+	default:
+		return nil, fmt.Errorf("type: unknown %q (want webhook, syslog, splunk_hec or ocsf)", c.Type)
+	}
+	return c.tlsConfig()
+}
+
+func build(c Config) (Sink, error) {
+	timeout := 10 * time.Second
+	if c.Timeout > 0 {
+		timeout = c.Timeout.D()
+	}
+	tlsConf, err := c.check()
+	if err != nil {
+		return nil, err
+	}
+	client := &http.Client{Timeout: timeout, Transport: &http.Transport{
+		Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsConf, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second,
+	}}
+	header := http.Header{}
+	for k, v := range c.Headers {
+		header.Set(k, v)
+	}
+	switch c.Type {
+	case "webhook":
+		secret, _ := secretValue("secret", c.Secret, c.SecretEnv)
+		return NewWebhook(c.Name, c.URL, []byte(secret), header, client), nil
+	case "splunk_hec":
+		tok, _ := secretValue("token", c.Token, c.TokenEnv)
+		return NewSplunkHEC(c.Name, c.URL, tok, c.Index, c.Host, "palisade", client), nil
+	case "syslog":
+		if c.Network == "" {
+			c.Network = "udp"
 		}
 		var tc *tls.Config
 		if c.Network == "tls" {
@@ -175,34 +267,16 @@ func build(c Config) (Sink, error) {
 		return s, nil
 	case "ocsf":
 		opts := OCSFOptions{ProductVersion: Version, APIActivity: c.APIActivity, CloudProvider: c.CloudProvider}
-		switch {
-		case c.Path != "" && c.URL != "":
-			return nil, fmt.Errorf("path and url: give one, not both")
-		case c.URL != "":
-			if err := httpURL(c.URL); err != nil {
-				return nil, err
-			}
+		if c.URL != "" {
 			return NewOCSFHTTP(c.Name, c.URL, header, opts, client), nil
-		case c.Path != "":
-			if c.MaxBytes < 0 {
-				return nil, fmt.Errorf("max_bytes: negative")
-			}
-			if c.MaxFiles < 0 {
-				return nil, fmt.Errorf("max_files: negative")
-			}
-			rf, err := NewRotatingFile(c.Path, c.MaxBytes, c.MaxFiles)
-			if err != nil {
-				return nil, fmt.Errorf("path: %w", err)
-			}
-			return NewOCSFFile(c.Name, rf, opts), nil
-		default:
-			return nil, fmt.Errorf("path or url: one is required")
 		}
-	case "":
-		return nil, fmt.Errorf("type: missing (webhook, syslog, splunk_hec or ocsf)")
-	default:
-		return nil, fmt.Errorf("type: unknown %q (want webhook, syslog, splunk_hec or ocsf)", c.Type)
+		rf, err := NewRotatingFile(c.Path, c.MaxBytes, c.MaxFiles)
+		if err != nil {
+			return nil, fmt.Errorf("path: %w", err)
+		}
+		return NewOCSFFile(c.Name, rf, opts), nil
 	}
+	return nil, fmt.Errorf("type: unknown %q", c.Type)
 }
 
 func httpURL(s string) error {

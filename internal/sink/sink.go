@@ -32,8 +32,8 @@ type Sink interface {
 // matches everything; an empty list matches every type. MinSeverity
 // ("info" … "critical") drops alerts below it; empty means all.
 type Filter struct {
-	Types       []string `json:"types,omitempty" koanf:"types" yaml:"types,omitempty"`
-	MinSeverity string   `json:"min_severity,omitempty" koanf:"min_severity" yaml:"min_severity,omitempty"`
+	Types       []string `json:"types,omitempty" yaml:"types,omitempty" doc:"alert types sent: exact (auth.brute_force), prefix (injection.*) or *; empty = all"`
+	MinSeverity string   `json:"min_severity,omitempty" yaml:"min_severity,omitempty" doc:"least severity sent: info, low, medium, high or critical; empty = all"`
 }
 
 // Validate checks the filter's fields.

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json"
-
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -99,7 +97,7 @@ func (s *SplunkHEC) Send(ctx context.Context, alerts []model.Alert) error {
 			Event:      a,
 			Fields:     hecSrc(a),
 		}
-		b, err := json.Marshal(ev, json.Deterministic(true))
+		b, err := model.EncodeJSON(ev)
 		if err != nil {
 			return Permanent(fmt.Errorf("encoding alert %s: %w", a.ID, err))
 		}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json"
-
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -53,7 +51,7 @@ func (w *Webhook) Name() string { return w.name }
 
 // Send POSTs one batch.
 func (w *Webhook) Send(ctx context.Context, alerts []model.Alert) error {
-	body, err := json.Marshal(WebhookPayload{Source: "palisade", Alerts: alerts}, json.Deterministic(true))
+	body, err := model.EncodeJSON(WebhookPayload{Source: "palisade", Alerts: alerts})
 	if err != nil {
 		return Permanent(fmt.Errorf("encoding alerts: %w", err))
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +11,8 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // goldenLines parses every line of testdata/<in> and compares the records
 // (or errors) with testdata/<in>.golden.
@@ -37,19 +35,7 @@ func goldenLines(t *testing.T, in string, lp *LineParser) {
 		b, _ := exchange.MarshalRecord(rec)
 		fmt.Fprintf(&out, "%d %s\n", n, b)
 	}
-	golden := filepath.Join("testdata", in+".golden")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("%s: output differs from %s (check, then -update):\n%s", in, golden, out.Bytes())
-	}
+	testutil.Golden(t, filepath.Join("testdata", in+".golden"), out.Bytes())
 }
 
 func TestNGINXGolden(t *testing.T) {

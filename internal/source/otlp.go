@@ -2,6 +2,7 @@ package source
 
 import (
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -55,9 +57,9 @@ func (o *OTLPOptions) defaults() {
 	}
 }
 
-// Stats describe the mapping of a batch of spans (or, from
-// OTLPHandler.Stats, everything received so far).
-type Stats struct {
+// OTLPStats describe the mapping of a batch of spans (or, from
+// OTLPHandler.OTLPStats, everything received so far).
+type OTLPStats struct {
 	Spans    int64            `json:"spans"`
 	Records  int64            `json:"records"`
 	Skipped  map[string]int64 `json:"skipped,omitempty"`  // reason → spans
@@ -65,9 +67,11 @@ type Stats struct {
 	Errors   []string         `json:"errors,omitempty"`   // first rejection messages
 	Requests int64            `json:"requests,omitempty"` // handler only: export requests
 	BadReqs  int64            `json:"bad_requests,omitempty"`
+
+	rejects []*exchange.RecordError // of one batch, for the sink
 }
 
-func (s *Stats) add(o Stats, maxErr int) {
+func (s *OTLPStats) add(o OTLPStats, maxErr int) {
 	s.Spans += o.Spans
 	s.Records += o.Records
 	s.Rejected += o.Rejected
@@ -86,14 +90,14 @@ func (s *Stats) add(o Stats, maxErr int) {
 
 // SpansToRecords maps the HTTP server spans (inbound) and client spans
 // (outbound) of td to exchange records with the default options.
-func SpansToRecords(td ptrace.Traces) ([]*exchange.Record, Stats) {
+func SpansToRecords(td ptrace.Traces) ([]*exchange.Record, OTLPStats) {
 	var o OTLPOptions
 	o.defaults()
 	return o.spansToRecords(td)
 }
 
-func (o *OTLPOptions) spansToRecords(td ptrace.Traces) ([]*exchange.Record, Stats) {
-	var st Stats
+func (o *OTLPOptions) spansToRecords(td ptrace.Traces) ([]*exchange.Record, OTLPStats) {
+	var st OTLPStats
 	var out []*exchange.Record
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -121,9 +125,11 @@ func (o *OTLPOptions) spansToRecords(td ptrace.Traces) ([]*exchange.Record, Stat
 					st.Skipped[skip]++
 				case err != nil:
 					st.Rejected++
+					msg := fmt.Sprintf("trace %s span %s (%q): %v", sp.TraceID(), sp.SpanID(), clip(sp.Name(), 60), err)
 					if len(st.Errors) < o.MaxErrors {
-						st.Errors = append(st.Errors, fmt.Sprintf("trace %s span %s (%q): %v", sp.TraceID(), sp.SpanID(), clip(sp.Name(), 60), err))
+						st.Errors = append(st.Errors, msg)
 					}
+					st.rejects = append(st.rejects, spanReject(sp, err))
 				default:
 					st.Records++
 					out = append(out, rec)
@@ -404,26 +410,54 @@ func spanHeaders(a attrs) (req, resp map[string]string) {
 	return req, resp
 }
 
-// OTLPHandler receives OTLP/HTTP trace exports (POST /v1/traces).
+// OTLPHandler is the Source of OpenTelemetry traces received over
+// OTLP/HTTP (POST /v1/traces): it decodes each export request and hands
+// the records of its HTTP spans to the sink attached by Run (or Attach),
+// rejected spans as rejections and skipped ones as drops. It is a
+// streaming source: Run serves until ctx is done. Requests arriving while
+// no sink is attached are answered 503.
 type OTLPHandler struct {
-	sink func([]*exchange.Record)
+	counter
 	o    OTLPOptions
 	mu   sync.Mutex
-	st   Stats
+	st   OTLPStats
+	dmu  sync.Mutex // one delivery at a time (the Sink contract)
+	sink Sink
 }
 
-// NewOTLPHandler returns the handler; sink receives the records of each
-// export request (synchronously, before the response is written).
-func NewOTLPHandler(sink func([]*exchange.Record), opts OTLPOptions) *OTLPHandler {
-	if sink == nil {
-		panic("source: NewOTLPHandler: nil sink")
-	}
+// NewOTLPHandler returns the receiver.
+func NewOTLPHandler(opts OTLPOptions) *OTLPHandler {
 	opts.defaults()
-	return &OTLPHandler{sink: sink, o: opts}
+	return &OTLPHandler{o: opts}
 }
 
-// Stats returns the cumulative counts.
-func (h *OTLPHandler) Stats() Stats {
+// Name implements Source.
+func (h *OTLPHandler) Name() string { return "otlp" }
+
+// Run implements Source: export requests go to sink until ctx is done.
+func (h *OTLPHandler) Run(ctx context.Context, sink Sink) error {
+	detach := h.Attach(sink)
+	defer detach()
+	<-ctx.Done()
+	return nil
+}
+
+// Attach makes export requests go to sink until detach is called.
+func (h *OTLPHandler) Attach(sink Sink) (detach func()) {
+	h.dmu.Lock()
+	h.sink = sink
+	h.dmu.Unlock()
+	return func() {
+		h.dmu.Lock()
+		if h.sink == sink {
+			h.sink = nil
+		}
+		h.dmu.Unlock()
+	}
+}
+
+// OTLPStats returns the cumulative counts of requests and spans.
+func (h *OTLPHandler) OTLPStats() OTLPStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.st
@@ -433,6 +467,41 @@ func (h *OTLPHandler) Stats() Stats {
 	}
 	s.Errors = append([]string(nil), h.st.Errors...)
 	return s
+}
+
+// spanReject locates a rejected span: the trace and span ids stand where a
+// file has its name and line.
+func spanReject(sp ptrace.Span, err error) *exchange.RecordError {
+	re := &exchange.RecordError{File: fmt.Sprintf("otlp trace %s span %s (%q)", sp.TraceID(), sp.SpanID(), clip(sp.Name(), 60)), Err: err.Error()}
+	var fe *exchange.FieldError
+	if errors.As(err, &fe) {
+		re.Field, re.Err = fe.Field, fe.Message
+	}
+	return re
+}
+
+// deliver hands one request's records, rejections and drops to the sink.
+func (h *OTLPHandler) deliver(recs []*exchange.Record, st OTLPStats) error {
+	h.dmu.Lock()
+	defer h.dmu.Unlock()
+	if h.sink == nil {
+		return &Retry{After: 5 * time.Second, Msg: "OTLP receiver not running"}
+	}
+	if err := h.records(h.sink, recs); err != nil {
+		return err
+	}
+	for _, re := range st.rejects {
+		h.reject(h.sink, re)
+	}
+	reasons := make([]string, 0, len(st.Skipped))
+	for k := range st.Skipped {
+		reasons = append(reasons, k)
+	}
+	sort.Strings(reasons)
+	for _, k := range reasons {
+		h.drop(h.sink, k, st.Skipped[k])
+	}
+	return nil
 }
 
 type otlpEncoding int
@@ -503,9 +572,22 @@ func (h *OTLPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, enc, http.StatusBadRequest, "decoding ExportTraceServiceRequest: "+clip(err.Error(), 200))
 		return
 	}
+	h.addBytes(int64(len(data)))
 	recs, st := h.o.spansToRecords(td)
-	if len(recs) > 0 {
-		h.sink(recs)
+	if err := h.deliver(recs, st); err != nil {
+		// Nothing of this request was taken: the exporter sends it again.
+		code, after := http.StatusServiceUnavailable, 5*time.Second
+		if r, ok := IsRetry(err); ok {
+			if r.Busy {
+				code = http.StatusTooManyRequests
+			}
+			if r.After > 0 {
+				after = r.After
+			}
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, (after+time.Second-1)/time.Second))))
+		writeStatus(w, enc, code, clip(err.Error(), 200))
+		return
 	}
 	h.mu.Lock()
 	h.st.Requests++
@@ -537,6 +619,11 @@ func (h *OTLPHandler) fail(w http.ResponseWriter, enc otlpEncoding, code int, ms
 	h.mu.Lock()
 	h.st.BadReqs++
 	h.mu.Unlock()
+	writeStatus(w, enc, code, msg)
+}
+
+// writeStatus answers with a google.rpc.Status in the request's encoding.
+func writeStatus(w http.ResponseWriter, enc otlpEncoding, code int, msg string) {
 	// google.rpc.Status; gRPC code 3 = INVALID_ARGUMENT.
 	if enc == encProto {
 		var b []byte

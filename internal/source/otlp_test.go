@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,15 +128,15 @@ func TestSpansToRecords(t *testing.T) {
 	}
 }
 
-type recSink struct {
-	mu   sync.Mutex
-	recs []*exchange.Record
-}
-
-func (s *recSink) add(r []*exchange.Record) {
-	s.mu.Lock()
-	s.recs = append(s.recs, r...)
-	s.mu.Unlock()
+// otlpServer runs an OTLP receiver into a Collect sink.
+func otlpServer(t *testing.T, o OTLPOptions) (*OTLPHandler, *Collect, *httptest.Server) {
+	t.Helper()
+	h := NewOTLPHandler(o)
+	sink := &Collect{}
+	detach := h.Attach(sink)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); detach() })
+	return h, sink, srv
 }
 
 func post(t *testing.T, url, ct, ce string, body []byte) (*http.Response, []byte) {
@@ -185,10 +185,7 @@ func decodePartialSuccess(t *testing.T, b []byte) (rejected int64, msg string) {
 }
 
 func TestOTLPHandler(t *testing.T) {
-	sink := &recSink{}
-	h := NewOTLPHandler(sink.add, OTLPOptions{MaxBodyBytes: 1 << 20})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	h, sink, srv := otlpServer(t, OTLPOptions{MaxBodyBytes: 1 << 20})
 	td := buildTraces("orders", stableServer,
 		spanSpec{name: "db", kind: ptrace.SpanKindClient, attrs: map[string]any{"db.system": "redis"}},
 		spanSpec{name: "no host", kind: ptrace.SpanKindServer, attrs: map[string]any{"http.request.method": "GET", "client.address": "192.0.2.1"}})
@@ -233,15 +230,24 @@ func TestOTLPHandler(t *testing.T) {
 	if err := json.Unmarshal(b, &jr); err != nil || jr.PartialSuccess.RejectedSpans != "1" {
 		t.Fatalf("json response %s (%v)", b, err)
 	}
-	if len(sink.recs) != 3 {
-		t.Fatalf("%d records delivered, want 3 (one per request)", len(sink.recs))
+	if len(sink.Recs) != 3 {
+		t.Fatalf("%d records delivered, want 3 (one per request)", len(sink.Recs))
 	}
-	for _, r := range sink.recs {
+	if len(sink.Rejected) != 3 || sink.Dropped[SkipNotHTTP] != 3 || sink.Rejected[0].Field == "" && !strings.Contains(sink.Rejected[0].Err, "host") {
+		t.Fatalf("rejected %v dropped %v", sink.Rejected, sink.Dropped)
+	}
+	if !strings.HasPrefix(sink.Rejected[0].File, "otlp trace ") {
+		t.Fatalf("rejection not located: %v", sink.Rejected[0])
+	}
+	if ss := h.Stats(); ss.Records != 3 || ss.Rejected != 3 || ss.Dropped[SkipNotHTTP] != 3 || ss.Bytes == 0 {
+		t.Fatalf("source stats %+v", ss)
+	}
+	for _, r := range sink.Recs {
 		if r.Request.URL != "https://api.example.test/v2/orders/1234?expand=items" {
 			t.Errorf("record %+v", r)
 		}
 	}
-	st := h.Stats()
+	st := h.OTLPStats()
 	if st.Requests != 3 || st.Spans != 9 || st.Records != 3 || st.Rejected != 3 || st.Skipped[SkipNotHTTP] != 3 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -254,9 +260,12 @@ func TestOTLPHandler(t *testing.T) {
 }
 
 func TestOTLPHandlerErrors(t *testing.T) {
-	h := NewOTLPHandler(func([]*exchange.Record) { t.Error("sink called") }, OTLPOptions{MaxBodyBytes: 1024})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	h, sink, srv := otlpServer(t, OTLPOptions{MaxBodyBytes: 1024})
+	defer func() {
+		if len(sink.Recs) > 0 {
+			t.Error("sink called")
+		}
+	}()
 	big := bytes.Repeat([]byte{'a'}, 4096)
 	var gzBig bytes.Buffer
 	zw := gzip.NewWriter(&gzBig)
@@ -292,7 +301,7 @@ func TestOTLPHandlerErrors(t *testing.T) {
 			t.Errorf("%s %s %s: %d %s, want %d", tc.method, tc.ct, tc.ce, resp.StatusCode, b, tc.code)
 		}
 	}
-	if st := h.Stats(); st.BadReqs != int64(len(tests)) {
+	if st := h.OTLPStats(); st.BadReqs != int64(len(tests)) {
 		t.Errorf("bad requests %d", st.BadReqs)
 	}
 }
@@ -316,15 +325,13 @@ func TestOTLPJSONFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &recSink{}
-	srv := httptest.NewServer(NewOTLPHandler(sink.add, OTLPOptions{}))
-	defer srv.Close()
+	_, sink, srv := otlpServer(t, OTLPOptions{})
 	resp, b := post(t, srv.URL, "application/json", "", body)
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"errorMessage":"skipped non-HTTP spans: not_http=1"`) || strings.Contains(string(b), "rejectedSpans") {
 		t.Fatalf("%d %s", resp.StatusCode, b)
 	}
 	var got []string
-	for _, r := range sink.recs {
+	for _, r := range sink.Recs {
 		line, _ := exchange.MarshalRecord(r)
 		got = append(got, string(line))
 	}
@@ -335,6 +342,77 @@ func TestOTLPJSONFixture(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// A sink that cannot take records now makes the receiver answer 429 or
+// 503 with Retry-After, having taken nothing; without a sink it is 503.
+func TestOTLPHandlerSinkRefusal(t *testing.T) {
+	ok, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(buildTraces("orders", stableServer))
+	h := NewOTLPHandler(OTLPOptions{})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, _ := post(t, srv.URL, "application/x-protobuf", "", ok)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("no sink: %d", resp.StatusCode)
+	}
+	for _, tc := range []struct {
+		err   error
+		code  int
+		after string
+	}{
+		{&Retry{Busy: true, After: 3 * time.Second, Msg: "queue full"}, 429, "3"},
+		{&Retry{After: 1500 * time.Millisecond, Msg: "log failing"}, 503, "2"},
+		{errors.New("broken"), 503, "5"},
+	} {
+		sink := &eventSink{refuse: tc.err}
+		detach := h.Attach(sink)
+		resp, b := post(t, srv.URL, "application/x-protobuf", "", ok)
+		detach()
+		if resp.StatusCode != tc.code || resp.Header.Get("Retry-After") != tc.after || sink.String() != "" {
+			t.Errorf("%v: %d Retry-After %q %s, sink got %q", tc.err, resp.StatusCode, resp.Header.Get("Retry-After"), b, sink)
+		}
+	}
+}
+
+// FuzzOTLPHandler: any body, in either encoding, compressed or not, is
+// answered with a status of the protocol and never panics; what reaches
+// the sink is valid.
+func FuzzOTLPHandler(f *testing.F) {
+	pb, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(buildTraces("orders", stableServer))
+	js, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(buildTraces("orders", stableServer))
+	f.Add(pb, false, false)
+	f.Add(js, true, false)
+	f.Add([]byte("{}"), true, true)
+	h := NewOTLPHandler(OTLPOptions{MaxBodyBytes: 1 << 16})
+	f.Fuzz(func(t *testing.T, body []byte, asJSON, gz bool) {
+		sink := &Collect{}
+		detach := h.Attach(sink)
+		defer detach()
+		if gz {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			zw.Write(body)
+			zw.Close()
+			body = b.Bytes()
+		}
+		req := httptest.NewRequest("POST", "/v1/traces", bytes.NewReader(body))
+		req.Header.Set("Content-Type", map[bool]string{true: "application/json", false: "application/x-protobuf"}[asJSON])
+		if gz {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 400, 413:
+		default:
+			t.Fatalf("status %d", rec.Code)
+		}
+		for _, r := range sink.Recs {
+			if err := r.Validate(); err != nil {
+				t.Fatalf("invalid record: %v", err)
+			}
+		}
+	})
 }
 
 // FuzzOTLPJSON: OTLP/HTTP JSON bodies (client bytes) through the decoder

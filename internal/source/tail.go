@@ -38,17 +38,24 @@ type TailOptions struct {
 	// MaxLine is the longest line accepted; longer lines are rejected
 	// (counted, with their line number) and skipped [exchange.MaxLine].
 	MaxLine int
-	// OnRecords receives each batch of valid records (one per poll, at
-	// most BatchSize records). Required.
-	OnRecords func([]*exchange.Record)
-	// OnReject receives every rejected line. Optional (rejections are
-	// counted either way).
-	OnReject func(*exchange.RecordError)
-	// BatchSize caps a batch [1000].
+	// BatchSize caps the records handed to the sink at once [1000].
 	BatchSize int
+	// BatchWait, when positive, holds records across polls until BatchSize
+	// records or BatchBytes of lines are pending, or the oldest pending
+	// record waited BatchWait (a shipper sending requests of a useful
+	// size). 0 delivers what each poll read.
+	BatchWait time.Duration
+	// BatchBytes is the line bytes that make a batch full when BatchWait
+	// holds records [1 MiB].
+	BatchBytes int
+	// Once reads the file to its end once (its unterminated last line
+	// included; from its start, or from the saved offset) and returns: a
+	// one-shot conversion instead of following.
+	Once bool
 }
 
-// TailStats counts what a Tail did.
+// TailStats counts what a Tail did (its position and the files it
+// followed; Stats has the Source counts).
 type TailStats struct {
 	Path        string `json:"path"`
 	Offset      int64  `json:"offset"`
@@ -74,26 +81,33 @@ type tailState struct {
 
 const fingerprintMax = 1024
 
-// Tail follows one file like `tail -F`: it reads lines as they are
+// Tail is the Source of one followed file (`tail -F`): it reads lines as they are
 // appended, notices when the file is replaced (rotation) or cut
 // (truncation: it starts again from offset 0), and waits for a file that
 // does not exist yet. After a rotation the new file is read from its start
 // while the old one stays open for RotateGrace, so lines the writer still
 // appends to it before reopening its log are not lost. A partial last line
 // is held until its newline arrives (or, when the old file is let go,
-// taken as is).
+// taken as is). The position is saved in the state file only after the
+// sink took every record read up to it, so a restart reads again what a
+// sink refused or had not confirmed (at-least-once).
 type Tail struct {
+	counter
 	o      TailOptions
 	parser *LineParser
 
 	mu sync.Mutex
 	st TailStats
 
-	cur       *fileReader // the file at Path
-	prev      *fileReader // the rotated-away file, drained until prevPolls reaches 0
-	prevPolls int
-	batch     []*exchange.Record
-	started   bool
+	sink       Sink
+	cur        *fileReader // the file at Path
+	prev       *fileReader // the rotated-away file, drained until prevPolls reaches 0
+	prevPolls  int
+	batch      []*exchange.Record
+	batchBytes int
+	batchSince time.Time // when the oldest pending record was read
+	started    bool
+	err        error // the sink's refusal: stops the tail
 }
 
 // fileReader is the reading position in one open file.
@@ -114,15 +128,15 @@ func NewTail(o TailOptions) (*Tail, error) {
 	if o.Path == "" {
 		return nil, errors.New("tail: path: required")
 	}
-	if o.OnRecords == nil {
-		return nil, errors.New("tail: OnRecords: required")
-	}
 	if o.Format == "" {
 		o.Format = FormatNDJSON
 	}
 	lp, err := NewLineParser(o.Format, o.LineOptions)
 	if err != nil {
 		return nil, fmt.Errorf("tail %s: %w", o.Path, err)
+	}
+	if o.Once {
+		o.FromStart = true // a conversion reads what is there (past a saved offset)
 	}
 	if o.Poll <= 0 {
 		o.Poll = 250 * time.Millisecond
@@ -136,28 +150,54 @@ func NewTail(o TailOptions) (*Tail, error) {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1000
 	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 1 << 20
+	}
 	return &Tail{o: o, parser: lp, st: TailStats{Path: o.Path}}, nil
 }
 
-// Stats returns a snapshot of the counters.
-func (t *Tail) Stats() TailStats {
+// Name implements Source.
+func (t *Tail) Name() string { return t.o.Path }
+
+// TailStats returns a snapshot of the position and file counters.
+func (t *Tail) TailStats() TailStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.st
 }
 
-// Run follows the file until ctx ends. It returns nil on cancellation and
-// an error only for problems that polling cannot fix (state file).
-func (t *Tail) Run(ctx context.Context) error {
+// Run implements Source: it follows the file until ctx ends (or, with
+// Once, reads it to its end). It returns nil on cancellation, the sink's
+// error when the sink refused records (nothing past the last records it
+// took is committed), and an error for problems that polling cannot fix
+// (state file).
+func (t *Tail) Run(ctx context.Context, sink Sink) error {
+	t.sink = sink
+	if t.o.Once {
+		if _, err := os.Stat(t.o.Path); err != nil {
+			return fmt.Errorf("tail: %w", err)
+		}
+		err := t.Poll(sink)
+		if err == nil {
+			t.FlushPartial()
+			err = t.commit()
+		}
+		t.Close()
+		return errors.Join(err, t.err)
+	}
 	defer t.Close()
 	tick := time.NewTicker(t.o.Poll)
 	defer tick.Stop()
 	for {
-		if err := t.Poll(); err != nil {
+		if err := t.Poll(sink); err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
+			t.deliver(true)
+			if t.err == nil {
+				_ = t.saveState()
+			}
 			return nil
 		case <-tick.C:
 		}
@@ -169,7 +209,7 @@ func (t *Tail) Run(ctx context.Context) error {
 func (t *Tail) Close() {
 	if t.prev != nil {
 		t.dropPrev()
-		t.emit()
+		t.deliver(true)
 	}
 	if t.cur != nil {
 		t.cur.f.Close()
@@ -184,14 +224,19 @@ func (t *Tail) Close() {
 func (t *Tail) FlushPartial() {
 	if t.cur != nil {
 		t.flushPending(t.cur)
-		t.emit()
+		t.deliver(true)
 	}
 }
 
-// Poll runs one check-and-read cycle. Run calls it every Poll interval;
-// callers driving their own loop (and tests) may call it directly, but
-// not concurrently with Run.
-func (t *Tail) Poll() error {
+// Poll runs one check-and-read cycle into sink. Run calls it every Poll
+// interval; callers driving their own loop (and tests) may call it
+// directly, but not concurrently with Run. It returns the sink's error
+// once the sink refused records.
+func (t *Tail) Poll(sink Sink) error {
+	t.sink = sink
+	if t.err != nil {
+		return t.err
+	}
 	first := !t.started
 	t.started = true
 	if t.prev != nil {
@@ -205,8 +250,8 @@ func (t *Tail) Poll() error {
 	if t.cur == nil {
 		if err := t.open(first); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				t.emit()
-				return nil // wait for it
+				t.deliver(false)
+				return t.err
 			}
 			return err
 		}
@@ -234,8 +279,8 @@ func (t *Tail) Poll() error {
 		t.mu.Unlock()
 		if err := t.openAt(0, 0); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				t.emit()
-				return nil
+				t.deliver(false)
+				return t.err
 			}
 			return err
 		}
@@ -255,7 +300,18 @@ func (t *Tail) Poll() error {
 	if err := t.read(t.cur); err != nil {
 		return err
 	}
-	t.emit()
+	t.deliver(false)
+	if t.err != nil {
+		return t.err
+	}
+	return t.commit()
+}
+
+// commit saves the position when every record read was taken.
+func (t *Tail) commit() error {
+	if len(t.batch) > 0 || t.err != nil {
+		return nil
+	}
 	return t.saveState()
 }
 
@@ -348,7 +404,7 @@ func (t *Tail) read(r *fileReader) error {
 			return fmt.Errorf("tail %s: read: %w", r.label, err)
 		}
 		if len(t.batch) >= t.o.BatchSize {
-			t.emit()
+			t.deliver(true)
 		}
 	}
 }
@@ -374,7 +430,7 @@ func (t *Tail) consume(r *fileReader, p []byte) {
 		if r.skip {
 			r.offset += int64(len(chunk) + 1)
 			r.skip = false
-			t.reject(&exchange.RecordError{File: r.label, Line: r.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
+			t.rejectLine(&exchange.RecordError{File: r.label, Line: r.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
 			continue
 		}
 		var line []byte
@@ -386,7 +442,7 @@ func (t *Tail) consume(r *fileReader, p []byte) {
 		}
 		r.offset += int64(len(line) + 1)
 		if len(line) > t.o.MaxLine {
-			t.reject(&exchange.RecordError{File: r.label, Line: r.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
+			t.rejectLine(&exchange.RecordError{File: r.label, Line: r.line, Err: fmt.Sprintf("line longer than %d bytes", t.o.MaxLine)})
 			continue
 		}
 		t.handle(r, line)
@@ -417,31 +473,48 @@ func (t *Tail) handle(r *fileReader, line []byte) {
 		if errors.As(err, &fe) {
 			re.Field, re.Err = fe.Field, fe.Message
 		}
-		t.reject(re)
+		t.rejectLine(re)
 		return
 	}
+	if len(t.batch) == 0 {
+		t.batchSince = time.Now()
+	}
 	t.batch = append(t.batch, rec)
+	t.batchBytes += len(line)
 	t.mu.Lock()
 	t.st.Records++
 	t.mu.Unlock()
 }
 
-func (t *Tail) reject(e *exchange.RecordError) {
+func (t *Tail) rejectLine(e *exchange.RecordError) {
 	t.mu.Lock()
 	t.st.Rejected++
 	t.mu.Unlock()
-	if t.o.OnReject != nil {
-		t.o.OnReject(e)
+	if t.sink != nil {
+		t.reject(t.sink, e)
 	}
 }
 
-func (t *Tail) emit() {
+// deliver hands the pending records to the sink in batches of at most
+// BatchSize: always when force is set, else when the batch is due (no
+// BatchWait, or full, or old enough). A refusal stops the tail: t.err.
+func (t *Tail) deliver(force bool) {
+	if len(t.batch) == 0 || t.err != nil {
+		return
+	}
+	if !force && t.o.BatchWait > 0 && len(t.batch) < t.o.BatchSize && t.batchBytes < t.o.BatchBytes && time.Since(t.batchSince) < t.o.BatchWait {
+		return
+	}
 	for len(t.batch) > 0 {
 		n := min(len(t.batch), t.o.BatchSize)
-		t.o.OnRecords(t.batch[:n:n])
+		if err := t.records(t.sink, t.batch[:n:n]); err != nil {
+			t.err = fmt.Errorf("tail %s: %w", t.o.Path, err)
+			t.batch, t.batchBytes = nil, 0
+			return
+		}
 		t.batch = t.batch[n:]
 	}
-	t.batch = nil
+	t.batch, t.batchBytes = nil, 0
 	if t.cur != nil {
 		t.mu.Lock()
 		t.st.Offset, t.st.Line = t.cur.offset, t.cur.line

@@ -35,7 +35,11 @@ type Palisade struct {
 // unknown), so that each request is judged on its own, whatever the order
 // of the cases: the cold policy.
 func NewPalisade() *Palisade {
-	cfg := detect.Config{Options: map[string]map[string]any{"injection": {"profile": false}}}
+	opts, err := detect.ParseOptions("injection: {profile: false}")
+	if err != nil {
+		panic(err) // a constant document
+	}
+	cfg := detect.Config{Options: opts}
 	return &Palisade{
 		enr: enrich.New(enrich.DefaultConfig(), nil, nil),
 		ds:  []detect.Detector{detect.NewInjection(cfg), detect.NewSSRF(cfg), detect.NewUserAgent(cfg)},

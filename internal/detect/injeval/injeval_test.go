@@ -1,7 +1,6 @@
 package injeval
 
 import (
-	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -205,8 +204,6 @@ func envInt(k string, def int) int {
 	return n
 }
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // TestTableGolden runs Palisade on a small fixed corpus and compares the
 // printed table (without the timing line) with testdata/table.golden.
 func TestTableGolden(t *testing.T) {
@@ -234,17 +231,5 @@ func TestTableGolden(t *testing.T) {
 			lines = append(lines, l)
 		}
 	}
-	got := strings.Join(lines, "\n")
-	if *update {
-		if err := os.WriteFile("testdata/table.golden", []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile("testdata/table.golden")
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if got != string(want) {
-		t.Errorf("table differs from testdata/table.golden:\n%s", got)
-	}
+	testutil.Golden(t, "testdata/table.golden", []byte(strings.Join(lines, "\n")))
 }

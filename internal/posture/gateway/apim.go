@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
@@ -22,8 +20,8 @@ import (
 type armRes struct {
 	typ   string   // full type, e.g. Microsoft.ApiManagement/service/apis
 	name  []string // name segments after the service
-	n     *yaml.Node
-	props *yaml.Node
+	n     *yamltree.Node
+	props *yamltree.Node
 }
 
 type apimPolicy struct {
@@ -66,14 +64,14 @@ func armName(s string) []string {
 func parseAPIM(d *doc) (*Config, error) {
 	cfg := &Config{File: d.file, Kind: KindAPIM, Files: []string{d.file}, Pos: d.pos(d.root)}
 	var res []armRes
-	var collect func(list *yaml.Node, parentType string, parentName []string, depth int)
-	collect = func(list *yaml.Node, parentType string, parentName []string, depth int) {
+	var collect func(list *yamltree.Node, parentType string, parentName []string, depth int)
+	collect = func(list *yamltree.Node, parentType string, parentName []string, depth int) {
 		if depth > 8 {
 			return
 		}
-		var nodes []*yaml.Node
-		if list != nil && list.Kind == yaml.MappingNode { // languageVersion 2.0: symbolic names
-			pairs(list, func(_ string, _, v *yaml.Node) { nodes = append(nodes, v) })
+		var nodes []*yamltree.Node
+		if list != nil && list.Kind == yamltree.MappingNode { // languageVersion 2.0: symbolic names
+			pairs(list, func(_ string, _, v *yamltree.Node) { nodes = append(nodes, v) })
 		} else {
 			nodes = items(list)
 		}
@@ -97,7 +95,7 @@ func parseAPIM(d *doc) (*Config, error) {
 	} else if get(d.root, "value") != nil { // a list export: {"value": [...]}
 		collect(get(d.root, "value"), "", nil, 0)
 	} else {
-		collect(&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{d.root}}, "", nil, 0)
+		collect(&yamltree.Node{Kind: yamltree.SequenceNode, Content: []*yamltree.Node{d.root}}, "", nil, 0)
 	}
 	if len(res) == 0 {
 		return nil, &Error{File: d.file, Line: d.root.Line, Column: d.root.Column, Msg: "no Microsoft.ApiManagement resources"}
@@ -133,7 +131,7 @@ func parseAPIM(d *doc) (*Config, error) {
 					}
 				}
 			}
-			pairs(get(p, "customProperties"), func(k string, _, v *yaml.Node) {
+			pairs(get(p, "customProperties"), func(k string, _, v *yamltree.Node) {
 				if strings.Contains(k, "Protocols.Server.Http10") {
 					return
 				}
@@ -247,7 +245,7 @@ func parseAPIM(d *doc) (*Config, error) {
 		}
 		pols = append(pols, apiPol[id])
 		subReq := get(p, "subscriptionRequired")
-		mk := func(name string, n *yaml.Node, method, tmpl string, extra *apimPolicy) {
+		mk := func(name string, n *yamltree.Node, method, tmpl string, extra *apimPolicy) {
 			r := newRoute(name, d.pos(n))
 			r.API = firstNonEmpty(str(get(p, "apiVersionSetId")), id)
 			r.Hosts = hosts
@@ -307,7 +305,7 @@ func parseAPIM(d *doc) (*Config, error) {
 	return cfg, nil
 }
 
-func yamlTrue(n *yaml.Node) bool { return n != nil && (n.Value == "true" || n.Value == "True") }
+func yamlTrue(n *yamltree.Node) bool { return n != nil && (n.Value == "true" || n.Value == "True") }
 
 func firstNonEmpty(s ...string) string {
 	for _, x := range s {
@@ -318,14 +316,14 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-func apimCredSecrets(cfg *Config, d *doc, n *yaml.Node, what string) {
-	yamltree.Walk(n, func(keys []string, v *yaml.Node) bool {
+func apimCredSecrets(cfg *Config, d *doc, n *yamltree.Node, what string) {
+	yamltree.Walk(n, func(keys []string, v *yamltree.Node) bool {
 		key := yamltree.Last(keys)
 		switch key {
 		case "scheme", "username", "certificateIds", "certificate":
 			return false
 		}
-		if v.Kind != yaml.ScalarNode {
+		if v.Kind != yamltree.ScalarNode {
 			return true
 		}
 		if isReference(v.Value) || isPlaceholder(v.Value) {
@@ -341,7 +339,7 @@ func apimCredSecrets(cfg *Config, d *doc, n *yaml.Node, what string) {
 
 // parseAPIMPolicy reads a policy document (format xml/rawxml; links are
 // noted, not fetched).
-func parseAPIMPolicy(d *doc, v, format *yaml.Node, cfg *Config) *apimPolicy {
+func parseAPIMPolicy(d *doc, v, format *yamltree.Node, cfg *Config) *apimPolicy {
 	if v == nil {
 		return nil
 	}

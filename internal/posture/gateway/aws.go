@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
@@ -36,7 +34,7 @@ func parseAWS(d *doc) (*Config, error) {
 }
 
 // awsOpenAPI reads one OpenAPI document with API Gateway extensions.
-func awsOpenAPI(cfg *Config, d *doc, root *yaml.Node, api string) {
+func awsOpenAPI(cfg *Config, d *doc, root *yamltree.Node, api string) {
 	var hosts []Host
 	for _, s := range items(get(root, "servers")) {
 		if u := get(s, "url"); u != nil {
@@ -53,20 +51,20 @@ func awsOpenAPI(cfg *Config, d *doc, root *yaml.Node, api string) {
 	if api == "" {
 		api = str(path(root, "info", "title"))
 	}
-	schemes := map[string]*yaml.Node{}
-	pairs(path(root, "components", "securitySchemes"), func(k string, _, v *yaml.Node) { schemes[k] = v })
-	pairs(get(root, "securityDefinitions"), func(k string, _, v *yaml.Node) { schemes[k] = v })
+	schemes := map[string]*yamltree.Node{}
+	pairs(path(root, "components", "securitySchemes"), func(k string, _, v *yamltree.Node) { schemes[k] = v })
+	pairs(get(root, "securityDefinitions"), func(k string, _, v *yamltree.Node) { schemes[k] = v })
 	global := get(root, "security")
 	cors := get(root, "x-amazon-apigateway-cors")
 	gwHeaders := map[string]Pos{}
-	pairs(get(root, "x-amazon-apigateway-gateway-responses"), func(_ string, _, v *yaml.Node) {
-		pairs(get(v, "responseParameters"), func(k string, kn, _ *yaml.Node) {
+	pairs(get(root, "x-amazon-apigateway-gateway-responses"), func(_ string, _, v *yamltree.Node) {
+		pairs(get(v, "responseParameters"), func(k string, kn, _ *yamltree.Node) {
 			if h, ok := strings.CutPrefix(k, "gatewayresponse.header."); ok {
 				gwHeaders[strings.ToLower(h)] = d.pos(kn)
 			}
 		})
 	})
-	pairs(get(root, "paths"), func(p string, _, item *yaml.Node) {
+	pairs(get(root, "paths"), func(p string, _, item *yamltree.Node) {
 		for _, m := range awsMethods {
 			op := get(item, m)
 			if op == nil {
@@ -98,12 +96,12 @@ func awsOpenAPI(cfg *Config, d *doc, root *yaml.Node, api string) {
 				sec = global
 			}
 			for _, alt := range items(sec) {
-				if alt.Kind == yaml.MappingNode && len(alt.Content) == 0 {
+				if alt.Kind == yamltree.MappingNode && len(alt.Content) == 0 {
 					pp := Policy{Kind: "security {} (anonymous alternative)", Pos: d.pos(alt)}
 					r.AuthOff = &pp
 					continue
 				}
-				pairs(alt, func(k string, kn, _ *yaml.Node) {
+				pairs(alt, func(k string, kn, _ *yamltree.Node) {
 					kind := "authorizer " + k
 					if s := schemes[k]; s != nil {
 						if t := str(get(s, "x-amazon-apigateway-authtype")); t != "" {
@@ -121,8 +119,8 @@ func awsOpenAPI(cfg *Config, d *doc, root *yaml.Node, api string) {
 			for k, v := range gwHeaders {
 				r.Headers[k] = v
 			}
-			pairs(path(integ, "responses"), func(_ string, _, resp *yaml.Node) {
-				pairs(get(resp, "responseParameters"), func(k string, kn, v *yaml.Node) {
+			pairs(path(integ, "responses"), func(_ string, _, resp *yamltree.Node) {
+				pairs(get(resp, "responseParameters"), func(k string, kn, v *yamltree.Node) {
 					if h, ok := strings.CutPrefix(k, "method.response.header."); ok {
 						r.Headers[strings.ToLower(h)] = d.pos(kn)
 						if strings.EqualFold(h, "Access-Control-Allow-Origin") {
@@ -144,7 +142,7 @@ func awsOpenAPI(cfg *Config, d *doc, root *yaml.Node, api string) {
 	})
 }
 
-func awsIntegration(cfg *Config, d *doc, r *Route, integ *yaml.Node) {
+func awsIntegration(cfg *Config, d *doc, r *Route, integ *yamltree.Node) {
 	if integ == nil {
 		return
 	}
@@ -163,7 +161,7 @@ func awsIntegration(cfg *Config, d *doc, r *Route, integ *yaml.Node) {
 	switch {
 	case t == "http" || t == "http_proxy":
 		b := parseBackend(uri, d.pos(uriN))
-		if uriN != nil && uriN.Kind != yaml.ScalarNode {
+		if uriN != nil && uriN.Kind != yamltree.ScalarNode {
 			b = Backend{URL: "(CloudFormation expression)", Pos: d.pos(uriN)}
 		}
 		tc := get(integ, "tlsConfig")
@@ -192,7 +190,7 @@ func awsIntegration(cfg *Config, d *doc, r *Route, integ *yaml.Node) {
 		r.Defaults["headers-backend"] = "proxy integrations return the backend's headers"
 	}
 	for _, resp := range items(get(integ, "IntegrationResponses")) {
-		pairs(get(resp, "ResponseParameters"), func(k string, kn, v *yaml.Node) {
+		pairs(get(resp, "ResponseParameters"), func(k string, kn, v *yamltree.Node) {
 			if h, ok := strings.CutPrefix(k, "method.response.header."); ok {
 				r.Headers[strings.ToLower(h)] = d.pos(kn)
 				if strings.EqualFold(h, "Access-Control-Allow-Origin") {
@@ -207,7 +205,7 @@ func awsIntegration(cfg *Config, d *doc, r *Route, integ *yaml.Node) {
 		})
 	}
 	for _, k := range []string{"requestParameters", "RequestParameters"} {
-		pairs(get(integ, k), func(name string, _, v *yaml.Node) {
+		pairs(get(integ, k), func(name string, _, v *yamltree.Node) {
 			val := strings.Trim(str(v), "'")
 			if !strings.HasPrefix(str(v), "'") {
 				return // mapped from the method request, not a literal
@@ -223,7 +221,7 @@ func awsIntegration(cfg *Config, d *doc, r *Route, integ *yaml.Node) {
 }
 
 // cfnRef returns the logical id a !Ref / !GetAtt / {"Ref": x} names.
-func cfnRef(n *yaml.Node) string {
+func cfnRef(n *yamltree.Node) string {
 	if n == nil {
 		return ""
 	}
@@ -231,7 +229,7 @@ func cfnRef(n *yaml.Node) string {
 	case "!Ref":
 		return n.Value
 	case "!GetAtt":
-		if n.Kind == yaml.ScalarNode {
+		if n.Kind == yamltree.ScalarNode {
 			return strings.SplitN(n.Value, ".", 2)[0]
 		}
 		if it := items(n); len(it) > 0 {
@@ -242,7 +240,7 @@ func cfnRef(n *yaml.Node) string {
 		return r.Value
 	}
 	if g := get(n, "Fn::GetAtt"); g != nil {
-		if g.Kind == yaml.ScalarNode {
+		if g.Kind == yamltree.ScalarNode {
 			return strings.SplitN(g.Value, ".", 2)[0]
 		}
 		if it := items(g); len(it) > 0 {
@@ -255,14 +253,14 @@ func cfnRef(n *yaml.Node) string {
 type cfnRes struct {
 	id    string
 	typ   string
-	n     *yaml.Node
-	props *yaml.Node
+	n     *yamltree.Node
+	props *yamltree.Node
 }
 
-func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
+func awsCFN(cfg *Config, d *doc, resNode *yamltree.Node) {
 	all := map[string]cfnRes{}
 	var order []cfnRes
-	pairs(resNode, func(id string, _, v *yaml.Node) {
+	pairs(resNode, func(id string, _, v *yamltree.Node) {
 		r := cfnRes{id: id, typ: str(get(v, "Type")), n: v, props: get(v, "Properties")}
 		all[id] = r
 		order = append(order, r)
@@ -279,7 +277,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 		}
 		return stages[api]
 	}
-	readStage := func(api string, p *yaml.Node, pos Pos) {
+	readStage := func(api string, p *yamltree.Node, pos Pos) {
 		si := stageOf(api)
 		for _, ms := range items(get(p, "MethodSettings")) {
 			if v := get(ms, "ThrottlingRateLimit"); v != nil {
@@ -326,7 +324,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 				usageKeys[r.id] = append(usageKeys[r.id], cfnRef(get(s, "ApiId")))
 			}
 		case "AWS::ApiGateway::ApiKey":
-			if v := get(p, "Value"); v != nil && v.Kind == yaml.ScalarNode && !isReference(v.Value) && !isPlaceholder(v.Value) {
+			if v := get(p, "Value"); v != nil && v.Kind == yamltree.ScalarNode && !isReference(v.Value) && !isPlaceholder(v.Value) {
 				cfg.Secrets = append(cfg.Secrets, Secret{What: "API key " + r.id + " value", Redacted: redactValue(v.Value), Pos: d.pos(v)})
 			}
 		}
@@ -376,7 +374,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 			if body == nil {
 				body = get(p, "DefinitionBody")
 			}
-			if body != nil && body.Kind == yaml.MappingNode {
+			if body != nil && body.Kind == yamltree.MappingNode {
 				awsOpenAPI(cfg, d, body, r.id)
 			} else if get(p, "BodyS3Location") != nil || get(p, "DefinitionUri") != nil {
 				cfg.Notes = append(cfg.Notes, fmt.Sprintf("%s: API %s is defined in S3, not read", d.pos(r.n), r.id))
@@ -414,7 +412,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 	gwHeaders := map[string]Pos{}
 	for _, r := range order {
 		if r.typ == "AWS::ApiGateway::GatewayResponse" {
-			pairs(get(r.props, "ResponseParameters"), func(k string, kn, _ *yaml.Node) {
+			pairs(get(r.props, "ResponseParameters"), func(k string, kn, _ *yamltree.Node) {
 				if h, ok := strings.CutPrefix(k, "gatewayresponse.header."); ok {
 					gwHeaders[strings.ToLower(h)] = d.pos(kn)
 				}
@@ -482,8 +480,8 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 					id = strings.TrimPrefix(s, "integrations/")
 				}
 				// !Join ["/", ["integrations", !Ref X]]
-				var find func(n *yaml.Node, depth int)
-				find = func(n *yaml.Node, depth int) {
+				var find func(n *yamltree.Node, depth int)
+				find = func(n *yamltree.Node, depth int) {
 					if n == nil || depth > 6 || id != "" {
 						return
 					}
@@ -507,7 +505,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 			}
 			cfg.Routes = append(cfg.Routes, rt)
 		case "AWS::Serverless::Function":
-			pairs(get(p, "Events"), func(name string, _, ev *yaml.Node) {
+			pairs(get(p, "Events"), func(name string, _, ev *yamltree.Node) {
 				t := str(get(ev, "Type"))
 				if t != "Api" && t != "HttpApi" {
 					return
@@ -550,13 +548,13 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 	}
 	// Secrets anywhere in resource properties (e.g. authorizer secrets).
 	for _, r := range order {
-		yamltree.Walk(r.props, func(keys []string, v *yaml.Node) bool {
+		yamltree.Walk(r.props, func(keys []string, v *yamltree.Node) bool {
 			key := yamltree.Last(keys)
 			switch key {
 			case "Body", "DefinitionBody", "RequestParameters", "requestParameters":
 				return false // read above, with their own rules
 			}
-			if v.Kind != yaml.ScalarNode {
+			if v.Kind != yamltree.ScalarNode {
 				return true
 			}
 			if v.Tag == "!Ref" || v.Tag == "!Sub" || v.Tag == "!GetAtt" || key == "Value" && r.typ == "AWS::ApiGateway::ApiKey" {
@@ -571,7 +569,7 @@ func awsCFN(cfg *Config, d *doc, resNode *yaml.Node) {
 }
 
 // authorizationType applies a method's or route's AuthorizationType.
-func authorizationType(d *doc, rt *Route, at *yaml.Node) {
+func authorizationType(d *doc, rt *Route, at *yamltree.Node) {
 	if v := strings.ToUpper(str(at)); v != "" && v != "NONE" {
 		rt.Auth = append(rt.Auth, Policy{Kind: "AuthorizationType " + v, Pos: d.pos(at)})
 	} else if at != nil {

@@ -3,11 +3,12 @@ package gateway
 import (
 	"fmt"
 
-	"github.com/palisade-sec/palisade/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
 // BenchmarkAuditFixtures: configurations audited per second (read, detect,

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
@@ -20,18 +18,18 @@ import (
 type envoyDump struct {
 	d         *doc
 	cfg       *Config
-	listeners []*yaml.Node
-	clusters  map[string]*yaml.Node
-	routeCfgs map[string]*yaml.Node
+	listeners []*yamltree.Node
+	clusters  map[string]*yamltree.Node
+	routeCfgs map[string]*yamltree.Node
 }
 
 func parseEnvoy(d *doc) (*Config, error) {
 	root := d.root
-	if root.Kind != yaml.MappingNode {
+	if root.Kind != yamltree.MappingNode {
 		return nil, &Error{File: d.file, Line: root.Line, Column: root.Column, Msg: "Envoy configuration: top level is not an object"}
 	}
 	e := &envoyDump{d: d, cfg: &Config{File: d.file, Kind: KindEnvoy, Files: []string{d.file}, Pos: d.pos(root)},
-		clusters: map[string]*yaml.Node{}, routeCfgs: map[string]*yaml.Node{}}
+		clusters: map[string]*yamltree.Node{}, routeCfgs: map[string]*yamltree.Node{}}
 	if cs := get(root, "configs"); cs != nil {
 		// Admin /config_dump.
 		for _, c := range items(cs) {
@@ -74,14 +72,14 @@ func parseEnvoy(d *doc) (*Config, error) {
 	return e.cfg, nil
 }
 
-func (e *envoyDump) addCluster(c *yaml.Node) {
+func (e *envoyDump) addCluster(c *yamltree.Node) {
 	if c == nil {
 		return
 	}
 	e.clusters[str(get(c, "name"))] = c
 }
 
-func (e *envoyDump) bootstrap(b *yaml.Node) {
+func (e *envoyDump) bootstrap(b *yamltree.Node) {
 	if b == nil {
 		return
 	}
@@ -98,7 +96,7 @@ func (e *envoyDump) bootstrap(b *yaml.Node) {
 	}
 }
 
-func socketAddress(addr *yaml.Node) (string, string) {
+func socketAddress(addr *yamltree.Node) (string, string) {
 	sa := get(addr, "socket_address")
 	if sa == nil {
 		if p := str(path(addr, "pipe", "path")); p != "" {
@@ -114,7 +112,7 @@ func socketAddress(addr *yaml.Node) (string, string) {
 }
 
 // typedConfig returns a filter's typed_config (v3) or config (v2).
-func typedConfig(n *yaml.Node) *yaml.Node {
+func typedConfig(n *yamltree.Node) *yamltree.Node {
 	if t := get(n, "typed_config"); t != nil {
 		if v := get(t, "value"); v != nil && strings.Contains(str(get(t, "@type")), "TypedStruct") {
 			return v
@@ -124,7 +122,7 @@ func typedConfig(n *yaml.Node) *yaml.Node {
 	return get(n, "config")
 }
 
-func filterName(n *yaml.Node) string {
+func filterName(n *yamltree.Node) string {
 	name := str(get(n, "name"))
 	if t := str(get(get(n, "typed_config"), "@type")); t != "" {
 		return name + " " + t
@@ -134,7 +132,7 @@ func filterName(n *yaml.Node) string {
 
 type envoyFilters struct {
 	auth       []Policy
-	jwtRules   *yaml.Node
+	jwtRules   *yamltree.Node
 	rate       []Policy
 	rateNeeds  bool // local_ratelimit without a bucket: per-route config decides
 	size       []Policy
@@ -143,7 +141,7 @@ type envoyFilters struct {
 	tls        bool
 }
 
-func (e *envoyDump) listener(l *yaml.Node) {
+func (e *envoyDump) listener(l *yamltree.Node) {
 	if l == nil {
 		return
 	}
@@ -208,11 +206,11 @@ func (e *envoyDump) listener(l *yaml.Node) {
 	}
 }
 
-func tokenBucket(tb *yaml.Node) string {
+func tokenBucket(tb *yamltree.Node) string {
 	return fmt.Sprintf("%s tokens / %s", str(get(tb, "max_tokens")), str(get(tb, "fill_interval")))
 }
 
-func (e *envoyDump) accessLog(al *yaml.Node) Policy {
+func (e *envoyDump) accessLog(al *yamltree.Node) Policy {
 	tc := typedConfig(al)
 	p := Policy{Kind: "access_log", Pos: e.d.pos(get(al, "name")), Detail: str(get(al, "name"))}
 	if pth := str(get(tc, "path")); pth != "" {
@@ -226,12 +224,12 @@ func (e *envoyDump) accessLog(al *yaml.Node) Policy {
 }
 
 // routeConfig reads a RouteConfiguration.
-func (e *envoyDump) routeConfig(rc *yaml.Node, fl *envoyFilters) {
+func (e *envoyDump) routeConfig(rc *yamltree.Node, fl *envoyFilters) {
 	if rc == nil {
 		return
 	}
 	headers := map[string]Pos{}
-	addHeaders := func(m map[string]Pos, n *yaml.Node) {
+	addHeaders := func(m map[string]Pos, n *yamltree.Node) {
 		for _, h := range items(get(n, "response_headers_to_add")) {
 			k := get(get(h, "header"), "key")
 			if k != nil {
@@ -304,7 +302,7 @@ func (e *envoyDump) routeConfig(rc *yaml.Node, fl *envoyFilters) {
 				}
 			}
 			// Backends.
-			var clusters []*yaml.Node
+			var clusters []*yamltree.Node
 			if c := get(act, "cluster"); c != nil {
 				clusters = append(clusters, c)
 			}
@@ -317,8 +315,8 @@ func (e *envoyDump) routeConfig(rc *yaml.Node, fl *envoyFilters) {
 			for _, k := range []string{"request_mirror_policies", "request_mirror_policy"} {
 				mp := get(act, k)
 				list := items(mp)
-				if mp != nil && mp.Kind == yaml.MappingNode {
-					list = []*yaml.Node{mp}
+				if mp != nil && mp.Kind == yamltree.MappingNode {
+					list = []*yamltree.Node{mp}
 				}
 				for _, x := range list {
 					r.Mirror = append(r.Mirror, Policy{Kind: "request_mirror", Detail: str(get(x, "cluster")), Pos: e.d.pos(x), Ingestible: true})
@@ -329,8 +327,8 @@ func (e *envoyDump) routeConfig(rc *yaml.Node, fl *envoyFilters) {
 			r.Auth = append(r.Auth, e.routeAuth(fl, r, per, vhPer)...)
 			r.RateLimit = append(r.RateLimit, fl.rate...)
 			if fl.rateNeeds {
-				for _, pc := range []*yaml.Node{per, vhPer} {
-					pairs(pc, func(k string, kn, v *yaml.Node) {
+				for _, pc := range []*yamltree.Node{per, vhPer} {
+					pairs(pc, func(k string, kn, v *yamltree.Node) {
 						if strings.Contains(k, "local_ratelimit") && get(v, "token_bucket") != nil && len(r.RateLimit) == 0 {
 							r.RateLimit = append(r.RateLimit, Policy{Kind: "local_ratelimit", Detail: tokenBucket(get(v, "token_bucket")), Pos: e.d.pos(kn)})
 						}
@@ -349,7 +347,7 @@ func (e *envoyDump) routeConfig(rc *yaml.Node, fl *envoyFilters) {
 				}
 			}
 			r.SizeLimit = append(r.SizeLimit, fl.size...)
-			pairs(per, func(k string, kn, v *yaml.Node) {
+			pairs(per, func(k string, kn, v *yamltree.Node) {
 				if strings.Contains(k, "buffer") && yamltree.IsTrue(get(v, "disabled")) {
 					r.SizeLimit = nil
 				}
@@ -384,10 +382,10 @@ func (e *envoyDump) routeConfig(rc *yaml.Node, fl *envoyFilters) {
 }
 
 // routeAuth decides which HCM auth filters apply to a route.
-func (e *envoyDump) routeAuth(fl *envoyFilters, r *Route, per, vhPer *yaml.Node) []Policy {
-	disabled := map[string]*yaml.Node{}
-	for _, pc := range []*yaml.Node{vhPer, per} {
-		pairs(pc, func(k string, kn, v *yaml.Node) {
+func (e *envoyDump) routeAuth(fl *envoyFilters, r *Route, per, vhPer *yamltree.Node) []Policy {
+	disabled := map[string]*yamltree.Node{}
+	for _, pc := range []*yamltree.Node{vhPer, per} {
+		pairs(pc, func(k string, kn, v *yamltree.Node) {
 			if yamltree.IsTrue(get(v, "disabled")) || yamltree.IsTrue(path(v, "config", "disabled")) {
 				disabled[k] = kn
 			}
@@ -414,8 +412,8 @@ func (e *envoyDump) routeAuth(fl *envoyFilters, r *Route, per, vhPer *yaml.Node)
 		if a.Kind == "jwt_authn" && fl.jwtRules == nil {
 			// requirement_map: the route names its requirement.
 			found := false
-			for _, pc := range []*yaml.Node{per, vhPer} {
-				pairs(pc, func(k string, _, v *yaml.Node) {
+			for _, pc := range []*yamltree.Node{per, vhPer} {
+				pairs(pc, func(k string, _, v *yamltree.Node) {
 					if strings.Contains(k, "jwt_authn") && str(get(v, "requirement_name")) != "" {
 						found = true
 					}
@@ -431,7 +429,7 @@ func (e *envoyDump) routeAuth(fl *envoyFilters, r *Route, per, vhPer *yaml.Node)
 }
 
 // jwtRuleRequires applies jwt_authn rules (first match wins) to a path.
-func jwtRuleRequires(rules *yaml.Node, p string) bool {
+func jwtRuleRequires(rules *yamltree.Node, p string) bool {
 	for _, rule := range items(rules) {
 		m := get(rule, "match")
 		matched := false
@@ -451,7 +449,7 @@ func jwtRuleRequires(rules *yaml.Node, p string) bool {
 }
 
 // cors reads a (deprecated inline) CorsPolicy under n.cors.
-func (e *envoyDump) cors(n *yaml.Node, _ string) *CORS {
+func (e *envoyDump) cors(n *yamltree.Node, _ string) *CORS {
 	c := get(n, "cors")
 	if c == nil {
 		return nil
@@ -459,9 +457,9 @@ func (e *envoyDump) cors(n *yaml.Node, _ string) *CORS {
 	return e.corsPolicy(c)
 }
 
-func (e *envoyDump) corsPer(per *yaml.Node) *CORS {
+func (e *envoyDump) corsPer(per *yamltree.Node) *CORS {
 	var out *CORS
-	pairs(per, func(k string, _, v *yaml.Node) {
+	pairs(per, func(k string, _, v *yamltree.Node) {
 		if strings.Contains(k, "cors") && out == nil {
 			out = e.corsPolicy(v)
 		}
@@ -469,11 +467,9 @@ func (e *envoyDump) corsPer(per *yaml.Node) *CORS {
 	return out
 }
 
-func (e *envoyDump) corsPolicy(c *yaml.Node) *CORS {
+func (e *envoyDump) corsPolicy(c *yamltree.Node) *CORS {
 	out := &CORS{Pos: e.d.pos(c), Credentials: yamltree.IsTrue(get(c, "allow_credentials"))}
-	for _, o := range strs(get(c, "allow_origin")) {
-		out.Origins = append(out.Origins, o)
-	}
+	out.Origins = append(out.Origins, strs(get(c, "allow_origin"))...)
 	for _, m := range items(get(c, "allow_origin_string_match")) {
 		switch {
 		case get(m, "exact") != nil:
@@ -509,7 +505,7 @@ func (e *envoyDump) clusterBackends(name string, p Pos) []Backend {
 		return []Backend{base}
 	}
 	ts := get(c, "transport_socket")
-	var tlsCtx *yaml.Node
+	var tlsCtx *yamltree.Node
 	if ts != nil && strings.Contains(str(get(ts, "name"))+str(get(get(ts, "typed_config"), "@type")), "tls") {
 		tlsCtx = typedConfig(ts)
 	} else if t := get(c, "tls_context"); t != nil {
@@ -563,7 +559,7 @@ func (e *envoyDump) clusterBackends(name string, p Pos) []Backend {
 }
 
 // requestHeaderSecrets reports literal credentials added to requests.
-func (e *envoyDump) requestHeaderSecrets(n *yaml.Node) {
+func (e *envoyDump) requestHeaderSecrets(n *yamltree.Node) {
 	for _, h := range items(get(n, "request_headers_to_add")) {
 		hd := get(h, "header")
 		k, v := str(get(hd, "key")), get(hd, "value")
@@ -585,9 +581,9 @@ func (e *envoyDump) requestHeaderSecrets(n *yaml.Node) {
 // secretsIn reports inline key material and secrets anywhere under n:
 // inline_string/inline_bytes under private keys, secrets, passwords and
 // user lists, symmetric JWKS keys, and credential-formatted values.
-func (e *envoyDump) secretsIn(n *yaml.Node) {
-	yamltree.Walk(n, func(keys []string, v *yaml.Node) bool {
-		if v.Kind != yaml.ScalarNode {
+func (e *envoyDump) secretsIn(n *yamltree.Node) {
+	yamltree.Walk(n, func(keys []string, v *yamltree.Node) bool {
+		if v.Kind != yamltree.ScalarNode {
 			return true
 		}
 		k := yamltree.Last(keys)

@@ -1,17 +1,14 @@
 package gateway
 
 import (
-	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/rules from the baselines")
+	"github.com/palisade-sec/palisade/internal/testutil"
+)
 
 // Rule fixtures: for every format, one hardened baseline configuration
 // (no finding at all) and, per rule, a positive variant (the rule fires,
@@ -70,16 +67,7 @@ func TestRuleFixtures(t *testing.T) {
 		check := func(name, content string) *Config {
 			t.Helper()
 			p := filepath.Join(dir, name)
-			if *update {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			} else if b, err := os.ReadFile(p); err != nil || !bytes.Equal(b, []byte(content)) {
-				t.Errorf("%s is out of date (run go test -run TestRuleFixtures -update): %v", p, err)
-			}
+			testutil.Golden(t, p, []byte(content))
 			cfg, err := Load(p, "")
 			if err != nil {
 				t.Fatalf("%s: %v", p, err)

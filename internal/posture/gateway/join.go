@@ -544,10 +544,7 @@ func checkAbused(a *auditor, r *rule) {
 }
 
 func checkBypass(a *auditor, r *rule) {
-	var eps []*model.Endpoint
-	for _, e := range activeEndpoints(a.j.rep) {
-		eps = append(eps, e)
-	}
+	eps := activeEndpoints(a.j.rep)
 	served := map[*model.Endpoint]bool{}
 	for _, list := range a.j.matches {
 		for _, e := range list {

@@ -5,8 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
@@ -22,7 +20,7 @@ const (
 
 type k8sObj struct {
 	d        *doc
-	n        *yaml.Node
+	n        *yamltree.Node
 	kind     string
 	name, ns string
 	apiVer   string
@@ -39,13 +37,13 @@ type k8sSet struct {
 	gateways    []k8sObj
 }
 
-func parseK8s(name string, docs []*yaml.Node) (*Config, error) {
+func parseK8s(name string, docs []*yamltree.Node) (*Config, error) {
 	s := &k8sSet{cfg: &Config{File: name, Kind: KindK8s, Files: []string{name}}, kongPlugins: map[string]k8sObj{},
 		middlewares: map[string]k8sObj{}, backendTLS: map[string]k8sObj{}, gatewayTLS: map[string]bool{}}
 	skipped := map[string]int{}
-	var add func(d *doc, n *yaml.Node, depth int)
-	add = func(d *doc, n *yaml.Node, depth int) {
-		if n == nil || n.Kind != yaml.MappingNode || depth > 4 {
+	var add func(d *doc, n *yamltree.Node, depth int)
+	add = func(d *doc, n *yamltree.Node, depth int) {
+		if n == nil || n.Kind != yamltree.MappingNode || depth > 4 {
 			return
 		}
 		kind := str(get(n, "kind"))
@@ -89,7 +87,7 @@ func parseK8s(name string, docs []*yaml.Node) (*Config, error) {
 			d.ptr = yamltree.Pointers{}
 			d.ptr.Add(n, fmt.Sprintf("/%d", i)) // document index as the first token
 		}
-		if n.Kind != yaml.MappingNode {
+		if n.Kind != yamltree.MappingNode {
 			return nil, &Error{File: name, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("document %d is not an object", i+1)}
 		}
 		if str(get(n, "apiVersion")) == "" || str(get(n, "kind")) == "" {
@@ -151,9 +149,9 @@ func parseK8s(name string, docs []*yaml.Node) (*Config, error) {
 	return s.cfg, nil
 }
 
-func (s *k8sSet) annotations(o k8sObj) map[string]*yaml.Node {
-	out := map[string]*yaml.Node{}
-	pairs(path(o.n, "metadata", "annotations"), func(k string, _, v *yaml.Node) { out[k] = v })
+func (s *k8sSet) annotations(o k8sObj) map[string]*yamltree.Node {
+	out := map[string]*yamltree.Node{}
+	pairs(path(o.n, "metadata", "annotations"), func(k string, _, v *yamltree.Node) { out[k] = v })
 	return out
 }
 
@@ -170,7 +168,7 @@ func (s *k8sSet) ingress(o k8sObj) {
 	}
 	proto := strings.ToUpper(a(annNginx + "backend-protocol"))
 	regex := a(annNginx+"use-regex") == "true"
-	build := func(hostN *yaml.Node, p *yaml.Node, backend *yaml.Node, pos Pos) {
+	build := func(hostN *yamltree.Node, p *yamltree.Node, backend *yamltree.Node, pos Pos) {
 		r := newRoute(o.name, pos)
 		r.API = o.name
 		if hostN != nil && hostN.Value != "" {
@@ -254,7 +252,7 @@ func (s *k8sSet) ingress(o k8sObj) {
 
 // ingressAnnotations applies controller annotations (ingress-nginx, Kong,
 // Traefik) to a route.
-func (s *k8sSet) ingressAnnotations(o k8sObj, r *Route, ann map[string]*yaml.Node) {
+func (s *k8sSet) ingressAnnotations(o k8sObj, r *Route, ann map[string]*yamltree.Node) {
 	a := func(k string) string { return str(ann[k]) }
 	pol := func(k, kind, detail string) Policy {
 		return Policy{Kind: kind, Detail: detail, Pos: o.d.pos(ann[k])}
@@ -344,7 +342,7 @@ func (s *k8sSet) ingressAnnotations(o k8sObj, r *Route, ann map[string]*yaml.Nod
 	}
 }
 
-func ingressNGINX(ann map[string]*yaml.Node) bool {
+func ingressNGINX(ann map[string]*yamltree.Node) bool {
 	for k := range ann {
 		if strings.HasPrefix(k, annNginx) {
 			return true
@@ -356,7 +354,7 @@ func ingressNGINX(ann map[string]*yaml.Node) bool {
 
 // snippet reads NGINX directives embedded in an annotation with gonginx
 // (security headers, access_log off, inline credentials).
-func (s *k8sSet) snippet(o k8sObj, r *Route, v *yaml.Node) {
+func (s *k8sSet) snippet(o k8sObj, r *Route, v *yamltree.Node) {
 	l := &ngxLoader{notes: map[string]int{}}
 	base := o.d.pos(v)
 	nodes, err := l.parseFile(o.d.file, []byte(v.Value))
@@ -367,7 +365,7 @@ func (s *k8sSet) snippet(o k8sObj, r *Route, v *yaml.Node) {
 	// Positions inside the block scalar: offset lines by the scalar's line
 	// (+1 for "|" block scalars).
 	off := base.Line
-	if v.Style == yaml.LiteralStyle || v.Style == yaml.FoldedStyle {
+	if v.Style == yamltree.LiteralStyle || v.Style == yamltree.FoldedStyle {
 		off++
 	} else {
 		off = base.Line - 1
@@ -376,7 +374,7 @@ func (s *k8sSet) snippet(o k8sObj, r *Route, v *yaml.Node) {
 	fix = func(ns []*ngxNode) {
 		for _, n := range ns {
 			n.pos = Pos{File: o.d.file, Line: off + n.pos.Line - 1, Column: n.pos.Column, Pointer: base.Pointer}
-			if v.Style == yaml.LiteralStyle || v.Style == yaml.FoldedStyle {
+			if v.Style == yamltree.LiteralStyle || v.Style == yamltree.FoldedStyle {
 				n.pos.Column += v.Column + 1
 			}
 			fix(n.kids)
@@ -399,7 +397,7 @@ func (s *k8sSet) snippet(o k8sObj, r *Route, v *yaml.Node) {
 // traefik applies a Traefik Middleware.
 func (s *k8sSet) traefik(mw k8sObj, r *Route) {
 	spec := get(mw.n, "spec")
-	pairs(spec, func(k string, kn, v *yaml.Node) {
+	pairs(spec, func(k string, kn, v *yamltree.Node) {
 		p := Policy{Kind: "traefik " + k, Pos: mw.d.pos(kn)}
 		switch k {
 		case "basicAuth", "digestAuth", "forwardAuth":
@@ -415,7 +413,7 @@ func (s *k8sSet) traefik(mw k8sObj, r *Route) {
 		case "ipWhiteList", "ipAllowList":
 			r.IPAllow = append(r.IPAllow, p)
 		case "headers":
-			pairs(get(v, "customResponseHeaders"), func(h string, hn, _ *yaml.Node) { r.Headers[strings.ToLower(h)] = mw.d.pos(hn) })
+			pairs(get(v, "customResponseHeaders"), func(h string, hn, _ *yamltree.Node) { r.Headers[strings.ToLower(h)] = mw.d.pos(hn) })
 			if get(v, "stsSeconds") != nil {
 				r.Headers["strict-transport-security"] = mw.d.pos(get(v, "stsSeconds"))
 			}
@@ -470,7 +468,7 @@ func (s *k8sSet) httpRoute(o k8sObj) {
 	for ri, rule := range items(get(spec, "rules")) {
 		matches := items(get(rule, "matches"))
 		if len(matches) == 0 {
-			matches = []*yaml.Node{nil}
+			matches = []*yamltree.Node{nil}
 		}
 		r := newRoute(fmt.Sprintf("%s rule %d", o.name, ri+1), o.d.pos(rule))
 		r.API = o.name
@@ -596,7 +594,7 @@ func (s *k8sSet) policiesFor(o k8sObj) []k8sObj {
 func (s *k8sSet) applyPolicy(p k8sObj, r *Route) {
 	spec := get(p.n, "spec")
 	inh := ""
-	pairs(spec, func(k string, kn, v *yaml.Node) {
+	pairs(spec, func(k string, kn, v *yamltree.Node) {
 		pol := Policy{Kind: p.kind + " " + k, Pos: p.d.pos(kn), Inherited: inh}
 		switch k {
 		case "jwt", "basicAuth", "oidc", "apiKeyAuth", "extAuth", "authorization":
@@ -614,8 +612,8 @@ func (s *k8sSet) applyPolicy(p k8sObj, r *Route) {
 // secret reports Secret manifests carrying their values in the file.
 func (s *k8sSet) secret(o k8sObj) {
 	for _, k := range []string{"data", "stringData"} {
-		pairs(get(o.n, k), func(key string, _, v *yaml.Node) {
-			if v.Kind != yaml.ScalarNode || v.Value == "" || isPlaceholder(v.Value) || isReference(v.Value) {
+		pairs(get(o.n, k), func(key string, _, v *yamltree.Node) {
+			if v.Kind != yamltree.ScalarNode || v.Value == "" || isPlaceholder(v.Value) || isReference(v.Value) {
 				return
 			}
 			if key == "tls.crt" || key == "ca.crt" {

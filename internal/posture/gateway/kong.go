@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
@@ -24,8 +22,8 @@ var (
 
 type kongPlugin struct {
 	name string
-	node *yaml.Node
-	cfg  *yaml.Node
+	node *yamltree.Node
+	cfg  *yamltree.Node
 	pos  Pos
 }
 
@@ -39,13 +37,13 @@ type kongScope struct {
 
 func parseKong(d *doc) (*Config, error) {
 	root := d.root
-	if root.Kind != yaml.MappingNode {
+	if root.Kind != yamltree.MappingNode {
 		return nil, &Error{File: d.file, Line: root.Line, Column: root.Column, Msg: "Kong declarative configuration: top level is not an object"}
 	}
 	cfg := &Config{File: d.file, Kind: KindKong, Files: []string{d.file}, Pos: d.pos(root)}
 	sc := kongScope{service: map[string][]kongPlugin{}, route: map[string][]kongPlugin{}, consumer: map[string]bool{}}
 
-	plugins := func(list *yaml.Node) []kongPlugin {
+	plugins := func(list *yamltree.Node) []kongPlugin {
 		var out []kongPlugin
 		for _, p := range items(list) {
 			if yamlFalse(get(p, "enabled")) {
@@ -84,7 +82,7 @@ func parseKong(d *doc) (*Config, error) {
 
 	type svc = kongService
 	services := map[string]*svc{}
-	addRoute := func(s *svc, rn *yaml.Node) {
+	addRoute := func(s *svc, rn *yamltree.Node) {
 		name := str(get(rn, "name"))
 		if name == "" {
 			name = str(get(rn, "id"))
@@ -152,7 +150,7 @@ func parseKong(d *doc) (*Config, error) {
 			add(sc.service[s.name], "service")
 		}
 		add(sc.global, "global")
-		for _, tn := range []*yaml.Node{get(rn, "tags"), s.tagsNode()} {
+		for _, tn := range []*yamltree.Node{get(rn, "tags"), s.tagsNode()} {
 			for _, t := range items(tn) {
 				if deprecatedWord(t.Value) && r.Deprecated == nil {
 					r.Deprecated = &Policy{Kind: "tag " + t.Value, Detail: t.Value, Pos: d.pos(t)}
@@ -255,7 +253,7 @@ func parseKong(d *doc) (*Config, error) {
 		}
 	}
 	for _, v := range items(get(root, "vaults")) {
-		pairs(get(v, "config"), func(k string, _, val *yaml.Node) {
+		pairs(get(v, "config"), func(k string, _, val *yamltree.Node) {
 			if w, ok := inlineSecret(k, str(val)); ok {
 				cfg.Secrets = append(cfg.Secrets, Secret{What: "vault " + w, Redacted: redactValue(str(val)), Pos: d.pos(val)})
 			}
@@ -266,22 +264,22 @@ func parseKong(d *doc) (*Config, error) {
 
 type kongService struct {
 	name    string
-	node    *yaml.Node
+	node    *yamltree.Node
 	backend Backend
 	plugins []kongPlugin
 }
 
-func (s *kongService) tagsNode() *yaml.Node {
+func (s *kongService) tagsNode() *yamltree.Node {
 	if s == nil {
 		return nil
 	}
 	return get(s.node, "tags")
 }
 
-func yamlFalse(n *yaml.Node) bool { return n != nil && (n.Value == "false" || n.Value == "False") }
+func yamlFalse(n *yamltree.Node) bool { return n != nil && (n.Value == "false" || n.Value == "False") }
 
 // kongBackend reads a service's url or protocol/host/port/path.
-func kongBackend(d *doc, sn *yaml.Node) Backend {
+func kongBackend(d *doc, sn *yamltree.Node) Backend {
 	var b Backend
 	if u := get(sn, "url"); u != nil {
 		b = parseBackend(str(u), d.pos(u))
@@ -401,7 +399,7 @@ func applyKongPlugin(cfg *Config, r *Route, p kongPlugin, scope string) {
 }
 
 // cfgPos locates a plugin config node (falls back to the plugin name).
-func cfgPos(p kongPlugin, n *yaml.Node) Pos {
+func cfgPos(p kongPlugin, n *yamltree.Node) Pos {
 	if n == nil {
 		return p.pos
 	}
@@ -410,8 +408,8 @@ func cfgPos(p kongPlugin, n *yaml.Node) Pos {
 
 // kongSecrets records literal credentials in a plugin's configuration.
 func kongSecrets(cfg *Config, d *doc, p kongPlugin) {
-	yamltree.Walk(p.cfg, func(keys []string, v *yaml.Node) bool {
-		if v.Kind != yaml.ScalarNode {
+	yamltree.Walk(p.cfg, func(keys []string, v *yamltree.Node) bool {
+		if v.Kind != yamltree.ScalarNode {
 			return true
 		}
 		key := yamltree.Last(keys)

@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
@@ -74,7 +72,7 @@ func parse(name string, data []byte, kind string, fsys fileSystem) (cfg *Config,
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &Error{File: name, Msg: "empty file"}
 	}
-	var docs []*yaml.Node
+	var docs []*yamltree.Node
 	if kind == "" {
 		kind, docs, err = detect(name, data)
 		if err != nil {
@@ -121,9 +119,9 @@ func DetectKind(name string, data []byte) string {
 }
 
 // detect recognizes the format by content (never by file name alone).
-func detect(name string, data []byte) (string, []*yaml.Node, error) {
+func detect(name string, data []byte) (string, []*yamltree.Node, error) {
 	docs, yerr := yamltree.ParseAll(name, data, maxDocs)
-	if yerr == nil && len(docs) > 0 && docs[0].Kind == yaml.MappingNode {
+	if yerr == nil && len(docs) > 0 && docs[0].Kind == yamltree.MappingNode {
 		if k := detectTree(docs, data); k != "" {
 			return k, docs, nil
 		}
@@ -137,9 +135,9 @@ func detect(name string, data []byte) (string, []*yaml.Node, error) {
 	return "", nil, &Error{File: name, Msg: "not a recognized configuration (want Kong decK, NGINX, Envoy, Kubernetes Ingress/Gateway API, Azure API Management ARM, AWS API Gateway, or OpenAPI; or give --kind)"}
 }
 
-func detectTree(docs []*yaml.Node, data []byte) string {
+func detectTree(docs []*yamltree.Node, data []byte) string {
 	top := docs[0]
-	g := func(k string) *yaml.Node { return yamltree.Get(top, k) }
+	g := func(k string) *yamltree.Node { return yamltree.Get(top, k) }
 	switch {
 	case g("openapi") != nil || g("swagger") != nil:
 		if bytes.Contains(data, []byte("x-amazon-apigateway-")) {
@@ -171,28 +169,20 @@ func detectTree(docs []*yaml.Node, data []byte) string {
 // doc is one YAML/JSON document with the pointers of its nodes.
 type doc struct {
 	file string
-	root *yaml.Node
+	root *yamltree.Node
 	ptr  yamltree.Pointers
 }
 
-func newDoc(file string, root *yaml.Node) *doc {
+func newDoc(file string, root *yamltree.Node) *doc {
 	return &doc{file: file, root: root, ptr: yamltree.BuildPointers(root)}
 }
 
 // pos locates node n (the root when nil).
-func (d *doc) pos(n *yaml.Node) Pos {
+func (d *doc) pos(n *yamltree.Node) Pos {
 	if n == nil {
 		n = d.root
 	}
 	return Pos{File: d.file, Line: n.Line, Column: n.Column, Pointer: d.ptr[n]}
-}
-
-// keyPos locates the key of field k in m (or m itself when absent).
-func (d *doc) keyPos(m *yaml.Node, k string) Pos {
-	if kn := yamltree.KeyNode(m, k); kn != nil {
-		return d.pos(kn)
-	}
-	return d.pos(m)
 }
 
 // short aliases for the node helpers.

@@ -288,7 +288,6 @@ type ngxWalker struct {
 	cfg       *Config
 	upstreams map[string]*ngxNode
 	formats   map[string]bool // log_format name -> JSON (Palisade-readable)
-	keyMaps   int
 }
 
 // prepass collects upstreams and log formats (they may follow their use).

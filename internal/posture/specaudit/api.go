@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/model"
-	"gopkg.in/yaml.v3"
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
 // methods in the order operations are listed.
@@ -16,27 +16,27 @@ func isWrite(m string) bool { return m == "post" || m == "put" || m == "patch" |
 // operation is one (path, method) of the document.
 type operation struct {
 	Path, Method string
-	Node         *yaml.Node // the operation object
-	PathItem     *yaml.Node
-	Params       []*yaml.Node // resolved, path-level merged under operation-level
+	Node         *yamltree.Node // the operation object
+	PathItem     *yamltree.Node
+	Params       []*yamltree.Node // resolved, path-level merged under operation-level
 	Sec          security
 	Ref          model.EndpointRef
 }
 
 // security is the effective security of an operation.
 type security struct {
-	Node      *yaml.Node // the security array in force (nil: none)
-	Source    string     // "operation", "global" or "none"
-	Schemes   []string   // scheme names required by any alternative
-	Anonymous bool       // an empty alternative ({}) allows anonymous calls
+	Node      *yamltree.Node // the security array in force (nil: none)
+	Source    string         // "operation", "global" or "none"
+	Schemes   []string       // scheme names required by any alternative
+	Anonymous bool           // an empty alternative ({}) allows anonymous calls
 }
 
 // Secured reports whether every alternative requires credentials.
 func (s security) Secured() bool { return len(s.Schemes) > 0 && !s.Anonymous }
 
-func readSecurity(n *yaml.Node, source string) security {
+func readSecurity(n *yamltree.Node, source string) security {
 	s := security{Node: n, Source: source}
-	if n == nil || n.Kind != yaml.SequenceNode {
+	if n == nil || n.Kind != yamltree.SequenceNode {
 		s.Source = "none"
 		s.Node = nil
 		return s
@@ -46,18 +46,18 @@ func readSecurity(n *yaml.Node, source string) security {
 		return s
 	}
 	for _, alt := range alts {
-		if alt.Kind != yaml.MappingNode || len(alt.Content) == 0 {
+		if alt.Kind != yamltree.MappingNode || len(alt.Content) == 0 {
 			s.Anonymous = true
 			continue
 		}
-		pairs(alt, func(k string, _, _ *yaml.Node) { s.Schemes = append(s.Schemes, k) })
+		pairs(alt, func(k string, _, _ *yamltree.Node) { s.Schemes = append(s.Schemes, k) })
 	}
 	return s
 }
 
 // schemaVisit is one schema node reached from an operation.
 type schemaVisit struct {
-	Node     *yaml.Node
+	Node     *yamltree.Node
 	Dir      string // "request" or "response"
 	Write    bool   // reached from a POST/PUT/PATCH/DELETE request
 	Prop     string // property (or parameter) name, "" at the root
@@ -71,22 +71,22 @@ type auditCtx struct {
 	ptr      pointers
 	res      *resolver
 	ops      []*operation
-	schemes  map[string]*yaml.Node // name -> resolved scheme object
-	schemesN *yaml.Node            // the schemes container (for locations)
-	global   *yaml.Node            // top-level security
+	schemes  map[string]*yamltree.Node // name -> resolved scheme object
+	schemesN *yamltree.Node            // the schemes container (for locations)
+	global   *yamltree.Node            // top-level security
 	servers  []serverURL
 	host     string
 	visits   []schemaVisit
-	emit     func(rule string, n *yaml.Node, op *operation, msg string, ev map[string]any)
+	emit     func(rule string, n *yamltree.Node, op *operation, msg string, ev map[string]any)
 }
 
 type serverURL struct {
 	URL  string
-	Node *yaml.Node
+	Node *yamltree.Node
 }
 
 func newAuditCtx(d *Doc) *auditCtx {
-	a := &auditCtx{doc: d, ptr: buildPointers(d.Root), res: &resolver{root: d.Root}, schemes: map[string]*yaml.Node{}}
+	a := &auditCtx{doc: d, ptr: buildPointers(d.Root), res: &resolver{root: d.Root}, schemes: map[string]*yamltree.Node{}}
 	root := d.Root
 	a.global = get(root, "security")
 	if d.Version == "2.0" {
@@ -105,21 +105,21 @@ func newAuditCtx(d *Doc) *auditCtx {
 			a.host = hostOf(a.servers[0].URL)
 		}
 	}
-	pairs(a.schemesN, func(k string, _, v *yaml.Node) {
+	pairs(a.schemesN, func(k string, _, v *yamltree.Node) {
 		if r := a.res.deref(v); r != nil {
 			a.schemes[k] = r
 		}
 	})
 	globalSec := readSecurity(a.global, "global")
-	pairs(get(root, "paths"), func(path string, _, pi *yaml.Node) {
+	pairs(get(root, "paths"), func(path string, _, pi *yamltree.Node) {
 		pi = a.res.deref(pi)
-		if pi == nil || pi.Kind != yaml.MappingNode {
+		if pi == nil || pi.Kind != yamltree.MappingNode {
 			return
 		}
 		pathParams := a.params(get(pi, "parameters"))
 		for _, m := range methods {
 			on := get(pi, m)
-			if on == nil || on.Kind != yaml.MappingNode {
+			if on == nil || on.Kind != yamltree.MappingNode {
 				continue
 			}
 			op := &operation{Path: path, Method: m, Node: on, PathItem: pi,
@@ -147,10 +147,10 @@ func newAuditCtx(d *Doc) *auditCtx {
 	return a
 }
 
-func (a *auditCtx) params(n *yaml.Node) []*yaml.Node {
-	var out []*yaml.Node
+func (a *auditCtx) params(n *yamltree.Node) []*yamltree.Node {
+	var out []*yamltree.Node
 	for _, p := range items(n) {
-		if r := a.res.deref(p); r != nil && r.Kind == yaml.MappingNode {
+		if r := a.res.deref(p); r != nil && r.Kind == yamltree.MappingNode {
 			out = append(out, r)
 		}
 	}
@@ -158,9 +158,9 @@ func (a *auditCtx) params(n *yaml.Node) []*yaml.Node {
 }
 
 // responses calls fn for every response of op (resolved).
-func (a *auditCtx) responses(op *operation, fn func(code string, kn, resp *yaml.Node)) {
-	pairs(get(op.Node, "responses"), func(code string, kn, v *yaml.Node) {
-		if r := a.res.deref(v); r != nil && r.Kind == yaml.MappingNode {
+func (a *auditCtx) responses(op *operation, fn func(code string, kn, resp *yamltree.Node)) {
+	pairs(get(op.Node, "responses"), func(code string, kn, v *yamltree.Node) {
+		if r := a.res.deref(v); r != nil && r.Kind == yamltree.MappingNode {
 			fn(code, kn, r)
 		}
 	})
@@ -170,15 +170,15 @@ func (a *auditCtx) responses(op *operation, fn func(code string, kn, resp *yaml.
 // (node, direction, write) triple, in document order.
 func (a *auditCtx) collectSchemas() {
 	type key struct {
-		n     *yaml.Node
+		n     *yamltree.Node
 		dir   string
 		write bool
 	}
 	seen := map[key]bool{}
-	var walk func(n *yaml.Node, v schemaVisit, depth int)
-	walk = func(n *yaml.Node, v schemaVisit, depth int) {
+	var walk func(n *yamltree.Node, v schemaVisit, depth int)
+	walk = func(n *yamltree.Node, v schemaVisit, depth int) {
 		n = a.res.deref(n)
-		if n == nil || n.Kind != yaml.MappingNode || depth > 64 {
+		if n == nil || n.Kind != yamltree.MappingNode || depth > 64 {
 			return
 		}
 		k := key{n, v.Dir, v.Write}
@@ -191,17 +191,17 @@ func (a *auditCtx) collectSchemas() {
 		child := v
 		child.BodyRoot = false
 		child.Param = false
-		pairs(get(n, "properties"), func(name string, _, s *yaml.Node) {
+		pairs(get(n, "properties"), func(name string, _, s *yamltree.Node) {
 			c := child
 			c.Prop = name
 			walk(s, c, depth+1)
 		})
-		pairs(get(n, "patternProperties"), func(_ string, _, s *yaml.Node) { walk(s, child, depth+1) })
-		if ap := get(n, "additionalProperties"); ap != nil && ap.Kind == yaml.MappingNode {
+		pairs(get(n, "patternProperties"), func(_ string, _, s *yamltree.Node) { walk(s, child, depth+1) })
+		if ap := get(n, "additionalProperties"); ap != nil && ap.Kind == yamltree.MappingNode {
 			walk(ap, child, depth+1)
 		}
 		if it := get(n, "items"); it != nil {
-			if it.Kind == yaml.SequenceNode {
+			if it.Kind == yamltree.SequenceNode {
 				for _, x := range items(it) {
 					walk(x, child, depth+1)
 				}
@@ -230,33 +230,33 @@ func (a *auditCtx) collectSchemas() {
 				walk(p, v, 0)
 			default:
 				walk(get(p, "schema"), v, 0)
-				pairs(get(p, "content"), func(_ string, _, mt *yaml.Node) { walk(get(mt, "schema"), v, 0) })
+				pairs(get(p, "content"), func(_ string, _, mt *yamltree.Node) { walk(get(mt, "schema"), v, 0) })
 			}
 		}
 		if rb := a.res.deref(get(op.Node, "requestBody")); rb != nil {
-			pairs(get(rb, "content"), func(_ string, _, mt *yaml.Node) {
+			pairs(get(rb, "content"), func(_ string, _, mt *yamltree.Node) {
 				walk(get(mt, "schema"), schemaVisit{Dir: "request", Write: write, BodyRoot: true, Op: op}, 0)
 			})
 		}
-		a.responses(op, func(_ string, _ *yaml.Node, r *yaml.Node) {
+		a.responses(op, func(_ string, _ *yamltree.Node, r *yamltree.Node) {
 			v := schemaVisit{Dir: "response", Op: op}
 			if a.doc.Version == "2.0" {
 				walk(get(r, "schema"), v, 0)
 				return
 			}
-			pairs(get(r, "content"), func(_ string, _, mt *yaml.Node) { walk(get(mt, "schema"), v, 0) })
+			pairs(get(r, "content"), func(_ string, _, mt *yamltree.Node) { walk(get(mt, "schema"), v, 0) })
 		})
 	}
 }
 
 // types returns the declared type(s) of a schema ("type" may be a list in
 // 3.1).
-func types(s *yaml.Node) []string {
+func types(s *yamltree.Node) []string {
 	t := get(s, "type")
 	if t == nil {
 		return nil
 	}
-	if t.Kind == yaml.SequenceNode {
+	if t.Kind == yamltree.SequenceNode {
 		var out []string
 		for _, x := range items(t) {
 			out = append(out, str(x))
@@ -266,7 +266,7 @@ func types(s *yaml.Node) []string {
 	return []string{str(t)}
 }
 
-func hasType(s *yaml.Node, want string) bool {
+func hasType(s *yamltree.Node, want string) bool {
 	for _, t := range types(s) {
 		if t == want {
 			return true

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/model"
-	"gopkg.in/yaml.v3"
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
 // Options select rules.
@@ -134,7 +134,7 @@ func auditDoc(d *Doc, rules []*Rule) (out []model.Finding, sum SpecSummary, errs
 		byID[r.ID] = r
 	}
 	seen := map[string]bool{}
-	a.emit = func(id string, n *yaml.Node, op *operation, msg string, ev map[string]any) {
+	a.emit = func(id string, n *yamltree.Node, op *operation, msg string, ev map[string]any) {
 		r := byID[id]
 		if n == nil {
 			n = d.Root

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/model"
-	"gopkg.in/yaml.v3"
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
 var catalogue = []*Rule{
@@ -85,9 +85,9 @@ var catalogue = []*Rule{
 		Description: "A security requirement refers to a scheme name that is not declared, so gateways and generated servers cannot enforce it.",
 		Remediation: "Declare the scheme under components.securitySchemes (securityDefinitions in 2.0) or fix the name.",
 		check: func(a *auditCtx, r *Rule) {
-			check := func(n *yaml.Node, op *operation) {
+			check := func(n *yamltree.Node, op *operation) {
 				for _, alt := range items(n) {
-					pairs(alt, func(name string, kn, _ *yaml.Node) {
+					pairs(alt, func(name string, kn, _ *yamltree.Node) {
 						if _, ok := a.schemes[name]; !ok {
 							a.report(r, kn, op, "security requirement names scheme %q, which is not declared", name)
 						}
@@ -126,7 +126,7 @@ var catalogue = []*Rule{
 	{ID: "PAL-S010", Name: "api-key-in-query", Title: "API key passed in the query string", Severity: model.SevMedium, OWASP: []string{api2},
 		Description: "An apiKey security scheme reads the key from the query string, where it ends up in access logs, proxies, browser history and Referer headers.",
 		Remediation: "Send API keys in a request header (e.g. `X-API-Key` or `Authorization`).",
-		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yaml.Node) {
+		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yamltree.Node) {
 			if strings.EqualFold(str(get(s, "type")), "apiKey") && strings.EqualFold(str(get(s, "in")), "query") {
 				a.report(r, get(s, "in"), nil, "security scheme %q takes the API key %q from the query string", name, str(get(s, "name")))
 			}
@@ -134,7 +134,7 @@ var catalogue = []*Rule{
 	{ID: "PAL-S011", Name: "api-key-in-cookie", Title: "API key passed in a cookie", Severity: model.SevLow, OWASP: []string{api2},
 		Description: "An apiKey security scheme reads the credential from a cookie: browsers attach it automatically, which exposes the API to cross-site request forgery unless other defences exist.",
 		Remediation: "Prefer a header credential; if cookies are required, set SameSite=Strict/Lax, Secure and HttpOnly and add CSRF protection.",
-		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yaml.Node) {
+		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yamltree.Node) {
 			if strings.EqualFold(str(get(s, "type")), "apiKey") && strings.EqualFold(str(get(s, "in")), "cookie") {
 				a.report(r, get(s, "in"), nil, "security scheme %q takes the credential from cookie %q", name, str(get(s, "name")))
 			}
@@ -142,7 +142,7 @@ var catalogue = []*Rule{
 	{ID: "PAL-S012", Name: "basic-auth", Title: "HTTP Basic authentication", Severity: model.SevMedium, OWASP: []string{api2},
 		Description: "A security scheme uses HTTP Basic: a reusable password is sent with every request, base64-encoded, and cannot be scoped or expired.",
 		Remediation: "Use short-lived tokens (OAuth 2.0 / OpenID Connect bearer tokens) or at least per-client API keys that can be rotated.",
-		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yaml.Node) {
+		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yamltree.Node) {
 			t := strings.ToLower(str(get(s, "type")))
 			if t == "basic" || (t == "http" && strings.EqualFold(str(get(s, "scheme")), "basic")) {
 				a.report(r, s, nil, "security scheme %q uses HTTP Basic authentication", name)
@@ -159,7 +159,7 @@ var catalogue = []*Rule{
 	{ID: "PAL-S015", Name: "bearer-without-format", Title: "Bearer scheme without bearerFormat", Severity: model.SevInfo, OWASP: []string{api2},
 		Description: "An HTTP bearer scheme does not say what the token is (`bearerFormat`, e.g. JWT), so reviewers and gateways cannot tell how it is validated.",
 		Remediation: "Set `bearerFormat` (e.g. `JWT`) and document issuer, audience and lifetime.",
-		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yaml.Node) {
+		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yamltree.Node) {
 			if strings.EqualFold(str(get(s, "type")), "http") && strings.EqualFold(str(get(s, "scheme")), "bearer") && strings.TrimSpace(str(get(s, "bearerFormat"))) == "" {
 				a.report(r, s, nil, "bearer scheme %q does not declare bearerFormat", name)
 			}
@@ -167,8 +167,8 @@ var catalogue = []*Rule{
 	{ID: "PAL-S016", Name: "auth-url-not-tls", Title: "Authorization or token URL without TLS", Severity: model.SevHigh, OWASP: []string{api2},
 		Description: "An OAuth 2.0 authorizationUrl, tokenUrl or refreshUrl, or an OpenID Connect discovery URL, uses plain http:// on a non-local host: credentials and tokens would cross the network in clear.",
 		Remediation: "Serve every authorization endpoint over HTTPS.",
-		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yaml.Node) {
-			checkURL := func(field string, n *yaml.Node) {
+		check: schemeCheck(func(a *auditCtx, r *Rule, name string, s *yamltree.Node) {
+			checkURL := func(field string, n *yamltree.Node) {
 				if n != nil && isHTTPURL(str(n)) && publicHost(hostOf(str(n))) {
 					a.report(r, n, nil, "security scheme %q: %s %s is not HTTPS", name, field, redactURL(str(n)))
 				}
@@ -176,7 +176,7 @@ var catalogue = []*Rule{
 			checkURL("openIdConnectUrl", get(s, "openIdConnectUrl"))
 			checkURL("authorizationUrl", get(s, "authorizationUrl"))
 			checkURL("tokenUrl", get(s, "tokenUrl"))
-			pairs(get(s, "flows"), func(_ string, _, f *yaml.Node) {
+			pairs(get(s, "flows"), func(_ string, _, f *yamltree.Node) {
 				for _, fld := range []string{"authorizationUrl", "tokenUrl", "refreshUrl"} {
 					checkURL(fld, get(f, fld))
 				}
@@ -226,10 +226,10 @@ var catalogue = []*Rule{
 		Description: "A server URL variable has no `enum`, so any value (any host) is a valid server: clients and generated SDKs can be pointed anywhere and the inventory of deployments is open-ended.",
 		Remediation: "List the allowed values with `enum`.",
 		check: func(a *auditCtx, r *Rule) {
-			seen := map[*yaml.Node]bool{}
-			check := func(list *yaml.Node) {
+			seen := map[*yamltree.Node]bool{}
+			check := func(list *yamltree.Node) {
 				for _, s := range items(list) {
-					pairs(get(s, "variables"), func(name string, kn, v *yaml.Node) {
+					pairs(get(s, "variables"), func(name string, kn, v *yamltree.Node) {
 						if seen[kn] || len(items(get(v, "enum"))) > 0 {
 							return
 						}
@@ -340,7 +340,7 @@ var catalogue = []*Rule{
 				return
 			}
 			ap := get(s, "additionalProperties")
-			if isFalse(ap) || isFalse(get(s, "unevaluatedProperties")) || (ap != nil && ap.Kind == yaml.MappingNode) {
+			if isFalse(ap) || isFalse(get(s, "unevaluatedProperties")) || (ap != nil && ap.Kind == yamltree.MappingNode) {
 				return
 			}
 			a.report(r, s, v.Op, "request body of %s accepts undeclared properties (additionalProperties not false)", opName(v.Op))
@@ -359,7 +359,7 @@ var catalogue = []*Rule{
 		Remediation: "Anchor input patterns: `^[a-z]+$`.",
 		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
 			p := get(v.Node, "pattern")
-			if v.Dir != "request" || p == nil || p.Kind != yaml.ScalarNode {
+			if v.Dir != "request" || p == nil || p.Kind != yamltree.ScalarNode {
 				return
 			}
 			if (!strings.HasPrefix(p.Value, "^") || !strings.HasSuffix(p.Value, "$")) && !matchAll(p.Value) {
@@ -371,7 +371,7 @@ var catalogue = []*Rule{
 		Remediation: "Rewrite the pattern without nested quantifiers (make the inner repetition possessive/atomic or restructure it) and bound the input length with maxLength.",
 		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
 			p := get(v.Node, "pattern")
-			if p == nil || p.Kind != yaml.ScalarNode {
+			if p == nil || p.Kind != yamltree.ScalarNode {
 				return
 			}
 			if bad, _ := nestedQuantifier(p.Value); bad {
@@ -432,7 +432,7 @@ var catalogue = []*Rule{
 		Description: "A query or path parameter is named like a credential (password, token, access_token, api_key, secret, session_id, ...): URLs are logged by servers, proxies and browsers.",
 		Remediation: "Move credentials to headers (Authorization) or the request body.",
 		check: func(a *auditCtx, r *Rule) {
-			seen := map[*yaml.Node]bool{}
+			seen := map[*yamltree.Node]bool{}
 			for _, op := range a.ops {
 				for _, p := range op.Params {
 					in := str(get(p, "in"))
@@ -448,10 +448,10 @@ var catalogue = []*Rule{
 		Description: "A response declares a header named like a password, secret or API key (e.g. `X-API-Key`, `X-Password`, `Client-Secret`).",
 		Remediation: "Do not echo long-lived credentials in response headers; issue short-lived tokens in the body of a dedicated token endpoint instead.",
 		check: func(a *auditCtx, r *Rule) {
-			seen := map[*yaml.Node]bool{}
+			seen := map[*yamltree.Node]bool{}
 			for _, op := range a.ops {
-				a.responses(op, func(code string, _, resp *yaml.Node) {
-					pairs(get(resp, "headers"), func(name string, kn, _ *yaml.Node) {
+				a.responses(op, func(code string, _, resp *yamltree.Node) {
+					pairs(get(resp, "headers"), func(name string, kn, _ *yamltree.Node) {
 						n := strings.TrimPrefix(norm(name), "x")
 						if seen[kn] || !(isSecretName(n) || n == "apikey" || n == "apisecret") {
 							return
@@ -466,15 +466,15 @@ var catalogue = []*Rule{
 		Description: "An `example`, `examples`, `default` or `x-example` value contains something that looks like a real credential (JWT, AWS access key id, private key block, GitHub/Slack/Stripe/Google keys). The value is redacted in the finding.",
 		Remediation: "Replace the value with an obviously fake placeholder and revoke the credential if it was real.",
 		check: func(a *auditCtx, r *Rule) {
-			var walk func(n *yaml.Node, inExample bool, depth int)
-			seen := map[*yaml.Node]bool{}
-			walk = func(n *yaml.Node, inExample bool, depth int) {
+			var walk func(n *yamltree.Node, inExample bool, depth int)
+			seen := map[*yamltree.Node]bool{}
+			walk = func(n *yamltree.Node, inExample bool, depth int) {
 				if n == nil || depth > 256 || seen[n] {
 					return
 				}
 				seen[n] = true
 				switch n.Kind {
-				case yaml.ScalarNode:
+				case yamltree.ScalarNode:
 					if !inExample {
 						return
 					}
@@ -484,13 +484,13 @@ var catalogue = []*Rule{
 							return
 						}
 					}
-				case yaml.MappingNode:
+				case yamltree.MappingNode:
 					for i := 0; i+1 < len(n.Content); i += 2 {
 						k := n.Content[i].Value
 						ex := inExample || k == "example" || k == "examples" || k == "default" || k == "x-example" || k == "x-examples"
 						walk(n.Content[i+1], ex, depth+1)
 					}
-				case yaml.SequenceNode:
+				case yamltree.SequenceNode:
 					for _, c := range n.Content {
 						walk(c, inExample, depth+1)
 					}
@@ -504,7 +504,7 @@ var catalogue = []*Rule{
 		Description: "A path parameter named like an object identifier (`id`, `userId`, `order_id`, ...) is an integer. Sequential identifiers are trivially enumerable, which turns any missing object-level authorization check into a data breach (BOLA).",
 		Remediation: "Enforce object-level authorization on every access; prefer random, non-guessable identifiers (UUIDs) in URLs.",
 		check: func(a *auditCtx, r *Rule) {
-			seen := map[*yaml.Node]bool{}
+			seen := map[*yamltree.Node]bool{}
 			for _, op := range a.ops {
 				for _, p := range op.Params {
 					if str(get(p, "in")) != "path" || seen[p] {
@@ -580,7 +580,7 @@ var catalogue = []*Rule{
 				if op.Method == "head" {
 					continue
 				}
-				a.responses(op, func(code string, kn, resp *yaml.Node) {
+				a.responses(op, func(code string, kn, resp *yamltree.Node) {
 					if code != "200" {
 						return
 					}
@@ -595,7 +595,7 @@ var catalogue = []*Rule{
 						a.report(r, kn, op, "%s: 200 response has no content", opName(op))
 						return
 					}
-					pairs(c, func(mt string, mkn, m *yaml.Node) {
+					pairs(c, func(mt string, mkn, m *yamltree.Node) {
 						if jsonMedia(mt) && get(m, "schema") == nil {
 							a.report(r, mkn, op, "%s: 200 response %s has no schema", opName(op), mt)
 						}
@@ -629,10 +629,10 @@ var catalogue = []*Rule{
 		Description: "A response documents `Access-Control-Allow-Origin` with the value `*` (enum, default or example): any web site can read responses from browsers.",
 		Remediation: "Reflect only an allow-list of trusted origins; never combine a wildcard with credentials.",
 		check: func(a *auditCtx, r *Rule) {
-			seen := map[*yaml.Node]bool{}
+			seen := map[*yamltree.Node]bool{}
 			for _, op := range a.ops {
-				a.responses(op, func(code string, _, resp *yaml.Node) {
-					pairs(get(resp, "headers"), func(name string, kn, h *yaml.Node) {
+				a.responses(op, func(code string, _, resp *yamltree.Node) {
+					pairs(get(resp, "headers"), func(name string, kn, h *yamltree.Node) {
 						if !strings.EqualFold(name, "Access-Control-Allow-Origin") || seen[kn] {
 							return
 						}
@@ -647,7 +647,7 @@ var catalogue = []*Rule{
 		}},
 }
 
-func wildcardValue(n *yaml.Node) bool {
+func wildcardValue(n *yamltree.Node) bool {
 	if n == nil {
 		return false
 	}
@@ -721,9 +721,9 @@ func truncate(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-func schemeCheck(fn func(a *auditCtx, r *Rule, name string, s *yaml.Node)) func(a *auditCtx, r *Rule) {
+func schemeCheck(fn func(a *auditCtx, r *Rule, name string, s *yamltree.Node)) func(a *auditCtx, r *Rule) {
 	return func(a *auditCtx, r *Rule) {
-		pairs(a.schemesN, func(name string, _, _ *yaml.Node) {
+		pairs(a.schemesN, func(name string, _, _ *yamltree.Node) {
 			if s := a.schemes[name]; s != nil {
 				fn(a, r, name, s)
 			}
@@ -732,7 +732,7 @@ func schemeCheck(fn func(a *auditCtx, r *Rule, name string, s *yaml.Node)) func(
 }
 
 func flowCheck(flow, what string) func(a *auditCtx, r *Rule) {
-	return schemeCheck(func(a *auditCtx, r *Rule, name string, s *yaml.Node) {
+	return schemeCheck(func(a *auditCtx, r *Rule, name string, s *yamltree.Node) {
 		if !strings.EqualFold(str(get(s, "type")), "oauth2") {
 			return
 		}
@@ -756,11 +756,11 @@ func visitCheck(fn func(a *auditCtx, r *Rule, v schemaVisit)) func(a *auditCtx, 
 // secAlt is one alternative of a security requirement: scheme -> scopes.
 type secAlt map[string][]string
 
-func secAlts(n *yaml.Node) []secAlt {
+func secAlts(n *yamltree.Node) []secAlt {
 	var out []secAlt
 	for _, alt := range items(n) {
 		m := secAlt{}
-		pairs(alt, func(k string, _, v *yaml.Node) {
+		pairs(alt, func(k string, _, v *yamltree.Node) {
 			var scopes []string
 			for _, s := range items(v) {
 				scopes = append(scopes, str(s))

@@ -1,6 +1,6 @@
 // Package specaudit is Palisade's static security audit of OpenAPI 2.0, 3.0
 // and 3.1 documents (JSON or YAML). Rules walk a position-preserving YAML
-// node tree (gopkg.in/yaml.v3 parses JSON too), so every finding carries a
+// node tree (yamltree, from goccy/go-yaml, which parses JSON too), so every finding carries a
 // file, line, column and JSON pointer. kin-openapi loads and validates the
 // same bytes as a second opinion; when it rejects a construct (typical for
 // 3.1 documents or sloppy real-world specs) the rules still run on the tree
@@ -19,7 +19,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
-	"gopkg.in/yaml.v3"
 
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 	"github.com/palisade-sec/palisade/internal/specfile"
@@ -30,9 +29,9 @@ const MaxSpecBytes = 64 << 20
 
 // Doc is one loaded API description.
 type Doc struct {
-	File    string     // path as given by the caller
-	Root    *yaml.Node // the top-level mapping
-	Version string     // "2.0", "3.0", "3.1"
+	File    string         // path as given by the caller
+	Root    *yamltree.Node // the top-level mapping
+	Version string         // "2.0", "3.0", "3.1"
 	// Parser is kin-openapi's verdict on the same document: "valid",
 	// "rejected: <reason>" (the audit still runs on the tree), or "not run".
 	Parser string
@@ -70,7 +69,7 @@ func Parse(name string, data []byte) (*Doc, error) { return parse(name, data, tr
 
 func parse(name string, data []byte, validate bool) (doc *Doc, err error) {
 	defer func() {
-		// yaml.v3 is robust, but a parser panic on hostile input must
+		// The parser is robust, but a panic on hostile input must
 		// never take the whole audit down: report it against the file.
 		if r := recover(); r != nil {
 			doc, err = nil, &LoadError{File: name, Msg: fmt.Sprintf("parser failure: %v", r)}
@@ -79,27 +78,11 @@ func parse(name string, data []byte, validate bool) (doc *Doc, err error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &LoadError{File: name, Msg: "empty document"}
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		// JSON allows tabs as insignificant whitespace where YAML does
-		// not; raw tabs can't occur inside valid JSON strings, so
-		// replacing them one for one keeps line and column numbers.
-		if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') && bytes.IndexByte(data, '\t') >= 0 {
-			var root2 yaml.Node
-			if err2 := yaml.Unmarshal(bytes.ReplaceAll(data, []byte{'\t'}, []byte{' '}), &root2); err2 == nil {
-				root = root2
-				err = nil
-			}
-		}
-		if err != nil {
-			return nil, syntaxError(name, data, err)
-		}
+	top, err := yamltree.Parse(name, data)
+	if err != nil {
+		return nil, err
 	}
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil, &LoadError{File: name, Msg: "empty document"}
-	}
-	top := root.Content[0]
-	if top.Kind != yaml.MappingNode {
+	if top.Kind != yamltree.MappingNode {
 		return nil, &LoadError{File: name, Line: top.Line, Column: top.Column, Msg: "top level is not an object"}
 	}
 	d := &Doc{File: name, Root: top}
@@ -120,19 +103,19 @@ func parse(name string, data []byte, validate bool) (doc *Doc, err error) {
 	} else {
 		return nil, &LoadError{File: name, Line: top.Line, Column: top.Column, Msg: "neither an \"openapi\" nor a \"swagger\" field: not an OpenAPI document"}
 	}
-	if p := get(top, "paths"); p != nil && p.Kind != yaml.MappingNode {
+	if p := get(top, "paths"); p != nil && p.Kind != yamltree.MappingNode {
 		return nil, &LoadError{File: name, Line: p.Line, Column: p.Column, Msg: "field paths: not an object"}
 	}
 	d.Parser = "not run"
 	if validate {
-		d.Parser = kinVerdict(d, data, &root)
+		d.Parser = kinVerdict(d, data)
 	}
 	return d, nil
 }
 
 // kinVerdict loads the document with kin-openapi (no external references)
 // and validates it.
-func kinVerdict(d *Doc, data []byte, root *yaml.Node) (verdict string) {
+func kinVerdict(d *Doc, data []byte) (verdict string) {
 	defer func() {
 		if r := recover(); r != nil {
 			verdict = fmt.Sprintf("rejected: kin-openapi failure: %v", r)
@@ -141,7 +124,7 @@ func kinVerdict(d *Doc, data []byte, root *yaml.Node) (verdict string) {
 	ctx := context.Background()
 	if d.Version == "2.0" {
 		var v any
-		if err := root.Decode(&v); err != nil {
+		if err := specfile.UnmarshalYAML(data, &v); err != nil {
 			return "rejected: " + err.Error()
 		}
 		js, err := json.Marshal(specfile.JSONable(v))
@@ -181,9 +164,4 @@ func firstLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
-}
-
-// syntaxError locates a syntax error (see yamltree.SyntaxError).
-func syntaxError(name string, data []byte, yerr error) *LoadError {
-	return yamltree.SyntaxError(name, data, yerr)
 }

@@ -17,7 +17,7 @@ func TestParseErrors(t *testing.T) {
 		want       string
 	}{
 		{"empty", "  \n", 0, "empty document"},
-		{"bad yaml", "openapi: 3.0.0\ninfo: {title: x\npaths: {}\n", 3, "did not find expected"},
+		{"bad yaml", "openapi: 3.0.0\ninfo: {title: x\npaths: {}\n", 3, "syntax error: ',' or '}' must be specified"},
 		{"not an object", "- a\n- b\n", 1, "top level is not an object"},
 		{"not openapi", "title: hello\n", 1, `neither an "openapi" nor a "swagger" field`},
 		{"unsupported openapi", "openapi: 4.0.0\npaths: {}\n", 1, `field openapi: unsupported version "4.0.0"`},

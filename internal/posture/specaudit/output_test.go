@@ -3,8 +3,6 @@ package specaudit
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +11,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func goldenResult(t *testing.T) *Result {
 	t.Helper()
@@ -31,20 +27,7 @@ func goldenResult(t *testing.T) *Result {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file (run go test ./internal/posture/specaudit -update after checking the change)\n--- got ---\n%s", name, got)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "golden", name), got)
 }
 
 func TestGoldenOutputs(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/model"
-	"gopkg.in/yaml.v3"
+	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
 // Rule is one audit check. IDs are stable: never renumber or reuse one.
@@ -65,7 +65,7 @@ func RuleByID(id string) *Rule {
 	return nil
 }
 
-func (a *auditCtx) report(r *Rule, n *yaml.Node, op *operation, format string, args ...any) {
+func (a *auditCtx) report(r *Rule, n *yamltree.Node, op *operation, format string, args ...any) {
 	a.emit(r.ID, n, op, fmt.Sprintf(format, args...), nil)
 }
 
@@ -340,8 +340,8 @@ func isHTTPURL(u string) bool {
 // allServers lists servers at document, path and operation level.
 func (a *auditCtx) allServers() []serverURL {
 	out := append([]serverURL(nil), a.servers...)
-	seen := map[*yaml.Node]bool{}
-	add := func(n *yaml.Node) {
+	seen := map[*yamltree.Node]bool{}
+	add := func(n *yamltree.Node) {
 		for _, s := range items(get(n, "servers")) {
 			if u := get(s, "url"); u != nil && !seen[u] {
 				seen[u] = true
@@ -370,7 +370,7 @@ func (c codes) any(list ...string) bool {
 
 func (a *auditCtx) codes(op *operation) codes {
 	c := codes{has: map[string]bool{}}
-	a.responses(op, func(code string, _, _ *yaml.Node) { c.has[strings.ToUpper(code)] = true })
+	a.responses(op, func(code string, _, _ *yamltree.Node) { c.has[strings.ToUpper(code)] = true })
 	return c
 }
 

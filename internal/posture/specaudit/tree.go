@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
 
@@ -26,7 +24,6 @@ var (
 	isFalse       = yamltree.IsFalse
 	has           = yamltree.Has
 	buildPointers = yamltree.BuildPointers
-	escapePointer = yamltree.EscapePointer
 )
 
 // pointers maps every node of the tree to its JSON pointer.
@@ -34,21 +31,21 @@ type pointers = yamltree.Pointers
 
 // resolver follows local $ref values.
 type resolver struct {
-	root       *yaml.Node
+	root       *yamltree.Node
 	unresolved int
 	bad        map[string]bool
 }
 
 // deref returns the node a $ref chain ends at (n itself if it has no
 // $ref). External or dangling references return nil and are counted.
-func (r *resolver) deref(n *yaml.Node) *yaml.Node {
+func (r *resolver) deref(n *yamltree.Node) *yamltree.Node {
 	n = unalias(n)
 	for i := 0; i < maxRefHops; i++ {
-		if n == nil || n.Kind != yaml.MappingNode {
+		if n == nil || n.Kind != yamltree.MappingNode {
 			return n
 		}
 		ref := get(n, "$ref")
-		if ref == nil || ref.Kind != yaml.ScalarNode {
+		if ref == nil || ref.Kind != yamltree.ScalarNode {
 			return n
 		}
 		t := r.lookup(ref.Value)
@@ -75,7 +72,7 @@ func (r *resolver) deref(n *yaml.Node) *yaml.Node {
 	return nil
 }
 
-func (r *resolver) lookup(ref string) *yaml.Node {
+func (r *resolver) lookup(ref string) *yamltree.Node {
 	if !strings.HasPrefix(ref, "#") {
 		return nil
 	}
@@ -97,9 +94,9 @@ func (r *resolver) lookup(ref string) *yaml.Node {
 			return nil
 		}
 		switch cur.Kind {
-		case yaml.MappingNode:
+		case yamltree.MappingNode:
 			cur = get(cur, tok)
-		case yaml.SequenceNode:
+		case yamltree.SequenceNode:
 			i, err := strconv.Atoi(tok)
 			if err != nil || i < 0 || i >= len(cur.Content) {
 				return nil

@@ -1,7 +1,9 @@
 // Package yamltree has the position-preserving YAML/JSON node helpers shared
 // by the static audits (OpenAPI in specaudit, gateway configuration in
 // gateway): parsing with located syntax errors, multi-document streams,
-// lookups that follow aliases, and JSON pointers for every node.
+// lookups that follow aliases, and JSON pointers for every node. The tree
+// is specfile.Node, built from goccy/go-yaml (the project's one YAML
+// library).
 package yamltree
 
 import (
@@ -9,14 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"regexp"
 	"strconv"
 	"strings"
-
-	goccyyaml "github.com/goccy/go-yaml"
-	goccyparser "github.com/goccy/go-yaml/parser"
-	"gopkg.in/yaml.v3"
 
 	"github.com/palisade-sec/palisade/internal/specfile"
 )
@@ -42,9 +38,23 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
+// Node is a node of the tree (see specfile.Node).
+type Node = specfile.Node
+
+// Node kinds and scalar styles.
+const (
+	DocumentNode = specfile.DocumentNode
+	SequenceNode = specfile.SequenceNode
+	MappingNode  = specfile.MappingNode
+	ScalarNode   = specfile.ScalarNode
+	AliasNode    = specfile.AliasNode
+	LiteralStyle = specfile.LiteralStyle
+	FoldedStyle  = specfile.FoldedStyle
+)
+
 // Parse parses one YAML or JSON document and returns its top-level node
 // (not the document node). Syntax errors are *Error with a position.
-func Parse(name string, data []byte) (top *yaml.Node, err error) {
+func Parse(name string, data []byte) (top *Node, err error) {
 	docs, err := ParseAll(name, data, 1)
 	if err != nil {
 		return nil, err
@@ -57,9 +67,10 @@ func Parse(name string, data []byte) (top *yaml.Node, err error) {
 
 // ParseAll parses a stream of YAML documents ("---" separated; JSON is one
 // document) and returns the top-level node of each non-empty document, at
-// most max (0: no limit). A parser panic on hostile input is returned as an
-// error naming the file.
-func ParseAll(name string, data []byte, max int) (docs []*yaml.Node, err error) {
+// most max (0: no limit). A document written as JSON is held to JSON's
+// grammar (the YAML parser reads JSON leniently). A parser panic on
+// hostile input is returned as an error naming the file.
+func ParseAll(name string, data []byte, max int) (docs []*Node, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			docs, err = nil, &Error{File: name, Msg: fmt.Sprintf("parser failure: %v", r)}
@@ -68,19 +79,21 @@ func ParseAll(name string, data []byte, max int) (docs []*yaml.Node, err error) 
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &Error{File: name, Msg: "empty document"}
 	}
-	parse := func(b []byte) ([]*yaml.Node, error) {
-		var out []*yaml.Node
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		for max <= 0 || len(out) < max {
-			var root yaml.Node
-			if err := dec.Decode(&root); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, err
+	if looksJSON(data) && !json.Valid(data) {
+		return nil, SyntaxError(name, data, errors.New("not valid JSON"))
+	}
+	parse := func(b []byte) ([]*Node, error) {
+		all, err := specfile.ParseYAMLAll(b, 0)
+		if err != nil {
+			return nil, err
+		}
+		var out []*Node
+		for _, d := range all {
+			if max > 0 && len(out) >= max {
+				break
 			}
-			if root.Kind == yaml.DocumentNode && len(root.Content) > 0 && !(root.Content[0].Kind == yaml.ScalarNode && root.Content[0].Tag == "!!null") {
-				out = append(out, root.Content[0])
+			if len(d.Content) > 0 && !(d.Content[0].Kind == ScalarNode && d.Content[0].Tag == "!!null") {
+				out = append(out, d.Content[0])
 			}
 		}
 		return out, nil
@@ -109,50 +122,52 @@ func IsJSON(data []byte) bool {
 	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
 }
 
-var (
-	yamlLineRe     = regexp.MustCompile(`line (\d+)`)
-	yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
-)
+// looksJSON reports a document written as JSON: an array, or an object
+// whose first key is quoted (or an empty object). A YAML flow mapping
+// ({a: 1}) is not.
+func looksJSON(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 {
+		return false
+	}
+	if t[0] == '[' {
+		return true
+	}
+	if t[0] != '{' {
+		return false
+	}
+	t = bytes.TrimLeft(t[1:], " \t\r\n")
+	return len(t) > 0 && (t[0] == '"' || t[0] == '}')
+}
 
-// SyntaxError locates a syntax error. yaml.v3 reports the line where the
-// enclosing construct started (0-based for parser errors), so the position
-// comes from encoding/json for JSON documents and from goccy/go-yaml's
-// parser for YAML; yaml.v3's message and line are the fallback.
+// SyntaxError locates a syntax error: for a JSON document at the position
+// encoding/json gives, else where the YAML parser stopped.
 func SyntaxError(name string, data []byte, yerr error) *Error {
-	msg := strings.TrimPrefix(yerr.Error(), "yaml: ")
-	msg = yamlLinePrefix.ReplaceAllString(msg, "")
-	le := &Error{File: name, Msg: "syntax error: " + msg}
+	le := &Error{File: name, Msg: "syntax error: " + yerr.Error()}
+	var se *specfile.SyntaxError
+	if errors.As(yerr, &se) {
+		le.Msg = "syntax error: " + se.Msg
+		le.Line, le.Column = se.Line, se.Column
+	}
 	if IsJSON(data) {
 		var v any
 		if err := json.Unmarshal(data, &v); err != nil {
-			var se *json.SyntaxError
-			if errors.As(err, &se) {
-				le.Line, le.Column = specfile.LineCol(data, int(se.Offset))
-				le.Msg = "JSON syntax error: " + se.Error()
-				return le
+			var jse *json.SyntaxError
+			if errors.As(err, &jse) {
+				le.Line, le.Column = specfile.LineCol(data, int(jse.Offset))
+				le.Msg = "JSON syntax error: " + jse.Error()
 			}
 		}
-	}
-	if _, err := goccyparser.ParseBytes(data, 0); err != nil {
-		var se *goccyyaml.SyntaxError
-		if errors.As(err, &se) && se.Token != nil && se.Token.Position != nil {
-			le.Line, le.Column = se.Token.Position.Line, se.Token.Position.Column
-			return le
-		}
-	}
-	if m := yamlLineRe.FindStringSubmatch(yerr.Error()); m != nil {
-		le.Line, _ = strconv.Atoi(m[1])
-		le.Msg = "syntax error near this line: " + msg
 	}
 	return le
 }
 
 // Unalias follows YAML aliases (nil for a chain longer than 32).
-func Unalias(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < maxAliasHops; i++ {
+func Unalias(n *Node) *Node {
+	for i := 0; n != nil && n.Kind == AliasNode && i < maxAliasHops; i++ {
 		n = n.Alias
 	}
-	if n != nil && n.Kind == yaml.AliasNode {
+	if n != nil && n.Kind == AliasNode {
 		return nil
 	}
 	return n
@@ -160,9 +175,9 @@ func Unalias(n *yaml.Node) *yaml.Node {
 
 // Get returns the value of key in mapping m (nil if absent or m is not a
 // mapping).
-func Get(m *yaml.Node, key string) *yaml.Node {
+func Get(m *Node, key string) *Node {
 	m = Unalias(m)
-	if m == nil || m.Kind != yaml.MappingNode {
+	if m == nil || m.Kind != MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -174,9 +189,9 @@ func Get(m *yaml.Node, key string) *yaml.Node {
 }
 
 // GetFold is Get with a case-insensitive key.
-func GetFold(m *yaml.Node, key string) *yaml.Node {
+func GetFold(m *Node, key string) *Node {
 	m = Unalias(m)
-	if m == nil || m.Kind != yaml.MappingNode {
+	if m == nil || m.Kind != MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -188,7 +203,7 @@ func GetFold(m *yaml.Node, key string) *yaml.Node {
 }
 
 // Path follows a chain of mapping keys.
-func Path(m *yaml.Node, keys ...string) *yaml.Node {
+func Path(m *Node, keys ...string) *Node {
 	for _, k := range keys {
 		m = Get(m, k)
 		if m == nil {
@@ -199,9 +214,9 @@ func Path(m *yaml.Node, keys ...string) *yaml.Node {
 }
 
 // KeyNode returns the key node of key in m (for locations).
-func KeyNode(m *yaml.Node, key string) *yaml.Node {
+func KeyNode(m *Node, key string) *Node {
 	m = Unalias(m)
-	if m == nil || m.Kind != yaml.MappingNode {
+	if m == nil || m.Kind != MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -213,9 +228,9 @@ func KeyNode(m *yaml.Node, key string) *yaml.Node {
 }
 
 // Pairs calls fn for every key/value of mapping m in document order.
-func Pairs(m *yaml.Node, fn func(k string, kn, v *yaml.Node)) {
+func Pairs(m *Node, fn func(k string, kn, v *Node)) {
 	m = Unalias(m)
-	if m == nil || m.Kind != yaml.MappingNode {
+	if m == nil || m.Kind != MappingNode {
 		return
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -226,12 +241,12 @@ func Pairs(m *yaml.Node, fn func(k string, kn, v *yaml.Node)) {
 }
 
 // Items returns the elements of sequence s.
-func Items(s *yaml.Node) []*yaml.Node {
+func Items(s *Node) []*Node {
 	s = Unalias(s)
-	if s == nil || s.Kind != yaml.SequenceNode {
+	if s == nil || s.Kind != SequenceNode {
 		return nil
 	}
-	out := make([]*yaml.Node, 0, len(s.Content))
+	out := make([]*Node, 0, len(s.Content))
 	for _, c := range s.Content {
 		if c = Unalias(c); c != nil {
 			out = append(out, c)
@@ -241,21 +256,21 @@ func Items(s *yaml.Node) []*yaml.Node {
 }
 
 // Str is the scalar value of n ("" for non-scalars).
-func Str(n *yaml.Node) string {
+func Str(n *Node) string {
 	n = Unalias(n)
-	if n == nil || n.Kind != yaml.ScalarNode {
+	if n == nil || n.Kind != ScalarNode {
 		return ""
 	}
 	return n.Value
 }
 
 // Strs returns the scalar items of a sequence, or the scalar itself.
-func Strs(n *yaml.Node) []string {
+func Strs(n *Node) []string {
 	n = Unalias(n)
 	if n == nil {
 		return nil
 	}
-	if n.Kind == yaml.ScalarNode {
+	if n.Kind == ScalarNode {
 		if n.Tag == "!!null" {
 			return nil
 		}
@@ -263,7 +278,7 @@ func Strs(n *yaml.Node) []string {
 	}
 	var out []string
 	for _, c := range Items(n) {
-		if c.Kind == yaml.ScalarNode {
+		if c.Kind == ScalarNode {
 			out = append(out, c.Value)
 		}
 	}
@@ -271,34 +286,34 @@ func Strs(n *yaml.Node) []string {
 }
 
 // IsTrue reports a boolean true scalar.
-func IsTrue(n *yaml.Node) bool {
+func IsTrue(n *Node) bool {
 	n = Unalias(n)
-	return n != nil && n.Kind == yaml.ScalarNode && (n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
+	return n != nil && n.Kind == ScalarNode && (n.Value == "true" || n.Value == "True" || n.Value == "TRUE")
 }
 
 // IsFalse reports a boolean false scalar.
-func IsFalse(n *yaml.Node) bool {
+func IsFalse(n *Node) bool {
 	n = Unalias(n)
-	return n != nil && n.Kind == yaml.ScalarNode && (n.Value == "false" || n.Value == "False" || n.Value == "FALSE")
+	return n != nil && n.Kind == ScalarNode && (n.Value == "false" || n.Value == "False" || n.Value == "FALSE")
 }
 
 // Has reports whether key is present in m.
-func Has(m *yaml.Node, key string) bool { return KeyNode(m, key) != nil }
+func Has(m *Node, key string) bool { return KeyNode(m, key) != nil }
 
 // Pointers maps every node of a tree to its JSON pointer.
-type Pointers map[*yaml.Node]string
+type Pointers map[*Node]string
 
 // BuildPointers walks the tree (depth at most 512).
-func BuildPointers(root *yaml.Node) Pointers {
+func BuildPointers(root *Node) Pointers {
 	p := Pointers{}
 	p.Add(root, "")
 	return p
 }
 
 // Add records the pointers of the tree under root, prefixed by base.
-func (p Pointers) Add(root *yaml.Node, base string) {
-	var walk func(n *yaml.Node, ptr string, depth int)
-	walk = func(n *yaml.Node, ptr string, depth int) {
+func (p Pointers) Add(root *Node, base string) {
+	var walk func(n *Node, ptr string, depth int)
+	walk = func(n *Node, ptr string, depth int) {
 		if n == nil || depth > 512 {
 			return
 		}
@@ -307,7 +322,7 @@ func (p Pointers) Add(root *yaml.Node, base string) {
 		}
 		p[n] = ptr
 		switch n.Kind {
-		case yaml.MappingNode:
+		case MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k := n.Content[i]
 				child := ptr + "/" + EscapePointer(k.Value)
@@ -316,7 +331,7 @@ func (p Pointers) Add(root *yaml.Node, base string) {
 				}
 				walk(n.Content[i+1], child, depth+1)
 			}
-		case yaml.SequenceNode:
+		case SequenceNode:
 			for i, c := range n.Content {
 				walk(c, ptr+"/"+strconv.Itoa(i), depth+1)
 			}
@@ -334,14 +349,14 @@ func EscapePointer(s string) string {
 // Walk calls fn for every node under n (n itself excluded) with the chain
 // of mapping keys leading to it (sequence items add no key); fn returns
 // false to skip a node's children. Depth is bounded by 64.
-func Walk(n *yaml.Node, fn func(keys []string, v *yaml.Node) bool) {
-	var walk func(n *yaml.Node, keys []string, depth int)
-	walk = func(n *yaml.Node, keys []string, depth int) {
+func Walk(n *Node, fn func(keys []string, v *Node) bool) {
+	var walk func(n *Node, keys []string, depth int)
+	walk = func(n *Node, keys []string, depth int) {
 		if n = Unalias(n); n == nil || depth > 64 {
 			return
 		}
 		switch n.Kind {
-		case yaml.MappingNode:
+		case MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				v := Unalias(n.Content[i+1])
 				if v == nil {
@@ -352,7 +367,7 @@ func Walk(n *yaml.Node, fn func(keys []string, v *yaml.Node) bool) {
 					walk(v, k, depth+1)
 				}
 			}
-		case yaml.SequenceNode:
+		case SequenceNode:
 			for _, c := range n.Content {
 				if c = Unalias(c); c != nil && fn(keys, c) {
 					walk(c, keys, depth+1)

@@ -3,8 +3,6 @@ package yamltree
 import (
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 )
 
 func TestParseAllAndErrors(t *testing.T) {
@@ -72,6 +70,6 @@ func TestWalkAndPointers(t *testing.T) {
 	}
 }
 
-type yamlNode = yaml.Node
+type yamlNode = Node
 
-const scalar = yaml.ScalarNode
+const scalar = ScalarNode
