@@ -28,9 +28,6 @@ func (s *bset) addSet(o *bset)      { s[0] |= o[0]; s[1] |= o[1]; s[2] |= o[2]; 
 func (s *bset) meets(o *bset) bool  { return s[0]&o[0]|s[1]&o[1]|s[2]&o[2]|s[3]&o[3] != 0 }
 func (s *bset) within(o *bset) bool { return s[0]&^o[0]|s[1]&^o[1]|s[2]&^o[2]|s[3]&^o[3] == 0 }
 func (s *bset) empty() bool         { return s[0]|s[1]|s[2]|s[3] == 0 }
-func (s *bset) count() int {
-	return bits.OnesCount64(s[0]) + bits.OnesCount64(s[1]) + bits.OnesCount64(s[2]) + bits.OnesCount64(s[3])
-}
 
 func (s *bset) addRange(lo, hi int) {
 	for c := lo; c <= hi; c++ {

@@ -499,7 +499,6 @@ var (
 		}
 		return
 	}()
-	upper    = func() (s bset) { s.addRange('A', 'Z'); return }()
 	allBytes = func() (s bset) { s.addRange(0, 255); return }()
 )
 
