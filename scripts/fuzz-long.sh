@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime="${FUZZ_LONG:-30s}"
 targets=(
+  "./internal/jsonscan FuzzTokenizerMatchesJSONText" # the one JSON tokenizer against jsontext
   "./internal/exchange FuzzDecodeNDJSON"        # exchange NDJSON
   "./internal/exchange FuzzFastDecodeAgrees"    # its fast path against the reference
   "./internal/exchange FuzzDecodeHAR"           # HAR

@@ -23,10 +23,11 @@ import (
 	"github.com/palisade-sec/palisade/internal/server"
 	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 func init() {
-	var configFile, dataDir, listen, tlsCert, tlsKey string
+	var configFile, dataDir, storeDSN, listen, tlsCert, tlsKey string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Palisade server: REST API, durable ingestion, alerting (see docs/serve.md)",
@@ -39,12 +40,13 @@ On first start an admin token is printed once on standard error; create more
 with "palisade token create".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServe(cmd, configFile, dataDir, listen, tlsCert, tlsKey)
+			return runServe(cmd, configFile, dataDir, storeDSN, listen, tlsCert, tlsKey)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "configuration file (YAML or JSON)")
 	f.StringVar(&dataDir, "data", defaultDataDir(), "data directory (database, write-ahead log, installation key; created on first start; default $PALISADE_DATA, else ./palisade-data)")
+	f.StringVar(&storeDSN, "store", defaultStore(), storeFlagHelp)
 	f.StringVar(&listen, "listen", "", "listen address (default server.listen, 127.0.0.1:8080)")
 	f.StringVar(&tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "TLS private key file (PEM)")
@@ -53,7 +55,7 @@ with "palisade token create".`,
 
 // serveConfig merges the configuration file and the document stored by PUT
 // /api/v1/config.
-func serveConfig(ctx context.Context, st store.Store, configFile string) (server.Config, error) {
+func serveConfig(ctx context.Context, st store.Settings, configFile string) (server.Config, error) {
 	var docs []server.NamedDoc
 	if configFile != "" {
 		b, err := os.ReadFile(configFile)
@@ -85,7 +87,7 @@ func serveConfig(ctx context.Context, st store.Store, configFile string) (server
 // engineConfig builds the pipeline configuration: the installation's
 // identity key unless identity.key_file is set, plus uploaded specs; stored
 // specs that do not load are skipped and returned (id → reason).
-func engineConfig(ctx context.Context, st store.Store, cfg server.Config, dataDir string) (engine.Config, map[string]string, error) {
+func engineConfig(ctx context.Context, st store.Specs, cfg server.Config, dataDir string) (engine.Config, map[string]string, error) {
 	ec, err := cfg.EngineConfig()
 	if err != nil {
 		return ec, nil, err
@@ -116,19 +118,35 @@ func (s sinkStats) SinkFailures() map[string]int64 {
 	return out
 }
 
-func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey string) error {
+func runServe(cmd *cobra.Command, configFile, dataDir, storeDSN, listen, tlsCert, tlsKey string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	st, err := createDataStore(ctx, dataDir)
+	storeDSN, err := storeSpec(storeDSN, configFile)
+	if err != nil {
+		return err
+	}
+	st, err := createServeStore(ctx, dataDir, storeDSN)
 	if err != nil {
 		return exitCode(2, err)
 	}
 	defer st.Close()
+	storeName := filepath.Join(dataDir, dbFile)
+	if storeDSN != "" {
+		storeName = storeopen.Redact(storeDSN)
+		key, err := server.LoadKey(dataDir)
+		if err != nil {
+			return exitCode(2, err)
+		}
+		if err := checkKeyID(ctx, st, key, dataDir); err != nil {
+			return exitCode(2, err)
+		}
+	}
 	cfg, err := serveConfig(ctx, st, configFile)
 	if err != nil {
 		return exitCode(2, err)
 	}
+	cfg.Server.Store = storeDSN // what was opened (a stored document cannot move the store)
 	if listen != "" {
 		cfg.Server.Listen = listen
 	}
@@ -195,14 +213,18 @@ func runServe(cmd *cobra.Command, configFile, dataDir, listen, tlsCert, tlsKey s
 		srv.Close(context.Background())
 		return err
 	} else if tok != "" {
-		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --data %s --role viewer|analyst|admin|ingest\n\n", tok, dataDir)
+		where := "--data " + dataDir
+		if storeDSN != "" {
+			where = "--store " + storeopen.Redact(storeDSN)
+		}
+		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create %s --role viewer|analyst|admin|ingest\n\n", tok, where)
 	}
 	hs := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme := "http"
 	if cfg.Server.TLSCert != "" {
 		scheme = "https"
 	}
-	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "data", dataDir)
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "data", dataDir, "store", storeName)
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.Server.TLSCert != "" {

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	var dataDir, role, name string
+	var dataDir, storeDSN, role, name string
 	tok := &cobra.Command{
 		Use:   "token",
 		Short: "Manage API tokens of palisade serve (works while the server runs)",
@@ -26,17 +26,18 @@ func init() {
 		Long: `Roles: viewer (read), analyst (read + triage), admin (everything),
 ingest (only POST /api/v1/ingest and OTLP). The running server sees the new
 token at once. --data must be the data directory the server uses (it is
-never created here).
+never created here), or --store the PostgreSQL store it uses.
 
-Exit status: 0 created; 2 usage error, or --data missing or not a
-Palisade data directory; 1 the database could not be written.`,
+Exit status: 0 created; 2 usage error, --data missing or not a Palisade
+data directory, or --store unreachable; 1 the database could not be
+written.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !store.ValidRole(role) {
 				return exitCode(2, fmt.Errorf("--role: unknown %q (viewer, analyst, admin, ingest)", role))
 			}
 			ctx := context.Background()
-			st, err := openDataStore(ctx, dataDir)
+			st, where, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -49,7 +50,7 @@ Palisade data directory; 1 the database could not be written.`,
 				return err
 			}
 			_ = st.Audit(ctx, store.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: "token.create", Target: t.ID, Detail: map[string]any{"role": role, "name": name}})
-			fmt.Fprintf(os.Stderr, "created %s (role %s) in %s; the token is shown only now:\n", t.ID, role, dataDir)
+			fmt.Fprintf(os.Stderr, "created %s (role %s) in %s; the token is shown only now:\n", t.ID, role, where)
 			fmt.Println(secret)
 			return nil
 		},
@@ -63,7 +64,7 @@ Palisade data directory; 1 the database could not be written.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := context.Background()
-			st, err := openDataStore(ctx, dataDir)
+			st, _, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -86,7 +87,7 @@ Palisade data directory; 1 the database could not be written.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := context.Background()
-			st, err := openDataStore(ctx, dataDir)
+			st, _, err := openCLIStore(ctx, dataDir, storeDSN)
 			if err != nil {
 				return err
 			}
@@ -104,6 +105,7 @@ Palisade data directory; 1 the database could not be written.`,
 	}
 	for _, c := range []*cobra.Command{create, list, revoke} {
 		c.Flags().StringVar(&dataDir, "data", defaultDataDir(), dataFlagHelp)
+		c.Flags().StringVar(&storeDSN, "store", defaultStore(), storeFlagHelp)
 		tok.AddCommand(c)
 	}
 	root.AddCommand(tok)

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
-	"github.com/palisade-sec/palisade/internal/jsonlit"
+	"github.com/palisade-sec/palisade/internal/hashing"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -151,7 +152,7 @@ func toLower(s string) string {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		x := jsonlit.Load64(s, i)
+		x := jsonscan.Load64(s, i)
 		// bytes below 0x80 cannot carry into their neighbours here; any
 		// byte at or above 0x80 sends the text to strings.ToLower anyway
 		if (x|(x+lo*(0x80-'A'))&^(x+lo*(0x80-'Z'-1)))&hi != 0 {
@@ -475,18 +476,14 @@ func (s *scanCtx) record(loc Location, field string, st *fieldState, v string, m
 // matchSig is the FNV-1a hash of the matches' types (and masked flags):
 // the class of a value, compared between consecutive values of a field.
 func matchSig(ms []Match) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
+	h := uint64(hashing.Offset)
 	for _, m := range ms {
-		for i := 0; i < len(m.Type); i++ {
-			h ^= uint64(m.Type[i])
-			h *= prime
-		}
+		h = hashing.FNV1a(h, m.Type)
 		if m.Masked {
 			h ^= 1
-			h *= prime
+			h *= hashing.Prime
 		}
-		h *= prime // ^= 0
+		h *= hashing.Prime // ^= 0
 	}
 	return h
 }

@@ -1,6 +1,11 @@
 package classify
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/bounded"
+	"github.com/palisade-sec/palisade/internal/hashing"
+)
 
 // Memoization of value classifications.
 //
@@ -10,18 +15,19 @@ import "strings"
 // API traffic repeats values a lot: currencies, statuses, categories,
 // catalogue names, dates, the same customer's e-mail address in every
 // response of a session. The Analyzer keeps the results for recently seen
-// short values in a small set-associative table, so that a repeated value
-// costs a hash and a comparison instead of the scanners. The table only
-// saves work: a result read from it is the one classifyHint would compute,
-// so what is found does not depend on it.
+// short values in the pipeline's bounded table (internal/bounded, least
+// recently used evicted), so that a repeated value costs a hash and a
+// comparison instead of the scanners. The table only saves work: a result
+// read from it is the one classifyHint would compute, so what is found
+// does not depend on it.
 //
-// Memory: memoSets×memoWays entries of 72 bytes (1.2 MB), each holding a
-// copy of the value (at most memoMaxLen bytes) and of its matches: ≈ 1.5 MB
-// per Analyzer on typical values, 4 MB at most.
+// Memory: memoCap entries of 72 bytes plus 20–60 bytes of the table's
+// index and recency log (≈ 2 MB), each holding a copy of the value (at
+// most memoMaxLen bytes) and of its matches: ≈ 2.5 MB per Analyzer on
+// typical values, 5 MB at most.
 
 const (
-	memoSets   = 8192 // power of two
-	memoWays   = 2
+	memoCap    = 16384
 	memoMaxLen = 128 // longer values are classified every time
 )
 
@@ -78,8 +84,7 @@ func (u *memoUse) count(hit bool) {
 }
 
 type valueMemo struct {
-	tags         []uint64    // memoSets × memoWays hashes (0: empty), most recently used way first
-	tab          []memoEntry // the entries, in the same order
+	tab          *bounded.LRU[memoEntry] // by memoHash
 	hints        map[hintKey]uint32
 	hits, misses int64
 }
@@ -105,32 +110,13 @@ func (m *valueMemo) hintID(h fieldHint) uint32 {
 	return id
 }
 
-// memoHash hashes a hint, a context key and a value (FNV-1a over 8-byte
-// words, then mixed): fixed, so runs are reproducible.
+// memoHash hashes a hint, a context key and a value (internal/hashing:
+// fixed, so runs are reproducible).
 func memoHash(hid uint32, ctx, v string) uint64 {
-	h := uint64(14695981039346656037) ^ uint64(hid)<<40 ^ uint64(len(ctx))<<20 ^ uint64(len(v))
-	h = hashStr(h, ctx)
-	h ^= 0xff
-	h = hashStr(h, v)
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	return h
-}
-
-func hashStr(h uint64, s string) uint64 {
-	const prime = 1099511628211
-	for len(s) >= 8 {
-		x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = (h ^ x) * prime
-		h ^= h >> 29
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * prime
-	}
-	return h
+	h := uint64(hashing.Offset) ^ uint64(hid)<<40 ^ uint64(len(ctx))<<20 ^ uint64(len(v))
+	h = hashing.Add(h, ctx)
+	h = hashing.Add(hashing.Sep(h), v)
+	return hashing.Mix64(h)
 }
 
 // classify returns classifyHint's result for (ctx, v), from the table when
@@ -144,44 +130,33 @@ func (m *valueMemo) classify(c *Classifier, s *scan, hint fieldHint, hid uint32,
 		return c.classifyHint(s, hint, ctx, v)
 	}
 	if m.tab == nil {
-		m.tags = make([]uint64, memoSets*memoWays)
-		m.tab = make([]memoEntry, memoSets*memoWays)
+		m.tab = bounded.New[memoEntry](memoCap)
 	}
 	key := "" // the name matters to custom types only
 	if len(c.custom) > 0 {
 		key = ctx
 	}
-	h := memoHash(hid, key, v) | 1 // never 0, the empty tag
-	base := int(h&(memoSets-1)) * memoWays
-	tags, set := m.tags[base:base+memoWays], m.tab[base:base+memoWays]
-	for i, tg := range tags {
-		if tg == h && set[i].holds(hid, key, v) {
-			m.hits++
-			if u != nil {
-				u.count(true)
-			}
-			if i > 0 { // most recently used first
-				tags[0], tags[i] = tags[i], tags[0]
-				set[0], set[i] = set[i], set[0]
-			}
-			return set[0].ms
+	e, created := m.tab.GetOrAdd(memoHash(hid, key, v))
+	if !created && e.holds(hid, key, v) {
+		m.hits++
+		if u != nil {
+			u.count(true)
 		}
+		return e.ms
 	}
 	m.misses++
 	if u != nil {
 		u.count(false)
 	}
 	ms := c.classifyHint(s, hint, ctx, v)
-	// Evict the least recently used way; the entry owns its strings (v and
-	// details may share memory with a whole body).
-	copy(tags[1:], tags[:memoWays-1])
-	copy(set[1:], set[:memoWays-1])
-	if old := set[0].ctx; old == key {
+	// Fill the entry (new, or another key with the same hash); it owns its
+	// strings (v and details may share memory with a whole body).
+	if old := e.ctx; old == key {
 		key = old // already a copy
 	} else {
 		key = strings.Clone(key)
 	}
-	e := memoEntry{hid: hid, ctx: key}
+	*e = memoEntry{hid: hid, ctx: key}
 	if len(v) <= memoInline {
 		e.n = uint8(copy(e.inl[:], v))
 	} else {
@@ -194,6 +169,5 @@ func (m *valueMemo) classify(c *Classifier, s *scan, hint fieldHint, hid uint32,
 			e.ms[i] = x
 		}
 	}
-	tags[0], set[0] = h, e
 	return ms
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/hashing"
 )
 
 // TestNoAllocPromises checks the code comments that promise no allocation:
@@ -15,7 +17,7 @@ func TestNoAllocPromises(t *testing.T) {
 	k := uint64(0)
 	add := func() {
 		k++
-		v, _ := l.getOrAdd(mix64(k))
+		v, _ := l.GetOrAdd(hashing.Mix64(k))
 		v[0]++
 	}
 	for i := 0; i < 10_000; i++ { // full, evicting, log started and compacted
@@ -30,7 +32,7 @@ func TestNoAllocPromises(t *testing.T) {
 
 	var c linCounter
 	s := "203.0.113.9/GET api.test/v1/items/{id}"
-	if n := testing.AllocsPerRun(100, func() { c.add(hashUint(hashString(s), 7)) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { c.add(hashing.AddUint64(hashing.String(s), 7)) }); n != 0 {
 		t.Errorf("linCounter.add, hashString: %v allocations", n)
 	}
 

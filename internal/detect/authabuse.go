@@ -11,6 +11,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -169,8 +170,8 @@ func newAuthAbuse(cfg Config) *authDetector {
 	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
 	d.ids = newLRU[authIdentity](capOr(cfg.MaxTrackedIdentities, 200000))
 	d.eps = newLRU[authEndpoint](o.MaxEndpoints)
-	d.clients.onEvict = func(_ uint64, c *authClient) { d.foldClient(c) }
-	d.ids.onEvict = func(_ uint64, s *authIdentity) { d.foldIdentity(s) }
+	d.clients.OnEvict = func(_ uint64, c *authClient) { d.foldClient(c) }
+	d.ids.OnEvict = func(_ uint64, s *authIdentity) { d.foldIdentity(s) }
 	return d
 }
 
@@ -210,7 +211,7 @@ func username(ev *event.Event) uint64 {
 
 func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 	if id := ev.Auth.Identity; id != nil && id.Kind == identity.KindBasic {
-		return hashString("u:" + strings.ToLower(id.Name))
+		return hashing.String("u:" + strings.ToLower(id.Name))
 	}
 	if ev.Rec == nil || ev.Rec.Request.Body == "" || len(ev.Rec.Request.Body) > 16<<10 {
 		return 0
@@ -237,7 +238,7 @@ func usernameWith(js *jsonScanner, ev *event.Event) uint64 {
 	if name == "" {
 		return 0
 	}
-	return hashString("u:" + strings.ToLower(strings.TrimSpace(name)))
+	return hashing.String("u:" + strings.ToLower(strings.TrimSpace(name)))
 }
 
 func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
@@ -272,7 +273,7 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 			user = usernameWith(&d.js, ev)
 		}
 		if user == 0 && ev.Auth.Identity != nil {
-			user = hashString(ev.Auth.Identity.TokenID + ev.Auth.Identity.ID)
+			user = hashing.String(ev.Auth.Identity.TokenID + ev.Auth.Identity.ID)
 		}
 	}
 	c := d.client(ev, fail, login, user, out)
@@ -305,11 +306,11 @@ func (d *authDetector) rollActive(gw *int64, active *[]uint64, idx int64, ids bo
 	}
 	for _, k := range *active {
 		if ids {
-			if s, ok := d.ids.peek(k); ok && s.w.idx == *gw {
+			if s, ok := d.ids.Peek(k); ok && s.w.idx == *gw {
 				d.closeIdentity(s, out)
 				d.foldIdentity(s)
 			}
-		} else if c, ok := d.clients.peek(k); ok && c.w.idx == *gw {
+		} else if c, ok := d.clients.Peek(k); ok && c.w.idx == *gw {
 			d.closeClient(c, out)
 			d.foldClient(c)
 		}
@@ -320,7 +321,7 @@ func (d *authDetector) rollActive(gw *int64, active *[]uint64, idx int64, ids bo
 func (d *authDetector) client(ev *event.Event, fail, login bool, user uint64, out *Emitter) *authClient {
 	idx := winIndex(ev.Time, d.bfWin)
 	d.rollActive(&d.bfGW, &d.bfActive, idx, false, out)
-	c, created := d.clients.getOrAdd(d.keys.ip(ev))
+	c, created := d.clients.GetOrAdd(d.keys.ip(ev))
 	if created {
 		c.w.idx = idx
 	}
@@ -405,7 +406,7 @@ func (d *authDetector) closeClient(c *authClient, out *Emitter) {
 
 func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float64, out *Emitter) {
 	idx := winIndex(ev.Time, d.csWin)
-	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
+	e, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.w.idx = idx
 		e.ref = keepRef(ev.Endpoint)
@@ -502,12 +503,12 @@ func (d *authDetector) foldIdentity(s *authIdentity) {
 	}
 }
 
-var internalNet = hashString("internal-network")
+var internalNet = hashing.String("internal-network")
 
 func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	idx := winIndex(ev.Time, d.trWin)
 	d.rollActive(&d.trGW, &d.trActive, idx, true, out)
-	s, created := d.ids.getOrAdd(d.keys.identity(ev))
+	s, created := d.ids.GetOrAdd(d.keys.identity(ev))
 	if created {
 		s.w.idx = idx
 	}
@@ -597,9 +598,9 @@ func (d *authDetector) closeIdentity(s *authIdentity, out *Emitter) {
 
 // Finish reports the remainder of fired windows.
 func (d *authDetector) Finish(at time.Time, out *Emitter) {
-	d.clients.each(func(_ uint64, c *authClient) { d.closeClient(c, out) })
-	d.eps.each(func(_ uint64, e *authEndpoint) { d.closeEndpoint(e, out) })
-	d.ids.each(func(_ uint64, s *authIdentity) { d.closeIdentity(s, out) })
+	d.clients.Each(func(_ uint64, c *authClient) { d.closeClient(c, out) })
+	d.eps.Each(func(_ uint64, e *authEndpoint) { d.closeEndpoint(e, out) })
+	d.ids.Each(func(_ uint64, s *authIdentity) { d.closeIdentity(s, out) })
 }
 
 // Readiness implements pipeline.ReadinessReporter.
@@ -614,7 +615,7 @@ func (d *authDetector) Readiness(at time.Time) []model.Readiness {
 	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: alertNames(alert.AuthCredentialStuffing),
 		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
 		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()
-	d.eps.each(func(_ uint64, e *authEndpoint) {
+	d.eps.Each(func(_ uint64, e *authEndpoint) {
 		cs.Add(e.ref.Key(), model.Need{Windows: int64(e.base.n)}, e.base.n >= 6)
 	})
 	return []model.Readiness{bf.population(model.Need{Windows: int64(d.bfPop.count()), Hours: h}, d.readyBF),

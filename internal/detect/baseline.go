@@ -2,13 +2,13 @@ package detect
 
 import (
 	"math"
-	"math/bits"
 	"net/netip"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -91,16 +91,6 @@ func confidence(observed, threshold, evidence, full float64) float64 {
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
-func ipHash(a netip.Addr) uint64 {
-	b := a.As16()
-	h := uint64(fnvOffset)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	return mix64(h)
-}
-
 // netKey is the client's network: /24 for IPv4, /48 for IPv6.
 func netKey(a netip.Addr) uint64 {
 	bitsN := 48
@@ -110,18 +100,18 @@ func netKey(a netip.Addr) uint64 {
 	}
 	p, err := a.Prefix(bitsN)
 	if err != nil {
-		return ipHash(a)
+		return hashing.Addr(a)
 	}
-	return ipHash(p.Addr())
+	return hashing.Addr(p.Addr())
 }
 
 func endpointHash(ev *event.Event) uint64 {
-	h := hashAdd(fnvOffset, ev.Endpoint.Method)
-	h = hashSep(h)
-	h = hashAdd(h, ev.Endpoint.Host)
-	h = hashSep(h)
-	h = hashAdd(h, ev.Endpoint.Path)
-	return mix64(h)
+	h := hashing.Add(hashing.Offset, ev.Endpoint.Method)
+	h = hashing.Sep(h)
+	h = hashing.Add(h, ev.Endpoint.Host)
+	h = hashing.Sep(h)
+	h = hashing.Add(h, ev.Endpoint.Path)
+	return hashing.Mix64(h)
 }
 
 // The strings of an event are views into its record's decoded text (see
@@ -380,39 +370,11 @@ func (f *fireState) firedIn(idx int64) bool { return f.on && f.idx == idx }
 // a few percent up to ~300.
 type lin256 [4]uint64
 
-func (c *lin256) add(h uint64) bool {
-	b := h & 255
-	w, m := b>>6, uint64(1)<<(b&63)
-	if c[w]&m != 0 {
-		return false
-	}
-	c[w] |= m
-	return true
-}
+func (c *lin256) add(h uint64) bool { return setBit(c[:], h) }
 
 func (c *lin256) estimate() float64 {
-	ones := 0
-	for _, w := range c {
-		ones += bits.OnesCount64(w)
-	}
-	return lin256Estimates[ones]
+	return lin256Estimates[ones(c[:])]
 }
 
-// lin256Estimates holds lin256Estimate for every possible number of ones.
-var lin256Estimates = func() (t [257]float64) {
-	for ones := range t {
-		t[ones] = lin256Estimate(ones)
-	}
-	return t
-}()
-
-func lin256Estimate(ones int) float64 {
-	if ones == 0 {
-		return 0
-	}
-	zeros := 256 - ones
-	if zeros == 0 {
-		zeros = 1
-	}
-	return math.Round(-256 * math.Log(float64(zeros)/256))
-}
+// lin256Estimates holds the estimate for every possible number of ones.
+var lin256Estimates = linearEstimates(256)

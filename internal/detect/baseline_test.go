@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -122,29 +123,29 @@ func ip4(n int) string { return fmt.Sprintf("%d.%d.%d.%d", 20+n>>24&63, n>>16&25
 func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 	l := newLRU[int](3)
 	var evicted []uint64
-	l.onEvict = func(k uint64, v *int) { evicted = append(evicted, k) }
+	l.OnEvict = func(k uint64, v *int) { evicted = append(evicted, k) }
 	for i := uint64(1); i <= 3; i++ {
-		v, created := l.getOrAdd(i)
+		v, created := l.GetOrAdd(i)
 		if !created {
 			t.Fatalf("key %d: want created", i)
 		}
 		*v = int(i) * 10
 	}
-	if v, ok := l.get(1); !ok || *v != 10 { // 1 becomes most recent
+	if v, ok := l.Get(1); !ok || *v != 10 { // 1 becomes most recent
 		t.Fatalf("get(1) = %v, %v", v, ok)
 	}
-	v, _ := l.getOrAdd(4) // evicts 2
+	v, _ := l.GetOrAdd(4) // evicts 2
 	if *v != 0 {
 		t.Fatalf("reused value not reset: %d", *v)
 	}
-	if _, ok := l.peek(2); ok || len(evicted) != 1 || evicted[0] != 2 {
+	if _, ok := l.Peek(2); ok || len(evicted) != 1 || evicted[0] != 2 {
 		t.Fatalf("want 2 evicted, got %v", evicted)
 	}
 	if l.Len() != 3 || l.Evicted() != 1 {
 		t.Fatalf("len=%d evicted=%d", l.Len(), l.Evicted())
 	}
 	var keys []uint64
-	l.each(func(k uint64, _ *int) { keys = append(keys, k) })
+	l.Each(func(k uint64, _ *int) { keys = append(keys, k) })
 	if fmt.Sprint(keys) != "[1 4 3]" {
 		t.Fatalf("slot order %v", keys)
 	}
@@ -154,8 +155,8 @@ func TestLinCounterEstimates(t *testing.T) {
 	for _, n := range []int{0, 1, 10, 100, 500, 1000, 1500} {
 		var c linCounter
 		for i := 0; i < n; i++ {
-			c.add(hashString(fmt.Sprint("v", i)))
-			c.add(hashString(fmt.Sprint("v", i))) // duplicates do not count
+			c.add(hashing.String(fmt.Sprint("v", i)))
+			c.add(hashing.String(fmt.Sprint("v", i))) // duplicates do not count
 		}
 		got := c.estimate()
 		if math.Abs(got-float64(n)) > 0.06*float64(n)+1 {
@@ -164,7 +165,7 @@ func TestLinCounterEstimates(t *testing.T) {
 	}
 	var s lin256
 	for i := 0; i < 50; i++ {
-		s.add(hashString(fmt.Sprint(i)))
+		s.add(hashing.String(fmt.Sprint(i)))
 	}
 	if e := s.estimate(); math.Abs(e-50) > 5 {
 		t.Errorf("lin256 estimate %v for 50", e)
@@ -199,7 +200,7 @@ func TestQuantilesAndDistinct(t *testing.T) {
 	}
 	var d distinct
 	for i := 0; i < 5000; i++ {
-		d.add(hashString(fmt.Sprint(i % 2500)))
+		d.add(hashing.String(fmt.Sprint(i % 2500)))
 	}
 	if e := d.estimate(); math.Abs(e-2500) > 60 {
 		t.Fatalf("hll estimate %v", e)
@@ -323,7 +324,7 @@ func TestRecentHashesKeepSketch(t *testing.T) {
 	var rec recentHashes
 	for i := 0; i < 120000; i++ {
 		v := r.IntN(1 + i/4) // many repeats, a population growing past the sparse limit
-		h := hashString(fmt.Sprint("id", v))
+		h := hashing.String(fmt.Sprint("id", v))
 		all.add(h)
 		if !rec.seen(h) {
 			filtered.add(h)

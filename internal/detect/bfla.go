@@ -9,6 +9,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
 )
@@ -174,7 +175,7 @@ func privilegedPath(path string) bool {
 }
 
 func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
-	st, created := d.ids.getOrAdd(ih)
+	st, created := d.ids.GetOrAdd(ih)
 	if created {
 		d.seen++
 		if d.hasEP && d.seen-d.firstSeenAt >= d.smallPop {
@@ -213,7 +214,7 @@ func (d *bflaDetector) groupOf(ev *event.Event) uint8 {
 	if len(rs) > 0 {
 		name += " " + strings.Join(rs, ",")
 	}
-	gh := hashString(name)
+	gh := hashing.String(name)
 	g, ok := d.groupIdx[gh]
 	if !ok {
 		if len(d.groupNames) < bflaOther {
@@ -252,7 +253,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	}
 	ih := d.keys.identity(ev)
 	g := d.group(ev, ih)
-	e, created := d.eps.getOrAdd(d.keys.endpoint(ev))
+	e, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.first, e.seenAt = ev.Time, d.seen
 		if !d.hasEP {
@@ -470,7 +471,7 @@ func (d *bflaDetector) Readiness(at time.Time) []model.Readiness {
 	small := baseline{detector: "bfla", name: "principals seen since the endpoint's first use (small-set reasons)", scope: "endpoint", alerts: al,
 		requires: model.Need{Principals: int64(d.smallPop)},
 		while:    "only the administrative-path, DELETE and spec-scope reasons apply (PUT/PATCH used only by other groups and \"only a few principals use it\" wait)"}.tally()
-	d.eps.each(func(_ uint64, e *bflaEndpoint) {
+	d.eps.Each(func(_ uint64, e *bflaEndpoint) {
 		// Endpoints are keyed by hash only (no name kept): counted, not listed.
 		uses.Add("", model.Need{Requests: int64(e.n)}, false)
 		small.Add("", model.Need{Principals: int64(d.seen - e.seenAt)}, false)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/palisade-sec/palisade/internal/jsonlit"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // Decoding layers reported in alert evidence.
@@ -103,7 +103,7 @@ func appendOnce(l []string, s string) []string {
 	return append(l, s)
 }
 
-func unhex(c byte) (byte, bool) { return jsonlit.HexVal(c) }
+func unhex(c byte) (byte, bool) { return jsonscan.HexVal(c) }
 
 // percentDecode decodes %XX and %uXXXX escapes, leaving invalid ones as
 // they are. It reports whether a %u escape was seen.

@@ -11,6 +11,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // jsonWalk returns what the part walker emits for a JSON body (kind, name,
@@ -81,11 +82,11 @@ func TestJSONFastPathMatchesJSONText(t *testing.T) {
 				t.Fatalf("body %q stop %d:\nfast path:\n%s\njsontext:\n%s", body, stop, got, want)
 			}
 		}
-		var f fastJSON
-		f.reset(body)
+		var f jsonscan.Tokenizer
+		f.Reset(body, fastJSONOpts)
 		for {
-			if _, _, res := f.next(); res != fjTok {
-				if res == fjEOF {
+			if _, _, err := f.ReadToken(); err != nil {
+				if err == io.EOF {
 					fast++
 				}
 				break

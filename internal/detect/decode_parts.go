@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // PartKind says where in a request a value was found.
@@ -141,7 +142,7 @@ type partWalker struct {
 	jdec   *jsontext.Decoder
 	jstack []jsonFrame
 	jkey   bool
-	jfast  fastJSON
+	jfast  jsonscan.Tokenizer
 	jskip  int  // emissions the jsontext replay skips (made by the fast path)
 	noFast bool // tests: jsontext only (the reference walk)
 	jused  bool // the jsontext decoder read a body
@@ -184,7 +185,7 @@ func putWalker(w *partWalker) {
 		w.jdec.Reset(&w.jr)
 		w.jused = false
 	}
-	w.jfast.s = ""
+	w.jfast.Reset("", fastJSONOpts)
 	walkerPool.Put(w)
 }
 
@@ -476,7 +477,7 @@ func (w *partWalker) jsonBody(body string) bool {
 	} else if done, res := w.jsonBodyFast(body); done {
 		return res
 	}
-	// The fast path gave up (see fastJSON): replay with jsontext, skipping
+	// The fast path gave up (see fastJSONOpts): replay with jsontext, skipping
 	// the w.jskip emissions it already made (the same ones, in order).
 	w.jused = true
 	w.jr.Reset(body)
@@ -551,20 +552,34 @@ func (w *partWalker) jsonBody(body string) bool {
 	}
 }
 
-// jsonBodyFast is jsonBody over fastJSON. done is false when the tokenizer
-// gave up; w.jskip then counts the emissions made.
+// A fast path for walking JSON request bodies. The jsontext decoder the
+// part walker uses copies its input and allocates every string it returns;
+// most API bodies are small, valid JSON, for which the values are plain
+// substrings of the body. The shared tokenizer (jsonscan) reads them with
+// jsontext's grammar, strictly (valid UTF-8, nesting at most
+// fastJSONMaxDepth), and fails on anything else before returning the token
+// it cannot vouch for. Every token it returns is therefore one jsontext
+// returns too, in the same order; when it fails, the walk is replayed with
+// jsontext, skipping the emissions already made (see jsonBody), so the
+// parts and their order are exactly those of the jsontext walk
+// (FuzzJSONFastPath).
+var fastJSONOpts = jsonscan.Options{MaxDepth: fastJSONMaxDepth, AllowDuplicateNames: true}
+
+const fastJSONMaxDepth = 256
+
+// jsonBodyFast is jsonBody over the fast tokenizer. done is false when the
+// tokenizer gave up; w.jskip then counts the emissions made.
 func (w *partWalker) jsonBodyFast(body string) (done, res bool) {
 	t := &w.jfast
-	t.reset(body)
+	t.Reset(body, fastJSONOpts)
 	w.jstack = w.jstack[:0]
 	w.jkey = false
 	emitted := 0
 	for {
-		k, v, r := t.next()
-		switch r {
-		case fjEOF:
+		k, v, err := t.ReadToken()
+		if err == io.EOF {
 			return true, true
-		case fjBail:
+		} else if err != nil {
 			w.jskip = emitted
 			return false, false
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -303,7 +304,7 @@ type evKeys struct {
 	have  uint8
 	eh    uint64 // endpointHash
 	ih    uint64 // ipHash of the client address
-	idh   uint64 // hashString of the principal id (0 when anonymous)
+	idh   uint64 // hashing.String of the principal id (0 when anonymous)
 	role  uint64 // roleGroup
 	ce    *clientEP
 	ceTab *lru[clientEP]
@@ -354,25 +355,25 @@ func (k *evKeys) endpoint(ev *event.Event) uint64 {
 
 func (k *evKeys) ip(ev *event.Event) uint64 {
 	if !k.valid(ev) {
-		return ipHash(ev.ClientIP)
+		return hashing.Addr(ev.ClientIP)
 	}
 	if k.have&haveIP == 0 {
-		k.ih, k.have = ipHash(ev.ClientIP), k.have|haveIP
+		k.ih, k.have = hashing.Addr(ev.ClientIP), k.have|haveIP
 	}
 	return k.ih
 }
 
-// identity is hashString of the principal id (0 when anonymous).
+// identity is hashing.String of the principal id (0 when anonymous).
 func (k *evKeys) identity(ev *event.Event) uint64 {
 	id := ev.Auth.Identity
 	if id == nil {
 		return 0
 	}
 	if !k.valid(ev) {
-		return hashString(id.ID)
+		return hashing.String(id.ID)
 	}
 	if k.have&haveIdentity == 0 {
-		k.idh, k.have = hashString(id.ID), k.have|haveIdentity
+		k.idh, k.have = hashing.String(id.ID), k.have|haveIdentity
 	}
 	return k.idh
 }
@@ -392,7 +393,7 @@ func (k *evKeys) clientEndpoint(ev *event.Event, tab *lru[clientEP]) *clientEP {
 	if k.valid(ev) && k.ce != nil && k.ceTab == tab {
 		return k.ce
 	}
-	e, _ := tab.getOrAdd(mix64(k.ip(ev) ^ k.endpoint(ev)*0x9e3779b97f4a7c15))
+	e, _ := tab.GetOrAdd(hashing.Pair(k.ip(ev), k.endpoint(ev)))
 	if k.valid(ev) {
 		k.ce, k.ceTab = e, tab
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -357,7 +358,7 @@ func newEnumeration(cfg Config) *enumDetector {
 	d.params = newLRU[enumParam](o.MaxParams)
 	d.groups = newLRU[enumGroup](o.MaxParams)
 	d.owners = newLRU[valueOwner](o.MaxValues)
-	d.subjects.onEvict = func(_ uint64, s *enumSubject) { d.foldFast(s); d.foldSlow(s) }
+	d.subjects.OnEvict = func(_ uint64, s *enumSubject) { d.foldFast(s); d.foldSlow(s) }
 	return d
 }
 
@@ -439,19 +440,19 @@ func (d *enumDetector) idParams(ev *event.Event) []idParam {
 func roleGroup(ev *event.Event) uint64 {
 	id := ev.Auth.Identity
 	if id == nil {
-		return hashString("anonymous")
+		return hashing.String("anonymous")
 	}
-	h := hashAdd(fnvOffset, id.Kind)
+	h := hashing.Add(hashing.Offset, id.Kind)
 	if id.Token != nil {
 		var buf [8]string // no allocation for the usual few roles and scopes
 		rs := append(append(buf[:0], id.Token.Roles...), id.Token.Scopes...)
 		slices.Sort(rs)
 		for _, r := range rs {
-			h = hashSep(h)
-			h = hashAdd(h, r)
+			h = hashing.Sep(h)
+			h = hashing.Add(h, r)
 		}
 	}
-	return mix64(h)
+	return hashing.Mix64(h)
 }
 
 func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
@@ -467,26 +468,26 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 	gset := false
 	for i := range ps {
 		p := &ps[i]
-		pk := mix64(hashAdd(hashSep(hashAdd(eh, p.in)), p.name))
-		par, created := d.params.getOrAdd(pk)
+		pk := hashing.Mix64(hashing.Add(hashing.Sep(hashing.Add(eh, p.in)), p.name))
+		par, created := d.params.GetOrAdd(pk)
 		if created {
 			par.ref, par.name, par.in, par.first = keepRef(ev.Endpoint), strings.Clone(p.name), p.in, ev.Time
 		}
-		key := mix64(sk ^ pk*0xc2b2ae3d27d4eb4f)
-		s, screated := d.subjects.getOrAdd(key)
+		key := hashing.Mix64(sk ^ pk*0xc2b2ae3d27d4eb4f)
+		s, screated := d.subjects.GetOrAdd(key)
 		if screated {
 			if !gset { // role group: computed once per new subject, not per event
 				gh, gset = d.keys.roleGroup(ev), true
 			}
-			gk := mix64(pk ^ gh*0x9e3779b97f4a7c15)
+			gk := hashing.Pair(pk, gh)
 			s.pk, s.gk, s.key = pk, gk, key
 			s.byIdentity = ev.Auth.Identity != nil && ev.Auth.Identity.ID != ""
 			s.born = winIndex(ev.Time, d.fast)
 		}
-		vh := hashString(p.value)
+		vh := hashing.String(p.value)
 		if sk != 0 && ev.Auth.Identity != nil {
 			// Ownership hint (principals only: an address is not an owner).
-			ow, fresh := d.owners.getOrAdd(mix64(pk ^ vh*0xff51afd7ed558ccd))
+			ow, fresh := d.owners.GetOrAdd(hashing.Mix64(pk ^ vh*0xff51afd7ed558ccd))
 			switch {
 			case fresh:
 				ow.subj = sk
@@ -531,13 +532,13 @@ func (d *enumDetector) foldFast(s *enumSubject) {
 	if s.fast.fire.firedIn(s.fast.idx) {
 		v = fmin(v, s.fast.fire.thr)
 	}
-	if p, ok := d.params.peek(s.pk); ok {
+	if p, ok := d.params.Peek(s.pk); ok {
 		p.fastDist.add(v)
 		if p.fastDist.count() >= d.peerGate {
 			d.readyFast.mark(d.now)
 		}
 	}
-	g, _ := d.groups.getOrAdd(s.gk)
+	g, _ := d.groups.GetOrAdd(s.gk)
 	g.fastDist.add(v)
 	if v > s.ownFast && !s.fast.fire.firedIn(s.fast.idx) {
 		s.ownFast = v
@@ -553,13 +554,13 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 	if s.slow.fire.firedIn(s.slow.idx) {
 		v = fmin(v, s.slow.fire.thr)
 	}
-	if p, ok := d.params.peek(s.pk); ok {
+	if p, ok := d.params.Peek(s.pk); ok {
 		p.slowDist.add(v)
 		if p.slowDist.count() >= d.peerGate/3 {
 			d.readySlow.mark(d.now)
 		}
 	}
-	g, _ := d.groups.getOrAdd(s.gk)
+	g, _ := d.groups.GetOrAdd(s.gk)
 	g.slowDist.add(v)
 	if v > s.ownSlow && !s.slow.fire.firedIn(s.slow.idx) {
 		s.ownSlow = v
@@ -586,7 +587,7 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		par.activeSlow = append(par.activeSlow, s.key)
 	}
 	s.ips.add(d.keys.ip(ev))
-	g, _ := d.groups.getOrAdd(s.gk)
+	g, _ := d.groups.GetOrAdd(s.gk)
 	if g.w != fi {
 		g.w, g.active, g.sum = fi, 0, 0
 	}
@@ -735,7 +736,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	}
 	if si := winIndex(ev.Time, d.slow); si > par.sw {
 		for _, k := range par.activeSlow {
-			if s, ok := d.subjects.peek(k); ok && s.slow.idx == par.sw {
+			if s, ok := d.subjects.Peek(k); ok && s.slow.idx == par.sw {
 				d.foldSlow(s)
 			}
 		}
@@ -743,7 +744,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	}
 	if idx > par.w {
 		for _, k := range par.activeFast {
-			if s, ok := d.subjects.peek(k); ok && s.fast.idx == par.w {
+			if s, ok := d.subjects.Peek(k); ok && s.fast.idx == par.w {
 				d.foldFast(s)
 			}
 		}
@@ -879,11 +880,11 @@ func (d *enumDetector) closeSubject(w *enumWin, out *Emitter) {
 
 // Finish reports the remainder of open windows that fired.
 func (d *enumDetector) Finish(at time.Time, out *Emitter) {
-	d.subjects.each(func(_ uint64, s *enumSubject) {
+	d.subjects.Each(func(_ uint64, s *enumSubject) {
 		d.closeSubject(&s.fast, out)
 		d.closeSubject(&s.slow, out)
 	})
-	d.params.each(func(_ uint64, p *enumParam) { d.closeDistributed(p, out) })
+	d.params.Each(func(_ uint64, p *enumParam) { d.closeDistributed(p, out) })
 }
 
 // Readiness implements pipeline.ReadinessReporter.
@@ -905,7 +906,7 @@ func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
 		alerts: alertNames(alert.BOLADistributedParamEnumeration), requires: model.Need{Windows: int64(d.hourMin)},
 		while: "the all-hours EWMA bar and the stricter swarm rules apply"}.tally()
 	hod := hourOf(winIndex(at, d.fast), d.fast)
-	d.params.each(func(_ uint64, p *enumParam) {
+	d.params.Each(func(_ uint64, p *enumParam) {
 		key := p.ref.Key() + " (" + p.in + " " + p.name + ")"
 		fast.Add(key, model.Need{Windows: int64(p.fastDist.count())}, false)
 		slow.Add(key, model.Need{Windows: int64(p.slowDist.count())}, false)

@@ -12,6 +12,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/detect/crs"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -193,7 +194,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	if d.profiles != nil {
 		ep, t := d.keys.endpoint(ev), evUnix(ev)
 		d.scanner.fits = func(o *partObs) bool {
-			p, _ := d.profiles.peek(profileKey(ep, o))
+			p, _ := d.profiles.Peek(profileKey(ep, o))
 			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare)
 		}
 	}
@@ -215,7 +216,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		if i < 0 || i >= len(sc.parts) {
 			return nil
 		}
-		p, _ := d.profiles.peek(profileKey(ep, &sc.parts[i]))
+		p, _ := d.profiles.Peek(profileKey(ep, &sc.parts[i]))
 		return p
 	}
 	for c, b := range sc.inj {
@@ -269,7 +270,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	}
 	for i := range sc.parts {
 		if d.learned[i] < 2 && !d.frozen {
-			p, _ := d.profiles.getOrAdd(profileKey(ep, &sc.parts[i]))
+			p, _ := d.profiles.GetOrAdd(profileKey(ep, &sc.parts[i]))
 			p.learn(&sc.parts[i], t)
 			d.markReady(p, ev.Time)
 		}
@@ -471,7 +472,7 @@ func (s *requestScanner) base64Text(v string) (string, bool) {
 	if len(v) < 8 {
 		return "", false // what DecodeBase64Text answers
 	}
-	i := hashString(v) & 255
+	i := hashing.String(v) & 255
 	if s.notB64[i] == v {
 		return "", false
 	}
@@ -526,7 +527,7 @@ func (s *requestScanner) part(p Part) bool {
 	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 	f, x := valueClasses(p.Value)
 	pi := len(res.parts)
-	res.parts = append(res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name))})
+	res.parts = append(res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 	ssrfChars := x&vcSSRF != 0
 	// A value no matcher looks at is cheaper to judge than to look up.
 	var e *memoEntry
@@ -738,7 +739,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		// and one that fits what was learned skips the rules: its CRS-only
 		// evidence would be suppressed (as for parameters, in part)
 		pi = len(s.res.parts)
-		s.res.parts = append(s.res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name))})
+		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 		s.shape(&s.res.parts[pi], &p, p.Value, f, x)
 		if s.fits != nil && s.fits(&s.res.parts[pi]) {
 			if s.trace != nil {
@@ -753,7 +754,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	// user agents and protocol headers repeat from request to request:
 	// values no rule matched are remembered (direct-mapped by hash of the
 	// header and value)
-	h := hashAdd(hashString(p.Name), p.Value) & 511
+	h := hashing.Add(hashing.String(p.Name), p.Value) & 511
 	if c := &s.cleanHdr[h]; len(p.Value) <= memoMaxValue && c.value == p.Value && c.name == p.Name {
 		return
 	}
@@ -771,7 +772,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	}
 	if pi < 0 {
 		pi = len(s.res.parts)
-		s.res.parts = append(s.res.parts, partObs{key: hashUint(profileGroup(p.Kind), hashString(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
+		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
 	}
 	syn := syntaxOf(dec.Text)
 	prose := syn == 0 && isProse(dec.Text)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -228,7 +229,7 @@ func u32s(n uint32) string {
 }
 
 // profileKey is the model's key of a part in an event's endpoint.
-func profileKey(endpoint uint64, o *partObs) uint64 { return hashUint(endpoint, o.key) }
+func profileKey(endpoint uint64, o *partObs) uint64 { return hashing.AddUint64(endpoint, o.key) }
 
 // profileState says what the model knows of a parameter.
 type profileState uint8
@@ -275,7 +276,7 @@ func (d *Injection) Readiness(at time.Time) []model.Readiness {
 	sens := baseline{detector: "injection", name: "value types of each parameter (sensitivity)", scope: "parameter", alerts: types,
 		requires: model.Need{Requests: int64(d.prof.gate), Hours: float64(d.prof.learnSecs) / 3600},
 		while:    "a single CRS paranoia-2 rule without the syntax of its language is not reported (in a trained, typed parameter it is when the value departs from the type)"}.tally()
-	d.profiles.each(func(_ uint64, p *paramProfile) {
+	d.profiles.Each(func(_ uint64, p *paramProfile) {
 		hrs := 0.0
 		if sec := at.Unix() - p.first; sec > 0 {
 			hrs = float64(sec) / 3600

@@ -7,6 +7,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -133,7 +134,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 	}
 	ms := ev.Rec.DurationMs
 	eh := d.keys.endpoint(ev)
-	ep, epNew := d.eps.getOrAdd(eh)
+	ep, epNew := d.eps.GetOrAdd(eh)
 	if epNew {
 		ep.ref = keepRef(ev.Endpoint)
 	}
@@ -158,7 +159,7 @@ func (d *latencyDetector) Observe(ev *event.Event, out *Emitter) {
 		c, created = &e.lat, !e.latSet
 		e.latSet = true
 	} else {
-		c, created = d.clients.getOrAdd(mix64(ih ^ eh*0x9e3779b97f4a7c15))
+		c, created = d.clients.GetOrAdd(hashing.Pair(ih, eh))
 	}
 	if created {
 		c.w.idx = idx
@@ -216,7 +217,7 @@ func (d *latencyDetector) Readiness(at time.Time) []model.Readiness {
 	t := baseline{detector: "latency", name: "call durations", scope: "endpoint", alerts: alertNames(alert.LatencySpike),
 		requires: model.Need{Requests: int64(d.gate)},
 		while:    fmt.Sprintf("from %g calls, slow above max(%g ms, %g × the slowest so far); the per-client rules apply", d.coldObs, d.coldAbs, d.coldFact)}.tally()
-	d.eps.each(func(_ uint64, ep *latencyEndpoint) {
+	d.eps.Each(func(_ uint64, ep *latencyEndpoint) {
 		if !ep.served {
 			return // a probe path, not an endpoint
 		}

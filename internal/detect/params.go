@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
 )
@@ -342,7 +343,7 @@ func (d *paramsDetector) observed(ev *event.Event) []obsParam {
 
 func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
-	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
+	ep, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
 		ep.ref, ep.first = keepRef(ev.Endpoint), ev.Time
 		for i := range ep.params {
@@ -548,7 +549,7 @@ func (d *paramsDetector) Finish(at time.Time, out *Emitter) {
 		return
 	}
 	n := int64(0)
-	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+	d.eps.Each(func(_ uint64, ep *paramEndpoint) {
 		for _, st := range ep.cands {
 			if st.cand != nil && st.cand.state == 0 {
 				n++
@@ -594,97 +595,42 @@ func inIndex(in string) int {
 
 var errNotObject = errors.New("not a JSON object")
 
-// scanFast reads a top-level JSON object with fastJSON. ok is false when
-// the body is not a valid object in the fast subset or repeats a member
-// name in any object (the jsontext decoder, with its default options,
-// rejects duplicates): the caller then scans with jsontext.
+// scanFast reads a top-level JSON object with the shared tokenizer, with
+// jsontext's default options (duplicate names and invalid UTF-8 are
+// errors). ok is false when it fails: the caller then scans with jsontext,
+// which names the error.
 func (js *jsonScanner) scanFast(body string) (_ []jsonMember, ok bool) {
 	t := &js.fast
-	t.reset(body)
-	js.mem, js.names, js.starts = js.mem[:0], js.names[:0], js.starts[:0]
-	if k, _, r := t.next(); r != fjTok || k != '{' {
+	t.Reset(body, jsonscan.Options{})
+	defer t.Reset("", jsonscan.Options{}) // keep no reference to the body
+	js.mem = js.mem[:0]
+	if k, _, err := t.ReadToken(); err != nil || k != '{' {
 		return nil, false
 	}
-	js.starts = append(js.starts, 0)
 	for {
-		k, key, r := t.next()
-		if r != fjTok {
+		k, key, err := t.ReadToken()
+		if err != nil {
 			return nil, false
 		}
 		if k == '}' {
 			return js.mem, true // what follows the object is never read
 		}
-		if !js.addName(key) {
-			return nil, false
-		}
-		k, v, r := t.next()
-		if r != fjTok {
-			return nil, false
-		}
+		k = t.PeekKind()
+		v := ""
 		switch k {
 		case '{', '[':
-			if !js.skipFast(k) {
-				return nil, false
+			err = t.SkipValue()
+		default:
+			_, v, err = t.ReadToken()
+			if k == 'n' {
+				v = ""
 			}
-			v = ""
-		case 't':
-			v = "true"
-		case 'f':
-			v = "false"
-		case 'n':
-			v = ""
+		}
+		if err != nil {
+			return nil, false
 		}
 		js.mem = append(js.mem, jsonMember{key: key, kind: jsontext.Kind(k), value: v})
 	}
-}
-
-// addName records a member name of the innermost open object; false when
-// the object already has it.
-func (js *jsonScanner) addName(name string) bool {
-	start := js.starts[len(js.starts)-1]
-	for _, n := range js.names[start:] {
-		if n == name {
-			return false
-		}
-	}
-	if len(js.names)-start >= 256 {
-		return false // long objects: leave them to jsontext
-	}
-	js.names = append(js.names, name)
-	return true
-}
-
-// skipFast consumes the rest of a nested value opened by open.
-func (js *jsonScanner) skipFast(open byte) bool {
-	t := &js.fast
-	depth := 1
-	if open == '{' {
-		js.starts = append(js.starts, len(js.names))
-	}
-	for depth > 0 {
-		k, v, r := t.next()
-		if r != fjTok {
-			return false
-		}
-		switch k {
-		case '{':
-			depth++
-			js.starts = append(js.starts, len(js.names))
-		case '[':
-			depth++
-		case '}':
-			depth--
-			js.names = js.names[:js.starts[len(js.starts)-1]]
-			js.starts = js.starts[:len(js.starts)-1]
-		case ']':
-			depth--
-		case '"':
-			if t.state == fjColon && !js.addName(v) { // a member name
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // jsonTopLevel calls fn for each member of a top-level JSON object: the
@@ -703,12 +649,10 @@ func jsonTopLevel(body string, fn func(key string, kind jsontext.Kind, value str
 type jsonScanner struct {
 	r   strings.Reader
 	dec *jsontext.Decoder
-	// fast path (see fastJSON): members collected first, reported only
-	// when the whole top-level object is in the fast subset
-	fast   fastJSON
+	// fast path (see scanFast): members collected first, reported only
+	// when the whole top-level object is read
+	fast   jsonscan.Tokenizer
 	mem    []jsonMember
-	names  []string // member names of the open objects, for duplicate checks
-	starts []int
 	noFast bool // tests: jsontext only
 }
 
@@ -785,7 +729,7 @@ func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
 	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: alertNames(alert.ParamAnomalousType),
 		requires: model.Need{Requests: int64(d.typeGate)},
 		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()
-	d.eps.each(func(_ uint64, ep *paramEndpoint) {
+	d.eps.Each(func(_ uint64, ep *paramEndpoint) {
 		if !ep.served {
 			return // a probe path, not an endpoint
 		}

@@ -110,7 +110,7 @@ func (d *payloadDetector) Observe(ev *event.Event, out *Emitter) {
 	if ev.Rec == nil {
 		return
 	}
-	ep, created := d.eps.getOrAdd(d.keys.endpoint(ev))
+	ep, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
 		ep.ref = keepRef(ev.Endpoint)
 	}
@@ -183,7 +183,7 @@ func (d *payloadDetector) Readiness(at time.Time) []model.Readiness {
 		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absResp)}.tally()
 	req := baseline{detector: "payload", name: "request body sizes", scope: "endpoint", alerts: alertNames(alert.PayloadLargeRequest),
 		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absReq)}.tally()
-	d.eps.each(func(_ uint64, ep *payloadEndpoint) {
+	d.eps.Each(func(_ uint64, ep *payloadEndpoint) {
 		k := ep.ref.Key()
 		if ep.resp.count() > 0 {
 			resp.Add(k, model.Need{Requests: int64(ep.resp.count())}, false)

@@ -10,59 +10,8 @@ import (
 	"github.com/axiomhq/hyperloglog"
 )
 
-// Hashing: a fixed (seedless) multiply-xor hash over 8-byte words (FNV-1a
-// for the tail) with a splitmix64 finalizer, so that
-// keys and distinct-count sketches are identical from run to run (maphash
-// is randomly seeded per process and would make estimates vary on replay).
-
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func hashString(s string) uint64 { return mix64(hashAdd(fnvOffset, s)) }
-
-// hashAdd folds s into h eight bytes at a time (the byte loads combine
-// into one 64-bit load), the tail byte by byte (FNV-1a).
-func hashAdd(h uint64, s string) uint64 {
-	for len(s) >= 8 {
-		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = (h ^ v) * 0x9e3779b97f4a7c15
-		h ^= h >> 29
-		s = s[8:]
-	}
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
-	}
-	return h
-}
-
-// hashSep folds a field separator into h.
-func hashSep(h uint64) uint64 {
-	h ^= 0xff
-	h *= fnvPrime
-	return h
-}
-
-func hashUint(h, v uint64) uint64 {
-	for i := 0; i < 8; i++ {
-		h ^= v & 0xff
-		h *= fnvPrime
-		v >>= 8
-	}
-	return h
-}
-
-func mix64(z uint64) uint64 {
-	z ^= z >> 30
-	z *= 0xbf58476d1ce4e5b9
-	z ^= z >> 27
-	z *= 0x94d049bb133111eb
-	z ^= z >> 31
-	return z
-}
+// Hashing: the fixed, seedless hashes of internal/hashing, so that keys
+// and distinct-count sketches are identical from run to run.
 
 // linCounter is a 1024-bit linear-counting sketch of distinct values: 128
 // bytes, no allocation, about 2 ns per insert. Its estimate is within a few
@@ -74,47 +23,52 @@ type linCounter [16]uint64
 
 const linBits = 1024
 
-func (c *linCounter) add(h uint64) (isNew bool) {
-	b := h & (linBits - 1)
-	w, m := b>>6, uint64(1)<<(b&63)
-	if c[w]&m != 0 {
-		return false
-	}
-	c[w] |= m
-	return true
-}
+func (c *linCounter) add(h uint64) (isNew bool) { return setBit(c[:], h) }
 
 func (c *linCounter) reset() { *c = linCounter{} }
 
-func (c *linCounter) ones() int {
+func (c *linCounter) ones() int { return ones(c[:]) }
+
+// estimate returns the estimated number of distinct values added.
+func (c *linCounter) estimate() float64 { return linEstimates[c.ones()] }
+
+// linEstimates holds the estimate for every possible number of ones (the
+// estimate only depends on it; a lookup instead of a logarithm).
+var linEstimates = linearEstimates(linBits)
+
+// setBit sets bit h mod (64·len(words)) (a power of two) of a linear
+// counter and reports whether it was clear.
+func setBit(words []uint64, h uint64) bool {
+	b := h & uint64(64*len(words)-1)
+	w, m := b>>6, uint64(1)<<(b&63)
+	if words[w]&m != 0 {
+		return false
+	}
+	words[w] |= m
+	return true
+}
+
+func ones(words []uint64) int {
 	n := 0
-	for _, w := range c {
+	for _, w := range words {
 		n += bits.OnesCount64(w)
 	}
 	return n
 }
 
-// estimate returns the estimated number of distinct values added.
-func (c *linCounter) estimate() float64 { return linEstimates[c.ones()] }
-
-// linEstimates holds linEstimate for every possible number of ones (the
-// estimate only depends on it; a lookup instead of a logarithm).
-var linEstimates = func() (t [linBits + 1]float64) {
-	for ones := range t {
-		t[ones] = linEstimate(ones)
+// linearEstimates is the linear-counting estimate of distinct values for
+// a bitmap of m bits, for every possible number of ones (saturated: one
+// zero assumed).
+func linearEstimates(m int) []float64 {
+	t := make([]float64, m+1)
+	for ones := 1; ones <= m; ones++ {
+		zeros := m - ones
+		if zeros == 0 {
+			zeros = 1
+		}
+		t[ones] = math.Round(-float64(m) * math.Log(float64(zeros)/float64(m)))
 	}
 	return t
-}()
-
-func linEstimate(ones int) float64 {
-	if ones == 0 {
-		return 0
-	}
-	zeros := linBits - ones
-	if zeros == 0 {
-		zeros = 1 // saturated
-	}
-	return math.Round(-linBits * math.Log(float64(zeros)/linBits))
 }
 
 // quantiles is a bounded DDSketch (1 % relative accuracy, at most

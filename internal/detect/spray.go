@@ -8,6 +8,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -146,7 +147,7 @@ func newSpray(cfg Config) *sprayDetector {
 		c = cfg.MaxTrackedClients + cfg.MaxTrackedIdentities
 	}
 	d.subjects = newLRU[spraySubject](capOr(c, 200000))
-	d.subjects.onEvict = func(_ uint64, s *spraySubject) { d.fold(s) }
+	d.subjects.OnEvict = func(_ uint64, s *spraySubject) { d.fold(s) }
 	return d
 }
 
@@ -172,7 +173,7 @@ func (d *sprayDetector) roll(idx int64, out *Emitter) {
 		return
 	}
 	for _, k := range d.active {
-		if s, ok := d.subjects.peek(k); ok && s.w.idx == d.gw {
+		if s, ok := d.subjects.Peek(k); ok && s.w.idx == d.gw {
 			d.close(s, out)
 			d.fold(s)
 		}
@@ -188,7 +189,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	sk, _ := d.keys.subject(ev)
 	idx := winIndex(ev.Time, d.win)
 	d.roll(idx, out)
-	s, created := d.subjects.getOrAdd(sk)
+	s, created := d.subjects.GetOrAdd(sk)
 	if created {
 		s.w.idx = idx
 		s.byID = ev.Auth.Identity != nil && ev.Auth.Identity.ID != ""
@@ -210,7 +211,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	if (ev.Status == 404 || ev.Status == 405) && len(ev.PathParams) == 0 {
 		s.miss++
 		rawMiss = true
-		oh = mix64(hashAdd(hashSep(hashAdd(fnvOffset, ev.Method)), ev.Path) ^ 0x5bd1e995)
+		oh = hashing.Mix64(hashing.Add(hashing.Sep(hashing.Add(hashing.Offset, ev.Method)), ev.Path) ^ 0x5bd1e995)
 	} else {
 		if ev.Status == 404 || ev.Status == 405 {
 			s.miss++
@@ -332,7 +333,7 @@ func (d *sprayDetector) close(s *spraySubject, out *Emitter) {
 
 // Finish reports the remainder of fired windows.
 func (d *sprayDetector) Finish(at time.Time, out *Emitter) {
-	d.subjects.each(func(_ uint64, s *spraySubject) { d.close(s, out) })
+	d.subjects.Each(func(_ uint64, s *spraySubject) { d.close(s, out) })
 }
 
 // Readiness implements pipeline.ReadinessReporter.

@@ -7,6 +7,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -248,12 +249,12 @@ func newTraffic(cfg Config) *trafficDetector {
 	d.clients = newLRU[clientEP](capOr(cfg.MaxTrackedClients, 200000))
 	d.idents = newLRU[trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
 	d.groups = newLRU[trafficGroup](o.MaxEndpoints)
-	d.clients.onEvict = func(_ uint64, e *clientEP) {
+	d.clients.OnEvict = func(_ uint64, e *clientEP) {
 		if e.trSet {
 			d.foldSubject(&e.tr, false)
 		}
 	}
-	d.idents.onEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, true) }
+	d.idents.OnEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, true) }
 	return d
 }
 
@@ -275,7 +276,7 @@ func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
 		return
 	}
 	s.folded = true
-	ep, ok := d.eps.peek(s.ep)
+	ep, ok := d.eps.Peek(s.ep)
 	if !ok {
 		return
 	}
@@ -294,7 +295,7 @@ func (d *trafficDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
 	idx := winIndex(ev.Time, d.win)
 	eh := d.keys.endpoint(ev)
-	ep, created := d.eps.getOrAdd(eh)
+	ep, created := d.eps.GetOrAdd(eh)
 	if created {
 		ep.ref, ep.first, ep.firstT = keepRef(ev.Endpoint), idx, ev.Time
 		ep.aw, ep.iw = idx, winIndex(ev.Time, d.idWin)
@@ -384,7 +385,7 @@ func (d *trafficDetector) closeEndpoint(ep *trafficEndpoint, ci int, out *Emitte
 }
 
 func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
-	e := d.keys.clientEndpoint(ev, d.clients) // key mix64(ipHash ^ eh·φ)
+	e := d.keys.clientEndpoint(ev, d.clients) // key hashing.Mix64(ipHash ^ eh·φ)
 	s := &e.tr
 	if !e.trSet {
 		e.trSet = true
@@ -406,7 +407,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		s.folded = false
 	}
 	if s.w.n == 0 && s.w.idx == ep.aw && len(ep.activeC) < maxActiveEP {
-		ep.activeC = append(ep.activeC, mix64(d.keys.ip(ev)^eh*0x9e3779b97f4a7c15))
+		ep.activeC = append(ep.activeC, hashing.Pair(d.keys.ip(ev), eh))
 	}
 	s.w.n++
 	if ih != 0 {
@@ -460,14 +461,14 @@ func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
 }
 
 func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEndpoint, idx int64, out *Emitter) {
-	key := mix64(ih ^ eh*0x9e3779b97f4a7c15)
+	key := hashing.Pair(ih, eh)
 	if idx > ep.iw {
 		d.rollPeers(ep, &ep.iw, &ep.activeI, idx, true, out)
 	}
-	s, created := d.idents.getOrAdd(key)
+	s, created := d.idents.GetOrAdd(key)
 	if created {
 		s.ep, s.w.idx = eh, idx
-		s.gk = mix64(eh ^ d.keys.roleGroup(ev)*0xc2b2ae3d27d4eb4f)
+		s.gk = hashing.Mix64(eh ^ d.keys.roleGroup(ev)*0xc2b2ae3d27d4eb4f)
 		s.addrs = &addrTally{}
 	}
 	if idx > s.w.idx {
@@ -487,7 +488,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		ep.activeI = append(ep.activeI, key)
 	}
 	s.addrs.add(ev.ClientIP)
-	g, _ := d.groups.getOrAdd(s.gk)
+	g, _ := d.groups.GetOrAdd(s.gk)
 	if g.w != idx {
 		*g = trafficGroup{w: idx}
 	}
@@ -541,17 +542,17 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 
 // Finish reports the remainder of windows still open and fired.
 func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
-	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
+	d.eps.Each(func(_ uint64, ep *trafficEndpoint) {
 		for ci := range ep.cls {
 			d.closeEndpoint(ep, ci, out)
 		}
 	})
-	d.clients.each(func(_ uint64, e *clientEP) {
+	d.clients.Each(func(_ uint64, e *clientEP) {
 		if e.trSet {
 			d.closeSubject(&e.tr, out)
 		}
 	})
-	d.idents.each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
+	d.idents.Each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
 }
 
 // peerBar is the peer baseline a subject is judged against: the p99 of
@@ -577,10 +578,10 @@ func (d *trafficDetector) rollPeers(ep *trafficEndpoint, w *int64, active *[]uin
 	for _, k := range *active {
 		var s *trafficSubject
 		if ident {
-			if x, ok := d.idents.peek(k); ok {
+			if x, ok := d.idents.Peek(k); ok {
 				s = x
 			}
-		} else if e, ok := d.clients.peek(k); ok && e.trSet {
+		} else if e, ok := d.clients.Peek(k); ok && e.trSet {
 			s = &e.tr
 		}
 		if s != nil && s.w.idx == *w {
@@ -603,7 +604,7 @@ func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
 	id := baseline{detector: "traffic", name: "principal windows per endpoint", scope: "endpoint",
 		alerts: alertNames(alert.TrafficIdentitySpike), requires: model.Need{Windows: int64(d.peerGate)},
 		while: fmt.Sprintf("only principals with ≥ %g own windows on the endpoint, above max(%g, %g × the largest peer window so far, their own bound, their role group now); newcomers are not judged", d.coldOwn, d.absID, d.peerFactor)}.tally()
-	d.eps.each(func(_ uint64, ep *trafficEndpoint) {
+	d.eps.Each(func(_ uint64, ep *trafficEndpoint) {
 		if ep.cls[0].base.n == 0 && ep.cls[0].w.n == 0 && ep.cls[3].base.n == 0 && ep.cls[3].w.n == 0 {
 			return // only 4xx answers: a probe path (or a function never served), not judged here
 		}

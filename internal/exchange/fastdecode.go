@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/palisade-sec/palisade/internal/jsonlit"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // The fast decoder parses the common shape of an exchange record in one
@@ -102,7 +102,7 @@ func (s *fastScanner) text() (raw []byte, esc bool, ok bool) {
 	seg := j
 	for {
 		for j+8 <= len(b) {
-			if m := jsonlit.Special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			if m := jsonscan.Special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
 				j += bits.TrailingZeros64(m) >> 3
 				break
 			}
@@ -152,7 +152,7 @@ func (s *fastScanner) unescape(seg, j int) ([]byte, bool, bool) {
 				j += 2
 				break
 			}
-			out, n, ok := jsonlit.AppendEscape(dst[:k], b, j)
+			out, n, ok := jsonscan.AppendEscape(dst[:k], b, j)
 			if !ok {
 				return nil, false, false
 			}
@@ -167,7 +167,7 @@ func (s *fastScanner) unescape(seg, j int) ([]byte, bool, bool) {
 		for j+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[j:])
 			binary.LittleEndian.PutUint64(dst[k:], x)
-			if m := jsonlit.Special(x); m != 0 {
+			if m := jsonscan.Special(x); m != 0 {
 				t := bits.TrailingZeros64(m) >> 3
 				j += t
 				k += t
@@ -246,93 +246,33 @@ func (s *fastScanner) key() ([]byte, bool) {
 	return name, true
 }
 
-// appendUnescape appends the unescaped form of the inside of a JSON string.
-// Lone surrogates are left to the general decoder.
-func appendUnescape(dst, raw []byte) ([]byte, bool) {
-	for {
-		k := bytes.IndexByte(raw, '\\')
-		if k < 0 {
-			return append(dst, raw...), true
-		}
-		dst = append(dst, raw[:k]...)
-		var n int
-		var ok bool
-		if dst, n, ok = jsonlit.AppendEscape(dst, raw, k); !ok {
-			return dst, false
-		}
-		raw = raw[k+n:]
-	}
-}
-
-// integer reads a JSON integer without fraction or exponent.
+// integer reads a JSON integer without fraction or exponent (at most 18
+// digits).
 func (s *fastScanner) integer() (int64, bool) {
 	s.ws()
-	b, i := s.b, s.i
-	neg := false
-	if i < len(b) && b[i] == '-' {
-		neg = true
-		i++
-	}
-	start := i
-	var n int64
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		n = n*10 + int64(b[i]-'0')
-		i++
-	}
-	d := i - start
-	if d == 0 || d > 18 || (d > 1 && b[start] == '0') {
+	end, ok := jsonscan.Number(s.b, s.i)
+	if !ok {
 		return 0, false
 	}
-	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
-		return 0, false
+	n, ok := jsonscan.ParseInt(s.b[s.i:end])
+	if ok {
+		s.i = end
 	}
-	s.i = i
-	if neg {
-		n = -n
-	}
-	return n, true
+	return n, ok
 }
 
-// number reads a JSON number (RFC 8259 grammar).
+// number reads a JSON number.
 func (s *fastScanner) number() (float64, bool) {
 	s.ws()
-	b, i := s.b, s.i
-	start := i
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		j := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		return i - j
-	}
-	intStart := i
-	n := digits()
-	if n == 0 || (n > 1 && b[intStart] == '0') {
+	end, ok := jsonscan.Number(s.b, s.i)
+	if !ok {
 		return 0, false
 	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return 0, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return 0, false
-		}
-	}
-	f, err := strconv.ParseFloat(string(b[start:i]), 64)
+	f, err := strconv.ParseFloat(string(s.b[s.i:end]), 64)
 	if err != nil {
 		return 0, false
 	}
-	s.i = i
+	s.i = end
 	return f, true
 }
 

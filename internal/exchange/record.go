@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // Record is one HTTP exchange: a request and its response.
@@ -136,7 +138,7 @@ func (r *Response) materialize() {
 	raw := r.rawBody
 	r.rawBody = nil
 	if raw[0] == '"' && raw[len(raw)-1] == '"' {
-		if b, ok := appendUnescape(make([]byte, 0, len(raw)-2), raw[1:len(raw)-1]); ok && utf8.Valid(b) {
+		if b, ok := jsonscan.AppendUnescape(make([]byte, 0, len(raw)-2), raw[1:len(raw)-1], false); ok && utf8.Valid(b) {
 			r.Body = string(b)
 			return
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/axiomhq/hyperloglog"
+
+	"github.com/palisade-sec/palisade/internal/hashing"
 )
 
 // distinctRef is what distinct replaced: every hash inserted into the
@@ -36,7 +38,7 @@ func runDistinct(t *testing.T, ops []byte, pool int, wide bool) {
 	var r, r2 distinctRef
 	hashes := make([]uint64, pool)
 	for i := range hashes {
-		hashes[i] = mix64(uint64(i) + 1)
+		hashes[i] = hashing.Fmix64(uint64(i) + 1)
 	}
 	hashes[0] = 0 // the table's empty value must still count
 	fresh := uint64(1 << 40)
@@ -59,7 +61,7 @@ func runDistinct(t *testing.T, ops []byte, pool int, wide bool) {
 			r.insert(h)
 		case 4:
 			fresh++
-			h := mix64(fresh)
+			h := hashing.Fmix64(fresh)
 			d.insert(h)
 			r.insert(h)
 		case 5:
@@ -106,7 +108,7 @@ func TestDistinctMatchesSketch(t *testing.T) {
 	var r distinctRef
 	for k := 0; k < 3; k++ {
 		for i := 1; i <= 40000; i++ {
-			h := mix64(uint64(i))
+			h := hashing.Fmix64(uint64(i))
 			d.insert(h)
 			r.insert(h)
 		}

@@ -1,6 +1,10 @@
 package inventory
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/palisade-sec/palisade/internal/hashing"
+)
 
 // Reconnaissance sources. The inventory judges from its own evidence (no
 // alert of the detection stage): per client address, the distinct
@@ -46,7 +50,7 @@ func (inv *Inventory) trackRecon(ipHash uint64, method, tmpl string, status int)
 		if c.denied < ^uint32(0) {
 			c.denied++
 		}
-		b := hash64s(method+" "+tmpl) & 255
+		b := hashing.Fmix64(hashing.FNV1a(hashing.FNV1a(hashing.FNV1a(uint64(hashing.Offset), method), " "), tmpl)) & 255 // = Sketch(method+" "+tmpl)
 		c.ops[b>>6] |= 1 << (b & 63)
 	}
 }

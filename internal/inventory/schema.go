@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // Limits of body schema inference. Bodies beyond them are not parsed (or
@@ -44,7 +46,7 @@ type schema struct {
 
 // bodyParser parses JSON bodies into schemas. It reuses its tokenizer.
 type bodyParser struct {
-	dec jsonTok
+	dec jsonscan.Tokenizer
 }
 
 func newBodyParser() *bodyParser { return &bodyParser{} }
@@ -70,13 +72,13 @@ func (p *bodyParser) parse(body string, s *schema) error {
 	if i == len(body) || (body[i] != '{' && body[i] != '[') {
 		return errNotJSON
 	}
-	p.dec.reset(body)
-	defer p.dec.reset("") // keep no reference to the body
+	p.dec.Reset(body, jsonscan.Options{})
+	defer p.dec.Reset("", jsonscan.Options{}) // keep no reference to the body
 	if err := p.value(s, 0, ""); err != nil {
 		return err
 	}
 	if _, _, err := p.dec.ReadToken(); err != io.EOF {
-		return fmt.Errorf("trailing data after JSON value at offset %d", p.dec.i)
+		return fmt.Errorf("trailing data after JSON value at offset %d", p.dec.Offset())
 	}
 	return nil
 }

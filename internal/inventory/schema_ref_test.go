@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // The schema parser bodyParser replaced: the same folding over
@@ -209,7 +211,7 @@ var schemaSeeds = []string{
 func TestSchemaParserMatchesJSONText(t *testing.T) {
 	seeds := append([]string{}, schemaSeeds...)
 	// nesting at the Decoder's limit and beyond it
-	for _, n := range []int{maxNesting - 1, maxNesting, maxNesting + 1} {
+	for _, n := range []int{jsonscan.DefaultMaxDepth - 1, jsonscan.DefaultMaxDepth, jsonscan.DefaultMaxDepth + 1} {
 		seeds = append(seeds, strings.Repeat("[", n)+strings.Repeat("]", n))
 		seeds = append(seeds, strings.Repeat(`{"a":`, n)+"1"+strings.Repeat("}", n))
 	}

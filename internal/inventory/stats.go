@@ -10,6 +10,7 @@ import (
 	"github.com/DataDog/sketches-go/ddsketch"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -141,12 +142,12 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 	var ipHash uint64
 	if ev.ClientIP.IsValid() {
 		b := ev.ClientIP.As16()
-		ipHash = hash64(b[:])
+		ipHash = hashing.Sketch(b[:])
 		st.clients.insert(ipHash)
 		st.addFew(ipHash)
 	}
 	if id := ev.Identity(); id != nil && id.ID != "" {
-		st.identities.insert(hash64s(id.ID))
+		st.identities.insert(hashing.Sketch(id.ID))
 	}
 	for _, p := range params {
 		st.param(ev, cfg, ref, "path", p.Name, p.Value, ipHash, false)
@@ -557,33 +558,4 @@ func (p *paramStats) dominant() (string, string) {
 		}
 	}
 	return typ, format
-}
-
-// FNV-1a hashes for sketch inserts (no allocation).
-func hash64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return mix64(h)
-}
-
-func hash64s(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return mix64(h)
-}
-
-// mix64 is the murmur3 finalizer: HyperLogLog needs well-mixed bits.
-func mix64(h uint64) uint64 {
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	h *= 0xc4ceb53fe5a34e53
-	h ^= h >> 33
-	return h
 }

@@ -1,13 +1,13 @@
 package posture
 
 import (
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/classify/ac"
 
+	"github.com/palisade-sec/palisade/internal/bounded"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -114,9 +114,7 @@ type evidence struct {
 	jwtAlgs          map[string]int64 // see flushAlgs
 	algPending       string           // the last algorithm seen, counted in algN but not yet in jwtAlgs
 	algN             int64
-	id               uint32     // number of the endpoint in its Traffic (hashes burst windows)
-	lastClient       netip.Addr // client of the endpoint's last event with a client address
-	lastWin          int32      // its burst window (1-based; 0: none)
+	id               uint32 // number of the endpoint in its Traffic (hashes burst windows)
 	bursts           int64
 	maxBurst         int
 	rateLimited      int64 // 429s or rate-limit headers seen
@@ -176,22 +174,12 @@ type Stats struct {
 //
 // Memory: one evidence record per endpoint (≈400 bytes plus at most 8
 // entries per evidence set), at most MaxEndpoints; plus at most
-// MaxClientWindows burst windows (≈80 bytes each, LRU), their index (16
-// to 32 bytes a window) and their use order (at most
-// 2×MaxClientWindows+1024 16-byte entries).
+// MaxClientWindows burst windows (≈64 bytes each plus 20–60 bytes of the
+// bounded table's index and recency log).
 type Traffic struct {
-	cfg  TrafficConfig
-	eps  map[model.EndpointRef]*evidence
-	wins winIndex // window index by key
-	win  windows
-	// Least-recently-used order of the windows, kept lazily: every use of
-	// a window appends (sequence, window) to uses; an entry is current
-	// when its sequence is still the window's last use. The oldest current
-	// entry is the least recently used window. Stale entries are dropped
-	// at eviction and by compaction.
-	seq   uint64
-	uses  []use
-	used0 int // uses[:used0] are consumed
+	cfg   TrafficConfig
+	eps   map[model.EndpointRef]*evidence
+	win   *windows // burst windows by winKey.hash
 	first time.Time
 	last  time.Time
 	stats Stats
@@ -522,40 +510,13 @@ func (t *Traffic) burst(ev *event.Event, e *evidence) {
 		return
 	}
 	k := winKey{e, ev.ClientIP}
-	// Clients often call an endpoint several times in a row: the window
-	// of the endpoint's last event is tried before the index.
-	var i int32
-	ok := false
-	if e.lastWin > 0 && ev.ClientIP == e.lastClient {
-		i = e.lastWin - 1
-		ok = t.win.at(i).key == k // not evicted since
+	if t.win == nil {
+		t.win = bounded.New[window](t.cfg.MaxClientWindows)
+		t.win.OnEvict = func(uint64, *window) { t.stats.Dropped["client_windows_evicted"]++ }
 	}
-	h := k.hash()
-	if !ok {
-		i, ok = t.wins.find(h, k, &t.win)
-	}
-	if !ok {
-		if t.win.n >= t.cfg.MaxClientWindows {
-			i = t.lru()
-			old := t.win.at(i).key
-			t.wins.remove(old.hash(), i)
-			t.stats.Dropped["client_windows_evicted"]++
-		} else {
-			i = t.win.add()
-		}
-		*t.win.at(i) = window{key: k, start: ev.Time}
-		t.wins.insert(h, i)
-	}
-	w := t.win.at(i)
-	e.lastClient, e.lastWin = ev.ClientIP, i+1
-	t.seq++
-	w.used = t.seq
-	if t.uses == nil {
-		t.uses = make([]use, 0, min(2*t.cfg.MaxClientWindows+1025, 1<<18))
-	}
-	t.uses = append(t.uses, use{t.seq, i})
-	if len(t.uses) > 2*t.win.n+1024 {
-		t.compactUses()
+	w, created := t.win.GetOrAdd(k.hash())
+	if created || w.key != k { // (a different key: a 64-bit collision, the window restarts)
+		*w = window{key: k, start: ev.Time}
 	}
 	if ev.Time.Sub(w.start) >= t.cfg.BurstWindow || ev.Time.Before(w.start) {
 		w.start, w.n, w.hit = ev.Time, 0, false
@@ -568,29 +529,6 @@ func (t *Traffic) burst(ev *event.Event, e *evidence) {
 		w.hit = true
 		e.bursts++
 	}
-}
-
-// lru returns the least recently used window (there is one).
-func (t *Traffic) lru() int32 {
-	for {
-		u := t.uses[t.used0]
-		t.used0++
-		if t.win.at(u.idx).used == u.seq {
-			return u.idx
-		}
-	}
-}
-
-// compactUses drops the consumed and stale entries of uses, keeping the
-// current ones in order.
-func (t *Traffic) compactUses() {
-	live := t.uses[:0]
-	for _, u := range t.uses[t.used0:] {
-		if t.win.at(u.idx).used == u.seq {
-			live = append(live, u)
-		}
-	}
-	t.uses, t.used0 = live, 0
 }
 
 func clip(s string, n int) string {

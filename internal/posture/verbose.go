@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/classify/ac"
+	"github.com/palisade-sec/palisade/internal/hashing"
 )
 
 // verbosePattern is a literal that marks a stack trace or a database error
@@ -274,7 +275,8 @@ func rarity(c byte) int {
 	return 3
 }
 
-func anchorHash(x uint32) uint32 { return (x * 0x9E3779B1) >> 16 }
+// anchorHash is the Bloom bit of an anchor (16 bits).
+func anchorHash(x uint32) uint32 { return uint32(hashing.Index(uint64(x), 64-16)) }
 
 func newPresence(lits []string) *presence {
 	p := &presence{byAnch: map[uint32][]anchored{}}

@@ -28,6 +28,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 //go:embed openapi.json
@@ -725,7 +726,7 @@ func (s *Server) handleSpecDelete(w http.ResponseWriter, r *http.Request) {
 // longer loads (a parser change, a spec stored before uploads were
 // validated) is skipped, never fatal: it is returned in problems (spec id →
 // reason) to be logged, counted and shown by GET /api/v1/specs.
-func StoredSpecs(ctx context.Context, st store.Store, dir string) (args []string, problems map[string]string, err error) {
+func StoredSpecs(ctx context.Context, st store.Specs, dir string) (args []string, problems map[string]string, err error) {
 	specs, err := st.SpecContents(ctx)
 	if err != nil || len(specs) == 0 {
 		return nil, nil, err
@@ -777,6 +778,11 @@ func (s *Server) handleConfigPut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if cfg.Server.Store != "" && storeopen.Redact(cfg.Server.Store) != storeopen.Redact(s.config().Server.Store) {
+		writeError(w, http.StatusBadRequest, "server.store: cannot be changed through the API (the store is opened before the configuration stored in it is read): set it with --store or in the --config file")
+		return
+	}
+	cfg.Server.Store = s.config().Server.Store
 	d, _ := cfg.Parse()
 	if err := s.st.PutSetting(r.Context(), ConfigOverrideKey, string(data), s.now().UTC()); err != nil {
 		s.storeError(w, err)
@@ -866,7 +872,7 @@ type WALEraser interface {
 // (overwritten in place). A tombstone keeps the running engine's in-memory
 // state from writing it back. idCfg must carry the identity key the engine
 // uses (for identities).
-func Erase(ctx context.Context, st store.Store, w WALEraser, key []byte, idCfg identity.Config, req EraseRequest, now time.Time) (store.EraseResult, error) {
+func Erase(ctx context.Context, st store.Privacy, w WALEraser, key []byte, idCfg identity.Config, req EraseRequest, now time.Time) (store.EraseResult, error) {
 	if (req.IP == "") == (req.Identity == "") {
 		return store.EraseResult{}, &badRequest{"give exactly one of ip or identity"}
 	}

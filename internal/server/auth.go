@@ -96,7 +96,7 @@ const (
 // tokens created by `palisade token create` while the server runs work at
 // once); last-used times are written at most once a minute per token.
 type authenticator struct {
-	st      store.Store
+	st      store.Auth
 	mu      sync.Mutex
 	touched map[string]time.Time
 	now     func() time.Time
@@ -210,7 +210,10 @@ func statusFor(err error) int {
 
 // Bootstrap creates an admin token when the store has no token at all and
 // returns it (empty when tokens exist).
-func Bootstrap(ctx context.Context, st store.Store, now time.Time) (string, error) {
+func Bootstrap(ctx context.Context, st interface {
+	store.Auth
+	store.AuditLog
+}, now time.Time) (string, error) {
 	n, err := st.CountTokens(ctx)
 	if err != nil || n > 0 {
 		return "", err

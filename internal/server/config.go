@@ -10,6 +10,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/source"
+	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
 
 // Config is the configuration file: the pipeline keys at its top level
@@ -38,6 +39,9 @@ type ServerConfig struct {
 	// bodies); RequestTimeout bounds a non-ingest handler and its queries.
 	ReadTimeout    config.Duration `yaml:"read_timeout" doc:"longest time to read one request, body included (plus 1 s per 64 KiB of an upload): slow bodies are cut"`
 	RequestTimeout config.Duration `yaml:"request_timeout" doc:"longest time a non-ingest request (and its database queries) may take"`
+	// Store is read from the configuration file only: the store is
+	// opened before the configuration stored in it is read.
+	Store string `yaml:"store" doc:"the store: sqlite:///PATH or postgres://USER@HOST:PORT/DB?… (password in PGPASSWORD or PGPASSFILE; empty: palisade.db in the data directory; flag --store and $PALISADE_STORE take precedence; cannot be changed by PUT /api/v1/config; docs/store.md)"`
 }
 
 // Validate implements config.Validator.
@@ -48,6 +52,11 @@ func (c ServerConfig) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, config.Errorf("tls_cert", "give tls_cert and tls_key, or neither"))
+	}
+	if c.Store != "" {
+		if _, err := storeopen.Parse(c.Store); err != nil {
+			errs = append(errs, config.Errorf("store", "%s", err))
+		}
 	}
 	errs = append(errs, positive("max_body", c.MaxBody), atLeast("session_ttl", c.SessionTTL, time.Minute),
 		atLeast("read_timeout", c.ReadTimeout, time.Second), atLeast("request_timeout", c.RequestTimeout, 100*time.Millisecond))
@@ -193,6 +202,9 @@ func (c Config) MarshalJSON() ([]byte, error) { return config.JSON(c) }
 // Redacted returns a copy safe to show: sink secrets and tokens replaced.
 func (c Config) Redacted() Config {
 	out := c
+	if c.Server.Store != "" {
+		out.Server.Store = storeopen.Redact(c.Server.Store)
+	}
 	out.Sinks = append([]sink.Config(nil), c.Sinks...)
 	for i := range out.Sinks {
 		if out.Sinks[i].Secret != "" {

@@ -3,13 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/store"
-	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
 const kongConf = `_format_version: "3.0"
@@ -106,7 +104,7 @@ func TestGatewayConfigsAPI(t *testing.T) {
 // that store: it starts, and lists the configuration with its error.
 func TestGatewayConfigNeverBlocksStartup(t *testing.T) {
 	dir := t.TempDir()
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
+	st, err := openTestStore(t, dir, "palisade.db")
 	if err != nil {
 		t.Fatal(err)
 	}

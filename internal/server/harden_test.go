@@ -398,7 +398,7 @@ func TestSpecUploadValidationAndDelete(t *testing.T) {
 func TestClockPoisoning(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, dir+"/palisade.db")
+	st, err := openTestStore(t, dir, "palisade.db")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palisade-sec/palisade/internal/activity"
-	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 )
@@ -250,13 +248,7 @@ func TestCatalogAPI(t *testing.T) {
 // checkpoint and the attacker view answers; erasure removes the address
 // from the store and keeps the running engine from writing it back.
 func TestSubjectsEndToEnd(t *testing.T) {
-	ecfg := engine.DefaultConfig()
-	ac := activity.DefaultConfig()
-	ecfg.Activity = &ac
-	eng, err := engine.New(ecfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := activityEngine(t)
 	env := newEnvEngine(t, eng)
 	var buf strings.Builder
 	for i := range 40 {

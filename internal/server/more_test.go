@@ -47,7 +47,7 @@ func (p *fakePublisher) n() int {
 func TestRestartReplay(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "palisade.db"))
+	st, err := openTestStore(t, dir, "palisade.db")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ var osReadFile = os.ReadFile
 func TestOTLPRoute(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, _ := sqlite.Open(ctx, filepath.Join(dir, "p.db"))
+	st, _ := openTestStore(t, dir, "p.db")
 	defer st.Close()
 	cfg := DefaultConfig()
 	cfg.Ingest.CheckpointInterval = config.Duration(20 * time.Millisecond)

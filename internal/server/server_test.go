@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/sink"
 	"github.com/palisade-sec/palisade/internal/store"
+	"github.com/palisade-sec/palisade/internal/store/postgres"
+	"github.com/palisade-sec/palisade/internal/store/postgres/pgtest"
 	"github.com/palisade-sec/palisade/internal/store/sqlite"
 )
 
@@ -113,6 +116,53 @@ func (f *fakeEngine) count() int64 {
 	return f.records
 }
 
+// testStores maps a test's data directory to the PostgreSQL DSN of its
+// store (PALISADE_TEST_STORE=postgres).
+var testStores = struct {
+	sync.Mutex
+	dsn map[string]string
+}{dsn: map[string]string{}}
+
+// openTestStore opens the store of a test server's data directory on the
+// store kind of the run (testStoreKind).
+func openTestStore(t testing.TB, dir, file string) (*sqlite.DB, error) {
+	t.Helper()
+	return openTestStoreOn(t, testStoreKind(), dir, file)
+}
+
+// testStoreKind is the store the server tests run on: "sqlite" (the
+// default), or "postgres" with PALISADE_TEST_STORE=postgres (.ci/run runs
+// the server's tests both ways).
+func testStoreKind() string {
+	if os.Getenv("PALISADE_TEST_STORE") == "postgres" {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// openTestStoreOn opens the store of a test server's data directory: the
+// SQLite database file in it, or a PostgreSQL schema of the test database
+// (one per directory, so that a restarted server finds its store; dropped
+// when the test ends; the test is skipped without a test database, or
+// fails under CI=true: pgtest).
+func openTestStoreOn(t testing.TB, kind, dir, file string) (*sqlite.DB, error) {
+	t.Helper()
+	if kind != "postgres" {
+		return sqlite.Open(context.Background(), filepath.Join(dir, file))
+	}
+	key := filepath.Join(dir, file)
+	testStores.Lock()
+	dsn, ok := testStores.dsn[key]
+	testStores.Unlock()
+	if !ok {
+		dsn = pgtest.Schema(t)
+		testStores.Lock()
+		testStores.dsn[key] = dsn
+		testStores.Unlock()
+	}
+	return postgres.Open(context.Background(), dsn, postgres.Options{})
+}
+
 type testEnv struct {
 	srv    *Server
 	http   *httptest.Server
@@ -158,10 +208,16 @@ func newEnvOpt(t testing.TB, mod func(*Config), opt func(*Options)) *testEnv {
 // is the engine when it is the fake.
 func newEnvWith(t testing.TB, dir string, mod func(*Config), optMod func(*Options), eng Engine) *testEnv {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "palisade.db"))
+	st, err := openTestStore(t, dir, "palisade.db")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startEnv(t, dir, st, mod, optMod, eng)
+}
+
+// startEnv starts a server on the data directory dir and the store st.
+func startEnv(t testing.TB, dir string, st *sqlite.DB, mod func(*Config), optMod func(*Options), eng Engine) *testEnv {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Ingest.CheckpointInterval = config.Duration(50 * time.Millisecond)
 	if mod != nil {

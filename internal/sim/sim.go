@@ -24,13 +24,13 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"sort"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/hashing"
 )
 
 // Config of a simulation run.
@@ -300,9 +300,7 @@ func newGen(cfg Config, emit func(*exchange.Record, string) error) *gen {
 // stream returns an independent deterministic random stream for a named
 // component, so that adding one scenario does not shift the others.
 func (g *gen) stream(name string) *rand.Rand {
-	h := fnv.New64a()
-	h.Write([]byte(name))
-	return rand.New(rand.NewPCG(uint64(g.cfg.Seed)^0x9e3779b97f4a7c15, h.Sum64()))
+	return rand.New(rand.NewPCG(uint64(g.cfg.Seed)^0x9e3779b97f4a7c15, hashing.FNV1a(hashing.Offset, name)))
 }
 
 // schedule puts an actor on the heap; times after the end are dropped.

@@ -1,11 +1,11 @@
 // Package store defines the persistent storage of serve mode: inventory
 // snapshots, alerts with triage state and history, findings, uploaded specs,
 // API tokens and sessions (hashed), the audit log, settings and erasure
-// tombstones. The interface is written against database/sql semantics so that
-// a PostgreSQL implementation (pgx stdlib) can follow store/sqlite without
-// touching analyzers or the server: every query uses $N placeholders and
-// ON CONFLICT upserts, times are int64 Unix nanoseconds, JSON documents are
-// TEXT.
+// tombstones, as small interfaces by use (Auth, Checkpoints, Settings,
+// InventoryReader, AlertReader, Triager, Specs, GatewayConfigs, AuditLog,
+// Privacy; Store is all of them). store/sqlstore implements them once in
+// SQL for SQLite (store/sqlite, the default) and PostgreSQL
+// (store/postgres).
 package store
 
 import (
@@ -273,6 +273,10 @@ type Snapshot struct {
 	// by hour of event time (Unix seconds of the hour → records); it feeds
 	// the overview's traffic series exactly.
 	Traffic map[int64]int64
+	// Seq is the position of the input this snapshot covers (0: none).
+	// A snapshot whose Seq is at or below the last one written is a
+	// replay and changes nothing (its Traffic would count twice).
+	Seq int64
 	// Subjects are the per-subject activity summaries that changed; the
 	// store merges each with what it holds (activity.Merge).
 	Subjects []model.SubjectActivity
@@ -375,11 +379,15 @@ type ProbeFilter struct {
 	Cursor string
 }
 
-// Store is the storage interface of serve mode.
-type Store interface {
-	Close() error
+// The storage interface is split by use: each part of the server and of a
+// clustered deployment depends only on what it uses (the authenticator on
+// Auth, the analysis on Checkpoints, the API on the readers, palisade
+// token on Auth and AuditLog, erasure on Privacy). store/sqlstore
+// implements all of them, on SQLite and on PostgreSQL; the conformance
+// suite store/storetest checks every method on both.
 
-	// Tokens and sessions.
+// Auth holds API tokens and dashboard sessions (hashes only).
+type Auth interface {
 	CreateToken(ctx context.Context, t Token) error
 	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
 	ListTokens(ctx context.Context) ([]Token, error)
@@ -389,9 +397,37 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error
 	SessionByHash(ctx context.Context, hash []byte, now time.Time) (*Session, error)
 	DeleteSession(ctx context.Context, hash []byte) error
+}
 
-	// Inventory, findings and counters at a checkpoint.
+// Checkpoints is what the analysis writes at a checkpoint. Every write is
+// an idempotent upsert keyed by stable ids (endpoint, alert, finding and
+// outbound ids), so at-least-once delivery gives exactly-once effects:
+// writing the same alerts again changes nothing, a snapshot carrying a Seq
+// at or below the last one written is ignored.
+type Checkpoints interface {
+	// SaveSnapshot upserts the inventory (endpoints, third-party APIs,
+	// traffic series), replaces the findings and records the counters,
+	// in one transaction.
 	SaveSnapshot(ctx context.Context, s Snapshot, wallNow time.Time) error
+	// UpsertAlerts writes alerts by id, never lowering a count or a
+	// last_seen the store holds, keeping triage state; it reports the
+	// alerts it did not know (forwarded to the sinks once).
+	UpsertAlerts(ctx context.Context, alerts []model.Alert, wallNow time.Time) (UpsertResult, error)
+	// Tombstoned tells which erasure tombstones exist (erased subjects
+	// are never written again).
+	Tombstoned(ctx context.Context, keys []string) (map[string]bool, error)
+}
+
+// Settings is a small key/value table: the stored configuration document,
+// progress markers of the writers.
+type Settings interface {
+	Setting(ctx context.Context, key string) (string, error) // ErrNotFound when unset
+	PutSetting(ctx context.Context, key, value string, at time.Time) error
+}
+
+// InventoryReader serves the API's inventory views (user-controlled
+// filters: on the query pool, bounded, under the caller's deadline).
+type InventoryReader interface {
 	ListEndpoints(ctx context.Context, f EndpointFilter) (Page[EndpointRow], error)
 	Endpoint(ctx context.Context, id string) (*EndpointDetail, error)
 	EndpointsForHost(ctx context.Context, host string) ([]model.Endpoint, error)
@@ -400,50 +436,83 @@ type Store interface {
 	// Third-party APIs our services call (outbound[] of the snapshots).
 	ListOutbound(ctx context.Context, f OutboundFilter) (Page[OutboundRow], error)
 	OutboundAPI(ctx context.Context, id string) (*OutboundRow, error)
+	Overview(ctx context.Context) (*Overview, error)
+}
 
-	// Alerts.
-	UpsertAlerts(ctx context.Context, alerts []model.Alert, wallNow time.Time) (UpsertResult, error)
+// AlertReader serves the API's alert and finding views.
+type AlertReader interface {
 	ListAlerts(ctx context.Context, f AlertFilter) (Page[StoredAlert], error)
 	Alert(ctx context.Context, id string) (*StoredAlert, []TriageEvent, error)
-	Triage(ctx context.Context, id, action, actor, reason string, at time.Time) (*StoredAlert, error)
 	ListFindings(ctx context.Context, f FindingFilter) (Page[StoredFinding], error)
-
-	// Investigation: subjects, finding triage, probes and API changes.
-	ListSubjects(ctx context.Context, f SubjectFilter) (Page[SubjectRow], error)
-	Subject(ctx context.Context, kind, id string) (*SubjectDetail, error)
-	EndpointSubjects(ctx context.Context, endpointKey string, limit int) ([]EndpointSubject, error)
 	Finding(ctx context.Context, id string) (*StoredFinding, []TriageEvent, error)
-	TriageFinding(ctx context.Context, id, action, actor, reason string, expires time.Time, at time.Time) (*StoredFinding, error)
 	FindingGroups(ctx context.Context, by string) ([]FindingGroup, error)
 	ListProbes(ctx context.Context, f ProbeFilter) (Page[model.Probe], error)
 	ListAPIChanges(ctx context.Context, limit int, cursor string) (Page[model.APIChange], error)
+}
 
-	// Specs.
+// Investigation serves the attacker view: the stored activity of clients
+// and identities (subjects).
+type Investigation interface {
+	ListSubjects(ctx context.Context, f SubjectFilter) (Page[SubjectRow], error)
+	Subject(ctx context.Context, kind, id string) (*SubjectDetail, error)
+	EndpointSubjects(ctx context.Context, endpointKey string, limit int) ([]EndpointSubject, error)
+}
+
+// Triager changes the triage state of alerts.
+type Triager interface {
+	Triage(ctx context.Context, id, action, actor, reason string, at time.Time) (*StoredAlert, error)
+	// TriageFinding changes the triage state of a finding (accept_risk
+	// until expires, mark_fixed, reopen).
+	TriageFinding(ctx context.Context, id, action, actor, reason string, expires time.Time, at time.Time) (*StoredFinding, error)
+}
+
+// Specs holds uploaded API descriptions.
+type Specs interface {
 	SaveSpec(ctx context.Context, s Spec) error
-	ListSpecs(ctx context.Context) ([]Spec, error)
+	ListSpecs(ctx context.Context) ([]Spec, error) // without contents
 	SpecContents(ctx context.Context) ([]Spec, error)
 	// DeleteSpecs deletes the specs with this name (or this id) and
 	// returns the deleted ones (without contents).
 	DeleteSpecs(ctx context.Context, nameOrID string) ([]Spec, error)
+}
 
-	// Gateway configurations.
+// GatewayConfigs holds uploaded gateway configurations.
+type GatewayConfigs interface {
 	SaveGatewayConfig(ctx context.Context, g GatewayConfig) error
 	ListGatewayConfigs(ctx context.Context) ([]GatewayConfig, error) // without contents
 	GatewayConfigContents(ctx context.Context) ([]GatewayConfig, error)
 	DeleteGatewayConfig(ctx context.Context, id string) error // ErrNotFound when absent
+}
 
-	// Audit, settings, overview.
+// AuditLog records who did what.
+type AuditLog interface {
 	Audit(ctx context.Context, e AuditEntry) error
 	ListAudit(ctx context.Context, limit int, cursor string) (Page[AuditEntry], error)
-	Setting(ctx context.Context, key string) (string, error)
-	PutSetting(ctx context.Context, key, value string, at time.Time) error
-	Overview(ctx context.Context) (*Overview, error)
+}
 
-	// Privacy.
+// Privacy applies retention and erasure; deleted content is scrubbed as
+// far as the database allows (docs/store.md).
+type Privacy interface {
 	ApplyRetention(ctx context.Context, p RetentionPolicy, eventNow, wallNow time.Time, pseudonymize func(ip string) string) (RetentionResult, error)
 	EraseClientIP(ctx context.Context, ip string, tombstone string, at time.Time) (EraseResult, error)
 	EraseIdentity(ctx context.Context, id string, tombstone string, at time.Time) (EraseResult, error)
 	Tombstoned(ctx context.Context, keys []string) (map[string]bool, error)
+}
+
+// Store is the whole storage interface of serve mode.
+type Store interface {
+	Auth
+	Checkpoints
+	Settings
+	InventoryReader
+	AlertReader
+	Investigation
+	Triager
+	Specs
+	GatewayConfigs
+	AuditLog
+	Privacy
+	Close() error
 }
 
 // UpsertResult says what UpsertAlerts did.

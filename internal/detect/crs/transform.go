@@ -4,7 +4,7 @@ import (
 	"encoding/base64"
 	"strings"
 
-	"github.com/palisade-sec/palisade/internal/jsonlit"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // Transformations. The values Palisade gives the matcher are already
@@ -251,7 +251,7 @@ func replaceComments(s string) string {
 	return b.String()
 }
 
-func hexVal(c byte) (byte, bool) { return jsonlit.HexVal(c) }
+func hexVal(c byte) (byte, bool) { return jsonscan.HexVal(c) }
 
 // cssDecode decodes CSS 2 escapes: \ followed by 1–6 hex digits (one
 // optional white space after), or by any other character (itself).

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -25,6 +25,13 @@ type execer interface {
 }
 
 // ---- subjects ----
+
+// jsonString returns the member "key":"v" as encoding/json writes it in
+// the stored documents (v escaped the same way), for substring search.
+func jsonString(key, v string) string {
+	b, _ := json.Marshal(v)
+	return `"` + key + `":` + string(b)
+}
 
 func peerOldest(a *model.SubjectActivity) int64 {
 	var o int64
@@ -138,12 +145,13 @@ func (s *DB) ListSubjects(ctx context.Context, f store.SubjectFilter) (store.Pag
 		where = append(where, "kind = "+a.add(f.Kind))
 	}
 	if f.Q != "" {
-		p := a.add("%" + likeEscape(strings.ToLower(f.Q)) + "%")
-		where = append(where, fmt.Sprintf(`(lower(sid) LIKE %s ESCAPE '\' OR lower(name) LIKE %s ESCAPE '\')`, p, p))
+		// ASCII case folding, as the endpoint search (asciiLower).
+		p := a.add(asciiLower(f.Q))
+		where = append(where, "("+s.d.contains("LOWER(sid)", p)+" OR "+s.d.contains("LOWER(name)", p)+")")
 	}
 	// The page key is "kind id"; the document the row.
 	table := `(SELECT kind || ' ' || id AS id, id AS sid, kind, name, last_seen,
-		json_object('kind', kind, 'id', id, 'name', name, 'first_seen', first_seen, 'last_seen', last_seen, 'requests', requests) AS doc FROM subjects) AS s`
+		` + s.d.jsonObject + `('kind', kind, 'id', id, 'name', name, 'first_seen', first_seen, 'last_seen', last_seen, 'requests', requests) AS doc FROM subjects) AS s`
 	return keysetPage(ctx, s.q, table, "last_seen", "last_seen", f.Cursor, f.Limit, where, &a, func(_, doc string) (store.SubjectRow, error) {
 		var r struct {
 			Kind, ID, Name string
@@ -199,7 +207,7 @@ func (s *DB) Subject(ctx context.Context, kind, id string) (*store.SubjectDetail
 }
 
 // eraseSubjects removes a subject and its mentions as a peer of others.
-func eraseSubjects(ctx context.Context, tx execer, kind, id string, at time.Time) (int64, error) {
+func eraseSubjects(ctx context.Context, tx execer, d *Dialect, kind, id string, at time.Time) (int64, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM subjects WHERE kind = $1 AND id = $2`, kind, id)
 	if err != nil {
 		return 0, err
@@ -212,7 +220,7 @@ func eraseSubjects(ctx context.Context, tx execer, kind, id string, at time.Time
 	if kind == "identity" {
 		other = "client"
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM subjects WHERE kind = $1 AND doc LIKE $2 ESCAPE '\'`, other, "%"+likeEscape(`"id":"`+id+`"`)+"%")
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM subjects WHERE kind = $1 AND `+d.contains("doc", "$2"), other, jsonString("id", id))
 	if err != nil {
 		return n, err
 	}
@@ -252,7 +260,7 @@ func subjectRetention(ctx context.Context, tx execer, ev, wall int64) (int64, er
 	n, _ := res.RowsAffected()
 	for _, kind := range []string{"client", "identity"} {
 		res, err := tx.ExecContext(ctx, `DELETE FROM subjects WHERE kind = $1 AND id IN (SELECT id FROM subjects WHERE kind = $1
-			ORDER BY last_seen DESC, id LIMIT -1 OFFSET $2)`, kind, store.MaxSubjectRows)
+			ORDER BY last_seen DESC, id LIMIT 9223372036854775807 OFFSET $2)`, kind, store.MaxSubjectRows)
 		if err != nil {
 			return n, err
 		}
@@ -337,8 +345,8 @@ func (s *DB) ListProbes(ctx context.Context, f store.ProbeFilter) (store.Page[mo
 		where = append(where, "reason = "+a.add(f.Reason))
 	}
 	if f.Q != "" {
-		p := a.add("%" + likeEscape(strings.ToLower(f.Q)) + "%")
-		where = append(where, fmt.Sprintf(`(lower(host) LIKE %s ESCAPE '\' OR lower(path) LIKE %s ESCAPE '\')`, p, p))
+		p := a.add(asciiLower(f.Q))
+		where = append(where, "("+s.d.contains("LOWER(host)", p)+" OR "+s.d.contains("LOWER(path)", p)+")")
 	}
 	if cur != nil {
 		v := a.add(cur.Num)
@@ -410,7 +418,7 @@ func (s *DB) Finding(ctx context.Context, id string) (*store.StoredFinding, []st
 	var tdoc, status, reason, actor sql.NullString
 	var exp, fixed, upd sql.NullInt64
 	err := s.q.QueryRowContext(ctx, `SELECT f.doc, t.doc, t.status, t.reason, t.actor, t.expires_at, t.fixed_clock, t.updated_at
-		FROM (SELECT $1 AS id) AS k LEFT JOIN findings f ON f.id = k.id LEFT JOIN finding_triage t ON t.finding_id = k.id`, id).
+		FROM (SELECT CAST($1 AS TEXT) AS id) AS k LEFT JOIN findings f ON f.id = k.id LEFT JOIN finding_triage t ON t.finding_id = k.id`, id).
 		Scan(&doc, &tdoc, &status, &reason, &actor, &exp, &fixed, &upd)
 	if err != nil {
 		return nil, nil, err

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/model"
@@ -36,7 +35,7 @@ func api10Rank(o *model.OutboundAPI) int64 {
 // had their own section or while its only calls were ours; a host that
 // is an API of ours in the snapshot loses its third-party row. Rows are
 // otherwise never deleted by a snapshot (as endpoints).
-func saveOutbound(ctx context.Context, tx *sql.Tx, r *model.Report, wallNow time.Time) error {
+func saveOutbound(ctx context.Context, tx *tx, r *model.Report, wallNow time.Time) error {
 	up, err := tx.PrepareContext(ctx, `INSERT INTO outbound_apis (id, host, destination, api10, requests, last_seen, doc, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET destination = excluded.destination, api10 = excluded.api10, requests = excluded.requests,
@@ -100,7 +99,7 @@ func (s *DB) ListOutbound(ctx context.Context, f store.OutboundFilter) (store.Pa
 		where = append(where, "api10 >= 0")
 	}
 	if f.Q != "" {
-		where = append(where, `LOWER(host) LIKE `+a.add("%"+likeEscape(strings.ToLower(f.Q))+"%")+` ESCAPE '\'`)
+		where = append(where, s.d.contains("LOWER(host)", a.add(asciiLower(f.Q))))
 	}
 	return keysetPage(ctx, s.q, "outbound_apis", col, f.Sort, f.Cursor, f.Limit, where, &a, decodeOutbound)
 }

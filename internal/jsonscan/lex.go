@@ -1,9 +1,13 @@
-// Package jsonlit holds the lexical pieces of JSON strings that the
-// hand-written scanners of the pipeline share (the exchange decoder, the
-// classifier's walker, the inventory's schema tokenizer): which bytes a
-// string holds verbatim, eight at a time, and \uXXXX escapes. It imports
-// nothing of the product.
-package jsonlit
+// Package jsonscan is the one hand-written JSON scanner of the pipeline:
+// the lexical pieces (white space, the number grammar, string scanning
+// eight bytes at a time, the escape decoder) and a Tokenizer with the
+// options of jsontext that matter here (duplicate names, invalid UTF-8,
+// nesting limit). The exchange decoder, the classifier's walker, the
+// inventory's schema parser and the detectors' body walkers are built on
+// it; each is fuzzed against encoding/json/v2's jsontext as its reference.
+// Reading a token or a lexical piece of a text without escapes allocates
+// nothing (TestNoAllocs). It imports nothing of the product.
+package jsonscan
 
 import (
 	"unicode/utf16"
@@ -24,8 +28,11 @@ const (
 	hi = 0x8080808080808080
 )
 
+// text is what the scanners read: a string or a byte slice.
+type text interface{ ~string | ~[]byte }
+
 // Load64 reads eight bytes of s at i, little-endian (one load).
-func Load64(s string, i int) uint64 {
+func Load64[T text](s T, i int) uint64 {
 	s = s[i : i+8]
 	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
@@ -64,7 +71,7 @@ func HexVal(c byte) (byte, bool) {
 }
 
 // Hex4 reads the four hex digits of a \u escape at the start of h.
-func Hex4[T string | []byte](h T) (rune, bool) {
+func Hex4[T text](h T) (rune, bool) {
 	if len(h) < 4 {
 		return 0, false
 	}
@@ -91,7 +98,7 @@ func IsSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // AppendEscape appends the value of the escape sequence at b[j] (a
 // backslash) to dst and returns the sequence's length. It reports false for
 // anything that is not a JSON escape, including unpaired surrogates.
-func AppendEscape[T string | []byte](dst []byte, b T, j int) ([]byte, int, bool) {
+func AppendEscape[T text](dst []byte, b T, j int) ([]byte, int, bool) {
 	if j+1 >= len(b) {
 		return dst, 0, false
 	}

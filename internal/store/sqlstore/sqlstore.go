@@ -1,9 +1,10 @@
-// Package sqlite is the embedded default implementation of store.Store on
-// modernc.org/sqlite (pure Go). The database runs in WAL mode with a busy
-// timeout so that CLI commands (token create, erase) can write while the
-// server runs. Queries use $N placeholders and ON CONFLICT upserts only, so
-// the same SQL can serve PostgreSQL through pgx's database/sql adapter.
-package sqlite
+// Package sqlstore is the SQL implementation of store.Store, written once
+// for database/sql and run on SQLite (store/sqlite, the embedded default)
+// and PostgreSQL (store/postgres, pgx's database/sql adapter). Queries use
+// $N placeholders and ON CONFLICT upserts only; what the two databases do
+// differently lives in a Dialect (dialect.go). Times are int64 Unix
+// nanoseconds and documents are JSON in TEXT columns on both.
+package sqlstore
 
 import (
 	"context"
@@ -15,119 +16,107 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
-	"net/url"
-	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// DB is a SQLite store. It keeps two connection pools on the same file:
+// DB is a SQL store. It keeps two connection pools on the same database:
 // q serves the API's list and detail queries (user-controlled filters, at
-// most queryConns at once, each under the caller's deadline); db serves
+// most QueryConns at once, each under the caller's deadline); db serves
 // everything the server itself needs — authentication, sessions, audit,
 // checkpoints, retention, erasure — so that user queries cannot exhaust it.
 type DB struct {
-	db *sql.DB
-	q  *sql.DB
+	db pool
+	q  pool
+	d  *Dialect
 }
 
 // Pool sizes.
 const (
-	systemConns = 8
-	queryConns  = 4
+	SystemConns = 8
+	QueryConns  = 4
 )
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens (creating if needed) the database at path and applies the
-// embedded migrations.
-func Open(ctx context.Context, path string) (*DB, error) {
-	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	// Deleted content is overwritten, not left in free pages (erasure).
-	q.Add("_pragma", "secure_delete(1)")
-	q.Set("_txlock", "immediate")
-	if err := createPrivate(path); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	dsn := "file:" + path + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(systemConns)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		db.Close()
+// New returns the store on two pools of one database (system: the
+// server's own work; query: user queries, at most QueryConns open) after
+// applying the dialect's migrations on system. It takes ownership of both
+// pools: they are closed on error and by Close.
+func New(ctx context.Context, d *Dialect, system, query *sql.DB) (*DB, error) {
+	system.SetMaxOpenConns(SystemConns)
+	query.SetMaxOpenConns(QueryConns)
+	if err := Migrate(ctx, d, system); err != nil {
+		system.Close()
+		query.Close()
 		return nil, err
 	}
-	prov, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: migrations: %w", err)
-	}
-	if _, err := prov.Up(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: migrate %s: %w", path, err)
-	}
-	qdb, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	qdb.SetMaxOpenConns(queryConns)
-	return &DB{db: db, q: qdb}, nil
+	return &DB{db: pool{system, d}, q: pool{query, d}, d: d}, nil
 }
 
-// createPrivate creates the database file with mode 0600 (SQLite gives its
-// -wal and -shm files the mode of the database file), whatever the umask
-// and the directory's mode, and narrows an existing file that is readable
-// by others.
-func createPrivate(path string) error {
-	if strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
-		return nil
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+// Migrate applies the dialect's migrations to db (goose; several processes
+// may start at once: PostgreSQL serializes them with an advisory lock).
+func Migrate(ctx context.Context, d *Dialect, db *sql.DB) error {
+	prov, err := d.provider(db)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		if err := f.Chmod(0o600); err != nil {
-			return err
-		}
-		for _, sfx := range []string{"-wal", "-shm"} {
-			if err := os.Chmod(path+sfx, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
+	if _, err := prov.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
 }
+
+// MigrateTo applies the dialect's migrations up to version (tests of
+// upgrades from an older schema).
+func MigrateTo(ctx context.Context, d *Dialect, db *sql.DB, version int64) error {
+	prov, err := d.provider(db)
+	if err != nil {
+		return err
+	}
+	_, err = prov.UpTo(ctx, version)
+	return err
+}
+
+func (d *Dialect) provider(db *sql.DB) (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, d.dir)
+	if err != nil {
+		return nil, err
+	}
+	var opts []goose.ProviderOption
+	if d.locker != nil {
+		l, err := d.locker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(l))
+	}
+	prov, err := goose.NewProvider(d.goose, db, sub, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	return prov, nil
+}
+
+// Dialect returns the store's dialect.
+func (s *DB) Dialect() *Dialect { return s.d }
+
+// Pools returns the system and query pools (diagnostics and tests).
+func (s *DB) Pools() (system, query *sql.DB) { return s.db.DB, s.q.DB }
 
 // Close implements store.Store.
 func (s *DB) Close() error { return errors.Join(s.q.Close(), s.db.Close()) }
@@ -286,16 +275,30 @@ const hourNS = int64(time.Hour)
 // totalTraffic is the endpoint_traffic key of the all-traffic series.
 const totalTraffic = "*"
 
+// snapshotSeqKey is the setting holding the Seq of the last snapshot.
+const snapshotSeqKey = "sys.snapshot_seq"
+
 // SaveSnapshot implements store.Store. Endpoints are upserted (never
 // deleted by a snapshot); the growth of each endpoint's request count since
 // the previous snapshot is added to the traffic bucket (hour of event time)
 // of the snapshot's event clock. Findings are replaced by the snapshot's.
+// A snapshot whose Seq is at or below the stored one changes nothing.
 func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time.Time) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if snap.Seq > 0 {
+		var v string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`, snapshotSeqKey).Scan(&v)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if last, _ := strconv.ParseInt(v, 10, 64); err == nil && snap.Seq <= last {
+			return nil // a replay: already written
+		}
+	}
 	prev := map[string]int64{}
 	rows, err := tx.QueryContext(ctx, `SELECT id, requests FROM endpoints`)
 	if err != nil {
@@ -328,6 +331,12 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 		return err
 	}
 	defer tr.Close()
+	// Traffic, sorted by hour: concurrent writers lock rows in one order.
+	for _, b := range slices.Sorted(maps.Keys(snap.Traffic)) {
+		if _, err := tr.ExecContext(ctx, totalTraffic, b, snap.Traffic[b]); err != nil {
+			return err
+		}
+	}
 	if snap.Report != nil {
 		for i := range snap.Report.Endpoints {
 			e := &snap.Report.Endpoints[i]
@@ -352,11 +361,6 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 				if _, err := tr.ExecContext(ctx, id, bucket, d); err != nil {
 					return err
 				}
-			}
-		}
-		for b, n := range snap.Traffic {
-			if _, err := tr.ExecContext(ctx, totalTraffic, b, n); err != nil {
-				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM findings`); err != nil {
@@ -394,11 +398,15 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 	if err := saveSubjects(ctx, tx, snap.Subjects, wallNow); err != nil {
 		return err
 	}
-	for k, v := range map[string]string{
+	sys := map[string]string{
 		"event_clock":       strconv.FormatInt(ns(snap.EventClock), 10),
 		"records_processed": strconv.FormatInt(snap.Records, 10),
 		"last_snapshot":     strconv.FormatInt(ns(wallNow), 10),
-	} {
+	}
+	if snap.Seq > 0 {
+		sys["snapshot_seq"] = strconv.FormatInt(snap.Seq, 10)
+	}
+	for k, v := range sys {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, "sys."+k, v, ns(wallNow)); err != nil {
 			return err
@@ -417,6 +425,19 @@ var endpointSorts = map[string]sortSpec{
 	"last_seen": {"last_seen"},
 }
 
+// asciiLower lowers ASCII letters only, as SQL's LOWER does on both
+// databases (strings.ToLower would also turn invalid UTF-8 into U+FFFD
+// and lower letters SQL leaves alone).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
 // args collects positional arguments and hands out $N placeholders.
 type args struct{ v []any }
 
@@ -431,11 +452,6 @@ func (a *args) in(xs []string) string {
 		ph[i] = a.add(x)
 	}
 	return "(" + strings.Join(ph, ", ") + ")"
-}
-
-func likeEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
 }
 
 // ListEndpoints implements store.Store: keyset pagination on (sort column
@@ -460,11 +476,13 @@ func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.P
 	eq("exposure", f.Exposure)
 	eq("authentication", f.Authentication)
 	if f.Sensitive != "" {
-		where = append(where, `sensitive LIKE `+a.add("%,"+likeEscape(f.Sensitive)+",%")+` ESCAPE '\'`)
+		where = append(where, s.d.contains("LOWER(sensitive)", a.add(","+asciiLower(f.Sensitive)+",")))
 	}
 	if f.Q != "" {
-		p := a.add("%" + likeEscape(strings.ToLower(f.Q)) + "%")
-		where = append(where, `(LOWER(path) LIKE `+p+` ESCAPE '\' OR LOWER(host) LIKE `+p+` ESCAPE '\')`)
+		// LOWER (ASCII only in both databases, path and host in byte
+		// order collation) makes the search ignore ASCII case.
+		p := a.add(asciiLower(f.Q))
+		where = append(where, "("+s.d.contains("LOWER(path)", p)+" OR "+s.d.contains("LOWER(host)", p)+")")
 	}
 	return keysetPage(ctx, s.q, "endpoints", sp.col, f.Sort, f.Cursor, f.Limit, where, &a, func(id, doc string) (store.EndpointRow, error) {
 		r := store.EndpointRow{ID: id}
@@ -479,7 +497,7 @@ func (s *DB) ListEndpoints(ctx context.Context, f store.EndpointFilter) (store.P
 // order: rows matching where (placeholders in a), after the cursor made
 // for sort order sort, at most limit (store.ClampLimit) rows, each decoded
 // from (id, doc); NextCursor is set when another page follows.
-func keysetPage[T any](ctx context.Context, db *sql.DB, table, col, sort, cursor string, limit int, where []string, a *args,
+func keysetPage[T any](ctx context.Context, db pool, table, col, sort, cursor string, limit int, where []string, a *args,
 	decode func(id, doc string) (T, error)) (store.Page[T], error) {
 	page := store.Page[T]{Items: []T{}}
 	cur, err := store.DecodeCursor(cursor, sort)
@@ -755,7 +773,7 @@ func (s *DB) ListAlerts(ctx context.Context, f store.AlertFilter) (store.Page[st
 		where = append(where, "client_ip = "+a.add(f.ClientIP))
 	}
 	if f.Address != "" {
-		where = append(where, fmt.Sprintf(`(client_ip = %s OR doc LIKE %s ESCAPE '\')`, a.add(f.Address), a.add("%"+likeEscape(`"ip":"`+f.Address+`"`)+"%")))
+		where = append(where, "(client_ip = "+a.add(f.Address)+" OR "+s.d.contains("doc", a.add(jsonString("ip", f.Address)))+")")
 	}
 	if f.IdentityID != "" {
 		where = append(where, "identity_id = "+a.add(f.IdentityID))
@@ -1295,6 +1313,7 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 			ups = append(ups, u)
 		}
 		rows.Close()
+		expired := map[string]bool{} // addresses pseudonymized in this run
 		for _, u := range ups {
 			var a model.Alert
 			if err := json.Unmarshal([]byte(u.doc), &a); err != nil {
@@ -1302,15 +1321,18 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 			}
 			newIP := u.ip
 			if a.Client != nil && a.Client.IP != "" {
+				expired[a.Client.IP] = true
 				a.Client.IP = pseudo(a.Client.IP)
 				newIP = a.Client.IP
 			}
 			for i := range a.Evidence.Samples {
 				if c := a.Evidence.Samples[i].Client; c != "" {
+					expired[c] = true
 					a.Evidence.Samples[i].Client = pseudo(c)
 				}
 			}
 			for i := range a.Clients {
+				expired[a.Clients[i].IP] = true
 				a.Clients[i].IP = pseudo(a.Clients[i].IP)
 			}
 			nd, _ := json.Marshal(&a)
@@ -1318,6 +1340,10 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 				return r, err
 			}
 			r.AlertsPseudonymize++
+		}
+		delete(expired, "")
+		if err := pseudonymizeText(ctx, tx, s.d, expired, pseudo); err != nil {
+			return r, err
 		}
 		if r.SubjectsDeleted, err = subjectRetention(ctx, tx, ev, wall); err != nil {
 			return r, err
@@ -1342,7 +1368,7 @@ func (s *DB) ApplyRetention(ctx context.Context, p store.RetentionPolicy, eventN
 		return r, err
 	}
 	if r != (store.RetentionResult{}) {
-		return r, s.scrub(ctx)
+		return r, s.scrub(ctx, false, retentionTables)
 	}
 	return r, nil
 }
@@ -1358,6 +1384,12 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM alert_history WHERE alert_id IN (SELECT id FROM alerts WHERE `+col+` = $1)`, val); err != nil {
 			return r, err
 		}
+		// Suppressions of the subject's alerts: their fold key hashes the
+		// subject, their reason is the analyst's words about it.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM suppressions WHERE alert_id IN (SELECT id FROM alerts WHERE `+col+` = $1)
+			OR fold_key IN (SELECT fold_key FROM alerts WHERE `+col+` = $1)`, val); err != nil {
+			return r, err
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM alerts WHERE `+col+` = $1`, val)
 		if err != nil {
 			return r, err
@@ -1371,7 +1403,7 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 	}
 	for _, ip := range ips {
 		// Samples of other alerts (endpoint or identity subjects) that name the IP.
-		rows, err := tx.QueryContext(ctx, `SELECT id, doc FROM alerts WHERE doc LIKE $1 ESCAPE '\'`, "%"+likeEscape(`"`+ip+`"`)+"%")
+		rows, err := tx.QueryContext(ctx, `SELECT id, doc FROM alerts WHERE `+s.d.contains("doc", "$1"), `"`+ip+`"`)
 		if err != nil {
 			return r, err
 		}
@@ -1415,12 +1447,17 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 			}
 		}
 	}
+	// The analysts' free text (triage reasons, audit details) may name
+	// the subject too.
+	if err := redactText(ctx, tx, s.d, vals); err != nil {
+		return r, err
+	}
 	kind, sids := "identity", vals
 	if len(ips) > 0 {
 		kind, sids = "client", ips
 	}
 	for _, sid := range sids {
-		n, err := eraseSubjects(ctx, tx, kind, sid, at)
+		n, err := eraseSubjects(ctx, tx, s.d, kind, sid, at)
 		if err != nil {
 			return r, err
 		}
@@ -1432,16 +1469,25 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 	if err := tx.Commit(); err != nil {
 		return r, err
 	}
-	return r, s.scrub(ctx)
+	return r, s.scrub(ctx, true, erasureTables)
 }
 
-// scrub makes deleted content unrecoverable: secure_delete (set on every
-// connection) zeroes freed pages of the database file, and a truncating
-// checkpoint moves the log's page images into it and empties the -wal
-// file, which would otherwise keep the old pages until overwritten.
-func (s *DB) scrub(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
+// Tables whose rows an erasure deletes or rewrites, and those a retention
+// run deletes from or rewrites.
+var (
+	erasureTables   = []string{"alerts", "alert_history", "suppressions", "audit_log", "subjects", "subject_endpoints", "finding_triage", "finding_history"}
+	retentionTables = []string{"alerts", "alert_history", "suppressions", "audit_log", "endpoint_traffic", "tombstones", "sessions",
+		"subjects", "subject_endpoints", "finding_triage", "finding_history"}
+)
+
+// scrub makes deleted content unrecoverable as far as the database allows
+// (Dialect: SQLite zeroes freed pages and empties its -wal file;
+// PostgreSQL rewrites the tables after an erasure).
+func (s *DB) scrub(ctx context.Context, erase bool, tables []string) error {
+	if s.d.scrub == nil {
+		return fmt.Errorf("store: %s dialect without a scrub (open PostgreSQL with store/postgres)", s.d.Name)
+	}
+	return s.d.scrub(ctx, s.db.DB, erase, tables)
 }
 
 // ipSpellings returns ip (canonical) and every other spelling of the same
@@ -1453,7 +1499,7 @@ func (s *DB) ipSpellings(ctx context.Context, ip string) ([]string, error) {
 	if err != nil {
 		return out, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT client_ip FROM alerts WHERE client_ip LIKE '%:%'`)
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT client_ip FROM alerts WHERE `+s.d.contains("client_ip", "':'"))
 	if err != nil {
 		return nil, err
 	}
@@ -1494,18 +1540,32 @@ func (s *DB) Tombstoned(ctx context.Context, keys []string) (map[string]bool, er
 	if len(keys) == 0 {
 		return out, nil
 	}
-	var a args
-	rows, err := s.db.QueryContext(ctx, `SELECT key FROM tombstones WHERE key IN `+a.in(keys), a.v...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
+	// In chunks: both databases bound the number of parameters of a
+	// statement (SQLite 32766, PostgreSQL 65535).
+	for len(keys) > 0 {
+		n := min(len(keys), maxInList)
+		var a args
+		rows, err := s.db.QueryContext(ctx, `SELECT key FROM tombstones WHERE key IN `+a.in(keys[:n]), a.v...)
+		if err != nil {
 			return nil, err
 		}
-		out[k] = true
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[k] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		keys = keys[n:]
 	}
-	return out, rows.Err()
+	return out, nil
 }
+
+// maxInList is the most values bound in one IN list.
+const maxInList = 1000
