@@ -293,6 +293,14 @@ func commandPaths(c *cobra.Command, prefix string) []string {
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "typo")
+	clusterConf := filepath.Join(dir, "cluster.yaml") // the cluster section read at start: a bus without a store
+	if err := os.WriteFile(clusterConf, []byte("cluster:\n  bus: [nats://127.0.0.1:1]\n  partitions: 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badCluster := filepath.Join(dir, "cluster-bad.yaml")
+	if err := os.WriteFile(badCluster, []byte("cluster:\n  partitions: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		cmd  string // the command the case is about
 		args []string
@@ -309,6 +317,14 @@ func TestExitCodes(t *testing.T) {
 		{"audit", []string{"audit", "--fail-on", "loud", spec}, 2},
 		{"audit", []string{"audit", "--format", "pdf", spec}, 2},
 		{"audit", []string{"audit", "--fail-on", "critical", spec}, 0},
+		{"bench", []string{"bench", "nope"}, 2},
+		{"bench cluster", []string{"bench", "cluster"}, 2},
+		{"bench cluster", []string{"bench", "cluster", "--bus", "nats://127.0.0.1:1", "--workers", "0"}, 2},
+		{"bench cluster", []string{"bench", "cluster", "extra"}, 2},
+		{"serve", []string{"serve", "--data", filepath.Join(dir, "srvb"), "--bus", "nats://127.0.0.1:1"}, 2},
+		{"serve", []string{"serve", "--data", filepath.Join(dir, "srvc"), "--bus", "http://x", "--store", "sqlite://" + filepath.Join(dir, "c.db")}, 2},
+		{"serve", []string{"serve", "--data", filepath.Join(dir, "srve"), "--config", clusterConf}, 2},
+		{"serve", []string{"serve", "--data", filepath.Join(dir, "srvf"), "--config", badCluster}, 2},
 		{"demo", []string{"demo", "extra"}, 2},
 		{"demo", []string{"demo", "--hours", "x"}, 2},
 		{"erase", []string{"erase", "--data", missing}, 2},

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -28,6 +28,7 @@ import (
 
 func init() {
 	var configFile, dataDir, storeDSN, listen, tlsCert, tlsKey string
+	var cf clusterFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Palisade server: REST API, durable ingestion, alerting (see docs/serve.md)",
@@ -40,6 +41,35 @@ On first start an admin token is printed once on standard error; create more
 with "palisade token create".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The cluster section of the file decides the mode before a
+			// store is opened; the flags override it.
+			base := cluster.DefaultConfig()
+			if configFile != "" {
+				b, err := os.ReadFile(configFile)
+				if err != nil {
+					return exitCode(2, fmt.Errorf("--config: %w", err))
+				}
+				fc, err := server.LoadConfig(server.NamedDoc{Name: configFile, Data: b})
+				if err != nil {
+					return exitCode(2, err)
+				}
+				base = fc.Cluster
+			}
+			ccfg, err := cf.config(base)
+			if err != nil {
+				return exitCode(2, err)
+			}
+			if ccfg.Enabled() {
+				// The shared store: --store (or $PALISADE_STORE), else
+				// server.store of the configuration file.
+				if cf.store, err = storeSpec(storeDSN, configFile); err != nil {
+					return err
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+				return runClusterServe(ctx, log, cf, ccfg, configFile, dataDir, listen, tlsCert, tlsKey)
+			}
 			return runServe(cmd, configFile, dataDir, storeDSN, listen, tlsCert, tlsKey)
 		},
 	}
@@ -50,6 +80,9 @@ with "palisade token create".`,
 	f.StringVar(&listen, "listen", "", "listen address (default server.listen, 127.0.0.1:8080)")
 	f.StringVar(&tlsCert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&cf.bus, "bus", "", "NATS servers of a clustered deployment, nats://HOST:PORT[,…] (docs/cluster.md); without it, a single node")
+	f.StringVar(&cf.roles, "roles", "", "roles of this process with --bus: ingest,analyze,api (default all three)")
+	f.StringArrayVar(&cf.options, "cluster", nil, "KEY=VALUE of the cluster section (partitions=8, replicas=3, checkpoint_interval=30s, …; docs/cluster.md)")
 	root.AddCommand(cmd)
 }
 
@@ -219,35 +252,16 @@ func runServe(cmd *cobra.Command, configFile, dataDir, storeDSN, listen, tlsCert
 		}
 		fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create %s --role viewer|analyst|admin|ingest\n\n", tok, where)
 	}
-	hs := srv.HTTPServer(slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	scheme := "http"
 	if cfg.Server.TLSCert != "" {
 		scheme = "https"
 	}
 	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "data", dataDir, "store", storeName)
-	errc := make(chan error, 1)
-	go func() {
-		if cfg.Server.TLSCert != "" {
-			errc <- hs.ServeTLS(ln, cfg.Server.TLSCert, cfg.Server.TLSKey)
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			srv.Close(context.Background())
-			return err
-		}
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	herr := hs.Shutdown(sctx)
-	serr := srv.Close(sctx)
+	err = serveUntil(ctx, srv, ln, cfg, log)
 	if disp != nil {
-		disp.Close(sctx)
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		disp.Close(dctx)
 	}
-	return errors.Join(herr, serr)
+	return err
 }

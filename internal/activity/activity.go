@@ -227,9 +227,11 @@ func (t *Tracker) hour(s *subject, h int64) {
 
 func (t *Tracker) endpoint(s *subject, ev *event.Event) {
 	bad := ev.Status >= 400
+	ref := ev.Endpoint
+	ref.ID = 0 // kept references carry no id (internRef)
 	for i := range s.eps {
 		e := &s.eps[i]
-		if e.ref == ev.Endpoint {
+		if e.ref == ref {
 			e.n++
 			if bad {
 				e.errs++

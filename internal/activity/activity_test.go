@@ -178,3 +178,19 @@ func TestMemoryPerSubject(t *testing.T) {
 		t.Errorf("a subject takes %.0f bytes (typical) / %.0f (full): more than documented", typical, full)
 	}
 }
+
+// TestEndpointIDs: events carry the inventory's endpoint id (enrichment
+// sets it), the kept references do not; repeated calls of one endpoint
+// are one entry, not one entry per call until MaxEndpoints is full.
+func TestEndpointIDs(t *testing.T) {
+	tr := New(Config{}, nil)
+	for i := range 50 {
+		e := ev(time.Duration(i)*time.Second, "203.0.113.9", "", "/v1/orders/{id}", 200)
+		e.Endpoint.ID = 7
+		tr.Observe(e)
+	}
+	got := tr.Take(10, nil)
+	if len(got) != 1 || len(got[0].Endpoints) != 1 || got[0].Endpoints[0].Requests != 50 || got[0].EndpointsOther != 0 {
+		t.Fatalf("summary %+v", got)
+	}
+}

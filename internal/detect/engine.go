@@ -170,7 +170,7 @@ func (e *Emitter) Emit(h Hit) {
 	a.Count += h.Count
 	// Keep the evidence of the strongest observation (first one by default,
 	// replaced when a later hit carries a higher observed value).
-	if !exists || strongerEvidence(h.Evidence, a.Evidence) {
+	if !exists || StrongerEvidence(h.Evidence, a.Evidence) {
 		samples := a.Evidence.Samples
 		a.Evidence = keepEvidence(h.Evidence)
 		a.Evidence.Samples = samples
@@ -221,13 +221,16 @@ func keepSample(s model.Sample) model.Sample {
 	return s
 }
 
-func strongerEvidence(n, o model.Evidence) bool {
-	nv, ok1 := toFloat(n.Observed)
-	ov, ok2 := toFloat(o.Observed)
+// StrongerEvidence reports whether n's observed value is a number above
+// o's (the emitter keeps the strongest observation of a repeated alert).
+func StrongerEvidence(n, o model.Evidence) bool {
+	nv, ok1 := EvidenceNumber(n.Observed)
+	ov, ok2 := EvidenceNumber(o.Observed)
 	return ok1 && ok2 && nv > ov
 }
 
-func toFloat(v any) (float64, bool) {
+// EvidenceNumber is an observed value as a number, when it is one.
+func EvidenceNumber(v any) (float64, bool) {
 	switch x := v.(type) {
 	case float64:
 		return x, true

@@ -17,6 +17,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/intel"
 	"github.com/palisade-sec/palisade/internal/inventory"
@@ -90,6 +91,10 @@ type Engine struct {
 	maxTime  time.Time
 	released time.Time
 	seq      uint64
+
+	// onRelease, when set, sees each event after the analyzers (see
+	// OnRelease in partition.go).
+	onRelease func(ev *event.Event)
 
 	input    model.Input
 	late     int64
@@ -276,6 +281,9 @@ func (e *Engine) release(it heapItem) {
 		e.cls.Classify(ev)
 	}
 	e.analyzers.Observe(ev)
+	if e.onRelease != nil {
+		e.onRelease(ev)
+	}
 	// Analyzers keep nothing of the event or its record past Observe (they
 	// copy what they retain), so their memory can serve the next ones.
 	e.enr.Recycle(ev)
@@ -466,7 +474,11 @@ func canonicalAlerts(in []model.Alert, r pipeline.EndpointResolver) []model.Aler
 // the last event (detector families, API change detection, posture
 // rules that need history), endpoint keys re-keyed to final templates,
 // with the time to ready from the start of the input.
-func (e *Engine) Readiness() []model.Readiness {
+func (e *Engine) Readiness() []model.Readiness { return e.ReadinessAt(e.to) }
+
+// ReadinessAt is Readiness as of event time at (a partition of a
+// clustered deployment reports it at the whole input's clock).
+func (e *Engine) ReadinessAt(at time.Time) []model.Readiness {
 	var rs []pipeline.ReadinessReporter
 	rs = append(rs, e.inv)
 	if e.pos != nil {
@@ -477,7 +489,7 @@ func (e *Engine) Readiness() []model.Readiness {
 	}
 	var out []model.Readiness
 	for _, r := range rs {
-		for _, b := range r.Readiness(e.to) {
+		for _, b := range r.Readiness(at) {
 			// A per-scope baseline without any scope (no login endpoint
 			// with failures, no outbound call…) has nothing to judge yet:
 			// left out rather than reported as learning.

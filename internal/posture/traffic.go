@@ -208,10 +208,15 @@ func NewTraffic(cfg TrafficConfig) *Traffic {
 		verboseAC = ac.New(lits, false)
 		verbosePresent = newPresence(lits)
 	})
-	return &Traffic{
+	t := &Traffic{
 		cfg: cfg, eps: map[model.EndpointRef]*evidence{},
 		stats: Stats{Dropped: map[string]int64{}},
 	}
+	// Built here (it allocates nothing until used) so that a restored
+	// state (internal/statecodec) finds its eviction hook wired.
+	t.win = bounded.New[window](t.cfg.MaxClientWindows)
+	t.win.OnEvict = func(uint64, *window) { t.stats.Dropped["client_windows_evicted"]++ }
+	return t
 }
 
 // Stats returns counters.
@@ -510,10 +515,6 @@ func (t *Traffic) burst(ev *event.Event, e *evidence) {
 		return
 	}
 	k := winKey{e, ev.ClientIP}
-	if t.win == nil {
-		t.win = bounded.New[window](t.cfg.MaxClientWindows)
-		t.win.OnEvict = func(uint64, *window) { t.stats.Dropped["client_windows_evicted"]++ }
-	}
 	w, created := t.win.GetOrAdd(k.hash())
 	if created || w.key != k { // (a different key: a 64-bit collision, the window restarts)
 		*w = window{key: k, start: ev.Time}

@@ -112,10 +112,14 @@ func (s *Server) UIRoutes() []Route {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.Routes() {
-		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+		if s.roleRoute(rt.Pattern) {
+			mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+		}
 	}
-	for _, rt := range s.UIRoutes() {
-		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	if s.opt.Bus == nil || s.opt.Roles.API {
+		for _, rt := range s.UIRoutes() {
+			mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+		}
 	}
 	// Everything else: JSON 404 with the security headers.
 	mux.Handle("/", s.wrap(Route{perm: permPublic, h: func(w http.ResponseWriter, r *http.Request) {
@@ -236,7 +240,7 @@ func (s *Server) audit(r *http.Request, action, target string, detail map[string
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	status, code := "ok", http.StatusOK
-	if err := s.wal.Failed(); err != nil {
+	if err := s.walFailed(); err != nil {
 		status, code = "storage failed", http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, map[string]any{"status": status, "warm": s.Warm()})
@@ -312,12 +316,12 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // the write-ahead log (startSources); a full queue or a failing log is
 // answered before the body is read.
 func (s *Server) handleOTLP(w http.ResponseWriter, r *http.Request) {
-	if s.closing.Load() || s.wal.Failed() != nil {
+	if s.closing.Load() || s.walFailed() != nil {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "not accepting data")
 		return
 	}
-	if s.QueueDepth() >= s.config().Ingest.QueueRecords {
+	if s.opt.Bus == nil && s.QueueDepth() >= s.config().Ingest.QueueRecords {
 		w.Header().Set("Retry-After", s.retryAfter())
 		writeError(w, http.StatusTooManyRequests, "ingest queue full")
 		return
@@ -839,7 +843,7 @@ func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	res, err := Erase(r.Context(), s.st, s.wal, s.key, s.opt.Identity, req, s.now().UTC())
+	res, err := Erase(r.Context(), s.st, s.walEraser(), s.key, s.opt.Identity, req, s.now().UTC())
 	if err != nil {
 		var be *badRequest
 		if errors.As(err, &be) {

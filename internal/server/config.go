@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/activity"
+	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/engine"
 	"github.com/palisade-sec/palisade/internal/sink"
@@ -26,6 +27,9 @@ type Config struct {
 	Sinks     []sink.Config     `yaml:"sinks" doc:"alert destinations (docs/sinks.md)"`
 	Sources   source.Configs    `yaml:"sources" doc:"inputs the server reads itself (docs/sources.md)"`
 	Activity  activity.Config   `yaml:"activity"`
+	// Cluster is read from the file at start (docs/cluster.md); the
+	// command line's --bus, --roles and --cluster override it.
+	Cluster cluster.Config `yaml:"cluster"`
 }
 
 // ServerConfig is the "server" section.
@@ -135,6 +139,7 @@ func DefaultConfig() Config {
 		Retention: RetentionConfig{Bodies: config.Duration(48 * time.Hour), ClientIPs: config.Duration(30 * day),
 			Alerts: config.Duration(90 * day), Audit: config.Duration(365 * day), Interval: config.Duration(time.Hour)},
 		Activity: activity.DefaultConfig(),
+		Cluster:  cluster.DefaultConfig(),
 	}
 }
 

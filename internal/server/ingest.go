@@ -84,15 +84,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, "server is shutting down")
 		return
 	}
-	if err := s.wal.Failed(); err != nil {
+	if err := s.walFailed(); err != nil {
 		code = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "30")
 		s.log.Error("ingest refused: write-ahead log failed", "err", err)
 		writeError(w, code, "storage unavailable")
 		return
 	}
-	// Refuse early when the queue is already full.
-	if s.QueueDepth() >= cfg.Ingest.QueueRecords {
+	// Refuse early when the queue is already full (on the bus, the bus
+	// answers for the analysis lag).
+	if s.opt.Bus == nil && s.QueueDepth() >= cfg.Ingest.QueueRecords {
 		code = http.StatusTooManyRequests
 		w.Header().Set("Retry-After", s.retryAfter())
 		writeError(w, code, fmt.Sprintf("ingest queue full (%d records waiting); retry later", s.QueueDepth()))
@@ -132,7 +133,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	capped := &cappedReader{r: body, n: cfg.Ingest.MaxDecompressed, what: fmt.Sprintf("decompressed body exceeds ingest.max_decompressed (%d bytes)", cfg.Ingest.MaxDecompressed)}
 	// The body is a one-shot source run into a sink that appends to the
 	// write-ahead log in batches.
-	sink := &ingestSink{s: s, res: &res, max: cfg.Ingest.BatchRecords, queue: cfg.Ingest.QueueRecords}
+	sink := &ingestSink{s: s, ctx: r.Context(), res: &res, max: cfg.Ingest.BatchRecords, queue: cfg.Ingest.QueueRecords, idem: idempotencyKey(r)}
 	err = source.NewReader("body", bufio.NewReaderSize(capped, 64<<10), source.ReaderOptions{
 		Limits: exchange.Limits{MaxDecoded: cfg.Ingest.MaxDecompressed, MaxRecord: cfg.Ingest.MaxRecord}}).Run(r.Context(), sink)
 	if err == nil && r.Context().Err() != nil {
@@ -189,6 +190,13 @@ type ingestSink struct {
 	items      int64
 	failed     error
 	failedAt   int64
+	// On the bus: the request's context, its Idempotency-Key and the
+	// batch's partition keys, duplicate-window ids and newest event time.
+	ctx    context.Context
+	idem   string
+	keys   []string
+	ids    []string
+	newest int64
 }
 
 func (k *ingestSink) Records(recs []*exchange.Record) error {
@@ -218,6 +226,13 @@ func (k *ingestSink) Records(recs []*exchange.Record) error {
 		}
 		k.batch = append(k.batch, b)
 		k.batchBytes += len(b)
+		if bus := k.s.opt.Bus; bus != nil {
+			k.keys = append(k.keys, bus.Key(rec))
+			k.newest = max(k.newest, rec.Time.UnixNano())
+			if k.idem != "" {
+				k.ids = append(k.ids, k.idem+"/"+strconv.FormatInt(k.items, 10))
+			}
+		}
 		if len(k.batch) >= k.max || k.batchBytes >= 8<<20 {
 			if err := k.flush(); err != nil {
 				k.failed = err
@@ -246,6 +261,18 @@ func (k *ingestSink) flush() error {
 		return nil
 	}
 	k.failedAt = k.first
+	if k.s.opt.Bus != nil {
+		ids := k.ids
+		if k.idem == "" {
+			ids = nil
+		}
+		if err := k.s.publish(k.ctx, k.keys, k.batch, k.newest, ids); err != nil {
+			return err
+		}
+		k.res.Accepted += int64(len(k.batch))
+		k.batch, k.batchBytes, k.keys, k.ids, k.newest = k.batch[:0], 0, k.keys[:0], k.ids[:0], 0
+		return nil
+	}
 	if k.s.QueueDepth()+int64(len(k.batch)) > k.queue {
 		return errQueueFull
 	}
@@ -265,6 +292,9 @@ func (k *ingestSink) flush() error {
 // fills the not-accepted part of the answer.
 func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult, line int64) int {
 	res.ResumeRecord = line
+	if code := busCode(w, err, res); code != 0 {
+		return code
+	}
 	var mbe *http.MaxBytesError
 	var le *limitError
 	var xle *exchange.LimitError
@@ -292,7 +322,7 @@ func (s *Server) stopStatus(w http.ResponseWriter, err error, res *IngestResult,
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		res.NotAccepted = fmt.Sprintf("body too slow: not received within server.read_timeout (%s) plus 1 s per 64 KiB; resend from resume_record", s.durations().ReadTimeout)
 		return http.StatusRequestTimeout
-	case s.wal.Failed() != nil:
+	case s.walFailed() != nil:
 		w.Header().Set("Retry-After", "30")
 		s.log.Error("ingest: write-ahead log failed", "err", err)
 		res.NotAccepted = "storage unavailable"
@@ -327,10 +357,12 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	if s.QueueDepth()+int64(len(recs)) > s.config().Ingest.QueueRecords {
+	if s.opt.Bus == nil && s.QueueDepth()+int64(len(recs)) > s.config().Ingest.QueueRecords {
 		return errQueueFull
 	}
 	batch := make([][]byte, 0, len(recs))
+	var keys []string
+	var newest int64
 	for _, rec := range recs {
 		if err := rec.Validate(); err != nil {
 			s.m.records.WithLabelValues("rejected").Inc()
@@ -346,6 +378,13 @@ func (s *Server) ingestRecords(recs []*exchange.Record) error {
 			continue
 		}
 		batch = append(batch, b)
+		if s.opt.Bus != nil {
+			keys = append(keys, s.opt.Bus.Key(rec))
+			newest = max(newest, rec.Time.UnixNano())
+		}
+	}
+	if s.opt.Bus != nil {
+		return s.publish(context.Background(), keys, batch, newest, nil)
 	}
 	end, err := s.wal.Append(batch)
 	if err != nil {
@@ -435,4 +474,13 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 	}
 	b.last = time.Now()
 	return n, err
+}
+
+// busCode answers a bus error (0 when err is not one).
+func busCode(w http.ResponseWriter, err error, res *IngestResult) int {
+	code, msg := busStatus(w, err)
+	if code != 0 {
+		res.NotAccepted = msg
+	}
+	return code
 }

@@ -60,6 +60,7 @@ func newMetrics(s *Server) *metrics {
 	m.reg.MustRegister(m.records, m.dropped, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
 		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.rejected, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, m.detectorState, m.detectorScopes, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(s.opt.Metrics...)
 	return m
 }
 

@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -65,6 +67,17 @@ type Options struct {
 	// file; set it to the engine's reorder window (default 5m).
 	IdleFlush time.Duration
 	Now       func() time.Time // wall clock (tests)
+
+	// Bus, when set, makes this a process of a clustered deployment:
+	// accepted records are published to it (no write-ahead log, no
+	// engine here), Roles say which routes it serves, and Key is the
+	// installation secret shared by the cluster (docs/cluster.md).
+	Bus   Bus
+	Roles Roles
+	Key   []byte
+	// Metrics are collectors of the process's other parts (the cluster
+	// worker), served at /metrics with the server's.
+	Metrics []prometheus.Collector
 }
 
 // Server is a running serve-mode instance.
@@ -135,16 +148,22 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := LoadKey(opt.DataDir)
-	if err != nil {
-		return nil, err
+	key := opt.Key
+	if key == nil {
+		if key, err = LoadKey(opt.DataDir); err != nil {
+			return nil, err
+		}
 	}
-	w, info, err := wal.Open(filepath.Join(opt.DataDir, "wal"), wal.Options{SegmentBytes: opt.Config.Ingest.SegmentBytes})
-	if err != nil {
-		return nil, err
-	}
-	if info.TornTailBytes > 0 {
-		opt.Logger.Warn("wal: truncated an unacknowledged torn frame at the end of the log", "bytes", info.TornTailBytes)
+	var w *wal.WAL
+	if opt.Bus == nil {
+		var info wal.OpenInfo
+		w, info, err = wal.Open(filepath.Join(opt.DataDir, "wal"), wal.Options{SegmentBytes: opt.Config.Ingest.SegmentBytes})
+		if err != nil {
+			return nil, err
+		}
+		if info.TornTailBytes > 0 {
+			opt.Logger.Warn("wal: truncated an unacknowledged torn frame at the end of the log", "bytes", info.TornTailBytes)
+		}
 	}
 	s := &Server{opt: opt, st: opt.Store, eng: opt.Engine, wal: w, log: opt.Logger, key: key, now: opt.Now, pub: opt.Publisher,
 		auth:    &authenticator{st: opt.Store, touched: map[string]time.Time{}, now: opt.Now},
@@ -225,14 +244,26 @@ func (s *Server) HTTPServer(errorLog *log.Logger) *http.Server {
 // Start runs the engine goroutine: it replays the retained log (warm-up),
 // then follows it. Stop with Close.
 func (s *Server) Start(ctx context.Context) error {
-	cp, _, err := s.wal.Checkpoint()
-	if err != nil {
-		return err
-	}
-	s.checkpoint = cp
 	ctx, s.cancel = context.WithCancel(ctx)
-	go s.pump(ctx)
-	go s.retentionLoop(ctx)
+	if s.wal != nil {
+		cp, _, err := s.wal.Checkpoint()
+		if err != nil {
+			s.cancel()
+			return err
+		}
+		s.checkpoint = cp
+		go s.pump(ctx)
+	} else {
+		// On the bus the analysis runs in the analysis workers.
+		s.warm.Store(true)
+		close(s.done)
+	}
+	if s.opt.Bus == nil || s.opt.Roles.API {
+		go s.retentionLoop(ctx)
+	}
+	if s.opt.Bus != nil && !s.opt.Roles.Ingest {
+		return nil
+	}
 	if err := s.startSources(ctx); err != nil {
 		s.cancel()
 		return err
@@ -252,6 +283,9 @@ func (s *Server) Close(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	if s.wal == nil {
+		return nil
+	}
 	return errors.Join(s.pumpErr, s.wal.Close())
 }
 
@@ -259,7 +293,12 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) Warm() bool { return s.warm.Load() }
 
 // QueueDepth is the number of accepted records not yet processed.
-func (s *Server) QueueDepth() int64 { return s.appended.Load() - s.consumed.Load() }
+func (s *Server) QueueDepth() int64 {
+	if s.opt.Bus != nil {
+		return s.opt.Bus.Lag()
+	}
+	return s.appended.Load() - s.consumed.Load()
+}
 
 func (s *Server) config() *Config       { c := s.cfg.Load(); return c }
 func (s *Server) durations() *Durations { return s.dur.Load() }

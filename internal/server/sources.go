@@ -32,7 +32,13 @@ func (k *walSink) Records(recs []*exchange.Record) error {
 		if err == nil {
 			return nil
 		}
-		full := errors.Is(err, errQueueFull)
+		var busy RetryLater // the bus of a clustered deployment
+		if errors.As(err, &busy) {
+			if !k.wait || k.s.closing.Load() {
+				return &source.Retry{Busy: busy.Overloaded(), After: busy.RetryAfter(), Msg: busy.Error()}
+			}
+		}
+		full := errors.Is(err, errQueueFull) || busy != nil
 		if !full || !k.wait || k.s.closing.Load() {
 			if full {
 				secs, _ := strconv.Atoi(k.s.retryAfter())

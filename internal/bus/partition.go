@@ -1,0 +1,225 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Msg is one message of a partition.
+type Msg struct {
+	Seq     uint64 // stream sequence
+	Subject string
+	Header  nats.Header
+	Data    []byte
+}
+
+// ErrLost is returned when the partition is owned by another worker.
+var ErrLost = errors.New("bus: partition owned by another worker")
+
+// Reader reads one partition as its owner. The consumer's priority group
+// pins one client at a time: a reader that fetches while no other client
+// is pinned becomes the owner, and stays it while it keeps fetching
+// (PinnedTTL). A client pinned before it, gone without a word (killed),
+// loses the pin when its TTL runs out.
+type Reader struct {
+	b        *Bus
+	stream   string
+	name     string
+	filter   string
+	cons     jetstream.Consumer
+	pin      string
+	lastCons uint64
+	it       jetstream.MessagesContext
+}
+
+// EndpointReader returns a reader of endpoint partition p.
+func (b *Bus) EndpointReader(ctx context.Context, p int) (*Reader, error) {
+	return b.reader(ctx, b.RecordStream(), EndpointConsumer(p), b.PartitionFilter(p))
+}
+
+// PopulationReader returns a reader of the population stream.
+func (b *Bus) PopulationReader(ctx context.Context) (*Reader, error) {
+	return b.reader(ctx, b.PopulationStream(), PopulationConsumer, b.prefix+".c.>")
+}
+
+func (b *Bus) reader(ctx context.Context, stream, name, filter string) (*Reader, error) {
+	c, err := b.JS.Consumer(ctx, stream, name)
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s: %w", name, err)
+	}
+	return &Reader{b: b, stream: stream, name: name, filter: filter, cons: c}, nil
+}
+
+// Fetch returns up to n messages, waiting at most wait for the first.
+// repinned reports that this reader was (re)pinned by the first message
+// or that messages of the partition were delivered elsewhere since the
+// last fetch: the caller makes sure its state covers the stream up to the
+// first message (Replay) before using them.
+//
+// Messages come from a continuous pull (the client keeps pull requests
+// outstanding and buffers what arrives), so a quiet partition stays
+// pinned and a busy one is read in batches without a round trip each.
+func (r *Reader) Fetch(ctx context.Context, n int, wait time.Duration) (msgs []Msg, repinned bool, err error) {
+	if r.it == nil {
+		expiry := max(time.Second, r.b.pinnedTTL/2)
+		r.it, err = r.cons.Messages(jetstream.PullPriorityGroup(OwnerGroup), jetstream.PullMaxMessagesWithBytesLimit(2048, 8<<20),
+			jetstream.PullExpiry(expiry))
+		if err != nil {
+			r.it = nil
+			return nil, false, err
+		}
+		repinned = true // a new pull: check what was delivered meanwhile
+	}
+	for len(msgs) < n {
+		w := time.Millisecond
+		if len(msgs) == 0 {
+			w = wait
+		}
+		m, err := r.it.Next(jetstream.NextMaxWait(w))
+		if err != nil {
+			if errors.Is(err, nats.ErrTimeout) {
+				break
+			}
+			// The iterator failed (closed, heartbeats missed while a
+			// server failed over): the next call starts a new pull.
+			r.it.Stop()
+			r.it = nil
+			if ctx.Err() != nil {
+				return msgs, repinned, ctx.Err()
+			}
+			return msgs, true, nil
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			continue
+		}
+		if pin := m.Headers().Get("Nats-Pin-Id"); pin != "" && pin != r.pin {
+			r.pin, repinned = pin, true
+		}
+		if r.lastCons != 0 && md.Sequence.Consumer != r.lastCons+1 {
+			repinned = true
+		}
+		r.lastCons = md.Sequence.Consumer
+		msgs = append(msgs, Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+	}
+	return msgs, repinned, nil
+}
+
+// Close stops the reader's pull.
+func (r *Reader) Close() {
+	if r.it != nil {
+		r.it.Stop()
+		r.it = nil
+	}
+}
+
+// Delivered is the stream sequence of the last message the consumer
+// delivered (to any client).
+func (r *Reader) Delivered(ctx context.Context) (uint64, error) {
+	info, err := r.cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.Delivered.Stream, nil
+}
+
+// Pending is the number of the partition's messages the consumer has not
+// delivered to any client yet.
+func (r *Reader) Pending(ctx context.Context) (uint64, error) {
+	info, err := r.cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumPending, nil
+}
+
+// Release gives the partition up: the next client that fetches is pinned.
+func (r *Reader) Release(ctx context.Context) error {
+	s, err := r.b.JS.Stream(ctx, r.stream)
+	if err != nil {
+		return err
+	}
+	r.Close()
+	r.pin, r.lastCons = "", 0
+	return s.UnpinConsumer(ctx, r.name, OwnerGroup)
+}
+
+// Replay calls fn for the partition's messages with sequences in
+// (after, upTo], in order, reading the stream directly (not through the
+// partition consumer). It returns the sequence of the first message still
+// on the stream when messages after `after` have expired (first > after+1
+// and a message was skipped), else 0.
+func (r *Reader) Replay(ctx context.Context, after, upTo uint64, fn func(Msg) error) (first uint64, err error) {
+	if upTo <= after {
+		return 0, nil
+	}
+	s, err := r.b.JS.Stream(ctx, r.stream)
+	if err != nil {
+		return 0, err
+	}
+	st := s.CachedInfo().State
+	if st.LastSeq <= after {
+		return 0, nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{r.filter}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq: after + 1}
+	if st.FirstSeq > after+1 {
+		first = st.FirstSeq
+	}
+	oc, err := r.b.JS.OrderedConsumer(ctx, r.stream, cfg)
+	if err != nil {
+		return first, err
+	}
+	info, err := oc.Info(ctx)
+	if err != nil {
+		return first, err
+	}
+	if info.NumPending == 0 {
+		return first, nil
+	}
+	batch := func() (done bool, got int, err error) {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		b, err := oc.Fetch(1024, jetstream.FetchContext(wctx))
+		if err != nil {
+			return false, 0, err
+		}
+		for m := range b.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			if md.Sequence.Stream > upTo {
+				return true, got, nil
+			}
+			if err := fn(Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}); err != nil {
+				return false, got, err
+			}
+			if md.Sequence.Stream == upTo || md.NumPending == 0 {
+				return true, got, nil
+			}
+		}
+		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return false, got, err
+		}
+		return false, got, nil
+	}
+	for {
+		done, got, err := batch()
+		if done || err != nil {
+			return first, err
+		}
+		if got == 0 {
+			if err := ctx.Err(); err != nil {
+				return first, err
+			}
+			return first, fmt.Errorf("bus: replay of %s stalled after sequence %d (wanted up to %d)", r.filter, after, upTo)
+		}
+	}
+}

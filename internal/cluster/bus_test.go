@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/bus"
+	"github.com/palisade-sec/palisade/internal/bus/natstest"
+	"github.com/palisade-sec/palisade/internal/config"
+	"github.com/palisade-sec/palisade/internal/engine"
+	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/store/sqlite"
+)
+
+func testConfig(urls string) Config {
+	c := DefaultConfig()
+	c.Bus = []string{urls}
+	c.Partitions = 4
+	c.Replicas = 3
+	c.PinnedTTL = config.Duration(2 * time.Second)
+	c.MemberTTL = config.Duration(time.Second)
+	c.Checkpoint = config.Duration(500 * time.Millisecond)
+	c.Report = config.Duration(200 * time.Millisecond)
+	c.Idle = config.Duration(time.Hour) // the test marks the end of the input itself
+	c.MaxAge = config.Duration(time.Hour)
+	return c
+}
+
+func connect(t testing.TB, cfg Config, name string) *bus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := bus.Connect(ctx, bus.Options{URLs: cfg.Bus, Name: name, Prefix: cfg.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Provision(ctx, bus.Layout{Partitions: cfg.Partitions, Replicas: cfg.Replicas, MaxAge: cfg.MaxAge.D(),
+		PinnedTTL: cfg.PinnedTTL.D(), MemberTTL: cfg.MemberTTL.D()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+type runningWorker struct {
+	w      *Worker
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startWorker(t testing.TB, cfg Config, eng engine.Config, st Store, name string) *runningWorker {
+	b := connect(t, cfg, name)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var m *Merger
+	if st != nil {
+		m = NewMerger(b, st, nil, log)
+	}
+	w, err := NewWorker(b, cfg, eng, m, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rw := &runningWorker{w: w, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(rw.done); _ = w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-rw.done })
+	return rw
+}
+
+// TestBusClusterEqualsAnalyze: a capture published through an embedded
+// cluster of three NATS servers (R3) and analyzed by two workers gives
+// the report of analyze; one worker is stopped without a checkpoint in
+// the middle (a crash) and the other takes its partitions over.
+func TestBusClusterEqualsAnalyze(t *testing.T) {
+	nc := natstest.Start(t, 3)
+	cfg := testConfig(nc.URLs())
+	hours, scale, limit := 12.0, 0.2, 90*time.Second
+	if raceEnabled {
+		hours, scale, limit = 4, 0.1, 5*time.Minute
+	}
+	lines := simCapture(t, hours, scale)
+	eng := engine.DefaultConfig()
+	want := analyzeReport(t, eng, lines)
+
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w1 := startWorker(t, cfg, eng, st, "w1")
+	w2 := startWorker(t, cfg, eng, st, "w2")
+
+	ib := connect(t, cfg, "ingest")
+	in := NewIngest(ib, cfg.MaxLag, nil)
+	ictx, icancel := context.WithCancel(context.Background())
+	defer icancel()
+	var iwg sync.WaitGroup
+	iwg.Add(1)
+	go func() { defer iwg.Done(); in.Run(ictx) }()
+	ctx := context.Background()
+	batch := 200
+	for i := 0; i < len(lines); i += batch {
+		var recs []*exchange.Record
+		for _, l := range lines[i:min(i+batch, len(lines))] {
+			recs = append(recs, decode(t, l))
+		}
+		for {
+			err := in.Publish(ctx, recs)
+			if err == nil {
+				break
+			}
+			t.Logf("publish: %v", err)
+			time.Sleep(200 * time.Millisecond)
+		}
+		if i >= len(lines)/2 && i < len(lines)/2+batch {
+			// A crash: w1's partitions stop without a checkpoint; w2
+			// takes them over after the TTLs.
+			t.Logf("crashing w1 owning %v; w2 owns %v", w1.w.Owned(), w2.w.Owned())
+			w1.w.crash()
+			w1.cancel()
+			<-w1.done
+		}
+	}
+	in.Flush(ctx)
+	// The end of the input, as the workers would mark it after their idle
+	// period (here, whatever the load of the machine, at once).
+	var idle []bus.Out
+	for p := 0; p < ib.Partitions(); p++ {
+		idle = append(idle, ib.ControlMsg(p, bus.KindIdle, time.Now()))
+	}
+	if err := ib.Publish(ctx, idle); err != nil {
+		t.Fatal(err)
+	}
+	merged := waitMerged(t, []*runningWorker{w1, w2}, int64(len(lines)), limit)
+	t.Logf("w2 owns %v after the crash; stats: taken %d restored %d replayed %d", w2.w.Owned(), w2.w.Stats.Taken.Load(),
+		w2.w.Stats.Restored.Load(), w2.w.Stats.Replayed.Load())
+	compareReports(t, merged, want)
+}
+
+// crash stops every runner without a final checkpoint or release, and
+// keeps the membership entry (it expires), as a killed process would.
+func (w *Worker) crash() {
+	w.mu.Lock()
+	rs := w.runners
+	w.runners = map[string]*runner{}
+	w.mu.Unlock()
+	for _, r := range rs {
+		r.stop(false)
+	}
+}
+
+// waitMerged waits for a merged report covering records and stable for a
+// few report intervals.
+func waitMerged(t *testing.T, ws []*runningWorker, records int64, limit time.Duration) *model.Report {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var last *model.Report
+	stable := 0
+	for time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		var rep *model.Report
+		for _, w := range ws {
+			if m := w.w.merger; m != nil {
+				m.mu.Lock()
+				if m.Last != nil && (rep == nil || m.Merges > 0) {
+					rep = m.Last
+				}
+				m.mu.Unlock()
+			}
+		}
+		if rep == nil || rep.Input.Records != records {
+			stable = 0
+			continue
+		}
+		if last == rep {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = rep
+		if stable >= 5 {
+			return rep
+		}
+	}
+	if last != nil {
+		t.Fatalf("no stable merged report in %v (last: %d records of %d)", limit, last.Input.Records, records)
+	}
+	t.Fatalf("no merged report in %v", limit)
+	return nil
+}

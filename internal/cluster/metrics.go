@@ -1,0 +1,32 @@
+package cluster
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collectors are the worker's metrics (served at /metrics).
+func (w *Worker) Collectors() []prometheus.Collector {
+	counter := func(name, help string, f func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_partitions_owned", Help: "Partitions (endpoint and population) this worker runs now."},
+			func() float64 { return float64(len(w.Owned())) }),
+		counter("palisade_cluster_partitions_taken_total", "Partitions this worker took over (at start, after a failover, after a rebalance).", w.Stats.Taken.Load),
+		counter("palisade_cluster_partitions_released_total", "Partitions handed over to another worker (checkpointed and released).", w.Stats.Released.Load),
+		counter("palisade_cluster_partitions_restored_total", "Partitions restored from a checkpoint.", w.Stats.Restored.Load),
+		counter("palisade_cluster_messages_processed_total", "Bus messages (records, ticks, forwarded events) processed.", w.Stats.Processed.Load),
+		counter("palisade_cluster_messages_replayed_total", "Messages replayed from the stream after a restore.", w.Stats.Replayed.Load),
+		counter("palisade_cluster_checkpoints_total", "Partition checkpoints written.", w.Stats.Checkpoints.Load),
+	}
+}
+
+// Collectors are the ingest publisher's metrics.
+func (in *Ingest) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "palisade_cluster_records_published_total", Help: "Records published to the bus and acknowledged."},
+			func() float64 { return float64(in.Published.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_lag_records", Help: "Records the slowest partition's worker has not received yet (ingest answers 429 above cluster.max_lag)."},
+			func() float64 { return float64(in.Lag()) }),
+	}
+}

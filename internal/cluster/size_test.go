@@ -1,0 +1,49 @@
+package cluster
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/engine"
+)
+
+// TestCheckpointSize measures an endpoint partition's checkpoint after the
+// 48 h demo capture in one partition (docs/cluster.md quotes it) and
+// checks that it restores to the same state; the largest parts are logged.
+func TestCheckpointSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	lines := simCapture(t, 48, 1)
+	cfg := engine.DefaultConfig()
+	s, _ := NewEndpointStage(0, cfg, nil)
+	codecs, _ := newStateCodecs(cfg, 1)
+	for i, l := range lines {
+		s.Record(uint64(i+1), decode(t, l))
+	}
+	t0 := time.Now()
+	raw, err := codecs.endpoint.Encode(nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Now()
+	z := compress(raw)
+	t2 := time.Now()
+	f, _ := NewEndpointStage(0, cfg, nil)
+	if err := codecs.endpoint.Decode(raw, f); err != nil {
+		t.Fatal(err)
+	}
+	t3 := time.Now()
+	again, err := codecs.endpoint.Encode(nil, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again, raw) {
+		t.Fatalf("the restored partition encodes differently: %s", explainDiff(codecs.endpoint, f, raw, again))
+	}
+	t.Logf("%d records: state %d bytes (zstd %d), encode %v, compress %v, decode %v", len(lines), len(raw), len(z), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2))
+	for _, l := range codecs.endpoint.Sizes(s, 25) {
+		t.Log(l)
+	}
+}
