@@ -62,13 +62,73 @@ func syntaxOf(s string) codeSyntax {
 			out |= synSQL
 		}
 	}
-	if brokenLiteral(t) || booleanClause(t) {
+	if brokenLiteral(t) || booleanClause(t) || danglingOperator(t) || stackedStatement(t) || openSubquery(t) {
 		out |= synSQL
+	}
+	// a name=value pair encoded once more (the pair arrives as a name):
+	// the syntax of its value counts too
+	if k := wordPrefix(t); k > 0 && k < len(t)-1 && t[k] == '=' && out&synSQL == 0 {
+		if v := t[k+1:]; brokenLiteral(v) || booleanClause(v) || danglingOperator(v) || stackedStatement(v) || openSubquery(v) {
+			out |= synSQL
+		}
 	}
 	if shellSyntax(t) || batchStatement(t) {
 		out |= synShell
 	}
 	return out
+}
+
+// wordPrefix is the length of t's leading run of word bytes.
+func wordPrefix(t string) int {
+	k := 0
+	for k < len(t) && isWordByte(t[k]) {
+		k++
+	}
+	return k
+}
+
+// danglingOperator: the value ends with a boolean operator after an operand
+// ("/Cm7 OR ", "x' AND") — a condition left open for what the query adds.
+func danglingOperator(t string) bool {
+	l := strings.ToLower(strings.TrimRight(t, " \t"))
+	for _, op := range []string{" or", " and", " xor", "||", "&&"} {
+		if strings.HasSuffix(l, op) && len(strings.TrimSpace(l[:len(l)-len(op)])) > 0 {
+			// the operand is a single token that is not a word — a
+			// number, a quoted or path-like token — not the end of a
+			// sentence or search ("salt and")
+			rest := strings.TrimSpace(l[:len(l)-len(op)])
+			return !strings.ContainsAny(rest, " \t") && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz") != ""
+		}
+	}
+	return false
+}
+
+// stackedStatement: the value starts with a statement separator (or a
+// closing comparison) followed by a SQL statement ("; SET @v", ">SET
+// @OLD_SQL_NOTES", ";select").
+func stackedStatement(t string) bool {
+	l := strings.ToLower(strings.TrimLeft(t, " \t"))
+	if l == "" || (l[0] != ';' && l[0] != '>') {
+		return false
+	}
+	l = strings.TrimLeft(l[1:], " \t")
+	for _, kw := range []string{"select ", "update ", "insert ", "delete ", "drop ", "set @", "declare ", "exec ", "execute ", "create ", "alter ", "truncate ", "shutdown", "waitfor "} {
+		if strings.HasPrefix(l, kw) {
+			return true
+		}
+	}
+	return false
+}
+
+// openSubquery: a parenthesis opened right before SELECT and never closed
+// ("name=(select", "(SELECT 1 FROM") — a subquery left open.
+func openSubquery(t string) bool {
+	l := strings.ToLower(t)
+	i := strings.Index(l, "(select")
+	if i < 0 {
+		i = strings.Index(l, "( select")
+	}
+	return i >= 0 && !strings.Contains(l[i:], ")")
 }
 
 // brokenLiteral: an unbalanced quote opened right after an operator or a

@@ -17,6 +17,11 @@ func TestSyntaxOf(t *testing.T) {
 		{"OR name = \"", synSQL},
 		{"AND deleted = 0)", synSQL},
 		{"or 1 like 1", synSQL},
+		{"pay=AND deleted = 0)", synSQL},
+		{"/Cm7 OR ", synSQL},
+		{"; SET @OLD_SQL_MODE", synSQL | synShell}, // a leading separator and a word is shell too
+		{">SET @OLD_SQL_NOTES", synSQL},
+		{"name=(select", synSQL},
 		// shell grammar
 		{"sh -c id", synShell},
 		{"cat ${HOME}/x", synShell},
@@ -50,6 +55,10 @@ func TestSyntaxOf(t *testing.T) {
 		{"Assembly: insert tab A -> slot B, done", 0},
 		{"2026-01-01", 0},
 		{"Call f() to start", 0},
+		{"salt and", 0},
+		{"Fish and chips or", 0},
+		{"(Select all that apply)", 0},
+		{"rock and roll", 0},
 		{"{\"a\":1,\"b\":2}", 0},
 		{"set {1,2}", 0},
 		{"US$5 or $@ alone", 0},

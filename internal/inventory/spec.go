@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/palisade-sec/palisade/internal/enrich"
@@ -181,32 +179,17 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 		if fmt.Sprint(top["swagger"]) != "2.0" {
 			return nil, fmt.Errorf("%s: swagger version %q is not supported (2.0 only)", name, fmt.Sprint(top["swagger"]))
 		}
-		js := trimmed
-		if trimmed[0] != '{' {
-			var v any
-			if err := specfile.UnmarshalYAML(data, &v); err != nil {
-				return nil, fmt.Errorf("%s: invalid YAML: %v", name, err)
-			}
-			b, err := json.Marshal(specfile.JSONable(v))
-			if err != nil {
-				return nil, fmt.Errorf("%s: cannot convert YAML to JSON: %v", name, err)
-			}
-			js = b
-		}
-		var d2 openapi2.T
-		if err := json.Unmarshal(js, &d2); err != nil {
-			return nil, fmt.Errorf("%s: not a valid Swagger 2.0 document: %v", name, err)
-		}
-		for p, item := range d2.Paths {
-			if item == nil {
-				delete(d2.Paths, p)
-				s.Warnings = append(s.Warnings, fmt.Sprintf("path %q has no operations (null)", p))
-			}
-		}
-		d3, err := convertV2(&d2)
+		d3, notes, err := specfile.LoadOpenAPI(data, true)
 		if err != nil {
-			return nil, fmt.Errorf("%s: converting Swagger 2.0 to OpenAPI 3: %v", name, err)
+			what := "not a valid Swagger 2.0 document"
+			var oe *specfile.OpenAPIError
+			if errors.As(err, &oe) {
+				what = map[string]string{"yaml": "invalid YAML", "json": "cannot convert YAML to JSON", "swagger": what,
+					"convert": "converting Swagger 2.0 to OpenAPI 3"}[oe.Step]
+			}
+			return nil, fmt.Errorf("%s: %s: %v", name, what, err)
 		}
+		s.Warnings = append(s.Warnings, notes...)
 		doc = d3
 	case top["openapi"] != nil:
 		v := fmt.Sprint(top["openapi"])
@@ -214,9 +197,7 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 		if !strings.HasPrefix(v, "3.") {
 			return nil, fmt.Errorf("%s: openapi version %q is not supported (3.0, 3.1)", name, v)
 		}
-		loader := openapi3.NewLoader()
-		loader.IsExternalRefsAllowed = false
-		d, err := loader.LoadFromData(data)
+		d, _, err := specfile.LoadOpenAPI(data, false)
 		if err != nil {
 			// Strict decoding failed: fall back to a lenient reading of the
 			// structure when it is there, and keep the error as a warning.
@@ -248,17 +229,6 @@ func parseSpec(name string, data []byte) (*Spec, error) {
 }
 
 var fieldRe = regexp.MustCompile(`field [A-Za-z0-9_]+\.([A-Za-z0-9_$]+)`)
-
-// convertV2 converts Swagger 2.0 to OpenAPI 3, turning a panic of the
-// converter on malformed input into an error.
-func convertV2(d2 *openapi2.T) (d3 *openapi3.T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			d3, err = nil, fmt.Errorf("malformed document (converter failed: %v)", r)
-		}
-	}()
-	return openapi2conv.ToV3(d2)
-}
 
 // locate shortens a kin-openapi loader error and prefixes the line of the
 // field it names when that key occurs once in the source (the loader gives

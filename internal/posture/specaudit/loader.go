@@ -10,15 +10,11 @@ package specaudit
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-
-	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
-	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 	"github.com/palisade-sec/palisade/internal/specfile"
@@ -113,7 +109,8 @@ func parse(name string, data []byte, validate bool) (doc *Doc, err error) {
 	return d, nil
 }
 
-// kinVerdict loads the document with kin-openapi (no external references)
+// kinVerdict loads the document with the shared OpenAPI loader
+// (specfile.LoadOpenAPI: kin-openapi, no external references)
 // and validates it.
 func kinVerdict(d *Doc, data []byte) (verdict string) {
 	defer func() {
@@ -121,36 +118,18 @@ func kinVerdict(d *Doc, data []byte) (verdict string) {
 			verdict = fmt.Sprintf("rejected: kin-openapi failure: %v", r)
 		}
 	}()
-	ctx := context.Background()
-	if d.Version == "2.0" {
-		var v any
-		if err := specfile.UnmarshalYAML(data, &v); err != nil {
-			return "rejected: " + err.Error()
-		}
-		js, err := json.Marshal(specfile.JSONable(v))
-		if err != nil {
-			return "rejected: " + err.Error()
-		}
-		var d2 openapi2.T
-		if err := json.Unmarshal(js, &d2); err != nil {
-			return "rejected: " + err.Error()
-		}
-		d3, err := openapi2conv.ToV3(&d2)
-		if err != nil {
-			return "rejected: openapi2conv: " + err.Error()
-		}
-		if err := d3.Validate(ctx); err != nil {
-			return "rejected: " + firstLine(err.Error())
-		}
-		return "valid"
-	}
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = false
-	d3, err := loader.LoadFromData(data)
+	d3, _, err := specfile.LoadOpenAPI(data, d.Version == "2.0")
 	if err != nil {
+		var oe *specfile.OpenAPIError
+		switch {
+		case errors.As(err, &oe) && oe.Step == "convert":
+			return "rejected: openapi2conv: " + err.Error()
+		case oe != nil && oe.Step != "load":
+			return "rejected: " + err.Error()
+		}
 		return "rejected: " + firstLine(err.Error())
 	}
-	if err := d3.Validate(ctx); err != nil {
+	if err := d3.Validate(context.Background()); err != nil {
 		return "rejected: " + firstLine(err.Error())
 	}
 	return "valid"
