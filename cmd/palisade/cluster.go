@@ -89,6 +89,54 @@ func setClusterOption(c *cluster.Config, key, val string) error {
 	return errors.New("unknown key (see docs/cluster.md)")
 }
 
+// clusterSecret returns the cluster secret the bus holds, creating it
+// (from the file when there is one, else at random) when the bus has none,
+// and writing it to file when file is named and does not exist.
+// check vets a secret about to be created in an empty bus (the bus is left
+// untouched when it fails).
+func clusterSecret(ctx context.Context, b *bus.Bus, file string, check func([]byte) error) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	var have []byte
+	if file != "" {
+		k, err := os.ReadFile(file)
+		switch {
+		case err == nil && len(k) < 32:
+			return nil, fmt.Errorf("cluster secret_file %s: %d bytes, want at least 32", file, len(k))
+		case err == nil:
+			have, fresh = k, k
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("cluster secret_file: %w", err)
+		}
+	}
+	has, err := b.HasSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !has {
+		if err := check(fresh); err != nil {
+			return nil, err
+		}
+	}
+	key, err := b.Secret(ctx, fresh)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case file == "":
+	case have == nil:
+		if err := os.WriteFile(file, key, 0o600); err != nil {
+			return nil, fmt.Errorf("cluster secret_file: %w", err)
+		}
+	case !bytes.Equal(have, key):
+		return nil, fmt.Errorf("cluster secret_file %s differs from the secret the bus holds (KV bucket %s, key secret): "+
+			"this file belongs to another cluster, or the bus to another deployment", file, b.ClusterBucket())
+	}
+	return key, nil
+}
+
 // runClusterServe is serve with --bus: the roles of this process over the
 // event bus and the shared store.
 func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccfg cluster.Config, configFile, dataDir, listen, tlsCert, tlsKey string) error {
@@ -131,12 +179,20 @@ func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccf
 	if err != nil {
 		return exitCode(2, err)
 	}
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return err
+	// One store, one key: a bus provisioned anew (its KV bucket lost, or
+	// another cluster's) must not hold another secret than the one the
+	// store's pseudonyms and tombstones were made with.
+	keyCheck := func(write bool) func([]byte) error {
+		return func(k []byte) error {
+			return checkKeyIDFix(ctx, st, k, write, "the cluster secret in the bus (KV bucket "+b.ClusterBucket()+", key secret)",
+				"start the cluster with the copy of its secret (--cluster secret_file=PATH, docs/cluster.md \"Backup\"), or point --store at this cluster's own store")
+		}
 	}
-	key, err := b.Secret(ctx, fresh)
+	key, err := clusterSecret(ctx, b, ccfg.SecretFile, keyCheck(false))
 	if err != nil {
+		return exitCode(2, err)
+	}
+	if err := keyCheck(true)(key); err != nil {
 		return exitCode(2, err)
 	}
 	// The pipeline configuration: every worker must use the same, and

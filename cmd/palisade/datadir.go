@@ -139,20 +139,29 @@ const keyIDSetting = "sys.key_id"
 // nothing. The first use records the key's identifier (a keyed hash of a
 // constant, not the key).
 func checkKeyID(ctx context.Context, st store.Settings, key []byte, dataDir string) error {
+	return checkKeyIDFix(ctx, st, key, true, "the key of "+filepath.Join(dataDir, keyFile),
+		"every server of one store needs the same key — copy "+keyFile+" from the data directory of the first server")
+}
+
+// checkKeyIDFix is checkKeyID for a key named by what, with the remedy fix;
+// unless write, a store without a key id is left as it is.
+func checkKeyIDFix(ctx context.Context, st store.Settings, key []byte, write bool, what, fix string) error {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("palisade installation key id"))
 	id := hex.EncodeToString(m.Sum(nil)[:8])
 	v, err := st.Setting(ctx, keyIDSetting)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if !write {
+			return nil
+		}
 		return st.PutSetting(ctx, keyIDSetting, id, time.Now().UTC())
 	case err != nil:
 		return err
 	case v != id:
 		return fmt.Errorf("the store was written with another installation key than %s (key id %s, this one %s): "+
-			"every server of one store needs the same key — copy %s from the data directory of the first server "+
-			"(to adopt this key on purpose, delete the setting: DELETE FROM settings WHERE key = '%s'; pseudonyms and tombstones made with the old key stop matching)",
-			filepath.Join(dataDir, keyFile), v, id, keyFile, keyIDSetting)
+			"%s (to adopt this key on purpose, delete the setting: DELETE FROM settings WHERE key = '%s'; pseudonyms and tombstones made with the old key stop matching)",
+			what, v, id, fix, keyIDSetting)
 	}
 	return nil
 }

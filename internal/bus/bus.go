@@ -113,8 +113,12 @@ func (b *Bus) RecordStream() string { return b.upper() + "_RECORDS" }
 // population stage.
 func (b *Bus) PopulationStream() string { return b.upper() + "_POPULATION" }
 func (b *Bus) stateBucket() string      { return b.upper() + "_state" }
-func (b *Bus) clusterBucket() string    { return b.upper() + "_cluster" }
-func (b *Bus) membersBucket() string    { return b.upper() + "_members" }
+
+// ClusterBucket is the KV bucket of the cluster's settings and secret.
+func (b *Bus) ClusterBucket() string { return b.clusterBucket() }
+
+func (b *Bus) clusterBucket() string { return b.upper() + "_cluster" }
+func (b *Bus) membersBucket() string { return b.upper() + "_members" }
 
 // RecordSubject is where ingest publishes a record with partition key token
 // tok (Token(key)).
@@ -361,6 +365,22 @@ func partitionsOf(c jetstream.StreamConfig) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
+}
+
+// HasSecret reports whether the bus holds the installation secret.
+func (b *Bus) HasSecret(ctx context.Context) (bool, error) {
+	kv, err := b.JS.KeyValue(ctx, b.clusterBucket())
+	if err != nil {
+		return false, fmt.Errorf("bus: bucket %s: %w", b.clusterBucket(), err)
+	}
+	_, err = kv.Get(ctx, "secret")
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("bus: secret: %w", err)
 }
 
 // Secret returns the installation secret shared by every process (the

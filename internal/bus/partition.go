@@ -35,6 +35,11 @@ type Reader struct {
 	pin      string
 	lastCons uint64
 	it       jetstream.MessagesContext
+	// held is a message that arrived after a discontinuity (a new pin,
+	// a consumer sequence that skipped): Fetch returns what came before
+	// it and starts its next batch with it, repinned, so that the
+	// caller's replay fills the gap in front of it.
+	held *Msg
 }
 
 // EndpointReader returns a reader of endpoint partition p.
@@ -75,6 +80,10 @@ func (r *Reader) Fetch(ctx context.Context, n int, wait time.Duration) (msgs []M
 		}
 		repinned = true // a new pull: check what was delivered meanwhile
 	}
+	if r.held != nil {
+		msgs = append(msgs, *r.held)
+		r.held, repinned = nil, true
+	}
 	for len(msgs) < n {
 		w := time.Millisecond
 		if len(msgs) == 0 {
@@ -98,14 +107,23 @@ func (r *Reader) Fetch(ctx context.Context, n int, wait time.Duration) (msgs []M
 		if err != nil {
 			continue
 		}
+		gap := false
 		if pin := m.Headers().Get("Nats-Pin-Id"); pin != "" && pin != r.pin {
-			r.pin, repinned = pin, true
+			r.pin, gap = pin, true
 		}
 		if r.lastCons != 0 && md.Sequence.Consumer != r.lastCons+1 {
-			repinned = true
+			gap = true
 		}
 		r.lastCons = md.Sequence.Consumer
-		msgs = append(msgs, Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+		msg := Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
+		if gap && len(msgs) > 0 {
+			// Messages may be missing in front of this one: the caller
+			// checks only in front of a batch's first message.
+			r.held = &msg
+			break
+		}
+		repinned = repinned || gap
+		msgs = append(msgs, msg)
 	}
 	return msgs, repinned, nil
 }
@@ -145,7 +163,7 @@ func (r *Reader) Release(ctx context.Context) error {
 		return err
 	}
 	r.Close()
-	r.pin, r.lastCons = "", 0
+	r.pin, r.lastCons, r.held = "", 0, nil
 	return s.UnpinConsumer(ctx, r.name, OwnerGroup)
 }
 

@@ -57,6 +57,12 @@ type Config struct {
 	// Idle: a partition that received nothing this long releases its
 	// reorder buffer, as at the end of a file (serve's idle flush).
 	Idle config.Duration `yaml:"idle" doc:"a partition idle this long releases what it holds back"`
+	// SecretFile keeps a copy of the cluster secret (the key of identity
+	// pseudonyms, address pseudonyms and erasure tombstones, held in the
+	// bus): written with the bus's secret when the file does not exist,
+	// given to an empty bus when it does (restore), and an error when the
+	// bus holds another one.
+	SecretFile string `yaml:"secret_file" doc:"copy of the cluster secret: written from the bus when missing, restored into an empty bus when present"`
 	// Credentials and TLS of the NATS connection.
 	CredsFile string `yaml:"creds_file" doc:"NATS credentials file"`
 	CAFile    string `yaml:"ca_file" doc:"CA certificate of the NATS servers"`

@@ -364,6 +364,9 @@ type PopulationStage struct {
 	subjectsLost int64
 
 	last []uint64 // per partition: last message number taken
+	held []map[uint64]heldMsg
+	// missing counts message numbers given up (never published again).
+	missing int64
 	wm   []int64  // per partition: watermark (ns); MinInt64 = none yet
 	idle []bool
 	q    fwdHeap
@@ -433,7 +436,7 @@ func NewPopulationStage(parts int, cfg engine.Config, maxPending int) (*Populati
 		}
 		dc.Specs = inv
 	}
-	c := &PopulationStage{Parts: parts, tmp: &fwdTemplater{}, last: make([]uint64, parts), wm: make([]int64, parts),
+	c := &PopulationStage{Parts: parts, tmp: &fwdTemplater{}, last: make([]uint64, parts), held: make([]map[uint64]heldMsg, parts), wm: make([]int64, parts),
 		idle: make([]bool, parts), maxQ: maxPending, released: math.MinInt64}
 	for i := range c.wm {
 		c.wm[i] = math.MinInt64
@@ -475,6 +478,15 @@ func (h *fwdHeap) Pop() any {
 // Take handles one message of the population stream at sequence seq: a
 // forward or a mark. Replays (sequence or per-partition number already
 // taken) are ignored.
+//
+// A partition's messages are taken in the order of their numbers (Out),
+// whatever order the stream holds them in: a batch the endpoint stage
+// published while a NATS server failed may be stored with holes (each
+// message is acknowledged on its own), and the partition, restarted from
+// its checkpoint, publishes the missing ones again after the others.
+// Messages beyond a hole wait for it (at most maxHeld per partition;
+// beyond that the hole is given up, counted in analysis_dropped "cluster
+// forwards missing").
 func (c *PopulationStage) Take(seq uint64, f *Forward, m *Mark) error {
 	if seq != 0 && seq <= c.InSeq {
 		return nil
@@ -498,7 +510,50 @@ func (c *PopulationStage) Take(seq uint64, f *Forward, m *Mark) error {
 	if out <= c.last[part] {
 		return nil
 	}
-	c.last[part] = out
+	if out > c.last[part]+1 {
+		if c.held[part] == nil {
+			c.held[part] = map[uint64]heldMsg{}
+		}
+		c.held[part][out] = heldMsg{F: f, M: m}
+		if len(c.held[part]) <= maxHeld {
+			return nil
+		}
+		// The hole is not filled: take what waits from its lowest number.
+		lo := uint64(math.MaxUint64)
+		for o := range c.held[part] {
+			lo = min(lo, o)
+		}
+		c.missing += int64(lo - c.last[part] - 1)
+		c.last[part] = lo - 1
+	} else {
+		c.last[part] = out
+		c.take(part, f, m)
+	}
+	for len(c.held[part]) > 0 {
+		h, ok := c.held[part][c.last[part]+1]
+		if !ok {
+			break
+		}
+		delete(c.held[part], c.last[part]+1)
+		c.last[part]++
+		c.take(part, h.F, h.M)
+	}
+	c.release()
+	return nil
+}
+
+// heldMsg is a partition's message waiting for a hole in front of it.
+type heldMsg struct {
+	F *Forward
+	M *Mark
+}
+
+// maxHeld bounds the messages of one partition waiting for a hole (a
+// failed batch is at most a fetch's worth of forwards and marks).
+const maxHeld = 1 << 14
+
+// take applies a partition's next message.
+func (c *PopulationStage) take(part int, f *Forward, m *Mark) {
 	if f != nil {
 		c.idle[part] = false
 		if f.Time < c.released {
@@ -517,8 +572,6 @@ func (c *PopulationStage) Take(seq uint64, f *Forward, m *Mark) error {
 			c.wm[part] = m.Time
 		}
 	}
-	c.release()
-	return nil
 }
 
 // release hands the merged events the watermarks pass to the detectors.
@@ -614,7 +667,7 @@ func (c *PopulationStage) Partial(now time.Time) *Partial {
 			rep.AnalysisDropped["detect "+k] += v
 		}
 	}
-	if c.overflow > 0 || c.rejected > 0 {
+	if c.overflow > 0 || c.rejected > 0 || c.missing > 0 {
 		if rep.AnalysisDropped == nil {
 			rep.AnalysisDropped = map[string]int64{}
 		}
@@ -623,6 +676,9 @@ func (c *PopulationStage) Partial(now time.Time) *Partial {
 		}
 		if c.rejected > 0 {
 			rep.AnalysisDropped["cluster undecodable forwards"] = c.rejected
+		}
+		if c.missing > 0 {
+			rep.AnalysisDropped["cluster forwards missing"] = c.missing
 		}
 	}
 	if c.clock != 0 {
