@@ -367,9 +367,9 @@ type PopulationStage struct {
 	held []map[uint64]heldMsg
 	// missing counts message numbers given up (never published again).
 	missing int64
-	wm   []int64  // per partition: watermark (ns); MinInt64 = none yet
-	idle []bool
-	q    fwdHeap
+	wm      []int64 // per partition: watermark (ns); MinInt64 = none yet
+	idle    []bool
+	q       fwdHeap
 
 	released int64 // newest event time released (ns)
 	late     int64
