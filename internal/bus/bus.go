@@ -100,7 +100,9 @@ var validToken = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // Close drains and closes the connection.
 func (b *Bus) Close() {
-	if b.NC != nil {
+	if b.NC != nil && !b.NC.IsConnected() {
+		b.NC.Close() // nothing to drain to: do not wait for servers that are gone
+	} else if b.NC != nil {
 		_ = b.NC.Drain()
 	}
 }

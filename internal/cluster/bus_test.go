@@ -193,3 +193,39 @@ func waitMerged(t *testing.T, ws []*runningWorker, records int64, limit time.Dur
 	t.Fatalf("no merged report in %v", limit)
 	return nil
 }
+
+// TestWorkerStopsWithBusGone: a worker asked to stop while every NATS
+// server is gone does not wait for them (no final checkpoint can be
+// written: the next owner replays from the last one, as after a crash).
+// It used to wait for each write's 30 s deadline and the connection's
+// drain.
+func TestWorkerStopsWithBusGone(t *testing.T) {
+	nc := natstest.Start(t, 1)
+	cfg := testConfig(nc.URLs())
+	cfg.Replicas = 1
+	rw := startWorker(t, cfg, engine.DefaultConfig(), nil, "w")
+	ib := connect(t, cfg, "ingest")
+	in := NewIngest(ib, cfg.MaxLag, nil)
+	lines := simCapture(t, 0.2, 0.05)
+	var recs []*exchange.Record
+	for _, l := range lines {
+		recs = append(recs, decode(t, l))
+	}
+	if err := in.Publish(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); rw.w.Stats.Processed.Load() < int64(len(recs)); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("processed %d of %d records", rw.w.Stats.Processed.Load(), len(recs))
+		}
+	}
+	nc.Stop()
+	start := time.Now()
+	rw.cancel()
+	select {
+	case <-rw.done:
+		t.Logf("stopped %v after the request", time.Since(start).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatal("the worker still runs 20 s after it was asked to stop with the bus gone")
+	}
+}

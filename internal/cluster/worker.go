@@ -120,9 +120,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			w.stopAll()
-			lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_ = m.Leave(lctx)
-			cancel()
+			if w.b.NC.IsConnected() { // else its entry expires (member_ttl)
+				lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = m.Leave(lctx)
+				cancel()
+			}
 			return nil
 		case <-t.C:
 		}
@@ -292,7 +294,12 @@ func (r *runner) run(ctx context.Context) error {
 			}
 		}
 	}
-	if r.handed.Load() && r.stage() != nil && !errors.Is(err, bus.ErrLost) {
+	if r.handed.Load() && r.stage() != nil && !errors.Is(err, bus.ErrLost) && !r.w.b.NC.IsConnected() {
+		// Nothing can be written: the next owner replays from the last
+		// checkpoint, as after a crash (a shutdown must not wait for
+		// servers that are gone).
+		r.w.log.Warn("cluster: bus unreachable; partition left without a final checkpoint (its next owner replays from the last one)", "partition", r.name)
+	} else if r.handed.Load() && r.stage() != nil && !errors.Is(err, bus.ErrLost) {
 		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := r.flush(fctx); err == nil {
