@@ -357,7 +357,7 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	if clients != int64(len(wantClients)) || gotReq*100 < wantReq*95 || gotReq > wantReq {
 		t.Errorf("client subjects: %d summaries counting %d requests, want %d counting %d", clients, gotReq, len(wantClients), wantReq)
 	}
-	t.Logf("attacker view: %d client summaries counting %d requests (%v after the alerts settled)", clients, gotReq, time.Since(start).Round(time.Second))
+	t.Logf("attacker view: %d client summaries counting %d requests of %d (%v after the alerts settled)", clients, gotReq, wantReq, time.Since(start).Round(time.Second))
 }
 
 func refKey(r *model.EndpointRef) string {

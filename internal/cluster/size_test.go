@@ -47,3 +47,24 @@ func TestCheckpointSize(t *testing.T) {
 		t.Log(l)
 	}
 }
+
+// BenchmarkCheckpointEncode: encoding an endpoint partition's state after
+// a 12 h simulated capture (what a checkpoint costs the partition's loop).
+func BenchmarkCheckpointEncode(b *testing.B) {
+	lines := simCapture(b, 12, 0.5)
+	cfg := engine.DefaultConfig()
+	s, _ := NewEndpointStage(0, cfg, nil)
+	codecs, _ := newStateCodecs(cfg, 1)
+	for i, l := range lines {
+		s.Record(uint64(i+1), decode(b, l))
+	}
+	var buf []byte
+	b.ResetTimer()
+	for b.Loop() {
+		var err error
+		if buf, err = codecs.endpoint.Encode(buf[:0], s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(buf)), "state-bytes")
+}

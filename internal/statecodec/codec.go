@@ -227,6 +227,7 @@ const (
 
 type field struct {
 	name   string
+	dot    string // "." + name: the encoder's path element, built once
 	offset uintptr
 	p      *plan
 }
@@ -246,6 +247,10 @@ type plan struct {
 	name   string
 	// iface: values of the type may hold interface values (learn).
 	iface bool
+	// valueMarshal: the type itself (not its pointer) implements
+	// encoding.BinaryMarshaler (kMarshal), decided once.
+	valueMarshal bool
+	paren        string // "(" + t.String() + ")": the path element of an interface's dynamic value
 }
 
 var (
@@ -273,7 +278,7 @@ func (c *Codec) planFor(t reflect.Type, errp *error) *plan {
 	if p, ok := c.plans[t]; ok {
 		return p
 	}
-	p := &plan{t: t, size: t.Size(), name: typeName(t)}
+	p := &plan{t: t, size: t.Size(), name: typeName(t), valueMarshal: t.Implements(binMarshaler), paren: "(" + t.String() + ")"}
 	c.plans[t] = p
 	if _, dup := c.names[p.name]; !dup {
 		c.names[p.name] = t
@@ -369,7 +374,7 @@ func (c *Codec) planFor(t reflect.Type, errp *error) *plan {
 			if !fp.pod() {
 				pod = false
 			}
-			p.fields = append(p.fields, field{name: f.Name, offset: f.Offset, p: fp})
+			p.fields = append(p.fields, field{name: f.Name, dot: "." + f.Name, offset: f.Offset, p: fp})
 		}
 		if pod && len(p.fields) > 0 {
 			p.k = kPOD
@@ -629,7 +634,7 @@ func (e *encoder) value(p *plan, ptr unsafe.Pointer) {
 	case kMarshal:
 		v := reflect.NewAt(p.t, ptr)
 		var m encoding.BinaryMarshaler
-		if p.t.Implements(binMarshaler) {
+		if p.valueMarshal {
 			m = v.Elem().Interface().(encoding.BinaryMarshaler)
 		} else {
 			m = v.Interface().(encoding.BinaryMarshaler)
@@ -733,7 +738,7 @@ func (e *encoder) value(p *plan, ptr unsafe.Pointer) {
 			e.buf = append(e.buf, name...)
 		}
 		dp := e.c.plan(dt)
-		e.path = append(e.path, "("+dt.String()+")")
+		e.path = append(e.path, dp.paren)
 		if dt.Kind() == reflect.Pointer {
 			tmp := dv.UnsafePointer()
 			e.value(dp, unsafe.Pointer(&tmp))
@@ -746,7 +751,7 @@ func (e *encoder) value(p *plan, ptr unsafe.Pointer) {
 	case kStruct:
 		for i := range p.fields {
 			f := &p.fields[i]
-			e.path = append(e.path, "."+f.name)
+			e.path = append(e.path, f.dot)
 			e.value(f.p, unsafe.Add(ptr, f.offset))
 			e.path = e.path[:len(e.path)-1]
 		}
