@@ -91,13 +91,6 @@ func TestClusterProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster of processes")
 	}
-	if os.Getenv("PALISADE_CLUSTER_PROCESS") != "1" {
-		// Known failure, issue 12 left open (docs/cluster.md, "Known
-		// gap"): after kill -9 of a worker and a NATS server, some runs
-		// count fewer analysed records than were acknowledged (23,954 of
-		// 24,125 in .ci/run on 2026-12-06). Kept out of CI until fixed.
-		t.Skip("set PALISADE_CLUSTER_PROCESS=1 to run the multi-process failover test (known failure: docs/cluster.md, Known gap)")
-	}
 	dir := t.TempDir()
 	if d := os.Getenv("PALISADE_CLUSTER_DIR"); d != "" {
 		dir = d // keep the logs
@@ -249,7 +242,9 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	var alerts []model.Alert
 	stable, last := 0, ""
 	settleStart := time.Now()
-	deadline := settleStart.Add(120 * time.Second)
+	// 240 s: on a 2-core machine running other test packages beside it,
+	// settling has taken up to a minute.
+	deadline := settleStart.Add(240 * time.Second)
 	for ; time.Now().Before(deadline) && stable < 4; time.Sleep(time.Second) {
 		getJSON(t, apiC, "/api/v1/overview", &ov)
 		if ov.Records != int64(len(lines)) {
@@ -266,7 +261,11 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	}
 	t.Logf("merged state settled %v after the last record was accepted", time.Since(settleStart).Round(time.Second))
 	if ov.Records != int64(len(lines)) {
-		t.Fatalf("records processed %d, accepted %d: acknowledged records lost or counted twice", ov.Records, len(lines))
+		t.Errorf("records processed %d, accepted %d: acknowledged records lost or counted twice", ov.Records, len(lines))
+		for _, c := range []*child{api, w1, w2, ing} {
+			t.Logf("%s's warnings and errors:\n%s", c.name, warnings(c.log, 60))
+		}
+		t.FailNow()
 	}
 	t.Logf("records: %d accepted, %d analyzed (0 lost)", accepted, ov.Records)
 
@@ -350,14 +349,25 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 			break
 		}
 	}
-	// Every client has its summary. The request counts are exact in the
-	// in-process tests (TestLocalClusterRestored); across this test's
-	// failover they have been short by up to 1.6 % in some runs (known,
-	// not yet explained: docs/cluster.md), so here they must reach 95 %.
-	if clients != int64(len(wantClients)) || gotReq*100 < wantReq*95 || gotReq > wantReq {
+	// Every client has its summary, and every request is counted once
+	// across the failover (they came out short before the population
+	// stage took each partition's messages in order: docs/cluster.md).
+	if clients != int64(len(wantClients)) || gotReq != wantReq {
 		t.Errorf("client subjects: %d summaries counting %d requests, want %d counting %d", clients, gotReq, len(wantClients), wantReq)
 	}
 	t.Logf("attacker view: %d client summaries counting %d requests of %d (%v after the alerts settled)", clients, gotReq, wantReq, time.Since(start).Round(time.Second))
+}
+
+// warnings returns the last n warning and error lines of a process log.
+func warnings(log string, n int) string {
+	b, _ := os.ReadFile(log)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") || strings.Contains(l, "panic") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out[max(0, len(out)-n):], "\n")
 }
 
 func refKey(r *model.EndpointRef) string {

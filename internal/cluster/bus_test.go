@@ -75,7 +75,8 @@ func startWorker(t testing.TB, cfg Config, eng engine.Config, st Store, name str
 // TestBusClusterEqualsAnalyze: a capture published through an embedded
 // cluster of three NATS servers (R3) and analyzed by two workers gives
 // the report of analyze; one worker is stopped without a checkpoint in
-// the middle (a crash) and the other takes its partitions over.
+// the middle (a crash) and the other takes its partitions over, and a NATS
+// server stops later.
 func TestBusClusterEqualsAnalyze(t *testing.T) {
 	nc := natstest.Start(t, 3)
 	cfg := testConfig(nc.URLs())
@@ -124,6 +125,13 @@ func TestBusClusterEqualsAnalyze(t *testing.T) {
 			w1.w.crash()
 			w1.cancel()
 			<-w1.done
+		}
+		if i >= len(lines)*3/5 && i < len(lines)*3/5+batch {
+			// And a NATS server stops (R3: the other two keep the
+			// streams): publishes and deliveries in flight through it
+			// fail.
+			t.Logf("stopping NATS server 2")
+			nc.StopServer(1)
 		}
 	}
 	in.Flush(ctx)
