@@ -247,3 +247,61 @@ type stmt struct {
 func (s *stmt) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
 	return s.Stmt.ExecContext(ctx, s.d.args(args)...)
 }
+
+// stmtCache runs a transaction's repeated statements prepared once each
+// (a loop of upserts otherwise parses the same SQL for every row); Close
+// releases them before the transaction ends.
+type stmtCache struct {
+	t     *tx
+	stmts map[string]*sql.Stmt
+}
+
+func newStmtCache(t *tx) *stmtCache { return &stmtCache{t: t, stmts: map[string]*sql.Stmt{}} }
+
+func (c *stmtCache) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := c.stmts[q]; ok {
+		return s, nil
+	}
+	s, err := c.t.Tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c.stmts[q] = s
+	return s, nil
+}
+
+// ExecContext runs a statement.
+func (c *stmtCache) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	s, err := c.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, c.t.d.args(args)...)
+}
+
+// QueryContext runs a query.
+func (c *stmtCache) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	s, err := c.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, c.t.d.args(args)...)
+}
+
+// QueryRowContext runs a query returning at most one row (a failed
+// preparation surfaces as the row's error, as with database/sql).
+func (c *stmtCache) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	s, err := c.prepare(ctx, q)
+	if err != nil {
+		return c.t.Tx.QueryRowContext(ctx, q, c.t.d.args(args)...) // reports the same error
+	}
+	return s.QueryRowContext(ctx, c.t.d.args(args)...)
+}
+
+// Close releases the prepared statements.
+func (c *stmtCache) Close() {
+	for _, s := range c.stmts {
+		s.Close()
+	}
+	clear(c.stmts)
+}

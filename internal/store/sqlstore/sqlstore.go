@@ -395,8 +395,13 @@ func (s *DB) SaveSnapshot(ctx context.Context, snap store.Snapshot, wallNow time
 			return err
 		}
 	}
-	if err := saveSubjects(ctx, tx, snap.Subjects, wallNow); err != nil {
-		return err
+	if len(snap.Subjects) > 0 {
+		sc := newStmtCache(tx)
+		err := saveSubjects(ctx, sc, snap.Subjects, wallNow)
+		sc.Close()
+		if err != nil {
+			return err
+		}
 	}
 	sys := map[string]string{
 		"event_clock":       strconv.FormatInt(ns(snap.EventClock), 10),

@@ -18,6 +18,35 @@ func Bench(b *testing.B, fresh Fresh) {
 	b.Run("CheckpointReplay", func(b *testing.B) { benchReplay(b, fresh) })
 	b.Run("UpsertAlerts", func(b *testing.B) { benchUpsertAlerts(b, fresh) })
 	b.Run("Lists", func(b *testing.B) { benchLists(b, fresh) })
+	b.Run("Subjects", func(b *testing.B) { benchSubjects(b, fresh) })
+}
+
+// benchSubjects: a merge writing 1,000 changed per-subject summaries (the
+// attacker view), each with 5 endpoints: what the cluster's merger writes
+// every report interval under load. Reports subjects written per second.
+func benchSubjects(b *testing.B, fresh Fresh) {
+	db := Open(b, fresh)
+	const nSub = 1000
+	subs := make([]model.SubjectActivity, nSub)
+	for i := range subs {
+		subs[i] = subj("client", fmt.Sprintf("10.1.%d.%d", i>>8, i&255), t0, 1)
+		for j := 1; j < 5; j++ {
+			subs[i].Endpoints = append(subs[i].Endpoints, model.SubjectEndpoint{EndpointRef: model.EndpointRef{Host: "h0.example", Method: "GET",
+				Path: fmt.Sprintf("/v1/items/%d", j)}, Requests: 1, FirstSeen: t0, LastSeen: t0})
+		}
+	}
+	n := int64(0)
+	for b.Loop() {
+		n++
+		for i := range subs {
+			subs[i].Hours[0].Requests = n
+			subs[i].Endpoints[0].Requests = n
+		}
+		if err := db.SaveSnapshot(ctx, store.Snapshot{EventClock: t0, Seq: n, Subjects: subs}, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*nSub)/b.Elapsed().Seconds(), "subjects/s")
 }
 
 // benchCheckpoint: one checkpoint of a 2,000-endpoint inventory in which
