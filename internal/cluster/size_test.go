@@ -15,13 +15,8 @@ func TestCheckpointSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	lines := simCapture(t, 48, 1)
 	cfg := engine.DefaultConfig()
-	s, _ := NewEndpointStage(0, cfg, nil)
-	codecs, _ := newStateCodecs(cfg, 1)
-	for i, l := range lines {
-		s.Record(uint64(i+1), decode(t, l))
-	}
+	s, codecs, records := filledStage(t, cfg, 48, 1)
 	t0 := time.Now()
 	raw, err := codecs.endpoint.Encode(nil, s)
 	if err != nil {
@@ -42,7 +37,7 @@ func TestCheckpointSize(t *testing.T) {
 	if !bytes.Equal(again, raw) {
 		t.Fatalf("the restored partition encodes differently: %s", explainDiff(codecs.endpoint, f, raw, again))
 	}
-	t.Logf("%d records: state %d bytes (zstd %d), encode %v, compress %v, decode %v", len(lines), len(raw), len(z), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2))
+	t.Logf("%d records: state %d bytes (zstd %d), encode %v, compress %v, decode %v", records, len(raw), len(z), t1.Sub(t0), t2.Sub(t1), t3.Sub(t2))
 	for _, l := range codecs.endpoint.Sizes(s, 25) {
 		t.Log(l)
 	}
@@ -51,13 +46,7 @@ func TestCheckpointSize(t *testing.T) {
 // BenchmarkCheckpointEncode: encoding an endpoint partition's state after
 // a 12 h simulated capture (what a checkpoint costs the partition's loop).
 func BenchmarkCheckpointEncode(b *testing.B) {
-	lines := simCapture(b, 12, 0.5)
-	cfg := engine.DefaultConfig()
-	s, _ := NewEndpointStage(0, cfg, nil)
-	codecs, _ := newStateCodecs(cfg, 1)
-	for i, l := range lines {
-		s.Record(uint64(i+1), decode(b, l))
-	}
+	s, codecs, _ := filledStage(b, engine.DefaultConfig(), 12, 0.5)
 	var buf []byte
 	b.ResetTimer()
 	for b.Loop() {
@@ -67,4 +56,22 @@ func BenchmarkCheckpointEncode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(buf)), "state-bytes")
+}
+
+// filledStage is one endpoint partition that took a whole simulated
+// capture, with the codecs of its configuration.
+func filledStage(tb testing.TB, cfg engine.Config, hours, scale float64) (*EndpointStage, *stateCodecs, int) {
+	lines := simCapture(tb, hours, scale)
+	s, err := NewEndpointStage(0, cfg, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	codecs, err := newStateCodecs(cfg, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i, l := range lines {
+		s.Record(uint64(i+1), decode(tb, l))
+	}
+	return s, codecs, len(lines)
 }
