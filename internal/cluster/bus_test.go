@@ -148,6 +148,12 @@ func TestBusClusterEqualsAnalyze(t *testing.T) {
 	t.Logf("w2 owns %v after the crash; stats: taken %d restored %d replayed %d", w2.w.Owned(), w2.w.Stats.Taken.Load(),
 		w2.w.Stats.Restored.Load(), w2.w.Stats.Replayed.Load())
 	compareReports(t, merged, want)
+	if st := w2.w.Stats.Population.Load(); st != nil {
+		t.Logf("population stage: %+v", *st)
+		if st.Late != 0 || st.Held != 0 || st.Missing != 0 || st.Overflow != 0 {
+			t.Errorf("population stage out of order after the failover: %+v", *st)
+		}
+	}
 }
 
 // crash stops every runner without a final checkpoint or release, and

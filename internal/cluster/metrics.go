@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,7 +20,28 @@ func (w *Worker) Collectors() []prometheus.Collector {
 		counter("palisade_cluster_messages_processed_total", "Bus messages (records, ticks, forwarded events) processed.", w.Stats.Processed.Load),
 		counter("palisade_cluster_messages_replayed_total", "Messages replayed from the stream after a restore.", w.Stats.Replayed.Load),
 		counter("palisade_cluster_checkpoints_total", "Partition checkpoints written.", w.Stats.Checkpoints.Load),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_population_late_events",
+			Help: "Events the population stage observed after later ones (out of event-time order: a partition idle-drained, or late records), since it was restored or started on this worker."},
+			func() float64 { return w.population(func(s PopulationStats) float64 { return float64(s.Late) }) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_population_pending_events", Help: "Events the population stage holds until every partition's watermark passes them."},
+			func() float64 { return w.population(func(s PopulationStats) float64 { return float64(s.Pending) }) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_population_held_messages", Help: "Forwarded messages waiting for a hole in their partition's numbering (a batch stored with a gap while a NATS server failed)."},
+			func() float64 { return w.population(func(s PopulationStats) float64 { return float64(s.Held) }) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_population_missing_messages", Help: "Forwarded message numbers given up after waiting (analysis_dropped \"cluster forwards missing\")."},
+			func() float64 { return w.population(func(s PopulationStats) float64 { return float64(s.Missing) }) }),
 	}
+}
+
+// population reads a population-stage counter (0 while this worker does
+// not run the population stage).
+func (w *Worker) population(f func(PopulationStats) float64) float64 {
+	if !slices.Contains(w.Owned(), "c.0") {
+		return 0
+	}
+	if st := w.Stats.Population.Load(); st != nil {
+		return f(*st)
+	}
+	return 0
 }
 
 // Collectors are the ingest publisher's metrics.

@@ -651,6 +651,25 @@ func sameSummary(a, b *model.SubjectActivity) bool {
 // Pending is the number of events waiting for watermarks.
 func (c *PopulationStage) Pending() int { return c.q.Len() }
 
+// PopulationStats are the population stage's counters (metrics).
+type PopulationStats struct {
+	Events   int64 // events observed
+	Late     int64 // events observed after later ones (out of event-time order, as late records are)
+	Pending  int   // events waiting for the partitions' watermarks
+	Held     int   // messages waiting for a hole in their partition's numbering
+	Missing  int64 // message numbers given up (analysis_dropped "cluster forwards missing")
+	Overflow int64 // events released before their watermark (analysis_dropped "cluster reorder overflow")
+}
+
+// Stats returns the stage's counters.
+func (c *PopulationStage) Stats() PopulationStats {
+	st := PopulationStats{Events: c.records, Late: c.late, Pending: c.q.Len(), Missing: c.missing, Overflow: c.overflow}
+	for _, h := range c.held {
+		st.Held += len(h)
+	}
+	return st
+}
+
 // Partial returns the population stage's contribution (its alerts).
 func (c *PopulationStage) Partial(now time.Time) *Partial {
 	rep := &model.Report{GeneratedAt: now.UTC()}

@@ -52,6 +52,8 @@ type WorkerStats struct {
 	Processed   atomic.Int64 // messages processed
 	Checkpoints atomic.Int64
 	Restored    atomic.Int64 // partitions restored from a checkpoint
+	// The population stage's, while this worker runs it (PopulationStats).
+	Population atomic.Pointer[PopulationStats]
 }
 
 // NewWorker prepares a worker on a provisioned bus. merger may be nil.
@@ -389,6 +391,10 @@ func (r *runner) serve(ctx context.Context) error {
 				}
 			}
 			r.w.Stats.Processed.Add(int64(len(msgs)))
+			if r.pop {
+				st := r.ps.Stats()
+				r.w.Stats.Population.Store(&st)
+			}
 			r.lastMsg = r.w.now()
 			if err := r.flush(ctx); err != nil {
 				return err
