@@ -284,7 +284,7 @@ func runClusterServe(ctx context.Context, log *slog.Logger, cf clusterFlags, ccf
 			srv.Close(context.Background())
 			return err
 		} else if tok != "" {
-			fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --store %s --role viewer|analyst|admin|ingest\n\n", tok, cf.store)
+			fmt.Fprintf(os.Stderr, "\nBootstrap admin token (shown once, store it now):\n\n    %s\n\nCreate more with: palisade token create --store %s --role viewer|analyst|admin|ingest\n\n", tok, storeopen.Redact(cf.store))
 		}
 	}
 	log.Info("listening", "url", "http://"+ln.Addr().String(), "roles", roles, "bus", strings.Join(ccfg.Bus, ","), "partitions", b.Partitions())

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -356,6 +357,18 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 		t.Errorf("client subjects: %d summaries counting %d requests, want %d counting %d", clients, gotReq, len(wantClients), wantReq)
 	}
 	t.Logf("attacker view: %d client summaries counting %d requests of %d (%v after the alerts settled)", clients, gotReq, wantReq, time.Since(start).Round(time.Second))
+
+	// The store's password never reaches a log (the API process's first
+	// start prints how to create tokens with --store).
+	if u, err := url.Parse(storeSpec); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			for _, c := range []*child{api, w1, w2, ing} {
+				if b, _ := os.ReadFile(c.log); bytes.Contains(b, []byte(pw)) {
+					t.Errorf("%s's log holds the store's password", c.name)
+				}
+			}
+		}
+	}
 }
 
 // warnings returns the last n warning and error lines of a process log.

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -37,8 +38,12 @@ func (m *Members) Beat(ctx context.Context) error {
 // Leave removes the worker's entry at once (a clean shutdown).
 func (m *Members) Leave(ctx context.Context) error { return m.kv.Delete(ctx, "w."+m.id) }
 
-// List returns the live workers' ids, sorted.
+// List returns the live workers' ids, sorted. It fails rather than wait
+// without bound (a listing watches the bucket: while JetStream fails over
+// its initial values may never arrive) or return a partial list.
 func (m *Members) List(ctx context.Context) ([]string, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	keys, err := m.kv.ListKeys(ctx)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
@@ -46,15 +51,41 @@ func (m *Members) List(ctx context.Context) ([]string, error) {
 		}
 		return nil, err
 	}
+	defer func() { _ = keys.Stop() }()
 	var out []string
-	for k := range keys.Keys() {
-		if id, ok := strings.CutPrefix(k, "w."); ok {
-			out = append(out, id)
+	for {
+		select {
+		case k, ok := <-keys.Keys():
+			if !ok {
+				if err := ctx.Err(); err != nil {
+					return nil, fmt.Errorf("bus: members: %w", err) // cut short: not the whole list
+				}
+				sort.Strings(out)
+				return out, nil
+			}
+			if id, ok := strings.CutPrefix(k, "w."); ok {
+				out = append(out, id)
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bus: members: %w", ctx.Err())
 		}
 	}
-	_ = keys.Stop() // done already when the channel closed
-	sort.Strings(out)
-	return out, nil
+}
+
+// opTimeout bounds a bus operation whose context has no deadline.
+var opTimeout = 10 * time.Second
+
+// bounded gives ctx a deadline of opTimeout unless it has one.
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return boundedFor(ctx, opTimeout)
+}
+
+// boundedFor gives ctx a deadline of d unless it has one.
+func boundedFor(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // Owner returns the worker that should own partition (rendezvous hashing:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,6 +16,10 @@ import (
 
 // HeaderSeq is the stream sequence a state object covers.
 const HeaderSeq = "Pal-Seq"
+
+// stateTimeout bounds writing or reading one state object whose context
+// has no deadline.
+const stateTimeout = 2 * time.Minute
 
 // ErrNoState is returned by GetState when there is no such object.
 var ErrNoState = errors.New("bus: no state object")
@@ -40,6 +45,8 @@ func (b *Bus) objects(ctx context.Context) (jetstream.ObjectStore, error) {
 // a moment write states of the same deterministic analysis: the later
 // sequence wins). It reports whether it wrote.
 func (b *Bus) PutState(ctx context.Context, name string, seq uint64, h nats.Header, data []byte) (bool, error) {
+	ctx, cancel := boundedFor(ctx, stateTimeout) // (the library's default, 5 s, is short for a large state)
+	defer cancel()
 	os, err := b.objects(ctx)
 	if err != nil {
 		return false, err
@@ -61,6 +68,8 @@ func (b *Bus) PutState(ctx context.Context, name string, seq uint64, h nats.Head
 
 // GetState returns a state object's data and description.
 func (b *Bus) GetState(ctx context.Context, name string) ([]byte, StateInfo, error) {
+	ctx, cancel := boundedFor(ctx, stateTimeout)
+	defer cancel()
 	os, err := b.objects(ctx)
 	if err != nil {
 		return nil, StateInfo{}, err
@@ -86,6 +95,8 @@ func (b *Bus) GetState(ctx context.Context, name string) ([]byte, StateInfo, err
 
 // ListStates describes the state objects whose names start with prefix.
 func (b *Bus) ListStates(ctx context.Context, prefix string) ([]StateInfo, error) {
+	ctx, cancel := bounded(ctx) // a listing watches the bucket: never without bound
+	defer cancel()
 	os, err := b.objects(ctx)
 	if err != nil {
 		return nil, err
