@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -265,6 +266,21 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 		t.Errorf("records processed %d, accepted %d: acknowledged records lost or counted twice", ov.Records, len(lines))
 		for _, c := range []*child{api, w1, w2, ing} {
 			t.Logf("%s's warnings and errors:\n%s", c.name, warnings(c.log, 60))
+		}
+		// The goroutines of the processes still running, in their logs
+		// (SIGQUIT: Go prints every stack and exits).
+		for _, c := range []*child{w1, w2, api, ing} {
+			select {
+			case <-c.done:
+				continue
+			default:
+			}
+			c.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-c.done:
+			case <-time.After(10 * time.Second):
+			}
+			t.Logf("%s's goroutines are in %s", c.name, c.log)
 		}
 		t.FailNow()
 	}

@@ -88,13 +88,20 @@ func Connect(ctx context.Context, o Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect %s: %w", strings.Join(o.URLs, ","), err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	// An acknowledgement lost with a failing server must fail the publish
+	// (the caller retries the batch), not leave it waiting for ever: the
+	// library has no timeout unless one is given.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(publishAckTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return &Bus{NC: nc, JS: js, prefix: o.Prefix}, nil
 }
+
+// publishAckTimeout bounds the wait for JetStream's acknowledgement of one
+// publish.
+var publishAckTimeout = 15 * time.Second
 
 var validToken = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
