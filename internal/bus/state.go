@@ -17,9 +17,16 @@ import (
 // HeaderSeq is the stream sequence a state object covers.
 const HeaderSeq = "Pal-Seq"
 
-// stateTimeout bounds writing or reading one state object whose context
-// has no deadline.
-const stateTimeout = 2 * time.Minute
+// stateTimeout bounds writing or reading a state object of n bytes: 10 s
+// plus 2 MB/s. A transfer that stalls (chunks dropped from a slow
+// consumer's buffer while the machine is overloaded, a server failing)
+// never resumes: it must fail soon, and its caller try again (the merger
+// at its next interval, a partition from its checkpoint).
+func stateTimeout(n int64) time.Duration {
+	return stateTimeoutBase + time.Duration(n)*time.Second/(2<<20)
+}
+
+var stateTimeoutBase = 10 * time.Second
 
 // ErrNoState is returned by GetState when there is no such object.
 var ErrNoState = errors.New("bus: no state object")
@@ -45,7 +52,7 @@ func (b *Bus) objects(ctx context.Context) (jetstream.ObjectStore, error) {
 // a moment write states of the same deterministic analysis: the later
 // sequence wins). It reports whether it wrote.
 func (b *Bus) PutState(ctx context.Context, name string, seq uint64, h nats.Header, data []byte) (bool, error) {
-	ctx, cancel := boundedFor(ctx, stateTimeout) // (the library's default, 5 s, is short for a large state)
+	ctx, cancel := context.WithTimeout(ctx, stateTimeout(int64(len(data))))
 	defer cancel()
 	os, err := b.objects(ctx)
 	if err != nil {
@@ -68,12 +75,21 @@ func (b *Bus) PutState(ctx context.Context, name string, seq uint64, h nats.Head
 
 // GetState returns a state object's data and description.
 func (b *Bus) GetState(ctx context.Context, name string) ([]byte, StateInfo, error) {
-	ctx, cancel := boundedFor(ctx, stateTimeout)
+	ictx, cancel := bounded(ctx)
 	defer cancel()
-	os, err := b.objects(ctx)
+	os, err := b.objects(ictx)
 	if err != nil {
 		return nil, StateInfo{}, err
 	}
+	oi, err := os.GetInfo(ictx, name)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, StateInfo{}, ErrNoState
+		}
+		return nil, StateInfo{}, fmt.Errorf("bus: get %s: %w", name, err)
+	}
+	ctx, cancel2 := context.WithTimeout(ctx, stateTimeout(int64(oi.Size)))
+	defer cancel2()
 	r, err := os.Get(ctx, name)
 	if err != nil {
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
@@ -91,6 +107,38 @@ func (b *Bus) GetState(ctx context.Context, name string) ([]byte, StateInfo, err
 		return nil, StateInfo{}, err
 	}
 	return data, StateInfo{Name: name, Seq: seqOf(info.Headers), Digest: info.Digest, Header: info.Headers}, nil
+}
+
+// DeleteState removes a state object (one left unreadable).
+func (b *Bus) DeleteState(ctx context.Context, name string) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	os, err := b.objects(ctx)
+	if err != nil {
+		return err
+	}
+	if err := os.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		return fmt.Errorf("bus: delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// HasState reports whether a state object exists.
+func (b *Bus) HasState(ctx context.Context, name string) (bool, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	os, err := b.objects(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.GetInfo(ctx, name)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, jetstream.ErrObjectNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("bus: info %s: %w", name, err)
 }
 
 // ListStates describes the state objects whose names start with prefix.

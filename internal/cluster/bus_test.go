@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,6 +202,14 @@ func waitMerged(t *testing.T, ws []*runningWorker, records int64, limit time.Dur
 		last = rep
 		if stable >= 5 {
 			return rep
+		}
+	}
+	// Where the workers wait (the goroutines of this process).
+	var buf bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&buf, 1)
+	for _, g := range strings.Split(buf.String(), "\n\n") {
+		if strings.Contains(g, "palisade/internal/cluster.(*") {
+			t.Log(g)
 		}
 	}
 	if last != nil {

@@ -130,7 +130,19 @@ func (m *Merger) Once(ctx context.Context) error {
 		}
 		data, info, err := m.b.GetState(ctx, in.Name)
 		if err != nil {
-			return err
+			// Merge the others with the last copy read of this one: an
+			// object left unreadable by a cut upload must not stop every
+			// merge.
+			if ctx.Err() != nil {
+				return err
+			}
+			// Deleted, it is written again by its partition (which
+			// checks every refreshEvery report intervals).
+			m.log.Warn("cluster: partial report unreadable; merging its last copy and deleting it", "name", in.Name, "err", err)
+			if err := m.b.DeleteState(ctx, in.Name); err != nil {
+				m.log.Warn("cluster: partial report", "name", in.Name, "err", err)
+			}
+			continue
 		}
 		var p Partial
 		if err := decodeJSON(data, &p); err != nil {

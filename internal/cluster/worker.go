@@ -110,11 +110,19 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(beat)
 	defer t.Stop()
+	// A membership call that takes longer than the membership's TTL is
+	// stale anyway (while JetStream fails over): try again at once.
+	callTTL := max(w.cfg.MemberTTL.D(), time.Second)
 	for {
-		if err := m.Beat(ctx); err != nil && ctx.Err() == nil {
+		mctx, cancel := context.WithTimeout(ctx, callTTL)
+		if err := m.Beat(mctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("cluster: membership", "err", err)
 		}
-		if members, err := m.List(ctx); err == nil {
+		cancel()
+		mctx, cancel = context.WithTimeout(ctx, callTTL)
+		members, err := m.List(mctx)
+		cancel()
+		if err == nil {
 			w.assign(ctx, members)
 		} else if ctx.Err() == nil {
 			w.log.Warn("cluster: membership list", "err", err)
@@ -181,6 +189,15 @@ func (w *Worker) stopAll() {
 	wg.Wait()
 }
 
+// maxCheckpointReads: failed reads of a checkpoint in a row after which
+// the partition is rebuilt from the stream.
+const maxCheckpointReads = 3
+
+// refreshEvery: every refreshEvery report intervals a partition checks
+// that its partial report is still stored (the merger deletes one it
+// cannot read) and writes it again if not.
+const refreshEvery = 10
+
 // errStalled: the partition's consumer holds messages but delivers none.
 var errStalled = errors.New("partition stalled")
 
@@ -205,6 +222,8 @@ type runner struct {
 	repSeq   uint64
 	repRetry atomic.Bool // the last partial report was not written
 	idleSent bool
+	getFails int       // checkpoint reads failed in a row
+	refresh  time.Time // last check that the partial report is stored
 	// acked are the activity summaries the merger wrote since the last
 	// partial (population stage).
 	ackMu  sync.Mutex
@@ -424,8 +443,22 @@ func (r *runner) restore(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		// NATS's object store is not atomic: an upload cut by a failing
+		// server can leave a description whose chunks are gone, and
+		// every read of it times out. After a few failures in a row the
+		// partition is rebuilt from the stream rather than retried for
+		// ever (its next checkpoint replaces the object).
+		r.getFails++
+		if r.getFails < maxCheckpointReads || ctx.Err() != nil {
+			return err
+		}
+		r.w.log.Error("cluster: checkpoint unreadable after repeated attempts; rebuilding the partition from the stream",
+			"partition", r.name, "attempts", r.getFails, "err", err)
+		r.getFails = 0
+		r.cpSeq = 0
+		return nil
 	}
+	r.getFails = 0
 	if info.Header.Get("Pal-Config") != r.w.codecs.config {
 		r.w.log.Warn("cluster: checkpoint made with another analysis configuration or version; rebuilding the partition from the stream",
 			"partition", r.name)
@@ -573,7 +606,17 @@ func (r *runner) flush(ctx context.Context) error {
 // partition idle.
 func (r *runner) periodic(ctx context.Context) error {
 	now := r.w.now()
-	if now.Sub(r.lastRep) >= r.w.cfg.Report.D() && (r.seq() != r.repSeq || r.repRetry.Load()) {
+	force := false
+	if now.Sub(r.refresh) >= refreshEvery*r.w.cfg.Report.D() && r.repSeq != 0 {
+		// The merger deletes a partial report it cannot read (NATS's
+		// object store is not atomic when an upload is cut): write it
+		// again, even unchanged.
+		r.refresh = now
+		if has, err := r.w.b.HasState(ctx, "part."+r.name); err == nil && !has {
+			force = true
+		}
+	}
+	if force || now.Sub(r.lastRep) >= r.w.cfg.Report.D() && (r.seq() != r.repSeq || r.repRetry.Load()) {
 		r.partial(ctx, false)
 		r.lastRep = now
 	}
