@@ -93,8 +93,10 @@ type Injection struct {
 	// the positive model (injection_profile.go)
 	prof     profileOpts
 	profiles *lru[paramProfile]
-	learned  []uint8 // per part of the current request: what to learn
-	frozen   bool    // SetLearning(false): judge with the model, learn nothing
+	learned  []uint8       // per part of the current request: what to learn
+	frozen   bool          // SetLearning(false): judge with the model, learn nothing
+	seed     *paramProfile // SeedProfiles: the profile a parameter without one starts from
+	seeding  bool
 	// when the first parameter could suppress (min_support) and was trained
 	readySup, readySens readyMark
 }
@@ -103,6 +105,39 @@ type Injection struct {
 // learned profiles stay as they are and keep judging; evaluation uses it
 // to judge every request against the same model).
 func (d *Injection) SetLearning(on bool) { d.frozen = !on }
+
+// SeedFrom takes, as the seed of SeedProfiles, a copy of the profile src
+// learned for the query parameter name on ev's endpoint (false: src has
+// none). The evaluation's warm mode uses it: a profile learned once from
+// a list of benign values, through the same path as traffic, then given
+// to every parameter of the requests it judges.
+func (d *Injection) SeedFrom(src *Injection, ev *event.Event, name string) bool {
+	if src.profiles == nil || d.profiles == nil {
+		return false
+	}
+	o := partObs{key: hashing.AddUint64(profileGroup(PartQuery), hashing.String(name))}
+	p, ok := src.profiles.Peek(profileKey(endpointHash(ev), &o))
+	if !ok {
+		return false
+	}
+	c := *p
+	d.seed = &c
+	return true
+}
+
+// SeedProfiles gives every argument of ev (query, form and multipart
+// fields, JSON members, XML text) that has no profile yet a copy
+// of the seed (SeedFrom), as learned before ev (its learning period over):
+// judging ev afterwards judges it as if each of its parameters had carried
+// the seed's values. Nothing of ev is learned.
+func (d *Injection) SeedProfiles(ev *event.Event) {
+	if d.seed == nil || d.profiles == nil {
+		return
+	}
+	d.seeding = true
+	d.Inspect(ev)
+	d.seeding = false
+}
 
 // CRSError is the error compiling the CRS rules met (nil when they are in
 // use or disabled by crs_paranoia: 0).
@@ -226,10 +261,11 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		if b == nil || b.Confidence < d.minConf {
 			if w := sc.weak[c]; w != nil && b == nil {
 				// one rule of level 2: reported where the value departs
-				// from a trained parameter
+				// from a trained parameter (it does not fit: a byte class,
+				// length or type its benign values do not have)
 				p := prof(w.part)
 				if d.profileState(p, t) == profTrained {
-					if why, ok := p.departsTyped(&sc.parts[w.part]); ok {
+					if why, ok := p.misfit(&sc.parts[w.part], d.prof.fitShare); ok {
 						f := *w
 						f.Confidence, f.departed = 0.6, true
 						f.Reason += "; the value departs from this parameter's learned profile (" + why + ")"
@@ -267,6 +303,18 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 			}
 			d.learned[j] = max(d.learned[j], lv)
 		}
+	}
+	if d.seeding {
+		for i := range sc.parts {
+			if g := sc.parts[i].grp; g != 1 && g != 2 && g != 6 {
+				continue // headers, cookies and the path keep their own (none: cold)
+			}
+			if p, created := d.profiles.GetOrAdd(profileKey(ep, &sc.parts[i])); created || p.n == 0 {
+				*p = *d.seed
+				p.first = t - d.prof.learnSecs - 3600
+			}
+		}
+		return nil
 	}
 	for i := range sc.parts {
 		if d.learned[i] < 2 && !d.frozen {
@@ -527,7 +575,7 @@ func (s *requestScanner) part(p Part) bool {
 	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 	f, x := valueClasses(p.Value)
 	pi := len(res.parts)
-	res.parts = append(res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
+	res.parts = append(res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 	ssrfChars := x&vcSSRF != 0
 	// A value no matcher looks at is cheaper to judge than to look up.
 	var e *memoEntry
@@ -739,7 +787,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		// and one that fits what was learned skips the rules: its CRS-only
 		// evidence would be suppressed (as for parameters, in part)
 		pi = len(s.res.parts)
-		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
+		s.res.parts = append(s.res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 		s.shape(&s.res.parts[pi], &p, p.Value, f, x)
 		if s.fits != nil && s.fits(&s.res.parts[pi]) {
 			if s.trace != nil {
@@ -772,7 +820,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	}
 	if pi < 0 {
 		pi = len(s.res.parts)
-		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
+		s.res.parts = append(s.res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
 	}
 	syn := syntaxOf(dec.Text)
 	prose := syn == 0 && isProse(dec.Text)

@@ -72,6 +72,7 @@ type paramProfile struct {
 // partObs is what the scan records of every inspected value for the model.
 type partObs struct {
 	key   uint64 // location kind and name (the endpoint is added per event)
+	grp   uint8  // profileGroup of the location
 	f     byteSet
 	ascii bool // the value has no byte ≥ 0x80
 	typ   uint8
@@ -162,22 +163,42 @@ func (p *paramProfile) ruleCount(id uint32) uint32 {
 // fits: every byte class of the value was seen in at least share of the
 // learned values, its length is within 1.5× the longest, its type was seen.
 func (p *paramProfile) fits(o *partObs, share float64) bool {
+	_, out := p.misfit(o, share)
+	return !out
+}
+
+// profClassNames names the byte classes of the model (byteSet bits, then
+// non-ASCII) for the reason of a departure.
+var profClassNames = [numProfClasses]string{"a quote", "a backtick", "'<'", "'>'", "';'", "'|'", "'&'", "'$'",
+	"a parenthesis", "a brace", "a bracket", "'/'", "a backslash", "'..'", "'='", "'*'", "a line break", "white space",
+	"'#'", "'%'", "':'", "'-'", "'@'", "a NUL byte", "non-ASCII text"}
+
+// misfit says how the value departs from the parameter's learned values:
+// a type never seen, a byte class seen in under share of them, or a
+// length over 1.5× the longest (out=false: the value fits).
+func (p *paramProfile) misfit(o *partObs, share float64) (why string, out bool) {
+	if p.types[o.typ] == 0 {
+		if why, ok := p.departsTyped(o); ok {
+			return why, true
+		}
+		return "a " + vtNames[o.typ] + " value, a type none of " + u32s(p.n) + " learned values had", true
+	}
 	need := uint32(share*float64(p.n) + 0.5)
 	if need < 1 {
 		need = 1
 	}
 	for b := 0; b < 24; b++ {
 		if o.f&(1<<b) != 0 && p.classes[b] < need {
-			return false
+			return profClassNames[b] + " seen in " + u32s(p.classes[b]) + " of " + u32s(p.n) + " learned values", true
 		}
 	}
 	if !o.ascii && p.classes[24] < need {
-		return false
+		return profClassNames[24] + " seen in " + u32s(p.classes[24]) + " of " + u32s(p.n) + " learned values", true
 	}
 	if uint32(o.n)*2 > p.maxLen*3 {
-		return false
+		return u32s(uint32(o.n)) + " bytes where the longest of " + u32s(p.n) + " learned values had " + u32s(p.maxLen), true
 	}
-	return p.types[o.typ] > 0
+	return "", false
 }
 
 // departsTyped: the parameter is typed — every learned value had one

@@ -142,7 +142,7 @@ type Result struct {
 // Options of Run.
 type Options struct {
 	// Sample caps the cases per (source, class, split) row given to
-	// engines other than palisade (evenly spaced within the row,
+	// engines other than Palisade's (evenly spaced within the row,
 	// deterministic). 0 = all.
 	Sample int
 	// Examples keeps this many missed/false-positive payloads per row, of
@@ -178,7 +178,7 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 		for i := range idx {
 			idx[i] = i
 		}
-		if e.Name() != "palisade" && opt.Sample > 0 {
+		if !strings.HasPrefix(e.Name(), "palisade") && opt.Sample > 0 {
 			// stratified: at most Sample cases per row, evenly spaced
 			groups := map[*Row][]int{}
 			var order []*Row
