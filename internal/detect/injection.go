@@ -220,6 +220,8 @@ type InjFinding struct {
 	crsOnly  bool   // the evidence is CRS rules alone (no structural match)
 	fileOnly bool   // CRS file rules alone on the path: a file name asked for, no traversal
 	departed bool   // reported because the value departs from a typed parameter
+	syntax   bool   // CRS evidence in a value with the code syntax of the class (syntaxOf)
+	prose    bool   // the value is natural-language text (isProse, without code syntax)
 }
 
 // Inspect returns the strongest finding per class in the event's request,
@@ -263,8 +265,10 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 				// one rule of level 2: reported where the value departs
 				// from a trained parameter (it does not fit: a byte class,
 				// length or type its benign values do not have)
+				// (natural-language text keeps the cold policy: CRS rules
+				// fire on its words)
 				p := prof(w.part)
-				if d.profileState(p, t) == profTrained {
+				if !w.prose && d.profileState(p, t) == profTrained {
 					if why, ok := p.misfit(&sc.parts[w.part], d.prof.fitShare); ok {
 						f := *w
 						f.Confidence, f.departed = 0.6, true
@@ -279,7 +283,12 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 			p := prof(b.part)
 			if d.profileState(p, t) >= profLearning {
 				o := &sc.parts[b.part]
-				if p.fits(o, d.prof.fitShare) || p.rulesRoutine(b.CRS, d.prof.routineShare, d.prof.routineMin) {
+				// dropped: rules routine on the parameter; in a value that
+				// fits it, natural-language text and paranoia-2 rules alone
+				// (kept: a paranoia-1 rule outside prose, the code syntax
+				// of the class)
+				fitQuiet := !b.syntax && (b.prose || b.Confidence < 0.7) && p.fits(o, d.prof.fitShare)
+				if fitQuiet || p.rulesRoutine(b.CRS, d.prof.routineShare, d.prof.routineMin) {
 					d.Suppressed++
 					continue
 				}
@@ -615,11 +624,12 @@ func (s *requestScanner) part(p Part) bool {
 			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
 		}
 		s.shape(&res.parts[pi], &p, dec.Text, f, x)
-		// a value that fits its parameter's learned profile would have its
-		// CRS-only evidence suppressed: the rules are not run (the
-		// structural matchers are); such values are not memoized, since
-		// the same value may not fit another parameter
-		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
+		// natural-language text without code syntax that fits its
+		// parameter's learned profile would have its CRS-only evidence
+		// suppressed (Inspect): the rules are not run (the structural
+		// matchers are); such values are not memoized, since the same
+		// value may not fit another parameter
+		skipCRS := s.fits != nil && isProse(dec.Text) && s.fits(&res.parts[pi]) && syntaxOf(dec.Text) == 0
 		if !judge && s.trace != nil {
 			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "ignored field"})
 		}
@@ -710,14 +720,14 @@ func (s *requestScanner) part(p Part) bool {
 							b.CRS = append(b.CRS, e.ids...)
 						}
 						if conf == 0 && e.pl2 >= 5 && b == nil && res.weak[c] == nil {
-							w := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+							w := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1}
 							res.weak[c] = &w
 						}
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
 						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true,
-							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
+							syntax: syn&classSyntax(InjClass(c)) != 0, prose: prose == 1, fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}
 				}

@@ -56,8 +56,13 @@ func (p *Palisade) Explain(c *Case) string {
 	if err != nil {
 		return "  (request: " + err.Error() + ")\n"
 	}
+	return explainValues(p.ds[0].(*detect.Injection), ev)
+}
+
+// explainValues is what inj made of each value of ev.
+func explainValues(inj *detect.Injection, ev *event.Event) string {
 	var b strings.Builder
-	_, vs := p.ds[0].(*detect.Injection).Explain(ev)
+	_, vs := inj.Explain(ev)
 	if len(vs) == 0 {
 		b.WriteString("  (no value inspected)\n")
 	}
@@ -246,7 +251,7 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 					if c.Payload.Source == CRSRegressionSource {
 						ex = fmt.Sprintf("[%s %s] %s %q", c.Payload.Set, kind, c.Rec.Request.Method, clip(c.Payload.Value, 300))
 					}
-					if p, ok := e.(*Palisade); ok && opt.Explain {
+					if p, ok := e.(interface{ Explain(*Case) string }); ok && opt.Explain {
 						ex += "\n" + strings.TrimRight(p.Explain(c), "\n")
 					}
 					res.Examples[k] = append(res.Examples[k], ex)

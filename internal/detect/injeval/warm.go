@@ -121,3 +121,13 @@ func (w *Warm) Detect(c *Case) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Explain says what the warm engine made of each value of a case.
+func (w *Warm) Explain(c *Case) string {
+	ev, err := w.enr.Enrich(c.Rec, 0)
+	if err != nil {
+		return "  (request: " + err.Error() + ")\n"
+	}
+	w.inj.SeedProfiles(ev)
+	return explainValues(w.inj, ev)
+}
