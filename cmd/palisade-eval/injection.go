@@ -49,7 +49,7 @@ Examples (--examples) are drawn from the tuning part only.
 
 --warm adds two columns: Palisade with the positive model on, every
 argument (query, form, multipart, JSON, XML text) of every request starting
-from the profile learned from 400 benign values — HttpParams norm values
+from the profile learned from up to 4,000 distinct benign values — HttpParams norm values
 (palisade-warm-values) or presidio prose (palisade-warm-text), tuning parts
 only — and frozen (nothing judged is learned). The palisade column stays
 cold (no profile). Warm CPU time includes giving each request's arguments
@@ -83,6 +83,7 @@ their profile: it is not the product's cost.`,
 				}
 			}
 			engines := []injeval.Engine{injeval.NewPalisade()}
+			var warmNote []string
 			if warm {
 				for _, wp := range injeval.WarmPools {
 					w, err := injeval.NewWarm(wp.Name, wp.Source, cases)
@@ -90,6 +91,7 @@ their profile: it is not the product's cost.`,
 						return exitCode(2, fmt.Errorf("--warm: %w", err))
 					}
 					engines = append(engines, w)
+					warmNote = append(warmNote, fmt.Sprintf("%s: %d %s tuning-part values", w.Name(), w.Pool, wp.Source))
 				}
 			}
 			for _, pl := range coraza {
@@ -104,6 +106,9 @@ their profile: it is not the product's cost.`,
 				fmt.Fprintf(out, "; YAML \\' escape fixed in %v", st.EscapeFixed)
 			}
 			fmt.Fprintln(out)
+			if len(warmNote) > 0 {
+				fmt.Fprintf(out, "warm profiles learned from: %s\n", strings.Join(warmNote, "; "))
+			}
 			keys := make([]string, 0, len(st.Skipped))
 			for k := range st.Skipped {
 				keys = append(keys, k)

@@ -34,7 +34,7 @@ func init() {
 	Register("injection", func(c Config) Detector { return NewInjection(c) })
 	RegisterOptions("injection", func() FamilyOptions {
 		return &injectionOptions{MinConfidence: 0.5, CRSParanoia: 2, Profile: true, MinSupport: 20, Gate: 100, LearnMinutes: 30,
-			FitShare: 0.005, RoutineShare: 0.001, RoutineMin: 3, MaxParams: 50000}
+			FitShare: 0.005, RoutineShare: 0.001, RoutineMin: 3, DepartMin: 3000, MaxParams: 50000}
 	})
 }
 
@@ -61,6 +61,7 @@ type injectionOptions struct {
 	FitShare      float64     `yaml:"fit_share" doc:"a value fits its parameter's profile when its shape is at least this share of the values seen"`
 	RoutineShare  float64     `yaml:"routine_share" doc:"CRS rules that matched at least this share of a parameter's values are routine there"`
 	RoutineMin    int         `yaml:"routine_min" doc:"matches of a rule on a parameter before it can be routine"`
+	DepartMin     int         `yaml:"depart_min" doc:"values of a parameter before a byte class or length none of them had makes one CRS paranoia-2 rule count (0 of 3000 puts the class's benign rate under 1 in 1000)"`
 	MaxParams     int         `yaml:"max_params" doc:"parameter profiles kept (LRU)"`
 }
 
@@ -172,6 +173,7 @@ func NewInjection(c Config) *Injection {
 		fitShare:     o.FitShare,
 		routineShare: o.RoutineShare,
 		routineMin:   uint32(max(1, o.RoutineMin)),
+		departMin:    uint32(max(1, o.DepartMin)),
 	}
 	if d.prof.on {
 		d.profiles = newLRU[paramProfile](max(1, o.MaxParams))
@@ -263,13 +265,12 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		if b == nil || b.Confidence < d.minConf {
 			if w := sc.weak[c]; w != nil && b == nil {
 				// one rule of level 2: reported where the value departs
-				// from a trained parameter (it does not fit: a byte class,
-				// length or type its benign values do not have)
-				// (natural-language text keeps the cold policy: CRS rules
-				// fire on its words)
+				// from a trained parameter (departs: a type, byte class or
+				// length its benign values never had); natural-language
+				// text keeps the cold policy (CRS rules fire on its words)
 				p := prof(w.part)
 				if !w.prose && d.profileState(p, t) == profTrained {
-					if why, ok := p.misfit(&sc.parts[w.part], d.prof.fitShare); ok {
+					if why, ok := p.departs(&sc.parts[w.part], d.prof.departMin); ok {
 						f := *w
 						f.Confidence, f.departed = 0.6, true
 						f.Reason += "; the value departs from this parameter's learned profile (" + why + ")"
@@ -297,9 +298,10 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		out = append(out, *b)
 	}
 	// learn every value that was not reported
-	// 0: learn the value (also when reported on CRS rules alone: a benign
-	// look-alike that recurs becomes routine); 2: learn nothing (a
-	// structural match)
+	// 0: learn the value (also when reported on CRS rules alone, or on one
+	// rule where it departs: a benign look-alike that recurs becomes
+	// routine after its first report); 2: learn nothing (a structural
+	// match)
 	d.learned = d.learned[:0]
 	for range sc.parts {
 		d.learned = append(d.learned, 0)
@@ -307,7 +309,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	for i := range out {
 		if j := out[i].part; j >= 0 && j < len(d.learned) {
 			lv := uint8(2)
-			if out[i].crsOnly && !out[i].departed {
+			if out[i].crsOnly {
 				lv = 0
 			}
 			d.learned[j] = max(d.learned[j], lv)

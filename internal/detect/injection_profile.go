@@ -201,6 +201,36 @@ func (p *paramProfile) misfit(o *partObs, share float64) (why string, out bool) 
 	return "", false
 }
 
+// departs says how the value is out of a trained parameter's profile,
+// for the sensitivity rule (one paranoia-2 rule): a typed parameter's
+// values all had one type and this one another (departsTyped); it has a
+// byte class none of the learned values had, or it is over three times
+// as long as the longest — both only once at least min values were
+// learned (by the rule of three, none in 3,000 values puts a class's
+// benign rate under 1 in 1,000: a class the parameter's benign values
+// carry rarely, "table; chairs" among searches, is seen by then). Looser
+// than misfit, which decides suppression.
+func (p *paramProfile) departs(o *partObs, min uint32) (string, bool) {
+	if why, ok := p.departsTyped(o); ok {
+		return why, true
+	}
+	if p.n < min {
+		return "", false
+	}
+	for b := 0; b < 24; b++ {
+		if o.f&(1<<b) != 0 && p.classes[b] == 0 {
+			return profClassNames[b] + " none of " + u32s(p.n) + " learned values had", true
+		}
+	}
+	if !o.ascii && p.classes[24] == 0 {
+		return profClassNames[24] + " none of " + u32s(p.n) + " learned values had", true
+	}
+	if uint32(o.n) > 3*p.maxLen {
+		return u32s(uint32(o.n)) + " bytes where the longest of " + u32s(p.n) + " learned values had " + u32s(p.maxLen), true
+	}
+	return "", false
+}
+
 // departsTyped: the parameter is typed — every learned value had one
 // type other than text (integers, numbers, UUIDs, tokens, booleans) — and
 // the value has another type.
@@ -267,6 +297,7 @@ type profileOpts struct {
 	learnSecs              int64
 	fitShare, routineShare float64
 	routineMin             uint32
+	departMin              uint32
 }
 
 func (d *Injection) profileState(p *paramProfile, t int64) profileState {

@@ -40,13 +40,21 @@ import (
 // tuning-part benign payloads).
 var WarmPools = []struct{ Name, Source string }{{"values", "httpparams"}, {"text", "presidio"}}
 
-// warmPoolSize is the number of pool values learned (evenly spaced among
-// the source's tuning-part benign payloads): above the model's gate (100).
-const warmPoolSize = 400
+// warmPoolSize is the most pool values learned (evenly spaced among the
+// source's distinct tuning-part benign payloads): above the model's
+// depart_min (3,000) where the source has them (HttpParams norm: yes;
+// presidio prose: 1,115 distinct tuning values, so in the text pool only
+// type departures count); warmPoolMin the fewest (the model's gate is 100).
+const (
+	warmPoolSize = 4000
+	warmPoolMin  = 500
+)
 
 // Warm is Palisade with the positive model on, every parameter starting
 // from the profile learned from a pool of benign values.
 type Warm struct {
+	// Pool is the number of benign values the profile was learned from.
+	Pool int
 	name string
 	enr  *enrich.Enricher
 	inj  *detect.Injection
@@ -71,8 +79,8 @@ func NewWarm(pool, source string, cases []Case) (*Warm, error) {
 		idx[i] = i
 	}
 	idx = spread(idx, warmPoolSize)
-	if len(idx) < 150 {
-		return nil, fmt.Errorf("warm pool %q: %d tuning-part benign values of %s, want ≥ 150 (is the development set loaded?)", pool, len(idx), source)
+	if len(idx) < warmPoolMin {
+		return nil, fmt.Errorf("warm pool %q: %d tuning-part benign values of %s, want ≥ %d (is the development set loaded?)", pool, len(idx), source, warmPoolMin)
 	}
 	cfg := detect.Config{}
 	enr := enrich.New(enrich.DefaultConfig(), nil, nil)
@@ -97,7 +105,7 @@ func NewWarm(pool, source string, cases []Case) (*Warm, error) {
 		return nil, fmt.Errorf("warm pool %q: no profile learned", pool)
 	}
 	inj.SetLearning(false)
-	return &Warm{name: "palisade-warm-" + pool, enr: enr, inj: inj,
+	return &Warm{Pool: len(idx), name: "palisade-warm-" + pool, enr: enr, inj: inj,
 		ds: []detect.Detector{inj, detect.NewSSRF(cfg), detect.NewUserAgent(cfg)}}, nil
 }
 
