@@ -222,7 +222,6 @@ type InjFinding struct {
 	crsOnly  bool   // the evidence is CRS rules alone (no structural match)
 	fileOnly bool   // CRS file rules alone on the path: a file name asked for, no traversal
 	departed bool   // reported because the value departs from a typed parameter
-	syntax   bool   // CRS evidence in a value with the code syntax of the class (syntaxOf)
 	prose    bool   // the value is natural-language text (isProse, without code syntax)
 }
 
@@ -234,7 +233,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		ep, t := d.keys.endpoint(ev), evUnix(ev)
 		d.scanner.fits = func(o *partObs) bool {
 			p, _ := d.profiles.Peek(profileKey(ep, o))
-			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare)
+			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare) && p.allNoisy(d.prof.routineShare, d.prof.routineMin)
 		}
 	}
 	sc := scanShared(d.keys, &d.scanner, ev, d.lim, d.ignoreKey, d.ignore, false)
@@ -284,12 +283,10 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 			p := prof(b.part)
 			if d.profileState(p, t) >= profLearning {
 				o := &sc.parts[b.part]
-				// dropped: rules routine on the parameter; in a value that
-				// fits it, natural-language text and paranoia-2 rules alone
-				// (kept: a paranoia-1 rule outside prose, the code syntax
-				// of the class)
-				fitQuiet := !b.syntax && (b.prose || b.Confidence < 0.7) && p.fits(o, d.prof.fitShare)
-				if fitQuiet || p.rulesRoutine(b.CRS, d.prof.routineShare, d.prof.routineMin) {
+				// dropped: a value that fits the parameter, where CRS rules
+				// of the class are common on its benign values; rules
+				// routine there
+				if p.fits(o, d.prof.fitShare) && p.classNoisy(b.Class, d.prof.routineShare, d.prof.routineMin) || p.rulesRoutine(b.CRS, d.prof.routineShare, d.prof.routineMin) {
 					d.Suppressed++
 					continue
 				}
@@ -298,10 +295,10 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		out = append(out, *b)
 	}
 	// learn every value that was not reported
-	// 0: learn the value (also when reported on CRS rules alone, or on one
-	// rule where it departs: a benign look-alike that recurs becomes
-	// routine after its first report); 2: learn nothing (a structural
-	// match)
+	// 0: learn the value (also when reported on CRS rules alone: a benign
+	// look-alike that recurs becomes routine); 2: learn nothing (a
+	// structural match, or a value reported because it departs from the
+	// parameter: one such value must not make it untyped)
 	d.learned = d.learned[:0]
 	for range sc.parts {
 		d.learned = append(d.learned, 0)
@@ -309,7 +306,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	for i := range out {
 		if j := out[i].part; j >= 0 && j < len(d.learned) {
 			lv := uint8(2)
-			if out[i].crsOnly {
+			if out[i].crsOnly && !out[i].departed {
 				lv = 0
 			}
 			d.learned[j] = max(d.learned[j], lv)
@@ -420,6 +417,7 @@ type memoEntry struct {
 	isB64      bool
 	rules      [4]uint32 // CRS rules that matched without making a finding
 	nr         uint8
+	cls        uint8 // their classes (partObs.cls)
 }
 
 // Values shorter than memoMinValue are cheap to judge (no base64, most
@@ -454,7 +452,7 @@ func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool, o *partObs) {
 	} else {
 		dec.Text = strings.Clone(dec.Text)
 	}
-	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, rules: o.rules, nr: o.nr}
+	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, rules: o.rules, nr: o.nr, cls: o.cls}
 }
 
 // base64Segment: a path segment of at least 16 characters that is base64
@@ -597,7 +595,7 @@ func (s *requestScanner) part(p Part) bool {
 	if e != nil {
 		// seen before: decoded, and no class matched
 		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
-		res.parts[pi].rules, res.parts[pi].nr = e.rules, e.nr
+		res.parts[pi].rules, res.parts[pi].nr, res.parts[pi].cls = e.rules, e.nr, e.cls
 		if s.trace != nil {
 			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "seen before, nothing matched"})
 		}
@@ -626,12 +624,12 @@ func (s *requestScanner) part(p Part) bool {
 			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
 		}
 		s.shape(&res.parts[pi], &p, dec.Text, f, x)
-		// natural-language text without code syntax that fits its
-		// parameter's learned profile would have its CRS-only evidence
-		// suppressed (Inspect): the rules are not run (the structural
+		// a value that fits its parameter's learned profile, where CRS
+		// rules of every class are common, would have its CRS-only
+		// evidence suppressed: the rules are not run (the structural
 		// matchers are); such values are not memoized, since the same
 		// value may not fit another parameter
-		skipCRS := s.fits != nil && isProse(dec.Text) && s.fits(&res.parts[pi]) && syntaxOf(dec.Text) == 0
+		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
 		if !judge && s.trace != nil {
 			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "ignored field"})
 		}
@@ -677,6 +675,9 @@ func (s *requestScanner) part(p Part) bool {
 						e := &ce[c]
 						if e.best == nil {
 							continue
+						}
+						if c < 8 {
+							o.cls |= 1 << c
 						}
 						for _, id := range e.ids {
 							if int(o.nr) < len(o.rules) {
@@ -728,8 +729,8 @@ func (s *requestScanner) part(p Part) bool {
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
-						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true,
-							syntax: syn&classSyntax(InjClass(c)) != 0, prose: prose == 1, fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1,
+							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}
 				}

@@ -66,7 +66,8 @@ type paramProfile struct {
 	types   [vtCount]uint32
 	maxLen  uint32
 	rules   [profileRuleCap]struct{ id, n uint32 }
-	first   int64 // unix seconds of the first value learned
+	noisy   [numCRSClasses]uint32 // values on which CRS rules of each class matched
+	first   int64                 // unix seconds of the first value learned
 }
 
 // partObs is what the scan records of every inspected value for the model.
@@ -79,6 +80,7 @@ type partObs struct {
 	n     int
 	rules [4]uint32 // CRS rules that matched the value (any class)
 	nr    uint8
+	cls   uint8 // bit c: CRS rules of class c matched the value (c < 8)
 }
 
 // profileGroup folds part kinds into the location of a parameter.
@@ -116,6 +118,9 @@ func (p *paramProfile) learn(o *partObs, t int64) {
 		for i := range p.rules {
 			p.rules[i].n /= 2
 		}
+		for i := range p.noisy {
+			p.noisy[i] /= 2
+		}
 	}
 	p.n++
 	for b := 0; b < 24; b++ {
@@ -133,6 +138,39 @@ func (p *paramProfile) learn(o *partObs, t int64) {
 	for i := 0; i < int(o.nr); i++ {
 		p.learnRule(o.rules[i])
 	}
+	for c := range p.noisy {
+		if o.cls&(1<<c) != 0 {
+			p.noisy[c]++
+		}
+	}
+}
+
+// numCRSClasses: the classes CRS rules report (InjClass up to ClassSSTI).
+const numCRSClasses = int(ClassSSTI) + 1
+
+// classNoisy: CRS rules of class c matched at least share of the learned
+// values, and at least min of them — the parameter's benign values trip
+// that class's rules, so a value that fits them and trips them too is no
+// news.
+func (p *paramProfile) classNoisy(c InjClass, share float64, min uint32) bool {
+	if int(c) >= numCRSClasses {
+		return false
+	}
+	need := uint32(share*float64(p.n) + 0.5)
+	if need < min {
+		need = min
+	}
+	return p.noisy[c] >= need
+}
+
+// allNoisy: classNoisy for every class CRS rules report.
+func (p *paramProfile) allNoisy(share float64, min uint32) bool {
+	for c := 0; c < numCRSClasses; c++ {
+		if !p.classNoisy(InjClass(c), share, min) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *paramProfile) learnRule(id uint32) {
