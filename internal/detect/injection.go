@@ -231,9 +231,9 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	d.begin(ev)
 	if d.profiles != nil {
 		ep, t := d.keys.endpoint(ev), evUnix(ev)
-		d.scanner.fits = func(o *partObs) bool {
+		d.scanner.fits = func(o *partObs, quiet bool) bool {
 			p, _ := d.profiles.Peek(profileKey(ep, o))
-			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare) && p.allNoisy(d.prof.routineShare, d.prof.routineMin)
+			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare) && (!quiet || p.allNoisy(d.prof.routineShare, d.prof.routineMin))
 		}
 	}
 	sc := scanShared(d.keys, &d.scanner, ev, d.lim, d.ignoreKey, d.ignore, false)
@@ -497,8 +497,10 @@ type requestScanner struct {
 	crsScratch crs.Scratch
 	cleanHdr   [512]cleanHeader // protocol header and user-agent values no CRS rule matched
 	// fits (set by the injection family during its scan): the value fits
-	// its parameter's learned profile
-	fits func(o *partObs) bool
+	// its parameter's learned profile — and (quiet) the parameter's
+	// benign values trip CRS rules of every class, so that its CRS-only
+	// evidence would be suppressed
+	fits func(o *partObs, quiet bool) bool
 	// trace (Explain): called with what each inspected value gave
 	trace func(ValueTrace)
 }
@@ -629,7 +631,7 @@ func (s *requestScanner) part(p Part) bool {
 		// evidence suppressed: the rules are not run (the structural
 		// matchers are); such values are not memoized, since the same
 		// value may not fit another parameter
-		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
+		skipCRS := s.fits != nil && s.fits(&res.parts[pi], true)
 		if !judge && s.trace != nil {
 			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "ignored field"})
 		}
@@ -797,12 +799,13 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	pi := -1
 	if p.Kind == PartPathPlain {
 		// a plain path is learned like a parameter (the endpoint's paths),
-		// and one that fits what was learned skips the rules: its CRS-only
-		// evidence would be suppressed (as for parameters, in part)
+		// and one that fits what was learned skips the rules (its only
+		// rules are CRS's file-name rules, and its shape is the
+		// endpoint's): the fit alone decides
 		pi = len(s.res.parts)
 		s.res.parts = append(s.res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 		s.shape(&s.res.parts[pi], &p, p.Value, f, x)
-		if s.fits != nil && s.fits(&s.res.parts[pi]) {
+		if s.fits != nil && s.fits(&s.res.parts[pi], false) {
 			if s.trace != nil {
 				s.trace(ValueTrace{Loc: p.Loc(), Text: clipTrace(p.Value), Skipped: "CRS rules not run: the value fits its parameter's learned profile"})
 			}
