@@ -365,7 +365,7 @@ func (d *Injection) Readiness(at time.Time) []model.Readiness {
 		while:    "the cold policy: structural matches, one CRS paranoia-1 rule (two in natural-language text), one paranoia-2 rule with the syntax of its language; nothing is suppressed"}.tally()
 	sens := baseline{detector: "injection", name: "value types of each parameter (sensitivity)", scope: "parameter", alerts: types,
 		requires: model.Need{Requests: int64(d.prof.gate), Hours: float64(d.prof.learnSecs) / 3600},
-		while:    "a single CRS paranoia-2 rule without the syntax of its language is not reported (in a trained, typed parameter it is when the value departs from the type)"}.tally()
+		while:    "a single CRS paranoia-2 rule without the syntax of its language is not reported (in a trained parameter it is when the value departs: a type, or from depart_min values a byte class or length, its benign values never had)"}.tally()
 	d.profiles.Each(func(_ uint64, p *paramProfile) {
 		hrs := 0.0
 		if sec := at.Unix() - p.first; sec > 0 {
