@@ -93,15 +93,20 @@ func (p *Palisade) Detect(c *Case) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// one engine per case (a fresh emitter), as deployed: the families
-	// share their per-event work (the request walk of injection and SSRF)
-	g := detect.NewEngine(p.ds...)
+	return alertTypes(p.ds, ev), nil
+}
+
+// alertTypes runs the detectors on ev in one engine per case (a fresh
+// emitter), as deployed: the families share their per-event work (the
+// request walk of injection and SSRF).
+func alertTypes(ds []detect.Detector, ev *event.Event) []string {
+	g := detect.NewEngine(ds...)
 	g.Observe(ev)
 	var out []string
 	for _, a := range g.Alerts() {
 		out = append(out, a.Type)
 	}
-	return out, nil
+	return out
 }
 
 // Row is one line of the result table: the cases of one source, class

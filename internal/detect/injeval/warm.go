@@ -121,13 +121,7 @@ func (w *Warm) Detect(c *Case) ([]string, error) {
 		return nil, err
 	}
 	w.inj.SeedProfiles(ev)
-	g := detect.NewEngine(w.ds...)
-	g.Observe(ev)
-	var out []string
-	for _, a := range g.Alerts() {
-		out = append(out, a.Type)
-	}
-	return out, nil
+	return alertTypes(w.ds, ev), nil
 }
 
 // Explain says what the warm engine made of each value of a case.
