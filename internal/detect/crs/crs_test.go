@@ -254,3 +254,17 @@ func FuzzTransforms(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTxMacro: txMacro reads exactly %{TX.n} (TX in any case), nothing else.
+func FuzzTxMacro(f *testing.F) {
+	for _, s := range []string{"%{TX.2}", "%{tx.0}", "%{TX.12}", "%{MATCHED_VAR}", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := txMacro(s)
+		want := len(s) == 7 && strings.EqualFold(s[:5], "%{tx.") && s[5] >= '0' && s[5] <= '9' && s[6] == '}'
+		if ok != want || ok && n != int(s[5]-'0') {
+			t.Fatalf("txMacro(%q) = %d, %v", s, n, ok)
+		}
+	})
+}
