@@ -130,7 +130,8 @@ func (d *Injection) SeedFrom(src *Injection, ev *event.Event, name string) bool 
 // fields, JSON members, XML text) that has no profile yet a copy
 // of the seed (SeedFrom), as learned before ev (its learning period over):
 // judging ev afterwards judges it as if each of its parameters had carried
-// the seed's values. Nothing of ev is learned.
+// the seed's values. Nothing of ev is learned; the scan it takes counts in
+// Stats like any (an evaluation tool, not the serving path).
 func (d *Injection) SeedProfiles(ev *event.Event) {
 	if d.seed == nil || d.profiles == nil {
 		return
