@@ -222,7 +222,7 @@ type InjFinding struct {
 	part     int    // index of the value in requestScan.parts
 	crsOnly  bool   // the evidence is CRS rules alone (no structural match)
 	fileOnly bool   // CRS file rules alone on the path: a file name asked for, no traversal
-	departed bool   // reported because the value departs from a typed parameter
+	departed bool   // reported because the value departs from its trained parameter
 	prose    bool   // the value is natural-language text (isProse, without code syntax)
 }
 
