@@ -23,6 +23,7 @@ func init() {
 		perFile  int
 		examples int
 		explain  bool
+		warm     bool
 	)
 	inj := &cobra.Command{
 		Use:   "injection",
@@ -44,7 +45,15 @@ Sources (--sources):
 --coraza 1,2 adds Coraza with the OWASP CRS at those paranoia levels on a
 deterministic sample (--sample per source, class and split) of the same requests;
 the cost line gives each engine's CPU time per request in the same run.
-Examples (--examples) are drawn from the tuning part only.`,
+Examples (--examples) are drawn from the tuning part only.
+
+--warm adds two columns: Palisade with the positive model on, every
+argument (query, form, multipart, JSON, XML text) of every request starting
+from the profile learned from up to 4,000 distinct benign values — HttpParams norm values
+(palisade-warm-values) or presidio prose (palisade-warm-text), tuning parts
+only — and frozen (nothing judged is learned). The palisade column stays
+cold (no profile). Warm CPU time includes giving each request's arguments
+their profile: it is not the product's cost.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
@@ -74,6 +83,17 @@ Examples (--examples) are drawn from the tuning part only.`,
 				}
 			}
 			engines := []injeval.Engine{injeval.NewPalisade()}
+			var warmNote []string
+			if warm {
+				for _, wp := range injeval.WarmPools {
+					w, err := injeval.NewWarm(wp.Name, wp.Source, cases)
+					if err != nil {
+						return exitCode(2, fmt.Errorf("--warm: %w", err))
+					}
+					engines = append(engines, w)
+					warmNote = append(warmNote, fmt.Sprintf("%s: %d %s tuning-part values", w.Name(), w.Pool, wp.Source))
+				}
+			}
 			for _, pl := range coraza {
 				c, err := injeval.NewCoraza(pl)
 				if err != nil {
@@ -86,6 +106,9 @@ Examples (--examples) are drawn from the tuning part only.`,
 				fmt.Fprintf(out, "; YAML \\' escape fixed in %v", st.EscapeFixed)
 			}
 			fmt.Fprintln(out)
+			if len(warmNote) > 0 {
+				fmt.Fprintf(out, "warm profiles learned from: %s\n", strings.Join(warmNote, "; "))
+			}
 			keys := make([]string, 0, len(st.Skipped))
 			for k := range st.Skipped {
 				keys = append(keys, k)
@@ -113,6 +136,7 @@ Examples (--examples) are drawn from the tuning part only.`,
 	inj.Flags().IntVar(&sample, "sample", 1000, "requests per (source, class, split) row given to Coraza (evenly spaced, deterministic; 0 = all)")
 	inj.Flags().IntVar(&perFile, "per-file", 400, "payloads kept per PayloadsAllTheThings list (evenly spaced; 0 = all)")
 	inj.Flags().IntVar(&examples, "examples", 0, "print this many missed / false-positive payloads per row (tuning part only)")
+	inj.Flags().BoolVar(&warm, "warm", false, "also judge every request warm: each argument with the positive model learned from benign values (palisade-warm-values: HttpParams norm values; palisade-warm-text: presidio prose; tuning parts only; needs the dev source)")
 	inj.Flags().BoolVar(&explain, "explain", false, "with --examples: what Palisade made of every value of each example request (decoding, structural and CRS matches, the policy's verdict)")
 	root.AddCommand(inj)
 }

@@ -34,7 +34,7 @@ func init() {
 	Register("injection", func(c Config) Detector { return NewInjection(c) })
 	RegisterOptions("injection", func() FamilyOptions {
 		return &injectionOptions{MinConfidence: 0.5, CRSParanoia: 2, Profile: true, MinSupport: 20, Gate: 100, LearnMinutes: 30,
-			FitShare: 0.005, RoutineShare: 0.001, RoutineMin: 3, MaxParams: 50000}
+			FitShare: 0.005, RoutineShare: 0.001, RoutineMin: 3, DepartMin: 3000, MaxParams: 50000}
 	})
 }
 
@@ -61,6 +61,7 @@ type injectionOptions struct {
 	FitShare      float64     `yaml:"fit_share" doc:"a value fits its parameter's profile when its shape is at least this share of the values seen"`
 	RoutineShare  float64     `yaml:"routine_share" doc:"CRS rules that matched at least this share of a parameter's values are routine there"`
 	RoutineMin    int         `yaml:"routine_min" doc:"matches of a rule on a parameter before it can be routine"`
+	DepartMin     int         `yaml:"depart_min" doc:"values of a parameter before a byte class or length none of them had makes one CRS paranoia-2 rule count (0 of 3000 puts the class's benign rate under 1 in 1000)"`
 	MaxParams     int         `yaml:"max_params" doc:"parameter profiles kept (LRU)"`
 }
 
@@ -93,8 +94,10 @@ type Injection struct {
 	// the positive model (injection_profile.go)
 	prof     profileOpts
 	profiles *lru[paramProfile]
-	learned  []uint8 // per part of the current request: what to learn
-	frozen   bool    // SetLearning(false): judge with the model, learn nothing
+	learned  []uint8       // per part of the current request: what to learn
+	frozen   bool          // SetLearning(false): judge with the model, learn nothing
+	seed     *paramProfile // SeedProfiles: the profile a parameter without one starts from
+	seeding  bool
 	// when the first parameter could suppress (min_support) and was trained
 	readySup, readySens readyMark
 }
@@ -103,6 +106,40 @@ type Injection struct {
 // learned profiles stay as they are and keep judging; evaluation uses it
 // to judge every request against the same model).
 func (d *Injection) SetLearning(on bool) { d.frozen = !on }
+
+// SeedFrom takes, as the seed of SeedProfiles, a copy of the profile src
+// learned for the query parameter name on ev's endpoint (false: src has
+// none). The evaluation's warm mode uses it: a profile learned once from
+// a list of benign values, through the same path as traffic, then given
+// to every parameter of the requests it judges.
+func (d *Injection) SeedFrom(src *Injection, ev *event.Event, name string) bool {
+	if src.profiles == nil || d.profiles == nil {
+		return false
+	}
+	o := partObs{key: hashing.AddUint64(profileGroup(PartQuery), hashing.String(name))}
+	p, ok := src.profiles.Peek(profileKey(endpointHash(ev), &o))
+	if !ok {
+		return false
+	}
+	c := *p
+	d.seed = &c
+	return true
+}
+
+// SeedProfiles gives every argument of ev (query, form and multipart
+// fields, JSON members, XML text) that has no profile yet a copy
+// of the seed (SeedFrom), as learned before ev (its learning period over):
+// judging ev afterwards judges it as if each of its parameters had carried
+// the seed's values. Nothing of ev is learned; the scan it takes counts in
+// Stats like any (an evaluation tool, not the serving path).
+func (d *Injection) SeedProfiles(ev *event.Event) {
+	if d.seed == nil || d.profiles == nil {
+		return
+	}
+	d.seeding = true
+	d.Inspect(ev)
+	d.seeding = false
+}
 
 // CRSError is the error compiling the CRS rules met (nil when they are in
 // use or disabled by crs_paranoia: 0).
@@ -137,6 +174,7 @@ func NewInjection(c Config) *Injection {
 		fitShare:     o.FitShare,
 		routineShare: o.RoutineShare,
 		routineMin:   uint32(max(1, o.RoutineMin)),
+		departMin:    uint32(max(1, o.DepartMin)),
 	}
 	if d.prof.on {
 		d.profiles = newLRU[paramProfile](max(1, o.MaxParams))
@@ -184,7 +222,8 @@ type InjFinding struct {
 	part     int    // index of the value in requestScan.parts
 	crsOnly  bool   // the evidence is CRS rules alone (no structural match)
 	fileOnly bool   // CRS file rules alone on the path: a file name asked for, no traversal
-	departed bool   // reported because the value departs from a typed parameter
+	departed bool   // reported because the value departs from its trained parameter
+	prose    bool   // the value is natural-language text (isProse, without code syntax)
 }
 
 // Inspect returns the strongest finding per class in the event's request,
@@ -193,9 +232,9 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	d.begin(ev)
 	if d.profiles != nil {
 		ep, t := d.keys.endpoint(ev), evUnix(ev)
-		d.scanner.fits = func(o *partObs) bool {
+		d.scanner.fits = func(o *partObs, quiet bool) bool {
 			p, _ := d.profiles.Peek(profileKey(ep, o))
-			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare)
+			return d.profileState(p, t) >= profLearning && p.fits(o, d.prof.fitShare) && (!quiet || p.allNoisy(d.prof.routineShare, d.prof.routineMin))
 		}
 	}
 	sc := scanShared(d.keys, &d.scanner, ev, d.lim, d.ignoreKey, d.ignore, false)
@@ -226,10 +265,12 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 		if b == nil || b.Confidence < d.minConf {
 			if w := sc.weak[c]; w != nil && b == nil {
 				// one rule of level 2: reported where the value departs
-				// from a trained parameter
+				// from a trained parameter (departs: a type, byte class or
+				// length its benign values never had); natural-language
+				// text keeps the cold policy (CRS rules fire on its words)
 				p := prof(w.part)
-				if d.profileState(p, t) == profTrained {
-					if why, ok := p.departsTyped(&sc.parts[w.part]); ok {
+				if !w.prose && d.profileState(p, t) == profTrained {
+					if why, ok := p.departs(&sc.parts[w.part], d.prof.departMin); ok {
 						f := *w
 						f.Confidence, f.departed = 0.6, true
 						f.Reason += "; the value departs from this parameter's learned profile (" + why + ")"
@@ -243,7 +284,10 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 			p := prof(b.part)
 			if d.profileState(p, t) >= profLearning {
 				o := &sc.parts[b.part]
-				if p.fits(o, d.prof.fitShare) || p.rulesRoutine(b.CRS, d.prof.routineShare, d.prof.routineMin) {
+				// dropped: a value that fits the parameter, where CRS rules
+				// of the class are common on its benign values; rules
+				// routine there
+				if p.fits(o, d.prof.fitShare) && p.classNoisy(b.Class, d.prof.routineShare, d.prof.routineMin) || p.rulesRoutine(b.CRS, d.prof.routineShare, d.prof.routineMin) {
 					d.Suppressed++
 					continue
 				}
@@ -254,7 +298,8 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 	// learn every value that was not reported
 	// 0: learn the value (also when reported on CRS rules alone: a benign
 	// look-alike that recurs becomes routine); 2: learn nothing (a
-	// structural match)
+	// structural match, or a value reported because it departs from the
+	// parameter: one such value must not make it untyped)
 	d.learned = d.learned[:0]
 	for range sc.parts {
 		d.learned = append(d.learned, 0)
@@ -267,6 +312,18 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 			}
 			d.learned[j] = max(d.learned[j], lv)
 		}
+	}
+	if d.seeding {
+		for i := range sc.parts {
+			if g := sc.parts[i].grp; g != 1 && g != 2 && g != 6 {
+				continue // headers, cookies and the path keep their own (none: cold)
+			}
+			if p, created := d.profiles.GetOrAdd(profileKey(ep, &sc.parts[i])); created || p.n == 0 {
+				*p = *d.seed
+				p.first = t - d.prof.learnSecs - 3600
+			}
+		}
+		return nil
 	}
 	for i := range sc.parts {
 		if d.learned[i] < 2 && !d.frozen {
@@ -361,6 +418,7 @@ type memoEntry struct {
 	isB64      bool
 	rules      [4]uint32 // CRS rules that matched without making a finding
 	nr         uint8
+	cls        uint8 // their classes (partObs.cls)
 }
 
 // Values shorter than memoMinValue are cheap to judge (no base64, most
@@ -395,7 +453,7 @@ func (m *valueMemo) put(p *Part, dec, dec64 Decoded, isB64 bool, o *partObs) {
 	} else {
 		dec.Text = strings.Clone(dec.Text)
 	}
-	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, rules: o.rules, nr: o.nr}
+	m.m[v] = &memoEntry{kind: p.Kind, decoded: p.URLDecoded, dec: dec, dec64: dec64, isB64: isB64, rules: o.rules, nr: o.nr, cls: o.cls}
 }
 
 // base64Segment: a path segment of at least 16 characters that is base64
@@ -440,8 +498,10 @@ type requestScanner struct {
 	crsScratch crs.Scratch
 	cleanHdr   [512]cleanHeader // protocol header and user-agent values no CRS rule matched
 	// fits (set by the injection family during its scan): the value fits
-	// its parameter's learned profile
-	fits func(o *partObs) bool
+	// its parameter's learned profile — and (quiet) the parameter's
+	// benign values trip CRS rules of every class, so that its CRS-only
+	// evidence would be suppressed
+	fits func(o *partObs, quiet bool) bool
 	// trace (Explain): called with what each inspected value gave
 	trace func(ValueTrace)
 }
@@ -527,7 +587,7 @@ func (s *requestScanner) part(p Part) bool {
 	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 	f, x := valueClasses(p.Value)
 	pi := len(res.parts)
-	res.parts = append(res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
+	res.parts = append(res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 	ssrfChars := x&vcSSRF != 0
 	// A value no matcher looks at is cheaper to judge than to look up.
 	var e *memoEntry
@@ -538,7 +598,7 @@ func (s *requestScanner) part(p Part) bool {
 	if e != nil {
 		// seen before: decoded, and no class matched
 		dec, dec64, isB64 = e.dec, e.dec64, e.isB64
-		res.parts[pi].rules, res.parts[pi].nr = e.rules, e.nr
+		res.parts[pi].rules, res.parts[pi].nr, res.parts[pi].cls = e.rules, e.nr, e.cls
 		if s.trace != nil {
 			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "seen before, nothing matched"})
 		}
@@ -567,11 +627,12 @@ func (s *requestScanner) part(p Part) bool {
 			dec64.Layers = append([]string{LayerBase64}, dec64.Layers...)
 		}
 		s.shape(&res.parts[pi], &p, dec.Text, f, x)
-		// a value that fits its parameter's learned profile would have its
-		// CRS-only evidence suppressed: the rules are not run (the
-		// structural matchers are); such values are not memoized, since
-		// the same value may not fit another parameter
-		skipCRS := s.fits != nil && s.fits(&res.parts[pi])
+		// a value that fits its parameter's learned profile, where CRS
+		// rules of every class are common, would have its CRS-only
+		// evidence suppressed: the rules are not run (the structural
+		// matchers are); such values are not memoized, since the same
+		// value may not fit another parameter
+		skipCRS := s.fits != nil && s.fits(&res.parts[pi], true)
 		if !judge && s.trace != nil {
 			s.trace(ValueTrace{Loc: p.Loc(), Layers: dec.Layers, Text: clipTrace(dec.Text), Skipped: "ignored field"})
 		}
@@ -618,6 +679,9 @@ func (s *requestScanner) part(p Part) bool {
 						if e.best == nil {
 							continue
 						}
+						if c < 8 {
+							o.cls |= 1 << c
+						}
 						for _, id := range e.ids {
 							if int(o.nr) < len(o.rules) {
 								o.rules[o.nr] = uint32(id)
@@ -662,13 +726,13 @@ func (s *requestScanner) part(p Part) bool {
 							b.CRS = append(b.CRS, e.ids...)
 						}
 						if conf == 0 && e.pl2 >= 5 && b == nil && res.weak[c] == nil {
-							w := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true}
+							w := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1}
 							res.weak[c] = &w
 						}
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
-						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true,
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1,
 							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}
@@ -736,12 +800,13 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	pi := -1
 	if p.Kind == PartPathPlain {
 		// a plain path is learned like a parameter (the endpoint's paths),
-		// and one that fits what was learned skips the rules: its CRS-only
-		// evidence would be suppressed (as for parameters, in part)
+		// and one that fits what was learned skips the rules (its only
+		// rules are CRS's file-name rules, and its shape is the
+		// endpoint's): the fit alone decides
 		pi = len(s.res.parts)
-		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
+		s.res.parts = append(s.res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
 		s.shape(&s.res.parts[pi], &p, p.Value, f, x)
-		if s.fits != nil && s.fits(&s.res.parts[pi]) {
+		if s.fits != nil && s.fits(&s.res.parts[pi], false) {
 			if s.trace != nil {
 				s.trace(ValueTrace{Loc: p.Loc(), Text: clipTrace(p.Value), Skipped: "CRS rules not run: the value fits its parameter's learned profile"})
 			}
@@ -772,7 +837,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 	}
 	if pi < 0 {
 		pi = len(s.res.parts)
-		s.res.parts = append(s.res.parts, partObs{key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
+		s.res.parts = append(s.res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name)), f: scanBytes(dec.Text), ascii: asciiOnly(dec.Text), n: len(dec.Text), typ: uint8(valueType(dec.Text))})
 	}
 	syn := syntaxOf(dec.Text)
 	prose := syn == 0 && isProse(dec.Text)

@@ -114,9 +114,10 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 //     rule's language (SQL for SQLi rules, shell for command rules).
 //
 // The parameter's learned profile (see injection_profile.go) adjusts this:
-// a single level-2 rule counts in a value that departs from a trained,
-// quiet parameter; rules that fire routinely on a parameter's benign
-// values are discounted there.
+// a single level-2 rule counts in a value that departs from a trained
+// parameter (a type, byte class or length its benign values never had);
+// CRS-only evidence on a value that fits a parameter whose benign values
+// trip the class's rules, or on rules routine there, is discounted.
 func crsConfidence(e *crsEvidence, prose bool, syn codeSyntax) float64 {
 	if prose {
 		if e.pl1 >= 10 {
@@ -309,7 +310,7 @@ func crsVerdict(e *crsEvidence, conf float64, prose, markup bool, syn codeSyntax
 	case prose:
 		return "not reported: natural-language text, PL2 rules only"
 	case e.pl1 == 0 && e.pl2 >= 5:
-		return "not reported: one PL2 rule without the syntax of its language (reported where a trained, typed parameter departs)"
+		return "not reported: one PL2 rule without the syntax of its language (reported where the value departs from a trained parameter)"
 	}
 	return "not reported"
 }

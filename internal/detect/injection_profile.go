@@ -66,18 +66,21 @@ type paramProfile struct {
 	types   [vtCount]uint32
 	maxLen  uint32
 	rules   [profileRuleCap]struct{ id, n uint32 }
-	first   int64 // unix seconds of the first value learned
+	noisy   [numCRSClasses]uint32 // values on which CRS rules of each class matched
+	first   int64                 // unix seconds of the first value learned
 }
 
 // partObs is what the scan records of every inspected value for the model.
 type partObs struct {
 	key   uint64 // location kind and name (the endpoint is added per event)
+	grp   uint8  // profileGroup of the location
 	f     byteSet
 	ascii bool // the value has no byte ≥ 0x80
 	typ   uint8
 	n     int
 	rules [4]uint32 // CRS rules that matched the value (any class)
 	nr    uint8
+	cls   uint8 // bit c: CRS rules of class c matched the value (c < 8)
 }
 
 // profileGroup folds part kinds into the location of a parameter.
@@ -115,6 +118,9 @@ func (p *paramProfile) learn(o *partObs, t int64) {
 		for i := range p.rules {
 			p.rules[i].n /= 2
 		}
+		for i := range p.noisy {
+			p.noisy[i] /= 2
+		}
 	}
 	p.n++
 	for b := 0; b < 24; b++ {
@@ -132,6 +138,39 @@ func (p *paramProfile) learn(o *partObs, t int64) {
 	for i := 0; i < int(o.nr); i++ {
 		p.learnRule(o.rules[i])
 	}
+	for c := range p.noisy {
+		if o.cls&(1<<c) != 0 {
+			p.noisy[c]++
+		}
+	}
+}
+
+// numCRSClasses: the classes CRS rules report (InjClass up to ClassSSTI).
+const numCRSClasses = int(ClassSSTI) + 1
+
+// classNoisy: CRS rules of class c matched at least share of the learned
+// values, and at least min of them — the parameter's benign values trip
+// that class's rules, so a value that fits them and trips them too is no
+// news.
+func (p *paramProfile) classNoisy(c InjClass, share float64, min uint32) bool {
+	if int(c) >= numCRSClasses {
+		return false
+	}
+	need := uint32(share*float64(p.n) + 0.5)
+	if need < min {
+		need = min
+	}
+	return p.noisy[c] >= need
+}
+
+// allNoisy: classNoisy for every class CRS rules report.
+func (p *paramProfile) allNoisy(share float64, min uint32) bool {
+	for c := 0; c < numCRSClasses; c++ {
+		if !p.classNoisy(InjClass(c), share, min) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *paramProfile) learnRule(id uint32) {
@@ -162,22 +201,72 @@ func (p *paramProfile) ruleCount(id uint32) uint32 {
 // fits: every byte class of the value was seen in at least share of the
 // learned values, its length is within 1.5× the longest, its type was seen.
 func (p *paramProfile) fits(o *partObs, share float64) bool {
+	_, out := p.misfit(o, share)
+	return !out
+}
+
+// profClassNames names the byte classes of the model (byteSet bits, then
+// non-ASCII) for the reason of a departure.
+var profClassNames = [numProfClasses]string{"a quote", "a backtick", "'<'", "'>'", "';'", "'|'", "'&'", "'$'",
+	"a parenthesis", "a brace", "a bracket", "'/'", "a backslash", "'..'", "'='", "'*'", "a line break", "white space",
+	"'#'", "'%'", "':'", "'-'", "'@'", "a NUL byte", "non-ASCII text"}
+
+// misfit says how the value departs from the parameter's learned values:
+// a type never seen, a byte class seen in under share of them, or a
+// length over 1.5× the longest (out=false: the value fits).
+func (p *paramProfile) misfit(o *partObs, share float64) (why string, out bool) {
+	if p.types[o.typ] == 0 {
+		if why, ok := p.departsTyped(o); ok {
+			return why, true
+		}
+		return "a " + vtNames[o.typ] + " value, a type none of " + u32s(p.n) + " learned values had", true
+	}
 	need := uint32(share*float64(p.n) + 0.5)
 	if need < 1 {
 		need = 1
 	}
 	for b := 0; b < 24; b++ {
 		if o.f&(1<<b) != 0 && p.classes[b] < need {
-			return false
+			return profClassNames[b] + " seen in " + u32s(p.classes[b]) + " of " + u32s(p.n) + " learned values", true
 		}
 	}
 	if !o.ascii && p.classes[24] < need {
-		return false
+		return profClassNames[24] + " seen in " + u32s(p.classes[24]) + " of " + u32s(p.n) + " learned values", true
 	}
 	if uint32(o.n)*2 > p.maxLen*3 {
-		return false
+		return u32s(uint32(o.n)) + " bytes where the longest of " + u32s(p.n) + " learned values had " + u32s(p.maxLen), true
 	}
-	return p.types[o.typ] > 0
+	return "", false
+}
+
+// departs says how the value is out of a trained parameter's profile,
+// for the sensitivity rule (one paranoia-2 rule): a typed parameter's
+// values all had one type and this one another (departsTyped); it has a
+// byte class none of the learned values had, or it is over three times
+// as long as the longest — both only once at least min values were
+// learned (by the rule of three, none in 3,000 values puts a class's
+// benign rate under 1 in 1,000: a class the parameter's benign values
+// carry rarely, "table; chairs" among searches, is seen by then). Looser
+// than misfit, which decides suppression.
+func (p *paramProfile) departs(o *partObs, min uint32) (string, bool) {
+	if why, ok := p.departsTyped(o); ok {
+		return why, true
+	}
+	if p.n < min {
+		return "", false
+	}
+	for b := 0; b < 24; b++ {
+		if o.f&(1<<b) != 0 && p.classes[b] == 0 {
+			return profClassNames[b] + " none of " + u32s(p.n) + " learned values had", true
+		}
+	}
+	if !o.ascii && p.classes[24] == 0 {
+		return profClassNames[24] + " none of " + u32s(p.n) + " learned values had", true
+	}
+	if uint32(o.n) > 3*p.maxLen {
+		return u32s(uint32(o.n)) + " bytes where the longest of " + u32s(p.n) + " learned values had " + u32s(p.maxLen), true
+	}
+	return "", false
 }
 
 // departsTyped: the parameter is typed — every learned value had one
@@ -246,6 +335,7 @@ type profileOpts struct {
 	learnSecs              int64
 	fitShare, routineShare float64
 	routineMin             uint32
+	departMin              uint32
 }
 
 func (d *Injection) profileState(p *paramProfile, t int64) profileState {
@@ -275,7 +365,7 @@ func (d *Injection) Readiness(at time.Time) []model.Readiness {
 		while:    "the cold policy: structural matches, one CRS paranoia-1 rule (two in natural-language text), one paranoia-2 rule with the syntax of its language; nothing is suppressed"}.tally()
 	sens := baseline{detector: "injection", name: "value types of each parameter (sensitivity)", scope: "parameter", alerts: types,
 		requires: model.Need{Requests: int64(d.prof.gate), Hours: float64(d.prof.learnSecs) / 3600},
-		while:    "a single CRS paranoia-2 rule without the syntax of its language is not reported (in a trained, typed parameter it is when the value departs from the type)"}.tally()
+		while:    "a single CRS paranoia-2 rule without the syntax of its language is not reported (in a trained parameter it is when the value departs: a type, or from depart_min values a byte class or length, its benign values never had)"}.tally()
 	d.profiles.Each(func(_ uint64, p *paramProfile) {
 		hrs := 0.0
 		if sec := at.Unix() - p.first; sec > 0 {

@@ -151,3 +151,141 @@ func FuzzBenignMarkup(f *testing.F) {
 		_ = isProse(stripped)
 	})
 }
+
+// TestInjectionSensitivity: one CRS paranoia-2 rule is reported where the
+// value departs from a trained parameter — a byte class or length none of
+// at least depart_min learned values had — and not where the parameter's
+// benign values carry the class, however rarely, nor in natural-language
+// text; a fitting value with a file-target rule is reported where the
+// parameter's benign values never trip path rules.
+func TestInjectionSensitivity(t *testing.T) {
+	o, err := ParseOptions("injection: {depart_min: 300}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	searches := []string{"oak table", "desk lamp", "kids puzzle", "brass hooks", "mug set", "train set", "planter large", "pendant light"}
+	addrs := []string{"c/ caridad s/n", "av. de la paz 12, 3/b", "calle mayor 7/2", "plaza sol s/n", "ronda norte 14/1a"}
+	train := func(n int) *Injection {
+		d := NewInjection(Config{Options: o})
+		for i := 0; i < n; i++ {
+			at := t0.Add(time.Duration(i) * 10 * time.Second)
+			d.Inspect(profileEvent(t, "code", fmt.Sprintf("ab.%03d,x", i%977), at)) // text values without white space
+			s := searches[i%len(searches)]
+			if i%97 == 13 {
+				s = "table; chairs" // a rare benign class (≈ 1 %)
+			}
+			d.Inspect(profileEvent(t, "q", s, at))
+			d.Inspect(profileEvent(t, "addr", addrs[i%len(addrs)], at))
+			d.Inspect(profileEvent(t, "doc", fmt.Sprintf("reports/%d/q%d_summary.pdf", 2000+i%25, i%4), at))
+		}
+		return d
+	}
+	late := t0.Add(3 * time.Hour)
+	trained := train(400)
+	for _, tc := range []struct {
+		param, value, want, reason string
+	}{
+		{"code", "ORder by", "sqli", "white space none of 400 learned values had"},
+		{"code", "ab.123,x", "", ""},
+		{"code", "union was a great select", "", ""}, // prose keeps the cold policy
+		{"q", "table; chairs", "", ""},               // the class is rare, not new
+		{"q", "ORder by", "", ""},                    // fits a search parameter
+		{"addr", "/var/root/.bash_history", "path_traversal", "CRS 930120"},
+		// fits the parameter (a token with '/'), whose values never trip
+		// path rules: still reported
+		{"doc", "/var/root/.bash_history", "path_traversal", "CRS 930120"},
+	} {
+		fs := trained.Inspect(profileEvent(t, tc.param, tc.value, late))
+		if got := classes(fs); got != tc.want {
+			t.Errorf("%s=%q: reported %q, want %q (%+v)", tc.param, tc.value, got, tc.want, fs)
+			continue
+		}
+		if tc.reason != "" && !strings.Contains(fs[0].Reason, tc.reason) {
+			t.Errorf("%s=%q: reason %q, want it to say %q", tc.param, tc.value, fs[0].Reason, tc.reason)
+		}
+	}
+	// below depart_min a new class is no departure (the cold policy)
+	if got := classes(train(150).Inspect(profileEvent(t, "code", "ORder by", late))); got != "" {
+		t.Errorf("150 learned values: %q reported %q, want the cold verdict", "ORder by", got)
+	}
+}
+
+func TestParamProfileDeparts(t *testing.T) {
+	obs := func(v string) *partObs {
+		return &partObs{f: scanBytes(v), ascii: asciiOnly(v), typ: uint8(valueType(v)), n: len(v)}
+	}
+	var p paramProfile
+	for i := 0; i < 1000; i++ {
+		v := fmt.Sprintf("item-%d", i)
+		if i%200 == 0 {
+			v = "item; " + v // 0.5 %: a rare class
+		}
+		p.learn(obs(v), 0)
+	}
+	for _, tc := range []struct {
+		v    string
+		min  uint32
+		want bool
+	}{
+		{"item-42", 300, false},
+		{"item; 7", 300, false},                  // seen, rarely
+		{"item|7", 300, true},                    // '|' never seen
+		{"item|7", 5000, false},                  // not enough values to say
+		{strings.Repeat("item-", 10), 300, true}, // over 3× the longest
+		{"it\u00e9m-1", 300, true},               // non-ASCII never seen
+	} {
+		if why, got := p.departs(obs(tc.v), tc.min); got != tc.want {
+			t.Errorf("departs(%q, min %d) = %v (%s), want %v", tc.v, tc.min, got, why, tc.want)
+		}
+	}
+	// misfit (suppression) is stricter than departs: a class in under
+	// fit_share of the values does not fit
+	if _, out := p.misfit(obs("item; 7"), 0.01); !out {
+		t.Error("a class in 0.5 % of values fits at fit_share 1 %")
+	}
+	if _, out := p.misfit(obs("item-7"), 0.01); out {
+		t.Error("a plain value does not fit")
+	}
+}
+
+// TestSeedProfiles: a profile learned once is given to the arguments of
+// another request (not its headers), which is then judged warm and
+// teaches the model nothing.
+func TestSeedProfiles(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	src := NewInjection(Config{})
+	var last *event.Event
+	for i := 0; i < 150; i++ {
+		last = profileEvent(t, "v", fmt.Sprint(1000+i*7), t0.Add(time.Duration(i)*time.Minute))
+		src.Inspect(last)
+	}
+	d := NewInjection(Config{})
+	if d.SeedFrom(src, last, "nope") {
+		t.Fatal("seeded from a parameter never learned")
+	}
+	if !d.SeedFrom(src, last, "v") {
+		t.Fatal("no seed")
+	}
+	d.SetLearning(false)
+	ev := profileEvent(t, "id", "1042 rlike 1", t0.Add(5*time.Hour))
+	if got := classes(d.Inspect(ev)); got != "" {
+		t.Fatalf("before seeding: %q, want the cold verdict", got)
+	}
+	d.SeedProfiles(ev)
+	for i := 0; i < 3; i++ { // judged warm, and learned nothing: same verdict
+		if got := classes(d.Inspect(ev)); got != "sqli" {
+			t.Fatalf("seeded, try %d: %q, want sqli (a text value in an integer parameter)", i, got)
+		}
+	}
+	n := 0
+	d.profiles.Each(func(_ uint64, p *paramProfile) {
+		n++
+		if p.n != 150 {
+			t.Errorf("a seeded profile has %d values, want the seed's 150", p.n)
+		}
+	})
+	if n != 1 {
+		t.Errorf("%d profiles seeded, want 1 (query:id; headers and the path keep none)", n)
+	}
+}

@@ -73,6 +73,37 @@ func TestMatch(t *testing.T) {
 	if got := ids(TArgs, "", "1042 rlike 1", 2); got != "sqli" {
 		t.Errorf("level 2: %q", got)
 	}
+	// a chain compares the rule's captures: 942130 (both sides of a
+	// comparison equal, a tautology) fires on 1=1 and not on a=b, 942131
+	// (sides differ) the other way round
+	has := func(v string, id int) bool {
+		for _, h := range s.Match(TArgs, "", v, 2, &sc) {
+			if h.Rule.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		v    string
+		id   int
+		want bool
+	}{
+		{"1=1", 942130, true}, {"x' or 'a'='a", 942130, true}, {"a=b", 942130, false}, {"size=large", 942130, false},
+		{"1!=2", 942131, true}, {"1!=1", 942131, false},
+	} {
+		if got := has(tc.v, tc.id); got != tc.want {
+			t.Errorf("%q: rule %d matched %v, want %v", tc.v, tc.id, got, tc.want)
+		}
+	}
+	if n, ok := txMacro("%{tx.2}"); !ok || n != 2 {
+		t.Errorf("txMacro: %d %v", n, ok)
+	}
+	for _, bad := range []string{"%{TX.12}", "%{tx.a}", "%{MATCHED_VAR}", "tx.2"} {
+		if _, ok := txMacro(bad); ok {
+			t.Errorf("txMacro(%q) read", bad)
+		}
+	}
 	// header rules name their headers: 930100's target excludes Referer
 	if got := ids(THeaders, "referer", "..%c0%af..%c0%af", 1); strings.Contains(got, "path_traversal") {
 		t.Errorf("referer: %q", got)
@@ -220,6 +251,20 @@ func FuzzTransforms(f *testing.F) {
 		// normalizePath is idempotent
 		if n := normalizePath(s); normalizePath(n) != n {
 			t.Fatalf("normalizePath(%q) = %q, not a fixed point", s, n)
+		}
+	})
+}
+
+// FuzzTxMacro: txMacro reads exactly %{TX.n} (TX in any case), nothing else.
+func FuzzTxMacro(f *testing.F) {
+	for _, s := range []string{"%{TX.2}", "%{tx.0}", "%{TX.12}", "%{MATCHED_VAR}", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := txMacro(s)
+		want := len(s) == 7 && strings.EqualFold(s[:5], "%{tx.") && s[5] >= '0' && s[5] <= '9' && s[6] == '}'
+		if ok != want || ok && n != int(s[5]-'0') {
+			t.Fatalf("txMacro(%q) = %d, %v", s, n, ok)
 		}
 	})
 }

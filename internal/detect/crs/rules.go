@@ -114,6 +114,7 @@ type link struct {
 	re     *re2.Regexp
 	phr    []string
 	setCap bool
+	argCap int // ≥ 0: the argument is the macro %{TX.n} (the rule's capture n), -1: a constant
 }
 
 // Stats says what was compiled and what was not.
@@ -454,7 +455,16 @@ func compileLink(d *directive) (link, string, error) {
 		}
 	}
 	op, arg, neg := splitOp(d.args[1])
-	l.neg, l.arg = neg, arg
+	l.neg, l.arg, l.argCap = neg, arg, -1
+	if strings.Contains(arg, "%{") {
+		// the only macros of the attack files' chains: a capture of the
+		// rule (942130: TX:1 "@streq %{TX.2}", both sides of a tautology)
+		n, ok := txMacro(arg)
+		if !ok || op == "rx" || op == "pm" {
+			return l, "chain macro " + arg, nil
+		}
+		l.argCap = n
+	}
 	switch op {
 	case "rx":
 		re, err := re2.Compile(arg)
@@ -574,6 +584,13 @@ func (r *Rule) eval(t, raw string) (int, int, bool) {
 		for _, tf := range l.tf {
 			src = tf.apply(src)
 		}
+		arg := l.arg
+		if l.argCap >= 0 {
+			arg = ""
+			if l.argCap < len(caps) {
+				arg = caps[l.argCap]
+			}
+		}
 		ok := false
 		switch l.op {
 		case opRx:
@@ -594,19 +611,27 @@ func (r *Rule) eval(t, raw string) (int, int, bool) {
 				}
 			}
 		case opBeginsWith:
-			ok = strings.HasPrefix(src, l.arg)
+			ok = strings.HasPrefix(src, arg)
 		case opEndsWith:
-			ok = strings.HasSuffix(src, l.arg)
+			ok = strings.HasSuffix(src, arg)
 		case opContains:
-			ok = strings.Contains(src, l.arg)
+			ok = strings.Contains(src, arg)
 		case opStreq:
-			ok = src == l.arg
+			ok = src == arg
 		}
 		if ok == l.neg {
 			return 0, 0, false
 		}
 	}
 	return start, end, true
+}
+
+// txMacro reads "%{TX.n}" (n a digit, TX in any case).
+func txMacro(arg string) (int, bool) {
+	if len(arg) != 7 || !strings.HasPrefix(arg, "%{") || !strings.EqualFold(arg[2:5], "tx.") || arg[5] < '0' || arg[5] > '9' || arg[6] != '}' {
+		return 0, false
+	}
+	return int(arg[5] - '0'), true
 }
 
 // Rule returns the compiled rule with the id, nil when there is none.

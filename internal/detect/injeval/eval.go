@@ -56,8 +56,13 @@ func (p *Palisade) Explain(c *Case) string {
 	if err != nil {
 		return "  (request: " + err.Error() + ")\n"
 	}
+	return explainValues(p.ds[0].(*detect.Injection), ev)
+}
+
+// explainValues is what inj made of each value of ev.
+func explainValues(inj *detect.Injection, ev *event.Event) string {
 	var b strings.Builder
-	_, vs := p.ds[0].(*detect.Injection).Explain(ev)
+	_, vs := inj.Explain(ev)
 	if len(vs) == 0 {
 		b.WriteString("  (no value inspected)\n")
 	}
@@ -88,15 +93,20 @@ func (p *Palisade) Detect(c *Case) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// one engine per case (a fresh emitter), as deployed: the families
-	// share their per-event work (the request walk of injection and SSRF)
-	g := detect.NewEngine(p.ds...)
+	return alertTypes(p.ds, ev), nil
+}
+
+// alertTypes runs the detectors on ev in one engine per case (a fresh
+// emitter), as deployed: the families share their per-event work (the
+// request walk of injection and SSRF).
+func alertTypes(ds []detect.Detector, ev *event.Event) []string {
+	g := detect.NewEngine(ds...)
 	g.Observe(ev)
 	var out []string
 	for _, a := range g.Alerts() {
 		out = append(out, a.Type)
 	}
-	return out, nil
+	return out
 }
 
 // Row is one line of the result table: the cases of one source, class
@@ -142,7 +152,7 @@ type Result struct {
 // Options of Run.
 type Options struct {
 	// Sample caps the cases per (source, class, split) row given to
-	// engines other than palisade (evenly spaced within the row,
+	// engines other than Palisade's (evenly spaced within the row,
 	// deterministic). 0 = all.
 	Sample int
 	// Examples keeps this many missed/false-positive payloads per row, of
@@ -178,7 +188,7 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 		for i := range idx {
 			idx[i] = i
 		}
-		if e.Name() != "palisade" && opt.Sample > 0 {
+		if !strings.HasPrefix(e.Name(), "palisade") && opt.Sample > 0 {
 			// stratified: at most Sample cases per row, evenly spaced
 			groups := map[*Row][]int{}
 			var order []*Row
@@ -246,7 +256,7 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 					if c.Payload.Source == CRSRegressionSource {
 						ex = fmt.Sprintf("[%s %s] %s %q", c.Payload.Set, kind, c.Rec.Request.Method, clip(c.Payload.Value, 300))
 					}
-					if p, ok := e.(*Palisade); ok && opt.Explain {
+					if p, ok := e.(interface{ Explain(*Case) string }); ok && opt.Explain {
 						ex += "\n" + strings.TrimRight(p.Explain(c), "\n")
 					}
 					res.Examples[k] = append(res.Examples[k], ex)

@@ -159,6 +159,51 @@ func TestPalisadeFloors(t *testing.T) {
 	}
 }
 
+// warmCeilings: FPR ceilings of the warm engines on the benign source of
+// their pool's kind (measured: HttpParams norm 0.0 % / 0.0 % under the
+// values pool; presidio prose 0.6 % / 0.0 % and GoTestWAF look-alikes
+// 1.1 % / 2.1 % under the text pool; CRS PL1 0.5 / 0.0, 6.5 / 4.0,
+// 5.4 / 14.6 %).
+var warmCeilings = map[string]map[string]float64{
+	"palisade-warm-values": {"httpparams": 0.002},
+	"palisade-warm-text":   {"presidio": 0.015, "gotestwaf": 0.06},
+}
+
+// TestWarmFloors: with every argument's positive model learned from a
+// benign pool, the recall floors hold and the false-positive rate on the
+// benign source of the pool's kind stays under its ceiling.
+func TestWarmFloors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full injection evaluation, warm (~30 s) skipped in -short mode")
+	}
+	cases := loadEval(t)
+	var engines []Engine
+	for _, wp := range WarmPools {
+		w, err := NewWarm(wp.Name, wp.Source, cases)
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines = append(engines, w)
+	}
+	if _, err := NewWarm("none", "nowhere", cases); err == nil {
+		t.Error("a pool without values built an engine")
+	}
+	res := Run(cases, engines, Options{})
+	for _, r := range res.Aggregate() {
+		for _, e := range res.Engines {
+			if r.Class == Benign {
+				if ceil, ok := warmCeilings[e][r.Source]; ok && r.Rate(e) > ceil {
+					t.Errorf("%s: benign %s (%s): FPR %.3f above ceiling %.3f", e, r.Source, r.Split, r.Rate(e), ceil)
+				}
+				continue
+			}
+			if floor, ok := tprFloors[r.Class]; ok && r.N >= 100 && r.Rate(e) < floor {
+				t.Errorf("%s: class %s (%s): recall %.3f below floor %.2f", e, r.Class, r.Split, r.Rate(e), floor)
+			}
+		}
+	}
+}
+
 // TestPrintTable prints the side-by-side table with Coraza + CRS at
 // paranoia levels 1 and 2. It is slow (minutes); run it with
 //
