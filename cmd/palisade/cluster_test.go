@@ -270,17 +270,8 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 		// The goroutines of the processes still running, in their logs
 		// (SIGQUIT: Go prints every stack and exits).
 		for _, c := range []*child{w1, w2, api, ing} {
-			select {
-			case <-c.done:
-				continue
-			default:
-			}
-			c.cmd.Process.Signal(syscall.SIGQUIT)
-			select {
-			case <-c.done:
-			case <-time.After(10 * time.Second):
-			}
-			t.Logf("%s's goroutines are in %s", c.name, c.log)
+			c.signal(syscall.SIGQUIT, 10*time.Second)
+			t.Logf("%s's goroutines (if it was running) are in %s", c.name, c.log)
 		}
 		t.FailNow()
 	}

@@ -78,16 +78,25 @@ func (c *child) kill() {
 
 // stop asks the process to shut down (SIGTERM), killing it after 30 s.
 func (c *child) stop() {
+	if !c.signal(syscall.SIGTERM, 30*time.Second) {
+		c.kill()
+	}
+}
+
+// signal sends sig to the process if it still runs and waits up to limit
+// for it to end; it reports whether the process has ended.
+func (c *child) signal(sig syscall.Signal, limit time.Duration) bool {
 	select {
 	case <-c.done:
-		return
+		return true
 	default:
 	}
-	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Process.Signal(sig)
 	select {
 	case <-c.done:
-	case <-time.After(30 * time.Second):
-		c.kill()
+		return true
+	case <-time.After(limit):
+		return false
 	}
 }
 

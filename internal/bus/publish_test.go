@@ -19,12 +19,7 @@ func TestPublishAckLost(t *testing.T) {
 	old := publishAckTimeout
 	publishAckTimeout = 300 * time.Millisecond
 	defer func() { publishAckTimeout = old }()
-	c := natstest.Start(t, 1)
-	b, err := Connect(t.Context(), Options{URLs: []string{c.URLs()}, Prefix: "pt"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := startBus(t, "pt")
 	sub, err := b.NC.Subscribe("swallow.>", func(*nats.Msg) {}) // receives, never acknowledges
 	if err != nil {
 		t.Fatal(err)
@@ -42,4 +37,16 @@ func TestPublishAckLost(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("a publish never acknowledged still waits after 30 s")
 	}
+}
+
+// startBus connects to a fresh embedded NATS server with JetStream.
+func startBus(t *testing.T, prefix string) *Bus {
+	t.Helper()
+	c := natstest.Start(t, 1)
+	b, err := Connect(t.Context(), Options{URLs: []string{c.URLs()}, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
 }

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/palisade-sec/palisade/internal/bus/natstest"
 )
 
 // TestStateCutUpload: an object whose chunks are gone (NATS's object store
@@ -19,12 +17,7 @@ func TestStateCutUpload(t *testing.T) {
 	old := stateTimeoutBase
 	stateTimeoutBase = 500 * time.Millisecond
 	defer func() { stateTimeoutBase = old }()
-	c := natstest.Start(t, 1)
-	b, err := Connect(t.Context(), Options{URLs: []string{c.URLs()}, Prefix: "sc"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := startBus(t, "sc")
 	if err := b.Provision(t.Context(), Layout{Partitions: 1, Replicas: 1, MaxAge: time.Hour, PinnedTTL: time.Second, MemberTTL: time.Second}); err != nil {
 		t.Fatal(err)
 	}
