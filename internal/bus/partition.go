@@ -184,8 +184,13 @@ func (r *Reader) Replay(ctx context.Context, after, upTo uint64, fn func(Msg) er
 	if st.LastSeq <= after {
 		return 0, nil
 	}
+	// MaxResetAttempts: the library recreates an ordered consumer without
+	// end by default, and a fetch waits through it whatever its context
+	// (a replay held a partition for minutes while JetStream failed
+	// over); a few attempts, then the replay fails and the partition
+	// restarts from its checkpoint.
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{r.filter}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq: after + 1}
+		OptStartSeq: after + 1, MaxResetAttempts: 3}
 	if st.FirstSeq > after+1 {
 		first = st.FirstSeq
 	}
