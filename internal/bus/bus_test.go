@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,13 +128,21 @@ func TestPartitionsAndOwnership(t *testing.T) {
 	start := time.Now()
 	var taken []bus.Msg
 	repinned := false
-	for time.Since(start) < 15*time.Second && len(taken) < 2 {
+	// Records keep coming, as on a live partition: both ticks may have
+	// gone to the stopped owner's pull request, still open on the server
+	// (on a loaded machine its stop can reach the server after them).
+	sent, lastSent := 2, time.Now()
+	for time.Since(start) < 30*time.Second && len(taken) < 2 {
 		got, rp, err := r2.Fetch(ctx, 10, 500*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
 		taken = append(taken, got...)
 		repinned = repinned || rp
+		if len(taken) == 0 && time.Since(lastSent) > 2*l.PinnedTTL {
+			ctl(1)
+			sent, lastSent = sent+1, time.Now()
+		}
 	}
 	if len(taken) == 0 || !repinned {
 		t.Fatalf("after the owner stopped: the other reader got %d messages (repinned %v)", len(taken), repinned)
@@ -154,11 +163,11 @@ func TestPartitionsAndOwnership(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(replayed) != 2 {
-		t.Fatalf("replay after the takeover gave %d messages, want the 2 published (the new owner got %d directly)", len(replayed), len(taken))
+	if len(replayed) < 2 || len(replayed) > sent {
+		t.Fatalf("replay after the takeover gave %d messages, want 2 to the %d published (the new owner got %d directly)", len(replayed), sent, len(taken))
 	}
 	for _, m := range taken {
-		if m.Seq != replayed[0] && m.Seq != replayed[1] {
+		if !slices.Contains(replayed, m.Seq) {
 			t.Fatalf("message %d delivered to the new owner is not in the replay %v", m.Seq, replayed)
 		}
 	}
