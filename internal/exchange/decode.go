@@ -202,12 +202,18 @@ func isHAR(br *bufio.Reader) bool {
 // harPrefix decides from the first bytes whether they start a HAR
 // document; decided is false while they are a prefix of both kinds.
 func harPrefix(p []byte) (har, decided bool) {
-	p = bytes.TrimLeft(p, " \t\r\n")
-	if bytes.HasPrefix([]byte("\xef\xbb\xbf"), p) && len(p) < 3 {
-		return false, false
+	// White space and byte order marks, in any number and order.
+	bom := []byte("\xef\xbb\xbf")
+	for {
+		p = bytes.TrimLeft(p, " \t\r\n")
+		if len(p) < len(bom) && bytes.HasPrefix(bom, p) && len(p) > 0 {
+			return false, false // a mark cut short: wait
+		}
+		if !bytes.HasPrefix(p, bom) {
+			break
+		}
+		p = p[len(bom):]
 	}
-	p = bytes.TrimPrefix(p, []byte("\xef\xbb\xbf"))
-	p = bytes.TrimLeft(p, " \t\r\n")
 	if len(p) == 0 {
 		return false, false
 	}
