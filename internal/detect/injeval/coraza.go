@@ -5,19 +5,28 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/types"
+	"github.com/palisade-sec/palisade/internal/detect/crs"
 )
 
 // Coraza evaluates cases with Coraza and the OWASP CRS (request phases
 // only, anomaly-scoring mode with the default inbound threshold of 5):
-// a case is detected when the WAF interrupts the transaction.
+// a case is detected when the WAF interrupts the transaction. The request
+// carries a Content-Length when it has a body, as every HTTP client sends
+// one (without it CRS 920180 adds 3 points to every POST).
 type Coraza struct {
-	pl  int
-	waf coraza.WAF
+	pl    int
+	waf   coraza.WAF
+	rules *crs.Set // the attack class of each CRS rule, by id
 }
+
+// coraClass: the classes CRS has rule files of (the (class) column of a
+// Coraza engine is "-" for the others: NoSQL, XXE …).
+var coraClass = map[string]bool{"sqli": true, "xss": true, "cmd": true, "path_traversal": true, "ssti": true}
 
 // NewCoraza builds a WAF at the given paranoia level (1–4).
 func NewCoraza(paranoia int) (*Coraza, error) {
@@ -41,13 +50,19 @@ Include @owasp_crs/*.conf
 	if err != nil {
 		return nil, fmt.Errorf("coraza: %w", err)
 	}
-	return &Coraza{pl: paranoia, waf: waf}, nil
+	rules, err := crs.Default()
+	if err != nil {
+		return nil, fmt.Errorf("coraza: rule classes: %w", err)
+	}
+	return &Coraza{pl: paranoia, waf: waf, rules: rules}, nil
 }
 
 // Name implements Engine.
 func (c *Coraza) Name() string { return "coraza-crs-pl" + strconv.Itoa(c.pl) }
 
-// Detect implements Engine: the rule id that interrupted, empty when none.
+// Detect implements Engine: when the WAF interrupted, the rule id that
+// did ("crs:949110") and the alert type of each attack class whose rules
+// matched ("injection.sqli" …); empty when it did not interrupt.
 func (c *Coraza) Detect(cs *Case) ([]string, error) {
 	rec := cs.Rec
 	u, err := url.Parse(rec.Request.URL)
@@ -67,17 +82,23 @@ func (c *Coraza) Detect(cs *Case) ([]string, error) {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	body := rec.Request.BodyText()
+	hasLen := false
 	for _, k := range names {
 		tx.AddRequestHeader(k, rec.Request.Headers[k])
+		hasLen = hasLen || strings.EqualFold(k, "content-length")
+	}
+	if body != "" && !hasLen {
+		tx.AddRequestHeader("Content-Length", strconv.Itoa(len(body)))
 	}
 	if it := tx.ProcessRequestHeaders(); it != nil {
-		return interrupted(it), nil
+		return c.interrupted(tx, it), nil
 	}
-	if rec.Request.Body != "" {
-		if it, _, err := tx.WriteRequestBody([]byte(rec.Request.BodyText())); err != nil {
+	if body != "" {
+		if it, _, err := tx.WriteRequestBody([]byte(body)); err != nil {
 			return nil, err
 		} else if it != nil {
-			return interrupted(it), nil
+			return c.interrupted(tx, it), nil
 		}
 	}
 	it, err := tx.ProcessRequestBody()
@@ -85,9 +106,19 @@ func (c *Coraza) Detect(cs *Case) ([]string, error) {
 		return nil, err
 	}
 	if it != nil {
-		return interrupted(it), nil
+		return c.interrupted(tx, it), nil
 	}
 	return nil, nil
 }
 
-func interrupted(it *types.Interruption) []string { return []string{"crs:" + strconv.Itoa(it.RuleID)} }
+func (c *Coraza) interrupted(tx types.Transaction, it *types.Interruption) []string {
+	out := []string{"crs:" + strconv.Itoa(it.RuleID)}
+	seen := map[string]bool{}
+	for _, m := range tx.MatchedRules() {
+		if r := c.rules.Rule(m.Rule().ID()); r != nil && !seen[r.Class] {
+			seen[r.Class] = true
+			out = append(out, "injection."+r.Class)
+		}
+	}
+	return out
+}

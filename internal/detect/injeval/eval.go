@@ -115,7 +115,7 @@ type Row struct {
 	Source, Class, Split string
 	N                    int
 	Hits                 map[string]int // engine → requests flagged
-	ClassHits            int            // Palisade: requests flagged with the expected class
+	ClassHits            map[string]int // engine → requests flagged with the expected class (Coraza: blocked, and a rule of the class among the matches)
 	Sampled              map[string]int // engine → requests evaluated (when sampling)
 }
 
@@ -174,7 +174,7 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 		k := rowKey(c.Payload)
 		r := rows[k]
 		if r == nil {
-			r = &Row{Source: c.Payload.Source, Class: c.Payload.Class, Split: c.Payload.Split, Hits: map[string]int{}, Sampled: map[string]int{}}
+			r = &Row{Source: c.Payload.Source, Class: c.Payload.Class, Split: c.Payload.Split, Hits: map[string]int{}, ClassHits: map[string]int{}, Sampled: map[string]int{}}
 			rows[k] = r
 		}
 		return r
@@ -223,11 +223,11 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 				r.Hits[e.Name()]++
 			}
 			attack := c.Payload.Class != Benign
-			if e.Name() == "palisade" && attack {
+			if hit && attack {
 				want := expectedType(c.Payload.Class)
 				for _, t := range types {
 					if t == want {
-						r.ClassHits++
+						r.ClassHits[e.Name()]++
 						break
 					}
 				}
@@ -326,18 +326,30 @@ func (r *Row) Rate(engine string) float64 {
 	return float64(r.Hits[engine]) / float64(n)
 }
 
-// ClassRate is the share of the row's cases Palisade flagged with the
-// expected class.
-func (r *Row) ClassRate() float64 {
-	if r.N == 0 {
+// ClassRate is the share of the row's cases an engine flagged with the
+// expected class (-1 when the engine saw no case of the row).
+func (r *Row) ClassRate(engine string) float64 {
+	n := r.Sampled[engine]
+	if n == 0 {
 		return -1
 	}
-	return float64(r.ClassHits) / float64(r.N)
+	return float64(r.ClassHits[engine]) / float64(n)
+}
+
+// classCell is the (class) column of an engine: "-" for benign rows and
+// classes the engine has no rules of.
+func (r *Row) classCell(engine string) string {
+	if r.Class == Benign || r.Class == "api" || engine != "palisade" && !coraClass[r.Class] {
+		return "-\t"
+	}
+	return pct(r.ClassRate(engine), r.Sampled[engine], r.N) + "\t"
 }
 
 func (r *Row) add(o *Row) {
 	r.N += o.N
-	r.ClassHits += o.ClassHits
+	for k, v := range o.ClassHits {
+		r.ClassHits[k] += v
+	}
 	for k, v := range o.Hits {
 		r.Hits[k] += v
 	}
@@ -359,7 +371,7 @@ func (res *Result) Aggregate() []*Row {
 		k := src + "|" + r.Class + "|" + r.Split
 		a := m[k]
 		if a == nil {
-			a = &Row{Source: src, Class: r.Class, Split: r.Split, Hits: map[string]int{}, Sampled: map[string]int{}}
+			a = &Row{Source: src, Class: r.Class, Split: r.Split, Hits: map[string]int{}, ClassHits: map[string]int{}, Sampled: map[string]int{}}
 			m[k] = a
 			order = append(order, k)
 		}
@@ -433,10 +445,7 @@ func (res *Result) Print(w io.Writer) {
 	for _, s := range sp {
 		hdr += s + " n\t"
 		for _, e := range res.Engines {
-			hdr += e + "\t"
-			if e == "palisade" {
-				hdr += "(class)\t"
-			}
+			hdr += e + "\t(class)\t"
 		}
 	}
 	fmt.Fprintln(tw, hdr)
@@ -445,19 +454,12 @@ func (res *Result) Print(w io.Writer) {
 		for _, s := range sp {
 			r := byKey[k.label+"|"+s]
 			if r == nil {
-				line += "-\t" + strings.Repeat("-\t", len(res.Engines)+1)
+				line += "-\t" + strings.Repeat("-\t", 2*len(res.Engines))
 				continue
 			}
 			line += fmt.Sprintf("%d\t", r.N)
 			for _, e := range res.Engines {
-				line += pct(r.Rate(e), r.Sampled[e], r.N) + "\t"
-				if e == "palisade" {
-					if r.Class == Benign || r.Class == "api" {
-						line += "-\t"
-					} else {
-						line += pct(r.ClassRate(), r.N, r.N) + "\t"
-					}
-				}
+				line += pct(r.Rate(e), r.Sampled[e], r.N) + "\t" + r.classCell(e)
 			}
 		}
 		fmt.Fprintln(tw, line)
@@ -468,10 +470,7 @@ func (res *Result) Print(w io.Writer) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	hdr = "source\tclass\tsplit\tmetric\tn\t"
 	for _, e := range res.Engines {
-		hdr += e + "\t"
-		if e == "palisade" {
-			hdr += "(class)\t"
-		}
+		hdr += e + "\t(class)\t"
 	}
 	fmt.Fprintln(tw, hdr)
 	for _, r := range res.Rows {
@@ -481,14 +480,7 @@ func (res *Result) Print(w io.Writer) {
 		}
 		s := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t", r.Source, r.Class, r.Split, metric, r.N)
 		for _, e := range res.Engines {
-			s += pct(r.Rate(e), r.Sampled[e], r.N) + "\t"
-			if e == "palisade" {
-				if r.Class == Benign || r.Class == "api" {
-					s += "-\t"
-				} else {
-					s += pct(r.ClassRate(), r.N, r.N) + "\t"
-				}
-			}
+			s += pct(r.Rate(e), r.Sampled[e], r.N) + "\t" + r.classCell(e)
 		}
 		fmt.Fprintln(tw, s)
 	}
@@ -551,7 +543,7 @@ func (res *Result) Print(w io.Writer) {
 	for _, e := range errs {
 		fmt.Fprintf(w, "errors: %s %d\n", e, res.Errors[e])
 	}
-	fmt.Fprintf(w, "recall/FPR: share of requests flagged with any alert; (class): flagged with the expected injection class; (n): deterministic sample size. Splits: tune/valid by sha256 of the payload (%d %% validation), held-out: sources never tuned on.\n", ValidationPercent)
+	fmt.Fprintf(w, "recall/FPR: share of requests flagged with any alert (Coraza: blocked, by any rule — protocol-enforcement rules included); (class): flagged with the expected injection class (Coraza: blocked, with a rule of that class's CRS file among the matches); (n): deterministic sample size. Splits: tune/valid by sha256 of the payload (%d %% validation), held-out: sources never tuned on.\n", ValidationPercent)
 }
 
 // PrintExamples lists kept misses and false positives (tuning part only).
