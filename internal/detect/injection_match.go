@@ -240,7 +240,23 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 		return out // the whole XML body: its text nodes are inspected on their own
 	}
 	if f.any(bQuote | bParen | bEq | bDash | bHash | bSemi | bStar | bSpace | bBacktick) {
-		add(matchSQLi(text, low(), f))
+		m, ok := matchSQLi(text, low(), f)
+		if !ok && hasQuoteLookalike(text) {
+			// typographic and full-width quotes that a database's
+			// best-fit conversion to its single-byte character set turns
+			// into ASCII quotes (U+2019 → ', U+201D → ", U+FF07 → ')
+			t := quoteLookalikes.Replace(text)
+			// strong evidence only (a libinjection fingerprint, a
+			// tautology, a union) or SQL code syntax: typographic
+			// quotes are the apostrophes of prose
+			if m, ok = matchSQLi(t, asciiLower(t), scanBytes(t)); ok && (m.Confidence >= 0.85 || syntaxOf(t)&synSQL != 0) {
+				m.Start, m.End = 0, min(len(text), 60)
+				m.Reason += " (look-alike quotes)"
+			} else {
+				ok = false
+			}
+		}
+		add(m, ok)
 	}
 	if f.any(bLT | bColon | bQuote | bBacktick) {
 		add(matchXSS(text, low(), f))
@@ -272,6 +288,20 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 		}
 	}
 	return out
+}
+
+// quoteLookalikes: quotes that best-fit conversion (Windows code pages,
+// SQL Server's varchar, MySQL's latin1) maps to ASCII quotes.
+var quoteLookalikes = strings.NewReplacer("\u2018", "'", "\u2019", "'", "\u201a", "'", "\u201b", "'", "\u2032", "'", "\u02bc", "'", "\uff07", "'",
+	"\u201c", "\"", "\u201d", "\"", "\u201e", "\"", "\u2033", "\"", "\uff02", "\"")
+
+// hasQuoteLookalike: a cheap test for quoteLookalikes (their UTF-8 lead
+// bytes first).
+func hasQuoteLookalike(s string) bool {
+	if strings.IndexByte(s, 0xe2) < 0 && strings.IndexByte(s, 0xca) < 0 && strings.IndexByte(s, 0xef) < 0 {
+		return false
+	}
+	return strings.ContainsAny(s, "\u2018\u2019\u201a\u201b\u2032\u02bc\uff07\u201c\u201d\u201e\u2033\uff02")
 }
 
 // asciiLower lower-cases ASCII letters only, so that byte offsets in the

@@ -13,7 +13,10 @@ import "strings"
 //     starts with a quote or ends with a statement separator (a string
 //     literal broken out of: "' notnull --", "'glob 1;", "x' or … 'x';"),
 //     leaves a literal open after an operator ("name = '"), or starts
-//     with a boolean operator and a comparison ("AND deleted = 0)");
+//     with a boolean operator and a comparison ("AND deleted = 0)"),
+//     or has clauses of a query in their grammatical order with the
+//     operands between them (sqlClauses: "FROM t WHERE a = 1", "GROUP BY
+//     x HAVING", ") AS v FROM", "SELECT * FROM t", ")::int");
 //   - shell: a variable reference (${…}, $(…), $name where a word
 //     starts, %name%, a lone %x loop variable), a command-line option token (" -c", " --list",
 //     " /d") next to another command word, a value that starts with a
@@ -62,7 +65,7 @@ func syntaxOf(s string) codeSyntax {
 			out |= synSQL
 		}
 	}
-	if brokenLiteral(t) || booleanClause(t) || danglingOperator(t) || stackedStatement(t) || openSubquery(t) {
+	if brokenLiteral(t) || booleanClause(t) || danglingOperator(t) || stackedStatement(t) || openSubquery(t) || sqlClauses(t) {
 		out |= synSQL
 	}
 	// a name=value pair encoded once more (the pair arrives as a name):
@@ -305,4 +308,172 @@ func shellSyntax(t string) bool {
 	}
 	// an option next to a command word ("sh -c id", "FOR /D %a", "ls -la")
 	return options > 0 && words > 0
+}
+
+// clauseTok is a token of sqlClauses' lexer: a lower-cased word (letters,
+// digits, _ $ @ and dots inside a name), a quoted identifier or string
+// (kind 'q': `name`, "name", 'text'), a number or hex literal (kind 'n')
+// or one punctuation or operator (kind 'p': = < > ! <= >= <> != ( ) , ; *
+// and "::").
+type clauseTok struct {
+	kind byte // 'w' word, 'q' quoted, 'n' number, 'p' punctuation
+	s    string
+}
+
+// clauseLex splits a value into clauseToks (at most 64: the clauses sought
+// are short, and a value is judged by its head).
+func clauseLex(t string) []clauseTok {
+	var out []clauseTok
+	for i := 0; i < len(t) && len(out) < 64; {
+		c := t[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == '`' || c == '"' || c == '\'':
+			j := strings.IndexByte(t[i+1:], c)
+			if j < 0 {
+				out = append(out, clauseTok{'p', string(c)})
+				i++
+				continue
+			}
+			out = append(out, clauseTok{'q', strings.ToLower(t[i+1 : i+1+j])})
+			i += j + 2
+		case c >= '0' && c <= '9':
+			j := i
+			for j < len(t) && (isWordByte(t[j]) || t[j] == '.') {
+				j++
+			}
+			out = append(out, clauseTok{'n', strings.ToLower(t[i:j])})
+			i = j
+		case isWordByte(c) || c == '@' || c == '$':
+			j := i
+			for j < len(t) && (isWordByte(t[j]) || t[j] == '@' || t[j] == '$' || t[j] == '.' && j+1 < len(t) && isWordByte(t[j+1])) {
+				j++
+			}
+			out = append(out, clauseTok{'w', strings.ToLower(t[i:j])})
+			i = j
+		default:
+			if i+1 < len(t) {
+				switch two := t[i : i+2]; two {
+				case "<=", ">=", "<>", "!=", "::":
+					out = append(out, clauseTok{'p', two})
+					i += 2
+					continue
+				}
+			}
+			out = append(out, clauseTok{'p', string(c)})
+			i++
+		}
+	}
+	return out
+}
+
+// sqlClauses: clauses of a query in their grammatical order, with the
+// operands between them, which prose does not have even when it uses the
+// same words ("order by Friday", "select one from the list", "from home
+// where it rains"):
+//
+//   - FROM name WHERE operand comparison ("FROM ack_variable WHERE
+//     name="cron_last"");
+//   - FROM name GROUP|ORDER BY, FROM name LIMIT number, FROM name JOIN;
+//   - GROUP BY name HAVING; ORDER BY name ASC|DESC|LIMIT;
+//   - an alias after an expression: ")", a number or a quoted name, then
+//     AS name FROM (") AS val FROM", "1234 AS "foobar" FROM");
+//   - SELECT with a select list no sentence has (*, a number, a hex
+//     literal, a quoted name or a list) then FROM, or the end;
+//   - a PostgreSQL cast after an expression (")::int").
+func sqlClauses(t string) bool {
+	if len(t) < 6 {
+		return false
+	}
+	// cheap gate: one of the clause words, or the cast
+	l := asciiLower(t)
+	if !strings.Contains(l, "from") && !strings.Contains(l, " by") && !strings.Contains(l, "select") && !strings.Contains(l, ")::") {
+		return false
+	}
+	ts := clauseLex(t)
+	name := func(i int) bool { return i < len(ts) && (ts[i].kind == 'w' || ts[i].kind == 'q' && ts[i].s != "") }
+	// after a name, qualified or not (`t`.`id`, t.id): the index that
+	// follows it
+	after := func(i int) int {
+		for i+2 < len(ts) && ts[i+1].kind == 'p' && ts[i+1].s == "." && name(i+2) {
+			i += 2
+		}
+		return i + 1
+	}
+	word := func(i int, w string) bool { return i < len(ts) && ts[i].kind == 'w' && ts[i].s == w }
+	punct := func(i int, p string) bool { return i < len(ts) && ts[i].kind == 'p' && ts[i].s == p }
+	cmp := func(i int) bool {
+		if i >= len(ts) {
+			return false
+		}
+		switch ts[i].s {
+		case "=", "<", ">", "<=", ">=", "<>", "!=", "like", "rlike", "regexp", "between":
+			return true
+		case "in":
+			return punct(i+1, "(")
+		case "is":
+			return word(i+1, "null") || word(i+1, "not")
+		}
+		return false
+	}
+	// what may follow a table name: the end, or a clause
+	tail := func(j int) bool {
+		if j >= len(ts) {
+			return true
+		}
+		switch ts[j].s {
+		case "where", "limit", "group", "order", "union", "join", "having", ";", ")":
+			return true
+		}
+		return false
+	}
+	for i := range ts {
+		switch {
+		case word(i, "from") && name(i+1):
+			j := after(i + 1)
+			switch {
+			case word(j, "where") && name(j+1) && cmp(after(j+1)):
+				return true
+			case (word(j, "group") || word(j, "order")) && word(j+1, "by") && name(j+2):
+				return true
+			case word(j, "limit") && j+1 < len(ts) && ts[j+1].kind == 'n' && (j+2 == len(ts) || punct(j+2, ",") || punct(j+2, ";") || word(j+2, "offset")):
+				return true
+			case (word(j, "inner") || word(j, "left") || word(j, "cross")) && word(j+1, "join"):
+				return name(j + 2)
+			case word(j, "join") && name(j+1) && word(j+2, "on"):
+				return true
+			}
+		case word(i, "group") && word(i+1, "by") && name(i+2) && word(i+3, "having"):
+			return true
+		case word(i, "order") && word(i+1, "by") && name(i+2) && (word(i+3, "asc") || word(i+3, "desc") || word(i+3, "limit")):
+			return true
+		case word(i, "as") && i > 0 && (punct(i-1, ")") || ts[i-1].kind == 'n' || ts[i-1].kind == 'q') && name(i+1) && word(i+2, "from"):
+			return true
+		case word(i, "select") && i+1 < len(ts):
+			// a select list no sentence has: *, @@variable, a hex
+			// literal, a backquoted name, or a list of names
+			j := i + 1
+			tk := ts[j]
+			hex := tk.kind == 'n' && strings.HasPrefix(tk.s, "0x") && len(tk.s) > 2
+			listy := punct(j, "*") || hex || strings.HasPrefix(tk.s, "@@") || tk.kind == 'q' && strings.Contains(t, "`")
+			if !listy && name(j) && punct(j+1, ",") && name(j+2) {
+				listy = true // "select id, name from"
+			}
+			if !listy {
+				continue
+			}
+			if j+1 == len(ts) && (hex || strings.HasPrefix(tk.s, "@@")) {
+				return true // "select 0x616263", "select @@version"
+			}
+			for k := j + 1; k < len(ts) && k < j+8; k++ {
+				if word(k, "from") {
+					return name(k+1) && tail(k+2)
+				}
+			}
+		case punct(i, "::") && i > 0 && punct(i-1, ")") && i+1 < len(ts) && ts[i+1].kind == 'w':
+			return true
+		}
+	}
+	return false
 }

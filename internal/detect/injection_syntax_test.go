@@ -22,6 +22,22 @@ func TestSyntaxOf(t *testing.T) {
 		{"; SET @OLD_SQL_MODE", synSQL | synShell}, // a leading separator and a word is shell too
 		{">SET @OLD_SQL_NOTES", synSQL},
 		{"name=(select", synSQL},
+		// clauses of a query in their order (sqlClauses); written for the
+		// grammar, not taken from a suite
+		{"FROM orders WHERE status = 'paid'", synSQL},
+		{"from `t_log` where `t_log`.`id` = 7 limit", synSQL},
+		{"x FROM accounts GROUP BY region", synSQL},
+		{"FROM users LIMIT 1", synSQL},
+		{"FROM a INNER JOIN b", synSQL},
+		{"count(*) group by owner having", synSQL},
+		{"order by created desc", synSQL},
+		{"max(price) AS top FROM", synSQL},
+		{"42 as \"n\" from", synSQL},
+		{"select * from items", synSQL},
+		{"select id, email from members;", synSQL},
+		{"select @@version", synSQL},
+		{"select 0x414243", synSQL},
+		{"substr(name,1,1)::int", synSQL},
 		// shell grammar
 		{"sh -c id", synShell},
 		{"cat ${HOME}/x", synShell},
@@ -63,6 +79,18 @@ func TestSyntaxOf(t *testing.T) {
 		{"set {1,2}", 0},
 		{"US$5 or $@ alone", 0},
 		{"it''s fine", 0},
+		// the same words in prose and ordinary values
+		{"Please list them in order by Friday", 0},
+		{"Select one from the list below", 0},
+		{"Select 2 from each group", 0},
+		{"Select 'All' from the menu", 0},
+		{"Tickets from Paris where available", 0},
+		{"shipped from stock limit 2 per customer", 0},
+		{"greetings from Paris, join us", 0},
+		{"group by team and have fun", 0},
+		{"sold as is from our warehouse", 0},
+		{"std::string and fe80::1", 0},
+		{"I'll select the items from the list", 0},
 	} {
 		if got := syntaxOf(tc.v); got != tc.want {
 			t.Errorf("syntaxOf(%q) = %v (%d), want %v", tc.v, got, got, tc.want)
