@@ -200,7 +200,7 @@ func (w *partWalker) pairs(raw string, nameKind, valKind PartKind, namePrefix, v
 		if kv == "" {
 			continue
 		}
-		k, v, _ := strings.Cut(kv, "=")
+		k, v, eq := strings.Cut(kv, "=")
 		dk, err1 := url.QueryUnescape(k)
 		dv, err2 := url.QueryUnescape(v)
 		if err1 != nil {
@@ -208,6 +208,17 @@ func (w *partWalker) pairs(raw string, nameKind, valKind PartKind, namePrefix, v
 		}
 		if err2 != nil {
 			dv = v
+		}
+		if !eq {
+			// a piece without "=" ("?wsdl", "?'msdasql'", a body that is
+			// one token) names no parameter: it is content, judged as a
+			// value (CRS reads it as an argument name, ARGS_NAMES), with
+			// the endpoint's other bare pieces under the name "" (location
+			// "query", "form")
+			if !w.emitDecoded(valKind, strings.TrimSuffix(valPrefix, ":"), "", dk, dk != k) {
+				return false
+			}
+			continue
 		}
 		if needsInspection(dk) && !w.emitDecoded(nameKind, namePrefix, dk, dk, dk != k) {
 			return false

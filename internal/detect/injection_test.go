@@ -177,14 +177,14 @@ func TestFragmentRedaction(t *testing.T) {
 
 func TestRequestPartsLocations(t *testing.T) {
 	body := `{"a":{"b":[1,"x<y",{"$ne":null}]},"c":"d"}`
-	ev := sigEvent(t, "POST", "https://api.example.test/v1/x/..%2f/y?q=1&u%5B%24ne%5D=2", map[string]string{"content-type": "application/json", "cookie": "sid=abc; theme=dark", "accept": "*/*"}, body, 200)
+	ev := sigEvent(t, "POST", "https://api.example.test/v1/x/..%2f/y?q=1&u%5B%24ne%5D=2&%27msdasql%27&e=", map[string]string{"content-type": "application/json", "cookie": "sid=abc; theme=dark", "accept": "*/*"}, body, 200)
 	var got []string
 	st := &PartStats{}
 	RequestParts(ev, PartLimits{}, st, func(p Part) bool {
 		got = append(got, p.Loc()+"="+p.Value)
 		return true
 	})
-	want := []string{"path=/v1/x/..%2f/y", "query:q=1", "query-name:u[$ne]=u[$ne]", "query:u[$ne]=2", "header:accept=*/*", "header:content-type=application/json", "header:user-agent=Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+	want := []string{"path=/v1/x/..%2f/y", "query:q=1", "query-name:u[$ne]=u[$ne]", "query:u[$ne]=2", "query='msdasql'", "header:accept=*/*", "header:content-type=application/json", "header:user-agent=Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
 		"cookie:sid=abc", "cookie:theme=dark", "body:$.a.b[0]=1", "body:$.a.b[1]=x<y", "body:$.a.b[2].$ne(key)=$ne", "body:$.c=d"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("parts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
