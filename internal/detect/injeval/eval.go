@@ -339,7 +339,7 @@ func (r *Row) ClassRate(engine string) float64 {
 // classCell is the (class) column of an engine: "-" for benign rows and
 // classes the engine has no rules of.
 func (r *Row) classCell(engine string) string {
-	if r.Class == Benign || r.Class == "api" || engine != "palisade" && !coraClass[r.Class] {
+	if r.Class == Benign || r.Class == "api" || strings.HasPrefix(engine, "coraza") && !coraClass[r.Class] {
 		return "-\t"
 	}
 	return pct(r.ClassRate(engine), r.Sampled[engine], r.N) + "\t"
