@@ -1014,6 +1014,14 @@ func matchTraversal(lower string, f byteSet) (InjMatch, bool) {
 			for k < len(s) && (s[k] == ';' || s[k] == 0) {
 				k++
 			}
+			if k > j && s[j] == ';' {
+				// a path parameter after the dots ("..;jsessionid=x/",
+				// "..;/"): servlet containers drop it and keep "..";
+				// it runs to the next separator
+				for k < len(s) && s[k] != '/' && s[k] != ' ' && s[k] != '?' {
+					k++
+				}
+			}
 			leftOK := i == 0 || s[i-1] == '/' || s[i-1] == '=' || s[i-1] == ' ' || s[i-1] == '\'' || s[i-1] == '"' || s[i-1] == ':' || s[i-1] == 0
 			if leftOK && (k >= len(s) || s[k] == '/') {
 				steps++
