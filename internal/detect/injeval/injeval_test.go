@@ -278,3 +278,45 @@ func TestTableGolden(t *testing.T) {
 	}
 	testutil.Golden(t, "testdata/table.golden", []byte(strings.Join(lines, "\n")))
 }
+
+// TestCorazaVerdicts: the Coraza adapter sends a Content-Length with a
+// body (a benign form POST is not scored by CRS 920180), and names the
+// attack classes of the rules that matched beside the blocking rule.
+func TestCorazaVerdicts(t *testing.T) {
+	c, err := NewCoraza(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(types []string, want string) bool {
+		for _, x := range types {
+			if x == want {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		name string
+		cs   Case
+		want string // "" = not blocked
+	}{
+		{"benign form POST", Case{Rec: newRecord("POST", "http://api.test/orders", map[string]string{"content-type": "application/x-www-form-urlencoded"}, "name=Alice&qty=2")}, ""},
+		{"SQLi in a query", Case{Rec: newRecord("GET", "http://api.test/items?id=1%27%20OR%20%271%27%3D%271", nil, "")}, "injection.sqli"},
+		{"XSS in a form", Case{Rec: newRecord("POST", "http://api.test/notes", map[string]string{"content-type": "application/x-www-form-urlencoded"}, "q=%3Cscript%3Ealert(1)%3C/script%3E")}, "injection.xss"},
+		{"body without a content type", Case{Rec: newRecord("POST", "http://api.test/notes", nil, "hello")}, "crs:949110"},
+	} {
+		types, err := c.Detect(&tc.cs)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		switch {
+		case tc.want == "" && len(types) > 0:
+			t.Errorf("%s: blocked: %v", tc.name, types)
+		case tc.want != "" && !has(types, tc.want):
+			t.Errorf("%s: got %v, want %s among them", tc.name, types, tc.want)
+		}
+		if tc.want == "crs:949110" && (has(types, "injection.sqli") || has(types, "injection.xss")) {
+			t.Errorf("%s: a protocol block named an attack class: %v", tc.name, types)
+		}
+	}
+}
