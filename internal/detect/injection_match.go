@@ -218,6 +218,13 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 // scanBytes(text)) already known.
 func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 	if plainBytes(f, len(text)) {
+		// one plain token: only a database system object can be news
+		// ("xp_cmdshell", "OPENROWSET")
+		if len(text) >= 7 && len(text) <= 40 && (strings.IndexByte(text, '_') >= 0 || strings.IndexByte("oOsSmM", text[0]) >= 0) {
+			if m, ok := dbSystemObject(asciiLower(text)); ok {
+				return []InjMatch{m}
+			}
+		}
 		return nil
 	}
 	var out []InjMatch
@@ -402,12 +409,53 @@ func sqlStructure(lower string) (InjMatch, bool) {
 			}
 		}
 	}
+	if m, ok := dbSystemObject(lower); ok {
+		return m, true
+	}
 	if strings.ContainsAny(lower, "('@;") || strings.Contains(lower, "--") {
 		for _, fn := range sqlFuncs {
 			if i := strings.Index(lower, fn); i >= 0 && sqlContext(lower, i) {
 				return InjMatch{Class: ClassSQLi, Confidence: 0.75, Start: i, End: min(len(lower), i+60), Reason: "SQL function " + strings.TrimRight(fn, "( ")}, true
 			}
 		}
+	}
+	return InjMatch{}, false
+}
+
+// dbSystemObjects: procedures and catalog objects of database engines
+// that mean nothing outside a query — the SQL counterpart of a system
+// file name: extended and system stored procedures (SQL Server), PL/SQL
+// packages reaching the network or files (Oracle), catalogs and
+// system tables (MySQL, PostgreSQL, SQLite, Access). Words that are
+// also ordinary words or product names (Northwind, varchar) are not here.
+var dbSystemObjects = []string{
+	"xp_cmdshell", "xp_dirtree", "xp_fileexist", "xp_regread", "xp_regwrite", "xp_servicecontrol", "xp_availablemedia", "xp_subdirs", "xp_ntsec_enumdomains", "xp_terminate_process", "xp_loginconfig",
+	"sp_executesql", "sp_oacreate", "sp_oamethod", "sp_configure", "sp_addlogin", "sp_addsrvrolemember", "sp_password", "sp_makewebtask", "sp_execute_external_script",
+	"openrowset", "opendatasource", "openquery",
+	"utl_http", "utl_inaddr", "utl_file", "utl_smtp", "utl_tcp", "dbms_pipe", "dbms_lock", "dbms_java", "dbms_xmlquery", "dbms_scheduler", "ctxsys.drithsx",
+	"information_schema", "pg_catalog", "pg_shadow", "pg_sleep", "pg_read_file", "pg_ls_dir", "sqlite_master", "sqlite_schema", "msysaccessobjects", "msysobjects", "sysobjects", "syscolumns", "mysql.user",
+}
+
+// dbSystemObject: a value that names a database system procedure or
+// catalog object as a token of its own ("xp_cmdshell", "exec
+// sp_executesql", "from pg_shadow"), outside natural-language text.
+func dbSystemObject(lower string) (InjMatch, bool) {
+	if len(lower) < 7 || !strings.Contains(lower, "_") && !strings.Contains(lower, "open") && !strings.Contains(lower, "sysobj") && !strings.Contains(lower, "syscol") && !strings.Contains(lower, "msys") {
+		return InjMatch{}, false
+	}
+	for _, o := range dbSystemObjects {
+		i := strings.Index(lower, o)
+		if i < 0 {
+			continue
+		}
+		j := i + len(o)
+		if i > 0 && isCmdWordChar(lower[i-1]) || j < len(lower) && (isCmdWordChar(lower[j]) && lower[j] != '.') {
+			continue // inside a longer name ("my_xp_cmdshell_notes")
+		}
+		if isProse(lower) {
+			return InjMatch{}, false // "how do I disable xp_cmdshell on our server?"
+		}
+		return InjMatch{Class: ClassSQLi, Confidence: 0.65, Start: i, End: min(len(lower), i+60), Reason: "database system object " + o}, true
 	}
 	return InjMatch{}, false
 }
@@ -861,7 +909,7 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 		switch {
 		case strings.TrimSpace(rest) == "" && aloneCmds[cmd]:
 			return InjMatch{Class: ClassCmd, Confidence: 0.6, Start: 0, End: min(len(text), 60), Reason: "bare command " + cmd}, true
-		case shellArgs(cmd, rest) && (hasSensitivePath(rest) || strings.Contains(rest, " -") && strong || strings.Contains(rest, " /") && cmd == "ls"):
+		case shellArgs(cmd, rest) && (hasSensitivePath(rest) || strings.Contains(rest, " -") && strong || strings.Contains(rest, " /") && cmd == "ls" || absPathArg(rest)):
 			return InjMatch{Class: ClassCmd, Confidence: 0.7, Start: 0, End: min(len(text), 60), Reason: "command line " + cmd}, true
 		case (cmd == "curl" || cmd == "wget") && (strings.HasPrefix(strings.TrimSpace(rest), "http") || strings.HasPrefix(strings.TrimSpace(rest), "-")):
 			return InjMatch{Class: ClassCmd, Confidence: 0.65, Start: 0, End: min(len(text), 60), Reason: "downloader command " + cmd}, true
@@ -870,6 +918,23 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 		}
 	}
 	return InjMatch{}, false
+}
+
+// absPathArg: the first argument is an absolute path of two segments or
+// more ("cat /var/log/app.log", "find /usr/lib"), not "/" between words
+// ("more / less").
+func absPathArg(rest string) bool {
+	r := strings.TrimLeft(rest, " \t")
+	if len(r) < 4 || r[0] != '/' {
+		return false
+	}
+	end := strings.IndexAny(r, " \t\n")
+	if end < 0 {
+		end = len(r)
+	}
+	tok := r[:end]
+	k := strings.IndexByte(tok[1:], '/')
+	return k > 0 && k+2 < len(tok)
 }
 
 var execFuncs = []string{"system(", "exec(", "shell_exec(", "passthru(", "popen(", "proc_open(", "pcntl_exec(", "eval(", "assert(", "execute(", "spawn(", "execsync(", "getruntime().exec(", "os.system(", "subprocess.call(", "subprocess.popen(", "subprocess.run(", "child_process"}
