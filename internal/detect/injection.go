@@ -852,6 +852,13 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 			continue
 		}
 		conf := crsConfidence(e, prose, syn&classSyntax(InjClass(c)))
+		if conf == 0 && InjClass(c) == ClassPathTraversal && e.pl2 >= 5 && !prose && s.fileOutsideURLs(p, dec.Text) {
+			// CRS 930121, the class's one paranoia-2 rule: a system file
+			// named in the Referer or User-Agent, which carry a URL or
+			// product tokens — outside any URL of the header (a page
+			// called hosts.html is a Referer's business)
+			conf = 0.6
+		}
 		if tr != nil {
 			tr.CRS = append(tr.CRS, InjClass(c).String()+": "+crsIDs(s.crs, e.ids))
 			tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+crsVerdict(e, conf, prose, false, syn))
@@ -862,6 +869,24 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: dec.Layers, Fragment: Fragment(dec.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, fileOnly: p.Kind == PartPathPlain}
 		s.res.inj[c] = &f
 	}
+}
+
+// fileOutsideURLs: the class's CRS rules still match text once the
+// white-space separated tokens holding a URL are taken out of it (the
+// phrase rules do not say where they matched).
+func (s *requestScanner) fileOutsideURLs(p Part, text string) bool {
+	if !strings.Contains(text, "://") {
+		return true
+	}
+	var b strings.Builder
+	for _, tok := range strings.Fields(text) {
+		if !strings.Contains(tok, "://") {
+			b.WriteString(tok)
+			b.WriteByte(' ')
+		}
+	}
+	var ce [numInjClasses]crsEvidence
+	return s.crsMatch(p.Kind, p.Name, b.String(), &ce) && ce[ClassPathTraversal].pl2 >= 5
 }
 
 // inspectPart decodes one value and runs the matchers on each variant.

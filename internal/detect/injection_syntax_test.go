@@ -205,3 +205,31 @@ func TestPOP3Commands(t *testing.T) {
 		}
 	}
 }
+
+// TestFileInReferrerOrAgent: CRS 930121 (a system file named in the
+// Referer or User-Agent, paranoia 2) counts alone outside any URL of the
+// header; inside a URL it is the page's name.
+func TestFileInReferrerOrAgent(t *testing.T) {
+	d := coldInjection()
+	for _, tc := range []struct {
+		h    map[string]string
+		want bool
+	}{
+		{map[string]string{"user-agent": "Mozilla/5.0 ../../../../etc/passwd"}, true},
+		{map[string]string{"referer": "/etc/passwd"}, true},
+		{map[string]string{"user-agent": "Mozilla/5.0 (compatible; Bot/2.1; +http://bot.example/etc/passwd.html)"}, false},
+		{map[string]string{"referer": "https://docs.example/guides/etc/hosts"}, false},
+		{map[string]string{"referer": "https://shop.example/item/42"}, false},
+	} {
+		ev := sigEvent(t, "GET", "https://api.example.test/v1/items", tc.h, "", 200)
+		got := false
+		for _, f := range d.Inspect(ev) {
+			if f.Class == ClassPathTraversal {
+				got = true
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%v: path traversal %v, want %v", tc.h, got, tc.want)
+		}
+	}
+}
