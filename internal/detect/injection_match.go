@@ -2,6 +2,7 @@ package detect
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	libinjection "github.com/corazawaf/libinjection-go"
 )
@@ -267,6 +268,19 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 	}
 	if f.any(bLT | bColon | bQuote | bBacktick) {
 		add(matchXSS(text, low(), f))
+	} else if strings.IndexByte(text, 0xbc) >= 0 && !utf8.ValidString(text) {
+		// bytes with the high bit set where markup should be: a reader
+		// that keeps 7 bits (US-ASCII) sees 0xBC as "<", 0xBE as ">",
+		// 0xA2 as a double quote
+		t := sevenBit(text)
+		if m, ok := matchXSS(t, asciiLower(t), scanBytes(t)); ok {
+			m.Reason += " (US-ASCII 7-bit encoding)"
+			add(m, true)
+		} else if i := strings.IndexByte(text, 0xbc); i+1 < len(text) && (isLetterByte(text[i+1]) || text[i+1] == '/') && strings.IndexByte(text[i:], 0xbe) > 0 {
+			// a tag written with them at all is an encoding evasion: no
+			// text has a lone 0xBC byte before a tag name and a 0xBE
+			add(InjMatch{Class: ClassXSS, Confidence: 0.7, Start: i, End: min(len(text), i+60), Reason: "markup in US-ASCII 7-bit encoding (0xBC, 0xBE)"}, true)
+		}
 	}
 	if f.any(bSemi | bPipe | bAmp | bBacktick | bDollar | bCRLF | bLT | bSpace | bPercent) {
 		add(matchCmd(kind, text, low(), f))
@@ -295,6 +309,15 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 		}
 	}
 	return out
+}
+
+// sevenBit clears the high bit of every byte.
+func sevenBit(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = c & 0x7f
+	}
+	return string(b)
 }
 
 // quoteLookalikes: quotes that best-fit conversion (Windows code pages,
