@@ -251,6 +251,9 @@ func shellSyntax(t string) bool {
 			return true
 		}
 	}
+	if dotCommand(t) || assembledVariable(t) {
+		return true
+	}
 	options := 0
 	words := 0
 	for i := 0; i < len(t); i++ {
@@ -473,6 +476,54 @@ func sqlClauses(t string) bool {
 			}
 		case punct(i, "::") && i > 0 && punct(i-1, ")") && i+1 < len(ts) && ts[i+1].kind == 'w':
 			return true
+		}
+	}
+	return false
+}
+
+// dotCommand: a command separator (;, |, a line break) followed by a
+// relative program or a client's dot command (";./run", ";\n.databases",
+// "1;.\"shell id") — prose puts a space or a word after a semicolon.
+func dotCommand(t string) bool {
+	for i := 0; i+2 < len(t); i++ {
+		if c := t[i]; c != ';' && c != '|' && c != '\n' {
+			continue
+		}
+		j := i + 1
+		for j < len(t) && (t[j] == '\n' || t[j] == '\r' || t[j] == ' ' && t[i] != ';') {
+			j++
+		}
+		if j+1 < len(t) && t[j] == '.' && (isLetterByte(t[j+1]) || t[j+1] == '/' || t[j+1] == '"' || t[j+1] == '\'' || t[j+1] == '\\') {
+			return true
+		}
+	}
+	return false
+}
+
+// assembledVariable: a shell variable assigned and then expanded inside
+// a word ("v='u';cu$v\\r\\l", "a=c;b=at;$a$b /etc/passwd") — a command
+// name put together at run time.
+func assembledVariable(t string) bool {
+	for i := 1; i+1 < len(t); i++ {
+		if t[i] != '$' || !isLetterByte(t[i+1]) {
+			continue
+		}
+		k := i + 1
+		for k < len(t) && isWordByte(t[k]) {
+			k++
+		}
+		name := t[i+1 : k]
+		// assigned before: at the start or after a separator, "name="
+		for at := 0; at < i; {
+			j := strings.Index(t[at:i], name+"=")
+			if j < 0 {
+				break
+			}
+			j += at
+			if j == 0 || strings.IndexByte(";&| \t\n", t[j-1]) >= 0 {
+				return true
+			}
+			at = j + 1
 		}
 	}
 	return false

@@ -54,6 +54,10 @@ func TestSyntaxOf(t *testing.T) {
 		{"{,echo,#test}", synShell},
 		{"host;c$@at /et$!c/passwd", synShell},
 		{"ping`` 127.0.0.1", synShell},
+		{"x;./run.sh", synShell},
+		{"1;\n.tables", synShell},
+		{"a=c;b=at;$a$b /etc/passwd", synShell},
+		{"v='u';cu$v\\rl host", synShell},
 		// natural-language text and ordinary values
 		{"Customer since '09; still happy", 0},
 		{"He said 'no' and left", 0},
@@ -79,6 +83,9 @@ func TestSyntaxOf(t *testing.T) {
 		{"set {1,2}", 0},
 		{"US$5 or $@ alone", 0},
 		{"it''s fine", 0},
+		{"Done; .NET 8 next", 0},
+		{"items; ./ in the docs", 0},
+		{"US$5 costs $5", 0},
 		// the same words in prose and ordinary values
 		{"Please list them in order by Friday", 0},
 		{"Select one from the list below", 0},
