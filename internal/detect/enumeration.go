@@ -70,10 +70,11 @@ import (
 // Memory: per (subject, endpoint, parameter) ≈ 420 bytes (two 128-byte
 // linear counters) — at most Config.MaxTrackedClients +
 // Config.MaxTrackedIdentities entries (default 100,000 ≈ 42 MB), LRU; per
-// (endpoint, parameter[, role group]) 2–4 DDSketches + 3 HLLs (sparse: a
-// few hundred bytes, dense: 16 KB) + up to 16 KB of active-subject keys +
-// 512 bytes of recently counted value hashes — at most max_params
-// (default 20,000).
+// (endpoint, parameter[, role group]) 2–4 DDSketches + 4 HLLs (the
+// distributed variant's tumbling and shifted windows; sparse: a few
+// hundred bytes, dense: 16 KB) + up to 16 KB of active-subject keys +
+// 2 × (512 bytes of recently counted value hashes + 256 bytes of subject
+// and address counters) — at most max_params (default 20,000).
 
 func init() {
 	Register("enumeration", func(cfg Config) Detector { return newEnumeration(cfg) })
@@ -289,27 +290,18 @@ type enumParam struct {
 	first    time.Time
 	fastDist quantiles
 	slowDist quantiles
-	w        int64
-	vals     distinct
-	recent   recentHashes // values added to vals lately (repeats skip the sketch)
-	subj     linCounter   // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
-	n        float64
-	maxSubj  float64
-	young    float64 // requests from subjects first seen in this or the previous window
+	// The distributed variant's fast window, and the same window shifted
+	// by half its length: an attack of 1–1.5 windows that straddles two
+	// tumbling windows lies whole, or for at least two thirds, in one of
+	// the shifted ones. Baselines learn from cur only.
+	cur, half distWin
 	// Subjects active in the current fast / slow window, folded into the
 	// peer baselines when the parameter's window rolls (most subjects never
 	// return, so their own roll would never come). Bounded: at most
 	// maxActive keys each; beyond that the window's subjects are sampled.
 	activeFast, activeSlow []uint64
 	sw                     int64
-	anon                   float64    // anonymous requests
-	errs                   float64    // 4xx responses
-	ips                    linCounter // distinct client IPs in the window
-	nextEval               float64    // request count at which the HLLs are next estimated
 	base                   ewstat
-	fire                   fireState
-	last                   time.Time
-	hit                    *Hit
 	// Ownership: repeat uses of a value, and those by another principal
 	// than its first user. A low cross share means the endpoint's objects
 	// belong to one principal each (orders, profiles, accounts), where one
@@ -320,6 +312,34 @@ type enumParam struct {
 	// of windows seen, per hour of the day (UTC) the window started in.
 	hodMax [24]float32
 	hodN   [24]uint16
+}
+
+// distWin counts one window of the distributed variant for an (endpoint,
+// parameter).
+type distWin struct {
+	w        int64
+	vals     distinct
+	recent   recentHashes // values added to vals lately (repeats skip the sketch)
+	subj     linCounter   // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
+	ips      linCounter   // distinct client IPs in the window
+	n        float64
+	maxSubj  float64
+	young    float64 // requests from subjects first seen in this or the previous fast window
+	anon     float64 // anonymous requests
+	errs     float64 // 4xx responses
+	nextEval float64 // request count at which the HLLs are next estimated
+	fire     fireState
+	last     time.Time
+	hit      *Hit
+}
+
+// reset starts window idx; the fire state is kept (it names its window).
+func (w *distWin) reset(idx int64) {
+	w.w, w.n, w.young, w.anon, w.errs, w.maxSubj, w.hit, w.nextEval = idx, 0, 0, 0, 0, 0, nil, 0
+	w.vals.reset()
+	w.recent = recentHashes{}
+	w.subj.reset()
+	w.ips.reset()
 }
 
 // owned reports whether the parameter's objects look owned (one principal
@@ -731,8 +751,12 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 
 func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint64, s *enumSubject, out *Emitter) {
 	idx := winIndex(ev.Time, d.fast)
-	if par.w == 0 && par.n == 0 {
-		par.w = idx
+	hidx := winIndex(ev.Time.Add(d.fast/2), d.fast) // [hidx·F − F/2, hidx·F + F/2)
+	if par.cur.w == 0 && par.cur.n == 0 {
+		par.cur.w = idx
+	}
+	if par.half.w == 0 && par.half.n == 0 {
+		par.half.w = hidx
 	}
 	if si := winIndex(ev.Time, d.slow); si > par.sw {
 		for _, k := range par.activeSlow {
@@ -742,20 +766,23 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		}
 		par.activeSlow, par.sw = par.activeSlow[:0], si
 	}
-	if idx > par.w {
+	if idx > par.cur.w {
 		for _, k := range par.activeFast {
-			if s, ok := d.subjects.Peek(k); ok && s.fast.idx == par.w {
+			if s, ok := d.subjects.Peek(k); ok && s.fast.idx == par.cur.w {
 				d.foldFast(s)
 			}
 		}
 		par.activeFast = par.activeFast[:0]
-		d.closeDistributed(par, out)
-		v := par.vals.estimate()
-		if par.fire.firedIn(par.w) {
-			v = fmin(v, par.fire.thr)
+		d.closeDistributed(par, &par.cur, out)
+		v := par.cur.vals.estimate()
+		if par.cur.fire.firedIn(par.cur.w) {
+			v = fmin(v, par.cur.fire.thr)
+		}
+		if f := &par.half.fire; f.on && (f.idx == par.cur.w || f.idx == par.cur.w+1) {
+			v = fmin(v, f.thr) // the shifted window over this one fired: the attack is not learned
 		}
 		par.base.update(v, 0.1)
-		if h := hourOf(par.w, d.fast); par.hodN[h] < 65535 {
+		if h := hourOf(par.cur.w, d.fast); par.hodN[h] < 65535 {
 			par.hodMax[h] = float32(fmax(float64(par.hodMax[h]), v))
 			par.hodN[h]++
 			if par.hodN[h] >= d.hourMin {
@@ -765,55 +792,79 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		if par.base.n >= d.distGate {
 			d.readyDist.mark(ev.Time)
 		}
-		for gap := min(idx-par.w-1, 80); gap > 0; gap-- {
+		for gap := min(idx-par.cur.w-1, 80); gap > 0; gap-- {
 			par.base.update(0, 0.1)
 		}
-		par.w, par.n, par.young, par.anon, par.errs, par.maxSubj, par.hit, par.nextEval = idx, 0, 0, 0, 0, 0, nil, 0
-		par.vals.reset()
-		par.recent = recentHashes{}
-		par.subj.reset()
-		par.ips.reset()
+		par.cur.reset(idx)
 	}
-	par.n++
-	if s.born >= idx-1 {
-		par.young++
+	if hidx > par.half.w {
+		d.closeDistributed(par, &par.half, out)
+		par.half.reset(hidx)
 	}
-	if ev.Auth.Identity == nil {
-		par.anon++
+	young := s.born >= idx-1
+	ip := d.keys.ip(ev)
+	for _, w := range [2]*distWin{&par.cur, &par.half} {
+		w.n++
+		if young {
+			w.young++
+		}
+		if ev.Auth.Identity == nil {
+			w.anon++
+		}
+		if ev.Status >= 400 && ev.Status < 500 {
+			w.errs++
+		}
+		w.ips.add(ip)
+		w.last = ev.Time
+		if !w.recent.seen(vh) {
+			w.vals.add(vh)
+		}
+		w.subj.add(sk)
+		if s.fast.est > w.maxSubj {
+			w.maxSubj = s.fast.est
+		}
 	}
-	if ev.Status >= 400 && ev.Status < 500 {
-		par.errs++
+	d.judgeDistributed(ev, par, &par.cur, false, out)
+	if !par.cur.fire.firedIn(par.cur.w) && !par.cur.fire.firedIn(par.cur.w-1) {
+		// the shifted window reports what the tumbling ones did not
+		d.judgeDistributed(ev, par, &par.half, true, out)
 	}
-	par.ips.add(d.keys.ip(ev))
-	par.last = ev.Time
-	if !par.recent.seen(vh) {
-		par.vals.add(vh)
-	}
-	par.subj.add(sk)
-	if s.fast.est > par.maxSubj {
-		par.maxSubj = s.fast.est
-	}
+}
+
+// judgeDistributed judges one window of the distributed variant (cur, or
+// half: shifted by half a window).
+func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *distWin, shifted bool, out *Emitter) {
 	// HLL estimates cost microseconds: evaluate at geometrically spaced
 	// counts (every 32 requests, then every 1/8 of the count).
-	if par.n < d.distAbs || par.n < par.nextEval {
+	if w.n < d.distAbs || w.n < w.nextEval {
 		return
 	}
 	distCold := par.base.n < d.distGate
-	par.nextEval = par.n + fmax(32, par.n/8)
-	v := par.vals.estimate()
+	w.nextEval = w.n + fmax(32, w.n/8)
+	v := w.vals.estimate()
 	thr := d.distAbs
 	if !distCold {
 		thr = fmax(d.distAbs, par.base.upper(d.distK, d.distRatio))
 	}
 	// With a day of history for this hour, the bar is this hour's: above
 	// the largest window seen at this hour of the day (busy clinic hours,
-	// shift starts) by hour_factor, and twice the overall mean.
+	// shift starts) by hour_factor, and twice the overall mean. A shifted
+	// window spans two hours: both need their history, and the larger bar
+	// counts.
 	hourly := false
-	if h := hourOf(par.w, d.fast); par.hodN[h] >= d.hourMin {
-		thr, hourly = fmax(d.distAbs, d.hourFactor*float64(par.hodMax[h])), true
+	hour, ready := hourOf(w.w, d.fast), true
+	if shifted {
+		h1 := hourOf(w.w-1, d.fast)
+		ready = par.hodN[h1] >= d.hourMin
+		if par.hodMax[h1] > par.hodMax[hour] {
+			hour = h1
+		}
 	}
-	subj := par.subj.estimate()
-	if v <= thr || subj < d.distMinSubj || par.maxSubj >= v/2 {
+	if ready && par.hodN[hour] >= d.hourMin && par.hodN[hourOf(w.w, d.fast)] >= d.hourMin {
+		thr, hourly = fmax(d.distAbs, d.hourFactor*float64(par.hodMax[hour])), true
+	}
+	subj := w.subj.estimate()
+	if v <= thr || subj < d.distMinSubj || w.maxSubj >= v/2 {
 		return
 	}
 	// Spread over many subjects, none holding half of it — and swarm-like:
@@ -821,43 +872,49 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 	// over many more addresses than principals, or mostly new anonymous
 	// clients. A shift start (known staff, each on its own address, opening
 	// records that exist) is none of these.
-	ips := par.ips.estimate()
-	errShare := par.errs / par.n
+	ips := w.ips.estimate()
+	errShare := w.errs / w.n
 	swarm := errShare >= 0.2 || ips >= 2*subj ||
-		!distCold && ((par.young >= par.n/2 && par.anon >= par.n/2) || // mostly new anonymous clients
-			(hourly && par.young >= par.n/2)) // mostly principals new to the endpoint, beyond this hour's record
+		!distCold && ((w.young >= w.n/2 && w.anon >= w.n/2) || // mostly new anonymous clients
+			(hourly && w.young >= w.n/2)) // mostly principals new to the endpoint, beyond this hour's record
 	if !swarm {
 		return
 	}
-	delta, first := par.fire.cross(par.w, par.n, thr)
+	delta, first := w.fire.cross(w.w, w.n, thr)
 	if delta == 0 {
 		return
 	}
-	par.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	start := time.Unix(w.w*int64(d.fast/time.Second), 0).UTC().Add(-d.fast / 2)
+	w.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
 		Confidence: confidence(v, thr, float64(par.base.n), float64(4*d.distGate)),
 		Evidence: model.Evidence{
 			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),
 			Reason: "the population requested far more distinct object identifiers on this endpoint than usual, spread over many subjects",
-			Details: map[string]any{"parameter": par.name, "in": par.in, "subjects": subj, "max_per_subject": par.maxSubj, "new_subject_share": round2(par.young / par.n),
-				"anonymous_share": round2(par.anon / par.n), "error_share": round2(errShare), "client_ips": ips, "baseline_sd": round2(par.base.sd()),
-				"hour_of_day_max": round2(float64(par.hodMax[hourOf(par.w, d.fast)])), "hour_of_day_baseline": hourly, "baseline_learning": distCold},
+			Details: map[string]any{"parameter": par.name, "in": par.in, "subjects": subj, "max_per_subject": w.maxSubj, "new_subject_share": round2(w.young / w.n),
+				"anonymous_share": round2(w.anon / w.n), "error_share": round2(errShare), "client_ips": ips, "baseline_sd": round2(par.base.sd()),
+				"hour_of_day_max": round2(float64(par.hodMax[hour])), "hour_of_day_baseline": hourly, "baseline_learning": distCold},
 		},
 	}
-	if first {
-		par.hit.Sample = anomSample(ev, "")
+	if shifted {
+		// a window of the shifted series: say which
+		w.hit.Evidence.Details["window_start"] = start.Format(time.RFC3339)
+		w.hit.Evidence.Details["window_shifted"] = true
 	}
-	out.Emit(*par.hit)
-	par.hit.Sample = nil
+	if first {
+		w.hit.Sample = anomSample(ev, "")
+	}
+	out.Emit(*w.hit)
+	w.hit.Sample = nil
 }
 
-func (d *enumDetector) closeDistributed(par *enumParam, out *Emitter) {
-	if par.hit == nil {
+func (d *enumDetector) closeDistributed(par *enumParam, w *distWin, out *Emitter) {
+	if w.hit == nil {
 		return
 	}
-	if r := par.fire.remainder(par.w, par.n, out); r > 0 {
-		h := *par.hit
-		h.Count, h.Time = int64(r), par.last
-		h.Evidence.Observed = par.vals.estimate()
+	if r := w.fire.remainder(w.w, w.n, out); r > 0 {
+		h := *w.hit
+		h.Count, h.Time = int64(r), w.last
+		h.Evidence.Observed = w.vals.estimate()
 		out.Emit(h)
 	}
 }
@@ -884,7 +941,10 @@ func (d *enumDetector) Finish(at time.Time, out *Emitter) {
 		d.closeSubject(&s.fast, out)
 		d.closeSubject(&s.slow, out)
 	})
-	d.params.Each(func(_ uint64, p *enumParam) { d.closeDistributed(p, out) })
+	d.params.Each(func(_ uint64, p *enumParam) {
+		d.closeDistributed(p, &p.cur, out)
+		d.closeDistributed(p, &p.half, out)
+	})
 }
 
 // Readiness implements pipeline.ReadinessReporter.

@@ -75,6 +75,11 @@ type ScenarioResult struct {
 type FalseAlert struct {
 	Alert model.Alert
 	Trap  string
+	// Folded: the alert explains an attack but began more than the
+	// tolerance before every attack it explains — hits no attack explains
+	// were folded into it (same type and subject), and they count as one
+	// false alert.
+	Folded bool
 }
 
 // Row is the score of one alert type.
@@ -212,7 +217,7 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 	for _, a := range alerts {
 		r := row(a.Type)
 		r.Alerts++
-		explained, onAttacker := false, false
+		explained, onAttacker, early := false, false, true
 		var by sim.Scenario
 		for _, s := range attacks {
 			if !inWindow(a, s, tol) || !matchesSubject(a, s) {
@@ -220,14 +225,21 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 			}
 			onAttacker = true
 			if a.Type == s.AlertType || slices.Contains(s.Also, a.Type) {
-				explained, by = true, s
-				break
+				if !explained {
+					by = s
+				}
+				explained = true
+				early = early && a.FirstSeen.Before(s.Start.Add(-tol))
 			}
 		}
 		if explained {
 			if misattributed(a, by) {
 				r.Misattrib++
 				res.Misattributed = append(res.Misattributed, a)
+			}
+			if early {
+				r.FalseAlerts++
+				res.False = append(res.False, FalseAlert{Alert: a, Folded: true})
 			}
 			continue
 		}
@@ -426,7 +438,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 		type key struct{ typ, trap string }
 		counts := map[key]int{}
 		for _, f := range r.False {
-			counts[key{f.Alert.Type, f.Trap}]++
+			t := f.Trap
+			if f.Folded {
+				t = "\x00folded"
+			}
+			counts[key{f.Alert.Type, t}]++
 		}
 		keys := make([]key, 0, len(counts))
 		for k := range counts {
@@ -441,7 +457,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "\nFalse alerts (%d):\n", len(r.False))
 		for _, k := range keys {
 			trap := "no trap (plain benign traffic)"
-			if k.trap != "" {
+			switch {
+			case k.trap == "\x00folded":
+				trap = "folded into an attack's alert (it began before the attack)"
+			case k.trap != "":
 				trap = "trap " + k.trap
 			}
 			fmt.Fprintf(&b, "  %-36s %4d  %s\n", k.typ, counts[k], trap)
@@ -472,7 +491,11 @@ func (r *Result) WriteDetails(w io.Writer) error {
 		fmt.Fprintf(&b, "%-8s %s %-34s %s %s ×%d%s\n", kind, a.FirstSeen.UTC().Format("01-02T15:04:05"), a.Type, who, where, a.Count, trap)
 	}
 	for _, f := range r.False {
-		line("false", f.Alert, f.Trap)
+		kind := "false"
+		if f.Folded {
+			kind = "folded"
+		}
+		line(kind, f.Alert, f.Trap)
 	}
 	for _, a := range r.Mistyped {
 		line("mistyped", a, "")
