@@ -65,7 +65,7 @@ func syntaxOf(s string) codeSyntax {
 			out |= synSQL
 		}
 	}
-	if brokenLiteral(t) || booleanClause(t) || danglingOperator(t) || stackedStatement(t) || openSubquery(t) || sqlClauses(t) {
+	if brokenLiteral(t) || booleanClause(t) || danglingOperator(t) || stackedStatement(t) || openSubquery(t) || sqlClauses(t) || literalTautology(t) {
 		out |= synSQL
 	}
 	// a name=value pair encoded once more (the pair arrives as a name):
@@ -391,7 +391,7 @@ func sqlClauses(t string) bool {
 	}
 	// cheap gate: one of the clause words, or the cast
 	l := asciiLower(t)
-	if !strings.Contains(l, "from") && !strings.Contains(l, " by") && !strings.Contains(l, "select") && !strings.Contains(l, ")::") {
+	if !strings.Contains(l, "from") && !strings.Contains(l, " by") && !strings.Contains(l, "select") && !strings.Contains(l, ")::") && !strings.Contains(l, "when") && !strings.Contains(l, "having") {
 		return false
 	}
 	ts := clauseLex(t)
@@ -476,6 +476,15 @@ func sqlClauses(t string) bool {
 			}
 		case punct(i, "::") && i > 0 && punct(i-1, ")") && i+1 < len(ts) && ts[i+1].kind == 'w':
 			return true
+		case word(i, "when") && i > 0 && (punct(i-1, ")") || word(i-1, "case") && (i == 1 || ts[i-2].kind == 'p' || word(i-2, "select") || word(i-2, "then") || word(i-2, "else"))) && i+2 < len(ts) && (ts[i+1].kind == 'n' || ts[i+1].kind == 'q') && word(i+2, "then"):
+			return true // a CASE branch: "case when 1 then", ") when 234 then"
+		case word(i, "having") && i+1 < len(ts) && (ts[i+1].kind == 'n' || ts[i+1].kind == 'q' || name(i+1) && punct(i+2, "(")):
+			// HAVING on a literal or an aggregate, then a comparison
+			for k := i + 2; k < len(ts) && k < i+8; k++ {
+				if cmp(k) {
+					return true
+				}
+			}
 		}
 	}
 	return false
@@ -527,4 +536,22 @@ func assembledVariable(t string) bool {
 		}
 	}
 	return false
+}
+
+// literalTautology: the whole value compares a literal with itself ("1=1",
+// "'a'='a'") — a condition that is always true, and nothing else.
+func literalTautology(t string) bool {
+	t = strings.TrimSpace(t)
+	i := strings.IndexByte(t, '=')
+	if i <= 0 || i == len(t)-1 || strings.Count(t, "=") != 1 {
+		return false
+	}
+	a, b := strings.TrimSpace(t[:i]), strings.TrimSpace(t[i+1:])
+	if a != b || a == "" {
+		return false
+	}
+	if a[0] == '\'' || a[0] == '"' {
+		return len(a) >= 2 && a[len(a)-1] == a[0]
+	}
+	return isNumber(a)
 }

@@ -38,6 +38,11 @@ func TestSyntaxOf(t *testing.T) {
 		{"select @@version", synSQL},
 		{"select 0x414243", synSQL},
 		{"substr(name,1,1)::int", synSQL},
+		{"1=1", synSQL},
+		{"'x'='x'", synSQL},
+		{"HAVING 1=1", synSQL},
+		{"CASE WHEN 1 THEN", synSQL},
+		{"x) when 5 then", synSQL},
 		// shell grammar
 		{"sh -c id", synShell},
 		{"cat ${HOME}/x", synShell},
@@ -98,6 +103,11 @@ func TestSyntaxOf(t *testing.T) {
 		{"sold as is from our warehouse", 0},
 		{"std::string and fe80::1", 0},
 		{"I'll select the items from the list", 0},
+		{"1=2", 0},
+		{"a=b", 0},
+		{"having fun = great", 0},
+		{"(see above) when done then leave", 0},
+		{"in case when 5 then call", 0},
 	} {
 		if got := syntaxOf(tc.v); got != tc.want {
 			t.Errorf("syntaxOf(%q) = %v (%d), want %v", tc.v, got, got, tc.want)
