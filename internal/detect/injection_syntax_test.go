@@ -250,3 +250,20 @@ func TestFileInReferrerOrAgent(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSyntaxOf: the grammar checks and the clause lexer take any bytes
+// (decoded values are attacker-controlled) without panicking, and the
+// lexer keeps its token budget.
+func FuzzSyntaxOf(f *testing.F) {
+	for _, s := range []string{"FROM `t`.`id` WHERE a = 1", ") AS v FROM", "select 0x41", "1=1", "'", "`", "a=c;b=at;$a$b", ";\n.x", "x) when 5 then", "\"\x00\xff::"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = syntaxOf(s)
+		if ts := clauseLex(s); len(ts) > 64 {
+			t.Fatalf("%d tokens beyond the budget", len(ts))
+		}
+		_ = literalTautology(s)
+		_, _ = dbSystemObject(asciiLower(s))
+	})
+}
