@@ -101,7 +101,7 @@ func TestEvaluate(t *testing.T) {
 			alerts:   []model.Alert{mkAlert("a1", "recon.endpoint_spray", "client", t0, client("198.51.100.77"))},
 			detected: map[string]time.Duration{}, falseN: 1},
 		{name: "an alert that began long before the attack it explains also counts as false (benign hits folded into it)",
-			alerts: []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(-18*time.Hour), client("203.0.113.9"), func(a *model.Alert) { a.LastSeen = t0.Add(5 * time.Minute) })},
+			alerts:   []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(-18*time.Hour), client("203.0.113.9"), func(a *model.Alert) { a.LastSeen = t0.Add(5 * time.Minute) })},
 			detected: map[string]time.Duration{"brute": 0}, falseN: 1},
 		{name: "earliest of several alerts gives the time to detect",
 			alerts: []model.Alert{mkAlert("a2", "auth.brute_force", "client", t0.Add(10*time.Minute), client("203.0.113.9")),
