@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -28,6 +29,7 @@ func init() {
 		warm     bool
 		verdicts string
 		cpuprof  string
+		memprof  string
 	)
 	inj := &cobra.Command{
 		Use:   "injection",
@@ -63,7 +65,9 @@ their profile: it is not the product's cost.
 (case index, engine, source|class|split, placement/encoder, sha256 of the
 payload, and Palisade's alerts with their evidence as JSON): diff two builds'
 files to see every verdict that changed. --cpuprofile FILE writes a Go CPU
-profile of the evaluation (go tool pprof FILE). Both cost time: the cost line
+profile of the evaluation (go tool pprof FILE), --memprofile FILE a heap
+profile with every allocation made during it (go tool pprof -sample_index
+alloc_space FILE). They cost time: the cost line
 of such a run is not the engines'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -164,6 +168,21 @@ of such a run is not the engines'.`,
 					}
 				}()
 			}
+			if memprof != "" {
+				runtime.MemProfileRate = 4096
+				defer func() {
+					f, err := os.Create(memprof)
+					if err == nil {
+						err = pprof.Lookup("allocs").WriteTo(f, 0)
+						if cerr := f.Close(); err == nil {
+							err = cerr
+						}
+					}
+					if err != nil {
+						fmt.Fprintln(os.Stderr, "palisade-eval: --memprofile:", err)
+					}
+				}()
+			}
 			res := injeval.Run(cases, engines, opt)
 			fmt.Fprintln(out)
 			res.Print(out)
@@ -183,6 +202,7 @@ of such a run is not the engines'.`,
 	inj.Flags().BoolVar(&warm, "warm", false, "also judge every request warm: each argument with the positive model learned from benign values (palisade-warm-values: HttpParams norm values; palisade-warm-text: presidio prose; tuning parts only; needs the dev source)")
 	inj.Flags().StringVar(&verdicts, "verdicts", "", "write every engine's verdict on every request to this file, one line each (alerts with evidence as JSON; diff two builds' files)")
 	inj.Flags().StringVar(&cpuprof, "cpuprofile", "", "write a Go CPU profile of the evaluation to this file (go tool pprof)")
+	inj.Flags().StringVar(&memprof, "memprofile", "", "write a Go heap profile of the evaluation's allocations to this file (go tool pprof -sample_index alloc_space)")
 	inj.Flags().BoolVar(&explain, "explain", false, "with --examples: what Palisade made of every value of each example request (decoding, structural and CRS matches, the policy's verdict)")
 	root.AddCommand(inj)
 }
