@@ -496,6 +496,7 @@ type requestScanner struct {
 	crs        *crs.Set
 	crsPL      int
 	crsScratch crs.Scratch
+	lib        crs.LibMemo      // libinjection's verdicts, shared by the structural matchers and the CRS rules
 	cleanHdr   [512]cleanHeader // protocol header and user-agent values no CRS rule matched
 	// fits (set by the injection family during its scan): the value fits
 	// its parameter's learned profile — and (quiet) the parameter's
@@ -568,8 +569,10 @@ func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string
 		}
 	}
 	s.own = s.hostOwn
+	s.crsScratch.Lib = &s.lib
 	requestPartsTo(ev, lim, &s.res.stats, s, keys)
 	s.ev, s.ignore = nil, nil
+	s.lib.Reset() // it keeps views of the record
 	return &s.res
 }
 
@@ -652,9 +655,9 @@ func (s *requestScanner) part(p Part) bool {
 				}
 				var ms []InjMatch
 				if d == &dec && d.Text == p.Value {
-					ms = matchInjection(p.Kind, d.Text, f)
+					ms = matchInjectionLib(p.Kind, d.Text, f, &s.lib)
 				} else {
-					ms = MatchInjection(p.Kind, d.Text)
+					ms = matchInjectionLib(p.Kind, d.Text, scanBytes(d.Text), &s.lib)
 				}
 				for _, m := range ms {
 					found = true

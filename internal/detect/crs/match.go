@@ -203,6 +203,9 @@ type Scratch struct {
 	Evaluated int
 	// Trace, when set, is called with each rule evaluated (tests).
 	Trace func(r *Rule)
+	// Lib, when set, remembers libinjection's verdicts (shared with the
+	// caller's own use of libinjection on the same texts).
+	Lib *LibMemo
 }
 
 func (sc *Scratch) size(words int) {
@@ -590,7 +593,7 @@ func (s *Set) evalLower(r *Rule, t, text string, sc *Scratch) {
 	if sc.Trace != nil {
 		sc.Trace(r)
 	}
-	if st, en, ok := r.eval(t, text); ok {
+	if st, en, ok := r.eval(t, text, sc.Lib); ok {
 		sc.hits = append(sc.hits, Hit{Rule: r, Start: st, End: en, Text: t})
 	}
 }

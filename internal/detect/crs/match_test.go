@@ -28,7 +28,7 @@ func (s *Set) matchAll(target Target, header, text string, maxPL int) []int {
 		if r.lower {
 			t = strings.ToLower(t)
 		}
-		if _, _, ok := r.eval(t, text); ok {
+		if _, _, ok := r.eval(t, text, nil); ok {
 			ids = append(ids, r.ID)
 		}
 	}
@@ -182,13 +182,13 @@ func checkEvalPaths(t *testing.T, s *Set, v string) {
 	for _, r := range s.Rules {
 		switch {
 		case r.op == opPm && len(r.links) == 0:
-			st, en, ok := r.eval(v, v)
+			st, en, ok := r.eval(v, v, nil)
 			ws, we, wok := pmSpanRef(r, v)
 			if ok != wok || ok && (st != ws || en != we) {
 				t.Fatalf("rule %d on %q: span %d-%d %v, phrases in turn %d-%d %v", r.ID, v, st, en, ok, ws, we, wok)
 			}
 		case r.op == opRx && r.capture && len(r.links) > 0:
-			_, _, ok := r.eval(v, v)
+			_, _, ok := r.eval(v, v, nil)
 			m := r.re.FindStringSubmatchIndex(v)
 			if m == nil && ok {
 				t.Fatalf("rule %d on %q: matched, but the submatch search finds nothing", r.ID, v)

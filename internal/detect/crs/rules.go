@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
-	libinjection "github.com/corazawaf/libinjection-go"
 	re2 "github.com/wasilibs/go-re2"
 
 	"github.com/palisade-sec/palisade/internal/classify/ac"
@@ -510,7 +509,8 @@ func (r *Rule) headerOK(target Target, header string) bool {
 
 // eval runs the rule's operator on t (the transformed text; raw is the
 // value before the rule's transformations) and its chain.
-func (r *Rule) eval(t, raw string) (int, int, bool) {
+// lib (nil: none) remembers libinjection's verdicts.
+func (r *Rule) eval(t, raw string, lib *LibMemo) (int, int, bool) {
 	start, end := -1, -1
 	var caps []string
 	switch r.op {
@@ -575,11 +575,11 @@ func (r *Rule) eval(t, raw string) (int, int, bool) {
 		}
 		start, end = at, at+len(r.lits[best])
 	case opDetectSQLi:
-		if ok, _ := libinjection.IsSQLi(t); !ok {
+		if ok, _ := lib.IsSQLi(t); !ok {
 			return 0, 0, false
 		}
 	case opDetectXSS:
-		if !libinjection.IsXSS(t) {
+		if !lib.IsXSS(t) {
 			return 0, 0, false
 		}
 	case opContains:
