@@ -952,6 +952,10 @@ func Fragment(text string, start, end int) string {
 	}
 	frag := text[start:end]
 	frag = RedactSecrets(frag)
+	if len(frag) <= 80 && printableASCII(frag) {
+		// nothing to escape or clip: a copy (not a view of the record)
+		return strings.Clone(frag)
+	}
 	var b strings.Builder
 	n := 0
 	for _, r := range frag {
@@ -976,6 +980,16 @@ func Fragment(text string, start, end int) string {
 		n++
 	}
 	return b.String()
+}
+
+// printableASCII: s is made of bytes 0x20–0x7e only.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // RedactSecrets masks credentials in evidence text (classify.RedactCredentials).
