@@ -63,7 +63,7 @@ their profile: it is not the product's cost.
 
 --verdicts FILE writes every engine's verdict on every request, one line each
 (case index, engine, source|class|split, placement/encoder, sha256 of the
-payload, and Palisade's alerts with their evidence as JSON): diff two builds'
+payload, and Palisade's alerts, every field, evidence included, as JSON): diff two builds'
 files to see every verdict that changed. --cpuprofile FILE writes a Go CPU
 profile of the evaluation (go tool pprof FILE), --memprofile FILE a heap
 profile with every allocation made during it (go tool pprof -sample_index

@@ -938,6 +938,17 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 // Fragment returns the matched part of a decoded value for evidence: at
 // most 80 characters, control characters escaped, credentials masked.
 func Fragment(text string, start, end int) string {
+	frag := fragmentSpan(text, start, end)
+	if len(frag) <= 80 && printableASCII(frag) {
+		// nothing to escape or clip: a copy (not a view of the record)
+		return strings.Clone(frag)
+	}
+	return escapeFragment(frag)
+}
+
+// fragmentSpan is text[start:end], the bounds clamped and the start moved
+// back to a rune start, with credentials masked.
+func fragmentSpan(text string, start, end int) string {
 	if start < 0 {
 		start = 0
 	}
@@ -950,12 +961,12 @@ func Fragment(text string, start, end int) string {
 	for start > 0 && start < len(text) && !utf8.RuneStart(text[start]) {
 		start--
 	}
-	frag := text[start:end]
-	frag = RedactSecrets(frag)
-	if len(frag) <= 80 && printableASCII(frag) {
-		// nothing to escape or clip: a copy (not a view of the record)
-		return strings.Clone(frag)
-	}
+	return RedactSecrets(text[start:end])
+}
+
+// escapeFragment clips frag to 80 characters and escapes control
+// characters and invalid bytes.
+func escapeFragment(frag string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range frag {

@@ -111,21 +111,11 @@ func (p *Palisade) DetectVerdict(c *Case) ([]string, string, error) {
 }
 
 // Verdicter is an Engine that can also say, for Options.Verdicts, the
-// full verdict on a case: every alert with its evidence (the matched
-// rules, locations and redacted fragments), as one line of JSON.
+// full verdict on a case: every alert with all its fields (evidence:
+// the matched rules, locations and redacted fragments), as one line of
+// JSON.
 type Verdicter interface {
 	DetectVerdict(c *Case) (types []string, verdict string, err error)
-}
-
-// verdictAlert is what a verdict line keeps of an alert: all but the
-// alert's identifier.
-type verdictAlert struct {
-	Type       string             `json:"type"`
-	Title      string             `json:"title"`
-	Severity   string             `json:"severity"`
-	Confidence float64            `json:"confidence"`
-	Endpoint   *model.EndpointRef `json:"endpoint,omitempty"`
-	Evidence   model.Evidence     `json:"evidence"`
 }
 
 // alertTypes runs the detectors on ev in one engine per case (a fresh
@@ -143,11 +133,10 @@ func alertTypes(ds []detect.Detector, ev *event.Event, verdict bool) ([]string, 
 	if !verdict {
 		return out, ""
 	}
-	vs := make([]verdictAlert, 0, len(alerts))
-	for _, a := range alerts {
-		vs = append(vs, verdictAlert{Type: a.Type, Title: a.Title, Severity: a.Severity, Confidence: a.Confidence, Endpoint: a.Endpoint, Evidence: a.Evidence})
+	if alerts == nil {
+		alerts = []model.Alert{} // "[]", like a request with alerts
 	}
-	b, err := json.Marshal(vs)
+	b, err := json.Marshal(alerts) // all fields, the identifier too (a hash of the alert's key)
 	if err != nil {
 		return out, "(" + err.Error() + ")"
 	}

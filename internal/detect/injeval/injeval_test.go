@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
@@ -351,7 +352,7 @@ func TestVerdicts(t *testing.T) {
 		if len(f) != 6 || f[1] != "palisade" || f[2] != rowKey(cases[i].Payload) {
 			t.Fatalf("line %d: %q", i, l)
 		}
-		var alerts []verdictAlert
+		var alerts []model.Alert
 		if err := json.Unmarshal([]byte(f[5]), &alerts); err != nil {
 			t.Fatalf("line %d: verdict %q: %v", i, f[5], err)
 		}
