@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -24,6 +27,9 @@ func init() {
 		examples int
 		explain  bool
 		warm     bool
+		verdicts string
+		cpuprof  string
+		memprof  string
 	)
 	inj := &cobra.Command{
 		Use:   "injection",
@@ -53,7 +59,16 @@ from the profile learned from up to 4,000 distinct benign values — HttpParams 
 (palisade-warm-values) or presidio prose (palisade-warm-text), tuning parts
 only — and frozen (nothing judged is learned). The palisade column stays
 cold (no profile). Warm CPU time includes giving each request's arguments
-their profile: it is not the product's cost.`,
+their profile: it is not the product's cost.
+
+--verdicts FILE writes every engine's verdict on every request, one line each
+(case index, engine, source|class|split, placement/encoder, sha256 of the
+payload, and Palisade's alerts, every field, evidence included, as JSON): diff two builds'
+files to see every verdict that changed. --cpuprofile FILE writes a Go CPU
+profile of the evaluation (go tool pprof FILE), --memprofile FILE a heap
+profile with every allocation made during it (go tool pprof -sample_index
+alloc_space FILE). They cost time: the cost line
+of such a run is not the engines'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
@@ -120,7 +135,55 @@ their profile: it is not the product's cost.`,
 			for _, f := range st.SkippedFiles {
 				fmt.Fprintf(out, "skipped folder: %s\n", f)
 			}
-			res := injeval.Run(cases, engines, injeval.Options{Sample: sample, Examples: examples, Explain: explain})
+			opt := injeval.Options{Sample: sample, Examples: examples, Explain: explain}
+			if verdicts != "" {
+				f, err := os.Create(verdicts)
+				if err != nil {
+					return exitCode(2, fmt.Errorf("--verdicts: %w", err))
+				}
+				bw := bufio.NewWriterSize(f, 1<<20)
+				opt.Verdicts = bw
+				defer func() {
+					if err := bw.Flush(); err != nil {
+						fmt.Fprintln(os.Stderr, "palisade-eval: --verdicts:", err)
+					}
+					if err := f.Close(); err != nil {
+						fmt.Fprintln(os.Stderr, "palisade-eval: --verdicts:", err)
+					}
+				}()
+			}
+			if cpuprof != "" {
+				f, err := os.Create(cpuprof)
+				if err != nil {
+					return exitCode(2, fmt.Errorf("--cpuprofile: %w", err))
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return exitCode(2, fmt.Errorf("--cpuprofile: %w", err))
+				}
+				defer func() {
+					pprof.StopCPUProfile()
+					if err := f.Close(); err != nil {
+						fmt.Fprintln(os.Stderr, "palisade-eval: --cpuprofile:", err)
+					}
+				}()
+			}
+			if memprof != "" {
+				runtime.MemProfileRate = 4096
+				defer func() {
+					f, err := os.Create(memprof)
+					if err == nil {
+						err = pprof.Lookup("allocs").WriteTo(f, 0)
+						if cerr := f.Close(); err == nil {
+							err = cerr
+						}
+					}
+					if err != nil {
+						fmt.Fprintln(os.Stderr, "palisade-eval: --memprofile:", err)
+					}
+				}()
+			}
+			res := injeval.Run(cases, engines, opt)
 			fmt.Fprintln(out)
 			res.Print(out)
 			if examples > 0 {
@@ -137,6 +200,9 @@ their profile: it is not the product's cost.`,
 	inj.Flags().IntVar(&perFile, "per-file", 400, "payloads kept per PayloadsAllTheThings list (evenly spaced; 0 = all)")
 	inj.Flags().IntVar(&examples, "examples", 0, "print this many missed / false-positive payloads per row (tuning part only)")
 	inj.Flags().BoolVar(&warm, "warm", false, "also judge every request warm: each argument with the positive model learned from benign values (palisade-warm-values: HttpParams norm values; palisade-warm-text: presidio prose; tuning parts only; needs the dev source)")
+	inj.Flags().StringVar(&verdicts, "verdicts", "", "write every engine's verdict on every request to this file, one line each (alerts with evidence as JSON; diff two builds' files)")
+	inj.Flags().StringVar(&cpuprof, "cpuprofile", "", "write a Go CPU profile of the evaluation to this file (go tool pprof)")
+	inj.Flags().StringVar(&memprof, "memprofile", "", "write a Go heap profile of the evaluation's allocations to this file (go tool pprof -sample_index alloc_space)")
 	inj.Flags().BoolVar(&explain, "explain", false, "with --examples: what Palisade made of every value of each example request (decoding, structural and CRS matches, the policy's verdict)")
 	root.AddCommand(inj)
 }

@@ -496,6 +496,7 @@ type requestScanner struct {
 	crs        *crs.Set
 	crsPL      int
 	crsScratch crs.Scratch
+	lib        crs.LibMemo      // libinjection's verdicts, shared by the structural matchers and the CRS rules
 	cleanHdr   [512]cleanHeader // protocol header and user-agent values no CRS rule matched
 	// fits (set by the injection family during its scan): the value fits
 	// its parameter's learned profile — and (quiet) the parameter's
@@ -568,8 +569,10 @@ func (s *requestScanner) scan(ev *event.Event, lim PartLimits, ignore map[string
 		}
 	}
 	s.own = s.hostOwn
+	s.crsScratch.Lib = &s.lib
 	requestPartsTo(ev, lim, &s.res.stats, s, keys)
 	s.ev, s.ignore = nil, nil
+	s.lib.Reset() // it keeps views of the record
 	return &s.res
 }
 
@@ -652,9 +655,9 @@ func (s *requestScanner) part(p Part) bool {
 				}
 				var ms []InjMatch
 				if d == &dec && d.Text == p.Value {
-					ms = matchInjection(p.Kind, d.Text, f)
+					ms = matchInjectionLib(p.Kind, d.Text, f, &s.lib)
 				} else {
-					ms = MatchInjection(p.Kind, d.Text)
+					ms = matchInjectionLib(p.Kind, d.Text, scanBytes(d.Text), &s.lib)
 				}
 				for _, m := range ms {
 					found = true
@@ -935,6 +938,17 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 // Fragment returns the matched part of a decoded value for evidence: at
 // most 80 characters, control characters escaped, credentials masked.
 func Fragment(text string, start, end int) string {
+	frag := fragmentSpan(text, start, end)
+	if len(frag) <= 80 && printableASCII(frag) {
+		// nothing to escape or clip: a copy (not a view of the record)
+		return strings.Clone(frag)
+	}
+	return escapeFragment(frag)
+}
+
+// fragmentSpan is text[start:end], the bounds clamped and the start moved
+// back to a rune start, with credentials masked.
+func fragmentSpan(text string, start, end int) string {
 	if start < 0 {
 		start = 0
 	}
@@ -947,8 +961,12 @@ func Fragment(text string, start, end int) string {
 	for start > 0 && start < len(text) && !utf8.RuneStart(text[start]) {
 		start--
 	}
-	frag := text[start:end]
-	frag = RedactSecrets(frag)
+	return RedactSecrets(text[start:end])
+}
+
+// escapeFragment clips frag to 80 characters and escapes control
+// characters and invalid bytes.
+func escapeFragment(frag string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range frag {
@@ -973,6 +991,16 @@ func Fragment(text string, start, end int) string {
 		n++
 	}
 	return b.String()
+}
+
+// printableASCII: s is made of bytes 0x20–0x7e only.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // RedactSecrets masks credentials in evidence text (classify.RedactCredentials).

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	libinjection "github.com/corazawaf/libinjection-go"
+	"github.com/palisade-sec/palisade/internal/detect/crs"
 )
 
 // InjClass is an injection class (the suffix of the injection.* alert type).
@@ -218,6 +218,13 @@ func MatchInjection(kind PartKind, text string) []InjMatch {
 // matchInjection is MatchInjection with the byte classes of text (f =
 // scanBytes(text)) already known.
 func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
+	return matchInjectionLib(kind, text, f, nil)
+}
+
+// matchInjectionLib is matchInjection with libinjection's verdicts
+// remembered in lib (nil: none), which the CRS rules of the same value
+// share.
+func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) []InjMatch {
 	if plainBytes(f, len(text)) {
 		// one plain token: only a database system object can be news
 		// ("xp_cmdshell", "OPENROWSET")
@@ -248,7 +255,7 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 		return out // the whole XML body: its text nodes are inspected on their own
 	}
 	if f.any(bQuote | bParen | bEq | bDash | bHash | bSemi | bStar | bSpace | bBacktick) {
-		m, ok := matchSQLi(text, low(), f)
+		m, ok := matchSQLi(text, low(), f, lib)
 		if !ok && hasQuoteLookalike(text) {
 			// typographic and full-width quotes that a database's
 			// best-fit conversion to its single-byte character set turns
@@ -257,7 +264,7 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 			// strong evidence only (a libinjection fingerprint, a
 			// tautology, a union) or SQL code syntax: typographic
 			// quotes are the apostrophes of prose
-			if m, ok = matchSQLi(t, asciiLower(t), scanBytes(t)); ok && (m.Confidence >= 0.85 || syntaxOf(t)&synSQL != 0) {
+			if m, ok = matchSQLi(t, asciiLower(t), scanBytes(t), lib); ok && (m.Confidence >= 0.85 || syntaxOf(t)&synSQL != 0) {
 				m.Start, m.End = 0, min(len(text), 60)
 				m.Reason += " (look-alike quotes)"
 			} else {
@@ -267,13 +274,13 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 		add(m, ok)
 	}
 	if f.any(bLT | bColon | bQuote | bBacktick) {
-		add(matchXSS(text, low(), f))
+		add(matchXSS(text, low(), f, lib))
 	} else if strings.IndexByte(text, 0xbc) >= 0 && !utf8.ValidString(text) {
 		// bytes with the high bit set where markup should be: a reader
 		// that keeps 7 bits (US-ASCII) sees 0xBC as "<", 0xBE as ">",
 		// 0xA2 as a double quote
 		t := sevenBit(text)
-		if m, ok := matchXSS(t, asciiLower(t), scanBytes(t)); ok {
+		if m, ok := matchXSS(t, asciiLower(t), scanBytes(t), lib); ok {
 			m.Reason += " (US-ASCII 7-bit encoding)"
 			add(m, true)
 		} else if i := strings.IndexByte(text, 0xbc); i+1 < len(text) && (isLetterByte(text[i+1]) || text[i+1] == '/') && strings.IndexByte(text[i:], 0xbe) > 0 {
@@ -354,8 +361,8 @@ func asciiLower(s string) string {
 
 // ---- SQL injection ---------------------------------------------------------
 
-func matchSQLi(text, lower string, f byteSet) (InjMatch, bool) {
-	if ok, fp := libinjection.IsSQLi(text); ok {
+func matchSQLi(text, lower string, f byteSet, lib *crs.LibMemo) (InjMatch, bool) {
+	if ok, fp := lib.IsSQLi(text); ok {
 		if sqliFingerprintWeak(fp, lower) && !quoteBreak(lower) {
 			// A bare "word 'word" or "1-2" shape: libinjection's weakest
 			// fingerprints; require SQL structure as well.
@@ -653,7 +660,7 @@ func tautology(s string, i int) (int, bool) {
 var xssTags = []string{"<script", "<svg", "<iframe", "<img", "<body", "<object", "<embed", "<video", "<audio", "<details", "<marquee",
 	"<math", "<style", "<link", "<meta", "<base", "<form", "<input", "<isindex", "<frameset", "<frame", "<applet", "<xss", "<a ", "<div", "<x ", "<textarea", "<select", "<keygen", "<table", "<td", "<bgsound", "<layer", "<image", "<html", "<animate", "<set"}
 
-func matchXSS(text, lower string, f byteSet) (InjMatch, bool) {
+func matchXSS(text, lower string, f byteSet, lib *crs.LibMemo) (InjMatch, bool) {
 	// URL schemes that execute script.
 	for _, sch := range []string{"javascript:", "vbscript:", "data:text/html", "livescript:"} {
 		if i := indexScheme(lower, sch); i >= 0 {
@@ -686,7 +693,7 @@ func matchXSS(text, lower string, f byteSet) (InjMatch, bool) {
 			i += n + 1
 		}
 	}
-	if libinjection.IsXSS(text) {
+	if lib.IsXSS(text) {
 		// libinjection flags harmless markup too ("<b>", "<a href=…>"): keep
 		// its verdict when a known dangerous tag or an attribute breakout is present.
 		for _, t := range xssTags {

@@ -264,3 +264,18 @@ func TestInjectionMemoKeepsFindings(t *testing.T) {
 		t.Fatal("the memo was never used")
 	}
 }
+
+// FuzzFragment: Fragment's fast path for short printable text gives what
+// escaping it gives.
+func FuzzFragment(f *testing.F) {
+	for _, s := range []string{"", "1' or '1'='1", "password=hunter22 and more", "a\tb\r\nc\x7f", strings.Repeat("x", 80), strings.Repeat("y", 81), "caf\xc3\xa9 \xff", "Authorization: Bearer abcdefghijklmnop"} {
+		f.Add(s, 0, len(s))
+		f.Add(s, 2, len(s)-1)
+	}
+	f.Fuzz(func(t *testing.T, s string, start, end int) {
+		// the reference: no fast path for short printable text
+		if got, want := Fragment(s, start, end), escapeFragment(fragmentSpan(s, start, end)); got != want {
+			t.Fatalf("Fragment(%q, %d, %d) = %q, reference %q", s, start, end, got, want)
+		}
+	})
+}

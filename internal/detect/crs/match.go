@@ -194,20 +194,40 @@ type Hit struct {
 // Scratch holds per-call buffers; one per goroutine.
 type Scratch struct {
 	poss, possT, cand []uint64
-	acc               [ruleClauses][]uint64
-	hits              []Hit
-	cnt               [256]int32
-	cntFor            string // the text cnt counts
+	// the results of possible within the current Match, by the bytes
+	// (and the text, for the counted clauses) they were computed for
+	possMemo [possMemoSize]possEntry
+	nPoss    int
+	acc      [ruleClauses][]uint64
+	hits     []Hit
+	cnt      [256]int32
+	cntFor   string // the text cnt counts
 	// Evaluated counts the operators run (rules past their gates and
 	// prefilters), for tests and benchmarks.
 	Evaluated int
 	// Trace, when set, is called with each rule evaluated (tests).
 	Trace func(r *Rule)
+	// Lib, when set, remembers libinjection's verdicts (shared with the
+	// caller's own use of libinjection on the same texts).
+	Lib *LibMemo
 }
+
+// possEntry is one remembered result of possible.
+type possEntry struct {
+	ts   bset
+	t    string
+	any  bool
+	poss []uint64
+}
+
+const possMemoSize = 4
 
 func (sc *Scratch) size(words int) {
 	if len(sc.poss) < words {
 		sc.poss, sc.possT, sc.cand = make([]uint64, words), make([]uint64, words), make([]uint64, words)
+		for i := range sc.possMemo {
+			sc.possMemo[i].poss = make([]uint64, words)
+		}
 		for j := range sc.acc {
 			sc.acc[j] = make([]uint64, words)
 		}
@@ -229,6 +249,7 @@ func (sc *Scratch) size(words int) {
 func (s *Set) Match(target Target, header string, text string, maxPL int, sc *Scratch) []Hit {
 	sc.hits = sc.hits[:0]
 	sc.cntFor = ""
+	sc.nPoss = 0
 	if text == "" || maxPL < 1 || target == 0 {
 		return nil
 	}
@@ -245,7 +266,12 @@ func (s *Set) Match(target Target, header string, text string, maxPL int, sc *Sc
 	}
 	// in rule order, whichever way they were found
 	slices.SortFunc(sc.hits, func(a, b Hit) int { return a.Rule.idx - b.Rule.idx })
-	sc.cntFor = "" // no view of the caller's text is kept past the call (only in the hits)
+	// no view of the caller's text is kept past the call (only in the hits)
+	sc.cntFor = ""
+	for i := range sc.nPoss {
+		sc.possMemo[i].t = ""
+	}
+	sc.nPoss = 0
 	return sc.hits
 }
 
@@ -262,8 +288,8 @@ func (s *Set) matchGroups(ti int, target Target, header, text string, textSet *b
 		// makes of the text
 		gp := poss
 		if sup := transformedBytes(g.tf, textSet); sup != *textSet {
-			gp = sc.possT[:w]
-			if !s.possible(ti, maxPL, &sup, "", gp, sc) {
+			var any bool
+			if gp, any = s.possibleMemo(ti, maxPL, &sup, "", sc); !any {
 				continue
 			}
 		}
@@ -280,8 +306,8 @@ func (s *Set) matchGroups(ti int, target Target, header, text string, textSet *b
 		ts := *textSet
 		if t != text {
 			if ts = bytesOf(t); ts != *textSet {
-				gp = sc.possT[:w]
-				if !s.possible(ti, maxPL, &ts, t, gp, sc) || !meets(gp, g.mask) {
+				var any bool
+				if gp, any = s.possibleMemo(ti, maxPL, &ts, t, sc); !any || !meets(gp, g.mask) {
 					continue
 				}
 			}
@@ -317,6 +343,25 @@ func (s *Set) matchGroups(ti int, target Target, header, text string, textSet *b
 			}
 		}
 	}
+}
+
+// possibleMemo is possible into a slice of sc, remembered for the rest
+// of the Match call (chains often make texts with the same bytes).
+func (s *Set) possibleMemo(ti, pl int, ts *bset, t string, sc *Scratch) ([]uint64, bool) {
+	for i := range sc.nPoss {
+		if e := &sc.possMemo[i]; e.ts == *ts && e.t == t {
+			return e.poss[:s.words], e.any
+		}
+	}
+	if sc.nPoss == possMemoSize {
+		gp := sc.possT[:s.words]
+		return gp, s.possible(ti, pl, ts, t, gp, sc)
+	}
+	e := &sc.possMemo[sc.nPoss]
+	sc.nPoss++
+	e.ts, e.t = *ts, t
+	e.any = s.possible(ti, pl, ts, t, e.poss[:s.words], sc)
+	return e.poss[:s.words], e.any
 }
 
 func meets(a, b []uint64) bool {
@@ -590,7 +635,7 @@ func (s *Set) evalLower(r *Rule, t, text string, sc *Scratch) {
 	if sc.Trace != nil {
 		sc.Trace(r)
 	}
-	if st, en, ok := r.eval(t, text); ok {
+	if st, en, ok := r.eval(t, text, sc.Lib); ok {
 		sc.hits = append(sc.hits, Hit{Rule: r, Start: st, End: en, Text: t})
 	}
 }

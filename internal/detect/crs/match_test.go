@@ -28,7 +28,7 @@ func (s *Set) matchAll(target Target, header, text string, maxPL int) []int {
 		if r.lower {
 			t = strings.ToLower(t)
 		}
-		if _, _, ok := r.eval(t, text); ok {
+		if _, _, ok := r.eval(t, text, nil); ok {
 			ids = append(ids, r.ID)
 		}
 	}
@@ -99,10 +99,13 @@ func TestMatchSound(t *testing.T) {
 	}
 }
 
+// FuzzMatchSound: Match finds what every rule finds, and the fast paths
+// of Rule.eval give what their references give.
 func FuzzMatchSound(f *testing.F) {
 	for _, v := range soundSamples {
 		f.Add(v)
 	}
+	f.Add("/etc/passwd .htaccess /ETC/SHADOW")
 	s, err := Default()
 	if err != nil {
 		f.Fatal(err)
@@ -112,6 +115,7 @@ func FuzzMatchSound(f *testing.F) {
 			return
 		}
 		checkSound(t, s, v)
+		checkEvalPaths(t, s, v)
 	})
 }
 
@@ -159,5 +163,68 @@ func TestMatchAllocs(t *testing.T) {
 				t.Errorf("Match(%v, %q): %v allocations", tg, v, n)
 			}
 		}
+	}
+}
+
+// pmSpanRef is the reference of an @pm rule's span: the first phrase in
+// list order found in the lower-cased text, at its first occurrence.
+func pmSpanRef(r *Rule, t string) (int, int, bool) {
+	lt := lowerASCII(t)
+	for _, p := range r.lits {
+		if i := strings.Index(lt, p); i >= 0 {
+			return i, i + len(p), true
+		}
+	}
+	return 0, 0, false
+}
+
+// checkEvalPaths fails when a fast path of Rule.eval differs from its
+// reference: the @pm automaton from trying the phrases in turn, the
+// capture rules' DFA pre-check from the submatch search alone.
+func checkEvalPaths(t *testing.T, s *Set, v string) {
+	t.Helper()
+	for _, r := range s.Rules {
+		switch {
+		case r.op == opPm && len(r.links) == 0:
+			st, en, ok := r.eval(v, v, nil)
+			ws, we, wok := pmSpanRef(r, v)
+			if ok != wok || ok && (st != ws || en != we) {
+				t.Fatalf("rule %d on %q: span %d-%d %v, phrases in turn %d-%d %v", r.ID, v, st, en, ok, ws, we, wok)
+			}
+		case r.op == opRx && r.capture && len(r.links) > 0:
+			_, _, ok := r.eval(v, v, nil)
+			m := r.re.FindStringSubmatchIndex(v)
+			if m == nil && ok {
+				t.Fatalf("rule %d on %q: matched, but the submatch search finds nothing", r.ID, v)
+			}
+		}
+	}
+}
+
+func TestEvalPaths(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range s.Rules {
+		if r.op == opPm && r.pm != nil {
+			n++
+			// every phrase, alone, in upper case and after another
+			for i, p := range r.lits {
+				checkEvalPaths(t, s, p)
+				checkEvalPaths(t, s, "x "+strings.ToUpper(p)+" "+r.lits[len(r.lits)-1-i])
+				if i > 20 {
+					break
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no @pm rule has an automaton")
+	}
+	for _, v := range soundSamples {
+		checkEvalPaths(t, s, v)
+		checkEvalPaths(t, s, "q="+v+" and "+strings.ToUpper(v))
 	}
 }

@@ -11,8 +11,9 @@ import (
 	"sync"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
-	libinjection "github.com/corazawaf/libinjection-go"
 	re2 "github.com/wasilibs/go-re2"
+
+	"github.com/palisade-sec/palisade/internal/classify/ac"
 )
 
 // Target is the kind of request value a rule inspects (a bit set).
@@ -91,6 +92,10 @@ type Rule struct {
 	arg              string
 	re               *re2.Regexp
 	lits             []string // prefilter (or the @pm phrases); nil: always evaluated
+	// @pm: an automaton over the distinct phrases (ASCII case folded),
+	// pmID[i] the index in lits of its phrase i (the first of equal ones)
+	pm   *ac.Matcher
+	pmID []int32
 	// on texts made of the bytes of a tier only (wordBytes, commonBytes):
 	// the prefilter of the rule restricted to them (nil: always
 	// evaluated), or never (never: the rule cannot match such a text)
@@ -388,6 +393,7 @@ func (r *Rule) setOp(fsys fs.FS, op, arg string) error {
 			phrases[i] = lowerASCII(phrases[i])
 		}
 		r.op, r.lits, r.arg = opPm, phrases, arg
+		r.pm, r.pmID = phraseMatcher(phrases)
 		r.clauses = phraseGate(phrases)
 		for i := range r.tiers {
 			r.tiers[i].lits = phrasesWithin(phrases, tierBytes[i])
@@ -503,12 +509,19 @@ func (r *Rule) headerOK(target Target, header string) bool {
 
 // eval runs the rule's operator on t (the transformed text; raw is the
 // value before the rule's transformations) and its chain.
-func (r *Rule) eval(t, raw string) (int, int, bool) {
+// lib (nil: none) remembers libinjection's verdicts.
+func (r *Rule) eval(t, raw string, lib *LibMemo) (int, int, bool) {
 	start, end := -1, -1
 	var caps []string
 	switch r.op {
 	case opRx:
 		if r.capture && len(r.links) > 0 {
+			// most runs find no match: the DFA says so several times
+			// faster than the submatch engines (the match, and so its
+			// groups, are the same either way)
+			if !r.re.MatchString(t) {
+				return 0, 0, false
+			}
 			m := r.re.FindStringSubmatchIndex(t)
 			if m == nil {
 				return 0, 0, false
@@ -529,23 +542,44 @@ func (r *Rule) eval(t, raw string) (int, int, bool) {
 			start, end = m[0], m[1]
 		}
 	case opPm:
-		// the automaton found a phrase of this rule in t
-		lt := lowerASCII(t)
-		for _, p := range r.lits {
-			if i := strings.Index(lt, p); i >= 0 {
-				start, end = i, i+len(p)
-				break
+		// the prefilter found a phrase of this rule in t; the span is
+		// that of the first phrase (in list order) present, at its first
+		// occurrence: one pass of the rule's automaton
+		if r.pm == nil {
+			lt := lowerASCII(t)
+			for _, p := range r.lits {
+				if i := strings.Index(lt, p); i >= 0 {
+					start, end = i, i+len(p)
+					break
+				}
+			}
+			if start < 0 {
+				return 0, 0, false
+			}
+			break
+		}
+		best, at := int32(-1), 0
+		for i, st := 0, 0; i < len(t); i++ {
+			st = r.pm.Next(st, t[i])
+			if !r.pm.HasOut(st) {
+				continue
+			}
+			for _, id := range r.pm.Out(st) {
+				if j := r.pmID[id]; best < 0 || j < best {
+					best, at = j, i+1-r.pm.Len(id)
+				}
 			}
 		}
-		if start < 0 {
+		if best < 0 {
 			return 0, 0, false
 		}
+		start, end = at, at+len(r.lits[best])
 	case opDetectSQLi:
-		if ok, _ := libinjection.IsSQLi(t); !ok {
+		if ok, _ := lib.IsSQLi(t); !ok {
 			return 0, 0, false
 		}
 	case opDetectXSS:
-		if !libinjection.IsXSS(t) {
+		if !lib.IsXSS(t) {
 			return 0, 0, false
 		}
 	case opContains:
@@ -624,6 +658,39 @@ func (r *Rule) eval(t, raw string) (int, int, bool) {
 		}
 	}
 	return start, end, true
+}
+
+// phraseMatcher compiles the phrases of an @pm rule (lower-case) into one
+// automaton over the distinct ones, with each one's first index (nil when
+// a phrase is empty — it is in every text — or the phrases hold too many
+// distinct bytes for the automaton: the phrases are then tried in turn).
+func phraseMatcher(phrases []string) (*ac.Matcher, []int32) {
+	first := map[string]int32{}
+	var uniq []string
+	var ids []int32
+	var bytes [256]bool
+	nb := 0
+	for i, p := range phrases {
+		if p == "" {
+			return nil, nil
+		}
+		for j := 0; j < len(p); j++ {
+			if !bytes[p[j]] {
+				bytes[p[j]] = true
+				nb++
+			}
+		}
+		if _, ok := first[p]; ok {
+			continue
+		}
+		first[p] = int32(i)
+		uniq = append(uniq, p)
+		ids = append(ids, int32(i))
+	}
+	if nb > 200 {
+		return nil, nil
+	}
+	return ac.New(uniq, true), ids
 }
 
 // txMacro reads "%{TX.n}" (n a digit, TX in any case).

@@ -1,6 +1,8 @@
 package injeval
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
 )
 
 // Engine is something that inspects a request and says what it found.
@@ -93,20 +96,51 @@ func (p *Palisade) Detect(c *Case) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return alertTypes(p.ds, ev), nil
+	types, _ := alertTypes(p.ds, ev, false)
+	return types, nil
+}
+
+// DetectVerdict implements Verdicter.
+func (p *Palisade) DetectVerdict(c *Case) ([]string, string, error) {
+	ev, err := p.Event(c)
+	if err != nil {
+		return nil, "", err
+	}
+	types, v := alertTypes(p.ds, ev, true)
+	return types, v, nil
+}
+
+// Verdicter is an Engine that can also say, for Options.Verdicts, the
+// full verdict on a case: every alert with all its fields (evidence:
+// the matched rules, locations and redacted fragments), as one line of
+// JSON.
+type Verdicter interface {
+	DetectVerdict(c *Case) (types []string, verdict string, err error)
 }
 
 // alertTypes runs the detectors on ev in one engine per case (a fresh
 // emitter), as deployed: the families share their per-event work (the
-// request walk of injection and SSRF).
-func alertTypes(ds []detect.Detector, ev *event.Event) []string {
+// request walk of injection and SSRF). With verdict, it also returns the
+// alerts as JSON (Verdicter).
+func alertTypes(ds []detect.Detector, ev *event.Event, verdict bool) ([]string, string) {
 	g := detect.NewEngine(ds...)
 	g.Observe(ev)
+	alerts := g.Alerts()
 	var out []string
-	for _, a := range g.Alerts() {
+	for _, a := range alerts {
 		out = append(out, a.Type)
 	}
-	return out
+	if !verdict {
+		return out, ""
+	}
+	if alerts == nil {
+		alerts = []model.Alert{} // "[]", like a request with alerts
+	}
+	b, err := json.Marshal(alerts) // all fields, the identifier too (a hash of the alert's key)
+	if err != nil {
+		return out, "(" + err.Error() + ")"
+	}
+	return out, string(b)
 }
 
 // Row is one line of the result table: the cases of one source, class
@@ -161,6 +195,14 @@ type Options struct {
 	// Explain adds, to each example, what Palisade made of every value of
 	// the request (Palisade.Explain).
 	Explain bool
+	// Verdicts, when set, receives one line per case and engine: the
+	// case's index, the engine, source|class|split, placement/encoder, a
+	// hash of the payload, and the engine's verdict (for a Verdicter, every
+	// alert with its evidence as JSON; else the alert types). Two builds'
+	// files differ exactly where a verdict changed. Writing them costs CPU
+	// time in the timed loop: the cost line of such a run is not the
+	// engine's.
+	Verdicts io.Writer
 }
 
 func rowKey(p *Payload) string { return p.Source + "|" + p.Class + "|" + p.Split }
@@ -213,7 +255,23 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 			c := &cases[i]
 			r := rowOf(c)
 			r.Sampled[e.Name()]++
-			types, err := e.Detect(c)
+			var (
+				types   []string
+				verdict string
+				err     error
+			)
+			if v, ok := e.(Verdicter); ok && opt.Verdicts != nil {
+				types, verdict, err = v.DetectVerdict(c)
+			} else {
+				types, err = e.Detect(c)
+				verdict = strings.Join(types, ",")
+			}
+			if opt.Verdicts != nil {
+				if err != nil {
+					verdict = "error: " + err.Error()
+				}
+				fmt.Fprintf(opt.Verdicts, "%d\t%s\t%s\t%s/%s\t%x\t%s\n", i, e.Name(), rowKey(c.Payload), c.Placement, c.Encoder, sha256.Sum256([]byte(c.Payload.Value)), verdict)
+			}
 			if err != nil {
 				res.Errors[e.Name()]++
 				continue

@@ -1,10 +1,12 @@
 package injeval
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/testutil"
 )
 
@@ -318,5 +320,57 @@ func TestCorazaVerdicts(t *testing.T) {
 		if tc.want == "crs:949110" && (has(types, "injection.sqli") || has(types, "injection.xss")) {
 			t.Errorf("%s: a protocol block named an attack class: %v", tc.name, types)
 		}
+	}
+}
+
+// TestVerdicts: Options.Verdicts gets one line per case and engine, with
+// Palisade's alerts and their evidence as JSON, the same in two runs, and
+// the rest of the result does not depend on it.
+func TestVerdicts(t *testing.T) {
+	ps := []Payload{
+		{Source: "t", Class: "sqli", Value: "1' or '1'='1", Split: SplitTune},
+		{Source: "t", Class: "xss", Value: "<script>alert(document.cookie)</script>", Split: SplitTune},
+		{Source: "t", Class: Benign, Value: "blue shoes", Split: SplitTune},
+	}
+	cases := BuildCases(ps, []string{"query", "json"}, &LoadStats{})
+	run := func(w *strings.Builder) *Result {
+		return Run(cases, []Engine{NewPalisade()}, Options{Verdicts: w})
+	}
+	var a, b strings.Builder
+	ra := run(&a)
+	run(&b)
+	if a.String() != b.String() {
+		t.Fatal("two runs wrote different verdicts")
+	}
+	lines := strings.Split(strings.TrimSuffix(a.String(), "\n"), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("%d lines for %d cases:\n%s", len(lines), len(cases), a.String())
+	}
+	flagged := 0
+	for i, l := range lines {
+		f := strings.Split(l, "\t")
+		if len(f) != 6 || f[1] != "palisade" || f[2] != rowKey(cases[i].Payload) {
+			t.Fatalf("line %d: %q", i, l)
+		}
+		var alerts []model.Alert
+		if err := json.Unmarshal([]byte(f[5]), &alerts); err != nil {
+			t.Fatalf("line %d: verdict %q: %v", i, f[5], err)
+		}
+		if len(alerts) > 0 {
+			flagged++
+			if alerts[0].Type == "" || alerts[0].Evidence.Details["location"] == nil {
+				t.Errorf("line %d: alert without type or location: %q", i, f[5])
+			}
+		}
+	}
+	hits := 0
+	for _, r := range ra.Rows {
+		hits += r.Hits["palisade"]
+	}
+	if flagged != hits || flagged == 0 {
+		t.Errorf("%d verdicts with alerts, %d requests flagged", flagged, hits)
+	}
+	if plain := Run(cases, []Engine{NewPalisade()}, Options{}); plain.Cost["palisade"].Requests != ra.Cost["palisade"].Requests {
+		t.Error("the verdict dump changed what was run")
 	}
 }

@@ -121,7 +121,19 @@ func (w *Warm) Detect(c *Case) ([]string, error) {
 		return nil, err
 	}
 	w.inj.SeedProfiles(ev)
-	return alertTypes(w.ds, ev), nil
+	types, _ := alertTypes(w.ds, ev, false)
+	return types, nil
+}
+
+// DetectVerdict implements Verdicter.
+func (w *Warm) DetectVerdict(c *Case) ([]string, string, error) {
+	ev, err := w.enr.Enrich(c.Rec, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	w.inj.SeedProfiles(ev)
+	types, v := alertTypes(w.ds, ev, true)
+	return types, v, nil
 }
 
 // Explain says what the warm engine made of each value of a case.
