@@ -73,6 +73,9 @@ type Merger struct {
 	unsaved bool          // partials read but the merged state not written yet
 	Last    *model.Report // last merged report (tests, status)
 	Merges  int64
+	// stale: partials whose newest copy could not be read, merged from
+	// their last copy until their partition writes them again.
+	stale map[string]bool
 }
 
 type writtenAlert struct {
@@ -139,6 +142,10 @@ func (m *Merger) Once(ctx context.Context) error {
 			// Deleted, it is written again by its partition (which
 			// checks every refreshEvery report intervals).
 			m.log.Warn("cluster: partial report unreadable; merging its last copy and deleting it", "name", in.Name, "err", err)
+			if m.stale == nil {
+				m.stale = map[string]bool{}
+			}
+			m.stale[in.Name] = true
 			if err := m.b.DeleteState(ctx, in.Name); err != nil {
 				m.log.Warn("cluster: partial report", "name", in.Name, "err", err)
 			}
@@ -152,6 +159,7 @@ func (m *Merger) Once(ctx context.Context) error {
 		}
 		m.parts[in.Name] = &p
 		m.digests[in.Name] = info.Digest
+		delete(m.stale, in.Name)
 		changed = true
 	}
 	if !changed && !m.unsaved {
