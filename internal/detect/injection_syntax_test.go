@@ -237,6 +237,19 @@ func TestFileInReferrerOrAgent(t *testing.T) {
 		{map[string]string{"user-agent": "Mozilla/5.0 (compatible; Bot/2.1; +http://bot.example/etc/passwd.html)"}, false},
 		{map[string]string{"referer": "https://docs.example/guides/etc/hosts"}, false},
 		{map[string]string{"referer": "https://shop.example/item/42"}, false},
+		// everyday agents and referrers
+		{map[string]string{"user-agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}, false},
+		{map[string]string{"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"}, false},
+		{map[string]string{"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"}, false},
+		{map[string]string{"user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}, false},
+		{map[string]string{"user-agent": "curl/8.5.0"}, false},
+		{map[string]string{"user-agent": "python-requests/2.32.3"}, false},
+		{map[string]string{"user-agent": "okhttp/4.12.0"}, false},
+		{map[string]string{"user-agent": "Java/17.0.2"}, false},
+		{map[string]string{"user-agent": "PostmanRuntime/7.42.0"}, false},
+		{map[string]string{"user-agent": "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP2A.240905.003)"}, false},
+		{map[string]string{"referer": "android-app://com.google.android.gm/"}, false},
+		{map[string]string{"referer": "https://www.google.com/"}, false},
 	} {
 		ev := sigEvent(t, "GET", "https://api.example.test/v1/items", tc.h, "", 200)
 		got := false
@@ -266,4 +279,28 @@ func FuzzSyntaxOf(f *testing.F) {
 		_ = literalTautology(s)
 		_, _ = dbSystemObject(asciiLower(s))
 	})
+}
+
+// TestBarePiecesBenign: query pieces without "=" are judged as values;
+// the everyday ones stay quiet, a payload does not.
+func TestBarePiecesBenign(t *testing.T) {
+	d := coldInjection()
+	for _, tc := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://api.example.test/v1/svc?wsdl", false},
+		{"https://api.example.test/v1/page?edit", false},
+		{"https://api.example.test/v1/a?1701234567", false},
+		{"https://api.example.test/v1/a?v2&x=1", false},
+		{"https://api.example.test/v1/search?red+shoes+size+42", false},
+		{"https://api.example.test/v1/a?utf8=%E2%9C%93&q=x", false},
+		{"https://api.example.test/v1/a?1%27%20OR%20%271%27%3D%271", true},
+		{"https://api.example.test/v1/a?xp_cmdshell", true},
+	} {
+		got := len(d.Inspect(sigEvent(t, "GET", tc.url, nil, "", 200))) > 0
+		if got != tc.want {
+			t.Errorf("%s: flagged %v, want %v", tc.url, got, tc.want)
+		}
+	}
 }
