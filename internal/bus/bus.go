@@ -123,6 +123,9 @@ func (b *Bus) RecordStream() string { return b.upper() + "_RECORDS" }
 func (b *Bus) PopulationStream() string { return b.upper() + "_POPULATION" }
 func (b *Bus) stateBucket() string      { return b.upper() + "_state" }
 
+// StateBucket is the object store of checkpoints and partial reports.
+func (b *Bus) StateBucket() string { return b.stateBucket() }
+
 // ClusterBucket is the KV bucket of the cluster's settings and secret.
 func (b *Bus) ClusterBucket() string { return b.clusterBucket() }
 

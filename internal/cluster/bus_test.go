@@ -186,7 +186,7 @@ func waitMerged(t *testing.T, ws []*runningWorker, records int64, limit time.Dur
 				m.mu.Lock()
 				// a report merged from a stale copy of a partial is not
 				// the final one: its partition writes it again
-				if m.Last != nil && (rep == nil || m.Merges > 0) && len(m.stale) == 0 {
+				if m.Last != nil && (rep == nil || m.Merges > 0) && len(m.stale) == 0 { // StalePartials, under the lock held here
 					rep = m.Last
 				}
 				m.mu.Unlock()

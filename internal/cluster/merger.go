@@ -110,6 +110,15 @@ func (m *Merger) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
+// StalePartials is the number of partial reports merged from their last
+// copy because the newest one could not be read (their partitions write
+// them again within 10 report intervals).
+func (m *Merger) StalePartials() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.stale)
+}
+
 // Once reads the partial reports that changed and, when any did, writes
 // the merged state.
 func (m *Merger) Once(ctx context.Context) error {

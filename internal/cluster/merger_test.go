@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/palisade-sec/palisade/internal/bus/natstest"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
@@ -75,5 +76,68 @@ func TestMergerStoreDown(t *testing.T) {
 	}
 	if len(st.snaps) != 1 {
 		t.Fatalf("nothing changed, yet the merger wrote again (%d snapshots)", len(st.snaps))
+	}
+}
+
+// TestMergerStalePartial: a partial whose newest copy cannot be read (an
+// upload cut by a failing server: the description without its chunks) is
+// merged from its last copy, deleted, and counted stale until its
+// partition writes it again.
+func TestMergerStalePartial(t *testing.T) {
+	c := natstest.Start(t, 1)
+	cfg := testConfig(c.URLs())
+	cfg.Replicas = 1
+	b := connect(t, cfg, "merger")
+	ctx := context.Background()
+	put := func(records int64) {
+		t.Helper()
+		p := &Partial{Stage: "endpoint", Part: 0, Seq: uint64(records), Report: &model.Report{Input: model.Input{Records: records}}}
+		data, err := encodeJSON(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.PutState(ctx, "part.b.0", p.Seq, nil, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := &flakyStore{}
+	m := NewMerger(b, st, nil, nil)
+	merged := func() int64 {
+		t.Helper()
+		if err := m.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return m.Last.Input.Records
+	}
+	put(3)
+	if n := merged(); n != 3 || m.StalePartials() != 0 {
+		t.Fatalf("first merge: %d records, %d stale", n, m.StalePartials())
+	}
+	put(5)
+	// cut: the chunks of the newest copy go, its description stays
+	os, err := b.JS.ObjectStore(ctx, b.StateBucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.GetInfo(ctx, "part.b.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := b.JS.Stream(ctx, "OBJ_"+b.StateBucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := str.Purge(ctx, jetstream.WithPurgeSubject("$O."+b.StateBucket()+".C."+info.NUID)); err != nil {
+		t.Fatal(err)
+	}
+	if n := merged(); n != 3 || m.StalePartials() != 1 {
+		t.Fatalf("after the cut upload: %d records merged (want the last copy's 3), %d stale (want 1)", n, m.StalePartials())
+	}
+	if has, err := b.HasState(ctx, "part.b.0"); err != nil || has {
+		t.Fatalf("the unreadable partial was not deleted: %v %v", has, err)
+	}
+	put(7)
+	if n := merged(); n != 7 || m.StalePartials() != 0 {
+		t.Fatalf("after the partition wrote it again: %d records, %d stale", n, m.StalePartials())
 	}
 }

@@ -29,6 +29,13 @@ func (w *Worker) Collectors() []prometheus.Collector {
 			func() float64 { return w.population(func(s PopulationStats) float64 { return float64(s.Held) }) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_population_missing_messages", Help: "Forwarded message numbers given up after waiting (analysis_dropped \"cluster forwards missing\")."},
 			func() float64 { return w.population(func(s PopulationStats) float64 { return float64(s.Missing) }) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_merged_stale_partials", Help: "Partial reports the merged report holds in their last copy, the newest being unreadable (their partitions write them again)."},
+			func() float64 {
+				if w.merger == nil {
+					return 0
+				}
+				return float64(w.merger.StalePartials())
+			}),
 	}
 }
 
