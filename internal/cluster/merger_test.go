@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/bus/natstest"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/store"
@@ -37,14 +38,20 @@ func (s *flakyStore) Tombstoned(context.Context, []string) (map[string]bool, err
 func (s *flakyStore) Setting(context.Context, string) (string, error)               { return "", nil }
 func (s *flakyStore) PutSetting(context.Context, string, string, time.Time) error   { return nil }
 
+// mergerBus starts one NATS server and connects a provisioned bus to it.
+func mergerBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	c := natstest.Start(t, 1)
+	cfg := testConfig(c.URLs())
+	cfg.Replicas = 1
+	return connect(t, cfg, "merger")
+}
+
 // TestMergerStoreDown: partials read while the store is down are written
 // once it is back, though no partial changed since; then nothing is
 // written again until one does.
 func TestMergerStoreDown(t *testing.T) {
-	c := natstest.Start(t, 1)
-	cfg := testConfig(c.URLs())
-	cfg.Replicas = 1
-	b := connect(t, cfg, "merger")
+	b := mergerBus(t)
 	ctx := context.Background()
 	first := time.Date(2026, 11, 16, 1, 0, 0, 0, time.UTC)
 	p := &Partial{Stage: "endpoint", Part: 0, Seq: 5, Report: &model.Report{
@@ -84,10 +91,7 @@ func TestMergerStoreDown(t *testing.T) {
 // merged from its last copy, deleted, and counted stale until its
 // partition writes it again.
 func TestMergerStalePartial(t *testing.T) {
-	c := natstest.Start(t, 1)
-	cfg := testConfig(c.URLs())
-	cfg.Replicas = 1
-	b := connect(t, cfg, "merger")
+	b := mergerBus(t)
 	ctx := context.Background()
 	put := func(records int64) {
 		t.Helper()
