@@ -461,7 +461,7 @@ func sqlStructure(lower string) (InjMatch, bool) {
 var dbSystemObjects = []string{
 	"xp_cmdshell", "xp_dirtree", "xp_fileexist", "xp_regread", "xp_regwrite", "xp_servicecontrol", "xp_availablemedia", "xp_subdirs", "xp_ntsec_enumdomains", "xp_terminate_process", "xp_loginconfig",
 	"sp_executesql", "sp_oacreate", "sp_oamethod", "sp_configure", "sp_addlogin", "sp_addsrvrolemember", "sp_password", "sp_makewebtask", "sp_execute_external_script",
-	"openrowset", "opendatasource", "openquery",
+	"openrowset", "opendatasource",
 	"utl_http", "utl_inaddr", "utl_file", "utl_smtp", "utl_tcp", "dbms_pipe", "dbms_lock", "dbms_java", "dbms_xmlquery", "dbms_scheduler", "ctxsys.drithsx",
 	"information_schema", "pg_catalog", "pg_shadow", "pg_sleep", "pg_read_file", "pg_ls_dir", "sqlite_master", "sqlite_schema", "msysaccessobjects", "msysobjects", "sysobjects", "syscolumns", "mysql.user",
 }
