@@ -1100,6 +1100,7 @@ func matchTraversal(lower string, f byteSet) (InjMatch, bool) {
 	steps, first := 0, -1
 	if f.any(bDot2) {
 		// "../", "..;/", "....//", "..%00/" (decoded), trailing "..".
+		sep := -1 // the next path-parameter end found (positions only grow: one scan in all)
 		for i := strings.Index(s, ".."); i >= 0 && i < len(s); {
 			j := i
 			for j < len(s) && s[j] == '.' {
@@ -1113,9 +1114,13 @@ func matchTraversal(lower string, f byteSet) (InjMatch, bool) {
 				// a path parameter after the dots ("..;jsessionid=x/",
 				// "..;/"): servlet containers drop it and keep "..";
 				// it runs to the next separator
-				for k < len(s) && s[k] != '/' && s[k] != ' ' && s[k] != '?' {
-					k++
+				if sep < k {
+					sep = len(s)
+					if n := strings.IndexAny(s[k:], "/ ?"); n >= 0 {
+						sep = k + n
+					}
 				}
+				k = sep
 			}
 			leftOK := i == 0 || s[i-1] == '/' || s[i-1] == '=' || s[i-1] == ' ' || s[i-1] == '\'' || s[i-1] == '"' || s[i-1] == ':' || s[i-1] == 0
 			if leftOK && (k >= len(s) || s[k] == '/') {

@@ -511,29 +511,41 @@ func dotCommand(t string) bool {
 
 // assembledVariable: a shell variable assigned and then expanded inside
 // a word ("v='u';cu$v\\r\\l", "a=c;b=at;$a$b /etc/passwd") — a command
-// name put together at run time.
+// name put together at run time. One pass: an assignment is a word at the
+// start or after a separator followed by "="; an expansion is "$" and a
+// word after its assignment ended (linear in the value: the value is the
+// client's, up to max_value bytes).
 func assembledVariable(t string) bool {
-	for i := 1; i+1 < len(t); i++ {
-		if t[i] != '$' || !isLetterByte(t[i+1]) {
+	var assigned map[string]int // name → end of its first assignment ("name=")
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == '$' && i > 0 && i+1 < len(t) && isLetterByte(t[i+1]) && len(assigned) > 0 {
+			k := i + 1
+			for k < len(t) && isWordByte(t[k]) {
+				k++
+			}
+			if end, ok := assigned[t[i+1:k]]; ok && end <= i {
+				return true
+			}
+			i = k - 1
 			continue
 		}
-		k := i + 1
+		if !isWordByte(c) || i > 0 && strings.IndexByte(";&| \t\n", t[i-1]) < 0 {
+			continue
+		}
+		k := i
 		for k < len(t) && isWordByte(t[k]) {
 			k++
 		}
-		name := t[i+1 : k]
-		// assigned before: at the start or after a separator, "name="
-		for at := 0; at < i; {
-			j := strings.Index(t[at:i], name+"=")
-			if j < 0 {
-				break
+		if k < len(t) && t[k] == '=' {
+			if assigned == nil {
+				assigned = map[string]int{}
 			}
-			j += at
-			if j == 0 || strings.IndexByte(";&| \t\n", t[j-1]) >= 0 {
-				return true
+			if _, ok := assigned[t[i:k]]; !ok {
+				assigned[t[i:k]] = k + 1
 			}
-			at = j + 1
 		}
+		i = k - 1
 	}
 	return false
 }

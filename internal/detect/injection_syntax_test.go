@@ -1,6 +1,9 @@
 package detect
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSyntaxOf(t *testing.T) {
 	for _, tc := range []struct {
@@ -302,5 +305,65 @@ func TestBarePiecesBenign(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: flagged %v, want %v", tc.url, got, tc.want)
 		}
+	}
+}
+
+// assembledVariableRef is the first, quadratic form of assembledVariable
+// (for each expansion, a search of the text before it): the reference
+// of FuzzAssembledVariable.
+func assembledVariableRef(t string) bool {
+	for i := 1; i+1 < len(t); i++ {
+		if t[i] != '$' || !isLetterByte(t[i+1]) {
+			continue
+		}
+		k := i + 1
+		for k < len(t) && isWordByte(t[k]) {
+			k++
+		}
+		name := t[i+1 : k]
+		for at := 0; at < i; {
+			j := strings.Index(t[at:i], name+"=")
+			if j < 0 {
+				break
+			}
+			j += at
+			if j == 0 || strings.IndexByte(";&| \t\n", t[j-1]) >= 0 {
+				return true
+			}
+			at = j + 1
+		}
+	}
+	return false
+}
+
+// FuzzAssembledVariable: the one-pass form agrees with the reference.
+func FuzzAssembledVariable(f *testing.F) {
+	for _, s := range []string{"a=c;b=at;$a$b /etc/passwd", "v='u';cu$v\\rl host", "xa=$a", "$a a=1", "a=1 $ab", "ab=1 $a", "a=$a", "US$5 costs $5", "x;a=;$a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := assembledVariable(s), assembledVariableRef(s); got != want {
+			t.Fatalf("assembledVariable(%q) = %v, reference %v", s, got, want)
+		}
+	})
+}
+
+// BenchmarkSyntaxOfHostile: a value made to be costly (32 KB of
+// near-assignments, then expansions): the quadratic assembledVariable
+// took ≈ 1 s on it; syntaxOf must stay linear.
+func BenchmarkSyntaxOfHostile(b *testing.B) {
+	s := (strings.Repeat("xa=", 5400) + strings.Repeat("$a", 9000))[:32768]
+	for b.Loop() {
+		syntaxOf(s)
+	}
+}
+
+// BenchmarkMatchInjectionHostile: 32 KB of "..;" (a path parameter after
+// every pair of dots): the scan to each parameter's end took ≈ 120 ms
+// when it started again at every pair.
+func BenchmarkMatchInjectionHostile(b *testing.B) {
+	s := strings.Repeat("..;", 10900)
+	for b.Loop() {
+		MatchInjection(PartQuery, s)
 	}
 }
