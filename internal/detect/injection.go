@@ -224,6 +224,7 @@ type InjFinding struct {
 	fileOnly bool   // CRS file rules alone on the path: a file name asked for, no traversal
 	departed bool   // reported because the value departs from its trained parameter
 	prose    bool   // the value is natural-language text (isProse, without code syntax)
+	lone     bool   // reported cold on one CRS paranoia-2 rule alone (loneLevel2)
 }
 
 // Inspect returns the strongest finding per class in the event's request,
@@ -279,6 +280,24 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 				}
 			}
 			continue
+		}
+		if b.lone {
+			// one level-2 rule alone reports cold and while the parameter
+			// learns; once it is trained on depart_min values, only where
+			// the value departs from it (as a weak candidate, below)
+			if p := prof(b.part); d.profileState(p, t) == profTrained {
+				if why, ok := p.departs(&sc.parts[b.part], d.prof.departMin); ok {
+					f := *b
+					f.Confidence, f.departed, f.lone = 0.6, true, false
+					f.Reason += "; the value departs from this parameter's learned profile (" + why + ")"
+					out = append(out, f)
+					continue
+				}
+				if p.n >= d.prof.departMin {
+					d.Suppressed++
+					continue
+				}
+			}
 		}
 		if b.crsOnly {
 			p := prof(b.part)
@@ -705,7 +724,7 @@ func (s *requestScanner) part(p Part) bool {
 								prose = 0
 							}
 						}
-						conf := crsConfidence(e, prose == 1, syn&classSyntax(InjClass(c)))
+						conf := crsConfidence(e, prose == 1, syn&classSyntax(InjClass(c)), markup != 1 && loneLevel2(InjClass(c), e.ids, d.Text, e.span(d.Text)))
 						if markup == 1 && InjClass(c) == ClassXSS {
 							conf = 0 // CRS tag rules on harmless formatting markup
 						}
@@ -735,7 +754,7 @@ func (s *requestScanner) part(p Part) bool {
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
-						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1,
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1, lone: conf == loneConfidence,
 							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}
@@ -854,7 +873,7 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		if e.best == nil {
 			continue
 		}
-		conf := crsConfidence(e, prose, syn&classSyntax(InjClass(c)))
+		conf := crsConfidence(e, prose, syn&classSyntax(InjClass(c)), false) // headers: a lone PL2 rule is not enough (user agents, signatures)
 		if conf == 0 && InjClass(c) == ClassPathTraversal && e.pl2 >= 5 && !prose && s.fileOutsideURLs(p, dec.Text) {
 			// CRS 930121, the class's one paranoia-2 rule: a system file
 			// named in the Referer or User-Agent, which carry a URL or

@@ -57,6 +57,15 @@ type crsEvidence struct {
 	ids      []int
 }
 
+// span is the part of text the strongest rule matched (the whole text when
+// that rule gave no span within it).
+func (e *crsEvidence) span(text string) string {
+	if e.start < 0 || e.end > len(text) || e.start >= e.end {
+		return text
+	}
+	return text[e.start:e.end]
+}
+
 // crsMatch runs the rule set on text and folds the hits per class.
 func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjClasses]crsEvidence) bool {
 	t := crsTarget(kind)
@@ -111,14 +120,20 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 //     Text with code syntax (syntaxOf: a trailing SQL comment, a broken
 //     string literal, shell variables, command-line options) is not prose;
 //   - one rule of level 2 reports where the value has the syntax of the
-//     rule's language (SQL for SQLi rules, shell for command rules).
+//     rule's language (SQL for SQLi rules, shell for command rules), or,
+//     with a lower confidence (0.55), where the rule is evidence enough
+//     alone (loneLevel2: a SQLi rule in a value with SQL vocabulary, an
+//     XSS rule anywhere but template placeholders, a command rule that
+//     matches a shell construct); the command rules that fire on a word
+//     naming a program ("curl and divergence") or on addresses ("s/n 4?h")
+//     always need shell syntax.
 //
 // The parameter's learned profile (see injection_profile.go) adjusts this:
 // a single level-2 rule counts in a value that departs from a trained
 // parameter (a type, byte class or length its benign values never had);
 // CRS-only evidence on a value that fits a parameter whose benign values
 // trip the class's rules, or on rules routine there, is discounted.
-func crsConfidence(e *crsEvidence, prose bool, syn codeSyntax) float64 {
+func crsConfidence(e *crsEvidence, prose bool, syn codeSyntax, lone bool) float64 {
 	if prose {
 		if e.pl1 >= 10 {
 			return 0.75
@@ -136,8 +151,150 @@ func crsConfidence(e *crsEvidence, prose bool, syn codeSyntax) float64 {
 		// one level-2 rule where the value has the grammar of the
 		// rule's language (syntaxOf)
 		return 0.6
+	case e.pl2 >= 5 && lone:
+		return loneConfidence
 	}
 	return 0
+}
+
+// loneConfidence is the confidence of one level-2 rule that is evidence
+// enough alone (loneLevel2): above the default min_confidence (0.5), below
+// a rule backed by the syntax of its language; min_confidence: 0.6 turns
+// these findings off.
+const loneConfidence = 0.55
+
+// loneLevel2: one CRS rule of paranoia level 2 for class c is evidence
+// enough in a value that is not natural-language text, without the syntax
+// of the rule's language:
+//
+//   - SQLi: the value has SQL vocabulary (sqlVocabulary: a reserved word,
+//     a quote or backtick) — a rule on operators or
+//     identifiers alone ("h2<h1") is not enough — and the rule is not
+//     942200 alone, which fires on commas between words and numbers
+//     (street addresses, lists: "c/ rio avia, 105, 2");
+//   - XSS: the level-2 rules match markup and script syntax (event
+//     handlers, tag handlers, comment ends, filter evasions); not on
+//     template placeholders alone (templatePlaceholders: 941380's "{{"
+//     around a bare name, "Dear {{first_name}}");
+//   - command injection: the level-2 rules that match shell constructs
+//     (a separator or pipe before a program, history and tilde
+//     expansion, mail-protocol commands); not those of cmdWordRules
+//     alone, which fire on words and addresses;
+//   - the other classes: never.
+func loneLevel2(c InjClass, ids []int, text, span string) bool {
+	switch c {
+	case ClassSQLi:
+		return !onlyRules(ids, 942200) && sqlVocabulary(span)
+	case ClassXSS:
+		return !templatePlaceholders(ids, text)
+	case ClassCmd:
+		return !onlyRules(ids, cmdWordRules...)
+	}
+	return false
+}
+
+// cmdWordRules are the command-injection rules of paranoia level 2 that
+// fire on ordinary words and values: 932236, a Unix program's name at the
+// start of the value ("curl and divergence", "java lang courses"); 932200
+// and 932240, evasion by globbing or quoting inside a word ("s/n 4?h",
+// "v$idr3ar"). Alone they need shell syntax (syntaxOf).
+var cmdWordRules = []int{932236, 932200, 932240}
+
+// onlyRules: every id of ids is one of rs.
+func onlyRules(ids []int, rs ...int) bool {
+	for _, id := range ids {
+		found := false
+		for _, r := range rs {
+			if r == id {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// sqlVocab is the SQL vocabulary of sqlVocabulary: reserved words of
+// queries, clauses, operators, types and the functions injections use.
+var sqlVocab = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`select union insert update delete drop alter create exec execute
+		declare from where order group by having limit offset like rlike regexp between is null not and
+		or xor div case when then else end cast convert char chr concat substring ascii sleep benchmark
+		waitfor delay varchar nvarchar table database schema information_schema procedure into values
+		join load_file outfile true false`) {
+		m[w] = true
+	}
+	return m
+}()
+
+// sqlVocabulary: s has a word of SQL's vocabulary (sqlVocab, any case, as
+// a token of letters, digits and '_'), or a string or identifier delimiter
+// (quote, double quote, backtick). Comment and separator sequences ("--",
+// ";") are not: they are what rules such as 942440 match, and text uses
+// them as dashes and punctuation ("Building 7 -- floor 2").
+func sqlVocabulary(s string) bool {
+	var buf [16]byte
+	for i := 0; i < len(s); {
+		if !isWordByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isWordByte(s[j]) {
+			j++
+		}
+		if n := j - i; n <= len(buf) {
+			w := buf[:n]
+			for k := 0; k < n; k++ {
+				b := s[i+k]
+				if 'A' <= b && b <= 'Z' {
+					b += 'a' - 'A'
+				}
+				w[k] = b
+			}
+			if sqlVocab[string(w)] {
+				return true
+			}
+		}
+		i = j
+	}
+	return false
+}
+
+// templatePlaceholders: the value's only XSS rule is CRS 941380 (AngularJS
+// client-side template injection, "{{"), and every "{{…}}" it holds is a
+// template placeholder — a name or dotted path (letters, digits, '_', '.',
+// '-', spaces), no call, operator, quote or bracket.
+func templatePlaceholders(ids []int, s string) bool {
+	if !onlyRules(ids, 941380) {
+		return false
+	}
+	n := 0
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			return n > 0
+		}
+		j := strings.Index(s[i+2:], "}}")
+		if j < 0 {
+			return false
+		}
+		in := strings.TrimSpace(s[i+2 : i+2+j])
+		if in == "" {
+			return false
+		}
+		for k := 0; k < len(in); k++ {
+			if c := in[k]; !(isWordByte(c) || c == '.' || c == '-' || c == ' ') {
+				return false
+			}
+		}
+		n++
+		s = s[i+4+j:]
+	}
 }
 
 // classSyntax: the code syntax that confirms a class's level-2 rules.
@@ -299,6 +456,8 @@ func crsIDs(set *crs.Set, ids []int) string {
 // crsVerdict says what the cold policy made of a class's CRS evidence.
 func crsVerdict(e *crsEvidence, conf float64, prose, markup bool, syn codeSyntax) string {
 	switch {
+	case conf == loneConfidence:
+		return "reported " + strconv.FormatFloat(conf, 'f', 2, 64) + " (one PL2 rule, evidence alone outside natural-language text; unless the learned profile suppresses it)"
 	case conf > 0 && syn != 0:
 		return "reported " + strconv.FormatFloat(conf, 'f', 2, 64) + " (" + syn.String() + "; unless the learned profile suppresses it)"
 	case conf > 0:

@@ -77,6 +77,13 @@ func TestInjectionProfile(t *testing.T) {
 	if classes(fs) != "sqli" || !strings.Contains(fs[0].Reason, "learned values were integer") {
 		t.Errorf("fragment %q in a trained integer parameter: %+v (cold: %q)", fragment, fs, cold)
 	}
+	// Cold, one level-2 rule on SQL vocabulary ("rlike") reports with the
+	// lone confidence; so it does in a free-text parameter of fewer than
+	// depart_min values (TestInjectionSensitivity: dropped where it fits a
+	// parameter trained on more).
+	if cf := coldInjection().Inspect(profileEvent(t, "note", fragment, late)); classes(cf) != "sqli" || cf[0].Confidence != loneConfidence {
+		t.Errorf("fragment %q cold: %+v, want sqli at %.2f", fragment, cf, loneConfidence)
+	}
 	if got := classes(d.Inspect(profileEvent(t, "note", fragment, late))); got != cold {
 		t.Errorf("fragment %q in a free-text parameter: %q, want the cold verdict %q", fragment, got, cold)
 	}
@@ -182,6 +189,9 @@ func TestInjectionSensitivity(t *testing.T) {
 		return d
 	}
 	late := t0.Add(3 * time.Hour)
+	if fs := coldInjection().Inspect(profileEvent(t, "q", "ORder by", late)); classes(fs) != "sqli" || fs[0].Confidence != loneConfidence {
+		t.Fatalf("cold: %q reported %+v, want sqli at the lone confidence", "ORder by", fs)
+	}
 	trained := train(400)
 	for _, tc := range []struct {
 		param, value, want, reason string
@@ -190,7 +200,7 @@ func TestInjectionSensitivity(t *testing.T) {
 		{"code", "ab.123,x", "", ""},
 		{"code", "union was a great select", "", ""}, // prose keeps the cold policy
 		{"q", "table; chairs", "", ""},               // the class is rare, not new
-		{"q", "ORder by", "", ""},                    // fits a search parameter
+		{"q", "ORder by", "", ""},                    // fits a search parameter (cold: sqli, one level-2 rule on SQL vocabulary)
 		{"addr", "/var/root/.bash_history", "path_traversal", "CRS 930120"},
 		// fits the parameter (a token with '/'), whose values never trip
 		// path rules: still reported
@@ -205,9 +215,10 @@ func TestInjectionSensitivity(t *testing.T) {
 			t.Errorf("%s=%q: reason %q, want it to say %q", tc.param, tc.value, fs[0].Reason, tc.reason)
 		}
 	}
-	// below depart_min a new class is no departure (the cold policy)
-	if got := classes(train(150).Inspect(profileEvent(t, "code", "ORder by", late))); got != "" {
-		t.Errorf("150 learned values: %q reported %q, want the cold verdict", "ORder by", got)
+	// below depart_min the parameter is not trained: the cold policy (one
+	// level-2 rule on SQL vocabulary reports at the lone confidence)
+	if fs := train(150).Inspect(profileEvent(t, "code", "ORder by", late)); classes(fs) != "sqli" || fs[0].departed || fs[0].Confidence != loneConfidence {
+		t.Errorf("150 learned values: %q reported %+v, want the cold verdict", "ORder by", fs)
 	}
 }
 
@@ -269,13 +280,13 @@ func TestSeedProfiles(t *testing.T) {
 	}
 	d.SetLearning(false)
 	ev := profileEvent(t, "id", "1042 rlike 1", t0.Add(5*time.Hour))
-	if got := classes(d.Inspect(ev)); got != "" {
-		t.Fatalf("before seeding: %q, want the cold verdict", got)
+	if fs := d.Inspect(ev); classes(fs) != "sqli" || fs[0].departed || fs[0].Confidence != loneConfidence {
+		t.Fatalf("before seeding: %+v, want the cold verdict (sqli on one level-2 rule alone)", fs)
 	}
 	d.SeedProfiles(ev)
 	for i := 0; i < 3; i++ { // judged warm, and learned nothing: same verdict
-		if got := classes(d.Inspect(ev)); got != "sqli" {
-			t.Fatalf("seeded, try %d: %q, want sqli (a text value in an integer parameter)", i, got)
+		if fs := d.Inspect(ev); classes(fs) != "sqli" || !fs[0].departed {
+			t.Fatalf("seeded, try %d: %+v, want sqli as a departure (a text value in an integer parameter)", i, fs)
 		}
 	}
 	n := 0

@@ -367,3 +367,39 @@ func BenchmarkMatchInjectionHostile(b *testing.B) {
 		MatchInjection(PartQuery, s)
 	}
 }
+
+// TestLoneLevel2: when one CRS paranoia-2 rule is evidence enough alone.
+func TestLoneLevel2(t *testing.T) {
+	for _, tc := range []struct {
+		class InjClass
+		ids   []int
+		text  string
+		span  string
+		want  bool
+	}{
+		{ClassSQLi, []int{942380}, "ORder by", "ORder by", true},
+		{ClassSQLi, []int{942120}, "1042 rlike 1", "rlike", true},
+		{ClassSQLi, []int{942120}, "h2<h1", "<", false},                          // operators on identifiers
+		{ClassSQLi, []int{942520}, `"dining table" -round`, `" -`, false},        // vocabulary outside the rule's match
+		{ClassSQLi, []int{942200}, "c/ rio avia, 105, or 2", ", 105, or", false}, // commas alone
+		{ClassSQLi, []int{942200, 942380}, "x, y order by 2", "order by", true},
+		{ClassXSS, []int{941380}, "Dear {{first_name}}", "{{", false},
+		{ClassXSS, []int{941380}, "{{ user.first_name }} and {{x}}", "{{", false},
+		{ClassXSS, []int{941380}, "{{constructor.constructor('alert(1)')()}}", "{{", true},
+		{ClassXSS, []int{941380}, "{{a}} {{b", "{{", true}, // not closed: not a placeholder
+		{ClassXSS, []int{941180}, "document.cookie", "document.cookie", true},
+		{ClassCmd, []int{932236}, "pip3 install something", "pip3", false},
+		{ClassCmd, []int{932236, 932200}, "java lang s/n", "java", false},
+		{ClassCmd, []int{932232}, "|vi (x", "|vi", true},
+		{ClassPathTraversal, []int{930121}, "/etc/passwd", "/etc/passwd", false},
+	} {
+		if got := loneLevel2(tc.class, tc.ids, tc.text, tc.span); got != tc.want {
+			t.Errorf("%s %v %q (span %q): %v, want %v", tc.class, tc.ids, tc.text, tc.span, got, tc.want)
+		}
+	}
+	for s, want := range map[string]bool{"SeLeCt": true, "x_select": false, "LIKE": true, "likely": false, "--": false, "a'b": false, "": false, "is": true} {
+		if got := sqlVocabulary(s); got != want {
+			t.Errorf("sqlVocabulary(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

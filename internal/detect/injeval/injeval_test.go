@@ -403,3 +403,37 @@ func TestCRSSuiteFloors(t *testing.T) {
 		}
 	}
 }
+
+// TestCRSKnownFalsePositives: the CRS suite's tests of a rule's documented
+// false positives (benign text the rule is expected to match) are not
+// counted as attacks; the skip is counted and named.
+func TestCRSKnownFalsePositives(t *testing.T) {
+	for desc, want := range map[string]bool{
+		"Known false positive with `Wall` at start of string":                   true,
+		"Expected (rare) false positive: JWT token in Authorization header":     true,
+		"False-positive: Detects or-based authentication bypass":                true,
+		"Known false positive with `Cut` at start of string (expected failure)": true,
+		"FP with word performance":                                              true,
+		"SQL injection with comment and FPAT keyword":                           false,
+		"Detect false-positive-free payload":                                    true, // conservative: named as one
+		"Remote command execution with ;ifconfig":                               false,
+	} {
+		if got := knownFalsePositive.MatchString(desc); got != want {
+			t.Errorf("%q: %v, want %v", desc, got, want)
+		}
+	}
+	st := &LoadStats{}
+	cases, err := LoadCRSRegression(crstests.FS, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reason = CRSRegressionSource + ": documented false positive of the rule (benign input it is known to match)"
+	if st.Skipped[reason] == 0 {
+		t.Fatalf("no documented false positive skipped: %v", st.Skipped)
+	}
+	for _, c := range cases {
+		if strings.Contains(c.Payload.Value, "Wall Street") {
+			t.Errorf("%s: a documented false positive counted as an attack", c.Payload.Set)
+		}
+	}
+}
