@@ -112,8 +112,11 @@ var tprFloors = map[string]float64{
 }
 
 // fprCeilings per benign source and part. Measured (cold policy, CRS
-// rules included): GoTestWAF look-alikes 5.4 % / 6.2 % (5 of 93, 3 of 48
-// requests; CRS PL1 on the same requests 5.4 % / 14.6 %), HttpParams
+// rules included): GoTestWAF look-alikes 7.5 % / 6.2 % (7 of 93, 3 of 48
+// requests; CRS PL1 on the same requests 5.4 % / 14.6 %; two of the seven
+// are one PL2 SQLi rule on a SQL word, "union+was+a+great+select" and
+// "D'or+1st+parfume" in multipart fields, which do not decode '+' and so
+// read as one token, not prose), HttpParams
 // "norm" 0.0 %, presidio prose 1.1 % / 0.1 % (texts that literally contain
 // "SELECT * FROM Users WHERE …", and CRS rules on multi-line texts).
 var fprCeilings = map[string]float64{"gotestwaf": 0.08, "httpparams": 0.002, "presidio": 0.015}
@@ -377,13 +380,14 @@ func TestVerdicts(t *testing.T) {
 }
 
 // crsSuiteFloors: cold recall floors on the OWASP CRS regression suite
-// (the go-ftw files embedded in the coraza-coreruleset module), tuning and
-// validation parts. Measured: sqli 89.3 / 85.7 %, xss 92.2 / 93.8 %,
-// cmd 95.0 / 77.9 %, path traversal 100 / 100 % (36 / 26 requests); CRS
-// PL2 with a rule of the class among its matches (the (class) column):
-// 98.0 / 96.5, 100 / 100, 96.0 / 95.0, 100 / 100 %. The floors sit a few
-// points under the measures: they guard the signals, not the suite.
-var crsSuiteFloors = map[string]float64{"sqli": 0.84, "xss": 0.88, "cmd": 0.74, "path_traversal": 0.90}
+// (the go-ftw files embedded in the coraza-coreruleset module; its
+// documented false positives skipped), tuning and validation parts.
+// Measured: sqli 93.8 / 88.8 %, xss 99.0 / 96.8 %, cmd 96.0 / 81.0 %,
+// path traversal 100 / 100 % (36 / 26 requests); CRS PL2 with a rule of the
+// class among its matches (the (class) column): 98.5 / 96.5, 100 / 100,
+// 96.5 / 95.5, 100 / 100 %. The floors sit a few points under the
+// measures: they guard the signals, not the suite.
+var crsSuiteFloors = map[string]float64{"sqli": 0.86, "xss": 0.92, "cmd": 0.77, "path_traversal": 0.90}
 
 // TestCRSSuiteFloors needs no ../shared: the suite ships in a module.
 func TestCRSSuiteFloors(t *testing.T) {
