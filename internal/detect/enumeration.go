@@ -295,6 +295,11 @@ type enumParam struct {
 	// tumbling windows lies whole, or for at least two thirds, in one of
 	// the shifted ones. Baselines learn from cur only.
 	cur, half distWin
+	// Requests to the parameter counted by the distributed variant (seq),
+	// and the last of them an alert of either series counted (repSeq): the
+	// two series overlap, and a request reported by one is not counted
+	// again by the other.
+	seq, repSeq uint64
 	// Subjects active in the current fast / slow window, folded into the
 	// peer baselines when the parameter's window rolls (most subjects never
 	// return, so their own roll would never come). Bounded: at most
@@ -318,6 +323,8 @@ type enumParam struct {
 // parameter).
 type distWin struct {
 	w        int64
+	start    uint64 // the parameter's seq before the window's first request
+	lastSeq  uint64 // the parameter's seq at the window's last request
 	vals     distinct
 	recent   recentHashes // values added to vals lately (repeats skip the sketch)
 	subj     linCounter   // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
@@ -333,8 +340,10 @@ type distWin struct {
 	hit      *Hit
 }
 
-// reset starts window idx; the fire state is kept (it names its window).
-func (w *distWin) reset(idx int64) {
+// reset starts window idx after request seq; the fire state is kept (it
+// names its window).
+func (w *distWin) reset(idx int64, seq uint64) {
+	w.start, w.lastSeq = seq, seq
 	w.w, w.n, w.young, w.anon, w.errs, w.maxSubj, w.hit, w.nextEval = idx, 0, 0, 0, 0, 0, nil, 0
 	w.vals.reset()
 	w.recent = recentHashes{}
@@ -795,12 +804,13 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		for gap := min(idx-par.cur.w-1, 80); gap > 0; gap-- {
 			par.base.update(0, 0.1)
 		}
-		par.cur.reset(idx)
+		par.cur.reset(idx, par.seq)
 	}
 	if hidx > par.half.w {
 		d.closeDistributed(par, &par.half, out)
-		par.half.reset(hidx)
+		par.half.reset(hidx, par.seq)
 	}
+	par.seq++
 	young := s.born >= idx-1
 	ip := d.keys.ip(ev)
 	for _, w := range [2]*distWin{&par.cur, &par.half} {
@@ -815,7 +825,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 			w.errs++
 		}
 		w.ips.add(ip)
-		w.last = ev.Time
+		w.last, w.lastSeq = ev.Time, par.seq
 		if !w.recent.seen(vh) {
 			w.vals.add(vh)
 		}
@@ -885,7 +895,7 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 		return
 	}
 	start := time.Unix(w.w*int64(d.fast/time.Second), 0).UTC().Add(-d.fast / 2)
-	w.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	w.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(par.unreported(w, par.seq, true)),
 		Confidence: confidence(v, thr, float64(par.base.n), float64(4*d.distGate)),
 		Evidence: model.Evidence{
 			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),
@@ -903,8 +913,23 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 	if first {
 		w.hit.Sample = anomSample(ev, "")
 	}
-	out.Emit(*w.hit)
+	if w.hit.Count > 0 {
+		out.Emit(*w.hit)
+	}
 	w.hit.Sample = nil
+}
+
+// unreported is the number of the window's requests up to seq that no
+// report of either series counted yet; mark counts them as reported.
+func (p *enumParam) unreported(w *distWin, seq uint64, mark bool) float64 {
+	from := max(w.start, p.repSeq)
+	if seq <= from {
+		return 0
+	}
+	if mark {
+		p.repSeq = seq
+	}
+	return float64(seq - from)
 }
 
 func (d *enumDetector) closeDistributed(par *enumParam, w *distWin, out *Emitter) {
@@ -912,8 +937,12 @@ func (d *enumDetector) closeDistributed(par *enumParam, w *distWin, out *Emitter
 		return
 	}
 	if r := w.fire.remainder(w.w, w.n, out); r > 0 {
+		c := par.unreported(w, w.lastSeq, !out.Preview())
+		if c == 0 {
+			return // the other series counted them
+		}
 		h := *w.hit
-		h.Count, h.Time = int64(r), w.last
+		h.Count, h.Time = int64(c), w.last
 		h.Evidence.Observed = w.vals.estimate()
 		out.Emit(h)
 	}

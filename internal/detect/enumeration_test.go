@@ -194,3 +194,50 @@ func TestIDLike(t *testing.T) {
 		}
 	}
 }
+
+// TestDistributedNoDoubleCount: an attack that both the tumbling and the
+// shifted windows report counts each request once in the alert.
+func TestDistributedNoDoubleCount(t *testing.T) {
+	base := hospital(30, 1)
+	// a walk that crosses the bar only in the shifted window 26:30–26:50
+	// (half in each tumbling one), then speeds up in 26:40–27:00: both
+	// series report, over 26:40–26:50 alike
+	bot := func(i int) string { return ip4(80000 + i%300) }
+	attack := merge(enumAttack(t0.Add(26*time.Hour+30*time.Minute), 2600, 20*time.Minute, bot),
+		shiftIDs(enumAttack(t0.Add(26*time.Hour+50*time.Minute), 6000, 10*time.Minute, bot), 100000))
+	as := run(newEnumeration(Config{}), merge(base, attack))
+	var a *model.Alert
+	for i := range as {
+		if as[i].Type == "bola.distributed_param_enumeration" {
+			if a != nil {
+				t.Fatalf("two distributed alerts:\n%s", summary(as))
+			}
+			a = &as[i]
+		}
+	}
+	if a == nil {
+		t.Fatalf("no distributed alert:\n%s", summary(as))
+	}
+	// every request on the endpoint from the first window the alert could
+	// cover to its last report
+	from, to := a.FirstSeen.Add(-20*time.Minute), a.LastSeen
+	n := int64(0)
+	for _, ev := range merge(base, attack) {
+		if ev.Endpoint.Path == "/patients/{id}" && !ev.Time.Before(from) && !ev.Time.After(to) {
+			n++
+		}
+	}
+	if a.Count > n || a.Count < 6000 {
+		t.Errorf("count %d: the endpoint had %d requests from %s to %s (attack 8,600)", a.Count, n, from.Format("15:04"), to.Format("15:04"))
+	}
+}
+
+// shiftIDs moves the attack's object ids by d (a second walk over new ids).
+func shiftIDs(evs []*event.Event, d int) []*event.Event {
+	for _, ev := range evs {
+		var id int
+		fmt.Sscanf(ev.Path, "/patients/%d", &id)
+		ev.Path = fmt.Sprintf("/patients/%d", id+d)
+	}
+	return evs
+}
