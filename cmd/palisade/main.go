@@ -49,7 +49,7 @@ func init() {
 
 // prepare makes every command report how its command line was taken: a
 // command's RunE marks the start of the run (errors before it are usage
-// errors), and a command that only groups others (palisade, token, eval)
+// errors), and a command that only groups others (palisade, token)
 // is a usage error when called alone or with an unknown subcommand.
 func prepare(c *cobra.Command) {
 	for _, sub := range c.Commands() {
