@@ -289,6 +289,7 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 				if why, ok := p.departs(&sc.parts[b.part], d.prof.departMin); ok {
 					f := *b
 					f.Confidence, f.departed, f.lone = 0.6, true, false
+					f.Reason, _, _ = strings.Cut(f.Reason, loneSuffix)
 					f.Reason += "; the value departs from this parameter's learned profile (" + why + ")"
 					out = append(out, f)
 					continue
@@ -754,7 +755,11 @@ func (s *requestScanner) part(p Part) bool {
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
-						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: crsReason(e)}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1, lone: conf == loneConfidence,
+						reason := crsReason(e)
+						if conf == loneConfidence {
+							reason += loneSuffix + loneWhy(InjClass(c)) + "), no learned profile of the parameter yet"
+						}
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: reason}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1, lone: conf == loneConfidence,
 							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}
@@ -941,8 +946,14 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 		if len(f.Layers) > 0 {
 			layers = strings.Join(f.Layers, ",")
 		}
+		// one paranoia-2 rule alone, cold: medium (a later stronger hit of
+		// the alert raises it); every other finding: the type's high
+		sev := model.SevHigh
+		if f.lone {
+			sev = model.SevMedium
+		}
 		out.Emit(Hit{
-			Type: injectionTypes[f.Class], Time: ev.Time, Confidence: f.Confidence, Client: sigClient(ev),
+			Type: injectionTypes[f.Class], Time: ev.Time, Confidence: f.Confidence, Severity: sev, Client: sigClient(ev),
 			Identity: sigIdentity(ev), Endpoint: &ep,
 			Evidence: model.Evidence{
 				Observed: f.Confidence,

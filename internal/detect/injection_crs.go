@@ -193,6 +193,23 @@ func loneLevel2(c InjClass, ids []int, text, span string) bool {
 	return false
 }
 
+// loneSuffix opens the part of a reason that says a finding rests on one
+// level-2 rule alone.
+const loneSuffix = "; one paranoia-2 rule alone ("
+
+// loneWhy says, in an alert's reason, what made one level-2 rule enough.
+func loneWhy(c InjClass) string {
+	switch c {
+	case ClassSQLi:
+		return "its match holds SQL vocabulary"
+	case ClassXSS:
+		return "markup or script syntax"
+	case ClassCmd:
+		return "a shell construct"
+	}
+	return ""
+}
+
 // cmdWordRules are the command-injection rules of paranoia level 2 that
 // fire on ordinary words and values: 932236, a Unix program's name at the
 // start of the value ("curl and divergence", "java lang courses"); 932200

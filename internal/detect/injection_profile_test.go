@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"github.com/palisade-sec/palisade/internal/model"
 	"net/url"
 	"strings"
 	"testing"
@@ -298,5 +299,28 @@ func TestSeedProfiles(t *testing.T) {
 	})
 	if n != 1 {
 		t.Errorf("%d profiles seeded, want 1 (query:id; headers and the path keep none)", n)
+	}
+}
+
+// TestLoneSeverity: a finding on one paranoia-2 rule alone is a medium
+// alert that says so; a stronger finding of the same alert raises it to
+// the type's high; a trained parameter's departure drops the "alone" text.
+func TestLoneSeverity(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	as := run(coldInjection(), []*event.Event{profileEvent(t, "q", "ORder by", t0)})
+	if len(as) != 1 || as[0].Severity != model.SevMedium || !strings.Contains(as[0].Evidence.Reason, "one paranoia-2 rule alone (its match holds SQL vocabulary)") {
+		t.Fatalf("lone finding: %+v", as)
+	}
+	as = run(coldInjection(), []*event.Event{profileEvent(t, "q", "ORder by", t0), profileEvent(t, "q", "1' UNION SELECT password FROM users--", t0.Add(time.Second))})
+	if len(as) != 1 || as[0].Severity != model.SevHigh || as[0].Count != 2 {
+		t.Fatalf("lone then strong: %+v", as)
+	}
+	d := NewInjection(Config{})
+	for i := 0; i < 150; i++ {
+		d.Inspect(profileEvent(t, "id", fmt.Sprint(1000+i*7), t0.Add(time.Duration(i)*time.Minute)))
+	}
+	fs := d.Inspect(profileEvent(t, "id", "1042 rlike 1", t0.Add(5*time.Hour)))
+	if len(fs) != 1 || !fs[0].departed || strings.Contains(fs[0].Reason, "alone") {
+		t.Fatalf("departure: %+v", fs)
 	}
 }
