@@ -110,11 +110,6 @@ func (m *Merger) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// StaleKey names, in a merged report's analysis_dropped, the number of
-// partitions whose partial report was merged from its last readable copy
-// (the newest could not be read; the partition writes it again).
-const StaleKey = "cluster: partitions merged from a stale copy of their partial report"
-
 // StalePartials is the number of partial reports merged from their last
 // copy because the newest one could not be read (their partitions write
 // them again within 10 report intervals).
@@ -159,9 +154,6 @@ func (m *Merger) Once(ctx context.Context) error {
 			if m.stale == nil {
 				m.stale = map[string]bool{}
 			}
-			if !m.stale[in.Name] {
-				changed = true // the merged report now says it holds a stale copy
-			}
 			m.stale[in.Name] = true
 			if err := m.b.DeleteState(ctx, in.Name); err != nil {
 				m.log.Warn("cluster: partial report", "name", in.Name, "err", err)
@@ -201,14 +193,6 @@ func (m *Merger) Once(ctx context.Context) error {
 	}
 	now := m.now()
 	rep := Merge(ps, now)
-	if len(m.stale) > 0 {
-		// the report is provisional for these partitions: say so where
-		// a report says what it left undecided
-		if rep.AnalysisDropped == nil {
-			rep.AnalysisDropped = map[string]int64{}
-		}
-		rep.AnalysisDropped[StaleKey] = int64(len(m.stale))
-	}
 	if m.Transform != nil {
 		m.Transform(rep)
 	}
