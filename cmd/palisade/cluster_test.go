@@ -316,6 +316,24 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	}
 	t.Logf("%d alerts and %d endpoints equal to analyze's", len(want.Alerts), len(want.Endpoints))
 
+	// Readiness: the API process serves the merged report's (the merger
+	// keeps it in the store), the same detectors in the same states as
+	// analyze's report.
+	var rd struct {
+		Ready, Partial, Learning int
+		Detectors                []model.DetectorReadiness
+	}
+	getJSON(t, apiC, "/api/v1/detectors", &rd)
+	wantRd := model.GroupReadiness(want.Readiness)
+	if len(rd.Detectors) == 0 || len(rd.Detectors) != len(wantRd) {
+		t.Errorf("detectors: %d served by the API process, analyze's report has %d", len(rd.Detectors), len(wantRd))
+	}
+	for i := range min(len(rd.Detectors), len(wantRd)) {
+		if g, w := rd.Detectors[i], wantRd[i]; g.Detector != w.Detector || g.State != w.State {
+			t.Errorf("detector %d: %s %s, analyze's %s %s", i, g.Detector, g.State, w.Detector, w.State)
+		}
+	}
+
 	// The attacker view: the population stage's per-subject summaries
 	// reached the store; every inbound request with a client address is
 	// counted once in its address's summary.

@@ -64,15 +64,16 @@ type Merger struct {
 	// written (serve adds the findings of uploaded gateway configurations).
 	Transform func(*model.Report)
 
-	mu      sync.Mutex
-	parts   map[string]*Partial
-	digests map[string]string
-	written map[string]writtenAlert
-	traffic map[int64]int64 // traffic written to the store, by hour
-	loaded  bool
-	unsaved bool          // partials read but the merged state not written yet
-	Last    *model.Report // last merged report (tests, status)
-	Merges  int64
+	mu        sync.Mutex
+	parts     map[string]*Partial
+	digests   map[string]string
+	written   map[string]writtenAlert
+	traffic   map[int64]int64 // traffic written to the store, by hour
+	loaded    bool
+	readiness string        // the readiness setting last written
+	unsaved   bool          // partials read but the merged state not written yet
+	Last      *model.Report // last merged report (tests, status)
+	Merges    int64
 	// stale: partials whose newest copy could not be read, merged from
 	// their last copy until their partition writes them again.
 	stale map[string]bool
@@ -222,6 +223,14 @@ func (m *Merger) Once(ctx context.Context) error {
 				m.OnSubjects(p.Subjects)
 			}
 		}
+	}
+	// the merged readiness, for GET /api/v1/detectors on the API processes
+	rd := store.StoredReadiness{AsOf: rep.Input.To, Readiness: rep.Readiness}
+	if b, err := json.Marshal(rd); err == nil && string(b) != m.readiness {
+		if err := m.st.PutSetting(ctx, store.ReadinessSetting, string(b), now); err != nil {
+			return err
+		}
+		m.readiness = string(b)
 	}
 	for h, d := range delta {
 		m.traffic[h] += d

@@ -564,3 +564,15 @@ func ClampLimit(n int) int {
 	}
 	return n
 }
+
+// ReadinessSetting is the setting under which a cluster's merger keeps the
+// merged report's readiness (JSON: {"as_of": …, "readiness": [...]}), read
+// by the API processes for GET /api/v1/detectors (a single node keeps it
+// in memory).
+const ReadinessSetting = "cluster.readiness"
+
+// StoredReadiness is the value of ReadinessSetting.
+type StoredReadiness struct {
+	AsOf      *time.Time        `json:"as_of"`
+	Readiness []model.Readiness `json:"readiness"`
+}
