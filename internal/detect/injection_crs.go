@@ -167,8 +167,9 @@ const loneConfidence = 0.55
 // enough in a value that is not natural-language text, without the syntax
 // of the rule's language:
 //
-//   - SQLi: the value has SQL vocabulary (sqlVocabulary: a reserved word,
-//     a quote or backtick) — a rule on operators or
+//   - SQLi: the rule's match has SQL vocabulary (sqlVocabulary: a reserved
+//     word that is not an everyday English word, or a pair such as "order
+//     by") — a rule on operators or
 //     identifiers alone ("h2<h1") is not enough — and the rule is not
 //     942200 alone, which fires on commas between words and numbers
 //     (street addresses, lists: "c/ rio avia, 105, 2");
@@ -234,29 +235,35 @@ func onlyRules(ids []int, rs ...int) bool {
 	return true
 }
 
-// sqlVocab is the SQL vocabulary of sqlVocabulary: reserved words of
-// queries, clauses, operators, types and the functions injections use.
+// sqlVocab is the SQL vocabulary of sqlVocabulary: the reserved words of
+// statements, operators, types and the functions injections use that are
+// not everyday English words ("order", "and", "or", "not", "table", "like",
+// "case", "true" are, and count only in the pairs of sqlPairs).
 var sqlVocab = func() map[string]bool {
 	m := map[string]bool{}
-	for _, w := range strings.Fields(`select union insert update delete drop alter create exec execute
-		declare from where order group by having limit offset like rlike regexp between is null not and
-		or xor div case when then else end cast convert char chr concat substring ascii sleep benchmark
-		waitfor delay varchar nvarchar table database schema information_schema procedure into values
-		join load_file outfile true false`) {
+	for _, w := range strings.Fields(`select union insert exec execute declare having offset rlike regexp
+		xor cast convert chr concat substring ascii sleep benchmark waitfor varchar nvarchar
+		information_schema procedure load_file outfile null truncate`) {
 		m[w] = true
 	}
 	return m
 }()
 
+// sqlPairs are English words that are SQL in these pairs of consecutive
+// words ("order by", "is not").
+var sqlPairs = map[[2]string]bool{{"order", "by"}: true, {"group", "by"}: true, {"is", "not"}: true, {"not", "like"}: true,
+	{"drop", "table"}: true, {"delete", "from"}: true, {"insert", "into"}: true, {"union", "all"}: true}
+
 // sqlVocabulary: s has a word of SQL's vocabulary (sqlVocab, any case, as
-// a token of letters, digits and '_'), or a string or identifier delimiter
-// (quote, double quote, backtick). Comment and separator sequences ("--",
-// ";") are not: they are what rules such as 942440 match, and text uses
-// them as dashes and punctuation ("Building 7 -- floor 2").
+// a token of letters, digits and '_'), or one of sqlPairs.
 func sqlVocabulary(s string) bool {
-	var buf [16]byte
+	var buf, prev [16]byte
+	np := 0
 	for i := 0; i < len(s); {
 		if !isWordByte(s[i]) {
+			if s[i] != ' ' && s[i] != '\t' {
+				np = 0 // a pair is two words with only white space between them
+			}
 			i++
 			continue
 		}
@@ -264,19 +271,23 @@ func sqlVocabulary(s string) bool {
 		for j < len(s) && isWordByte(s[j]) {
 			j++
 		}
-		if n := j - i; n <= len(buf) {
-			w := buf[:n]
-			for k := 0; k < n; k++ {
-				b := s[i+k]
-				if 'A' <= b && b <= 'Z' {
-					b += 'a' - 'A'
-				}
-				w[k] = b
-			}
-			if sqlVocab[string(w)] {
-				return true
-			}
+		n := j - i
+		if n > len(buf) {
+			np, i = 0, j
+			continue
 		}
+		w := buf[:n]
+		for k := 0; k < n; k++ {
+			b := s[i+k]
+			if 'A' <= b && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			w[k] = b
+		}
+		if sqlVocab[string(w)] || np > 0 && sqlPairs[[2]string{string(prev[:np]), string(w)}] {
+			return true
+		}
+		np = copy(prev[:], w)
 		i = j
 	}
 	return false

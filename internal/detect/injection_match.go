@@ -434,6 +434,11 @@ func sqlStructure(lower string) (InjMatch, bool) {
 			}
 		case "or", "and", "having", "where", "xor":
 			// tautology: OR 1=1, OR 'a'='a', AND 3>2 (operands equal or numeric).
+			// Not the AND of a range ("between 10 and 20", "prices
+			// between 5 and 9"): BETWEEN's own AND, whatever follows.
+			if w == "and" && i >= 2 && toks[i-2].w == "between" {
+				continue
+			}
 			if m, ok := tautology(lower, toks[i].at+len(w)); ok && tautologyEnds(lower[m:]) {
 				return InjMatch{Class: ClassSQLi, Confidence: 0.85, Start: toks[i].at, End: min(len(lower), m), Reason: w + " tautology"}, true
 			}
@@ -640,7 +645,7 @@ func tautology(s string, i int) (int, bool) {
 	if op == "" {
 		// "OR 1" / "OR true" followed by a comment or the end.
 		rest := strings.TrimLeft(s[i:], " )")
-		if (isNumber(a) && a != "0" || a == "true") && (rest == "" || strings.HasPrefix(rest, "--") || strings.HasPrefix(rest, "#") || strings.HasPrefix(rest, "/*") || strings.HasPrefix(rest, ";")) {
+		if (a == "1" || a == "true") && (rest == "" || strings.HasPrefix(rest, "--") || strings.HasPrefix(rest, "#") || strings.HasPrefix(rest, "/*") || strings.HasPrefix(rest, ";")) {
 			return i, true
 		}
 		return 0, false

@@ -379,6 +379,7 @@ func TestLoneLevel2(t *testing.T) {
 	}{
 		{ClassSQLi, []int{942380}, "ORder by", "ORder by", true},
 		{ClassSQLi, []int{942120}, "1042 rlike 1", "rlike", true},
+		{ClassSQLi, []int{942390}, "sizes 5 or 6", "or 6", false},                // everyday English words count only in SQL pairs
 		{ClassSQLi, []int{942120}, "h2<h1", "<", false},                          // operators on identifiers
 		{ClassSQLi, []int{942520}, `"dining table" -round`, `" -`, false},        // vocabulary outside the rule's match
 		{ClassSQLi, []int{942200}, "c/ rio avia, 105, or 2", ", 105, or", false}, // commas alone
@@ -397,7 +398,8 @@ func TestLoneLevel2(t *testing.T) {
 			t.Errorf("%s %v %q (span %q): %v, want %v", tc.class, tc.ids, tc.text, tc.span, got, tc.want)
 		}
 	}
-	for s, want := range map[string]bool{"SeLeCt": true, "x_select": false, "LIKE": true, "likely": false, "--": false, "a'b": false, "": false, "is": true} {
+	for s, want := range map[string]bool{"SeLeCt": true, "x_select": false, "RLIKE": true, "like new": false, "likely": false, "--": false, "a'b": false, "": false,
+		"is": false, "is null": true, "ORDER  BY": true, "order, by": false, "1 is not 2": true, "salt and pepper": false} {
 		if got := sqlVocabulary(s); got != want {
 			t.Errorf("sqlVocabulary(%q) = %v, want %v", s, got, want)
 		}
