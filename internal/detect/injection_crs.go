@@ -66,6 +66,27 @@ func (e *crsEvidence) span(text string) string {
 	return text[e.start:e.end]
 }
 
+// libSQLiRule is CRS's libinjection rule (@detectSQLi).
+const libSQLiRule = 942100
+
+// weakLibSQLi: libinjection calls t SQLi on one of its weakest
+// fingerprints (sqliFingerprintWeak: an apostrophe in a name, barewords
+// joined by AND / OR) without a quote broken out of — what the
+// structural matcher does not report without SQL structure either
+// (matchSQLi); CRS's rule on the same verdict is dropped alike.
+func weakLibSQLi(lib *crs.LibMemo, t string) bool {
+	ok, fp := lib.IsSQLi(t)
+	if !ok {
+		return false
+	}
+	lower := strings.ToLower(t)
+	if !sqliFingerprintWeak(fp, lower) || quoteBreak(lower) {
+		return false
+	}
+	_, structural := sqlStructure(lower)
+	return !structural
+}
+
 // crsMatch runs the rule set on text and folds the hits per class.
 func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjClasses]crsEvidence) bool {
 	t := crsTarget(kind)
@@ -86,6 +107,9 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 		c, ok := crsClassOf[h.Rule.Class]
 		if !ok {
 			continue
+		}
+		if h.Rule.ID == libSQLiRule && weakLibSQLi(&s.lib, h.Text) {
+			continue // libinjection's verdict, judged as the structural matcher judges it
 		}
 		e := &ev[c]
 		if h.Rule.PL <= 1 {

@@ -383,6 +383,13 @@ func sqliFingerprintWeak(fp, lower string) bool {
 	case "sos", "s&sos", "n&1", "1&1", "1o1", "sn", "s", "snn", "1nn", "nn":
 		return true
 	}
+	// Barewords joined by AND / OR / NOT and parentheses, nothing else: a
+	// search engine's boolean syntax ("(a OR b) AND c", "foo AND NOT bar");
+	// an injection needs a number, a string, an operator, a function, a
+	// comment or a keyword besides.
+	if strings.Trim(fp, "n&()") == "" {
+		return true
+	}
 	// A sentence with a single apostrophe and no SQL punctuation.
 	return !strings.ContainsAny(lower, "=()#;*") && !strings.Contains(lower, "--") && strings.Count(lower, "'") == 1 && !strings.Contains(lower, " or ") && !strings.Contains(lower, " and ")
 }
