@@ -689,7 +689,10 @@ func (s *requestScanner) part(p Part) bool {
 						res.inj[f.Class] = &f
 					}
 				}
-				if s.crs != nil && !skipCRS {
+				if s.crs != nil && !skipCRS && mediaDataURI(d.Text) && tr != nil {
+					tr.Skipped = "CRS rules not run: a data URI of an image, audio, video or font type with a base64 payload"
+				}
+				if s.crs != nil && !skipCRS && !mediaDataURI(d.Text) {
 					var ce [numInjClasses]crsEvidence
 					// values whose CRS hits make no finding and no weak
 					// candidate are remembered like clean ones (with their rules)

@@ -198,9 +198,12 @@ const loneConfidence = 0.55
 //     942200 alone, which fires on commas between words and numbers
 //     (street addresses, lists: "c/ rio avia, 105, 2");
 //   - XSS: the level-2 rules match markup and script syntax (event
-//     handlers, tag handlers, comment ends, filter evasions); not on
-//     template placeholders alone (templatePlaceholders: 941380's "{{"
-//     around a bare name, "Dear {{first_name}}");
+//     handlers, tag handlers, filter evasions), in a value that has some
+//     (a bracket, quote, backtick, parenthesis, brace or backslash) — not
+//     an attribute assignment alone ("src=img.png", 941150) or an arrow
+//     ("a --> b", 941181 alone) — and not on template placeholders alone
+//     (templatePlaceholders: 941380's "{{" around a bare name or a
+//     filtered one, "Dear {{first_name}}", "{{ name | upper }}");
 //   - command injection: the level-2 rules that match shell constructs
 //     (a separator or pipe before a program, history and tilde
 //     expansion, mail-protocol commands); not those of cmdWordRules
@@ -211,11 +214,52 @@ func loneLevel2(c InjClass, ids []int, text, span string) bool {
 	case ClassSQLi:
 		return !onlyRules(ids, 942200) && sqlVocabulary(span)
 	case ClassXSS:
-		return !templatePlaceholders(ids, text)
+		return !templatePlaceholders(ids, text) && !onlyRules(ids, 941181) && strings.ContainsAny(text, "<>\"'`(\\{")
 	case ClassCmd:
 		return !onlyRules(ids, cmdWordRules...)
 	}
 	return false
+}
+
+// mediaDataURI: s is a data URI (RFC 2397) of an image (not SVG, which
+// holds script), audio, video or font type whose payload is base64 — a
+// profile picture or a signature sent inline. CRS's XSS attribute-vector
+// rules (941130, 941170) and command rules (";base64") match its header;
+// the structural matchers still judge it (a data:text/html URI is a
+// script URL).
+func mediaDataURI(s string) bool {
+	if len(s) < 12 || !strings.EqualFold(s[:5], "data:") {
+		return false
+	}
+	comma := strings.IndexByte(s, ',')
+	if comma < 0 {
+		return false
+	}
+	hdr := strings.ToLower(s[5:comma])
+	mt, params, _ := strings.Cut(hdr, ";")
+	top, sub, ok := strings.Cut(mt, "/")
+	if !ok || sub == "" || strings.Contains(sub, "svg") {
+		return false
+	}
+	switch top {
+	case "image", "audio", "video", "font":
+	default:
+		return false
+	}
+	for _, c := range sub {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+') {
+			return false
+		}
+	}
+	if !strings.HasSuffix(params, "base64") {
+		return false
+	}
+	for i := comma + 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // loneSuffix opens the part of a reason that says a finding rests on one
@@ -319,8 +363,9 @@ func sqlVocabulary(s string) bool {
 
 // templatePlaceholders: the value's only XSS rule is CRS 941380 (AngularJS
 // client-side template injection, "{{"), and every "{{…}}" it holds is a
-// template placeholder — a name or dotted path (letters, digits, '_', '.',
-// '-', spaces), no call, operator, quote or bracket.
+// template placeholder — a name or dotted path, maybe through filters
+// (letters, digits, '_', '.', '-', '|', spaces), no call, operator, quote
+// or bracket.
 func templatePlaceholders(ids []int, s string) bool {
 	if !onlyRules(ids, 941380) {
 		return false
@@ -340,7 +385,7 @@ func templatePlaceholders(ids []int, s string) bool {
 			return false
 		}
 		for k := 0; k < len(in); k++ {
-			if c := in[k]; !(isWordByte(c) || c == '.' || c == '-' || c == ' ') {
+			if c := in[k]; !(isWordByte(c) || c == '.' || c == '-' || c == ' ' || c == '|') {
 				return false
 			}
 		}

@@ -899,6 +899,11 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 		if cmd == "" {
 			continue
 		}
+		if end < len(lower) && strings.IndexByte(",=:@", lower[end]) >= 0 {
+			// the shell word goes on past the name: ";base64,iVBOR…" in a
+			// data URI is the word "base64,iVBOR…", ";id=5" an assignment
+			continue
+		}
 		// "Tom & Jerry", "R&D; cat food": a word command needs shell-looking arguments.
 		if wordCmds[cmd] && !shellArgs(cmd, lower[end:]) {
 			continue

@@ -388,7 +388,11 @@ func TestLoneLevel2(t *testing.T) {
 		{ClassXSS, []int{941380}, "{{ user.first_name }} and {{x}}", "{{", false},
 		{ClassXSS, []int{941380}, "{{constructor.constructor('alert(1)')()}}", "{{", true},
 		{ClassXSS, []int{941380}, "{{a}} {{b", "{{", true}, // not closed: not a placeholder
-		{ClassXSS, []int{941180}, "document.cookie", "document.cookie", true},
+		{ClassXSS, []int{941180}, "x='document.cookie", "document.cookie", true},
+		{ClassXSS, []int{941150}, "src=img.png", "src=", false},      // an attribute assignment, no markup
+		{ClassXSS, []int{941181}, "step 1 --> step 2", "-->", false}, // an arrow
+		{ClassXSS, []int{941380}, "{{ name | upper }}", "{{", false}, // a filtered placeholder
+		{ClassXSS, []int{941380}, "{{ 7*7 }}", "{{", true},           // an expression
 		{ClassCmd, []int{932236}, "pip3 install something", "pip3", false},
 		{ClassCmd, []int{932236, 932200}, "java lang s/n", "java", false},
 		{ClassCmd, []int{932232}, "|vi (x", "|vi", true},
@@ -402,6 +406,24 @@ func TestLoneLevel2(t *testing.T) {
 		"is": false, "is null": true, "ORDER  BY": true, "order, by": false, "1 is not 2": true, "salt and pepper": false} {
 		if got := sqlVocabulary(s); got != want {
 			t.Errorf("sqlVocabulary(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestMediaDataURI(t *testing.T) {
+	for s, want := range map[string]bool{
+		"data:image/png;base64,iVBORw0KGgo=":                     true,
+		"DATA:image/jpeg;base64,/9j/4AAQSkZJRg==":                true,
+		"data:audio/ogg;codecs=opus;base64,T2dnUw==":             true,
+		"data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+": false, // SVG holds script
+		"data:text/html;base64,PHNjcmlwdD4=":                     false,
+		"data:image/png,<script>alert(1)</script>":               false, // not base64
+		"data:image/png;base64,iVBOR<script>":                    false, // not a base64 payload
+		"data:image/png;base64":                                  false,
+		"image/png;base64,iVBOR":                                 false,
+	} {
+		if got := mediaDataURI(s); got != want {
+			t.Errorf("mediaDataURI(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
