@@ -679,8 +679,10 @@ func (s *requestScanner) part(p Part) bool {
 				} else {
 					ms = matchInjectionLib(p.Kind, d.Text, scanBytes(d.Text), &s.lib)
 				}
+				ssti := false // a structural template-injection match in this value
 				for _, m := range ms {
 					found = true
+					ssti = ssti || m.Class == ClassSSTI
 					if tr != nil {
 						tr.Structural = append(tr.Structural, m.Class.String()+" "+strconv.FormatFloat(m.Confidence, 'f', 2, 64)+" "+m.Reason)
 					}
@@ -728,7 +730,13 @@ func (s *requestScanner) part(p Part) bool {
 								prose = 0
 							}
 						}
-						conf := crsConfidence(e, prose == 1, syn&classSyntax(InjClass(c)), markup != 1 && loneLevel2(InjClass(c), e.ids, d.Text, e.span(d.Text)))
+						// CRS files AngularJS template expressions (941380)
+						// under XSS: where the structural matcher already
+						// calls the value template injection, that rule alone
+						// is the same evidence, not a second attack
+						lone := markup != 1 && loneLevel2(InjClass(c), e.ids, d.Text, e.span(d.Text)) &&
+							!(ssti && InjClass(c) == ClassXSS && onlyRules(e.ids, 941380))
+						conf := crsConfidence(e, prose == 1, syn&classSyntax(InjClass(c)), lone)
 						if markup == 1 && InjClass(c) == ClassXSS {
 							conf = 0 // CRS tag rules on harmless formatting markup
 						}

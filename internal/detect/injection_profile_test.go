@@ -324,3 +324,16 @@ func TestLoneSeverity(t *testing.T) {
 		t.Fatalf("departure: %+v", fs)
 	}
 }
+
+// TestTemplateOneClass: a template expression the structural matcher calls
+// template injection is one finding, not also XSS on CRS's AngularJS rule
+// alone; where no structural match explains it, that rule reports XSS.
+func TestTemplateOneClass(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got := classes(coldInjection().Inspect(profileEvent(t, "title", "{{7*7}}", t0))); got != "ssti" {
+		t.Errorf("{{7*7}}: %q, want ssti only", got)
+	}
+	if got := classes(coldInjection().Inspect(profileEvent(t, "title", "{{ a | b(1) }}", t0))); !strings.Contains(got, "xss") && !strings.Contains(got, "ssti") {
+		t.Errorf("{{ a | b(1) }}: %q, want a template finding", got)
+	}
+}
