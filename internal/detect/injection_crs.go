@@ -146,9 +146,9 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 //   - one rule of level 2 reports where the value has the syntax of the
 //     rule's language (SQL for SQLi rules, shell for command rules), or,
 //     with a lower confidence (0.55), where the rule is evidence enough
-//     alone (loneLevel2: a SQLi rule in a value with SQL vocabulary, an
-//     XSS rule anywhere but template placeholders, a command rule that
-//     matches a shell construct); the command rules that fire on a word
+//     alone (loneLevel2: a SQLi rule whose match has SQL vocabulary, an
+//     XSS rule in a value with markup or script syntax, a command rule
+//     that matches a shell construct); the command rules that fire on a word
 //     naming a program ("curl and divergence") or on addresses ("s/n 4?h")
 //     always need shell syntax.
 //
