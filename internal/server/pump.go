@@ -29,7 +29,7 @@ func (s *Server) pump(ctx context.Context) {
 	defer close(s.done)
 	r := s.wal.NewReader(wal.Pos{})
 	defer r.Close()
-	warmEnd, _ := s.wal.End()
+	warmEnd := s.replayEnd // not s.wal.End(): requests may have appended since New
 	var last wal.Pos
 	dirty := false
 	if segs, err := s.wal.Segments(); err == nil && warmEnd.Off == 0 && (len(segs) == 0 || segs[0] >= warmEnd.Seg) {

@@ -104,6 +104,12 @@ type Server struct {
 	consumed   atomic.Int64 // records handed to the engine since start (past warm-up)
 	closing    atomic.Bool
 	warm       atomic.Bool // warm-up replay finished
+	// replayEnd: the end of the log when it was opened, before any request
+	// could append — what the warm-up replays. Read at the pump's start
+	// instead, it took the records of requests answered in between for
+	// replay: never counted as consumed, they stayed in QueueDepth for
+	// good (a queue that never drained, ingestion refused).
+	replayEnd wal.Pos
 	latencyMu  sync.Mutex
 	latencyQ   []stamp // append positions and wall times, for processing latency
 	cancel     context.CancelFunc
@@ -169,6 +175,9 @@ func New(opt Options) (*Server, error) {
 		auth:    &authenticator{st: opt.Store, touched: map[string]time.Time{}, now: opt.Now},
 		written: map[string]writtenAlert{}, segMax: map[uint64]int64{}, done: make(chan struct{}), start: opt.Now(),
 		budget: newDecodeBudget(opt.Config.Ingest.DecodeBudget)}
+	if w != nil {
+		s.replayEnd, _ = w.End()
+	}
 	cfg := opt.Config
 	s.cfg.Store(&cfg)
 	s.dur.Store(&d)
