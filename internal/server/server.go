@@ -100,16 +100,16 @@ type Server struct {
 	authLimit *authLimiter
 	otlp      *source.OTLPHandler // mounted at POST /api/v1/otlp/v1/traces
 
-	appended   atomic.Int64 // records appended since start
-	consumed   atomic.Int64 // records handed to the engine since start (past warm-up)
-	closing    atomic.Bool
-	warm       atomic.Bool // warm-up replay finished
+	appended atomic.Int64 // records appended since start
+	consumed atomic.Int64 // records handed to the engine since start (past warm-up)
+	closing  atomic.Bool
+	warm     atomic.Bool // warm-up replay finished
 	// replayEnd: the end of the log when it was opened, before any request
 	// could append — what the warm-up replays. Read at the pump's start
 	// instead, it took the records of requests answered in between for
 	// replay: never counted as consumed, they stayed in QueueDepth for
 	// good (a queue that never drained, ingestion refused).
-	replayEnd wal.Pos
+	replayEnd  wal.Pos
 	latencyMu  sync.Mutex
 	latencyQ   []stamp // append positions and wall times, for processing latency
 	cancel     context.CancelFunc
