@@ -691,10 +691,14 @@ func (s *requestScanner) part(p Part) bool {
 						res.inj[f.Class] = &f
 					}
 				}
-				if s.crs != nil && !skipCRS && mediaDataURI(d.Text) && tr != nil {
-					tr.Skipped = "CRS rules not run: a data URI of an image, audio, video or font type with a base64 payload"
+				runCRS := s.crs != nil && !skipCRS
+				if runCRS && mediaDataURI(d.Text) {
+					runCRS = false
+					if tr != nil {
+						tr.Skipped = "CRS rules not run: a data URI of an image, audio, video or font type with a base64 payload"
+					}
 				}
-				if s.crs != nil && !skipCRS && !mediaDataURI(d.Text) {
+				if runCRS {
 					var ce [numInjClasses]crsEvidence
 					// values whose CRS hits make no finding and no weak
 					// candidate are remembered like clean ones (with their rules)
@@ -766,11 +770,11 @@ func (s *requestScanner) part(p Part) bool {
 						if conf == 0 || b != nil && b.Confidence >= conf {
 							continue
 						}
-						reason := crsReason(e)
-						if conf == loneConfidence {
+						reason, alone := crsReason(e), conf == loneConfidence
+						if alone {
 							reason += loneSuffix + loneWhy(InjClass(c)) + "), no learned profile of the parameter yet"
 						}
-						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: reason}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1, lone: conf == loneConfidence,
+						f := InjFinding{InjMatch: InjMatch{Class: InjClass(c), Confidence: conf, Start: e.start, End: e.end, Reason: reason}, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, e.start, e.end), CRS: e.ids, part: pi, crsOnly: true, prose: prose == 1, lone: alone,
 							fileOnly: p.Kind == PartPath && InjClass(c) == ClassPathTraversal && !anyRule(e.ids, traversalSeqRules)}
 						res.inj[c] = &f
 					}

@@ -80,7 +80,7 @@ func weakLibSQLi(lib *crs.LibMemo, t string) bool {
 		return false
 	}
 	lower := strings.ToLower(t)
-	if !sqliFingerprintWeak(fp, lower) || quoteBreak(lower) {
+	if !weakSQLiVerdict(fp, lower) {
 		return false
 	}
 	_, structural := sqlStructure(lower)

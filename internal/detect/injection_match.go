@@ -362,18 +362,18 @@ func asciiLower(s string) string {
 // ---- SQL injection ---------------------------------------------------------
 
 func matchSQLi(text, lower string, f byteSet, lib *crs.LibMemo) (InjMatch, bool) {
-	if ok, fp := lib.IsSQLi(text); ok {
-		if sqliFingerprintWeak(fp, lower) && !quoteBreak(lower) {
-			// A bare "word 'word" or "1-2" shape: libinjection's weakest
-			// fingerprints; require SQL structure as well.
-			if m, ok := sqlStructure(lower); ok {
-				return m, true
-			}
-			return InjMatch{}, false
-		}
+	// A weak verdict (a bare "word 'word" or "1-2" shape) needs SQL
+	// structure as well, as no verdict does.
+	if ok, fp := lib.IsSQLi(text); ok && !weakSQLiVerdict(fp, lower) {
 		return InjMatch{Class: ClassSQLi, Confidence: 0.85, Start: 0, End: len(text), Reason: "libinjection fingerprint " + fp}, true
 	}
 	return sqlStructure(lower)
+}
+
+// weakSQLiVerdict: libinjection's fingerprint fp of lower is one of its
+// weakest (sqliFingerprintWeak) and no quote is broken out of.
+func weakSQLiVerdict(fp, lower string) bool {
+	return sqliFingerprintWeak(fp, lower) && !quoteBreak(lower)
 }
 
 // sqliFingerprintWeak reports fingerprints that, in prose, come from

@@ -610,8 +610,6 @@ func TestIngestBodyLimits(t *testing.T) {
 	waitFor(t, "accepted part consumed", func() bool { return env.eng.count() == res.Accepted })
 }
 
-// A full queue answers 429 with Retry-After and accepts nothing it cannot
-// hold; records already accepted stay accepted.
 // TestRecordsBeforeStart: records accepted between New and Start (the
 // API answers before the engine goroutine runs) are live records, not
 // warm-up replay: they are consumed and the queue drains. The replay's end
@@ -639,6 +637,8 @@ func TestRecordsBeforeStart(t *testing.T) {
 	waitFor(t, "queue drained", func() bool { return env.srv.QueueDepth() == 0 && eng.count() == 8 && env.srv.Warm() })
 }
 
+// A full queue answers 429 with Retry-After and accepts nothing it cannot
+// hold; records already accepted stay accepted.
 func TestBackpressure(t *testing.T) {
 	eng := newFake()
 	eng.block = make(chan struct{})
