@@ -32,6 +32,17 @@ func TestCompileDefault(t *testing.T) {
 			t.Errorf("rule %d: %+v", id, r)
 		}
 	}
+	// Level knows every tagged rule, compiled or not
+	for id, want := range map[int]int{942100: 1, 932236: 2, 932350: 3, 942421: 4, 920100: 0, 1: 0} {
+		if got := s.Level(id); got != want {
+			t.Errorf("Level(%d) = %d, want %d", id, got, want)
+		}
+	}
+	for _, r := range s.Rules {
+		if s.Level(r.ID) != r.PL {
+			t.Errorf("rule %d: Level %d, PL %d", r.ID, s.Level(r.ID), r.PL)
+		}
+	}
 }
 
 func TestMatch(t *testing.T) {

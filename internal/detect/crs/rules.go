@@ -134,6 +134,7 @@ type Stats struct {
 type Set struct {
 	Rules  []*Rule
 	byID   map[int]*Rule
+	levels map[int]int // every tagged rule's paranoia level, compiled or skipped
 	Stats  Stats
 	groups []*group
 	word   word
@@ -160,7 +161,7 @@ var Version = "OWASP_CRS/4.25.0"
 // Compile reads the attack rule files of fsys (a coreruleset.FS-shaped
 // tree: @owasp_crs/*.conf and *.data) and compiles them.
 func Compile(fsys fs.FS) (*Set, error) {
-	s := &Set{Stats: Stats{Skipped: map[string]int{}}}
+	s := &Set{Stats: Stats{Skipped: map[string]int{}}, levels: map[int]int{}}
 	for _, f := range ruleFiles {
 		p := path.Join("@owasp_crs", f)
 		raw, err := fs.ReadFile(fsys, p)
@@ -175,6 +176,9 @@ func Compile(fsys fs.FS) (*Set, error) {
 		for _, d := range ds {
 			if d.name != "SecRule" || len(d.args) < 3 {
 				continue
+			}
+			if id, pl := ruleLevel(d); id != 0 && pl != 0 {
+				s.levels[id] = pl
 			}
 			r, skip, err := compileRule(fsys, d)
 			if err != nil {
@@ -191,6 +195,19 @@ func Compile(fsys fs.FS) (*Set, error) {
 	}
 	s.build()
 	return s, nil
+}
+
+// ruleLevel reads a rule's id and paranoia-level tag (0 where absent).
+func ruleLevel(d *directive) (id, pl int) {
+	for _, a := range splitActions(d.args[2]) {
+		switch {
+		case a.name == "id":
+			id, _ = strconv.Atoi(a.value)
+		case a.name == "tag" && strings.HasPrefix(a.value, "paranoia-level/"):
+			pl, _ = strconv.Atoi(strings.TrimPrefix(a.value, "paranoia-level/"))
+		}
+	}
+	return id, pl
 }
 
 func compileRule(fsys fs.FS, d *directive) (*Rule, string, error) {
@@ -703,3 +720,7 @@ func txMacro(arg string) (int, bool) {
 
 // Rule returns the compiled rule with the id, nil when there is none.
 func (s *Set) Rule(id int) *Rule { return s.byID[id] }
+
+// Level is the paranoia level CRS tags rule id with, whether Palisade
+// compiled the rule or skipped it (0: no such tagged rule).
+func (s *Set) Level(id int) int { return s.levels[id] }

@@ -33,6 +33,10 @@ type Payload struct {
 	Value  string
 	// Split is SplitTune, SplitValid (by SplitOf) or SplitHeldOut.
 	Split string
+	// Stratum, when set, is a subgroup of the source with rows of its own
+	// in the per-source table (crs-regression: the paranoia level of the
+	// rule the test was written for, "PL2").
+	Stratum string
 	// GoTestWAF: encoders and placeholders to apply (nil = the default positions).
 	Encoders     []string
 	Placeholders []Placeholder

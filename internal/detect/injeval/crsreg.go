@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/palisade-sec/palisade/internal/detect/crs"
 )
 
 // The OWASP CRS regression suite (go-ftw test files) ships in the
@@ -65,8 +67,12 @@ type ftwStage struct {
 // tests.FS) for the rule files of crsClassFiles and returns one case per
 // attack stage, split "held-out".
 func LoadCRSRegression(fsys fs.FS, st *LoadStats) ([]Case, error) {
+	rules, err := crs.Default()
+	if err != nil {
+		return nil, fmt.Errorf("crs regression: %w", err)
+	}
 	var files []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -117,6 +123,7 @@ func LoadCRSRegression(fsys fs.FS, st *LoadStats) ([]Case, error) {
 					st.skip(CRSRegressionSource+": "+err.Error(), 1)
 					continue
 				}
+				c.Payload.Stratum = stratum(rules, s.Output.Log.ExpectIDs, dir[8:11])
 				st.Payloads++
 				out = append(out, c)
 			}
@@ -137,6 +144,22 @@ func expects(ids []int, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// stratum names the lowest paranoia level among the expected rules of the
+// class: a test of a PL3 rule is one CRS itself blocks only from paranoia
+// level 3 on, and the per-source table shows such tests on rows of their own.
+func stratum(rules *crs.Set, ids []int, prefix string) string {
+	low := 0
+	for _, id := range ids {
+		if pl := rules.Level(id); pl > 0 && strings.HasPrefix(fmt.Sprint(id), prefix) && (low == 0 || pl < low) {
+			low = pl
+		}
+	}
+	if low == 0 {
+		return "PL?"
+	}
+	return fmt.Sprintf("PL%d", low)
 }
 
 func crsCase(s ftwStage, class, name string) (Case, error) {

@@ -147,6 +147,7 @@ func alertTypes(ds []detect.Detector, ev *event.Event, verdict bool) ([]string, 
 // and split.
 type Row struct {
 	Source, Class, Split string
+	Stratum              string // Payload.Stratum (per-source rows only)
 	N                    int
 	Hits                 map[string]int // engine → requests flagged
 	ClassHits            map[string]int // engine → requests flagged with the expected class (Coraza: blocked, and a rule of the class among the matches)
@@ -213,10 +214,10 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 	res := &Result{Cost: map[string]Cost{}, Errors: map[string]int{}, Examples: map[string][]string{}, Placement: map[string]map[string]*[2]int{}}
 	rows := map[string]*Row{}
 	rowOf := func(c *Case) *Row {
-		k := rowKey(c.Payload)
+		k := rowKey(c.Payload) + "|" + c.Payload.Stratum
 		r := rows[k]
 		if r == nil {
-			r = &Row{Source: c.Payload.Source, Class: c.Payload.Class, Split: c.Payload.Split, Hits: map[string]int{}, ClassHits: map[string]int{}, Sampled: map[string]int{}}
+			r = &Row{Source: c.Payload.Source, Class: c.Payload.Class, Split: c.Payload.Split, Stratum: c.Payload.Stratum, Hits: map[string]int{}, ClassHits: map[string]int{}, Sampled: map[string]int{}}
 			rows[k] = r
 		}
 		return r
@@ -341,6 +342,9 @@ func Run(cases []Case, engines []Engine, opt Options) *Result {
 		}
 		if a.Source != b.Source {
 			return a.Source < b.Source
+		}
+		if a.Stratum != b.Stratum {
+			return a.Stratum < b.Stratum
 		}
 		return splitOrder(a.Split) < splitOrder(b.Split)
 	})
@@ -536,7 +540,11 @@ func (res *Result) Print(w io.Writer) {
 		if r.Class == Benign {
 			metric = "FPR"
 		}
-		s := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t", r.Source, r.Class, r.Split, metric, r.N)
+		src := r.Source
+		if r.Stratum != "" {
+			src += " " + r.Stratum
+		}
+		s := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t", src, r.Class, r.Split, metric, r.N)
 		for _, e := range res.Engines {
 			s += pct(r.Rate(e), r.Sampled[e], r.N) + "\t" + r.classCell(e)
 		}

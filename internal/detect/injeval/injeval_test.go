@@ -397,7 +397,7 @@ func TestCRSSuiteFloors(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := Run(cases, []Engine{NewPalisade()}, Options{})
-	for _, r := range res.Rows {
+	for _, r := range res.Aggregate() {
 		floor, ok := crsSuiteFloors[r.Class]
 		if !ok {
 			continue
@@ -405,6 +405,32 @@ func TestCRSSuiteFloors(t *testing.T) {
 		if got := r.Rate("palisade"); got < floor {
 			t.Errorf("CRS suite %s (%s): recall %.3f below floor %.2f", r.Class, r.Split, got, floor)
 		}
+	}
+}
+
+// TestCRSStrata: every CRS suite case is labelled with the paranoia level of
+// the rule it tests, and the per-source table shows the levels apart.
+func TestCRSStrata(t *testing.T) {
+	st := &LoadStats{}
+	cases, err := LoadCRSRegression(crstests.FS, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, c := range cases {
+		n[c.Payload.Stratum]++
+		if strings.HasPrefix(c.Payload.Set, "932350.yaml") && c.Payload.Stratum != "PL3" {
+			t.Errorf("%s: stratum %q, want PL3", c.Payload.Set, c.Payload.Stratum)
+		}
+	}
+	if n["PL?"] > 0 || n["PL1"] == 0 || n["PL2"] == 0 || n["PL3"] == 0 {
+		t.Errorf("strata: %v", n)
+	}
+	res := Run(cases[:200], []Engine{NewPalisade()}, Options{})
+	var b strings.Builder
+	res.Print(&b)
+	if !strings.Contains(b.String(), "crs-regression PL1") {
+		t.Errorf("per-source table without strata:\n%s", b.String())
 	}
 }
 
