@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"path"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -289,7 +291,9 @@ func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) 
 			add(InjMatch{Class: ClassXSS, Confidence: 0.7, Start: i, End: min(len(text), i+60), Reason: "markup in US-ASCII 7-bit encoding (0xBC, 0xBE)"}, true)
 		}
 	}
-	if f.any(bSemi | bPipe | bAmp | bBacktick | bDollar | bCRLF | bLT | bSpace | bPercent) {
+	if f.any(bSemi | bPipe | bAmp | bBacktick | bDollar | bCRLF | bLT | bSpace | bPercent | bQuote | bBackslash) {
+		add(matchCmd(kind, text, low(), f))
+	} else if f.any(bSlash) && strings.ContainsAny(text, "?*[") {
 		add(matchCmd(kind, text, low(), f))
 	}
 	if f.any(bDot2 | bSlash | bBackslash | bColon | bNUL) {
@@ -942,6 +946,12 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 			}
 		}
 	}
+	// A program named through pathname expansion: "/bin/c?t /etc/passwd".
+	if f.any(bSlash) && strings.ContainsAny(lower, "?*[") && kind != PartUserAgent {
+		if i, j, prog, ok := globCommand(lower); ok {
+			return InjMatch{Class: ClassCmd, Confidence: 0.8, Start: i, End: min(len(text), max(j, i+60)), Reason: "program named by a wildcard path " + lower[i:j] + " (" + prog + ")"}, true
+		}
+	}
 	// Windows environment expansions used to reach system files.
 	for _, v := range []string{"%systemroot%", "%windir%", "%comspec%", "%programfiles%", "%userprofile%"} {
 		if i := strings.Index(lower, v); i >= 0 {
@@ -1009,25 +1019,109 @@ func cmdAt(s string, i int) (string, int) {
 		}
 		w = w[k+1:]
 	}
-	// quote-splitting evasion: w'h'o'am'i, c""at
-	if i < len(s) && (s[i] == '\'' || s[i] == '"') && len(w) > 0 {
+	// quote- and backslash-splitting evasion: w'h'o'am'i, c""at, wh\oami,
+	// c'a't — the shell drops the quotes and backslashes inside a word
+	if i < len(s) && splitChar(s[i]) && len(w) > 0 {
 		var b strings.Builder
 		b.WriteString(w)
-		j := i
-		for j < len(s) && (isCmdWordChar(s[j]) || s[j] == '\'' || s[j] == '"') {
-			if s[j] != '\'' && s[j] != '"' {
+		j, splits, empty := i, 0, false
+		for j < len(s) && (isCmdWordChar(s[j]) || splitChar(s[j])) {
+			if !splitChar(s[j]) {
 				b.WriteByte(s[j])
+				j++
+				continue
 			}
-			j++
+			k := j
+			for k < len(s) && splitChar(s[k]) {
+				k++
+			}
+			if k < len(s) && isCmdWordChar(s[k]) {
+				splits++ // the word goes on after the quotes
+				empty = empty || k-j >= 2
+			}
+			j = k
 		}
-		if strongCmds[b.String()] && !wordCmds[b.String()] {
-			return b.String(), j
+		// a command that is also a word needs more than one split or an
+		// empty pair: "it's", "l's" are an apostrophe, "c'a't", "i''d" are not
+		if c := b.String(); splits > 0 && strongCmds[c] && (!wordCmds[c] || splits >= 2 || empty) {
+			return c, j
 		}
 	}
 	if strongCmds[w] {
 		return w, i
 	}
 	return "", i
+}
+
+// splitChar: a byte the shell removes from inside a word (quote removal,
+// a backslash escaping an ordinary letter).
+func splitChar(c byte) bool { return c == '\'' || c == '"' || c == '\\' }
+
+// binDirs are the system binary directories, binPrograms the programs of
+// strongCmds (one name per slot, in a fixed order: the first match names
+// the finding).
+var (
+	binDirs     = []string{"/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/"}
+	binPrograms = func() []string {
+		var out []string
+		for c := range strongCmds {
+			if !strings.ContainsAny(c, " .") {
+				out = append(out, c)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}()
+)
+
+// maxGlobWords bounds the wildcard words globCommand matches per value
+// (each costs up to a few hundred pattern matches).
+const maxGlobWords = 4
+
+// globCommand finds a word that names a program through shell pathname
+// expansion: an absolute path with wildcards ("/bin/c?t", "/???/??t",
+// "/usr/bin/w[h]oami") that matches a known program in a system binary
+// directory — a way to run a command without writing its name. The base
+// name must keep a literal character ("/*/*" is no name), and URL paths
+// with a query ("/api/items?id=3") match no program.
+func globCommand(lower string) (start, end int, prog string, ok bool) {
+	tried := 0
+	for i := 0; i < len(lower) && tried < maxGlobWords; i++ {
+		if lower[i] != '/' || i > 0 && !globWordStart(lower[i-1]) {
+			continue
+		}
+		j := i
+		for j < len(lower) && lower[j] != ' ' && lower[j] != '\t' && lower[j] != ';' && lower[j] != '|' && lower[j] != '&' && lower[j] != '`' && lower[j] != '\n' && lower[j] != ')' {
+			j++
+		}
+		tok := lower[i:j]
+		k := strings.LastIndexByte(tok, '/')
+		dirPat, base := tok[:k+1], tok[k+1:]
+		if strings.ContainsAny(tok, "?*[") && strings.Trim(base, "?*[]") != "" && strings.Count(tok, "/") <= 4 {
+			tried++
+			fixed := !strings.ContainsAny(base, "*[") // one byte per pattern byte
+			for _, d := range binDirs {
+				if m, err := path.Match(dirPat, d); err != nil || !m {
+					continue
+				}
+				for _, c := range binPrograms {
+					if fixed && len(c) != len(base) {
+						continue
+					}
+					if m, err := path.Match(base, c); err == nil && m {
+						return i, j, d + c, true
+					}
+				}
+			}
+		}
+		i = j
+	}
+	return 0, 0, "", false
+}
+
+// globWordStart: a byte after which a shell word can start.
+func globWordStart(c byte) bool {
+	return c == ' ' || c == '\t' || c == ';' || c == '|' || c == '&' || c == '`' || c == '\n' || c == '(' || c == '$' || c == '\'' || c == '"' || c == '='
 }
 
 // shellArgs: does what follows a command look like shell arguments?

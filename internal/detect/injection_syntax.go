@@ -44,12 +44,57 @@ func (c codeSyntax) String() string {
 	return ""
 }
 
+// sqlCommentOpen: t opens a /* … */ comment — unless every "/*" is a
+// pathname wildcard and no comment is closed after it: a word of path
+// characters only with two slashes or more, or a wildcard followed by an
+// extension or another wildcard ("/docs/*.md", "/api/*", "/*/*"). A comment
+// in a condition ("1/*", "admin'/*", "1/**/or/**/1=1") is not one, and
+// "src/**/*.go" holds "/**/", the inline comment that stands for a space.
+func sqlCommentOpen(t string) bool {
+	i := strings.Index(t, "/*")
+	if i < 0 {
+		return false
+	}
+	if strings.Contains(t[i+2:], "*/") {
+		return true
+	}
+	for ; i >= 0; i = nextIndex(t, "/*", i+2) {
+		s, e := i, i
+		for s > 0 && pathGlobByte(t[s-1]) {
+			s--
+		}
+		for e < len(t) && pathGlobByte(t[e]) {
+			e++
+		}
+		tok := t[s:e]
+		glob := strings.Count(tok, "/") >= 2 || i+2 < len(t) && (t[i+2] == '*' || t[i+2] == '.')
+		if !glob || s > 0 && t[s-1] != ' ' && t[s-1] != ',' || e < len(t) && t[e] != ' ' && t[e] != ',' {
+			return true
+		}
+	}
+	return false
+}
+
+func nextIndex(s, sub string, from int) int {
+	if from > len(s) {
+		return -1
+	}
+	if k := strings.Index(s[from:], sub); k >= 0 {
+		return from + k
+	}
+	return -1
+}
+
+func pathGlobByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '*' || c == '.' || c == '_' || c == '-' || c == '{' || c == '}' || c == '?' || c == '[' || c == ']'
+}
+
 // syntaxOf returns the code syntax signals of a decoded value.
 func syntaxOf(s string) codeSyntax {
 	var out codeSyntax
 	t := strings.TrimRight(s, " \t\r\n")
 	// SQL comments closing the value
-	if strings.HasSuffix(t, "--") || strings.HasSuffix(t, "#") && len(t) > 1 || strings.Contains(t, "/*") {
+	if strings.HasSuffix(t, "--") || strings.HasSuffix(t, "#") && len(t) > 1 || sqlCommentOpen(t) {
 		out |= synSQL
 	}
 	// a string literal broken out of

@@ -427,3 +427,66 @@ func TestMediaDataURI(t *testing.T) {
 		}
 	}
 }
+
+// TestCmdEvasion: a program's name written so the shell still finds it —
+// split by quotes or backslashes it removes, or spelt by pathname
+// expansion — is command injection; apostrophes, URL queries and file
+// patterns are not.
+func TestCmdEvasion(t *testing.T) {
+	for v, want := range map[string]bool{
+		"w'h'o'a'm'i":                          true,
+		`w"h"o"a"m"i`:                          true,
+		`wh\oami`:                              true,
+		"c'a't /etc/passwd":                    true, // a word command split twice, with a shell argument
+		";w'h'o'am'i":                          true,
+		"/bin/c?t /e??/p?sswd":                 true,
+		"/???/??t /???/??ss??":                 true,
+		";/usr/bin/w[h]oami":                   true,
+		"x=1;/usr/local/bin/?url evil.example": true,
+		"it's a \"quoted\" word":               false,
+		"l's":                                  false, // an apostrophe in a word command
+		"don't stop":                           false,
+		"rock'n'roll":                          false,
+		"O'Reilly":                             false,
+		"s/n 4?h":                              false,
+		"/api/items?id=3":                      false,
+		"/docs/*.md":                           false,
+		"/*/*":                                 false, // no literal name
+		"what's up? /home/me":                  false,
+		`C:\Users\me`:                          false,
+		`domain\user`:                          false,
+		`"cat" and "dog"`:                      false,
+		"/usr/share/*.txt":                     false,
+	} {
+		got := false
+		for _, m := range MatchInjection(PartQuery, v) {
+			got = got || m.Class == ClassCmd
+		}
+		if got != want {
+			t.Errorf("%q: command injection %v, want %v (%v)", v, got, want, MatchInjection(PartQuery, v))
+		}
+	}
+}
+
+// TestSQLCommentOpen: "/*" opens a SQL comment, except as a pathname
+// wildcard.
+func TestSQLCommentOpen(t *testing.T) {
+	for v, want := range map[string]bool{
+		"1/*": true, "admin'/*": true, "1/**/or/**/1=1": true, "union/*!50000select*/": true, "x/* comment": true, "id=1/*": true,
+		"src/**/*.go": true, // "/**/" is the comment that stands for a space
+		"/docs/*.md":  false, "/api/*": false, "/*/*": false, "/b?n/*.log": false, "files: /var/log/*.log, /tmp/*.tmp": false, "no comment": false,
+	} {
+		if got := sqlCommentOpen(v); got != want {
+			t.Errorf("sqlCommentOpen(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// BenchmarkGlobCommandHostile: 32 KB of wildcard paths; globCommand tries
+// at most maxGlobWords of them.
+func BenchmarkGlobCommandHostile(b *testing.B) {
+	s := strings.Repeat("/*/??? ", 4700)[:32768]
+	for b.Loop() {
+		MatchInjection(PartQuery, s)
+	}
+}
