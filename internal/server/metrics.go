@@ -20,6 +20,7 @@ type metrics struct {
 	alertsSuppressed   prometheus.Counter
 	alertsErased       prometheus.Counter
 	walCorrupt         prometheus.Counter
+	walLost            prometheus.Counter
 	walSegmentsRemoved prometheus.Counter
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
@@ -43,6 +44,7 @@ func newMetrics(s *Server) *metrics {
 	m.alertsSuppressed = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_alerts_suppressed_total", Help: "Alert updates suppressed by a false-positive triage."})
 	m.alertsErased = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_alerts_erased_total", Help: "Alert updates dropped because their subject was erased."})
 	m.walCorrupt = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_wal_corrupt_frames_total", Help: "Corrupt write-ahead-log frames skipped."})
+	m.walLost = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_wal_records_lost_total", Help: "Accepted records never analysed: skipped with the rest of a write-ahead-log segment after a corrupt frame (records accepted before the last start are not counted)."})
 	m.walSegmentsRemoved = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_wal_segments_removed_total", Help: "Write-ahead-log segments removed by body retention."})
 	m.checkpointSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "palisade_checkpoint_seconds", Help: "Duration of checkpoints (alerts, snapshot, log position)."})
 	m.checkpointFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_checkpoint_failures_total", Help: "Failed checkpoints (retried)."})
@@ -57,7 +59,7 @@ func newMetrics(s *Server) *metrics {
 	m.detectorState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_state", Help: "Learning state of each detector family at the last checkpoint: 1 for its state (ready, partial, learning), 0 otherwise."}, []string{"detector", "state"})
 	m.detectorScopes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "palisade_detector_scopes", Help: "Scopes (population, endpoints, parameters, login endpoints) of each learned baseline in each state at the last checkpoint."}, []string{"detector", "baseline", "state"})
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_queue_depth", Help: "Accepted records not yet processed by the engine."}, func() float64 { return float64(s.QueueDepth()) })
-	m.reg.MustRegister(m.records, m.dropped, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walSegmentsRemoved,
+	m.reg.MustRegister(m.records, m.dropped, m.requests, m.latency, m.alerts, m.alertsSuppressed, m.alertsErased, m.walCorrupt, m.walLost, m.walSegmentsRemoved,
 		m.checkpointSeconds, m.checkpointFailures, m.sinkFailures, m.timeouts, m.rejected, m.authFailures, m.authBlocked, budgetInUse, budgetFull, specsSkipped, m.detectorState, m.detectorScopes, queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(s.opt.Metrics...)

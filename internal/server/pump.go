@@ -30,6 +30,8 @@ func (s *Server) pump(ctx context.Context) {
 	r := s.wal.NewReader(wal.Pos{})
 	defer r.Close()
 	warmEnd := s.replayEnd // not s.wal.End(): requests may have appended since New
+	r.Live = warmEnd       // what this process appended: QueueDepth's records
+	var erased int64       // r.ErasedLive already counted as consumed
 	var last wal.Pos
 	dirty := false
 	if segs, err := s.wal.Segments(); err == nil && warmEnd.Off == 0 && (len(segs) == 0 || segs[0] >= warmEnd.Seg) {
@@ -51,6 +53,12 @@ func (s *Server) pump(ctx context.Context) {
 		cctx, cancel := context.WithTimeout(ctx, wait)
 		p, pos, err := r.Next(cctx)
 		cancel()
+		if r.ErasedLive > erased {
+			// erased (privacy) before the engine read them: never
+			// processed, no longer waiting
+			s.consumed.Add(r.ErasedLive - erased)
+			erased = r.ErasedLive
+		}
 		switch {
 		case err == nil:
 			rec, derr := exchange.DecodeRecord(p)
@@ -100,7 +108,11 @@ func (s *Server) pump(ctx context.Context) {
 			var ce *wal.CorruptError
 			if errors.As(err, &ce) {
 				s.m.walCorrupt.Inc()
-				s.log.Error("wal: corrupt frame skipped with the rest of its segment", "err", err)
+				// the accepted records skipped with the segment are no
+				// longer waiting: counted as lost, not left in QueueDepth
+				s.consumed.Add(ce.Lost)
+				s.m.walLost.Add(float64(ce.Lost))
+				s.log.Error("wal: corrupt frame skipped with the rest of its segment", "err", err, "records_lost", ce.Lost)
 				continue
 			}
 			if errors.Is(err, wal.ErrClosed) {

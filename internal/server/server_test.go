@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -635,6 +636,50 @@ func TestRecordsBeforeStart(t *testing.T) {
 	}
 	env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(3, "/late")))
 	waitFor(t, "queue drained", func() bool { return env.srv.QueueDepth() == 0 && eng.count() == 8 && env.srv.Warm() })
+}
+
+// TestCorruptLogDrains: records accepted into a segment that is then found
+// corrupt (a bad frame in the segment being written) are counted lost, not
+// left waiting in QueueDepth, and what is accepted afterwards is analysed.
+func TestCorruptLogDrains(t *testing.T) {
+	dir := t.TempDir()
+	st, err := openTestStore(t, dir, "palisade.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := newFake()
+	env := buildEnv(t, dir, st, nil, nil, eng)
+	if resp, body := env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(5, "/early"))); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "wal", "*.wal"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v", segs)
+	}
+	b, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0 // the third frame: two records are read, three lost
+	for range 2 {
+		off += 9 + int(binary.LittleEndian.Uint32(b[off:]))
+	}
+	b[off+9+1] ^= 0xff
+	if err := os.WriteFile(segs[0], b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "corrupt segment skipped", func() bool { return env.srv.QueueDepth() == 0 && eng.count() == 2 })
+	env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(3, "/late")))
+	waitFor(t, "queue drained", func() bool { return env.srv.QueueDepth() == 0 && eng.count() == 5 })
+	_, body := env.do(t, "GET", "/metrics", "admin", nil)
+	for _, want := range []string{"palisade_wal_records_lost_total 3", "palisade_wal_corrupt_frames_total 1"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics without %q", want)
+		}
+	}
 }
 
 // A full queue answers 429 with Retry-After and accepts nothing it cannot

@@ -73,6 +73,13 @@ type Reader struct {
 	bOff int64
 	// Erased counts erased frames skipped.
 	Erased int64
+	// Live is the end of the log when it was opened: frames at or after it
+	// were appended by this process. ErasedLive counts the erased frames
+	// skipped among them; liveSeen the live frames of the current segment
+	// read or skipped (CorruptError.Lost is the rest).
+	Live       Pos
+	ErasedLive int64
+	liveSeen   int64
 }
 
 // NewReader returns a reader starting at from (use Pos{} for the oldest
@@ -118,6 +125,7 @@ func (r *Reader) Next(ctx context.Context) ([]byte, Pos, error) {
 		if r.pos.Seg == end.Seg {
 			limit = end.Off
 		}
+		start := r.pos
 		p, kind, err := r.frame(limit)
 		switch {
 		case err == io.EOF:
@@ -129,14 +137,25 @@ func (r *Reader) Next(ctx context.Context) ([]byte, Pos, error) {
 		case err != nil:
 			ce := &CorruptError{File: filepath.Join(r.w.dir, segName(r.pos.Seg)), Offset: r.pos.Off, Reason: err.Error()}
 			if r.pos.Seg == end.Seg {
-				// Cannot skip past the active segment's bad frame safely: stop.
-				return nil, r.pos, ce
+				// The active segment: the writer moves to a new one first,
+				// so that nothing more is appended behind the bad frame
+				// and the reader can go on past it.
+				if rerr := r.w.Rotate(); rerr != nil {
+					return nil, r.pos, fmt.Errorf("%v; cannot skip it, new segment: %w", ce, rerr)
+				}
 			}
+			ce.Lost = max(0, r.w.writtenIn(r.pos.Seg)-r.liveSeen)
 			r.advanceSegment()
 			return nil, r.pos, ce
 		}
+		if !start.Less(r.Live) {
+			r.liveSeen++
+		}
 		if kind == kindErased {
 			r.Erased++
+			if !start.Less(r.Live) {
+				r.ErasedLive++
+			}
 			continue
 		}
 		return p, r.pos, nil
@@ -151,6 +170,7 @@ func (w *WAL) isClosed() bool {
 
 func (r *Reader) advanceSegment() {
 	r.Close()
+	r.liveSeen = 0
 	r.pos = Pos{Seg: r.pos.Seg + 1}
 	r.buf, r.bOff = r.buf[:0], 0
 }

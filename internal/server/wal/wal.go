@@ -85,6 +85,9 @@ type WAL struct {
 	failed  error
 	closed  bool
 	written int64 // frames appended since open
+	// segWritten: frames appended since open per segment (what a reader
+	// skipping the rest of a corrupt segment passes over unread)
+	segWritten map[uint64]int64
 }
 
 // CorruptError is a bad frame in the middle of the log.
@@ -92,6 +95,11 @@ type CorruptError struct {
 	File   string
 	Offset int64
 	Reason string
+	// Lost is how many frames appended since the log was opened the reader
+	// skipped with the rest of the segment (records accepted by this
+	// process and never to be read); frames written before Open are not
+	// counted, since nothing counts them.
+	Lost int64
 }
 
 func (e *CorruptError) Error() string {
@@ -121,7 +129,7 @@ func Open(dir string, opt Options) (*WAL, OpenInfo, error) {
 		lf.Close()
 		return nil, info, fmt.Errorf("wal: %s is in use by another process (is palisade serve running on this data directory?)", dir)
 	}
-	w := &WAL{dir: dir, opt: opt, lock: lf, notify: make(chan struct{})}
+	w := &WAL{dir: dir, opt: opt, lock: lf, notify: make(chan struct{}), segWritten: map[uint64]int64{}}
 	segs, err := w.Segments()
 	if err != nil {
 		w.unlock()
@@ -272,6 +280,7 @@ func (w *WAL) Append(payloads [][]byte) (Pos, error) {
 	}
 	w.off += int64(len(buf))
 	w.written += int64(len(payloads))
+	w.segWritten[w.seg] += int64(len(payloads))
 	w.end = Pos{w.seg, w.off}
 	close(w.notify)
 	w.notify = make(chan struct{})
@@ -315,6 +324,13 @@ func (w *WAL) Rotate() error {
 		return nil
 	}
 	return w.rollLocked()
+}
+
+// writtenIn is the number of frames appended to segment seg since open.
+func (w *WAL) writtenIn(seg uint64) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.segWritten[seg]
 }
 
 // End returns the committed end of the log and a channel closed at the next
@@ -416,6 +432,9 @@ func (w *WAL) RemoveSegments(keep func(seg uint64, modTime time.Time) bool) (int
 		if err := os.Remove(p); err != nil {
 			return n, fmt.Errorf("wal: %w", err)
 		}
+		w.mu.Lock()
+		delete(w.segWritten, s)
+		w.mu.Unlock()
 		n++
 	}
 	if n > 0 {

@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -142,6 +143,7 @@ func TestCorruptMiddleSegmentReported(t *testing.T) {
 	r := w.NewReader(Pos{})
 	defer r.Close()
 	var n, corrupt int
+	var lost int64
 	for {
 		end, _ := w.End()
 		if !r.Pos().Less(end) {
@@ -151,6 +153,7 @@ func TestCorruptMiddleSegmentReported(t *testing.T) {
 		var ce *CorruptError
 		if errors.As(err, &ce) {
 			corrupt++
+			lost += ce.Lost
 			if !strings.Contains(ce.Error(), segName(segs[0])) || ce.Offset != int64(first) {
 				t.Fatalf("error does not locate the frame: %v", ce)
 			}
@@ -164,7 +167,86 @@ func TestCorruptMiddleSegmentReported(t *testing.T) {
 	if corrupt != 1 || n == 0 || n >= 40 {
 		t.Fatalf("corrupt=%d read=%d", corrupt, n)
 	}
+	if n+int(lost) != 40 {
+		t.Fatalf("read %d + lost %d, want 40 appended", n, lost)
+	}
 	w.Close()
+}
+
+// TestCorruptActiveSegment: a bad frame in the segment being written is
+// skipped too — the writer moves to a new segment, the reader counts the
+// frames it passes over and goes on with what is appended next (it used to
+// report the same error forever).
+func TestCorruptActiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	w, _, _ := Open(dir, Options{})
+	defer w.Close()
+	w.Append(payloads(0, 2))
+	r := w.NewReader(Pos{})
+	defer r.Close()
+	if _, _, err := r.Next(context.Background()); err != nil { // frame 0
+		t.Fatal(err)
+	}
+	w.Append(payloads(2, 4))
+	segs, _ := w.Segments()
+	p := filepath.Join(dir, segName(segs[0]))
+	b, _ := os.ReadFile(p)
+	// frame 2 (the third; the reader holds the first two in its buffer)
+	// is corrupted: frames 2-5 are lost
+	off := 0
+	for range 2 {
+		off += headerSize + int(binary.LittleEndian.Uint32(b[off:]))
+	}
+	b[off+headerSize+1] ^= 0xff
+	os.WriteFile(p, b, 0o600)
+	if _, _, err := r.Next(context.Background()); err != nil { // frame 1
+		t.Fatal(err)
+	}
+	_, _, err := r.Next(context.Background())
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.Lost != 4 {
+		t.Fatalf("err %v (lost %+v), want a CorruptError losing 4 frames", err, ce)
+	}
+	w.Append(payloads(6, 2))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := 6; i < 8; i++ {
+		got, _, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("after the skip: %v", err)
+		}
+		if want := payloads(i, 1)[0]; string(got) != string(want) {
+			t.Fatalf("frame %q, want %q", got, want)
+		}
+	}
+}
+
+// TestErasedLive: erased frames appended since open are counted apart from
+// the older ones (serve counts them as no longer waiting).
+func TestErasedLive(t *testing.T) {
+	dir := t.TempDir()
+	w, _, _ := Open(dir, Options{})
+	w.Append(payloads(0, 3))
+	w.Close()
+	w, _, _ = Open(dir, Options{})
+	defer w.Close()
+	live, _ := w.End()
+	w.Append(payloads(3, 3))
+	erase := map[string]bool{string(payloads(1, 1)[0]): true, string(payloads(4, 1)[0]): true}
+	if n, err := w.Erase(func(p []byte) bool { return erase[string(p)] }); err != nil || n != 2 {
+		t.Fatalf("erased %d, %v", n, err)
+	}
+	r := w.NewReader(Pos{})
+	defer r.Close()
+	r.Live = live
+	for i := 0; i < 4; i++ {
+		if _, _, err := r.Next(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.Erased != 2 || r.ErasedLive != 1 {
+		t.Fatalf("erased %d, live %d; want 2, 1", r.Erased, r.ErasedLive)
+	}
 }
 
 func TestReaderFollowsAppends(t *testing.T) {
