@@ -686,7 +686,7 @@ func (s *requestScanner) part(p Part) bool {
 					if tr != nil {
 						tr.Structural = append(tr.Structural, m.Class.String()+" "+strconv.FormatFloat(m.Confidence, 'f', 2, 64)+" "+m.Reason)
 					}
-					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End), part: pi}
+					f := InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Layers: d.Layers, Fragment: Fragment(d.Text, m.Start, m.End), part: pi, fileOnly: m.FileProbe}
 					if b := res.inj[f.Class]; b == nil || f.Confidence > b.Confidence {
 						res.inj[f.Class] = &f
 					}
@@ -851,6 +851,19 @@ func (s *requestScanner) crsOnlyPart(p Part) {
 		if s.fits != nil && s.fits(&s.res.parts[pi], false) {
 			if s.trace != nil {
 				s.trace(ValueTrace{Loc: p.Loc(), Text: clipTrace(p.Value), Skipped: "CRS rules not run: the value fits its parameter's learned profile"})
+			}
+			return
+		}
+	}
+	if p.Kind == PartPathPlain {
+		if m, ok := pathSystemFile(p.Value, asciiLower(p.Value)); ok {
+			// a plain path has no decoding layer; the finding is a file
+			// probe like CRS's file rules on the path (FileProbe)
+			if s.trace != nil {
+				s.trace(ValueTrace{Loc: p.Loc(), Text: clipTrace(p.Value), Structural: []string{m.Class.String() + " " + strconv.FormatFloat(m.Confidence, 'f', 2, 64) + " " + m.Reason}})
+			}
+			if b := s.res.inj[m.Class]; b == nil || b.Confidence < m.Confidence {
+				s.res.inj[m.Class] = &InjFinding{InjMatch: m, Name: p.Name, Loc: p.Loc(), Fragment: Fragment(p.Value, m.Start, m.End), part: pi, fileOnly: m.FileProbe}
 			}
 			return
 		}

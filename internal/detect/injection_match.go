@@ -48,6 +48,9 @@ type InjMatch struct {
 	Confidence float64
 	Start, End int    // byte range of the matched fragment in the decoded text
 	Reason     string // which structure matched (e.g. "libinjection fingerprint s&1", "metachar ; + command id")
+	// FileProbe: a file asked for through the path, no traversal — not
+	// reported where the API answered with an error (Injection.notServed)
+	FileProbe bool
 }
 
 // byte classes seen in a value (one pass), used to skip matchers cheaply.
@@ -297,7 +300,11 @@ func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) 
 		add(matchCmd(kind, text, low(), f))
 	}
 	if f.any(bDot2 | bSlash | bBackslash | bColon | bNUL) {
-		add(matchTraversal(low(), f))
+		m, ok := matchTraversal(low(), f)
+		if !ok && kind == PartPath {
+			m, ok = pathSystemFile(text, low())
+		}
+		add(m, ok)
 	}
 	if kind == PartJSONKey || kind == PartQueryName || kind == PartFormName || f.any(bDollar) || f.any(bQuote) && f.any(bPipe|bAmp|bSemi) || strings.Contains(low(), "this.") || strings.Contains(low(), "db.") || f.any(bSemi) && f.any(bBrace) {
 		add(matchNoSQL(kind, text, low(), f))
@@ -1389,6 +1396,40 @@ func systemPath(s string) bool {
 		}
 	}
 	return false
+}
+
+// pathSystemFile is embeddedSystemPath as a match of the path.
+func pathSystemFile(text, lower string) (InjMatch, bool) {
+	i, ok := embeddedSystemPath(lower)
+	if !ok {
+		return InjMatch{}, false
+	}
+	return InjMatch{Class: ClassPathTraversal, Confidence: 0.7, Start: i, End: min(len(text), i+60), Reason: "absolute system path as a path parameter", FileProbe: true}, true
+}
+
+// embeddedSystemPath finds, in a URL path, an absolute path under a system
+// directory given as a path parameter: after an empty segment
+// ("/files//etc/passwd") or as a drive-letter segment
+// ("/download/c:/windows/win.ini", "/x/c:\\boot.ini"). A path join that
+// lets an absolute second argument win (Python's os.path.join, Node's
+// path.resolve, Java's Path.resolve) turns it into that file. It returns
+// where the absolute path starts.
+func embeddedSystemPath(lower string) (int, bool) {
+	if strings.IndexByte(lower, '\\') >= 0 {
+		lower = strings.ReplaceAll(lower, "\\", "/")
+	}
+	for i := 1; i+1 < len(lower); i++ {
+		switch {
+		case lower[i] == '/' && lower[i-1] == '/':
+		case lower[i-1] == '/' && i+2 < len(lower) && lower[i] >= 'a' && lower[i] <= 'z' && lower[i+1] == ':' && lower[i+2] == '/':
+		default:
+			continue
+		}
+		if systemPath(lower[i:]) {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // ---- NoSQL injection -------------------------------------------------------

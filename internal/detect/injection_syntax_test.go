@@ -183,7 +183,7 @@ func TestInjectionFileProbeNotServed(t *testing.T) {
 		want   bool
 	}{{200, true}, {404, false}, {403, false}} {
 		d := NewInjection(Config{})
-		for _, path := range []string{"/.env", "/.htaccess~"} {
+		for _, path := range []string{"/.env", "/.htaccess~", "/files//etc/passwd", "/x//var/log/auth.log/view"} {
 			got := false
 			n := d.NotServed
 			for _, f := range d.Inspect(sigEvent(t, "GET", "https://api.example.test"+path, nil, "", tc.status)) {
@@ -488,5 +488,26 @@ func BenchmarkGlobCommandHostile(b *testing.B) {
 	s := strings.Repeat("/*/??? ", 4700)[:32768]
 	for b.Loop() {
 		MatchInjection(PartQuery, s)
+	}
+}
+
+// TestEmbeddedSystemPath: an absolute path under a system directory given
+// as a path parameter, after an empty segment or as a drive-letter segment.
+func TestEmbeddedSystemPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/files//etc/passwd":                     true,
+		"/api/v1/items//var/log/httpd/error_log": true,
+		"/x//etc/shadow/reviews":                 true,
+		"/download/c:/windows/win.ini":           true,
+		`/dl/c:\winnt\php.ini`:                   true,
+		"/api/v1//items":                         false, // a client's double slash
+		"/api/v1/items//api/v2/items":            false,
+		"/files//etc":                            false, // the directory alone
+		"/static/etc/passwd.html":                false, // no empty segment: a resource named so
+		"/a/bc:/etc/x":                           false, // not a drive letter
+	} {
+		if _, got := embeddedSystemPath(p); got != want {
+			t.Errorf("embeddedSystemPath(%q) = %v, want %v", p, got, want)
+		}
 	}
 }
