@@ -45,6 +45,27 @@ func crsTarget(k PartKind) crs.Target {
 	return 0
 }
 
+// appHeader: a non-standard header ("x-…") that carries the
+// application's own data (X-Custom-Data, X-User-Id, X-Filter) — an input
+// of the API like a query parameter, so the CRS rules for arguments (ARGS)
+// judge it; CRS itself inspects only the few headers its rules name. The
+// proxy and tracing headers of that prefix (X-Forwarded-*, X-Real-IP …)
+// keep the header rules.
+func appHeader(name string) bool {
+	if !strings.HasPrefix(name, "x-") {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(name, "x-forwarded-"), strings.HasPrefix(name, "x-b3-"), strings.HasPrefix(name, "x-amz"), strings.HasPrefix(name, "x-datadog-"):
+		return false
+	}
+	switch name {
+	case "x-real-ip", "x-client-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr", "x-cluster-client-ip", "x-request-id", "x-correlation-id", "x-requested-with", "x-csrf-token", "x-xsrf-token", "x-api-key", "x-cloud-trace-context":
+		return false
+	}
+	return true
+}
+
 var crsClassOf = map[string]InjClass{"sqli": ClassSQLi, "xss": ClassXSS, "cmd": ClassCmd, "path_traversal": ClassPathTraversal, "ssti": ClassSSTI}
 
 // crsEvidence is the CRS evidence of one value for one class.
@@ -90,6 +111,9 @@ func weakLibSQLi(lib *crs.LibMemo, t string) bool {
 // crsMatch runs the rule set on text and folds the hits per class.
 func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjClasses]crsEvidence) bool {
 	t := crsTarget(kind)
+	if kind == PartHeader && appHeader(name) {
+		t = crs.TArgs
+	}
 	if t == 0 || s.crs == nil {
 		return false
 	}

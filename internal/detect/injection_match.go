@@ -295,7 +295,11 @@ func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) 
 		}
 	}
 	if f.any(bSemi | bPipe | bAmp | bBacktick | bDollar | bCRLF | bLT | bSpace | bPercent | bQuote | bBackslash) {
-		add(matchCmd(kind, text, low(), f))
+		m, ok := matchCmd(kind, text, low(), f)
+		if !ok && kind == PartPath && f.any(bSemi|bPipe|bAmp|bBacktick|bDollar|bCRLF) {
+			m, ok = pathSegmentCmd(text)
+		}
+		add(m, ok)
 	} else if f.any(bSlash) && strings.ContainsAny(text, "?*[") {
 		add(matchCmd(kind, text, low(), f))
 	}
@@ -980,6 +984,31 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 		case cmd == "which" && strongCmds[strings.TrimSpace(rest)]:
 			return InjMatch{Class: ClassCmd, Confidence: 0.6, Start: 0, End: min(len(text), 60), Reason: "which " + strings.TrimSpace(rest)}, true
 		}
+	}
+	return InjMatch{}, false
+}
+
+// pathSegmentCmd judges each segment of a URL path that holds a shell
+// metacharacter on its own: a segment ends the shell word there
+// ("/items/;id/reviews" runs id, which the whole path, "id/reviews", reads
+// as a word going on). Segments without a metacharacter are not judged (a
+// page called /man/netstat is documentation).
+func pathSegmentCmd(text string) (InjMatch, bool) {
+	for off := 0; off < len(text); {
+		end := strings.IndexByte(text[off:], '/')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += off
+		}
+		if seg := text[off:end]; strings.ContainsAny(seg, ";|&`$\n") {
+			if m, ok := matchCmd(PartPath, seg, asciiLower(seg), scanBytes(seg)); ok {
+				m.Start, m.End = m.Start+off, m.End+off
+				m.Reason += " (a path segment)"
+				return m, true
+			}
+		}
+		off = end + 1
 	}
 	return InjMatch{}, false
 }

@@ -511,3 +511,61 @@ func TestEmbeddedSystemPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAppHeader: non-standard headers carrying the application's data are
+// judged with CRS's argument rules, as a query parameter would be; proxy
+// and tracing headers are not.
+func TestAppHeader(t *testing.T) {
+	for name, want := range map[string]bool{
+		"x-custom-data": true, "x-filter": true, "x-user-id": true, "x-original-url": true,
+		"x-forwarded-for": false, "x-forwarded-host": false, "x-real-ip": false, "x-b3-traceid": false, "x-amz-date": false,
+		"x-request-id": false, "referer": false, "origin": false, "via": false,
+	} {
+		if got := appHeader(name); got != want {
+			t.Errorf("appHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+	d := NewInjection(Config{})
+	for _, tc := range []struct {
+		hdr, v string
+		want   InjClass
+		hit    bool
+	}{
+		{"x-custom-data", "alert(1)><input autofocus>", ClassXSS, true}, // CRS argument rules
+		{"x-custom-data", "<head>", ClassXSS, true},
+		{"x-client-version", "ios/17.2.1 (iPhone14,2; Scale/3.00)", ClassXSS, false},
+		{"x-filter", "status eq 'active' and age gt 30", ClassSQLi, false},
+		{"x-comment", `Don't forget the "special" keys; we'll meet at 5 o'clock`, ClassCmd, false},
+	} {
+		got := false
+		for _, f := range d.Inspect(sigEvent(t, "GET", "https://api.example.test/api/items", map[string]string{tc.hdr: tc.v}, "", 200)) {
+			got = got || f.Class == tc.want
+		}
+		if got != tc.hit {
+			t.Errorf("%s: %q: %s reported %v, want %v", tc.hdr, tc.v, tc.want, got, tc.hit)
+		}
+	}
+}
+
+// TestPathSegmentCmd: a shell metacharacter and command in one segment of
+// the path; the segment ends the shell word.
+func TestPathSegmentCmd(t *testing.T) {
+	d := NewInjection(Config{})
+	for path, want := range map[string]bool{
+		"/api/items/;id/reviews":        true,
+		"/api/items/a%7Cid/reviews":     true,
+		"/api/items/;%20ifconfig/x":     true,
+		"/man/netstat":                  false, // no metacharacter: a page about it
+		"/api/items;jsessionid=ab12/x":  false, // a path parameter
+		"/api/items/R&D;q=1/reviews":    false,
+		"/api/orders/1042;v=2/lines/id": false,
+	} {
+		got := false
+		for _, f := range d.Inspect(sigEvent(t, "GET", "https://api.example.test"+path, nil, "", 200)) {
+			got = got || f.Class == ClassCmd
+		}
+		if got != want {
+			t.Errorf("GET %s: command injection %v, want %v", path, got, want)
+		}
+	}
+}
