@@ -135,6 +135,9 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 		if h.Rule.ID == libSQLiRule && weakLibSQLi(&s.lib, h.Text) {
 			continue // libinjection's verdict, judged as the structural matcher judges it
 		}
+		if c == ClassCmd && commaAfterName(text, h) {
+			continue
+		}
 		e := &ev[c]
 		if h.Rule.PL <= 1 {
 			e.pl1 += h.Rule.Severity
@@ -153,6 +156,14 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 		}
 	}
 	return len(hits) > 0
+}
+
+// commaAfterName: a command rule matched a program's name followed by a
+// comma ("gzip, deflate, br", "wget, curl and friends"): to the shell that
+// is the word "gzip,", no program — unless a brace opened before it, where
+// the comma separates the words of a brace expansion ("{wget,evil/x}").
+func commaAfterName(text string, h *crs.Hit) bool {
+	return h.Text == text && h.End > h.Start && h.End <= len(text) && text[h.End-1] == ',' && strings.IndexByte(text[:h.End], '{') < 0
 }
 
 // crsConfidence turns a value's CRS evidence for a class into a
