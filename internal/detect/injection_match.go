@@ -960,7 +960,7 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 	// A program named through pathname expansion: "/bin/c?t /etc/passwd".
 	if f.any(bSlash) && strings.ContainsAny(lower, "?*[") && kind != PartUserAgent {
 		if i, j, prog, ok := globCommand(lower); ok {
-			return InjMatch{Class: ClassCmd, Confidence: 0.8, Start: i, End: min(len(text), max(j, i+60)), Reason: "program named by a wildcard path " + lower[i:j] + " (" + prog + ")"}, true
+			return InjMatch{Class: ClassCmd, Confidence: 0.8, Start: i, End: min(len(text), j), Reason: "program named by a wildcard path (" + prog + ")"}, true
 		}
 	}
 	// Windows environment expansions used to reach system files.
@@ -994,7 +994,8 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 // as a word going on). Segments without a metacharacter are not judged (a
 // page called /man/netstat is documentation).
 func pathSegmentCmd(text string) (InjMatch, bool) {
-	for off := 0; off < len(text); {
+	judged := 0
+	for off := 0; off < len(text) && judged < maxCmdSegments; {
 		end := strings.IndexByte(text[off:], '/')
 		if end < 0 {
 			end = len(text)
@@ -1002,6 +1003,7 @@ func pathSegmentCmd(text string) (InjMatch, bool) {
 			end += off
 		}
 		if seg := text[off:end]; strings.ContainsAny(seg, ";|&`$\n") {
+			judged++
 			if m, ok := matchCmd(PartPath, seg, asciiLower(seg), scanBytes(seg)); ok {
 				m.Start, m.End = m.Start+off, m.End+off
 				m.Reason += " (a path segment)"
@@ -1012,6 +1014,9 @@ func pathSegmentCmd(text string) (InjMatch, bool) {
 	}
 	return InjMatch{}, false
 }
+
+// maxCmdSegments bounds the path segments pathSegmentCmd judges.
+const maxCmdSegments = 16
 
 // absPathArg: the first argument is an absolute path of two segments or
 // more ("cat /var/log/app.log", "find /usr/lib"), not "/" between words
@@ -1127,7 +1132,7 @@ func globCommand(lower string) (start, end int, prog string, ok bool) {
 			continue
 		}
 		j := i
-		for j < len(lower) && lower[j] != ' ' && lower[j] != '\t' && lower[j] != ';' && lower[j] != '|' && lower[j] != '&' && lower[j] != '`' && lower[j] != '\n' && lower[j] != ')' {
+		for j < len(lower) && strings.IndexByte(" \t;|&`\n)'\"<>", lower[j]) < 0 {
 			j++
 		}
 		tok := lower[i:j]
@@ -1447,19 +1452,25 @@ func embeddedSystemPath(lower string) (int, bool) {
 	if strings.IndexByte(lower, '\\') >= 0 {
 		lower = strings.ReplaceAll(lower, "\\", "/")
 	}
-	for i := 1; i+1 < len(lower); i++ {
+	tried := 0
+	for i := 1; i+1 < len(lower) && tried < maxPathCandidates; i++ {
 		switch {
-		case lower[i] == '/' && lower[i-1] == '/':
+		case lower[i] == '/' && lower[i-1] == '/' && (i < 2 || lower[i-2] != '/'): // a run of slashes once
 		case lower[i-1] == '/' && i+2 < len(lower) && lower[i] >= 'a' && lower[i] <= 'z' && lower[i+1] == ':' && lower[i+2] == '/':
 		default:
 			continue
 		}
+		tried++
 		if systemPath(lower[i:]) {
 			return i, true
 		}
 	}
 	return 0, false
 }
+
+// maxPathCandidates bounds the places embeddedSystemPath tries per path
+// (each costs a scan of the rest of it).
+const maxPathCandidates = 8
 
 // ---- NoSQL injection -------------------------------------------------------
 

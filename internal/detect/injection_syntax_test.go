@@ -569,3 +569,22 @@ func TestPathSegmentCmd(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEmbeddedSystemPathHostile: a 32 KB path of empty segments;
+// embeddedSystemPath tries at most maxPathCandidates places.
+func BenchmarkEmbeddedSystemPathHostile(b *testing.B) {
+	s := strings.Repeat("//x", 11000)[:32768]
+	for b.Loop() {
+		embeddedSystemPath(s)
+		MatchInjection(PartPath, s)
+	}
+}
+
+// BenchmarkPathSegmentCmdHostile: a 32 KB path of segments that each hold
+// a metacharacter; pathSegmentCmd judges at most maxCmdSegments of them.
+func BenchmarkPathSegmentCmdHostile(b *testing.B) {
+	s := strings.Repeat("/;a", 11000)[:32768]
+	for b.Loop() {
+		MatchInjection(PartPath, s)
+	}
+}
