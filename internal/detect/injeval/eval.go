@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -152,6 +153,11 @@ type Row struct {
 	Hits                 map[string]int // engine → requests flagged
 	ClassHits            map[string]int // engine → requests flagged with the expected class (Coraza: blocked, and a rule of the class among the matches)
 	Sampled              map[string]int // engine → requests evaluated (when sampling)
+	// Drawn (aggregated rows only): engine → requests actually evaluated.
+	// An aggregate weighs each row by its size: a row sampled s of n
+	// counts its hits × n/s over n (Sampled), so that a small source
+	// evaluated whole does not weigh as much as a large one sampled.
+	Drawn map[string]int
 }
 
 // Cost is what an engine spent on the run.
@@ -404,20 +410,29 @@ func (r *Row) classCell(engine string) string {
 	if r.Class == Benign || r.Class == "api" || strings.HasPrefix(engine, "coraza") && !coraClass[r.Class] {
 		return "-\t"
 	}
-	return pct(r.ClassRate(engine), r.Sampled[engine], r.N) + "\t"
+	return pct(r.ClassRate(engine), r.drawn(engine), r.N) + "\t"
 }
 
 func (r *Row) add(o *Row) {
 	r.N += o.N
-	for k, v := range o.ClassHits {
-		r.ClassHits[k] += v
+	for k, s := range o.Sampled {
+		if s == 0 {
+			continue
+		}
+		w := float64(o.N) / float64(s) // 1 when the row was evaluated whole
+		r.Hits[k] += int(math.Round(float64(o.Hits[k]) * w))
+		r.ClassHits[k] += int(math.Round(float64(o.ClassHits[k]) * w))
+		r.Sampled[k] += o.N
+		r.Drawn[k] += s
 	}
-	for k, v := range o.Hits {
-		r.Hits[k] += v
+}
+
+// drawn is how many requests an engine evaluated for the row.
+func (r *Row) drawn(engine string) int {
+	if r.Drawn != nil {
+		return r.Drawn[engine]
 	}
-	for k, v := range o.Sampled {
-		r.Sampled[k] += v
-	}
+	return r.Sampled[engine]
 }
 
 // Aggregate sums rows per (class, split) over all sources; benign rows stay
@@ -433,7 +448,7 @@ func (res *Result) Aggregate() []*Row {
 		k := src + "|" + r.Class + "|" + r.Split
 		a := m[k]
 		if a == nil {
-			a = &Row{Source: src, Class: r.Class, Split: r.Split, Hits: map[string]int{}, ClassHits: map[string]int{}, Sampled: map[string]int{}}
+			a = &Row{Source: src, Class: r.Class, Split: r.Split, Hits: map[string]int{}, ClassHits: map[string]int{}, Sampled: map[string]int{}, Drawn: map[string]int{}}
 			m[k] = a
 			order = append(order, k)
 		}
@@ -521,7 +536,7 @@ func (res *Result) Print(w io.Writer) {
 			}
 			line += fmt.Sprintf("%d\t", r.N)
 			for _, e := range res.Engines {
-				line += pct(r.Rate(e), r.Sampled[e], r.N) + "\t" + r.classCell(e)
+				line += pct(r.Rate(e), r.drawn(e), r.N) + "\t" + r.classCell(e)
 			}
 		}
 		fmt.Fprintln(tw, line)

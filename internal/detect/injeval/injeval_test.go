@@ -2,6 +2,7 @@ package injeval
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -465,5 +466,34 @@ func TestCRSKnownFalsePositives(t *testing.T) {
 		if strings.Contains(c.Payload.Value, "Wall Street") {
 			t.Errorf("%s: a documented false positive counted as an attack", c.Payload.Set)
 		}
+	}
+}
+
+// TestAggregateWeights: an aggregate weighs each row by its size, not by
+// how many of its requests a sampled engine evaluated.
+func TestAggregateWeights(t *testing.T) {
+	res := &Result{Rows: []*Row{
+		{Source: "big", Class: "sqli", Split: SplitTune, N: 1000, Hits: map[string]int{"c": 10, "p": 100}, ClassHits: map[string]int{"c": 10}, Sampled: map[string]int{"c": 100, "p": 1000}},
+		{Source: "small", Class: "sqli", Split: SplitTune, N: 100, Hits: map[string]int{"c": 100, "p": 100}, ClassHits: map[string]int{"c": 100}, Sampled: map[string]int{"c": 100, "p": 100}},
+	}}
+	r := res.Find("sqli", SplitTune)
+	if r == nil {
+		t.Fatal("no aggregate row")
+	}
+	// sampled: (10 % of 1000 + 100 % of 100) / 1100, not 110 / 200
+	if got := r.Rate("c"); math.Abs(got-200.0/1100) > 1e-9 || r.drawn("c") != 200 {
+		t.Errorf("sampled engine: rate %.4f drawn %d, want %.4f of 200 drawn", got, r.drawn("c"), 200.0/1100)
+	}
+	if got := r.ClassRate("c"); math.Abs(got-200.0/1100) > 1e-9 {
+		t.Errorf("sampled engine class rate %.4f", got)
+	}
+	if got := r.Rate("p"); math.Abs(got-200.0/1100) > 1e-9 {
+		t.Errorf("whole engine: rate %.4f, want %.4f", got, 200.0/1100)
+	}
+	var b strings.Builder
+	res.Engines = []string{"c", "p"}
+	res.Print(&b)
+	if !strings.Contains(b.String(), "18.2% (200)") {
+		t.Errorf("the aggregate does not show the sample size:\n%s", b.String())
 	}
 }
