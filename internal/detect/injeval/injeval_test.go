@@ -383,12 +383,12 @@ func TestVerdicts(t *testing.T) {
 // crsSuiteFloors: cold recall floors on the OWASP CRS regression suite
 // (the go-ftw files embedded in the coraza-coreruleset module; its
 // documented false positives skipped), tuning and validation parts.
-// Measured: sqli 93.2 / 87.6 %, xss 96.0 / 95.2 %, cmd 96.0 / 81.0 %,
+// Measured: sqli 93.2 / 87.6 %, xss 96.0 / 95.2 %, cmd 96.0 / 83.4 %,
 // path traversal 100 / 100 % (36 / 26 requests); CRS PL2 with a rule of the
-// class among its matches (the (class) column): 98.5 / 96.5, 100 / 100,
-// 96.5 / 95.5, 100 / 100 %. The floors sit a few points under the
+// class among its matches (the (class) column): 98.1 / 96.8, 100 / 100,
+// 96.8 / 95.1, 100 / 100 %. The floors sit a few points under the
 // measures: they guard the signals, not the suite.
-var crsSuiteFloors = map[string]float64{"sqli": 0.86, "xss": 0.92, "cmd": 0.77, "path_traversal": 0.90}
+var crsSuiteFloors = map[string]float64{"sqli": 0.86, "xss": 0.92, "cmd": 0.80, "path_traversal": 0.90}
 
 // TestCRSSuiteFloors needs no ../shared: the suite ships in a module.
 func TestCRSSuiteFloors(t *testing.T) {
