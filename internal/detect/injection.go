@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/detect/crs"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/hashing"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/model"
 )
 
@@ -516,8 +517,9 @@ type requestScanner struct {
 	crs        *crs.Set
 	crsPL      int
 	crsScratch crs.Scratch
-	lib        crs.LibMemo      // libinjection's verdicts, shared by the structural matchers and the CRS rules
-	cleanHdr   [512]cleanHeader // protocol header and user-agent values no CRS rule matched
+	jtok       jsonscan.Tokenizer // crsMatchJSON's
+	lib        crs.LibMemo        // libinjection's verdicts, shared by the structural matchers and the CRS rules
+	cleanHdr   [512]cleanHeader   // protocol header and user-agent values no CRS rule matched
 	// fits (set by the injection family during its scan): the value fits
 	// its parameter's learned profile — and (quiet) the parameter's
 	// benign values trip CRS rules of every class, so that its CRS-only
@@ -702,7 +704,9 @@ func (s *requestScanner) part(p Part) bool {
 					var ce [numInjClasses]crsEvidence
 					// values whose CRS hits make no finding and no weak
 					// candidate are remembered like clean ones (with their rules)
-					s.crsMatch(p.Kind, p.Name, d.Text, &ce)
+					if !s.crsMatchJSON(p.Kind, p.Name, d.Text, &ce) {
+						s.crsMatch(p.Kind, p.Name, d.Text, &ce)
+					}
 					o := &res.parts[pi]
 					prose, markup := -1, 0
 					var syn codeSyntax

@@ -1,11 +1,13 @@
 package detect
 
 import (
+	"io"
 	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/palisade-sec/palisade/internal/detect/crs"
+	"github.com/palisade-sec/palisade/internal/jsonscan"
 )
 
 // CRS rule content in the injection family: the attack rules of the OWASP
@@ -45,6 +47,12 @@ func crsTarget(k PartKind) crs.Target {
 	return 0
 }
 
+// infraHeaderPrefixes are the x- headers proxies, meshes, gateways, CDNs
+// and tracers set (route patterns, peer ids, trace contexts): not the
+// application's data.
+var infraHeaderPrefixes = []string{"x-forwarded-", "x-b3-", "x-amz", "x-datadog-", "x-envoy-", "x-istio-", "x-kong-", "x-apigw-",
+	"x-ms-", "x-goog-", "x-cloud-", "x-vercel-", "x-nf-", "x-akamai-", "x-azure-", "x-arr-", "x-appengine-", "x-cdn-", "x-edge-", "x-cache"}
+
 // appHeader: a non-standard header ("x-…") that carries the
 // application's own data (X-Custom-Data, X-User-Id, X-Filter) — an input
 // of the API like a query parameter, so the CRS rules for arguments (ARGS)
@@ -55,9 +63,10 @@ func appHeader(name string) bool {
 	if !strings.HasPrefix(name, "x-") {
 		return false
 	}
-	switch {
-	case strings.HasPrefix(name, "x-forwarded-"), strings.HasPrefix(name, "x-b3-"), strings.HasPrefix(name, "x-amz"), strings.HasPrefix(name, "x-datadog-"):
-		return false
+	for _, infra := range infraHeaderPrefixes {
+		if strings.HasPrefix(name, infra) {
+			return false
+		}
 	}
 	switch name {
 	case "x-real-ip", "x-client-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr", "x-cluster-client-ip", "x-request-id", "x-correlation-id", "x-requested-with", "x-csrf-token", "x-xsrf-token", "x-api-key", "x-cloud-trace-context":
@@ -156,6 +165,69 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 		}
 	}
 	return len(hits) > 0
+}
+
+// maxJSONValue bounds the JSON documents crsMatchJSON walks (larger ones
+// are judged as text).
+const maxJSONValue = 64 << 10
+
+// crsMatchJSON judges a value that is a JSON object or array (a filter in
+// a query parameter, a context object in a header, base64 of JSON) as CRS
+// judges a JSON body: each member name and string leaf on its own, not the
+// document's punctuation — CRS's SQL character-anomaly and quote rules
+// (942200, 942340, 942370, 942430) fire on every `":"` and `","` of
+// ordinary JSON. Per class, the leaf with the strongest evidence is kept,
+// its span placed in the document. It returns false when text is not a
+// well-formed JSON container (the caller matches it as text).
+func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[numInjClasses]crsEvidence) bool {
+	t := strings.TrimLeft(text, " \t\r\n")
+	if len(text) > maxJSONValue || t == "" || t[0] != '{' && t[0] != '[' {
+		return false
+	}
+	tk := &s.jtok
+	defer tk.Reset("", jsonscan.Options{}) // keep no view of the record
+	tk.Reset(text, jsonscan.Options{MaxDepth: 64, AllowDuplicateNames: true})
+	for { // well-formed first: a broken document is text (an injection breaking out of one)
+		_, _, err := tk.ReadToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return false
+		}
+	}
+	tk.Reset(text, jsonscan.Options{MaxDepth: 64, AllowDuplicateNames: true})
+	for {
+		k, v, err := tk.ReadToken()
+		if err != nil {
+			break
+		}
+		if k != '"' || v == "" {
+			continue
+		}
+		end := tk.Offset() - 1 // the closing quote
+		start := end - len(v)
+		if tk.Escaped() || start < 0 || text[start:end] != v {
+			start, end = 0, len(text) // unescaped into a copy: the whole document
+		}
+		var le [numInjClasses]crsEvidence
+		if !s.crsMatch(kind, name, v, &le) {
+			continue
+		}
+		for c := range le {
+			e, b := &le[c], &ev[c]
+			if e.best == nil || b.best != nil && (e.pl1 < b.pl1 || e.pl1 == b.pl1 && e.pl2 <= b.pl2) {
+				continue
+			}
+			if start == 0 && end == len(text) {
+				e.start, e.end = 0, len(text)
+			} else {
+				e.start, e.end = start+e.start, start+e.end
+			}
+			*b = *e
+		}
+	}
+	return true
 }
 
 // commaAfterName: a command rule matched a program's name followed by a

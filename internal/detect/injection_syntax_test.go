@@ -520,6 +520,7 @@ func TestAppHeader(t *testing.T) {
 		"x-custom-data": true, "x-filter": true, "x-user-id": true, "x-original-url": true,
 		"x-forwarded-for": false, "x-forwarded-host": false, "x-real-ip": false, "x-b3-traceid": false, "x-amz-date": false,
 		"x-request-id": false, "referer": false, "origin": false, "via": false,
+		"x-envoy-peer-metadata-id": false, "x-istio-attributes": false, "x-kong-request-id": false, "x-ms-client-principal": false,
 	} {
 		if got := appHeader(name); got != want {
 			t.Errorf("appHeader(%q) = %v, want %v", name, got, want)
@@ -586,5 +587,33 @@ func BenchmarkPathSegmentCmdHostile(b *testing.B) {
 	s := strings.Repeat("/;a", 11000)[:32768]
 	for b.Loop() {
 		MatchInjection(PartPath, s)
+	}
+}
+
+// TestCRSMatchJSON: a value that is a JSON document is judged leaf by leaf,
+// as CRS judges a JSON body — not by its punctuation; a document broken
+// out of is text.
+func TestCRSMatchJSON(t *testing.T) {
+	d := coldInjection()
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{
+		{`{"id":5,"roles":["admin","editor"],"tenant":"acme"}`, false},
+		{`{"os":"Android 14","model":"Pixel 8","app":"3.2.1 (build 456)"}`, false},
+		{`{"where":{"name":{"like":"%shoe%"}},"limit":10,"order":"price DESC"}`, false},
+		{"eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ", false}, // base64 of JSON
+		{`{"q":"1' or '1'='1"}`, true},
+		{`{"id":"1 union select password from users--"}`, true},
+		{`{"q":"<script>alert(1)</script>"}`, true},
+		{`{"cmd":"; cat /etc/passwd"}`, true},
+		{`{"a":"x"} OR 1=1--`, true}, // not a document: text
+	} {
+		for _, where := range []string{"query", "header"} {
+			got := len(d.Inspect(placeValue(t, where, tc.v))) > 0
+			if got != tc.want {
+				t.Errorf("%s %q: reported %v, want %v", where, tc.v, got, tc.want)
+			}
+		}
 	}
 }
