@@ -618,16 +618,7 @@ func TestIngestBodyLimits(t *testing.T) {
 // stayed in QueueDepth for good (under load, TestBackpressure's queue
 // "never drained" 2–3 times in 40 runs).
 func TestRecordsBeforeStart(t *testing.T) {
-	dir := t.TempDir()
-	st, err := openTestStore(t, dir, "palisade.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := newFake()
-	env := buildEnv(t, dir, st, nil, nil, eng)
-	if resp, body := env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(5, "/early"))); resp.StatusCode != 200 {
-		t.Fatalf("%d %s", resp.StatusCode, body)
-	}
+	env, eng, _ := earlyRecords(t)
 	if d := env.srv.QueueDepth(); d != 5 {
 		t.Fatalf("queue depth %d before start, want 5", d)
 	}
@@ -638,10 +629,10 @@ func TestRecordsBeforeStart(t *testing.T) {
 	waitFor(t, "queue drained", func() bool { return env.srv.QueueDepth() == 0 && eng.count() == 8 && env.srv.Warm() })
 }
 
-// TestCorruptLogDrains: records accepted into a segment that is then found
-// corrupt (a bad frame in the segment being written) are counted lost, not
-// left waiting in QueueDepth, and what is accepted afterwards is analysed.
-func TestCorruptLogDrains(t *testing.T) {
+// earlyRecords is a server not started yet (its engine goroutine not
+// running) that has accepted 5 records, its fake engine and data directory.
+func earlyRecords(t *testing.T) (*testEnv, *fakeEngine, string) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := openTestStore(t, dir, "palisade.db")
 	if err != nil {
@@ -652,6 +643,14 @@ func TestCorruptLogDrains(t *testing.T) {
 	if resp, body := env.do(t, "POST", "/api/v1/ingest", "ingest", strings.NewReader(ndjson(5, "/early"))); resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
+	return env, eng, dir
+}
+
+// TestCorruptLogDrains: records accepted into a segment that is then found
+// corrupt (a bad frame in the segment being written) are counted lost, not
+// left waiting in QueueDepth, and what is accepted afterwards is analysed.
+func TestCorruptLogDrains(t *testing.T) {
+	env, eng, dir := earlyRecords(t)
 	segs, _ := filepath.Glob(filepath.Join(dir, "wal", "*.wal"))
 	if len(segs) != 1 {
 		t.Fatalf("segments %v", segs)
