@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -60,6 +61,14 @@ type Bus struct {
 	// pinnedTTL of the partition consumers (Provision's layout, or read
 	// from a consumer by Attach).
 	pinnedTTL time.Duration
+	// DeliveryGaps counts holes a partition reader saw in its consumer's
+	// delivery sequence (messages delivered to no one, or to another
+	// client: its caller replays them from the stream); ReplayGaps holes
+	// in a replay's delivery, resumed from the message in front of them.
+	DeliveryGaps, ReplayGaps atomic.Int64
+	// orderedConsumer creates a replay's consumer (nil: JS.OrderedConsumer;
+	// tests lose messages on the way).
+	orderedConsumer func(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig) (replaySource, error)
 }
 
 // Connect dials the servers. Reconnection is automatic and unbounded.

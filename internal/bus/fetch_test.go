@@ -12,11 +12,12 @@ import (
 type fakeMsg struct {
 	jetstream.Msg
 	stream, cons uint64
+	pending      uint64
 	pin          string
 }
 
 func (m fakeMsg) Metadata() (*jetstream.MsgMetadata, error) {
-	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.stream, Consumer: m.cons}}, nil
+	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.stream, Consumer: m.cons}, NumPending: m.pending}, nil
 }
 func (m fakeMsg) Data() []byte    { return nil }
 func (m fakeMsg) Subject() string { return "x" }

@@ -113,6 +113,7 @@ func (r *Reader) Fetch(ctx context.Context, n int, wait time.Duration) (msgs []M
 		}
 		if r.lastCons != 0 && md.Sequence.Consumer != r.lastCons+1 {
 			gap = true
+			r.b.DeliveryGaps.Add(1)
 		}
 		r.lastCons = md.Sequence.Consumer
 		msg := Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
@@ -146,6 +147,34 @@ func (r *Reader) Delivered(ctx context.Context) (uint64, error) {
 	return info.Delivered.Stream, nil
 }
 
+// LastSeq is the stream sequence of the partition's last message on the
+// stream (0: none).
+func (r *Reader) LastSeq(ctx context.Context) (uint64, error) {
+	s, err := r.b.JS.Stream(ctx, r.stream)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.GetLastMsgForSubject(ctx, r.filter)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Sequence, nil
+}
+
+// State is the stream sequence of the last message the consumer
+// delivered (to any client) and the number of the partition's messages it
+// has not delivered yet, in one request.
+func (r *Reader) State(ctx context.Context) (delivered, pending uint64, err error) {
+	info, err := r.cons.Info(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return info.Delivered.Stream, info.NumPending, nil
+}
+
 // Pending is the number of the partition's messages the consumer has not
 // delivered to any client yet.
 func (r *Reader) Pending(ctx context.Context) (uint64, error) {
@@ -168,10 +197,18 @@ func (r *Reader) Release(ctx context.Context) error {
 }
 
 // Replay calls fn for the partition's messages with sequences in
-// (after, upTo], in order, reading the stream directly (not through the
-// partition consumer). It returns the sequence of the first message still
-// on the stream when messages after `after` have expired (first > after+1
-// and a message was skipped), else 0.
+// (after, upTo], in order, each once, reading the stream directly (not
+// through the partition consumer). It returns the sequence of the first
+// message still on the stream when messages after `after` have expired
+// (first > after+1 and a message was skipped), else 0.
+//
+// A message lost on its way (a connection cut while a fetch was
+// delivering: the consumer's server sends on, the client sees the rest)
+// shows as a hole in the replay consumer's delivery sequence. The replay
+// stops in front of it and resumes with a new consumer from the last
+// message it passed on (counted in the bus's ReplayGaps); it used to pass
+// the messages after the hole on as if nothing were missing, and the
+// stage's sequence moved past the lost ones for good.
 func (r *Reader) Replay(ctx context.Context, after, upTo uint64, fn func(Msg) error) (first uint64, err error) {
 	if upTo <= after {
 		return 0, nil
@@ -184,65 +221,122 @@ func (r *Reader) Replay(ctx context.Context, after, upTo uint64, fn func(Msg) er
 	if st.LastSeq <= after {
 		return 0, nil
 	}
+	if st.FirstSeq > after+1 {
+		first = st.FirstSeq
+	}
+	return first, r.replay(ctx, after+1, upTo, fn)
+}
+
+// replay is Replay from stream sequence next, resuming after holes.
+func (r *Reader) replay(ctx context.Context, next, upTo uint64, fn func(Msg) error) error {
+	for stuck := 0; ; stuck++ {
+		done, last, gap, err := r.replayFrom(ctx, next, upTo, fn)
+		if last != 0 {
+			next, stuck = last+1, 0
+		}
+		if done || err != nil {
+			return err
+		}
+		if !gap {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("bus: replay of %s stalled after sequence %d (wanted up to %d)", r.filter, next-1, upTo)
+		}
+		r.b.ReplayGaps.Add(1)
+		if stuck >= maxReplayResumes {
+			return fmt.Errorf("bus: replay of %s: messages lost on the way %d times in a row after sequence %d (wanted up to %d)",
+				r.filter, stuck+1, next-1, upTo)
+		}
+	}
+}
+
+// replaySource is what a replay reads: an ordered consumer (a fake in
+// tests, Bus.orderedConsumer).
+type replaySource interface {
+	Info(ctx context.Context) (*jetstream.ConsumerInfo, error)
+	Fetch(batch int, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error)
+}
+
+// maxReplayResumes bounds how often in a row a replay resumes after
+// messages lost on the way without passing one on; then it fails and the
+// partition restarts from its checkpoint.
+const maxReplayResumes = 8
+
+// replayFrom replays from stream sequence next with one ordered consumer
+// until upTo, an error, a stall (a fetch that brings nothing), or a hole
+// in the consumer's delivery sequence (gap). last is the sequence of the
+// last message passed to fn (0: none).
+func (r *Reader) replayFrom(ctx context.Context, next, upTo uint64, fn func(Msg) error) (done bool, last uint64, gap bool, err error) {
 	// MaxResetAttempts: the library recreates an ordered consumer without
 	// end by default, and a fetch waits through it whatever its context
 	// (a replay held a partition for minutes while JetStream failed
 	// over); a few attempts, then the replay fails and the partition
 	// restarts from its checkpoint.
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{r.filter}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq: after + 1, MaxResetAttempts: 3}
-	if st.FirstSeq > after+1 {
-		first = st.FirstSeq
+		OptStartSeq: next, MaxResetAttempts: 3}
+	newOC := r.b.orderedConsumer
+	if newOC == nil {
+		newOC = func(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig) (replaySource, error) {
+			return r.b.JS.OrderedConsumer(ctx, stream, cfg)
+		}
 	}
-	oc, err := r.b.JS.OrderedConsumer(ctx, r.stream, cfg)
+	oc, err := newOC(ctx, r.stream, cfg)
 	if err != nil {
-		return first, err
+		return false, 0, false, err
 	}
 	info, err := oc.Info(ctx)
 	if err != nil {
-		return first, err
+		return false, 0, false, err
 	}
 	if info.NumPending == 0 {
-		return first, nil
+		return true, 0, false, nil
 	}
-	batch := func() (done bool, got int, err error) {
+	for {
+		got := 0
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
 		b, err := oc.Fetch(1024, jetstream.FetchContext(wctx))
 		if err != nil {
-			return false, 0, err
+			cancel()
+			return false, last, false, err
 		}
+		// Each Fetch of an ordered consumer starts a new server-side
+		// consumer (nats.go resets it per fetch) after the last message
+		// received: its delivery sequence starts at 1 and has no hole.
+		var cons uint64
 		for m := range b.Messages() {
 			got++
 			md, err := m.Metadata()
 			if err != nil {
-				continue
+				cancel()
+				return false, last, false, fmt.Errorf("bus: replay of %s: message after sequence %d: %w", r.filter, last, err)
 			}
+			if md.Sequence.Consumer != cons+1 {
+				cancel()
+				return false, last, true, nil
+			}
+			cons = md.Sequence.Consumer
 			if md.Sequence.Stream > upTo {
-				return true, got, nil
+				cancel()
+				return true, last, false, nil
 			}
 			if err := fn(Msg{Seq: md.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}); err != nil {
-				return false, got, err
+				cancel()
+				return false, last, false, err
 			}
+			last = md.Sequence.Stream
 			if md.Sequence.Stream == upTo || md.NumPending == 0 {
-				return true, got, nil
+				cancel()
+				return true, last, false, nil
 			}
 		}
-		if err := b.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			return false, got, err
-		}
-		return false, got, nil
-	}
-	for {
-		done, got, err := batch()
-		if done || err != nil {
-			return first, err
+		err = b.Error()
+		cancel()
+		if err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return false, last, false, err
 		}
 		if got == 0 {
-			if err := ctx.Err(); err != nil {
-				return first, err
-			}
-			return first, fmt.Errorf("bus: replay of %s stalled after sequence %d (wanted up to %d)", r.filter, after, upTo)
+			return false, last, false, nil // stalled
 		}
 	}
 }

@@ -125,20 +125,27 @@ func (b *Bus) DeleteState(ctx context.Context, name string) error {
 
 // HasState reports whether a state object exists.
 func (b *Bus) HasState(ctx context.Context, name string) (bool, error) {
+	_, has, err := b.StateSeq(ctx, name)
+	return has, err
+}
+
+// StateSeq is the stream sequence the stored state object covers, and
+// whether there is one.
+func (b *Bus) StateSeq(ctx context.Context, name string) (seq uint64, has bool, err error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	os, err := b.objects(ctx)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
-	_, err = os.GetInfo(ctx, name)
+	info, err := os.GetInfo(ctx, name)
 	switch {
 	case err == nil:
-		return true, nil
+		return seqOf(info.Headers), true, nil
 	case errors.Is(err, jetstream.ErrObjectNotFound):
-		return false, nil
+		return 0, false, nil
 	}
-	return false, fmt.Errorf("bus: info %s: %w", name, err)
+	return 0, false, fmt.Errorf("bus: info %s: %w", name, err)
 }
 
 // ListStates describes the state objects whose names start with prefix.

@@ -226,6 +226,26 @@ func waitMerged(t *testing.T, ws []*runningWorker, records int64, limit time.Dur
 			t.Log(g)
 		}
 	}
+	// What each partition took, reported and the bus holds, and what the
+	// mergers merged.
+	dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, w := range ws {
+		for _, l := range w.w.Describe(dctx) {
+			t.Logf("%s %s", w.w.ID(), l)
+		}
+		if m := w.w.merger; m != nil {
+			m.mu.Lock()
+			for name, p := range m.parts {
+				var n int64
+				if p.Report != nil {
+					n = p.Report.Input.Records
+				}
+				t.Logf("%s merged %s: seq %d, %d records", w.w.ID(), name, p.Seq, n)
+			}
+			m.mu.Unlock()
+		}
+	}
 	if last != nil {
 		t.Fatalf("no stable merged report in %v (last: %d records of %d)", limit, last.Input.Records, records)
 	}

@@ -52,6 +52,9 @@ type WorkerStats struct {
 	Processed   atomic.Int64 // messages processed
 	Checkpoints atomic.Int64
 	Restored    atomic.Int64 // partitions restored from a checkpoint
+	// TailGaps: times a quiet partition found that its consumer had
+	// delivered messages it never received, and replayed them.
+	TailGaps atomic.Int64
 	// The population stage's, while this worker runs it (PopulationStats).
 	Population atomic.Pointer[PopulationStats]
 }
@@ -92,6 +95,44 @@ func (w *Worker) Owned() []string {
 		if w.runners[n] != nil {
 			out = append(out, n)
 		}
+	}
+	return out
+}
+
+// Describe tells, for each partition the worker runs, the input sequence
+// its stage has taken, the sequence of its last partial report stored,
+// and what the bus holds for it: the consumer's last delivered sequence,
+// the messages it has not delivered, and the partition's last message on
+// the stream (diagnostics: a stage behind its stream's end while nothing
+// is pending has missed messages).
+func (w *Worker) Describe(ctx context.Context) []string {
+	w.mu.Lock()
+	rs := make([]*runner, 0, len(w.runners))
+	for _, n := range w.partitionNames() {
+		if r := w.runners[n]; r != nil {
+			rs = append(rs, r)
+		}
+	}
+	w.mu.Unlock()
+	var out []string
+	for _, r := range rs {
+		line := fmt.Sprintf("%s: taken %d, reported %d", r.name, r.progress.Load(), r.reported.Load())
+		var rd *bus.Reader
+		var err error
+		if r.pop {
+			rd, err = w.b.PopulationReader(ctx)
+		} else {
+			rd, err = w.b.EndpointReader(ctx, r.part)
+		}
+		if err == nil {
+			d, derr := rd.Delivered(ctx)
+			n, nerr := rd.Pending(ctx)
+			last, lerr := rd.LastSeq(ctx)
+			line += fmt.Sprintf("; consumer delivered %d (%v), pending %d (%v); last on stream %d (%v)", d, derr, n, nerr, last, lerr)
+		} else {
+			line += fmt.Sprintf("; consumer: %v", err)
+		}
+		out = append(out, line)
 	}
 	return out
 }
@@ -231,6 +272,10 @@ type runner struct {
 	check  bool          // pinned anew: check the next messages follow the state
 	upload chan struct{} // one checkpoint upload at a time
 	partUp chan struct{} // one partial-report upload at a time
+	// progress is the input sequence the stage has taken, reported the
+	// sequence of the last partial report stored (read by Describe while
+	// the runner works).
+	progress, reported atomic.Uint64
 }
 
 func (w *Worker) start(parent context.Context, name string) *runner {
@@ -363,6 +408,7 @@ func (r *runner) serve(ctx context.Context) error {
 	if err := r.restore(ctx); err != nil {
 		return err
 	}
+	r.progress.Store(r.seq())
 	d, err := r.rd.Delivered(ctx)
 	if err != nil {
 		return err
@@ -371,7 +417,12 @@ func (r *runner) serve(ctx context.Context) error {
 		return err
 	}
 	r.lastMsg, r.lastCP, r.lastRep = r.w.now(), r.w.now(), time.Time{}
-	lastFetched, lastStallCheck := r.w.now(), r.w.now()
+	// Restarted: the reader's pull may hold messages fetched before the
+	// restart, and the consumer's delivered sequence (read above) may lag
+	// them after a leader change: check that the first message follows
+	// the state, as after a new pin.
+	r.check = true
+	lastFetched, lastStallCheck, lastTailCheck := r.w.now(), r.w.now(), time.Time{}
 	for ctx.Err() == nil {
 		msgs, repinned, err := r.rd.Fetch(ctx, 512, 500*time.Millisecond)
 		if err != nil {
@@ -380,20 +431,18 @@ func (r *runner) serve(ctx context.Context) error {
 			}
 			return err
 		}
-		if now := r.w.now(); len(msgs) > 0 {
-			lastFetched = now
-		} else if stall := 2 * r.w.b.PinnedTTL(); now.Sub(lastFetched) > stall && now.Sub(lastStallCheck) > stall {
-			// Nothing delivered for a while: if the consumer holds
-			// messages for the partition, it delivers them to no one
-			// (pinned to a client gone while JetStream failed over):
-			// start over with a fresh pull.
-			lastStallCheck = now
-			if n, err := r.rd.Pending(ctx); err == nil && n > 0 {
-				return fmt.Errorf("%w: %d messages pending, none delivered for %v", errStalled, n, now.Sub(lastFetched).Round(time.Second))
-			}
-		}
 		if repinned {
 			r.check = true
+		}
+		if now := r.w.now(); len(msgs) > 0 {
+			lastFetched = now
+		} else if stall := 2 * r.w.b.PinnedTTL(); (now.Sub(lastFetched) > stall && now.Sub(lastStallCheck) > stall) ||
+			(r.check && now.Sub(lastTailCheck) >= time.Second) {
+			// Nothing delivered for a while, or nothing since a new pull.
+			lastStallCheck, lastTailCheck = now, now
+			if err := r.tail(ctx, now.Sub(lastFetched)); err != nil {
+				return err
+			}
 		}
 		if len(msgs) > 0 {
 			if r.check && msgs[0].Seq > r.seq()+1 {
@@ -415,6 +464,7 @@ func (r *runner) serve(ctx context.Context) error {
 				r.w.Stats.Population.Store(&st)
 			}
 			r.lastMsg = r.w.now()
+			r.progress.Store(r.seq())
 			if err := r.flush(ctx); err != nil {
 				return err
 			}
@@ -423,6 +473,41 @@ func (r *runner) serve(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// tail is called when the partition's pull brought nothing: the consumer
+// may have delivered the partition's last messages to no one (a pull
+// buffer that overflowed while a server failed over, a connection cut),
+// and no later message shows the hole while the partition is quiet. The
+// stage replays from the stream what the consumer delivered beyond it
+// (counted in TailGaps) and starts a new pull. A consumer that holds messages but delivered
+// none for quiet (pinned to a client gone while JetStream failed over)
+// stalls the partition: it starts over with a fresh pull.
+func (r *runner) tail(ctx context.Context, quiet time.Duration) error {
+	delivered, pending, err := r.rd.State(ctx)
+	if err != nil {
+		return nil // the next check asks again
+	}
+	if pending > 0 && quiet > 2*r.w.b.PinnedTTL() {
+		return fmt.Errorf("%w: %d messages pending, none delivered for %v", errStalled, pending, quiet.Round(time.Second))
+	}
+	if from := r.seq(); delivered > from {
+		// The pull that missed them may be broken for good (its
+		// buffer's accounting thrown off by what it lost): the next
+		// fetch starts a new one.
+		r.rd.Close()
+		n := r.w.Stats.Replayed.Load()
+		if err := r.replay(ctx, delivered); err != nil {
+			return err
+		}
+		r.w.Stats.TailGaps.Add(1)
+		r.w.log.Warn("cluster: messages the consumer delivered never reached the partition; replayed them from the stream",
+			"partition", r.name, "after", from, "up_to", delivered, "replayed", r.w.Stats.Replayed.Load()-n)
+	}
+	// The state covers what the consumer delivered: a later delivery
+	// shows a hole by its delivery sequence.
+	r.check = false
 	return nil
 }
 
@@ -512,6 +597,7 @@ func (r *runner) replay(ctx context.Context, upTo uint64) error {
 		return err
 	}
 	r.w.Stats.Replayed.Add(int64(n))
+	r.progress.Store(r.seq())
 	return r.flush(ctx)
 }
 
@@ -610,9 +696,16 @@ func (r *runner) periodic(ctx context.Context) error {
 	if now.Sub(r.refresh) >= refreshEvery*r.w.cfg.Report.D() && r.repSeq != 0 {
 		// The merger deletes a partial report it cannot read (NATS's
 		// object store is not atomic when an upload is cut): write it
-		// again, even unchanged.
+		// again, even unchanged. So too when the stored one is older
+		// than the last this runner wrote: an upload of an older one
+		// (a previous owner's, cut off and finished late) replaced it,
+		// and a quiet partition would not write again.
 		r.refresh = now
-		if has, err := r.w.b.HasState(ctx, "part."+r.name); err == nil && !has {
+		if seq, has, err := r.w.b.StateSeq(ctx, "part."+r.name); err == nil && (!has || seq < r.repSeq) {
+			if has {
+				r.w.log.Warn("cluster: partial report older than the one last written; writing it again",
+					"partition", r.name, "stored", seq, "written", r.repSeq)
+			}
 			force = true
 		}
 	}
@@ -659,7 +752,9 @@ func (r *runner) partial(ctx context.Context, wait bool) {
 			r.w.log.Error("cluster: partial report", "partition", r.name, "err", err)
 			return
 		}
-		if _, err := r.w.b.PutState(ctx, "part."+r.name, p.Seq, nil, data); err != nil {
+		if _, err := r.w.b.PutState(ctx, "part."+r.name, p.Seq, nil, data); err == nil {
+			r.reported.Store(p.Seq)
+		} else {
 			// The bus failed (a NATS server lost): write it again at the
 			// next report interval, even if the partition has no new
 			// message (else the merged state would stay behind it).

@@ -5,9 +5,11 @@ package natstest
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,5 +141,91 @@ func (c *Cluster) Stop() {
 			s.Shutdown()
 			s.WaitForShutdown()
 		}
+	}
+}
+
+// Proxy forwards TCP connections to a server, and can lose what the server
+// sends on the way: Freeze drops every byte the server sends from then on
+// (the server believes it delivered: a connection going dead under a
+// client), and Cut closes every connection (the client reconnects, through
+// the proxy again, and finds nothing in flight).
+type Proxy struct {
+	t      testing.TB
+	l      net.Listener
+	target string
+
+	mu     sync.Mutex
+	frozen bool
+	conns  []net.Conn
+}
+
+// NewProxy listens on a loopback port and forwards to target (host:port);
+// it stops when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{t: t, l: l, target: target}
+	go p.accept()
+	t.Cleanup(func() { l.Close(); p.Cut() })
+	return p
+}
+
+// URL is the proxy's client URL.
+func (p *Proxy) URL() string { return "nats://" + p.l.Addr().String() }
+
+func (p *Proxy) accept() {
+	for {
+		c, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(s, c); s.Close() }()
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := s.Read(buf)
+				p.mu.Lock()
+				frozen := p.frozen
+				p.mu.Unlock()
+				if n > 0 && !frozen {
+					if _, err := c.Write(buf[:n]); err != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+			c.Close()
+		}()
+	}
+}
+
+// Freeze drops what the server sends from now on, until Cut.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.mu.Unlock()
+}
+
+// Cut closes every connection (with what was dropped) and forwards again.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	cs := p.conns
+	p.conns, p.frozen = nil, false
+	p.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
 	}
 }
