@@ -140,6 +140,8 @@ func (r *Reader) Close() {
 // Delivered is the stream sequence of the last message the consumer
 // delivered (to any client).
 func (r *Reader) Delivered(ctx context.Context) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	info, err := r.cons.Info(ctx)
 	if err != nil {
 		return 0, err
@@ -150,6 +152,8 @@ func (r *Reader) Delivered(ctx context.Context) (uint64, error) {
 // LastSeq is the stream sequence of the partition's last message on the
 // stream (0: none).
 func (r *Reader) LastSeq(ctx context.Context) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	s, err := r.b.JS.Stream(ctx, r.stream)
 	if err != nil {
 		return 0, err
@@ -168,6 +172,8 @@ func (r *Reader) LastSeq(ctx context.Context) (uint64, error) {
 // delivered (to any client) and the number of the partition's messages it
 // has not delivered yet, in one request.
 func (r *Reader) State(ctx context.Context) (delivered, pending uint64, err error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	info, err := r.cons.Info(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -178,6 +184,8 @@ func (r *Reader) State(ctx context.Context) (delivered, pending uint64, err erro
 // Pending is the number of the partition's messages the consumer has not
 // delivered to any client yet.
 func (r *Reader) Pending(ctx context.Context) (uint64, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	info, err := r.cons.Info(ctx)
 	if err != nil {
 		return 0, err
@@ -187,6 +195,8 @@ func (r *Reader) Pending(ctx context.Context) (uint64, error) {
 
 // Release gives the partition up: the next client that fetches is pinned.
 func (r *Reader) Release(ctx context.Context) error {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
 	s, err := r.b.JS.Stream(ctx, r.stream)
 	if err != nil {
 		return err
@@ -213,7 +223,9 @@ func (r *Reader) Replay(ctx context.Context, after, upTo uint64, fn func(Msg) er
 	if upTo <= after {
 		return 0, nil
 	}
-	s, err := r.b.JS.Stream(ctx, r.stream)
+	sctx, cancel := bounded(ctx)
+	s, err := r.b.JS.Stream(sctx, r.stream)
+	cancel()
 	if err != nil {
 		return 0, err
 	}
@@ -281,11 +293,18 @@ func (r *Reader) replayFrom(ctx context.Context, next, upTo uint64, fn func(Msg)
 			return r.b.JS.OrderedConsumer(ctx, stream, cfg)
 		}
 	}
-	oc, err := newOC(ctx, r.stream, cfg)
+	// Bounded: a request whose answer is lost while a server fails over
+	// would wait for ever (the library's ordered consumer adds no
+	// deadline of its own to Info); a partition's replay once waited
+	// there for minutes with the population stage behind it.
+	octx, cancel := bounded(ctx)
+	oc, err := newOC(octx, r.stream, cfg)
 	if err != nil {
+		cancel()
 		return false, 0, false, err
 	}
-	info, err := oc.Info(ctx)
+	info, err := oc.Info(octx)
+	cancel()
 	if err != nil {
 		return false, 0, false, err
 	}

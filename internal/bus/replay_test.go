@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -134,5 +135,39 @@ func TestReplayGivesUpOnEndlessLoss(t *testing.T) {
 	err := r.replay(t.Context(), 1, 4, func(m Msg) error { got = append(got, m.Seq); return nil })
 	if err == nil || len(got) != 0 {
 		t.Fatalf("err %v, replayed %v: want an error and nothing replayed", err, got)
+	}
+}
+
+// silentConsumer never answers Info (its answer lost while a server fails
+// over).
+type silentConsumer struct{ replaySource }
+
+func (silentConsumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestReplayInfoBounded: a replay whose consumer never answers fails
+// after opTimeout (its partition restarts from the checkpoint) even when
+// the caller's context has no deadline. The library's ordered consumer
+// gives Info no deadline of its own: a partition waited there until the
+// test gave up, with the population stage 47,449 messages behind.
+func TestReplayInfoBounded(t *testing.T) {
+	old := opTimeout
+	opTimeout = 200 * time.Millisecond
+	defer func() { opTimeout = old }()
+	open := func(context.Context, string, jetstream.OrderedConsumerConfig) (replaySource, error) {
+		return silentConsumer{}, nil
+	}
+	r := &Reader{b: &Bus{orderedConsumer: open}, filter: "p.c.>"}
+	done := make(chan error, 1)
+	go func() { done <- r.replay(context.Background(), 1, 10, func(Msg) error { return nil }) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("replay of a consumer that never answers succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("replay still waits for a consumer that never answers")
 	}
 }
