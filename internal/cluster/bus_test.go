@@ -152,8 +152,9 @@ func TestBusClusterEqualsAnalyze(t *testing.T) {
 		t.Fatal(err)
 	}
 	merged := waitMerged(t, []*runningWorker{w1, w2}, int64(len(lines)), limit)
-	t.Logf("w2 owns %v after the crash; stats: taken %d restored %d replayed %d", w2.w.Owned(), w2.w.Stats.Taken.Load(),
-		w2.w.Stats.Restored.Load(), w2.w.Stats.Replayed.Load())
+	t.Logf("w2 owns %v after the crash; stats: taken %d restored %d replayed %d; holes: delivery %d, replay %d, tail %d",
+		w2.w.Owned(), w2.w.Stats.Taken.Load(), w2.w.Stats.Restored.Load(), w2.w.Stats.Replayed.Load(),
+		w2.w.b.DeliveryGaps.Load(), w2.w.b.ReplayGaps.Load(), w2.w.Stats.TailGaps.Load())
 	compareReports(t, merged, want)
 	if st := w2.w.Stats.Population.Load(); st != nil {
 		t.Logf("population stage: %+v", *st)

@@ -479,10 +479,13 @@ func (r *runner) serve(ctx context.Context) error {
 // tail is called when the partition's pull brought nothing: the consumer
 // may have delivered the partition's last messages to no one (a pull
 // buffer that overflowed while a server failed over, a connection cut),
-// and no later message shows the hole while the partition is quiet. The
-// stage replays from the stream what the consumer delivered beyond it
-// (counted in TailGaps) and starts a new pull. A consumer that holds messages but delivered
-// none for quiet (pinned to a client gone while JetStream failed over)
+// and no later message shows the hole while the partition is quiet. When
+// the stream holds messages of the partition after the stage's sequence
+// that the consumer has passed, the stage replays them from the stream
+// (counted in TailGaps) and the reader starts a new pull. (The consumer's
+// delivered sequence alone says little: it moves past other partitions'
+// messages too.) A consumer that holds messages but delivered none for
+// two pinned_ttl (pinned to a client gone while JetStream failed over)
 // stalls the partition: it starts over with a fresh pull.
 func (r *runner) tail(ctx context.Context, quiet time.Duration) error {
 	delivered, pending, err := r.rd.State(ctx)
@@ -493,17 +496,25 @@ func (r *runner) tail(ctx context.Context, quiet time.Duration) error {
 		return fmt.Errorf("%w: %d messages pending, none delivered for %v", errStalled, pending, quiet.Round(time.Second))
 	}
 	if from := r.seq(); delivered > from {
-		// The pull that missed them may be broken for good (its
-		// buffer's accounting thrown off by what it lost): the next
-		// fetch starts a new one.
-		r.rd.Close()
-		n := r.w.Stats.Replayed.Load()
-		if err := r.replay(ctx, delivered); err != nil {
-			return err
+		last, err := r.rd.LastSeq(ctx)
+		if err != nil {
+			return nil
 		}
-		r.w.Stats.TailGaps.Add(1)
-		r.w.log.Warn("cluster: messages the consumer delivered never reached the partition; replayed them from the stream",
-			"partition", r.name, "after", from, "up_to", delivered, "replayed", r.w.Stats.Replayed.Load()-n)
+		if last > from {
+			n := r.w.Stats.Replayed.Load()
+			if err := r.replay(ctx, min(delivered, last)); err != nil {
+				return err
+			}
+			if n = r.w.Stats.Replayed.Load() - n; n > 0 {
+				r.w.Stats.TailGaps.Add(1)
+				r.w.log.Warn("cluster: messages the consumer had delivered never reached the partition; replayed them from the stream",
+					"partition", r.name, "after", from, "up_to", r.seq(), "messages", n)
+				// The pull that missed them may be broken for good (its
+				// buffer's accounting thrown off by what it lost): the
+				// next fetch starts a new one.
+				r.rd.Close()
+			}
+		}
 	}
 	// The state covers what the consumer delivered: a later delivery
 	// shows a hole by its delivery sequence.
