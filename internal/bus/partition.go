@@ -168,17 +168,33 @@ func (r *Reader) LastSeq(ctx context.Context) (uint64, error) {
 	return m.Sequence, nil
 }
 
-// State is the stream sequence of the last message the consumer
-// delivered (to any client) and the number of the partition's messages it
-// has not delivered yet, in one request.
-func (r *Reader) State(ctx context.Context) (delivered, pending uint64, err error) {
+// ConsumerState is what a partition's consumer has done.
+type ConsumerState struct {
+	// Delivered is the consumer's stream position: the sequence of the
+	// last message it delivered, or past it (a filtered consumer moves
+	// over other partitions' messages too).
+	Delivered uint64
+	Pending   uint64 // the partition's messages not delivered yet
+	// PinnedElsewhere: the consumer is pinned to another client than the
+	// one this reader's messages last came to.
+	PinnedElsewhere bool
+}
+
+// State reads the consumer's state in one request.
+func (r *Reader) State(ctx context.Context) (ConsumerState, error) {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
 	info, err := r.cons.Info(ctx)
 	if err != nil {
-		return 0, 0, err
+		return ConsumerState{}, err
 	}
-	return info.Delivered.Stream, info.NumPending, nil
+	st := ConsumerState{Delivered: info.Delivered.Stream, Pending: info.NumPending}
+	for _, g := range info.PriorityGroups {
+		if g.Group == OwnerGroup && g.PinnedClientID != "" && g.PinnedClientID != r.pin {
+			st.PinnedElsewhere = true
+		}
+	}
+	return st, nil
 }
 
 // Pending is the number of the partition's messages the consumer has not

@@ -413,7 +413,7 @@ func (r *runner) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := r.replay(ctx, d); err != nil {
+	if _, err := r.replay(ctx, d); err != nil {
 		return err
 	}
 	r.lastMsg, r.lastCP, r.lastRep = r.w.now(), r.w.now(), time.Time{}
@@ -448,7 +448,7 @@ func (r *runner) serve(ctx context.Context) error {
 			if r.check && msgs[0].Seq > r.seq()+1 {
 				// Pinned anew: messages of the partition may have been
 				// delivered to another worker meanwhile.
-				if err := r.replay(ctx, msgs[0].Seq-1); err != nil {
+				if _, err := r.replay(ctx, msgs[0].Seq-1); err != nil {
 					return err
 				}
 			}
@@ -488,24 +488,30 @@ func (r *runner) serve(ctx context.Context) error {
 // two pinned_ttl (pinned to a client gone while JetStream failed over)
 // stalls the partition: it starts over with a fresh pull.
 func (r *runner) tail(ctx context.Context, quiet time.Duration) error {
-	delivered, pending, err := r.rd.State(ctx)
+	st, err := r.rd.State(ctx)
 	if err != nil {
 		return nil // the next check asks again
 	}
-	if pending > 0 && quiet > 2*r.w.b.PinnedTTL() {
-		return fmt.Errorf("%w: %d messages pending, none delivered for %v", errStalled, pending, quiet.Round(time.Second))
+	if st.Pending > 0 && quiet > 2*r.w.b.PinnedTTL() {
+		return fmt.Errorf("%w: %d messages pending, none delivered for %v", errStalled, st.Pending, quiet.Round(time.Second))
 	}
-	if from := r.seq(); delivered > from {
+	if from := r.seq(); st.Delivered > from {
 		last, err := r.rd.LastSeq(ctx)
 		if err != nil {
 			return nil
 		}
 		if last > from {
-			n := r.w.Stats.Replayed.Load()
-			if err := r.replay(ctx, min(delivered, last)); err != nil {
+			n, err := r.replay(ctx, min(st.Delivered, last))
+			if err != nil {
 				return err
 			}
-			if n = r.w.Stats.Replayed.Load() - n; n > 0 {
+			switch {
+			case n > 0 && st.PinnedElsewhere:
+				// Another worker holds the partition for now (membership
+				// changing): it took them.
+				r.w.log.Info("cluster: partition caught up from the stream with messages delivered to the worker pinned to it",
+					"partition", r.name, "after", from, "up_to", r.seq(), "messages", n)
+			case n > 0:
 				r.w.Stats.TailGaps.Add(1)
 				r.w.log.Warn("cluster: messages the consumer had delivered never reached the partition; replayed them from the stream",
 					"partition", r.name, "after", from, "up_to", r.seq(), "messages", n)
@@ -583,11 +589,12 @@ func (r *runner) restore(ctx context.Context) error {
 	return nil
 }
 
-// replay brings the stage up to stream sequence upTo from the stream.
-func (r *runner) replay(ctx context.Context, upTo uint64) error {
+// replay brings the stage up to stream sequence upTo from the stream; it
+// reports how many messages it read.
+func (r *runner) replay(ctx context.Context, upTo uint64) (int, error) {
 	from := r.seq()
 	if upTo <= from {
-		return nil
+		return 0, nil
 	}
 	n := 0
 	first, err := r.rd.Replay(ctx, from, upTo, func(m bus.Msg) error {
@@ -604,12 +611,12 @@ func (r *runner) replay(ctx context.Context, upTo uint64) error {
 		r.w.log.Error("cluster: records expired from the bus before this partition's checkpoint covered them (max_age too short for the outage)",
 			"partition", r.name, "after", from, "first_on_bus", first)
 	}
-	if err != nil {
-		return err
-	}
 	r.w.Stats.Replayed.Add(int64(n))
+	if err != nil {
+		return n, err
+	}
 	r.progress.Store(r.seq())
-	return r.flush(ctx)
+	return n, r.flush(ctx)
 }
 
 // take hands one message to the stage.
