@@ -266,11 +266,7 @@ func TestWorkerStopsWithBusGone(t *testing.T) {
 	rw := startWorker(t, cfg, engine.DefaultConfig(), nil, "w")
 	ib := connect(t, cfg, "ingest")
 	in := NewIngest(ib, cfg.MaxLag, nil)
-	lines := simCapture(t, 0.2, 0.05)
-	var recs []*exchange.Record
-	for _, l := range lines {
-		recs = append(recs, decode(t, l))
-	}
+	recs := simRecords(t, 0.2, 0.05)
 	if err := in.Publish(t.Context(), recs); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/bus/natstest"
 	"github.com/palisade-sec/palisade/internal/engine"
-	"github.com/palisade-sec/palisade/internal/exchange"
 )
 
 // TestTailDeliveredToNoOne: the last messages of a partition, delivered
@@ -30,11 +29,7 @@ func TestTailDeliveredToNoOne(t *testing.T) {
 
 	ib := connect(t, direct, "ingest")
 	in := NewIngest(ib, direct.MaxLag, nil)
-	lines := simCapture(t, 0.3, 0.05)
-	var recs []*exchange.Record
-	for _, l := range lines {
-		recs = append(recs, decode(t, l))
-	}
+	recs := simRecords(t, 0.3, 0.05)
 	// The lost tail: fewer messages than the worker's pull asks for at
 	// once (2,048), so that the server delivers them all while the
 	// worker reads nothing.

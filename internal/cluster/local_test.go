@@ -33,6 +33,15 @@ func simCapture(t testing.TB, hours, scale float64) [][]byte {
 	return out
 }
 
+// simRecords is simCapture decoded.
+func simRecords(t testing.TB, hours, scale float64) []*exchange.Record {
+	var recs []*exchange.Record
+	for _, l := range simCapture(t, hours, scale) {
+		recs = append(recs, decode(t, l))
+	}
+	return recs
+}
+
 func decode(t testing.TB, b []byte) *exchange.Record {
 	r, err := exchange.DecodeRecord(b)
 	if err != nil {
