@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/bus"
 	"github.com/palisade-sec/palisade/internal/bus/natstest"
 	"github.com/palisade-sec/palisade/internal/engine"
+	"github.com/palisade-sec/palisade/internal/model"
 )
 
 // TestTailDeliveredToNoOne: the last messages of a partition, delivered
@@ -38,30 +40,7 @@ func TestTailDeliveredToNoOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// covered waits until the partition's partial report covers the last
-	// message of the partition on the stream and n records.
-	covered := func(n int64, limit time.Duration) (uint64, int64, bool) {
-		var seq uint64
-		var got int64
-		for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-			last, err := rd.LastSeq(ctx)
-			data, info, gerr := ib.GetState(ctx, "part.b.0")
-			cancel()
-			if err != nil || gerr != nil {
-				continue
-			}
-			var p Partial
-			if err := decodeJSON(data, &p); err != nil || p.Report == nil {
-				continue
-			}
-			seq, got = info.Seq, p.Report.Input.Records
-			if seq == last && got == n {
-				return seq, got, true
-			}
-		}
-		return seq, got, false
-	}
+	covered := func(n int64, limit time.Duration) (uint64, int64, bool) { return partialCovers(t, ib, rd, n, limit) }
 
 	if err := in.Publish(t.Context(), recs[:half]); err != nil {
 		t.Fatal(err)
@@ -98,4 +77,71 @@ func TestTailDeliveredToNoOne(t *testing.T) {
 	}
 	t.Logf("tail gaps %d, delivery gaps %d, replayed %d", rw.w.Stats.TailGaps.Load(), rw.w.b.DeliveryGaps.Load(),
 		rw.w.Stats.Replayed.Load())
+}
+
+// partialCovers waits until partition b.0's partial report covers the
+// partition's last message on the stream and n records; it returns what
+// the partial covered last.
+func partialCovers(t *testing.T, b *bus.Bus, rd *bus.Reader, n int64, limit time.Duration) (uint64, int64, bool) {
+	var seq uint64
+	var got int64
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		last, err := rd.LastSeq(ctx)
+		data, info, gerr := b.GetState(ctx, "part.b.0")
+		cancel()
+		if err != nil || gerr != nil {
+			continue
+		}
+		var p Partial
+		if err := decodeJSON(data, &p); err != nil || p.Report == nil {
+			continue
+		}
+		seq, got = info.Seq, p.Report.Input.Records
+		if seq == last && got == n {
+			return seq, got, true
+		}
+	}
+	return seq, got, false
+}
+
+// TestPartialReplacedByOlder: a quiet partition whose stored partial
+// report was replaced by an older one (an upload of a previous owner,
+// cut off, that finished after the partition's own) writes its own again
+// within refreshEvery report intervals. It used to check only that one
+// was stored, and wrote again only when a new message came: the merged
+// report stayed behind for as long as the partition was quiet.
+func TestPartialReplacedByOlder(t *testing.T) {
+	nc := natstest.Start(t, 1)
+	cfg := testConfig(nc.URLs())
+	cfg.Partitions, cfg.Replicas = 1, 1
+	startWorker(t, cfg, engine.DefaultConfig(), nil, "w")
+	ib := connect(t, cfg, "ingest")
+	recs := simRecords(t, 0.2, 0.05)
+	if err := NewIngest(ib, cfg.MaxLag, nil).Publish(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := ib.EndpointReader(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq, got, ok := partialCovers(t, ib, rd, int64(len(recs)), time.Minute); !ok {
+		t.Fatalf("partial report at sequence %d with %d of %d records", seq, got, len(recs))
+	}
+	// The late upload of an older partial (PutState refuses to replace a
+	// newer one; the race it loses is between its check and its write).
+	old, err := encodeJSON(&Partial{Stage: "endpoint", Part: 0, Seq: 5, Report: &model.Report{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ib.DeleteState(t.Context(), "part.b.0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ib.PutState(t.Context(), "part.b.0", 5, nil, old); err != nil {
+		t.Fatal(err)
+	}
+	limit := 3 * refreshEvery * cfg.Report.D()
+	if seq, got, ok := partialCovers(t, ib, rd, int64(len(recs)), limit); !ok {
+		t.Fatalf("%v after an older partial replaced it: partial report at sequence %d with %d of %d records", limit, seq, got, len(recs))
+	}
 }

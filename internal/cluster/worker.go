@@ -719,10 +719,12 @@ func (r *runner) periodic(ctx context.Context) error {
 		// (a previous owner's, cut off and finished late) replaced it,
 		// and a quiet partition would not write again.
 		r.refresh = now
-		if seq, has, err := r.w.b.StateSeq(ctx, "part."+r.name); err == nil && (!has || seq < r.repSeq) {
+		// (Compared with the last upload that succeeded: one still
+		// running is not late.)
+		if seq, has, err := r.w.b.StateSeq(ctx, "part."+r.name); err == nil && (!has || seq < r.reported.Load()) {
 			if has {
 				r.w.log.Warn("cluster: partial report older than the one last written; writing it again",
-					"partition", r.name, "stored", seq, "written", r.repSeq)
+					"partition", r.name, "stored", seq, "written", r.reported.Load())
 			}
 			force = true
 		}
