@@ -22,7 +22,7 @@ func (w *Worker) Collectors() []prometheus.Collector {
 		counter("palisade_cluster_checkpoints_total", "Partition checkpoints written.", w.Stats.Checkpoints.Load),
 		counter("palisade_cluster_delivery_gaps_total", "Holes in a partition consumer's delivery sequence (messages delivered to no one: a pull buffer overflowed, a connection cut, or delivered to another worker); the partition replays them from the stream.", w.b.DeliveryGaps.Load),
 		counter("palisade_cluster_replay_gaps_total", "Holes in a replay's delivery (messages lost on the way while a connection was cut); the replay resumes in front of them.", w.b.ReplayGaps.Load),
-		counter("palisade_cluster_tail_gaps_total", "Times a quiet partition found messages its consumer had delivered but it never received, and replayed them from the stream.", w.Stats.TailGaps.Load),
+		counter("palisade_cluster_tail_gaps_total", "Times a quiet partition found messages its consumer had delivered (to no one, or to a worker that let the partition go) but it never received, and replayed them from the stream.", w.Stats.TailGaps.Load),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "palisade_cluster_population_late_events",
 			Help: "Events the population stage observed after later ones (out of event-time order: a partition idle-drained, or late records), since it was restored or started on this worker."},
 			func() float64 { return w.population(func(s PopulationStats) float64 { return float64(s.Late) }) }),

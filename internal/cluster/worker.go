@@ -513,7 +513,7 @@ func (r *runner) tail(ctx context.Context, quiet time.Duration) error {
 					"partition", r.name, "after", from, "up_to", r.seq(), "messages", n)
 			case n > 0:
 				r.w.Stats.TailGaps.Add(1)
-				r.w.log.Warn("cluster: messages the consumer had delivered never reached the partition; replayed them from the stream",
+				r.w.log.Warn("cluster: messages the consumer had delivered (to no one, or to a worker that let the partition go) had not reached the partition; replayed them from the stream",
 					"partition", r.name, "after", from, "up_to", r.seq(), "messages", n)
 				// The pull that missed them may be broken for good (its
 				// buffer's accounting thrown off by what it lost): the
