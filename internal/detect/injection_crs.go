@@ -168,8 +168,12 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 }
 
 // maxJSONValue bounds the JSON documents crsMatchJSON walks (larger ones
-// are judged as text).
-const maxJSONValue = 64 << 10
+// are judged as text), maxJSONLeaves the strings it judges one by one
+// (the rest of a document with more is judged as text).
+const (
+	maxJSONValue  = 64 << 10
+	maxJSONLeaves = 256
+)
 
 // crsMatchJSON judges a value that is a JSON object or array (a filter in
 // a query parameter, a context object in a header, base64 of JSON) as CRS
@@ -197,7 +201,7 @@ func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[num
 		}
 	}
 	tk.Reset(text, jsonscan.Options{MaxDepth: 64, AllowDuplicateNames: true})
-	for {
+	for leaves := 0; ; {
 		k, v, err := tk.ReadToken()
 		if err != nil {
 			break
@@ -210,21 +214,31 @@ func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[num
 		if tk.Escaped() || start < 0 || text[start:end] != v {
 			start, end = 0, len(text) // unescaped into a copy: the whole document
 		}
-		var le [numInjClasses]crsEvidence
-		if !s.crsMatch(kind, name, v, &le) {
-			continue
+		leaves++
+		last := leaves == maxJSONLeaves
+		if last {
+			// past the bound, the rest of the document is text (its
+			// punctuation included): no leaf goes unjudged
+			start, end = max(0, min(start, end)-1), len(text)
+			v = text[start:]
 		}
-		for c := range le {
-			e, b := &le[c], &ev[c]
-			if e.best == nil || b.best != nil && (e.pl1 < b.pl1 || e.pl1 == b.pl1 && e.pl2 <= b.pl2) {
-				continue
+		var le [numInjClasses]crsEvidence
+		if s.crsMatch(kind, name, v, &le) {
+			for c := range le {
+				e, b := &le[c], &ev[c]
+				if e.best == nil || b.best != nil && (e.pl1 < b.pl1 || e.pl1 == b.pl1 && e.pl2 <= b.pl2) {
+					continue
+				}
+				if start == 0 && end == len(text) {
+					e.start, e.end = 0, len(text)
+				} else {
+					e.start, e.end = start+e.start, start+e.end
+				}
+				*b = *e
 			}
-			if start == 0 && end == len(text) {
-				e.start, e.end = 0, len(text)
-			} else {
-				e.start, e.end = start+e.start, start+e.end
-			}
-			*b = *e
+		}
+		if last {
+			break
 		}
 	}
 	return true

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -615,5 +616,39 @@ func TestCRSMatchJSON(t *testing.T) {
 				t.Errorf("%s %q: reported %v, want %v", where, tc.v, got, tc.want)
 			}
 		}
+	}
+}
+
+// TestCRSMatchJSONBound: past maxJSONLeaves strings, the rest of a JSON
+// value is judged as text — a payload in its last leaf is found.
+func TestCRSMatchJSONBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"a":[`)
+	for i := range maxJSONLeaves + 50 {
+		fmt.Fprintf(&b, `"v%d",`, i)
+	}
+	b.WriteString(`"<script>alert(document.cookie)</script>"]}`)
+	d := coldInjection()
+	found := false
+	for _, f := range d.Inspect(placeValue(t, "query", b.String())) {
+		found = found || f.Class == ClassXSS
+	}
+	if !found {
+		t.Error("a payload past the leaf bound was not found")
+	}
+}
+
+// BenchmarkCRSMatchJSONHostile: a 30 KB JSON value of short strings (under max_value: judged as JSON).
+func BenchmarkCRSMatchJSONHostile(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[")
+	for sb.Len() < 30<<10 {
+		sb.WriteString(`"ab'x",`)
+	}
+	sb.WriteString(`"z"]`)
+	d := coldInjection()
+	ev := placeValue(b, "query", sb.String())
+	for b.Loop() {
+		d.Inspect(ev)
 	}
 }
