@@ -69,7 +69,7 @@ func appHeader(name string) bool {
 		}
 	}
 	switch name {
-	case "x-real-ip", "x-client-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr", "x-cluster-client-ip", "x-request-id", "x-correlation-id", "x-requested-with", "x-csrf-token", "x-xsrf-token", "x-api-key", "x-cloud-trace-context":
+	case "x-real-ip", "x-client-ip", "x-originating-ip", "x-remote-ip", "x-remote-addr", "x-cluster-client-ip", "x-request-id", "x-correlation-id", "x-requested-with", "x-csrf-token", "x-xsrf-token", "x-api-key":
 		return false
 	}
 	return true
@@ -191,22 +191,19 @@ func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[num
 	tk := &s.jtok
 	defer tk.Reset("", jsonscan.Options{}) // keep no view of the record
 	tk.Reset(text, jsonscan.Options{MaxDepth: 64, AllowDuplicateNames: true})
-	for { // well-formed first: a broken document is text (an injection breaking out of one)
-		_, _, err := tk.ReadToken()
+	// One pass: leaves are judged into acc, which counts only if the whole
+	// document is well-formed (a broken one is text: an injection breaking
+	// out of it); past maxJSONLeaves the tokens are only checked.
+	var acc [numInjClasses]crsEvidence
+	for leaves := 0; ; {
+		k, v, err := tk.ReadToken()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return false
 		}
-	}
-	tk.Reset(text, jsonscan.Options{MaxDepth: 64, AllowDuplicateNames: true})
-	for leaves := 0; ; {
-		k, v, err := tk.ReadToken()
-		if err != nil {
-			break
-		}
-		if k != '"' || v == "" {
+		if k != '"' || v == "" || leaves > maxJSONLeaves {
 			continue
 		}
 		end := tk.Offset() - 1 // the closing quote
@@ -215,32 +212,31 @@ func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[num
 			start, end = 0, len(text) // unescaped into a copy: the whole document
 		}
 		leaves++
-		last := leaves == maxJSONLeaves
-		if last {
+		if leaves == maxJSONLeaves {
 			// past the bound, the rest of the document is text (its
 			// punctuation included): no leaf goes unjudged
 			start, end = max(0, min(start, end)-1), len(text)
 			v = text[start:]
+			leaves++ // judged: the rest is only checked
 		}
 		var le [numInjClasses]crsEvidence
-		if s.crsMatch(kind, name, v, &le) {
-			for c := range le {
-				e, b := &le[c], &ev[c]
-				if e.best == nil || b.best != nil && (e.pl1 < b.pl1 || e.pl1 == b.pl1 && e.pl2 <= b.pl2) {
-					continue
-				}
-				if start == 0 && end == len(text) {
-					e.start, e.end = 0, len(text)
-				} else {
-					e.start, e.end = start+e.start, start+e.end
-				}
-				*b = *e
-			}
+		if !s.crsMatch(kind, name, v, &le) {
+			continue
 		}
-		if last {
-			break
+		for c := range le {
+			e, b := &le[c], &acc[c]
+			if e.best == nil || b.best != nil && (e.pl1 < b.pl1 || e.pl1 == b.pl1 && e.pl2 <= b.pl2) {
+				continue
+			}
+			if start == 0 && end == len(text) {
+				e.start, e.end = 0, len(text)
+			} else {
+				e.start, e.end = start+e.start, start+e.end
+			}
+			*b = *e
 		}
 	}
+	*ev = acc
 	return true
 }
 

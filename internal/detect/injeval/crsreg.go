@@ -139,12 +139,16 @@ var knownFalsePositive = regexp.MustCompile(`(?i)false[- ]positive|\bFP\b|expect
 
 func expects(ids []int, prefix string) bool {
 	for _, id := range ids {
-		if strings.HasPrefix(fmt.Sprint(id), prefix) {
+		if ofFile(id, prefix) {
 			return true
 		}
 	}
 	return false
 }
+
+// ofFile: rule id belongs to the CRS rule file whose number is prefix
+// ("942": REQUEST-942-APPLICATION-ATTACK-SQLI).
+func ofFile(id int, prefix string) bool { return strings.HasPrefix(fmt.Sprint(id), prefix) }
 
 // stratum names the lowest paranoia level among the expected rules of the
 // class: a test of a PL3 rule is one CRS itself blocks only from paranoia
@@ -152,7 +156,7 @@ func expects(ids []int, prefix string) bool {
 func stratum(rules *crs.Set, ids []int, prefix string) string {
 	low := 0
 	for _, id := range ids {
-		if pl := rules.Level(id); pl > 0 && strings.HasPrefix(fmt.Sprint(id), prefix) && (low == 0 || pl < low) {
+		if pl := rules.Level(id); pl > 0 && ofFile(id, prefix) && (low == 0 || pl < low) {
 			low = pl
 		}
 	}
