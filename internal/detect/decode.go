@@ -275,9 +275,14 @@ func jsUnescape(s string) string {
 // DecodeBase64Text returns the text a value decodes to when the whole value
 // is standard or URL-safe base64 (padding optional) of printable text that
 // carries at least one non-alphanumeric character other than space. Short
-// values (< 8 characters) and binary data are not text.
+// values (< 8 characters) and binary data are not text, and a value of
+// fewer than b64MinUnpadded characters must end in padding: short random
+// tokens and passwords are base64 by accident, and decode to printable
+// bytes often enough to be read as payloads (about one 14-character
+// alphanumeric token in 10,000: a password WUMzLicjCSwqbL is "YC3.'#\t,*l",
+// whose '# is a SQL comment after a quote).
 func DecodeBase64Text(s string) (string, bool) {
-	if len(s) < 8 {
+	if len(s) < 8 || len(s) < b64MinUnpadded && s[len(s)-1] != '=' {
 		return "", false
 	}
 	if len(s) > 1024 {
@@ -348,6 +353,11 @@ func b2u8(b bool) byte {
 	}
 	return 0
 }
+
+// b64MinUnpadded: an unpadded value shorter than this is not decoded (see
+// DecodeBase64Text). A random alphanumeric value of 16 characters decodes
+// to 12 printable bytes about once in 10^5 (each byte ≈ 0.38).
+const b64MinUnpadded = 16
 
 // decodeBase64TextLong is DecodeBase64Text for long values (decoded with
 // encoding/base64).

@@ -46,7 +46,10 @@ func TestDecodeBase64Text(t *testing.T) {
 	}{
 		{"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", "<script>alert(1)</script>", true},
 		{"PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg", "<script>alert(1)</script>", true},
-		{"JyBPUiAxPTEtLQ", "' OR 1=1--", true},
+		{"JyBPUiAxPTEtLQ==", "' OR 1=1--", true},
+		{"JyBPUiAxPTEtLQ", "", false},                        // short and unpadded: could be any token
+		{"WUMzLicjCSwqbL", "", false},                        // a password that decodes to "YC3.'#\t,*l"
+		{"Jy8qKi9PUi8qKi8xPTEtLQ", "'/**/OR/**/1=1--", true}, // unpadded, 22 characters
 		{"Li4vLi4vZXRjL3Bhc3N3ZA==", "../../etc/passwd", true},
 		{"aGVsbG8gd29ybGQ=", "", false},                 // "hello world": no special character
 		{"3q2+7wAAAAA=", "", false},                     // binary
@@ -214,7 +217,7 @@ func TestDecodeBase64TextMatchesReference(t *testing.T) {
 }
 
 func decodeBase64TextRef(s string) (string, bool) {
-	if len(s) < 8 {
+	if len(s) < 8 || len(s) < b64MinUnpadded && !strings.HasSuffix(s, "=") {
 		return "", false
 	}
 	std, urlSafe := false, false
