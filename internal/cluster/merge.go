@@ -215,6 +215,7 @@ func mergeClients(o, a *model.Alert) {
 		return
 	}
 	counts := map[string]int64{}
+	fresh := map[string]bool{}
 	var order []string
 	for _, list := range [][]model.ClientCount{o.Clients, a.Clients} {
 		for _, c := range list {
@@ -222,12 +223,14 @@ func mergeClients(o, a *model.Alert) {
 				order = append(order, c.IP)
 			}
 			counts[c.IP] += c.Count
+			fresh[c.IP] = fresh[c.IP] || c.New
 		}
 	}
 	o.ClientsOther += a.ClientsOther
+	o.ClientsOtherNew += a.ClientsOtherNew
 	o.Clients = o.Clients[:0:0]
 	for _, ip := range order {
-		o.Clients = append(o.Clients, model.ClientCount{IP: ip, Count: counts[ip]})
+		o.Clients = append(o.Clients, model.ClientCount{IP: ip, Count: counts[ip], New: fresh[ip]})
 	}
 	sort.SliceStable(o.Clients, func(i, j int) bool {
 		if o.Clients[i].Count != o.Clients[j].Count {
@@ -238,11 +241,17 @@ func mergeClients(o, a *model.Alert) {
 	if len(o.Clients) > model.MaxAlertClients {
 		for _, c := range o.Clients[model.MaxAlertClients:] {
 			o.ClientsOther += c.Count
+			if c.New {
+				o.ClientsOtherNew += c.Count
+			}
 		}
 		o.Clients = o.Clients[:model.MaxAlertClients]
 	}
 	if o.Subject == "identity" && len(o.Clients) > 0 {
-		o.Client = &model.ClientRef{IP: o.Clients[0].IP}
+		o.Client = nil
+		if lead := model.LeadClient(o.Clients, o.ClientsOther, o.ClientsOtherNew); lead != "" {
+			o.Client = &model.ClientRef{IP: lead}
+		}
 	}
 }
 

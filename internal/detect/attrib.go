@@ -114,9 +114,11 @@ func sortClients(cs []model.ClientCount) {
 }
 
 // addClients credits the alert with the addresses behind a hit: h.Clients
-// when the family named them, else h.Client with the hit's count.
+// when the family named them, else h.Client with the hit's count. An
+// address new to the principal when a hit first credited it stays marked
+// new (model.ClientCount.New).
 func addClients(a *model.Alert, h *Hit) {
-	add := func(ip string, n int64) {
+	add := func(ip string, n int64, fresh bool) {
 		if n <= 0 {
 			return
 		}
@@ -127,22 +129,98 @@ func addClients(a *model.Alert, h *Hit) {
 		for i := range a.Clients {
 			if a.Clients[i].IP == ip {
 				a.Clients[i].Count += n
+				a.Clients[i].New = a.Clients[i].New || fresh
 				return
 			}
 		}
 		if len(a.Clients) >= model.MaxAlertClients {
 			a.ClientsOther += n
+			if fresh {
+				a.ClientsOtherNew += n
+			}
 			return
 		}
-		a.Clients = append(a.Clients, model.ClientCount{IP: strings.Clone(ip), Count: n})
+		a.Clients = append(a.Clients, model.ClientCount{IP: strings.Clone(ip), Count: n, New: fresh})
 	}
 	if len(h.Clients) > 0 || h.ClientsOther > 0 {
 		for _, c := range h.Clients {
-			add(c.IP, c.Count)
+			add(c.IP, c.Count, c.New)
 		}
 		a.ClientsOther += h.ClientsOther
+		a.ClientsOtherNew += h.ClientsOtherNew
 	} else if h.Client != "" {
-		add(h.Client, h.Count)
+		add(h.Client, h.Count, false)
 	}
 	sortClients(a.Clients)
+}
+
+// familiarSlots is the number of addresses a familiar set remembers.
+const familiarSlots = 4
+
+// familiar remembers the client addresses a principal used in its earlier
+// quiet windows (windows that raised nothing), each with the start of the
+// window it was first learned from, so that an alert can tell which of
+// its addresses are new to the principal (model.ClientCount.New). When
+// the slots are full, the address used longest ago gives way. 4×(24+16)+1
+// = 161 bytes, no allocation.
+type familiar struct {
+	ip          [familiarSlots]netip.Addr
+	since, last [familiarSlots]int64 // window starts, unix seconds
+	used        uint8
+}
+
+// learn adds the addresses a closed quiet window named (its tally) as
+// used in the window that started at start (unix seconds).
+func (f *familiar) learn(t *addrTally, start int64) {
+	for i := 0; i < int(t.used); i++ {
+		f.add(t.ip[i], start)
+	}
+}
+
+func (f *familiar) add(ip netip.Addr, at int64) {
+	for i := 0; i < int(f.used); i++ {
+		if f.ip[i] == ip {
+			f.last[i] = max(f.last[i], at)
+			return
+		}
+	}
+	if int(f.used) < familiarSlots {
+		f.ip[f.used], f.since[f.used], f.last[f.used] = ip, at, at
+		f.used++
+		return
+	}
+	m := 0
+	for i := 1; i < familiarSlots; i++ {
+		if f.last[i] < f.last[m] {
+			m = i
+		}
+	}
+	f.ip[m], f.since[m], f.last[m] = ip, at, at
+}
+
+// fresh reports whether ip is new to the principal in a window that
+// started at start (unix seconds): it has addresses learned before start
+// and ip is not one of them. A principal with no such address has no
+// history to be new to.
+func (f *familiar) fresh(ip netip.Addr, start int64) bool {
+	history, known := false, false
+	for i := 0; i < int(f.used); i++ {
+		if f.since[i] < start {
+			history = true
+			known = known || f.ip[i] == ip
+		}
+	}
+	return history && !known
+}
+
+// mark flags the clients new to the principal in a window that started at
+// start and returns the events they carry.
+func (f *familiar) mark(cs []model.ClientCount, start int64) (n int64) {
+	for i := range cs {
+		ip, err := netip.ParseAddr(cs[i].IP)
+		if cs[i].New = err == nil && f.fresh(ip, start); cs[i].New {
+			n += cs[i].Count
+		}
+	}
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +148,110 @@ func TestEmitSubjectOverride(t *testing.T) {
 		}
 	}()
 	e.Emit(Hit{Type: alert.TrafficEndpointSpike, Time: t0, Identity: id, Subject: "identity"})
+}
+
+// A stolen token used while its owner works: the owner opens records at
+// its usual pace from its usual address in the same window as the thief,
+// whose requests come from many addresses, none carrying as many events
+// as the owner's. The alert lists both, marks the thief's addresses new
+// to the principal and names one of them as its client — never the
+// owner's. A principal that walks from its usual address (an insider), or
+// that adds a single request from a new address, is named by its usual
+// address.
+func TestAttributionThiefBesideOwner(t *testing.T) {
+	const ownerIP = "198.18.7.20"
+	thieves := func(i int) string { return fmt.Sprintf("203.0.113.%d", 10+i%6) }
+	// The owner's usual days: a few records every 20 minutes.
+	var usual []*event.Event
+	for m := 0; m < 26*60; m += 20 {
+		for j := 0; j < 3; j++ {
+			usual = append(usual, mkEv(t0.Add(time.Duration(m)*time.Minute+time.Duration(j)*time.Minute), ownerIP, "GET", "/patients/{id}",
+				fmt.Sprintf("/patients/%d", 100+j), 200, withID("rn.owner", "clinician")))
+		}
+	}
+	at := t0.Add(26*time.Hour + 25*time.Minute)
+	// In the attack window the owner opens 60 of its ward's records, from
+	// a few minutes before the thief starts.
+	shift := burst(at.Add(-4*time.Minute), 15*time.Minute, 60, func(i int, at time.Time) *event.Event {
+		return mkEv(at, ownerIP, "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 100+i), 200, withID("rn.owner", "clinician"))
+	})
+	lead := func(t *testing.T, walk []*event.Event) model.Alert {
+		t.Helper()
+		as := ofType(run(newEnumeration(Config{}), merge(hospital(30, 3), usual, walk)), "bola.param_enumeration")
+		var mine []model.Alert
+		for _, a := range as {
+			if a.Identity != nil && a.Identity.Name == "rn.owner" {
+				mine = append(mine, a)
+			}
+		}
+		if len(mine) != 1 {
+			t.Fatalf("alerts about rn.owner:\n%s", summary(as))
+		}
+		return mine[0]
+	}
+	t.Run("thief from many addresses beside the owner", func(t *testing.T) {
+		a := lead(t, merge(shift, enumAttack(at, 240, 15*time.Minute, thieves, withID("rn.owner", "clinician"))))
+		if a.Client == nil || a.Client.IP == ownerIP || !strings.HasPrefix(a.Client.IP, "203.0.113.") {
+			t.Fatalf("client %+v; clients %+v", a.Client, a.Clients)
+		}
+		owner := false
+		for _, c := range a.Clients {
+			if c.IP == ownerIP {
+				owner = true
+				if c.New {
+					t.Errorf("the owner's usual address is marked new: %+v", a.Clients)
+				}
+			} else if !c.New {
+				t.Errorf("thief address %s not marked new: %+v", c.IP, a.Clients)
+			}
+		}
+		if !owner || a.Clients[0].IP != ownerIP {
+			// The busiest named address is the owner's: naming the busiest
+			// would name the victim.
+			t.Errorf("the owner's address carries the most named events and must be listed first: %+v", a.Clients)
+		}
+	})
+	t.Run("insider at the usual address", func(t *testing.T) {
+		a := lead(t, enumAttack(at, 240, 15*time.Minute, func(int) string { return ownerIP }, withID("rn.owner", "clinician")))
+		if a.Client == nil || a.Client.IP != ownerIP || a.Clients[0].New {
+			t.Fatalf("client %+v; clients %+v", a.Client, a.Clients)
+		}
+	})
+	t.Run("insider with one request from a phone", func(t *testing.T) {
+		a := lead(t, enumAttack(at, 240, 15*time.Minute, func(i int) string {
+			if i == 7 {
+				return "192.0.2.77"
+			}
+			return ownerIP
+		}, withID("rn.owner", "clinician")))
+		if a.Client == nil || a.Client.IP != ownerIP {
+			t.Fatalf("client %+v; clients %+v", a.Client, a.Clients)
+		}
+		for _, c := range a.Clients {
+			if c.New != (c.IP == "192.0.2.77") {
+				t.Errorf("new marks %+v", a.Clients)
+			}
+		}
+	})
+}
+
+func TestLeadClient(t *testing.T) {
+	for _, tc := range []struct {
+		cs              []model.ClientCount
+		other, otherNew int64
+		want            string
+	}{
+		{nil, 0, 0, ""},
+		{[]model.ClientCount{{IP: "a", Count: 30}, {IP: "b", Count: 5, New: true}, {IP: "c", Count: 4, New: true}}, 0, 0, "b"}, // 9 of 39 new
+		{[]model.ClientCount{{IP: "a", Count: 30}, {IP: "b", Count: 3, New: true}, {IP: "c", Count: 2, New: true}}, 0, 0, "a"}, // 5 of 35 new
+		{[]model.ClientCount{{IP: "a", Count: 30}, {IP: "b", Count: 3, New: true}}, 20, 20, "b"},                               // 23 of 53 new, most unnamed
+		{[]model.ClientCount{{IP: "a", Count: 30}}, 20, 20, ""},                                                                // new ones carry 40 %, none named
+		{[]model.ClientCount{{IP: "a", Count: 30}}, 20, 2, "a"},                                                                // the unnamed are mostly usual
+		{[]model.ClientCount{{IP: "a", Count: 30, New: true}, {IP: "b", Count: 3}}, 0, 0, "a"},                                 // moved
+		{[]model.ClientCount{{IP: "a", Count: 10}, {IP: "b", Count: 10}}, 0, 0, "a"},                                           // no history
+	} {
+		if got := model.LeadClient(tc.cs, tc.other, tc.otherNew); got != tc.want {
+			t.Errorf("LeadClient(%+v, %d, %d) = %q, want %q", tc.cs, tc.other, tc.otherNew, got, tc.want)
+		}
+	}
 }

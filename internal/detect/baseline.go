@@ -62,6 +62,12 @@ func winIndex(t time.Time, size time.Duration) int64 {
 	return u / s
 }
 
+// winStart is the start, in unix seconds, of window idx of the given size
+// (winIndex's inverse).
+func winStart(idx int64, size time.Duration) int64 {
+	return idx * max(int64(size/time.Second), 1)
+}
+
 // capOr returns n when set, else def.
 func capOr(n, def int) int {
 	if n > 0 {

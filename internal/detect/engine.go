@@ -49,6 +49,9 @@ type Hit struct {
 	// when nil, all of them came from Client. See attrib.go.
 	Clients      []model.ClientCount
 	ClientsOther int64
+	// ClientsOtherNew: of the ClientsOther events, those from addresses
+	// new to the hit's principal (model.Alert.ClientsOtherNew).
+	ClientsOtherNew int64
 	// Subject overrides the catalogue's subject: "identity" when a family
 	// of a client type followed an authenticated principal (the alert then
 	// folds on the principal, and client names the address that carried
@@ -137,10 +140,14 @@ func (e *Emitter) Emit(h Hit) {
 	}
 	addClients(a, &h)
 	if subject != spec.Subject && len(a.Clients) > 0 {
-		// A client type following a principal: client is the address that
-		// carried most of the alert's events (one of clients[]).
-		if a.Client == nil || a.Client.IP != a.Clients[0].IP {
-			a.Client = &model.ClientRef{IP: a.Clients[0].IP}
+		// A client type following a principal: client is one of clients[],
+		// the busiest, or the busiest address new to the principal when the
+		// new ones carry a fair share (model.LeadClient).
+		switch lead := model.LeadClient(a.Clients, a.ClientsOther, a.ClientsOtherNew); {
+		case lead == "":
+			a.Client = nil
+		case a.Client == nil || a.Client.IP != lead:
+			a.Client = &model.ClientRef{IP: lead}
 		}
 	}
 	if h.Title != "" {

@@ -67,9 +67,10 @@ import (
 // windows at the hour (a day); the ownership hint needs owned_min repeat
 // uses.
 //
-// Memory: per (subject, endpoint, parameter) ≈ 420 bytes (two 128-byte
-// linear counters) — at most Config.MaxTrackedClients +
-// Config.MaxTrackedIdentities entries (default 100,000 ≈ 42 MB), LRU; per
+// Memory: per (subject, endpoint, parameter) ≈ 1,030 bytes (two windows,
+// each with a 128-byte linear counter and a 137-byte address tally; 168
+// bytes of familiar addresses) — at most Config.MaxTrackedClients +
+// Config.MaxTrackedIdentities entries (default 100,000 ≈ 110 MB), LRU; per
 // (endpoint, parameter[, role group]) 2–4 DDSketches + 4 HLLs (the
 // distributed variant's tumbling and shifted windows; sparse: a few
 // hundred bytes, dense: 16 KB) + up to 16 KB of active-subject keys +
@@ -227,6 +228,9 @@ type enumWin struct {
 	// addrs are the client addresses of the window's requests (an alert
 	// names the addresses of its own evidence, not the subject's first).
 	addrs addrTally
+	// fresh counts the requests from addresses new to the principal
+	// (familiar.fresh) and freshRep those of them already reported.
+	fresh, freshRep uint32
 	// folded: the window was fed into the peer baselines (by the subject's
 	// own roll, by its parameter's roll, or at eviction) — exactly once.
 	folded bool
@@ -282,6 +286,9 @@ type enumSubject struct {
 	born       int64 // fast window index of the subject's first request
 	ips        lin256
 	byIdentity bool // the subject is an authenticated principal
+	// known: the addresses of the subject's earlier quiet fast windows, so
+	// that an alert can mark the addresses new to it (principals only).
+	known familiar
 }
 
 type enumParam struct {
@@ -599,13 +606,16 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, p *idParam, vh uint64, out *Emitter) {
 	fi, si := winIndex(ev.Time, d.fast), winIndex(ev.Time, d.slow)
 	if d.roll(&s.fast, fi) {
-		d.closeSubject(&s.fast, out)
+		d.closeSubject(s, &s.fast, d.fast, out)
 		d.foldFast(s)
+		if s.byIdentity && !s.fast.fire.firedIn(s.fast.idx) {
+			s.known.learn(&s.fast.addrs, winStart(s.fast.idx, d.fast))
+		}
 		s.fast = enumWin{idx: fi}
 		s.ips = lin256{}
 	}
 	if d.roll(&s.slow, si) {
-		d.closeSubject(&s.slow, out)
+		d.closeSubject(s, &s.slow, d.slow, out)
 		d.foldSlow(s)
 		s.slow = enumWin{idx: si}
 	}
@@ -630,6 +640,14 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 			w.errs++
 		}
 		w.addrs.add(ev.ClientIP)
+	}
+	if s.known.used > 0 {
+		if s.known.fresh(ev.ClientIP, winStart(s.fast.idx, d.fast)) {
+			s.fast.fresh++
+		}
+		if s.known.fresh(ev.ClientIP, winStart(s.slow.idx, d.slow)) {
+			s.slow.fresh++
+		}
 	}
 	newF, newS := s.fast.vals.add(vh), s.slow.vals.add(vh)
 	if newF {
@@ -658,6 +676,17 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	if newS && s.fastInSlow != s.slow.idx+1 {
 		d.check(ev, s, par, g, p, &s.slow, true, out)
 	}
+}
+
+// freshDelta returns how many of the requests from addresses new to the
+// principal since the last report are not among the named new addresses'
+// (named), and, when commit, marks them reported.
+func (w *enumWin) freshDelta(named int64, commit bool) int64 {
+	d := int64(w.fresh-w.freshRep) - named
+	if commit {
+		w.freshRep = w.fresh
+	}
+	return max(d, 0)
 }
 
 // sampleID records a new identifier of a window that reached half its
@@ -741,6 +770,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	}
 	h.Count = int64(w.n - w.rep)
 	h.Clients, h.ClientsOther = w.addrs.delta(true)
+	h.ClientsOtherNew = w.freshDelta(s.known.mark(h.Clients, winStart(w.idx, win)), true)
 	w.rep = w.n
 	if !slow {
 		s.fastInSlow = s.slow.idx + 1
@@ -950,13 +980,14 @@ func (d *enumDetector) closeDistributed(par *enumParam, w *distWin, out *Emitter
 
 // closeSubject reports the requests of a fired subject window made after
 // its last report.
-func (d *enumDetector) closeSubject(w *enumWin, out *Emitter) {
+func (d *enumDetector) closeSubject(s *enumSubject, w *enumWin, size time.Duration, out *Emitter) {
 	if w.hit == nil || !w.fire.firedIn(w.idx) || w.n <= w.rep {
 		return
 	}
 	h := *w.hit
 	h.Count = int64(w.n - w.rep)
 	h.Clients, h.ClientsOther = w.addrs.delta(!out.Preview())
+	h.ClientsOtherNew = w.freshDelta(s.known.mark(h.Clients, winStart(w.idx, size)), !out.Preview())
 	h.Evidence.Observed = w.est
 	if !out.Preview() {
 		w.rep = w.n
@@ -967,8 +998,8 @@ func (d *enumDetector) closeSubject(w *enumWin, out *Emitter) {
 // Finish reports the remainder of open windows that fired.
 func (d *enumDetector) Finish(at time.Time, out *Emitter) {
 	d.subjects.Each(func(_ uint64, s *enumSubject) {
-		d.closeSubject(&s.fast, out)
-		d.closeSubject(&s.slow, out)
+		d.closeSubject(s, &s.fast, d.fast, out)
+		d.closeSubject(s, &s.slow, d.slow, out)
 	})
 	d.params.Each(func(_ uint64, p *enumParam) {
 		d.closeDistributed(p, &p.cur, out)

@@ -300,11 +300,14 @@ type Alert struct {
 	// ClientsOther). Extension of alert-types.md.
 	Clients      []ClientCount `json:"clients,omitempty"`
 	ClientsOther int64         `json:"clients_other,omitempty"`
-	Identity     *IdentityRef  `json:"identity,omitempty"`
-	Endpoint     *EndpointRef  `json:"endpoint,omitempty"`
-	Evidence     Evidence      `json:"evidence"`
-	Remediation  string        `json:"remediation"`
-	Subject      string        `json:"subject"` // client | identity | endpoint
+	// ClientsOtherNew: of the ClientsOther events, those from addresses
+	// new to the alert's principal (see ClientCount.New).
+	ClientsOtherNew int64        `json:"clients_other_new,omitempty"`
+	Identity        *IdentityRef `json:"identity,omitempty"`
+	Endpoint        *EndpointRef `json:"endpoint,omitempty"`
+	Evidence        Evidence     `json:"evidence"`
+	Remediation     string       `json:"remediation"`
+	Subject         string       `json:"subject"` // client | identity | endpoint
 	// Serve-mode triage (extension).
 	Status string `json:"status,omitempty"` // open | acknowledged | resolved | false_positive
 }
@@ -322,10 +325,52 @@ type ClientRef struct {
 }
 
 // ClientCount is one client address of an alert and the number of the
-// alert's events that came from it.
+// alert's events that came from it. New is set on an alert that follows a
+// principal when the principal had not used the address before the
+// evidence window that first credited it, while it had used others: an
+// address it moved to, or one its token is used from by someone else.
 type ClientCount struct {
 	IP    string `json:"ip"`
 	Count int64  `json:"count"`
+	New   bool   `json:"new,omitempty"`
+}
+
+// LeadNewShare is the share of an alert's named events that addresses new
+// to its principal must carry for one of them to lead the alert.
+const LeadNewShare = 0.2
+
+// LeadClient returns the address an alert that follows a principal names
+// as its client, given its clients (most events first), the events of
+// addresses it does not name (other) and how many of those came from
+// addresses new to the principal (otherNew). When the addresses new to
+// the principal carry at least LeadNewShare of the alert's events, the
+// lead is the busiest new address — or none ("") when no new address is
+// named: the busiest named one is then the principal's usual address,
+// and blocking it would block the victim. Otherwise it is the busiest
+// address. A principal whose own workstation keeps its usual pace while
+// its token walks records from elsewhere is led by the elsewhere.
+func LeadClient(cs []ClientCount, other, otherNew int64) string {
+	if len(cs) == 0 {
+		return ""
+	}
+	total, fresh := other, otherNew
+	lead := -1
+	for i, c := range cs {
+		total += c.Count
+		if c.New {
+			fresh += c.Count
+			if lead < 0 {
+				lead = i
+			}
+		}
+	}
+	if fresh > 0 && float64(fresh) >= LeadNewShare*float64(total) {
+		if lead < 0 {
+			return ""
+		}
+		return cs[lead].IP
+	}
+	return cs[0].IP
 }
 
 // MaxAlertClients bounds Alert.Clients.

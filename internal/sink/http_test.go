@@ -86,7 +86,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	if p.Source != "palisade" || len(p.Alerts) != 1 || p.Alerts[0].ID != "al_7f3a9c" || p.Alerts[0].Identity.ID != "id_K2QX7" {
 		t.Fatalf("payload %+v", p)
 	}
-	if got := fmt.Sprint(p.Alerts[0].Clients, p.Alerts[0].ClientsOther); got != "[{198.51.100.23 2} {2001:db8::7 1}] 4" {
+	if got := fmt.Sprint(p.Alerts[0].Clients, p.Alerts[0].ClientsOther); got != "[{198.51.100.23 2 false} {2001:db8::7 1 false}] 4" {
 		t.Errorf("webhook clients %s", got)
 	}
 	if rv.headers[0].Get("X-Tenant") != "t1" || rv.headers[0].Get(HeaderDelivery) == "" {

@@ -1441,6 +1441,9 @@ func (s *DB) erase(ctx context.Context, col string, vals []string, tomb string, 
 			for _, c := range a.Clients {
 				if isIP[c.IP] {
 					a.ClientsOther += c.Count // the events stay counted, the address goes
+					if c.New {
+						a.ClientsOtherNew += c.Count
+					}
 					continue
 				}
 				keptC = append(keptC, c)
