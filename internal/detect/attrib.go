@@ -224,3 +224,27 @@ func (f *familiar) mark(cs []model.ClientCount, start int64) (n int64) {
 	}
 	return n
 }
+
+// freshCount counts a window's requests from addresses new to the
+// principal (familiar.fresh) and those of them already reported.
+type freshCount struct{ n, rep uint32 }
+
+// add counts a request from ip in a window that started at start.
+func (c *freshCount) add(f *familiar, ip netip.Addr, start int64) {
+	if f.used > 0 && f.fresh(ip, start) {
+		c.n++
+	}
+}
+
+// attribute sets the addresses behind a hit of a principal's window that
+// started at start: the tally's delta, the new addresses marked, and the
+// events of unnamed new addresses; when commit, they are marked reported
+// (a preview, see Finisher, does not).
+func attribute(h *Hit, t *addrTally, f *familiar, c *freshCount, start int64, commit bool) {
+	h.Clients, h.ClientsOther = t.delta(commit)
+	named := f.mark(h.Clients, start)
+	h.ClientsOtherNew = max(int64(c.n-c.rep)-named, 0)
+	if commit {
+		c.rep = c.n
+	}
+}

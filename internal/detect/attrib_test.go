@@ -235,6 +235,41 @@ func TestAttributionThiefBesideOwner(t *testing.T) {
 	})
 }
 
+// The same for a spray: the owner browses its records at its usual pace
+// while its token probes paths from six new addresses in turn.
+func TestAttributionSprayBesideOwner(t *testing.T) {
+	const ownerIP = "198.18.7.20"
+	var usual []*event.Event
+	for m := 0; m < 26*60; m += 20 {
+		for j := 0; j < 3; j++ {
+			usual = append(usual, mkEv(t0.Add(time.Duration(m)*time.Minute+time.Duration(j)*time.Minute), ownerIP, "GET", "/patients/{id}",
+				fmt.Sprintf("/patients/%d", 100+j), 200, withID("rn.owner", "clinician")))
+		}
+	}
+	at := t0.Add(26*time.Hour + 25*time.Minute)
+	browse := burst(at.Add(-4*time.Minute), 15*time.Minute, 150, func(i int, at time.Time) *event.Event {
+		return mkEv(at, ownerIP, "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 100+i%20), 200, withID("rn.owner", "clinician"))
+	})
+	paths := []string{"/admin", "/.env", "/actuator", "/debug", "/internal", "/backup", "/config", "/swagger.json", "/graphql", "/metrics"}
+	spray := burst(at, 10*time.Minute, 300, func(i int, at time.Time) *event.Event {
+		p := fmt.Sprintf("%s/%d", paths[i%len(paths)], i)
+		return mkEv(at, fmt.Sprintf("203.0.113.%d", 10+i%6), "GET", p, p, 404, withID("rn.owner", "clinician"))
+	})
+	var mine []model.Alert
+	for _, a := range ofType(run(newSpray(Config{}), merge(hospital(30, 3), usual, browse, spray)), "recon.endpoint_spray") {
+		if a.Identity != nil && a.Identity.Name == "rn.owner" {
+			mine = append(mine, a)
+		}
+	}
+	if len(mine) != 1 {
+		t.Fatalf("spray alerts about rn.owner: %d", len(mine))
+	}
+	a := mine[0]
+	if a.Client == nil || a.Client.IP == ownerIP || a.Clients[0].IP != ownerIP {
+		t.Fatalf("client %+v; clients %+v (the owner's address carries the most named events; the lead must be a new one)", a.Client, a.Clients)
+	}
+}
+
 func TestLeadClient(t *testing.T) {
 	for _, tc := range []struct {
 		cs              []model.ClientCount

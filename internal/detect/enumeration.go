@@ -228,9 +228,8 @@ type enumWin struct {
 	// addrs are the client addresses of the window's requests (an alert
 	// names the addresses of its own evidence, not the subject's first).
 	addrs addrTally
-	// fresh counts the requests from addresses new to the principal
-	// (familiar.fresh) and freshRep those of them already reported.
-	fresh, freshRep uint32
+	// fresh counts the requests from addresses new to the principal.
+	fresh freshCount
 	// folded: the window was fed into the peer baselines (by the subject's
 	// own roll, by its parameter's roll, or at eviction) — exactly once.
 	folded bool
@@ -641,14 +640,8 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		}
 		w.addrs.add(ev.ClientIP)
 	}
-	if s.known.used > 0 {
-		if s.known.fresh(ev.ClientIP, winStart(s.fast.idx, d.fast)) {
-			s.fast.fresh++
-		}
-		if s.known.fresh(ev.ClientIP, winStart(s.slow.idx, d.slow)) {
-			s.slow.fresh++
-		}
-	}
+	s.fast.fresh.add(&s.known, ev.ClientIP, winStart(s.fast.idx, d.fast))
+	s.slow.fresh.add(&s.known, ev.ClientIP, winStart(s.slow.idx, d.slow))
 	newF, newS := s.fast.vals.add(vh), s.slow.vals.add(vh)
 	if newF {
 		s.fast.est = s.fast.vals.estimate()
@@ -676,17 +669,6 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	if newS && s.fastInSlow != s.slow.idx+1 {
 		d.check(ev, s, par, g, p, &s.slow, true, out)
 	}
-}
-
-// freshDelta returns how many of the requests from addresses new to the
-// principal since the last report are not among the named new addresses'
-// (named), and, when commit, marks them reported.
-func (w *enumWin) freshDelta(named int64, commit bool) int64 {
-	d := int64(w.fresh-w.freshRep) - named
-	if commit {
-		w.freshRep = w.fresh
-	}
-	return max(d, 0)
 }
 
 // sampleID records a new identifier of a window that reached half its
@@ -769,8 +751,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		h.Subject = "identity"
 	}
 	h.Count = int64(w.n - w.rep)
-	h.Clients, h.ClientsOther = w.addrs.delta(true)
-	h.ClientsOtherNew = w.freshDelta(s.known.mark(h.Clients, winStart(w.idx, win)), true)
+	attribute(&h, &w.addrs, &s.known, &w.fresh, winStart(w.idx, win), true)
 	w.rep = w.n
 	if !slow {
 		s.fastInSlow = s.slow.idx + 1
@@ -986,8 +967,7 @@ func (d *enumDetector) closeSubject(s *enumSubject, w *enumWin, size time.Durati
 	}
 	h := *w.hit
 	h.Count = int64(w.n - w.rep)
-	h.Clients, h.ClientsOther = w.addrs.delta(!out.Preview())
-	h.ClientsOtherNew = w.freshDelta(s.known.mark(h.Clients, winStart(w.idx, size)), !out.Preview())
+	attribute(&h, &w.addrs, &s.known, &w.fresh, winStart(w.idx, size), !out.Preview())
 	h.Evidence.Observed = w.est
 	if !out.Preview() {
 		w.rep = w.n

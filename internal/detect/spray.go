@@ -115,8 +115,12 @@ type spraySubject struct {
 	rep    float64
 	fire   fireState
 	addrs  addrTally // client addresses of the window's requests
-	byID   bool      // the subject is an authenticated principal
-	folded bool      // the window was folded into the population
+	// known: the principal's addresses of earlier quiet windows; fresh:
+	// the window's requests from addresses new to it (see familiar).
+	known  familiar
+	fresh  freshCount
+	byID   bool // the subject is an authenticated principal
+	folded bool // the window was folded into the population
 	hit    *Hit
 	sens   *sprayProbes // sensitive-file / admin probes of the window (nil: none)
 }
@@ -197,15 +201,20 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	if idx > s.w.idx {
 		d.close(s, out)
 		d.fold(s)
+		if s.byID && !s.fire.firedIn(s.w.idx) {
+			s.known.learn(&s.addrs, winStart(s.w.idx, d.win))
+		}
 		s.w, s.est, s.miss, s.missOp, s.rep, s.hit, s.folded, s.sens = window{idx: idx}, 0, 0, 0, 0, nil, false, nil
 		s.ops.reset()
 		s.addrs.reset()
+		s.fresh = freshCount{}
 	}
 	if s.w.n == 0 && s.w.idx == d.gw && len(d.active) < maxActive {
 		d.active = append(d.active, sk)
 	}
 	s.w.n++
 	s.addrs.add(ev.ClientIP)
+	s.fresh.add(&s.known, ev.ClientIP, winStart(s.w.idx, d.win))
 	var oh uint64
 	rawMiss := false
 	if (ev.Status == 404 || ev.Status == 405) && len(ev.PathParams) == 0 {
@@ -308,7 +317,7 @@ func (d *sprayDetector) Observe(ev *event.Event, out *Emitter) {
 	if s.byID {
 		h.Subject = "identity"
 	}
-	h.Clients, h.ClientsOther = s.addrs.delta(true)
+	attribute(&h, &s.addrs, &s.known, &s.fresh, winStart(s.w.idx, d.win), true)
 	s.rep = s.w.n
 	s.hit = &h
 	if first {
@@ -324,7 +333,7 @@ func (d *sprayDetector) close(s *spraySubject, out *Emitter) {
 	}
 	h := *s.hit
 	h.Count = int64(s.w.n - s.rep)
-	h.Clients, h.ClientsOther = s.addrs.delta(!out.Preview())
+	attribute(&h, &s.addrs, &s.known, &s.fresh, winStart(s.w.idx, d.win), !out.Preview())
 	if !out.Preview() {
 		s.rep = s.w.n
 	}
