@@ -101,9 +101,12 @@ type enumerationOptions struct {
 	AbsSlowOwned    float64         `yaml:"abs_slow_owned" doc:"absolute floor of the slow variant on endpoints whose objects are owned (each used by one principal)"`
 	OwnedShare      float64         `yaml:"owned_share" doc:"an endpoint's objects are owned when at most this share of repeat uses came from another principal"`
 	OwnedMin        float64         `yaml:"owned_min" doc:"repeat uses of an endpoint's objects before ownership is judged"`
+	OwnedPeriods    int             `yaml:"owned_periods" doc:"distinct slow windows the slow peers must come from before abs_slow_owned applies (4 × 6 h: a day, every hour of it)"`
 	MaxValues       int             `yaml:"max_values" doc:"(parameter, value) ownership entries tracked (LRU)"`
 	HourFactor      float64         `yaml:"hour_factor" doc:"with a day of history the distributed variant is above hour_factor × this hour's largest window"`
 	HourMin         int             `yaml:"hour_min" doc:"windows of history at an hour of the day before the hour's record applies"`
+	DistAbsHourly   float64         `yaml:"dist_abs_hourly" doc:"absolute floor of the distributed variant once the hour of day has its history, for a window above hour_factor × the hour's record with a strong swarm sign (≥ 20 % 4xx, or twice as many addresses as principals), or above dist_far × the hour's record"`
+	DistFar         float64         `yaml:"dist_far" doc:"with the hour's history, a window this many times the hour's record needs only dist_abs_hourly distinct identifiers"`
 	ColdErrors      float64         `yaml:"cold_errors" doc:"before peer_gate peer windows, a walk is judged only when at least this share of its requests were refused or not found"`
 }
 
@@ -126,9 +129,12 @@ func defaultEnumerationOptions() *enumerationOptions {
 		AbsSlowOwned:    30,
 		OwnedShare:      0.2,
 		OwnedMin:        50,
+		OwnedPeriods:    4,
 		MaxValues:       200000,
 		HourFactor:      1.5,
 		HourMin:         3,
+		DistAbsHourly:   100,
+		DistFar:         4,
 		ColdErrors:      0.2,
 	}
 }
@@ -150,6 +156,8 @@ type enumDetector struct {
 	absSlowOwned              float64 // slow floor on endpoints whose objects are owned
 	ownedShare, ownedMin      float64
 	hourFactor                float64
+	distAbsHourly, distFar    float64
+	ownedPeriods              uint16
 	hourMin                   uint16
 	coldErrors                float64
 	readyFast, readySlow      readyMark
@@ -323,6 +331,11 @@ type enumParam struct {
 	// of windows seen, per hour of the day (UTC) the window started in.
 	hodMax [24]float32
 	hodN   [24]uint16
+	// The slow peer windows' distinct periods (slow window indexes) and
+	// the latest of them: peers of one period (the first night) say
+	// nothing of the morning.
+	slowLast    int64
+	slowPeriods uint16
 }
 
 // distWin counts one window of the distributed variant for an (endpoint,
@@ -366,24 +379,27 @@ func (d *enumDetector) owned(par *enumParam) bool {
 func newEnumeration(cfg Config) *enumDetector {
 	o := optionsFor[*enumerationOptions](cfg, "enumeration")
 	d := &enumDetector{
-		fast:         o.FastWindow.D(),
-		slow:         o.SlowWindow.D(),
-		absFast:      o.AbsFast,
-		absSlow:      o.AbsSlow,
-		peerFactor:   o.PeerFactor,
-		ownFactor:    o.OwnFactor,
-		peerGate:     o.PeerGate,
-		distAbs:      o.DistAbs,
-		distK:        o.DistK,
-		distRatio:    o.DistRatio,
-		distGate:     uint32(o.DistGate),
-		distMinSubj:  o.DistMinSubjects,
-		absSlowOwned: o.AbsSlowOwned,
-		ownedShare:   o.OwnedShare,
-		ownedMin:     o.OwnedMin,
-		hourFactor:   o.HourFactor,
-		hourMin:      uint16(o.HourMin),
-		coldErrors:   o.ColdErrors,
+		fast:          o.FastWindow.D(),
+		slow:          o.SlowWindow.D(),
+		absFast:       o.AbsFast,
+		absSlow:       o.AbsSlow,
+		peerFactor:    o.PeerFactor,
+		ownFactor:     o.OwnFactor,
+		peerGate:      o.PeerGate,
+		distAbs:       o.DistAbs,
+		distK:         o.DistK,
+		distRatio:     o.DistRatio,
+		distGate:      uint32(o.DistGate),
+		distMinSubj:   o.DistMinSubjects,
+		absSlowOwned:  o.AbsSlowOwned,
+		ownedShare:    o.OwnedShare,
+		ownedMin:      o.OwnedMin,
+		hourFactor:    o.HourFactor,
+		distAbsHourly: o.DistAbsHourly,
+		distFar:       o.DistFar,
+		ownedPeriods:  uint16(o.OwnedPeriods),
+		hourMin:       uint16(o.HourMin),
+		coldErrors:    o.ColdErrors,
 	}
 	subjCap := o.MaxSubjects
 	if subjCap == 0 {
@@ -591,6 +607,10 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 	}
 	if p, ok := d.params.Peek(s.pk); ok {
 		p.slowDist.add(v)
+		if s.slow.idx > p.slowLast && p.slowPeriods < 65535 {
+			p.slowLast = s.slow.idx
+			p.slowPeriods++
+		}
 		if p.slowDist.count() >= d.peerGate/3 {
 			d.readySlow.mark(d.now)
 		}
@@ -694,9 +714,11 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	cold := !slow && dist.count() < d.peerGate
 	if slow {
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
-		if owned && dist.count() >= d.peerGate/3 {
+		if owned && dist.count() >= d.peerGate/3 && par.slowPeriods >= d.ownedPeriods {
 			// Objects that belong to one principal each, and peers measured
-			// over the same horizon: a lower floor over hours.
+			// over the same horizon through a whole day: a lower floor over
+			// hours. (Peers of the first night alone set a bar of 33 for
+			// clinicians' mornings at three times the patients.)
 			abs = d.absSlowOwned
 		}
 	}
@@ -801,8 +823,17 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		if f := &par.half.fire; f.on && (f.idx == par.cur.w || f.idx == par.cur.w+1) {
 			v = fmin(v, f.thr) // the shifted window over this one fired: the attack is not learned
 		}
+		h := hourOf(par.cur.w, d.fast)
+		if rec := float64(par.hodMax[h]); par.hodN[h] >= d.hourMin && v > d.hourFactor*rec && par.cur.n >= d.distMinSubj {
+			// A swarm-like window above the hour's bar that did not fire
+			// (the first minutes of a crowd's walk) is not learned either:
+			// it would raise the hour's record under the rest of the walk.
+			if _, swarm := par.cur.swarm(par.cur.subj.estimate(), par.cur.ips.estimate(), par.base.n < d.distGate, true); swarm {
+				v = rec
+			}
+		}
 		par.base.update(v, 0.1)
-		if h := hourOf(par.cur.w, d.fast); par.hodN[h] < 65535 {
+		if par.hodN[h] < 65535 {
 			par.hodMax[h] = float32(fmax(float64(par.hodMax[h]), v))
 			par.hodN[h]++
 			if par.hodN[h] >= d.hourMin {
@@ -854,10 +885,22 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 
 // judgeDistributed judges one window of the distributed variant (cur, or
 // half: shifted by half a window).
+// swarm tells a distributed window's swarm signs: strong — probing ids
+// that do not exist (≥ 20 % 4xx) or credentials rotated over many more
+// addresses than principals; any — a strong sign, or (with the EWMA's
+// history) mostly new anonymous clients, or (with the hour's history)
+// mostly principals new to the endpoint.
+func (w *distWin) swarm(subj, ips float64, distCold, hourly bool) (strong, any bool) {
+	strong = w.errs >= 0.2*w.n || ips >= 2*subj
+	any = strong || !distCold && ((w.young >= w.n/2 && w.anon >= w.n/2) || // mostly new anonymous clients
+		(hourly && w.young >= w.n/2)) // mostly principals new to the endpoint, beyond this hour's record
+	return strong, any
+}
+
 func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *distWin, shifted bool, out *Emitter) {
 	// HLL estimates cost microseconds: evaluate at geometrically spaced
 	// counts (every 32 requests, then every 1/8 of the count).
-	if w.n < d.distAbs || w.n < w.nextEval {
+	if w.n < fmin(d.distAbs, d.distAbsHourly) || w.n < w.nextEval {
 		return
 	}
 	distCold := par.base.n < d.distGate
@@ -885,7 +928,7 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 		thr, hourly = fmax(d.distAbs, d.hourFactor*float64(par.hodMax[hour])), true
 	}
 	subj := w.subj.estimate()
-	if v <= thr || subj < d.distMinSubj || w.maxSubj >= v/2 {
+	if v <= fmin(thr, d.distAbsHourly) || subj < d.distMinSubj || w.maxSubj >= v/2 {
 		return
 	}
 	// Spread over many subjects, none holding half of it — and swarm-like:
@@ -895,10 +938,30 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 	// records that exist) is none of these.
 	ips := w.ips.estimate()
 	errShare := w.errs / w.n
-	swarm := errShare >= 0.2 || ips >= 2*subj ||
-		!distCold && ((w.young >= w.n/2 && w.anon >= w.n/2) || // mostly new anonymous clients
-			(hourly && w.young >= w.n/2)) // mostly principals new to the endpoint, beyond this hour's record
+	strong, swarm := w.swarm(subj, ips, distCold, hourly)
 	if !swarm {
+		return
+	}
+	if hourly && v <= thr {
+		// With the hour's history, a smaller crowd counts where the hour's
+		// record says it is far from usual: above hour_factor × the record
+		// with a strong swarm sign, or dist_far × the record with any —
+		// over dist_abs_hourly rather than dist_abs. (A 60-account patient
+		// scrape at half the pace: ≈ 220 distinct records per window
+		// against a record of 45 at that hour.)
+		// Without a strong sign the crowd must also read several objects
+		// each (≥ 2 per subject on average): a surge of new users each
+		// opening their own record (a mailing) reads one.
+		rec := float64(par.hodMax[hour])
+		low := fmax(d.distAbsHourly, d.distFar*rec)
+		if strong {
+			low = fmax(d.distAbsHourly, d.hourFactor*rec)
+		}
+		if strong || v >= 2*subj {
+			thr = fmin(thr, low)
+		}
+	}
+	if v <= thr {
 		return
 	}
 	delta, first := w.fire.cross(w.w, w.n, thr)
