@@ -169,11 +169,20 @@ type familiar struct {
 	used        uint8
 }
 
-// learn adds the addresses a closed quiet window named (its tally) as
-// used in the window that started at start (unix seconds).
+// learn adds the addresses that carried at least a quarter of a closed
+// quiet window's events (its tally) as used in the window that started at
+// start (unix seconds). A principal's own addresses carry its windows; an
+// address among many that each carry a few events (a token passed round a
+// proxy pool while its walk is still under the bar) is not made familiar.
 func (f *familiar) learn(t *addrTally, start int64) {
+	total := t.other
 	for i := 0; i < int(t.used); i++ {
-		f.add(t.ip[i], start)
+		total += t.n[i]
+	}
+	for i := 0; i < int(t.used); i++ {
+		if 4*t.n[i] >= total {
+			f.add(t.ip[i], start)
+		}
 	}
 }
 

@@ -290,3 +290,36 @@ func TestLeadClient(t *testing.T) {
 		}
 	}
 }
+
+// A quiet window makes familiar only the addresses that carried a quarter
+// of its events: the principal's own, not the proxies a stolen token is
+// passed round while its walk is still under the bar.
+func TestFamiliarLearnsOwnAddresses(t *testing.T) {
+	var tl addrTally
+	own, phone := netip.MustParseAddr("198.18.7.20"), netip.MustParseAddr("198.18.9.4")
+	for i := 0; i < 12; i++ {
+		tl.add(own)
+	}
+	for i := 0; i < 5; i++ {
+		tl.add(phone)
+	}
+	for i := 0; i < 9; i++ { // proxies, 1–2 events each
+		tl.add(netip.MustParseAddr(ip4(7000 + i%6)))
+	}
+	var f familiar
+	f.learn(&tl, 100)
+	if f.used != 1 || f.ip[0] != own {
+		t.Fatalf("learned %v (%d)", f.ip[:f.used], f.used)
+	}
+	var two addrTally
+	for i := 0; i < 8; i++ {
+		two.add(own)
+		if i%2 == 0 {
+			two.add(phone)
+		}
+	}
+	f.learn(&two, 200)
+	if f.used != 2 || f.fresh(phone, 300) || !f.fresh(phone, 150) || f.fresh(own, 150) || !f.fresh(netip.MustParseAddr(ip4(7000)), 300) {
+		t.Fatalf("familiar %+v", f)
+	}
+}
