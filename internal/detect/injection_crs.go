@@ -524,8 +524,14 @@ func classSyntax(c InjClass) codeSyntax {
 
 // isProse: the value reads as natural-language text — at least four
 // whitespace-separated tokens that are words (≥ 70 % letters, at least
-// two), and letters and white space make up ≥ 75 % of it.
+// two), and letters and white space make up ≥ 75 % of it. In a value with
+// no white space and no code punctuation (brackets, braces, parentheses,
+// ';', '|', '&', '$', '`', '\\', '*'), '+' separates the words:
+// form-encoded text carried where '+' is not decoded (a multipart part, a
+// JSON string, a header) is the same text ("I+would+like+to+search+for+
+// \"%t\""); "<iframe+src=…>" is not.
 func isProse(s string) bool {
+	plus := strings.Count(s, "+") >= 3 && !strings.ContainsAny(s, " \t\n\r<>(){}[];|&$`\\*")
 	words, letters, spaces, n := 0, 0, 0, 0
 	tokLetters, tokLen := 0, 0
 	endTok := func() {
@@ -537,7 +543,7 @@ func isProse(s string) bool {
 	for _, r := range s {
 		n++
 		switch {
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || plus && r == '+':
 			spaces++
 			endTok()
 			continue
