@@ -101,7 +101,7 @@ type enumerationOptions struct {
 	AbsSlowOwned    float64         `yaml:"abs_slow_owned" doc:"absolute floor of the slow variant on endpoints whose objects are owned (each used by one principal)"`
 	OwnedShare      float64         `yaml:"owned_share" doc:"an endpoint's objects are owned when at most this share of repeat uses came from another principal"`
 	OwnedMin        float64         `yaml:"owned_min" doc:"repeat uses of an endpoint's objects before ownership is judged"`
-	OwnedPeriods    int             `yaml:"owned_periods" doc:"distinct slow windows the slow peers must come from before abs_slow_owned applies (4 × 6 h: a day, every hour of it)"`
+	OwnedPeriods    int             `yaml:"owned_periods" doc:"distinct slow windows (periods) the slow peers must come from before abs_slow_owned applies: the first night's windows alone say nothing of the day"`
 	MaxValues       int             `yaml:"max_values" doc:"(parameter, value) ownership entries tracked (LRU)"`
 	HourFactor      float64         `yaml:"hour_factor" doc:"with a day of history the distributed variant is above hour_factor × this hour's largest window"`
 	HourMin         int             `yaml:"hour_min" doc:"windows of history at an hour of the day before the hour's record applies"`
@@ -129,7 +129,7 @@ func defaultEnumerationOptions() *enumerationOptions {
 		AbsSlowOwned:    30,
 		OwnedShare:      0.2,
 		OwnedMin:        50,
-		OwnedPeriods:    4,
+		OwnedPeriods:    2,
 		MaxValues:       200000,
 		HourFactor:      1.5,
 		HourMin:         3,
@@ -716,9 +716,9 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
 		if owned && dist.count() >= d.peerGate/3 && par.slowPeriods >= d.ownedPeriods {
 			// Objects that belong to one principal each, and peers measured
-			// over the same horizon through a whole day: a lower floor over
-			// hours. (Peers of the first night alone set a bar of 33 for
-			// clinicians' mornings at three times the patients.)
+			// over the same horizon in more than one period: a lower floor
+			// over hours. (Peers of the first night alone set a bar of 33
+			// for clinicians' mornings at three times the patients.)
 			abs = d.absSlowOwned
 		}
 	}

@@ -84,11 +84,11 @@ func TestDistributedCrowdUnderFloor(t *testing.T) {
 	}
 }
 
-// The lower slow floor on owned objects needs slow peers from a whole
-// day: on the first morning, peers are the first night's windows (a few
-// records each), and a clinician's ordinary morning (shift start and
-// rounds: about 40 records in 6 h) is not a slow walk.
-func TestOwnedFloorNeedsADay(t *testing.T) {
+// The lower slow floor on owned objects needs slow peers from more than
+// one period: on the first morning, peers are the first night's windows
+// (a few records each), and a clinician's ordinary morning (shift start
+// and rounds: about 40 records in 6 h) is not a slow walk.
+func TestOwnedFloorNeedsTwoPeriods(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	var evs []*event.Event
 	// 400 patients opening their own record over and over (owned objects),
