@@ -268,9 +268,10 @@ func countOkOnly(evs []*event.Event, i int, w time.Duration) int {
 	return len(seen)
 }
 
-// The upstream family: one hour from the first outbound call.
+// The upstream family: one hour from the first outbound call, and
+// learn_calls calls.
 func TestReadinessUpstream(t *testing.T) {
-	d := NewUpstream(Config{})
+	d := NewUpstream(Config{Options: optsYAML(t, "upstream: {learn_calls: 10}")})
 	out := NewEmitter()
 	if r := d.Readiness(t0); r != nil {
 		t.Fatalf("readiness before any outbound call: %+v", r)

@@ -17,7 +17,8 @@ import (
 //   - the call is unencrypted (http://) to a host outside internal ranges;
 //   - sensitive data (payment card numbers passing Luhn, US SSNs, IBANs
 //     passing mod-97) goes to a destination host first seen after the
-//     learning period;
+//     learning period (learn_minutes and at least learn_calls outbound
+//     calls, whichever ends later);
 //   - the upstream answers a redirect (3xx Location) to an internal target
 //     (loopback, private, link-local, metadata, dangerous scheme);
 //   - the upstream response carries an injection payload (strong matches
@@ -30,12 +31,13 @@ import (
 // HostsDropped (such hosts cannot be called "new" and raise no new-destination hit).
 func init() {
 	Register("upstream", func(c Config) Detector { return NewUpstream(c) })
-	RegisterOptions("upstream", func() FamilyOptions { return &upstreamOptions{LearnMinutes: 60, MaxHosts: 10000} })
+	RegisterOptions("upstream", func() FamilyOptions { return &upstreamOptions{LearnMinutes: 60, LearnCalls: 200, MaxHosts: 10000} })
 }
 
 // upstreamOptions are the upstream family's options.
 type upstreamOptions struct {
 	LearnMinutes int `yaml:"learn_minutes" doc:"learning period from the first outbound event, in minutes"`
+	LearnCalls   int `yaml:"learn_calls" doc:"outbound calls the learning period also needs: it ends once both learn_minutes and learn_calls are reached"`
 	MaxHosts     int `yaml:"max_hosts" doc:"destination hosts remembered"`
 }
 
@@ -45,6 +47,9 @@ func (o *upstreamOptions) Validate() error { return checkOptions(o) }
 // Upstream is the detector.
 type Upstream struct {
 	learn        time.Duration
+	learnCalls   int64
+	calls        int64     // outbound calls seen
+	learnedAt    time.Time // when the learning period ended (zero: learning)
 	maxHosts     int
 	start        time.Time
 	hosts        map[string]time.Time // host → first seen (event time)
@@ -58,10 +63,11 @@ type Upstream struct {
 func NewUpstream(c Config) *Upstream {
 	o := optionsFor[*upstreamOptions](c, "upstream")
 	return &Upstream{
-		learn:    time.Duration(o.LearnMinutes) * time.Minute,
-		maxHosts: o.MaxHosts,
-		hosts:    map[string]time.Time{},
-		lim:      PartLimits{MaxBody: 128 << 10, MaxParts: 256, MaxValue: 8 << 10},
+		learn:      time.Duration(o.LearnMinutes) * time.Minute,
+		learnCalls: int64(o.LearnCalls),
+		maxHosts:   o.MaxHosts,
+		hosts:      map[string]time.Time{},
+		lim:        PartLimits{MaxBody: 128 << 10, MaxParts: 256, MaxValue: 8 << 10},
 	}
 }
 
@@ -97,6 +103,13 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 	if d.start.IsZero() || ev.Time.Before(d.start) {
 		d.start = ev.Time
 	}
+	// Learning ends once both its time and its calls are reached: a quiet
+	// night may make one call an hour, and a destination the service uses
+	// every day (the payment processor) may not have come up yet.
+	if d.learnedAt.IsZero() && ev.Time.Sub(d.start) >= d.learn && d.calls >= d.learnCalls {
+		d.learnedAt = ev.Time
+	}
+	d.calls++
 	host := stripPort(ev.Host)
 	first, known := d.hosts[host]
 	if !known {
@@ -117,10 +130,10 @@ func (d *Upstream) Observe(ev *event.Event, out *Emitter) {
 		emit("unencrypted call to third-party API "+host, 0.9, map[string]any{"issue": "plaintext"}, "http:// upstream")
 	}
 	// Sensitive data to a new destination.
-	if ev.Time.Sub(d.start) >= d.learn {
+	if !d.learnedAt.IsZero() {
 		d.ready.mark(ev.Time)
 	}
-	if known && first.Sub(d.start) >= d.learn {
+	if known && !d.learnedAt.IsZero() && !first.Before(d.learnedAt) {
 		if kind, loc, frag := d.sensitiveOut(ev); kind != "" {
 			emit(kind+" sent to "+host+", a destination first seen "+first.UTC().Format(time.RFC3339)+" (after the learning period)", 0.8,
 				map[string]any{"issue": "sensitive_to_new_destination", "data": kind, "location": loc, "fragment": frag}, loc+": "+frag)
@@ -293,7 +306,7 @@ func (d *Upstream) Readiness(at time.Time) []model.Readiness {
 		return nil
 	}
 	b := baseline{detector: "upstream", name: "known outbound destinations", scope: "population", alerts: alertNames(alert.ConsumptionUnsafeUpstream),
-		requires: model.Need{Hours: d.learn.Hours()},
+		requires: model.Need{Hours: d.learn.Hours(), Requests: d.learnCalls},
 		while:    "destinations are learned (sensitive data to a new destination is not judged); plain http, redirects to internal targets and injection in responses are checked from the first call"}
-	return []model.Readiness{b.population(model.Need{Hours: hoursSince(d.start, at)}, d.ready)}
+	return []model.Readiness{b.population(model.Need{Hours: hoursSince(d.start, at), Requests: d.calls}, d.ready)}
 }

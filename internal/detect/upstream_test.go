@@ -18,7 +18,7 @@ func outbound(t *testing.T, at time.Time, method, url string, reqCT, body string
 }
 
 func TestUpstream(t *testing.T) {
-	d := NewUpstream(Config{Options: optsYAML(t, "upstream: {learn_minutes: 30}")})
+	d := NewUpstream(Config{Options: optsYAML(t, "upstream: {learn_minutes: 30, learn_calls: 2}")})
 	em := NewEmitter()
 	t0 := sigTime
 	card := `{"card":"4111 1111 1111 1111","amount":5}`
@@ -85,5 +85,31 @@ func TestSensitiveValue(t *testing.T) {
 		if k, _ := SensitiveValue(in); k != want {
 			t.Errorf("SensitiveValue(%q) = %q, want %q", in, k, want)
 		}
+	}
+}
+
+// Learning lasts learn_minutes and learn_calls calls, whichever ends
+// later: on a quiet night a destination the service uses every day (the
+// payment processor) may first come up after the first hour, among the
+// first few dozen calls.
+func TestUpstreamLearnsByCalls(t *testing.T) {
+	d := NewUpstream(Config{Options: optsYAML(t, "upstream: {learn_minutes: 60, learn_calls: 20}")})
+	em := NewEmitter()
+	card := `{"card":"4111 1111 1111 1111","amount":5}`
+	at := sigTime
+	for i := 0; i < 8; i++ { // one call every 10 minutes for 80 minutes
+		d.Observe(outbound(t, at.Add(time.Duration(i)*10*time.Minute), "GET", "https://geo.example.net/v1/ip", "", "", 200, nil, ""), em)
+	}
+	// 80 minutes in, the 9th call: the processor first comes up.
+	d.Observe(outbound(t, at.Add(81*time.Minute), "POST", "https://pay.example.com/v1/charge", "application/json", card, 200, nil, ""), em)
+	for i := 0; i < 15; i++ {
+		d.Observe(outbound(t, at.Add(time.Duration(90+i)*time.Minute), "POST", "https://pay.example.com/v1/charge", "application/json", card, 200, nil, ""), em)
+	}
+	if as := em.Alerts(); len(as) != 0 {
+		t.Fatalf("alerts on a destination first seen while learning: %+v", as[0].Evidence)
+	}
+	d.Observe(outbound(t, at.Add(2*time.Hour), "POST", "https://collect.example.org/v1/x", "application/json", card, 200, nil, ""), em)
+	if as := em.Alerts(); len(as) != 1 || as[0].Evidence.Details["destination"] != "collect.example.org" {
+		t.Fatalf("alerts after learning: %+v", as)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/config"
+	"github.com/palisade-sec/palisade/internal/detect"
 	"github.com/palisade-sec/palisade/internal/exchange"
 	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -22,7 +24,24 @@ import (
 // http), a catalogue feed redirected once to the instance-metadata
 // service (and the call that followed it), and, after the upstream
 // detector's learning hour, card data to a destination never seen before.
+// The capture holds 56 outbound calls, fewer than the learning period's
+// default learn_calls (200): outboundConfig sets it to 20.
 const outboundCapture = "testdata/outbound.ndjson"
+
+// outboundConfig is the configuration the outbound capture is analyzed
+// with: the defaults, its spec, and a learning period of 20 calls.
+func outboundConfig(t *testing.T) Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Specs = []string{"testdata/spec.yaml"}
+	var o detect.Options
+	l := &config.Loader{}
+	if err := l.Decode(config.Doc{Name: "outbound-test.yaml", Data: []byte("upstream: {learn_calls: 20}")}, &o); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Detect.Options = o
+	return cfg
+}
 
 var thirdParty = []string{"169.254.169.254", "api.payments.example.net", "collect.adpartner.example.net", "crm.legacy.example.com",
 	"feeds.catalog.example.net", "geo.example.org", "hooks.partner.example.com"}
@@ -30,8 +49,7 @@ var thirdParty = []string{"169.254.169.254", "api.payments.example.net", "collec
 // TestGoldenOutbound: the report of the outbound capture is byte-for-byte
 // stable (rerun with -update after an intended change and review the diff).
 func TestGoldenOutbound(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Specs = []string{"testdata/spec.yaml"}
+	cfg := outboundConfig(t)
 	got := render(t, analyzeFile(t, cfg, outboundCapture))
 	testutil.Golden(t, filepath.Join("testdata", "outbound.report.json"), got)
 	if again := render(t, analyzeFile(t, cfg, outboundCapture)); !bytes.Equal(got, again) {
@@ -44,8 +62,7 @@ func TestGoldenOutbound(t *testing.T) {
 // posture rules that judge our calls — never in endpoints[], probes,
 // api_changes or the OpenAPI export of our APIs.
 func TestOutboundSection(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Specs = []string{"testdata/spec.yaml"}
+	cfg := outboundConfig(t)
 	r := analyzeFile(t, cfg, outboundCapture)
 	for _, ep := range r.Endpoints {
 		if slices.Contains(thirdParty, ep.Host) {
@@ -163,8 +180,7 @@ func TestOutboundSection(t *testing.T) {
 // says which host has which spec; without any spec documented stays null
 // and every state active.
 func TestUndocumentedHosts(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Specs = []string{"testdata/spec.yaml"}
+	cfg := outboundConfig(t)
 	r := analyzeFile(t, cfg, outboundCapture)
 	for _, ep := range r.Endpoints {
 		switch ep.Host {
