@@ -90,7 +90,9 @@ type trafficOptions struct {
 	PeakFactor     float64         `yaml:"peak_factor" doc:"an endpoint spike is above peak_factor × the largest past window (decaying)"`
 	IdentityWindow config.Duration `yaml:"identity_window" doc:"window of the identity spike"`
 	ColdGate       float64         `yaml:"cold_gate" doc:"before peer_gate: peer windows on the endpoint before a client with its own history can be judged"`
-	ColdOwn        float64         `yaml:"cold_own" doc:"before peer_gate: the client's own closed windows on the endpoint before it can be judged (newcomers are not)"`
+	ColdOwn        float64         `yaml:"cold_own" doc:"before peer_gate: the client's own closed windows on the endpoint before it can be judged against the peers seen so far"`
+	MinShare       float64         `yaml:"min_share" doc:"an identity spike needs the endpoint to take at least this share of the principal's requests (all endpoints) in the window"`
+	ColdReturn     float64         `yaml:"cold_return" doc:"before peer_gate: a client with fewer than cold_own own windows is judged once the endpoint's peer windows are at least cold_return per distinct peer (a small population seen whole)"`
 }
 
 func defaultTrafficOptions() *trafficOptions {
@@ -111,6 +113,8 @@ func defaultTrafficOptions() *trafficOptions {
 		IdentityWindow: config.Duration(15 * time.Minute),
 		ColdGate:       5,
 		ColdOwn:        3,
+		ColdReturn:     2,
+		MinShare:       1.0 / 3,
 	}
 }
 
@@ -126,7 +130,8 @@ type trafficDetector struct {
 	gate                          uint32
 	absEndpoint, absClient, absID float64
 	peerFactor, peerGate          float64
-	coldGate, coldOwn             float64
+	coldGate, coldOwn, coldReturn float64
+	minShare                      float64
 	dailyFactor, peakFactor       float64
 	idWin                         time.Duration
 	readyEP, readyCl, readyID     readyMark
@@ -135,6 +140,7 @@ type trafficDetector struct {
 	clients *lru[clientEP] // shared with the latency family in an engine
 	idents  *lru[trafficSubject]
 	groups  *lru[trafficGroup]
+	princ   *lru[trafficPrincipal]
 }
 
 type trafficClass struct {
@@ -160,6 +166,11 @@ type trafficEndpoint struct {
 	cls        [4]trafficClass
 	clientDist quantiles // closed per-client window counts
 	identDist  quantiles // closed per-principal window counts
+	// Distinct clients and principals whose windows fed clientDist and
+	// identDist (linear counting, exact enough below a few dozen): a
+	// population whose windows come from a few subjects that keep coming
+	// back is a small deployment already seen whole.
+	clientsSeen, identsSeen lin256
 	// Subjects active in the endpoint's current client (aw) and identity
 	// (iw) windows, folded into the peer baselines when those roll.
 	aw, iw           int64
@@ -195,6 +206,13 @@ type clientEP struct {
 
 // trafficGroup counts a role group's activity on an endpoint in the
 // current identity window (contemporaneous peers).
+// trafficPrincipal counts a principal's requests (all endpoints) in the
+// current identity window.
+type trafficPrincipal struct {
+	w int64
+	n float32
+}
+
 type trafficGroup struct {
 	w           int64
 	active, sum float64
@@ -241,6 +259,8 @@ func newTraffic(cfg Config) *trafficDetector {
 		peerGate:    o.PeerGate,
 		coldGate:    o.ColdGate,
 		coldOwn:     o.ColdOwn,
+		coldReturn:  o.ColdReturn,
+		minShare:    o.MinShare,
 		dailyFactor: o.DailyFactor,
 		peakFactor:  o.PeakFactor,
 		idWin:       o.IdentityWindow.D(),
@@ -249,12 +269,13 @@ func newTraffic(cfg Config) *trafficDetector {
 	d.clients = newLRU[clientEP](capOr(cfg.MaxTrackedClients, 200000))
 	d.idents = newLRU[trafficSubject](capOr(cfg.MaxTrackedIdentities, 200000))
 	d.groups = newLRU[trafficGroup](o.MaxEndpoints)
-	d.clients.OnEvict = func(_ uint64, e *clientEP) {
+	d.princ = newLRU[trafficPrincipal](capOr(cfg.MaxTrackedIdentities, 200000))
+	d.clients.OnEvict = func(k uint64, e *clientEP) {
 		if e.trSet {
-			d.foldSubject(&e.tr, false)
+			d.foldSubject(&e.tr, k, false)
 		}
 	}
-	d.idents.OnEvict = func(_ uint64, s *trafficSubject) { d.foldSubject(s, true) }
+	d.idents.OnEvict = func(k uint64, s *trafficSubject) { d.foldSubject(s, k, true) }
 	return d
 }
 
@@ -270,8 +291,9 @@ func hourOf(idx int64, win time.Duration) int {
 	return int(h)
 }
 
-// foldSubject feeds a subject's last window into its endpoint's population.
-func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
+// foldSubject feeds a subject's (key's) last window into its endpoint's
+// population.
+func (d *trafficDetector) foldSubject(s *trafficSubject, key uint64, ident bool) {
 	if s.w.n == 0 || s.folded {
 		return
 	}
@@ -286,8 +308,10 @@ func (d *trafficDetector) foldSubject(s *trafficSubject, ident bool) {
 	}
 	if ident {
 		ep.identDist.add(v)
+		ep.identsSeen.add(key)
 	} else {
 		ep.clientDist.add(v)
+		ep.clientsSeen.add(key)
 	}
 }
 
@@ -396,7 +420,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	}
 	if idx > s.w.idx {
 		d.closeSubject(s, out)
-		d.foldSubject(s, false)
+		d.foldSubject(s, hashing.Pair(d.keys.ip(ev), eh), false)
 		v := s.w.n
 		if s.fire.firedIn(s.w.idx) {
 			v = fmin(v, s.fire.thr)
@@ -413,7 +437,7 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	if ih != 0 {
 		s.ids.add(ih)
 	}
-	p99, cold, ok := d.peerBar(&ep.clientDist, s, &d.readyCl, ev.Time)
+	p99, cold, ok := d.peerBar(&ep.clientDist, &ep.clientsSeen, s, &d.readyCl, ev.Time)
 	if !ok {
 		return
 	}
@@ -473,7 +497,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	}
 	if idx > s.w.idx {
 		d.closeSubject(s, out)
-		d.foldSubject(s, true)
+		d.foldSubject(s, key, true)
 		v := s.w.n
 		if s.fire.firedIn(s.w.idx) {
 			v = fmin(v, s.fire.thr)
@@ -498,8 +522,13 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	g.sum++
 	s.w.n++
 	g.note(key, s.w.n)
+	p, _ := d.princ.GetOrAdd(ih)
+	if p.w != idx {
+		*p = trafficPrincipal{w: idx}
+	}
+	p.n++
 	s.ids.add(d.keys.ip(ev))
-	p99, cold, ok := d.peerBar(&ep.identDist, s, &d.readyID, ev.Time)
+	p99, cold, ok := d.peerBar(&ep.identDist, &ep.identsSeen, s, &d.readyID, ev.Time)
 	if !ok {
 		return
 	}
@@ -515,6 +544,14 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		now = (g.sum - s.w.n) / (g.active - 1)
 		busiest = g.others(key)
 		thr = fmax(thr, fmax(d.peerFactor*now, 2*busiest))
+	}
+	// A principal busy on many functions at once — several visits back
+	// to back, this endpoint a small part of them — is a busy person, not
+	// a flow being abused: a spike is a flow taking at least min_share of
+	// the principal's requests in the window (a scalper's cart and
+	// checkout, a walk over records).
+	if s.w.n > thr && s.w.n < d.minShare*float64(p.n) {
+		return
 	}
 	if s.w.n <= thr {
 		return
@@ -560,13 +597,19 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 // (marking the baseline ready), else — for a subject with cold_own own
 // windows and cold_gate peer windows — the largest peer window so far
 // (cold). ok is false when the subject is not judged.
-func (d *trafficDetector) peerBar(dist *quantiles, s *trafficSubject, mark *readyMark, t time.Time) (p99 float64, cold, ok bool) {
+func (d *trafficDetector) peerBar(dist *quantiles, seen *lin256, s *trafficSubject, mark *readyMark, t time.Time) (p99 float64, cold, ok bool) {
 	peers := dist.count()
 	if peers >= d.peerGate {
 		mark.mark(t)
 		return dist.at(0.99), false, true
 	}
-	if peers < d.coldGate || float64(s.own.n) < d.coldOwn {
+	if peers < d.coldGate {
+		return 0, true, false
+	}
+	if float64(s.own.n) < d.coldOwn && peers < d.coldReturn*seen.estimate() {
+		// A newcomer while the population is still arriving (each peer
+		// seen fewer than cold_own times on average, as at the start of
+		// a large deployment): its first run looks like anyone's.
 		return 0, true, false
 	}
 	return dist.at(1), true, true
@@ -586,7 +629,7 @@ func (d *trafficDetector) rollPeers(ep *trafficEndpoint, w *int64, active *[]uin
 		}
 		if s != nil && s.w.idx == *w {
 			d.closeSubject(s, out)
-			d.foldSubject(s, ident)
+			d.foldSubject(s, k, ident)
 		}
 	}
 	*active, *w = (*active)[:0], idx
