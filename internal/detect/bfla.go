@@ -42,15 +42,22 @@ import (
 // succeeds on an administrative path (or one whose declared scopes its
 // token lacks) that only groups holding every one of its roles and more
 // used (≥ min_uses successes) — a customer token on the admin API that
-// administrators, who are customers too, use. Everything else waits for
-// the learning period. Uses that fired are not learned, so repeated abuse
+// administrators, who are customers too, use. The min_uses successes may
+// be those of the endpoint's administrative area (the functions under a
+// privileged segment with segments below it: /v1/admin/orders and
+// /v1/admin/webhooks are area /v1/admin), pooled, when the endpoint
+// itself was used and every group that used the area holds the
+// principal's roles and more: a small shop's administrator uses each admin
+// function a few times an hour, the admin API many times. Everything else
+// waits for the learning period. Uses that fired are not learned, so repeated abuse
 // keeps folding into the alert; the first use of a brand-new endpoint is
 // never an alert (nobody used it before).
 //
-// Memory: per endpoint ≈ 120 bytes + up to 512 bytes of principal hashes
+// Memory: per endpoint ≈ 130 bytes + up to 512 bytes of principal hashes
 // (exact up to 64, counted beyond); per principal ≈ 60 bytes (its group);
 // at most 64 distinct peer groups are told apart (further ones share one
-// "other" group). LRU-bounded by max_endpoints (20,000) and
+// "other" group); per administrative area ≈ 70 bytes (LRU, max_endpoints).
+// LRU-bounded by max_endpoints (20,000) and
 // Config.MaxTrackedIdentities (200,000).
 
 func init() {
