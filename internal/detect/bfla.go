@@ -42,15 +42,22 @@ import (
 // succeeds on an administrative path (or one whose declared scopes its
 // token lacks) that only groups holding every one of its roles and more
 // used (≥ min_uses successes) — a customer token on the admin API that
-// administrators, who are customers too, use. Everything else waits for
-// the learning period. Uses that fired are not learned, so repeated abuse
+// administrators, who are customers too, use. The min_uses successes may
+// be those of the endpoint's administrative area (the functions under a
+// privileged segment with segments below it: /v1/admin/orders and
+// /v1/admin/webhooks are area /v1/admin), pooled, when the endpoint
+// itself was used and every group that used the area holds the
+// principal's roles and more: a small shop's administrator uses each admin
+// function a few times an hour, the admin API many times. Everything else
+// waits for the learning period. Uses that fired are not learned, so repeated abuse
 // keeps folding into the alert; the first use of a brand-new endpoint is
 // never an alert (nobody used it before).
 //
-// Memory: per endpoint ≈ 120 bytes + up to 512 bytes of principal hashes
+// Memory: per endpoint ≈ 130 bytes + up to 512 bytes of principal hashes
 // (exact up to 64, counted beyond); per principal ≈ 60 bytes (its group);
 // at most 64 distinct peer groups are told apart (further ones share one
-// "other" group). LRU-bounded by max_endpoints (20,000) and
+// "other" group); per administrative area ≈ 70 bytes (LRU, max_endpoints).
+// LRU-bounded by max_endpoints (20,000) and
 // Config.MaxTrackedIdentities (200,000).
 
 func init() {
@@ -96,6 +103,7 @@ type bflaDetector struct {
 	seen                 float64 // principals seen (new ones in ids; one evicted and seen again counts again)
 	start                time.Time
 	eps                  *lru[bflaEndpoint]
+	areas                *lru[bflaArea]
 	ids                  *lru[bflaIdentity]
 	groupIdx             map[uint64]uint8
 	byRole               map[uint64]uint8 // group by roleGroup hash (memo of groupOf)
@@ -123,6 +131,15 @@ type bflaEndpoint struct {
 	scopes     []string
 	scopesDone bool
 	flagged    smallSet // principals that fired here (their uses are not learned)
+	area       uint64   // key of the administrative area the endpoint lies in (0: none; set with priv)
+}
+
+// bflaArea is an administrative area: the functions under a privileged
+// path segment (host/…/admin/…), pooled: its learned successful uses and
+// the groups that made them.
+type bflaArea struct {
+	n      float64
+	groups uint64
 }
 
 type bflaIdentity struct {
@@ -142,6 +159,7 @@ func newBFLA(cfg Config) *bflaDetector {
 		smallShare:    o.SmallShare,
 		smallPop:      o.SmallPop,
 		eps:           newLRU[bflaEndpoint](o.MaxEndpoints),
+		areas:         newLRU[bflaArea](o.MaxEndpoints),
 		ids:           newLRU[bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
 		groupIdx:      map[uint64]uint8{},
 		byRole:        map[uint64]uint8{},
@@ -158,20 +176,33 @@ var privilegedWords = []string{"admin", "internal", "manage", "debug", "sudo", "
 // privilegedPath reports whether a template has a segment naming a
 // privileged function (template parameters are ignored).
 func privilegedPath(path string) bool {
+	ok, _ := privilegedSegment(path)
+	return ok
+}
+
+// privilegedSegment reports whether a template has a segment naming a
+// privileged function and, when that segment has further segments below
+// it (an administrative area: /v1/admin/orders), the area's prefix
+// (/v1/admin; "" when the privileged segment is the last one).
+func privilegedSegment(path string) (bool, string) {
 	p := strings.ToLower(path)
 	for p != "" {
 		var seg string
-		seg, p, _ = strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		var more bool
+		seg, p, more = strings.Cut(strings.TrimPrefix(p, "/"), "/")
 		if strings.HasPrefix(seg, "{") {
 			continue
 		}
 		for _, w := range privilegedWords {
 			if strings.Contains(seg, w) {
-				return true
+				if !more || p == "" {
+					return true, ""
+				}
+				return true, strings.ToLower(path[:len(path)-len(p)-1])
 			}
 		}
 	}
-	return false
+	return false, ""
 }
 
 func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
@@ -256,6 +287,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	e, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.first, e.seenAt = ev.Time, d.seen
+		d.classify(ev, e)
 		if !d.hasEP {
 			d.hasEP, d.firstSeenAt = true, d.seen
 		}
@@ -272,7 +304,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
-	if learning && !known && e.n >= d.minUses {
+	if learning && !known && e.n > 0 && (e.n >= d.minUses || d.areaEvidence(ev, e)) {
 		if why := d.coldPrivileged(ev, e, g); why != "" {
 			e.flagged.add(ih)
 			d.emit(ev, e, g, why, out)
@@ -297,6 +329,12 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 
 // learnUse records a successful use; isUser is e.hasUser(ih).
 func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
+	if e.area != 0 {
+		if a, ok := d.areas.Get(e.area); ok {
+			a.n++
+			a.groups |= bit
+		}
+	}
 	e.groups |= bit
 	if !isUser && e.users.addNew(ih) {
 		b := ih >> 55
@@ -305,6 +343,37 @@ func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
 	e.n++
 	if e.n >= d.minUses {
 		d.readyEP.mark(d.now)
+	}
+}
+
+// areaEvidence reports whether the endpoint lies in an administrative
+// area whose functions were used successfully at least min_uses times,
+// all by groups that hold the principal's roles and more (checked by
+// coldPrivileged with the area's groups): a customer token on one admin
+// function the administrators used only twice so far, when they used the
+// admin API twenty times. It also sets the endpoint's area on first use.
+func (d *bflaDetector) areaEvidence(ev *event.Event, e *bflaEndpoint) bool {
+	d.classify(ev, e)
+	if e.area == 0 {
+		return false
+	}
+	a, ok := d.areas.Get(e.area)
+	return ok && a.n >= d.minUses
+}
+
+// classify sets the endpoint's privileged-path mark and area once.
+func (d *bflaDetector) classify(ev *event.Event, e *bflaEndpoint) {
+	if e.priv != 0 {
+		return
+	}
+	e.priv = 2
+	ok, area := privilegedSegment(ev.Endpoint.Path)
+	if ok {
+		e.priv = 1
+	}
+	if area != "" {
+		e.area = hashing.String(strings.ToLower(ev.Endpoint.Host) + area)
+		d.areas.GetOrAdd(e.area)
 	}
 }
 
@@ -332,12 +401,7 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 	if len(e.scopes) > 0 && !hasAnyScope(ev, e.scopes) {
 		return "the spec requires scopes " + strings.Join(e.scopes, ", ") + " that the token does not carry"
 	}
-	if e.priv == 0 {
-		e.priv = 2
-		if privilegedPath(ev.Endpoint.Path) {
-			e.priv = 1
-		}
-	}
+	d.classify(ev, e)
 	users := float64(e.users.len() + e.users.overflow)
 	small := users <= d.smallAbs
 	// "Only a small set of principals uses it" needs evidence that the set
@@ -378,8 +442,17 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 		return ""
 	}
 	mine := d.groupRoles[g]
+	groups := e.groups
+	if e.n < d.minUses {
+		// The evidence is the area's (areaEvidence): every group that
+		// used any of its functions must hold this principal's roles and
+		// more.
+		if a, ok := d.areas.Peek(e.area); ok {
+			groups |= a.groups
+		}
+	}
 	for j := 0; j < 64; j++ {
-		if e.groups&(1<<uint(j)) == 0 {
+		if groups&(1<<uint(j)) == 0 {
 			continue
 		}
 		if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {

@@ -166,3 +166,61 @@ func TestBFLASmallSetNeedsEvidence(t *testing.T) {
 		})
 	}
 }
+
+// TestBFLAAdminAreaEvidence: in the learning period, a customer token on
+// an admin function that the administrators (customers too) used fewer
+// than min_uses times fires when the administrative area it lies in
+// (/admin/…) has min_uses successful uses, all by groups holding the
+// customer's roles and more. It stays quiet on a function nobody used
+// yet, and in an area a customer already used.
+func TestBFLAAdminAreaEvidence(t *testing.T) {
+	admin := withID("admin1", "admin", "customer")
+	var base []*event.Event
+	for m := 0; m < 40; m++ {
+		at := t0.Add(time.Duration(m) * time.Minute)
+		base = append(base, mkEv(at, ip4(6000+m%7), "GET", "/orders", "/orders", 200, withID(fmt.Sprintf("cust%d", m%7), "customer")))
+		switch m {
+		case 3, 11, 19:
+			base = append(base, mkEv(at.Add(time.Second), "10.10.4.21", "GET", "/admin/orders", "/admin/orders", 200, admin))
+		case 5, 13, 21, 29:
+			base = append(base, mkEv(at.Add(time.Second), "10.10.4.21", "POST", "/admin/refunds", "/admin/refunds", 200, admin))
+		}
+	}
+	at := t0.Add(45 * time.Minute)
+	cust := func(tmpl string) []*event.Event {
+		return []*event.Event{mkEv(at, "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer")),
+			mkEv(at.Add(time.Minute), "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer"))}
+	}
+	customerInArea := []*event.Event{mkEv(t0.Add(30*time.Second), ip4(6003), "GET", "/admin/status", "/admin/status", 200, withID("cust3", "customer"))}
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"customer on an admin function used 3 times, the admin area 7 times", merge(base, cust("/admin/orders")), 1},
+		{"customer on an admin function nobody used yet", merge(base, cust("/admin/webhooks")), 0},
+		{"an area a customer already used", merge(base, customerInArea, cust("/admin/orders")), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newBFLA(Config{}), c.evs)
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Identity == nil || a.Count != 2 || a.Endpoint.Path != "/admin/orders" {
+					t.Fatalf("alert %+v", a)
+				}
+			}
+		})
+	}
+}
+
+func TestPrivilegedSegment(t *testing.T) {
+	for p, want := range map[string]string{"/v1/admin/orders": "/v1/admin", "/v1/Admin/orders/{id}": "/v1/admin", "/v1/admin": "", "/v1/admin/": "",
+		"/v1/users/{id}/settings": "", "/internal/jobs/{id}": "/internal", "/products": ""} {
+		if _, got := privilegedSegment(p); got != want {
+			t.Errorf("privilegedSegment(%q) area %q, want %q", p, got, want)
+		}
+	}
+}

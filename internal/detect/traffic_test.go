@@ -204,3 +204,113 @@ func TestTrafficDailyPeakLearned(t *testing.T) {
 		t.Fatalf("want the day-one peak only, got\n%s", summary(as))
 	}
 }
+
+// TestTrafficSmallDeploymentNewcomer: a client far above every client of a
+// small deployment is judged while the endpoint's peer baseline is still
+// short of peer_gate windows, once the peers' windows come from clients
+// that keep coming back (cold_return); at the start of a large deployment,
+// where every peer window is a new client, a newcomer's first run (a
+// batch job) is not.
+func TestTrafficSmallDeploymentNewcomer(t *testing.T) {
+	scraper := func(at time.Time) []*event.Event {
+		return burst(at, 4*time.Minute, 1200, func(i int, at time.Time) *event.Event {
+			return mkEv(at, "203.0.113.154", "GET", "/products", fmt.Sprintf("/products?page=%d", i%6), 200)
+		})
+	}
+	// Three customers, each on its own address, browse the catalogue in
+	// every third 5-minute window for 4 h: ≈ 48 peer windows, 16 each.
+	var small []*event.Event
+	for w := 0; w < 48; w++ {
+		u := w % 3
+		at := t0.Add(time.Duration(w)*5*time.Minute + time.Minute)
+		for j := 0; j < 3+w%4; j++ {
+			small = append(small, mkEv(at.Add(time.Duration(j)*20*time.Second), ip4(100+u), "GET", "/products", "/products?page=1", 200))
+		}
+	}
+	// A large deployment's first 40 minutes: every window brings new
+	// clients (one visit each).
+	var large []*event.Event
+	for c := 0; c < 40; c++ {
+		at := t0.Add(time.Duration(c) * time.Minute)
+		for j := 0; j < 4; j++ {
+			large = append(large, mkEv(at.Add(time.Duration(j)*5*time.Second), ip4(2000+c), "GET", "/products", "/products?page=1", 200))
+		}
+	}
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"small deployment: a newcomer scrapes the catalogue", merge(small, scraper(t0.Add(4*time.Hour+30*time.Second))), 1},
+		{"small deployment: quiet", merge(small), 0},
+		{"large deployment's first hour: a newcomer's first burst is not judged", merge(large, scraper(t0.Add(41*time.Minute))), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newTraffic(Config{}), c.evs), "traffic.client_spike")
+			if len(as) != c.want {
+				t.Fatalf("want %d client spikes, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Client == nil || a.Client.IP != "203.0.113.154" || a.Count != 1200 {
+					t.Fatalf("alert %+v", a)
+				}
+				if a.Evidence.Details["peers_learning"] != true {
+					t.Errorf("judged against a ready baseline: %v", a.Evidence.Details)
+				}
+			}
+		})
+	}
+}
+
+// TestTrafficIdentityBusyVisit: a principal several times busier than
+// usual on everything — visits back to back, the endpoint a small share
+// of its requests — is a busy person, not a flow being abused; the same
+// principal hammering one flow (most of its requests) is an identity
+// spike.
+func TestTrafficIdentityBusyVisit(t *testing.T) {
+	visit := func(at time.Time, who string, times int) []*event.Event {
+		var evs []*event.Event
+		steps := []struct{ method, tmpl, path string }{
+			{"GET", "/products", "/products?page=1"}, {"GET", "/products/{id}", "/products/SKU-1"}, {"GET", "/search", "/search?q=lamp"},
+			{"GET", "/products/{id}", "/products/SKU-2"}, {"POST", "/cart/items", "/cart/items"}, {"GET", "/cart", "/cart"},
+			{"GET", "/users/{id}", "/users/7"}, {"GET", "/orders", "/orders"},
+		}
+		for k := 0; k < times; k++ {
+			for j, s := range steps {
+				evs = append(evs, mkEv(at.Add(time.Duration(k*len(steps)+j)*8*time.Second), ip4(300+len(who)), s.method, s.tmpl, s.path, 200, withID(who, "customer")))
+			}
+		}
+		return evs
+	}
+	// Three customers, one visit each per 15-minute window for 8 h.
+	var base []*event.Event
+	for w := 0; w < 32; w++ {
+		for i, who := range []string{"alice", "bob", "carol"} {
+			base = append(base, visit(t0.Add(time.Duration(w)*15*time.Minute+time.Duration(i)*time.Minute), who, 1)...)
+		}
+	}
+	at := t0.Add(8*time.Hour + time.Minute)
+	flow := burst(at, 10*time.Minute, 60, func(i int, at time.Time) *event.Event {
+		if i%2 == 0 {
+			return mkEv(at, ip4(300+len("bob")), "GET", "/products/{id}", "/products/SKU-9", 200, withID("bob", "customer"))
+		}
+		return mkEv(at, ip4(300+len("bob")), "POST", "/cart/items", "/cart/items", 200, withID("bob", "customer"))
+	})
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"twelve visits back to back: a busy customer", merge(base, visit(at, "alice", 12)), 0},
+		{"a customer hammers product pages and the cart", merge(base, visit(at, "bob", 1), flow), 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newTraffic(Config{}), c.evs), "traffic.identity_spike")
+			if len(as) != c.want {
+				t.Fatalf("want %d identity spikes, got\n%s", c.want, summary(as))
+			}
+		})
+	}
+}

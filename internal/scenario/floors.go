@@ -60,26 +60,25 @@ func SmallFloors() Floors {
 
 // smallExpected are the alerts a reviewer expects on each small
 // deployment (sim.Variants with Small set): per alert type, how many of
-// the variant's scenarios must be detected. What is not required, and
-// why:
-//   - one-hour: bfla.privileged_access — the administrator used the
-//     admin function three times before the customer token did, below
-//     the five successful uses that make a function someone else's
-//     (bfla min_uses); traffic.client_spike — the scraper is a newcomer
-//     while the endpoint's peers are still learning, and a newcomer is
-//     not judged then (its first minutes look exactly like the first run
-//     of a batch job);
-//   - scanner-log: traffic.client_spike — the same (peers learning at
-//     13:00 with four customers).
+// the variant's scenarios must be detected. Every scenario of every small
+// variant is required: measured 8 of 8 in each at seeds 1–7. Raised for
+// one-hour (bfla.privileged_access, traffic.client_spike) and scanner-log
+// (traffic.client_spike) when the scraper — a newcomer while the peers
+// learn — became judged once the peers' windows come from clients that
+// keep coming back (traffic cold_return), and the customer on the admin
+// API — an admin function used fewer than min_uses times by the
+// administrator — became judged on the admin area's uses (bfla); before,
+// one-hour missed the scraper at seeds 1–7 and the admin API use at seeds
+// 1 and 4, scanner-log the scraper at seeds 1, 3, 4, 6, 7.
 var smallExpected = map[string]map[string]int{
 	"few-clients": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
 		"injection.sqli": 1, "payload.large_response": 1, "bfla.privileged_access": 1, "traffic.client_spike": 1},
 	"one-hour": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
-		"injection.sqli": 1, "payload.large_response": 1},
+		"injection.sqli": 1, "payload.large_response": 1, "bfla.privileged_access": 1, "traffic.client_spike": 1},
 	"dominant-client": {"recon.endpoint_spray": 1, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
 		"injection.sqli": 1, "payload.large_response": 1, "bfla.privileged_access": 1, "traffic.client_spike": 1},
 	"scanner-log": {"recon.endpoint_spray": 2, "auth.brute_force": 1, "bola.param_enumeration": 1, "auth.token_reuse": 1,
-		"injection.sqli": 1, "payload.large_response": 1},
+		"injection.sqli": 1, "payload.large_response": 1, "traffic.client_spike": 1},
 }
 
 // FloorsFor returns the floors of a traffic variant: DefaultFloors for the
