@@ -161,14 +161,7 @@ func TestEmitSubjectOverride(t *testing.T) {
 func TestAttributionThiefBesideOwner(t *testing.T) {
 	const ownerIP = "198.18.7.20"
 	thieves := func(i int) string { return fmt.Sprintf("203.0.113.%d", 10+i%6) }
-	// The owner's usual days: a few records every 20 minutes.
-	var usual []*event.Event
-	for m := 0; m < 26*60; m += 20 {
-		for j := 0; j < 3; j++ {
-			usual = append(usual, mkEv(t0.Add(time.Duration(m)*time.Minute+time.Duration(j)*time.Minute), ownerIP, "GET", "/patients/{id}",
-				fmt.Sprintf("/patients/%d", 100+j), 200, withID("rn.owner", "clinician")))
-		}
-	}
+	usual := usualDays(ownerIP, "rn.owner")
 	at := t0.Add(26*time.Hour + 25*time.Minute)
 	// In the attack window the owner opens 60 of its ward's records, from
 	// a few minutes before the thief starts.
@@ -235,17 +228,24 @@ func TestAttributionThiefBesideOwner(t *testing.T) {
 	})
 }
 
+// usualDays: a clinician's usual 26 hours from its own address, a few
+// records every 20 minutes.
+func usualDays(ip, name string) []*event.Event {
+	var evs []*event.Event
+	for m := 0; m < 26*60; m += 20 {
+		for j := 0; j < 3; j++ {
+			evs = append(evs, mkEv(t0.Add(time.Duration(m)*time.Minute+time.Duration(j)*time.Minute), ip, "GET", "/patients/{id}",
+				fmt.Sprintf("/patients/%d", 100+j), 200, withID(name, "clinician")))
+		}
+	}
+	return evs
+}
+
 // The same for a spray: the owner browses its records at its usual pace
 // while its token probes paths from six new addresses in turn.
 func TestAttributionSprayBesideOwner(t *testing.T) {
 	const ownerIP = "198.18.7.20"
-	var usual []*event.Event
-	for m := 0; m < 26*60; m += 20 {
-		for j := 0; j < 3; j++ {
-			usual = append(usual, mkEv(t0.Add(time.Duration(m)*time.Minute+time.Duration(j)*time.Minute), ownerIP, "GET", "/patients/{id}",
-				fmt.Sprintf("/patients/%d", 100+j), 200, withID("rn.owner", "clinician")))
-		}
-	}
+	usual := usualDays(ownerIP, "rn.owner")
 	at := t0.Add(26*time.Hour + 25*time.Minute)
 	browse := burst(at.Add(-4*time.Minute), 15*time.Minute, 150, func(i int, at time.Time) *event.Event {
 		return mkEv(at, ownerIP, "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 100+i%20), 200, withID("rn.owner", "clinician"))
