@@ -453,3 +453,31 @@ func TestBrowserInvestigation(t *testing.T) {
 	p.waitText(`section[aria-labelledby="fd-triage"]`, "may read findings but not triage them")
 	p.shot("viewer-incident")
 }
+
+// TestAlertNewAddresses: an alert that follows a principal marks the
+// addresses the principal had not used before (clients[].new) and says how
+// many of the unnamed addresses' events were new; the usual address is not
+// marked.
+func TestAlertNewAddresses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	ls := startServer(t)
+	a := clientAlert("al_newaddr1", "bola.param_enumeration", "203.0.113.11", "rn.owner", t0)
+	a.Subject = "identity"
+	a.Clients = []model.ClientCount{{IP: "198.18.7.20", Count: 60}, {IP: "203.0.113.11", Count: 40, New: true}}
+	a.ClientsOther, a.ClientsOtherNew = 160, 150
+	seedAlerts(t, ls, a)
+	p := newPage(t, ls)
+	p.login(ls.token)
+	p.open("#/alerts/al_newaddr1", "#al-sum")
+	items := p.eval(`JSON.stringify([...document.querySelectorAll('section[aria-labelledby="al-sum"] ul.plain li')].map((li) => li.textContent))`)
+	var got []string
+	if err := json.Unmarshal([]byte(items), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 3 || strings.Contains(got[0], "new to this principal") || !strings.Contains(got[1], "203.0.113.11") ||
+		!strings.Contains(got[1], "new to this principal") || !strings.Contains(got[2], "150 from addresses new to the principal") {
+		t.Errorf("addresses %q", got)
+	}
+}

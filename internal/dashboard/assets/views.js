@@ -625,7 +625,11 @@ export async function alertView(main, id, ctx) {
             : hashWith('endpoints', { q: a.endpoint.path, host: a.endpoint.host }),
         }, pathText(endpointKey(a.endpoint))) : null],
         ['Addresses (events)', (a.clients || []).length ? h('ul', { class: 'plain' }, a.clients.map((c) => h('li', {},
-          h('a', { href: subjectHref('client', c.ip) }, c.ip), ` (${num(c.count)})`)), a.clients_other ? h('li', { class: 'muted' }, `other addresses: ${num(a.clients_other)} events`) : null) : null],
+          h('a', { href: subjectHref('client', c.ip) }, c.ip), ` (${num(c.count)})`,
+          // new: an address the principal had not used before this alert's evidence
+          c.new ? h('span', { class: 'muted' }, ' · new to this principal') : null)),
+        a.clients_other ? h('li', { class: 'muted' }, `other addresses: ${num(a.clients_other)} events` +
+          (a.clients_other_new ? ` (${num(a.clients_other_new)} from addresses new to the principal)` : '')) : null) : null],
         ['Count', num(a.count)],
         ['First seen', time(a.first_seen)],
         ['Last seen', time(a.last_seen)],
