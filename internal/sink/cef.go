@@ -92,7 +92,9 @@ func writeCEFValue(b *strings.Builder, s string, max int) {
 // would pass the 1023-character limit on, addresses are left out and
 // counted with the rest),
 // cn2 the events from addresses not listed (clients_other plus those left
-// out).
+// out); on an alert that follows a principal, flexString2 the listed
+// addresses new to the principal with their counts (same format) and cn3
+// the alert's events from addresses new to it (listed or not).
 func FormatCEF(a *model.Alert, version string) string {
 	var b strings.Builder
 	b.Grow(1024)
@@ -143,6 +145,12 @@ func FormatCEF(a *model.Alert, version string) string {
 		if other > 0 {
 			kv("cn2", strconv.FormatInt(other, 10), 32)
 			kv("cn2Label", "Events From Other Addresses", 1023)
+		}
+		if fresh, events := cefNewClients(a.Clients, a.ClientsOtherNew); events > 0 {
+			kv("flexString2", fresh, 1023)
+			kv("flexString2Label", "Clients New To Principal (address:events)", 1023)
+			kv("cn3", strconv.FormatInt(events, 10), 32)
+			kv("cn3Label", "Events From Addresses New To Principal", 1023)
 		}
 	}
 	if a.Identity != nil {
@@ -198,6 +206,24 @@ func FormatCEF(a *model.Alert, version string) string {
 	kv("cfp1", strconv.FormatFloat(a.Confidence, 'f', 2, 64), 32)
 	kv("cfp1Label", "Confidence", 1023)
 	return b.String()
+}
+
+// cefNewClients renders the clients new to the alert's principal as
+// cefClients does, and returns with them the alert's events from addresses
+// new to it: those of every new address in cs (listed or not) and otherNew.
+func cefNewClients(cs []model.ClientCount, otherNew int64) (string, int64) {
+	var fresh []model.ClientCount
+	for _, c := range cs {
+		if c.New {
+			fresh = append(fresh, c)
+		}
+	}
+	list, _, _ := cefClients(fresh, 0)
+	events := otherNew
+	for _, c := range fresh {
+		events += c.Count
+	}
+	return list, events
 }
 
 // cefClients renders clients as "ip:count" entries joined by "," (IPv6

@@ -325,3 +325,25 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// TestHECSrcNew: the indexed field src_new lists the addresses new to the
+// alert's principal, and is absent when there are none.
+func TestHECSrcNew(t *testing.T) {
+	a := sampleAlert()
+	a.Clients[1].New = true
+	b, err := model.EncodeJSON(hecEvent{Sourcetype: SplunkSourcetype, Event: &a, Fields: hecSrc(&a)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(ev["fields"]); got != "map[src:[198.51.100.23 2001:db8::7] src_new:[2001:db8::7]]" {
+		t.Errorf("indexed fields %s", got)
+	}
+	a.Clients[1].New = false
+	if b, _ = model.EncodeJSON(hecSrc(&a)); strings.Contains(string(b), "src_new") {
+		t.Errorf("src_new without new addresses: %s", b)
+	}
+}

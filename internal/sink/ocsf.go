@@ -118,6 +118,9 @@ type ocsfEvidence struct {
 
 type ocsfEvidenceData struct {
 	Events int64 `json:"events"`
+	// NewToPrincipal: the principal of the alert had not used the address
+	// before the alert's evidence window (clients[].new).
+	NewToPrincipal bool `json:"new_to_principal,omitzero"`
 }
 
 type ocsfObservable struct {
@@ -366,6 +369,9 @@ func ToOCSF(a *model.Alert, opts OCSFOptions) (OCSFDetectionFinding, []OCSFAPIAc
 	if a.ClientsOther > 0 {
 		un["clients_other"] = a.ClientsOther // events from addresses beyond clients[]
 	}
+	if a.ClientsOtherNew > 0 {
+		un["clients_other_new"] = a.ClientsOtherNew // of those, from addresses new to the principal
+	}
 	f.Unmapped = map[string]any{"palisade": un}
 
 	if !opts.APIActivity {
@@ -419,7 +425,8 @@ func ToOCSF(a *model.Alert, opts OCSFOptions) (OCSFDetectionFinding, []OCSFAPIAc
 
 // ocsfEvidences builds the evidence artifacts of a finding: one per client
 // address of the alert (clients[], most events first, with the number of
-// its events in data.events), led by the alert's client when clients[]
+// its events in data.events and data.new_to_principal when the address is
+// new to the alert's principal), led by the alert's client when clients[]
 // does not list it; each carries the destination host and the actor. An
 // alert without client addresses gets one artifact with what it has. Every
 // source address is also an observable.
@@ -429,20 +436,20 @@ func ocsfEvidences(a *model.Alert, actor *ocsfActor, obs []ocsfObservable) ([]oc
 		dst = &ocsfEndpoint{Hostname: a.Endpoint.Host}
 	}
 	var out []ocsfEvidence
-	add := func(ip string, events int64) {
+	add := func(ip string, events int64, fresh bool) {
 		ev := ocsfEvidence{SrcEndpoint: &ocsfEndpoint{IP: ip}, DstEndpoint: dst, Actor: actor}
-		if events > 0 {
-			ev.Data = &ocsfEvidenceData{Events: events}
+		if events > 0 || fresh {
+			ev.Data = &ocsfEvidenceData{Events: events, NewToPrincipal: fresh}
 		}
 		out = append(out, ev)
 		obs = append(obs, ocsfObservable{Name: "evidences.src_endpoint.ip", Type: "IP Address", TypeID: 2, Value: ip})
 	}
 	if a.Client != nil && a.Client.IP != "" && !slices.ContainsFunc(a.Clients, func(c model.ClientCount) bool { return c.IP == a.Client.IP }) {
-		add(a.Client.IP, 0)
+		add(a.Client.IP, 0, false)
 	}
 	for _, c := range a.Clients {
 		if c.IP != "" {
-			add(c.IP, c.Count)
+			add(c.IP, c.Count, c.New)
 		}
 	}
 	if dst != nil {

@@ -79,7 +79,9 @@ func TestOCSFAgainstSchema(t *testing.T) {
 	v6 := sampleAlert()
 	v6.Client.IP = "2001:db8::7"
 	v6.Identity = nil
-	for i, a := range []model.Alert{sampleAlert(), minimal, resolved, v6} {
+	fresh := sampleAlert()
+	fresh.Clients[0].New, fresh.ClientsOtherNew = true, 2
+	for i, a := range []model.Alert{sampleAlert(), minimal, resolved, v6, fresh} {
 		var buf bytes.Buffer
 		if err := EncodeOCSF(&buf, []model.Alert{a}, OCSFOptions{ProductVersion: "1.2.3", APIActivity: true}); err != nil {
 			t.Fatal(err)
@@ -160,6 +162,15 @@ func TestOCSFMapping(t *testing.T) {
 	b.Client, b.Clients = nil, nil
 	if fb, _ = ToOCSF(&b, OCSFOptions{}); len(fb.Evidences) != 1 || fb.Evidences[0].SrcEndpoint != nil || fb.Evidences[0].DstEndpoint == nil {
 		t.Errorf("evidences without addresses %+v", fb.Evidences)
+	}
+	// Addresses new to the principal are marked in their artifact's data,
+	// and the unnamed new events in unmapped.
+	n := sampleAlert()
+	n.Clients[1].New, n.ClientsOtherNew = true, 3
+	fn, _ := ToOCSF(&n, OCSFOptions{})
+	if d0, d1 := fn.Evidences[0].Data, fn.Evidences[1].Data; d0 == nil || d0.NewToPrincipal || d1 == nil || !d1.NewToPrincipal || d1.Events != 1 ||
+		fn.Unmapped["palisade"].(map[string]any)["clients_other_new"] != int64(3) {
+		t.Errorf("new marks: evidences %+v %+v, unmapped %v", d0, d1, fn.Unmapped)
 	}
 	a.Type = "bola.param_enumeration"
 	if f, _ := ToOCSF(&a, OCSFOptions{}); f.FindingInfo.Analytic.TypeID != 3 {

@@ -25,20 +25,25 @@ type hecEvent struct {
 	// Fields are HEC indexed fields: src holds the alert's client
 	// addresses (clients[], or client when clients[] is empty) as a
 	// multi-value field (the CIM name), searchable as src::ADDRESS
-	// without extracting the event JSON.
+	// without extracting the event JSON; src_new holds those of them new
+	// to the alert's principal (clients[].new).
 	Fields *hecFields `json:"fields,omitempty"`
 }
 
 type hecFields struct {
-	Src []string `json:"src"`
+	Src    []string `json:"src"`
+	SrcNew []string `json:"src_new,omitzero"`
 }
 
 // hecSrc returns the indexed src field of an alert (nil when it names no
 // address).
 func hecSrc(a *model.Alert) *hecFields {
-	var ips []string
+	var ips, fresh []string
 	for _, c := range a.Clients {
 		ips = append(ips, c.IP)
+		if c.New {
+			fresh = append(fresh, c.IP)
+		}
 	}
 	if len(ips) == 0 && a.Client != nil && a.Client.IP != "" {
 		ips = append(ips, a.Client.IP)
@@ -46,7 +51,7 @@ func hecSrc(a *model.Alert) *hecFields {
 	if len(ips) == 0 {
 		return nil
 	}
-	return &hecFields{Src: ips}
+	return &hecFields{Src: ips, SrcNew: fresh}
 }
 
 // SplunkHEC sends alerts to a Splunk HTTP Event Collector.

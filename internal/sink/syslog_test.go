@@ -378,6 +378,46 @@ func TestCEFClients(t *testing.T) {
 	}
 }
 
+// TestCEFNewClients: on an alert that follows a principal, the addresses
+// new to it are listed in flexString2 and cn3 counts all the alert's events
+// from new addresses, named or not; an alert without new addresses has
+// neither key.
+func TestCEFNewClients(t *testing.T) {
+	a := sampleAlert()
+	a.Clients = []model.ClientCount{{IP: "198.51.100.23", Count: 40, New: true}, {IP: "192.0.2.10", Count: 30}, {IP: "2001:db8::7", Count: 5, New: true}}
+	a.ClientsOther, a.ClientsOtherNew = 9, 6
+	_, ext, err := ParseCEF(FormatCEF(&a, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext["flexString2"] != "198.51.100.23:40,[2001:db8::7]:5" || ext["cn3"] != "51" || ext["cn3Label"] == "" || ext["flexString2Label"] == "" {
+		t.Errorf("flexString2 %q cn3 %q (want the two new addresses and 40+5+6 events)", ext["flexString2"], ext["cn3"])
+	}
+	// Only unnamed new addresses: no list, the count still.
+	a.Clients = []model.ClientCount{{IP: "192.0.2.10", Count: 30}}
+	if _, ext, _ = ParseCEF(FormatCEF(&a, "x")); ext["cn3"] != "6" || ext["flexString2"] != "" {
+		t.Errorf("unnamed new: flexString2 %q cn3 %q", ext["flexString2"], ext["cn3"])
+	}
+	// New addresses that the flexString cannot hold are counted in cn3.
+	a.Clients, a.ClientsOtherNew = nil, 0
+	var total int64
+	for i := range model.MaxAlertClients {
+		a.Clients = append(a.Clients, model.ClientCount{IP: fmt.Sprintf("2001:db8:ffff:ffff:ffff:ffff:ffff:%x", 0x1000+i), Count: int64(100 - i), New: true})
+		total += int64(100 - i)
+	}
+	_, ext, _ = ParseCEF(FormatCEF(&a, "x"))
+	if len(ext["flexString2"]) > 1023 || ext["cn3"] != strconv.FormatInt(total, 10) {
+		t.Errorf("long list: flexString2 of %d characters, cn3 %q want %d", len(ext["flexString2"]), ext["cn3"], total)
+	}
+	for _, k := range []string{"cn3", "flexString2"} {
+		if _, ext, _ = ParseCEF(FormatCEF(ptr(sampleAlert()), "x")); ext[k] != "" {
+			t.Errorf("alert without new addresses has %s=%q", k, ext[k])
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func FuzzCEFRoundTrip(f *testing.F) {
 	f.Add("injection.sqli", "title | x", "reason\n= \\ end", "alice")
 	f.Add("a", "", "k=v k2=v2", "x y=z")
