@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -323,20 +324,69 @@ func refString(e *model.EndpointRef) string {
 	return e.Method + " " + e.Host + e.Path
 }
 
+// subject renders who an alert is about: the principal's name (or the
+// client address), "@ address" for the client of an alert that follows a
+// principal and "(new)" when that address is new to the principal, then
+// the alert's other addresses and how many of them are new: "+39
+// addresses, 38 new" after a client, "(2 addresses)" without one. A "+"
+// after a number means events came from addresses beyond clients[];
+// "new ones unlisted" that only those were new.
 func subject(a model.Alert) string {
+	var s string
+	lead := ""
+	if a.Client != nil {
+		lead = a.Client.IP
+	}
 	switch {
 	case a.Identity != nil && a.Identity.Name != "":
-		s := a.Identity.Name
-		if a.Client != nil {
-			s += " @ " + a.Client.IP
-		}
-		return s
-	case a.Client != nil:
-		return a.Client.IP
+		s = a.Identity.Name
+	case lead != "":
+		s = lead
 	case a.Identity != nil:
-		return a.Identity.ID
+		s = a.Identity.ID
+	default:
+		return "(endpoint)"
 	}
-	return "(endpoint)"
+	if a.Identity != nil && lead != "" && s != lead {
+		s += " @ " + lead
+	}
+	others, fresh := 0, 0
+	for _, c := range a.Clients {
+		if c.IP == lead {
+			if c.New {
+				s += " (new)"
+			}
+			continue
+		}
+		others++
+		if c.New {
+			fresh++
+		}
+	}
+	if others == 0 && a.ClientsOther == 0 {
+		return s
+	}
+	n := strconv.Itoa(others)
+	if a.ClientsOther > 0 {
+		n += "+"
+	}
+	word := " addresses"
+	if n == "1" {
+		word = " address"
+	}
+	list := n + word
+	switch {
+	case fresh > 0 && a.ClientsOtherNew > 0:
+		list += ", " + strconv.Itoa(fresh) + "+ new"
+	case fresh > 0:
+		list += ", " + strconv.Itoa(fresh) + " new"
+	case a.ClientsOtherNew > 0:
+		list += ", new ones unlisted"
+	}
+	if lead == "" {
+		return s + " (" + list + ")"
+	}
+	return s + " +" + list
 }
 
 func dataTypes(s []model.SensitiveData) string {

@@ -74,3 +74,31 @@ func TestSummaryReadiness(t *testing.T) {
 		t.Errorf("a ready baseline is listed under While learning:\n%s", out)
 	}
 }
+
+// TestSubjectAddresses: the summary's subject names the alert's client,
+// says when it is new to the principal, and counts the other addresses
+// and the new ones among them.
+func TestSubjectAddresses(t *testing.T) {
+	alice := &model.IdentityRef{ID: "id_1", Name: "alice"}
+	tests := []struct {
+		a    model.Alert
+		want string
+	}{
+		{model.Alert{}, "(endpoint)"},
+		{model.Alert{Client: &model.ClientRef{IP: "192.0.2.1"}}, "192.0.2.1"},
+		{model.Alert{Identity: alice, Client: &model.ClientRef{IP: "192.0.2.1"}, Clients: []model.ClientCount{{IP: "192.0.2.1", Count: 9}}}, "alice @ 192.0.2.1"},
+		{model.Alert{Identity: alice, Client: &model.ClientRef{IP: "203.0.113.9"},
+			Clients: []model.ClientCount{{IP: "192.0.2.1", Count: 30}, {IP: "203.0.113.9", Count: 12, New: true}, {IP: "203.0.113.10", Count: 11, New: true}}},
+			"alice @ 203.0.113.9 (new) +2 addresses, 1 new"},
+		{model.Alert{Identity: alice, Clients: []model.ClientCount{{IP: "192.0.2.1", Count: 30}}, ClientsOther: 40, ClientsOtherNew: 40},
+			"alice (1+ addresses, new ones unlisted)"},
+		{model.Alert{Client: &model.ClientRef{IP: "192.0.2.1"}, Clients: []model.ClientCount{{IP: "192.0.2.1", Count: 3}, {IP: "192.0.2.2", Count: 1}}}, "192.0.2.1 +1 address"},
+		{model.Alert{Identity: &model.IdentityRef{ID: "id_2"}}, "id_2"},
+		{model.Alert{Identity: alice, Clients: []model.ClientCount{{IP: "192.0.2.1", Count: 3}}}, "alice (1 address)"},
+	}
+	for _, tc := range tests {
+		if got := subject(tc.a); got != tc.want {
+			t.Errorf("subject = %q, want %q", got, tc.want)
+		}
+	}
+}
