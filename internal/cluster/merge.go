@@ -208,6 +208,17 @@ func comparable(a, b model.Evidence) bool {
 	return ok1 && ok2
 }
 
+// catalogueSubject is the subject the alert catalogue gives a type name
+// ("" for a name it does not know).
+func catalogueSubject(typ string) string {
+	if t, ok := alert.Parse(typ); ok {
+		if spec, ok := alert.Lookup(t); ok {
+			return spec.Subject
+		}
+	}
+	return ""
+}
+
 // mergeClients adds a's client addresses to o's (most events first, at
 // most model.MaxAlertClients named).
 func mergeClients(o, a *model.Alert) {
@@ -247,7 +258,9 @@ func mergeClients(o, a *model.Alert) {
 		}
 		o.Clients = o.Clients[:model.MaxAlertClients]
 	}
-	if o.Subject == "identity" && len(o.Clients) > 0 {
+	if o.Subject == "identity" && len(o.Clients) > 0 && catalogueSubject(o.Type) == "client" {
+		// a client type that followed a principal (detect.Emitter.Emit);
+		// an alert about the identity itself names no client
 		o.Client = nil
 		if lead := model.LeadClient(o.Clients, o.ClientsOther, o.ClientsOtherNew); lead != "" {
 			o.Client = &model.ClientRef{IP: lead}
