@@ -185,7 +185,8 @@ func privilegedPath(path string) bool {
 // it (an administrative area: /v1/admin/orders), the area's prefix
 // (/v1/admin; "" when the privileged segment is the last one).
 func privilegedSegment(path string) (bool, string) {
-	p := strings.ToLower(path)
+	lower := strings.ToLower(path) // may differ from path in length (Ⱥ → ⱥ)
+	p := lower
 	for p != "" {
 		var seg string
 		var more bool
@@ -198,7 +199,7 @@ func privilegedSegment(path string) (bool, string) {
 				if !more || p == "" {
 					return true, ""
 				}
-				return true, strings.ToLower(path[:len(path)-len(p)-1])
+				return true, lower[:len(lower)-len(p)-1]
 			}
 		}
 	}

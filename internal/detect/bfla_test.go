@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,9 +217,29 @@ func TestBFLAAdminAreaEvidence(t *testing.T) {
 	}
 }
 
+// FuzzPrivilegedSegment: any path, no panic; the area is a prefix of the
+// lower-cased path ending at a segment boundary.
+func FuzzPrivilegedSegment(f *testing.F) {
+	for _, p := range []string{"/v1/admin/orders", "/admin/ȺȺȺȺȺȺȺȺ", "/İ/admin/x", "//admin//", "/{admin}/x"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		ok, area := privilegedSegment(p)
+		if area == "" {
+			return
+		}
+		if lower := strings.ToLower(p); !ok || !strings.HasPrefix(lower, area) || lower[len(area)] != '/' {
+			t.Fatalf("privilegedSegment(%q) = %v, %q", p, ok, area)
+		}
+	})
+}
+
 func TestPrivilegedSegment(t *testing.T) {
 	for p, want := range map[string]string{"/v1/admin/orders": "/v1/admin", "/v1/Admin/orders/{id}": "/v1/admin", "/v1/admin": "", "/v1/admin/": "",
-		"/v1/users/{id}/settings": "", "/internal/jobs/{id}": "/internal", "/products": ""} {
+		"/v1/users/{id}/settings": "", "/internal/jobs/{id}": "/internal", "/products": "",
+		// lower case longer or shorter than the path (Ⱥ → ⱥ, İ → i): the
+		// first panicked on a slice of the original path
+		"/admin/ȺȺȺȺȺȺȺȺ": "/admin", "/ȺȺ/admin/x": "/ⱥⱥ/admin", "/İİ/admin/x": "/ii/admin"} {
 		if _, got := privilegedSegment(p); got != want {
 			t.Errorf("privilegedSegment(%q) area %q, want %q", p, got, want)
 		}
