@@ -81,6 +81,10 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role') WHERE NOT EXISTS (S
 -- an erased address left no bytes behind. A production role never needs
 -- these (docs/store.md lists what it needs).
 SELECT format('GRANT pg_read_server_files, pg_checkpoint TO %I', :'role') \gexec
+-- Function privileges belong to each database: grant in the test database
+-- (granted in the maintenance database, a freshly created test database
+-- did not have it).
+\c :db
 SELECT format('GRANT EXECUTE ON FUNCTION pg_read_binary_file(text) TO %I', :'role') \gexec
 SQL
 say "role $role, database $db ready"
