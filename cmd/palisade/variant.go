@@ -45,6 +45,7 @@ func (vf *variantFlags) register(f *pflag.FlagSet, allowAll bool) {
 	f.Float64Var(&vf.v.AttackPace, "attack-pace", 0, "multiplies the gaps between an attacker's requests (>1 slower)")
 	f.BoolVar(&vf.v.RoamingAttackers, "roaming-attackers", false, "attackers use principals' tokens from fresh addresses")
 	f.BoolVar(&vf.v.ReplayBankToken, "replay-bank-token", false, "add a 3-day-old bank token replay")
+	f.StringVar(&vf.v.APIShape, "api-shape", "", "rewrite the APIs' URLs: uuid-ids (ids as UUIDs), prefix (/v1/ as /api/v2/), staff-area (/admin/ as /staff/), comma-separated, or all")
 }
 
 // variants returns the selected variants with the overrides applied.
@@ -85,6 +86,7 @@ func (vf *variantFlags) variants() ([]sim.Variant, error) {
 		set("attack-pace", func() { v.AttackPace = o.AttackPace })
 		set("roaming-attackers", func() { v.RoamingAttackers = o.RoamingAttackers })
 		set("replay-bank-token", func() { v.ReplayBankToken = o.ReplayBankToken })
+		set("api-shape", func() { v.APIShape = o.APIShape })
 		if v.BankTokenLife < 0 || v.ShopTokenLife < 0 || (v.BankTokenLife > 0 && v.BankTokenLife < time.Minute) {
 			return nil, fmt.Errorf("--bank-token-life/--shop-token-life: must be at least 1m, got %s / %s", v.BankTokenLife, v.ShopTokenLife)
 		}

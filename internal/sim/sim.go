@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/url"
 	"sort"
 	"time"
 
@@ -273,6 +274,8 @@ type gen struct {
 	batch                                     *batchSidecar
 	featuredBody                              string // the featured list does not change
 	lingerR                                   *rand.Rand
+	shape                                     apiShape        // Variant.APIShape
+	outHosts                                  map[string]bool // hosts of outbound calls (their shape is kept)
 }
 
 // lingers draws whether a session keeps its token past exp
@@ -292,6 +295,7 @@ func (g *gen) lingers() bool {
 func newGen(cfg Config, emit func(*exchange.Record, string) error) *gen {
 	g := &gen{cfg: cfg, start: cfg.Start, end: cfg.Start.Add(cfg.Duration), emitFn: emit,
 		r: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed_0000_0001))}
+	g.shape, _ = parseAPIShape(cfg.Variant.APIShape) // validated by normalized
 	far := g.end.Add(time.Hour)
 	g.exposureAt, g.currencyParamAt, g.geoPlainHTTPAt, g.newDestAt, g.catalogRedirectAt = far, far, far, far, far
 	return g
@@ -368,6 +372,15 @@ func (g *gen) send(rec *exchange.Record, scenario string) {
 		return
 	}
 	g.n++
+	if g.shape.any() && rec.IsOutbound() {
+		if g.outHosts == nil {
+			g.outHosts = map[string]bool{}
+		}
+		if u, err := url.Parse(rec.Request.URL); err == nil {
+			g.outHosts[u.Hostname()] = true
+		}
+	}
+	g.shape.record(rec)
 	g.err = g.emitFn(rec, scenario)
 }
 
@@ -414,6 +427,9 @@ func (g *gen) labels() *Labels {
 		}
 		sort.Strings(sc.ClientIPs)
 		sc.ClientIPs = dedupe(sc.ClientIPs)
+		if !g.outHosts[sc.Host] {
+			sc.PathTemplate = g.shape.template(sc.PathTemplate)
+		}
 		l.Scenarios = append(l.Scenarios, sc)
 	}
 	sort.SliceStable(l.Scenarios, func(i, j int) bool {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -536,6 +537,7 @@ func TestConfigErrors(t *testing.T) {
 		{"NaN scale", Config{Scale: math.NaN()}, "scale"},
 		{"negative scale", Config{Scale: -1}, "scale"},
 		{"huge scale", Config{Scale: 1e6}, "maximum"},
+		{"unknown API shape", Config{Variant: Variant{Name: "x", APIShape: "uuid-ids,graphql"}}, `unknown API shape "graphql"`},
 	}
 	for _, c := range cases {
 		if _, err := Generate(c.cfg, noop); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -606,5 +608,91 @@ func TestDataGenerators(t *testing.T) {
 	}
 	if got := jsonString("a\"b\\c\r\n\x01<>"); got != `"a\"b\\c\r\n\u0001<>"` {
 		t.Errorf("jsonString = %s", got)
+	}
+}
+
+// TestAPIShape: --api-shape all rewrites every inbound URL (/api/v2/
+// prefix, /staff/ for /admin/, ids as UUIDs, the same id the same UUID)
+// and the inbound scenarios' templates; outbound calls, record counts and
+// times are those of the base shape.
+func TestAPIShape(t *testing.T) {
+	cfg := Config{Seed: 5, Duration: 48 * time.Hour, Scale: 0.1, Attacks: true, Traps: true}
+	collect := func(c Config) ([]exchange.Record, *Labels) {
+		var recs []exchange.Record
+		lab, err := Generate(c, func(r *exchange.Record) error { recs = append(recs, *r); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs, lab
+	}
+	base, baseLab := collect(cfg)
+	cfg.Variant = Variant{Name: "shaped", APIShape: "all"}
+	shaped, lab := collect(cfg)
+	if len(base) != len(shaped) || len(baseLab.Scenarios) != len(lab.Scenarios) {
+		t.Fatalf("%d records and %d scenarios, base %d and %d", len(shaped), len(lab.Scenarios), len(base), len(baseLab.Scenarios))
+	}
+	digits := regexp.MustCompile(`/(MRN)?[0-9]{4,}(/|$)`)
+	ids := map[string]string{}
+	admin, uuids := 0, 0
+	outHosts := map[string]bool{}
+	for i := range base {
+		b, s := base[i], shaped[i]
+		if !b.Time.Equal(s.Time) || b.Client.IP != s.Client.IP {
+			t.Fatalf("record %d moved", i)
+		}
+		bu, _ := url.Parse(b.Request.URL)
+		su, _ := url.Parse(s.Request.URL)
+		if b.IsOutbound() {
+			outHosts[bu.Hostname()] = true
+			if b.Request.URL != s.Request.URL {
+				t.Fatalf("outbound call rewritten: %s -> %s", b.Request.URL, s.Request.URL)
+			}
+			continue
+		}
+		if strings.HasPrefix(bu.EscapedPath(), "/v1/") && !strings.HasPrefix(su.EscapedPath(), "/api/v2/") {
+			t.Fatalf("no prefix: %s", s.Request.URL)
+		}
+		if strings.Contains(bu.EscapedPath(), "/admin/") {
+			admin++
+			if strings.Contains(su.EscapedPath(), "/admin/") || !strings.Contains(su.EscapedPath(), "/staff/") {
+				t.Fatalf("admin area kept: %s", s.Request.URL)
+			}
+		}
+		if digits.MatchString(su.EscapedPath()) {
+			t.Fatalf("numeric id left: %s", s.Request.URL)
+		}
+		bs, ss := strings.Split(bu.EscapedPath(), "/"), strings.Split(su.EscapedPath(), "/")
+		for j, seg := range bs {
+			if idSegment(seg) {
+				uuids++
+				got := ss[j+1] // one more segment: /api/v2 for /v1
+				if want, ok := ids[seg]; ok && want != got {
+					t.Fatalf("id %s became %s and %s", seg, want, got)
+				}
+				ids[seg] = got
+			}
+		}
+	}
+	if admin == 0 || uuids == 0 {
+		t.Fatalf("nothing to check: %d admin records, %d ids", admin, uuids)
+	}
+	rewritten := 0
+	for i, sc := range lab.Scenarios {
+		bt := baseLab.Scenarios[i].PathTemplate
+		if outHosts[sc.Host] {
+			if bt != sc.PathTemplate {
+				t.Errorf("%s: a third-party API's template rewritten: %s -> %s", sc.Name, bt, sc.PathTemplate)
+			}
+			continue
+		}
+		if bt != sc.PathTemplate {
+			rewritten++
+		}
+		if strings.HasPrefix(bt, "/v1/") && sc.PathTemplate != "/api/v2/"+strings.TrimPrefix(strings.ReplaceAll(bt, "/admin/", "/staff/"), "/v1/") {
+			t.Errorf("%s: template %s -> %s", sc.Name, bt, sc.PathTemplate)
+		}
+	}
+	if rewritten == 0 {
+		t.Fatal("no label template rewritten")
 	}
 }

@@ -57,6 +57,11 @@ type Variant struct {
 	// refreshes).
 	ReplayBankToken bool
 
+	// APIShape rewrites the APIs' URL layout and identifier formats
+	// (shape.go): a comma-separated list of uuid-ids, prefix, staff-area,
+	// or all; "" keeps the base shape.
+	APIShape string `json:"api_shape,omitempty"`
+
 	// Hours, when > 0, is the capture's length (an explicit --hours
 	// overrides it); StartHour, when > 0, moves the start to that hour of
 	// the start day (UTC).
@@ -124,6 +129,9 @@ func (v Variant) validate() error {
 	}
 	if math.IsNaN(v.AttackFrom) || v.AttackFrom < 0 || v.AttackFrom >= 46 {
 		return fmt.Errorf("sim: variant %s: attack period start must be in [0, 46) hours, got %v", v.Name, v.AttackFrom)
+	}
+	if _, err := parseAPIShape(v.APIShape); err != nil {
+		return fmt.Errorf("sim: variant %s: %w", v.Name, err)
 	}
 	if math.IsNaN(v.Hours) || v.Hours < 0 || v.Hours > 31*24 {
 		return fmt.Errorf("sim: variant %s: hours must be between 0 and 744, got %v", v.Name, v.Hours)
