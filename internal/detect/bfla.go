@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -49,14 +50,19 @@ import (
 // itself was used and every group that used the area holds the
 // principal's roles and more: a small shop's administrator uses each admin
 // function a few times an hour, the admin API many times. Everything else
-// waits for the learning period. Uses that fired are not learned, so repeated abuse
+// waits for the learning period — except a resource area (the path through
+// its first resource segment, /api/v2/staff) with area_funcs functions used,
+// min_uses uses in all, all by groups holding the principal's roles and
+// more: a privileged function family needs no privileged word in its path.
+// Uses that fired are not learned, so repeated abuse
 // keeps folding into the alert; the first use of a brand-new endpoint is
 // never an alert (nobody used it before).
 //
 // Memory: per endpoint ≈ 130 bytes + up to 512 bytes of principal hashes
 // (exact up to 64, counted beyond); per principal ≈ 60 bytes (its group);
 // at most 64 distinct peer groups are told apart (further ones share one
-// "other" group); per administrative area ≈ 70 bytes (LRU, max_endpoints).
+// "other" group); per administrative or resource area ≈ 70 bytes (one
+// LRU, max_endpoints).
 // LRU-bounded by max_endpoints (20,000) and
 // Config.MaxTrackedIdentities (200,000).
 
@@ -70,6 +76,7 @@ type bflaOptions struct {
 	Learn         config.Duration `yaml:"learn" doc:"learning period from the first request"`
 	MinPrincipals float64         `yaml:"min_principals" doc:"principals seen before anything can fire"`
 	MinUses       float64         `yaml:"min_uses" doc:"successful uses of an endpoint by others before a principal can fire on it"`
+	AreaFuncs     float64         `yaml:"area_funcs" doc:"learning period: functions of one resource area (the path through its first resource segment) that must have been used, all by groups holding a principal's roles and more, before the area counts as privileged without a privileged word in its path"`
 	SmallAbs      float64         `yaml:"small_abs" doc:"outsiders fired on an endpoint after which the small-set reasons stop holding for it"`
 	SmallShare    float64         `yaml:"small_share" doc:"the small-set reasons need the endpoint's users to be at most this share of the principals seen"`
 	SmallPop      float64         `yaml:"small_pop" doc:"principals seen since the endpoint's first use before the small-set reasons hold"`
@@ -81,6 +88,7 @@ func defaultBflaOptions() *bflaOptions {
 		Learn:         config.Duration(2 * time.Hour),
 		MinPrincipals: 20,
 		MinUses:       5,
+		AreaFuncs:     2,
 		SmallAbs:      5,
 		SmallShare:    0.1,
 		SmallPop:      50,
@@ -98,6 +106,7 @@ type bflaDetector struct {
 	learn                time.Duration
 	minPrincipals        float64
 	minUses              float64
+	areaFuncs            float64
 	smallAbs, smallShare float64
 	smallPop             float64
 	seen                 float64 // principals seen (new ones in ids; one evicted and seen again counts again)
@@ -132,6 +141,7 @@ type bflaEndpoint struct {
 	scopesDone bool
 	flagged    smallSet // principals that fired here (their uses are not learned)
 	area       uint64   // key of the administrative area the endpoint lies in (0: none; set with priv)
+	zone       uint64   // key of the endpoint's resource area (resourceArea; 0: none; set with priv)
 }
 
 // bflaArea is an administrative area: the functions under a privileged
@@ -140,6 +150,7 @@ type bflaEndpoint struct {
 type bflaArea struct {
 	n      float64
 	groups uint64
+	funcs  float64 // functions with a learned use (resource areas only)
 }
 
 type bflaIdentity struct {
@@ -155,6 +166,7 @@ func newBFLA(cfg Config) *bflaDetector {
 		learn:         o.Learn.D(),
 		minPrincipals: o.MinPrincipals,
 		minUses:       o.MinUses,
+		areaFuncs:     o.AreaFuncs,
 		smallAbs:      o.SmallAbs,
 		smallShare:    o.SmallShare,
 		smallPop:      o.SmallPop,
@@ -305,7 +317,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
-	if learning && !known && e.n > 0 && (e.n >= d.minUses || d.areaEvidence(ev, e)) {
+	if learning && !known && e.n > 0 && (e.n >= d.minUses || d.areaEvidence(ev, e) || d.hasExclusiveArea(ev, e)) {
 		if why := d.coldPrivileged(ev, e, g); why != "" {
 			e.flagged.add(ih)
 			d.emit(ev, e, g, why, out)
@@ -330,10 +342,16 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 
 // learnUse records a successful use; isUser is e.hasUser(ih).
 func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
-	if e.area != 0 {
-		if a, ok := d.areas.Get(e.area); ok {
+	for _, k := range [2]uint64{e.area, e.zone} {
+		if k == 0 {
+			continue
+		}
+		if a, ok := d.areas.Get(k); ok {
 			a.n++
 			a.groups |= bit
+			if e.n == 0 && k == e.zone {
+				a.funcs++
+			}
 		}
 	}
 	e.groups |= bit
@@ -362,7 +380,14 @@ func (d *bflaDetector) areaEvidence(ev *event.Event, e *bflaEndpoint) bool {
 	return ok && a.n >= d.minUses
 }
 
-// classify sets the endpoint's privileged-path mark and area once.
+// hasExclusiveArea is exclusiveArea after classify.
+func (d *bflaDetector) hasExclusiveArea(ev *event.Event, e *bflaEndpoint) bool {
+	d.classify(ev, e)
+	_, ok := d.exclusiveArea(e)
+	return ok
+}
+
+// classify sets the endpoint's privileged-path mark and areas once.
 func (d *bflaDetector) classify(ev *event.Event, e *bflaEndpoint) {
 	if e.priv != 0 {
 		return
@@ -376,6 +401,66 @@ func (d *bflaDetector) classify(ev *event.Event, e *bflaEndpoint) {
 		e.area = hashing.String(strings.ToLower(ev.Endpoint.Host) + area)
 		d.areas.GetOrAdd(e.area)
 	}
+	if z := resourceArea(ev.Endpoint.Path); z != "" {
+		// "\x00r" keeps resource areas apart from administrative ones of
+		// the same prefix
+		e.zone = hashing.String(strings.ToLower(ev.Endpoint.Host) + z + "\x00r")
+		d.areas.GetOrAdd(e.zone)
+	}
+}
+
+// resourceArea returns a template's resource area: the path through its
+// first resource segment, skipping API and version segments (/api, /v2,
+// /rest) — /api/v2/staff/orders and /api/v2/staff/refunds are area
+// /api/v2/staff, /v1/users/{id}/avatar is /v1/users. "" when the template
+// names no resource.
+func resourceArea(path string) string {
+	lower := strings.ToLower(path)
+	p := lower
+	for p != "" {
+		var seg string
+		seg, p, _ = strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		if seg == "" || strings.HasPrefix(seg, "{") || seg == "api" || seg == "rest" || versionSegment(seg) {
+			continue
+		}
+		if p == "" {
+			return lower
+		}
+		return lower[:len(lower)-len(p)-1]
+	}
+	return ""
+}
+
+// versionSegment: v1, v2beta, 2024-01-01 — a version, not a resource.
+func versionSegment(seg string) bool {
+	if len(seg) >= 2 && seg[0] == 'v' && seg[1] >= '0' && seg[1] <= '9' {
+		return true
+	}
+	return len(seg) == 10 && seg[4] == '-' && seg[7] == '-' && allDigitsExcept(seg, '-')
+}
+
+func allDigitsExcept(s string, sep byte) bool {
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != sep {
+			return false
+		}
+	}
+	return true
+}
+
+// exclusiveArea reports whether the endpoint's resource area has
+// area_funcs functions or more with learned uses, min_uses uses in all:
+// coldPrivileged then requires every group that used the area to hold the
+// principal's roles and more. A function family only privileged roles
+// use is privileged, whatever its path calls it (/staff/, /backoffice/,
+// /ops/); a resource area customers use too (/v1/orders with its
+// /export) is not exclusive.
+func (d *bflaDetector) exclusiveArea(e *bflaEndpoint) (*bflaArea, bool) {
+	if e.zone == 0 {
+		return nil, false
+	}
+	a, ok := d.areas.Peek(e.zone)
+	return a, ok && a.funcs >= d.areaFuncs && a.n >= d.minUses
 }
 
 // hasUser is e.users.has(ih), skipping the scan when the user's bloom bit
@@ -443,6 +528,17 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 		return ""
 	}
 	mine := d.groupRoles[g]
+	above := func(groups uint64) bool {
+		for j := 0; j < 64; j++ {
+			if groups&(1<<uint(j)) == 0 {
+				continue
+			}
+			if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {
+				return false
+			}
+		}
+		return true
+	}
 	groups := e.groups
 	if e.n < d.minUses {
 		// The evidence is the area's (areaEvidence): every group that
@@ -452,17 +548,16 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 			groups |= a.groups
 		}
 	}
-	for j := 0; j < 64; j++ {
-		if groups&(1<<uint(j)) == 0 {
-			continue
-		}
-		if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {
-			return ""
+	if above(groups) {
+		why := d.privileged(ev, e, g)
+		if why == "administrative path" || strings.HasPrefix(why, "the spec requires scopes") {
+			return why + "; learning period: every group using it holds this principal's roles and more"
 		}
 	}
-	why := d.privileged(ev, e, g)
-	if why == "administrative path" || strings.HasPrefix(why, "the spec requires scopes") {
-		return why + "; learning period: every group using it holds this principal's roles and more"
+	// Without a privileged word or scope: a resource area whose functions
+	// only groups above this principal's have used.
+	if a, ok := d.exclusiveArea(e); ok && above(e.groups|a.groups) {
+		return fmt.Sprintf("resource area used only by groups holding this principal's roles and more (%.0f functions, %.0f uses); learning period", a.funcs, a.n)
 	}
 	return ""
 }

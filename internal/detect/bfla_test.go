@@ -245,3 +245,78 @@ func TestPrivilegedSegment(t *testing.T) {
 		}
 	}
 }
+
+// TestBFLAExclusiveArea: in the learning period a resource area whose
+// functions only groups above a principal's have used counts as
+// privileged without a privileged word in its path (/api/v2/staff/…);
+// one function alone, an area customers use too, and a function nobody
+// used yet do not.
+func TestBFLAExclusiveArea(t *testing.T) {
+	admin := withID("admin1", "admin", "customer")
+	var base []*event.Event
+	for m := 0; m < 40; m++ {
+		at := t0.Add(time.Duration(m) * time.Minute)
+		c := withID(fmt.Sprintf("cust%d", m%7), "customer")
+		base = append(base, mkEv(at, ip4(6000+m%7), "GET", "/api/v2/orders", "/api/v2/orders", 200, c))
+		switch m {
+		case 3, 11, 19:
+			base = append(base, mkEv(at.Add(time.Second), "10.10.4.21", "GET", "/api/v2/staff/orders", "/api/v2/staff/orders", 200, admin))
+		case 5, 13, 21, 29:
+			base = append(base, mkEv(at.Add(time.Second), "10.10.4.21", "POST", "/api/v2/staff/refunds", "/api/v2/staff/refunds", 200, admin))
+		case 7, 15, 23, 31, 33, 35:
+			base = append(base, mkEv(at.Add(time.Second), "10.10.4.21", "GET", "/api/v2/reports", "/api/v2/reports", 200, admin))
+			base = append(base, mkEv(at.Add(2*time.Second), "10.10.4.21", "GET", "/api/v2/orders/export", "/api/v2/orders/export", 200, admin))
+		}
+	}
+	at := t0.Add(45 * time.Minute)
+	cust := func(tmpl string) []*event.Event {
+		return []*event.Event{mkEv(at, "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer")),
+			mkEv(at.Add(time.Minute), "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer"))}
+	}
+	customerInArea := []*event.Event{mkEv(t0.Add(30*time.Second), ip4(6003), "GET", "/api/v2/staff/status", "/api/v2/staff/status", 200, withID("cust3", "customer"))}
+	cases := []struct {
+		name, path string
+		evs        []*event.Event
+		want       int
+	}{
+		{"customer on a staff function used 3 times, the staff area 7 times over 2 functions", "/api/v2/staff/orders", merge(base, cust("/api/v2/staff/orders")), 1},
+		{"customer on a staff function nobody used yet", "", merge(base, cust("/api/v2/staff/webhooks")), 0},
+		{"a staff area a customer already used", "", merge(base, customerInArea, cust("/api/v2/staff/orders")), 0},
+		{"one function only administrators used, alone in its area", "", merge(base, cust("/api/v2/reports")), 0},
+		{"an administrators' function in an area customers use", "", merge(base, cust("/api/v2/orders/export")), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newBFLA(Config{}), c.evs)
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Identity == nil || a.Count != 2 || a.Endpoint.Path != c.path || !strings.Contains(a.Evidence.Reason, "resource area") {
+					t.Fatalf("alert %+v", a)
+				}
+			}
+		})
+	}
+}
+
+func TestResourceArea(t *testing.T) {
+	for p, want := range map[string]string{"/api/v2/staff/orders": "/api/v2/staff", "/v1/users/{id}/avatar": "/v1/users", "/v1/orders": "/v1/orders",
+		"/rest/2024-01-01/Reports/daily": "/rest/2024-01-01/reports", "/{tenant}/v1/items/{id}": "/{tenant}/v1/items", "/v1/": "", "/": "", "": "",
+		"/Ⱥ/x": "/ⱥ", "/vx/items": "/vx"} {
+		if got := resourceArea(p); got != want {
+			t.Errorf("resourceArea(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+func FuzzResourceArea(f *testing.F) {
+	for _, p := range []string{"/api/v2/staff/orders", "/Ⱥ/ȺȺȺȺ", "//v1//x", "/2024-01-01/x"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if z := resourceArea(p); z != "" && !strings.HasPrefix(strings.ToLower(p), z) {
+			t.Fatalf("resourceArea(%q) = %q, not a prefix", p, z)
+		}
+	})
+}

@@ -232,6 +232,22 @@ func TestScenarioSuite(t *testing.T) {
 	for _, seed := range []int64{5, 7} {
 		t.Run(fmt.Sprintf("seed%d/base", seed), func(t *testing.T) { run(t, sim.Variants[0], 1, FloorsFor(sim.Variants[0]), seed) })
 	}
+	// Other API shapes (ids as UUIDs, /api/v2/, the admin area under
+	// /staff/): the customer on the administrators' API of a small shop
+	// was missed while its area's name was the only sign it was
+	// privileged.
+	for _, v := range []sim.Variant{sim.Variants[0], smallVariant(t, "few-clients")} {
+		v.APIShape, v.Name = "all", v.Name+"+" // "+": an overridden variant keeps its floors
+		t.Run("shape/"+v.Name, func(t *testing.T) { run(t, v, 1, FloorsFor(v)) })
+	}
+}
+
+func smallVariant(t *testing.T, name string) sim.Variant {
+	v, err := sim.VariantByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // An alert matched to an attack by its principal but naming an address the
