@@ -53,7 +53,10 @@ import (
 // waits for the learning period — except a resource area (the path through
 // its first resource segment, /api/v2/staff) with area_funcs functions used,
 // min_uses uses in all, all by groups holding the principal's roles and
-// more: a privileged function family needs no privileged word in its path.
+// more: a privileged function family needs no privileged word in its path
+// (a reason after the learning period too). PUT/PATCH used only by other
+// groups counts only when those groups carry roles: web cookie sessions are
+// the same customers on another client.
 // Uses that fired are not learned, so repeated abuse
 // keeps folding into the alert; the first use of a brand-new endpoint is
 // never an alert (nobody used it before).
@@ -285,6 +288,16 @@ func (d *bflaDetector) roleless(g uint8) bool {
 	return int(g) < len(d.groupRoleless) && d.groupRoleless[g]
 }
 
+// allWithRoles reports whether every group of the set carries roles.
+func (d *bflaDetector) allWithRoles(groups uint64) bool {
+	for j := 0; j < 64; j++ {
+		if groups&(1<<uint(j)) != 0 && (j >= len(d.groupRoles) || d.roleless(uint8(j))) {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	d.begin(ev)
 	if d.start.IsZero() {
@@ -329,6 +342,9 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	why := d.privileged(ev, e, g)
+	if why == "" {
+		why = d.areaReason(e, g)
+	}
 	if why == "" {
 		d.learnUse(e, ih, bit, isUser)
 		return
@@ -509,7 +525,10 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 		return "administrative path"
 	case ev.Method == "DELETE":
 		return "destructive method"
-	case !d.roleless(g) && (ev.Method == "PUT" || ev.Method == "PATCH") && restricted:
+	case !d.roleless(g) && (ev.Method == "PUT" || ev.Method == "PATCH") && restricted && d.allWithRoles(e.groups):
+		// Only groups with roles say who may change state: a credential
+		// kind without roles (web cookie sessions) is the same customers
+		// on another client, not a more privileged group.
 		return "state-changing method used only by other role groups"
 	case restricted && e.n >= 4*d.minUses:
 		return whySmallSet
@@ -527,18 +546,6 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 	if d.roleless(g) || int(g) >= len(d.groupRoles) || e.groups == 0 {
 		return ""
 	}
-	mine := d.groupRoles[g]
-	above := func(groups uint64) bool {
-		for j := 0; j < 64; j++ {
-			if groups&(1<<uint(j)) == 0 {
-				continue
-			}
-			if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {
-				return false
-			}
-		}
-		return true
-	}
 	groups := e.groups
 	if e.n < d.minUses {
 		// The evidence is the area's (areaEvidence): every group that
@@ -548,16 +555,43 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 			groups |= a.groups
 		}
 	}
-	if above(groups) {
+	if d.above(groups, g) {
 		why := d.privileged(ev, e, g)
 		if why == "administrative path" || strings.HasPrefix(why, "the spec requires scopes") {
 			return why + "; learning period: every group using it holds this principal's roles and more"
 		}
 	}
-	// Without a privileged word or scope: a resource area whose functions
-	// only groups above this principal's have used.
-	if a, ok := d.exclusiveArea(e); ok && above(e.groups|a.groups) {
-		return fmt.Sprintf("resource area used only by groups holding this principal's roles and more (%.0f functions, %.0f uses); learning period", a.funcs, a.n)
+	if why := d.areaReason(e, g); why != "" {
+		return why + "; learning period"
+	}
+	return ""
+}
+
+// above reports whether every group of the set holds all of group g's
+// roles and more (g has roles).
+func (d *bflaDetector) above(groups uint64, g uint8) bool {
+	if d.roleless(g) || int(g) >= len(d.groupRoles) {
+		return false
+	}
+	mine := d.groupRoles[g]
+	for j := 0; j < 64; j++ {
+		if groups&(1<<uint(j)) == 0 {
+			continue
+		}
+		if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {
+			return false
+		}
+	}
+	return true
+}
+
+// areaReason is the resource-area reason, in the learning period and
+// after it: without a privileged word or scope, a function of a resource
+// area whose functions only groups above the principal's have used
+// (exclusiveArea).
+func (d *bflaDetector) areaReason(e *bflaEndpoint, g uint8) string {
+	if a, ok := d.exclusiveArea(e); ok && d.above(e.groups|a.groups, g) {
+		return fmt.Sprintf("resource area used only by groups holding this principal's roles and more (%.0f functions, %.0f uses)", a.funcs, a.n)
 	}
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/pipeline"
 )
@@ -319,4 +320,51 @@ func FuzzResourceArea(f *testing.F) {
 			t.Fatalf("resourceArea(%q) = %q, not a prefix", p, z)
 		}
 	})
+}
+
+// TestBFLALearnedPeers: after the learning period, a PATCH only web
+// (cookie) sessions made before is no privileged function for a customer
+// token — a credential kind without roles says nothing of privilege —
+// while a function of a resource area only administrators (who hold the
+// customer role and more) use is one, with no privileged word in its path.
+func TestBFLALearnedPeers(t *testing.T) {
+	base := shop(4, 1)
+	staff := withID("staff1", "admin", "customer")
+	for m := 0; m < 180; m += 15 {
+		at := t0.Add(time.Duration(m)*time.Minute + 40*time.Second)
+		web := func(ev *event.Event) {
+			name := fmt.Sprintf("web%d", m%4)
+			ev.Auth = identity.Auth{Identity: &identity.Identity{ID: "id_" + name, Kind: identity.KindCookie, Name: name}, Schemes: []string{"cookie"}, Credentials: true}
+		}
+		base = append(base,
+			mkEv(at, ip4(7000+m%4), "PATCH", "/profile/{id}", fmt.Sprintf("/profile/%d", m%4), 200, web),
+			mkEv(at.Add(time.Second), "10.10.4.22", "GET", "/staff/orders", "/staff/orders", 200, staff),
+			mkEv(at.Add(2*time.Second), "10.10.4.22", "POST", "/staff/refunds", "/staff/refunds", 200, staff))
+	}
+	at := t0.Add(3*time.Hour + 30*time.Second)
+	use := func(method, tmpl, path string) []*event.Event {
+		c := withID("cust7", "customer")
+		return []*event.Event{mkEv(at, "203.0.113.80", method, tmpl, path, 200, c), mkEv(at.Add(time.Minute), "203.0.113.80", method, tmpl, path, 200, c)}
+	}
+	cases := []struct {
+		name, why string
+		evs       []*event.Event
+		want      int
+	}{
+		{"a customer token edits its profile, which only web sessions edited so far", "", merge(base, use("PATCH", "/profile/{id}", "/profile/7")), 0},
+		{"a customer token on the staff API", "resource area used only by groups holding this principal's roles and more (2 functions, 24 uses)", merge(base, use("GET", "/staff/orders", "/staff/orders")), 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newBFLA(Config{}), merge(c.evs))
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Identity == nil || a.Count != 2 || len(a.Evidence.Samples) != 1 || a.Evidence.Samples[0].Note != c.why {
+					t.Fatalf("alert %+v %+v", a, a.Evidence.Samples)
+				}
+			}
+		})
+	}
 }
