@@ -64,7 +64,7 @@ import (
 // Memory: per endpoint ≈ 130 bytes + up to 512 bytes of principal hashes
 // (exact up to 64, counted beyond); per principal ≈ 60 bytes (its group);
 // at most 64 distinct peer groups are told apart (further ones share one
-// "other" group); per administrative or resource area ≈ 70 bytes (one
+// "other" group); per administrative or resource area ≈ 100 bytes (one
 // LRU, max_endpoints).
 // LRU-bounded by max_endpoints (20,000) and
 // Config.MaxTrackedIdentities (200,000).
@@ -154,6 +154,7 @@ type bflaArea struct {
 	n      float64
 	groups uint64
 	funcs  float64 // functions with a learned use (resource areas only)
+	users  lin256  // distinct principals with a learned use (resource areas only)
 }
 
 type bflaIdentity struct {
@@ -365,8 +366,11 @@ func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
 		if a, ok := d.areas.Get(k); ok {
 			a.n++
 			a.groups |= bit
-			if e.n == 0 && k == e.zone {
-				a.funcs++
+			if k == e.zone {
+				if e.n == 0 {
+					a.funcs++
+				}
+				a.users.add(ih)
 			}
 		}
 	}
@@ -470,13 +474,16 @@ func allDigitsExcept(s string, sep byte) bool {
 // principal's roles and more. A function family only privileged roles
 // use is privileged, whatever its path calls it (/staff/, /backoffice/,
 // /ops/); a resource area customers use too (/v1/orders with its
-// /export) is not exclusive.
+// /export) is not exclusive, nor one the population uses: its users must
+// be few, at most max(small_abs, small_share × the principals seen) — a
+// token with fewer scopes than every customer's is not thereby outside
+// the customers' statements (a forged bank token, seen at seed 6).
 func (d *bflaDetector) exclusiveArea(e *bflaEndpoint) (*bflaArea, bool) {
 	if e.zone == 0 {
 		return nil, false
 	}
 	a, ok := d.areas.Peek(e.zone)
-	return a, ok && a.funcs >= d.areaFuncs && a.n >= d.minUses
+	return a, ok && a.funcs >= d.areaFuncs && a.n >= d.minUses && a.users.estimate() <= fmax(d.smallAbs, d.smallShare*d.seen)
 }
 
 // hasUser is e.users.has(ih), skipping the scan when the user's bloom bit

@@ -188,10 +188,8 @@ func TestBFLAAdminAreaEvidence(t *testing.T) {
 			base = append(base, mkEv(at.Add(time.Second), "10.10.4.21", "POST", "/admin/refunds", "/admin/refunds", 200, admin))
 		}
 	}
-	at := t0.Add(45 * time.Minute)
 	cust := func(tmpl string) []*event.Event {
-		return []*event.Event{mkEv(at, "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer")),
-			mkEv(at.Add(time.Minute), "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer"))}
+		return twice(t0.Add(45*time.Minute), "GET", tmpl, tmpl, withID("cust1", "customer"))
 	}
 	customerInArea := []*event.Event{mkEv(t0.Add(30*time.Second), ip4(6003), "GET", "/admin/status", "/admin/status", 200, withID("cust3", "customer"))}
 	cases := []struct {
@@ -269,10 +267,8 @@ func TestBFLAExclusiveArea(t *testing.T) {
 			base = append(base, mkEv(at.Add(2*time.Second), "10.10.4.21", "GET", "/api/v2/orders/export", "/api/v2/orders/export", 200, admin))
 		}
 	}
-	at := t0.Add(45 * time.Minute)
 	cust := func(tmpl string) []*event.Event {
-		return []*event.Event{mkEv(at, "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer")),
-			mkEv(at.Add(time.Minute), "203.0.113.80", "GET", tmpl, tmpl, 200, withID("cust1", "customer"))}
+		return twice(t0.Add(45*time.Minute), "GET", tmpl, tmpl, withID("cust1", "customer"))
 	}
 	customerInArea := []*event.Event{mkEv(t0.Add(30*time.Second), ip4(6003), "GET", "/api/v2/staff/status", "/api/v2/staff/status", 200, withID("cust3", "customer"))}
 	cases := []struct {
@@ -326,7 +322,9 @@ func FuzzResourceArea(f *testing.F) {
 // (cookie) sessions made before is no privileged function for a customer
 // token — a credential kind without roles says nothing of privilege —
 // while a function of a resource area only administrators (who hold the
-// customer role and more) use is one, with no privileged word in its path.
+// customer role and more) use is one, with no privileged word in its path
+// — but not an area the whole population uses, for a token that happens
+// to carry fewer scopes.
 func TestBFLALearnedPeers(t *testing.T) {
 	base := shop(4, 1)
 	staff := withID("staff1", "admin", "customer")
@@ -336,15 +334,18 @@ func TestBFLALearnedPeers(t *testing.T) {
 			name := fmt.Sprintf("web%d", m%4)
 			ev.Auth = identity.Auth{Identity: &identity.Identity{ID: "id_" + name, Kind: identity.KindCookie, Name: name}, Schemes: []string{"cookie"}, Credentials: true}
 		}
+		for j := 0; j < 30; j++ { // every app customer reads statements
+			app := withID(fmt.Sprintf("app%d", j), "customer", "statements:read")
+			base = append(base, mkEv(at.Add(time.Duration(j)*time.Second), ip4(7100+j), "GET", "/statements", "/statements", 200, app),
+				mkEv(at.Add(time.Duration(j+1)*time.Second), ip4(7100+j), "GET", "/statements/{id}/pdf", fmt.Sprintf("/statements/%d/pdf", j), 200, app))
+		}
 		base = append(base,
 			mkEv(at, ip4(7000+m%4), "PATCH", "/profile/{id}", fmt.Sprintf("/profile/%d", m%4), 200, web),
 			mkEv(at.Add(time.Second), "10.10.4.22", "GET", "/staff/orders", "/staff/orders", 200, staff),
 			mkEv(at.Add(2*time.Second), "10.10.4.22", "POST", "/staff/refunds", "/staff/refunds", 200, staff))
 	}
-	at := t0.Add(3*time.Hour + 30*time.Second)
 	use := func(method, tmpl, path string) []*event.Event {
-		c := withID("cust7", "customer")
-		return []*event.Event{mkEv(at, "203.0.113.80", method, tmpl, path, 200, c), mkEv(at.Add(time.Minute), "203.0.113.80", method, tmpl, path, 200, c)}
+		return twice(t0.Add(3*time.Hour+30*time.Second), method, tmpl, path, withID("cust7", "customer"))
 	}
 	cases := []struct {
 		name, why string
@@ -353,6 +354,7 @@ func TestBFLALearnedPeers(t *testing.T) {
 	}{
 		{"a customer token edits its profile, which only web sessions edited so far", "", merge(base, use("PATCH", "/profile/{id}", "/profile/7")), 0},
 		{"a customer token on the staff API", "resource area used only by groups holding this principal's roles and more (2 functions, 24 uses)", merge(base, use("GET", "/staff/orders", "/staff/orders")), 1},
+		{"a token with fewer scopes than every customer's reads statements", "", merge(base, use("GET", "/statements", "/statements")), 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -367,4 +369,9 @@ func TestBFLALearnedPeers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// twice is two successful requests a minute apart from one address.
+func twice(at time.Time, method, tmpl, path string, opts ...evOpt) []*event.Event {
+	return []*event.Event{mkEv(at, "203.0.113.80", method, tmpl, path, 200, opts...), mkEv(at.Add(time.Minute), "203.0.113.80", method, tmpl, path, 200, opts...)}
 }
