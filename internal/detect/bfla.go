@@ -289,10 +289,14 @@ func (d *bflaDetector) roleless(g uint8) bool {
 	return int(g) < len(d.groupRoleless) && d.groupRoleless[g]
 }
 
-// allWithRoles reports whether every group of the set carries roles.
-func (d *bflaDetector) allWithRoles(groups uint64) bool {
+// allWithRoles reports whether every group of the set carries roles and,
+// when ok is given, satisfies ok (with the group's sorted roles).
+func (d *bflaDetector) allWithRoles(groups uint64, ok func(roles []string) bool) bool {
 	for j := 0; j < 64; j++ {
-		if groups&(1<<uint(j)) != 0 && (j >= len(d.groupRoles) || d.roleless(uint8(j))) {
+		if groups&(1<<uint(j)) == 0 {
+			continue
+		}
+		if j >= len(d.groupRoles) || d.roleless(uint8(j)) || ok != nil && !ok(d.groupRoles[j]) {
 			return false
 		}
 	}
@@ -331,7 +335,7 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
-	if learning && !known && e.n > 0 && (e.n >= d.minUses || d.areaEvidence(ev, e) || d.hasExclusiveArea(ev, e)) {
+	if learning && !known && e.n > 0 && (e.n >= d.minUses || d.areaEvidence(e) || d.exclusive(e)) {
 		if why := d.coldPrivileged(ev, e, g); why != "" {
 			e.flagged.add(ih)
 			d.emit(ev, e, g, why, out)
@@ -359,20 +363,12 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 
 // learnUse records a successful use; isUser is e.hasUser(ih).
 func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
-	for _, k := range [2]uint64{e.area, e.zone} {
-		if k == 0 {
-			continue
+	d.creditArea(e.area, bit)
+	if a := d.creditArea(e.zone, bit); a != nil {
+		if e.n == 0 {
+			a.funcs++ // the endpoint's first learned use
 		}
-		if a, ok := d.areas.Get(k); ok {
-			a.n++
-			a.groups |= bit
-			if k == e.zone {
-				if e.n == 0 {
-					a.funcs++
-				}
-				a.users.add(ih)
-			}
-		}
+		a.users.add(ih)
 	}
 	e.groups |= bit
 	if !isUser && e.users.addNew(ih) {
@@ -385,14 +381,28 @@ func (d *bflaDetector) learnUse(e *bflaEndpoint, ih, bit uint64, isUser bool) {
 	}
 }
 
+// creditArea counts a learned use by group bit in area k (nil when the
+// endpoint has no such area or it was evicted).
+func (d *bflaDetector) creditArea(k, bit uint64) *bflaArea {
+	if k == 0 {
+		return nil
+	}
+	a, ok := d.areas.Get(k)
+	if !ok {
+		return nil
+	}
+	a.n++
+	a.groups |= bit
+	return a
+}
+
 // areaEvidence reports whether the endpoint lies in an administrative
 // area whose functions were used successfully at least min_uses times,
 // all by groups that hold the principal's roles and more (checked by
 // coldPrivileged with the area's groups): a customer token on one admin
 // function the administrators used only twice so far, when they used the
-// admin API twenty times. It also sets the endpoint's area on first use.
-func (d *bflaDetector) areaEvidence(ev *event.Event, e *bflaEndpoint) bool {
-	d.classify(ev, e)
+// admin API twenty times.
+func (d *bflaDetector) areaEvidence(e *bflaEndpoint) bool {
 	if e.area == 0 {
 		return false
 	}
@@ -400,18 +410,15 @@ func (d *bflaDetector) areaEvidence(ev *event.Event, e *bflaEndpoint) bool {
 	return ok && a.n >= d.minUses
 }
 
-// hasExclusiveArea is exclusiveArea after classify.
-func (d *bflaDetector) hasExclusiveArea(ev *event.Event, e *bflaEndpoint) bool {
-	d.classify(ev, e)
+// exclusive is exclusiveArea's verdict.
+func (d *bflaDetector) exclusive(e *bflaEndpoint) bool {
 	_, ok := d.exclusiveArea(e)
 	return ok
 }
 
-// classify sets the endpoint's privileged-path mark and areas once.
+// classify sets a new endpoint's privileged-path mark and areas (Observe,
+// when the endpoint is created).
 func (d *bflaDetector) classify(ev *event.Event, e *bflaEndpoint) {
-	if e.priv != 0 {
-		return
-	}
 	e.priv = 2
 	ok, area := privilegedSegment(ev.Endpoint.Path)
 	if ok {
@@ -510,7 +517,6 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 	if len(e.scopes) > 0 && !hasAnyScope(ev, e.scopes) {
 		return "the spec requires scopes " + strings.Join(e.scopes, ", ") + " that the token does not carry"
 	}
-	d.classify(ev, e)
 	users := float64(e.users.len() + e.users.overflow)
 	small := users <= d.smallAbs
 	// "Only a small set of principals uses it" needs evidence that the set
@@ -532,7 +538,7 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 		return "administrative path"
 	case ev.Method == "DELETE":
 		return "destructive method"
-	case !d.roleless(g) && (ev.Method == "PUT" || ev.Method == "PATCH") && restricted && d.allWithRoles(e.groups):
+	case !d.roleless(g) && (ev.Method == "PUT" || ev.Method == "PATCH") && restricted && d.allWithRoles(e.groups, nil):
 		// Only groups with roles say who may change state: a credential
 		// kind without roles (web cookie sessions) is the same customers
 		// on another client, not a more privileged group.
@@ -581,15 +587,7 @@ func (d *bflaDetector) above(groups uint64, g uint8) bool {
 		return false
 	}
 	mine := d.groupRoles[g]
-	for j := 0; j < 64; j++ {
-		if groups&(1<<uint(j)) == 0 {
-			continue
-		}
-		if j >= len(d.groupRoles) || d.roleless(uint8(j)) || !strictSuperset(d.groupRoles[j], mine) {
-			return false
-		}
-	}
-	return true
+	return d.allWithRoles(groups, func(roles []string) bool { return strictSuperset(roles, mine) })
 }
 
 // areaReason is the resource-area reason, in the learning period and
