@@ -98,7 +98,6 @@ type Injection struct {
 	learned  []uint8       // per part of the current request: what to learn
 	frozen   bool          // SetLearning(false): judge with the model, learn nothing
 	seed     *paramProfile // SeedProfiles: the profile a parameter without one starts from
-	seeding  bool
 	// when the first parameter could suppress (min_support) and was trained
 	readySup, readySens readyMark
 }
@@ -131,15 +130,45 @@ func (d *Injection) SeedFrom(src *Injection, ev *event.Event, name string) bool 
 // fields, JSON members, XML text) that has no profile yet a copy
 // of the seed (SeedFrom), as learned before ev (its learning period over):
 // judging ev afterwards judges it as if each of its parameters had carried
-// the seed's values. Nothing of ev is learned; the scan it takes counts in
-// Stats like any (an evaluation tool, not the serving path).
+// the seed's values. Nothing of ev is learned or judged: the walk only
+// names its parameters, and counts in Stats like any (an evaluation tool,
+// not the serving path).
 func (d *Injection) SeedProfiles(ev *event.Event) {
 	if d.seed == nil || d.profiles == nil {
 		return
 	}
-	d.seeding = true
-	d.Inspect(ev)
-	d.seeding = false
+	d.begin(ev)
+	var stats PartStats
+	var sink seedSink
+	requestPartsTo(ev, d.lim, &stats, &sink, nil)
+	d.Stats.add(stats)
+	ep, t := d.keys.endpoint(ev), evUnix(ev)
+	for i := range sink.parts {
+		if g := sink.parts[i].grp; g != 1 && g != 2 && g != 6 {
+			continue // headers, cookies and the path keep their own (none: cold)
+		}
+		if p, created := d.profiles.GetOrAdd(profileKey(ep, &sink.parts[i])); created || p.n == 0 {
+			*p = *d.seed
+			p.first = t - d.prof.learnSecs - 3600
+		}
+	}
+}
+
+// seedSink names the parameters of a request as the scanner does
+// (requestScanner.part), judging none: SeedProfiles' walk.
+type seedSink struct{ parts []partObs }
+
+func (s *seedSink) part(p Part) bool {
+	if p.Kind == PartUserAgent || p.Kind == PartHeaderProto || p.Kind == PartPathPlain {
+		return true // judged by CRS header rules alone: no profile
+	}
+	s.parts = append(s.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: partKey(p.Kind, p.Name)})
+	return true
+}
+
+// partKey is a parameter's key within its endpoint (profileKey adds the endpoint).
+func partKey(k PartKind, name string) uint64 {
+	return hashing.AddUint64(profileGroup(k), hashing.String(name))
 }
 
 // CRSError is the error compiling the CRS rules met (nil when they are in
@@ -333,18 +362,6 @@ func (d *Injection) Inspect(ev *event.Event) []InjFinding {
 			}
 			d.learned[j] = max(d.learned[j], lv)
 		}
-	}
-	if d.seeding {
-		for i := range sc.parts {
-			if g := sc.parts[i].grp; g != 1 && g != 2 && g != 6 {
-				continue // headers, cookies and the path keep their own (none: cold)
-			}
-			if p, created := d.profiles.GetOrAdd(profileKey(ep, &sc.parts[i])); created || p.n == 0 {
-				*p = *d.seed
-				p.first = t - d.prof.learnSecs - 3600
-			}
-		}
-		return nil
 	}
 	for i := range sc.parts {
 		if d.learned[i] < 2 && !d.frozen {
@@ -612,7 +629,7 @@ func (s *requestScanner) part(p Part) bool {
 	judge := len(ignore) == 0 || !ignore[strings.ToLower(p.Name)]
 	f, x := valueClasses(p.Value)
 	pi := len(res.parts)
-	res.parts = append(res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: hashing.AddUint64(profileGroup(p.Kind), hashing.String(p.Name))})
+	res.parts = append(res.parts, partObs{grp: uint8(profileGroup(p.Kind)), key: partKey(p.Kind, p.Name)})
 	ssrfChars := x&vcSSRF != 0
 	// A value no matcher looks at is cheaper to judge than to look up.
 	var e *memoEntry
