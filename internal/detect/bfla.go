@@ -2,8 +2,10 @@ package detect
 
 import (
 	"fmt"
+	"math/bits"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +51,9 @@ import (
 // /v1/admin/webhooks are area /v1/admin), pooled, when the endpoint
 // itself was used and every group that used the area holds the
 // principal's roles and more: a small shop's administrator uses each admin
-// function a few times an hour, the admin API many times. Everything else
+// function a few times an hour, the admin API many times. A path word
+// naming a role (roleNamed) that every such group holds and the token
+// lacks needs one use only, in the learning period and after it. Everything else
 // waits for the learning period — except a resource area (the path through
 // its first resource segment, /api/v2/staff) with area_funcs functions used,
 // min_uses uses in all, all by groups holding the principal's roles and
@@ -122,6 +126,7 @@ type bflaDetector struct {
 	groupNames           []string
 	groupRoleless        []bool
 	groupRoles           [][]string // sorted roles and scopes of each group
+	groupRoleNames       [][]string // each group's role claims (not scopes), normalized by roleName (≤ 16)
 	learned              bool       // learning period over
 	specs                pipeline.SpecLookup
 	readyEP, readySmall  readyMark
@@ -270,6 +275,15 @@ func (d *bflaDetector) groupOf(ev *event.Event) uint8 {
 			d.groupNames = append(d.groupNames, name)
 			d.groupRoleless = append(d.groupRoleless, len(rs) == 0)
 			d.groupRoles = append(d.groupRoles, slices.Clone(rs))
+			var names []string
+			if id.Token != nil {
+				for _, r := range id.Token.Roles {
+					if n := roleName(r); n != "" && !slices.Contains(names, n) && len(names) < 16 {
+						names = append(names, n)
+					}
+				}
+			}
+			d.groupRoleNames = append(d.groupRoleNames, names)
 		} else {
 			g = bflaOther
 		}
@@ -335,8 +349,15 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
-	if learning && !known && e.n > 0 && (e.n >= d.minUses || d.areaEvidence(e) || d.exclusive(e)) {
-		if why := d.coldPrivileged(ev, e, g); why != "" {
+	if !known && e.n > 0 && (learning || e.n < d.minUses) {
+		why := ""
+		if learning && (e.n >= d.minUses || d.areaEvidence(e) || d.exclusive(e)) {
+			why = d.coldPrivileged(ev, e, g)
+		}
+		if why == "" {
+			why = d.roleNamed(ev, e, g)
+		}
+		if why != "" {
 			e.flagged.add(ih)
 			d.emit(ev, e, g, why, out)
 			return
@@ -578,6 +599,94 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 		return why + "; learning period"
 	}
 	return ""
+}
+
+// roleNamed is the reason that needs no count of uses: the path names a
+// role (a segment, or a word of one, equal to a role name of the token's
+// roles claim, singular or plural: /v1/admin/orders and role admin,
+// /staff-tools/ and ROLE_STAFF) that every group which used the endpoint
+// (and, below min_uses uses, its administrative area) holds, as all the
+// principal's roles and more, and the principal's token lacks. The token
+// says who the function is for; one use by that role suffices (the first
+// use of an endpoint is still never an alert). "" when it does not hold.
+func (d *bflaDetector) roleNamed(ev *event.Event, e *bflaEndpoint, g uint8) string {
+	if d.roleless(g) || int(g) >= len(d.groupRoleNames) || e.groups == 0 {
+		return ""
+	}
+	groups := e.groups
+	if e.n < d.minUses {
+		if a, ok := d.areas.Peek(e.area); ok {
+			groups |= a.groups
+		}
+	}
+	if !d.above(groups, g) {
+		return ""
+	}
+	mine := d.groupRoleNames[g]
+	first := bits.TrailingZeros64(groups)
+	if first >= len(d.groupRoleNames) {
+		return "" // (state restored from a version without role names)
+	}
+	role := ""
+	forEachPathWord(ev.Endpoint.Path, func(w string) bool {
+		for _, r := range d.groupRoleNames[first] {
+			if !sameWord(w, r) || slices.Contains(mine, r) {
+				continue
+			}
+			held := true
+			for j := 0; j < 64 && held; j++ {
+				if groups&(1<<uint(j)) != 0 {
+					held = j < len(d.groupRoleNames) && slices.Contains(d.groupRoleNames[j], r)
+				}
+			}
+			if held {
+				role = r
+				return false
+			}
+		}
+		return true
+	})
+	if role == "" {
+		return ""
+	}
+	return "the path names role " + strconv.Quote(role) + ", which every group using it holds and this token lacks"
+}
+
+// roleName normalizes a role claim for matching path words: lower case,
+// the last component of a namespaced name (shop:admin, roles/admin,
+// https://example.com/roles/admin), without a role_ prefix (ROLE_ADMIN).
+func roleName(r string) string {
+	r = strings.ToLower(strings.TrimSpace(r))
+	if i := strings.LastIndexAny(r, ":/#."); i >= 0 {
+		r = r[i+1:]
+	}
+	for _, p := range []string{"role_", "role-"} {
+		r = strings.TrimPrefix(r, p)
+	}
+	return r
+}
+
+// forEachPathWord calls fn with the lower-cased words of a template's
+// literal segments (split at - _ .), until fn returns false.
+func forEachPathWord(path string, fn func(w string) bool) {
+	for _, seg := range strings.Split(strings.ToLower(path), "/") {
+		if seg == "" || strings.HasPrefix(seg, "{") {
+			continue
+		}
+		for _, w := range strings.FieldsFunc(seg, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+			if !fn(w) {
+				return
+			}
+		}
+	}
+}
+
+// sameWord: w and r are the same word, singular or plural (admin, admins).
+func sameWord(w, r string) bool {
+	if len(r) < 3 {
+		return false // "a", "qa": too short to name a function area
+	}
+	return w == r || w == r+"s" || w+"s" == r
 }
 
 // above reports whether every group of the set holds all of group g's

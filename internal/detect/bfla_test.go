@@ -375,3 +375,80 @@ func TestBFLALearnedPeers(t *testing.T) {
 func twice(at time.Time, method, tmpl, path string, opts ...evOpt) []*event.Event {
 	return []*event.Event{mkEv(at, "203.0.113.80", method, tmpl, path, 200, opts...), mkEv(at.Add(time.Minute), "203.0.113.80", method, tmpl, path, 200, opts...)}
 }
+
+// TestBFLARoleNamed: a path naming a role (admin, ROLE_ADMIN as admins,
+// shop:staff as staff-tools) that every group which used the function
+// holds, as all the principal's roles and more, and the token lacks: one
+// use by that role is evidence enough, in the learning period and after
+// it. Not without the role word, a role hierarchy, a use, or when the
+// principal's group already used the area.
+func TestBFLARoleNamed(t *testing.T) {
+	customers := func(hours int, evs ...*event.Event) []*event.Event {
+		var base []*event.Event
+		for m := 0; m < hours*60; m++ {
+			at := t0.Add(time.Duration(m) * time.Minute)
+			base = append(base, mkEv(at, ip4(6000+m%29), "GET", "/v1/orders", "/v1/orders", 200, withID(fmt.Sprintf("cust%d", m%29), "customer")))
+		}
+		return merge(base, evs)
+	}
+	by := func(m int, tmpl string, opt evOpt) *event.Event {
+		return mkEv(t0.Add(time.Duration(m)*time.Minute+time.Second), "10.10.4.21", "GET", tmpl, tmpl, 200, opt)
+	}
+	admin := withID("admin1", "admin", "customer")
+	cust := func(m int, tmpl string, roles ...string) []*event.Event {
+		if len(roles) == 0 {
+			roles = []string{"customer"}
+		}
+		return twice(t0.Add(time.Duration(m)*time.Minute+30*time.Second), "GET", tmpl, tmpl, withID("cust1", roles...))
+	}
+	cases := []struct {
+		name, path, role string
+		evs              []*event.Event
+	}{
+		{"one admin use, a customer (cold)", "/v1/admin/orders", "admin",
+			customers(1, append([]*event.Event{by(5, "/v1/admin/orders", admin), by(8, "/v1/admin/refunds", admin)}, cust(37, "/v1/admin/orders")...)...)},
+		{"ROLE_ADMIN names admins", "/v1/admins/orders", "admin",
+			customers(1, append([]*event.Event{by(5, "/v1/admins/orders", withID("admin2", "ROLE_ADMIN", "customer"))}, cust(37, "/v1/admins/orders")...)...)},
+		{"shop:staff names staff-tools", "/api/staff-tools/refunds", "staff",
+			customers(1, append([]*event.Event{by(5, "/api/staff-tools/refunds", withID("clerk", "shop:staff", "customer"))}, cust(37, "/api/staff-tools/refunds", "shop:customer")...)...)},
+		{"after the learning period, below min_uses", "/v1/admin/orders", "admin",
+			customers(4, append([]*event.Event{by(190, "/v1/admin/orders", admin)}, cust(210, "/v1/admin/orders")...)...)},
+		{"a function nobody used yet", "", "",
+			customers(1, append([]*event.Event{by(5, "/v1/admin/orders", admin)}, cust(37, "/v1/admin/webhooks")...)...)},
+		{"no role word in the path", "", "",
+			customers(1, append([]*event.Event{by(5, "/v1/reports", admin)}, cust(37, "/v1/reports")...)...)},
+		{"roles not a hierarchy", "", "",
+			customers(1, append([]*event.Event{by(5, "/v1/admin/orders", withID("admin3", "admin"))}, cust(37, "/v1/admin/orders")...)...)},
+		{"the principal's group used the area", "", "",
+			customers(1, append([]*event.Event{by(5, "/v1/admin/orders", admin), mkEv(t0.Add(20*time.Minute), ip4(6003), "GET", "/v1/admin/status", "/v1/admin/status", 200, withID("cust3", "customer"))}, cust(37, "/v1/admin/orders")...)...)},
+		{"a role word of two letters", "", "",
+			customers(1, append([]*event.Event{by(5, "/v1/qa/builds", withID("tester", "qa", "customer"))}, cust(37, "/v1/qa/builds")...)...)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newBFLA(Config{}), c.evs)
+			if c.path == "" {
+				if len(as) != 0 {
+					t.Fatalf("want no alert, got\n%s", summary(as))
+				}
+				return
+			}
+			if len(as) != 1 {
+				t.Fatalf("want 1 alert, got\n%s", summary(as))
+			}
+			a := as[0]
+			if a.Identity == nil || a.Identity.Name != "cust1" || a.Count != 2 || a.Endpoint.Path != c.path ||
+				!strings.Contains(a.Evidence.Reason, `role "`+c.role+`"`) {
+				t.Fatalf("alert %s (reason %q)", summary(as), a.Evidence.Reason)
+			}
+		})
+	}
+}
+
+func TestRoleName(t *testing.T) {
+	for in, want := range map[string]string{"Admin": "admin", "ROLE_ADMIN": "admin", "shop:staff": "staff", "https://example.com/roles/Support": "support", "realm.manager": "manager", "role-ops": "ops", "": ""} {
+		if got := roleName(in); got != want {
+			t.Errorf("roleName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
