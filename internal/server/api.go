@@ -27,6 +27,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/inventory"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/server/query"
 	"github.com/palisade-sec/palisade/internal/store"
 	"github.com/palisade-sec/palisade/internal/store/storeopen"
 )
@@ -182,7 +183,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s (needs %s)", p.Role, r.Method, rt.Pattern, rt.perm))
 			return
 		}
-		if err := checkQuery(r); err != nil {
+		if err := query.Check(r.URL.RawQuery); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}

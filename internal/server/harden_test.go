@@ -527,40 +527,6 @@ func TestEraseEveryForm(t *testing.T) {
 	}
 }
 
-// FuzzCheckQuery: any query string is either refused with a message or
-// within every bound the handlers and the store rely on.
-func FuzzCheckQuery(f *testing.F) {
-	for _, s := range []string{"type=a,b&q=x", "q=%zz", "limit=1&cursor=abc", "x=" + strings.Repeat("a,", 150), "%ff=1", "a=1&a=2"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		r := httptest.NewRequest("GET", "/api/v1/alerts", nil)
-		r.URL.RawQuery = raw
-		if err := checkQuery(r); err != nil {
-			if !strings.HasPrefix(err.Error(), "query ") {
-				t.Fatalf("message does not name the query: %v", err)
-			}
-			return
-		}
-		vals := r.URL.Query()
-		if len(raw) > maxQueryBytes || len(vals) > maxQueryKeys {
-			t.Fatalf("accepted %d bytes, %d keys", len(raw), len(vals))
-		}
-		for k, vs := range vals {
-			n := 0
-			for _, v := range vs {
-				n += strings.Count(v, ",") + 1
-				if len(v) > maxParamBytes || k == "q" && len(v) > maxSearchBytes {
-					t.Fatalf("accepted %s of %d bytes", k, len(v))
-				}
-			}
-			if n > maxListValues {
-				t.Fatalf("accepted %d values of %s", n, k)
-			}
-		}
-	})
-}
-
 // FuzzHeaderHasIP: the erasure matcher finds an address in any spelling a
 // forwarding header may carry, and CanonicalIP is stable.
 func FuzzHeaderHasIP(f *testing.F) {

@@ -3,87 +3,11 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sync/semaphore"
 )
-
-// Bounds on what a client controls in a URL (docs/security.md). They are
-// fixed, not configured: no legitimate use comes near them.
-const (
-	maxQueryBytes  = 16 << 10 // the whole raw query string
-	maxQueryKeys   = 32       // distinct parameters
-	maxParamBytes  = 8 << 10  // one value (a list of up to maxListValues names)
-	maxSearchBytes = 256      // q (substring search)
-	maxListValues  = 100      // comma-separated values of one list parameter, all occurrences
-)
-
-// checkQuery bounds the query string of every request before a handler or
-// a database query sees it. The error names the parameter.
-func checkQuery(r *http.Request) error {
-	raw := r.URL.RawQuery
-	if raw == "" {
-		return nil
-	}
-	// Parameters first, so that an oversized one is named.
-	vals, err := url.ParseQuery(raw)
-	if err != nil {
-		return fmt.Errorf("query string: %v", err)
-	}
-	if len(vals) > maxQueryKeys {
-		return fmt.Errorf("query string: %d parameters, at most %d", len(vals), maxQueryKeys)
-	}
-	for k, vs := range vals {
-		name := clipName(k)
-		n := 0
-		for _, v := range vs {
-			n += strings.Count(v, ",") + 1
-		}
-		if n > maxListValues {
-			return fmt.Errorf("query parameter %s: %d values, at most %d", name, n, maxListValues)
-		}
-		for _, v := range vs {
-			max := maxParamBytes
-			if k == "q" {
-				max = maxSearchBytes
-			}
-			if len(v) > max {
-				return fmt.Errorf("query parameter %s: %d bytes, at most %d", name, len(v), max)
-			}
-			if !utf8.ValidString(v) {
-				return fmt.Errorf("query parameter %s: not valid UTF-8", name)
-			}
-			if strings.IndexByte(v, 0) >= 0 {
-				return fmt.Errorf("query parameter %s: contains a NUL byte", name)
-			}
-		}
-	}
-	if len(raw) > maxQueryBytes {
-		return fmt.Errorf("query string: %d bytes, at most %d", len(raw), maxQueryBytes)
-	}
-	return nil
-}
-
-func clipName(k string) string {
-	if !utf8.ValidString(k) {
-		k = strings.ToValidUTF8(k, "?")
-	}
-	if len(k) > 40 {
-		k = k[:40] + "…"
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, k)
-}
 
 // decodeBudget is the process-wide bound on memory held by request
 // decoding (ingest NDJSON/HAR, OTLP): a request reserves its worst-case

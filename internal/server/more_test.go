@@ -267,20 +267,6 @@ func FuzzLoadConfig(f *testing.F) {
 	})
 }
 
-func FuzzDecodeCursor(f *testing.F) {
-	f.Add(store.EncodeCursor(store.Cursor{Sort: "risk", Num: 5, ID: "ep_1"}), "risk")
-	f.Add("!!", "risk")
-	f.Fuzz(func(t *testing.T, s, sort string) {
-		c, err := store.DecodeCursor(s, sort)
-		if err == nil && c != nil && c.Sort != sort {
-			t.Fatal("cursor of another sort accepted")
-		}
-		if err == nil && c != nil && store.EncodeCursor(*c) == "" {
-			t.Fatal("no round trip")
-		}
-	})
-}
-
 var osReadFile = os.ReadFile
 
 // The OTLP receiver's records go through the same durable path, all or
