@@ -580,16 +580,7 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 	if d.roleless(g) || int(g) >= len(d.groupRoles) || e.groups == 0 {
 		return ""
 	}
-	groups := e.groups
-	if e.n < d.minUses {
-		// The evidence is the area's (areaEvidence): every group that
-		// used any of its functions must hold this principal's roles and
-		// more.
-		if a, ok := d.areas.Peek(e.area); ok {
-			groups |= a.groups
-		}
-	}
-	if d.above(groups, g) {
+	if d.above(d.evidenceGroups(e), g) {
 		why := d.privileged(ev, e, g)
 		if why == "administrative path" || strings.HasPrefix(why, "the spec requires scopes") {
 			return why + "; learning period: every group using it holds this principal's roles and more"
@@ -599,6 +590,19 @@ func (d *bflaDetector) coldPrivileged(ev *event.Event, e *bflaEndpoint, g uint8)
 		return why + "; learning period"
 	}
 	return ""
+}
+
+// evidenceGroups are the groups that used the endpoint and, below
+// min_uses uses, its administrative area (areaEvidence): the cold reasons
+// need every one of them to hold the principal's roles and more.
+func (d *bflaDetector) evidenceGroups(e *bflaEndpoint) uint64 {
+	groups := e.groups
+	if e.n < d.minUses {
+		if a, ok := d.areas.Peek(e.area); ok {
+			groups |= a.groups
+		}
+	}
+	return groups
 }
 
 // roleNamed is the reason that needs no count of uses: the path names a
@@ -613,12 +617,7 @@ func (d *bflaDetector) roleNamed(ev *event.Event, e *bflaEndpoint, g uint8) stri
 	if d.roleless(g) || int(g) >= len(d.groupRoleNames) || e.groups == 0 {
 		return ""
 	}
-	groups := e.groups
-	if e.n < d.minUses {
-		if a, ok := d.areas.Peek(e.area); ok {
-			groups |= a.groups
-		}
-	}
+	groups := d.evidenceGroups(e)
 	if !d.above(groups, g) {
 		return ""
 	}
