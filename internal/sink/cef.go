@@ -147,8 +147,10 @@ func FormatCEF(a *model.Alert, version string) string {
 			kv("cn2Label", "Events From Other Addresses", 1023)
 		}
 		if fresh, events := cefNewClients(a.Clients, a.ClientsOtherNew); events > 0 {
-			kv("flexString2", fresh, 1023)
-			kv("flexString2Label", "Clients New To Principal (address:events)", 1023)
+			if fresh != "" { // none listed when only unnamed addresses are new
+				kv("flexString2", fresh, 1023)
+				kv("flexString2Label", "Clients New To Principal (address:events)", 1023)
+			}
 			kv("cn3", strconv.FormatInt(events, 10), 32)
 			kv("cn3Label", "Events From Addresses New To Principal", 1023)
 		}

@@ -395,7 +395,7 @@ func TestCEFNewClients(t *testing.T) {
 	}
 	// Only unnamed new addresses: no list, the count still.
 	a.Clients = []model.ClientCount{{IP: "192.0.2.10", Count: 30}}
-	if _, ext, _ = ParseCEF(FormatCEF(&a, "x")); ext["cn3"] != "6" || ext["flexString2"] != "" {
+	if _, ext, _ = ParseCEF(FormatCEF(&a, "x")); ext["cn3"] != "6" || ext["flexString2"] != "" || ext["flexString2Label"] != "" {
 		t.Errorf("unnamed new: flexString2 %q cn3 %q", ext["flexString2"], ext["cn3"])
 	}
 	// New addresses that the flexString cannot hold are counted in cn3.
