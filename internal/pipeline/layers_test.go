@@ -27,7 +27,7 @@ var layers = map[string]int{
 	// wiring (and the evaluation tooling that drives the detectors)
 	"engine": 5, "detect/injeval": 5,
 	// outputs
-	"report": 6, "incident": 6, "sink": 6, "server/wal": 6, "dashboard": 6, "dashboard/chart": 6, "sim": 6,
+	"report": 6, "incident": 6, "sink": 6, "server/wal": 6, "server/query": 6, "dashboard": 6, "dashboard/chart": 6, "sim": 6,
 	"store": 6, "store/sqlstore": 6, "store/sqlite": 6, "store/postgres": 6, "store/postgres/pgtest": 6,
 	"store/storeopen": 6, "store/storetest": 6, "cluster": 6,
 	// the server and the scenario scoring (which runs the engine on the simulator)
