@@ -6,6 +6,7 @@
 #   scripts/fuzz-long.sh            # run every target
 #   KEEP=1 scripts/fuzz-long.sh     # also keep new corpus entries in testdata/fuzz
 #   FUZZ_SKIP="./internal/server" scripts/fuzz-long.sh   # skip the targets of these packages (CI: see .ci/run)
+#   FUZZ_DEADLINE=$(( $(date +%s) + 300 )) scripts/fuzz-long.sh  # start no target after that time (CI: see .ci/run)
 #
 # Go reads testdata/fuzz/FuzzX as the seed corpus of FuzzX; what a run finds
 # is written to the fuzz cache ($(go env GOCACHE)/fuzz). With KEEP=1 the
@@ -40,6 +41,10 @@ for t in "${targets[@]}"; do
   pkg=$1 fn=$2
   if [[ "$skip" == *" $pkg "* ]]; then
     echo "-- $pkg $fn: skipped (FUZZ_SKIP)"
+    continue
+  fi
+  if [ -n "${FUZZ_DEADLINE:-}" ] && [ "$(date +%s)" -ge "$FUZZ_DEADLINE" ]; then
+    echo "-- $pkg $fn: not started (past FUZZ_DEADLINE, seconds since the epoch)"
     continue
   fi
   ran=$((ran + 1))
