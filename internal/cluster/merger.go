@@ -56,24 +56,24 @@ type Merger struct {
 	// address or "identity" id): erased subjects' activity summaries are
 	// not written, and erased peers are left out of the others'.
 	SubjectTombstone func(kind, id string) string
-	// OnSubjects, when set, receives the population stage's activity
-	// summaries once they are written (the stage then stops repeating
-	// them).
-	OnSubjects func([]model.SubjectActivity)
 	// Transform, when set, adds to the merged report before it is
 	// written (serve adds the findings of uploaded gateway configurations).
 	Transform func(*model.Report)
 
-	mu        sync.Mutex
-	parts     map[string]*Partial
-	digests   map[string]string
-	written   map[string]writtenAlert
-	traffic   map[int64]int64 // traffic written to the store, by hour
-	loaded    bool
-	readiness string        // the readiness setting last written
-	unsaved   bool          // partials read but the merged state not written yet
-	Last      *model.Report // last merged report (tests, status)
-	Merges    int64
+	mu sync.Mutex
+	// onSubjects, set by Run, receives the population stage's activity
+	// summaries once they are written (the stage then stops repeating
+	// them).
+	onSubjects func([]model.SubjectActivity)
+	parts      map[string]*Partial
+	digests    map[string]string
+	written    map[string]writtenAlert
+	traffic    map[int64]int64 // traffic written to the store, by hour
+	loaded     bool
+	readiness  string        // the readiness setting last written
+	unsaved    bool          // partials read but the merged state not written yet
+	Last       *model.Report // last merged report (tests, status)
+	Merges     int64
 	// stale: partials whose newest copy could not be read, merged from
 	// their last copy until their partition writes them again.
 	stale map[string]bool
@@ -95,8 +95,19 @@ func NewMerger(b *bus.Bus, st Store, pub Publisher, log *slog.Logger) *Merger {
 
 const trafficSetting = "cluster.traffic_written"
 
-// Run merges every interval until ctx is done.
-func (m *Merger) Run(ctx context.Context, every time.Duration) {
+// Run merges every interval until ctx is done. onSubjects, when not nil,
+// receives the population stage's activity summaries once they are
+// written (the stage then stops repeating them); it is the caller's
+// until Run returns.
+func (m *Merger) Run(ctx context.Context, every time.Duration, onSubjects func([]model.SubjectActivity)) {
+	m.mu.Lock()
+	m.onSubjects = onSubjects
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.onSubjects = nil
+		m.mu.Unlock()
+	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -217,10 +228,10 @@ func (m *Merger) Once(ctx context.Context) error {
 	if err := m.st.SaveSnapshot(ctx, snap, now); err != nil {
 		return err
 	}
-	if m.OnSubjects != nil {
+	if m.onSubjects != nil {
 		for _, p := range ps {
 			if len(p.Subjects) > 0 {
-				m.OnSubjects(p.Subjects)
+				m.onSubjects(p.Subjects)
 			}
 		}
 	}

@@ -40,7 +40,12 @@ type Worker struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner
-	Stats   WorkerStats
+	// stopping: runners handed over and still writing their final
+	// checkpoint; the partition is not started again in this worker
+	// until its runner there has stopped (two runners of one partition
+	// would share its merger and consumer).
+	stopping map[string]*runner
+	Stats    WorkerStats
 }
 
 // WorkerStats count what a worker did (metrics).
@@ -71,7 +76,7 @@ func NewWorker(b *bus.Bus, cfg Config, eng engine.Config, merger *Merger, log *s
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	return &Worker{b: b, cfg: cfg, eng: eng, codecs: codecs, id: hex.EncodeToString(id[:]), log: log, merger: merger,
-		now: time.Now, runners: map[string]*runner{}}, nil
+		now: time.Now, runners: map[string]*runner{}, stopping: map[string]*runner{}}, nil
 }
 
 // ID is the worker's member id.
@@ -201,15 +206,23 @@ func (w *Worker) assign(ctx context.Context, members []string) {
 		default:
 		}
 	}
+	for name, r := range w.stopping {
+		select {
+		case <-r.done:
+			delete(w.stopping, name)
+		default:
+		}
+	}
 	for _, name := range w.partitionNames() {
 		mine := bus.Owner(members, name) == w.id
 		r := w.runners[name]
 		switch {
-		case mine && r == nil:
+		case mine && r == nil && w.stopping[name] == nil:
 			w.runners[name] = w.start(ctx, name)
 		case !mine && r != nil:
 			go r.stop(true)
 			delete(w.runners, name)
+			w.stopping[name] = r
 		}
 	}
 }
@@ -220,7 +233,11 @@ func (w *Worker) stopAll() {
 	for _, r := range w.runners {
 		rs = append(rs, r)
 	}
+	for _, r := range w.stopping {
+		rs = append(rs, r) // stop waits for its done channel
+	}
 	w.runners = map[string]*runner{}
+	w.stopping = map[string]*runner{}
 	w.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, r := range rs {
@@ -323,13 +340,13 @@ func (r *runner) run(ctx context.Context) error {
 	var mergeDone chan struct{}
 	if r.pop && r.w.merger != nil {
 		mctx, cancel := context.WithCancel(ctx)
-		r.w.merger.OnSubjects = func(subs []model.SubjectActivity) {
+		onSubjects := func(subs []model.SubjectActivity) {
 			r.ackMu.Lock()
 			r.acked = append(r.acked, subs)
 			r.ackMu.Unlock()
 		}
 		mergeDone = make(chan struct{})
-		go func() { defer close(mergeDone); r.w.merger.Run(mctx, r.w.cfg.Report.D()) }()
+		go func() { defer close(mergeDone); r.w.merger.Run(mctx, r.w.cfg.Report.D(), onSubjects) }()
 		defer func() { cancel(); <-mergeDone }()
 	}
 	for ctx.Err() == nil {
