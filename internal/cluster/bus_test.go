@@ -171,10 +171,17 @@ func TestBusClusterEqualsAnalyze(t *testing.T) {
 
 // crash stops every runner without a final checkpoint or release, and
 // keeps the membership entry (it expires), as a killed process would.
+// The runners are among the stopping ones while they stop, so that the
+// worker's loop does not start them again meanwhile (two runners of one
+// partition in one worker: the CI run of cef3337 failed under -race on
+// it).
 func (w *Worker) crash() {
 	w.mu.Lock()
 	rs := w.runners
 	w.runners = map[string]*runner{}
+	for name, r := range rs {
+		w.stopping[name] = r
+	}
 	w.mu.Unlock()
 	for _, r := range rs {
 		r.stop(false)
