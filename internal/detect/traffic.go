@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -109,6 +110,7 @@ type trafficOptions struct {
 	ColdOwn        float64         `yaml:"cold_own" doc:"before peer_gate: the client's own closed windows on the endpoint before it can be judged against the peers seen so far"`
 	MinShare       float64         `yaml:"min_share" doc:"an identity spike needs the endpoint to take at least this share of the principal's requests (all endpoints) in the window"`
 	ColdReturn     float64         `yaml:"cold_return" doc:"before peer_gate: a client with fewer than cold_own own windows is judged once the endpoint's peer windows are at least cold_return per distinct peer (a small population seen whole)"`
+	GroupNow       int             `yaml:"group_now" doc:"members of a principal's role group active on the endpoint in its window (the principal included) from which its identity-spike bar also rises with them: peer_factor × their mean now and 2 × the busiest of them (a shift starting)"`
 }
 
 func defaultTrafficOptions() *trafficOptions {
@@ -131,12 +133,17 @@ func defaultTrafficOptions() *trafficOptions {
 		ColdOwn:        3,
 		ColdReturn:     2,
 		MinShare:       0.3,
+		GroupNow:       4,
 	}
 }
 
 // Validate implements config.Validator.
 func (o *trafficOptions) Validate() error {
-	return atMostOne(checkOptions(o), map[string]float64{"alpha": o.Alpha, "min_share": o.MinShare})
+	err := atMostOne(checkOptions(o), map[string]float64{"alpha": o.Alpha, "min_share": o.MinShare})
+	if o.GroupNow < 2 {
+		err = errors.Join(err, config.Errorf("group_now", "must be at least 2 (the principal and one peer)"))
+	}
+	return err
 }
 
 type trafficDetector struct {
@@ -148,6 +155,7 @@ type trafficDetector struct {
 	peerFactor, peerGate          float64
 	coldGate, coldOwn, coldReturn float64
 	minShare                      float64
+	groupNow                      float64
 	dailyFactor, peakFactor       float64
 	idWin                         time.Duration
 	readyEP, readyCl, readyID     readyMark
@@ -277,6 +285,7 @@ func newTraffic(cfg Config) *trafficDetector {
 		coldOwn:     o.ColdOwn,
 		coldReturn:  o.ColdReturn,
 		minShare:    o.MinShare,
+		groupNow:    float64(o.GroupNow),
 		dailyFactor: o.DailyFactor,
 		peakFactor:  o.PeakFactor,
 		idWin:       o.IdentityWindow.D(),
@@ -556,7 +565,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	// this endpoint in this window (shift start), the bar is relative to
 	// them.
 	var now, busiest float64
-	if g.active > 5 {
+	if g.active >= d.groupNow {
 		now = (g.sum - s.w.n) / (g.active - 1)
 		busiest = g.others(key)
 		thr = fmax(thr, fmax(d.peerFactor*now, 2*busiest))

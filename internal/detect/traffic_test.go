@@ -314,3 +314,61 @@ func TestTrafficIdentityBusyVisit(t *testing.T) {
 		})
 	}
 }
+
+// TestTrafficIdentityGroupNow: a ward's nurses read a few records each per
+// 15 minutes for eight hours; at shift start, nurses new to the endpoint
+// open 24–30 records each in the same window. With group_now (4) of the
+// role group active there, the bar rises with them: no alert. A nurse
+// doing the same with only one colleague active, or one reading 300
+// records amid the shift start, is a spike. group_now 6 (the rule before
+// stop 25) alerts on the shift start of four.
+func TestTrafficIdentityGroupNow(t *testing.T) {
+	var base []*event.Event
+	for w := 0; w < 32; w++ {
+		for i := 0; i < 8; i++ {
+			who := fmt.Sprintf("rn%d", i)
+			for k := 0; k < 1+(w+i)%3; k++ {
+				at := t0.Add(time.Duration(w)*15*time.Minute + time.Duration(i*90+k*200)*time.Second)
+				base = append(base, mkEv(at, ip4(400+i), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 100*i+k+w), 200, withID(who, "nurse")))
+			}
+		}
+	}
+	shift := t0.Add(8*time.Hour + 15*time.Minute)
+	reader := func(who string, off time.Duration, n int) []*event.Event {
+		return burst(shift.Add(off), 12*time.Minute, n, func(i int, at time.Time) *event.Event {
+			return mkEv(at, ip4(500+len(who)), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 5000+i), 200, withID(who, "nurse"))
+		})
+	}
+	ward := merge(reader("nurse-a", 0, 30), reader("nurse-bb", time.Minute, 26), reader("nurse-ccc", 2*time.Minute, 24), reader("nurse-dddd", 2*time.Minute, 25))
+	cases := []struct {
+		name     string
+		groupNow int
+		evs      []*event.Event
+		want     []string
+	}{
+		{"four nurses start their shift", 4, merge(base, ward), nil},
+		{"the same with group_now 6", 6, merge(base, ward), []string{"nurse-a", "nurse-bb", "nurse-dddd", "nurse-ccc"}},
+		{"one nurse reads 30 records, one colleague active", 4, merge(base, reader("nurse-a", 0, 30), reader("nurse-bb", time.Minute, 5)), []string{"nurse-a"}},
+		{"a nurse reads 300 records amid the shift start", 4, merge(base, ward, reader("nurse-eeeee", 0, 300)), []string{"nurse-eeeee"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := defaultTrafficOptions()
+			o.GroupNow = c.groupNow
+			as := ofType(run(newTraffic(Config{Options: Options{"traffic": o}}), c.evs), "traffic.identity_spike")
+			var got []string
+			for _, a := range as {
+				if a.Identity == nil {
+					t.Fatalf("identity spike without an identity: %+v", a)
+				}
+				got = append(got, a.Identity.Name)
+			}
+			sort.Strings(got)
+			want := append([]string(nil), c.want...)
+			sort.Strings(want)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("identity spikes on %v, want %v\n%s", got, want, summary(as))
+			}
+		})
+	}
+}
