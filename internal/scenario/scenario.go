@@ -299,9 +299,14 @@ func inWindow(a model.Alert, s sim.Scenario, tol time.Duration) bool {
 }
 
 // matchesSubject: the alert concerns the scenario's attacker (one of its
-// addresses, its principal) or, for endpoint alerts, its endpoint.
+// addresses, its principal, or — an alert on a principal whose token the
+// attacker used from its own addresses — the attacker's addresses behind
+// most of the alert's events) or, for endpoint alerts, its endpoint.
 func matchesSubject(a model.Alert, s sim.Scenario) bool {
 	if a.Client != nil && a.Client.IP != "" && slices.Contains(s.ClientIPs, a.Client.IP) {
+		return true
+	}
+	if attackerShare(a, s.ClientIPs) {
 		return true
 	}
 	if a.Identity != nil && s.Identity != "" && a.Identity.Name == s.Identity {
@@ -311,6 +316,23 @@ func matchesSubject(a model.Alert, s sim.Scenario) bool {
 		return endpointMatches(*a.Endpoint, s)
 	}
 	return false
+}
+
+// attackerShare: the alert lists its events' addresses, and the
+// attacker's hold more than half of those events.
+func attackerShare(a model.Alert, ips []string) bool {
+	if len(a.Clients) == 0 || len(ips) == 0 {
+		return false
+	}
+	var mine, all int64
+	for _, c := range a.Clients {
+		all += c.Count
+		if slices.Contains(ips, c.IP) {
+			mine += c.Count
+		}
+	}
+	all += a.ClientsOther
+	return 2*mine > all
 }
 
 // matchesTrap: the alert concerns one of the trap's addresses or its

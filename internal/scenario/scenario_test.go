@@ -42,6 +42,9 @@ func mkAlert(id, typ, subject string, first time.Time, opts ...func(*model.Alert
 func client(ip string) func(*model.Alert) {
 	return func(a *model.Alert) { a.Client = &model.ClientRef{IP: ip} }
 }
+func clients(cs ...model.ClientCount) func(*model.Alert) {
+	return func(a *model.Alert) { a.Clients = cs }
+}
 func ident(name string) func(*model.Alert) {
 	return func(a *model.Alert) { a.Identity = &model.IdentityRef{ID: "id_x", Kind: "jwt", Name: name} }
 }
@@ -83,6 +86,18 @@ func TestEvaluate(t *testing.T) {
 		{name: "other type on an attacker is mistyped, not false",
 			alerts:   []model.Alert{mkAlert("a1", "injection.sqli", "client", t0.Add(5*time.Minute), client("203.0.113.9"))},
 			detected: map[string]time.Duration{}, mistypedN: 1},
+		{name: "identity alert whose events came mostly from the attacker's address (a stolen token) is mistyped, not false",
+			alerts: []model.Alert{mkAlert("a1", "traffic.identity_spike", "identity", t0.Add(12*time.Minute), ident("cust-1"), clients(
+				model.ClientCount{IP: "203.0.113.9", Count: 20}, model.ClientCount{IP: "172.56.21.15", Count: 2}))},
+			detected: map[string]time.Duration{}, mistypedN: 1},
+		{name: "identity alert with the attacker's address among a few of its events is false",
+			alerts: []model.Alert{mkAlert("a1", "traffic.identity_spike", "identity", t0.Add(12*time.Minute), ident("cust-1"), clients(
+				model.ClientCount{IP: "203.0.113.9", Count: 2}, model.ClientCount{IP: "172.56.21.15", Count: 20}))},
+			detected: map[string]time.Duration{}, falseN: 1},
+		{name: "the attacker's address, not more than half with the addresses left out",
+			alerts: []model.Alert{mkAlert("a1", "traffic.identity_spike", "identity", t0.Add(12*time.Minute), ident("cust-1"), clients(
+				model.ClientCount{IP: "203.0.113.9", Count: 10}), func(a *model.Alert) { a.ClientsOther = 10 })},
+			detected: map[string]time.Duration{}, falseN: 1},
 		{name: "alert on a trap's address",
 			alerts:   []model.Alert{mkAlert("a1", "traffic.client_spike", "client", t0, client("198.51.100.77"), ep("api.shop.example.test", "GET", "/v1/products"))},
 			detected: map[string]time.Duration{}, falseN: 1, trapN: 1, trapOf: "nat"},
