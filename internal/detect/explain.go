@@ -107,6 +107,7 @@ var detailWords = map[string]string{
 	"match":                    "what the signature recognised",
 	"max_failures_one_client":  "most failures from one client address (low: spread over many addresses)",
 	"max_per_subject":          "most identifiers requested by one subject (low: spread over many subjects)",
+	"judged_at_window_end":     "the principal was new to the endpoint: judged when its window closed, against its role group over the whole window",
 	"method":                   "HTTP method of the privileged function",
 	"network_switches":         "times the token moved to another network in the window",
 	"new_subject_share":        "share of the requests by principals new to the endpoint",

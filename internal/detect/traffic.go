@@ -217,6 +217,21 @@ type trafficSubject struct {
 	// identity subjects: the client addresses of the window's requests
 	// (nil for client subjects, whose address is their key).
 	addrs *addrTally
+	// held: an identity subject new to the endpoint (no own windows) above
+	// its bar — judged when the window closes, against its role group over
+	// the whole window.
+	held *heldSpike
+}
+
+// heldSpike is an identity spike judged at the close of its window: the
+// report prepared at the first request above the bar, the bar without the
+// role group, and the time of the principal's last request of the window.
+type heldSpike struct {
+	idx   int64
+	hit   Hit
+	thr   float64
+	peers float64 // the endpoint's closed peer windows then (confidence)
+	last  time.Time
 }
 
 // clientEP is the (client, endpoint) state of the traffic and latency
@@ -496,6 +511,41 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	s.hit.Sample = nil
 }
 
+// closeIdentity judges a held identity spike against its role group over
+// the whole window, then reports the remainder of a fired window.
+func (d *trafficDetector) closeIdentity(s *trafficSubject, key uint64, out *Emitter) {
+	if h := s.held; h != nil && h.idx == s.w.idx && !s.fire.firedIn(s.w.idx) {
+		thr := h.thr
+		var now, busiest float64
+		if g, ok := d.groups.Peek(s.gk); ok && g.w == s.w.idx && g.active >= d.groupNow {
+			now = (g.sum - s.w.n) / (g.active - 1)
+			busiest = g.others(key)
+			thr = fmax(thr, fmax(d.peerFactor*now, 2*busiest))
+		}
+		if s.w.n > thr {
+			hit := h.hit
+			hit.Time, hit.Count = h.last, int64(s.w.n)
+			hit.Confidence = confidence(s.w.n, thr, h.peers, 4*d.peerGate)
+			hit.Evidence.Observed, hit.Evidence.Threshold = s.w.n, round2(thr)
+			details := make(map[string]any, len(hit.Evidence.Details)+3)
+			for k, v := range hit.Evidence.Details {
+				details[k] = v
+			}
+			details["peers_now_mean"], details["busiest_peer_now"], details["client_ips"] = round2(now), busiest, s.ids.estimate()
+			hit.Evidence.Details = details
+			hit.Clients, hit.ClientsOther = s.addrs.delta(!out.Preview())
+			out.Emit(hit)
+			if !out.Preview() {
+				s.fire = fireState{on: true, idx: s.w.idx, reported: s.w.n, thr: thr}
+			}
+		}
+		if !out.Preview() {
+			s.held = nil
+		}
+	}
+	d.closeSubject(s, out)
+}
+
 // closeSubject reports the remainder of a subject's fired window.
 func (d *trafficDetector) closeSubject(s *trafficSubject, out *Emitter) {
 	if r := s.fire.remainder(s.w.idx, s.w.n, out); r > 0 && s.hit != nil {
@@ -521,7 +571,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		s.addrs = &addrTally{}
 	}
 	if idx > s.w.idx {
-		d.closeSubject(s, out)
+		d.closeIdentity(s, key, out)
 		d.foldSubject(s, key, true)
 		v := s.w.n
 		if s.fire.firedIn(s.w.idx) {
@@ -564,6 +614,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	// Peers right now: when the principal's whole role group is busy on
 	// this endpoint in this window (shift start), the bar is relative to
 	// them.
+	alone := thr
 	var now, busiest float64
 	if g.active >= d.groupNow {
 		now = (g.sum - s.w.n) / (g.active - 1)
@@ -579,8 +630,26 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		return
 	}
 	if s.w.n <= thr {
+		if s.held != nil && s.held.idx == s.w.idx {
+			s.held.last = ev.Time
+		}
 		return
 	}
+	if s.own.n == 0 && !s.fire.firedIn(s.w.idx) {
+		// New to the endpoint: the first window of a principal's shift and
+		// a stolen token's first use look alike until the window's end
+		// shows what the role group did in it (colleagues starting too).
+		if s.held == nil || s.held.idx != s.w.idx {
+			s.held = &heldSpike{idx: s.w.idx, thr: alone, peers: ep.identDist.count(), hit: Hit{Type: alert.TrafficIdentitySpike, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+				Evidence: model.Evidence{Baseline: round2(fmax(p99, s.own.mean)), Window: winLabel(d.idWin),
+					Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
+					Details: map[string]any{"peer_p99": round2(p99), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "peers_learning": cold, "judged_at_window_end": true}},
+				Sample: anomSample(ev, "")}}
+		}
+		s.held.last = ev.Time
+		return
+	}
+	s.held = nil
 	delta, first := s.fire.cross(s.w.idx, s.w.n, thr)
 	if delta == 0 {
 		return
@@ -614,7 +683,7 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 			d.closeSubject(&e.tr, out)
 		}
 	})
-	d.idents.Each(func(_ uint64, s *trafficSubject) { d.closeSubject(s, out) })
+	d.idents.Each(func(k uint64, s *trafficSubject) { d.closeIdentity(s, k, out) })
 }
 
 // peerBar is the peer baseline a subject is judged against: the p99 of
@@ -653,7 +722,11 @@ func (d *trafficDetector) rollPeers(ep *trafficEndpoint, w *int64, active *[]uin
 			s = &e.tr
 		}
 		if s != nil && s.w.idx == *w {
-			d.closeSubject(s, out)
+			if ident {
+				d.closeIdentity(s, k, out)
+			} else {
+				d.closeSubject(s, out)
+			}
 			d.foldSubject(s, k, ident)
 		}
 	}

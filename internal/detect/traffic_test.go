@@ -318,7 +318,10 @@ func TestTrafficIdentityBusyVisit(t *testing.T) {
 // TestTrafficIdentityGroupNow: a ward's nurses read a few records each per
 // 15 minutes for eight hours; at shift start, nurses new to the endpoint
 // open 24–30 records each in the same window. With group_now (4) of the
-// role group active there, the bar rises with them: no alert. A nurse
+// role group active there, the bar rises with them: no alert — also for
+// the first of them, past the bar before the others start (a principal
+// new to the endpoint is judged at the window's end while its group is
+// not busy on it). A nurse
 // doing the same with only one colleague active, or one reading 300
 // records amid the shift start, is a spike. group_now 6 (the rule before
 // stop 25) alerts on the shift start of four.
@@ -334,11 +337,18 @@ func TestTrafficIdentityGroupNow(t *testing.T) {
 		}
 	}
 	shift := t0.Add(8*time.Hour + 15*time.Minute)
-	reader := func(who string, off time.Duration, n int) []*event.Event {
-		return burst(shift.Add(off), 12*time.Minute, n, func(i int, at time.Time) *event.Event {
+	readerIn := func(who string, off, d time.Duration, n int) []*event.Event {
+		return burst(shift.Add(off), d, n, func(i int, at time.Time) *event.Event {
 			return mkEv(at, ip4(500+len(who)), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 5000+i), 200, withID(who, "nurse"))
 		})
 	}
+	reader := func(who string, off time.Duration, n int) []*event.Event {
+		return readerIn(who, off, 12*time.Minute, n)
+	}
+	// The first nurse of the shift is past the bar (20 reads) before her
+	// colleagues start: judged when the window closes.
+	early := merge(readerIn("nurse-a", 0, 4*time.Minute, 30), readerIn("nurse-bb", 6*time.Minute, 6*time.Minute, 26),
+		readerIn("nurse-ccc", 7*time.Minute, 6*time.Minute, 24), readerIn("nurse-dddd", 8*time.Minute, 6*time.Minute, 25))
 	ward := merge(reader("nurse-a", 0, 30), reader("nurse-bb", time.Minute, 26), reader("nurse-ccc", 2*time.Minute, 24), reader("nurse-dddd", 2*time.Minute, 25))
 	cases := []struct {
 		name     string
@@ -350,6 +360,7 @@ func TestTrafficIdentityGroupNow(t *testing.T) {
 		{"the same with group_now 6", 6, merge(base, ward), []string{"nurse-a", "nurse-bb", "nurse-dddd", "nurse-ccc"}},
 		{"one nurse reads 30 records, one colleague active", 4, merge(base, reader("nurse-a", 0, 30), reader("nurse-bb", time.Minute, 5)), []string{"nurse-a"}},
 		{"a nurse reads 300 records amid the shift start", 4, merge(base, ward, reader("nurse-eeeee", 0, 300)), []string{"nurse-eeeee"}},
+		{"the first nurse of the shift, past the bar before her colleagues start", 4, merge(base, early), nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -370,5 +381,17 @@ func TestTrafficIdentityGroupNow(t *testing.T) {
 				t.Fatalf("identity spikes on %v, want %v\n%s", got, want, summary(as))
 			}
 		})
+	}
+	// A held spike is reported when its window closes, dated at the
+	// principal's last request of the window (its time to detect is not
+	// hidden), with the whole window's count.
+	evs := merge(base, reader("nurse-a", 0, 30), reader("nurse-bb", time.Minute, 5))
+	as := ofType(run(newTraffic(Config{}), evs), "traffic.identity_spike")
+	if len(as) != 1 {
+		t.Fatalf("want one spike, got\n%s", summary(as))
+	}
+	last := shift.Add(12 * time.Minute * 29 / 30)
+	if a := as[0]; !a.FirstSeen.Equal(last) || a.Count != 30 || a.Evidence.Details["judged_at_window_end"] != true {
+		t.Fatalf("held spike first seen %v (want %v), count %d, details %v", a.FirstSeen, last, a.Count, a.Evidence.Details)
 	}
 }
