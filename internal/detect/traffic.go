@@ -511,16 +511,28 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	s.hit.Sample = nil
 }
 
+// groupBar is the bar of a principal with n requests in the window from
+// its role group on the endpoint in that window, once group_now members
+// used it: peer_factor × the others' mean and twice the busiest of them
+// (0 below group_now).
+func (d *trafficDetector) groupBar(g *trafficGroup, n float64, key uint64) (now, busiest, bar float64) {
+	if g.active < d.groupNow {
+		return 0, 0, 0
+	}
+	now = (g.sum - n) / (g.active - 1)
+	busiest = g.others(key)
+	return now, busiest, fmax(d.peerFactor*now, 2*busiest)
+}
+
 // closeIdentity judges a held identity spike against its role group over
 // the whole window, then reports the remainder of a fired window.
 func (d *trafficDetector) closeIdentity(s *trafficSubject, key uint64, out *Emitter) {
 	if h := s.held; h != nil && h.idx == s.w.idx && !s.fire.firedIn(s.w.idx) {
 		thr := h.thr
-		var now, busiest float64
-		if g, ok := d.groups.Peek(s.gk); ok && g.w == s.w.idx && g.active >= d.groupNow {
-			now = (g.sum - s.w.n) / (g.active - 1)
-			busiest = g.others(key)
-			thr = fmax(thr, fmax(d.peerFactor*now, 2*busiest))
+		var now, busiest, bar float64
+		if g, ok := d.groups.Peek(s.gk); ok && g.w == s.w.idx {
+			now, busiest, bar = d.groupBar(g, s.w.n, key)
+			thr = fmax(thr, bar)
 		}
 		if s.w.n > thr {
 			hit := h.hit
@@ -615,12 +627,8 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	// this endpoint in this window (shift start), the bar is relative to
 	// them.
 	alone := thr
-	var now, busiest float64
-	if g.active >= d.groupNow {
-		now = (g.sum - s.w.n) / (g.active - 1)
-		busiest = g.others(key)
-		thr = fmax(thr, fmax(d.peerFactor*now, 2*busiest))
-	}
+	now, busiest, bar := d.groupBar(g, s.w.n, key)
+	thr = fmax(thr, bar)
 	// A principal busy on many functions at once — several visits back
 	// to back, this endpoint a small part of them — is a busy person, not
 	// a flow being abused: a spike is a flow taking at least min_share of
