@@ -525,9 +525,12 @@ func (d *trafficDetector) groupBar(g *trafficGroup, n float64, key uint64) (now,
 }
 
 // closeIdentity judges a held identity spike against its role group over
-// the whole window, then reports the remainder of a fired window.
+// the whole window, then reports the remainder of a fired window. A held
+// spike is undecided until its window closes: a preview (serve's pending
+// alerts) does not show it, or serve would store evidence — or an alert —
+// that analyze never gives.
 func (d *trafficDetector) closeIdentity(s *trafficSubject, key uint64, out *Emitter) {
-	if h := s.held; h != nil && h.idx == s.w.idx && !s.fire.firedIn(s.w.idx) {
+	if h := s.held; h != nil && h.idx == s.w.idx && !s.fire.firedIn(s.w.idx) && !out.Preview() {
 		thr := h.thr
 		var now, busiest, bar float64
 		if g, ok := d.groups.Peek(s.gk); ok && g.w == s.w.idx {
@@ -545,15 +548,11 @@ func (d *trafficDetector) closeIdentity(s *trafficSubject, key uint64, out *Emit
 			}
 			details["peers_now_mean"], details["busiest_peer_now"], details["client_ips"] = round2(now), busiest, s.ids.estimate()
 			hit.Evidence.Details = details
-			hit.Clients, hit.ClientsOther = s.addrs.delta(!out.Preview())
+			hit.Clients, hit.ClientsOther = s.addrs.delta(true)
 			out.Emit(hit)
-			if !out.Preview() {
-				s.fire = fireState{on: true, idx: s.w.idx, reported: s.w.n, thr: thr}
-			}
+			s.fire = fireState{on: true, idx: s.w.idx, reported: s.w.n, thr: thr}
 		}
-		if !out.Preview() {
-			s.held = nil
-		}
+		s.held = nil
 	}
 	d.closeSubject(s, out)
 }

@@ -390,6 +390,23 @@ func TestTrafficIdentityGroupNow(t *testing.T) {
 	if len(as) != 1 {
 		t.Fatalf("want one spike, got\n%s", summary(as))
 	}
+	// A look at the pending alerts (serve's checkpoints) in the middle of
+	// the held window shows nothing: the spike is undecided until the
+	// window closes.
+	d := newTraffic(Config{})
+	out := NewEmitter()
+	cut := shift.Add(10 * time.Minute)
+	for _, ev := range evs {
+		if !ev.Time.Before(cut) {
+			break
+		}
+		d.Observe(ev, out)
+	}
+	pv := out.previewCopy()
+	d.Finish(cut, pv)
+	if got := ofType(pv.Alerts(), "traffic.identity_spike"); len(got) != 0 {
+		t.Fatalf("preview of a held window shows\n%s", summary(got))
+	}
 	last := shift.Add(12 * time.Minute * 29 / 30)
 	if a := as[0]; !a.FirstSeen.Equal(last) || a.Count != 30 || a.Evidence.Details["judged_at_window_end"] != true {
 		t.Fatalf("held spike first seen %v (want %v), count %d, details %v", a.FirstSeen, last, a.Count, a.Evidence.Details)
