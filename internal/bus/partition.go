@@ -209,6 +209,18 @@ func (r *Reader) Pending(ctx context.Context) (uint64, error) {
 	return info.NumPending, nil
 }
 
+// Waiting is the number of pull requests the partition's consumer holds
+// from its clients (a reader waiting for messages; diagnostics and tests).
+func (r *Reader) Waiting(ctx context.Context) (int, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	info, err := r.cons.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.NumWaiting, nil
+}
+
 // Release gives the partition up: the next client that fetches is pinned.
 func (r *Reader) Release(ctx context.Context) error {
 	ctx, cancel := bounded(ctx)

@@ -49,7 +49,18 @@ func TestTailDeliveredToNoOne(t *testing.T) {
 		t.Fatalf("before the cut: partial report at sequence %d with %d of %d records", seq, got, half)
 	}
 
-	// The worker's connection goes dead: what the server sends it is lost.
+	// The worker's connection goes dead while its pull request waits at
+	// the server: what the server then sends it is lost. (Frozen between
+	// two pulls, the next pull would never reach the server and nothing
+	// would be delivered: wait for a waiting pull first.)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n, _ := rd.Waiting(t.Context()); n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker holds no pull request at the server")
+		}
+	}
 	px.Freeze()
 	if err := in.Publish(t.Context(), recs[half:]); err != nil {
 		t.Fatal(err)
