@@ -140,13 +140,18 @@ func (r *Reader) Close() {
 // Delivered is the stream sequence of the last message the consumer
 // delivered (to any client).
 func (r *Reader) Delivered(ctx context.Context) (uint64, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	info, err := r.cons.Info(ctx)
+	info, err := r.info(ctx)
 	if err != nil {
 		return 0, err
 	}
 	return info.Delivered.Stream, nil
+}
+
+// info reads the consumer's info in one bounded request.
+func (r *Reader) info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+	ctx, cancel := bounded(ctx)
+	defer cancel()
+	return r.cons.Info(ctx)
 }
 
 // LastSeq is the stream sequence of the partition's last message on the
@@ -182,9 +187,7 @@ type ConsumerState struct {
 
 // State reads the consumer's state in one request.
 func (r *Reader) State(ctx context.Context) (ConsumerState, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	info, err := r.cons.Info(ctx)
+	info, err := r.info(ctx)
 	if err != nil {
 		return ConsumerState{}, err
 	}
@@ -200,9 +203,7 @@ func (r *Reader) State(ctx context.Context) (ConsumerState, error) {
 // Pending is the number of the partition's messages the consumer has not
 // delivered to any client yet.
 func (r *Reader) Pending(ctx context.Context) (uint64, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	info, err := r.cons.Info(ctx)
+	info, err := r.info(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -212,9 +213,7 @@ func (r *Reader) Pending(ctx context.Context) (uint64, error) {
 // Waiting is the number of pull requests the partition's consumer holds
 // from its clients (a reader waiting for messages; diagnostics and tests).
 func (r *Reader) Waiting(ctx context.Context) (int, error) {
-	ctx, cancel := bounded(ctx)
-	defer cancel()
-	info, err := r.cons.Info(ctx)
+	info, err := r.info(ctx)
 	if err != nil {
 		return 0, err
 	}
