@@ -21,6 +21,7 @@ targets=(
   "./internal/exchange FuzzFastDecodeAgrees"    # its fast path against the reference
   "./internal/exchange FuzzDecodeHAR"           # HAR
   "./internal/exchange FuzzDecodeLimits"        # the server's bounded decoder (gzip, NDJSON, streamed HAR)
+  "./internal/enrich FuzzContentDecode"         # recorded bodies' content codings (gzip, deflate, br, zstd)
   "./internal/source FuzzSpansToRecords"        # OTLP protobuf
   "./internal/source FuzzOTLPJSON"              # OTLP JSON
   "./internal/source FuzzNGINXLine"             # NGINX access logs

@@ -135,6 +135,12 @@ func mergeInput(dst, src *model.Input) {
 		}
 		dst.Dropped[k] += v
 	}
+	for k, v := range src.Decoded {
+		if dst.Decoded == nil {
+			dst.Decoded = map[string]int64{}
+		}
+		dst.Decoded[k] += v
+	}
 }
 
 // foldAlerts folds alerts of one identity as the detection emitter folds

@@ -37,6 +37,8 @@ var codecOptions = []statecodec.Option{
 	// by field, a restored sketch is the same sketch.
 	statecodec.Structural(hyperloglog.Sketch{}),
 	statecodec.SkipTypeNamed("github.com/palisade-sec/palisade/internal/detect.evKeys"),
+	// the content decoders' readers and buffers (the counts are state)
+	statecodec.SkipTypeNamed("github.com/palisade-sec/palisade/internal/enrich.contentScratch"),
 	statecodec.Register(&mapping.LogarithmicMapping{}, &mapping.CubicallyInterpolatedMapping{}, &mapping.LinearlyInterpolatedMapping{},
 		&store.DenseStore{}, &store.CollapsingLowestDenseStore{}, &store.CollapsingHighestDenseStore{},
 		&store.BufferedPaginatedStore{}, &store.SparseStore{}),

@@ -995,6 +995,14 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 		if len(f.Layers) > 0 {
 			layers = strings.Join(f.Layers, ",")
 		}
+		if ev.RequestCoding != "" && bodyLoc(f.Loc) {
+			// the body was sent compressed: the enricher's layer first
+			if layers == "none" {
+				layers = "content-encoding:" + ev.RequestCoding
+			} else {
+				layers = "content-encoding:" + ev.RequestCoding + "," + layers
+			}
+		}
 		// one paranoia-2 rule alone, cold: medium (a later stronger hit of
 		// the alert raises it); every other finding: the type's high
 		sev := model.SevHigh
@@ -1012,6 +1020,17 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 			Sample: sigSample(ev, f.Loc+": "+f.Fragment),
 		})
 	}
+}
+
+// bodyLoc: a finding's location is in the request body (the whole body,
+// a JSON member, a form or multipart field, XML text).
+func bodyLoc(loc string) bool {
+	for _, p := range []string{"body", "form:", "form-name:", "multipart:", "multipart-filename:"} {
+		if strings.HasPrefix(loc, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Fragment returns the matched part of a decoded value for evidence: at

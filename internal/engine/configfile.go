@@ -22,16 +22,17 @@ import (
 // serve sections). DefaultFileConfig holds the defaults; Apply turns it
 // into an engine Config. Every key is listed in docs/configuration.md.
 type FileConfig struct {
-	ReorderWindow  config.Duration `yaml:"reorder_window" doc:"event-time disorder tolerated: records are held this long (of event time; at most 65,536 records and 64 MiB) and processed in time order; older ones are processed anyway and counted as late"`
-	InternalRanges []string        `yaml:"internal_ranges" doc:"clients in these ranges (CIDR or address) are internal; an empty list keeps the default"`
-	TrustedProxies []string        `yaml:"trusted_proxies" doc:"peers whose X-Forwarded-For is trusted: the client is the right-most address that is not a trusted proxy (none: the peer is the client)"`
-	Specs          []string        `yaml:"specs" doc:"declared OpenAPI specs, PATH or PATH,host=HOST (same as --spec)"`
-	Intel          []string        `yaml:"intel" doc:"threat-intel feeds KIND[,min=N][,name=NAME]=PATH|URL (same as --intel; docs/threat-intel.md)"`
-	Identity       IdentityFile    `yaml:"identity"`
-	Inventory      InventoryFile   `yaml:"inventory"`
-	Classify       ClassifyFile    `yaml:"classify"`
-	Detect         DetectFile      `yaml:"detect"`
-	Posture        PostureFile     `yaml:"posture"`
+	ReorderWindow   config.Duration     `yaml:"reorder_window" doc:"event-time disorder tolerated: records are held this long (of event time; at most 65,536 records and 64 MiB) and processed in time order; older ones are processed anyway and counted as late"`
+	InternalRanges  []string            `yaml:"internal_ranges" doc:"clients in these ranges (CIDR or address) are internal; an empty list keeps the default"`
+	TrustedProxies  []string            `yaml:"trusted_proxies" doc:"peers whose X-Forwarded-For is trusted: the client is the right-most address that is not a trusted proxy (none: the peer is the client)"`
+	Specs           []string            `yaml:"specs" doc:"declared OpenAPI specs, PATH or PATH,host=HOST (same as --spec)"`
+	Intel           []string            `yaml:"intel" doc:"threat-intel feeds KIND[,min=N][,name=NAME]=PATH|URL (same as --intel; docs/threat-intel.md)"`
+	Identity        IdentityFile        `yaml:"identity"`
+	ContentDecoding ContentDecodingFile `yaml:"content_decoding"`
+	Inventory       InventoryFile       `yaml:"inventory"`
+	Classify        ClassifyFile        `yaml:"classify"`
+	Detect          DetectFile          `yaml:"detect"`
+	Posture         PostureFile         `yaml:"posture"`
 }
 
 // IdentityFile is the identity section.
@@ -40,6 +41,14 @@ type IdentityFile struct {
 	APIKeyHeaders  []string `yaml:"api_key_headers" doc:"request headers holding API keys (replaces the default list)"`
 	APIKeyParams   []string `yaml:"api_key_params" doc:"query parameters holding API keys (replaces the default list)"`
 	SessionCookies []string `yaml:"session_cookies" doc:"cookies that identify a session (replaces the default list)"`
+}
+
+// ContentDecodingFile is the content_decoding section: request and
+// response bodies recorded with a Content-Encoding (docs/exchange-format.md).
+type ContentDecodingFile struct {
+	Disabled bool `yaml:"disabled" doc:"analyze bodies recorded with a Content-Encoding (gzip, deflate, br, zstd) as sent, without decoding them"`
+	MaxBody  int  `yaml:"max_body" doc:"bytes of a decoded body kept after each decoding layer; the rest is cut and the body marked truncated (analyzers read at most 256 KiB of a body); 0 = 262144, at most 64 MiB"`
+	MaxRatio int  `yaml:"max_ratio" doc:"a decoded body is cut at this many times its recorded (encoded) size, at least 64 KiB: a decompression bomb costs a bounded multiple of the bytes sent; 0 = 100"`
 }
 
 // InventoryFile is the inventory section.
@@ -125,8 +134,9 @@ func DefaultFileConfig() FileConfig {
 		InternalRanges: internal,
 		Identity: IdentityFile{APIKeyHeaders: id.APIKeyHeaders, APIKeyParams: id.APIKeyParams,
 			SessionCookies: id.SessionCookies},
-		Inventory: InventoryFile{UnusedAfter: config.Duration(inv.UnusedAfter), MaxNodes: inv.MaxNodes, MaxEndpointIDs: inv.MaxEndpointIDs},
-		Posture:   PostureFile{UnusedAfter: config.Duration(30 * 24 * time.Hour)},
+		ContentDecoding: ContentDecodingFile{MaxBody: d.Enrich.Content.MaxBody, MaxRatio: d.Enrich.Content.MaxRatio},
+		Inventory:       InventoryFile{UnusedAfter: config.Duration(inv.UnusedAfter), MaxNodes: inv.MaxNodes, MaxEndpointIDs: inv.MaxEndpointIDs},
+		Posture:         PostureFile{UnusedAfter: config.Duration(30 * 24 * time.Hour)},
 	}
 }
 
@@ -148,6 +158,12 @@ func (fc FileConfig) Validate() error {
 	}
 	if fc.Inventory.MaxNodes < 0 {
 		errs = append(errs, config.Errorf("inventory.max_nodes", "must not be negative"))
+	}
+	if cd := fc.ContentDecoding; cd.MaxBody < 0 || cd.MaxBody > 64<<20 {
+		errs = append(errs, config.Errorf("content_decoding.max_body", "must be between 0 (the default) and 67108864 (64 MiB), not %d", cd.MaxBody))
+	}
+	if fc.ContentDecoding.MaxRatio < 0 {
+		errs = append(errs, config.Errorf("content_decoding.max_ratio", "must not be negative"))
 	}
 	if fc.Inventory.MaxEndpointIDs < 0 {
 		errs = append(errs, config.Errorf("inventory.max_endpoint_ids", "must not be negative"))
@@ -171,6 +187,16 @@ func (fc FileConfig) Apply() (Config, error) {
 	if len(fc.TrustedProxies) > 0 {
 		if cfg.Enrich.TrustedProxies, err = prefixes("trusted_proxies", fc.TrustedProxies); err != nil {
 			return cfg, err
+		}
+	}
+	if cd := fc.ContentDecoding; cd.Disabled {
+		cfg.Enrich.Content.MaxBody = 0
+	} else {
+		if cd.MaxBody > 0 {
+			cfg.Enrich.Content.MaxBody = cd.MaxBody
+		}
+		if cd.MaxRatio > 0 {
+			cfg.Enrich.Content.MaxRatio = cd.MaxRatio
 		}
 	}
 	cfg.Specs = append(cfg.Specs, fc.Specs...)

@@ -350,6 +350,18 @@ func (e *Engine) Report(generatedAt time.Time) *model.Report {
 			}
 		}
 	}
+	for k, v := range e.enr.Dropped() {
+		if r.AnalysisDropped == nil {
+			r.AnalysisDropped = map[string]int64{}
+		}
+		r.AnalysisDropped["enrich "+k] += v
+	}
+	for k, v := range e.enr.Decoded() {
+		if r.Input.Decoded == nil {
+			r.Input.Decoded = map[string]int64{}
+		}
+		r.Input.Decoded[k] += v
+	}
 	r.Hosts = e.inv.Hosts(eps)
 	e.addOutbound(r) // third-party APIs our services call (outbound.go)
 	r.Readiness = e.Readiness()

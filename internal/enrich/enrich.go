@@ -28,6 +28,9 @@ type Config struct {
 	// client is the right-most untrusted X-Forwarded-For address.
 	TrustedProxies []netip.Prefix
 	Identity       identity.Config
+	// Content bounds the decoding of bodies sent with a Content-Encoding
+	// (content.go); MaxBody 0 turns it off.
+	Content ContentConfig
 }
 
 // DefaultInternal are the default internal ranges.
@@ -41,7 +44,7 @@ func DefaultInternal() []netip.Prefix {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Internal: DefaultInternal(), Identity: identity.DefaultConfig()}
+	return Config{Internal: DefaultInternal(), Identity: identity.DefaultConfig(), Content: DefaultContentConfig()}
 }
 
 // ParsePrefixes parses a list of CIDRs or bare addresses.
@@ -72,6 +75,7 @@ type Enricher struct {
 	ids       *identity.Deriver
 	templater pipeline.Templater
 	intel     pipeline.IntelLookup
+	content   contentDecoder
 	free      []*event.Event // events given back with Recycle
 	freeQ     []url.Values   // their query maps, emptied
 	vals      []string       // spare room for query value slices
@@ -99,8 +103,16 @@ func New(cfg Config, t pipeline.Templater, intel pipeline.IntelLookup) *Enricher
 	if cfg.Internal == nil {
 		cfg.Internal = DefaultInternal()
 	}
-	return &Enricher{cfg: cfg, ids: identity.New(cfg.Identity), templater: t, intel: intel}
+	return &Enricher{cfg: cfg, ids: identity.New(cfg.Identity), templater: t, intel: intel, content: contentDecoder{cfg: cfg.Content}}
 }
+
+// Dropped counts, by reason, the bodies whose content coding was not (or
+// not wholly) decoded (the Drop* keys of content.go).
+func (e *Enricher) Dropped() map[string]int64 { return e.content.dropped }
+
+// Decoded counts the bodies decoded, by the codings peeled ("gzip",
+// "gzip,br" in the order undone).
+func (e *Enricher) Decoded() map[string]int64 { return e.content.decoded }
 
 // Identities exposes the identity deriver (for keyed hashing elsewhere).
 func (e *Enricher) Identities() *identity.Deriver { return e.ids }
@@ -120,6 +132,7 @@ func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error
 	}
 	*ev = event.Event{Seq: seq, Rec: rec, Time: rec.Time, Method: rec.Request.Method, URL: u,
 		Status: rec.Response.Status, Outbound: rec.IsOutbound()}
+	ev.RequestCoding, ev.ResponseCoding = e.content.decodeBodies(rec)
 	if u.Scheme != e.lastScheme || u.Host != e.lastHost {
 		e.lastScheme, e.lastHost = u.Scheme, u.Host
 		e.normScheme = strings.ToLower(u.Scheme)

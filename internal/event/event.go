@@ -47,6 +47,12 @@ type Event struct {
 	UserAgent string
 	Status    int
 
+	// RequestCoding and ResponseCoding name the content codings the
+	// enricher peeled off the recorded bodies ("gzip"; "gzip,br" in the
+	// order undone; "" when the body was recorded decoded or has none):
+	// Rec's bodies are then the decoded ones.
+	RequestCoding, ResponseCoding string
+
 	// Classified is set by the classification stage, which runs once per
 	// event after enrichment and before the analyzers (pipeline.Classifier);
 	// Sensitive is then every sensitive value it found, in every location

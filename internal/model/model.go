@@ -118,6 +118,10 @@ type Input struct {
 	Errors   []InputError     `json:"errors,omitempty"`  // first few rejections, with location
 	Dropped  map[string]int64 `json:"dropped,omitempty"` // reason -> count
 	Late     int64            `json:"late,omitempty"`    // records older than the reorder window (processed anyway)
+	// Decoded counts the request and response bodies recorded with a
+	// content coding that were decoded before analysis, by the codings
+	// peeled ("gzip", "br", "gzip,br" in the order undone).
+	Decoded map[string]int64 `json:"decoded,omitempty"`
 }
 
 // InputError locates one rejected record.
