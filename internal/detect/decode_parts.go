@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -96,6 +97,7 @@ type PartStats struct {
 	PartsCut   int64 // requests with more than MaxParts values
 	ValuesCut  int64 // values longer than MaxValue (only the first part inspected)
 	BodyErrors int64 // bodies announced as JSON/XML/multipart that did not parse (inspected as text)
+	Binary     int64 // binary bodies and multipart values (looksBinary): only their clean name=value pairs inspected
 }
 
 // Headers never inspected for injection: their values are structured
@@ -133,6 +135,9 @@ type partWalker struct {
 	done  bool
 	// decoded marks the value being emitted as already percent-decoded
 	decoded bool
+	// binary: the body being walked is binary (looksBinary); pairs keeps
+	// only its pieces that are clean text
+	binary bool
 
 	keys  *evKeys     // the engine's per-event keys (shared header list), or nil
 	hdrs  []reqHeader // the header list without an engine
@@ -166,7 +171,7 @@ var jsonWalkOpts = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsonte
 
 func getWalker(lim PartLimits, stats *PartStats, fn func(Part) bool) *partWalker {
 	w := walkerPool.Get().(*partWalker)
-	w.lim, w.stats, w.fn, w.n, w.done, w.decoded = lim.withDefaults(), stats, fn, 0, false, false
+	w.lim, w.stats, w.fn, w.n, w.done, w.decoded, w.binary = lim.withDefaults(), stats, fn, 0, false, false, false
 	if stats == nil {
 		w.ownSt = PartStats{}
 		w.stats = &w.ownSt
@@ -199,6 +204,22 @@ func (w *partWalker) pairs(raw string, nameKind, valKind PartKind, namePrefix, v
 		kv, rest, _ = strings.Cut(rest, "&")
 		if kv == "" {
 			continue
+		}
+		if w.binary {
+			// In a binary body a parameter is text that a form parser
+			// would find among the file's bytes: a piece's text up to
+			// its first byte no text has (a form's pairs are text, RFC
+			// 1866 percent-encodes the rest: what follows is the file's,
+			// or padding after a payload), that names a parameter with
+			// a plain name and holds at least 4 bytes (a payload; a
+			// shorter run between binary bytes is the file's by chance:
+			// `3='`). Bare pieces are the file's.
+			if i := firstBinary(kv); i >= 0 {
+				kv = kv[:i]
+			}
+			if k, v, eq := strings.Cut(kv, "="); !eq || !plainName(k) || len(v) < 4 {
+				continue
+			}
 		}
 		k, v, eq := strings.Cut(kv, "=")
 		dk, err1 := url.QueryUnescape(k)
@@ -374,6 +395,21 @@ func (w *partWalker) body(body, contentType string) {
 		body = body[:w.lim.MaxBody]
 	}
 	ct := strings.ToLower(contentType)
+	if !strings.HasPrefix(ct, "multipart/") && looksBinary(body) {
+		// a file (an image, an archive, a compressed or encrypted
+		// payload, sent as octet-stream, with no type, or as a form by
+		// curl --data-binary): its bytes are no language's text, and
+		// read as text they trip every rule by chance. Only its pieces
+		// that are clean name=value text are inspected (a parameter
+		// slipped among binary bytes still reaches a form parser).
+		// (A multipart body is judged part by part: its files are
+		// binary, its fields text.)
+		w.stats.Binary++
+		w.binary = true
+		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
+		w.binary = false
+		return
+	}
 	trim := strings.TrimLeft(body, " \t\r\n\ufeff")
 	switch {
 	case strings.Contains(ct, "json") || (ct == "" || strings.HasPrefix(ct, "text/plain")) && len(trim) > 0 && (trim[0] == '{' || trim[0] == '['):
@@ -394,7 +430,7 @@ func (w *partWalker) body(body, contentType string) {
 		if !w.emit(PartXML, "body", "", body) {
 			return
 		}
-		if !w.xmlBody(body) && !w.done {
+		if !w.xmlBody(body, "body:") && !w.done {
 			w.stats.BodyErrors++
 		}
 	default:
@@ -407,6 +443,83 @@ func (w *partWalker) body(body, contentType string) {
 		}
 		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
 	}
+}
+
+// looksBinary: s (its first 64 KiB) is not text — at least 8 of its
+// bytes, and at least one in ten, are bytes no text has: NUL and the other
+// C0 controls except tab, line feed, form feed and carriage return, DEL,
+// and bytes of invalid UTF-8. Text in a single-byte legacy encoding
+// (Latin-1 accents, a few bytes in a hundred) stays under the share;
+// random, compressed, encrypted and image data are far above it (about
+// one in two), a protobuf message full of strings near it. Text in a legacy encoding of another script (Cyrillic in
+// windows-1251, Shift-JIS) reads as binary: raw, such bodies are rare
+// (browsers percent-encode forms, JSON is UTF-8).
+func looksBinary(s string) bool {
+	n := min(len(s), 64<<10)
+	bad := binaryBytes(s[:n])
+	return bad >= 8 && bad*10 >= n
+}
+
+// binaryBytes counts the bytes of s that no text has (see looksBinary).
+func binaryBytes(s string) int {
+	bad := 0
+	for i := 0; i < len(s); {
+		n := nonText(s, i)
+		bad += min(n, 1)
+		i += max(n, textRun(s, i))
+	}
+	return bad
+}
+
+// firstBinary is the index of the first byte of s no text has, or -1.
+func firstBinary(s string) int {
+	for i := 0; i < len(s); {
+		if nonText(s, i) > 0 {
+			return i
+		}
+		i += textRun(s, i)
+	}
+	return -1
+}
+
+// nonText: the byte at i is one no text has (1), else 0.
+func nonText(s string, i int) int {
+	c := s[i]
+	if c < utf8.RuneSelf {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' || c == 0x7f {
+			return 1
+		}
+		return 0
+	}
+	if r, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size == 1 {
+		return 1
+	}
+	return 0
+}
+
+// textRun: the length of the text character at i (1 for ASCII, the UTF-8
+// sequence's length otherwise).
+func textRun(s string, i int) int {
+	if s[i] < utf8.RuneSelf {
+		return 1
+	}
+	_, size := utf8.DecodeRuneInString(s[i:])
+	return size
+}
+
+// plainName: a parameter name as forms and APIs write them — letters,
+// digits and _ - . [ ] (user[email], items[0].id), at most 64 bytes.
+func plainName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
 }
 
 func clipLoc(s string) string {
@@ -665,18 +778,39 @@ func (w *partWalker) multipartBody(ct, body string) bool {
 		if pct != "" && !strings.HasPrefix(pct, "text/") && !strings.Contains(pct, "json") && !strings.Contains(pct, "xml") {
 			continue // binary file content
 		}
-		kind := PartMultipart
-		if bytes.HasPrefix(bytes.TrimSpace(v), []byte("<")) {
-			kind = PartXML
+		if looksBinary(string(v)) {
+			w.stats.Binary++
+			continue // a file sent with no type or a text one
 		}
-		if !w.emit(kind, "multipart:", name, string(v)) {
+		if bytes.HasPrefix(bytes.TrimSpace(v), []byte("<")) {
+			// markup: the whole for XXE; an XML document (declared so)
+			// by its text nodes, like an XML body; any other field
+			// (HTML typed into a form, an undeclared file) is a value
+			// like the others — until stop 26 a field starting with "<"
+			// was judged for XXE alone, so <script> in a text field of
+			// a multipart form went unseen
+			if !w.emit(PartXML, "multipart:", name, string(v)) {
+				return true
+			}
+			if strings.Contains(pct, "xml") && w.xmlBody(string(v), "multipart:"+clipLoc(name)+":") {
+				if w.done {
+					return true
+				}
+				continue
+			}
+			if w.done {
+				return true
+			}
+		}
+		if !w.emit(PartMultipart, "multipart:", name, string(v)) {
 			return true
 		}
 	}
 }
 
-// xmlBody emits text nodes and attribute values of an XML body.
-func (w *partWalker) xmlBody(body string) bool {
+// xmlBody emits text nodes and attribute values of an XML body, located
+// under prefix ("body:" gives "body:/order/item/@id").
+func (w *partWalker) xmlBody(body, prefix string) bool {
 	d := xml.NewDecoder(strings.NewReader(body))
 	d.Strict = false
 	d.Entity = xml.HTMLEntity
@@ -690,7 +824,7 @@ func (w *partWalker) xmlBody(body string) bool {
 		case xml.StartElement:
 			stack = append(stack, t.Name.Local)
 			for _, a := range t.Attr {
-				if !w.emit(PartXMLText, "body:/"+strings.Join(stack, "/")+"/@", a.Name.Local, a.Value) {
+				if !w.emit(PartXMLText, prefix+"/"+strings.Join(stack, "/")+"/@", a.Name.Local, a.Value) {
 					return true
 				}
 			}
@@ -700,7 +834,7 @@ func (w *partWalker) xmlBody(body string) bool {
 			}
 		case xml.CharData:
 			s := strings.TrimSpace(string(t))
-			if s != "" && !w.emit(PartXMLText, "body:/"+strings.Join(stack, "/"), "", s) {
+			if s != "" && !w.emit(PartXMLText, prefix+"/"+strings.Join(stack, "/"), "", s) {
 				return true
 			}
 		}

@@ -512,6 +512,18 @@ func (s *PartStats) add(o PartStats) {
 	s.PartsCut += o.PartsCut
 	s.ValuesCut += o.ValuesCut
 	s.BodyErrors += o.BodyErrors
+	s.Binary += o.Binary
+}
+
+// Dropped counts what the injection family did not inspect, or inspected
+// only in part (engine reports: analysis_dropped "detect injection …").
+func (d *Injection) Dropped() map[string]int64 {
+	return map[string]int64{
+		"injection: bodies longer than max_body (only the first part inspected)":                     d.Stats.BodiesCut,
+		"injection: requests with more than max_parts values (the rest not inspected)":               d.Stats.PartsCut,
+		"injection: values longer than max_value (only the first part inspected)":                    d.Stats.ValuesCut,
+		"injection: binary bodies and multipart values (only their clean name=value text inspected)": d.Stats.Binary,
+	}
 }
 
 // requestScanner walks a request once: injection findings (except in

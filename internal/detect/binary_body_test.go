@@ -1,0 +1,117 @@
+package detect
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/enrich"
+	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/exchange"
+)
+
+// binEvent: a request whose body was recorded as bytes (base64).
+func binEvent(t *testing.T, ct string, body []byte) *event.Event {
+	t.Helper()
+	h := map[string]string{}
+	if ct != "" {
+		h["content-type"] = ct
+	}
+	rec := &exchange.Record{Time: sigTime, Client: exchange.Client{IP: "203.0.113.9"},
+		Request: exchange.Request{Method: "PUT", URL: "https://api.example.test/v1/files/7", Headers: h,
+			Body: base64.StdEncoding.EncodeToString(body), BodyEncoding: "base64"}, Response: exchange.Response{Status: 201}}
+	if err := rec.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := enrich.New(enrich.DefaultConfig(), nil, nil).Enrich(rec, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// TestBinaryBodies: files uploaded as octet-stream, with no type, as an
+// image, or as a form (curl --data-binary) are not read as text — before,
+// random bytes tripped CRS and the structural matchers in most uploads —
+// while a parameter slipped among a file's bytes, or padded with binary
+// bytes after its payload, is still inspected.
+func TestBinaryBodies(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	var gzJSON bytes.Buffer
+	zw := gzip.NewWriter(&gzJSON)
+	zw.Write([]byte(strings.Repeat(`{"id":1,"q":"shoes"},`, 500)))
+	zw.Close()
+
+	d := NewInjection(Config{})
+	files := 0
+	for i := range 60 {
+		for _, ct := range []string{"application/octet-stream", "", "image/png", "application/x-www-form-urlencoded", "application/json", "text/plain"} {
+			body := random(200 + i*300)
+			if i%3 == 0 {
+				body = append([]byte("\x89PNG\r\n\x1a\n"), body...)
+			} else if i%3 == 1 {
+				body = gzJSON.Bytes()
+			}
+			files++
+			if fs := d.Inspect(binEvent(t, ct, body)); len(fs) != 0 {
+				t.Errorf("%s file %d: %d findings, first %s in %q (%s)", ct, i, len(fs), fs[0].Class, fs[0].Loc, fs[0].Reason)
+			}
+		}
+	}
+	if d.Stats.Binary != int64(files) {
+		t.Errorf("Stats.Binary %d, want the %d files counted", d.Stats.Binary, files)
+	}
+
+	// a file with no type as a multipart part
+	mp := "--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n<script>alert(1)</script>\r\n" +
+		"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\r\n" + string(random(4000)) + "\r\n--b--\r\n"
+	fs := d.Inspect(binEvent(t, "multipart/form-data; boundary=b", []byte(mp)))
+	if len(fs) != 1 || fs[0].Class != ClassXSS || fs[0].Loc != "multipart:note" {
+		t.Errorf("multipart with an untyped binary file: %+v, want the XSS of the text field alone", fs)
+	}
+
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"a parameter among a file's bytes", append(append(random(3000), "&q=' UNION SELECT password FROM users--&"...), random(3000)...)},
+		{"a payload padded with binary bytes", append([]byte("q=1' UNION SELECT password FROM users-- "), make([]byte, 400)...)},
+	} {
+		fs := d.Inspect(binEvent(t, "application/x-www-form-urlencoded", tc.body))
+		if len(fs) == 0 || fs[0].Class != ClassSQLi || fs[0].Loc != "form:q" {
+			t.Errorf("%s: %+v, want the SQL injection in form:q", tc.name, fs)
+		}
+	}
+}
+
+func TestLooksBinary(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"", false},
+		{"plain ASCII text, a sentence of a form", false},
+		{"Les élèves ont déjà payé: café, crème brûlée", false},                                                                      // UTF-8
+		{"Les \xe9l\xe8ves ont d\xe9j\xe0 pay\xe9 leur caf\xe9 avant de partir pour la gare, puis ils sont rentr\xe9s tard.", false}, // Latin-1: 6 % of its bytes
+		{"注文番号と配送先の住所を確認してください", false},
+		{"\xbf' OR 1=1 -- a multi-byte quote trick", false}, // one invalid byte: under the floor of 8
+		{"\x00\x01\x02\x03\x04\x05\x06\x07", true},
+		{strings.Repeat("\x89PNG\x00\x00\x00\rIHDR\x00\x00\x01\x00", 4), true},
+		{"q=1 UNION SELECT 1--" + strings.Repeat("\x00", 8), true},
+		{"tabs\tand\nnew lines\r\nand form feeds\f are text", false},
+	} {
+		if got := looksBinary(tc.s); got != tc.want {
+			t.Errorf("looksBinary(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
