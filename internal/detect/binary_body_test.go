@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/binary"
+	"google.golang.org/protobuf/encoding/protowire"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -113,5 +115,78 @@ func TestLooksBinary(t *testing.T) {
 		if got := looksBinary(tc.s); got != tc.want {
 			t.Errorf("looksBinary(%q) = %v, want %v", tc.s, got, tc.want)
 		}
+	}
+}
+
+// TestProtobufBodies: protobuf and gRPC bodies are walked without their
+// schema; their text fields are values (proto:FIELD.FIELD), their numbers
+// and bytes are not, and a body that is no message is a binary body.
+func TestProtobufBodies(t *testing.T) {
+	str := func(b []byte, num protowire.Number, s string) []byte {
+		return protowire.AppendString(protowire.AppendTag(b, num, protowire.BytesType), s)
+	}
+	msg := func(payload string) []byte {
+		var inner []byte
+		inner = str(inner, 3, payload)
+		inner = protowire.AppendVarint(protowire.AppendTag(inner, 4, protowire.VarintType), 1042)
+		var m []byte
+		m = str(m, 1, "alice")
+		m = protowire.AppendBytes(protowire.AppendTag(m, 2, protowire.BytesType), inner)
+		m = protowire.AppendFixed64(protowire.AppendTag(m, 5, protowire.Fixed64Type), 0xfffefdfcfbfaf9f8)
+		m = protowire.AppendBytes(protowire.AppendTag(m, 6, protowire.BytesType), []byte{0xff, 0x00, 0x81, 0x7f, 0xfe})
+		return m
+	}
+	frame := func(flag byte, m []byte) []byte {
+		return append(binary.BigEndian.AppendUint32([]byte{flag}, uint32(len(m))), m...)
+	}
+	attack := "' UNION SELECT password FROM users--"
+	d := NewInjection(Config{})
+	for _, tc := range []struct {
+		ct   string
+		body []byte
+	}{
+		{"application/x-protobuf", msg(attack)},
+		{"application/grpc", frame(0, msg(attack))},
+		{"application/grpc+proto", append(frame(0, msg("shoes")), frame(0, msg(attack))...)},
+		{"application/grpc-web-text", []byte(base64.StdEncoding.EncodeToString(append(frame(0, msg(attack)), frame(0x80, []byte("grpc-status:0\r\n"))...)))},
+	} {
+		fs := d.Inspect(binEvent(t, tc.ct, tc.body))
+		if len(fs) != 1 || fs[0].Class != ClassSQLi || fs[0].Loc != "proto:2.3" {
+			t.Errorf("%s: %+v, want the SQL injection in proto:2.3", tc.ct, fs)
+		}
+	}
+	// benign messages: words, numbers, bytes, nested
+	r := rand.New(rand.NewPCG(3, 5))
+	words := []string{"alice", "order-1042", "EUR", "shipped", "Zürich", "2026-12-07", "the quick brown fox", "https://cdn.example.com/a.png", "N/A", "ok"}
+	for i := range 300 {
+		var m []byte
+		for range 1 + r.IntN(30) {
+			num := protowire.Number(1 + r.IntN(40))
+			switch r.IntN(4) {
+			case 0:
+				m = str(m, num, words[r.IntN(len(words))])
+			case 1:
+				m = protowire.AppendVarint(protowire.AppendTag(m, num, protowire.VarintType), r.Uint64())
+			case 2:
+				m = protowire.AppendFixed32(protowire.AppendTag(m, num, protowire.Fixed32Type), r.Uint32())
+			default:
+				m = protowire.AppendBytes(protowire.AppendTag(m, num, protowire.BytesType), msg(words[r.IntN(len(words))]))
+			}
+		}
+		ct := "application/x-protobuf"
+		if i%2 == 1 {
+			ct, m = "application/grpc", frame(0, m)
+		}
+		if fs := d.Inspect(binEvent(t, ct, m)); len(fs) != 0 {
+			t.Errorf("benign message %d: %+v", i, fs)
+		}
+	}
+	before := d.Stats.Binary
+	if fs := d.Inspect(binEvent(t, "application/grpc", frame(1, []byte("\x1f\x8b compressed")))); len(fs) != 0 || d.Stats.Binary != before+1 {
+		t.Errorf("compressed frame: %+v, binary %d → %d; want it counted, not read", fs, before, d.Stats.Binary)
+	}
+	before = d.Stats.BodyErrors
+	if fs := d.Inspect(binEvent(t, "application/x-protobuf", []byte("q=1' UNION SELECT password FROM users--"))); len(fs) == 0 || d.Stats.BodyErrors != before+1 {
+		t.Errorf("text announced as protobuf: %+v; want it judged as a body of no structured type, counted", fs)
 	}
 }

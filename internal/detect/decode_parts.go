@@ -2,7 +2,10 @@ package detect
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/xml"
+	"google.golang.org/protobuf/encoding/protowire"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -41,6 +44,7 @@ const (
 	PartHeaderProto   // a protocol header (accept, cache-control …): CRS rules only
 	PartCookieName    // a cookie name (when not a plain identifier)
 	PartPathPlain     // a plain path (letters, digits, - _ . /): CRS rules only
+	PartProto         // a text field of a protobuf message (schema-less; name: the field numbers, "1.3")
 )
 
 // Part is one value of a request, located.
@@ -395,6 +399,10 @@ func (w *partWalker) body(body, contentType string) {
 		body = body[:w.lim.MaxBody]
 	}
 	ct := strings.ToLower(contentType)
+	if pb, framing := protoMedia(ct); pb {
+		w.protoBody(body, framing)
+		return
+	}
 	if !strings.HasPrefix(ct, "multipart/") && looksBinary(body) {
 		// a file (an image, an archive, a compressed or encrypted
 		// payload, sent as octet-stream, with no type, or as a form by
@@ -442,6 +450,146 @@ func (w *partWalker) body(body, contentType string) {
 			return
 		}
 		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
+	}
+}
+
+// protoMedia: the content type carries protocol buffers — a message
+// (application/x-protobuf and its aliases) or gRPC's length-prefixed
+// messages (framing 'g'; 't' for grpc-web-text, base64 of the frames).
+func protoMedia(ct string) (ok bool, framing byte) {
+	mt, _, _ := strings.Cut(ct, ";")
+	switch strings.TrimSpace(mt) {
+	case "application/x-protobuf", "application/protobuf", "application/vnd.google.protobuf", "application/x-google-protobuf":
+		return true, 0
+	case "application/grpc", "application/grpc+proto", "application/grpc-web", "application/grpc-web+proto":
+		return true, 'g'
+	case "application/grpc-web-text", "application/grpc-web-text+proto":
+		return true, 't'
+	}
+	return false, 0
+}
+
+// protoBody emits the text fields of a protobuf body. Without the
+// schema, a message is walked as protoc --decode_raw does: a
+// length-delimited field that parses whole as a message is one (nested
+// up to maxProtoDepth), else one of valid text is a string (a value,
+// located by its field numbers: proto:1.3), else bytes (skipped, as are
+// numbers). gRPC frames (1-byte flag, 4-byte length) are walked one by
+// one; a compressed frame is not decoded (counted in Binary) and
+// grpc-web's trailer frame is protocol. A body that is not a message
+// (or not a frame) is judged as a binary body.
+func (w *partWalker) protoBody(body string, framing byte) {
+	b := []byte(body)
+	if framing == 't' {
+		d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(body))
+		if err != nil {
+			w.stats.BodyErrors++
+			return
+		}
+		b, framing = d, 'g'
+	}
+	if framing == 0 {
+		if !protoMessage(b, 0) {
+			w.notProto(body)
+			return
+		}
+		w.protoFields(b, "", 0)
+		return
+	}
+	for frames := 0; len(b) > 0 && !w.done; frames++ {
+		if len(b) < 5 {
+			w.notProto(body)
+			return
+		}
+		flag, n := b[0], binary.BigEndian.Uint32(b[1:5])
+		b = b[5:]
+		msg := b[:min(uint64(n), uint64(len(b)))] // a body cut by max_body ends mid-frame
+		b = b[len(msg):]
+		switch {
+		case flag&0x80 != 0: // grpc-web trailers
+		case flag&1 != 0:
+			w.stats.Binary++ // compressed with the grpc-encoding: not decoded
+		case protoMessage(msg, 0) || len(b) == 0:
+			w.protoFields(msg, "", 0)
+		default:
+			w.notProto(body)
+			return
+		}
+	}
+}
+
+// notProto: a body announced as protobuf that is not one is judged like
+// any other body of no structured type (binary or text).
+func (w *partWalker) notProto(body string) {
+	w.stats.BodyErrors++
+	if looksBinary(body) {
+		w.stats.Binary++
+		w.binary = true
+		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
+		w.binary = false
+		return
+	}
+	if w.emit(PartBody, "body", "", body) {
+		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
+	}
+}
+
+// maxProtoDepth bounds the nesting of messages walked without a schema.
+const maxProtoDepth = 16
+
+// protoMessage: b parses whole as protobuf fields (a message).
+func protoMessage(b []byte, depth int) bool {
+	if depth > maxProtoDepth {
+		return false
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num > protowire.MaxValidNumber {
+			return false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return false
+		}
+		b = b[n+m:]
+	}
+	return true
+}
+
+// protoFields emits the text fields of a message that protoMessage
+// accepted (a message cut at max_body: up to the cut).
+func (w *partWalker) protoFields(b []byte, path string, depth int) {
+	for len(b) > 0 && !w.done {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return
+		}
+		b = b[n:]
+		if typ != protowire.BytesType {
+			m := protowire.ConsumeFieldValue(num, typ, b)
+			if m < 0 {
+				return
+			}
+			b = b[m:]
+			continue
+		}
+		v, m := protowire.ConsumeBytes(b)
+		if m < 0 {
+			return
+		}
+		b = b[m:]
+		name := strconv.Itoa(int(num))
+		if path != "" {
+			name = path + "." + name
+		}
+		switch {
+		case len(v) > 0 && depth < maxProtoDepth && protoMessage(v, depth+1):
+			w.protoFields(v, name, depth+1)
+		case len(v) > 0 && utf8.Valid(v) && binaryBytes(string(v)) == 0:
+			if !w.emit(PartProto, "proto:", name, string(v)) {
+				return
+			}
+		}
 	}
 }
 

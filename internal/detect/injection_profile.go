@@ -98,6 +98,8 @@ func profileGroup(k PartKind) uint64 {
 		return 5
 	case PartXMLText, PartXML:
 		return 6
+	case PartProto:
+		return 8
 	}
 	return 7
 }

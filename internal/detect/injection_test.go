@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/event"
@@ -205,12 +206,19 @@ func FuzzRequestBody(f *testing.F) {
 	f.Add("multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\nhello\r\n--zz--\r\n")
 	f.Add("application/xml", `<?xml version="1.0"?><a x="1"><b>t</b></a>`)
 	f.Add("application/x-www-form-urlencoded", "a=%ZZ&b=1+2")
+	f.Add("application/x-protobuf", "\x0a\x05alice\x12\x07\x1a\x05' or ")
+	f.Add("application/grpc", "\x00\x00\x00\x00\x07\x0a\x05alice")
+	f.Add("application/grpc-web-text", "AAAAAAcKBWFsaWNl")
+	f.Add("application/octet-stream", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR&q=1' or 1=1--\x00\x01")
 	f.Fuzz(func(t *testing.T, ct, body string) {
 		n := 0
 		BodyParts(body, ct, PartLimits{MaxParts: 50, MaxValue: 1000}, nil, func(p Part) bool {
 			n++
 			if len(p.Value) > 1001 {
 				t.Fatalf("value longer than the limit: %d", len(p.Value))
+			}
+			if p.Kind == PartProto && (!utf8.ValidString(p.Value) || binaryBytes(p.Value) > 0) {
+				t.Fatalf("protobuf field %s emitted as text: %q", p.Name, p.Value)
 			}
 			MatchInjection(p.Kind, DecodeLayers(p.Value).Text)
 			return true
