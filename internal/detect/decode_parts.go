@@ -45,6 +45,7 @@ const (
 	PartCookieName    // a cookie name (when not a plain identifier)
 	PartPathPlain     // a plain path (letters, digits, - _ . /): CRS rules only
 	PartProto         // a text field of a protobuf message (schema-less; name: the field numbers, "1.3")
+	PartGraphQL       // a string literal of a GraphQL document (name: field(argument), "user(id)")
 )
 
 // Part is one value of a request, located.
@@ -102,6 +103,7 @@ type PartStats struct {
 	ValuesCut  int64 // values longer than MaxValue (only the first part inspected)
 	BodyErrors int64 // bodies announced as JSON/XML/multipart that did not parse (inspected as text)
 	Binary     int64 // binary bodies and multipart values (looksBinary): only their clean name=value pairs inspected
+	GraphQL    int64 // GraphQL documents judged by their string literals (not counted as dropped)
 }
 
 // Headers never inspected for injection: their values are structured
@@ -267,6 +269,23 @@ func (w *partWalker) emit(k PartKind, prefix, name, v string) bool {
 }
 
 func (w *partWalker) emitFn(k PartKind, prefix, name, v string, jw *partWalker) bool {
+	if (k == PartJSON || k == PartQuery) && name == "query" && graphQLDocument(v) {
+		// a GraphQL document (decode_graphql.go): its string literals
+		// are the values
+		if lits, ok := graphQLLiterals(v); ok {
+			w.stats.GraphQL++
+			for _, l := range lits {
+				if !w.emitOne(PartGraphQL, "graphql:", l.loc, l.value, nil) {
+					return false
+				}
+			}
+			return !w.done
+		}
+	}
+	return w.emitOne(k, prefix, name, v, jw)
+}
+
+func (w *partWalker) emitOne(k PartKind, prefix, name, v string, jw *partWalker) bool {
 	if w.done {
 		return false
 	}

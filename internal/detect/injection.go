@@ -513,6 +513,7 @@ func (s *PartStats) add(o PartStats) {
 	s.ValuesCut += o.ValuesCut
 	s.BodyErrors += o.BodyErrors
 	s.Binary += o.Binary
+	s.GraphQL += o.GraphQL
 }
 
 // Dropped counts what the injection family did not inspect, or inspected

@@ -100,6 +100,8 @@ func profileGroup(k PartKind) uint64 {
 		return 6
 	case PartProto:
 		return 8
+	case PartGraphQL:
+		return 9
 	}
 	return 7
 }
