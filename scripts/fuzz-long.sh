@@ -22,6 +22,8 @@ targets=(
   "./internal/exchange FuzzDecodeHAR"           # HAR
   "./internal/exchange FuzzDecodeLimits"        # the server's bounded decoder (gzip, NDJSON, streamed HAR)
   "./internal/enrich FuzzContentDecode"         # recorded bodies' content codings (gzip, deflate, br, zstd)
+  "./internal/detect FuzzRequestBody"           # request bodies: JSON, forms, multipart, XML, protobuf/gRPC, binary
+  "./internal/detect FuzzGraphQLLiterals"       # GraphQL documents
   "./internal/source FuzzSpansToRecords"        # OTLP protobuf
   "./internal/source FuzzOTLPJSON"              # OTLP JSON
   "./internal/source FuzzNGINXLine"             # NGINX access logs

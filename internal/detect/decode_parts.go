@@ -247,7 +247,18 @@ func (w *partWalker) pairs(raw string, nameKind, valKind PartKind, namePrefix, v
 			}
 			continue
 		}
-		if needsInspection(dk) && !w.emitDecoded(nameKind, namePrefix, dk, dk, dk != k) {
+		if valKind == PartQuery && odataOption(dk) {
+			// an OData system query option (decode_odata.go): the name is
+			// the protocol's; an expression is judged by its literals
+			if lits, ok := odataLiterals(dk, dv); ok {
+				for _, l := range lits {
+					if !w.emitDecoded(valKind, valPrefix, dk, l, dv != v) {
+						return false
+					}
+				}
+				continue
+			}
+		} else if needsInspection(dk) && !w.emitDecoded(nameKind, namePrefix, dk, dk, dk != k) {
 			return false
 		}
 		if !w.emitDecoded(valKind, valPrefix, dk, dv, dv != v) {
