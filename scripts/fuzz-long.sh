@@ -24,6 +24,7 @@ targets=(
   "./internal/enrich FuzzContentDecode"         # recorded bodies' content codings (gzip, deflate, br, zstd)
   "./internal/detect FuzzRequestBody"           # request bodies: JSON, forms, multipart, XML, protobuf/gRPC, binary
   "./internal/detect FuzzGraphQLLiterals"       # GraphQL documents
+  "./internal/detect FuzzODataLiterals"         # OData query expressions
   "./internal/source FuzzSpansToRecords"        # OTLP protobuf
   "./internal/source FuzzOTLPJSON"              # OTLP JSON
   "./internal/source FuzzNGINXLine"             # NGINX access logs
