@@ -190,3 +190,36 @@ func TestProtobufBodies(t *testing.T) {
 		t.Errorf("text announced as protobuf: %+v; want it judged as a body of no structured type, counted", fs)
 	}
 }
+
+// TestDocumentBodies: a CSV or TSV import is judged cell by cell, named
+// by its column; a text document (plain, Markdown, YAML) as one text,
+// never split into name=value pairs that no framework would parse.
+func TestDocumentBodies(t *testing.T) {
+	d := NewInjection(Config{})
+	post := func(ct, body string) []InjFinding {
+		return d.Inspect(sigEvent(t, "POST", "https://api.example.test/v1/imports", map[string]string{"content-type": ct}, body, 201))
+	}
+	csvOK := "id,first_name,city,notes\n1,Ana,\"New York, NY\",\"prefers email, not phone\"\n2,O'Neil,Zürich,\"order #1234 (refund)\"\n3,Zoë,\"Côte d'Ivoire\",n/a\n"
+	if fs := post("text/csv", csvOK); len(fs) != 0 {
+		t.Errorf("benign CSV: %s in %s (%s)", fs[0].Class, fs[0].Loc, fs[0].Reason)
+	}
+	if fs := post("text/tab-separated-values", strings.ReplaceAll(strings.ReplaceAll(csvOK, ",", "\t"), "\"", "")); len(fs) != 0 {
+		t.Errorf("benign TSV: %s in %s (%s)", fs[0].Class, fs[0].Loc, fs[0].Reason)
+	}
+	log := "2026-12-07T10:00:00Z INFO GET /v1/orders?id=5&sort=desc -> 200 (13 ms) user=ana\n2026-12-07T10:00:01Z WARN retry=2 backoff=400ms host=db-1\n"
+	if fs := post("text/plain", log); len(fs) != 0 {
+		t.Errorf("log file: %s in %s (%s)", fs[0].Class, fs[0].Loc, fs[0].Reason)
+	}
+	fs := post("text/csv", "id,name,notes\n1,Ana,ok\n2,Bob,\"x' UNION SELECT password FROM users--\"\n")
+	if len(fs) == 0 || fs[0].Class != ClassSQLi || fs[0].Loc != "csv:notes" {
+		t.Errorf("attack in a CSV cell: %+v, want the SQL injection in csv:notes", fs)
+	}
+	fs = post("text/csv", "1,Ana,ok\n2,Bob,<script>alert(document.cookie)</script>\n")
+	if len(fs) == 0 || fs[0].Class != ClassXSS || fs[0].Loc != "csv:col3" {
+		t.Errorf("attack in a headerless CSV: %+v, want the XSS in csv:col3", fs)
+	}
+	fs = post("text/plain", "note=1' UNION SELECT password FROM users--")
+	if len(fs) == 0 || fs[0].Class != ClassSQLi || fs[0].Loc != "body" {
+		t.Errorf("attack in a text document: %+v, want the SQL injection in the body", fs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/csv"
 	"encoding/xml"
 	"google.golang.org/protobuf/encoding/protowire"
 	"io"
@@ -46,6 +47,7 @@ const (
 	PartPathPlain     // a plain path (letters, digits, - _ . /): CRS rules only
 	PartProto         // a text field of a protobuf message (schema-less; name: the field numbers, "1.3")
 	PartGraphQL       // a string literal of a GraphQL document (name: field(argument), "user(id)")
+	PartCSV           // a cell of a CSV or TSV body (name: its column)
 )
 
 // Part is one value of a request, located.
@@ -471,6 +473,18 @@ func (w *partWalker) body(body, contentType string) {
 		if !w.xmlBody(body, "body:") && !w.done {
 			w.stats.BodyErrors++
 		}
+	case documentMedia(ct) != 0:
+		// a document (a CSV import, a text file, a configuration, notes
+		// in Markdown): no framework parses it as a form (CRS gives it
+		// REQUEST_BODY alone), so it has no name=value pairs — read as
+		// such, a CSV's lines became parameter names and every import
+		// tripped a rule. A table is judged cell by cell, named by its
+		// column; any other document as one text.
+		if sep := documentMedia(ct); sep != 'd' {
+			w.csvBody(body, sep)
+			return
+		}
+		w.emit(PartBody, "body", "", body)
 	default:
 		// A body of no structured type (no content type, text/plain,
 		// octet-stream …): the whole text, and — as many frameworks parse
@@ -481,6 +495,71 @@ func (w *partWalker) body(body, contentType string) {
 		}
 		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
 	}
+}
+
+// documentMedia: the content type is a document's — ',' or '\t' for a
+// table (CSV, TSV), 'd' for text (plain, Markdown, YAML, TOML), 0 else.
+func documentMedia(ct string) rune {
+	mt, _, _ := strings.Cut(ct, ";")
+	switch strings.TrimSpace(mt) {
+	case "text/csv", "application/csv", "text/comma-separated-values":
+		return ','
+	case "text/tab-separated-values":
+		return '\t'
+	case "text/plain", "text/markdown", "text/x-markdown", "text/yaml", "text/x-yaml", "application/yaml", "application/x-yaml", "application/toml", "text/x-log":
+		return 'd'
+	}
+	return 0
+}
+
+// csvBody emits the cells of a table, each named by its column: the
+// first record names the columns when every cell of it is a plain name
+// (letters, digits, _ - . and spaces), else they are col1, col2 …
+func (w *partWalker) csvBody(body string, sep rune) {
+	r := csv.NewReader(strings.NewReader(body))
+	r.Comma, r.LazyQuotes, r.FieldsPerRecord, r.ReuseRecord = sep, true, -1, true
+	var cols []string
+	for row := 0; !w.done; row++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			w.stats.BodyErrors++
+			return
+		}
+		if row == 0 && csvHeader(rec) {
+			cols = append(cols[:0], rec...)
+			continue
+		}
+		for i, cell := range rec {
+			name := ""
+			if i < len(cols) {
+				name = cols[i]
+			} else {
+				name = "col" + strconv.Itoa(i+1)
+			}
+			if !w.emit(PartCSV, "csv:", name, cell) {
+				return
+			}
+		}
+	}
+}
+
+// csvHeader: every cell of a record is a column name.
+func csvHeader(rec []string) bool {
+	for _, c := range rec {
+		c = strings.TrimSpace(c)
+		if c == "" || len(c) > 64 || c[0] >= '0' && c[0] <= '9' {
+			return false
+		}
+		for i := 0; i < len(c); i++ {
+			if b := c[i]; !(isLetterByte(b) || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '.' || b == ' ') {
+				return false
+			}
+		}
+	}
+	return len(rec) > 0
 }
 
 // protoMedia: the content type carries protocol buffers — a message

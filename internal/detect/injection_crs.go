@@ -21,7 +21,7 @@ import (
 // crsTarget maps a part kind to the CRS variable family that inspects it.
 func crsTarget(k PartKind) crs.Target {
 	switch k {
-	case PartQuery, PartForm, PartJSON, PartMultipart, PartProto, PartGraphQL:
+	case PartQuery, PartForm, PartJSON, PartMultipart, PartProto, PartGraphQL, PartCSV:
 		return crs.TArgs
 	case PartQueryName, PartFormName, PartJSONKey:
 		return crs.TArgNames

@@ -102,6 +102,8 @@ func profileGroup(k PartKind) uint64 {
 		return 8
 	case PartGraphQL:
 		return 9
+	case PartCSV:
+		return 10
 	}
 	return 7
 }
