@@ -22,6 +22,7 @@ targets=(
   "./internal/exchange FuzzDecodeHAR"           # HAR
   "./internal/exchange FuzzDecodeLimits"        # the server's bounded decoder (gzip, NDJSON, streamed HAR)
   "./internal/enrich FuzzContentDecode"         # recorded bodies' content codings (gzip, deflate, br, zstd)
+  "./internal/enrich FuzzBodyLayers"            # chunked framing, codings and charsets of recorded bodies
   "./internal/detect FuzzRequestBody"           # request bodies: JSON, forms, multipart, XML, protobuf/gRPC, binary
   "./internal/detect FuzzGraphQLLiterals"       # GraphQL documents
   "./internal/detect FuzzODataLiterals"         # OData query expressions

@@ -1009,11 +1009,12 @@ func (d *Injection) Observe(ev *event.Event, out *Emitter) {
 			layers = strings.Join(f.Layers, ",")
 		}
 		if ev.RequestCoding != "" && bodyLoc(f.Loc) {
-			// the body was sent compressed: the enricher's layer first
+			// the layers the enricher undid on the body (chunked framing,
+			// content codings, a charset) come first
 			if layers == "none" {
-				layers = "content-encoding:" + ev.RequestCoding
+				layers = ev.RequestCoding
 			} else {
-				layers = "content-encoding:" + ev.RequestCoding + "," + layers
+				layers = ev.RequestCoding + "," + layers
 			}
 		}
 		// one paranoia-2 rule alone, cold: medium (a later stronger hit of

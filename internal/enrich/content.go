@@ -2,10 +2,18 @@ package enrich
 
 import (
 	"bytes"
+	"mime"
+	"net/http/httputil"
+
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
 	"errors"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/encoding/unicode/utf32"
+	"golang.org/x/text/transform"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -58,12 +66,14 @@ const maxCodings = 3
 // Content decoding outcomes, counted by Enricher.Dropped under these keys
 // (a fixed set: the header's text never becomes a key).
 const (
-	DropUnsupported = "content-encoding: a coding Palisade does not decode (compress, aes128gcm, …): body analyzed as sent"
-	DropTooMany     = "content-encoding: more than 3 codings: body analyzed as sent"
-	DropInvalid     = "content-encoding: body is not the stream its coding names: analyzed as sent"
-	DropCorrupt     = "content-encoding: stream damaged part way (the record was not marked truncated): the part decoded before the damage is analyzed"
-	DropCapped      = "content-encoding: decoded body cut at content_decoding.max_body"
-	DropRatio       = "content-encoding: decoded body cut at content_decoding.max_ratio times its encoded size (decompression bomb)"
+	DropUnsupported    = "content-encoding: a coding Palisade does not decode (compress, aes128gcm, …): body analyzed as sent"
+	DropTooMany        = "content-encoding: more than 3 codings: body analyzed as sent"
+	DropInvalid        = "content-encoding: body is not the stream its coding names: analyzed as sent"
+	DropCorrupt        = "content-encoding: stream damaged part way (the record was not marked truncated): the part decoded before the damage is analyzed"
+	DropCapped         = "body layers: decoded body cut at content_decoding.max_body (chunked framing, content coding or charset)"
+	DropRatio          = "content-encoding: decoded body cut at content_decoding.max_ratio times its encoded size (decompression bomb)"
+	DropCharset        = "charset: a charset the IANA registry does not name: body analyzed as sent"
+	DropInvalidCharset = "charset: body does not decode from its charset: analyzed as sent"
 )
 
 // contentDecoder decodes bodies and counts what it did (not safe for
@@ -71,7 +81,7 @@ const (
 type contentDecoder struct {
 	cfg     ContentConfig
 	dropped map[string]int64 // by Drop* reason
-	decoded map[string]int64 // by the codings peeled
+	decoded map[string]int64 // by the layers undone ("chunked,gzip")
 	s       *contentScratch
 }
 
@@ -82,6 +92,13 @@ type contentScratch struct {
 	zs      *zstd.Decoder
 	br      *brotli.Reader
 	in, out bytes.Buffer
+}
+
+func (c *contentDecoder) countDecoded(layers string) {
+	if c.decoded == nil {
+		c.decoded = map[string]int64{}
+	}
+	c.decoded[layers]++
 }
 
 func (c *contentDecoder) count(key string) {
@@ -165,10 +182,6 @@ func (c *contentDecoder) decode(body []byte, header string, wasTruncated bool) (
 		}
 		peeled += names[i]
 	}
-	if c.decoded == nil {
-		c.decoded = map[string]int64{}
-	}
-	c.decoded[peeled]++
 	return cur, peeled, truncated, true
 }
 
@@ -230,37 +243,164 @@ func (c *contentScratch) layer(name string, src []byte, limit, maxBody int) (int
 	return int(n), err
 }
 
-// decodeBodies replaces the bodies of rec that were recorded with a content
-// coding by their decoded form (a binary body only; see above), marking a
-// body cut by a bound as truncated. It returns the codings peeled off the
-// request and the response body ("" when none).
+// decodeBodies undoes, on each body of rec, the layers a sensor that
+// records the wire leaves on it, outermost first (RFC 9112 §7, RFC 9110
+// §8.4, §8.3.1):
+//
+//   - chunked framing (Transfer-Encoding: chunked) left in the body;
+//   - content codings (Content-Encoding), on a binary body only (see above);
+//   - a charset other than UTF-8 (the Content-Type's charset parameter, or
+//     a UTF-16 or UTF-32 byte order mark), on a body that is not UTF-8
+//     text: a form in EBCDIC (charset=ibm037) or a JSON body in UTF-16 is a
+//     known way past a WAF, as the application server decodes it and the
+//     WAF reads noise.
+//
+// Each layer is bounded like the codings; a body cut by a bound is marked
+// truncated. It returns the layers undone on the request and the response
+// body ("chunked,gzip,charset:utf-16le"; "" when none).
 func (c *contentDecoder) decodeBodies(rec *exchange.Record) (req, resp string) {
 	if c.cfg.MaxBody <= 0 {
 		return "", ""
 	}
-	if h := rec.Request.Header("content-encoding"); h != "" && rec.Request.Body != "" {
-		if binaryBody(rec.Request.Body, rec.Request.BodyEncoding) {
-			if out, peeled, cut, ok := c.decode([]byte(rec.Request.BodyText()), h, rec.Request.Truncated); ok {
-				rec.Request.Body, rec.Request.BodyEncoding, rec.Request.Truncated = string(out), "", cut
-				req = peeled
-			}
+	q := &rec.Request
+	if q.Body != "" && (q.Header("content-encoding") != "" || q.Header("transfer-encoding") != "" || q.Header("content-type") != "") {
+		var out []byte
+		if out, req = c.layers(q.BodyText(), q.BodyEncoding == "base64", &q.Truncated, q.Header); req != "" {
+			q.Body, q.BodyEncoding = string(out), ""
+			c.countDecoded(req)
 		}
 	}
-	if h := rec.Response.Header("content-encoding"); h != "" && rec.Response.HasBody() {
-		body := rec.Response.BodyText()
-		if binaryBody(rec.Response.Body, rec.Response.BodyEncoding) {
-			if out, peeled, cut, ok := c.decode([]byte(body), h, rec.Response.Truncated); ok {
-				rec.Response.Body, rec.Response.BodyEncoding, rec.Response.Truncated = string(out), "", cut
-				resp = peeled
-			}
+	p := &rec.Response
+	if p.HasBody() && (p.Header("content-encoding") != "" || p.Header("transfer-encoding") != "" || p.Header("content-type") != "") {
+		body := p.BodyText() // materializes p.Body
+		var out []byte
+		if out, resp = c.layers(body, p.BodyEncoding == "base64", &p.Truncated, p.Header); resp != "" {
+			p.Body, p.BodyEncoding = string(out), ""
+			c.countDecoded(resp)
 		}
 	}
 	return req, resp
 }
 
-// binaryBody: the body was recorded as bytes (base64) or is not UTF-8 text
-// (a lenient sensor wrote the bytes into the JSON string). A UTF-8 text body
-// was decoded by its sensor.
-func binaryBody(body, enc string) bool {
-	return enc == "base64" || !utf8.ValidString(body)
+// layers undoes the layers of one body (decodeBodies); done is "" when
+// nothing was undone (out is then nil).
+func (c *contentDecoder) layers(body string, recordedBinary bool, truncated *bool, header func(string) string) (out []byte, done string) {
+	var cur []byte
+	add := func(b []byte, layer string) {
+		cur = append(cur[:0:0], b...)
+		if done != "" {
+			done += ","
+		}
+		done += layer
+	}
+	text := func() string {
+		if cur != nil {
+			return string(cur)
+		}
+		return body
+	}
+	if te := header("transfer-encoding"); te != "" && strings.Contains(strings.ToLower(te), "chunked") && chunkFramed(body) {
+		if b, cut, ok := c.dechunk([]byte(body), *truncated); ok {
+			add(b, "chunked")
+			*truncated = cut
+		}
+	}
+	if h := header("content-encoding"); h != "" {
+		if t := text(); recordedBinary || !utf8.ValidString(t) {
+			if b, peeled, cut, ok := c.decode([]byte(t), h, *truncated); ok {
+				add(b, peeled)
+				*truncated = cut
+			}
+		}
+	}
+	if t := text(); recordedBinary || done != "" || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+		if b, name, cut, ok := c.transcode([]byte(t), header("content-type"), *truncated); ok {
+			add(b, "charset:"+name)
+			*truncated = cut
+		}
+	}
+	if done == "" {
+		return nil, ""
+	}
+	return cur, done
+}
+
+// chunkFramed: the body starts as chunked framing does — a chunk size in
+// hexadecimal, maybe extensions (";name=value"), a line end.
+func chunkFramed(b string) bool {
+	i := 0
+	for i < len(b) && i < 16 && isHex(b[i]) {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	j := strings.IndexByte(b[i:min(len(b), i+256)], '\n')
+	if j < 0 {
+		return false
+	}
+	ext := strings.TrimRight(b[i:i+j], "\r")
+	return ext == "" || ext[0] == ';' || ext[0] == ' ' || ext[0] == '\t'
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// dechunk removes chunked framing, up to max_body bytes. A body whose
+// framing does not hold to its last chunk (size 0) is left as it was
+// recorded (its sensor removed the framing and the text only looks like
+// it), unless the record was cut.
+func (c *contentDecoder) dechunk(b []byte, wasTruncated bool) (out []byte, truncated, ok bool) {
+	r := httputil.NewChunkedReader(bytes.NewReader(b))
+	out, err := io.ReadAll(io.LimitReader(r, int64(c.cfg.MaxBody)+1))
+	switch {
+	case len(out) > c.cfg.MaxBody:
+		c.count(DropCapped)
+		return out[:c.cfg.MaxBody], true, true
+	case err == nil:
+		return out, wasTruncated, true
+	case wasTruncated && errors.Is(err, io.ErrUnexpectedEOF):
+		return out, true, true
+	}
+	return nil, false, false
+}
+
+// transcode decodes a body from its charset (the content type's charset
+// parameter, else a UTF-16 or UTF-32 byte order mark) to UTF-8, up to
+// max_body bytes. ok is false when the body is UTF-8 already, names no
+// charset, or does not decode.
+func (c *contentDecoder) transcode(b []byte, ctype string, wasTruncated bool) (out []byte, name string, truncated, ok bool) {
+	var enc encoding.Encoding
+	switch {
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe, 0, 0}):
+		enc, name = utf32.UTF32(utf32.LittleEndian, utf32.ExpectBOM), "utf-32le"
+	case bytes.HasPrefix(b, []byte{0, 0, 0xfe, 0xff}):
+		enc, name = utf32.UTF32(utf32.BigEndian, utf32.ExpectBOM), "utf-32be"
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}):
+		enc, name = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM), "utf-16le"
+	case bytes.HasPrefix(b, []byte{0xfe, 0xff}):
+		enc, name = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), "utf-16be"
+	default:
+		_, params, err := mime.ParseMediaType(ctype)
+		cs := strings.ToLower(strings.TrimSpace(params["charset"]))
+		if err != nil || cs == "" || cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii" {
+			return nil, "", false, false
+		}
+		e, err := ianaindex.IANA.Encoding(cs)
+		if err != nil || e == nil {
+			c.count(DropCharset)
+			return nil, "", false, false
+		}
+		enc, name = e, cs // as declared (the registry's names are long: ISO_8859-1:1987)
+	}
+	r := transform.NewReader(bytes.NewReader(b), enc.NewDecoder())
+	out, err := io.ReadAll(io.LimitReader(r, int64(c.cfg.MaxBody)+1))
+	if len(out) > c.cfg.MaxBody {
+		c.count(DropCapped)
+		return out[:c.cfg.MaxBody], name, true, true
+	}
+	if err != nil && len(out) == 0 {
+		c.count(DropInvalidCharset)
+		return nil, "", false, false
+	}
+	return out, name, wasTruncated, true
 }

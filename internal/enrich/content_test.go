@@ -13,6 +13,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
@@ -318,4 +319,118 @@ func BenchmarkContentDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+func chunk(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(p), p)
+	}
+	b.WriteString("0\r\n\r\n")
+	return b.String()
+}
+
+// TestBodyLayers: chunked framing left in a recorded body, content codings
+// and a charset other than UTF-8 are undone in that order; a body that
+// only looks framed, or is UTF-8 text already, is left as recorded.
+func TestBodyLayers(t *testing.T) {
+	utf16le := func(s string) []byte {
+		out := []byte{0xff, 0xfe}
+		for _, r := range s {
+			out = append(out, byte(r), byte(r>>8))
+		}
+		return out
+	}
+	ebcdic := func(s string) []byte {
+		b, err := charmap.CodePage037.NewEncoder().Bytes([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	form := "q=shoes&sort=price' UNION SELECT password FROM users--"
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		body    string
+		base64  bool
+		cut     bool
+		want    string // the body after; "" = as recorded
+		layers  string
+	}{
+		{"chunked text", map[string]string{"transfer-encoding": "chunked"}, chunk(`{"a":`, `"b"}`), false, false, `{"a":"b"}`, "chunked"},
+		{"chunked with extensions", map[string]string{"transfer-encoding": "chunked"}, "4;name=v\r\nab=c\r\n0\r\n\r\n", false, false, "ab=c", "chunked"},
+		{"chunked gzip", map[string]string{"transfer-encoding": "chunked", "content-encoding": "gzip"}, chunk(string(gz([]byte(form)))), true, false, form, "chunked,gzip"},
+		{"chunked, cut by its sensor", map[string]string{"transfer-encoding": "chunked"}, chunk("hello ", "world")[:14], false, true, "hello ", "chunked"}, // the chunks received whole
+		{"framing removed by its sensor", map[string]string{"transfer-encoding": "chunked"}, `{"a":"b"}`, false, false, "", ""},
+		{"looks framed, is not", map[string]string{"transfer-encoding": "chunked"}, "ab\r\ncd\r\nef", false, false, "", ""},
+		{"UTF-16 with a byte order mark", map[string]string{"content-type": "application/json"}, string(utf16le(`{"q":"' OR 1=1--"}`)), true, false, `{"q":"' OR 1=1--"}`, "charset:utf-16le"},
+		{"EBCDIC form", map[string]string{"content-type": "application/x-www-form-urlencoded; charset=ibm037"}, string(ebcdic(form)), true, false, form, "charset:ibm037"},
+		{"Latin-1 bytes", map[string]string{"content-type": "text/plain; charset=ISO-8859-1"}, "caf\xe9 cr\xe8me", true, false, "café crème", "charset:iso-8859-1"},
+		{"gzip of UTF-16", map[string]string{"content-encoding": "gzip", "content-type": "application/json; charset=utf-16"}, string(gz(utf16le(`{"a":1}`))), true, false, `{"a":1}`, "gzip,charset:utf-16le"}, // its byte order mark says which
+		{"Latin-1 declared, recorded as UTF-8 text", map[string]string{"content-type": "text/plain; charset=iso-8859-1"}, "café crème", false, false, "", ""},
+		{"UTF-8 declared", map[string]string{"content-type": "application/json; charset=utf-8"}, `{"a":"é"}`, true, false, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := encRecord(t, "", nil)
+			rec.Request.Headers = tc.headers
+			rec.Request.Body, rec.Request.BodyEncoding, rec.Request.Truncated = tc.body, "", tc.cut
+			if tc.base64 {
+				rec.Request.Body, rec.Request.BodyEncoding = base64.StdEncoding.EncodeToString([]byte(tc.body)), "base64"
+			}
+			recorded := rec.Request.BodyText()
+			e := New(DefaultConfig(), nil, nil)
+			ev, err := e.Enrich(rec, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			if want == "" {
+				want = recorded
+			}
+			if got := rec.Request.BodyText(); got != want || ev.RequestCoding != tc.layers {
+				t.Errorf("body %q, layers %q; want %q, %q", got, ev.RequestCoding, want, tc.layers)
+			}
+			if tc.cut != rec.Request.Truncated {
+				t.Errorf("truncated %v, want %v", rec.Request.Truncated, tc.cut)
+			}
+			if tc.layers != "" && e.Decoded()[tc.layers] != 1 {
+				t.Errorf("decoded %v, want %q counted", e.Decoded(), tc.layers)
+			}
+		})
+	}
+	// an unknown charset on a binary body is counted and left as sent
+	e := New(DefaultConfig(), nil, nil)
+	rec := encRecord(t, "", nil)
+	rec.Request.Headers = map[string]string{"content-type": "text/plain; charset=x-no-such-charset"}
+	rec.Request.Body, rec.Request.BodyEncoding = base64.StdEncoding.EncodeToString([]byte("\x80\x81abc")), "base64"
+	if ev, _ := e.Enrich(rec, 0); ev.RequestCoding != "" || e.Dropped()[DropCharset] != 1 {
+		t.Errorf("unknown charset: layers %q, dropped %v", ev.RequestCoding, e.Dropped())
+	}
+}
+
+// FuzzBodyLayers: any recorded body under any framing, coding and charset
+// headers is undone within the bounds, or left as recorded.
+func FuzzBodyLayers(f *testing.F) {
+	f.Add("chunked", "gzip", "text/plain; charset=utf-16", string(gz([]byte("hi"))), true)
+	f.Add("chunked", "", "", "5\r\nhello\r\n0\r\n\r\n", false)
+	f.Add("", "", "application/x-www-form-urlencoded; charset=ibm037", "\x98\x7e\x81", true)
+	f.Add("", "br", "application/json", string(br([]byte(`{"a":1}`))), false)
+	f.Fuzz(func(t *testing.T, te, ce, ct, body string, b64 bool) {
+		rec := &exchange.Record{Request: exchange.Request{Headers: map[string]string{"transfer-encoding": te, "content-encoding": ce, "content-type": ct}, Body: body}}
+		if b64 {
+			rec.Request.Body, rec.Request.BodyEncoding = base64.StdEncoding.EncodeToString([]byte(body)), "base64"
+		}
+		d := contentDecoder{cfg: ContentConfig{MaxBody: 4 << 10, MaxRatio: 10}}
+		req, _ := d.decodeBodies(rec)
+		if req == "" {
+			if rec.Request.BodyText() != body {
+				t.Fatal("body changed with no layer undone")
+			}
+			return
+		}
+		if len(rec.Request.Body) > 4<<10 {
+			t.Fatalf("%d bytes after %s, over max_body", len(rec.Request.Body), req)
+		}
+	})
 }
