@@ -2,7 +2,6 @@ package enrich
 
 import (
 	"bytes"
-	"mime"
 	"net/http/httputil"
 
 	"compress/flate"
@@ -262,8 +261,11 @@ func (c *contentDecoder) decodeBodies(rec *exchange.Record) (req, resp string) {
 	if c.cfg.MaxBody <= 0 {
 		return "", ""
 	}
+	// Most bodies have no layer: the headers (and a request body's first
+	// bytes) say so without reading the body, and a response body, kept
+	// quoted until first use, is not unquoted for nothing.
 	q := &rec.Request
-	if q.Body != "" && (q.Header("content-encoding") != "" || q.Header("transfer-encoding") != "" || q.Header("content-type") != "") {
+	if q.Body != "" && announced(q.Header, q.BodyEncoding == "base64", q.Body) {
 		var out []byte
 		if out, req = c.layers(q.BodyText(), q.BodyEncoding == "base64", &q.Truncated, q.Header); req != "" {
 			q.Body, q.BodyEncoding = string(out), ""
@@ -271,7 +273,7 @@ func (c *contentDecoder) decodeBodies(rec *exchange.Record) (req, resp string) {
 		}
 	}
 	p := &rec.Response
-	if p.HasBody() && (p.Header("content-encoding") != "" || p.Header("transfer-encoding") != "" || p.Header("content-type") != "") {
+	if p.HasBody() && announced(p.Header, p.BodyEncoding == "base64", "") {
 		body := p.BodyText() // materializes p.Body
 		var out []byte
 		if out, resp = c.layers(body, p.BodyEncoding == "base64", &p.Truncated, p.Header); resp != "" {
@@ -280,6 +282,60 @@ func (c *contentDecoder) decodeBodies(rec *exchange.Record) (req, resp string) {
 		}
 	}
 	return req, resp
+}
+
+// announced: a body may carry a layer — its headers name a transfer or
+// content coding or a charset other than UTF-8, it was recorded as bytes,
+// or its text starts with a UTF-16/32 byte order mark.
+func announced(header func(string) string, recordedBinary bool, text string) bool {
+	if recordedBinary || header("content-encoding") != "" || hasBOM(text) {
+		return true
+	}
+	if te := header("transfer-encoding"); te != "" && containsFold(te, "chunked") {
+		return true
+	}
+	cs := charsetParam(header("content-type"))
+	return cs != "" && !utf8Charset(cs)
+}
+
+// hasBOM: s starts with a UTF-16 or UTF-32 byte order mark.
+func hasBOM(s string) bool {
+	return strings.HasPrefix(s, "\xff\xfe") || strings.HasPrefix(s, "\xfe\xff") || strings.HasPrefix(s, "\x00\x00\xfe\xff")
+}
+
+// containsFold: s contains the lower-case ASCII word w, in any case.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
+
+// charsetParam is the value of a content type's charset parameter ("" if
+// none), without allocating.
+func charsetParam(ct string) string {
+	for i := 0; i+8 <= len(ct); i++ {
+		if strings.EqualFold(ct[i:i+8], "charset=") && (i == 0 || ct[i-1] == ';' || ct[i-1] == ' ' || ct[i-1] == '\t') {
+			v := ct[i+8:]
+			if j := strings.IndexByte(v, ';'); j >= 0 {
+				v = v[:j]
+			}
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	return ""
+}
+
+// utf8Charset: a charset name that means UTF-8 text (or its ASCII subset).
+func utf8Charset(cs string) bool {
+	for _, n := range []string{"utf-8", "utf8", "us-ascii", "ascii"} {
+		if strings.EqualFold(cs, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // layers undoes the layers of one body (decodeBodies); done is "" when
@@ -313,7 +369,8 @@ func (c *contentDecoder) layers(body string, recordedBinary bool, truncated *boo
 			}
 		}
 	}
-	if t := text(); recordedBinary || done != "" || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+	if cs, t := charsetParam(header("content-type")), text(); (hasBOM(t) || cs != "" && !utf8Charset(cs)) &&
+		(recordedBinary || done != "" || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0) {
 		if b, name, cut, ok := c.transcode([]byte(t), header("content-type"), *truncated); ok {
 			add(b, "charset:"+name)
 			*truncated = cut
@@ -380,9 +437,8 @@ func (c *contentDecoder) transcode(b []byte, ctype string, wasTruncated bool) (o
 	case bytes.HasPrefix(b, []byte{0xfe, 0xff}):
 		enc, name = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), "utf-16be"
 	default:
-		_, params, err := mime.ParseMediaType(ctype)
-		cs := strings.ToLower(strings.TrimSpace(params["charset"]))
-		if err != nil || cs == "" || cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii" {
+		cs := strings.ToLower(charsetParam(ctype))
+		if cs == "" || utf8Charset(cs) {
 			return nil, "", false, false
 		}
 		e, err := ianaindex.IANA.Encoding(cs)
