@@ -9,6 +9,7 @@ import (
 	"compress/zlib"
 	"errors"
 	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
 	"golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/encoding/unicode/utf32"
@@ -71,7 +72,7 @@ const (
 	DropCorrupt        = "content-encoding: stream damaged part way (the record was not marked truncated): the part decoded before the damage is analyzed"
 	DropCapped         = "body layers: decoded body cut at content_decoding.max_body (chunked framing, content coding or charset)"
 	DropRatio          = "content-encoding: decoded body cut at content_decoding.max_ratio times its encoded size (decompression bomb)"
-	DropCharset        = "charset: a charset the IANA registry does not name: body analyzed as sent"
+	DropCharset        = "charset: a charset Palisade cannot decode (named by neither the IANA registry nor the WHATWG labels, or without a decoder there: UTF-7, IBM500): body analyzed as sent"
 	DropInvalidCharset = "charset: body does not decode from its charset: analyzed as sent"
 )
 
@@ -443,8 +444,11 @@ func (c *contentDecoder) transcode(b []byte, ctype string, wasTruncated bool) (o
 		}
 		e, err := ianaindex.IANA.Encoding(cs)
 		if err != nil || e == nil {
-			c.count(DropCharset)
-			return nil, "", false, false
+			// the WHATWG labels browsers use (cp1252, latin1, x-sjis …)
+			if e, err = htmlindex.Get(cs); err != nil || e == nil {
+				c.count(DropCharset)
+				return nil, "", false, false
+			}
 		}
 		enc, name = e, cs // as declared (the registry's names are long: ISO_8859-1:1987)
 	}

@@ -368,6 +368,7 @@ func TestBodyLayers(t *testing.T) {
 		{"EBCDIC form", map[string]string{"content-type": "application/x-www-form-urlencoded; charset=ibm037"}, string(ebcdic(form)), true, false, form, "charset:ibm037"},
 		{"Latin-1 bytes", map[string]string{"content-type": "text/plain; charset=ISO-8859-1"}, "caf\xe9 cr\xe8me", true, false, "café crème", "charset:iso-8859-1"},
 		{"gzip of UTF-16", map[string]string{"content-encoding": "gzip", "content-type": "application/json; charset=utf-16"}, string(gz(utf16le(`{"a":1}`))), true, false, `{"a":1}`, "gzip,charset:utf-16le"}, // its byte order mark says which
+		{"a WHATWG label", map[string]string{"content-type": "text/plain; charset=cp1252"}, "caf\xe9 \x80 5", true, false, "café € 5", "charset:cp1252"},
 		{"Latin-1 declared, recorded as UTF-8 text", map[string]string{"content-type": "text/plain; charset=iso-8859-1"}, "café crème", false, false, "", ""},
 		{"UTF-8 declared", map[string]string{"content-type": "application/json; charset=utf-8"}, `{"a":"é"}`, true, false, "", ""},
 	} {
