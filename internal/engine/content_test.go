@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -16,20 +17,21 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
 
-func gzipBytes(s string) []byte {
+// packed compresses s with the writer newW makes.
+func packed(s string, newW func(io.Writer) io.WriteCloser) []byte {
 	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
+	w := newW(&b)
 	w.Write([]byte(s))
 	w.Close()
 	return b.Bytes()
 }
 
+func gzipBytes(s string) []byte {
+	return packed(s, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
+}
+
 func brotliBytes(s string) []byte {
-	var b bytes.Buffer
-	w := brotli.NewWriter(&b)
-	w.Write([]byte(s))
-	w.Close()
-	return b.Bytes()
+	return packed(s, func(w io.Writer) io.WriteCloser { return brotli.NewWriter(w) })
 }
 
 // TestCompressedBodiesAnalyzed: a capture of the wire records bodies sent

@@ -7,6 +7,7 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -18,36 +19,29 @@ import (
 	"github.com/palisade-sec/palisade/internal/exchange"
 )
 
-func gz(b []byte) []byte {
+// packWith compresses b with the writer newW makes.
+func packWith(b []byte, newW func(io.Writer) io.WriteCloser) []byte {
 	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
+	w := newW(&buf)
 	w.Write(b)
 	w.Close()
 	return buf.Bytes()
+}
+
+func gz(b []byte) []byte {
+	return packWith(b, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
 }
 
 func zl(b []byte) []byte {
-	var buf bytes.Buffer
-	w := zlib.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
+	return packWith(b, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
 }
 
 func rawDeflate(b []byte) []byte {
-	var buf bytes.Buffer
-	w, _ := flate.NewWriter(&buf, flate.DefaultCompression)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
+	return packWith(b, func(w io.Writer) io.WriteCloser { fw, _ := flate.NewWriter(w, flate.DefaultCompression); return fw })
 }
 
 func br(b []byte) []byte {
-	var buf bytes.Buffer
-	w := brotli.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
+	return packWith(b, func(w io.Writer) io.WriteCloser { return brotli.NewWriter(w) })
 }
 
 func zs(b []byte) []byte {
