@@ -81,6 +81,9 @@ func (e *evidence) merge(o *evidence) {
 	}
 	e.rateLimited += o.rateLimited
 	e.externalRequests += o.externalRequests
+	e.gqlIntro += o.gqlIntro
+	e.gqlIntroExternal += o.gqlIntroExternal
+	e.gqlIntroNoBody += o.gqlIntroNoBody
 }
 
 // FindingID is the stable id of a finding: a hash of rule and endpoint.
@@ -365,6 +368,18 @@ func (f *findingCtx) evaluate() {
 			}
 			f.emit(RuleWeakJWT, sev, "Bearer JWTs: "+strings.Join(why, ", ")+".",
 				map[string]any{"unsigned": e.jwtNone, "no_exp": e.jwtNoExp, "long_lived": e.jwtLong, "max_lifetime": e.jwtMaxLife.String(), "algorithms": e.jwtAlgs})
+		}
+		// PAL-T017
+		if e.gqlIntro > 0 {
+			sev := ""
+			if e.gqlIntroExternal == 0 {
+				sev = model.SevLow
+			}
+			msg := fmt.Sprintf("%d introspection queries answered with the schema (%d to external clients).", e.gqlIntro, e.gqlIntroExternal)
+			if e.gqlIntroNoBody > 0 {
+				msg += fmt.Sprintf(" %d of them answered 2xx without a recorded body.", e.gqlIntroNoBody)
+			}
+			f.emit(RuleGraphQLIntrospect, sev, msg, map[string]any{"introspection_answered": e.gqlIntro, "external": e.gqlIntroExternal, "body_not_recorded": e.gqlIntroNoBody})
 		}
 		// PAL-T016
 		if e.jwtExpiredOK > 0 {

@@ -45,6 +45,7 @@ const (
 	RuleShadow            = "PAL-T014"
 	RuleUndeclaredData    = "PAL-T015"
 	RuleExpiredAccepted   = "PAL-T016"
+	RuleGraphQLIntrospect = "PAL-T017"
 )
 
 var rules = []Rule{
@@ -87,6 +88,9 @@ var rules = []Rule{
 	mk(RuleExpiredAccepted, "expired-token-accepted", "API accepts JWTs past their expiry", model.SevMedium, []string{api2},
 		"The endpoint answered 2xx to requests whose JWT exp was more than the allowed clock skew (default 5 minutes) in the past: the API (or its gateway) does not enforce exp, or enforces it late. One finding per endpoint with how often and how far past exp. Tokens used long after expiry are alerts (auth.weak_token_accepted), not this finding.",
 		"Enforce exp at the gateway and in the API with a small clock skew; refresh tokens before they expire in the clients; shorten the cache of token validation results."),
+	mk(RuleGraphQLIntrospect, "graphql-introspection", "GraphQL introspection enabled", model.SevMedium, []string{api8, api9},
+		"The GraphQL endpoint answered an introspection query (__schema) with the schema: anyone who can reach it can list every type, field, argument and mutation, including the ones no client uses — the map an attacker needs for BOLA, BFLA and injection. Severity is low when only internal clients were answered. A response whose body was not recorded is counted when its status was 2xx.",
+		"Disable introspection in production (Apollo: introspection: false; graphql-java: NoIntrospectionGraphqlFieldVisibility; Hasura: disable the __schema role permission) or allow it only to authenticated internal roles; publish the schema to the clients that need it instead."),
 	mk(RuleZombie, "zombie-operation", "Deprecated (zombie) operation still in use", model.SevMedium, []string{api9},
 		"The operation is marked deprecated in the spec but still receives traffic.",
 		"Migrate the remaining clients and retire the operation, or keep it patched and monitored until then."),

@@ -119,6 +119,9 @@ type evidence struct {
 	maxBurst         int
 	rateLimited      int64 // 429s or rate-limit headers seen
 	externalRequests int64
+	gqlIntro         int64 // GraphQL introspection queries answered with the schema (PAL-T017)
+	gqlIntroExternal int64 // … to external clients
+	gqlIntroNoBody   int64 // … of which the response body was not recorded (2xx only)
 }
 
 // flushAlgs moves the pending algorithm count into jwtAlgs. Tokens of one
@@ -387,6 +390,19 @@ func (t *Traffic) Observe(ev *event.Event) {
 			}
 		}
 	}
+	// GraphQL introspection answered (PAL-T017).
+	if !ev.Outbound && ev.Status >= 200 && ev.Status < 300 && introspectionQuery(ev) {
+		answered := !resp.HasBody() || strings.Contains(resp.BodyText(), `"__schema"`)
+		if answered {
+			e.gqlIntro++
+			if !resp.HasBody() {
+				e.gqlIntroNoBody++
+			}
+			if ev.External {
+				e.gqlIntroExternal++
+			}
+		}
+	}
 	// Rate limiting: 429 or rate-limit headers, and bursts per client.
 	if ev.Status == 429 || rh.rate {
 		e.rateLimited++
@@ -540,4 +556,15 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// introspectionQuery: the request carries a GraphQL document asking for
+// the schema (__schema) — in its body (a JSON query member, or
+// application/graphql) or in the query parameter of a GET.
+func introspectionQuery(ev *event.Event) bool {
+	if q := ev.Query.Get("query"); q != "" && strings.Contains(q, "__schema") {
+		return true
+	}
+	b := ev.Rec.Request.Body
+	return len(b) < 1<<20 && strings.Contains(b, "__schema") && strings.Contains(b, "{")
 }

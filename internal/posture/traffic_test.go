@@ -42,7 +42,10 @@ func respHeader(k, v string) evOpt {
 		}
 	}
 }
-func body(b string) evOpt  { return func(e *event.Event) { e.Rec.Response.Body = b } }
+func body(b string) evOpt { return func(e *event.Event) { e.Rec.Response.Body = b } }
+func reqBody(b string) evOpt {
+	return func(e *event.Event) { e.Rec.Request.Method, e.Rec.Request.Body = "POST", b }
+}
 func query(q string) evOpt { return func(e *event.Event) { e.Rec.Request.URL += "?" + q } }
 
 // pev builds an enriched event: an external HTTPS GET answered 200 with
@@ -228,6 +231,16 @@ func TestTrafficRules(t *testing.T) {
 		}, baseEP(), TrafficConfig{}, ""},
 		{"jwt 1-hour lifetime", RuleWeakJWT, []*event.Event{pev(pt0, bearer(jwt(map[string]any{"sub": "u1", "iat": pt0.Unix(), "exp": pt0.Add(time.Hour).Unix()}, "HS256")))}, baseEP(), TrafficConfig{}, ""},
 
+		{"graphql introspection answered to the internet", RuleGraphQLIntrospect, []*event.Event{
+			pev(pt0, reqBody(`{"query":"query IntrospectionQuery { __schema { queryType { name } types { name } } }"}`), body(`{"data":{"__schema":{"queryType":{"name":"Query"},"types":[]}}}`)),
+		}, baseEP(), TrafficConfig{}, model.SevMedium},
+		{"graphql introspection by GET, internal only", RuleGraphQLIntrospect, []*event.Event{
+			pev(pt0, internal(), query("query=%7B__schema%7BqueryType%7Bname%7D%7D%7D"), body(`{"data":{"__schema":{"queryType":{"name":"Query"}}}}`)),
+		}, baseEP(), TrafficConfig{}, model.SevLow},
+		{"graphql introspection refused", RuleGraphQLIntrospect, []*event.Event{
+			pev(pt0, reqBody(`{"query":"{ __schema { types { name } } }"}`), body(`{"errors":[{"message":"GraphQL introspection is not allowed","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`)),
+			pev(pt0, reqBody(`{"query":"{ __schema { types { name } } }"}`), status(400)),
+		}, baseEP(), TrafficConfig{}, ""},
 		{"zombie in use", RuleZombie, nil, epWith(func(e *model.Endpoint) { e.State, e.Deprecated = "zombie", true }), TrafficConfig{}, model.SevMedium},
 		{"active", RuleZombie, nil, baseEP(), TrafficConfig{}, ""},
 		{"shadow in use", RuleShadow, nil, epWith(func(e *model.Endpoint) { no := false; e.State, e.Documented = "shadow", &no }), TrafficConfig{}, model.SevMedium},
