@@ -2,7 +2,9 @@ package detect
 
 import (
 	"fmt"
+	"math"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -72,6 +74,7 @@ type authabuseOptions struct {
 	TrGate       float64         `yaml:"tr_gate" doc:"principal windows before the token-reuse peer bound applies"`
 	MaxEndpoints int             `yaml:"max_endpoints" doc:"login endpoints tracked (LRU)"`
 	TrCold       float64         `yaml:"tr_cold" doc:"before tr_gate principal-hours of peers, token reuse fires above tr_cold × tr_abs networks (and 2 × the principal's own largest hour)"`
+	GraphQLBatch int             `yaml:"graphql_batch" doc:"authentication attempts (login, OTP, password checks …) batched in one GraphQL request — by aliases or an array of operations — that are brute force on their own (no client logs in that often at once); at least 2"`
 }
 
 func defaultAuthabuseOptions() *authabuseOptions {
@@ -91,11 +94,17 @@ func defaultAuthabuseOptions() *authabuseOptions {
 		TrGate:       30,
 		MaxEndpoints: 20000,
 		TrCold:       4,
+		GraphQLBatch: 10,
 	}
 }
 
 // Validate implements config.Validator.
-func (o *authabuseOptions) Validate() error { return checkOptions(o) }
+func (o *authabuseOptions) Validate() error {
+	if o.GraphQLBatch < 2 {
+		return config.Errorf("graphql_batch", "must be at least 2, not %d", o.GraphQLBatch)
+	}
+	return checkOptions(o)
+}
 
 type authDetector struct {
 	keyed
@@ -104,6 +113,7 @@ type authDetector struct {
 	csAbs, csUsers, csClients float64
 	csK, csRatio              float64
 	trAbs, trGate, trCold     float64
+	gqlBatch                  int
 	clients                   *lru[authClient]
 	eps                       *lru[authEndpoint]
 	ids                       *lru[authIdentity]
@@ -164,7 +174,7 @@ func newAuthAbuse(cfg Config) *authDetector {
 		bfWin: o.BfWindow.D(), bfAbs: o.BfAbs, bfPeer: o.BfPeer, bfGate: o.BfGate,
 		csWin: o.CsWindow.D(), csAbs: o.CsAbs, csUsers: o.CsUsers, csClients: o.CsClients,
 		csK: o.CsK, csRatio: o.CsRatio,
-		trWin: o.TrWindow.D(), trAbs: o.TrAbs, trGate: o.TrGate, trCold: o.TrCold,
+		trWin: o.TrWindow.D(), trAbs: o.TrAbs, trGate: o.TrGate, trCold: o.TrCold, gqlBatch: o.GraphQLBatch,
 		bfPop: newQuantiles(), trPop: newQuantiles(), login: map[uint64]bool{},
 	}
 	d.clients = newLRU[authClient](capOr(cfg.MaxTrackedClients, 200000))
@@ -255,6 +265,9 @@ func (d *authDetector) Observe(ev *event.Event, out *Emitter) {
 		}
 		login = loginLike(ev.Endpoint.Path)
 		d.login[eh] = login
+	}
+	if !ev.Outbound && (ev.Method == "POST" || ev.Method == "GET" && ev.Query.Has("query")) {
+		d.graphQLBatch(ev, out)
 	}
 	fail := ev.Status == 401 || login && ev.Status == 403
 	credFail := fail && !login && ev.Auth.Credentials
@@ -620,4 +633,65 @@ func (d *authDetector) Readiness(at time.Time) []model.Readiness {
 	})
 	return []model.Readiness{bf.population(model.Need{Windows: int64(d.bfPop.count()), Hours: h}, d.readyBF),
 		cs.Readiness(d.readyCS.at), tr.population(model.Need{Windows: int64(d.trPop.count()), Hours: h}, d.readyTR)}
+}
+
+// graphQLBatch: a GraphQL request that checks a secret many times at once
+// — "a1: login(…) a2: login(…) …" aliases, or a JSON array of operations
+// (batching, which Apollo and graphene accept) — is brute force in one
+// request: the failure statuses the windows count never show (the answer
+// is one 200 with an error per alias). Population-free: no client logs
+// in graphql_batch times at once. One alert per (client, endpoint), folded.
+func (d *authDetector) graphQLBatch(ev *event.Event, out *Emitter) {
+	var docs []string
+	if q := ev.Query.Get("query"); q != "" {
+		docs = append(docs, q)
+	}
+	if body := ev.Rec.Request.Body; body != "" && ev.Rec.Request.BodyEncoding == "" {
+		t := strings.TrimLeft(body, " \t\r\n")
+		switch {
+		case (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && strings.Contains(t, `"query"`):
+			docs = graphQLRequestDocs(t, docs)
+		case graphQLDocument(t): // application/graphql: the body is the document
+			docs = append(docs, t)
+		}
+	}
+	if len(docs) == 0 {
+		return
+	}
+	fields := map[string]int{}
+	n := 0
+	for _, doc := range docs {
+		if containsAuthWord(doc) {
+			n += graphQLAuthAttempts(doc, fields)
+		}
+	}
+	if n < d.gqlBatch {
+		return
+	}
+	names := make([]string, 0, len(fields))
+	for f := range fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	out.Emit(Hit{Type: alert.AuthBruteForce, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Count:      int64(n),
+		Confidence: fmin(0.95, 0.7+0.05*math.Log2(float64(n)/float64(d.gqlBatch))),
+		Evidence: model.Evidence{
+			Observed: float64(n), Threshold: float64(d.gqlBatch),
+			Reason:  "authentication attempts batched in one GraphQL request",
+			Details: map[string]any{"graphql_attempts": n, "graphql_fields": names, "graphql_operations": len(docs)},
+		},
+		Sample: anomSample(ev, fmt.Sprintf("%d authentication attempts (%s) in one request", n, strings.Join(names, ", "))),
+	})
+}
+
+// containsAuthWord: a cheap test before parsing a document.
+func containsAuthWord(doc string) bool {
+	l := strings.ToLower(doc)
+	for _, w := range authFieldWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +139,56 @@ func TestLoginLike(t *testing.T) {
 		if loginLike(p) != want {
 			t.Errorf("loginLike(%q) != %v", p, want)
 		}
+	}
+}
+
+// TestGraphQLBatchBruteForce: many logins or one-time-code checks batched
+// in one GraphQL request — aliases, or an array of operations — are brute
+// force that no failure status shows; a few, or many reads, are not.
+func TestGraphQLBatchBruteForce(t *testing.T) {
+	aliases := func(n int, field, args string) string {
+		var b strings.Builder
+		b.WriteString("mutation {")
+		for i := range n {
+			fmt.Fprintf(&b, " a%d: %s(%s) { token }", i, field, fmt.Sprintf(args, i))
+		}
+		b.WriteString(" }")
+		return b.String()
+	}
+	gql := func(ip string, body string) *event.Event {
+		return mkEv(t0, ip, "POST", "/graphql", "/graphql", 200, withBody("application/json", body))
+	}
+	jsonDoc := func(doc string) string { b, _ := json.Marshal(map[string]string{"query": doc}); return string(b) }
+	var batch []map[string]string
+	for i := range 30 {
+		batch = append(batch, map[string]string{"query": fmt.Sprintf(`mutation { verifyOtp(code: "%06d") { ok } }`, i)})
+	}
+	batchBody, _ := json.Marshal(batch)
+	cases := []struct {
+		name string
+		ev   *event.Event
+		want int
+	}{
+		{"200 aliased logins", gql("203.0.113.30", jsonDoc(aliases(200, "login", `email: "admin@example.com", password: "guess%d"`))), 200},
+		{"an array of 30 one-time-code checks", gql("203.0.113.31", string(batchBody)), 30},
+		{"application/graphql body", mkEv(t0, "203.0.113.32", "POST", "/graphql", "/graphql", 200, withBody("application/graphql", aliases(12, "tokenAuth", `username: "u", password: "p%d"`))), 12},
+		{"one login", gql("198.51.100.30", jsonDoc(`mutation { login(email: "ana@example.com", password: "s3cret") { token } }`)), 0},
+		{"three aliased logins", gql("198.51.100.31", jsonDoc(aliases(3, "login", `email: "u%d@example.com", password: "x"`))), 0},
+		{"50 aliased product reads", gql("198.51.100.32", jsonDoc(strings.ReplaceAll(aliases(50, "product", `id: %d`), "mutation", "query"))), 0},
+		{"a login field nested in a read", gql("198.51.100.33", jsonDoc(`{ users(first: 50) { login lastLoginAt passwordChangedAt } }`)), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newAuthAbuse(Config{}), []*event.Event{c.ev})
+			if c.want == 0 {
+				if len(as) != 0 {
+					t.Fatalf("alerts %s", summary(as))
+				}
+				return
+			}
+			if len(as) != 1 || as[0].Type != "auth.brute_force" || as[0].Evidence.Details["graphql_attempts"] != c.want || as[0].Client == nil || as[0].Client.IP != c.ev.ClientIP.String() {
+				t.Fatalf("alerts %s %+v, want one brute force of %d attempts from %s", summary(as), as, c.want, c.ev.ClientIP)
+			}
+		})
 	}
 }

@@ -255,11 +255,11 @@ func TestOptionErrors(t *testing.T) {
 	}
 	var o Options
 	l := &config.Loader{}
-	if err := l.Decode(config.Doc{Name: "o.yaml", Data: []byte("traffic:\n  alpha: -1\n  window: 0s\n  group_now: 1\nlatency:\n  quantile: 1.5\n")}, &o); err != nil {
+	if err := l.Decode(config.Doc{Name: "o.yaml", Data: []byte("traffic:\n  alpha: -1\n  window: 0s\n  group_now: 1\nlatency:\n  quantile: 1.5\nauthabuse:\n  graphql_batch: 1\n")}, &o); err != nil {
 		t.Fatal(err)
 	}
 	got := fmt.Sprint(l.Validate(o))
-	for _, want := range []string{"o.yaml:2:3: traffic.alpha: must not be negative", "o.yaml:3:3: traffic.window: must be positive", "o.yaml:4:3: traffic.group_now: must be at least 2", "o.yaml:6:3: latency.quantile: must be at most 1"} {
+	for _, want := range []string{"o.yaml:2:3: traffic.alpha: must not be negative", "o.yaml:3:3: traffic.window: must be positive", "o.yaml:4:3: traffic.group_now: must be at least 2", "o.yaml:6:3: latency.quantile: must be at most 1", "o.yaml:8:3: authabuse.graphql_batch: must be at least 2"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
 		}

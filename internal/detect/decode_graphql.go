@@ -3,6 +3,8 @@ package detect
 import (
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 )
@@ -129,4 +131,96 @@ func (g *graphQLWalk) value(field, arg string, v *ast.Value) {
 			g.value(field, a, c.Value)
 		}
 	}
+}
+
+// authFieldWords name the root fields of GraphQL APIs that check a
+// secret: logins, one-time and second-factor codes, password checks and
+// token issuance (graphene-django's tokenAuth, obtainJSONWebToken …).
+var authFieldWords = []string{"login", "logon", "signin", "authenticat", "otp", "mfa", "2fa", "totp", "passcode", "password", "tokenauth", "createtoken", "tokencreate", "gettoken", "generatetoken", "obtainjsonwebtoken", "verifycode", "redeemcode"}
+
+// authField: a root field name that checks a secret.
+func authField(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range authFieldWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// graphQLAuthAttempts counts, in one GraphQL document, the root fields
+// (aliases included: "a1: login(…) a2: login(…)") of its operations that
+// check a secret, by field name.
+func graphQLAuthAttempts(doc string, into map[string]int) (n int) {
+	if !graphQLDocument(doc) {
+		return 0
+	}
+	d, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: doc}, maxGraphQLTokens)
+	if err != nil || d == nil {
+		return 0
+	}
+	var walk func(ss ast.SelectionSet, depth int)
+	walk = func(ss ast.SelectionSet, depth int) {
+		for _, s := range ss {
+			switch s := s.(type) {
+			case *ast.Field:
+				if authField(s.Name) {
+					n++
+					if len(into) < 8 || into[s.Name] > 0 {
+						into[s.Name]++
+					}
+				}
+			case *ast.InlineFragment:
+				if depth < 4 {
+					walk(s.SelectionSet, depth+1)
+				}
+			}
+		}
+	}
+	for _, op := range d.Operations {
+		walk(op.SelectionSet, 0)
+	}
+	return n
+}
+
+// graphQLRequestDocs appends the "query" members of a GraphQL request body
+// — one object, or an array of them (batching) — to docs (at most 1,000).
+func graphQLRequestDocs(body string, docs []string) []string {
+	dec := jsontext.NewDecoder(strings.NewReader(body))
+	object := func() bool { // reads one object, keeping its query member
+		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+			return false
+		}
+		for dec.PeekKind() != '}' {
+			k, err := dec.ReadToken()
+			if err != nil {
+				return false
+			}
+			if k.String() == "query" && dec.PeekKind() == '"' {
+				v, err := dec.ReadToken()
+				if err != nil {
+					return false
+				}
+				if len(docs) < 1000 {
+					docs = append(docs, v.String())
+				}
+				continue
+			}
+			if dec.SkipValue() != nil {
+				return false
+			}
+		}
+		_, err := dec.ReadToken()
+		return err == nil
+	}
+	switch dec.PeekKind() {
+	case '{':
+		object()
+	case '[':
+		dec.ReadToken()
+		for dec.PeekKind() == '{' && object() {
+		}
+	}
+	return docs
 }
