@@ -12,6 +12,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/textkind"
 )
 
 // Location is a set of places in an exchange (the event's).
@@ -544,6 +545,12 @@ func (s *scanCtx) walkBody(loc Location, ct string) bool {
 	return true
 }
 
+// binaryRun: the shortest run of text classified in a binary body. A
+// random byte is text about one time in three, so runs this long are
+// about one in 10^7 positions of random data; a container's strings
+// (an email, a name in a protobuf message or a tar archive) are longer.
+const binaryRun = 16
+
 // body walks a body walkBody chose (ct lower-cased).
 func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
 	li := locIndex(loc)
@@ -570,6 +577,18 @@ func (s *scanCtx) body(loc Location, ct, body string, truncated bool) {
 	}
 	if truncated {
 		s.a.stats.Truncated++
+	}
+	if textkind.Binary(body) {
+		// a file (an upload, an archive, a protobuf message): only its
+		// runs of text of binaryRun bytes or more are classified — the
+		// strings a container holds; read whole, random bytes made IP
+		// addresses and keyword secrets ("key=" and the bytes after it)
+		s.a.stats.Skipped["binary_content"]++ // binary bytes under a type that is not (binary types are never walked)
+		textkind.Runs(body, binaryRun, len(body), func(run string) bool {
+			s.value(loc, "$", "", run)
+			return true
+		})
+		return
 	}
 	trim := strings.TrimLeft(body, " \t\r\n")
 	switch {

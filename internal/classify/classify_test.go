@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -502,4 +503,44 @@ func resultsFor(a *Analyzer, key string) []model.SensitiveData {
 		}
 	}
 	return nil
+}
+
+// TestBinaryContent: a body of binary bytes under a type that is not
+// binary (none, a form: curl --data-binary) is classified by its runs of
+// text only — random bytes no longer make IP addresses and keyword
+// secrets — while the strings a container holds are still found.
+func TestBinaryContent(t *testing.T) {
+	c, _ := New(DefaultConfig())
+	a := NewAnalyzer(c)
+	r := rand.New(rand.NewPCG(9, 9))
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 400 {
+		b := make([]byte, 20000)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		// what random bytes tripped: an address and a keyword secret
+		copy(b[100:], "\x00 10.1.2.3 \x00 key=")
+		ev := mkEvent(t0.Add(time.Duration(i)*time.Second), "/upload", string(b))
+		ev.Rec.Response.Headers = map[string]string{"content-type": "application/x-www-form-urlencoded"}
+		a.Observe(ev)
+	}
+	for _, ep := range a.Results() {
+		if len(ep.Data) != 0 {
+			t.Errorf("random bodies classified: %+v", ep.Data)
+		}
+	}
+	// a tar-like container: NUL-padded headers, then a text file
+	tar := strings.Repeat("\x00", 300) + "customers.csv\x00\x00\x000000644\x00" + strings.Repeat("\x00", 200) +
+		"id,email\n1,ana.silva@example.org\n2,bob.jones@example.com\n" + strings.Repeat("\x00", 400)
+	a.Observe(mkEvent(t0, "/tar", tar))
+	found := false
+	for _, ep := range a.Results() {
+		for _, d := range ep.Data {
+			found = found || ep.Ref.Path == "/tar" && d.Type == "email"
+		}
+	}
+	if !found || a.Stats().Skipped["binary_content"] == 0 {
+		t.Errorf("container's emails not found (results %+v, stats %+v)", a.Results(), a.Stats())
+	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/jsonscan"
+	"github.com/palisade-sec/palisade/internal/textkind"
 )
 
 // PartKind says where in a request a value was found.
@@ -702,67 +703,14 @@ func (w *partWalker) protoFields(b []byte, path string, depth int) {
 	}
 }
 
-// looksBinary: s (its first 64 KiB) is not text — at least 8 of its
-// bytes, and at least one in ten, are bytes no text has: NUL and the other
-// C0 controls except tab, line feed, form feed and carriage return, DEL,
-// and bytes of invalid UTF-8. Text in a single-byte legacy encoding
-// (Latin-1 accents, a few bytes in a hundred) stays under the share;
-// random, compressed, encrypted and image data are far above it (about
-// one in two), a protobuf message full of strings near it. Text in a legacy encoding of another script (Cyrillic in
-// windows-1251, Shift-JIS) reads as binary: raw, such bodies are rare
-// (browsers percent-encode forms, JSON is UTF-8).
-func looksBinary(s string) bool {
-	n := min(len(s), 64<<10)
-	bad := binaryBytes(s[:n])
-	return bad >= 8 && bad*10 >= n
-}
+// looksBinary: s is not text (textkind.Binary).
+func looksBinary(s string) bool { return textkind.Binary(s) }
 
-// binaryBytes counts the bytes of s that no text has (see looksBinary).
-func binaryBytes(s string) int {
-	bad := 0
-	for i := 0; i < len(s); {
-		n := nonText(s, i)
-		bad += min(n, 1)
-		i += max(n, textRun(s, i))
-	}
-	return bad
-}
+// binaryBytes counts the bytes of s that no text has (textkind.Count).
+func binaryBytes(s string) int { return textkind.Count(s) }
 
 // firstBinary is the index of the first byte of s no text has, or -1.
-func firstBinary(s string) int {
-	for i := 0; i < len(s); {
-		if nonText(s, i) > 0 {
-			return i
-		}
-		i += textRun(s, i)
-	}
-	return -1
-}
-
-// nonText: the byte at i is one no text has (1), else 0.
-func nonText(s string, i int) int {
-	c := s[i]
-	if c < utf8.RuneSelf {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' || c == 0x7f {
-			return 1
-		}
-		return 0
-	}
-	if r, size := utf8.DecodeRuneInString(s[i:]); r == utf8.RuneError && size == 1 {
-		return 1
-	}
-	return 0
-}
-
-// textRun: the length of the text character at i (1 for ASCII, the UTF-8
-// sequence's length otherwise).
-func textRun(s string, i int) int {
-	if s[i] < utf8.RuneSelf {
-		return 1
-	}
-	_, size := utf8.DecodeRuneInString(s[i:])
-	return size
-}
+func firstBinary(s string) int { return textkind.First(s) }
 
 // plainName: a parameter name as forms and APIs write them — letters,
 // digits and _ - . [ ] (user[email], items[0].id), at most 64 bytes.
