@@ -144,9 +144,17 @@ func TestCharsetEvasion(t *testing.T) {
 	for _, r := range `{"comment":"<script>alert(document.cookie)</script>"}` {
 		u16 = append(u16, byte(r), 0)
 	}
+	var xml16 []byte // UTF-16LE with no byte order mark: XML 1.0 Appendix F
+	for _, r := range `<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>` {
+		xml16 = append(xml16, byte(r), 0)
+	}
 	base := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	b64 := base64.StdEncoding.EncodeToString
 	for i, r := range []*exchange.Record{
+		{Time: base.Add(2 * time.Second), Client: exchange.Client{IP: "203.0.113.11"},
+			Request: exchange.Request{Method: "POST", URL: "https://shop.test/v1/import",
+				Headers: map[string]string{"content-type": "application/xml"}, Body: b64(xml16), BodyEncoding: "base64"},
+			Response: exchange.Response{Status: 200}},
 		{Time: base, Client: exchange.Client{IP: "203.0.113.9"},
 			Request: exchange.Request{Method: "POST", URL: "https://shop.test/v1/search",
 				Headers: map[string]string{"content-type": "application/x-www-form-urlencoded; charset=ibm037"},
@@ -167,7 +175,8 @@ func TestCharsetEvasion(t *testing.T) {
 	for _, a := range e.Report(fixedTime).Alerts {
 		got[a.Type] = fmt.Sprint(a.Evidence.Details["location"], " ", a.Evidence.Details["decoding"])
 	}
-	if !strings.HasPrefix(got["injection.sqli"], "form:sort charset:ibm037") || !strings.HasPrefix(got["injection.xss"], "body:$.comment charset:utf-16le") {
-		t.Errorf("alerts (location decoding) %v; want the SQL injection of the EBCDIC form and the XSS of the UTF-16 JSON", got)
+	if !strings.HasPrefix(got["injection.sqli"], "form:sort charset:ibm037") || !strings.HasPrefix(got["injection.xss"], "body:$.comment charset:utf-16le") ||
+		!strings.HasPrefix(got["injection.xxe"], "body charset:utf-16le") {
+		t.Errorf("alerts (location decoding) %v; want the SQL injection of the EBCDIC form, the XSS of the UTF-16 JSON and the XXE of the UTF-16 XML", got)
 	}
 }

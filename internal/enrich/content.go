@@ -9,6 +9,7 @@ import (
 	"compress/zlib"
 	"errors"
 	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
 	"golang.org/x/text/encoding/unicode"
@@ -289,7 +290,7 @@ func (c *contentDecoder) decodeBodies(rec *exchange.Record) (req, resp string) {
 // content coding or a charset other than UTF-8, it was recorded as bytes,
 // or its text starts with a UTF-16/32 byte order mark.
 func announced(header func(string) string, recordedBinary bool, text string) bool {
-	if recordedBinary || header("content-encoding") != "" || hasBOM(text) {
+	if recordedBinary || header("content-encoding") != "" || hasBOM(text) || strings.HasPrefix(text, "\x00<") || strings.HasPrefix(text, "<\x00") || strings.HasPrefix(text, "\x4c\x6f\xa7\x94") {
 		return true
 	}
 	if te := header("transfer-encoding"); te != "" && containsFold(te, "chunked") {
@@ -370,7 +371,7 @@ func (c *contentDecoder) layers(body string, recordedBinary bool, truncated *boo
 			}
 		}
 	}
-	if cs, t := charsetParam(header("content-type")), text(); (hasBOM(t) || cs != "" && !utf8Charset(cs)) &&
+	if cs, t := charsetParam(header("content-type")), text(); (hasBOM(t) || cs != "" && !utf8Charset(cs) || cs == "" && xmlSignature(t)) &&
 		(recordedBinary || done != "" || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0) {
 		if b, name, cut, ok := c.transcode([]byte(t), header("content-type"), *truncated); ok {
 			add(b, "charset:"+name)
@@ -439,16 +440,21 @@ func (c *contentDecoder) transcode(b []byte, ctype string, wasTruncated bool) (o
 		enc, name = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), "utf-16be"
 	default:
 		cs := strings.ToLower(charsetParam(ctype))
-		if cs == "" || utf8Charset(cs) {
-			return nil, "", false, false
-		}
-		e, err := ianaindex.IANA.Encoding(cs)
-		if err != nil || e == nil {
-			// the WHATWG labels browsers use (cp1252, latin1, x-sjis …)
-			if e, err = htmlindex.Get(cs); err != nil || e == nil {
-				c.count(DropCharset)
+		if cs == "" {
+			// no charset: an XML document says its own (the HTTP
+			// parameter wins when there is one, RFC 7303 §3.2)
+			if enc, name = c.xmlEncoding(b); enc == nil {
 				return nil, "", false, false
 			}
+			break
+		}
+		if utf8Charset(cs) {
+			return nil, "", false, false
+		}
+		e := lookupCharset(cs)
+		if e == nil {
+			c.count(DropCharset)
+			return nil, "", false, false
 		}
 		enc, name = e, cs // as declared (the registry's names are long: ISO_8859-1:1987)
 	}
@@ -463,4 +469,85 @@ func (c *contentDecoder) transcode(b []byte, ctype string, wasTruncated bool) (o
 		return nil, "", false, false
 	}
 	return out, name, wasTruncated, true
+}
+
+// lookupCharset: the decoder of a charset name — the IANA registry's, else
+// the WHATWG labels browsers use (cp1252, latin1, x-sjis …); nil when
+// neither has one.
+func lookupCharset(name string) encoding.Encoding {
+	if e, err := ianaindex.IANA.Encoding(name); err == nil && e != nil {
+		return e
+	}
+	if e, err := htmlindex.Get(name); err == nil && e != nil {
+		return e
+	}
+	return nil
+}
+
+// xmlSignature: s starts as an XML document does in UTF-16 without a
+// byte order mark, in EBCDIC, or with an ASCII declaration (XML 1.0,
+// Appendix F).
+func xmlSignature(s string) bool {
+	return strings.HasPrefix(s, "\x00<\x00?") || strings.HasPrefix(s, "<\x00?\x00") || strings.HasPrefix(s, "\x4c\x6f\xa7\x94") || strings.HasPrefix(s, "<?xml")
+}
+
+// xmlEncoding: the encoding an XML document's first bytes give (XML 1.0,
+// Appendix F): UTF-16 without a byte order mark, EBCDIC (its declaration
+// read in IBM037, as every EBCDIC code page writes "<?xml … encoding=" the
+// same way), or the encoding pseudo-attribute of an ASCII declaration
+// other than UTF-8. A document sent in UTF-16 or EBCDIC with no charset
+// is a known way to slip an XXE past a WAF that reads bytes.
+func (c *contentDecoder) xmlEncoding(b []byte) (encoding.Encoding, string) {
+	switch {
+	case bytes.HasPrefix(b, []byte{0, '<', 0, '?'}):
+		return unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), "utf-16be"
+	case bytes.HasPrefix(b, []byte{'<', 0, '?', 0}):
+		return unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM), "utf-16le"
+	case bytes.HasPrefix(b, []byte{0x4c, 0x6f, 0xa7, 0x94}):
+		decl, _ := charmap.CodePage037.NewDecoder().Bytes(b[:min(len(b), 256)])
+		if n := xmlDeclared(decl); n != "" {
+			if e := lookupCharset(n); e != nil {
+				return e, n
+			}
+		}
+		return charmap.CodePage037, "ibm037"
+	case bytes.HasPrefix(b, []byte("<?xml")):
+		n := xmlDeclared(b[:min(len(b), 256)])
+		if n == "" || utf8Charset(n) || strings.HasPrefix(n, "utf-16") {
+			return nil, "" // UTF-8, or a declaration its own bytes contradict
+		}
+		if e := lookupCharset(n); e != nil {
+			return e, n
+		}
+		c.count(DropCharset)
+	}
+	return nil, ""
+}
+
+// xmlDeclared: the lower-cased encoding pseudo-attribute of an XML
+// declaration at the start of decl ("" when none).
+func xmlDeclared(decl []byte) string {
+	d := string(decl)
+	end := strings.Index(d, "?>")
+	if !strings.HasPrefix(d, "<?xml") || end < 0 {
+		return ""
+	}
+	d = d[:end]
+	i := strings.Index(d, "encoding")
+	if i < 0 {
+		return ""
+	}
+	rest := strings.TrimLeft(d[i+len("encoding"):], " \t\r\n")
+	if !strings.HasPrefix(rest, "=") {
+		return ""
+	}
+	rest = strings.TrimLeft(rest[1:], " \t\r\n")
+	if rest == "" || rest[0] != '"' && rest[0] != '\'' {
+		return ""
+	}
+	v, _, ok := strings.Cut(rest[1:], rest[:1])
+	if !ok || len(v) > 40 {
+		return ""
+	}
+	return strings.ToLower(v)
 }

@@ -363,6 +363,11 @@ func TestBodyLayers(t *testing.T) {
 		{"Latin-1 bytes", map[string]string{"content-type": "text/plain; charset=ISO-8859-1"}, "caf\xe9 cr\xe8me", true, false, "café crème", "charset:iso-8859-1"},
 		{"gzip of UTF-16", map[string]string{"content-encoding": "gzip", "content-type": "application/json; charset=utf-16"}, string(gz(utf16le(`{"a":1}`))), true, false, `{"a":1}`, "gzip,charset:utf-16le"}, // its byte order mark says which
 		{"a WHATWG label", map[string]string{"content-type": "text/plain; charset=cp1252"}, "caf\xe9 \x80 5", true, false, "café € 5", "charset:cp1252"},
+		{"UTF-16 XML without a byte order mark", map[string]string{"content-type": "application/xml"}, string(utf16le(`<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>`)[2:]), true, false, `<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>`, "charset:utf-16le"},
+		{"EBCDIC XML", map[string]string{"content-type": "text/xml"}, string(ebcdic(`<?xml version="1.0" encoding="IBM037"?><a>&x;</a>`)), true, false, `<?xml version="1.0" encoding="IBM037"?><a>&x;</a>`, "charset:ibm037"},
+		{"Latin-1 XML by its declaration", map[string]string{"content-type": "application/xml"}, "<?xml version='1.0' encoding='ISO-8859-1'?><a>caf\xe9</a>", true, false, "<?xml version='1.0' encoding='ISO-8859-1'?><a>café</a>", "charset:iso-8859-1"},
+		{"XML declaring UTF-8", map[string]string{"content-type": "application/xml"}, `<?xml version="1.0" encoding="UTF-8"?><a>é</a>`, true, false, "", ""},
+		{"the HTTP charset wins over the declaration", map[string]string{"content-type": "application/xml; charset=utf-8"}, "<?xml version='1.0' encoding='ISO-8859-1'?><a>caf\xc3\xa9</a>", true, false, "", ""},
 		{"Latin-1 declared, recorded as UTF-8 text", map[string]string{"content-type": "text/plain; charset=iso-8859-1"}, "café crème", false, false, "", ""},
 		{"UTF-8 declared", map[string]string{"content-type": "application/json; charset=utf-8"}, `{"a":"é"}`, true, false, "", ""},
 	} {
