@@ -416,6 +416,9 @@ func FuzzBodyLayers(f *testing.F) {
 	f.Add("chunked", "", "", "5\r\nhello\r\n0\r\n\r\n", false)
 	f.Add("", "", "application/x-www-form-urlencoded; charset=ibm037", "\x98\x7e\x81", true)
 	f.Add("", "br", "application/json", string(br([]byte(`{"a":1}`))), false)
+	f.Add("", "", "application/xml", "<\x00?\x00x\x00m\x00l\x00", true)
+	f.Add("", "", "text/xml", "<?xml version='1.0' encoding='ISO-8859-1'?><a>\xe9</a>", true)
+	f.Add("", "", "application/xml", "\x4c\x6f\xa7\x94\x93@\xa5\x85", true)
 	f.Fuzz(func(t *testing.T, te, ce, ct, body string, b64 bool) {
 		rec := &exchange.Record{Request: exchange.Request{Headers: map[string]string{"transfer-encoding": te, "content-encoding": ce, "content-type": ct}, Body: body}}
 		if b64 {
