@@ -524,6 +524,25 @@ func (d *trafficDetector) groupBar(g *trafficGroup, n float64, key uint64) (now,
 	return now, busiest, fmax(d.peerFactor*now, 2*busiest)
 }
 
+// identityHit is an identity spike's report before its count, bar and
+// role-group figures: the subjects and the principal's own and its peers'
+// baselines (p99: the peers' bar; cold: the peers still learning). Both
+// the spike judged at the request and the one held to its window's end
+// start from it.
+func (d *trafficDetector) identityHit(ev *event.Event, s *trafficSubject, p99 float64, cold bool) Hit {
+	return Hit{Type: alert.TrafficIdentitySpike, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
+		Evidence: model.Evidence{Baseline: round2(fmax(p99, s.own.mean)), Window: winLabel(d.idWin),
+			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
+			Details: map[string]any{"peer_p99": round2(p99), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "peers_learning": cold}},
+	}
+}
+
+// groupNowDetails adds to an identity spike's details its role group on
+// the endpoint in the window and the principal's client addresses.
+func groupNowDetails(details map[string]any, now, busiest float64, s *trafficSubject) {
+	details["peers_now_mean"], details["busiest_peer_now"], details["client_ips"] = round2(now), busiest, s.ids.estimate()
+}
+
 // closeIdentity judges a held identity spike against its role group over
 // the whole window, then reports the remainder of a fired window. A held
 // spike is undecided until its window closes: a preview (serve's pending
@@ -542,12 +561,7 @@ func (d *trafficDetector) closeIdentity(s *trafficSubject, key uint64, out *Emit
 			hit.Time, hit.Count = h.last, int64(s.w.n)
 			hit.Confidence = confidence(s.w.n, thr, h.peers, 4*d.peerGate)
 			hit.Evidence.Observed, hit.Evidence.Threshold = s.w.n, round2(thr)
-			details := make(map[string]any, len(hit.Evidence.Details)+3)
-			for k, v := range hit.Evidence.Details {
-				details[k] = v
-			}
-			details["peers_now_mean"], details["busiest_peer_now"], details["client_ips"] = round2(now), busiest, s.ids.estimate()
-			hit.Evidence.Details = details
+			groupNowDetails(hit.Evidence.Details, now, busiest, s) // the held report is used once: its map is filled in place
 			hit.Clients, hit.ClientsOther = s.addrs.delta(true)
 			out.Emit(hit)
 			s.fire = fireState{on: true, idx: s.w.idx, reported: s.w.n, thr: thr}
@@ -647,11 +661,10 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 		// a stolen token's first use look alike until the window's end
 		// shows what the role group did in it (colleagues starting too).
 		if s.held == nil || s.held.idx != s.w.idx {
-			s.held = &heldSpike{idx: s.w.idx, thr: alone, peers: ep.identDist.count(), hit: Hit{Type: alert.TrafficIdentitySpike, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
-				Evidence: model.Evidence{Baseline: round2(fmax(p99, s.own.mean)), Window: winLabel(d.idWin),
-					Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
-					Details: map[string]any{"peer_p99": round2(p99), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "peers_learning": cold, "judged_at_window_end": true}},
-				Sample: anomSample(ev, "")}}
+			hit := d.identityHit(ev, s, p99, cold)
+			hit.Evidence.Details["judged_at_window_end"] = true
+			hit.Sample = anomSample(ev, "")
+			s.held = &heldSpike{idx: s.w.idx, thr: alone, peers: ep.identDist.count(), hit: hit}
 		}
 		s.held.last = ev.Time
 		return
@@ -661,15 +674,12 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	if delta == 0 {
 		return
 	}
-	s.hit = &Hit{Type: alert.TrafficIdentitySpike, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
-		Count:      int64(delta),
-		Confidence: confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate),
-		Evidence: model.Evidence{
-			Observed: s.w.n, Baseline: round2(fmax(p99, s.own.mean)), Threshold: round2(thr), Window: winLabel(d.idWin),
-			Reason:  "one principal's use of this endpoint far above its own and its peers' baseline",
-			Details: map[string]any{"peer_p99": round2(p99), "peers_now_mean": round2(now), "own_mean": round2(s.own.mean), "own_windows": s.own.n, "client_ips": s.ids.estimate(), "peers_learning": cold, "busiest_peer_now": busiest},
-		},
-	}
+	hit := d.identityHit(ev, s, p99, cold)
+	hit.Time, hit.Count = ev.Time, int64(delta)
+	hit.Confidence = confidence(s.w.n, thr, ep.identDist.count(), 4*d.peerGate)
+	hit.Evidence.Observed, hit.Evidence.Threshold = s.w.n, round2(thr)
+	groupNowDetails(hit.Evidence.Details, now, busiest, s)
+	s.hit = &hit
 	s.hit.Clients, s.hit.ClientsOther = s.addrs.delta(true)
 	if first {
 		s.hit.Sample = anomSample(ev, "")
