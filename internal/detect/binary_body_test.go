@@ -96,28 +96,6 @@ func TestBinaryBodies(t *testing.T) {
 	}
 }
 
-func TestLooksBinary(t *testing.T) {
-	for _, tc := range []struct {
-		s    string
-		want bool
-	}{
-		{"", false},
-		{"plain ASCII text, a sentence of a form", false},
-		{"Les élèves ont déjà payé: café, crème brûlée", false},                                                                      // UTF-8
-		{"Les \xe9l\xe8ves ont d\xe9j\xe0 pay\xe9 leur caf\xe9 avant de partir pour la gare, puis ils sont rentr\xe9s tard.", false}, // Latin-1: 6 % of its bytes
-		{"注文番号と配送先の住所を確認してください", false},
-		{"\xbf' OR 1=1 -- a multi-byte quote trick", false}, // one invalid byte: under the floor of 8
-		{"\x00\x01\x02\x03\x04\x05\x06\x07", true},
-		{strings.Repeat("\x89PNG\x00\x00\x00\rIHDR\x00\x00\x01\x00", 4), true},
-		{"q=1 UNION SELECT 1--" + strings.Repeat("\x00", 8), true},
-		{"tabs\tand\nnew lines\r\nand form feeds\f are text", false},
-	} {
-		if got := looksBinary(tc.s); got != tc.want {
-			t.Errorf("looksBinary(%q) = %v, want %v", tc.s, got, tc.want)
-		}
-	}
-}
-
 // TestProtobufBodies: protobuf and gRPC bodies are walked without their
 // schema; their text fields are values (proto:FIELD.FIELD), their numbers
 // and bytes are not, and a body that is no message is a binary body.

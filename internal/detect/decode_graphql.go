@@ -43,17 +43,28 @@ func graphQLDocument(v string) bool {
 	return false
 }
 
+// parseGraphQL parses v as a GraphQL executable document (at most
+// maxGraphQLTokens tokens); nil when it is none or holds no operation
+// and no fragment.
+func parseGraphQL(v string) *ast.QueryDocument {
+	if !graphQLDocument(v) {
+		return nil
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: v}, maxGraphQLTokens)
+	if err != nil || doc == nil || len(doc.Operations)+len(doc.Fragments) == 0 {
+		return nil
+	}
+	return doc
+}
+
 // graphQLLiteral is a string literal of a document and where it is given.
 type graphQLLiteral struct{ loc, value string }
 
 // graphQLLiterals parses a document and returns its string literals; ok is
 // false when v is not a GraphQL document.
 func graphQLLiterals(v string) (lits []graphQLLiteral, ok bool) {
-	if !graphQLDocument(v) {
-		return nil, false
-	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: v}, maxGraphQLTokens)
-	if err != nil || doc == nil || len(doc.Operations)+len(doc.Fragments) == 0 {
+	doc := parseGraphQL(v)
+	if doc == nil {
 		return nil, false
 	}
 	g := graphQLWalk{}
@@ -153,11 +164,8 @@ func authField(name string) bool {
 // (aliases included: "a1: login(…) a2: login(…)") of its operations that
 // check a secret, by field name.
 func graphQLAuthAttempts(doc string, into map[string]int) (n int) {
-	if !graphQLDocument(doc) {
-		return 0
-	}
-	d, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: doc}, maxGraphQLTokens)
-	if err != nil || d == nil {
+	d := parseGraphQL(doc)
+	if d == nil {
 		return 0
 	}
 	var walk func(ss ast.SelectionSet, depth int)

@@ -105,7 +105,7 @@ type PartStats struct {
 	PartsCut   int64 // requests with more than MaxParts values
 	ValuesCut  int64 // values longer than MaxValue (only the first part inspected)
 	BodyErrors int64 // bodies announced as JSON/XML/multipart that did not parse (inspected as text)
-	Binary     int64 // binary bodies and multipart values (looksBinary): only their clean name=value pairs inspected
+	Binary     int64 // binary bodies and multipart values (textkind.Binary): only their clean name=value pairs inspected
 	GraphQL    int64 // GraphQL documents judged by their string literals (not counted as dropped)
 }
 
@@ -144,7 +144,7 @@ type partWalker struct {
 	done  bool
 	// decoded marks the value being emitted as already percent-decoded
 	decoded bool
-	// binary: the body being walked is binary (looksBinary); pairs keeps
+	// binary: the body being walked is binary (textkind.Binary); pairs keeps
 	// only its pieces that are clean text
 	binary bool
 
@@ -223,7 +223,7 @@ func (w *partWalker) pairs(raw string, nameKind, valKind PartKind, namePrefix, v
 			// a plain name and holds at least 4 bytes (a payload; a
 			// shorter run between binary bytes is the file's by chance:
 			// `3='`). Bare pieces are the file's.
-			if i := firstBinary(kv); i >= 0 {
+			if i := textkind.First(kv); i >= 0 {
 				kv = kv[:i]
 			}
 			if k, v, eq := strings.Cut(kv, "="); !eq || !plainName(k) || len(v) < 4 {
@@ -436,22 +436,14 @@ func (w *partWalker) body(body, contentType string) {
 		w.protoBody(body, framing)
 		return
 	}
-	if !strings.HasPrefix(ct, "multipart/") && looksBinary(body) {
-		// a file (an image, an archive, a compressed or encrypted
-		// payload, sent as octet-stream, with no type, or as a form by
-		// curl --data-binary): its bytes are no language's text, and
-		// read as text they trip every rule by chance. Only its pieces
-		// that are clean name=value text are inspected (a parameter
-		// slipped among binary bytes still reaches a form parser).
+	if !strings.HasPrefix(ct, "multipart/") && textkind.Binary(body) {
 		// (A multipart body is judged part by part: its files are
 		// binary, its fields text.)
-		w.stats.Binary++
-		w.binary = true
-		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
-		w.binary = false
+		w.binaryBody(body)
 		return
 	}
 	trim := strings.TrimLeft(body, " \t\r\n\ufeff")
+	doc := documentMedia(ct)
 	switch {
 	case strings.Contains(ct, "json") || (ct == "" || strings.HasPrefix(ct, "text/plain")) && len(trim) > 0 && (trim[0] == '{' || trim[0] == '['):
 		if !w.jsonBody(body) && !w.done {
@@ -474,26 +466,42 @@ func (w *partWalker) body(body, contentType string) {
 		if !w.xmlBody(body, "body:") && !w.done {
 			w.stats.BodyErrors++
 		}
-	case documentMedia(ct) != 0:
+	case doc != 0:
 		// a document (a CSV import, a text file, a configuration, notes
 		// in Markdown): no framework parses it as a form (CRS gives it
 		// REQUEST_BODY alone), so it has no name=value pairs — read as
 		// such, a CSV's lines became parameter names and every import
 		// tripped a rule. A table is judged cell by cell, named by its
 		// column; any other document as one text.
-		if sep := documentMedia(ct); sep != 'd' {
-			w.csvBody(body, sep)
+		if doc != 'd' {
+			w.csvBody(body, doc)
 			return
 		}
 		w.emit(PartBody, "body", "", body)
 	default:
-		// A body of no structured type (no content type, text/plain,
-		// octet-stream …): the whole text, and — as many frameworks parse
-		// such bodies as forms, and CRS does (REQUEST_BODY forced through
-		// the URL-encoded parser) — its name=value pairs.
-		if !w.emit(PartBody, "body", "", body) {
-			return
-		}
+		w.untypedBody(body)
+	}
+}
+
+// binaryBody walks a body that is a file (textkind.Binary: an image, an
+// archive, a compressed or encrypted payload, sent as octet-stream, with
+// no type, or as a form by curl --data-binary): its bytes are no
+// language's text, and read as text they trip every rule by chance. Only
+// its pieces that are clean name=value text are inspected (a parameter
+// slipped among binary bytes still reaches a form parser).
+func (w *partWalker) binaryBody(body string) {
+	w.stats.Binary++
+	w.binary = true
+	w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
+	w.binary = false
+}
+
+// untypedBody walks a body of no structured type (no content type,
+// octet-stream, an unknown type): the whole text, and — as many frameworks
+// parse such bodies as forms, and CRS does (REQUEST_BODY forced through
+// the URL-encoded parser) — its name=value pairs.
+func (w *partWalker) untypedBody(body string) {
+	if w.emit(PartBody, "body", "", body) {
 		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
 	}
 }
@@ -632,16 +640,11 @@ func (w *partWalker) protoBody(body string, framing byte) {
 // any other body of no structured type (binary or text).
 func (w *partWalker) notProto(body string) {
 	w.stats.BodyErrors++
-	if looksBinary(body) {
-		w.stats.Binary++
-		w.binary = true
-		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
-		w.binary = false
+	if textkind.Binary(body) {
+		w.binaryBody(body)
 		return
 	}
-	if w.emit(PartBody, "body", "", body) {
-		w.pairs(body, PartFormName, PartForm, "form-name:", "form:")
-	}
+	w.untypedBody(body)
 }
 
 // maxProtoDepth bounds the nesting of messages walked without a schema.
@@ -695,22 +698,13 @@ func (w *partWalker) protoFields(b []byte, path string, depth int) {
 		switch {
 		case len(v) > 0 && depth < maxProtoDepth && protoMessage(v, depth+1):
 			w.protoFields(v, name, depth+1)
-		case len(v) > 0 && utf8.Valid(v) && binaryBytes(string(v)) == 0:
+		case len(v) > 0 && utf8.Valid(v) && textkind.Count(string(v)) == 0:
 			if !w.emit(PartProto, "proto:", name, string(v)) {
 				return
 			}
 		}
 	}
 }
-
-// looksBinary: s is not text (textkind.Binary).
-func looksBinary(s string) bool { return textkind.Binary(s) }
-
-// binaryBytes counts the bytes of s that no text has (textkind.Count).
-func binaryBytes(s string) int { return textkind.Count(s) }
-
-// firstBinary is the index of the first byte of s no text has, or -1.
-func firstBinary(s string) int { return textkind.First(s) }
 
 // plainName: a parameter name as forms and APIs write them — letters,
 // digits and _ - . [ ] (user[email], items[0].id), at most 64 bytes.
@@ -983,7 +977,7 @@ func (w *partWalker) multipartBody(ct, body string) bool {
 		if pct != "" && !strings.HasPrefix(pct, "text/") && !strings.Contains(pct, "json") && !strings.Contains(pct, "xml") {
 			continue // binary file content
 		}
-		if looksBinary(string(v)) {
+		if textkind.Binary(string(v)) {
 			w.stats.Binary++
 			continue // a file sent with no type or a text one
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/enrich"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/textkind"
 )
 
 var sigTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -217,7 +218,7 @@ func FuzzRequestBody(f *testing.F) {
 			if len(p.Value) > 1001 {
 				t.Fatalf("value longer than the limit: %d", len(p.Value))
 			}
-			if p.Kind == PartProto && (!utf8.ValidString(p.Value) || binaryBytes(p.Value) > 0) {
+			if p.Kind == PartProto && (!utf8.ValidString(p.Value) || textkind.Count(p.Value) > 0) {
 				t.Fatalf("protobuf field %s emitted as text: %q", p.Name, p.Value)
 			}
 			MatchInjection(p.Kind, DecodeLayers(p.Value).Text)

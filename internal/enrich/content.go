@@ -23,6 +23,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/textkind"
 )
 
 // Content codings (RFC 9110 §8.4): a sensor that records the bytes of the
@@ -268,18 +269,18 @@ func (c *contentDecoder) decodeBodies(rec *exchange.Record) (req, resp string) {
 	// quoted until first use, is not unquoted for nothing.
 	q := &rec.Request
 	if q.Body != "" && announced(q.Header, q.BodyEncoding == "base64", q.Body) {
-		var out []byte
+		var out string
 		if out, req = c.layers(q.BodyText(), q.BodyEncoding == "base64", &q.Truncated, q.Header); req != "" {
-			q.Body, q.BodyEncoding = string(out), ""
+			q.Body, q.BodyEncoding = out, ""
 			c.countDecoded(req)
 		}
 	}
 	p := &rec.Response
 	if p.HasBody() && announced(p.Header, p.BodyEncoding == "base64", "") {
 		body := p.BodyText() // materializes p.Body
-		var out []byte
+		var out string
 		if out, resp = c.layers(body, p.BodyEncoding == "base64", &p.Truncated, p.Header); resp != "" {
-			p.Body, p.BodyEncoding = string(out), ""
+			p.Body, p.BodyEncoding = out, ""
 			c.countDecoded(resp)
 		}
 	}
@@ -293,7 +294,7 @@ func announced(header func(string) string, recordedBinary bool, text string) boo
 	if recordedBinary || header("content-encoding") != "" || hasBOM(text) || strings.HasPrefix(text, "\x00<") || strings.HasPrefix(text, "<\x00") || strings.HasPrefix(text, "\x4c\x6f\xa7\x94") {
 		return true
 	}
-	if te := header("transfer-encoding"); te != "" && containsFold(te, "chunked") {
+	if te := header("transfer-encoding"); te != "" && textkind.ContainsFold(te, "chunked") {
 		return true
 	}
 	cs := charsetParam(header("content-type"))
@@ -303,16 +304,6 @@ func announced(header func(string) string, recordedBinary bool, text string) boo
 // hasBOM: s starts with a UTF-16 or UTF-32 byte order mark.
 func hasBOM(s string) bool {
 	return strings.HasPrefix(s, "\xff\xfe") || strings.HasPrefix(s, "\xfe\xff") || strings.HasPrefix(s, "\x00\x00\xfe\xff")
-}
-
-// containsFold: s contains the lower-case ASCII word w, in any case.
-func containsFold(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(w)], w) {
-			return true
-		}
-	}
-	return false
 }
 
 // charsetParam is the value of a content type's charset parameter ("" if
@@ -341,47 +332,36 @@ func utf8Charset(cs string) bool {
 }
 
 // layers undoes the layers of one body (decodeBodies); done is "" when
-// nothing was undone (out is then nil).
-func (c *contentDecoder) layers(body string, recordedBinary bool, truncated *bool, header func(string) string) (out []byte, done string) {
-	var cur []byte
+// nothing was undone (out is then the body as given).
+func (c *contentDecoder) layers(body string, recordedBinary bool, truncated *bool, header func(string) string) (out, done string) {
+	out = body
 	add := func(b []byte, layer string) {
-		cur = append(cur[:0:0], b...)
+		out = string(b)
 		if done != "" {
 			done += ","
 		}
 		done += layer
 	}
-	text := func() string {
-		if cur != nil {
-			return string(cur)
-		}
-		return body
-	}
-	if te := header("transfer-encoding"); te != "" && strings.Contains(strings.ToLower(te), "chunked") && chunkFramed(body) {
-		if b, cut, ok := c.dechunk([]byte(body), *truncated); ok {
+	if te := header("transfer-encoding"); te != "" && textkind.ContainsFold(te, "chunked") && chunkFramed(out) {
+		if b, cut, ok := c.dechunk([]byte(out), *truncated); ok {
 			add(b, "chunked")
 			*truncated = cut
 		}
 	}
-	if h := header("content-encoding"); h != "" {
-		if t := text(); recordedBinary || !utf8.ValidString(t) {
-			if b, peeled, cut, ok := c.decode([]byte(t), h, *truncated); ok {
-				add(b, peeled)
-				*truncated = cut
-			}
+	if h := header("content-encoding"); h != "" && (recordedBinary || !utf8.ValidString(out)) {
+		if b, peeled, cut, ok := c.decode([]byte(out), h, *truncated); ok {
+			add(b, peeled)
+			*truncated = cut
 		}
 	}
-	if cs, t := charsetParam(header("content-type")), text(); (hasBOM(t) || cs != "" && !utf8Charset(cs) || cs == "" && xmlSignature(t)) &&
-		(recordedBinary || done != "" || !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0) {
-		if b, name, cut, ok := c.transcode([]byte(t), header("content-type"), *truncated); ok {
+	if cs := charsetParam(header("content-type")); (hasBOM(out) || cs != "" && !utf8Charset(cs) || cs == "" && xmlSignature(out)) &&
+		(recordedBinary || done != "" || !utf8.ValidString(out) || strings.IndexByte(out, 0) >= 0) {
+		if b, name, cut, ok := c.transcode([]byte(out), header("content-type"), *truncated); ok {
 			add(b, "charset:"+name)
 			*truncated = cut
 		}
 	}
-	if done == "" {
-		return nil, ""
-	}
-	return cur, done
+	return out, done
 }
 
 // chunkFramed: the body starts as chunked framing does — a chunk size in
@@ -409,12 +389,10 @@ func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' ||
 // recorded (its sensor removed the framing and the text only looks like
 // it), unless the record was cut.
 func (c *contentDecoder) dechunk(b []byte, wasTruncated bool) (out []byte, truncated, ok bool) {
-	r := httputil.NewChunkedReader(bytes.NewReader(b))
-	out, err := io.ReadAll(io.LimitReader(r, int64(c.cfg.MaxBody)+1))
+	out, cut, err := c.readCapped(httputil.NewChunkedReader(bytes.NewReader(b)))
 	switch {
-	case len(out) > c.cfg.MaxBody:
-		c.count(DropCapped)
-		return out[:c.cfg.MaxBody], true, true
+	case cut:
+		return out, true, true
 	case err == nil:
 		return out, wasTruncated, true
 	case wasTruncated && errors.Is(err, io.ErrUnexpectedEOF):
@@ -458,17 +436,26 @@ func (c *contentDecoder) transcode(b []byte, ctype string, wasTruncated bool) (o
 		}
 		enc, name = e, cs // as declared (the registry's names are long: ISO_8859-1:1987)
 	}
-	r := transform.NewReader(bytes.NewReader(b), enc.NewDecoder())
-	out, err := io.ReadAll(io.LimitReader(r, int64(c.cfg.MaxBody)+1))
-	if len(out) > c.cfg.MaxBody {
-		c.count(DropCapped)
-		return out[:c.cfg.MaxBody], name, true, true
+	out, cut, err := c.readCapped(transform.NewReader(bytes.NewReader(b), enc.NewDecoder()))
+	if cut {
+		return out, name, true, true
 	}
 	if err != nil && len(out) == 0 {
 		c.count(DropInvalidCharset)
 		return nil, "", false, false
 	}
 	return out, name, wasTruncated, true
+}
+
+// readCapped reads r to its end or to max_body bytes; cut says there was
+// more (counted).
+func (c *contentDecoder) readCapped(r io.Reader) (out []byte, cut bool, err error) {
+	out, err = io.ReadAll(io.LimitReader(r, int64(c.cfg.MaxBody)+1))
+	if len(out) > c.cfg.MaxBody {
+		c.count(DropCapped)
+		return out[:c.cfg.MaxBody], true, nil
+	}
+	return out, false, err
 }
 
 // lookupCharset: the decoder of a charset name — the IANA registry's, else

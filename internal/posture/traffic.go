@@ -10,6 +10,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/bounded"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/model"
+	"github.com/palisade-sec/palisade/internal/textkind"
 )
 
 // SpecFields answers which response fields a documented operation declares,
@@ -467,7 +468,7 @@ func (t *Traffic) Observe(ev *event.Event) {
 				e.missHSTS++
 			}
 		}
-		noStore := containsFold(rh.cache, "no-store")
+		noStore := textkind.ContainsFold(rh.cache, "no-store")
 		if !noStore {
 			e.missNoStore++
 		}
@@ -491,29 +492,6 @@ func addStr(m map[string]string, k, v string) map[string]string {
 }
 
 func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
-
-// containsFold reports whether s contains the lower-case ASCII word w,
-// ignoring ASCII case (strings.Contains(strings.ToLower(s), w) without the
-// copy; w has no non-ASCII bytes, so Unicode folding cannot matter).
-func containsFold(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		j := 0
-		for j < len(w) {
-			c := s[i+j]
-			if c >= 'A' && c <= 'Z' {
-				c += 32
-			}
-			if c != w[j] {
-				break
-			}
-			j++
-		}
-		if j == len(w) {
-			return true
-		}
-	}
-	return false
-}
 
 func sameHost(origin, host string) bool {
 	o := origin

@@ -1,6 +1,7 @@
-// Package textkind tells text from binary bytes: what the analyzers that
-// read bodies (detect's injection walk, classify) share about a body that
-// is a file rather than text.
+// Package textkind holds the small tests on text that several stages
+// share: text against binary bytes (detect's body walk and classify, about
+// a body that is a file) and an ASCII case-insensitive search (enrich,
+// posture, on header values).
 package textkind
 
 import "unicode/utf8"
@@ -87,4 +88,27 @@ func runeLen(s string, i int) int {
 	}
 	_, size := utf8.DecodeRuneInString(s[i:])
 	return size
+}
+
+// ContainsFold reports whether s contains the lower-case ASCII word w,
+// ignoring ASCII case (strings.Contains(strings.ToLower(s), w) without the
+// copy; w has no non-ASCII bytes, so Unicode folding cannot matter).
+func ContainsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for j < len(w) {
+			c := s[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 32
+			}
+			if c != w[j] {
+				break
+			}
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
