@@ -1,6 +1,7 @@
 // Command palisade-eval holds Palisade's evaluation tooling: the injection
-// evaluation against labelled corpora, side by side with Coraza + OWASP CRS.
-// It is a separate command so that the shipped palisade binary does not link
+// evaluation against labelled corpora, side by side with Coraza + OWASP CRS
+// (injection), and the API discovery evaluation on traffic synthesized from
+// real-world OpenAPI specs (discovery). It is a separate command so that the shipped palisade binary does not link
 // the comparison engine (Coraza, its rule set, gjson); see
 // cmd/palisade/deps.txt for the reviewed dependency list of palisade.
 package main
@@ -25,7 +26,7 @@ func exitCode(code int, err error) error { return &exitError{code: code, err: er
 
 var root = &cobra.Command{
 	Use:           "palisade-eval",
-	Short:         "Evaluate Palisade's detectors on labelled corpora (with Coraza + OWASP CRS as a reference)",
+	Short:         "Evaluate Palisade: detectors on labelled corpora (with Coraza + OWASP CRS as a reference), API discovery on real-world specs",
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }

@@ -14,7 +14,7 @@ import (
 var layers = map[string]int{
 	// leaves: contract types and shared mechanisms
 	"model": 0, "alert": 0, "config": 0, "jsonscan": 0, "hashing": 0, "bounded": 0, "textkind": 0, "specfile": 0, "classify/ac": 0,
-	"testutil": 0, "statecodec": 0, "bus/natstest": 0,
+	"testutil": 0, "statecodec": 0, "bus/natstest": 0, "evalsplit": 0,
 	// normalized record, identities, the event and the stage interfaces
 	"exchange": 1, "identity": 1, "event": 1, "pipeline": 1,
 	// sources and enrichment
@@ -24,8 +24,8 @@ var layers = map[string]int{
 	// analyzers
 	"inventory": 4, "detect": 4, "detect/crs": 4, "posture": 4, "posture/specaudit": 4, "posture/gateway": 4,
 	"posture/yamltree": 4, "activity": 4,
-	// wiring (and the evaluation tooling that drives the detectors)
-	"engine": 5, "detect/injeval": 5,
+	// wiring (and the evaluation tooling that drives the detectors and the engine)
+	"engine": 5, "detect/injeval": 5, "engine/discoveryeval": 5,
 	// outputs
 	"report": 6, "incident": 6, "sink": 6, "server/wal": 6, "server/query": 6, "dashboard": 6, "dashboard/chart": 6, "sim": 6,
 	"store": 6, "store/sqlstore": 6, "store/sqlite": 6, "store/postgres": 6, "store/postgres/pgtest": 6,

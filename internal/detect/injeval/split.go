@@ -1,39 +1,21 @@
 package injeval
 
-import (
-	"crypto/sha256"
-	"encoding/binary"
-)
+import "github.com/palisade-sec/palisade/internal/evalsplit"
 
-// Splits of the evaluation data.
-//
-// Every development-set payload belongs to the tuning part or to the
-// validation part, fixed by a hash of the payload itself:
-//
-//	validation  ⇔  first 8 bytes of sha256(value), big-endian, mod 100 < ValidationPercent
-//
-// so the same string is in the same part whatever source or file it comes
-// from, the split does not move when files are added, and anyone can
-// recompute it. Detection work is tuned on the tuning part only: the
-// evaluation prints misses and false positives (examples) of the tuning
-// part only, and the validation part's rates side by side, never its items.
-// Sources that are not in the development set at all (the CRS regression
-// suite shipped in the coraza-coreruleset module) are held out whole.
+// Splits of the evaluation data: tuning or validation by sha256 of the
+// payload value (see internal/evalsplit, which holds the rule for every
+// evaluation). Sources that are not in the development set at all (the
+// CRS regression suite shipped in the coraza-coreruleset module) are held
+// out whole.
 const (
-	SplitTune    = "tune"
-	SplitValid   = "valid"
-	SplitHeldOut = "held-out"
+	SplitTune    = evalsplit.SplitTune
+	SplitValid   = evalsplit.SplitValid
+	SplitHeldOut = evalsplit.SplitHeldOut
 )
 
 // ValidationPercent is the share of each development source kept for
 // validation.
-const ValidationPercent = 30
+const ValidationPercent = evalsplit.ValidationPercent
 
 // SplitOf returns the part of a development-set payload value.
-func SplitOf(value string) string {
-	h := sha256.Sum256([]byte(value))
-	if binary.BigEndian.Uint64(h[:8])%100 < ValidationPercent {
-		return SplitValid
-	}
-	return SplitTune
-}
+func SplitOf(value string) string { return evalsplit.SplitOf(value) }
