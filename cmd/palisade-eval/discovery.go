@@ -31,7 +31,11 @@ discovery on real-world APIs").
 
 Each operation gets --requests requests over two hours of event time,
 interleaved with the others', from about 50 clients, 95 % answered 200 and 5 %
-404. Each path parameter takes its values from a pool of --values distinct
+404. With --bodies spec (the default) a 200 answers with JSON generated from
+the operation's success response schema (the first of 200, 201, 2XX, default
+with a JSON schema), or 204 or 200 without a body when it has none, and a 404
+with {"error":"not found"}; --bodies ok answers every request {"ok":true}.
+Each path parameter takes its values from a pool of --values distinct
 values drawn from its schema: integers, UUIDs, dates, e-mail addresses, the
 enum, mutations of the declared example, strings generated from the pattern,
 else lower-case word-like tokens. The same --seed gives the same traffic.
@@ -47,6 +51,7 @@ Each spec is in the tuning or the validation part by sha256 of its file name
 operations of the tuning part only; the validation part is only counted.`,
 		Example: `  palisade-eval discovery
   palisade-eval discovery --show 5 --json discovery.json
+  palisade-eval discovery --bodies ok
   palisade-eval discovery --specs my-specs/ --requests 200 --values 100`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,6 +71,9 @@ operations of the tuning part only; the validation part is only counted.`,
 				if f.v < 0 {
 					return exitCode(2, fmt.Errorf("%s: must not be negative, got %d", f.name, f.v))
 				}
+			}
+			if cfg.Bodies != discoveryeval.BodiesSpec && cfg.Bodies != discoveryeval.BodiesOK {
+				return exitCode(2, fmt.Errorf("--bodies: want %s or %s, got %q", discoveryeval.BodiesSpec, discoveryeval.BodiesOK, cfg.Bodies))
 			}
 			var jf *os.File
 			if jsonFile != "" {
@@ -98,6 +106,7 @@ operations of the tuning part only; the validation part is only counted.`,
 	fl.IntVar(&cfg.Values, "values", discoveryeval.DefaultValues, "distinct values per path parameter")
 	fl.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated traffic (the same seed gives the same traffic)")
 	fl.IntVar(&cfg.MaxOps, "max-ops", discoveryeval.DefaultMaxOps, "operations per spec (the rest are dropped and counted)")
+	fl.StringVar(&cfg.Bodies, "bodies", discoveryeval.BodiesSpec, "response bodies: spec (JSON from each operation's success response schema) or ok (every response {\"ok\":true})")
 	fl.IntVar(&cfg.Show, "show", 0, "print this many examples of split, merged and wrong-parameter operations (tuning part only)")
 	fl.StringVar(&jsonFile, "json", "", "write the result (tallies per part and row, exclusions, tuning-part examples) as JSON to this file")
 	root.AddCommand(cmd)

@@ -35,7 +35,7 @@ func TestDiscovery(t *testing.T) {
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Scored != 1 || res.Config.Requests != 40 || res.Config.Values != 30 || res.Config.Seed != 3 || len(res.Parts) != 2 {
+	if res.Scored != 1 || res.Config.Requests != 40 || res.Config.Values != 30 || res.Config.Seed != 3 || res.Config.Bodies != discoveryeval.BodiesSpec || len(res.Parts) != 2 {
 		t.Errorf("result: scored %d config %+v parts %d", res.Scored, res.Config, len(res.Parts))
 	}
 
@@ -44,5 +44,16 @@ func TestDiscovery(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "no-such-dir") || !strings.Contains(err.Error(), "--specs") {
 		t.Errorf("missing directory: %v", err)
+	}
+
+	root.SetArgs([]string{"discovery", "--specs", filepath.Join("..", "..", "internal", "engine", "discoveryeval", "testdata", "shop"), "--bodies", "xml"})
+	err = root.Execute()
+	if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "--bodies") {
+		t.Errorf("--bodies xml: %v", err)
+	}
+	root.SetArgs([]string{"discovery", "--specs", filepath.Join("..", "..", "internal", "engine", "discoveryeval", "testdata", "shop"), "--bodies", "ok"})
+	out.Reset()
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "bodies ok") {
+		t.Errorf("--bodies ok: %v\n%s", err, out.String())
 	}
 }

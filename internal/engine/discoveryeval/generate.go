@@ -32,7 +32,10 @@ type Config struct {
 	Values   int   `json:"values"`   // distinct values per path parameter (default 40)
 	Seed     int64 `json:"seed"`
 	MaxOps   int   `json:"max_ops"` // operations per spec (default 300); the rest are dropped and counted
-	Show     int   `json:"-"`       // examples of each error to print (tuning part only)
+	// Bodies of the responses: BodiesSpec (default; JSON from each
+	// operation's success response schema) or BodiesOK ({"ok":true}).
+	Bodies string `json:"bodies"`
+	Show   int    `json:"-"` // examples of each error to print (tuning part only)
 }
 
 // Defaults.
@@ -52,6 +55,17 @@ func (c *Config) defaults() {
 	if c.MaxOps <= 0 {
 		c.MaxOps = DefaultMaxOps
 	}
+	if c.Bodies == "" {
+		c.Bodies = BodiesSpec
+	}
+}
+
+// check returns an error for a configuration Run cannot use.
+func (c *Config) check() error {
+	if c.Bodies != BodiesSpec && c.Bodies != BodiesOK {
+		return fmt.Errorf("bodies %q: want %s or %s", c.Bodies, BodiesSpec, BodiesOK)
+	}
+	return nil
 }
 
 // Start is the event time of the first request; requests spread over
@@ -84,6 +98,17 @@ type Excluded struct {
 	// values do not follow their schema (the generator fell back to free
 	// strings, …), by reason.
 	Notes map[string]int `json:"notes,omitempty"`
+	// Bodies: how the operations answer their 200s (one count per
+	// operation, by Body*; BodyTooBig in addition to BodyJSON), with
+	// Config.Bodies "spec".
+	Bodies map[string]int `json:"bodies,omitempty"`
+}
+
+func (x *Excluded) body(kind string) {
+	if x.Bodies == nil {
+		x.Bodies = map[string]int{}
+	}
+	x.Bodies[kind]++
 }
 
 func (x *Excluded) op(reason string, n int) {
@@ -125,6 +150,8 @@ type opPlan struct {
 	params       []*paramPlan
 	kinds        []Kind
 	template     string
+	resp         respPlan
+	tooBig       bool // a body exceeded MaxBody
 }
 
 type paramPlan struct {
@@ -270,6 +297,10 @@ func rngFor(seed int64, parts ...string) *rand.Rand {
 // Generate synthesizes the traffic of one spec: Requests requests per
 // operation, interleaved at random over two hours of event time from
 // Start, from about 50 client addresses, 95 % answered 200 and 5 % 404.
+// With Config.Bodies "spec", a 200 answers with JSON generated from the
+// operation's success response schema (responsePlan, bodyGen), or 204
+// or 200 without a body when it has none; a 404 with {"error":"not
+// found"}. With "ok", every response is {"ok":true}.
 // Each path parameter takes its values from a pool of Values distinct
 // values drawn from its schema (see Kind); the pool of a parameter name
 // is shared by the spec's operations that declare it alike. The result is
@@ -324,6 +355,10 @@ func Generate(spec *inventory.Spec, specFile string, cfg Config) ([]*exchange.Re
 	// Value pools, one per (parameter name, schema) of the spec.
 	pools := map[string]*paramPlan{}
 	for _, pl := range kept {
+		if cfg.Bodies != BodiesOK {
+			pl.resp = responsePlan(spec, pl.path, pl.method)
+			ex.body(pl.resp.kind)
+		}
 		decl := declared(spec, pl.path, pl.method)
 		pl.template = named(pl.segs)
 		for _, p := range slices.Concat(slices.Concat(pl.segs...), pl.query) {
@@ -379,6 +414,7 @@ func Generate(spec *inventory.Spec, specFile string, cfg Config) ([]*exchange.Re
 
 	recs := make([]*exchange.Record, 0, total)
 	truths := make([]Truth, 0, total)
+	bodies := newBodyGen()
 	vals := make(map[*paramPlan]string, 4)
 	for i, oi := range order {
 		pl := kept[oi]
@@ -434,11 +470,7 @@ func Generate(spec *inventory.Spec, specFile string, cfg Config) ([]*exchange.Re
 				URL:     u,
 				Headers: map[string]string{"user-agent": "discoveryeval/1", "accept": "application/json"},
 			},
-			Response: exchange.Response{
-				Status:  status,
-				Headers: map[string]string{"content-type": "application/json"},
-				Body:    `{"ok":true}`,
-			},
+			Response: response(cfg.Bodies, status, pl, bodies, cfg.Seed, file, i),
 		}
 		switch pl.method {
 		case "POST", "PUT", "PATCH":
@@ -448,7 +480,33 @@ func Generate(spec *inventory.Spec, specFile string, cfg Config) ([]*exchange.Re
 		recs = append(recs, rec)
 		truths = append(truths, Truth{Spec: file, Host: host, Method: pl.method, Path: pl.path, Template: pl.template, Kinds: pl.kinds, URLPath: path})
 	}
+	for _, pl := range kept {
+		if pl.tooBig {
+			ex.body(BodyTooBig)
+		}
+	}
 	return recs, truths, ex
+}
+
+// response is the response of request i (in time order) of an
+// operation. Its body is drawn with a generator of its own, seeded by
+// (seed, file, i): the rest of the traffic does not depend on the bodies.
+func response(mode string, status int, pl *opPlan, bodies *bodyGen, seed int64, file string, i int) exchange.Response {
+	jsonCT := map[string]string{"content-type": "application/json"}
+	switch {
+	case mode == BodiesOK:
+		return exchange.Response{Status: status, Headers: jsonCT, Body: okBody}
+	case status == 404:
+		return exchange.Response{Status: status, Headers: jsonCT, Body: notFoundBody}
+	case pl.resp.schema == nil:
+		return exchange.Response{Status: pl.resp.status}
+	}
+	body := bodies.body(pl.resp.schema, rngFor(seed, file, "body", strconv.Itoa(i)))
+	if body == "" {
+		pl.tooBig = true
+		return exchange.Response{Status: status}
+	}
+	return exchange.Response{Status: status, Headers: map[string]string{"content-type": pl.resp.ctype}, Body: body}
 }
 
 // decl is what a spec declares about the path parameters of one

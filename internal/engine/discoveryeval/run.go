@@ -48,6 +48,9 @@ type Part struct {
 	ExcludedSpecs map[string]int `json:"excluded_specs,omitempty"`
 	ExcludedOps   map[string]int `json:"excluded_ops,omitempty"`
 	Notes         map[string]int `json:"notes,omitempty"`
+	// Bodies: how the scored operations answer their 200s, by Body*
+	// (Config.Bodies "spec" only).
+	Bodies map[string]int `json:"bodies,omitempty"`
 	// Errors: 0 unless the generator or the pipeline is broken.
 	Errors DiscoverStats `json:"errors,omitzero"`
 
@@ -103,6 +106,9 @@ func SpecFiles(dir string) ([]string, error) {
 // tuning or the validation part by evalsplit.SplitOf of its file name.
 func Run(specDir string, cfg Config, w io.Writer) (Result, error) {
 	cfg.defaults()
+	if err := cfg.check(); err != nil {
+		return Result{}, err
+	}
 	files, err := SpecFiles(specDir)
 	if err != nil {
 		return Result{}, err
@@ -110,7 +116,7 @@ func Run(specDir string, cfg Config, w io.Writer) (Result, error) {
 	res := Result{Config: cfg, Files: len(files)}
 	parts := map[string]*Part{}
 	for _, s := range []string{evalsplit.SplitTune, evalsplit.SplitValid} {
-		parts[s] = &Part{Split: s, ExcludedSpecs: map[string]int{}, ExcludedOps: map[string]int{}, Notes: map[string]int{}}
+		parts[s] = &Part{Split: s, ExcludedSpecs: map[string]int{}, ExcludedOps: map[string]int{}, Notes: map[string]int{}, Bodies: map[string]int{}}
 	}
 	for _, f := range files {
 		base := filepath.Base(f)
@@ -131,6 +137,9 @@ func Run(specDir string, cfg Config, w io.Writer) (Result, error) {
 		}
 		for k, n := range ex.Notes {
 			p.Notes[k] += n
+		}
+		for k, n := range ex.Bodies {
+			p.Bodies[k] += n
 		}
 		if len(recs) == 0 {
 			p.ExcludedSpecs[ExclSpecAll]++
@@ -301,8 +310,8 @@ func (res *Result) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s %d", p.Split, p.Files)
 	}
-	fmt.Fprintf(w, "), %d scored; %d operations, %d requests (%d per operation, %d values per parameter, seed %d)\n\n",
-		res.Scored, ops, reqs, res.Config.Requests, res.Config.Values, res.Config.Seed)
+	fmt.Fprintf(w, "), %d scored; %d operations, %d requests (%d per operation, %d values per parameter, seed %d, bodies %s)\n\n",
+		res.Scored, ops, reqs, res.Config.Requests, res.Config.Values, res.Config.Seed, res.Config.Bodies)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "part\trow\tops\tendpoints\tendpts/op\texact\texact %\twrong params\tsplit\t(+endpoints)\tmerged\t(requests)\tsplit & merged\t")
 	line := func(part string, r Row) {
@@ -326,6 +335,7 @@ func (res *Result) Print(w io.Writer) {
 		printCounts(w, "excluded specs ("+p.Split+")", p.ExcludedSpecs)
 		printCounts(w, "excluded operations ("+p.Split+")", p.ExcludedOps)
 		printCounts(w, "parameter notes ("+p.Split+")", p.Notes)
+		printCounts(w, "response bodies ("+p.Split+")", p.Bodies)
 		if e := p.Errors; e != (DiscoverStats{}) {
 			fmt.Fprintf(w, "errors (%s): %d generated records rejected, %d not analyzed, %d on an endpoint the inventory does not list\n", p.Split, e.Rejected, e.NotAnalyzed, e.Unlisted)
 		}

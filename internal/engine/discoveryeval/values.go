@@ -152,7 +152,7 @@ func makePool(rng *rand.Rand, p paramSpec, n int) ([]string, Kind, string) {
 		}
 		return distinct(n, n*20, func() string { return mutate(rng, p.example) }), KindExample, ""
 	case KindPattern:
-		g, why := compilePattern(p.pattern)
+		g, why := compilePattern(p.pattern, false)
 		if g == nil {
 			return freePool(rng, n), KindFree, "pattern not generated (" + why + "): free strings instead"
 		}
@@ -345,15 +345,17 @@ func isHexShaped(s string) bool {
 // printable ASCII without '/' and space, and every value is checked
 // against the pattern.
 type patternGen struct {
-	re   *syntax.Regexp
-	full *regexp.Regexp
+	re      *syntax.Regexp
+	full    *regexp.Regexp
+	classes map[*syntax.Regexp]classSet // of the pattern's character classes
 }
 
 var bigRepeat = regexp.MustCompile(`\{[0-9]+,[0-9]+\}`)
 
 // compilePattern returns the generator of a pattern, or nil and why it
-// cannot generate it.
-func compilePattern(p string) (*patternGen, string) {
+// cannot generate it. A literal '/' is refused unless slash (path
+// parameter values never span segments; response bodies may hold one).
+func compilePattern(p string, slash bool) (*patternGen, string) {
 	// Go bounds repetition counts to 1000: an upper bound beyond (".{1,2097152}",
 	// a length limit) is read as unbounded, which changes nothing for the
 	// short values generated.
@@ -373,23 +375,34 @@ func compilePattern(p string) (*patternGen, string) {
 		return nil, "not a Go regular expression"
 	}
 	re = re.Simplify()
-	if why := supported(re); why != "" {
+	if why := supported(re, slash); why != "" {
 		return nil, why
 	}
-	return &patternGen{re: re, full: full}, ""
+	pg := &patternGen{re: re, full: full, classes: map[*syntax.Regexp]classSet{}}
+	var walk func(*syntax.Regexp)
+	walk = func(r *syntax.Regexp) {
+		if r.Op == syntax.OpCharClass {
+			pg.classes[r] = newClassSet(r.Rune)
+		}
+		for _, s := range r.Sub {
+			walk(s)
+		}
+	}
+	walk(re)
+	return pg, ""
 }
 
-func supported(re *syntax.Regexp) string {
+func supported(re *syntax.Regexp, slash bool) string {
 	switch re.Op {
 	case syntax.OpLiteral:
-		if strings.ContainsRune(string(re.Rune), '/') {
+		if !slash && strings.ContainsRune(string(re.Rune), '/') {
 			return "a literal '/'"
 		}
 	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL, syntax.OpEmptyMatch,
 		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
 	case syntax.OpConcat, syntax.OpCapture, syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat, syntax.OpAlternate:
 		for _, s := range re.Sub {
-			if why := supported(s); why != "" {
+			if why := supported(s, slash); why != "" {
 				return why
 			}
 		}
@@ -412,8 +425,14 @@ func opName(op syntax.Op) string {
 // generate returns a value matching the pattern ("" when the attempt
 // failed: empty, or not matched).
 func (g *patternGen) generate(rng *rand.Rand) string {
+	return g.generateN(rng, maxExtraRepeat)
+}
+
+// generateN is generate with unbounded and long repetitions capped at
+// extra more than their minimum.
+func (g *patternGen) generateN(rng *rand.Rand, extra int) string {
 	var b strings.Builder
-	if !gen(rng, g.re, &b) {
+	if !g.gen(rng, g.re, &b, extra) {
 		return ""
 	}
 	s := b.String()
@@ -425,7 +444,7 @@ func (g *patternGen) generate(rng *rand.Rand) string {
 
 const maxExtraRepeat = 12
 
-func gen(rng *rand.Rand, re *syntax.Regexp, b *strings.Builder) bool {
+func (g *patternGen) gen(rng *rand.Rand, re *syntax.Regexp, b *strings.Builder, extra int) bool {
 	switch re.Op {
 	case syntax.OpLiteral:
 		for _, r := range re.Rune {
@@ -435,7 +454,7 @@ func gen(rng *rand.Rand, re *syntax.Regexp, b *strings.Builder) bool {
 			b.WriteRune(r)
 		}
 	case syntax.OpCharClass:
-		c, ok := pickClass(rng, re.Rune)
+		c, ok := g.classes[re].pick(rng)
 		if !ok {
 			return false
 		}
@@ -444,30 +463,30 @@ func gen(rng *rand.Rand, re *syntax.Regexp, b *strings.Builder) bool {
 		b.WriteByte(safeChars[rng.IntN(len(safeChars))])
 	case syntax.OpConcat:
 		for _, s := range re.Sub {
-			if !gen(rng, s, b) {
+			if !g.gen(rng, s, b, extra) {
 				return false
 			}
 		}
 	case syntax.OpCapture:
-		return gen(rng, re.Sub[0], b)
+		return g.gen(rng, re.Sub[0], b, extra)
 	case syntax.OpAlternate:
-		return gen(rng, re.Sub[rng.IntN(len(re.Sub))], b)
+		return g.gen(rng, re.Sub[rng.IntN(len(re.Sub))], b, extra)
 	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpRepeat:
-		lo, hi := 0, maxExtraRepeat
+		lo, hi := 0, extra
 		switch re.Op {
 		case syntax.OpPlus:
-			lo, hi = 1, 1+maxExtraRepeat
+			lo, hi = 1, 1+extra
 		case syntax.OpQuest:
 			hi = 1
 		case syntax.OpRepeat:
 			lo, hi = re.Min, re.Max
-			if hi < 0 || hi > lo+maxExtraRepeat {
-				hi = lo + maxExtraRepeat
+			if hi < 0 || hi > lo+extra {
+				hi = lo + extra
 			}
 		}
 		n := lo + rng.IntN(hi-lo+1)
 		for range n {
-			if !gen(rng, re.Sub[0], b) {
+			if !g.gen(rng, re.Sub[0], b, extra) {
 				return false
 			}
 		}
@@ -495,11 +514,11 @@ var safeChars = func() []byte {
 	return out
 }()
 
-// pickClass draws a character of a class (ranges as pairs) among the safe
-// characters: a letter or digit three times in four when the class has
-// any (a negated class such as \S or [^*#&+:<>?] describes identifiers,
-// not punctuation soup).
-func pickClass(rng *rand.Rand, ranges []rune) (byte, bool) {
+// classSet is a character class (ranges as pairs) reduced to the safe
+// characters, and its letters and digits.
+type classSet struct{ in, alnum []byte }
+
+func newClassSet(ranges []rune) classSet {
 	var in, alnum []byte
 	for c := byte('!'); c <= '~'; c++ {
 		if c == '/' {
@@ -515,11 +534,19 @@ func pickClass(rng *rand.Rand, ranges []rune) (byte, bool) {
 			}
 		}
 	}
-	if len(in) == 0 {
+	return classSet{in: in, alnum: alnum}
+}
+
+// pick draws a character of the class among the safe characters: a
+// letter or digit three times in four when the class has any (a negated
+// class such as \S or [^*#&+:<>?] describes identifiers, not punctuation
+// soup).
+func (c classSet) pick(rng *rand.Rand) (byte, bool) {
+	if len(c.in) == 0 {
 		return 0, false
 	}
-	if len(alnum) > 0 && rng.IntN(4) != 0 {
-		return alnum[rng.IntN(len(alnum))], true
+	if len(c.alnum) > 0 && rng.IntN(4) != 0 {
+		return c.alnum[rng.IntN(len(c.alnum))], true
 	}
-	return in[rng.IntN(len(in))], true
+	return c.in[rng.IntN(len(c.in))], true
 }
