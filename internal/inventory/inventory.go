@@ -52,6 +52,18 @@ type Config struct {
 	// from /users/{userId}.
 	RetainFactor float64
 	RetainMin    int64
+	// ShapeSimilarity: instances of one resource answer with objects that
+	// share most members; distinct operations at one position (an RPC
+	// API's /CreateJob, /ListJobs …) answer with data of their own. Two
+	// answers are similar when the Jaccard similarity of their top-level
+	// member names (one method's answers) is at least this (default 0.5).
+	// A position that reached its cardinality stays static when at least
+	// half of MinCardinality word children answered with JSON and no
+	// group of that many is similar; at a collapse, a child whose answer
+	// is like no other child's stays a static operation (/users/search
+	// beside /users/{userId}). Fewer known shapes (non-JSON or empty
+	// answers): the cardinality rule alone decides. Negative: off.
+	ShapeSimilarity float64
 	// MaxProbes bounds the probe list (default 10,000; overflow is counted).
 	MaxProbes int
 	// ReconMinOps: a client is a reconnaissance source once it got a
@@ -81,7 +93,7 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{UnusedAfter: 30 * 24 * time.Hour, MaxNodes: 200_000, MinCardinality: 16, SlugCardinality: 5,
-		RetainFactor: 4, RetainMin: 3, MaxProbes: 10_000, ReconMinOps: 20, MaxReconClients: 100_000, MaxEndpointIDs: 1 << 18, ChangeMinHistory: 50, ChangeWindow: 50, ChangeAdoption: 0.9}
+		RetainFactor: 4, RetainMin: 3, ShapeSimilarity: 0.5, MaxProbes: 10_000, ReconMinOps: 20, MaxReconClients: 100_000, MaxEndpointIDs: 1 << 18, ChangeMinHistory: 50, ChangeWindow: 50, ChangeAdoption: 0.9}
 }
 
 func (c *Config) defaults() {
@@ -103,6 +115,9 @@ func (c *Config) defaults() {
 	}
 	if c.RetainMin <= 0 {
 		c.RetainMin = d.RetainMin
+	}
+	if c.ShapeSimilarity == 0 || c.ShapeSimilarity > 1 {
+		c.ShapeSimilarity = d.ShapeSimilarity
 	}
 	if c.ReconMinOps <= 0 {
 		c.ReconMinOps = d.ReconMinOps
@@ -156,6 +171,8 @@ type Inventory struct {
 	reconDropped  int64                   // clients not tracked (MaxReconClients)
 	ignored       int64
 	collapses     int64
+	shapeHeld     int64 // cardinality reached, collapse held: children answer with distinct shapes
+	shapeKept     int64 // children kept static at a collapse: their answers are unlike the parameter's
 	budgetEvents  int64
 	budgetFloor   int
 	errs          []error // configuration problems (bad pinned templates)
@@ -216,6 +233,8 @@ type Stats struct {
 	Hosts, Nodes  int
 	Ignored       int64 // events matching an ignore rule
 	Collapses     int64 // positions turned into parameters
+	ShapeHeld     int64 // collapses held back: the children answered with distinct shapes (Config.ShapeSimilarity)
+	ShapeKept     int64 // children kept static at a collapse: they answered unlike the parameter's resource
 	BudgetEvents  int64 // times the node budget was enforced
 	ProbesDropped int64 // probe paths beyond MaxProbes
 	EndpointIDs   int   // endpoint ids given
@@ -229,7 +248,7 @@ func (inv *Inventory) Stats() Stats {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.tmplMemo = tmplMemo{} // see Template
-	s := Stats{Hosts: len(inv.hosts), Nodes: inv.nodes, Ignored: inv.ignored, Collapses: inv.collapses,
+	s := Stats{Hosts: len(inv.hosts), Nodes: inv.nodes, Ignored: inv.ignored, Collapses: inv.collapses, ShapeHeld: inv.shapeHeld, ShapeKept: inv.shapeKept,
 		BudgetEvents: inv.budgetEvents, ProbesDropped: inv.probesDropped, EndpointIDs: len(inv.ids.refs), IDsDropped: inv.ids.dropped}
 	for _, h := range inv.hosts {
 		walk(h.root, func(n *node) {
@@ -587,6 +606,10 @@ func (inv *Inventory) checkCardinality(n *node) bool {
 		slugs = 0
 	}
 	if words+slugs >= inv.cfg.MinCardinality || slugs >= inv.cfg.SlugCardinality {
+		if inv.resourceShape(n).distinct {
+			inv.shapeHeld++
+			return false
+		}
 		k := kWord
 		if slugs > words {
 			k = kSlug
@@ -624,11 +647,18 @@ func (inv *Inventory) collapse(n *node, k segKind, force bool) {
 		median = oks[len(oks)/2]
 	}
 	factor := inv.cfg.RetainFactor
+	var shapes shapeView
 	if force {
 		factor *= 4
+	} else {
+		shapes = inv.resourceShape(n)
 	}
 	for _, c := range cands {
 		if c.ok >= inv.cfg.RetainMin && float64(c.ok) >= factor*float64(max(median, 1)) {
+			continue
+		}
+		if inv.otherShape(c, shapes) {
+			inv.shapeKept++
 			continue
 		}
 		delete(n.static, c.seg)
