@@ -107,6 +107,7 @@ operations of the tuning part only; the validation part is only counted.`,
 	fl.Int64Var(&cfg.Seed, "seed", 1, "seed of the generated traffic (the same seed gives the same traffic)")
 	fl.IntVar(&cfg.MaxOps, "max-ops", discoveryeval.DefaultMaxOps, "operations per spec (the rest are dropped and counted)")
 	fl.StringVar(&cfg.Bodies, "bodies", discoveryeval.BodiesSpec, "response bodies: spec (JSON from each operation's success response schema) or ok (every response {\"ok\":true})")
+	fl.BoolVar(&cfg.WithSpec, "with-spec", false, "load each spec for its host first: measures the matching of paths to declared templates instead of discovery")
 	fl.IntVar(&cfg.Show, "show", 0, "print this many examples of split, merged and wrong-parameter operations (tuning part only)")
 	fl.StringVar(&jsonFile, "json", "", "write the result (tallies per part and row, exclusions, tuning-part examples) as JSON to this file")
 	root.AddCommand(cmd)

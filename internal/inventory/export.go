@@ -98,15 +98,19 @@ func exportOperation(doc *openapi3.T, ep *model.Endpoint) (*openapi3.Operation, 
 	}
 	// Every template segment needs a path parameter.
 	for _, seg := range segments(ep.Path, nil) {
-		if !isTemplateSeg(seg) {
-			continue
+		var names []string
+		if isTemplateSeg(seg) {
+			names = []string{seg[1 : len(seg)-1]}
+		} else if pat := parseSegPattern(seg); pat != nil {
+			names = pat.names // {name}:cancel, {id}.json
 		}
-		name := seg[1 : len(seg)-1]
-		p, ok := byName["path:"+name]
-		if !ok {
-			p = model.Parameter{Name: name, In: "path", Type: "string"}
+		for _, name := range names {
+			p, ok := byName["path:"+name]
+			if !ok {
+				p = model.Parameter{Name: name, In: "path", Type: "string"}
+			}
+			op.Parameters = append(op.Parameters, exportParam(p, true))
 		}
-		op.Parameters = append(op.Parameters, exportParam(p, true))
 	}
 	for _, p := range ep.Parameters {
 		if p.In == "query" || p.In == "header" {

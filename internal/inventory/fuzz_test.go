@@ -99,3 +99,39 @@ func FuzzBodySchema(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSegPattern: a declared segment pattern never panics, and a match
+// gives back the segment: the literal pieces with the values between them.
+func FuzzSegPattern(f *testing.F) {
+	for _, s := range [][2]string{{"{name}:cancel", "op-7:cancel"}, {"{id}.json", "42.json"}, {"{a}-{b}", "x-y-z"}, {"{lat},{lon}", "1,2"}, {"v{v}", "v"}, {"{a}{b}", "ab"}, {"{x", "{x"}, {"pre{a}mid{b}post", "preXmidYpost"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, decl, seg string) {
+		p := parseSegPattern(decl)
+		if p == nil {
+			return
+		}
+		if len(p.lits) != len(p.names)+1 {
+			t.Fatalf("%q: %d pieces for %d names", decl, len(p.lits), len(p.names))
+		}
+		vals := p.match(seg, nil)
+		if vals == nil {
+			return
+		}
+		if len(vals) != len(p.names) {
+			t.Fatalf("%q.match(%q): %d values for %d names", decl, seg, len(vals), len(p.names))
+		}
+		var b strings.Builder
+		b.WriteString(p.lits[0])
+		for i, v := range vals {
+			if v == "" {
+				t.Fatalf("%q.match(%q): empty value %d", decl, seg, i)
+			}
+			b.WriteString(v)
+			b.WriteString(p.lits[i+1])
+		}
+		if b.String() != seg {
+			t.Fatalf("%q.match(%q) = %q: rebuilds %q", decl, seg, vals, b.String())
+		}
+	})
+}

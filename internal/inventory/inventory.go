@@ -310,6 +310,9 @@ func (inv *Inventory) insertPinned(t *hostTrie, segs []string) *node {
 		c := n.static[s]
 		if c == nil {
 			c = inv.newStatic(n, s)
+			if c.pat = parseSegPattern(s); c.pat != nil {
+				n.pats = append(n.pats, c)
+			}
 		}
 		c.pinned = true
 		n = c
@@ -457,6 +460,10 @@ func (inv *Inventory) resolve(host string, segs []string) *node {
 			n = c
 			continue
 		}
+		if c := n.patChild(s); c != nil {
+			n = c
+			continue
+		}
 		k := classify(s)
 		if n.accepts(k, s) {
 			if k == kPrefixed {
@@ -496,6 +503,8 @@ func pathParams(n *node, segs []string) []event.PathParam {
 	for a := n; a != nil; a = a.parent {
 		if a.param {
 			cnt++
+		} else if a.pat != nil {
+			cnt += len(a.pat.names)
 		}
 	}
 	if cnt == 0 {
@@ -507,6 +516,17 @@ func pathParams(n *node, segs []string) []event.PathParam {
 		if a.param {
 			out[i] = event.PathParam{Name: a.label, Value: segs[a.depth-1], Index: a.depth - 1}
 			i--
+		} else if a.pat != nil {
+			var buf [4]string
+			vals := a.pat.match(segs[a.depth-1], buf[:0])
+			for k := len(a.pat.names) - 1; k >= 0; k-- {
+				v := ""
+				if k < len(vals) {
+					v = vals[k]
+				}
+				out[i] = event.PathParam{Name: a.pat.names[k], Value: v, Index: a.depth - 1}
+				i--
+			}
 		}
 	}
 	return out

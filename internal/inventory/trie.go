@@ -23,6 +23,8 @@ type node struct {
 
 	parent    *node
 	static    map[string]*node
+	pats      []*node     // static children declared as segment patterns ({name}:cancel), also in static
+	pat       *segPattern // a declared segment mixing parameters and text
 	pchild    *node
 	collapsed bool    // the parameter child accepts weak values too
 	ckind     segKind // kind that caused the collapse: kSlug accepts only slugs
@@ -140,9 +142,88 @@ func segments(path string, buf []string) []string {
 	return buf
 }
 
+// segPattern is a declared path segment that mixes parameters with text:
+// Google's custom methods ("{name}:cancel"), file extensions
+// ("{id}.json"), pairs ("{origin}-{destination}", "{lat},{lon}"). A
+// concrete segment matches when it holds the literal pieces in order with
+// at least one character for each parameter between them (the first
+// occurrence of each separator; the last piece a suffix).
+type segPattern struct {
+	lits  []string // len(names)+1 literal pieces around the parameters
+	names []string
+}
+
+// parseSegPattern returns the pattern of a declared segment holding a
+// parameter and other text; nil for a plain "{name}" or static segment,
+// and for parameters without text between them ("{a}{b}": ambiguous).
+func parseSegPattern(s string) *segPattern {
+	if isTemplateSeg(s) || !strings.Contains(s, "{") {
+		return nil
+	}
+	p := &segPattern{}
+	rest := s
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			p.lits = append(p.lits, rest)
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return nil
+		}
+		p.lits = append(p.lits, rest[:i])
+		p.names = append(p.names, rest[i+1:i+j])
+		rest = rest[i+j+1:]
+	}
+	for k := 1; k < len(p.names); k++ {
+		if p.lits[k] == "" {
+			return nil
+		}
+	}
+	return p
+}
+
+// match returns the parameters' values of s appended to vals (nil when s
+// does not match).
+func (p *segPattern) match(s string, vals []string) []string {
+	if !strings.HasPrefix(s, p.lits[0]) {
+		return nil
+	}
+	rest := s[len(p.lits[0]):]
+	last := p.lits[len(p.lits)-1]
+	for k := range p.names {
+		if k == len(p.names)-1 {
+			if len(rest) <= len(last) || !strings.HasSuffix(rest, last) {
+				return nil
+			}
+			return append(vals, rest[:len(rest)-len(last)])
+		}
+		i := strings.Index(rest[min(1, len(rest)):], p.lits[k+1])
+		if i < 0 {
+			return nil
+		}
+		i++
+		vals = append(vals, rest[:i])
+		rest = rest[i+len(p.lits[k+1]):]
+	}
+	return vals
+}
+
+// patChild returns the segment-pattern child of n that s matches.
+func (n *node) patChild(s string) *node {
+	for _, c := range n.pats {
+		if c.pat.match(s, nil) != nil {
+			return c
+		}
+	}
+	return nil
+}
+
 // isTemplateSeg reports a "{name}" segment of a template.
+// "{origin}-{destination}" is a segment pattern, not one parameter.
 func isTemplateSeg(s string) bool {
-	return len(s) >= 2 && s[0] == '{' && s[len(s)-1] == '}'
+	return len(s) >= 2 && s[0] == '{' && s[len(s)-1] == '}' && strings.IndexByte(s[1:], '{') < 0
 }
 
 // match finds the terminal node for segs, preferring static children and
@@ -172,6 +253,13 @@ func matchRec(n *node, segs []string, tmplMode bool, steps *int) *node {
 		if c := n.static[s]; c != nil {
 			if r := matchRec(c, segs[1:], tmplMode, steps); r != nil {
 				return r
+			}
+		}
+		for _, c := range n.pats {
+			if c.pat.match(s, nil) != nil {
+				if r := matchRec(c, segs[1:], tmplMode, steps); r != nil {
+					return r
+				}
 			}
 		}
 	}

@@ -35,7 +35,11 @@ type Config struct {
 	// Bodies of the responses: BodiesSpec (default; JSON from each
 	// operation's success response schema) or BodiesOK ({"ok":true}).
 	Bodies string `json:"bodies"`
-	Show   int    `json:"-"` // examples of each error to print (tuning part only)
+	// WithSpec loads each spec into the engine (for its host) before its
+	// traffic: what is measured is then the matching of concrete paths to
+	// declared templates, which should be exact for every operation.
+	WithSpec bool `json:"with_spec,omitempty"`
+	Show     int  `json:"-"` // examples of each error to print (tuning part only)
 }
 
 // Defaults.

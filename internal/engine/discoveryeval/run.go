@@ -145,7 +145,11 @@ func Run(specDir string, cfg Config, w io.Writer) (Result, error) {
 			p.ExcludedSpecs[ExclSpecAll]++
 			continue
 		}
-		eps, st, err := Discover(recs)
+		var specs []string
+		if cfg.WithSpec {
+			specs = []string{f + ",host=" + HostOf(spec, f)}
+		}
+		eps, st, err := Discover(recs, specs...)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", base, err)
 		}
@@ -201,19 +205,22 @@ func (s *DiscoverStats) add(o DiscoverStats) {
 }
 
 // Discover runs records through a fresh engine built as palisade analyze
-// builds it (default configuration, no spec), each record validated as
+// builds it (default configuration; the given specs loaded, as --spec
+// takes them — none when measuring discovery), each record validated as
 // the decoders do, flushed at the end of the input, and returns the final
 // endpoint of each record: the endpoint its event was given during
 // enrichment, resolved as report assembly resolves it
 // (Inventory.Resolve), and whether the inventory lists it as a probe.
 // Records must be in time order; they are handed to the engine and must
 // not be used afterwards.
-func Discover(recs []*exchange.Record) (eps []Endpoint, st DiscoverStats, err error) {
+func Discover(recs []*exchange.Record, specs ...string) (eps []Endpoint, st DiscoverStats, err error) {
 	if len(recs) == 0 {
 		return nil, st, errors.New("no record")
 	}
 	last := recs[len(recs)-1].Time
-	eng, err := engine.New(engine.DefaultConfig())
+	ecfg := engine.DefaultConfig()
+	ecfg.Specs = specs
+	eng, err := engine.New(ecfg)
 	if err != nil {
 		return nil, st, err
 	}

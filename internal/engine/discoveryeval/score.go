@@ -147,7 +147,7 @@ func SameParams(spec, found string, kinds []Kind) bool {
 		if enum {
 			continue
 		}
-		if (n > 0) != (strings.HasPrefix(b[i], "{") && strings.HasSuffix(b[i], "}")) {
+		if (n > 0) != strings.Contains(b[i], "{") {
 			return false
 		}
 	}
