@@ -465,6 +465,12 @@ func (inv *Inventory) resolve(host string, segs []string) *node {
 			continue
 		}
 		k := classify(s)
+		if i == 0 && k == kDate && len(s) == 10 {
+			// A date opening the path is the API's version, as AWS
+			// (/2015-03-31/functions) and Twilio (/2010-04-01/Accounts)
+			// date theirs: an object's date follows its collection.
+			k = kVersion
+		}
 		if n.accepts(k, s) {
 			if k == kPrefixed {
 				n.pchild.notePrefix(s)
@@ -494,6 +500,9 @@ func (inv *Inventory) resolve(host string, segs []string) *node {
 			continue
 		}
 		n = inv.newStatic(n, s)
+		if k == kVersion {
+			n.kind = kVersion // never merged into a parameter, skipped when naming one
+		}
 	}
 	return n
 }

@@ -356,3 +356,22 @@ func TestNoWrongSplits(t *testing.T) {
 		}
 	}
 }
+
+// TestDateVersions: a date opening the path is the API's version (AWS,
+// Twilio), never a parameter; a date after a collection is an object's.
+func TestDateVersions(t *testing.T) {
+	inv := New(DefaultConfig())
+	f := newFeeder(t, inv)
+	for _, c := range []struct{ url, want string }{
+		{"https://lambda.example.test/2015-03-31/functions", "/2015-03-31/functions"},
+		{"https://lambda.example.test/2015-03-31/functions/42", "/2015-03-31/functions/{functionId}"},
+		{"https://lambda.example.test/2019-09-25/functions", "/2019-09-25/functions"},
+		{"https://twilio.example.test/2010-04-01/Accounts/AC123456789abcdef0123", "/2010-04-01/Accounts/{accountId}"},
+		{"https://reports.example.test/reports/2024-01-31", "/reports/{date}"},
+		{"https://reports.example.test/reports/2024-02-01", "/reports/{date}"},
+	} {
+		if got := f.get(c.url); got != c.want {
+			t.Errorf("%s: %s, want %s", c.url, got, c.want)
+		}
+	}
+}
