@@ -24,7 +24,8 @@ targets=(
   "./internal/enrich FuzzContentDecode"         # recorded bodies' content codings (gzip, deflate, br, zstd)
   "./internal/enrich FuzzBodyLayers"            # chunked framing, codings and charsets of recorded bodies
   "./internal/detect FuzzRequestBody"           # request bodies: JSON, forms, multipart, XML, protobuf/gRPC, binary
-  "./internal/detect FuzzGraphQLLiterals"       # GraphQL documents
+  "./internal/detect FuzzGraphQLLiterals"       # GraphQL documents: their literals
+  "./internal/graphql FuzzRequest"              # GraphQL requests: what they ask for (enrichment)
   "./internal/detect FuzzODataLiterals"         # OData query expressions
   "./internal/source FuzzSpansToRecords"        # OTLP protobuf
   "./internal/source FuzzOTLPJSON"              # OTLP JSON

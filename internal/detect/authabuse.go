@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/alert"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/graphql"
 	"github.com/palisade-sec/palisade/internal/hashing"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
@@ -650,8 +651,8 @@ func (d *authDetector) graphQLBatch(ev *event.Event, out *Emitter) {
 		t := strings.TrimLeft(body, " \t\r\n")
 		switch {
 		case (strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[")) && strings.Contains(t, `"query"`):
-			docs = graphQLRequestDocs(t, docs)
-		case graphQLDocument(t): // application/graphql: the body is the document
+			docs = graphql.RequestDocs(t, docs)
+		case graphql.IsDocument(t): // application/graphql: the body is the document
 			docs = append(docs, t)
 		}
 	}

@@ -3,10 +3,9 @@ package detect
 import (
 	"strings"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/palisade-sec/palisade/internal/graphql"
 )
 
 // GraphQL: a request's "query" (a JSON body's member, or the query
@@ -19,51 +18,13 @@ import (
 // judged as a value once it parses. The variables travel as JSON and are
 // walked as such.
 
-// maxGraphQLTokens bounds the parser's work on one document.
-const maxGraphQLTokens = 20000
-
-// graphQLDocument: v may be a GraphQL executable document (an operation
-// keyword or a selection set first).
-func graphQLDocument(v string) bool {
-	t := strings.TrimLeft(v, " \t\r\n\ufeff,")
-	if t == "" {
-		return false
-	}
-	if t[0] == '{' {
-		return true
-	}
-	for _, kw := range []string{"query", "mutation", "subscription", "fragment"} {
-		if len(t) > len(kw) && strings.HasPrefix(t, kw) {
-			switch t[len(kw)] {
-			case ' ', '\t', '\r', '\n', '{', '(', '@':
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// parseGraphQL parses v as a GraphQL executable document (at most
-// maxGraphQLTokens tokens); nil when it is none or holds no operation
-// and no fragment.
-func parseGraphQL(v string) *ast.QueryDocument {
-	if !graphQLDocument(v) {
-		return nil
-	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: v}, maxGraphQLTokens)
-	if err != nil || doc == nil || len(doc.Operations)+len(doc.Fragments) == 0 {
-		return nil
-	}
-	return doc
-}
-
 // graphQLLiteral is a string literal of a document and where it is given.
 type graphQLLiteral struct{ loc, value string }
 
 // graphQLLiterals parses a document and returns its string literals; ok is
 // false when v is not a GraphQL document.
 func graphQLLiterals(v string) (lits []graphQLLiteral, ok bool) {
-	doc := parseGraphQL(v)
+	doc := graphql.Parse(v)
 	if doc == nil {
 		return nil, false
 	}
@@ -164,7 +125,7 @@ func authField(name string) bool {
 // (aliases included: "a1: login(…) a2: login(…)") of its operations that
 // check a secret, by field name.
 func graphQLAuthAttempts(doc string, into map[string]int) (n int) {
-	d := parseGraphQL(doc)
+	d := graphql.Parse(doc)
 	if d == nil {
 		return 0
 	}
@@ -190,45 +151,4 @@ func graphQLAuthAttempts(doc string, into map[string]int) (n int) {
 		walk(op.SelectionSet, 0)
 	}
 	return n
-}
-
-// graphQLRequestDocs appends the "query" members of a GraphQL request body
-// — one object, or an array of them (batching) — to docs (at most 1,000).
-func graphQLRequestDocs(body string, docs []string) []string {
-	dec := jsontext.NewDecoder(strings.NewReader(body))
-	object := func() bool { // reads one object, keeping its query member
-		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-			return false
-		}
-		for dec.PeekKind() != '}' {
-			k, err := dec.ReadToken()
-			if err != nil {
-				return false
-			}
-			if k.String() == "query" && dec.PeekKind() == '"' {
-				v, err := dec.ReadToken()
-				if err != nil {
-					return false
-				}
-				if len(docs) < 1000 {
-					docs = append(docs, v.String())
-				}
-				continue
-			}
-			if dec.SkipValue() != nil {
-				return false
-			}
-		}
-		_, err := dec.ReadToken()
-		return err == nil
-	}
-	switch dec.PeekKind() {
-	case '{':
-		object()
-	case '[':
-		dec.ReadToken()
-		for dec.PeekKind() == '{' && object() {
-		}
-	}
-	return docs
 }

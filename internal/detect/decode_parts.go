@@ -19,6 +19,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/graphql"
 	"github.com/palisade-sec/palisade/internal/jsonscan"
 	"github.com/palisade-sec/palisade/internal/textkind"
 )
@@ -283,7 +284,7 @@ func (w *partWalker) emit(k PartKind, prefix, name, v string) bool {
 }
 
 func (w *partWalker) emitFn(k PartKind, prefix, name, v string, jw *partWalker) bool {
-	if (k == PartJSON || k == PartQuery) && name == "query" && graphQLDocument(v) {
+	if (k == PartJSON || k == PartQuery) && name == "query" && graphql.IsDocument(v) {
 		// a GraphQL document (decode_graphql.go): its string literals
 		// are the values
 		if lits, ok := graphQLLiterals(v); ok {

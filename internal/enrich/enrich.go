@@ -6,6 +6,7 @@ package enrich
 
 import (
 	"fmt"
+	"github.com/palisade-sec/palisade/internal/graphql"
 	"net"
 	"net/netip"
 	"net/url"
@@ -163,12 +164,43 @@ func (e *Enricher) Enrich(rec *exchange.Record, seq uint64) (*event.Event, error
 	if e.intel != nil && !ev.Outbound {
 		ev.Intel = e.intel.Lookup(ev.ClientIP)
 	}
+	ev.GraphQL = graphQL(rec, ev.Query)
 	if e.templater != nil {
 		ev.Endpoint, ev.PathParams = e.templater.Template(ev.Host, ev.Method, ev.Path)
 	} else {
 		ev.Endpoint = model.EndpointRef{Host: ev.Host, Method: ev.Method, Path: ev.Path}
 	}
 	return ev, nil
+}
+
+// graphQL summarizes the request's GraphQL documents: a JSON body's
+// "query" members, an application/graphql body, or a GET's query
+// parameter; nil when there is none. The checks before parsing are cheap:
+// most requests are not GraphQL.
+func graphQL(rec *exchange.Record, q url.Values) *event.GraphQL {
+	var query string
+	if v := q["query"]; len(v) > 0 && graphql.IsDocument(v[0]) {
+		query = v[0]
+	}
+	body := rec.Request.Body
+	if body != "" {
+		ct := rec.Request.Header("content-type")
+		gql := strings.Contains(ct, "graphql")
+		if rec.Request.BodyEncoding != "" {
+			if !gql && !strings.Contains(ct, "json") {
+				body = "" // bytes under another type: no GraphQL request
+			} else {
+				body = rec.Request.BodyText()
+			}
+		}
+		if gql && graphql.IsDocument(body) {
+			query, body = body, ""
+		}
+	}
+	if query == "" && !strings.Contains(body, `"query"`) {
+		return nil
+	}
+	return graphql.Request(body, query)
 }
 
 // maxQueryParams bounds the query parameters kept per request (the limit

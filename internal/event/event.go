@@ -62,7 +62,28 @@ type Event struct {
 	// be kept).
 	Classified bool
 	Sensitive  []Sensitive
+
+	// GraphQL is what the request's GraphQL documents ask for (nil when it
+	// carries none), summarized once by enrichment for the analyzers.
+	GraphQL *GraphQL
 }
+
+// MaxGraphQLOps bounds the operations kept of one request.
+const MaxGraphQLOps = 64
+
+// GraphQL summarizes a request's GraphQL documents.
+type GraphQL struct {
+	Documents     int         // documents that parse (a batch holds several)
+	Ops           []GraphQLOp // distinct root fields by operation type, at most MaxGraphQLOps
+	Depth         int         // deepest field (1: a root field), fragments followed
+	Aliases       int         // fields given an alias other than their name
+	Fields        int         // fields selected in all
+	Introspection bool        // a __schema or __type root field
+}
+
+// GraphQLOp is one root field of an operation: {Type: "query", Field:
+// "user"}, {Type: "mutation", Field: "login"}.
+type GraphQLOp struct{ Type, Field string }
 
 // Location is a set of places in an exchange.
 type Location uint8

@@ -16,7 +16,7 @@ var layers = map[string]int{
 	"model": 0, "alert": 0, "config": 0, "jsonscan": 0, "hashing": 0, "bounded": 0, "textkind": 0, "specfile": 0, "classify/ac": 0,
 	"testutil": 0, "statecodec": 0, "bus/natstest": 0, "evalsplit": 0,
 	// normalized record, identities, the event and the stage interfaces
-	"exchange": 1, "identity": 1, "event": 1, "pipeline": 1,
+	"exchange": 1, "identity": 1, "event": 1, "pipeline": 1, "graphql": 1,
 	// sources and enrichment
 	"source": 2, "ship": 2, "enrich": 2, "intel": 2, "bus": 2,
 	// the classification stage
