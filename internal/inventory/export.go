@@ -89,6 +89,15 @@ func exportOperation(doc *openapi3.T, ep *model.Endpoint) (*openapi3.Operation, 
 	}
 	op := &openapi3.Operation{OperationID: operationID(ep.Method, ep.Path), Responses: openapi3.NewResponses()}
 	op.Extensions = map[string]any{"x-palisade-requests": ep.Requests, "x-palisade-state": ep.State}
+	if ep.GraphQL != nil && len(ep.GraphQL.Operations) > 0 {
+		// A GraphQL endpoint stays one operation; what it served is listed
+		// as "type field" (sorted as the inventory sorts them).
+		gql := make([]string, len(ep.GraphQL.Operations))
+		for i, o := range ep.GraphQL.Operations {
+			gql[i] = o.Type + " " + o.Field
+		}
+		op.Extensions["x-palisade-graphql-operations"] = gql
+	}
 	if ep.Deprecated {
 		op.Deprecated = true
 	}

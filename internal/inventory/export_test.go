@@ -67,3 +67,35 @@ func TestExportErrors(t *testing.T) {
 		t.Errorf("3.1 type array rejected: %v", err)
 	}
 }
+
+// TestExportGraphQL: a GraphQL endpoint stays one operation in the export
+// (its documents are not paths), which lists what it served in
+// x-palisade-graphql-operations; other operations carry no such member.
+func TestExportGraphQL(t *testing.T) {
+	inv := New(DefaultConfig())
+	f := newFeeder(t, inv)
+	for _, q := range []string{`{"query":"{ user(id: 1) { name } }"}`, `{"query":"mutation { login(u: \"a\") { token } }"}`, `[{"query":"{ orders { id } }"},{"query":"{ user(id: 2) { name } }"}]`} {
+		f.send(gqlPost(q, 200, gqlData))
+	}
+	f.send(req{method: "GET", url: "https://" + h + "/v2/status"})
+	doc, err := ExportOpenAPI(h, inv.Endpoints(t0), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Paths map[string]map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Paths) != 2 || len(m.Paths["/graphql"]) != 1 || m.Paths["/graphql"]["post"] == nil {
+		t.Fatalf("paths %v: want /graphql with one POST operation and /v2/status", m.Paths)
+	}
+	got, _ := json.Marshal(m.Paths["/graphql"]["post"]["x-palisade-graphql-operations"])
+	if want := `["mutation login","query orders","query user"]`; string(got) != want {
+		t.Errorf("x-palisade-graphql-operations = %s, want %s", got, want)
+	}
+	if _, ok := m.Paths["/v2/status"]["get"]["x-palisade-graphql-operations"]; ok {
+		t.Error("a REST operation carries x-palisade-graphql-operations")
+	}
+}

@@ -54,6 +54,8 @@ type stats struct {
 	bodyErrors            int64 // bodies that looked like JSON but did not parse
 
 	changes []model.APIChange
+
+	gql *gqlStats // GraphQL operations (graphql.go); nil without GraphQL requests
 }
 
 type paramKey struct{ in, name string }
@@ -167,6 +169,7 @@ func (st *stats) observe(ev *event.Event, params []event.PathParam, bp *bodyPars
 		}
 		st.bodies(ev, bp)
 	}
+	st.graphQL(ev, bp)
 	return ipHash
 }
 
@@ -411,6 +414,13 @@ func (st *stats) merge(o *stats) {
 	st.respBodies += o.respBodies
 	st.bodyErrors += o.bodyErrors
 	st.changes = append(st.changes, o.changes...)
+	if o.gql != nil {
+		if st.gql == nil {
+			st.gql = o.gql
+		} else {
+			st.gql.merge(o.gql)
+		}
+	}
 }
 
 func mergeSketch(a, b *ddsketch.DDSketch) *ddsketch.DDSketch {
@@ -494,6 +504,9 @@ func (st *stats) fill(ep *model.Endpoint) {
 		ep.ResponseSchema = st.respSchema.jsonSchema()
 	}
 	sortParams(ep.Parameters)
+	if st.gql != nil {
+		ep.GraphQL = st.gql.summary()
+	}
 }
 
 var inOrder = map[string]int{"path": 0, "query": 1, "header": 2, "body": 3}

@@ -189,6 +189,41 @@ type Endpoint struct {
 	RequestSchema  any           `json:"request_schema,omitempty"`  // JSON Schema inferred from bodies
 	ResponseSchema any           `json:"response_schema,omitempty"` // JSON Schema inferred from bodies (2xx)
 	SpecSource     string        `json:"spec_source,omitempty"`
+	// GraphQL: the operations a GraphQL endpoint served (nil when no
+	// request to it carried a GraphQL document).
+	GraphQL *GraphQLSummary `json:"graphql,omitempty"`
+}
+
+// GraphQLSummary is what the GraphQL requests of one endpoint asked for:
+// the operations' root fields, with how they were answered, and the
+// largest requests the endpoint answered successfully.
+type GraphQLSummary struct {
+	// Operations, sorted by type then field; at most the inventory's
+	// bound (inventory.MaxGraphQLOps) per endpoint.
+	Operations []GraphQLOperation `json:"operations"`
+	// Maxima over successful answers (2xx without a top-level "errors"
+	// member); 0 (omitted) when no GraphQL request was answered so.
+	MaxDepth   int `json:"max_depth,omitempty"`   // deepest field (1: a root field)
+	MaxAliases int `json:"max_aliases,omitempty"` // aliased fields in one request
+	MaxBatch   int `json:"max_batch,omitempty"`   // documents in one request
+	MaxFields  int `json:"max_fields,omitempty"`  // fields selected in one request
+	// Dropped counts the (request, operation) pairs not listed because the
+	// endpoint's operation table was full.
+	Dropped int64 `json:"dropped,omitempty"`
+}
+
+// GraphQLOperation is one root field of one operation type ({query user},
+// {mutation login}) and how requests asking for it were answered: OK is
+// 2xx without a top-level "errors" member, Errors a status of 400 or more
+// or a 2xx carrying "errors" (other answers, 1xx and 3xx, are neither).
+type GraphQLOperation struct {
+	Type      string    `json:"type"` // query | mutation | subscription
+	Field     string    `json:"field"`
+	Requests  int64     `json:"requests"`
+	OK        int64     `json:"ok"`
+	Errors    int64     `json:"errors"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
 }
 
 // Ref returns the endpoint's reference.

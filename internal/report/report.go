@@ -25,6 +25,38 @@ func WriteJSON(w io.Writer, r *model.Report) error {
 	return enc.Encode(r)
 }
 
+// graphQLLine summarizes the GraphQL endpoints: how many, and their
+// operations by type ("" when there is none).
+func graphQLLine(eps []model.Endpoint) string {
+	n := 0
+	byType := map[string]int64{}
+	for _, e := range eps {
+		if e.GraphQL == nil {
+			continue
+		}
+		n++
+		for _, o := range e.GraphQL.Operations {
+			byType[o.Type]++
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	var parts []string
+	for _, t := range sortedKeys(byType) {
+		parts = append(parts, fmt.Sprintf("%d %s", byType[t], t))
+	}
+	ops := "no operation"
+	if len(parts) > 0 {
+		ops = strings.Join(parts, ", ")
+	}
+	what := "endpoints serve"
+	if n == 1 {
+		what = "endpoint serves"
+	}
+	return fmt.Sprintf("%d %s GraphQL (operations: %s)", n, what, ops)
+}
+
 // normalize turns nil slices into empty ones so the JSON has [] not null
 // where the contract expects lists.
 func normalize(r *model.Report) {
@@ -58,6 +90,9 @@ func normalize(r *model.Report) {
 		}
 		if e.Risk.Factors == nil {
 			e.Risk.Factors = []model.RiskFactor{}
+		}
+		if e.GraphQL != nil && e.GraphQL.Operations == nil {
+			e.GraphQL.Operations = []model.GraphQLOperation{}
 		}
 	}
 	for i := range r.Findings {
@@ -123,6 +158,9 @@ func Summary(w io.Writer, r *model.Report) error {
 		p("; %d shadow, %d zombie, %d unused, %d undocumented", shadow, zombie, unused, undocumented)
 	}
 	p(")\n")
+	if g := graphQLLine(r.Endpoints); g != "" {
+		p("  graphql    %s\n", g)
+	}
 	if specs := hostSpecs(r.Hosts); specs != "" {
 		p("  specs      %s\n", specs)
 	}

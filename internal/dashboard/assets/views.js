@@ -365,6 +365,24 @@ function sensitiveList(sd) {
 
 // ---- endpoint detail ----
 
+// graphqlSection lists the GraphQL operations an endpoint served (root
+// fields by operation type) and the largest requests it answered.
+function graphqlSection(g) {
+  const ops = g.operations || [];
+  const pairs = [
+    ['Deepest successful request', g.max_depth ? `${num(g.max_depth)} levels` : null],
+    ['Most aliases in one request', g.max_aliases ? num(g.max_aliases) : null],
+    ['Largest batch', g.max_batch ? `${num(g.max_batch)} documents` : null],
+    ['Most fields in one request', g.max_fields ? num(g.max_fields) : null],
+    ['Not listed (table full)', g.dropped ? `${num(g.dropped)} requests for further operations` : null],
+  ].filter((p) => p[1] !== null);
+  return h('section', { 'aria-labelledby': 'ep-gql' }, h('h2', { id: 'ep-gql' }, 'GraphQL operations'),
+    pairs.length ? facts(pairs) : null,
+    table(null, [{ label: 'Type' }, { label: 'Root field', rowHeader: true, cls: 'mono' }, { label: 'Requests', num: true },
+      { label: 'Errors', num: true }, { label: 'Last seen' }],
+    ops.map((o) => [o.type, o.field, num(o.requests), num(o.errors), time(o.last_seen)]), { empty: 'No operation recorded.' }));
+}
+
 export async function endpointView(main, id, ctx) {
   const h1 = title(main, 'Endpoint', [['Inventory', '#/endpoints'], ['Endpoint']]);
   const body = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
@@ -411,6 +429,7 @@ export async function endpointView(main, id, ctx) {
         { label: 'Seen', num: true }, { label: 'Examples (redacted)' }],
       (e.parameters || []).map((p) => [p.name, p.in, p.type + (p.format ? ` (${p.format})` : ''), p.required ? 'yes' : 'no',
         p.seen ? num(p.seen) : '—', h('span', { class: 'mono' }, (p.examples_redacted || []).join(', '))]), { empty: 'No parameter observed.' })),
+    e.graphql ? graphqlSection(e.graphql) : null,
     h('section', { 'aria-labelledby': 'ep-data' }, h('h2', { id: 'ep-data' }, 'Sensitive data'),
       table(null, [{ label: 'Data class', rowHeader: true }, { label: 'Location' }, { label: 'Field', cls: 'mono' },
         { label: 'Confidence', num: true }, { label: 'Masked' }, { label: 'Count', num: true }],
