@@ -117,6 +117,10 @@ func (d DetectFile) Validate() error {
 // PostureFile is the posture section.
 type PostureFile struct {
 	UnusedAfter config.Duration `yaml:"unused_after" doc:"a documented endpoint with no traffic for this long is a posture finding"`
+	// GraphQL cost limits of PAL-T018 (posture.TrafficConfig).
+	GraphQLMaxDepth   int `yaml:"graphql_max_depth" doc:"PAL-T018: a GraphQL selection deeper than this, answered with data, shows no depth limit"`
+	GraphQLMaxAliases int `yaml:"graphql_max_aliases" doc:"PAL-T018: more aliased fields than this in one request, answered with data, shows no alias limit"`
+	GraphQLMaxBatch   int `yaml:"graphql_max_batch" doc:"PAL-T018: more documents than this in one batched request, answered with data, shows no batch limit"`
 }
 
 // DefaultFileConfig returns the pipeline keys with their defaults (the
@@ -136,7 +140,7 @@ func DefaultFileConfig() FileConfig {
 			SessionCookies: id.SessionCookies},
 		ContentDecoding: ContentDecodingFile{MaxBody: d.Enrich.Content.MaxBody, MaxRatio: d.Enrich.Content.MaxRatio},
 		Inventory:       InventoryFile{UnusedAfter: config.Duration(inv.UnusedAfter), MaxNodes: inv.MaxNodes, MaxEndpointIDs: inv.MaxEndpointIDs},
-		Posture:         PostureFile{UnusedAfter: config.Duration(30 * 24 * time.Hour)},
+		Posture:         PostureFile{UnusedAfter: config.Duration(30 * 24 * time.Hour), GraphQLMaxDepth: 10, GraphQLMaxAliases: 15, GraphQLMaxBatch: 10},
 	}
 }
 
@@ -167,6 +171,14 @@ func (fc FileConfig) Validate() error {
 	}
 	if fc.Inventory.MaxEndpointIDs < 0 {
 		errs = append(errs, config.Errorf("inventory.max_endpoint_ids", "must not be negative"))
+	}
+	for _, k := range []struct {
+		key string
+		v   int
+	}{{"posture.graphql_max_depth", fc.Posture.GraphQLMaxDepth}, {"posture.graphql_max_aliases", fc.Posture.GraphQLMaxAliases}, {"posture.graphql_max_batch", fc.Posture.GraphQLMaxBatch}} {
+		if k.v < 0 {
+			errs = append(errs, config.Errorf(k.key, "must not be negative, not %d", k.v))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -238,6 +250,15 @@ func (fc FileConfig) Apply() (Config, error) {
 	cfg.Detect.MaxTrackedIdentities = fc.Detect.MaxTrackedIdentities
 	if len(fc.Detect.Options) > 0 {
 		cfg.Detect.Options = fc.Detect.Options
+	}
+	if fc.Posture.GraphQLMaxDepth > 0 {
+		cfg.Posture.GraphQLMaxDepth = fc.Posture.GraphQLMaxDepth
+	}
+	if fc.Posture.GraphQLMaxAliases > 0 {
+		cfg.Posture.GraphQLMaxAliases = fc.Posture.GraphQLMaxAliases
+	}
+	if fc.Posture.GraphQLMaxBatch > 0 {
+		cfg.Posture.GraphQLMaxBatch = fc.Posture.GraphQLMaxBatch
 	}
 	if fc.Posture.UnusedAfter > 0 {
 		cfg.Posture.UnusedAfter = fc.Posture.UnusedAfter.D()

@@ -66,7 +66,7 @@ func DefaultConfig() Config {
 		Enrich:     enrich.DefaultConfig(),
 		Inventory:  inventory.DefaultConfig(),
 		Classify:   classify.DefaultConfig(),
-		Posture:    posture.TrafficConfig{UnusedAfter: 30 * 24 * time.Hour},
+		Posture:    posture.TrafficConfig{UnusedAfter: 30 * 24 * time.Hour, GraphQLMaxDepth: 10, GraphQLMaxAliases: 15, GraphQLMaxBatch: 10},
 		Reorder:    5 * time.Minute,
 		ReorderMax: 65536, ReorderMaxBytes: 64 << 20,
 		MaxErrors: 20,

@@ -84,6 +84,12 @@ func (e *evidence) merge(o *evidence) {
 	e.gqlIntro += o.gqlIntro
 	e.gqlIntroExternal += o.gqlIntroExternal
 	e.gqlIntroNoBody += o.gqlIntroNoBody
+	e.gqlCostly += o.gqlCostly
+	e.gqlCostlyExt += o.gqlCostlyExt
+	e.gqlCostlyNoBody += o.gqlCostlyNoBody
+	e.gqlDepth = max(e.gqlDepth, o.gqlDepth)
+	e.gqlAliases = max(e.gqlAliases, o.gqlAliases)
+	e.gqlBatch = max(e.gqlBatch, o.gqlBatch)
 }
 
 // FindingID is the stable id of a finding: a hash of rule and endpoint.
@@ -380,6 +386,30 @@ func (f *findingCtx) evaluate() {
 				msg += fmt.Sprintf(" %d of them answered 2xx without a recorded body.", e.gqlIntroNoBody)
 			}
 			f.emit(RuleGraphQLIntrospect, sev, msg, map[string]any{"introspection_answered": e.gqlIntro, "external": e.gqlIntroExternal, "body_not_recorded": e.gqlIntroNoBody})
+		}
+		// PAL-T018
+		if e.gqlCostly > 0 {
+			sev := ""
+			if e.gqlCostlyExt == 0 {
+				sev = model.SevLow
+			}
+			var over []string
+			if e.gqlDepth > cfg.GraphQLMaxDepth {
+				over = append(over, fmt.Sprintf("selections %d deep (limit %d)", e.gqlDepth, cfg.GraphQLMaxDepth))
+			}
+			if e.gqlAliases > cfg.GraphQLMaxAliases {
+				over = append(over, fmt.Sprintf("%d aliased fields (limit %d)", e.gqlAliases, cfg.GraphQLMaxAliases))
+			}
+			if e.gqlBatch > cfg.GraphQLMaxBatch {
+				over = append(over, fmt.Sprintf("batches of %d documents (limit %d)", e.gqlBatch, cfg.GraphQLMaxBatch))
+			}
+			msg := fmt.Sprintf("%d GraphQL requests beyond the cost limits were executed (%d from external clients): up to %s.", e.gqlCostly, e.gqlCostlyExt, strings.Join(over, ", "))
+			if e.gqlCostlyNoBody > 0 {
+				msg += fmt.Sprintf(" %d of them answered 2xx without a recorded body.", e.gqlCostlyNoBody)
+			}
+			f.emit(RuleGraphQLCost, sev, msg, map[string]any{"executed": e.gqlCostly, "external": e.gqlCostlyExt, "body_not_recorded": e.gqlCostlyNoBody,
+				"max_depth": e.gqlDepth, "max_aliases": e.gqlAliases, "max_batch": e.gqlBatch,
+				"limits": map[string]int{"depth": cfg.GraphQLMaxDepth, "aliases": cfg.GraphQLMaxAliases, "batch": cfg.GraphQLMaxBatch}})
 		}
 		// PAL-T016
 		if e.jwtExpiredOK > 0 {

@@ -46,6 +46,7 @@ const (
 	RuleUndeclaredData    = "PAL-T015"
 	RuleExpiredAccepted   = "PAL-T016"
 	RuleGraphQLIntrospect = "PAL-T017"
+	RuleGraphQLCost       = "PAL-T018"
 )
 
 var rules = []Rule{
@@ -91,6 +92,9 @@ var rules = []Rule{
 	mk(RuleGraphQLIntrospect, "graphql-introspection", "GraphQL introspection enabled", model.SevMedium, []string{api8, api9},
 		"The GraphQL endpoint answered an introspection query (__schema) with the schema: anyone who can reach it can list every type, field, argument and mutation, including the ones no client uses — the map an attacker needs for BOLA, BFLA and injection. Severity is low when only internal clients were answered. A response whose body was not recorded is counted when its status was 2xx.",
 		"Disable introspection in production (Apollo: introspection: false; graphql-java: NoIntrospectionGraphqlFieldVisibility; Hasura: disable the __schema role permission) or allow it only to authenticated internal roles; publish the schema to the clients that need it instead."),
+	mk(RuleGraphQLCost, "graphql-cost-unlimited", "GraphQL query cost not limited", model.SevMedium, []string{api4},
+		"The GraphQL endpoint executed requests beyond the configured cost limits (by default a selection deeper than 10 fields, more than 15 aliased fields, or a batch of more than 10 documents in one request) and answered them with data: nothing bounds what one request can make the server resolve. Nested lists, aliases that repeat an expensive field and batches are the denial-of-service and brute-force amplifiers of GraphQL (one request, thousands of resolver calls or login attempts). A response that came back without data (an error such as \"query depth limit exceeded\") is a limit at work and is not counted. Severity is low when only internal clients were answered.",
+		"Enforce a maximum depth, a complexity or cost budget, a limit on aliases and on batched operations per request in the GraphQL server or gateway (graphql-depth-limit, graphql-cost-analysis, Apollo's operation limits, Hasura's allow lists, persisted queries for public clients), and time out resolvers."),
 	mk(RuleZombie, "zombie-operation", "Deprecated (zombie) operation still in use", model.SevMedium, []string{api9},
 		"The operation is marked deprecated in the spec but still receives traffic.",
 		"Migrate the remaining clients and retire the operation, or keep it patched and monitored until then."),

@@ -37,6 +37,13 @@ type TrafficConfig struct {
 	// successful response to it counts as accepting an expired token
 	// (PAL-T016; default 5m, as the weak-token detector).
 	TokenSkew time.Duration `json:"token_skew"`
+	// GraphQL cost limits (PAL-T018): a request whose selection is deeper
+	// than GraphQLMaxDepth, with more aliased fields than GraphQLMaxAliases
+	// or more documents than GraphQLMaxBatch, answered with data, shows the
+	// endpoint does not bound a request's cost (defaults 10, 15, 10).
+	GraphQLMaxDepth   int `json:"graphql_max_depth"`
+	GraphQLMaxAliases int `json:"graphql_max_aliases"`
+	GraphQLMaxBatch   int `json:"graphql_max_batch"`
 	// MaxEndpoints bounds per-endpoint evidence (default 20000); events of
 	// further endpoints are counted in Stats().Dropped.
 	MaxEndpoints int `json:"max_endpoints"`
@@ -65,6 +72,15 @@ func (c *TrafficConfig) defaults() {
 	}
 	if c.TokenSkew <= 0 {
 		c.TokenSkew = 5 * time.Minute
+	}
+	if c.GraphQLMaxDepth <= 0 {
+		c.GraphQLMaxDepth = 10
+	}
+	if c.GraphQLMaxAliases <= 0 {
+		c.GraphQLMaxAliases = 15
+	}
+	if c.GraphQLMaxBatch <= 0 {
+		c.GraphQLMaxBatch = 10
 	}
 	if c.MaxEndpoints <= 0 {
 		c.MaxEndpoints = 20000
@@ -123,6 +139,12 @@ type evidence struct {
 	gqlIntro         int64 // GraphQL introspection queries answered with the schema (PAL-T017)
 	gqlIntroExternal int64 // … to external clients
 	gqlIntroNoBody   int64 // … of which the response body was not recorded (2xx only)
+	gqlCostly        int64 // GraphQL requests beyond a cost limit answered with data (PAL-T018)
+	gqlCostlyExt     int64 // … from external clients
+	gqlCostlyNoBody  int64 // … answered 2xx without a recorded body
+	gqlDepth         int   // the deepest, most aliased and largest batch among them
+	gqlAliases       int
+	gqlBatch         int
 }
 
 // flushAlgs moves the pending algorithm count into jwtAlgs. Tokens of one
@@ -404,6 +426,22 @@ func (t *Traffic) Observe(ev *event.Event) {
 			}
 		}
 	}
+	// GraphQL requests beyond the cost limits executed (PAL-T018).
+	if g := ev.GraphQL; g != nil && !ev.Outbound && ev.Status >= 200 && ev.Status < 300 &&
+		(g.Depth > t.cfg.GraphQLMaxDepth || g.Aliases > t.cfg.GraphQLMaxAliases || g.Documents > t.cfg.GraphQLMaxBatch) {
+		if !resp.HasBody() || graphQLData(resp.BodyText()) {
+			e.gqlCostly++
+			if !resp.HasBody() {
+				e.gqlCostlyNoBody++
+			}
+			if ev.External {
+				e.gqlCostlyExt++
+			}
+			e.gqlDepth = max(e.gqlDepth, g.Depth)
+			e.gqlAliases = max(e.gqlAliases, g.Aliases)
+			e.gqlBatch = max(e.gqlBatch, g.Documents)
+		}
+	}
 	// Rate limiting: 429 or rate-limit headers, and bursts per client.
 	if ev.Status == 429 || rh.rate {
 		e.rateLimited++
@@ -539,6 +577,26 @@ func clip(s string, n int) string {
 // introspectionQuery: the request carries a GraphQL document asking for
 // the schema (__schema) — in its body (a JSON query member, or
 // application/graphql) or in the query parameter of a GET.
+// graphQLData reports a GraphQL response that carries data: a "data"
+// member that is not null (a batch answers an array of such objects). A
+// server that refuses a request answers {"errors": […]} or "data": null.
+func graphQLData(body string) bool {
+	for rest := body; ; {
+		i := strings.Index(rest, `"data"`)
+		if i < 0 {
+			return false
+		}
+		rest = strings.TrimLeft(rest[i+len(`"data"`):], " \t\r\n")
+		if !strings.HasPrefix(rest, ":") {
+			continue
+		}
+		rest = strings.TrimLeft(rest[1:], " \t\r\n")
+		if rest != "" && !strings.HasPrefix(rest, "null") {
+			return true
+		}
+	}
+}
+
 func introspectionQuery(ev *event.Event) bool {
 	if q := ev.Query.Get("query"); q != "" && strings.Contains(q, "__schema") {
 		return true

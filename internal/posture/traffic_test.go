@@ -14,6 +14,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/exchange"
+	"github.com/palisade-sec/palisade/internal/graphql"
 	"github.com/palisade-sec/palisade/internal/identity"
 	"github.com/palisade-sec/palisade/internal/model"
 )
@@ -47,6 +48,14 @@ func reqBody(b string) evOpt {
 	return func(e *event.Event) { e.Rec.Request.Method, e.Rec.Request.Body = "POST", b }
 }
 func query(q string) evOpt { return func(e *event.Event) { e.Rec.Request.URL += "?" + q } }
+
+// gqlReq: a POST of a GraphQL request body, summarized as enrichment does.
+func gqlReq(b string) evOpt {
+	return func(e *event.Event) {
+		e.Rec.Request.Method, e.Rec.Request.Body = "POST", b
+		e.GraphQL = graphql.Request(b, "")
+	}
+}
 
 // pev builds an enriched event: an external HTTPS GET answered 200 with
 // the recommended headers, unless options say otherwise. Auth is derived
@@ -241,6 +250,26 @@ func TestTrafficRules(t *testing.T) {
 			pev(pt0, reqBody(`{"query":"{ __schema { types { name } } }"}`), body(`{"errors":[{"message":"GraphQL introspection is not allowed","extensions":{"code":"GRAPHQL_VALIDATION_FAILED"}}]}`)),
 			pev(pt0, reqBody(`{"query":"{ __schema { types { name } } }"}`), status(400)),
 		}, baseEP(), TrafficConfig{}, ""},
+		{"graphql: a deep query executed, to the internet", RuleGraphQLCost, []*event.Event{
+			pev(pt0, gqlReq(`{"query":"{ user(id: 1) { friends { friends { friends { friends { friends { friends { friends { friends { friends { friends { name } } } } } } } } } } } }"}`), body(`{"data":{"user":{"friends":[]}}}`)),
+		}, baseEP(), TrafficConfig{}, model.SevMedium},
+		{"graphql: 100 aliases executed, internal only", RuleGraphQLCost, []*event.Event{
+			pev(pt0, internal(), gqlReq(`{"query":"{ `+aliases(100)+` }"}`), body(`{"data":{"a0":{"id":1}}}`)),
+		}, baseEP(), TrafficConfig{}, model.SevLow},
+		{"graphql: a batch of 20 executed", RuleGraphQLCost, []*event.Event{
+			pev(pt0, gqlReq(batchOf(20)), body(`[{"data":{"me":{"id":1}}}]`)),
+		}, baseEP(), TrafficConfig{}, model.SevMedium},
+		{"graphql: a deep query refused (a limit at work)", RuleGraphQLCost, []*event.Event{
+			pev(pt0, gqlReq(`{"query":"{ a { b { c { d { e { f { g { h { i { j { k { l } } } } } } } } } } } }"}`), body(`{"errors":[{"message":"query exceeds maximum depth of 8"}],"data":null}`)),
+			pev(pt0, gqlReq(batchOf(20)), status(400)),
+		}, baseEP(), TrafficConfig{}, ""},
+		{"graphql: ordinary queries", RuleGraphQLCost, []*event.Event{
+			pev(pt0, gqlReq(`{"query":"{ me { id orders(first: 5) { id items { sku } } } }"}`), body(`{"data":{"me":{"id":1}}}`)),
+			pev(pt0, gqlReq(batchOf(3)), body(`[{"data":{}}]`)),
+		}, baseEP(), TrafficConfig{}, ""},
+		{"graphql: limits configured higher", RuleGraphQLCost, []*event.Event{
+			pev(pt0, gqlReq(`{"query":"{ `+aliases(100)+` }"}`), body(`{"data":{"a0":{"id":1}}}`)),
+		}, baseEP(), TrafficConfig{GraphQLMaxAliases: 200}, ""},
 		{"zombie in use", RuleZombie, nil, epWith(func(e *model.Endpoint) { e.State, e.Deprecated = "zombie", true }), TrafficConfig{}, model.SevMedium},
 		{"active", RuleZombie, nil, baseEP(), TrafficConfig{}, ""},
 		{"shadow in use", RuleShadow, nil, epWith(func(e *model.Endpoint) { no := false; e.State, e.Documented = "shadow", &no }), TrafficConfig{}, model.SevMedium},
@@ -325,4 +354,27 @@ func TestEvidenceMergeDeterministic(t *testing.T) {
 	if _, ok := first.credParams["a0"]; !ok {
 		t.Errorf("the smallest keys should survive the cap: %v", first.credParams)
 	}
+}
+
+// aliases returns n aliased copies of one field.
+func aliases(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "a%d: user(id: %d) { id } ", i, i)
+	}
+	return b.String()
+}
+
+// batchOf returns a batched GraphQL request of n documents.
+func batchOf(n int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"query":"{ me { id } }"}`)
+	}
+	b.WriteString("]")
+	return b.String()
 }
