@@ -225,35 +225,27 @@ func pieces(s string) ([]piece, bool) {
 
 // shape is the template with parameter names blanked: two operations of
 // one method with the same shape cannot be told apart by their URLs.
-func shape(segs [][]piece) string {
-	var b strings.Builder
-	for _, s := range segs {
-		b.WriteByte('/')
-		for _, p := range s {
-			if p.param != "" {
-				b.WriteString("{}")
-			} else {
-				b.WriteString(p.lit)
-			}
-		}
-	}
-	return b.String()
-}
+func shape(segs [][]piece) string { return render(segs, false) }
 
 // named is the template with its parameter names.
-func named(segs [][]piece) string {
+func named(segs [][]piece) string { return render(segs, true) }
+
+func render(segs [][]piece, names bool) string {
 	var b strings.Builder
 	for _, s := range segs {
 		b.WriteByte('/')
 		for _, p := range s {
-			if p.param != "" {
-				b.WriteString("{" + p.param + "}")
-			} else {
+			switch {
+			case p.param == "":
 				b.WriteString(p.lit)
+			case names:
+				b.WriteString("{" + p.param + "}")
+			default:
+				b.WriteString("{}")
 			}
 		}
 	}
-	if b.Len() == 0 {
+	if names && b.Len() == 0 {
 		b.WriteByte('/')
 	}
 	return b.String()
