@@ -113,6 +113,7 @@ func Request(body, query string) *event.GraphQL {
 		docs = []string{query}
 	}
 	var g *event.GraphQL
+	steps := 0 // one budget for the request's documents together
 	for _, d := range docs {
 		doc := Parse(d)
 		if doc == nil {
@@ -122,18 +123,23 @@ func Request(body, query string) *event.GraphQL {
 			g = &event.GraphQL{}
 		}
 		g.Documents++
-		summarize(doc, g)
+		summarize(doc, g, &steps)
 	}
 	return g
 }
 
+// maxSteps bounds the selections visited for one request: fragments
+// spread twice in each other double at each level, and a batch repeats
+// them.
+const maxSteps = 100_000
+
 // summarize adds what one document asks for to g.
-func summarize(doc *ast.QueryDocument, g *event.GraphQL) {
+func summarize(doc *ast.QueryDocument, g *event.GraphQL, steps *int) {
 	frags := map[string]*ast.FragmentDefinition{}
 	for _, f := range doc.Fragments {
 		frags[f.Name] = f
 	}
-	w := walker{g: g, frags: frags}
+	w := walker{g: g, frags: frags, steps: steps}
 	for _, op := range doc.Operations {
 		typ := string(op.Operation)
 		if typ == "" {
@@ -147,7 +153,7 @@ func summarize(doc *ast.QueryDocument, g *event.GraphQL) {
 type walker struct {
 	g     *event.GraphQL
 	frags map[string]*ast.FragmentDefinition
-	steps int
+	steps *int
 }
 
 // roots records the root fields of an operation (inside inline fragments
@@ -195,7 +201,7 @@ func (w *walker) depth(ss ast.SelectionSet, d int, path map[string]bool) {
 		return
 	}
 	for _, s := range ss {
-		if w.steps++; w.steps > 100_000 {
+		if *w.steps++; *w.steps > maxSteps {
 			return
 		}
 		switch s := s.(type) {

@@ -63,6 +63,21 @@ func TestBounds(t *testing.T) {
 	if g := Request(b.String(), ""); g == nil || len(g.Ops) != event.MaxGraphQLOps || g.Fields != 200 {
 		t.Errorf("wide: %d ops, %d fields", len(g.Ops), g.Fields)
 	}
+	// Fragments spreading the next one twice: 2^30 fields if expanded,
+	// sent 50 times in a batch; the walk stops at one budget per request.
+	var bomb strings.Builder
+	bomb.WriteString("query { ...F0 } ")
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&bomb, "fragment F%d on Q { a%d: x { ...F%d } b%d: x { ...F%d } } ", i, i, i+1, i, i+1)
+	}
+	bomb.WriteString("fragment F30 on Q { leaf }")
+	docs := make([]string, 50)
+	for i := range docs {
+		docs[i] = fmt.Sprintf(`{"query":%q}`, bomb.String())
+	}
+	if g := Request("["+strings.Join(docs, ",")+"]", ""); g == nil || g.Documents != 50 || g.Fields > maxSteps {
+		t.Errorf("fragment bomb: %s, want 50 documents and at most %d fields visited", show(g), maxSteps)
+	}
 	var batch strings.Builder
 	batch.WriteString("[")
 	for i := 0; i < MaxDocs+50; i++ {

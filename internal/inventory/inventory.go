@@ -635,8 +635,7 @@ func (inv *Inventory) checkCardinality(n *node) bool {
 		slugs = 0
 	}
 	if words+slugs >= inv.cfg.MinCardinality || slugs >= inv.cfg.SlugCardinality {
-		if inv.resourceShape(n).distinct {
-			inv.shapeHeld++
+		if inv.shapeHold(n, words+slugs) {
 			return false
 		}
 		k := kWord
@@ -679,8 +678,10 @@ func (inv *Inventory) collapse(n *node, k segKind, force bool) {
 	var shapes shapeView
 	if force {
 		factor *= 4
-	} else {
-		shapes = inv.resourceShape(n)
+	} else if shapes = inv.resourceShape(n); shapes.distinct {
+		// collapsing past shapeHoldMax: no resource shape to keep
+		// the others apart from
+		shapes = shapeView{}
 	}
 	for _, c := range cands {
 		if c.ok >= inv.cfg.RetainMin && float64(c.ok) >= factor*float64(max(median, 1)) {

@@ -67,6 +67,33 @@ func jaccard(a, b []string) float64 {
 	return float64(both) / float64(union)
 }
 
+// shapeHoldMax: past this many times MinCardinality word children, a
+// position collapses whatever their answers: that many distinct operations
+// at one position is rarer than a store of documents whose shapes are its
+// clients' own (/configs/{name}).
+const shapeHoldMax = 8
+
+// shapeHold reports whether a position that reached its cardinality with
+// count word children stays static because they answered with distinct
+// shapes. Once held, it is judged again when its children have doubled
+// (each judgment sorts the children and compares up to maxShapeChildren
+// of them pairwise): the cost per new child stays constant.
+func (inv *Inventory) shapeHold(n *node, count int) bool {
+	if count >= shapeHoldMax*inv.cfg.MinCardinality {
+		return false
+	}
+	if n.shapeAt > 0 && count < 2*int(n.shapeAt) {
+		return true
+	}
+	if !inv.resourceShape(n).distinct {
+		n.shapeAt = 0
+		return false
+	}
+	n.shapeAt = int32(count)
+	inv.shapeHeld++
+	return true
+}
+
 // resourceShape returns the answer's shape that most word children of n
 // share for method m — the medoid of the largest group of children whose
 // answers to m are similar (Jaccard at least ShapeSimilarity) — and

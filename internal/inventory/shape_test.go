@@ -91,3 +91,28 @@ func TestShapesHoldDistinctOperations(t *testing.T) {
 		}
 	})
 }
+
+// TestShapeHoldBound: a store of documents whose shapes are its clients'
+// own (/configs/NAME answering any JSON) is held static only up to
+// shapeHoldMax × MinCardinality names, then collapses; while held, the
+// shapes are judged again only when the names have doubled.
+func TestShapeHoldBound(t *testing.T) {
+	inv := New(DefaultConfig())
+	f := newFeeder(t, inv)
+	limit := shapeHoldMax * DefaultConfig().MinCardinality
+	for i := 0; i < limit+5; i++ {
+		f.send(req{method: "GET", url: fmt.Sprintf("https://kv.example.test/configs/cfgname%c%c", 'a'+i/26%26, 'a'+i%26),
+			respBody: fmt.Sprintf(`{"k%d":1,"v%d":2}`, i, i)})
+		if i == limit-2 {
+			if got := len(templates(inv, "kv.example.test")); got != limit-1 {
+				t.Fatalf("%d names with their own shapes: %d operations, want them held static", limit-1, got)
+			}
+			if s := inv.Stats(); s.ShapeHeld < 1 || s.ShapeHeld > 4 {
+				t.Errorf("shape judgments that held: %d, want a few (one per doubling), not one per name", s.ShapeHeld)
+			}
+		}
+	}
+	if got := templates(inv, "kv.example.test"); len(got) != 1 || got[0] != "GET /configs/{configId}" {
+		t.Errorf("past %d names: %v, want one collapsed operation", limit, got)
+	}
+}

@@ -27,6 +27,7 @@ type node struct {
 	pat       *segPattern // a declared segment mixing parameters and text
 	pchild    *node
 	collapsed bool    // the parameter child accepts weak values too
+	shapeAt   int32   // word children counted when their shapes last held a collapse (shape.go)
 	ckind     segKind // kind that caused the collapse: kSlug accepts only slugs
 
 	ok   int64 // observed successful (2xx/3xx) responses through this node: evidence that the route exists

@@ -236,10 +236,11 @@ func TestDevSet(t *testing.T) {
 	}
 	checkCounts(t, res)
 	// Floors, seed 1 (docs/inventory.md): exact share of the headline
-	// operations and endpoints per operation, per part. Measured 70.7 %
-	// and 81.9 % exact; 68.2 % / 81.9 % before response shapes counted.
+	// operations and share merged, per part. Measured 74.4 % and 81.9 %
+	// exact, 23.6 % and 13.7 % merged; 68.2 % / 81.9 % exact and 29.6 %
+	// / 13.7 % merged before response shapes counted.
 	floors := map[string]struct{ exact, maxMerged float64 }{
-		evalsplit.SplitTune:  {0.70, 0.28},
+		evalsplit.SplitTune:  {0.72, 0.25},
 		evalsplit.SplitValid: {0.80, 0.15},
 	}
 	for _, p := range res.Parts {
