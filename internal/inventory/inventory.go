@@ -299,7 +299,7 @@ func (inv *Inventory) insertPinned(t *hostTrie, segs []string) *node {
 			}
 			for _, c := range n.sortedStatic() {
 				if !c.pinned && c.kind != kVersion {
-					delete(n.static, c.seg)
+					n.dropStatic(c)
 					inv.merge(c, pc)
 				}
 			}
@@ -461,6 +461,10 @@ func (inv *Inventory) resolve(host string, segs []string) *node {
 			continue
 		}
 		if c := n.patChild(s); c != nil {
+			n = c
+			continue
+		}
+		if c := inv.verbChild(n, s); c != nil {
 			n = c
 			continue
 		}
@@ -661,7 +665,7 @@ func (inv *Inventory) collapse(n *node, k segKind, force bool) {
 	pc := n.pchild
 	var cands []*node
 	for _, c := range n.sortedStatic() {
-		if !c.pinned && c.kind != kVersion && (k != kSlug || c.kind == kSlug) {
+		if !c.pinned && c.pat == nil && c.kind != kVersion && (k != kSlug || c.kind == kSlug) {
 			cands = append(cands, c)
 		}
 	}
@@ -691,7 +695,11 @@ func (inv *Inventory) collapse(n *node, k segKind, force bool) {
 			inv.shapeKept++
 			continue
 		}
-		delete(n.static, c.seg)
+		n.dropStatic(c)
+		if v := inv.verbChild(n, c.seg); v != nil {
+			inv.merge(c, v) // op-7:cancel joins {id}:cancel, not {id}
+			continue
+		}
 		inv.merge(c, pc)
 	}
 	render(pc)
@@ -749,6 +757,9 @@ func (inv *Inventory) merge(src, dst *node) {
 				dst.static = make(map[string]*node)
 			}
 			dst.static[c.seg] = c
+			if c.pat != nil {
+				dst.pats = append(dst.pats, c)
+			}
 			redepth(c)
 		}
 	}
@@ -844,7 +855,7 @@ func (inv *Inventory) pruneProbes(host string, n *node) {
 	for _, c := range n.sortedStatic() {
 		if c.live == 0 && !c.pinned && len(c.decl) == 0 {
 			inv.recordProbes(host, c)
-			delete(n.static, c.seg)
+			n.dropStatic(c)
 			inv.nodes -= countNodes(c)
 			continue
 		}

@@ -119,3 +119,47 @@ paths:
 		t.Error("export lacks /v1/{name}:cancel")
 	}
 }
+
+func TestMethodSuffix(t *testing.T) {
+	for _, c := range []struct{ seg, stem, verb string }{
+		{"op-7:cancel", "op-7", ":cancel"},
+		{"ds-1:getIamPolicy", "ds-1", ":getIamPolicy"},
+		{"42:undelete", "42", ":undelete"},
+		{"arn:aws:lambda:eu-west-1:123456789012:function:fn", "", ""}, // an ARN is an id
+		{"op:Cancel", "", ""},                                         // not lowerCamel
+		{"op:go", "", ""},                                             // too short for a method
+		{"op:cancel2", "", ""},                                        // letters only
+		{":cancel", "", ""},                                           // no id
+		{"plain", "", ""},
+	} {
+		stem, verb, ok := methodSuffix(c.seg)
+		if ok != (c.verb != "") || stem != c.stem || verb != c.verb {
+			t.Errorf("methodSuffix(%q) = %q %q %v, want %q %q", c.seg, stem, verb, ok, c.stem, c.verb)
+		}
+	}
+}
+
+// TestLearnedCustomMethods: without a spec, Google-style custom methods on
+// ids (AIP-136) are learned beside the id's own operations: once /v1/NAME
+// is a parameter, NAME:cancel is /v1/{id}:cancel — before, every
+// NAME:cancel was a word of its own, and a collapse folded them into
+// /v1/{id} with the plain operations.
+func TestLearnedCustomMethods(t *testing.T) {
+	inv := New(DefaultConfig())
+	f := newFeeder(t, inv)
+	for i := 0; i < 40; i++ {
+		id := fmt.Sprintf("sub-%c%c", 'a'+i%26, 'a'+i/26)
+		f.send(req{method: "GET", url: "https://pay.example.test/v1/" + id, respBody: `{"name":"n","state":"ACTIVE","plan":"p"}`})
+		f.send(req{method: "POST", url: "https://pay.example.test/v1/" + id + ":cancel", respBody: `{"name":"n","state":"CANCELLED","plan":"p"}`})
+		f.send(req{method: "POST", url: "https://pay.example.test/v1/" + id + ":extend", respBody: `{"name":"n","state":"ACTIVE","plan":"p"}`})
+		f.send(req{method: "GET", url: "https://pay.example.test/v1/arn:aws:svc:eu:1:thing:" + id, respBody: `{"name":"n"}`})
+	}
+	got := fmt.Sprint(templates(inv, "pay.example.test"))
+	if want := "[GET /v1/{id} POST /v1/{id}:cancel POST /v1/{id}:extend]"; got != want {
+		t.Errorf("templates %s\nwant      %s (the ARNs are ids of GET /v1/{id})", got, want)
+	}
+	ev := f.send(req{method: "POST", url: "https://pay.example.test/v1/sub-zz:cancel", respBody: `{}`})
+	if ev.Endpoint.Path != "/v1/{id}:cancel" || len(ev.PathParams) != 1 || ev.PathParams[0].Value != "sub-zz" {
+		t.Errorf("a new id's custom method: %s %+v", ev.Endpoint.Path, ev.PathParams)
+	}
+}

@@ -211,6 +211,55 @@ func (p *segPattern) match(s string, vals []string) []string {
 	return vals
 }
 
+// dropStatic detaches the static child c from n.
+func (n *node) dropStatic(c *node) {
+	delete(n.static, c.seg)
+	if c.pat != nil {
+		for i, x := range n.pats {
+			if x == c {
+				n.pats = append(n.pats[:i], n.pats[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// methodSuffix splits a custom method (AIP-136: POST /v1/{name}:cancel)
+// off a segment: "op-7:cancel" is ("op-7", ":cancel"). The method is a
+// lowerCamel word of at least three letters ending the segment, after the
+// segment's only ':' — an ARN (arn:aws:lambda:…:fn) or a URN is an id,
+// not an id and a method.
+func methodSuffix(s string) (stem, verb string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 || len(s)-i-1 < 3 || s[i+1] < 'a' || s[i+1] > 'z' {
+		return "", "", false
+	}
+	for j := i + 1; j < len(s); j++ {
+		if c := s[j]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return "", "", false
+		}
+	}
+	return s[:i], s[i:], true
+}
+
+// verbChild returns the learned child of n for a custom method on its
+// parameter, "{name}:cancel", creating it: when s is an id n's parameter
+// takes followed by a custom method. nil otherwise.
+func (inv *Inventory) verbChild(n *node, s string) *node {
+	stem, verb, ok := methodSuffix(s)
+	if !ok || n.pchild == nil || !n.accepts(classify(stem), stem) {
+		return nil
+	}
+	seg := "{" + n.pchild.label + "}" + verb
+	if c := n.static[seg]; c != nil {
+		return c
+	}
+	c := inv.newStatic(n, seg)
+	c.pat = parseSegPattern(seg)
+	n.pats = append(n.pats, c)
+	return c
+}
+
 // patChild returns the segment-pattern child of n that s matches.
 func (n *node) patChild(s string) *node {
 	for _, c := range n.pats {
@@ -265,6 +314,12 @@ func matchRec(n *node, segs []string, tmplMode bool, steps *int) *node {
 		}
 	}
 	if n.pchild != nil && (isParam || n.accepts(classify(s), s)) {
+		if !isParam && !n.pchild.pinned {
+			if _, _, ok := methodSuffix(s); ok {
+				// op-7:cancel is no {id}: learning gives it {id}:cancel
+				return nil
+			}
+		}
 		return matchRec(n.pchild, segs[1:], tmplMode, steps)
 	}
 	return nil

@@ -236,11 +236,11 @@ func TestDevSet(t *testing.T) {
 	}
 	checkCounts(t, res)
 	// Floors, seed 1 (docs/inventory.md): exact share of the headline
-	// operations and share merged, per part. Measured 74.4 % and 81.9 %
-	// exact, 23.6 % and 13.7 % merged; 68.2 % / 81.9 % exact and 29.6 %
-	// / 13.7 % merged before response shapes counted.
+	// operations and share merged, per part. Measured 77.1 % and 82.3 %
+	// exact, 20.7 % and 13.3 % merged; 68.2 % / 81.9 % exact and 29.6 %
+	// / 13.7 % merged before response shapes and custom methods counted.
 	floors := map[string]struct{ exact, maxMerged float64 }{
-		evalsplit.SplitTune:  {0.72, 0.25},
+		evalsplit.SplitTune:  {0.75, 0.22},
 		evalsplit.SplitValid: {0.80, 0.15},
 	}
 	for _, p := range res.Parts {
