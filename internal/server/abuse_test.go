@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -518,7 +519,9 @@ sinks:
 		counts := map[int]int{}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		for w := range 8 {
+		const workers = 8
+		floodStart := time.Now()
+		for w := range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -539,8 +542,15 @@ sinks:
 			}()
 		}
 		wg.Wait()
-		if counts[401] > 10 || counts[429] < 1900 {
-			t.Errorf("login flood not limited: %v", counts)
+		// Failures the limiter lets through: the free ones, then one per
+		// block that expires during the flood (1 s, 2 s, 4 s …), each
+		// with up to one request per worker already in flight. How many
+		// blocks expire depends on how long the flood takes, which
+		// depends on the machine's load: a fixed ceiling of 10 failed
+		// once on a loaded machine with 12 (CI, stop 27).
+		expired := bits.Len(uint(time.Since(floodStart) / time.Second))
+		if max401 := authFreeFailures + workers*(1+expired); counts[401] > max401 || counts[429] < 1900 {
+			t.Errorf("login flood not limited: %v (at most %d failures let through in %s)", counts, max401, time.Since(floodStart).Round(time.Millisecond))
 		}
 		// The suite's own address is not blocked.
 		if code, _ := e.get("/api/v1/overview", e.viewer); code != 200 {
