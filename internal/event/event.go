@@ -73,12 +73,11 @@ const MaxGraphQLOps = 64
 
 // GraphQL summarizes a request's GraphQL documents.
 type GraphQL struct {
-	Documents     int         // documents that parse (a batch holds several)
-	Ops           []GraphQLOp // distinct root fields by operation type, at most MaxGraphQLOps
-	Depth         int         // deepest field (1: a root field), fragments followed
-	Aliases       int         // fields given an alias other than their name
-	Fields        int         // fields selected in all
-	Introspection bool        // a __schema or __type root field
+	Documents int         // documents that parse (a batch holds several)
+	Ops       []GraphQLOp // distinct root fields by operation type, at most MaxGraphQLOps
+	Depth     int         // deepest field (1: a root field), fragments followed
+	Aliases   int         // fields given an alias other than their name
+	Fields    int         // fields selected in all
 }
 
 // GraphQLOp is one root field of an operation: {Type: "query", Field:

@@ -162,13 +162,8 @@ func (w *walker) roots(typ string, ss ast.SelectionSet, seen map[string]bool) {
 	for _, s := range ss {
 		switch s := s.(type) {
 		case *ast.Field:
-			if strings.HasPrefix(s.Name, "__") {
-				if s.Name == "__schema" || s.Name == "__type" {
-					w.g.Introspection = true
-				}
-				if s.Name == "__typename" {
-					continue
-				}
+			if s.Name == "__typename" {
+				continue
 			}
 			op := event.GraphQLOp{Type: typ, Field: s.Name}
 			dup := false

@@ -14,19 +14,19 @@ func TestRequest(t *testing.T) {
 		want              string // fmt of the summary, "<nil>" for none
 	}{
 		{"one query", `{"query":"query U($id: ID!) { user(id: $id) { id name friends { name } } }","variables":{"id":"1"}}`, "",
-			"docs 1 ops [{query user}] depth 3 aliases 0 fields 5 introspection false"},
-		{"anonymous selection set", `{"query":"{ products { sku } }"}`, "", "docs 1 ops [{query products}] depth 2 aliases 0 fields 2 introspection false"},
-		{"mutation", `{"query":"mutation { login(user: \"a\", password: \"b\") { token } }"}`, "", "docs 1 ops [{mutation login}] depth 2 aliases 0 fields 2 introspection false"},
-		{"batch of three", `[{"query":"{ a }"},{"query":"{ b }"},{"query":"mutation { c }"}]`, "", "docs 3 ops [{query a} {query b} {mutation c}] depth 1 aliases 0 fields 3 introspection false"},
-		{"aliases", `{"query":"{ a1: user(id: 1) { id } a2: user(id: 2) { id } user(id: 3) { id } }"}`, "", "docs 1 ops [{query user}] depth 2 aliases 2 fields 6 introspection false"},
-		{"fragments followed for depth", `{"query":"query { me { ...F } } fragment F on User { friends { friends { name } } }"}`, "", "docs 1 ops [{query me}] depth 4 aliases 0 fields 4 introspection false"},
-		{"root fragment spread", `{"query":"query { ...Root } fragment Root on Query { stats { n } }"}`, "", "docs 1 ops [{query stats}] depth 2 aliases 0 fields 2 introspection false"},
-		{"introspection", `{"query":"{ __schema { types { name } } __typename }"}`, "", "docs 1 ops [{query __schema}] depth 3 aliases 0 fields 4 introspection true"},
-		{"GET query parameter", "", "{ orders(first: 5) { id } }", "docs 1 ops [{query orders}] depth 2 aliases 0 fields 2 introspection false"},
+			"docs 1 ops [{query user}] depth 3 aliases 0 fields 5"},
+		{"anonymous selection set", `{"query":"{ products { sku } }"}`, "", "docs 1 ops [{query products}] depth 2 aliases 0 fields 2"},
+		{"mutation", `{"query":"mutation { login(user: \"a\", password: \"b\") { token } }"}`, "", "docs 1 ops [{mutation login}] depth 2 aliases 0 fields 2"},
+		{"batch of three", `[{"query":"{ a }"},{"query":"{ b }"},{"query":"mutation { c }"}]`, "", "docs 3 ops [{query a} {query b} {mutation c}] depth 1 aliases 0 fields 3"},
+		{"aliases", `{"query":"{ a1: user(id: 1) { id } a2: user(id: 2) { id } user(id: 3) { id } }"}`, "", "docs 1 ops [{query user}] depth 2 aliases 2 fields 6"},
+		{"fragments followed for depth", `{"query":"query { me { ...F } } fragment F on User { friends { friends { name } } }"}`, "", "docs 1 ops [{query me}] depth 4 aliases 0 fields 4"},
+		{"root fragment spread", `{"query":"query { ...Root } fragment Root on Query { stats { n } }"}`, "", "docs 1 ops [{query stats}] depth 2 aliases 0 fields 2"},
+		{"introspection", `{"query":"{ __schema { types { name } } __typename }"}`, "", "docs 1 ops [{query __schema}] depth 3 aliases 0 fields 4"},
+		{"GET query parameter", "", "{ orders(first: 5) { id } }", "docs 1 ops [{query orders}] depth 2 aliases 0 fields 2"},
 		{"not a document", `{"query":"' OR 1=1 --"}`, "", "<nil>"},
 		{"JSON without query", `{"name":"query"}`, "", "<nil>"},
 		{"syntax error", `{"query":"{ user( }"}`, "", "<nil>"},
-		{"subscription", `{"query":"subscription { priceChanged { sku } }"}`, "", "docs 1 ops [{subscription priceChanged}] depth 2 aliases 0 fields 2 introspection false"},
+		{"subscription", `{"query":"subscription { priceChanged { sku } }"}`, "", "docs 1 ops [{subscription priceChanged}] depth 2 aliases 0 fields 2"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := show(Request(c.body, c.query)); got != c.want {
@@ -40,7 +40,7 @@ func show(g *event.GraphQL) string {
 	if g == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("docs %d ops %v depth %d aliases %d fields %d introspection %v", g.Documents, g.Ops, g.Depth, g.Aliases, g.Fields, g.Introspection)
+	return fmt.Sprintf("docs %d ops %v depth %d aliases %d fields %d", g.Documents, g.Ops, g.Depth, g.Aliases, g.Fields)
 }
 
 // TestBounds: a fragment cycle (invalid, rejected by servers, sent by

@@ -309,10 +309,7 @@ func (inv *Inventory) insertPinned(t *hostTrie, segs []string) *node {
 		}
 		c := n.static[s]
 		if c == nil {
-			c = inv.newStatic(n, s)
-			if c.pat = parseSegPattern(s); c.pat != nil {
-				n.pats = append(n.pats, c)
-			}
+			c = inv.newDeclStatic(n, s)
 		}
 		c.pinned = true
 		n = c
@@ -329,6 +326,17 @@ func (inv *Inventory) newStatic(p *node, s string) *node {
 	p.static[s] = c
 	inv.nodes++
 	render(c)
+	return c
+}
+
+// newDeclStatic adds a static child for a declared or learned template
+// segment: one that mixes parameters with text ({name}:cancel) is also a
+// segment pattern of n.
+func (inv *Inventory) newDeclStatic(n *node, seg string) *node {
+	c := inv.newStatic(n, seg)
+	if c.pat = parseSegPattern(seg); c.pat != nil {
+		n.pats = append(n.pats, c)
+	}
 	return c
 }
 

@@ -254,10 +254,7 @@ func (inv *Inventory) verbChild(n *node, s string) *node {
 	if c := n.static[seg]; c != nil {
 		return c
 	}
-	c := inv.newStatic(n, seg)
-	c.pat = parseSegPattern(seg)
-	n.pats = append(n.pats, c)
-	return c
+	return inv.newDeclStatic(n, seg)
 }
 
 // patChild returns the segment-pattern child of n that s matches.
