@@ -54,7 +54,7 @@ import (
 // Learning (readiness) and cold start: the fast variant's peers need
 // peer_gate (30) closed windows on the endpoint and parameter. Before,
 // it fires only on population-free evidence: more than
-// max(abs_fast, peer_factor × the largest peer window so far,
+// max(abs_fast, peer_factor × the largest window of another subject so far,
 // own_factor × own max) distinct identifiers with at least cold_errors
 // (20 %) of the window's requests refused or not found (a walk through
 // identifiers that do not exist or are not the subject's) — a service
@@ -107,6 +107,7 @@ type enumerationOptions struct {
 	HourMin         int             `yaml:"hour_min" doc:"windows of history at an hour of the day before the hour's record applies"`
 	DistAbsHourly   float64         `yaml:"dist_abs_hourly" doc:"absolute floor of the distributed variant once the hour of day has its history, for a window above hour_factor × the hour's record with a strong swarm sign (≥ 20 % 4xx, or twice as many addresses as principals), or above dist_far × the hour's record"`
 	DistFar         float64         `yaml:"dist_far" doc:"with the hour's history, a window this many times the hour's record needs only dist_abs_hourly distinct identifiers"`
+	FreshReads      float64         `yaml:"fresh_reads" doc:"with the hour's history, a crowd of at least dist_min_subjects subjects new to the endpoint, each opening at least this many distinct identifiers on average, is judged against the hour's newcomers (see the fresh crowd in docs/detection-anomalies.md)"`
 	ColdErrors      float64         `yaml:"cold_errors" doc:"before peer_gate peer windows, a walk is judged only when at least this share of its requests were refused or not found"`
 }
 
@@ -136,6 +137,7 @@ func defaultEnumerationOptions() *enumerationOptions {
 		DistAbsHourly:   100,
 		DistFar:         4,
 		ColdErrors:      0.2,
+		FreshReads:      3,
 	}
 }
 
@@ -146,6 +148,9 @@ func (o *enumerationOptions) Validate() error {
 
 type enumDetector struct {
 	keyed
+	// withheld counts closed windows not learned because they looked like
+	// a walk (walkLike)
+	withheld                  int64
 	fast, slow                time.Duration
 	absFast, absSlow          float64
 	peerFactor, ownFactor     float64
@@ -160,6 +165,7 @@ type enumDetector struct {
 	ownedPeriods              uint16
 	hourMin                   uint16
 	coldErrors                float64
+	freshReads                float64
 	readyFast, readySlow      readyMark
 	readyDist, readyHour      readyMark
 	readyOwned                readyMark
@@ -304,6 +310,12 @@ type enumParam struct {
 	first    time.Time
 	fastDist quantiles
 	slowDist quantiles
+	// The largest fast window folded (topV[0], of subject topK) and the
+	// largest of any other subject (topV[1]): before peer_gate, the bar is
+	// relative to the largest window of the others — a subject's own
+	// first window is not its peer.
+	topV [2]float64
+	topK uint64
 	// The distributed variant's fast window, and the same window shifted
 	// by half its length: an attack of 1–1.5 windows that straddles two
 	// tumbling windows lies whole, or for at least two thirds, in one of
@@ -331,6 +343,8 @@ type enumParam struct {
 	// of windows seen, per hour of the day (UTC) the window started in.
 	hodMax [24]float32
 	hodN   [24]uint16
+	// and the largest youngObj of a closed fast window per hour of the day
+	hodYoung [24]float32
 	// The slow peer windows' distinct periods (slow window indexes) and
 	// the latest of them: peers of one period (the first night) say
 	// nothing of the morning.
@@ -341,22 +355,27 @@ type enumParam struct {
 // distWin counts one window of the distributed variant for an (endpoint,
 // parameter).
 type distWin struct {
-	w        int64
-	start    uint64 // the parameter's seq before the window's first request
-	lastSeq  uint64 // the parameter's seq at the window's last request
-	vals     distinct
-	recent   recentHashes // values added to vals lately (repeats skip the sketch)
-	subj     linCounter   // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
-	ips      linCounter   // distinct client IPs in the window
-	n        float64
-	maxSubj  float64
-	young    float64 // requests from subjects first seen in this or the previous fast window
-	anon     float64 // anonymous requests
-	errs     float64 // 4xx responses
-	nextEval float64 // request count at which the HLLs are next estimated
-	fire     fireState
-	last     time.Time
-	hit      *Hit
+	w       int64
+	start   uint64 // the parameter's seq before the window's first request
+	lastSeq uint64 // the parameter's seq at the window's last request
+	vals    distinct
+	recent  recentHashes // values added to vals lately (repeats skip the sketch)
+	subj    linCounter   // distinct subjects in the window (≤ ~1,500 accurate; saturation only raises the count)
+	ips     linCounter   // distinct client IPs in the window
+	n       float64
+	maxSubj float64
+	young   float64 // requests from subjects first seen in this or the previous fast window
+	// youngObj: requests from such subjects that opened an identifier new
+	// to the subject's own fast window — the objects a crowd of newcomers
+	// read, summed per subject; youngSubj: those subjects
+	youngObj  float64
+	youngSubj linCounter
+	anon      float64 // anonymous requests
+	errs      float64 // 4xx responses
+	nextEval  float64 // request count at which the HLLs are next estimated
+	fire      fireState
+	last      time.Time
+	hit       *Hit
 }
 
 // reset starts window idx after request seq; the fire state is kept (it
@@ -364,10 +383,32 @@ type distWin struct {
 func (w *distWin) reset(idx int64, seq uint64) {
 	w.start, w.lastSeq = seq, seq
 	w.w, w.n, w.young, w.anon, w.errs, w.maxSubj, w.hit, w.nextEval = idx, 0, 0, 0, 0, 0, nil, 0
+	w.youngObj = 0
+	w.youngSubj.reset()
 	w.vals.reset()
 	w.recent = recentHashes{}
 	w.subj.reset()
 	w.ips.reset()
+}
+
+// top records a folded fast window of subject k.
+func (p *enumParam) top(k uint64, v float64) {
+	switch {
+	case k == p.topK:
+		p.topV[0] = fmax(p.topV[0], v)
+	case v > p.topV[0]:
+		p.topV[1], p.topV[0], p.topK = p.topV[0], v, k
+	default:
+		p.topV[1] = fmax(p.topV[1], v)
+	}
+}
+
+// peerMax is the largest fast window folded by a subject other than k.
+func (p *enumParam) peerMax(k uint64) float64 {
+	if k == p.topK {
+		return p.topV[1]
+	}
+	return p.topV[0]
 }
 
 // owned reports whether the parameter's objects look owned (one principal
@@ -400,6 +441,7 @@ func newEnumeration(cfg Config) *enumDetector {
 		ownedPeriods:  uint16(o.OwnedPeriods),
 		hourMin:       uint16(o.HourMin),
 		coldErrors:    o.ColdErrors,
+		freshReads:    o.FreshReads,
 	}
 	subjCap := o.MaxSubjects
 	if subjCap == 0 {
@@ -557,8 +599,8 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 				d.readyOwned.mark(ev.Time)
 			}
 		}
-		d.subject(ev, s, par, p, vh, out)
-		d.distributed(ev, par, sk, vh, s, out)
+		newF := d.subject(ev, s, par, p, vh, out)
+		d.distributed(ev, par, sk, vh, s, newF, out)
 	}
 }
 
@@ -573,6 +615,18 @@ func (d *enumDetector) roll(w *enumWin, idx int64) bool {
 	return true
 }
 
+// walkLike: a window that did not fire but looked like a walk — more
+// distinct identifiers than the absolute floor, at least cold_errors of
+// its requests refused or not found. It was kept under the bar by others'
+// windows (a busy integration's, early on) or by the subject's own; it is
+// learned neither as the subject's normal nor as a peer's, or a walk that
+// straddles a window boundary, or one slow enough to stay under the bar
+// window after window, raises its own bar. A heavy user whose reads
+// succeed is learned as before.
+func (d *enumDetector) walkLike(w *enumWin, v, abs float64) bool {
+	return v > abs && w.n > 0 && w.errs >= d.coldErrors*w.n
+}
+
 // foldFast feeds a subject's closed fast window into its peers' baselines.
 func (d *enumDetector) foldFast(s *enumSubject) {
 	if s.fast.n == 0 || s.fast.folded {
@@ -582,9 +636,13 @@ func (d *enumDetector) foldFast(s *enumSubject) {
 	v := s.fast.vals.estimate()
 	if s.fast.fire.firedIn(s.fast.idx) {
 		v = fmin(v, s.fast.fire.thr)
+	} else if d.walkLike(&s.fast, v, d.absFast) {
+		d.withheld++
+		return
 	}
 	if p, ok := d.params.Peek(s.pk); ok {
 		p.fastDist.add(v)
+		p.top(s.key, v)
 		if p.fastDist.count() >= d.peerGate {
 			d.readyFast.mark(d.now)
 		}
@@ -604,6 +662,9 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 	v := s.slow.vals.estimate()
 	if s.slow.fire.firedIn(s.slow.idx) {
 		v = fmin(v, s.slow.fire.thr)
+	} else if d.walkLike(&s.slow, v, d.absSlow) {
+		d.withheld++
+		return
 	}
 	if p, ok := d.params.Peek(s.pk); ok {
 		p.slowDist.add(v)
@@ -622,7 +683,9 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 	}
 }
 
-func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, p *idParam, vh uint64, out *Emitter) {
+// subject counts the request in the subject's windows and judges them; it
+// reports whether the identifier was new to the subject's fast window.
+func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, p *idParam, vh uint64, out *Emitter) bool {
 	fi, si := winIndex(ev.Time, d.fast), winIndex(ev.Time, d.slow)
 	if d.roll(&s.fast, fi) {
 		d.closeSubject(s, &s.fast, d.fast, out)
@@ -679,7 +742,7 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		if newF && s.fast.errs >= d.coldErrors*s.fast.n {
 			d.check(ev, s, par, g, p, &s.fast, false, out)
 		}
-		return
+		return newF
 	}
 	if newF {
 		d.check(ev, s, par, g, p, &s.fast, false, out)
@@ -689,6 +752,7 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	if newS && s.fastInSlow != s.slow.idx+1 {
 		d.check(ev, s, par, g, p, &s.slow, true, out)
 	}
+	return newF
 }
 
 // sampleID records a new identifier of a window that reached half its
@@ -727,7 +791,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	}
 	peer := dist.at(0.99)
 	if cold {
-		peer = dist.at(1) // few peers: the largest window so far
+		peer = par.peerMax(s.key) // few peers: the largest window of another subject so far
 	} else if slow && dist.count() < d.peerGate/3 {
 		// Few peers return across a 6 h boundary: until enough slow
 		// windows closed, scale the fast windows' peers.
@@ -791,7 +855,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	out.Emit(h)
 }
 
-func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint64, s *enumSubject, out *Emitter) {
+func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint64, s *enumSubject, newF bool, out *Emitter) {
 	idx := winIndex(ev.Time, d.fast)
 	hidx := winIndex(ev.Time.Add(d.fast/2), d.fast) // [hidx·F − F/2, hidx·F + F/2)
 	if par.cur.w == 0 && par.cur.n == 0 {
@@ -833,6 +897,10 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 			}
 		}
 		par.base.update(v, 0.1)
+		if yv := par.cur.youngObj; !par.cur.fire.firedIn(par.cur.w) && !(par.half.fire.on && (par.half.fire.idx == par.cur.w || par.half.fire.idx == par.cur.w+1)) {
+			// a window whose crowd fired is not learned as the hour's newcomers
+			par.hodYoung[h] = float32(fmax(float64(par.hodYoung[h]), yv))
+		}
 		if par.hodN[h] < 65535 {
 			par.hodMax[h] = float32(fmax(float64(par.hodMax[h]), v))
 			par.hodN[h]++
@@ -859,6 +927,10 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		w.n++
 		if young {
 			w.young++
+			w.youngSubj.add(sk)
+			if newF {
+				w.youngObj++
+			}
 		}
 		if ev.Auth.Identity == nil {
 			w.anon++
@@ -881,6 +953,28 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		// the shifted window reports what the tumbling ones did not
 		d.judgeDistributed(ev, par, &par.half, true, out)
 	}
+}
+
+// freshCrowd: with the hour's history, a window in which at least
+// dist_min_subjects subjects new to the endpoint opened fresh_reads
+// identifiers or more each on average, together more than
+// max(dist_abs_hourly, hour_factor × the most such openings by newcomers
+// in a window at this hour). A crowd of fresh accounts reading others'
+// records hides inside a busy hour's volume (a 60-account scrape adds
+// ≈ 200 distinct records per window to an evening's 450) but not among
+// the hour's newcomers; a surge of new users each opening their own
+// record opens one each, and known staff at shift start are not new.
+// It returns the newcomers and their bar.
+func (d *enumDetector) freshCrowd(par *enumParam, w *distWin, shifted, hourly bool) (bool, float64, float64) {
+	if !hourly || w.youngObj <= d.distAbsHourly {
+		return false, 0, 0
+	}
+	yrec := float64(par.hodYoung[hourOf(w.w, d.fast)])
+	if shifted {
+		yrec = fmax(yrec, float64(par.hodYoung[hourOf(w.w-1, d.fast)]))
+	}
+	ys, ybar := w.youngSubj.estimate(), fmax(d.distAbsHourly, d.hourFactor*yrec)
+	return ys >= d.distMinSubj && w.youngObj >= d.freshReads*ys && w.youngObj > ybar, ys, ybar
 }
 
 // judgeDistributed judges one window of the distributed variant (cur, or
@@ -939,10 +1033,11 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 	ips := w.ips.estimate()
 	errShare := w.errs / w.n
 	strong, swarm := w.swarm(subj, ips, distCold, hourly)
-	if !swarm {
+	fresh, ys, ybar := d.freshCrowd(par, w, shifted, hourly)
+	if !swarm && !fresh {
 		return
 	}
-	if hourly && v <= thr {
+	if swarm && hourly && v <= thr {
 		// With the hour's history, a smaller crowd counts where the hour's
 		// record says it is far from usual: above hour_factor × the record
 		// with a strong swarm sign, or dist_far × the record with any —
@@ -962,7 +1057,12 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 		}
 	}
 	if v <= thr {
-		return
+		if !fresh {
+			return
+		}
+		thr = ybar
+	} else {
+		fresh = false // the window's own bar is crossed: reported as such
 	}
 	delta, first := w.fire.cross(w.w, w.n, thr)
 	if delta == 0 {
@@ -978,6 +1078,15 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 				"anonymous_share": round2(w.anon / w.n), "error_share": round2(errShare), "client_ips": ips, "baseline_sd": round2(par.base.sd()),
 				"hour_of_day_max": round2(float64(par.hodMax[hour])), "hour_of_day_baseline": hourly, "baseline_learning": distCold},
 		},
+	}
+	if fresh {
+		w.hit.Evidence.Observed, w.hit.Evidence.Baseline = w.youngObj, round2(ybar/d.hourFactor)
+		w.hit.Confidence = confidence(w.youngObj, ybar, float64(par.base.n), float64(4*d.distGate))
+		w.hit.Evidence.Reason = "a crowd of subjects new to this endpoint opened far more distinct object identifiers, several each, than newcomers open at this hour"
+		w.hit.Evidence.Details["variant"] = "fresh_crowd"
+		w.hit.Evidence.Details["new_subjects"] = ys
+		w.hit.Evidence.Details["new_subject_openings"] = w.youngObj
+		w.hit.Evidence.Details["distinct_values"] = v
 	}
 	if shifted {
 		// a window of the shifted series: say which
@@ -1055,7 +1164,7 @@ func (d *enumDetector) Readiness(at time.Time) []model.Readiness {
 	al := alertNames(alert.BOLAParamEnumeration)
 	fast := baseline{detector: "enumeration", name: "fast peer windows (distinct identifiers per subject, " + winLabel(d.fast) + ")", scope: "parameter",
 		alerts: al, requires: model.Need{Windows: int64(d.peerGate)},
-		while: fmt.Sprintf("fires only on walks above max(%g, %g × the largest peer window, own max) with ≥ %g%% of the requests refused or not found", d.absFast, d.peerFactor, 100*d.coldErrors)}.tally()
+		while: fmt.Sprintf("fires only on walks above max(%g, %g × the largest window of another subject, own max) with ≥ %g%% of the requests refused or not found", d.absFast, d.peerFactor, 100*d.coldErrors)}.tally()
 	slow := baseline{detector: "enumeration", name: "slow peer windows (" + winLabel(d.slow) + ")", scope: "parameter",
 		alerts: al, requires: model.Need{Windows: int64(d.peerGate / 3)},
 		while: fmt.Sprintf("peer baseline = 4 × the fast peers' p99 (floor %g)", d.absSlow)}.tally()

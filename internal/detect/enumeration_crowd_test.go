@@ -117,3 +117,142 @@ func TestOwnedFloorNeedsTwoPeriods(t *testing.T) {
 		t.Fatalf("alerts on the first morning:\n%s", summary(as))
 	}
 }
+
+// busyPortal is the portal with a busy evening: from 19:00 to 19:40 every
+// day, 40 clinicians (known from the first hour on) open 20–28 records
+// each per 20 minutes — about 950 distinct records per window, the
+// hour's record, against 60 at other hours.
+func busyPortal(hours int, seed uint64) []*event.Event {
+	r := rand.New(rand.NewPCG(seed, 11))
+	evs := portal(hours, seed)
+	for m := 0; m < hours*60; m += 20 {
+		w := t0.Add(time.Duration(m) * time.Minute)
+		busy := m%(24*60) >= 19*60 && m%(24*60) < 19*60+40
+		for c := 0; c < 40; c++ {
+			n := 1
+			if busy {
+				n = 20 + r.IntN(9)
+			} else if r.IntN(3) != 0 {
+				continue
+			}
+			for j := 0; j < n; j++ {
+				evs = append(evs, mkEv(w.Add(time.Duration(r.IntN(1200))*time.Second), ip4(2600+c), "GET", "/patients/{id}",
+					fmt.Sprintf("/patients/%d", 1000+r.IntN(20000)), 200, withID(fmt.Sprintf("eve%d", c), "clinician")))
+			}
+		}
+	}
+	return merge(evs)
+}
+
+// A fresh crowd inside a busy hour: 60 fresh accounts each opening 10
+// other patients' records in 30 minutes add ≈ 400 distinct records per
+// window to an evening whose record is ≈ 950, so the window's distinct
+// count stays under the hour's bar; the crowd is told by its newcomers —
+// most of the window's requests, several records each, far beyond what
+// newcomers opened at that hour. Quiet: the same crowd on the first day,
+// 200 new patients each opening their own record in the busy hour, and
+// the evening alone.
+func TestDistributedFreshCrowd(t *testing.T) {
+	at := t0.Add(43*time.Hour + 20*time.Minute) // 19:20 on the second day
+	ips := func(i int) string { return ip4(41000 + i) }
+	own := func(at time.Time, n int) []*event.Event {
+		return burst(at, 30*time.Minute, n, func(i int, at time.Time) *event.Event {
+			return mkEv(at, ip4(61000+i), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 80000+i), 200, withID(fmt.Sprintf("new%d", i), "patient"))
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"busy evenings", busyPortal(46, 1), 0},
+		{"fresh crowd in the busy hour", merge(busyPortal(46, 1), crowd(at, 30*time.Minute, 60, 10, 50000, ips)), 1},
+		{"the same crowd on the first day", merge(busyPortal(46, 1), crowd(at.Add(-24*time.Hour), 30*time.Minute, 60, 10, 50000, ips)), 0},
+		{"200 new patients, each their own record", merge(busyPortal(46, 1), own(at, 200)), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newEnumeration(Config{})
+			as := ofType(run(d, tc.evs), "bola.distributed_param_enumeration")
+			if len(as) != tc.want {
+				t.Fatalf("%d distributed alerts, want %d:\n%s", len(as), tc.want, summary(as))
+			}
+			for _, a := range as {
+				det := a.Evidence.Details
+				if det["variant"] != "fresh_crowd" || det["new_subjects"].(float64) < 40 || a.Client != nil || a.Endpoint == nil {
+					t.Errorf("alert %+v", a)
+				}
+				v, _ := EvidenceNumber(a.Evidence.Observed)
+				thr, _ := EvidenceNumber(a.Evidence.Threshold)
+				if dv := det["distinct_values"].(float64); v <= thr || dv >= 1400 {
+					t.Errorf("newcomers' openings %v threshold %v, window's distinct values %v: want the openings over their bar, the window under the hour's", v, thr, dv)
+				}
+			}
+		})
+	}
+}
+
+// A walk that did not fire is not learned: early on, a busy integration's
+// window (26 records) sets the cold bar at 78; a customer's walk through
+// order ids (a third of them missing) straddles a window boundary — 48
+// in the first window, under that bar, then 100 in the next. The first
+// window must teach neither the customer's own bar nor its peers', or the
+// second one's bar rises to 144 and the walk goes unseen.
+func TestWalkNotLearned(t *testing.T) {
+	var evs []*event.Event
+	ord := func(at time.Time, ip string, id, st int, who string) {
+		evs = append(evs, mkEv(at, ip, "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", id), st, withID(who, "customer")))
+	}
+	for j := 0; j < 26; j++ { // the integration, 10:00–10:20
+		ord(t0.Add(10*time.Hour+time.Duration(j*40)*time.Second), "192.0.2.60", 5000+j, 200, "sync")
+	}
+	for c := 0; c < 4; c++ { // a few customers, a few own orders each
+		for j := 0; j < 3; j++ {
+			ord(t0.Add(10*time.Hour+time.Duration(c*300+j*60)*time.Second), ip4(3100+c), 6000+c*10+j, 200, fmt.Sprintf("cust%d", c))
+		}
+	}
+	walk := burst(t0.Add(10*time.Hour+36*time.Minute), 12*time.Minute, 150, func(i int, at time.Time) *event.Event {
+		st := 200
+		if i%3 == 0 {
+			st = 404
+		}
+		return mkEv(at, "212.59.229.107", "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 9000-i), st, withID("walker", "customer"))
+	})
+	d := newEnumeration(Config{})
+	as := ofType(run(d, merge(evs, walk)), "bola.param_enumeration")
+	if len(as) != 1 || as[0].Identity == nil || as[0].Identity.Name != "walker" || as[0].Client == nil || as[0].Client.IP != "212.59.229.107" {
+		t.Fatalf("want one alert on the walker:\n%s", summary(as))
+	}
+	if d.withheld == 0 {
+		t.Error("the walk's first window was learned")
+	}
+}
+
+// Before peer_gate the bar is 3 × the largest window of another subject:
+// a walker's own first window (25 orders of its own, a partial window) is
+// not its peer. A slow walk of ≈ 50 order ids per window, a third of them
+// missing, is then reported in its first full window; with its own window
+// as the largest "peer" the bar was 75 and the walk was caught only by
+// the slow variant once its own windows had filled the peer gate.
+func TestColdBarExcludesOwnWindow(t *testing.T) {
+	var evs []*event.Event
+	for c := 0; c < 6; c++ { // customers reading an order or two of their own
+		for j := 0; j < 2; j++ {
+			evs = append(evs, mkEv(t0.Add(12*time.Hour+time.Duration(c*400+j*90)*time.Second), ip4(3200+c), "GET", "/orders/{id}",
+				fmt.Sprintf("/orders/%d", 7000+c*10+j), 200, withID(fmt.Sprintf("c%d", c), "customer")))
+		}
+	}
+	own := burst(t0.Add(12*time.Hour+10*time.Minute), 9*time.Minute, 25, func(i int, at time.Time) *event.Event {
+		return mkEv(at, "203.0.113.14", "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 8000+i), 200, withID("slow", "customer"))
+	})
+	walk := burst(t0.Add(12*time.Hour+20*time.Minute), 60*time.Minute, 150, func(i int, at time.Time) *event.Event {
+		st := 200
+		if i%3 == 0 {
+			st = 404
+		}
+		return mkEv(at, "203.0.113.14", "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 9000-i), st, withID("slow", "customer"))
+	})
+	as := ofType(run(newEnumeration(Config{}), merge(evs, own, walk)), "bola.param_enumeration")
+	if len(as) == 0 || as[0].Identity == nil || as[0].Identity.Name != "slow" || as[0].FirstSeen.After(t0.Add(12*time.Hour+40*time.Minute)) {
+		t.Fatalf("want the walk reported in its first full window:\n%s", summary(as))
+	}
+}
