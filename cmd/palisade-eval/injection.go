@@ -45,6 +45,11 @@ Sources (--sources):
        benign parameters of a query string or form body, mid-path, in a cookie, in
        XML element text, and appended to a benign value. Each payload is in the
        tuning or the validation part by sha256 of the payload (30 % validation).
+       Also api-values (from ../openapi/apis-guru-dev when present): every string
+       example, default and enumeration value that 142 real-world API descriptions
+       give a request parameter or body member, and their whole request body
+       examples, each sent where its document puts it under its own name: benign.
+  api  api-values alone.
   crs  the OWASP CRS regression suite shipped in the coraza-coreruleset module
        (attack stages of the LFI, RCE, XSS and SQLi rule files), held out whole.
 
@@ -87,6 +92,16 @@ of such a run is not the engines'.`,
 					}
 					mergeStats(st, st2)
 					cases = append(cases, injeval.BuildCases(ps, nil, st)...)
+				case "api":
+					dir, err := findEvalData(dataDir, cmd.Flags().Changed("data"))
+					if err != nil {
+						return exitCode(2, err)
+					}
+					ps, err := injeval.LoadAPIValues(filepath.Join(dir, "..", "openapi", "apis-guru-dev", "specs"), st)
+					if err != nil {
+						return exitCode(2, err)
+					}
+					cases = append(cases, injeval.BuildCases(ps, nil, st)...)
 				case "crs":
 					cs, err := injeval.LoadCRSRegression(crstests.FS, st)
 					if err != nil {
@@ -94,7 +109,7 @@ of such a run is not the engines'.`,
 					}
 					cases = append(cases, cs...)
 				default:
-					return exitCode(2, fmt.Errorf("--sources: unknown source %q (want dev, crs)", s))
+					return exitCode(2, fmt.Errorf("--sources: unknown source %q (want dev, api, crs)", s))
 				}
 			}
 			engines := []injeval.Engine{injeval.NewPalisade()}
@@ -194,7 +209,7 @@ of such a run is not the engines'.`,
 		},
 	}
 	inj.Flags().StringVar(&dataDir, "data", "", "the development set's injection folder (gotestwaf/, httpparams/, payloadsallthethings/); default: $PALISADE_EVAL_DATA/injection, else shared/eval-data/injection beside the working directory or one of its parents")
-	inj.Flags().StringSliceVar(&sources, "sources", []string{"dev", "crs"}, "sources to evaluate: dev (the development set), crs (the CRS regression suite, embedded)")
+	inj.Flags().StringSliceVar(&sources, "sources", []string{"dev", "crs"}, "sources to evaluate: dev (the development set, api-values included), api (api-values alone: the values of the development set's real-world API descriptions), crs (the CRS regression suite, embedded)")
 	inj.Flags().IntSliceVar(&coraza, "coraza", nil, "also run Coraza + OWASP CRS at these paranoia levels (e.g. 1,2)")
 	inj.Flags().IntVar(&sample, "sample", 1000, "requests per (source, class, split) row given to Coraza (evenly spaced, deterministic; 0 = all)")
 	inj.Flags().IntVar(&perFile, "per-file", 400, "payloads kept per PayloadsAllTheThings list (evenly spaced; 0 = all)")

@@ -730,6 +730,12 @@ func (s *requestScanner) part(p Part) bool {
 						tr.Skipped = "CRS rules not run: a data URI of an image, audio, video or font type with a base64 payload"
 					}
 				}
+				if runCRS && pemArmored(d.Text) {
+					runCRS = false
+					if tr != nil {
+						tr.Skipped = "CRS rules not run: PEM blocks (a certificate, key or CSR)"
+					}
+				}
 				if runCRS {
 					var ce [numInjClasses]crsEvidence
 					// values whose CRS hits make no finding and no weak

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"bytes"
+	"encoding/pem"
 	"io"
 	"strconv"
 	"strings"
@@ -313,7 +315,11 @@ const loneConfidence = 0.55
 //     by") — a rule on operators or
 //     identifiers alone ("h2<h1") is not enough — and the rule is not
 //     942200 alone, which fires on commas between words and numbers
-//     (street addresses, lists: "c/ rio avia, 105, 2");
+//     (street addresses, lists: "c/ rio avia, 105, 2"), and the value is
+//     more than that one word: a match type, column type or operator
+//     named in a field of its own ("regexp", "varchar", "rlike": the
+//     enumerations of real API descriptions) is the word, not a
+//     statement;
 //   - XSS: the level-2 rules match markup and script syntax (event
 //     handlers, tag handlers, filter evasions), in a value that has some
 //     (a bracket, quote, backtick, parenthesis, brace or backslash) — not
@@ -329,13 +335,43 @@ const loneConfidence = 0.55
 func loneLevel2(c InjClass, ids []int, text, span string) bool {
 	switch c {
 	case ClassSQLi:
-		return !onlyRules(ids, 942200) && sqlVocabulary(span)
+		return !onlyRules(ids, 942200) && sqlVocabulary(span) && !oneWord(text)
 	case ClassXSS:
 		return !templatePlaceholders(ids, text) && !onlyRules(ids, 941181) && strings.ContainsAny(text, "<>\"'`(\\{")
 	case ClassCmd:
 		return !onlyRules(ids, cmdWordRules...)
 	}
 	return false
+}
+
+// oneWord: t, trimmed, is one word (letters, digits, underscores).
+func oneWord(t string) bool {
+	t = strings.TrimSpace(t)
+	return t != "" && wordPrefix(t) == len(t)
+}
+
+// pemArmored: s is, white space aside, nothing but PEM blocks (RFC 7468:
+// "-----BEGIN CERTIFICATE-----", base64 lines, "-----END
+// CERTIFICATE-----"; encoding/pem decodes each, base64 body included) — a
+// certificate, public key or CSR sent to an API that takes one (TLS
+// uploads, SSH keys, signing keys). CRS's SQL comment rules (942440,
+// 942430) match its dashes; the structural matchers still judge it.
+func pemArmored(s string) bool {
+	b := []byte(strings.TrimSpace(s))
+	if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+		return false
+	}
+	for len(b) > 0 {
+		if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+			return false
+		}
+		blk, rest := pem.Decode(b)
+		if blk == nil {
+			return false
+		}
+		b = bytes.TrimSpace(rest)
+	}
+	return true
 }
 
 // mediaDataURI: s is a data URI (RFC 2397) of an image (not SVG, which

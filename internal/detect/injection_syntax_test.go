@@ -429,6 +429,76 @@ func TestMediaDataURI(t *testing.T) {
 	}
 }
 
+// testCert and testPubKey are a throwaway self-signed certificate and
+// public key (openssl req -x509 -newkey rsa:1024), as an API that takes a
+// certificate or a key receives them.
+const testCert = `-----BEGIN CERTIFICATE-----
+MIIB+jCCAWOgAwIBAgIUTk/7+6YN/0eFAzk0HGqYJdXWnhEwDQYJKoZIhvcNAQEL
+BQAwDzENMAsGA1UEAwwEdGVzdDAeFw0yNjEyMDcxNjEwNDRaFw0yNjEyMDgxNjEw
+NDRaMA8xDTALBgNVBAMMBHRlc3QwgZ8wDQYJKoZIhvcNAQEBBQADgY0AMIGJAoGB
+AOYBmULsYn2mkmy8jx2ivvZkCmx6YvR36NhPYC8fipu5Y/8UepSoclc5H7U7fKwI
+QifPT3OLvQulX5cbqssoTCC8VaOWO/mjrhmWiR6V3/pLrwQpy74Fh+1TkkhJgUSe
+UIvhuNvb5Svlh8BP3QZCTmO4Vu1JWanaRiNZdaddQZf9AgMBAAGjUzBRMB0GA1Ud
+DgQWBBRm0NNdxZm2MkGnskKyEN+Bp2pqRzAfBgNVHSMEGDAWgBRm0NNdxZm2MkGn
+skKyEN+Bp2pqRzAPBgNVHRMBAf8EBTADAQH/MA0GCSqGSIb3DQEBCwUAA4GBAOM0
+I083QNy5P+7opz5d48vL0fdOwm8Jge3VNELpmd5sXaxax9COKWBTCooKER0L7IR0
+s7+nCLBAddxT2BYnJotM+UdAaOTbFYw7WIAiw5Sa3fdLgYTrlTdLEfV+GhHuo4Dz
+ltRGf+7XYqK42vYuEMSU3pqPMentzOPU+XdKhkwv
+-----END CERTIFICATE-----`
+
+const testPubKey = `-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDmAZlC7GJ9ppJsvI8dor72ZAps
+emL0d+jYT2AvH4qbuWP/FHqUqHJXOR+1O3ysCEInz09zi70LpV+XG6rLKEwgvFWj
+ljv5o64Zlokeld/6S68EKcu+BYftU5JISYFEnlCL4bjb2+Ur5YfAT90GQk5juFbt
+SVmp2kYjWXWnXUGX/QIDAQAB
+-----END PUBLIC KEY-----`
+
+// TestPEMArmored: a value of PEM blocks is a certificate or key, not SQL
+// comments; PEM armor around anything that is not base64, or with other
+// text beside it, is not.
+func TestPEMArmored(t *testing.T) {
+	for s, want := range map[string]bool{
+		testCert:                     true,
+		testPubKey:                   true,
+		"\n  " + testCert + "\r\n":   true,
+		testCert + "\n" + testPubKey: true, // a chain
+		strings.ReplaceAll(testCert, "\n", "\r\n"):                            true,
+		"-----BEGIN CERTIFICATE-----\n' or 1=1 --\n-----END CERTIFICATE-----": false,
+		testCert + "\n' or 1=1 --":                                            false,
+		"x " + testCert:                                                       false,
+		"-----BEGIN CERTIFICATE-----":                                         false,
+		"-- comment":                                                          false,
+	} {
+		if got := pemArmored(s); got != want {
+			t.Errorf("pemArmored(%q) = %v, want %v", s, got, want)
+		}
+	}
+	d := coldInjection()
+	for _, where := range []string{"json", "form", "query"} {
+		for _, v := range []string{testCert, testPubKey} {
+			if fs := d.Inspect(placeValue(t, where, v)); len(fs) > 0 {
+				t.Errorf("%s: PEM flagged: %s %q (%s)", where, fs[0].Class, fs[0].Fragment, fs[0].Reason)
+			}
+		}
+		if fs := d.Inspect(placeValue(t, where, "-----BEGIN CERTIFICATE-----\n' or 1=1 --\n-----END CERTIFICATE-----")); len(fs) == 0 {
+			t.Errorf("%s: SQL inside PEM armor not flagged", where)
+		}
+	}
+}
+
+// TestOneWordNotAlone: one SQL word as the whole value (an enumeration's
+// match type or column type) is not evidence alone; with an operand it is.
+func TestOneWordNotAlone(t *testing.T) {
+	for s, want := range map[string]bool{"regexp": true, " VARCHAR ": true, "rlike_1": true, "1042 rlike 1": false, "is null": false, "": false, "a-b": false} {
+		if got := oneWord(s); got != want {
+			t.Errorf("oneWord(%q) = %v, want %v", s, got, want)
+		}
+	}
+	if !loneLevel2(ClassSQLi, []int{942120}, "1042 rlike 1", "rlike") || loneLevel2(ClassSQLi, []int{942120}, "rlike", "rlike") {
+		t.Error("loneLevel2 on one word")
+	}
+}
+
 // TestCmdEvasion: a program's name written so the shell still finds it —
 // split by quotes or backslashes it removes, or spelt by pathname
 // expansion — is command injection; apostrophes, URL queries and file

@@ -186,6 +186,28 @@ func place(ph Placeholder, v string, urlEncoded bool) (*exchange.Record, string,
 	return nil, "", fmt.Errorf("unsupported placeholder %q", ph.Name)
 }
 
+// placeAPIValue sends an api-values payload where its document puts it,
+// under its own name: a query parameter, a path segment, a header, a
+// cookie, a JSON member or form field of a POST, or a whole JSON body.
+func placeAPIValue(p *Payload) (*exchange.Record, string) {
+	switch p.Set {
+	case "query":
+		return newRecord("GET", baseURL+"/api/v1/items?"+url.QueryEscape(p.Param)+"="+url.QueryEscape(p.Value), nil, ""), "param-query"
+	case "path":
+		return newRecord("GET", baseURL+"/api/v1/items/"+minimalEscape(p.Value, true), nil, ""), "param-path"
+	case "header":
+		return newRecord("GET", baseURL+"/api/v1/items", map[string]string{p.Param: p.Value}, ""), "param-header"
+	case "cookie":
+		return newRecord("GET", baseURL+"/api/v1/items", map[string]string{"cookie": url.QueryEscape(p.Param) + "=" + cookieEscape(p.Value)}, ""), "param-cookie"
+	case "form":
+		return newRecord("POST", baseURL+"/api/v1/items", map[string]string{"content-type": "application/x-www-form-urlencoded"}, url.QueryEscape(p.Param)+"="+url.QueryEscape(p.Value)), "param-form"
+	case "json":
+		b, _ := json.Marshal(map[string]string{p.Param: p.Value})
+		return newRecord("POST", baseURL+"/api/v1/items", map[string]string{"content-type": "application/json"}, string(b)), "param-json"
+	}
+	return newRecord("POST", baseURL+"/api/v1/items", map[string]string{"content-type": "application/json"}, p.Value), "body-json"
+}
+
 // BuildCases expands payloads into requests: GoTestWAF payloads over their
 // encoders × placeholders, list payloads over placements. Unsupported
 // encoders/placeholders (gRPC) and requests whose URL cannot be parsed are
@@ -217,6 +239,15 @@ func BuildCases(ps []Payload, placements []string, st *LoadStats) []Case {
 					out = append(out, Case{Payload: p, Placement: where, Encoder: enc, Rec: rec})
 				}
 			}
+			continue
+		}
+		if p.Source == APIValuesSource {
+			rec, where := placeAPIValue(p)
+			if err := rec.Validate(); err != nil {
+				st.skip(p.Source+": invalid request: "+err.Error(), 1)
+				continue
+			}
+			out = append(out, Case{Payload: p, Placement: where, Rec: rec})
 			continue
 		}
 		for _, pl := range placements {

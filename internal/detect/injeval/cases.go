@@ -37,6 +37,9 @@ type Payload struct {
 	// in the per-source table (crs-regression: the paranoia level of the
 	// rule the test was written for, "PL2").
 	Stratum string
+	// Param names the value's parameter or body member where the source
+	// says which it is (api-values; Set is then its position).
+	Param string
 	// GoTestWAF: encoders and placeholders to apply (nil = the default positions).
 	Encoders     []string
 	Placeholders []Placeholder
@@ -395,6 +398,19 @@ func LoadAll(injDir string, perFile int) ([]Payload, *LoadStats, error) {
 		out = append(out, b...)
 	} else {
 		st.SkippedFiles = append(st.SkippedFiles, pres+" (absent: no prose negatives)")
+	}
+
+	// The values real-world API descriptions give their requests, each
+	// where its document puts it (api-values), when present.
+	specs := filepath.Join(injDir, "..", "openapi", "apis-guru-dev", "specs")
+	if _, err := os.Stat(specs); err == nil {
+		a, err := LoadAPIValues(specs, st)
+		if err != nil {
+			return nil, st, err
+		}
+		out = append(out, a...)
+	} else {
+		st.SkippedFiles = append(st.SkippedFiles, specs+" (absent: no API value negatives)")
 	}
 	return out, st, nil
 }

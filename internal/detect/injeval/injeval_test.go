@@ -120,7 +120,10 @@ var tprFloors = map[string]float64{
 // not prose), HttpParams
 // "norm" 0.0 %, presidio prose 1.1 % / 0.1 % (texts that literally contain
 // "SELECT * FROM Users WHERE …", and CRS rules on multi-line texts).
-var fprCeilings = map[string]float64{"gotestwaf": 0.08, "httpparams": 0.002, "presidio": 0.015}
+// The values real-world API descriptions give their requests
+// (api-values): 0.4 % / 0.1 % (11 of 2,931, 1 of 1,153; CRS PL1 0.5 / 1.0 %,
+// PL2 1.9 / 2.4 % on the same requests).
+var fprCeilings = map[string]float64{"gotestwaf": 0.08, "httpparams": 0.002, "presidio": 0.015, APIValuesSource: 0.005}
 
 func loadEval(t *testing.T) []Case {
 	dir := testutil.EvalDir(t, "injection")
