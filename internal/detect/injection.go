@@ -784,15 +784,21 @@ func (s *requestScanner) part(p Part) bool {
 						if markup == 1 && InjClass(c) == ClassXSS {
 							conf = 0 // CRS tag rules on harmless formatting markup
 						}
-						nowhere := false
+						nowhere, placeholders := false, false
 						if InjClass(c) == ClassPathTraversal && conf > 0 && traversalNowhere(p.Kind, p.Name, d.Text, e.ids) {
 							conf, nowhere = 0, true
+						}
+						if InjClass(c) == ClassCmd && conf > 0 && !ssti && varPlaceholders(e.ids, d.Text) {
+							conf, placeholders = 0, true
 						}
 						if tr != nil {
 							tr.CRS = append(tr.CRS, InjClass(c).String()+": "+crsIDs(s.crs, e.ids))
 							v := crsVerdict(e, conf, prose == 1, markup == 1 && InjClass(c) == ClassXSS, syn)
 							if nowhere {
 								v = "not reported: a traversal sequence leading to no path segment in free text, no file target"
+							}
+							if placeholders {
+								v = "not reported: template placeholders ${name} (a configuration's interpolation), no command"
 							}
 							tr.Verdict = append(tr.Verdict, InjClass(c).String()+": "+v)
 						}

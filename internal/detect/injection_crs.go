@@ -547,6 +547,48 @@ func templatePlaceholders(ids []int, s string) bool {
 	}
 }
 
+// varPlaceholders: the value's only command evidence is CRS's variable
+// expansion rules (932130, and 933135 which reads "${" as PHP) on template
+// placeholders — every "$" opens "${name}" with a name or dotted path that
+// has a lower-case letter (Rudder's "group:${nodeGroupId}", a build tool's
+// "${project.version}", Terraform's "${var.region}") and nothing else of a
+// shell. Configuration APIs store such templates; a shell reads
+// "${nodeGroupId}" as an empty variable and runs nothing. The variables of
+// evasion are upper case or special ("${IFS}", "${PATH:0:1}", "${@}") and
+// come with a command, which the structural matcher judges apart.
+func varPlaceholders(ids []int, s string) bool {
+	if !onlyRules(ids, 932130, 933135) || strings.ContainsAny(s, "`;|&\n") {
+		return false
+	}
+	n := 0
+	for i := strings.IndexByte(s, '$'); i >= 0; i = strings.IndexByte(s, '$') {
+		if i+2 >= len(s) || s[i+1] != '{' {
+			return false
+		}
+		j := strings.IndexByte(s[i+2:], '}')
+		if j <= 0 {
+			return false
+		}
+		name, lower := s[i+2:i+2+j], false
+		if !isLetterByte(name[0]) && name[0] != '_' {
+			return false
+		}
+		for k := 0; k < len(name); k++ {
+			c := name[k]
+			if !isWordByte(c) && c != '.' {
+				return false
+			}
+			lower = lower || c >= 'a' && c <= 'z'
+		}
+		if !lower {
+			return false
+		}
+		n++
+		s = s[i+3+j:]
+	}
+	return n > 0
+}
+
 // classSyntax: the code syntax that confirms a class's level-2 rules.
 func classSyntax(c InjClass) codeSyntax {
 	switch c {

@@ -40,7 +40,7 @@ func TestInjectionProfile(t *testing.T) {
 		cold, warm  string // classes reported cold / after learning
 	}{
 		{"car model names", "model", []string{"rx 350 lexus", "a4 avant audi", "gs 300 lexus", "x5 40i bmw", "es 250 lexus", "c 200 mercedes", "is 300 lexus", "golf 8 gti vw"}, "ls 300 lexus", "cmd", ""},
-		{"price templates", "tpl", []string{"Total: ${total} for ${count}", "Hello ${name}", "Due ${date} (${days} left)", "Ref ${ref}", "${qty} × ${item}"}, "Price: ${price} per ${unit}", "cmd", ""},
+		{"price templates", "tpl", []string{"Total: ${total} for ${count}", "Hello ${name}", "Due ${date} (${days} left)", "Ref ${ref}", "${qty} × ${item}"}, "Price: ${price} per ${unit}", "", ""}, // placeholders alone: not a command cold either (varPlaceholders)
 		{"structural floor", "model", []string{"rx 350 lexus", "a4 avant audi", "gs 300 lexus"}, "x; cat /etc/passwd", "cmd,path_traversal", "cmd,path_traversal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

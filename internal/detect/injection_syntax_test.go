@@ -722,3 +722,41 @@ func BenchmarkCRSMatchJSONHostile(b *testing.B) {
 		d.Inspect(ev)
 	}
 }
+
+// TestVarPlaceholders: template placeholders in a configuration value are
+// not a command; shell variables of evasion, placeholders beside a shell
+// separator, and other rules are.
+func TestVarPlaceholders(t *testing.T) {
+	for _, tc := range []struct {
+		ids  []int
+		s    string
+		want bool
+	}{
+		{[]int{932130, 933135}, "group:${nodeGroupId}", true},
+		{[]int{932130}, "${project.version}", true},
+		{[]int{932130}, "${env_name}-${region}", true},
+		{[]int{932130}, "${IFS}", false},          // upper case: a shell variable
+		{[]int{932130}, "a=${PATH:0:1}", false},   // substring expansion
+		{[]int{932130}, ";${home}", false},        // a separator
+		{[]int{932130}, "${x}$(id)", false},       // command substitution
+		{[]int{932130}, "${7*7}", false},          // an expression
+		{[]int{932130}, "$HOME/${dir}", false},    // a bare variable
+		{[]int{932130, 932100}, "${name}", false}, // another rule
+		{[]int{932130}, "no dollar", false},
+	} {
+		if got := varPlaceholders(tc.ids, tc.s); got != tc.want {
+			t.Errorf("varPlaceholders(%v, %q) = %v, want %v", tc.ids, tc.s, got, tc.want)
+		}
+	}
+	d := coldInjection()
+	for _, v := range []string{"group:${nodeGroupId}", "policyServer:${policyServerId}", "${project.version}"} {
+		if fs := d.Inspect(placeValue(t, "json", v)); len(fs) > 0 {
+			t.Errorf("%q flagged: %s %q (%s)", v, fs[0].Class, fs[0].Fragment, fs[0].Reason)
+		}
+	}
+	for _, v := range []string{"cat${IFS}/etc/passwd", ";${HOME}", "a=${PATH:0:1}"} {
+		if fs := d.Inspect(placeValue(t, "json", v)); len(fs) == 0 {
+			t.Errorf("%q not flagged", v)
+		}
+	}
+}
