@@ -461,21 +461,27 @@ func (d *enumDetector) Name() string { return "enumeration" }
 // current window (8 bytes each).
 const maxActive = 1024
 
-// notIdentifiers are parameter names that page, sort or search rather than
-// name an object.
-var notIdentifiers = map[string]bool{
+// pagingParams are query parameter names that page through or order a
+// list (lower case).
+var pagingParams = map[string]bool{
 	"page": true, "pagenum": true, "page_number": true, "pagenumber": true, "offset": true, "cursor": true, "limit": true,
 	"per_page": true, "perpage": true, "pagesize": true, "page_size": true, "size": true, "count": true, "start": true,
-	"skip": true, "take": true, "top": true, "after": true, "before": true, "since": true, "until": true, "from": true,
-	"to": true, "next": true, "prev": true, "previous": true, "sort": true, "sort_by": true, "order": true, "orderby": true,
+	"skip": true, "take": true, "top": true, "after": true, "before": true, "next": true, "prev": true, "previous": true,
+	"sort": true, "sort_by": true, "order": true, "orderby": true,
+	"continuation": true, "continuationtoken": true, "next_token": true, "nexttoken": true, "page_token": true, "pagetoken": true,
+}
+
+// notIdentifiers are the other parameter names that search, filter or
+// format rather than name an object (besides pagingParams).
+var notIdentifiers = map[string]bool{
+	"since": true, "until": true, "from": true, "to": true,
 	"q": true, "query": true, "search": true, "filter": true, "fields": true, "lang": true, "locale": true,
 	"format": true, "v": true, "version": true, "ts": true, "timestamp": true, "_": true, "cb": true,
-	"continuation": true, "continuationtoken": true, "next_token": true, "nexttoken": true, "page_token": true, "pagetoken": true,
 }
 
 func idLikeName(name string) bool {
 	n := strings.ToLower(name)
-	if notIdentifiers[n] {
+	if notIdentifiers[n] || pagingParams[n] {
 		return false
 	}
 	switch {

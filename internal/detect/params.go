@@ -43,6 +43,11 @@ import (
 // endpoint without it, and at most two subjects used it, the first subject
 // gets a param.unseen alert (time and sample of the first use). Decisions
 // are deferred, so the alert arrives up to decide_time after the first use.
+// A query parameter that pages through or orders a list (page, limit,
+// offset, cursor, sort …: pagingParams) is learned then instead: the
+// first client with more orders than fit on a page sends ?page=2 long
+// after the endpoint's learning (adopted by the population, it is
+// recorded as an API change like any other).
 //
 // param.anomalous_type (never for secrets such as password or token
 // fields, whose values are free-form): a value of a type that the parameter has shown in
@@ -504,6 +509,12 @@ func (d *paramsDetector) decide(ep *paramEndpoint, ev *event.Event, sk uint64, o
 			st.cand = nil // a normal parameter from now on
 			continue
 		case subjects <= 2 && (ev.Time.Sub(c.first) >= d.decideT || c.others >= d.decideN):
+			if st.in == "query" && pagingParams[strings.ToLower(st.name)] {
+				// paging through a list is not a hidden parameter: the
+				// first client with more than a page sends ?page=2 late
+				st.cand = nil
+				continue
+			}
 			c.state = 2
 			h := c.hit
 			h.Count = int64(fmax(1, c.uses))

@@ -68,6 +68,7 @@ func TestParams(t *testing.T) {
 					t.Errorf("sample %+v", a.Evidence.Samples)
 				}
 			}},
+		{"one client starts paging", Config{}, merge(base, one("/search?q=x&page=2&limit=20&offset=40&cursor=c2")), map[string]int{}, 0, nil},
 		{"mass assignment in a JSON body", Config{}, merge(base, []*event.Event{mkEv(at, "203.0.113.7", "POST", "/users", "/users", 201,
 			withBody("application/json", `{"name":"m","email":"m@example.com","age":30,"is_admin":true}`))}),
 			map[string]int{"param.unseen": 1}, 0, func(t *testing.T, as []model.Alert) {
