@@ -43,6 +43,14 @@ func crowd(at time.Time, spread time.Duration, n, per, base int, ip func(i int) 
 	})
 }
 
+// ownRecords: n new patients (role patient, addresses from ip), each
+// opening their own record (ids from id), at an even pace over spread.
+func ownRecords(at time.Time, spread time.Duration, n, ip, id int) []*event.Event {
+	return burst(at, spread, n, func(i int, at time.Time) *event.Event {
+		return mkEv(at, ip4(ip+i), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", id+i), 200, withID(fmt.Sprintf("new%d", i), "patient"))
+	})
+}
+
 // A crowd far above the hour's record but under dist_abs: 70 fresh
 // accounts each opening 10 other patients' records in an hour (half the
 // pace of the scenario suite's patient scrape: ≈ 270 distinct records per
@@ -52,11 +60,7 @@ func crowd(at time.Time, spread time.Duration, n, per, base int, ip func(i int) 
 // crowd that brings the window to about 2.5 × the record.
 func TestDistributedCrowdUnderFloor(t *testing.T) {
 	at := t0.Add(26*time.Hour + 30*time.Minute)
-	own := func(at time.Time, n int) []*event.Event { // n new patients, one own record each
-		return burst(at, 20*time.Minute, n, func(i int, at time.Time) *event.Event {
-			return mkEv(at, ip4(60000+i), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 70000+i), 200, withID(fmt.Sprintf("new%d", i), "patient"))
-		})
-	}
+	own := func(at time.Time, n int) []*event.Event { return ownRecords(at, 20*time.Minute, n, 60000, 70000) }
 	for _, tc := range []struct {
 		name string
 		evs  []*event.Event
@@ -155,11 +159,7 @@ func busyPortal(hours int, seed uint64) []*event.Event {
 func TestDistributedFreshCrowd(t *testing.T) {
 	at := t0.Add(43*time.Hour + 20*time.Minute) // 19:20 on the second day
 	ips := func(i int) string { return ip4(41000 + i) }
-	own := func(at time.Time, n int) []*event.Event {
-		return burst(at, 30*time.Minute, n, func(i int, at time.Time) *event.Event {
-			return mkEv(at, ip4(61000+i), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 80000+i), 200, withID(fmt.Sprintf("new%d", i), "patient"))
-		})
-	}
+	own := func(at time.Time, n int) []*event.Event { return ownRecords(at, 30*time.Minute, n, 61000, 80000) }
 	for _, tc := range []struct {
 		name string
 		evs  []*event.Event

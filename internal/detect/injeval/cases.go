@@ -387,30 +387,26 @@ func LoadAll(injDir string, perFile int) ([]Payload, *LoadStats, error) {
 	}
 	out := append(append(g, h...), p...)
 
-	// Benign prose with names, addresses, e-mails and URLs (the PII corpus
-	// next to the injection folder), when present.
-	pres := filepath.Join(injDir, "..", "pii", "presidio-research", "synth_dataset_v2.json")
-	if _, err := os.Stat(pres); err == nil {
-		b, err := LoadPresidioText(pres, st)
+	// Optional benign sources next to the injection folder, when present:
+	// prose with names, addresses, e-mails and URLs (the PII corpus), and
+	// the values real-world API descriptions give their requests, each
+	// where its document puts it (api-values).
+	for _, o := range []struct {
+		path, absent string
+		load         func(string, *LoadStats) ([]Payload, error)
+	}{
+		{filepath.Join(injDir, "..", "pii", "presidio-research", "synth_dataset_v2.json"), "no prose negatives", LoadPresidioText},
+		{filepath.Join(injDir, "..", "openapi", "apis-guru-dev", "specs"), "no API value negatives", LoadAPIValues},
+	} {
+		if _, err := os.Stat(o.path); err != nil {
+			st.SkippedFiles = append(st.SkippedFiles, o.path+" (absent: "+o.absent+")")
+			continue
+		}
+		b, err := o.load(o.path, st)
 		if err != nil {
 			return nil, st, err
 		}
 		out = append(out, b...)
-	} else {
-		st.SkippedFiles = append(st.SkippedFiles, pres+" (absent: no prose negatives)")
-	}
-
-	// The values real-world API descriptions give their requests, each
-	// where its document puts it (api-values), when present.
-	specs := filepath.Join(injDir, "..", "openapi", "apis-guru-dev", "specs")
-	if _, err := os.Stat(specs); err == nil {
-		a, err := LoadAPIValues(specs, st)
-		if err != nil {
-			return nil, st, err
-		}
-		out = append(out, a...)
-	} else {
-		st.SkippedFiles = append(st.SkippedFiles, specs+" (absent: no API value negatives)")
 	}
 	return out, st, nil
 }
