@@ -35,8 +35,8 @@ import (
 //     used it. For credentials without roles the
 //     small-set condition is always required. The small set counts as a
 //     restriction (PUT/PATCH and "only a few use it") only with minimum
-//     evidence: ≥ small_pop (50) principals seen since the endpoint's
-//     first use, users ≤ small_share (10 %) of them, and fewer than
+//     evidence: ≥ small_pop (50) principals of the endpoint's API (host)
+//     seen since its first use, users ≤ small_share (10 %) of them, and fewer than
 //     small_abs outsiders fired on it (fired uses are not learned).
 //
 // During the learning period (learn, default 2 h of event time from the
@@ -65,11 +65,13 @@ import (
 // keeps folding into the alert; the first use of a brand-new endpoint is
 // never an alert (nobody used it before).
 //
-// Memory: per endpoint ≈ 130 bytes + up to 512 bytes of principal hashes
-// (exact up to 64, counted beyond); per principal ≈ 60 bytes (its group);
-// at most 64 distinct peer groups are told apart (further ones share one
-// "other" group); per administrative or resource area ≈ 100 bytes (one
-// LRU, max_endpoints).
+// Memory: per endpoint ≈ 150 bytes + up to 512 bytes of principal hashes
+// (exact up to 64, counted beyond); per principal ≈ 70 bytes (its group
+// and API); at most 64 distinct peer groups are told apart (further ones
+// share one "other" group); per administrative or resource area ≈ 100
+// bytes (one LRU, max_endpoints); per API (host) a HyperLogLog of its
+// principals (a few hundred bytes sparse, 16 KB dense; at most 4,096 APIs,
+// LRU).
 // LRU-bounded by max_endpoints (20,000) and
 // Config.MaxTrackedIdentities (200,000).
 
@@ -86,7 +88,7 @@ type bflaOptions struct {
 	AreaFuncs     float64         `yaml:"area_funcs" doc:"learning period: functions of one resource area (the path through its first resource segment) that must have been used, all by groups holding a principal's roles and more, before the area counts as privileged without a privileged word in its path"`
 	SmallAbs      float64         `yaml:"small_abs" doc:"outsiders fired on an endpoint after which the small-set reasons stop holding for it"`
 	SmallShare    float64         `yaml:"small_share" doc:"the small-set reasons need the endpoint's users to be at most this share of the principals seen"`
-	SmallPop      float64         `yaml:"small_pop" doc:"principals seen since the endpoint's first use before the small-set reasons hold"`
+	SmallPop      float64         `yaml:"small_pop" doc:"principals of the endpoint's API (host) seen since its first use before the small-set reasons hold"`
 	MaxEndpoints  int             `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
 }
 
@@ -121,6 +123,7 @@ type bflaDetector struct {
 	eps                  *lru[bflaEndpoint]
 	areas                *lru[bflaArea]
 	ids                  *lru[bflaIdentity]
+	hosts                *lru[bflaHost]
 	groupIdx             map[uint64]uint8
 	byRole               map[uint64]uint8 // group by roleGroup hash (memo of groupOf)
 	groupNames           []string
@@ -142,7 +145,8 @@ type bflaEndpoint struct {
 	users      smallSet
 	usersBloom [8]uint64 // a bit per stored user (top 9 bits of the hash): most non-users skip the scan of users
 	n          float64
-	seenAt     float64 // d.seen at the endpoint's first successful use
+	host       uint64  // its API's key (hosts)
+	hostAt     float64 // principals of its API at its first successful use
 	smallFired float64 // principals that fired here only because few principals use it
 	priv       int8    // 0 unknown, 1 privileged-looking path/method, 2 not
 	scopes     []string
@@ -165,9 +169,30 @@ type bflaArea struct {
 type bflaIdentity struct {
 	group uint8
 	set   bool
+	host  uint64 // the API (host) it was last counted on (bflaHost)
+}
+
+// bflaHost counts the principals that used an API (host) successfully:
+// the population a function of that API is restricted within. Principals
+// of another API (a hospital's clinicians beside a shop) are not users a
+// shop function could have had.
+type bflaHost struct {
+	pop distinct
 }
 
 const bflaOther = 63
+
+// maxBFLAHosts bounds the APIs whose principals are counted (LRU).
+const maxBFLAHosts = 4096
+
+// hostPop is the number of principals that used the API of key hk
+// successfully (HyperLogLog estimate).
+func (d *bflaDetector) hostPop(hk uint64) float64 {
+	if h, ok := d.hosts.Peek(hk); ok {
+		return h.pop.estimate()
+	}
+	return 0
+}
 
 func newBFLA(cfg Config) *bflaDetector {
 	o := optionsFor[*bflaOptions](cfg, "bfla")
@@ -182,6 +207,7 @@ func newBFLA(cfg Config) *bflaDetector {
 		eps:           newLRU[bflaEndpoint](o.MaxEndpoints),
 		areas:         newLRU[bflaArea](o.MaxEndpoints),
 		ids:           newLRU[bflaIdentity](capOr(cfg.MaxTrackedIdentities, 200000)),
+		hosts:         newLRU[bflaHost](maxBFLAHosts),
 		groupIdx:      map[uint64]uint8{},
 		byRole:        map[uint64]uint8{},
 		specs:         cfg.Specs,
@@ -234,6 +260,11 @@ func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 		if d.hasEP && d.seen-d.firstSeenAt >= d.smallPop {
 			d.readySmall.mark(d.now) // the oldest endpoint has its small-set evidence
 		}
+	}
+	if hk := hashing.String(ev.Endpoint.Host); st.host != hk {
+		h, _ := d.hosts.GetOrAdd(hk)
+		h.pop.add(ih)
+		st.host = hk
 	}
 	if !created && st.set {
 		return st.group
@@ -331,7 +362,9 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 	g := d.group(ev, ih)
 	e, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
-		e.first, e.seenAt = ev.Time, d.seen
+		e.first = ev.Time
+		e.host = hashing.String(ev.Endpoint.Host)
+		e.hostAt = d.hostPop(e.host)
 		d.classify(ev, e)
 		if !d.hasEP {
 			d.hasEP, d.firstSeenAt = true, d.seen
@@ -511,7 +544,7 @@ func (d *bflaDetector) exclusiveArea(e *bflaEndpoint) (*bflaArea, bool) {
 		return nil, false
 	}
 	a, ok := d.areas.Peek(e.zone)
-	return a, ok && a.funcs >= d.areaFuncs && a.n >= d.minUses && a.users.estimate() <= fmax(d.smallAbs, d.smallShare*d.seen)
+	return a, ok && a.funcs >= d.areaFuncs && a.n >= d.minUses && a.users.estimate() <= fmax(d.smallAbs, d.smallShare*d.hostPop(e.host))
 }
 
 // hasUser is e.users.has(ih), skipping the scan when the user's bloom bit
@@ -542,12 +575,12 @@ func (d *bflaDetector) privileged(ev *event.Event, e *bflaEndpoint, g uint8) str
 	small := users <= d.smallAbs
 	// "Only a small set of principals uses it" needs evidence that the set
 	// is small because the function is restricted, not because few
-	// principals were around: enough principals seen since the endpoint's
-	// first use (small_pop) of which the set is a small share
+	// principals were around: enough principals of its API seen since the
+	// endpoint's first use (small_pop) of which the set is a small share
 	// (small_share); and it no longer holds once as many outsiders as the
 	// set may hold (small_abs) used the function successfully (their uses
 	// are not learned, so the set would otherwise stay small for ever).
-	pop := d.seen - e.seenAt
+	pop := d.hostPop(e.host) - e.hostAt
 	restricted := small && pop >= d.smallPop && users <= d.smallShare*pop && e.smallFired < d.smallAbs
 	if d.roleless(g) && !small {
 		// Without roles the group is the set of principals that use the
@@ -784,13 +817,13 @@ func (d *bflaDetector) Readiness(at time.Time) []model.Readiness {
 	uses := baseline{detector: "bfla", name: "successful uses of each endpoint", scope: "endpoint", alerts: al,
 		requires: model.Need{Requests: int64(d.minUses)},
 		while:    "the endpoint's users are learned; nothing fires on it"}.tally()
-	small := baseline{detector: "bfla", name: "principals seen since the endpoint's first use (small-set reasons)", scope: "endpoint", alerts: al,
+	small := baseline{detector: "bfla", name: "principals of its API seen since the endpoint's first use (small-set reasons)", scope: "endpoint", alerts: al,
 		requires: model.Need{Principals: int64(d.smallPop)},
 		while:    "only the administrative-path, DELETE and spec-scope reasons apply (PUT/PATCH used only by other groups and \"only a few principals use it\" wait)"}.tally()
 	d.eps.Each(func(_ uint64, e *bflaEndpoint) {
 		// Endpoints are keyed by hash only (no name kept): counted, not listed.
 		uses.Add("", model.Need{Requests: int64(e.n)}, false)
-		small.Add("", model.Need{Principals: int64(d.seen - e.seenAt)}, false)
+		small.Add("", model.Need{Principals: int64(d.hostPop(e.host) - e.hostAt)}, false)
 	})
 	have := model.Need{Hours: hoursSince(d.start, at), Principals: int64(d.ids.Len())}
 	return []model.Readiness{period.population(have, d.learnedAt), uses.Readiness(d.readyEP.at), small.Readiness(d.readySmall.at)}

@@ -169,6 +169,54 @@ func TestBFLASmallSetNeedsEvidence(t *testing.T) {
 	}
 }
 
+func withHost(host string) evOpt {
+	return func(ev *event.Event) { ev.Host, ev.Endpoint.Host = host, host }
+}
+
+// TestBFLASmallSetPerAPI: the population a function is restricted within
+// is its own API's. A shop whose few night-time users (5 keys) list
+// orders beside a clinic with 80 principals has not shown /exports to be
+// restricted: a sixth shop principal using it is quiet. The same shop
+// with 80 principals of its own is evidence, and the sixth fires.
+func TestBFLASmallSetPerAPI(t *testing.T) {
+	traffic := func(shopKeys, clinic int) []*event.Event {
+		var evs []*event.Event
+		for m := 0; m < 180; m++ {
+			at := t0.Add(time.Duration(m) * time.Minute)
+			if m%5 == 0 {
+				evs = append(evs, mkEv(at, ip4(7000+m%2), "GET", "/exports", "/exports", 200, withKey(fmt.Sprintf("key-%03d", m/5%2))))
+			}
+			for k := 0; k < shopKeys; k++ {
+				evs = append(evs, mkEv(at.Add(time.Duration(k)*100*time.Millisecond), ip4(7000+k), "GET", "/catalog", "/catalog", 200, withKey(fmt.Sprintf("key-%03d", k))))
+			}
+			for c := 0; c < clinic; c++ {
+				evs = append(evs, mkEv(at.Add(time.Duration(c)*50*time.Millisecond), ip4(9000+c), "GET", "/catalog", "/catalog", 200,
+					withKey(fmt.Sprintf("clinic-%03d", c)), withHost("ehr.example.com")))
+			}
+		}
+		at := t0.Add(3 * time.Hour)
+		for j := 0; j < 2; j++ {
+			evs = append(evs, mkEv(at.Add(time.Duration(j)*time.Second), ip4(7005), "GET", "/exports", "/exports", 200, withKey("key-005")))
+		}
+		return evs
+	}
+	for _, c := range []struct {
+		name           string
+		shopKeys, clin int
+		want           int
+	}{
+		{"5 shop keys beside a clinic of 80", 6, 80, 0},
+		{"80 shop keys", 80, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newBFLA(Config{}), merge(traffic(c.shopKeys, c.clin)))
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+		})
+	}
+}
+
 // TestBFLAAdminAreaEvidence: in the learning period, a customer token on
 // an admin function that the administrators (customers too) used fewer
 // than min_uses times fires when the administrative area it lies in
