@@ -178,6 +178,10 @@ type bflaIdentity struct {
 // shop function could have had.
 type bflaHost struct {
 	pop distinct
+	// est is pop's estimate, taken again once the principals added since
+	// (pending) reach 1/64 of it: an estimate costs microseconds and the
+	// small-set reasons ask for it at every first use of a function.
+	est, pending float64
 }
 
 const bflaOther = 63
@@ -186,12 +190,16 @@ const bflaOther = 63
 const maxBFLAHosts = 4096
 
 // hostPop is the number of principals that used the API of key hk
-// successfully (HyperLogLog estimate).
+// successfully (HyperLogLog estimate, at most 1/64 behind).
 func (d *bflaDetector) hostPop(hk uint64) float64 {
-	if h, ok := d.hosts.Peek(hk); ok {
-		return h.pop.estimate()
+	h, ok := d.hosts.Peek(hk)
+	if !ok {
+		return 0
 	}
-	return 0
+	if h.pending > 0 && h.pending >= fmax(1, h.est/64) {
+		h.est, h.pending = h.pop.estimate(), 0
+	}
+	return h.est
 }
 
 func newBFLA(cfg Config) *bflaDetector {
@@ -264,6 +272,7 @@ func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 	if hk := hashing.String(ev.Endpoint.Host); st.host != hk {
 		h, _ := d.hosts.GetOrAdd(hk)
 		h.pop.add(ih)
+		h.pending++
 		st.host = hk
 	}
 	if !created && st.set {
