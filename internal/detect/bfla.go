@@ -826,7 +826,7 @@ func (d *bflaDetector) Readiness(at time.Time) []model.Readiness {
 	uses := baseline{detector: "bfla", name: "successful uses of each endpoint", scope: "endpoint", alerts: al,
 		requires: model.Need{Requests: int64(d.minUses)},
 		while:    "the endpoint's users are learned; nothing fires on it"}.tally()
-	small := baseline{detector: "bfla", name: "principals of its API seen since the endpoint's first use (small-set reasons)", scope: "endpoint", alerts: al,
+	small := baseline{detector: "bfla", name: "principals seen on its API since the endpoint's first use (small-set reasons)", scope: "endpoint", alerts: al,
 		requires: model.Need{Principals: int64(d.smallPop)},
 		while:    "only the administrative-path, DELETE and spec-scope reasons apply (PUT/PATCH used only by other groups and \"only a few principals use it\" wait)"}.tally()
 	d.eps.Each(func(_ uint64, e *bflaEndpoint) {

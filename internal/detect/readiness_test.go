@@ -150,7 +150,7 @@ func TestReadinessPerDetector(t *testing.T) {
 	}
 	// bfla's learning period: 2 h and 20 principals (a population of
 	// principals, not three clients); the small-set evidence: 50
-	// principals seen since the endpoint's first use.
+	// principals seen on its API since the endpoint's first use.
 	var many []*event.Event
 	for m := 0; m < 180; m++ {
 		for c := 1; c <= 60 && c <= 1+m/2; c++ { // one more principal every two minutes
