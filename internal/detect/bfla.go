@@ -261,7 +261,9 @@ func privilegedSegment(path string) (bool, string) {
 	return false, ""
 }
 
-func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
+// group returns the role group of principal ih, counting it among the
+// principals of API hk.
+func (d *bflaDetector) group(ev *event.Event, ih, hk uint64) uint8 {
 	st, created := d.ids.GetOrAdd(ih)
 	if created {
 		d.seen++
@@ -269,7 +271,7 @@ func (d *bflaDetector) group(ev *event.Event, ih uint64) uint8 {
 			d.readySmall.mark(d.now) // the oldest endpoint has its small-set evidence
 		}
 	}
-	if hk := hashing.String(ev.Endpoint.Host); st.host != hk {
+	if st.host != hk {
 		h, _ := d.hosts.GetOrAdd(hk)
 		h.pop.add(ih)
 		h.pending++
@@ -368,11 +370,12 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		return
 	}
 	ih := d.keys.identity(ev)
-	g := d.group(ev, ih)
+	hk := hashing.String(ev.Endpoint.Host)
+	g := d.group(ev, ih, hk)
 	e, created := d.eps.GetOrAdd(d.keys.endpoint(ev))
 	if created {
 		e.first = ev.Time
-		e.host = hashing.String(ev.Endpoint.Host)
+		e.host = hk
 		e.hostAt = d.hostPop(e.host)
 		d.classify(ev, e)
 		if !d.hasEP {

@@ -112,6 +112,23 @@ func TestPrivilegedPath(t *testing.T) {
 	}
 }
 
+// exportsAndCatalog: keys principals (API keys: no roles, key-000 …) call
+// /catalog every minute for 3 h; key-000 and key-001 call /exports every
+// 5 minutes.
+func exportsAndCatalog(keys int) []*event.Event {
+	var evs []*event.Event
+	for m := 0; m < 180; m++ {
+		at := t0.Add(time.Duration(m) * time.Minute)
+		if m%5 == 0 {
+			evs = append(evs, mkEv(at, ip4(7000+m%2), "GET", "/exports", "/exports", 200, withKey(fmt.Sprintf("key-%03d", m/5%2))))
+		}
+		for k := 0; k < keys; k++ {
+			evs = append(evs, mkEv(at.Add(time.Duration(k)*100*time.Millisecond), ip4(7000+k), "GET", "/catalog", "/catalog", 200, withKey(fmt.Sprintf("key-%03d", k))))
+		}
+	}
+	return evs
+}
+
 // TestBFLASmallSetNeedsEvidence: "only a small set of principals uses the
 // function" is not evidence of a privileged function when few principals
 // were around, nor once as many outsiders as the set may hold used it
@@ -122,16 +139,7 @@ func TestBFLASmallSetNeedsEvidence(t *testing.T) {
 	// 3 h; key-0 and key-1 call /exports every 5 minutes; after 3 h the
 	// outsiders call /exports twice each.
 	traffic := func(keys int, outsiders []int) []*event.Event {
-		var evs []*event.Event
-		for m := 0; m < 180; m++ {
-			at := t0.Add(time.Duration(m) * time.Minute)
-			if m%5 == 0 {
-				evs = append(evs, mkEv(at, ip4(7000+m%2), "GET", "/exports", "/exports", 200, withKey(fmt.Sprintf("key-%03d", m/5%2))))
-			}
-			for k := 0; k < keys; k++ {
-				evs = append(evs, mkEv(at.Add(time.Duration(k)*100*time.Millisecond), ip4(7000+k), "GET", "/catalog", "/catalog", 200, withKey(fmt.Sprintf("key-%03d", k))))
-			}
-		}
+		evs := exportsAndCatalog(keys)
 		for i, k := range outsiders {
 			at := t0.Add(3*time.Hour + time.Duration(i)*time.Minute)
 			for j := 0; j < 2; j++ {
@@ -174,21 +182,15 @@ func withHost(host string) evOpt {
 }
 
 // TestBFLASmallSetPerAPI: the population a function is restricted within
-// is its own API's. A shop whose few night-time users (5 keys) list
-// orders beside a clinic with 80 principals has not shown /exports to be
-// restricted: a sixth shop principal using it is quiet. The same shop
-// with 80 principals of its own is evidence, and the sixth fires.
+// is its own API's. A shop of 6 keys (two of them use /exports) beside a
+// clinic with 80 principals has not shown /exports to be restricted: a
+// third shop key using it is quiet. The same shop
+// with 80 keys of its own is evidence, and the third user fires.
 func TestBFLASmallSetPerAPI(t *testing.T) {
 	traffic := func(shopKeys, clinic int) []*event.Event {
-		var evs []*event.Event
+		evs := exportsAndCatalog(shopKeys)
 		for m := 0; m < 180; m++ {
 			at := t0.Add(time.Duration(m) * time.Minute)
-			if m%5 == 0 {
-				evs = append(evs, mkEv(at, ip4(7000+m%2), "GET", "/exports", "/exports", 200, withKey(fmt.Sprintf("key-%03d", m/5%2))))
-			}
-			for k := 0; k < shopKeys; k++ {
-				evs = append(evs, mkEv(at.Add(time.Duration(k)*100*time.Millisecond), ip4(7000+k), "GET", "/catalog", "/catalog", 200, withKey(fmt.Sprintf("key-%03d", k))))
-			}
 			for c := 0; c < clinic; c++ {
 				evs = append(evs, mkEv(at.Add(time.Duration(c)*50*time.Millisecond), ip4(9000+c), "GET", "/catalog", "/catalog", 200,
 					withKey(fmt.Sprintf("clinic-%03d", c)), withHost("ehr.example.com")))

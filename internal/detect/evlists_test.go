@@ -278,7 +278,7 @@ func TestBFLAGroupMemo(t *testing.T) {
 			}
 			ev := &event.Event{Auth: identity.Auth{Identity: id}}
 			memo.begin(ev)
-			got := memo.group(ev, uint64(i+1))
+			got := memo.group(ev, uint64(i+1), 1)
 			if want := ref.groupOf(ev); got != want {
 				t.Fatalf("event %d: group %d, want %d", i, got, want)
 			}

@@ -724,16 +724,12 @@ func (s *requestScanner) part(p Part) bool {
 					}
 				}
 				runCRS := s.crs != nil && !skipCRS
-				if runCRS && mediaDataURI(d.Text) {
-					runCRS = false
-					if tr != nil {
-						tr.Skipped = "CRS rules not run: a data URI of an image, audio, video or font type with a base64 payload"
-					}
-				}
-				if runCRS && pemArmored(d.Text) {
-					runCRS = false
-					if tr != nil {
-						tr.Skipped = "CRS rules not run: PEM blocks (a certificate, key or CSR)"
+				if runCRS {
+					if why := crsNotRun(d.Text); why != "" {
+						runCRS = false
+						if tr != nil {
+							tr.Skipped = "CRS rules not run: " + why
+						}
 					}
 				}
 				if runCRS {

@@ -350,6 +350,19 @@ func oneWord(t string) bool {
 	return t != "" && wordPrefix(t) == len(t)
 }
 
+// crsNotRun says why CRS rules are not run on a decoded value that is
+// data of a known format CRS misreads ("" when they are run): a media
+// data URI or PEM blocks.
+func crsNotRun(s string) string {
+	switch {
+	case mediaDataURI(s):
+		return "a data URI of an image, audio, video or font type with a base64 payload"
+	case pemArmored(s):
+		return "PEM blocks (a certificate, key or CSR)"
+	}
+	return ""
+}
+
 // pemArmored: s is, white space aside, nothing but PEM blocks (RFC 7468:
 // "-----BEGIN CERTIFICATE-----", base64 lines, "-----END
 // CERTIFICATE-----"; encoding/pem decodes each, base64 body included) — a
@@ -357,10 +370,11 @@ func oneWord(t string) bool {
 // uploads, SSH keys, signing keys). CRS's SQL comment rules (942440,
 // 942430) match its dashes; the structural matchers still judge it.
 func pemArmored(s string) bool {
-	b := []byte(strings.TrimSpace(s))
-	if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
-		return false
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "-----BEGIN ") {
+		return false // (no copy of the value unless it opens like PEM)
 	}
+	b := []byte(t)
 	for len(b) > 0 {
 		if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
 			return false
