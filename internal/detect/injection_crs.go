@@ -146,7 +146,7 @@ func (s *requestScanner) crsMatch(kind PartKind, name, text string, ev *[numInjC
 		if h.Rule.ID == libSQLiRule && weakLibSQLi(&s.lib, h.Text) {
 			continue // libinjection's verdict, judged as the structural matcher judges it
 		}
-		if c == ClassCmd && commaAfterName(text, h) {
+		if c == ClassCmd && (commaAfterName(text, h) || capitalUnixProgram(text, h)) {
 			continue
 		}
 		e := &ev[c]
@@ -248,6 +248,42 @@ func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[num
 // the comma separates the words of a brace expansion ("{wget,evil/x}").
 func commaAfterName(text string, h *crs.Hit) bool {
 	return h.Text == text && h.End > h.Start && h.End <= len(text) && text[h.End-1] == ',' && strings.IndexByte(text[:h.End], '{') < 0
+}
+
+// unixProgramRules: CRS's command rules that match a Unix program's name
+// (its unix-shell word lists, with or without arguments).
+var unixProgramRules = map[int]bool{932230: true, 932231: true, 932232: true, 932235: true, 932236: true, 932239: true, 932250: true, 932260: true, 932340: true, 932350: true}
+
+// capitalUnixProgram: a rule of unixProgramRules matched, in the value as
+// sent, a word with a capital letter in command position followed by
+// words only ("ENV FATE", "…; Base64 encoded"). CRS matches these lists whatever the case; a Unix
+// shell runs no "Base64" or "ENV" — names are case-sensitive there — so
+// the match is a word of text. Names that Windows' shells also find
+// whatever their case (caseFreeCmds: "WHOAMI", "Ping") still count.
+func capitalUnixProgram(text string, h *crs.Hit) bool {
+	if !unixProgramRules[h.Rule.ID] || h.Text != text || h.Start < 0 || h.End > len(text) || h.Start >= h.End {
+		return false
+	}
+	span := text[h.Start:h.End]
+	i := 0
+	for i < len(span) && !isLetterByte(span[i]) && !(span[i] >= '0' && span[i] <= '9') {
+		if span[i] == '/' || span[i] == '$' || span[i] == '`' {
+			return false // a path or an expansion: not a bare name in command position
+		}
+		i++
+	}
+	j := i
+	for j < len(span) && (isWordByte(span[j]) || span[j] == '.' || span[j] == '-' || span[j] == '+') {
+		j++
+	}
+	w := span[i:j]
+	if w == "" || !hasUpperASCII(w) || caseFreeCmds[asciiLower(w)] {
+		return false
+	}
+	// only words follow ("encoded", "FATE"): an argument with a path, a
+	// URL, an option or an operator ("; Wget http://…/x.sh") is a command
+	// line whatever the case of its first word
+	return wordsOnly(text[h.Start+j:])
 }
 
 // crsConfidence turns a value's CRS evidence for a class into a
@@ -569,9 +605,13 @@ func templatePlaceholders(ids []int, s string) bool {
 // shell. Configuration APIs store such templates; a shell reads
 // "${nodeGroupId}" as an empty variable and runs nothing. The variables of
 // evasion are upper case or special ("${IFS}", "${PATH:0:1}", "${@}") and
-// come with a command, which the structural matcher judges apart.
+// come with a command, which the structural matcher judges apart. CRS
+// 932240 (a word broken by quoting or expansion) also reads the "-" or "."
+// beside a placeholder ("deploy-${env}", "${var.region}-${var.env}"); it
+// is allowed when no placeholder sits inside a word — "who${x}ami" and
+// "i${x}d" split a program's name, which is evasion.
 func varPlaceholders(ids []int, s string) bool {
-	if !onlyRules(ids, 932130, 933135) || strings.ContainsAny(s, "`;|&\n") {
+	if !onlyRules(ids, 932130, 933135, 932240) || strings.ContainsAny(s, "`;|&\n") {
 		return false
 	}
 	n := 0
@@ -581,6 +621,9 @@ func varPlaceholders(ids []int, s string) bool {
 		}
 		j := strings.IndexByte(s[i+2:], '}')
 		if j <= 0 {
+			return false
+		}
+		if end := i + 3 + j; i > 0 && isWordByte(s[i-1]) && end < len(s) && isWordByte(s[end]) {
 			return false
 		}
 		name, lower := s[i+2:i+2+j], false

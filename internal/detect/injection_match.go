@@ -405,6 +405,11 @@ func sqliFingerprintWeak(fp, lower string) bool {
 	if strings.Trim(fp, "n&()") == "" {
 		return true
 	}
+	// Barewords and a comment opener that is a pathname wildcard
+	// ("logs/2026/*", sqlCommentOpen), no quote: a storage prefix.
+	if strings.Trim(fp, "nc") == "" && !strings.ContainsAny(lower, "'\"`") && !sqlCommentOpen(lower) {
+		return true
+	}
 	// A sentence with a single apostrophe and no SQL punctuation.
 	return !strings.ContainsAny(lower, "=()#;*") && !strings.Contains(lower, "--") && strings.Count(lower, "'") == 1 && !strings.Contains(lower, " or ") && !strings.Contains(lower, " and ")
 }
@@ -873,6 +878,41 @@ var wordCmds = map[string]bool{
 	"reg": true, "sc": true, "attrib": true,
 }
 
+// caseFreeCmds: the programs that Windows' shells find whatever the case
+// of their name ("WHOAMI", "Ping"); every other program of strongCmds is a
+// Unix one, whose name is case-sensitive.
+var caseFreeCmds = map[string]bool{
+	"whoami": true, "whoami.exe": true, "hostname": true, "ipconfig": true, "netstat": true, "nslookup": true, "ping": true,
+	"powershell": true, "pwsh": true, "cmd": true, "cmd.exe": true, "certutil": true, "bitsadmin": true, "systeminfo": true,
+	"tasklist": true, "taskkill": true, "wmic": true, "rundll32": true, "regsvr32": true, "mshta": true, "cscript": true,
+	"wscript": true, "dir": true, "type": true, "echo": true, "set": true, "net": true, "netsh": true, "reg": true, "sc": true,
+	"schtasks": true, "icacls": true, "attrib": true, "timeout": true, "find": true, "more": true, "sort": true, "curl": true,
+	"tar": true, "ftp": true, "tftp": true, "telnet": true, "shutdown": true, "sysinfo": true, "java": true, "node": true,
+	"python": true, "python3": true, "perl": true, "php": true, "ruby": true, "ssh": true, "scp": true,
+}
+
+// wordsOnly: s is words of text — letters, digits, spaces and sentence
+// punctuation — with no path, URL, option, operator or quote of a
+// command line.
+func wordsOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isWordByte(c) && c != ' ' && c != '.' && c != ',' && c != '!' && c != '?' {
+			return false
+		}
+	}
+	return true
+}
+
+// hasUpperASCII: s holds an ASCII capital letter.
+func hasUpperASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
 func isCmdWordChar(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 }
@@ -921,6 +961,11 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 		}
 		// "Tom & Jerry", "R&D; cat food": a word command needs shell-looking arguments.
 		if wordCmds[cmd] && !shellArgs(cmd, lower[end:]) {
+			continue
+		}
+		if !caseFreeCmds[cmd] && hasUpperASCII(text[j:end]) && wordsOnly(text[end:]) {
+			// "…; Base64 encoded": Unix program names are case-sensitive —
+			// a shell runs no "Base64" — and words follow, no command line
 			continue
 		}
 		if c == '&' && (j-i == 1) && !strings.HasPrefix(lower[i+1:], " ") && !wordBoundaryEnd(lower, end) {

@@ -46,10 +46,15 @@ func (c codeSyntax) String() string {
 
 // sqlCommentOpen: t opens a /* … */ comment — unless every "/*" is a
 // pathname wildcard and no comment is closed after it: a word of path
-// characters only with two slashes or more, or a wildcard followed by an
-// extension or another wildcard ("/docs/*.md", "/api/*", "/*/*"). A comment
-// in a condition ("1/*", "admin'/*", "1/**/or/**/1=1") is not one, and
-// "src/**/*.go" holds "/**/", the inline comment that stands for a space.
+// characters only with two slashes or more, a wildcard followed by an
+// extension or another wildcard ("/docs/*.md", "/api/*", "/*/*"), or a
+// wildcard closing a named prefix ("my-bucket/*", "reports/*": two
+// characters or more, a letter among them). The word may follow a URI
+// scheme or an ARN's fields ("s3://bucket/logs/*",
+// "arn:aws:s3:::my-bucket/*": storage and IAM APIs take such patterns). A
+// comment in a condition ("1/*", "admin'/*", "1/**/or/**/1=1") is not one,
+// and "src/**/*.go" holds "/**/", the inline comment that stands for a
+// space.
 func sqlCommentOpen(t string) bool {
 	i := strings.Index(t, "/*")
 	if i < 0 {
@@ -67,10 +72,49 @@ func sqlCommentOpen(t string) bool {
 			e++
 		}
 		tok := t[s:e]
-		glob := strings.Count(tok, "/") >= 2 || i+2 < len(t) && (t[i+2] == '*' || t[i+2] == '.')
-		if !glob || s > 0 && t[s-1] != ' ' && t[s-1] != ',' || e < len(t) && t[e] != ' ' && t[e] != ',' {
+		glob := strings.Count(tok, "/") >= 2 || i+2 < len(t) && (t[i+2] == '*' || t[i+2] == '.') || i+2 == e && namedPrefix(t[s:i])
+		if !glob || s > 0 && !globLeft(t[:s]) || e < len(t) && t[e] != ' ' && t[e] != ',' && t[e] != '"' {
 			return true
 		}
+	}
+	return false
+}
+
+// namedPrefix: the path segment before a closing "/*" names something —
+// two characters or more, a letter among them ("1/*" does not).
+func namedPrefix(p string) bool {
+	if k := strings.LastIndexByte(p, '/'); k >= 0 {
+		p = p[k+1:]
+	}
+	if len(p) < 2 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if isLetterByte(p[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// globLeft: what precedes a pathname wildcard's word lets it be one — a
+// space, comma or double quote between words (a JSON string), or a URI
+// scheme's or an ARN's colon ("s3:", "arn:aws:s3:::").
+func globLeft(before string) bool {
+	switch before[len(before)-1] {
+	case ' ', ',', '"':
+		return true
+	case ':':
+		f := before[:len(before)-1]
+		if k := strings.LastIndexAny(f, " ,\""); k >= 0 {
+			f = f[k+1:]
+		}
+		for i := 0; i < len(f); i++ {
+			if c := f[i]; !isWordByte(c) && c != ':' && c != '-' && c != '.' {
+				return false
+			}
+		}
+		return true
 	}
 	return false
 }

@@ -546,6 +546,11 @@ func TestSQLCommentOpen(t *testing.T) {
 		"1/*": true, "admin'/*": true, "1/**/or/**/1=1": true, "union/*!50000select*/": true, "x/* comment": true, "id=1/*": true,
 		"src/**/*.go": true, // "/**/" is the comment that stands for a space
 		"/docs/*.md":  false, "/api/*": false, "/*/*": false, "/b?n/*.log": false, "files: /var/log/*.log, /tmp/*.tmp": false, "no comment": false,
+		// storage prefixes and IAM resources: a named prefix closed by a
+		// wildcard, after a URI scheme or an ARN's fields
+		"arn:aws:s3:::my-bucket/*": false, "s3://bucket/logs/*": false, "reports/*": false, "logs/2026/*": false,
+		`{"Resource":"arn:aws:s3:::examplebucket/*"}`: false,
+		"a/*": true, "x' or 1=1/*": true, "abc:/*": true, "name/*!50000union*/": true, "1:x'/*": true,
 	} {
 		if got := sqlCommentOpen(v); got != want {
 			t.Errorf("sqlCommentOpen(%q) = %v, want %v", v, got, want)
@@ -743,18 +748,22 @@ func TestVarPlaceholders(t *testing.T) {
 		{[]int{932130}, "$HOME/${dir}", false},    // a bare variable
 		{[]int{932130, 932100}, "${name}", false}, // another rule
 		{[]int{932130}, "no dollar", false},
+		{[]int{932130, 932240, 933135}, "${var.region}-${var.env}", true}, // 932240 reads the "-"
+		{[]int{932130, 932240, 933135}, "deploy-${env}.example.com", true},
+		{[]int{932130, 932240, 933135}, "who${x}ami", false}, // inside a word: evasion
+		{[]int{932130, 932240, 933135}, "i${x}d", false},
 	} {
 		if got := varPlaceholders(tc.ids, tc.s); got != tc.want {
 			t.Errorf("varPlaceholders(%v, %q) = %v, want %v", tc.ids, tc.s, got, tc.want)
 		}
 	}
 	d := coldInjection()
-	for _, v := range []string{"group:${nodeGroupId}", "policyServer:${policyServerId}", "${project.version}"} {
+	for _, v := range []string{"group:${nodeGroupId}", "policyServer:${policyServerId}", "${project.version}", "${var.region}-${var.env}", "deploy-${env}"} {
 		if fs := d.Inspect(placeValue(t, "json", v)); len(fs) > 0 {
 			t.Errorf("%q flagged: %s %q (%s)", v, fs[0].Class, fs[0].Fragment, fs[0].Reason)
 		}
 	}
-	for _, v := range []string{"cat${IFS}/etc/passwd", ";${HOME}", "a=${PATH:0:1}"} {
+	for _, v := range []string{"cat${IFS}/etc/passwd", ";${HOME}", "a=${PATH:0:1}", "who${x}ami", "i${x}d", "c${u}at /etc/passwd"} {
 		if fs := d.Inspect(placeValue(t, "json", v)); len(fs) == 0 {
 			t.Errorf("%q not flagged", v)
 		}
