@@ -46,10 +46,12 @@ import (
 //     roaming between Wi-Fi and carrier uses 2–3 networks; a service fleet
 //     that always uses many sets its own max. A principal without history
 //     needs twice tr_abs; before tr_gate principal-hours of peers,
-//     tr_cold (4) × tr_abs.
+//     tr_cold (4) × tr_abs. The window is also judged shifted by half its
+//     length (the previous window's second half with this one's first),
+//     against the principal's largest window before the previous one.
 //
-// Memory: per client IP ≈ 190 bytes, per principal ≈ 250 bytes + up to 512
-// bytes of network hashes while active, per login endpoint ≈ 300 bytes + 2
+// Memory: per client IP ≈ 190 bytes, per principal ≈ 400 bytes + up to 1.5
+// KB of network hashes while active (three sets of ≤ 64), per login endpoint ≈ 300 bytes + 2
 // HLLs; LRU-bounded by Config.MaxTrackedClients / MaxTrackedIdentities
 // (default 200,000) and max_endpoints (default 20,000).
 
@@ -157,10 +159,13 @@ type authEndpoint struct {
 type authIdentity struct {
 	w        window
 	nets     smallSet
+	late     smallSet // networks of the window's second half
+	carry    smallSet // the previous window's late networks, when it was the one before
 	ips      lin256
 	lastNet  uint64
 	switches float64
 	own      float64
+	ownPrev  float64 // own before the last window was learned
 	closed   uint32
 	fire     fireState
 	rep      float64
@@ -507,8 +512,9 @@ func (d *authDetector) foldIdentity(s *authIdentity) {
 	v := float64(s.nets.len() + s.nets.overflow)
 	if s.fire.firedIn(s.w.idx) {
 		v = fmin(v, s.fire.thr)
-	} else if v > s.own {
-		s.own = v
+	} else {
+		s.ownPrev = s.own
+		s.own = fmax(s.own, v)
 	}
 	s.closed++
 	d.trPop.add(v)
@@ -529,6 +535,12 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	if idx > s.w.idx {
 		d.closeIdentity(s, out)
 		d.foldIdentity(s)
+		if idx == s.w.idx+1 {
+			s.carry, s.late = s.late, s.carry
+		} else {
+			s.carry.reset()
+		}
+		s.late.reset()
 		s.w, s.ips, s.lastNet, s.switches, s.rep, s.hit, s.fire = window{idx: idx}, lin256{}, 0, 0, 0, nil, fireState{}
 		s.nets.reset()
 		s.addrs.reset()
@@ -548,10 +560,31 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		s.switches++
 	}
 	s.lastNet = nk
+	// The window shifted by half its length: the previous window's second
+	// half and this one's first. An hour of roaming that straddles the
+	// boundary (30 networks from 11:45 to 12:14) is two halves under the
+	// bar in the tumbling windows.
+	ws := int64(d.trWin / time.Second)
+	late := ws > 1 && ev.Time.Unix()-s.w.idx*ws >= ws/2
+	if late {
+		s.late.add(nk)
+	}
 	if !s.nets.add(nk) {
 		return
 	}
 	nets := float64(s.nets.len() + s.nets.overflow)
+	shifted := false
+	if !late && s.carry.len() > 0 {
+		u := nets + float64(s.carry.len()+s.carry.overflow)
+		for i := 0; i < s.nets.len(); i++ {
+			if s.carry.has(s.nets.at(i)) {
+				u--
+			}
+		}
+		if u > nets {
+			nets, shifted = u, true
+		}
+	}
 	if nets <= d.trAbs {
 		return
 	}
@@ -564,7 +597,16 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	if !cold {
 		p99 = d.trPop.at(0.99)
 	}
-	thr := fmax(d.trAbs, fmax(2*s.own, 2*p99))
+	own := s.own
+	if shifted {
+		// the previous window's second half is in the count: what that
+		// window taught is not the bar. A principal whose only history it
+		// is faces the cold bar (a service fleet on a dozen networks in its
+		// second hour has no other normal yet).
+		own = s.ownPrev
+		cold = cold || s.closed < 2
+	}
+	thr := fmax(d.trAbs, fmax(2*own, 2*p99))
 	if cold {
 		thr = fmax(thr, d.trCold*d.trAbs)
 	}
@@ -582,10 +624,17 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		Count:      int64(s.w.n - s.rep),
 		Confidence: confidence(nets, thr, d.trPop.count(), 4*d.trGate),
 		Evidence: model.Evidence{
-			Observed: nets, Baseline: round2(fmax(s.own, p99)), Threshold: round2(thr), Window: winLabel(d.trWin),
+			Observed: nets, Baseline: round2(fmax(own, p99)), Threshold: round2(thr), Window: winLabel(d.trWin),
 			Reason:  "one principal used from an implausible number of client networks in a short time",
-			Details: map[string]any{"client_ips": s.ips.estimate(), "network_switches": s.switches, "own_max": s.own, "peer_p99": round2(p99)},
+			Details: map[string]any{"client_ips": s.ips.estimate(), "network_switches": s.switches, "own_max": own, "peer_p99": round2(p99)},
 		},
+	}
+	if shifted {
+		// the networks counted include the previous window's second half;
+		// the addresses named are this window's. That window was part of
+		// what fired: it is not the principal's normal.
+		h.Evidence.Details["window_shifted"] = true
+		s.own = s.ownPrev
 	}
 	h.Clients, h.ClientsOther = s.addrs.delta(true)
 	s.rep = s.w.n

@@ -101,6 +101,27 @@ func TestAuthAbuse(t *testing.T) {
 				t.Errorf("alert %+v", a)
 			}
 		}},
+		// 4 networks in the last quarter of an hour and 4 in the first of
+		// the next, the owner at home between: each hour holds 5 networks,
+		// at the bar (the floor of 5; the principals' p99 is 2); the hour
+		// across the boundary holds 9.
+		{"stolen token across the hour boundary", merge(base, burst(t0.Add(4*time.Hour+45*time.Minute), 30*time.Minute, 40, func(i int, at time.Time) *event.Event {
+			ip := ip4(5007)
+			if i%5 == 1 {
+				ip = ip4(900000 + (i/5)*256)
+			}
+			return mkEv(at, ip, "GET", "/api/orders", "/api/orders", 200, withID("user7"))
+		})), map[string]int{"auth.token_reuse": 1}, func(t *testing.T, as []model.Alert) {
+			a := as[0]
+			if a.Identity == nil || a.Identity.Name != "user7" || a.Evidence.Details["window_shifted"] != true {
+				t.Errorf("alert %s %+v", summary(as), a.Evidence)
+			}
+			for _, c := range a.Clients {
+				if !strings.HasPrefix(c.IP, "10.") && c.IP != ip4(5007) && c.IP < ip4(900000) {
+					t.Errorf("client %s not in the evidence", c.IP)
+				}
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

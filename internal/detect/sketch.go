@@ -255,6 +255,14 @@ func (s *smallSet) has(h uint64) bool {
 
 func (s *smallSet) len() int { return s.ninl + len(s.vals) }
 
+// at returns the i-th value kept (0 ≤ i < len()).
+func (s *smallSet) at(i int) uint64 {
+	if i < s.ninl {
+		return s.inl[i]
+	}
+	return s.vals[i-s.ninl]
+}
+
 func (s *smallSet) reset() { s.ninl, s.vals, s.overflow = 0, s.vals[:0], 0 }
 
 // fmax is math.Max(x, y) and fmin math.Min(x, y), inlined (math.Max is an
