@@ -183,12 +183,19 @@ const (
 // document's punctuation — CRS's SQL character-anomaly and quote rules
 // (942200, 942340, 942370, 942430) fire on every `":"` and `","` of
 // ordinary JSON. Per class, the leaf with the strongest evidence is kept,
-// its span placed in the document. It returns false when text is not a
-// well-formed JSON container (the caller matches it as text).
+// its span placed in the document. Members without their braces
+// (`"tags": ["captions", "dialogue"]`, a fragment an API takes in a query)
+// are judged as the object they are the members of. It returns false when
+// text is not a well-formed JSON container or member list (the caller
+// matches it as text).
 func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[numInjClasses]crsEvidence) bool {
 	t := strings.TrimLeft(text, " \t\r\n")
-	if len(text) > maxJSONValue || t == "" || t[0] != '{' && t[0] != '[' {
+	if len(text) > maxJSONValue || t == "" || t[0] != '{' && t[0] != '[' && !(t[0] == '"' && strings.Contains(t, "\":")) {
 		return false
+	}
+	whole := text
+	if t[0] == '"' {
+		text = "{" + text + "}" // spans are shifted back below
 	}
 	tk := &s.jtok
 	defer tk.Reset("", jsonscan.Options{}) // keep no view of the record
@@ -236,6 +243,15 @@ func (s *requestScanner) crsMatchJSON(kind PartKind, name, text string, ev *[num
 				e.start, e.end = start+e.start, start+e.end
 			}
 			*b = *e
+		}
+	}
+	if len(text) != len(whole) {
+		for c := range acc {
+			e := &acc[c]
+			e.start, e.end = max(0, e.start-1), min(len(whole), e.end-1)
+			if e.start >= e.end {
+				e.start, e.end = 0, len(whole)
+			}
 		}
 	}
 	*ev = acc
