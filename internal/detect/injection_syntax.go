@@ -137,8 +137,9 @@ func pathGlobByte(c byte) bool {
 func syntaxOf(s string) codeSyntax {
 	var out codeSyntax
 	t := strings.TrimRight(s, " \t\r\n")
-	// SQL comments closing the value
-	if strings.HasSuffix(t, "--") || strings.HasSuffix(t, "#") && len(t) > 1 || sqlCommentOpen(t) {
+	// SQL comments closing the value — not the closing "#" of a banner
+	// or heading that opens with one ("### managed by Rudder ###")
+	if strings.HasSuffix(t, "--") || strings.HasSuffix(t, "#") && len(t) > 1 && t[0] != '#' || sqlCommentOpen(t) {
 		out |= synSQL
 	}
 	// a string literal broken out of

@@ -13,6 +13,9 @@ func TestSyntaxOf(t *testing.T) {
 	}{
 		// SQL grammar
 		{"admin'--", synSQL},
+		{"admin'#", synSQL},
+		{"1 or 1=1 #", synSQL},
+		{"### End of file managed by Rudder ###", 0}, // a banner, not a comment
 		{"' notnull --", synSQL},
 		{"'glob 1;", synSQL},
 		{"x' or username like x escape 'x';", synSQL},
