@@ -118,7 +118,6 @@ type bflaDetector struct {
 	areaFuncs            float64
 	smallAbs, smallShare float64
 	smallPop             float64
-	seen                 float64 // principals seen (new ones in ids; one evicted and seen again counts again)
 	start                time.Time
 	eps                  *lru[bflaEndpoint]
 	areas                *lru[bflaArea]
@@ -134,8 +133,6 @@ type bflaDetector struct {
 	specs                pipeline.SpecLookup
 	readyEP, readySmall  readyMark
 	learnedAt            readyMark
-	firstSeenAt          float64 // d.seen when the first endpoint was first used
-	hasEP                bool
 	now                  time.Time
 }
 
@@ -178,6 +175,10 @@ type bflaIdentity struct {
 // shop function could have had.
 type bflaHost struct {
 	pop distinct
+	// firstAt is the estimate when the API's first endpoint was first used
+	// (-1 before): readiness marks the small-set evidence once an API has
+	// small_pop principals past it
+	firstAt float64
 	// est is pop's estimate, taken again once the principals added since
 	// (pending) reach 1/64 of it: an estimate costs microseconds and the
 	// small-set reasons ask for it at every first use of a function.
@@ -265,17 +266,17 @@ func privilegedSegment(path string) (bool, string) {
 // principals of API hk.
 func (d *bflaDetector) group(ev *event.Event, ih, hk uint64) uint8 {
 	st, created := d.ids.GetOrAdd(ih)
-	if created {
-		d.seen++
-		if d.hasEP && d.seen-d.firstSeenAt >= d.smallPop {
-			d.readySmall.mark(d.now) // the oldest endpoint has its small-set evidence
-		}
-	}
 	if st.host != hk {
-		h, _ := d.hosts.GetOrAdd(hk)
+		h, hc := d.hosts.GetOrAdd(hk)
+		if hc {
+			h.firstAt = -1
+		}
 		h.pop.add(ih)
 		h.pending++
 		st.host = hk
+		if h.firstAt >= 0 && d.readySmall.at.IsZero() && d.hostPop(hk)-h.firstAt >= d.smallPop {
+			d.readySmall.mark(d.now) // the API's oldest endpoint has its small-set evidence
+		}
 	}
 	if !created && st.set {
 		return st.group
@@ -378,8 +379,8 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		e.host = hk
 		e.hostAt = d.hostPop(e.host)
 		d.classify(ev, e)
-		if !d.hasEP {
-			d.hasEP, d.firstSeenAt = true, d.seen
+		if h, ok := d.hosts.Peek(hk); ok && h.firstAt < 0 {
+			h.firstAt = e.hostAt
 		}
 	}
 	bit := uint64(1) << g

@@ -209,11 +209,22 @@ func TestBFLASmallSetPerAPI(t *testing.T) {
 	}{
 		{"5 shop keys beside a clinic of 80", 6, 80, 0},
 		{"80 shop keys", 80, 0, 1},
+		{"30 shop keys beside a clinic of 30", 30, 30, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			as := run(newBFLA(Config{}), merge(traffic(c.shopKeys, c.clin)))
+			d := newBFLA(Config{})
+			as := run(d, merge(traffic(c.shopKeys, c.clin)))
 			if len(as) != c.want {
 				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			// the readiness of the small-set evidence follows each API's
+			// principals too: 30 and 30 on two APIs ready no function
+			// (small_pop 50), and the time it became ready agrees with
+			// the endpoints counted ready
+			for _, r := range d.Readiness(t0.Add(4 * time.Hour)) {
+				if strings.Contains(r.Baseline, "principals seen on its API") && (r.ReadyAt != nil) != (r.ReadyScopes > 0) {
+					t.Errorf("%s: ready at %v with %d endpoints ready", r.Baseline, r.ReadyAt, r.ReadyScopes)
+				}
 			}
 		})
 	}
