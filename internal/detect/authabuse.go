@@ -50,8 +50,9 @@ import (
 //     length (the previous window's second half with this one's first),
 //     against the principal's largest window before the previous one.
 //
-// Memory: per client IP ≈ 190 bytes, per principal ≈ 400 bytes + up to 1.5
-// KB of network hashes while active (three sets of ≤ 64), per login endpoint ≈ 300 bytes + 2
+// Memory: per client IP ≈ 190 bytes, per principal ≈ 700 bytes (three
+// address tallies) + up to 1.5 KB of network hashes while active (three
+// sets of ≤ 64), per login endpoint ≈ 300 bytes + 2
 // HLLs; LRU-bounded by Config.MaxTrackedClients / MaxTrackedIdentities
 // (default 200,000) and max_endpoints (default 20,000).
 
@@ -171,7 +172,11 @@ type authIdentity struct {
 	rep      float64
 	hit      *Hit
 	addrs    addrTally // client addresses of the window's requests
-	folded   bool
+	// the addresses and requests of the window's second half, and of the
+	// previous window's (carried): a shifted window's alert names them
+	lateAddrs, carryAddrs addrTally
+	lateN, carryN         float64
+	folded                bool
 }
 
 func newAuthAbuse(cfg Config) *authDetector {
@@ -535,12 +540,18 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	if idx > s.w.idx {
 		d.closeIdentity(s, out)
 		d.foldIdentity(s)
-		if idx == s.w.idx+1 {
+		if idx == s.w.idx+1 && !s.fire.firedIn(s.w.idx) {
+			// (a window that fired reported its second half already)
 			s.carry, s.late = s.late, s.carry
+			s.carryAddrs, s.carryN = s.lateAddrs, s.lateN
 		} else {
 			s.carry.reset()
+			s.carryAddrs.reset()
+			s.carryN = 0
 		}
 		s.late.reset()
+		s.lateAddrs.reset()
+		s.lateN = 0
 		s.w, s.ips, s.lastNet, s.switches, s.rep, s.hit, s.fire = window{idx: idx}, lin256{}, 0, 0, 0, nil, fireState{}
 		s.nets.reset()
 		s.addrs.reset()
@@ -568,6 +579,8 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 	late := ws > 1 && ev.Time.Unix()-s.w.idx*ws >= ws/2
 	if late {
 		s.late.add(nk)
+		s.lateAddrs.add(ev.ClientIP)
+		s.lateN++
 	}
 	if !s.nets.add(nk) {
 		return
@@ -630,13 +643,21 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		},
 	}
 	if shifted {
-		// the networks counted include the previous window's second half;
-		// the addresses named are this window's. That window was part of
-		// what fired: it is not the principal's normal.
+		// the networks counted include the previous window's second half
+		// (its addresses are named below). That window was part of what
+		// fired: it is not the principal's normal.
 		h.Evidence.Details["window_shifted"] = true
 		s.own = s.ownPrev
 	}
 	h.Clients, h.ClientsOther = s.addrs.delta(true)
+	if shifted && s.carryN > 0 {
+		// the previous window's second half is evidence: its addresses
+		// and requests are the alert's too (once)
+		cs, other := s.carryAddrs.delta(true)
+		h.Clients, h.ClientsOther = mergeClients(h.Clients, cs), h.ClientsOther+other
+		h.Count += int64(s.carryN)
+		s.carryN = 0
+	}
 	s.rep = s.w.n
 	if first {
 		h.Sample = anomSample(ev, "")
