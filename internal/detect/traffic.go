@@ -478,7 +478,12 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		s.ids.add(ih)
 	}
 	p99, cold, ok := d.peerBar(&ep.clientDist, &ep.clientsSeen, s, &d.readyCl, ev.Time)
-	if !ok {
+	if !ok || cold && !ev.External && float64(s.own.n) < d.coldOwn {
+		// A newcomer on the internal network while the peers are young
+		// is infrastructure starting its run (a billing service's nightly
+		// walk 15 minutes into the capture, when three night-time
+		// clients already make the deployment look seen whole): judged
+		// once the peer baseline is ready, or with its own history.
 		return
 	}
 	users := fmax(1, s.ids.estimate())
@@ -758,7 +763,7 @@ func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
 		while: "nothing fires on the endpoint: a population rate needs the endpoint's own history"}.tally()
 	cl := baseline{detector: "traffic", name: "client windows per endpoint", scope: "endpoint",
 		alerts: alertNames(alert.TrafficClientSpike), requires: model.Need{Windows: int64(d.peerGate)},
-		while: fmt.Sprintf("only clients with ≥ %g own windows on the endpoint, or any client once the peers' windows are ≥ %g per distinct client (a small deployment seen whole), above max(%g, %g × the largest peer window so far, their own bound); other newcomers are not judged", d.coldOwn, d.coldReturn, d.absClient, d.peerFactor)}.tally()
+		while: fmt.Sprintf("only clients with ≥ %g own windows on the endpoint, or any external client once the peers' windows are ≥ %g per distinct client (a small deployment seen whole), above max(%g, %g × the largest peer window so far, their own bound); other newcomers, and newcomers on the internal network, are not judged", d.coldOwn, d.coldReturn, d.absClient, d.peerFactor)}.tally()
 	id := baseline{detector: "traffic", name: "principal windows per endpoint", scope: "endpoint",
 		alerts: alertNames(alert.TrafficIdentitySpike), requires: model.Need{Windows: int64(d.peerGate)},
 		while: fmt.Sprintf("only principals with ≥ %g own windows on the endpoint, or any principal once the peers' windows are ≥ %g per distinct principal, above max(%g, %g × the largest peer window so far, their own bound, their role group now); other newcomers are not judged", d.coldOwn, d.coldReturn, d.absID, d.peerFactor)}.tally()

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"sort"
 	"testing"
 	"time"
@@ -236,12 +237,20 @@ func TestTrafficSmallDeploymentNewcomer(t *testing.T) {
 			large = append(large, mkEv(at.Add(time.Duration(j)*5*time.Second), ip4(2000+c), "GET", "/products", "/products?page=1", 200))
 		}
 	}
+	// A billing service on the internal network starts its nightly walk
+	// after those 4 h: the same volume from an internal newcomer.
+	batch := scraper(t0.Add(4*time.Hour + 30*time.Second))
+	for _, ev := range batch {
+		ev.ClientIP = netip.MustParseAddr("10.50.200.12")
+		ev.PeerIP, ev.External = ev.ClientIP, false
+	}
 	cases := []struct {
 		name string
 		evs  []*event.Event
 		want int
 	}{
 		{"small deployment: a newcomer scrapes the catalogue", merge(small, scraper(t0.Add(4*time.Hour+30*time.Second))), 1},
+		{"small deployment: an internal newcomer's batch run is not judged while the peers learn", merge(small, batch), 0},
 		{"small deployment: quiet", merge(small), 0},
 		{"large deployment's first hour: a newcomer's first burst is not judged", merge(large, scraper(t0.Add(41*time.Minute))), 0},
 	}
