@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -225,9 +226,41 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// withIBANCheck returns country + the ISO 13616 check digits + bban.
+func withIBANCheck(country, bban string) string {
+	rem := 0
+	for _, c := range bban + country + "00" {
+		if c >= 'A' && c <= 'Z' {
+			rem = (rem*100 + int(c-'A') + 10) % 97
+		} else {
+			rem = (rem*10 + int(c-'0')) % 97
+		}
+	}
+	return fmt.Sprintf("%s%02d%s", country, 98-rem, bban)
+}
+
 func TestValidators(t *testing.T) {
 	if !validIBAN("GB82WEST12345698765432") || validIBAN("GB82WEST12345698765433") || validIBAN("XX82WEST12345698765432") {
 		t.Error("IBAN validation")
+	}
+	// Sweden's account numbers are digits: a token of the right length
+	// and checksum with letters in it is not a Swedish IBAN; Britain's
+	// hold a bank code in letters.
+	if se := withIBANCheck("SE", "45000000058398257466"); !validIBAN(se) {
+		t.Errorf("%s not valid", se)
+	}
+	if se := withIBANCheck("SE", "4500000005839825YD1Q"); validIBAN(se) {
+		t.Errorf("%s valid: SE's BBAN is digits", se)
+	}
+	// A random identifier in mixed case is not read as one ("Se…yD1q").
+	tok := withIBANCheck("SE", "45000000058398257466")
+	mixed := "Se" + tok[2:]
+	c, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms := c.ClassifyText("ids " + mixed + " and " + tok); len(ms) != 1 || ms[0].Type != TypeIBAN {
+		t.Errorf("found %+v, want the one IBAN in upper case", ms)
 	}
 	for d, want := range map[string]bool{
 		"442071234567":     true,  // UK London

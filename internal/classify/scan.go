@@ -723,6 +723,9 @@ func (s *scan) ibans() {
 			if e < len(t) && isAlnum(t[e]) {
 				continue
 			}
+			if mixedCase(t[i:e]) {
+				continue // "Se12…yD1q": a random token; an IBAN is written in one case
+			}
 			if validIBAN(cand) {
 				s.add(TypeIBAN, 0.95, i, e, strings.Clone(cand[:2]), false) // cand may share the body's memory
 				i = e - 1
@@ -732,6 +735,17 @@ func (s *scan) ibans() {
 		}
 		_ = found
 	}
+}
+
+// mixedCase: s has both lower- and upper-case ASCII letters.
+func mixedCase(s string) bool {
+	lo, up := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		lo = lo || c >= 'a' && c <= 'z'
+		up = up || c >= 'A' && c <= 'Z'
+	}
+	return lo && up
 }
 
 // ---------------------------------------------------------------- masked values

@@ -110,8 +110,17 @@ var ibanLengths = map[string]int{
 	"TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
 }
 
-// validIBAN checks country length and the ISO 13616 mod-97 checksum. s is
-// upper-case alphanumerics without spaces.
+// ibanNumericBBAN: the countries whose BBAN is digits only in the SWIFT
+// IBAN registry (AT 16n, BE 12n, DE 18n, ES 20n, SE 20n …).
+var ibanNumericBBAN = map[string]bool{
+	"AT": true, "BA": true, "BE": true, "CZ": true, "DE": true, "DK": true, "EE": true, "ES": true, "FI": true, "FO": true,
+	"GL": true, "HR": true, "HU": true, "IL": true, "IS": true, "LT": true, "ME": true, "NO": true, "PL": true, "PT": true,
+	"RS": true, "SE": true, "SI": true, "SK": true, "TL": true, "TN": true, "XK": true, "AE": true,
+}
+
+// validIBAN checks country length, the BBAN's digits where the country's
+// BBAN is numeric (ibanNumericBBAN), and the ISO 13616 mod-97 checksum. s
+// is upper-case alphanumerics without spaces.
 func validIBAN(s string) bool {
 	if len(s) < 15 || len(s) > 34 {
 		return false
@@ -125,6 +134,15 @@ func validIBAN(s string) bool {
 	}
 	if s[2:4] == "00" || s[2:4] == "01" || s[2:4] == "99" {
 		return false
+	}
+	if ibanNumericBBAN[s[:2]] {
+		// the country's account numbers are digits only (IBAN registry):
+		// a token with letters after "SE12" is an identifier, not an IBAN
+		for i := 4; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
 	}
 	rem := 0
 	add := func(c byte) bool {
