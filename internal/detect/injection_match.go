@@ -230,6 +230,9 @@ func matchInjection(kind PartKind, text string, f byteSet) []InjMatch {
 // remembered in lib (nil: none), which the CRS rules of the same value
 // share.
 func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) []InjMatch {
+	if m, ok := serializedStream(text); ok {
+		return []InjMatch{m}
+	}
 	if plainBytes(f, len(text)) {
 		// one plain token: only a database system object can be news
 		// ("xp_cmdshell", "OPENROWSET")
@@ -929,6 +932,9 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 			}
 			return InjMatch{Class: ClassCmd, Confidence: 0.9, Start: i, End: min(len(text), i+60), Reason: "shell construct " + s}, true
 		}
+	}
+	if m, ok := deserializationGadget(text, lower); ok {
+		return m, true
 	}
 	if f.any(bBacktick) {
 		if i := strings.IndexByte(lower, '`'); i >= 0 {

@@ -772,3 +772,29 @@ func TestVarPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// TestDeserializationGadgets: a pickle (protocol 0) that calls a process
+// function, read from a form body or a JSON member, is code execution;
+// pickle-shaped words in text are not.
+func TestDeserializationGadgets(t *testing.T) {
+	d := coldInjection()
+	for _, where := range []string{"json", "form"} {
+		fs := d.Inspect(placeValue(t, where, "cos\nsystem\n(S'id'\ntR."))
+		if len(fs) == 0 || fs[0].Class != ClassCmd || !strings.Contains(fs[0].Reason, "pickle") {
+			t.Errorf("%s: pickle calling os.system: %+v", where, fs)
+		}
+	}
+	for _, v := range []string{"cos\nsine\n", "Tacos\nsystem reboot\n", "Tacos\nsystem\n"} {
+		if m, ok := deserializationGadget(v, asciiLower(v)); ok {
+			t.Errorf("%q: %+v", v, m)
+		}
+	}
+	if n := javaClassName("javax.script.ScriptEngineManager [x]"); n != len("javax.script.ScriptEngineManager") {
+		t.Errorf("javaClassName = %d", n)
+	}
+	for _, s := range []string{"str hello", "Foo.Bar", "com.example", "1.2.3"} {
+		if n := javaClassName(s); n != 0 {
+			t.Errorf("javaClassName(%q) = %d", s, n)
+		}
+	}
+}
