@@ -231,7 +231,8 @@ func FuzzRequestBody(f *testing.F) {
 }
 
 func FuzzMatchInjection(f *testing.F) {
-	for _, s := range []string{"1' or 1=1--", "<svg onload=x>", "..%c0%af..", "{{7*7}}", "*)(uid=*", "\r\nSet-Cookie: a", "$(id)", "%u002e%u002e/"} {
+	for _, s := range []string{"1' or 1=1--", "<svg onload=x>", "..%c0%af..", "{{7*7}}", "*)(uid=*", "\r\nSet-Cookie: a", "$(id)", "%u002e%u002e/",
+		"!!python/object/apply:os.system", "!!javax.script.ScriptEngineManager", "O:8:\"stdClass\":1:{", "rO0ABXNyABdqYXZh", "cos\nsystem\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
