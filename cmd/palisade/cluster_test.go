@@ -304,18 +304,7 @@ cluster { name: palisade-test, listen: 127.0.0.1:%d, routes: [%s] }
 	// requests short on 6 endpoints when first read): it must converge.
 	var eps []model.Endpoint
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
-		eps = eps[:0]
-		for cursor := ""; ; {
-			var page struct {
-				Items []model.Endpoint `json:"items"`
-				Next  string           `json:"next_cursor"`
-			}
-			getJSON(t, apiC, "/api/v1/endpoints?limit=500&cursor="+cursor, &page)
-			eps = append(eps, page.Items...)
-			if cursor = page.Next; cursor == "" {
-				break
-			}
-		}
+		eps = listAll[model.Endpoint](t, apiC, "/api/v1/endpoints")
 		if endpointSig(eps) == endpointSig(want.Endpoints) || time.Now().After(deadline) {
 			break
 		}
@@ -425,13 +414,18 @@ func refKey(r *model.EndpointRef) string {
 }
 
 func listAlerts(t *testing.T, c apiClient) []model.Alert {
-	var out []model.Alert
+	return listAll[model.Alert](t, c, "/api/v1/alerts")
+}
+
+// listAll reads every page of a list endpoint of the API.
+func listAll[T any](t *testing.T, c apiClient, path string) []T {
+	var out []T
 	for cursor := ""; ; {
 		var page struct {
-			Items []model.Alert `json:"items"`
-			Next  string        `json:"next_cursor"`
+			Items []T    `json:"items"`
+			Next  string `json:"next_cursor"`
 		}
-		getJSON(t, c, "/api/v1/alerts?limit=500&cursor="+cursor, &page)
+		getJSON(t, c, path+"?limit=500&cursor="+cursor, &page)
 		out = append(out, page.Items...)
 		if cursor = page.Next; cursor == "" {
 			return out
