@@ -50,9 +50,9 @@ import (
 //     length (the previous window's second half with this one's first),
 //     against the principal's largest window before the previous one.
 //
-// Memory: per client IP ≈ 190 bytes, per principal ≈ 700 bytes (three
-// address tallies) + up to 1.5 KB of network hashes while active (three
-// sets of ≤ 64), per login endpoint ≈ 300 bytes + 2
+// Memory: per client IP ≈ 190 bytes, per principal ≈ 830 bytes (three
+// address tallies of 137 B) + up to 1.5 KB of network hashes while active
+// (three sets of ≤ 64), per login endpoint ≈ 300 bytes + 2
 // HLLs; LRU-bounded by Config.MaxTrackedClients / MaxTrackedIdentities
 // (default 200,000) and max_endpoints (default 20,000).
 
