@@ -272,10 +272,11 @@ var unixProgramRules = map[int]bool{932230: true, 932231: true, 932232: true, 93
 
 // capitalUnixProgram: a rule of unixProgramRules matched, in the value as
 // sent, a word with a capital letter in command position followed by
-// words only ("ENV FATE", "…; Base64 encoded"). CRS matches these lists whatever the case; a Unix
-// shell runs no "Base64" or "ENV" — names are case-sensitive there — so
-// the match is a word of text. Names that Windows' shells also find
-// whatever their case (caseFreeCmds: "WHOAMI", "Ping") still count.
+// words only ("ENV FATE", "…; Base64 encoded"). CRS matches these lists
+// whatever the case; a Unix shell runs no "Base64" or "ENV" — names are
+// case-sensitive there — so the match is a word of text. Names that
+// Windows' shells also find whatever their case (caseFreeCmds: "WHOAMI",
+// "Ping") still count.
 func capitalUnixProgram(text string, h *crs.Hit) bool {
 	if !unixProgramRules[h.Rule.ID] || h.Text != text || h.Start < 0 || h.End > len(text) || h.Start >= h.End {
 		return false
