@@ -32,43 +32,44 @@ import (
 //   - node-serialize functions ("_$$ND_FUNC$$_");
 //   - pickle protocol 0 calling a process or eval function ("cos\nsystem\n",
 //     "csubprocess\nPopen\n", "c__builtin__\neval\n").
-func deserializationGadget(text, lower string) (InjMatch, bool) {
+func deserializationGadget(text string) (InjMatch, bool) {
 	at := func(i, n int, conf float64, why string) (InjMatch, bool) {
 		return InjMatch{Class: ClassCmd, Confidence: conf, Start: i, End: min(len(text), i+n), Reason: "unsafe deserialization: " + why}, true
 	}
-	bang := strings.IndexByte(text, '!') >= 0
-	if i := strings.Index(lower, "!!python/"); bang && i >= 0 {
-		rest := lower[i+len("!!python/"):]
-		for _, t := range []string{"object/apply:", "object/new:", "object:", "name:", "module:"} {
-			if strings.HasPrefix(rest, t) {
-				return at(i, 60, 0.9, "PyYAML tag !!python/"+t+" (constructs an object or calls a function)")
+	if strings.IndexByte(text, '!') >= 0 {
+		if i := indexFold(text, "!!python/"); i >= 0 {
+			rest := text[i+len("!!python/"):]
+			for _, t := range []string{"object/apply:", "object/new:", "object:", "name:", "module:"} {
+				if hasPrefixFold(rest, t) {
+					return at(i, 60, 0.9, "PyYAML tag !!python/"+t+" (constructs an object or calls a function)")
+				}
 			}
 		}
-	}
-	if i := strings.Index(lower, "!ruby/"); bang && i >= 0 {
-		rest := lower[i+len("!ruby/"):]
-		for _, t := range []string{"object:", "hash:", "struct:", "marshal"} {
-			if strings.HasPrefix(rest, t) {
-				return at(i, 60, 0.85, "Ruby YAML tag !ruby/"+t+" (instantiates a class)")
+		if i := indexFold(text, "!ruby/"); i >= 0 {
+			rest := text[i+len("!ruby/"):]
+			for _, t := range []string{"object:", "hash:", "struct:", "marshal"} {
+				if hasPrefixFold(rest, t) {
+					return at(i, 60, 0.85, "Ruby YAML tag !ruby/"+t+" (instantiates a class)")
+				}
 			}
 		}
-	}
-	for off := 0; bang && off < len(text); {
-		k := strings.Index(text[off:], "!!")
-		if k < 0 {
-			break
+		for off := 0; off < len(text); {
+			k := strings.Index(text[off:], "!!")
+			if k < 0 {
+				break
+			}
+			i := off + k
+			if n := javaClassName(text[i+2:]); n > 0 {
+				return at(i, n+2, 0.85, "YAML global tag of a Java class "+text[i:i+2+n]+" (SnakeYAML constructs it)")
+			}
+			off = i + 2
 		}
-		i := off + k
-		if n := javaClassName(text[i+2:]); n > 0 {
-			return at(i, n+2, 0.85, "YAML global tag of a Java class "+text[i:i+2+n]+" (SnakeYAML constructs it)")
-		}
-		off = i + 2
 	}
-	if m, ok := gadgetClassMatch(text, lower); ok {
+	if m, ok := gadgetClassMatch(text); ok {
 		return m, true
 	}
 	if strings.IndexByte(text, '$') >= 0 {
-		if i := strings.Index(lower, "_$$nd_func$$_"); i >= 0 {
+		if i := indexFold(text, "_$$nd_func$$_"); i >= 0 {
 			return at(i, 60, 0.9, "node-serialize function (_$$ND_FUNC$$_)")
 		}
 	}
@@ -87,13 +88,36 @@ func deserializationGadget(text, lower string) (InjMatch, bool) {
 	return InjMatch{}, false
 }
 
-// gadgetClassMatch: the value names a class of gadgetClasses (checked
-// on plain tokens too: a Fastjson "@type" member's value is one).
-func gadgetClassMatch(text, lower string) (InjMatch, bool) {
-	if len(lower) < 13 || strings.Count(lower, ".") < 2 {
+// indexFold is strings.Index(asciiLower(s), sub) for a lower-case sub
+// that opens with a byte that is not a letter, without a lower-case copy
+// of s.
+func indexFold(s, sub string) int {
+	for off := 0; off+len(sub) <= len(s); {
+		k := strings.IndexByte(s[off:], sub[0])
+		if k < 0 {
+			return -1
+		}
+		i := off + k
+		if hasPrefixFold(s[i:], sub) {
+			return i
+		}
+		off = i + 1
+	}
+	return -1
+}
+
+// hasPrefixFold: s opens with p, ASCII case aside.
+func hasPrefixFold(s, p string) bool {
+	return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p)
+}
+
+// gadgetClassMatch: the value names a class of gadgetClasses, ASCII case
+// aside.
+func gadgetClassMatch(text string) (InjMatch, bool) {
+	if len(text) < 13 || strings.Count(text, ".") < 2 {
 		return InjMatch{}, false
 	}
-	i, n := gadgetClass(lower)
+	i, n := gadgetClass(text)
 	if n == 0 {
 		return InjMatch{}, false
 	}
@@ -106,14 +130,14 @@ var (
 )
 
 // gadgetClass returns the offset and length of the first class name of
-// gadgetClasses in lower (n 0 when none).
-func gadgetClass(lower string) (i, n int) {
-	gadgetOnce.Do(func() { gadgetAC = ac.New(gadgetClasses, false) })
-	if !gadgetAC.Any(lower) {
+// gadgetClasses in s, ASCII case aside (n 0 when none).
+func gadgetClass(s string) (i, n int) {
+	gadgetOnce.Do(func() { gadgetAC = ac.New(gadgetClasses, true) })
+	if !gadgetAC.Any(s) {
 		return 0, 0
 	}
 	i = -1
-	gadgetAC.Each(lower, func(id, start, end int) {
+	gadgetAC.Each(s, func(id, start, end int) {
 		if i < 0 {
 			i, n = start, end-start
 		}

@@ -234,10 +234,11 @@ func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) 
 		return []InjMatch{m}
 	}
 	if plainBytes(f, len(text)) {
-		// one plain token: only a database system object or a gadget
-		// chain's class can be news ("xp_cmdshell", "OPENROWSET",
-		// "com.sun.rowset.JdbcRowSetImpl" as a Fastjson @type)
-		if m, ok := gadgetClassMatch(text, asciiLower(text)); ok {
+		// one plain token: only a database system object or a
+		// deserialization marker can be news ("xp_cmdshell",
+		// "OPENROWSET", "com.sun.rowset.JdbcRowSetImpl" as a Fastjson
+		// @type, a YAML tag "!!javax.script.ScriptEngineManager")
+		if m, ok := deserializationGadget(text); ok {
 			return []InjMatch{m}
 		}
 		if len(text) >= 7 && len(text) <= 40 && (strings.IndexByte(text, '_') >= 0 || strings.IndexByte("oOsSmM", text[0]) >= 0) {
@@ -309,6 +310,10 @@ func matchInjectionLib(kind PartKind, text string, f byteSet, lib *crs.LibMemo) 
 		add(m, ok)
 	} else if f.any(bSlash) && strings.ContainsAny(text, "?*[") {
 		add(matchCmd(kind, text, low(), f))
+	} else {
+		// no shell metacharacter: matchCmd is not run, but a
+		// deserialization marker need not have one ("!!python/name:os.system")
+		add(deserializationGadget(text))
 	}
 	if f.any(bDot2 | bSlash | bBackslash | bColon | bNUL) {
 		m, ok := matchTraversal(low(), f)
@@ -937,7 +942,7 @@ func matchCmd(kind PartKind, text, lower string, f byteSet) (InjMatch, bool) {
 			return InjMatch{Class: ClassCmd, Confidence: 0.9, Start: i, End: min(len(text), i+60), Reason: "shell construct " + s}, true
 		}
 	}
-	if m, ok := deserializationGadget(text, lower); ok {
+	if m, ok := deserializationGadget(text); ok {
 		return m, true
 	}
 	if f.any(bBacktick) {
