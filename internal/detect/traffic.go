@@ -477,13 +477,8 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	if ih != 0 {
 		s.ids.add(ih)
 	}
-	p99, cold, ok := d.peerBar(&ep.clientDist, &ep.clientsSeen, s, &d.readyCl, ev.Time)
-	if !ok || cold && !ev.External && float64(s.own.n) < d.coldOwn {
-		// A newcomer on the internal network while the peers are young
-		// is infrastructure starting its run (a billing service's nightly
-		// walk 15 minutes into the capture, when three night-time
-		// clients already make the deployment look seen whole): judged
-		// once the peer baseline is ready, or with its own history.
+	p99, cold, ok := d.peerBar(&ep.clientDist, &ep.clientsSeen, s, &d.readyCl, ev.Time, ev.External)
+	if !ok {
 		return
 	}
 	users := fmax(1, s.ids.estimate())
@@ -633,7 +628,7 @@ func (d *trafficDetector) identity(ev *event.Event, eh, ih uint64, ep *trafficEn
 	}
 	p.n++
 	s.ids.add(d.keys.ip(ev))
-	p99, cold, ok := d.peerBar(&ep.identDist, &ep.identsSeen, s, &d.readyID, ev.Time)
+	p99, cold, ok := d.peerBar(&ep.identDist, &ep.identsSeen, s, &d.readyID, ev.Time, true)
 	if !ok {
 		return
 	}
@@ -712,8 +707,13 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 // the endpoint's closed peer windows once there are peer_gate of them
 // (marking the baseline ready), else — for a subject with cold_own own
 // windows and cold_gate peer windows — the largest peer window so far
-// (cold). ok is false when the subject is not judged.
-func (d *trafficDetector) peerBar(dist *quantiles, seen *lin256, s *trafficSubject, mark *readyMark, t time.Time) (p99 float64, cold, ok bool) {
+// (cold). ok is false when the subject is not judged. A newcomer judged
+// because the deployment looks seen whole must come from outside
+// (external; principals pass true): one on the internal network is
+// infrastructure starting its run (a billing service's nightly walk 15
+// minutes into the capture, when three night-time clients already make
+// the deployment look seen whole).
+func (d *trafficDetector) peerBar(dist *quantiles, seen *lin256, s *trafficSubject, mark *readyMark, t time.Time, external bool) (p99 float64, cold, ok bool) {
 	peers := dist.count()
 	if peers >= d.peerGate {
 		mark.mark(t)
@@ -722,10 +722,11 @@ func (d *trafficDetector) peerBar(dist *quantiles, seen *lin256, s *trafficSubje
 	if peers < d.coldGate {
 		return 0, true, false
 	}
-	if float64(s.own.n) < d.coldOwn && peers < d.coldReturn*seen.estimate() {
+	if float64(s.own.n) < d.coldOwn && (peers < d.coldReturn*seen.estimate() || !external) {
 		// A newcomer while the population is still arriving (each peer
 		// seen fewer than cold_own times on average, as at the start of
-		// a large deployment): its first run looks like anyone's.
+		// a large deployment): its first run looks like anyone's. And
+		// one on the internal network in any case (above).
 		return 0, true, false
 	}
 	return dist.at(1), true, true
