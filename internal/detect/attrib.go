@@ -104,26 +104,6 @@ func (t *addrTally) top() string {
 	return t.ip[best].String()
 }
 
-// mergeClients adds b's counts to a's (one entry per address), most
-// events first.
-func mergeClients(a, b []model.ClientCount) []model.ClientCount {
-	for _, c := range b {
-		found := false
-		for i := range a {
-			if a[i].IP == c.IP {
-				a[i].Count += c.Count
-				found = true
-				break
-			}
-		}
-		if !found {
-			a = append(a, c)
-		}
-	}
-	sortClients(a)
-	return a
-}
-
 func sortClients(cs []model.ClientCount) {
 	sort.SliceStable(cs, func(i, j int) bool {
 		if cs[i].Count != cs[j].Count {

@@ -654,7 +654,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		// the previous window's second half is evidence: its addresses
 		// and requests are the alert's too (once)
 		cs, other := s.carryAddrs.delta(true)
-		h.Clients, h.ClientsOther = mergeClients(h.Clients, cs), h.ClientsOther+other
+		h.Clients, h.ClientsOther = append(h.Clients, cs...), h.ClientsOther+other // addClients merges an address named twice
 		h.Count += int64(s.carryN)
 		s.carryN = 0
 	}
