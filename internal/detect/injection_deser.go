@@ -274,11 +274,11 @@ func phpObject(s string) int {
 	return -1
 }
 
-// base64ish: s is made of base64 alphabet bytes.
+// base64ish: s is made of bytes of the standard base64 alphabet
+// (b64Std) and padding.
 func base64ish(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isWordByte(c) && c != '_' || c == '+' || c == '/' || c == '=') {
+		if b64Std[s[i]] == 0xFF && s[i] != '=' {
 			return false
 		}
 	}
