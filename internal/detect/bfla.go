@@ -149,6 +149,8 @@ type bflaEndpoint struct {
 	scopes     []string
 	scopesDone bool
 	flagged    smallSet // principals that fired here (their uses are not learned)
+	firstFired float64  // end-user principals that fired here as its first users (firstByEndUser)
+	admin      bool     // the template names an administrative function (adminPath)
 	area       uint64   // key of the administrative area the endpoint lies in (0: none; set with priv)
 	zone       uint64   // key of the endpoint's resource area (resourceArea; 0: none; set with priv)
 }
@@ -395,6 +397,14 @@ func (d *bflaDetector) Observe(ev *event.Event, out *Emitter) {
 		d.learnedAt.mark(ev.Time)
 	}
 	learning := !d.learned
+	if !known && e.n == 0 && e.admin && ev.Time.Sub(d.start) >= d.learn {
+		if why := d.firstByEndUser(e, g); why != "" {
+			e.flagged.add(ih)
+			e.firstFired++
+			d.emit(ev, e, g, why, out)
+			return
+		}
+	}
 	if !known && e.n > 0 && (learning || e.n < d.minUses) {
 		why := ""
 		if learning && (e.n >= d.minUses || d.areaEvidence(e) || d.exclusive(e)) {
@@ -491,6 +501,7 @@ func (d *bflaDetector) classify(ev *event.Event, e *bflaEndpoint) {
 	if ok {
 		e.priv = 1
 	}
+	e.admin = adminPath(ev.Endpoint.Path)
 	if area != "" {
 		e.area = hashing.String(strings.ToLower(ev.Endpoint.Host) + area)
 		d.areas.GetOrAdd(e.area)
@@ -695,6 +706,49 @@ func (d *bflaDetector) roleNamed(ev *event.Event, e *bflaEndpoint, g uint8) stri
 		return ""
 	}
 	return "the path names role " + strconv.Quote(role) + ", which every group using it holds and this token lacks"
+}
+
+// firstByEndUser is the reason for the first successful use of an
+// administrative function (adminPath) when nobody used it or its
+// administrative area before: no group's use says who it is for, but the
+// token does when every role it claims names an end user of the service
+// (endUserRole: customer, patient, member, …; technical roles ignored).
+// Only after the learning time (learn, 2 h) of observed traffic: in the
+// first minutes of a capture, the first user of a function is an accident
+// of when the capture started. An administrator is not the first user of
+// the admin API everywhere: an attacker can be, before the staff's
+// working day (a customer listing pending orders on /v1/admin/orders at
+// 06:00, --attack-shift 17). Once small_abs such principals fired here,
+// end users using the function is how the API works: it is learned. ""
+// when it does not hold.
+func (d *bflaDetector) firstByEndUser(e *bflaEndpoint, g uint8) string {
+	if d.roleless(g) || int(g) >= len(d.groupRoleNames) || e.firstFired >= d.smallAbs {
+		return ""
+	}
+	if a, ok := d.areas.Peek(e.area); e.area != 0 && ok && a.n > 0 {
+		return "" // the area's functions have users: the other reasons judge
+	}
+	end := endUserOf(d.groupRoleNames[g])
+	if end == "" {
+		return ""
+	}
+	return "administrative function first used by end-user role " + strconv.Quote(end) + ": nobody used it or its administrative area before"
+}
+
+// adminWords name administrative functions unambiguously (a word of a
+// literal segment that is one of them, or starts with admin:
+// administration, adminpanel). privilegedWords is broader (settings,
+// config, roles: customers have settings).
+var adminWords = []string{"internal", "backoffice", "sudo", "superuser", "superusers"}
+
+// adminPath reports whether a template names an administrative function.
+func adminPath(path string) bool {
+	found := false
+	forEachPathWord(path, func(w string) bool {
+		found = strings.HasPrefix(w, "admin") || strings.HasPrefix(w, "impersonat") || slices.Contains(adminWords, w)
+		return !found
+	})
+	return found
 }
 
 // roleName normalizes a role claim for matching path words: lower case,

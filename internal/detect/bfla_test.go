@@ -513,3 +513,67 @@ func TestRoleName(t *testing.T) {
 		}
 	}
 }
+
+// TestBFLAFirstByEndUser: an administrative function that nobody used,
+// in an administrative area nobody used, first used successfully by a
+// token whose every role names an end user (customer, patient; technical
+// roles ignored) fires once the learning time of traffic has passed — a
+// customer on the admin API before the staff's working day. Not in the
+// first minutes of the input, not for an administrator, not for a token
+// that claims any other role, not on a word that only looks
+// administrative (settings), not where the area has users (the other
+// reasons judge), and not once small_abs end users fired on the function:
+// then end users using it is how the API works.
+func TestBFLAFirstByEndUser(t *testing.T) {
+	at := t0.Add(3 * time.Hour)
+	first := func(tmpl string, opts ...evOpt) []*event.Event {
+		return merge(shop(4, 3), twice(at, "GET", tmpl, tmpl, opts...))
+	}
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"customer first on an unused admin area", first("/backoffice/orders", withID("cust7", "customer")), 1},
+		{"patient with Keycloak's technical roles", first("/v1/admin-tools/export", withID("pt-9", "offline_access", "uma_authorization", "default-roles-clinic", "patient")), 1},
+		{"namespaced end-user role", first("/api/sudo/run", withID("u-4", "https://example.com/roles/users")), 1},
+		{"in the first minutes of the input", merge(shop(1, 3), twice(t0.Add(20*time.Minute), "GET", "/backoffice/orders", "/backoffice/orders", withID("cust7", "customer"))), 0},
+		{"an administrator first", first("/backoffice/orders", withID("boss", "admin")), 0},
+		{"a token with another role too", first("/backoffice/orders", withID("agent-2", "customer", "support")), 0},
+		{"a role-less credential", first("/backoffice/orders", withKey("partner-key-001")), 0},
+		{"settings are not administrative", first("/users/me/settings", withID("cust7", "customer")), 0},
+		{"a word that starts like one", first("/badminton/courts", withID("cust7", "customer")), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newBFLA(Config{}), c.evs), "bfla.privileged_access")
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Identity == nil || a.Count != 2 || len(a.Evidence.Samples) != 1 || !strings.Contains(a.Evidence.Samples[0].Note, "first used by end-user role") {
+					t.Fatalf("alert %+v %+v", a, a.Evidence.Samples)
+				}
+			}
+		})
+	}
+	t.Run("end users on it is how the API works", func(t *testing.T) {
+		evs := shop(4, 3)
+		for i := 0; i < 9; i++ {
+			evs = append(evs, twice(at.Add(time.Duration(i)*3*time.Minute), "GET", "/backoffice/orders", "/backoffice/orders", withID(fmt.Sprintf("cust%d", i), "customer"))...)
+		}
+		as := ofType(run(newBFLA(Config{}), merge(evs)), "bfla.privileged_access")
+		if len(as) != 5 {
+			t.Fatalf("want small_abs (5) alerts, then the function learned; got\n%s", summary(as))
+		}
+	})
+}
+
+func TestAdminPath(t *testing.T) {
+	for p, want := range map[string]bool{"/v1/admin/orders": true, "/Administration/users": true, "/api/internal/jobs": true, "/back_office/x": false,
+		"/backoffice": true, "/v1/users/{admin}": false, "/settings": false, "/badminton": false, "/v1/impersonate/{id}": true, "/international/rates": false} {
+		if adminPath(p) != want {
+			t.Errorf("adminPath(%q) != %v", p, want)
+		}
+	}
+}
