@@ -23,13 +23,15 @@ import (
 // not teach the baseline. Alerts fold per (client, endpoint) in the
 // emitter; no per-client state is kept.
 //
-// Learning (readiness) and cold start: before gate_obs observations,
-// from cold_obs (5) on, a body is judged only when its content is
-// structured (JSON, XML, form) — a prior on what such a body can be —
-// against max(cold_abs × abs, cold_factor × the largest size so far)
-// (defaults 4 × 64 KiB | 16 KiB and 25 ×): a 2 MB review against
-// 300-byte reviews is not noise, whatever the endpoint's age. Binary
-// bodies (PDFs, images, archives, uploads) wait for the baseline.
+// Learning (readiness) and cold start: before gate_obs observations, a
+// body is judged only when its content is structured (JSON, XML, form) —
+// a prior on what such a body can be — against max(cold_abs × abs,
+// cold_factor × the largest size so far) (defaults 4 × 64 KiB | 16 KiB
+// and 25 ×), raised by cold_obs / n below cold_obs (5) observations (n):
+// a 2 MB review against 300-byte reviews is not noise, whatever the
+// endpoint's age, and a 7 MB order list after three of 400 bytes is not
+// either (bar 427 KiB; 1.28 MiB after one). Binary bodies (PDFs, images,
+// archives, uploads) wait for the baseline.
 //
 // Memory: per endpoint 2 DDSketches (≤ 4.3 KB each, typically < 1 KB) +
 // ~100 bytes; at most max_endpoints (default 20,000) endpoints, LRU.
@@ -47,7 +49,7 @@ type payloadOptions struct {
 	AbsResponse  float64 `yaml:"abs_response" doc:"absolute floor of a large response (bytes)"`
 	AbsRequest   float64 `yaml:"abs_request" doc:"absolute floor of a large request body (bytes)"`
 	MaxEndpoints int     `yaml:"max_endpoints" doc:"endpoints tracked (LRU)"`
-	ColdObs      float64 `yaml:"cold_obs" doc:"before gate_obs observations, observations on the endpoint before the cold-start rule judges structured bodies"`
+	ColdObs      float64 `yaml:"cold_obs" doc:"before gate_obs observations, observations on the endpoint below which the cold-start bar is raised by cold_obs / observations"`
 	ColdAbs      float64 `yaml:"cold_abs" doc:"cold start: a body is above cold_abs × abs_response (or abs_request)"`
 	ColdFactor   float64 `yaml:"cold_factor" doc:"cold start: a body is above cold_factor × the largest size so far"`
 }
@@ -143,12 +145,14 @@ func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, 
 		if req {
 			ct = ev.Rec.Request.Header("content-type")
 		}
-		if n < d.coldObs || !structuredBody(ct) {
+		if n < 1 || !structuredBody(ct) {
 			q.add(sz)
 			return
 		}
+		// Fewer observations than cold_obs: the bar is raised in
+		// proportion (cold_obs / n), as the largest so far says less.
 		base = q.at(1) // the largest so far
-		thr = fmax(d.coldAbs*abs, d.coldFactor*base)
+		thr = fmax(1, d.coldObs/n) * fmax(d.coldAbs*abs, d.coldFactor*base)
 	} else {
 		base = q.at(d.q)
 		thr = fmax(abs, d.factor*base)
@@ -177,7 +181,7 @@ func (d *payloadDetector) check(ev *event.Event, q *quantiles, sz, abs float64, 
 // Readiness implements pipeline.ReadinessReporter.
 func (d *payloadDetector) Readiness(at time.Time) []model.Readiness {
 	while := func(abs float64) string {
-		return fmt.Sprintf("from %g observations, structured (JSON/XML/form) bodies above max(%g, %g × the largest so far); binary bodies are not judged", d.coldObs, d.coldAbs*abs, d.coldFactor)
+		return fmt.Sprintf("structured (JSON/XML/form) bodies above max(%g, %g × the largest so far), × %g / n below %g observations (n); binary bodies are not judged", d.coldAbs*abs, d.coldFactor, d.coldObs, d.coldObs)
 	}
 	resp := baseline{detector: "payload", name: "response sizes (2xx)", scope: "endpoint", alerts: alertNames(alert.PayloadLargeResponse),
 		requires: model.Need{Requests: int64(d.gate)}, while: while(d.absResp)}.tally()

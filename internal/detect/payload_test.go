@@ -129,3 +129,46 @@ func TestLatency(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// TestPayloadYoungEndpoint: before cold_obs (5) observations the cold bar
+// is raised by cold_obs / n: a 7 MB order list after three of ~400 bytes
+// (bar 427 KiB) is reported; 1 MiB after one (bar 1.28 MiB) is not, nor a
+// first response, nor a binary body.
+func TestPayloadYoungEndpoint(t *testing.T) {
+	resp := func(at time.Time, ip string, size int64, ct string) *event.Event {
+		return mkEv(at, ip, "GET", "/orders", "/orders", 200, withSizes(0, size), func(ev *event.Event) {
+			ev.Rec.Response.Headers = map[string]string{"content-type": ct}
+		})
+	}
+	small := func(n int) []*event.Event {
+		var evs []*event.Event
+		for i := 0; i < n; i++ {
+			evs = append(evs, resp(t0.Add(time.Duration(i)*time.Hour), ip4(10+i), int64(356+40*i), "application/json"))
+		}
+		return evs
+	}
+	late := t0.Add(9 * time.Hour)
+	for _, c := range []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"7 MB after three small", append(small(3), resp(late, "203.0.113.153", 7<<20, "application/json")), 1},
+		{"1 MiB after one small", append(small(1), resp(late, "203.0.113.153", 1<<20, "application/json")), 0},
+		{"2 MiB after one small", append(small(1), resp(late, "203.0.113.153", 2<<20, "application/json")), 1},
+		{"a first response", []*event.Event{resp(late, "203.0.113.153", 50<<20, "application/json")}, 0},
+		{"a binary body after three small", append(small(3), resp(late, "203.0.113.153", 7<<20, "application/zip")), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			as := run(newPayload(Config{}), c.evs)
+			if len(as) != c.want {
+				t.Fatalf("want %d, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if a.Client == nil || a.Client.IP != "203.0.113.153" || a.Evidence.Details["baseline_learning"] != true {
+					t.Fatalf("alert %+v", a)
+				}
+			}
+		})
+	}
+}
