@@ -150,6 +150,7 @@ type authEndpoint struct {
 	w          window
 	maxClient  float64 // most login failures of one client (its 10 min window)
 	nextEval   float64 // failure count at which the HLLs are next estimated
+	evalN      float64 // failure count at the last estimate
 	users, cls distinct
 	base       ewstat
 	fire       fireState
@@ -436,6 +437,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		e.ref = keepRef(ev.Endpoint)
 	}
 	if idx > e.w.idx {
+		d.judgeStuffing(e, nil, out)
 		d.closeEndpoint(e, out)
 		v := e.w.n
 		if e.fire.firedIn(e.w.idx) {
@@ -448,7 +450,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 		if e.base.n >= 6 {
 			d.readyCS.mark(ev.Time)
 		}
-		e.w, e.hit, e.maxClient, e.nextEval = window{idx: idx}, nil, 0, 0
+		e.w, e.hit, e.maxClient, e.nextEval, e.evalN = window{idx: idx}, nil, 0, 0, 0
 		e.users.reset()
 		e.cls.reset()
 	}
@@ -459,18 +461,27 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	}
 	e.cls.add(d.keys.ip(ev))
 	e.maxClient = fmax(e.maxClient, clientFails)
-	// HLL estimates cost microseconds: evaluate at geometrically spaced
-	// counts (every 8 failures, then every 1/8 of the count).
-	if e.w.n <= d.csAbs || e.w.n < e.nextEval {
-		return
-	}
-	e.nextEval = e.w.n + fmax(8, e.w.n/8)
+	d.judgeStuffing(e, ev, out)
+}
+
+// judgeStuffing judges the endpoint's window; ev is nil for its last
+// judgement, when the window ends.
+func (d *authDetector) judgeStuffing(e *authEndpoint, ev *event.Event, out *Emitter) {
 	// Before the endpoint has 6 windows of history only a flood four times
 	// the absolute minimum counts.
 	thr := 4 * d.csAbs
 	if e.base.n >= 6 {
 		thr = fmax(d.csAbs, e.base.upper(d.csK, d.csRatio))
 	}
+	// HLL estimates cost microseconds: evaluate at geometrically spaced
+	// counts (every 8 failures, then every 1/8 of the count), at the first
+	// failure above the bar, and once more when the window ends with
+	// failures not yet estimated.
+	due := ev == nil || e.w.n >= e.nextEval || e.w.n > thr && e.evalN <= thr
+	if e.w.n <= d.csAbs || !due || e.w.n == e.evalN {
+		return
+	}
+	e.nextEval, e.evalN = e.w.n+fmax(8, e.w.n/8), e.w.n
 	users, clients := e.users.estimate(), e.cls.estimate()
 	// Spread: many clients and many usernames, no client holding half of
 	// the failures (that is brute force), about one attempt per username.
@@ -481,7 +492,11 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 	if delta == 0 {
 		return
 	}
-	e.hit = &Hit{Type: alert.AuthCredentialStuffing, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+	at, ep := e.last, keepRef(e.ref)
+	if ev != nil {
+		at, ep = ev.Time, keepRef(ev.Endpoint)
+	}
+	e.hit = &Hit{Type: alert.AuthCredentialStuffing, Time: at, Endpoint: &ep, Count: int64(delta),
 		Confidence: confidence(e.w.n, thr, float64(e.base.n), 24),
 		Evidence: model.Evidence{
 			Observed: e.w.n, Baseline: round2(e.base.mean), Threshold: round2(thr), Window: winLabel(d.csWin),
@@ -489,7 +504,7 @@ func (d *authDetector) stuffing(ev *event.Event, user uint64, clientFails float6
 			Details: map[string]any{"distinct_usernames": users, "distinct_clients": clients, "max_failures_one_client": e.maxClient, "baseline_windows": e.base.n},
 		},
 	}
-	if first {
+	if first && ev != nil {
 		e.hit.Sample = anomSample(ev, "")
 	}
 	out.Emit(*e.hit)
@@ -683,7 +698,12 @@ func (d *authDetector) closeIdentity(s *authIdentity, out *Emitter) {
 // Finish reports the remainder of fired windows.
 func (d *authDetector) Finish(at time.Time, out *Emitter) {
 	d.clients.Each(func(_ uint64, c *authClient) { d.closeClient(c, out) })
-	d.eps.Each(func(_ uint64, e *authEndpoint) { d.closeEndpoint(e, out) })
+	d.eps.Each(func(_ uint64, e *authEndpoint) {
+		if !out.Preview() {
+			d.judgeStuffing(e, nil, out) // the open window's last judgement (a look must not commit it)
+		}
+		d.closeEndpoint(e, out)
+	})
 	d.ids.Each(func(_ uint64, s *authIdentity) { d.closeIdentity(s, out) })
 }
 

@@ -224,3 +224,42 @@ func TestGraphQLBatchBruteForce(t *testing.T) {
 		})
 	}
 }
+
+// TestStuffingJudgedWhenCrossing: the username and client estimates are
+// taken at spaced failure counts (with cs_abs 45 on a young login
+// endpoint, bar 180: 46, 54, …, 165, 186). A botnet whose window ends at
+// 184 failures is judged at the first failure above the bar; one whose
+// spread is only clear after the last scheduled estimate (a single
+// client's 150 failures first, then 160 from as many clients: no client
+// holds half only from 301; estimates at …, 259, 292, 329) is judged once
+// more when its window ends.
+func TestStuffingJudgedWhenCrossing(t *testing.T) {
+	start := t0.Add(21 * time.Minute)
+	bots := func(n, from int) []*event.Event {
+		return burst(start.Add(5*time.Minute), 10*time.Minute, n, func(i int, at time.Time) *event.Event {
+			return login(at, ip4(700000+from+i), fmt.Sprintf("victim%d@example.com", from+i), false)
+		})
+	}
+	crowd := bots(184, 0)
+	one := burst(start, 4*time.Minute, 150, func(i int, at time.Time) *event.Event {
+		return login(at, "203.0.113.30", fmt.Sprintf("guess%d@example.com", i), false)
+	})
+	spread := merge(one, bots(160, 1000))
+	next := []*event.Event{login(start.Add(30*time.Minute), ip4(5), "alice", false)}
+	for _, c := range []struct {
+		name string
+		evs  []*event.Event
+		at   time.Time
+	}{
+		{"crossing between estimates", crowd, crowd[180].Time},
+		{"spread clear at the window's end, next window starts", merge(spread, next), spread[len(spread)-1].Time},
+		{"spread clear at the window's end, input ends", spread, spread[len(spread)-1].Time},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newAuthAbuse(Config{Options: optsYAML(t, "authabuse: {cs_abs: 45}")}), c.evs), "auth.credential_stuffing")
+			if len(as) != 1 || !as[0].FirstSeen.Equal(c.at) {
+				t.Fatalf("want one alert at %v:\n%s", c.at, summary(as))
+			}
+		})
+	}
+}
