@@ -49,7 +49,10 @@ import (
 // clients — after dist_gate windows of history. A shift start (known staff
 // on their own addresses opening records that exist) is none of these.
 // The slow variant, until 10 slow windows of peers closed, uses 4 × the
-// fast windows' p99 as its peer baseline.
+// fast windows' p99 as its peer baseline. End-user role groups (customer,
+// patient, …) are also judged as crowds: a group new to the parameter, or
+// one whose objects are owned within it, whose members together open far
+// more identifiers, several each, than it does (groupCrowd).
 //
 // Learning (readiness) and cold start: the fast variant's peers need
 // peer_gate (30) closed windows on the endpoint and parameter. Before,
@@ -59,19 +62,21 @@ import (
 // (20 %) of the window's requests refused or not found (a walk through
 // identifiers that do not exist or are not the subject's) — a service
 // account reading objects that exist stays quiet until its peers are
-// known. The distributed variant's EWMA needs dist_gate (6) windows;
-// before, the bar is dist_abs and only the failure and address-rotation
-// swarm signs count (every subject is new in a young capture, so
-// newness says nothing). The slow variant's peers need 10 slow windows
-// (4 × the fast peers' p99 before); the hour-of-day bar needs hour_min
-// windows at the hour (a day); the ownership hint needs owned_min repeat
-// uses.
+// known; the slow variant is judged under the same rule (a walk under
+// the fast floor on an endpoint too quiet for its peers). The distributed
+// variant's EWMA needs dist_gate (6) windows; before, the bar is dist_abs
+// and only the failure and address-rotation swarm signs count (every
+// subject is new in a young capture, so newness says nothing). The slow
+// variant's peers need 10 slow windows (4 × the fast peers' p99 before);
+// the hour-of-day bar needs hour_min windows at the hour (a day); the
+// ownership hint needs owned_min repeat uses.
 //
 // Memory: per (subject, endpoint, parameter) ≈ 1,030 bytes (two windows,
 // each with a 128-byte linear counter and a 137-byte address tally; 168
 // bytes of familiar addresses) — at most Config.MaxTrackedClients +
 // Config.MaxTrackedIdentities entries (default 100,000 ≈ 110 MB), LRU; per
-// (endpoint, parameter[, role group]) 2–4 DDSketches + 4 HLLs (the
+// (endpoint, parameter[, role group]) 2–4 DDSketches (+ ≈ 90 bytes of
+// the group's crowd state) + 4 HLLs (the
 // distributed variant's tumbling and shifted windows; sparse: a few
 // hundred bytes, dense: 16 KB) + up to 16 KB of active-subject keys +
 // 2 × (512 bytes of recently counted value hashes + 256 bytes of subject
@@ -212,6 +217,7 @@ func (d *enumDetector) nameKind(name string) uint8 {
 // valueOwner is the ownership hint of one object identifier.
 type valueOwner struct {
 	subj  uint64
+	group uint64 // the first principal's role group on the parameter (enumSubject.gk)
 	multi bool
 }
 
@@ -222,9 +228,20 @@ type idParam struct {
 type enumGroup struct {
 	fastDist, slowDist quantiles
 	// Contemporaneous peers: subjects active in the current fast window and
-	// the distinct identifiers they requested in it.
-	w           int64
-	active, sum float64
+	// the distinct identifiers they requested in it, and their requests.
+	w              int64
+	active, sum, n float64
+	// The end-user crowd (groupCrowd): whether every role of the group
+	// names an end user, the largest sum of a closed window and the
+	// closed windows with members active, and the repeat uses of
+	// identifiers by the group's members and those by another member than
+	// the identifier's first user in the group (ownership within it).
+	endUser         bool
+	born            int64 // the fast window the group was first seen in on the parameter
+	rec             float64
+	wins            float64
+	revisits, cross float64
+	fire            fireState
 }
 
 type enumWin struct {
@@ -373,6 +390,7 @@ type distWin struct {
 	anon      float64 // anonymous requests
 	errs      float64 // 4xx responses
 	nextEval  float64 // request count at which the HLLs are next estimated
+	evalN     float64 // request count at the last estimate
 	fire      fireState
 	last      time.Time
 	hit       *Hit
@@ -382,7 +400,7 @@ type distWin struct {
 // names its window).
 func (w *distWin) reset(idx int64, seq uint64) {
 	w.start, w.lastSeq = seq, seq
-	w.w, w.n, w.young, w.anon, w.errs, w.maxSubj, w.hit, w.nextEval = idx, 0, 0, 0, 0, 0, nil, 0
+	w.w, w.n, w.young, w.anon, w.errs, w.maxSubj, w.hit, w.nextEval, w.evalN = idx, 0, 0, 0, 0, 0, nil, 0, 0
 	w.youngObj = 0
 	w.youngSubj.reset()
 	w.vals.reset()
@@ -587,9 +605,18 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 		if sk != 0 && ev.Auth.Identity != nil {
 			// Ownership hint (principals only: an address is not an owner).
 			ow, fresh := d.owners.GetOrAdd(hashing.Mix64(pk ^ vh*0xff51afd7ed558ccd))
+			if !fresh && ow.group == s.gk {
+				// a repeat use within the first user's role group
+				if g, ok := d.groups.Peek(s.gk); ok {
+					g.revisits++
+					if ow.subj != sk {
+						g.cross++
+					}
+				}
+			}
 			switch {
 			case fresh:
-				ow.subj = sk
+				ow.subj, ow.group = sk, s.gk
 			case ow.subj != sk:
 				par.revisits++
 				par.cross++
@@ -714,13 +741,26 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		par.activeSlow = append(par.activeSlow, s.key)
 	}
 	s.ips.add(d.keys.ip(ev))
-	g, _ := d.groups.GetOrAdd(s.gk)
+	g, gcreated := d.groups.GetOrAdd(s.gk)
+	if gcreated {
+		g.endUser, g.born = endUserToken(ev), fi
+	}
 	if g.w != fi {
-		g.w, g.active, g.sum = fi, 0, 0
+		if g.active > 0 {
+			// the closed window teaches the group's record (a window that
+			// fired, at most its bar)
+			v := g.sum
+			if g.fire.firedIn(g.w) {
+				v = fmin(v, g.fire.thr)
+			}
+			g.rec, g.wins = fmax(g.rec, v), g.wins+1
+		}
+		g.w, g.active, g.sum, g.n = fi, 0, 0, 0
 	}
 	if s.fast.n == 0 {
 		g.active++
 	}
+	g.n++
 	bad := ev.Status >= 400 && ev.Status < 500
 	for _, w := range []*enumWin{&s.fast, &s.slow} {
 		w.n++
@@ -736,6 +776,9 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		s.fast.est = s.fast.vals.estimate()
 		g.sum++
 		sampleID(&s.fast, d.absFast, p.value)
+		if g.endUser {
+			d.groupCrowd(ev, par, g, out)
+		}
 	}
 	if newS {
 		s.slow.est = s.slow.vals.estimate()
@@ -748,6 +791,12 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		if newF && s.fast.errs >= d.coldErrors*s.fast.n {
 			d.check(ev, s, par, g, p, &s.fast, false, out)
 		}
+		// The slow variant under the same rule: a walk slow enough to
+		// stay under the fast floor, on an endpoint too quiet for its
+		// peers to be ready, is judged on its 6 h window.
+		if newS && s.fastInSlow != s.slow.idx+1 && s.slow.errs >= d.coldErrors*s.slow.n {
+			d.check(ev, s, par, g, p, &s.slow, true, out)
+		}
 		return newF
 	}
 	if newF {
@@ -759,6 +808,78 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 		d.check(ev, s, par, g, p, &s.slow, true, out)
 	}
 	return newF
+}
+
+// ownedWithin reports whether g is an end-user role group whose objects on
+// the parameter are owned within it: at least owned_min repeat uses by its
+// members, at most owned_share of them by another member than the
+// identifier's first user in the group.
+func (d *enumDetector) ownedWithin(g *enumGroup) bool {
+	return g.endUser && g.revisits >= d.ownedMin && g.cross <= d.ownedShare*g.revisits
+}
+
+// groupCrowd judges the current fast window of an end-user role group
+// (every role names an end user: customer, patient, …) on the parameter.
+// End users each open their own objects: a crowd of them opening several
+// objects each, together far more than they do, is sixty stuffed portal
+// accounts reading other patients' records — whether or not the
+// endpoint's whole population (clinicians opening records at shift start)
+// looks unusual, and on the first day, before any hour of the day has its
+// history. Over at least dist_min_subjects members, more than
+// dist_abs_hourly distinct identifiers (each member's distinct count,
+// summed), and:
+//
+//   - new_end_user_group: the group is new to the parameter (this is its
+//     first or second window there), which has dist_gate windows of
+//     history before it came, and its members opened at least
+//     fresh_reads identifiers each on average (a release that brings
+//     patients to their own record opens one each);
+//   - end_user_crowd: the group has dist_gate closed windows on the
+//     parameter, whose objects are owned within it (≥ owned_min repeat
+//     uses by its members, at most owned_share of them by another member
+//     than the identifier's first user in the group), and opened more than
+//     dist_far × its largest closed window, at least two each on average.
+//
+// It does not report a window either endpoint-wide series already
+// reported, and marks the requests up to now as reported (one alert per
+// attack).
+func (d *enumDetector) groupCrowd(ev *event.Event, par *enumParam, g *enumGroup, out *Emitter) {
+	if g.active < d.distMinSubj || g.sum <= d.distAbsHourly {
+		return
+	}
+	thr, variant := d.distAbsHourly, ""
+	switch {
+	case g.w <= g.born+1 && g.born >= winIndex(par.first, d.fast)+int64(d.distGate):
+		if g.sum >= d.freshReads*g.active {
+			variant = "new_end_user_group"
+		}
+	case g.wins >= float64(d.distGate) && d.ownedWithin(g):
+		thr = fmax(thr, d.distFar*g.rec)
+		if g.sum > thr && g.sum >= 2*g.active {
+			variant = "end_user_crowd"
+		}
+	}
+	if variant == "" || par.cur.fire.firedIn(par.cur.w) || par.half.fire.firedIn(par.half.w) {
+		return
+	}
+	delta, first := g.fire.cross(g.w, g.n, thr)
+	if delta == 0 {
+		return
+	}
+	par.repSeq = max(par.repSeq, par.seq)
+	h := Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(delta),
+		Confidence: confidence(g.sum, thr, g.wins, float64(4*d.distGate)),
+		Evidence: model.Evidence{
+			Observed: g.sum, Baseline: round2(g.rec), Threshold: round2(thr), Window: winLabel(d.fast),
+			Reason: "members of an end-user role group opened far more distinct objects on this endpoint, several each, than its members do",
+			Details: map[string]any{"variant": variant, "parameter": par.name, "in": par.in, "members": g.active,
+				"openings_per_member": round2(g.sum / g.active), "group_windows": g.wins, "group_cross_use_share": round2(g.cross / fmax(1, g.revisits))},
+		},
+	}
+	if first {
+		h.Sample = anomSample(ev, "")
+	}
+	out.Emit(h)
 }
 
 // sampleID records a new identifier of a window that reached half its
@@ -781,7 +902,9 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		group = &g.slowDist
 	}
 	owned := d.owned(par)
-	cold := !slow && dist.count() < d.peerGate
+	cold := dist.count() < d.peerGate
+	coldSlow := slow && cold
+	cold = cold && !slow
 	if slow {
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
 		if owned && dist.count() >= d.peerGate/3 && par.slowPeriods >= d.ownedPeriods {
@@ -798,6 +921,10 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	peer := dist.at(0.99)
 	if cold {
 		peer = par.peerMax(s.key) // few peers: the largest window of another subject so far
+	} else if coldSlow {
+		// The fast peers learn: the largest fast window of another
+		// subject, scaled to the slow horizon as below.
+		peer = 4 * par.peerMax(s.key)
 	} else if slow && dist.count() < d.peerGate/3 {
 		// Few peers return across a 6 h boundary: until enough slow
 		// windows closed, scale the fast windows' peers.
@@ -834,7 +961,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 				"variant": variant, "parameter": p.name, "in": p.in, "peer_p99": round2(peer), "own_max": own,
 				"peers_now_mean": round2(now), "requests": w.n, "error_share": round2(w.errs / w.n), "client_ips": s.ips.estimate(),
 				"foreign_object_share": round2(w.foreign / w.n), "endpoint_objects_owned": owned, "endpoint_cross_use_share": round2(par.cross / fmax(1, par.revisits)),
-				"peers_learning": cold, "peer_windows": dist.count(),
+				"peers_learning": cold || coldSlow, "peer_windows": dist.count(),
 			},
 		},
 	}
@@ -885,6 +1012,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 			}
 		}
 		par.activeFast = par.activeFast[:0]
+		d.judgeDistributed(nil, par, &par.cur, false, out)
 		d.closeDistributed(par, &par.cur, out)
 		v := par.cur.vals.estimate()
 		if par.cur.fire.firedIn(par.cur.w) {
@@ -898,7 +1026,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 			// A swarm-like window above the hour's bar that did not fire
 			// (the first minutes of a crowd's walk) is not learned either:
 			// it would raise the hour's record under the rest of the walk.
-			if _, swarm := par.cur.swarm(par.cur.subj.estimate(), par.cur.ips.estimate(), par.base.n < d.distGate, true); swarm {
+			if _, swarm := par.cur.swarm(par.cur.subj.estimate(), par.cur.ips.estimate(), par.base.n < d.distGate, true, true); swarm {
 				v = rec
 			}
 		}
@@ -923,6 +1051,9 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		par.cur.reset(idx, par.seq)
 	}
 	if hidx > par.half.w {
+		if !par.cur.fire.firedIn(par.cur.w) && !par.cur.fire.firedIn(par.cur.w-1) {
+			d.judgeDistributed(nil, par, &par.half, true, out)
+		}
 		d.closeDistributed(par, &par.half, out)
 		par.half.reset(hidx, par.seq)
 	}
@@ -983,28 +1114,36 @@ func (d *enumDetector) freshCrowd(par *enumParam, w *distWin, shifted, hourly bo
 	return ys >= d.distMinSubj && w.youngObj >= d.freshReads*ys && w.youngObj > ybar, ys, ybar
 }
 
-// judgeDistributed judges one window of the distributed variant (cur, or
-// half: shifted by half a window).
 // swarm tells a distributed window's swarm signs: strong — probing ids
 // that do not exist (≥ 20 % 4xx) or credentials rotated over many more
 // addresses than principals; any — a strong sign, or (with the EWMA's
 // history) mostly new anonymous clients, or (with the hour's history)
-// mostly principals new to the endpoint.
-func (w *distWin) swarm(subj, ips float64, distCold, hourly bool) (strong, any bool) {
+// mostly principals new to the endpoint reading several objects each
+// (several: at least two distinct each on average — a surge of new users
+// each opening their own record reads one; a window is judged with it,
+// and withheld from the hour's record without it, as the first window of
+// a slow crowd's walk reads fewer).
+func (w *distWin) swarm(subj, ips float64, distCold, hourly, several bool) (strong, any bool) {
 	strong = w.errs >= 0.2*w.n || ips >= 2*subj
 	any = strong || !distCold && ((w.young >= w.n/2 && w.anon >= w.n/2) || // mostly new anonymous clients
-		(hourly && w.young >= w.n/2)) // mostly principals new to the endpoint, beyond this hour's record
+		(hourly && w.young >= w.n/2 && several)) // mostly principals new to the endpoint, beyond this hour's record
 	return strong, any
 }
 
+// judgeDistributed judges one window of the distributed variant (cur, or
+// half: shifted by half a window). ev is the request just counted, or nil
+// for the last judgement of a window that ends (when the next window
+// starts, or at the end of the input): its time is then the window's
+// last request, and the alert carries no sample.
 func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *distWin, shifted bool, out *Emitter) {
 	// HLL estimates cost microseconds: evaluate at geometrically spaced
-	// counts (every 32 requests, then every 1/8 of the count).
-	if w.n < fmin(d.distAbs, d.distAbsHourly) || w.n < w.nextEval {
+	// counts (every 32 requests, then every 1/8 of the count), and once
+	// more when the window ends with requests not yet estimated.
+	if w.n < fmin(d.distAbs, d.distAbsHourly) || (ev != nil && w.n < w.nextEval) || w.n == w.evalN {
 		return
 	}
 	distCold := par.base.n < d.distGate
-	w.nextEval = w.n + fmax(32, w.n/8)
+	w.nextEval, w.evalN = w.n+fmax(32, w.n/8), w.n
 	v := w.vals.estimate()
 	thr := d.distAbs
 	if !distCold {
@@ -1038,7 +1177,7 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 	// records that exist) is none of these.
 	ips := w.ips.estimate()
 	errShare := w.errs / w.n
-	strong, swarm := w.swarm(subj, ips, distCold, hourly)
+	strong, swarm := w.swarm(subj, ips, distCold, hourly, v >= 2*subj)
 	fresh, ys, ybar := d.freshCrowd(par, w, shifted, hourly)
 	if !swarm && !fresh {
 		return
@@ -1075,7 +1214,11 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 		return
 	}
 	start := time.Unix(w.w*int64(d.fast/time.Second), 0).UTC().Add(-d.fast / 2)
-	w.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: ev.Time, Endpoint: endpointRef(ev), Count: int64(par.unreported(w, par.seq, true)),
+	at, seq, ep := w.last, w.lastSeq, keepRef(par.ref)
+	if ev != nil {
+		at, seq, ep = ev.Time, par.seq, keepRef(ev.Endpoint)
+	}
+	w.hit = &Hit{Type: alert.BOLADistributedParamEnumeration, Time: at, Endpoint: &ep, Count: int64(par.unreported(w, seq, true)),
 		Confidence: confidence(v, thr, float64(par.base.n), float64(4*d.distGate)),
 		Evidence: model.Evidence{
 			Observed: v, Baseline: round2(par.base.mean), Threshold: round2(thr), Window: winLabel(d.fast),
@@ -1099,7 +1242,7 @@ func (d *enumDetector) judgeDistributed(ev *event.Event, par *enumParam, w *dist
 		w.hit.Evidence.Details["window_start"] = start.Format(time.RFC3339)
 		w.hit.Evidence.Details["window_shifted"] = true
 	}
-	if first {
+	if first && ev != nil {
 		w.hit.Sample = anomSample(ev, "")
 	}
 	if w.hit.Count > 0 {
@@ -1160,6 +1303,13 @@ func (d *enumDetector) Finish(at time.Time, out *Emitter) {
 		d.closeSubject(s, &s.slow, d.slow, out)
 	})
 	d.params.Each(func(_ uint64, p *enumParam) {
+		if !out.Preview() {
+			// the open windows' last judgement (a look must not commit it)
+			d.judgeDistributed(nil, p, &p.cur, false, out)
+			if !p.cur.fire.firedIn(p.cur.w) && !p.cur.fire.firedIn(p.cur.w-1) {
+				d.judgeDistributed(nil, p, &p.half, true, out)
+			}
+		}
 		d.closeDistributed(p, &p.cur, out)
 		d.closeDistributed(p, &p.half, out)
 	})

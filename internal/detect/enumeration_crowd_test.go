@@ -55,9 +55,11 @@ func ownRecords(at time.Time, spread time.Duration, n, ip, id int) []*event.Even
 // accounts each opening 10 other patients' records in an hour (half the
 // pace of the scenario suite's patient scrape: ≈ 270 distinct records per
 // window against a record near 35) is caught once the hour of day has its
-// history; the same crowd on the first day (no history for the hour) is
-// not, nor is a surge of new patients opening their own record, nor a
-// crowd that brings the window to about 2.5 × the record.
+// history; the same crowd at 02:30 on the first day is not (no history for
+// the hour, and the patients' ownership of their records within their
+// role group is not learned yet: fewer than owned_min repeat uses), nor is
+// a surge of new patients opening their own record, nor a crowd that
+// brings the window to about 2.5 × the record.
 func TestDistributedCrowdUnderFloor(t *testing.T) {
 	at := t0.Add(26*time.Hour + 30*time.Minute)
 	own := func(at time.Time, n int) []*event.Event { return ownRecords(at, 20*time.Minute, n, 60000, 70000) }
@@ -153,9 +155,11 @@ func busyPortal(hours int, seed uint64) []*event.Event {
 // window to an evening whose record is ≈ 950, so the window's distinct
 // count stays under the hour's bar; the crowd is told by its newcomers —
 // most of the window's requests, several records each, far beyond what
-// newcomers opened at that hour. Quiet: the same crowd on the first day,
-// 200 new patients each opening their own record in the busy hour, and
-// the evening alone.
+// newcomers opened at that hour. The same crowd on the first day (no
+// record for the hour yet) is told by its role: patients, who each open
+// their own record (owned within the group), opening ten each
+// (end_user_crowd). Quiet: 200 new patients each opening their own record
+// in the busy hour, and the evening alone.
 func TestDistributedFreshCrowd(t *testing.T) {
 	at := t0.Add(43*time.Hour + 20*time.Minute) // 19:20 on the second day
 	ips := func(i int) string { return ip4(41000 + i) }
@@ -167,7 +171,7 @@ func TestDistributedFreshCrowd(t *testing.T) {
 	}{
 		{"busy evenings", busyPortal(46, 1), 0},
 		{"fresh crowd in the busy hour", merge(busyPortal(46, 1), crowd(at, 30*time.Minute, 60, 10, 50000, ips)), 1},
-		{"the same crowd on the first day", merge(busyPortal(46, 1), crowd(at.Add(-24*time.Hour), 30*time.Minute, 60, 10, 50000, ips)), 0},
+		{"the same crowd on the first day", merge(busyPortal(46, 1), crowd(at.Add(-24*time.Hour), 30*time.Minute, 60, 10, 50000, ips)), 1},
 		{"200 new patients, each their own record", merge(busyPortal(46, 1), own(at, 200)), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,6 +182,12 @@ func TestDistributedFreshCrowd(t *testing.T) {
 			}
 			for _, a := range as {
 				det := a.Evidence.Details
+				if tc.name == "the same crowd on the first day" {
+					if det["variant"] != "end_user_crowd" || det["members"].(float64) < 40 || det["openings_per_member"].(float64) < 2 || det["group_cross_use_share"].(float64) > 0.2 {
+						t.Errorf("alert %+v", a)
+					}
+					continue
+				}
 				if det["variant"] != "fresh_crowd" || det["new_subjects"].(float64) < 40 || a.Client != nil || a.Endpoint == nil {
 					t.Errorf("alert %+v", a)
 				}
@@ -254,5 +264,73 @@ func TestColdBarExcludesOwnWindow(t *testing.T) {
 	as := ofType(run(newEnumeration(Config{}), merge(evs, own, walk)), "bola.param_enumeration")
 	if len(as) == 0 || as[0].Identity == nil || as[0].Identity.Name != "slow" || as[0].FirstSeen.After(t0.Add(12*time.Hour+40*time.Minute)) {
 		t.Fatalf("want the walk reported in its first full window:\n%s", summary(as))
+	}
+}
+
+// TestNewEndUserGroup: on an endpoint only clinicians used (the hospital:
+// shift starts of 30–45 records each, a sync service, a NAT), sixty
+// patient-portal accounts — a role group new to the endpoint — each
+// opening six patients' records in 20 minutes are reported (the
+// endpoint's population is not unusual at that volume). Not: 150 new
+// patients each opening one record (a release bringing them to their
+// own), the same crowd in the first two hours of the endpoint (every
+// group is new then), a new group of agency staff (not an end-user role),
+// or nine accounts.
+func TestNewEndUserGroup(t *testing.T) {
+	at := t0.Add(10*time.Hour + 21*time.Minute)
+	group := func(at time.Time, n, per int, role string) []*event.Event {
+		return burst(at, 18*time.Minute, n*per, func(i int, at time.Time) *event.Event {
+			s := i % n
+			return mkEv(at, ip4(90000+s), "GET", "/patients/{id}", fmt.Sprintf("/patients/%d", 60000+i), 200, withID(fmt.Sprintf("acct%d", s), role))
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"hospital alone", hospital(14, 4), 0},
+		{"sixty portal accounts, six records each", merge(hospital(14, 4), group(at, 60, 6, "patient")), 1},
+		{"150 new patients, one record each", merge(hospital(14, 4), group(at, 150, 1, "patient")), 0},
+		{"in the endpoint's first two hours", merge(hospital(14, 4), group(t0.Add(81*time.Minute), 60, 6, "patient")), 0},
+		{"sixty agency staff (a new group, not end users)", merge(hospital(14, 4), group(at, 60, 6, "agency-nurse")), 0},
+		{"nine accounts", merge(hospital(14, 4), group(at, 9, 40, "patient")), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as := ofType(run(newEnumeration(Config{}), tc.evs), "bola.distributed_param_enumeration")
+			if len(as) != tc.want {
+				t.Fatalf("%d distributed alerts, want %d:\n%s", len(as), tc.want, summary(as))
+			}
+			for _, a := range as {
+				det := a.Evidence.Details
+				if det["variant"] != "new_end_user_group" || det["members"].(float64) < 50 || det["group_windows"].(float64) != 0 || a.Client != nil {
+					t.Errorf("alert %+v", a)
+				}
+			}
+		})
+	}
+}
+
+// TestEndUserCrowdNeedsOwnership: customers browsing a catalogue share its
+// objects (any product is viewed by many): a campaign bringing sixty
+// customers who each view six products in 20 minutes is not a crowd
+// reading others' objects, however far above the group's record.
+func TestEndUserCrowdNeedsOwnership(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	var evs []*event.Event
+	for m := 0; m < 12*60; m += 20 {
+		w := t0.Add(time.Duration(m) * time.Minute)
+		for c := 0; c < 150; c++ {
+			if r.IntN(8) == 0 {
+				evs = append(evs, mkEv(w.Add(time.Duration(r.IntN(1200))*time.Second), ip4(3000+c), "GET", "/products/{id}",
+					fmt.Sprintf("/products/%d", r.IntN(300)), 200, withID(fmt.Sprintf("cust%d", c), "customer")))
+			}
+		}
+	}
+	campaign := burst(t0.Add(10*time.Hour+21*time.Minute), 18*time.Minute, 360, func(i int, at time.Time) *event.Event {
+		return mkEv(at, ip4(95000+i%60), "GET", "/products/{id}", fmt.Sprintf("/products/%d", r.IntN(300)), 200, withID(fmt.Sprintf("new%d", i%60), "customer"))
+	})
+	if as := ofType(run(newEnumeration(Config{}), merge(evs, campaign)), "bola.distributed_param_enumeration"); len(as) != 0 {
+		t.Fatalf("a campaign on a catalogue fired:\n%s", summary(as))
 	}
 }

@@ -241,3 +241,75 @@ func shiftIDs(evs []*event.Event, d int) []*event.Event {
 	}
 	return evs
 }
+
+// TestSlowWalkBeforeGate: on a quiet endpoint (two customers reading
+// their own order once an hour: its fast peers need most of a day), a
+// customer token walking order ids at one every 45 s for four hours, a
+// third of them missing, stays under the fast floor (≈ 27 per 20 min) and
+// is judged on its 6 h window while the peers learn; the same walk
+// through orders that all exist (a service reading them) is not.
+func TestSlowWalkBeforeGate(t *testing.T) {
+	var quiet []*event.Event
+	for h := 0; h < 8; h++ {
+		for c := 0; c < 2; c++ {
+			at := t0.Add(time.Duration(h)*time.Hour + time.Duration(c*17)*time.Minute)
+			quiet = append(quiet, mkEv(at, ip4(100+c), "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 9000+c), 200, withID(fmt.Sprintf("cust%d", c), "customer")))
+		}
+	}
+	walk := func(fails bool) []*event.Event {
+		return burst(t0.Add(30*time.Minute), 4*time.Hour, 320, func(i int, at time.Time) *event.Event {
+			st := 200
+			if fails && i%3 == 0 {
+				st = 404
+			}
+			return mkEv(at, "203.0.113.14", "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 7300050+i), st, withID("walker", "customer"))
+		})
+	}
+	if as := run(newEnumeration(Config{}), merge(quiet, walk(false))); len(as) != 0 {
+		t.Fatalf("a slow read of existing objects while the peers learn fired:\n%s", summary(as))
+	}
+	as := ofType(run(newEnumeration(Config{}), merge(quiet, walk(true))), "bola.param_enumeration")
+	if len(as) != 1 || as[0].Client == nil || as[0].Client.IP != "203.0.113.14" || as[0].Evidence.Details["variant"] != "slow" ||
+		as[0].Evidence.Details["peers_learning"] != true {
+		t.Fatalf("want one slow alert on the failing walk while the peers learn:\n%s", summary(as))
+	}
+	if thr, _ := EvidenceNumber(as[0].Evidence.Threshold); thr != 200 {
+		t.Errorf("threshold %v, want the slow floor 200", as[0].Evidence.Threshold)
+	}
+}
+
+// TestDistributedJudgedAtWindowEnd: the distinct-identifier estimate is
+// taken at spaced request counts (100, 132, …, 292, 328); a crowd probing
+// 318 ids (a third missing) in one window crosses dist_abs (300) after the
+// last of them. The window is judged once more when it ends — when the
+// next window's first request arrives, or at the end of the input — and
+// the alert is dated at its last request.
+func TestDistributedJudgedAtWindowEnd(t *testing.T) {
+	start := t0.Add(20 * time.Minute)
+	crowd := burst(start, 15*time.Minute, 318, func(i int, at time.Time) *event.Event {
+		st := 200
+		if i%3 == 0 {
+			st = 404
+		}
+		return mkEv(at, ip4(70000+i%40), "GET", "/accounts/{id}", fmt.Sprintf("/accounts/%d", 20481000+2*i), st, withID(fmt.Sprintf("stolen%d", i%20), "customer"))
+	})
+	last := crowd[len(crowd)-1].Time
+	next := []*event.Event{mkEv(start.Add(25*time.Minute), ip4(9), "GET", "/accounts/{id}", "/accounts/5", 200, withID("owner", "customer"))}
+	for _, c := range []struct {
+		name string
+		evs  []*event.Event
+	}{
+		{"next window starts", merge(crowd, next)},
+		{"input ends", crowd},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newEnumeration(Config{}), c.evs), "bola.distributed_param_enumeration")
+			if len(as) != 1 || !as[0].FirstSeen.Equal(last) || as[0].Count != 318 {
+				t.Fatalf("want one alert at the window's last request %v counting its 318 requests:\n%s", last, summary(as))
+			}
+			if v, _ := EvidenceNumber(as[0].Evidence.Observed); v <= 300 {
+				t.Fatalf("observed %v", as[0].Evidence.Observed)
+			}
+		})
+	}
+}
