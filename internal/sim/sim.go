@@ -28,6 +28,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/exchange"
@@ -352,6 +353,15 @@ func (g *gen) emit(rec *exchange.Record, sc *scenState) {
 	}
 	if sc != nil {
 		sc.observe(rec)
+		if sc != g.scExposure && sc != g.scExposurePatch && g.scExposure != nil && !rec.Time.Before(g.exposureAt) &&
+			strings.Contains(rec.Response.Body, `"financing":{`) {
+			// an attack's request answered with the release's block
+			exp := g.scExposure
+			if rec.Request.Method == "PATCH" {
+				exp = g.scExposurePatch
+			}
+			exp.seen(rec.Time)
+		}
 	}
 	if g.trapCarrier != nil && sc != g.trapCarrier && isCarrier(rec.Client.IP) {
 		g.trapCarrier.observe(rec)
@@ -394,6 +404,12 @@ type scenState struct {
 	Scenario
 	ips     map[string]bool
 	fixedIP bool // ClientIPs set up front (endpoint scenarios leave them empty)
+	// onset, when set, is the first record that shows the scenario
+	// whichever scenario it is labelled with (seen): a release exposes
+	// data in every response after it, including responses to another
+	// scenario's requests (a profile walk reading profiles at 06:31 while
+	// the first labelled profile read is at 07:04).
+	onset time.Time
 }
 
 func (g *gen) scenario(s Scenario) *scenState {
@@ -402,9 +418,23 @@ func (g *gen) scenario(s Scenario) *scenState {
 	return st
 }
 
+// seen records that a record labelled with another scenario shows this
+// one (its start is then no later).
+func (s *scenState) seen(t time.Time) {
+	if s.onset.IsZero() || t.Before(s.onset) {
+		s.onset = t
+	}
+	if s.Records > 0 && t.Before(s.Start) {
+		s.Start = t
+	}
+}
+
 func (s *scenState) observe(rec *exchange.Record) {
 	if s.Records == 0 || rec.Time.Before(s.Start) {
 		s.Start = rec.Time
+		if !s.onset.IsZero() && s.onset.Before(s.Start) {
+			s.Start = s.onset
+		}
 	}
 	if s.Records == 0 || rec.Time.After(s.End) {
 		s.End = rec.Time

@@ -696,3 +696,40 @@ func TestAPIShape(t *testing.T) {
 		t.Fatal("no label template rewritten")
 	}
 }
+
+// TestReleaseOnsetWhoeverSeesIt: the pay-later release exposes the
+// financing block in every profile answered after it, including answers
+// to an attack's requests. At --variant hospital --seed 97 --attack-pace
+// 1.3 the slow profile walk reads a profile at 06:31, before the first
+// benign profile read; the exposure scenario starts with the first answer
+// carrying the block, whichever scenario it is labelled with (its alert,
+// raised then, was scored as missed before).
+func TestReleaseOnsetWhoeverSeesIt(t *testing.T) {
+	v, err := VariantByName("hospital")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.AttackPace = 1.3
+	cfg := DefaultConfig()
+	cfg.Seed, cfg.Scale, cfg.Variant = 97, 0.2, v
+	first := map[string]time.Time{}
+	labelled := map[string]string{}
+	lab, err := generate(cfg, func(r *exchange.Record, scen string) error {
+		if m := r.Request.Method; strings.Contains(r.Response.Body, `"financing":{`) && first[m].IsZero() {
+			first[m], labelled[m] = r.Time, scen
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labelled["GET"] == "pay-later-release-exposes-ssn" {
+		t.Fatalf("the first answer with the block is the scenario's own: the case this test is about is gone")
+	}
+	for _, s := range lab.Scenarios {
+		want := map[string]string{"pay-later-release-exposes-ssn": "GET", "pay-later-release-exposes-ssn-patch": "PATCH"}[s.Name]
+		if want != "" && !s.Start.Equal(first[want]) {
+			t.Errorf("%s starts %s, the first %s answer with the block is at %s (%s)", s.Name, s.Start, want, first[want], labelled[want])
+		}
+	}
+}
