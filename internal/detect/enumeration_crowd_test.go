@@ -96,18 +96,9 @@ func TestDistributedCrowdUnderFloor(t *testing.T) {
 // and rounds: about 40 records in 6 h) is not a slow walk.
 func TestOwnedFloorNeedsTwoPeriods(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	var evs []*event.Event
 	// 400 patients opening their own record over and over (owned objects),
 	// all day from the start.
-	for m := 0; m < 30*60; m += 20 {
-		w := t0.Add(time.Duration(m) * time.Minute)
-		for p := 0; p < 400; p++ {
-			if r.IntN(6) == 0 {
-				evs = append(evs, mkEv(w.Add(time.Duration(r.IntN(1200))*time.Second), ip4(3000+p), "GET", "/patients/{id}",
-					fmt.Sprintf("/patients/%d", 1000+p), 200, withID(fmt.Sprintf("patient%d", p), "patient")))
-			}
-		}
-	}
+	evs := members(r, 30, 400, 6, "/patients/{id}", func(_ *rand.Rand, p int) string { return fmt.Sprintf("/patients/%d", 1000+p) }, "patient")
 	// From 07:00 on the first day, 6 clinicians each open 7 of their 60
 	// patients' records per hour, each once.
 	for c := 0; c < 6; c++ {
@@ -317,20 +308,27 @@ func TestNewEndUserGroup(t *testing.T) {
 // reading others' objects, however far above the group's record.
 func TestEndUserCrowdNeedsOwnership(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	var evs []*event.Event
-	for m := 0; m < 12*60; m += 20 {
-		w := t0.Add(time.Duration(m) * time.Minute)
-		for c := 0; c < 150; c++ {
-			if r.IntN(8) == 0 {
-				evs = append(evs, mkEv(w.Add(time.Duration(r.IntN(1200))*time.Second), ip4(3000+c), "GET", "/products/{id}",
-					fmt.Sprintf("/products/%d", r.IntN(300)), 200, withID(fmt.Sprintf("cust%d", c), "customer")))
-			}
-		}
-	}
+	evs := members(r, 12, 150, 8, "/products/{id}", func(r *rand.Rand, _ int) string { return fmt.Sprintf("/products/%d", r.IntN(300)) }, "customer")
 	campaign := burst(t0.Add(10*time.Hour+21*time.Minute), 18*time.Minute, 360, func(i int, at time.Time) *event.Event {
 		return mkEv(at, ip4(95000+i%60), "GET", "/products/{id}", fmt.Sprintf("/products/%d", r.IntN(300)), 200, withID(fmt.Sprintf("new%d", i%60), "customer"))
 	})
 	if as := ofType(run(newEnumeration(Config{}), merge(evs, campaign)), "bola.distributed_param_enumeration"); len(as) != 0 {
 		t.Fatalf("a campaign on a catalogue fired:\n%s", summary(as))
 	}
+}
+
+// members: hours of n principals of a role (named role0, role1, …, each
+// on its own address), each requesting tmpl in about one in oneIn 20
+// minute windows, at the path path(r, i) gives principal i.
+func members(r *rand.Rand, hours, n, oneIn int, tmpl string, path func(r *rand.Rand, i int) string, role string) []*event.Event {
+	var evs []*event.Event
+	for m := 0; m < hours*60; m += 20 {
+		w := t0.Add(time.Duration(m) * time.Minute)
+		for i := 0; i < n; i++ {
+			if r.IntN(oneIn) == 0 {
+				evs = append(evs, mkEv(w.Add(time.Duration(r.IntN(1200))*time.Second), ip4(3000+i), "GET", tmpl, path(r, i), 200, withID(fmt.Sprintf("%s%d", role, i), role)))
+			}
+		}
+	}
+	return evs
 }
