@@ -635,7 +635,10 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		cold = cold || s.closed < 2
 	}
 	thr := fmax(d.trAbs, fmax(2*own, 2*p99))
-	if cold {
+	if cold && !endUserToken(ev) {
+		// (a token whose every role names an end user — a customer, a
+		// patient — is no service fleet: it faces the bar of a principal
+		// without history, 2 × tr_abs, below)
 		thr = fmax(thr, d.trCold*d.trAbs)
 	}
 	if s.closed == 0 {
@@ -715,7 +718,7 @@ func (d *authDetector) Readiness(at time.Time) []model.Readiness {
 		while:    fmt.Sprintf("the absolute floor only: > %g failures per %s from one client (× principals succeeding from it / 4)", d.bfAbs, winLabel(d.bfWin))}
 	tr := baseline{detector: "authabuse", name: "networks per principal-hour", scope: "population", alerts: alertNames(alert.AuthTokenReuse),
 		requires: model.Need{Windows: int64(d.trGate)},
-		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s", d.trCold*d.trAbs, winLabel(d.trWin))}
+		while:    fmt.Sprintf("a principal fires above max(%g, 2 × its own max) networks in %s (%g for a token whose every role names an end user)", d.trCold*d.trAbs, winLabel(d.trWin), 2*d.trAbs)}
 	cs := baseline{detector: "authabuse", name: "failures per login endpoint (EWMA)", scope: "login endpoint", alerts: alertNames(alert.AuthCredentialStuffing),
 		requires: model.Need{Windows: 6, Hours: 6 * d.csWin.Hours()},
 		while:    fmt.Sprintf("> %g failures per %s (4 × the floor), spread over ≥ %g clients and ≥ %g usernames", 4*d.csAbs, winLabel(d.csWin), d.csClients, d.csUsers)}.tally()

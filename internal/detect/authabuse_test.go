@@ -263,3 +263,47 @@ func TestStuffingJudgedWhenCrossing(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenReuseEndUserColdBar: before tr_gate principal-hours of peers
+// the bar is tr_cold × tr_abs (20) networks an hour — a service fleet on a
+// dozen networks is not an attack because the capture is young. A token
+// whose every role names an end user is no fleet: it faces the bar of a
+// principal without history (10). A customer's token used from 12
+// networks in 20 minutes of a one-hour capture fires; the same from a
+// role-less key or a service token does not, nor a customer on 9.
+func TestTokenReuseEndUserColdBar(t *testing.T) {
+	use := func(n int, opt evOpt) []*event.Event {
+		evs := burst(t0.Add(30*time.Minute), 20*time.Minute, 4*n, func(i int, at time.Time) *event.Event {
+			return mkEv(at, ip4(910000+(i%n)*256), "GET", "/api/orders", "/api/orders", 200, opt)
+		})
+		for m := 0; m < 60; m += 3 { // the rest of the small shop: five customers at home
+			for c := 0; c < 5; c++ {
+				evs = append(evs, mkEv(t0.Add(time.Duration(m)*time.Minute+time.Duration(c)*time.Second), ip4(5000+c), "GET", "/api/orders", "/api/orders", 200, withID(fmt.Sprintf("home%d", c), "customer")))
+			}
+		}
+		return merge(evs)
+	}
+	for _, c := range []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"customer token from 12 networks", use(12, withID("cust-12", "customer")), 1},
+		{"customer token with Keycloak's technical roles", use(12, withID("cust-kc", "offline_access", "ROLE_USER")), 1},
+		{"role-less key from 12 networks", use(12, withKey("fleet-key-0002")), 0},
+		{"service token from 12 networks", use(12, withID("svc-1", "service")), 0},
+		{"customer token from 9 networks", use(9, withID("cust-9", "customer")), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newAuthAbuse(Config{}), c.evs), "auth.token_reuse")
+			if len(as) != c.want {
+				t.Fatalf("want %d, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				if thr, _ := EvidenceNumber(a.Evidence.Threshold); thr != 10 {
+					t.Errorf("threshold %v, want 10", a.Evidence.Threshold)
+				}
+			}
+		})
+	}
+}
