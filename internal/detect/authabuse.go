@@ -111,6 +111,7 @@ func (o *authabuseOptions) Validate() error {
 }
 
 type authDetector struct {
+	endUsers endUsers // the end-user role vocabulary (Config.EndUserRoles)
 	keyed
 	bfWin, csWin, trWin       time.Duration
 	bfAbs, bfPeer, bfGate     float64
@@ -183,7 +184,8 @@ type authIdentity struct {
 func newAuthAbuse(cfg Config) *authDetector {
 	o := optionsFor[*authabuseOptions](cfg, "authabuse")
 	d := &authDetector{
-		bfWin: o.BfWindow.D(), bfAbs: o.BfAbs, bfPeer: o.BfPeer, bfGate: o.BfGate,
+		endUsers: newEndUsers(cfg),
+		bfWin:    o.BfWindow.D(), bfAbs: o.BfAbs, bfPeer: o.BfPeer, bfGate: o.BfGate,
 		csWin: o.CsWindow.D(), csAbs: o.CsAbs, csUsers: o.CsUsers, csClients: o.CsClients,
 		csK: o.CsK, csRatio: o.CsRatio,
 		trWin: o.TrWindow.D(), trAbs: o.TrAbs, trGate: o.TrGate, trCold: o.TrCold, gqlBatch: o.GraphQLBatch,
@@ -635,7 +637,7 @@ func (d *authDetector) identity(ev *event.Event, out *Emitter) {
 		cold = cold || s.closed < 2
 	}
 	thr := fmax(d.trAbs, fmax(2*own, 2*p99))
-	if cold && !endUserToken(ev) {
+	if cold && !d.endUsers.token(ev) {
 		// (a token whose every role names an end user — a customer, a
 		// patient — is no service fleet: it faces the bar of a principal
 		// without history, 2 × tr_abs, below)

@@ -111,6 +111,7 @@ func (o *bflaOptions) Validate() error {
 }
 
 type bflaDetector struct {
+	endUsers endUsers // the end-user role vocabulary (Config.EndUserRoles)
 	keyed
 	learn                time.Duration
 	minPrincipals        float64
@@ -208,6 +209,7 @@ func (d *bflaDetector) hostPop(hk uint64) float64 {
 func newBFLA(cfg Config) *bflaDetector {
 	o := optionsFor[*bflaOptions](cfg, "bfla")
 	return &bflaDetector{
+		endUsers:      newEndUsers(cfg),
 		learn:         o.Learn.D(),
 		minPrincipals: o.MinPrincipals,
 		minUses:       o.MinUses,
@@ -728,7 +730,7 @@ func (d *bflaDetector) firstByEndUser(e *bflaEndpoint, g uint8) string {
 	if a, ok := d.areas.Peek(e.area); e.area != 0 && ok && a.n > 0 {
 		return "" // the area's functions have users: the other reasons judge
 	}
-	end := endUserOf(d.groupRoleNames[g])
+	end := d.endUsers.of(d.groupRoleNames[g])
 	if end == "" {
 		return ""
 	}

@@ -577,3 +577,40 @@ func TestAdminPath(t *testing.T) {
 		}
 	}
 }
+
+// TestEndUserRolesConfigured: detect.end_user_roles replaces the built-in
+// vocabulary — a deployment whose end users carry "tenant-user" (or a
+// namespaced "urn:acme:roles:Shopper") has its first-use rule and its
+// token-reuse bar follow that list, and "customer" is then no end user.
+func TestEndUserRolesConfigured(t *testing.T) {
+	cfg := Config{EndUserRoles: []string{"tenant-user", "urn:acme:roles:Shopper"}}
+	at := t0.Add(3 * time.Hour)
+	for _, c := range []struct {
+		name string
+		opt  evOpt
+		want int
+	}{
+		{"configured role", withID("t-1", "tenant-user"), 1},
+		{"configured namespaced role, plural and prefixed", withID("t-2", "ROLE_SHOPPERS"), 1},
+		{"built-in role no longer listed", withID("c-1", "customer"), 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newBFLA(cfg), merge(shop(4, 3), twice(at, "GET", "/backoffice/orders", "/backoffice/orders", c.opt))), "bfla.privileged_access")
+			if len(as) != c.want {
+				t.Fatalf("want %d, got\n%s", c.want, summary(as))
+			}
+		})
+	}
+	u := newEndUsers(cfg)
+	if ev := mkEv(at, ip4(1), "GET", "/x", "/x", 200, withID("t-3", "offline_access", "Tenant-Users")); !u.token(ev) {
+		t.Errorf("tenant-users with a technical role: not an end user")
+	}
+	if d := newEndUsers(Config{}); !d.role("patients") || d.role("admin") {
+		t.Errorf("default vocabulary: %v", d)
+	}
+	for r, ok := range map[string]bool{"tenant": true, "ROLE_": false, "a:b:xy": false, "https://x/roles/buyer": true} {
+		if RoleNameUsable(r) != ok {
+			t.Errorf("RoleNameUsable(%q) != %v", r, ok)
+		}
+	}
+}

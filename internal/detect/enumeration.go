@@ -152,6 +152,7 @@ func (o *enumerationOptions) Validate() error {
 }
 
 type enumDetector struct {
+	endUsers endUsers // the end-user role vocabulary (Config.EndUserRoles)
 	keyed
 	// withheld counts closed windows not learned because they looked like
 	// a walk (walkLike)
@@ -438,6 +439,7 @@ func (d *enumDetector) owned(par *enumParam) bool {
 func newEnumeration(cfg Config) *enumDetector {
 	o := optionsFor[*enumerationOptions](cfg, "enumeration")
 	d := &enumDetector{
+		endUsers:      newEndUsers(cfg),
 		fast:          o.FastWindow.D(),
 		slow:          o.SlowWindow.D(),
 		absFast:       o.AbsFast,
@@ -743,7 +745,7 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	s.ips.add(d.keys.ip(ev))
 	g, gcreated := d.groups.GetOrAdd(s.gk)
 	if gcreated {
-		g.endUser, g.born = endUserToken(ev), fi
+		g.endUser, g.born = d.endUsers.token(ev), fi
 	}
 	if g.w != fi {
 		if g.active > 0 {

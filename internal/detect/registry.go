@@ -32,6 +32,14 @@ type Config struct {
 	// the default configuration. Classified events carry their result
 	// (event.Event.Sensitive), which detectors read instead.
 	Classifier *classify.Classifier
+	// EndUserRoles name the roles of the deployment's end users
+	// (customers, patients: principals that open their own objects and
+	// are not administrators), matched singular or plural after the
+	// normalization of role claims (ROLE_USER is user); empty: the default
+	// vocabulary (DefaultEndUserRoles). Used by bfla (first use of an
+	// administrative function), enumeration (end-user crowds) and authabuse
+	// (token reuse while the peers learn).
+	EndUserRoles []string
 }
 
 type factory struct {

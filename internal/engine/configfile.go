@@ -90,6 +90,7 @@ type DetectFile struct {
 	Disabled             []string       `yaml:"disabled" doc:"detector families to leave out (docs/detection-*.md)"`
 	MaxTrackedClients    int            `yaml:"max_tracked_clients" doc:"per-client state budget of each family's table; 0 = 200,000"`
 	MaxTrackedIdentities int            `yaml:"max_tracked_identities" doc:"per-principal state budget of each family's table; 0 = 200,000"`
+	EndUserRoles         []string       `yaml:"end_user_roles" doc:"role claims of your APIs' end users (customers, patients: principals that open their own objects, not administrators), matched singular or plural, ROLE_ prefixes and namespaces removed; replaces the built-in list (customer, user, member, guest, patient, client, subscriber, consumer, buyer, shopper, visitor, public, anonymous, student, learner, player, viewer, reader)"`
 	Options              detect.Options `yaml:"options" doc:"family settings"`
 }
 
@@ -110,6 +111,11 @@ func (d DetectFile) Validate() error {
 	}
 	if d.MaxTrackedIdentities < 0 {
 		errs = append(errs, config.Errorf("max_tracked_identities", "must not be negative"))
+	}
+	for i, r := range d.EndUserRoles {
+		if !detect.RoleNameUsable(r) {
+			errs = append(errs, config.Errorf(fmt.Sprintf("end_user_roles[%d]", i), "%q names no role of 3 letters or more once normalized (lower case, namespace and ROLE_ prefix removed)", r))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -248,6 +254,7 @@ func (fc FileConfig) Apply() (Config, error) {
 	cfg.Detect.Disabled = append(cfg.Detect.Disabled, fc.Detect.Disabled...)
 	cfg.Detect.MaxTrackedClients = fc.Detect.MaxTrackedClients
 	cfg.Detect.MaxTrackedIdentities = fc.Detect.MaxTrackedIdentities
+	cfg.Detect.EndUserRoles = append([]string(nil), fc.Detect.EndUserRoles...)
 	if len(fc.Detect.Options) > 0 {
 		cfg.Detect.Options = fc.Detect.Options
 	}

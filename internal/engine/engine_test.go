@@ -183,13 +183,17 @@ func TestConfigFile(t *testing.T) {
 	if cfg.Reorder != 2*time.Minute || len(cfg.Enrich.Internal) != 1 || cfg.Inventory.UnusedAfter != 7*24*time.Hour || len(cfg.Inventory.Pinned) != 1 {
 		t.Errorf("cfg %+v", cfg)
 	}
+	if cfg, err := parseConfig([]byte("detect:\n  end_user_roles: [tenant-user, 'urn:acme:roles:Shopper']\n")); err != nil || fmt.Sprint(cfg.Detect.EndUserRoles) != "[tenant-user urn:acme:roles:Shopper]" {
+		t.Errorf("end_user_roles: %v %v", cfg.Detect.EndUserRoles, err)
+	}
 	for bad, want := range map[string]string{
-		"reorder_windw: 2m\n":                         `pipeline.yaml:1:1: reorder_windw: unknown key "reorder_windw"`,
-		"internal_ranges: [nope]\n":                   `pipeline.yaml:1:1: internal_ranges: not a CIDR or IP address: "nope"`,
-		"inventory:\n  unused_after: soon\n":          `pipeline.yaml:2:17: inventory.unused_after: bad duration "soon"`,
-		"classify:\n  custom: [{pattern: x}]\n":       "pipeline.yaml:2:12: classify.custom[0].name: missing",
-		"detect:\n  disabled: [trafic]\n":             `pipeline.yaml:2:14: detect.disabled[0]: no detector family "trafic"`,
-		"detect:\n  options:\n    spray: {abs: -1}\n": "pipeline.yaml:3:13: detect.options.spray.abs: must not be negative",
+		"reorder_windw: 2m\n":                          `pipeline.yaml:1:1: reorder_windw: unknown key "reorder_windw"`,
+		"internal_ranges: [nope]\n":                    `pipeline.yaml:1:1: internal_ranges: not a CIDR or IP address: "nope"`,
+		"inventory:\n  unused_after: soon\n":           `pipeline.yaml:2:17: inventory.unused_after: bad duration "soon"`,
+		"classify:\n  custom: [{pattern: x}]\n":        "pipeline.yaml:2:12: classify.custom[0].name: missing",
+		"detect:\n  disabled: [trafic]\n":              `pipeline.yaml:2:14: detect.disabled[0]: no detector family "trafic"`,
+		"detect:\n  options:\n    spray: {abs: -1}\n":  "pipeline.yaml:3:13: detect.options.spray.abs: must not be negative",
+		"detect:\n  end_user_roles: [tenant, ROLE_]\n": `pipeline.yaml:2:28: detect.end_user_roles[1]: "ROLE_" names no role`,
 	} {
 		if _, err := parseConfig([]byte(bad)); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("config %q: %v, want %q", bad, err, want)
