@@ -215,6 +215,17 @@ func (d *enumDetector) nameKind(name string) uint8 {
 	return b
 }
 
+// groupReuse says whether a request reused an identifier first used in
+// its principal's role group, and by whom (the ownership hint within the
+// group, counted in subject where the group is at hand).
+type groupReuse uint8
+
+const (
+	reuseNone  groupReuse = iota
+	reuseOwn              // by the identifier's first user
+	reuseOther            // by another member of the group
+)
+
 // valueOwner is the ownership hint of one object identifier.
 type valueOwner struct {
 	subj  uint64
@@ -430,6 +441,13 @@ func (p *enumParam) peerMax(k uint64) float64 {
 	return p.topV[0]
 }
 
+// tumblingFired reports whether a tumbling window under the current
+// shifted one fired (the current or the one before): the shifted window
+// reports only what the tumbling ones did not.
+func (p *enumParam) tumblingFired() bool {
+	return p.cur.fire.firedIn(p.cur.w) || p.cur.fire.firedIn(p.cur.w-1)
+}
+
 // owned reports whether the parameter's objects look owned (one principal
 // each), with enough repeat uses to say.
 func (d *enumDetector) owned(par *enumParam) bool {
@@ -604,16 +622,14 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 			s.born = winIndex(ev.Time, d.fast)
 		}
 		vh := hashing.String(p.value)
+		var reuse groupReuse
 		if sk != 0 && ev.Auth.Identity != nil {
 			// Ownership hint (principals only: an address is not an owner).
 			ow, fresh := d.owners.GetOrAdd(hashing.Mix64(pk ^ vh*0xff51afd7ed558ccd))
 			if !fresh && ow.group == s.gk {
-				// a repeat use within the first user's role group
-				if g, ok := d.groups.Peek(s.gk); ok {
-					g.revisits++
-					if ow.subj != sk {
-						g.cross++
-					}
+				reuse = reuseOwn
+				if ow.subj != sk {
+					reuse = reuseOther
 				}
 			}
 			switch {
@@ -634,7 +650,7 @@ func (d *enumDetector) Observe(ev *event.Event, out *Emitter) {
 				d.readyOwned.mark(ev.Time)
 			}
 		}
-		newF := d.subject(ev, s, par, p, vh, out)
+		newF := d.subject(ev, s, par, p, vh, reuse, out)
 		d.distributed(ev, par, sk, vh, s, newF, out)
 	}
 }
@@ -720,7 +736,7 @@ func (d *enumDetector) foldSlow(s *enumSubject) {
 
 // subject counts the request in the subject's windows and judges them; it
 // reports whether the identifier was new to the subject's fast window.
-func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, p *idParam, vh uint64, out *Emitter) bool {
+func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, p *idParam, vh uint64, reuse groupReuse, out *Emitter) bool {
 	fi, si := winIndex(ev.Time, d.fast), winIndex(ev.Time, d.slow)
 	if d.roll(&s.fast, fi) {
 		d.closeSubject(s, &s.fast, d.fast, out)
@@ -746,6 +762,11 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	g, gcreated := d.groups.GetOrAdd(s.gk)
 	if gcreated {
 		g.endUser, g.born = d.endUsers.token(ev), fi
+	} else if reuse != reuseNone {
+		g.revisits++
+		if reuse == reuseOther {
+			g.cross++
+		}
 	}
 	if g.w != fi {
 		if g.active > 0 {
@@ -904,9 +925,8 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		group = &g.slowDist
 	}
 	owned := d.owned(par)
-	cold := dist.count() < d.peerGate
-	coldSlow := slow && cold
-	cold = cold && !slow
+	peersCold := dist.count() < d.peerGate
+	cold, coldSlow := peersCold && !slow, peersCold && slow
 	if slow {
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
 		if owned && dist.count() >= d.peerGate/3 && par.slowPeriods >= d.ownedPeriods {
@@ -1053,7 +1073,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		par.cur.reset(idx, par.seq)
 	}
 	if hidx > par.half.w {
-		if !par.cur.fire.firedIn(par.cur.w) && !par.cur.fire.firedIn(par.cur.w-1) {
+		if !par.tumblingFired() {
 			d.judgeDistributed(nil, par, &par.half, true, out)
 		}
 		d.closeDistributed(par, &par.half, out)
@@ -1088,7 +1108,7 @@ func (d *enumDetector) distributed(ev *event.Event, par *enumParam, sk, vh uint6
 		}
 	}
 	d.judgeDistributed(ev, par, &par.cur, false, out)
-	if !par.cur.fire.firedIn(par.cur.w) && !par.cur.fire.firedIn(par.cur.w-1) {
+	if !par.tumblingFired() {
 		// the shifted window reports what the tumbling ones did not
 		d.judgeDistributed(ev, par, &par.half, true, out)
 	}
@@ -1308,7 +1328,7 @@ func (d *enumDetector) Finish(at time.Time, out *Emitter) {
 		if !out.Preview() {
 			// the open windows' last judgement (a look must not commit it)
 			d.judgeDistributed(nil, p, &p.cur, false, out)
-			if !p.cur.fire.firedIn(p.cur.w) && !p.cur.fire.firedIn(p.cur.w-1) {
+			if !p.tumblingFired() {
 				d.judgeDistributed(nil, p, &p.half, true, out)
 			}
 		}
