@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/palisade-sec/palisade/internal/authzname"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
@@ -349,7 +350,7 @@ var catalogue = []*Rule{
 		Description: "A write request body accepts a property that looks like an authorization attribute (admin, is_admin, role(s), permission(s), privilege(s), superuser, access_level, is_staff) that is not `readOnly`: a classic mass-assignment privilege escalation.",
 		Remediation: "Remove the field from client-writable schemas (or mark it readOnly) and set it server-side from the caller's authorization.",
 		check: visitCheck(func(a *auditCtx, r *Rule, v schemaVisit) {
-			if v.Dir != "request" || !v.Write || v.Prop == "" || v.Param || !privilegedNames[norm(v.Prop)] || isTrue(get(v.Node, "readOnly")) {
+			if v.Dir != "request" || !v.Write || v.Prop == "" || v.Param || !authzname.Privileged(v.Prop) || isTrue(get(v.Node, "readOnly")) {
 				return
 			}
 			a.report(r, v.Node, v.Op, "%s accepts privilege field %q from the client", opName(v.Op), v.Prop)

@@ -6,6 +6,7 @@ import (
 	"regexp/syntax"
 	"strings"
 
+	"github.com/palisade-sec/palisade/internal/authzname"
 	"github.com/palisade-sec/palisade/internal/model"
 	"github.com/palisade-sec/palisade/internal/posture/yamltree"
 )
@@ -75,15 +76,7 @@ func opName(op *operation) string { return strings.ToUpper(op.Method) + " " + op
 func Norm(s string) string { return norm(s) }
 
 // norm lowercases a name and drops separators: "Client_Secret" -> "clientsecret".
-func norm(s string) string {
-	var b strings.Builder
-	for _, c := range strings.ToLower(s) {
-		if c != '_' && c != '-' && c != '.' && c != ' ' {
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
-}
+func norm(s string) string { return authzname.Norm(s) }
 
 var (
 	authFlowRe = regexp.MustCompile(`(?i)(^|/)(login|logout|signin|sign-in|sign_in|signup|sign-up|sign_up|register|registration|token|tokens|oauth2?|auth|authenticate|authorize|session|sessions|password|forgot[-_]?password|reset[-_]?password|verify|verification|otp|callback|webhooks?|health|healthz|livez|readyz|status|ping|version|openapi|swagger|docs?)(\.json|\.yaml)?(/|$)`)
@@ -132,12 +125,6 @@ var urlSecretNames = map[string]bool{
 	"token": true, "accesstoken": true, "refreshtoken": true, "idtoken": true, "authtoken": true,
 	"apikey": true, "apitoken": true, "sessionid": true, "sessiontoken": true, "privatekey": true,
 	"secretkey": true, "apisecret": true,
-}
-
-var privilegedNames = map[string]bool{
-	"admin": true, "isadmin": true, "role": true, "roles": true, "userrole": true,
-	"permission": true, "permissions": true, "privilege": true, "privileges": true,
-	"superuser": true, "issuperuser": true, "accesslevel": true, "isstaff": true,
 }
 
 // boundedFormats are string formats whose values have a bounded length.
