@@ -114,6 +114,8 @@ type enumerationOptions struct {
 	DistFar         float64         `yaml:"dist_far" doc:"with the hour's history, a window this many times the hour's record needs only dist_abs_hourly distinct identifiers"`
 	FreshReads      float64         `yaml:"fresh_reads" doc:"with the hour's history, a crowd of at least dist_min_subjects subjects new to the endpoint, each opening at least this many distinct identifiers on average, is judged against the hour's newcomers (see the fresh crowd in docs/detection-anomalies.md)"`
 	ColdErrors      float64         `yaml:"cold_errors" doc:"before peer_gate peer windows, a walk is judged only when at least this share of its requests were refused or not found"`
+	ForeignMin      float64         `yaml:"foreign_min" doc:"an end user's slow window is judged against abs_slow_owned before the slow peers span owned_periods when at least this many of its requests, and foreign_share of them, opened objects another principal used first (see end users past their own objects)"`
+	ForeignShare    float64         `yaml:"foreign_share" doc:"see foreign_min"`
 }
 
 func defaultEnumerationOptions() *enumerationOptions {
@@ -143,6 +145,8 @@ func defaultEnumerationOptions() *enumerationOptions {
 		DistFar:         4,
 		ColdErrors:      0.2,
 		FreshReads:      3,
+		ForeignMin:      3,
+		ForeignShare:    0.05,
 	}
 }
 
@@ -165,6 +169,7 @@ type enumDetector struct {
 	distGate                  uint32
 	distMinSubj               float64
 	absSlowOwned              float64 // slow floor on endpoints whose objects are owned
+	foreignMin, foreignShare  float64
 	ownedShare, ownedMin      float64
 	hourFactor                float64
 	distAbsHourly, distFar    float64
@@ -254,6 +259,8 @@ type enumGroup struct {
 	wins            float64
 	revisits, cross float64
 	fire            fireState
+	// top: the members' largest closed fast windows (see ownObjects).
+	top topTwo
 }
 
 type enumWin struct {
@@ -339,12 +346,10 @@ type enumParam struct {
 	first    time.Time
 	fastDist quantiles
 	slowDist quantiles
-	// The largest fast window folded (topV[0], of subject topK) and the
-	// largest of any other subject (topV[1]): before peer_gate, the bar is
-	// relative to the largest window of the others — a subject's own
-	// first window is not its peer.
-	topV [2]float64
-	topK uint64
+	// The largest fast window folded by each of two subjects: before
+	// peer_gate, the bar is relative to the largest window of the others —
+	// a subject's own first window is not its peer.
+	top topTwo
 	// The distributed variant's fast window, and the same window shifted
 	// by half its length: an attack of 1–1.5 windows that straddles two
 	// tumbling windows lies whole, or for at least two thirds, in one of
@@ -421,25 +426,35 @@ func (w *distWin) reset(idx int64, seq uint64) {
 	w.ips.reset()
 }
 
-// top records a folded fast window of subject k.
-func (p *enumParam) top(k uint64, v float64) {
+// topTwo keeps the largest value (v[0], of subject k) and the largest
+// of any other subject (v[1]): 24 bytes.
+type topTwo struct {
+	v [2]float64
+	k uint64
+}
+
+// add records value v of subject k.
+func (t *topTwo) add(k uint64, v float64) {
 	switch {
-	case k == p.topK:
-		p.topV[0] = fmax(p.topV[0], v)
-	case v > p.topV[0]:
-		p.topV[1], p.topV[0], p.topK = p.topV[0], v, k
+	case k == t.k:
+		t.v[0] = fmax(t.v[0], v)
+	case v > t.v[0]:
+		t.v[1], t.v[0], t.k = t.v[0], v, k
 	default:
-		p.topV[1] = fmax(p.topV[1], v)
+		t.v[1] = fmax(t.v[1], v)
 	}
 }
 
-// peerMax is the largest fast window folded by a subject other than k.
-func (p *enumParam) peerMax(k uint64) float64 {
-	if k == p.topK {
-		return p.topV[1]
+// other is the largest value of a subject other than k.
+func (t *topTwo) other(k uint64) float64 {
+	if k == t.k {
+		return t.v[1]
 	}
-	return p.topV[0]
+	return t.v[0]
 }
+
+// peerMax is the largest fast window folded by a subject other than k.
+func (p *enumParam) peerMax(k uint64) float64 { return p.top.other(k) }
 
 // tumblingFired reports whether a tumbling window under the current
 // shifted one fired (the current or the one before): the shifted window
@@ -480,6 +495,8 @@ func newEnumeration(cfg Config) *enumDetector {
 		hourMin:       uint16(o.HourMin),
 		coldErrors:    o.ColdErrors,
 		freshReads:    o.FreshReads,
+		foreignMin:    o.ForeignMin,
+		foreignShare:  o.ForeignShare,
 	}
 	subjCap := o.MaxSubjects
 	if subjCap == 0 {
@@ -693,13 +710,14 @@ func (d *enumDetector) foldFast(s *enumSubject) {
 	}
 	if p, ok := d.params.Peek(s.pk); ok {
 		p.fastDist.add(v)
-		p.top(s.key, v)
+		p.top.add(s.key, v)
 		if p.fastDist.count() >= d.peerGate {
 			d.readyFast.mark(d.now)
 		}
 	}
 	g, _ := d.groups.GetOrAdd(s.gk)
 	g.fastDist.add(v)
+	g.top.add(s.key, v)
 	if v > s.ownFast && !s.fast.fire.firedIn(s.fast.idx) {
 		s.ownFast = v
 	}
@@ -833,6 +851,39 @@ func (d *enumDetector) subject(ev *event.Event, s *enumSubject, par *enumParam, 
 	return newF
 }
 
+// coldPeer is the peer window of a subject judged while the fast peers
+// learn: the largest fast window of another subject on the parameter —
+// or, for a member of an end-user role group in which another member
+// closed a window, the largest of another member's. An end user's peers
+// are end users: a busy integration reading the same objects (26 orders
+// a window) is no measure of what a customer opens, and set a bar of 78
+// over a customer walking order ids.
+func (d *enumDetector) coldPeer(s *enumSubject, par *enumParam, g *enumGroup) float64 {
+	if g.endUser && s.byIdentity {
+		if v := g.top.other(s.key); v > 0 {
+			return v
+		}
+	}
+	return par.peerMax(s.key)
+}
+
+// pastOwnObjects reports whether the slow window w of subject s is an end
+// user's reading other users' objects where its role group's objects are
+// owned within it: s is a principal of an end-user group (every role
+// names an end user) whose objects on the parameter are owned within it
+// (ownedWithin), whose members closed at least peer_gate fast windows,
+// and at least foreign_min of w's requests, and foreign_share of them,
+// opened an object another principal had used first. Then the slow
+// variant's floor is abs_slow_owned from the first day, against the
+// members' largest window (check): an end user opens its own objects, and
+// one opening others' by the dozen is walking them, however slowly. A
+// member reading many objects of its own (a patient's forty lab results)
+// opens no other's: not judged so.
+func (d *enumDetector) pastOwnObjects(s *enumSubject, g *enumGroup, w *enumWin) bool {
+	return s.byIdentity && d.ownedWithin(g) && g.fastDist.count() >= d.peerGate &&
+		w.foreign >= fmax(d.foreignMin, d.foreignShare*w.n)
+}
+
 // ownedWithin reports whether g is an end-user role group whose objects on
 // the parameter are owned within it: at least owned_min repeat uses by its
 // members, at most owned_share of them by another member than the
@@ -927,6 +978,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	owned := d.owned(par)
 	peersCold := dist.count() < d.peerGate
 	cold, coldSlow := peersCold && !slow, peersCold && slow
+	endOwn := false
 	if slow {
 		abs, own, win, dist = d.absSlow, s.ownSlow, d.slow, &par.slowDist
 		if owned && dist.count() >= d.peerGate/3 && par.slowPeriods >= d.ownedPeriods {
@@ -935,6 +987,8 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 			// over hours. (Peers of the first night alone set a bar of 33
 			// for clinicians' mornings at three times the patients.)
 			abs = d.absSlowOwned
+		} else if d.pastOwnObjects(s, g, w) {
+			endOwn, abs = true, d.absSlowOwned
 		}
 	}
 	if w.est <= abs {
@@ -942,17 +996,23 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 	}
 	peer := dist.at(0.99)
 	if cold {
-		peer = par.peerMax(s.key) // few peers: the largest window of another subject so far
+		peer = d.coldPeer(s, par, g) // few peers: the largest window of another subject so far
 	} else if coldSlow {
 		// The fast peers learn: the largest fast window of another
 		// subject, scaled to the slow horizon as below.
-		peer = 4 * par.peerMax(s.key)
+		peer = 4 * d.coldPeer(s, par, g)
 	} else if slow && dist.count() < d.peerGate/3 {
 		// Few peers return across a 6 h boundary: until enough slow
 		// windows closed, scale the fast windows' peers.
 		peer = 4 * par.fastDist.at(0.99)
 	} else if group.count() >= d.peerGate {
 		peer = fmax(peer*0.5, group.at(0.99)) // role group baseline, bounded below by half the population's
+	}
+	if endOwn {
+		// Its peers are its role group's members: the largest fast window
+		// of another member, scaled to the slow horizon (the population's
+		// windows are the staff's and services').
+		peer = 4 * g.top.other(s.key)
 	}
 	thr := fmax(abs, fmax(d.peerFactor*peer, d.ownFactor*own))
 	// Peers right now: when the whole role group is opening many records in
@@ -983,7 +1043,7 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 				"variant": variant, "parameter": p.name, "in": p.in, "peer_p99": round2(peer), "own_max": own,
 				"peers_now_mean": round2(now), "requests": w.n, "error_share": round2(w.errs / w.n), "client_ips": s.ips.estimate(),
 				"foreign_object_share": round2(w.foreign / w.n), "endpoint_objects_owned": owned, "endpoint_cross_use_share": round2(par.cross / fmax(1, par.revisits)),
-				"peers_learning": cold || coldSlow, "peer_windows": dist.count(),
+				"peers_learning": cold || coldSlow, "peer_windows": dist.count(), "end_user_past_own_objects": endOwn,
 			},
 		},
 	}

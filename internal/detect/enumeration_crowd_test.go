@@ -3,10 +3,13 @@ package detect
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/event"
+	"github.com/palisade-sec/palisade/internal/model"
 )
 
 // portal: a patient portal over hours: 150 patients (role patient, each
@@ -331,4 +334,58 @@ func members(r *rand.Rand, hours, n, oneIn int, tmpl string, path func(r *rand.R
 		}
 	}
 	return evs
+}
+
+// TestEndUserPastOwnObjects: on the first day — before the slow peers span
+// two periods — a customer reading other customers' profiles, one every
+// two minutes, where customers open their own, is reported by the slow
+// variant against abs_slow_owned; the same read of objects nobody used
+// before (its own new orders), by a role that is no end user, or on a
+// parameter whose objects are not owned is not.
+func TestEndUserPastOwnObjects(t *testing.T) {
+	own := func(tmpl string) func(r *rand.Rand, i int) string {
+		return func(_ *rand.Rand, i int) string { return strings.Replace(tmpl, "{id}", strconv.Itoa(5000+i), 1) }
+	}
+	walk := func(path func(i int) string, role string) []*event.Event {
+		return burst(t0.Add(3*time.Hour), 150*time.Minute, 75, func(i int, at time.Time) *event.Event {
+			return mkEv(at, "203.0.113.40", "GET", "/users/{id}", path(i), 200, withID("walker", role))
+		})
+	}
+	others := func(i int) string { return fmt.Sprintf("/users/%d", 5000+(i*7)%150) }
+	fresh := func(i int) string { return fmt.Sprintf("/users/%d", 880000+i) }
+	profiles := members(rand.New(rand.NewPCG(7, 7)), 6, 150, 3, "/users/{id}", own("/users/{id}"), "customer")
+	// Objects not owned: customers open any of 1,500 profiles (repeat
+	// uses are another's), most used by one customer so far.
+	shared := members(rand.New(rand.NewPCG(7, 7)), 6, 150, 3, "/users/{id}", func(r *rand.Rand, _ int) string { return fmt.Sprintf("/users/%d", 5000+r.IntN(1500)) }, "customer")
+	// Support agents, each reopening the three customers it is assigned
+	// (their objects owned within their group), beside the customers.
+	agents := members(rand.New(rand.NewPCG(8, 8)), 6, 20, 1, "/users/{id}", func(r *rand.Rand, i int) string { return fmt.Sprintf("/users/%d", 7000+3*i+r.IntN(3)) }, "support")
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"a customer reads others' profiles", merge(profiles, walk(others, "customer")), 1},
+		{"a customer reads objects nobody used before", merge(profiles, walk(fresh, "customer")), 0},
+		{"a support agent reads customers' profiles", merge(profiles, agents, walk(others, "support")), 0},
+		{"objects not owned: every customer reads any profile", merge(shared, walk(others, "customer")), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as := ofType(run(newEnumeration(Config{}), c.evs), "bola.param_enumeration")
+			if len(as) != c.want {
+				t.Fatalf("want %d alerts, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				det := a.Evidence.Details
+				if a.Identity == nil || a.Identity.ID != "id_walker" || a.Client == nil || a.Client.IP != "203.0.113.40" ||
+					det["variant"] != "slow" || det["end_user_past_own_objects"] != true {
+					t.Fatalf("alert %s %v", summary([]model.Alert{a}), det)
+				}
+				if thr, _ := EvidenceNumber(a.Evidence.Threshold); thr != 30 {
+					t.Errorf("threshold %v, want abs_slow_owned (30)", a.Evidence.Threshold)
+				}
+			}
+		})
+	}
 }

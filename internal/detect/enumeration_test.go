@@ -313,3 +313,41 @@ func TestDistributedJudgedAtWindowEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestColdPeerEndUsers: while the fast peers learn, a customer walking
+// order ids (a third missing) is judged against the largest window of
+// another customer, not against a busy integration's reads of the same
+// orders; a principal of another role faces the integration's window.
+func TestColdPeerEndUsers(t *testing.T) {
+	var base []*event.Event
+	for w := 0; w < 3; w++ {
+		at := t0.Add(time.Duration(w) * 20 * time.Minute)
+		for j := 0; j < 26; j++ { // the integration: 26 orders a window
+			base = append(base, mkEv(at.Add(time.Duration(j)*40*time.Second), "198.51.100.80", "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 7000+w*26+j), 200, withKey("order-sync")))
+		}
+		for c := 0; c < 3; c++ { // customers: their own orders
+			for j := 0; j < 2; j++ {
+				base = append(base, mkEv(at.Add(time.Duration(c*5+j)*time.Minute), ip4(100+c), "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 9000+c*10+j), 200, withID(fmt.Sprintf("cust%d", c), "customer")))
+			}
+		}
+	}
+	walk := func(role string) []*event.Event {
+		return burst(t0.Add(time.Hour+2*time.Minute), 15*time.Minute, 60, func(i int, at time.Time) *event.Event {
+			st := 200
+			if i%3 == 0 {
+				st = 404
+			}
+			return mkEv(at, "203.0.113.61", "GET", "/orders/{id}", fmt.Sprintf("/orders/%d", 7100-i), st, withID("walker", role))
+		})
+	}
+	as := ofType(run(newEnumeration(Config{}), merge(base, walk("customer"))), "bola.param_enumeration")
+	if len(as) != 1 || as[0].Client == nil || as[0].Client.IP != "203.0.113.61" || as[0].Evidence.Details["peers_learning"] != true {
+		t.Fatalf("want one alert on the customer's walk:\n%s", summary(as))
+	}
+	if thr, _ := EvidenceNumber(as[0].Evidence.Threshold); thr != 40 {
+		t.Errorf("threshold %v, want the fast floor 40 (3 × a customer's 2)", as[0].Evidence.Threshold)
+	}
+	if as := ofType(run(newEnumeration(Config{}), merge(base, walk("staff"))), "bola.param_enumeration"); len(as) != 0 {
+		t.Fatalf("a staff member's 60 reads faced the integration's window (bar 78), got:\n%s", summary(as))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/alert"
+	"github.com/palisade-sec/palisade/internal/authzname"
 	"github.com/palisade-sec/palisade/internal/config"
 	"github.com/palisade-sec/palisade/internal/event"
 	"github.com/palisade-sec/palisade/internal/jsonscan"
@@ -56,7 +57,7 @@ import (
 // token accepts numbers and UUIDs, number accepts integers), or that the
 // spec's declared type does not accept.
 //
-// Memory: per endpoint ≈ 150 bytes + per parameter ≈ 200 bytes (+ 300
+// Memory: per endpoint ≈ 180 bytes (with the writers counter of massAssign) + per parameter ≈ 200 bytes (+ 300
 // bytes while a candidate), at most max_params_per_endpoint (default 128)
 // parameters per endpoint — further names are counted in Dropped() — and
 // max_endpoints (default 20,000) endpoints, LRU. Recorded API changes are
@@ -198,6 +199,7 @@ type paramsDetector struct {
 	ownHdrs                          []reqHeader  // header list without an engine
 	ownQuery                         []queryParam // query list without an engine
 	readyEP, readyType               readyMark
+	endUsers                         endUsers
 }
 
 type paramEndpoint struct {
@@ -210,6 +212,9 @@ type paramEndpoint struct {
 	cands    []*paramStat
 	declared bool
 	served   bool // answered something other than 4xx (not only a probe path)
+	// writers: distinct subjects of the endpoint's write requests
+	// (POST, PUT, PATCH) during its learning (see massAssign).
+	writers lin256
 }
 
 type paramStat struct {
@@ -219,6 +224,9 @@ type paramStat struct {
 	declared int  // spec type, -1 when undeclared
 	secret   int8 // secretParam(name): 0 not computed yet, 1 no, 2 yes
 	cand     *paramCandidate
+	// authz: a candidate opened during the endpoint's learning, an
+	// authorization attribute in an end user's write (massAssign).
+	authz bool
 }
 
 type paramCandidate struct {
@@ -229,6 +237,7 @@ type paramCandidate struct {
 	uses     float64 // requests by the first subject with it
 	state    int     // 0 open, 1 adopted, 2 reported, 3 undecided at the budget
 	hit      Hit
+	writers  float64 // authz candidates: subjects that wrote to the endpoint before
 }
 
 type obsParam struct {
@@ -239,6 +248,7 @@ type obsParam struct {
 func newParams(cfg Config) *paramsDetector {
 	o := optionsFor[*paramsOptions](cfg, "params")
 	return &paramsDetector{
+		endUsers:  newEndUsers(cfg),
 		learnN:    o.LearnRequests,
 		learnT:    o.LearnTime.D(),
 		adopt:     o.AdoptSubjects,
@@ -381,8 +391,12 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			st = &paramStat{name: strings.Clone(p.name), in: p.in, declared: -1}
 			m[st.name] = st
 			ep.nparams++
-			if ep.learned {
+			if ep.learned || d.massAssign(ep, ev, p) {
+				st.authz = !ep.learned
 				st.cand = &paramCandidate{first: ev.Time, subj: sk}
+				if st.authz {
+					st.cand.writers = ep.writers.estimate()
+				}
 				st.cand.hit = Hit{Type: alert.ParamUnseen, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 					Sample: anomSample(ev, p.in+" parameter "+clipStr(p.name, 64)),
 				}
@@ -413,8 +427,29 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			d.readyType.mark(ev.Time)
 		}
 	}
+	if !ep.learned && sk != 0 && writeMethod(ev.Method) {
+		ep.writers.add(sk)
+	}
 	d.decide(ep, ev, sk, out)
 }
+
+// massAssign reports whether p, new to an endpoint still learning its
+// parameters, is an authorization attribute (authzname: role, is_admin,
+// permissions …) in the body of an end user's write (POST, PUT, PATCH;
+// every role of its token names an end user), on an endpoint that at
+// least adopt_subjects (5) distinct subjects wrote to before without it.
+// Such a field is then a candidate as after the learning (decided the
+// same way: adopted by the population, an API change; kept to one or two
+// subjects, param.unseen): a customer setting its own role in a profile
+// update is mass assignment (OWASP API3:2023) on the first day as on any
+// other, and the writes of five others tell what the body carries.
+func (d *paramsDetector) massAssign(ep *paramEndpoint, ev *event.Event, p *obsParam) bool {
+	return p.in == "body" && writeMethod(ev.Method) && ep.writers.estimate() >= d.adopt &&
+		authzname.Privileged(p.name) && d.endUsers.token(ev)
+}
+
+// writeMethod: POST, PUT or PATCH.
+func writeMethod(m string) bool { return m == "POST" || m == "PUT" || m == "PATCH" }
 
 // declare seeds the parameters the spec declares for the endpoint.
 func (d *paramsDetector) declare(ep *paramEndpoint) {
@@ -528,6 +563,11 @@ func (d *paramsDetector) decide(ep *paramEndpoint, ev *event.Event, sk uint64, o
 				Window:    winLabel(d.decideT),
 				Reason:    "a parameter never seen on this endpoint, sent by one client and not adopted by the population",
 				Details:   map[string]any{"parameter": st.name, "in": st.in, "subjects": subjects, "requests_by_others": c.others},
+			}
+			if st.authz {
+				h.Evidence.Reason = "an authorization attribute never sent to this endpoint, in an end user's write, while the endpoint's parameters are learned: the writes of others never carried it (mass assignment)"
+				h.Evidence.Details["authorization_attribute"] = true
+				h.Evidence.Details["writers_before"] = c.writers
 			}
 			c.hit.Evidence = h.Evidence
 			c.hit.Confidence = h.Confidence
@@ -736,7 +776,7 @@ func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind,
 func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
 	set := baseline{detector: "params", name: "parameters of each endpoint", scope: "endpoint", alerts: alertNames(alert.ParamUnseen),
 		requires: model.Need{Requests: int64(d.learnN), Hours: d.learnT.Hours()},
-		while:    "every parameter seen is learned as normal (no param.unseen); endpoints the spec declares need no learning"}.tally()
+		while:    "every parameter seen is learned as normal (no param.unseen) — except an authorization attribute (role, is_admin …) in an end user's write that five writers before never sent; endpoints the spec declares need no learning"}.tally()
 	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: alertNames(alert.ParamAnomalousType),
 		requires: model.Need{Requests: int64(d.typeGate)},
 		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()

@@ -174,3 +174,63 @@ func FuzzJSONTopLevel(f *testing.F) {
 		}
 	})
 }
+
+// TestMassAssignmentWhileLearning: before an endpoint has learned its
+// parameters (200 requests, 1 h), an end user's write carrying an
+// authorization attribute that the writes of at least five others never
+// carried is a candidate as after the learning: reported when kept to
+// one subject, an API change when the population adopts it. Other new
+// fields, an administrator's write and a young endpoint's are learned.
+func TestMassAssignmentWhileLearning(t *testing.T) {
+	patch := func(at time.Time, who int, role, body string) *event.Event {
+		return mkEv(at, ip4(4100+who), "PATCH", "/users/{id}", fmt.Sprintf("/users/%d", 500+who), 200,
+			withBody("application/json", body), withID(fmt.Sprintf("u%d", who), role))
+	}
+	// Profile updates by customers: one every 6 minutes for 3 hours, by
+	// `writers` distinct customers in turn.
+	updates := func(writers int) []*event.Event {
+		var evs []*event.Event
+		for i := 0; i < 30; i++ {
+			evs = append(evs, patch(t0.Add(time.Duration(i)*6*time.Minute), i%writers, "customer", `{"phone":"+44 20 7946 0000","address":"1 High St"}`))
+		}
+		return evs
+	}
+	attack := func(role, body string) []*event.Event {
+		return []*event.Event{patch(t0.Add(50*time.Minute), 77, role, body), patch(t0.Add(51*time.Minute), 77, role, body)}
+	}
+	const privileged = `{"phone":"+44 20 7946 0001","role":"admin","is_admin":true}`
+	adopted := attack("customer", `{"phone":"+44 20 7946 0001","role":"admin"}`)
+	for who := 0; who < 6; who++ { // a release: every customer sends a role
+		adopted = append(adopted, patch(t0.Add(time.Duration(52+who)*time.Minute), 200+who, "customer", `{"phone":"+44 20 7946 0002","role":"buyer"}`))
+	}
+	cases := []struct {
+		name string
+		evs  []*event.Event
+		want int
+	}{
+		{"a customer sets its own role", merge(updates(6), attack("customer", privileged)), 1},
+		{"a customer sends a new ordinary field", merge(updates(6), attack("customer", `{"phone":"+44 20 7946 0001","nickname":"x"}`)), 0},
+		{"an administrator sets a role", merge(updates(6), attack("admin", privileged)), 0},
+		{"fewer than five writers before", merge(updates(4), attack("customer", privileged)), 0},
+		{"the population adopts the field", merge(updates(6), adopted), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := newParams(Config{})
+			as := ofType(run(d, c.evs), "param.unseen")
+			if len(as) != c.want {
+				t.Fatalf("want %d, got\n%s", c.want, summary(as))
+			}
+			for _, a := range as {
+				det := a.Evidence.Details
+				if a.Client == nil || a.Client.IP != ip4(4177) || det["authorization_attribute"] != true || det["writers_before"] != 6.0 ||
+					!a.FirstSeen.Equal(t0.Add(50*time.Minute)) || a.Count != 4 { // 2 requests × 2 new fields (role, is_admin)
+					t.Fatalf("alert %s %v", summary([]model.Alert{a}), det)
+				}
+			}
+			if strings.HasPrefix(c.name, "the population") && len(d.APIChanges()) == 0 {
+				t.Errorf("no API change recorded for the adopted field")
+			}
+		})
+	}
+}

@@ -72,7 +72,10 @@ import (
 // endpoints, 1.0–1.5 in a large deployment's first hours). At the start
 // of a large deployment every peer window is a new client, and a
 // newcomer's first run of a batch job (a nightly export, an aggregator's
-// poll) looks exactly like a scraper's first minutes: not judged.
+// poll) looks exactly like a scraper's first minutes: not judged then. An
+// external client's window above abs_client is held out of the peers
+// until they can judge a newcomer (at most cold_defer), then judged as it
+// would have been live (judgeDeferred).
 //
 // Memory: per endpoint ≈ 0.5 KB + 2 DDSketches (≤ 4.3 KB each, typically
 // < 1 KB); per (client, endpoint) 200 bytes (the entry also holds the
@@ -111,6 +114,7 @@ type trafficOptions struct {
 	MinShare       float64         `yaml:"min_share" doc:"an identity spike needs the endpoint to take at least this share of the principal's requests (all endpoints) in the window"`
 	ColdReturn     float64         `yaml:"cold_return" doc:"before peer_gate: a client with fewer than cold_own own windows is judged once the endpoint's peer windows are at least cold_return per distinct peer (a small population seen whole)"`
 	GroupNow       int             `yaml:"group_now" doc:"members of a principal's role group active on the endpoint in its window (the principal included) from which its identity-spike bar also rises with them: peer_factor × their mean now and 2 × the busiest of them (a shift starting)"`
+	ColdDefer      config.Duration `yaml:"cold_defer" doc:"how long an external client's window above abs_client that the young peers could not judge waits for them: judged (as a newcomer) once they can, folded into them unjudged after this"`
 }
 
 func defaultTrafficOptions() *trafficOptions {
@@ -134,6 +138,7 @@ func defaultTrafficOptions() *trafficOptions {
 		ColdReturn:     2,
 		MinShare:       0.3,
 		GroupNow:       4,
+		ColdDefer:      config.Duration(time.Hour),
 	}
 }
 
@@ -158,7 +163,12 @@ type trafficDetector struct {
 	groupNow                      float64
 	dailyFactor, peakFactor       float64
 	idWin                         time.Duration
+	coldDefer                     time.Duration
 	readyEP, readyCl, readyID     readyMark
+	// deferred counts windows held for the peers (deferredJudged: judged
+	// once they could; deferredExpired: folded unjudged after cold_defer;
+	// deferredEvicted: pushed out of a full endpoint list).
+	deferredJudged, deferredExpired, deferredEvicted int64
 
 	eps     *lru[trafficEndpoint]
 	clients *lru[clientEP] // shared with the latency family in an engine
@@ -199,6 +209,26 @@ type trafficEndpoint struct {
 	// (iw) windows, folded into the peer baselines when those roll.
 	aw, iw           int64
 	activeC, activeI []uint64
+	// deferred: external clients' closed windows above abs_client that
+	// the peers could not judge yet (at most maxDeferred; nil on almost
+	// every endpoint), kept out of the peers until judged.
+	deferred []deferredSpike
+}
+
+// maxDeferred bounds an endpoint's deferred windows (one entry per client).
+const maxDeferred = 4
+
+// deferredSpike is a client's unjudged window(s) above abs_client, waiting
+// for the endpoint's peers: the report prepared at the window's first
+// request above the floor, the largest window, the requests of all its
+// deferred windows, and when they were.
+type deferredSpike struct {
+	key         uint64
+	n, total    float64
+	users       float64
+	wins        int
+	first, last time.Time
+	hit         Hit
 }
 
 // maxActiveEP bounds the per-endpoint lists of active subjects.
@@ -221,6 +251,17 @@ type trafficSubject struct {
 	// its bar — judged when the window closes, against its role group over
 	// the whole window.
 	held *heldSpike
+	// pend: a client window above abs_client the young peers could not
+	// judge (moved to the endpoint's deferred list when it closes).
+	pend *pendingWin
+}
+
+// pendingWin is the open window of a client deferred for its peers.
+type pendingWin struct {
+	idx         int64
+	users       float64
+	first, last time.Time
+	hit         Hit
 }
 
 // heldSpike is an identity spike judged at the close of its window: the
@@ -304,6 +345,7 @@ func newTraffic(cfg Config) *trafficDetector {
 		dailyFactor: o.DailyFactor,
 		peakFactor:  o.PeakFactor,
 		idWin:       o.IdentityWindow.D(),
+		coldDefer:   o.ColdDefer.D(),
 	}
 	d.eps = newLRU[trafficEndpoint](o.MaxEndpoints)
 	d.clients = newLRU[clientEP](capOr(cfg.MaxTrackedClients, 200000))
@@ -341,6 +383,13 @@ func (d *trafficDetector) foldSubject(s *trafficSubject, key uint64, ident bool)
 	ep, ok := d.eps.Peek(s.ep)
 	if !ok {
 		return
+	}
+	if p := s.pend; !ident && p != nil {
+		s.pend = nil
+		if p.idx == s.w.idx {
+			d.deferWindow(ep, key, s.w.n, p)
+			return
+		}
 	}
 	v := s.w.n
 	if s.fire.firedIn(s.w.idx) {
@@ -477,8 +526,12 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 	if ih != 0 {
 		s.ids.add(ih)
 	}
+	if ep.deferred != nil {
+		d.judgeDeferred(ep, ev.Time, out)
+	}
 	p99, cold, ok := d.peerBar(&ep.clientDist, &ep.clientsSeen, s, &d.readyCl, ev.Time, ev.External)
 	if !ok {
+		d.pendWindow(ev, s)
 		return
 	}
 	users := fmax(1, s.ids.estimate())
@@ -694,6 +747,12 @@ func (d *trafficDetector) Finish(at time.Time, out *Emitter) {
 		for ci := range ep.cls {
 			d.closeEndpoint(ep, ci, out)
 		}
+		if ep.deferred != nil {
+			// Peers changed by an eviction since the endpoint's last
+			// request may judge now; what they cannot stays held (counted
+			// in Dropped).
+			d.judgeDeferred(ep, at, out)
+		}
 	})
 	d.clients.Each(func(_ uint64, e *clientEP) {
 		if e.trSet {
@@ -785,4 +844,163 @@ func (d *trafficDetector) Readiness(at time.Time) []model.Readiness {
 		}
 	})
 	return []model.Readiness{rate.Readiness(d.readyEP.at), cl.Readiness(d.readyCl.at), id.Readiness(d.readyID.at)}
+}
+
+// pendWindow notes a client window above abs_client that the young peers
+// cannot judge yet (peerBar refused it): an external client's, whose
+// window is then held out of the peers when it closes and judged once
+// they can (deferWindow, judgeDeferred). A client on the internal network
+// is infrastructure starting its run (see peerBar): not held.
+func (d *trafficDetector) pendWindow(ev *event.Event, s *trafficSubject) {
+	if !ev.External || s.w.n <= d.absClient {
+		return
+	}
+	users := fmax(1, s.ids.estimate())
+	if s.w.n <= d.absClient*users {
+		return
+	}
+	if s.pend == nil || s.pend.idx != s.w.idx {
+		s.pend = &pendingWin{idx: s.w.idx, first: ev.Time, hit: Hit{Type: alert.TrafficClientSpike, Client: clientIP(ev), Identity: identityRef(ev),
+			Endpoint: endpointRef(ev), Sample: anomSample(ev, "")}}
+	}
+	s.pend.last, s.pend.users = ev.Time, fmax(s.pend.users, users)
+}
+
+// deferWindow adds a client's closed window of n requests, noted by
+// pendWindow, to the endpoint's deferred list (one entry per client: a
+// scraper's windows merge). A full list sends its smallest window to the
+// peers unjudged.
+func (d *trafficDetector) deferWindow(ep *trafficEndpoint, key uint64, n float64, p *pendingWin) {
+	for i := range ep.deferred {
+		if e := &ep.deferred[i]; e.key == key {
+			e.n, e.total, e.wins, e.last, e.users = fmax(e.n, n), e.total+n, e.wins+1, p.last, fmax(e.users, p.users)
+			return
+		}
+	}
+	e := deferredSpike{key: key, n: n, total: n, users: p.users, wins: 1, first: p.first, last: p.last, hit: p.hit}
+	if len(ep.deferred) < maxDeferred {
+		ep.deferred = append(ep.deferred, e)
+		return
+	}
+	low := 0
+	for i := range ep.deferred {
+		if ep.deferred[i].n < ep.deferred[low].n {
+			low = i
+		}
+	}
+	d.deferredEvicted++
+	if ep.deferred[low].n >= n {
+		d.foldDeferred(ep, &e, n)
+		return
+	}
+	d.foldDeferred(ep, &ep.deferred[low], ep.deferred[low].n)
+	ep.deferred[low] = e
+}
+
+// foldDeferred feeds a deferred entry's windows into the endpoint's
+// peers, each at most top (the bar, for a window that fired).
+func (d *trafficDetector) foldDeferred(ep *trafficEndpoint, e *deferredSpike, top float64) {
+	ep.clientDist.add(fmin(e.n, top))
+	if e.wins > 1 {
+		rest := fmin((e.total-e.n)/float64(e.wins-1), top)
+		for range e.wins - 1 {
+			ep.clientDist.add(rest)
+		}
+	}
+	ep.clientsSeen.add(e.key)
+}
+
+// judgeDeferred judges the endpoint's deferred windows once its peers
+// can judge a newcomer — peer_gate closed windows (their p99), or
+// cold_gate windows from clients that keep coming back (the largest so
+// far) — as peerBar would have judged them live: above max(abs_client,
+// peer_factor × that baseline) × the principals behind the address. The
+// report is dated at the window's first request above abs_client and its
+// last; it says when it was judged. Windows the peers cannot judge within
+// cold_defer of their last request are folded into them unjudged (as
+// before the deferral existed), counted in Dropped. A preview (serve's
+// pending view) reports what would fire and changes nothing.
+func (d *trafficDetector) judgeDeferred(ep *trafficEndpoint, now time.Time, out *Emitter) {
+	peers := ep.clientDist.count()
+	var bar float64
+	ready := true
+	switch {
+	case peers >= d.peerGate:
+		bar = ep.clientDist.at(0.99)
+	case peers >= d.coldGate && peers >= d.coldReturn*ep.clientsSeen.estimate():
+		bar = ep.clientDist.at(1)
+	default:
+		ready = false
+	}
+	kept := ep.deferred[:0]
+	if out.Preview() {
+		kept = nil // look only
+	}
+	for i := range ep.deferred {
+		e := &ep.deferred[i]
+		switch {
+		case ready:
+			thr := fmax(d.absClient, d.peerFactor*bar) * e.users
+			if e.n > thr {
+				d.reportDeferred(e, bar, thr, peers, now, out)
+			}
+			if !out.Preview() {
+				d.foldDeferred(ep, e, thr)
+				d.deferredJudged++
+			}
+		case now.Sub(e.last) > d.coldDefer && !out.Preview():
+			d.foldDeferred(ep, e, e.n)
+			d.deferredExpired++
+		case !out.Preview():
+			kept = append(kept, *e)
+		}
+	}
+	if out.Preview() {
+		return
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	ep.deferred = kept
+}
+
+// reportDeferred emits a deferred window's client spike: the requests
+// of its deferred windows, from the first above abs_client to the last.
+func (d *trafficDetector) reportDeferred(e *deferredSpike, bar, thr, peers float64, now time.Time, out *Emitter) {
+	h := e.hit
+	h.Time, h.Count = e.first, int64(e.total)
+	h.Confidence = confidence(e.n, thr, peers, 4*d.peerGate)
+	h.Evidence = model.Evidence{
+		Observed: e.n, Baseline: round2(bar), Threshold: round2(thr), Window: winLabel(d.win),
+		Reason: "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows; judged once the endpoint's peers could judge a newcomer)",
+		Details: map[string]any{"principals_from_ip": e.users, "population_windows": peers, "peers_learning": peers < d.peerGate,
+			"deferred_windows": e.wins, "deferred_requests": e.total, "judged_at": now.UTC().Format(time.RFC3339)},
+	}
+	if !e.last.After(e.first) {
+		out.Emit(h)
+		return
+	}
+	h.Count--
+	out.Emit(h)
+	h.Time, h.Count, h.Sample = e.last, 1, nil
+	out.Emit(h)
+}
+
+// Dropped counts client windows the family did not judge: held for young
+// peers that could not judge them within cold_defer or have not yet (at
+// the end of the input: never), or pushed out of an endpoint's full list
+// of held windows. The windows still held are counted where they are, so
+// that a look at a checkpoint (a cluster's partial report) and the end of
+// the input count the same.
+func (d *trafficDetector) Dropped() map[string]int64 {
+	out := map[string]int64{}
+	n := d.deferredExpired
+	d.eps.Each(func(_ uint64, ep *trafficEndpoint) { n += int64(len(ep.deferred)) })
+	if n > 0 {
+		out["traffic: client windows above abs_client not judged (held for the endpoint's peers, not ready within cold_defer or by the end)"] = n
+	}
+	if d.deferredEvicted > 0 {
+		out["traffic: client windows above abs_client not judged (more than 4 held on one endpoint)"] = d.deferredEvicted
+	}
+	return out
 }

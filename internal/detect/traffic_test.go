@@ -252,7 +252,7 @@ func TestTrafficSmallDeploymentNewcomer(t *testing.T) {
 		{"small deployment: a newcomer scrapes the catalogue", merge(small, scraper(t0.Add(4*time.Hour+30*time.Second))), 1},
 		{"small deployment: an internal newcomer's batch run is not judged while the peers learn", merge(small, batch), 0},
 		{"small deployment: quiet", merge(small), 0},
-		{"large deployment's first hour: a newcomer's first burst is not judged", merge(large, scraper(t0.Add(41*time.Minute))), 0},
+		{"large deployment's first hour: a newcomer's first burst is held, not judged while the peers learn (TestTrafficDeferredNewcomer)", merge(large, scraper(t0.Add(41*time.Minute))), 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -419,5 +419,111 @@ func TestTrafficIdentityGroupNow(t *testing.T) {
 	last := shift.Add(12 * time.Minute * 29 / 30)
 	if a := as[0]; !a.FirstSeen.Equal(last) || a.Count != 30 || a.Evidence.Details["judged_at_window_end"] != true {
 		t.Fatalf("held spike first seen %v (want %v), count %d, details %v", a.FirstSeen, last, a.Count, a.Evidence.Details)
+	}
+}
+
+// TestTrafficDeferredNewcomer: an external newcomer flooding an endpoint
+// before its peers can judge a newcomer is held out of the peers and
+// judged once they can, dated by its own requests and saying when it was
+// judged; an internal newcomer is not held, and a window the peers never
+// become able to judge is counted, not reported.
+func TestTrafficDeferredNewcomer(t *testing.T) {
+	// A scraper's 1,200 requests in 8 minutes from 00:03, before the small
+	// deployment is seen whole (at 00:10: six peer windows from three
+	// clients).
+	scraper := func(ip string, external bool) []*event.Event {
+		return burst(t0.Add(3*time.Minute), 8*time.Minute, 1200, func(i int, at time.Time) *event.Event {
+			ev := mkEv(at, ip, "GET", "/products", fmt.Sprintf("/products?page=%d", i%6), 200)
+			ev.External = external
+			return ev
+		})
+	}
+	// Three customers, each on its own address, browse the catalogue in
+	// every 5-minute window (a few requests each) for `mins` minutes.
+	customers := func(mins int) []*event.Event {
+		var evs []*event.Event
+		for w := 0; w < mins/5; w++ {
+			for u := 0; u < 3; u++ {
+				at := t0.Add(time.Duration(w)*5*time.Minute + time.Duration(u+1)*time.Minute)
+				for j := 0; j < 2+(w+u)%3; j++ {
+					evs = append(evs, mkEv(at.Add(time.Duration(j)*15*time.Second), ip4(100+u), "GET", "/products", "/products?page=1", 200))
+				}
+			}
+		}
+		return evs
+	}
+	// A large deployment: a new client every minute, one visit each.
+	large := func(mins int) []*event.Event {
+		var evs []*event.Event
+		for c := 0; c < mins; c++ {
+			at := t0.Add(time.Duration(c) * time.Minute)
+			for j := 0; j < 4; j++ {
+				evs = append(evs, mkEv(at.Add(time.Duration(j)*5*time.Second), ip4(2000+c), "GET", "/products", "/products?page=1", 200))
+			}
+		}
+		return evs
+	}
+	cases := []struct {
+		name    string
+		evs     []*event.Event
+		want    int
+		learn   bool // judged before peer_gate
+		dropped int64
+	}{
+		{"small deployment: the scraper is judged once the deployment is seen whole", merge(customers(60), scraper("203.0.113.154", true)), 1, true, 0},
+		{"small deployment: an internal newcomer is not held", merge(customers(60), scraper("10.50.200.12", false)), 0, false, 0},
+		{"small deployment that stops: never judged, counted", merge(customers(5), scraper("203.0.113.154", true)), 0, false, 1},
+		{"large deployment: judged against the p99 once peer_gate windows closed", merge(large(70), scraper("203.0.113.154", true)), 1, false, 0},
+		{"large deployment cut before peer_gate: never judged, counted", merge(large(40), scraper("203.0.113.154", true)), 0, false, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := newTraffic(Config{})
+			as := ofType(run(d, c.evs), "traffic.client_spike")
+			if len(as) != c.want {
+				t.Fatalf("want %d client spikes, got\n%s", c.want, summary(as))
+			}
+			var dropped int64
+			for _, v := range d.Dropped() {
+				dropped += v
+			}
+			if dropped != c.dropped {
+				t.Errorf("dropped %v, want %d", d.Dropped(), c.dropped)
+			}
+			for _, a := range as {
+				det := a.Evidence.Details
+				judged, err := time.Parse(time.RFC3339, fmt.Sprint(det["judged_at"]))
+				// The windows above abs_client: 00:03–00:05 and 00:05–00:10
+				// (the last minute's 150 requests are under it).
+				if a.Client == nil || a.Client.IP != "203.0.113.154" || a.Count != 1050 || det["deferred_requests"] != 1050.0 || err != nil {
+					t.Fatalf("alert %+v", a)
+				}
+				if det["peers_learning"] != c.learn || det["deferred_windows"] != 2 {
+					t.Errorf("details %v", det)
+				}
+				// Dated by the scraper's requests (the first above
+				// abs_client, the last); judged after them.
+				if !a.FirstSeen.After(t0.Add(3*time.Minute)) || a.FirstSeen.After(t0.Add(5*time.Minute)) ||
+					!a.LastSeen.After(t0.Add(9*time.Minute)) || !judged.After(a.LastSeen) {
+					t.Errorf("first %v last %v judged %v", a.FirstSeen, a.LastSeen, judged)
+				}
+			}
+		})
+	}
+	// A look at the pending alerts (serve's checkpoints) while the window
+	// waits shows nothing and changes nothing.
+	evs := merge(customers(60), scraper("203.0.113.154", true))
+	d := newTraffic(Config{})
+	out := NewEmitter()
+	for _, ev := range evs {
+		d.Observe(ev, out)
+		if ev.Time.Sub(t0)%(3*time.Minute) == 0 {
+			pv := out.previewCopy()
+			d.Finish(ev.Time, pv)
+		}
+	}
+	d.Finish(evs[len(evs)-1].Time, out)
+	if got := ofType(out.Alerts(), "traffic.client_spike"); len(got) != 1 || got[0].Count != 1050 {
+		t.Fatalf("with previews:\n%s", summary(got))
 	}
 }

@@ -66,7 +66,7 @@ type Result struct {
 type ScenarioResult struct {
 	Scenario sim.Scenario
 	Detected bool
-	TTD      time.Duration // first matching alert's first_seen − scenario start (≥ 0)
+	TTD      time.Duration // first matching alert's first_seen (or the later judged_at of its evidence) − scenario start (≥ 0)
 	AlertIDs []string
 }
 
@@ -200,7 +200,7 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 			if a.Type != s.AlertType || !inWindow(a, s, tol) || !matchesSubject(a, s) {
 				continue
 			}
-			ttd := max(a.FirstSeen.Sub(s.Start), 0)
+			ttd := max(reportedAt(a).Sub(s.Start), 0)
 			if !sr.Detected || ttd < sr.TTD {
 				sr.TTD = ttd
 			}
@@ -292,6 +292,18 @@ func Evaluate(labels *sim.Labels, alerts []model.Alert, tol time.Duration) *Resu
 // attacker's addresses, and the named one is not among them.
 func misattributed(a model.Alert, s sim.Scenario) bool {
 	return a.Client != nil && a.Client.IP != "" && s.Subject != "endpoint" && len(s.ClientIPs) > 0 && !slices.Contains(s.ClientIPs, a.Client.IP)
+}
+
+// reportedAt is when the alert could first be reported: its first_seen,
+// or the later time its evidence says it was judged at (a window held
+// until its baseline could judge it is dated by its requests).
+func reportedAt(a model.Alert) time.Time {
+	if v, ok := a.Evidence.Details["judged_at"].(string); ok {
+		if t, err := time.Parse(time.RFC3339, v); err == nil && t.After(a.FirstSeen) {
+			return t
+		}
+	}
+	return a.FirstSeen
 }
 
 func inWindow(a model.Alert, s sim.Scenario, tol time.Duration) bool {

@@ -70,6 +70,18 @@ func TestEvaluate(t *testing.T) {
 		{name: "outside the window (beyond tolerance) does not count",
 			alerts:   []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(3*time.Hour), client("203.0.113.9"))},
 			detected: map[string]time.Duration{}, falseN: 1},
+		{name: "a held window's alert: time to detect from when it was judged",
+			alerts: []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(90*time.Second), client("203.0.113.9"), func(a *model.Alert) {
+				a.Evidence.Details = map[string]any{"judged_at": t0.Add(12 * time.Minute).Format(time.RFC3339)}
+			})},
+			detected: map[string]time.Duration{"brute": 12 * time.Minute}},
+		{name: "judged_at before first_seen or unreadable: first_seen",
+			alerts: []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(90*time.Second), client("203.0.113.9"), func(a *model.Alert) {
+				a.Evidence.Details = map[string]any{"judged_at": t0.Format(time.RFC3339)}
+			}), mkAlert("a2", "auth.brute_force", "client", t0.Add(2*time.Minute), client("203.0.113.9"), func(a *model.Alert) {
+				a.Evidence.Details = map[string]any{"judged_at": "later"}
+			})},
+			detected: map[string]time.Duration{"brute": 90 * time.Second}},
 		{name: "within tolerance after the end counts",
 			alerts:   []model.Alert{mkAlert("a1", "auth.brute_force", "client", t0.Add(40*time.Minute), client("203.0.113.9"))},
 			detected: map[string]time.Duration{"brute": 40 * time.Minute}},
