@@ -259,7 +259,8 @@ type enumGroup struct {
 	wins            float64
 	revisits, cross float64
 	fire            fireState
-	// top: the members' largest closed fast windows (see ownObjects).
+	// top: the members' largest closed fast windows (coldPeer,
+	// pastOwnObjects).
 	top topTwo
 }
 

@@ -57,9 +57,10 @@ import (
 // token accepts numbers and UUIDs, number accepts integers), or that the
 // spec's declared type does not accept.
 //
-// Memory: per endpoint ≈ 180 bytes (with the writers counter of massAssign) + per parameter ≈ 200 bytes (+ 300
-// bytes while a candidate), at most max_params_per_endpoint (default 128)
-// parameters per endpoint — further names are counted in Dropped() — and
+// Memory: per endpoint ≈ 180 bytes (the writers' counter of massAssign
+// included) + per parameter ≈ 200 bytes (+ 300 bytes while a candidate),
+// at most max_params_per_endpoint (default 128) parameters per endpoint —
+// further names are counted in Dropped() — and
 // max_endpoints (default 20,000) endpoints, LRU. Recorded API changes are
 // capped at 10,000.
 
@@ -776,7 +777,7 @@ func (js *jsonScanner) scan(body string, fn func(key string, kind jsontext.Kind,
 func (d *paramsDetector) Readiness(at time.Time) []model.Readiness {
 	set := baseline{detector: "params", name: "parameters of each endpoint", scope: "endpoint", alerts: alertNames(alert.ParamUnseen),
 		requires: model.Need{Requests: int64(d.learnN), Hours: d.learnT.Hours()},
-		while:    "every parameter seen is learned as normal (no param.unseen) — except an authorization attribute (role, is_admin …) in an end user's write that five writers before never sent; endpoints the spec declares need no learning"}.tally()
+		while:    fmt.Sprintf("every parameter seen is learned as normal (no param.unseen) — except an authorization attribute (role, is_admin …) in an end user's write that %g writers before never sent; endpoints the spec declares need no learning", d.adopt)}.tally()
 	types := baseline{detector: "params", name: "value types of each parameter", scope: "parameter", alerts: alertNames(alert.ParamAnomalousType),
 		requires: model.Need{Requests: int64(d.typeGate)},
 		while:    "values are learned; parameters with a type declared in the spec are checked against it from the first request"}.tally()

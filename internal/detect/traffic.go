@@ -165,10 +165,9 @@ type trafficDetector struct {
 	idWin                         time.Duration
 	coldDefer                     time.Duration
 	readyEP, readyCl, readyID     readyMark
-	// deferred counts windows held for the peers (deferredJudged: judged
-	// once they could; deferredExpired: folded unjudged after cold_defer;
-	// deferredEvicted: pushed out of a full endpoint list).
-	deferredJudged, deferredExpired, deferredEvicted int64
+	// Windows held for the peers and never judged (Dropped): folded
+	// unjudged after cold_defer, or pushed out of a full endpoint list.
+	deferredExpired, deferredEvicted int64
 
 	eps     *lru[trafficEndpoint]
 	clients *lru[clientEP] // shared with the latency family in an engine
@@ -534,6 +533,9 @@ func (d *trafficDetector) client(ev *event.Event, eh, ih uint64, ep *trafficEndp
 		d.pendWindow(ev, s)
 		return
 	}
+	// Judged live from here (the peers became ready within the window):
+	// the window is no longer held.
+	s.pend = nil
 	users := fmax(1, s.ids.estimate())
 	thr := fmax(d.absClient, d.peerFactor*p99) * users
 	if s.own.n >= 1 {
@@ -946,7 +948,6 @@ func (d *trafficDetector) judgeDeferred(ep *trafficEndpoint, now time.Time, out 
 			}
 			if !out.Preview() {
 				d.foldDeferred(ep, e, thr)
-				d.deferredJudged++
 			}
 		case now.Sub(e.last) > d.coldDefer && !out.Preview():
 			d.foldDeferred(ep, e, e.n)
@@ -972,7 +973,7 @@ func (d *trafficDetector) reportDeferred(e *deferredSpike, bar, thr, peers float
 	h.Confidence = confidence(e.n, thr, peers, 4*d.peerGate)
 	h.Evidence = model.Evidence{
 		Observed: e.n, Baseline: round2(bar), Threshold: round2(thr), Window: winLabel(d.win),
-		Reason: "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows; judged once the endpoint's peers could judge a newcomer)",
+		Reason: "one client's requests to this endpoint far above what clients of the endpoint normally send (baseline = p99 of per-client windows, the largest while they learn; judged once the endpoint's peers could judge a newcomer)",
 		Details: map[string]any{"principals_from_ip": e.users, "population_windows": peers, "peers_learning": peers < d.peerGate,
 			"deferred_windows": e.wins, "deferred_requests": e.total, "judged_at": now.UTC().Format(time.RFC3339)},
 	}
