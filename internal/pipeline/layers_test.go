@@ -13,7 +13,7 @@ import (
 // one family). A new package must be placed here.
 var layers = map[string]int{
 	// leaves: contract types and shared mechanisms
-	"model": 0, "alert": 0, "config": 0, "jsonscan": 0, "hashing": 0, "bounded": 0, "textkind": 0, "specfile": 0, "classify/ac": 0,
+	"model": 0, "alert": 0, "config": 0, "jsonscan": 0, "hashing": 0, "bounded": 0, "textkind": 0, "authzname": 0, "specfile": 0, "classify/ac": 0,
 	"testutil": 0, "statecodec": 0, "bus/natstest": 0, "evalsplit": 0,
 	// normalized record, identities, the event and the stage interfaces
 	"exchange": 1, "identity": 1, "event": 1, "pipeline": 1, "graphql": 1,
