@@ -996,7 +996,12 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		return
 	}
 	peer := dist.at(0.99)
-	if cold {
+	if endOwn {
+		// Its peers are its role group's members: the largest fast window
+		// of another member, scaled to the slow horizon (the population's
+		// windows are the staff's and services').
+		peer = 4 * g.top.other(s.key)
+	} else if cold {
 		peer = d.coldPeer(s, par, g) // few peers: the largest window of another subject so far
 	} else if coldSlow {
 		// The fast peers learn: the largest fast window of another
@@ -1008,12 +1013,6 @@ func (d *enumDetector) check(ev *event.Event, s *enumSubject, par *enumParam, g 
 		peer = 4 * par.fastDist.at(0.99)
 	} else if group.count() >= d.peerGate {
 		peer = fmax(peer*0.5, group.at(0.99)) // role group baseline, bounded below by half the population's
-	}
-	if endOwn {
-		// Its peers are its role group's members: the largest fast window
-		// of another member, scaled to the slow horizon (the population's
-		// windows are the staff's and services').
-		peer = 4 * g.top.other(s.key)
 	}
 	thr := fmax(abs, fmax(d.peerFactor*peer, d.ownFactor*own))
 	// Peers right now: when the whole role group is opening many records in

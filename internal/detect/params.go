@@ -225,9 +225,6 @@ type paramStat struct {
 	declared int  // spec type, -1 when undeclared
 	secret   int8 // secretParam(name): 0 not computed yet, 1 no, 2 yes
 	cand     *paramCandidate
-	// authz: a candidate opened during the endpoint's learning, an
-	// authorization attribute in an end user's write (massAssign).
-	authz bool
 }
 
 type paramCandidate struct {
@@ -238,7 +235,11 @@ type paramCandidate struct {
 	uses     float64 // requests by the first subject with it
 	state    int     // 0 open, 1 adopted, 2 reported, 3 undecided at the budget
 	hit      Hit
-	writers  float64 // authz candidates: subjects that wrote to the endpoint before
+	// authz: opened during the endpoint's learning, an authorization
+	// attribute in an end user's write (massAssign), after writers
+	// subjects wrote to the endpoint without it.
+	authz   bool
+	writers float64
 }
 
 type obsParam struct {
@@ -393,10 +394,9 @@ func (d *paramsDetector) Observe(ev *event.Event, out *Emitter) {
 			m[st.name] = st
 			ep.nparams++
 			if ep.learned || d.massAssign(ep, ev, p) {
-				st.authz = !ep.learned
 				st.cand = &paramCandidate{first: ev.Time, subj: sk}
-				if st.authz {
-					st.cand.writers = ep.writers.estimate()
+				if !ep.learned {
+					st.cand.authz, st.cand.writers = true, ep.writers.estimate()
 				}
 				st.cand.hit = Hit{Type: alert.ParamUnseen, Time: ev.Time, Client: clientIP(ev), Identity: identityRef(ev), Endpoint: endpointRef(ev),
 					Sample: anomSample(ev, p.in+" parameter "+clipStr(p.name, 64)),
@@ -565,7 +565,7 @@ func (d *paramsDetector) decide(ep *paramEndpoint, ev *event.Event, sk uint64, o
 				Reason:    "a parameter never seen on this endpoint, sent by one client and not adopted by the population",
 				Details:   map[string]any{"parameter": st.name, "in": st.in, "subjects": subjects, "requests_by_others": c.others},
 			}
-			if st.authz {
+			if c.authz {
 				h.Evidence.Reason = "an authorization attribute never sent to this endpoint, in an end user's write, while the endpoint's parameters are learned: the writes of others never carried it (mass assignment)"
 				h.Evidence.Details["authorization_attribute"] = true
 				h.Evidence.Details["writers_before"] = c.writers

@@ -923,21 +923,14 @@ func (d *trafficDetector) foldDeferred(ep *trafficEndpoint, e *deferredSpike, to
 // before the deferral existed), counted in Dropped. A preview (serve's
 // pending view) reports what would fire and changes nothing.
 func (d *trafficDetector) judgeDeferred(ep *trafficEndpoint, now time.Time, out *Emitter) {
+	// The bar a newcomer faces now (a subject without windows of its own);
+	// readiness is marked by the live judgement of the same request.
+	var newcomer trafficSubject
+	var look readyMark
+	bar, _, ready := d.peerBar(&ep.clientDist, &ep.clientsSeen, &newcomer, &look, now, true)
 	peers := ep.clientDist.count()
-	var bar float64
-	ready := true
-	switch {
-	case peers >= d.peerGate:
-		bar = ep.clientDist.at(0.99)
-	case peers >= d.coldGate && peers >= d.coldReturn*ep.clientsSeen.estimate():
-		bar = ep.clientDist.at(1)
-	default:
-		ready = false
-	}
+	commit := !out.Preview() // a look reports what would fire and changes nothing
 	kept := ep.deferred[:0]
-	if out.Preview() {
-		kept = nil // look only
-	}
 	for i := range ep.deferred {
 		e := &ep.deferred[i]
 		switch {
@@ -946,17 +939,18 @@ func (d *trafficDetector) judgeDeferred(ep *trafficEndpoint, now time.Time, out 
 			if e.n > thr {
 				d.reportDeferred(e, bar, thr, peers, now, out)
 			}
-			if !out.Preview() {
+			if commit {
 				d.foldDeferred(ep, e, thr)
 			}
-		case now.Sub(e.last) > d.coldDefer && !out.Preview():
+		case !commit:
+		case now.Sub(e.last) > d.coldDefer:
 			d.foldDeferred(ep, e, e.n)
 			d.deferredExpired++
-		case !out.Preview():
+		default:
 			kept = append(kept, *e)
 		}
 	}
-	if out.Preview() {
+	if !commit {
 		return
 	}
 	if len(kept) == 0 {
